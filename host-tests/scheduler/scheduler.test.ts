@@ -1,0 +1,147 @@
+// @xs
+import { Scheduler } from "../../modules/scheduler/scheduler";
+import { VirtualClock } from "../../sim/virtual-clock";
+
+describe("Scheduler", () => {
+  function setup() {
+    const clock = new VirtualClock();
+    const errors: unknown[] = [];
+    const scheduler = new Scheduler({ clock, onError: (e) => errors.push(e) });
+    return { clock, scheduler, errors };
+  }
+
+  it("runs a job at its deadline, not before", () => {
+    const { clock, scheduler } = setup();
+    const ran: number[] = [];
+    scheduler.schedule({ deadline: 100, run: (now) => ran.push(now) });
+    clock.advance(99);
+    expect(ran).toEqual([]);
+    clock.advance(1);
+    expect(ran).toEqual([100]);
+    expect(scheduler.size).toBe(0);
+  });
+
+  it("serves all jobs with one host timer", () => {
+    const { clock, scheduler } = setup();
+    for (let i = 0; i < 50; i++) scheduler.schedule({ deadline: 1000 + i * 10, run: () => {} });
+    expect(clock.pending).toBe(1);
+    expect(clock.nextTimerAt()).toBe(1000);
+    clock.advance(1000);
+    expect(clock.pending).toBe(1);
+    expect(clock.nextTimerAt()).toBe(1010);
+  });
+
+  it("runs jobs in deadline order", () => {
+    const { clock, scheduler } = setup();
+    const order: string[] = [];
+    scheduler.schedule({ name: "c", deadline: 30, run: () => order.push("c") });
+    scheduler.schedule({ name: "a", deadline: 10, run: () => order.push("a") });
+    scheduler.schedule({ name: "b", deadline: 20, run: () => order.push("b") });
+    clock.advance(100);
+    expect(order).toEqual(["a", "b", "c"]);
+  });
+
+  it("coalesces: a job whose window is open runs in another job's wake-up", () => {
+    const { clock, scheduler } = setup();
+    const ran: Array<[string, number]> = [];
+    scheduler.schedule({ name: "keepalive", deadline: 1000, run: (now) => ran.push(["keepalive", now]) });
+    scheduler.schedule({ name: "sample", deadline: 1200, earliest: 900, latest: 1500, run: (now) => ran.push(["sample", now]) });
+    clock.advance(1000);
+    expect(ran).toEqual([
+      ["keepalive", 1000],
+      ["sample", 1000],
+    ]);
+    expect(clock.pending).toBe(0);
+  });
+
+  it("does not run a job before its window opens", () => {
+    const { clock, scheduler } = setup();
+    const ran: string[] = [];
+    scheduler.schedule({ name: "a", deadline: 1000, run: () => ran.push("a") });
+    scheduler.schedule({ name: "b", deadline: 1200, earliest: 1100, run: () => ran.push("b") });
+    clock.advance(1000);
+    expect(ran).toEqual(["a"]);
+    clock.advance(200);
+    expect(ran).toEqual(["a", "b"]);
+  });
+
+  it("cancels and reschedules jobs", () => {
+    const { clock, scheduler } = setup();
+    const ran: number[] = [];
+    const job = scheduler.schedule({ deadline: 100, run: (now) => ran.push(now) });
+    job.cancel();
+    expect(job.scheduled).toBe(false);
+    clock.advance(200);
+    expect(ran).toEqual([]);
+    job.reschedule(300);
+    job.reschedule(250);
+    clock.advance(100);
+    expect(ran).toEqual([250]);
+  });
+
+  it("lets a job reschedule itself (periodic work without drift)", () => {
+    const { clock, scheduler } = setup();
+    const ran: number[] = [];
+    scheduler.schedule({
+      deadline: 100,
+      run: (now, job) => {
+        ran.push(now);
+        if (ran.length < 4) job.reschedule(job.deadline + 100);
+      },
+    });
+    clock.advance(1000);
+    expect(ran).toEqual([100, 200, 300, 400]);
+  });
+
+  it("reports a throwing job and keeps running the others", () => {
+    const { clock, scheduler, errors } = setup();
+    const ran: string[] = [];
+    scheduler.schedule({ name: "bad", deadline: 10, run: () => { throw new Error("boom"); } });
+    scheduler.schedule({ name: "good", deadline: 10, run: () => ran.push("good") });
+    clock.advance(10);
+    expect(ran).toEqual(["good"]);
+    expect(errors.length).toBe(1);
+    expect((errors[0] as Error).message).toBe("boom");
+  });
+
+  it("rejects a window that does not contain the deadline, and a NaN deadline", () => {
+    const { scheduler } = setup();
+    expect(() => scheduler.schedule({ deadline: 100, earliest: 150, run: () => {} })).toThrow(RangeError);
+    expect(() => scheduler.schedule({ deadline: 100, latest: 50, run: () => {} })).toThrow(/window/);
+    expect(() => scheduler.schedule({ deadline: NaN, run: () => {} })).toThrow(RangeError);
+    expect(scheduler.size).toBe(0);
+  });
+
+  it("tells the sleep planner which jobs need the radio", () => {
+    const { scheduler } = setup();
+    scheduler.schedule({ name: "sample", deadline: 100, run: () => {} });
+    scheduler.schedule({ name: "publish", deadline: 500, earliest: 400, radio: true, run: () => {} });
+    expect(scheduler.radioDueBefore(300)).toBe(false);
+    expect(scheduler.radioDueBefore(401)).toBe(true);
+    expect(scheduler.plan().map((j) => j.name)).toEqual(["sample", "publish"]);
+  });
+
+  it("clear() cancels every job and the host timer", () => {
+    const { clock, scheduler } = setup();
+    let ran = 0;
+    for (let i = 1; i <= 5; i++) scheduler.schedule({ deadline: i * 10, run: () => ran++ });
+    scheduler.clear();
+    expect(clock.pending).toBe(0);
+    clock.advance(100);
+    expect(ran).toBe(0);
+  });
+
+  it("keeps heap order through many random inserts and removals", () => {
+    const { clock, scheduler } = setup();
+    let seed = 12345;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const ran: number[] = [];
+    const jobs = [];
+    for (let i = 0; i < 300; i++) jobs.push(scheduler.schedule({ deadline: Math.floor(rand() * 10000), run: (now) => ran.push(now) }));
+    for (let i = 0; i < 100; i++) jobs[Math.floor(rand() * jobs.length)].cancel();
+    const expected = scheduler.plan().map((j) => j.deadline);
+    clock.advance(10000);
+    expect(ran).toEqual(expected);
+    for (let i = 1; i < ran.length; i++) expect(ran[i]).toBeGreaterThanOrEqual(ran[i - 1]);
+  });
+});

@@ -1,0 +1,293 @@
+/*
+ * The scheduler: the single owner of time (ARCHITECTURE.md, principle 4).
+ *
+ * Every keep-alive, retransmission, observe refresh, sampling period and
+ * back-off is a Job here. A job has a deadline (when it wants to run), an
+ * optional window [earliest, latest] (how far the scheduler may move it to share
+ * a wake-up with other jobs), and a flag saying whether it needs the radio.
+ * One host timer serves all jobs: it is armed for the earliest deadline, and
+ * when it fires every job whose window has opened runs in that same wake-up
+ * (coalescing), in deadline order.
+ *
+ * Sleep planning (choosing light or deep sleep between wake-ups, keeping the
+ * radio off while no radio job is due) comes later; it will read the same job
+ * table through `plan()` and `radioDueBefore()`, so the job API stays as it is.
+ */
+import type { Clock, TimerHandle } from "../platform/clock";
+
+export interface JobOptions {
+  /** For diagnostics and the sleep planner's log. */
+  name?: string;
+  /** Absolute time (clock.now() milliseconds) when the job wants to run. */
+  deadline: number;
+  /** The job may run this early to share a wake-up. Defaults to `deadline`. */
+  earliest?: number;
+  /** The job must have run by then. Defaults to `deadline`; never before it. */
+  latest?: number;
+  /** The job sends or receives on the radio when it runs. */
+  radio?: boolean;
+  /** Runs the job; `now` is the scheduler's time at the wake-up. */
+  run(now: number, job: Job): void;
+}
+
+export interface SchedulerOptions {
+  clock: Clock;
+  /** Told of an exception thrown by a job; the other jobs keep running. */
+  onError?(error: unknown, job: Job): void;
+}
+
+export interface JobSnapshot {
+  name: string;
+  deadline: number;
+  earliest: number;
+  latest: number;
+  radio: boolean;
+}
+
+export class Job {
+  name: string;
+  deadline = 0;
+  earliest = 0;
+  latest = 0;
+  radio = false;
+  /** Position in the scheduler's heap, or -1 when not scheduled. */
+  index = -1;
+  run: (now: number, job: Job) => void;
+  /** @internal */
+  owner: Scheduler;
+
+  /** @internal use Scheduler.schedule() */
+  constructor(owner: Scheduler, options: JobOptions) {
+    this.owner = owner;
+    this.name = options.name ?? "job";
+    this.run = options.run;
+    this.radio = !!options.radio;
+  }
+
+  get scheduled(): boolean {
+    return this.index >= 0;
+  }
+
+  /** Moves the job to a new deadline (and window), scheduling it again if it had run or was cancelled. */
+  reschedule(deadline: number, window?: { earliest?: number; latest?: number }): this {
+    this.owner.place(this, deadline, window?.earliest, window?.latest);
+    return this;
+  }
+
+  /** Reschedules `delayMs` after now. */
+  delay(delayMs: number, slackMs = 0): this {
+    const now = this.owner.now();
+    return this.reschedule(now + delayMs, { earliest: now + delayMs - slackMs, latest: now + delayMs + slackMs });
+  }
+
+  cancel(): void {
+    this.owner.remove(this);
+  }
+}
+
+function checkTime(what: string, value: number): void {
+  if (typeof value !== "number" || value !== value) throw new RangeError(`scheduler: ${what} must be a number, got ${value}`);
+}
+
+export class Scheduler {
+  readonly clock: Clock;
+  #heap: Job[] = [];
+  #timer: TimerHandle | undefined;
+  #timerAt = Infinity;
+  #running = false;
+  #onError: ((error: unknown, job: Job) => void) | undefined;
+
+  constructor(options: SchedulerOptions) {
+    if (!options || !options.clock) throw new TypeError("scheduler: options.clock is required");
+    this.clock = options.clock;
+    this.#onError = options.onError;
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  /** Adds a job. See JobOptions for the meaning of deadline and window. */
+  schedule(options: JobOptions): Job {
+    if (typeof options?.run !== "function") throw new TypeError("scheduler: job needs a run function");
+    const job = new Job(this, options);
+    this.place(job, options.deadline, options.earliest, options.latest);
+    return job;
+  }
+
+  /** Convenience: a job `delayMs` from now, with `slackMs` either side to share wake-ups. */
+  after(delayMs: number, run: (now: number, job: Job) => void, options?: { name?: string; radio?: boolean; slackMs?: number }): Job {
+    const deadline = this.now() + delayMs;
+    const slack = options?.slackMs ?? 0;
+    return this.schedule({ name: options?.name, radio: options?.radio, deadline, earliest: deadline - slack, latest: deadline + slack, run });
+  }
+
+  /** Number of jobs scheduled. */
+  get size(): number {
+    return this.#heap.length;
+  }
+
+  /** The earliest deadline among scheduled jobs, or undefined when none. */
+  nextDeadline(): number | undefined {
+    return this.#heap.length ? this.#heap[0].deadline : undefined;
+  }
+
+  /** True when a job that needs the radio has a window opening before `time`. */
+  radioDueBefore(time: number): boolean {
+    for (const job of this.#heap) if (job.radio && job.earliest < time) return true;
+    return false;
+  }
+
+  /** The job table, sorted by deadline, for the sleep planner and diagnostics. */
+  plan(): JobSnapshot[] {
+    return this.#heap
+      .map((j) => ({ name: j.name, deadline: j.deadline, earliest: j.earliest, latest: j.latest, radio: j.radio }))
+      .sort((a, b) => a.deadline - b.deadline);
+  }
+
+  /** Cancels every job and the host timer (used when an app instance stops). */
+  clear(): void {
+    for (const job of this.#heap) job.index = -1;
+    this.#heap.length = 0;
+    this.#arm();
+  }
+
+  /**
+   * Runs every job whose window has opened at `now` (the host timer calls this;
+   * tests with a virtual clock may too). Jobs scheduled while running, with a
+   * window already open, run in the same pass.
+   */
+  runDue(now = this.now()): number {
+    if (this.#running) return 0;
+    this.#running = true;
+    let ran = 0;
+    try {
+      for (;;) {
+        const job = this.#firstOpen(now);
+        if (!job) break;
+        this.remove(job, false);
+        ran++;
+        try {
+          job.run(now, job);
+        } catch (error) {
+          this.#report(error, job);
+        }
+      }
+    } finally {
+      this.#running = false;
+      this.#arm();
+    }
+    return ran;
+  }
+
+  // -- internals -----------------------------------------------------------
+
+  /** @internal */
+  place(job: Job, deadline: number, earliest?: number, latest?: number): void {
+    checkTime("deadline", deadline);
+    const e = earliest ?? deadline;
+    const l = latest ?? deadline;
+    checkTime("earliest", e);
+    checkTime("latest", l);
+    if (e > deadline || l < deadline)
+      throw new RangeError(`scheduler: job "${job.name}" window [${e}, ${l}] does not contain its deadline ${deadline}`);
+    if (job.index >= 0) this.remove(job, false);
+    job.deadline = deadline;
+    job.earliest = e;
+    job.latest = l;
+    this.#push(job);
+    if (!this.#running) this.#arm();
+  }
+
+  /** @internal */
+  remove(job: Job, rearm = true): void {
+    const i = job.index;
+    if (i < 0 || this.#heap[i] !== job) return;
+    const last = this.#heap.pop()!;
+    job.index = -1;
+    if (last !== job) {
+      this.#heap[i] = last;
+      last.index = i;
+      this.#down(i);
+      this.#up(last.index);
+    }
+    if (rearm && !this.#running) this.#arm();
+  }
+
+  /** The open job with the earliest deadline; jobs whose deadline passed come first. */
+  #firstOpen(now: number): Job | undefined {
+    const heap = this.#heap;
+    if (!heap.length) return undefined;
+    if (heap[0].deadline <= now) return heap[0];
+    // Coalescing: a job whose window opened may run now, though its deadline is later.
+    let best: Job | undefined;
+    for (const job of heap) if (job.earliest <= now && (!best || job.deadline < best.deadline)) best = job;
+    return best;
+  }
+
+  #report(error: unknown, job: Job): void {
+    if (this.#onError) {
+      try {
+        this.#onError(error, job);
+      } catch {
+        // an error handler that throws must not stop the other jobs
+      }
+    }
+  }
+
+  #arm(): void {
+    const next = this.#heap.length ? this.#heap[0].deadline : Infinity;
+    if (next === this.#timerAt) return;
+    if (this.#timer !== undefined) {
+      this.clock.clearTimer(this.#timer);
+      this.#timer = undefined;
+    }
+    this.#timerAt = next;
+    if (next === Infinity) return;
+    const delay = Math.max(0, next - this.clock.now());
+    this.#timer = this.clock.setTimer(() => {
+      this.#timer = undefined;
+      this.#timerAt = Infinity;
+      this.runDue(this.clock.now());
+    }, delay);
+  }
+
+  #push(job: Job): void {
+    job.index = this.#heap.length;
+    this.#heap.push(job);
+    this.#up(job.index);
+  }
+
+  #up(i: number): void {
+    const heap = this.#heap;
+    const job = heap[i];
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      const parent = heap[p];
+      if (parent.deadline <= job.deadline) break;
+      heap[i] = parent;
+      parent.index = i;
+      i = p;
+    }
+    heap[i] = job;
+    job.index = i;
+  }
+
+  #down(i: number): void {
+    const heap = this.#heap;
+    const n = heap.length;
+    const job = heap[i];
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && heap[r].deadline < heap[l].deadline ? r : l;
+      if (heap[c].deadline >= job.deadline) break;
+      heap[i] = heap[c];
+      heap[i].index = i;
+      i = c;
+    }
+    heap[i] = job;
+    job.index = i;
+  }
+}
