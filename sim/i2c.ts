@@ -1,0 +1,232 @@
+/*
+ * A simulated I2C bus with register-level peripherals and injectable faults.
+ *
+ * `bus.I2C` is a constructor in the shape of ECMA-419 §10 "I²C – synchronous IO":
+ * drivers get it as `{sensor: {io: bus.I2C, address, data, clock, hz}}` exactly as
+ * they get `embedded:io/i2c` on the device. Peripherals (sim/devices/*) model a
+ * chip's command set and registers; the bus models what the wire can do wrong:
+ * address NACK, data NACK, a stuck bus (timeout) and a corrupted byte.
+ *
+ * Portable on purpose (no Node API): the XS suites drive drivers through it.
+ */
+import type { ByteBuffer, I2cDevice, I2cOptions } from "../modules/platform/io";
+
+/** Thrown by a peripheral (or the bus) when a byte is not acknowledged. */
+export class I2cNackError extends Error {
+  readonly kind: "address" | "data";
+  constructor(kind: "address" | "data", message?: string) {
+    super(message ?? (kind === "address" ? "I2C address not acknowledged" : "I2C data not acknowledged"));
+    this.name = "I2cNackError";
+    this.kind = kind;
+  }
+}
+
+export class I2cTimeoutError extends Error {
+  constructor(message = "I2C bus timeout (clock held low)") {
+    super(message);
+    this.name = "I2cTimeoutError";
+  }
+}
+
+/** A chip on the bus, seen at the byte level. */
+export interface I2cPeripheral {
+  /**
+   * A write transaction: the bytes the initiator sent after the address. `stop`
+   * is false when a repeated start follows (register-address-then-read pattern).
+   * Throw I2cNackError("address") to refuse the transaction (busy chip) or
+   * I2cNackError("data") to refuse a byte.
+   */
+  write(data: Uint8Array, stop: boolean): void;
+  /** A read transaction of `count` bytes. Throw I2cNackError("address") when the chip is busy. */
+  read(count: number, stop: boolean): Uint8Array;
+}
+
+export type I2cFaultKind = "address-nack" | "data-nack" | "timeout" | "corrupt";
+
+export interface I2cFault {
+  kind: I2cFaultKind;
+  /** Only transactions to this address (default: any). */
+  address?: number;
+  /** Only reads or only writes (default: both). */
+  on?: "read" | "write";
+  /** How many transactions it affects (default 1; Infinity for a permanent fault). */
+  count?: number;
+  /** For "corrupt": which byte of the read to flip (default 0) and the XOR mask (default 0x01). */
+  byteIndex?: number;
+  mask?: number;
+}
+
+export interface I2cTransaction {
+  address: number;
+  op: "read" | "write";
+  /** Bytes written, or bytes returned for a read. */
+  data: Uint8Array;
+  stop: boolean;
+  /** The fault or NACK that ended it, if any. */
+  error?: string;
+}
+
+function toBytes(data: ByteBuffer): Uint8Array {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw new TypeError("I2C write: data must be an ArrayBuffer or a view");
+}
+
+export class I2cBus {
+  readonly peripherals = new Map<number, I2cPeripheral>();
+  readonly faults: I2cFault[] = [];
+  /** Every transaction, newest last, up to `logLimit` of them. */
+  readonly log: I2cTransaction[] = [];
+  logLimit = 256;
+  /** The ECMA-419 I2C constructor bound to this bus. */
+  readonly I2C: new (options: I2cOptions) => I2cDevice;
+
+  constructor() {
+    const bus = this;
+    this.I2C = class SimI2C implements I2cDevice {
+      readonly address: number;
+      #closed = false;
+      target: unknown;
+      constructor(options: I2cOptions) {
+        if (!options || typeof options !== "object") throw new TypeError("I2C: options object required");
+        const { address, hz } = options;
+        if (!Number.isInteger(address) || address < 0 || address > 0x7f) throw new RangeError(`I2C: invalid 7-bit address ${address}`);
+        if (hz !== undefined && !(hz > 0)) throw new RangeError(`I2C: invalid hz ${hz}`);
+        this.address = address;
+        this.target = options.target;
+      }
+      get format(): string {
+        return "buffer";
+      }
+      set format(value: string) {
+        if (value !== "buffer") throw new Error(`I2C: unsupported format "${value}"`);
+      }
+      read(what: number | ByteBuffer, stop = true): any {
+        this.#check();
+        if (typeof what === "number") {
+          if (!Number.isInteger(what) || what < 0) throw new RangeError(`I2C read: invalid byte count ${what}`);
+          const bytes = bus.transfer(this.address, "read", what, undefined, stop);
+          return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+        }
+        const target = toBytes(what);
+        const bytes = bus.transfer(this.address, "read", target.length, undefined, stop);
+        target.set(bytes);
+        return bytes.length;
+      }
+      write(data: ByteBuffer, stop = true): void {
+        this.#check();
+        bus.transfer(this.address, "write", 0, toBytes(data), stop);
+      }
+      close(): void {
+        this.#closed = true;
+      }
+      #check() {
+        if (this.#closed) throw new Error("I2C: instance is closed");
+      }
+    };
+  }
+
+  attach(address: number, peripheral: I2cPeripheral): void {
+    if (this.peripherals.has(address)) throw new Error(`I2C bus: address 0x${address.toString(16)} already in use`);
+    this.peripherals.set(address, peripheral);
+  }
+
+  detach(address: number): void {
+    this.peripherals.delete(address);
+  }
+
+  /** Queues a fault for the next matching transaction(s). */
+  injectFault(fault: I2cFault): void {
+    this.faults.push({ count: 1, ...fault });
+  }
+
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
+  /** Addresses that acknowledge, as a bus scan would find them. */
+  scan(): number[] {
+    return [...this.peripherals.keys()].sort((a, b) => a - b);
+  }
+
+  /** @internal one transaction on the wire */
+  transfer(address: number, op: "read" | "write", count: number, data: Uint8Array | undefined, stop: boolean): Uint8Array {
+    const entry: I2cTransaction = { address, op, data: data ? data.slice() : new Uint8Array(0), stop };
+    this.#record(entry);
+    const fault = this.#takeFault(address, op);
+    try {
+      if (fault?.kind === "timeout") throw new I2cTimeoutError();
+      if (fault?.kind === "address-nack") throw new I2cNackError("address");
+      const peripheral = this.peripherals.get(address);
+      if (!peripheral) throw new I2cNackError("address", `I2C address 0x${address.toString(16)} not acknowledged (no device)`);
+      if (op === "write") {
+        if (fault?.kind === "data-nack") throw new I2cNackError("data");
+        peripheral.write(data!, stop);
+        return entry.data;
+      }
+      const out = peripheral.read(count, stop);
+      if (out.length !== count) throw new Error(`simulated peripheral 0x${address.toString(16)} returned ${out.length} bytes for a ${count}-byte read`);
+      const bytes = out.slice();
+      if (fault?.kind === "corrupt" && bytes.length) {
+        const i = Math.min(fault.byteIndex ?? 0, bytes.length - 1);
+        bytes[i] ^= fault.mask ?? 0x01;
+      }
+      if (fault?.kind === "data-nack") throw new I2cNackError("data");
+      entry.data = bytes;
+      return bytes;
+    } catch (error) {
+      entry.error = (error as Error).message;
+      throw error;
+    }
+  }
+
+  #takeFault(address: number, op: "read" | "write"): I2cFault | undefined {
+    for (let i = 0; i < this.faults.length; i++) {
+      const f = this.faults[i];
+      if (f.address !== undefined && f.address !== address) continue;
+      if (f.on && f.on !== op) continue;
+      if (f.kind === "corrupt" && op !== "read") continue;
+      f.count = (f.count ?? 1) - 1;
+      if (f.count <= 0) this.faults.splice(i, 1);
+      return f;
+    }
+    return undefined;
+  }
+
+  #record(entry: I2cTransaction): void {
+    this.log.push(entry);
+    if (this.log.length > this.logLimit) this.log.splice(0, this.log.length - this.logLimit);
+  }
+}
+
+/**
+ * A register-file peripheral (8-bit register addresses, auto-increment), the
+ * pattern most sensors follow (BMx280, BH1750 aside). Subclass and override
+ * `readRegister`/`writeRegister` for side effects.
+ */
+export class RegisterPeripheral implements I2cPeripheral {
+  readonly registers = new Uint8Array(256);
+  pointer = 0;
+
+  write(data: Uint8Array, _stop: boolean): void {
+    if (!data.length) return;
+    this.pointer = data[0];
+    for (let i = 1; i < data.length; i++) this.writeRegister((this.pointer + i - 1) & 0xff, data[i]);
+    if (data.length > 1) this.pointer = (this.pointer + data.length - 1) & 0xff;
+  }
+
+  read(count: number, _stop: boolean): Uint8Array {
+    const out = new Uint8Array(count);
+    for (let i = 0; i < count; i++) out[i] = this.readRegister((this.pointer + i) & 0xff);
+    this.pointer = (this.pointer + count) & 0xff;
+    return out;
+  }
+
+  readRegister(register: number): number {
+    return this.registers[register];
+  }
+
+  writeRegister(register: number, value: number): void {
+    this.registers[register] = value;
+  }
+}
