@@ -1,0 +1,198 @@
+/*
+ * CoAP constants, named as the RFC tables name them (libcoap style).
+ *
+ * RFC 7252 §3 (message types), §12.1 (codes), §12.2 + §5.10 Table 4 (options),
+ * §12.3 (Content-Formats), §4.8 Table 2 (transmission parameters);
+ * RFC 7641 §2 (Observe), RFC 7959 §2.1 + §4 (Block1/Block2/Size2),
+ * RFC 8132 §6 (FETCH/PATCH/iPATCH), RFC 8428 §12.5 (SenML Content-Formats).
+ */
+
+// --- Message types (RFC 7252 §3, the 2-bit T field) -------------------------
+export const COAP_MESSAGE_CON = 0;
+export const COAP_MESSAGE_NON = 1;
+export const COAP_MESSAGE_ACK = 2;
+export const COAP_MESSAGE_RST = 3;
+export type CoapMessageType = 0 | 1 | 2 | 3;
+
+export const COAP_VERSION = 1;
+export const COAP_MAX_TOKEN_LENGTH = 8;
+export const COAP_PAYLOAD_MARKER = 0xff;
+export const COAP_DEFAULT_PORT = 5683;
+export const COAPS_DEFAULT_PORT = 5684;
+
+// --- Codes (RFC 7252 §5.2 Figure 9, §12.1): class << 5 | detail --------------
+/** Builds a code from its "c.dd" notation: COAP_CODE(4, 4) is 4.04. */
+export function COAP_CODE(cls: number, detail: number): number {
+  return ((cls & 7) << 5) | (detail & 31);
+}
+export function codeClass(code: number): number {
+  return code >> 5;
+}
+export function codeDetail(code: number): number {
+  return code & 31;
+}
+/** "c.dd" notation of a code, e.g. "4.04" (RFC 7252 §3). */
+export function codeString(code: number): string {
+  const d = code & 31;
+  return `${code >> 5}.${d < 10 ? "0" : ""}${d}`;
+}
+
+export const COAP_EMPTY = 0x00; // 0.00
+// Method codes (RFC 7252 §12.1.1, RFC 8132 §6)
+export const COAP_REQUEST_GET = 0x01;
+export const COAP_REQUEST_POST = 0x02;
+export const COAP_REQUEST_PUT = 0x03;
+export const COAP_REQUEST_DELETE = 0x04;
+export const COAP_REQUEST_FETCH = 0x05;
+export const COAP_REQUEST_PATCH = 0x06;
+export const COAP_REQUEST_IPATCH = 0x07;
+// Response codes (RFC 7252 §12.1.2, RFC 7959 §2.9)
+export const COAP_RESPONSE_CREATED = 0x41; // 2.01
+export const COAP_RESPONSE_DELETED = 0x42; // 2.02
+export const COAP_RESPONSE_VALID = 0x43; // 2.03
+export const COAP_RESPONSE_CHANGED = 0x44; // 2.04
+export const COAP_RESPONSE_CONTENT = 0x45; // 2.05
+export const COAP_RESPONSE_CONTINUE = 0x5f; // 2.31 (RFC 7959)
+export const COAP_RESPONSE_BAD_REQUEST = 0x80; // 4.00
+export const COAP_RESPONSE_UNAUTHORIZED = 0x81; // 4.01
+export const COAP_RESPONSE_BAD_OPTION = 0x82; // 4.02
+export const COAP_RESPONSE_FORBIDDEN = 0x83; // 4.03
+export const COAP_RESPONSE_NOT_FOUND = 0x84; // 4.04
+export const COAP_RESPONSE_METHOD_NOT_ALLOWED = 0x85; // 4.05
+export const COAP_RESPONSE_NOT_ACCEPTABLE = 0x86; // 4.06
+export const COAP_RESPONSE_REQUEST_ENTITY_INCOMPLETE = 0x88; // 4.08 (RFC 7959)
+export const COAP_RESPONSE_PRECONDITION_FAILED = 0x8c; // 4.12
+export const COAP_RESPONSE_REQUEST_ENTITY_TOO_LARGE = 0x8d; // 4.13
+export const COAP_RESPONSE_UNSUPPORTED_CONTENT_FORMAT = 0x8f; // 4.15
+export const COAP_RESPONSE_INTERNAL_SERVER_ERROR = 0xa0; // 5.00
+export const COAP_RESPONSE_NOT_IMPLEMENTED = 0xa1; // 5.01
+export const COAP_RESPONSE_BAD_GATEWAY = 0xa2; // 5.02
+export const COAP_RESPONSE_SERVICE_UNAVAILABLE = 0xa3; // 5.03
+export const COAP_RESPONSE_GATEWAY_TIMEOUT = 0xa4; // 5.04
+export const COAP_RESPONSE_PROXYING_NOT_SUPPORTED = 0xa5; // 5.05
+
+/** Class 0 with a non-zero detail (RFC 7252 §5.1). */
+export function isRequestCode(code: number): boolean {
+  return code !== 0 && code >> 5 === 0;
+}
+/** 2.00-5.31 (RFC 7252 §12.1: the whole range indicates a response, class 3 included). */
+export function isResponseCode(code: number): boolean {
+  const c = code >> 5;
+  return c >= 2 && c <= 5;
+}
+/** Classes 1, 6 and 7 are reserved (RFC 7252 §4.2, §12.1). */
+export function isReservedCodeClass(code: number): boolean {
+  const c = code >> 5;
+  return c === 1 || c === 6 || c === 7;
+}
+
+// --- Option numbers (RFC 7252 §5.10 Table 4, §12.2; RFC 7641; RFC 7959) -------
+export const COAP_OPTION_IF_MATCH = 1;
+export const COAP_OPTION_URI_HOST = 3;
+export const COAP_OPTION_ETAG = 4;
+export const COAP_OPTION_IF_NONE_MATCH = 5;
+export const COAP_OPTION_OBSERVE = 6; // RFC 7641 §2
+export const COAP_OPTION_URI_PORT = 7;
+export const COAP_OPTION_LOCATION_PATH = 8;
+export const COAP_OPTION_URI_PATH = 11;
+export const COAP_OPTION_CONTENT_FORMAT = 12;
+export const COAP_OPTION_MAX_AGE = 14;
+export const COAP_OPTION_URI_QUERY = 15;
+export const COAP_OPTION_ACCEPT = 17;
+export const COAP_OPTION_LOCATION_QUERY = 20;
+export const COAP_OPTION_BLOCK2 = 23; // RFC 7959 §2.1
+export const COAP_OPTION_BLOCK1 = 27; // RFC 7959 §2.1
+export const COAP_OPTION_SIZE2 = 28; // RFC 7959 §4
+export const COAP_OPTION_PROXY_URI = 35;
+export const COAP_OPTION_PROXY_SCHEME = 39;
+export const COAP_OPTION_SIZE1 = 60;
+
+// --- Content-Formats (RFC 7252 §12.3, RFC 8428 §12.5, RFC 7049/8949, RFC 7396) --
+export const COAP_MEDIATYPE_TEXT_PLAIN = 0; // text/plain;charset=utf-8
+export const COAP_MEDIATYPE_APPLICATION_LINK_FORMAT = 40;
+export const COAP_MEDIATYPE_APPLICATION_XML = 41;
+export const COAP_MEDIATYPE_APPLICATION_OCTET_STREAM = 42;
+export const COAP_MEDIATYPE_APPLICATION_EXI = 47;
+export const COAP_MEDIATYPE_APPLICATION_JSON = 50;
+export const COAP_MEDIATYPE_APPLICATION_MERGE_PATCH_JSON = 52;
+export const COAP_MEDIATYPE_APPLICATION_CBOR = 60;
+export const COAP_MEDIATYPE_APPLICATION_SENML_JSON = 110;
+export const COAP_MEDIATYPE_APPLICATION_SENSML_JSON = 111;
+export const COAP_MEDIATYPE_APPLICATION_SENML_CBOR = 112;
+export const COAP_MEDIATYPE_APPLICATION_SENSML_CBOR = 113;
+export const COAP_MEDIATYPE_APPLICATION_SENML_EXI = 114;
+export const COAP_MEDIATYPE_APPLICATION_SENSML_EXI = 115;
+export const COAP_MEDIATYPE_APPLICATION_SENML_XML = 310;
+export const COAP_MEDIATYPE_APPLICATION_SENSML_XML = 311;
+
+// --- Transmission parameters (RFC 7252 §4.8 Table 2), milliseconds ------------
+export const ACK_TIMEOUT = 2000;
+export const ACK_RANDOM_FACTOR = 1.5;
+export const MAX_RETRANSMIT = 4;
+export const NSTART = 1;
+export const DEFAULT_LEISURE = 5000;
+/** Bytes per second. */
+export const PROBING_RATE = 1;
+/** RFC 7252 §4.8.2: assumed worst-case one-way latency. */
+export const MAX_LATENCY = 100000;
+
+export interface TransmissionParameters {
+  ACK_TIMEOUT: number;
+  ACK_RANDOM_FACTOR: number;
+  MAX_RETRANSMIT: number;
+  NSTART: number;
+  DEFAULT_LEISURE: number;
+  PROBING_RATE: number;
+  MAX_LATENCY: number;
+  /** RFC 7252 §4.8.2: assumed equal to ACK_TIMEOUT. */
+  PROCESSING_DELAY: number;
+}
+
+export interface DerivedParameters extends TransmissionParameters {
+  MAX_TRANSMIT_SPAN: number;
+  MAX_TRANSMIT_WAIT: number;
+  MAX_RTT: number;
+  EXCHANGE_LIFETIME: number;
+  NON_LIFETIME: number;
+}
+
+export const DEFAULT_TRANSMISSION_PARAMETERS: TransmissionParameters = {
+  ACK_TIMEOUT,
+  ACK_RANDOM_FACTOR,
+  MAX_RETRANSMIT,
+  NSTART,
+  DEFAULT_LEISURE,
+  PROBING_RATE,
+  MAX_LATENCY,
+  PROCESSING_DELAY: ACK_TIMEOUT,
+};
+
+/**
+ * Fills in defaults and computes the derived time values of RFC 7252 §4.8.2
+ * (all in milliseconds). Throws RangeError for values the RFC forbids
+ * (ACK_RANDOM_FACTOR below 1.0, §4.8.1) or that make no sense.
+ */
+export function transmissionParameters(overrides?: Partial<TransmissionParameters>): DerivedParameters {
+  const p: TransmissionParameters = { ...DEFAULT_TRANSMISSION_PARAMETERS };
+  if (overrides) {
+    for (const key of Object.keys(overrides) as (keyof TransmissionParameters)[]) {
+      const v = overrides[key];
+      if (v === undefined) continue;
+      if (typeof v !== "number" || !(v >= 0) || v === Infinity) throw new RangeError(`coap: ${key} must be a finite number >= 0, got ${v}`);
+      p[key] = v;
+    }
+    if (overrides.ACK_TIMEOUT !== undefined && overrides.PROCESSING_DELAY === undefined) p.PROCESSING_DELAY = p.ACK_TIMEOUT;
+  }
+  if (p.ACK_RANDOM_FACTOR < 1) throw new RangeError(`coap: ACK_RANDOM_FACTOR must not be below 1.0 (RFC 7252 §4.8.1), got ${p.ACK_RANDOM_FACTOR}`);
+  if (!Number.isInteger(p.MAX_RETRANSMIT) || p.MAX_RETRANSMIT > 20) throw new RangeError(`coap: MAX_RETRANSMIT must be an integer 0..20, got ${p.MAX_RETRANSMIT}`);
+  if (!Number.isInteger(p.NSTART) || p.NSTART < 1) throw new RangeError(`coap: NSTART must be an integer >= 1, got ${p.NSTART}`);
+  if (p.ACK_TIMEOUT <= 0) throw new RangeError(`coap: ACK_TIMEOUT must be > 0`);
+  if (p.PROBING_RATE <= 0) throw new RangeError(`coap: PROBING_RATE must be > 0`);
+  // RFC 7252 §4.8.2
+  const MAX_TRANSMIT_SPAN = p.ACK_TIMEOUT * (2 ** p.MAX_RETRANSMIT - 1) * p.ACK_RANDOM_FACTOR;
+  const MAX_TRANSMIT_WAIT = p.ACK_TIMEOUT * (2 ** (p.MAX_RETRANSMIT + 1) - 1) * p.ACK_RANDOM_FACTOR;
+  const MAX_RTT = 2 * p.MAX_LATENCY + p.PROCESSING_DELAY;
+  const EXCHANGE_LIFETIME = MAX_TRANSMIT_SPAN + 2 * p.MAX_LATENCY + p.PROCESSING_DELAY;
+  const NON_LIFETIME = MAX_TRANSMIT_SPAN + p.MAX_LATENCY;
+  return { ...p, MAX_TRANSMIT_SPAN, MAX_TRANSMIT_WAIT, MAX_RTT, EXCHANGE_LIFETIME, NON_LIFETIME };
+}

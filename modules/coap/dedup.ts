@@ -1,0 +1,69 @@
+/*
+ * Message deduplication memory (RFC 7252 §4.5), bounded.
+ *
+ * One entry per received CON/NON (source endpoint + Message ID), kept for
+ * EXCHANGE_LIFETIME (CON) or NON_LIFETIME (NON). The cache has a fixed
+ * capacity: when full, the OLDEST entry is evicted first, even if it has not
+ * expired. A duplicate arriving after its entry was evicted or expired is
+ * treated as a new message; size the capacity for the expected message rate
+ * (capacity / EXCHANGE_LIFETIME messages per second are fully deduplicated).
+ * No timers: expiry is checked on lookup and at insertion.
+ */
+
+export interface DedupEntry {
+  /** Absolute time (ms) after which the entry no longer counts. */
+  expires: number;
+  /** The bytes we answered with (ACK, piggybacked response or RST), to repeat for a duplicate. */
+  reply?: Uint8Array;
+  /** Opaque owner state (the messaging layer keeps the server exchange here). */
+  state?: unknown;
+}
+
+export class DedupCache {
+  readonly capacity: number;
+  #map = new Map<string, DedupEntry>();
+  /** Entries dropped because the cache was full (not expired): a measure of undersizing. */
+  evictions = 0;
+
+  constructor(capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`coap: dedup capacity must be an integer >= 1, got ${capacity}`);
+    this.capacity = capacity;
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+
+  /** The live entry for `key`, or undefined (an expired entry is dropped). */
+  get(key: string, now: number): DedupEntry | undefined {
+    const e = this.#map.get(key);
+    if (!e) return undefined;
+    if (e.expires <= now) {
+      this.#map.delete(key);
+      return undefined;
+    }
+    return e;
+  }
+
+  /** Adds an entry, evicting expired entries first and then the oldest while full. */
+  add(key: string, entry: DedupEntry, now: number): DedupEntry {
+    const map = this.#map;
+    map.delete(key);
+    if (map.size >= this.capacity) {
+      for (const [k, e] of map) {
+        if (e.expires <= now) map.delete(k);
+      }
+      while (map.size >= this.capacity) {
+        const oldest = map.keys().next().value as string;
+        map.delete(oldest);
+        this.evictions++;
+      }
+    }
+    map.set(key, entry);
+    return entry;
+  }
+
+  clear(): void {
+    this.#map.clear();
+  }
+}

@@ -1,0 +1,803 @@
+/*
+ * The CoAP messaging layer (RFC 7252 §4, §5.2, §5.3), sans-IO.
+ *
+ * A CoapEndpoint is given `send(bytes, address, port)`, the Scheduler (every
+ * retransmission and timeout is a scheduler job; transmissions are radio jobs),
+ * and a random source (the platform's crypto randomFill). Datagrams go in
+ * through `receive(bytes, address, port)`; requests come out through
+ * `onRequest`, responses through the callbacks given to `request()`.
+ *
+ * What it does:
+ *  - CON with retransmission and exponential back-off (§4.2), NON (§4.3),
+ *    ACK/RST matching by Message ID and endpoint (§4.4), CoAP ping (§4.3).
+ *  - Bounded deduplication (§4.5, see dedup.ts): a duplicate CON gets the same
+ *    ACK / piggybacked response / RST again; no duplicate is passed up twice.
+ *  - NSTART outstanding interactions per peer (§4.7); the rest wait in a
+ *    bounded queue. NON requests hold their slot until a response arrives or
+ *    for size / PROBING_RATE (§4.7), whichever comes first.
+ *  - Message IDs per peer from a random start (§4.4); random tokens (§5.3.1).
+ *  - Piggybacked and separate responses (§5.2.1, §5.2.2), response matching
+ *    by token and endpoint (§5.3.2), rejection of unexpected responses.
+ *  - Bad datagrams answered as `rejection()` in codec.ts says (RST, 4.02, 4.00, silence).
+ *
+ * The client / server / observe / block-wise layers sit on top: they use
+ * `request()` (with `multiple` for observations), `onRequest` + the
+ * IncomingRequest's `respond()`, and `sendMessage()` for notifications.
+ */
+import type { Job, Scheduler } from "../scheduler/scheduler";
+import {
+  COAP_EMPTY,
+  COAP_MESSAGE_ACK,
+  COAP_MESSAGE_CON,
+  COAP_MESSAGE_NON,
+  COAP_MESSAGE_RST,
+  COAP_RESPONSE_INTERNAL_SERVER_ERROR,
+  COAP_RESPONSE_NOT_FOUND,
+  isRequestCode,
+  isResponseCode,
+  transmissionParameters,
+  type CoapMessageType,
+  type DerivedParameters,
+  type TransmissionParameters,
+} from "./constants";
+import { decode, encode, encodeEmpty, rejection, type CoapMessage, type RejectionPolicy } from "./codec";
+import { DedupCache, type DedupEntry } from "./dedup";
+import type { CoapOption, OptionRegistry } from "./options";
+import { utf8Encode } from "./utf8";
+
+const EMPTY: Uint8Array = new Uint8Array(0);
+
+export type FailReason = "timeout" | "reset" | "cancelled" | "closed";
+
+export interface CoapEndpointOptions {
+  /** Puts one datagram on the wire. Exceptions are caught and reported to onError. */
+  send(bytes: Uint8Array, address: string, port: number): void;
+  scheduler: Scheduler;
+  /** Fills the buffer with random bytes (platform Crypto.randomFill) and returns it. */
+  random(buffer: Uint8Array): Uint8Array;
+  /** RFC 7252 §4.8 parameters; the derived values of §4.8.2 follow from them. */
+  parameters?: Partial<TransmissionParameters>;
+  /** Deduplication entries kept (default 32; see dedup.ts). */
+  dedupCapacity?: number;
+  /** Random token length for requests, 1..8 (default 4: 32 bits, RFC 7252 §5.3.1). */
+  tokenLength?: number;
+  /** Requests waiting for an NSTART slot, per peer (default 16). */
+  maxQueue?: number;
+  /** How long a server waits for the handler before an empty ACK (separate response, §5.2.2). Default ACK_TIMEOUT / 2. */
+  ackDelay?: number;
+  /** Default time to wait for a response after the first transmission (default MAX_TRANSMIT_WAIT). */
+  responseTimeout?: number;
+  /** The options this endpoint recognizes (default STANDARD_OPTIONS). */
+  registry?: OptionRegistry;
+  /** How to reject NON messages (see codec.ts RejectionPolicy). */
+  rejectionPolicy?: RejectionPolicy;
+  /** A request arrived (already deduplicated). Answer with request.respond(). */
+  onRequest?(request: IncomingRequest): void;
+  /** Exceptions from callbacks and from `send`; the endpoint carries on. */
+  onError?(error: unknown): void;
+  /** A datagram was refused or ignored (diagnostics). */
+  onDrop?(reason: string, address: string, port: number): void;
+}
+
+export interface OutgoingRequest {
+  /** A method code (0.01 GET ...). */
+  code: number;
+  options?: CoapOption[];
+  payload?: Uint8Array;
+  /** CON (default) or NON. */
+  confirmable?: boolean;
+  /** Use this token instead of a random one (e.g. to re-register an observation). */
+  token?: Uint8Array;
+}
+
+export interface RequestHandlers {
+  /** A response matched this request (§5.3.2). */
+  onResponse?(response: CoapMessage, exchange: ClientExchange): void;
+  /** The CON was acknowledged by an empty ACK: a separate response will follow (§5.2.2). */
+  onAck?(exchange: ClientExchange): void;
+  /** The exchange ended without a (further) response. Not called after cancel(). */
+  onFail?(reason: FailReason, exchange: ClientExchange): void;
+  /** Keep the exchange open after a response (observations, RFC 7641); end it with cancel(). */
+  multiple?: boolean;
+  /** Overrides the endpoint's responseTimeout for this request (ms after the first transmission). */
+  responseTimeout?: number;
+}
+
+export interface OutgoingResponse {
+  /** A response code (2.05 Content ...). */
+  code: number;
+  options?: CoapOption[];
+  payload?: Uint8Array;
+  /** For a separate response: CON (default when the request was CON) or NON. */
+  confirmable?: boolean;
+}
+
+export interface MessageCallbacks {
+  /** The peer acknowledged our CON (ack is the ACK message). */
+  onAck?(ack: CoapMessage): void;
+  /** The peer answered with RST (§4.2, §4.3): for a notification this cancels the observation (RFC 7641 §3.6). */
+  onReset?(): void;
+  /** MAX_RETRANSMIT reached without ACK (§4.2), or the endpoint closed. */
+  onFail?(reason: FailReason): void;
+}
+
+/** A CON or NON we sent and may retransmit; matched by Message ID (§4.4). */
+class Transmission {
+  key: string;
+  peer: Peer;
+  messageId: number;
+  bytes: Uint8Array;
+  confirmable: boolean;
+  retransmits = 0;
+  timeout = 0;
+  job: Job | undefined;
+  firstSent = 0;
+  onAck: ((ack: CoapMessage) => void) | undefined;
+  onReset: (() => void) | undefined;
+  onFail: ((reason: FailReason) => void) | undefined;
+
+  constructor(peer: Peer, messageId: number, bytes: Uint8Array, confirmable: boolean) {
+    this.peer = peer;
+    this.messageId = messageId;
+    this.key = peer.key + "#" + messageId;
+    this.bytes = bytes;
+    this.confirmable = confirmable;
+  }
+}
+
+class Peer {
+  key: string;
+  address: string;
+  port: number;
+  nextMessageId: number;
+  /** Outstanding interactions (§4.7). */
+  active = 0;
+  queue: ClientExchange[] = [];
+
+  constructor(address: string, port: number, firstMessageId: number) {
+    this.key = address + "|" + port;
+    this.address = address;
+    this.port = port;
+    this.nextMessageId = firstMessageId;
+  }
+}
+
+function hex(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i++) s += (bytes[i] < 16 ? "0" : "") + bytes[i].toString(16);
+  return s;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** A request we send: queued, in flight, acknowledged, or done. */
+export class ClientExchange {
+  readonly endpoint: CoapEndpoint;
+  readonly address: string;
+  readonly port: number;
+  readonly token: Uint8Array;
+  readonly confirmable: boolean;
+  /** "ping" for an empty CON (§4.3). */
+  readonly kind: "request" | "ping";
+  /** The Message ID of the (first) transmission, once sent. */
+  messageId = -1;
+  state: "queued" | "sent" | "acked" | "done" = "queued";
+  /** Responses received so far. */
+  responses = 0;
+  /** @internal */ peer: Peer;
+  /** @internal */ bytes: Uint8Array;
+  /** @internal */ handlers: RequestHandlers;
+  /** @internal */ transmission: Transmission | undefined;
+  /** @internal */ holdsSlot = false;
+  /** @internal */ timer: Job | undefined;
+  /** @internal */ holdTimer: Job | undefined;
+  /** @internal */ tokenKey: string;
+
+  /** @internal */
+  constructor(endpoint: CoapEndpoint, peer: Peer, kind: "request" | "ping", token: Uint8Array, confirmable: boolean, bytes: Uint8Array, handlers: RequestHandlers) {
+    this.endpoint = endpoint;
+    this.peer = peer;
+    this.address = peer.address;
+    this.port = peer.port;
+    this.kind = kind;
+    this.token = token;
+    this.tokenKey = peer.key + "#" + hex(token);
+    this.confirmable = confirmable;
+    this.bytes = bytes;
+    this.handlers = handlers;
+  }
+
+  /** Stops retransmitting and waiting; no callback follows. Safe to call more than once. */
+  cancel(): void {
+    this.endpoint._cancel(this);
+  }
+}
+
+/** A request we received, with the means to answer it. */
+export class IncomingRequest {
+  readonly message: CoapMessage;
+  readonly address: string;
+  readonly port: number;
+  /** @internal */ endpoint: CoapEndpoint;
+  /** @internal */ entry: DedupEntry;
+  /** @internal */ ackJob: Job | undefined;
+  /** An ACK (empty or piggybacked) has been sent for this CON request. */
+  acknowledged = false;
+  responded = false;
+
+  /** @internal */
+  constructor(endpoint: CoapEndpoint, message: CoapMessage, address: string, port: number, entry: DedupEntry) {
+    this.endpoint = endpoint;
+    this.message = message;
+    this.address = address;
+    this.port = port;
+    this.entry = entry;
+  }
+
+  get confirmable(): boolean {
+    return this.message.type === COAP_MESSAGE_CON;
+  }
+  get code(): number {
+    return this.message.code;
+  }
+  get token(): Uint8Array {
+    return this.message.token;
+  }
+
+  /**
+   * Sends the response: piggybacked in the ACK when the request is a CON not
+   * yet acknowledged (§5.2.1), otherwise as a separate CON/NON (§5.2.2, §5.2.3).
+   * Throws when already responded or the code is not a response code.
+   */
+  respond(response: OutgoingResponse, callbacks?: MessageCallbacks): void {
+    this.endpoint._respond(this, response, callbacks);
+  }
+
+  /** Sends the empty ACK now: the response will be separate (§5.2.2). No-op for NON or when already acknowledged. */
+  accept(): void {
+    this.endpoint._accept(this);
+  }
+}
+
+export class CoapEndpoint {
+  readonly parameters: DerivedParameters;
+  readonly dedup: DedupCache;
+  readonly scheduler: Scheduler;
+  #send: (bytes: Uint8Array, address: string, port: number) => void;
+  #random: (buffer: Uint8Array) => Uint8Array;
+  #tokenLength: number;
+  #maxQueue: number;
+  #ackDelay: number;
+  #responseTimeout: number;
+  #registry: OptionRegistry | undefined;
+  #policy: RejectionPolicy | undefined;
+  #onError: ((error: unknown) => void) | undefined;
+  #onDrop: ((reason: string, address: string, port: number) => void) | undefined;
+  onRequest: ((request: IncomingRequest) => void) | undefined;
+  #peers = new Map<string, Peer>();
+  #transmissions = new Map<string, Transmission>();
+  #exchanges = new Map<string, ClientExchange>();
+  #closed = false;
+  #rand2 = new Uint8Array(2);
+
+  constructor(options: CoapEndpointOptions) {
+    if (!options || typeof options.send !== "function") throw new TypeError("coap: options.send must be a function");
+    if (!options.scheduler || typeof options.scheduler.schedule !== "function") throw new TypeError("coap: options.scheduler is required");
+    if (typeof options.random !== "function") throw new TypeError("coap: options.random must be a function (platform crypto randomFill)");
+    this.parameters = transmissionParameters(options.parameters);
+    const tokenLength = options.tokenLength ?? 4;
+    if (!Number.isInteger(tokenLength) || tokenLength < 1 || tokenLength > 8) throw new RangeError(`coap: tokenLength must be 1..8, got ${tokenLength}`);
+    const maxQueue = options.maxQueue ?? 16;
+    if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError(`coap: maxQueue must be an integer >= 0`);
+    const ackDelay = options.ackDelay ?? this.parameters.ACK_TIMEOUT / 2;
+    if (!(ackDelay >= 0)) throw new RangeError(`coap: ackDelay must be >= 0`);
+    const responseTimeout = options.responseTimeout ?? this.parameters.MAX_TRANSMIT_WAIT;
+    if (!(responseTimeout > 0)) throw new RangeError(`coap: responseTimeout must be > 0`);
+    this.dedup = new DedupCache(options.dedupCapacity ?? 32);
+    this.scheduler = options.scheduler;
+    this.#send = options.send;
+    this.#random = options.random;
+    this.#tokenLength = tokenLength;
+    this.#maxQueue = maxQueue;
+    this.#ackDelay = ackDelay;
+    this.#responseTimeout = responseTimeout;
+    this.#registry = options.registry;
+    this.#policy = options.rejectionPolicy;
+    this.#onError = options.onError;
+    this.#onDrop = options.onDrop;
+    this.onRequest = options.onRequest;
+  }
+
+  // --- public API -------------------------------------------------------------
+
+  /**
+   * Sends a request (CON by default) to address:port. It goes out now when the
+   * peer has fewer than NSTART outstanding interactions, otherwise it waits in
+   * the peer's queue (§4.7). Throws (and changes nothing) for a bad request or a full queue.
+   */
+  request(req: OutgoingRequest, address: string, port: number, handlers: RequestHandlers = {}): ClientExchange {
+    if (this.#closed) throw new Error("coap: endpoint is closed");
+    if (!req || !isRequestCode(req.code)) throw new RangeError(`coap: request code must be a method code (0.01-0.31), got ${req && req.code}`);
+    checkAddress(address, port);
+    const peer = this.#peer(address, port);
+    let token: Uint8Array;
+    if (req.token !== undefined) {
+      if (!(req.token instanceof Uint8Array) || req.token.length > 8) throw new RangeError("coap: token must be a Uint8Array of 0..8 bytes");
+      token = req.token.slice();
+      if (this.#exchanges.has(peer.key + "#" + hex(token))) throw new Error("coap: token already in use with this peer (RFC 7252 §5.3.1)");
+    } else token = this.#newToken(peer);
+    const confirmable = req.confirmable !== false;
+    // Encoded once, with Message ID 0; the ID is patched in at dispatch.
+    const bytes = encode({ type: confirmable ? COAP_MESSAGE_CON : COAP_MESSAGE_NON, code: req.code, messageId: 0, token, options: req.options ?? [], payload: req.payload ?? EMPTY });
+    return this.#enqueue(new ClientExchange(this, peer, "request", token, confirmable, bytes, handlers));
+  }
+
+  /**
+   * CoAP ping (§4.3): an empty CON; the peer answers RST. onResponse is not
+   * used: onAck is called for the RST (or an ACK), onFail("timeout") when none came.
+   */
+  ping(address: string, port: number, handlers: { onPong?(): void; onFail?(reason: FailReason): void } = {}): ClientExchange {
+    if (this.#closed) throw new Error("coap: endpoint is closed");
+    checkAddress(address, port);
+    const peer = this.#peer(address, port);
+    const bytes = encodeEmpty(COAP_MESSAGE_CON, 0);
+    return this.#enqueue(
+      new ClientExchange(this, peer, "ping", EMPTY, true, bytes, {
+        onAck: () => handlers.onPong?.(),
+        onFail: (reason) => handlers.onFail?.(reason),
+      }),
+    );
+  }
+
+  /**
+   * Sends one CON or NON message (a request or response the layers above
+   * build, e.g. an observe notification) with a fresh Message ID, retransmitting
+   * a CON until ACK/RST or MAX_RETRANSMIT (§4.2). Not subject to NSTART.
+   * Returns the Message ID.
+   */
+  sendMessage(msg: { type: CoapMessageType; code: number; token?: Uint8Array; options?: CoapOption[]; payload?: Uint8Array }, address: string, port: number, callbacks: MessageCallbacks = {}): number {
+    if (this.#closed) throw new Error("coap: endpoint is closed");
+    if (msg.type !== COAP_MESSAGE_CON && msg.type !== COAP_MESSAGE_NON) throw new RangeError("coap: sendMessage sends CON or NON; ACK and RST are the endpoint's");
+    checkAddress(address, port);
+    const peer = this.#peer(address, port);
+    const bytes = encode({ type: msg.type, code: msg.code, messageId: 0, token: msg.token ?? EMPTY, options: msg.options ?? [], payload: msg.payload ?? EMPTY });
+    const t = this.#transmission(peer, bytes, msg.type === COAP_MESSAGE_CON);
+    t.onAck = callbacks.onAck && ((ack) => this.#call(callbacks.onAck!, ack));
+    t.onReset = callbacks.onReset && (() => this.#call(callbacks.onReset!));
+    t.onFail = callbacks.onFail && ((reason) => this.#call(callbacks.onFail!, reason));
+    this.#start(t);
+    return t.messageId;
+  }
+
+  /** Feeds one received datagram. Never throws. */
+  receive(datagram: Uint8Array | ArrayBuffer, address: string, port: number): void {
+    if (this.#closed) return;
+    try {
+      this.#receive(datagram instanceof Uint8Array ? datagram : new Uint8Array(datagram), address, port);
+    } catch (error) {
+      this.#report(error);
+    }
+  }
+
+  /** Outstanding interactions with a peer (§4.7). */
+  outstanding(address: string, port: number): number {
+    return this.#peers.get(address + "|" + port)?.active ?? 0;
+  }
+  /** Requests waiting for an NSTART slot with a peer. */
+  queued(address: string, port: number): number {
+    return this.#peers.get(address + "|" + port)?.queue.length ?? 0;
+  }
+  /** CON/NON messages we sent still tracked for ACK/RST. */
+  get inFlight(): number {
+    return this.#transmissions.size;
+  }
+
+  /** Cancels every job and exchange; exchanges and messages get onFail("closed"). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const exchanges = new Set<ClientExchange>(this.#exchanges.values());
+    for (const peer of this.#peers.values()) for (const ex of peer.queue) exchanges.add(ex);
+    for (const t of this.#transmissions.values()) {
+      t.job?.cancel();
+      if (!t.onFail) continue;
+      this.#call(t.onFail, "closed");
+    }
+    this.#transmissions.clear();
+    for (const ex of exchanges) this.#finish(ex, "closed");
+    this.#peers.clear();
+    this.dedup.clear();
+  }
+
+  // --- client side ---------------------------------------------------------------
+
+  #enqueue(ex: ClientExchange): ClientExchange {
+    const peer = ex.peer;
+    if (peer.active >= this.parameters.NSTART) {
+      if (peer.queue.length >= this.#maxQueue) throw new RangeError(`coap: ${peer.queue.length} requests already queued for ${peer.address}:${peer.port} (NSTART ${this.parameters.NSTART})`);
+      peer.queue.push(ex);
+      if (ex.kind === "request") this.#exchanges.set(ex.tokenKey, ex);
+    } else {
+      // registered before anything is sent: a synchronous link may answer at once
+      if (ex.kind === "request") this.#exchanges.set(ex.tokenKey, ex);
+      this.#dispatch(ex);
+    }
+    return ex;
+  }
+
+  #dispatch(ex: ClientExchange): void {
+    const peer = ex.peer;
+    peer.active++;
+    ex.holdsSlot = true;
+    ex.state = "sent";
+    const t = this.#transmission(peer, ex.bytes, ex.confirmable);
+    ex.transmission = t;
+    ex.messageId = t.messageId;
+    const now = this.scheduler.now();
+    if (ex.confirmable) {
+      t.onAck = (ack) => this.#onExchangeAck(ex, ack);
+      t.onReset = () => (ex.kind === "ping" ? this.#pong(ex) : this.#finish(ex, "reset"));
+      t.onFail = (reason) => this.#finish(ex, reason);
+    } else {
+      t.onReset = () => this.#finish(ex, "reset");
+      // §4.7: do not exceed PROBING_RATE towards a peer that does not respond.
+      const hold = (ex.bytes.length / this.parameters.PROBING_RATE) * 1000;
+      ex.holdTimer = this.scheduler.schedule({ name: "coap-non-hold", deadline: now + hold, run: () => this.#release(ex) });
+    }
+    if (ex.kind === "request") {
+      const timeout = ex.handlers.responseTimeout ?? this.#responseTimeout;
+      ex.timer = this.scheduler.schedule({ name: "coap-exchange-timeout", deadline: now + timeout, run: () => this.#finish(ex, "timeout") });
+    }
+    this.#start(t);
+  }
+
+  #onExchangeAck(ex: ClientExchange, ack: CoapMessage): void {
+    if (ex.kind === "ping") {
+      this.#pong(ex);
+      return;
+    }
+    if (ack.code === COAP_EMPTY) {
+      // §5.2.2: an empty ACK promises a separate response; the interaction is no longer outstanding (§4.7).
+      ex.state = "acked";
+      this.#release(ex);
+      if (ex.handlers.onAck) this.#call(ex.handlers.onAck, ex);
+      return;
+    }
+    // §5.3.2 rule 2: a piggybacked response must carry the request's token.
+    if (!sameBytes(ack.token, ex.token)) {
+      this.#drop("piggybacked response with a token that does not match the request (RFC 7252 §5.3.2)", ex.address, ex.port);
+      ex.state = "acked";
+      this.#release(ex);
+      return;
+    }
+    this.#deliver(ex, ack);
+  }
+
+  #pong(ex: ClientExchange): void {
+    const onAck = ex.handlers.onAck;
+    this.#finish(ex, undefined);
+    if (onAck) this.#call(onAck, ex);
+  }
+
+  #deliver(ex: ClientExchange, response: CoapMessage): void {
+    ex.responses++;
+    // A response also ends the request's retransmission (§5.2.2 implementation note).
+    this.#stopTransmission(ex);
+    if (ex.handlers.multiple) {
+      ex.state = "acked";
+      ex.timer?.cancel();
+      this.#release(ex);
+    } else this.#finish(ex, undefined);
+    if (ex.handlers.onResponse) this.#call(ex.handlers.onResponse, response, ex);
+  }
+
+  #stopTransmission(ex: ClientExchange): void {
+    const t = ex.transmission;
+    if (!t) return;
+    ex.transmission = undefined;
+    t.job?.cancel();
+    this.#transmissions.delete(t.key);
+  }
+
+  /** Frees the exchange's NSTART slot and sends what waits for it. */
+  #release(ex: ClientExchange): void {
+    ex.holdTimer?.cancel();
+    ex.holdTimer = undefined;
+    if (!ex.holdsSlot) return;
+    ex.holdsSlot = false;
+    const peer = ex.peer;
+    peer.active--;
+    while (peer.active < this.parameters.NSTART && peer.queue.length && !this.#closed) this.#dispatch(peer.queue.shift()!);
+  }
+
+  /** Ends an exchange; calls onFail when `reason` is given (except for cancel). */
+  #finish(ex: ClientExchange, reason: FailReason | undefined): void {
+    if (ex.state === "done") return;
+    const wasQueued = ex.state === "queued";
+    ex.state = "done";
+    this.#stopTransmission(ex);
+    ex.timer?.cancel();
+    ex.timer = undefined;
+    if (this.#exchanges.get(ex.tokenKey) === ex) this.#exchanges.delete(ex.tokenKey);
+    if (wasQueued) {
+      const i = ex.peer.queue.indexOf(ex);
+      if (i >= 0) ex.peer.queue.splice(i, 1);
+    }
+    this.#release(ex);
+    if (reason && reason !== "cancelled" && ex.handlers.onFail) this.#call(ex.handlers.onFail, reason, ex);
+  }
+
+  /** @internal */
+  _cancel(ex: ClientExchange): void {
+    this.#finish(ex, "cancelled");
+  }
+
+  #newToken(peer: Peer): Uint8Array {
+    for (let attempt = 0; attempt < 16; attempt++) {
+      const token = this.#random(new Uint8Array(this.#tokenLength));
+      if (!(token instanceof Uint8Array) || token.length !== this.#tokenLength) throw new TypeError("coap: random() must fill and return the Uint8Array it is given");
+      if (!this.#exchanges.has(peer.key + "#" + hex(token))) return token;
+    }
+    throw new Error("coap: could not draw an unused token (is the random source broken?)");
+  }
+
+  // --- transmissions (message layer) ------------------------------------------------
+
+  #peer(address: string, port: number): Peer {
+    const key = address + "|" + port;
+    let peer = this.#peers.get(key);
+    if (!peer) {
+      // §4.4 implementation note: start from a random Message ID.
+      const r = this.#random(this.#rand2);
+      peer = new Peer(address, port, ((r[0] << 8) | r[1]) & 0xffff);
+      this.#peers.set(key, peer);
+    }
+    return peer;
+  }
+
+  #nextMessageId(peer: Peer): number {
+    // Skip IDs still awaiting ACK/RST (never reuse one in flight, §4.4).
+    for (let i = 0; i < 0x10000; i++) {
+      const id = peer.nextMessageId;
+      peer.nextMessageId = (id + 1) & 0xffff;
+      if (!this.#transmissions.has(peer.key + "#" + id)) return id;
+    }
+    throw new Error("coap: no free Message ID");
+  }
+
+  /** A CON/NON (bytes encoded with ID 0) under a fresh Message ID, registered for ACK/RST matching; #start sends it. */
+  #transmission(peer: Peer, template: Uint8Array, confirmable: boolean): Transmission {
+    const id = this.#nextMessageId(peer);
+    const bytes = template.slice();
+    bytes[2] = id >> 8;
+    bytes[3] = id & 0xff;
+    const t = new Transmission(peer, id, bytes, confirmable);
+    this.#transmissions.set(t.key, t);
+    return t;
+  }
+
+  /** Schedules retransmission (CON) or forgetting (NON), then sends. */
+  #start(t: Transmission): void {
+    const now = this.scheduler.now();
+    t.firstSent = now;
+    if (t.confirmable) {
+      // §4.2: initial timeout random in [ACK_TIMEOUT, ACK_TIMEOUT * ACK_RANDOM_FACTOR].
+      const r = this.#random(this.#rand2);
+      const fraction = ((r[0] << 8) | r[1]) / 65535;
+      const p = this.parameters;
+      t.timeout = p.ACK_TIMEOUT * (1 + fraction * (p.ACK_RANDOM_FACTOR - 1));
+      t.job = this.scheduler.schedule({ name: "coap-retransmit", deadline: now + t.timeout, radio: true, run: (at) => this.#retransmit(t, at) });
+    } else {
+      // A NON is tracked only to match a RST (§4.3); forgotten after NON_LIFETIME.
+      t.job = this.scheduler.schedule({ name: "coap-non-lifetime", deadline: now + this.parameters.NON_LIFETIME, run: () => this.#transmissions.delete(t.key) });
+    }
+    this.#sendBytes(t.bytes, t.peer.address, t.peer.port);
+  }
+
+  #retransmit(t: Transmission, now: number): void {
+    if (this.#transmissions.get(t.key) !== t) return;
+    if (t.retransmits >= this.parameters.MAX_RETRANSMIT) {
+      // §4.2: give up; the application is informed of failure.
+      this.#transmissions.delete(t.key);
+      t.job = undefined;
+      if (t.onFail) t.onFail("timeout");
+      return;
+    }
+    t.retransmits++;
+    t.timeout *= 2;
+    t.job!.reschedule(now + t.timeout);
+    this.#sendBytes(t.bytes, t.peer.address, t.peer.port);
+  }
+
+  // --- receiving ------------------------------------------------------------------------
+
+  #receive(bytes: Uint8Array, address: string, port: number): void {
+    const result = decode(bytes, { registry: this.#registry });
+    if (!result.ok) {
+      const error = result.error;
+      const r = rejection(error, this.#policy);
+      this.#drop(error.reason, address, port);
+      if (r.action === "rst") this.#sendBytes(encodeEmpty(COAP_MESSAGE_RST, r.messageId), address, port);
+      else if (r.action === "respond") {
+        // §5.4.1: 4.02 with a diagnostic payload (§5.5.2); RFC 7959 §2.2: 4.00.
+        const messageId = r.type === COAP_MESSAGE_ACK ? r.messageId : this.#nextMessageId(this.#peer(address, port));
+        this.#sendBytes(encode({ type: r.type, code: r.code, messageId, token: r.token, options: [], payload: utf8Encode(r.diagnostic) }), address, port);
+      }
+      return;
+    }
+    const msg = result.message;
+    const key = address + "|" + port;
+    switch (msg.type) {
+      case COAP_MESSAGE_ACK: {
+        // §4.2: an ACK carrying a request is silently ignored.
+        if (isRequestCode(msg.code)) return this.#drop("ACK carrying a request (RFC 7252 §4.2)", address, port);
+        const t = this.#transmissions.get(key + "#" + msg.messageId);
+        if (!t || !t.confirmable) return this.#drop("ACK matches no CON we sent (RFC 7252 §4.4)", address, port);
+        this.#transmissions.delete(t.key);
+        t.job?.cancel();
+        t.job = undefined;
+        if (t.onAck) t.onAck(msg);
+        return;
+      }
+      case COAP_MESSAGE_RST: {
+        // §4.2: a RST that is not Empty is silently ignored.
+        if (msg.code !== COAP_EMPTY) return this.#drop("RST that is not Empty (RFC 7252 §4.2)", address, port);
+        const t = this.#transmissions.get(key + "#" + msg.messageId);
+        if (!t) return this.#drop("RST matches no message we sent (RFC 7252 §4.4)", address, port);
+        this.#transmissions.delete(t.key);
+        t.job?.cancel();
+        t.job = undefined;
+        if (t.onReset) t.onReset();
+        return;
+      }
+    }
+    // CON or NON
+    const con = msg.type === COAP_MESSAGE_CON;
+    if (msg.code === COAP_EMPTY) {
+      if (con) {
+        // §4.3 Table 1: an empty CON elicits a RST ("CoAP ping"); §4.2 rejects it.
+        this.#sendBytes(encodeEmpty(COAP_MESSAGE_RST, msg.messageId), address, port);
+        return;
+      }
+      return this.#drop("Empty NON message (RFC 7252 §4.3)", address, port);
+    }
+    const now = this.scheduler.now();
+    const dkey = key + "#" + msg.messageId;
+    const seen = this.dedup.get(dkey, now);
+    if (seen) {
+      // §4.5: acknowledge each duplicate CON with the same ACK/RST, process only once; ignore duplicate NON.
+      if (con) {
+        const req = seen.state as IncomingRequest | undefined;
+        if (seen.reply) this.#sendBytes(seen.reply, address, port);
+        // still being processed: the empty ACK now, the response will be separate (§5.2.2)
+        else if (req) this._accept(req);
+      }
+      return this.#drop("duplicate (RFC 7252 §4.5)", address, port);
+    }
+    const p = this.parameters;
+    const entry = this.dedup.add(dkey, { expires: now + (con ? p.EXCHANGE_LIFETIME : p.NON_LIFETIME) }, now);
+    if (isRequestCode(msg.code)) this.#onRequest(msg, address, port, entry);
+    else if (isResponseCode(msg.code)) this.#onResponse(msg, key, address, port, entry);
+  }
+
+  #onResponse(msg: CoapMessage, key: string, address: string, port: number, entry: DedupEntry): void {
+    const con = msg.type === COAP_MESSAGE_CON;
+    const ex = this.#exchanges.get(key + "#" + hex(msg.token));
+    if (!ex || ex.state === "queued") {
+      // §5.3.2: an unexpected response is rejected: RST for a CON (§4.2), silence for a NON (§4.3).
+      if (con) {
+        entry.reply = encodeEmpty(COAP_MESSAGE_RST, msg.messageId);
+        this.#sendBytes(entry.reply, address, port);
+      }
+      return this.#drop("response matches no request (RFC 7252 §5.3.2)", address, port);
+    }
+    if (con) {
+      // §5.2.2: a CON response is acknowledged with an Empty ACK.
+      entry.reply = encodeEmpty(COAP_MESSAGE_ACK, msg.messageId);
+      this.#sendBytes(entry.reply, address, port);
+    }
+    this.#deliver(ex, msg);
+  }
+
+  // --- server side -------------------------------------------------------------------------
+
+  #onRequest(msg: CoapMessage, address: string, port: number, entry: DedupEntry): void {
+    const req = new IncomingRequest(this, msg, address, port, entry);
+    entry.state = req;
+    const handler = this.onRequest;
+    if (!handler) {
+      this._respond(req, { code: COAP_RESPONSE_NOT_FOUND });
+      return;
+    }
+    try {
+      handler(req);
+    } catch (error) {
+      this.#report(error);
+      if (!req.responded) this._respond(req, { code: COAP_RESPONSE_INTERNAL_SERVER_ERROR });
+      return;
+    }
+    if (!req.responded && req.confirmable && !req.acknowledged) {
+      // §5.2.2: answer with an empty ACK before the client retransmits.
+      req.ackJob = this.scheduler.schedule({ name: "coap-ack-delay", deadline: this.scheduler.now() + this.#ackDelay, radio: true, run: () => this._accept(req) });
+    }
+  }
+
+  /** @internal */
+  _accept(req: IncomingRequest): void {
+    req.ackJob?.cancel();
+    req.ackJob = undefined;
+    if (!req.confirmable || this.#closed) return;
+    if (req.acknowledged) {
+      if (req.entry.reply) this.#sendBytes(req.entry.reply, req.address, req.port);
+      return;
+    }
+    req.acknowledged = true;
+    req.entry.reply = encodeEmpty(COAP_MESSAGE_ACK, req.message.messageId);
+    this.#sendBytes(req.entry.reply, req.address, req.port);
+  }
+
+  /** @internal */
+  _respond(req: IncomingRequest, response: OutgoingResponse, callbacks?: MessageCallbacks): void {
+    if (req.responded) throw new Error("coap: this request has already been answered; send further messages with sendMessage()");
+    if (!response || !isResponseCode(response.code)) throw new RangeError(`coap: response code must be 2.00-5.31, got ${response && response.code}`);
+    if (this.#closed) throw new Error("coap: endpoint is closed");
+    const token = req.message.token;
+    if (req.confirmable && !req.acknowledged) {
+      // §5.2.1: piggybacked in the ACK, echoing Message ID and token.
+      const bytes = encode({ type: COAP_MESSAGE_ACK, code: response.code, messageId: req.message.messageId, token, options: response.options ?? [], payload: response.payload ?? EMPTY });
+      req.responded = true;
+      req.acknowledged = true;
+      req.ackJob?.cancel();
+      req.ackJob = undefined;
+      req.entry.reply = bytes;
+      this.#sendBytes(bytes, req.address, req.port);
+      return;
+    }
+    // §5.2.2 / §5.2.3: separate response; NON for a NON request unless asked otherwise.
+    const confirmable = response.confirmable ?? req.confirmable;
+    const msg = { type: (confirmable ? COAP_MESSAGE_CON : COAP_MESSAGE_NON) as CoapMessageType, code: response.code, token, options: response.options, payload: response.payload };
+    this.sendMessage(msg, req.address, req.port, callbacks);
+    req.responded = true;
+  }
+
+  // --- plumbing -------------------------------------------------------------------------------
+
+  #sendBytes(bytes: Uint8Array, address: string, port: number): void {
+    try {
+      this.#send(bytes, address, port);
+    } catch (error) {
+      this.#report(error);
+    }
+  }
+
+  #drop(reason: string, address: string, port: number): void {
+    if (this.#onDrop) this.#call(this.#onDrop, reason, address, port);
+  }
+
+  #report(error: unknown): void {
+    if (!this.#onError) return;
+    try {
+      this.#onError(error);
+    } catch {
+      // an error reporter that throws must not break the endpoint
+    }
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  #call<A extends any[]>(fn: (...args: A) => void, ...args: A): void {
+    try {
+      fn(...args);
+    } catch (error) {
+      this.#report(error);
+    }
+  }
+}
+
+function checkAddress(address: string, port: number): void {
+  if (typeof address !== "string" || address.length === 0) throw new TypeError("coap: address must be a non-empty string");
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`coap: port must be 1..65535, got ${port}`);
+}

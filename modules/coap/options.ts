@@ -1,0 +1,295 @@
+/*
+ * CoAP options: the registry of known options with their formats and length
+ * ranges (RFC 7252 §5.10 Table 4, RFC 7641 §2, RFC 7959 §2.1 and §4), the
+ * properties carried by the option number itself (§5.4.6), value formats
+ * (§3.2), and helpers for Block (RFC 7959 §2.2) and Observe (RFC 7641 §3.4, §4.4).
+ */
+import {
+  COAP_OPTION_ACCEPT,
+  COAP_OPTION_BLOCK1,
+  COAP_OPTION_BLOCK2,
+  COAP_OPTION_CONTENT_FORMAT,
+  COAP_OPTION_ETAG,
+  COAP_OPTION_IF_MATCH,
+  COAP_OPTION_IF_NONE_MATCH,
+  COAP_OPTION_LOCATION_PATH,
+  COAP_OPTION_LOCATION_QUERY,
+  COAP_OPTION_MAX_AGE,
+  COAP_OPTION_OBSERVE,
+  COAP_OPTION_PROXY_SCHEME,
+  COAP_OPTION_PROXY_URI,
+  COAP_OPTION_SIZE1,
+  COAP_OPTION_SIZE2,
+  COAP_OPTION_URI_HOST,
+  COAP_OPTION_URI_PATH,
+  COAP_OPTION_URI_PORT,
+  COAP_OPTION_URI_QUERY,
+} from "./constants";
+import { utf8Decode, utf8Encode } from "./utf8";
+
+/** One option instance: its number and its raw value bytes. */
+export interface CoapOption {
+  number: number;
+  value: Uint8Array;
+}
+
+/** RFC 7252 §3.2 option value formats. */
+export type OptionFormat = "empty" | "opaque" | "uint" | "string";
+
+export interface OptionDefinition {
+  number: number;
+  name: string;
+  format: OptionFormat;
+  /** Permitted value length in bytes (RFC 7252 §5.4.3). */
+  minLength: number;
+  maxLength: number;
+  repeatable: boolean;
+}
+
+// --- Properties from the option number (RFC 7252 §5.4.6 Figure 11) ------------
+export function isCritical(number: number): boolean {
+  return (number & 1) !== 0;
+}
+export function isElective(number: number): boolean {
+  return (number & 1) === 0;
+}
+export function isUnsafe(number: number): boolean {
+  return (number & 2) !== 0;
+}
+export function isNoCacheKey(number: number): boolean {
+  return (number & 0x1e) === 0x1c;
+}
+
+function def(number: number, name: string, format: OptionFormat, minLength: number, maxLength: number, repeatable: boolean): OptionDefinition {
+  return { number, name, format, minLength, maxLength, repeatable };
+}
+
+/** The options this implementation recognizes by default. */
+export const STANDARD_OPTION_DEFINITIONS: readonly OptionDefinition[] = [
+  def(COAP_OPTION_IF_MATCH, "If-Match", "opaque", 0, 8, true),
+  def(COAP_OPTION_URI_HOST, "Uri-Host", "string", 1, 255, false),
+  def(COAP_OPTION_ETAG, "ETag", "opaque", 1, 8, true),
+  def(COAP_OPTION_IF_NONE_MATCH, "If-None-Match", "empty", 0, 0, false),
+  def(COAP_OPTION_OBSERVE, "Observe", "uint", 0, 3, false), // RFC 7641 §2
+  def(COAP_OPTION_URI_PORT, "Uri-Port", "uint", 0, 2, false),
+  def(COAP_OPTION_LOCATION_PATH, "Location-Path", "string", 0, 255, true),
+  def(COAP_OPTION_URI_PATH, "Uri-Path", "string", 0, 255, true),
+  def(COAP_OPTION_CONTENT_FORMAT, "Content-Format", "uint", 0, 2, false),
+  def(COAP_OPTION_MAX_AGE, "Max-Age", "uint", 0, 4, false),
+  def(COAP_OPTION_URI_QUERY, "Uri-Query", "string", 0, 255, true),
+  def(COAP_OPTION_ACCEPT, "Accept", "uint", 0, 2, false),
+  def(COAP_OPTION_LOCATION_QUERY, "Location-Query", "string", 0, 255, true),
+  def(COAP_OPTION_BLOCK2, "Block2", "uint", 0, 3, false), // RFC 7959 §2.1
+  def(COAP_OPTION_BLOCK1, "Block1", "uint", 0, 3, false), // RFC 7959 §2.1
+  def(COAP_OPTION_SIZE2, "Size2", "uint", 0, 4, false), // RFC 7959 §4
+  def(COAP_OPTION_PROXY_URI, "Proxy-Uri", "string", 1, 1034, false),
+  def(COAP_OPTION_PROXY_SCHEME, "Proxy-Scheme", "string", 1, 255, false),
+  def(COAP_OPTION_SIZE1, "Size1", "uint", 0, 4, false),
+];
+
+/**
+ * The set of options an endpoint recognizes (RFC 7252 §5.4.1: what is not
+ * here is "unrecognized"). Layers that implement more options (OSCORE, Echo,
+ * No-Response ...) make their own registry with `define`.
+ */
+export class OptionRegistry {
+  #byNumber: (OptionDefinition | undefined)[] = [];
+  #sparse = new Map<number, OptionDefinition>();
+
+  constructor(definitions: readonly OptionDefinition[] = STANDARD_OPTION_DEFINITIONS) {
+    for (const d of definitions) this.define(d);
+  }
+
+  define(d: OptionDefinition): this {
+    if (!d || !Number.isInteger(d.number) || d.number < 0 || d.number > 65535) throw new RangeError(`coap: option number must be 0..65535`);
+    if (!(d.minLength >= 0 && d.maxLength >= d.minLength && d.maxLength <= 65535 + 269)) throw new RangeError(`coap: bad length range for option ${d.number}`);
+    if (d.number < 64) this.#byNumber[d.number] = d;
+    else this.#sparse.set(d.number, d);
+    return this;
+  }
+
+  get(number: number): OptionDefinition | undefined {
+    return number < 64 ? this.#byNumber[number] : this.#sparse.get(number);
+  }
+}
+
+export const STANDARD_OPTIONS = new OptionRegistry();
+
+export function optionName(number: number, registry: OptionRegistry = STANDARD_OPTIONS): string {
+  return registry.get(number)?.name ?? `Option-${number}`;
+}
+
+// --- Value formats (RFC 7252 §3.2) --------------------------------------------
+
+/** Minimal-length big-endian encoding of a uint (0 is the empty value), RFC 7252 §3.2. */
+export function encodeUint(value: number): Uint8Array {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError(`coap: uint option value must be an integer 0..2^32-1, got ${value}`);
+  if (value === 0) return new Uint8Array(0);
+  if (value < 0x100) return Uint8Array.of(value);
+  if (value < 0x10000) return Uint8Array.of(value >>> 8, value & 0xff);
+  if (value < 0x1000000) return Uint8Array.of(value >>> 16, (value >>> 8) & 0xff, value & 0xff);
+  return Uint8Array.of(value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff);
+}
+
+/** Reads a uint of up to 4 bytes, accepting leading zero bytes as §3.2 requires. Longer values give NaN. */
+export function decodeUint(value: Uint8Array): number {
+  const n = value.length;
+  if (n > 4) {
+    // leading zeros are allowed; only the significant bytes matter
+    let i = 0;
+    while (i < n - 4 && value[i] === 0) i++;
+    if (n - i > 4) return NaN;
+    return decodeUint(value.subarray(i));
+  }
+  let v = 0;
+  for (let i = 0; i < n; i++) v = v * 256 + value[i];
+  return v;
+}
+
+export function uintOption(number: number, value: number): CoapOption {
+  return { number, value: encodeUint(value) };
+}
+export function stringOption(number: number, value: string): CoapOption {
+  return { number, value: utf8Encode(value) };
+}
+export function opaqueOption(number: number, value: Uint8Array): CoapOption {
+  return { number, value };
+}
+export function emptyOption(number: number): CoapOption {
+  return { number, value: new Uint8Array(0) };
+}
+
+/** Builds an option from a JS value according to the registry's format for that number. */
+export function option(number: number, value: number | string | Uint8Array | null | undefined, registry: OptionRegistry = STANDARD_OPTIONS): CoapOption {
+  const d = registry.get(number);
+  let o: CoapOption;
+  if (value instanceof Uint8Array) o = opaqueOption(number, value);
+  else if (typeof value === "number") o = uintOption(number, value);
+  else if (typeof value === "string") o = stringOption(number, value);
+  else if (value === null || value === undefined) o = emptyOption(number);
+  else throw new TypeError(`coap: option ${number} value must be a number, string, Uint8Array or empty`);
+  if (d && (o.value.length < d.minLength || o.value.length > d.maxLength))
+    throw new RangeError(`coap: ${d.name} value length ${o.value.length} is outside ${d.minLength}..${d.maxLength} (RFC 7252 §5.4.3)`);
+  return o;
+}
+
+// --- Reading options from a message -------------------------------------------
+
+interface HasOptions {
+  options: readonly CoapOption[];
+}
+
+export function getOption(msg: HasOptions, number: number): CoapOption | undefined {
+  const opts = msg.options;
+  for (let i = 0; i < opts.length; i++) if (opts[i].number === number) return opts[i];
+  return undefined;
+}
+export function getOptions(msg: HasOptions, number: number): CoapOption[] {
+  const out: CoapOption[] = [];
+  const opts = msg.options;
+  for (let i = 0; i < opts.length; i++) if (opts[i].number === number) out.push(opts[i]);
+  return out;
+}
+export function hasOption(msg: HasOptions, number: number): boolean {
+  return getOption(msg, number) !== undefined;
+}
+export function getUint(msg: HasOptions, number: number): number | undefined {
+  const o = getOption(msg, number);
+  return o ? decodeUint(o.value) : undefined;
+}
+export function getString(msg: HasOptions, number: number): string | undefined {
+  const o = getOption(msg, number);
+  return o ? utf8Decode(o.value) : undefined;
+}
+export function getStrings(msg: HasOptions, number: number): string[] {
+  return getOptions(msg, number).map((o) => utf8Decode(o.value));
+}
+/** The Uri-Path options joined with "/" (no leading slash), e.g. "sensors/temp". */
+export function getUriPath(msg: HasOptions): string {
+  return getStrings(msg, COAP_OPTION_URI_PATH).join("/");
+}
+/** Uri-Path options for "a/b/c" (leading and trailing slashes ignored; no percent-decoding). */
+export function uriPathOptions(path: string): CoapOption[] {
+  const out: CoapOption[] = [];
+  const segs = path.split("/");
+  let first = 0;
+  let last = segs.length;
+  if (segs.length && segs[0] === "") first = 1;
+  if (last > first && segs[last - 1] === "") last--;
+  for (let i = first; i < last; i++) out.push(stringOption(COAP_OPTION_URI_PATH, segs[i]));
+  return out;
+}
+
+// --- Block1/Block2 (RFC 7959 §2.2) ---------------------------------------------
+
+export interface BlockValue {
+  /** Block number, 0..2^20-1. */
+  num: number;
+  /** The M (more) flag. */
+  more: boolean;
+  /** Size exponent 0..6; the block size is 2 ** (szx + 4). */
+  szx: number;
+}
+
+export const BLOCK_MAX_NUM = 0xfffff;
+
+export function blockSize(szx: number): number {
+  return 1 << (szx + 4);
+}
+
+/** SZX for a block size of 16..1024 bytes (a power of two), or -1. */
+export function blockSzx(size: number): number {
+  for (let szx = 0; szx <= 6; szx++) if (1 << (szx + 4) === size) return szx;
+  return -1;
+}
+
+/** The uint value of a Block option. Throws RangeError for NUM > 2^20-1 or SZX outside 0..6 (7 is reserved). */
+export function encodeBlockValue(block: BlockValue): number {
+  const { num, more, szx } = block;
+  if (!Number.isInteger(num) || num < 0 || num > BLOCK_MAX_NUM) throw new RangeError(`coap: block NUM must be 0..${BLOCK_MAX_NUM}, got ${num}`);
+  if (!Number.isInteger(szx) || szx < 0 || szx > 6) throw new RangeError(`coap: block SZX must be 0..6 (7 is reserved, RFC 7959 §2.2), got ${szx}`);
+  return num * 16 + (more ? 8 : 0) + szx;
+}
+
+/**
+ * Parses a Block option value (a uint of 0-3 bytes). Returns undefined when
+ * SZX is 7 (reserved, RFC 7959 §2.2: 4.00 in a request) or the value is out of range.
+ */
+export function decodeBlockValue(value: number): BlockValue | undefined {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffff) return undefined;
+  const szx = value & 7;
+  if (szx === 7) return undefined;
+  return { num: value >>> 4, more: (value & 8) !== 0, szx };
+}
+
+export function blockOption(number: typeof COAP_OPTION_BLOCK1 | typeof COAP_OPTION_BLOCK2, block: BlockValue): CoapOption {
+  return uintOption(number, encodeBlockValue(block));
+}
+
+/** The Block1 or Block2 option of a message, parsed; undefined when absent; null when malformed (SZX 7 or too long). */
+export function getBlock(msg: HasOptions, number: number): BlockValue | undefined | null {
+  const o = getOption(msg, number);
+  if (!o) return undefined;
+  if (o.value.length > 3) return null;
+  return decodeBlockValue(decodeUint(o.value)) ?? null;
+}
+
+// --- Observe (RFC 7641) ----------------------------------------------------------
+
+export const OBSERVE_REGISTER = 0;
+export const OBSERVE_DEREGISTER = 1;
+/** Observe sequence numbers are 24-bit (RFC 7641 §4.4). */
+export const OBSERVE_MAX = 0xffffff;
+
+export function observeOption(sequence: number): CoapOption {
+  return uintOption(COAP_OPTION_OBSERVE, sequence & OBSERVE_MAX);
+}
+
+/**
+ * RFC 7641 §3.4: is the notification (v2, received at t2 ms) newer than the
+ * one (v1, t1)? 24-bit serial number arithmetic, or more than 128 s later.
+ */
+export function observeIsNewer(v1: number, t1: number, v2: number, t2: number): boolean {
+  const half = 1 << 23;
+  return (v1 < v2 && v2 - v1 < half) || (v1 > v2 && v1 - v2 > half) || t2 > t1 + 128000;
+}
