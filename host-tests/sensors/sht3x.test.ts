@@ -1,0 +1,224 @@
+// @xs
+import { sensirionCrc8 } from "../../modules/sensors/crc8";
+import { SHT3X_DURATION_MAX, Sht3x } from "../../modules/sensors/sht3x";
+import { Sht3xSim, SHT3X_HEATER_OFFSET } from "../../sim/devices/sht3x";
+import { ramp } from "../../sim/environment";
+import { rig } from "./helpers";
+
+function setup(spec = {}, address = 0x44) {
+  const r = rig(spec);
+  const chip = new Sht3xSim({ clock: r.clock, environment: r.environment });
+  r.bus.attach(address, chip);
+  const sensor = new Sht3x({ sensor: { io: r.bus.I2C, address, data: 21, clock: 22, hz: 400_000 }, scheduler: r.scheduler, onError: r.onError });
+  return { ...r, chip, sensor };
+}
+
+// one LSB of the 16-bit raw values
+const T_LSB = 175 / 65535;
+const RH_LSB = 100 / 65535;
+
+describe("SHT3x driver against the simulated chip", () => {
+  it("CRC-8 poly 0x31 init 0xFF: datasheet §4.12 example 0xBEEF -> 0x92", () => {
+    expect(sensirionCrc8([0xbe, 0xef])).toBe(0x92);
+  });
+
+  it.each([
+    [-40, 0],
+    [-10.5, 5],
+    [0, 35],
+    [23.4, 51.2],
+    [60, 99],
+    [124, 100],
+  ])("single shot reads %d °C / %d %%RH (§4.13 conversion)", (t, rh) => {
+    const { sensor, measure, errors } = setup({ temperature: t, humidity: rh });
+    const s = measure(sensor);
+    expect(errors).toHaveLength(0);
+    expect(Math.abs(s.thermometer!.temperature - t)).toBeLessThanOrEqual(T_LSB);
+    expect(Math.abs(s.hygrometer!.humidity - rh)).toBeLessThanOrEqual(RH_LSB);
+  });
+
+  it.each([
+    ["high", 15],
+    ["medium", 6],
+    ["low", 4],
+  ])("single shot with %s repeatability waits the datasheet maximum (%d ms) and does not busy-wait", (rep, ms) => {
+    const { sensor, clock, measure, chip } = setup();
+    sensor.configure({ repeatability: rep as any });
+    const start = clock.now();
+    measure(sensor);
+    expect(clock.now() - start).toBe(ms);
+    expect(SHT3X_DURATION_MAX[rep as "high"]).toBe(ms);
+    expect(chip.commands[chip.commands.length - 1]).toBe({ high: 0x2400, medium: 0x240b, low: 0x2416 }[rep]);
+  });
+
+  it("sample() before the measurement is due returns undefined, then the value once, then undefined", () => {
+    const { sensor, clock, errors } = setup({ temperature: 20 });
+    expect(sensor.sample()).toBeUndefined();
+    expect(sensor.trigger()).toBe(true);
+    clock.advance(10);
+    expect(sensor.sample()).toBeUndefined();
+    clock.advance(5);
+    const s = sensor.sample()!;
+    expect(s.thermometer!.temperature).toBeCloseTo(20, 1);
+    expect(sensor.sample()).toBeUndefined();
+    expect(errors).toHaveLength(0);
+  });
+
+  it("periodic mode follows a ramp and returns the newest measurement", () => {
+    const { sensor, clock, errors } = setup({ temperature: ramp(10, 30, 0, 20_000) });
+    sensor.configure({ mode: "periodic", mps: 2, repeatability: "medium" });
+    expect(sensor.sample()).toBeUndefined(); // nothing measured yet
+    clock.advance(5_000);
+    const a = sensor.sample()!;
+    clock.advance(5_000);
+    const b = sensor.sample()!;
+    expect(errors).toHaveLength(0);
+    // the newest measurement completed at 4.5 s + 4.5 ms and 9.5 s + 4.5 ms
+    expect(a.thermometer!.temperature).toBeCloseTo(10 + (20 * 4.5045) / 20, 1);
+    expect(b.thermometer!.temperature).toBeCloseTo(10 + (20 * 9.5045) / 20, 1);
+    // with no new data since the last fetch the chip NACKs; the driver returns its copy (same period)
+    const c = sensor.sample()!;
+    expect(c).toEqual(b);
+    expect(c).not.toBe(b);
+  });
+
+  it("periodic mode reports an error when the chip stops delivering data", () => {
+    const { sensor, clock, chip, errors } = setup();
+    sensor.configure({ mode: "periodic", mps: 1 });
+    clock.advance(1500);
+    expect(sensor.sample()!.thermometer).toBeDefined();
+    chip.faults.stuckBusy = true;
+    clock.advance(3000);
+    const s = sensor.sample()!;
+    expect(s.thermometer).toBeUndefined();
+    expect(errors[0].message).toMatch(/SHT3x at 0x44: fetch data/);
+  });
+
+  it("switching periodic -> single sends break (0x3093)", () => {
+    const { sensor, chip, measure } = setup({ humidity: 70 });
+    sensor.configure({ mode: "periodic", mps: 10 });
+    sensor.configure({ mode: "single" });
+    expect(chip.commands).toContain(0x3093);
+    expect(chip.mode).toBe("idle");
+    expect(measure(sensor).hygrometer!.humidity).toBeCloseTo(70, 2);
+  });
+
+  it("heater on/off shows in the status register (bit 13) and raises the reading", () => {
+    const { sensor, measure, errors } = setup({ temperature: 25 });
+    sensor.configure({ heater: true });
+    expect(sensor.readStatus()!.heater).toBe(true);
+    expect(measure(sensor).thermometer!.temperature).toBeCloseTo(25 + SHT3X_HEATER_OFFSET, 1);
+    sensor.configure({ heater: false });
+    expect(sensor.readStatus()!.heater).toBe(false);
+    expect(errors).toHaveLength(0);
+  });
+
+  it("status register: reset detected after soft reset, cleared by clear status", () => {
+    const { sensor } = setup();
+    expect(sensor.readStatus()!.resetDetected).toBe(true);
+    expect(sensor.clearStatus()).toBe(true);
+    const st = sensor.readStatus()!;
+    expect(st.resetDetected).toBe(false);
+    expect(st.alertPending).toBe(false);
+    expect(sensor.softReset()).toBe(true);
+    expect(sensor.readStatus()!.resetDetected).toBe(true);
+  });
+
+  it("reads the serial number", () => {
+    const { sensor, chip } = setup();
+    chip.serial = 0xdeadbeef;
+    expect(sensor.serialNumber()).toBe(0xdeadbeef);
+  });
+
+  it("works at address 0x45", () => {
+    const { sensor, measure, errors } = setup({ temperature: -5 }, 0x45);
+    expect(measure(sensor).thermometer!.temperature).toBeCloseTo(-5, 1);
+    expect(errors).toHaveLength(0);
+  });
+
+  it("rejects a bad address and bad configuration with a clear error", () => {
+    const r = rig();
+    expect(() => new Sht3x({ sensor: { io: r.bus.I2C, address: 0x40 }, scheduler: r.scheduler })).toThrow(/address 0x40/);
+    const { sensor } = setup();
+    expect(() => sensor.configure({ mps: 3 as any })).toThrow(/mps/);
+    expect(() => sensor.configure({ repeatability: "best" as any })).toThrow(/repeatability/);
+  });
+
+  describe("faults: onError is called and the field is left out", () => {
+    it("address NACK on the command", () => {
+      const { sensor, bus, measure, errors } = setup();
+      bus.injectFault({ kind: "address-nack", address: 0x44, on: "write" });
+      const s = measure(sensor);
+      expect(s).toEqual({});
+      expect(errors).toHaveLength(1);
+      expect(errors[0].message).toMatch(/^SHT3x at 0x44: start measurement: .*not acknowledged/);
+    });
+
+    it("bus timeout on the read", () => {
+      const { sensor, bus, measure, errors } = setup();
+      bus.injectFault({ kind: "timeout", on: "read" });
+      const s = measure(sensor);
+      expect(s.thermometer).toBeUndefined();
+      expect(s.hygrometer).toBeUndefined();
+      expect(errors[0].message).toMatch(/read measurement: .*timeout/);
+    });
+
+    it("corrupted temperature byte: CRC catches it, humidity still reported", () => {
+      const { sensor, bus, measure, errors } = setup({ humidity: 40 });
+      bus.injectFault({ kind: "corrupt", on: "read", byteIndex: 1, mask: 0x04 });
+      const s = measure(sensor);
+      expect(s.thermometer).toBeUndefined();
+      expect(s.hygrometer!.humidity).toBeCloseTo(40, 2);
+      expect(errors).toHaveLength(1);
+      expect(errors[0].message).toMatch(/read temperature: CRC mismatch in word 0/);
+    });
+
+    it("chip CRC error on the humidity word only", () => {
+      const { sensor, chip, measure, errors } = setup({ temperature: 12 });
+      chip.faults.crcErrorWord = 1;
+      const s = measure(sensor);
+      expect(s.hygrometer).toBeUndefined();
+      expect(s.thermometer!.temperature).toBeCloseTo(12, 1);
+      expect(errors[0].reason).toMatch(/CRC mismatch in word 1/);
+    });
+
+    it("stuck busy: the read is still NACKed after the datasheet maximum", () => {
+      const { sensor, chip, measure, errors } = setup();
+      chip.faults.stuckBusy = true;
+      const s = measure(sensor);
+      expect(s).toEqual({});
+      expect(errors[0].message).toMatch(/read measurement: SHT3x measurement not finished/);
+    });
+
+    it("no chip on the bus: errors at construction and on every measurement, nothing thrown", () => {
+      const r = rig();
+      const sensor = new Sht3x({ sensor: { io: r.bus.I2C }, scheduler: r.scheduler, onError: r.onError });
+      expect(r.errors.length).toBeGreaterThan(0);
+      const before = r.errors.length;
+      expect(r.measure(sensor)).toEqual({});
+      expect(r.errors.length).toBe(before + 1);
+    });
+
+    it("an onError or callback that throws does not escape", () => {
+      const r = rig();
+      r.bus.attach(0x44, new Sht3xSim({ clock: r.clock, environment: r.environment }));
+      const sensor = new Sht3x({ sensor: { io: r.bus.I2C }, scheduler: r.scheduler, onError: () => { throw new Error("boom"); } });
+      r.bus.injectFault({ kind: "address-nack", on: "read" });
+      let got: unknown;
+      sensor.measure((s) => { got = s; throw new Error("callback boom"); });
+      expect(() => r.clock.runAll()).not.toThrow();
+      expect(got).toEqual({});
+    });
+  });
+
+  it("close() cancels a measurement under way", () => {
+    const { sensor, clock, scheduler } = setup();
+    let called = false;
+    sensor.measure(() => { called = true; });
+    sensor.close();
+    clock.runAll();
+    expect(called).toBe(false);
+    expect(scheduler.size).toBe(0);
+    expect(() => sensor.measure(() => {})).toThrow(/closed/);
+  });
+});

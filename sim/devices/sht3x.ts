@@ -1,0 +1,179 @@
+/*
+ * A simulated Sensirion SHT3x at the byte level (SHT3x-DIS datasheet §4):
+ * 16-bit commands, single-shot with clock stretching disabled (the read
+ * header is NACKed until the measurement is done), periodic mode with fetch
+ * (NACK when no new data), break, soft reset, heater, status register, serial
+ * number, CRC-8 on every word. Measurement durations are the datasheet's
+ * typical values (Table 4); values come from an Environment at the instant the
+ * measurement completes.
+ *
+ * Not modelled: clock-stretching commands, alert mode, ART, the ~1 ms a
+ * reset or break takes before the next command is accepted.
+ *
+ * Portable (no Node API).
+ */
+import { encodeWords } from "../../modules/sensors/crc8";
+import { I2cNackError, type I2cPeripheral } from "../i2c";
+import type { Environment } from "../environment";
+
+export interface SimClock {
+  now(): number;
+}
+
+export interface SensirionFaults {
+  /** Measurements never complete: reads are NACKed forever. */
+  stuckBusy: boolean;
+  /** Every CRC byte sent is wrong (XOR 0xFF). */
+  crcError: boolean;
+  /** Only this word index gets a wrong CRC (for "one field bad" tests). */
+  crcErrorWord?: number;
+}
+
+/** Typical measurement durations (ms), SHT3x datasheet Table 4. */
+const DURATION_TYP: Record<number, number> = {
+  0x2400: 12.5, 0x240b: 4.5, 0x2416: 2.5,
+};
+const PERIODIC: Record<number, { mps: number; duration: number }> = {};
+for (const [mps, cmds] of [[0.5, [0x2032, 0x2024, 0x202f]], [1, [0x2130, 0x2126, 0x212d]], [2, [0x2236, 0x2220, 0x222b]], [4, [0x2334, 0x2322, 0x2329]], [10, [0x2737, 0x2721, 0x272a]]] as const) {
+  PERIODIC[cmds[0]] = { mps, duration: 12.5 };
+  PERIODIC[cmds[1]] = { mps, duration: 4.5 };
+  PERIODIC[cmds[2]] = { mps, duration: 2.5 };
+}
+
+/** How much the on-chip heater raises the sensed temperature (°C). A model, not a datasheet figure. */
+export const SHT3X_HEATER_OFFSET = 3;
+
+export function encodeTemperature(celsius: number): number {
+  return Math.min(65535, Math.max(0, Math.round(((celsius + 45) * 65535) / 175)));
+}
+export function encodeHumidity(percent: number): number {
+  return Math.min(65535, Math.max(0, Math.round((percent * 65535) / 100)));
+}
+
+export function corruptCrc(bytes: Uint8Array, faults: SensirionFaults): Uint8Array {
+  for (let w = 0; w * 3 + 2 < bytes.length; w++) {
+    if (faults.crcError || faults.crcErrorWord === w) bytes[w * 3 + 2] ^= 0xff;
+  }
+  return bytes;
+}
+
+export class Sht3xSim implements I2cPeripheral {
+  readonly faults: SensirionFaults = { stuckBusy: false, crcError: false };
+  serial = 0x1a2b3c4d;
+  /** Commands received, newest last (for tests). */
+  readonly commands: number[] = [];
+  heater = false;
+  status = 0x8010; // alert pending + reset detected after power-up (§4.11)
+
+  #clock: SimClock;
+  #env: Environment;
+  #mode: "idle" | "single" | "periodic" = "idle";
+  #doneAt = 0;
+  #periodicStart = 0;
+  #period = 0;
+  #duration = 0;
+  #lastFetched = -1;
+  #response: Uint8Array | undefined;
+  #singleReady = false;
+
+  constructor(options: { clock: SimClock; environment: Environment; serial?: number }) {
+    this.#clock = options.clock;
+    this.#env = options.environment;
+    if (options.serial !== undefined) this.serial = options.serial;
+  }
+
+  get mode(): string {
+    return this.#mode;
+  }
+
+  write(data: Uint8Array, _stop: boolean): void {
+    const now = this.#clock.now();
+    if (this.#mode === "single" && (this.faults.stuckBusy || now < this.#doneAt)) throw new I2cNackError("address", "SHT3x busy measuring");
+    if (data.length !== 2) {
+      this.status |= 0x0002;
+      throw new I2cNackError("data", `SHT3x: ${data.length}-byte command not understood`);
+    }
+    const cmd = (data[0] << 8) | data[1];
+    this.commands.push(cmd);
+    this.#response = undefined;
+    if (this.#mode === "periodic" && ![0xe000, 0x3093, 0x30a2, 0xf32d, 0x3041, 0x306d, 0x3066].includes(cmd)) {
+      this.status |= 0x0002;
+      throw new I2cNackError("data", `SHT3x: command 0x${cmd.toString(16)} not allowed in periodic mode`);
+    }
+    this.status &= ~0x0002;
+    if (DURATION_TYP[cmd] !== undefined) {
+      this.#mode = "single";
+      this.#singleReady = true;
+      this.#doneAt = now + DURATION_TYP[cmd];
+      return;
+    }
+    if (PERIODIC[cmd]) {
+      this.#mode = "periodic";
+      this.#periodicStart = now;
+      this.#period = 1000 / PERIODIC[cmd].mps;
+      this.#duration = PERIODIC[cmd].duration;
+      this.#lastFetched = -1;
+      return;
+    }
+    switch (cmd) {
+      case 0xe000: {
+        if (this.#mode !== "periodic" || this.faults.stuckBusy) return; // the read header will be NACKed
+        const k = Math.floor((now - this.#periodicStart - this.#duration) / this.#period);
+        if (k < 0 || k === this.#lastFetched) return;
+        this.#lastFetched = k;
+        this.#response = this.#measurement(this.#periodicStart + k * this.#period + this.#duration);
+        return;
+      }
+      case 0x3093:
+        this.#mode = "idle";
+        return;
+      case 0x30a2:
+        this.#mode = "idle";
+        this.heater = false;
+        this.status = 0x8010;
+        return;
+      case 0x306d:
+        this.heater = true;
+        this.status |= 0x2000;
+        return;
+      case 0x3066:
+        this.heater = false;
+        this.status &= ~0x2000;
+        return;
+      case 0xf32d:
+        this.#response = corruptCrc(encodeWords([this.status]), this.faults);
+        return;
+      case 0x3041:
+        this.status &= ~(0x8000 | 0x0800 | 0x0400 | 0x0010);
+        return;
+      case 0x3780:
+        this.#response = corruptCrc(encodeWords([this.serial >>> 16, this.serial & 0xffff]), this.faults);
+        return;
+      default:
+        this.status |= 0x0002;
+        throw new I2cNackError("data", `SHT3x: unknown command 0x${cmd.toString(16)}`);
+    }
+  }
+
+  read(count: number, _stop: boolean): Uint8Array {
+    const now = this.#clock.now();
+    if (this.#mode === "single" && this.#singleReady) {
+      if (this.faults.stuckBusy || now < this.#doneAt) throw new I2cNackError("address", "SHT3x measurement not finished");
+      this.#singleReady = false;
+      this.#mode = "idle";
+      this.#response = this.#measurement(this.#doneAt);
+    }
+    const response = this.#response;
+    if (!response) throw new I2cNackError("address", "SHT3x: no data to read");
+    this.#response = undefined;
+    const out = new Uint8Array(count).fill(0xff);
+    out.set(response.subarray(0, Math.min(count, response.length)));
+    return out;
+  }
+
+  #measurement(at: number): Uint8Array {
+    const t = this.#env.temperature(at) + (this.heater ? SHT3X_HEATER_OFFSET : 0);
+    const rh = this.#env.humidity(at);
+    return corruptCrc(encodeWords([encodeTemperature(t), encodeHumidity(rh)]), this.faults);
+  }
+}

@@ -1,0 +1,198 @@
+/*
+ * A scriptable physical environment for the simulated sensor chips: each
+ * quantity is a function of time (virtual clock milliseconds). Build them from
+ * constants, ramps, sine day curves and steps, add seeded noise, and hand the
+ * Environment to the chips in sim/devices/.
+ *
+ * Units are the ones the sample objects use: temperature °C, humidity %RH,
+ * pressure Pa, light lux, CO2 ppm, battery volts.
+ *
+ * Portable on purpose (no Node API): the XS suites use it.
+ */
+
+/** A quantity as a function of time (ms). */
+export type Signal = (timeMs: number) => number;
+
+export type Quantity = "temperature" | "humidity" | "pressure" | "light" | "co2" | "battery";
+
+export const DEFAULTS: Readonly<Record<Quantity, number>> = {
+  temperature: 21.5,
+  humidity: 45,
+  pressure: 101325,
+  light: 320,
+  co2: 600,
+  battery: 3.9,
+};
+
+export function constant(value: number): Signal {
+  checkFinite("constant", value);
+  return () => value;
+}
+
+/** Linear from `from` (before `startMs`) to `to` (after `startMs + durationMs`). */
+export function ramp(from: number, to: number, startMs: number, durationMs: number): Signal {
+  checkFinite("ramp from", from);
+  checkFinite("ramp to", to);
+  if (!(durationMs > 0)) throw new RangeError(`ramp: durationMs must be > 0, got ${durationMs}`);
+  return (t) => {
+    if (t <= startMs) return from;
+    if (t >= startMs + durationMs) return to;
+    return from + ((to - from) * (t - startMs)) / durationMs;
+  };
+}
+
+export interface SineOptions {
+  mean: number;
+  amplitude: number;
+  /** Default one day. */
+  periodMs?: number;
+  /** Time of the maximum (default a quarter period). */
+  peakAtMs?: number;
+}
+
+/** A sine; with the default period, a day curve (e.g. temperature peaking mid-afternoon). */
+export function sine(options: SineOptions): Signal {
+  const period = options.periodMs ?? 86_400_000;
+  if (!(period > 0)) throw new RangeError(`sine: periodMs must be > 0, got ${period}`);
+  checkFinite("sine mean", options.mean);
+  checkFinite("sine amplitude", options.amplitude);
+  const peak = options.peakAtMs ?? period / 4;
+  return (t) => options.mean + options.amplitude * Math.cos((2 * Math.PI * (t - peak)) / period);
+}
+
+/** A day of daylight: 0 lux at night, a half-sine between sunrise and sunset (hours since start). */
+export function daylight(peakLux: number, sunriseHour = 6, sunsetHour = 20): Signal {
+  const day = 86_400_000;
+  return (t) => {
+    const h = ((t % day) + day) % day / 3_600_000;
+    if (h <= sunriseHour || h >= sunsetHour) return 0;
+    return peakLux * Math.sin((Math.PI * (h - sunriseHour)) / (sunsetHour - sunriseHour));
+  };
+}
+
+/** Piecewise constant: `initial` until the first step's time, then each step's value from its time on. */
+export function steps(initial: number, points: readonly (readonly [number, number])[]): Signal {
+  const sorted = points.slice().sort((a, b) => a[0] - b[0]);
+  return (t) => {
+    let v = initial;
+    for (const [at, value] of sorted) {
+      if (t >= at) v = value;
+      else break;
+    }
+    return v;
+  };
+}
+
+export function sum(...signals: Signal[]): Signal {
+  return (t) => {
+    let v = 0;
+    for (const s of signals) v += s(t);
+    return v;
+  };
+}
+
+/** Clamps a signal into [min, max] (e.g. humidity into 0..100). */
+export function clamp(signal: Signal, min: number, max: number): Signal {
+  return (t) => Math.min(max, Math.max(min, signal(t)));
+}
+
+/**
+ * Our PRNG: xorshift32 (Marsaglia 2003) seeded through a 32-bit integer hash,
+ * so equal seeds give equal sequences on every engine.
+ */
+export class Prng {
+  #state: number;
+  constructor(seed: number) {
+    this.#state = hash32(seed | 0) || 0x9e3779b9;
+  }
+  /** Next value in [0, 1). */
+  next(): number {
+    let x = this.#state;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.#state = x | 0;
+    return (x >>> 0) / 4294967296;
+  }
+  /** Approximately normal(0, 1): sum of 4 uniforms, rescaled. */
+  gaussian(): number {
+    return (this.next() + this.next() + this.next() + this.next() - 2) * Math.sqrt(3);
+  }
+}
+
+/** A 32-bit integer mix (the finaliser of MurmurHash3): spreads nearby inputs apart. */
+export function hash32(n: number): number {
+  let h = n | 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * Adds seeded noise: uniform in [-amplitude, +amplitude], a pure function of
+ * (seed, time) so a chip reading the same instant twice sees the same value
+ * and runs are reproducible whatever the order of reads.
+ */
+export function noisy(signal: Signal, amplitude: number, seed = 1): Signal {
+  if (!(amplitude >= 0)) throw new RangeError(`noisy: amplitude must be >= 0, got ${amplitude}`);
+  return (t) => {
+    const h = hash32(hash32(seed) ^ (Math.floor(t) | 0) ^ Math.floor(t / 4294967296));
+    return signal(t) + amplitude * (2 * (h / 4294967296) - 1);
+  };
+}
+
+export type SignalSpec = Signal | number;
+
+export type EnvironmentSpec = Partial<Record<Quantity, SignalSpec>>;
+
+export class Environment {
+  #signals: Record<Quantity, Signal>;
+
+  constructor(spec: EnvironmentSpec = {}) {
+    this.#signals = {} as Record<Quantity, Signal>;
+    for (const q of Object.keys(DEFAULTS) as Quantity[]) this.#signals[q] = constant(DEFAULTS[q]);
+    for (const q of Object.keys(spec) as Quantity[]) this.set(q, spec[q]!);
+  }
+
+  /** Replaces one quantity's script. */
+  set(quantity: Quantity, spec: SignalSpec): this {
+    if (!(quantity in DEFAULTS)) throw new RangeError(`environment: unknown quantity "${quantity}"`);
+    this.#signals[quantity] = typeof spec === "number" ? constant(spec) : checkSignal(quantity, spec);
+    return this;
+  }
+
+  value(quantity: Quantity, timeMs: number): number {
+    return this.#signals[quantity](timeMs);
+  }
+
+  temperature(t: number): number {
+    return this.#signals.temperature(t);
+  }
+  humidity(t: number): number {
+    return Math.min(100, Math.max(0, this.#signals.humidity(t)));
+  }
+  pressure(t: number): number {
+    return this.#signals.pressure(t);
+  }
+  light(t: number): number {
+    return Math.max(0, this.#signals.light(t));
+  }
+  co2(t: number): number {
+    return Math.max(0, this.#signals.co2(t));
+  }
+  battery(t: number): number {
+    return Math.max(0, this.#signals.battery(t));
+  }
+}
+
+function checkFinite(what: string, v: number): void {
+  if (typeof v !== "number" || !Number.isFinite(v)) throw new RangeError(`${what} must be a finite number, got ${v}`);
+}
+
+function checkSignal(quantity: string, s: unknown): Signal {
+  if (typeof s !== "function") throw new TypeError(`environment: ${quantity} must be a number or a function of time`);
+  return s as Signal;
+}
