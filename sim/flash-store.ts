@@ -1,0 +1,267 @@
+/*
+ * A simulated flash key-value store with the semantics of ESP-IDF NVS as
+ * modules/platform/storage.ts describes them: namespaces and keys of at most 15
+ * characters, values that are int32, strings, booleans or ArrayBuffers of at
+ * most 4000 bytes, each set() atomic, nothing transactional across keys.
+ *
+ * On top of that it models what the real flash does to firmware:
+ * - a capacity: NVS stores 32-byte entries; a namespace costs one entry, an
+ *   integer or boolean one, a string or blob one header entry plus its bytes
+ *   (strings with their NUL) rounded up to 32. A set() that would exceed the
+ *   capacity throws StorageFullError and changes nothing.
+ * - power loss: failAfter(n) lets n mutating calls through, then the next one
+ *   throws PowerLossError, either before applying it (the default: the write
+ *   never reached flash) or after (it did, but the caller never learned). From
+ *   then on every call throws PowerLossError until powerOn(), as a dead chip
+ *   would. This is how modules/config proves its multi-key writes atomic.
+ * - wear: `writes` counts entries written (a set of an identical value is
+ *   skipped, as NVS does), `erases` counts deletes of existing keys.
+ *
+ * ArrayBuffers are copied in and out: a caller can never alias stored bytes.
+ * Portable (no Node API); sim/node/file-flash-store.ts persists it to a file.
+ */
+import { StorageError, checkStorageEntry } from "../modules/platform/storage";
+import type { KeyValueStore, StoredValue } from "../modules/platform/storage";
+
+export class StorageFullError extends StorageError {
+  constructor(message: string) {
+    super(message);
+    this.name = "StorageFullError";
+  }
+}
+
+/** The simulated device lost power during (or right after) a flash operation. */
+export class PowerLossError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "PowerLossError";
+  }
+}
+
+export const NVS_ENTRY_BYTES = 32;
+/** ESP-IDF's default 24 KB NVS partition less the page NVS keeps free for compaction. */
+export const DEFAULT_FLASH_CAPACITY = 20 * 1024;
+
+export interface FlashStoreOptions {
+  /** Usable bytes (multiples of 32 make sense); default DEFAULT_FLASH_CAPACITY. */
+  capacity?: number;
+}
+
+export interface FailAfterOptions {
+  /** Apply the failing operation before losing power (default false: it is lost). */
+  apply?: boolean;
+}
+
+/** A serializable image of the store (what file-backed stores persist). */
+export type FlashImage = { [namespace: string]: { [key: string]: StoredValue } };
+
+function utf8Bytes(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/** Bytes of flash one entry occupies (NVS entry model, see the file comment). */
+export function entryCost(value: StoredValue): number {
+  if (typeof value === "string") return NVS_ENTRY_BYTES * (1 + Math.ceil((utf8Bytes(value) + 1) / NVS_ENTRY_BYTES));
+  if (value instanceof ArrayBuffer) return NVS_ENTRY_BYTES * (1 + Math.ceil(value.byteLength / NVS_ENTRY_BYTES));
+  return NVS_ENTRY_BYTES;
+}
+
+function copyValue<T extends StoredValue>(value: T): T {
+  return (value instanceof ArrayBuffer ? value.slice(0) : value) as T;
+}
+
+function sameValue(a: StoredValue, b: StoredValue): boolean {
+  if (a instanceof ArrayBuffer && b instanceof ArrayBuffer) {
+    if (a.byteLength !== b.byteLength) return false;
+    const x = new Uint8Array(a);
+    const y = new Uint8Array(b);
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+    return true;
+  }
+  return a === b;
+}
+
+export class FlashStore implements KeyValueStore {
+  readonly capacity: number;
+  #spaces = new Map<string, Map<string, StoredValue>>();
+  #used = 0;
+  #failIn: number | undefined;
+  #failApply = false;
+  #off = false;
+  /** Entries written (wear statistics); identical rewrites are skipped and not counted. */
+  writes = 0;
+  /** Existing keys erased by delete(). */
+  erases = 0;
+  /** Times power was lost through failAfter(). */
+  powerLosses = 0;
+
+  constructor(options: FlashStoreOptions = {}) {
+    const capacity = options.capacity ?? DEFAULT_FLASH_CAPACITY;
+    if (!Number.isInteger(capacity) || capacity < NVS_ENTRY_BYTES)
+      throw new RangeError(`FlashStore: capacity must be an integer >= ${NVS_ENTRY_BYTES}, got ${capacity}`);
+    this.capacity = capacity;
+  }
+
+  /** Bytes in use under the NVS entry model. */
+  get used(): number {
+    return this.#used;
+  }
+
+  /** False after a simulated power loss, until powerOn(). */
+  get powered(): boolean {
+    return !this.#off;
+  }
+
+  get(namespace: string, key: string): StoredValue | undefined {
+    this.#checkPower();
+    checkStorageEntry(namespace, key);
+    const value = this.#spaces.get(namespace)?.get(key);
+    return value === undefined ? undefined : copyValue(value);
+  }
+
+  set(namespace: string, key: string, value: StoredValue): void {
+    this.#checkPower();
+    checkStorageEntry(namespace, key, value);
+    const space = this.#spaces.get(namespace);
+    const old = space?.get(key);
+    const delta = entryCost(value) - (old === undefined ? 0 : entryCost(old)) + (space ? 0 : NVS_ENTRY_BYTES);
+    if (this.#used + delta > this.capacity)
+      throw new StorageFullError(
+        `flash store full: "${namespace}/${key}" needs ${delta} more bytes, ${this.capacity - this.#used} of ${this.capacity} free`,
+      );
+    const stored = copyValue(value);
+    this.#mutate(() => {
+      if (old !== undefined && sameValue(old, stored)) return false;
+      let s = space;
+      if (!s) {
+        s = new Map();
+        this.#spaces.set(namespace, s);
+      }
+      s.set(key, stored);
+      this.#used += delta;
+      this.writes++;
+      return true;
+    });
+  }
+
+  delete(namespace: string, key: string): void {
+    this.#checkPower();
+    checkStorageEntry(namespace, key);
+    this.#mutate(() => {
+      const space = this.#spaces.get(namespace);
+      const old = space?.get(key);
+      if (!space || old === undefined) return false;
+      space.delete(key);
+      this.#used -= entryCost(old);
+      if (space.size === 0) {
+        this.#spaces.delete(namespace);
+        this.#used -= NVS_ENTRY_BYTES;
+      }
+      this.erases++;
+      return true;
+    });
+  }
+
+  keys(namespace: string): string[] {
+    this.#checkPower();
+    checkStorageEntry(namespace, "k");
+    const space = this.#spaces.get(namespace);
+    return space ? [...space.keys()].sort() : [];
+  }
+
+  /** Namespaces that hold at least one key. */
+  namespaces(): string[] {
+    this.#checkPower();
+    return [...this.#spaces.keys()].sort();
+  }
+
+  /**
+   * Power-loss injection: the next `n` mutating calls (set/delete that pass
+   * validation) succeed; the one after throws PowerLossError, applied or not per
+   * `options.apply`, and the store is dead until powerOn(). failAfter(0) fails
+   * the very next mutation. cancelFailure() disarms it.
+   */
+  failAfter(n: number, options: FailAfterOptions = {}): void {
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`failAfter: n must be an integer >= 0, got ${n}`);
+    this.#failIn = n;
+    this.#failApply = !!options.apply;
+  }
+
+  cancelFailure(): void {
+    this.#failIn = undefined;
+  }
+
+  /** Power comes back: the content is what reached flash before the loss. */
+  powerOn(): void {
+    this.#off = false;
+    this.#failIn = undefined;
+  }
+
+  /** Erases everything (like `idf.py erase-flash`); not counted as a power event. */
+  erase(): void {
+    this.#spaces.clear();
+    this.#used = 0;
+    this.commit();
+  }
+
+  /** A deep copy of the content. */
+  image(): FlashImage {
+    const out: FlashImage = {};
+    for (const [ns, space] of this.#spaces) {
+      const o: { [key: string]: StoredValue } = {};
+      for (const [k, v] of space) o[k] = copyValue(v);
+      out[ns] = o;
+    }
+    return out;
+  }
+
+  /** Replaces the content with `image` (validated whole first; nothing changes if any entry is bad or it does not fit). */
+  load(image: FlashImage): void {
+    const spaces = new Map<string, Map<string, StoredValue>>();
+    let used = 0;
+    for (const ns of Object.keys(image)) {
+      const space = new Map<string, StoredValue>();
+      for (const k of Object.keys(image[ns])) {
+        const v = image[ns][k];
+        checkStorageEntry(ns, k, v);
+        space.set(k, copyValue(v));
+        used += entryCost(v);
+      }
+      if (space.size) {
+        spaces.set(ns, space);
+        used += NVS_ENTRY_BYTES;
+      }
+    }
+    if (used > this.capacity) throw new StorageFullError(`flash image needs ${used} bytes, capacity is ${this.capacity}`);
+    this.#spaces = spaces;
+    this.#used = used;
+  }
+
+  /** Called after every change that reached flash; file-backed stores persist here. */
+  protected commit(): void {}
+
+  #checkPower(): void {
+    if (this.#off) throw new PowerLossError("flash store is powered off after a simulated power loss; call powerOn()");
+  }
+
+  #mutate(apply: () => boolean): void {
+    if (this.#failIn !== undefined && this.#failIn-- <= 0) {
+      this.#failIn = undefined;
+      if (this.#failApply && apply()) this.commit();
+      this.#off = true;
+      this.powerLosses++;
+      throw new PowerLossError(`simulated power loss during a flash write (${this.#failApply ? "applied" : "not applied"})`);
+    }
+    if (apply()) this.commit();
+  }
+}
