@@ -1,0 +1,32 @@
+/*
+ * The codec's one error type. The decoder never throws: it turns malformed or
+ * protocol-violating input into an MqttCodecError (decoder.error) that the session turns
+ * into a DISCONNECT / CONNACK with `reasonCode` (MQTT 5.0 §4.13) or, in 3.1.1, a closed
+ * Network Connection. The encoders throw it when asked to encode a packet the spec forbids.
+ */
+export class MqttCodecError extends Error {
+  /** MQTT 5.0 reason code: 0x81 Malformed Packet, 0x82 Protocol Error, 0x95 Packet too large, ... */
+  readonly reasonCode: number;
+  /** The normative statement violated, e.g. "[MQTT-3.3.1-4]", or a section ("§2.2.2.2"). */
+  readonly statement: string;
+
+  constructor(reasonCode: number, message: string, statement: string) {
+    super(statement !== "" ? message + " " + statement : message);
+    this.name = "MqttCodecError";
+    this.reasonCode = reasonCode;
+    this.statement = statement;
+  }
+}
+
+/** 0x81: the packet cannot be parsed (MQTT 5.0 §1.2 "Malformed Packet"). */
+export const MALFORMED = 0x81;
+/** 0x82: parsed, but holds data the protocol does not allow (§1.2 "Protocol Error"). */
+export const PROTOCOL_ERROR = 0x82;
+
+export function malformed(message: string, statement: string): MqttCodecError {
+  return new MqttCodecError(MALFORMED, message, statement);
+}
+
+export function protocolError(message: string, statement: string): MqttCodecError {
+  return new MqttCodecError(PROTOCOL_ERROR, message, statement);
+}

@@ -1,0 +1,171 @@
+/*
+ * MQTT control packets as plain objects (MQTT 5.0 §3, MQTT 3.1.1 §3).
+ *
+ * Every packet has a numeric `type` (the fixed header's packet type, MQTT 5.0 §2.1.2
+ * Table 2-1), so `switch (packet.type)` narrows the union. The decoder always fills every
+ * field of a packet in the same order (stable object shapes); optional fields are
+ * `undefined` when absent. The same objects go into the encoders.
+ */
+import type { MqttProperties } from "./properties";
+
+/** MQTT 5.0 §2.1.2 Table 2-1; 0 is reserved, and 15 (AUTH) is reserved in 3.1.1. */
+export const PacketType = {
+  CONNECT: 1,
+  CONNACK: 2,
+  PUBLISH: 3,
+  PUBACK: 4,
+  PUBREC: 5,
+  PUBREL: 6,
+  PUBCOMP: 7,
+  SUBSCRIBE: 8,
+  SUBACK: 9,
+  UNSUBSCRIBE: 10,
+  UNSUBACK: 11,
+  PINGREQ: 12,
+  PINGRESP: 13,
+  DISCONNECT: 14,
+  AUTH: 15,
+} as const;
+
+/** The Protocol Level byte: 4 = MQTT 3.1.1 (§3.1.2.2), 5 = MQTT 5.0 (§3.1.2.2). */
+export type MqttVersion = 4 | 5;
+export type QoS = 0 | 1 | 2;
+
+/** Will Message of a CONNECT (MQTT 5.0 §3.1.2.5, §3.1.3.2–3.1.3.4). */
+export interface WillMessage {
+  topic: string;
+  payload: Uint8Array;
+  qos: QoS;
+  retain: boolean;
+  /** Will Properties (5.0 only). */
+  properties?: MqttProperties;
+}
+
+export interface ConnectPacket {
+  type: 1;
+  /** 4 or 5. The encoder writes the packet in this version, whatever version it is given. */
+  protocolVersion: MqttVersion;
+  /** Clean Start (5.0) / CleanSession (3.1.1). */
+  clean: boolean;
+  /** Seconds, 0..65535. */
+  keepAlive: number;
+  clientId: string;
+  will?: WillMessage;
+  username?: string;
+  /** Binary Data (5.0 §3.1.3.6, 3.1.1 §3.1.3.5). The encoder also accepts a string (UTF-8). */
+  password?: Uint8Array | string;
+  properties?: MqttProperties;
+}
+
+export interface ConnackPacket {
+  type: 2;
+  sessionPresent: boolean;
+  /** 5.0: Connect Reason Code (Table 3-1). 3.1.1: Connect Return code (Table 3.1). */
+  reasonCode: number;
+  properties?: MqttProperties;
+}
+
+export interface PublishPacket {
+  type: 3;
+  /** May be "" in 5.0 when properties.topicAlias is set (§3.3.2.3.4). */
+  topic: string;
+  payload: Uint8Array;
+  qos: QoS;
+  retain: boolean;
+  dup: boolean;
+  /** Required (1..65535) when qos > 0; the decoder sets 0 for QoS 0 ([MQTT-2.2.1-2]). */
+  packetId?: number;
+  properties?: MqttProperties;
+}
+
+/** PUBACK, PUBREC, PUBREL, PUBCOMP (MQTT 5.0 §3.4–§3.7). */
+export interface PubAckPacket<T extends 4 | 5 | 6 | 7 = 4 | 5 | 6 | 7> {
+  type: T;
+  packetId: number;
+  /** 5.0 only; 0 (Success) when absent or in 3.1.1. */
+  reasonCode?: number;
+  properties?: MqttProperties;
+}
+export type PubackPacket = PubAckPacket<4>;
+export type PubrecPacket = PubAckPacket<5>;
+export type PubrelPacket = PubAckPacket<6>;
+export type PubcompPacket = PubAckPacket<7>;
+
+/** A Topic Filter and its Subscription Options (MQTT 5.0 §3.8.3.1, 3.1.1 §3.8.3). */
+export interface Subscription {
+  topicFilter: string;
+  /** Maximum QoS. */
+  qos: QoS;
+  /** 5.0 only. */
+  noLocal?: boolean;
+  /** 5.0 only. */
+  retainAsPublished?: boolean;
+  /** 5.0 only: 0 send retained at subscribe, 1 only if new, 2 never. */
+  retainHandling?: 0 | 1 | 2;
+}
+
+export interface SubscribePacket {
+  type: 8;
+  packetId: number;
+  subscriptions: Subscription[];
+  properties?: MqttProperties;
+}
+
+export interface SubackPacket {
+  type: 9;
+  packetId: number;
+  /** One per Topic Filter: granted QoS or a failure code (5.0 Table 3-8; 3.1.1 §3.9.3). */
+  reasonCodes: number[];
+  properties?: MqttProperties;
+}
+
+export interface UnsubscribePacket {
+  type: 10;
+  packetId: number;
+  topicFilters: string[];
+  properties?: MqttProperties;
+}
+
+export interface UnsubackPacket {
+  type: 11;
+  packetId: number;
+  /** 5.0: one per Topic Filter (Table 3-9). 3.1.1: the packet has no payload; empty. */
+  reasonCodes: number[];
+  properties?: MqttProperties;
+}
+
+export interface PingreqPacket {
+  type: 12;
+}
+
+export interface PingrespPacket {
+  type: 13;
+}
+
+export interface DisconnectPacket {
+  type: 14;
+  /** 5.0 only (Table 3-10); 0 when absent. */
+  reasonCode?: number;
+  properties?: MqttProperties;
+}
+
+/** MQTT 5.0 §3.15; does not exist in 3.1.1. */
+export interface AuthPacket {
+  type: 15;
+  reasonCode?: number;
+  properties?: MqttProperties;
+}
+
+export type MqttPacket =
+  | ConnectPacket
+  | ConnackPacket
+  | PublishPacket
+  | PubAckPacket
+  | SubscribePacket
+  | SubackPacket
+  | UnsubscribePacket
+  | UnsubackPacket
+  | PingreqPacket
+  | PingrespPacket
+  | DisconnectPacket
+  | AuthPacket;

@@ -1,0 +1,182 @@
+/*
+ * Topic Names and Topic Filters (MQTT 5.0 §4.7, §4.8.2; MQTT 3.1.1 §4.7): validation,
+ * matching, and Shared Subscription ($share/{ShareName}/{filter}) parsing.
+ *
+ * Validation functions return undefined when the topic is valid, else an MqttCodecError
+ * (0x81 Malformed Packet: a topic that breaks the §4.7 syntax cannot be parsed as one)
+ * naming the statement. They allocate nothing on success.
+ */
+import { MqttCodecError, malformed } from "./errors";
+import type { MqttVersion } from "./packets";
+
+const SLASH = 0x2f;
+const PLUS = 0x2b;
+const HASH = 0x23;
+const DOLLAR = 0x24;
+
+/** Longest topic in bytes (§1.5.4 two-byte length; [MQTT-4.7.3-3]). */
+export const MAX_TOPIC_BYTES = 65535;
+
+function checkLengthAndNull(s: string, what: string): MqttCodecError | undefined {
+  if (typeof s !== "string") return malformed("MQTT: " + what + " must be a string", "§4.7");
+  if (s.length === 0) return malformed("MQTT: empty " + what, "[MQTT-4.7.3-1]");
+  // A JS string of n UTF-16 units encodes to at most 3n bytes; only long ones need measuring.
+  if (s.length > 21845 && utf8Bytes(s) > MAX_TOPIC_BYTES) {
+    return malformed("MQTT: " + what + " longer than 65,535 bytes", "[MQTT-4.7.3-3]");
+  }
+  return undefined;
+}
+
+function utf8Bytes(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/**
+ * A Topic Name (PUBLISH, Will Topic): at least one character [MQTT-4.7.3-1], no U+0000
+ * [MQTT-4.7.3-2], at most 65,535 bytes [MQTT-4.7.3-3], no wildcard [MQTT-4.7.0-1]
+ * ([MQTT-3.3.2-2]; 3.1.1: [MQTT-4.7.1-1]).
+ */
+export function checkTopicName(topic: string, version: MqttVersion = 5): MqttCodecError | undefined {
+  const bad = checkLengthAndNull(topic, "Topic Name");
+  if (bad !== undefined) return bad;
+  for (let i = 0; i < topic.length; i++) {
+    const c = topic.charCodeAt(i);
+    if (c === PLUS || c === HASH) {
+      return malformed("MQTT: Topic Name \"" + topic + "\" contains a wildcard", version === 5 ? "[MQTT-4.7.0-1]" : "[MQTT-4.7.1-1]");
+    }
+    if (c === 0) return malformed("MQTT: Topic Name contains U+0000", "[MQTT-4.7.3-2]");
+  }
+  return undefined;
+}
+
+/** Checks the §4.7.1 wildcard placement of a filter (or of the {filter} part of a shared one). */
+function checkFilterBody(f: string, start: number, version: MqttVersion): MqttCodecError | undefined {
+  const n = f.length;
+  for (let i = start; i < n; i++) {
+    const c = f.charCodeAt(i);
+    if (c === HASH) {
+      // [MQTT-4.7.1-1] (3.1.1: [MQTT-4.7.1-2]): alone or after '/', and last.
+      if ((i !== start && f.charCodeAt(i - 1) !== SLASH) || i !== n - 1) {
+        return malformed("MQTT: '#' must be a whole last level in \"" + f + "\"", version === 5 ? "[MQTT-4.7.1-1]" : "[MQTT-4.7.1-2]");
+      }
+    } else if (c === PLUS) {
+      // [MQTT-4.7.1-2] (3.1.1: [MQTT-4.7.1-3]): occupies an entire level.
+      if ((i !== start && f.charCodeAt(i - 1) !== SLASH) || (i !== n - 1 && f.charCodeAt(i + 1) !== SLASH)) {
+        return malformed("MQTT: '+' must be a whole level in \"" + f + "\"", version === 5 ? "[MQTT-4.7.1-2]" : "[MQTT-4.7.1-3]");
+      }
+    } else if (c === 0) {
+      return malformed("MQTT: Topic Filter contains U+0000", "[MQTT-4.7.3-2]");
+    }
+  }
+  return undefined;
+}
+
+const SHARE_PREFIX = "$share/";
+
+/**
+ * A Topic Filter (SUBSCRIBE, UNSUBSCRIBE): the Topic Name rules but wildcards allowed where
+ * §4.7.1 puts them. In 5.0 a filter starting with "$share/" must be a valid Shared
+ * Subscription ([MQTT-4.8.2-1], [MQTT-4.8.2-2]); in 3.1.1 it is an ordinary filter.
+ */
+export function checkTopicFilter(filter: string, version: MqttVersion = 5): MqttCodecError | undefined {
+  const bad = checkLengthAndNull(filter, "Topic Filter");
+  if (bad !== undefined) return bad;
+  if (version === 5 && filter.charCodeAt(0) === DOLLAR && filter.startsWith(SHARE_PREFIX)) {
+    const shareEnd = shareNameEnd(filter);
+    if (shareEnd < 0) {
+      return malformed("MQTT: Shared Subscription \"" + filter + "\" needs $share/{ShareName}/{filter}", shareEnd === -1 ? "[MQTT-4.8.2-1]" : "[MQTT-4.8.2-2]");
+    }
+    return checkFilterBody(filter, shareEnd + 1, version);
+  }
+  return checkFilterBody(filter, 0, version);
+}
+
+/**
+ * For "$share/{ShareName}/{filter}", the index of the '/' after ShareName; -1 when the
+ * ShareName is empty [MQTT-4.8.2-1]; -2 when it holds '+' or '#', is not followed by '/',
+ * or no filter follows [MQTT-4.8.2-2].
+ */
+function shareNameEnd(f: string): number {
+  const start = SHARE_PREFIX.length;
+  const n = f.length;
+  let i = start;
+  for (; i < n; i++) {
+    const c = f.charCodeAt(i);
+    if (c === SLASH) break;
+    if (c === PLUS || c === HASH) return -2;
+  }
+  if (i === start) return -1;
+  if (i >= n - 1) return -2;
+  return i;
+}
+
+export function isValidTopicName(topic: string): boolean {
+  return checkTopicName(topic) === undefined;
+}
+
+export function isValidTopicFilter(filter: string, version: MqttVersion = 5): boolean {
+  return checkTopicFilter(filter, version) === undefined;
+}
+
+/** A parsed MQTT 5.0 Shared Subscription (§4.8.2). */
+export interface SharedSubscription {
+  shareName: string;
+  /** The {filter} part, matched like any Topic Filter. */
+  topicFilter: string;
+}
+
+/**
+ * Splits a 5.0 Shared Subscription filter. Returns undefined for a non-shared filter or an
+ * invalid shared one (checkTopicFilter says which statement it breaks).
+ */
+export function parseSharedSubscription(filter: string): SharedSubscription | undefined {
+  if (!filter.startsWith(SHARE_PREFIX)) return undefined;
+  if (checkTopicFilter(filter, 5) !== undefined) return undefined;
+  const end = shareNameEnd(filter);
+  return { shareName: filter.slice(SHARE_PREFIX.length, end), topicFilter: filter.slice(end + 1) };
+}
+
+/**
+ * True when Topic Name `topic` matches Topic Filter `filter` (§4.7): '+' matches exactly one
+ * level (possibly empty), '#' the parent level and any number of child levels, other
+ * characters match exactly (no normalisation, [MQTT-4.7.3-4]). A filter starting with a
+ * wildcard does not match a topic starting with '$' [MQTT-4.7.2-1]. Both arguments are
+ * assumed valid (see checkTopicFilter / checkTopicName); for a Shared Subscription pass
+ * its {filter} part (parseSharedSubscription). Allocates nothing.
+ */
+export function topicMatches(filter: string, topic: string): boolean {
+  const fl = filter.length;
+  const tl = topic.length;
+  if (fl === 0 || tl === 0) return false;
+  if (topic.charCodeAt(0) === DOLLAR) {
+    const f0 = filter.charCodeAt(0);
+    if (f0 === HASH || f0 === PLUS) return false; // [MQTT-4.7.2-1]
+  }
+  let fi = 0;
+  let ti = 0;
+  while (fi < fl) {
+    const c = filter.charCodeAt(fi);
+    if (c === HASH) return true;
+    if (c === PLUS) {
+      while (ti < tl && topic.charCodeAt(ti) !== SLASH) ti++;
+      fi++;
+    } else if (ti < tl && topic.charCodeAt(ti) === c) {
+      fi++;
+      ti++;
+    } else {
+      // "sport/#" also matches "sport" (§4.7.1.2: '#' includes the parent level).
+      return ti === tl && c === SLASH && fi + 2 === fl && filter.charCodeAt(fi + 1) === HASH;
+    }
+  }
+  return ti === tl;
+}
