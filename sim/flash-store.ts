@@ -201,10 +201,9 @@ export class FlashStore implements KeyValueStore {
     this.#failIn = undefined;
   }
 
-  /** Power comes back: the content is what reached flash before the loss. */
+  /** Power comes back: the content is what reached flash before the loss. An armed failAfter() stays armed. */
   powerOn(): void {
     this.#off = false;
-    this.#failIn = undefined;
   }
 
   /** Erases everything (like `idf.py erase-flash`); not counted as a power event. */

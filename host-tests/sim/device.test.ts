@@ -1,0 +1,406 @@
+// @xs
+import type { TcpOptions } from "../../modules/platform/io";
+import { FlashStore } from "../../sim/flash-store";
+import { SimDevice, SleepSignal, createSimPlatform } from "../../sim/device";
+import type { SimPlatform } from "../../sim/device";
+import { I2cBus, RegisterPeripheral } from "../../sim/i2c";
+import { SimRtcMemory } from "../../sim/rtc-memory";
+import { SimNetwork } from "../../sim/udp-network";
+import { VirtualClock } from "../../sim/virtual-clock";
+
+/** A TCP stand-in whose callbacks the test fires by hand (like a socket event arriving late). */
+class FakeTcp {
+  static all: FakeTcp[] = [];
+  options: TcpOptions;
+  closed = false;
+  format = "buffer";
+  constructor(options: TcpOptions) {
+    this.options = options;
+    FakeTcp.all.push(this);
+  }
+  fireReadable(n: number) {
+    this.options.onReadable?.call(this as never, n);
+  }
+  read() {
+    return undefined;
+  }
+  write() {
+    return 0;
+  }
+  close() {
+    this.closed = true;
+  }
+}
+
+function makeDevice(app: (p: SimPlatform) => unknown, extra: object = {}) {
+  const clock = new VirtualClock();
+  const flash = new FlashStore();
+  const rtc = new SimRtcMemory(64);
+  const device = new SimDevice({ app: app as never, clock, flash, rtc, io: { TCP: FakeTcp as never }, ...extra });
+  return { clock, flash, rtc, device };
+}
+
+describe("SimDevice: boot", () => {
+  it("boots the app with a fresh Platform and wakeCause power-on", () => {
+    const seen: SimPlatform[] = [];
+    const { device } = makeDevice((p) => void seen.push(p));
+    device.start();
+    expect(seen).toHaveLength(1);
+    expect(seen[0].power.wakeCause).toBe("power-on");
+    expect(seen[0].bootCount).toBe(1);
+    expect(device.state).toBe("awake");
+    expect(device.boots).toBe(1);
+    expect(device.platform).toBe(seen[0]);
+    expect(() => device.start()).toThrow("cannot start");
+  });
+
+  it("cold boot zeroes RTC memory but keeps flash", () => {
+    const { device, rtc, flash } = makeDevice(() => {});
+    rtc.write(0, Uint8Array.of(7));
+    flash.set("ns", "k", 1);
+    device.start();
+    expect(rtc.read(0, 1)[0]).toBe(0);
+    expect(flash.get("ns", "k")).toBe(1);
+  });
+
+  it("clock.now() counts from this boot, like the chip's tick counter", () => {
+    const nows: number[] = [];
+    const { device, clock } = makeDevice((p) => {
+      nows.push(p.clock.now());
+      if (p.power.wakeCause === "power-on") p.clock.setTimer(() => p.power.deepSleep(1000), 300);
+    });
+    clock.advance(50);
+    device.start();
+    clock.advance(2000);
+    expect(nows).toEqual([0, 0]);
+    expect(device.platform!.clock.now()).toBe(2050 - 1350);
+  });
+
+  it("logs through platform.log with the device name, boot number and uptime", () => {
+    const lines: string[] = [];
+    const { device, clock } = makeDevice((p) => p.clock.setTimer(() => p.log("hello"), 25), { name: "node-7", log: (l: string) => lines.push(l) });
+    device.start();
+    clock.advance(25);
+    expect(lines).toEqual(["[node-7 #1 +25ms] hello"]);
+    expect(device.logs).toEqual(lines);
+  });
+
+  it("randomFill is deterministic for a seed; hmacSha256 is the portable one", () => {
+    const draw = (seed: number) => {
+      let bytes: Uint8Array | undefined;
+      makeDevice((p) => void (bytes = p.crypto.randomFill(new Uint8Array(8))), { seed }).device.start();
+      return Array.from(bytes!);
+    };
+    expect(draw(1)).toEqual(draw(1));
+    expect(draw(1)).not.toEqual(draw(2));
+    const kit = createSimPlatform();
+    expect(kit.platform.crypto.hmacSha256(new Uint8Array(1), new Uint8Array(1))).toHaveLength(32);
+    expect(() => kit.platform.crypto.randomFill([] as never)).toThrow(TypeError);
+  });
+
+  it("reports a missing IO class clearly", () => {
+    const { platform } = createSimPlatform();
+    expect(() => new platform.io.TCP({ address: "10.0.0.1", port: 1 })).toThrow("no TCP");
+  });
+});
+
+describe("SimDevice: deep sleep behaves like the chip", () => {
+  function sleeper() {
+    const log: string[] = [];
+    const app = (p: SimPlatform) => {
+      const ram = { counter: 0 }; // RAM: new on every boot
+      const stored = (p.storage.get("app", "boots") as number | undefined) ?? 0;
+      p.storage.set("app", "boots", stored + 1);
+      const rtcCount = p.rtc.read(0, 1)[0];
+      p.rtc.write(0, Uint8Array.of(rtcCount + 1));
+      log.push(`${p.power.wakeCause} flash=${stored + 1} rtc=${rtcCount + 1} ram=${++ram.counter} t=${p.clock.now()}`);
+      p.clock.setTimer(() => log.push("old timer fired"), 500);
+      p.clock.setTimer(() => {
+        p.power.deepSleep(10_000);
+        log.push("code after deepSleep ran");
+      }, 100);
+    };
+    return { log, app };
+  }
+
+  it("drops RAM, keeps flash and RTC memory, wakes after the duration with cause deep-sleep", () => {
+    const { log, app } = sleeper();
+    const { device, clock } = makeDevice(app);
+    device.start();
+    clock.advance(100);
+    expect(device.state).toBe("asleep");
+    clock.advance(9_999);
+    expect(log).toHaveLength(1);
+    clock.advance(1);
+    expect(device.state).toBe("awake");
+    expect(log).toEqual(["power-on flash=1 rtc=1 ram=1 t=0", "deep-sleep flash=2 rtc=2 ram=1 t=0"]);
+    expect(device.sleeps).toBe(1);
+    expect(device.boots).toBe(2);
+  });
+
+  it("the old instance's timers never fire and code after deepSleep() never runs", () => {
+    const { log, app } = sleeper();
+    const { device, clock } = makeDevice(app);
+    device.start();
+    clock.advance(100 + 10_000 + 99);
+    expect(log.filter((l) => l === "old timer fired")).toEqual([]);
+    expect(log.filter((l) => l === "code after deepSleep ran")).toEqual([]);
+    expect(clock.pending).toBe(2); // only the second boot's two timers
+  });
+
+  it("deepSleep throws a SleepSignal out of the call", () => {
+    const { platform, device } = createSimPlatform();
+    let caught: unknown;
+    try {
+      platform.power.deepSleep(5);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(SleepSignal);
+    expect((caught as SleepSignal).kind).toBe("deep-sleep");
+    expect((caught as SleepSignal).isSleepSignal).toBe(true);
+    expect(device.state).toBe("asleep");
+  });
+
+  it("closes the sockets and I2C instances the old instance opened; their late callbacks are no-ops", () => {
+    FakeTcp.all = [];
+    const bus = new I2cBus();
+    bus.attach(0x44, new RegisterPeripheral());
+    const readable: number[] = [];
+    let i2c: { read(n: number): ArrayBuffer } | undefined;
+    const { device, clock } = makeDevice(
+      (p) => {
+        new p.io.TCP({ address: "10.0.0.1", port: 1883, onReadable: (n) => readable.push(n) });
+        i2c = new p.io.I2C({ data: 21, clock: 22, hz: 100000, address: 0x44 });
+        if (p.power.wakeCause === "power-on") p.clock.setTimer(() => p.power.deepSleep(50), 10);
+      },
+      { io: { TCP: FakeTcp as never, I2C: bus.I2C } },
+    );
+    device.start();
+    const [first] = FakeTcp.all;
+    const firstI2c = i2c!;
+    first.fireReadable(3);
+    expect(readable).toEqual([3]);
+    clock.advance(10);
+    expect(first.closed).toBe(true);
+    expect(() => firstI2c.read(1)).toThrow("closed");
+    first.fireReadable(4); // a late event from the network stack
+    expect(readable).toEqual([3]);
+    clock.advance(50);
+    expect(FakeTcp.all).toHaveLength(2);
+    expect(FakeTcp.all[1].closed).toBe(false);
+  });
+
+  it("a UDP socket of the old instance is closed: datagrams to it are unreachable", () => {
+    const clock = new VirtualClock();
+    const network = new SimNetwork({ clock, latencyMs: 20 });
+    const got: string[] = [];
+    const { device } = createSimPlatform({ clock, network });
+    void device;
+    const device2 = new SimDevice({
+      clock,
+      io: { UDP: network.host("10.0.0.5").UDP },
+      app: (p) => {
+        new p.io.UDP({ port: 5683, onReadable: () => got.push(p.power.wakeCause) });
+        if (p.power.wakeCause === "power-on") p.clock.setTimer(() => p.power.deepSleep(100), 5);
+      },
+    }).start();
+    const peer = new (network.host("10.0.0.9").UDP)({});
+    peer.write(Uint8Array.of(1), "10.0.0.5", 5683); // arrives at t=20, while asleep
+    clock.advance(200);
+    expect(got).toEqual([]);
+    expect(network.counters.unreachable).toBe(1);
+    peer.write(Uint8Array.of(2), "10.0.0.5", 5683); // the new boot bound the port again
+    clock.advance(20);
+    expect(got).toEqual(["deep-sleep"]);
+    expect(device2.boots).toBe(2);
+  });
+
+  it("an old instance that swallowed the SleepSignal can arm no timer and open no IO", () => {
+    let fired = false;
+    let openError: unknown;
+    const { device, clock } = makeDevice((p) => {
+      if (p.power.wakeCause !== "power-on") return;
+      try {
+        p.power.deepSleep(1000);
+      } catch {
+        // a careless app
+      }
+      p.clock.setTimer(() => (fired = true), 10);
+      try {
+        new p.io.TCP({ address: "10.0.0.1", port: 1 });
+      } catch (e) {
+        openError = e;
+      }
+    });
+    device.start();
+    clock.advance(500);
+    expect(fired).toBe(false);
+    expect(openError).toBeInstanceOf(SleepSignal);
+    expect(clock.pending).toBe(1); // only the wake-up
+  });
+
+  it("rejects a bad duration without sleeping", () => {
+    const { platform, device } = createSimPlatform();
+    expect(() => platform.power.deepSleep(-1)).toThrow(RangeError);
+    expect(() => platform.power.deepSleep(NaN)).toThrow(RangeError);
+    expect(device.state).toBe("awake");
+  });
+
+  it("wake() is an external wake-up before the timer", () => {
+    const causes: string[] = [];
+    const { device, clock } = makeDevice((p) => {
+      causes.push(p.power.wakeCause);
+      if (p.power.wakeCause === "power-on") p.clock.setTimer(() => p.power.deepSleep(60_000), 1);
+    });
+    device.start();
+    clock.advance(1000);
+    device.wake();
+    expect(causes).toEqual(["power-on", "external"]);
+    clock.advance(120_000);
+    expect(causes).toEqual(["power-on", "external"]);
+    expect(() => device.wake()).toThrow("cannot wake");
+  });
+
+  it("accounts time awake and asleep (for battery estimates)", () => {
+    const { device, clock } = makeDevice((p) => p.clock.setTimer(() => p.power.deepSleep(900), 100));
+    device.start();
+    clock.advance(3000); // 3 cycles of 100 awake + 900 asleep
+    expect(device.awakeMs).toBe(300);
+    expect(device.asleepMs).toBe(2700);
+    expect(device.sleeps).toBe(3);
+    expect(device.events.filter((e) => e.type === "boot").map((e) => e.at)).toEqual([0, 1000, 2000, 3000]);
+  });
+});
+
+describe("SimDevice: restart, crash, power loss, stop", () => {
+  it("restart() reboots with cause restart and keeps RTC memory", () => {
+    const causes: string[] = [];
+    const { device, clock, rtc } = makeDevice((p) => {
+      causes.push(p.power.wakeCause);
+      if (p.power.wakeCause === "power-on") {
+        p.rtc.write(0, Uint8Array.of(42));
+        p.clock.setTimer(() => p.power.restart(), 10);
+      }
+    });
+    device.start();
+    clock.advance(10);
+    expect(causes).toEqual(["power-on", "restart"]);
+    expect(rtc.read(0, 1)[0]).toBe(42);
+    expect(device.restarts).toBe(1);
+  });
+
+  it("an exception escaping a timer callback is a crash: recorded, and the device reboots (watchdog)", () => {
+    const causes: string[] = [];
+    const { device, clock } = makeDevice((p) => {
+      causes.push(p.power.wakeCause);
+      if (p.bootCount === 1) p.clock.setTimer(() => { throw new Error("boom"); }, 10);
+    });
+    device.start();
+    clock.advance(10);
+    expect(device.crashes).toHaveLength(1);
+    expect(device.crashes[0].message).toBe("Error: boom");
+    expect(device.crashes[0].bootCount).toBe(1);
+    expect(causes).toEqual(["power-on", "watchdog"]);
+    expect(device.state).toBe("awake");
+  });
+
+  it("a crash in an IO callback or in the app entry reboots too", () => {
+    FakeTcp.all = [];
+    const causes: string[] = [];
+    const { device, clock } = makeDevice((p) => {
+      causes.push(p.power.wakeCause);
+      if (p.bootCount === 1) new p.io.TCP({ address: "10.0.0.1", port: 1, onReadable: () => { throw new TypeError("bad"); } });
+      if (p.bootCount === 2) throw new Error("entry");
+    }, { rebootDelayMs: 300 });
+    device.start();
+    FakeTcp.all[0].fireReadable(1);
+    expect(device.state).toBe("rebooting");
+    expect(FakeTcp.all[0].closed).toBe(true);
+    clock.advance(300);
+    clock.advance(300);
+    expect(causes).toEqual(["power-on", "watchdog", "watchdog"]);
+    expect(device.crashes.map((c) => c.message)).toEqual(["TypeError: bad", "Error: entry"]);
+  });
+
+  it("an async entry's rejection is a crash", async () => {
+    const { device } = makeDevice(async (p: SimPlatform) => {
+      await Promise.resolve();
+      if (p.bootCount === 1) throw new Error("async");
+    });
+    device.start();
+    await Promise.resolve();
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(device.crashes.map((c) => c.message)).toEqual(["Error: async"]);
+  });
+
+  it("halts after maxCrashes instead of crash-looping", () => {
+    const { device, clock } = makeDevice(() => { throw new Error("always"); }, { maxCrashes: 5 });
+    device.start();
+    clock.runAll();
+    expect(device.state).toBe("halted");
+    expect(device.crashes).toHaveLength(5);
+    expect(device.boots).toBe(5);
+  });
+
+  it("a PowerLossError from flash turns the device off; start() is a cold boot with the flash as it was", () => {
+    const causes: string[] = [];
+    const { device, clock, flash } = makeDevice((p) => {
+      causes.push(p.power.wakeCause);
+      p.clock.setTimer(() => {
+        p.storage.set("cfg", "a", 1);
+        p.storage.set("cfg", "b", 2);
+      }, 10);
+    });
+    (flash as FlashStore).failAfter(1);
+    device.start();
+    clock.advance(10);
+    expect(device.state).toBe("off");
+    expect(device.crashes).toHaveLength(0);
+    clock.advance(1000);
+    expect(causes).toEqual(["power-on"]);
+    device.start();
+    expect(causes).toEqual(["power-on", "power-on"]);
+    expect(flash.get("cfg", "a")).toBe(1);
+    expect(flash.get("cfg", "b")).toBeUndefined();
+  });
+
+  it("stop() calls the instance's stop() and tears everything down", () => {
+    let stopped = 0;
+    let fired = false;
+    const { device, clock } = makeDevice((p) => {
+      p.clock.setTimer(() => (fired = true), 10);
+      return { stop: () => stopped++ };
+    });
+    device.start();
+    device.stop();
+    clock.advance(100);
+    expect(stopped).toBe(1);
+    expect(fired).toBe(false);
+    expect(device.state).toBe("off");
+    expect(device.platform).toBeUndefined();
+  });
+
+  it("powerCycle() is a cold boot from any state", () => {
+    const causes: string[] = [];
+    const { device, clock, rtc } = makeDevice((p) => {
+      causes.push(p.power.wakeCause);
+      p.rtc.write(0, Uint8Array.of(9));
+      p.clock.setTimer(() => p.power.deepSleep(1000), 1);
+    });
+    device.start();
+    clock.advance(1);
+    device.powerCycle();
+    expect(causes).toEqual(["power-on", "power-on"]);
+    clock.advance(2000);
+    expect(causes).toEqual(["power-on", "power-on", "deep-sleep"]);
+    expect(rtc.read(0, 1)[0]).toBe(9);
+  });
+
+  it("rejects bad options", () => {
+    expect(() => new SimDevice({} as never)).toThrow(TypeError);
+    expect(() => new SimDevice({ app: () => {} } as never)).toThrow("clock");
+    expect(() => new SimDevice({ app: () => {}, clock: new VirtualClock(), rebootDelayMs: -1 })).toThrow(RangeError);
+  });
+});

@@ -1,0 +1,528 @@
+/*
+ * A simulated device: boots an app with a fresh Platform, and makes deep sleep,
+ * restart and crashes behave as they do on the chip.
+ *
+ *   const device = new SimDevice({ app: main, clock, flash, rtc, io: { UDP, I2C } });
+ *   device.start();                       // cold boot, wakeCause "power-on"
+ *
+ * Each boot is an "incarnation": its own Platform object, its own clock wrapper
+ * (now() counts from this boot, as esp_timer does), its own IO constructors.
+ * Everything the incarnation arms or opens is tracked, so that
+ * `platform.power.deepSleep(ms)`:
+ *   - cancels every timer it armed and closes every socket and I2C instance it
+ *     opened (RAM is gone; so are its peripherals' handles),
+ *   - turns any later callback from the old incarnation into a no-op,
+ *   - throws a SleepSignal to unwind the caller's stack ("does not return");
+ *     the device catches it at every callback boundary (timers, IO callbacks,
+ *     the app entry),
+ *   - after `ms` on the clock, boots the app again from scratch with wakeCause
+ *     "deep-sleep". Only flash and RTC memory carry over.
+ * `restart()` is the same with no sleep and cause "restart". An exception that
+ * escapes an app callback is a crash: recorded in `crashes`, the incarnation is
+ * torn down and the device reboots with cause "watchdog" (ESP-IDF's panic
+ * handler reboots likewise). A PowerLossError from the flash store means the
+ * supply died: the device goes "off" until start() (a cold boot).
+ *
+ * Portable (no Node API): runs on XS with a VirtualClock. IO constructors come
+ * from the caller (sim/udp-network.ts, sim/i2c.ts, sim/node/tcp.ts, ...).
+ */
+import type { Clock, TimerHandle } from "../modules/platform/clock";
+import type { Platform, PlatformIo } from "../modules/platform/platform";
+import type { KeyValueStore } from "../modules/platform/storage";
+import type { Crypto, Power, RtcMemory, WakeCause } from "../modules/platform/system";
+import { hmacSha256 } from "../modules/platform/sha256";
+import { FlashStore } from "./flash-store";
+import { I2cBus } from "./i2c";
+import { Prng } from "./prng";
+import { SimRtcMemory } from "./rtc-memory";
+import { SimNetwork } from "./udp-network";
+import { VirtualClock } from "./virtual-clock";
+
+/** Thrown by deepSleep() and restart() to unwind the app's stack. Never catch it in app code. */
+export class SleepSignal extends Error {
+  readonly kind: "deep-sleep" | "restart";
+  readonly durationMs: number;
+  /** Lets code that cannot import this class recognise it (e.g. a scheduler that reports job errors). */
+  readonly isSleepSignal = true;
+  constructor(kind: "deep-sleep" | "restart", durationMs: number) {
+    super(kind === "restart" ? "restart: the app instance is gone" : `deep sleep for ${durationMs} ms: the app instance is gone`);
+    this.name = "SleepSignal";
+    this.kind = kind;
+    this.durationMs = durationMs;
+  }
+}
+
+export interface AppInstance {
+  /** Called by device.stop() (a host-driven shutdown), not on sleep or crash: the chip runs no code then. */
+  stop?(): void;
+}
+
+/** What the simulator hands the app: a Platform plus the board description, if any. */
+export interface SimPlatform extends Platform {
+  readonly board?: unknown;
+  /** Which boot of this device this is (1 = first). */
+  readonly bootCount: number;
+}
+
+export type AppEntry = (platform: SimPlatform) => AppInstance | void | Promise<unknown>;
+
+export interface SimDeviceOptions {
+  app: AppEntry;
+  clock: Clock;
+  name?: string;
+  board?: unknown;
+  /** Flash key-value store kept across every boot (default: a new FlashStore). */
+  flash?: KeyValueStore & { powerOn?(): void };
+  /** RTC memory kept across deep sleep and restart, zeroed on power-on (default: 2 KB SimRtcMemory). */
+  rtc?: RtcMemory & { powerOn?(): void };
+  io?: Partial<PlatformIo>;
+  crypto?: Partial<Crypto>;
+  /** Seed for the default random generator (deterministic runs). */
+  seed?: number;
+  /** Receives every log line. */
+  log?(line: string): void;
+  /** Receives every device event as it happens. */
+  onEvent?(event: DeviceEvent): void;
+  /** Time from a crash to the next boot (default 0). */
+  rebootDelayMs?: number;
+  /** Time from restart() to the next boot (default 0). */
+  restartDelayMs?: number;
+  /** After this many crashes the device halts instead of rebooting (default 100): no endless crash loop. */
+  maxCrashes?: number;
+}
+
+export type DeviceEventType = "boot" | "sleep" | "restart" | "crash" | "power-loss" | "stop" | "halt";
+
+export interface DeviceEvent {
+  type: DeviceEventType;
+  /** The raw clock's now(). */
+  at: number;
+  /** For "boot": the wake cause. For "sleep": the duration. For "crash": the message. */
+  cause?: WakeCause;
+  durationMs?: number;
+  message?: string;
+  bootCount: number;
+}
+
+export interface CrashRecord {
+  at: number;
+  bootCount: number;
+  error: unknown;
+  message: string;
+}
+
+export type DeviceState = "off" | "awake" | "asleep" | "rebooting" | "halted";
+
+interface TrackedTimer {
+  raw: TimerHandle;
+}
+
+interface Closable {
+  close(): void;
+}
+
+class Incarnation {
+  alive = true;
+  readonly timers = new Set<TrackedTimer>();
+  readonly resources = new Set<Closable>();
+  instance: AppInstance | undefined;
+  constructor(
+    readonly bootCount: number,
+    readonly bootAt: number,
+  ) {}
+}
+
+function missingIo(name: string): any {
+  return class {
+    constructor() {
+      throw new Error(`${name}: this simulated device has no ${name} (pass io.${name} to SimDevice)`);
+    }
+  };
+}
+
+export class SimDevice {
+  readonly name: string;
+  readonly clock: Clock;
+  readonly flash: KeyValueStore & { powerOn?(): void };
+  readonly rtc: RtcMemory & { powerOn?(): void };
+  readonly board: unknown;
+  readonly events: DeviceEvent[] = [];
+  readonly crashes: CrashRecord[] = [];
+  readonly logs: string[] = [];
+  logLimit = 1000;
+  boots = 0;
+  sleeps = 0;
+  restarts = 0;
+  #app: AppEntry;
+  #io: Partial<PlatformIo>;
+  #crypto: Crypto;
+  #logSink?: (line: string) => void;
+  #onEvent?: (event: DeviceEvent) => void;
+  #rebootDelayMs: number;
+  #restartDelayMs: number;
+  #maxCrashes: number;
+  #state: DeviceState = "off";
+  #current: Incarnation | undefined;
+  #platform: SimPlatform | undefined;
+  #pending: TimerHandle | undefined;
+  #awakeMs = 0;
+  #asleepMs = 0;
+  #sleepStartedAt = 0;
+
+  constructor(options: SimDeviceOptions) {
+    if (!options || typeof options.app !== "function") throw new TypeError("SimDevice: options.app must be a function");
+    if (!options.clock) throw new TypeError("SimDevice: options.clock is required");
+    for (const name of ["rebootDelayMs", "restartDelayMs"] as const) {
+      const v = options[name];
+      if (v !== undefined && !(v >= 0 && v < Infinity)) throw new RangeError(`SimDevice: ${name} must be >= 0, got ${v}`);
+    }
+    this.#app = options.app;
+    this.clock = options.clock;
+    this.name = options.name ?? "device";
+    this.board = options.board;
+    this.flash = options.flash ?? new FlashStore();
+    this.rtc = options.rtc ?? new SimRtcMemory();
+    this.#io = options.io ?? {};
+    const prng = new Prng(options.seed ?? 0x5eed);
+    this.#crypto = {
+      randomFill: options.crypto?.randomFill ?? ((buffer: Uint8Array) => prng.fill(buffer)),
+      hmacSha256: options.crypto?.hmacSha256 ?? hmacSha256,
+    };
+    this.#logSink = options.log;
+    this.#onEvent = options.onEvent;
+    this.#rebootDelayMs = options.rebootDelayMs ?? 0;
+    this.#restartDelayMs = options.restartDelayMs ?? 0;
+    this.#maxCrashes = options.maxCrashes ?? 100;
+  }
+
+  get state(): DeviceState {
+    return this.#state;
+  }
+
+  /** The Platform of the running incarnation (undefined while asleep or off). */
+  get platform(): SimPlatform | undefined {
+    return this.#state === "awake" ? this.#platform : undefined;
+  }
+
+  /** The app instance the entry function returned in the running incarnation. */
+  get instance(): AppInstance | undefined {
+    return this.#state === "awake" ? this.#current?.instance : undefined;
+  }
+
+  /** Total time spent awake (running), up to now. */
+  get awakeMs(): number {
+    return this.#awakeMs + (this.#state === "awake" && this.#current ? this.clock.now() - this.#current.bootAt : 0);
+  }
+
+  /** Total time spent in deep sleep, up to now. */
+  get asleepMs(): number {
+    return this.#asleepMs + (this.#state === "asleep" ? this.clock.now() - this.#sleepStartedAt : 0);
+  }
+
+  /** Cold boot: RTC memory is lost, flash power returns, the app starts with cause "power-on". */
+  start(): this {
+    if (this.#state !== "off" && this.#state !== "halted") throw new Error(`SimDevice: cannot start, device is ${this.#state}`);
+    this.rtc.powerOn?.();
+    this.flash.powerOn?.();
+    this.crashes.length = 0;
+    this.#boot("power-on");
+    return this;
+  }
+
+  /** Pulls the plug and plugs it back in. */
+  powerCycle(): this {
+    this.#shutdown();
+    this.#state = "off";
+    return this.start();
+  }
+
+  /** Host-driven shutdown: the app instance's stop() runs, then everything is torn down. */
+  stop(): void {
+    const inc = this.#current;
+    if (inc?.alive && inc.instance?.stop) this.#invoke(inc, inc.instance.stop, inc.instance, []);
+    this.#shutdown();
+    this.#state = "off";
+    this.#event({ type: "stop" });
+  }
+
+  /** An external wake-up (GPIO, touch) while in deep sleep: boots now with cause "external". */
+  wake(): void {
+    if (this.#state !== "asleep") throw new Error(`SimDevice: cannot wake, device is ${this.#state}`);
+    this.#cancelPending();
+    this.#wake("external");
+  }
+
+  // -- internals -------------------------------------------------------------
+
+  #event(e: Omit<DeviceEvent, "at" | "bootCount">): void {
+    const event: DeviceEvent = { ...e, at: this.clock.now(), bootCount: this.boots };
+    this.events.push(event);
+    if (this.#onEvent) {
+      try {
+        this.#onEvent(event);
+      } catch {
+        // an observer's bug must not change the device's behaviour
+      }
+    }
+  }
+
+  #log(inc: Incarnation, message: string): void {
+    const line = `[${this.name} #${inc.bootCount} +${this.clock.now() - inc.bootAt}ms] ${message}`;
+    this.logs.push(line);
+    if (this.logs.length > this.logLimit) this.logs.splice(0, this.logs.length - this.logLimit);
+    if (this.#logSink) this.#logSink(line);
+  }
+
+  #cancelPending(): void {
+    if (this.#pending !== undefined) this.clock.clearTimer(this.#pending);
+    this.#pending = undefined;
+  }
+
+  #later(delayMs: number, fn: () => void): void {
+    this.#cancelPending();
+    this.#pending = this.clock.setTimer(() => {
+      this.#pending = undefined;
+      fn();
+    }, delayMs);
+  }
+
+  #boot(cause: WakeCause): void {
+    this.boots++;
+    const inc = new Incarnation(this.boots, this.clock.now());
+    this.#current = inc;
+    this.#state = "awake";
+    const platform = this.#makePlatform(inc, cause);
+    this.#platform = platform;
+    this.#event({ type: "boot", cause });
+    let result: unknown;
+    try {
+      result = this.#app(platform);
+    } catch (error) {
+      this.#fault(inc, error);
+      return;
+    }
+    if (!inc.alive || !result || typeof result !== "object") return;
+    if (typeof (result as Promise<unknown>).then === "function") {
+      // An async entry: its rejection is a crash like any uncaught exception.
+      (result as Promise<unknown>).then(undefined, (error) => this.#fault(inc, error));
+      return;
+    }
+    inc.instance = result as AppInstance;
+  }
+
+  #wake(cause: WakeCause): void {
+    this.#asleepMs += this.clock.now() - this.#sleepStartedAt;
+    this.#boot(cause);
+  }
+
+  /** Ends an incarnation: no timer of it fires, no IO of it stays open, no callback of it runs. */
+  #teardown(inc: Incarnation): void {
+    if (!inc.alive) return;
+    inc.alive = false;
+    for (const t of inc.timers) this.clock.clearTimer(t.raw);
+    inc.timers.clear();
+    for (const r of [...inc.resources]) {
+      try {
+        r.close();
+      } catch {
+        // closing a broken socket may throw; it is gone either way
+      }
+    }
+    inc.resources.clear();
+    this.#awakeMs += this.clock.now() - inc.bootAt;
+  }
+
+  #shutdown(): void {
+    this.#cancelPending();
+    if (this.#current) this.#teardown(this.#current);
+    if (this.#state === "asleep") this.#asleepMs += this.clock.now() - this.#sleepStartedAt;
+  }
+
+  /** Runs app code at a callback boundary: catches the sleep signal and crashes. */
+  #invoke(inc: Incarnation, fn: (...args: any[]) => unknown, thisArg: unknown, args: unknown[]): unknown {
+    if (!inc.alive) return undefined;
+    try {
+      return fn.apply(thisArg, args);
+    } catch (error) {
+      this.#fault(inc, error);
+      return undefined;
+    }
+  }
+
+  #fault(inc: Incarnation, error: unknown): void {
+    if (error instanceof SleepSignal) return; // deepSleep()/restart() already did the work
+    if (!inc.alive) return; // the instance is gone; whatever it still did does not matter
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    if ((error as Error)?.name === "PowerLossError") {
+      this.#teardown(inc);
+      this.#state = "off";
+      this.#event({ type: "power-loss", message });
+      return;
+    }
+    this.crashes.push({ at: this.clock.now(), bootCount: inc.bootCount, error, message });
+    this.#log(inc, `crash: ${message}`);
+    this.#teardown(inc);
+    this.#event({ type: "crash", message });
+    if (this.crashes.length >= this.#maxCrashes) {
+      this.#state = "halted";
+      this.#event({ type: "halt", message: `${this.crashes.length} crashes` });
+      return;
+    }
+    this.#state = "rebooting";
+    this.#later(this.#rebootDelayMs, () => this.#boot("watchdog"));
+  }
+
+  #deepSleep(inc: Incarnation, durationMs: number): never {
+    if (typeof durationMs !== "number" || !(durationMs >= 0) || durationMs === Infinity)
+      throw new RangeError(`deepSleep: duration must be a finite number of ms >= 0, got ${durationMs}`);
+    if (!inc.alive) throw new SleepSignal("deep-sleep", durationMs);
+    this.#teardown(inc);
+    this.sleeps++;
+    this.#state = "asleep";
+    this.#sleepStartedAt = this.clock.now();
+    this.#event({ type: "sleep", durationMs });
+    this.#later(durationMs, () => this.#wake("deep-sleep"));
+    throw new SleepSignal("deep-sleep", durationMs);
+  }
+
+  #restart(inc: Incarnation): never {
+    if (!inc.alive) throw new SleepSignal("restart", 0);
+    this.#teardown(inc);
+    this.restarts++;
+    this.#state = "rebooting";
+    this.#event({ type: "restart" });
+    this.#later(this.#restartDelayMs, () => this.#boot("restart"));
+    throw new SleepSignal("restart", 0);
+  }
+
+  #makePlatform(inc: Incarnation, cause: WakeCause): SimPlatform {
+    const device = this;
+    const raw = this.clock;
+    const clock: Clock = {
+      now: () => raw.now() - inc.bootAt,
+      epoch: () => raw.epoch(),
+      setTimer(callback: () => void, delayMs: number): TimerHandle {
+        if (typeof callback !== "function") throw new TypeError("setTimer: callback must be a function");
+        if (!inc.alive) return { raw: undefined };
+        const t: TrackedTimer = { raw: undefined };
+        t.raw = raw.setTimer(() => {
+          inc.timers.delete(t);
+          device.#invoke(inc, callback, undefined, []);
+        }, delayMs);
+        inc.timers.add(t);
+        return t;
+      },
+      clearTimer(handle: TimerHandle): void {
+        const t = handle as TrackedTimer;
+        if (!t || !inc.timers.has(t)) return;
+        inc.timers.delete(t);
+        raw.clearTimer(t.raw);
+      },
+    };
+    const power: Power = {
+      wakeCause: cause,
+      deepSleep: (durationMs: number) => device.#deepSleep(inc, durationMs),
+      restart: () => device.#restart(inc),
+    };
+    const src = this.#io;
+    const io: PlatformIo = {
+      TCP: this.#wrapIo(inc, src.TCP ?? missingIo("TCP")),
+      UDP: this.#wrapIo(inc, src.UDP ?? missingIo("UDP")),
+      I2C: this.#wrapIo(inc, src.I2C ?? missingIo("I2C")),
+    };
+    if (src.TLS) io.TLS = this.#wrapIo(inc, src.TLS);
+    if (src.Analog) io.Analog = this.#wrapIo(inc, src.Analog);
+    const crypto = this.#crypto;
+    return Object.freeze({
+      name: this.name,
+      board: this.board,
+      bootCount: inc.bootCount,
+      clock: Object.freeze(clock),
+      storage: this.flash,
+      rtc: this.rtc,
+      power: Object.freeze(power),
+      crypto: Object.freeze({
+        randomFill(buffer: Uint8Array): Uint8Array {
+          if (!(buffer instanceof Uint8Array)) throw new TypeError("randomFill: buffer must be a Uint8Array");
+          return crypto.randomFill(buffer);
+        },
+        hmacSha256: (key: Uint8Array, data: Uint8Array) => crypto.hmacSha256(key, data),
+      }),
+      io: Object.freeze(io),
+      log: (message: string) => device.#log(inc, String(message)),
+    });
+  }
+
+  /**
+   * An IO constructor whose instances belong to one incarnation: tracked so
+   * teardown closes them, callbacks guarded so they run only while it lives.
+   */
+  #wrapIo<T>(inc: Incarnation, Base: T): T {
+    const device = this;
+    const B = Base as unknown as new (options: any) => Closable;
+    return class extends B {
+      constructor(options: any) {
+        if (!inc.alive) throw new SleepSignal("deep-sleep", 0);
+        let wrapped = options;
+        if (options && typeof options === "object") {
+          wrapped = { ...options };
+          for (const key of Object.keys(wrapped)) {
+            const fn = wrapped[key];
+            if (key.startsWith("on") && typeof fn === "function")
+              wrapped[key] = function (this: unknown, ...args: unknown[]) {
+                return device.#invoke(inc, fn, this, args);
+              };
+          }
+        }
+        super(wrapped);
+        inc.resources.add(this);
+      }
+      override close(): void {
+        inc.resources.delete(this);
+        super.close();
+      }
+    } as unknown as T;
+  }
+}
+
+export interface SimPlatformOptions extends Partial<Omit<SimDeviceOptions, "app" | "clock">> {
+  clock?: Clock;
+  /** The device's address on `network` (default "10.0.0.2"). */
+  address?: string;
+  network?: SimNetwork;
+  bus?: I2cBus;
+}
+
+export interface SimPlatformKit {
+  platform: SimPlatform;
+  device: SimDevice;
+  clock: Clock;
+  flash: KeyValueStore & { powerOn?(): void };
+  rtc: RtcMemory & { powerOn?(): void };
+  bus: I2cBus;
+  network: SimNetwork;
+}
+
+/**
+ * A started SimDevice with everything simulated (virtual clock unless one is
+ * given, in-memory flash, RTC memory, an I2C bus, a UDP host on a SimNetwork),
+ * for tests that just need a Platform. Without `clock`, a new VirtualClock. `platform` is the first boot's; after a
+ * sleep or restart use `device.platform`.
+ */
+export function createSimPlatform(options: SimPlatformOptions = {}): SimPlatformKit {
+  const c = options.clock ?? new VirtualClock();
+  const network = options.network ?? new SimNetwork({ clock: c, seed: options.seed });
+  const bus = options.bus ?? new I2cBus();
+  const io: Partial<PlatformIo> = { UDP: network.host(options.address ?? "10.0.0.2").UDP, I2C: bus.I2C, ...options.io };
+  let first: SimPlatform | undefined;
+  const device = new SimDevice({
+    ...options,
+    clock: c,
+    io,
+    app: (platform) => {
+      if (!first) first = platform;
+    },
+  });
+  device.start();
+  return { platform: first!, device, clock: c, flash: device.flash, rtc: device.rtc, bus, network };
+}
