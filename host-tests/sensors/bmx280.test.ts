@@ -1,0 +1,211 @@
+// @xs
+import { compensatePressure, compensateTemperature, compensateHumidity, encodeCalibration, parseCalibration, temperatureFine } from "../../modules/sensors/bmx280-compensation";
+import { Bme280, Bmp280, bmx280MeasurementTimeMax } from "../../modules/sensors/bmx280";
+import { Bmx280Sim, DATASHEET_CALIBRATION, invertHumidity, invertPressure, invertTemperature } from "../../sim/devices/bmx280";
+import { steps } from "../../sim/environment";
+import { rig } from "./helpers";
+
+function setup(spec = {}, variant: "bme280" | "bmp280" = "bme280", config: any = {}) {
+  const r = rig(spec);
+  const chip = new Bmx280Sim({ clock: r.clock, environment: r.environment, variant });
+  r.bus.attach(0x76, chip);
+  const Driver = variant === "bme280" ? Bme280 : Bmp280;
+  const sensor = new Driver({ sensor: { io: r.bus.I2C, address: 0x76 }, scheduler: r.scheduler, onError: r.onError, ...config });
+  return { ...r, chip, sensor };
+}
+
+describe("BMx280 compensation (datasheet integer formulas)", () => {
+  it("BMP280 datasheet worked example: adc_T 519888 -> t_fine 128422, 25.08 °C", () => {
+    const t = temperatureFine(DATASHEET_CALIBRATION, 519888);
+    expect(t).toBe(128422);
+    expect(compensateTemperature(t)).toBe(2508);
+  });
+
+  it("64-bit pressure (BigInt): adc_P 415148 -> 25767233 / 256 = 100653.25 Pa (datasheet: 100653.27 with doubles)", () => {
+    const p = compensatePressure(DATASHEET_CALIBRATION, 415148, 128422);
+    expect(p).toBe(25767233);
+    expect(p / 256).toBeCloseTo(100653.27, 1);
+  });
+
+  it("humidity Q22.10 stays within 0..100 %RH (the datasheet clamp at 419430400)", () => {
+    const t = temperatureFine(DATASHEET_CALIBRATION, 519888);
+    expect(compensateHumidity(DATASHEET_CALIBRATION, 0, t)).toBe(0);
+    expect(compensateHumidity(DATASHEET_CALIBRATION, 65535, t)).toBe(419430400 >>> 12);
+  });
+
+  it("trimming registers round-trip, including the signed 12-bit dig_H4/dig_H5", () => {
+    const cal = { ...DATASHEET_CALIBRATION, H4: -300, H5: -17, H6: -5 };
+    const { tp, humidity } = encodeCalibration(cal);
+    expect(parseCalibration(tp, humidity, tp[25])).toEqual(cal);
+  });
+
+  it.each([-40, -12.3, 0, 25.08, 50, 85])("simulator inversion reproduces %d °C within 0.01 °C", (c) => {
+    const adc = invertTemperature(DATASHEET_CALIBRATION, c);
+    expect(Math.abs(compensateTemperature(temperatureFine(DATASHEET_CALIBRATION, adc)) / 100 - c)).toBeLessThanOrEqual(0.01);
+  });
+
+  it.each([30000, 70000, 101325, 110000])("simulator inversion reproduces %d Pa within 0.2 Pa at 20 bits", (pa) => {
+    const tFine = temperatureFine(DATASHEET_CALIBRATION, 519888);
+    const adc = invertPressure(DATASHEET_CALIBRATION, pa, tFine);
+    expect(Math.abs(compensatePressure(DATASHEET_CALIBRATION, adc, tFine) / 256 - pa)).toBeLessThanOrEqual(0.2);
+  });
+
+  it.each([0, 3.5, 45, 97, 100])("simulator inversion reproduces %d %%RH within 0.01", (h) => {
+    const tFine = temperatureFine(DATASHEET_CALIBRATION, 519888);
+    const adc = invertHumidity(DATASHEET_CALIBRATION, h, tFine);
+    expect(Math.abs(compensateHumidity(DATASHEET_CALIBRATION, adc, tFine) / 1024 - h)).toBeLessThanOrEqual(0.01);
+  });
+});
+
+describe("BME280 driver against the simulated chip", () => {
+  // Resolution (datasheet §3.4.1 / Table 7): 0.01 °C output; pressure 2.62 Pa at x1 (16 bit), 0.16 Pa at x16 (20 bit);
+  // humidity 0.008 %RH. Tolerances below add the Q24.8 / Q22.10 output step.
+  it.each([
+    [-40, 0, 30000],
+    [-5, 20, 80000],
+    [21.5, 45, 101325],
+    [40, 80, 105000],
+    [85, 100, 110000],
+  ])("forced mode x16: %d °C, %d %%RH, %d Pa reproduced within the chip's resolution", (t, h, p) => {
+    const { sensor, measure, errors } = setup({ temperature: t, humidity: h, pressure: p }, "bme280", {
+      temperatureOversampling: 16, pressureOversampling: 16, humidityOversampling: 16,
+    });
+    const s = measure(sensor);
+    expect(errors).toEqual([]);
+    expect(Math.abs(s.thermometer!.temperature - t)).toBeLessThanOrEqual(0.01);
+    expect(Math.abs(s.barometer!.pressure - p)).toBeLessThanOrEqual(0.2);
+    expect(Math.abs(s.hygrometer!.humidity - h)).toBeLessThanOrEqual(0.02);
+  });
+
+  it("forced mode x1: pressure within the 16-bit resolution (2.62 Pa)", () => {
+    const { sensor, measure } = setup({ temperature: 18.2, pressure: 99876.5 });
+    const s = measure(sensor);
+    expect(Math.abs(s.barometer!.pressure - 99876.5)).toBeLessThanOrEqual(2.62);
+    expect(Math.abs(s.thermometer!.temperature - 18.2)).toBeLessThanOrEqual(0.02);
+  });
+
+  it("forced mode waits the Appendix B maximum measurement time, on the scheduler", () => {
+    const { sensor, measure, clock } = setup({}, "bme280", { temperatureOversampling: 2, pressureOversampling: 16, humidityOversampling: 1 });
+    const expected = bmx280MeasurementTimeMax(2, 16, 1);
+    expect(expected).toBeCloseTo(1.25 + 4.6 + 37.375 + 2.875, 6);
+    const start = clock.now();
+    measure(sensor);
+    expect(clock.now() - start).toBeCloseTo(expected, 6);
+  });
+
+  it("sample() in forced mode: undefined until due, the value once, then undefined", () => {
+    const { sensor, clock } = setup({ temperature: 10 });
+    expect(sensor.sample()).toBeUndefined();
+    const wait = sensor.trigger();
+    expect(wait).toBeGreaterThan(0);
+    expect(sensor.sample()).toBeUndefined();
+    clock.advance(wait);
+    expect(sensor.sample()!.thermometer!.temperature).toBeCloseTo(10, 1);
+    expect(sensor.sample()).toBeUndefined();
+  });
+
+  it("normal mode: the chip converts every t_measure + t_standby; sample() returns the newest", () => {
+    const { sensor, clock, chip, errors } = setup({ temperature: steps(15, [[2000, 30]]) }, "bme280", { mode: "normal", standby: 125 });
+    expect(sensor.sample()).toBeUndefined();
+    clock.advance(1000);
+    expect(sensor.sample()!.thermometer!.temperature).toBeCloseTo(15, 1);
+    clock.advance(2000);
+    expect(sensor.sample()!.thermometer!.temperature).toBeCloseTo(30, 1);
+    expect(chip.conversions).toBeGreaterThan(15);
+    expect(errors).toEqual([]);
+  });
+
+  it("IIR filter (coefficient 16) makes a step change show slowly", () => {
+    const { sensor, clock } = setup({ pressure: steps(100000, [[1000, 101000]]) }, "bme280", { mode: "normal", standby: 0.5, filter: 16, pressureOversampling: 1 });
+    clock.advance(999);
+    expect(sensor.sample()!.barometer!.pressure).toBeCloseTo(100000, -1);
+    clock.advance(40); // a handful of conversions after the step
+    const p = sensor.sample()!.barometer!.pressure;
+    expect(p).toBeGreaterThan(100050);
+    expect(p).toBeLessThan(100950);
+    clock.advance(5000);
+    expect(Math.abs(sensor.sample()!.barometer!.pressure - 101000)).toBeLessThan(1);
+  });
+
+  it("skipped humidity (oversampling 0) leaves the field out without an error", () => {
+    const { sensor, measure, errors } = setup({}, "bme280", { humidityOversampling: 0 });
+    const s = measure(sensor);
+    expect(s.hygrometer).toBeUndefined();
+    expect(s.barometer).toBeDefined();
+    expect(errors).toEqual([]);
+  });
+
+  it("rejects bad settings with a clear error and keeps the old ones", () => {
+    const { sensor } = setup();
+    expect(() => sensor.configure({ temperatureOversampling: 3 as any })).toThrow(/temperatureOversampling/);
+    expect(() => sensor.configure({ standby: 2000 })).toThrow(/standby/); // 2000 ms is BMP280-only
+    expect(() => sensor.configure({ filter: 5 as any })).toThrow(/filter/);
+    expect(sensor.mode).toBe("forced");
+  });
+
+  describe("faults", () => {
+    it("wrong chip id: a BMP280 where a BME280 is expected", () => {
+      const r = rig();
+      r.bus.attach(0x77, new Bmx280Sim({ clock: r.clock, environment: r.environment, variant: "bmp280" }));
+      const sensor = new Bme280({ sensor: { io: r.bus.I2C, address: 0x77 }, scheduler: r.scheduler, onError: r.onError });
+      expect(r.errors[0].message).toBe("BME280 at 0x77: check chip id: expected 0x60, read 0x58");
+      expect(r.errors[0].fatal).toBe(true);
+      expect(r.measure(sensor)).toEqual({});
+      expect(r.errors.length).toBe(2);
+    });
+
+    it("injected wrong chip id, then the chip recovers: the driver retries and works", () => {
+      const r = rig({ temperature: 33 });
+      const chip = new Bmx280Sim({ clock: r.clock, environment: r.environment });
+      chip.faults.chipId = 0xff;
+      r.bus.attach(0x76, chip);
+      const sensor = new Bme280({ sensor: { io: r.bus.I2C }, scheduler: r.scheduler, onError: r.onError });
+      expect(r.errors[0].reason).toMatch(/read 0xff/);
+      chip.faults.chipId = undefined;
+      expect(r.measure(sensor).thermometer!.temperature).toBeCloseTo(33, 1);
+    });
+
+    it("stuck busy: measuring bit still set after the maximum time", () => {
+      const { sensor, chip, measure, errors } = setup();
+      chip.faults.stuckBusy = true;
+      expect(measure(sensor)).toEqual({});
+      expect(errors[0].message).toMatch(/^BME280 at 0x76: read measurement: still measuring/);
+    });
+
+    it("address NACK on the data read", () => {
+      const { sensor, bus, measure, errors, clock } = setup();
+      const wait = sensor.trigger();
+      clock.advance(wait);
+      bus.injectFault({ kind: "address-nack", on: "write" });
+      expect(sensor.sample()).toEqual({});
+      expect(errors[0].message).toMatch(/read status: .*not acknowledged/);
+      expect(measure(sensor).thermometer).toBeDefined();
+    });
+
+    it("bus timeout while reading the chip id at construction", () => {
+      const r = rig();
+      r.bus.attach(0x76, new Bmx280Sim({ clock: r.clock, environment: r.environment }));
+      r.bus.injectFault({ kind: "timeout" });
+      const sensor = new Bme280({ sensor: { io: r.bus.I2C }, scheduler: r.scheduler, onError: r.onError });
+      expect(r.errors[0].message).toMatch(/read chip id: .*timeout/);
+      expect(r.measure(sensor).thermometer).toBeDefined(); // retried
+    });
+  });
+});
+
+describe("BMP280 driver", () => {
+  it("reads temperature and pressure, no humidity", () => {
+    const { sensor, measure, errors } = setup({ temperature: 25.08, pressure: 100653 }, "bmp280", { temperatureOversampling: 16, pressureOversampling: 16 });
+    const s = measure(sensor);
+    expect(errors).toEqual([]);
+    expect(s.hygrometer).toBeUndefined();
+    expect(Math.abs(s.thermometer!.temperature - 25.08)).toBeLessThanOrEqual(0.01);
+    expect(Math.abs(s.barometer!.pressure - 100653)).toBeLessThanOrEqual(0.2);
+  });
+
+  it("accepts the BMP280-only standby 4000 ms", () => {
+    const { sensor, clock } = setup({}, "bmp280", { mode: "normal", standby: 4000 });
+    clock.advance(100);
+    expect(sensor.sample()!.barometer).toBeDefined();
+  });
+});

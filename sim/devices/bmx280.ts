@@ -1,0 +1,250 @@
+/*
+ * A simulated Bosch BME280 / BMP280 at the register level: id, trimming
+ * registers, ctrl_hum / ctrl_meas / config, status (measuring bit), forced and
+ * normal modes with the datasheet's typical measurement time
+ * (Appendix B §9.1: 1 + 2*osrs_t + (2*osrs_p + 0.5) + (2*osrs_h + 0.5) ms) and
+ * standby times, the IIR filter on temperature and pressure (§3.4.4:
+ * x[n] = (x[n-1] * (c - 1) + x_new) / c), and the ADC resolution
+ * (16 + log2(oversampling) bits without the filter, 20 bits with it, §3.4.1).
+ *
+ * The raw ADC values are found by inverting the compensation formulas
+ * numerically (binary search over the raw value, which the formulas map
+ * monotonically), so the driver's compensation turns them back into the
+ * scripted value within one ADC step.
+ *
+ * I2C writes are register/value pairs (§6.2.1); reads auto-increment.
+ * Portable (no Node API).
+ */
+import { compensateHumidity, compensatePressure, encodeCalibration, temperatureFine, type Bmx280Calibration } from "../../modules/sensors/bmx280-compensation";
+import { I2cNackError, RegisterPeripheral } from "../i2c";
+import type { Environment } from "../environment";
+import type { SimClock } from "./sht3x";
+
+/**
+ * dig_T1..dig_P9: the worked example of the BMP280 datasheet (§3.12 / §8.2,
+ * adc_T 519888 -> 25.08 °C, adc_P 415148 -> 100653 Pa). dig_H1..dig_H6 are not
+ * in the datasheet: typical values as read from production BME280s.
+ */
+export const DATASHEET_CALIBRATION: Readonly<Bmx280Calibration> = {
+  T1: 27504, T2: 26435, T3: -1000,
+  P1: 36477, P2: -10685, P3: 3024, P4: 2855, P5: 140, P6: -7, P7: 15500, P8: -14600, P9: 6000,
+  H1: 75, H2: 362, H3: 0, H4: 315, H5: 50, H6: 30,
+};
+
+const OS = [0, 1, 2, 4, 8, 16, 16, 16];
+const FILTER = [0, 2, 4, 8, 16, 16, 16, 16];
+const BME_STANDBY = [0.5, 62.5, 125, 250, 500, 1000, 10, 20];
+const BMP_STANDBY = [0.5, 62.5, 125, 250, 500, 1000, 2000, 4000];
+
+/** adc_T on a grid of `step` whose t_fine/5120 is closest to `celsius`. */
+export function invertTemperature(c: Bmx280Calibration, celsius: number, step = 1): number {
+  const target = celsius * 5120;
+  return searchGrid(step, 1 << 20, (adc) => temperatureFine(c, adc), target, true);
+}
+
+/** adc_P on a grid of `step` whose pressure is closest to `pascal` at this t_fine. */
+export function invertPressure(c: Bmx280Calibration, pascal: number, tFine: number, step = 1): number {
+  // read the U32 result as signed: at the top of the ADC range it wraps below zero
+  return searchGrid(step, 1 << 20, (adc) => compensatePressure(c, adc, tFine) | 0, pascal * 256, false);
+}
+
+/** adc_H whose humidity is closest to `percent` at this t_fine. */
+export function invertHumidity(c: Bmx280Calibration, percent: number, tFine: number): number {
+  return searchGrid(1, 1 << 16, (adc) => compensateHumidity(c, adc, tFine), percent * 1024, true);
+}
+
+/** Binary search over adc = k * step (k < limit/step) of a monotonic f for the value closest to target. */
+function searchGrid(step: number, limit: number, f: (adc: number) => number, target: number, increasing: boolean): number {
+  let lo = 0;
+  let hi = Math.floor((limit - 1) / step);
+  // find the first k with f(k*step) >= target (increasing) or <= target (decreasing)
+  const past = (k: number) => (increasing ? f(k * step) >= target : f(k * step) <= target);
+  if (!past(hi)) return hi * step;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (past(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  if (lo > 0 && Math.abs(f((lo - 1) * step) - target) < Math.abs(f(lo * step) - target)) lo--;
+  return lo * step;
+}
+
+export interface Bmx280Faults {
+  /** The measuring bit never clears and no conversion completes. */
+  stuckBusy: boolean;
+  /** Answer this id instead of the real one. */
+  chipId?: number;
+}
+
+export class Bmx280Sim extends RegisterPeripheral {
+  readonly variant: "bme280" | "bmp280";
+  readonly calibration: Bmx280Calibration;
+  readonly faults: Bmx280Faults = { stuckBusy: false };
+  /** Conversions performed (for tests). */
+  conversions = 0;
+  #clock: SimClock;
+  #env: Environment;
+  #osH = 0; // latched at the ctrl_meas write (§5.4.3)
+  #forcedEnd = -1;
+  #normalStart = -1;
+  #lastCycle = -1;
+  #filtT: number | undefined;
+  #filtP: number | undefined;
+
+  constructor(options: { clock: SimClock; environment: Environment; variant?: "bme280" | "bmp280"; calibration?: Bmx280Calibration }) {
+    super();
+    this.#clock = options.clock;
+    this.#env = options.environment;
+    this.variant = options.variant ?? "bme280";
+    this.calibration = { ...(options.calibration ?? DATASHEET_CALIBRATION) };
+    const { tp, humidity } = encodeCalibration(this.calibration);
+    this.registers.set(this.variant === "bme280" ? tp : tp.subarray(0, 24), 0x88);
+    if (this.variant === "bme280") this.registers.set(humidity, 0xe1);
+    this.#resetControl();
+  }
+
+  /** I2C write: a register address then register/value pairs (§6.2.1); one byte only sets the pointer. */
+  override write(data: Uint8Array, _stop: boolean): void {
+    if (!data.length) return;
+    this.#update();
+    this.pointer = data[0];
+    if (data.length === 2) this.writeRegister(data[0], data[1]);
+    else for (let i = 0; i + 1 < data.length; i += 2) this.writeRegister(data[i], data[i + 1]);
+  }
+
+  override read(count: number, stop: boolean): Uint8Array {
+    this.#update();
+    return super.read(count, stop);
+  }
+
+  override readRegister(register: number): number {
+    if (register === 0xd0) return this.faults.chipId ?? (this.variant === "bme280" ? 0x60 : 0x58);
+    if (register === 0xf3) return this.#measuring() ? 0x08 : 0x00;
+    if (register === 0xf2 && this.variant === "bmp280") return 0;
+    return this.registers[register];
+  }
+
+  override writeRegister(register: number, value: number): void {
+    const now = this.#clock.now();
+    switch (register) {
+      case 0xe0:
+        if (value === 0xb6) this.#resetControl();
+        return;
+      case 0xf2:
+        if (this.variant === "bme280") this.registers[0xf2] = value & 0x07;
+        return;
+      case 0xf5:
+        this.registers[0xf5] = value & 0xfd;
+        return;
+      case 0xf4: {
+        this.registers[0xf4] = value;
+        this.#osH = OS[this.registers[0xf2] & 7];
+        const mode = value & 3;
+        this.#forcedEnd = -1;
+        this.#normalStart = -1;
+        if (mode === 1 || mode === 2) this.#forcedEnd = now + this.measurementTime();
+        else if (mode === 3) {
+          this.#normalStart = now;
+          this.#lastCycle = -1;
+        }
+        return;
+      }
+      default:
+        if (register >= 0x88 && register <= 0xa1) return; // trimming NVM: read-only
+        if (register >= 0xe1 && register <= 0xf0) return;
+        throw new I2cNackError("data", `BMx280: register 0x${register.toString(16)} is not writable`);
+    }
+  }
+
+  /** Typical measurement time (ms) for the current settings. */
+  measurementTime(): number {
+    const osT = OS[this.registers[0xf4] >> 5];
+    const osP = OS[(this.registers[0xf4] >> 2) & 7];
+    const osH = this.variant === "bme280" ? this.#osH : 0;
+    return 1 + 2 * osT + (osP ? 2 * osP + 0.5 : 0) + (osH ? 2 * osH + 0.5 : 0);
+  }
+
+  #standby(): number {
+    return (this.variant === "bme280" ? BME_STANDBY : BMP_STANDBY)[this.registers[0xf5] >> 5];
+  }
+
+  #measuring(): boolean {
+    const now = this.#clock.now();
+    if (this.faults.stuckBusy && (this.#forcedEnd >= 0 || this.#normalStart >= 0)) return true;
+    if (this.#forcedEnd >= 0) return now < this.#forcedEnd;
+    if (this.#normalStart >= 0) {
+      const cycle = this.measurementTime() + this.#standby();
+      return (now - this.#normalStart) % cycle < this.measurementTime();
+    }
+    return false;
+  }
+
+  /** Runs the conversions that completed by now. */
+  #update(): void {
+    if (this.faults.stuckBusy) return;
+    const now = this.#clock.now();
+    if (this.#forcedEnd >= 0 && now >= this.#forcedEnd) {
+      const at = this.#forcedEnd;
+      this.#forcedEnd = -1;
+      this.registers[0xf4] &= ~3; // back to sleep (§3.3.3)
+      this.#convert(at);
+    }
+    if (this.#normalStart >= 0) {
+      const tm = this.measurementTime();
+      const cycle = tm + this.#standby();
+      const latest = Math.floor((now - this.#normalStart - tm) / cycle);
+      // the IIR filter settles within a few hundred steps: older cycles cannot matter
+      for (let k = Math.max(this.#lastCycle + 1, latest - 256); k <= latest; k++) this.#convert(this.#normalStart + k * cycle + tm);
+      if (latest > this.#lastCycle) this.#lastCycle = latest;
+    }
+  }
+
+  #convert(at: number): void {
+    this.conversions++;
+    const c = this.calibration;
+    const osT = OS[this.registers[0xf4] >> 5];
+    const osP = OS[(this.registers[0xf4] >> 2) & 7];
+    const coef = FILTER[(this.registers[0xf5] >> 2) & 7];
+    const r = this.registers;
+    let adcT = 0x80000;
+    if (osT) {
+      const raw = invertTemperature(c, this.#env.temperature(at), 1);
+      adcT = this.#filter("T", raw, coef, osT);
+    }
+    let adcP = 0x80000;
+    if (osP && osT) {
+      const raw = invertPressure(c, this.#env.pressure(at), temperatureFine(c, adcT), 1);
+      adcP = this.#filter("P", raw, coef, osP);
+    }
+    r[0xf7] = adcP >> 12; r[0xf8] = (adcP >> 4) & 0xff; r[0xf9] = (adcP & 0x0f) << 4;
+    r[0xfa] = adcT >> 12; r[0xfb] = (adcT >> 4) & 0xff; r[0xfc] = (adcT & 0x0f) << 4;
+    if (this.variant === "bme280") {
+      const adcH = this.#osH && osT ? invertHumidity(c, this.#env.humidity(at), temperatureFine(c, adcT)) : 0x8000;
+      r[0xfd] = adcH >> 8; r[0xfe] = adcH & 0xff;
+    }
+  }
+
+  /** IIR filter on the raw value, then the ADC resolution: 20 bits with the filter, 16 + log2(osr) without. */
+  #filter(which: "T" | "P", raw: number, coef: number, os: number): number {
+    if (!coef) {
+      if (which === "T") this.#filtT = undefined;
+      else this.#filtP = undefined;
+      const step = 16 / os;
+      return Math.round(raw / step) * step;
+    }
+    const prev = which === "T" ? this.#filtT : this.#filtP;
+    const next = prev === undefined ? raw : (prev * (coef - 1) + raw) / coef;
+    if (which === "T") this.#filtT = next;
+    else this.#filtP = next;
+    return Math.min(0xfffff, Math.max(0, Math.round(next)));
+  }
+
+  #resetControl(): void {
+    const r = this.registers;
+    r[0xf2] = 0; r[0xf4] = 0; r[0xf5] = 0;
+    r[0xf7] = 0x80; r[0xf8] = 0; r[0xf9] = 0; r[0xfa] = 0x80; r[0xfb] = 0; r[0xfc] = 0; r[0xfd] = 0x80; r[0xfe] = 0;
+    this.#forcedEnd = -1;
+    this.#normalStart = -1;
+    this.#filtT = this.#filtP = undefined;
+  }
+}
