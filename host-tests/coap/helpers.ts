@@ -1,0 +1,77 @@
+/*
+ * Portable test helpers for the CoAP suites: two (or more) CoapEndpoints on a
+ * VirtualClock joined by a tiny link with a fixed latency and a drop filter.
+ */
+import { CoapEndpoint, type CoapEndpointOptions } from "../../modules/coap/messaging";
+import { decode, type CoapMessage } from "../../modules/coap/codec";
+import { Scheduler } from "../../modules/scheduler/scheduler";
+import { VirtualClock } from "../../sim/virtual-clock";
+import { Prng } from "../../sim/prng";
+
+export interface Wire {
+  at: number;
+  from: string;
+  to: string;
+  bytes: Uint8Array;
+  message: CoapMessage | undefined;
+  dropped: boolean;
+}
+
+export interface Net {
+  clock: VirtualClock;
+  scheduler: Scheduler;
+  wire: Wire[];
+  /** Return true to drop a datagram. */
+  drop: (w: Wire) => boolean;
+  endpoint(address: string, options?: Partial<CoapEndpointOptions>): CoapEndpoint;
+  errors: unknown[];
+}
+
+export const PORT = 5683;
+
+export function makeNet(seed = 1, latencyMs = 10): Net {
+  const clock = new VirtualClock();
+  const errors: unknown[] = [];
+  const scheduler = new Scheduler({ clock, onError: (e) => errors.push(e) });
+  const rng = new Prng(seed);
+  const endpoints = new Map<string, CoapEndpoint>();
+  const net: Net = {
+    clock,
+    scheduler,
+    wire: [],
+    errors,
+    drop: () => false,
+    endpoint(address, options = {}) {
+      const ep = new CoapEndpoint({
+        scheduler,
+        random: (buf) => rng.fill(buf),
+        onError: (e) => errors.push(e),
+        ...options,
+        send: (bytes, to, port) => {
+          const r = decode(bytes);
+          const w: Wire = { at: clock.now(), from: address, to, bytes: bytes.slice(), message: r.ok ? r.message : undefined, dropped: false };
+          w.dropped = net.drop(w);
+          net.wire.push(w);
+          if (w.dropped) return;
+          clock.setTimer(() => endpoints.get(to)?.receive(w.bytes, address, PORT), latencyMs);
+          void port;
+        },
+      });
+      endpoints.set(address, ep);
+      return ep;
+    },
+  };
+  return net;
+}
+
+export const u8 = (...b: number[]) => Uint8Array.from(b);
+export function ascii(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+export function text(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
+  return s;
+}
