@@ -51,3 +51,48 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export interface TestCerts {
+  dir: string;
+  /** A self-signed certificate for localhost / 127.0.0.1 and its key (PEM). */
+  selfCert: string;
+  selfKey: string;
+  selfDer: Buffer;
+  /** A test CA (PEM and DER) and a server certificate it signed for localhost / 127.0.0.1. */
+  caPem: string;
+  caDer: Buffer;
+  serverCert: string;
+  serverKey: string;
+}
+
+/** Generates throw-away certificates with the openssl CLI in a temporary directory. */
+export function makeTestCerts(): TestCerts {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xs-iot-tls-"));
+  const run = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+  const san = "subjectAltName=DNS:localhost,IP:127.0.0.1";
+  run("req", "-x509", ...key, "-keyout", "self.key", "-out", "self.pem", "-days", "2", "-subj", "/CN=localhost", "-addext", san);
+  run("x509", "-in", "self.pem", "-outform", "DER", "-out", "self.der");
+  run("req", "-x509", ...key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=xs-iot test CA",
+    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+  run("x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der");
+  run("req", ...key, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost");
+  fs.writeFileSync(path.join(dir, "ext.cnf"), `${san}\n`);
+  run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf");
+  const read = (f: string) => fs.readFileSync(path.join(dir, f));
+  return {
+    dir,
+    selfCert: read("self.pem").toString(),
+    selfKey: read("self.key").toString(),
+    selfDer: read("self.der"),
+    caPem: read("ca.pem").toString(),
+    caDer: read("ca.der"),
+    serverCert: read("server.pem").toString(),
+    serverKey: read("server.key").toString(),
+  };
+}
