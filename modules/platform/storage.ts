@@ -6,6 +6,7 @@
  * whole or not at all); several `set`s are not, so callers that need a multi-key
  * transaction build it themselves (see modules/config).
  */
+import { utf8Length } from "../bytes/utf8";
 
 export type StoredValue = number | string | boolean | ArrayBuffer;
 
@@ -35,21 +36,6 @@ function checkName(kind: string, name: unknown): void {
     throw new StorageError(`${kind} "${name}" is longer than ${MAX_NAME_LENGTH} characters`);
 }
 
-/** Byte length of a string in UTF-8, without allocating. */
-function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
-}
-
 /**
  * Validates a namespace, key and value as flash would, throwing a StorageError
  * that names what is wrong. Shared by every KeyValueStore so they reject alike.
@@ -66,7 +52,13 @@ export function checkStorageEntry(namespace: unknown, key: unknown, value?: unkn
         throw new StorageError(`value for "${key}" must be a 32-bit integer, got ${value}`);
       return;
     case "string":
-      if (utf8Length(value as string) > MAX_VALUE_BYTES)
+      let bytes: number;
+      try {
+        bytes = utf8Length(value as string);
+      } catch {
+        throw new StorageError(`string for "${key}" is not valid Unicode (lone surrogate)`);
+      }
+      if (bytes > MAX_VALUE_BYTES)
         throw new StorageError(`string for "${key}" is longer than ${MAX_VALUE_BYTES} bytes`);
       return;
     case "object":
