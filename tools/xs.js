@@ -1,0 +1,134 @@
+// Shared XS plumbing for host-tests/xs/run.js and bench/run.js:
+// - bundle(): rollup + a tiny TypeScript plugin (typescript.transpileModule) +
+//   @rollup/plugin-node-resolve (extensionless relative imports) -> one IIFE script, because
+//   xsnap in module mode prints nothing on a top-level throw.
+// - runXsnap(): runs a script file on xsnap with a time limit (SIGKILL when it expires) and
+//   returns { code, signal, timedOut, stdout, stderr, ms }.
+"use strict";
+
+const fs = require("fs");
+const path = require("path");
+const { spawn } = require("child_process");
+
+const ROOT = path.resolve(__dirname, "..");
+const STDBUF = "/usr/bin/stdbuf";
+
+let ts; // loaded lazily: typescript is big
+function typescriptPlugin() {
+  return {
+    name: "xs-typescript",
+    transform(code, id) {
+      if (!/\.[cm]?ts$/.test(id) || id.endsWith(".d.ts")) return null;
+      ts = ts || require("typescript");
+      const out = ts.transpileModule(code, {
+        fileName: id,
+        reportDiagnostics: false,
+        compilerOptions: {
+          target: ts.ScriptTarget.ES2022,
+          module: ts.ModuleKind.ESNext,
+          sourceMap: true,
+          inlineSources: false,
+          isolatedModules: true,
+          useDefineForClassFields: true,
+        },
+      });
+      return { code: out.outputText, map: out.sourceMapText ? JSON.parse(out.sourceMapText) : null };
+    },
+  };
+}
+
+const VIRTUAL = "\0xs-entry";
+
+/**
+ * Bundles `entryCode` (ES module source; its imports are absolute paths or relative to
+ * ROOT) into one IIFE script and returns its text.
+ */
+async function bundle(entryCode, { name = "xs-entry" } = {}) {
+  const { rollup } = require("rollup");
+  const { nodeResolve } = require("@rollup/plugin-node-resolve");
+  const warnings = [];
+  const build = await rollup({
+    input: VIRTUAL,
+    treeshake: false, // run exactly what the test or bench says (an empty loop stays a loop)
+    onwarn(w) {
+      if (w.code === "CIRCULAR_DEPENDENCY" || w.code === "EMPTY_BUNDLE") return;
+      warnings.push(w.message);
+    },
+    plugins: [
+      {
+        name: "xs-virtual-entry",
+        resolveId(id) {
+          return id === VIRTUAL ? VIRTUAL : null;
+        },
+        load(id) {
+          return id === VIRTUAL ? entryCode : null;
+        },
+      },
+      nodeResolve({ extensions: [".ts", ".mjs", ".js", ".json"], rootDir: ROOT, preferBuiltins: false }),
+      typescriptPlugin(),
+    ],
+  });
+  try {
+    const { output } = await build.generate({ format: "iife", name: name.replace(/\W/g, "_"), sourcemap: false });
+    return { code: output[0].code, warnings };
+  } finally {
+    await build.close();
+  }
+}
+
+/** Import specifier for an absolute path, usable inside the virtual entry. */
+function spec(file) {
+  return JSON.stringify(path.resolve(file));
+}
+
+/**
+ * Runs `scriptFile` on xsnap. Kills it (SIGKILL) after `timeoutMs`. Never rejects on the
+ * child's own failure: the caller judges code, signal, timedOut and the output.
+ */
+function runXsnap(binary, scriptFile, { timeoutMs = 60000, args = [] } = {}) {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    // xsnap's print() goes through stdio, fully buffered into a pipe: a killed run would lose
+    // the lines that say which test hung. stdbuf (coreutils) makes it line-buffered; it execs
+    // xsnap in place, so the PID we kill is xsnap's.
+    const argv = [...args, "-s", scriptFile];
+    const child = fs.existsSync(STDBUF)
+      ? spawn(STDBUF, ["-oL", "-eL", binary, ...argv], { stdio: ["ignore", "pipe", "pipe"] })
+      : spawn(binary, argv, { stdio: ["ignore", "pipe", "pipe"] });
+    const out = [];
+    const err = [];
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, timeoutMs);
+    child.stdout.on("data", (b) => out.push(b));
+    child.stderr.on("data", (b) => err.push(b));
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      resolve({ code: -1, signal: null, timedOut, stdout: "", stderr: String(e.message), ms: Date.now() - started });
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({
+        code,
+        signal,
+        timedOut,
+        stdout: Buffer.concat(out).toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8"),
+        ms: Date.now() - started,
+      });
+    });
+  });
+}
+
+/** Writes `code` to .cache/xs-bundles/<name>.js and returns the path. */
+function writeBundle(name, code) {
+  const dir = path.join(ROOT, ".cache", "xs-bundles");
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, name.replace(/[^\w.-]+/g, "_") + ".js");
+  fs.writeFileSync(file, code);
+  return file;
+}
+
+module.exports = { ROOT, bundle, spec, runXsnap, writeBundle };
