@@ -1,0 +1,46 @@
+// @xs
+import { Battery } from "../../modules/sensors/battery";
+import { SimAdc } from "../../sim/devices/analog";
+import { ramp } from "../../sim/environment";
+import { rig } from "./helpers";
+
+function setup(battery: any = 3.7, ratio = 2, reference = 3.3, resolution = 12) {
+  const r = rig({ battery });
+  const adc = new SimAdc({ clock: r.clock, reference, resolution, pins: { "2": (t) => r.environment.battery(t) / ratio } });
+  const sensor = new Battery({ sensor: { io: adc.Analog, pin: 2 }, reference, dividerRatio: ratio, scheduler: r.scheduler, onError: r.onError });
+  return { ...r, adc, sensor };
+}
+
+describe("Battery voltage through the ADC", () => {
+  it.each([3.0, 3.7, 4.2])("reads %d V through a 1:2 divider within one ADC step", (v) => {
+    const { sensor } = setup(v);
+    const step = (3.3 * 2) / 4095;
+    expect(Math.abs(sensor.sample().battery!.voltage - v)).toBeLessThanOrEqual(step);
+  });
+
+  it("volts = raw / (2^resolution - 1) * reference * dividerRatio", () => {
+    const { sensor } = setup(3.3, 2, 3.3, 12); // 1.65 V at the pin -> raw 2048
+    expect(sensor.sample().battery!.voltage).toBeCloseTo((2048 / 4095) * 3.3 * 2, 9);
+  });
+
+  it("follows a discharge ramp; measure() calls back on the scheduler", () => {
+    const { sensor, clock, measure } = setup(ramp(4.2, 3.3, 0, 3600_000));
+    clock.advance(1800_000);
+    expect(measure(sensor).battery!.voltage).toBeCloseTo(3.75, 2);
+  });
+
+  it("an ADC failure goes to onError and leaves the field out", () => {
+    const { sensor, adc, errors } = setup();
+    adc.fail = true;
+    expect(sensor.sample()).toEqual({});
+    expect(errors[0].message).toMatch(/Battery .*read: Analog: conversion failed/);
+  });
+
+  it("bad options throw clear errors", () => {
+    const r = rig();
+    const adc = new SimAdc({ clock: r.clock, reference: 3.3, pins: { "2": () => 1 } });
+    expect(() => new Battery({ sensor: { io: adc.Analog, pin: 2 }, reference: 0, dividerRatio: 2 })).toThrow(/reference/);
+    expect(() => new Battery({ sensor: { io: adc.Analog, pin: 2 }, reference: 3.3, dividerRatio: 0.5 })).toThrow(/dividerRatio/);
+    expect(() => new Battery({ sensor: { io: adc.Analog, pin: 7 }, reference: 3.3, dividerRatio: 2 })).toThrow(/pin 7/);
+  });
+});

@@ -1,0 +1,90 @@
+/*
+ * A simulated ROHM BH1750FVI: one-byte instructions, the MTreg, one-time and
+ * continuous modes with the datasheet's typical measurement times (H 120 ms,
+ * L 16 ms, scaled by MTreg / 69), a 16-bit data register that holds the last
+ * result (the chip has no busy indication), raw = lux * 1.2 * MTreg / 69
+ * (twice that in H-resolution mode2), saturating at 0xFFFF.
+ * Portable (no Node API).
+ */
+import { I2cNackError, type I2cPeripheral } from "../i2c";
+import type { Environment } from "../environment";
+import type { SimClock } from "./sht3x";
+
+const MODES: Record<number, { continuous: boolean; res: "high" | "high2" | "low" }> = {
+  0x10: { continuous: true, res: "high" }, 0x11: { continuous: true, res: "high2" }, 0x13: { continuous: true, res: "low" },
+  0x20: { continuous: false, res: "high" }, 0x21: { continuous: false, res: "high2" }, 0x23: { continuous: false, res: "low" },
+};
+
+export class Bh1750Sim implements I2cPeripheral {
+  readonly commands: number[] = [];
+  powered = false;
+  mtreg = 69;
+  data = 0;
+  #clock: SimClock;
+  #env: Environment;
+  #mode: { continuous: boolean; res: "high" | "high2" | "low" } | undefined;
+  #start = 0;
+  #done = -1;
+  #mtHigh = 69 >> 5;
+
+  constructor(options: { clock: SimClock; environment: Environment }) {
+    this.#clock = options.clock;
+    this.#env = options.environment;
+  }
+
+  measurementTime(): number {
+    return ((this.#mode?.res === "low" ? 16 : 120) * this.mtreg) / 69;
+  }
+
+  write(data: Uint8Array, _stop: boolean): void {
+    this.#update();
+    if (data.length !== 1) throw new I2cNackError("data", "BH1750: instructions are one byte");
+    const cmd = data[0];
+    this.commands.push(cmd);
+    const now = this.#clock.now();
+    if (cmd === 0x00) {
+      this.powered = false;
+      this.#mode = undefined;
+    } else if (cmd === 0x01) this.powered = true;
+    else if (cmd === 0x07) {
+      if (this.powered) this.data = 0; // not accepted in power down (instruction set note)
+    } else if ((cmd & 0xf8) === 0x40) this.#mtHigh = cmd & 0x07;
+    else if ((cmd & 0xe0) === 0x60) this.mtreg = (this.#mtHigh << 5) | (cmd & 0x1f);
+    else if (MODES[cmd]) {
+      this.powered = true;
+      this.#mode = MODES[cmd];
+      this.#start = now;
+      this.#done = -1;
+    } else throw new I2cNackError("data", `BH1750: unknown instruction 0x${cmd.toString(16)}`);
+  }
+
+  read(count: number, _stop: boolean): Uint8Array {
+    this.#update();
+    const out = new Uint8Array(count);
+    if (count > 0) out[0] = this.data >> 8;
+    if (count > 1) out[1] = this.data & 0xff;
+    return out;
+  }
+
+  #update(): void {
+    const mode = this.#mode;
+    if (!mode) return;
+    const now = this.#clock.now();
+    const t = this.measurementTime();
+    const k = Math.floor((now - this.#start) / t) - 1; // index of the newest completed measurement
+    if (k < 0 || k === this.#done) return;
+    if (!mode.continuous) {
+      this.#convert(this.#start + t, mode.res);
+      this.#mode = undefined;
+      this.powered = false; // one time modes power down by themselves
+      return;
+    }
+    this.#done = k;
+    this.#convert(this.#start + (k + 1) * t, mode.res);
+  }
+
+  #convert(at: number, res: "high" | "high2" | "low"): void {
+    const counts = this.#env.light(at) * 1.2 * (this.mtreg / 69) * (res === "high2" ? 2 : 1);
+    this.data = Math.min(0xffff, Math.max(0, Math.floor(res === "low" ? Math.floor(counts / 4) * 4 : counts)));
+  }
+}
