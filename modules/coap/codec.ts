@@ -71,6 +71,40 @@ export interface DecodeOptions {
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 
+/**
+ * An option read from a datagram: its value is a view into the datagram,
+ * made on first use (creating typed-array views is the main cost of decoding).
+ */
+class DecodedOption implements CoapOption {
+  number: number;
+  #bytes: Uint8Array | undefined;
+  #start: number;
+  #end: number;
+  #value: Uint8Array | undefined;
+
+  constructor(number: number, bytes: Uint8Array, start: number, end: number) {
+    this.number = number;
+    this.#bytes = bytes;
+    this.#start = start;
+    this.#end = end;
+  }
+
+  get value(): Uint8Array {
+    let v = this.#value;
+    if (!v) {
+      v = this.#start === this.#end ? EMPTY : this.#bytes!.subarray(this.#start, this.#end);
+      this.#value = v;
+      this.#bytes = undefined;
+    }
+    return v;
+  }
+
+  set value(v: Uint8Array) {
+    this.#value = v;
+    this.#bytes = undefined;
+  }
+}
+
 function fail(kind: CoapDecodeError["kind"], reason: string, bytes: Uint8Array, token?: Uint8Array, option?: number): DecodeResult {
   const error: CoapDecodeError = { kind, reason };
   if (bytes.length >= 4) {
@@ -143,7 +177,7 @@ export function decode(datagram: Uint8Array | ArrayBuffer, options?: DecodeOptio
     if (pos + length > len) return fail("format", `option value (${length} bytes) runs past the end of the datagram (RFC 7252 §3.1)`, bytes, token);
     number += delta;
     if (number > 65535) return fail("format", `option number ${number} exceeds 65535 (RFC 7252 §3.1)`, bytes, token);
-    const value = bytes.subarray(pos, pos + length);
+    const start = pos;
     pos += length;
     const repeated = number === lastNumber;
     lastNumber = number;
@@ -155,8 +189,8 @@ export function decode(datagram: Uint8Array | ArrayBuffer, options?: DecodeOptio
       if (isCritical(number) && badOption < 0) badOption = number;
       continue;
     }
-    if ((number === COAP_OPTION_BLOCK1 || number === COAP_OPTION_BLOCK2) && length > 0 && (value[length - 1] & 7) === 7 && badBlock < 0) badBlock = number;
-    opts.push({ number, value });
+    if ((number === COAP_OPTION_BLOCK1 || number === COAP_OPTION_BLOCK2) && length > 0 && (bytes[pos - 1] & 7) === 7 && badBlock < 0) badBlock = number;
+    opts.push(new DecodedOption(number, bytes, start, pos));
   }
   // Format errors found anywhere take precedence over option errors (checked above, by returning early).
   if (badOption >= 0) {
