@@ -132,11 +132,15 @@ describe("byte-exact vectors", () => {
     );
   });
 
-  it("5.0 DISCONNECT and AUTH: Remaining Length 0 for Success without properties (§3.14.2.1, §3.15.2.1)", () => {
+  it("5.0 DISCONNECT: Remaining Length 0 for Success without properties (§3.14.2.1); AUTH always in full (§3.15.2.1)", () => {
     expect(encodePacket({ type: 14 }, 5)).toEqual(bytes(0xe0, 0));
     expect(encodePacket({ type: 14, reasonCode: 0x8e }, 5)).toEqual(bytes(0xe0, 1, 0x8e));
-    expect(encodeAuth({ type: 15 })).toEqual(bytes(0xf0, 0));
+    expect(encodeAuth({ type: 15 })).toEqual(bytes(0xf0, 2, 0, 0));
     expect(encodeAuth({ type: 15, reasonCode: 0x18 })).toEqual(bytes(0xf0, 2, 0x18, 0));
+  });
+
+  it("5.0 AUTH with Remaining Length 0 decodes as Success (§3.15.2.1)", () => {
+    expect(decodeAll(bytes(0xf0, 0), 5).packets).toEqual([{ type: 15, reasonCode: 0 }]);
   });
 
   it("PINGREQ / PINGRESP (§3.12, §3.13)", () => {

@@ -448,11 +448,11 @@ function reasonOnlyRemaining(p: DisconnectPacket | AuthPacket, v: MqttVersion): 
   const rc = p.reasonCode === undefined ? 0 : p.reasonCode;
   checkReasonCode(p.type, rc);
   sPropsLen = propertiesLength(p.properties, p.type);
-  // §3.14.2.1 / §3.15.2.1: with Success and no properties the Remaining Length may be 0.
-  if (sPropsLen === 0) {
-    if (rc === 0) return 0;
-    return p.type === PacketType.DISCONNECT ? 1 : 2;
-  }
+  // §3.14.2.1: a DISCONNECT with Success and no properties may have Remaining Length 0, and
+  // one with no properties may omit the Property Length. §3.15.2.1 allows the same short form
+  // for AUTH, but we always write AUTH in full: some peers (mqtt-packet 9) refuse the short one.
+  if (sPropsLen === 0 && p.type === PacketType.DISCONNECT) return rc === 0 ? 0 : 1;
+  if (sPropsLen === 0) return 2;
   return 1 + propsSize(sPropsLen);
 }
 
