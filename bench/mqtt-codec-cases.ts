@@ -1,0 +1,76 @@
+/**
+ * MQTT codec benchmark cases shared by Node (bench/mqtt-codec.bench.ts, against mqtt-packet)
+ * and XS (bench/xs/mqtt-codec.bench.ts, no peer). Portable: no Node API.
+ *
+ * The hot path of issue 3: PUBLISH QoS 1, topic "tele/esp32-a1b2c3/SENSOR", 40-byte payload.
+ */
+import type { BenchCase } from "./harness";
+import { MqttDecoder, MqttEncoder, encodePacketInto, encodePublish, topicMatches } from "../modules/mqtt/codec";
+import type { MqttVersion, PublishPacket } from "../modules/mqtt/codec";
+
+export const TOPIC = "tele/esp32-a1b2c3/SENSOR";
+export const PAYLOAD = new Uint8Array(40);
+for (let i = 0; i < PAYLOAD.length; i++) PAYLOAD[i] = 0x30 + (i % 10);
+
+export function hotPublish(): PublishPacket {
+  return { type: 3, topic: TOPIC, payload: PAYLOAD, qos: 1, retain: false, dup: false, packetId: 42 };
+}
+
+function label(v: MqttVersion): string {
+  return v === 5 ? "5.0" : "3.1.1";
+}
+
+/** Decode, encode (three ways) for one version; `peer*` fields are filled in by the Node file. */
+export function publishCases(v: MqttVersion): BenchCase[] {
+  const packet = hotPublish();
+  const wire = encodePublish(packet, v);
+  const decoder = new MqttDecoder({ version: v });
+  const encoder = new MqttEncoder({ version: v });
+  const out = new Uint8Array(256);
+  return [
+    {
+      name: "mqtt " + label(v) + " decode PUBLISH QoS 1 (" + wire.length + " B)",
+      run: () => {
+        decoder.feed(wire);
+        return decoder.next();
+      },
+      check: () => {
+        decoder.feed(wire);
+        const p = decoder.next() as PublishPacket;
+        if (p === undefined || p.topic !== TOPIC || p.packetId !== 42 || p.payload.length !== 40) throw new Error("decode check failed");
+      },
+    },
+    {
+      name: "mqtt " + label(v) + " encode PUBLISH QoS 1, reused buffer (MqttEncoder)",
+      run: () => encoder.encode(packet),
+    },
+    {
+      name: "mqtt " + label(v) + " encode PUBLISH QoS 1, caller's buffer (encodePacketInto)",
+      run: () => encodePacketInto(packet, v, out, 0),
+    },
+    {
+      name: "mqtt " + label(v) + " encode PUBLISH QoS 1, new exact array (encodePublish)",
+      run: () => encodePublish(packet, v),
+    },
+  ];
+}
+
+const FILTERS = ["tele/+/SENSOR", "cmd/esp32-a1b2c3/#", "#", "$SYS/#", "tele/esp32-a1b2c3/STATE"];
+
+export function topicCases(): BenchCase[] {
+  return [
+    {
+      name: "mqtt topicMatches, 5 filters vs 1 topic",
+      run: () => {
+        let n = 0;
+        for (let i = 0; i < FILTERS.length; i++) if (topicMatches(FILTERS[i], TOPIC)) n++;
+        return n;
+      },
+      check: () => {
+        let n = 0;
+        for (let i = 0; i < FILTERS.length; i++) if (topicMatches(FILTERS[i], TOPIC)) n++;
+        if (n !== 2) throw new Error("topicMatches check: " + n);
+      },
+    },
+  ];
+}
