@@ -1,0 +1,168 @@
+/*
+ * Block-wise transfer helpers (RFC 7959) shared by CoapServer and CoapClient:
+ * slicing a representation into Block2 blocks (§2.4), and the server's bounded
+ * store of Block1 request bodies being reassembled (§2.5, atomic fashion).
+ */
+import { blockSize, type BlockValue } from "./options";
+
+const EMPTY: Uint8Array = new Uint8Array(0);
+
+/** SZX for a block size limit: the largest power of two 16..1024 not above `bytes`. */
+export function szxForSize(bytes: number): number {
+  let szx = 6;
+  while (szx > 0 && blockSize(szx) > bytes) szx--;
+  return szx;
+}
+
+export interface Block2Slice {
+  /** The block's bytes (a view into the representation). */
+  payload: Uint8Array;
+  block: BlockValue;
+}
+
+/**
+ * Block `num` of size 2^(szx+4) of `body` (RFC 7959 §2.4). Returns undefined
+ * when the block starts beyond the end (a NUM out of range: 4.02 Bad Option,
+ * RFC 7959 §2.2 lets the server treat a Block2 it cannot honour like an unrecognized option).
+ */
+export function sliceBlock2(body: Uint8Array, num: number, szx: number): Block2Slice | undefined {
+  const size = blockSize(szx);
+  const start = num * size;
+  if (start > body.length || (start === body.length && num > 0)) return undefined;
+  const end = Math.min(body.length, start + size);
+  return { payload: start === end ? EMPTY : body.subarray(start, end), block: { num, more: end < body.length, szx } };
+}
+
+/** A Block1 body being reassembled (RFC 7959 §2.5). */
+export interface Block1Transfer {
+  key: string;
+  /** Bytes received so far, in order. */
+  chunks: Uint8Array[];
+  received: number;
+  /** Content-Format of block 0 (later blocks must agree). */
+  contentFormat: number | undefined;
+  /** Absolute time after which the partial body is discarded. */
+  expires: number;
+}
+
+export type Block1Outcome =
+  /** More blocks expected: answer 2.31 Continue (§2.9.1). */
+  | { kind: "continue" }
+  /** The final block arrived: the whole body. */
+  | { kind: "complete"; body: Uint8Array; contentFormat: number | undefined }
+  /** 4.08 Request Entity Incomplete (§2.9.2): a block out of sequence or without its predecessors. */
+  | { kind: "incomplete"; reason: string }
+  /** 4.13 Request Entity Too Large (§2.9.3): over the size limit or no room for another transfer. */
+  | { kind: "too-large"; reason: string }
+  /** 4.00 Bad Request: a non-final block whose payload is not exactly the block size (§2.3, §2.5). */
+  | { kind: "bad-request"; reason: string };
+
+/**
+ * The server's partial Block1 bodies, keyed by client endpoint and target
+ * (RFC 7959 §2.4 / §2.5 identify a transfer by endpoint and URI). Bounded twice:
+ * at most `maxTransfers` at once, each at most `maxBodySize` bytes; a partial
+ * body is dropped `lifetime` ms after its last block (EXCHANGE_LIFETIME, §2.5).
+ */
+export class Block1Store {
+  readonly maxTransfers: number;
+  readonly maxBodySize: number;
+  readonly lifetime: number;
+  #map = new Map<string, Block1Transfer>();
+
+  constructor(maxTransfers: number, maxBodySize: number, lifetime: number) {
+    if (!Number.isInteger(maxTransfers) || maxTransfers < 1) throw new RangeError("coap: maxBlock1Transfers must be an integer >= 1");
+    if (!Number.isInteger(maxBodySize) || maxBodySize < 1) throw new RangeError("coap: maxBodySize must be an integer >= 1");
+    this.maxTransfers = maxTransfers;
+    this.maxBodySize = maxBodySize;
+    this.lifetime = lifetime;
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+
+  #expire(now: number): void {
+    for (const [k, t] of this.#map) if (t.expires <= now) this.#map.delete(k);
+  }
+
+  /** Drops a transfer (e.g. after an error response). */
+  abort(key: string): void {
+    this.#map.delete(key);
+  }
+
+  clear(): void {
+    this.#map.clear();
+  }
+
+  /**
+   * Takes one Block1 block. `limit` overrides maxBodySize for this resource;
+   * `declaredSize` is the request's Size1 (§4), checked up front.
+   */
+  receive(key: string, block: BlockValue, payload: Uint8Array, contentFormat: number | undefined, now: number, declaredSize?: number, limit = this.maxBodySize): Block1Outcome {
+    this.#expire(now);
+    const size = blockSize(block.szx);
+    const offset = block.num * size;
+    if (block.more && payload.length !== size) {
+      this.#map.delete(key);
+      return { kind: "bad-request", reason: `a non-final block must carry exactly ${size} bytes, got ${payload.length} (RFC 7959 §2.3)` };
+    }
+    if (payload.length > size) {
+      this.#map.delete(key);
+      return { kind: "bad-request", reason: `block payload of ${payload.length} bytes exceeds the block size ${size} (RFC 7959 §2.3)` };
+    }
+    if ((declaredSize !== undefined && declaredSize > limit) || offset + payload.length > limit) {
+      this.#map.delete(key);
+      return { kind: "too-large", reason: `request body larger than ${limit} bytes` };
+    }
+    let t = this.#map.get(key);
+    if (block.num === 0) {
+      if (t) this.#map.delete(key);
+      if (!block.more) return { kind: "complete", body: payload, contentFormat };
+      if (this.#map.size >= this.maxTransfers) return { kind: "too-large", reason: `no room for another block-wise transfer (${this.maxTransfers} in progress)` };
+      t = { key, chunks: [payload.slice()], received: payload.length, contentFormat, expires: now + this.lifetime };
+      this.#map.set(key, t);
+      return { kind: "continue" };
+    }
+    if (!t) return { kind: "incomplete", reason: `block ${block.num} without the blocks before it (RFC 7959 §2.9.2)` };
+    if (offset !== t.received) {
+      this.#map.delete(key);
+      return { kind: "incomplete", reason: `block at offset ${offset}, expected offset ${t.received} (RFC 7959 §2.5)` };
+    }
+    if (contentFormat !== t.contentFormat) {
+      this.#map.delete(key);
+      return { kind: "incomplete", reason: "Content-Format differs from the first block's" };
+    }
+    t.chunks.push(payload.slice());
+    t.received += payload.length;
+    t.expires = now + this.lifetime;
+    if (block.more) return { kind: "continue" };
+    this.#map.delete(key);
+    return { kind: "complete", body: concat(t.chunks, t.received), contentFormat: t.contentFormat };
+  }
+}
+
+export function concat(chunks: readonly Uint8Array[], total?: number): Uint8Array {
+  let n = total ?? 0;
+  if (total === undefined) for (const c of chunks) n += c.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
+/** A 4-byte ETag from the representation's bytes (FNV-1a 32), for block-wise consistency (RFC 7959 §2.4). */
+export function etagOf(body: Uint8Array, contentFormat?: number): Uint8Array {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < body.length; i++) {
+    h ^= body[i];
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  if (contentFormat !== undefined) {
+    h ^= contentFormat & 0xffff;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return Uint8Array.of(h >>> 24, (h >>> 16) & 0xff, (h >>> 8) & 0xff, h & 0xff);
+}

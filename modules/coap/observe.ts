@@ -1,0 +1,143 @@
+/*
+ * Observe (RFC 7641) bookkeeping shared by CoapServer and CoapClient:
+ *  - ObserverList: the server's bounded list of observers (§4.1), keyed by
+ *    client endpoint and token, with a per-resource and a global limit.
+ *  - NotificationOrder: the client's §3.4 freshness rule (24-bit serial
+ *    arithmetic on the Observe value, or 128 s elapsed).
+ *  - ObserveSequence: the server's 24-bit Observe numbers (§4.4).
+ */
+import { OBSERVE_MAX, observeIsNewer } from "./options";
+
+/** One entry in the list of observers (RFC 7641 §4.1). */
+export interface ObserverEntry<R> {
+  /** address|port#token */
+  key: string;
+  address: string;
+  port: number;
+  token: Uint8Array;
+  /** The resource observed. */
+  resource: R;
+}
+
+function hex(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i++) s += (bytes[i] < 16 ? "0" : "") + bytes[i].toString(16);
+  return s;
+}
+
+export function observerKey(address: string, port: number, token: Uint8Array): string {
+  return address + "|" + port + "#" + hex(token);
+}
+
+/**
+ * Observers of every resource of a server, bounded: at most `perResource`
+ * entries per resource and `total` in all. A registration that does not fit
+ * is refused, and the GET is then answered as usual, without Observe (§4.1).
+ */
+export class ObserverList<R, E extends ObserverEntry<R>> {
+  readonly perResource: number;
+  readonly total: number;
+  #byKey = new Map<string, E>();
+  #byResource = new Map<R, Set<E>>();
+
+  constructor(perResource: number, total: number) {
+    if (!Number.isInteger(perResource) || perResource < 0) throw new RangeError("coap: maxObserversPerResource must be an integer >= 0");
+    if (!Number.isInteger(total) || total < 0) throw new RangeError("coap: maxObservers must be an integer >= 0");
+    this.perResource = perResource;
+    this.total = total;
+  }
+
+  get size(): number {
+    return this.#byKey.size;
+  }
+
+  get(key: string): E | undefined {
+    return this.#byKey.get(key);
+  }
+
+  /** Observers of one resource (a copy, safe to iterate while removing). */
+  of(resource: R): E[] {
+    const set = this.#byResource.get(resource);
+    return set ? [...set] : [];
+  }
+
+  count(resource: R): number {
+    return this.#byResource.get(resource)?.size ?? 0;
+  }
+
+  /** Can `entry` be added (or replace the entry with its key, §4.1)? */
+  canAdd(key: string, resource: R): boolean {
+    const existing = this.#byKey.get(key);
+    if (existing && existing.resource === resource) return true;
+    const total = this.#byKey.size - (existing ? 1 : 0);
+    return total < this.total && this.count(resource) < this.perResource;
+  }
+
+  /** Adds or replaces (same endpoint and token, §4.1). Returns the replaced entry. */
+  add(entry: E): E | undefined {
+    const old = this.#byKey.get(entry.key);
+    if (old) this.remove(old);
+    this.#byKey.set(entry.key, entry);
+    let set = this.#byResource.get(entry.resource);
+    if (!set) this.#byResource.set(entry.resource, (set = new Set()));
+    set.add(entry);
+    return old;
+  }
+
+  remove(entry: E): boolean {
+    if (this.#byKey.get(entry.key) !== entry) return false;
+    this.#byKey.delete(entry.key);
+    const set = this.#byResource.get(entry.resource);
+    if (set) {
+      set.delete(entry);
+      if (!set.size) this.#byResource.delete(entry.resource);
+    }
+    return true;
+  }
+
+  all(): E[] {
+    return [...this.#byKey.values()];
+  }
+}
+
+/** A resource's Observe numbers: 24-bit, incremented for every notification (RFC 7641 §4.4). */
+export class ObserveSequence {
+  #value: number;
+  constructor(start = 2) {
+    this.#value = start & OBSERVE_MAX;
+  }
+  get current(): number {
+    return this.#value;
+  }
+  next(): number {
+    this.#value = (this.#value + 1) & OBSERVE_MAX;
+    return this.#value;
+  }
+}
+
+/**
+ * The client side of RFC 7641 §3.4: a notification is fresher than the last
+ * one taken when its Observe value is greater in 24-bit serial arithmetic, or
+ * when more than 128 seconds have passed since the last one was received.
+ */
+export class NotificationOrder {
+  #v = -1;
+  #t = 0;
+
+  /** Takes the notification (returns true) when it is newer than the last one taken. */
+  accept(observe: number, now: number): boolean {
+    if (this.#v >= 0 && !observeIsNewer(this.#v, this.#t, observe, now)) return false;
+    this.#v = observe;
+    this.#t = now;
+    return true;
+  }
+
+  /** Forget the last value (a re-registration starts a fresh sequence). */
+  reset(): void {
+    this.#v = -1;
+  }
+
+  get last(): number {
+    return this.#v;
+  }
+}

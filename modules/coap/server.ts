@@ -1,0 +1,834 @@
+/*
+ * CoapServer: a tree of resources with method handlers on top of the sans-IO
+ * CoapEndpoint (messaging.ts).
+ *
+ *  - Dispatch: 4.04 for an unknown path, 4.05 for a method the resource has no
+ *    handler for (CoAP has no Allow option, RFC 7252 §5.9.2.6), 4.01 when the
+ *    `authorize` hook refuses, 4.06 when Accept names a format the resource does
+ *    not offer (§5.10.4), 4.15 for a Content-Format it does not take (§5.9.2.10),
+ *    5.00 when a handler throws or its promise rejects (never a crash).
+ *  - Default success codes: GET/FETCH 2.05, POST 2.04 (2.01 when the handler
+ *    gives a location), PUT/PATCH/iPATCH 2.04, DELETE 2.02 (§5.8).
+ *  - ETag and Max-Age (§5.10.5, §5.10.6): a GET whose ETag matches the
+ *    response's is answered 2.03 Valid without payload (§5.10.6.2).
+ *  - /.well-known/core in link format with rt, if, ct, sz, obs, title and any
+ *    other attribute, filtered by query (RFC 6690 §4, §4.1).
+ *  - Observe (RFC 7641): a bounded list of observers (§4.1), notifications with
+ *    increasing Observe numbers (§4.4), at most one outstanding notification
+ *    per observer and NON notifications rate-limited (§4.5.1), the latest state
+ *    sent once the outstanding one completes (§4.5.2), a CON notification at
+ *    least every `confirmInterval` ms or `confirmEvery` notifications (§4.5),
+ *    observers dropped on RST (§3.6) or CON timeout (§4.5), deregistration
+ *    by GET with Observe 1 (§3.6), a non-2.xx notification ends it (§3.2).
+ *  - Block-wise (RFC 7959): Block2 slices of large representations (§2.4, with
+ *    an ETag so clients can check consistency, and Size2 on block 0, §4);
+ *    Block1 bodies reassembled before the handler runs (atomic, §2.5) with 2.31
+ *    Continue, 4.08, 4.13 + Size1, and the server's block size preference.
+ *    A large notification carries its first block (RFC 7959 §3.4 / RFC 7641).
+ *
+ * Handlers get a CoapServerRequest and return a CoapServerResponse (or a
+ * promise of one: the endpoint then sends an empty ACK and a separate response,
+ * RFC 7252 §5.2.2).
+ */
+import {
+  COAP_MEDIATYPE_APPLICATION_LINK_FORMAT,
+  COAP_MESSAGE_CON,
+  COAP_MESSAGE_NON,
+  COAP_OPTION_ACCEPT,
+  COAP_OPTION_BLOCK1,
+  COAP_OPTION_BLOCK2,
+  COAP_OPTION_CONTENT_FORMAT,
+  COAP_OPTION_ETAG,
+  COAP_OPTION_IF_MATCH,
+  COAP_OPTION_IF_NONE_MATCH,
+  COAP_OPTION_LOCATION_PATH,
+  COAP_OPTION_LOCATION_QUERY,
+  COAP_OPTION_MAX_AGE,
+  COAP_OPTION_OBSERVE,
+  COAP_OPTION_SIZE1,
+  COAP_OPTION_SIZE2,
+  COAP_OPTION_URI_PATH,
+  COAP_OPTION_URI_QUERY,
+  COAP_REQUEST_DELETE,
+  COAP_REQUEST_FETCH,
+  COAP_REQUEST_GET,
+  COAP_REQUEST_IPATCH,
+  COAP_REQUEST_PATCH,
+  COAP_REQUEST_POST,
+  COAP_REQUEST_PUT,
+  COAP_RESPONSE_BAD_OPTION,
+  COAP_RESPONSE_BAD_REQUEST,
+  COAP_RESPONSE_CHANGED,
+  COAP_RESPONSE_CONTENT,
+  COAP_RESPONSE_CONTINUE,
+  COAP_RESPONSE_CREATED,
+  COAP_RESPONSE_DELETED,
+  COAP_RESPONSE_INTERNAL_SERVER_ERROR,
+  COAP_RESPONSE_METHOD_NOT_ALLOWED,
+  COAP_RESPONSE_NOT_ACCEPTABLE,
+  COAP_RESPONSE_NOT_FOUND,
+  COAP_RESPONSE_REQUEST_ENTITY_INCOMPLETE,
+  COAP_RESPONSE_REQUEST_ENTITY_TOO_LARGE,
+  COAP_RESPONSE_UNAUTHORIZED,
+  COAP_RESPONSE_UNSUPPORTED_CONTENT_FORMAT,
+  COAP_RESPONSE_VALID,
+  type CoapMessageType,
+} from "./constants";
+import type { CoapMessage } from "./codec";
+import type { CoapEndpoint, IncomingRequest } from "./messaging";
+import {
+  blockOption,
+  getBlock,
+  getOption,
+  getOptions,
+  getStrings,
+  getUint,
+  opaqueOption,
+  stringOption,
+  uintOption,
+  observeOption,
+  type BlockValue,
+  type CoapOption,
+} from "./options";
+import { Block1Store, etagOf, sliceBlock2, szxForSize } from "./block";
+import { formatLinks, filterLinks, type Link, type LinkAttributes } from "./link-format";
+import { ObserveSequence, ObserverList, observerKey, type ObserverEntry } from "./observe";
+import { openUdpEndpoint, type CoapSocketOptions, type UdpEndpoint } from "./udp-endpoint";
+import type { Job, Scheduler } from "../scheduler/scheduler";
+import type { TransmissionParameters } from "./constants";
+import { utf8Decode, utf8Encode } from "./utf8";
+
+const EMPTY: Uint8Array = new Uint8Array(0);
+
+export type CoapMethodName = "GET" | "POST" | "PUT" | "DELETE" | "FETCH" | "PATCH" | "iPATCH";
+
+const METHOD_NAMES: Record<number, CoapMethodName> = {
+  [COAP_REQUEST_GET]: "GET",
+  [COAP_REQUEST_POST]: "POST",
+  [COAP_REQUEST_PUT]: "PUT",
+  [COAP_REQUEST_DELETE]: "DELETE",
+  [COAP_REQUEST_FETCH]: "FETCH",
+  [COAP_REQUEST_PATCH]: "PATCH",
+  [COAP_REQUEST_IPATCH]: "iPATCH",
+};
+const HANDLER_KEYS: Record<number, keyof CoapHandlers> = {
+  [COAP_REQUEST_GET]: "get",
+  [COAP_REQUEST_POST]: "post",
+  [COAP_REQUEST_PUT]: "put",
+  [COAP_REQUEST_DELETE]: "delete",
+  [COAP_REQUEST_FETCH]: "fetch",
+  [COAP_REQUEST_PATCH]: "patch",
+  [COAP_REQUEST_IPATCH]: "ipatch",
+};
+/** Methods that carry a request body (Content-Format checked, Block1 accepted). */
+function hasBody(code: number): boolean {
+  return code === COAP_REQUEST_POST || code === COAP_REQUEST_PUT || code === COAP_REQUEST_FETCH || code === COAP_REQUEST_PATCH || code === COAP_REQUEST_IPATCH;
+}
+
+/** What a handler sees. */
+export interface CoapServerRequest {
+  readonly method: number;
+  readonly methodName: CoapMethodName;
+  /** Uri-Path segments joined with "/", no leading slash ("" for the root). */
+  readonly path: string;
+  /** Uri-Query arguments in order ("first=1"). */
+  readonly query: readonly string[];
+  /** The whole request body (reassembled from Block1 blocks when block-wise). */
+  readonly payload: Uint8Array;
+  readonly contentFormat: number | undefined;
+  readonly accept: number | undefined;
+  /** ETag options of the request (§5.10.6.2). */
+  readonly etags: readonly Uint8Array[];
+  /** If-Match values (§5.10.8.1); an empty value matches any current representation. */
+  readonly ifMatch: readonly Uint8Array[];
+  /** If-None-Match present (§5.10.8.2). */
+  readonly ifNoneMatch: boolean;
+  /** The Observe value of the request (0 register, 1 deregister), if any. */
+  readonly observe: number | undefined;
+  /** True while building an Observe notification (no request is on the wire). */
+  readonly notification: boolean;
+  readonly address: string;
+  readonly port: number;
+  readonly confirmable: boolean;
+  /** The (last) request message as received. */
+  readonly message: CoapMessage;
+  /** The payload as UTF-8 text. */
+  text(): string;
+  /** The value of the first Uri-Query argument `name=value`, or undefined. */
+  queryParam(name: string): string | undefined;
+}
+
+/** What a handler returns (all fields optional). */
+export interface CoapServerResponse {
+  /** Response code; defaults by method (see the file header). */
+  code?: number;
+  payload?: Uint8Array | string;
+  contentFormat?: number;
+  etag?: Uint8Array;
+  /** Seconds (RFC 7252 §5.10.5); 60 is the default and is not sent. */
+  maxAge?: number;
+  /** "/a/b" → Location-Path options (§5.10.7). */
+  locationPath?: string;
+  /** "x=1&y=2" → Location-Query options. */
+  locationQuery?: string;
+  /** Any further options. */
+  options?: CoapOption[];
+}
+
+export type CoapHandler = (request: CoapServerRequest) => CoapServerResponse | void | Promise<CoapServerResponse | void>;
+
+export interface CoapHandlers {
+  get?: CoapHandler;
+  post?: CoapHandler;
+  put?: CoapHandler;
+  delete?: CoapHandler;
+  fetch?: CoapHandler;
+  patch?: CoapHandler;
+  ipatch?: CoapHandler;
+}
+
+export interface CoapResourceOptions extends CoapHandlers {
+  /** Link attributes for /.well-known/core (RFC 6690 §3, RFC 7252 §7.2). */
+  title?: string;
+  rt?: string | readonly string[];
+  if?: string | readonly string[];
+  /** Content-Formats the resource offers: listed as ct, and an Accept outside them gets 4.06. */
+  ct?: number | readonly number[];
+  /** Estimated size (sz, RFC 6690 §3.3). */
+  sz?: number;
+  /** Other link attributes. */
+  attributes?: LinkAttributes;
+  /** Left out of /.well-known/core. */
+  hidden?: boolean;
+  /** GET with Observe 0 registers an observer (RFC 7641); listed with `obs`. */
+  observable?: boolean;
+  /** Every notification is sent CON. */
+  confirmableNotifications?: boolean;
+  /** Content-Formats accepted in request bodies; others get 4.15. Absent: any. */
+  accepts?: readonly number[];
+  /** Max-Age in seconds for responses that do not set one. */
+  maxAge?: number;
+  /** Largest request body (Block1 reassembled or not); more gets 4.13 with Size1. */
+  maxBodySize?: number;
+  /** Compute an ETag for every 2.05 response that has none (GET then answers 2.03 on a match). */
+  autoEtag?: boolean;
+}
+
+/** A resource in the tree; notify() sends its current state to every observer. */
+export class CoapResource {
+  readonly path: string;
+  readonly options: CoapResourceOptions;
+  /** @internal */ server: CoapServer;
+  /** @internal */ sequence = new ObserveSequence();
+  /** @internal */ job: Job | undefined;
+
+  /** @internal */
+  constructor(server: CoapServer, path: string, options: CoapResourceOptions) {
+    this.server = server;
+    this.path = path;
+    this.options = options;
+  }
+
+  /** The resource changed: notify observers (coalesced: several calls in one turn send once). */
+  notify(): void {
+    this.server._notify(this);
+  }
+
+  get observerCount(): number {
+    return this.server._observerCount(this);
+  }
+}
+
+export interface CoapServerOptions {
+  /** An endpoint to serve on (shared with a CoapClient if you like)... */
+  endpoint?: CoapEndpoint;
+  /** ...or a socket to open one on: `{io: UDP, port: 5683}` (then scheduler and random are required). */
+  socket?: CoapSocketOptions;
+  scheduler?: Scheduler;
+  random?(buffer: Uint8Array): Uint8Array;
+  parameters?: Partial<TransmissionParameters>;
+  /** Largest block this server sends or asks for, in bytes (16..1024, default 1024, RFC 7959 §2.2). */
+  blockSize?: number;
+  /** Default request body limit (default 8192 bytes). */
+  maxBodySize?: number;
+  /** Block1 transfers in progress at once (default 4). */
+  maxBlock1Transfers?: number;
+  /** Observers in all (default 32) and per resource (default 8), RFC 7641 §4.1. */
+  maxObservers?: number;
+  maxObserversPerResource?: number;
+  /** A CON notification at least this often per observer (ms, default 24 h, RFC 7641 §4.5). */
+  confirmInterval?: number;
+  /** ... and at least every this many notifications (default 20; 0 disables). */
+  confirmEvery?: number;
+  /** Least time between two NON notifications to one observer (ms, default 3000, RFC 7641 §4.5.1). */
+  notificationInterval?: number;
+  /** Serve /.well-known/core (default true). */
+  discovery?: boolean;
+  /** Return false to answer 4.01 Unauthorized. */
+  authorize?(request: CoapServerRequest): boolean;
+  /** Exceptions from handlers (answered 5.00) and other errors. */
+  onError?(error: unknown): void;
+}
+
+interface Observer extends ObserverEntry<CoapResource> {
+  request: ServerRequest;
+  /** Block size for notifications (the registration's Block2 SZX, or the server's). */
+  szx: number;
+  /** A notification is outstanding (CON unacknowledged, or the NON interval running). */
+  busy: boolean;
+  /** The state changed while busy: send the latest once free (§4.5.2). */
+  pending: boolean;
+  lastCon: number;
+  sinceCon: number;
+  hold: Job | undefined;
+}
+
+class ServerRequest implements CoapServerRequest {
+  method: number;
+  methodName: CoapMethodName;
+  path: string;
+  query: string[];
+  payload: Uint8Array;
+  contentFormat: number | undefined;
+  accept: number | undefined;
+  etags: Uint8Array[];
+  ifMatch: Uint8Array[];
+  ifNoneMatch: boolean;
+  observe: number | undefined;
+  notification = false;
+  address: string;
+  port: number;
+  confirmable: boolean;
+  message: CoapMessage;
+
+  constructor(msg: CoapMessage, address: string, port: number) {
+    this.message = msg;
+    this.method = msg.code;
+    this.methodName = METHOD_NAMES[msg.code];
+    this.path = getStrings(msg, COAP_OPTION_URI_PATH).join("/");
+    this.query = getStrings(msg, COAP_OPTION_URI_QUERY);
+    this.payload = msg.payload;
+    this.contentFormat = getUint(msg, COAP_OPTION_CONTENT_FORMAT);
+    this.accept = getUint(msg, COAP_OPTION_ACCEPT);
+    this.etags = getOptions(msg, COAP_OPTION_ETAG).map((o) => o.value);
+    this.ifMatch = getOptions(msg, COAP_OPTION_IF_MATCH).map((o) => o.value);
+    this.ifNoneMatch = getOption(msg, COAP_OPTION_IF_NONE_MATCH) !== undefined;
+    this.observe = getUint(msg, COAP_OPTION_OBSERVE);
+    this.address = address;
+    this.port = port;
+    this.confirmable = msg.type === COAP_MESSAGE_CON;
+  }
+
+  text(): string {
+    return utf8Decode(this.payload);
+  }
+
+  queryParam(name: string): string | undefined {
+    const p = name + "=";
+    for (const q of this.query) {
+      if (q.startsWith(p)) return q.slice(p.length);
+      if (q === name) return "";
+    }
+    return undefined;
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function isPromise(x: unknown): x is Promise<unknown> {
+  return !!x && typeof (x as Promise<unknown>).then === "function";
+}
+
+function normalizePath(path: string): string {
+  if (typeof path !== "string") throw new TypeError("coap: resource path must be a string");
+  let p = path;
+  while (p.startsWith("/")) p = p.slice(1);
+  while (p.endsWith("/")) p = p.slice(0, -1);
+  return p;
+}
+
+function list<T>(v: T | readonly T[] | undefined): T[] {
+  return v === undefined ? [] : Array.isArray(v) ? [...(v as T[])] : [v as T];
+}
+
+/** A response ready to send: code, options, full payload. */
+interface Built {
+  code: number;
+  options: CoapOption[];
+  payload: Uint8Array;
+  contentFormat: number | undefined;
+  etag: Uint8Array | undefined;
+}
+
+export class CoapServer {
+  readonly endpoint: CoapEndpoint;
+  readonly scheduler: Scheduler;
+  #udp: UdpEndpoint | undefined;
+  #resources = new Map<string, CoapResource>();
+  #szx: number;
+  #maxBodySize: number;
+  #block1: Block1Store;
+  #observers: ObserverList<CoapResource, Observer>;
+  #confirmInterval: number;
+  #confirmEvery: number;
+  #notificationInterval: number;
+  #discovery: boolean;
+  #authorize: ((request: CoapServerRequest) => boolean) | undefined;
+  #onError: ((error: unknown) => void) | undefined;
+  #closed = false;
+
+  constructor(options: CoapServerOptions) {
+    if (!options) throw new TypeError("coap: CoapServer options are required");
+    const blockSizeBytes = options.blockSize ?? 1024;
+    if (!Number.isInteger(blockSizeBytes) || blockSizeBytes < 16 || blockSizeBytes > 1024) throw new RangeError("coap: blockSize must be 16..1024");
+    const maxBodySize = options.maxBodySize ?? 8192;
+    if (!Number.isInteger(maxBodySize) || maxBodySize < 1) throw new RangeError("coap: maxBodySize must be an integer >= 1");
+    const confirmInterval = options.confirmInterval ?? 24 * 3600 * 1000;
+    const confirmEvery = options.confirmEvery ?? 20;
+    const notificationInterval = options.notificationInterval ?? 3000;
+    if (!(confirmInterval >= 0) || !(notificationInterval >= 0) || !Number.isInteger(confirmEvery) || confirmEvery < 0) throw new RangeError("coap: bad notification settings");
+    this.#observers = new ObserverList(options.maxObserversPerResource ?? 8, options.maxObservers ?? 32);
+    this.#onError = options.onError;
+    if (options.endpoint) {
+      this.endpoint = options.endpoint;
+    } else {
+      if (!options.socket || !options.scheduler || !options.random) throw new TypeError("coap: CoapServer needs an endpoint, or a socket with a scheduler and a random source");
+      this.#udp = openUdpEndpoint({ socket: options.socket, scheduler: options.scheduler, random: options.random, parameters: options.parameters, onError: options.onError });
+      this.endpoint = this.#udp.endpoint;
+    }
+    this.scheduler = this.endpoint.scheduler;
+    this.#szx = szxForSize(blockSizeBytes);
+    this.#maxBodySize = maxBodySize;
+    this.#block1 = new Block1Store(options.maxBlock1Transfers ?? 4, maxBodySize, this.endpoint.parameters.EXCHANGE_LIFETIME);
+    this.#confirmInterval = confirmInterval;
+    this.#confirmEvery = confirmEvery;
+    this.#notificationInterval = notificationInterval;
+    this.#discovery = options.discovery !== false;
+    this.#authorize = options.authorize;
+    this.endpoint.onRequest = (req) => this.#onRequest(req);
+  }
+
+  /** The UDP socket when the server opened one (its `port` is the bound port). */
+  get socket() {
+    return this.#udp?.socket;
+  }
+
+  /** Adds (or replaces) the resource at `path` ("/sensors/temp"). */
+  add(path: string, options: CoapResourceOptions): CoapResource {
+    const p = normalizePath(path);
+    if (!options || typeof options !== "object") throw new TypeError("coap: resource options must be an object");
+    for (const k of Object.values(HANDLER_KEYS)) if (options[k] !== undefined && typeof options[k] !== "function") throw new TypeError(`coap: handler ${k} must be a function`);
+    const old = this.#resources.get(p);
+    if (old) this.remove(p);
+    const r = new CoapResource(this, p, options);
+    this.#resources.set(p, r);
+    return r;
+  }
+
+  /** Removes a resource; its observers get a 4.04 notification and are dropped (RFC 7641 §3.2). */
+  remove(path: string): boolean {
+    const p = normalizePath(path);
+    const r = this.#resources.get(p);
+    if (!r) return false;
+    this.#resources.delete(p);
+    r.job?.cancel();
+    for (const o of this.#observers.of(r)) this.#sendFinal(o, COAP_RESPONSE_NOT_FOUND);
+    return true;
+  }
+
+  resource(path: string): CoapResource | undefined {
+    return this.#resources.get(normalizePath(path));
+  }
+
+  /** Paths of every resource. */
+  paths(): string[] {
+    return [...this.#resources.keys()];
+  }
+
+  get observerCount(): number {
+    return this.#observers.size;
+  }
+
+  /** Block1 bodies being reassembled. */
+  get pendingUploads(): number {
+    return this.#block1.size;
+  }
+
+  /** The /.well-known/core links (unfiltered). */
+  links(): Link[] {
+    const out: Link[] = [];
+    for (const r of this.#resources.values()) {
+      const o = r.options;
+      if (o.hidden) continue;
+      const attributes: LinkAttributes = {};
+      const rt = list(o.rt);
+      const ifs = list(o.if);
+      const ct = list(o.ct);
+      if (o.title !== undefined) attributes.title = o.title;
+      if (rt.length) attributes.rt = rt;
+      if (ifs.length) attributes.if = ifs;
+      if (ct.length) attributes.ct = ct;
+      if (o.sz !== undefined) attributes.sz = o.sz;
+      if (o.observable) attributes.obs = true;
+      if (o.attributes) for (const k of Object.keys(o.attributes)) attributes[k] = o.attributes[k];
+      out.push({ href: "/" + r.path, attributes });
+    }
+    return out;
+  }
+
+  /** Stops serving; observers are forgotten; an endpoint the server opened is closed. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const o of this.#observers.all()) this.#drop(o);
+    for (const r of this.#resources.values()) r.job?.cancel();
+    this.#block1.clear();
+    if (this.endpoint.onRequest) this.endpoint.onRequest = undefined;
+    this.#udp?.close();
+  }
+
+  // --- requests --------------------------------------------------------------------
+
+  #report(error: unknown): void {
+    if (!this.#onError) return;
+    try {
+      this.#onError(error);
+    } catch {
+      // a reporter that throws must not break the server
+    }
+  }
+
+  #send(ireq: IncomingRequest, code: number, options: CoapOption[] = [], payload: Uint8Array = EMPTY): void {
+    try {
+      ireq.respond({ code, options, payload });
+    } catch (error) {
+      this.#report(error);
+    }
+  }
+
+  #onRequest(ireq: IncomingRequest): void {
+    const msg = ireq.message;
+    const req = new ServerRequest(msg, ireq.address, ireq.port);
+    if (!req.methodName) return this.#send(ireq, COAP_RESPONSE_METHOD_NOT_ALLOWED);
+    const block2 = getBlock(msg, COAP_OPTION_BLOCK2);
+    const block1 = getBlock(msg, COAP_OPTION_BLOCK1);
+    if (block1 === null || block2 === null) return this.#send(ireq, COAP_RESPONSE_BAD_REQUEST);
+
+    if (this.#discovery && req.path === ".well-known/core" && !this.#resources.has(req.path)) {
+      if (req.method !== COAP_REQUEST_GET) return this.#send(ireq, COAP_RESPONSE_METHOD_NOT_ALLOWED);
+      if (req.accept !== undefined && req.accept !== COAP_MEDIATYPE_APPLICATION_LINK_FORMAT) return this.#send(ireq, COAP_RESPONSE_NOT_ACCEPTABLE);
+      // RFC 6690 §4, §4.1
+      const body = utf8Encode(formatLinks(filterLinks(this.links(), req.query)));
+      const built: Built = { code: COAP_RESPONSE_CONTENT, options: [uintOption(COAP_OPTION_CONTENT_FORMAT, COAP_MEDIATYPE_APPLICATION_LINK_FORMAT)], payload: body, contentFormat: COAP_MEDIATYPE_APPLICATION_LINK_FORMAT, etag: undefined };
+      return this.#finishResponse(ireq, req, built, block2, undefined, undefined);
+    }
+
+    const resource = this.#resources.get(req.path);
+    if (!resource) return this.#send(ireq, COAP_RESPONSE_NOT_FOUND);
+    const o = resource.options;
+    const handler = o[HANDLER_KEYS[req.method]];
+    if (!handler) return this.#send(ireq, COAP_RESPONSE_METHOD_NOT_ALLOWED);
+    if (this.#authorize) {
+      let ok = false;
+      try {
+        ok = this.#authorize(req) === true;
+      } catch (error) {
+        this.#report(error);
+      }
+      if (!ok) return this.#send(ireq, COAP_RESPONSE_UNAUTHORIZED);
+    }
+    // RFC 7252 §5.10.4: an Accept the resource cannot satisfy gets 4.06.
+    const offered = list(o.ct);
+    if (req.accept !== undefined && offered.length && offered.indexOf(req.accept) < 0 && (req.method === COAP_REQUEST_GET || req.method === COAP_REQUEST_FETCH))
+      return this.#send(ireq, COAP_RESPONSE_NOT_ACCEPTABLE);
+    if (hasBody(req.method)) {
+      // RFC 7252 §5.9.2.10: 4.15 for a Content-Format the resource does not take.
+      if (o.accepts && req.contentFormat !== undefined && o.accepts.indexOf(req.contentFormat) < 0) return this.#send(ireq, COAP_RESPONSE_UNSUPPORTED_CONTENT_FORMAT);
+      const limit = o.maxBodySize ?? this.#maxBodySize;
+      const size1 = getUint(msg, COAP_OPTION_SIZE1);
+      if (block1) {
+        // RFC 7959 §2.5: reassemble, then run the handler once with the whole body.
+        const key = req.address + "|" + req.port + "|" + req.method + "|" + req.path;
+        const outcome = this.#block1.receive(key, block1, msg.payload, req.contentFormat, this.scheduler.now(), block1.num === 0 ? size1 : undefined, limit);
+        switch (outcome.kind) {
+          case "continue": {
+            // §2.5: 2.31 for non-final blocks, with our block size preference (the smaller one).
+            const szx = Math.min(block1.szx, this.#szx);
+            return this.#send(ireq, COAP_RESPONSE_CONTINUE, [blockOption(COAP_OPTION_BLOCK1, { num: block1.num, more: true, szx })]);
+          }
+          case "incomplete":
+            return this.#send(ireq, COAP_RESPONSE_REQUEST_ENTITY_INCOMPLETE, [], utf8Encode(outcome.reason));
+          case "too-large":
+            // §2.9.3: Size1 tells the largest body we take; a smaller SZX in Block1 hints to retry smaller.
+            return this.#send(ireq, COAP_RESPONSE_REQUEST_ENTITY_TOO_LARGE, [blockOption(COAP_OPTION_BLOCK1, { num: block1.num, more: false, szx: Math.min(block1.szx, this.#szx) }), uintOption(COAP_OPTION_SIZE1, limit)]);
+          case "bad-request":
+            return this.#send(ireq, COAP_RESPONSE_BAD_REQUEST, [], utf8Encode(outcome.reason));
+          case "complete":
+            req.payload = outcome.body;
+            req.contentFormat = outcome.contentFormat;
+            break;
+        }
+      } else if (msg.payload.length > limit || (size1 !== undefined && size1 > limit)) {
+        // §2.9.3: a 4.13 to a request without Block1 hints the client to use Block1.
+        return this.#send(ireq, COAP_RESPONSE_REQUEST_ENTITY_TOO_LARGE, [uintOption(COAP_OPTION_SIZE1, limit)]);
+      }
+    }
+
+    // RFC 7641 §3.6 / §4.1: deregistration, or a plain GET reusing an observer's token.
+    const isGet = req.method === COAP_REQUEST_GET;
+    const okey = observerKey(req.address, req.port, msg.token);
+    if (isGet && req.observe !== 0 && !(block2 && block2.num > 0)) {
+      const existing = this.#observers.get(okey);
+      if (existing) this.#drop(existing);
+    }
+    const register = isGet && req.observe === 0 && !!o.observable && !this.#closed;
+
+    let result: CoapServerResponse | void | Promise<CoapServerResponse | void>;
+    try {
+      result = handler(req);
+    } catch (error) {
+      this.#report(error);
+      return this.#send(ireq, COAP_RESPONSE_INTERNAL_SERVER_ERROR);
+    }
+    const finish = (r: CoapServerResponse | void) => {
+      let built: Built;
+      try {
+        built = this.#build(resource, req, r);
+      } catch (error) {
+        this.#report(error);
+        return this.#send(ireq, COAP_RESPONSE_INTERNAL_SERVER_ERROR);
+      }
+      let observer: Observer | undefined;
+      if (register && built.code >> 5 === 2 && this.#observers.canAdd(okey, resource)) {
+        // §4.1: add (or replace) the entry keyed by endpoint and token.
+        const old = this.#observers.get(okey);
+        observer = {
+          key: okey,
+          address: req.address,
+          port: req.port,
+          token: msg.token.slice(),
+          resource,
+          request: req,
+          szx: block2 ? Math.min(block2.szx, this.#szx) : this.#szx,
+          busy: false,
+          pending: false,
+          lastCon: this.scheduler.now(),
+          sinceCon: 0,
+          hold: undefined,
+        };
+        if (old) this.#drop(old);
+        this.#observers.add(observer);
+      }
+      this.#finishResponse(ireq, req, built, block2, block1 ?? undefined, observer ? resource.sequence.current : undefined);
+    };
+    if (isPromise(result)) {
+      result.then(finish, (error) => {
+        this.#report(error);
+        this.#send(ireq, COAP_RESPONSE_INTERNAL_SERVER_ERROR);
+      });
+    } else finish(result);
+  }
+
+  /** Normalizes a handler's result into a response (code defaults, options). */
+  #build(resource: CoapResource, req: ServerRequest, r: CoapServerResponse | void): Built {
+    const o = resource.options;
+    const res: CoapServerResponse = r ?? {};
+    let code = res.code;
+    if (code === undefined) {
+      switch (req.method) {
+        case COAP_REQUEST_GET:
+        case COAP_REQUEST_FETCH:
+          code = COAP_RESPONSE_CONTENT;
+          break;
+        case COAP_REQUEST_DELETE:
+          code = COAP_RESPONSE_DELETED;
+          break;
+        case COAP_REQUEST_POST:
+          code = res.locationPath !== undefined ? COAP_RESPONSE_CREATED : COAP_RESPONSE_CHANGED;
+          break;
+        default:
+          code = COAP_RESPONSE_CHANGED;
+      }
+    }
+    if (!Number.isInteger(code) || code >> 5 < 2 || code >> 5 > 5) throw new RangeError(`coap: handler returned a non-response code ${code}`);
+    const payload = typeof res.payload === "string" ? utf8Encode(res.payload) : res.payload ?? EMPTY;
+    if (!(payload instanceof Uint8Array)) throw new TypeError("coap: handler payload must be a string or a Uint8Array");
+    let contentFormat = res.contentFormat;
+    const offered = list(o.ct);
+    if (contentFormat === undefined && payload.length && code >> 5 === 2 && offered.length === 1) contentFormat = offered[0];
+    // §5.10.4: the representation must be in the Accept format.
+    if (req.accept !== undefined && code === COAP_RESPONSE_CONTENT && contentFormat !== undefined && contentFormat !== req.accept) code = COAP_RESPONSE_NOT_ACCEPTABLE;
+    const options: CoapOption[] = [];
+    if (code === COAP_RESPONSE_NOT_ACCEPTABLE) return { code, options, payload: EMPTY, contentFormat: undefined, etag: undefined };
+    let etag = res.etag;
+    if (!etag && o.autoEtag && code === COAP_RESPONSE_CONTENT) etag = etagOf(payload, contentFormat);
+    if (etag) options.push(opaqueOption(COAP_OPTION_ETAG, etag));
+    if (contentFormat !== undefined && (payload.length || code >> 5 === 2)) options.push(uintOption(COAP_OPTION_CONTENT_FORMAT, contentFormat));
+    const maxAge = res.maxAge ?? o.maxAge;
+    if (maxAge !== undefined && maxAge !== 60 && code >> 5 === 2) options.push(uintOption(COAP_OPTION_MAX_AGE, maxAge));
+    if (res.locationPath !== undefined) for (const seg of normalizePath(res.locationPath).split("/")) if (seg) options.push(stringOption(COAP_OPTION_LOCATION_PATH, seg));
+    if (res.locationQuery !== undefined) for (const q of res.locationQuery.replace(/^\?/, "").split("&")) if (q) options.push(stringOption(COAP_OPTION_LOCATION_QUERY, q));
+    if (res.options) for (const x of res.options) options.push(x);
+    return { code, options, payload, contentFormat, etag };
+  }
+
+  /** ETag validation, Block2 slicing, Observe number, Block1 echo; then sends. */
+  #finishResponse(ireq: IncomingRequest, req: ServerRequest, built: Built, block2: BlockValue | undefined, block1: BlockValue | undefined, observe: number | undefined): void {
+    let { code, options, payload } = built;
+    // RFC 7252 §5.10.6.2: the client's ETag is current: 2.03 Valid without payload.
+    if (code === COAP_RESPONSE_CONTENT && built.etag && req.method === COAP_REQUEST_GET) {
+      const e = built.etag;
+      if (req.etags.some((x) => sameBytes(x, e))) {
+        code = COAP_RESPONSE_VALID;
+        options = options.filter((x) => x.number === COAP_OPTION_ETAG || x.number === COAP_OPTION_MAX_AGE);
+        payload = EMPTY;
+      }
+    }
+    if (observe !== undefined) options.push(observeOption(observe));
+    if (block1 && code >> 5 === 2) options.push(blockOption(COAP_OPTION_BLOCK1, { num: block1.num, more: false, szx: Math.min(block1.szx, this.#szx) }));
+    const szx = block2 ? Math.min(block2.szx, this.#szx) : this.#szx;
+    const num = block2 ? block2.num : 0;
+    if (payload.length > (1 << (szx + 4)) || (block2 && payload.length)) {
+      // RFC 7959 §2.4
+      const slice = sliceBlock2(payload, num, szx);
+      if (!slice) return this.#send(ireq, COAP_RESPONSE_BAD_OPTION, [], utf8Encode(`Block2 NUM ${num} is beyond the end of the ${payload.length}-byte representation`));
+      if (!built.etag && code === COAP_RESPONSE_CONTENT) options.push(opaqueOption(COAP_OPTION_ETAG, etagOf(payload, built.contentFormat)));
+      options.push(blockOption(COAP_OPTION_BLOCK2, slice.block));
+      if (num === 0) options.push(uintOption(COAP_OPTION_SIZE2, payload.length));
+      payload = slice.payload;
+    } else if (block2 && block2.num > 0) {
+      return this.#send(ireq, COAP_RESPONSE_BAD_OPTION, [], utf8Encode(`Block2 NUM ${num} is beyond the end of the representation`));
+    }
+    this.#send(ireq, code, options, payload);
+  }
+
+  // --- Observe -------------------------------------------------------------------------
+
+  /** @internal */
+  _observerCount(r: CoapResource): number {
+    return this.#observers.count(r);
+  }
+
+  /** @internal coalesces notify() calls made in one turn into one job */
+  _notify(r: CoapResource): void {
+    if (this.#closed || this.#resources.get(r.path) !== r) return;
+    if (r.job && r.job.scheduled) return;
+    if (!this.#observers.count(r)) return;
+    const run = () => {
+      for (const o of this.#observers.of(r)) {
+        if (o.busy) o.pending = true;
+        else this.#notifyOne(o);
+      }
+    };
+    if (r.job) r.job.reschedule(this.scheduler.now());
+    else r.job = this.scheduler.schedule({ name: "coap-notify", deadline: this.scheduler.now(), radio: true, run });
+  }
+
+  #drop(o: Observer): void {
+    o.hold?.cancel();
+    o.hold = undefined;
+    this.#observers.remove(o);
+  }
+
+  /** Sends a final notification with an error code and removes the observer (RFC 7641 §3.2). */
+  #sendFinal(o: Observer, code: number): void {
+    this.#drop(o);
+    try {
+      this.endpoint.sendMessage({ type: COAP_MESSAGE_CON, code, token: o.token, options: [], payload: EMPTY }, o.address, o.port);
+    } catch (error) {
+      this.#report(error);
+    }
+  }
+
+  #notifyOne(o: Observer): void {
+    const r = o.resource;
+    const get = r.options.get;
+    if (!get || this.#observers.get(o.key) !== o) return;
+    o.busy = true;
+    o.pending = false;
+    const req = o.request;
+    req.notification = true;
+    let result: CoapServerResponse | void | Promise<CoapServerResponse | void>;
+    try {
+      result = get(req);
+    } catch (error) {
+      this.#report(error);
+      return this.#sendFinal(o, COAP_RESPONSE_INTERNAL_SERVER_ERROR);
+    }
+    const go = (res: CoapServerResponse | void) => {
+      if (this.#observers.get(o.key) !== o) return;
+      let built: Built;
+      try {
+        built = this.#build(r, req, res);
+      } catch (error) {
+        this.#report(error);
+        return this.#sendFinal(o, COAP_RESPONSE_INTERNAL_SERVER_ERROR);
+      }
+      // §3.2: a notification with a non-2.xx code ends the observation.
+      if (built.code >> 5 !== 2) {
+        this.#drop(o);
+        try {
+          this.endpoint.sendMessage({ type: COAP_MESSAGE_CON, code: built.code, token: o.token, options: built.options, payload: built.payload }, o.address, o.port);
+        } catch (error) {
+          this.#report(error);
+        }
+        return;
+      }
+      const now = this.scheduler.now();
+      o.sinceCon++;
+      // §4.5: CON at least every confirmInterval (24 h) or every confirmEvery notifications.
+      const con = !!r.options.confirmableNotifications || now - o.lastCon >= this.#confirmInterval || (this.#confirmEvery > 0 && o.sinceCon >= this.#confirmEvery);
+      if (con) {
+        o.lastCon = now;
+        o.sinceCon = 0;
+      }
+      const options = built.options;
+      options.push(observeOption(r.sequence.next()));
+      let payload = built.payload;
+      if (payload.length > 1 << (o.szx + 4)) {
+        // RFC 7959 §3.4 (Observe + Block2): the first block; the client GETs the rest.
+        const slice = sliceBlock2(payload, 0, o.szx)!;
+        if (!built.etag) options.push(opaqueOption(COAP_OPTION_ETAG, etagOf(payload, built.contentFormat)));
+        options.push(blockOption(COAP_OPTION_BLOCK2, slice.block));
+        options.push(uintOption(COAP_OPTION_SIZE2, payload.length));
+        payload = slice.payload;
+      }
+      const type: CoapMessageType = con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON;
+      const free = () => {
+        if (this.#observers.get(o.key) !== o) return;
+        o.busy = false;
+        if (o.pending) this.#notifyOne(o);
+      };
+      try {
+        this.endpoint.sendMessage({ type, code: built.code, token: o.token, options, payload }, o.address, o.port, {
+          onAck: con ? free : undefined,
+          // §3.6: a RST to a notification removes the observer.
+          onReset: () => this.#drop(o),
+          // §4.5: a CON notification that times out removes the observer.
+          onFail: con ? () => this.#drop(o) : undefined,
+        });
+      } catch (error) {
+        this.#report(error);
+        this.#drop(o);
+        return;
+      }
+      if (!con) {
+        // §4.5.1: at most one NON notification per notificationInterval.
+        if (this.#notificationInterval <= 0) free();
+        else o.hold = this.scheduler.schedule({ name: "coap-notify-hold", deadline: now + this.#notificationInterval, run: free });
+      }
+    };
+    if (isPromise(result))
+      result.then(go, (error) => {
+        this.#report(error);
+        this.#sendFinal(o, COAP_RESPONSE_INTERNAL_SERVER_ERROR);
+      });
+    else go(result);
+  }
+}
+
+export { METHOD_NAMES };

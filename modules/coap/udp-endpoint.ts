@@ -1,0 +1,75 @@
+/*
+ * The binding between the sans-IO CoapEndpoint and an ECMA-419 UDP socket
+ * (ECMA-419 §10 "UDP socket"): the socket constructor is injected
+ * (`{socket: {io: UDP, port}}`), datagrams read in onReadable go to
+ * endpoint.receive(), endpoint output goes to socket.write(). Time comes from
+ * the scheduler the caller hands in; nothing here arms a timer.
+ */
+import type { UdpConstructor, UdpSocket } from "../platform/io";
+import { CoapEndpoint, type CoapEndpointOptions } from "./messaging";
+
+export interface CoapSocketOptions {
+  /** The ECMA-419 UDP constructor (the host's, the simulator's, or sim/udp-network's). */
+  io: UdpConstructor;
+  /** Local port (0 or absent: any free port). */
+  port?: number;
+  /** Local address to bind. */
+  address?: string;
+  /** Extra constructor options for host extensions (e.g. receiveQueue). */
+  [extra: string]: unknown;
+}
+
+export type UdpEndpointOptions = Omit<CoapEndpointOptions, "send"> & { socket: CoapSocketOptions };
+
+export interface UdpEndpoint {
+  endpoint: CoapEndpoint;
+  socket: UdpSocket;
+  /** Closes the endpoint (pending exchanges fail with "closed") and the socket. */
+  close(): void;
+}
+
+/** Opens a UDP socket and a CoapEndpoint on it. Throws (and opens nothing) on bad options. */
+export function openUdpEndpoint(options: UdpEndpointOptions): UdpEndpoint {
+  if (!options || !options.socket || typeof options.socket.io !== "function") throw new TypeError("coap: options.socket.io must be an ECMA-419 UDP constructor");
+  const { socket: socketOptions, ...endpointOptions } = options;
+  const { io: UDP, ...udpOptions } = socketOptions;
+  let endpoint: CoapEndpoint | undefined;
+  let socket: UdpSocket | undefined;
+  const onError = endpointOptions.onError;
+  socket = new UDP({
+    ...udpOptions,
+    onReadable(this: UdpSocket) {
+      // ECMA-419 §10: read whole datagrams until none is left.
+      for (;;) {
+        let packet;
+        try {
+          packet = this.read();
+        } catch (error) {
+          if (onError) onError(error);
+          return;
+        }
+        if (!packet) return;
+        if (endpoint) endpoint.receive(packet, packet.address, packet.port);
+      }
+    },
+    onError(error?: Error) {
+      if (onError) onError(error ?? new Error("coap: UDP socket error"));
+    },
+  } as never);
+  const s = socket;
+  try {
+    endpoint = new CoapEndpoint({ ...endpointOptions, send: (bytes, address, port) => s.write(bytes, address, port) });
+  } catch (error) {
+    s.close();
+    throw error;
+  }
+  const ep = endpoint;
+  return {
+    endpoint: ep,
+    socket: s,
+    close() {
+      ep.close();
+      s.close();
+    },
+  };
+}
