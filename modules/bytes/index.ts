@@ -12,6 +12,7 @@ export {
 } from "./varint";
 export {
   Utf8Error,
+  useNativeCodecs,
   utf8Length,
   encodeUtf8,
   encodeUtf8New,
