@@ -1,0 +1,86 @@
+/*
+ * Reconnect back-off: exponential with "full jitter" and a cap, plus a give-up deadline.
+ *
+ *   attempt n (0-based) waits  random() * min(maxDelayMs, initialDelayMs * factor^n)
+ *
+ * Full jitter spreads a fleet of devices that lost the same broker over the whole
+ * window, so they do not reconnect in lock step (a "reconnect storm"). The give-up
+ * deadline counts from the first failure of a series; `next()` returns undefined once
+ * the next attempt would start after it, and the client reports that as onGiveUp so the
+ * app can choose to deep-sleep instead of draining the battery.
+ *
+ * Pure: time comes in as `now`, randomness from the injected `random` (a number in
+ * [0, 1)); the client owns the scheduler job.
+ */
+
+export interface BackoffOptions {
+  /** First window in ms (default 1000). */
+  initialDelayMs?: number;
+  /** Largest window in ms (default 60000). */
+  maxDelayMs?: number;
+  /** Growth of the window per attempt (default 2). */
+  factor?: number;
+  /** Stop after this many ms since the first failure of a series (default Infinity: never). */
+  giveUpAfterMs?: number;
+  /** Smallest delay actually used, so a zero draw does not spin (default 100 ms). */
+  minDelayMs?: number;
+  /** Random source in [0, 1). */
+  random: () => number;
+}
+
+function positive(name: string, v: number | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== "number" || !(v >= 0)) throw new RangeError("Backoff: " + name + " must be a number >= 0, got " + String(v));
+  return v;
+}
+
+export class Backoff {
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly factor: number;
+  readonly giveUpAfterMs: number;
+  readonly minDelayMs: number;
+  /** Attempts made in the current series. */
+  attempt = 0;
+  /** Time of the first failure of the current series, or NaN. */
+  firstFailureAt = NaN;
+  private readonly random: () => number;
+
+  constructor(options: BackoffOptions) {
+    if (!options || typeof options.random !== "function") throw new TypeError("Backoff: options.random must be a function");
+    this.initialDelayMs = positive("initialDelayMs", options.initialDelayMs, 1000);
+    this.maxDelayMs = positive("maxDelayMs", options.maxDelayMs, 60000);
+    this.factor = positive("factor", options.factor, 2);
+    this.giveUpAfterMs = positive("giveUpAfterMs", options.giveUpAfterMs, Infinity);
+    this.minDelayMs = positive("minDelayMs", options.minDelayMs, 100);
+    if (this.factor < 1) throw new RangeError("Backoff: factor must be >= 1");
+    this.random = options.random;
+  }
+
+  /** The window (upper bound of the delay) for attempt `n`. */
+  window(n: number): number {
+    const w = this.initialDelayMs * Math.pow(this.factor, n);
+    return w < this.maxDelayMs ? w : this.maxDelayMs;
+  }
+
+  /**
+   * The delay before the next attempt, or undefined when the give-up deadline would be
+   * passed (the series is over; call reset() to start another).
+   */
+  next(now: number): number | undefined {
+    if (this.firstFailureAt !== this.firstFailureAt) this.firstFailureAt = now;
+    let r = this.random();
+    if (!(r >= 0 && r < 1)) r = 0.5; // a broken random source must not break the back-off
+    let delay = Math.floor(r * this.window(this.attempt));
+    if (delay < this.minDelayMs) delay = this.minDelayMs;
+    if (now + delay - this.firstFailureAt > this.giveUpAfterMs) return undefined;
+    this.attempt++;
+    return delay;
+  }
+
+  /** A connection succeeded: the next failure starts a new series. */
+  reset(): void {
+    this.attempt = 0;
+    this.firstFailureAt = NaN;
+  }
+}

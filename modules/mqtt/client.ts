@@ -1,0 +1,529 @@
+/*
+ * MqttClient: the MQTT session (./session.ts) bound to an ECMA-419 TCP or TLS socket and
+ * to the scheduler, with reconnection.
+ *
+ *   const client = new MqttClient({
+ *     socket: { io: TLS, host: "broker.example", port: 8883, tls: { host: "broker.example", ca } },
+ *     scheduler, storage: platform.storage, random: () => ...,
+ *     clientId: "esp32-a1b2c3", version: 5, keepAlive: 60,
+ *     onConnect(info) { this.subscribe("cmd/esp32-a1b2c3/#", { qos: 1 }); },
+ *     onMessage(msg) { ... },
+ *   });
+ *   client.publish("tele/esp32-a1b2c3/SENSOR", json, { qos: 1 }, (err) => { ... });
+ *
+ * - Injected IO in the ECMA-419 spirit: `socket.io` is the TCP or TLS constructor
+ *   (sim/node/tcp.ts or sim/node/tls.ts on Node, embedded:io/socket/tcp and
+ *   embedded:io/socket/tcp/tls on the device). TLS certificate verification is whatever
+ *   the TLS class does by default: on. Pass `tls.ca` for a private CA.
+ * - ECMA-419 write back-pressure: write() throws when the output buffer is full. The
+ *   client then keeps the bytes in its own queue (bounded by `maxQueuedBytes`) and writes
+ *   them, in pieces no larger than the space onWritable reports, as room frees.
+ *   A QoS 0 publish while that queue is over its bound is refused with "busy".
+ * - Reconnection: exponential back-off with full jitter and a cap (./backoff.ts) as a
+ *   scheduler job; after `reconnect.giveUpAfterMs` without success, onGiveUp. A refusal
+ *   that retrying cannot fix (bad credentials, not authorized, banned, client identifier
+ *   rejected, unsupported protocol version, bad authentication method) gives up at once.
+ * - Subscriptions are remembered; when the broker has no session for us (Session
+ *   Present 0) they are all sent again, otherwise only those never acknowledged.
+ * - Callbacks are called with `this` = the client; an exception in one is reported
+ *   through onError and goes no further.
+ */
+import type { TcpConstructor, TcpSocket, TlsConstructor, TlsSettings } from "../platform/io";
+import type { KeyValueStore } from "../platform/storage";
+import type { Job, Scheduler } from "../scheduler/scheduler";
+import { Backoff } from "./backoff";
+import { MqttOutbox } from "./outbox";
+import type { QoS, Subscription } from "./packets";
+import type { MqttProperties } from "./properties";
+import { MqttSession } from "./session";
+import type {
+  AuthExchange,
+  ConnectInfo,
+  DeliveryResult,
+  DisconnectInfo,
+  MqttMessage,
+  MqttSessionOptions,
+  PublishCallback,
+  PublishOptions,
+  SubscribeCallback,
+} from "./session";
+import { MqttError } from "./session-error";
+import { checkTopicFilter, parseSharedSubscription, topicMatches } from "./topic";
+
+export type { MqttMessage, ConnectInfo, DeliveryResult, DisconnectInfo, PublishOptions, AuthExchange } from "./session";
+export { MqttError } from "./session-error";
+
+export interface MqttSocketOptions {
+  /** The ECMA-419 TCP or TLS socket constructor. */
+  io: TcpConstructor | TlsConstructor;
+  /** Host name (resolved by the socket) ... */
+  host?: string;
+  /** ... or IP address of the broker. */
+  address?: string;
+  /** Default 1883, or 8883 with `tls`. */
+  port?: number;
+  /** TLS settings (ECMA-419 TLS Client socket); `tls.host` defaults to `host`. */
+  tls?: Partial<TlsSettings>;
+  /** Further options passed to the socket constructor as they are. */
+  [extra: string]: unknown;
+}
+
+export interface MqttReconnectOptions {
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  factor?: number;
+  /** Stop trying after this long without a connection (default: never); then onGiveUp. */
+  giveUpAfterMs?: number;
+}
+
+export interface MqttClientOptions extends Omit<MqttSessionOptions, "scheduler" | "handler" | "outbox"> {
+  socket: MqttSocketOptions;
+  scheduler: Scheduler;
+  /** Where the outbox lives (the platform KeyValueStore); without it, RAM only. */
+  storage?: KeyValueStore;
+  outbox?: { namespace?: string; maxMessages?: number; maxBytes?: number };
+  /** Random source in [0, 1) for the back-off jitter (default Math.random). */
+  random?: () => number;
+  /** false: no reconnection. */
+  reconnect?: false | MqttReconnectOptions;
+  /** Bound of the client's output queue under socket back-pressure (default 16384 bytes). */
+  maxQueuedBytes?: number;
+  /** Connect from the constructor (default true); else call connect(). */
+  autoConnect?: boolean;
+  onConnect?(this: MqttClient, info: ConnectInfo): void;
+  onMessage?(this: MqttClient, message: MqttMessage): void;
+  onDelivered?(this: MqttClient, result: DeliveryResult, error: MqttError | undefined): void;
+  onError?(this: MqttClient, error: MqttError): void;
+  onDisconnect?(this: MqttClient, info: DisconnectInfo): void;
+  onClose?(this: MqttClient, error: MqttError | undefined): void;
+  /** Reconnection stopped for good (deadline passed or a permanent refusal). */
+  onGiveUp?(this: MqttClient, error: MqttError | undefined): void;
+  onAuth?(this: MqttClient, exchange: AuthExchange): Uint8Array | undefined;
+}
+
+export interface ClientSubscribeOptions {
+  qos?: QoS;
+  noLocal?: boolean;
+  retainAsPublished?: boolean;
+  retainHandling?: 0 | 1 | 2;
+  subscriptionIdentifier?: number;
+  userProperties?: [string, string][];
+}
+
+interface SubscriptionRecord {
+  subscription: Subscription;
+  options: ClientSubscribeOptions;
+  /** Messages matching this filter also go here. */
+  onMessage: ((message: MqttMessage) => void) | undefined;
+  acknowledged: boolean;
+  /** For matching: the filter without a $share/<group>/ prefix. */
+  match: string;
+}
+
+/** CONNACK refusals that the same CONNECT will meet again: reconnecting would only drain the battery. */
+const PERMANENT_5 = [0x84, 0x85, 0x86, 0x87, 0x8a, 0x8c];
+const PERMANENT_311 = [1, 2, 4, 5];
+
+export class MqttClient {
+  readonly session: MqttSession;
+  readonly scheduler: Scheduler;
+  private readonly options: MqttClientOptions;
+  private readonly backoff: Backoff | undefined;
+  private socket: TcpSocket | undefined;
+  private generation = 0;
+  private queue: Uint8Array[] = [];
+  private queuedBytes = 0;
+  private writable = 0;
+  private readonly maxQueuedBytes: number;
+  private reconnectJob: Job | undefined;
+  private ended = false;
+  private gaveUp = false;
+  private lastError: MqttError | undefined;
+  private readonly subscriptions = new Map<string, SubscriptionRecord>();
+
+  constructor(options: MqttClientOptions) {
+    if (!options || !options.socket || typeof options.socket.io !== "function") {
+      throw new MqttError("invalid", "MqttClient: options.socket.io (an ECMA-419 TCP or TLS constructor) is required");
+    }
+    if (!options.scheduler) throw new MqttError("invalid", "MqttClient: options.scheduler is required");
+    if (!options.socket.host && !options.socket.address) throw new MqttError("invalid", "MqttClient: socket.host or socket.address is required");
+    this.options = options;
+    this.scheduler = options.scheduler;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? 16384;
+    const outbox = new MqttOutbox({
+      storage: options.storage,
+      namespace: options.outbox?.namespace,
+      maxMessages: options.outbox?.maxMessages,
+      maxBytes: options.outbox?.maxBytes,
+      clock: options.scheduler.clock,
+    });
+    const self = this;
+    this.session = new MqttSession({
+      ...options,
+      scheduler: options.scheduler,
+      outbox,
+      handler: {
+        onConnect: (info) => self.connected(info),
+        onMessage: (m) => self.message(m),
+        onDelivered: (r, e) => self.options.onDelivered?.call(self, r, e),
+        onError: (e) => self.error(e),
+        onDisconnect: (info) => self.options.onDisconnect?.call(self, info),
+        onClose: (e) => self.closed(e),
+        onAuth: (x) => (self.options.onAuth ? self.options.onAuth.call(self, x) : undefined),
+      },
+    });
+    if (options.reconnect !== false) {
+      const r = options.reconnect ?? {};
+      this.backoff = new Backoff({ ...r, random: options.random ?? Math.random });
+    }
+    for (const msg of outbox.loadErrors) this.error(new MqttError("storage", "MQTT outbox: dropped a corrupt record: " + msg));
+    if (options.autoConnect !== false) this.connect();
+  }
+
+  /** True while the session is connected (CONNACK received). */
+  get isConnected(): boolean {
+    return this.session.connected;
+  }
+
+  /** The persistent outbox (count, bytes, entries). */
+  get outbox(): MqttOutbox {
+    return this.session.outbox;
+  }
+
+  /** Opens a connection now (also cancels a pending reconnection wait). */
+  connect(): void {
+    if (this.ended) throw new MqttError("ended", "MqttClient: ended");
+    if (this.socket) return;
+    if (this.reconnectJob) {
+      this.reconnectJob.cancel();
+      this.reconnectJob = undefined;
+    }
+    this.gaveUp = false;
+    this.open();
+  }
+
+  /**
+   * Publishes; see MqttSession.publish. QoS 1/2 messages are accepted into the outbox
+   * even while disconnected; QoS 0 needs a connection and room in the output queue.
+   */
+  publish(topic: string, payload: Uint8Array | string, options?: PublishOptions, callback?: PublishCallback): number {
+    if (this.ended) throw new MqttError("ended", "MqttClient: ended");
+    if ((options?.qos ?? 0) === 0 && this.queuedBytes > this.maxQueuedBytes) {
+      throw new MqttError("busy", "MqttClient: " + this.queuedBytes + " bytes wait for the socket; QoS 0 message not sent");
+    }
+    return this.session.publish(topic, payload, options, callback);
+  }
+
+  /** Request / response: answers `request` on its Response Topic with its Correlation Data. */
+  respond(request: MqttMessage, payload: Uint8Array | string, options?: PublishOptions, callback?: PublishCallback): number {
+    return this.session.respond(request, payload, options, callback);
+  }
+
+  /**
+   * Subscribes to one filter (kept across reconnections). `onMessage`, if given, also
+   * receives the messages matching this filter; `callback` gets the reason code.
+   */
+  subscribe(topicFilter: string, options?: ClientSubscribeOptions, onMessage?: (message: MqttMessage) => void, callback?: SubscribeCallback): void {
+    if (this.ended) throw new MqttError("ended", "MqttClient: ended");
+    const o = options ?? {};
+    const bad = checkTopicFilter(topicFilter, this.session.version);
+    if (bad !== undefined) throw new MqttError("invalid", "MqttClient subscribe: " + bad.message, 0x8f, bad.statement);
+    const subscription: Subscription = {
+      topicFilter,
+      qos: o.qos ?? 0,
+      noLocal: o.noLocal,
+      retainAsPublished: o.retainAsPublished,
+      retainHandling: o.retainHandling,
+    };
+    const shared = parseSharedSubscription(topicFilter);
+    const record: SubscriptionRecord = { subscription, options: o, onMessage, acknowledged: false, match: shared ? shared.topicFilter : topicFilter };
+    if (this.session.connected) this.sendSubscribe(record, callback);
+    else if (callback) {
+      // Checked now, sent on connection.
+      this.subscriptions.set(topicFilter, record);
+      this.pendingCallbacks.set(topicFilter, callback);
+      return;
+    }
+    this.subscriptions.set(topicFilter, record);
+  }
+
+  private readonly pendingCallbacks = new Map<string, SubscribeCallback>();
+
+  /** Unsubscribes (and forgets the filters, so they are not sent again on reconnection). */
+  unsubscribe(topicFilters: string | string[], callback?: SubscribeCallback): void {
+    const list = typeof topicFilters === "string" ? [topicFilters] : topicFilters;
+    for (const f of list) {
+      this.subscriptions.delete(f);
+      this.pendingCallbacks.delete(f);
+    }
+    if (this.session.connected) this.session.unsubscribe(list, undefined, callback);
+    else if (callback) this.call(() => callback(undefined, []));
+  }
+
+  /**
+   * Ends the client: DISCONNECT (reasonCode, 0x04 to have the Will published) when
+   * connected, socket closed, no more reconnection. The outbox stays in the store.
+   */
+  end(reasonCode = 0): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.reconnectJob) this.reconnectJob.cancel();
+    this.reconnectJob = undefined;
+    if (this.session.state !== "disconnected") {
+      // Write what is queued first, then DISCONNECT; the socket is closed right after.
+      this.session.disconnect(reasonCode);
+    }
+    this.closeSocket();
+  }
+
+  // ---------------------------------------------------------------------------
+
+  private open(): void {
+    const s = this.options.socket;
+    const gen = ++this.generation;
+    const self = this;
+    const extra: { [k: string]: unknown } = {};
+    for (const k in s) if (k !== "io" && k !== "tls") extra[k] = s[k];
+    const opts: { [k: string]: unknown } = {
+      ...extra,
+      port: s.port ?? (s.tls ? 8883 : 1883),
+      onReadable(this: TcpSocket, bytes: number) {
+        if (gen === self.generation) self.readable(bytes);
+      },
+      onWritable(this: TcpSocket, bytes: number) {
+        if (gen === self.generation) self.writableEvent(bytes);
+      },
+      onError(this: TcpSocket, error?: Error) {
+        if (gen === self.generation) self.socketError(error);
+      },
+    };
+    if (s.tls) opts.tls = { host: s.host ?? s.address, ...s.tls };
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.writable = 0;
+    let sock: TcpSocket;
+    try {
+      sock = new (s.io as TcpConstructor)(opts as never);
+    } catch (e) {
+      this.error(new MqttError("connection-lost", "MqttClient: cannot open the socket: " + String((e as Error)?.message ?? e), undefined, undefined, e));
+      this.scheduleReconnect();
+      return;
+    }
+    this.socket = sock;
+    this.connecting = true;
+  }
+
+  private connecting = false;
+
+  private readable(count: number): void {
+    const sock = this.socket;
+    if (!sock) return;
+    for (let guard = 0; guard < 64; guard++) {
+      let buf: ArrayBuffer | undefined;
+      try {
+        buf = sock.read();
+      } catch (e) {
+        this.socketError(e as Error);
+        return;
+      }
+      if (!buf || buf.byteLength === 0) return;
+      this.session.receive(new Uint8Array(buf));
+      if (this.socket !== sock) return;
+    }
+    void count;
+  }
+
+  private writableEvent(bytes: number): void {
+    this.writable = typeof bytes === "number" ? bytes : Infinity;
+    if (this.connecting) {
+      this.connecting = false;
+      const gen = this.generation;
+      this.session.connectionMade({
+        write: (b) => {
+          if (gen === this.generation) this.write(b);
+        },
+        close: () => {
+          if (gen === this.generation) this.closeSocket();
+        },
+      });
+      return;
+    }
+    this.flush();
+  }
+
+  /** The session's bytes: written now when the socket takes them, else queued (copied). */
+  private write(bytes: Uint8Array): void {
+    if (!this.socket) return;
+    if (this.queue.length === 0 && bytes.length <= this.writable) {
+      try {
+        const left = this.socket.write(bytes);
+        this.writable = typeof left === "number" ? left : this.writable - bytes.length;
+        return;
+      } catch {
+        this.writable = 0; // full after all: queue and wait for onWritable
+      }
+    }
+    this.queue.push(bytes.slice());
+    this.queuedBytes += bytes.length;
+    this.flush();
+  }
+
+  private flush(): void {
+    const sock = this.socket;
+    while (sock && this.queue.length && this.writable > 0) {
+      const c = this.queue[0];
+      const n = c.length <= this.writable ? c.length : this.writable;
+      const piece = n === c.length ? c : c.subarray(0, n);
+      try {
+        const left = sock.write(piece);
+        this.writable = typeof left === "number" ? left : this.writable - n;
+      } catch {
+        this.writable = 0;
+        return;
+      }
+      if (n === c.length) this.queue.shift();
+      else this.queue[0] = c.subarray(n);
+      this.queuedBytes -= n;
+    }
+  }
+
+  private socketError(error?: Error): void {
+    const sock = this.socket;
+    if (!sock) return;
+    this.generation++;
+    this.socket = undefined;
+    try {
+      sock.close();
+    } catch {
+      // already closed
+    }
+    if (this.session.state !== "disconnected") {
+      this.session.connectionLost(error ?? new Error("socket closed"));
+    } else {
+      // Never got to CONNECT (connection refused, TLS verification failed, ...).
+      this.error(new MqttError("connection-lost", "MqttClient: connection failed" + (error ? ": " + String(error.message ?? error) : ""), undefined, undefined, error));
+      this.closed(undefined);
+    }
+  }
+
+  private closeSocket(): void {
+    const sock = this.socket;
+    if (!sock) return;
+    this.flush();
+    this.generation++;
+    this.socket = undefined;
+    this.connecting = false;
+    try {
+      sock.close();
+    } catch {
+      // fine
+    }
+  }
+
+  private connected(info: ConnectInfo): void {
+    this.backoff?.reset();
+    this.lastError = undefined;
+    this.call(() => this.options.onConnect?.call(this, info));
+    if (!this.session.connected) return;
+    // Resubscription: all when the broker has no session, else those never acknowledged.
+    this.subscriptions.forEach((r) => {
+      if (!info.sessionPresent) r.acknowledged = false;
+      if (!r.acknowledged && this.session.connected) this.sendSubscribe(r, this.pendingCallbacks.get(r.subscription.topicFilter));
+    });
+    this.pendingCallbacks.clear();
+  }
+
+  private sendSubscribe(r: SubscriptionRecord, callback: SubscribeCallback | undefined): void {
+    const o = r.options;
+    const opts = o.subscriptionIdentifier !== undefined || o.userProperties ? { subscriptionIdentifier: o.subscriptionIdentifier, userProperties: o.userProperties } : undefined;
+    this.session.subscribe([r.subscription], opts, (err, codes) => {
+      if (!err && codes.length && codes[0] < 0x80) r.acknowledged = true;
+      if (callback) callback.call(this, err, codes);
+    });
+  }
+
+  private message(m: MqttMessage): void {
+    this.call(() => this.options.onMessage?.call(this, m));
+    this.subscriptions.forEach((r) => {
+      if (r.onMessage && topicMatches(r.match, m.topic)) {
+        const fn = r.onMessage;
+        this.call(() => fn.call(this, m));
+      }
+    });
+  }
+
+  private error(e: MqttError): void {
+    this.lastError = e;
+    try {
+      this.options.onError?.call(this, e);
+    } catch {
+      // nobody left to tell
+    }
+  }
+
+  private closed(e: MqttError | undefined): void {
+    this.closeSocket();
+    this.call(() => this.options.onClose?.call(this, e));
+    if (this.ended || this.gaveUp) return;
+    if (e && e.code === "connect-refused" && e.reasonCode !== undefined) {
+      const permanent = this.session.version === 5 ? PERMANENT_5 : PERMANENT_311;
+      if (permanent.indexOf(e.reasonCode) >= 0) {
+        this.giveUp(e);
+        return;
+      }
+    }
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.ended || this.gaveUp || this.reconnectJob) return;
+    if (!this.backoff) return;
+    const delay = this.backoff.next(this.scheduler.now());
+    if (delay === undefined) {
+      this.giveUp(this.lastError);
+      return;
+    }
+    this.reconnectJob = this.scheduler.after(delay, () => {
+      this.reconnectJob = undefined;
+      if (!this.ended && !this.socket) this.open();
+    }, { name: "mqtt-reconnect", radio: true });
+  }
+
+  private giveUp(e: MqttError | undefined): void {
+    this.gaveUp = true;
+    this.call(() => this.options.onGiveUp?.call(this, e));
+  }
+
+  private call(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.error(new MqttError("callback", "MqttClient: an app callback threw: " + String((e as Error)?.message ?? e), undefined, undefined, e));
+    }
+  }
+
+  /** The delay of the pending reconnection attempt's job, for diagnostics. */
+  get reconnectAt(): number | undefined {
+    return this.reconnectJob?.deadline;
+  }
+
+  /** Bytes waiting for the socket. */
+  get queued(): number {
+    return this.queuedBytes;
+  }
+
+  /** Subscriptions remembered for resubscription. */
+  get subscribed(): string[] {
+    return Array.from(this.subscriptions.keys());
+  }
+
+  /** A 5.0 re-authentication (AUTH 0x19). */
+  reauthenticate(data?: Uint8Array): void {
+    this.session.reauthenticate(data);
+  }
+
+  /** Properties of the current connection's CONNACK. */
+  get serverProperties(): MqttProperties | undefined {
+    return this.session.serverProperties;
+  }
+}

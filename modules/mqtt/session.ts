@@ -1,0 +1,1232 @@
+/*
+ * MqttSession: the MQTT 3.1.1 / 5.0 client protocol, sans-IO (ARCHITECTURE.md principle 1).
+ *
+ *   const s = new MqttSession({ scheduler, outbox, clientId: "dev-1", version: 5, handler });
+ *   s.connectionMade({ write(bytes) { ... }, close() { ... } });   // sends CONNECT
+ *   s.receive(bytesFromTheSocket);                                 // drives everything
+ *   s.connectionLost();                                            // the socket died
+ *
+ * It never touches a socket or a host timer: bytes go out through the transport's
+ * write(), time comes from the scheduler (keep-alive and the CONNACK timeout are
+ * scheduler jobs), and what happens is reported through the handler. Every handler call
+ * is guarded: an exception from app code becomes an onError("callback") and the session
+ * carries on.
+ *
+ * What it implements (sections of MQTT 5.0 unless said otherwise; 3.1.1 alike where it
+ * has the feature):
+ * - CONNECT/CONNACK (§3.1, §3.2) with every reason / return code, Clean Start, Session
+ *   Expiry, assigned Client Identifier (kept in the store), user name / password, Will
+ *   with its properties, enhanced authentication (§4.12) through handler.onAuth.
+ * - Keep alive (§3.1.2.10): a PINGREQ once keepAlive has passed since the last packet
+ *   sent [MQTT-3.1.2-20] or received, and the connection is closed when no packet comes
+ *   within keepAlive / 2 of it. So a dead link is noticed at most 1.5 x keepAlive after
+ *   the last packet received. Server Keep Alive replaces ours [MQTT-3.2.2-21].
+ * - QoS 0/1/2 both ways (§4.3) with the outbox (./outbox.ts) holding every outbound
+ *   QoS > 0 message and the inbound QoS 2 identifiers; on a resumed session unacknowledged
+ *   PUBLISH (DUP set, same identifier) and PUBREL are sent again [MQTT-4.4.0-1].
+ * - Flow control (§4.9): at most the server's Receive Maximum QoS > 0 PUBLISH in flight
+ *   [MQTT-3.3.4-7]; more than ours from the server is a 0x93 DISCONNECT.
+ * - Topic aliases (§3.3.2.3.4): outbound ones are automatic (first PUBLISH to a topic
+ *   carries topic + alias, the next ones an empty topic + alias; least recently used alias
+ *   reassigned when all are taken; not used where an alias would not save bytes); inbound
+ *   ones resolved, 0 or above our maximum is 0x94, an unknown alias 0x82.
+ * - Maximum Packet Size both ways: ours is announced and enforced by the decoder (0x95);
+ *   the server's makes publish() refuse a message with "packet-too-large" [MQTT-3.2.2-15];
+ *   Reason String and User Properties are dropped from acknowledgements that would pass it
+ *   ([MQTT-3.4.2-2], [MQTT-3.4.2-3]).
+ * - Message expiry (§3.3.2.3.3): a message still in the outbox, never sent, whose interval
+ *   has passed is dropped and reported ("expired"); the interval sent is what remains.
+ * - Maximum QoS and Retain Available of the server are honoured ([MQTT-3.2.2-11], -14).
+ * - Protocol violations by the server end in DISCONNECT with the reason code (5.0) or a
+ *   closed connection (3.1.1), an onError("protocol"), and an untouched outbox (§4.13).
+ */
+import type { Job, Scheduler } from "../scheduler/scheduler";
+import { MqttDecoder } from "./decoder";
+import { encodedLength, MqttEncoder } from "./encode";
+import type { MqttCodecError } from "./errors";
+import type { OutboxEntry } from "./outbox";
+import { MqttOutbox } from "./outbox";
+import type {
+  AuthPacket,
+  ConnackPacket,
+  ConnectPacket,
+  DisconnectPacket,
+  MqttPacket,
+  MqttVersion,
+  PubAckPacket,
+  PublishPacket,
+  QoS,
+  SubackPacket,
+  Subscription,
+  UnsubackPacket,
+  WillMessage,
+} from "./packets";
+import { PacketType } from "./packets";
+import type { MqttProperties } from "./properties";
+import { reasonCodeName } from "./reason-codes";
+import { MqttError } from "./session-error";
+import { checkTopicFilter, checkTopicName } from "./topic";
+
+export { MqttError } from "./session-error";
+export type { MqttErrorCode } from "./session-error";
+
+/** Where the session's bytes go. write() must copy `bytes` if it keeps them. */
+export interface MqttTransport {
+  write(bytes: Uint8Array): void;
+  close(): void;
+}
+
+export interface MqttMessage {
+  topic: string;
+  payload: Uint8Array;
+  qos: QoS;
+  retain: boolean;
+  dup: boolean;
+  /** 0 for QoS 0. */
+  packetId: number;
+  properties: MqttProperties | undefined;
+}
+
+export interface ConnectInfo {
+  sessionPresent: boolean;
+  /** The CONNACK properties (5.0): limits, Assigned Client Identifier, Server Reference, ... */
+  properties: MqttProperties | undefined;
+  clientId: string;
+  /** Keep alive in effect, seconds (Server Keep Alive when the server sent one). */
+  keepAlive: number;
+}
+
+export interface DeliveryResult {
+  packetId: number;
+  topic: string;
+  qos: QoS;
+  /** PUBACK / PUBREC / PUBCOMP reason code (0 in 3.1.1). */
+  reasonCode: number;
+  properties: MqttProperties | undefined;
+}
+
+export interface DisconnectInfo {
+  reasonCode: number;
+  reasonString: string | undefined;
+  /** §3.14.2.2.5: the server the client should use instead (with 0x9C / 0x9D). */
+  serverReference: string | undefined;
+  properties: MqttProperties | undefined;
+}
+
+export interface AuthExchange {
+  /** 0x18 Continue authentication, 0x00 Success (after a re-authentication). */
+  reasonCode: number;
+  method: string;
+  data: Uint8Array | undefined;
+  properties: MqttProperties | undefined;
+}
+
+export interface MqttSessionHandler {
+  onConnect?(info: ConnectInfo): void;
+  onMessage?(message: MqttMessage): void;
+  /** An outbound QoS 1/2 message is done: acknowledged (no error) or given up (error says why). */
+  onDelivered?(result: DeliveryResult, error: MqttError | undefined): void;
+  onError?(error: MqttError): void;
+  /** The server sent DISCONNECT (5.0). */
+  onDisconnect?(info: DisconnectInfo): void;
+  /** The network connection is over (after onError / onDisconnect when there was one). */
+  onClose?(error: MqttError | undefined): void;
+  /**
+   * Enhanced authentication (§4.12): the server's AUTH. Return the Authentication Data to
+   * answer with (AUTH 0x18), or undefined to abandon (DISCONNECT 0x87).
+   */
+  onAuth?(exchange: AuthExchange): Uint8Array | undefined;
+}
+
+export interface MqttSessionOptions {
+  scheduler: Scheduler;
+  handler?: MqttSessionHandler;
+  /** Persistent outbox; default: a RAM-only one. */
+  outbox?: MqttOutbox;
+  /** 4 (3.1.1) or 5 (5.0, default). */
+  version?: MqttVersion;
+  /** "" asks the server to assign one (5.0; 3.1.1 requires clean). A stored assigned one is reused. */
+  clientId?: string;
+  /** Clean Start / CleanSession (default false: resume the session). */
+  clean?: boolean;
+  /** Seconds, 0 = off (default 60). */
+  keepAlive?: number;
+  username?: string;
+  password?: Uint8Array | string;
+  will?: WillMessage;
+  /** 5.0 Session Expiry Interval in seconds (default 0; 0xFFFFFFFF = never). */
+  sessionExpiryInterval?: number;
+  /** 5.0 Receive Maximum we announce (default 16). */
+  receiveMaximum?: number;
+  /** Largest packet we accept; announced in 5.0 (default 16384). */
+  maximumPacketSize?: number;
+  /** 5.0 Topic Alias Maximum we announce for inbound aliases (default 16). */
+  topicAliasMaximum?: number;
+  /** Use outbound topic aliases when the server allows them (default true). */
+  outboundTopicAliases?: boolean;
+  /** Our own cap on outbound QoS > 0 messages in flight (default 65535, 3.1.1: 20). */
+  maxInflight?: number;
+  /** Close when no CONNACK within this (default 30000 ms). */
+  connectTimeoutMs?: number;
+  requestResponseInformation?: boolean;
+  requestProblemInformation?: boolean;
+  /** User Properties of the CONNECT (5.0). */
+  userProperties?: [string, string][];
+  /** Enhanced authentication (5.0 §4.12). */
+  auth?: { method: string; data?: Uint8Array };
+}
+
+export interface PublishOptions {
+  qos?: QoS;
+  retain?: boolean;
+  /** 5.0 properties: messageExpiryInterval, contentType, payloadFormatIndicator, responseTopic, correlationData, userProperties. */
+  properties?: MqttProperties;
+}
+
+export interface SubscribeOptions {
+  /** 5.0 Subscription Identifier (1..268435455). */
+  subscriptionIdentifier?: number;
+  userProperties?: [string, string][];
+}
+
+export type PublishCallback = (error: MqttError | undefined, result: DeliveryResult) => void;
+export type SubscribeCallback = (error: MqttError | undefined, reasonCodes: number[]) => void;
+
+export type SessionState = "disconnected" | "connecting" | "connected";
+
+interface Pending {
+  kind: "sub" | "unsub";
+  count: number;
+  callback: SubscribeCallback | undefined;
+}
+
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+function isUtf8(b: Uint8Array): boolean {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i];
+    let n = 0;
+    let min = 0;
+    if (c < 0x80) {
+      i++;
+      continue;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      n = 1;
+      min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      min = 0x10000;
+    } else return false;
+    if (i + n >= b.length) return false;
+    let cp = c & (0x3f >> n);
+    for (let k = 1; k <= n; k++) {
+      const d = b[i + k];
+      if ((d & 0xc0) !== 0x80) return false;
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+export class MqttSession {
+  readonly version: MqttVersion;
+  readonly outbox: MqttOutbox;
+  readonly scheduler: Scheduler;
+  handler: MqttSessionHandler;
+  /** Client Identifier in use (the assigned one once the server gave one). */
+  clientId: string;
+  state: SessionState = "disconnected";
+  /** The server's CONNACK properties of the current connection. */
+  serverProperties: MqttProperties | undefined;
+  /** Limits in force on this connection (server's CONNACK, or defaults). */
+  serverReceiveMaximum = 65535;
+  serverMaximumPacketSize = Infinity;
+  serverTopicAliasMaximum = 0;
+  serverMaximumQoS: QoS = 2;
+  serverRetainAvailable = true;
+  serverWildcardAvailable = true;
+  serverSubscriptionIdsAvailable = true;
+  /** Keep alive in force, seconds. */
+  keepAlive: number;
+
+  private readonly options: MqttSessionOptions;
+  private readonly decoder: MqttDecoder;
+  private readonly encoder: MqttEncoder;
+  private transport: MqttTransport | undefined;
+  private readonly receiveMaximum: number;
+  private readonly maximumPacketSize: number;
+  private readonly topicAliasMaximum: number;
+  private readonly maxInflight: number;
+  private cleanThisConnection = false;
+  private inflight = 0;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly publishCallbacks = new Map<number, PublishCallback>();
+  // Outbound topic aliases of this connection.
+  private readonly aliasOf = new Map<string, number>();
+  private aliasTopic: string[] = [];
+  private aliasUsed: number[] = [];
+  private aliasClock = 0;
+  // Inbound topic aliases of this connection.
+  private inboundAlias: string[] = [];
+  // Keep alive.
+  private lastSent = 0;
+  private lastReceived = 0;
+  private pingSentAt = -1;
+  private keepAliveJob: Job | undefined;
+  private connectJob: Job | undefined;
+  private closing = false;
+
+  constructor(options: MqttSessionOptions) {
+    if (!options || !options.scheduler) throw new MqttError("invalid", "MqttSession: options.scheduler is required");
+    const v = options.version ?? 5;
+    if (v !== 4 && v !== 5) throw new MqttError("invalid", "MqttSession: version must be 4 (3.1.1) or 5 (5.0)");
+    this.version = v;
+    this.options = options;
+    this.scheduler = options.scheduler;
+    this.handler = options.handler ?? {};
+    this.outbox = options.outbox ?? new MqttOutbox({ clock: options.scheduler.clock });
+    this.keepAlive = options.keepAlive ?? 60;
+    if (!(this.keepAlive >= 0 && this.keepAlive <= 65535) || (this.keepAlive | 0) !== this.keepAlive) {
+      throw new MqttError("invalid", "MqttSession: keepAlive must be an integer 0..65535 seconds");
+    }
+    this.receiveMaximum = options.receiveMaximum ?? 16;
+    if (!(this.receiveMaximum >= 1 && this.receiveMaximum <= 65535)) throw new MqttError("invalid", "MqttSession: receiveMaximum must be 1..65535");
+    this.maximumPacketSize = options.maximumPacketSize ?? 16384;
+    if (!(this.maximumPacketSize >= 16)) throw new MqttError("invalid", "MqttSession: maximumPacketSize must be at least 16");
+    this.topicAliasMaximum = v === 5 ? options.topicAliasMaximum ?? 16 : 0;
+    this.maxInflight = options.maxInflight ?? (v === 5 ? 65535 : 20);
+    const stored = this.outbox.getMeta("cid");
+    const id = options.clientId ?? "";
+    this.clientId = id === "" && stored !== undefined ? stored : id;
+    if (v === 4 && this.clientId === "" && !options.clean) {
+      throw new MqttError("invalid", "MqttSession: a 3.1.1 client with an empty Client Identifier must use clean: true", undefined, "[MQTT-3.1.3-7]");
+    }
+    this.decoder = new MqttDecoder({ version: v, maximumPacketSize: this.maximumPacketSize });
+    this.encoder = new MqttEncoder({ version: v, bufferSize: 256 });
+  }
+
+  get connected(): boolean {
+    return this.state === "connected";
+  }
+
+  // ---------------------------------------------------------------------------
+  // Network connection events
+
+  /** The transport is open: sends CONNECT (§3.1) and waits for CONNACK. */
+  connectionMade(transport: MqttTransport): void {
+    if (this.state !== "disconnected") this.teardown(undefined, false);
+    this.transport = transport;
+    this.closing = false;
+    this.state = "connecting";
+    this.decoder.reset(this.version);
+    this.resetConnectionState();
+    const o = this.options;
+    const now = this.scheduler.now();
+    this.lastReceived = now;
+    this.cleanThisConnection = !!o.clean;
+    const packet: ConnectPacket = {
+      type: PacketType.CONNECT,
+      protocolVersion: this.version,
+      clean: !!o.clean,
+      keepAlive: this.keepAlive,
+      clientId: this.clientId,
+      will: o.will,
+      username: o.username,
+      password: o.password,
+      properties: undefined,
+    };
+    if (this.version === 5) {
+      const p: MqttProperties = {};
+      if (o.sessionExpiryInterval) p.sessionExpiryInterval = o.sessionExpiryInterval;
+      if (this.receiveMaximum !== 65535) p.receiveMaximum = this.receiveMaximum;
+      if (this.maximumPacketSize < 268435460) p.maximumPacketSize = this.maximumPacketSize;
+      if (this.topicAliasMaximum) p.topicAliasMaximum = this.topicAliasMaximum;
+      if (o.requestResponseInformation) p.requestResponseInformation = 1;
+      if (o.requestProblemInformation === false) p.requestProblemInformation = 0;
+      if (o.userProperties) p.userProperties = o.userProperties;
+      if (o.auth) {
+        p.authenticationMethod = o.auth.method;
+        if (o.auth.data) p.authenticationData = o.auth.data;
+      }
+      packet.properties = p;
+    }
+    if (!this.send(packet)) return;
+    const timeout = o.connectTimeoutMs ?? 30000;
+    this.connectJob = this.scheduler.after(timeout, () => {
+      this.connectJob = undefined;
+      if (this.state === "connecting") {
+        this.teardown(new MqttError("connect-timeout", "MQTT: no CONNACK within " + timeout + " ms"), true);
+      }
+    }, { name: "mqtt-connack", radio: true });
+  }
+
+  /** The transport reports the connection gone (socket error or closed by the peer). */
+  connectionLost(cause?: unknown): void {
+    if (this.state === "disconnected") return;
+    const e = cause instanceof MqttError ? cause : new MqttError("connection-lost", "MQTT: network connection lost" + (cause ? ": " + String((cause as Error).message ?? cause) : ""), undefined, undefined, cause);
+    this.teardown(this.closing ? undefined : e, false);
+  }
+
+  /** Bytes from the network. Never throws. */
+  receive(bytes: Uint8Array): void {
+    if (this.state === "disconnected" || this.closing) return;
+    const d = this.decoder;
+    d.feed(bytes);
+    for (;;) {
+      const p = d.next();
+      if (p === undefined) break;
+      this.lastReceived = this.scheduler.now();
+      this.pingSentAt = -1; // any packet proves the link alive
+      try {
+        this.dispatch(p);
+      } catch (e) {
+        // A session bug must not escape into the socket callback.
+        this.violation(0x83, "MQTT: internal error handling " + p.type + ": " + String((e as Error)?.message ?? e), "");
+      }
+      if (this.isDown()) return;
+    }
+    if (d.error !== undefined) this.codecViolation(d.error);
+  }
+
+  // ---------------------------------------------------------------------------
+  // App operations
+
+  /**
+   * Publishes a message. QoS 0 is sent now (needs a connection); QoS 1/2 is stored in the
+   * outbox first (persisted), then sent when the connection and the send quota allow.
+   * Returns the Packet Identifier (0 for QoS 0). Throws MqttError when the message is
+   * refused: "invalid", "not-connected" (QoS 0), "packet-too-large", "outbox-full", "storage".
+   * `callback` runs when a QoS 1/2 message is done (acknowledged, refused or expired).
+   */
+  publish(topic: string, payload: Uint8Array | string, options?: PublishOptions, callback?: PublishCallback): number {
+    const qos = options?.qos ?? 0;
+    const retain = !!options?.retain;
+    const bytes = typeof payload === "string" ? encodeUtf8(payload) : payload;
+    if (!(bytes instanceof Uint8Array)) throw new MqttError("invalid", "MQTT publish: payload must be a Uint8Array or a string");
+    if (qos !== 0 && qos !== 1 && qos !== 2) throw new MqttError("invalid", "MQTT publish: qos must be 0, 1 or 2");
+    const bad = checkTopicName(topic, this.version);
+    if (bad !== undefined) throw new MqttError("invalid", "MQTT publish: " + bad.message, bad.reasonCode, bad.statement);
+    let properties = options?.properties;
+    if (properties !== undefined && this.version === 4) properties = undefined;
+    if (properties !== undefined) {
+      if (properties.topicAlias !== undefined) throw new MqttError("invalid", "MQTT publish: topic aliases are automatic; do not set topicAlias");
+      if (properties.subscriptionIdentifiers !== undefined) {
+        throw new MqttError("invalid", "MQTT publish: a client PUBLISH carries no Subscription Identifier", undefined, "[MQTT-3.3.4-6]");
+      }
+      if (properties.responseTopic !== undefined) {
+        const r = checkTopicName(properties.responseTopic, 5);
+        if (r !== undefined) throw new MqttError("invalid", "MQTT publish: Response Topic: " + r.message, r.reasonCode, "[MQTT-3.3.2-14]");
+      }
+      if (properties.payloadFormatIndicator === 1 && !isUtf8(bytes)) {
+        throw new MqttError("invalid", "MQTT publish: Payload Format Indicator 1 but the payload is not UTF-8", 0x99, "§3.3.2.3.2");
+      }
+    }
+    if (this.state === "connected") {
+      if (qos > this.serverMaximumQoS) {
+        throw new MqttError("invalid", "MQTT publish: QoS " + qos + " above the server's Maximum QoS " + this.serverMaximumQoS, 0x9b, "[MQTT-3.2.2-11]");
+      }
+      if (retain && !this.serverRetainAvailable) {
+        throw new MqttError("invalid", "MQTT publish: the server does not support retained messages", 0x9a, "[MQTT-3.2.2-14]");
+      }
+    }
+    const packet: PublishPacket = { type: PacketType.PUBLISH, topic, payload: bytes, qos, retain, dup: false, packetId: qos ? 1 : 0, properties };
+    let size: number;
+    try {
+      size = encodedLength(packet, this.version);
+    } catch (e) {
+      const ce = e as MqttCodecError;
+      throw new MqttError("invalid", "MQTT publish: " + String(ce.message), ce.reasonCode, ce.statement);
+    }
+    const limit = this.state === "connected" ? this.serverMaximumPacketSize : Infinity;
+    if (size > limit) {
+      // [MQTT-3.2.2-15]: never sent; the caller keeps the message.
+      throw new MqttError("packet-too-large", "MQTT publish: " + size + " bytes exceed the server's Maximum Packet Size " + limit, 0x95, "[MQTT-3.2.2-15]");
+    }
+    if (qos === 0) {
+      if (this.state !== "connected") throw new MqttError("not-connected", "MQTT publish: QoS 0 needs a connection; not sent");
+      this.sendPublish(packet);
+      return 0;
+    }
+    packet.packetId = this.allocateId();
+    this.outbox.add(packet); // throws outbox-full / storage: nothing kept
+    if (callback) this.publishCallbacks.set(packet.packetId!, callback);
+    this.pump();
+    return packet.packetId!;
+  }
+
+  /**
+   * Request / response (§4.10): publishes `payload` to the request's Response Topic with
+   * its Correlation Data. Throws "invalid" when the request has no Response Topic.
+   */
+  respond(request: MqttMessage, payload: Uint8Array | string, options?: PublishOptions, callback?: PublishCallback): number {
+    const rp = request.properties;
+    if (!rp || rp.responseTopic === undefined) throw new MqttError("invalid", "MQTT respond: the request has no Response Topic", undefined, "§4.10");
+    const properties: MqttProperties = { ...(options?.properties ?? {}) };
+    if (rp.correlationData !== undefined) properties.correlationData = rp.correlationData;
+    return this.publish(rp.responseTopic, payload, { qos: options?.qos, retain: options?.retain, properties }, callback);
+  }
+
+  /** SUBSCRIBE (§3.8) with one or more filters; `callback` gets one reason code per filter. */
+  subscribe(subscriptions: Subscription[], options?: SubscribeOptions, callback?: SubscribeCallback): number {
+    if (!Array.isArray(subscriptions) || subscriptions.length === 0) throw new MqttError("invalid", "MQTT subscribe: at least one subscription", undefined, "[MQTT-3.8.3-2]");
+    const subs: Subscription[] = [];
+    for (const s of subscriptions) {
+      const bad = checkTopicFilter(s.topicFilter, this.version);
+      if (bad !== undefined) throw new MqttError("invalid", "MQTT subscribe: " + bad.message, 0x8f, bad.statement);
+      if (s.qos !== 0 && s.qos !== 1 && s.qos !== 2) throw new MqttError("invalid", "MQTT subscribe: qos must be 0, 1 or 2");
+      if (this.version === 5 && s.noLocal && s.topicFilter.startsWith("$share/")) {
+        throw new MqttError("invalid", "MQTT subscribe: No Local on a Shared Subscription", 0x82, "[MQTT-3.8.3-4]");
+      }
+      if (this.state === "connected" && !this.serverWildcardAvailable && /[+#]/.test(s.topicFilter)) {
+        throw new MqttError("invalid", "MQTT subscribe: the server does not support wildcard subscriptions", 0xa2, "§3.2.2.3.14");
+      }
+      subs.push(this.version === 5 ? s : { topicFilter: s.topicFilter, qos: s.qos });
+    }
+    let properties: MqttProperties | undefined;
+    if (this.version === 5 && options) {
+      properties = {};
+      if (options.subscriptionIdentifier !== undefined) {
+        const id = options.subscriptionIdentifier;
+        if (!(id >= 1 && id <= 268435455) || (id | 0) !== id) throw new MqttError("invalid", "MQTT subscribe: Subscription Identifier must be 1..268435455", undefined, "§3.8.2.1.2");
+        if (this.state === "connected" && !this.serverSubscriptionIdsAvailable) {
+          throw new MqttError("invalid", "MQTT subscribe: the server does not support Subscription Identifiers", 0xa1, "§3.2.2.3.15");
+        }
+        properties.subscriptionIdentifiers = [id];
+      }
+      if (options.userProperties) properties.userProperties = options.userProperties;
+    }
+    if (this.state !== "connected") throw new MqttError("not-connected", "MQTT subscribe: not connected");
+    const id = this.allocateId();
+    const ok = this.send({ type: PacketType.SUBSCRIBE, packetId: id, subscriptions: subs, properties });
+    if (ok) this.pending.set(id, { kind: "sub", count: subs.length, callback });
+    return id;
+  }
+
+  /** UNSUBSCRIBE (§3.10); `callback` gets one reason code per filter (5.0; empty in 3.1.1). */
+  unsubscribe(topicFilters: string[], options?: { userProperties?: [string, string][] }, callback?: SubscribeCallback): number {
+    if (!Array.isArray(topicFilters) || topicFilters.length === 0) throw new MqttError("invalid", "MQTT unsubscribe: at least one filter", undefined, "[MQTT-3.10.3-2]");
+    for (const f of topicFilters) {
+      const bad = checkTopicFilter(f, this.version);
+      if (bad !== undefined) throw new MqttError("invalid", "MQTT unsubscribe: " + bad.message, 0x8f, bad.statement);
+    }
+    if (this.state !== "connected") throw new MqttError("not-connected", "MQTT unsubscribe: not connected");
+    const id = this.allocateId();
+    const properties = this.version === 5 && options?.userProperties ? { userProperties: options.userProperties } : undefined;
+    const ok = this.send({ type: PacketType.UNSUBSCRIBE, packetId: id, topicFilters: topicFilters.slice(), properties });
+    if (ok) this.pending.set(id, { kind: "unsub", count: topicFilters.length, callback });
+    return id;
+  }
+
+  /**
+   * Ends the connection with DISCONNECT (§3.14). 0x04 asks the server to publish the Will
+   * (5.0). `sessionExpiryInterval` may change it (not from 0 to non-zero, [MQTT-3.14.2-?]).
+   */
+  disconnect(reasonCode = 0, properties?: MqttProperties): void {
+    if (this.state === "disconnected") return;
+    const p: DisconnectPacket = { type: PacketType.DISCONNECT, reasonCode: this.version === 5 ? reasonCode : 0, properties: this.version === 5 ? properties : undefined };
+    this.send(p);
+    this.teardown(undefined, true);
+  }
+
+  /** 5.0 re-authentication (§4.12.1): AUTH 0x19 with new Authentication Data. */
+  reauthenticate(data?: Uint8Array): void {
+    const auth = this.options.auth;
+    if (!auth || this.version !== 5) throw new MqttError("invalid", "MQTT reauthenticate: the session uses no enhanced authentication", undefined, "[MQTT-4.12.1-1]");
+    if (this.state !== "connected") throw new MqttError("not-connected", "MQTT reauthenticate: not connected");
+    const properties: MqttProperties = { authenticationMethod: auth.method };
+    if (data) properties.authenticationData = data;
+    this.send({ type: PacketType.AUTH, reasonCode: 0x19, properties });
+  }
+
+  // ---------------------------------------------------------------------------
+  // Inbound packets
+
+  private dispatch(p: MqttPacket): void {
+    if (this.state === "connecting" && p.type !== PacketType.CONNACK && p.type !== PacketType.AUTH) {
+      this.violation(0x82, "MQTT: " + p.type + " before CONNACK", this.version === 5 ? "[MQTT-3.2.0-1]" : "[MQTT-3.2.0-1]");
+      return;
+    }
+    switch (p.type) {
+      case PacketType.CONNACK:
+        return this.onConnack(p);
+      case PacketType.PUBLISH:
+        return this.onPublish(p);
+      case PacketType.PUBACK:
+        return this.onPuback(p);
+      case PacketType.PUBREC:
+        return this.onPubrec(p);
+      case PacketType.PUBREL:
+        return this.onPubrel(p);
+      case PacketType.PUBCOMP:
+        return this.onPubcomp(p);
+      case PacketType.SUBACK:
+      case PacketType.UNSUBACK:
+        return this.onSubOrUnsubAck(p);
+      case PacketType.PINGRESP:
+        return; // any packet already counted as proof of life
+      case PacketType.DISCONNECT:
+        return this.onDisconnect(p);
+      case PacketType.AUTH:
+        return this.onAuthPacket(p);
+      default:
+        // CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ: only a client sends those.
+        this.violation(0x82, "MQTT: the server sent packet type " + p.type + ", which only a client sends", "§2.1.2");
+    }
+  }
+
+  private onConnack(p: ConnackPacket): void {
+    if (this.state !== "connecting") {
+      this.violation(0x82, "MQTT: a second CONNACK", "[MQTT-3.2.0-2]");
+      return;
+    }
+    if (this.connectJob) {
+      this.connectJob.cancel();
+      this.connectJob = undefined;
+    }
+    const v = this.version;
+    if (p.reasonCode !== 0) {
+      const name = v === 5 ? reasonCodeName(p.reasonCode) : CONNACK_311[p.reasonCode] ?? String(p.reasonCode);
+      const e = new MqttError("connect-refused", "MQTT: connection refused: " + name + " (" + p.reasonCode + ")", p.reasonCode, v === 5 ? "§3.2.2.2" : "§3.2.2.3");
+      e.properties = p.properties as { [key: string]: unknown } | undefined;
+      this.teardown(e, true);
+      return;
+    }
+    if (p.sessionPresent && this.cleanThisConnection) {
+      // [MQTT-3.2.2-4]: we have no Session State (we asked for a clean start).
+      this.violation(0x82, "MQTT: Session Present after a clean start", v === 5 ? "[MQTT-3.2.2-4]" : "[MQTT-3.2.2-1]");
+      return;
+    }
+    const props = p.properties;
+    this.serverProperties = props;
+    this.serverReceiveMaximum = props?.receiveMaximum ?? 65535;
+    this.serverMaximumPacketSize = props?.maximumPacketSize ?? Infinity;
+    this.serverTopicAliasMaximum = this.options.outboundTopicAliases === false ? 0 : props?.topicAliasMaximum ?? 0;
+    this.serverMaximumQoS = (props?.maximumQoS ?? 2) as QoS;
+    this.serverRetainAvailable = props?.retainAvailable !== 0;
+    this.serverWildcardAvailable = props?.wildcardSubscriptionAvailable !== 0;
+    this.serverSubscriptionIdsAvailable = props?.subscriptionIdentifiersAvailable !== 0;
+    if (props?.serverKeepAlive !== undefined) this.keepAlive = props.serverKeepAlive; // [MQTT-3.2.2-21]
+    else this.keepAlive = this.options.keepAlive ?? 60;
+    if (props?.assignedClientIdentifier !== undefined) {
+      this.clientId = props.assignedClientIdentifier;
+      try {
+        this.outbox.setMeta("cid", this.clientId);
+      } catch (e) {
+        this.emitError(e as MqttError);
+      }
+    }
+    if (this.options.auth && props?.authenticationMethod !== undefined && props.authenticationMethod !== this.options.auth.method) {
+      this.violation(0x82, "MQTT: CONNACK Authentication Method differs from ours", "[MQTT-4.12.0-5]");
+      return;
+    }
+    this.state = "connected";
+    if (!p.sessionPresent) this.sessionLost();
+    this.armKeepAlive();
+    this.call(() => this.handler.onConnect?.({ sessionPresent: p.sessionPresent, properties: props, clientId: this.clientId, keepAlive: this.keepAlive }));
+    if (this.state === "connected") this.pump();
+  }
+
+  /**
+   * The server has no session for us ([MQTT-3.2.2-5]): its packet identifier state is
+   * gone. QoS 2 messages it had PUBREC'd were taken over by it and are done; messages
+   * it never acknowledged are sent again as new messages (DUP 0) so that none is lost.
+   */
+  private sessionLost(): void {
+    try {
+      this.outbox.clearInbound();
+    } catch (e) {
+      this.emitError(e as MqttError);
+    }
+    for (const e of this.outbox.list()) {
+      if (e.state === 2) {
+        this.finish(e, 0, undefined, undefined);
+      } else {
+        e.sent = false;
+      }
+    }
+  }
+
+  private onPublish(p: PublishPacket): void {
+    let topic = p.topic;
+    const props = p.properties;
+    if (this.version === 5 && props !== undefined && props.topicAlias !== undefined) {
+      const alias = props.topicAlias;
+      if (alias === 0 || alias > this.topicAliasMaximum) {
+        this.violation(0x94, "MQTT: Topic Alias " + alias + " outside 1.." + this.topicAliasMaximum, alias === 0 ? "[MQTT-3.3.2-8]" : "[MQTT-3.1.2-26]");
+        return;
+      }
+      if (topic === "") {
+        const t = this.inboundAlias[alias];
+        if (t === undefined) {
+          this.violation(0x82, "MQTT: Topic Alias " + alias + " has no mapping on this connection", "§3.3.4");
+          return;
+        }
+        topic = t;
+      } else this.inboundAlias[alias] = topic;
+    }
+    if (p.qos > 0 && this.version === 5 && !this.outbox.hasInbound(p.packetId!) && p.qos === 2 && this.outbox.inboundCount >= this.receiveMaximum) {
+      // [MQTT-3.3.4-9]: more QoS 2 messages unreleased than our Receive Maximum.
+      this.violation(0x93, "MQTT: more than Receive Maximum " + this.receiveMaximum + " QoS 2 PUBLISH unacknowledged", "[MQTT-3.3.4-9]");
+      return;
+    }
+    const message: MqttMessage = { topic, payload: p.payload, qos: p.qos, retain: p.retain, dup: p.dup, packetId: p.packetId ?? 0, properties: props };
+    if (p.qos === 0) {
+      this.deliver(message);
+    } else if (p.qos === 1) {
+      this.deliver(message);
+      this.sendAck(PacketType.PUBACK, p.packetId!, 0);
+    } else {
+      const id = p.packetId!;
+      if (!this.outbox.hasInbound(id)) {
+        // [MQTT-4.3.3-10]: remember the identifier before delivering, so a repeat of
+        // this PUBLISH (DUP, or after a reboot) is acknowledged but not delivered again.
+        try {
+          this.outbox.addInbound(id);
+        } catch (e) {
+          // Not stored: do not acknowledge, the server sends it again later.
+          this.emitError(e as MqttError);
+          this.violation(0x80, "MQTT: cannot store the inbound QoS 2 state", "[MQTT-4.3.3-10]", true);
+          return;
+        }
+        this.deliver(message);
+      }
+      this.sendAck(PacketType.PUBREC, id, 0); // [MQTT-4.3.3-8]
+    }
+  }
+
+  private deliver(message: MqttMessage): void {
+    this.call(() => this.handler.onMessage?.(message));
+  }
+
+  private onPuback(p: PubAckPacket): void {
+    const e = this.outbox.get(p.packetId);
+    if (!e || e.qos !== 1 || !e.inflight) {
+      this.violation(0x82, "MQTT: PUBACK for packet identifier " + p.packetId + ", which has no QoS 1 message in flight", "§4.3.2");
+      return;
+    }
+    this.inflight--;
+    const rc = p.reasonCode ?? 0;
+    // [MQTT-4.4.0-2]: a failure reason code also acknowledges; the message is not resent.
+    this.finish(e, rc, p.properties, rc >= 0x80 ? refused(rc, p.properties) : undefined);
+    this.pump();
+  }
+
+  private onPubrec(p: PubAckPacket): void {
+    const e = this.outbox.get(p.packetId);
+    const rc = p.reasonCode ?? 0;
+    if (!e || e.qos !== 2 || !e.inflight) {
+      if (e && e.qos === 2 && e.state === 2) {
+        this.sendAck(PacketType.PUBREL, p.packetId, 0);
+        return;
+      }
+      this.violation(0x82, "MQTT: PUBREC for packet identifier " + p.packetId + ", which has no QoS 2 message in flight", "§4.3.3");
+      return;
+    }
+    if (e.state === 2) {
+      this.sendAck(PacketType.PUBREL, p.packetId, 0); // a repeated PUBREC
+      return;
+    }
+    if (rc >= 0x80) {
+      this.inflight--;
+      this.finish(e, rc, p.properties, refused(rc, p.properties)); // [MQTT-4.4.0-2]
+      this.pump();
+      return;
+    }
+    try {
+      this.outbox.release(e.packetId);
+    } catch (err) {
+      this.emitError(err as MqttError);
+    }
+    this.sendAck(PacketType.PUBREL, e.packetId, 0); // [MQTT-4.3.3-4]
+  }
+
+  private onPubcomp(p: PubAckPacket): void {
+    const e = this.outbox.get(p.packetId);
+    if (!e || e.state !== 2 || !e.inflight) {
+      this.violation(0x82, "MQTT: PUBCOMP for packet identifier " + p.packetId + ", which has no PUBREL outstanding", "§4.3.3");
+      return;
+    }
+    this.inflight--;
+    this.finish(e, p.reasonCode ?? 0, p.properties, undefined);
+    this.pump();
+  }
+
+  private onPubrel(p: PubAckPacket): void {
+    const known = this.outbox.hasInbound(p.packetId);
+    if (known) {
+      try {
+        this.outbox.removeInbound(p.packetId);
+      } catch (e) {
+        this.emitError(e as MqttError);
+      }
+    }
+    // [MQTT-4.3.3-11]; 0x92 when we hold no state for it (5.0 §3.7.2.1).
+    this.sendAck(PacketType.PUBCOMP, p.packetId, known || this.version === 4 ? 0 : 0x92);
+  }
+
+  private onSubOrUnsubAck(p: SubackPacket | UnsubackPacket): void {
+    const pending = this.pending.get(p.packetId);
+    const kind = p.type === PacketType.SUBACK ? "sub" : "unsub";
+    const name = kind === "sub" ? "SUBACK" : "UNSUBACK";
+    if (!pending || pending.kind !== kind) {
+      this.violation(0x82, "MQTT: " + name + " for packet identifier " + p.packetId + ", which has no " + (kind === "sub" ? "SUBSCRIBE" : "UNSUBSCRIBE") + " outstanding", "§3.9.2");
+      return;
+    }
+    const expected = kind === "unsub" && this.version === 4 ? 0 : pending.count;
+    if (p.reasonCodes.length !== expected) {
+      this.violation(0x82, "MQTT: " + name + " with " + p.reasonCodes.length + " reason codes for " + pending.count + " filters", kind === "sub" ? "[MQTT-3.8.4-6]" : "[MQTT-3.10.4-5]");
+      return;
+    }
+    this.pending.delete(p.packetId);
+    const cb = pending.callback;
+    if (cb) this.call(() => cb(undefined, p.reasonCodes));
+  }
+
+  private onDisconnect(p: DisconnectPacket): void {
+    if (this.version === 4) {
+      this.violation(0x82, "MQTT: a 3.1.1 server never sends DISCONNECT", "§3.14");
+      return;
+    }
+    const rc = p.reasonCode ?? 0;
+    const props = p.properties;
+    const info: DisconnectInfo = { reasonCode: rc, reasonString: props?.reasonString, serverReference: props?.serverReference, properties: props };
+    if (props?.sessionExpiryInterval !== undefined) {
+      this.violation(0x82, "MQTT: the server sent a Session Expiry Interval on DISCONNECT", "[MQTT-3.14.2-2]");
+      return;
+    }
+    this.call(() => this.handler.onDisconnect?.(info));
+    let error: MqttError | undefined;
+    if (rc !== 0) {
+      error = new MqttError("server-disconnect", "MQTT: server disconnected: " + reasonCodeName(rc) + (props?.reasonString ? " (" + props.reasonString + ")" : "") + (props?.serverReference ? "; use server " + props.serverReference : ""), rc, "§3.14.2.1");
+      error.properties = props as { [key: string]: unknown } | undefined;
+    }
+    // [MQTT-3.14.4-1]: after DISCONNECT nothing more is sent; close.
+    this.teardown(error, true);
+  }
+
+  private onAuthPacket(p: AuthPacket): void {
+    const auth = this.options.auth;
+    const props = p.properties;
+    if (!auth) {
+      this.violation(0x82, "MQTT: AUTH without enhanced authentication", "[MQTT-4.12.0-6]");
+      return;
+    }
+    if (props?.authenticationMethod !== auth.method) {
+      this.violation(0x82, "MQTT: AUTH with another Authentication Method", "[MQTT-4.12.0-5]");
+      return;
+    }
+    const rc = p.reasonCode ?? 0;
+    if (rc === 0x19 || (rc === 0 && this.state === "connecting")) {
+      this.violation(0x82, "MQTT: AUTH reason code " + rc + " from the server here", "§4.12");
+      return;
+    }
+    const exchange: AuthExchange = { reasonCode: rc, method: auth.method, data: props?.authenticationData, properties: props };
+    if (rc === 0) {
+      this.call(() => this.handler.onAuth?.(exchange));
+      return;
+    }
+    let answer: Uint8Array | undefined;
+    try {
+      answer = this.handler.onAuth ? this.handler.onAuth(exchange) : undefined;
+    } catch (e) {
+      this.emitError(new MqttError("callback", "MQTT: onAuth threw: " + String((e as Error)?.message ?? e), undefined, undefined, e));
+      answer = undefined;
+    }
+    if (answer === undefined) {
+      this.violation(0x87, "MQTT: authentication abandoned by the app", "§4.12", true);
+      return;
+    }
+    const out: MqttProperties = { authenticationMethod: auth.method, authenticationData: answer };
+    this.send({ type: PacketType.AUTH, reasonCode: 0x18, properties: out });
+  }
+
+  // ---------------------------------------------------------------------------
+  // Outbox pump
+
+  /** Sends what the outbox holds as far as the quota allows (§4.9). */
+  private pump(): void {
+    if (this.state !== "connected" || this.closing) return;
+    const quotaMax = this.serverReceiveMaximum < this.maxInflight ? this.serverReceiveMaximum : this.maxInflight;
+    if (this.inflight >= quotaMax) return;
+    const list = this.outbox.list();
+    for (let i = 0; i < list.length && this.inflight < quotaMax; i++) {
+      const e = list[i];
+      if (e.inflight) continue;
+      if (e.state === 2) {
+        e.inflight = true;
+        this.inflight++;
+        if (!this.sendAck(PacketType.PUBREL, e.packetId, 0)) return;
+        continue;
+      }
+      const packet = this.outboxPublish(e);
+      if (packet === undefined) continue; // given up (expired, too large, ...)
+      try {
+        this.outbox.markSent(e);
+      } catch (err) {
+        this.emitError(err as MqttError);
+      }
+      e.inflight = true;
+      this.inflight++;
+      if (!this.sendPublish(packet)) return;
+    }
+  }
+
+  /** The PUBLISH for an outbox entry now, or undefined after giving it up (reported). */
+  private outboxPublish(e: OutboxEntry): PublishPacket | undefined {
+    let props = this.version === 5 ? e.properties : undefined;
+    const expiry = props?.messageExpiryInterval;
+    if (expiry !== undefined) {
+      const epochNow = this.scheduler.clock.epoch();
+      const elapsedMs = e.createdAt === e.createdAt && epochNow === epochNow ? epochNow - e.createdAt : this.scheduler.now() - e.createdMono;
+      let remaining = expiry - Math.floor(elapsedMs / 1000);
+      if (remaining <= 0) {
+        if (!e.sent) {
+          this.finish(e, 0, undefined, new MqttError("expired", "MQTT: message to \"" + e.topic + "\" expired in the outbox after " + expiry + " s", undefined, "§3.3.2.3.3"));
+          return undefined;
+        }
+        remaining = 1; // [MQTT-4.3.3-7]: once sent, it is no longer ours to expire
+      }
+      props = { ...props, messageExpiryInterval: remaining };
+    }
+    const dup = e.sent && e.seq > 0; // [MQTT-3.3.1-1]
+    const packet: PublishPacket = { type: PacketType.PUBLISH, topic: e.topic, payload: e.payload, qos: e.qos, retain: e.retain, dup, packetId: e.packetId, properties: props };
+    let error: MqttError | undefined;
+    if (e.qos > this.serverMaximumQoS) error = new MqttError("invalid", "MQTT: QoS " + e.qos + " above the server's Maximum QoS", 0x9b, "[MQTT-3.2.2-11]");
+    else if (e.retain && !this.serverRetainAvailable) error = new MqttError("invalid", "MQTT: the server does not support retained messages", 0x9a, "[MQTT-3.2.2-14]");
+    else if (encodedLength(packet, this.version) > this.serverMaximumPacketSize) {
+      error = new MqttError("packet-too-large", "MQTT: message to \"" + e.topic + "\" exceeds the server's Maximum Packet Size " + this.serverMaximumPacketSize, 0x95, "[MQTT-3.2.2-15]");
+    }
+    if (error) {
+      this.finish(e, 0, undefined, error);
+      return undefined;
+    }
+    return packet;
+  }
+
+  /** An outbox message is done: remove it, tell its callback and the handler. */
+  private finish(e: OutboxEntry, reasonCode: number, properties: MqttProperties | undefined, error: MqttError | undefined): void {
+    try {
+      this.outbox.remove(e.packetId);
+    } catch (err) {
+      this.emitError(err as MqttError);
+    }
+    const result: DeliveryResult = { packetId: e.packetId, topic: e.topic, qos: e.qos, reasonCode, properties };
+    const cb = this.publishCallbacks.get(e.packetId);
+    if (cb) {
+      this.publishCallbacks.delete(e.packetId);
+      this.call(() => cb(error, result));
+    }
+    this.call(() => this.handler.onDelivered?.(result, error));
+  }
+
+  // ---------------------------------------------------------------------------
+  // Output
+
+  private sendPublish(p: PublishPacket): boolean {
+    if (this.serverTopicAliasMaximum > 0 && utf8Length(p.topic) > 3) {
+      // An alias costs 3 bytes of property; an empty topic saves the topic's bytes.
+      const topic = p.topic;
+      let alias = this.aliasOf.get(topic);
+      const props: MqttProperties = p.properties ? { ...p.properties } : {};
+      if (alias !== undefined) {
+        props.topicAlias = alias;
+        p = { ...p, topic: "", properties: props };
+      } else {
+        alias = this.assignAlias(topic);
+        props.topicAlias = alias;
+        p = { ...p, properties: props };
+      }
+      this.aliasUsed[alias] = ++this.aliasClock;
+    }
+    return this.send(p);
+  }
+
+  /** A new outbound alias for `topic`: the next free one, else the least recently used. */
+  private assignAlias(topic: string): number {
+    let alias = this.aliasTopic.length;
+    if (alias === 0) alias = 1;
+    if (alias > this.serverTopicAliasMaximum) {
+      alias = 1;
+      for (let a = 2; a <= this.serverTopicAliasMaximum; a++) if (this.aliasUsed[a] < this.aliasUsed[alias]) alias = a;
+      this.aliasOf.delete(this.aliasTopic[alias]);
+    }
+    this.aliasTopic[alias] = topic;
+    this.aliasOf.set(topic, alias);
+    return alias; // [MQTT-3.3.2-8], [MQTT-3.3.2-9]: 1..server maximum
+  }
+
+  /** PUBACK / PUBREC / PUBREL / PUBCOMP. */
+  private sendAck(type: 4 | 5 | 6 | 7, packetId: number, reasonCode: number): boolean {
+    return this.send({ type, packetId, reasonCode, properties: undefined } as PubAckPacket);
+  }
+
+  /** Encodes and writes a packet; false when the connection ended meanwhile. */
+  private send(p: MqttPacket): boolean {
+    const t = this.transport;
+    if (!t || this.state === "disconnected") return false;
+    let bytes: Uint8Array;
+    try {
+      bytes = this.encoder.encode(this.fit(p));
+    } catch (e) {
+      this.emitError(new MqttError("invalid", "MQTT: cannot encode packet type " + p.type + ": " + String((e as Error)?.message ?? e), (e as MqttCodecError).reasonCode, (e as MqttCodecError).statement, e));
+      return true;
+    }
+    this.lastSent = this.scheduler.now();
+    try {
+      t.write(bytes);
+    } catch (e) {
+      this.connectionLost(e);
+      return false;
+    }
+    return !this.isDown();
+  }
+
+  /** True once the connection ended (a method against TypeScript's narrowing of `state`). */
+  private isDown(): boolean {
+    return this.state === "disconnected" || this.closing;
+  }
+
+  /**
+   * Drops the properties a receiver allows us to drop (Reason String, then User
+   * Properties) from a non-PUBLISH packet that would exceed the server's Maximum Packet
+   * Size ([MQTT-3.4.2-2], [MQTT-3.4.2-3], and alike for the other packets).
+   */
+  private fit(p: MqttPacket): MqttPacket {
+    const max = this.serverMaximumPacketSize;
+    if (max === Infinity || p.type === PacketType.PUBLISH || p.type === PacketType.CONNECT) return p;
+    const q = p as { properties?: MqttProperties };
+    if (!q.properties || encodedLength(p, this.version) <= max) return p;
+    let props: MqttProperties = { ...q.properties };
+    delete props.reasonString;
+    let r = { ...p, properties: props } as MqttPacket;
+    if (encodedLength(r, this.version) <= max) return r;
+    props = { ...props };
+    delete props.userProperties;
+    r = { ...p, properties: props } as MqttPacket;
+    return r;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Keep alive (§3.1.2.10)
+
+  private armKeepAlive(): void {
+    if (this.keepAliveJob) this.keepAliveJob.cancel();
+    this.keepAliveJob = undefined;
+    if (this.keepAlive === 0) return;
+    this.pingSentAt = -1;
+    this.keepAliveJob = this.scheduler.schedule({
+      name: "mqtt-keepalive",
+      radio: true,
+      deadline: this.nextKeepAlive(),
+      run: (now) => this.keepAliveTick(now),
+    });
+  }
+
+  /** When the keep-alive job must next look: a PINGREQ due, or the PINGRESP deadline. */
+  private nextKeepAlive(): number {
+    const k = this.keepAlive * 1000;
+    if (this.pingSentAt >= 0) return this.pingSentAt + k / 2;
+    const base = this.lastSent < this.lastReceived ? this.lastSent : this.lastReceived;
+    return base + k;
+  }
+
+  private keepAliveTick(now: number): void {
+    if (this.state !== "connected" || !this.keepAliveJob) return;
+    const k = this.keepAlive * 1000;
+    if (this.pingSentAt >= 0) {
+      if (now >= this.pingSentAt + k / 2) {
+        // No packet at all for half a keep-alive after our PINGREQ: the link is dead.
+        const e = new MqttError("keep-alive-timeout", "MQTT: no PINGRESP within " + k / 2 + " ms; closing the connection", 0x8d, "[MQTT-3.1.2-22]");
+        this.teardown(e, true);
+        return;
+      }
+    } else {
+      const base = this.lastSent < this.lastReceived ? this.lastSent : this.lastReceived;
+      if (now >= base + k) {
+        this.pingSentAt = now;
+        if (!this.send({ type: PacketType.PINGREQ })) return; // [MQTT-3.1.2-20]
+      }
+    }
+    if (this.keepAliveJob) this.keepAliveJob.reschedule(this.nextKeepAlive());
+  }
+
+  // ---------------------------------------------------------------------------
+  // Errors and teardown
+
+  private codecViolation(e: MqttCodecError): void {
+    this.violation(e.reasonCode, e.message, "");
+  }
+
+  /**
+   * The server broke the protocol (or we must abandon): error event, DISCONNECT with the
+   * reason (5.0) or a plain close (3.1.1) (§4.13). The outbox is left as it is.
+   */
+  private violation(reasonCode: number, message: string, statement: string, ours = false): void {
+    if (this.state === "disconnected") return;
+    const e = new MqttError(ours ? "connection-lost" : "protocol", message, reasonCode, statement);
+    if (this.version === 5 && this.transport) {
+      const rc = reasonCode >= 0x80 ? reasonCode : 0x82;
+      this.send({ type: PacketType.DISCONNECT, reasonCode: rc, properties: undefined });
+    }
+    this.teardown(e, true);
+  }
+
+  private teardown(error: MqttError | undefined, closeTransport: boolean): void {
+    if (this.state === "disconnected") return;
+    const t = this.transport;
+    this.state = "disconnected";
+    this.closing = true;
+    this.transport = undefined;
+    if (this.keepAliveJob) this.keepAliveJob.cancel();
+    this.keepAliveJob = undefined;
+    if (this.connectJob) this.connectJob.cancel();
+    this.connectJob = undefined;
+    this.decoder.reset(this.version);
+    if (closeTransport && t) {
+      try {
+        t.close();
+      } catch {
+        // closing a dead socket is fine
+      }
+    }
+    const pending = Array.from(this.pending.values());
+    this.pending.clear();
+    this.resetConnectionState();
+    if (error) this.emitError(error);
+    for (const p of pending) {
+      const cb = p.callback;
+      if (cb) this.call(() => cb(new MqttError("connection-lost", "MQTT: connection lost before the " + (p.kind === "sub" ? "SUBACK" : "UNSUBACK")), []));
+    }
+    this.call(() => this.handler.onClose?.(error));
+  }
+
+  private resetConnectionState(): void {
+    this.inflight = 0;
+    for (const e of this.outbox.list()) e.inflight = false;
+    this.aliasOf.clear();
+    this.aliasTopic = [];
+    this.aliasUsed = [];
+    this.inboundAlias = []; // [MQTT-3.3.2-7]
+    this.pingSentAt = -1;
+    this.serverReceiveMaximum = 65535;
+    this.serverMaximumPacketSize = Infinity;
+    this.serverTopicAliasMaximum = 0;
+  }
+
+  private allocateId(): number {
+    for (let n = 0; n < 65535; n++) {
+      const id = this.nextId;
+      this.nextId = id === 65535 ? 1 : id + 1;
+      if (!this.outbox.has(id) && !this.pending.has(id)) return id;
+    }
+    throw new MqttError("outbox-full", "MQTT: no free packet identifier");
+  }
+
+  private emitError(e: MqttError): void {
+    try {
+      this.handler.onError?.(e);
+    } catch {
+      // an error handler that throws has nobody left to tell
+    }
+  }
+
+  /** Runs app code; an exception becomes an onError("callback"). */
+  private call(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.emitError(new MqttError("callback", "MQTT: an app callback threw: " + String((e as Error)?.message ?? e), undefined, undefined, e));
+    }
+  }
+}
+
+const CONNACK_311: string[] = [
+  "Accepted",
+  "Unacceptable protocol version",
+  "Identifier rejected",
+  "Server unavailable",
+  "Bad user name or password",
+  "Not authorized",
+];
+
+function refused(rc: number, props: MqttProperties | undefined): MqttError {
+  const e = new MqttError("publish-refused", "MQTT: the server refused the message: " + reasonCodeName(rc) + (props?.reasonString ? " (" + props.reasonString + ")" : ""), rc, "[MQTT-4.4.0-2]");
+  e.properties = props as { [key: string]: unknown } | undefined;
+  return e;
+}
+
+/** UTF-8 bytes of a string (surrogate pairs joined; lone surrogates as U+FFFD). */
+export function encodeUtf8(s: string): Uint8Array {
+  const out = new Uint8Array(utf8Length(s));
+  let o = 0;
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        i++;
+      } else c = 0xfffd;
+    } else if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
+    if (c < 0x80) out[o++] = c;
+    else if (c < 0x800) {
+      out[o++] = 0xc0 | (c >> 6);
+      out[o++] = 0x80 | (c & 0x3f);
+    } else if (c < 0x10000) {
+      out[o++] = 0xe0 | (c >> 12);
+      out[o++] = 0x80 | ((c >> 6) & 0x3f);
+      out[o++] = 0x80 | (c & 0x3f);
+    } else {
+      out[o++] = 0xf0 | (c >> 18);
+      out[o++] = 0x80 | ((c >> 12) & 0x3f);
+      out[o++] = 0x80 | ((c >> 6) & 0x3f);
+      out[o++] = 0x80 | (c & 0x3f);
+    }
+  }
+  return o === out.length ? out : out.subarray(0, o);
+}
+
+/** UTF-8 text of a payload (for JSON and text messages). Invalid sequences become U+FFFD. */
+export function decodeUtf8(b: Uint8Array): string {
+  let s = "";
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i];
+    let cp = 0xfffd;
+    let n = 1;
+    if (c < 0x80) cp = c;
+    else if (c >= 0xc2 && c <= 0xdf && i + 1 < b.length && (b[i + 1] & 0xc0) === 0x80) {
+      cp = ((c & 0x1f) << 6) | (b[i + 1] & 0x3f);
+      n = 2;
+    } else if (c >= 0xe0 && c <= 0xef && i + 2 < b.length && (b[i + 1] & 0xc0) === 0x80 && (b[i + 2] & 0xc0) === 0x80) {
+      cp = ((c & 0x0f) << 12) | ((b[i + 1] & 0x3f) << 6) | (b[i + 2] & 0x3f);
+      n = 3;
+    } else if (c >= 0xf0 && c <= 0xf4 && i + 3 < b.length && (b[i + 1] & 0xc0) === 0x80 && (b[i + 2] & 0xc0) === 0x80 && (b[i + 3] & 0xc0) === 0x80) {
+      cp = ((c & 0x07) << 18) | ((b[i + 1] & 0x3f) << 12) | ((b[i + 2] & 0x3f) << 6) | (b[i + 3] & 0x3f);
+      n = 4;
+    }
+    s += String.fromCodePoint(cp);
+    i += n;
+  }
+  return s;
+}
+
