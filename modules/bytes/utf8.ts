@@ -35,8 +35,10 @@ let nativeDecoder: NativeDecoder | null = null;
 
 /**
  * A lone surrogate: a high one not followed by a low one, or a low one not preceded by a
- * high one (a non-unicode regex sees UTF-16 code units, on XS too).
+ * high one (a non-unicode regex sees UTF-16 code units, on XS too). The lookahead is slow on
+ * XS, so callers try the plain SURROGATE class first.
  */
+const SURROGATE = /[\uD800-\uDFFF]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?:^|[^\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 /** Only U+0000..U+007F. */
 const ASCII_ONLY = /^[\u0000-\u007F]*$/;
@@ -136,7 +138,7 @@ export function encodeUtf8(s: string, out: Uint8Array, offset: number): number {
       throw new RangeError("utf8: " + need + " bytes do not fit at offset " + offset + " of " + out.length);
     }
   }
-  if (nativeEncoder !== null && !LONE_SURROGATE.test(s)) {
+  if (nativeEncoder !== null && (!SURROGATE.test(s) || !LONE_SURROGATE.test(s))) {
     const r = nativeEncoder.encodeInto(s, offset === 0 ? out : out.subarray(offset));
     return offset + (r.written as number);
   }
@@ -383,7 +385,7 @@ export function checkMqttString(s: string, rules?: MqttStringRules): number {
   const controls = rules !== undefined && rules.controls === true;
   const nonchars = rules !== undefined && rules.noncharacters === true;
   // Native regex scans instead of an interpreted loop (XS runs loops ~50x slower than C).
-  if (LONE_SURROGATE.test(s)) return MQTT_STRING_ILL_FORMED; // [MQTT-1.5.4-1]
+  if (SURROGATE.test(s) && LONE_SURROGATE.test(s)) return MQTT_STRING_ILL_FORMED; // [MQTT-1.5.4-1]
   if (s.indexOf("\u0000") >= 0) return MQTT_STRING_NULL; // [MQTT-1.5.4-2]
   if (controls && CONTROLS.test(s)) return MQTT_STRING_CONTROL;
   if (nonchars && (BMP_NONCHARACTERS.test(s) || SUPPLEMENTARY_NONCHARACTERS.test(s))) return MQTT_STRING_NONCHARACTER;
