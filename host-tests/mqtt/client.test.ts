@@ -1,0 +1,326 @@
+// @xs
+/*
+ * MqttClient over a scripted ECMA-419 socket (portable, virtual clock): connection,
+ * write back-pressure (write throws when full, onWritable when room frees), reconnection
+ * with exponential back-off and full jitter, give-up, resubscription, end().
+ */
+import { encodePacket, MqttDecoder } from "../../modules/mqtt/codec";
+import type { MqttPacket, PublishPacket, SubscribePacket } from "../../modules/mqtt/codec";
+import { Backoff } from "../../modules/mqtt/backoff";
+import { MqttClient } from "../../modules/mqtt/client";
+import type { MqttClientOptions, MqttError, MqttMessage } from "../../modules/mqtt/client";
+import type { ByteBuffer, TcpOptions } from "../../modules/platform/io";
+import { Scheduler } from "../../modules/scheduler/scheduler";
+import { FlashStore } from "../../sim/flash-store";
+import { VirtualClock } from "../../sim/virtual-clock";
+
+/** A scripted ECMA-419 TCP socket: the test plays the network and the broker. */
+class FakeSocket {
+  static all: FakeSocket[] = [];
+  options: TcpOptions & { tls?: unknown };
+  written: Uint8Array[] = [];
+  inbound: Uint8Array[] = [];
+  space = 0;
+  closed = false;
+  format = "buffer";
+  constructor(options: TcpOptions) {
+    this.options = options;
+    FakeSocket.all.push(this);
+  }
+  /** The connection is up with `capacity` bytes of output buffer (first onWritable). */
+  open(capacity = 4096): void {
+    this.space = capacity;
+    this.options.onWritable?.call(this as never, capacity);
+  }
+  write(data: ByteBuffer): number {
+    if (this.closed) throw new Error("closed");
+    const b = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array((data as Uint8Array).buffer, (data as Uint8Array).byteOffset, (data as Uint8Array).byteLength);
+    if (b.length > this.space) throw new Error("output buffer full");
+    this.written.push(b.slice());
+    this.space -= b.length;
+    return this.space;
+  }
+  /** The network took everything: room again. */
+  drain(capacity: number): void {
+    this.space = capacity;
+    this.options.onWritable?.call(this as never, capacity);
+  }
+  deliver(p: MqttPacket, version: 4 | 5 = 5): void {
+    this.inbound.push(encodePacket(p, version));
+    this.options.onReadable?.call(this as never, 1);
+  }
+  read(): ArrayBuffer | undefined {
+    const c = this.inbound.shift();
+    return c ? (c.slice().buffer as ArrayBuffer) : undefined;
+  }
+  fail(): void {
+    this.options.onError?.call(this as never, new Error("reset"));
+  }
+  close(): void {
+    this.closed = true;
+  }
+  packets(version: 4 | 5 = 5): MqttPacket[] {
+    const d = new MqttDecoder({ version });
+    const out: MqttPacket[] = [];
+    for (const w of this.written) {
+      d.feed(w);
+      for (;;) {
+        const p = d.next();
+        if (!p) break;
+        out.push(p);
+      }
+    }
+    if (d.error) throw d.error;
+    return out;
+  }
+  bytesWritten(): number {
+    let n = 0;
+    for (const w of this.written) n += w.length;
+    return n;
+  }
+}
+
+interface Kit {
+  clock: VirtualClock;
+  client: MqttClient;
+  errors: MqttError[];
+  messages: MqttMessage[];
+  gaveUp: (MqttError | undefined)[];
+  connects: number;
+  last(): FakeSocket;
+  /** Opens the newest socket and answers its CONNECT with CONNACK. */
+  accept(sessionPresent?: boolean, capacity?: number): FakeSocket;
+}
+
+function kit(options: Partial<MqttClientOptions> = {}): Kit {
+  FakeSocket.all = [];
+  const clock = new VirtualClock();
+  const scheduler = new Scheduler({ clock });
+  const k: Kit = {
+    clock,
+    client: undefined as unknown as MqttClient,
+    errors: [],
+    messages: [],
+    gaveUp: [],
+    connects: 0,
+    last: () => FakeSocket.all[FakeSocket.all.length - 1],
+    accept(sessionPresent = false, capacity = 4096) {
+      const s = k.last();
+      s.open(capacity);
+      s.deliver({ type: 2, sessionPresent, reasonCode: 0 }, options.version ?? 5);
+      return s;
+    },
+  };
+  k.client = new MqttClient({
+    socket: { io: FakeSocket as never, host: "broker.test", port: 1883 },
+    scheduler,
+    storage: new FlashStore(),
+    clientId: "dev-1",
+    random: () => 0.5,
+    reconnect: { initialDelayMs: 1000, maxDelayMs: 8000 },
+    onError: (e) => k.errors.push(e),
+    onMessage: (m) => k.messages.push(m),
+    onGiveUp: (e) => k.gaveUp.push(e),
+    onConnect: () => k.connects++,
+    ...options,
+  });
+  return k;
+}
+
+describe("MqttClient over an ECMA-419 socket", () => {
+  test("connects on the first onWritable, dispatches messages by filter", () => {
+    const k = kit();
+    expect(FakeSocket.all).toHaveLength(1);
+    expect(k.last().options.host).toBe("broker.test");
+    expect(k.last().written).toHaveLength(0); // nothing before onWritable
+    const got: string[] = [];
+    k.client.subscribe("cmd/+/set", { qos: 1 }, (m) => got.push(m.topic));
+    const s = k.accept();
+    expect(k.connects).toBe(1);
+    const sub = s.packets().filter((p) => p.type === 8) as SubscribePacket[];
+    expect(sub[0].subscriptions[0].topicFilter).toBe("cmd/+/set");
+    s.deliver({ type: 9, packetId: sub[0].packetId, reasonCodes: [1] });
+    s.deliver({ type: 3, topic: "cmd/led/set", payload: new Uint8Array([0x31]), qos: 0, retain: false, dup: false });
+    s.deliver({ type: 3, topic: "other", payload: new Uint8Array([0x32]), qos: 0, retain: false, dup: false });
+    expect(got).toEqual(["cmd/led/set"]);
+    expect(k.messages.map((m) => m.topic)).toEqual(["cmd/led/set", "other"]);
+  });
+
+  test("TLS settings reach the TLS constructor with tls.host defaulted to host", () => {
+    const k = kit({ socket: { io: FakeSocket as never, host: "broker.test", tls: { ca: new Uint8Array([1]) } } });
+    const o = k.last().options as { tls: { host: string; ca: Uint8Array }; port: number };
+    expect(o.tls.host).toBe("broker.test");
+    expect(o.port).toBe(8883);
+  });
+
+  test("write back-pressure: bytes queue when write() throws and go out in order on onWritable", () => {
+    const k = kit();
+    const s = k.accept(false, 100);
+    const before = s.bytesWritten();
+    const ids: number[] = [];
+    for (let i = 0; i < 4; i++) ids.push(k.client.publish("tele/x", new Uint8Array(60).fill(i), { qos: 1 }));
+    expect(k.client.queued).toBeGreaterThan(0);
+    let rounds = 0;
+    while (k.client.queued > 0 && rounds++ < 20) s.drain(50); // the socket takes 50 bytes at a time
+    expect(k.client.queued).toBe(0);
+    const ps = s.packets().filter((p) => p.type === 3) as PublishPacket[];
+    expect(ps.map((p) => p.packetId)).toEqual(ids);
+    expect(ps.map((p) => p.payload[0])).toEqual([0, 1, 2, 3]);
+    expect(s.bytesWritten() - before).toBeGreaterThan(240);
+  });
+
+  test("a packet larger than the whole output buffer is written in pieces", () => {
+    const k = kit();
+    const s = k.accept(false, 64);
+    k.client.publish("tele/big", new Uint8Array(500).fill(7), { qos: 1 });
+    for (let i = 0; i < 20 && k.client.queued > 0; i++) s.drain(64);
+    const [p] = s.packets().filter((x) => x.type === 3) as PublishPacket[];
+    expect(p.payload.length).toBe(500);
+  });
+
+  test("QoS 0 is refused with busy while the queue is over its bound; QoS 1 still accepted", () => {
+    const k = kit({ maxQueuedBytes: 100 });
+    k.accept(false, 10);
+    k.client.publish("t/x", new Uint8Array(150));
+    let code = "";
+    try {
+      k.client.publish("t/x", new Uint8Array(10));
+    } catch (e) {
+      code = (e as MqttError).code;
+    }
+    expect(code).toBe("busy");
+    expect(k.client.publish("t/x", new Uint8Array(10), { qos: 1 })).toBeGreaterThan(0);
+  });
+
+  test("reconnects with back-off after a socket error; resubscribes all when the broker has no session", () => {
+    const k = kit();
+    k.client.subscribe("a/#", { qos: 1 });
+    k.client.subscribe("b", { qos: 0 });
+    const s1 = k.accept();
+    const subs1 = s1.packets().filter((p) => p.type === 8) as SubscribePacket[];
+    for (const sp of subs1) s1.deliver({ type: 9, packetId: sp.packetId, reasonCodes: [0] });
+    const held = k.client.publish("t/q", "keep", { qos: 1 });
+    s1.fail();
+    expect(k.client.isConnected).toBe(false);
+    expect(FakeSocket.all).toHaveLength(1);
+    // random() = 0.5: first delay is half the 1000 ms window
+    k.clock.advance(499);
+    expect(FakeSocket.all).toHaveLength(1);
+    k.clock.advance(1);
+    expect(FakeSocket.all).toHaveLength(2);
+    const s2 = k.accept(false);
+    const ps = s2.packets();
+    expect((ps.filter((p) => p.type === 8) as SubscribePacket[]).map((p) => p.subscriptions[0].topicFilter)).toEqual(["a/#", "b"]);
+    expect((ps.filter((p) => p.type === 3) as PublishPacket[]).map((p) => p.packetId)).toEqual([held]);
+  });
+
+  test("resumed session (Session Present 1): acknowledged subscriptions are not sent again", () => {
+    const k = kit();
+    k.client.subscribe("a/#", { qos: 1 });
+    const s1 = k.accept();
+    const [sp] = s1.packets().filter((p) => p.type === 8) as SubscribePacket[];
+    s1.deliver({ type: 9, packetId: sp.packetId, reasonCodes: [1] });
+    s1.fail();
+    k.clock.advance(1000);
+    const s2 = k.accept(true);
+    expect(s2.packets().filter((p) => p.type === 8)).toHaveLength(0);
+  });
+
+  test("back-off windows grow exponentially to the cap; gives up after the deadline with onGiveUp", () => {
+    const k = kit({ reconnect: { initialDelayMs: 1000, maxDelayMs: 4000, giveUpAfterMs: 20000 }, random: () => 0.999 });
+    const starts: number[] = [];
+    let last = 0;
+    for (let i = 0; i < 400 && k.gaveUp.length === 0; i++) {
+      const s = k.last();
+      if (FakeSocket.all.length !== last) {
+        last = FakeSocket.all.length;
+        starts.push(k.clock.now());
+        s.fail(); // connection refused
+      }
+      k.clock.advance(100);
+    }
+    const gaps = starts.slice(1).map((t, i) => t - starts[i]);
+    expect(gaps[0]).toBeLessThanOrEqual(1100);
+    expect(gaps[1]).toBeGreaterThan(1900);
+    expect(gaps[2]).toBeGreaterThan(3900);
+    for (const g of gaps) expect(g).toBeLessThanOrEqual(4100);
+    expect(k.gaveUp).toHaveLength(1);
+    const n = FakeSocket.all.length;
+    k.clock.advance(600000);
+    expect(FakeSocket.all).toHaveLength(n);
+  });
+
+  test("a refusal that retrying cannot fix (bad user name or password) gives up at once", () => {
+    const k = kit();
+    const s = k.last();
+    s.open();
+    s.deliver({ type: 2, sessionPresent: false, reasonCode: 0x86 });
+    expect(k.gaveUp).toHaveLength(1);
+    expect(k.gaveUp[0]!.reasonCode).toBe(0x86);
+    k.clock.advance(600000);
+    expect(FakeSocket.all).toHaveLength(1);
+  });
+
+  test("a refusal worth retrying (server busy) reconnects", () => {
+    const k = kit();
+    const s = k.last();
+    s.open();
+    s.deliver({ type: 2, sessionPresent: false, reasonCode: 0x89 });
+    expect(k.gaveUp).toHaveLength(0);
+    k.clock.advance(1000);
+    expect(FakeSocket.all).toHaveLength(2);
+  });
+
+  test("end(): DISCONNECT, socket closed, no reconnection; the outbox stays in the store", () => {
+    const k = kit();
+    const s = k.accept();
+    k.client.publish("t/q", "x", { qos: 1 });
+    k.client.end();
+    const ps = s.packets();
+    expect(ps[ps.length - 1].type).toBe(14);
+    expect(s.closed).toBe(true);
+    k.clock.advance(600000);
+    expect(FakeSocket.all).toHaveLength(1);
+    expect(k.client.outbox.count).toBe(1);
+    expect(() => k.client.publish("t/q", "y", { qos: 1 })).toThrow("ended");
+  });
+
+  test("an onMessage that throws is reported through onError and goes no further", () => {
+    const k = kit({
+      onMessage: () => {
+        throw new Error("boom");
+      },
+    });
+    const s = k.accept();
+    s.deliver({ type: 3, topic: "x", payload: new Uint8Array(0), qos: 1, retain: false, dup: false, packetId: 4 });
+    expect(k.errors.some((e) => e.code === "callback")).toBe(true);
+    expect(s.packets().some((p) => p.type === 4)).toBe(true);
+  });
+});
+
+describe("Backoff", () => {
+  test("full jitter: delay = random x min(cap, initial x factor^n)", () => {
+    const draws = [0.25, 0.5, 0.75, 0.999, 0.1];
+    let i = 0;
+    const b = new Backoff({ initialDelayMs: 1000, maxDelayMs: 5000, random: () => draws[i++] });
+    expect(b.next(0)).toBe(250);
+    expect(b.next(0)).toBe(1000);
+    expect(b.next(0)).toBe(3000);
+    expect(b.next(0)).toBe(4995);
+    expect(b.next(0)).toBe(500);
+    b.reset();
+    expect(b.attempt).toBe(0);
+  });
+
+  test("give-up deadline counts from the first failure", () => {
+    const b = new Backoff({ initialDelayMs: 1000, giveUpAfterMs: 3000, random: () => 0.99 });
+    expect(b.next(0)).toBeDefined();
+    expect(b.next(1000)).toBeDefined();
+    expect(b.next(2500)).toBeUndefined();
+  });
+
+  test("a broken random source does not break it", () => {
+    const b = new Backoff({ random: () => NaN });
+    expect(b.next(0)).toBe(500);
+  });
+});
