@@ -130,10 +130,21 @@ interface Endpoint {
   deliver(bytes: Uint8Array, from: string, fromPort: number): "delivered" | "overflow";
 }
 
+/** A UDP socket on a simulated host (ECMA-419 §10 UDP plus the bound address and queue length). */
+export interface SimUdpSocket extends UdpSocket {
+  read(): UdpPacket | undefined;
+  /** Copies the next datagram into `buffer` and returns its length; throws when it does not fit. */
+  read(buffer: ByteBuffer): number | undefined;
+  readonly port: number;
+  readonly address: string;
+  /** Datagrams waiting to be read. */
+  readonly pending: number;
+}
+
 export interface SimHost {
   readonly address: string;
   /** ECMA-419 UDP constructor whose sockets live on this host. */
-  readonly UDP: new (options?: UdpOptions) => UdpSocket & { readonly port: number; readonly address: string };
+  readonly UDP: new (options?: UdpOptions) => SimUdpSocket;
   /** Ports bound on this host. */
   ports(): number[];
 }

@@ -92,7 +92,7 @@ describe("sim/node TLS: ECMA-419 §10 TLS Client socket over Node tls", () => {
   });
 
   it("verifies a server certificate issued by the given CA (DER)", async () => {
-    const { received } = connect(caSigned.port, { host: "localhost", ca: certs.caDer.buffer.slice(certs.caDer.byteOffset, certs.caDer.byteOffset + certs.caDer.byteLength) });
+    const { received } = connect(caSigned.port, { host: "localhost", ca: certs.caDer.buffer.slice(certs.caDer.byteOffset, certs.caDer.byteOffset + certs.caDer.byteLength) as ArrayBuffer });
     await waitFor(() => received.join("") === "PING");
   });
 

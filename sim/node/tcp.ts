@@ -28,7 +28,9 @@ export const DEFAULT_OUTPUT_BUFFER = 8192;
 export const DEFAULT_INPUT_BUFFER = 16384;
 
 /** Host extensions of the simulator's TCP options. */
-export interface NodeTcpOptions extends TcpOptions {
+export interface NodeTcpOptions extends Omit<TcpOptions, "port"> {
+  /** Required unless `from` is given. */
+  port?: number;
   /** ECMA-419 §10 TCP `from`: take over the connection of a socket returned by Listener.read(). */
   from?: TcpSocket;
   /** Bytes write() accepts before it throws (default 8192). */
@@ -122,7 +124,7 @@ export class TCP implements TcpSocket {
 
   /** Opens the Node socket (TLS overrides this). Called once, from the constructor, after validation. */
   protected openSocket(options: NodeTcpOptions): net.Socket {
-    return net.connect({ host: options.address ?? options.host, port: options.port });
+    return net.connect({ host: options.address ?? options.host, port: options.port! });
   }
 
   /** The Node event that means "connected and writable". */
