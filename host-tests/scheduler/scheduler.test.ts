@@ -145,3 +145,18 @@ describe("Scheduler", () => {
     for (let i = 1; i < ran.length; i++) expect(ran[i]).toBeGreaterThanOrEqual(ran[i - 1]);
   });
 });
+
+describe("Scheduler and deep sleep", () => {
+  it("lets a sleep signal unwind: no further job of the pass runs and the signal is not reported as an error", () => {
+    const clock = new VirtualClock();
+    const errors: unknown[] = [];
+    const scheduler = new Scheduler({ clock, onError: (e) => errors.push(e) });
+    const ran: string[] = [];
+    const signal = Object.assign(new Error("deep sleep"), { isSleepSignal: true });
+    scheduler.schedule({ name: "sleeper", deadline: 10, run: () => { ran.push("sleeper"); throw signal; } });
+    scheduler.schedule({ name: "after", deadline: 10, run: () => ran.push("after") });
+    expect(() => clock.advance(10)).toThrow("deep sleep");
+    expect(ran).toEqual(["sleeper"]);
+    expect(errors).toEqual([]);
+  });
+});

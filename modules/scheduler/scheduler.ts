@@ -170,6 +170,9 @@ export class Scheduler {
         try {
           job.run(now, job);
         } catch (error) {
+          // Deep sleep and restart unwind the whole stack: the app instance is
+          // gone, so no further job of this pass may run.
+          if ((error as { isSleepSignal?: boolean } | null)?.isSleepSignal === true) throw error;
           this.#report(error, job);
         }
       }
