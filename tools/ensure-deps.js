@@ -59,7 +59,17 @@ function main() {
   process.stderr.write(`ensure-deps: ${why}; running npm ${args.join(" ")} ...\n`);
   const started = Date.now();
   const npm = process.platform === "win32" ? "npm.cmd" : "npm";
-  const r = spawnSync(npm, args, { cwd: ROOT, stdio: ["ignore", 2, 2] });
+  let r = spawnSync(npm, args, { cwd: ROOT, stdio: ["ignore", 2, 2] });
+  if (!r.error && r.status !== 0 && args[0] === "ci") {
+    // Most often: package-lock.json out of sync with package.json. Say so, and still get a
+    // working tree with npm install (which rewrites the lock file: commit it to fix this).
+    process.stderr.write(
+      "ensure-deps: npm ci failed (usually package-lock.json out of sync with package.json; " +
+        "fix: run npm install and commit package-lock.json); falling back to npm install ...\n",
+    );
+    args[0] = "install";
+    r = spawnSync(npm, args, { cwd: ROOT, stdio: ["ignore", 2, 2] });
+  }
   if (r.error || r.status !== 0) {
     process.stderr.write(`ensure-deps: npm ${args[0]} failed (${r.error ? r.error.message : "exit " + r.status})\n`);
     return 1;
