@@ -44,7 +44,7 @@ import {
   blockSzx,
   OptionRegistry,
 } from "../../modules/coap/options";
-import { utf8Decode, utf8Encode } from "../../modules/coap/utf8";
+import { utf8Decode, utf8Encode } from "../../modules/coap/options";
 
 const u8 = (...b: number[]) => Uint8Array.from(b);
 const ascii = (s: string) => utf8Encode(s);

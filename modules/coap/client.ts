@@ -70,7 +70,7 @@ import { concat, szxForSize } from "./block";
 import { NotificationOrder } from "./observe";
 import { openUdpEndpoint, type CoapSocketOptions, type UdpEndpoint } from "./udp-endpoint";
 import type { Job, Scheduler } from "../scheduler/scheduler";
-import { utf8Decode, utf8Encode } from "./utf8";
+import { utf8Decode, utf8Encode } from "./options";
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 

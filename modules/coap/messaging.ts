@@ -43,7 +43,7 @@ import {
 import { decode, encode, encodeEmpty, rejection, type CoapMessage, type RejectionPolicy } from "./codec";
 import { DedupCache, type DedupEntry } from "./dedup";
 import type { CoapOption, OptionRegistry } from "./options";
-import { utf8Encode } from "./utf8";
+import { utf8Encode } from "./options";
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 

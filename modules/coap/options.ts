@@ -25,7 +25,47 @@ import {
   COAP_OPTION_URI_PORT,
   COAP_OPTION_URI_QUERY,
 } from "./constants";
-import { utf8Decode, utf8Encode } from "./utf8";
+import { Utf8Error, decodeUtf8, encodeUtf8New, utf8Invalid } from "../bytes/utf8";
+
+// --- UTF-8 for "string" values (RFC 7252 §3.2: UTF-8, RFC 3629) -------------------------
+// CoAP keeps its lenient policy on top of the shared strict helper (modules/bytes/utf8, which
+// throws): encoding never throws (a lone surrogate goes out as U+FFFD), decoding never throws
+// (each ill-formed sequence reads as one U+FFFD: the lead byte plus the continuation bytes it
+// announced that are present). Well-formed input takes the shared helper's path unchanged.
+
+/** UTF-8 bytes of `s` in a new array; a lone surrogate becomes U+FFFD (EF BF BD). Never throws. */
+export function utf8Encode(s: string): Uint8Array {
+  try {
+    return encodeUtf8New(s);
+  } catch (e) {
+    if (!(e instanceof Utf8Error)) throw e;
+  }
+  let t = "";
+  for (const ch of s) {
+    const c = ch.charCodeAt(0);
+    t += ch.length === 1 && c >= 0xd800 && c <= 0xdfff ? "\ufffd" : ch;
+  }
+  return encodeUtf8New(t);
+}
+
+/** Decodes `bytes[start..end)`; each ill-formed or truncated sequence becomes one U+FFFD. Never throws on content. */
+export function utf8Decode(bytes: Uint8Array, start = 0, end = bytes.length): string {
+  try {
+    return decodeUtf8(bytes, start, end);
+  } catch (e) {
+    if (!(e instanceof Utf8Error)) throw e;
+  }
+  let s = "";
+  let i = start;
+  for (let bad = utf8Invalid(bytes, i, end); bad >= 0; bad = utf8Invalid(bytes, i, end)) {
+    s += decodeUtf8(bytes, i, bad) + "\ufffd";
+    const b = bytes[bad];
+    const need = b >= 0xc2 && b <= 0xdf ? 1 : b >= 0xe0 && b <= 0xef ? 2 : b >= 0xf0 && b <= 0xf4 ? 3 : 0;
+    i = bad + 1;
+    for (let k = 0; k < need && i < end && (bytes[i] & 0xc0) === 0x80; k++) i++;
+  }
+  return s + decodeUtf8(bytes, i, end);
+}
 
 /** One option instance: its number and its raw value bytes. */
 export interface CoapOption {

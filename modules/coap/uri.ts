@@ -9,8 +9,7 @@ import {
   COAP_OPTION_URI_QUERY,
   COAPS_DEFAULT_PORT,
 } from "./constants";
-import { decodeUint, getOption, getOptions, uintOption, type CoapOption } from "./options";
-import { utf8Decode, utf8Encode, utf8Length, utf8Write } from "./utf8";
+import { decodeUint, getOption, getOptions, uintOption, utf8Decode, utf8Encode, type CoapOption } from "./options";
 
 export class CoapUriError extends Error {
   constructor(message: string) {
@@ -41,7 +40,7 @@ function hexValue(c: number): number {
 
 /** Converts "%HH" sequences to bytes, other characters to UTF-8 (§6.4 steps 5, 8, 9). Throws on a bad "%". */
 export function percentDecode(s: string): Uint8Array {
-  const out = new Uint8Array(utf8Length(s));
+  const out = new Uint8Array(s.length * 3); // at most 3 UTF-8 bytes per UTF-16 unit
   let o = 0;
   for (let i = 0; i < s.length; ) {
     const c = s.charCodeAt(i);
@@ -56,7 +55,9 @@ export function percentDecode(s: string): Uint8Array {
     // copy the run of characters up to the next "%"
     let j = i + 1;
     while (j < s.length && s.charCodeAt(j) !== 37) j++;
-    o = utf8Write(s.slice(i, j), out, o);
+    const piece = utf8Encode(s.slice(i, j));
+    out.set(piece, o);
+    o += piece.length;
     i = j;
   }
   return out.slice(0, o);
