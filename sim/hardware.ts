@@ -1,0 +1,38 @@
+/*
+ * The simulated hardware of one board: an I2C bus with the board's chips on it,
+ * an ADC with the battery behind its divider, and the environment they sense.
+ * The hardware outlives the app (it is not reset by deep sleep), so it runs on
+ * the raw simulator clock, not on a boot's clock. Portable (no Node API).
+ */
+import type { BoardDefinition } from "../boards/types";
+import type { Clock } from "../modules/platform/clock";
+import type { PlatformIo } from "../modules/platform/platform";
+import { SimAdc } from "./devices/analog";
+import { populateBus } from "./devices/index";
+import { Environment, type EnvironmentSpec } from "./environment";
+import { I2cBus } from "./i2c";
+
+export interface SimHardware {
+  bus: I2cBus;
+  adc: SimAdc | undefined;
+  environment: Environment;
+  /** The IO constructors to hand a SimDevice. */
+  io: Partial<PlatformIo>;
+}
+
+export function createSimHardware(board: BoardDefinition, clock: Clock, environment: Environment | EnvironmentSpec = {}): SimHardware {
+  const env = environment instanceof Environment ? environment : new Environment(environment);
+  const bus = new I2cBus();
+  populateBus(bus, board.sensors, { clock, environment: env });
+  let adc: SimAdc | undefined;
+  const battery = board.battery;
+  if (battery) {
+    adc = new SimAdc({
+      clock,
+      reference: battery.reference,
+      resolution: battery.resolution,
+      pins: { [String(battery.pin)]: (t) => env.battery(t) / battery.dividerRatio },
+    });
+  }
+  return { bus, adc, environment: env, io: adc ? { I2C: bus.I2C, Analog: adc.Analog } : { I2C: bus.I2C } };
+}

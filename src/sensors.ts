@@ -1,0 +1,105 @@
+/*
+ * Builds the board's sensor drivers. A board lists which chips are fitted at
+ * which addresses (boards/); this turns that list into driver instances on the
+ * platform's I2C constructor, plus the battery ADC when the board has one.
+ */
+import type { BoardDefinition } from "../boards/types";
+import type { Platform } from "../modules/platform/platform";
+import type { Scheduler } from "../modules/scheduler/scheduler";
+import { Battery } from "../modules/sensors/battery";
+import { Bh1750 } from "../modules/sensors/bh1750";
+import { Bme280, Bmp280 } from "../modules/sensors/bmx280";
+import type { SensorChip } from "../modules/sensors/discover";
+import { Scd4x } from "../modules/sensors/scd4x";
+import type { Sample, SensorError, SensorOptions } from "../modules/sensors/sensor";
+import { Sht3x } from "../modules/sensors/sht3x";
+import { Sht4x } from "../modules/sensors/sht4x";
+
+/** What the app needs of a driver: measure on the scheduler, then close. */
+export interface SensorDriver {
+  readonly chip: string;
+  measure(callback: (sample: Sample) => void): void;
+  close(): void;
+}
+
+const DRIVERS: Record<SensorChip, new (options: SensorOptions) => SensorDriver> = {
+  sht3x: Sht3x,
+  sht4x: Sht4x,
+  bme280: Bme280,
+  bmp280: Bmp280,
+  bh1750: Bh1750,
+  scd4x: Scd4x,
+};
+
+/** How the app runs each chip unless configured otherwise: the SCD4x measures continuously (5 s period, its datasheet mode for mains- and battery-powered use alike). */
+const DEFAULT_CONFIGURATION: Partial<Record<SensorChip, object>> = {
+  scd4x: { mode: "periodic" },
+};
+
+export interface BoardSensors {
+  drivers: SensorDriver[];
+  /** Sensors the board lists that could not be started, with the reason. */
+  failed: { chip: string; address: number; reason: string }[];
+}
+
+export function startBoardSensors(platform: Platform, board: BoardDefinition, scheduler: Scheduler, onError: (error: SensorError) => void): BoardSensors {
+  const drivers: SensorDriver[] = [];
+  const failed: BoardSensors["failed"] = [];
+  for (const { chip, address } of board.sensors) {
+    const Driver = DRIVERS[chip];
+    try {
+      if (!Driver) throw new Error(`no driver for "${chip}"`);
+      const sensor = { io: platform.io.I2C, address, data: board.i2c.data, clock: board.i2c.clock, hz: board.i2c.hz, port: board.i2c.port };
+      drivers.push(new Driver({ ...DEFAULT_CONFIGURATION[chip], sensor, scheduler, onError }));
+    } catch (error) {
+      failed.push({ chip, address, reason: (error as Error).message });
+    }
+  }
+  const battery = board.battery;
+  if (battery && platform.io.Analog) {
+    try {
+      const driver = new Battery({ sensor: { io: platform.io.Analog, pin: battery.pin, resolution: battery.resolution }, reference: battery.reference, dividerRatio: battery.dividerRatio, scheduler, onError });
+      drivers.push(driver as unknown as SensorDriver);
+    } catch (error) {
+      failed.push({ chip: "battery", address: -1, reason: (error as Error).message });
+    }
+  }
+  return { drivers, failed };
+}
+
+export interface SensorReading {
+  chip: string;
+  sample: Sample;
+}
+
+/**
+ * Measures every driver; `done` runs once, after the last one answers, with
+ * each driver's sample in board order and the merged sample: where two chips
+ * measure the same quantity (an SHT3x and a BME280 both give temperature), the
+ * one listed first on the board wins, and the other fills in when the first
+ * has no value this time. A failed field stays out: nothing is carried over
+ * from an earlier reading.
+ */
+export function measureAll(drivers: readonly SensorDriver[], done: (merged: Sample, each: SensorReading[]) => void): void {
+  const each: SensorReading[] = drivers.map((d) => ({ chip: d.chip, sample: {} }));
+  let pending = drivers.length;
+  const finish = () => {
+    const merged: Sample = {};
+    for (const r of each) {
+      for (const key of Object.keys(r.sample) as (keyof Sample)[]) {
+        if (merged[key] === undefined && r.sample[key] !== undefined) (merged as any)[key] = r.sample[key];
+      }
+    }
+    done(merged, each);
+  };
+  if (!pending) {
+    finish();
+    return;
+  }
+  drivers.forEach((driver, i) => {
+    driver.measure((sample) => {
+      if (sample) each[i].sample = sample;
+      if (--pending === 0) finish();
+    });
+  });
+}
