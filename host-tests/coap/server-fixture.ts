@@ -7,6 +7,7 @@
 import { CoapServer, type CoapServerOptions } from "../../modules/coap/server";
 import { CoapClient, type CoapClientOptions } from "../../modules/coap/client";
 import { decode, type CoapMessage } from "../../modules/coap/codec";
+import type { OutgoingRequest } from "../../modules/coap/messaging";
 import { Scheduler } from "../../modules/scheduler/scheduler";
 import { VirtualClock } from "../../sim/virtual-clock";
 import { Prng } from "../../sim/prng";
@@ -30,6 +31,8 @@ export interface Fixture {
   /** Advances virtual time by `ms`, letting promise callbacks run in between. */
   advance(ms: number): Promise<void>;
   uri(path: string): string;
+  /** One request straight through the client's endpoint; resolves with the response message. */
+  raw(req: OutgoingRequest): Promise<CoapMessage>;
   close(): void;
 }
 
@@ -126,6 +129,11 @@ export function makeFixture(options: FixtureOptions = {}): Fixture {
         await flush();
         if (next === undefined || next > until) break;
       }
+    },
+    raw(req: OutgoingRequest) {
+      return new Promise<CoapMessage>((resolve, reject) => {
+        client.endpoint.request(req, SERVER, PORT, { onResponse: (m) => resolve(m), onFail: (r) => reject(new Error("raw request failed: " + r)) });
+      });
     },
     uri(path: string) {
       return `coap://${SERVER}:${PORT}${path}`;

@@ -1,0 +1,243 @@
+// @xs
+/*
+ * CoapServer on the simulated UDP network: dispatch and response codes
+ * (RFC 7252 §5.8, §5.9, §5.10), ETag / Max-Age, separate responses (§5.2.2),
+ * /.well-known/core (RFC 6690), handler failures.
+ */
+import {
+  COAP_MEDIATYPE_APPLICATION_JSON,
+  COAP_MEDIATYPE_APPLICATION_LINK_FORMAT,
+  COAP_MEDIATYPE_APPLICATION_XML,
+  COAP_MEDIATYPE_TEXT_PLAIN,
+  COAP_MESSAGE_ACK,
+  COAP_MESSAGE_CON,
+  COAP_MESSAGE_NON,
+  COAP_OPTION_CONTENT_FORMAT,
+  COAP_OPTION_ETAG,
+  COAP_OPTION_MAX_AGE,
+  COAP_OPTION_URI_PATH,
+  COAP_REQUEST_GET,
+  COAP_RESPONSE_CHANGED,
+  COAP_RESPONSE_CREATED,
+  COAP_RESPONSE_VALID,
+  codeString,
+} from "../../modules/coap/constants";
+import { getUint, stringOption, uintOption } from "../../modules/coap/options";
+import { parseLinks } from "../../modules/coap/link-format";
+import { CoapServer } from "../../modules/coap/server";
+import { makeFixture, text, type Fixture } from "./server-fixture";
+
+let fx: Fixture;
+beforeEach(() => {
+  fx = makeFixture();
+  fx.server.add("/sensors/temp", {
+    title: "Temperature",
+    rt: "temperature-c",
+    if: "sensor",
+    ct: [COAP_MEDIATYPE_TEXT_PLAIN, COAP_MEDIATYPE_APPLICATION_JSON],
+    maxAge: 30,
+    get: (req) => (req.accept === COAP_MEDIATYPE_APPLICATION_JSON ? { payload: '{"t":21.5}', contentFormat: COAP_MEDIATYPE_APPLICATION_JSON } : { payload: "21.5", contentFormat: COAP_MEDIATYPE_TEXT_PLAIN }),
+  });
+  let config = "a=1";
+  fx.server.add("/config", {
+    accepts: [COAP_MEDIATYPE_TEXT_PLAIN],
+    get: () => ({ payload: config, contentFormat: COAP_MEDIATYPE_TEXT_PLAIN, etag: Uint8Array.of(config.length) }),
+    put: (req) => {
+      config = req.text();
+    },
+    post: (req) => ({ locationPath: "/config/" + req.text() }),
+    delete: () => undefined,
+    fetch: (req) => ({ payload: "fetched " + req.text() }),
+    patch: (req) => ({ payload: "patched " + req.text() }),
+    ipatch: (req) => ({ payload: "ipatched " + req.text() }),
+  });
+  fx.server.add("/boom", {
+    get: () => {
+      throw new Error("handler bug");
+    },
+    put: () => Promise.reject(new Error("async handler bug")),
+    post: () => ({ code: 0x01 }),
+  });
+  fx.server.add("/slow", {
+    get: () => new Promise((resolve) => fx.scheduler.after(2500, () => resolve({ payload: "late" }))),
+  });
+});
+afterEach(() => fx.close());
+
+describe("RFC 7252 §5.8 methods and default response codes", () => {
+  it("GET → 2.05 piggybacked in the ACK with the request's token (§5.2.1)", async () => {
+    const r = await fx.settle(fx.client.get(fx.uri("/sensors/temp")));
+    expect(r.status).toBe("2.05");
+    expect(r.type).toBe(COAP_MESSAGE_ACK);
+    expect(r.text()).toBe("21.5");
+    expect(r.contentFormat).toBe(COAP_MEDIATYPE_TEXT_PLAIN);
+  });
+  it("PUT → 2.04, POST with a location → 2.01 + Location-Path, DELETE → 2.02", async () => {
+    const put = await fx.settle(fx.client.put(fx.uri("/config"), "b=2", { contentFormat: COAP_MEDIATYPE_TEXT_PLAIN }));
+    expect(put.status).toBe("2.04");
+    expect((await fx.settle(fx.client.get(fx.uri("/config")))).text()).toBe("b=2");
+    const post = await fx.settle(fx.client.post(fx.uri("/config"), "x"));
+    expect(post.code).toBe(COAP_RESPONSE_CREATED);
+    expect(post.locationPath).toBe("/config/x");
+    expect((await fx.settle(fx.client.delete(fx.uri("/config")))).status).toBe("2.02");
+  });
+  it("FETCH/PATCH/iPATCH (RFC 8132) reach their handlers: 2.05, 2.04, 2.04", async () => {
+    const f = await fx.settle(fx.client.fetch(fx.uri("/config"), "q"));
+    expect([f.status, f.text()]).toEqual(["2.05", "fetched q"]);
+    const p = await fx.settle(fx.client.patch(fx.uri("/config"), "p"));
+    expect([p.status, p.text()]).toEqual(["2.04", "patched p"]);
+    const i = await fx.settle(fx.client.ipatch(fx.uri("/config"), "i"));
+    expect([i.status, i.text()]).toEqual(["2.04", "ipatched i"]);
+  });
+  it("a NON request gets a NON response (§5.2.3)", async () => {
+    const r = await fx.settle(fx.client.get(fx.uri("/sensors/temp"), { confirmable: false }));
+    expect(r.type).toBe(COAP_MESSAGE_NON);
+    expect(r.text()).toBe("21.5");
+  });
+});
+
+describe("RFC 7252 §5.9 error codes where they belong", () => {
+  it("4.04 for an unknown path", async () => {
+    expect((await fx.settle(fx.client.get(fx.uri("/nope")))).status).toBe("4.04");
+  });
+  it("4.05 for a method the resource has no handler for (no Allow option in CoAP)", async () => {
+    const r = await fx.settle(fx.client.put(fx.uri("/sensors/temp"), "1"));
+    expect(r.status).toBe("4.05");
+    expect(r.options.length).toBe(0);
+  });
+  it("4.06 when Accept names a format the resource does not offer (§5.10.4)", async () => {
+    expect((await fx.settle(fx.client.get(fx.uri("/sensors/temp"), { accept: COAP_MEDIATYPE_APPLICATION_XML }))).status).toBe("4.06");
+    const json = await fx.settle(fx.client.get(fx.uri("/sensors/temp"), { accept: COAP_MEDIATYPE_APPLICATION_JSON }));
+    expect([json.status, json.contentFormat, json.text()]).toEqual(["2.05", COAP_MEDIATYPE_APPLICATION_JSON, '{"t":21.5}']);
+  });
+  it("4.15 for a Content-Format the resource does not take (§5.9.2.10)", async () => {
+    const r = await fx.settle(fx.client.put(fx.uri("/config"), "{}", { contentFormat: COAP_MEDIATYPE_APPLICATION_JSON }));
+    expect(r.status).toBe("4.15");
+    expect((await fx.settle(fx.client.get(fx.uri("/config")))).text()).toBe("a=1"); // nothing changed
+  });
+  it("5.00 when a handler throws, when its promise rejects, or returns a non-response code; the server keeps serving", async () => {
+    const errors: unknown[] = [];
+    fx.errors.length = 0;
+    expect((await fx.settle(fx.client.get(fx.uri("/boom")))).status).toBe("5.00");
+    expect((await fx.settle(fx.client.put(fx.uri("/boom"), "x"))).status).toBe("5.00");
+    expect((await fx.settle(fx.client.post(fx.uri("/boom"), "x"))).status).toBe("5.00");
+    expect(fx.errors.length).toBe(3); // reported through onError
+    expect((await fx.settle(fx.client.get(fx.uri("/sensors/temp")))).status).toBe("2.05");
+    void errors;
+  });
+  it("4.01 when the authorize hook refuses (and 5.00-free when the hook throws: 4.01)", async () => {
+    const f = makeFixture({ server: { authorize: (req) => (req.queryParam("key") === "secret" ? true : req.queryParam("key") === "throw" ? (null as any).x : false) } });
+    f.server.add("/private", { get: () => ({ payload: "ok" }) });
+    expect((await f.settle(f.client.get(f.uri("/private")))).status).toBe("4.01");
+    expect((await f.settle(f.client.get(f.uri("/private?key=throw")))).status).toBe("4.01");
+    expect((await f.settle(f.client.get(f.uri("/private?key=secret")))).text()).toBe("ok");
+    f.close();
+  });
+});
+
+describe("RFC 7252 §5.10.5 Max-Age, §5.10.6 ETag", () => {
+  it("Max-Age from the resource is sent (and 60, the default, is not)", async () => {
+    const r = await fx.settle(fx.client.get(fx.uri("/sensors/temp")));
+    expect(getUint(r.message, COAP_OPTION_MAX_AGE)).toBe(30);
+    expect(r.maxAge).toBe(30);
+    const c = await fx.settle(fx.client.get(fx.uri("/config")));
+    expect(getUint(c.message, COAP_OPTION_MAX_AGE)).toBeUndefined();
+    expect(c.maxAge).toBe(60);
+  });
+  it("GET with the current ETag → 2.03 Valid with the ETag and no payload; a stale ETag → 2.05", async () => {
+    const first = await fx.settle(fx.client.get(fx.uri("/config")));
+    expect(first.etag).toEqual(Uint8Array.of(3));
+    const valid = await fx.settle(fx.client.get(fx.uri("/config"), { etag: [Uint8Array.of(9), first.etag!] }));
+    expect(valid.code).toBe(COAP_RESPONSE_VALID);
+    expect(valid.payload.length).toBe(0);
+    expect(valid.etag).toEqual(Uint8Array.of(3));
+    await fx.settle(fx.client.put(fx.uri("/config"), "abcd"));
+    const changed = await fx.settle(fx.client.get(fx.uri("/config"), { etag: first.etag }));
+    expect([changed.status, changed.text()]).toEqual(["2.05", "abcd"]);
+  });
+  it("autoEtag computes an ETag from the representation", async () => {
+    fx.server.add("/auto", { autoEtag: true, get: () => ({ payload: "same" }) });
+    const a = await fx.settle(fx.client.get(fx.uri("/auto")));
+    expect(a.etag!.length).toBe(4);
+    expect((await fx.settle(fx.client.get(fx.uri("/auto"), { etag: a.etag }))).status).toBe("2.03");
+  });
+});
+
+describe("RFC 7252 §5.2.2 separate responses", () => {
+  it("a slow (async) handler: empty ACK first, then a CON response that the client ACKs", async () => {
+    const r = await fx.settle(fx.client.get(fx.uri("/slow")));
+    expect(r.text()).toBe("late");
+    expect(r.type).toBe(COAP_MESSAGE_CON);
+    const fromServer = fx.messages().filter((m) => m.from === "10.0.0.1").map((m) => m.message!);
+    expect(fromServer[0].type).toBe(COAP_MESSAGE_ACK);
+    expect(fromServer[0].code).toBe(0);
+    expect(fromServer[1].type).toBe(COAP_MESSAGE_CON);
+    expect(codeString(fromServer[1].code)).toBe("2.05");
+    const acks = fx.messages().filter((m) => m.from === "10.0.0.2" && m.message!.type === COAP_MESSAGE_ACK);
+    expect(acks.length).toBe(1);
+  });
+});
+
+describe("RFC 6690 /.well-known/core", () => {
+  it("lists resources in link format (ct 40) with title, rt, if, ct, obs, sz", async () => {
+    fx.server.add("/obs", { observable: true, sz: 12, get: () => ({ payload: "x" }) });
+    fx.server.add("/hidden", { hidden: true, get: () => ({ payload: "x" }) });
+    const r = await fx.settle(fx.client.get(fx.uri("/.well-known/core")));
+    expect(r.contentFormat).toBe(COAP_MEDIATYPE_APPLICATION_LINK_FORMAT);
+    const links = parseLinks(r.text());
+    expect(links.map((l) => l.href)).toEqual(["/sensors/temp", "/config", "/boom", "/slow", "/obs"]);
+    expect(links[0].attributes).toEqual({ title: "Temperature", rt: "temperature-c", if: "sensor", ct: "0 50" });
+    expect(links[4].attributes).toEqual({ sz: "12", obs: true });
+  });
+  it("filters by query (§4.1), prefix match with a trailing *", async () => {
+    const r = await fx.settle(fx.client.get(fx.uri("/.well-known/core?rt=temp*")));
+    expect(r.text()).toBe('</sensors/temp>;title="Temperature";rt="temperature-c";if="sensor";ct="0 50"');
+    const none = await fx.settle(fx.client.get(fx.uri("/.well-known/core?rt=humidity")));
+    expect([none.status, none.payload.length]).toEqual(["2.05", 0]);
+    const href = await fx.settle(fx.client.get(fx.uri("/.well-known/core?href=/s*")));
+    expect(parseLinks(href.text()).map((l) => l.href)).toEqual(["/sensors/temp", "/slow"]);
+  });
+  it("PUT to /.well-known/core is 4.05; Accept other than 40 is 4.06", async () => {
+    expect((await fx.settle(fx.client.put(fx.uri("/.well-known/core"), "x"))).status).toBe("4.05");
+    expect((await fx.settle(fx.client.get(fx.uri("/.well-known/core"), { accept: 0 }))).status).toBe("4.06");
+  });
+  it("a large discovery document is served block-wise (RFC 7959)", async () => {
+    for (let i = 0; i < 60; i++) fx.server.add("/r" + i, { rt: "some-long-resource-type-" + i, get: () => ({}) });
+    const r = await fx.settle(fx.client.get(fx.uri("/.well-known/core")));
+    expect(r.blocks).toBeGreaterThan(1);
+    expect(parseLinks(r.text()).length).toBe(64);
+  });
+});
+
+describe("resource tree and options", () => {
+  it("paths are normalized; add replaces; remove answers 4.04 afterwards", async () => {
+    fx.server.add("a/b/", { get: () => ({ payload: "1" }) });
+    expect(fx.server.resource("/a/b")!.path).toBe("a/b");
+    fx.server.add("/a/b", { get: () => ({ payload: "2" }) });
+    expect((await fx.settle(fx.client.get(fx.uri("/a/b")))).text()).toBe("2");
+    expect(fx.server.remove("/a/b")).toBe(true);
+    expect(fx.server.remove("/a/b")).toBe(false);
+    expect((await fx.settle(fx.client.get(fx.uri("/a/b")))).status).toBe("4.04");
+  });
+  it("the root resource and query helpers", async () => {
+    fx.server.add("/", { get: (req) => ({ payload: `root ${req.queryParam("x")} ${req.queryParam("flag")} ${req.queryParam("none")}` }) });
+    expect((await fx.settle(fx.client.get(fx.uri("/?x=1&flag")))).text()).toBe("root 1  undefined");
+  });
+  it("a raw request with Uri-Path options and a Content-Format the handler sees", async () => {
+    let seen: unknown;
+    fx.server.add("/echo", { post: (req) => ((seen = [req.methodName, req.path, req.contentFormat, text(req.payload)]), { code: COAP_RESPONSE_CHANGED }) });
+    const m = await fx.settle(fx.raw({ code: 2, options: [stringOption(COAP_OPTION_URI_PATH, "echo"), uintOption(COAP_OPTION_CONTENT_FORMAT, 42)], payload: Uint8Array.of(104, 105) }));
+    expect(codeString(m.code)).toBe("2.04");
+    expect(seen).toEqual(["POST", "echo", 42, "hi"]);
+  });
+  it("rejects bad resource definitions and bad constructor options", () => {
+    expect(() => fx.server.add("/x", { get: 5 as any })).toThrow(TypeError);
+    expect(() => new CoapServer({} as any)).toThrow(TypeError);
+    expect(() => new CoapServer({ endpoint: fx.server.endpoint, blockSize: 2048 })).toThrow(RangeError);
+  });
+  it("no errors were reported by the stack during these tests", async () => {
+    await fx.settle(fx.raw({ code: COAP_REQUEST_GET, options: [stringOption(COAP_OPTION_URI_PATH, "config")] }));
+    expect(fx.errors).toEqual([]);
+    void COAP_OPTION_ETAG;
+  });
+});
