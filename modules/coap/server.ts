@@ -623,7 +623,8 @@ export class CoapServer {
         if (old) this.#drop(old);
         this.#observers.add(observer);
       }
-      this.#finishResponse(ireq, req, built, block2, block1 ?? undefined, observer ? resource.sequence.current : undefined);
+      // §4.4: every notification, the registration's response included, gets a fresh, larger number.
+      this.#finishResponse(ireq, req, built, block2, block1 ?? undefined, observer ? resource.sequence.next() : undefined);
     };
     if (isPromise(result)) {
       result.then(finish, (error) => {
