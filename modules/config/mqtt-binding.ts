@@ -1,0 +1,186 @@
+/*
+ * The configuration core over MQTT (topic tree in docs/topics.md):
+ *
+ *   <prefix>/<device-id>/cmd/<command>   commands in  (subscribed QoS 1)
+ *   <prefix>/<device-id>/res/<command>   results out (QoS 1, not retained)
+ *   <prefix>/<device-id>/config          configuration, retained, secrets left out
+ *   <prefix>/<device-id>/state           "online" / "offline", retained; "offline" is the Will
+ *
+ * On MQTT 5 a command with a Response Topic also gets its result there, with the
+ * request's Correlation Data (MQTT 5.0 §4.10). Command names contain "/"
+ * (config/patch), so the command is everything after ".../cmd/".
+ *
+ * The app owns the MqttClient: it builds it with `configMqttOptions(config)`
+ * (client id, clean = false, session expiry, keep alive, the Will) and calls
+ * `binding.connected()` from its onConnect. Commands published while the device
+ * is away wait in the broker's session (persistent session + QoS 1
+ * subscription) and arrive on reconnection.
+ */
+import type { MqttClient, MqttMessage } from "../mqtt/client";
+import type { WillMessage } from "../mqtt/packets";
+import { encodeUtf8New } from "../bytes/utf8";
+import type { ConfigCore, CommandResult } from "./core";
+import { decodeEnvelope, encodeDocument, encodeResult, type BodyFormat } from "./envelope";
+import { redactConfig, type DeviceConfig } from "./schema";
+
+export interface ConfigTopics {
+  base: string;
+  /** Subscription filter for commands. */
+  commands: string;
+  cmdPrefix: string;
+  resPrefix: string;
+  config: string;
+  state: string;
+}
+
+export function configTopics(c: Pick<DeviceConfig, "topicPrefix" | "deviceId">): ConfigTopics {
+  const base = `${c.topicPrefix}/${c.deviceId}`;
+  return { base, commands: `${base}/cmd/#`, cmdPrefix: `${base}/cmd/`, resPrefix: `${base}/res/`, config: `${base}/config`, state: `${base}/state` };
+}
+
+/** The Will: "offline", retained, QoS 1, on the state topic. */
+export function stateWill(c: DeviceConfig): WillMessage {
+  return { topic: configTopics(c).state, payload: encodeUtf8New("offline"), qos: 1, retain: true };
+}
+
+/** MqttClient options that the configuration decides (the app adds socket, scheduler, storage, callbacks). */
+export function configMqttOptions(c: DeviceConfig): {
+  clientId: string;
+  version: 4 | 5;
+  clean: boolean;
+  keepAlive: number;
+  sessionExpiryInterval?: number;
+  username?: string;
+  password?: string;
+  will: WillMessage;
+} {
+  const o: ReturnType<typeof configMqttOptions> = {
+    clientId: c.deviceId,
+    version: c.protocol === "mqtt311" ? 4 : 5,
+    clean: false,
+    keepAlive: c.mqtt.keepAliveS,
+    will: stateWill(c),
+  };
+  if (o.version === 5) o.sessionExpiryInterval = c.mqtt.sessionExpiryS;
+  if (c.mqtt.username) o.username = c.mqtt.username;
+  if (c.mqtt.password) o.password = c.mqtt.password;
+  return o;
+}
+
+export interface ConfigMqttBindingOptions {
+  core: ConfigCore;
+  client: MqttClient;
+  log?(line: string): void;
+}
+
+export class ConfigMqttBinding {
+  readonly core: ConfigCore;
+  #client: MqttClient;
+  #topics: ConfigTopics;
+  #log: ((line: string) => void) | undefined;
+  #off: () => void;
+  /** Commands received (diagnostics). */
+  received = 0;
+
+  constructor(options: ConfigMqttBindingOptions) {
+    this.core = options.core;
+    this.#client = options.client;
+    this.#log = options.log;
+    this.#topics = configTopics(this.core.current);
+    this.#subscribe();
+    this.#off = this.core.on((e) => {
+      if (e.type === "change") {
+        const t = configTopics(e.config);
+        if (t.commands !== this.#topics.commands) {
+          // Device id or prefix changed: move the subscription.
+          try {
+            this.#client.unsubscribe(this.#topics.commands);
+          } catch {
+            // not connected: forgotten anyway
+          }
+          this.#topics = t;
+          this.#subscribe();
+          if (this.#client.isConnected) this.connected();
+        } else if (e.phase !== "trial") this.publishConfig();
+      }
+    });
+  }
+
+  get topics(): ConfigTopics {
+    return this.#topics;
+  }
+
+  /** Call from the client's onConnect: state "online" and the configuration, both retained. */
+  connected(): void {
+    this.#publish(this.#topics.state, encodeUtf8New("online"), true);
+    this.publishConfig();
+  }
+
+  /** Publishes the (redacted) configuration, retained. */
+  publishConfig(): void {
+    this.#publish(this.#topics.config, encodeDocument(redactConfig(this.core.current as DeviceConfig), "json"), true);
+  }
+
+  /** Publishes "offline" (retained) before a deliberate disconnect or sleep. */
+  offline(): void {
+    this.#publish(this.#topics.state, encodeUtf8New("offline"), true);
+  }
+
+  detach(): void {
+    this.#off();
+    try {
+      this.#client.unsubscribe(this.#topics.commands);
+    } catch {
+      // ended client
+    }
+  }
+
+  #subscribe(): void {
+    this.#client.subscribe(this.#topics.commands, { qos: 1 }, (m) => this.#onMessage(m));
+  }
+
+  #onMessage(m: MqttMessage): void {
+    if (m.topic.indexOf(this.#topics.cmdPrefix) !== 0) return;
+    this.received++;
+    const command = m.topic.slice(this.#topics.cmdPrefix.length);
+    const ct = m.properties?.contentType;
+    const format: BodyFormat = ct === "application/cbor" ? "cbor" : "json";
+    let result: CommandResult;
+    const max = 4096;
+    if (m.payload.length > max) {
+      result = this.core.execute({ command, size: m.payload.length, via: "mqtt" });
+    } else {
+      const env = decodeEnvelope(m.payload, format);
+      if (!env.ok) {
+        // Still through the core: rate limit and counting apply to garbage too.
+        result = this.core.execute({ command, size: m.payload.length, via: "mqtt", malformed: env.reason });
+      } else {
+        result = this.core.execute({ command, counter: env.envelope.counter, mac: env.envelope.mac, body: env.envelope.body, size: m.payload.length, via: "mqtt" }, (final) => this.#answer(m, command, final, format));
+      }
+    }
+    this.#answer(m, command, result, format);
+  }
+
+  #answer(request: MqttMessage, command: string, result: CommandResult, format: BodyFormat): void {
+    if (result.silent) return;
+    const payload = encodeResult(result, format);
+    // Results go to res/<command>; a command name that is not a valid topic part is answered on res/invalid.
+    const safe = /^[A-Za-z0-9/_-]{1,40}$/.test(command) && command.indexOf("//") < 0 ? command : "invalid";
+    this.#publish(this.#topics.resPrefix + safe, payload, false);
+    if (request.properties?.responseTopic !== undefined) {
+      try {
+        this.#client.respond(request, payload, { qos: 1 });
+      } catch (e) {
+        this.#log?.("config: cannot answer on the Response Topic: " + String((e as Error)?.message ?? e));
+      }
+    }
+  }
+
+  #publish(topic: string, payload: Uint8Array, retain: boolean): void {
+    try {
+      this.#client.publish(topic, payload, { qos: 1, retain });
+    } catch (e) {
+      this.#log?.(`config: cannot publish ${topic}: ${String((e as Error)?.message ?? e)}`);
+    }
+  }
+}
