@@ -2,7 +2,7 @@
 // Makes sure node_modules matches package-lock.json, so a fresh clone needs only `npm test`
 // or `npm start` (package.json's pretest/prestart hooks run this).
 //
-// node_modules is installed (`npm ci`, or `npm install` when there is no lock file) when:
+// node_modules is installed (`npm install`; see main() for why not `npm ci`) when:
 // - it is missing, or
 // - the lock file (or package.json) changed since our last install (a hash stamp kept in
 //   node_modules/.xs-iot-deps.json), or
@@ -55,21 +55,15 @@ function main() {
     if (!fs.existsSync(STAMP)) fs.writeFileSync(STAMP, JSON.stringify({ digest: digest() }) + "\n");
     return 0;
   }
-  const args = fs.existsSync(LOCK) ? ["ci", "--no-audit", "--no-fund"] : ["install", "--no-audit", "--no-fund"];
+  // `npm install`, not `npm ci`: with this project's npm settings (lock entries without
+  // registry URLs), npm 11 leaves rollup's per-platform optional packages out of
+  // package-lock.json, and `npm ci` then refuses the lock as out of sync. `npm install`
+  // still installs the locked versions of everything the lock does record.
+  const args = ["install", "--no-audit", "--no-fund"];
   process.stderr.write(`ensure-deps: ${why}; running npm ${args.join(" ")} ...\n`);
   const started = Date.now();
   const npm = process.platform === "win32" ? "npm.cmd" : "npm";
-  let r = spawnSync(npm, args, { cwd: ROOT, stdio: ["ignore", 2, 2] });
-  if (!r.error && r.status !== 0 && args[0] === "ci") {
-    // Most often: package-lock.json out of sync with package.json. Say so, and still get a
-    // working tree with npm install (which rewrites the lock file: commit it to fix this).
-    process.stderr.write(
-      "ensure-deps: npm ci failed (usually package-lock.json out of sync with package.json; " +
-        "fix: run npm install and commit package-lock.json); falling back to npm install ...\n",
-    );
-    args[0] = "install";
-    r = spawnSync(npm, args, { cwd: ROOT, stdio: ["ignore", 2, 2] });
-  }
+  const r = spawnSync(npm, args, { cwd: ROOT, stdio: ["ignore", 2, 2] });
   if (r.error || r.status !== 0) {
     process.stderr.write(`ensure-deps: npm ${args[0]} failed (${r.error ? r.error.message : "exit " + r.status})\n`);
     return 1;
