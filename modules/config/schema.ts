@@ -219,7 +219,10 @@ function checkField(f: Field, v: unknown, errors: ConfigIssue[]): void {
       return;
     case "string":
       if (typeof v !== "string") issue(errors, f.key, "must be a string", f.secret ? typeof v : v, !f.secret);
-      else if (v.length < k.min || v.length > k.max) issue(errors, f.key, `must be ${k.min} to ${k.max} characters`, f.secret ? `${v.length} characters` : v.length + " characters");
+      else if (v.length < k.min || v.length > k.max) {
+        const rule = `must be ${k.min} to ${k.max} characters`;
+        errors.push({ key: f.key, rule, message: `${f.key}: ${rule} (got ${v.length} characters)` });
+      }
       else if (k.pattern && !k.pattern.test(v)) issue(errors, f.key, k.patternRule ?? "has characters that are not allowed", f.secret ? "(secret)" : v);
       else if (/[\uD800-\uDFFF]/.test(v) && /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?:^|[^\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(v)) issue(errors, f.key, "must be valid Unicode (no lone surrogate)");
       return;
