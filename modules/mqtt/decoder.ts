@@ -157,7 +157,7 @@ export class MqttDecoder {
     try {
       return this.step();
     } catch (e) {
-      this.fail(e instanceof MqttCodecError ? e : malformed("MQTT: decoder failure: " + String(e), "§4.13"));
+      this.fail(e instanceof MqttCodecError ? e : malformed("decoder failure: " + String(e), "§4.13"));
       return undefined;
     }
   }
@@ -194,14 +194,14 @@ export class MqttDecoder {
           if ((b & 0x80) === 0) {
             if (b === 0 && this.lengthBytes > 1 && this.version === 5) {
               this.inPos = pos;
-              throw malformed("MQTT: Remaining Length not in its shortest form", "[MQTT-1.5.5-1]");
+              throw malformed("Remaining Length not in its shortest form", "[MQTT-1.5.5-1]");
             }
             done = true;
             break;
           }
           if (this.lengthBytes === 4) {
             this.inPos = pos;
-            throw malformed("MQTT: Remaining Length longer than four bytes", stmt(this.version, "[MQTT-1.5.5-1]", "§2.2.3"));
+            throw malformed("Remaining Length longer than four bytes", stmt(this.version, "[MQTT-1.5.5-1]", "§2.2.3"));
           }
           this.multiplier *= 128;
         }
@@ -212,7 +212,7 @@ export class MqttDecoder {
           this.inPos = pos;
           throw new MqttCodecError(
             0x95,
-            "MQTT: " + packetName(this.header >> 4) + " of " + size + " bytes exceeds the Maximum Packet Size " + this.maximumPacketSize,
+            packetName(this.header >> 4) + " of " + size + " bytes exceeds the Maximum Packet Size " + this.maximumPacketSize,
             "[MQTT-3.1.2-24]",
           );
         }
@@ -257,14 +257,14 @@ export class MqttDecoder {
     const type = h >> 4;
     const flags = h & 0x0f;
     const v = this.version;
-    if (type === 0) throw malformed("MQTT: reserved packet type 0", stmt(v, "§2.1.2", "§2.2.1"));
+    if (type === 0) throw malformed("reserved packet type 0", stmt(v, "§2.1.2", "§2.2.1"));
     if (type === PacketType.AUTH && v === 4) {
-      throw malformed("MQTT: packet type 15 (AUTH) is reserved in 3.1.1", "§2.2.1 (3.1.1 Table 2.1)");
+      throw malformed("packet type 15 (AUTH) is reserved in 3.1.1", "§2.2.1 (3.1.1 Table 2.1)");
     }
     if (type === PacketType.PUBLISH) {
       const qos = (flags >> 1) & 3;
-      if (qos === 3) throw malformed("MQTT: PUBLISH with QoS 3", "[MQTT-3.3.1-4]");
-      if (qos === 0 && (flags & 0x08) !== 0) throw protocolError("MQTT: PUBLISH QoS 0 with DUP set", "[MQTT-3.3.1-2]");
+      if (qos === 3) throw malformed("PUBLISH with QoS 3", "[MQTT-3.3.1-4]");
+      if (qos === 0 && (flags & 0x08) !== 0) throw protocolError("PUBLISH QoS 0 with DUP set", "[MQTT-3.3.1-2]");
       return;
     }
     const expected = type === PacketType.PUBREL || type === PacketType.SUBSCRIBE || type === PacketType.UNSUBSCRIBE ? 2 : 0;
@@ -273,7 +273,7 @@ export class MqttDecoder {
       if (type === PacketType.PUBREL) s = "[MQTT-3.6.1-1]";
       else if (type === PacketType.SUBSCRIBE) s = "[MQTT-3.8.1-1]";
       else if (type === PacketType.UNSUBSCRIBE) s = "[MQTT-3.10.1-1]";
-      throw malformed("MQTT: " + packetName(type) + " with reserved flags 0x" + flags.toString(16) + " (must be " + expected + ")", s);
+      throw malformed(packetName(type) + " with reserved flags 0x" + flags.toString(16) + " (must be " + expected + ")", s);
     }
   }
 
@@ -311,7 +311,7 @@ export class MqttDecoder {
         break;
       case PacketType.PINGREQ:
       case PacketType.PINGRESP:
-        if (end !== start) throw malformed("MQTT: " + packetName(type) + " with a Remaining Length of " + (end - start), type === PacketType.PINGREQ ? "§3.12" : "§3.13");
+        if (end !== start) throw malformed(packetName(type) + " with a Remaining Length of " + (end - start), type === PacketType.PINGREQ ? "§3.12" : "§3.13");
         return type === PacketType.PINGREQ ? PINGREQ : PINGRESP;
       case PacketType.DISCONNECT:
         p = disconnect(r);
@@ -320,7 +320,7 @@ export class MqttDecoder {
         p = auth(r);
     }
     if (r.pos !== end) {
-      throw malformed("MQTT: " + (end - r.pos) + " unexpected byte(s) at the end of " + packetName(type), "§2.1.4");
+      throw malformed((end - r.pos) + " unexpected byte(s) at the end of " + packetName(type), "§2.1.4");
     }
     return p;
   }
@@ -336,8 +336,8 @@ export class MqttDecoder {
     const topic = this.topicName(r);
     let packetId = 0;
     if (qos !== 0) {
-      packetId = r.u16("Packet Identifier");
-      if (packetId === 0) throw protocolError("MQTT: PUBLISH with Packet Identifier 0", stmt(v, "[MQTT-2.2.1-3]", "[MQTT-2.3.1-1]"));
+      packetId = r.u16();
+      if (packetId === 0) throw protocolError("PUBLISH with Packet Identifier 0", stmt(v, "[MQTT-2.2.1-3]", "[MQTT-2.3.1-1]"));
     }
     let properties;
     if (v === 5) {
@@ -345,9 +345,9 @@ export class MqttDecoder {
       else properties = readProperties(r, PacketType.PUBLISH);
     }
     if (topic === "") {
-      if (v === 4) throw malformed("MQTT: empty Topic Name", "[MQTT-4.7.3-1]");
+      if (v === 4) throw malformed("empty Topic Name", "[MQTT-4.7.3-1]");
       if (properties === undefined || properties.topicAlias === undefined) {
-        throw protocolError("MQTT: empty Topic Name without a Topic Alias", "§3.3.2.1");
+        throw protocolError("empty Topic Name without a Topic Alias", "§3.3.2.1");
       }
     }
     return {
@@ -364,10 +364,10 @@ export class MqttDecoder {
 
   /** Reads a PUBLISH Topic Name, through the cache; validates it [MQTT-3.3.2-2]. */
   private topicName(r: Reader): string {
-    const len = r.u16("Topic Name");
+    const len = r.u16();
     const start = r.pos;
     const stop = start + len;
-    if (stop > r.end) throw r.truncated("Topic Name");
+    if (stop > r.end) throw r.truncated();
     r.pos = stop;
     if (len === 0) return "";
     const buf = r.buf;
@@ -381,12 +381,12 @@ export class MqttDecoder {
         if (i === len) return this.cacheStr[k];
       }
     }
-    const topic = decodeMqttString(buf, start, stop, r.version, "Topic Name");
+    const topic = decodeMqttString(buf, start, stop, r.version);
     // Wildcards are ASCII, so a byte scan finds them in any UTF-8 topic.
     for (let i = start; i < stop; i++) {
       const c = buf[i];
       if (c === 0x23 || c === 0x2b) {
-        throw malformed("MQTT: PUBLISH Topic Name \"" + topic + "\" contains a wildcard", "[MQTT-3.3.2-2]");
+        throw malformed("PUBLISH Topic Name \"" + topic + "\" contains a wildcard", "[MQTT-3.3.2-2]");
       }
     }
     if (len <= TOPIC_CACHE_MAX) {
@@ -401,52 +401,52 @@ export class MqttDecoder {
 
   /** CONNECT (§3.1). Switches the decoder to the packet's Protocol Level. */
   private connect(r: Reader): ConnectPacket {
-    const name = r.string("Protocol Name");
-    const level = r.u8("Protocol Level");
+    const name = r.string();
+    const level = r.u8();
     if (name !== "MQTT") {
-      throw new MqttCodecError(0x84, "MQTT: Protocol Name \"" + name + "\" is not \"MQTT\"", stmt(this.version, "[MQTT-3.1.2-1]", "[MQTT-3.1.2-1]"));
+      throw new MqttCodecError(0x84, "Protocol Name \"" + name + "\" is not \"MQTT\"", stmt(this.version, "[MQTT-3.1.2-1]", "[MQTT-3.1.2-1]"));
     }
     if (level !== 4 && level !== 5) {
-      throw new MqttCodecError(0x84, "MQTT: unsupported Protocol Level " + level, "[MQTT-3.1.2-2]");
+      throw new MqttCodecError(0x84, "unsupported Protocol Level " + level, "[MQTT-3.1.2-2]");
     }
     const v = level as MqttVersion;
     r.version = v;
-    const flags = r.u8("Connect Flags");
-    if ((flags & 1) !== 0) throw malformed("MQTT: CONNECT reserved flag set", "[MQTT-3.1.2-3]");
+    const flags = r.u8();
+    if ((flags & 1) !== 0) throw malformed("CONNECT reserved flag set", "[MQTT-3.1.2-3]");
     const willFlag = (flags & 0x04) !== 0;
     const willQos = (flags >> 3) & 3;
     const willRetain = (flags & 0x20) !== 0;
-    if (!willFlag && willQos !== 0) throw malformed("MQTT: Will QoS without Will Flag", stmt(v, "[MQTT-3.1.2-11]", "[MQTT-3.1.2-13]"));
-    if (!willFlag && willRetain) throw malformed("MQTT: Will Retain without Will Flag", stmt(v, "[MQTT-3.1.2-13]", "[MQTT-3.1.2-15]"));
-    if (willQos === 3) throw malformed("MQTT: Will QoS 3", stmt(v, "[MQTT-3.1.2-12]", "[MQTT-3.1.2-14]"));
+    if (!willFlag && willQos !== 0) throw malformed("Will QoS without Will Flag", stmt(v, "[MQTT-3.1.2-11]", "[MQTT-3.1.2-13]"));
+    if (!willFlag && willRetain) throw malformed("Will Retain without Will Flag", stmt(v, "[MQTT-3.1.2-13]", "[MQTT-3.1.2-15]"));
+    if (willQos === 3) throw malformed("Will QoS 3", stmt(v, "[MQTT-3.1.2-12]", "[MQTT-3.1.2-14]"));
     const hasUser = (flags & 0x80) !== 0;
     const hasPassword = (flags & 0x40) !== 0;
-    if (v === 4 && hasPassword && !hasUser) throw malformed("MQTT: Password Flag without User Name Flag", "[MQTT-3.1.2-22]");
+    if (v === 4 && hasPassword && !hasUser) throw malformed("Password Flag without User Name Flag", "[MQTT-3.1.2-22]");
     const clean = (flags & 0x02) !== 0;
-    const keepAlive = r.u16("Keep Alive");
+    const keepAlive = r.u16();
     const properties = v === 5 ? readProperties(r, PacketType.CONNECT) : undefined;
-    const clientId = r.string("Client Identifier"); // [MQTT-3.1.3-3]
+    const clientId = r.string(); // [MQTT-3.1.3-3]
     if (v === 4 && clientId === "" && !clean) {
-      throw new MqttCodecError(0x85, "MQTT: zero-byte ClientId with CleanSession 0", "[MQTT-3.1.3-8]");
+      throw new MqttCodecError(0x85, "zero-byte ClientId with CleanSession 0", "[MQTT-3.1.3-8]");
     }
     let will: WillMessage | undefined;
     if (willFlag) {
       // [MQTT-3.1.2-9]: Will Properties, Will Topic and Will Payload present.
       const willProperties = v === 5 ? readProperties(r, 0) : undefined;
-      const topic = r.string("Will Topic");
+      const topic = r.string();
       const bad = checkTopicName(topic, v);
       if (bad !== undefined) throw bad;
-      const len = r.u16("Will Payload");
-      if (r.pos + len > r.end) throw r.truncated("Will Payload");
+      const len = r.u16();
+      if (r.pos + len > r.end) throw r.truncated();
       const payload = this.view(r.buf, r.pos, r.pos + len);
       r.pos += len;
       will = { topic, payload, qos: willQos as QoS, retain: willRetain, properties: willProperties };
     }
-    const username = hasUser ? r.string("User Name") : undefined; // [MQTT-3.1.2-17]
+    const username = hasUser ? r.string() : undefined; // [MQTT-3.1.2-17]
     let password: Uint8Array | undefined;
     if (hasPassword) {
-      const len = r.u16("Password"); // [MQTT-3.1.2-19]
-      if (r.pos + len > r.end) throw r.truncated("Password");
+      const len = r.u16(); // [MQTT-3.1.2-19]
+      if (r.pos + len > r.end) throw r.truncated();
       password = this.view(r.buf, r.pos, r.pos + len);
       r.pos += len;
     }
@@ -458,22 +458,22 @@ export class MqttDecoder {
 /** CONNACK (§3.2). */
 function connack(r: Reader): ConnackPacket {
   const v = r.version;
-  const flags = r.u8("Connect Acknowledge Flags");
-  if ((flags & 0xfe) !== 0) throw malformed("MQTT: CONNACK reserved flags set", stmt(v, "[MQTT-3.2.2-1]", "§3.2.2.1"));
+  const flags = r.u8();
+  if ((flags & 0xfe) !== 0) throw malformed("CONNACK reserved flags set", stmt(v, "[MQTT-3.2.2-1]", "§3.2.2.1"));
   const sessionPresent = flags === 1;
-  const reasonCode = r.u8("Connect Reason Code");
+  const reasonCode = r.u8();
   let properties;
   if (v === 4) {
-    if (reasonCode > 5) throw protocolError("MQTT: reserved Connect Return code " + reasonCode, "§3.2.2.3");
-    if (sessionPresent && reasonCode !== 0) throw protocolError("MQTT: Session Present with a non-zero return code", "[MQTT-3.2.2-4]");
+    if (reasonCode > 5) throw protocolError("reserved Connect Return code " + reasonCode, "§3.2.2.3");
+    if (sessionPresent && reasonCode !== 0) throw protocolError("Session Present with a non-zero return code", "[MQTT-3.2.2-4]");
   } else {
     if (!isReasonCodeAllowed(PacketType.CONNACK, reasonCode)) {
       throw protocolError(
-        "MQTT: " + reasonCode + " is not a Connect Reason Code" + (reasonCode <= 5 && r.remaining() === 0 ? " (a 3.1.1 CONNACK?)" : ""),
+        reasonCode + " is not a Connect Reason Code" + (reasonCode <= 5 && r.remaining() === 0 ? " (a 3.1.1 CONNACK?)" : ""),
         "[MQTT-3.2.2-8]",
       );
     }
-    if (sessionPresent && reasonCode !== 0) throw protocolError("MQTT: Session Present with a non-zero Reason Code", "[MQTT-3.2.2-6]");
+    if (sessionPresent && reasonCode !== 0) throw protocolError("Session Present with a non-zero Reason Code", "[MQTT-3.2.2-6]");
     // A missing Property Length (Remaining Length 2) is read as no properties.
     if (r.remaining() > 0) properties = readProperties(r, PacketType.CONNACK);
   }
@@ -481,8 +481,8 @@ function connack(r: Reader): ConnackPacket {
 }
 
 function packetId(r: Reader, type: number): number {
-  const id = r.u16("Packet Identifier");
-  if (id === 0) throw protocolError("MQTT: " + packetName(type) + " with Packet Identifier 0", stmt(r.version, "[MQTT-2.2.1-3]", "[MQTT-2.3.1-1]"));
+  const id = r.u16();
+  if (id === 0) throw protocolError(packetName(type) + " with Packet Identifier 0", stmt(r.version, "[MQTT-2.2.1-3]", "[MQTT-2.3.1-1]"));
   return id;
 }
 
@@ -493,9 +493,9 @@ function ack(r: Reader, type: number): PubAckPacket {
   let properties;
   if (r.version === 5 && r.remaining() > 0) {
     // §3.4.2.1: Reason Code absent means 0x00; Property Length absent means none.
-    reasonCode = r.u8("Reason Code");
+    reasonCode = r.u8();
     if (!isReasonCodeAllowed(type, reasonCode)) {
-      throw protocolError("MQTT: " + reasonCode + " is not a " + packetName(type) + " Reason Code", "[MQTT-3." + (type) + ".2-1]");
+      throw protocolError(reasonCode + " is not a " + packetName(type) + " Reason Code", "[MQTT-3." + (type) + ".2-1]");
     }
     if (r.remaining() > 0) properties = readProperties(r, type);
   }
@@ -509,21 +509,21 @@ function subscribe(r: Reader): SubscribePacket {
   const properties = v === 5 ? readProperties(r, PacketType.SUBSCRIBE) : undefined;
   const subscriptions: Subscription[] = [];
   while (r.remaining() > 0) {
-    const topicFilter = r.string("Topic Filter");
-    const opts = r.u8("Subscription Options");
+    const topicFilter = r.string();
+    const opts = r.u8();
     const qos = opts & 3;
     if (v === 4) {
-      if ((opts & 0xfc) !== 0 || qos === 3) throw malformed("MQTT: reserved bits or QoS 3 in Requested QoS", "[MQTT-3-8.3-4]");
+      if ((opts & 0xfc) !== 0 || qos === 3) throw malformed("reserved bits or QoS 3 in Requested QoS", "[MQTT-3-8.3-4]");
     } else {
-      if ((opts & 0xc0) !== 0) throw malformed("MQTT: reserved Subscription Options bits set", "[MQTT-3.8.3-5]");
-      if (qos === 3) throw protocolError("MQTT: Maximum QoS 3 in Subscription Options", "§3.8.3.1");
-      if ((opts & 0x30) === 0x30) throw protocolError("MQTT: Retain Handling 3", "§3.8.3.1");
+      if ((opts & 0xc0) !== 0) throw malformed("reserved Subscription Options bits set", "[MQTT-3.8.3-5]");
+      if (qos === 3) throw protocolError("Maximum QoS 3 in Subscription Options", "§3.8.3.1");
+      if ((opts & 0x30) === 0x30) throw protocolError("Retain Handling 3", "§3.8.3.1");
     }
     const bad = checkTopicFilter(topicFilter, v);
     if (bad !== undefined) throw bad;
     const noLocal = (opts & 0x04) !== 0;
     if (v === 5 && noLocal && topicFilter.startsWith("$share/")) {
-      throw protocolError("MQTT: No Local on a Shared Subscription", "[MQTT-3.8.3-4]");
+      throw protocolError("No Local on a Shared Subscription", "[MQTT-3.8.3-4]");
     }
     subscriptions.push(
       v === 5
@@ -532,7 +532,7 @@ function subscribe(r: Reader): SubscribePacket {
     );
   }
   if (subscriptions.length === 0) {
-    throw protocolError("MQTT: SUBSCRIBE without a Topic Filter", stmt(v, "[MQTT-3.8.3-2]", "[MQTT-3.8.3-3]"));
+    throw protocolError("SUBSCRIBE without a Topic Filter", stmt(v, "[MQTT-3.8.3-2]", "[MQTT-3.8.3-3]"));
   }
   return { type: PacketType.SUBSCRIBE, packetId: id, subscriptions, properties };
 }
@@ -544,12 +544,12 @@ function suback(r: Reader): SubackPacket {
   const properties = v === 5 ? readProperties(r, PacketType.SUBACK) : undefined;
   const reasonCodes: number[] = [];
   while (r.remaining() > 0) {
-    const c = r.u8("Reason Code");
+    const c = r.u8();
     const ok = v === 5 ? isReasonCodeAllowed(PacketType.SUBACK, c) : c <= 2 || c === 0x80;
-    if (!ok) throw protocolError("MQTT: " + c + " is not a SUBACK Reason Code", "[MQTT-3.9.3-2]");
+    if (!ok) throw protocolError(c + " is not a SUBACK Reason Code", "[MQTT-3.9.3-2]");
     reasonCodes.push(c);
   }
-  if (reasonCodes.length === 0) throw protocolError("MQTT: SUBACK without Reason Codes", stmt(v, "[MQTT-3.8.4-6]", "[MQTT-3.8.4-5]"));
+  if (reasonCodes.length === 0) throw protocolError("SUBACK without Reason Codes", stmt(v, "[MQTT-3.8.4-6]", "[MQTT-3.8.4-5]"));
   return { type: PacketType.SUBACK, packetId: id, reasonCodes, properties };
 }
 
@@ -560,12 +560,12 @@ function unsubscribe(r: Reader): UnsubscribePacket {
   const properties = v === 5 ? readProperties(r, PacketType.UNSUBSCRIBE) : undefined;
   const topicFilters: string[] = [];
   while (r.remaining() > 0) {
-    const f = r.string("Topic Filter"); // [MQTT-3.10.3-1]
+    const f = r.string(); // [MQTT-3.10.3-1]
     const bad = checkTopicFilter(f, v);
     if (bad !== undefined) throw bad;
     topicFilters.push(f);
   }
-  if (topicFilters.length === 0) throw protocolError("MQTT: UNSUBSCRIBE without a Topic Filter", "[MQTT-3.10.3-2]");
+  if (topicFilters.length === 0) throw protocolError("UNSUBSCRIBE without a Topic Filter", "[MQTT-3.10.3-2]");
   return { type: PacketType.UNSUBSCRIBE, packetId: id, topicFilters, properties };
 }
 
@@ -578,11 +578,11 @@ function unsuback(r: Reader): UnsubackPacket {
   if (v === 5) {
     properties = readProperties(r, PacketType.UNSUBACK);
     while (r.remaining() > 0) {
-      const c = r.u8("Reason Code");
-      if (!isReasonCodeAllowed(PacketType.UNSUBACK, c)) throw protocolError("MQTT: " + c + " is not an UNSUBACK Reason Code", "[MQTT-3.11.3-2]");
+      const c = r.u8();
+      if (!isReasonCodeAllowed(PacketType.UNSUBACK, c)) throw protocolError(c + " is not an UNSUBACK Reason Code", "[MQTT-3.11.3-2]");
       reasonCodes.push(c);
     }
-    if (reasonCodes.length === 0) throw protocolError("MQTT: UNSUBACK without Reason Codes", "[MQTT-3.11.3-1]");
+    if (reasonCodes.length === 0) throw protocolError("UNSUBACK without Reason Codes", "[MQTT-3.11.3-1]");
   }
   return { type: PacketType.UNSUBACK, packetId: id, reasonCodes, properties };
 }
@@ -592,9 +592,9 @@ function disconnect(r: Reader): DisconnectPacket {
   let reasonCode = 0;
   let properties;
   if (r.version === 5 && r.remaining() > 0) {
-    reasonCode = r.u8("Reason Code");
+    reasonCode = r.u8();
     if (!isReasonCodeAllowed(PacketType.DISCONNECT, reasonCode)) {
-      throw protocolError("MQTT: " + reasonCode + " is not a DISCONNECT Reason Code", "[MQTT-3.14.2-1]");
+      throw protocolError(reasonCode + " is not a DISCONNECT Reason Code", "[MQTT-3.14.2-1]");
     }
     if (r.remaining() > 0) properties = readProperties(r, PacketType.DISCONNECT);
   }
@@ -606,9 +606,9 @@ function auth(r: Reader): AuthPacket {
   let reasonCode = 0;
   let properties;
   if (r.remaining() > 0) {
-    reasonCode = r.u8("Reason Code");
+    reasonCode = r.u8();
     if (!isReasonCodeAllowed(PacketType.AUTH, reasonCode)) {
-      throw protocolError("MQTT: " + reasonCode + " is not an Authenticate Reason Code", "[MQTT-3.15.2-1]");
+      throw protocolError(reasonCode + " is not an Authenticate Reason Code", "[MQTT-3.15.2-1]");
     }
     if (r.remaining() > 0) properties = readProperties(r, PacketType.AUTH);
   }

@@ -48,14 +48,14 @@ let cachedTopicVersion = 0;
 
 function checkVersion(version: MqttVersion): void {
   if (version !== 4 && version !== 5) {
-    throw new MqttCodecError(0x84, "MQTT: protocol version must be 4 (3.1.1) or 5 (5.0), got " + String(version), "§3.1.2.2");
+    throw new MqttCodecError(0x84, "protocol version must be 4 (3.1.1) or 5 (5.0), got " + String(version), "§3.1.2.2");
   }
 }
 
 function checkPacketId(id: number | undefined, type: number, version: MqttVersion): number {
   if (typeof id !== "number" || !(id >= 1 && id <= 0xffff) || (id | 0) !== id) {
     throw protocolError(
-      "MQTT: " + packetName(type) + " needs a Packet Identifier in 1..65535, got " + String(id),
+      packetName(type) + " needs a Packet Identifier in 1..65535, got " + String(id),
       version === 5 ? "[MQTT-2.2.1-3]" : "[MQTT-2.3.1-1]",
     );
   }
@@ -64,25 +64,25 @@ function checkPacketId(id: number | undefined, type: number, version: MqttVersio
 
 function checkUint16(v: number, what: string): void {
   if (typeof v !== "number" || !(v >= 0 && v <= 0xffff) || (v | 0) !== v) {
-    throw malformed("MQTT: " + what + " must be an integer in 0..65535, got " + String(v), "§1.5.2");
+    throw malformed(what + " must be an integer in 0..65535, got " + String(v), "§1.5.2");
   }
 }
 
 function checkReasonCode(type: number, code: number): void {
   if (!isReasonCodeAllowed(type, code)) {
-    throw protocolError("MQTT: reason code " + String(code) + " is not a " + packetName(type) + " reason code", "§2.4");
+    throw protocolError("reason code " + String(code) + " is not a " + packetName(type) + " reason code", "§2.4");
   }
 }
 
 function checkBytes(v: unknown, what: string, max: number): Uint8Array {
-  if (!(v instanceof Uint8Array)) throw malformed("MQTT: " + what + " must be a Uint8Array", "§1.5.6");
-  if (v.length > max) throw malformed("MQTT: " + what + " longer than " + max + " bytes", "§1.5.6");
+  if (!(v instanceof Uint8Array)) throw malformed(what + " must be a Uint8Array", "§1.5.6");
+  if (v.length > max) throw malformed(what + " longer than " + max + " bytes", "§1.5.6");
   return v;
 }
 
 function checkRemaining(n: number, type: number): number {
   if (n > MAX_REMAINING_LENGTH) {
-    throw new MqttCodecError(0x95, "MQTT: " + packetName(type) + " of " + n + " bytes exceeds the largest Remaining Length", "§2.1.4");
+    throw new MqttCodecError(0x95, packetName(type) + " of " + n + " bytes exceeds the largest Remaining Length", "§2.1.4");
   }
   return n;
 }
@@ -104,13 +104,13 @@ function connectRemaining(p: ConnectPacket): number {
   }
   sStr1 = mqttStringLength(p.clientId, "Client Identifier");
   if (v === 4 && sStr1 === 0 && !p.clean) {
-    throw new MqttCodecError(0x85, "MQTT: a zero-byte ClientId needs CleanSession = 1", "[MQTT-3.1.3-7]");
+    throw new MqttCodecError(0x85, "a zero-byte ClientId needs CleanSession = 1", "[MQTT-3.1.3-7]");
   }
   n += 2 + sStr1;
   const w = p.will;
   if (w !== undefined) {
     if (w.qos !== 0 && w.qos !== 1 && w.qos !== 2) {
-      throw malformed("MQTT: Will QoS must be 0, 1 or 2", v === 5 ? "[MQTT-3.1.2-12]" : "[MQTT-3.1.2-14]");
+      throw malformed("Will QoS must be 0, 1 or 2", v === 5 ? "[MQTT-3.1.2-12]" : "[MQTT-3.1.2-14]");
     }
     const bad = checkTopicName(w.topic, v);
     if (bad !== undefined) throw bad;
@@ -128,7 +128,7 @@ function connectRemaining(p: ConnectPacket): number {
   const pw = p.password;
   if (pw !== undefined) {
     if (v === 4 && p.username === undefined) {
-      throw malformed("MQTT: 3.1.1 forbids a Password without a User Name", "[MQTT-3.1.2-22]");
+      throw malformed("3.1.1 forbids a Password without a User Name", "[MQTT-3.1.2-22]");
     }
     if (typeof pw === "string") {
       sStr4 = mqttStringLength(pw, "Password");
@@ -181,16 +181,16 @@ function connackRemaining(p: ConnackPacket, v: MqttVersion): number {
   const rc = p.reasonCode;
   if (v === 4) {
     if (!(rc >= 0 && rc <= 5) || (rc | 0) !== rc) {
-      throw protocolError("MQTT: 3.1.1 Connect Return code must be 0..5, got " + String(rc), "§3.2.2.3");
+      throw protocolError("3.1.1 Connect Return code must be 0..5, got " + String(rc), "§3.2.2.3");
     }
     if (rc !== 0 && p.sessionPresent) {
-      throw protocolError("MQTT: Session Present with a non-zero return code", "[MQTT-3.2.2-4]");
+      throw protocolError("Session Present with a non-zero return code", "[MQTT-3.2.2-4]");
     }
     return 2;
   }
   checkReasonCode(PacketType.CONNACK, rc);
   if (rc !== 0 && p.sessionPresent) {
-    throw protocolError("MQTT: Session Present with a non-zero Reason Code", "[MQTT-3.2.2-6]");
+    throw protocolError("Session Present with a non-zero Reason Code", "[MQTT-3.2.2-6]");
   }
   sPropsLen = propertiesLength(p.properties, PacketType.CONNACK);
   return 2 + propsSize(sPropsLen);
@@ -209,8 +209,8 @@ function writeConnack(out: Uint8Array, o: number, p: ConnackPacket, v: MqttVersi
 
 function publishRemaining(p: PublishPacket, v: MqttVersion): number {
   const qos = p.qos;
-  if (qos !== 0 && qos !== 1 && qos !== 2) throw malformed("MQTT: PUBLISH QoS must be 0, 1 or 2", "[MQTT-3.3.1-4]");
-  if (qos === 0 && p.dup) throw protocolError("MQTT: DUP must be 0 for QoS 0", "[MQTT-3.3.1-2]");
+  if (qos !== 0 && qos !== 1 && qos !== 2) throw malformed("PUBLISH QoS must be 0, 1 or 2", "[MQTT-3.3.1-4]");
+  if (qos === 0 && p.dup) throw protocolError("DUP must be 0 for QoS 0", "[MQTT-3.3.1-2]");
   const topic = p.topic;
   let tl: number;
   if (topic === cachedTopic && cachedTopicVersion === v) {
@@ -239,7 +239,7 @@ function publishRemaining(p: PublishPacket, v: MqttVersion): number {
     n += sPropsLen < 0x80 ? 1 + sPropsLen : propsSize(sPropsLen);
   }
   const payload = p.payload;
-  if (!(payload instanceof Uint8Array)) throw malformed("MQTT: PUBLISH payload must be a Uint8Array", "§3.3.3");
+  if (!(payload instanceof Uint8Array)) throw malformed("PUBLISH payload must be a Uint8Array", "§3.3.3");
   sStr1 = tl;
   return checkRemaining(n + payload.length, PacketType.PUBLISH);
 }
@@ -275,7 +275,7 @@ function ackRemaining(p: PubAckPacket, v: MqttVersion): number {
   const rc = p.reasonCode === undefined ? 0 : p.reasonCode;
   if (v === 4) {
     if (rc !== 0 || p.properties !== undefined) {
-      throw malformed("MQTT: 3.1.1 " + packetName(p.type) + " has no Reason Code or properties", "§3.4");
+      throw malformed("3.1.1 " + packetName(p.type) + " has no Reason Code or properties", "§3.4");
     }
     return 2;
   }
@@ -302,7 +302,7 @@ function subscribeRemaining(p: SubscribePacket, v: MqttVersion): number {
   checkPacketId(p.packetId, PacketType.SUBSCRIBE, v);
   const subs = p.subscriptions;
   if (!Array.isArray(subs) || subs.length === 0) {
-    throw protocolError("MQTT: SUBSCRIBE needs at least one Topic Filter", v === 5 ? "[MQTT-3.8.3-2]" : "[MQTT-3.8.3-3]");
+    throw protocolError("SUBSCRIBE needs at least one Topic Filter", v === 5 ? "[MQTT-3.8.3-2]" : "[MQTT-3.8.3-3]");
   }
   let n = 2;
   if (v === 5) {
@@ -314,13 +314,13 @@ function subscribeRemaining(p: SubscribePacket, v: MqttVersion): number {
     const bad = checkTopicFilter(s.topicFilter, v);
     if (bad !== undefined) throw bad;
     if (s.qos !== 0 && s.qos !== 1 && s.qos !== 2) {
-      throw protocolError("MQTT: subscription QoS must be 0, 1 or 2", "§3.8.3.1");
+      throw protocolError("subscription QoS must be 0, 1 or 2", "§3.8.3.1");
     }
     if (v === 5) {
       const rh = s.retainHandling === undefined ? 0 : s.retainHandling;
-      if (rh !== 0 && rh !== 1 && rh !== 2) throw protocolError("MQTT: Retain Handling must be 0, 1 or 2", "§3.8.3.1");
+      if (rh !== 0 && rh !== 1 && rh !== 2) throw protocolError("Retain Handling must be 0, 1 or 2", "§3.8.3.1");
       if (s.noLocal && s.topicFilter.startsWith("$share/")) {
-        throw protocolError("MQTT: No Local on a Shared Subscription", "[MQTT-3.8.3-4]");
+        throw protocolError("No Local on a Shared Subscription", "[MQTT-3.8.3-4]");
       }
     }
     n += 3 + mqttStringLength(s.topicFilter, "Topic Filter");
@@ -355,12 +355,12 @@ function subackRemaining(p: SubackPacket, v: MqttVersion): number {
   checkPacketId(p.packetId, PacketType.SUBACK, v);
   const codes = p.reasonCodes;
   if (!Array.isArray(codes) || codes.length === 0) {
-    throw protocolError("MQTT: SUBACK needs one Reason Code per Topic Filter", v === 5 ? "[MQTT-3.8.4-6]" : "[MQTT-3.8.4-4]");
+    throw protocolError("SUBACK needs one Reason Code per Topic Filter", v === 5 ? "[MQTT-3.8.4-6]" : "[MQTT-3.8.4-4]");
   }
   for (let i = 0; i < codes.length; i++) {
     const c = codes[i];
     const ok = v === 5 ? isReasonCodeAllowed(PacketType.SUBACK, c) : c === 0 || c === 1 || c === 2 || c === 0x80;
-    if (!ok) throw protocolError("MQTT: " + String(c) + " is not a SUBACK code", v === 5 ? "[MQTT-3.9.3-2]" : "[MQTT-3.9.3-2]");
+    if (!ok) throw protocolError(String(c) + " is not a SUBACK code", v === 5 ? "[MQTT-3.9.3-2]" : "[MQTT-3.9.3-2]");
   }
   let n = 2 + codes.length;
   if (v === 5) {
@@ -388,7 +388,7 @@ function unsubscribeRemaining(p: UnsubscribePacket, v: MqttVersion): number {
   checkPacketId(p.packetId, PacketType.UNSUBSCRIBE, v);
   const filters = p.topicFilters;
   if (!Array.isArray(filters) || filters.length === 0) {
-    throw protocolError("MQTT: UNSUBSCRIBE needs at least one Topic Filter", v === 5 ? "[MQTT-3.10.3-2]" : "[MQTT-3.10.3-2]");
+    throw protocolError("UNSUBSCRIBE needs at least one Topic Filter", v === 5 ? "[MQTT-3.10.3-2]" : "[MQTT-3.10.3-2]");
   }
   let n = 2;
   if (v === 5) {
@@ -422,13 +422,13 @@ function unsubackRemaining(p: UnsubackPacket, v: MqttVersion): number {
   checkPacketId(p.packetId, PacketType.UNSUBACK, v);
   if (v === 4) {
     if (p.reasonCodes !== undefined && p.reasonCodes.length !== 0) {
-      throw malformed("MQTT: a 3.1.1 UNSUBACK has no payload", "§3.11.3");
+      throw malformed("a 3.1.1 UNSUBACK has no payload", "§3.11.3");
     }
     return 2;
   }
   const codes = p.reasonCodes;
   if (!Array.isArray(codes) || codes.length === 0) {
-    throw protocolError("MQTT: UNSUBACK needs one Reason Code per Topic Filter", "[MQTT-3.11.3-1]");
+    throw protocolError("UNSUBACK needs one Reason Code per Topic Filter", "[MQTT-3.11.3-1]");
   }
   for (let i = 0; i < codes.length; i++) checkReasonCode(PacketType.UNSUBACK, codes[i]); // [MQTT-3.11.3-2]
   sPropsLen = propertiesLength(p.properties, PacketType.UNSUBACK);
@@ -439,9 +439,9 @@ function unsubackRemaining(p: UnsubackPacket, v: MqttVersion): number {
 
 function reasonOnlyRemaining(p: DisconnectPacket | AuthPacket, v: MqttVersion): number {
   if (v === 4) {
-    if (p.type === PacketType.AUTH) throw malformed("MQTT: AUTH does not exist in 3.1.1", "§2.2.1 (3.1.1 Table 2.1)");
+    if (p.type === PacketType.AUTH) throw malformed("AUTH does not exist in 3.1.1", "§2.2.1 (3.1.1 Table 2.1)");
     if ((p.reasonCode !== undefined && p.reasonCode !== 0) || p.properties !== undefined) {
-      throw malformed("MQTT: a 3.1.1 DISCONNECT has no Reason Code or properties", "§3.14");
+      throw malformed("a 3.1.1 DISCONNECT has no Reason Code or properties", "§3.14");
     }
     return 0;
   }
@@ -496,7 +496,7 @@ function remainingLength(p: MqttPacket, v: MqttVersion): number {
     case PacketType.AUTH:
       return reasonOnlyRemaining(p, v);
     default:
-      throw malformed("MQTT: unknown packet type " + String((p as { type: unknown }).type), "§2.1.2");
+      throw malformed("unknown packet type " + String((p as { type: unknown }).type), "§2.1.2");
   }
 }
 
@@ -554,7 +554,7 @@ export function encodePacketInto(p: MqttPacket, version: MqttVersion, out: Uint8
   const rl = remainingLength(p, v);
   const size = 1 + varintLength(rl) + rl;
   if (!(offset >= 0) || offset + size > out.length) {
-    throw new RangeError("MQTT: " + packetName(p.type) + " of " + size + " bytes does not fit at offset " + offset + " of " + out.length);
+    throw new RangeError(packetName(p.type) + " of " + size + " bytes does not fit at offset " + offset + " of " + out.length);
   }
   return write(out, offset, p, v, rl);
 }
@@ -569,7 +569,7 @@ export function encodePacket(p: MqttPacket, version: MqttVersion): Uint8Array {
 }
 
 function expectType(p: MqttPacket, type: number): void {
-  if (p.type !== type) throw malformed("MQTT: expected a " + packetName(type) + " packet, got type " + String(p.type), "§2.1.2");
+  if (p.type !== type) throw malformed("expected a " + packetName(type) + " packet, got type " + String(p.type), "§2.1.2");
 }
 
 /** CONNECT (§3.1), in the version `p.protocolVersion` names. */

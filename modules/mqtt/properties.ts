@@ -82,8 +82,6 @@ export const WILL_PROPERTIES = 1;
 export interface PropertyDefinition {
   id: number;
   key: keyof MqttProperties;
-  /** Table 2-4 name. */
-  name: string;
   type: number;
   /** Bit (1 << packet type) per packet that may carry it; WILL_PROPERTIES for the Will. */
   packets: number;
@@ -110,41 +108,43 @@ const ALL_WITH_PROPERTIES =
 
 const T = PropertyType;
 
-function def(id: number, key: keyof MqttProperties, name: string, type: number, packets: number, repeatable = 0): PropertyDefinition {
-  return { id, key, name, type, packets, repeatable };
-}
-
-/** MQTT 5.0 §2.2.2.2 Table 2-4, in identifier order. */
-export const PROPERTIES: readonly PropertyDefinition[] = [
-  def(0x01, "payloadFormatIndicator", "Payload Format Indicator", T.Byte, PUBLISH | WILL),
-  def(0x02, "messageExpiryInterval", "Message Expiry Interval", T.FourByteInteger, PUBLISH | WILL),
-  def(0x03, "contentType", "Content Type", T.Utf8String, PUBLISH | WILL),
-  def(0x08, "responseTopic", "Response Topic", T.Utf8String, PUBLISH | WILL),
-  def(0x09, "correlationData", "Correlation Data", T.BinaryData, PUBLISH | WILL),
-  def(0x0b, "subscriptionIdentifiers", "Subscription Identifier", T.VariableByteInteger, PUBLISH | SUBSCRIBE, PUBLISH),
-  def(0x11, "sessionExpiryInterval", "Session Expiry Interval", T.FourByteInteger, CONNECT | CONNACK | DISCONNECT),
-  def(0x12, "assignedClientIdentifier", "Assigned Client Identifier", T.Utf8String, CONNACK),
-  def(0x13, "serverKeepAlive", "Server Keep Alive", T.TwoByteInteger, CONNACK),
-  def(0x15, "authenticationMethod", "Authentication Method", T.Utf8String, CONNECT | CONNACK | AUTH),
-  def(0x16, "authenticationData", "Authentication Data", T.BinaryData, CONNECT | CONNACK | AUTH),
-  def(0x17, "requestProblemInformation", "Request Problem Information", T.Byte, CONNECT),
-  def(0x18, "willDelayInterval", "Will Delay Interval", T.FourByteInteger, WILL),
-  def(0x19, "requestResponseInformation", "Request Response Information", T.Byte, CONNECT),
-  def(0x1a, "responseInformation", "Response Information", T.Utf8String, CONNACK),
-  def(0x1c, "serverReference", "Server Reference", T.Utf8String, CONNACK | DISCONNECT),
-  def(0x1f, "reasonString", "Reason String", T.Utf8String,
-    CONNACK | PUBACK | PUBREC | PUBREL | PUBCOMP | SUBACK | UNSUBACK | DISCONNECT | AUTH),
-  def(0x21, "receiveMaximum", "Receive Maximum", T.TwoByteInteger, CONNECT | CONNACK),
-  def(0x22, "topicAliasMaximum", "Topic Alias Maximum", T.TwoByteInteger, CONNECT | CONNACK),
-  def(0x23, "topicAlias", "Topic Alias", T.TwoByteInteger, PUBLISH),
-  def(0x24, "maximumQoS", "Maximum QoS", T.Byte, CONNACK),
-  def(0x25, "retainAvailable", "Retain Available", T.Byte, CONNACK),
-  def(0x26, "userProperties", "User Property", T.Utf8StringPair, ALL_WITH_PROPERTIES, ALL_WITH_PROPERTIES),
-  def(0x27, "maximumPacketSize", "Maximum Packet Size", T.FourByteInteger, CONNECT | CONNACK),
-  def(0x28, "wildcardSubscriptionAvailable", "Wildcard Subscription Available", T.Byte, CONNACK),
-  def(0x29, "subscriptionIdentifiersAvailable", "Subscription Identifier Available", T.Byte, CONNACK),
-  def(0x2a, "sharedSubscriptionAvailable", "Shared Subscription Available", T.Byte, CONNACK),
+/** MQTT 5.0 §2.2.2.2 Table 2-4, in identifier order: id, data type, packets, repeatable in. */
+const TABLE = [
+  0x01, 1, PUBLISH | WILL, 0,
+  0x02, 3, PUBLISH | WILL, 0,
+  0x03, 5, PUBLISH | WILL, 0,
+  0x08, 5, PUBLISH | WILL, 0,
+  0x09, 6, PUBLISH | WILL, 0,
+  0x0b, 4, PUBLISH | SUBSCRIBE, PUBLISH,
+  0x11, 3, CONNECT | CONNACK | DISCONNECT, 0,
+  0x12, 5, CONNACK, 0,
+  0x13, 2, CONNACK, 0,
+  0x15, 5, CONNECT | CONNACK | AUTH, 0,
+  0x16, 6, CONNECT | CONNACK | AUTH, 0,
+  0x17, 1, CONNECT, 0,
+  0x18, 3, WILL, 0,
+  0x19, 1, CONNECT, 0,
+  0x1a, 5, CONNACK, 0,
+  0x1c, 5, CONNACK | DISCONNECT, 0,
+  0x1f, 5, CONNACK | PUBACK | PUBREC | PUBREL | PUBCOMP | SUBACK | UNSUBACK | DISCONNECT | AUTH, 0,
+  0x21, 2, CONNECT | CONNACK, 0,
+  0x22, 2, CONNECT | CONNACK, 0,
+  0x23, 2, PUBLISH, 0,
+  0x24, 1, CONNACK, 0,
+  0x25, 1, CONNACK, 0,
+  0x26, 7, ALL_WITH_PROPERTIES, ALL_WITH_PROPERTIES,
+  0x27, 3, CONNECT | CONNACK, 0,
+  0x28, 1, CONNACK, 0,
+  0x29, 1, CONNACK, 0,
+  0x2a, 1, CONNACK, 0,
 ];
+const KEYS = "payloadFormatIndicator messageExpiryInterval contentType responseTopic correlationData subscriptionIdentifiers sessionExpiryInterval assignedClientIdentifier serverKeepAlive authenticationMethod authenticationData requestProblemInformation willDelayInterval requestResponseInformation responseInformation serverReference reasonString receiveMaximum topicAliasMaximum topicAlias maximumQoS retainAvailable userProperties maximumPacketSize wildcardSubscriptionAvailable subscriptionIdentifiersAvailable sharedSubscriptionAvailable".split(" ");
+
+export const PROPERTIES: readonly PropertyDefinition[] = [];
+for (let i = 0; i < KEYS.length; i++) {
+  const t = i * 4;
+  (PROPERTIES as PropertyDefinition[]).push({ id: TABLE[t], key: KEYS[i] as keyof MqttProperties, type: TABLE[t + 1], packets: TABLE[t + 2], repeatable: TABLE[t + 3] });
+}
 
 /** Identifier -> definition (undefined for identifiers Table 2-4 does not define). */
 export const PROPERTY_BY_ID: (PropertyDefinition | undefined)[] = [];
@@ -181,33 +181,33 @@ function checkValues(p: MqttProperties, type: number): MqttCodecError | undefine
   for (const key in BOOLEAN_BYTES) {
     const v = (p as { [k: string]: unknown })[key];
     if (v !== undefined && v !== 0 && v !== 1) {
-      return protocolError("MQTT: property " + key + " must be 0 or 1, got " + String(v), BOOLEAN_BYTES[key]);
+      return protocolError("property " + key + " must be 0 or 1, got " + String(v), BOOLEAN_BYTES[key]);
     }
   }
-  if (p.receiveMaximum === 0) return protocolError("MQTT: Receive Maximum of 0", "§3.1.2.11.3");
-  if (p.maximumPacketSize === 0) return protocolError("MQTT: Maximum Packet Size of 0", "§3.1.2.11.4");
+  if (p.receiveMaximum === 0) return protocolError("Receive Maximum of 0", "§3.1.2.11.3");
+  if (p.maximumPacketSize === 0) return protocolError("Maximum Packet Size of 0", "§3.1.2.11.4");
   if (p.topicAlias === 0) {
     // §3.3.4: "A Topic Alias value of 0 ... is a Protocol Error", DISCONNECT 0x94.
-    return new MqttCodecError(ReasonCode.TopicAliasInvalid, "MQTT: Topic Alias of 0", "[MQTT-3.3.2-8]");
+    return new MqttCodecError(ReasonCode.TopicAliasInvalid, "Topic Alias of 0", "[MQTT-3.3.2-8]");
   }
   const ids = p.subscriptionIdentifiers;
   if (ids !== undefined) {
     for (let i = 0; i < ids.length; i++) {
-      if (ids[i] === 0) return protocolError("MQTT: Subscription Identifier of 0", "§3.3.2.3.8");
+      if (ids[i] === 0) return protocolError("Subscription Identifier of 0", "§3.3.2.3.8");
     }
   }
   if (p.authenticationData !== undefined && p.authenticationMethod === undefined) {
-    return protocolError("MQTT: Authentication Data without Authentication Method", "§3.1.2.11.10");
+    return protocolError("Authentication Data without Authentication Method", "§3.1.2.11.10");
   }
   const rt = p.responseTopic;
   if (rt !== undefined) {
-    if (rt.length === 0) return protocolError("MQTT: empty Response Topic", "[MQTT-4.7.3-1]");
+    if (rt.length === 0) return protocolError("empty Response Topic", "[MQTT-4.7.3-1]");
     if (rt.indexOf("+") >= 0 || rt.indexOf("#") >= 0) {
-      return protocolError("MQTT: Response Topic contains a wildcard", "[MQTT-3.3.2-14]");
+      return protocolError("Response Topic contains a wildcard", "[MQTT-3.3.2-14]");
     }
   }
   if (type === PacketType.SUBSCRIBE && ids !== undefined && ids.length > 1) {
-    return protocolError("MQTT: more than one Subscription Identifier in SUBSCRIBE", "§3.8.2.1.2");
+    return protocolError("more than one Subscription Identifier in SUBSCRIBE", "§3.8.2.1.2");
   }
   return undefined;
 }
@@ -219,11 +219,11 @@ function checkValues(p: MqttProperties, type: number): MqttCodecError | undefine
  * or a length past the packet; 0x82 for a repeated property or a forbidden value.
  */
 export function readProperties(r: Reader, type: number): MqttProperties | undefined {
-  const length = r.varint("Property Length");
+  const length = r.varint();
   if (length === 0) return undefined;
   const end = r.pos + length;
   if (end > r.end) {
-    throw malformed("MQTT: Property Length " + length + " runs past the Remaining Length", "§2.2.2.1");
+    throw malformed("Property Length " + length + " runs past the Remaining Length", "§2.2.2.1");
   }
   const outerEnd = r.end;
   r.end = end;
@@ -231,38 +231,38 @@ export function readProperties(r: Reader, type: number): MqttProperties | undefi
   const p: MqttProperties = {};
   const bag = p as { [k: string]: unknown };
   while (r.pos < end) {
-    const id = r.varint("Property Identifier");
+    const id = r.varint();
     const d = id < PROPERTY_BY_ID.length ? PROPERTY_BY_ID[id] : undefined;
     if (d === undefined) {
-      throw malformed("MQTT: unknown property identifier 0x" + id.toString(16) + " in " + packetName(type), "§2.2.2.2");
+      throw malformed("unknown property identifier 0x" + id.toString(16) + " in " + packetName(type), "§2.2.2.2");
     }
     if ((d.packets & bit) === 0) {
-      throw malformed("MQTT: property " + d.name + " is not allowed in " + packetName(type), "§2.2.2.2");
+      throw malformed("property " + d.key + " is not allowed in " + packetName(type), "§2.2.2.2");
     }
     let value: unknown;
     switch (d.type) {
       case T.Byte:
-        value = r.u8(d.name);
+        value = r.u8();
         break;
       case T.TwoByteInteger:
-        value = r.u16(d.name);
+        value = r.u16();
         break;
       case T.FourByteInteger:
-        value = r.u32(d.name);
+        value = r.u32();
         break;
       case T.VariableByteInteger:
-        value = r.varint(d.name);
+        value = r.varint();
         break;
       case T.Utf8String:
-        value = r.string(d.name);
+        value = r.string();
         break;
       case T.BinaryData:
-        value = r.binary(d.name);
+        value = r.binary();
         break;
       default: {
         // UTF-8 String Pair [MQTT-1.5.7-1]
-        const name = r.string(d.name + " name");
-        value = [name, r.string(d.name + " value")];
+        const name = r.string();
+        value = [name, r.string()];
       }
     }
     const key = d.key;
@@ -274,10 +274,10 @@ export function readProperties(r: Reader, type: number): MqttProperties | undefi
       } else if ((d.repeatable & bit) !== 0) {
         list.push(value);
       } else {
-        throw protocolError("MQTT: " + d.name + " included more than once in " + packetName(type), "§2.2.2.2");
+        throw protocolError(d.key + " included more than once in " + packetName(type), "§2.2.2.2");
       }
     } else if (bag[key] !== undefined) {
-      throw protocolError("MQTT: " + d.name + " included more than once in " + packetName(type), "§2.2.2.2");
+      throw protocolError(d.key + " included more than once in " + packetName(type), "§2.2.2.2");
     } else {
       bag[key] = value;
     }
@@ -289,7 +289,7 @@ export function readProperties(r: Reader, type: number): MqttProperties | undefi
 }
 
 function badValue(d: PropertyDefinition, v: unknown): MqttCodecError {
-  return malformed("MQTT: property " + d.key + " has a value not of type " + d.name + ": " + String(v), "§2.2.2.2");
+  return malformed("property " + d.key + " has a value not of type " + d.key + ": " + String(v), "§2.2.2.2");
 }
 
 function isUint(v: unknown, max: number): boolean {
@@ -311,14 +311,14 @@ function valueLength(d: PropertyDefinition, v: unknown): number {
       if (!isUint(v, 268435455)) throw badValue(d, v);
       return 1 + varintLength(v as number);
     case T.Utf8String:
-      return 3 + mqttStringLength(v as string, d.name);
+      return 3 + mqttStringLength(v as string, d.key);
     case T.BinaryData:
       if (!(v instanceof Uint8Array) || v.length > 0xffff) throw badValue(d, v);
       return 3 + v.length;
     default: {
       const pair = v as [string, string];
       if (!Array.isArray(pair) || pair.length !== 2) throw badValue(d, v);
-      return 5 + mqttStringLength(pair[0], d.name + " name") + mqttStringLength(pair[1], d.name + " value");
+      return 5 + mqttStringLength(pair[0], d.key) + mqttStringLength(pair[1], d.key);
     }
   }
 }
@@ -340,12 +340,12 @@ export function propertiesLength(p: MqttProperties | undefined, type: number): n
     const v = bag[d.key];
     if (v === undefined) continue;
     if ((d.packets & bit) === 0) {
-      throw malformed("MQTT: property " + d.name + " is not allowed in " + packetName(type), "§2.2.2.2");
+      throw malformed("property " + d.key + " is not allowed in " + packetName(type), "§2.2.2.2");
     }
     if (d.type === T.Utf8StringPair || d.type === T.VariableByteInteger) {
       if (!Array.isArray(v)) throw badValue(d, v);
       if (v.length > 1 && (d.repeatable & bit) === 0) {
-        throw protocolError("MQTT: " + d.name + " more than once in " + packetName(type), "§2.2.2.2");
+        throw protocolError(d.key + " more than once in " + packetName(type), "§2.2.2.2");
       }
       for (let k = 0; k < v.length; k++) n += valueLength(d, v[k]);
     } else {
@@ -378,13 +378,13 @@ function writeValue(out: Uint8Array, o: number, d: PropertyDefinition, v: unknow
     case T.VariableByteInteger:
       return writeVarint(out, o, v as number);
     case T.Utf8String:
-      return writeMqttString(out, o, v as string, mqttStringLength(v as string, d.name));
+      return writeMqttString(out, o, v as string, mqttStringLength(v as string, d.key));
     case T.BinaryData:
       return writeBinary(out, o, v as Uint8Array);
     default: {
       const pair = v as [string, string];
-      o = writeMqttString(out, o, pair[0], mqttStringLength(pair[0], d.name));
-      return writeMqttString(out, o, pair[1], mqttStringLength(pair[1], d.name));
+      o = writeMqttString(out, o, pair[0], mqttStringLength(pair[0], d.key));
+      return writeMqttString(out, o, pair[1], mqttStringLength(pair[1], d.key));
     }
   }
 }

@@ -374,7 +374,7 @@ export class MqttSession {
     this.connectJob = this.scheduler.after(timeout, () => {
       this.connectJob = undefined;
       if (this.state === "connecting") {
-        this.teardown(new MqttError("connect-timeout", "MQTT: no CONNACK within " + timeout + " ms"), true);
+        this.teardown(new MqttError("connect-timeout", "no CONNACK within " + timeout + " ms"), true);
       }
     }, { name: "mqtt-connack", radio: true });
   }
@@ -382,7 +382,7 @@ export class MqttSession {
   /** The transport reports the connection gone (socket error or closed by the peer). */
   connectionLost(cause?: unknown): void {
     if (this.state === "disconnected") return;
-    const e = cause instanceof MqttError ? cause : new MqttError("connection-lost", "MQTT: network connection lost" + (cause ? ": " + String((cause as Error).message ?? cause) : ""), undefined, undefined, cause);
+    const e = cause instanceof MqttError ? cause : new MqttError("connection-lost", "network connection lost" + (cause ? ": " + String((cause as Error).message ?? cause) : ""), undefined, undefined, cause);
     this.teardown(this.closing ? undefined : e, false);
   }
 
@@ -400,7 +400,7 @@ export class MqttSession {
         this.dispatch(p);
       } catch (e) {
         // A session bug must not escape into the socket callback.
-        this.violation(0x83, "MQTT: internal error handling " + p.type + ": " + String((e as Error)?.message ?? e), "");
+        this.violation(0x83, "internal error handling " + p.type + ": " + String((e as Error)?.message ?? e), "");
       }
       if (this.isDown()) return;
     }
@@ -562,7 +562,7 @@ export class MqttSession {
 
   private dispatch(p: MqttPacket): void {
     if (this.state === "connecting" && p.type !== PacketType.CONNACK && p.type !== PacketType.AUTH) {
-      this.violation(0x82, "MQTT: " + p.type + " before CONNACK", this.version === 5 ? "[MQTT-3.2.0-1]" : "[MQTT-3.2.0-1]");
+      this.violation(0x82, p.type + " before CONNACK", this.version === 5 ? "[MQTT-3.2.0-1]" : "[MQTT-3.2.0-1]");
       return;
     }
     switch (p.type) {
@@ -589,13 +589,13 @@ export class MqttSession {
         return this.onAuthPacket(p);
       default:
         // CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ: only a client sends those.
-        this.violation(0x82, "MQTT: the server sent packet type " + p.type + ", which only a client sends", "§2.1.2");
+        this.violation(0x82, "the server sent packet type " + p.type + ", which only a client sends", "§2.1.2");
     }
   }
 
   private onConnack(p: ConnackPacket): void {
     if (this.state !== "connecting") {
-      this.violation(0x82, "MQTT: a second CONNACK", "[MQTT-3.2.0-2]");
+      this.violation(0x82, "a second CONNACK", "[MQTT-3.2.0-2]");
       return;
     }
     if (this.connectJob) {
@@ -605,14 +605,14 @@ export class MqttSession {
     const v = this.version;
     if (p.reasonCode !== 0) {
       const name = v === 5 ? reasonCodeName(p.reasonCode) : CONNACK_311[p.reasonCode] ?? String(p.reasonCode);
-      const e = new MqttError("connect-refused", "MQTT: connection refused: " + name + " (" + p.reasonCode + ")", p.reasonCode, v === 5 ? "§3.2.2.2" : "§3.2.2.3");
+      const e = new MqttError("connect-refused", "connection refused: " + name + " (" + p.reasonCode + ")", p.reasonCode, v === 5 ? "§3.2.2.2" : "§3.2.2.3");
       e.properties = p.properties as { [key: string]: unknown } | undefined;
       this.teardown(e, true);
       return;
     }
     if (p.sessionPresent && this.cleanThisConnection) {
       // [MQTT-3.2.2-4]: we have no Session State (we asked for a clean start).
-      this.violation(0x82, "MQTT: Session Present after a clean start", v === 5 ? "[MQTT-3.2.2-4]" : "[MQTT-3.2.2-1]");
+      this.violation(0x82, "Session Present after a clean start", v === 5 ? "[MQTT-3.2.2-4]" : "[MQTT-3.2.2-1]");
       return;
     }
     const props = p.properties;
@@ -635,7 +635,7 @@ export class MqttSession {
       }
     }
     if (this.options.auth && props?.authenticationMethod !== undefined && props.authenticationMethod !== this.options.auth.method) {
-      this.violation(0x82, "MQTT: CONNACK Authentication Method differs from ours", "[MQTT-4.12.0-5]");
+      this.violation(0x82, "CONNACK Authentication Method differs from ours", "[MQTT-4.12.0-5]");
       return;
     }
     this.state = "connected";
@@ -671,13 +671,13 @@ export class MqttSession {
     if (this.version === 5 && props !== undefined && props.topicAlias !== undefined) {
       const alias = props.topicAlias;
       if (alias === 0 || alias > this.topicAliasMaximum) {
-        this.violation(0x94, "MQTT: Topic Alias " + alias + " outside 1.." + this.topicAliasMaximum, alias === 0 ? "[MQTT-3.3.2-8]" : "[MQTT-3.1.2-26]");
+        this.violation(0x94, "Topic Alias " + alias + " outside 1.." + this.topicAliasMaximum, alias === 0 ? "[MQTT-3.3.2-8]" : "[MQTT-3.1.2-26]");
         return;
       }
       if (topic === "") {
         const t = this.inboundAlias[alias];
         if (t === undefined) {
-          this.violation(0x82, "MQTT: Topic Alias " + alias + " has no mapping on this connection", "§3.3.4");
+          this.violation(0x82, "Topic Alias " + alias + " has no mapping on this connection", "§3.3.4");
           return;
         }
         topic = t;
@@ -685,7 +685,7 @@ export class MqttSession {
     }
     if (p.qos > 0 && this.version === 5 && !this.outbox.hasInbound(p.packetId!) && p.qos === 2 && this.outbox.inboundCount >= this.receiveMaximum) {
       // [MQTT-3.3.4-9]: more QoS 2 messages unreleased than our Receive Maximum.
-      this.violation(0x93, "MQTT: more than Receive Maximum " + this.receiveMaximum + " QoS 2 PUBLISH unacknowledged", "[MQTT-3.3.4-9]");
+      this.violation(0x93, "more than Receive Maximum " + this.receiveMaximum + " QoS 2 PUBLISH unacknowledged", "[MQTT-3.3.4-9]");
       return;
     }
     const message: MqttMessage = { topic, payload: p.payload, qos: p.qos, retain: p.retain, dup: p.dup, packetId: p.packetId ?? 0, properties: props };
@@ -704,7 +704,7 @@ export class MqttSession {
         } catch (e) {
           // Not stored: do not acknowledge, the server sends it again later.
           this.emitError(e as MqttError);
-          this.violation(0x80, "MQTT: cannot store the inbound QoS 2 state", "[MQTT-4.3.3-10]", true);
+          this.violation(0x80, "cannot store the inbound QoS 2 state", "[MQTT-4.3.3-10]", true);
           return;
         }
         this.deliver(message);
@@ -720,7 +720,7 @@ export class MqttSession {
   private onPuback(p: PubAckPacket): void {
     const e = this.outbox.get(p.packetId);
     if (!e || e.qos !== 1 || !e.inflight) {
-      this.violation(0x82, "MQTT: PUBACK for packet identifier " + p.packetId + ", which has no QoS 1 message in flight", "§4.3.2");
+      this.violation(0x82, "PUBACK for packet identifier " + p.packetId + ", which has no QoS 1 message in flight", "§4.3.2");
       return;
     }
     this.inflight--;
@@ -738,7 +738,7 @@ export class MqttSession {
         this.sendAck(PacketType.PUBREL, p.packetId, 0);
         return;
       }
-      this.violation(0x82, "MQTT: PUBREC for packet identifier " + p.packetId + ", which has no QoS 2 message in flight", "§4.3.3");
+      this.violation(0x82, "PUBREC for packet identifier " + p.packetId + ", which has no QoS 2 message in flight", "§4.3.3");
       return;
     }
     if (e.state === 2) {
@@ -762,7 +762,7 @@ export class MqttSession {
   private onPubcomp(p: PubAckPacket): void {
     const e = this.outbox.get(p.packetId);
     if (!e || e.state !== 2 || !e.inflight) {
-      this.violation(0x82, "MQTT: PUBCOMP for packet identifier " + p.packetId + ", which has no PUBREL outstanding", "§4.3.3");
+      this.violation(0x82, "PUBCOMP for packet identifier " + p.packetId + ", which has no PUBREL outstanding", "§4.3.3");
       return;
     }
     this.inflight--;
@@ -788,12 +788,12 @@ export class MqttSession {
     const kind = p.type === PacketType.SUBACK ? "sub" : "unsub";
     const name = kind === "sub" ? "SUBACK" : "UNSUBACK";
     if (!pending || pending.kind !== kind) {
-      this.violation(0x82, "MQTT: " + name + " for packet identifier " + p.packetId + ", which has no " + (kind === "sub" ? "SUBSCRIBE" : "UNSUBSCRIBE") + " outstanding", "§3.9.2");
+      this.violation(0x82, name + " for packet identifier " + p.packetId + ", which has no " + (kind === "sub" ? "SUBSCRIBE" : "UNSUBSCRIBE") + " outstanding", "§3.9.2");
       return;
     }
     const expected = kind === "unsub" && this.version === 4 ? 0 : pending.count;
     if (p.reasonCodes.length !== expected) {
-      this.violation(0x82, "MQTT: " + name + " with " + p.reasonCodes.length + " reason codes for " + pending.count + " filters", kind === "sub" ? "[MQTT-3.8.4-6]" : "[MQTT-3.10.4-5]");
+      this.violation(0x82, name + " with " + p.reasonCodes.length + " reason codes for " + pending.count + " filters", kind === "sub" ? "[MQTT-3.8.4-6]" : "[MQTT-3.10.4-5]");
       return;
     }
     this.pending.delete(p.packetId);
@@ -803,20 +803,20 @@ export class MqttSession {
 
   private onDisconnect(p: DisconnectPacket): void {
     if (this.version === 4) {
-      this.violation(0x82, "MQTT: a 3.1.1 server never sends DISCONNECT", "§3.14");
+      this.violation(0x82, "a 3.1.1 server never sends DISCONNECT", "§3.14");
       return;
     }
     const rc = p.reasonCode ?? 0;
     const props = p.properties;
     const info: DisconnectInfo = { reasonCode: rc, reasonString: props?.reasonString, serverReference: props?.serverReference, properties: props };
     if (props?.sessionExpiryInterval !== undefined) {
-      this.violation(0x82, "MQTT: the server sent a Session Expiry Interval on DISCONNECT", "[MQTT-3.14.2-2]");
+      this.violation(0x82, "the server sent a Session Expiry Interval on DISCONNECT", "[MQTT-3.14.2-2]");
       return;
     }
     this.call(() => this.handler.onDisconnect?.(info));
     let error: MqttError | undefined;
     if (rc !== 0) {
-      error = new MqttError("server-disconnect", "MQTT: server disconnected: " + reasonCodeName(rc) + (props?.reasonString ? " (" + props.reasonString + ")" : "") + (props?.serverReference ? "; use server " + props.serverReference : ""), rc, "§3.14.2.1");
+      error = new MqttError("server-disconnect", "server disconnected: " + reasonCodeName(rc) + (props?.reasonString ? " (" + props.reasonString + ")" : "") + (props?.serverReference ? "; use server " + props.serverReference : ""), rc, "§3.14.2.1");
       error.properties = props as { [key: string]: unknown } | undefined;
     }
     // [MQTT-3.14.4-1]: after DISCONNECT nothing more is sent; close.
@@ -827,16 +827,16 @@ export class MqttSession {
     const auth = this.options.auth;
     const props = p.properties;
     if (!auth) {
-      this.violation(0x82, "MQTT: AUTH without enhanced authentication", "[MQTT-4.12.0-6]");
+      this.violation(0x82, "AUTH without enhanced authentication", "[MQTT-4.12.0-6]");
       return;
     }
     if (props?.authenticationMethod !== auth.method) {
-      this.violation(0x82, "MQTT: AUTH with another Authentication Method", "[MQTT-4.12.0-5]");
+      this.violation(0x82, "AUTH with another Authentication Method", "[MQTT-4.12.0-5]");
       return;
     }
     const rc = p.reasonCode ?? 0;
     if (rc === 0x19 || (rc === 0 && this.state === "connecting")) {
-      this.violation(0x82, "MQTT: AUTH reason code " + rc + " from the server here", "§4.12");
+      this.violation(0x82, "AUTH reason code " + rc + " from the server here", "§4.12");
       return;
     }
     const exchange: AuthExchange = { reasonCode: rc, method: auth.method, data: props?.authenticationData, properties: props };
@@ -848,11 +848,11 @@ export class MqttSession {
     try {
       answer = this.handler.onAuth ? this.handler.onAuth(exchange) : undefined;
     } catch (e) {
-      this.emitError(new MqttError("callback", "MQTT: onAuth threw: " + String((e as Error)?.message ?? e), undefined, undefined, e));
+      this.emitError(new MqttError("callback", "onAuth threw: " + String((e as Error)?.message ?? e), undefined, undefined, e));
       answer = undefined;
     }
     if (answer === undefined) {
-      this.violation(0x87, "MQTT: authentication abandoned by the app", "§4.12", true);
+      this.violation(0x87, "authentication abandoned by the app", "§4.12", true);
       return;
     }
     const out: MqttProperties = { authenticationMethod: auth.method, authenticationData: answer };
@@ -900,7 +900,7 @@ export class MqttSession {
       let remaining = expiry - Math.floor(elapsedMs / 1000);
       if (remaining <= 0) {
         if (!e.sent) {
-          this.finish(e, 0, undefined, new MqttError("expired", "MQTT: message to \"" + e.topic + "\" expired in the outbox after " + expiry + " s", undefined, "§3.3.2.3.3"));
+          this.finish(e, 0, undefined, new MqttError("expired", "message to \"" + e.topic + "\" expired in the outbox after " + expiry + " s", undefined, "§3.3.2.3.3"));
           return undefined;
         }
         remaining = 1; // [MQTT-4.3.3-7]: once sent, it is no longer ours to expire
@@ -910,10 +910,10 @@ export class MqttSession {
     const dup = e.sent && e.seq > 0; // [MQTT-3.3.1-1]
     const packet: PublishPacket = { type: PacketType.PUBLISH, topic: e.topic, payload: e.payload, qos: e.qos, retain: e.retain, dup, packetId: e.packetId, properties: props };
     let error: MqttError | undefined;
-    if (e.qos > this.serverMaximumQoS) error = new MqttError("invalid", "MQTT: QoS " + e.qos + " above the server's Maximum QoS", 0x9b, "[MQTT-3.2.2-11]");
-    else if (e.retain && !this.serverRetainAvailable) error = new MqttError("invalid", "MQTT: the server does not support retained messages", 0x9a, "[MQTT-3.2.2-14]");
+    if (e.qos > this.serverMaximumQoS) error = new MqttError("invalid", "QoS " + e.qos + " above the server's Maximum QoS", 0x9b, "[MQTT-3.2.2-11]");
+    else if (e.retain && !this.serverRetainAvailable) error = new MqttError("invalid", "the server does not support retained messages", 0x9a, "[MQTT-3.2.2-14]");
     else if (encodedLength(packet, this.version) > this.serverMaximumPacketSize) {
-      error = new MqttError("packet-too-large", "MQTT: message to \"" + e.topic + "\" exceeds the server's Maximum Packet Size " + this.serverMaximumPacketSize, 0x95, "[MQTT-3.2.2-15]");
+      error = new MqttError("packet-too-large", "message to \"" + e.topic + "\" exceeds the server's Maximum Packet Size " + this.serverMaximumPacketSize, 0x95, "[MQTT-3.2.2-15]");
     }
     if (error) {
       this.finish(e, 0, undefined, error);
@@ -987,7 +987,7 @@ export class MqttSession {
     try {
       bytes = this.encoder.encode(this.fit(p));
     } catch (e) {
-      this.emitError(new MqttError("invalid", "MQTT: cannot encode packet type " + p.type + ": " + String((e as Error)?.message ?? e), (e as MqttCodecError).reasonCode, (e as MqttCodecError).statement, e));
+      this.emitError(new MqttError("invalid", "cannot encode packet type " + p.type + ": " + String((e as Error)?.message ?? e), (e as MqttCodecError).reasonCode, (e as MqttCodecError).statement, e));
       return true;
     }
     this.lastSent = this.scheduler.now();
@@ -1055,7 +1055,7 @@ export class MqttSession {
     if (this.pingSentAt >= 0) {
       if (now >= this.pingSentAt + k / 2) {
         // No packet at all for half a keep-alive after our PINGREQ: the link is dead.
-        const e = new MqttError("keep-alive-timeout", "MQTT: no PINGRESP within " + k / 2 + " ms; closing the connection", 0x8d, "[MQTT-3.1.2-22]");
+        const e = new MqttError("keep-alive-timeout", "no PINGRESP within " + k / 2 + " ms; closing the connection", 0x8d, "[MQTT-3.1.2-22]");
         this.teardown(e, true);
         return;
       }
@@ -1114,7 +1114,7 @@ export class MqttSession {
     if (error) this.emitError(error);
     for (const p of pending) {
       const cb = p.callback;
-      if (cb) this.call(() => cb(new MqttError("connection-lost", "MQTT: connection lost before the " + (p.kind === "sub" ? "SUBACK" : "UNSUBACK")), []));
+      if (cb) this.call(() => cb(new MqttError("connection-lost", "connection lost before the " + (p.kind === "sub" ? "SUBACK" : "UNSUBACK")), []));
     }
     this.call(() => this.handler.onClose?.(error));
   }
@@ -1138,7 +1138,7 @@ export class MqttSession {
       this.nextId = id === 65535 ? 1 : id + 1;
       if (!this.outbox.has(id) && !this.pending.has(id)) return id;
     }
-    throw new MqttError("outbox-full", "MQTT: no free packet identifier");
+    throw new MqttError("outbox-full", "no free packet identifier");
   }
 
   private emitError(e: MqttError): void {
@@ -1154,7 +1154,7 @@ export class MqttSession {
     try {
       fn();
     } catch (e) {
-      this.emitError(new MqttError("callback", "MQTT: an app callback threw: " + String((e as Error)?.message ?? e), undefined, undefined, e));
+      this.emitError(new MqttError("callback", "an app callback threw: " + String((e as Error)?.message ?? e), undefined, undefined, e));
     }
   }
 }
@@ -1169,7 +1169,7 @@ const CONNACK_311: string[] = [
 ];
 
 function refused(rc: number, props: MqttProperties | undefined): MqttError {
-  const e = new MqttError("publish-refused", "MQTT: the server refused the message: " + reasonCodeName(rc) + (props?.reasonString ? " (" + props.reasonString + ")" : ""), rc, "[MQTT-4.4.0-2]");
+  const e = new MqttError("publish-refused", "the server refused the message: " + reasonCodeName(rc) + (props?.reasonString ? " (" + props.reasonString + ")" : ""), rc, "[MQTT-4.4.0-2]");
   e.properties = props as { [key: string]: unknown } | undefined;
   return e;
 }

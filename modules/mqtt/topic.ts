@@ -18,11 +18,11 @@ const DOLLAR = 0x24;
 export const MAX_TOPIC_BYTES = 65535;
 
 function checkLengthAndNull(s: string, what: string): MqttCodecError | undefined {
-  if (typeof s !== "string") return malformed("MQTT: " + what + " must be a string", "§4.7");
-  if (s.length === 0) return malformed("MQTT: empty " + what, "[MQTT-4.7.3-1]");
+  if (typeof s !== "string") return malformed(what + " must be a string", "§4.7");
+  if (s.length === 0) return malformed("empty " + what, "[MQTT-4.7.3-1]");
   // A JS string of n UTF-16 units encodes to at most 3n bytes; only long ones need measuring.
   if (s.length > 21845 && utf8Bytes(s) > MAX_TOPIC_BYTES) {
-    return malformed("MQTT: " + what + " longer than 65,535 bytes", "[MQTT-4.7.3-3]");
+    return malformed(what + " longer than 65,535 bytes", "[MQTT-4.7.3-3]");
   }
   return undefined;
 }
@@ -52,9 +52,9 @@ export function checkTopicName(topic: string, version: MqttVersion = 5): MqttCod
   for (let i = 0; i < topic.length; i++) {
     const c = topic.charCodeAt(i);
     if (c === PLUS || c === HASH) {
-      return malformed("MQTT: Topic Name \"" + topic + "\" contains a wildcard", version === 5 ? "[MQTT-4.7.0-1]" : "[MQTT-4.7.1-1]");
+      return malformed("Topic Name \"" + topic + "\" contains a wildcard", version === 5 ? "[MQTT-4.7.0-1]" : "[MQTT-4.7.1-1]");
     }
-    if (c === 0) return malformed("MQTT: Topic Name contains U+0000", "[MQTT-4.7.3-2]");
+    if (c === 0) return malformed("Topic Name contains U+0000", "[MQTT-4.7.3-2]");
   }
   return undefined;
 }
@@ -67,15 +67,15 @@ function checkFilterBody(f: string, start: number, version: MqttVersion): MqttCo
     if (c === HASH) {
       // [MQTT-4.7.1-1] (3.1.1: [MQTT-4.7.1-2]): alone or after '/', and last.
       if ((i !== start && f.charCodeAt(i - 1) !== SLASH) || i !== n - 1) {
-        return malformed("MQTT: '#' must be a whole last level in \"" + f + "\"", version === 5 ? "[MQTT-4.7.1-1]" : "[MQTT-4.7.1-2]");
+        return malformed("'#' must be a whole last level in \"" + f + "\"", version === 5 ? "[MQTT-4.7.1-1]" : "[MQTT-4.7.1-2]");
       }
     } else if (c === PLUS) {
       // [MQTT-4.7.1-2] (3.1.1: [MQTT-4.7.1-3]): occupies an entire level.
       if ((i !== start && f.charCodeAt(i - 1) !== SLASH) || (i !== n - 1 && f.charCodeAt(i + 1) !== SLASH)) {
-        return malformed("MQTT: '+' must be a whole level in \"" + f + "\"", version === 5 ? "[MQTT-4.7.1-2]" : "[MQTT-4.7.1-3]");
+        return malformed("'+' must be a whole level in \"" + f + "\"", version === 5 ? "[MQTT-4.7.1-2]" : "[MQTT-4.7.1-3]");
       }
     } else if (c === 0) {
-      return malformed("MQTT: Topic Filter contains U+0000", "[MQTT-4.7.3-2]");
+      return malformed("Topic Filter contains U+0000", "[MQTT-4.7.3-2]");
     }
   }
   return undefined;
@@ -94,7 +94,7 @@ export function checkTopicFilter(filter: string, version: MqttVersion = 5): Mqtt
   if (version === 5 && filter.charCodeAt(0) === DOLLAR && filter.startsWith(SHARE_PREFIX)) {
     const shareEnd = shareNameEnd(filter);
     if (shareEnd < 0) {
-      return malformed("MQTT: Shared Subscription \"" + filter + "\" needs $share/{ShareName}/{filter}", shareEnd === -1 ? "[MQTT-4.8.2-1]" : "[MQTT-4.8.2-2]");
+      return malformed("Shared Subscription \"" + filter + "\" needs $share/{ShareName}/{filter}", shareEnd === -1 ? "[MQTT-4.8.2-1]" : "[MQTT-4.8.2-2]");
     }
     return checkFilterBody(filter, shareEnd + 1, version);
   }

@@ -49,39 +49,37 @@ export class Reader {
     return this.end - this.pos;
   }
 
-  truncated(what: string): MqttCodecError {
-    return malformed("MQTT: " + what + " runs past the end of the packet (Remaining Length)", "§2.1.4");
+  truncated(): MqttCodecError {
+    return malformed("field past end", "§2.1.4");
   }
 
-  u8(what: string): number {
-    if (this.pos >= this.end) throw this.truncated(what);
+  u8(): number {
+    if (this.pos >= this.end) throw this.truncated();
     return this.buf[this.pos++];
   }
 
-  u16(what: string): number {
+  u16(): number {
     const p = this.pos;
-    if (p + 2 > this.end) throw this.truncated(what);
+    if (p + 2 > this.end) throw this.truncated();
     this.pos = p + 2;
     return (this.buf[p] << 8) | this.buf[p + 1];
   }
 
-  u32(what: string): number {
+  u32(): number {
     const p = this.pos;
-    if (p + 4 > this.end) throw this.truncated(what);
+    if (p + 4 > this.end) throw this.truncated();
     this.pos = p + 4;
     const b = this.buf;
     return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
   }
 
   /** Variable Byte Integer (§1.5.5): at most four bytes, minimal form [MQTT-1.5.5-1]. */
-  varint(what: string): number {
+  varint(): number {
     const v = decodeVarint(this.buf, this.pos, this.end);
     if (v < 0) {
-      if (v === VARINT_INCOMPLETE) throw this.truncated(what);
+      if (v === VARINT_INCOMPLETE) throw this.truncated();
       throw malformed(
-        v === VARINT_MALFORMED
-          ? "MQTT: " + what + " Variable Byte Integer longer than four bytes"
-          : "MQTT: " + what + " Variable Byte Integer not in its shortest form",
+        v === VARINT_MALFORMED ? "varint over 4 bytes" : "varint not minimal",
         "[MQTT-1.5.5-1]",
       );
     }
@@ -90,20 +88,20 @@ export class Reader {
   }
 
   /** UTF-8 Encoded String (§1.5.4): two-byte length, well-formed, no U+0000. */
-  string(what: string): string {
-    const len = this.u16(what);
+  string(): string {
+    const len = this.u16();
     const start = this.pos;
     const stop = start + len;
-    if (stop > this.end) throw this.truncated(what);
+    if (stop > this.end) throw this.truncated();
     this.pos = stop;
-    return decodeMqttString(this.buf, start, stop, this.version, what);
+    return decodeMqttString(this.buf, start, stop, this.version);
   }
 
   /** Binary Data (§1.5.6): two-byte length. Returns a view (no copy) of the packet bytes. */
-  binary(what: string): Uint8Array {
-    const len = this.u16(what);
+  binary(): Uint8Array {
+    const len = this.u16();
     const start = this.pos;
-    if (start + len > this.end) throw this.truncated(what);
+    if (start + len > this.end) throw this.truncated();
     this.pos = start + len;
     return this.buf.subarray(start, start + len);
   }
@@ -114,7 +112,7 @@ export class Reader {
  * usual topics and identifiers) take a fast path; anything else is checked and decoded
  * by modules/bytes/utf8. Throws a Malformed Packet error on ill-formed UTF-8 or U+0000.
  */
-export function decodeMqttString(buf: Uint8Array, start: number, stop: number, version: MqttVersion, what: string): string {
+export function decodeMqttString(buf: Uint8Array, start: number, stop: number, version: MqttVersion): string {
   if (stop - start <= 64) {
     let s = "";
     let i = start;
@@ -127,8 +125,8 @@ export function decodeMqttString(buf: Uint8Array, start: number, stop: number, v
   }
   const status = checkMqttUtf8(buf, start, stop);
   if (status !== MQTT_STRING_OK) {
-    if (status === MQTT_STRING_NULL) throw malformed("MQTT: " + what + " contains U+0000", stmtNull(version));
-    throw malformed("MQTT: " + what + " is not well-formed UTF-8", stmtUtf8(version));
+    if (status === MQTT_STRING_NULL) throw malformed("U+0000 in string", stmtNull(version));
+    throw malformed("bad UTF-8", stmtUtf8(version));
   }
   return decodeUtf8(buf, start, stop);
 }
@@ -138,7 +136,7 @@ export function decodeMqttString(buf: Uint8Array, start: number, stop: number, v
  * encoders. Throws MqttCodecError (0x81) on a lone surrogate, U+0000 or more than 65,535 bytes.
  */
 export function mqttStringLength(s: string, what: string): number {
-  if (typeof s !== "string") throw malformed("MQTT: " + what + " must be a string", "§1.5.4");
+  if (typeof s !== "string") throw malformed(what + " must be a string", "§1.5.4");
   const n = s.length;
   let i = 0;
   for (; i < n; i++) {
@@ -147,14 +145,14 @@ export function mqttStringLength(s: string, what: string): number {
   }
   let len = n;
   if (i < n) {
-    if (s.indexOf("\u0000") >= 0) throw malformed("MQTT: " + what + " contains U+0000", "[MQTT-1.5.4-2]");
+    if (s.indexOf("\u0000") >= 0) throw malformed(what + " contains U+0000", "[MQTT-1.5.4-2]");
     try {
       len = utf8Length(s);
     } catch {
-      throw malformed("MQTT: " + what + " holds a lone surrogate", "[MQTT-1.5.4-1]");
+      throw malformed(what + " holds a lone surrogate", "[MQTT-1.5.4-1]");
     }
   }
-  if (len > 0xffff) throw malformed("MQTT: " + what + " is longer than 65,535 bytes", "§1.5.4");
+  if (len > 0xffff) throw malformed(what + " is longer than 65,535 bytes", "§1.5.4");
   return len;
 }
 
