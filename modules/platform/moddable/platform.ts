@@ -26,7 +26,7 @@ function traceLine(message: string): void {
   trace(message + "\n");
 }
 
-/** The board name from the manifest's "config" (see manifest.json), e.g. "esp32-devkitc" or "lin". */
+/** The board name from the manifest's "config" (see manifest.json), e.g. "esp32-devkitc" or "sim" (the lin build). */
 export function boardName(): string {
   const xsiot = (config as Record<string, unknown>).xsiot as { board?: unknown } | undefined;
   const board = xsiot?.board;
