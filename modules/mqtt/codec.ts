@@ -28,7 +28,8 @@ export type {
 } from "./packets";
 export type { MqttProperties, PropertyDefinition } from "./properties";
 export { PROPERTIES, PROPERTY_BY_ID, PropertyType, WILL_PROPERTIES, packetName } from "./properties";
-export { ReasonCode, ConnackReturnCode, SubackReturnCode, isReasonCodeAllowed, reasonCodeName } from "./reason-codes";
+export { isReasonCodeAllowed } from "./reason-codes";
+export { ReasonCode, ConnackReturnCode, SubackReturnCode, reasonCodeName } from "./reason-names";
 export { MqttCodecError } from "./errors";
 export type { SharedSubscription } from "./topic";
 export {

@@ -5,7 +5,6 @@
 import { MqttCodecError, malformed, protocolError } from "./errors";
 import { PacketType } from "./packets";
 import { mqttStringLength, Reader, varintLength, writeBinary, writeMqttString, writeVarint } from "./wire";
-import { ReasonCode } from "./reason-codes";
 
 /** Every MQTT 5.0 property, by its camel-cased Table 2-4 name. */
 export interface MqttProperties {
@@ -188,7 +187,7 @@ function checkValues(p: MqttProperties, type: number): MqttCodecError | undefine
   if (p.maximumPacketSize === 0) return protocolError("Maximum Packet Size of 0", "§3.1.2.11.4");
   if (p.topicAlias === 0) {
     // §3.3.4: "A Topic Alias value of 0 ... is a Protocol Error", DISCONNECT 0x94.
-    return new MqttCodecError(ReasonCode.TopicAliasInvalid, "Topic Alias of 0", "[MQTT-3.3.2-8]");
+    return new MqttCodecError(0x94, "Topic Alias of 0", "[MQTT-3.3.2-8]");
   }
   const ids = p.subscriptionIdentifiers;
   if (ids !== undefined) {

@@ -63,7 +63,7 @@ import type {
 } from "./packets";
 import { PacketType } from "./packets";
 import type { MqttProperties } from "./properties";
-import { reasonCodeName } from "./reason-codes";
+import { encodeUtf8New, utf8Invalid, utf8Length } from "../bytes/utf8";
 import { MqttError } from "./session-error";
 import { checkTopicFilter, checkTopicName } from "./topic";
 
@@ -198,52 +198,6 @@ interface Pending {
   kind: "sub" | "unsub";
   count: number;
   callback: SubscribeCallback | undefined;
-}
-
-function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
-}
-
-function isUtf8(b: Uint8Array): boolean {
-  let i = 0;
-  while (i < b.length) {
-    const c = b[i];
-    let n = 0;
-    let min = 0;
-    if (c < 0x80) {
-      i++;
-      continue;
-    } else if (c >= 0xc2 && c <= 0xdf) {
-      n = 1;
-      min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      n = 2;
-      min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      n = 3;
-      min = 0x10000;
-    } else return false;
-    if (i + n >= b.length) return false;
-    let cp = c & (0x3f >> n);
-    for (let k = 1; k <= n; k++) {
-      const d = b[i + k];
-      if ((d & 0xc0) !== 0x80) return false;
-      cp = (cp << 6) | (d & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    i += n + 1;
-  }
-  return true;
 }
 
 export class MqttSession {
@@ -420,32 +374,32 @@ export class MqttSession {
   publish(topic: string, payload: Uint8Array | string, options?: PublishOptions, callback?: PublishCallback): number {
     const qos = options?.qos ?? 0;
     const retain = !!options?.retain;
-    const bytes = typeof payload === "string" ? encodeUtf8(payload) : payload;
-    if (!(bytes instanceof Uint8Array)) throw new MqttError("invalid", "MQTT publish: payload must be a Uint8Array or a string");
-    if (qos !== 0 && qos !== 1 && qos !== 2) throw new MqttError("invalid", "MQTT publish: qos must be 0, 1 or 2");
+    const bytes = typeof payload === "string" ? encodeUtf8New(payload) : payload;
+    if (!(bytes instanceof Uint8Array)) throw new MqttError("invalid", "publish: payload must be a Uint8Array or a string");
+    if (qos !== 0 && qos !== 1 && qos !== 2) throw new MqttError("invalid", "publish: qos must be 0, 1 or 2");
     const bad = checkTopicName(topic, this.version);
-    if (bad !== undefined) throw new MqttError("invalid", "MQTT publish: " + bad.message, bad.reasonCode, bad.statement);
+    if (bad !== undefined) throw new MqttError("invalid", "publish: " + bad.message, bad.reasonCode, bad.statement);
     let properties = options?.properties;
     if (properties !== undefined && this.version === 4) properties = undefined;
     if (properties !== undefined) {
-      if (properties.topicAlias !== undefined) throw new MqttError("invalid", "MQTT publish: topic aliases are automatic; do not set topicAlias");
+      if (properties.topicAlias !== undefined) throw new MqttError("invalid", "publish: topic aliases are automatic; do not set topicAlias");
       if (properties.subscriptionIdentifiers !== undefined) {
-        throw new MqttError("invalid", "MQTT publish: a client PUBLISH carries no Subscription Identifier", undefined, "[MQTT-3.3.4-6]");
+        throw new MqttError("invalid", "publish: a client PUBLISH carries no Subscription Identifier", undefined, "[MQTT-3.3.4-6]");
       }
       if (properties.responseTopic !== undefined) {
         const r = checkTopicName(properties.responseTopic, 5);
-        if (r !== undefined) throw new MqttError("invalid", "MQTT publish: Response Topic: " + r.message, r.reasonCode, "[MQTT-3.3.2-14]");
+        if (r !== undefined) throw new MqttError("invalid", "publish: Response Topic: " + r.message, r.reasonCode, "[MQTT-3.3.2-14]");
       }
-      if (properties.payloadFormatIndicator === 1 && !isUtf8(bytes)) {
-        throw new MqttError("invalid", "MQTT publish: Payload Format Indicator 1 but the payload is not UTF-8", 0x99, "§3.3.2.3.2");
+      if (properties.payloadFormatIndicator === 1 && utf8Invalid(bytes) >= 0) {
+        throw new MqttError("invalid", "publish: Payload Format Indicator 1 but the payload is not UTF-8", 0x99, "§3.3.2.3.2");
       }
     }
     if (this.state === "connected") {
       if (qos > this.serverMaximumQoS) {
-        throw new MqttError("invalid", "MQTT publish: QoS " + qos + " above the server's Maximum QoS " + this.serverMaximumQoS, 0x9b, "[MQTT-3.2.2-11]");
+        throw new MqttError("invalid", "publish: QoS " + qos + " above the server's Maximum QoS " + this.serverMaximumQoS, 0x9b, "[MQTT-3.2.2-11]");
       }
       if (retain && !this.serverRetainAvailable) {
-        throw new MqttError("invalid", "MQTT publish: the server does not support retained messages", 0x9a, "[MQTT-3.2.2-14]");
+        throw new MqttError("invalid", "publish: the server does not support retained messages", 0x9a, "[MQTT-3.2.2-14]");
       }
     }
     const packet: PublishPacket = { type: PacketType.PUBLISH, topic, payload: bytes, qos, retain, dup: false, packetId: qos ? 1 : 0, properties };
@@ -454,15 +408,15 @@ export class MqttSession {
       size = encodedLength(packet, this.version);
     } catch (e) {
       const ce = e as MqttCodecError;
-      throw new MqttError("invalid", "MQTT publish: " + String(ce.message), ce.reasonCode, ce.statement);
+      throw new MqttError("invalid", "publish: " + String(ce.message), ce.reasonCode, ce.statement);
     }
     const limit = this.state === "connected" ? this.serverMaximumPacketSize : Infinity;
     if (size > limit) {
       // [MQTT-3.2.2-15]: never sent; the caller keeps the message.
-      throw new MqttError("packet-too-large", "MQTT publish: " + size + " bytes exceed the server's Maximum Packet Size " + limit, 0x95, "[MQTT-3.2.2-15]");
+      throw new MqttError("packet-too-large", "publish: " + size + " bytes exceed the server's Maximum Packet Size " + limit, 0x95, "[MQTT-3.2.2-15]");
     }
     if (qos === 0) {
-      if (this.state !== "connected") throw new MqttError("not-connected", "MQTT publish: QoS 0 needs a connection; not sent");
+      if (this.state !== "connected") throw new MqttError("not-connected", "publish: QoS 0 needs a connection; not sent");
       this.sendPublish(packet);
       return 0;
     }
@@ -487,17 +441,17 @@ export class MqttSession {
 
   /** SUBSCRIBE (§3.8) with one or more filters; `callback` gets one reason code per filter. */
   subscribe(subscriptions: Subscription[], options?: SubscribeOptions, callback?: SubscribeCallback): number {
-    if (!Array.isArray(subscriptions) || subscriptions.length === 0) throw new MqttError("invalid", "MQTT subscribe: at least one subscription", undefined, "[MQTT-3.8.3-2]");
+    if (!Array.isArray(subscriptions) || subscriptions.length === 0) throw new MqttError("invalid", "subscribe: at least one subscription", undefined, "[MQTT-3.8.3-2]");
     const subs: Subscription[] = [];
     for (const s of subscriptions) {
       const bad = checkTopicFilter(s.topicFilter, this.version);
-      if (bad !== undefined) throw new MqttError("invalid", "MQTT subscribe: " + bad.message, 0x8f, bad.statement);
-      if (s.qos !== 0 && s.qos !== 1 && s.qos !== 2) throw new MqttError("invalid", "MQTT subscribe: qos must be 0, 1 or 2");
+      if (bad !== undefined) throw new MqttError("invalid", "subscribe: " + bad.message, 0x8f, bad.statement);
+      if (s.qos !== 0 && s.qos !== 1 && s.qos !== 2) throw new MqttError("invalid", "subscribe: qos must be 0, 1 or 2");
       if (this.version === 5 && s.noLocal && s.topicFilter.startsWith("$share/")) {
-        throw new MqttError("invalid", "MQTT subscribe: No Local on a Shared Subscription", 0x82, "[MQTT-3.8.3-4]");
+        throw new MqttError("invalid", "subscribe: No Local on a Shared Subscription", 0x82, "[MQTT-3.8.3-4]");
       }
       if (this.state === "connected" && !this.serverWildcardAvailable && /[+#]/.test(s.topicFilter)) {
-        throw new MqttError("invalid", "MQTT subscribe: the server does not support wildcard subscriptions", 0xa2, "§3.2.2.3.14");
+        throw new MqttError("invalid", "subscribe: the server does not support wildcard subscriptions", 0xa2, "§3.2.2.3.14");
       }
       subs.push(this.version === 5 ? s : { topicFilter: s.topicFilter, qos: s.qos });
     }
@@ -506,15 +460,15 @@ export class MqttSession {
       properties = {};
       if (options.subscriptionIdentifier !== undefined) {
         const id = options.subscriptionIdentifier;
-        if (!(id >= 1 && id <= 268435455) || (id | 0) !== id) throw new MqttError("invalid", "MQTT subscribe: Subscription Identifier must be 1..268435455", undefined, "§3.8.2.1.2");
+        if (!(id >= 1 && id <= 268435455) || (id | 0) !== id) throw new MqttError("invalid", "subscribe: Subscription Identifier must be 1..268435455", undefined, "§3.8.2.1.2");
         if (this.state === "connected" && !this.serverSubscriptionIdsAvailable) {
-          throw new MqttError("invalid", "MQTT subscribe: the server does not support Subscription Identifiers", 0xa1, "§3.2.2.3.15");
+          throw new MqttError("invalid", "subscribe: the server does not support Subscription Identifiers", 0xa1, "§3.2.2.3.15");
         }
         properties.subscriptionIdentifiers = [id];
       }
       if (options.userProperties) properties.userProperties = options.userProperties;
     }
-    if (this.state !== "connected") throw new MqttError("not-connected", "MQTT subscribe: not connected");
+    if (this.state !== "connected") throw new MqttError("not-connected", "subscribe: not connected");
     const id = this.allocateId();
     const ok = this.send({ type: PacketType.SUBSCRIBE, packetId: id, subscriptions: subs, properties });
     if (ok) this.pending.set(id, { kind: "sub", count: subs.length, callback });
@@ -523,12 +477,12 @@ export class MqttSession {
 
   /** UNSUBSCRIBE (§3.10); `callback` gets one reason code per filter (5.0; empty in 3.1.1). */
   unsubscribe(topicFilters: string[], options?: { userProperties?: [string, string][] }, callback?: SubscribeCallback): number {
-    if (!Array.isArray(topicFilters) || topicFilters.length === 0) throw new MqttError("invalid", "MQTT unsubscribe: at least one filter", undefined, "[MQTT-3.10.3-2]");
+    if (!Array.isArray(topicFilters) || topicFilters.length === 0) throw new MqttError("invalid", "unsubscribe: at least one filter", undefined, "[MQTT-3.10.3-2]");
     for (const f of topicFilters) {
       const bad = checkTopicFilter(f, this.version);
-      if (bad !== undefined) throw new MqttError("invalid", "MQTT unsubscribe: " + bad.message, 0x8f, bad.statement);
+      if (bad !== undefined) throw new MqttError("invalid", "unsubscribe: " + bad.message, 0x8f, bad.statement);
     }
-    if (this.state !== "connected") throw new MqttError("not-connected", "MQTT unsubscribe: not connected");
+    if (this.state !== "connected") throw new MqttError("not-connected", "unsubscribe: not connected");
     const id = this.allocateId();
     const properties = this.version === 5 && options?.userProperties ? { userProperties: options.userProperties } : undefined;
     const ok = this.send({ type: PacketType.UNSUBSCRIBE, packetId: id, topicFilters: topicFilters.slice(), properties });
@@ -604,7 +558,7 @@ export class MqttSession {
     }
     const v = this.version;
     if (p.reasonCode !== 0) {
-      const name = v === 5 ? reasonCodeName(p.reasonCode) : CONNACK_311[p.reasonCode] ?? String(p.reasonCode);
+      const name = hex(p.reasonCode);
       const e = new MqttError("connect-refused", "connection refused: " + name + " (" + p.reasonCode + ")", p.reasonCode, v === 5 ? "§3.2.2.2" : "§3.2.2.3");
       e.properties = p.properties as { [key: string]: unknown } | undefined;
       this.teardown(e, true);
@@ -816,7 +770,7 @@ export class MqttSession {
     this.call(() => this.handler.onDisconnect?.(info));
     let error: MqttError | undefined;
     if (rc !== 0) {
-      error = new MqttError("server-disconnect", "server disconnected: " + reasonCodeName(rc) + (props?.reasonString ? " (" + props.reasonString + ")" : "") + (props?.serverReference ? "; use server " + props.serverReference : ""), rc, "§3.14.2.1");
+      error = new MqttError("server-disconnect", "server disconnected: " + hex(rc) + (props?.reasonString ? " (" + props.reasonString + ")" : "") + (props?.serverReference ? "; use server " + props.serverReference : ""), rc, "§3.14.2.1");
       error.properties = props as { [key: string]: unknown } | undefined;
     }
     // [MQTT-3.14.4-1]: after DISCONNECT nothing more is sent; close.
@@ -1159,74 +1113,13 @@ export class MqttSession {
   }
 }
 
-const CONNACK_311: string[] = [
-  "Accepted",
-  "Unacceptable protocol version",
-  "Identifier rejected",
-  "Server unavailable",
-  "Bad user name or password",
-  "Not authorized",
-];
+/** A reason code as "0x8e" in messages (names: reasonCodeName in ./reason-codes, kept out of this bundle). */
+function hex(rc: number): string {
+  return "0x" + (rc < 16 ? "0" : "") + rc.toString(16);
+}
 
 function refused(rc: number, props: MqttProperties | undefined): MqttError {
-  const e = new MqttError("publish-refused", "the server refused the message: " + reasonCodeName(rc) + (props?.reasonString ? " (" + props.reasonString + ")" : ""), rc, "[MQTT-4.4.0-2]");
+  const e = new MqttError("publish-refused", "the server refused the message: " + hex(rc) + (props?.reasonString ? " (" + props.reasonString + ")" : ""), rc, "[MQTT-4.4.0-2]");
   e.properties = props as { [key: string]: unknown } | undefined;
   return e;
 }
-
-/** UTF-8 bytes of a string (surrogate pairs joined; lone surrogates as U+FFFD). */
-export function encodeUtf8(s: string): Uint8Array {
-  const out = new Uint8Array(utf8Length(s));
-  let o = 0;
-  for (let i = 0; i < s.length; i++) {
-    let c = s.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-        i++;
-      } else c = 0xfffd;
-    } else if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
-    if (c < 0x80) out[o++] = c;
-    else if (c < 0x800) {
-      out[o++] = 0xc0 | (c >> 6);
-      out[o++] = 0x80 | (c & 0x3f);
-    } else if (c < 0x10000) {
-      out[o++] = 0xe0 | (c >> 12);
-      out[o++] = 0x80 | ((c >> 6) & 0x3f);
-      out[o++] = 0x80 | (c & 0x3f);
-    } else {
-      out[o++] = 0xf0 | (c >> 18);
-      out[o++] = 0x80 | ((c >> 12) & 0x3f);
-      out[o++] = 0x80 | ((c >> 6) & 0x3f);
-      out[o++] = 0x80 | (c & 0x3f);
-    }
-  }
-  return o === out.length ? out : out.subarray(0, o);
-}
-
-/** UTF-8 text of a payload (for JSON and text messages). Invalid sequences become U+FFFD. */
-export function decodeUtf8(b: Uint8Array): string {
-  let s = "";
-  let i = 0;
-  while (i < b.length) {
-    const c = b[i];
-    let cp = 0xfffd;
-    let n = 1;
-    if (c < 0x80) cp = c;
-    else if (c >= 0xc2 && c <= 0xdf && i + 1 < b.length && (b[i + 1] & 0xc0) === 0x80) {
-      cp = ((c & 0x1f) << 6) | (b[i + 1] & 0x3f);
-      n = 2;
-    } else if (c >= 0xe0 && c <= 0xef && i + 2 < b.length && (b[i + 1] & 0xc0) === 0x80 && (b[i + 2] & 0xc0) === 0x80) {
-      cp = ((c & 0x0f) << 12) | ((b[i + 1] & 0x3f) << 6) | (b[i + 2] & 0x3f);
-      n = 3;
-    } else if (c >= 0xf0 && c <= 0xf4 && i + 3 < b.length && (b[i + 1] & 0xc0) === 0x80 && (b[i + 2] & 0xc0) === 0x80 && (b[i + 3] & 0xc0) === 0x80) {
-      cp = ((c & 0x07) << 18) | ((b[i + 1] & 0x3f) << 12) | ((b[i + 2] & 0x3f) << 6) | (b[i + 3] & 0x3f);
-      n = 4;
-    }
-    s += String.fromCodePoint(cp);
-    i += n;
-  }
-  return s;
-}
-
