@@ -377,8 +377,7 @@ export class MqttSession {
     const bytes = typeof payload === "string" ? encodeUtf8New(payload) : payload;
     if (!(bytes instanceof Uint8Array)) throw new MqttError("invalid", "publish: payload must be a Uint8Array or a string");
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new MqttError("invalid", "publish: qos must be 0, 1 or 2");
-    const bad = checkTopicName(topic, this.version);
-    if (bad !== undefined) throw new MqttError("invalid", "publish: " + bad.message, bad.reasonCode, bad.statement);
+    // The Topic Name rules ([MQTT-3.3.2-2], §4.7) are checked once, by encodedLength below.
     let properties = options?.properties;
     if (properties !== undefined && this.version === 4) properties = undefined;
     if (properties !== undefined) {
