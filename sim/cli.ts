@@ -16,6 +16,10 @@ const COMMANDS: Record<string, Command> = {
     summary: "run a CoAP server (--plugtest serves the ETSI plugtest resources)",
     load: () => require("./cli-coap").coapServerCommand,
   },
+  config: {
+    summary: "configure a device over MQTT or CoAP with signed commands (get, set, patch, reboot, ...)",
+    load: () => require("./cli-config").configCommand,
+  },
 };
 
 function usage(): string {

@@ -126,13 +126,12 @@ export class ConfigMqttBinding {
     this.#publish(this.#topics.state, encodeUtf8New("offline"), true);
   }
 
+  /**
+   * Stops listening to the core. The broker-side subscription stays: it is what
+   * keeps commands queued in the persistent session while the device sleeps.
+   */
   detach(): void {
     this.#off();
-    try {
-      this.#client.unsubscribe(this.#topics.commands);
-    } catch {
-      // ended client
-    }
   }
 
   #subscribe(): void {
