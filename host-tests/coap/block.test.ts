@@ -206,6 +206,49 @@ describe("RFC 7959 §2.5 Block1", () => {
   });
 });
 
+describe("RFC 7959 §2.6 Block1 and Block2 combined", () => {
+  it("a large POST answered with a large response: the client uploads with Block1, then fetches the rest with POST + Block2", async () => {
+    let calls = 0;
+    fx.server.add("/convert", { post: (req) => (calls++, { code: 0x44, payload: new Uint8Array(req.payload.length * 2).fill(0x61) }) });
+    const r = await fx.settle(fx.client.post(fx.uri("/convert"), bytes(2000), { block1Size: 512 }));
+    expect(r.status).toBe("2.04");
+    expect(r.payload.length).toBe(4000);
+    expect(r.blocks).toBe(4);
+    expect(calls).toBe(1); // the continuation is served from the kept response, not by calling the handler again
+  });
+  it("a continuation with nothing to continue → 4.08", async () => {
+    fx.server.add("/convert", { post: () => undefined });
+    const m = await fx.settle(fx.raw({ code: 2, options: [...path("convert"), blockOption(COAP_OPTION_BLOCK2, { num: 1, more: false, szx: 6 })] }));
+    expect(codeString(m.code)).toBe("4.08");
+  });
+});
+
+describe("bad block input", () => {
+  it("a huge Block1 NUM (2^20-1) without predecessors → 4.08, no state kept", async () => {
+    const m = await fx.settle(fx.raw({ code: COAP_REQUEST_PUT, options: [...path("file"), blockOption(COAP_OPTION_BLOCK1, { num: 0xfffff, more: true, szx: 6 })], payload: bytes(1024) }));
+    expect(codeString(m.code)).toBe("4.13"); // offset 2^20 × 1024 is over any body limit: refused before anything is stored
+    const n = await fx.settle(fx.raw({ code: COAP_REQUEST_PUT, options: [...path("file"), blockOption(COAP_OPTION_BLOCK1, { num: 3, more: false, szx: 0 })], payload: bytes(4) }));
+    expect(codeString(n.code)).toBe("4.08");
+    expect(fx.server.pendingUploads).toBe(0);
+  });
+  it("block 0 sent again (a new Message ID) restarts the transfer; the body is what follows the restart", async () => {
+    const send = () => fx.settle(fx.raw({ code: COAP_REQUEST_PUT, options: [...path("file"), blockOption(COAP_OPTION_BLOCK1, { num: 0, more: true, szx: 0 })], payload: bytes(16) }));
+    expect(codeString((await send()).code)).toBe("2.31");
+    const again = await fx.settle(fx.raw({ code: COAP_REQUEST_PUT, options: [...path("file"), blockOption(COAP_OPTION_BLOCK1, { num: 0, more: true, szx: 0 })], payload: bytes(16) }));
+    expect(codeString(again.code)).toBe("2.31"); // block 0 restarts the transfer (RFC 7959 §2.5: start with block zero)
+    const skip = await fx.settle(fx.raw({ code: COAP_REQUEST_PUT, options: [...path("file"), blockOption(COAP_OPTION_BLOCK1, { num: 0, more: false, szx: 0 })], payload: bytes(3) }));
+    expect(codeString(skip.code)).toBe("2.04");
+    expect(stored.length).toBe(3);
+  });
+  it("a registration storm of 200 tokens stays within the observer limit; memory bounded", async () => {
+    const f = makeFixture({ server: { maxObservers: 16, maxObserversPerResource: 8 } });
+    f.server.add("/o", { observable: true, get: () => ({ payload: "o" }) });
+    for (let t = 0; t < 200; t++) await f.settle(f.raw({ code: COAP_REQUEST_GET, token: Uint8Array.of(t, t >> 8), options: [...path("o"), uintOption(6, 0)] }));
+    expect(f.server.observerCount).toBe(8);
+    f.close();
+  });
+});
+
 describe("block.ts helpers", () => {
   it("szxForSize picks the largest power of two that fits", () => {
     expect([szxForSize(16), szxForSize(100), szxForSize(1024), szxForSize(5000), szxForSize(1)]).toEqual([0, 2, 6, 6, 0]);

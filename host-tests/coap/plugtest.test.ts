@@ -300,7 +300,7 @@ describe("TD_COAP_LINK", () => {
     for (const h of ["/test", "/separate", "/obs", "/large", "/link1", "/path/sub1", "/validate", "/create1", "/multi-format"]) expect(hrefs).toContain(h);
   });
   it("TD_COAP_LINK_02: ?rt=Type1", async () => expect(await discover("rt=Type1")).toEqual(["/link1", "/link3"]));
-  it("TD_COAP_LINK_03: ?rt=* (any rt)", async () => expect(await discover("rt=*")).toEqual(["/link1", "/link2", "/link3", "/large", "/large-update", "/large-create", "/obs", "/obs-non", "/obs-large"]));
+  it("TD_COAP_LINK_03: ?rt=* (any rt)", async () => expect(await discover("rt=*")).toEqual(["/link1", "/link2", "/link3", "/large", "/large-update", "/large-create", "/large-post", "/obs", "/obs-non", "/obs-large"]));
   it("TD_COAP_LINK_04: ?rt=Type2", async () => expect(await discover("rt=Type2")).toEqual(["/link1", "/link2"]));
   it("TD_COAP_LINK_05: ?if=If*", async () => expect(await discover("if=If*")).toEqual(["/link1", "/link2"]));
   it("TD_COAP_LINK_06: ?sz=*", async () => expect(await discover("sz=*")).toEqual(["/large", "/large-update", "/obs-large"]));
@@ -347,14 +347,14 @@ describe("TD_COAP_BLOCK", () => {
     expect(r.body.length).toBe(2300);
     expect(r.blocks).toBe(3);
   });
-  async function upload(method: number, p: string, data: string, szx: number): Promise<CoapMessage> {
+  async function upload(method: number, p: string, data: string, szx: number, finalCode = method === PUT ? "2.04" : "2.01"): Promise<CoapMessage> {
     const bytes = Buffer.from(data);
     const size = blockSize(szx);
     let last: CoapMessage | undefined;
     for (let num = 0; num * size < bytes.length; num++) {
       const more = (num + 1) * size < bytes.length;
       last = await raw.request({ code: method, options: [...paths(p), blockOption(COAP_OPTION_BLOCK1, { num, more, szx })], payload: Uint8Array.from(bytes.subarray(num * size, (num + 1) * size)) });
-      expect(codeString(last.code)).toBe(more ? "2.31" : method === PUT ? "2.04" : "2.01");
+      expect(codeString(last.code)).toBe(more ? "2.31" : finalCode);
       expect(getBlock(last, COAP_OPTION_BLOCK1)!.num).toBe(num);
     }
     return last!;
@@ -368,6 +368,21 @@ describe("TD_COAP_BLOCK", () => {
   it("TD_COAP_BLOCK_04: POST /large-create with Block1 (128): 2.31 … 2.01 with a Location-Path", async () => {
     const last = await upload(POST, "large-create", "block-04 " + "y".repeat(1200), 3);
     expect(getStrings(last, COAP_OPTION_LOCATION_PATH)[0]).toBe("large-create");
+  });
+  it("TD_COAP_BLOCK_05: POST /large-post with Block1 (256), answered with Block2; the rest fetched by POST + Block2 (RFC 7959 §2.6)", async () => {
+    const sentBody = "block-05 " + "z".repeat(700);
+    const last = await upload(POST, "large-post", sentBody, 4, "2.04");
+    const b2 = getBlock(last, COAP_OPTION_BLOCK2)!;
+    expect(b2).toEqual({ num: 0, more: true, szx: 6 });
+    let body = txt(last);
+    for (let num = 1; ; num++) {
+      const r = await raw.request({ code: POST, options: [...paths("large-post"), blockOption(COAP_OPTION_BLOCK2, { num, more: false, szx: 6 })] });
+      expect(codeString(r.code)).toBe("2.04");
+      body += txt(r);
+      if (!getBlock(r, COAP_OPTION_BLOCK2)!.more) break;
+    }
+    expect(body.startsWith(sentBody.toUpperCase() + "\n")).toBe(true);
+    expect(body.length).toBe(sentBody.length + 1 + 1200);
   });
   it("TD_COAP_BLOCK_06: GET /large with 16-byte blocks", async () => {
     const r = await download(0);

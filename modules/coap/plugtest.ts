@@ -175,6 +175,14 @@ export function installPlugtest(server: CoapServer, options: PlugtestOptions = {
     },
   });
 
+  server.add("/large-post", {
+    title: "Handle POST with two-way blockwise transfer",
+    rt: "block",
+    maxBodySize: 16384,
+    // BLOCK_05 (RFC 7959 §2.6): a Block1 request answered with a Block2 response
+    post: (req) => ({ code: COAP_RESPONSE_CHANGED, payload: req.text().toUpperCase() + "\n" + bodyOf(1200, "large-post"), contentFormat: text }),
+  });
+
   // --- TD_COAP_OBS ---------------------------------------------------------------------
   let counter = 0;
   let obsFormat = text;

@@ -372,6 +372,8 @@ export class CoapServer {
   #szx: number;
   #maxBodySize: number;
   #block1: Block1Store;
+  /** Large responses to POST/PUT/... kept for their Block2 continuation (RFC 7959 §2.6), bounded. */
+  #responses = new Map<string, { built: Built; expires: number }>();
   #observers: ObserverList<CoapResource, Observer>;
   #confirmInterval: number;
   #confirmEvery: number;
@@ -487,6 +489,7 @@ export class CoapServer {
     for (const o of this.#observers.all()) this.#drop(o);
     for (const r of this.#resources.values()) r.job?.cancel();
     this.#block1.clear();
+    this.#responses.clear();
     if (this.endpoint.onRequest) this.endpoint.onRequest = undefined;
     this.#udp?.close();
   }
@@ -525,6 +528,17 @@ export class CoapServer {
       const body = utf8Encode(formatLinks(filterLinks(this.links(), req.query)));
       const built: Built = { code: COAP_RESPONSE_CONTENT, options: [uintOption(COAP_OPTION_CONTENT_FORMAT, COAP_MEDIATYPE_APPLICATION_LINK_FORMAT)], payload: body, contentFormat: COAP_MEDIATYPE_APPLICATION_LINK_FORMAT, etag: undefined };
       return this.#finishResponse(ireq, req, built, block2, undefined, undefined);
+    }
+
+    // RFC 7959 §2.6: the rest of a large response to a POST/PUT/... (Block2 NUM > 0, no body)
+    if (block2 && block2.num > 0 && !block1 && req.method !== COAP_REQUEST_GET && req.method !== COAP_REQUEST_FETCH) {
+      const key = req.address + "|" + req.port + "|" + req.method + "|" + req.path;
+      const cached = this.#responses.get(key);
+      if (!cached || cached.expires <= this.scheduler.now()) {
+        this.#responses.delete(key);
+        return this.#send(ireq, COAP_RESPONSE_REQUEST_ENTITY_INCOMPLETE, [], utf8Encode("no response to continue (RFC 7959 §2.6)"));
+      }
+      return this.#finishResponse(ireq, req, cached.built, block2, undefined, undefined);
     }
 
     const resource = this.#resources.get(req.path);
@@ -679,7 +693,8 @@ export class CoapServer {
 
   /** ETag validation, Block2 slicing, Observe number, Block1 echo; then sends. */
   #finishResponse(ireq: IncomingRequest, req: ServerRequest, built: Built, block2: BlockValue | undefined, block1: BlockValue | undefined, observe: number | undefined): void {
-    let { code, options, payload } = built;
+    let { code, payload } = built;
+    let options = built.options.slice();
     // RFC 7252 §5.10.6.2: the client's ETag is current: 2.03 Valid without payload.
     if (code === COAP_RESPONSE_CONTENT && built.etag && req.method === COAP_REQUEST_GET) {
       const e = built.etag;
@@ -693,6 +708,13 @@ export class CoapServer {
     if (block1 && code >> 5 === 2) options.push(blockOption(COAP_OPTION_BLOCK1, { num: block1.num, more: false, szx: Math.min(block1.szx, this.#szx) }));
     const szx = block2 ? Math.min(block2.szx, this.#szx) : this.#szx;
     const num = block2 ? block2.num : 0;
+    if (num === 0 && payload.length > 1 << (szx + 4) && req.method !== COAP_REQUEST_GET && req.method !== COAP_REQUEST_FETCH) {
+      // RFC 7959 §2.6: keep the whole response for the client's Block2 requests for the rest.
+      const now = this.scheduler.now();
+      for (const [k, v] of this.#responses) if (v.expires <= now) this.#responses.delete(k);
+      while (this.#responses.size >= 4) this.#responses.delete(this.#responses.keys().next().value as string);
+      this.#responses.set(req.address + "|" + req.port + "|" + req.method + "|" + req.path, { built, expires: now + this.endpoint.parameters.EXCHANGE_LIFETIME });
+    }
     if (payload.length > (1 << (szx + 4)) || (block2 && payload.length)) {
       // RFC 7959 §2.4
       const slice = sliceBlock2(payload, num, szx);
