@@ -125,6 +125,12 @@ describe("RFC 7252 §5.9 error codes where they belong", () => {
     expect((await fx.settle(fx.client.get(fx.uri("/sensors/temp")))).status).toBe("2.05");
     void errors;
   });
+  it("5.05 for a request through us as a forward-proxy (Proxy-Uri, Proxy-Scheme; §5.10.2)", async () => {
+    const viaUri = await fx.settle(fx.raw({ code: COAP_REQUEST_GET, options: [stringOption(35, "coap://10.9.9.9/x")] }));
+    expect(codeString(viaUri.code)).toBe("5.05");
+    const viaScheme = await fx.settle(fx.raw({ code: COAP_REQUEST_GET, options: [stringOption(COAP_OPTION_URI_PATH, "config"), stringOption(39, "http")] }));
+    expect(codeString(viaScheme.code)).toBe("5.05");
+  });
   it("4.01 when the authorize hook refuses (and 5.00-free when the hook throws: 4.01)", async () => {
     const f = makeFixture({ server: { authorize: (req) => (req.queryParam("key") === "secret" ? true : req.queryParam("key") === "throw" ? (null as any).x : false) } });
     f.server.add("/private", { get: () => ({ payload: "ok" }) });

@@ -45,6 +45,8 @@ import {
   COAP_OPTION_LOCATION_QUERY,
   COAP_OPTION_MAX_AGE,
   COAP_OPTION_OBSERVE,
+  COAP_OPTION_PROXY_SCHEME,
+  COAP_OPTION_PROXY_URI,
   COAP_OPTION_SIZE1,
   COAP_OPTION_SIZE2,
   COAP_OPTION_URI_PATH,
@@ -68,6 +70,7 @@ import {
   COAP_RESPONSE_NOT_ACCEPTABLE,
   COAP_RESPONSE_NOT_FOUND,
   COAP_RESPONSE_REQUEST_ENTITY_INCOMPLETE,
+  COAP_RESPONSE_PROXYING_NOT_SUPPORTED,
   COAP_RESPONSE_REQUEST_ENTITY_TOO_LARGE,
   COAP_RESPONSE_UNAUTHORIZED,
   COAP_RESPONSE_UNSUPPORTED_CONTENT_FORMAT,
@@ -520,6 +523,8 @@ export class CoapServer {
     const block2 = getBlock(msg, COAP_OPTION_BLOCK2);
     const block1 = getBlock(msg, COAP_OPTION_BLOCK1);
     if (block1 === null || block2 === null) return this.#send(ireq, COAP_RESPONSE_BAD_REQUEST);
+    // RFC 7252 §5.10.2: we are no forward-proxy: 5.05 for Proxy-Uri / Proxy-Scheme.
+    if (getOption(msg, COAP_OPTION_PROXY_URI) || getOption(msg, COAP_OPTION_PROXY_SCHEME)) return this.#send(ireq, COAP_RESPONSE_PROXYING_NOT_SUPPORTED);
 
     if (this.#discovery && req.path === ".well-known/core" && !this.#resources.has(req.path)) {
       if (req.method !== COAP_REQUEST_GET) return this.#send(ireq, COAP_RESPONSE_METHOD_NOT_ALLOWED);
