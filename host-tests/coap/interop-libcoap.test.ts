@@ -186,6 +186,19 @@ describeWithPeer("coap-server-notls", "our CoapClient → libcoap coap-server-no
     await new Promise((r) => setTimeout(r, 2000));
     expect(got.length).toBe(n);
   });
+  it("Observe of a large resource (RFC 7959 §3.4): libcoap notifies /example_data block-wise, we fetch the rest", async () => {
+    const first = body(3000, 5);
+    expect((await me.client.put(uri("/example_data"), first, { contentFormat: 0 })).ok).toBe(true);
+    const got: string[] = [];
+    const obs = me.client.observe({ uri: uri("/example_data"), onNotify: (r) => got.push(r.text()), onError: (e) => got.push("error: " + (e as Error).message) });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(got).toEqual([first]);
+    const second = body(2600, 6);
+    expect((await me.client.put(uri("/example_data"), second, { contentFormat: 0 })).ok).toBe(true);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(got[got.length - 1]).toBe(second);
+    await obs.cancel();
+  });
   it("/.well-known/core lists /time as observable", async () => {
     const r = await me.client.get(uri("/.well-known/core"));
     const time = parseLinks(r.text()).find((l) => l.href === "/time")!;
