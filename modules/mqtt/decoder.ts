@@ -42,7 +42,6 @@ import type {
   UnsubscribePacket,
   WillMessage,
 } from "./packets";
-import { PacketType } from "./packets";
 import { packetName, readProperties } from "./properties";
 import { isReasonCodeAllowed } from "./reason-codes";
 import { checkTopicFilter, checkTopicName } from "./topic";
@@ -63,8 +62,8 @@ export interface MqttDecoderOptions {
   copyPayload?: boolean;
 }
 
-const PINGREQ: PingreqPacket = Object.freeze({ type: PacketType.PINGREQ }) as PingreqPacket;
-const PINGRESP: PingrespPacket = Object.freeze({ type: PacketType.PINGRESP }) as PingrespPacket;
+const PINGREQ: PingreqPacket = Object.freeze({ type: 12 /* PINGREQ */ }) as PingreqPacket;
+const PINGRESP: PingrespPacket = Object.freeze({ type: 13 /* PINGRESP */ }) as PingrespPacket;
 
 const EMPTY = new Uint8Array(0);
 
@@ -258,21 +257,21 @@ export class MqttDecoder {
     const flags = h & 0x0f;
     const v = this.version;
     if (type === 0) throw malformed("reserved packet type 0", stmt(v, "§2.1.2", "§2.2.1"));
-    if (type === PacketType.AUTH && v === 4) {
+    if (type === 15 /* AUTH */ && v === 4) {
       throw malformed("packet type 15 (AUTH) is reserved in 3.1.1", "§2.2.1 (3.1.1 Table 2.1)");
     }
-    if (type === PacketType.PUBLISH) {
+    if (type === 3 /* PUBLISH */) {
       const qos = (flags >> 1) & 3;
       if (qos === 3) throw malformed("PUBLISH with QoS 3", "[MQTT-3.3.1-4]");
       if (qos === 0 && (flags & 0x08) !== 0) throw protocolError("PUBLISH QoS 0 with DUP set", "[MQTT-3.3.1-2]");
       return;
     }
-    const expected = type === PacketType.PUBREL || type === PacketType.SUBSCRIBE || type === PacketType.UNSUBSCRIBE ? 2 : 0;
+    const expected = type === 6 /* PUBREL */ || type === 8 /* SUBSCRIBE */ || type === 10 /* UNSUBSCRIBE */ ? 2 : 0;
     if (flags !== expected) {
       let s = stmt(v, "[MQTT-2.1.3-1]", "[MQTT-2.2.2-1]");
-      if (type === PacketType.PUBREL) s = "[MQTT-3.6.1-1]";
-      else if (type === PacketType.SUBSCRIBE) s = "[MQTT-3.8.1-1]";
-      else if (type === PacketType.UNSUBSCRIBE) s = "[MQTT-3.10.1-1]";
+      if (type === 6 /* PUBREL */) s = "[MQTT-3.6.1-1]";
+      else if (type === 8 /* SUBSCRIBE */) s = "[MQTT-3.8.1-1]";
+      else if (type === 10 /* UNSUBSCRIBE */) s = "[MQTT-3.10.1-1]";
       throw malformed(packetName(type) + " with reserved flags 0x" + flags.toString(16) + " (must be " + expected + ")", s);
     }
   }
@@ -283,37 +282,37 @@ export class MqttDecoder {
     const type = this.header >> 4;
     let p: MqttPacket;
     switch (type) {
-      case PacketType.PUBLISH:
+      case 3 /* PUBLISH */:
         return this.publish(r, this.header);
-      case PacketType.CONNECT:
+      case 1 /* CONNECT */:
         p = this.connect(r);
         break;
-      case PacketType.CONNACK:
+      case 2 /* CONNACK */:
         p = connack(r);
         break;
-      case PacketType.PUBACK:
-      case PacketType.PUBREC:
-      case PacketType.PUBREL:
-      case PacketType.PUBCOMP:
+      case 4 /* PUBACK */:
+      case 5 /* PUBREC */:
+      case 6 /* PUBREL */:
+      case 7 /* PUBCOMP */:
         p = ack(r, type);
         break;
-      case PacketType.SUBSCRIBE:
+      case 8 /* SUBSCRIBE */:
         p = subscribe(r);
         break;
-      case PacketType.SUBACK:
+      case 9 /* SUBACK */:
         p = suback(r);
         break;
-      case PacketType.UNSUBSCRIBE:
+      case 10 /* UNSUBSCRIBE */:
         p = unsubscribe(r);
         break;
-      case PacketType.UNSUBACK:
+      case 11 /* UNSUBACK */:
         p = unsuback(r);
         break;
-      case PacketType.PINGREQ:
-      case PacketType.PINGRESP:
-        if (end !== start) throw malformed(packetName(type) + " with a Remaining Length of " + (end - start), type === PacketType.PINGREQ ? "§3.12" : "§3.13");
-        return type === PacketType.PINGREQ ? PINGREQ : PINGRESP;
-      case PacketType.DISCONNECT:
+      case 12 /* PINGREQ */:
+      case 13 /* PINGRESP */:
+        if (end !== start) throw malformed(packetName(type) + " with a Remaining Length of " + (end - start), type === 12 /* PINGREQ */ ? "§3.12" : "§3.13");
+        return type === 12 /* PINGREQ */ ? PINGREQ : PINGRESP;
+      case 14 /* DISCONNECT */:
         p = disconnect(r);
         break;
       default:
@@ -342,7 +341,7 @@ export class MqttDecoder {
     let properties;
     if (v === 5) {
       if (r.pos < r.end && r.buf[r.pos] === 0) r.pos++;
-      else properties = readProperties(r, PacketType.PUBLISH);
+      else properties = readProperties(r, 3 /* PUBLISH */);
     }
     if (topic === "") {
       if (v === 4) throw malformed("empty Topic Name", "[MQTT-4.7.3-1]");
@@ -351,7 +350,7 @@ export class MqttDecoder {
       }
     }
     return {
-      type: PacketType.PUBLISH,
+      type: 3 /* PUBLISH */,
       topic,
       payload: this.view(r.buf, r.pos, r.end),
       qos,
@@ -424,7 +423,7 @@ export class MqttDecoder {
     if (v === 4 && hasPassword && !hasUser) throw malformed("Password Flag without User Name Flag", "[MQTT-3.1.2-22]");
     const clean = (flags & 0x02) !== 0;
     const keepAlive = r.u16();
-    const properties = v === 5 ? readProperties(r, PacketType.CONNECT) : undefined;
+    const properties = v === 5 ? readProperties(r, 1 /* CONNECT */) : undefined;
     const clientId = r.string(); // [MQTT-3.1.3-3]
     if (v === 4 && clientId === "" && !clean) {
       throw new MqttCodecError(0x85, "zero-byte ClientId with CleanSession 0", "[MQTT-3.1.3-8]");
@@ -451,7 +450,7 @@ export class MqttDecoder {
       r.pos += len;
     }
     this.version = v;
-    return { type: PacketType.CONNECT, protocolVersion: v, clean, keepAlive, clientId, will, username, password, properties };
+    return { type: 1 /* CONNECT */, protocolVersion: v, clean, keepAlive, clientId, will, username, password, properties };
   }
 }
 
@@ -467,7 +466,7 @@ function connack(r: Reader): ConnackPacket {
     if (reasonCode > 5) throw protocolError("reserved Connect Return code " + reasonCode, "§3.2.2.3");
     if (sessionPresent && reasonCode !== 0) throw protocolError("Session Present with a non-zero return code", "[MQTT-3.2.2-4]");
   } else {
-    if (!isReasonCodeAllowed(PacketType.CONNACK, reasonCode)) {
+    if (!isReasonCodeAllowed(2 /* CONNACK */, reasonCode)) {
       throw protocolError(
         reasonCode + " is not a Connect Reason Code" + (reasonCode <= 5 && r.remaining() === 0 ? " (a 3.1.1 CONNACK?)" : ""),
         "[MQTT-3.2.2-8]",
@@ -475,9 +474,9 @@ function connack(r: Reader): ConnackPacket {
     }
     if (sessionPresent && reasonCode !== 0) throw protocolError("Session Present with a non-zero Reason Code", "[MQTT-3.2.2-6]");
     // A missing Property Length (Remaining Length 2) is read as no properties.
-    if (r.remaining() > 0) properties = readProperties(r, PacketType.CONNACK);
+    if (r.remaining() > 0) properties = readProperties(r, 2 /* CONNACK */);
   }
-  return { type: PacketType.CONNACK, sessionPresent, reasonCode, properties };
+  return { type: 2 /* CONNACK */, sessionPresent, reasonCode, properties };
 }
 
 function packetId(r: Reader, type: number): number {
@@ -505,8 +504,8 @@ function ack(r: Reader, type: number): PubAckPacket {
 /** SUBSCRIBE (§3.8). */
 function subscribe(r: Reader): SubscribePacket {
   const v = r.version;
-  const id = packetId(r, PacketType.SUBSCRIBE);
-  const properties = v === 5 ? readProperties(r, PacketType.SUBSCRIBE) : undefined;
+  const id = packetId(r, 8 /* SUBSCRIBE */);
+  const properties = v === 5 ? readProperties(r, 8 /* SUBSCRIBE */) : undefined;
   const subscriptions: Subscription[] = [];
   while (r.remaining() > 0) {
     const topicFilter = r.string();
@@ -534,30 +533,30 @@ function subscribe(r: Reader): SubscribePacket {
   if (subscriptions.length === 0) {
     throw protocolError("SUBSCRIBE without a Topic Filter", stmt(v, "[MQTT-3.8.3-2]", "[MQTT-3.8.3-3]"));
   }
-  return { type: PacketType.SUBSCRIBE, packetId: id, subscriptions, properties };
+  return { type: 8 /* SUBSCRIBE */, packetId: id, subscriptions, properties };
 }
 
 /** SUBACK (§3.9). */
 function suback(r: Reader): SubackPacket {
   const v = r.version;
-  const id = packetId(r, PacketType.SUBACK);
-  const properties = v === 5 ? readProperties(r, PacketType.SUBACK) : undefined;
+  const id = packetId(r, 9 /* SUBACK */);
+  const properties = v === 5 ? readProperties(r, 9 /* SUBACK */) : undefined;
   const reasonCodes: number[] = [];
   while (r.remaining() > 0) {
     const c = r.u8();
-    const ok = v === 5 ? isReasonCodeAllowed(PacketType.SUBACK, c) : c <= 2 || c === 0x80;
+    const ok = v === 5 ? isReasonCodeAllowed(9 /* SUBACK */, c) : c <= 2 || c === 0x80;
     if (!ok) throw protocolError(c + " is not a SUBACK Reason Code", "[MQTT-3.9.3-2]");
     reasonCodes.push(c);
   }
   if (reasonCodes.length === 0) throw protocolError("SUBACK without Reason Codes", stmt(v, "[MQTT-3.8.4-6]", "[MQTT-3.8.4-5]"));
-  return { type: PacketType.SUBACK, packetId: id, reasonCodes, properties };
+  return { type: 9 /* SUBACK */, packetId: id, reasonCodes, properties };
 }
 
 /** UNSUBSCRIBE (§3.10). */
 function unsubscribe(r: Reader): UnsubscribePacket {
   const v = r.version;
-  const id = packetId(r, PacketType.UNSUBSCRIBE);
-  const properties = v === 5 ? readProperties(r, PacketType.UNSUBSCRIBE) : undefined;
+  const id = packetId(r, 10 /* UNSUBSCRIBE */);
+  const properties = v === 5 ? readProperties(r, 10 /* UNSUBSCRIBE */) : undefined;
   const topicFilters: string[] = [];
   while (r.remaining() > 0) {
     const f = r.string(); // [MQTT-3.10.3-1]
@@ -566,25 +565,25 @@ function unsubscribe(r: Reader): UnsubscribePacket {
     topicFilters.push(f);
   }
   if (topicFilters.length === 0) throw protocolError("UNSUBSCRIBE without a Topic Filter", "[MQTT-3.10.3-2]");
-  return { type: PacketType.UNSUBSCRIBE, packetId: id, topicFilters, properties };
+  return { type: 10 /* UNSUBSCRIBE */, packetId: id, topicFilters, properties };
 }
 
 /** UNSUBACK (§3.11). */
 function unsuback(r: Reader): UnsubackPacket {
   const v = r.version;
-  const id = packetId(r, PacketType.UNSUBACK);
+  const id = packetId(r, 11 /* UNSUBACK */);
   const reasonCodes: number[] = [];
   let properties;
   if (v === 5) {
-    properties = readProperties(r, PacketType.UNSUBACK);
+    properties = readProperties(r, 11 /* UNSUBACK */);
     while (r.remaining() > 0) {
       const c = r.u8();
-      if (!isReasonCodeAllowed(PacketType.UNSUBACK, c)) throw protocolError(c + " is not an UNSUBACK Reason Code", "[MQTT-3.11.3-2]");
+      if (!isReasonCodeAllowed(11 /* UNSUBACK */, c)) throw protocolError(c + " is not an UNSUBACK Reason Code", "[MQTT-3.11.3-2]");
       reasonCodes.push(c);
     }
     if (reasonCodes.length === 0) throw protocolError("UNSUBACK without Reason Codes", "[MQTT-3.11.3-1]");
   }
-  return { type: PacketType.UNSUBACK, packetId: id, reasonCodes, properties };
+  return { type: 11 /* UNSUBACK */, packetId: id, reasonCodes, properties };
 }
 
 /** DISCONNECT (§3.14). */
@@ -593,12 +592,12 @@ function disconnect(r: Reader): DisconnectPacket {
   let properties;
   if (r.version === 5 && r.remaining() > 0) {
     reasonCode = r.u8();
-    if (!isReasonCodeAllowed(PacketType.DISCONNECT, reasonCode)) {
+    if (!isReasonCodeAllowed(14 /* DISCONNECT */, reasonCode)) {
       throw protocolError(reasonCode + " is not a DISCONNECT Reason Code", "[MQTT-3.14.2-1]");
     }
-    if (r.remaining() > 0) properties = readProperties(r, PacketType.DISCONNECT);
+    if (r.remaining() > 0) properties = readProperties(r, 14 /* DISCONNECT */);
   }
-  return { type: PacketType.DISCONNECT, reasonCode, properties };
+  return { type: 14 /* DISCONNECT */, reasonCode, properties };
 }
 
 /** AUTH (§3.15), 5.0 only (the fixed header check refuses it in 3.1.1). */
@@ -607,10 +606,10 @@ function auth(r: Reader): AuthPacket {
   let properties;
   if (r.remaining() > 0) {
     reasonCode = r.u8();
-    if (!isReasonCodeAllowed(PacketType.AUTH, reasonCode)) {
+    if (!isReasonCodeAllowed(15 /* AUTH */, reasonCode)) {
       throw protocolError(reasonCode + " is not an Authenticate Reason Code", "[MQTT-3.15.2-1]");
     }
-    if (r.remaining() > 0) properties = readProperties(r, PacketType.AUTH);
+    if (r.remaining() > 0) properties = readProperties(r, 15 /* AUTH */);
   }
-  return { type: PacketType.AUTH, reasonCode, properties };
+  return { type: 15 /* AUTH */, reasonCode, properties };
 }

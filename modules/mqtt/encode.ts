@@ -25,7 +25,6 @@ import type {
   UnsubackPacket,
   UnsubscribePacket,
 } from "./packets";
-import { PacketType } from "./packets";
 import { propertiesLength, WILL_PROPERTIES, writeProperties, packetName } from "./properties";
 import { isReasonCodeAllowed } from "./reason-codes";
 import { checkTopicFilter, checkTopicName } from "./topic";
@@ -99,7 +98,7 @@ function connectRemaining(p: ConnectPacket): number {
   checkUint16(p.keepAlive, "Keep Alive");
   let n = 10; // "MQTT" (6) + level (1) + flags (1) + keep alive (2)
   if (v === 5) {
-    sPropsLen = propertiesLength(p.properties, PacketType.CONNECT);
+    sPropsLen = propertiesLength(p.properties, 1 /* CONNECT */);
     n += propsSize(sPropsLen);
   }
   sStr1 = mqttStringLength(p.clientId, "Client Identifier");
@@ -138,7 +137,7 @@ function connectRemaining(p: ConnectPacket): number {
       n += 2 + checkBytes(pw, "Password", 0xffff).length;
     }
   }
-  return checkRemaining(n, PacketType.CONNECT);
+  return checkRemaining(n, 1 /* CONNECT */);
 }
 
 function writeConnect(out: Uint8Array, o: number, p: ConnectPacket, rl: number): number {
@@ -188,11 +187,11 @@ function connackRemaining(p: ConnackPacket, v: MqttVersion): number {
     }
     return 2;
   }
-  checkReasonCode(PacketType.CONNACK, rc);
+  checkReasonCode(2 /* CONNACK */, rc);
   if (rc !== 0 && p.sessionPresent) {
     throw protocolError("Session Present with a non-zero Reason Code", "[MQTT-3.2.2-6]");
   }
-  sPropsLen = propertiesLength(p.properties, PacketType.CONNACK);
+  sPropsLen = propertiesLength(p.properties, 2 /* CONNACK */);
   return 2 + propsSize(sPropsLen);
 }
 
@@ -230,18 +229,18 @@ function publishRemaining(p: PublishPacket, v: MqttVersion): number {
   }
   let n = 2 + tl;
   if (qos !== 0) {
-    checkPacketId(p.packetId, PacketType.PUBLISH, v);
+    checkPacketId(p.packetId, 3 /* PUBLISH */, v);
     n += 2;
   }
   if (v === 5) {
     const props = p.properties;
-    sPropsLen = props === undefined ? 0 : propertiesLength(props, PacketType.PUBLISH);
+    sPropsLen = props === undefined ? 0 : propertiesLength(props, 3 /* PUBLISH */);
     n += sPropsLen < 0x80 ? 1 + sPropsLen : propsSize(sPropsLen);
   }
   const payload = p.payload;
   if (!(payload instanceof Uint8Array)) throw malformed("PUBLISH payload must be a Uint8Array", "§3.3.3");
   sStr1 = tl;
-  return checkRemaining(n + payload.length, PacketType.PUBLISH);
+  return checkRemaining(n + payload.length, 3 /* PUBLISH */);
 }
 
 function writePublish(out: Uint8Array, o: number, p: PublishPacket, v: MqttVersion, rl: number): number {
@@ -287,7 +286,7 @@ function ackRemaining(p: PubAckPacket, v: MqttVersion): number {
 }
 
 function writeAck(out: Uint8Array, o: number, p: PubAckPacket, rl: number): number {
-  out[o++] = (p.type << 4) | (p.type === PacketType.PUBREL ? 0x02 : 0); // [MQTT-3.6.1-1]
+  out[o++] = (p.type << 4) | (p.type === 6 /* PUBREL */ ? 0x02 : 0); // [MQTT-3.6.1-1]
   o = writeVarint(out, o, rl);
   out[o++] = p.packetId >> 8;
   out[o++] = p.packetId & 0xff;
@@ -299,14 +298,14 @@ function writeAck(out: Uint8Array, o: number, p: PubAckPacket, rl: number): numb
 // -------------------------------------------------------------------------- SUBSCRIBE
 
 function subscribeRemaining(p: SubscribePacket, v: MqttVersion): number {
-  checkPacketId(p.packetId, PacketType.SUBSCRIBE, v);
+  checkPacketId(p.packetId, 8 /* SUBSCRIBE */, v);
   const subs = p.subscriptions;
   if (!Array.isArray(subs) || subs.length === 0) {
     throw protocolError("SUBSCRIBE needs at least one Topic Filter", v === 5 ? "[MQTT-3.8.3-2]" : "[MQTT-3.8.3-3]");
   }
   let n = 2;
   if (v === 5) {
-    sPropsLen = propertiesLength(p.properties, PacketType.SUBSCRIBE);
+    sPropsLen = propertiesLength(p.properties, 8 /* SUBSCRIBE */);
     n += propsSize(sPropsLen);
   }
   for (let i = 0; i < subs.length; i++) {
@@ -325,7 +324,7 @@ function subscribeRemaining(p: SubscribePacket, v: MqttVersion): number {
     }
     n += 3 + mqttStringLength(s.topicFilter, "Topic Filter");
   }
-  return checkRemaining(n, PacketType.SUBSCRIBE);
+  return checkRemaining(n, 8 /* SUBSCRIBE */);
 }
 
 function writeSubscribe(out: Uint8Array, o: number, p: SubscribePacket, v: MqttVersion, rl: number): number {
@@ -352,22 +351,22 @@ function writeSubscribe(out: Uint8Array, o: number, p: SubscribePacket, v: MqttV
 // ------------------------------------------------------------------------------ SUBACK
 
 function subackRemaining(p: SubackPacket, v: MqttVersion): number {
-  checkPacketId(p.packetId, PacketType.SUBACK, v);
+  checkPacketId(p.packetId, 9 /* SUBACK */, v);
   const codes = p.reasonCodes;
   if (!Array.isArray(codes) || codes.length === 0) {
     throw protocolError("SUBACK needs one Reason Code per Topic Filter", v === 5 ? "[MQTT-3.8.4-6]" : "[MQTT-3.8.4-4]");
   }
   for (let i = 0; i < codes.length; i++) {
     const c = codes[i];
-    const ok = v === 5 ? isReasonCodeAllowed(PacketType.SUBACK, c) : c === 0 || c === 1 || c === 2 || c === 0x80;
+    const ok = v === 5 ? isReasonCodeAllowed(9 /* SUBACK */, c) : c === 0 || c === 1 || c === 2 || c === 0x80;
     if (!ok) throw protocolError(String(c) + " is not a SUBACK code", v === 5 ? "[MQTT-3.9.3-2]" : "[MQTT-3.9.3-2]");
   }
   let n = 2 + codes.length;
   if (v === 5) {
-    sPropsLen = propertiesLength(p.properties, PacketType.SUBACK);
+    sPropsLen = propertiesLength(p.properties, 9 /* SUBACK */);
     n += propsSize(sPropsLen);
   }
-  return checkRemaining(n, PacketType.SUBACK);
+  return checkRemaining(n, 9 /* SUBACK */);
 }
 
 function writeCodes(out: Uint8Array, o: number, type: number, packetId: number, rl: number, v: MqttVersion, p: SubackPacket | UnsubackPacket): number {
@@ -376,7 +375,7 @@ function writeCodes(out: Uint8Array, o: number, type: number, packetId: number, 
   out[o++] = packetId >> 8;
   out[o++] = packetId & 0xff;
   if (v === 5) o = writeProperties(out, o, p.properties, sPropsLen);
-  if (type === PacketType.UNSUBACK && v === 4) return o;
+  if (type === 11 /* UNSUBACK */ && v === 4) return o;
   const codes = p.reasonCodes;
   for (let i = 0; i < codes.length; i++) out[o++] = codes[i];
   return o;
@@ -385,14 +384,14 @@ function writeCodes(out: Uint8Array, o: number, type: number, packetId: number, 
 // ------------------------------------------------------------------------- UNSUBSCRIBE
 
 function unsubscribeRemaining(p: UnsubscribePacket, v: MqttVersion): number {
-  checkPacketId(p.packetId, PacketType.UNSUBSCRIBE, v);
+  checkPacketId(p.packetId, 10 /* UNSUBSCRIBE */, v);
   const filters = p.topicFilters;
   if (!Array.isArray(filters) || filters.length === 0) {
     throw protocolError("UNSUBSCRIBE needs at least one Topic Filter", v === 5 ? "[MQTT-3.10.3-2]" : "[MQTT-3.10.3-2]");
   }
   let n = 2;
   if (v === 5) {
-    sPropsLen = propertiesLength(p.properties, PacketType.UNSUBSCRIBE);
+    sPropsLen = propertiesLength(p.properties, 10 /* UNSUBSCRIBE */);
     n += propsSize(sPropsLen);
   }
   for (let i = 0; i < filters.length; i++) {
@@ -400,7 +399,7 @@ function unsubscribeRemaining(p: UnsubscribePacket, v: MqttVersion): number {
     if (bad !== undefined) throw bad;
     n += 2 + mqttStringLength(filters[i], "Topic Filter");
   }
-  return checkRemaining(n, PacketType.UNSUBSCRIBE);
+  return checkRemaining(n, 10 /* UNSUBSCRIBE */);
 }
 
 function writeUnsubscribe(out: Uint8Array, o: number, p: UnsubscribePacket, v: MqttVersion, rl: number): number {
@@ -419,7 +418,7 @@ function writeUnsubscribe(out: Uint8Array, o: number, p: UnsubscribePacket, v: M
 // ---------------------------------------------------------------------------- UNSUBACK
 
 function unsubackRemaining(p: UnsubackPacket, v: MqttVersion): number {
-  checkPacketId(p.packetId, PacketType.UNSUBACK, v);
+  checkPacketId(p.packetId, 11 /* UNSUBACK */, v);
   if (v === 4) {
     if (p.reasonCodes !== undefined && p.reasonCodes.length !== 0) {
       throw malformed("a 3.1.1 UNSUBACK has no payload", "§3.11.3");
@@ -430,16 +429,16 @@ function unsubackRemaining(p: UnsubackPacket, v: MqttVersion): number {
   if (!Array.isArray(codes) || codes.length === 0) {
     throw protocolError("UNSUBACK needs one Reason Code per Topic Filter", "[MQTT-3.11.3-1]");
   }
-  for (let i = 0; i < codes.length; i++) checkReasonCode(PacketType.UNSUBACK, codes[i]); // [MQTT-3.11.3-2]
-  sPropsLen = propertiesLength(p.properties, PacketType.UNSUBACK);
-  return checkRemaining(2 + propsSize(sPropsLen) + codes.length, PacketType.UNSUBACK);
+  for (let i = 0; i < codes.length; i++) checkReasonCode(11 /* UNSUBACK */, codes[i]); // [MQTT-3.11.3-2]
+  sPropsLen = propertiesLength(p.properties, 11 /* UNSUBACK */);
+  return checkRemaining(2 + propsSize(sPropsLen) + codes.length, 11 /* UNSUBACK */);
 }
 
 // --------------------------------------------------------------------- DISCONNECT, AUTH
 
 function reasonOnlyRemaining(p: DisconnectPacket | AuthPacket, v: MqttVersion): number {
   if (v === 4) {
-    if (p.type === PacketType.AUTH) throw malformed("AUTH does not exist in 3.1.1", "§2.2.1 (3.1.1 Table 2.1)");
+    if (p.type === 15 /* AUTH */) throw malformed("AUTH does not exist in 3.1.1", "§2.2.1 (3.1.1 Table 2.1)");
     if ((p.reasonCode !== undefined && p.reasonCode !== 0) || p.properties !== undefined) {
       throw malformed("a 3.1.1 DISCONNECT has no Reason Code or properties", "§3.14");
     }
@@ -451,7 +450,7 @@ function reasonOnlyRemaining(p: DisconnectPacket | AuthPacket, v: MqttVersion): 
   // §3.14.2.1: a DISCONNECT with Success and no properties may have Remaining Length 0, and
   // one with no properties may omit the Property Length. §3.15.2.1 allows the same short form
   // for AUTH, but we always write AUTH in full: some peers (mqtt-packet 9) refuse the short one.
-  if (sPropsLen === 0 && p.type === PacketType.DISCONNECT) return rc === 0 ? 0 : 1;
+  if (sPropsLen === 0 && p.type === 14 /* DISCONNECT */) return rc === 0 ? 0 : 1;
   if (sPropsLen === 0) return 2;
   return 1 + propsSize(sPropsLen);
 }
@@ -470,30 +469,30 @@ function writeReasonOnly(out: Uint8Array, o: number, p: DisconnectPacket | AuthP
 /** Remaining Length of `p` (validating it); also primes the sizes its writer uses. */
 function remainingLength(p: MqttPacket, v: MqttVersion): number {
   switch (p.type) {
-    case PacketType.CONNECT:
+    case 1 /* CONNECT */:
       return connectRemaining(p);
-    case PacketType.CONNACK:
+    case 2 /* CONNACK */:
       return connackRemaining(p, v);
-    case PacketType.PUBLISH:
+    case 3 /* PUBLISH */:
       return publishRemaining(p, v);
-    case PacketType.PUBACK:
-    case PacketType.PUBREC:
-    case PacketType.PUBREL:
-    case PacketType.PUBCOMP:
+    case 4 /* PUBACK */:
+    case 5 /* PUBREC */:
+    case 6 /* PUBREL */:
+    case 7 /* PUBCOMP */:
       return ackRemaining(p, v);
-    case PacketType.SUBSCRIBE:
+    case 8 /* SUBSCRIBE */:
       return subscribeRemaining(p, v);
-    case PacketType.SUBACK:
+    case 9 /* SUBACK */:
       return subackRemaining(p, v);
-    case PacketType.UNSUBSCRIBE:
+    case 10 /* UNSUBSCRIBE */:
       return unsubscribeRemaining(p, v);
-    case PacketType.UNSUBACK:
+    case 11 /* UNSUBACK */:
       return unsubackRemaining(p, v);
-    case PacketType.PINGREQ:
-    case PacketType.PINGRESP:
+    case 12 /* PINGREQ */:
+    case 13 /* PINGRESP */:
       return 0;
-    case PacketType.DISCONNECT:
-    case PacketType.AUTH:
+    case 14 /* DISCONNECT */:
+    case 15 /* AUTH */:
       return reasonOnlyRemaining(p, v);
     default:
       throw malformed("unknown packet type " + String((p as { type: unknown }).type), "§2.1.2");
@@ -502,27 +501,27 @@ function remainingLength(p: MqttPacket, v: MqttVersion): number {
 
 function write(out: Uint8Array, o: number, p: MqttPacket, v: MqttVersion, rl: number): number {
   switch (p.type) {
-    case PacketType.CONNECT:
+    case 1 /* CONNECT */:
       return writeConnect(out, o, p, rl);
-    case PacketType.CONNACK:
+    case 2 /* CONNACK */:
       return writeConnack(out, o, p, v, rl);
-    case PacketType.PUBLISH:
+    case 3 /* PUBLISH */:
       return writePublish(out, o, p, v, rl);
-    case PacketType.PUBACK:
-    case PacketType.PUBREC:
-    case PacketType.PUBREL:
-    case PacketType.PUBCOMP:
+    case 4 /* PUBACK */:
+    case 5 /* PUBREC */:
+    case 6 /* PUBREL */:
+    case 7 /* PUBCOMP */:
       return writeAck(out, o, p, rl);
-    case PacketType.SUBSCRIBE:
+    case 8 /* SUBSCRIBE */:
       return writeSubscribe(out, o, p, v, rl);
-    case PacketType.SUBACK:
-      return writeCodes(out, o, PacketType.SUBACK, p.packetId, rl, v, p);
-    case PacketType.UNSUBSCRIBE:
+    case 9 /* SUBACK */:
+      return writeCodes(out, o, 9 /* SUBACK */, p.packetId, rl, v, p);
+    case 10 /* UNSUBSCRIBE */:
       return writeUnsubscribe(out, o, p, v, rl);
-    case PacketType.UNSUBACK:
-      return writeCodes(out, o, PacketType.UNSUBACK, p.packetId, rl, v, p);
-    case PacketType.PINGREQ:
-    case PacketType.PINGRESP:
+    case 11 /* UNSUBACK */:
+      return writeCodes(out, o, 11 /* UNSUBACK */, p.packetId, rl, v, p);
+    case 12 /* PINGREQ */:
+    case 13 /* PINGRESP */:
       out[o] = p.type << 4;
       out[o + 1] = 0;
       return o + 2;
@@ -532,7 +531,7 @@ function write(out: Uint8Array, o: number, p: MqttPacket, v: MqttVersion, rl: nu
 }
 
 function versionOf(p: MqttPacket, version: MqttVersion): MqttVersion {
-  const v = p.type === PacketType.CONNECT ? p.protocolVersion : version;
+  const v = p.type === 1 /* CONNECT */ ? p.protocolVersion : version;
   checkVersion(v);
   return v;
 }
@@ -588,19 +587,19 @@ export function encodePublish(p: PublishPacket, version: MqttVersion): Uint8Arra
   return out;
 }
 export function encodePuback(p: PubAckPacket, version: MqttVersion): Uint8Array {
-  expectType(p, PacketType.PUBACK);
+  expectType(p, 4 /* PUBACK */);
   return encodePacket(p, version);
 }
 export function encodePubrec(p: PubAckPacket, version: MqttVersion): Uint8Array {
-  expectType(p, PacketType.PUBREC);
+  expectType(p, 5 /* PUBREC */);
   return encodePacket(p, version);
 }
 export function encodePubrel(p: PubAckPacket, version: MqttVersion): Uint8Array {
-  expectType(p, PacketType.PUBREL);
+  expectType(p, 6 /* PUBREL */);
   return encodePacket(p, version);
 }
 export function encodePubcomp(p: PubAckPacket, version: MqttVersion): Uint8Array {
-  expectType(p, PacketType.PUBCOMP);
+  expectType(p, 7 /* PUBCOMP */);
   return encodePacket(p, version);
 }
 export function encodeSubscribe(p: SubscribePacket, version: MqttVersion): Uint8Array {

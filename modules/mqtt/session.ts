@@ -61,7 +61,6 @@ import type {
   UnsubackPacket,
   WillMessage,
 } from "./packets";
-import { PacketType } from "./packets";
 import type { MqttProperties } from "./properties";
 import { encodeUtf8New, utf8Invalid, utf8Length } from "../bytes/utf8";
 import { MqttError } from "./session-error";
@@ -298,7 +297,7 @@ export class MqttSession {
     this.lastReceived = now;
     this.cleanThisConnection = !!o.clean;
     const packet: ConnectPacket = {
-      type: PacketType.CONNECT,
+      type: 1 /* CONNECT */,
       protocolVersion: this.version,
       clean: !!o.clean,
       keepAlive: this.keepAlive,
@@ -401,7 +400,7 @@ export class MqttSession {
         throw new MqttError("invalid", "publish: the server does not support retained messages", 0x9a, "[MQTT-3.2.2-14]");
       }
     }
-    const packet: PublishPacket = { type: PacketType.PUBLISH, topic, payload: bytes, qos, retain, dup: false, packetId: qos ? 1 : 0, properties };
+    const packet: PublishPacket = { type: 3 /* PUBLISH */, topic, payload: bytes, qos, retain, dup: false, packetId: qos ? 1 : 0, properties };
     let size: number;
     try {
       size = encodedLength(packet, this.version);
@@ -469,7 +468,7 @@ export class MqttSession {
     }
     if (this.state !== "connected") throw new MqttError("not-connected", "subscribe: not connected");
     const id = this.allocateId();
-    const ok = this.send({ type: PacketType.SUBSCRIBE, packetId: id, subscriptions: subs, properties });
+    const ok = this.send({ type: 8 /* SUBSCRIBE */, packetId: id, subscriptions: subs, properties });
     if (ok) this.pending.set(id, { kind: "sub", count: subs.length, callback });
     return id;
   }
@@ -484,7 +483,7 @@ export class MqttSession {
     if (this.state !== "connected") throw new MqttError("not-connected", "unsubscribe: not connected");
     const id = this.allocateId();
     const properties = this.version === 5 && options?.userProperties ? { userProperties: options.userProperties } : undefined;
-    const ok = this.send({ type: PacketType.UNSUBSCRIBE, packetId: id, topicFilters: topicFilters.slice(), properties });
+    const ok = this.send({ type: 10 /* UNSUBSCRIBE */, packetId: id, topicFilters: topicFilters.slice(), properties });
     if (ok) this.pending.set(id, { kind: "unsub", count: topicFilters.length, callback });
     return id;
   }
@@ -495,7 +494,7 @@ export class MqttSession {
    */
   disconnect(reasonCode = 0, properties?: MqttProperties): void {
     if (this.state === "disconnected") return;
-    const p: DisconnectPacket = { type: PacketType.DISCONNECT, reasonCode: this.version === 5 ? reasonCode : 0, properties: this.version === 5 ? properties : undefined };
+    const p: DisconnectPacket = { type: 14 /* DISCONNECT */, reasonCode: this.version === 5 ? reasonCode : 0, properties: this.version === 5 ? properties : undefined };
     this.send(p);
     this.teardown(undefined, true);
   }
@@ -507,38 +506,38 @@ export class MqttSession {
     if (this.state !== "connected") throw new MqttError("not-connected", "MQTT reauthenticate: not connected");
     const properties: MqttProperties = { authenticationMethod: auth.method };
     if (data) properties.authenticationData = data;
-    this.send({ type: PacketType.AUTH, reasonCode: 0x19, properties });
+    this.send({ type: 15 /* AUTH */, reasonCode: 0x19, properties });
   }
 
   // ---------------------------------------------------------------------------
   // Inbound packets
 
   private dispatch(p: MqttPacket): void {
-    if (this.state === "connecting" && p.type !== PacketType.CONNACK && p.type !== PacketType.AUTH) {
+    if (this.state === "connecting" && p.type !== 2 /* CONNACK */ && p.type !== 15 /* AUTH */) {
       this.violation(0x82, p.type + " before CONNACK", this.version === 5 ? "[MQTT-3.2.0-1]" : "[MQTT-3.2.0-1]");
       return;
     }
     switch (p.type) {
-      case PacketType.CONNACK:
+      case 2 /* CONNACK */:
         return this.onConnack(p);
-      case PacketType.PUBLISH:
+      case 3 /* PUBLISH */:
         return this.onPublish(p);
-      case PacketType.PUBACK:
+      case 4 /* PUBACK */:
         return this.onPuback(p);
-      case PacketType.PUBREC:
+      case 5 /* PUBREC */:
         return this.onPubrec(p);
-      case PacketType.PUBREL:
+      case 6 /* PUBREL */:
         return this.onPubrel(p);
-      case PacketType.PUBCOMP:
+      case 7 /* PUBCOMP */:
         return this.onPubcomp(p);
-      case PacketType.SUBACK:
-      case PacketType.UNSUBACK:
+      case 9 /* SUBACK */:
+      case 11 /* UNSUBACK */:
         return this.onSubOrUnsubAck(p);
-      case PacketType.PINGRESP:
+      case 13 /* PINGRESP */:
         return; // any packet already counted as proof of life
-      case PacketType.DISCONNECT:
+      case 14 /* DISCONNECT */:
         return this.onDisconnect(p);
-      case PacketType.AUTH:
+      case 15 /* AUTH */:
         return this.onAuthPacket(p);
       default:
         // CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ: only a client sends those.
@@ -646,7 +645,7 @@ export class MqttSession {
       this.deliver(message);
     } else if (p.qos === 1) {
       this.deliver(message);
-      this.sendAck(PacketType.PUBACK, p.packetId!, 0);
+      this.sendAck(4 /* PUBACK */, p.packetId!, 0);
     } else {
       const id = p.packetId!;
       if (!this.outbox.hasInbound(id)) {
@@ -662,7 +661,7 @@ export class MqttSession {
         }
         this.deliver(message);
       }
-      this.sendAck(PacketType.PUBREC, id, 0); // [MQTT-4.3.3-8]
+      this.sendAck(5 /* PUBREC */, id, 0); // [MQTT-4.3.3-8]
     }
   }
 
@@ -688,14 +687,14 @@ export class MqttSession {
     const rc = p.reasonCode ?? 0;
     if (!e || e.qos !== 2 || !e.inflight) {
       if (e && e.qos === 2 && e.state === 2) {
-        this.sendAck(PacketType.PUBREL, p.packetId, 0);
+        this.sendAck(6 /* PUBREL */, p.packetId, 0);
         return;
       }
       this.violation(0x82, "PUBREC for packet identifier " + p.packetId + ", which has no QoS 2 message in flight", "§4.3.3");
       return;
     }
     if (e.state === 2) {
-      this.sendAck(PacketType.PUBREL, p.packetId, 0); // a repeated PUBREC
+      this.sendAck(6 /* PUBREL */, p.packetId, 0); // a repeated PUBREC
       return;
     }
     if (rc >= 0x80) {
@@ -709,7 +708,7 @@ export class MqttSession {
     } catch (err) {
       this.emitError(err as MqttError);
     }
-    this.sendAck(PacketType.PUBREL, e.packetId, 0); // [MQTT-4.3.3-4]
+    this.sendAck(6 /* PUBREL */, e.packetId, 0); // [MQTT-4.3.3-4]
   }
 
   private onPubcomp(p: PubAckPacket): void {
@@ -733,12 +732,12 @@ export class MqttSession {
       }
     }
     // [MQTT-4.3.3-11]; 0x92 when we hold no state for it (5.0 §3.7.2.1).
-    this.sendAck(PacketType.PUBCOMP, p.packetId, known || this.version === 4 ? 0 : 0x92);
+    this.sendAck(7 /* PUBCOMP */, p.packetId, known || this.version === 4 ? 0 : 0x92);
   }
 
   private onSubOrUnsubAck(p: SubackPacket | UnsubackPacket): void {
     const pending = this.pending.get(p.packetId);
-    const kind = p.type === PacketType.SUBACK ? "sub" : "unsub";
+    const kind = p.type === 9 /* SUBACK */ ? "sub" : "unsub";
     const name = kind === "sub" ? "SUBACK" : "UNSUBACK";
     if (!pending || pending.kind !== kind) {
       this.violation(0x82, name + " for packet identifier " + p.packetId + ", which has no " + (kind === "sub" ? "SUBSCRIBE" : "UNSUBSCRIBE") + " outstanding", "§3.9.2");
@@ -809,7 +808,7 @@ export class MqttSession {
       return;
     }
     const out: MqttProperties = { authenticationMethod: auth.method, authenticationData: answer };
-    this.send({ type: PacketType.AUTH, reasonCode: 0x18, properties: out });
+    this.send({ type: 15 /* AUTH */, reasonCode: 0x18, properties: out });
   }
 
   // ---------------------------------------------------------------------------
@@ -827,7 +826,7 @@ export class MqttSession {
       if (e.state === 2) {
         e.inflight = true;
         this.inflight++;
-        if (!this.sendAck(PacketType.PUBREL, e.packetId, 0)) return;
+        if (!this.sendAck(6 /* PUBREL */, e.packetId, 0)) return;
         continue;
       }
       const packet = this.outboxPublish(e);
@@ -861,7 +860,7 @@ export class MqttSession {
       props = { ...props, messageExpiryInterval: remaining };
     }
     const dup = e.sent && e.seq > 0; // [MQTT-3.3.1-1]
-    const packet: PublishPacket = { type: PacketType.PUBLISH, topic: e.topic, payload: e.payload, qos: e.qos, retain: e.retain, dup, packetId: e.packetId, properties: props };
+    const packet: PublishPacket = { type: 3 /* PUBLISH */, topic: e.topic, payload: e.payload, qos: e.qos, retain: e.retain, dup, packetId: e.packetId, properties: props };
     let error: MqttError | undefined;
     if (e.qos > this.serverMaximumQoS) error = new MqttError("invalid", "QoS " + e.qos + " above the server's Maximum QoS", 0x9b, "[MQTT-3.2.2-11]");
     else if (e.retain && !this.serverRetainAvailable) error = new MqttError("invalid", "the server does not support retained messages", 0x9a, "[MQTT-3.2.2-14]");
@@ -965,7 +964,7 @@ export class MqttSession {
    */
   private fit(p: MqttPacket): MqttPacket {
     const max = this.serverMaximumPacketSize;
-    if (max === Infinity || p.type === PacketType.PUBLISH || p.type === PacketType.CONNECT) return p;
+    if (max === Infinity || p.type === 3 /* PUBLISH */ || p.type === 1 /* CONNECT */) return p;
     const q = p as { properties?: MqttProperties };
     if (!q.properties || encodedLength(p, this.version) <= max) return p;
     let props: MqttProperties = { ...q.properties };
@@ -1016,7 +1015,7 @@ export class MqttSession {
       const base = this.lastSent < this.lastReceived ? this.lastSent : this.lastReceived;
       if (now >= base + k) {
         this.pingSentAt = now;
-        if (!this.send({ type: PacketType.PINGREQ })) return; // [MQTT-3.1.2-20]
+        if (!this.send({ type: 12 /* PINGREQ */ })) return; // [MQTT-3.1.2-20]
       }
     }
     if (this.keepAliveJob) this.keepAliveJob.reschedule(this.nextKeepAlive());
@@ -1038,7 +1037,7 @@ export class MqttSession {
     const e = new MqttError(ours ? "connection-lost" : "protocol", message, reasonCode, statement);
     if (this.version === 5 && this.transport) {
       const rc = reasonCode >= 0x80 ? reasonCode : 0x82;
-      this.send({ type: PacketType.DISCONNECT, reasonCode: rc, properties: undefined });
+      this.send({ type: 14 /* DISCONNECT */, reasonCode: rc, properties: undefined });
     }
     this.teardown(e, true);
   }
