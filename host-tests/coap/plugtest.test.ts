@@ -37,6 +37,8 @@ import { blockOption, blockSize, getBlock, getOption, getStrings, getUint, opaqu
 import { parseLinks } from "../../modules/coap/link-format";
 import { freePort, describeWithPeer } from "../support/peers";
 import { coapClientAsync, types } from "./interop-support";
+import { coapServerCommand } from "../../sim/cli-coap";
+import { UsageError } from "../../sim/cli-args";
 
 jest.setTimeout(30000);
 
@@ -484,6 +486,40 @@ describeWithPeer("coap-client-notls", "plugtest with libcoap's client", () => {
     expect(large.body.length).toBe(2300);
     const obs = await coapClientAsync(["-s", "3", "-B", "5", `coap://127.0.0.1:${port}/obs`]);
     expect(types(obs).filter((t) => t === "CON 2.05").length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe("coapServerCommand flags (in process)", () => {
+  let log: jest.SpyInstance;
+  beforeEach(() => {
+    log = jest.spyOn(console, "log").mockImplementation(() => undefined);
+  });
+  afterEach(() => log.mockRestore());
+  it.each([[["--port", "x"]], [["--port", "70000"]], [["--address", "localhost"]], [["--address", "10.0.0.300"]], [["--duration", "-1"]], [["--bogus"]], [["extra"]]])("%j is a UsageError (exit code 2)", async (argv) => {
+    await expect(coapServerCommand(argv as string[])).rejects.toThrow(UsageError);
+  });
+  it("--help prints the flags and returns 0", async () => {
+    expect(await coapServerCommand(["--help"])).toBe(0);
+    expect(String(log.mock.calls[0][0])).toContain("--plugtest");
+  });
+  it("--duration stops by itself, returning 0; the port was served meanwhile", async () => {
+    const p = await freePort();
+    const run = coapServerCommand(["--port", String(p), "--duration", "1.5"]);
+    await new Promise((r) => setTimeout(r, 500));
+    const r = new Raw();
+    await r.bind();
+    const mid = r.mid();
+    r.sock.send(Buffer.from([0x40, 0x01, mid >> 8, mid & 0xff, 0xb5, 0x68, 0x65, 0x6c, 0x6c, 0x6f]), p, "127.0.0.1"); // CON GET /hello
+    const answer = await r.next((m) => m.messageId === mid, 2000);
+    r.close();
+    expect(Buffer.from(answer.payload).toString()).toBe("Hello from xs-iot");
+    expect(await run).toBe(0);
+    expect(log.mock.calls.map((c) => String(c[0]))).toContain(`coap-server: listening on coap://127.0.0.1:${p}`);
+  });
+  it("a port already in use: exit code 1", async () => {
+    const err = jest.spyOn(console, "error").mockImplementation(() => undefined);
+    expect(await coapServerCommand(["--port", String(port), "--duration", "1"])).toBe(1);
+    err.mockRestore();
   });
 });
 
