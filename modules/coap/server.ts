@@ -582,8 +582,9 @@ export class CoapServer {
           case "incomplete":
             return this.#send(ireq, COAP_RESPONSE_REQUEST_ENTITY_INCOMPLETE, [], utf8Encode(outcome.reason));
           case "too-large":
-            // §2.9.3: Size1 tells the largest body we take; a smaller SZX in Block1 hints to retry smaller.
-            return this.#send(ireq, COAP_RESPONSE_REQUEST_ENTITY_TOO_LARGE, [blockOption(COAP_OPTION_BLOCK1, { num: block1.num, more: false, szx: Math.min(block1.szx, this.#szx) }), uintOption(COAP_OPTION_SIZE1, limit)]);
+            // §2.9.3: Size1 tells the largest body we take; the Block1 echoes the client's SZX
+            // (a smaller one would hint to retry with smaller blocks, which would not help here).
+            return this.#send(ireq, COAP_RESPONSE_REQUEST_ENTITY_TOO_LARGE, [blockOption(COAP_OPTION_BLOCK1, { num: block1.num, more: false, szx: block1.szx }), uintOption(COAP_OPTION_SIZE1, limit)]);
           case "bad-request":
             return this.#send(ireq, COAP_RESPONSE_BAD_REQUEST, [], utf8Encode(outcome.reason));
           case "complete":
