@@ -266,6 +266,51 @@ describe("our readings as SenML", () => {
   });
 });
 
+describe("the direct SenML CBOR writer matches the generic CBOR encoder (RFC 8949 §4.1)", () => {
+  const values = [0, 1, 23, 24, 255, 256, 65535, 65536, 4294967295, 4294967296, 9007199254740991, -1, -24, -25, -256, -257, -4294967297,
+    1.5, -1.5, 0.5, 65504, 65504.5, 100000.5, 5.960464477539063e-8, 6.103515625e-5, 6.097555160522461e-5, 1e300, -4.1, 21.47, 3.712, 0.000612,
+    1700000000.123, 3.4028234663852886e38, 1 / 3, -0];
+  it.each(values.map((v) => [v]))("v = %p", (v) => {
+    const ours = encodeSenmlCbor([{ n: "a", v: v as number }]);
+    const generic = encodeCbor([new Map<number, unknown>([[0, "a"], [2, v]])]);
+    expect(hex(ours)).toBe(hex(generic));
+  });
+  it("random doubles, floats and halves", () => {
+    let seed = 12345;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    for (let i = 0; i < 500; i++) {
+      const kind = i % 4;
+      const x = kind === 0 ? (rand() - 0.5) * 1e6 : kind === 1 ? Math.fround((rand() - 0.5) * 1000) : kind === 2 ? Math.round((rand() - 0.5) * 4096) / 64 : Math.round(rand() * 1e9) / 1000;
+      expect(hex(encodeSenmlCbor([{ n: "a", v: x }]))).toBe(hex(encodeCbor([new Map<number, unknown>([[0, "a"], [2, x]])])));
+    }
+  });
+  it("strings (UTF-8), booleans, bytes, versions and extensions", () => {
+    const pack: SenmlPack = [{ bn: "urn:x:", bver: 10, n: "cafe", vs: "\u6c34 \ud800\udd51", ext: { deep: [1, "x"] } } as any, { n: "b", vb: true }, { n: "c", vd: new Uint8Array([0, 255]) }];
+    const generic = encodeCbor([
+      new Map<number | string, unknown>([[-2, "urn:x:"], [-1, 10], [0, "cafe"], [3, "\u6c34 \ud800\udd51"], ["ext", { deep: [1, "x"] }]]),
+      new Map<number, unknown>([[0, "b"], [4, true]]),
+      new Map<number, unknown>([[0, "c"], [8, new Uint8Array([0, 255])]]),
+    ]);
+    expect(hex(encodeSenmlCbor(pack))).toBe(hex(generic));
+    const back = decodeSenmlCbor(encodeSenmlCbor(pack));
+    expect(back.ok && back.pack[0].vs).toBe("\u6c34 \ud800\udd51");
+  });
+});
+
+describe("packs from readings are frozen, copies are checked again", () => {
+  it("frozen", () => {
+    const pack = readingsToPack(FULL, { deviceId: "d" });
+    expect(Object.isFrozen(pack)).toBe(true);
+    expect(Object.isFrozen(pack[0])).toBe(true);
+  });
+  it("a modified copy is validated by the encoders", () => {
+    const pack = readingsToPack(FULL, { deviceId: "d" }).map((r) => ({ ...r }));
+    pack[1].n = "bad name";
+    expect(() => encodeSenmlCbor(pack)).toThrow(/4\.5\.1/);
+    expect(() => encodeSenmlJson(pack)).toThrow(/4\.5\.1/);
+  });
+});
+
 describe("base64url (RFC 4648 §5, no padding)", () => {
   it.each([[""], ["f"], ["fo"], ["foo"], ["foob"], ["fooba"], ["foobar"]])("round trip %p", (s) => {
     const b = new Uint8Array(Array.from(s as string).map((c) => c.charCodeAt(0)));

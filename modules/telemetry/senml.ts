@@ -123,17 +123,18 @@ const LABELS: readonly [string, number, Kind][] = [
 ];
 
 const KIND: { [label: string]: Kind } = {};
-const TO_CBOR: { [label: string]: number } = {};
 const FROM_CBOR: { [key: number]: string } = {};
+/** label -> [CBOR label, kind]; no prototype, so "constructor" is not a label. */
+const INFO: { [label: string]: [number, Kind] | undefined } = Object.create(null);
 for (const [label, cbor, kind] of LABELS) {
   KIND[label] = kind;
-  TO_CBOR[label] = cbor;
   FROM_CBOR[cbor] = label;
+  INFO[label] = [cbor, kind];
 }
 export const BASE_LABELS: readonly string[] = ["bn", "bt", "bu", "bv", "bs", "bver"];
 
 function isKnown(label: string): boolean {
-  return Object.prototype.hasOwnProperty.call(KIND, label);
+  return INFO[label] !== undefined;
 }
 
 /** §4.5.1: the characters a concatenated name may hold, and how it must start. */
@@ -225,7 +226,8 @@ export function readingBaseName(options: ReadingPackOptions): string {
  * One reading, or several (a batch kept while the radio was off, oldest
  * first), as a SenML pack. Quantities missing from a sample are left out,
  * as are values that are not finite numbers (a failed read is never sent as
- * a made-up value). Throws RangeError for a bad base name or decimals.
+ * a made-up value). The pack and its records are frozen: copy a record to
+ * change it. Throws RangeError for a bad base name or decimals.
  */
 export function readingsToPack(readings: TelemetryReading | readonly TelemetryReading[], options: ReadingPackOptions): SenmlPack {
   const list: readonly TelemetryReading[] = Array.isArray(readings) ? readings : [readings as TelemetryReading];
@@ -271,9 +273,11 @@ export function readingsToPack(readings: TelemetryReading | readonly TelemetryRe
       record.u = unit;
       if (relative !== undefined) record.t = relative;
       record.v = value;
-      pack.push(record);
+      pack.push(Object.freeze(record));
     }
   }
+  // An empty pack is not SenML (§11); the encoders will say so when asked to send it.
+  if (pack.length > 0) TRUSTED.add(Object.freeze(pack));
   return pack;
 }
 
@@ -402,8 +406,16 @@ export function resolveSenml(pack: unknown, options: ResolveOptions = {}): { ok:
   return { ok: true, records: keyed.map((k) => k.r) };
 }
 
+/**
+ * Packs made by readingsToPack: valid by construction and frozen (so they
+ * stay valid), the encoders need not check them again (validation costs
+ * ~40 us per reading on xsnap, as much as the encoding).
+ */
+const TRUSTED = new WeakSet<object>();
+
 /** Throws RangeError (with the formatted SenmlError) when `pack` is not valid SenML. */
 export function assertValidSenml(pack: SenmlPack): void {
+  if (TRUSTED.has(pack)) return;
   const r = resolveSenml(pack, { maxRecords: Infinity });
   if (!r.ok) throw new RangeError(formatSenmlError(r.error));
 }
@@ -455,59 +467,42 @@ export function decodeBase64url(s: string): Uint8Array | undefined {
 
 // ---------------------------------------------------------------- JSON (§5)
 
-/** Characters a JSON string may hold unescaped, ASCII only (the fast path). */
-const JSON_PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-
-function jsonString(s: string): string {
-  return JSON_PLAIN.test(s) ? '"' + s + '"' : JSON.stringify(s);
-}
-
-/**
- * §5: a JSON number. JavaScript's shortest round-trip form; its exponent is
- * a lower-case "e" as §5 requires ("1e+21", "1e-7").
+/*
+ * JSON text comes from the engine's JSON.stringify: measured on xsnap it is
+ * ~9x faster than the same text built by string concatenation in JS (4.5 us
+ * against 42 us for one full reading; 2.3 against 3.0 us on Node), and its
+ * output is what §5 asks: numbers in the shortest round-trip form with a
+ * lower-case "e", strings escaped per RFC 8259, fields in the record's order.
+ * Only byte strings need a hand: "vd" (and any byte-string extension) goes as
+ * base64url (§5).
  */
-function jsonNumber(x: number): string {
-  return String(x);
-}
-
-function jsonValue(label: string, x: unknown): string {
-  switch (KIND[label]) {
-    case Kind.String:
-      return jsonString(x as string);
-    case Kind.Number:
-    case Kind.Version:
-      return jsonNumber(x as number);
-    case Kind.Boolean:
-      return x ? "true" : "false";
-    case Kind.Data:
-      return '"' + encodeBase64url(x as Uint8Array) + '"';
+function jsonable(r: SenmlRecord): SenmlRecord {
+  let copy: SenmlRecord | undefined;
+  for (const label in r) {
+    const x = r[label];
+    if (x instanceof Uint8Array) {
+      if (!copy) copy = Object.assign({}, r);
+      copy[label] = encodeBase64url(x);
+    } else if (typeof x === "bigint" || typeof x === "function" || typeof x === "symbol") {
+      throw new TypeError('senml: field "' + label + '" has no JSON form');
+    }
   }
-  // An extension: any JSON value; a byte string goes as base64url.
-  if (x instanceof Uint8Array) return '"' + encodeBase64url(x) + '"';
-  const j = JSON.stringify(x);
-  if (j === undefined) throw new TypeError('senml: extension field "' + label + '" has no JSON form');
-  return j;
+  return copy ?? r;
 }
 
 /** One record as JSON text, fields in the record's own order. */
 export function senmlRecordJson(r: SenmlRecord): string {
-  let s = "{";
-  let first = true;
-  for (const label in r) {
-    const x = r[label];
-    if (x === undefined) continue;
-    s += (first ? "" : ",") + jsonString(label) + ":" + jsonValue(label, x);
-    first = false;
-  }
-  return s + "}";
+  return JSON.stringify(jsonable(r));
 }
 
 /** The pack as SenML JSON text (checked first: throws RangeError when it is not valid SenML). */
 export function senmlJsonString(pack: SenmlPack): string {
+  // Our own packs hold no byte strings: straight to the engine.
+  if (TRUSTED.has(pack)) return JSON.stringify(pack);
   assertValidSenml(pack);
-  let s = "[";
-  for (let i = 0; i < pack.length; i++) s += (i ? "," : "") + senmlRecordJson(pack[i]);
-  return s + "]";
+  let plain = true;
+  for (let i = 0; i < pack.length && plain; i++) if (jsonable(pack[i]) !== pack[i]) plain = false;
+  return JSON.stringify(plain ? pack : pack.map(jsonable));
 }
 
 /** application/senml+json (Content-Format 110): UTF-8 bytes (§5: only UTF-8). */
@@ -562,26 +557,192 @@ export function decodeSenmlJson(input: Uint8Array | string, options: ResolveOpti
 
 // ---------------------------------------------------------------- CBOR (§6)
 
-/** A record as the CBOR map of §6 (integer labels of Table 4; extensions keep their text labels). */
-export function senmlRecordCborMap(r: SenmlRecord): Map<number | string, unknown> {
-  const m = new Map<number | string, unknown>();
-  for (const label in r) {
-    const x = r[label];
-    if (x === undefined) continue;
-    m.set(isKnown(label) ? TO_CBOR[label] : label, x);
+/**
+ * The bits of `x` as an IEEE 754 binary16 when that is exact, else -1
+ * (RFC 8949 §4.1 preferred serialization: the shortest float that keeps the value).
+ */
+function halfBits(x: number): number {
+  const sign = x < 0 || (x === 0 && 1 / x < 0) ? 0x8000 : 0;
+  let a = Math.abs(x);
+  if (a === 0) return sign;
+  if (a > 65504) return -1;
+  if (a < 6.103515625e-5) {
+    // Subnormal: a multiple of 2**-24.
+    const m = a * 16777216;
+    return Number.isInteger(m) ? sign | m : -1;
   }
-  return m;
+  let e = 0;
+  while (a >= 2) {
+    a /= 2;
+    e++;
+  }
+  while (a < 1) {
+    a *= 2;
+    e--;
+  }
+  const m = (a - 1) * 1024;
+  return Number.isInteger(m) ? sign | ((e + 15) << 10) | m : -1;
+}
+
+/**
+ * A direct SenML CBOR writer: the same bytes as encodeCbor() of the §6 maps
+ * (preferred serialization, RFC 8949 §4.1), without building a Map per record
+ * (the generic path took ~250 us per reading on xsnap).
+ */
+class CborOut {
+  buf = new Uint8Array(256);
+  view = new DataView(this.buf.buffer);
+  pos = 0;
+
+  room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const b = new Uint8Array(size);
+    b.set(this.buf.subarray(0, this.pos));
+    this.buf = b;
+    this.view = new DataView(b.buffer);
+  }
+
+  head(major: number, n: number): void {
+    this.room(9);
+    const m = major << 5;
+    const b = this.buf;
+    if (n < 24) b[this.pos++] = m | n;
+    else if (n < 0x100) {
+      b[this.pos++] = m | 24;
+      b[this.pos++] = n;
+    } else if (n < 0x10000) {
+      b[this.pos++] = m | 25;
+      this.view.setUint16(this.pos, n);
+      this.pos += 2;
+    } else if (n < 0x100000000) {
+      b[this.pos++] = m | 26;
+      this.view.setUint32(this.pos, n);
+      this.pos += 4;
+    } else {
+      b[this.pos++] = m | 27;
+      this.view.setUint32(this.pos, Math.floor(n / 0x100000000));
+      this.view.setUint32(this.pos + 4, n >>> 0);
+      this.pos += 8;
+    }
+  }
+
+  int(n: number): void {
+    if (n >= 0) this.head(0, n);
+    else this.head(1, -1 - n);
+  }
+
+  num(x: number): void {
+    if (Number.isInteger(x) && Math.abs(x) <= 9007199254740991 && !(x === 0 && 1 / x < 0)) {
+      this.int(x);
+      return;
+    }
+    this.room(9);
+    if (Math.fround(x) === x) {
+      const h = halfBits(x);
+      if (h >= 0) {
+        this.buf[this.pos++] = 0xf9;
+        this.view.setUint16(this.pos, h);
+        this.pos += 2;
+      } else {
+        this.buf[this.pos++] = 0xfa;
+        this.view.setFloat32(this.pos, x);
+        this.pos += 4;
+      }
+      return;
+    }
+    this.buf[this.pos++] = 0xfb;
+    this.view.setFloat64(this.pos, x);
+    this.pos += 8;
+  }
+
+  raw(b: Uint8Array): void {
+    this.room(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  text(s: string): void {
+    // Short ASCII (every name and unit we send) is written in place: no allocation.
+    const n = s.length;
+    if (n < 24) {
+      this.room(1 + n);
+      const b = this.buf;
+      const start = this.pos;
+      b[start] = 0x60 | n;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 0x7f) break;
+        b[start + 1 + i] = c;
+      }
+      if (i === n) {
+        this.pos = start + 1 + n;
+        return;
+      }
+    }
+    const bytes = encodeUtf8New(s);
+    this.head(3, bytes.length);
+    this.raw(bytes);
+  }
+
+  record(r: SenmlRecord): void {
+    const labels = Object.keys(r);
+    let n = 0;
+    for (let i = 0; i < labels.length; i++) if (r[labels[i]] !== undefined) n++;
+    this.head(5, n);
+    for (let i = 0; i < labels.length; i++) {
+      const label = labels[i];
+      const x = r[label];
+      if (x === undefined) continue;
+      const info = INFO[label];
+      if (info === undefined) {
+        // An extension: its text label, any CBOR value.
+        this.text(label);
+        this.raw(encodeCbor(x));
+        continue;
+      }
+      this.int(info[0]);
+      switch (info[1]) {
+        case Kind.String:
+          this.text(x as string);
+          break;
+        case Kind.Number:
+        case Kind.Version:
+          this.num(x as number);
+          break;
+        case Kind.Boolean:
+          this.room(1);
+          this.buf[this.pos++] = x ? 0xf5 : 0xf4;
+          break;
+        case Kind.Data:
+          this.head(2, (x as Uint8Array).length);
+          this.raw(x as Uint8Array);
+          break;
+      }
+    }
+  }
+
+  take(): Uint8Array {
+    return this.buf.slice(0, this.pos);
+  }
 }
 
 /** application/senml+cbor (Content-Format 112): a definite-length array of maps (§6). */
 export function encodeSenmlCbor(pack: SenmlPack): Uint8Array {
   assertValidSenml(pack);
-  return encodeCbor(pack.map(senmlRecordCborMap));
+  const w = new CborOut();
+  w.head(4, pack.length);
+  for (const r of pack) w.record(r);
+  return w.take();
 }
 
 /** One record alone as CBOR bytes (for size accounting when splitting). */
 export function encodeSenmlRecordCbor(r: SenmlRecord): Uint8Array {
-  return encodeCbor(senmlRecordCborMap(r));
+  const w = new CborOut();
+  w.record(r);
+  return w.take();
 }
 
 /** A CBOR numeric (§11 CDDL: number / decfrac) as a number, or undefined. */
