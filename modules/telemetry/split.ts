@@ -17,6 +17,8 @@ import { VARINT_MAX, varintSize } from "../bytes/varint";
 import {
   BASE_LABELS,
   assertValidSenml,
+  encodeSenmlCbor,
+  encodeSenmlJson,
   encodeSenmlRecordCbor,
   senmlRecordJson,
   type SenmlPack,
@@ -106,7 +108,9 @@ function assemble(format: SenmlFormat, parts: (Uint8Array | string)[]): Uint8Arr
 
 /** The whole pack in one message, JSON or CBOR. Throws RangeError for a pack that is not valid SenML. */
 export function encodeSenml(pack: SenmlPack, format: SenmlFormat): Uint8Array {
-  return splitSenml(pack, Infinity, format)[0];
+  if (format === "json") return encodeSenmlJson(pack);
+  if (format === "cbor") return encodeSenmlCbor(pack);
+  throw new RangeError('senml: format must be "json" or "cbor"');
 }
 
 /**
@@ -117,6 +121,9 @@ export function encodeSenml(pack: SenmlPack, format: SenmlFormat): Uint8Array {
 export function splitSenml(pack: SenmlPack, maxBytes: number, format: SenmlFormat): Uint8Array[] {
   if (format !== "json" && format !== "cbor") throw new RangeError('senml: format must be "json" or "cbor"');
   if (!(maxBytes > 0)) throw new RangeError("senml: maxBytes must be a positive number, got " + maxBytes);
+  // The common case: it all fits.
+  const whole = encodeSenml(pack, format);
+  if (whole.length <= maxBytes) return [whole];
   assertValidSenml(pack);
   const bases: { [label: string]: unknown } = {};
   const pieces: Piece[] = [];
