@@ -1,20 +1,31 @@
 /*
  * `xs-iot sim`: runs simulated devices — the firmware app (src/app.ts) on the
  * desktop simulator, one SimDevice per device, each with its own simulated
- * board hardware, flash and RTC memory.
+ * board hardware, flash, RTC memory, MQTT session and CoAP server.
+ *
+ * With no --broker an MQTT broker (aedes) runs in this process on a free
+ * loopback port; with --protocol coap and no --server a CoAP sink runs here and
+ * prints what it receives. `npm start` is `xs-iot sim` with the defaults.
  *
  * Flag names are a contract other tools rely on (issue 7); keep them.
  */
+import { randomBytes } from "node:crypto";
 import { boards, getBoard } from "../boards/index";
 import type { BoardDefinition } from "../boards/types";
 import type { Sample } from "../modules/sensors/sensor";
-import { startApp, type App, type Reading } from "../src/app";
-import { choiceFlag, intFlag, numberFlag, parseFlags, UsageError, type FlagSpec } from "./cli-args";
+import { startApp, type App, type AppState, type Reading, type TelemetryEvent } from "../src/app";
+import { QUANTITIES } from "../src/senml";
+import { choiceFlag, intFlag, numberFlag, parseFlags, UsageError, urlFlag, type FlagSpec, type ParsedUrl } from "./cli-args";
 import { SimDevice } from "./device";
+import { freeUdpPort, startCoapSink, startEmbeddedBroker, type CoapSink, type EmbeddedBroker, type SinkMessage } from "./embedded";
 import { createSimHardware } from "./hardware";
 import { FastForward } from "./node/fast-forward";
 import { RealClock } from "./node/real-clock";
+import { TCP } from "./node/tcp";
+import { TLS } from "./node/tls";
+import { UDP } from "./node/udp";
 import { indoorDay } from "./scenarios";
+import { StatusLine, type StatusCounts } from "./status";
 import { VirtualClock } from "./virtual-clock";
 
 const FLAGS: FlagSpec = {
@@ -30,6 +41,9 @@ const FLAGS: FlagSpec = {
   duration: { type: "string" },
   clock: { type: "string" },
   "coap-port": { type: "string" },
+  format: { type: "string" },
+  "home-assistant": { type: "boolean" },
+  timeout: { type: "string" },
   seed: { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -38,20 +52,32 @@ const FLAGS: FlagSpec = {
 const HELP = `usage: xs-iot sim [flags]
 
 Runs simulated devices: the firmware app on the desktop simulator, with
-simulated sensors on a simulated I2C bus.
+simulated sensors on a simulated I2C bus, publishing SenML telemetry.
 
+  --protocol P          mqtt311, mqtt5 or coap (default: mqtt5 with --broker,
+                        mqtt311 with the embedded broker, which has no MQTT 5)
+  --broker URL          mqtt://host:port or mqtts://host:port (default: an
+                        embedded broker in this process on a free loopback port)
+  --server URL          coap://host:port/path where CoAP telemetry is POSTed
+                        (default: an embedded sink in this process that prints it)
   --id DEVICE_ID        device id (default xs-iot-sim; with --devices N, DEVICE_ID-001 ...)
   --board NAME          board definition (default sim): ${Object.keys(boards).join(", ")}
   --devices N           run N independent devices (default 1)
-  --interval SECONDS    sampling interval, fractions allowed (default 5)
-  --readings N          exit 0 once every device has produced N readings
+  --interval SECONDS    sampling and telemetry interval, fractions allowed (default 5)
+  --qos 0|1|2           telemetry QoS (default 1); CoAP: 0 = NON, 1/2 = CON
+  --readings N          exit 0 once every device has sent N readings (and, at
+                        QoS 1/2, had them acknowledged); non-zero on failure or timeout
   --duration SECONDS    stop after this long (device time)
-  --clock real|virtual  real time (default) or virtual time as fast as possible
+  --timeout SECONDS     with --readings: give up after this long (default: 60 + 3 x N x interval)
+  --clock real|virtual  real time (default) or virtual time, as fast as possible
+  --coap-port N         UDP port of the device's CoAP server (default: a free one;
+                        with --devices N: N, N+1, ...; a fleet without it runs no CoAP servers)
+  --format json|cbor    SenML encoding of the telemetry (default json)
+  --home-assistant      publish Home Assistant MQTT discovery configs (retained)
   --seed N              seed of the simulated environment (default 1)
   --json                one JSON event per line instead of the human output
 
-Protocol flags (--protocol, --broker, --server, --qos, --coap-port) arrive with
-the MQTT and CoAP clients; until then they are refused with exit code 2.`;
+Ctrl-C stops every device (each says "offline" first) and the embedded peers.`;
 
 export interface SimRunOptions {
   id: string;
@@ -60,20 +86,25 @@ export interface SimRunOptions {
   intervalMs: number;
   readings?: number;
   durationMs?: number;
+  timeoutMs?: number;
   clock: "real" | "virtual";
   seed: number;
   json: boolean;
+  protocol: "mqtt311" | "mqtt5" | "coap";
+  broker?: ParsedUrl;
+  server?: ParsedUrl;
+  qos: 0 | 1 | 2;
+  coapPort?: number;
+  format: "json" | "cbor";
+  homeAssistant: boolean;
 }
 
 export function parseSimFlags(argv: string[]): SimRunOptions | "help" {
   const { values, positionals } = parseFlags(argv, FLAGS);
   if (values.help) return "help";
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-  for (const flag of ["protocol", "broker", "server", "qos", "coap-port"]) {
-    if (values[flag] !== undefined) throw new UsageError(`--${flag} is not available yet: this build has no MQTT or CoAP client wired into the app`);
-  }
   const id = values.id ?? "xs-iot-sim";
-  // [MQTT-3.1.3-5]-safe and topic-safe: letters, digits, dash, underscore.
+  // Topic-safe and a valid configuration deviceId; room left for the "-001" of a fleet.
   if (!/^[A-Za-z0-9_-]{1,23}$/.test(id)) throw new UsageError(`--id must be 1 to 23 letters, digits, "-" or "_", got "${id}"`);
   const boardName = values.board ?? "sim";
   let board: BoardDefinition;
@@ -82,17 +113,43 @@ export function parseSimFlags(argv: string[]): SimRunOptions | "help" {
   } catch {
     throw new UsageError(`--board must be one of ${Object.keys(boards).join(", ")}, got "${boardName}"`);
   }
+  const broker = urlFlag(values, "broker", { mqtt: 1883, mqtts: 8883 });
+  // The embedded broker (aedes) speaks MQTT 3.1.1 only: that is the default without --broker.
+  const protocol = choiceFlag(values, "protocol", ["mqtt311", "mqtt5", "coap"] as const, broker ? "mqtt5" : "mqtt311")!;
+  if (protocol === "mqtt5" && !broker) throw new UsageError("--protocol mqtt5 needs --broker: the embedded broker (aedes) speaks MQTT 3.1.1 only");
+  const server = urlFlag(values, "server", { coap: 5683 });
+  if (broker && protocol === "coap") throw new UsageError("--broker is for --protocol mqtt311 or mqtt5; CoAP telemetry goes to --server");
+  if (server && protocol !== "coap") throw new UsageError("--server is for --protocol coap; MQTT telemetry goes to --broker");
+  if (broker?.path) throw new UsageError(`--broker takes no path, got "${broker.path}"`);
+  for (const [flag, u] of [["broker", broker], ["server", server]] as const) {
+    if (u && !/^[A-Za-z0-9.-]+$/.test(u.host)) throw new UsageError(`--${flag}: host must be a host name or an IPv4 address, got "${u.host}"`);
+    if (u && !(u.port >= 1 && u.port <= 65535)) throw new UsageError(`--${flag}: port must be from 1 to 65535`);
+  }
+  if (server && !/^[A-Za-z0-9_\-./]{0,65}$/.test(server.path)) throw new UsageError(`--server: path must be letters, digits, _ - . /, got "${server.path}"`);
   const seconds = (v: number | undefined) => (v === undefined ? undefined : Math.round(v * 1000));
+  const devices = intFlag(values, "devices", 1, 100_000, 1)!;
+  const coapPort = intFlag(values, "coap-port", 1, 65535);
+  if (coapPort !== undefined && coapPort + devices - 1 > 65535) throw new UsageError(`--coap-port ${coapPort} leaves no room for ${devices} devices (ports up to 65535)`);
+  const intervalMs = seconds(numberFlag(values, "interval", 0, 86_400, 5))!;
+  if (intervalMs < 1) throw new UsageError(`--interval must be at least 0.001 s, got "${values.interval}"`);
   return {
     id,
     board,
-    devices: intFlag(values, "devices", 1, 100_000, 1)!,
-    intervalMs: seconds(numberFlag(values, "interval", 0, 86_400, 5))!,
+    devices,
+    intervalMs,
     readings: intFlag(values, "readings", 1, 1_000_000),
     durationMs: seconds(numberFlag(values, "duration", 0, 365 * 86_400)),
+    timeoutMs: seconds(numberFlag(values, "timeout", 0, 365 * 86_400)),
     clock: choiceFlag(values, "clock", ["real", "virtual"] as const, "real")!,
     seed: intFlag(values, "seed", 0, 2 ** 31 - 1, 1)!,
     json: !!values.json,
+    protocol,
+    broker,
+    server,
+    qos: Number(choiceFlag(values, "qos", ["0", "1", "2"] as const, "1")) as 0 | 1 | 2,
+    coapPort,
+    format: choiceFlag(values, "format", ["json", "cbor"] as const, "json")!,
+    homeAssistant: !!values["home-assistant"],
   };
 }
 
@@ -120,69 +177,238 @@ export async function simCommand(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  return runSim(parsed);
+  const code = await runSim(parsed);
+  // Everything is closed by now; should a handle linger, do not hang the shell.
+  setTimeout(() => process.exit(code), 3000).unref();
+  return code;
 }
 
-export function runSim(options: SimRunOptions, out: (line: string) => void = (l) => console.log(l)): Promise<number> {
+function deviceId(options: SimRunOptions, i: number): string {
+  if (options.devices === 1) return options.id;
+  const width = Math.max(3, String(options.devices).length);
+  return `${options.id}-${String(i + 1).padStart(width, "0")}`;
+}
+
+function senmlLine(m: SinkMessage): string {
+  const pack = m.pack as any[];
+  if (!Array.isArray(pack)) return `${m.payload.length} bytes (not SenML)`;
+  const parts: string[] = [];
+  let bn = "";
+  for (const r of pack) {
+    const rec = r instanceof Map ? { bn: r.get(-2), n: r.get(0), u: r.get(1), v: r.get(2) } : r;
+    if (rec.bn) bn = rec.bn;
+    parts.push(`${rec.n}=${rec.v}${rec.u ? " " + rec.u : ""}`);
+  }
+  return `${bn.replace(/:$/, "")}: ${parts.join(", ")}`;
+}
+
+export async function runSim(options: SimRunOptions, out: (line: string) => void = (l) => process.stdout.write(l + "\n")): Promise<number> {
   const virtual = options.clock === "virtual" ? new VirtualClock({ epochAtStart: Date.now() }) : undefined;
   const clock = virtual ?? new RealClock();
-  const driver = virtual ? new FastForward({ clock: virtual }) : undefined;
-  const width = String(options.devices).length < 3 ? 3 : String(options.devices).length;
-  const emit = (event: Record<string, unknown>, human: string) => out(options.json ? JSON.stringify(event) : human);
-
+  const apps: (App | undefined)[] = new Array(options.devices).fill(undefined);
   const devices: SimDevice[] = [];
-  const counts: number[] = [];
-  const apps: (App | undefined)[] = [];
+  const json = options.json;
+  const tty = !json && !!process.stdout.isTTY;
+  const chatty = options.devices <= 10;
+  let broker: EmbeddedBroker | undefined;
+  let sink: CoapSink | undefined;
+  let status: StatusLine | undefined;
+  const print = (line: string) => (status ? status.print(line) : out(line));
+  const emit = (event: Record<string, unknown>, human: string | undefined) => {
+    if (json) out(JSON.stringify(event));
+    else if (human !== undefined) print(human);
+  };
+
+  // --- peers ---
+  const mqtt = options.protocol !== "coap";
+  try {
+    if (mqtt && !options.broker) broker = await startEmbeddedBroker();
+    if (!mqtt && !options.server)
+      sink = await startCoapSink("tele", (m) => emit({ event: "coap-received", from: m.from, contentFormat: m.contentFormat, confirmable: m.confirmable, bytes: m.payload.length, senml: m.pack instanceof Array ? m.pack.map((r: unknown) => (r instanceof Map ? Object.fromEntries(r) : r)) : undefined }, chatty ? `  sink <- ${m.confirmable ? "CON" : "NON"} ${senmlLine(m)}` : undefined));
+  } catch (e) {
+    const message = `cannot start the embedded ${mqtt ? "broker" : "CoAP sink"}: ${(e as Error).message}`;
+    emit({ event: "error", message }, message);
+    return 1;
+  }
+  const brokerUrl = options.broker ? `${options.broker.scheme}://${options.broker.host}:${options.broker.port}` : broker?.url;
+  const brokerHost = options.broker?.host ?? "127.0.0.1";
+  const brokerPort = options.broker?.port ?? broker?.port ?? 1883;
+  const serverHost = options.server?.host ?? "127.0.0.1";
+  const serverPort = options.server?.port ?? sink?.port ?? 5683;
+  const serverPath = (options.server?.path ?? "/tele").replace(/^\//, "");
+
+  // The device's CoAP server: a given port (N, N+1, ...), a free port for one device, none for a fleet without --coap-port.
+  let coapPorts: (number | undefined)[] = [];
+  if (options.coapPort !== undefined) coapPorts = apps.map((_, i) => options.coapPort! + i);
+  else if (options.devices === 1) coapPorts = [await freeUdpPort()];
+  else coapPorts = apps.map(() => undefined);
+
+  const keys = apps.map(() => new Uint8Array(randomBytes(32)));
   let finished = false;
+  let failure: string | undefined;
+  let resolveDone: (code: number) => void = () => undefined;
+  const done = new Promise<number>((r) => (resolveDone = r));
+  const timers: ReturnType<typeof setTimeout>[] = [];
 
-  return new Promise<number>((resolve) => {
-    const finish = (code: number, reason: string) => {
-      if (finished) return;
-      finished = true;
-      for (const d of devices) d.stop();
-      driver?.stop();
-      (clock as RealClock).clearAll?.();
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-      const total = counts.reduce((a, b) => a + b, 0);
-      emit({ event: "done", reason, readings: total, devices: options.devices, code }, `${reason}: ${total} readings from ${options.devices} device(s)`);
-      resolve(code);
-    };
-    const onSignal = () => finish(0, "stopped");
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-
-    for (let i = 0; i < options.devices; i++) {
-      const id = options.devices === 1 ? options.id : `${options.id}-${String(i + 1).padStart(width, "0")}`;
-      const hardware = createSimHardware(options.board, clock, indoorDay(options.seed + i * 7919));
-      counts.push(0);
-      const device = new SimDevice({
-        name: id,
-        clock,
-        board: options.board,
-        io: hardware.io,
-        seed: options.seed + i,
-        log: (line) => emit({ event: "log", device: id, line }, line),
-        app: (platform) => {
-          const app = startApp({
-            platform,
-            board: options.board,
-            intervalMs: options.intervalMs,
-            onReading: (reading: Reading) => {
-              counts[i]++;
-              emit({ event: "reading", device: id, seq: reading.seq, time: new Date(reading.time).toISOString(), sample: reading.sample }, `[${id}] #${reading.seq} ${formatSample(reading.sample)}`);
-              if (options.readings !== undefined && counts.every((c) => c >= options.readings!)) finish(0, "done");
-            },
-          });
-          apps[i] = app;
-          return app;
-        },
-      });
-      devices.push(device);
+  const counts = (): StatusCounts => {
+    let readings = 0, sent = 0, acked = 0, failed = 0, reconnects = 0, online = 0;
+    for (const a of apps) {
+      if (!a) continue;
+      readings += a.readings;
+      sent += a.sent;
+      acked += a.acked;
+      failed += a.failed;
+      reconnects += a.reconnects;
+      if (a.state === "online") online++;
     }
-    emit({ event: "start", devices: options.devices, board: options.board.name, intervalMs: options.intervalMs, clock: options.clock }, `xs-iot sim: ${options.devices} device(s) on board "${options.board.name}", a reading every ${options.intervalMs / 1000} s (${options.clock} clock). Ctrl-C stops.`);
-    for (const d of devices) d.start();
-    if (options.durationMs !== undefined) clock.setTimer(() => finish(0, "duration reached"), options.durationMs);
-    driver?.start();
-  });
+    return { devices: options.devices, online, readings, sent, acked, failed, reconnects, state: apps[0]?.state ?? "starting" };
+  };
+
+  const reached = () =>
+    options.readings !== undefined && apps.every((a) => a && a.sent >= options.readings! && a.acked >= options.readings!);
+
+  const finish = async (code: number, reason: string) => {
+    if (finished) return;
+    finished = true;
+    for (const t of timers) clearTimeout(t);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    // Let datagrams and packets already written leave the sockets before they close.
+    await new Promise((r) => setTimeout(r, 100));
+    for (const d of devices) d.stop(); // each app says "offline" and disconnects
+    driver?.stop();
+    // Let the last packets (state "offline", DISCONNECT) reach the broker before it closes.
+    await new Promise((r) => setTimeout(r, 100));
+    (clock as RealClock).clearAll?.();
+    status?.stop();
+    status = undefined;
+    const c = counts();
+    emit({ event: "done", reason, code, devices: options.devices, readings: c.readings, sent: c.sent, acked: c.acked, failed: c.failed, reconnects: c.reconnects }, `${reason}: ${c.readings} readings from ${options.devices} device(s), ${c.sent} sent, ${c.acked} acknowledged${c.failed ? `, ${c.failed} failed` : ""}`);
+    if (broker) await broker.close();
+    sink?.close();
+    resolveDone(code);
+  };
+  const onSignal = () => void finish(failure ? 1 : 0, "stopped");
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  // In virtual time, time may jump only while no device waits for the network.
+  const busy = () => apps.some((a) => a && (a.state === "connecting" || (a.mqtt !== undefined && a.mqtt.outbox.count > 0)));
+  const driver = virtual ? new FastForward({ clock: virtual, isBusy: busy }) : undefined;
+
+  for (let i = 0; i < options.devices; i++) {
+    const id = deviceId(options, i);
+    const hardware = createSimHardware(options.board, clock, indoorDay(options.seed + i * 7919));
+    const provisioned: { [k: string]: unknown } = {
+      protocol: options.protocol,
+      "mqtt.host": brokerHost,
+      "mqtt.port": brokerPort,
+      "mqtt.tls": options.broker?.scheme === "mqtts",
+      "coap.gatewayHost": serverHost,
+      "coap.gatewayPort": serverPort,
+      "coap.gatewayPath": serverPath,
+      "telemetry.qos": options.qos === 0 ? 0 : 1,
+    };
+    if (coapPorts[i] !== undefined) provisioned["coap.listenPort"] = coapPorts[i];
+    const device = new SimDevice({
+      name: id,
+      clock,
+      board: options.board,
+      io: { ...hardware.io, TCP: TCP as never, TLS: TLS as never, UDP: UDP as never },
+      seed: options.seed + i,
+      log: (line) => {
+        if (chatty || /fail|error|cannot|refused/i.test(line)) emit({ event: "log", device: id, line }, line);
+      },
+      app: (platform) => {
+        const app = startApp({
+          platform,
+          board: options.board,
+          deviceId: id,
+          provisioned,
+          key: keys[i],
+          overrides: { samplingMs: options.intervalMs, telemetryMs: options.intervalMs, qos: options.qos, format: options.format, homeAssistant: options.homeAssistant, coapServer: coapPorts[i] !== undefined },
+          onReading: (reading: Reading) => {
+            const time = reading.time === reading.time ? new Date(reading.time).toISOString() : undefined;
+            // simMs: the simulator clock the environment is a function of (sim/scenarios.ts), for checks against it.
+            if (json) emit({ event: "reading", device: id, seq: reading.seq, time, simMs: clock.now(), sample: reading.sample }, undefined);
+            else if (chatty) print(`[${id}] #${reading.seq} ${formatSample(reading.sample)}`);
+          },
+          onAcked: (e: TelemetryEvent) => {
+            if (json) emit({ event: "acked", device: id, seqs: e.seqs }, undefined);
+            if (!finished && reached()) void finish(0, "done");
+          },
+          onSent: (e: TelemetryEvent) => {
+            if (json) emit({ event: "sent", device: id, seqs: e.seqs, messages: e.messages, bytes: e.bytes }, undefined);
+          },
+          onFailed: (e: TelemetryEvent, reason: string) => {
+            failure = `[${id}] telemetry of readings ${e.seqs.join(",")} failed: ${reason}`;
+            emit({ event: "failed", device: id, seqs: e.seqs, reason }, failure);
+            if (options.readings !== undefined) void finish(1, "failed");
+          },
+          onState: (s: AppState) => {
+            emit({ event: "state", device: id, state: s }, chatty ? `[${id}] ${s}` : undefined);
+          },
+          onError: (m) => emit({ event: "error", device: id, message: m }, chatty ? `[${id}] ${m}` : undefined),
+        });
+        apps[i] = app;
+        return app;
+      },
+    });
+    devices.push(device);
+  }
+
+  const first = deviceId(options, 0);
+  const topicBase = `xs-iot/${options.devices === 1 ? first : options.id + "-+"}`;
+  const coapUrl = coapPorts[0] !== undefined ? `coap://127.0.0.1:${coapPorts[0]}` : undefined;
+  const start: Record<string, unknown> = {
+    event: "start",
+    devices: options.devices,
+    board: options.board.name,
+    protocol: options.protocol,
+    intervalMs: options.intervalMs,
+    qos: options.qos,
+    clock: options.clock,
+    broker: mqtt ? brokerUrl : undefined,
+    embeddedBroker: !!broker,
+    server: mqtt ? undefined : `coap://${serverHost}:${serverPort}/${serverPath}`,
+    embeddedSink: !!sink,
+    telemetryTopic: mqtt ? `${topicBase}/tele` : undefined,
+    stateTopic: mqtt ? `${topicBase}/state` : undefined,
+    coap: coapUrl,
+    key: options.devices === 1 ? Buffer.from(keys[0]).toString("hex") : undefined,
+  };
+  const lines = [
+    `xs-iot sim: ${options.devices} device(s) on board "${options.board.name}", ${options.protocol}, a reading every ${options.intervalMs / 1000} s (QoS ${options.qos}, ${options.clock} clock). Ctrl-C stops.`,
+  ];
+  if (mqtt) {
+    lines.push(`  broker     ${brokerUrl}${broker ? " (embedded aedes, in this process)" : ""}`);
+    lines.push(`  telemetry  ${topicBase}/tele  (SenML ${options.format.toUpperCase()})`);
+    lines.push(`  state      ${topicBase}/state  (retained: online / offline)`);
+    lines.push(`  watch      mosquitto_sub -h ${brokerHost} -p ${brokerPort} -v -t '${topicBase}/#'`);
+  } else {
+    lines.push(`  telemetry  POST coap://${serverHost}:${serverPort}/${serverPath}${sink ? " (embedded sink, prints what it receives)" : ""}, ${options.qos ? "CON" : "NON"}`);
+  }
+  if (coapUrl) {
+    lines.push(`  CoAP       ${coapUrl}  (/.well-known/core, /sensors/${QUANTITIES[0].name} ..., /config)`);
+    lines.push(`  ask        coap-client-notls -m get ${coapUrl}/sensors/temperature`);
+    lines.push(`  discover   coap-client-notls -m get ${coapUrl}/.well-known/core`);
+  }
+  if (options.devices === 1)
+    lines.push(`  configure  npx xs-iot config --device ${first} --via ${mqtt ? brokerUrl : coapUrl ?? "coap://..."} --key ${start.key} get`);
+  emit(start, lines.join("\n"));
+
+  for (const d of devices) d.start();
+  if (!json) status = new StatusLine(counts, { tty, write: (s) => process.stdout.write(s), everyMs: 10_000 });
+
+  if (options.durationMs !== undefined)
+    clock.setTimer(() => void finish(options.readings !== undefined && !reached() ? 1 : 0, options.readings !== undefined && !reached() ? "duration reached before --readings" : "duration reached"), options.durationMs);
+  if (options.readings !== undefined) {
+    const limit = options.timeoutMs ?? 60_000 + 3 * options.readings * options.intervalMs;
+    if (virtual) virtual.setTimer(() => void finish(1, `timeout: --readings ${options.readings} not reached`), limit);
+    // Real time too: virtual time stands still while a device waits for the network.
+    if (virtual) timers.push(setTimeout(() => void finish(1, `timeout: --readings ${options.readings} not reached (real time)`), Math.max(120_000, options.timeoutMs ?? 0)));
+    else timers.push(setTimeout(() => void finish(1, `timeout: --readings ${options.readings} not reached`), limit));
+  }
+  driver?.start();
+  return done;
 }

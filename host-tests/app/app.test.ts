@@ -1,22 +1,101 @@
 // @xs
+/*
+ * The firmware app (src/app.ts) on a simulated board and a simulated UDP
+ * network, on a virtual clock: sampling, CoAP telemetry (RFC 7252 CON/NON,
+ * SenML RFC 8428), the device's CoAP resources (RFC 6690 discovery, RFC 7641
+ * Observe), configuration commands changing the app's behaviour.
+ */
 import { getBoard } from "../../boards/index";
+import { CoapClient } from "../../modules/coap/client";
+import { CoapServer } from "../../modules/coap/server";
+import { decodeCbor } from "../../modules/cbor/cbor";
+import { decodeUtf8 } from "../../modules/bytes/utf8";
+import { Scheduler } from "../../modules/scheduler/scheduler";
+import { signCommand } from "../../modules/config/auth";
+import { hmacSha256 } from "../../modules/platform/sha256";
 import { SimDevice } from "../../sim/device";
 import { createSimHardware } from "../../sim/hardware";
+import { Prng } from "../../sim/prng";
+import { SimNetwork } from "../../sim/udp-network";
 import { VirtualClock } from "../../sim/virtual-clock";
-import { startApp, type Reading } from "../../src/app";
+import { startApp, type App, type AppOverrides, type Reading, type TelemetryEvent } from "../../src/app";
+import { encodeTelemetry, QUANTITIES, SenmlSplitError } from "../../src/senml";
+import { roundTo as round } from "../../modules/telemetry/senml";
 
-function setup(env = { temperature: 23.25, humidity: 40, pressure: 99_000, light: 500, co2: 800, battery: 3.9 }) {
+const ENV = { temperature: 23.25, humidity: 40, pressure: 99_000, light: 500, co2: 800, battery: 3.9 };
+const DEVICE = "10.0.0.2";
+const GATEWAY = "10.0.0.1";
+const KEY = new Uint8Array(32).fill(7);
+
+interface Received {
+  confirmable: boolean;
+  contentFormat: number | undefined;
+  payload: Uint8Array;
+}
+
+function setup(options: { overrides?: AppOverrides; env?: typeof ENV; provisioned?: { [k: string]: unknown } } = {}) {
   const clock = new VirtualClock();
   const board = getBoard("sim");
-  const hardware = createSimHardware(board, clock, env);
+  const hardware = createSimHardware(board, clock, options.env ?? ENV);
+  const network = new SimNetwork({ clock });
+  const prng = new Prng(9);
+  const gwScheduler = new Scheduler({ clock });
+  const received: Received[] = [];
+  const sink = new CoapServer({ socket: { io: network.host(GATEWAY).UDP, port: 5683 }, scheduler: gwScheduler, random: (b) => prng.fill(b) });
+  sink.add("tele", {
+    post: (req) => {
+      received.push({ confirmable: req.confirmable, contentFormat: req.contentFormat, payload: req.payload.slice() });
+      return { code: 0x44 };
+    },
+  });
+  const client = new CoapClient({ endpoint: sink.endpoint });
   const readings: Reading[] = [];
   const errors: string[] = [];
+  const sent: TelemetryEvent[] = [];
+  const acked: TelemetryEvent[] = [];
+  let app: App | undefined;
   const device = new SimDevice({
     clock,
-    io: hardware.io,
-    app: (platform) => startApp({ platform, board, intervalMs: 10_000, onReading: (r) => readings.push(r), onError: (m) => errors.push(m) }),
+    io: { ...hardware.io, UDP: network.host(DEVICE).UDP },
+    app: (platform) => {
+      app = startApp({
+        platform,
+        board,
+        deviceId: "dev-1",
+        key: KEY,
+        provisioned: { protocol: "coap", "coap.gatewayHost": GATEWAY, "coap.gatewayPort": 5683, "coap.gatewayPath": "tele", "coap.listenPort": 5683, ...options.provisioned },
+        overrides: options.overrides ?? { samplingMs: 10_000 },
+        onReading: (r) => readings.push(r),
+        onSent: (e) => sent.push(e),
+        onAcked: (e) => acked.push(e),
+        onError: (m) => errors.push(m),
+      });
+      return app;
+    },
   });
-  return { clock, hardware, readings, errors, device };
+  return { clock, hardware, readings, errors, device, received, sent, acked, client, app: () => app!, sink };
+}
+
+/** Advances virtual time in steps, letting promise callbacks (CoAP responses, block-wise follow-ups) run between them. */
+async function run(clock: VirtualClock, ms: number, step = 100): Promise<void> {
+  for (let t = 0; t < ms; t += step) {
+    clock.advance(Math.min(step, ms - t));
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  }
+}
+
+function senml(r: Received): { [k: string]: unknown }[] {
+  if (r.contentFormat === 112) {
+    const d = decodeCbor(r.payload);
+    if (!d.ok) throw new Error("bad CBOR");
+    const labels: { [k: number]: string } = { [-2]: "bn", [-3]: "bt", 0: "n", 1: "u", 2: "v", 6: "t" };
+    return (d.value as Map<number, unknown>[]).map((m) => {
+      const o: { [k: string]: unknown } = {};
+      m.forEach((v, k) => (o[labels[k]] = v));
+      return o;
+    });
+  }
+  return JSON.parse(decodeUtf8(r.payload));
 }
 
 describe("the app on a simulated board", () => {
@@ -67,39 +146,34 @@ describe("the app on a simulated board", () => {
     expect(sht.sample.hygrometer).toBeUndefined();
     expect(sht.sample.thermometer).toBeUndefined();
     expect(errors.some((e) => /SHT3x at 0x44/.test(e))).toBe(true);
-    // the merged view falls back to the BME280's fresh values, not the SHT3x's old ones
     expect(last.sample.hygrometer!.humidity).toBe(bme.sample.hygrometer!.humidity);
     expect(last.sample.thermometer!.temperature).toBe(bme.sample.thermometer!.temperature);
   });
 
   it("reports a board sensor whose chip is missing, and runs with the others", () => {
-    const clock = new VirtualClock();
-    const board = getBoard("sim");
-    const hardware = createSimHardware(board, clock);
-    hardware.bus.detach(0x76);
-    const readings: Reading[] = [];
-    const errors: string[] = [];
-    const device = new SimDevice({ clock, io: hardware.io, app: (platform) => startApp({ platform, board, intervalMs: 10_000, onReading: (r) => readings.push(r), onError: (m) => errors.push(m) }) });
-    device.start();
-    clock.advance(11_000);
-    expect(readings.length).toBeGreaterThan(0);
-    expect(readings[0].sample.barometer).toBeUndefined();
-    expect(readings[0].sample.hygrometer).toBeDefined();
-    expect(errors.some((e) => /0x76/.test(e))).toBe(true);
+    const t = setup();
+    t.hardware.bus.detach(0x76);
+    t.device.start();
+    t.clock.advance(11_000);
+    expect(t.readings.length).toBeGreaterThan(0);
+    expect(t.readings[0].sample.barometer).toBeUndefined();
+    expect(t.readings[0].sample.hygrometer).toBeDefined();
+    expect(t.errors.some((e) => /0x76/.test(e))).toBe(true);
   });
 
-  it("stops: no reading and no timer after stop()", () => {
-    const { clock, readings, device } = setup();
+  it("stops: no reading, no datagram and no timer after stop()", () => {
+    const { clock, readings, device, received } = setup();
     device.start();
     clock.advance(10_000);
     const n = readings.length;
+    const m = received.length;
     device.stop();
     clock.advance(100_000);
     expect(readings.length).toBe(n);
-    expect(clock.pending).toBe(0);
+    expect(received.length).toBe(m);
   });
 
-  it("rejects a non-positive interval", () => {
+  it.each([[0], [-5], [NaN]])("refuses a sampling period of %p with a RangeError", (ms) => {
     const clock = new VirtualClock();
     const board = getBoard("sim");
     let error: unknown;
@@ -108,7 +182,7 @@ describe("the app on a simulated board", () => {
       io: createSimHardware(board, clock).io,
       app: (platform) => {
         try {
-          startApp({ platform, board, intervalMs: 0 });
+          startApp({ platform, board, overrides: { samplingMs: ms as number } });
         } catch (e) {
           error = e;
         }
@@ -116,5 +190,170 @@ describe("the app on a simulated board", () => {
     });
     device.start();
     expect(error).toBeInstanceOf(RangeError);
+  });
+});
+
+describe("CoAP telemetry (RFC 7252 POST, SenML RFC 8428)", () => {
+  it("QoS 1: each reading is POSTed CON as SenML JSON with the device id in bn, and acknowledged", async () => {
+    const t = setup({ overrides: { samplingMs: 10_000, qos: 1 } });
+    t.device.start();
+    await run(t.clock, 35_000);
+    expect(t.readings.length).toBe(4);
+    expect(t.received.length).toBe(4);
+    expect(t.acked.map((e) => e.seqs[0])).toEqual([1, 2, 3, 4]);
+    for (const r of t.received) {
+      expect(r.confirmable).toBe(true); // RFC 7252 §4.2
+      expect(r.contentFormat).toBe(110); // RFC 8428 §12.3 application/senml+json
+    }
+    const pack = senml(t.received[3]);
+    expect(pack[0].bn).toBe("dev-1:");
+    expect(pack[0].bt).toBe(Math.round(t.readings[3].time) / 1000);
+    const byName: { [n: string]: { u: unknown; v: unknown } } = {};
+    for (const r of pack) byName[r.n as string] = { u: r.u, v: r.v };
+    const s = t.readings[3].sample;
+    expect(byName.temperature).toEqual({ u: "Cel", v: round(s.thermometer!.temperature, 2) });
+    expect(byName.humidity).toEqual({ u: "%RH", v: round(s.hygrometer!.humidity, 1) });
+    expect(byName.pressure).toEqual({ u: "Pa", v: round(s.barometer!.pressure, 0) });
+    expect(byName.illuminance).toEqual({ u: "lx", v: round(s.lightmeter!.illuminance, 1) });
+    expect(byName.co2).toEqual({ u: "ppm", v: round(s.carbonDioxideDetector!.CO2, 0) });
+    expect(byName.battery).toEqual({ u: "V", v: round(s.battery!.voltage, 3) });
+    // and within the sensors' resolution of the simulated environment
+    expect(Math.abs((byName.temperature.v as number) - ENV.temperature)).toBeLessThan(0.1);
+    expect(Math.abs((byName.co2.v as number) - ENV.co2)).toBeLessThan(5);
+  });
+
+  it("QoS 0: NON POSTs (RFC 7252 §4.3), counted as sent without waiting for an answer", async () => {
+    const t = setup({ overrides: { samplingMs: 10_000, qos: 0 } });
+    t.device.start();
+    await run(t.clock, 25_000);
+    expect(t.received.length).toBe(3);
+    for (const r of t.received) expect(r.confirmable).toBe(false);
+    expect(t.sent.length).toBe(3);
+    expect(t.app().sent).toBe(3);
+  });
+
+  it("SenML CBOR (RFC 8428 §6, Content-Format 112) with integer labels", async () => {
+    const t = setup({ overrides: { samplingMs: 10_000, format: "cbor" } });
+    t.device.start();
+    await run(t.clock, 6_000);
+    expect(t.received.length).toBe(1);
+    expect(t.received[0].contentFormat).toBe(112);
+    const pack = senml(t.received[0]);
+    expect(pack[0].bn).toBe("dev-1:");
+    expect(pack.map((r) => r.n)).toEqual(["temperature", "humidity", "pressure", "illuminance", "co2", "battery"]);
+  });
+
+  it("a telemetry period longer than the sampling period batches readings in one pack with relative times (RFC 8428 §4.5.3)", async () => {
+    const t = setup({ overrides: { samplingMs: 10_000, telemetryMs: 30_000 } });
+    t.device.start();
+    await run(t.clock, 31_000);
+    expect(t.readings.length).toBe(4);
+    expect(t.received.length).toBe(1);
+    const pack = senml(t.received[0]);
+    expect(t.sent[0].seqs).toEqual([1, 2, 3]);
+    const times = pack.filter((r) => r.n === "temperature").map((r) => (r.t === undefined ? 0 : r.t));
+    expect(times).toEqual([0, 10, 20]);
+  });
+
+  it("no gateway answer to a CON: the readings are reported failed, not acknowledged", async () => {
+    const t = setup({ overrides: { samplingMs: 10_000, qos: 1 }, provisioned: { "coap.gatewayPort": 5999 } });
+    t.device.start();
+    await run(t.clock, 200_000);
+    expect(t.received.length).toBe(0);
+    expect(t.app().acked).toBe(0);
+    expect(t.app().failed).toBeGreaterThan(0);
+  });
+});
+
+describe("the device's CoAP resources", () => {
+  it("/.well-known/core lists one observable resource per quantity and /config (RFC 6690, RFC 7641)", async () => {
+    const t = setup();
+    t.device.start();
+    const p = t.client.get(`coap://${DEVICE}:5683/.well-known/core`);
+    await run(t.clock, 2_000);
+    const res = await p;
+    expect(res.status).toBe("2.05");
+    const links = res.text();
+    for (const q of QUANTITIES) expect(links).toContain(`</sensors/${q.name}>`);
+    expect(links).toMatch(/<\/sensors\/temperature>;[^,]*obs/);
+    expect(links).toContain("</config>");
+  });
+
+  it("GET /sensors/temperature: 5.03 before the first reading, then the latest value as SenML", async () => {
+    const t = setup();
+    t.device.start();
+    const early = t.client.get(`coap://${DEVICE}:5683/sensors/temperature`);
+    await run(t.clock, 100);
+    expect((await early).status).toBe("5.03");
+    await run(t.clock, 20_000);
+    const p = t.client.get(`coap://${DEVICE}:5683/sensors/temperature`, { accept: 110 });
+    await run(t.clock, 1_000);
+    const res = await p;
+    expect(res.status).toBe("2.05");
+    expect(res.contentFormat).toBe(110);
+    const pack = JSON.parse(res.text());
+    expect(pack[0].n).toBe("temperature");
+    expect(pack[0].v).toBe(round(t.readings[t.readings.length - 1].sample.thermometer!.temperature, 2));
+  });
+
+  it("an observer of /sensors/co2 is notified when the value changes (RFC 7641 §4.2)", async () => {
+    const t = setup();
+    t.device.start();
+    await run(t.clock, 11_000);
+    const values: number[] = [];
+    t.client.observe({ uri: `coap://${DEVICE}:5683/sensors/co2`, onNotify: (r) => values.push(JSON.parse(r.text())[0].v) });
+    await run(t.clock, 1_000);
+    t.hardware.environment.set("co2", 1500);
+    await run(t.clock, 30_000);
+    expect(values.length).toBeGreaterThanOrEqual(2);
+    expect(Math.abs(values[0] - 800)).toBeLessThan(5);
+    expect(Math.abs(values[values.length - 1] - 1500)).toBeLessThan(10);
+  });
+
+  it("a signed config/patch over CoAP changes the sampling period the app runs at", async () => {
+    const t = setup({ overrides: { qos: 0 } });
+    t.device.start();
+    await run(t.clock, 1_000);
+    const body = { sampling: { intervalS: 2 } };
+    const mac = signCommand(hmacSha256, KEY, "dev-1", "config/patch", 1, body);
+    const p = t.client.request({ method: 0x06 as never, uri: `coap://${DEVICE}:5683/config?ctr=1&mac=${mac}`, payload: JSON.stringify(body), contentFormat: 50 });
+    await run(t.clock, 1_000);
+    const res = await p;
+    expect(res.status).toBe("2.04");
+    expect(t.app().config.sampling.intervalS).toBe(2);
+    const before = t.readings.length;
+    await run(t.clock, 20_000);
+    expect(t.readings.length - before).toBeGreaterThanOrEqual(9);
+  });
+});
+
+describe("SenML packs (src/senml.ts)", () => {
+  const sample = { thermometer: { temperature: 21.234 }, hygrometer: { humidity: 45.678 }, barometer: { pressure: 101325.04 } };
+  it("splits readings over several packs no larger than the budget, each standing alone with bn and bt", () => {
+    const readings = [0, 1, 2, 3, 4].map((i) => ({ time: 1_767_225_600_000 + i * 1000, sample }));
+    const whole = encodeTelemetry("dev-1", readings, "json");
+    expect(whole.length).toBe(1);
+    const packs = encodeTelemetry("dev-1", readings, "json", 200);
+    expect(packs.length).toBeGreaterThan(1);
+    let records = 0;
+    for (const p of packs) {
+      expect(p.length).toBeLessThanOrEqual(200);
+      const pack = JSON.parse(decodeUtf8(p));
+      expect(pack[0].bn).toBe("dev-1:");
+      expect(typeof pack[0].bt).toBe("number");
+      records += pack.length;
+    }
+    expect(records).toBe(15);
+  });
+
+  it("throws when one record cannot fit, rather than break the limit", () => {
+    expect(() => encodeTelemetry("dev-1", [{ time: 0, sample }], "json", 20)).toThrow(SenmlSplitError);
+  });
+
+  it("leaves the time out when the host has no wall-clock time (epoch NaN)", () => {
+    const [p] = encodeTelemetry("dev-1", [{ time: NaN, sample }], "json");
+    const pack = JSON.parse(decodeUtf8(p));
+    expect(pack[0].bt).toBeUndefined();
+    expect(pack[0].v).toBe(21.23);
   });
 });

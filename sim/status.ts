@@ -1,0 +1,66 @@
+/*
+ * The live status line of `xs-iot sim`: on a terminal one line rewritten in
+ * place (other output is printed above it), otherwise a plain line every
+ * `everyMs`. Node-only.
+ */
+export interface StatusCounts {
+  devices: number;
+  online: number;
+  readings: number;
+  sent: number;
+  acked: number;
+  failed: number;
+  reconnects: number;
+  state: string;
+}
+
+export function formatStatus(c: StatusCounts): string {
+  const who = c.devices === 1 ? c.state : `${c.online}/${c.devices} online`;
+  return `[${who}] readings ${c.readings}, sent ${c.sent}, acknowledged ${c.acked}` + (c.failed ? `, failed ${c.failed}` : "") + `, reconnects ${c.reconnects}`;
+}
+
+export class StatusLine {
+  #tty: boolean;
+  #write: (s: string) => void;
+  #shown = false;
+  #last = "";
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    private readonly counts: () => StatusCounts,
+    options: { tty: boolean; write: (s: string) => void; everyMs?: number },
+  ) {
+    this.#tty = options.tty;
+    this.#write = options.write;
+    const every = options.tty ? 250 : (options.everyMs ?? 10_000);
+    this.#timer = setInterval(() => this.update(!this.#tty), every);
+    this.#timer.unref();
+  }
+
+  /** Prints a line of other output, keeping the status line below it. */
+  print(line: string): void {
+    if (this.#tty && this.#shown) this.#write("\r\x1b[K");
+    this.#write(line + "\n");
+    if (this.#tty && this.#shown) this.#write(this.#last);
+  }
+
+  /** Redraws (TTY) or prints (force) the status. */
+  update(force = false): void {
+    const s = formatStatus(this.counts());
+    if (this.#tty) {
+      if (s === this.#last && this.#shown) return;
+      this.#last = s;
+      this.#shown = true;
+      this.#write("\r\x1b[K" + s);
+    } else if (force) {
+      this.#write(s + "\n");
+    }
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    if (this.#tty && this.#shown) this.#write("\n");
+    this.#shown = false;
+  }
+}

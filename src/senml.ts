@@ -1,0 +1,42 @@
+/*
+ * The app's use of modules/telemetry (docs/telemetry.md): readings -> SenML
+ * packs (RFC 8428), JSON (§5) or CBOR (§6), split so that no message is larger
+ * than a byte budget (the broker's Maximum Packet Size minus the PUBLISH
+ * overhead, or one CoAP block), and one quantity's latest value for the CoAP
+ * sensor resources.
+ *
+ * Portable (XS): no Node API.
+ */
+import type { Sample } from "../modules/sensors/sensor";
+import { QUANTITIES, readingsToPack, roundTo, CONTENT_FORMAT_SENML_CBOR, CONTENT_FORMAT_SENML_JSON, type Quantity, type TelemetryReading } from "../modules/telemetry/senml";
+import { splitSenml, SenmlSplitError, type SenmlFormat } from "../modules/telemetry/split";
+
+export { QUANTITIES, SenmlSplitError, type Quantity, type SenmlFormat, type TelemetryReading };
+
+/** RFC 8428 §12.3: Content-Format IDs. */
+export const SENML_JSON_CONTENT_FORMAT = CONTENT_FORMAT_SENML_JSON;
+export const SENML_CBOR_CONTENT_FORMAT = CONTENT_FORMAT_SENML_CBOR;
+
+/** The value of a quantity in a sample, rounded to the quantity's resolution, or undefined. */
+export function quantityValue(sample: Sample, q: Quantity): number | undefined {
+  const g = (sample as { [k: string]: { [f: string]: number } | undefined })[q.group];
+  const v = g ? g[q.field] : undefined;
+  return typeof v === "number" && v === v && v !== Infinity && v !== -Infinity ? roundTo(v, q.decimals) : undefined;
+}
+
+/**
+ * Readings as SenML packs of at most `maxBytes` each (every pack stands alone
+ * with bn and bt). Throws SenmlSplitError when one record cannot fit.
+ * No values gives no packs.
+ */
+export function encodeTelemetry(deviceId: string, readings: readonly TelemetryReading[], format: SenmlFormat = "json", maxBytes = Infinity): Uint8Array[] {
+  const pack = readingsToPack(readings, { deviceId });
+  if (!pack.length) return [];
+  return splitSenml(pack, maxBytes, format);
+}
+
+/** One quantity's latest value as a one-record pack (the CoAP sensor resources). */
+export function encodeQuantity(deviceId: string, q: Quantity, sample: Sample, time: number, format: SenmlFormat): Uint8Array {
+  const only = { [q.group]: (sample as { [k: string]: unknown })[q.group] } as Sample;
+  return splitSenml(readingsToPack({ time, sample: only }, { deviceId }), Infinity, format)[0];
+}
