@@ -1,6 +1,10 @@
 /*
- * MqttClient: the MQTT session (./session.ts) bound to an ECMA-419 TCP or TLS socket and
- * to the scheduler, with reconnection.
+ * MqttClientCore: an MQTT session bound to an ECMA-419 TCP or TLS socket and to the
+ * scheduler, with reconnection. Which session it runs is chosen at build time by the entry
+ * an app imports, both exporting a class named MqttClient with this API:
+ *   - ./client.ts: MqttSession (./session.ts), MQTT 3.1.1 and 5.0;
+ *   - ./client311.ts: MqttSessionCore (./session-core.ts), MQTT 3.1.1 only, without the
+ *     5.0 properties codec, topic aliases or AUTH (a smaller build; version 5 is refused).
  *
  *   const client = new MqttClient({
  *     socket: { io: TLS, host: "broker.example", port: 8883, tls: { host: "broker.example", ca } },
@@ -35,7 +39,7 @@ import { Backoff } from "./backoff";
 import { MqttOutbox } from "./outbox";
 import type { QoS, Subscription } from "./packets";
 import type { MqttProperties } from "./properties";
-import { MqttSession } from "./session";
+import type { MqttSessionCore } from "./session-core";
 import type {
   AuthExchange,
   ConnectInfo,
@@ -46,11 +50,11 @@ import type {
   PublishCallback,
   PublishOptions,
   SubscribeCallback,
-} from "./session";
+} from "./session-core";
 import { MqttError } from "./session-error";
 import { checkTopicFilter, parseSharedSubscription, topicMatches } from "./topic";
 
-export type { MqttMessage, ConnectInfo, DeliveryResult, DisconnectInfo, PublishOptions, AuthExchange } from "./session";
+export type { MqttMessage, ConnectInfo, DeliveryResult, DisconnectInfo, PublishOptions, AuthExchange } from "./session-core";
 export { MqttError } from "./session-error";
 
 export interface MqttSocketOptions {
@@ -90,15 +94,15 @@ export interface MqttClientOptions extends Omit<MqttSessionOptions, "scheduler" 
   maxQueuedBytes?: number;
   /** Connect from the constructor (default true); else call connect(). */
   autoConnect?: boolean;
-  onConnect?(this: MqttClient, info: ConnectInfo): void;
-  onMessage?(this: MqttClient, message: MqttMessage): void;
-  onDelivered?(this: MqttClient, result: DeliveryResult, error: MqttError | undefined): void;
-  onError?(this: MqttClient, error: MqttError): void;
-  onDisconnect?(this: MqttClient, info: DisconnectInfo): void;
-  onClose?(this: MqttClient, error: MqttError | undefined): void;
+  onConnect?(this: MqttClientCore, info: ConnectInfo): void;
+  onMessage?(this: MqttClientCore, message: MqttMessage): void;
+  onDelivered?(this: MqttClientCore, result: DeliveryResult, error: MqttError | undefined): void;
+  onError?(this: MqttClientCore, error: MqttError): void;
+  onDisconnect?(this: MqttClientCore, info: DisconnectInfo): void;
+  onClose?(this: MqttClientCore, error: MqttError | undefined): void;
   /** Reconnection stopped for good (deadline passed or a permanent refusal). */
-  onGiveUp?(this: MqttClient, error: MqttError | undefined): void;
-  onAuth?(this: MqttClient, exchange: AuthExchange): Uint8Array | undefined;
+  onGiveUp?(this: MqttClientCore, error: MqttError | undefined): void;
+  onAuth?(this: MqttClientCore, exchange: AuthExchange): Uint8Array | undefined;
 }
 
 export interface ClientSubscribeOptions {
@@ -124,8 +128,8 @@ interface SubscriptionRecord {
 const PERMANENT_5 = [0x84, 0x85, 0x86, 0x87, 0x8a, 0x8c];
 const PERMANENT_311 = [1, 2, 4, 5];
 
-export class MqttClient {
-  readonly session: MqttSession;
+export class MqttClientCore {
+  readonly session: MqttSessionCore;
   readonly scheduler: Scheduler;
   private readonly options: MqttClientOptions;
   private readonly backoff: Backoff | undefined;
@@ -141,7 +145,8 @@ export class MqttClient {
   private lastError: MqttError | undefined;
   private readonly subscriptions = new Map<string, SubscriptionRecord>();
 
-  constructor(options: MqttClientOptions) {
+  /** `Session`: the session class of the build (see the entries ./client.ts, ./client311.ts). */
+  constructor(options: MqttClientOptions, Session: new (options: MqttSessionOptions) => MqttSessionCore) {
     if (!options || !options.socket || typeof options.socket.io !== "function") {
       throw new MqttError("invalid", "MqttClient: options.socket.io (an ECMA-419 TCP or TLS constructor) is required");
     }
@@ -158,7 +163,7 @@ export class MqttClient {
       clock: options.scheduler.clock,
     });
     const self = this;
-    this.session = new MqttSession({
+    this.session = new Session({
       ...options,
       scheduler: options.scheduler,
       outbox,

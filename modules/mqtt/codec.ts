@@ -42,8 +42,8 @@ export {
   MAX_TOPIC_BYTES,
 } from "./topic";
 export { MqttDecoder, MAX_PACKET_SIZE } from "./decoder";
-export { MqttEncoder } from "./encode";
-export type { MqttEncoderOptions } from "./encode";
+export { MqttEncoder } from "./encode-core";
+export type { MqttEncoderOptions } from "./encode-core";
 export type { MqttDecoderOptions } from "./decoder";
 export {
   encodePacket,
@@ -64,4 +64,4 @@ export {
   encodePingresp,
   encodeDisconnect,
   encodeAuth,
-} from "./encode";
+} from "./encode-core";

@@ -42,8 +42,8 @@ import type {
   UnsubscribePacket,
   WillMessage,
 } from "./packets";
-import { packetName, readProperties } from "./properties";
-import { isReasonCodeAllowed } from "./reason-codes";
+import { packetName } from "./packets";
+import { propsRead as readProperties, reasonAllowed as isReasonCodeAllowed } from "./props-hook";
 import { checkTopicFilter, checkTopicName } from "./topic";
 import { decodeMqttString, Reader } from "./wire";
 

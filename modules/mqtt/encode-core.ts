@@ -25,8 +25,8 @@ import type {
   UnsubackPacket,
   UnsubscribePacket,
 } from "./packets";
-import { propertiesLength, WILL_PROPERTIES, writeProperties, packetName } from "./properties";
-import { isReasonCodeAllowed } from "./reason-codes";
+import { packetName } from "./packets";
+import { propsLength as propertiesLength, propsWrite as writeProperties, reasonAllowed as isReasonCodeAllowed } from "./props-hook";
 import { checkTopicFilter, checkTopicName } from "./topic";
 import { mqttStringLength, varintLength, writeBinary, writeMqttString, writeVarint } from "./wire";
 

@@ -33,7 +33,7 @@
 import type { KeyValueStore } from "../platform/storage";
 import { MAX_NAME_LENGTH, MAX_VALUE_BYTES } from "../platform/storage";
 import { MqttDecoder } from "./decoder";
-import { encodePacket } from "./encode";
+import { encodePacket } from "./encode-core";
 import type { PublishPacket, QoS } from "./packets";
 import type { MqttProperties } from "./properties";
 import { MqttError } from "./session-error";

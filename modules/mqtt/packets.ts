@@ -27,6 +27,16 @@ export const PacketType = {
   AUTH: 15,
 } as const;
 
+const PACKET_NAMES = [
+  "Will Properties", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP",
+  "SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "AUTH",
+];
+
+/** Name of a packet type (or "Will Properties" for 0), for messages. */
+export function packetName(type: number): string {
+  return PACKET_NAMES[type] !== undefined ? PACKET_NAMES[type] : "packet type " + type;
+}
+
 /** The Protocol Level byte: 4 = MQTT 3.1.1 (§3.1.2.2), 5 = MQTT 5.0 (§3.1.2.2). */
 export type MqttVersion = 4 | 5;
 export type QoS = 0 | 1 | 2;

@@ -3,6 +3,9 @@
  * packets may carry it), decoding with the Malformed / Protocol Error rules, and encoding.
  */
 import { MqttCodecError, malformed, protocolError } from "./errors";
+import { packetName } from "./packets";
+import { v5 } from "./props-hook";
+import { isReasonCodeAllowed } from "./reason-codes";
 import { mqttStringLength, Reader, varintLength, writeBinary, writeMqttString, writeVarint } from "./wire";
 
 /** Every MQTT 5.0 property, by its camel-cased Table 2-4 name. */
@@ -148,16 +151,6 @@ for (let i = 0; i < KEYS.length; i++) {
 export const PROPERTY_BY_ID: (PropertyDefinition | undefined)[] = [];
 for (let i = 0; i < 0x2b; i++) PROPERTY_BY_ID[i] = undefined;
 for (let i = 0; i < PROPERTIES.length; i++) PROPERTY_BY_ID[PROPERTIES[i].id] = PROPERTIES[i];
-
-const PACKET_NAMES = [
-  "Will Properties", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP",
-  "SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "AUTH",
-];
-
-/** Name of a packet type (or "Will Properties" for 0), for messages. */
-export function packetName(type: number): string {
-  return PACKET_NAMES[type] !== undefined ? PACKET_NAMES[type] : "packet type " + type;
-}
 
 /** Values that must be 0 or 1, with the section that says so. */
 const BOOLEAN_BYTES: { [key: string]: string } = {
@@ -408,3 +401,8 @@ export function writeProperties(out: Uint8Array, o: number, p: MqttProperties | 
   }
   return o;
 }
+
+export { packetName };
+
+// Plugs the properties codec into the encoder and decoder (see ./props-hook.ts).
+v5.c = { len: propertiesLength, write: writeProperties, read: readProperties, allowed: isReasonCodeAllowed };

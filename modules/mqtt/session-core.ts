@@ -42,7 +42,7 @@
  */
 import type { Job, Scheduler } from "../scheduler/scheduler";
 import { MqttDecoder } from "./decoder";
-import { encodedLength, MqttEncoder } from "./encode";
+import { encodedLength, MqttEncoder } from "./encode-core";
 import type { MqttCodecError } from "./errors";
 import type { OutboxEntry } from "./outbox";
 import { MqttOutbox } from "./outbox";
@@ -62,9 +62,9 @@ import type {
   WillMessage,
 } from "./packets";
 import type { MqttProperties } from "./properties";
-import { encodeUtf8New, utf8Invalid, utf8Length } from "../bytes/utf8";
+import { encodeUtf8New } from "../bytes/utf8";
 import { MqttError } from "./session-error";
-import { checkTopicFilter, checkTopicName } from "./topic";
+import { checkTopicFilter } from "./topic";
 
 export { MqttError } from "./session-error";
 export type { MqttErrorCode } from "./session-error";
@@ -199,7 +199,7 @@ interface Pending {
   callback: SubscribeCallback | undefined;
 }
 
-export class MqttSession {
+export class MqttSessionCore {
   readonly version: MqttVersion;
   readonly outbox: MqttOutbox;
   readonly scheduler: Scheduler;
@@ -220,38 +220,32 @@ export class MqttSession {
   /** Keep alive in force, seconds. */
   keepAlive: number;
 
-  private readonly options: MqttSessionOptions;
-  private readonly decoder: MqttDecoder;
-  private readonly encoder: MqttEncoder;
-  private transport: MqttTransport | undefined;
-  private readonly receiveMaximum: number;
-  private readonly maximumPacketSize: number;
-  private readonly topicAliasMaximum: number;
-  private readonly maxInflight: number;
-  private cleanThisConnection = false;
-  private inflight = 0;
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
-  private readonly publishCallbacks = new Map<number, PublishCallback>();
-  // Outbound topic aliases of this connection.
-  private readonly aliasOf = new Map<string, number>();
-  private aliasTopic: string[] = [];
-  private aliasUsed: number[] = [];
-  private aliasClock = 0;
-  // Inbound topic aliases of this connection.
-  private inboundAlias: string[] = [];
+  protected readonly options: MqttSessionOptions;
+  protected readonly decoder: MqttDecoder;
+  protected readonly encoder: MqttEncoder;
+  protected transport: MqttTransport | undefined;
+  protected readonly receiveMaximum: number;
+  protected readonly maximumPacketSize: number;
+  protected readonly topicAliasMaximum: number;
+  protected readonly maxInflight: number;
+  protected cleanThisConnection = false;
+  protected inflight = 0;
+  protected nextId = 1;
+  protected readonly pending = new Map<number, Pending>();
+  protected readonly publishCallbacks = new Map<number, PublishCallback>();
   // Keep alive.
-  private lastSent = 0;
-  private lastReceived = 0;
-  private pingSentAt = -1;
-  private keepAliveJob: Job | undefined;
-  private connectJob: Job | undefined;
-  private closing = false;
+  protected lastSent = 0;
+  protected lastReceived = 0;
+  protected pingSentAt = -1;
+  protected keepAliveJob: Job | undefined;
+  protected connectJob: Job | undefined;
+  protected closing = false;
 
   constructor(options: MqttSessionOptions) {
     if (!options || !options.scheduler) throw new MqttError("invalid", "MqttSession: options.scheduler is required");
     const v = options.version ?? 5;
     if (v !== 4 && v !== 5) throw new MqttError("invalid", "MqttSession: version must be 4 (3.1.1) or 5 (5.0)");
+    if (v === 5 && !this.supports5()) throw new MqttError("invalid", "MqttSession: MQTT 5.0 is not in this build (MqttSessionCore is 3.1.1 only; use MqttSession of ./session)");
     this.version = v;
     this.options = options;
     this.scheduler = options.scheduler;
@@ -275,6 +269,31 @@ export class MqttSession {
     }
     this.decoder = new MqttDecoder({ version: v, maximumPacketSize: this.maximumPacketSize });
     this.encoder = new MqttEncoder({ version: v, bufferSize: 256 });
+  }
+
+  /** False: this class is the 3.1.1 session; MqttSession (./session) adds 5.0. */
+  protected supports5(): boolean {
+    return false;
+  }
+
+  /** CONNECT properties (5.0). */
+  protected connectProperties(): MqttProperties | undefined {
+    return undefined;
+  }
+
+  /** The properties a PUBLISH carries, checked (5.0); throws MqttError "invalid". */
+  protected publishProperties(properties: MqttProperties | undefined, payload: Uint8Array): MqttProperties | undefined {
+    return undefined;
+  }
+
+  /** The properties a SUBSCRIBE carries, checked (5.0); throws MqttError "invalid". */
+  protected subscribeProperties(options: SubscribeOptions | undefined): MqttProperties | undefined {
+    return undefined;
+  }
+
+  /** The Topic Name of an inbound PUBLISH (5.0 resolves aliases); undefined after a violation. */
+  protected inboundTopic(p: PublishPacket): string | undefined {
+    return p.topic;
   }
 
   get connected(): boolean {
@@ -307,21 +326,7 @@ export class MqttSession {
       password: o.password,
       properties: undefined,
     };
-    if (this.version === 5) {
-      const p: MqttProperties = {};
-      if (o.sessionExpiryInterval) p.sessionExpiryInterval = o.sessionExpiryInterval;
-      if (this.receiveMaximum !== 65535) p.receiveMaximum = this.receiveMaximum;
-      if (this.maximumPacketSize < 268435460) p.maximumPacketSize = this.maximumPacketSize;
-      if (this.topicAliasMaximum) p.topicAliasMaximum = this.topicAliasMaximum;
-      if (o.requestResponseInformation) p.requestResponseInformation = 1;
-      if (o.requestProblemInformation === false) p.requestProblemInformation = 0;
-      if (o.userProperties) p.userProperties = o.userProperties;
-      if (o.auth) {
-        p.authenticationMethod = o.auth.method;
-        if (o.auth.data) p.authenticationData = o.auth.data;
-      }
-      packet.properties = p;
-    }
+    packet.properties = this.connectProperties();
     if (!this.send(packet)) return;
     const timeout = o.connectTimeoutMs ?? 30000;
     this.connectJob = this.scheduler.after(timeout, () => {
@@ -377,21 +382,7 @@ export class MqttSession {
     if (!(bytes instanceof Uint8Array)) throw new MqttError("invalid", "publish: payload must be a Uint8Array or a string");
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new MqttError("invalid", "publish: qos must be 0, 1 or 2");
     // The Topic Name rules ([MQTT-3.3.2-2], §4.7) are checked once, by encodedLength below.
-    let properties = options?.properties;
-    if (properties !== undefined && this.version === 4) properties = undefined;
-    if (properties !== undefined) {
-      if (properties.topicAlias !== undefined) throw new MqttError("invalid", "publish: topic aliases are automatic; do not set topicAlias");
-      if (properties.subscriptionIdentifiers !== undefined) {
-        throw new MqttError("invalid", "publish: a client PUBLISH carries no Subscription Identifier", undefined, "[MQTT-3.3.4-6]");
-      }
-      if (properties.responseTopic !== undefined) {
-        const r = checkTopicName(properties.responseTopic, 5);
-        if (r !== undefined) throw new MqttError("invalid", "publish: Response Topic: " + r.message, r.reasonCode, "[MQTT-3.3.2-14]");
-      }
-      if (properties.payloadFormatIndicator === 1 && utf8Invalid(bytes) >= 0) {
-        throw new MqttError("invalid", "publish: Payload Format Indicator 1 but the payload is not UTF-8", 0x99, "§3.3.2.3.2");
-      }
-    }
+    const properties = this.publishProperties(options?.properties, bytes);
     if (this.state === "connected") {
       if (qos > this.serverMaximumQoS) {
         throw new MqttError("invalid", "publish: QoS " + qos + " above the server's Maximum QoS " + this.serverMaximumQoS, 0x9b, "[MQTT-3.2.2-11]");
@@ -453,19 +444,7 @@ export class MqttSession {
       }
       subs.push(this.version === 5 ? s : { topicFilter: s.topicFilter, qos: s.qos });
     }
-    let properties: MqttProperties | undefined;
-    if (this.version === 5 && options) {
-      properties = {};
-      if (options.subscriptionIdentifier !== undefined) {
-        const id = options.subscriptionIdentifier;
-        if (!(id >= 1 && id <= 268435455) || (id | 0) !== id) throw new MqttError("invalid", "subscribe: Subscription Identifier must be 1..268435455", undefined, "§3.8.2.1.2");
-        if (this.state === "connected" && !this.serverSubscriptionIdsAvailable) {
-          throw new MqttError("invalid", "subscribe: the server does not support Subscription Identifiers", 0xa1, "§3.2.2.3.15");
-        }
-        properties.subscriptionIdentifiers = [id];
-      }
-      if (options.userProperties) properties.userProperties = options.userProperties;
-    }
+    const properties = this.subscribeProperties(options);
     if (this.state !== "connected") throw new MqttError("not-connected", "subscribe: not connected");
     const id = this.allocateId();
     const ok = this.send({ type: 8 /* SUBSCRIBE */, packetId: id, subscriptions: subs, properties });
@@ -499,20 +478,15 @@ export class MqttSession {
     this.teardown(undefined, true);
   }
 
-  /** 5.0 re-authentication (§4.12.1): AUTH 0x19 with new Authentication Data. */
+  /** 5.0 re-authentication (§4.12.1); a 3.1.1 session has no enhanced authentication. */
   reauthenticate(data?: Uint8Array): void {
-    const auth = this.options.auth;
-    if (!auth || this.version !== 5) throw new MqttError("invalid", "MQTT reauthenticate: the session uses no enhanced authentication", undefined, "[MQTT-4.12.1-1]");
-    if (this.state !== "connected") throw new MqttError("not-connected", "MQTT reauthenticate: not connected");
-    const properties: MqttProperties = { authenticationMethod: auth.method };
-    if (data) properties.authenticationData = data;
-    this.send({ type: 15 /* AUTH */, reasonCode: 0x19, properties });
+    throw new MqttError("invalid", "MQTT reauthenticate: the session uses no enhanced authentication", undefined, "[MQTT-4.12.1-1]");
   }
 
   // ---------------------------------------------------------------------------
   // Inbound packets
 
-  private dispatch(p: MqttPacket): void {
+  protected dispatch(p: MqttPacket): void {
     if (this.state === "connecting" && p.type !== 2 /* CONNACK */ && p.type !== 15 /* AUTH */) {
       this.violation(0x82, p.type + " before CONNACK", this.version === 5 ? "[MQTT-3.2.0-1]" : "[MQTT-3.2.0-1]");
       return;
@@ -545,7 +519,7 @@ export class MqttSession {
     }
   }
 
-  private onConnack(p: ConnackPacket): void {
+  protected onConnack(p: ConnackPacket): void {
     if (this.state !== "connecting") {
       this.violation(0x82, "a second CONNACK", "[MQTT-3.2.0-2]");
       return;
@@ -602,7 +576,7 @@ export class MqttSession {
    * gone. QoS 2 messages it had PUBREC'd were taken over by it and are done; messages
    * it never acknowledged are sent again as new messages (DUP 0) so that none is lost.
    */
-  private sessionLost(): void {
+  protected sessionLost(): void {
     try {
       this.outbox.clearInbound();
     } catch (e) {
@@ -617,24 +591,10 @@ export class MqttSession {
     }
   }
 
-  private onPublish(p: PublishPacket): void {
-    let topic = p.topic;
+  protected onPublish(p: PublishPacket): void {
+    const topic = this.inboundTopic(p);
+    if (topic === undefined) return;
     const props = p.properties;
-    if (this.version === 5 && props !== undefined && props.topicAlias !== undefined) {
-      const alias = props.topicAlias;
-      if (alias === 0 || alias > this.topicAliasMaximum) {
-        this.violation(0x94, "Topic Alias " + alias + " outside 1.." + this.topicAliasMaximum, alias === 0 ? "[MQTT-3.3.2-8]" : "[MQTT-3.1.2-26]");
-        return;
-      }
-      if (topic === "") {
-        const t = this.inboundAlias[alias];
-        if (t === undefined) {
-          this.violation(0x82, "Topic Alias " + alias + " has no mapping on this connection", "§3.3.4");
-          return;
-        }
-        topic = t;
-      } else this.inboundAlias[alias] = topic;
-    }
     if (p.qos > 0 && this.version === 5 && !this.outbox.hasInbound(p.packetId!) && p.qos === 2 && this.outbox.inboundCount >= this.receiveMaximum) {
       // [MQTT-3.3.4-9]: more QoS 2 messages unreleased than our Receive Maximum.
       this.violation(0x93, "more than Receive Maximum " + this.receiveMaximum + " QoS 2 PUBLISH unacknowledged", "[MQTT-3.3.4-9]");
@@ -665,11 +625,11 @@ export class MqttSession {
     }
   }
 
-  private deliver(message: MqttMessage): void {
+  protected deliver(message: MqttMessage): void {
     this.call(() => this.handler.onMessage?.(message));
   }
 
-  private onPuback(p: PubAckPacket): void {
+  protected onPuback(p: PubAckPacket): void {
     const e = this.outbox.get(p.packetId);
     if (!e || e.qos !== 1 || !e.inflight) {
       this.violation(0x82, "PUBACK for packet identifier " + p.packetId + ", which has no QoS 1 message in flight", "§4.3.2");
@@ -682,7 +642,7 @@ export class MqttSession {
     this.pump();
   }
 
-  private onPubrec(p: PubAckPacket): void {
+  protected onPubrec(p: PubAckPacket): void {
     const e = this.outbox.get(p.packetId);
     const rc = p.reasonCode ?? 0;
     if (!e || e.qos !== 2 || !e.inflight) {
@@ -711,7 +671,7 @@ export class MqttSession {
     this.sendAck(6 /* PUBREL */, e.packetId, 0); // [MQTT-4.3.3-4]
   }
 
-  private onPubcomp(p: PubAckPacket): void {
+  protected onPubcomp(p: PubAckPacket): void {
     const e = this.outbox.get(p.packetId);
     if (!e || e.state !== 2 || !e.inflight) {
       this.violation(0x82, "PUBCOMP for packet identifier " + p.packetId + ", which has no PUBREL outstanding", "§4.3.3");
@@ -722,7 +682,7 @@ export class MqttSession {
     this.pump();
   }
 
-  private onPubrel(p: PubAckPacket): void {
+  protected onPubrel(p: PubAckPacket): void {
     const known = this.outbox.hasInbound(p.packetId);
     if (known) {
       try {
@@ -735,7 +695,7 @@ export class MqttSession {
     this.sendAck(7 /* PUBCOMP */, p.packetId, known || this.version === 4 ? 0 : 0x92);
   }
 
-  private onSubOrUnsubAck(p: SubackPacket | UnsubackPacket): void {
+  protected onSubOrUnsubAck(p: SubackPacket | UnsubackPacket): void {
     const pending = this.pending.get(p.packetId);
     const kind = p.type === 9 /* SUBACK */ ? "sub" : "unsub";
     const name = kind === "sub" ? "SUBACK" : "UNSUBACK";
@@ -753,7 +713,7 @@ export class MqttSession {
     if (cb) this.call(() => cb(undefined, p.reasonCodes));
   }
 
-  private onDisconnect(p: DisconnectPacket): void {
+  protected onDisconnect(p: DisconnectPacket): void {
     if (this.version === 4) {
       this.violation(0x82, "a 3.1.1 server never sends DISCONNECT", "§3.14");
       return;
@@ -775,47 +735,16 @@ export class MqttSession {
     this.teardown(error, true);
   }
 
-  private onAuthPacket(p: AuthPacket): void {
-    const auth = this.options.auth;
-    const props = p.properties;
-    if (!auth) {
-      this.violation(0x82, "AUTH without enhanced authentication", "[MQTT-4.12.0-6]");
-      return;
-    }
-    if (props?.authenticationMethod !== auth.method) {
-      this.violation(0x82, "AUTH with another Authentication Method", "[MQTT-4.12.0-5]");
-      return;
-    }
-    const rc = p.reasonCode ?? 0;
-    if (rc === 0x19 || (rc === 0 && this.state === "connecting")) {
-      this.violation(0x82, "AUTH reason code " + rc + " from the server here", "§4.12");
-      return;
-    }
-    const exchange: AuthExchange = { reasonCode: rc, method: auth.method, data: props?.authenticationData, properties: props };
-    if (rc === 0) {
-      this.call(() => this.handler.onAuth?.(exchange));
-      return;
-    }
-    let answer: Uint8Array | undefined;
-    try {
-      answer = this.handler.onAuth ? this.handler.onAuth(exchange) : undefined;
-    } catch (e) {
-      this.emitError(new MqttError("callback", "onAuth threw: " + String((e as Error)?.message ?? e), undefined, undefined, e));
-      answer = undefined;
-    }
-    if (answer === undefined) {
-      this.violation(0x87, "authentication abandoned by the app", "§4.12", true);
-      return;
-    }
-    const out: MqttProperties = { authenticationMethod: auth.method, authenticationData: answer };
-    this.send({ type: 15 /* AUTH */, reasonCode: 0x18, properties: out });
+  /** AUTH (§3.15): only a 5.0 session with enhanced authentication takes it. */
+  protected onAuthPacket(p: AuthPacket): void {
+    this.violation(0x82, "AUTH without enhanced authentication", "[MQTT-4.12.0-6]");
   }
 
   // ---------------------------------------------------------------------------
   // Outbox pump
 
   /** Sends what the outbox holds as far as the quota allows (§4.9). */
-  private pump(): void {
+  protected pump(): void {
     if (this.state !== "connected" || this.closing) return;
     const quotaMax = this.serverReceiveMaximum < this.maxInflight ? this.serverReceiveMaximum : this.maxInflight;
     if (this.inflight >= quotaMax) return;
@@ -843,7 +772,7 @@ export class MqttSession {
   }
 
   /** The PUBLISH for an outbox entry now, or undefined after giving it up (reported). */
-  private outboxPublish(e: OutboxEntry): PublishPacket | undefined {
+  protected outboxPublish(e: OutboxEntry): PublishPacket | undefined {
     let props = this.version === 5 ? e.properties : undefined;
     const expiry = props?.messageExpiryInterval;
     if (expiry !== undefined) {
@@ -875,7 +804,7 @@ export class MqttSession {
   }
 
   /** An outbox message is done: remove it, tell its callback and the handler. */
-  private finish(e: OutboxEntry, reasonCode: number, properties: MqttProperties | undefined, error: MqttError | undefined): void {
+  protected finish(e: OutboxEntry, reasonCode: number, properties: MqttProperties | undefined, error: MqttError | undefined): void {
     try {
       this.outbox.remove(e.packetId);
     } catch (err) {
@@ -893,46 +822,18 @@ export class MqttSession {
   // ---------------------------------------------------------------------------
   // Output
 
-  private sendPublish(p: PublishPacket): boolean {
-    if (this.serverTopicAliasMaximum > 0 && utf8Length(p.topic) > 3) {
-      // An alias costs 3 bytes of property; an empty topic saves the topic's bytes.
-      const topic = p.topic;
-      let alias = this.aliasOf.get(topic);
-      const props: MqttProperties = p.properties ? { ...p.properties } : {};
-      if (alias !== undefined) {
-        props.topicAlias = alias;
-        p = { ...p, topic: "", properties: props };
-      } else {
-        alias = this.assignAlias(topic);
-        props.topicAlias = alias;
-        p = { ...p, properties: props };
-      }
-      this.aliasUsed[alias] = ++this.aliasClock;
-    }
+  /** Sends a PUBLISH (the 5.0 session adds topic aliases here). */
+  protected sendPublish(p: PublishPacket): boolean {
     return this.send(p);
   }
 
-  /** A new outbound alias for `topic`: the next free one, else the least recently used. */
-  private assignAlias(topic: string): number {
-    let alias = this.aliasTopic.length;
-    if (alias === 0) alias = 1;
-    if (alias > this.serverTopicAliasMaximum) {
-      alias = 1;
-      for (let a = 2; a <= this.serverTopicAliasMaximum; a++) if (this.aliasUsed[a] < this.aliasUsed[alias]) alias = a;
-      this.aliasOf.delete(this.aliasTopic[alias]);
-    }
-    this.aliasTopic[alias] = topic;
-    this.aliasOf.set(topic, alias);
-    return alias; // [MQTT-3.3.2-8], [MQTT-3.3.2-9]: 1..server maximum
-  }
-
   /** PUBACK / PUBREC / PUBREL / PUBCOMP. */
-  private sendAck(type: 4 | 5 | 6 | 7, packetId: number, reasonCode: number): boolean {
+  protected sendAck(type: 4 | 5 | 6 | 7, packetId: number, reasonCode: number): boolean {
     return this.send({ type, packetId, reasonCode, properties: undefined } as PubAckPacket);
   }
 
   /** Encodes and writes a packet; false when the connection ended meanwhile. */
-  private send(p: MqttPacket): boolean {
+  protected send(p: MqttPacket): boolean {
     const t = this.transport;
     if (!t || this.state === "disconnected") return false;
     let bytes: Uint8Array;
@@ -953,34 +854,19 @@ export class MqttSession {
   }
 
   /** True once the connection ended (a method against TypeScript's narrowing of `state`). */
-  private isDown(): boolean {
+  protected isDown(): boolean {
     return this.state === "disconnected" || this.closing;
   }
 
-  /**
-   * Drops the properties a receiver allows us to drop (Reason String, then User
-   * Properties) from a non-PUBLISH packet that would exceed the server's Maximum Packet
-   * Size ([MQTT-3.4.2-2], [MQTT-3.4.2-3], and alike for the other packets).
-   */
-  private fit(p: MqttPacket): MqttPacket {
-    const max = this.serverMaximumPacketSize;
-    if (max === Infinity || p.type === 3 /* PUBLISH */ || p.type === 1 /* CONNECT */) return p;
-    const q = p as { properties?: MqttProperties };
-    if (!q.properties || encodedLength(p, this.version) <= max) return p;
-    let props: MqttProperties = { ...q.properties };
-    delete props.reasonString;
-    let r = { ...p, properties: props } as MqttPacket;
-    if (encodedLength(r, this.version) <= max) return r;
-    props = { ...props };
-    delete props.userProperties;
-    r = { ...p, properties: props } as MqttPacket;
-    return r;
+  /** A packet made to fit the server's Maximum Packet Size (5.0; nothing to do in 3.1.1). */
+  protected fit(p: MqttPacket): MqttPacket {
+    return p;
   }
 
   // ---------------------------------------------------------------------------
   // Keep alive (§3.1.2.10)
 
-  private armKeepAlive(): void {
+  protected armKeepAlive(): void {
     if (this.keepAliveJob) this.keepAliveJob.cancel();
     this.keepAliveJob = undefined;
     if (this.keepAlive === 0) return;
@@ -994,14 +880,14 @@ export class MqttSession {
   }
 
   /** When the keep-alive job must next look: a PINGREQ due, or the PINGRESP deadline. */
-  private nextKeepAlive(): number {
+  protected nextKeepAlive(): number {
     const k = this.keepAlive * 1000;
     if (this.pingSentAt >= 0) return this.pingSentAt + k / 2;
     const base = this.lastSent < this.lastReceived ? this.lastSent : this.lastReceived;
     return base + k;
   }
 
-  private keepAliveTick(now: number): void {
+  protected keepAliveTick(now: number): void {
     if (this.state !== "connected" || !this.keepAliveJob) return;
     const k = this.keepAlive * 1000;
     if (this.pingSentAt >= 0) {
@@ -1024,7 +910,7 @@ export class MqttSession {
   // ---------------------------------------------------------------------------
   // Errors and teardown
 
-  private codecViolation(e: MqttCodecError): void {
+  protected codecViolation(e: MqttCodecError): void {
     this.violation(e.reasonCode, e.message, "");
   }
 
@@ -1032,7 +918,7 @@ export class MqttSession {
    * The server broke the protocol (or we must abandon): error event, DISCONNECT with the
    * reason (5.0) or a plain close (3.1.1) (§4.13). The outbox is left as it is.
    */
-  private violation(reasonCode: number, message: string, statement: string, ours = false): void {
+  protected violation(reasonCode: number, message: string, statement: string, ours = false): void {
     if (this.state === "disconnected") return;
     const e = new MqttError(ours ? "connection-lost" : "protocol", message, reasonCode, statement);
     if (this.version === 5 && this.transport) {
@@ -1042,7 +928,7 @@ export class MqttSession {
     this.teardown(e, true);
   }
 
-  private teardown(error: MqttError | undefined, closeTransport: boolean): void {
+  protected teardown(error: MqttError | undefined, closeTransport: boolean): void {
     if (this.state === "disconnected") return;
     const t = this.transport;
     this.state = "disconnected";
@@ -1071,20 +957,16 @@ export class MqttSession {
     this.call(() => this.handler.onClose?.(error));
   }
 
-  private resetConnectionState(): void {
+  protected resetConnectionState(): void {
     this.inflight = 0;
     for (const e of this.outbox.list()) e.inflight = false;
-    this.aliasOf.clear();
-    this.aliasTopic = [];
-    this.aliasUsed = [];
-    this.inboundAlias = []; // [MQTT-3.3.2-7]
     this.pingSentAt = -1;
     this.serverReceiveMaximum = 65535;
     this.serverMaximumPacketSize = Infinity;
     this.serverTopicAliasMaximum = 0;
   }
 
-  private allocateId(): number {
+  protected allocateId(): number {
     for (let n = 0; n < 65535; n++) {
       const id = this.nextId;
       this.nextId = id === 65535 ? 1 : id + 1;
@@ -1093,7 +975,7 @@ export class MqttSession {
     throw new MqttError("outbox-full", "no free packet identifier");
   }
 
-  private emitError(e: MqttError): void {
+  protected emitError(e: MqttError): void {
     try {
       this.handler.onError?.(e);
     } catch {
@@ -1102,7 +984,7 @@ export class MqttSession {
   }
 
   /** Runs app code; an exception becomes an onError("callback"). */
-  private call(fn: () => void): void {
+  protected call(fn: () => void): void {
     try {
       fn();
     } catch (e) {
@@ -1112,7 +994,7 @@ export class MqttSession {
 }
 
 /** A reason code as "0x8e" in messages (names: reasonCodeName in ./reason-codes, kept out of this bundle). */
-function hex(rc: number): string {
+export function hex(rc: number): string {
   return "0x" + (rc < 16 ? "0" : "") + rc.toString(16);
 }
 

@@ -1,0 +1,220 @@
+/*
+ * MqttSession: the MQTT 3.1.1 / 5.0 client session (sans-IO). The protocol core, the
+ * 3.1.1 behaviour and everything both versions share are in ./session-core.ts
+ * (MqttSessionCore, whose header lists what the session implements); this subclass adds
+ * the 5.0-only machinery, so that a 3.1.1-only build (./client311.ts) carries none of it:
+ *
+ * - the 5.0 properties codec (./properties.ts, installed into the codec by importing it);
+ * - CONNECT properties (Session Expiry, Receive Maximum, Maximum Packet Size, Topic Alias
+ *   Maximum, request/problem information, user properties, Authentication Method/Data);
+ * - checks of the properties an app gives to PUBLISH and SUBSCRIBE;
+ * - topic aliases (§3.3.2.3.4): outbound ones automatic (first PUBLISH to a topic carries
+ *   topic + alias, the next ones an empty topic + alias; the least recently used alias is
+ *   reassigned when all are taken; none where an alias would not save bytes), inbound ones
+ *   resolved (0 or above our maximum is 0x94, an unknown alias 0x82);
+ * - enhanced authentication (§4.12) through handler.onAuth, and re-authentication;
+ * - dropping Reason String / User Properties from packets that would pass the server's
+ *   Maximum Packet Size ([MQTT-3.4.2-2], [MQTT-3.4.2-3]).
+ *
+ * The class works for version 4 as well (every 5.0 step is skipped there).
+ */
+import "./properties"; // installs the 5.0 properties codec (./props-hook.ts)
+import { utf8Invalid, utf8Length } from "../bytes/utf8";
+import { encodedLength } from "./encode-core";
+import type { AuthPacket, MqttPacket, PublishPacket } from "./packets";
+import type { MqttProperties } from "./properties";
+import type { AuthExchange, SubscribeOptions } from "./session-core";
+import { MqttSessionCore } from "./session-core";
+import { MqttError } from "./session-error";
+import { checkTopicName } from "./topic";
+
+export * from "./session-core";
+
+export class MqttSession extends MqttSessionCore {
+  // Outbound topic aliases of this connection: topic -> alias, alias -> topic, last use.
+  protected aliasOf = new Map<string, number>();
+  protected aliasTopic: string[] = [];
+  protected aliasUsed: number[] = [];
+  protected aliasClock = 0;
+  // Inbound topic aliases of this connection.
+  protected inboundAlias: string[] = [];
+
+  protected override supports5(): boolean {
+    return true;
+  }
+
+  protected override connectProperties(): MqttProperties | undefined {
+    if (this.version !== 5) return undefined;
+    const o = this.options;
+    const p: MqttProperties = {};
+    if (o.sessionExpiryInterval) p.sessionExpiryInterval = o.sessionExpiryInterval;
+    if (this.receiveMaximum !== 65535) p.receiveMaximum = this.receiveMaximum;
+    if (this.maximumPacketSize < 268435460) p.maximumPacketSize = this.maximumPacketSize;
+    if (this.topicAliasMaximum) p.topicAliasMaximum = this.topicAliasMaximum;
+    if (o.requestResponseInformation) p.requestResponseInformation = 1;
+    if (o.requestProblemInformation === false) p.requestProblemInformation = 0;
+    if (o.userProperties) p.userProperties = o.userProperties;
+    if (o.auth) {
+      p.authenticationMethod = o.auth.method;
+      if (o.auth.data) p.authenticationData = o.auth.data;
+    }
+    return p;
+  }
+
+  protected override publishProperties(properties: MqttProperties | undefined, bytes: Uint8Array): MqttProperties | undefined {
+    if (properties === undefined || this.version !== 5) return undefined;
+    if (properties.topicAlias !== undefined) throw new MqttError("invalid", "publish: topic aliases are automatic; do not set topicAlias");
+    if (properties.subscriptionIdentifiers !== undefined) {
+      throw new MqttError("invalid", "publish: a client PUBLISH carries no Subscription Identifier", undefined, "[MQTT-3.3.4-6]");
+    }
+    if (properties.responseTopic !== undefined) {
+      const r = checkTopicName(properties.responseTopic, 5);
+      if (r !== undefined) throw new MqttError("invalid", "publish: Response Topic: " + r.message, r.reasonCode, "[MQTT-3.3.2-14]");
+    }
+    if (properties.payloadFormatIndicator === 1 && utf8Invalid(bytes) >= 0) {
+      throw new MqttError("invalid", "publish: Payload Format Indicator 1 but the payload is not UTF-8", 0x99, "§3.3.2.3.2");
+    }
+    return properties;
+  }
+
+  protected override subscribeProperties(options: SubscribeOptions | undefined): MqttProperties | undefined {
+    if (this.version !== 5 || !options) return undefined;
+    const properties: MqttProperties = {};
+    if (options.subscriptionIdentifier !== undefined) {
+      const id = options.subscriptionIdentifier;
+      if (!(id >= 1 && id <= 268435455) || (id | 0) !== id) throw new MqttError("invalid", "subscribe: Subscription Identifier must be 1..268435455", undefined, "§3.8.2.1.2");
+      if (this.state === "connected" && !this.serverSubscriptionIdsAvailable) {
+        throw new MqttError("invalid", "subscribe: the server does not support Subscription Identifiers", 0xa1, "§3.2.2.3.15");
+      }
+      properties.subscriptionIdentifiers = [id];
+    }
+    if (options.userProperties) properties.userProperties = options.userProperties;
+    return properties;
+  }
+
+  protected override inboundTopic(p: PublishPacket): string | undefined {
+    const props = p.properties;
+    let topic = p.topic;
+    if (this.version === 5 && props !== undefined && props.topicAlias !== undefined) {
+      const alias = props.topicAlias;
+      if (alias === 0 || alias > this.topicAliasMaximum) {
+        this.violation(0x94, "Topic Alias " + alias + " outside 1.." + this.topicAliasMaximum, alias === 0 ? "[MQTT-3.3.2-8]" : "[MQTT-3.1.2-26]");
+        return undefined;
+      }
+      if (topic === "") {
+        const t = this.inboundAlias[alias];
+        if (t === undefined) {
+          this.violation(0x82, "Topic Alias " + alias + " has no mapping on this connection", "§3.3.4");
+          return undefined;
+        }
+        topic = t;
+      } else this.inboundAlias[alias] = topic;
+    }
+    return topic;
+  }
+
+  /** 5.0 re-authentication (§4.12.1): AUTH 0x19 with new Authentication Data. */
+  override reauthenticate(data?: Uint8Array): void {
+    const auth = this.options.auth;
+    if (!auth || this.version !== 5) super.reauthenticate(data);
+    else {
+      if (this.state !== "connected") throw new MqttError("not-connected", "MQTT reauthenticate: not connected");
+      const properties: MqttProperties = { authenticationMethod: auth.method };
+      if (data) properties.authenticationData = data;
+      this.send({ type: 15 /* AUTH */, reasonCode: 0x19, properties });
+    }
+  }
+
+  protected override onAuthPacket(p: AuthPacket): void {
+    const auth = this.options.auth;
+    const props = p.properties;
+    if (!auth) return super.onAuthPacket(p);
+    if (props?.authenticationMethod !== auth.method) {
+      this.violation(0x82, "AUTH with another Authentication Method", "[MQTT-4.12.0-5]");
+      return;
+    }
+    const rc = p.reasonCode ?? 0;
+    if (rc === 0x19 || (rc === 0 && this.state === "connecting")) {
+      this.violation(0x82, "AUTH reason code " + rc + " from the server here", "§4.12");
+      return;
+    }
+    const exchange: AuthExchange = { reasonCode: rc, method: auth.method, data: props?.authenticationData, properties: props };
+    if (rc === 0) {
+      this.call(() => this.handler.onAuth?.(exchange));
+      return;
+    }
+    let answer: Uint8Array | undefined;
+    try {
+      answer = this.handler.onAuth ? this.handler.onAuth(exchange) : undefined;
+    } catch (e) {
+      this.emitError(new MqttError("callback", "onAuth threw: " + String((e as Error)?.message ?? e), undefined, undefined, e));
+      answer = undefined;
+    }
+    if (answer === undefined) {
+      this.violation(0x87, "authentication abandoned by the app", "§4.12", true);
+      return;
+    }
+    this.send({ type: 15 /* AUTH */, reasonCode: 0x18, properties: { authenticationMethod: auth.method, authenticationData: answer } });
+  }
+
+  protected override sendPublish(p: PublishPacket): boolean {
+    if (this.serverTopicAliasMaximum > 0 && utf8Length(p.topic) > 3) {
+      // An alias costs 3 bytes of property; an empty topic saves the topic's bytes.
+      const topic = p.topic;
+      let alias = this.aliasOf.get(topic);
+      const props: MqttProperties = p.properties ? { ...p.properties } : {};
+      if (alias !== undefined) {
+        props.topicAlias = alias;
+        p = { ...p, topic: "", properties: props };
+      } else {
+        alias = this.assignAlias(topic);
+        props.topicAlias = alias;
+        p = { ...p, properties: props };
+      }
+      this.aliasUsed[alias] = ++this.aliasClock;
+    }
+    return this.send(p);
+  }
+
+  /** A new outbound alias for `topic`: the next free one, else the least recently used. */
+  protected assignAlias(topic: string): number {
+    let alias = this.aliasTopic.length;
+    if (alias === 0) alias = 1;
+    if (alias > this.serverTopicAliasMaximum) {
+      alias = 1;
+      for (let a = 2; a <= this.serverTopicAliasMaximum; a++) if (this.aliasUsed[a] < this.aliasUsed[alias]) alias = a;
+      this.aliasOf.delete(this.aliasTopic[alias]);
+    }
+    this.aliasTopic[alias] = topic;
+    this.aliasOf.set(topic, alias);
+    return alias; // [MQTT-3.3.2-8], [MQTT-3.3.2-9]: 1..server maximum
+  }
+
+  /**
+   * Drops the properties a receiver allows us to drop (Reason String, then User
+   * Properties) from a non-PUBLISH packet that would exceed the server's Maximum Packet
+   * Size ([MQTT-3.4.2-2], [MQTT-3.4.2-3], and alike for the other packets).
+   */
+  protected override fit(p: MqttPacket): MqttPacket {
+    const max = this.serverMaximumPacketSize;
+    if (max === Infinity || p.type === 3 /* PUBLISH */ || p.type === 1 /* CONNECT */) return p;
+    const q = p as { properties?: MqttProperties };
+    if (!q.properties || encodedLength(p, this.version) <= max) return p;
+    let props: MqttProperties = { ...q.properties };
+    delete props.reasonString;
+    let r = { ...p, properties: props } as MqttPacket;
+    if (encodedLength(r, this.version) <= max) return r;
+    props = { ...props };
+    delete props.userProperties;
+    r = { ...p, properties: props } as MqttPacket;
+    return r;
+  }
+
+  protected override resetConnectionState(): void {
+    super.resetConnectionState();
+    this.aliasOf = new Map();
+    this.aliasTopic = [];
+    this.aliasUsed = [];
+    this.inboundAlias = []; // [MQTT-3.3.2-7]
+  }
+}
