@@ -15,17 +15,13 @@ import {
   COAP_MESSAGE_CON,
   COAP_MESSAGE_NON,
   COAP_MESSAGE_RST,
-  COAP_OPTION_BLOCK1,
-  COAP_OPTION_BLOCK2,
-  COAP_PAYLOAD_MARKER,
   COAP_RESPONSE_BAD_OPTION,
   COAP_RESPONSE_BAD_REQUEST,
   COAP_VERSION,
   isRequestCode,
-  isReservedCodeClass,
   type CoapMessageType,
 } from "./constants";
-import { STANDARD_OPTIONS, isCritical, optionName, type CoapOption, type OptionRegistry } from "./options";
+import { STANDARD_OPTIONS, optionName, type CoapOption, type OptionRegistry } from "./options";
 
 export interface CoapMessage {
   type: CoapMessageType;
@@ -71,12 +67,19 @@ export interface DecodeOptions {
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 
+// The hot paths below use numeric literals, named in comments, rather than the imported
+// constants: on Node, code compiled to CommonJS (tsx, ts-jest) reads an imported binding
+// through two getters per access, which cost about half of the decode time (CPU profile of
+// bench/coap-codec-cases.ts); on XS a literal is also the cheapest operand.
+
 /**
- * An option read from a datagram: its value is a view into the datagram,
- * made on first use (creating typed-array views is the main cost of decoding).
+ * An option read from a datagram: its value is a view into the datagram, made on first
+ * use and then kept (creating typed-array views is the main cost of decoding). Plain
+ * fields, one shape for every instance, so `.value` stays a monomorphic load.
  */
 class DecodedOption implements CoapOption {
   number: number;
+  /** The datagram until the view is made; undefined after. */
   #bytes: Uint8Array | undefined;
   #start: number;
   #end: number;
@@ -87,12 +90,15 @@ class DecodedOption implements CoapOption {
     this.#bytes = bytes;
     this.#start = start;
     this.#end = end;
+    this.#value = undefined;
   }
 
   get value(): Uint8Array {
     let v = this.#value;
-    if (!v) {
-      v = this.#start === this.#end ? EMPTY : this.#bytes!.subarray(this.#start, this.#end);
+    if (v === undefined) {
+      const start = this.#start;
+      const end = this.#end;
+      v = start === end ? EMPTY : this.#bytes!.subarray(start, end);
       this.#value = v;
       this.#bytes = undefined;
     }
@@ -120,25 +126,28 @@ function fail(kind: CoapDecodeError["kind"], reason: string, bytes: Uint8Array, 
 /** Decodes one datagram. Accepts a Uint8Array or an ArrayBuffer; never throws. */
 export function decode(datagram: Uint8Array | ArrayBuffer, options?: DecodeOptions): DecodeResult {
   let bytes: Uint8Array;
-  try {
-    bytes = datagram instanceof Uint8Array ? datagram : new Uint8Array(datagram);
-  } catch {
-    return { ok: false, error: { kind: "format", reason: "not a byte buffer" } };
-  }
-  const registry = options?.registry ?? STANDARD_OPTIONS;
+  if (datagram instanceof Uint8Array) bytes = datagram;
+  else
+    try {
+      bytes = new Uint8Array(datagram);
+    } catch {
+      return { ok: false, error: { kind: "format", reason: "not a byte buffer" } };
+    }
+  const registry = options === undefined || options.registry === undefined ? STANDARD_OPTIONS : options.registry;
   const len = bytes.length;
   if (len < 4) return fail("format", "shorter than the 4-byte header (RFC 7252 §3)", bytes);
   const b0 = bytes[0];
-  if (b0 >> 6 !== COAP_VERSION) return fail("version", `unknown version ${b0 >> 6} (RFC 7252 §3: silently ignored)`, bytes);
+  if (b0 >> 6 !== 1) return fail("version", `unknown version ${b0 >> 6} (RFC 7252 §3: silently ignored)`, bytes); // COAP_VERSION
   const type = ((b0 >> 4) & 3) as CoapMessageType;
   const tkl = b0 & 15;
   const code = bytes[1];
   const messageId = (bytes[2] << 8) | bytes[3];
   if (tkl > 8) return fail("format", `token length ${tkl} is reserved (RFC 7252 §3)`, bytes);
-  if (code === COAP_EMPTY && len !== 4) return fail("format", "Empty message (0.00) with bytes after the Message ID (RFC 7252 §4.1)", bytes);
+  if (code === 0 && len !== 4) return fail("format", "Empty message (0.00) with bytes after the Message ID (RFC 7252 §4.1)", bytes); // COAP_EMPTY
   if (4 + tkl > len) return fail("format", "datagram ends inside the token (RFC 7252 §3)", bytes);
   const token = tkl ? bytes.subarray(4, 4 + tkl) : EMPTY;
-  if (isReservedCodeClass(code)) return fail("format", `code class ${code >> 5} is reserved (RFC 7252 §4.2, §12.1)`, bytes, token);
+  const cls = code >> 5;
+  if (cls === 1 || cls === 6 || cls === 7) return fail("format", `code class ${cls} is reserved (RFC 7252 §4.2, §12.1)`, bytes, token); // isReservedCodeClass
 
   const opts: CoapOption[] = [];
   let payload = EMPTY;
@@ -149,7 +158,8 @@ export function decode(datagram: Uint8Array | ArrayBuffer, options?: DecodeOptio
   let badBlock = -1;
   while (pos < len) {
     const b = bytes[pos++];
-    if (b === COAP_PAYLOAD_MARKER) {
+    if (b === 0xff) {
+      // COAP_PAYLOAD_MARKER
       if (pos === len) return fail("format", "payload marker followed by a zero-length payload (RFC 7252 §3)", bytes, token);
       payload = bytes.subarray(pos);
       break;
@@ -158,21 +168,25 @@ export function decode(datagram: Uint8Array | ArrayBuffer, options?: DecodeOptio
     let length = b & 15;
     if (delta === 15) return fail("format", "option delta nibble 15 outside a payload marker (RFC 7252 §3.1)", bytes, token);
     if (length === 15) return fail("format", "option length nibble 15 is reserved (RFC 7252 §3.1)", bytes, token);
-    if (delta === 13) {
-      if (pos + 1 > len) return fail("format", "datagram ends inside an extended option delta (RFC 7252 §3.1)", bytes, token);
-      delta = bytes[pos++] + 13;
-    } else if (delta === 14) {
-      if (pos + 2 > len) return fail("format", "datagram ends inside an extended option delta (RFC 7252 §3.1)", bytes, token);
-      delta = ((bytes[pos] << 8) | bytes[pos + 1]) + 269;
-      pos += 2;
+    if (delta >= 13) {
+      if (delta === 13) {
+        if (pos + 1 > len) return fail("format", "datagram ends inside an extended option delta (RFC 7252 §3.1)", bytes, token);
+        delta = bytes[pos++] + 13;
+      } else {
+        if (pos + 2 > len) return fail("format", "datagram ends inside an extended option delta (RFC 7252 §3.1)", bytes, token);
+        delta = ((bytes[pos] << 8) | bytes[pos + 1]) + 269;
+        pos += 2;
+      }
     }
-    if (length === 13) {
-      if (pos + 1 > len) return fail("format", "datagram ends inside an extended option length (RFC 7252 §3.1)", bytes, token);
-      length = bytes[pos++] + 13;
-    } else if (length === 14) {
-      if (pos + 2 > len) return fail("format", "datagram ends inside an extended option length (RFC 7252 §3.1)", bytes, token);
-      length = ((bytes[pos] << 8) | bytes[pos + 1]) + 269;
-      pos += 2;
+    if (length >= 13) {
+      if (length === 13) {
+        if (pos + 1 > len) return fail("format", "datagram ends inside an extended option length (RFC 7252 §3.1)", bytes, token);
+        length = bytes[pos++] + 13;
+      } else {
+        if (pos + 2 > len) return fail("format", "datagram ends inside an extended option length (RFC 7252 §3.1)", bytes, token);
+        length = ((bytes[pos] << 8) | bytes[pos + 1]) + 269;
+        pos += 2;
+      }
     }
     if (pos + length > len) return fail("format", `option value (${length} bytes) runs past the end of the datagram (RFC 7252 §3.1)`, bytes, token);
     number += delta;
@@ -184,12 +198,13 @@ export function decode(datagram: Uint8Array | ArrayBuffer, options?: DecodeOptio
     const d = registry.get(number);
     // An option we do not recognize, a supernumerary occurrence (§5.4.5) or a
     // length out of range (§5.4.3) is "unrecognized": elective ones are
-    // silently ignored, critical ones reject the message (§5.4.1).
-    if (!d || (repeated && !d.repeatable) || length < d.minLength || length > d.maxLength) {
-      if (isCritical(number) && badOption < 0) badOption = number;
+    // silently ignored, critical ones (odd numbers, §5.4.6) reject the message (§5.4.1).
+    if (d === undefined || (repeated && !d.repeatable) || length < d.minLength || length > d.maxLength) {
+      if ((number & 1) !== 0 && badOption < 0) badOption = number;
       continue;
     }
-    if ((number === COAP_OPTION_BLOCK1 || number === COAP_OPTION_BLOCK2) && length > 0 && (bytes[pos - 1] & 7) === 7 && badBlock < 0) badBlock = number;
+    // Block1 (27), Block2 (23): SZX 7 is reserved (RFC 7959 §2.2).
+    if ((number === 27 || number === 23) && length > 0 && (bytes[pos - 1] & 7) === 7 && badBlock < 0) badBlock = number;
     opts.push(new DecodedOption(number, bytes, start, pos));
   }
   // Format errors found anywhere take precedence over option errors (checked above, by returning early).
@@ -283,7 +298,7 @@ function check(msg: CoapMessage): void {
   if (token && token.length > 8) throw new RangeError(`coap: token is ${token.length} bytes; at most 8 (RFC 7252 §3)`);
   if (payload !== undefined && !(payload instanceof Uint8Array)) throw new TypeError("coap: payload must be a Uint8Array");
   if (options !== undefined && !Array.isArray(options)) throw new TypeError("coap: options must be an array");
-  if (code === COAP_EMPTY && ((token && token.length) || (options && options.length) || (payload && payload.length)))
+  if (code === 0 /* COAP_EMPTY */ && ((token && token.length) || (options && options.length) || (payload && payload.length)))
     throw new RangeError("coap: an Empty message (0.00) carries no token, options or payload (RFC 7252 §4.1)");
   if (options)
     for (const o of options) {
@@ -336,7 +351,7 @@ function write(msg: CoapMessage, opts: readonly CoapOption[], out: Uint8Array, o
   const token = msg.token;
   const tkl = token ? token.length : 0;
   let p = offset;
-  out[p++] = (COAP_VERSION << 6) | (msg.type << 4) | tkl;
+  out[p++] = 0x40 /* COAP_VERSION << 6 */ | (msg.type << 4) | tkl;
   out[p++] = msg.code;
   out[p++] = msg.messageId >> 8;
   out[p++] = msg.messageId & 0xff;
@@ -380,7 +395,7 @@ function write(msg: CoapMessage, opts: readonly CoapOption[], out: Uint8Array, o
   }
   const payload = msg.payload;
   if (payload && payload.length) {
-    out[p++] = COAP_PAYLOAD_MARKER;
+    out[p++] = 0xff; // COAP_PAYLOAD_MARKER
     out.set(payload, p);
     p += payload.length;
   }
