@@ -395,6 +395,40 @@ describe("safe apply", () => {
     expect(t.finals[0].status).toBe("ok");
     expect(t.k.core.trialRunning).toBe(false);
   });
+  it("config/get reports the last safe apply (how a CoAP client learns the final result)", () => {
+    const t = hookKit("fail");
+    expect(t.k.run("config/get").trial).toBeUndefined();
+    const req = t.k.sign("config/patch", { mqtt: { port: 1999 } });
+    t.k.core.execute(req, t.reply);
+    const during = t.k.run("config/get").trial as { [k: string]: unknown };
+    expect(during).toEqual({ command: "config/patch", ctr: req.counter, status: "pending", applied: "trial", changed: ["mqtt.port"] });
+    t.finish(false, "connection refused");
+    const after = t.k.run("config/get").trial as { [k: string]: unknown };
+    expect(after).toEqual({ command: "config/patch", ctr: req.counter, status: "rolled-back", applied: "rolled-back", changed: ["mqtt.port"], reasons: ["connection refused"] });
+    expect(t.k.core.lastTrial!.status).toBe("rolled-back");
+  });
+  it("the timeout's reason carries the hook's last error (failureDetail)", () => {
+    const finals: CommandResult[] = [];
+    const k = makeCore({
+      connectivity: { tryApply() {}, revert() {}, failureDetail: () => "connect ECONNREFUSED 10.0.0.9:1884" },
+    });
+    k.core.execute(k.sign("config/patch", { mqtt: { port: 1884 }, safeApply: { timeoutS: 5 } }), (r) => finals.push(r));
+    k.clock.advance(5000);
+    expect(finals[0].status).toBe("rolled-back");
+    expect(finals[0].reasons).toEqual(["no connection with the new settings within 5 s (last error: connect ECONNREFUSED 10.0.0.9:1884)"]);
+    expect(k.core.lastTrial!.reasons).toEqual(finals[0].reasons);
+  });
+  it("a failureDetail that throws does not stop the rollback", () => {
+    const finals: CommandResult[] = [];
+    const k = makeCore({
+      connectivity: { tryApply() {}, revert() {}, failureDetail: () => { throw new Error("boom"); } },
+    });
+    k.core.execute(k.sign("config/patch", { mqtt: { port: 1884 }, safeApply: { timeoutS: 5 } }), (r) => finals.push(r));
+    k.clock.advance(5000);
+    expect(finals[0].status).toBe("rolled-back");
+    expect(finals[0].reasons).toEqual(["no connection with the new settings within 5 s"]);
+    expect(k.core.config.mqtt.port).toBe(1883);
+  });
   it("without a hook a connectivity change applies directly", () => {
     const k = makeCore();
     const r = k.run("config/patch", { mqtt: { host: "c.lan" } });

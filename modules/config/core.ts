@@ -101,6 +101,18 @@ export interface ConnectivityHook {
   tryApply(next: DeviceConfig, timeoutMs: number, done: (ok: boolean, reason?: string) => void): void;
   /** Go back to `previous` (after a failure or a timeout). */
   revert(previous: DeviceConfig, reason: string): void;
+  /** Optional: what went wrong so far in the trial (the last connection error), for the timeout's reason. */
+  failureDetail?(): string | undefined;
+}
+
+/** The last safe apply of this boot, as config/get reports it (`trial`): how a CoAP client learns the final result. */
+export interface TrialOutcome {
+  command: string;
+  ctr: number;
+  status: "pending" | "ok" | "rolled-back";
+  applied: "trial" | "kept" | "rolled-back";
+  changed: string[];
+  reasons?: string[];
 }
 
 export type ChangePhase = "applied" | "trial" | "kept" | "rolled-back" | "factory-reset";
@@ -149,6 +161,7 @@ export class ConfigCore {
   #tokensAt: number;
   #busyNoticeAt = -Infinity;
   #trial: { job: Job | undefined; finish: (ok: boolean, reason?: string) => void } | undefined;
+  #lastTrial: TrialOutcome | undefined;
   #preventUntil = 0;
   #preventJob: Job | undefined;
   #rebootJob: Job | undefined;
@@ -190,6 +203,11 @@ export class ConfigCore {
   /** A connectivity change is being tried. */
   get trialRunning(): boolean {
     return this.#trial !== undefined;
+  }
+
+  /** The last safe apply of this boot (pending, kept or rolled back), or undefined. */
+  get lastTrial(): TrialOutcome | undefined {
+    return this.#lastTrial ? { ...this.#lastTrial } : undefined;
   }
 
   /** Listen to changes, final results and sleep policy; returns a function that removes the listener. */
@@ -254,7 +272,7 @@ export class ConfigCore {
         return this.#ok(command, counter, { pong: true, uptimeMs: this.scheduler.now() });
       case "config/get":
         this.store.acceptCounter(counter);
-        return this.#ok(command, counter, { config: redactConfig(this.#config), boot: this.bootStatus, corrupt: this.corrupt });
+        return this.#ok(command, counter, this.#lastTrial ? { config: redactConfig(this.#config), boot: this.bootStatus, corrupt: this.corrupt, trial: this.lastTrial } : { config: redactConfig(this.#config), boot: this.bootStatus, corrupt: this.corrupt });
       case "config/set":
       case "config/patch":
         return this.#change(command, counter, req.body, reply);
@@ -390,11 +408,20 @@ export class ConfigCore {
         final = { status: "rolled-back", command, ctr: counter, reasons: [why], changed, applied: "rolled-back", config: redactConfig(previous) };
         this.#emit({ type: "change", config: this.config, previous: next, phase: "rolled-back" });
       }
+      this.#lastTrial = { command, ctr: counter, status: final.status as "ok" | "rolled-back", applied: final.applied as "kept" | "rolled-back", changed };
+      if (final.reasons) this.#lastTrial.reasons = final.reasons;
       this.#emit({ type: "result", config: this.config, result: final });
       if (reply) this.#call(() => reply(final));
     };
+    this.#lastTrial = { command, ctr: counter, status: "pending", applied: "trial", changed };
     this.#trial = { job: undefined, finish };
-    this.#trial.job = this.scheduler.after(timeoutMs, () => finish(false, `no connection with the new settings within ${next.safeApply.timeoutS} s`), { name: "config-safe-apply" });
+    this.#trial.job = this.scheduler.after(timeoutMs, () => {
+      let detail: string | undefined;
+      this.#call(() => {
+        detail = hook.failureDetail?.();
+      });
+      finish(false, `no connection with the new settings within ${next.safeApply.timeoutS} s` + (detail ? ` (last error: ${detail})` : ""));
+    }, { name: "config-safe-apply" });
     this.#emit({ type: "change", config: this.config, previous, phase: "trial" });
     this.#call(() => hook.tryApply(cloneConfig(next), timeoutMs, (ok, reason) => finish(!!ok, reason)));
     if (settled) {

@@ -71,6 +71,13 @@ export interface ConfigMqttBindingOptions {
   core: ConfigCore;
   client: MqttClient;
   log?(line: string): void;
+  /**
+   * The binding in use now. A safe apply answers "pending" at once and its final
+   * result later, when the app has replaced the client (and this binding) with one
+   * for the new settings, or for the old ones again after a rollback: the final
+   * result goes out through the binding this returns. Without it, through this one.
+   */
+  current?(): ConfigMqttBinding | undefined;
 }
 
 export class ConfigMqttBinding {
@@ -79,6 +86,8 @@ export class ConfigMqttBinding {
   #topics: ConfigTopics;
   #log: ((line: string) => void) | undefined;
   #off: () => void;
+  #current: (() => ConfigMqttBinding | undefined) | undefined;
+  #detached = false;
   /** Commands received (diagnostics). */
   received = 0;
 
@@ -86,6 +95,7 @@ export class ConfigMqttBinding {
     this.core = options.core;
     this.#client = options.client;
     this.#log = options.log;
+    this.#current = options.current;
     this.#topics = configTopics(this.core.current);
     this.#subscribe();
     this.#off = this.core.on((e) => {
@@ -131,6 +141,7 @@ export class ConfigMqttBinding {
    * keeps commands queued in the persistent session while the device sleeps.
    */
   detach(): void {
+    this.#detached = true;
     this.#off();
   }
 
@@ -154,10 +165,21 @@ export class ConfigMqttBinding {
         // Still through the core: rate limit and counting apply to garbage too.
         result = this.core.execute({ command, size: m.payload.length, via: "mqtt", malformed: env.reason });
       } else {
-        result = this.core.execute({ command, counter: env.envelope.counter, mac: env.envelope.mac, body: env.envelope.body, size: m.payload.length, via: "mqtt" }, (final) => this.#answer(m, command, final, format));
+        result = this.core.execute({ command, counter: env.envelope.counter, mac: env.envelope.mac, body: env.envelope.body, size: m.payload.length, via: "mqtt" }, (final) => this.#answerLater(m, command, final, format));
       }
     }
     this.#answer(m, command, result, format);
+  }
+
+  /** A deferred (final) result: through the current binding when this one has been replaced. */
+  #answerLater(request: MqttMessage, command: string, result: CommandResult, format: BodyFormat): void {
+    let to: ConfigMqttBinding | undefined = this;
+    if (this.#detached && this.#current) to = this.#current();
+    if (!to || to.#detached) {
+      this.#log?.(`config: no MQTT connection to publish the ${result.status} result of ${command} on`);
+      return;
+    }
+    to.#answer(request, command, result, format);
   }
 
   #answer(request: MqttMessage, command: string, result: CommandResult, format: BodyFormat): void {

@@ -89,22 +89,64 @@ export function startConfigNode(platform: Platform, options: ConfigNodeOptions =
   let stopped = false;
 
   // --- safe apply: reconnect with the new settings, report when connected ---
+  // The switch itself waits for a scheduler turn: the command that asked for it is
+  // still being handled, and its "pending" answer (and, on MQTT, the PUBACK of the
+  // command [MQTT-4.3.2-2]) must go out on the connection it came in on. Switching
+  // at once lost both, and the broker then redelivered the command to the next
+  // connection, where it was refused as a replay.
   let trialDone: ((ok: boolean, reason?: string) => void) | undefined;
+  let switchJob: Job | undefined;
+  let trialError: string | undefined;
   const connectivity: ConnectivityHook = {
     tryApply(next, _timeoutMs, done) {
       trialDone = done;
-      openTransport(next);
-      if (next.protocol === "coap") {
-        // A CoAP server is up as soon as its socket is bound.
-        trialDone = undefined;
-        done(!!coap, coap ? undefined : "cannot open the CoAP server");
-      }
+      trialError = undefined;
+      switchJob?.cancel();
+      switchJob = scheduler.after(0, () => {
+        switchJob = undefined;
+        openTransport(next);
+        if (next.protocol === "coap") settleCoapTrial(next.coap.listenPort, scheduler.now());
+      }, { name: "config-safe-apply-switch", radio: true });
+    },
+    failureDetail() {
+      return trialError;
     },
     revert(previous) {
+      switchJob?.cancel();
+      switchJob = undefined;
+      coapCheckJob?.cancel();
+      coapCheckJob = undefined;
       trialDone = undefined;
       openTransport(previous);
     },
   };
+
+  // A CoAP server works once its socket is bound. A bind that fails throws in the
+  // constructor on the device; the Node simulator binds asynchronously and reports
+  // the failure through onError (failTrial), and shows the bound `port` when done.
+  // So: success when the socket shows its port, or after a short settling time
+  // without an error (a socket class that has no `port`).
+  let coapCheckJob: Job | undefined;
+  function settleCoapTrial(port: number, since: number): void {
+    coapCheckJob = undefined;
+    if (!trialDone) return;
+    if (!coap) return failTrial(`cannot open the CoAP server on UDP port ${port}`);
+    const bound = (coap.socket as { port?: unknown } | undefined)?.port;
+    if (typeof bound === "number" || scheduler.now() - since >= 300) {
+      const d = trialDone;
+      trialDone = undefined;
+      d(true);
+      return;
+    }
+    coapCheckJob = scheduler.after(20, () => settleCoapTrial(port, since), { name: "config-safe-apply-coap" });
+  }
+  function failTrial(reason: string): void {
+    coapCheckJob?.cancel();
+    coapCheckJob = undefined;
+    const d = trialDone;
+    trialDone = undefined;
+    d?.(false, reason);
+  }
 
   const core = new ConfigCore({
     store,
@@ -142,7 +184,10 @@ export function startConfigNode(platform: Platform, options: ConfigNodeOptions =
           socket: { io: platform.io.UDP, port: c.coap.listenPort, address: options.coapListenAddress },
           scheduler,
           random: (b) => platform.crypto.randomFill(b),
-          onError: (e) => platform.log("coap: " + String((e as Error)?.message ?? e)),
+          onError: (e) => {
+            platform.log("coap: " + String((e as Error)?.message ?? e));
+            if (trialDone && core.current.protocol === "coap") failTrial(`cannot open the CoAP server on UDP port ${c.coap.listenPort}: ${String((e as Error)?.message ?? e)}`);
+          },
         });
         coapBinding = new ConfigCoapBinding({ core, server: coap });
         coapClient = new CoapClient({ endpoint: coap.endpoint });
@@ -173,6 +218,7 @@ export function startConfigNode(platform: Platform, options: ConfigNodeOptions =
         }
       },
       onError(e) {
+        if (trialDone) trialError = e.message;
         platform.log("mqtt: " + e.message);
       },
       onGiveUp(e) {
@@ -184,7 +230,8 @@ export function startConfigNode(platform: Platform, options: ConfigNodeOptions =
       },
     });
     mqtt = client;
-    mqttBinding = new ConfigMqttBinding({ core, client, log: (l) => platform.log(l) });
+    // A deferred result (safe apply) goes out through whichever binding is current then.
+    mqttBinding = new ConfigMqttBinding({ core, client, log: (l) => platform.log(l), current: () => mqttBinding });
   }
 
   // --- telemetry: a tick at telemetry.intervalS (the real payloads are modules/telemetry's) ---
@@ -265,6 +312,8 @@ export function startConfigNode(platform: Platform, options: ConfigNodeOptions =
       core.close();
       telemetryJob?.cancel();
       sleepJob?.cancel();
+      switchJob?.cancel();
+      coapCheckJob?.cancel();
       closeTransport();
       scheduler.clear();
     },
