@@ -118,8 +118,38 @@ interface Step {
 }
 
 interface Transport {
+  /**
+   * Sends one command and resolves with its answer. Over MQTT a "pending" answer (a safe
+   * apply being tried) is not the end: send() goes on waiting for the final result.
+   */
   send(command: string, counter: number, mac: string, body: unknown, method?: string): Promise<Answer>;
+  /** Over CoAP: after a "pending" answer, asks the device (signed config/get) until its safe apply has a final result. */
+  awaitFinal?(pending: Answer, sign: (command: string, body: unknown) => { counter: number; mac: string }): Promise<Answer>;
   close(): Promise<void>;
+}
+
+/** Where a device will look for commands after a change: its broker and topic base, from a (redacted) configuration or a change. */
+interface MqttTarget {
+  host: string;
+  port: number;
+  tls: boolean;
+  base: string;
+  username?: string;
+  password?: string;
+}
+
+function targetOf(c: { [k: string]: any }, fallback: MqttTarget): MqttTarget | undefined {
+  if (!c || typeof c !== "object") return undefined;
+  if (c.protocol === "coap") return undefined;
+  const m = c.mqtt && typeof c.mqtt === "object" ? c.mqtt : {};
+  const host = typeof m.host === "string" ? (m.host === "localhost" ? "127.0.0.1" : m.host) : fallback.host;
+  const port = typeof m.port === "number" ? m.port : fallback.port;
+  const tls = typeof m.tls === "boolean" ? m.tls : fallback.tls;
+  const base = `${typeof c.topicPrefix === "string" ? c.topicPrefix : fallback.base.split("/").slice(0, -1).join("/")}/${typeof c.deviceId === "string" ? c.deviceId : fallback.base.split("/").pop()}`;
+  const t: MqttTarget = { host, port, tls, base };
+  if (typeof m.username === "string" && m.username) t.username = m.username;
+  if (typeof m.password === "string" && m.password) t.password = m.password;
+  return t;
 }
 
 export async function configCommand(argv: string[]): Promise<number> {
@@ -179,6 +209,12 @@ export async function configCommand(argv: string[]): Promise<number> {
       const mac = signCommand(nodeCrypto.hmacSha256, key, device, step.command, counter, body);
       answer = await transport.send(step.command, counter, mac, body);
       counter++;
+      if (answer.status === "pending" && transport.awaitFinal) {
+        answer = await transport.awaitFinal(answer, (command, b) => {
+          const c = counter++;
+          return { counter: c, mac: signCommand(nodeCrypto.hmacSha256, key, device, command, c, b) };
+        });
+      }
       if (answer.status !== "ok") break;
     }
     console.log(JSON.stringify(answer, null, 2));
@@ -202,34 +238,101 @@ async function mqttTransport(host: string, port: number, prefix: string, device:
   } catch (e) {
     throw new Error(`cannot connect to mqtt://${host}:${port}: ${(e as Error).message}`);
   }
-  const waiting = new Map<number, (a: Answer) => void>();
-  client.on("message", (_topic, payload) => {
+  const waiting = new Map<number, { resolve: (a: Answer) => void; pending: (a: Answer) => void }>();
+  const onMessage = (_topic: string, payload: Buffer) => {
     let a: Answer;
     try {
       a = JSON.parse(payload.toString("utf8"));
     } catch {
       return;
     }
-    const ctr = a.ctr as number;
-    // A safe apply answers "pending" first; wait for its final result.
-    if (a.status === "pending") {
-      console.error(`xs-iot config: the device is trying the change (up to ${a.timeoutS} s)...`);
-      return;
-    }
-    waiting.get(ctr)?.(a);
-  });
+    const w = waiting.get(a.ctr as number);
+    if (!w) return;
+    // A safe apply answers "pending" first (maybe more than once: a resend after the
+    // device reconnects); the final result follows.
+    if (a.status === "pending") w.pending(a);
+    else w.resolve(a);
+  };
+  client.on("message", onMessage);
   await client.subscribeAsync([`${base}/res/#`, ...(version === 5 ? [replyTopic] : [])], { qos: 1 });
+
+  // A change of broker or topics: the final result is published where the device is
+  // then (the new broker when the change is kept, the old one after a rollback), so
+  // the CLI listens on both. Followers are opened before the command is sent when the
+  // change itself names the new place (the device may connect there before the
+  // "pending" answer reaches us), else on the "pending" answer. Best effort: a broker
+  // the CLI cannot reach (the one being tried, maybe) is only a note on stderr.
+  const here: MqttTarget = { host, port, tls: false, base };
+  const followers = new Map<string, Promise<import("mqtt").MqttClient | undefined>>();
+  const follow = (t: MqttTarget): Promise<unknown> => {
+    const sameBroker = t.host === host && t.port === port;
+    const id = `${t.host}:${t.port}/${t.base}`;
+    if ((sameBroker && t.base === base) || followers.has(id)) return followers.get(id) ?? Promise.resolve();
+    const p = (async () => {
+      try {
+        let c = client;
+        if (!sameBroker) {
+          c = await mqtt.connectAsync({
+            host: t.host,
+            port: t.port,
+            protocol: t.tls ? "mqtts" : "mqtt",
+            protocolVersion: version,
+            clientId: clientId + "-f" + followers.size,
+            clean: true,
+            reconnectPeriod: 0,
+            connectTimeout: Math.min(timeoutMs, 5000),
+            username: t.username,
+            password: t.password,
+          });
+          c.on("message", onMessage);
+        }
+        await c.subscribeAsync(`${t.base}/res/#`, { qos: 1 });
+        return c === client ? undefined : c;
+      } catch (e) {
+        console.error(`xs-iot config: cannot listen for the result on mqtt://${t.host}:${t.port} (${(e as Error).message}); still listening on mqtt://${host}:${port}`);
+        return undefined;
+      }
+    })();
+    followers.set(id, p);
+    return p;
+  };
   return {
     async send(command, counter, mac, body) {
+      if (command === "config/patch" && body && typeof body === "object") {
+        const t = targetOf(body as Answer, here);
+        if (t) await follow(t);
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const answer = new Promise<Answer>((resolve, reject) => {
-        const t = setTimeout(() => {
-          waiting.delete(counter);
-          reject(new Error(`no answer from ${device} within ${timeoutMs / 1000} s (asleep or offline? a QoS 1 command waits at the broker for its next connection)`));
-        }, timeoutMs);
-        waiting.set(counter, (a) => {
-          clearTimeout(t);
-          waiting.delete(counter);
-          resolve(a);
+        const fail = (ms: number, why: string) => {
+          if (timer) clearTimeout(timer);
+          timer = setTimeout(() => {
+            waiting.delete(counter);
+            reject(new Error(why));
+          }, ms);
+        };
+        fail(timeoutMs, `no answer from ${device} within ${timeoutMs / 1000} s (asleep or offline? a QoS 1 command waits at the broker for its next connection)`);
+        let tried = false;
+        waiting.set(counter, {
+          resolve: (a) => {
+            if (timer) clearTimeout(timer);
+            waiting.delete(counter);
+            resolve(a);
+          },
+          pending: (a) => {
+            if (tried) return;
+            tried = true;
+            const s = typeof a.timeoutS === "number" ? a.timeoutS : 60;
+            console.error(`xs-iot config: the device is trying the change (up to ${s} s)...`);
+            // The final result comes within the trial time; allow our timeout again on top.
+            fail(s * 1000 + timeoutMs, `the device answered "pending" but sent no final result within ${s} s + ${timeoutMs / 1000} s`);
+            const c = a.config as Answer | undefined;
+            if (c && c.protocol === "coap") console.error("xs-iot config: the device is moving to CoAP: a kept change is not reported over MQTT (ask it with --via coap://DEVICE:PORT get); a rollback is");
+            else if (c && Array.isArray(a.changed) && a.changed.some((k) => /^(mqtt\.(host|port|tls|username|password)|topicPrefix|deviceId)$/.test(String(k)))) {
+              const t = targetOf(c, here);
+              if (t) void follow(t);
+            }
+          },
         });
       });
       const properties = version === 5 ? { responseTopic: replyTopic, correlationData: Buffer.from(String(counter)) } : undefined;
@@ -237,6 +340,10 @@ async function mqttTransport(host: string, port: number, prefix: string, device:
       return answer;
     },
     async close() {
+      for (const p of followers.values()) {
+        const c = await p;
+        await c?.endAsync().catch(() => undefined);
+      }
       await client.endAsync().catch(() => undefined);
     },
   };
@@ -253,35 +360,77 @@ async function coapTransport(host: string, port: number, cbor: boolean, timeoutM
   const client = new CoapClient({ socket: { io: UDP as never, address: "0.0.0.0" }, scheduler, random: (b) => nodeCrypto.randomFill(b) });
   const cf = cbor ? 60 : 50;
   const encode = (v: unknown) => (v === null || v === undefined ? undefined : cbor ? encodeCbor(v) : JSON.stringify(v));
-  return {
+  const transport: Transport = {
     async send(command, counter, mac, body) {
-      const query = [`ctr=${counter}`, `mac=${mac}`];
-      const payload = encode(body);
-      let init: Parameters<typeof client.request>[0];
-      if (command === "config/set") init = { method: "PUT", path: "config" };
-      else if (command === "config/patch") init = { method: "iPATCH", path: "config" };
-      else init = { method: "POST", path: "cmd/" + command };
-      const res = await client.request({ ...init, address: host, port, query, payload, contentFormat: payload === undefined ? undefined : cf, accept: cf, timeout: timeoutMs }).catch((e) => {
-        throw new Error(`no answer from coap://${host}:${port} (${(e as Error).message}); a sleeping device answers in its awake window`);
-      });
-      let a: Answer;
-      if (res.contentFormat === 60) {
-        const d = decodeCbor(res.payload);
-        a = d.ok ? (d.value as Answer) : { status: "failed", reasons: ["answer is not CBOR"] };
-      } else {
+      return sendTo(port, command, counter, mac, body, timeoutMs);
+    },
+    // A safe apply over CoAP answers "pending" (2.04) and has no later message to send
+    // the final result in: the CLI asks for it. config/get reports the last safe apply
+    // as `trial`; we ask the new listen port (when the change moves it) and the old one
+    // (where a rolled-back device listens again), until the trial is over or its time
+    // (timeoutS) plus our --timeout has passed.
+    async awaitFinal(pending, sign) {
+      const s = typeof pending.timeoutS === "number" ? pending.timeoutS : 60;
+      console.error(`xs-iot config: the device is trying the change (up to ${s} s)...`);
+      const c = pending.config as Answer | undefined;
+      const ports = [port];
+      const np = c && c.protocol === "coap" ? (c.coap as Answer | undefined)?.listenPort : undefined;
+      if (typeof np === "number" && np !== port) ports.unshift(np);
+      if (c && c.protocol !== "coap") console.error("xs-iot config: the device is moving to MQTT: a kept change is not reported over CoAP (ask it over MQTT); a rollback is");
+      const deadline = Date.now() + s * 1000 + timeoutMs;
+      let last = "";
+      for (let i = 0; Date.now() < deadline; i++) {
+        // The device switches right after answering: give it a moment to bind (a CON to a
+        // port not yet bound waits for its retransmission, 2-3 s), and ask at most every 0.5 s
+        // (its rate limit refills 2 commands a second).
+        await new Promise((r) => setTimeout(r, i === 0 ? 200 : 500));
+        const p = ports[i % ports.length];
+        const { counter, mac } = sign("config/get", null);
         try {
-          a = JSON.parse(res.text() || "{}");
-        } catch {
-          a = { status: "failed", reasons: [`answer ${res.status} is not JSON`] };
+          const a = await sendTo(p, "config/get", counter, mac, null, Math.min(1500, Math.max(200, deadline - Date.now())));
+          const t = a.trial as Answer | undefined;
+          if (a.status === "ok" && t && t.ctr === pending.ctr && t.status !== "pending") {
+            const final: Answer = { ...t, config: a.config, coap: a.coap };
+            if (p !== port) final.via = `coap://${host}:${p}`;
+            return final;
+          }
+          last = a.status === "ok" ? "still trying" : `config/get: ${String(a.status)}`;
+        } catch (e) {
+          last = (e as Error).message;
         }
       }
-      if (!a.status) a.status = res.ok ? "ok" : "failed";
-      a.coap = res.status;
-      return a;
+      return { ...pending, status: "pending", reasons: [`no final result within ${s} s + ${timeoutMs / 1000} s (last: ${last})`] };
     },
     async close() {
       client.close();
       clock.clearAll();
     },
   };
+  return transport;
+
+  async function sendTo(toPort: number, command: string, counter: number, mac: string, body: unknown, waitMs: number): Promise<Answer> {
+    const query = [`ctr=${counter}`, `mac=${mac}`];
+    const payload = encode(body);
+    let init: Parameters<typeof client.request>[0];
+    if (command === "config/set") init = { method: "PUT", path: "config" };
+    else if (command === "config/patch") init = { method: "iPATCH", path: "config" };
+    else init = { method: "POST", path: "cmd/" + command };
+    const res = await client.request({ ...init, address: host, port: toPort, query, payload, contentFormat: payload === undefined ? undefined : cf, accept: cf, timeout: waitMs }).catch((e) => {
+      throw new Error(`no answer from coap://${host}:${toPort} (${(e as Error).message}); a sleeping device answers in its awake window`);
+    });
+    let a: Answer;
+    if (res.contentFormat === 60) {
+      const d = decodeCbor(res.payload);
+      a = d.ok ? (d.value as Answer) : { status: "failed", reasons: ["answer is not CBOR"] };
+    } else {
+      try {
+        a = JSON.parse(res.text() || "{}");
+      } catch {
+        a = { status: "failed", reasons: [`answer ${res.status} is not JSON`] };
+      }
+    }
+    if (!a.status) a.status = res.ok ? "ok" : "failed";
+    a.coap = res.status;
+    return a;
+  }
 }

@@ -91,7 +91,7 @@ export function startConfigNode(platform: Platform, options: ConfigNodeOptions =
   // --- safe apply: reconnect with the new settings, report when connected ---
   // The switch itself waits for a scheduler turn: the command that asked for it is
   // still being handled, and its "pending" answer (and, on MQTT, the PUBACK of the
-  // command [MQTT-4.3.2-2]) must go out on the connection it came in on. Switching
+  // command [MQTT-4.3.2-4]) must go out on the connection it came in on. Switching
   // at once lost both, and the broker then redelivered the command to the next
   // connection, where it was refused as a replay.
   let trialDone: ((ok: boolean, reason?: string) => void) | undefined;
