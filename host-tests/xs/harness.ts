@@ -372,7 +372,16 @@ const matchers: Record<string, Matcher> = {
   },
   toMatch: (r, [e]) => {
     if (typeof r !== "string") return { pass: false, message: show("toMatch needs a string, received ", r) };
-    const pass = e instanceof RegExp ? new RegExp(e.source, e.flags.replace("g", "").replace("y", "")).test(r) : r.indexOf(String(e)) >= 0;
+    // Not `new RegExp(e.source, ...)`: XS 13.3 returns a wrong `source` for an escaped
+    // slash (/\// gives "\\/"), so a rebuilt pattern no longer matches. Run the pattern
+    // itself, with lastIndex reset for global and sticky ones.
+    let pass: boolean;
+    if (e instanceof RegExp) {
+      const saved = e.lastIndex;
+      e.lastIndex = 0;
+      pass = e.global || e.sticky ? r.search(e) >= 0 : e.test(r);
+      e.lastIndex = saved;
+    } else pass = r.indexOf(String(e)) >= 0;
     return { pass, message: show("Expected pattern: ", e) + "\n" + show("Received: ", r) };
   },
   toBeInstanceOf: (r, [C]) => {
