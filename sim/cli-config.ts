@@ -16,6 +16,9 @@
  * to the wall clock in milliseconds, which only grows; --counter overrides it.
  * Prints the device's answer (JSON) and exits 0 when it is "ok", 1 when the
  * device rejected the command, rolled it back or did not answer, 2 on a usage error.
+ * A connectivity change is answered "pending" first; the CLI waits for the final
+ * result (MQTT: also on the new broker / topics; CoAP: by polling config/get's
+ * `trial` on the new and old listen ports). See docs/config.md "Host CLI".
  *
  * Host side: MQTT.js for MQTT (an independent implementation of the protocol
  * our device speaks, with 5.0 Response Topic / Correlation Data, so every e2e run
@@ -50,7 +53,8 @@ flags:
   --mqtt-version V     5 (default) or 3.1.1
   --cbor               CoAP: send and ask for CBOR (Content-Format 60) instead of JSON
   --counter N          command counter (default: now in ms; must exceed the last one the device accepted)
-  --timeout S          seconds to wait for the answer (default 10)
+  --timeout S          seconds to wait for the answer (default 10); a change being tried
+                       ("pending") is waited for its trial time on top
   --help               this text
 
 exit codes: 0 ok, 1 rejected / rolled back / no answer, 2 usage error`;
