@@ -9,10 +9,7 @@
 import { MqttCodecError, malformed } from "./errors";
 import type { MqttVersion } from "./packets";
 
-const SLASH = 0x2f;
-const PLUS = 0x2b;
-const HASH = 0x23;
-const DOLLAR = 0x24;
+// Characters as literals: 0x2f '/', 0x2b '+', 0x23 '#', 0x24 '$'.
 
 /** Longest topic in bytes (§1.5.4 two-byte length; [MQTT-4.7.3-3]). */
 export const MAX_TOPIC_BYTES = 65535;
@@ -51,7 +48,7 @@ export function checkTopicName(topic: string, version: MqttVersion = 5): MqttCod
   if (bad !== undefined) return bad;
   for (let i = 0; i < topic.length; i++) {
     const c = topic.charCodeAt(i);
-    if (c === PLUS || c === HASH) {
+    if (c === 0x2b || c === 0x23) {
       return malformed("Topic Name \"" + topic + "\" contains a wildcard", version === 5 ? "[MQTT-4.7.0-1]" : "[MQTT-4.7.1-1]");
     }
     if (c === 0) return malformed("Topic Name contains U+0000", "[MQTT-4.7.3-2]");
@@ -64,14 +61,14 @@ function checkFilterBody(f: string, start: number, version: MqttVersion): MqttCo
   const n = f.length;
   for (let i = start; i < n; i++) {
     const c = f.charCodeAt(i);
-    if (c === HASH) {
+    if (c === 0x23) {
       // [MQTT-4.7.1-1] (3.1.1: [MQTT-4.7.1-2]): alone or after '/', and last.
-      if ((i !== start && f.charCodeAt(i - 1) !== SLASH) || i !== n - 1) {
+      if ((i !== start && f.charCodeAt(i - 1) !== 0x2f) || i !== n - 1) {
         return malformed("'#' must be a whole last level in \"" + f + "\"", version === 5 ? "[MQTT-4.7.1-1]" : "[MQTT-4.7.1-2]");
       }
-    } else if (c === PLUS) {
+    } else if (c === 0x2b) {
       // [MQTT-4.7.1-2] (3.1.1: [MQTT-4.7.1-3]): occupies an entire level.
-      if ((i !== start && f.charCodeAt(i - 1) !== SLASH) || (i !== n - 1 && f.charCodeAt(i + 1) !== SLASH)) {
+      if ((i !== start && f.charCodeAt(i - 1) !== 0x2f) || (i !== n - 1 && f.charCodeAt(i + 1) !== 0x2f)) {
         return malformed("'+' must be a whole level in \"" + f + "\"", version === 5 ? "[MQTT-4.7.1-2]" : "[MQTT-4.7.1-3]");
       }
     } else if (c === 0) {
@@ -91,7 +88,7 @@ const SHARE_PREFIX = "$share/";
 export function checkTopicFilter(filter: string, version: MqttVersion = 5): MqttCodecError | undefined {
   const bad = checkLengthAndNull(filter, "Topic Filter");
   if (bad !== undefined) return bad;
-  if (version === 5 && filter.charCodeAt(0) === DOLLAR && filter.startsWith(SHARE_PREFIX)) {
+  if (version === 5 && filter.charCodeAt(0) === 0x24 && filter.startsWith(SHARE_PREFIX)) {
     const shareEnd = shareNameEnd(filter);
     if (shareEnd < 0) {
       return malformed("Shared Subscription \"" + filter + "\" needs $share/{ShareName}/{filter}", shareEnd === -1 ? "[MQTT-4.8.2-1]" : "[MQTT-4.8.2-2]");
@@ -112,8 +109,8 @@ function shareNameEnd(f: string): number {
   let i = start;
   for (; i < n; i++) {
     const c = f.charCodeAt(i);
-    if (c === SLASH) break;
-    if (c === PLUS || c === HASH) return -2;
+    if (c === 0x2f) break;
+    if (c === 0x2b || c === 0x23) return -2;
   }
   if (i === start) return -1;
   if (i >= n - 1) return -2;
@@ -158,24 +155,24 @@ export function topicMatches(filter: string, topic: string): boolean {
   const fl = filter.length;
   const tl = topic.length;
   if (fl === 0 || tl === 0) return false;
-  if (topic.charCodeAt(0) === DOLLAR) {
+  if (topic.charCodeAt(0) === 0x24) {
     const f0 = filter.charCodeAt(0);
-    if (f0 === HASH || f0 === PLUS) return false; // [MQTT-4.7.2-1]
+    if (f0 === 0x23 || f0 === 0x2b) return false; // [MQTT-4.7.2-1]
   }
   let fi = 0;
   let ti = 0;
   while (fi < fl) {
     const c = filter.charCodeAt(fi);
-    if (c === HASH) return true;
-    if (c === PLUS) {
-      while (ti < tl && topic.charCodeAt(ti) !== SLASH) ti++;
+    if (c === 0x23) return true;
+    if (c === 0x2b) {
+      while (ti < tl && topic.charCodeAt(ti) !== 0x2f) ti++;
       fi++;
     } else if (ti < tl && topic.charCodeAt(ti) === c) {
       fi++;
       ti++;
     } else {
       // "sport/#" also matches "sport" (§4.7.1.2: '#' includes the parent level).
-      return ti === tl && c === SLASH && fi + 2 === fl && filter.charCodeAt(fi + 1) === HASH;
+      return ti === tl && c === 0x2f && fi + 2 === fl && filter.charCodeAt(fi + 1) === 0x23;
     }
   }
   return ti === tl;

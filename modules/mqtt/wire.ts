@@ -33,10 +33,11 @@ export function stmtNull(version: MqttVersion): string {
  * past `end` is a Malformed Packet (a field longer than the Remaining Length, §2.1.4).
  */
 export class Reader {
-  buf: Uint8Array = new Uint8Array(0);
-  pos = 0;
-  end = 0;
-  version: MqttVersion = 5;
+  // Set by reset() before every use (no class field initializers: they cost XS bytecode).
+  declare buf: Uint8Array;
+  declare pos: number;
+  declare end: number;
+  declare version: MqttVersion;
 
   reset(buf: Uint8Array, pos: number, end: number, version: MqttVersion): void {
     this.buf = buf;
