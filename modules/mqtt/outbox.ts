@@ -84,18 +84,19 @@ function u32(b: Uint8Array, o: number): number {
 }
 
 export class MqttOutbox {
-  readonly namespace: string;
-  readonly maxMessages: number;
-  readonly maxBytes: number;
-  readonly storage: KeyValueStore | undefined;
+  // Every field is assigned in the constructor (`declare`: class field initializers cost XS bytecode).
+  declare readonly namespace: string;
+  declare readonly maxMessages: number;
+  declare readonly maxBytes: number;
+  declare readonly storage: KeyValueStore | undefined;
   /** Problems met while loading (corrupt records were dropped and are listed here). */
-  readonly loadErrors: string[] = [];
-  private readonly clock: { now(): number; epoch(): number } | undefined;
-  private readonly entries = new Map<number, OutboxEntry>();
-  private readonly inbound = new Set<number>();
-  private nextSeq = 1;
-  private highWater = 0;
-  private totalBytes = 0;
+  declare readonly loadErrors: string[];
+  private declare readonly clock: { now(): number; epoch(): number } | undefined;
+  private declare readonly entries: Map<number, OutboxEntry>;
+  private declare readonly inbound: Set<number>;
+  private declare nextSeq: number;
+  private declare highWater: number;
+  private declare totalBytes: number;
 
   constructor(options: MqttOutboxOptions = {}) {
     const ns = options.namespace ?? "mqtt";
@@ -103,6 +104,11 @@ export class MqttOutbox {
       throw new MqttError("invalid", "MqttOutbox: namespace must be 1.." + MAX_NAME_LENGTH + " characters, got \"" + String(ns) + "\"");
     }
     this.namespace = ns;
+    this.loadErrors = [];
+    this.entries = new Map();
+    this.inbound = new Set();
+    this.nextSeq = 1;
+    this.highWater = this.totalBytes = 0;
     this.maxMessages = options.maxMessages ?? 32;
     this.maxBytes = options.maxBytes ?? 16384;
     if (!(this.maxMessages >= 1 && this.maxMessages <= 65535)) throw new MqttError("invalid", "MqttOutbox: maxMessages must be 1..65535");
@@ -252,7 +258,7 @@ export class MqttOutbox {
   clearInbound(): void {
     const ids: number[] = [];
     this.inbound.forEach((id) => ids.push(id));
-    for (const id of ids) this.removeInbound(id);
+    for (let j = 0; j < ids.length; j++) this.removeInbound(ids[j]);
   }
 
   // -- small persistent values of the session -----------------------------------
@@ -275,7 +281,7 @@ export class MqttOutbox {
   clear(): void {
     const ids: number[] = [];
     this.entries.forEach((_e, id) => ids.push(id));
-    for (const id of ids) this.remove(id);
+    for (let j = 0; j < ids.length; j++) this.remove(ids[j]);
     this.clearInbound();
   }
 
@@ -316,7 +322,8 @@ export class MqttOutbox {
       }
       this.storage!.set(ns, "m" + id, record.slice(0, Math.min(total, headRoom)).buffer);
     } catch (e) {
-      for (const key of written) {
+      for (let j = 0; j < written.length; j++) {
+        const key = written[j];
         try {
           this.storage!.delete(ns, key);
         } catch {
@@ -358,7 +365,8 @@ export class MqttOutbox {
     const released = new Set<number>();
     const partsUsed = new Set<string>();
     let maxSeq = this.highWater;
-    for (const key of keys) {
+    for (let j = 0; j < keys.length; j++) {
+      const key = keys[j];
       const c = key.charCodeAt(0);
       const id = Number(key.slice(1));
       if ((c === 0x72 /* r */ || c === 0x69) /* i */ && Number.isInteger(id) && id >= 1 && id <= 65535) {
@@ -371,7 +379,8 @@ export class MqttOutbox {
         }
       }
     }
-    for (const key of keys) {
+    for (let j = 0; j < keys.length; j++) {
+      const key = keys[j];
       if (key.charCodeAt(0) !== 0x6d /* m */) continue;
       const id = Number(key.slice(1));
       if (!(Number.isInteger(id) && id >= 1 && id <= 65535)) continue;
@@ -399,7 +408,8 @@ export class MqttOutbox {
       if (entry.seq > maxSeq) maxSeq = entry.seq;
     }
     // Orphan parts (a reboot during add before the commit, or during delete after it).
-    for (const key of keys) {
+    for (let j = 0; j < keys.length; j++) {
+      const key = keys[j];
       if (key.charCodeAt(0) === 0x78 /* x */ && !partsUsed.has(key)) {
         try {
           s.delete(ns, key);
@@ -444,7 +454,8 @@ export class MqttOutbox {
     }
     const record = new Uint8Array(total);
     let o = 0;
-    for (const c of chunks) {
+    for (let j = 0; j < chunks.length; j++) {
+      const c = chunks[j];
       record.set(c, o);
       o += c.length;
     }

@@ -46,6 +46,7 @@ import { encodedLength, MqttEncoder } from "./encode-core";
 import type { MqttCodecError } from "./errors";
 import type { OutboxEntry } from "./outbox";
 import { MqttOutbox } from "./outbox";
+import { packetName } from "./packets";
 import type {
   AuthPacket,
   ConnackPacket,
@@ -200,52 +201,53 @@ interface Pending {
 }
 
 export class MqttSessionCore {
-  readonly version: MqttVersion;
-  readonly outbox: MqttOutbox;
-  readonly scheduler: Scheduler;
-  handler: MqttSessionHandler;
+  // Every field is assigned in the constructor (`declare`: class field initializers cost XS bytecode).
+  declare readonly version: MqttVersion;
+  declare readonly outbox: MqttOutbox;
+  declare readonly scheduler: Scheduler;
+  declare handler: MqttSessionHandler;
   /** Client Identifier in use (the assigned one once the server gave one). */
-  clientId: string;
-  state: SessionState = "disconnected";
+  declare clientId: string;
+  declare state: SessionState;
   /** The server's CONNACK properties of the current connection. */
-  serverProperties: MqttProperties | undefined;
+  declare serverProperties: MqttProperties | undefined;
   /** Limits in force on this connection (server's CONNACK, or defaults). */
-  serverReceiveMaximum = 65535;
-  serverMaximumPacketSize = Infinity;
-  serverTopicAliasMaximum = 0;
-  serverMaximumQoS: QoS = 2;
-  serverRetainAvailable = true;
-  serverWildcardAvailable = true;
-  serverSubscriptionIdsAvailable = true;
+  declare serverReceiveMaximum: number;
+  declare serverMaximumPacketSize: number;
+  declare serverTopicAliasMaximum: number;
+  declare serverMaximumQoS: QoS;
+  declare serverRetainAvailable: boolean;
+  declare serverWildcardAvailable: boolean;
+  declare serverSubscriptionIdsAvailable: boolean;
   /** Keep alive in force, seconds. */
-  keepAlive: number;
+  declare keepAlive: number;
 
-  protected readonly options: MqttSessionOptions;
-  protected readonly decoder: MqttDecoder;
-  protected readonly encoder: MqttEncoder;
-  protected transport: MqttTransport | undefined;
-  protected readonly receiveMaximum: number;
-  protected readonly maximumPacketSize: number;
-  protected readonly topicAliasMaximum: number;
-  protected readonly maxInflight: number;
-  protected cleanThisConnection = false;
-  protected inflight = 0;
-  protected nextId = 1;
-  protected readonly pending = new Map<number, Pending>();
-  protected readonly publishCallbacks = new Map<number, PublishCallback>();
+  protected declare readonly options: MqttSessionOptions;
+  protected declare readonly decoder: MqttDecoder;
+  protected declare readonly encoder: MqttEncoder;
+  protected declare transport: MqttTransport | undefined;
+  protected declare readonly receiveMaximum: number;
+  protected declare readonly maximumPacketSize: number;
+  protected declare readonly topicAliasMaximum: number;
+  protected declare readonly maxInflight: number;
+  protected declare cleanThisConnection: boolean;
+  protected declare inflight: number;
+  protected declare nextId: number;
+  protected declare readonly pending: Map<number, Pending>;
+  protected declare readonly publishCallbacks: Map<number, PublishCallback>;
   // Keep alive.
-  protected lastSent = 0;
-  protected lastReceived = 0;
-  protected pingSentAt = -1;
-  protected keepAliveJob: Job | undefined;
-  protected connectJob: Job | undefined;
-  protected closing = false;
+  protected declare lastSent: number;
+  protected declare lastReceived: number;
+  protected declare pingSentAt: number;
+  protected declare keepAliveJob: Job | undefined;
+  protected declare connectJob: Job | undefined;
+  protected declare closing: boolean;
 
   constructor(options: MqttSessionOptions) {
-    if (!options || !options.scheduler) throw new MqttError("invalid", "MqttSession: options.scheduler is required");
+    if (!options || !options.scheduler) throw invalid("MqttSession: options.scheduler is required");
     const v = options.version ?? 5;
-    if (v !== 4 && v !== 5) throw new MqttError("invalid", "MqttSession: version must be 4 (3.1.1) or 5 (5.0)");
-    if (v === 5 && !this.supports5()) throw new MqttError("invalid", "MqttSession: MQTT 5.0 is not in this build (MqttSessionCore is 3.1.1 only; use MqttSession of ./session)");
+    if (v !== 4 && v !== 5) throw invalid("MqttSession: version must be 4 (3.1.1) or 5 (5.0)");
+    if (v === 5 && !this.supports5()) throw invalid("MqttSession: MQTT 5.0 is not in this build (MqttSessionCore is 3.1.1 only; use MqttSession of ./session)");
     this.version = v;
     this.options = options;
     this.scheduler = options.scheduler;
@@ -253,22 +255,34 @@ export class MqttSessionCore {
     this.outbox = options.outbox ?? new MqttOutbox({ clock: options.scheduler.clock });
     this.keepAlive = options.keepAlive ?? 60;
     if (!(this.keepAlive >= 0 && this.keepAlive <= 65535) || (this.keepAlive | 0) !== this.keepAlive) {
-      throw new MqttError("invalid", "MqttSession: keepAlive must be an integer 0..65535 seconds");
+      throw invalid("MqttSession: keepAlive must be an integer 0..65535 seconds");
     }
     this.receiveMaximum = options.receiveMaximum ?? 16;
-    if (!(this.receiveMaximum >= 1 && this.receiveMaximum <= 65535)) throw new MqttError("invalid", "MqttSession: receiveMaximum must be 1..65535");
+    if (!(this.receiveMaximum >= 1 && this.receiveMaximum <= 65535)) throw invalid("MqttSession: receiveMaximum must be 1..65535");
     this.maximumPacketSize = options.maximumPacketSize ?? 16384;
-    if (!(this.maximumPacketSize >= 16)) throw new MqttError("invalid", "MqttSession: maximumPacketSize must be at least 16");
+    if (!(this.maximumPacketSize >= 16)) throw invalid("MqttSession: maximumPacketSize must be at least 16");
     this.topicAliasMaximum = v === 5 ? options.topicAliasMaximum ?? 16 : 0;
     this.maxInflight = options.maxInflight ?? (v === 5 ? 65535 : 20);
     const stored = this.outbox.getMeta("cid");
     const id = options.clientId ?? "";
     this.clientId = id === "" && stored !== undefined ? stored : id;
     if (v === 4 && this.clientId === "" && !options.clean) {
-      throw new MqttError("invalid", "MqttSession: a 3.1.1 client with an empty Client Identifier must use clean: true", undefined, "[MQTT-3.1.3-7]");
+      throw invalid("MqttSession: a 3.1.1 client with an empty Client Identifier must use clean: true", undefined, "[MQTT-3.1.3-7]");
     }
     this.decoder = new MqttDecoder({ version: v, maximumPacketSize: this.maximumPacketSize });
     this.encoder = new MqttEncoder({ version: v, bufferSize: 256 });
+    this.state = "disconnected";
+    this.serverReceiveMaximum = 65535;
+    this.serverMaximumPacketSize = Infinity;
+    this.serverTopicAliasMaximum = this.inflight = this.lastSent = this.lastReceived = 0;
+    this.serverMaximumQoS = 2;
+    this.serverRetainAvailable = this.serverWildcardAvailable = this.serverSubscriptionIdsAvailable = true;
+    this.cleanThisConnection = this.closing = false;
+    this.nextId = 1;
+    this.pingSentAt = -1;
+    this.pending = new Map();
+    this.publishCallbacks = new Map();
+    this.serverProperties = this.transport = this.keepAliveJob = this.connectJob = undefined;
   }
 
   /** False: this class is the 3.1.1 session; MqttSession (./session) adds 5.0. */
@@ -379,16 +393,16 @@ export class MqttSessionCore {
     const qos = options?.qos ?? 0;
     const retain = !!options?.retain;
     const bytes = typeof payload === "string" ? encodeUtf8New(payload) : payload;
-    if (!(bytes instanceof Uint8Array)) throw new MqttError("invalid", "publish: payload must be a Uint8Array or a string");
-    if (qos !== 0 && qos !== 1 && qos !== 2) throw new MqttError("invalid", "publish: qos must be 0, 1 or 2");
+    if (!(bytes instanceof Uint8Array)) throw invalid("publish: payload must be a Uint8Array or a string");
+    if (qos !== 0 && qos !== 1 && qos !== 2) throw invalid("publish: qos must be 0, 1 or 2");
     // The Topic Name rules ([MQTT-3.3.2-2], §4.7) are checked once, by encodedLength below.
     const properties = this.publishProperties(options?.properties, bytes);
     if (this.state === "connected") {
       if (qos > this.serverMaximumQoS) {
-        throw new MqttError("invalid", "publish: QoS " + qos + " above the server's Maximum QoS " + this.serverMaximumQoS, 0x9b, "[MQTT-3.2.2-11]");
+        throw invalid("publish: QoS " + qos + " above the server's Maximum QoS " + this.serverMaximumQoS, 0x9b, "[MQTT-3.2.2-11]");
       }
       if (retain && !this.serverRetainAvailable) {
-        throw new MqttError("invalid", "publish: the server does not support retained messages", 0x9a, "[MQTT-3.2.2-14]");
+        throw invalid("publish: the server does not support retained messages", 0x9a, "[MQTT-3.2.2-14]");
       }
     }
     const packet: PublishPacket = { type: 3 /* PUBLISH */, topic, payload: bytes, qos, retain, dup: false, packetId: qos ? 1 : 0, properties };
@@ -397,7 +411,7 @@ export class MqttSessionCore {
       size = encodedLength(packet, this.version);
     } catch (e) {
       const ce = e as MqttCodecError;
-      throw new MqttError("invalid", "publish: " + String(ce.message), ce.reasonCode, ce.statement);
+      throw invalid("publish: " + String(ce.message), ce.reasonCode, ce.statement);
     }
     const limit = this.state === "connected" ? this.serverMaximumPacketSize : Infinity;
     if (size > limit) {
@@ -422,7 +436,7 @@ export class MqttSessionCore {
    */
   respond(request: MqttMessage, payload: Uint8Array | string, options?: PublishOptions, callback?: PublishCallback): number {
     const rp = request.properties;
-    if (!rp || rp.responseTopic === undefined) throw new MqttError("invalid", "MQTT respond: the request has no Response Topic", undefined, "§4.10");
+    if (!rp || rp.responseTopic === undefined) throw invalid("MQTT respond: the request has no Response Topic", undefined, "§4.10");
     const properties: MqttProperties = { ...(options?.properties ?? {}) };
     if (rp.correlationData !== undefined) properties.correlationData = rp.correlationData;
     return this.publish(rp.responseTopic, payload, { qos: options?.qos, retain: options?.retain, properties }, callback);
@@ -430,17 +444,18 @@ export class MqttSessionCore {
 
   /** SUBSCRIBE (§3.8) with one or more filters; `callback` gets one reason code per filter. */
   subscribe(subscriptions: Subscription[], options?: SubscribeOptions, callback?: SubscribeCallback): number {
-    if (!Array.isArray(subscriptions) || subscriptions.length === 0) throw new MqttError("invalid", "subscribe: at least one subscription", undefined, "[MQTT-3.8.3-2]");
+    if (!Array.isArray(subscriptions) || subscriptions.length === 0) throw invalid("subscribe: at least one subscription", undefined, "[MQTT-3.8.3-2]");
     const subs: Subscription[] = [];
-    for (const s of subscriptions) {
+    for (let i = 0; i < subscriptions.length; i++) {
+      const s = subscriptions[i];
       const bad = checkTopicFilter(s.topicFilter, this.version);
-      if (bad !== undefined) throw new MqttError("invalid", "subscribe: " + bad.message, 0x8f, bad.statement);
-      if (s.qos !== 0 && s.qos !== 1 && s.qos !== 2) throw new MqttError("invalid", "subscribe: qos must be 0, 1 or 2");
+      if (bad !== undefined) throw invalid("subscribe: " + bad.message, 0x8f, bad.statement);
+      if (s.qos !== 0 && s.qos !== 1 && s.qos !== 2) throw invalid("subscribe: qos must be 0, 1 or 2");
       if (this.version === 5 && s.noLocal && s.topicFilter.startsWith("$share/")) {
-        throw new MqttError("invalid", "subscribe: No Local on a Shared Subscription", 0x82, "[MQTT-3.8.3-4]");
+        throw invalid("subscribe: No Local on a Shared Subscription", 0x82, "[MQTT-3.8.3-4]");
       }
       if (this.state === "connected" && !this.serverWildcardAvailable && /[+#]/.test(s.topicFilter)) {
-        throw new MqttError("invalid", "subscribe: the server does not support wildcard subscriptions", 0xa2, "§3.2.2.3.14");
+        throw invalid("subscribe: the server does not support wildcard subscriptions", 0xa2, "§3.2.2.3.14");
       }
       subs.push(this.version === 5 ? s : { topicFilter: s.topicFilter, qos: s.qos });
     }
@@ -454,10 +469,10 @@ export class MqttSessionCore {
 
   /** UNSUBSCRIBE (§3.10); `callback` gets one reason code per filter (5.0; empty in 3.1.1). */
   unsubscribe(topicFilters: string[], options?: { userProperties?: [string, string][] }, callback?: SubscribeCallback): number {
-    if (!Array.isArray(topicFilters) || topicFilters.length === 0) throw new MqttError("invalid", "unsubscribe: at least one filter", undefined, "[MQTT-3.10.3-2]");
-    for (const f of topicFilters) {
-      const bad = checkTopicFilter(f, this.version);
-      if (bad !== undefined) throw new MqttError("invalid", "unsubscribe: " + bad.message, 0x8f, bad.statement);
+    if (!Array.isArray(topicFilters) || topicFilters.length === 0) throw invalid("unsubscribe: at least one filter", undefined, "[MQTT-3.10.3-2]");
+    for (let i = 0; i < topicFilters.length; i++) {
+      const bad = checkTopicFilter(topicFilters[i], this.version);
+      if (bad !== undefined) throw invalid("unsubscribe: " + bad.message, 0x8f, bad.statement);
     }
     if (this.state !== "connected") throw new MqttError("not-connected", "unsubscribe: not connected");
     const id = this.allocateId();
@@ -480,7 +495,7 @@ export class MqttSessionCore {
 
   /** 5.0 re-authentication (§4.12.1); a 3.1.1 session has no enhanced authentication. */
   reauthenticate(data?: Uint8Array): void {
-    throw new MqttError("invalid", "MQTT reauthenticate: the session uses no enhanced authentication", undefined, "[MQTT-4.12.1-1]");
+    throw invalid("MQTT reauthenticate: the session uses no enhanced authentication", undefined, "[MQTT-4.12.1-1]");
   }
 
   // ---------------------------------------------------------------------------
@@ -497,13 +512,11 @@ export class MqttSessionCore {
       case 3 /* PUBLISH */:
         return this.onPublish(p);
       case 4 /* PUBACK */:
-        return this.onPuback(p);
       case 5 /* PUBREC */:
-        return this.onPubrec(p);
+      case 7 /* PUBCOMP */:
+        return this.onAck(p);
       case 6 /* PUBREL */:
         return this.onPubrel(p);
-      case 7 /* PUBCOMP */:
-        return this.onPubcomp(p);
       case 9 /* SUBACK */:
       case 11 /* UNSUBACK */:
         return this.onSubOrUnsubAck(p);
@@ -582,7 +595,9 @@ export class MqttSessionCore {
     } catch (e) {
       this.emitError(e as MqttError);
     }
-    for (const e of this.outbox.list()) {
+    const list = this.outbox.list();
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i];
       if (e.state === 2) {
         this.finish(e, 0, undefined, undefined);
       } else {
@@ -629,56 +644,32 @@ export class MqttSessionCore {
     this.call(() => this.handler.onMessage?.(message));
   }
 
-  protected onPuback(p: PubAckPacket): void {
-    const e = this.outbox.get(p.packetId);
-    if (!e || e.qos !== 1 || !e.inflight) {
-      this.violation(0x82, "PUBACK for packet identifier " + p.packetId + ", which has no QoS 1 message in flight", "§4.3.2");
+  /** PUBACK (§4.3.2), PUBREC, PUBCOMP (§4.3.3) for an outbox message. */
+  protected onAck(p: PubAckPacket): void {
+    const t = p.type;
+    const id = p.packetId;
+    const e = this.outbox.get(id);
+    const rc = p.reasonCode ?? 0;
+    // PUBACK: a QoS 1 message in flight; PUBREC: a QoS 2 one (or one already released: a
+    // repeated PUBREC is answered again); PUBCOMP: a PUBREL in flight.
+    if (!e || e.qos !== (t === 4 ? 1 : 2) || (t === 7 ? e.state !== 2 || !e.inflight : !e.inflight && !(t === 5 && e.state === 2))) {
+      this.violation(0x82, packetName(t) + " for packet identifier " + id + ", which has nothing of that in flight", t === 4 ? "§4.3.2" : "§4.3.3");
       return;
     }
-    this.inflight--;
-    const rc = p.reasonCode ?? 0;
-    // [MQTT-4.4.0-2]: a failure reason code also acknowledges; the message is not resent.
-    this.finish(e, rc, p.properties, rc >= 0x80 ? refused(rc, p.properties) : undefined);
-    this.pump();
-  }
-
-  protected onPubrec(p: PubAckPacket): void {
-    const e = this.outbox.get(p.packetId);
-    const rc = p.reasonCode ?? 0;
-    if (!e || e.qos !== 2 || !e.inflight) {
-      if (e && e.qos === 2 && e.state === 2) {
-        this.sendAck(6 /* PUBREL */, p.packetId, 0);
-        return;
+    if (t === 5 && (e.state === 2 || rc < 0x80)) {
+      if (e.state !== 2) {
+        try {
+          this.outbox.release(id);
+        } catch (err) {
+          this.emitError(err as MqttError);
+        }
       }
-      this.violation(0x82, "PUBREC for packet identifier " + p.packetId + ", which has no QoS 2 message in flight", "§4.3.3");
-      return;
-    }
-    if (e.state === 2) {
-      this.sendAck(6 /* PUBREL */, p.packetId, 0); // a repeated PUBREC
-      return;
-    }
-    if (rc >= 0x80) {
-      this.inflight--;
-      this.finish(e, rc, p.properties, refused(rc, p.properties)); // [MQTT-4.4.0-2]
-      this.pump();
-      return;
-    }
-    try {
-      this.outbox.release(e.packetId);
-    } catch (err) {
-      this.emitError(err as MqttError);
-    }
-    this.sendAck(6 /* PUBREL */, e.packetId, 0); // [MQTT-4.3.3-4]
-  }
-
-  protected onPubcomp(p: PubAckPacket): void {
-    const e = this.outbox.get(p.packetId);
-    if (!e || e.state !== 2 || !e.inflight) {
-      this.violation(0x82, "PUBCOMP for packet identifier " + p.packetId + ", which has no PUBREL outstanding", "§4.3.3");
+      this.sendAck(6, id, 0); // [MQTT-4.3.3-4]
       return;
     }
     this.inflight--;
-    this.finish(e, p.reasonCode ?? 0, p.properties, undefined);
+    // [MQTT-4.4.0-2]: a failure reason code also acknowledges; the message is not resent.
+    this.finish(e, rc, p.properties, rc >= 0x80 && t !== 7 ? refused(rc, p.properties) : undefined);
     this.pump();
   }
 
@@ -791,8 +782,8 @@ export class MqttSessionCore {
     const dup = e.sent && e.seq > 0; // [MQTT-3.3.1-1]
     const packet: PublishPacket = { type: 3 /* PUBLISH */, topic: e.topic, payload: e.payload, qos: e.qos, retain: e.retain, dup, packetId: e.packetId, properties: props };
     let error: MqttError | undefined;
-    if (e.qos > this.serverMaximumQoS) error = new MqttError("invalid", "QoS " + e.qos + " above the server's Maximum QoS", 0x9b, "[MQTT-3.2.2-11]");
-    else if (e.retain && !this.serverRetainAvailable) error = new MqttError("invalid", "the server does not support retained messages", 0x9a, "[MQTT-3.2.2-14]");
+    if (e.qos > this.serverMaximumQoS) error = invalid("QoS " + e.qos + " above the server's Maximum QoS", 0x9b, "[MQTT-3.2.2-11]");
+    else if (e.retain && !this.serverRetainAvailable) error = invalid("the server does not support retained messages", 0x9a, "[MQTT-3.2.2-14]");
     else if (encodedLength(packet, this.version) > this.serverMaximumPacketSize) {
       error = new MqttError("packet-too-large", "message to \"" + e.topic + "\" exceeds the server's Maximum Packet Size " + this.serverMaximumPacketSize, 0x95, "[MQTT-3.2.2-15]");
     }
@@ -950,16 +941,17 @@ export class MqttSessionCore {
     this.pending.clear();
     this.resetConnectionState();
     if (error) this.emitError(error);
-    for (const p of pending) {
-      const cb = p.callback;
-      if (cb) this.call(() => cb(new MqttError("connection-lost", "connection lost before the " + (p.kind === "sub" ? "SUBACK" : "UNSUBACK")), []));
+    for (let i = 0; i < pending.length; i++) {
+      const cb = pending[i].callback;
+      if (cb) this.call(() => cb(new MqttError("connection-lost", "connection lost before the " + (pending[i].kind === "sub" ? "SUBACK" : "UNSUBACK")), []));
     }
     this.call(() => this.handler.onClose?.(error));
   }
 
   protected resetConnectionState(): void {
     this.inflight = 0;
-    for (const e of this.outbox.list()) e.inflight = false;
+    const list = this.outbox.list();
+    for (let i = 0; i < list.length; i++) list[i].inflight = false;
     this.pingSentAt = -1;
     this.serverReceiveMaximum = 65535;
     this.serverMaximumPacketSize = Infinity;
@@ -991,6 +983,11 @@ export class MqttSessionCore {
       this.emitError(new MqttError("callback", "an app callback threw: " + String((e as Error)?.message ?? e), undefined, undefined, e));
     }
   }
+}
+
+/** An "invalid" MqttError: bad arguments from the app. */
+function invalid(message: string, reasonCode?: number, statement?: string): MqttError {
+  return new MqttError("invalid", message, reasonCode, statement);
 }
 
 /** A reason code as "0x8e" in messages (names: reasonCodeName in ./reason-codes, kept out of this bundle). */
