@@ -106,7 +106,7 @@ export class I2cBus {
         if (typeof what === "number") {
           if (!Number.isInteger(what) || what < 0) throw new RangeError(`I2C read: invalid byte count ${what}`);
           const bytes = bus.transfer(this.address, "read", what, undefined, stop);
-          return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+          return (bytes.buffer as ArrayBuffer).slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
         }
         const target = toBytes(what);
         const bytes = bus.transfer(this.address, "read", target.length, undefined, stop);

@@ -1,20 +1,31 @@
 /*
- * Moddable entry (mcconfig's "main", see manifest.json): a minimal boot for
- * now, replaced by the real app later. It creates the Moddable platform and a
- * scheduler, logs the wake cause, counts boots in flash (preference) and in
- * RTC memory, checks HMAC-SHA256 against RFC 4231 test case 2, and logs a
- * heartbeat from a scheduler job.
+ * Moddable entry (mcconfig's "main", manifest.json): boots the firmware app
+ * (src/app.ts, the same code the desktop simulator runs) on the Moddable
+ * platform binding. Before the app starts it logs the wake cause, counts boots
+ * in flash (preference) and in RTC memory, and checks HMAC-SHA256 against
+ * RFC 4231 test case 2 (the command authentication depends on it).
+ *
+ * Settings come from the manifest's "config" and can be overridden on the
+ * mcconfig command line (docs/app.md):
+ *   broker=mqtt://host:port   MQTT broker (default mqtt://127.0.0.1:1883)
+ *   protocol=mqtt311|mqtt5|coap, coap=coap://host:port/path, id=DEVICE_ID,
+ *   interval=SECONDS (sampling and telemetry), ssid=/password= (Wi-Fi, ESP32)
+ * These are factory defaults: a configuration stored in flash (changed by a
+ * config command) wins over them.
  */
-import { createModdablePlatform } from "../modules/platform/moddable/platform";
-import { Scheduler } from "../modules/scheduler/scheduler";
+import config from "mc/config";
+import { getBoard } from "../boards/index";
+import { boardName, createModdablePlatform } from "../modules/platform/moddable/platform";
+import { startApp } from "./app";
+import { boardIo, HARDWARE } from "./hardware";
 
-const HEARTBEAT_MS = 5000;
 const STORE_NAMESPACE = "xsiot";
 const STORE_BOOTS = "boots";
 const RTC_BOOTS_OFFSET = 0; // uint32 little-endian at the start of RTC memory
 
 const platform = createModdablePlatform();
 const { log } = platform;
+const settings = config as Record<string, unknown>;
 
 function hex(bytes: Uint8Array): string {
   let s = "";
@@ -43,33 +54,66 @@ function countBootInRtc(): number {
   return boots;
 }
 
+function text(name: string): string | undefined {
+  const v = settings[name];
+  return typeof v === "string" && v.length ? v : undefined;
+}
+
+/** "mqtt://host:port" / "coap://host:port/path" -> parts (no URL class on every XS host). */
+function parseUrl(url: string, scheme: string, port: number): { host: string; port: number; path: string; tls: boolean } | undefined {
+  const m = /^([a-z]+):\/\/([A-Za-z0-9.-]+)(?::(\d+))?(\/[A-Za-z0-9_\-./]*)?$/.exec(url);
+  if (!m || (m[1] !== scheme && m[1] !== scheme + "s")) return undefined;
+  return { host: m[2], port: m[3] ? Number(m[3]) : m[1] === "mqtts" ? 8883 : port, path: (m[4] ?? "").replace(/^\//, ""), tls: m[1] === "mqtts" };
+}
+
 log(`xs-iot boot: platform ${platform.name}, wake cause ${platform.power.wakeCause}`);
 try {
   log(`boots: ${countBootInStore()} (preference), ${countBootInRtc()} (RTC memory)`);
 } catch (error) {
   log(`boot counter failed: ${error instanceof Error ? error.message : String(error)}`);
 }
-
 // RFC 4231 §4.3, test case 2.
 const tag = hex(platform.crypto.hmacSha256(ascii("Jefe"), ascii("what do ya want for nothing?")));
-const expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
-log(`hmac-sha256 RFC 4231 case 2: ${tag === expected ? "ok" : "MISMATCH " + tag}`);
-log(`random: ${hex(platform.crypto.randomFill(new Uint8Array(8)))}`);
+log(`hmac-sha256 RFC 4231 case 2: ${tag === "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843" ? "ok" : "MISMATCH " + tag}`);
 
-const scheduler = new Scheduler({
-  clock: platform.clock,
-  onError(error, job) {
-    log(`job ${job.name} failed: ${error instanceof Error ? error.message : String(error)}`);
-  },
-});
+const provisioned: { [key: string]: unknown } = {};
+const broker = parseUrl(text("broker") ?? "mqtt://127.0.0.1:1883", "mqtt", 1883);
+if (broker) {
+  provisioned["mqtt.host"] = broker.host;
+  provisioned["mqtt.port"] = broker.port;
+  provisioned["mqtt.tls"] = broker.tls;
+} else log(`config: broker "${text("broker")}" is not mqtt://host:port; using the defaults`);
+const coap = text("coap") ? parseUrl(text("coap")!, "coap", 5683) : undefined;
+if (coap) {
+  provisioned["coap.gatewayHost"] = coap.host;
+  provisioned["coap.gatewayPort"] = coap.port;
+  provisioned["coap.gatewayPath"] = coap.path;
+}
+const protocol = text("protocol");
+if (protocol === "mqtt311" || protocol === "mqtt5" || protocol === "coap") provisioned.protocol = protocol;
+const seconds = Number(text("interval") ?? "10");
+const intervalMs = seconds > 0 ? Math.round(seconds * 1000) : 10000;
 
-let beats = 0;
-scheduler.after(
-  HEARTBEAT_MS,
-  (now, job) => {
-    beats++;
-    log(`heartbeat ${beats} at ${now} ms`);
-    job.delay(HEARTBEAT_MS);
-  },
-  { name: "heartbeat" },
-);
+try {
+  const board = getBoard(boardName() === "unknown" ? "sim" : boardName());
+  log(`board ${board.name}: sensors through ${HARDWARE}`);
+  startApp({
+    platform: { ...platform, io: boardIo(platform, board), log },
+    board,
+    deviceId: text("id") ?? "xs-iot-" + board.name,
+    provisioned,
+    overrides: { samplingMs: intervalMs, telemetryMs: intervalMs },
+    onReading(r) {
+      const s = r.sample;
+      log(`reading ${r.seq}: ${s.thermometer ? s.thermometer.temperature.toFixed(2) + " C " : ""}${s.hygrometer ? s.hygrometer.humidity.toFixed(1) + " %RH " : ""}${s.carbonDioxideDetector ? s.carbonDioxideDetector.CO2.toFixed(0) + " ppm" : ""}`);
+    },
+    onAcked(e) {
+      log(`telemetry acknowledged: reading ${e.seqs.join(",")} (${e.bytes} bytes SenML)`);
+    },
+    onState(state) {
+      log(`state: ${state}`);
+    },
+  });
+} catch (error) {
+  log(`xs-iot: the app did not start: ${error instanceof Error ? error.message : String(error)}`);
+}

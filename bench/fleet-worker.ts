@@ -1,0 +1,226 @@
+/*
+ * One fleet in one Node process (run by bench/fleet.bench.ts, or by hand):
+ *
+ *   node --expose-gc --import tsx bench/fleet-worker.ts ours|client|mqttjs <devices> <port> <intervalMs> <seconds>
+ *   node --import tsx bench/fleet-worker.ts all [devices] [intervalMs] [seconds]
+ *
+ * ours:   <devices> simulated devices, each the whole firmware app (src/app.ts:
+ *         config core + flash store, simulated I2C sensors, MQTT client with its
+ *         persistent outbox, SenML telemetry), MQTT 3.1.1, QoS 1; no CoAP server.
+ * client: our MqttClient alone (modules/mqtt, over sim/node/tcp), doing exactly
+ *         what the MQTT.js fleet does: the like-for-like client comparison.
+ * mqttjs: <devices> MQTT.js clients (3.1.1, QoS 1) publishing the same SenML
+ *         readings (same environment, same encoder) on the same topics at the
+ *         same interval, with no sensors or configuration behind them.
+ * Prints one JSON line: connect time, acknowledged readings per second over the
+ * steady window, memory per device (heap + external after a full GC, and RSS)
+ * against the process before the fleet was created.
+ */
+import * as mqtt from "mqtt";
+import { getBoard } from "../boards/index";
+import { SimDevice } from "../sim/device";
+import { Environment } from "../sim/environment";
+import { createSimHardware } from "../sim/hardware";
+import { RealClock } from "../sim/node/real-clock";
+import { TCP } from "../sim/node/tcp";
+import { indoorDay } from "../sim/scenarios";
+import { startApp, type App } from "../src/app";
+import { encodeTelemetry } from "../src/senml";
+import { MqttClient } from "../modules/mqtt/client";
+import { Scheduler, type Job } from "../modules/scheduler/scheduler";
+
+const [mode, nArg, portArg, intervalArg, secondsArg] = process.argv.slice(2);
+const N = Number(nArg);
+const PORT = Number(portArg);
+const INTERVAL = Number(intervalArg);
+const SECONDS = Number(secondsArg);
+const gc = (globalThis as { gc?: () => void }).gc;
+
+function memory(): { heap: number; rss: number } {
+  for (let i = 0; i < 3; i++) gc?.();
+  const m = process.memoryUsage();
+  return { heap: m.heapUsed + m.external, rss: m.rss };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<void> {
+  await sleep(200);
+  const base = memory();
+  const t0 = performance.now();
+  let acked = 0;
+  let connected = 0;
+  let connectMs = NaN;
+  const stops: (() => void)[] = [];
+  const board = getBoard("sim");
+
+  if (mode === "ours") {
+    const clock = new RealClock();
+    const apps: App[] = [];
+    for (let i = 0; i < N; i++) {
+      const id = `fleet-${String(i + 1).padStart(4, "0")}`;
+      const hardware = createSimHardware(board, clock, indoorDay(1 + i * 7919));
+      const device = new SimDevice({
+        name: id,
+        clock,
+        io: { ...hardware.io, TCP: TCP as never },
+        seed: i + 1,
+        app: (platform) => {
+          const app = startApp({
+            platform,
+            board,
+            deviceId: id,
+            provisioned: { protocol: "mqtt311", "mqtt.host": "127.0.0.1", "mqtt.port": PORT },
+            overrides: { samplingMs: INTERVAL, telemetryMs: INTERVAL, qos: 1, coapServer: false },
+            onAcked: (e) => (acked += e.seqs.length),
+            onState: (s) => {
+              if (s === "online" && ++connected === N) connectMs = performance.now() - t0;
+            },
+            onError: () => undefined,
+          });
+          apps.push(app);
+          return app;
+        },
+      });
+      device.start();
+      stops.push(() => device.stop());
+    }
+  } else if (mode === "client") {
+    // Our MqttClient alone (no app, no sensors), doing what the MQTT.js loop below does.
+    const clock = new RealClock();
+    for (let i = 0; i < N; i++) {
+      const id = `client-${String(i + 1).padStart(4, "0")}`;
+      const env = new Environment(indoorDay(1 + i * 7919));
+      const topic = `xs-iot/${id}/tele`;
+      const scheduler = new Scheduler({ clock });
+      let job: Job | undefined;
+      const client = new MqttClient({
+        socket: { io: TCP as never, address: "127.0.0.1", port: PORT },
+        scheduler,
+        clientId: id,
+        version: 4,
+        keepAlive: 60,
+        will: { topic: `xs-iot/${id}/state`, payload: new TextEncoder().encode("offline"), qos: 1, retain: true },
+        onConnect() {
+          if (++connected === N) connectMs = performance.now() - t0;
+          this.publish(`xs-iot/${id}/state`, "online", { qos: 1, retain: true });
+          job ??= scheduler.after(INTERVAL, (_now, j) => {
+            j.delay(INTERVAL);
+            const t = performance.now();
+            const sample = {
+              thermometer: { temperature: env.temperature(t) },
+              hygrometer: { humidity: env.humidity(t) },
+              barometer: { pressure: env.pressure(t) },
+              lightmeter: { illuminance: env.light(t) },
+              carbonDioxideDetector: { CO2: env.co2(t) },
+              battery: { voltage: env.battery(t) },
+            };
+            for (const p of encodeTelemetry(id, [{ time: Date.now(), sample }], "json")) client.publish(topic, p, { qos: 1 }, (e) => (e ? undefined : acked++));
+          });
+        },
+      });
+      stops.push(() => {
+        job?.cancel();
+        client.end();
+      });
+    }
+  } else {
+    for (let i = 0; i < N; i++) {
+      const id = `mqttjs-${String(i + 1).padStart(4, "0")}`;
+      const env = new Environment(indoorDay(1 + i * 7919));
+      const topic = `xs-iot/${id}/tele`;
+      const client = mqtt.connect(`mqtt://127.0.0.1:${PORT}`, {
+        clientId: id,
+        protocolVersion: 4,
+        clean: false,
+        keepalive: 60,
+        reconnectPeriod: 1000,
+        will: { topic: `xs-iot/${id}/state`, payload: Buffer.from("offline"), qos: 1, retain: true },
+      });
+      let timer: ReturnType<typeof setInterval> | undefined;
+      client.on("connect", () => {
+        if (++connected === N) connectMs = performance.now() - t0;
+        client.publish(`xs-iot/${id}/state`, "online", { qos: 1, retain: true });
+        timer ??= setInterval(() => {
+          const t = performance.now();
+          const sample = {
+            thermometer: { temperature: env.temperature(t) },
+            hygrometer: { humidity: env.humidity(t) },
+            barometer: { pressure: env.pressure(t) },
+            lightmeter: { illuminance: env.light(t) },
+            carbonDioxideDetector: { CO2: env.co2(t) },
+            battery: { voltage: env.battery(t) },
+          };
+          for (const p of encodeTelemetry(id, [{ time: Date.now(), sample }], "json")) client.publish(topic, Buffer.from(p), { qos: 1 }, (e) => (e ? undefined : acked++));
+        }, INTERVAL);
+      });
+      client.on("error", () => undefined);
+      stops.push(() => {
+        if (timer) clearInterval(timer);
+        client.end(true);
+      });
+    }
+  }
+
+  const deadline = performance.now() + 120_000;
+  while (connected < N && performance.now() < deadline) await sleep(50);
+  if (connected < N) {
+    process.stdout.write(JSON.stringify({ mode, devices: N, error: `only ${connected} of ${N} connected` }) + "\n");
+    process.exit(1);
+  }
+  // Warm-up (the SCD4x's first measurement takes 5 s), then a steady window.
+  await sleep(6000);
+  const a0 = acked;
+  const w0 = performance.now();
+  await sleep(SECONDS * 1000);
+  const rate = ((acked - a0) * 1000) / (performance.now() - w0);
+  const after = memory();
+  process.stdout.write(
+    JSON.stringify({
+      mode,
+      devices: N,
+      intervalMs: INTERVAL,
+      connectMs: Math.round(connectMs),
+      readingsPerS: Math.round(rate),
+      offeredPerS: Math.round((N * 1000) / INTERVAL),
+      heapPerDevice: Math.round((after.heap - base.heap) / N),
+      rssPerDevice: Math.round((after.rss - base.rss) / N),
+    }) + "\n",
+  );
+  for (const s of stops) s();
+  await sleep(500);
+  process.exit(0);
+}
+
+/** `all`: starts mosquitto, runs the three fleets one after the other (each in its own process), prints them as one JSON line. */
+async function all(): Promise<void> {
+  const { spawnSync, spawn } = await import("child_process");
+  const { startMosquitto } = await import("../host-tests/support/peers");
+  const n = Number(nArg || 1000);
+  const interval = Number(portArg || 100);
+  const seconds = Number(intervalArg || 10);
+  const limit = Number(spawnSync("sh", ["-c", "ulimit -n"], { encoding: "utf8" }).stdout.trim());
+  const raise = !(limit >= 2 * n + 256);
+  const broker = await startMosquitto({ extraConfig: ["max_connections -1"] });
+  const out: { [mode: string]: unknown } = { devices: n, intervalMs: interval, seconds, fdLimit: limit, raised: raise };
+  try {
+    for (const m of ["ours", "client", "mqttjs"]) {
+      const cmd = `${raise ? `ulimit -n ${4 * n + 1024} && ` : ""}exec "${process.execPath}" --expose-gc --import tsx bench/fleet-worker.ts ${m} ${n} ${broker.port} ${interval} ${seconds}`;
+      const text = await new Promise<string>((resolve, reject) => {
+        const child = spawn("sh", ["-c", cmd], { cwd: __dirname + "/..", stdio: ["ignore", "pipe", "inherit"] });
+        let o = "";
+        child.stdout.on("data", (d) => (o += d));
+        child.on("close", (code) => (code === 0 ? resolve(o) : reject(new Error(`fleet ${m} exited with ${code}: ${o}`))));
+      });
+      out[m] = JSON.parse(text.trim().split("\n").pop()!);
+    }
+  } finally {
+    await broker.stop();
+  }
+  process.stdout.write(JSON.stringify(out) + "\n");
+}
+
+(mode === "all" ? all() : main()).catch((e) => {
+  process.stderr.write(String(e?.stack ?? e) + "\n");
+  process.exit(1);
+});
