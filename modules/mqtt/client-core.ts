@@ -52,6 +52,7 @@ import type {
   SubscribeCallback,
 } from "./session-core";
 import { MqttError } from "./session-error";
+import type { MqttErrorCode } from "./session-error";
 import { checkTopicFilter, parseSharedSubscription, topicMatches } from "./topic";
 
 export type { MqttMessage, ConnectInfo, DeliveryResult, DisconnectInfo, PublishOptions, AuthExchange } from "./session-core";
@@ -129,31 +130,40 @@ const PERMANENT_5 = [0x84, 0x85, 0x86, 0x87, 0x8a, 0x8c];
 const PERMANENT_311 = [1, 2, 4, 5];
 
 export class MqttClientCore {
-  readonly session: MqttSessionCore;
-  readonly scheduler: Scheduler;
-  private readonly options: MqttClientOptions;
-  private readonly backoff: Backoff | undefined;
-  private socket: TcpSocket | undefined;
-  private generation = 0;
-  private queue: Uint8Array[] = [];
-  private queuedBytes = 0;
-  private writable = 0;
-  private readonly maxQueuedBytes: number;
-  private reconnectJob: Job | undefined;
-  private ended = false;
-  private gaveUp = false;
-  private lastError: MqttError | undefined;
-  private readonly subscriptions = new Map<string, SubscriptionRecord>();
+  // Every field is assigned in the constructor (`declare`: class field initializers cost XS bytecode).
+  declare readonly session: MqttSessionCore;
+  declare readonly scheduler: Scheduler;
+  private declare readonly options: MqttClientOptions;
+  private declare readonly backoff: Backoff | undefined;
+  private declare socket: TcpSocket | undefined;
+  private declare generation: number;
+  private declare queue: Uint8Array[];
+  private declare queuedBytes: number;
+  private declare writable: number;
+  private declare readonly maxQueuedBytes: number;
+  private declare reconnectJob: Job | undefined;
+  private declare ended: boolean;
+  private declare gaveUp: boolean;
+  private declare connecting: boolean;
+  private declare lastError: MqttError | undefined;
+  private declare readonly subscriptions: Map<string, SubscriptionRecord>;
+  private declare readonly pendingCallbacks: Map<string, SubscribeCallback>;
 
   /** `Session`: the session class of the build (see the entries ./client.ts, ./client311.ts). */
   constructor(options: MqttClientOptions, Session: new (options: MqttSessionOptions) => MqttSessionCore) {
     if (!options || !options.socket || typeof options.socket.io !== "function") {
-      throw new MqttError("invalid", "MqttClient: options.socket.io (an ECMA-419 TCP or TLS constructor) is required");
+      throw err("invalid", "options.socket.io (an ECMA-419 TCP or TLS constructor) is required");
     }
-    if (!options.scheduler) throw new MqttError("invalid", "MqttClient: options.scheduler is required");
-    if (!options.socket.host && !options.socket.address) throw new MqttError("invalid", "MqttClient: socket.host or socket.address is required");
+    if (!options.scheduler) throw err("invalid", "options.scheduler is required");
+    if (!options.socket.host && !options.socket.address) throw err("invalid", "socket.host or socket.address is required");
     this.options = options;
     this.scheduler = options.scheduler;
+    this.generation = this.queuedBytes = this.writable = 0;
+    this.queue = [];
+    this.ended = this.gaveUp = this.connecting = false;
+    this.socket = this.reconnectJob = this.lastError = this.backoff = undefined;
+    this.subscriptions = new Map();
+    this.pendingCallbacks = new Map();
     this.maxQueuedBytes = options.maxQueuedBytes ?? 16384;
     const outbox = new MqttOutbox({
       storage: options.storage,
@@ -181,8 +191,13 @@ export class MqttClientCore {
       const r = options.reconnect ?? {};
       this.backoff = new Backoff({ ...r, random: options.random ?? Math.random });
     }
-    for (const msg of outbox.loadErrors) this.error(new MqttError("storage", "MQTT outbox: dropped a corrupt record: " + msg));
+    for (let j = 0; j < outbox.loadErrors.length; j++) this.error(new MqttError("storage", "MQTT outbox: dropped a corrupt record: " + outbox.loadErrors[j]));
     if (options.autoConnect !== false) this.connect();
+  }
+
+  /** Throws "ended" once end() was called. */
+  private live(): void {
+    if (this.ended) throw err("ended", "ended");
   }
 
   /** True while the session is connected (CONNACK received). */
@@ -197,7 +212,7 @@ export class MqttClientCore {
 
   /** Opens a connection now (also cancels a pending reconnection wait). */
   connect(): void {
-    if (this.ended) throw new MqttError("ended", "MqttClient: ended");
+    this.live();
     if (this.socket) return;
     if (this.reconnectJob) {
       this.reconnectJob.cancel();
@@ -212,9 +227,9 @@ export class MqttClientCore {
    * even while disconnected; QoS 0 needs a connection and room in the output queue.
    */
   publish(topic: string, payload: Uint8Array | string, options?: PublishOptions, callback?: PublishCallback): number {
-    if (this.ended) throw new MqttError("ended", "MqttClient: ended");
+    this.live();
     if ((options?.qos ?? 0) === 0 && this.queuedBytes > this.maxQueuedBytes) {
-      throw new MqttError("busy", "MqttClient: " + this.queuedBytes + " bytes wait for the socket; QoS 0 message not sent");
+      throw err("busy", "" + this.queuedBytes + " bytes wait for the socket; QoS 0 message not sent");
     }
     return this.session.publish(topic, payload, options, callback);
   }
@@ -229,7 +244,7 @@ export class MqttClientCore {
    * receives the messages matching this filter; `callback` gets the reason code.
    */
   subscribe(topicFilter: string, options?: ClientSubscribeOptions, onMessage?: (message: MqttMessage) => void, callback?: SubscribeCallback): void {
-    if (this.ended) throw new MqttError("ended", "MqttClient: ended");
+    this.live();
     const o = options ?? {};
     const bad = checkTopicFilter(topicFilter, this.session.version);
     if (bad !== undefined) throw new MqttError("invalid", "MqttClient subscribe: " + bad.message, 0x8f, bad.statement);
@@ -252,12 +267,11 @@ export class MqttClientCore {
     this.subscriptions.set(topicFilter, record);
   }
 
-  private readonly pendingCallbacks = new Map<string, SubscribeCallback>();
-
   /** Unsubscribes (and forgets the filters, so they are not sent again on reconnection). */
   unsubscribe(topicFilters: string | string[], callback?: SubscribeCallback): void {
     const list = typeof topicFilters === "string" ? [topicFilters] : topicFilters;
-    for (const f of list) {
+    for (let j = 0; j < list.length; j++) {
+      const f = list[j];
       this.subscriptions.delete(f);
       this.pendingCallbacks.delete(f);
     }
@@ -310,15 +324,13 @@ export class MqttClientCore {
     try {
       sock = new (s.io as TcpConstructor)(opts as never);
     } catch (e) {
-      this.error(new MqttError("connection-lost", "MqttClient: cannot open the socket: " + String((e as Error)?.message ?? e), undefined, undefined, e));
+      this.error(err("connection-lost", "cannot open the socket: " + why(e), e));
       this.scheduleReconnect();
       return;
     }
     this.socket = sock;
     this.connecting = true;
   }
-
-  private connecting = false;
 
   private readable(count: number): void {
     const sock = this.socket;
@@ -406,7 +418,7 @@ export class MqttClientCore {
       this.session.connectionLost(error ?? new Error("socket closed"));
     } else {
       // Never got to CONNECT (connection refused, TLS verification failed, ...).
-      this.error(new MqttError("connection-lost", "MqttClient: connection failed" + (error ? ": " + String(error.message ?? error) : ""), undefined, undefined, error));
+      this.error(err("connection-lost", "connection failed" + (error ? ": " + why(error) : ""), error));
       this.closed(undefined);
     }
   }
@@ -503,7 +515,7 @@ export class MqttClientCore {
     try {
       fn();
     } catch (e) {
-      this.error(new MqttError("callback", "MqttClient: an app callback threw: " + String((e as Error)?.message ?? e), undefined, undefined, e));
+      this.error(err("callback", "an app callback threw: " + why(e), e));
     }
   }
 
@@ -531,4 +543,14 @@ export class MqttClientCore {
   get serverProperties(): MqttProperties | undefined {
     return this.session.serverProperties;
   }
+}
+
+/** An MqttError of the client: the message is "MqttClient: " + `text`. */
+function err(code: MqttErrorCode, text: string, cause?: unknown): MqttError {
+  return new MqttError(code, "MqttClient: " + text, undefined, undefined, cause);
+}
+
+/** The message of a thrown value. */
+function why(e: unknown): string {
+  return String((e as Error)?.message ?? e);
 }
