@@ -96,30 +96,6 @@ export function clamp(signal: Signal, min: number, max: number): Signal {
   return (t) => Math.min(max, Math.max(min, signal(t)));
 }
 
-/**
- * Our PRNG: xorshift32 (Marsaglia 2003) seeded through a 32-bit integer hash,
- * so equal seeds give equal sequences on every engine.
- */
-export class Prng {
-  #state: number;
-  constructor(seed: number) {
-    this.#state = hash32(seed | 0) || 0x9e3779b9;
-  }
-  /** Next value in [0, 1). */
-  next(): number {
-    let x = this.#state;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.#state = x | 0;
-    return (x >>> 0) / 4294967296;
-  }
-  /** Approximately normal(0, 1): sum of 4 uniforms, rescaled. */
-  gaussian(): number {
-    return (this.next() + this.next() + this.next() + this.next() - 2) * Math.sqrt(3);
-  }
-}
-
 /** A 32-bit integer mix (the finaliser of MurmurHash3): spreads nearby inputs apart. */
 export function hash32(n: number): number {
   let h = n | 0;
