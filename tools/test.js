@@ -47,6 +47,22 @@ async function main() {
     process.stdout.write("xsnap could not be built: the XS suites will fail\n");
   }
 
+  // ---- types: device code without Node types, host code, the Moddable binding. A type
+  // error fails the run (counted as one failed check) even where the suites pass, since
+  // ts-jest and the XS bundler only transpile.
+  let types = { ok: true, ms: 0 };
+  if (!filters.length) {
+    process.stdout.write("\n== types (tsc)\n");
+    const tsc = require.resolve("typescript/bin/tsc", { paths: [ROOT] });
+    const tt = Date.now();
+    for (const project of ["tsconfig.json", "host-tests/tsconfig.json", "modules/platform/moddable/tsconfig.json"]) {
+      const r = await run(process.execPath, [tsc, "-p", project]);
+      if (r.code !== 0) types.ok = false;
+      process.stdout.write(`tsc -p ${project}: ${r.code === 0 ? "ok" : "errors"}\n`);
+    }
+    types.ms = Date.now() - tt;
+  }
+
   // ---- jest (Node)
   process.stdout.write("\n== jest (Node)\n");
   const jsonFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "xs-iot-test-")), "jest.json");
@@ -82,14 +98,15 @@ async function main() {
   const xsMs = Date.now() - t2;
 
   const passed = node.passed + xs.passed;
-  const failed = node.failed + xs.failed;
+  const failed = node.failed + xs.failed + (types.ok ? 0 : 1);
   const skipped = node.skipped;
   process.stdout.write("\n== summary\n");
   process.stdout.write(`Node (jest): ${node.passed} passed, ${node.failed} failed, ${node.skipped} skipped in ${secs(jestMs)}\n`);
   process.stdout.write(`XS (xsnap):  ${xs.passed} passed, ${xs.failed} failed in ${secs(xsMs)}\n`);
+  if (!filters.length) process.stdout.write(`Types (tsc): ${types.ok ? "clean" : "ERRORS (see above)"} in ${secs(types.ms)}\n`);
   process.stdout.write(`total time ${secs(Date.now() - t0)}\n`);
   process.stdout.write(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}\n`);
-  return failed === 0 && jest.code === 0 && xsRun.code === 0 ? 0 : 1;
+  return failed === 0 && types.ok && jest.code === 0 && xsRun.code === 0 ? 0 : 1;
 }
 
 main().then(

@@ -75,7 +75,7 @@ describe("every property round-trips in a packet that may carry it", () => {
     if (d.packets & (1 << 1)) return { type: 1, protocolVersion: 5, clean: true, keepAlive: 0, clientId: "c", properties: props };
     return { type: 1, protocolVersion: 5, clean: true, keepAlive: 0, clientId: "c", will: { topic: "w", payload: new Uint8Array(0), qos: 0, retain: false, properties: props } };
   };
-  it.each(PROPERTIES.map((p) => [p.name, p.key]))("%s", (_name, key) => {
+  it.each(PROPERTIES.map((p) => [`0x${p.id.toString(16)} ${p.key}`, p.key] as const))("%s", (_name, key) => {
     const p = carrier(key, values[key]);
     const { packets, error } = decodeAll(encodePacket(p, 5), 5);
     expect(error).toBeUndefined();
