@@ -51,8 +51,8 @@ describe("the README quickstart in a fresh clone", () => {
 
   it("`npm start` stops cleanly on Ctrl-C (SIGINT) once readings flow", async () => {
     let seen = 0;
-    // npm forwards SIGINT to its child; the sim closes the devices and the broker.
-    const r = await runCli(["start"], { cwd: dir, command: ["npm"], timeoutMs: 90_000, onLine: (l) => /\] #\d+ temperature/.test(l) && ++seen >= 2 });
+    // Ctrl-C on a terminal signals the whole process group (npm and the sim); the sim closes the devices and the broker.
+    const r = await runCli(["start"], { cwd: dir, command: ["npm"], group: true, timeoutMs: 90_000, onLine: (l) => /\] #\d+ temperature/.test(l) && ++seen >= 2 });
     expect(seen).toBeGreaterThanOrEqual(2);
     expect(r.stdout).toMatch(/stopped: \d+ readings from 1 device\(s\)/);
   }, 100_000);

@@ -12,10 +12,11 @@ export interface CliResult {
 }
 
 /** Runs the CLI; `onLine` sees each stdout line as it comes (return true to send SIGINT). */
-export function runCli(args: string[], options: { timeoutMs?: number; cwd?: string; onLine?(line: string): boolean | void; command?: string[] } = {}): Promise<CliResult> {
+/** `group`: the child leads its own process group and SIGINT goes to the whole group, as Ctrl-C on a terminal does. */
+export function runCli(args: string[], options: { timeoutMs?: number; cwd?: string; onLine?(line: string): boolean | void; command?: string[]; group?: boolean } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     const [cmd, ...pre] = options.command ?? [process.execPath, BIN];
-    const child = spawn(cmd, [...pre, ...args], { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(cmd, [...pre, ...args], { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"], detached: !!options.group });
     let stdout = "";
     let stderr = "";
     let partial = "";
@@ -29,7 +30,8 @@ export function runCli(args: string[], options: { timeoutMs?: number; cwd?: stri
         partial = partial.slice(i + 1);
         if (options.onLine && options.onLine(line) && !signalled) {
           signalled = true;
-          child.kill("SIGINT");
+          if (options.group && child.pid) process.kill(-child.pid, "SIGINT");
+          else child.kill("SIGINT");
         }
       }
     });
