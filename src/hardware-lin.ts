@@ -6,10 +6,10 @@
  * compiled into the lin build only. The drivers (modules/sensors) run
  * unchanged against them: the same bytes on the same bus as on the board.
  */
-import type { BoardDefinition } from "../../boards/types";
-import type { Platform, PlatformIo } from "../../modules/platform/platform";
-import { createSimHardware } from "../../sim/hardware";
-import { indoorDay } from "../../sim/scenarios";
+import type { BoardDefinition } from "../boards/types";
+import type { Platform, PlatformIo } from "../modules/platform/platform";
+import { createSimHardware } from "../sim/hardware";
+import { indoorDay } from "../sim/scenarios";
 
 export const HARDWARE = "simulated I2C chips (sim/devices) on a simulated bus, indoor-day environment";
 
