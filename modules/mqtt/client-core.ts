@@ -46,7 +46,9 @@ import type {
   DeliveryResult,
   DisconnectInfo,
   MqttMessage,
+  MqttSessionHandler,
   MqttSessionOptions,
+  MqttTransport,
   PublishCallback,
   PublishOptions,
   SubscribeCallback,
@@ -125,6 +127,59 @@ interface SubscriptionRecord {
   match: string;
 }
 
+/*
+ * The session's handler and transport are small objects with prototype methods rather
+ * than closures over the client: one object each instead of a closure (and its scope)
+ * per callback, which is what a fleet of clients pays per device. They reach the
+ * client's private methods by name (TypeScript allows it with brackets).
+ */
+class SessionEvents implements MqttSessionHandler {
+  declare readonly c: MqttClientCore;
+  constructor(c: MqttClientCore) {
+    this.c = c;
+  }
+  onConnect(info: ConnectInfo): void {
+    this.c["connected"](info);
+  }
+  onMessage(m: MqttMessage): void {
+    this.c["message"](m);
+  }
+  onDelivered(r: DeliveryResult, e: MqttError | undefined): void {
+    const c = this.c;
+    c["options"].onDelivered?.call(c, r, e);
+  }
+  onError(e: MqttError): void {
+    this.c["error"](e);
+  }
+  onDisconnect(info: DisconnectInfo): void {
+    const c = this.c;
+    c["options"].onDisconnect?.call(c, info);
+  }
+  onClose(e: MqttError | undefined): void {
+    this.c["closed"](e);
+  }
+  onAuth(x: AuthExchange): Uint8Array | undefined {
+    const c = this.c;
+    return c["options"].onAuth ? c["options"].onAuth.call(c, x) : undefined;
+  }
+}
+
+/** The transport of one connection: ignored once the client has moved on to another (generation). */
+class SocketLink implements MqttTransport {
+  declare readonly c: MqttClientCore;
+  declare readonly gen: number;
+  constructor(c: MqttClientCore, gen: number) {
+    this.c = c;
+    this.gen = gen;
+  }
+  write(b: Uint8Array): void {
+    if (this.gen === this.c["generation"]) this.c["write"](b);
+  }
+  close(): void {
+    if (this.gen === this.c["generation"]) this.c["closeSocket"]();
+  }
+}
+
 /** CONNACK refusals that the same CONNECT will meet again: reconnecting would only drain the battery. */
 const PERMANENT_5 = [0x84, 0x85, 0x86, 0x87, 0x8a, 0x8c];
 const PERMANENT_311 = [1, 2, 4, 5];
@@ -172,20 +227,11 @@ export class MqttClientCore {
       maxBytes: options.outbox?.maxBytes,
       clock: options.scheduler.clock,
     });
-    const self = this;
     this.session = new Session({
       ...options,
       scheduler: options.scheduler,
       outbox,
-      handler: {
-        onConnect: (info) => self.connected(info),
-        onMessage: (m) => self.message(m),
-        onDelivered: (r, e) => self.options.onDelivered?.call(self, r, e),
-        onError: (e) => self.error(e),
-        onDisconnect: (info) => self.options.onDisconnect?.call(self, info),
-        onClose: (e) => self.closed(e),
-        onAuth: (x) => (self.options.onAuth ? self.options.onAuth.call(self, x) : undefined),
-      },
+      handler: new SessionEvents(this),
     });
     if (options.reconnect !== false) {
       const r = options.reconnect ?? {};
@@ -354,15 +400,7 @@ export class MqttClientCore {
     this.writable = typeof bytes === "number" ? bytes : Infinity;
     if (this.connecting) {
       this.connecting = false;
-      const gen = this.generation;
-      this.session.connectionMade({
-        write: (b) => {
-          if (gen === this.generation) this.write(b);
-        },
-        close: () => {
-          if (gen === this.generation) this.closeSocket();
-        },
-      });
+      this.session.connectionMade(new SocketLink(this, this.generation));
       return;
     }
     this.flush();
