@@ -20,9 +20,18 @@ export interface SimHardware {
   io: Partial<PlatformIo>;
 }
 
-export function createSimHardware(board: BoardDefinition, clock: Clock, environment: Environment | EnvironmentSpec = {}): SimHardware {
+export interface SimHardwareOptions {
+  /**
+   * I2C transactions the bus keeps in `bus.log` (default 0: none). The log is a
+   * debugging aid (tests of a driver read it); a simulated device that runs for
+   * hours, or a fleet of a thousand, should not carry 256 transactions each.
+   */
+  i2cLogLimit?: number;
+}
+
+export function createSimHardware(board: BoardDefinition, clock: Clock, environment: Environment | EnvironmentSpec = {}, options: SimHardwareOptions = {}): SimHardware {
   const env = environment instanceof Environment ? environment : new Environment(environment);
-  const bus = new I2cBus();
+  const bus = new I2cBus({ logLimit: options.i2cLogLimit ?? 0 });
   populateBus(bus, board.sensors, { clock, environment: env });
   let adc: SimAdc | undefined;
   const battery = board.battery;

@@ -75,13 +75,17 @@ function toBytes(data: ByteBuffer): Uint8Array {
 export class I2cBus {
   readonly peripherals = new Map<number, I2cPeripheral>();
   readonly faults: I2cFault[] = [];
-  /** Every transaction, newest last, up to `logLimit` of them. */
+  /** Every transaction, newest last, up to `logLimit` of them (0: none kept). */
   readonly log: I2cTransaction[] = [];
-  logLimit = 256;
+  logLimit: number;
   /** The ECMA-419 I2C constructor bound to this bus. */
   readonly I2C: new (options: I2cOptions) => I2cDevice;
 
-  constructor() {
+  /** `logLimit`: transactions kept in `log` (default 256). */
+  constructor(options?: { logLimit?: number }) {
+    const limit = options?.logLimit ?? 256;
+    if (!(Number.isInteger(limit) && limit >= 0)) throw new RangeError(`I2C bus: logLimit must be an integer >= 0, got ${limit}`);
+    this.logLimit = limit;
     const bus = this;
     this.I2C = class SimI2C implements I2cDevice {
       readonly address: number;
@@ -194,6 +198,10 @@ export class I2cBus {
   }
 
   #record(entry: I2cTransaction): void {
+    if (this.logLimit <= 0) {
+      if (this.log.length) this.log.length = 0;
+      return;
+    }
     this.log.push(entry);
     if (this.log.length > this.logLimit) this.log.splice(0, this.log.length - this.logLimit);
   }

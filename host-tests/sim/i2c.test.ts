@@ -189,4 +189,22 @@ describe("I2C instance lifecycle and options (ECMA-419 §8)", () => {
     for (let i = 0; i < 10; i++) i2c.read(1);
     expect(bus.log).toHaveLength(4);
   });
+
+  it("logLimit can be set at construction; 0 keeps no transaction", () => {
+    const bus = new I2cBus({ logLimit: 0 });
+    bus.attach(0x40, new RegisterPeripheral());
+    const i2c = new bus.I2C({ ...PINS, address: 0x40 });
+    i2c.write(Uint8Array.of(0x01, 0x5a));
+    i2c.write(Uint8Array.of(0x01), false);
+    expect(Array.from(new Uint8Array(i2c.read(1)))).toEqual([0x5a]);
+    expect(bus.log).toHaveLength(0);
+    bus.logLimit = 2;
+    for (let i = 0; i < 3; i++) i2c.read(1);
+    expect(bus.log).toHaveLength(2);
+    expect(new I2cBus().logLimit).toBe(256);
+  });
+
+  it.each([[-1], [1.5], [NaN]])("rejects logLimit %p", (limit) => {
+    expect(() => new I2cBus({ logLimit: limit })).toThrow(RangeError);
+  });
 });
