@@ -28,6 +28,7 @@ import { CoapServer } from "../modules/coap/server";
 import { CoapClient } from "../modules/coap/client";
 import { ConfigStore } from "../modules/config/store";
 import { ConfigCore, type ConnectivityHook } from "../modules/config/core";
+import { safeApplySwitch } from "../modules/config/safe-apply-switch";
 import { ConfigMqttBinding, configMqttOptions, configTopics } from "../modules/config/mqtt-binding";
 import { ConfigCoapBinding } from "../modules/config/coap-binding";
 import { SENSOR_QUANTITIES, type DeviceConfig } from "../modules/config/schema";
@@ -172,7 +173,7 @@ export function startApp(options: AppOptions): App {
   let coap: CoapServer | undefined;
   let coapBinding: ConfigCoapBinding | undefined;
   let coapClient: CoapClient | undefined;
-  let trialDone: ((ok: boolean, reason?: string) => void) | undefined;
+  let coapServerPort: number | undefined;
   let state: AppState = "connecting";
   let stopped = false;
   let reconnects = 0;
@@ -184,20 +185,27 @@ export function startApp(options: AppOptions): App {
     call(options.onState, s);
   };
 
-  const connectivity: ConnectivityHook = {
-    tryApply(next, _timeoutMs, done) {
-      trialDone = done;
-      openTransport(next);
-      if (next.protocol === "coap") {
-        trialDone = undefined;
-        done(true);
+  // Safe apply (modules/config/safe-apply-switch.ts): the switch waits one scheduler turn
+  // (the command's "pending" answer and PUBACK [MQTT-4.3.2-4] go out first), MQTT is kept
+  // once the new client connects, CoAP once the server's socket is bound on the new port;
+  // the resource server moves with coap.listenPort whatever the protocol, and is waited for.
+  const coapServerMoves = (c: Readonly<DeviceConfig>) => o.coapServer !== false && !!platform.io.UDP && coapServerPort !== c.coap.listenPort;
+  const trial = safeApplySwitch({
+    scheduler,
+    waitsForCoap: coapServerMoves,
+    open: (c) => {
+      if (coapServerMoves(c)) {
+        closeCoapServer();
+        openCoapServer(c);
       }
+      openTransport(c);
     },
-    revert(previous) {
-      trialDone = undefined;
-      openTransport(previous);
+    coapSocket: () => {
+      if (o.coapServer !== false && platform.io.UDP) return coap ? ((coap.socket as { port?: unknown } | undefined) ?? {}) : null;
+      return coapClient ? {} : null;
     },
-  };
+  });
+  const connectivity: ConnectivityHook = trial;
 
   const core = new ConfigCore({
     store,
@@ -227,13 +235,20 @@ export function startApp(options: AppOptions): App {
 
   function openCoapServer(c: Readonly<DeviceConfig>): void {
     if (o.coapServer === false || !platform.io.UDP) return;
+    coapServerPort = c.coap.listenPort;
     try {
-      coap = new CoapServer({
+      const server: CoapServer = new CoapServer({
         socket: { io: platform.io.UDP, port: c.coap.listenPort },
         scheduler,
         random: (b) => platform.crypto.randomFill(b),
-        onError: (e) => report("coap: " + message(e)),
+        onError: (e) => {
+          report("coap: " + message(e));
+          // Node binds asynchronously: an error before the socket shows its port is a failed bind,
+          // and a safe apply that (re)opened the server on this port cannot work.
+          if (coap === server && typeof (server.socket as { port?: unknown } | undefined)?.port !== "number") trial.fail(`cannot open the CoAP server on UDP port ${c.coap.listenPort}: ${message(e)}`);
+        },
       });
+      coap = server;
     } catch (e) {
       report(`coap: cannot open the server on UDP port ${c.coap.listenPort}: ${message(e)}`);
       coap = undefined;
@@ -270,6 +285,7 @@ export function startApp(options: AppOptions): App {
     coapBinding = undefined;
     coap?.close();
     coap = undefined;
+    coapServerPort = undefined;
     quantityResources.length = 0;
   }
 
@@ -320,29 +336,23 @@ export function startApp(options: AppOptions): App {
         setState("online");
         mqttBinding?.connected();
         if (o.homeAssistant) publishDiscovery(client);
-        if (trialDone) {
-          const d = trialDone;
-          trialDone = undefined;
-          d(true);
-        }
+        if (mqtt === client || mqtt === undefined) trial.connected();
         flush();
       },
       onClose() {
         if (!stopped && mqtt === client) setState("offline");
       },
       onError(e: MqttError) {
+        if (mqtt === client || mqtt === undefined) trial.connectionError(e.message);
         report("mqtt: " + e.message);
       },
       onGiveUp(e) {
-        if (trialDone) {
-          const d = trialDone;
-          trialDone = undefined;
-          d(false, "MQTT gave up: " + (e?.message ?? "no connection"));
-        }
+        if (mqtt === client || mqtt === undefined) trial.fail("MQTT gave up: " + (e?.message ?? "no connection"));
       },
     });
     mqtt = client;
-    mqttBinding = new ConfigMqttBinding({ core, client, log: (l) => platform.log(l) });
+    // A deferred result (safe apply) goes out through whichever binding is current then.
+    mqttBinding = new ConfigMqttBinding({ core, client, log: (l) => platform.log(l), current: () => mqttBinding });
   }
 
   /** Home Assistant MQTT discovery: one retained config per quantity the board measures. */
@@ -623,6 +633,7 @@ export function startApp(options: AppOptions): App {
       telemetryJob?.cancel();
       for (const d of sensors.drivers) d.close();
       mqttBinding?.offline();
+      trial.cancel();
       closeTransport();
       closeCoapServer();
       core.close();

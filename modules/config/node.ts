@@ -25,6 +25,7 @@ import { COAP_MEDIATYPE_APPLICATION_JSON } from "../coap/constants";
 import { encodeUtf8New } from "../bytes/utf8";
 import { ConfigStore } from "./store";
 import { ConfigCore, type ConnectivityHook } from "./core";
+import { safeApplySwitch } from "./safe-apply-switch";
 import { ConfigMqttBinding, configMqttOptions, configTopics } from "./mqtt-binding";
 import { ConfigCoapBinding } from "./coap-binding";
 import type { DeviceConfig } from "./schema";
@@ -88,65 +89,13 @@ export function startConfigNode(platform: Platform, options: ConfigNodeOptions =
   let telemetryCount = 0;
   let stopped = false;
 
-  // --- safe apply: reconnect with the new settings, report when connected ---
-  // The switch itself waits for a scheduler turn: the command that asked for it is
-  // still being handled, and its "pending" answer (and, on MQTT, the PUBACK of the
-  // command [MQTT-4.3.2-4]) must go out on the connection it came in on. Switching
-  // at once lost both, and the broker then redelivered the command to the next
-  // connection, where it was refused as a replay.
-  let trialDone: ((ok: boolean, reason?: string) => void) | undefined;
-  let switchJob: Job | undefined;
-  let trialError: string | undefined;
-  const connectivity: ConnectivityHook = {
-    tryApply(next, _timeoutMs, done) {
-      trialDone = done;
-      trialError = undefined;
-      switchJob?.cancel();
-      switchJob = scheduler.after(0, () => {
-        switchJob = undefined;
-        openTransport(next);
-        if (next.protocol === "coap") settleCoapTrial(next.coap.listenPort, scheduler.now());
-      }, { name: "config-safe-apply-switch", radio: true });
-    },
-    failureDetail() {
-      return trialError;
-    },
-    revert(previous) {
-      switchJob?.cancel();
-      switchJob = undefined;
-      coapCheckJob?.cancel();
-      coapCheckJob = undefined;
-      trialDone = undefined;
-      openTransport(previous);
-    },
-  };
-
-  // A CoAP server works once its socket is bound. A bind that fails throws in the
-  // constructor on the device; the Node simulator binds asynchronously and reports
-  // the failure through onError (failTrial), and shows the bound `port` when done.
-  // So: success when the socket shows its port, or after a short settling time
-  // without an error (a socket class that has no `port`).
-  let coapCheckJob: Job | undefined;
-  function settleCoapTrial(port: number, since: number): void {
-    coapCheckJob = undefined;
-    if (!trialDone) return;
-    if (!coap) return failTrial(`cannot open the CoAP server on UDP port ${port}`);
-    const bound = (coap.socket as { port?: unknown } | undefined)?.port;
-    if (typeof bound === "number" || scheduler.now() - since >= 300) {
-      const d = trialDone;
-      trialDone = undefined;
-      d(true);
-      return;
-    }
-    coapCheckJob = scheduler.after(20, () => settleCoapTrial(port, since), { name: "config-safe-apply-coap" });
-  }
-  function failTrial(reason: string): void {
-    coapCheckJob?.cancel();
-    coapCheckJob = undefined;
-    const d = trialDone;
-    trialDone = undefined;
-    d?.(false, reason);
-  }
+  // --- safe apply: reconnect with the new settings, report when connected (safe-apply-switch.ts) ---
+  const trial = safeApplySwitch({
+    scheduler,
+    open: (c) => openTransport(c),
+    coapSocket: () => (coap ? ((coap.socket as { port?: unknown } | undefined) ?? {}) : null),
+  });
+  const connectivity: ConnectivityHook = trial;
 
   const core = new ConfigCore({
     store,
@@ -186,7 +135,7 @@ export function startConfigNode(platform: Platform, options: ConfigNodeOptions =
           random: (b) => platform.crypto.randomFill(b),
           onError: (e) => {
             platform.log("coap: " + String((e as Error)?.message ?? e));
-            if (trialDone && core.current.protocol === "coap") failTrial(`cannot open the CoAP server on UDP port ${c.coap.listenPort}: ${String((e as Error)?.message ?? e)}`);
+            if (core.current.protocol === "coap") trial.fail(`cannot open the CoAP server on UDP port ${c.coap.listenPort}: ${String((e as Error)?.message ?? e)}`);
           },
         });
         coapBinding = new ConfigCoapBinding({ core, server: coap });
@@ -211,22 +160,14 @@ export function startConfigNode(platform: Platform, options: ConfigNodeOptions =
       reconnect: { initialDelayMs: options.reconnect?.initialDelayMs ?? 1000, maxDelayMs: options.reconnect?.maxDelayMs ?? 30000 },
       onConnect() {
         mqttBinding?.connected();
-        if (trialDone) {
-          const d = trialDone;
-          trialDone = undefined;
-          d(true);
-        }
+        if (mqtt === client || mqtt === undefined) trial.connected();
       },
       onError(e) {
-        if (trialDone) trialError = e.message;
+        if (mqtt === client || mqtt === undefined) trial.connectionError(e.message);
         platform.log("mqtt: " + e.message);
       },
       onGiveUp(e) {
-        if (trialDone) {
-          const d = trialDone;
-          trialDone = undefined;
-          d(false, "MQTT gave up: " + (e?.message ?? "no connection"));
-        }
+        if (mqtt === client || mqtt === undefined) trial.fail("MQTT gave up: " + (e?.message ?? "no connection"));
       },
     });
     mqtt = client;
@@ -312,8 +253,7 @@ export function startConfigNode(platform: Platform, options: ConfigNodeOptions =
       core.close();
       telemetryJob?.cancel();
       sleepJob?.cancel();
-      switchJob?.cancel();
-      coapCheckJob?.cancel();
+      trial.cancel();
       closeTransport();
       scheduler.clear();
     },
