@@ -9,7 +9,8 @@
  * - onReadable(packets) with the number of datagrams waiting. The receive queue
  *   is bounded (`receiveQueue`, default 16, like lwIP's mailbox); datagrams
  *   beyond it are dropped and counted in `dropped`.
- * - Binding: `port` (0 or absent = any) and `address` (default 0.0.0.0). Node
+ * - Binding: `port` (0 or absent = any) and `address` (default 127.0.0.1: a simulated
+ *   device lives on loopback, so nothing it serves is reachable from outside). Node
  *   binds asynchronously: `port` reads undefined until then, and the host
  *   extension `onWritable()` (listed in ECMA-419 Annex A's UDP options) is
  *   invoked once the socket is bound. Writes before that are queued by Node.
@@ -52,7 +53,7 @@ export class UDP implements UdpSocket {
     if (!options || typeof options !== "object") throw new TypeError("UDP: options object required");
     const port = options.port ?? 0;
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`UDP: invalid port ${options.port}`);
-    const address = options.address ?? "0.0.0.0";
+    const address = options.address ?? "127.0.0.1";
     if (net.isIP(address) !== 4) throw new TypeError(`UDP: address must be an IPv4 address, got ${address}`);
     const limit = options.receiveQueue ?? 16;
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`UDP: receiveQueue must be a positive integer, got ${limit}`);
