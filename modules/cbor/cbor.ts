@@ -359,10 +359,21 @@ export interface CborEncodeOptions {
   maxDepth?: number;
 }
 
-class Writer {
-  buf = new Uint8Array(64);
-  view = new DataView(this.buf.buffer);
+/**
+ * Writes CBOR items into a growing buffer: heads (major type + argument),
+ * numbers in preferred serialization (RFC 8949 §4.1: an integer when exact,
+ * else the shortest float that keeps the value) and raw bytes. encodeCbor()
+ * uses it; so do direct writers such as the SenML one (modules/telemetry).
+ */
+export class CborWriter {
+  buf: Uint8Array;
+  view: DataView;
   pos = 0;
+
+  constructor(initialSize = 64) {
+    this.buf = new Uint8Array(initialSize);
+    this.view = new DataView(this.buf.buffer);
+  }
 
   room(n: number): void {
     if (this.pos + n <= this.buf.length) return;
@@ -405,33 +416,39 @@ class Writer {
     this.pos += 8;
   }
 
+  /** An integer: major type 0 or 1. */
+  int(n: number): void {
+    if (n >= 0) this.head(0, n);
+    else this.head(1, -1 - n);
+  }
+
+  /** A number in preferred serialization: an integer when exact, else half, single or double. */
+  number(x: number): void {
+    if (Number.isInteger(x) && Math.abs(x) <= MAX_SAFE && !(x === 0 && 1 / x < 0)) {
+      this.int(x);
+      return;
+    }
+    const h = numberToHalf(x);
+    this.room(9);
+    if (h >= 0) {
+      this.buf[this.pos++] = 0xf9;
+      this.view.setUint16(this.pos, h);
+      this.pos += 2;
+    } else if (Math.fround(x) === x) {
+      this.buf[this.pos++] = 0xfa;
+      this.view.setFloat32(this.pos, x);
+      this.pos += 4;
+    } else {
+      this.buf[this.pos++] = 0xfb;
+      this.view.setFloat64(this.pos, x);
+      this.pos += 8;
+    }
+  }
+
   bytes(b: Uint8Array): void {
     this.room(b.length);
     this.buf.set(b, this.pos);
     this.pos += b.length;
-  }
-}
-
-function encodeNumber(w: Writer, x: number): void {
-  if (Number.isInteger(x) && Math.abs(x) <= MAX_SAFE && !(x === 0 && 1 / x < 0)) {
-    if (x >= 0) w.head(0, x);
-    else w.head(1, -1 - x);
-    return;
-  }
-  const h = numberToHalf(x);
-  w.room(9);
-  if (h >= 0) {
-    w.buf[w.pos++] = 0xf9;
-    w.view.setUint16(w.pos, h);
-    w.pos += 2;
-  } else if (Math.fround(x) === x) {
-    w.buf[w.pos++] = 0xfa;
-    w.view.setFloat32(w.pos, x);
-    w.pos += 4;
-  } else {
-    w.buf[w.pos++] = 0xfb;
-    w.view.setFloat64(w.pos, x);
-    w.pos += 8;
   }
 }
 
@@ -441,11 +458,11 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-function encodeValue(w: Writer, v: unknown, o: CborEncodeOptions, depth: number): void {
+function encodeValue(w: CborWriter, v: unknown, o: CborEncodeOptions, depth: number): void {
   if (depth > (o.maxDepth ?? 32)) throw new RangeError(`cbor: nesting deeper than ${o.maxDepth ?? 32} (or a cycle)`);
   switch (typeof v) {
     case "number":
-      encodeNumber(w, v);
+      w.number(v);
       return;
     case "bigint": {
       const limit = BigInt(1) << BigInt(64);
@@ -522,7 +539,7 @@ function encodeValue(w: Writer, v: unknown, o: CborEncodeOptions, depth: number)
     return;
   }
   const encoded = entries.map(([k, x]) => {
-    const kw = new Writer();
+    const kw = new CborWriter();
     encodeValue(kw, k, o, depth + 1);
     return { key: kw.buf.slice(0, kw.pos), value: x };
   });
@@ -540,7 +557,7 @@ function encodeValue(w: Writer, v: unknown, o: CborEncodeOptions, depth: number)
  * symbols, bigints beyond 64 bits, cycles).
  */
 export function encodeCbor(value: unknown, options: CborEncodeOptions = {}): Uint8Array {
-  const w = new Writer();
+  const w = new CborWriter();
   encodeValue(w, value, options, 0);
   return w.buf.slice(0, w.pos);
 }
