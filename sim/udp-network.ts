@@ -14,6 +14,7 @@
  */
 import type { Clock } from "../modules/platform/clock";
 import type { ByteBuffer, UdpOptions, UdpPacket, UdpSocket } from "../modules/platform/io";
+import { readDatagramInto, toUint8Array } from "./datagram";
 import { Prng } from "./prng";
 
 export interface LinkConditions {
@@ -120,11 +121,6 @@ function checkPort(port: unknown, what: string, allowZero: boolean): number {
   return port;
 }
 
-function toBytes(data: ByteBuffer, what: string): Uint8Array {
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  throw new TypeError(`${what}: data must be an ArrayBuffer or a view on one`);
-}
 
 interface Endpoint {
   deliver(bytes: Uint8Array, from: string, fromPort: number): "delivered" | "overflow";
@@ -349,22 +345,12 @@ export class SimNetwork {
       read(buffer?: ByteBuffer): UdpPacket | number | undefined {
         this.#check();
         if (buffer === undefined) return this.#queue.shift();
-        const target = toBytes(buffer, "UDP read");
-        const head = this.#queue[0];
-        if (!head) return undefined;
-        if (head.byteLength > target.length)
-          throw new RangeError(`UDP read: buffer of ${target.length} bytes is too small for a ${head.byteLength}-byte datagram`);
-        this.#queue.shift();
-        target.set(new Uint8Array(head));
-        const b = buffer as unknown as { address: string; port: number };
-        b.address = head.address;
-        b.port = head.port;
-        return head.byteLength;
+        return readDatagramInto(this.#queue, buffer);
       }
 
       write(data: ByteBuffer, address: string, port: number): void {
         this.#check();
-        const bytes = toBytes(data, "UDP write");
+        const bytes = toUint8Array(data, "UDP write");
         checkAddress(address, "UDP write");
         checkPort(port, "UDP write", false);
         if (bytes.length > network.maxPayload)

@@ -22,6 +22,7 @@
  *   but close() throws, and close() may be called again.
  */
 import * as net from "node:net";
+import { toUint8Array } from "../datagram";
 import type { ByteBuffer, TcpOptions, TcpSocket, TcpWriteOptions } from "../../modules/platform/io";
 
 export const DEFAULT_OUTPUT_BUFFER = 8192;
@@ -55,12 +56,6 @@ function checkSize(value: unknown, name: string, fallback: number): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 1)
     throw new RangeError(`TCP: ${name} must be a positive integer, got ${String(value)}`);
   return value;
-}
-
-export function toUint8Array(data: ByteBuffer, what: string): Uint8Array {
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  throw new TypeError(`${what}: data must be an ArrayBuffer or a view on one`);
 }
 
 export class TCP implements TcpSocket {

@@ -17,7 +17,8 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { createPrivateKey } from "node:crypto";
 import type { ByteBuffer, TlsSettings } from "../../modules/platform/io";
-import { TCP, toUint8Array } from "./tcp";
+import { toUint8Array } from "../datagram";
+import { TCP } from "./tcp";
 import type { NodeTcpOptions } from "./tcp";
 
 export interface NodeTlsOptions extends NodeTcpOptions {

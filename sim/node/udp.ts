@@ -19,7 +19,7 @@
 import * as dgram from "node:dgram";
 import * as net from "node:net";
 import type { ByteBuffer, UdpOptions, UdpPacket, UdpSocket } from "../../modules/platform/io";
-import { toUint8Array } from "./tcp";
+import { readDatagramInto, toUint8Array } from "../datagram";
 
 export interface NodeUdpOptions extends UdpOptions {
   /** Invoked once the socket is bound (host extension), with the bound port. */
@@ -100,16 +100,7 @@ export class UDP implements UdpSocket {
   read(buffer?: ByteBuffer): UdpPacket | number | undefined {
     this.#check();
     if (buffer === undefined) return this.#queue.shift();
-    const target = toUint8Array(buffer, "UDP read");
-    const head = this.#queue[0];
-    if (!head) return undefined;
-    if (head.byteLength > target.length)
-      throw new RangeError(`UDP read: buffer of ${target.length} bytes is too small for a ${head.byteLength}-byte datagram`);
-    this.#queue.shift();
-    target.set(new Uint8Array(head));
-    (buffer as any).address = head.address;
-    (buffer as any).port = head.port;
-    return head.byteLength;
+    return readDatagramInto(this.#queue, buffer);
   }
 
   write(data: ByteBuffer, address: string, port: number): void {
