@@ -10,6 +10,7 @@
  * Portable on purpose (no Node API): the XS suites drive drivers through it.
  */
 import type { ByteBuffer, I2cDevice, I2cOptions } from "../modules/platform/io";
+import { toUint8Array } from "./io-buffers";
 
 /** Thrown by a peripheral (or the bus) when a byte is not acknowledged. */
 export class I2cNackError extends Error {
@@ -66,12 +67,6 @@ export interface I2cTransaction {
   error?: string;
 }
 
-function toBytes(data: ByteBuffer): Uint8Array {
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  throw new TypeError("I2C write: data must be an ArrayBuffer or a view");
-}
-
 export class I2cBus {
   readonly peripherals = new Map<number, I2cPeripheral>();
   readonly faults: I2cFault[] = [];
@@ -112,14 +107,14 @@ export class I2cBus {
           const bytes = bus.transfer(this.address, "read", what, undefined, stop);
           return (bytes.buffer as ArrayBuffer).slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
         }
-        const target = toBytes(what);
+        const target = toUint8Array(what, "I2C read");
         const bytes = bus.transfer(this.address, "read", target.length, undefined, stop);
         target.set(bytes);
         return bytes.length;
       }
       write(data: ByteBuffer, stop = true): void {
         this.#check();
-        bus.transfer(this.address, "write", 0, toBytes(data), stop);
+        bus.transfer(this.address, "write", 0, toUint8Array(data, "I2C write"), stop);
       }
       close(): void {
         this.#closed = true;

@@ -14,7 +14,7 @@
  */
 import type { Clock } from "../modules/platform/clock";
 import type { ByteBuffer, UdpOptions, UdpPacket, UdpSocket } from "../modules/platform/io";
-import { readDatagramInto, toUint8Array } from "./datagram";
+import { readDatagramInto, toUint8Array } from "./io-buffers";
 import { Prng } from "./prng";
 
 export interface LinkConditions {

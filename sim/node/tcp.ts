@@ -22,7 +22,7 @@
  *   but close() throws, and close() may be called again.
  */
 import * as net from "node:net";
-import { toUint8Array } from "../datagram";
+import { toUint8Array } from "../io-buffers";
 import type { ByteBuffer, TcpOptions, TcpSocket, TcpWriteOptions } from "../../modules/platform/io";
 
 export const DEFAULT_OUTPUT_BUFFER = 8192;

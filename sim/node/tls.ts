@@ -17,7 +17,7 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { createPrivateKey } from "node:crypto";
 import type { ByteBuffer, TlsSettings } from "../../modules/platform/io";
-import { toUint8Array } from "../datagram";
+import { toUint8Array } from "../io-buffers";
 import { TCP } from "./tcp";
 import type { NodeTcpOptions } from "./tcp";
 

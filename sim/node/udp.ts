@@ -19,7 +19,7 @@
 import * as dgram from "node:dgram";
 import * as net from "node:net";
 import type { ByteBuffer, UdpOptions, UdpPacket, UdpSocket } from "../../modules/platform/io";
-import { readDatagramInto, toUint8Array } from "../datagram";
+import { readDatagramInto, toUint8Array } from "../io-buffers";
 
 export interface NodeUdpOptions extends UdpOptions {
   /** Invoked once the socket is bound (host extension), with the bound port. */
