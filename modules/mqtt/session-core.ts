@@ -244,10 +244,10 @@ export class MqttSessionCore {
   protected declare closing: boolean;
 
   constructor(options: MqttSessionOptions) {
-    if (!options || !options.scheduler) throw invalid("MqttSession: options.scheduler is required");
+    if (!options || !options.scheduler) throw invalid("MqttSession: scheduler required");
     const v = options.version ?? 5;
-    if (v !== 4 && v !== 5) throw invalid("MqttSession: version must be 4 (3.1.1) or 5 (5.0)");
-    if (v === 5 && !this.supports5()) throw invalid("MqttSession: MQTT 5.0 is not in this build (MqttSessionCore is 3.1.1 only; use MqttSession of ./session)");
+    if (v !== 4 && v !== 5) throw invalid("MqttSession: version 4 or 5");
+    if (v === 5 && !this.supports5()) throw invalid("MQTT 5.0 is not in this build");
     this.version = v;
     this.options = options;
     this.scheduler = options.scheduler;
@@ -255,19 +255,19 @@ export class MqttSessionCore {
     this.outbox = options.outbox ?? new MqttOutbox({ clock: options.scheduler.clock });
     this.keepAlive = options.keepAlive ?? 60;
     if (!(this.keepAlive >= 0 && this.keepAlive <= 65535) || (this.keepAlive | 0) !== this.keepAlive) {
-      throw invalid("MqttSession: keepAlive must be an integer 0..65535 seconds");
+      throw invalid("MqttSession: keepAlive 0..65535");
     }
     this.receiveMaximum = options.receiveMaximum ?? 16;
-    if (!(this.receiveMaximum >= 1 && this.receiveMaximum <= 65535)) throw invalid("MqttSession: receiveMaximum must be 1..65535");
+    if (!(this.receiveMaximum >= 1 && this.receiveMaximum <= 65535)) throw invalid("MqttSession: receiveMaximum 1..65535");
     this.maximumPacketSize = options.maximumPacketSize ?? 16384;
-    if (!(this.maximumPacketSize >= 16)) throw invalid("MqttSession: maximumPacketSize must be at least 16");
+    if (!(this.maximumPacketSize >= 16)) throw invalid("MqttSession: maximumPacketSize < 16");
     this.topicAliasMaximum = v === 5 ? options.topicAliasMaximum ?? 16 : 0;
     this.maxInflight = options.maxInflight ?? (v === 5 ? 65535 : 20);
     const stored = this.outbox.getMeta("cid");
     const id = options.clientId ?? "";
     this.clientId = id === "" && stored !== undefined ? stored : id;
     if (v === 4 && this.clientId === "" && !options.clean) {
-      throw invalid("MqttSession: a 3.1.1 client with an empty Client Identifier must use clean: true", undefined, "[MQTT-3.1.3-7]");
+      throw invalid("MqttSession: empty clientId needs clean", undefined, "[MQTT-3.1.3-7]");
     }
     this.decoder = new MqttDecoder({ version: v, maximumPacketSize: this.maximumPacketSize });
     this.encoder = new MqttEncoder({ version: v, bufferSize: 256 });
@@ -300,8 +300,11 @@ export class MqttSessionCore {
     return undefined;
   }
 
-  /** The properties a SUBSCRIBE carries, checked (5.0); throws MqttError "invalid". */
-  protected subscribeProperties(options: SubscribeOptions | undefined): MqttProperties | undefined {
+  /**
+   * The properties a SUBSCRIBE (`subs` given) or UNSUBSCRIBE carries, the subscriptions
+   * checked against the server's limits (5.0); throws MqttError "invalid".
+   */
+  protected subscribeProperties(subs: Subscription[] | undefined, options: SubscribeOptions | undefined): MqttProperties | undefined {
     return undefined;
   }
 
@@ -346,7 +349,7 @@ export class MqttSessionCore {
     this.connectJob = this.scheduler.after(timeout, () => {
       this.connectJob = undefined;
       if (this.state === "connecting") {
-        this.teardown(new MqttError("connect-timeout", "no CONNACK within " + timeout + " ms"), true);
+        this.teardown(new MqttError("connect-timeout", "CONNACK timeout"), true);
       }
     }, { name: "mqtt-connack", radio: true });
   }
@@ -354,7 +357,7 @@ export class MqttSessionCore {
   /** The transport reports the connection gone (socket error or closed by the peer). */
   connectionLost(cause?: unknown): void {
     if (this.state === "disconnected") return;
-    const e = cause instanceof MqttError ? cause : new MqttError("connection-lost", "network connection lost" + (cause ? ": " + String((cause as Error).message ?? cause) : ""), undefined, undefined, cause);
+    const e = cause instanceof MqttError ? cause : new MqttError("connection-lost", "connection lost" + (cause ? ": " + why(cause) : ""), undefined, undefined, cause);
     this.teardown(this.closing ? undefined : e, false);
   }
 
@@ -372,7 +375,7 @@ export class MqttSessionCore {
         this.dispatch(p);
       } catch (e) {
         // A session bug must not escape into the socket callback.
-        this.violation(0x83, "internal error handling " + p.type + ": " + String((e as Error)?.message ?? e), "");
+        this.violation(0x83, "internal error: " + why(e), "");
       }
       if (this.isDown()) return;
     }
@@ -393,17 +396,13 @@ export class MqttSessionCore {
     const qos = options?.qos ?? 0;
     const retain = !!options?.retain;
     const bytes = typeof payload === "string" ? encodeUtf8New(payload) : payload;
-    if (!(bytes instanceof Uint8Array)) throw invalid("publish: payload must be a Uint8Array or a string");
-    if (qos !== 0 && qos !== 1 && qos !== 2) throw invalid("publish: qos must be 0, 1 or 2");
+    if (!(bytes instanceof Uint8Array)) throw invalid("publish: bad payload");
+    if (qos !== 0 && qos !== 1 && qos !== 2) throw invalid("publish: bad qos");
     // The Topic Name rules ([MQTT-3.3.2-2], §4.7) are checked once, by encodedLength below.
     const properties = this.publishProperties(options?.properties, bytes);
     if (this.state === "connected") {
-      if (qos > this.serverMaximumQoS) {
-        throw invalid("publish: QoS " + qos + " above the server's Maximum QoS " + this.serverMaximumQoS, 0x9b, "[MQTT-3.2.2-11]");
-      }
-      if (retain && !this.serverRetainAvailable) {
-        throw invalid("publish: the server does not support retained messages", 0x9a, "[MQTT-3.2.2-14]");
-      }
+      const e = this.allowed(qos, retain);
+      if (e) throw e;
     }
     const packet: PublishPacket = { type: 3 /* PUBLISH */, topic, payload: bytes, qos, retain, dup: false, packetId: qos ? 1 : 0, properties };
     let size: number;
@@ -411,15 +410,15 @@ export class MqttSessionCore {
       size = encodedLength(packet, this.version);
     } catch (e) {
       const ce = e as MqttCodecError;
-      throw invalid("publish: " + String(ce.message), ce.reasonCode, ce.statement);
+      throw invalid("publish: " + ce.message, ce.reasonCode, ce.statement);
     }
     const limit = this.state === "connected" ? this.serverMaximumPacketSize : Infinity;
     if (size > limit) {
       // [MQTT-3.2.2-15]: never sent; the caller keeps the message.
-      throw new MqttError("packet-too-large", "publish: " + size + " bytes exceed the server's Maximum Packet Size " + limit, 0x95, "[MQTT-3.2.2-15]");
+      throw tooLarge(size);
     }
     if (qos === 0) {
-      if (this.state !== "connected") throw new MqttError("not-connected", "publish: QoS 0 needs a connection; not sent");
+      if (this.state !== "connected") throw new MqttError("not-connected", "publish: not connected");
       this.sendPublish(packet);
       return 0;
     }
@@ -430,36 +429,23 @@ export class MqttSessionCore {
     return packet.packetId!;
   }
 
-  /**
-   * Request / response (§4.10): publishes `payload` to the request's Response Topic with
-   * its Correlation Data. Throws "invalid" when the request has no Response Topic.
-   */
+  /** Request / response (§4.10, 5.0; MqttSession): a 3.1.1 message has no Response Topic. */
   respond(request: MqttMessage, payload: Uint8Array | string, options?: PublishOptions, callback?: PublishCallback): number {
-    const rp = request.properties;
-    if (!rp || rp.responseTopic === undefined) throw invalid("MQTT respond: the request has no Response Topic", undefined, "§4.10");
-    const properties: MqttProperties = { ...(options?.properties ?? {}) };
-    if (rp.correlationData !== undefined) properties.correlationData = rp.correlationData;
-    return this.publish(rp.responseTopic, payload, { qos: options?.qos, retain: options?.retain, properties }, callback);
+    throw invalid("respond: no Response Topic", undefined, "§4.10");
   }
 
   /** SUBSCRIBE (§3.8) with one or more filters; `callback` gets one reason code per filter. */
   subscribe(subscriptions: Subscription[], options?: SubscribeOptions, callback?: SubscribeCallback): number {
-    if (!Array.isArray(subscriptions) || subscriptions.length === 0) throw invalid("subscribe: at least one subscription", undefined, "[MQTT-3.8.3-2]");
+    if (!Array.isArray(subscriptions) || subscriptions.length === 0) throw invalid("subscribe: none", undefined, "[MQTT-3.8.3-2]");
     const subs: Subscription[] = [];
     for (let i = 0; i < subscriptions.length; i++) {
       const s = subscriptions[i];
       const bad = checkTopicFilter(s.topicFilter, this.version);
       if (bad !== undefined) throw invalid("subscribe: " + bad.message, 0x8f, bad.statement);
-      if (s.qos !== 0 && s.qos !== 1 && s.qos !== 2) throw invalid("subscribe: qos must be 0, 1 or 2");
-      if (this.version === 5 && s.noLocal && s.topicFilter.startsWith("$share/")) {
-        throw invalid("subscribe: No Local on a Shared Subscription", 0x82, "[MQTT-3.8.3-4]");
-      }
-      if (this.state === "connected" && !this.serverWildcardAvailable && /[+#]/.test(s.topicFilter)) {
-        throw invalid("subscribe: the server does not support wildcard subscriptions", 0xa2, "§3.2.2.3.14");
-      }
+      if (s.qos !== 0 && s.qos !== 1 && s.qos !== 2) throw invalid("subscribe: bad qos");
       subs.push(this.version === 5 ? s : { topicFilter: s.topicFilter, qos: s.qos });
     }
-    const properties = this.subscribeProperties(options);
+    const properties = this.subscribeProperties(subs, options);
     if (this.state !== "connected") throw new MqttError("not-connected", "subscribe: not connected");
     const id = this.allocateId();
     const ok = this.send({ type: 8 /* SUBSCRIBE */, packetId: id, subscriptions: subs, properties });
@@ -469,15 +455,14 @@ export class MqttSessionCore {
 
   /** UNSUBSCRIBE (§3.10); `callback` gets one reason code per filter (5.0; empty in 3.1.1). */
   unsubscribe(topicFilters: string[], options?: { userProperties?: [string, string][] }, callback?: SubscribeCallback): number {
-    if (!Array.isArray(topicFilters) || topicFilters.length === 0) throw invalid("unsubscribe: at least one filter", undefined, "[MQTT-3.10.3-2]");
+    if (!Array.isArray(topicFilters) || topicFilters.length === 0) throw invalid("unsubscribe: none", undefined, "[MQTT-3.10.3-2]");
     for (let i = 0; i < topicFilters.length; i++) {
       const bad = checkTopicFilter(topicFilters[i], this.version);
       if (bad !== undefined) throw invalid("unsubscribe: " + bad.message, 0x8f, bad.statement);
     }
     if (this.state !== "connected") throw new MqttError("not-connected", "unsubscribe: not connected");
     const id = this.allocateId();
-    const properties = this.version === 5 && options?.userProperties ? { userProperties: options.userProperties } : undefined;
-    const ok = this.send({ type: 10 /* UNSUBSCRIBE */, packetId: id, topicFilters: topicFilters.slice(), properties });
+    const ok = this.send({ type: 10 /* UNSUBSCRIBE */, packetId: id, topicFilters: topicFilters.slice(), properties: this.subscribeProperties(undefined, options) });
     if (ok) this.pending.set(id, { kind: "unsub", count: topicFilters.length, callback });
     return id;
   }
@@ -495,7 +480,7 @@ export class MqttSessionCore {
 
   /** 5.0 re-authentication (§4.12.1); a 3.1.1 session has no enhanced authentication. */
   reauthenticate(data?: Uint8Array): void {
-    throw invalid("MQTT reauthenticate: the session uses no enhanced authentication", undefined, "[MQTT-4.12.1-1]");
+    throw invalid("reauthenticate: no enhanced authentication", undefined, "[MQTT-4.12.1-1]");
   }
 
   // ---------------------------------------------------------------------------
@@ -503,7 +488,7 @@ export class MqttSessionCore {
 
   protected dispatch(p: MqttPacket): void {
     if (this.state === "connecting" && p.type !== 2 /* CONNACK */ && p.type !== 15 /* AUTH */) {
-      this.violation(0x82, p.type + " before CONNACK", this.version === 5 ? "[MQTT-3.2.0-1]" : "[MQTT-3.2.0-1]");
+      this.violation(0x82, p.type + " before CONNACK", "[MQTT-3.2.0-1]");
       return;
     }
     switch (p.type) {
@@ -528,60 +513,42 @@ export class MqttSessionCore {
         return this.onAuthPacket(p);
       default:
         // CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ: only a client sends those.
-        this.violation(0x82, "the server sent packet type " + p.type + ", which only a client sends", "§2.1.2");
+        this.violation(0x82, "client packet " + p.type, "§2.1.2");
     }
   }
 
   protected onConnack(p: ConnackPacket): void {
     if (this.state !== "connecting") {
-      this.violation(0x82, "a second CONNACK", "[MQTT-3.2.0-2]");
+      this.violation(0x82, "second CONNACK", "[MQTT-3.2.0-2]");
       return;
     }
     if (this.connectJob) {
       this.connectJob.cancel();
       this.connectJob = undefined;
     }
-    const v = this.version;
-    if (p.reasonCode !== 0) {
-      const name = hex(p.reasonCode);
-      const e = new MqttError("connect-refused", "connection refused: " + name + " (" + p.reasonCode + ")", p.reasonCode, v === 5 ? "§3.2.2.2" : "§3.2.2.3");
-      e.properties = p.properties as { [key: string]: unknown } | undefined;
-      this.teardown(e, true);
+    const rc = p.reasonCode;
+    const v5 = this.version === 5;
+    if (rc !== 0) {
+      this.teardown(withProps(new MqttError("connect-refused", "connection refused: " + hex(rc), rc, v5 ? "§3.2.2.2" : "§3.2.2.3"), p.properties), true);
       return;
     }
     if (p.sessionPresent && this.cleanThisConnection) {
       // [MQTT-3.2.2-4]: we have no Session State (we asked for a clean start).
-      this.violation(0x82, "Session Present after a clean start", v === 5 ? "[MQTT-3.2.2-4]" : "[MQTT-3.2.2-1]");
+      this.violation(0x82, "Session Present after clean start", v5 ? "[MQTT-3.2.2-4]" : "[MQTT-3.2.2-1]");
       return;
     }
-    const props = p.properties;
-    this.serverProperties = props;
-    this.serverReceiveMaximum = props?.receiveMaximum ?? 65535;
-    this.serverMaximumPacketSize = props?.maximumPacketSize ?? Infinity;
-    this.serverTopicAliasMaximum = this.options.outboundTopicAliases === false ? 0 : props?.topicAliasMaximum ?? 0;
-    this.serverMaximumQoS = (props?.maximumQoS ?? 2) as QoS;
-    this.serverRetainAvailable = props?.retainAvailable !== 0;
-    this.serverWildcardAvailable = props?.wildcardSubscriptionAvailable !== 0;
-    this.serverSubscriptionIdsAvailable = props?.subscriptionIdentifiersAvailable !== 0;
-    if (props?.serverKeepAlive !== undefined) this.keepAlive = props.serverKeepAlive; // [MQTT-3.2.2-21]
-    else this.keepAlive = this.options.keepAlive ?? 60;
-    if (props?.assignedClientIdentifier !== undefined) {
-      this.clientId = props.assignedClientIdentifier;
-      try {
-        this.outbox.setMeta("cid", this.clientId);
-      } catch (e) {
-        this.emitError(e as MqttError);
-      }
-    }
-    if (this.options.auth && props?.authenticationMethod !== undefined && props.authenticationMethod !== this.options.auth.method) {
-      this.violation(0x82, "CONNACK Authentication Method differs from ours", "[MQTT-4.12.0-5]");
-      return;
-    }
+    this.serverProperties = p.properties;
+    if (!this.connackProperties(p.properties)) return;
     this.state = "connected";
     if (!p.sessionPresent) this.sessionLost();
     this.armKeepAlive();
-    this.call(() => this.handler.onConnect?.({ sessionPresent: p.sessionPresent, properties: props, clientId: this.clientId, keepAlive: this.keepAlive }));
+    this.emit("onConnect", { sessionPresent: p.sessionPresent, properties: p.properties, clientId: this.clientId, keepAlive: this.keepAlive });
     if (this.state === "connected") this.pump();
+  }
+
+  /** Applies the CONNACK properties (5.0: the server's limits); false after a violation. */
+  protected connackProperties(props: MqttProperties | undefined): boolean {
+    return true;
   }
 
   /**
@@ -609,20 +576,12 @@ export class MqttSessionCore {
   protected onPublish(p: PublishPacket): void {
     const topic = this.inboundTopic(p);
     if (topic === undefined) return;
-    const props = p.properties;
-    if (p.qos > 0 && this.version === 5 && !this.outbox.hasInbound(p.packetId!) && p.qos === 2 && this.outbox.inboundCount >= this.receiveMaximum) {
-      // [MQTT-3.3.4-9]: more QoS 2 messages unreleased than our Receive Maximum.
-      this.violation(0x93, "more than Receive Maximum " + this.receiveMaximum + " QoS 2 PUBLISH unacknowledged", "[MQTT-3.3.4-9]");
-      return;
-    }
-    const message: MqttMessage = { topic, payload: p.payload, qos: p.qos, retain: p.retain, dup: p.dup, packetId: p.packetId ?? 0, properties: props };
-    if (p.qos === 0) {
-      this.deliver(message);
-    } else if (p.qos === 1) {
-      this.deliver(message);
-      this.sendAck(4 /* PUBACK */, p.packetId!, 0);
+    const message: MqttMessage = { topic, payload: p.payload, qos: p.qos, retain: p.retain, dup: p.dup, packetId: p.packetId ?? 0, properties: p.properties };
+    const id = p.packetId!;
+    if (p.qos < 2) {
+      this.emit("onMessage", message);
+      if (p.qos) this.sendAck(4 /* PUBACK */, id, 0);
     } else {
-      const id = p.packetId!;
       if (!this.outbox.hasInbound(id)) {
         // [MQTT-4.3.3-10]: remember the identifier before delivering, so a repeat of
         // this PUBLISH (DUP, or after a reboot) is acknowledged but not delivered again.
@@ -631,17 +590,13 @@ export class MqttSessionCore {
         } catch (e) {
           // Not stored: do not acknowledge, the server sends it again later.
           this.emitError(e as MqttError);
-          this.violation(0x80, "cannot store the inbound QoS 2 state", "[MQTT-4.3.3-10]", true);
+          this.violation(0x80, "cannot store QoS 2 state", "[MQTT-4.3.3-10]", true);
           return;
         }
-        this.deliver(message);
+        this.emit("onMessage", message);
       }
       this.sendAck(5 /* PUBREC */, id, 0); // [MQTT-4.3.3-8]
     }
-  }
-
-  protected deliver(message: MqttMessage): void {
-    this.call(() => this.handler.onMessage?.(message));
   }
 
   /** PUBACK (§4.3.2), PUBREC, PUBCOMP (§4.3.3) for an outbox message. */
@@ -653,7 +608,7 @@ export class MqttSessionCore {
     // PUBACK: a QoS 1 message in flight; PUBREC: a QoS 2 one (or one already released: a
     // repeated PUBREC is answered again); PUBCOMP: a PUBREL in flight.
     if (!e || e.qos !== (t === 4 ? 1 : 2) || (t === 7 ? e.state !== 2 || !e.inflight : !e.inflight && !(t === 5 && e.state === 2))) {
-      this.violation(0x82, packetName(t) + " for packet identifier " + id + ", which has nothing of that in flight", t === 4 ? "§4.3.2" : "§4.3.3");
+      this.violation(0x82, "unexpected " + packetName(t) + " " + id, t === 4 ? "§4.3.2" : "§4.3.3");
       return;
     }
     if (t === 5 && (e.state === 2 || rc < 0x80)) {
@@ -669,7 +624,7 @@ export class MqttSessionCore {
     }
     this.inflight--;
     // [MQTT-4.4.0-2]: a failure reason code also acknowledges; the message is not resent.
-    this.finish(e, rc, p.properties, rc >= 0x80 && t !== 7 ? refused(rc, p.properties) : undefined);
+    this.finish(e, rc, p.properties, rc >= 0x80 && t !== 7 ? withProps(new MqttError("publish-refused", "refused: " + hex(rc), rc, "[MQTT-4.4.0-2]"), p.properties) : undefined);
     this.pump();
   }
 
@@ -688,42 +643,22 @@ export class MqttSessionCore {
 
   protected onSubOrUnsubAck(p: SubackPacket | UnsubackPacket): void {
     const pending = this.pending.get(p.packetId);
-    const kind = p.type === 9 /* SUBACK */ ? "sub" : "unsub";
-    const name = kind === "sub" ? "SUBACK" : "UNSUBACK";
-    if (!pending || pending.kind !== kind) {
-      this.violation(0x82, name + " for packet identifier " + p.packetId + ", which has no " + (kind === "sub" ? "SUBSCRIBE" : "UNSUBSCRIBE") + " outstanding", "§3.9.2");
+    const sub = p.type === 9; /* SUBACK */
+    if (!pending || pending.kind !== (sub ? "sub" : "unsub")) {
+      this.violation(0x82, "unexpected " + packetName(p.type) + " " + p.packetId, "§3.9.2");
       return;
     }
-    const expected = kind === "unsub" && this.version === 4 ? 0 : pending.count;
-    if (p.reasonCodes.length !== expected) {
-      this.violation(0x82, name + " with " + p.reasonCodes.length + " reason codes for " + pending.count + " filters", kind === "sub" ? "[MQTT-3.8.4-6]" : "[MQTT-3.10.4-5]");
+    if (p.reasonCodes.length !== (sub || this.version === 5 ? pending.count : 0)) {
+      this.violation(0x82, "reason code count", sub ? "[MQTT-3.8.4-6]" : "[MQTT-3.10.4-5]");
       return;
     }
     this.pending.delete(p.packetId);
-    const cb = pending.callback;
-    if (cb) this.call(() => cb(undefined, p.reasonCodes));
+    this.call(pending.callback, undefined, p.reasonCodes);
   }
 
+  /** DISCONNECT from the server: 5.0 only (MqttSession). */
   protected onDisconnect(p: DisconnectPacket): void {
-    if (this.version === 4) {
-      this.violation(0x82, "a 3.1.1 server never sends DISCONNECT", "§3.14");
-      return;
-    }
-    const rc = p.reasonCode ?? 0;
-    const props = p.properties;
-    const info: DisconnectInfo = { reasonCode: rc, reasonString: props?.reasonString, serverReference: props?.serverReference, properties: props };
-    if (props?.sessionExpiryInterval !== undefined) {
-      this.violation(0x82, "the server sent a Session Expiry Interval on DISCONNECT", "[MQTT-3.14.2-2]");
-      return;
-    }
-    this.call(() => this.handler.onDisconnect?.(info));
-    let error: MqttError | undefined;
-    if (rc !== 0) {
-      error = new MqttError("server-disconnect", "server disconnected: " + hex(rc) + (props?.reasonString ? " (" + props.reasonString + ")" : "") + (props?.serverReference ? "; use server " + props.serverReference : ""), rc, "§3.14.2.1");
-      error.properties = props as { [key: string]: unknown } | undefined;
-    }
-    // [MQTT-3.14.4-1]: after DISCONNECT nothing more is sent; close.
-    this.teardown(error, true);
+    this.violation(0x82, "DISCONNECT from a 3.1.1 server", "§3.14");
   }
 
   /** AUTH (§3.15): only a 5.0 session with enhanced authentication takes it. */
@@ -764,34 +699,29 @@ export class MqttSessionCore {
 
   /** The PUBLISH for an outbox entry now, or undefined after giving it up (reported). */
   protected outboxPublish(e: OutboxEntry): PublishPacket | undefined {
-    let props = this.version === 5 ? e.properties : undefined;
-    const expiry = props?.messageExpiryInterval;
-    if (expiry !== undefined) {
-      const epochNow = this.scheduler.clock.epoch();
-      const elapsedMs = e.createdAt === e.createdAt && epochNow === epochNow ? epochNow - e.createdAt : this.scheduler.now() - e.createdMono;
-      let remaining = expiry - Math.floor(elapsedMs / 1000);
-      if (remaining <= 0) {
-        if (!e.sent) {
-          this.finish(e, 0, undefined, new MqttError("expired", "message to \"" + e.topic + "\" expired in the outbox after " + expiry + " s", undefined, "§3.3.2.3.3"));
-          return undefined;
-        }
-        remaining = 1; // [MQTT-4.3.3-7]: once sent, it is no longer ours to expire
-      }
-      props = { ...props, messageExpiryInterval: remaining };
-    }
-    const dup = e.sent && e.seq > 0; // [MQTT-3.3.1-1]
-    const packet: PublishPacket = { type: 3 /* PUBLISH */, topic: e.topic, payload: e.payload, qos: e.qos, retain: e.retain, dup, packetId: e.packetId, properties: props };
-    let error: MqttError | undefined;
-    if (e.qos > this.serverMaximumQoS) error = invalid("QoS " + e.qos + " above the server's Maximum QoS", 0x9b, "[MQTT-3.2.2-11]");
-    else if (e.retain && !this.serverRetainAvailable) error = invalid("the server does not support retained messages", 0x9a, "[MQTT-3.2.2-14]");
-    else if (encodedLength(packet, this.version) > this.serverMaximumPacketSize) {
-      error = new MqttError("packet-too-large", "message to \"" + e.topic + "\" exceeds the server's Maximum Packet Size " + this.serverMaximumPacketSize, 0x95, "[MQTT-3.2.2-15]");
-    }
+    const props = this.outboxProperties(e);
+    if (props === null) return undefined;
+    // [MQTT-3.3.1-1]: DUP on a resend.
+    const packet: PublishPacket = { type: 3 /* PUBLISH */, topic: e.topic, payload: e.payload, qos: e.qos, retain: e.retain, dup: e.sent && e.seq > 0, packetId: e.packetId, properties: props };
+    let n = 0;
+    const error = this.allowed(e.qos, e.retain) || ((n = encodedLength(packet, this.version)) > this.serverMaximumPacketSize ? tooLarge(n) : undefined);
     if (error) {
       this.finish(e, 0, undefined, error);
       return undefined;
     }
     return packet;
+  }
+
+  /** The properties to send an outbox entry with (5.0), or null when it expired (reported). */
+  protected outboxProperties(e: OutboxEntry): MqttProperties | undefined | null {
+    return undefined;
+  }
+
+  /** The server's Maximum QoS and Retain Available ([MQTT-3.2.2-11], [MQTT-3.2.2-14]). */
+  protected allowed(qos: number, retain: boolean): MqttError | undefined {
+    if (qos > this.serverMaximumQoS) return invalid("QoS > Maximum QoS", 0x9b, "[MQTT-3.2.2-11]");
+    if (retain && !this.serverRetainAvailable) return invalid("retain unavailable", 0x9a, "[MQTT-3.2.2-14]");
+    return undefined;
   }
 
   /** An outbox message is done: remove it, tell its callback and the handler. */
@@ -803,11 +733,9 @@ export class MqttSessionCore {
     }
     const result: DeliveryResult = { packetId: e.packetId, topic: e.topic, qos: e.qos, reasonCode, properties };
     const cb = this.publishCallbacks.get(e.packetId);
-    if (cb) {
-      this.publishCallbacks.delete(e.packetId);
-      this.call(() => cb(error, result));
-    }
-    this.call(() => this.handler.onDelivered?.(result, error));
+    this.publishCallbacks.delete(e.packetId);
+    this.call(cb, error, result);
+    this.emit("onDelivered", result, error);
   }
 
   // ---------------------------------------------------------------------------
@@ -831,7 +759,7 @@ export class MqttSessionCore {
     try {
       bytes = this.encoder.encode(this.fit(p));
     } catch (e) {
-      this.emitError(new MqttError("invalid", "cannot encode packet type " + p.type + ": " + String((e as Error)?.message ?? e), (e as MqttCodecError).reasonCode, (e as MqttCodecError).statement, e));
+      this.emitError(new MqttError("invalid", "cannot encode " + p.type + ": " + why(e), (e as MqttCodecError).reasonCode, (e as MqttCodecError).statement, e));
       return true;
     }
     this.lastSent = this.scheduler.now();
@@ -886,8 +814,7 @@ export class MqttSessionCore {
     if (this.pingSentAt >= 0) {
       if (now >= this.pingSentAt + k / 2) {
         // No packet at all for half a keep-alive after our PINGREQ: the link is dead.
-        const e = new MqttError("keep-alive-timeout", "no PINGRESP within " + k / 2 + " ms; closing the connection", 0x8d, "[MQTT-3.1.2-22]");
-        this.teardown(e, true);
+        this.teardown(new MqttError("keep-alive-timeout", "no PINGRESP", 0x8d, "[MQTT-3.1.2-22]"), true);
         return;
       }
     } else {
@@ -943,11 +870,8 @@ export class MqttSessionCore {
     this.pending.clear();
     this.resetConnectionState();
     if (error) this.emitError(error);
-    for (let i = 0; i < pending.length; i++) {
-      const cb = pending[i].callback;
-      if (cb) this.call(() => cb(new MqttError("connection-lost", "connection lost before the " + (pending[i].kind === "sub" ? "SUBACK" : "UNSUBACK")), []));
-    }
-    this.call(() => this.handler.onClose?.(error));
+    for (let i = 0; i < pending.length; i++) this.call(pending[i].callback, new MqttError("connection-lost", "connection lost"), []);
+    this.emit("onClose", error);
   }
 
   protected resetConnectionState(): void {
@@ -977,13 +901,19 @@ export class MqttSessionCore {
     }
   }
 
-  /** Runs app code; an exception becomes an onError("callback"). */
-  protected call(fn: () => void): void {
+  /** Calls app code `f` (if any) with `this` = `self`; an exception becomes an onError("callback"). */
+  protected call(f: Function | undefined, a?: unknown, b?: unknown, self?: unknown): unknown {
     try {
-      fn();
+      return f && f.call(self, a, b);
     } catch (e) {
-      this.emitError(new MqttError("callback", "an app callback threw: " + String((e as Error)?.message ?? e), undefined, undefined, e));
+      this.emitError(new MqttError("callback", "callback threw: " + why(e), undefined, undefined, e));
     }
+  }
+
+  /** Calls the handler's `name` method, if it has one (guarded as call() is). */
+  protected emit(name: keyof MqttSessionHandler, a?: unknown, b?: unknown): unknown {
+    const h = this.handler;
+    return this.call(h[name], a, b, h);
   }
 }
 
@@ -997,8 +927,18 @@ export function hex(rc: number): string {
   return "0x" + (rc < 16 ? "0" : "") + rc.toString(16);
 }
 
-function refused(rc: number, props: MqttProperties | undefined): MqttError {
-  const e = new MqttError("publish-refused", "the server refused the message: " + hex(rc) + (props?.reasonString ? " (" + props.reasonString + ")" : ""), rc, "[MQTT-4.4.0-2]");
+/** `e` carrying the properties of the packet that gave the reason; returns `e`. */
+export function withProps(e: MqttError, props: MqttProperties | undefined): MqttError {
   e.properties = props as { [key: string]: unknown } | undefined;
   return e;
+}
+
+/** [MQTT-3.2.2-15]: a packet of `n` bytes over the server's Maximum Packet Size. */
+function tooLarge(n: number): MqttError {
+  return new MqttError("packet-too-large", n + " B > Maximum Packet Size", 0x95, "[MQTT-3.2.2-15]");
+}
+
+/** The message of a thrown value. */
+export function why(e: unknown): string {
+  return String((e as Error)?.message ?? e);
 }

@@ -21,10 +21,11 @@
 import "./properties"; // installs the 5.0 properties codec (./props-hook.ts)
 import { utf8Invalid, utf8Length } from "../bytes/utf8";
 import { encodedLength } from "./encode-core";
-import type { AuthPacket, MqttPacket, PublishPacket } from "./packets";
+import type { OutboxEntry } from "./outbox";
+import type { AuthPacket, DisconnectPacket, MqttPacket, PublishPacket, QoS, Subscription } from "./packets";
 import type { MqttProperties } from "./properties";
-import type { AuthExchange, SubscribeOptions } from "./session-core";
-import { MqttSessionCore } from "./session-core";
+import type { AuthExchange, DisconnectInfo, MqttMessage, PublishCallback, PublishOptions, SubscribeOptions } from "./session-core";
+import { hex, MqttSessionCore, withProps } from "./session-core";
 import { MqttError } from "./session-error";
 import { checkTopicName } from "./topic";
 
@@ -63,48 +64,121 @@ export class MqttSession extends MqttSessionCore {
 
   protected override publishProperties(properties: MqttProperties | undefined, bytes: Uint8Array): MqttProperties | undefined {
     if (properties === undefined || this.version !== 5) return undefined;
-    if (properties.topicAlias !== undefined) throw new MqttError("invalid", "publish: topic aliases are automatic; do not set topicAlias");
-    if (properties.subscriptionIdentifiers !== undefined) {
-      throw new MqttError("invalid", "publish: a client PUBLISH carries no Subscription Identifier", undefined, "[MQTT-3.3.4-6]");
-    }
+    if (properties.topicAlias !== undefined) throw invalid("publish: topicAlias is automatic");
+    if (properties.subscriptionIdentifiers !== undefined) throw invalid("publish: Subscription Identifier", undefined, "[MQTT-3.3.4-6]");
     if (properties.responseTopic !== undefined) {
       const r = checkTopicName(properties.responseTopic, 5);
-      if (r !== undefined) throw new MqttError("invalid", "publish: Response Topic: " + r.message, r.reasonCode, "[MQTT-3.3.2-14]");
+      if (r !== undefined) throw invalid("publish: Response Topic: " + r.message, r.reasonCode, "[MQTT-3.3.2-14]");
     }
-    if (properties.payloadFormatIndicator === 1 && utf8Invalid(bytes) >= 0) {
-      throw new MqttError("invalid", "publish: Payload Format Indicator 1 but the payload is not UTF-8", 0x99, "§3.3.2.3.2");
-    }
+    if (properties.payloadFormatIndicator === 1 && utf8Invalid(bytes) >= 0) throw invalid("publish: Payload Format Indicator 1, not UTF-8", 0x99, "§3.3.2.3.2");
     return properties;
   }
 
-  protected override subscribeProperties(options: SubscribeOptions | undefined): MqttProperties | undefined {
-    if (this.version !== 5 || !options) return undefined;
+  protected override subscribeProperties(subs: Subscription[] | undefined, options: SubscribeOptions | undefined): MqttProperties | undefined {
+    if (this.version !== 5) return undefined;
+    const connected = this.state === "connected";
+    for (let i = 0; subs && i < subs.length; i++) {
+      const f = subs[i].topicFilter;
+      if (subs[i].noLocal && f.startsWith("$share/")) throw invalid("subscribe: No Local on a Shared Subscription", 0x82, "[MQTT-3.8.3-4]");
+      if (connected && !this.serverWildcardAvailable && /[+#]/.test(f)) throw invalid("subscribe: no wildcards", 0xa2, "§3.2.2.3.14");
+    }
+    if (!options) return undefined;
     const properties: MqttProperties = {};
-    if (options.subscriptionIdentifier !== undefined) {
-      const id = options.subscriptionIdentifier;
-      if (!(id >= 1 && id <= 268435455) || (id | 0) !== id) throw new MqttError("invalid", "subscribe: Subscription Identifier must be 1..268435455", undefined, "§3.8.2.1.2");
-      if (this.state === "connected" && !this.serverSubscriptionIdsAvailable) {
-        throw new MqttError("invalid", "subscribe: the server does not support Subscription Identifiers", 0xa1, "§3.2.2.3.15");
-      }
+    const id = options.subscriptionIdentifier;
+    if (subs && id !== undefined) {
+      if (!(id >= 1 && id <= 268435455) || (id | 0) !== id) throw invalid("subscribe: Subscription Identifier 1..268435455", undefined, "§3.8.2.1.2");
+      if (connected && !this.serverSubscriptionIdsAvailable) throw invalid("subscribe: no Subscription Identifiers", 0xa1, "§3.2.2.3.15");
       properties.subscriptionIdentifiers = [id];
     }
     if (options.userProperties) properties.userProperties = options.userProperties;
+    else if (!subs) return undefined;
     return properties;
+  }
+
+  /** Request / response (§4.10): publishes `payload` to the request's Response Topic with its Correlation Data. */
+  override respond(request: MqttMessage, payload: Uint8Array | string, options?: PublishOptions, callback?: PublishCallback): number {
+    const rp = request.properties;
+    if (!rp || rp.responseTopic === undefined) return super.respond(request, payload, options, callback);
+    const properties: MqttProperties = { ...(options?.properties ?? {}) };
+    if (rp.correlationData !== undefined) properties.correlationData = rp.correlationData;
+    return this.publish(rp.responseTopic, payload, { qos: options?.qos, retain: options?.retain, properties }, callback);
+  }
+
+  protected override connackProperties(props: MqttProperties | undefined): boolean {
+    const o = this.options;
+    this.serverReceiveMaximum = props?.receiveMaximum ?? 65535;
+    this.serverMaximumPacketSize = props?.maximumPacketSize ?? Infinity;
+    this.serverTopicAliasMaximum = o.outboundTopicAliases === false ? 0 : props?.topicAliasMaximum ?? 0;
+    this.serverMaximumQoS = (props?.maximumQoS ?? 2) as QoS;
+    this.serverRetainAvailable = props?.retainAvailable !== 0;
+    this.serverWildcardAvailable = props?.wildcardSubscriptionAvailable !== 0;
+    this.serverSubscriptionIdsAvailable = props?.subscriptionIdentifiersAvailable !== 0;
+    this.keepAlive = props?.serverKeepAlive ?? o.keepAlive ?? 60; // [MQTT-3.2.2-21]
+    if (props?.assignedClientIdentifier !== undefined) {
+      this.clientId = props.assignedClientIdentifier;
+      try {
+        this.outbox.setMeta("cid", this.clientId);
+      } catch (e) {
+        this.emitError(e as MqttError);
+      }
+    }
+    if (o.auth && props?.authenticationMethod !== undefined && props.authenticationMethod !== o.auth.method) {
+      this.violation(0x82, "CONNACK Authentication Method differs", "[MQTT-4.12.0-5]");
+      return false;
+    }
+    return true;
+  }
+
+  protected override onDisconnect(p: DisconnectPacket): void {
+    if (this.version === 4) return super.onDisconnect(p);
+    const rc = p.reasonCode ?? 0;
+    const props = p.properties;
+    if (props?.sessionExpiryInterval !== undefined) {
+      this.violation(0x82, "Session Expiry Interval on DISCONNECT", "[MQTT-3.14.2-2]");
+      return;
+    }
+    const info: DisconnectInfo = { reasonCode: rc, reasonString: props?.reasonString, serverReference: props?.serverReference, properties: props };
+    this.emit("onDisconnect", info);
+    // [MQTT-3.14.4-1]: after DISCONNECT nothing more is sent; close.
+    this.teardown(rc ? withProps(new MqttError("server-disconnect", "server disconnected: " + hex(rc), rc, "§3.14.2.1"), props) : undefined, true);
+  }
+
+  /** Message expiry (§3.3.2.3.3): the interval sent is what remains; an expired message never sent is dropped. */
+  protected override outboxProperties(e: OutboxEntry): MqttProperties | undefined | null {
+    const props = this.version === 5 ? e.properties : undefined;
+    const expiry = props?.messageExpiryInterval;
+    if (expiry === undefined) return props;
+    const epochNow = this.scheduler.clock.epoch();
+    const elapsedMs = e.createdAt === e.createdAt && epochNow === epochNow ? epochNow - e.createdAt : this.scheduler.now() - e.createdMono;
+    let remaining = expiry - Math.floor(elapsedMs / 1000);
+    if (remaining <= 0) {
+      if (!e.sent) {
+        this.finish(e, 0, undefined, new MqttError("expired", "expired in the outbox", undefined, "§3.3.2.3.3"));
+        return null;
+      }
+      remaining = 1; // [MQTT-4.3.3-7]: once sent, it is no longer ours to expire
+    }
+    return { ...props, messageExpiryInterval: remaining };
   }
 
   protected override inboundTopic(p: PublishPacket): string | undefined {
     const props = p.properties;
     let topic = p.topic;
+    if (p.qos === 2 && this.version === 5 && !this.outbox.hasInbound(p.packetId!) && this.outbox.inboundCount >= this.receiveMaximum) {
+      // [MQTT-3.3.4-9]: more QoS 2 messages unreleased than our Receive Maximum.
+      this.violation(0x93, "over Receive Maximum", "[MQTT-3.3.4-9]");
+      return undefined;
+    }
     if (this.version === 5 && props !== undefined && props.topicAlias !== undefined) {
       const alias = props.topicAlias;
       if (alias === 0 || alias > this.topicAliasMaximum) {
-        this.violation(0x94, "Topic Alias " + alias + " outside 1.." + this.topicAliasMaximum, alias === 0 ? "[MQTT-3.3.2-8]" : "[MQTT-3.1.2-26]");
+        this.violation(0x94, "Topic Alias " + alias, alias === 0 ? "[MQTT-3.3.2-8]" : "[MQTT-3.1.2-26]");
         return undefined;
       }
       if (topic === "") {
         const t = this.inboundAlias[alias];
         if (t === undefined) {
-          this.violation(0x82, "Topic Alias " + alias + " has no mapping on this connection", "§3.3.4");
+          this.violation(0x82, "unknown Topic Alias " + alias, "§3.3.4");
           return undefined;
         }
         topic = t;
@@ -118,7 +192,7 @@ export class MqttSession extends MqttSessionCore {
     const auth = this.options.auth;
     if (!auth || this.version !== 5) super.reauthenticate(data);
     else {
-      if (this.state !== "connected") throw new MqttError("not-connected", "MQTT reauthenticate: not connected");
+      if (this.state !== "connected") throw new MqttError("not-connected", "reauthenticate: not connected");
       const properties: MqttProperties = { authenticationMethod: auth.method };
       if (data) properties.authenticationData = data;
       this.send({ type: 15 /* AUTH */, reasonCode: 0x19, properties });
@@ -130,28 +204,19 @@ export class MqttSession extends MqttSessionCore {
     const props = p.properties;
     if (!auth) return super.onAuthPacket(p);
     if (props?.authenticationMethod !== auth.method) {
-      this.violation(0x82, "AUTH with another Authentication Method", "[MQTT-4.12.0-5]");
+      this.violation(0x82, "AUTH method differs", "[MQTT-4.12.0-5]");
       return;
     }
     const rc = p.reasonCode ?? 0;
     if (rc === 0x19 || (rc === 0 && this.state === "connecting")) {
-      this.violation(0x82, "AUTH reason code " + rc + " from the server here", "§4.12");
+      this.violation(0x82, "AUTH " + rc, "§4.12");
       return;
     }
     const exchange: AuthExchange = { reasonCode: rc, method: auth.method, data: props?.authenticationData, properties: props };
-    if (rc === 0) {
-      this.call(() => this.handler.onAuth?.(exchange));
-      return;
-    }
-    let answer: Uint8Array | undefined;
-    try {
-      answer = this.handler.onAuth ? this.handler.onAuth(exchange) : undefined;
-    } catch (e) {
-      this.emitError(new MqttError("callback", "onAuth threw: " + String((e as Error)?.message ?? e), undefined, undefined, e));
-      answer = undefined;
-    }
+    const answer = this.emit("onAuth", exchange) as Uint8Array | undefined;
+    if (rc === 0) return;
     if (answer === undefined) {
-      this.violation(0x87, "authentication abandoned by the app", "§4.12", true);
+      this.violation(0x87, "authentication abandoned", "§4.12", true);
       return;
     }
     this.send({ type: 15 /* AUTH */, reasonCode: 0x18, properties: { authenticationMethod: auth.method, authenticationData: answer } });
@@ -217,4 +282,9 @@ export class MqttSession extends MqttSessionCore {
     this.aliasUsed = [];
     this.inboundAlias = []; // [MQTT-3.3.2-7]
   }
+}
+
+/** An "invalid" MqttError: bad arguments from the app. */
+function invalid(message: string, reasonCode?: number, statement?: string): MqttError {
+  return new MqttError("invalid", message, reasonCode, statement);
 }
