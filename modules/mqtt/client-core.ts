@@ -207,10 +207,10 @@ export class MqttClientCore {
   /** `Session`: the session class of the build (see the entries ./client.ts, ./client311.ts). */
   constructor(options: MqttClientOptions, Session: new (options: MqttSessionOptions) => MqttSessionCore) {
     if (!options || !options.socket || typeof options.socket.io !== "function") {
-      throw err("invalid", "options.socket.io (an ECMA-419 TCP or TLS constructor) is required");
+      throw err("invalid", "socket.io required");
     }
-    if (!options.scheduler) throw err("invalid", "options.scheduler is required");
-    if (!options.socket.host && !options.socket.address) throw err("invalid", "socket.host or socket.address is required");
+    if (!options.scheduler) throw err("invalid", "scheduler required");
+    if (!options.socket.host && !options.socket.address) throw err("invalid", "socket.host or address required");
     this.options = options;
     this.scheduler = options.scheduler;
     this.generation = this.queuedBytes = this.writable = 0;
@@ -237,7 +237,7 @@ export class MqttClientCore {
       const r = options.reconnect ?? {};
       this.backoff = new Backoff({ ...r, random: options.random ?? Math.random });
     }
-    for (let j = 0; j < outbox.loadErrors.length; j++) this.error(new MqttError("storage", "MQTT outbox: dropped a corrupt record: " + outbox.loadErrors[j]));
+    for (let j = 0; j < outbox.loadErrors.length; j++) this.error(err("storage", "outbox record dropped: " + outbox.loadErrors[j]));
     if (options.autoConnect !== false) this.connect();
   }
 
@@ -275,7 +275,7 @@ export class MqttClientCore {
   publish(topic: string, payload: Uint8Array | string, options?: PublishOptions, callback?: PublishCallback): number {
     this.live();
     if ((options?.qos ?? 0) === 0 && this.queuedBytes > this.maxQueuedBytes) {
-      throw err("busy", "" + this.queuedBytes + " bytes wait for the socket; QoS 0 message not sent");
+      throw err("busy", this.queuedBytes + " B queued");
     }
     return this.session.publish(topic, payload, options, callback);
   }
@@ -293,7 +293,7 @@ export class MqttClientCore {
     this.live();
     const o = options ?? {};
     const bad = checkTopicFilter(topicFilter, this.session.version);
-    if (bad !== undefined) throw new MqttError("invalid", "MqttClient subscribe: " + bad.message, 0x8f, bad.statement);
+    if (bad !== undefined) throw new MqttError("invalid", "subscribe: " + bad.message, 0x8f, bad.statement);
     const subscription: Subscription = {
       topicFilter,
       qos: o.qos ?? 0,
@@ -322,7 +322,7 @@ export class MqttClientCore {
       this.pendingCallbacks.delete(f);
     }
     if (this.session.connected) this.session.unsubscribe(list, undefined, callback);
-    else if (callback) this.call(() => callback(undefined, []));
+    else this.call(callback, undefined, []);
   }
 
   /**
@@ -370,7 +370,7 @@ export class MqttClientCore {
     try {
       sock = new (s.io as TcpConstructor)(opts as never);
     } catch (e) {
-      this.error(err("connection-lost", "cannot open the socket: " + why(e), e));
+      this.error(err("connection-lost", "socket: " + why(e), e));
       this.scheduleReconnect();
       return;
     }
@@ -478,7 +478,7 @@ export class MqttClientCore {
   private connected(info: ConnectInfo): void {
     this.backoff?.reset();
     this.lastError = undefined;
-    this.call(() => this.options.onConnect?.call(this, info));
+    this.call(this.options.onConnect, info);
     if (!this.session.connected) return;
     // Resubscription: all when the broker has no session, else those never acknowledged.
     this.subscriptions.forEach((r) => {
@@ -498,12 +498,9 @@ export class MqttClientCore {
   }
 
   private message(m: MqttMessage): void {
-    this.call(() => this.options.onMessage?.call(this, m));
+    this.call(this.options.onMessage, m);
     this.subscriptions.forEach((r) => {
-      if (r.onMessage && topicMatches(r.match, m.topic)) {
-        const fn = r.onMessage;
-        this.call(() => fn.call(this, m));
-      }
+      if (r.onMessage && topicMatches(r.match, m.topic)) this.call(r.onMessage, m);
     });
   }
 
@@ -518,7 +515,7 @@ export class MqttClientCore {
 
   private closed(e: MqttError | undefined): void {
     this.closeSocket();
-    this.call(() => this.options.onClose?.call(this, e));
+    this.call(this.options.onClose, e);
     if (this.ended || this.gaveUp) return;
     if (e && e.code === "connect-refused" && e.reasonCode !== undefined) {
       const permanent = this.session.version === 5 ? PERMANENT_5 : PERMANENT_311;
@@ -546,14 +543,15 @@ export class MqttClientCore {
 
   private giveUp(e: MqttError | undefined): void {
     this.gaveUp = true;
-    this.call(() => this.options.onGiveUp?.call(this, e));
+    this.call(this.options.onGiveUp, e);
   }
 
-  private call(fn: () => void): void {
+  /** Calls app code `f` (if any) with `this` = the client; an exception goes to onError. */
+  private call(f: Function | undefined, a?: unknown, b?: unknown): void {
     try {
-      fn();
+      if (f) f.call(this, a, b);
     } catch (e) {
-      this.error(err("callback", "an app callback threw: " + why(e), e));
+      this.error(err("callback", "callback threw: " + why(e), e));
     }
   }
 

@@ -101,7 +101,7 @@ export class MqttOutbox {
   constructor(options: MqttOutboxOptions = {}) {
     const ns = options.namespace ?? "mqtt";
     if (typeof ns !== "string" || ns.length === 0 || ns.length > MAX_NAME_LENGTH) {
-      throw new MqttError("invalid", "MqttOutbox: namespace must be 1.." + MAX_NAME_LENGTH + " characters, got \"" + String(ns) + "\"");
+      throw invalid("namespace 1.." + MAX_NAME_LENGTH + " chars");
     }
     this.namespace = ns;
     this.loadErrors = [];
@@ -111,8 +111,8 @@ export class MqttOutbox {
     this.highWater = this.totalBytes = 0;
     this.maxMessages = options.maxMessages ?? 32;
     this.maxBytes = options.maxBytes ?? 16384;
-    if (!(this.maxMessages >= 1 && this.maxMessages <= 65535)) throw new MqttError("invalid", "MqttOutbox: maxMessages must be 1..65535");
-    if (!(this.maxBytes >= 64)) throw new MqttError("invalid", "MqttOutbox: maxBytes must be at least 64");
+    if (!(this.maxMessages >= 1 && this.maxMessages <= 65535)) throw invalid("maxMessages 1..65535");
+    if (!(this.maxBytes >= 64)) throw invalid("maxBytes < 64");
     this.storage = options.storage;
     this.clock = options.clock;
     if (this.storage) this.load();
@@ -151,14 +151,9 @@ export class MqttOutbox {
 
   /** Would a message of `bytes` be accepted now? Returns the reason when not. */
   refusal(bytes: number): MqttError | undefined {
-    if (this.entries.size >= this.maxMessages) {
-      return new MqttError("outbox-full", "MQTT outbox full: " + this.entries.size + " of " + this.maxMessages + " messages held; message not accepted");
-    }
-    if (this.totalBytes + bytes > this.maxBytes) {
-      return new MqttError(
-        "outbox-full",
-        "MQTT outbox full: " + this.totalBytes + " + " + bytes + " bytes exceeds " + this.maxBytes + "; message not accepted",
-      );
+    const n = this.entries.size;
+    if (n >= this.maxMessages || this.totalBytes + bytes > this.maxBytes) {
+      return new MqttError("outbox-full", "MQTT outbox full: " + n + " messages, " + this.totalBytes + " + " + bytes + " B");
     }
     return undefined;
   }
@@ -169,28 +164,14 @@ export class MqttOutbox {
    */
   add(packet: PublishPacket): OutboxEntry {
     const id = packet.packetId!;
-    if (this.entries.has(id)) throw new MqttError("invalid", "MqttOutbox: packet identifier " + id + " is in use");
+    if (this.entries.has(id)) throw invalid("packet identifier " + id + " in use");
     const encoded = encodePacket(
       { type: 3, topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, dup: false, packetId: id, properties: packet.properties },
       5,
     );
     const bad = this.refusal(encoded.length);
     if (bad) throw bad;
-    const entry: OutboxEntry = {
-      packetId: id,
-      seq: this.nextSeq,
-      state: 1,
-      qos: packet.qos,
-      topic: packet.topic,
-      payload: packet.payload,
-      retain: packet.retain,
-      properties: packet.properties,
-      createdAt: this.clock ? this.clock.epoch() : NaN,
-      createdMono: this.clock ? this.clock.now() : 0,
-      bytes: encoded.length,
-      sent: false,
-      inflight: false,
-    };
+    const entry = this.entry(id, this.nextSeq, 1, packet, this.clock ? this.clock.epoch() : NaN, this.clock ? this.clock.now() : 0, encoded.length, false);
     if (this.storage) this.writeRecord(entry, encoded);
     this.nextSeq++;
     this.entries.set(id, entry);
@@ -291,7 +272,7 @@ export class MqttOutbox {
     try {
       fn();
     } catch (e) {
-      throw new MqttError("storage", "MQTT outbox: storage failed: " + String((e as Error)?.message ?? e), undefined, undefined, e);
+      throw storage(e);
     }
   }
 
@@ -299,7 +280,7 @@ export class MqttOutbox {
     const total = HEADER + encoded.length;
     const headRoom = MAX_VALUE_BYTES;
     const parts = total <= headRoom ? 1 : 1 + Math.ceil((total - headRoom) / MAX_VALUE_BYTES);
-    if (parts > 255) throw new MqttError("outbox-full", "MQTT outbox: message too large to persist (" + encoded.length + " bytes)");
+    if (parts > 255) throw new MqttError("outbox-full", "MQTT outbox: " + encoded.length + " B too large to persist");
     const record = new Uint8Array(total);
     record[0] = FORMAT;
     record[1] = 1;
@@ -330,7 +311,7 @@ export class MqttOutbox {
           // the load-time sweep removes orphan parts
         }
       }
-      throw new MqttError("storage", "MQTT outbox: could not persist the message: " + String((e as Error)?.message ?? e), undefined, undefined, e);
+      throw storage(e);
     }
   }
 
@@ -374,7 +355,7 @@ export class MqttOutbox {
         if (c === 0x69) this.inbound.add(id);
         else if (typeof v === "number") {
           released.add(id);
-          this.entries.set(id, this.blank(id, v, now));
+          this.entries.set(id, this.entry(id, v, 2, undefined, NaN, now, 0, true));
           if (v > maxSeq) maxSeq = v;
         }
       }
@@ -421,21 +402,33 @@ export class MqttOutbox {
     this.nextSeq = maxSeq + 1;
   }
 
-  private blank(id: number, seq: number, now: number): OutboxEntry {
+  /** An entry; `p` undefined: a released QoS 2 message (state 2) whose payload is gone. */
+  private entry(id: number, seq: number, state: OutboxState, p: PublishPacket | undefined, createdAt: number, mono: number, bytes: number, sent: boolean): OutboxEntry {
     return {
-      packetId: id, seq, state: 2, qos: 2, topic: "", payload: new Uint8Array(0), retain: false, properties: undefined,
-      createdAt: NaN, createdMono: now, bytes: 0, sent: true, inflight: false,
+      packetId: id,
+      seq,
+      state,
+      qos: p ? p.qos : 2,
+      topic: p ? p.topic : "",
+      payload: p ? p.payload : new Uint8Array(0),
+      retain: p ? p.retain : false,
+      properties: p && p.properties,
+      createdAt,
+      createdMono: mono,
+      bytes,
+      sent,
+      inflight: false,
     };
   }
 
   private readRecord(id: number, head: unknown, decoder: MqttDecoder, now: number, partsUsed: Set<string>): OutboxEntry | undefined {
     if (!(head instanceof ArrayBuffer) || head.byteLength < HEADER) {
-      this.loadErrors.push("m" + id + ": not a record");
+      this.loadErrors.push("m" + id + ": no record");
       return undefined;
     }
     const h = new Uint8Array(head);
     if (h[0] !== FORMAT || h[1] !== 1) {
-      this.loadErrors.push("m" + id + ": unknown record format " + h[0]);
+      this.loadErrors.push("m" + id + ": format " + h[0]);
       return undefined;
     }
     const parts = h[3];
@@ -469,20 +462,14 @@ export class MqttOutbox {
       this.loadErrors.push("m" + id + ": bad PUBLISH" + (decoder.error ? " (" + decoder.error.message + ")" : ""));
       return undefined;
     }
-    return {
-      packetId: id,
-      seq,
-      state: 1,
-      qos: p.qos,
-      topic: p.topic,
-      payload: p.payload,
-      retain: p.retain,
-      properties: p.properties,
-      createdAt,
-      createdMono: now,
-      bytes: total - HEADER,
-      sent: seq <= this.highWater,
-      inflight: false,
-    };
+    return this.entry(id, seq, 1, p, createdAt, now, total - HEADER, seq <= this.highWater);
   }
+}
+
+function invalid(message: string): MqttError {
+  return new MqttError("invalid", "MqttOutbox: " + message);
+}
+
+function storage(e: unknown): MqttError {
+  return new MqttError("storage", "MQTT outbox: storage failed: " + String((e as Error)?.message ?? e), undefined, undefined, e);
 }
