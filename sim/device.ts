@@ -113,31 +113,178 @@ export interface CrashRecord {
 
 export type DeviceState = "off" | "awake" | "asleep" | "rebooting" | "halted";
 
-interface TrackedTimer {
-  raw: TimerHandle;
-}
-
 interface Closable {
   close(): void;
 }
 
+// SimDevice internals the per-boot helper objects below call. Symbol-keyed so
+// they stay off the public surface without a closure per boot to reach them.
+const INVOKE: unique symbol = Symbol("SimDevice.invoke");
+const DEEP_SLEEP: unique symbol = Symbol("SimDevice.deepSleep");
+const RESTART: unique symbol = Symbol("SimDevice.restart");
+const LOG: unique symbol = Symbol("SimDevice.log");
+
 class Incarnation {
   alive = true;
-  readonly timers = new Set<TrackedTimer>();
+  readonly timers = new Set<BootTimer>();
   readonly resources = new Set<Closable>();
   instance: AppInstance | undefined;
   constructor(
+    readonly device: SimDevice,
     readonly bootCount: number,
     readonly bootAt: number,
   ) {}
 }
 
-function missingIo(name: string): any {
-  return class {
+/*
+ * The per-boot Platform pieces are small objects with prototype methods (one
+ * class for every device and boot) rather than closures: a simulated fleet
+ * holds one of each per device, and in V8 every closure costs a function, a
+ * context and, under keepNames, a property dictionary.
+ */
+
+/** A timer armed by one incarnation; the raw clock calls its bound `fire`. */
+class BootTimer {
+  raw: TimerHandle = undefined;
+  constructor(
+    readonly inc: Incarnation,
+    readonly callback: () => void,
+  ) {}
+  fire(): void {
+    const inc = this.inc;
+    inc.timers.delete(this);
+    inc.device[INVOKE](inc, this.callback, undefined, []);
+  }
+}
+
+/** A boot's clock: now() counts from this boot (esp_timer restarts after deep sleep); timers die with the boot. */
+class BootClock implements Clock {
+  readonly #inc: Incarnation;
+  constructor(inc: Incarnation) {
+    this.#inc = inc;
+  }
+  now(): number {
+    return this.#inc.device.clock.now() - this.#inc.bootAt;
+  }
+  epoch(): number {
+    return this.#inc.device.clock.epoch();
+  }
+  setTimer(callback: () => void, delayMs: number): TimerHandle {
+    if (typeof callback !== "function") throw new TypeError("setTimer: callback must be a function");
+    const inc = this.#inc;
+    if (!inc.alive) return { raw: undefined };
+    const t = new BootTimer(inc, callback);
+    t.raw = inc.device.clock.setTimer(t.fire.bind(t), delayMs);
+    inc.timers.add(t);
+    return t;
+  }
+  clearTimer(handle: TimerHandle): void {
+    const inc = this.#inc;
+    const t = handle as BootTimer;
+    if (!t || !inc.timers.has(t)) return;
+    inc.timers.delete(t);
+    inc.device.clock.clearTimer(t.raw);
+  }
+}
+
+class BootPower implements Power {
+  readonly wakeCause: WakeCause;
+  readonly #inc: Incarnation;
+  constructor(inc: Incarnation, cause: WakeCause) {
+    this.#inc = inc;
+    this.wakeCause = cause;
+  }
+  deepSleep(durationMs: number): never {
+    return this.#inc.device[DEEP_SLEEP](this.#inc, durationMs);
+  }
+  restart(): never {
+    return this.#inc.device[RESTART](this.#inc);
+  }
+}
+
+/** The device's Crypto (the same for every boot): the caller's functions, or a seeded Prng and our HMAC. */
+class DeviceCrypto implements Crypto {
+  readonly #source: Partial<Crypto> | undefined;
+  readonly #prng: Prng | undefined;
+  constructor(source: Partial<Crypto> | undefined, seed: number) {
+    this.#source = source;
+    if (!source?.randomFill) this.#prng = new Prng(seed);
+  }
+  randomFill(buffer: Uint8Array): Uint8Array {
+    if (!(buffer instanceof Uint8Array)) throw new TypeError("randomFill: buffer must be a Uint8Array");
+    return this.#prng ? this.#prng.fill(buffer) : this.#source!.randomFill!(buffer);
+  }
+  hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
+    const source = this.#source;
+    return source?.hmacSha256 ? source.hmacSha256(key, data) : hmacSha256(key, data);
+  }
+}
+
+/** `platform.log`, bound to its incarnation (apps pass it around as a plain function). */
+function bootLog(this: Incarnation, message: string): void {
+  this.device[LOG](this, String(message));
+}
+
+const OWNER: unique symbol = Symbol("SimDevice.owner");
+const BASE_CLOSE: unique symbol = Symbol("SimDevice.baseClose");
+
+interface TrackedIo extends Closable {
+  [OWNER]: Incarnation;
+  [BASE_CLOSE]: () => void;
+}
+
+/** The `close` of an IO instance an incarnation tracks: forget it, then close it. */
+function closeTracked(this: TrackedIo): void {
+  this[OWNER].resources.delete(this);
+  this[BASE_CLOSE]();
+}
+
+/**
+ * An IO constructor of one incarnation: `openIo.bind(null, inc, Base)`, so
+ * `new platform.io.TCP(options)` lands here and returns the Base instance.
+ * Its callbacks run only while the incarnation lives (and a throw from them is
+ * a crash); it is tracked so teardown closes it.
+ */
+function openIo(inc: Incarnation, Base: new (options: any) => Closable, options: any): Closable {
+  if (!new.target) throw new TypeError("IO constructors must be called with new");
+  if (!inc.alive) throw new SleepSignal("deep-sleep", 0);
+  let wrapped = options;
+  if (options && typeof options === "object") {
+    wrapped = { ...options };
+    for (const key of Object.keys(wrapped)) {
+      const fn = wrapped[key];
+      if (key.startsWith("on") && typeof fn === "function") wrapped[key] = guardCallback(inc, fn);
+    }
+  }
+  const io = new Base(wrapped) as TrackedIo;
+  if (Object.isExtensible(io)) {
+    io[BASE_CLOSE] = io.close;
+    io[OWNER] = inc;
+    io.close = closeTracked;
+  }
+  inc.resources.add(io);
+  return io;
+}
+
+function guardCallback(inc: Incarnation, fn: (...args: any[]) => unknown) {
+  return function (this: unknown, ...args: unknown[]) {
+    return inc.device[INVOKE](inc, fn, this, args);
+  };
+}
+
+function ioConstructor(inc: Incarnation, Base: unknown): any {
+  return openIo.bind(null, inc, Base as new (options: any) => Closable);
+}
+
+const missing: Record<string, unknown> = {};
+
+/** A constructor that explains the device has no such IO (one per name, shared). */
+function missingIo(name: string): unknown {
+  return (missing[name] ??= class {
     constructor() {
       throw new Error(`${name}: this simulated device has no ${name} (pass io.${name} to SimDevice)`);
     }
-  };
+  });
 }
 
 export class SimDevice {
@@ -183,11 +330,7 @@ export class SimDevice {
     this.flash = options.flash ?? new FlashStore();
     this.rtc = options.rtc ?? new SimRtcMemory();
     this.#io = options.io ?? {};
-    const prng = new Prng(options.seed ?? 0x5eed);
-    this.#crypto = {
-      randomFill: options.crypto?.randomFill ?? ((buffer: Uint8Array) => prng.fill(buffer)),
-      hmacSha256: options.crypto?.hmacSha256 ?? hmacSha256,
-    };
+    this.#crypto = Object.freeze(new DeviceCrypto(options.crypto, options.seed ?? 0x5eed));
     this.#logSink = options.log;
     this.#onEvent = options.onEvent;
     this.#rebootDelayMs = options.rebootDelayMs ?? 0;
@@ -239,7 +382,7 @@ export class SimDevice {
   /** Host-driven shutdown: the app instance's stop() runs, then everything is torn down. */
   stop(): void {
     const inc = this.#current;
-    if (inc?.alive && inc.instance?.stop) this.#invoke(inc, inc.instance.stop, inc.instance, []);
+    if (inc?.alive && inc.instance?.stop) this[INVOKE](inc, inc.instance.stop, inc.instance, []);
     this.#shutdown();
     this.#state = "off";
     this.#event({ type: "stop" });
@@ -266,7 +409,8 @@ export class SimDevice {
     }
   }
 
-  #log(inc: Incarnation, message: string): void {
+  /** @internal */
+  [LOG](inc: Incarnation, message: string): void {
     const line = `[${this.name} #${inc.bootCount} +${this.clock.now() - inc.bootAt}ms] ${message}`;
     this.logs.push(line);
     if (this.logs.length > this.logLimit) this.logs.splice(0, this.logs.length - this.logLimit);
@@ -288,7 +432,7 @@ export class SimDevice {
 
   #boot(cause: WakeCause): void {
     this.boots++;
-    const inc = new Incarnation(this.boots, this.clock.now());
+    const inc = new Incarnation(this, this.boots, this.clock.now());
     this.#current = inc;
     this.#state = "awake";
     const platform = this.#makePlatform(inc, cause);
@@ -339,7 +483,8 @@ export class SimDevice {
   }
 
   /** Runs app code at a callback boundary: catches the sleep signal and crashes. */
-  #invoke(inc: Incarnation, fn: (...args: any[]) => unknown, thisArg: unknown, args: unknown[]): unknown {
+  /** @internal */
+  [INVOKE](inc: Incarnation, fn: (...args: any[]) => unknown, thisArg: unknown, args: unknown[]): unknown {
     if (!inc.alive) return undefined;
     try {
       return fn.apply(thisArg, args);
@@ -360,7 +505,7 @@ export class SimDevice {
       return;
     }
     this.crashes.push({ at: this.clock.now(), bootCount: inc.bootCount, error, message });
-    this.#log(inc, `crash: ${message}`);
+    this[LOG](inc, `crash: ${message}`);
     this.#teardown(inc);
     this.#event({ type: "crash", message });
     if (this.crashes.length >= this.#maxCrashes) {
@@ -372,7 +517,8 @@ export class SimDevice {
     this.#later(this.#rebootDelayMs, () => this.#boot("watchdog"));
   }
 
-  #deepSleep(inc: Incarnation, durationMs: number): never {
+  /** @internal */
+  [DEEP_SLEEP](inc: Incarnation, durationMs: number): never {
     if (typeof durationMs !== "number" || !(durationMs >= 0) || durationMs === Infinity)
       throw new RangeError(`deepSleep: duration must be a finite number of ms >= 0, got ${durationMs}`);
     if (!inc.alive) throw new SleepSignal("deep-sleep", durationMs);
@@ -385,7 +531,8 @@ export class SimDevice {
     throw new SleepSignal("deep-sleep", durationMs);
   }
 
-  #restart(inc: Incarnation): never {
+  /** @internal */
+  [RESTART](inc: Incarnation): never {
     if (!inc.alive) throw new SleepSignal("restart", 0);
     this.#teardown(inc);
     this.restarts++;
@@ -396,92 +543,26 @@ export class SimDevice {
   }
 
   #makePlatform(inc: Incarnation, cause: WakeCause): SimPlatform {
-    const device = this;
-    const raw = this.clock;
-    const clock: Clock = {
-      now: () => raw.now() - inc.bootAt,
-      epoch: () => raw.epoch(),
-      setTimer(callback: () => void, delayMs: number): TimerHandle {
-        if (typeof callback !== "function") throw new TypeError("setTimer: callback must be a function");
-        if (!inc.alive) return { raw: undefined };
-        const t: TrackedTimer = { raw: undefined };
-        t.raw = raw.setTimer(() => {
-          inc.timers.delete(t);
-          device.#invoke(inc, callback, undefined, []);
-        }, delayMs);
-        inc.timers.add(t);
-        return t;
-      },
-      clearTimer(handle: TimerHandle): void {
-        const t = handle as TrackedTimer;
-        if (!t || !inc.timers.has(t)) return;
-        inc.timers.delete(t);
-        raw.clearTimer(t.raw);
-      },
-    };
-    const power: Power = {
-      wakeCause: cause,
-      deepSleep: (durationMs: number) => device.#deepSleep(inc, durationMs),
-      restart: () => device.#restart(inc),
-    };
     const src = this.#io;
     const io: PlatformIo = {
-      TCP: this.#wrapIo(inc, src.TCP ?? missingIo("TCP")),
-      UDP: this.#wrapIo(inc, src.UDP ?? missingIo("UDP")),
-      I2C: this.#wrapIo(inc, src.I2C ?? missingIo("I2C")),
+      TCP: ioConstructor(inc, src.TCP ?? missingIo("TCP")),
+      UDP: ioConstructor(inc, src.UDP ?? missingIo("UDP")),
+      I2C: ioConstructor(inc, src.I2C ?? missingIo("I2C")),
     };
-    if (src.TLS) io.TLS = this.#wrapIo(inc, src.TLS);
-    if (src.Analog) io.Analog = this.#wrapIo(inc, src.Analog);
-    const crypto = this.#crypto;
+    if (src.TLS) io.TLS = ioConstructor(inc, src.TLS);
+    if (src.Analog) io.Analog = ioConstructor(inc, src.Analog);
     return Object.freeze({
       name: this.name,
       board: this.board,
       bootCount: inc.bootCount,
-      clock: Object.freeze(clock),
+      clock: Object.freeze(new BootClock(inc)),
       storage: this.flash,
       rtc: this.rtc,
-      power: Object.freeze(power),
-      crypto: Object.freeze({
-        randomFill(buffer: Uint8Array): Uint8Array {
-          if (!(buffer instanceof Uint8Array)) throw new TypeError("randomFill: buffer must be a Uint8Array");
-          return crypto.randomFill(buffer);
-        },
-        hmacSha256: (key: Uint8Array, data: Uint8Array) => crypto.hmacSha256(key, data),
-      }),
+      power: Object.freeze(new BootPower(inc, cause)),
+      crypto: this.#crypto,
       io: Object.freeze(io),
-      log: (message: string) => device.#log(inc, String(message)),
+      log: bootLog.bind(inc),
     });
-  }
-
-  /**
-   * An IO constructor whose instances belong to one incarnation: tracked so
-   * teardown closes them, callbacks guarded so they run only while it lives.
-   */
-  #wrapIo<T>(inc: Incarnation, Base: T): T {
-    const device = this;
-    const B = Base as unknown as new (options: any) => Closable;
-    return class extends B {
-      constructor(options: any) {
-        if (!inc.alive) throw new SleepSignal("deep-sleep", 0);
-        let wrapped = options;
-        if (options && typeof options === "object") {
-          wrapped = { ...options };
-          for (const key of Object.keys(wrapped)) {
-            const fn = wrapped[key];
-            if (key.startsWith("on") && typeof fn === "function")
-              wrapped[key] = function (this: unknown, ...args: unknown[]) {
-                return device.#invoke(inc, fn, this, args);
-              };
-          }
-        }
-        super(wrapped);
-        inc.resources.add(this);
-      }
-      override close(): void {
-        inc.resources.delete(this);
-        super.close();
-      }
-    } as unknown as T;
   }
 }
 

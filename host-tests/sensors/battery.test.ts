@@ -1,6 +1,6 @@
 // @xs
 import { Battery } from "../../modules/sensors/battery";
-import { SimAdc } from "../../sim/devices/analog";
+import { SimAdc, SimAnalog } from "../../sim/devices/analog";
 import { ramp } from "../../sim/environment";
 import { rig } from "./helpers";
 
@@ -42,5 +42,23 @@ describe("Battery voltage through the ADC", () => {
     expect(() => new Battery({ sensor: { io: adc.Analog, pin: 2 }, reference: 0, dividerRatio: 2 })).toThrow(/reference/);
     expect(() => new Battery({ sensor: { io: adc.Analog, pin: 2 }, reference: 3.3, dividerRatio: 0.5 })).toThrow(/dividerRatio/);
     expect(() => new Battery({ sensor: { io: adc.Analog, pin: 7 }, reference: 3.3, dividerRatio: 2 })).toThrow(/pin 7/);
+  });
+
+  it("one Analog class serves every ADC: each instance reads its own ADC's pins and failure flag", () => {
+    const r = rig();
+    const a = new SimAdc({ clock: r.clock, reference: 3.3, resolution: 12, pins: { "2": () => 3.3 } });
+    const b = new SimAdc({ clock: r.clock, reference: 3.3, resolution: 10, pins: { "4": () => 0 } });
+    const onA = new a.Analog({ pin: 2 });
+    const onB = new b.Analog({ pin: 4 });
+    expect(onA).toBeInstanceOf(a.Analog);
+    expect(onA).toBeInstanceOf(SimAnalog);
+    expect(onA.read()).toBe(4095);
+    expect(onB.read()).toBe(0);
+    expect(onB.resolution).toBe(10);
+    expect(() => new b.Analog({ pin: 2 })).toThrow(/pin 2/);
+    a.fail = true;
+    expect(() => onA.read()).toThrow("conversion failed");
+    expect(onB.read()).toBe(0);
+    expect(() => new SimAnalog({ pin: 2 } as never, undefined as never)).toThrow(TypeError);
   });
 });

@@ -13,6 +13,7 @@ class FakeTcp {
   static all: FakeTcp[] = [];
   options: TcpOptions;
   closed = false;
+  closes = 0;
   format = "buffer";
   constructor(options: TcpOptions) {
     this.options = options;
@@ -29,6 +30,7 @@ class FakeTcp {
   }
   close() {
     this.closed = true;
+    this.closes++;
   }
 }
 
@@ -402,5 +404,74 @@ describe("SimDevice: restart, crash, power loss, stop", () => {
     expect(() => new SimDevice({} as never)).toThrow(TypeError);
     expect(() => new SimDevice({ app: () => {} } as never)).toThrow("clock");
     expect(() => new SimDevice({ app: () => {}, clock: new VirtualClock(), rebootDelayMs: -1 })).toThrow(RangeError);
+  });
+});
+
+describe("SimDevice: the platform objects of a boot", () => {
+  it("an IO instance the app closed is closed once: teardown does not close it again, and still closes the others", () => {
+    FakeTcp.all = [];
+    const { device, clock } = makeDevice((p) => {
+      if (p.power.wakeCause !== "power-on") return;
+      const a = new p.io.TCP({ address: "10.0.0.1", port: 1 });
+      new p.io.TCP({ address: "10.0.0.1", port: 2 });
+      a.close();
+      p.clock.setTimer(() => p.power.deepSleep(50), 10);
+    });
+    device.start();
+    const [a, b] = FakeTcp.all;
+    expect(a.closes).toBe(1);
+    expect(b.closes).toBe(0);
+    clock.advance(10);
+    expect(a.closes).toBe(1);
+    expect(b.closes).toBe(1);
+  });
+
+  it("an IO instance that cannot be extended is still closed at teardown", () => {
+    let closes = 0;
+    class Frozen {
+      constructor() {
+        Object.freeze(this);
+      }
+      close() {
+        closes++;
+      }
+    }
+    const { device, clock } = makeDevice((p) => {
+      if (p.power.wakeCause !== "power-on") return;
+      new p.io.TCP({ address: "10.0.0.1", port: 1 });
+      p.clock.setTimer(() => p.power.deepSleep(50), 10);
+    }, { io: { TCP: Frozen as never } });
+    device.start();
+    clock.advance(10);
+    expect(closes).toBe(1);
+  });
+
+  it("IO constructors need new; the instance is the IO class's own", () => {
+    FakeTcp.all = [];
+    const { device } = makeDevice(() => {});
+    device.start();
+    const p = device.platform!;
+    expect(() => (p.io.TCP as unknown as (o: object) => unknown)({ address: "10.0.0.1", port: 1 })).toThrow(TypeError);
+    expect(FakeTcp.all).toHaveLength(0);
+    const socket = new p.io.TCP({ address: "10.0.0.1", port: 1 });
+    expect(socket).toBeInstanceOf(FakeTcp);
+  });
+
+  it("platform.log works detached from the platform; crypto is the device's for every boot and uses the caller's functions", () => {
+    const lines: string[] = [];
+    const seen: SimPlatform[] = [];
+    const { device } = makeDevice((p) => {
+      seen.push(p);
+      const log = p.log;
+      log("detached");
+    }, { name: "n", log: (l: string) => lines.push(l), crypto: { randomFill: (b: Uint8Array) => b.fill(7) } });
+    device.start();
+    device.powerCycle();
+    expect(lines).toEqual(["[n #1 +0ms] detached", "[n #2 +0ms] detached"]);
+    expect(seen[0].crypto).toBe(seen[1].crypto);
+    expect(seen[0].clock).not.toBe(seen[1].clock);
+    expect(Array.from(seen[1].crypto.randomFill(new Uint8Array(3)))).toEqual([7, 7, 7]);
+    expect(seen[1].crypto.hmacSha256(new Uint8Array(1), new Uint8Array(1))).toHaveLength(32);
+    expect(Object.isFrozen(seen[1].clock) && Object.isFrozen(seen[1].power) && Object.isFrozen(seen[1].crypto)).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 // @xs
-import { I2cBus, I2cNackError, I2cTimeoutError, RegisterPeripheral } from "../../sim/i2c";
+import { I2cBus, I2cNackError, I2cTimeoutError, RegisterPeripheral, SimI2C } from "../../sim/i2c";
 
 const PINS = { data: 21, clock: 22, hz: 400000 };
 
@@ -169,6 +169,27 @@ describe("I2C instance lifecycle and options (ECMA-419 §8)", () => {
     expect(i2c.format).toBe("buffer");
     expect(() => (i2c.format = "number")).toThrow("unsupported format");
     expect(i2c.format).toBe("buffer");
+  });
+
+  it("one I2C class serves every bus: instances are instanceof their bus's I2C and talk to their own bus only", () => {
+    const a = new I2cBus();
+    const b = new I2cBus();
+    const chipA = new RegisterPeripheral();
+    chipA.registers[0x10] = 0xa5;
+    a.attach(0x40, chipA);
+    const onA = new a.I2C({ ...PINS, address: 0x40 });
+    const onB = new b.I2C({ ...PINS, address: 0x40 });
+    expect(onA).toBeInstanceOf(a.I2C);
+    expect(onA).toBeInstanceOf(SimI2C);
+    expect(onB).toBeInstanceOf(b.I2C);
+    onA.write(Uint8Array.of(0x10), false);
+    expect(Array.from(new Uint8Array(onA.read(1)))).toEqual([0xa5]);
+    expect(() => onB.write(Uint8Array.of(0x10))).toThrow(I2cNackError); // nothing at 0x40 on bus b
+    expect(a.I2C).not.toBe(b.I2C);
+  });
+
+  it("SimI2C is constructed through a bus, not directly", () => {
+    expect(() => new SimI2C({ ...PINS, address: 0x40 } as never, undefined as never)).toThrow(TypeError);
   });
 
   it("keeps target from the options", () => {
