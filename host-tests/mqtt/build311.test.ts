@@ -2,11 +2,15 @@
 /*
  * The 3.1.1-only build (modules/mqtt/client311.ts): MqttSessionCore, the outbox and the
  * codec WITHOUT the 5.0 properties codec (this file never imports properties.ts, codec.ts,
- * encode.ts or session.ts, so ./props-hook.ts has nothing installed, as on such a device).
+ * encode.ts or session.ts, so ./props-hook.ts has nothing installed, as on such a device;
+ * it imports decode-server.ts, the broker side's decoding of CONNECT, SUBSCRIBE, UNSUBSCRIBE).
  * Checks that the build works on its own: CONNECT/CONNACK, QoS 1 and 2 both ways, a
  * persisted message resent after a restart, and clear refusals of what needs 5.0.
  */
-import { MqttDecoder } from "../../modules/mqtt/decoder";
+// The test's broker side decodes the client's CONNECT and SUBSCRIBE: ./decode-server.ts
+// (which needs no properties codec either). A client build does not carry it.
+import "../../modules/mqtt/decode-server";
+import { MqttDecoder, server } from "../../modules/mqtt/decoder";
 import { encodePacket } from "../../modules/mqtt/encode-core";
 import type { MqttPacket } from "../../modules/mqtt/packets";
 import { MqttOutbox } from "../../modules/mqtt/outbox";
@@ -47,6 +51,37 @@ function rig(store = new FlashStore()) {
 }
 
 describe("3.1.1-only build (client311.ts): no 5.0 properties codec installed", () => {
+  it("without decode-server.ts, a CONNECT / SUBSCRIBE / UNSUBSCRIBE (only a client sends them) is refused with 0x82 [MQTT-3.2.0-1] §2.1.2", () => {
+    const d = server.d;
+    server.d = undefined;
+    try {
+      const bytes = [
+        encodePacket({ type: 1, protocolVersion: 4, clean: true, keepAlive: 0, clientId: "x" }, 4),
+        encodePacket({ type: 8, packetId: 1, subscriptions: [{ topicFilter: "a", qos: 0 }] }, 4),
+        encodePacket({ type: 10, packetId: 1, topicFilters: ["a"] }, 4),
+      ];
+      for (let i = 0; i < bytes.length; i++) {
+        const dec = new MqttDecoder({ version: 4 });
+        dec.feed(bytes[i]);
+        expect(dec.next()).toBeUndefined();
+        expect(dec.error?.reasonCode).toBe(0x82);
+        expect(dec.error?.statement).toBe("§2.1.2");
+      }
+      // The session turns it into a closed connection (3.1.1), outbox untouched.
+      const r = rig();
+      r.session.connectionMade(r.link);
+      r.session.receive(bytes[0]);
+      expect(r.session.state).toBe("disconnected");
+      // Installed again: the same bytes decode.
+      server.d = d;
+      const dec = new MqttDecoder({ version: 4 });
+      dec.feed(bytes[1]);
+      expect(dec.next()?.type).toBe(8);
+    } finally {
+      server.d = d;
+    }
+  });
+
   it("the properties codec is really absent in this bundle", () => {
     expect(v5.c).toBeUndefined();
   });

@@ -2,6 +2,7 @@
  * The MQTT 3.1.1 / 5.0 codec: pure, no IO, runs on XS. One import for the session:
  *   import { MqttDecoder, encodePublish, PacketType, ReasonCode } from "../mqtt/codec";
  */
+import "./decode-server"; // CONNECT, SUBSCRIBE, UNSUBSCRIBE decoding (what a server receives)
 export { PacketType } from "./packets";
 export type {
   AuthPacket,

@@ -21,17 +21,26 @@
  *   further input is ignored (the session closes the connection, §4.13). reset() starts over.
  * - Version-aware: 3.1.1 (4) or 5.0 (5). Decoding a CONNECT switches the decoder to the
  *   CONNECT's Protocol Level; a client sets `version` to what it sent.
+ * - CONNECT, SUBSCRIBE and UNSUBSCRIBE (what only a client sends) are decoded by
+ *   ./decode-server.ts once it is imported (./codec.ts does); without it they are refused
+ *   with 0x82, as a client's session would refuse them anyway. A client build carries none
+ *   of that code.
  */
 import { MqttCodecError, malformed, protocolError } from "./errors";
-import { checkClientId, checkConnack, checkConnectFlags, checkHeader, checkId, checkListCode, checkNotEmpty, checkOptions, checkReason } from "./rules";
-import type { ConnectPacket, MqttPacket, MqttVersion, PingreqPacket, PingrespPacket, PublishPacket, QoS, Subscription, WillMessage } from "./packets";
+import { checkConnack, checkHeader, checkId, checkListCode, checkNotEmpty, checkReason } from "./rules";
+import type { MqttPacket, MqttVersion, PingreqPacket, PingrespPacket, PublishPacket, QoS } from "./packets";
 import { packetName } from "./packets";
 import { propsRead as readProperties } from "./props-hook";
-import { checkTopicFilter, checkTopicName } from "./topic";
 import { decodeMqttString, Reader } from "./wire";
 
 /** Largest packet MQTT can express: 1 + 4 + 268,435,455 bytes (§2.1.4, §1.5.5). */
 export const MAX_PACKET_SIZE = 268435460;
+
+/**
+ * Decoding of CONNECT, SUBSCRIBE and UNSUBSCRIBE, the packets only a client sends, set by
+ * ./decode-server.ts when it is imported (./codec.ts does): a client's decoder never needs it.
+ */
+export const server: { d?: (r: Reader, type: number, copy: boolean) => MqttPacket } = {};
 
 export interface MqttDecoderOptions {
   /** Protocol version of the connection: 4 (3.1.1) or 5 (5.0). Default 5. */
@@ -237,7 +246,14 @@ export class MqttDecoder {
     r.reset(buf, start, end, this.version);
     const type = this.header >> 4;
     if (type === 3) return this.publish(r, this.header);
-    const p = type === 1 ? this.connect(r) : body(r, type);
+    let p: MqttPacket;
+    if (type === 1 || type === 8 || type === 10) {
+      // Only a client sends these: decoded when ./decode-server.ts is installed (codec.ts).
+      const d = server.d;
+      if (!d) throw protocolError(packetName(type) + " not decoded here", "§2.1.2");
+      p = d(r, type, this.copyPayload);
+      if (type === 1) this.version = r.version;
+    } else p = body(r, type);
     if (r.pos !== end) throw malformed(end - r.pos + " byte(s) too many in " + packetName(type), type === 12 || type === 13 ? "§3." + type : "§2.1.4");
     return p;
   }
@@ -315,39 +331,6 @@ export class MqttDecoder {
     return topic;
   }
 
-  /** CONNECT (§3.1). Switches the decoder to the packet's Protocol Level. */
-  private connect(r: Reader): ConnectPacket {
-    const name = r.string();
-    const v = r.u8() as MqttVersion;
-    if (name !== "MQTT") throw new MqttCodecError(0x84, "Protocol Name " + name, "[MQTT-3.1.2-1]");
-    if (v !== 4 && v !== 5) throw new MqttCodecError(0x84, "Protocol Level " + v, "[MQTT-3.1.2-2]");
-    r.version = v;
-    const f = r.u8();
-    checkConnectFlags(f, v);
-    const clean = (f & 2) !== 0;
-    const keepAlive = r.u16();
-    const properties = v === 5 ? readProperties(r, 1) : undefined;
-    const clientId = r.string(); // [MQTT-3.1.3-3]
-    checkClientId(clientId, clean, v, "[MQTT-3.1.3-8]");
-    let will: WillMessage | undefined;
-    if (f & 4) {
-      // [MQTT-3.1.2-9]: Will Properties, Will Topic and Will Payload present.
-      const wp = v === 5 ? readProperties(r, 0) : undefined;
-      const topic = r.string();
-      const bad = checkTopicName(topic, v);
-      if (bad !== undefined) throw bad;
-      will = { topic, payload: this.bin(r), qos: ((f >> 3) & 3) as QoS, retain: (f & 0x20) !== 0, properties: wp };
-    }
-    const username = f & 0x80 ? r.string() : undefined; // [MQTT-3.1.2-17]
-    const password = f & 0x40 ? this.bin(r) : undefined; // [MQTT-3.1.2-19]
-    this.version = v;
-    return { type: 1, protocolVersion: v, clean, keepAlive, clientId, will, username, password, properties };
-  }
-
-  private bin(r: Reader): Uint8Array {
-    const b = r.binary();
-    return this.copyPayload ? b.slice() : b;
-  }
 }
 
 /**
@@ -380,32 +363,16 @@ function body(r: Reader, t: number): MqttPacket {
     if (t > 11) return { type: t as 14, reasonCode: rc, properties };
     return { type: t as 4, packetId, reasonCode: rc, properties };
   }
+  // SUBACK, UNSUBACK (SUBSCRIBE and UNSUBSCRIBE: ./decode-server.ts).
   if (v === 5) properties = readProperties(r, t);
-  const list: (Subscription | string | number)[] = [];
+  const list: number[] = [];
   if (t !== 11 || v === 5) {
     while (r.remaining() > 0) {
-      if (t === 9 || t === 11) {
-        const c = r.u8();
-        checkListCode(t, c, v);
-        list.push(c);
-        continue;
-      }
-      const topicFilter = r.string(); // [MQTT-3.10.3-1]
-      const o = t === 8 ? r.u8() : 0;
-      if (t === 8) checkOptions(o, topicFilter, v);
-      const bad = checkTopicFilter(topicFilter, v);
-      if (bad !== undefined) throw bad;
-      list.push(
-        t === 10
-          ? topicFilter
-          : v === 5
-            ? { topicFilter, qos: (o & 3) as QoS, noLocal: (o & 4) !== 0, retainAsPublished: (o & 8) !== 0, retainHandling: ((o >> 4) & 3) as 0 }
-            : { topicFilter, qos: o as QoS },
-      );
+      const c = r.u8();
+      checkListCode(t, c, v);
+      list.push(c);
     }
     checkNotEmpty(list.length, t, v);
   }
-  if (t === 8) return { type: 8, packetId, subscriptions: list as Subscription[], properties };
-  if (t === 10) return { type: 10, packetId, topicFilters: list as string[], properties };
-  return { type: t as 9, packetId, reasonCodes: list as number[], properties };
+  return { type: t as 9, packetId, reasonCodes: list, properties };
 }
