@@ -1,8 +1,10 @@
 /*
  * One fleet in one Node process (run by bench/fleet.bench.ts, or by hand):
  *
- *   node --expose-gc --import tsx bench/fleet-worker.ts ours|client|mqttjs <devices> <port> <intervalMs> <seconds>
- *   node --import tsx bench/fleet-worker.ts all [devices] [intervalMs] [seconds]
+ *   node --expose-gc tools/run-ts.js bench/fleet-worker.ts ours|client|mqttjs <devices> <port> <intervalMs> <seconds>
+ *   node tools/run-ts.js bench/fleet-worker.ts all [devices] [intervalMs] [seconds]
+ * (tools/run-ts.js runs the TypeScript as the command line does, without tsx's keepNames
+ * wrappers; all three fleets run the same way.)
  *
  * ours:   <devices> simulated devices, each the whole firmware app (src/app.ts:
  *         config core + flash store, simulated I2C sensors, MQTT client with its
@@ -205,7 +207,7 @@ async function all(): Promise<void> {
   const out: { [mode: string]: unknown } = { devices: n, intervalMs: interval, seconds, fdLimit: limit, raised: raise };
   try {
     for (const m of ["ours", "client", "mqttjs"]) {
-      const cmd = `${raise ? `ulimit -n ${4 * n + 1024} && ` : ""}exec "${process.execPath}" --expose-gc --import tsx bench/fleet-worker.ts ${m} ${n} ${broker.port} ${interval} ${seconds}`;
+      const cmd = `${raise ? `ulimit -n ${4 * n + 1024} && ` : ""}exec "${process.execPath}" --expose-gc tools/run-ts.js bench/fleet-worker.ts ${m} ${n} ${broker.port} ${interval} ${seconds}`;
       const text = await new Promise<string>((resolve, reject) => {
         const child = spawn("sh", ["-c", cmd], { cwd: __dirname + "/..", stdio: ["ignore", "pipe", "inherit"] });
         let o = "";

@@ -24,7 +24,7 @@ const N = Number(process.env.FLEET_DEVICES || 1000);
 const INTERVAL = Number(process.env.FLEET_INTERVAL_MS || 100);
 const SECONDS = Number(process.env.FLEET_SECONDS || 10);
 
-const text = execFileSync(process.execPath, ["--import", "tsx", path.join(__dirname, "fleet-worker.ts"), "all", String(N), String(INTERVAL), String(SECONDS)], {
+const text = execFileSync(process.execPath, [path.join(__dirname, "../tools/run-ts.js"), path.join(__dirname, "fleet-worker.ts"), "all", String(N), String(INTERVAL), String(SECONDS)], {
   cwd: path.join(__dirname, ".."),
   timeout: 15 * 60_000,
   encoding: "utf8",
