@@ -13,7 +13,8 @@ export const DEFAULT_RTC_BYTES = 2048;
 
 export class SimRtcMemory implements RtcMemory {
   readonly byteLength: number;
-  #bytes: Uint8Array;
+  /** Allocated on the first write: a fleet of simulated devices that never use RTC memory pays nothing for it. */
+  #bytes: Uint8Array | undefined;
   /** Number of write() calls (diagnostics). */
   writes = 0;
 
@@ -21,25 +22,24 @@ export class SimRtcMemory implements RtcMemory {
     if (!Number.isInteger(byteLength) || byteLength <= 0 || byteLength > 8192)
       throw new RangeError(`RTC memory: byteLength must be an integer in 1..8192 (the ESP32 has 8 KB), got ${byteLength}`);
     this.byteLength = byteLength;
-    this.#bytes = new Uint8Array(byteLength);
   }
 
   read(offset: number, length: number): Uint8Array {
     this.#check(offset, length, "read");
-    return this.#bytes.slice(offset, offset + length);
+    return this.#bytes ? this.#bytes.slice(offset, offset + length) : new Uint8Array(length);
   }
 
   write(offset: number, data: Uint8Array): void {
     if (!ArrayBuffer.isView(data)) throw new TypeError("RTC memory write: data must be a Uint8Array");
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     this.#check(offset, bytes.length, "write");
-    this.#bytes.set(bytes, offset);
+    (this.#bytes ??= new Uint8Array(this.byteLength)).set(bytes, offset);
     this.writes++;
   }
 
   /** Cold boot: the content is lost (zeroed here). */
   powerOn(): void {
-    this.#bytes.fill(0);
+    this.#bytes = undefined;
   }
 
   #check(offset: number, length: number, what: string): void {
