@@ -30,7 +30,7 @@ export interface BackoffOptions {
 
 function positive(name: string, v: number | undefined, fallback: number): number {
   if (v === undefined) return fallback;
-  if (typeof v !== "number" || !(v >= 0)) throw new RangeError("Backoff: " + name + " must be a number >= 0, got " + String(v));
+  if (typeof v !== "number" || !(v >= 0)) throw new RangeError("Backoff: " + name + " < 0");
   return v;
 }
 
@@ -47,13 +47,13 @@ export class Backoff {
   private readonly random: () => number;
 
   constructor(options: BackoffOptions) {
-    if (!options || typeof options.random !== "function") throw new TypeError("Backoff: options.random must be a function");
+    if (!options || typeof options.random !== "function") throw new TypeError("Backoff: random not a function");
     this.initialDelayMs = positive("initialDelayMs", options.initialDelayMs, 1000);
     this.maxDelayMs = positive("maxDelayMs", options.maxDelayMs, 60000);
     this.factor = positive("factor", options.factor, 2);
     this.giveUpAfterMs = positive("giveUpAfterMs", options.giveUpAfterMs, Infinity);
     this.minDelayMs = positive("minDelayMs", options.minDelayMs, 100);
-    if (this.factor < 1) throw new RangeError("Backoff: factor must be >= 1");
+    if (this.factor < 1) throw new RangeError("Backoff: factor < 1");
     this.random = options.random;
   }
 

@@ -90,9 +90,9 @@ export class MqttDecoder {
 
   constructor(options?: MqttDecoderOptions) {
     const v = options?.version ?? 5;
-    if (v !== 4 && v !== 5) throw new RangeError("MqttDecoder: version must be 4 or 5");
+    if (v !== 4 && v !== 5) throw new RangeError("MqttDecoder: version 4 or 5");
     const max = options?.maximumPacketSize ?? MAX_PACKET_SIZE;
-    if (!(max >= 2)) throw new RangeError("MqttDecoder: maximumPacketSize must be at least 2");
+    if (!(max >= 2)) throw new RangeError("MqttDecoder: maximumPacketSize < 2");
     this.maximumPacketSize = max;
     this.copyPayload = options?.copyPayload === true;
     this.header = this.remaining = this.lengthBytes = this.cacheNext = 0;
@@ -183,14 +183,14 @@ export class MqttDecoder {
           if ((b & 0x80) === 0) {
             if (b === 0 && this.lengthBytes > 1 && this.version === 5) {
               this.inPos = pos;
-              throw malformed("Remaining Length not in its shortest form", "[MQTT-1.5.5-1]");
+              throw malformed("Remaining Length not minimal", "[MQTT-1.5.5-1]");
             }
             done = true;
             break;
           }
           if (this.lengthBytes === 4) {
             this.inPos = pos;
-            throw malformed("Remaining Length longer than four bytes", this.version === 5 ? "[MQTT-1.5.5-1]" : "§2.2.3");
+            throw malformed("Remaining Length over 4 bytes", this.version === 5 ? "[MQTT-1.5.5-1]" : "§2.2.3");
           }
           this.multiplier *= 128;
         }
@@ -201,7 +201,7 @@ export class MqttDecoder {
           this.inPos = pos;
           throw new MqttCodecError(
             0x95,
-            packetName(this.header >> 4) + " of " + size + " bytes exceeds the Maximum Packet Size " + this.maximumPacketSize,
+            packetName(this.header >> 4) + " of " + size + " B > Maximum Packet Size",
             "[MQTT-3.1.2-24]",
           );
         }
@@ -254,7 +254,7 @@ export class MqttDecoder {
       p = d(r, type, this.copyPayload);
       if (type === 1) this.version = r.version;
     } else p = body(r, type);
-    if (r.pos !== end) throw malformed(end - r.pos + " byte(s) too many in " + packetName(type), type === 12 || type === 13 ? "§3." + type : "§2.1.4");
+    if (r.pos !== end) throw malformed(packetName(type) + " too long", type === 12 || type === 13 ? "§3." + type : "§2.1.4");
     return p;
   }
 
@@ -279,7 +279,7 @@ export class MqttDecoder {
     if (topic === "") {
       if (v === 4) throw malformed("empty Topic Name", "[MQTT-4.7.3-1]");
       if (properties === undefined || properties.topicAlias === undefined) {
-        throw protocolError("empty Topic Name without a Topic Alias", "§3.3.2.1");
+        throw protocolError("empty Topic Name, no Topic Alias", "§3.3.2.1");
       }
     }
     return {

@@ -46,7 +46,7 @@ let cL = -1;
 let cV = 0;
 
 function checkVersion(v: number): void {
-  if (v !== 4 && v !== 5) throw new MqttCodecError(0x84, "protocol version must be 4 (3.1.1) or 5 (5.0), got " + v, "§3.1.2.2");
+  if (v !== 4 && v !== 5) throw new MqttCodecError(0x84, "protocol version " + v, "§3.1.2.2");
 }
 
 function bytes(b: unknown, what: string): number {
@@ -126,7 +126,7 @@ function measure(q: MqttPacket, v: number): number {
     checkId(p.packetId, t, v);
     const list: unknown[] = t === 8 ? p.subscriptions : t === 10 ? p.topicFilters : p.reasonCodes;
     if (t === 11 && v === 4) {
-      if (list !== undefined && list.length !== 0) throw malformed("a 3.1.1 UNSUBACK has no payload", "§3.11.3");
+      if (list !== undefined && list.length !== 0) throw malformed("3.1.1 UNSUBACK payload", "§3.11.3");
       return 2;
     }
     const len = Array.isArray(list) ? list.length : 0;
@@ -150,8 +150,8 @@ function measure(q: MqttPacket, v: number): number {
     if (id) checkId(p.packetId, t, v);
     const rc = p.reasonCode === undefined ? 0 : p.reasonCode;
     if (v === 4) {
-      if (t === 15) throw malformed("AUTH does not exist in 3.1.1", "§2.2.1 (3.1.1 Table 2.1)");
-      if (rc !== 0 || p.properties !== undefined) throw malformed("3.1.1 " + packetName(t) + " has no Reason Code or properties", id ? "§3.4" : "§3.14");
+      if (t === 15) throw malformed("AUTH in 3.1.1", "§2.2.1 (3.1.1 Table 2.1)");
+      if (rc !== 0 || p.properties !== undefined) throw malformed("3.1.1 " + packetName(t) + " Reason Code", id ? "§3.4" : "§3.14");
       return id;
     }
     checkReason(t, rc, "§2.4");
@@ -164,7 +164,7 @@ function measure(q: MqttPacket, v: number): number {
   } else {
     throw malformed("unknown packet type " + t, "§2.1.2");
   }
-  if (n > 268435455) throw new MqttCodecError(0x95, packetName(t) + " of " + n + " bytes exceeds the largest Remaining Length", "§2.1.4");
+  if (n > 268435455) throw new MqttCodecError(0x95, packetName(t) + " of " + n + " B too large", "§2.1.4");
   return n;
 }
 
@@ -207,10 +207,10 @@ function publishRemaining(p: PublishPacket, v: number): number {
     n += sP < 0x80 ? 1 + sP : varintLength(sP) + sP;
   }
   const payload = p.payload;
-  if (!(payload instanceof Uint8Array)) throw malformed("PUBLISH payload must be a Uint8Array", "§3.3.3");
+  if (!(payload instanceof Uint8Array)) throw malformed("PUBLISH payload not a Uint8Array", "§3.3.3");
   s1 = tl;
   n += payload.length;
-  if (n > 268435455) throw new MqttCodecError(0x95, "PUBLISH of " + n + " bytes exceeds the largest Remaining Length", "§2.1.4");
+  if (n > 268435455) throw new MqttCodecError(0x95, "PUBLISH of " + n + " B too large", "§2.1.4");
   return n;
 }
 

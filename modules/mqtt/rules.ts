@@ -18,7 +18,7 @@ export function checkHeader(h: number, v: number): void {
   const t = h >> 4;
   const f = h & 15;
   if (t === 0) throw malformed("reserved packet type 0", v === 5 ? "§2.1.2" : "§2.2.1");
-  if (t === 15 && v === 4) throw malformed("AUTH is reserved in 3.1.1", "§2.2.1 (3.1.1 Table 2.1)");
+  if (t === 15 && v === 4) throw malformed("AUTH in 3.1.1", "§2.2.1 (3.1.1 Table 2.1)");
   if (t === 3) {
     if ((f & 6) === 6) throw malformed("PUBLISH QoS 3", "[MQTT-3.3.1-4]");
     if ((f & 14) === 8) throw protocolError("PUBLISH QoS 0 with DUP", "[MQTT-3.3.1-2]");
@@ -48,7 +48,7 @@ export function checkConnack(sp: boolean, rc: number, v: number, statement: stri
   if (v === 4) {
     if (!(rc >= 0 && rc <= 5 && (rc | 0) === rc)) throw protocolError("Connect Return code " + rc, "§3.2.2.3");
   } else checkReason(2, rc, statement);
-  if (sp && rc !== 0) throw protocolError("Session Present with a failure code", v === 5 ? "[MQTT-3.2.2-6]" : "[MQTT-3.2.2-4]");
+  if (sp && rc !== 0) throw protocolError("Session Present with failure", v === 5 ? "[MQTT-3.2.2-6]" : "[MQTT-3.2.2-4]");
 }
 
 /** CONNECT Flags (§3.1.2.3): reserved bit, Will QoS/Retain only with the Will Flag, no QoS 3, 3.1.1 Password only with User Name. */
@@ -65,7 +65,7 @@ export function checkConnectFlags(f: number, v: number): void {
 
 /** 3.1.1: a zero-byte ClientId needs CleanSession = 1 ([MQTT-3.1.3-7] sender, [MQTT-3.1.3-8] receiver). */
 export function checkClientId(id: string, clean: boolean, v: number, statement: string): void {
-  if (v === 4 && id === "" && !clean) throw new MqttCodecError(0x85, "zero-byte ClientId without CleanSession", statement);
+  if (v === 4 && id === "" && !clean) throw new MqttCodecError(0x85, "empty ClientId, no CleanSession", statement);
 }
 
 /** Subscription Options (5.0 §3.8.3.1) / Requested QoS (3.1.1 §3.8.3) of `filter`. */
@@ -74,7 +74,7 @@ export function checkOptions(o: number, filter: string, v: number): void {
     if (o > 2) throw malformed("Requested QoS byte " + o, "[MQTT-3-8.3-4]");
     return;
   }
-  if (o & 0xc0) throw malformed("reserved Subscription Options bits", "[MQTT-3.8.3-5]");
+  if (o & 0xc0) throw malformed("Subscription Options reserved bits", "[MQTT-3.8.3-5]");
   if ((o & 3) === 3 || (o & 0x30) === 0x30) throw protocolError("QoS or Retain Handling 3", "§3.8.3.1");
   if (o & 4 && filter.startsWith("$share/")) throw protocolError("No Local on a Shared Subscription", "[MQTT-3.8.3-4]");
 }

@@ -557,11 +557,7 @@ export class MqttSessionCore {
    * it never acknowledged are sent again as new messages (DUP 0) so that none is lost.
    */
   protected sessionLost(): void {
-    try {
-      this.outbox.clearInbound();
-    } catch (e) {
-      this.emitError(e as MqttError);
-    }
+    this.store("clearInbound");
     const list = this.outbox.list();
     for (let i = 0; i < list.length; i++) {
       const e = list[i];
@@ -613,11 +609,7 @@ export class MqttSessionCore {
     }
     if (t === 5 && (e.state === 2 || rc < 0x80)) {
       if (e.state !== 2) {
-        try {
-          this.outbox.release(id);
-        } catch (err) {
-          this.emitError(err as MqttError);
-        }
+        this.store("release", id);
       }
       this.sendAck(6, id, 0); // [MQTT-4.3.3-4]
       return;
@@ -631,11 +623,7 @@ export class MqttSessionCore {
   protected onPubrel(p: PubAckPacket): void {
     const known = this.outbox.hasInbound(p.packetId);
     if (known) {
-      try {
-        this.outbox.removeInbound(p.packetId);
-      } catch (e) {
-        this.emitError(e as MqttError);
-      }
+      this.store("removeInbound", p.packetId);
     }
     // [MQTT-4.3.3-11]; 0x92 when we hold no state for it (5.0 §3.7.2.1).
     this.sendAck(7 /* PUBCOMP */, p.packetId, known || this.version === 4 ? 0 : 0x92);
@@ -686,11 +674,7 @@ export class MqttSessionCore {
       }
       const packet = this.outboxPublish(e);
       if (packet === undefined) continue; // given up (expired, too large, ...)
-      try {
-        this.outbox.markSent(e);
-      } catch (err) {
-        this.emitError(err as MqttError);
-      }
+      this.store("markSent", e);
       e.inflight = true;
       this.inflight++;
       if (!this.sendPublish(packet)) return;
@@ -726,11 +710,7 @@ export class MqttSessionCore {
 
   /** An outbox message is done: remove it, tell its callback and the handler. */
   protected finish(e: OutboxEntry, reasonCode: number, properties: MqttProperties | undefined, error: MqttError | undefined): void {
-    try {
-      this.outbox.remove(e.packetId);
-    } catch (err) {
-      this.emitError(err as MqttError);
-    }
+    this.store("remove", e.packetId);
     const result: DeliveryResult = { packetId: e.packetId, topic: e.topic, qos: e.qos, reasonCode, properties };
     const cb = this.publishCallbacks.get(e.packetId);
     this.publishCallbacks.delete(e.packetId);
@@ -810,19 +790,14 @@ export class MqttSessionCore {
 
   protected keepAliveTick(now: number): void {
     if (this.state !== "connected" || !this.keepAliveJob) return;
-    const k = this.keepAlive * 1000;
-    if (this.pingSentAt >= 0) {
-      if (now >= this.pingSentAt + k / 2) {
+    if (now >= this.nextKeepAlive()) {
+      if (this.pingSentAt >= 0) {
         // No packet at all for half a keep-alive after our PINGREQ: the link is dead.
         this.teardown(new MqttError("keep-alive-timeout", "no PINGRESP", 0x8d, "[MQTT-3.1.2-22]"), true);
         return;
       }
-    } else {
-      const base = this.lastSent < this.lastReceived ? this.lastSent : this.lastReceived;
-      if (now >= base + k) {
-        this.pingSentAt = now;
-        if (!this.send({ type: 12 /* PINGREQ */ })) return; // [MQTT-3.1.2-20]
-      }
+      this.pingSentAt = now;
+      if (!this.send({ type: 12 /* PINGREQ */ })) return; // [MQTT-3.1.2-20]
     }
     if (this.keepAliveJob) this.keepAliveJob.reschedule(this.nextKeepAlive());
   }
@@ -891,6 +866,15 @@ export class MqttSessionCore {
       if (!this.outbox.has(id) && !this.pending.has(id)) return id;
     }
     throw new MqttError("outbox-full", "no free packet identifier");
+  }
+
+  /** Calls the outbox's method `m`; a storage failure is reported through onError, not thrown. */
+  protected store(m: "clearInbound" | "release" | "removeInbound" | "markSent" | "remove" | "setMeta", a?: unknown, b?: unknown): void {
+    try {
+      (this.outbox[m] as Function).call(this.outbox, a, b);
+    } catch (e) {
+      this.emitError(e as MqttError);
+    }
   }
 
   protected emitError(e: MqttError): void {

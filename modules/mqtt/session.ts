@@ -115,12 +115,7 @@ export class MqttSession extends MqttSessionCore {
     this.serverSubscriptionIdsAvailable = props?.subscriptionIdentifiersAvailable !== 0;
     this.keepAlive = props?.serverKeepAlive ?? o.keepAlive ?? 60; // [MQTT-3.2.2-21]
     if (props?.assignedClientIdentifier !== undefined) {
-      this.clientId = props.assignedClientIdentifier;
-      try {
-        this.outbox.setMeta("cid", this.clientId);
-      } catch (e) {
-        this.emitError(e as MqttError);
-      }
+      this.store("setMeta", "cid", (this.clientId = props.assignedClientIdentifier));
     }
     if (o.auth && props?.authenticationMethod !== undefined && props.authenticationMethod !== o.auth.method) {
       this.violation(0x82, "CONNACK Authentication Method differs", "[MQTT-4.12.0-5]");

@@ -19,7 +19,7 @@ function checkLengthAndNull(s: string, what: string): MqttCodecError | undefined
   if (s.length === 0) return malformed("empty " + what, "[MQTT-4.7.3-1]");
   // A JS string of n UTF-16 units encodes to at most 3n bytes; only long ones need measuring.
   if (s.length > 21845 && utf8Bytes(s) > MAX_TOPIC_BYTES) {
-    return malformed(what + " longer than 65,535 bytes", "[MQTT-4.7.3-3]");
+    return malformed(what + " over 65,535 bytes", "[MQTT-4.7.3-3]");
   }
   return undefined;
 }
@@ -64,12 +64,12 @@ function checkFilterBody(f: string, start: number, version: MqttVersion): MqttCo
     if (c === 0x23) {
       // [MQTT-4.7.1-1] (3.1.1: [MQTT-4.7.1-2]): alone or after '/', and last.
       if ((i !== start && f.charCodeAt(i - 1) !== 0x2f) || i !== n - 1) {
-        return malformed("'#' must be a whole last level in \"" + f + "\"", version === 5 ? "[MQTT-4.7.1-1]" : "[MQTT-4.7.1-2]");
+        return malformed("bad '#' in " + f, version === 5 ? "[MQTT-4.7.1-1]" : "[MQTT-4.7.1-2]");
       }
     } else if (c === 0x2b) {
       // [MQTT-4.7.1-2] (3.1.1: [MQTT-4.7.1-3]): occupies an entire level.
       if ((i !== start && f.charCodeAt(i - 1) !== 0x2f) || (i !== n - 1 && f.charCodeAt(i + 1) !== 0x2f)) {
-        return malformed("'+' must be a whole level in \"" + f + "\"", version === 5 ? "[MQTT-4.7.1-2]" : "[MQTT-4.7.1-3]");
+        return malformed("bad '+' in " + f, version === 5 ? "[MQTT-4.7.1-2]" : "[MQTT-4.7.1-3]");
       }
     } else if (c === 0) {
       return malformed("Topic Filter contains U+0000", "[MQTT-4.7.3-2]");
@@ -91,7 +91,7 @@ export function checkTopicFilter(filter: string, version: MqttVersion = 5): Mqtt
   if (version === 5 && filter.charCodeAt(0) === 0x24 && filter.startsWith(SHARE_PREFIX)) {
     const shareEnd = shareNameEnd(filter);
     if (shareEnd < 0) {
-      return malformed("Shared Subscription \"" + filter + "\" needs $share/{ShareName}/{filter}", shareEnd === -1 ? "[MQTT-4.8.2-1]" : "[MQTT-4.8.2-2]");
+      return malformed("bad Shared Subscription " + filter, shareEnd === -1 ? "[MQTT-4.8.2-1]" : "[MQTT-4.8.2-2]");
     }
     return checkFilterBody(filter, shareEnd + 1, version);
   }

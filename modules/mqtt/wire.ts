@@ -153,7 +153,7 @@ export function mqttStringLength(s: string, what: string): number {
       throw malformed(what + " holds a lone surrogate", "[MQTT-1.5.4-1]");
     }
   }
-  if (len > 0xffff) throw malformed(what + " is longer than 65,535 bytes", "§1.5.4");
+  if (len > 0xffff) throw malformed(what + " over 65,535 bytes", "§1.5.4");
   return len;
 }
 
