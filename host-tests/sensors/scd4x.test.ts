@@ -51,6 +51,25 @@ describe("SCD4x driver against the simulated chip", () => {
     expect(b.carbonDioxideDetector!.CO2).toBeGreaterThan(a.carbonDioxideDetector!.CO2);
   });
 
+  it("periodic, sampled faster than the chip measures: the newest result at once while it is within its interval, then the next one (datasheet §3: periodic measurement gives one result per 5 s)", () => {
+    const { sensor, measure, clock, chip, errors } = setup({ co2: ramp(500, 1500, 0, 60_000) });
+    const a = measure(sensor);
+    const t0 = clock.now();
+    clock.advance(1000);
+    const reads = chip.commands.filter((c) => c === 0xec05).length;
+    const b = measure(sensor);
+    // no new data ready yet: the same result, without waiting and without a read_measurement
+    expect(b).toEqual(a);
+    expect(clock.now() - t0).toBeLessThan(1000 + 10);
+    expect(chip.commands.filter((c) => c === 0xec05).length).toBe(reads);
+    clock.advance(4200);
+    const c = measure(sensor);
+    // past the interval: a new result, read from the chip
+    expect(c.carbonDioxideDetector!.CO2).toBeGreaterThan(a.carbonDioxideDetector!.CO2);
+    expect(chip.commands.filter((x) => x === 0xec05).length).toBe(reads + 1);
+    expect(errors).toEqual([]);
+  });
+
   it("SCD41 single shot: 0x219D then 5 s", () => {
     const { sensor, measure, chip, clock } = setup({ co2: 1234 }, { mode: "single" });
     const s = measure(sensor);

@@ -17,7 +17,10 @@
  * Every exchange needs a wait between the command and the read, so reads run
  * only inside measure() (on the scheduler). sample() returns the newest result
  * measure() obtained while it is within one measurement interval, then
- * undefined: never an older value.
+ * undefined: never an older value. In periodic modes measure() reads a new
+ * result when the chip has one (data ready), returns that same newest result
+ * when the chip has none yet and it is still within its interval, and waits
+ * for the next result otherwise.
  */
 import { decodeWord } from "./crc8";
 import { I2cSensor, copySample, type Measurement, type Sample, type SensorOptions } from "./sensor";
@@ -144,6 +147,11 @@ export class Scd4x extends I2cSensor<Sample> {
           return {};
         }
         if (word & 0x07ff) break; // §3.8.2: ready when the 11 least significant bits are not 0
+        // No new result yet, but the last one is still within its interval: it is the chip's
+        // current value (what sample() returns), so a caller sampling faster than the chip
+        // measures gets it at once instead of waiting up to a whole interval for the next.
+        const fresh = this.sample();
+        if (fresh) return fresh;
         if (this.now() >= deadline) {
           this.fail("measure", `no data ready ${Math.round(this.now() - this.#periodicStart)} ms after the start (stuck?)`);
           return {};
