@@ -34,11 +34,14 @@ export function ramp(from: number, to: number, startMs: number, durationMs: numb
   checkFinite("ramp from", from);
   checkFinite("ramp to", to);
   if (!(durationMs > 0)) throw new RangeError(`ramp: durationMs must be > 0, got ${durationMs}`);
-  return (t) => {
-    if (t <= startMs) return from;
-    if (t >= startMs + durationMs) return to;
-    return from + ((to - from) * (t - startMs)) / durationMs;
-  };
+  return (t) => rampAt(t, from, to, startMs, durationMs);
+}
+
+/** The value of `ramp(from, to, startMs, durationMs)` at `t` (no closure: for signals built as classes). */
+export function rampAt(t: number, from: number, to: number, startMs: number, durationMs: number): number {
+  if (t <= startMs) return from;
+  if (t >= startMs + durationMs) return to;
+  return from + ((to - from) * (t - startMs)) / durationMs;
 }
 
 export interface SineOptions {
@@ -57,17 +60,26 @@ export function sine(options: SineOptions): Signal {
   checkFinite("sine mean", options.mean);
   checkFinite("sine amplitude", options.amplitude);
   const peak = options.peakAtMs ?? period / 4;
-  return (t) => options.mean + options.amplitude * Math.cos((2 * Math.PI * (t - peak)) / period);
+  const { mean, amplitude } = options;
+  return (t) => sineAt(t, mean, amplitude, period, peak);
+}
+
+/** The value at `t` of a sine of this mean and amplitude, peaking at `peakAtMs` every `periodMs`. */
+export function sineAt(t: number, mean: number, amplitude: number, periodMs: number, peakAtMs: number): number {
+  return mean + amplitude * Math.cos((2 * Math.PI * (t - peakAtMs)) / periodMs);
 }
 
 /** A day of daylight: 0 lux at night, a half-sine between sunrise and sunset (hours since start). */
 export function daylight(peakLux: number, sunriseHour = 6, sunsetHour = 20): Signal {
+  return (t) => daylightAt(t, peakLux, sunriseHour, sunsetHour);
+}
+
+/** The value of `daylight(peakLux, sunriseHour, sunsetHour)` at `t`. */
+export function daylightAt(t: number, peakLux: number, sunriseHour: number, sunsetHour: number): number {
   const day = 86_400_000;
-  return (t) => {
-    const h = ((t % day) + day) % day / 3_600_000;
-    if (h <= sunriseHour || h >= sunsetHour) return 0;
-    return peakLux * Math.sin((Math.PI * (h - sunriseHour)) / (sunsetHour - sunriseHour));
-  };
+  const h = ((t % day) + day) % day / 3_600_000;
+  if (h <= sunriseHour || h >= sunsetHour) return 0;
+  return peakLux * Math.sin((Math.PI * (h - sunriseHour)) / (sunsetHour - sunriseHour));
 }
 
 /** Piecewise constant: `initial` until the first step's time, then each step's value from its time on. */
@@ -114,22 +126,34 @@ export function hash32(n: number): number {
  */
 export function noisy(signal: Signal, amplitude: number, seed = 1): Signal {
   if (!(amplitude >= 0)) throw new RangeError(`noisy: amplitude must be >= 0, got ${amplitude}`);
-  return (t) => {
-    const h = hash32(hash32(seed) ^ (Math.floor(t) | 0) ^ Math.floor(t / 4294967296));
-    return signal(t) + amplitude * (2 * (h / 4294967296) - 1);
-  };
+  return (t) => signal(t) + noiseAt(t, amplitude, seed);
+}
+
+/** The noise `noisy(signal, amplitude, seed)` adds at `t`: uniform in [-amplitude, +amplitude], a pure function of (seed, t). */
+export function noiseAt(t: number, amplitude: number, seed: number): number {
+  const h = hash32(hash32(seed) ^ (Math.floor(t) | 0) ^ Math.floor(t / 4294967296));
+  return amplitude * (2 * (h / 4294967296) - 1);
 }
 
 export type SignalSpec = Signal | number;
 
 export type EnvironmentSpec = Partial<Record<Quantity, SignalSpec>>;
 
+/** The default signals, shared by every Environment (constants: nothing per environment). */
+const DEFAULT_SIGNALS: Readonly<Record<Quantity, Signal>> = {
+  temperature: constant(DEFAULTS.temperature),
+  humidity: constant(DEFAULTS.humidity),
+  pressure: constant(DEFAULTS.pressure),
+  light: constant(DEFAULTS.light),
+  co2: constant(DEFAULTS.co2),
+  battery: constant(DEFAULTS.battery),
+};
+
 export class Environment {
   #signals: Record<Quantity, Signal>;
 
   constructor(spec: EnvironmentSpec = {}) {
-    this.#signals = {} as Record<Quantity, Signal>;
-    for (const q of Object.keys(DEFAULTS) as Quantity[]) this.#signals[q] = constant(DEFAULTS[q]);
+    this.#signals = { ...DEFAULT_SIGNALS };
     for (const q of Object.keys(spec) as Quantity[]) this.set(q, spec[q]!);
   }
 

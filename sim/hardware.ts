@@ -27,12 +27,17 @@ export interface SimHardwareOptions {
    * hours, or a fleet of a thousand, should not carry 256 transactions each.
    */
   i2cLogLimit?: number;
+  /**
+   * Commands each simulated chip keeps in its `commands` list (default 0: none),
+   * for the same reason: a chip polled every second for a day would keep 86,400.
+   */
+  chipCommandLogLimit?: number;
 }
 
 export function createSimHardware(board: BoardDefinition, clock: Clock, environment: Environment | EnvironmentSpec = {}, options: SimHardwareOptions = {}): SimHardware {
   const env = environment instanceof Environment ? environment : new Environment(environment);
   const bus = new I2cBus({ logLimit: options.i2cLogLimit ?? 0 });
-  populateBus(bus, board.sensors, { clock, environment: env });
+  populateBus(bus, board.sensors, { clock, environment: env, commandLogLimit: options.chipCommandLogLimit ?? 0 });
   let adc: SimAdc | undefined;
   const battery = board.battery;
   if (battery) {

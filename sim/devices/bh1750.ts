@@ -6,6 +6,7 @@
  * (twice that in H-resolution mode2), saturating at 0xFFFF.
  * Portable (no Node API).
  */
+import { commandLogLimit, logCommand } from "./command-log";
 import { I2cNackError, type I2cPeripheral } from "../i2c";
 import type { Environment } from "../environment";
 import type { SimClock } from "./sht3x";
@@ -17,6 +18,8 @@ const MODES: Record<number, { continuous: boolean; res: "high" | "high2" | "low"
 
 export class Bh1750Sim implements I2cPeripheral {
   readonly commands: number[] = [];
+  /** How many commands `commands` keeps (default 256; 0: none). */
+  commandLogLimit: number;
   powered = false;
   mtreg = 69;
   data = 0;
@@ -27,7 +30,8 @@ export class Bh1750Sim implements I2cPeripheral {
   #done = -1;
   #mtHigh = 69 >> 5;
 
-  constructor(options: { clock: SimClock; environment: Environment }) {
+  constructor(options: { clock: SimClock; environment: Environment; commandLogLimit?: number }) {
+    this.commandLogLimit = commandLogLimit(options.commandLogLimit, "Bh1750Sim");
     this.#clock = options.clock;
     this.#env = options.environment;
   }
@@ -40,7 +44,7 @@ export class Bh1750Sim implements I2cPeripheral {
     this.#update();
     if (data.length !== 1) throw new I2cNackError("data", "BH1750: instructions are one byte");
     const cmd = data[0];
-    this.commands.push(cmd);
+    logCommand(this.commands, cmd, this.commandLogLimit);
     const now = this.#clock.now();
     if (cmd === 0x00) {
       this.powered = false;

@@ -25,11 +25,11 @@ import type { SimClock } from "./sht3x";
  * adc_T 519888 -> 25.08 °C, adc_P 415148 -> 100653 Pa). dig_H1..dig_H6 are not
  * in the datasheet: typical values as read from production BME280s.
  */
-export const DATASHEET_CALIBRATION: Readonly<Bmx280Calibration> = {
+export const DATASHEET_CALIBRATION: Readonly<Bmx280Calibration> = Object.freeze({
   T1: 27504, T2: 26435, T3: -1000,
   P1: 36477, P2: -10685, P3: 3024, P4: 2855, P5: 140, P6: -7, P7: 15500, P8: -14600, P9: 6000,
   H1: 75, H2: 362, H3: 0, H4: 315, H5: 50, H6: 30,
-};
+});
 
 const OS = [0, 1, 2, 4, 8, 16, 16, 16];
 const FILTER = [0, 2, 4, 8, 16, 16, 16, 16];
@@ -78,7 +78,8 @@ export interface Bmx280Faults {
 
 export class Bmx280Sim extends RegisterPeripheral {
   readonly variant: "bme280" | "bmp280";
-  readonly calibration: Bmx280Calibration;
+  /** The trimming values in the chip's NVM (frozen; the datasheet's, shared by every chip, unless given). */
+  readonly calibration: Readonly<Bmx280Calibration>;
   readonly faults: Bmx280Faults = { stuckBusy: false };
   /** Conversions performed (for tests). */
   conversions = 0;
@@ -96,7 +97,7 @@ export class Bmx280Sim extends RegisterPeripheral {
     this.#clock = options.clock;
     this.#env = options.environment;
     this.variant = options.variant ?? "bme280";
-    this.calibration = { ...(options.calibration ?? DATASHEET_CALIBRATION) };
+    this.calibration = options.calibration ? Object.freeze({ ...options.calibration }) : DATASHEET_CALIBRATION;
     const { tp, humidity } = encodeCalibration(this.calibration);
     this.registers.set(this.variant === "bme280" ? tp : tp.subarray(0, 24), 0x88);
     if (this.variant === "bme280") this.registers.set(humidity, 0xe1);

@@ -13,12 +13,19 @@ import { Sht4xSim } from "./sht4x";
 
 export { Bh1750Sim, Bmx280Sim, Scd4xSim, Sht3xSim, Sht4xSim };
 
-export function createChip(chip: string, options: { clock: SimClock; environment: Environment }): I2cPeripheral {
+/** What every simulated chip is built from; `commandLogLimit` bounds the chips' `commands` lists (default 256). */
+export interface ChipOptions {
+  clock: SimClock;
+  environment: Environment;
+  commandLogLimit?: number;
+}
+
+export function createChip(chip: string, options: ChipOptions): I2cPeripheral {
   switch (chip) {
     case "sht3x": return new Sht3xSim(options);
     case "sht4x": return new Sht4xSim(options);
-    case "bme280": return new Bmx280Sim({ ...options, variant: "bme280" });
-    case "bmp280": return new Bmx280Sim({ ...options, variant: "bmp280" });
+    case "bme280": return new Bmx280Sim({ clock: options.clock, environment: options.environment, variant: "bme280" });
+    case "bmp280": return new Bmx280Sim({ clock: options.clock, environment: options.environment, variant: "bmp280" });
     case "bh1750": return new Bh1750Sim(options);
     case "scd4x": return new Scd4xSim(options);
     default: throw new RangeError(`no simulated chip "${chip}"`);
@@ -26,7 +33,7 @@ export function createChip(chip: string, options: { clock: SimClock; environment
 }
 
 /** Attaches one simulated chip per entry; returns them by address. */
-export function populateBus(bus: I2cBus, sensors: readonly { chip: string; address: number }[], options: { clock: SimClock; environment: Environment }): Map<number, I2cPeripheral> {
+export function populateBus(bus: I2cBus, sensors: readonly { chip: string; address: number }[], options: ChipOptions): Map<number, I2cPeripheral> {
   const chips = new Map<number, I2cPeripheral>();
   for (const s of sensors) {
     const chip = createChip(s.chip, options);

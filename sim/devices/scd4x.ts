@@ -11,6 +11,7 @@
  * Portable (no Node API).
  */
 import { encodeWords } from "../../modules/sensors/crc8";
+import { commandLogLimit, logCommand } from "./command-log";
 import { I2cNackError, type I2cPeripheral } from "../i2c";
 import type { Environment } from "../environment";
 import { corruptCrc, encodeHumidity, encodeTemperature, type SensirionFaults, type SimClock } from "./sht3x";
@@ -21,6 +22,8 @@ export class Scd4xSim implements I2cPeripheral {
   readonly variant: "scd40" | "scd41";
   readonly faults: SensirionFaults = { stuckBusy: false, crcError: false };
   readonly commands: number[] = [];
+  /** How many commands `commands` keeps (default 256; 0: none). */
+  commandLogLimit: number;
   serial = 0x1234_5678_9abc;
   #clock: SimClock;
   #env: Environment;
@@ -32,7 +35,8 @@ export class Scd4xSim implements I2cPeripheral {
   #singleRead = true;
   #response: Uint8Array | undefined;
 
-  constructor(options: { clock: SimClock; environment: Environment; variant?: "scd40" | "scd41"; serial?: number }) {
+  constructor(options: { clock: SimClock; environment: Environment; variant?: "scd40" | "scd41"; serial?: number; commandLogLimit?: number }) {
+    this.commandLogLimit = commandLogLimit(options.commandLogLimit, "Scd4xSim");
     this.#clock = options.clock;
     this.#env = options.environment;
     this.variant = options.variant ?? "scd41";
@@ -49,7 +53,7 @@ export class Scd4xSim implements I2cPeripheral {
       throw new I2cNackError("address", "SCD4x busy executing a command");
     if (data.length !== 2 && data.length !== 5) throw new I2cNackError("data", "SCD4x: commands are 2 bytes (5 with an argument)");
     const cmd = (data[0] << 8) | data[1];
-    this.commands.push(cmd);
+    logCommand(this.commands, cmd, this.commandLogLimit);
     this.#response = undefined;
     if (this.#mode !== "idle" && !ALLOWED_IN_PERIODIC.includes(cmd))
       throw new I2cNackError("data", `SCD4x: command 0x${cmd.toString(16)} not allowed during periodic measurement`);

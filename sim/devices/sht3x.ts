@@ -13,6 +13,7 @@
  * Portable (no Node API).
  */
 import { encodeWords } from "../../modules/sensors/crc8";
+import { commandLogLimit, logCommand } from "./command-log";
 import { I2cNackError, type I2cPeripheral } from "../i2c";
 import type { Environment } from "../environment";
 
@@ -62,6 +63,8 @@ export class Sht3xSim implements I2cPeripheral {
   serial = 0x1a2b3c4d;
   /** Commands received, newest last (for tests). */
   readonly commands: number[] = [];
+  /** How many commands `commands` keeps (default 256; 0: none). */
+  commandLogLimit: number;
   heater = false;
   status = 0x8010; // alert pending + reset detected after power-up (§4.11)
 
@@ -76,7 +79,8 @@ export class Sht3xSim implements I2cPeripheral {
   #response: Uint8Array | undefined;
   #singleReady = false;
 
-  constructor(options: { clock: SimClock; environment: Environment; serial?: number }) {
+  constructor(options: { clock: SimClock; environment: Environment; serial?: number; commandLogLimit?: number }) {
+    this.commandLogLimit = commandLogLimit(options.commandLogLimit, "Sht3xSim");
     this.#clock = options.clock;
     this.#env = options.environment;
     if (options.serial !== undefined) this.serial = options.serial;
@@ -94,7 +98,7 @@ export class Sht3xSim implements I2cPeripheral {
       throw new I2cNackError("data", `SHT3x: ${data.length}-byte command not understood`);
     }
     const cmd = (data[0] << 8) | data[1];
-    this.commands.push(cmd);
+    logCommand(this.commands, cmd, this.commandLogLimit);
     this.#response = undefined;
     if (this.#mode === "periodic" && ![0xe000, 0x3093, 0x30a2, 0xf32d, 0x3041, 0x306d, 0x3066].includes(cmd)) {
       this.status |= 0x0002;

@@ -9,6 +9,7 @@
  * unknown command. Portable (no Node API).
  */
 import { encodeWords } from "../../modules/sensors/crc8";
+import { commandLogLimit, logCommand } from "./command-log";
 import { I2cNackError, type I2cPeripheral } from "../i2c";
 import type { Environment } from "../environment";
 import { corruptCrc, encodeTemperature, type SensirionFaults, type SimClock } from "./sht3x";
@@ -28,6 +29,8 @@ export class Sht4xSim implements I2cPeripheral {
   readonly faults: SensirionFaults = { stuckBusy: false, crcError: false };
   serial = 0x0bad_cafe;
   readonly commands: number[] = [];
+  /** How many commands `commands` keeps (default 256; 0: none). */
+  commandLogLimit: number;
   #clock: SimClock;
   #env: Environment;
   #busyUntil = -1;
@@ -36,7 +39,8 @@ export class Sht4xSim implements I2cPeripheral {
   #measuring = false;
   #response: Uint8Array | undefined;
 
-  constructor(options: { clock: SimClock; environment: Environment; serial?: number }) {
+  constructor(options: { clock: SimClock; environment: Environment; serial?: number; commandLogLimit?: number }) {
+    this.commandLogLimit = commandLogLimit(options.commandLogLimit, "Sht4xSim");
     this.#clock = options.clock;
     this.#env = options.environment;
     if (options.serial !== undefined) this.serial = options.serial;
@@ -48,7 +52,7 @@ export class Sht4xSim implements I2cPeripheral {
     if (data.length === 0) return;
     if (data.length > 1) throw new I2cNackError("data", "SHT4x: commands are one byte");
     const cmd = data[0];
-    this.commands.push(cmd);
+    logCommand(this.commands, cmd, this.commandLogLimit);
     this.#response = undefined;
     this.#measuring = false;
     if (MEASURE[cmd] !== undefined || HEATER[cmd]) {

@@ -1,0 +1,72 @@
+// @xs
+/*
+ * What a simulated chip keeps per instance: a bounded command list and, for the
+ * BMx280, the datasheet calibration shared by every chip (a fleet holds a
+ * thousand of each).
+ */
+import { Bh1750Sim, Bmx280Sim, createChip, populateBus, Scd4xSim, Sht3xSim, Sht4xSim } from "../../sim/devices/index";
+import { DATASHEET_CALIBRATION } from "../../sim/devices/bmx280";
+import { DEFAULT_COMMAND_LOG_LIMIT } from "../../sim/devices/command-log";
+import { Environment } from "../../sim/environment";
+import { I2cBus } from "../../sim/i2c";
+import { VirtualClock } from "../../sim/virtual-clock";
+
+const base = () => ({ clock: new VirtualClock(), environment: new Environment() });
+
+// One command each chip accepts at any time, written as the bytes on the wire.
+const CHIPS: [string, (o: { commandLogLimit?: number }) => { commands: number[]; commandLogLimit: number; write(d: Uint8Array, stop: boolean): void }, Uint8Array, number][] = [
+  ["Sht3xSim", (o) => new Sht3xSim({ ...base(), ...o }), Uint8Array.of(0x30, 0x41), 0x3041], // clear status (SHT3x §4.11)
+  ["Sht4xSim", (o) => new Sht4xSim({ ...base(), ...o }), Uint8Array.of(0x94), 0x94], // soft reset (SHT4x §4.5)
+  ["Scd4xSim", (o) => new Scd4xSim({ ...base(), ...o }), Uint8Array.of(0xe0, 0x00, 0, 0, 0), 0xe000], // set_ambient_pressure (SCD4x §3.7.4)
+  ["Bh1750Sim", (o) => new Bh1750Sim({ ...base(), ...o }), Uint8Array.of(0x01), 0x01], // power on
+];
+
+describe("simulated chips: the command list is bounded", () => {
+  it.each(CHIPS)("%s keeps the newest commandLogLimit commands", (_name, make, bytes, command) => {
+    const chip = make({ commandLogLimit: 3 });
+    for (let i = 0; i < 10; i++) chip.write(bytes, true);
+    expect(chip.commands).toEqual([command, command, command]);
+  });
+
+  it.each(CHIPS)("%s keeps 256 by default and none with commandLogLimit 0", (_name, make, bytes) => {
+    const chip = make({});
+    expect(chip.commandLogLimit).toBe(DEFAULT_COMMAND_LOG_LIMIT);
+    for (let i = 0; i < 300; i++) chip.write(bytes, true);
+    expect(chip.commands).toHaveLength(256);
+    const none = make({ commandLogLimit: 0 });
+    none.write(bytes, true);
+    expect(none.commands).toHaveLength(0);
+  });
+
+  it.each(CHIPS)("%s rejects a bad commandLogLimit", (_name, make) => {
+    expect(() => make({ commandLogLimit: -1 })).toThrow(RangeError);
+    expect(() => make({ commandLogLimit: 1.5 })).toThrow(RangeError);
+  });
+
+  it("createChip and populateBus pass commandLogLimit to every chip", () => {
+    const bus = new I2cBus();
+    const chips = populateBus(bus, [{ chip: "sht3x", address: 0x44 }, { chip: "bh1750", address: 0x23 }], { ...base(), commandLogLimit: 0 });
+    for (const chip of chips.values()) expect((chip as Sht3xSim).commandLogLimit).toBe(0);
+    expect((createChip("scd4x", { ...base(), commandLogLimit: 5 }) as Scd4xSim).commandLogLimit).toBe(5);
+  });
+});
+
+describe("simulated BMx280: the calibration", () => {
+  it("chips without a calibration of their own share the datasheet's, frozen", () => {
+    const a = new Bmx280Sim(base());
+    const b = new Bmx280Sim({ ...base(), variant: "bmp280" });
+    expect(a.calibration).toBe(DATASHEET_CALIBRATION);
+    expect(b.calibration).toBe(DATASHEET_CALIBRATION);
+    expect(Object.isFrozen(DATASHEET_CALIBRATION)).toBe(true);
+  });
+
+  it("a given calibration is copied and frozen: changing the caller's object later does not reach the chip", () => {
+    const mine = { ...DATASHEET_CALIBRATION, T1: 28000 };
+    const chip = new Bmx280Sim({ ...base(), calibration: mine });
+    mine.T1 = 1;
+    expect(chip.calibration.T1).toBe(28000);
+    expect(Object.isFrozen(chip.calibration)).toBe(true);
+    // dig_T1 in the trimming registers 0x88/0x89, little-endian (BME280 datasheet §5.4.1)
+    expect(chip.registers[0x88] | (chip.registers[0x89] << 8)).toBe(28000);
+  });
+});
