@@ -21,15 +21,15 @@
  */
 import type { BoardDefinition } from "../boards/types";
 import type { Platform } from "../modules/platform/platform";
-import { Scheduler, type Job } from "../modules/scheduler/scheduler";
+import type { Scheduler, Job } from "../modules/scheduler/scheduler";
 import type { Sample, SensorError } from "../modules/sensors/sensor";
-import { MqttClient, type MqttError } from "../modules/mqtt/client";
+import type { MqttClient } from "../modules/mqtt/client";
 import { CoapServer } from "../modules/coap/server";
 import { CoapClient } from "../modules/coap/client";
-import { ConfigStore } from "../modules/config/store";
-import { ConfigCore, type ConnectivityHook } from "../modules/config/core";
+import type { ConfigCore } from "../modules/config/core";
 import { safeApplySwitch } from "../modules/config/safe-apply-switch";
-import { ConfigMqttBinding, configMqttOptions, configTopics } from "../modules/config/mqtt-binding";
+import { configTopics } from "../modules/config/mqtt-binding";
+import { MqttLink, deviceCore, deviceScheduler, isIpv4 } from "../modules/config/link";
 import { ConfigCoapBinding } from "../modules/config/coap-binding";
 import { SENSOR_QUANTITIES, type DeviceConfig } from "../modules/config/schema";
 import { measureAll, startBoardSensors, type SensorReading } from "./sensors";
@@ -125,10 +125,6 @@ function message(e: unknown): string {
   return String((e as Error)?.message ?? e);
 }
 
-function isIpv4(s: string): boolean {
-  return /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(s);
-}
-
 export function startApp(options: AppOptions): App {
   const { platform, board } = options;
   const o = options.overrides ?? {};
@@ -155,21 +151,9 @@ export function startApp(options: AppOptions): App {
     }
   };
 
-  const scheduler = new Scheduler({
-    clock: platform.clock,
-    onError: (error, job) => {
-      // Deep sleep and restart unwind to the host; anything else is logged.
-      if ((error as { isSleepSignal?: boolean })?.isSleepSignal || (error as Error)?.name === "PowerLossError") throw error;
-      report(`job ${job.name}: ${message(error)}`);
-    },
-  });
+  // Deep sleep and restart unwind to the host; any other job error is reported.
+  const scheduler = deviceScheduler(platform, report);
 
-  // --- configuration ---
-  const store = new ConfigStore({ storage: platform.storage, context: { board, deviceId: options.deviceId, provisioned: options.provisioned } });
-  if (options.key && !store.key()) store.provisionKey(options.key);
-
-  let mqtt: MqttClient | undefined;
-  let mqttBinding: ConfigMqttBinding | undefined;
   let coap: CoapServer | undefined;
   let coapBinding: ConfigCoapBinding | undefined;
   let coapClient: CoapClient | undefined;
@@ -205,22 +189,30 @@ export function startApp(options: AppOptions): App {
       return coapClient ? {} : null;
     },
   });
-  const connectivity: ConnectivityHook = trial;
 
-  const core = new ConfigCore({
-    store,
+  // --- configuration and the MQTT link (modules/config/link.ts, shared with the config harness) ---
+  const link = new MqttLink({
+    platform,
     scheduler,
-    hmacSha256: (k, d) => platform.crypto.hmacSha256(k, d),
-    connectivity,
-    reboot: () => {
-      mqttBinding?.offline();
-      platform.power.restart();
+    trial,
+    report,
+    resolve: options.resolve,
+    onConnect: (client) => {
+      if (everConnected) reconnects++;
+      everConnected = true;
+      setState("online");
+      if (o.homeAssistant) publishDiscovery(client);
+      flush();
     },
-    log: (line) => platform.log(line),
+    onClose: () => {
+      if (!stopped) setState("offline");
+    },
   });
+  const core = deviceCore({ platform, scheduler, board, deviceId: options.deviceId, provisioned: options.provisioned, key: options.key, connectivity: trial, offline: () => link.offline() });
+  link.core = core;
   if (core.bootStatus === "corrupt") report("config: STATUS corrupt-config (running on defaults)");
 
-  const resolve = (host: string) => options.resolve?.(host) ?? (host === "localhost" ? "127.0.0.1" : host);
+  const resolve = (host: string) => link.resolve(host);
   const qosOf = () => (o.qos ?? core.current.telemetry.qos) as 0 | 1 | 2;
   const telemetryTopic = () => `${configTopics(core.current).base}/tele`;
 
@@ -291,10 +283,7 @@ export function startApp(options: AppOptions): App {
 
   // --- transport ---
   function closeTransport(): void {
-    if (mqttBinding) mqttBinding.detach();
-    mqttBinding = undefined;
-    if (mqtt) mqtt.end();
-    mqtt = undefined;
+    link.close();
     coapClient?.close();
     coapClient = undefined;
   }
@@ -312,47 +301,7 @@ export function startApp(options: AppOptions): App {
       return;
     }
     setState("connecting");
-    const host = resolve(c.mqtt.host);
-    const io = c.mqtt.tls ? platform.io.TLS : platform.io.TCP;
-    if (!io) {
-      report("mqtt: this platform has no TLS");
-      setState("offline");
-      return;
-    }
-    const client = new MqttClient({
-      ...configMqttOptions(c as DeviceConfig),
-      socket: isIpv4(host) ? { io, address: host, port: c.mqtt.port, tls: c.mqtt.tls ? { host: c.mqtt.host } : undefined } : { io, host, port: c.mqtt.port, tls: c.mqtt.tls ? { host } : undefined },
-      scheduler,
-      storage: platform.storage,
-      outbox: { namespace: "xsmqtt" },
-      random: () => {
-        const b = platform.crypto.randomFill(new Uint8Array(2));
-        return ((b[0] << 8) | b[1]) / 65536;
-      },
-      reconnect: { initialDelayMs: 1000, maxDelayMs: 30000 },
-      onConnect() {
-        if (everConnected) reconnects++;
-        everConnected = true;
-        setState("online");
-        mqttBinding?.connected();
-        if (o.homeAssistant) publishDiscovery(client);
-        if (mqtt === client || mqtt === undefined) trial.connected();
-        flush();
-      },
-      onClose() {
-        if (!stopped && mqtt === client) setState("offline");
-      },
-      onError(e: MqttError) {
-        if (mqtt === client || mqtt === undefined) trial.connectionError(e.message);
-        report("mqtt: " + e.message);
-      },
-      onGiveUp(e) {
-        if (mqtt === client || mqtt === undefined) trial.fail("MQTT gave up: " + (e?.message ?? "no connection"));
-      },
-    });
-    mqtt = client;
-    // A deferred result (safe apply) goes out through whichever binding is current then.
-    mqttBinding = new ConfigMqttBinding({ core, client, log: (l) => platform.log(l), current: () => mqttBinding });
+    if (!link.open(c)) setState("offline");
   }
 
   /** Home Assistant MQTT discovery: one retained config per quantity the board measures. */
@@ -390,7 +339,7 @@ export function startApp(options: AppOptions): App {
   /** The largest SenML pack that fits one message. */
   function budget(): number {
     if (core.current.protocol === "coap") return 1024; // one block: no block-wise transfer needed (RFC 7959 §2.2)
-    const max = mqtt?.serverProperties?.maximumPacketSize;
+    const max = link.client?.serverProperties?.maximumPacketSize;
     if (!max) return 65536;
     // [MQTT-3.2.2-15]: the whole PUBLISH must fit; counted with the full topic and room for a Topic Alias property (3 bytes).
     const version = core.current.protocol === "mqtt311" ? 4 : 5;
@@ -401,6 +350,7 @@ export function startApp(options: AppOptions): App {
     if (!buffer.length || stopped) return;
     const c = core.current;
     const qos = qosOf();
+    const mqtt = link.client;
     if (c.protocol !== "coap" && (!mqtt || (!mqtt.isConnected && qos === 0))) return; // kept for the next connection
     if (c.protocol === "coap" && !coapClient) return;
     const batch = buffer.splice(0, buffer.length);
@@ -428,7 +378,7 @@ export function startApp(options: AppOptions): App {
     let handed = 0;
     for (const p of packs) {
       try {
-        mqtt!.publish(topic, p, { qos }, (e) => {
+        link.client!.publish(topic, p, { qos }, (e) => {
           if (stopped) return; // ended by stop(): the outbox keeps the message
           if (e) error = e.message;
           if (--pending === 0) {
@@ -611,7 +561,7 @@ export function startApp(options: AppOptions): App {
       return state;
     },
     get mqtt() {
-      return mqtt;
+      return link.client;
     },
     get coap() {
       return coap;
@@ -632,7 +582,7 @@ export function startApp(options: AppOptions): App {
       samplingJob?.cancel();
       telemetryJob?.cancel();
       for (const d of sensors.drivers) d.close();
-      mqttBinding?.offline();
+      link.offline();
       trial.cancel();
       closeTransport();
       closeCoapServer();

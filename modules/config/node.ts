@@ -2,9 +2,9 @@
  * ConfigNode: the configuration core wired to its transports on one Platform:
  * store + core + (MQTT client + ConfigMqttBinding | CoAP server +
  * ConfigCoapBinding), a telemetry job at telemetry.intervalS, the safe-apply
- * hook, and the sleep cycle. It is the device harness the end-to-end tests run
- * on a SimDevice until the app (src/) exists; the app can adopt it whole or
- * copy the wiring. Portable (runs on XS with a VirtualClock).
+ * hook, and the sleep cycle. It is the device harness the configuration's
+ * end-to-end tests run on a SimDevice; its scheduler, core and MQTT link are
+ * the app's (link.ts). Portable (runs on XS with a VirtualClock).
  *
  *   const node = startConfigNode(platform, { board, deviceId: "dev-1", key });
  *   node.core.config.telemetry.intervalS; node.telemetrySent; node.stop();
@@ -17,16 +17,16 @@
  */
 import type { Platform } from "../platform/platform";
 import type { BoardDefinition } from "../../boards/types";
-import { Scheduler, type Job } from "../scheduler/scheduler";
-import { MqttClient } from "../mqtt/client";
+import type { Scheduler, Job } from "../scheduler/scheduler";
+import type { MqttClient } from "../mqtt/client";
 import { CoapServer } from "../coap/server";
 import { CoapClient } from "../coap/client";
 import { COAP_MEDIATYPE_APPLICATION_JSON } from "../coap/constants";
 import { encodeUtf8New } from "../bytes/utf8";
-import { ConfigStore } from "./store";
-import { ConfigCore, type ConnectivityHook } from "./core";
+import type { ConfigCore } from "./core";
 import { safeApplySwitch } from "./safe-apply-switch";
-import { ConfigMqttBinding, configMqttOptions, configTopics } from "./mqtt-binding";
+import { configTopics, type ConfigMqttBinding } from "./mqtt-binding";
+import { MqttLink, deviceCore, deviceScheduler, isIpv4 } from "./link";
 import { ConfigCoapBinding } from "./coap-binding";
 import type { DeviceConfig } from "./schema";
 
@@ -62,24 +62,11 @@ export interface ConfigNode {
   stop(): void;
 }
 
-function resolveHost(options: ConfigNodeOptions, host: string): string {
-  return options.resolve?.(host) ?? (host === "localhost" ? "127.0.0.1" : host);
-}
-
 export function startConfigNode(platform: Platform, options: ConfigNodeOptions = {}): ConfigNode {
-  const scheduler = new Scheduler({
-    clock: platform.clock,
-    onError: (e) => {
-      // A sleep signal or power loss must unwind to the device; anything else is logged.
-      if ((e as { isSleepSignal?: boolean })?.isSleepSignal || (e as Error)?.name === "PowerLossError") throw e;
-      platform.log("scheduler: job failed: " + String((e as Error)?.message ?? e));
-    },
-  });
-  const store = new ConfigStore({ storage: platform.storage, context: { board: options.board, deviceId: options.deviceId, provisioned: options.provisioned } });
-  if (options.key && !store.key()) store.provisionKey(options.key);
+  const report = (m: string) => platform.log(m);
+  // A sleep signal or power loss unwinds to the device; any other job error is logged.
+  const scheduler = deviceScheduler(platform, report);
 
-  let mqtt: MqttClient | undefined;
-  let mqttBinding: ConfigMqttBinding | undefined;
   let coap: CoapServer | undefined;
   let coapBinding: ConfigCoapBinding | undefined;
   let coapClient: CoapClient | undefined;
@@ -95,28 +82,22 @@ export function startConfigNode(platform: Platform, options: ConfigNodeOptions =
     open: (c) => openTransport(c),
     coapSocket: () => (coap ? ((coap.socket as { port?: unknown } | undefined) ?? {}) : null),
   });
-  const connectivity: ConnectivityHook = trial;
-
-  const core = new ConfigCore({
-    store,
+  const link = new MqttLink({ platform, scheduler, trial, report, resolve: options.resolve, reconnect: options.reconnect });
+  const core: ConfigCore = deviceCore({
+    platform,
     scheduler,
-    hmacSha256: (k, d) => platform.crypto.hmacSha256(k, d),
-    connectivity,
-    reboot: () => {
-      mqttBinding?.offline();
-      platform.power.restart();
-    },
-    log: (line) => platform.log(line),
-    burst: options.core?.burst,
-    ratePerS: options.core?.ratePerS,
-    rebootDelayMs: options.core?.rebootDelayMs,
+    board: options.board,
+    deviceId: options.deviceId,
+    provisioned: options.provisioned,
+    key: options.key,
+    connectivity: trial,
+    offline: () => link.offline(),
+    tuning: options.core,
   });
+  link.core = core;
 
   function closeTransport(): void {
-    if (mqttBinding) mqttBinding.detach();
-    mqttBinding = undefined;
-    if (mqtt) mqtt.end();
-    mqtt = undefined;
+    link.close();
     if (coapBinding) coapBinding.detach();
     coapBinding = undefined;
     if (coap) coap.close();
@@ -146,33 +127,7 @@ export function startConfigNode(platform: Platform, options: ConfigNodeOptions =
       }
       return;
     }
-    const o = configMqttOptions(c);
-    const client = new MqttClient({
-      ...o,
-      socket: { io: platform.io.TCP, address: resolveHost(options, c.mqtt.host), port: c.mqtt.port },
-      scheduler,
-      storage: platform.storage,
-      outbox: { namespace: "xsmqtt" },
-      random: () => {
-        const b = platform.crypto.randomFill(new Uint8Array(2));
-        return ((b[0] << 8) | b[1]) / 65536;
-      },
-      reconnect: { initialDelayMs: options.reconnect?.initialDelayMs ?? 1000, maxDelayMs: options.reconnect?.maxDelayMs ?? 30000 },
-      onConnect() {
-        mqttBinding?.connected();
-        if (mqtt === client || mqtt === undefined) trial.connected();
-      },
-      onError(e) {
-        if (mqtt === client || mqtt === undefined) trial.connectionError(e.message);
-        platform.log("mqtt: " + e.message);
-      },
-      onGiveUp(e) {
-        if (mqtt === client || mqtt === undefined) trial.fail("MQTT gave up: " + (e?.message ?? "no connection"));
-      },
-    });
-    mqtt = client;
-    // A deferred result (safe apply) goes out through whichever binding is current then.
-    mqttBinding = new ConfigMqttBinding({ core, client, log: (l) => platform.log(l), current: () => mqttBinding });
+    link.open(c);
   }
 
   // --- telemetry: a tick at telemetry.intervalS (the real payloads are modules/telemetry's) ---
@@ -181,15 +136,16 @@ export function startConfigNode(platform: Platform, options: ConfigNodeOptions =
     telemetryCount++;
     telemetrySent.push(scheduler.now());
     const payload = encodeUtf8New(JSON.stringify({ n: telemetryCount, intervalS: c.telemetry.intervalS }));
+    const mqtt = link.client;
     if (mqtt && mqtt.isConnected) {
       try {
         mqtt.publish(`${configTopics(c).base}/tele`, payload, { qos: c.telemetry.qos });
       } catch (e) {
         platform.log("telemetry: " + String((e as Error)?.message ?? e));
       }
-    } else if (coapClient && /^\d+\.\d+\.\d+\.\d+$/.test(resolveHost(options, c.coap.gatewayHost))) {
+    } else if (coapClient && isIpv4(link.resolve(c.coap.gatewayHost))) {
       coapClient
-        .request({ method: "POST", address: resolveHost(options, c.coap.gatewayHost), port: c.coap.gatewayPort, path: c.coap.gatewayPath, payload, contentFormat: COAP_MEDIATYPE_APPLICATION_JSON, confirmable: false })
+        .request({ method: "POST", address: link.resolve(c.coap.gatewayHost), port: c.coap.gatewayPort, path: c.coap.gatewayPath, payload, contentFormat: COAP_MEDIATYPE_APPLICATION_JSON, confirmable: false })
         .then(undefined, () => undefined);
     }
     armTelemetry();
@@ -210,7 +166,7 @@ export function startConfigNode(platform: Platform, options: ConfigNodeOptions =
     sleepJob = scheduler.after(c.sleep.awakeWindowS * 1000, () => {
       sleepJob = undefined;
       if (core.sleepPrevented || core.trialRunning) return; // re-armed by the sleep-policy / change events
-      mqttBinding?.offline();
+      link.offline();
       const ms = core.current.telemetry.intervalS * 1000;
       closeTransport();
       platform.power.deepSleep(ms);
@@ -235,10 +191,10 @@ export function startConfigNode(platform: Platform, options: ConfigNodeOptions =
     scheduler,
     core,
     get mqtt() {
-      return mqtt;
+      return link.client;
     },
     get mqttBinding() {
-      return mqttBinding;
+      return link.binding;
     },
     get coap() {
       return coap;

@@ -1,0 +1,192 @@
+/*
+ * The wiring every configurable device shares, whatever else it runs: the app (src/app.ts)
+ * and the configuration harness (node.ts) both build their scheduler, configuration core and
+ * MQTT connection here, so a fix to one is a fix to both.
+ *
+ *   const scheduler = deviceScheduler(platform, report);
+ *   const trial = safeApplySwitch({ scheduler, open, coapSocket });
+ *   const link = new MqttLink({ platform, scheduler, trial, report, resolve });
+ *   const core = deviceCore({ platform, scheduler, connectivity: trial, offline: () => link.offline(), ... });
+ *   link.core = core;
+ *   link.open(core.current);   // an MqttClient for these settings, with its ConfigMqttBinding
+ *
+ * MqttLink keeps the client and its binding as fields and its callbacks as methods (one
+ * small object per device instead of a dozen closures: a simulated fleet runs thousands).
+ * Portable (XS): no Node API.
+ */
+import type { BoardDefinition } from "../../boards/types";
+import type { Platform } from "../platform/platform";
+import { Scheduler } from "../scheduler/scheduler";
+import { MqttClient, type MqttClientOptions, type MqttError } from "../mqtt/client";
+import { ConfigStore } from "./store";
+import { ConfigCore, type ConnectivityHook } from "./core";
+import { ConfigMqttBinding, configMqttOptions } from "./mqtt-binding";
+import type { SafeApplySwitch } from "./safe-apply-switch";
+import type { DeviceConfig } from "./schema";
+
+function message(e: unknown): string {
+  return String((e as Error)?.message ?? e);
+}
+
+/** True for a dotted IPv4 address (a host name needs the platform's resolver or DNS). */
+export function isIpv4(s: string): boolean {
+  return /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(s);
+}
+
+/**
+ * The device's scheduler on the platform clock. A deep-sleep or restart signal (and a
+ * simulated power loss) thrown by a job unwinds to the host, as it must; any other job
+ * error is reported and the scheduler goes on.
+ */
+export function deviceScheduler(platform: Platform, report: (message: string) => void): Scheduler {
+  return new Scheduler({
+    clock: platform.clock,
+    onError: (error, job) => {
+      if ((error as { isSleepSignal?: boolean })?.isSleepSignal || (error as Error)?.name === "PowerLossError") throw error;
+      report(`job ${job.name}: ${message(error)}`);
+    },
+  });
+}
+
+export interface DeviceCoreOptions {
+  platform: Platform;
+  scheduler: Scheduler;
+  board?: BoardDefinition;
+  /** Default device id (the MAC-derived one on a device). */
+  deviceId?: string;
+  /** Factory provisioning of defaults (dotted keys). */
+  provisioned?: { [key: string]: unknown };
+  /** Provision this command key when the store has none. */
+  key?: Uint8Array;
+  /** The safe-apply hook (safe-apply-switch.ts). */
+  connectivity: ConnectivityHook;
+  /** Said before a commanded reboot: the MQTT "offline" state message. */
+  offline(): void;
+  /** Rate limit and reboot delay of the core (its defaults otherwise). */
+  tuning?: { burst?: number; ratePerS?: number; rebootDelayMs?: number };
+}
+
+/** The configuration store (with the command key provisioned when given) and the core on it. */
+export function deviceCore(o: DeviceCoreOptions): ConfigCore {
+  const { platform } = o;
+  const store = new ConfigStore({ storage: platform.storage, context: { board: o.board, deviceId: o.deviceId, provisioned: o.provisioned } });
+  if (o.key && !store.key()) store.provisionKey(o.key);
+  return new ConfigCore({
+    store,
+    scheduler: o.scheduler,
+    hmacSha256: (k, d) => platform.crypto.hmacSha256(k, d),
+    connectivity: o.connectivity,
+    reboot: () => {
+      o.offline();
+      platform.power.restart();
+    },
+    log: (line) => platform.log(line),
+    burst: o.tuning?.burst,
+    ratePerS: o.tuning?.ratePerS,
+    rebootDelayMs: o.tuning?.rebootDelayMs,
+  });
+}
+
+export interface MqttLinkOptions {
+  platform: Platform;
+  scheduler: Scheduler;
+  trial: SafeApplySwitch;
+  report(message: string): void;
+  /** Host name -> IPv4 address (no DNS in the simulator); default: "localhost" -> 127.0.0.1. */
+  resolve?(host: string): string | undefined;
+  /** Reconnection back-off (default 1 s .. 30 s). */
+  reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
+  /** After the link's own work on CONNACK (binding told, trial told). */
+  onConnect?(client: MqttClient): void;
+  /** The current client's connection closed. */
+  onClose?(client: MqttClient): void;
+}
+
+/** The MQTT client for the current settings, its ConfigMqttBinding, and the safe-apply signals. */
+export class MqttLink {
+  client: MqttClient | undefined = undefined;
+  binding: ConfigMqttBinding | undefined = undefined;
+  /** Set once the core exists (the core needs the trial, the trial opens through this link). */
+  core: ConfigCore | undefined = undefined;
+  readonly #o: MqttLinkOptions;
+
+  constructor(options: MqttLinkOptions) {
+    this.#o = options;
+  }
+
+  resolve(host: string): string {
+    return this.#o.resolve?.(host) ?? (host === "localhost" ? "127.0.0.1" : host);
+  }
+
+  /** Opens a client for `c` (after closing any previous one). Reports and returns false when the platform lacks TLS. */
+  open(c: Readonly<DeviceConfig>): boolean {
+    this.close();
+    const o = this.#o;
+    const { platform } = o;
+    const io = c.mqtt.tls ? platform.io.TLS : platform.io.TCP;
+    if (!io) {
+      o.report("mqtt: this platform has no TLS");
+      return false;
+    }
+    const host = this.resolve(c.mqtt.host);
+    const tls = c.mqtt.tls ? { host: isIpv4(host) ? c.mqtt.host : host } : undefined;
+    const link = this;
+    const options: MqttClientOptions = {
+      ...configMqttOptions(c as DeviceConfig),
+      socket: isIpv4(host) ? { io, address: host, port: c.mqtt.port, tls } : { io, host, port: c.mqtt.port, tls },
+      scheduler: o.scheduler,
+      storage: platform.storage,
+      outbox: { namespace: "xsmqtt" },
+      random: () => {
+        const b = platform.crypto.randomFill(new Uint8Array(2));
+        return ((b[0] << 8) | b[1]) / 65536;
+      },
+      reconnect: { initialDelayMs: o.reconnect?.initialDelayMs ?? 1000, maxDelayMs: o.reconnect?.maxDelayMs ?? 30000 },
+      onConnect() {
+        link.#connected(this as unknown as MqttClient);
+      },
+      onClose() {
+        if (link.client === (this as unknown as MqttClient)) link.#o.onClose?.(link.client);
+      },
+      onError(e: MqttError) {
+        link.#error(this as unknown as MqttClient, e);
+      },
+      onGiveUp(e) {
+        if (link.#current(this as unknown as MqttClient)) link.#o.trial.fail("MQTT gave up: " + (e?.message ?? "no connection"));
+      },
+    };
+    const client = new MqttClient(options);
+    this.client = client;
+    // A deferred result (safe apply) goes out through whichever binding is current then.
+    this.binding = new ConfigMqttBinding({ core: this.core!, client, log: (l) => platform.log(l), current: () => link.binding });
+    return true;
+  }
+
+  /** Says "offline" (retained state) while connected: before a deliberate disconnect or reboot. */
+  offline(): void {
+    this.binding?.offline();
+  }
+
+  close(): void {
+    this.binding?.detach();
+    this.binding = undefined;
+    this.client?.end();
+    this.client = undefined;
+  }
+
+  /** The callback's client is the link's (or the link has none: it is being replaced). */
+  #current(client: MqttClient): boolean {
+    return this.client === client || this.client === undefined;
+  }
+
+  #connected(client: MqttClient): void {
+    this.binding?.connected();
+    if (this.#current(client)) this.#o.trial.connected();
+    this.#o.onConnect?.(client);
+  }
+
+  #error(client: MqttClient, e: MqttError): void {
+    if (this.#current(client)) this.#o.trial.connectionError(e.message);
+    this.#o.report("mqtt: " + e.message);
+  }
+}
