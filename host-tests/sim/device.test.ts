@@ -474,4 +474,80 @@ describe("SimDevice: the platform objects of a boot", () => {
     expect(seen[1].crypto.hmacSha256(new Uint8Array(1), new Uint8Array(1))).toHaveLength(32);
     expect(Object.isFrozen(seen[1].clock) && Object.isFrozen(seen[1].power) && Object.isFrozen(seen[1].crypto)).toBe(true);
   });
+
+  it("timers: clearing one in the middle of many leaves the others; a foreign or cleared handle is ignored; teardown cancels the rest", () => {
+    const fired: number[] = [];
+    let handles: unknown[] = [];
+    let foreign: unknown;
+    const { device, clock } = makeDevice((p) => {
+      if (p.power.wakeCause !== "power-on") return;
+      handles = [1, 2, 3, 4, 5].map((n) => p.clock.setTimer(() => fired.push(n), n * 10));
+      p.clock.clearTimer(handles[2]);
+      p.clock.clearTimer(handles[2]); // twice: no effect
+      p.clock.clearTimer(handles[0]); // the newest and the oldest ends of the list
+      p.clock.clearTimer(handles[4]);
+      p.clock.clearTimer({ raw: 1 } as never);
+      p.clock.clearTimer(undefined as never);
+      p.clock.clearTimer(foreign as never);
+      p.clock.setTimer(() => p.power.deepSleep(1000), 25);
+      p.clock.setTimer(() => fired.push(99), 30);
+    });
+    foreign = createSimPlatform({ clock: new VirtualClock() }).platform.clock.setTimer(() => {}, 1);
+    device.start();
+    clock.advance(100);
+    expect(fired).toEqual([2]); // 4 (40 ms) and 99 (30 ms) died with the boot at 25 ms
+    expect(device.state).toBe("asleep");
+  });
+
+  it("events are bounded by eventLimit, newest kept", () => {
+    const { device, clock } = makeDevice((p) => {
+      p.clock.setTimer(() => p.power.deepSleep(10), 5);
+    });
+    device.eventLimit = 4;
+    device.start();
+    clock.advance(1000);
+    // boots every 15 ms (5 awake, 10 asleep): the last four are the boot at 975, its sleep, the boot at 990, its sleep
+    expect(device.boots).toBe(67);
+    expect(device.events.map((e) => `${e.type}@${e.at}#${e.bootCount}`)).toEqual(["boot@975#66", "sleep@980#66", "boot@990#67", "sleep@995#67"]);
+  });
+
+  it("a timer the raw clock refuses is not tracked: the boot goes on and its other timers fire", () => {
+    const virtual = new VirtualClock();
+    const picky = {
+      now: () => virtual.now(),
+      epoch: () => virtual.epoch(),
+      setTimer(cb: () => void, ms: number) {
+        if (Number.isNaN(ms)) throw new RangeError("bad delay");
+        return virtual.setTimer(cb, ms);
+      },
+      clearTimer: (h: unknown) => virtual.clearTimer(h as never),
+    };
+    const fired: string[] = [];
+    const device = new SimDevice({
+      clock: picky,
+      app: (p) => {
+        expect(() => p.clock.setTimer(() => fired.push("nan"), NaN)).toThrow(RangeError);
+        p.clock.setTimer(() => fired.push("a"), 10);
+        const b = p.clock.setTimer(() => fired.push("b"), 20);
+        p.clock.setTimer(() => p.clock.clearTimer(b), 15);
+      },
+    }).start();
+    virtual.advance(100);
+    expect(fired).toEqual(["a"]);
+    expect(device.crashes).toHaveLength(0);
+  });
+
+  it("an event carries type, its detail, at and bootCount, and nothing undefined", () => {
+    const { device, clock } = makeDevice((p) => {
+      if (p.power.wakeCause === "power-on") p.clock.setTimer(() => p.power.deepSleep(10), 5);
+    });
+    device.start();
+    clock.advance(20);
+    expect(device.events).toStrictEqual([
+      { type: "boot", cause: "power-on", at: 0, bootCount: 1 },
+      { type: "sleep", durationMs: 10, at: 5, bootCount: 1 },
+      { type: "boot", cause: "deep-sleep", at: 15, bootCount: 2 },
+    ]);
+    expect(Object.keys(device.events[1])).toEqual(["type", "durationMs", "at", "bootCount"]);
+  });
 });
