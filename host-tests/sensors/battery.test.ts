@@ -61,4 +61,15 @@ describe("Battery voltage through the ADC", () => {
     expect(onB.read()).toBe(0);
     expect(() => new SimAnalog({ pin: 2 } as never, undefined as never)).toThrow(TypeError);
   });
+
+  it("an ADC's inputs are the own pins given at construction (a name like toString is no pin)", () => {
+    const r = rig();
+    const pins: Record<string, (t: number) => number> = { "2": () => 1.65 };
+    const adc = new SimAdc({ clock: r.clock, reference: 3.3, pins });
+    expect(() => new adc.Analog({ pin: "toString" as never })).toThrow(RangeError);
+    expect(() => new adc.Analog({ pin: "constructor" as never })).toThrow(RangeError);
+    expect(new adc.Analog({ pin: 2 }).read()).toBe(2048);
+    expect(adc.input("2")!(0)).toBe(1.65);
+    expect(adc.input("3")).toBeUndefined();
+  });
 });

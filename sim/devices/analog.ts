@@ -21,12 +21,28 @@ export class SimAdc {
   readonly Analog: AnalogConstructor;
   /** Make the next read throw (a dead ADC). */
   fail = false;
-  readonly options: Readonly<SimAdcOptions>;
+  readonly clock: SimClock;
+  readonly reference: number;
+  readonly resolution: number | undefined;
+  /**
+   * The pins' voltage functions under "pin <name>" keys: a pin name like "2" as a
+   * key would give the object an elements store (~200 B in V8) per ADC.
+   */
+  readonly #inputs: Record<string, (timeMs: number) => number> = {};
   constructor(options: SimAdcOptions) {
-    this.options = options;
+    this.clock = options.clock;
+    this.reference = options.reference;
+    this.resolution = options.resolution;
+    for (const pin of Object.keys(options.pins)) this.#inputs["pin " + pin] = options.pins[pin];
     // One class for every ADC, bound to this one (a class per ADC would cost each
     // simulated device a map, a prototype and a closure per method).
     this.Analog = SimAnalog.bind(null, this) as unknown as AnalogConstructor;
+  }
+
+  /** The voltage function of `pin`, or undefined when the ADC has no such input. */
+  input(pin: string): ((timeMs: number) => number) | undefined {
+    const key = "pin " + pin;
+    return Object.prototype.hasOwnProperty.call(this.#inputs, key) ? this.#inputs[key] : undefined;
   }
 }
 
@@ -39,10 +55,10 @@ export class SimAnalog implements AnalogInput {
   target: unknown;
   constructor(adc: SimAdc, o: AnalogOptions) {
     if (!(adc instanceof SimAdc)) throw new TypeError("Analog: construct through a SimAdc's Analog (new adc.Analog(options))");
-    if (!o || !(String(o.pin) in adc.options.pins)) throw new RangeError(`Analog: no ADC input on pin ${o?.pin}`);
+    if (!o || !adc.input(String(o.pin))) throw new RangeError(`Analog: no ADC input on pin ${o?.pin}`);
     this.#adc = adc;
     this.pin = String(o.pin);
-    this.resolution = o.resolution ?? adc.options.resolution ?? 12;
+    this.resolution = o.resolution ?? adc.resolution ?? 12;
     this.target = o.target;
   }
   get format(): string {
@@ -53,9 +69,8 @@ export class SimAnalog implements AnalogInput {
     const adc = this.#adc;
     if (adc.fail) throw new Error("Analog: conversion failed");
     const full = 2 ** this.resolution - 1;
-    const o = adc.options;
-    const v = o.pins[this.pin](o.clock.now());
-    return Math.min(full, Math.max(0, Math.round((v / o.reference) * full)));
+    const v = adc.input(this.pin)!(adc.clock.now());
+    return Math.min(full, Math.max(0, Math.round((v / adc.reference) * full)));
   }
   close(): void {
     this.#closed = true;
