@@ -245,6 +245,8 @@ describe("MqttClient over an ECMA-419 socket", () => {
     expect(gaps[2]).toBeGreaterThan(3900);
     for (const g of gaps) expect(g).toBeLessThanOrEqual(4100);
     expect(k.gaveUp).toHaveLength(1);
+    // onGiveUp is told the last connection error (kept because the back-off has a deadline).
+    expect(k.gaveUp[0]?.code).toBe("connection-lost");
     const n = FakeSocket.all.length;
     k.clock.advance(600000);
     expect(FakeSocket.all).toHaveLength(n);

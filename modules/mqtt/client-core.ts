@@ -180,6 +180,13 @@ class SocketLink implements MqttTransport {
   }
 }
 
+/** The MqttSessionOptions a client passes on to its session (scheduler, outbox and handler are its own). */
+const SESSION_KEYS: readonly (keyof MqttSessionOptions)[] = [
+  "version", "clientId", "clean", "keepAlive", "username", "password", "will", "sessionExpiryInterval", "receiveMaximum",
+  "maximumPacketSize", "topicAliasMaximum", "outboundTopicAliases", "maxInflight", "connectTimeoutMs",
+  "requestResponseInformation", "requestProblemInformation", "userProperties", "auth",
+];
+
 /** CONNACK refusals that the same CONNECT will meet again: reconnecting would only drain the battery. */
 const PERMANENT_5 = [0x84, 0x85, 0x86, 0x87, 0x8a, 0x8c];
 const PERMANENT_311 = [1, 2, 4, 5];
@@ -202,7 +209,8 @@ export class MqttClientCore {
   private declare connecting: boolean;
   private declare lastError: MqttError | undefined;
   private declare readonly subscriptions: Map<string, SubscriptionRecord>;
-  private declare readonly pendingCallbacks: Map<string, SubscribeCallback>;
+  /** Callbacks of subscriptions made while disconnected (created with the first). */
+  private declare pendingCallbacks: Map<string, SubscribeCallback> | undefined;
 
   /** `Session`: the session class of the build (see the entries ./client.ts, ./client311.ts). */
   constructor(options: MqttClientOptions, Session: new (options: MqttSessionOptions) => MqttSessionCore) {
@@ -218,7 +226,7 @@ export class MqttClientCore {
     this.ended = this.gaveUp = this.connecting = false;
     this.socket = this.reconnectJob = this.lastError = this.backoff = undefined;
     this.subscriptions = new Map();
-    this.pendingCallbacks = new Map();
+    this.pendingCallbacks = undefined;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 16384;
     const outbox = new MqttOutbox({
       storage: options.storage,
@@ -227,12 +235,14 @@ export class MqttClientCore {
       maxBytes: options.outbox?.maxBytes,
       clock: options.scheduler.clock,
     });
-    this.session = new Session({
-      ...options,
-      scheduler: options.scheduler,
-      outbox,
-      handler: new SessionEvents(this),
-    });
+    // The session keeps its options: give it only its own (a copy of the whole client
+    // options, sockets and callbacks included, was ~150 B a device in a fleet).
+    const so: { [k: string]: unknown } = { scheduler: options.scheduler, outbox, handler: new SessionEvents(this) };
+    for (let j = 0; j < SESSION_KEYS.length; j++) {
+      const v = (options as unknown as { [k: string]: unknown })[SESSION_KEYS[j]];
+      if (v !== undefined) so[SESSION_KEYS[j]] = v;
+    }
+    this.session = new Session(so as unknown as MqttSessionOptions);
     if (options.reconnect !== false) {
       const r = options.reconnect ?? {};
       this.backoff = new Backoff({ ...r, random: options.random ?? Math.random });
@@ -307,7 +317,7 @@ export class MqttClientCore {
     else if (callback) {
       // Checked now, sent on connection.
       this.subscriptions.set(topicFilter, record);
-      this.pendingCallbacks.set(topicFilter, callback);
+      (this.pendingCallbacks || (this.pendingCallbacks = new Map())).set(topicFilter, callback);
       return;
     }
     this.subscriptions.set(topicFilter, record);
@@ -319,7 +329,7 @@ export class MqttClientCore {
     for (let j = 0; j < list.length; j++) {
       const f = list[j];
       this.subscriptions.delete(f);
-      this.pendingCallbacks.delete(f);
+      this.pendingCallbacks?.delete(f);
     }
     if (this.session.connected) this.session.unsubscribe(list, undefined, callback);
     else this.call(callback, undefined, []);
@@ -483,9 +493,9 @@ export class MqttClientCore {
     // Resubscription: all when the broker has no session, else those never acknowledged.
     this.subscriptions.forEach((r) => {
       if (!info.sessionPresent) r.acknowledged = false;
-      if (!r.acknowledged && this.session.connected) this.sendSubscribe(r, this.pendingCallbacks.get(r.subscription.topicFilter));
+      if (!r.acknowledged && this.session.connected) this.sendSubscribe(r, this.pendingCallbacks?.get(r.subscription.topicFilter));
     });
-    this.pendingCallbacks.clear();
+    this.pendingCallbacks = undefined;
   }
 
   private sendSubscribe(r: SubscriptionRecord, callback: SubscribeCallback | undefined): void {
@@ -505,7 +515,9 @@ export class MqttClientCore {
   }
 
   private error(e: MqttError): void {
-    this.lastError = e;
+    // Kept only for onGiveUp after the back-off's deadline; without one, nothing reads it
+    // (and an error with its stack trace is ~1 KB a device in a fleet).
+    if (this.backoff && this.backoff.giveUpAfterMs !== Infinity) this.lastError = e;
     try {
       this.options.onError?.call(this, e);
     } catch {

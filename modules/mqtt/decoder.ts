@@ -58,6 +58,9 @@ const PINGREQ: PingreqPacket = Object.freeze({ type: 12 /* PINGREQ */ }) as Ping
 const PINGRESP: PingrespPacket = Object.freeze({ type: 13 /* PINGRESP */ }) as PingrespPacket;
 
 const EMPTY = new Uint8Array(0);
+/** The topic cache before its first entry (read only). */
+const NO_LENGTHS: number[] = Object.freeze([-1, -1, -1, -1]) as number[];
+const NO_TOPICS: string[] = Object.freeze(["", "", "", ""]) as string[];
 
 // Decoder states (`state`): 0 fixed header byte 1, 1 Remaining Length, 2 body.
 // A small per-decoder cache of recent Topic Names (4 slots of up to 64 bytes): a device sees
@@ -98,9 +101,11 @@ export class MqttDecoder {
     this.header = this.remaining = this.lengthBytes = this.cacheNext = 0;
     this.multiplier = 1;
     this.r = new Reader();
-    this.cacheBytes = new Uint8Array(256);
-    this.cacheLen = [-1, -1, -1, -1];
-    this.cacheStr = ["", "", "", ""];
+    // The cache is made with the first Topic Name it keeps: a device that is sent nothing
+    // (most of a telemetry fleet) never pays its ~500 B.
+    this.cacheBytes = EMPTY;
+    this.cacheLen = NO_LENGTHS;
+    this.cacheStr = NO_TOPICS;
     this.reset(v);
   }
 
@@ -322,9 +327,14 @@ export class MqttDecoder {
       }
     }
     if (len <= 64) {
+      if (this.cacheBytes === EMPTY) {
+        this.cacheBytes = new Uint8Array(256);
+        this.cacheLen = [-1, -1, -1, -1];
+        this.cacheStr = ["", "", "", ""];
+      }
       const k = this.cacheNext;
       this.cacheNext = (k + 1) % 4;
-      cb.set(buf.subarray(start, stop), k * 64);
+      this.cacheBytes.set(buf.subarray(start, stop), k * 64);
       this.cacheLen[k] = len;
       this.cacheStr[k] = topic;
     }

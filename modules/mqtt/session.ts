@@ -31,14 +31,19 @@ import { checkTopicName } from "./topic";
 
 export * from "./session-core";
 
+/** No alias yet (shared, never written: the first alias replaces it with an array of its own). */
+const NONE: string[] = Object.freeze([]) as unknown as string[];
+
 export class MqttSession extends MqttSessionCore {
-  // Outbound topic aliases of this connection: topic -> alias, alias -> topic, last use.
-  protected aliasOf = new Map<string, number>();
-  protected aliasTopic: string[] = [];
-  protected aliasUsed: number[] = [];
+  // Topic alias state of this connection, created with the first alias (a 3.1.1 connection,
+  // or a server allowing none, never has any: in a fleet every device would pay for it).
+  // Outbound: topic -> alias, alias -> topic, last use.
+  protected aliasOf: Map<string, number> | undefined = undefined;
+  protected aliasTopic: string[] = NONE;
+  protected aliasUsed: number[] = NONE as unknown as number[];
   protected aliasClock = 0;
   // Inbound topic aliases of this connection.
-  protected inboundAlias: string[] = [];
+  protected inboundAlias: string[] = NONE;
 
   protected override supports5(): boolean {
     return true;
@@ -177,7 +182,10 @@ export class MqttSession extends MqttSessionCore {
           return undefined;
         }
         topic = t;
-      } else this.inboundAlias[alias] = topic;
+      } else {
+        if (this.inboundAlias === NONE) this.inboundAlias = [];
+        this.inboundAlias[alias] = topic;
+      }
     }
     return topic;
   }
@@ -221,6 +229,11 @@ export class MqttSession extends MqttSessionCore {
     if (this.serverTopicAliasMaximum > 0 && utf8Length(p.topic) > 3) {
       // An alias costs 3 bytes of property; an empty topic saves the topic's bytes.
       const topic = p.topic;
+      if (this.aliasOf === undefined) {
+        this.aliasOf = new Map();
+        this.aliasTopic = [];
+        this.aliasUsed = [];
+      }
       let alias = this.aliasOf.get(topic);
       const props: MqttProperties = p.properties ? { ...p.properties } : {};
       if (alias !== undefined) {
@@ -243,10 +256,10 @@ export class MqttSession extends MqttSessionCore {
     if (alias > this.serverTopicAliasMaximum) {
       alias = 1;
       for (let a = 2; a <= this.serverTopicAliasMaximum; a++) if (this.aliasUsed[a] < this.aliasUsed[alias]) alias = a;
-      this.aliasOf.delete(this.aliasTopic[alias]);
+      this.aliasOf!.delete(this.aliasTopic[alias]);
     }
     this.aliasTopic[alias] = topic;
-    this.aliasOf.set(topic, alias);
+    this.aliasOf!.set(topic, alias);
     return alias; // [MQTT-3.3.2-8], [MQTT-3.3.2-9]: 1..server maximum
   }
 
@@ -272,10 +285,9 @@ export class MqttSession extends MqttSessionCore {
 
   protected override resetConnectionState(): void {
     super.resetConnectionState();
-    this.aliasOf = new Map();
-    this.aliasTopic = [];
-    this.aliasUsed = [];
-    this.inboundAlias = []; // [MQTT-3.3.2-7]
+    this.aliasOf = undefined;
+    this.aliasTopic = this.inboundAlias = NONE; // [MQTT-3.3.2-7]
+    this.aliasUsed = NONE as unknown as number[];
   }
 }
 
