@@ -240,7 +240,9 @@ export class MqttDecoder {
     }
     this.inPos = pos;
     if (pos >= n) {
-      this.input = EMPTY;
+      // Drained: keep no reference to the chunk (nor does the reader), so a quiet
+      // connection does not hold its last packet's buffer.
+      this.input = this.r.buf = EMPTY;
       this.inPos = 0;
     }
     return undefined;

@@ -93,7 +93,8 @@ export class MqttOutbox {
   declare readonly loadErrors: string[];
   private declare readonly clock: { now(): number; epoch(): number } | undefined;
   private declare readonly entries: Map<number, OutboxEntry>;
-  private declare readonly inbound: Set<number>;
+  /** Inbound QoS 2 identifiers awaiting PUBREL; created with the first (most devices never get QoS 2). */
+  private declare inbound: Set<number> | undefined;
   private declare nextSeq: number;
   private declare highWater: number;
   private declare totalBytes: number;
@@ -106,7 +107,7 @@ export class MqttOutbox {
     this.namespace = ns;
     this.loadErrors = [];
     this.entries = new Map();
-    this.inbound = new Set();
+    this.inbound = undefined;
     this.nextSeq = 1;
     this.highWater = this.totalBytes = 0;
     this.maxMessages = options.maxMessages ?? 32;
@@ -130,7 +131,7 @@ export class MqttOutbox {
 
   /** Inbound QoS 2 identifiers awaiting PUBREL. */
   get inboundCount(): number {
-    return this.inbound.size;
+    return this.inbound ? this.inbound.size : 0;
   }
 
   has(packetId: number): boolean {
@@ -218,19 +219,19 @@ export class MqttOutbox {
   // -- inbound QoS 2 ------------------------------------------------------------
 
   hasInbound(packetId: number): boolean {
-    return this.inbound.has(packetId);
+    return this.inbound !== undefined && this.inbound.has(packetId);
   }
 
   /** Persists an inbound QoS 2 identifier before the message is delivered. */
   addInbound(packetId: number): void {
-    if (this.inbound.has(packetId)) return;
+    if (this.hasInbound(packetId)) return;
     if (this.storage) this.guard(() => this.storage!.set(this.namespace, "i" + packetId, true));
-    this.inbound.add(packetId);
+    (this.inbound || (this.inbound = new Set())).add(packetId);
   }
 
   removeInbound(packetId: number): boolean {
-    if (!this.inbound.has(packetId)) return false;
-    this.inbound.delete(packetId);
+    if (!this.hasInbound(packetId)) return false;
+    this.inbound!.delete(packetId);
     if (this.storage) this.guard(() => this.storage!.delete(this.namespace, "i" + packetId));
     return true;
   }
@@ -238,7 +239,7 @@ export class MqttOutbox {
   /** The server has no session (sessionPresent 0): its half of the exchanges is gone. */
   clearInbound(): void {
     const ids: number[] = [];
-    this.inbound.forEach((id) => ids.push(id));
+    if (this.inbound) this.inbound.forEach((id) => ids.push(id));
     for (let j = 0; j < ids.length; j++) this.removeInbound(ids[j]);
   }
 
@@ -352,7 +353,7 @@ export class MqttOutbox {
       const id = Number(key.slice(1));
       if ((c === 0x72 /* r */ || c === 0x69) /* i */ && Number.isInteger(id) && id >= 1 && id <= 65535) {
         const v = s.get(ns, key);
-        if (c === 0x69) this.inbound.add(id);
+        if (c === 0x69) (this.inbound || (this.inbound = new Set())).add(id);
         else if (typeof v === "number") {
           released.add(id);
           this.entries.set(id, this.entry(id, v, 2, undefined, NaN, now, 0, true));
