@@ -120,193 +120,358 @@ export interface App {
   readonly latest: Sample | undefined;
   stop(): void;
 }
-
 function message(e: unknown): string {
   return String((e as Error)?.message ?? e);
 }
 
+/** How long a device about to deep-sleep waits for its outbox to be acknowledged, ms. */
+const SLEEP_DRAIN_MS = 2000;
+
+interface QuantityResource {
+  q: Quantity;
+  last: number | undefined;
+  resource: { notify(): void };
+}
+
+/** Starts the app on `platform`. Bad overrides throw (RangeError) before anything starts. */
 export function startApp(options: AppOptions): App {
-  const { platform, board } = options;
-  const o = options.overrides ?? {};
-  for (const k of ["samplingMs", "telemetryMs"] as const) {
-    const v = o[k];
-    if (v !== undefined && !(v > 0 && v < Infinity)) throw new RangeError(`app: overrides.${k} must be > 0, got ${v}`);
+  return new DeviceApp(options);
+}
+
+/**
+ * The app's state lives in fields and its steps are methods: one object per device (plus the
+ * few callbacks handed to other components), not a closure per step. A simulated fleet runs
+ * thousands of these (docs/app.md, "Fleet bench").
+ */
+class DeviceApp implements App {
+  readonly scheduler: Scheduler;
+  readonly core: ConfigCore;
+  readings = 0;
+  sent = 0;
+  acked = 0;
+  failed = 0;
+  dropped = 0;
+  reconnects = 0;
+  state: AppState = "connecting";
+  coap: CoapServer | undefined = undefined;
+  latest: Sample | undefined = undefined;
+
+  readonly #options: AppOptions;
+  readonly #o: AppOverrides;
+  readonly #platform: Platform;
+  readonly #format: SenmlFormat;
+  readonly #maxBuffered: number;
+  readonly #link: MqttLink;
+  readonly #trial: ReturnType<typeof safeApplySwitch>;
+  readonly #sensors: ReturnType<typeof startBoardSensors>;
+  readonly #buffer: Reading[] = [];
+  #coapBinding: ConfigCoapBinding | undefined = undefined;
+  #coapClient: CoapClient | undefined = undefined;
+  #coapServerPort: number | undefined = undefined;
+  #quantities: QuantityResource[] = [];
+  #latestTime = NaN;
+  #stopped = false;
+  #everConnected = false;
+  #samplingJob: Job | undefined = undefined;
+  #telemetryJob: Job | undefined = undefined;
+  #sleepJob: Job | undefined = undefined;
+  #bootAt: number;
+
+  constructor(options: AppOptions) {
+    const { platform, board } = options;
+    const o = options.overrides ?? {};
+    for (const k of ["samplingMs", "telemetryMs"] as const) {
+      const v = o[k];
+      if (v !== undefined && !(v > 0 && v < Infinity)) throw new RangeError(`app: overrides.${k} must be > 0, got ${v}`);
+    }
+    if (o.qos !== undefined && o.qos !== 0 && o.qos !== 1 && o.qos !== 2) throw new RangeError(`app: overrides.qos must be 0, 1 or 2, got ${o.qos}`);
+    this.#options = options;
+    this.#o = o;
+    this.#platform = platform;
+    this.#format = o.format ?? "json";
+    this.#maxBuffered = options.maxBuffered ?? 32;
+    const report = (m: string) => this.#report(m);
+
+    // Deep sleep and restart unwind to the host; any other job error is reported.
+    const scheduler = (this.scheduler = deviceScheduler(platform, report));
+    this.#bootAt = scheduler.now();
+
+    // Safe apply (modules/config/safe-apply-switch.ts): the switch waits one scheduler turn
+    // (the command's "pending" answer and PUBACK [MQTT-4.3.2-4] go out first), MQTT is kept
+    // once the new client connects, CoAP once the server's socket is bound on the new port;
+    // the resource server moves with coap.listenPort whatever the protocol, and is waited for.
+    this.#trial = safeApplySwitch({
+      scheduler,
+      waitsForCoap: (c) => this.#coapServerMoves(c),
+      open: (c) => {
+        if (this.#coapServerMoves(c)) {
+          this.#closeCoapServer();
+          this.#openCoapServer(c);
+        }
+        this.#openTransport(c);
+      },
+      coapSocket: () => {
+        if (this.#runsCoapServer()) return this.coap ? ((this.coap.socket as { port?: unknown } | undefined) ?? {}) : null;
+        return this.#coapClient ? {} : null;
+      },
+    });
+
+    // --- configuration and the MQTT link (modules/config/link.ts, shared with the config harness) ---
+    this.#link = new MqttLink({
+      platform,
+      scheduler,
+      trial: this.#trial,
+      report,
+      resolve: options.resolve,
+      onConnect: (client) => this.#connected(client),
+      onClose: () => {
+        if (!this.#stopped) this.#setState("offline");
+      },
+    });
+    const core = (this.core = deviceCore({
+      platform,
+      scheduler,
+      board,
+      deviceId: options.deviceId,
+      provisioned: options.provisioned,
+      key: options.key,
+      connectivity: this.#trial,
+      offline: () => this.#link.offline(),
+    }));
+    this.#link.core = core;
+    if (core.bootStatus === "corrupt") report("config: STATUS corrupt-config (running on defaults)");
+
+    // --- sensors ---
+    this.#sensors = startBoardSensors(platform, board, scheduler, (error: SensorError) => report(error.message));
+    for (const f of this.#sensors.failed) report(`sensor ${f.chip} at 0x${f.address.toString(16)} not started: ${f.reason}`);
+
+    core.on((e) => {
+      if (e.type === "change" && (e.phase === "applied" || e.phase === "kept" || e.phase === "rolled-back" || e.phase === "factory-reset")) {
+        if (o.samplingMs === undefined) this.#armSampling(false);
+        this.#armTelemetry();
+        this.#armSleep();
+      }
+      if (e.type === "sleep-policy" && !e.sleepPrevented) this.#armSleep();
+    });
+
+    // --- boot ---
+    const c0 = core.current;
+    this.#openCoapServer(c0);
+    this.#openTransport(c0);
+    platform.log(
+      `xs-iot ${c0.deviceId} on ${board.name}: ${this.#sensors.drivers.map((d) => d.chip).join(", ") || "no sensors"}; ` +
+        `${c0.protocol === "coap" ? `CoAP to ${c0.coap.gatewayHost}:${c0.coap.gatewayPort}/${c0.coap.gatewayPath}` : `${c0.protocol} to ${c0.mqtt.host}:${c0.mqtt.port}`}; ` +
+        `sampling every ${this.#samplingMs() / 1000} s` +
+        (this.coap ? `; CoAP server on UDP ${this.coap.socket?.port ?? c0.coap.listenPort}` : "") +
+        (c0.sleep.mode === "deep" ? `; deep sleep after ${c0.sleep.awakeWindowS} s awake, waking every ${c0.telemetry.intervalS} s` : ""),
+    );
+    this.#armSampling(true);
+    this.#armTelemetry();
+    this.#armSleep();
   }
-  if (o.qos !== undefined && o.qos !== 0 && o.qos !== 1 && o.qos !== 2) throw new RangeError(`app: overrides.qos must be 0, 1 or 2, got ${o.qos}`);
-  const format: SenmlFormat = o.format ?? "json";
-  const maxBuffered = options.maxBuffered ?? 32;
-  const report = (m: string) => {
+
+  get config(): Readonly<DeviceConfig> {
+    return this.core.current;
+  }
+
+  get mqtt(): MqttClient | undefined {
+    return this.#link.client;
+  }
+
+  get coapPort(): number | undefined {
+    return this.coap ? (this.coap.socket?.port ?? this.core.current.coap.listenPort) : undefined;
+  }
+
+  get topics(): App["topics"] {
+    const t = configTopics(this.core.current);
+    return { telemetry: t.base + "/tele", state: t.state, config: t.config, commands: t.commands };
+  }
+
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#samplingJob?.cancel();
+    this.#telemetryJob?.cancel();
+    this.#sleepJob?.cancel();
+    for (const d of this.#sensors.drivers) d.close();
+    this.#link.offline();
+    this.#trial.cancel();
+    this.#closeTransport();
+    this.#closeCoapServer();
+    this.core.close();
+    this.scheduler.clear();
+    this.#setState("stopped");
+  }
+
+  // --- reporting ---
+
+  #report(m: string): void {
     try {
-      (options.onError ?? platform.log)(m);
+      (this.#options.onError ?? this.#platform.log)(m);
     } catch {
       // a reporting hook must not break the app
     }
-  };
-  const call = <A>(fn: ((a: A) => void) | undefined, a: A) => {
+  }
+
+  #call<A>(fn: ((a: A) => void) | undefined, a: A): void {
     if (!fn) return;
     try {
       fn(a);
     } catch (e) {
-      report("app callback: " + message(e));
+      this.#report("app callback: " + message(e));
     }
-  };
+  }
 
-  // Deep sleep and restart unwind to the host; any other job error is reported.
-  const scheduler = deviceScheduler(platform, report);
+  #failed(event: TelemetryEvent, reason: string): void {
+    this.failed += event.seqs.length;
+    const f = this.#options.onFailed;
+    if (!f) return;
+    try {
+      f(event, reason);
+    } catch (e) {
+      this.#report("app callback: " + message(e));
+    }
+  }
 
-  let coap: CoapServer | undefined;
-  let coapBinding: ConfigCoapBinding | undefined;
-  let coapClient: CoapClient | undefined;
-  let coapServerPort: number | undefined;
-  let state: AppState = "connecting";
-  let stopped = false;
-  let reconnects = 0;
-  let everConnected = false;
+  #acknowledged(event: TelemetryEvent): void {
+    this.acked += event.seqs.length;
+    this.#call(this.#options.onAcked, event);
+  }
 
-  const setState = (s: AppState) => {
-    if (s === state) return;
-    state = s;
-    call(options.onState, s);
-  };
+  #setState(s: AppState): void {
+    if (s === this.state) return;
+    this.state = s;
+    this.#call(this.#options.onState, s);
+  }
 
-  // Safe apply (modules/config/safe-apply-switch.ts): the switch waits one scheduler turn
-  // (the command's "pending" answer and PUBACK [MQTT-4.3.2-4] go out first), MQTT is kept
-  // once the new client connects, CoAP once the server's socket is bound on the new port;
-  // the resource server moves with coap.listenPort whatever the protocol, and is waited for.
-  const coapServerMoves = (c: Readonly<DeviceConfig>) => o.coapServer !== false && !!platform.io.UDP && coapServerPort !== c.coap.listenPort;
-  const trial = safeApplySwitch({
-    scheduler,
-    waitsForCoap: coapServerMoves,
-    open: (c) => {
-      if (coapServerMoves(c)) {
-        closeCoapServer();
-        openCoapServer(c);
-      }
-      openTransport(c);
-    },
-    coapSocket: () => {
-      if (o.coapServer !== false && platform.io.UDP) return coap ? ((coap.socket as { port?: unknown } | undefined) ?? {}) : null;
-      return coapClient ? {} : null;
-    },
-  });
+  #connected(client: MqttClient): void {
+    if (this.#everConnected) this.reconnects++;
+    this.#everConnected = true;
+    this.#setState("online");
+    if (this.#o.homeAssistant) this.#publishDiscovery(client);
+    this.#flush();
+  }
 
-  // --- configuration and the MQTT link (modules/config/link.ts, shared with the config harness) ---
-  const link = new MqttLink({
-    platform,
-    scheduler,
-    trial,
-    report,
-    resolve: options.resolve,
-    onConnect: (client) => {
-      if (everConnected) reconnects++;
-      everConnected = true;
-      setState("online");
-      if (o.homeAssistant) publishDiscovery(client);
-      flush();
-    },
-    onClose: () => {
-      if (!stopped) setState("offline");
-    },
-  });
-  const core = deviceCore({ platform, scheduler, board, deviceId: options.deviceId, provisioned: options.provisioned, key: options.key, connectivity: trial, offline: () => link.offline() });
-  link.core = core;
-  if (core.bootStatus === "corrupt") report("config: STATUS corrupt-config (running on defaults)");
+  #resolve(host: string): string {
+    return this.#link.resolve(host);
+  }
 
-  const resolve = (host: string) => link.resolve(host);
-  const qosOf = () => (o.qos ?? core.current.telemetry.qos) as 0 | 1 | 2;
-  const telemetryTopic = () => `${configTopics(core.current).base}/tele`;
+  #qos(): 0 | 1 | 2 {
+    return (this.#o.qos ?? this.core.current.telemetry.qos) as 0 | 1 | 2;
+  }
 
-  // --- sensors ---
-  const sensors = startBoardSensors(platform, board, scheduler, (error: SensorError) => report(error.message));
-  for (const f of sensors.failed) report(`sensor ${f.chip} at 0x${f.address.toString(16)} not started: ${f.reason}`);
+  #telemetryTopic(): string {
+    return `${configTopics(this.core.current).base}/tele`;
+  }
+
+  #samplingMs(): number {
+    return this.#o.samplingMs ?? this.core.current.sampling.intervalS * 1000;
+  }
+
+  #telemetryMs(): number {
+    const o = this.#o;
+    return o.telemetryMs ?? (o.samplingMs !== undefined && o.telemetryMs === undefined ? o.samplingMs : this.core.current.telemetry.intervalS * 1000);
+  }
 
   // --- CoAP server: /.well-known/core, /sensors/<quantity>, /config, /cmd/* ---
-  let latest: Sample | undefined;
-  let latestTime = NaN;
-  const quantityResources: { q: Quantity; last: number | undefined; notify(): void }[] = [];
 
-  function openCoapServer(c: Readonly<DeviceConfig>): void {
-    if (o.coapServer === false || !platform.io.UDP) return;
-    coapServerPort = c.coap.listenPort;
+  #runsCoapServer(): boolean {
+    return this.#o.coapServer !== false && !!this.#platform.io.UDP;
+  }
+
+  #coapServerMoves(c: Readonly<DeviceConfig>): boolean {
+    return this.#runsCoapServer() && this.#coapServerPort !== c.coap.listenPort;
+  }
+
+  #openCoapServer(c: Readonly<DeviceConfig>): void {
+    if (!this.#runsCoapServer()) return;
+    const platform = this.#platform;
+    this.#coapServerPort = c.coap.listenPort;
+    let server: CoapServer;
     try {
-      const server: CoapServer = new CoapServer({
+      server = new CoapServer({
         socket: { io: platform.io.UDP, port: c.coap.listenPort },
-        scheduler,
+        scheduler: this.scheduler,
         random: (b) => platform.crypto.randomFill(b),
         onError: (e) => {
-          report("coap: " + message(e));
+          this.#report("coap: " + message(e));
           // Node binds asynchronously: an error before the socket shows its port is a failed bind,
           // and a safe apply that (re)opened the server on this port cannot work.
-          if (coap === server && typeof (server.socket as { port?: unknown } | undefined)?.port !== "number") trial.fail(`cannot open the CoAP server on UDP port ${c.coap.listenPort}: ${message(e)}`);
+          if (this.coap === server && typeof (server.socket as { port?: unknown } | undefined)?.port !== "number") this.#trial.fail(`cannot open the CoAP server on UDP port ${c.coap.listenPort}: ${message(e)}`);
         },
       });
-      coap = server;
     } catch (e) {
-      report(`coap: cannot open the server on UDP port ${c.coap.listenPort}: ${message(e)}`);
-      coap = undefined;
+      this.#report(`coap: cannot open the server on UDP port ${c.coap.listenPort}: ${message(e)}`);
+      this.coap = undefined;
       return;
     }
-    coapBinding = new ConfigCoapBinding({ core, server: coap });
-    quantityResources.length = 0;
+    this.coap = server;
+    this.#coapBinding = new ConfigCoapBinding({ core: this.core, server });
+    this.#quantities = [];
     for (const q of QUANTITIES) {
-      const entry = { q, last: undefined as number | undefined, notify: () => undefined as void };
-      const resource = coap.add("sensors/" + q.name, {
+      const resource = server.add("sensors/" + q.name, {
         title: q.name,
         rt: "xs-iot." + q.name,
         ct: [SENML_JSON_CONTENT_FORMAT, SENML_CBOR_CONTENT_FORMAT],
         observable: true,
-        get: (req) => {
-          const v = latest ? quantityValue(latest, q) : undefined;
-          // RFC 7252 §5.9.3.4: nothing measured yet -> 5.03 with Max-Age = when to ask again.
-          if (v === undefined) return { code: 0xa3, maxAge: Math.max(1, Math.ceil(samplingMs() / 1000)) };
-          const f: SenmlFormat = req.accept === SENML_CBOR_CONTENT_FORMAT ? "cbor" : "json";
-          return {
-            payload: encodeQuantity(core.current.deviceId, q, latest!, latestTime, f),
-            contentFormat: f === "cbor" ? SENML_CBOR_CONTENT_FORMAT : SENML_JSON_CONTENT_FORMAT,
-            maxAge: Math.max(1, Math.ceil(samplingMs() / 1000)),
-          };
-        },
+        get: (req) => this.#getQuantity(q, req.accept),
       });
-      entry.notify = () => resource.notify();
-      quantityResources.push(entry);
+      this.#quantities.push({ q, last: undefined, resource });
     }
   }
 
-  function closeCoapServer(): void {
-    coapBinding?.detach();
-    coapBinding = undefined;
-    coap?.close();
-    coap = undefined;
-    coapServerPort = undefined;
-    quantityResources.length = 0;
+  #getQuantity(q: Quantity, accept: number | undefined): { code?: number; payload?: Uint8Array; contentFormat?: number; maxAge: number } {
+    const latest = this.latest;
+    const v = latest ? quantityValue(latest, q) : undefined;
+    const maxAge = Math.max(1, Math.ceil(this.#samplingMs() / 1000));
+    // RFC 7252 §5.9.3.4: nothing measured yet -> 5.03 with Max-Age = when to ask again.
+    if (v === undefined) return { code: 0xa3, maxAge };
+    const f: SenmlFormat = accept === SENML_CBOR_CONTENT_FORMAT ? "cbor" : "json";
+    return {
+      payload: encodeQuantity(this.core.current.deviceId, q, latest!, this.#latestTime, f),
+      contentFormat: f === "cbor" ? SENML_CBOR_CONTENT_FORMAT : SENML_JSON_CONTENT_FORMAT,
+      maxAge,
+    };
+  }
+
+  #closeCoapServer(): void {
+    this.#coapBinding?.detach();
+    this.#coapBinding = undefined;
+    this.coap?.close();
+    this.coap = undefined;
+    this.#coapServerPort = undefined;
+    this.#quantities = [];
   }
 
   // --- transport ---
-  function closeTransport(): void {
-    link.close();
-    coapClient?.close();
-    coapClient = undefined;
+
+  #closeTransport(): void {
+    this.#link.close();
+    this.#coapClient?.close();
+    this.#coapClient = undefined;
   }
 
-  function openTransport(c: Readonly<DeviceConfig>): void {
-    closeTransport();
+  #openTransport(c: Readonly<DeviceConfig>): void {
+    this.#closeTransport();
     if (c.protocol === "coap") {
+      const platform = this.#platform;
       try {
-        coapClient = coap ? new CoapClient({ endpoint: coap.endpoint }) : new CoapClient({ socket: { io: platform.io.UDP }, scheduler, random: (b) => platform.crypto.randomFill(b) });
-        setState("online");
+        this.#coapClient = this.coap ? new CoapClient({ endpoint: this.coap.endpoint }) : new CoapClient({ socket: { io: platform.io.UDP }, scheduler: this.scheduler, random: (b) => platform.crypto.randomFill(b) });
+        this.#setState("online");
       } catch (e) {
-        report("coap: cannot open a client socket: " + message(e));
-        setState("offline");
+        this.#report("coap: cannot open a client socket: " + message(e));
+        this.#setState("offline");
       }
       return;
     }
-    setState("connecting");
-    if (!link.open(c)) setState("offline");
+    this.#setState("connecting");
+    if (!this.#link.open(c)) this.#setState("offline");
   }
 
   /** Home Assistant MQTT discovery: one retained config per quantity the board measures. */
-  function publishDiscovery(client: MqttClient): void {
-    const c = core.current;
+  #publishDiscovery(client: MqttClient): void {
+    const c = this.core.current;
+    const board = this.#options.board;
     // The quantities the board's chips measure (config schema names; the battery's "voltage" is SenML "battery").
     const have: string[] = [];
     const chips = board.sensors.map((x) => x.chip as string).concat(board.battery ? ["battery"] : []);
@@ -317,114 +482,95 @@ export function startApp(options: AppOptions): App {
     try {
       for (const m of discoveryMessages({ deviceId: c.deviceId, topicPrefix: c.topicPrefix, quantities: have, device: { model: board.title } })) client.publish(m.topic, m.payload, { qos: 1, retain: true });
     } catch (e) {
-      report("homeassistant: " + message(e));
+      this.#report("homeassistant: " + message(e));
     }
   }
 
   // --- telemetry ---
-  const buffer: Reading[] = [];
-  let readings = 0;
-  let sent = 0;
-  let acked = 0;
-  let failed = 0;
-  let dropped = 0;
-
-  function samplingMs(): number {
-    return o.samplingMs ?? core.current.sampling.intervalS * 1000;
-  }
-  function telemetryMs(): number {
-    return o.telemetryMs ?? (o.samplingMs !== undefined && o.telemetryMs === undefined ? o.samplingMs : core.current.telemetry.intervalS * 1000);
-  }
 
   /** The largest SenML pack that fits one message. */
-  function budget(): number {
-    if (core.current.protocol === "coap") return 1024; // one block: no block-wise transfer needed (RFC 7959 §2.2)
-    const max = link.client?.serverProperties?.maximumPacketSize;
+  #budget(): number {
+    const c = this.core.current;
+    if (c.protocol === "coap") return 1024; // one block: no block-wise transfer needed (RFC 7959 §2.2)
+    const max = this.#link.client?.serverProperties?.maximumPacketSize;
     if (!max) return 65536;
     // [MQTT-3.2.2-15]: the whole PUBLISH must fit; counted with the full topic and room for a Topic Alias property (3 bytes).
-    const version = core.current.protocol === "mqtt311" ? 4 : 5;
-    return mqttPublishPayloadLimit(max, telemetryTopic(), { version, qos: qosOf(), propertiesLength: version === 5 ? 3 : 0 });
+    const version = c.protocol === "mqtt311" ? 4 : 5;
+    return mqttPublishPayloadLimit(max, this.#telemetryTopic(), { version, qos: this.#qos(), propertiesLength: version === 5 ? 3 : 0 });
   }
 
-  function flush(): void {
-    if (!buffer.length || stopped) return;
-    const c = core.current;
-    const qos = qosOf();
-    const mqtt = link.client;
+  #flush(): void {
+    const buffer = this.#buffer;
+    if (!buffer.length || this.#stopped) return;
+    const c = this.core.current;
+    const qos = this.#qos();
+    const mqtt = this.#link.client;
     if (c.protocol !== "coap" && (!mqtt || (!mqtt.isConnected && qos === 0))) return; // kept for the next connection
-    if (c.protocol === "coap" && !coapClient) return;
+    if (c.protocol === "coap" && !this.#coapClient) return;
     const batch = buffer.splice(0, buffer.length);
+    const seqs = batch.map((r) => r.seq);
     let packs: Uint8Array[];
     try {
-      packs = encodeTelemetry(c.deviceId, batch, format, budget());
+      packs = encodeTelemetry(c.deviceId, batch, this.#format, this.#budget());
     } catch (e) {
-      failed += batch.length;
-      call(options.onFailed ? (ev: TelemetryEvent) => options.onFailed!(ev, message(e)) : undefined, { seqs: batch.map((r) => r.seq), messages: 0, bytes: 0 });
-      report(message(e));
+      this.#failed({ seqs, messages: 0, bytes: 0 }, message(e));
+      this.#report(message(e));
       return;
     }
-    const seqs = batch.map((r) => r.seq);
     let bytes = 0;
     for (const p of packs) bytes += p.length;
     const event: TelemetryEvent = { seqs, messages: packs.length, bytes };
-    if (c.protocol === "coap") sendCoap(c, packs, qos, event);
-    else sendMqtt(packs, qos, event, batch);
+    if (c.protocol === "coap") this.#sendCoap(c, packs, qos, event);
+    else this.#sendMqtt(mqtt!, packs, qos, event, batch);
   }
 
-  function sendMqtt(packs: Uint8Array[], qos: 0 | 1 | 2, event: TelemetryEvent, batch: Reading[]): void {
-    const topic = telemetryTopic();
-    let pending = packs.length;
-    let error: string | undefined;
+  #sendMqtt(mqtt: MqttClient, packs: Uint8Array[], qos: 0 | 1 | 2, event: TelemetryEvent, batch: Reading[]): void {
+    const topic = this.#telemetryTopic();
+    // One tracker per message group: the callbacks share it instead of each capturing the app's state.
+    const track = { pending: packs.length, error: undefined as string | undefined };
+    const done = (e: { message: string } | undefined) => {
+      if (this.#stopped) return; // ended by stop(): the outbox keeps the message
+      if (e) track.error = e.message;
+      if (--track.pending === 0) {
+        if (track.error === undefined) this.#acknowledged(event);
+        else this.#failed(event, track.error);
+      }
+    };
     let handed = 0;
     for (const p of packs) {
       try {
-        link.client!.publish(topic, p, { qos }, (e) => {
-          if (stopped) return; // ended by stop(): the outbox keeps the message
-          if (e) error = e.message;
-          if (--pending === 0) {
-            if (error === undefined) {
-              acked += event.seqs.length;
-              call(options.onAcked, event);
-            } else {
-              failed += event.seqs.length;
-              if (options.onFailed) call((ev: TelemetryEvent) => options.onFailed!(ev, error!), event);
-            }
-          }
-        });
+        mqtt.publish(topic, p, { qos }, done);
         handed++;
       } catch (e) {
         // Refused now (outbox full, busy, not connected): keep the readings for the next try.
         if (handed === 0) {
-          buffer.unshift(...batch);
-          trimBuffer();
+          this.#buffer.unshift(...batch);
+          this.#trimBuffer();
           return;
         }
-        pending -= 1;
-        error = message(e);
-        report("telemetry: " + error);
+        track.pending -= 1;
+        track.error = message(e);
+        this.#report("telemetry: " + track.error);
       }
     }
-    sent += event.seqs.length;
-    call(options.onSent, event);
-    if (qos === 0) {
-      // QoS 0 has no acknowledgement: delivered as far as the protocol can tell.
-      acked += event.seqs.length;
-      call(options.onAcked, event);
-    }
+    this.sent += event.seqs.length;
+    this.#call(this.#options.onSent, event);
+    // QoS 0 has no acknowledgement: delivered as far as the protocol can tell.
+    if (qos === 0) this.#acknowledged(event);
   }
 
-  function sendCoap(c: Readonly<DeviceConfig>, packs: Uint8Array[], qos: 0 | 1 | 2, event: TelemetryEvent): void {
-    const address = resolve(c.coap.gatewayHost);
+  #sendCoap(c: Readonly<DeviceConfig>, packs: Uint8Array[], qos: 0 | 1 | 2, event: TelemetryEvent): void {
+    const address = this.#resolve(c.coap.gatewayHost);
     if (!isIpv4(address)) {
-      report(`telemetry: cannot resolve the CoAP gateway "${c.coap.gatewayHost}"`);
+      this.#report(`telemetry: cannot resolve the CoAP gateway "${c.coap.gatewayHost}"`);
       return;
     }
     const confirmable = qos > 0; // RFC 7252 §4.2 CON / §4.3 NON
     let pending = packs.length;
     let error: string | undefined;
     for (const p of packs) {
-      coapClient!
-        .request({ method: "POST", address, port: c.coap.gatewayPort, path: c.coap.gatewayPath, payload: p, contentFormat: format === "cbor" ? SENML_CBOR_CONTENT_FORMAT : SENML_JSON_CONTENT_FORMAT, confirmable })
+      this.#coapClient!
+        .request({ method: "POST", address, port: c.coap.gatewayPort, path: c.coap.gatewayPath, payload: p, contentFormat: this.#format === "cbor" ? SENML_CBOR_CONTENT_FORMAT : SENML_JSON_CONTENT_FORMAT, confirmable })
         .then(
           (res) => {
             if (!res.ok) error = `gateway answered ${res.status}`;
@@ -435,160 +581,137 @@ export function startApp(options: AppOptions): App {
           },
         )
         .then(() => {
-          if (--pending || stopped) return;
+          if (--pending || this.#stopped) return;
           if (!confirmable) return;
-          if (error === undefined) {
-            acked += event.seqs.length;
-            call(options.onAcked, event);
-          } else {
-            failed += event.seqs.length;
-            report("telemetry: " + error);
-            if (options.onFailed) call((ev: TelemetryEvent) => options.onFailed!(ev, error!), event);
+          if (error === undefined) this.#acknowledged(event);
+          else {
+            this.#report("telemetry: " + error);
+            this.#failed(event, error);
           }
         });
     }
-    sent += event.seqs.length;
-    call(options.onSent, event);
-    if (!confirmable) {
-      acked += event.seqs.length;
-      call(options.onAcked, event);
-    }
+    this.sent += event.seqs.length;
+    this.#call(this.#options.onSent, event);
+    if (!confirmable) this.#acknowledged(event);
   }
 
-  function trimBuffer(): void {
-    while (buffer.length > maxBuffered) {
+  #trimBuffer(): void {
+    const buffer = this.#buffer;
+    while (buffer.length > this.#maxBuffered) {
       buffer.shift();
-      dropped++;
+      this.dropped++;
     }
   }
 
-  function onReading(reading: Reading): void {
-    latest = reading.sample;
-    latestTime = reading.time;
-    for (const r of quantityResources) {
+  #onReading(reading: Reading): void {
+    this.latest = reading.sample;
+    this.#latestTime = reading.time;
+    for (const r of this.#quantities) {
       const v = quantityValue(reading.sample, r.q);
       if (v !== r.last) {
         r.last = v;
-        if (v !== undefined) r.notify();
+        if (v !== undefined) r.resource.notify();
       }
     }
-    call(options.onReading, reading);
-    buffer.push(reading);
-    trimBuffer();
-    if (telemetryMs() <= samplingMs()) flush();
+    this.#call(this.#options.onReading, reading);
+    this.#buffer.push(reading);
+    this.#trimBuffer();
+    if (this.#telemetryMs() <= this.#samplingMs()) this.#flush();
   }
 
   // --- jobs ---
-  let samplingJob: Job | undefined;
-  let telemetryJob: Job | undefined;
 
-  function armSampling(first: boolean): void {
-    const period = samplingMs();
-    const start = first ? platform.clock.now() : scheduler.now() + period;
-    samplingJob?.cancel();
-    samplingJob = scheduler.schedule({
-      name: "sample",
-      deadline: start,
-      run: (_now, job) => {
-        const p = samplingMs();
-        // Drift-free period; a slow measurement never stacks up samples.
-        job.reschedule(job.deadline + p, { earliest: job.deadline + p * 0.9, latest: job.deadline + p * 1.1 });
-        const time = platform.clock.epoch();
-        measureAll(sensors.drivers, (sample, each) => {
-          if (stopped) return;
-          readings++;
-          onReading({ seq: readings, time, sample, sensors: each });
-        });
-      },
+  #armSampling(first: boolean): void {
+    const period = this.#samplingMs();
+    const start = first ? this.#platform.clock.now() : this.scheduler.now() + period;
+    this.#samplingJob?.cancel();
+    this.#samplingJob = this.scheduler.schedule({ name: "sample", deadline: start, run: (_now, job) => this.#sample(job) });
+  }
+
+  #sample(job: Job): void {
+    const p = this.#samplingMs();
+    // Drift-free period; a slow measurement never stacks up samples.
+    job.reschedule(job.deadline + p, { earliest: job.deadline + p * 0.9, latest: job.deadline + p * 1.1 });
+    const time = this.#platform.clock.epoch();
+    measureAll(this.#sensors.drivers, (sample, each) => {
+      if (this.#stopped) return;
+      const seq = ++this.readings;
+      this.#onReading({ seq, time, sample, sensors: each });
     });
   }
 
-  function armTelemetry(): void {
-    telemetryJob?.cancel();
-    telemetryJob = undefined;
-    const period = telemetryMs();
-    if (period <= samplingMs()) return; // every reading goes out as it comes
-    telemetryJob = scheduler.after(period, (_now, job) => {
-      flush();
-      job.delay(telemetryMs());
+  #armTelemetry(): void {
+    this.#telemetryJob?.cancel();
+    this.#telemetryJob = undefined;
+    const period = this.#telemetryMs();
+    if (period <= this.#samplingMs()) return; // every reading goes out as it comes
+    this.#telemetryJob = this.scheduler.after(period, (_now, job) => {
+      this.#flush();
+      job.delay(this.#telemetryMs());
     }, { name: "telemetry", radio: true });
   }
 
-  core.on((e) => {
-    if (e.type === "change" && (e.phase === "applied" || e.phase === "kept" || e.phase === "rolled-back" || e.phase === "factory-reset")) {
-      if (o.samplingMs === undefined) armSampling(false);
-      armTelemetry();
+  // --- deep sleep (sleep.mode "deep") ---
+
+  /**
+   * With sleep.mode "deep" the device stays awake sleep.awakeWindowS after each boot (reachable:
+   * CoAP requests answered, MQTT commands queued at the broker delivered), longer while a
+   * sleep/prevent holds or a safe apply runs, and until it has a reading; then it hands every
+   * buffered reading to the transport (at QoS 1/2 the MQTT outbox keeps them in flash across
+   * the sleep), says "offline", waits up to 2 s for the broker's acknowledgements, disconnects
+   * and deep-sleeps until telemetry.intervalS after this boot. Readings it cannot keep (QoS 0
+   * while disconnected) are counted as dropped.
+   */
+  #armSleep(): void {
+    this.#sleepJob?.cancel();
+    this.#sleepJob = undefined;
+    const c = this.core.current;
+    if (c.sleep.mode !== "deep" || this.#stopped) return;
+    const at = Math.max(this.scheduler.now(), this.#bootAt + c.sleep.awakeWindowS * 1000);
+    this.#sleepJob = this.scheduler.schedule({ name: "awake-window", deadline: at, run: (now) => this.#maybeSleep(now) });
+  }
+
+  #maybeSleep(now: number): void {
+    this.#sleepJob = undefined;
+    const core = this.core;
+    if (this.#stopped || core.sleepPrevented || core.trialRunning) return; // re-armed by the sleep-policy / change events
+    // No reading yet this boot (a slow sensor): wait for it, a second at a time, for at most a minute more.
+    if (this.readings === 0 && this.#sensors.drivers.length > 0 && now - this.#bootAt < core.current.sleep.awakeWindowS * 1000 + 60_000) {
+      this.#sleepJob = this.scheduler.after(1000, (t) => this.#maybeSleep(t), { name: "awake-window" });
+      return;
     }
-  });
+    // From here on the device is going to sleep: no new sampling pass, everything buffered goes out.
+    this.#samplingJob?.cancel();
+    this.#telemetryJob?.cancel();
+    this.#flush();
+    const lost = this.#buffer.length;
+    if (lost) {
+      this.dropped += lost;
+      this.#buffer.length = 0;
+      this.#report(`sleep: ${lost} reading(s) could not be handed over before deep sleep (QoS 0, not connected)`);
+    }
+    this.#link.offline();
+    this.#drain(now);
+  }
 
-  // --- boot ---
-  const c0 = core.current;
-  openCoapServer(c0);
-  openTransport(c0);
-  platform.log(
-    `xs-iot ${c0.deviceId} on ${board.name}: ${sensors.drivers.map((d) => d.chip).join(", ") || "no sensors"}; ` +
-      `${c0.protocol === "coap" ? `CoAP to ${c0.coap.gatewayHost}:${c0.coap.gatewayPort}/${c0.coap.gatewayPath}` : `${c0.protocol} to ${c0.mqtt.host}:${c0.mqtt.port}`}; ` +
-      `sampling every ${samplingMs() / 1000} s` + (coap ? `; CoAP server on UDP ${coap.socket?.port ?? c0.coap.listenPort}` : ""),
-  );
-  armSampling(true);
-  armTelemetry();
-
-  return {
-    scheduler,
-    core,
-    get config() {
-      return core.current;
-    },
-    get readings() {
-      return readings;
-    },
-    get sent() {
-      return sent;
-    },
-    get acked() {
-      return acked;
-    },
-    get failed() {
-      return failed;
-    },
-    get dropped() {
-      return dropped;
-    },
-    get reconnects() {
-      return reconnects;
-    },
-    get state() {
-      return state;
-    },
-    get mqtt() {
-      return link.client;
-    },
-    get coap() {
-      return coap;
-    },
-    get coapPort() {
-      return coap ? (coap.socket?.port ?? core.current.coap.listenPort) : undefined;
-    },
-    get topics() {
-      const t = configTopics(core.current);
-      return { telemetry: t.base + "/tele", state: t.state, config: t.config, commands: t.commands };
-    },
-    get latest() {
-      return latest;
-    },
-    stop() {
-      if (stopped) return;
-      stopped = true;
-      samplingJob?.cancel();
-      telemetryJob?.cancel();
-      for (const d of sensors.drivers) d.close();
-      link.offline();
-      trial.cancel();
-      closeTransport();
-      closeCoapServer();
-      core.close();
-      scheduler.clear();
-      setState("stopped");
-    },
-  };
+  /**
+   * Before the radio goes off: while connected, wait (up to SLEEP_DRAIN_MS) for the broker to
+   * acknowledge what the outbox holds (the readings and "offline"), so the next wake does not
+   * resend them; whatever is still unacknowledged then stays in flash and is resent after the
+   * wake [MQTT-4.4.0-1]. Then sleep.
+   */
+  #drain(startedAt: number): void {
+    const client = this.#link.client;
+    if (client && client.isConnected && (client.outbox.count > 0 || client.queued > 0) && this.scheduler.now() - startedAt < SLEEP_DRAIN_MS) {
+      this.#sleepJob = this.scheduler.after(20, () => this.#drain(startedAt), { name: "drain before sleep", radio: true });
+      return;
+    }
+    this.#sleepJob = undefined;
+    const sleepMs = Math.max(1000, this.#bootAt + this.core.current.telemetry.intervalS * 1000 - this.scheduler.now());
+    this.#closeTransport();
+    this.#closeCoapServer();
+    for (const d of this.#sensors.drivers) d.close();
+    this.#setState("offline");
+    this.#platform.power.deepSleep(sleepMs);
+  }
 }

@@ -357,3 +357,49 @@ describe("SenML packs (src/senml.ts)", () => {
     expect(pack[0].v).toBe(21.23);
   });
 });
+
+describe("the app's deep-sleep cycle (sleep.mode \"deep\")", () => {
+  const DEEP = { "sleep.mode": "deep", "sleep.awakeWindowS": 8, "telemetry.intervalS": 60 };
+
+  it("stays awake sleep.awakeWindowS, sends its reading, deep-sleeps until telemetry.intervalS after boot, and does it again on every wake", async () => {
+    const { clock, device, received, acked, errors } = setup({ provisioned: DEEP });
+    device.start();
+    await run(clock, 7_900);
+    expect(device.state).toBe("awake");
+    expect(received.length).toBe(1); // the boot's reading (the SCD4x's first result comes at ~5.5 s)
+    await run(clock, 200);
+    expect(device.state).toBe("asleep");
+    expect(device.sleeps).toBe(1);
+    const sleep = device.events.filter((e) => e.type === "sleep");
+    // woken telemetry.intervalS after the boot, not after falling asleep
+    expect(sleep[0].durationMs).toBe(60_000 - 8_000);
+    await run(clock, 52_000 + 8_100);
+    expect(device.boots).toBe(2);
+    expect(device.sleeps).toBe(2);
+    expect(received.length).toBe(2);
+    const [first, second] = received.map((r) => senml(r)[0].bt as number);
+    expect(second - first).toBe(60); // SenML base times, seconds: one reading per wake, a period apart
+    expect(acked.length).toBe(2); // both CON POSTs acknowledged, one per boot
+    expect(errors).toEqual([]);
+  });
+
+  it("waits for its first reading when the awake window is shorter than the slowest sensor", async () => {
+    const { clock, device, received } = setup({ provisioned: { ...DEEP, "sleep.awakeWindowS": 1 } });
+    device.start();
+    await run(clock, 5_000);
+    expect(device.state).toBe("awake");
+    expect(received.length).toBe(0);
+    await run(clock, 2_000);
+    expect(received.length).toBe(1);
+    expect(device.state).toBe("asleep");
+  });
+
+  it("sleep.mode \"none\" (the default) never sleeps", async () => {
+    const { clock, device, received } = setup();
+    device.start();
+    await run(clock, 40_000);
+    expect(device.sleeps).toBe(0);
+    expect(device.state).toBe("awake");
+    expect(received.length).toBeGreaterThanOrEqual(3);
+  });
+});
