@@ -146,6 +146,50 @@ export interface ConfigCoreOptions {
 
 const MAX_PREVENT_S = 86400;
 
+/**
+ * Groups of the configuration in effect (mqtt, coap, sensors, each sensor, ...) are
+ * shared, frozen, between the cores of a process: a simulated fleet of a thousand
+ * devices whose settings differ only in the device id keeps one copy of each group,
+ * not a thousand (~1.2 KB a device). At most SHARE_LIMIT kinds per group are kept;
+ * others stay the device's own (frozen too: the configuration in effect is read-only,
+ * `config` gives a copy). On a device this costs a few array slots.
+ */
+const SHARE_LIMIT = 8;
+const shared: { [path: string]: object[] } = {};
+
+/** `c` with every object below it replaced by the shared equal one (or frozen and offered for sharing). */
+function share<T>(c: T, path: string): T {
+  const o = c as unknown as { [k: string]: unknown };
+  if (!Object.isFrozen(o)) {
+    for (const k of Object.keys(o)) {
+      const v = o[k];
+      if (isPlainObject(v)) {
+        const w = share(v, path + "." + k);
+        if (w !== v) o[k] = w;
+      }
+    }
+  }
+  if (path === "") return c;
+  const list = shared[path] || (shared[path] = []);
+  for (let i = 0; i < list.length; i++) if (sameValue(list[i], o)) return list[i] as T;
+  Object.freeze(o);
+  if (list.length < SHARE_LIMIT) list.push(o);
+  return c;
+}
+
+/** Deep equality of two JSON-like values (plain objects, arrays, primitives); key order counts. */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (!a || !b || typeof a !== "object" || typeof b !== "object" || Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a as object);
+  const kb = Object.keys(b as object);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    if (ka[i] !== kb[i] || !sameValue((a as { [k: string]: unknown })[ka[i]], (b as { [k: string]: unknown })[kb[i]])) return false;
+  }
+  return true;
+}
+
 export class ConfigCore {
   readonly store: ConfigStore;
   readonly scheduler: Scheduler;
@@ -175,7 +219,7 @@ export class ConfigCore {
     this.store = options.store;
     this.scheduler = options.scheduler;
     const loaded = this.store.load();
-    this.#config = loaded.config;
+    this.#config = share(loaded.config, "");
     this.bootStatus = loaded.status;
     this.bootMessage = loaded.message;
     this.corrupt = loaded.status === "corrupt";
@@ -285,7 +329,7 @@ export class ConfigCore {
       case "factory-reset": {
         if (!this.#emptyBody(req.body)) return this.#reject("invalid", command, req, ["body: factory-reset takes no body (send null or {})"]);
         const previous = this.#config;
-        this.#config = this.store.factoryReset(counter);
+        this.#config = share(this.store.factoryReset(counter), "");
         this.#log("config: factory reset (defaults restored; device key and counter kept)");
         this.#emit({ type: "change", config: this.config, previous, phase: "factory-reset" });
         const delay = this.#scheduleReboot();
@@ -368,7 +412,7 @@ export class ConfigCore {
     const hook = this.#opts.connectivity;
     if (conn.length === 0 || !hook) {
       this.store.save(next, counter);
-      this.#config = next;
+      this.#config = share(next, "");
       this.#log(`config: ${command} applied (${changed.join(", ")})`);
       this.#emit({ type: "change", config: this.config, previous, phase: "applied" });
       return this.#ok(command, counter, { changed, applied: "direct", config: redactConfig(next) });
@@ -376,7 +420,7 @@ export class ConfigCore {
     if (this.#trial) return this.#reject("busy", command, req, ["a connectivity change is already being tried; wait for its result"]);
     // Safe apply: the counter is persisted now, the configuration only once it works.
     this.store.acceptCounter(counter);
-    this.#config = next;
+    this.#config = share(next, "");
     const timeoutMs = next.safeApply.timeoutS * 1000;
     this.#log(`config: ${command} trying connectivity change (${conn.join(", ")}) for up to ${next.safeApply.timeoutS} s`);
     let settled = false;
