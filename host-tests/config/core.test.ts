@@ -189,6 +189,29 @@ describe("commands", () => {
     expect(reloaded.core.config.telemetry.intervalS).toBe(30);
     expect(reloaded.store.counter).toBe(1);
   });
+  it("cores of one process share equal configuration groups, frozen; a change on one core leaves the other's alone", () => {
+    const a = makeCore();
+    const b = makeCore();
+    expect(a.core.current).not.toBe(b.core.current); // the root is each device's own
+    expect(a.core.current.mqtt).toBe(b.core.current.mqtt);
+    expect(a.core.current.sensors).toBe(b.core.current.sensors);
+    expect(a.core.current.sensors.sht3x).toBe(b.core.current.sensors.sht3x);
+    expect(Object.isFrozen(a.core.current.telemetry)).toBe(true);
+    expect(() => {
+      (a.core.current.telemetry as { intervalS: number }).intervalS = 1;
+    }).toThrow(TypeError);
+    const copy = a.core.config; // `config` is a copy the caller may change
+    copy.telemetry.intervalS = 7;
+    expect(a.core.current.telemetry.intervalS).not.toBe(7);
+    expect(a.run("config/patch", { telemetry: { intervalS: 30 } }).status).toBe("ok");
+    expect(a.core.current.telemetry.intervalS).toBe(30);
+    expect(b.core.current.telemetry.intervalS).not.toBe(30);
+    expect(a.core.current.mqtt).toBe(b.core.current.mqtt); // unchanged groups stay shared
+    expect(a.core.current.telemetry).not.toBe(b.core.current.telemetry);
+    const c = makeCore();
+    expect(c.run("config/patch", { telemetry: { intervalS: 30 } }).status).toBe("ok");
+    expect(c.core.current.telemetry).toBe(a.core.current.telemetry); // equal again: shared again
+  });
   it("config/set replaces the whole document; an absent secret keeps its value", () => {
     const k = makeCore();
     expect(k.run("config/patch", { mqtt: { password: "s3cret" } }).status).toBe("ok");
