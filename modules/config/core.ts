@@ -209,8 +209,7 @@ export class ConfigCore {
   #preventUntil = 0;
   #preventJob: Job | undefined;
   #rebootJob: Job | undefined;
-  /** Rejections by reason class (diagnostics). */
-  readonly rejected: { [status: string]: number } = {};
+  #rejected: { [status: string]: number } | undefined = undefined;
 
   constructor(options: ConfigCoreOptions) {
     if (!options || !options.store || !options.scheduler || typeof options.hmacSha256 !== "function")
@@ -239,6 +238,11 @@ export class ConfigCore {
     return this.#config;
   }
 
+  /** Rejections by reason class (diagnostics; the object is made with the first rejection or read). */
+  get rejected(): { [status: string]: number } {
+    return this.#rejected || (this.#rejected = {});
+  }
+
   /** True while a sleep/prevent is in force. */
   get sleepPrevented(): boolean {
     return this.#preventUntil > this.scheduler.now();
@@ -256,7 +260,7 @@ export class ConfigCore {
 
   /** Listen to changes, final results and sleep policy; returns a function that removes the listener. */
   on(listener: (e: ConfigCoreEvent) => void): () => void {
-    this.#listeners.push(listener);
+    this.#listeners = this.#listeners.concat([listener]); // exactly sized (push from empty gives 17 slots)
     return () => {
       const i = this.#listeners.indexOf(listener);
       if (i >= 0) this.#listeners.splice(i, 1);
@@ -525,7 +529,8 @@ export class ConfigCore {
   }
 
   #reject(status: CommandStatus, command: string, req: { counter?: unknown }, reasons: string[]): CommandResult {
-    this.rejected[status] = (this.rejected[status] ?? 0) + 1;
+    const counts = this.rejected;
+    counts[status] = (counts[status] ?? 0) + 1;
     if (status !== "busy") this.#log(`config: rejected ${command.slice(0, 40) || "(no command)"}: ${status}: ${reasons.join("; ").slice(0, 200)}`);
     const r: CommandResult = { status, command, reasons };
     if (isValidCounter(req.counter)) r.ctr = req.counter;

@@ -64,92 +64,118 @@ export interface SafeApplySwitch extends ConnectivityHook {
   cancel(): void;
 }
 
+/** A SafeApplySwitch for `options` (one small object with prototype methods: a fleet runs thousands). */
 export function safeApplySwitch(options: SafeApplySwitchOptions): SafeApplySwitch {
-  const { scheduler } = options;
-  const settleMs = options.settleMs ?? 300;
-  let done: ((ok: boolean, reason?: string) => void) | undefined;
-  let switched = false;
-  let needMqtt = false;
-  let needCoap = false;
-  let lastError: string | undefined;
-  let switchJob: Job | undefined;
-  let coapJob: Job | undefined;
+  return new Switch(options);
+}
 
-  function stopJobs(): void {
-    switchJob?.cancel();
-    switchJob = undefined;
-    coapJob?.cancel();
-    coapJob = undefined;
+class Switch implements SafeApplySwitch {
+  #o: SafeApplySwitchOptions;
+  #done: ((ok: boolean, reason?: string) => void) | undefined = undefined;
+  #switched = false;
+  #needMqtt = false;
+  #needCoap = false;
+  #lastError: string | undefined = undefined;
+  #next: DeviceConfig | undefined = undefined;
+  #switchJob: Job | undefined = undefined;
+  #coapJob: Job | undefined = undefined;
+  /** The CoAP wait: the port and when it began. */
+  #coapPort = 0;
+  #coapSince = 0;
+
+  constructor(options: SafeApplySwitchOptions) {
+    this.#o = options;
   }
 
-  function finish(ok: boolean, reason?: string): void {
-    stopJobs();
-    const d = done;
-    done = undefined;
-    switched = false;
-    d?.(ok, reason);
+  get trying(): boolean {
+    return this.#done !== undefined;
   }
 
-  function settleCoap(port: number, since: number): void {
-    coapJob = undefined;
-    if (!done) return;
-    const socket = options.coapSocket();
-    if (!socket) return finish(false, `cannot open the CoAP server on UDP port ${port}`);
-    if (typeof socket.port === "number" || scheduler.now() - since >= settleMs) {
-      needCoap = false;
-      if (!needMqtt) finish(true);
+  tryApply(next: DeviceConfig, _timeoutMs: number, d: (ok: boolean, reason?: string) => void): void {
+    this.#stopJobs();
+    this.#done = d;
+    this.#switched = false;
+    this.#lastError = undefined;
+    this.#next = next;
+    // A closure only while a trial runs (rare): the switch's lasting state is its fields.
+    this.#switchJob = this.#o.scheduler.after(0, () => this.#switchNow(), { name: "config-safe-apply-switch", radio: true });
+  }
+
+  failureDetail(): string | undefined {
+    return this.#lastError;
+  }
+
+  revert(previous: DeviceConfig): void {
+    this.cancel();
+    this.#o.open(previous);
+  }
+
+  connected(): void {
+    if (!this.#done || !this.#switched || !this.#needMqtt) return;
+    this.#needMqtt = false;
+    if (!this.#needCoap) this.#finish(true);
+  }
+
+  connectionError(message: string): void {
+    if (this.#done) this.#lastError = message;
+  }
+
+  fail(reason: string): void {
+    if (this.#done) this.#finish(false, reason);
+  }
+
+  cancel(): void {
+    this.#stopJobs();
+    this.#next = undefined;
+    this.#done = undefined;
+    this.#switched = false;
+  }
+
+  /** The switch job: one scheduler turn after tryApply. */
+  #switchNow(): void {
+    this.#switchJob = undefined;
+    const next = this.#next;
+    this.#next = undefined;
+    if (!this.#done || !next) return;
+    const o = this.#o;
+    this.#switched = true;
+    this.#needMqtt = next.protocol !== "coap";
+    this.#needCoap = next.protocol === "coap" || !!o.waitsForCoap?.(next);
+    o.open(next);
+    if (this.#needCoap) {
+      this.#coapPort = next.coap.listenPort;
+      this.#coapSince = o.scheduler.now();
+      this.#settleCoap();
+    }
+  }
+
+  /** Watches the CoAP socket until it is bound (or failed, or settled). */
+  #settleCoap(): void {
+    this.#coapJob = undefined;
+    if (!this.#done) return;
+    const o = this.#o;
+    const socket = o.coapSocket();
+    if (!socket) return this.#finish(false, `cannot open the CoAP server on UDP port ${this.#coapPort}`);
+    if (typeof socket.port === "number" || o.scheduler.now() - this.#coapSince >= (o.settleMs ?? 300)) {
+      this.#needCoap = false;
+      if (!this.#needMqtt) this.#finish(true);
       return;
     }
-    coapJob = scheduler.after(20, () => settleCoap(port, since), { name: "config-safe-apply-coap" });
+    this.#coapJob = o.scheduler.after(20, () => this.#settleCoap(), { name: "config-safe-apply-coap" });
   }
 
-  return {
-    get trying() {
-      return done !== undefined;
-    },
-    tryApply(next, _timeoutMs, d) {
-      stopJobs();
-      done = d;
-      switched = false;
-      lastError = undefined;
-      switchJob = scheduler.after(
-        0,
-        () => {
-          switchJob = undefined;
-          if (!done) return;
-          switched = true;
-          needMqtt = next.protocol !== "coap";
-          needCoap = next.protocol === "coap" || !!options.waitsForCoap?.(next);
-          options.open(next);
-          if (needCoap) settleCoap(next.coap.listenPort, scheduler.now());
-        },
-        { name: "config-safe-apply-switch", radio: true },
-      );
-    },
-    failureDetail() {
-      return lastError;
-    },
-    revert(previous) {
-      stopJobs();
-      done = undefined;
-      switched = false;
-      options.open(previous);
-    },
-    connected() {
-      if (!done || !switched || !needMqtt) return;
-      needMqtt = false;
-      if (!needCoap) finish(true);
-    },
-    connectionError(message) {
-      if (done) lastError = message;
-    },
-    fail(reason) {
-      if (done) finish(false, reason);
-    },
-    cancel() {
-      stopJobs();
-      done = undefined;
-      switched = false;
-    },
-  };
+  #stopJobs(): void {
+    this.#switchJob?.cancel();
+    this.#switchJob = undefined;
+    this.#coapJob?.cancel();
+    this.#coapJob = undefined;
+  }
+
+  #finish(ok: boolean, reason?: string): void {
+    this.#stopJobs();
+    const d = this.#done;
+    this.#done = undefined;
+    this.#switched = false;
+    d?.(ok, reason);
+  }
 }
