@@ -139,28 +139,63 @@ export type SignalSpec = Signal | number;
 
 export type EnvironmentSpec = Partial<Record<Quantity, SignalSpec>>;
 
+const QUANTITIES: readonly Quantity[] = ["temperature", "humidity", "pressure", "light", "co2", "battery"];
+
+/**
+ * Every quantity as a method of one object: an Environment built from one calls
+ * its methods (no closure or bound function per quantity; a simulated fleet holds
+ * one per device). Subclass it; the methods receive the time in ms. Such an
+ * object is read, never changed, by the Environments built from it: set() on
+ * one of them gives that Environment a table of its own first.
+ */
+export abstract class SignalSet {
+  abstract temperature(t: number): number;
+  abstract humidity(t: number): number;
+  abstract pressure(t: number): number;
+  abstract light(t: number): number;
+  abstract co2(t: number): number;
+  abstract battery(t: number): number;
+}
+
 /** The default signals, shared by every Environment (constants: nothing per environment). */
-const DEFAULT_SIGNALS: Readonly<Record<Quantity, Signal>> = {
+const DEFAULT_SIGNALS: Readonly<Record<Quantity, Signal>> = Object.freeze({
   temperature: constant(DEFAULTS.temperature),
   humidity: constant(DEFAULTS.humidity),
   pressure: constant(DEFAULTS.pressure),
   light: constant(DEFAULTS.light),
   co2: constant(DEFAULTS.co2),
   battery: constant(DEFAULTS.battery),
-};
+});
 
 export class Environment {
-  #signals: Record<Quantity, Signal>;
+  /**
+   * The quantities, called as methods of this object: a table of signals, the
+   * shared defaults until the first set() (copy on write), or a SignalSet.
+   */
+  #signals: Readonly<Record<Quantity, Signal>> | SignalSet;
 
-  constructor(spec: EnvironmentSpec = {}) {
-    this.#signals = { ...DEFAULT_SIGNALS };
-    for (const q of Object.keys(spec) as Quantity[]) this.set(q, spec[q]!);
+  constructor(spec: EnvironmentSpec | SignalSet = {}) {
+    if (spec instanceof SignalSet) {
+      this.#signals = spec;
+      return;
+    }
+    this.#signals = DEFAULT_SIGNALS;
+    for (const q of Object.keys(spec) as Quantity[]) this.set(q, (spec as EnvironmentSpec)[q]!);
   }
 
   /** Replaces one quantity's script. */
   set(quantity: Quantity, spec: SignalSpec): this {
     if (!(quantity in DEFAULTS)) throw new RangeError(`environment: unknown quantity "${quantity}"`);
-    this.#signals[quantity] = typeof spec === "number" ? constant(spec) : checkSignal(quantity, spec);
+    const signal = typeof spec === "number" ? constant(spec) : checkSignal(quantity, spec);
+    let table = this.#signals as Record<Quantity, Signal>;
+    if (table === DEFAULT_SIGNALS || table instanceof SignalSet) {
+      // copy on write: the shared defaults and a SignalSet are never changed
+      const from = table;
+      table = {} as Record<Quantity, Signal>;
+      for (const q of QUANTITIES) table[q] = from instanceof SignalSet ? from[q].bind(from) : from[q];
+      this.#signals = table;
+    }
+    table[quantity] = signal;
     return this;
   }
 

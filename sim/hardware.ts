@@ -9,7 +9,7 @@ import type { Clock } from "../modules/platform/clock";
 import type { PlatformIo } from "../modules/platform/platform";
 import { SimAdc } from "./devices/analog";
 import { populateBus } from "./devices/index";
-import { Environment, type EnvironmentSpec } from "./environment";
+import { Environment, type EnvironmentSpec, type SignalSet } from "./environment";
 import { I2cBus } from "./i2c";
 
 export interface SimHardware {
@@ -34,7 +34,7 @@ export interface SimHardwareOptions {
   chipCommandLogLimit?: number;
 }
 
-export function createSimHardware(board: BoardDefinition, clock: Clock, environment: Environment | EnvironmentSpec = {}, options: SimHardwareOptions = {}): SimHardware {
+export function createSimHardware(board: BoardDefinition, clock: Clock, environment: Environment | EnvironmentSpec | SignalSet = {}, options: SimHardwareOptions = {}): SimHardware {
   const env = environment instanceof Environment ? environment : new Environment(environment);
   const bus = new I2cBus({ logLimit: options.i2cLogLimit ?? 0 });
   populateBus(bus, board.sensors, { clock, environment: env, commandLogLimit: options.chipCommandLogLimit ?? 0 });

@@ -4,36 +4,31 @@
  * device (seed) so a fleet does not report identical numbers.
  * Portable (no Node API).
  */
-import { daylightAt, noiseAt, rampAt, sineAt, type EnvironmentSpec } from "./environment";
+import { daylightAt, noiseAt, rampAt, SignalSet, sineAt } from "./environment";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
 /**
  * An indoor day: temperature 19–24 °C peaking mid-afternoon, humidity falling as it warms, CO2 rising in office hours.
- * The quantities are bound methods of one small object per device (a fleet holds a
- * thousand of them; composed closures cost ~2.5 KB per device): each is what
- * `noisy(shifted sine, amplitude, seed + k)` and friends from sim/environment
- * compute, through the same arithmetic (sineAt, noiseAt, ...), so the values are
- * the same to the bit.
+ * One small object per device whose methods are the quantities (a fleet holds a
+ * thousand of them; composed closures cost ~2.5 KB per device, bound methods
+ * ~360 B): each is what `noisy(shifted sine, amplitude, seed + k)` and friends
+ * from sim/environment compute, through the same arithmetic (sineAt, noiseAt,
+ * ...), so the values are the same to the bit. Hand it to `new Environment()`
+ * or `createSimHardware`; call its quantities as methods (`day.temperature(t)`).
  */
-export function indoorDay(seed = 1, startHour = 9): EnvironmentSpec {
-  const day = new IndoorDay(seed, startHour * HOUR);
-  return {
-    temperature: day.temperature.bind(day),
-    humidity: day.humidity.bind(day),
-    pressure: day.pressure.bind(day),
-    light: day.light.bind(day),
-    co2: day.co2.bind(day),
-    battery: day.battery.bind(day),
-  };
+export function indoorDay(seed = 1, startHour = 9): IndoorDay {
+  return new IndoorDay(seed, startHour * HOUR);
 }
 
-class IndoorDay {
+export class IndoorDay extends SignalSet {
   constructor(
     readonly seed: number,
     readonly shiftMs: number,
-  ) {}
+  ) {
+    super();
+  }
   temperature(t: number): number {
     return sineAt(t + this.shiftMs, 21.5, 2.5, DAY, 15 * HOUR) + noiseAt(t, 0.05, this.seed);
   }

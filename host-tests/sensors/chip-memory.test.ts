@@ -70,3 +70,59 @@ describe("simulated BMx280: the calibration", () => {
     expect(chip.registers[0x88] | (chip.registers[0x89] << 8)).toBe(28000);
   });
 });
+
+describe("simulated chips: state created on first use", () => {
+  it.each(CHIPS)("%s: a limit raised after construction starts keeping commands", (_name, make, bytes, command) => {
+    const chip = make({ commandLogLimit: 0 });
+    chip.write(bytes, true);
+    chip.commandLogLimit = 2;
+    chip.write(bytes, true);
+    expect(chip.commands).toEqual([command]);
+  });
+
+  it("Sensirion faults set through chip.faults reach the bytes on the wire (CRC error, SHT3x §4.12)", () => {
+    const chip = new Sht3xSim(base());
+    chip.write(Uint8Array.of(0x37, 0x80), true); // read serial number
+    const good = chip.read(6, true);
+    chip.faults.crcError = true;
+    chip.write(Uint8Array.of(0x37, 0x80), true);
+    const bad = chip.read(6, true);
+    expect(bad[2]).toBe(good[2] ^ 0xff);
+    expect(bad[0]).toBe(good[0]);
+    expect(chip.faults).toBe(chip.faults);
+  });
+});
+
+describe("simulated BMx280: the register file without a per-chip array", () => {
+  const read = (chip: Bmx280Sim, register: number, count: number) => {
+    chip.write(Uint8Array.of(register), false);
+    return Array.from(chip.read(count, true));
+  };
+
+  it("trimming registers read the datasheet calibration (BME280 §5.4.1: 0x88..0xA1, 0xE1..0xE7); BMP280 has no humidity trimming", () => {
+    const bme = new Bmx280Sim(base());
+    const bmp = new Bmx280Sim({ ...base(), variant: "bmp280" });
+    const t = read(bme, 0x88, 2);
+    expect(t[0] | (t[1] << 8)).toBe(DATASHEET_CALIBRATION.T1);
+    expect(read(bme, 0xa1, 1)).toEqual([DATASHEET_CALIBRATION.H1]);
+    expect(read(bmp, 0xa1, 1)).toEqual([0]);
+    const h2 = read(bme, 0xe1, 2);
+    expect(h2[0] | (h2[1] << 8)).toBe(DATASHEET_CALIBRATION.H2);
+    expect(read(bmp, 0xe1, 2)).toEqual([0, 0]);
+    expect(read(bme, 0x88, 24)).toEqual(read(bmp, 0x88, 24));
+  });
+
+  it("control registers keep what was written, the data registers read their reset values (§5.3), registers is a copy", () => {
+    const chip = new Bmx280Sim(base());
+    expect(read(chip, 0xf7, 8)).toEqual([0x80, 0, 0, 0x80, 0, 0, 0x80, 0]);
+    chip.write(Uint8Array.of(0xf2, 0x05, 0xf5, 0xa0), true); // ctrl_hum, config
+    expect(read(chip, 0xf2, 1)).toEqual([0x05]);
+    expect(read(chip, 0xf5, 1)).toEqual([0xa0]);
+    const copy = chip.registers;
+    expect(copy[0xf2]).toBe(0x05);
+    copy[0xf2] = 0x07;
+    expect(chip.registers[0xf2]).toBe(0x05);
+    chip.write(Uint8Array.of(0xe0, 0xb6), true); // soft reset
+    expect(read(chip, 0xf2, 1)).toEqual([0]);
+  });
+});

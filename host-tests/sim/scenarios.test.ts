@@ -1,10 +1,10 @@
 // @xs
 /*
- * indoorDay builds its quantities as bound methods of one object per device
- * instead of composed closures; these checks hold it to the composition it
- * stands for (sim/environment's combinators), value for value.
+ * indoorDay is one object per device whose methods are the quantities (a
+ * SignalSet) instead of composed closures; these checks hold it to the
+ * composition it stands for (sim/environment's combinators), value for value.
  */
-import { clamp, daylight, Environment, noisy, ramp, sine, sum, type Signal } from "../../sim/environment";
+import { clamp, daylight, Environment, noisy, ramp, sine, SignalSet, sum, type Quantity, type Signal } from "../../sim/environment";
 import { indoorDay } from "../../sim/scenarios";
 
 const HOUR = 3_600_000;
@@ -34,9 +34,8 @@ describe("indoorDay", () => {
     let mismatches = 0;
     let checked = 0;
     for (let t = -5000; t < 3 * 24 * HOUR; t += 3_333_337) {
-      for (const q of Object.keys(slow)) {
-        const f = (fast as Record<string, Signal>)[q];
-        if (f(t) !== slow[q](t) || f(t + 0.5) !== slow[q](t + 0.5)) mismatches++;
+      for (const q of Object.keys(slow) as Quantity[]) {
+        if (fast[q](t) !== slow[q](t) || fast[q](t + 0.5) !== slow[q](t + 0.5)) mismatches++;
         checked++;
       }
     }
@@ -51,6 +50,31 @@ describe("indoorDay", () => {
     expect(a.temperature(60_000)).not.toBe(b.temperature(60_000));
     expect(a.temperature(60_000)).toBe(a2.temperature(60_000));
     expect(a.co2(10 * HOUR)).toBeGreaterThanOrEqual(400);
+  });
+});
+
+describe("Environment over a SignalSet", () => {
+  it("reads the set's methods (raw through value(), clamped through the quantity); set() on it copies and leaves the set and its other Environments alone", () => {
+    const day = indoorDay(4);
+    expect(day).toBeInstanceOf(SignalSet);
+    const a = new Environment(day);
+    const b = new Environment(day);
+    const t = 5 * HOUR + 123;
+    expect(a.value("pressure", t)).toBe(day.pressure(t));
+    expect(a.co2(t)).toBe(Math.max(0, day.co2(t)));
+    a.set("temperature", 40);
+    expect(a.temperature(t)).toBe(40);
+    expect(a.humidity(t)).toBe(day.humidity(t)); // the other quantities still the set's
+    expect(b.temperature(t)).toBe(day.temperature(t));
+    expect(day.temperature(t)).not.toBe(40);
+    expect(new Environment(day).temperature(t)).toBe(day.temperature(t));
+  });
+
+  it("rejects a non-function signal in set() and changes nothing", () => {
+    const day = indoorDay(4);
+    const a = new Environment(day);
+    expect(() => a.set("light", "bright" as unknown as number)).toThrow(TypeError);
+    expect(a.light(HOUR)).toBe(Math.max(0, day.light(HOUR)));
   });
 });
 

@@ -17,7 +17,7 @@ const MODES: Record<number, { continuous: boolean; res: "high" | "high2" | "low"
 };
 
 export class Bh1750Sim implements I2cPeripheral {
-  readonly commands: number[] = [];
+  #commands: number[] | undefined;
   /** How many commands `commands` keeps (default 256; 0: none). */
   commandLogLimit: number;
   powered = false;
@@ -40,11 +40,16 @@ export class Bh1750Sim implements I2cPeripheral {
     return ((this.#mode?.res === "low" ? 16 : 120) * this.mtreg) / 69;
   }
 
+  /** Commands received, newest last (for tests; created with the first one kept). */
+  get commands(): number[] {
+    return (this.#commands ??= []);
+  }
+
   write(data: Uint8Array, _stop: boolean): void {
     this.#update();
     if (data.length !== 1) throw new I2cNackError("data", "BH1750: instructions are one byte");
     const cmd = data[0];
-    logCommand(this.commands, cmd, this.commandLogLimit);
+    if (this.commandLogLimit > 0 || this.#commands) logCommand(this.commands, cmd, this.commandLogLimit);
     const now = this.#clock.now();
     if (cmd === 0x00) {
       this.powered = false;

@@ -16,7 +16,7 @@
  * Portable (no Node API).
  */
 import { compensateHumidity, compensatePressure, encodeCalibration, temperatureFine, type Bmx280Calibration } from "../../modules/sensors/bmx280-compensation";
-import { I2cNackError, RegisterPeripheral } from "../i2c";
+import { I2cNackError, type I2cPeripheral } from "../i2c";
 import type { Environment } from "../environment";
 import type { SimClock } from "./sht3x";
 
@@ -76,15 +76,36 @@ export interface Bmx280Faults {
   chipId?: number;
 }
 
-export class Bmx280Sim extends RegisterPeripheral {
+/** The trimming registers' bytes (0x88..0xA1 and 0xE1..0xE7) of a calibration. */
+type Nvm = { tp: Uint8Array; humidity: Uint8Array };
+
+let datasheetNvm: Nvm | undefined;
+
+/*
+ * The register file is not a 256-byte array per chip (with its ArrayBuffer,
+ * ~440 B in V8, times a thousand in a simulated fleet): the trimming NVM is
+ * shared by every chip with the same calibration (the datasheet's, by default),
+ * the control registers and the ADC results are fields, and every other
+ * register reads 0. `registers` gives a copy of the whole file for tests.
+ */
+export class Bmx280Sim implements I2cPeripheral {
   readonly variant: "bme280" | "bmp280";
   /** The trimming values in the chip's NVM (frozen; the datasheet's, shared by every chip, unless given). */
   readonly calibration: Readonly<Bmx280Calibration>;
-  readonly faults: Bmx280Faults = { stuckBusy: false };
+  /** The register the next read starts at (auto-increment, §6.3). */
+  pointer = 0;
   /** Conversions performed (for tests). */
   conversions = 0;
+  #faults: Bmx280Faults | undefined;
+  #nvm: Nvm;
   #clock: SimClock;
   #env: Environment;
+  #ctrlHum = 0; // 0xF2
+  #ctrlMeas = 0; // 0xF4
+  #config = 0; // 0xF5
+  #adcP = 0x80000; // 0xF7..0xF9
+  #adcT = 0x80000; // 0xFA..0xFC
+  #adcH = 0x8000; // 0xFD..0xFE
   #osH = 0; // latched at the ctrl_meas write (§5.4.3)
   #forcedEnd = -1;
   #normalStart = -1;
@@ -93,19 +114,27 @@ export class Bmx280Sim extends RegisterPeripheral {
   #filtP: number | undefined;
 
   constructor(options: { clock: SimClock; environment: Environment; variant?: "bme280" | "bmp280"; calibration?: Bmx280Calibration }) {
-    super();
     this.#clock = options.clock;
     this.#env = options.environment;
     this.variant = options.variant ?? "bme280";
     this.calibration = options.calibration ? Object.freeze({ ...options.calibration }) : DATASHEET_CALIBRATION;
-    const { tp, humidity } = encodeCalibration(this.calibration);
-    this.registers.set(this.variant === "bme280" ? tp : tp.subarray(0, 24), 0x88);
-    if (this.variant === "bme280") this.registers.set(humidity, 0xe1);
-    this.#resetControl();
+    this.#nvm = options.calibration ? encodeCalibration(this.calibration) : (datasheetNvm ??= encodeCalibration(DATASHEET_CALIBRATION));
+  }
+
+  /** Injected faults (created on first use). */
+  get faults(): Bmx280Faults {
+    return (this.#faults ??= { stuckBusy: false });
+  }
+
+  /** A copy of the register file as stored (0xD0 and 0xF3 are computed on a read and show 0 here). */
+  get registers(): Uint8Array {
+    const out = new Uint8Array(256);
+    for (let r = 0; r < 256; r++) out[r] = this.#stored(r);
+    return out;
   }
 
   /** I2C write: a register address then register/value pairs (§6.2.1); one byte only sets the pointer. */
-  override write(data: Uint8Array, _stop: boolean): void {
+  write(data: Uint8Array, _stop: boolean): void {
     if (!data.length) return;
     this.#update();
     this.pointer = data[0];
@@ -113,33 +142,56 @@ export class Bmx280Sim extends RegisterPeripheral {
     else for (let i = 0; i + 1 < data.length; i += 2) this.writeRegister(data[i], data[i + 1]);
   }
 
-  override read(count: number, stop: boolean): Uint8Array {
+  read(count: number, _stop: boolean): Uint8Array {
     this.#update();
-    return super.read(count, stop);
+    const out = new Uint8Array(count);
+    for (let i = 0; i < count; i++) out[i] = this.readRegister((this.pointer + i) & 0xff);
+    this.pointer = (this.pointer + count) & 0xff;
+    return out;
   }
 
-  override readRegister(register: number): number {
-    if (register === 0xd0) return this.faults.chipId ?? (this.variant === "bme280" ? 0x60 : 0x58);
+  readRegister(register: number): number {
+    if (register === 0xd0) return this.#faults?.chipId ?? (this.variant === "bme280" ? 0x60 : 0x58);
     if (register === 0xf3) return this.#measuring() ? 0x08 : 0x00;
-    if (register === 0xf2 && this.variant === "bmp280") return 0;
-    return this.registers[register];
+    return this.#stored(register);
   }
 
-  override writeRegister(register: number, value: number): void {
+  /** A register's stored byte. */
+  #stored(r: number): number {
+    const bme = this.variant === "bme280";
+    if (r >= 0x88 && r <= 0xa1) return bme || r < 0xa0 ? this.#nvm.tp[r - 0x88] : 0;
+    if (r >= 0xe1 && r <= 0xe7) return bme ? this.#nvm.humidity[r - 0xe1] : 0;
+    switch (r) {
+      case 0xf2: return bme ? this.#ctrlHum : 0;
+      case 0xf4: return this.#ctrlMeas;
+      case 0xf5: return this.#config;
+      case 0xf7: return this.#adcP >> 12;
+      case 0xf8: return (this.#adcP >> 4) & 0xff;
+      case 0xf9: return (this.#adcP & 0x0f) << 4;
+      case 0xfa: return this.#adcT >> 12;
+      case 0xfb: return (this.#adcT >> 4) & 0xff;
+      case 0xfc: return (this.#adcT & 0x0f) << 4;
+      case 0xfd: return this.#adcH >> 8;
+      case 0xfe: return this.#adcH & 0xff;
+      default: return 0;
+    }
+  }
+
+  writeRegister(register: number, value: number): void {
     const now = this.#clock.now();
     switch (register) {
       case 0xe0:
         if (value === 0xb6) this.#resetControl();
         return;
       case 0xf2:
-        if (this.variant === "bme280") this.registers[0xf2] = value & 0x07;
+        if (this.variant === "bme280") this.#ctrlHum = value & 0x07;
         return;
       case 0xf5:
-        this.registers[0xf5] = value & 0xfd;
+        this.#config = value & 0xfd;
         return;
       case 0xf4: {
-        this.registers[0xf4] = value;
-        this.#osH = OS[this.registers[0xf2] & 7];
+        this.#ctrlMeas = value;
+        this.#osH = OS[this.#ctrlHum & 7];
         const mode = value & 3;
         this.#forcedEnd = -1;
         this.#normalStart = -1;
@@ -159,19 +211,19 @@ export class Bmx280Sim extends RegisterPeripheral {
 
   /** Typical measurement time (ms) for the current settings. */
   measurementTime(): number {
-    const osT = OS[this.registers[0xf4] >> 5];
-    const osP = OS[(this.registers[0xf4] >> 2) & 7];
+    const osT = OS[this.#ctrlMeas >> 5];
+    const osP = OS[(this.#ctrlMeas >> 2) & 7];
     const osH = this.variant === "bme280" ? this.#osH : 0;
     return 1 + 2 * osT + (osP ? 2 * osP + 0.5 : 0) + (osH ? 2 * osH + 0.5 : 0);
   }
 
   #standby(): number {
-    return (this.variant === "bme280" ? BME_STANDBY : BMP_STANDBY)[this.registers[0xf5] >> 5];
+    return (this.variant === "bme280" ? BME_STANDBY : BMP_STANDBY)[this.#config >> 5];
   }
 
   #measuring(): boolean {
     const now = this.#clock.now();
-    if (this.faults.stuckBusy && (this.#forcedEnd >= 0 || this.#normalStart >= 0)) return true;
+    if (this.#faults?.stuckBusy && (this.#forcedEnd >= 0 || this.#normalStart >= 0)) return true;
     if (this.#forcedEnd >= 0) return now < this.#forcedEnd;
     if (this.#normalStart >= 0) {
       const cycle = this.measurementTime() + this.#standby();
@@ -182,12 +234,12 @@ export class Bmx280Sim extends RegisterPeripheral {
 
   /** Runs the conversions that completed by now. */
   #update(): void {
-    if (this.faults.stuckBusy) return;
+    if (this.#faults?.stuckBusy) return;
     const now = this.#clock.now();
     if (this.#forcedEnd >= 0 && now >= this.#forcedEnd) {
       const at = this.#forcedEnd;
       this.#forcedEnd = -1;
-      this.registers[0xf4] &= ~3; // back to sleep (§3.3.3)
+      this.#ctrlMeas &= ~3; // back to sleep (§3.3.3)
       this.#convert(at);
     }
     if (this.#normalStart >= 0) {
@@ -203,10 +255,9 @@ export class Bmx280Sim extends RegisterPeripheral {
   #convert(at: number): void {
     this.conversions++;
     const c = this.calibration;
-    const osT = OS[this.registers[0xf4] >> 5];
-    const osP = OS[(this.registers[0xf4] >> 2) & 7];
-    const coef = FILTER[(this.registers[0xf5] >> 2) & 7];
-    const r = this.registers;
+    const osT = OS[this.#ctrlMeas >> 5];
+    const osP = OS[(this.#ctrlMeas >> 2) & 7];
+    const coef = FILTER[(this.#config >> 2) & 7];
     let adcT = 0x80000;
     if (osT) {
       const raw = invertTemperature(c, this.#env.temperature(at), 1);
@@ -217,12 +268,9 @@ export class Bmx280Sim extends RegisterPeripheral {
       const raw = invertPressure(c, this.#env.pressure(at), temperatureFine(c, adcT), 1);
       adcP = this.#filter("P", raw, coef, osP);
     }
-    r[0xf7] = adcP >> 12; r[0xf8] = (adcP >> 4) & 0xff; r[0xf9] = (adcP & 0x0f) << 4;
-    r[0xfa] = adcT >> 12; r[0xfb] = (adcT >> 4) & 0xff; r[0xfc] = (adcT & 0x0f) << 4;
-    if (this.variant === "bme280") {
-      const adcH = this.#osH && osT ? invertHumidity(c, this.#env.humidity(at), temperatureFine(c, adcT)) : 0x8000;
-      r[0xfd] = adcH >> 8; r[0xfe] = adcH & 0xff;
-    }
+    this.#adcP = adcP;
+    this.#adcT = adcT;
+    if (this.variant === "bme280") this.#adcH = this.#osH && osT ? invertHumidity(c, this.#env.humidity(at), temperatureFine(c, adcT)) : 0x8000;
   }
 
   /** IIR filter on the raw value, then the ADC resolution: 20 bits with the filter, 16 + log2(osr) without. */
@@ -241,9 +289,9 @@ export class Bmx280Sim extends RegisterPeripheral {
   }
 
   #resetControl(): void {
-    const r = this.registers;
-    r[0xf2] = 0; r[0xf4] = 0; r[0xf5] = 0;
-    r[0xf7] = 0x80; r[0xf8] = 0; r[0xf9] = 0; r[0xfa] = 0x80; r[0xfb] = 0; r[0xfc] = 0; r[0xfd] = 0x80; r[0xfe] = 0;
+    this.#ctrlHum = this.#ctrlMeas = this.#config = 0;
+    this.#adcP = this.#adcT = 0x80000;
+    this.#adcH = 0x8000;
     this.#forcedEnd = -1;
     this.#normalStart = -1;
     this.#filtT = this.#filtP = undefined;

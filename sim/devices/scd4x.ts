@@ -20,8 +20,8 @@ const ALLOWED_IN_PERIODIC = [0xec05, 0xe4b8, 0x3f86, 0xe000];
 
 export class Scd4xSim implements I2cPeripheral {
   readonly variant: "scd40" | "scd41";
-  readonly faults: SensirionFaults = { stuckBusy: false, crcError: false };
-  readonly commands: number[] = [];
+  #faults: SensirionFaults | undefined;
+  #commands: number[] | undefined;
   /** How many commands `commands` keeps (default 256; 0: none). */
   commandLogLimit: number;
   serial = 0x1234_5678_9abc;
@@ -47,13 +47,23 @@ export class Scd4xSim implements I2cPeripheral {
     return this.#mode;
   }
 
+  /** Commands received, newest last (for tests; created with the first one kept). */
+  get commands(): number[] {
+    return (this.#commands ??= []);
+  }
+
+  /** Injected faults (created on first use). */
+  get faults(): SensirionFaults {
+    return (this.#faults ??= { stuckBusy: false, crcError: false });
+  }
+
   write(data: Uint8Array, _stop: boolean): void {
     const now = this.#clock.now();
-    if (now < this.#busyUntil || (this.faults.stuckBusy && this.#single !== undefined && !this.#singleRead))
+    if (now < this.#busyUntil || (this.#faults?.stuckBusy && this.#single !== undefined && !this.#singleRead))
       throw new I2cNackError("address", "SCD4x busy executing a command");
     if (data.length !== 2 && data.length !== 5) throw new I2cNackError("data", "SCD4x: commands are 2 bytes (5 with an argument)");
     const cmd = (data[0] << 8) | data[1];
-    logCommand(this.commands, cmd, this.commandLogLimit);
+    if (this.commandLogLimit > 0 || this.#commands) logCommand(this.commands, cmd, this.commandLogLimit);
     this.#response = undefined;
     if (this.#mode !== "idle" && !ALLOWED_IN_PERIODIC.includes(cmd))
       throw new I2cNackError("data", `SCD4x: command 0x${cmd.toString(16)} not allowed during periodic measurement`);
@@ -70,7 +80,7 @@ export class Scd4xSim implements I2cPeripheral {
         this.#busyUntil = now + 500;
         return;
       case 0xe4b8:
-        this.#response = corruptCrc(encodeWords([this.#ready(now) !== undefined ? 0x8006 : 0x8000]), this.faults);
+        this.#response = corruptCrc(encodeWords([this.#ready(now) !== undefined ? 0x8006 : 0x8000]), this.#faults);
         return;
       case 0xec05: {
         const at = this.#ready(now);
@@ -78,11 +88,11 @@ export class Scd4xSim implements I2cPeripheral {
         if (this.#mode === "idle") this.#singleRead = true;
         else this.#lastRead = this.#index(now);
         const co2 = Math.min(40000, Math.max(0, Math.round(this.#env.co2(at))));
-        this.#response = corruptCrc(encodeWords([co2, encodeTemperature(this.#env.temperature(at)), encodeHumidity(this.#env.humidity(at))]), this.faults);
+        this.#response = corruptCrc(encodeWords([co2, encodeTemperature(this.#env.temperature(at)), encodeHumidity(this.#env.humidity(at))]), this.#faults);
         return;
       }
       case 0x3682:
-        this.#response = corruptCrc(encodeWords([Math.floor(this.serial / 2 ** 32) & 0xffff, Math.floor(this.serial / 65536) & 0xffff, this.serial & 0xffff]), this.faults);
+        this.#response = corruptCrc(encodeWords([Math.floor(this.serial / 2 ** 32) & 0xffff, Math.floor(this.serial / 65536) & 0xffff, this.serial & 0xffff]), this.#faults);
         return;
       case 0x219d:
         if (this.variant !== "scd41") throw new I2cNackError("data", "SCD40: measure_single_shot not supported");
@@ -120,7 +130,7 @@ export class Scd4xSim implements I2cPeripheral {
 
   /** Completion time of the unread buffered measurement, or undefined. */
   #ready(now: number): number | undefined {
-    if (this.faults.stuckBusy) return undefined;
+    if (this.#faults?.stuckBusy) return undefined;
     if (this.#mode === "idle") return this.#single !== undefined && !this.#singleRead && now >= this.#single ? this.#single : undefined;
     const k = this.#index(now);
     if (k < 0 || k === this.#lastRead) return undefined;

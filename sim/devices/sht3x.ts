@@ -51,7 +51,8 @@ export function encodeHumidity(percent: number): number {
   return Math.min(65535, Math.max(0, Math.round((percent * 65535) / 100)));
 }
 
-export function corruptCrc(bytes: Uint8Array, faults: SensirionFaults): Uint8Array {
+export function corruptCrc(bytes: Uint8Array, faults: SensirionFaults | undefined): Uint8Array {
+  if (!faults) return bytes;
   for (let w = 0; w * 3 + 2 < bytes.length; w++) {
     if (faults.crcError || faults.crcErrorWord === w) bytes[w * 3 + 2] ^= 0xff;
   }
@@ -59,10 +60,9 @@ export function corruptCrc(bytes: Uint8Array, faults: SensirionFaults): Uint8Arr
 }
 
 export class Sht3xSim implements I2cPeripheral {
-  readonly faults: SensirionFaults = { stuckBusy: false, crcError: false };
+  #faults: SensirionFaults | undefined;
   serial = 0x1a2b3c4d;
-  /** Commands received, newest last (for tests). */
-  readonly commands: number[] = [];
+  #commands: number[] | undefined;
   /** How many commands `commands` keeps (default 256; 0: none). */
   commandLogLimit: number;
   heater = false;
@@ -90,15 +90,25 @@ export class Sht3xSim implements I2cPeripheral {
     return this.#mode;
   }
 
+  /** Commands received, newest last (for tests; created with the first one kept). */
+  get commands(): number[] {
+    return (this.#commands ??= []);
+  }
+
+  /** Injected faults (created on first use). */
+  get faults(): SensirionFaults {
+    return (this.#faults ??= { stuckBusy: false, crcError: false });
+  }
+
   write(data: Uint8Array, _stop: boolean): void {
     const now = this.#clock.now();
-    if (this.#mode === "single" && (this.faults.stuckBusy || now < this.#doneAt)) throw new I2cNackError("address", "SHT3x busy measuring");
+    if (this.#mode === "single" && (this.#faults?.stuckBusy || now < this.#doneAt)) throw new I2cNackError("address", "SHT3x busy measuring");
     if (data.length !== 2) {
       this.status |= 0x0002;
       throw new I2cNackError("data", `SHT3x: ${data.length}-byte command not understood`);
     }
     const cmd = (data[0] << 8) | data[1];
-    logCommand(this.commands, cmd, this.commandLogLimit);
+    if (this.commandLogLimit > 0 || this.#commands) logCommand(this.commands, cmd, this.commandLogLimit);
     this.#response = undefined;
     if (this.#mode === "periodic" && ![0xe000, 0x3093, 0x30a2, 0xf32d, 0x3041, 0x306d, 0x3066].includes(cmd)) {
       this.status |= 0x0002;
@@ -121,7 +131,7 @@ export class Sht3xSim implements I2cPeripheral {
     }
     switch (cmd) {
       case 0xe000: {
-        if (this.#mode !== "periodic" || this.faults.stuckBusy) return; // the read header will be NACKed
+        if (this.#mode !== "periodic" || this.#faults?.stuckBusy) return; // the read header will be NACKed
         const k = Math.floor((now - this.#periodicStart - this.#duration) / this.#period);
         if (k < 0 || k === this.#lastFetched) return;
         this.#lastFetched = k;
@@ -145,13 +155,13 @@ export class Sht3xSim implements I2cPeripheral {
         this.status &= ~0x2000;
         return;
       case 0xf32d:
-        this.#response = corruptCrc(encodeWords([this.status]), this.faults);
+        this.#response = corruptCrc(encodeWords([this.status]), this.#faults);
         return;
       case 0x3041:
         this.status &= ~(0x8000 | 0x0800 | 0x0400 | 0x0010);
         return;
       case 0x3780:
-        this.#response = corruptCrc(encodeWords([this.serial >>> 16, this.serial & 0xffff]), this.faults);
+        this.#response = corruptCrc(encodeWords([this.serial >>> 16, this.serial & 0xffff]), this.#faults);
         return;
       default:
         this.status |= 0x0002;
@@ -162,7 +172,7 @@ export class Sht3xSim implements I2cPeripheral {
   read(count: number, _stop: boolean): Uint8Array {
     const now = this.#clock.now();
     if (this.#mode === "single" && this.#singleReady) {
-      if (this.faults.stuckBusy || now < this.#doneAt) throw new I2cNackError("address", "SHT3x measurement not finished");
+      if (this.#faults?.stuckBusy || now < this.#doneAt) throw new I2cNackError("address", "SHT3x measurement not finished");
       this.#singleReady = false;
       this.#mode = "idle";
       this.#response = this.#measurement(this.#doneAt);
@@ -178,6 +188,6 @@ export class Sht3xSim implements I2cPeripheral {
   #measurement(at: number): Uint8Array {
     const t = this.#env.temperature(at) + (this.heater ? SHT3X_HEATER_OFFSET : 0);
     const rh = this.#env.humidity(at);
-    return corruptCrc(encodeWords([encodeTemperature(t), encodeHumidity(rh)]), this.faults);
+    return corruptCrc(encodeWords([encodeTemperature(t), encodeHumidity(rh)]), this.#faults);
   }
 }

@@ -26,9 +26,9 @@ export function encodeSht4xHumidity(percent: number): number {
 }
 
 export class Sht4xSim implements I2cPeripheral {
-  readonly faults: SensirionFaults = { stuckBusy: false, crcError: false };
+  #faults: SensirionFaults | undefined;
   serial = 0x0bad_cafe;
-  readonly commands: number[] = [];
+  #commands: number[] | undefined;
   /** How many commands `commands` keeps (default 256; 0: none). */
   commandLogLimit: number;
   #clock: SimClock;
@@ -46,13 +46,23 @@ export class Sht4xSim implements I2cPeripheral {
     if (options.serial !== undefined) this.serial = options.serial;
   }
 
+  /** Commands received, newest last (for tests; created with the first one kept). */
+  get commands(): number[] {
+    return (this.#commands ??= []);
+  }
+
+  /** Injected faults (created on first use). */
+  get faults(): SensirionFaults {
+    return (this.#faults ??= { stuckBusy: false, crcError: false });
+  }
+
   write(data: Uint8Array, _stop: boolean): void {
     const now = this.#clock.now();
-    if (this.#measuring && (this.faults.stuckBusy || now < this.#busyUntil)) throw new I2cNackError("address", "SHT4x busy measuring");
+    if (this.#measuring && (this.#faults?.stuckBusy || now < this.#busyUntil)) throw new I2cNackError("address", "SHT4x busy measuring");
     if (data.length === 0) return;
     if (data.length > 1) throw new I2cNackError("data", "SHT4x: commands are one byte");
     const cmd = data[0];
-    logCommand(this.commands, cmd, this.commandLogLimit);
+    if (this.commandLogLimit > 0 || this.#commands) logCommand(this.commands, cmd, this.commandLogLimit);
     this.#response = undefined;
     this.#measuring = false;
     if (MEASURE[cmd] !== undefined || HEATER[cmd]) {
@@ -65,7 +75,7 @@ export class Sht4xSim implements I2cPeripheral {
       return;
     }
     if (cmd === 0x89) {
-      this.#response = corruptCrc(encodeWords([this.serial >>> 16, this.serial & 0xffff]), this.faults);
+      this.#response = corruptCrc(encodeWords([this.serial >>> 16, this.serial & 0xffff]), this.#faults);
       return;
     }
     if (cmd === 0x94) return;
@@ -74,11 +84,11 @@ export class Sht4xSim implements I2cPeripheral {
 
   read(count: number, _stop: boolean): Uint8Array {
     if (this.#measuring) {
-      if (this.faults.stuckBusy || this.#clock.now() < this.#busyUntil) throw new I2cNackError("address", "SHT4x measurement not finished");
+      if (this.#faults?.stuckBusy || this.#clock.now() < this.#busyUntil) throw new I2cNackError("address", "SHT4x measurement not finished");
       this.#measuring = false;
       const at = this.#measureAt;
       const t = this.#env.temperature(at) + this.#heat;
-      this.#response = corruptCrc(encodeWords([encodeTemperature(t), encodeSht4xHumidity(this.#env.humidity(at))]), this.faults);
+      this.#response = corruptCrc(encodeWords([encodeTemperature(t), encodeSht4xHumidity(this.#env.humidity(at))]), this.#faults);
     }
     const response = this.#response;
     if (!response) throw new I2cNackError("address", "SHT4x: no data to read");
