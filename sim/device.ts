@@ -297,6 +297,42 @@ function ioConstructor(inc: Incarnation, Base: unknown): any {
   return openIo.bind(null, inc, Base as new (options: any) => Closable);
 }
 
+/**
+ * `platform.io` of one boot: each IO constructor is made on first use (a bound
+ * `openIo`, ~80 B) and is then the same function for the boot. A simulated fleet
+ * boots a thousand devices whose apps use two or three of them. TLS and Analog
+ * read undefined when the device has none; TCP, UDP and I2C always exist (a
+ * missing one throws when constructed). Frozen; the memo slots are private.
+ */
+class BootIo implements PlatformIo {
+  readonly #inc: Incarnation;
+  readonly #src: Partial<PlatformIo>;
+  #tcp: PlatformIo["TCP"] | undefined;
+  #udp: PlatformIo["UDP"] | undefined;
+  #i2c: PlatformIo["I2C"] | undefined;
+  #tls: PlatformIo["TLS"] | undefined;
+  #analog: PlatformIo["Analog"] | undefined;
+  constructor(inc: Incarnation, src: Partial<PlatformIo>) {
+    this.#inc = inc;
+    this.#src = src;
+  }
+  get TCP(): PlatformIo["TCP"] {
+    return (this.#tcp ??= ioConstructor(this.#inc, this.#src.TCP ?? missingIo("TCP")));
+  }
+  get UDP(): PlatformIo["UDP"] {
+    return (this.#udp ??= ioConstructor(this.#inc, this.#src.UDP ?? missingIo("UDP")));
+  }
+  get I2C(): PlatformIo["I2C"] {
+    return (this.#i2c ??= ioConstructor(this.#inc, this.#src.I2C ?? missingIo("I2C")));
+  }
+  get TLS(): PlatformIo["TLS"] {
+    return this.#src.TLS ? (this.#tls ??= ioConstructor(this.#inc, this.#src.TLS)) : undefined;
+  }
+  get Analog(): PlatformIo["Analog"] {
+    return this.#src.Analog ? (this.#analog ??= ioConstructor(this.#inc, this.#src.Analog)) : undefined;
+  }
+}
+
 const missing: Record<string, unknown> = {};
 
 /** A constructor that explains the device has no such IO (one per name, shared). */
@@ -315,8 +351,8 @@ export class SimDevice {
   readonly rtc: RtcMemory & { powerOn?(): void };
   readonly board: unknown;
   readonly events: DeviceEvent[] = [];
-  readonly crashes: CrashRecord[] = [];
-  readonly logs: string[] = [];
+  #crashes: CrashRecord[] | undefined;
+  #logs: string[] | undefined;
   logLimit = 1000;
   /** How many events `events` keeps, newest last (a device that sleeps every minute boots 1,440 times a day). */
   eventLimit = 1000;
@@ -361,6 +397,16 @@ export class SimDevice {
     this.#maxCrashes = options.maxCrashes ?? 100;
   }
 
+  /** The crashes since the last cold boot, oldest first (created with the first). */
+  get crashes(): CrashRecord[] {
+    return (this.#crashes ??= []);
+  }
+
+  /** The log lines, newest last, up to logLimit (created with the first). */
+  get logs(): string[] {
+    return (this.#logs ??= []);
+  }
+
   get state(): DeviceState {
     return this.#state;
   }
@@ -390,7 +436,7 @@ export class SimDevice {
     if (this.#state !== "off" && this.#state !== "halted") throw new Error(`SimDevice: cannot start, device is ${this.#state}`);
     this.rtc.powerOn?.();
     this.flash.powerOn?.();
-    this.crashes.length = 0;
+    if (this.#crashes) this.#crashes.length = 0;
     this.#boot("power-on");
     return this;
   }
@@ -577,14 +623,6 @@ export class SimDevice {
   }
 
   #makePlatform(inc: Incarnation, cause: WakeCause): SimPlatform {
-    const src = this.#io;
-    const io: PlatformIo = {
-      TCP: ioConstructor(inc, src.TCP ?? missingIo("TCP")),
-      UDP: ioConstructor(inc, src.UDP ?? missingIo("UDP")),
-      I2C: ioConstructor(inc, src.I2C ?? missingIo("I2C")),
-    };
-    if (src.TLS) io.TLS = ioConstructor(inc, src.TLS);
-    if (src.Analog) io.Analog = ioConstructor(inc, src.Analog);
     return Object.freeze({
       name: this.name,
       board: this.board,
@@ -594,7 +632,7 @@ export class SimDevice {
       rtc: this.rtc,
       power: Object.freeze(new BootPower(inc, cause)),
       crypto: this.#crypto,
-      io: Object.freeze(io),
+      io: Object.freeze(new BootIo(inc, this.#io)),
       log: bootLog.bind(inc),
     });
   }

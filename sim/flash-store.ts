@@ -93,7 +93,8 @@ function sameValue(a: StoredValue, b: StoredValue): boolean {
 
 export class FlashStore implements KeyValueStore {
   readonly capacity: number;
-  #spaces = new Map<string, Map<string, StoredValue>>();
+  /** Created with the first namespace (a device that never writes keeps no Map). */
+  #spaces: Map<string, Map<string, StoredValue>> | undefined;
   #used = 0;
   #failIn: number | undefined;
   #failApply = false;
@@ -125,14 +126,14 @@ export class FlashStore implements KeyValueStore {
   get(namespace: string, key: string): StoredValue | undefined {
     this.#checkPower();
     checkStorageEntry(namespace, key);
-    const value = this.#spaces.get(namespace)?.get(key);
+    const value = this.#spaces?.get(namespace)?.get(key);
     return value === undefined ? undefined : copyValue(value);
   }
 
   set(namespace: string, key: string, value: StoredValue): void {
     this.#checkPower();
     checkStorageEntry(namespace, key, value);
-    const space = this.#spaces.get(namespace);
+    const space = this.#spaces?.get(namespace);
     const old = space?.get(key);
     const delta = entryCost(value) - (old === undefined ? 0 : entryCost(old)) + (space ? 0 : NVS_ENTRY_BYTES);
     if (this.#used + delta > this.capacity)
@@ -145,7 +146,7 @@ export class FlashStore implements KeyValueStore {
       let s = space;
       if (!s) {
         s = new Map();
-        this.#spaces.set(namespace, s);
+        (this.#spaces ??= new Map()).set(namespace, s);
       }
       s.set(key, stored);
       this.#used += delta;
@@ -158,13 +159,13 @@ export class FlashStore implements KeyValueStore {
     this.#checkPower();
     checkStorageEntry(namespace, key);
     this.#mutate(() => {
-      const space = this.#spaces.get(namespace);
+      const space = this.#spaces?.get(namespace);
       const old = space?.get(key);
       if (!space || old === undefined) return false;
       space.delete(key);
       this.#used -= entryCost(old);
       if (space.size === 0) {
-        this.#spaces.delete(namespace);
+        this.#spaces!.delete(namespace);
         this.#used -= NVS_ENTRY_BYTES;
       }
       this.erases++;
@@ -175,14 +176,14 @@ export class FlashStore implements KeyValueStore {
   keys(namespace: string): string[] {
     this.#checkPower();
     checkStorageEntry(namespace, "k");
-    const space = this.#spaces.get(namespace);
+    const space = this.#spaces?.get(namespace);
     return space ? [...space.keys()].sort() : [];
   }
 
   /** Namespaces that hold at least one key. */
   namespaces(): string[] {
     this.#checkPower();
-    return [...this.#spaces.keys()].sort();
+    return this.#spaces ? [...this.#spaces.keys()].sort() : [];
   }
 
   /**
@@ -208,7 +209,7 @@ export class FlashStore implements KeyValueStore {
 
   /** Erases everything (like `idf.py erase-flash`); not counted as a power event. */
   erase(): void {
-    this.#spaces.clear();
+    this.#spaces = undefined;
     this.#used = 0;
     this.commit();
   }
@@ -216,7 +217,7 @@ export class FlashStore implements KeyValueStore {
   /** A deep copy of the content. */
   image(): FlashImage {
     const out: FlashImage = {};
-    for (const [ns, space] of this.#spaces) {
+    for (const [ns, space] of this.#spaces ?? []) {
       const o: { [key: string]: StoredValue } = {};
       for (const [k, v] of space) o[k] = copyValue(v);
       out[ns] = o;

@@ -446,6 +446,29 @@ describe("SimDevice: the platform objects of a boot", () => {
     expect(closes).toBe(1);
   });
 
+  it("an IO constructor is the same function for the whole boot and a new one after a reboot; TLS and Analog read undefined when the device has none", () => {
+    const { device } = makeDevice(() => {});
+    device.start();
+    const p = device.platform!;
+    expect(p.io.TCP).toBe(p.io.TCP);
+    expect(p.io.UDP).toBe(p.io.UDP);
+    expect(p.io.TLS).toBeUndefined();
+    expect(p.io.Analog).toBeUndefined();
+    expect(() => new p.io.UDP({ port: 1 })).toThrow("no UDP");
+    device.powerCycle();
+    const q = device.platform!;
+    expect(q.io.TCP).not.toBe(p.io.TCP);
+    expect(() => new p.io.TCP({ address: "10.0.0.1", port: 1 })).toThrow(SleepSignal); // the old boot's constructor
+    expect(q.io.TCP).toBe(q.io.TCP);
+  });
+
+  it("crashes and logs are empty lists before the first one", () => {
+    const { device } = makeDevice(() => {});
+    expect(device.crashes).toEqual([]);
+    expect(device.logs).toEqual([]);
+    expect(device.crashes).toBe(device.crashes);
+  });
+
   it("IO constructors need new; the instance is the IO class's own", () => {
     FakeTcp.all = [];
     const { device } = makeDevice(() => {});

@@ -193,6 +193,23 @@ describe("FlashStore: wear counter, image", () => {
     expect(store.writes).toBe(3);
   });
 
+  it("a store never written to reads empty everywhere; erase() then set() works again", () => {
+    const store = new FlashStore();
+    expect(store.get("ns", "k")).toBeUndefined();
+    expect(store.keys("ns")).toEqual([]);
+    expect(store.namespaces()).toEqual([]);
+    expect(store.image()).toEqual({});
+    store.delete("ns", "k");
+    expect(store.erases).toBe(0);
+    store.set("ns", "k", 1);
+    store.erase();
+    expect(store.namespaces()).toEqual([]);
+    expect(store.used).toBe(0);
+    store.set("ns", "k", 2);
+    expect(store.get("ns", "k")).toBe(2);
+    expect(store.used).toBe(64); // namespace entry + integer entry
+  });
+
   it("image() and load() round-trip; load validates everything first", () => {
     const a = new FlashStore();
     a.set("ns", "n", 5);
