@@ -298,6 +298,26 @@ function ioConstructor(inc: Incarnation, Base: unknown): any {
 }
 
 /**
+ * The IO classes a SimDevice was given, in fields of one fixed shape: V8 gave
+ * the callers' spread copies (`{...hardware.io, TCP}`) a map of their own per
+ * device (~190 B).
+ */
+class DeviceIo {
+  readonly TCP: PlatformIo["TCP"] | undefined;
+  readonly UDP: PlatformIo["UDP"] | undefined;
+  readonly I2C: PlatformIo["I2C"] | undefined;
+  readonly TLS: PlatformIo["TLS"] | undefined;
+  readonly Analog: PlatformIo["Analog"] | undefined;
+  constructor(io: Partial<PlatformIo>) {
+    this.TCP = io.TCP;
+    this.UDP = io.UDP;
+    this.I2C = io.I2C;
+    this.TLS = io.TLS;
+    this.Analog = io.Analog;
+  }
+}
+
+/**
  * `platform.io` of one boot: each IO constructor is made on first use (a bound
  * `openIo`, ~80 B) and is then the same function for the boot. A simulated fleet
  * boots a thousand devices whose apps use two or three of them. TLS and Analog
@@ -306,13 +326,13 @@ function ioConstructor(inc: Incarnation, Base: unknown): any {
  */
 class BootIo implements PlatformIo {
   readonly #inc: Incarnation;
-  readonly #src: Partial<PlatformIo>;
+  readonly #src: DeviceIo;
   #tcp: PlatformIo["TCP"] | undefined;
   #udp: PlatformIo["UDP"] | undefined;
   #i2c: PlatformIo["I2C"] | undefined;
   #tls: PlatformIo["TLS"] | undefined;
   #analog: PlatformIo["Analog"] | undefined;
-  constructor(inc: Incarnation, src: Partial<PlatformIo>) {
+  constructor(inc: Incarnation, src: DeviceIo) {
     this.#inc = inc;
     this.#src = src;
   }
@@ -360,7 +380,7 @@ export class SimDevice {
   sleeps = 0;
   restarts = 0;
   #app: AppEntry;
-  #io: Partial<PlatformIo>;
+  #io: DeviceIo;
   #crypto: Crypto;
   #logSink?: (line: string) => void;
   #onEvent?: (event: DeviceEvent) => void;
@@ -388,7 +408,7 @@ export class SimDevice {
     this.board = options.board;
     this.flash = options.flash ?? new FlashStore();
     this.rtc = options.rtc ?? new SimRtcMemory();
-    this.#io = options.io ?? {};
+    this.#io = new DeviceIo(options.io ?? {});
     this.#crypto = Object.freeze(new DeviceCrypto(options.crypto, options.seed ?? 0x5eed));
     this.#logSink = options.log;
     this.#onEvent = options.onEvent;

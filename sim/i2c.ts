@@ -68,7 +68,11 @@ export interface I2cTransaction {
 }
 
 export class I2cBus {
-  readonly peripherals = new Map<number, I2cPeripheral>();
+  /**
+   * The chips by address under "a<address>" keys: a plain object of a shape
+   * shared by every bus with the same chips (a Map costs each bus ~180 B).
+   */
+  #chips: Record<string, I2cPeripheral> = {};
   readonly faults: I2cFault[] = [];
   /** Every transaction, newest last, up to `logLimit` of them (0: none kept). */
   readonly log: I2cTransaction[] = [];
@@ -88,13 +92,27 @@ export class I2cBus {
     this.I2C = SimI2C.bind(null, this) as unknown as new (options: I2cOptions) => I2cDevice;
   }
 
+  /** The attached chips by address (a new Map each time: attach and detach change the bus). */
+  get peripherals(): Map<number, I2cPeripheral> {
+    const map = new Map<number, I2cPeripheral>();
+    for (const address of this.scan()) map.set(address, this.#chips["a" + address]);
+    return map;
+  }
+
+  /** The chip at `address`, if any. */
+  peripheral(address: number): I2cPeripheral | undefined {
+    const key = "a" + address;
+    return Object.prototype.hasOwnProperty.call(this.#chips, key) ? this.#chips[key] : undefined;
+  }
+
   attach(address: number, peripheral: I2cPeripheral): void {
-    if (this.peripherals.has(address)) throw new Error(`I2C bus: address 0x${address.toString(16)} already in use`);
-    this.peripherals.set(address, peripheral);
+    if (!Number.isInteger(address) || address < 0 || address > 0x7f) throw new RangeError(`I2C bus: invalid 7-bit address ${address}`);
+    if (this.peripheral(address)) throw new Error(`I2C bus: address 0x${address.toString(16)} already in use`);
+    this.#chips["a" + address] = peripheral;
   }
 
   detach(address: number): void {
-    this.peripherals.delete(address);
+    delete this.#chips["a" + address];
   }
 
   /** Queues a fault for the next matching transaction(s). */
@@ -108,7 +126,7 @@ export class I2cBus {
 
   /** Addresses that acknowledge, as a bus scan would find them. */
   scan(): number[] {
-    return [...this.peripherals.keys()].sort((a, b) => a - b);
+    return Object.keys(this.#chips).map((k) => Number(k.slice(1))).sort((a, b) => a - b);
   }
 
   /** @internal one transaction on the wire */
@@ -119,7 +137,7 @@ export class I2cBus {
     try {
       if (fault?.kind === "timeout") throw new I2cTimeoutError();
       if (fault?.kind === "address-nack") throw new I2cNackError("address");
-      const peripheral = this.peripherals.get(address);
+      const peripheral = this.peripheral(address);
       if (!peripheral) throw new I2cNackError("address", `I2C address 0x${address.toString(16)} not acknowledged (no device)`);
       if (op === "write") {
         if (fault?.kind === "data-nack") throw new I2cNackError("data");

@@ -58,6 +58,26 @@ describe("I2cBus: ECMA-419 §10 I²C synchronous IO", () => {
     expect(bus.scan()).toEqual([0x44, 0x76]);
   });
 
+  it("peripheral(address) finds a chip; peripherals is a copy by address; attach refuses an address outside 7 bits", () => {
+    const { bus } = setup();
+    const chip = new RegisterPeripheral();
+    bus.attach(0x10, chip);
+    expect(bus.peripheral(0x10)).toBe(chip);
+    expect(bus.peripheral(0x11)).toBeUndefined();
+    const copy = bus.peripherals;
+    expect(copy.get(0x10)).toBe(chip);
+    expect([...copy.keys()]).toEqual([0x10, 0x44]);
+    copy.delete(0x10);
+    expect(bus.peripheral(0x10)).toBe(chip);
+    expect(() => bus.attach(0x80, new RegisterPeripheral())).toThrow(RangeError);
+    expect(() => bus.attach(1.5, new RegisterPeripheral())).toThrow(RangeError);
+    expect(bus.scan()).toEqual([0x10, 0x44]);
+    bus.detach(0x10);
+    expect(bus.peripheral(0x10)).toBeUndefined();
+    bus.attach(0x10, chip); // free again
+    expect(bus.peripheral(0x10)).toBe(chip);
+  });
+
   it("refuses a second peripheral at the same address", () => {
     const { bus } = setup();
     expect(() => bus.attach(0x44, new RegisterPeripheral())).toThrow("already in use");
