@@ -18,8 +18,9 @@ import type { BoardDefinition } from "../../boards/types";
 import type { Platform } from "../platform/platform";
 import { Scheduler } from "../scheduler/scheduler";
 import { MqttClient, type MqttClientOptions, type MqttError } from "../mqtt/client";
+import type { MqttClientCore } from "../mqtt/client-core";
 import { ConfigStore } from "./store";
-import { ConfigCore, type ConnectivityHook } from "./core";
+import { ConfigCore, type ConfigCoreOptions, type ConnectivityHook } from "./core";
 import { ConfigMqttBinding, configMqttOptions } from "./mqtt-binding";
 import type { SafeApplySwitch } from "./safe-apply-switch";
 import type { DeviceConfig } from "./schema";
@@ -66,25 +67,49 @@ export interface DeviceCoreOptions {
   tuning?: { burst?: number; ratePerS?: number; rebootDelayMs?: number };
 }
 
+/**
+ * The core's options on the platform: one object whose hooks are prototype methods
+ * (three closures and their scope per device before; a simulated fleet runs thousands).
+ */
+class CoreHooks implements ConfigCoreOptions {
+  declare store: ConfigStore;
+  declare scheduler: Scheduler;
+  declare connectivity: ConnectivityHook;
+  declare burst: number | undefined;
+  declare ratePerS: number | undefined;
+  declare rebootDelayMs: number | undefined;
+  declare readonly o: DeviceCoreOptions;
+
+  constructor(o: DeviceCoreOptions, store: ConfigStore) {
+    this.o = o;
+    this.store = store;
+    this.scheduler = o.scheduler;
+    this.connectivity = o.connectivity;
+    this.burst = o.tuning?.burst;
+    this.ratePerS = o.tuning?.ratePerS;
+    this.rebootDelayMs = o.tuning?.rebootDelayMs;
+  }
+
+  hmacSha256(k: Uint8Array, d: Uint8Array): Uint8Array {
+    return this.o.platform.crypto.hmacSha256(k, d);
+  }
+
+  reboot(): void {
+    this.o.offline();
+    this.o.platform.power.restart();
+  }
+
+  log(line: string): void {
+    this.o.platform.log(line);
+  }
+}
+
 /** The configuration store (with the command key provisioned when given) and the core on it. */
 export function deviceCore(o: DeviceCoreOptions): ConfigCore {
   const { platform } = o;
   const store = new ConfigStore({ storage: platform.storage, context: { board: o.board, deviceId: o.deviceId, provisioned: o.provisioned } });
   if (o.key && !store.key()) store.provisionKey(o.key);
-  return new ConfigCore({
-    store,
-    scheduler: o.scheduler,
-    hmacSha256: (k, d) => platform.crypto.hmacSha256(k, d),
-    connectivity: o.connectivity,
-    reboot: () => {
-      o.offline();
-      platform.power.restart();
-    },
-    log: (line) => platform.log(line),
-    burst: o.tuning?.burst,
-    ratePerS: o.tuning?.ratePerS,
-    rebootDelayMs: o.tuning?.rebootDelayMs,
-  });
+  return new ConfigCore(new CoreHooks(o, store));
 }
 
 export interface MqttLinkOptions {
@@ -142,20 +167,13 @@ export class MqttLink {
         return ((b[0] << 8) | b[1]) / 65536;
       },
       reconnect: { initialDelayMs: o.reconnect?.initialDelayMs ?? 1000, maxDelayMs: o.reconnect?.maxDelayMs ?? 30000 },
-      onConnect() {
-        link.#connected(this as unknown as MqttClient);
-      },
-      onClose() {
-        if (link.client === (this as unknown as MqttClient)) link.#o.onClose?.(link.client);
-      },
-      onError(e: MqttError) {
-        link.#error(this as unknown as MqttClient, e);
-      },
-      onGiveUp(e) {
-        if (link.#current(this as unknown as MqttClient)) link.#o.trial.fail("MQTT gave up: " + (e?.message ?? "no connection"));
-      },
+      onConnect: linkConnected,
+      onClose: linkClosed,
+      onError: linkError,
+      onGiveUp: linkGaveUp,
     };
     const client = new MqttClient(options);
+    LINKS.set(client, this);
     this.client = client;
     // A deferred result (safe apply) goes out through whichever binding is current then.
     this.binding = new ConfigMqttBinding({ core: this.core!, client, log: (l) => platform.log(l), current: () => link.binding });
@@ -179,6 +197,27 @@ export class MqttLink {
     return this.client === client || this.client === undefined;
   }
 
+  /** @internal The client's callbacks, reached through LINKS (below). */
+  static connected(client: MqttClient): void {
+    const link = LINKS.get(client);
+    if (link) link.#connected(client);
+  }
+
+  static closed(client: MqttClient): void {
+    const link = LINKS.get(client);
+    if (link && link.client === client) link.#o.onClose?.(client);
+  }
+
+  static error(client: MqttClient, e: MqttError): void {
+    const link = LINKS.get(client);
+    if (link) link.#error(client, e);
+  }
+
+  static gaveUp(client: MqttClient, e: MqttError | undefined): void {
+    const link = LINKS.get(client);
+    if (link && link.#current(client)) link.#o.trial.fail("MQTT gave up: " + (e?.message ?? "no connection"));
+  }
+
   #connected(client: MqttClient): void {
     this.binding?.connected();
     if (this.#current(client)) this.#o.trial.connected();
@@ -189,4 +228,26 @@ export class MqttLink {
     if (this.#current(client)) this.#o.trial.connectionError(e.message);
     this.#o.report("mqtt: " + e.message);
   }
+}
+
+/**
+ * Each client's link. The client calls its callbacks with `this` = the client, so these
+ * four are plain functions shared by every link instead of four closures per client.
+ */
+const LINKS = new WeakMap<MqttClient, MqttLink>();
+
+function linkConnected(this: MqttClientCore): void {
+  MqttLink.connected(this as MqttClient);
+}
+
+function linkClosed(this: MqttClientCore): void {
+  MqttLink.closed(this as MqttClient);
+}
+
+function linkError(this: MqttClientCore, e: MqttError): void {
+  MqttLink.error(this as MqttClient, e);
+}
+
+function linkGaveUp(this: MqttClientCore, e: MqttError | undefined): void {
+  MqttLink.gaveUp(this as MqttClient, e);
 }
