@@ -1,7 +1,13 @@
 /*
  * The platform Clock over the host's real time: now() from performance.now()
  * (monotonic, whole milliseconds like the device's tick count), epoch() from
- * Date.now(), timers from setTimeout. Node-only (also fine in browsers).
+ * Date.now(). Node-only (also fine in browsers).
+ *
+ * All timers of one clock share one host timer: they wait in a binary heap by
+ * deadline (ties in the order they were set), and the host timer is armed for
+ * the earliest. A simulated fleet shares one clock between a thousand devices;
+ * a Node Timeout with its closure and a Set entry cost ~300 B per armed timer,
+ * a heap entry ~60 B.
  */
 import type { Clock, TimerHandle } from "../../modules/platform/clock";
 
@@ -12,11 +18,30 @@ export interface RealClockOptions {
   onError?(error: unknown): void;
 }
 
+/** An armed timer of a RealClock (its TimerHandle). */
+class RealTimer {
+  constructor(
+    readonly at: number,
+    readonly seq: number,
+    readonly callback: () => void,
+    /** Position in the clock's heap; -1 once fired or cleared. */
+    public index: number,
+  ) {}
+}
+
+function before(a: RealTimer, b: RealTimer): boolean {
+  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+}
+
 export class RealClock implements Clock {
   #origin = performance.now();
   #unref: boolean;
   #onError?: (error: unknown) => void;
-  #timers = new Set<ReturnType<typeof setTimeout>>();
+  #heap: RealTimer[] = [];
+  #seq = 0;
+  #host: ReturnType<typeof setTimeout> | undefined;
+  /** The deadline the host timer is armed for. */
+  #hostAt = Infinity;
 
   constructor(options: RealClockOptions = {}) {
     this.#unref = !!options.unref;
@@ -34,34 +59,114 @@ export class RealClock implements Clock {
   setTimer(callback: () => void, delayMs: number): TimerHandle {
     if (typeof callback !== "function") throw new TypeError("setTimer: callback must be a function");
     const delay = delayMs > 0 ? Math.min(delayMs, 0x7fffffff) : 0;
-    const handle = setTimeout(() => {
-      this.#timers.delete(handle);
-      if (!this.#onError) return callback();
-      try {
-        callback();
-      } catch (error) {
-        this.#onError(error);
-      }
-    }, delay);
-    if (this.#unref) handle.unref();
-    this.#timers.add(handle);
-    return handle;
+    const timer = new RealTimer(performance.now() + delay, this.#seq++, callback, this.#heap.length);
+    this.#heap.push(timer);
+    this.#up(timer.index);
+    if (this.#heap[0] === timer) this.#arm();
+    return timer;
   }
 
   clearTimer(handle: TimerHandle): void {
-    const h = handle as ReturnType<typeof setTimeout>;
-    if (!this.#timers.delete(h)) return;
-    clearTimeout(h);
+    if (!(handle instanceof RealTimer) || handle.index < 0 || this.#heap[handle.index] !== handle) return;
+    this.#remove(handle.index);
+    if (!this.#heap.length) this.#disarm();
   }
 
   /** Armed timers. */
   get pending(): number {
-    return this.#timers.size;
+    return this.#heap.length;
   }
 
   /** Cancels every armed timer (test teardown). */
   clearAll(): void {
-    for (const h of this.#timers) clearTimeout(h);
-    this.#timers.clear();
+    for (const t of this.#heap) t.index = -1;
+    this.#heap = [];
+    this.#disarm();
+  }
+
+  // -- internals -------------------------------------------------------------
+
+  /** Arms the host timer for the earliest deadline (unless it already is). */
+  #arm(): void {
+    const first = this.#heap[0];
+    if (!first) return this.#disarm();
+    if (this.#host !== undefined && this.#hostAt <= first.at) return;
+    if (this.#host !== undefined) clearTimeout(this.#host);
+    this.#hostAt = first.at;
+    this.#host = setTimeout(this.#fire, Math.max(0, Math.ceil(first.at - performance.now())));
+    if (this.#unref) this.#host.unref();
+  }
+
+  #disarm(): void {
+    if (this.#host !== undefined) clearTimeout(this.#host);
+    this.#host = undefined;
+    this.#hostAt = Infinity;
+  }
+
+  /** The host timer: runs every timer due by now that was set before this run began. */
+  #fire = (): void => {
+    this.#host = undefined;
+    this.#hostAt = Infinity;
+    const now = performance.now();
+    const seqLimit = this.#seq;
+    try {
+      for (let t = this.#heap[0]; t && t.at <= now && t.seq < seqLimit; t = this.#heap[0]) {
+        this.#remove(0);
+        if (!this.#onError) t.callback();
+        else {
+          try {
+            t.callback();
+          } catch (error) {
+            this.#onError(error);
+          }
+        }
+      }
+    } finally {
+      // a callback that threw (no onError) leaves the rest for the next turn
+      this.#arm();
+    }
+  };
+
+  #remove(i: number): void {
+    const heap = this.#heap;
+    const gone = heap[i];
+    const last = heap.pop()!;
+    gone.index = -1;
+    if (last === gone) return;
+    heap[i] = last;
+    last.index = i;
+    this.#up(i);
+    this.#down(last.index);
+  }
+
+  #up(i: number): void {
+    const heap = this.#heap;
+    const t = heap[i];
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!before(t, heap[p])) break;
+      heap[i] = heap[p];
+      heap[i].index = i;
+      i = p;
+    }
+    heap[i] = t;
+    t.index = i;
+  }
+
+  #down(i: number): void {
+    const heap = this.#heap;
+    const n = heap.length;
+    const t = heap[i];
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && before(heap[c + 1], heap[c])) c++;
+      if (!before(heap[c], t)) break;
+      heap[i] = heap[c];
+      heap[i].index = i;
+      i = c;
+    }
+    heap[i] = t;
+    t.index = i;
   }
 }
