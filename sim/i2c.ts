@@ -73,9 +73,8 @@ export class I2cBus {
    * shared by every bus with the same chips (a Map costs each bus ~180 B).
    */
   #chips: Record<string, I2cPeripheral> = {};
-  readonly faults: I2cFault[] = [];
-  /** Every transaction, newest last, up to `logLimit` of them (0: none kept). */
-  readonly log: I2cTransaction[] = [];
+  #faults: I2cFault[] | undefined;
+  #log: I2cTransaction[] | undefined;
   logLimit: number;
   /** The ECMA-419 I2C constructor bound to this bus. */
   readonly I2C: new (options: I2cOptions) => I2cDevice;
@@ -105,6 +104,16 @@ export class I2cBus {
     return Object.prototype.hasOwnProperty.call(this.#chips, key) ? this.#chips[key] : undefined;
   }
 
+  /** The queued faults, next first (created with the first). */
+  get faults(): I2cFault[] {
+    return (this.#faults ??= []);
+  }
+
+  /** Every transaction, newest last, up to `logLimit` of them (0: none kept; created with the first). */
+  get log(): I2cTransaction[] {
+    return (this.#log ??= []);
+  }
+
   attach(address: number, peripheral: I2cPeripheral): void {
     if (!Number.isInteger(address) || address < 0 || address > 0x7f) throw new RangeError(`I2C bus: invalid 7-bit address ${address}`);
     if (this.peripheral(address)) throw new Error(`I2C bus: address 0x${address.toString(16)} already in use`);
@@ -121,7 +130,7 @@ export class I2cBus {
   }
 
   clearFaults(): void {
-    this.faults.length = 0;
+    if (this.#faults) this.#faults.length = 0;
   }
 
   /** Addresses that acknowledge, as a bus scan would find them. */
@@ -161,13 +170,15 @@ export class I2cBus {
   }
 
   #takeFault(address: number, op: "read" | "write"): I2cFault | undefined {
-    for (let i = 0; i < this.faults.length; i++) {
-      const f = this.faults[i];
+    const faults = this.#faults;
+    if (!faults) return undefined;
+    for (let i = 0; i < faults.length; i++) {
+      const f = faults[i];
       if (f.address !== undefined && f.address !== address) continue;
       if (f.on && f.on !== op) continue;
       if (f.kind === "corrupt" && op !== "read") continue;
       f.count = (f.count ?? 1) - 1;
-      if (f.count <= 0) this.faults.splice(i, 1);
+      if (f.count <= 0) faults.splice(i, 1);
       return f;
     }
     return undefined;
@@ -175,7 +186,7 @@ export class I2cBus {
 
   #record(entry: I2cTransaction): void {
     if (this.logLimit <= 0) {
-      if (this.log.length) this.log.length = 0;
+      if (this.#log?.length) this.#log.length = 0;
       return;
     }
     this.log.push(entry);
