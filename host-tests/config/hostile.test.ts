@@ -199,6 +199,29 @@ describe("hostile MQTT commands", () => {
   });
 });
 
+describe("MQTT binding topics", () => {
+  it("follow a device id change: the subscription moves, results and state go to the new topics, old commands are ignored", () => {
+    const k = makeCore();
+    const client = new ScriptedClient();
+    const binding = new ConfigMqttBinding({ core: k.core, client: client as any });
+    expect(binding.topics).toEqual({
+      base: `xs-iot/${DEVICE}`, commands: `xs-iot/${DEVICE}/cmd/#`, cmdPrefix: `xs-iot/${DEVICE}/cmd/`,
+      resPrefix: `xs-iot/${DEVICE}/res/`, config: `xs-iot/${DEVICE}/config`, state: `xs-iot/${DEVICE}/state`,
+    });
+    expect(client.subs.map((x) => x.filter)).toEqual([`xs-iot/${DEVICE}/cmd/#`]);
+    expect(k.run("config/patch", { deviceId: "dev-2" }).status).toBe("ok");
+    expect(binding.topics.commands).toBe("xs-iot/dev-2/cmd/#");
+    expect(client.subs.map((x) => x.filter)).toEqual([`xs-iot/${DEVICE}/cmd/#`, "xs-iot/dev-2/cmd/#"]);
+    expect(client.published.some((p) => p.topic === "xs-iot/dev-2/state" && dec(p.payload) === "online")).toBe(true);
+    const n = client.published.length;
+    client.deliver(`xs-iot/${DEVICE}/cmd/ping`, enc("{}"));
+    expect(client.published.length).toBe(n); // not under the current prefix: ignored
+    client.deliver("xs-iot/dev-2/cmd/ping", enc("{"));
+    expect(client.last().topic).toBe("xs-iot/dev-2/res/ping");
+    expect(client.last().status).toBe("invalid");
+  });
+});
+
 describe("hostile CoAP requests", () => {
   async function coapKit() {
     const fx = makeFixture();

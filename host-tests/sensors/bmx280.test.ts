@@ -58,6 +58,22 @@ describe("BMx280 compensation (datasheet integer formulas)", () => {
 });
 
 describe("BME280 driver against the simulated chip", () => {
+  it("drivers on chips with the same trimming share one frozen calibration; other trimming gets its own and is used", () => {
+    const a = setup({ temperature: 21.5, humidity: 45, pressure: 101325 });
+    const b = setup({ temperature: 21.5, humidity: 45, pressure: 101325 });
+    expect(a.sensor.calibration).toBeDefined();
+    expect(a.sensor.calibration).toBe(b.sensor.calibration);
+    expect(Object.isFrozen(a.sensor.calibration)).toBe(true);
+    const r = rig({ temperature: 30, humidity: 50, pressure: 95000 });
+    const cal = { ...DATASHEET_CALIBRATION, T2: DATASHEET_CALIBRATION.T2 + 40, H2: 300 };
+    r.bus.attach(0x76, new Bmx280Sim({ clock: r.clock, environment: r.environment, calibration: cal }));
+    const c = new Bme280({ sensor: { io: r.bus.I2C, address: 0x76 }, scheduler: r.scheduler, onError: r.onError });
+    expect(c.calibration).not.toBe(a.sensor.calibration);
+    expect(c.calibration!.T2).toBe(cal.T2);
+    const s = r.measure(c);
+    expect(r.errors).toEqual([]);
+    expect(Math.abs(s.thermometer!.temperature - 30)).toBeLessThanOrEqual(0.05);
+  });
   // Resolution (datasheet §3.4.1 / Table 7): 0.01 °C output; pressure 2.62 Pa at x1 (16 bit), 0.16 Pa at x16 (20 bit);
   // humidity 0.008 %RH. Tolerances below add the Q24.8 / Q22.10 output step.
   it.each([

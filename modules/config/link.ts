@@ -72,22 +72,32 @@ export interface DeviceCoreOptions {
  * (three closures and their scope per device before; a simulated fleet runs thousands).
  */
 class CoreHooks implements ConfigCoreOptions {
-  declare store: ConfigStore;
-  declare scheduler: Scheduler;
-  declare connectivity: ConnectivityHook;
-  declare burst: number | undefined;
-  declare ratePerS: number | undefined;
-  declare rebootDelayMs: number | undefined;
+  declare readonly store: ConfigStore;
   declare readonly o: DeviceCoreOptions;
 
   constructor(o: DeviceCoreOptions, store: ConfigStore) {
     this.o = o;
     this.store = store;
-    this.scheduler = o.scheduler;
-    this.connectivity = o.connectivity;
-    this.burst = o.tuning?.burst;
-    this.ratePerS = o.tuning?.ratePerS;
-    this.rebootDelayMs = o.tuning?.rebootDelayMs;
+  }
+
+  get scheduler(): Scheduler {
+    return this.o.scheduler;
+  }
+
+  get connectivity(): ConnectivityHook {
+    return this.o.connectivity;
+  }
+
+  get burst(): number | undefined {
+    return this.o.tuning?.burst;
+  }
+
+  get ratePerS(): number | undefined {
+    return this.o.tuning?.ratePerS;
+  }
+
+  get rebootDelayMs(): number | undefined {
+    return this.o.tuning?.rebootDelayMs;
   }
 
   hmacSha256(k: Uint8Array, d: Uint8Array): Uint8Array {
@@ -127,6 +137,10 @@ export interface MqttLinkOptions {
   onClose?(client: MqttClient): void;
 }
 
+/** Option groups every link's client gets alike (shared, read only: one object, not one per device). */
+const OUTBOX = Object.freeze({ namespace: "xsmqtt" });
+const RECONNECT = Object.freeze({ initialDelayMs: 1000, maxDelayMs: 30000 });
+
 /** The MQTT client for the current settings, its ConfigMqttBinding, and the safe-apply signals. */
 export class MqttLink {
   client: MqttClient | undefined = undefined;
@@ -161,12 +175,12 @@ export class MqttLink {
       socket: isIpv4(host) ? { io, address: host, port: c.mqtt.port, tls } : { io, host, port: c.mqtt.port, tls },
       scheduler: o.scheduler,
       storage: platform.storage,
-      outbox: { namespace: "xsmqtt" },
+      outbox: OUTBOX,
       random: () => {
         const b = platform.crypto.randomFill(new Uint8Array(2));
         return ((b[0] << 8) | b[1]) / 65536;
       },
-      reconnect: { initialDelayMs: o.reconnect?.initialDelayMs ?? 1000, maxDelayMs: o.reconnect?.maxDelayMs ?? 30000 },
+      reconnect: o.reconnect ? { initialDelayMs: o.reconnect.initialDelayMs ?? 1000, maxDelayMs: o.reconnect.maxDelayMs ?? 30000 } : RECONNECT,
       onConnect: linkConnected,
       onClose: linkClosed,
       onError: linkError,

@@ -180,6 +180,9 @@ class SocketLink implements MqttTransport {
   }
 }
 
+/** subscribe() without options (shared, read only). */
+const NO_OPTIONS: ClientSubscribeOptions = Object.freeze({});
+
 /** The MqttSessionOptions a client passes on to its session (scheduler, outbox and handler are its own). */
 const SESSION_KEYS: readonly (keyof MqttSessionOptions)[] = [
   "version", "clientId", "clean", "keepAlive", "username", "password", "will", "sessionExpiryInterval", "receiveMaximum",
@@ -301,16 +304,14 @@ export class MqttClientCore {
    */
   subscribe(topicFilter: string, options?: ClientSubscribeOptions, onMessage?: (message: MqttMessage) => void, callback?: SubscribeCallback): void {
     this.live();
-    const o = options ?? {};
+    const o = options ?? NO_OPTIONS;
     const bad = checkTopicFilter(topicFilter, this.session.version);
     if (bad !== undefined) throw new MqttError("invalid", "subscribe: " + bad.message, 0x8f, bad.statement);
-    const subscription: Subscription = {
-      topicFilter,
-      qos: o.qos ?? 0,
-      noLocal: o.noLocal,
-      retainAsPublished: o.retainAsPublished,
-      retainHandling: o.retainHandling,
-    };
+    // Kept for resubscription: only the options given (two fields for the usual filter).
+    const subscription: Subscription = { topicFilter, qos: o.qos ?? 0 };
+    if (o.noLocal !== undefined) subscription.noLocal = o.noLocal;
+    if (o.retainAsPublished !== undefined) subscription.retainAsPublished = o.retainAsPublished;
+    if (o.retainHandling !== undefined) subscription.retainHandling = o.retainHandling;
     const shared = parseSharedSubscription(topicFilter);
     const record: SubscriptionRecord = { subscription, options: o, onMessage, acknowledged: false, match: shared ? shared.topicFilter : topicFilter };
     if (this.session.connected) this.sendSubscribe(record, callback);
