@@ -214,6 +214,20 @@ describe("MqttClient over an ECMA-419 socket", () => {
     expect((ps.filter((p) => p.type === 3) as PublishPacket[]).map((p) => p.packetId)).toEqual([held]);
   });
 
+  test("remembered subscriptions: a second subscribe to a filter replaces it in place, unsubscribe forgets it", () => {
+    const k = kit();
+    k.client.subscribe("a/#", { qos: 0 });
+    k.client.subscribe("b", { qos: 0 });
+    k.client.subscribe("a/#", { qos: 1 });
+    expect(k.client.subscribed).toEqual(["a/#", "b"]);
+    k.client.subscribe("c", { qos: 2 });
+    k.client.unsubscribe("b");
+    expect(k.client.subscribed).toEqual(["a/#", "c"]);
+    const s1 = k.accept(false);
+    const subs = s1.packets().filter((p) => p.type === 8) as SubscribePacket[];
+    expect(subs.map((p) => p.subscriptions[0].topicFilter + ":" + p.subscriptions[0].qos)).toEqual(["a/#:1", "c:2"]);
+  });
+
   test("resumed session (Session Present 1): acknowledged subscriptions are not sent again", () => {
     const k = kit();
     k.client.subscribe("a/#", { qos: 1 });

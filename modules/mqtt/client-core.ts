@@ -180,6 +180,8 @@ class SocketLink implements MqttTransport {
   }
 }
 
+const NO_SUBSCRIPTIONS: readonly SubscriptionRecord[] = Object.freeze([]);
+
 /** subscribe() without options (shared, read only). */
 const NO_OPTIONS: ClientSubscribeOptions = Object.freeze({});
 
@@ -211,7 +213,11 @@ export class MqttClientCore {
   private declare gaveUp: boolean;
   private declare connecting: boolean;
   private declare lastError: MqttError | undefined;
-  private declare readonly subscriptions: Map<string, SubscriptionRecord>;
+  /**
+   * Subscriptions remembered for resubscription, in the order made. An exactly sized
+   * array replaced on change (rare) rather than a Map (~190 B a client for its one filter).
+   */
+  private declare subscriptions: readonly SubscriptionRecord[];
   /** Callbacks of subscriptions made while disconnected (created with the first). */
   private declare pendingCallbacks: Map<string, SubscribeCallback> | undefined;
 
@@ -228,7 +234,7 @@ export class MqttClientCore {
     this.queue = [];
     this.ended = this.gaveUp = this.connecting = false;
     this.socket = this.reconnectJob = this.lastError = this.backoff = undefined;
-    this.subscriptions = new Map();
+    this.subscriptions = NO_SUBSCRIPTIONS;
     this.pendingCallbacks = undefined;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 16384;
     const outbox = new MqttOutbox({
@@ -317,11 +323,26 @@ export class MqttClientCore {
     if (this.session.connected) this.sendSubscribe(record, callback);
     else if (callback) {
       // Checked now, sent on connection.
-      this.subscriptions.set(topicFilter, record);
+      this.remember(record);
       (this.pendingCallbacks || (this.pendingCallbacks = new Map())).set(topicFilter, callback);
       return;
     }
-    this.subscriptions.set(topicFilter, record);
+    this.remember(record);
+  }
+
+  /** Adds `r`, or replaces the record of the same filter in its place. */
+  private remember(r: SubscriptionRecord): void {
+    const list = this.subscriptions;
+    const f = r.subscription.topicFilter;
+    for (let i = 0; i < list.length; i++) {
+      if (list[i].subscription.topicFilter === f) {
+        const copy = list.slice();
+        copy[i] = r;
+        this.subscriptions = copy;
+        return;
+      }
+    }
+    this.subscriptions = list.concat([r]);
   }
 
   /** Unsubscribes (and forgets the filters, so they are not sent again on reconnection). */
@@ -329,7 +350,7 @@ export class MqttClientCore {
     const list = typeof topicFilters === "string" ? [topicFilters] : topicFilters;
     for (let j = 0; j < list.length; j++) {
       const f = list[j];
-      this.subscriptions.delete(f);
+      this.subscriptions = this.subscriptions.filter((r) => r.subscription.topicFilter !== f);
       this.pendingCallbacks?.delete(f);
     }
     if (this.session.connected) this.session.unsubscribe(list, undefined, callback);
@@ -492,10 +513,12 @@ export class MqttClientCore {
     this.call(this.options.onConnect, info);
     if (!this.session.connected) return;
     // Resubscription: all when the broker has no session, else those never acknowledged.
-    this.subscriptions.forEach((r) => {
+    const subs = this.subscriptions;
+    for (let i = 0; i < subs.length; i++) {
+      const r = subs[i];
       if (!info.sessionPresent) r.acknowledged = false;
       if (!r.acknowledged && this.session.connected) this.sendSubscribe(r, this.pendingCallbacks?.get(r.subscription.topicFilter));
-    });
+    }
     this.pendingCallbacks = undefined;
   }
 
@@ -510,9 +533,11 @@ export class MqttClientCore {
 
   private message(m: MqttMessage): void {
     this.call(this.options.onMessage, m);
-    this.subscriptions.forEach((r) => {
+    const subs = this.subscriptions;
+    for (let i = 0; i < subs.length; i++) {
+      const r = subs[i];
       if (r.onMessage && topicMatches(r.match, m.topic)) this.call(r.onMessage, m);
-    });
+    }
   }
 
   private error(e: MqttError): void {
@@ -580,7 +605,7 @@ export class MqttClientCore {
 
   /** Subscriptions remembered for resubscription. */
   get subscribed(): string[] {
-    return Array.from(this.subscriptions.keys());
+    return this.subscriptions.map((r) => r.subscription.topicFilter);
   }
 
   /** A 5.0 re-authentication (AUTH 0x19). */

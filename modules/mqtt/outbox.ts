@@ -61,6 +61,8 @@ export interface OutboxEntry {
   sent: boolean;
   /** Sent on the current network connection and not yet acknowledged (in memory only). */
   inflight: boolean;
+  /** The publisher's callback for this message (in memory only: none after a reboot). */
+  callback: Function | undefined;
 }
 
 export interface MqttOutboxOptions {
@@ -418,6 +420,7 @@ export class MqttOutbox {
       createdMono: mono,
       bytes,
       sent,
+      callback: undefined,
       inflight: false,
     };
   }

@@ -233,10 +233,9 @@ export class MqttSessionCore {
   protected declare cleanThisConnection: boolean;
   protected declare inflight: number;
   protected declare nextId: number;
-  // Created with their first entry (most devices never subscribe more than once, and
-  // publish without callbacks): an empty Map is ~100 B a session in a fleet.
+  // SUBSCRIBE / UNSUBSCRIBE awaiting their acknowledgement: created with the first and
+  // dropped when empty (an empty Map is ~190 B a session in a fleet).
   protected declare pending: Map<number, Pending> | undefined;
-  protected declare publishCallbacks: Map<number, PublishCallback> | undefined;
   // Keep alive.
   protected declare lastSent: number;
   protected declare lastReceived: number;
@@ -282,7 +281,7 @@ export class MqttSessionCore {
     this.cleanThisConnection = this.closing = false;
     this.nextId = 1;
     this.pingSentAt = -1;
-    this.serverProperties = this.pending = this.publishCallbacks = this.transport = this.keepAliveJob = this.connectJob = undefined;
+    this.serverProperties = this.pending = this.transport = this.keepAliveJob = this.connectJob = undefined;
   }
 
   /** False: this class is the 3.1.1 session; MqttSession (./session) adds 5.0. */
@@ -423,8 +422,8 @@ export class MqttSessionCore {
       return 0;
     }
     packet.packetId = this.allocateId();
-    this.outbox.add(packet); // throws outbox-full / storage: nothing kept
-    if (callback) (this.publishCallbacks || (this.publishCallbacks = new Map())).set(packet.packetId!, callback);
+    const entry = this.outbox.add(packet); // throws outbox-full / storage: nothing kept
+    if (callback) entry.callback = callback; // kept on the entry: no Map of callbacks per session
     this.pump();
     return packet.packetId!;
   }
@@ -641,6 +640,7 @@ export class MqttSessionCore {
       return;
     }
     this.pending!.delete(p.packetId);
+    if (this.pending!.size === 0) this.pending = undefined; // SUBACKs are rare: no empty Map kept
     this.call(pending.callback, undefined, p.reasonCodes);
   }
 
@@ -712,9 +712,8 @@ export class MqttSessionCore {
   protected finish(e: OutboxEntry, reasonCode: number, properties: MqttProperties | undefined, error: MqttError | undefined): void {
     this.store("remove", e.packetId);
     const result: DeliveryResult = { packetId: e.packetId, topic: e.topic, qos: e.qos, reasonCode, properties };
-    const cbs = this.publishCallbacks;
-    const cb = cbs?.get(e.packetId);
-    if (cb) cbs!.delete(e.packetId);
+    const cb = e.callback;
+    e.callback = undefined;
     this.call(cb, error, result);
     this.emit("onDelivered", result, error);
   }
