@@ -169,7 +169,6 @@ export class MqttLink {
     }
     const host = this.resolve(c.mqtt.host);
     const tls = c.mqtt.tls ? { host: isIpv4(host) ? c.mqtt.host : host } : undefined;
-    const link = this;
     const options: MqttClientOptions = {
       ...configMqttOptions(c as DeviceConfig),
       socket: isIpv4(host) ? { io, address: host, port: c.mqtt.port, tls } : { io, host, port: c.mqtt.port, tls },
@@ -190,7 +189,8 @@ export class MqttLink {
     LINKS.set(client, this);
     this.client = client;
     // A deferred result (safe apply) goes out through whichever binding is current then.
-    this.binding = new ConfigMqttBinding({ core: this.core!, client, log: (l) => platform.log(l), current: () => link.binding });
+    // platform.log is a plain function (apps pass it around); the link itself says which binding is current.
+    this.binding = new ConfigMqttBinding({ core: this.core!, client, log: platform.log, owner: this });
     return true;
   }
 

@@ -90,6 +90,8 @@ export interface ConfigMqttBindingOptions {
    * result goes out through the binding this returns. Without it, through this one.
    */
   current?(): ConfigMqttBinding | undefined;
+  /** Instead of `current`: an object whose `binding` is the binding in use (no closure needed). */
+  owner?: { readonly binding: ConfigMqttBinding | undefined };
 }
 
 export class ConfigMqttBinding {
@@ -99,7 +101,7 @@ export class ConfigMqttBinding {
   #base: string;
   #log: ((line: string) => void) | undefined;
   #off: () => void;
-  #current: (() => ConfigMqttBinding | undefined) | undefined;
+  #current: (() => ConfigMqttBinding | undefined) | { readonly binding: ConfigMqttBinding | undefined } | undefined;
   #detached = false;
   /** Commands received (diagnostics). */
   received = 0;
@@ -108,7 +110,7 @@ export class ConfigMqttBinding {
     this.core = options.core;
     this.#client = options.client;
     this.#log = options.log;
-    this.#current = options.current;
+    this.#current = options.current ?? options.owner;
     this.#base = `${this.core.current.topicPrefix}/${this.core.current.deviceId}`;
     this.#subscribe();
     this.#off = this.core.on((e) => {
@@ -188,7 +190,8 @@ export class ConfigMqttBinding {
   /** A deferred (final) result: through the current binding when this one has been replaced. */
   #answerLater(request: MqttMessage, command: string, result: CommandResult, format: BodyFormat): void {
     let to: ConfigMqttBinding | undefined = this;
-    if (this.#detached && this.#current) to = this.#current();
+    const c = this.#current;
+    if (this.#detached && c) to = typeof c === "function" ? c() : c.binding;
     if (!to || to.#detached) {
       this.#log?.(`config: no MQTT connection to publish the ${result.status} result of ${command} on`);
       return;
