@@ -172,6 +172,8 @@ class DeviceApp implements App {
   #latestTime = NaN;
   #stopped = false;
   #everConnected = false;
+  /** Readings are held because the MQTT outbox was full at the last flush. */
+  #waitingForRoom = false;
   #samplingJob: Job | undefined = undefined;
   #telemetryJob: Job | undefined = undefined;
   #sleepJob: Job | undefined = undefined;
@@ -507,6 +509,13 @@ class DeviceApp implements App {
     const mqtt = this.#link.client;
     if (c.protocol !== "coap" && (!mqtt || (!mqtt.isConnected && qos === 0))) return; // kept for the next connection
     if (c.protocol === "coap" && !this.#coapClient) return;
+    if (c.protocol !== "coap" && qos > 0 && !this.#outboxHasRoom(mqtt!)) {
+      // The outbox cannot take a message now: keep the readings (nothing encoded, no error
+      // built) and try again when an acknowledgement frees a place (#sendMqtt's callback).
+      this.#waitingForRoom = true;
+      return;
+    }
+    this.#waitingForRoom = false;
     const batch = buffer.splice(0, buffer.length);
     const seqs = batch.map((r) => r.seq);
     let packs: Uint8Array[];
@@ -524,6 +533,17 @@ class DeviceApp implements App {
     else this.#sendMqtt(mqtt!, packs, qos, event, batch);
   }
 
+  /**
+   * Room for one more telemetry message in the MQTT outbox (count, and bytes for a typical
+   * pack). Checked before encoding: under back-pressure (a slow or unreachable broker at
+   * QoS 1/2) a device would otherwise encode its whole buffer and build an "outbox-full"
+   * error for every reading, and spend its CPU on that instead of on delivering.
+   */
+  #outboxHasRoom(mqtt: MqttClient): boolean {
+    const box = mqtt.outbox;
+    return box.count < box.maxMessages && box.bytes + 512 <= box.maxBytes;
+  }
+
   #sendMqtt(mqtt: MqttClient, packs: Uint8Array[], qos: 0 | 1 | 2, event: TelemetryEvent, batch: Reading[]): void {
     const topic = this.#telemetryTopic();
     // One tracker per message group: the callbacks share it instead of each capturing the app's state.
@@ -535,6 +555,7 @@ class DeviceApp implements App {
         if (track.error === undefined) this.#acknowledged(event);
         else this.#failed(event, track.error);
       }
+      if (this.#waitingForRoom) this.#flush(); // a place in the outbox is free again
     };
     let handed = 0;
     for (const p of packs) {
