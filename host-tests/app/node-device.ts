@@ -1,0 +1,75 @@
+/*
+ * Shared by the app's Node tests against a real broker (deep-sleep, back-pressure): the app
+ * on a SimDevice with a real clock and real TCP, a wait helper, and an MQTT.js watcher that
+ * collects the SenML readings by time. Node only.
+ */
+import * as mqtt from "mqtt";
+import type { BoardDefinition } from "../../boards/types";
+import { SimDevice } from "../../sim/device";
+import { FlashStore } from "../../sim/flash-store";
+import { TCP } from "../../sim/node/tcp";
+import { RealClock } from "../../sim/node/real-clock";
+import { nodeCrypto } from "../../sim/node/crypto";
+import { createSimHardware } from "../../sim/hardware";
+import { indoorDay } from "../../sim/scenarios";
+import { startApp, type App, type AppOptions } from "../../src/app";
+
+/** Polls `cond` every 20 ms; on timeout throws naming `what` and, when given, `detail()`. */
+export async function waitFor(cond: () => boolean, ms: number, what: string, detail?: () => unknown): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("timed out waiting for " + what + (detail ? ": " + JSON.stringify(detail()) : ""));
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The app on a started SimDevice (real clock, real TCP, its own flash); `app()` is the current boot's. */
+export function bootAppDevice(board: BoardDefinition, seed: number, options: Omit<AppOptions, "platform" | "board">) {
+  const clock = new RealClock();
+  const hardware = createSimHardware(board, clock, indoorDay(seed));
+  let app: App | undefined;
+  const device = new SimDevice({
+    clock,
+    flash: new FlashStore(),
+    crypto: nodeCrypto,
+    board,
+    io: { ...hardware.io, TCP: TCP as never },
+    log: () => undefined,
+    app: (platform) => (app = startApp({ ...options, platform, board })),
+  });
+  device.start();
+  return {
+    device,
+    app: () => app!,
+    stop: () => {
+      device.stop();
+      clock.clearAll();
+    },
+  };
+}
+
+/**
+ * An MQTT.js subscriber to a device's telemetry (and state) topics: `times` holds the SenML
+ * time of every temperature record (one per reading), `records` counts them with repeats,
+ * `states` lists the state messages in arrival order.
+ */
+export async function watchDevice(port: number, id: string) {
+  const client = await mqtt.connectAsync({ host: "127.0.0.1", port, reconnectPeriod: 0 });
+  const w = { times: new Set<number>(), records: 0, states: [] as string[], end: () => client.endAsync() };
+  client.on("message", (topic, payload) => {
+    if (topic.endsWith("/state")) {
+      w.states.push(payload.toString());
+      return;
+    }
+    let bt = 0;
+    for (const r of JSON.parse(payload.toString()) as { bt?: number; t?: number; n: string }[]) {
+      if (r.bt !== undefined) bt = r.bt;
+      if (r.n === "temperature") {
+        w.records++;
+        w.times.add(Math.round((bt + (r.t ?? 0)) * 1000));
+      }
+    }
+  });
+  await client.subscribeAsync([`xs-iot/${id}/tele`, `xs-iot/${id}/state`], { qos: 1 });
+  return w;
+}
