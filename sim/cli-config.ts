@@ -321,6 +321,9 @@ async function mqttTransport(host: string, port: number, prefix: string, device:
           resolve: (a) => {
             if (timer) clearTimeout(timer);
             waiting.delete(counter);
+            // The final result of a trial can overtake its "pending" answer when the device moved
+            // to another broker (two connections, no order between them): say what happened anyway.
+            if (!tried && (a.applied === "kept" || a.applied === "rolled-back")) console.error(`xs-iot config: the device tried the change and ${a.applied === "kept" ? "kept it" : "rolled it back"}`);
             resolve(a);
           },
           pending: (a) => {
