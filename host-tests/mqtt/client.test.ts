@@ -340,3 +340,28 @@ describe("Backoff", () => {
     expect(b.next(0)).toBe(500);
   });
 });
+
+describe("clients of one process", () => {
+  test("interleaving sends through the shared encoder buffer: a queued packet is a copy, each socket gets only its own bytes", () => {
+    const ka = kit({ clientId: "dev-a" });
+    const sa = ka.accept();
+    const kb = kit({ clientId: "dev-b", version: 4 });
+    const sb = kb.accept();
+    sa.space = 0; // A's output buffer is full: A's packets wait in A's queue
+    for (let n = 0; n < 3; n++) {
+      ka.client.publish("a/" + n, "from A " + n, { qos: 1 });
+      kb.client.publish("b/" + n, "from B " + n, { qos: 1 });
+    }
+    expect(ka.client.queued).toBeGreaterThan(0);
+    expect(kb.client.queued).toBe(0);
+    sa.drain(4096);
+    expect(ka.client.queued).toBe(0);
+    const pa = sa.packets().filter((p) => p.type === 3) as PublishPacket[];
+    const pb = sb.packets(4).filter((p) => p.type === 3) as PublishPacket[];
+    const dec = (p: PublishPacket) => p.topic + "=" + String.fromCharCode(...Array.from(p.payload));
+    expect(pa.map(dec)).toEqual(["a/0=from A 0", "a/1=from A 1", "a/2=from A 2"]);
+    expect(pb.map(dec)).toEqual(["b/0=from B 0", "b/1=from B 1", "b/2=from B 2"]);
+    expect(ka.errors).toEqual([]);
+    expect(kb.errors).toEqual([]);
+  });
+});

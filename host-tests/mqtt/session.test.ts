@@ -636,3 +636,43 @@ describe("callbacks never throw into the session", () => {
     expect(rig.events.messages[0].topic).toBe("x/y");
   });
 });
+
+describe("encoders' shared scratch buffer", () => {
+  test("two sessions interleaving encodes share one buffer, yet each transport gets only its own packets", () => {
+    const a = makeRig({ clientId: "dev-a", version: 5 });
+    const b = makeRig({ clientId: "dev-b", version: 4 });
+    a.connect();
+    b.connect();
+    const views: Uint8Array[][] = [[], []];
+    [a, b].forEach((rig, i) => {
+      const link = rig.link;
+      const keep = link.write.bind(link);
+      link.write = (bytes: Uint8Array) => {
+        views[i].push(bytes);
+        keep(bytes); // TestLink copies, as a transport must
+      };
+    });
+    for (let n = 0; n < 4; n++) {
+      a.session.publish("a/t" + n, "A" + n + "-".repeat(n * 20), { qos: (n % 2) as 0 | 1 });
+      b.session.publish("b/t" + n, "B" + n, { qos: ((n + 1) % 2) as 0 | 1 });
+    }
+    a.session.subscribe([{ topicFilter: "a/in", qos: 1 }]);
+    b.session.subscribe([{ topicFilter: "b/in", qos: 0 }]);
+    // One buffer for both sessions (nothing per connection) ...
+    expect(views[0].length).toBe(5);
+    expect(views[1].length).toBe(5);
+    expect(views[0][0].buffer).toBe(views[1][0].buffer);
+    expect(views[0][4].buffer).toBe(views[1][4].buffer);
+    // ... and what each transport copied at write time is its own packets, intact.
+    const pa = a.sent();
+    const pb = b.sent();
+    expect(types(pa)).toEqual([3, 3, 3, 3, 8]);
+    expect(types(pb)).toEqual([3, 3, 3, 3, 8]);
+    expect(publishes(pa).map((p) => p.topic + "=" + str(p.payload))).toEqual([0, 1, 2, 3].map((n) => "a/t" + n + "=A" + n + "-".repeat(n * 20)));
+    expect(publishes(pb).map((p) => p.topic + "=" + str(p.payload))).toEqual([0, 1, 2, 3].map((n) => "b/t" + n + "=B" + n));
+    expect((pa[4] as SubscribePacket).subscriptions[0].topicFilter).toBe("a/in");
+    expect((pb[4] as SubscribePacket).subscriptions[0].topicFilter).toBe("b/in");
+    expect(a.events.errors).toEqual([]);
+    expect(b.events.errors).toEqual([]);
+  });
+});

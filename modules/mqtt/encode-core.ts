@@ -383,41 +383,56 @@ export function encodeAuth(p: AuthPacket): Uint8Array {
 export interface MqttEncoderOptions {
   /** Protocol version of the connection: 4 (3.1.1) or 5 (5.0). Default 5. */
   version?: MqttVersion;
-  /** Size of the reusable output buffer. Default 256; a larger packet gets an array of its own. */
+  /** Packets up to this size are written into the shared scratch buffer (default 256); a larger one gets an array of its own. */
   bufferSize?: number;
 }
 
+// The scratch buffer of every encoder of the process. Encoding is synchronous and nothing
+// in measure / put calls out, so one buffer serves them all: made with the first packet,
+// replaced by a larger one when an encoder asks for more (bufferSize), never by a packet.
+// What leaves is a view valid until the next encode() of any encoder; a session hands it
+// to its transport's write() at once, which copies (ECMA-419 write, the client's queue).
+let scratch: Uint8Array | undefined;
+let scratchSize = 256;
+
 /**
- * Encodes into one reusable buffer: `encode(p)` returns a view of that buffer holding the
- * packet, valid until the next call. A session that writes each packet to its socket
- * right away (ECMA-419 write() copies) then sends without any per-packet allocation but
- * that small view. A packet that does not fit gets a new array of exactly its size, which
- * is not kept: the buffer never grows, so what a connection holds between packets does
- * not depend on the largest packet it ever sent (a fleet of 1,000 simulated devices kept
- * 1 KB each after a few telemetry messages).
+ * Encodes `p` into the shared scratch buffer and returns a view of it, valid until the
+ * next call (of any encoder): send it or copy it before encoding again. A packet larger
+ * than the scratch buffer gets a new array of exactly its size, which is not kept.
+ */
+export function encodeScratch(p: MqttPacket, version: MqttVersion): Uint8Array {
+  const v = versionOf(p, version);
+  const rl = measure(p, v);
+  const size = 1 + varintLength(rl) + rl;
+  if (size > scratchSize) {
+    const out = new Uint8Array(size);
+    put(out, 0, p, v, rl);
+    return out;
+  }
+  let b = scratch;
+  if (b === undefined || b.length < scratchSize) b = scratch = new Uint8Array(scratchSize);
+  return b.subarray(0, put(b, 0, p, v, rl));
+}
+
+/**
+ * An encoder of one protocol version over the shared scratch buffer (encodeScratch): the
+ * buffer is one per process, not one per connection (a fleet of 1,000 simulated devices
+ * kept 440 B each for its own), and it never grows with the packets: a packet that does
+ * not fit gets an array of its own.
  */
 export class MqttEncoder {
-  version: MqttVersion;
-  private buffer: Uint8Array;
+  declare version: MqttVersion;
 
   constructor(options?: MqttEncoderOptions) {
     const v = options?.version ?? 5;
     checkVersion(v);
     this.version = v;
     const size = options?.bufferSize ?? 256;
-    this.buffer = new Uint8Array(size > 16 ? size : 16);
+    if (size > scratchSize) scratchSize = size;
   }
 
-  /** Encodes `p`; throws MqttCodecError for an invalid packet (the buffer is then unchanged). */
+  /** Encodes `p` (see encodeScratch); throws MqttCodecError for an invalid packet, and nothing is written. */
   encode(p: MqttPacket): Uint8Array {
-    const v = versionOf(p, this.version);
-    const rl = measure(p, v);
-    const size = 1 + varintLength(rl) + rl;
-    if (size > this.buffer.length) {
-      const out = new Uint8Array(size);
-      put(out, 0, p, v, rl);
-      return out;
-    }
-    return this.buffer.subarray(0, put(this.buffer, 0, p, v, rl));
+    return encodeScratch(p, this.version);
   }
 }

@@ -42,7 +42,7 @@
  */
 import type { Job, Scheduler } from "../scheduler/scheduler";
 import { MqttDecoder } from "./decoder";
-import { encodedLength, MqttEncoder } from "./encode-core";
+import { encodedLength, encodeScratch } from "./encode-core";
 import type { MqttCodecError } from "./errors";
 import type { OutboxEntry } from "./outbox";
 import { MqttOutbox } from "./outbox";
@@ -70,7 +70,11 @@ import { checkTopicFilter } from "./topic";
 export { MqttError } from "./session-error";
 export type { MqttErrorCode } from "./session-error";
 
-/** Where the session's bytes go. write() must copy `bytes` if it keeps them. */
+/**
+ * Where the session's bytes go. `bytes` is a view of the encoders' scratch buffer, shared
+ * by every session of the process and valid only during the call: write() copies what it
+ * keeps (ECMA-419 write() does) before it returns or lets anything else send.
+ */
 export interface MqttTransport {
   write(bytes: Uint8Array): void;
   close(): void;
@@ -224,7 +228,6 @@ export class MqttSessionCore {
 
   protected declare readonly options: MqttSessionOptions;
   protected declare readonly decoder: MqttDecoder;
-  protected declare readonly encoder: MqttEncoder;
   protected declare transport: MqttTransport | undefined;
   protected declare readonly receiveMaximum: number;
   protected declare readonly maximumPacketSize: number;
@@ -271,7 +274,6 @@ export class MqttSessionCore {
       throw invalid("MqttSession: empty clientId needs clean", undefined, "[MQTT-3.1.3-7]");
     }
     this.decoder = new MqttDecoder({ version: v, maximumPacketSize: this.maximumPacketSize });
-    this.encoder = new MqttEncoder({ version: v, bufferSize: 256 });
     this.state = "disconnected";
     this.serverReceiveMaximum = 65535;
     this.serverMaximumPacketSize = Infinity;
@@ -737,7 +739,7 @@ export class MqttSessionCore {
     if (!t || this.state === "disconnected") return false;
     let bytes: Uint8Array;
     try {
-      bytes = this.encoder.encode(this.fit(p));
+      bytes = encodeScratch(this.fit(p), this.version); // a view of the shared scratch buffer: written (copied) at once
     } catch (e) {
       this.emitError(new MqttError("invalid", "cannot encode " + p.type + ": " + why(e), (e as MqttCodecError).reasonCode, (e as MqttCodecError).statement, e));
       return true;
