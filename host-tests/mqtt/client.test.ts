@@ -23,8 +23,10 @@ class FakeSocket {
   space = 0;
   closed = false;
   format = "buffer";
+  target: unknown;
   constructor(options: TcpOptions) {
     this.options = options;
+    this.target = options.target; // ECMA-419 base class pattern
     FakeSocket.all.push(this);
   }
   /** The connection is up with `capacity` bytes of output buffer (first onWritable). */
@@ -363,5 +365,68 @@ describe("clients of one process", () => {
     expect(pb.map(dec)).toEqual(["b/0=from B 0", "b/1=from B 1", "b/2=from B 2"]);
     expect(ka.errors).toEqual([]);
     expect(kb.errors).toEqual([]);
+  });
+});
+
+describe("what a client keeps per connection", () => {
+  test("ECMA-419 target: every connection of every client gets the same three callbacks; a replaced socket's late events are ignored", () => {
+    const ka = kit({ clientId: "dev-a" });
+    const s1 = ka.accept();
+    const kb = kit({ clientId: "dev-b" });
+    const sb = kb.last();
+    expect(s1.target).toBeDefined();
+    expect(s1.target).not.toBe(sb.target);
+    expect(sb.options.onReadable).toBe(s1.options.onReadable);
+    expect(sb.options.onWritable).toBe(s1.options.onWritable);
+    expect(sb.options.onError).toBe(s1.options.onError);
+    s1.fail();
+    ka.clock.advance(500); // random() = 0.5 of the first 1000 ms window
+    const s2 = ka.last();
+    expect(s2).not.toBe(s1);
+    expect(s2).not.toBe(sb);
+    expect(s2.options.onReadable).toBe(s1.options.onReadable);
+    s2.open(4096);
+    const connects = s2.packets().filter((p) => p.type === 1);
+    expect(connects.map((p) => (p as { clientId?: string }).clientId)).toEqual(["dev-a"]);
+    // The old socket speaks again: a CONNACK, an error, room to write. None reaches the client.
+    s1.deliver({ type: 2, sessionPresent: false, reasonCode: 0 });
+    s1.options.onWritable?.call(s1 as never, 4096);
+    s1.fail();
+    expect(ka.client.isConnected).toBe(false);
+    expect(ka.errors.filter((e) => e.code === "connection-lost")).toHaveLength(1); // s1's first failure only
+    s2.deliver({ type: 2, sessionPresent: false, reasonCode: 0 });
+    expect(ka.client.isConnected).toBe(true);
+    expect(ka.connects).toBe(2); // s1's CONNACK, then s2's: none from the stale s1
+  });
+
+  test("callbacks are taken from the options at construction (the options object is not kept)", () => {
+    const options: Partial<MqttClientOptions> = { clientId: "dev-c" };
+    const k = kit(options);
+    let late = 0;
+    // kit() spread the options into a new object; the client copied its callbacks out of that.
+    options.onConnect = () => late++;
+    k.accept();
+    expect(k.connects).toBe(1);
+    expect(late).toBe(0);
+  });
+
+  test("back-off: a connection ends the series (the next failure waits the first window again); bad reconnect options throw at construction", () => {
+    const k = kit({ reconnect: { initialDelayMs: 1000, maxDelayMs: 8000 }, random: () => 0.999 });
+    k.last().fail();
+    k.clock.advance(1000);
+    k.last().fail();
+    k.clock.advance(1999);
+    const s3 = k.last();
+    expect(FakeSocket.all).toHaveLength(3);
+    s3.open(4096);
+    s3.deliver({ type: 2, sessionPresent: false, reasonCode: 0 });
+    expect(k.client.isConnected).toBe(true);
+    s3.fail();
+    k.clock.advance(998);
+    expect(FakeSocket.all).toHaveLength(3);
+    k.clock.advance(1);
+    expect(FakeSocket.all).toHaveLength(4); // 999 ms: the first window again, not the third
+    expect(() => kit({ reconnect: { initialDelayMs: -1 } })).toThrow(RangeError);
+    expect(() => kit({ reconnect: { factor: 0.5 } })).toThrow(RangeError);
   });
 });

@@ -117,8 +117,11 @@ export interface ClientSubscribeOptions {
   userProperties?: [string, string][];
 }
 
-interface SubscriptionRecord {
-  subscription: Subscription;
+/**
+ * A remembered subscription: itself the Subscription sent (topicFilter, qos and only the
+ * options given), plus what the client needs (one object a filter, not two).
+ */
+interface SubscriptionRecord extends Subscription {
   options: ClientSubscribeOptions;
   /** Messages matching this filter also go here. */
   onMessage: ((message: MqttMessage) => void) | undefined;
@@ -135,8 +138,27 @@ interface SubscriptionRecord {
  */
 class SessionEvents implements MqttSessionHandler {
   declare readonly c: MqttClientCore;
-  constructor(c: MqttClientCore) {
+  // The app's callbacks, copied from the options: the client keeps no options object (an
+  // app's options literal, built with a spread, had a hidden class of its own per client
+  // in V8: ~690 B a device in a fleet).
+  declare readonly connect: MqttClientOptions["onConnect"];
+  declare readonly message: MqttClientOptions["onMessage"];
+  declare readonly delivered: MqttClientOptions["onDelivered"];
+  declare readonly error: MqttClientOptions["onError"];
+  declare readonly disconnect: MqttClientOptions["onDisconnect"];
+  declare readonly close: MqttClientOptions["onClose"];
+  declare readonly giveUp: MqttClientOptions["onGiveUp"];
+  declare readonly auth: MqttClientOptions["onAuth"];
+  constructor(c: MqttClientCore, o: MqttClientOptions) {
     this.c = c;
+    this.connect = o.onConnect;
+    this.message = o.onMessage;
+    this.delivered = o.onDelivered;
+    this.error = o.onError;
+    this.disconnect = o.onDisconnect;
+    this.close = o.onClose;
+    this.giveUp = o.onGiveUp;
+    this.auth = o.onAuth;
   }
   onConnect(info: ConnectInfo): void {
     this.c["connected"](info);
@@ -145,26 +167,27 @@ class SessionEvents implements MqttSessionHandler {
     this.c["message"](m);
   }
   onDelivered(r: DeliveryResult, e: MqttError | undefined): void {
-    const c = this.c;
-    c["options"].onDelivered?.call(c, r, e);
+    this.delivered?.call(this.c, r, e);
   }
   onError(e: MqttError): void {
     this.c["error"](e);
   }
   onDisconnect(info: DisconnectInfo): void {
-    const c = this.c;
-    c["options"].onDisconnect?.call(c, info);
+    this.disconnect?.call(this.c, info);
   }
   onClose(e: MqttError | undefined): void {
     this.c["closed"](e);
   }
   onAuth(x: AuthExchange): Uint8Array | undefined {
-    const c = this.c;
-    return c["options"].onAuth ? c["options"].onAuth.call(c, x) : undefined;
+    return this.auth ? this.auth.call(this.c, x) : undefined;
   }
 }
 
-/** The transport of one connection: ignored once the client has moved on to another (generation). */
+/**
+ * One connection: the session's transport and the socket's `target` (ECMA-419 base class
+ * pattern), through which the module's three socket callbacks find their client: no
+ * closures per connection. Ignored once the client has moved on to another (generation).
+ */
 class SocketLink implements MqttTransport {
   declare readonly c: MqttClientCore;
   declare readonly gen: number;
@@ -180,7 +203,28 @@ class SocketLink implements MqttTransport {
   }
 }
 
+/** The client of the socket's connection when it is still the current one. */
+function current(socket: TcpSocket): MqttClientCore | undefined {
+  const l = socket.target as SocketLink | undefined;
+  return l && l.gen === l.c["generation"] ? l.c : undefined;
+}
+
+function onSocketReadable(this: TcpSocket, bytes: number): void {
+  current(this)?.["readable"](bytes);
+}
+
+function onSocketWritable(this: TcpSocket, bytes: number): void {
+  current(this)?.["writableEvent"](bytes);
+}
+
+function onSocketError(this: TcpSocket, error?: Error): void {
+  current(this)?.["socketError"](error);
+}
+
 const NO_SUBSCRIPTIONS: readonly SubscriptionRecord[] = Object.freeze([]);
+
+/** The output queue while empty (shared, never written: the first queued packet makes an array). */
+const NO_QUEUE: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
 
 /** subscribe() without options (shared, read only). */
 const NO_OPTIONS: ClientSubscribeOptions = Object.freeze({});
@@ -200,9 +244,17 @@ export class MqttClientCore {
   // Every field is assigned in the constructor (`declare`: class field initializers cost XS bytecode).
   declare readonly session: MqttSessionCore;
   declare readonly scheduler: Scheduler;
-  private declare readonly options: MqttClientOptions;
-  private declare readonly backoff: Backoff | undefined;
+  /** The socket options given (the only part of the options kept besides the callbacks, in `events`). */
+  private declare readonly socketOptions: MqttSocketOptions;
+  private declare readonly events: SessionEvents;
+  /** Reconnection options; false: none. */
+  private declare readonly reconnect: MqttReconnectOptions | false;
+  private declare readonly random: () => number;
+  /** The back-off of the current series of failures: made with its first, dropped on connection. */
+  private declare backoff: Backoff | undefined;
   private declare socket: TcpSocket | undefined;
+  /** The connection being opened or open (made with the socket, the session's transport once it is writable). */
+  private declare link: SocketLink | undefined;
   private declare generation: number;
   private declare queue: Uint8Array[];
   private declare queuedBytes: number;
@@ -228,12 +280,12 @@ export class MqttClientCore {
     }
     if (!options.scheduler) throw err("invalid", "scheduler required");
     if (!options.socket.host && !options.socket.address) throw err("invalid", "socket.host or address required");
-    this.options = options;
+    this.socketOptions = options.socket;
     this.scheduler = options.scheduler;
     this.generation = this.queuedBytes = this.writable = 0;
-    this.queue = [];
+    this.queue = NO_QUEUE;
     this.ended = this.gaveUp = this.connecting = false;
-    this.socket = this.reconnectJob = this.lastError = this.backoff = undefined;
+    this.socket = this.link = this.reconnectJob = this.lastError = this.backoff = undefined;
     this.subscriptions = NO_SUBSCRIPTIONS;
     this.pendingCallbacks = undefined;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 16384;
@@ -246,16 +298,16 @@ export class MqttClientCore {
     });
     // The session keeps its options: give it only its own (a copy of the whole client
     // options, sockets and callbacks included, was ~150 B a device in a fleet).
-    const so: { [k: string]: unknown } = { scheduler: options.scheduler, outbox, handler: new SessionEvents(this) };
+    const events = (this.events = new SessionEvents(this, options));
+    const so: { [k: string]: unknown } = { scheduler: options.scheduler, outbox, handler: events };
     for (let j = 0; j < SESSION_KEYS.length; j++) {
       const v = (options as unknown as { [k: string]: unknown })[SESSION_KEYS[j]];
       if (v !== undefined) so[SESSION_KEYS[j]] = v;
     }
     this.session = new Session(so as unknown as MqttSessionOptions);
-    if (options.reconnect !== false) {
-      const r = options.reconnect ?? {};
-      this.backoff = new Backoff({ ...r, random: options.random ?? Math.random });
-    }
+    this.reconnect = options.reconnect === false ? false : options.reconnect ?? (NO_OPTIONS as MqttReconnectOptions);
+    this.random = options.random ?? Math.random;
+    if (this.reconnect) this.newBackoff(); // checks the options now (RangeError); the first failure makes the one used
     for (let j = 0; j < outbox.loadErrors.length; j++) this.error(err("storage", "outbox record dropped: " + outbox.loadErrors[j]));
     if (options.autoConnect !== false) this.connect();
   }
@@ -313,13 +365,12 @@ export class MqttClientCore {
     const o = options ?? NO_OPTIONS;
     const bad = checkTopicFilter(topicFilter, this.session.version);
     if (bad !== undefined) throw new MqttError("invalid", "subscribe: " + bad.message, 0x8f, bad.statement);
-    // Kept for resubscription: only the options given (two fields for the usual filter).
-    const subscription: Subscription = { topicFilter, qos: o.qos ?? 0 };
-    if (o.noLocal !== undefined) subscription.noLocal = o.noLocal;
-    if (o.retainAsPublished !== undefined) subscription.retainAsPublished = o.retainAsPublished;
-    if (o.retainHandling !== undefined) subscription.retainHandling = o.retainHandling;
+    // Kept for resubscription: only the options given (no more fields for the usual filter).
     const shared = parseSharedSubscription(topicFilter);
-    const record: SubscriptionRecord = { subscription, options: o, onMessage, acknowledged: false, match: shared ? shared.topicFilter : topicFilter };
+    const record: SubscriptionRecord = { topicFilter, qos: o.qos ?? 0, options: o, onMessage, acknowledged: false, match: shared ? shared.topicFilter : topicFilter };
+    if (o.noLocal !== undefined) record.noLocal = o.noLocal;
+    if (o.retainAsPublished !== undefined) record.retainAsPublished = o.retainAsPublished;
+    if (o.retainHandling !== undefined) record.retainHandling = o.retainHandling;
     if (this.session.connected) this.sendSubscribe(record, callback);
     else if (callback) {
       // Checked now, sent on connection.
@@ -333,9 +384,9 @@ export class MqttClientCore {
   /** Adds `r`, or replaces the record of the same filter in its place. */
   private remember(r: SubscriptionRecord): void {
     const list = this.subscriptions;
-    const f = r.subscription.topicFilter;
+    const f = r.topicFilter;
     for (let i = 0; i < list.length; i++) {
-      if (list[i].subscription.topicFilter === f) {
+      if (list[i].topicFilter === f) {
         const copy = list.slice();
         copy[i] = r;
         this.subscriptions = copy;
@@ -350,7 +401,7 @@ export class MqttClientCore {
     const list = typeof topicFilters === "string" ? [topicFilters] : topicFilters;
     for (let j = 0; j < list.length; j++) {
       const f = list[j];
-      this.subscriptions = this.subscriptions.filter((r) => r.subscription.topicFilter !== f);
+      this.subscriptions = this.subscriptions.filter((r) => r.topicFilter !== f);
       this.pendingCallbacks?.delete(f);
     }
     if (this.session.connected) this.session.unsubscribe(list, undefined, callback);
@@ -376,26 +427,17 @@ export class MqttClientCore {
   // ---------------------------------------------------------------------------
 
   private open(): void {
-    const s = this.options.socket;
-    const gen = ++this.generation;
-    const self = this;
-    const extra: { [k: string]: unknown } = {};
-    for (const k in s) if (k !== "io" && k !== "tls") extra[k] = s[k];
-    const opts: { [k: string]: unknown } = {
-      ...extra,
-      port: s.port ?? (s.tls ? 8883 : 1883),
-      onReadable(this: TcpSocket, bytes: number) {
-        if (gen === self.generation) self.readable(bytes);
-      },
-      onWritable(this: TcpSocket, bytes: number) {
-        if (gen === self.generation) self.writableEvent(bytes);
-      },
-      onError(this: TcpSocket, error?: Error) {
-        if (gen === self.generation) self.socketError(error);
-      },
-    };
+    const s = this.socketOptions;
+    const link = (this.link = new SocketLink(this, ++this.generation));
+    const opts: { [k: string]: unknown } = {};
+    for (const k in s) if (k !== "io" && k !== "tls") opts[k] = s[k];
+    opts.port = s.port ?? (s.tls ? 8883 : 1883);
+    opts.onReadable = onSocketReadable;
+    opts.onWritable = onSocketWritable;
+    opts.onError = onSocketError;
+    opts.target = link; // ECMA-419 base class pattern: how the callbacks find this connection
     if (s.tls) opts.tls = { host: s.host ?? s.address, ...s.tls };
-    this.queue = [];
+    this.queue = NO_QUEUE;
     this.queuedBytes = 0;
     this.writable = 0;
     let sock: TcpSocket;
@@ -432,7 +474,7 @@ export class MqttClientCore {
     this.writable = typeof bytes === "number" ? bytes : Infinity;
     if (this.connecting) {
       this.connecting = false;
-      this.session.connectionMade(new SocketLink(this, this.generation));
+      this.session.connectionMade(this.link!);
       return;
     }
     this.flush();
@@ -450,6 +492,7 @@ export class MqttClientCore {
         this.writable = 0; // full after all: queue and wait for onWritable
       }
     }
+    if (this.queue === NO_QUEUE) this.queue = [];
     this.queue.push(bytes.slice());
     this.queuedBytes += bytes.length;
     this.flush();
@@ -472,13 +515,14 @@ export class MqttClientCore {
       else this.queue[0] = c.subarray(n);
       this.queuedBytes -= n;
     }
+    if (this.queue.length === 0) this.queue = NO_QUEUE;
   }
 
   private socketError(error?: Error): void {
     const sock = this.socket;
     if (!sock) return;
     this.generation++;
-    this.socket = undefined;
+    this.socket = this.link = undefined;
     try {
       sock.close();
     } catch {
@@ -498,7 +542,7 @@ export class MqttClientCore {
     if (!sock) return;
     this.flush();
     this.generation++;
-    this.socket = undefined;
+    this.socket = this.link = undefined;
     this.connecting = false;
     try {
       sock.close();
@@ -508,16 +552,16 @@ export class MqttClientCore {
   }
 
   private connected(info: ConnectInfo): void {
-    this.backoff?.reset();
+    this.backoff = undefined; // the next failure starts a new series
     this.lastError = undefined;
-    this.call(this.options.onConnect, info);
+    this.call(this.events.connect, info);
     if (!this.session.connected) return;
     // Resubscription: all when the broker has no session, else those never acknowledged.
     const subs = this.subscriptions;
     for (let i = 0; i < subs.length; i++) {
       const r = subs[i];
       if (!info.sessionPresent) r.acknowledged = false;
-      if (!r.acknowledged && this.session.connected) this.sendSubscribe(r, this.pendingCallbacks?.get(r.subscription.topicFilter));
+      if (!r.acknowledged && this.session.connected) this.sendSubscribe(r, this.pendingCallbacks?.get(r.topicFilter));
     }
     this.pendingCallbacks = undefined;
   }
@@ -525,14 +569,14 @@ export class MqttClientCore {
   private sendSubscribe(r: SubscriptionRecord, callback: SubscribeCallback | undefined): void {
     const o = r.options;
     const opts = o.subscriptionIdentifier !== undefined || o.userProperties ? { subscriptionIdentifier: o.subscriptionIdentifier, userProperties: o.userProperties } : undefined;
-    this.session.subscribe([r.subscription], opts, (err, codes) => {
+    this.session.subscribe([r], opts, (err, codes) => {
       if (!err && codes.length && codes[0] < 0x80) r.acknowledged = true;
       if (callback) callback.call(this, err, codes);
     });
   }
 
   private message(m: MqttMessage): void {
-    this.call(this.options.onMessage, m);
+    this.call(this.events.message, m);
     const subs = this.subscriptions;
     for (let i = 0; i < subs.length; i++) {
       const r = subs[i];
@@ -543,9 +587,10 @@ export class MqttClientCore {
   private error(e: MqttError): void {
     // Kept only for onGiveUp after the back-off's deadline; without one, nothing reads it
     // (and an error with its stack trace is ~1 KB a device in a fleet).
-    if (this.backoff && this.backoff.giveUpAfterMs !== Infinity) this.lastError = e;
+    const r = this.reconnect;
+    if (r && r.giveUpAfterMs !== undefined && r.giveUpAfterMs !== Infinity) this.lastError = e;
     try {
-      this.options.onError?.call(this, e);
+      this.events.error?.call(this, e);
     } catch {
       // nobody left to tell
     }
@@ -553,7 +598,7 @@ export class MqttClientCore {
 
   private closed(e: MqttError | undefined): void {
     this.closeSocket();
-    this.call(this.options.onClose, e);
+    this.call(this.events.close, e);
     if (this.ended || this.gaveUp) return;
     if (e && e.code === "connect-refused" && e.reasonCode !== undefined) {
       const permanent = this.session.version === 5 ? PERMANENT_5 : PERMANENT_311;
@@ -566,9 +611,8 @@ export class MqttClientCore {
   }
 
   private scheduleReconnect(): void {
-    if (this.ended || this.gaveUp || this.reconnectJob) return;
-    if (!this.backoff) return;
-    const delay = this.backoff.next(this.scheduler.now());
+    if (this.ended || this.gaveUp || this.reconnectJob || !this.reconnect) return;
+    const delay = (this.backoff || (this.backoff = this.newBackoff())).next(this.scheduler.now());
     if (delay === undefined) {
       this.giveUp(this.lastError);
       return;
@@ -581,7 +625,11 @@ export class MqttClientCore {
 
   private giveUp(e: MqttError | undefined): void {
     this.gaveUp = true;
-    this.call(this.options.onGiveUp, e);
+    this.call(this.events.giveUp, e);
+  }
+
+  private newBackoff(): Backoff {
+    return new Backoff({ ...(this.reconnect as MqttReconnectOptions), random: this.random });
   }
 
   /** Calls app code `f` (if any) with `this` = the client; an exception goes to onError. */
@@ -605,7 +653,7 @@ export class MqttClientCore {
 
   /** Subscriptions remembered for resubscription. */
   get subscribed(): string[] {
-    return this.subscriptions.map((r) => r.subscription.topicFilter);
+    return this.subscriptions.map((r) => r.topicFilter);
   }
 
   /** A 5.0 re-authentication (AUTH 0x19). */
