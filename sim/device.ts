@@ -81,6 +81,8 @@ export interface SimDeviceOptions {
   seed?: number;
   /** Receives every log line. */
   log?(line: string): void;
+  /** How many log lines `logs` keeps, newest last (default 0: lines go only to `log`). */
+  logLimit?: number;
   /** Receives every device event as it happens. */
   onEvent?(event: DeviceEvent): void;
   /** Time from a crash to the next boot (default 0). */
@@ -128,8 +130,8 @@ class Incarnation {
   alive = true;
   /** The armed timers, a doubly linked list through BootTimer (no container to allocate). */
   timers: BootTimer | undefined;
-  /** The open IO instances; created with the first one. */
-  resources: Set<Closable> | undefined;
+  /** The open IO instances, a doubly linked list through OpenIo (a Set cost ~230 B per device). */
+  resources: OpenIo | undefined;
   instance: AppInstance | undefined;
   constructor(
     readonly device: SimDevice,
@@ -246,18 +248,66 @@ function bootLog(this: Incarnation, message: string): void {
   this.device[LOG](this, String(message));
 }
 
-const OWNER: unique symbol = Symbol("SimDevice.owner");
-const BASE_CLOSE: unique symbol = Symbol("SimDevice.baseClose");
+/** The OpenIo of an IO instance, on the instance (and on the options its constructor got). */
+const TRACK: unique symbol = Symbol("SimDevice.track");
 
-interface TrackedIo extends Closable {
-  [OWNER]: Incarnation;
-  [BASE_CLOSE]: () => void;
+/**
+ * One IO instance an incarnation opened: its app callbacks, its own close(),
+ * its place in the incarnation's `resources` list. The instance's callbacks
+ * are shared guard functions (one per option name for every device) that find
+ * this record through `this`: ECMA-419 §8 invokes a callback with the instance
+ * as `this`. A closure per callback cost a simulated device ~500 B per socket.
+ */
+class OpenIo {
+  io: Closable | undefined = undefined;
+  baseClose: (() => void) | undefined = undefined;
+  prev: OpenIo | undefined = undefined;
+  next: OpenIo | undefined;
+  constructor(
+    readonly inc: Incarnation,
+    /** The app's callbacks by option name (onReadable, onWritable, onError, ...). */
+    readonly callbacks: Record<string, (...args: any[]) => unknown>,
+  ) {
+    this.next = inc.resources;
+    if (inc.resources) inc.resources.prev = this;
+    inc.resources = this;
+  }
+  unlink(): void {
+    if (this.prev) this.prev.next = this.next;
+    else if (this.inc.resources === this) this.inc.resources = this.next;
+    else return; // not in the list (any more)
+    if (this.next) this.next.prev = this.prev;
+    this.prev = this.next = undefined;
+  }
+}
+
+/** Instances that could not carry TRACK (frozen by their constructor): their OpenIo. */
+const untrackable = new WeakMap<object, OpenIo>();
+
+function openIoOf(target: unknown): OpenIo | undefined {
+  if (target === null || (typeof target !== "object" && typeof target !== "function")) return undefined;
+  const own = (target as { [TRACK]?: OpenIo })[TRACK];
+  return own instanceof OpenIo ? own : untrackable.get(target as object);
 }
 
 /** The `close` of an IO instance an incarnation tracks: forget it, then close it. */
-function closeTracked(this: TrackedIo): void {
-  this[OWNER].resources?.delete(this);
-  this[BASE_CLOSE]();
+function closeTracked(this: Closable): void {
+  const open = openIoOf(this);
+  if (!open) throw new TypeError("close: not an IO instance of a SimDevice");
+  open.unlink();
+  open.baseClose!.call(this);
+}
+
+const guards: Record<string, (this: unknown, ...args: unknown[]) => unknown> = {};
+
+/** The guard for callback option `key`: runs the app's callback only while its incarnation lives (a throw is a crash). */
+function guardFor(key: string): (this: unknown, ...args: unknown[]) => unknown {
+  return (guards[key] ??= function (this: unknown, ...args: unknown[]) {
+    const open = openIoOf(this);
+    if (!open) throw new TypeError(`SimDevice: IO callback ${key} invoked without its instance as this (ECMA-419 §8)`);
+    const inc = open.inc;
+    return inc.device[INVOKE](inc, open.callbacks[key], this, args);
+  });
 }
 
 /**
@@ -270,28 +320,36 @@ function openIo(inc: Incarnation, Base: new (options: any) => Closable, options:
   if (!new.target) throw new TypeError("IO constructors must be called with new");
   if (!inc.alive) throw new SleepSignal("deep-sleep", 0);
   let wrapped = options;
+  let callbacks: Record<string, (...args: any[]) => unknown> | undefined;
   if (options && typeof options === "object") {
     wrapped = { ...options };
     for (const key of Object.keys(wrapped)) {
       const fn = wrapped[key];
-      if (key.startsWith("on") && typeof fn === "function") wrapped[key] = guardCallback(inc, fn);
+      if (key.startsWith("on") && typeof fn === "function") {
+        (callbacks ??= {})[key] = fn;
+        wrapped[key] = guardFor(key);
+      }
     }
   }
-  const io = new Base(wrapped) as TrackedIo;
-  if (Object.isExtensible(io)) {
-    io[BASE_CLOSE] = io.close;
-    io[OWNER] = inc;
-    io.close = closeTracked;
+  const open = new OpenIo(inc, callbacks ?? EMPTY_CALLBACKS);
+  if (callbacks) wrapped[TRACK] = open; // a Base may invoke a callback with its options as `this`
+  let io: Closable;
+  try {
+    io = new Base(wrapped);
+  } catch (error) {
+    open.unlink();
+    throw error;
   }
-  (inc.resources ??= new Set()).add(io);
+  open.io = io;
+  if (Object.isExtensible(io)) {
+    (io as { [TRACK]?: OpenIo })[TRACK] = open;
+    open.baseClose = io.close;
+    io.close = closeTracked;
+  } else untrackable.set(io, open);
   return io;
 }
 
-function guardCallback(inc: Incarnation, fn: (...args: any[]) => unknown) {
-  return function (this: unknown, ...args: unknown[]) {
-    return inc.device[INVOKE](inc, fn, this, args);
-  };
-}
+const EMPTY_CALLBACKS: Record<string, never> = Object.freeze({}) as Record<string, never>;
 
 function ioConstructor(inc: Incarnation, Base: unknown): any {
   return openIo.bind(null, inc, Base as new (options: any) => Closable);
@@ -370,10 +428,15 @@ export class SimDevice {
   readonly flash: KeyValueStore & { powerOn?(): void };
   readonly rtc: RtcMemory & { powerOn?(): void };
   readonly board: unknown;
-  readonly events: DeviceEvent[] = [];
+  #events: DeviceEvent[] | undefined;
   #crashes: CrashRecord[] | undefined;
   #logs: string[] | undefined;
-  logLimit = 1000;
+  /**
+   * How many log lines `logs` keeps, newest last. Default 0: every line goes to
+   * the `log` option only (a fleet of a thousand devices kept ~800 B of boot
+   * lines each that nobody read).
+   */
+  logLimit: number;
   /** How many events `events` keeps, newest last (a device that sleeps every minute boots 1,440 times a day). */
   eventLimit = 1000;
   boots = 0;
@@ -411,6 +474,9 @@ export class SimDevice {
     this.#io = new DeviceIo(options.io ?? {});
     this.#crypto = Object.freeze(new DeviceCrypto(options.crypto, options.seed ?? 0x5eed));
     this.#logSink = options.log;
+    const logLimit = options.logLimit ?? 0;
+    if (!(Number.isInteger(logLimit) && logLimit >= 0)) throw new RangeError(`SimDevice: logLimit must be an integer >= 0, got ${logLimit}`);
+    this.logLimit = logLimit;
     this.#onEvent = options.onEvent;
     this.#rebootDelayMs = options.rebootDelayMs ?? 0;
     this.#restartDelayMs = options.restartDelayMs ?? 0;
@@ -420,6 +486,11 @@ export class SimDevice {
   /** The crashes since the last cold boot, oldest first (created with the first). */
   get crashes(): CrashRecord[] {
     return (this.#crashes ??= []);
+  }
+
+  /** The device events, oldest first, up to eventLimit (created with the first). */
+  get events(): DeviceEvent[] {
+    return (this.#events ??= []);
   }
 
   /** The log lines, newest last, up to logLimit (created with the first). */
@@ -495,8 +566,13 @@ export class SimDevice {
     if (e.message !== undefined) event.message = e.message;
     event.at = this.clock.now();
     event.bootCount = this.boots;
-    this.events.push(event);
-    if (this.events.length > this.eventLimit) this.events.splice(0, this.events.length - this.eventLimit);
+    const events = this.#events;
+    // The first as a literal: a push onto an empty array reserves 17 slots (~150 B).
+    if (!events) this.#events = [event];
+    else {
+      events.push(event);
+      if (events.length > this.eventLimit) events.splice(0, events.length - this.eventLimit);
+    }
     if (this.#onEvent) {
       try {
         this.#onEvent(event);
@@ -508,9 +584,17 @@ export class SimDevice {
 
   /** @internal */
   [LOG](inc: Incarnation, message: string): void {
+    const limit = this.logLimit;
+    if (!this.#logSink && !(limit > 0)) return; // nobody would read the line: do not build it
     const line = `[${this.name} #${inc.bootCount} +${this.clock.now() - inc.bootAt}ms] ${message}`;
-    this.logs.push(line);
-    if (this.logs.length > this.logLimit) this.logs.splice(0, this.logs.length - this.logLimit);
+    if (limit > 0) {
+      const logs = this.#logs;
+      if (!logs || !logs.length) this.#logs = [line];
+      else {
+        logs.push(line);
+        if (logs.length > limit) logs.splice(0, logs.length - limit);
+      }
+    } else if (this.#logs?.length) this.#logs.length = 0;
     if (this.#logSink) this.#logSink(line);
   }
 
@@ -565,9 +649,12 @@ export class SimDevice {
       this.clock.clearTimer(t.raw);
     }
     inc.timers = undefined;
-    for (const r of inc.resources ? [...inc.resources] : []) {
+    const open: OpenIo[] = [];
+    for (let r = inc.resources; r; r = r.next) open.unshift(r); // oldest first, in the order they were opened
+    for (const r of open) {
+      r.unlink();
       try {
-        r.close();
+        r.io?.close();
       } catch {
         // closing a broken socket may throw; it is gone either way
       }

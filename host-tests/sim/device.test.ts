@@ -80,11 +80,29 @@ describe("SimDevice: boot", () => {
 
   it("logs through platform.log with the device name, boot number and uptime", () => {
     const lines: string[] = [];
-    const { device, clock } = makeDevice((p) => p.clock.setTimer(() => p.log("hello"), 25), { name: "node-7", log: (l: string) => lines.push(l) });
+    const { device, clock } = makeDevice((p) => p.clock.setTimer(() => p.log("hello"), 25), { name: "node-7", log: (l: string) => lines.push(l), logLimit: 10 });
     device.start();
     clock.advance(25);
     expect(lines).toEqual(["[node-7 #1 +25ms] hello"]);
     expect(device.logs).toEqual(lines);
+  });
+
+  it("keeps no log lines unless logLimit asks for them; then the newest logLimit", () => {
+    const lines: string[] = [];
+    const quiet = makeDevice((p) => p.clock.setTimer(() => ["a", "b", "c"].forEach((m) => p.log(m)), 5), { log: (l: string) => lines.push(l) });
+    quiet.device.start();
+    quiet.clock.advance(5);
+    expect(lines).toHaveLength(3); // the sink gets every line
+    expect(quiet.device.logLimit).toBe(0);
+    expect(quiet.device.logs).toEqual([]);
+    const kept = makeDevice((p) => p.clock.setTimer(() => ["a", "b", "c"].forEach((m) => p.log(m)), 5), { name: "k", logLimit: 2 });
+    kept.device.start();
+    kept.clock.advance(5);
+    expect(kept.device.logs).toEqual(["[k #1 +5ms] b", "[k #1 +5ms] c"]);
+  });
+
+  it.each([[-1], [1.5], [NaN]])("rejects logLimit %p", (limit) => {
+    expect(() => makeDevice(() => {}, { logLimit: limit })).toThrow(RangeError);
   });
 
   it("randomFill is deterministic for a seed; hmacSha256 is the portable one", () => {
@@ -443,6 +461,82 @@ describe("SimDevice: the platform objects of a boot", () => {
     }, { io: { TCP: Frozen as never } });
     device.start();
     clock.advance(10);
+    expect(closes).toBe(1);
+  });
+
+  it("IO callbacks reach the app with the instance (or the options a Base calls them on) as this, and only while the boot lives", () => {
+    const seen: unknown[] = [];
+    const { device, clock } = makeDevice((p) => {
+      if (p.power.wakeCause !== "power-on") return;
+      const tcp = new p.io.TCP({
+        address: "10.0.0.1",
+        port: 1,
+        onReadable(this: unknown, n: number) {
+          seen.push([this === tcp ? "instance" : this === FakeTcp.all[FakeTcp.all.length - 1].options ? "options" : "other", n]);
+        },
+      });
+      p.clock.setTimer(() => p.power.deepSleep(50), 10);
+    });
+    FakeTcp.all.length = 0;
+    device.start();
+    const fake = FakeTcp.all[0];
+    fake.fireReadable(1);
+    const guarded = fake.options.onReadable as unknown as (this: unknown, n: number) => void;
+    guarded.call(fake.options, 2);
+    expect(seen).toEqual([["instance", 1], ["options", 2]]);
+    expect(() => guarded.call(undefined, 3)).toThrow("without its instance as this");
+    expect(() => guarded.call({}, 3)).toThrow("ECMA-419");
+    clock.advance(10); // deep sleep: the boot is gone
+    fake.fireReadable(4);
+    expect(seen).toHaveLength(2);
+  });
+
+  it("a frozen IO instance's callbacks are still guarded and it is still closed at teardown", () => {
+    const got: number[] = [];
+    let fire: ((n: number) => void) | undefined;
+    let closes = 0;
+    class FrozenTcp {
+      constructor(options: TcpOptions) {
+        fire = (n) => options.onReadable!.call(this as never, n);
+        Object.freeze(this);
+      }
+      close() {
+        closes++;
+      }
+    }
+    const { device, clock } = makeDevice((p) => {
+      if (p.power.wakeCause !== "power-on") return;
+      new p.io.TCP({ address: "10.0.0.1", port: 1, onReadable: (n) => got.push(n) });
+      p.clock.setTimer(() => p.power.deepSleep(50), 10);
+    }, { io: { TCP: FrozenTcp as never } });
+    device.start();
+    fire!(1);
+    clock.advance(10);
+    expect(closes).toBe(1);
+    fire!(2);
+    expect(got).toEqual([1]);
+  });
+
+  it("an IO constructor that throws leaves nothing tracked", () => {
+    let made = 0;
+    let closes = 0;
+    class Picky {
+      constructor(options: { port: number }) {
+        if (options.port !== 1) throw new RangeError("bad port");
+        made++;
+      }
+      close() {
+        closes++;
+      }
+    }
+    const { device } = makeDevice((p) => {
+      expect(() => new p.io.TCP({ address: "10.0.0.1", port: 2 })).toThrow(RangeError);
+      new p.io.TCP({ address: "10.0.0.1", port: 1 });
+    }, { io: { TCP: Picky as never } });
+    device.start();
+    expect(made).toBe(1);
+    device.stop();
+    expect(device.state).toBe("off");
     expect(closes).toBe(1);
   });
 
