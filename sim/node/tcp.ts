@@ -182,6 +182,8 @@ export class TCP implements TcpSocket {
       else this.#input[0] = head.subarray(take);
     }
     this.#inputBytes -= count;
+    // Drained: drop the backing store too (shift() keeps its 17 slots, ~150 B a socket).
+    if (!this.#inputBytes) this.#input.length = 0;
     if (this.#paused && this.#inputBytes < this.#inputLimit) {
       this.#paused = false;
       this.#socket?.resume();
