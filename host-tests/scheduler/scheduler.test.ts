@@ -131,6 +131,21 @@ describe("Scheduler", () => {
     expect(ran).toBe(0);
   });
 
+  it("keeps a fractional deadline and window as given (a sensor's 9.3 ms conversion): the job runs at that time", () => {
+    const { clock, scheduler } = setup();
+    const ran: number[] = [];
+    const job = scheduler.schedule({ name: "conversion", deadline: 9.3, earliest: 8.5, latest: 12.25, run: (now) => ran.push(now) });
+    expect([job.deadline, job.earliest, job.latest]).toEqual([9.3, 8.5, 12.25]);
+    clock.advance(9);
+    expect(ran).toEqual([]);
+    clock.advance(0.3);
+    expect(ran).toEqual([9.3]);
+    const whole = scheduler.after(5, (now) => ran.push(now));
+    expect(whole.deadline).toBe(14.3);
+    clock.advance(5);
+    expect(ran).toEqual([9.3, 14.3]);
+  });
+
   it("keeps heap order through many random inserts and removals", () => {
     const { clock, scheduler } = setup();
     let seed = 12345;

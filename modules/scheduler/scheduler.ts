@@ -46,9 +46,16 @@ export interface JobSnapshot {
 
 export class Job {
   name: string;
-  deadline = 0;
-  earliest = 0;
-  latest = 0;
+  /*
+   * The times start undefined, not 0: V8 then keeps these fields "tagged", so a
+   * whole-ms time is stored in the field itself. Started as numbers, one
+   * fractional time in any job of the process (a sensor's 9.3 ms conversion)
+   * turns them into boxed doubles, a 16-byte heap number per field of every job.
+   * Scheduler.schedule() places the job before anyone can read them.
+   */
+  deadline!: number;
+  earliest!: number;
+  latest!: number;
   radio = false;
   /** Position in the scheduler's heap, or -1 when not scheduled. */
   index = -1;
@@ -85,6 +92,9 @@ export class Job {
   }
 }
 
+/** Heaps up to this many jobs are kept at their exact size (see #push). */
+const SMALL_HEAP = 16;
+
 function checkTime(what: string, value: number): void {
   if (typeof value !== "number" || value !== value) throw new RangeError(`scheduler: ${what} must be a number, got ${value}`);
 }
@@ -93,7 +103,8 @@ export class Scheduler {
   readonly clock: Clock;
   #heap: Job[] = [];
   #timer: TimerHandle | undefined;
-  #timerAt = Infinity;
+  /** The deadline the host timer is armed for; undefined when none is (not Infinity: a double is boxed). */
+  #timerAt: number | undefined = undefined;
   #running = false;
   #onError: ((error: unknown, job: Job) => void) | undefined;
 
@@ -239,25 +250,30 @@ export class Scheduler {
   }
 
   #arm(): void {
-    const next = this.#heap.length ? this.#heap[0].deadline : Infinity;
+    const next = this.#heap.length ? this.#heap[0].deadline : undefined;
     if (next === this.#timerAt) return;
     if (this.#timer !== undefined) {
       this.clock.clearTimer(this.#timer);
       this.#timer = undefined;
     }
     this.#timerAt = next;
-    if (next === Infinity) return;
+    if (next === undefined || next === Infinity) return;
     const delay = Math.max(0, next - this.clock.now());
     this.#timer = this.clock.setTimer(() => {
       this.#timer = undefined;
-      this.#timerAt = Infinity;
+      this.#timerAt = undefined;
       this.runDue(this.clock.now());
     }, delay);
   }
 
   #push(job: Job): void {
-    job.index = this.#heap.length;
-    this.#heap.push(job);
+    const heap = this.#heap;
+    job.index = heap.length;
+    // A push onto a full array grows it by 16 slots or more (~150 B); a device
+    // has a handful of jobs, so a small heap is copied to its exact size instead.
+    // (concat allocates the exact size; a spread or slice leaves room to grow).
+    if (heap.length < SMALL_HEAP) this.#heap = heap.concat(job);
+    else heap.push(job);
     this.#up(job.index);
   }
 
