@@ -51,6 +51,31 @@ describe("SHT3x driver against the simulated chip", () => {
     expect(chip.commands[chip.commands.length - 1]).toBe({ high: 0x2400, medium: 0x240b, low: 0x2416 }[rep]);
   });
 
+  it("measure() calls made while one runs share its single transaction: each caller gets its own copy, a throwing callback is reported and the others still run", () => {
+    const { sensor, clock, chip, errors } = setup({ temperature: 21, humidity: 40 });
+    const got: any[] = [];
+    sensor.measure((s) => got.push(s));
+    sensor.measure(() => {
+      throw new Error("caller bug");
+    });
+    sensor.measure((s) => got.push(s));
+    const commands = chip.commands.length;
+    while (got.length < 2 && clock.step());
+    expect(got).toHaveLength(2);
+    expect(got[0]).toEqual(got[1]);
+    expect(got[0] === got[1]).toBe(false);
+    expect(got[0].thermometer === got[1].thermometer).toBe(false);
+    expect(Math.abs(got[0].thermometer.temperature - 21)).toBeLessThanOrEqual(T_LSB);
+    expect(chip.commands.length).toBe(commands); // no second measurement was started
+    expect(errors.map((e) => e.message).join("\n")).toMatch(/measure callback/);
+    expect(sensor.measuring).toBe(false);
+    // the next call starts a new measurement with a single caller again
+    let again: any;
+    sensor.measure((s) => (again = s));
+    while (again === undefined && clock.step());
+    expect(Math.abs(again.hygrometer.humidity - 40)).toBeLessThanOrEqual(RH_LSB);
+  });
+
   it("sample() before the measurement is due returns undefined, then the value once, then undefined", () => {
     const { sensor, clock, errors } = setup({ temperature: 20 });
     expect(sensor.sample()).toBeUndefined();

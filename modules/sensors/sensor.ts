@@ -104,8 +104,6 @@ export function checkOptions(chip: string, options: unknown): asserts options is
   if (o.onError !== undefined && typeof o.onError !== "function") throw new TypeError(`${chip}: options.onError must be a function`);
 }
 
-/** No measurement under way (shared, never written). */
-const NO_WAITERS: never[] = Object.freeze([]) as unknown as never[];
 
 export abstract class I2cSensor<S extends object = Sample> {
   readonly chip: string;
@@ -115,9 +113,11 @@ export abstract class I2cSensor<S extends object = Sample> {
   #onError?: (error: SensorError) => void;
   #job: Job | undefined;
   #sequence: Measurement<S> | undefined;
-  // The callbacks of the measurement under way: a one-element array made by measure() (an
-  // array grown by push() from empty gets 17 slots, ~150 B a driver in a fleet).
-  #waiters: ((sample: S) => void)[] = NO_WAITERS;
+  // The callbacks of the measurement under way: the first in a field, later ones (calls made
+  // while it runs) in an array made only then. A one-element array per measurement cost
+  // ~150 B a driver mid-measurement in a fleet (issue 7).
+  #waiter: ((sample: S) => void) | undefined = undefined;
+  #more: ((sample: S) => void)[] | undefined = undefined;
   #closed = false;
 
   constructor(chip: string, options: SensorOptions, addresses: readonly number[]) {
@@ -220,10 +220,11 @@ export abstract class I2cSensor<S extends object = Sample> {
     if (typeof callback !== "function") throw new TypeError(`${this.chip}: measure(callback) needs a function`);
     if (this.#closed) throw new Error(`${this.chip}: instance is closed`);
     if (this.#sequence) {
-      this.#waiters.push(callback);
+      if (this.#more) this.#more.push(callback);
+      else this.#more = [callback];
       return;
     }
-    this.#waiters = [callback];
+    this.#waiter = callback;
     this.#sequence = this.measurement();
     this.#step();
   }
@@ -251,15 +252,19 @@ export abstract class I2cSensor<S extends object = Sample> {
 
   #finish(sample: S | undefined): void {
     this.#sequence = undefined;
-    const waiters = this.#waiters;
-    this.#waiters = NO_WAITERS;
+    const first = this.#waiter;
+    const more = this.#more;
+    this.#waiter = this.#more = undefined;
     const base = sample ?? ({} as S);
-    for (let i = 0; i < waiters.length; i++) {
-      try {
-        waiters[i](i === 0 ? base : copySample(base));
-      } catch (error) {
-        this.fail("measure callback", error);
-      }
+    if (first) this.#answer(first, base);
+    if (more) for (let i = 0; i < more.length; i++) this.#answer(more[i], copySample(base));
+  }
+
+  #answer(callback: (sample: S) => void, sample: S): void {
+    try {
+      callback(sample);
+    } catch (error) {
+      this.fail("measure callback", error);
     }
   }
 
@@ -270,7 +275,7 @@ export abstract class I2cSensor<S extends object = Sample> {
     this.#job?.cancel();
     this.#job = undefined;
     this.#sequence = undefined;
-    this.#waiters = NO_WAITERS;
+    this.#waiter = this.#more = undefined;
     const device = this.device;
     this.device = undefined;
     try {
