@@ -89,6 +89,30 @@ for (const [label, version, samples] of versions) {
   });
 }
 
+describe("decoders of one process", () => {
+  it("two decoders fed in turn, a byte each, return each its own packets (they share one cursor)", () => {
+    const a = new MqttDecoder({ version: 4 });
+    const b = new MqttDecoder({ version: 5 });
+    const sa = concat(samples311.map(([, p]) => encodePacket(p, 4)));
+    const sb = concat(samples5.map(([, p]) => encodePacket(p, 5)));
+    const got: MqttPacket[][] = [[], []];
+    for (let i = 0; i < sa.length || i < sb.length; i++) {
+      if (i < sa.length) {
+        a.feed(sa.subarray(i, i + 1));
+        for (let p = a.next(); p !== undefined; p = a.next()) got[0].push(p);
+      }
+      if (i < sb.length) {
+        b.feed(sb.subarray(i, i + 1));
+        for (let p = b.next(); p !== undefined; p = b.next()) got[1].push(p);
+      }
+    }
+    expect(a.error).toBeUndefined();
+    expect(b.error).toBeUndefined();
+    expect(got[0]).toEqual(samples311.map(([, p]) => p));
+    expect(got[1]).toEqual(samples5.map(([, p]) => p));
+  });
+});
+
 describe("byte-exact vectors", () => {
   it("PUBLISH QoS 1 in 3.1.1 (3.1.1 §3.3, Figure 3.11 layout)", () => {
     const p: PublishPacket = { type: 3, topic: "a/b", payload: bytes(1, 2), qos: 1, retain: false, dup: false, packetId: 10 };

@@ -175,6 +175,7 @@ describe("malformed and protocol-violating input", () => {
     expect(d.next()).toBeUndefined();
     expect(d.error!.reasonCode).toBe(0x95);
     expect(d.error!.statement).toBe("[MQTT-3.1.2-24]");
+    expect(d.error!.message).toContain("268435460 B"); // 1 + 4 + 268,435,455: four length bytes summed right
     expect(d.buffered).toBe(0);
     // A body that follows is not taken in.
     d.feed(new Uint8Array(1000));

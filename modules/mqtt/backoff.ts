@@ -24,8 +24,8 @@ export interface BackoffOptions {
   giveUpAfterMs?: number;
   /** Smallest delay actually used, so a zero draw does not spin (default 100 ms). */
   minDelayMs?: number;
-  /** Random source in [0, 1). */
-  random: () => number;
+  /** Random source in [0, 1) (or the constructor's second argument). */
+  random?: () => number;
 }
 
 function positive(name: string, v: number | undefined, fallback: number): number {
@@ -35,26 +35,30 @@ function positive(name: string, v: number | undefined, fallback: number): number
 }
 
 export class Backoff {
-  readonly initialDelayMs: number;
-  readonly maxDelayMs: number;
-  readonly factor: number;
-  readonly giveUpAfterMs: number;
-  readonly minDelayMs: number;
+  // Every field is assigned in the constructor (`declare`: class field initializers cost XS bytecode).
+  declare readonly initialDelayMs: number;
+  declare readonly maxDelayMs: number;
+  declare readonly factor: number;
+  declare readonly giveUpAfterMs: number;
+  declare readonly minDelayMs: number;
   /** Attempts made in the current series. */
-  attempt = 0;
+  declare attempt: number;
   /** Time of the first failure of the current series, or NaN. */
-  firstFailureAt = NaN;
-  private readonly random: () => number;
+  declare firstFailureAt: number;
+  private declare readonly random: () => number;
 
-  constructor(options: BackoffOptions) {
-    if (!options || typeof options.random !== "function") throw new TypeError("Backoff: random not a function");
+  /** `random`: the random source, when not in `options` (the client passes its options as given, without a copy). */
+  constructor(options: BackoffOptions, random = options && options.random) {
+    if (!options || typeof random !== "function") throw new TypeError("Backoff: random not a function");
     this.initialDelayMs = positive("initialDelayMs", options.initialDelayMs, 1000);
     this.maxDelayMs = positive("maxDelayMs", options.maxDelayMs, 60000);
     this.factor = positive("factor", options.factor, 2);
     this.giveUpAfterMs = positive("giveUpAfterMs", options.giveUpAfterMs, Infinity);
     this.minDelayMs = positive("minDelayMs", options.minDelayMs, 100);
     if (this.factor < 1) throw new RangeError("Backoff: factor < 1");
-    this.random = options.random;
+    this.random = random;
+    this.attempt = 0;
+    this.firstFailureAt = NaN;
   }
 
   /** The window (upper bound of the delay) for attempt `n`. */

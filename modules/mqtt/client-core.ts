@@ -53,6 +53,7 @@ import type {
   PublishOptions,
   SubscribeCallback,
 } from "./session-core";
+import { why } from "./session-core";
 import { MqttError } from "./session-error";
 import type { MqttErrorCode } from "./session-error";
 import { checkTopicFilter, parseSharedSubscription, topicMatches } from "./topic";
@@ -223,8 +224,6 @@ function onSocketError(this: TcpSocket, error?: Error): void {
 
 const NO_SUBSCRIPTIONS: readonly SubscriptionRecord[] = Object.freeze([]);
 
-/** The output queue while empty (shared, never written: the first queued packet makes an array). */
-const NO_QUEUE: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
 
 /** subscribe() without options (shared, read only). */
 const NO_OPTIONS: ClientSubscribeOptions = Object.freeze({});
@@ -283,7 +282,7 @@ export class MqttClientCore {
     this.socketOptions = options.socket;
     this.scheduler = options.scheduler;
     this.generation = this.queuedBytes = this.writable = 0;
-    this.queue = NO_QUEUE;
+    this.queue = [];
     this.ended = this.gaveUp = this.connecting = false;
     this.socket = this.link = this.reconnectJob = this.lastError = this.backoff = undefined;
     this.subscriptions = NO_SUBSCRIPTIONS;
@@ -437,7 +436,7 @@ export class MqttClientCore {
     opts.onError = onSocketError;
     opts.target = link; // ECMA-419 base class pattern: how the callbacks find this connection
     if (s.tls) opts.tls = { host: s.host ?? s.address, ...s.tls };
-    this.queue = NO_QUEUE;
+    this.queue = [];
     this.queuedBytes = 0;
     this.writable = 0;
     let sock: TcpSocket;
@@ -492,7 +491,6 @@ export class MqttClientCore {
         this.writable = 0; // full after all: queue and wait for onWritable
       }
     }
-    if (this.queue === NO_QUEUE) this.queue = [];
     this.queue.push(bytes.slice());
     this.queuedBytes += bytes.length;
     this.flush();
@@ -515,7 +513,6 @@ export class MqttClientCore {
       else this.queue[0] = c.subarray(n);
       this.queuedBytes -= n;
     }
-    if (this.queue.length === 0) this.queue = NO_QUEUE;
   }
 
   private socketError(error?: Error): void {
@@ -629,7 +626,7 @@ export class MqttClientCore {
   }
 
   private newBackoff(): Backoff {
-    return new Backoff({ ...(this.reconnect as MqttReconnectOptions), random: this.random });
+    return new Backoff(this.reconnect as MqttReconnectOptions, this.random);
   }
 
   /** Calls app code `f` (if any) with `this` = the client; an exception goes to onError. */
@@ -670,9 +667,4 @@ export class MqttClientCore {
 /** An MqttError of the client: the message is "MqttClient: " + `text`. */
 function err(code: MqttErrorCode, text: string, cause?: unknown): MqttError {
   return new MqttError(code, "MqttClient: " + text, undefined, undefined, cause);
-}
-
-/** The message of a thrown value. */
-function why(e: unknown): string {
-  return String((e as Error)?.message ?? e);
 }

@@ -58,6 +58,11 @@ const PINGREQ: PingreqPacket = Object.freeze({ type: 12 /* PINGREQ */ }) as Ping
 const PINGRESP: PingrespPacket = Object.freeze({ type: 13 /* PINGRESP */ }) as PingrespPacket;
 
 const EMPTY = new Uint8Array(0);
+/**
+ * The cursor of every decoder of the process: a packet is parsed in one synchronous call
+ * that calls out to nothing, so one Reader serves all connections (not one each).
+ */
+const R = new Reader();
 /** The topic cache before its first entry (read only). */
 const NO_LENGTHS: number[] = Object.freeze([-1, -1, -1, -1]) as number[];
 const NO_TOPICS: string[] = Object.freeze(["", "", "", ""]) as string[];
@@ -82,10 +87,8 @@ export class MqttDecoder {
   private declare header: number;
   private declare remaining: number;
   private declare lengthBytes: number;
-  private declare multiplier: number;
   private declare body: Uint8Array;
   private declare filled: number;
-  private declare r: Reader;
   private declare cacheBytes: Uint8Array;
   private declare cacheLen: number[];
   private declare cacheStr: string[];
@@ -99,8 +102,6 @@ export class MqttDecoder {
     this.maximumPacketSize = max;
     this.copyPayload = options?.copyPayload === true;
     this.header = this.remaining = this.lengthBytes = this.cacheNext = 0;
-    this.multiplier = 1;
-    this.r = new Reader();
     // The cache is made with the first Topic Name it keeps: a device that is sent nothing
     // (most of a telemetry fleet) never pays its ~500 B.
     this.cacheBytes = EMPTY;
@@ -177,14 +178,12 @@ export class MqttDecoder {
         this.state = 1;
         this.remaining = 0;
         this.lengthBytes = 0;
-        this.multiplier = 1;
       }
       if (this.state === 1) {
         let done = false;
         while (pos < n) {
           const b = input[pos++];
-          this.remaining += (b & 0x7f) * this.multiplier;
-          this.lengthBytes++;
+          this.remaining += (b & 0x7f) << (7 * this.lengthBytes++); // at most 0x7f << 21
           if ((b & 0x80) === 0) {
             if (b === 0 && this.lengthBytes > 1 && this.version === 5) {
               this.inPos = pos;
@@ -197,7 +196,6 @@ export class MqttDecoder {
             this.inPos = pos;
             throw malformed("Remaining Length over 4 bytes", this.version === 5 ? "[MQTT-1.5.5-1]" : "§2.2.3");
           }
-          this.multiplier *= 128;
         }
         if (!done) break;
         const size = 1 + this.lengthBytes + this.remaining;
@@ -242,14 +240,14 @@ export class MqttDecoder {
     if (pos >= n) {
       // Drained: keep no reference to the chunk (nor does the reader), so a quiet
       // connection does not hold its last packet's buffer.
-      this.input = this.r.buf = EMPTY;
+      this.input = R.buf = EMPTY;
       this.inPos = 0;
     }
     return undefined;
   }
 
   private parse(buf: Uint8Array, start: number, end: number): MqttPacket {
-    const r = this.r;
+    const r = R;
     r.reset(buf, start, end, this.version);
     const type = this.header >> 4;
     if (type === 3) return this.publish(r, this.header);

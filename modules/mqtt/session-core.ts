@@ -342,9 +342,8 @@ export class MqttSessionCore {
       will: o.will,
       username: o.username,
       password: o.password,
-      properties: undefined,
+      properties: this.connectProperties(),
     };
-    packet.properties = this.connectProperties();
     if (!this.send(packet)) return;
     const timeout = o.connectTimeoutMs ?? 30000;
     this.connectJob = this.scheduler.after(timeout, () => {
@@ -903,8 +902,8 @@ export class MqttSessionCore {
   }
 }
 
-/** An "invalid" MqttError: bad arguments from the app. */
-function invalid(message: string, reasonCode?: number, statement?: string): MqttError {
+/** @internal An "invalid" MqttError: bad arguments from the app. */
+export function invalid(message: string, reasonCode?: number, statement?: string): MqttError {
   return new MqttError("invalid", message, reasonCode, statement);
 }
 

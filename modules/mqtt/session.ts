@@ -25,7 +25,7 @@ import type { OutboxEntry } from "./outbox";
 import type { AuthPacket, DisconnectPacket, MqttPacket, PublishPacket, QoS, Subscription } from "./packets";
 import type { MqttProperties } from "./properties";
 import type { AuthExchange, DisconnectInfo, MqttMessage, PublishCallback, PublishOptions, SubscribeOptions } from "./session-core";
-import { hex, MqttSessionCore, withProps } from "./session-core";
+import { hex, invalid, MqttSessionCore, withProps } from "./session-core";
 import { MqttError } from "./session-error";
 import { checkTopicName } from "./topic";
 
@@ -289,9 +289,4 @@ export class MqttSession extends MqttSessionCore {
     this.aliasTopic = this.inboundAlias = NONE; // [MQTT-3.3.2-7]
     this.aliasUsed = NONE as unknown as number[];
   }
-}
-
-/** An "invalid" MqttError: bad arguments from the app. */
-function invalid(message: string, reasonCode?: number, statement?: string): MqttError {
-  return new MqttError("invalid", message, reasonCode, statement);
 }
