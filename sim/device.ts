@@ -130,8 +130,8 @@ class Incarnation {
   alive = true;
   /** The armed timers, a doubly linked list through BootTimer (no container to allocate). */
   timers: BootTimer | undefined;
-  /** The open IO instances, a doubly linked list through OpenIo (a Set cost ~230 B per device). */
-  resources: OpenIo | undefined;
+  /** The open IO instances, oldest first, at their exact size (a Set cost ~230 B per device); created with the first. */
+  resources: Closable[] | undefined;
   instance: AppInstance | undefined;
   constructor(
     readonly device: SimDevice,
@@ -248,54 +248,53 @@ function bootLog(this: Incarnation, message: string): void {
   this.device[LOG](this, String(message));
 }
 
-/** The OpenIo of an IO instance, on the instance (and on the options its constructor got). */
+/**
+ * On an IO instance an incarnation opened: its IoCallbacks, or the Incarnation
+ * itself when the app gave no callbacks (an I2C instance). Also on the options
+ * its constructor got.
+ */
 const TRACK: unique symbol = Symbol("SimDevice.track");
+/** The instance's own close(), which closeTracked calls. */
+const BASE_CLOSE: unique symbol = Symbol("SimDevice.baseClose");
 
 /**
- * One IO instance an incarnation opened: its app callbacks, its own close(),
- * its place in the incarnation's `resources` list. The instance's callbacks
- * are shared guard functions (one per option name for every device) that find
- * this record through `this`: ECMA-419 §8 invokes a callback with the instance
- * as `this`. A closure per callback cost a simulated device ~500 B per socket.
+ * The app's callbacks of one IO instance, by option name (onReadable,
+ * onWritable, onError, ...), and its boot. The instance itself gets shared
+ * guard functions, one per option name for every device, that find this
+ * record through `this`: ECMA-419 §8 invokes a callback with the instance as
+ * `this`. A closure and a context per callback cost a simulated device ~500 B
+ * per socket.
  */
-class OpenIo {
-  io: Closable | undefined = undefined;
-  baseClose: (() => void) | undefined = undefined;
-  prev: OpenIo | undefined = undefined;
-  next: OpenIo | undefined;
-  constructor(
-    readonly inc: Incarnation,
-    /** The app's callbacks by option name (onReadable, onWritable, onError, ...). */
-    readonly callbacks: Record<string, (...args: any[]) => unknown>,
-  ) {
-    this.next = inc.resources;
-    if (inc.resources) inc.resources.prev = this;
-    inc.resources = this;
-  }
-  unlink(): void {
-    if (this.prev) this.prev.next = this.next;
-    else if (this.inc.resources === this) this.inc.resources = this.next;
-    else return; // not in the list (any more)
-    if (this.next) this.next.prev = this.prev;
-    this.prev = this.next = undefined;
-  }
+class IoCallbacks {
+  [name: string]: unknown;
+  constructor(readonly inc: Incarnation) {}
 }
 
-/** Instances that could not carry TRACK (frozen by their constructor): their OpenIo. */
-const untrackable = new WeakMap<object, OpenIo>();
+type Tracked = Closable & { [TRACK]?: IoCallbacks | Incarnation; [BASE_CLOSE]?: () => void };
 
-function openIoOf(target: unknown): OpenIo | undefined {
+/** Instances that could not carry TRACK (frozen by their constructor). */
+const untrackable = new WeakMap<object, IoCallbacks | Incarnation>();
+
+function trackOf(target: unknown): IoCallbacks | Incarnation | undefined {
   if (target === null || (typeof target !== "object" && typeof target !== "function")) return undefined;
-  const own = (target as { [TRACK]?: OpenIo })[TRACK];
-  return own instanceof OpenIo ? own : untrackable.get(target as object);
+  const own = (target as Tracked)[TRACK];
+  return own instanceof IoCallbacks || own instanceof Incarnation ? own : untrackable.get(target as object);
+}
+
+/** Forgets `io` in its boot's list (once closed, teardown need not close it again). */
+function untrack(inc: Incarnation, io: Closable): void {
+  const list = inc.resources;
+  const i = list ? list.indexOf(io) : -1;
+  if (i < 0) return;
+  inc.resources = list!.length === 1 ? undefined : list!.slice(0, i).concat(list!.slice(i + 1));
 }
 
 /** The `close` of an IO instance an incarnation tracks: forget it, then close it. */
-function closeTracked(this: Closable): void {
-  const open = openIoOf(this);
-  if (!open) throw new TypeError("close: not an IO instance of a SimDevice");
-  open.unlink();
-  open.baseClose!.call(this);
+function closeTracked(this: Tracked): void {
+  const track = trackOf(this);
+  if (!track) throw new TypeError("close: not an IO instance of a SimDevice");
+  untrack(track instanceof Incarnation ? track : track.inc, this);
+  this[BASE_CLOSE]!.call(this);
 }
 
 const guards: Record<string, (this: unknown, ...args: unknown[]) => unknown> = {};
@@ -303,10 +302,10 @@ const guards: Record<string, (this: unknown, ...args: unknown[]) => unknown> = {
 /** The guard for callback option `key`: runs the app's callback only while its incarnation lives (a throw is a crash). */
 function guardFor(key: string): (this: unknown, ...args: unknown[]) => unknown {
   return (guards[key] ??= function (this: unknown, ...args: unknown[]) {
-    const open = openIoOf(this);
-    if (!open) throw new TypeError(`SimDevice: IO callback ${key} invoked without its instance as this (ECMA-419 §8)`);
-    const inc = open.inc;
-    return inc.device[INVOKE](inc, open.callbacks[key], this, args);
+    const track = trackOf(this);
+    if (!(track instanceof IoCallbacks)) throw new TypeError(`SimDevice: IO callback ${key} invoked without its instance as this (ECMA-419 §8)`);
+    const inc = track.inc;
+    return inc.device[INVOKE](inc, track[key] as (...args: unknown[]) => unknown, this, args);
   });
 }
 
@@ -320,36 +319,28 @@ function openIo(inc: Incarnation, Base: new (options: any) => Closable, options:
   if (!new.target) throw new TypeError("IO constructors must be called with new");
   if (!inc.alive) throw new SleepSignal("deep-sleep", 0);
   let wrapped = options;
-  let callbacks: Record<string, (...args: any[]) => unknown> | undefined;
+  let callbacks: IoCallbacks | undefined;
   if (options && typeof options === "object") {
     wrapped = { ...options };
     for (const key of Object.keys(wrapped)) {
       const fn = wrapped[key];
       if (key.startsWith("on") && typeof fn === "function") {
-        (callbacks ??= {})[key] = fn;
+        (callbacks ??= new IoCallbacks(inc))[key] = fn;
         wrapped[key] = guardFor(key);
       }
     }
+    if (callbacks) wrapped[TRACK] = callbacks; // a Base may invoke a callback with its options as `this`
   }
-  const open = new OpenIo(inc, callbacks ?? EMPTY_CALLBACKS);
-  if (callbacks) wrapped[TRACK] = open; // a Base may invoke a callback with its options as `this`
-  let io: Closable;
-  try {
-    io = new Base(wrapped);
-  } catch (error) {
-    open.unlink();
-    throw error;
-  }
-  open.io = io;
+  const io = new Base(wrapped) as Tracked;
+  const track = callbacks ?? inc;
   if (Object.isExtensible(io)) {
-    (io as { [TRACK]?: OpenIo })[TRACK] = open;
-    open.baseClose = io.close;
+    io[TRACK] = track;
+    io[BASE_CLOSE] = io.close;
     io.close = closeTracked;
-  } else untrackable.set(io, open);
+  } else untrackable.set(io, track);
+  inc.resources = inc.resources ? inc.resources.concat([io]) : [io];
   return io;
 }
-
-const EMPTY_CALLBACKS: Record<string, never> = Object.freeze({}) as Record<string, never>;
 
 function ioConstructor(inc: Incarnation, Base: unknown): any {
   return openIo.bind(null, inc, Base as new (options: any) => Closable);
@@ -649,12 +640,11 @@ export class SimDevice {
       this.clock.clearTimer(t.raw);
     }
     inc.timers = undefined;
-    const open: OpenIo[] = [];
-    for (let r = inc.resources; r; r = r.next) open.unshift(r); // oldest first, in the order they were opened
+    const open = inc.resources ?? [];
+    inc.resources = undefined;
     for (const r of open) {
-      r.unlink();
       try {
-        r.io?.close();
+        r.close();
       } catch {
         // closing a broken socket may throw; it is gone either way
       }
