@@ -41,6 +41,8 @@ export interface NodeTcpOptions extends Omit<TcpOptions, "port"> {
 }
 
 const ACCEPTED = Symbol("accepted");
+/** The input queue of every socket with nothing unread (only #received adds to a queue, and never to this one). */
+const NO_INPUT: Uint8Array[] = [];
 /** The TCP that owns a Node socket, on the socket. */
 const OWNER = Symbol("TCP.owner");
 type OwnedSocket = net.Socket & { [OWNER]: TCP };
@@ -64,7 +66,8 @@ function checkSize(value: unknown, name: string, fallback: number): number {
 export class TCP implements TcpSocket {
   target: unknown;
   #socket: net.Socket | undefined;
-  #input: Uint8Array[] = [];
+  /** Unread chunks, oldest first; NO_INPUT (shared, never written) when there are none. */
+  #input: Uint8Array[] = NO_INPUT;
   #inputBytes = 0;
   #inputLimit: number;
   #paused = false;
@@ -182,8 +185,8 @@ export class TCP implements TcpSocket {
       else this.#input[0] = head.subarray(take);
     }
     this.#inputBytes -= count;
-    // Drained: drop the backing store too (shift() keeps its 17 slots, ~150 B a socket).
-    if (!this.#inputBytes) this.#input.length = 0;
+    // Drained: back to the shared empty queue (shift() kept the array's 17 slots, ~180 B a socket).
+    if (!this.#inputBytes) this.#input = NO_INPUT;
     if (this.#paused && this.#inputBytes < this.#inputLimit) {
       this.#paused = false;
       this.#socket?.resume();
@@ -214,7 +217,7 @@ export class TCP implements TcpSocket {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#input = [];
+    this.#input = NO_INPUT;
     this.#inputBytes = 0;
     const socket = this.#socket;
     this.#socket = undefined;
@@ -287,7 +290,7 @@ export class TCP implements TcpSocket {
     const bytes = this.#inputBytes;
     this.#socket = undefined;
     this.#closed = true;
-    this.#input = [];
+    this.#input = NO_INPUT;
     this.#inputBytes = 0;
     to.#input = input;
     to.#inputBytes = bytes;
@@ -301,7 +304,9 @@ export class TCP implements TcpSocket {
 
   #received(chunk: Buffer): void {
     if (this.#closed) return;
-    this.#input.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (this.#input === NO_INPUT) this.#input = [bytes];
+    else this.#input.push(bytes);
     this.#inputBytes += chunk.length;
     if (this.#inputBytes >= this.#inputLimit && !this.#paused) {
       this.#paused = true;
