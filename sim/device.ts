@@ -413,6 +413,19 @@ function missingIo(name: string): unknown {
   });
 }
 
+/** The options a device only reads: one object shared by every device given none of them (fewer fields per device). */
+class DeviceSettings {
+  constructor(
+    readonly logSink: ((line: string) => void) | undefined,
+    readonly onEvent: ((event: DeviceEvent) => void) | undefined,
+    readonly rebootDelayMs: number,
+    readonly restartDelayMs: number,
+    readonly maxCrashes: number,
+  ) {}
+}
+
+const DEFAULT_SETTINGS = Object.freeze(new DeviceSettings(undefined, undefined, 0, 0, 100));
+
 export class SimDevice {
   readonly name: string;
   readonly clock: Clock;
@@ -436,11 +449,7 @@ export class SimDevice {
   #app: AppEntry;
   #io: DeviceIo;
   #crypto: Crypto;
-  #logSink?: (line: string) => void;
-  #onEvent?: (event: DeviceEvent) => void;
-  #rebootDelayMs: number;
-  #restartDelayMs: number;
-  #maxCrashes: number;
+  #settings: DeviceSettings;
   #state: DeviceState = "off";
   #current: Incarnation | undefined;
   #platform: SimPlatform | undefined;
@@ -464,14 +473,12 @@ export class SimDevice {
     this.rtc = options.rtc ?? new SimRtcMemory();
     this.#io = new DeviceIo(options.io ?? {});
     this.#crypto = Object.freeze(new DeviceCrypto(options.crypto, options.seed ?? 0x5eed));
-    this.#logSink = options.log;
+    const { log, onEvent, rebootDelayMs = 0, restartDelayMs = 0, maxCrashes = 100 } = options;
+    const plain = !log && !onEvent && rebootDelayMs === 0 && restartDelayMs === 0 && maxCrashes === 100;
+    this.#settings = plain ? DEFAULT_SETTINGS : new DeviceSettings(log, onEvent, rebootDelayMs, restartDelayMs, maxCrashes);
     const logLimit = options.logLimit ?? 0;
     if (!(Number.isInteger(logLimit) && logLimit >= 0)) throw new RangeError(`SimDevice: logLimit must be an integer >= 0, got ${logLimit}`);
     this.logLimit = logLimit;
-    this.#onEvent = options.onEvent;
-    this.#rebootDelayMs = options.rebootDelayMs ?? 0;
-    this.#restartDelayMs = options.restartDelayMs ?? 0;
-    this.#maxCrashes = options.maxCrashes ?? 100;
   }
 
   /** The crashes since the last cold boot, oldest first (created with the first). */
@@ -564,9 +571,10 @@ export class SimDevice {
       events.push(event);
       if (events.length > this.eventLimit) events.splice(0, events.length - this.eventLimit);
     }
-    if (this.#onEvent) {
+    const onEvent = this.#settings.onEvent;
+    if (onEvent) {
       try {
-        this.#onEvent(event);
+        onEvent(event);
       } catch {
         // an observer's bug must not change the device's behaviour
       }
@@ -576,7 +584,8 @@ export class SimDevice {
   /** @internal */
   [LOG](inc: Incarnation, message: string): void {
     const limit = this.logLimit;
-    if (!this.#logSink && !(limit > 0)) return; // nobody would read the line: do not build it
+    const sink = this.#settings.logSink;
+    if (!sink && !(limit > 0)) return; // nobody would read the line: do not build it
     const line = `[${this.name} #${inc.bootCount} +${this.clock.now() - inc.bootAt}ms] ${message}`;
     if (limit > 0) {
       const logs = this.#logs;
@@ -586,7 +595,7 @@ export class SimDevice {
         if (logs.length > limit) logs.splice(0, logs.length - limit);
       }
     } else if (this.#logs?.length) this.#logs.length = 0;
-    if (this.#logSink) this.#logSink(line);
+    if (sink) sink(line);
   }
 
   #cancelPending(): void {
@@ -685,13 +694,13 @@ export class SimDevice {
     this[LOG](inc, `crash: ${message}`);
     this.#teardown(inc);
     this.#event({ type: "crash", message });
-    if (this.crashes.length >= this.#maxCrashes) {
+    if (this.crashes.length >= this.#settings.maxCrashes) {
       this.#state = "halted";
       this.#event({ type: "halt", message: `${this.crashes.length} crashes` });
       return;
     }
     this.#state = "rebooting";
-    this.#later(this.#rebootDelayMs, () => this.#boot("watchdog"));
+    this.#later(this.#settings.rebootDelayMs, () => this.#boot("watchdog"));
   }
 
   /** @internal */
@@ -715,7 +724,7 @@ export class SimDevice {
     this.restarts++;
     this.#state = "rebooting";
     this.#event({ type: "restart" });
-    this.#later(this.#restartDelayMs, () => this.#boot("restart"));
+    this.#later(this.#settings.restartDelayMs, () => this.#boot("restart"));
     throw new SleepSignal("restart", 0);
   }
 
