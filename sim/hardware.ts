@@ -34,6 +34,11 @@ export interface SimHardwareOptions {
   chipCommandLogLimit?: number;
 }
 
+/** The voltage at the ADC pin behind the battery's divider (bound per device: smaller in V8 than a closure and its context). */
+function batteryVolts(env: Environment, dividerRatio: number, timeMs: number): number {
+  return env.battery(timeMs) / dividerRatio;
+}
+
 export function createSimHardware(board: BoardDefinition, clock: Clock, environment: Environment | EnvironmentSpec | SignalSet = {}, options: SimHardwareOptions = {}): SimHardware {
   const env = environment instanceof Environment ? environment : new Environment(environment);
   const bus = new I2cBus({ logLimit: options.i2cLogLimit ?? 0 });
@@ -45,7 +50,7 @@ export function createSimHardware(board: BoardDefinition, clock: Clock, environm
       clock,
       reference: battery.reference,
       resolution: battery.resolution,
-      pins: { [String(battery.pin)]: (t) => env.battery(t) / battery.dividerRatio },
+      pins: { [String(battery.pin)]: batteryVolts.bind(null, env, battery.dividerRatio) },
     });
   }
   return { bus, adc, environment: env, io: adc ? { I2C: bus.I2C, Analog: adc.Analog } : { I2C: bus.I2C } };
