@@ -91,10 +91,21 @@ function sameValue(a: StoredValue, b: StoredValue): boolean {
   return a === b;
 }
 
+/** Sets an own property even for a name like "__proto__" (which `o[name] = v` would take as the prototype). */
+function own(o: object, name: string, value: unknown): void {
+  Object.defineProperty(o, name, { value, enumerable: true, writable: true, configurable: true });
+}
+
 export class FlashStore implements KeyValueStore {
   readonly capacity: number;
-  /** Created with the first namespace (a device that never writes keeps no Map). */
-  #spaces: Map<string, Map<string, StoredValue>> | undefined;
+  /**
+   * The namespaces under "n<name>" keys of a plain object, created with the
+   * first (a device that never writes keeps none). A Map cost each simulated
+   * device ~180 B; the object has one shape for every device with the same
+   * namespaces. An emptied namespace reads undefined (a delete would turn the
+   * object into a dictionary).
+   */
+  #spaces: { [key: string]: Map<string, StoredValue> | undefined } | undefined;
   #used = 0;
   #failIn: number | undefined;
   #failApply = false;
@@ -126,14 +137,14 @@ export class FlashStore implements KeyValueStore {
   get(namespace: string, key: string): StoredValue | undefined {
     this.#checkPower();
     checkStorageEntry(namespace, key);
-    const value = this.#spaces?.get(namespace)?.get(key);
+    const value = this.#space(namespace)?.get(key);
     return value === undefined ? undefined : copyValue(value);
   }
 
   set(namespace: string, key: string, value: StoredValue): void {
     this.#checkPower();
     checkStorageEntry(namespace, key, value);
-    const space = this.#spaces?.get(namespace);
+    const space = this.#space(namespace);
     const old = space?.get(key);
     const delta = entryCost(value) - (old === undefined ? 0 : entryCost(old)) + (space ? 0 : NVS_ENTRY_BYTES);
     if (this.#used + delta > this.capacity)
@@ -146,7 +157,7 @@ export class FlashStore implements KeyValueStore {
       let s = space;
       if (!s) {
         s = new Map();
-        (this.#spaces ??= new Map()).set(namespace, s);
+        (this.#spaces ??= {})["n" + namespace] = s;
       }
       s.set(key, stored);
       this.#used += delta;
@@ -159,13 +170,13 @@ export class FlashStore implements KeyValueStore {
     this.#checkPower();
     checkStorageEntry(namespace, key);
     this.#mutate(() => {
-      const space = this.#spaces?.get(namespace);
+      const space = this.#space(namespace);
       const old = space?.get(key);
       if (!space || old === undefined) return false;
       space.delete(key);
       this.#used -= entryCost(old);
       if (space.size === 0) {
-        this.#spaces!.delete(namespace);
+        this.#spaces!["n" + namespace] = undefined;
         this.#used -= NVS_ENTRY_BYTES;
       }
       this.erases++;
@@ -176,14 +187,16 @@ export class FlashStore implements KeyValueStore {
   keys(namespace: string): string[] {
     this.#checkPower();
     checkStorageEntry(namespace, "k");
-    const space = this.#spaces?.get(namespace);
+    const space = this.#space(namespace);
     return space ? [...space.keys()].sort() : [];
   }
 
   /** Namespaces that hold at least one key. */
   namespaces(): string[] {
     this.#checkPower();
-    return this.#spaces ? [...this.#spaces.keys()].sort() : [];
+    return this.#entries()
+      .map(([ns]) => ns)
+      .sort();
   }
 
   /**
@@ -217,17 +230,17 @@ export class FlashStore implements KeyValueStore {
   /** A deep copy of the content. */
   image(): FlashImage {
     const out: FlashImage = {};
-    for (const [ns, space] of this.#spaces ?? []) {
+    for (const [ns, space] of this.#entries()) {
       const o: { [key: string]: StoredValue } = {};
-      for (const [k, v] of space) o[k] = copyValue(v);
-      out[ns] = o;
+      for (const [k, v] of space) own(o, k, copyValue(v));
+      own(out, ns, o);
     }
     return out;
   }
 
   /** Replaces the content with `image` (validated whole first; nothing changes if any entry is bad or it does not fit). */
   load(image: FlashImage): void {
-    const spaces = new Map<string, Map<string, StoredValue>>();
+    const spaces: { [key: string]: Map<string, StoredValue> } = {};
     let used = 0;
     for (const ns of Object.keys(image)) {
       const space = new Map<string, StoredValue>();
@@ -238,7 +251,7 @@ export class FlashStore implements KeyValueStore {
         used += entryCost(v);
       }
       if (space.size) {
-        spaces.set(ns, space);
+        spaces["n" + ns] = space;
         used += NVS_ENTRY_BYTES;
       }
     }
@@ -249,6 +262,18 @@ export class FlashStore implements KeyValueStore {
 
   /** Called after every change that reached flash; file-backed stores persist here. */
   protected commit(): void {}
+
+  #space(namespace: string): Map<string, StoredValue> | undefined {
+    return this.#spaces?.["n" + namespace];
+  }
+
+  /** The namespaces that hold keys, with their maps. */
+  #entries(): [string, Map<string, StoredValue>][] {
+    const out: [string, Map<string, StoredValue>][] = [];
+    const spaces = this.#spaces;
+    if (spaces) for (const k of Object.keys(spaces)) if (spaces[k]) out.push([k.slice(1), spaces[k]!]);
+    return out;
+  }
 
   #checkPower(): void {
     if (this.#off) throw new PowerLossError("flash store is powered off after a simulated power loss; call powerOn()");

@@ -81,6 +81,37 @@ describe("FlashStore: NVS semantics", () => {
     expect(store.erases).toBe(1);
     expect(store.used).toBe(0);
   });
+
+  it("a namespace whose last key is deleted is gone (listing, image, its entry's bytes) and comes back when written again", () => {
+    const store = new FlashStore();
+    store.set("a", "k", 1);
+    store.set("b", "k", 2);
+    const withBoth = store.used;
+    store.delete("a", "k");
+    expect(store.namespaces()).toEqual(["b"]);
+    expect(Object.keys(store.image())).toEqual(["b"]);
+    expect(store.keys("a")).toEqual([]);
+    expect(store.used).toBe(withBoth - 64); // the key's entry and the namespace's
+    store.set("a", "j", 3);
+    expect(store.namespaces()).toEqual(["a", "b"]);
+    expect(store.image()).toEqual({ a: { j: 3 }, b: { k: 2 } });
+    expect(store.used).toBe(withBoth);
+  });
+
+  it("namespace and key names that are Object.prototype keys or digits are ordinary names, in the image too", () => {
+    const store = new FlashStore();
+    for (const ns of ["__proto__", "constructor", "0", "toString"]) store.set(ns, "k", ns);
+    store.set("ns", "__proto__", 7);
+    expect(store.image().ns).toEqual({ ["__proto__"]: 7 });
+    expect(store.namespaces()).toEqual(["0", "__proto__", "constructor", "ns", "toString"]);
+    expect(store.get("__proto__", "k")).toBe("__proto__");
+    expect(store.get("hasOwnProperty", "k")).toBeUndefined();
+    const copy = new FlashStore();
+    copy.load(store.image());
+    expect(copy.get("constructor", "k")).toBe("constructor");
+    expect(copy.namespaces()).toEqual(store.namespaces());
+    expect(copy.get("ns", "__proto__")).toBe(7);
+  });
 });
 
 describe("FlashStore: capacity", () => {
