@@ -150,8 +150,6 @@ class Incarnation {
 /** A timer armed by one incarnation; the raw clock calls its bound `fire`. */
 class BootTimer {
   raw: TimerHandle = undefined;
-  /** Linked into its incarnation's `timers` list. */
-  armed = true;
   prev: BootTimer | undefined = undefined;
   next: BootTimer | undefined;
   constructor(
@@ -162,11 +160,14 @@ class BootTimer {
     if (inc.timers) inc.timers.prev = this;
     inc.timers = this;
   }
+  /** Linked into its incarnation's `timers` list (derived, not a field: one field less per armed timer). */
+  get armed(): boolean {
+    return this.prev !== undefined || this.inc.timers === this;
+  }
   unlink(): void {
-    if (!this.armed) return;
-    this.armed = false;
     if (this.prev) this.prev.next = this.next;
-    else this.inc.timers = this.next;
+    else if (this.inc.timers === this) this.inc.timers = this.next;
+    else return; // not armed (any more)
     if (this.next) this.next.prev = this.prev;
     this.prev = this.next = undefined;
   }
@@ -254,7 +255,7 @@ function bootLog(this: Incarnation, message: string): void {
  * its constructor got.
  */
 const TRACK: unique symbol = Symbol("SimDevice.track");
-/** The instance's own close(), which closeTracked calls. */
+/** The close() an instance had as its own property (not from its class), which closeTracked calls. */
 const BASE_CLOSE: unique symbol = Symbol("SimDevice.baseClose");
 
 /**
@@ -294,7 +295,9 @@ function closeTracked(this: Tracked): void {
   const track = trackOf(this);
   if (!track) throw new TypeError("close: not an IO instance of a SimDevice");
   untrack(track instanceof Incarnation ? track : track.inc, this);
-  this[BASE_CLOSE]!.call(this);
+  const base = Object.prototype.hasOwnProperty.call(this, BASE_CLOSE) ? this[BASE_CLOSE] : Object.getPrototypeOf(this)?.close;
+  if (typeof base !== "function") throw new TypeError("close: the IO instance has no close()");
+  base.call(this);
 }
 
 const guards: Record<string, (this: unknown, ...args: unknown[]) => unknown> = {};
@@ -335,7 +338,9 @@ function openIo(inc: Incarnation, Base: new (options: any) => Closable, options:
   const track = callbacks ?? inc;
   if (Object.isExtensible(io)) {
     io[TRACK] = track;
-    io[BASE_CLOSE] = io.close;
+    // The class's own close() is found on the prototype when closeTracked runs;
+    // only an instance with a close() of its own needs it kept (a field less per instance).
+    if (Object.prototype.hasOwnProperty.call(io, "close")) io[BASE_CLOSE] = io.close;
     io.close = closeTracked;
   } else untrackable.set(io, track);
   inc.resources = inc.resources ? inc.resources.concat([io]) : [io];
@@ -644,8 +649,9 @@ export class SimDevice {
   #teardown(inc: Incarnation): void {
     if (!inc.alive) return;
     inc.alive = false;
-    for (let t = inc.timers; t; t = t.next) {
-      t.armed = false;
+    for (let t = inc.timers, next; t; t = next) {
+      next = t.next;
+      t.prev = t.next = undefined;
       this.clock.clearTimer(t.raw);
     }
     inc.timers = undefined;

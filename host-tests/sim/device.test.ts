@@ -517,6 +517,26 @@ describe("SimDevice: the platform objects of a boot", () => {
     expect(got).toEqual([1]);
   });
 
+  it("an IO instance whose close() is its own property (not its class's) is closed through it, by the app or at teardown", () => {
+    const closed: string[] = [];
+    class OwnClose {
+      close: () => void;
+      constructor(options: { address: string }) {
+        this.close = () => closed.push(options.address);
+      }
+    }
+    const { device, clock } = makeDevice((p) => {
+      if (p.power.wakeCause !== "power-on") return;
+      new p.io.TCP({ address: "10.0.0.1", port: 1 }).close();
+      new p.io.TCP({ address: "10.0.0.2", port: 1 });
+      p.clock.setTimer(() => p.power.deepSleep(50), 10);
+    }, { io: { TCP: OwnClose as never } });
+    device.start();
+    expect(closed).toEqual(["10.0.0.1"]);
+    clock.advance(10);
+    expect(closed).toEqual(["10.0.0.1", "10.0.0.2"]);
+  });
+
   it("an IO constructor that throws leaves nothing tracked", () => {
     let made = 0;
     let closes = 0;
