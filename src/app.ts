@@ -32,7 +32,7 @@ import { configTopics } from "../modules/config/mqtt-binding";
 import { MqttLink, deviceCore, deviceScheduler, isIpv4, type DeviceCoreOptions, type MqttLinkOptions } from "../modules/config/link";
 import { ConfigCoapBinding } from "../modules/config/coap-binding";
 import { SENSOR_QUANTITIES, type DeviceConfig } from "../modules/config/schema";
-import { measureAll, startBoardSensors, type SensorReading } from "./sensors";
+import { measureAll, startBoardSensors, type SensorDriver, type SensorReading } from "./sensors";
 import { mqttPublishPayloadLimit } from "../modules/telemetry/split";
 import { discoveryMessages } from "../modules/telemetry/homeassistant";
 import { encodeQuantity, encodeTelemetry, quantityValue, QUANTITIES, SENML_CBOR_CONTENT_FORMAT, SENML_JSON_CONTENT_FORMAT, type Quantity, type SenmlFormat } from "./senml";
@@ -163,7 +163,8 @@ class DeviceApp implements App {
   readonly #maxBuffered: number;
   readonly #link: MqttLink;
   readonly #trial: ReturnType<typeof safeApplySwitch>;
-  readonly #sensors: ReturnType<typeof startBoardSensors>;
+  /** The board's started sensor drivers (an exact-size array: one grown by push keeps 17 slots). */
+  readonly #drivers: SensorDriver[];
   readonly #buffer: Reading[] = [];
   #coapBinding: ConfigCoapBinding | undefined = undefined;
   #coapClient: CoapClient | undefined = undefined;
@@ -287,8 +288,9 @@ class DeviceApp implements App {
     if (core.bootStatus === "corrupt") report("config: STATUS corrupt-config (running on defaults)");
 
     // --- sensors ---
-    this.#sensors = startBoardSensors(platform, board, scheduler, (error: SensorError) => report(error.message));
-    for (const f of this.#sensors.failed) report(`sensor ${f.chip} at 0x${f.address.toString(16)} not started: ${f.reason}`);
+    const sensors = startBoardSensors(platform, board, scheduler, (error: SensorError) => report(error.message));
+    this.#drivers = sensors.drivers.slice();
+    for (const f of sensors.failed) report(`sensor ${f.chip} at 0x${f.address.toString(16)} not started: ${f.reason}`);
 
     core.on((e) => {
       if (e.type === "change" && (e.phase === "applied" || e.phase === "kept" || e.phase === "rolled-back" || e.phase === "factory-reset")) {
@@ -304,7 +306,7 @@ class DeviceApp implements App {
     this.#openCoapServer(c0);
     this.#openTransport(c0);
     platform.log(
-      `xs-iot ${c0.deviceId} on ${board.name}: ${this.#sensors.drivers.map((d) => d.chip).join(", ") || "no sensors"}; ` +
+      `xs-iot ${c0.deviceId} on ${board.name}: ${this.#drivers.map((d) => d.chip).join(", ") || "no sensors"}; ` +
         `${c0.protocol === "coap" ? `CoAP to ${c0.coap.gatewayHost}:${c0.coap.gatewayPort}/${c0.coap.gatewayPath}` : `${c0.protocol} to ${c0.mqtt.host}:${c0.mqtt.port}`}; ` +
         `sampling every ${this.#samplingMs() / 1000} s` +
         (this.coap ? `; CoAP server on UDP ${this.coap.socket?.port ?? c0.coap.listenPort}` : "") +
@@ -338,7 +340,7 @@ class DeviceApp implements App {
     this.#samplingJob?.cancel();
     this.#telemetryJob?.cancel();
     this.#sleepJob?.cancel();
-    for (const d of this.#sensors.drivers) d.close();
+    for (const d of this.#drivers) d.close();
     this.#link.offline();
     this.#trial.cancel();
     this.#closeTransport();
@@ -697,7 +699,7 @@ class DeviceApp implements App {
     // Drift-free period; a slow measurement never stacks up samples.
     job.reschedule(job.deadline + p, { earliest: job.deadline + p * 0.9, latest: job.deadline + p * 1.1 });
     const time = this.#platform.clock.epoch();
-    measureAll(this.#sensors.drivers, (sample, each) => {
+    measureAll(this.#drivers, (sample, each) => {
       if (this.#stopped) return;
       const seq = ++this.readings;
       this.#onReading({ seq, time, sample, sensors: each });
@@ -740,7 +742,7 @@ class DeviceApp implements App {
     const core = this.core;
     if (this.#stopped || core.sleepPrevented || core.trialRunning) return; // re-armed by the sleep-policy / change events
     // No reading yet this boot (a slow sensor): wait for it, a second at a time, for at most a minute more.
-    if (this.readings === 0 && this.#sensors.drivers.length > 0 && now - this.#bootAt < core.current.sleep.awakeWindowS * 1000 + 60_000) {
+    if (this.readings === 0 && this.#drivers.length > 0 && now - this.#bootAt < core.current.sleep.awakeWindowS * 1000 + 60_000) {
       this.#sleepJob = this.scheduler.after(1000, (t) => this.#maybeSleep(t), { name: "awake-window" });
       return;
     }
@@ -774,7 +776,7 @@ class DeviceApp implements App {
     const sleepMs = Math.max(1000, this.#bootAt + this.core.current.telemetry.intervalS * 1000 - this.scheduler.now());
     this.#closeTransport();
     this.#closeCoapServer();
-    for (const d of this.#sensors.drivers) d.close();
+    for (const d of this.#drivers) d.close();
     this.#setState("offline");
     this.#platform.power.deepSleep(sleepMs);
   }

@@ -189,6 +189,31 @@ describe("commands", () => {
     expect(reloaded.core.config.telemetry.intervalS).toBe(30);
     expect(reloaded.store.counter).toBe(1);
   });
+  it("a listener removed with off() (or the function on() returns) hears nothing more; the others still do, and one that removes itself mid-dispatch does not skip the next", () => {
+    const k = makeCore();
+    const heard: string[] = [];
+    const a = () => heard.push("a");
+    const selfRemoving = () => {
+      heard.push("s");
+      k.core.off(selfRemoving);
+    };
+    const c = () => heard.push("c");
+    k.core.on(a);
+    k.core.on(selfRemoving);
+    const offC = k.core.on(c);
+    expect(k.run("config/patch", { telemetry: { intervalS: 30 } }).status).toBe("ok");
+    expect(heard).toEqual(["a", "s", "c"]);
+    k.core.off(a);
+    k.core.off(a); // twice: nothing
+    offC();
+    k.core.off(() => undefined); // never added: nothing
+    expect(k.run("config/patch", { telemetry: { intervalS: 40 } }).status).toBe("ok");
+    expect(heard).toEqual(["a", "s", "c"]);
+    const late: string[] = [];
+    k.core.on(() => late.push("late"));
+    expect(k.run("config/patch", { telemetry: { intervalS: 50 } }).status).toBe("ok");
+    expect(late).toEqual(["late"]);
+  });
   it("cores of one process share equal configuration groups, frozen; a change on one core leaves the other's alone", () => {
     const a = makeCore();
     const b = makeCore();

@@ -261,10 +261,13 @@ export class ConfigCore {
   /** Listen to changes, final results and sleep policy; returns a function that removes the listener. */
   on(listener: (e: ConfigCoreEvent) => void): () => void {
     this.#listeners = this.#listeners.concat([listener]); // exactly sized (push from empty gives 17 slots)
-    return () => {
-      const i = this.#listeners.indexOf(listener);
-      if (i >= 0) this.#listeners.splice(i, 1);
-    };
+    return () => this.off(listener);
+  }
+
+  /** Removes a listener given to on() (what its returned function does, without keeping a closure). */
+  off(listener: (e: ConfigCoreEvent) => void): void {
+    const i = this.#listeners.indexOf(listener);
+    if (i >= 0) this.#listeners = this.#listeners.slice(0, i).concat(this.#listeners.slice(i + 1));
   }
 
   /** Stops the core's jobs (app shutdown). */

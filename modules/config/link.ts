@@ -117,7 +117,8 @@ class CoreHooks implements ConfigCoreOptions {
 /** The configuration store (with the command key provisioned when given) and the core on it. */
 export function deviceCore(o: DeviceCoreOptions): ConfigCore {
   const { platform } = o;
-  const store = new ConfigStore({ storage: platform.storage, context: { board: o.board, deviceId: o.deviceId, provisioned: o.provisioned } });
+  // The options are the store's context (board, deviceId, provisioned): no copy kept per device.
+  const store = new ConfigStore({ storage: platform.storage, context: o });
   if (o.key && !store.key()) store.provisionKey(o.key);
   return new ConfigCore(new CoreHooks(o, store));
 }

@@ -19,7 +19,7 @@
 import type { MqttClient, MqttMessage } from "../mqtt/client";
 import type { WillMessage } from "../mqtt/packets";
 import { encodeUtf8New } from "../bytes/utf8";
-import type { ConfigCore, CommandResult } from "./core";
+import type { ConfigCore, CommandResult, ConfigCoreEvent } from "./core";
 import { decodeEnvelope, encodeDocument, encodeResult, type BodyFormat } from "./envelope";
 import { redactConfig, type DeviceConfig } from "./schema";
 
@@ -100,7 +100,7 @@ export class ConfigMqttBinding {
   /** `<prefix>/<device-id>`: the topics are made from it when used (they are used rarely). */
   #base: string;
   #log: ((line: string) => void) | undefined;
-  #off: () => void;
+  #listener: (e: ConfigCoreEvent) => void;
   #current: (() => ConfigMqttBinding | undefined) | { readonly binding: ConfigMqttBinding | undefined } | undefined;
   #detached = false;
   /** Commands received (diagnostics). */
@@ -113,7 +113,8 @@ export class ConfigMqttBinding {
     this.#current = options.current ?? options.owner;
     this.#base = `${this.core.current.topicPrefix}/${this.core.current.deviceId}`;
     this.#subscribe();
-    this.#off = this.core.on((e) => {
+    // The listener is kept and removed with core.off() (no unsubscribe closure kept per device).
+    this.core.on((this.#listener = (e) => {
       if (e.type === "change") {
         const t = configTopics(e.config);
         if (t.base !== this.#base) {
@@ -128,7 +129,7 @@ export class ConfigMqttBinding {
           if (this.#client.isConnected) this.connected();
         } else if (e.phase !== "trial") this.publishConfig();
       }
-    });
+    }));
   }
 
   get topics(): ConfigTopics {
@@ -157,7 +158,7 @@ export class ConfigMqttBinding {
    */
   detach(): void {
     this.#detached = true;
-    this.#off();
+    this.core.off(this.#listener);
   }
 
   #subscribe(): void {
