@@ -127,6 +127,8 @@ function message(e: unknown): string {
 /** How long a device about to deep-sleep waits for its outbox to be acknowledged, ms. */
 const SLEEP_DRAIN_MS = 2000;
 
+const NO_QUANTITIES: readonly QuantityResource[] = Object.freeze([]);
+
 interface QuantityResource {
   q: Quantity;
   last: number | undefined;
@@ -169,7 +171,8 @@ class DeviceApp implements App {
   #coapBinding: ConfigCoapBinding | undefined = undefined;
   #coapClient: CoapClient | undefined = undefined;
   #coapServerPort: number | undefined = undefined;
-  #quantities: QuantityResource[] = [];
+  /** The CoAP server's sensor resources (a shared empty array while there is no server). */
+  #quantities: readonly QuantityResource[] = NO_QUANTITIES;
   #latestTime = NaN;
   #stopped = false;
   #everConnected = false;
@@ -454,7 +457,7 @@ class DeviceApp implements App {
     }
     this.coap = server;
     this.#coapBinding = new ConfigCoapBinding({ core: this.core, server });
-    this.#quantities = [];
+    const quantities: QuantityResource[] = [];
     for (const q of QUANTITIES) {
       const resource = server.add("sensors/" + q.name, {
         title: q.name,
@@ -463,8 +466,9 @@ class DeviceApp implements App {
         observable: true,
         get: (req) => this.#getQuantity(q, req.accept),
       });
-      this.#quantities.push({ q, last: undefined, resource });
+      quantities.push({ q, last: undefined, resource });
     }
+    this.#quantities = quantities.slice(); // exact size
   }
 
   #getQuantity(q: Quantity, accept: number | undefined): { code?: number; payload?: Uint8Array; contentFormat?: number; maxAge: number } {
@@ -487,7 +491,7 @@ class DeviceApp implements App {
     this.coap?.close();
     this.coap = undefined;
     this.#coapServerPort = undefined;
-    this.#quantities = [];
+    this.#quantities = NO_QUANTITIES;
   }
 
   // --- transport ---
