@@ -59,6 +59,15 @@ async function main(): Promise<void> {
   if (mode === "ours") {
     const clock = new RealClock();
     const apps: App[] = [];
+    // What every device gets alike is made once (as a fleet runner would): the provisioned
+    // broker, the overrides and the callbacks, which only count.
+    const provisioned = Object.freeze({ protocol: "mqtt311", "mqtt.host": "127.0.0.1", "mqtt.port": PORT });
+    const overrides = Object.freeze({ samplingMs: INTERVAL, telemetryMs: INTERVAL, qos: 1 as const, coapServer: false });
+    const onAcked = (e: { seqs: number[] }) => (acked += e.seqs.length);
+    const onState = (s: string) => {
+      if (s === "online" && ++connected === N) connectMs = performance.now() - t0;
+    };
+    const onError = () => undefined;
     for (let i = 0; i < N; i++) {
       const id = `fleet-${String(i + 1).padStart(4, "0")}`;
       const hardware = createSimHardware(board, clock, indoorDay(1 + i * 7919));
@@ -72,13 +81,11 @@ async function main(): Promise<void> {
             platform,
             board,
             deviceId: id,
-            provisioned: { protocol: "mqtt311", "mqtt.host": "127.0.0.1", "mqtt.port": PORT },
-            overrides: { samplingMs: INTERVAL, telemetryMs: INTERVAL, qos: 1, coapServer: false },
-            onAcked: (e) => (acked += e.seqs.length),
-            onState: (s) => {
-              if (s === "online" && ++connected === N) connectMs = performance.now() - t0;
-            },
-            onError: () => undefined,
+            provisioned,
+            overrides,
+            onAcked,
+            onState,
+            onError,
           });
           apps.push(app);
           return app;
