@@ -146,6 +146,32 @@ describe("Scheduler", () => {
     expect(ran).toEqual([9.3, 14.3]);
   });
 
+  it("arms every host timer with the same callback (one bound function per scheduler), each of them runs what is due", () => {
+    const clock = new VirtualClock();
+    const callbacks: (() => void)[] = [];
+    const recording = {
+      now: () => clock.now(),
+      epoch: () => clock.epoch(),
+      setTimer(callback: () => void, delayMs: number) {
+        callbacks.push(callback);
+        return clock.setTimer(callback, delayMs);
+      },
+      clearTimer: (handle: unknown) => clock.clearTimer(handle as never),
+    };
+    const scheduler = new Scheduler({ clock: recording });
+    const ran: string[] = [];
+    scheduler.schedule({ name: "b", deadline: 50, run: () => ran.push("b") });
+    scheduler.schedule({ name: "a", deadline: 20, run: () => ran.push("a") });
+    clock.advance(20);
+    scheduler.schedule({ name: "c", deadline: 30, run: () => ran.push("c") });
+    clock.advance(40);
+    expect(ran).toEqual(["a", "c", "b"]);
+    expect(callbacks.length).toBeGreaterThanOrEqual(3);
+    for (const cb of callbacks) expect(cb).toBe(callbacks[0]);
+    expect(new Scheduler({ clock: recording }).schedule({ deadline: 5, run: () => {} }).scheduled).toBe(true);
+    expect(callbacks[callbacks.length - 1]).not.toBe(callbacks[0]); // another scheduler, its own
+  });
+
   it("keeps heap order through many random inserts and removals", () => {
     const { clock, scheduler } = setup();
     let seed = 12345;

@@ -107,6 +107,8 @@ export class Scheduler {
   #timerAt: number | undefined = undefined;
   #running = false;
   #onError: ((error: unknown, job: Job) => void) | undefined;
+  /** `fire` bound to this scheduler, the callback of every host timer it arms (made with the first). */
+  #onTimer: (() => void) | undefined = undefined;
 
   constructor(options: SchedulerOptions) {
     if (!options || !options.clock) throw new TypeError("scheduler: options.clock is required");
@@ -259,11 +261,16 @@ export class Scheduler {
     this.#timerAt = next;
     if (next === undefined || next === Infinity) return;
     const delay = Math.max(0, next - this.clock.now());
-    this.#timer = this.clock.setTimer(() => {
-      this.#timer = undefined;
-      this.#timerAt = undefined;
-      this.runDue(this.clock.now());
-    }, delay);
+    // One bound function per scheduler, made with the first timer and reused for
+    // every later one: an arrow here cost a closure and a context per arming.
+    this.#timer = this.clock.setTimer((this.#onTimer ??= this.fire.bind(this)), delay);
+  }
+
+  /** @internal the host timer's callback (bound once per scheduler): runs what is due. */
+  fire(): void {
+    this.#timer = undefined;
+    this.#timerAt = undefined;
+    this.runDue(this.clock.now());
   }
 
   #push(job: Job): void {

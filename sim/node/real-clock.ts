@@ -59,7 +59,9 @@ export class RealClock implements Clock {
   setTimer(callback: () => void, delayMs: number): TimerHandle {
     if (typeof callback !== "function") throw new TypeError("setTimer: callback must be a function");
     const delay = delayMs > 0 ? Math.min(delayMs, 0x7fffffff) : 0;
-    const timer = new RealTimer(performance.now() + delay, this.#seq++, callback, this.#heap.length);
+    // A whole-ms deadline (rounded up: never early): a fractional one in a field
+    // is a 16-byte heap number per armed timer (a simulated fleet arms a thousand).
+    const timer = new RealTimer(Math.ceil(performance.now() + delay), this.#seq++, callback, this.#heap.length);
     this.#heap.push(timer);
     this.#up(timer.index);
     if (this.#heap[0] === timer) this.#arm();
