@@ -200,9 +200,13 @@ export class I2cBus {
  */
 export class SimI2C implements I2cDevice {
   readonly address: number;
-  readonly #bus: I2cBus;
-  #closed = false;
-  target: unknown;
+  /** The bus; undefined once closed (one field for both: a simulated fleet opens four of these per device). */
+  #bus: I2cBus | undefined;
+  /**
+   * ECMA-419 §10 `target`: an own property only when the options gave one; the
+   * prototype's undefined otherwise (a field less per instance).
+   */
+  declare target: unknown;
   constructor(bus: I2cBus, options: I2cOptions) {
     if (!(bus instanceof I2cBus)) throw new TypeError("I2C: construct through an I2cBus's I2C (new bus.I2C(options))");
     if (!options || typeof options !== "object") throw new TypeError("I2C: options object required");
@@ -211,7 +215,7 @@ export class SimI2C implements I2cDevice {
     if (hz !== undefined && !(hz > 0)) throw new RangeError(`I2C: invalid hz ${hz}`);
     this.#bus = bus;
     this.address = address;
-    this.target = options.target;
+    if (options.target !== undefined) this.target = options.target;
   }
   get format(): string {
     return "buffer";
@@ -220,27 +224,30 @@ export class SimI2C implements I2cDevice {
     if (value !== "buffer") throw new Error(`I2C: unsupported format "${value}"`);
   }
   read(what: number | ByteBuffer, stop = true): any {
-    this.#check();
+    const bus = openBus(this.#bus);
     if (typeof what === "number") {
       if (!Number.isInteger(what) || what < 0) throw new RangeError(`I2C read: invalid byte count ${what}`);
-      const bytes = this.#bus.transfer(this.address, "read", what, undefined, stop);
+      const bytes = bus.transfer(this.address, "read", what, undefined, stop);
       return (bytes.buffer as ArrayBuffer).slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
     }
     const target = toUint8Array(what, "I2C read");
-    const bytes = this.#bus.transfer(this.address, "read", target.length, undefined, stop);
+    const bytes = bus.transfer(this.address, "read", target.length, undefined, stop);
     target.set(bytes);
     return bytes.length;
   }
   write(data: ByteBuffer, stop = true): void {
-    this.#check();
-    this.#bus.transfer(this.address, "write", 0, toUint8Array(data, "I2C write"), stop);
+    openBus(this.#bus).transfer(this.address, "write", 0, toUint8Array(data, "I2C write"), stop);
   }
   close(): void {
-    this.#closed = true;
+    this.#bus = undefined;
   }
-  #check() {
-    if (this.#closed) throw new Error("I2C: instance is closed");
-  }
+}
+SimI2C.prototype.target = undefined;
+
+/** The bus of an open instance (a module function, not a private method: those add a brand field to every instance). */
+function openBus(bus: I2cBus | undefined): I2cBus {
+  if (!bus) throw new Error("I2C: instance is closed");
+  return bus;
 }
 
 /**

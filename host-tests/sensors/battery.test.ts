@@ -72,4 +72,34 @@ describe("Battery voltage through the ADC", () => {
     expect(adc.input("2")!(0)).toBe(1.65);
     expect(adc.input("3")).toBeUndefined();
   });
+
+  it("a pin's source may be an object with volts(timeMs); several pins each read their own; a bad source throws", () => {
+    const r = rig();
+    const source = { k: 0.5, volts(t: number) { return this.k + t / 1000; } };
+    const adc = new SimAdc({ clock: r.clock, reference: 3.3, resolution: 12, pins: { "2": source, "4": () => 3.3, "6": () => 0 } });
+    expect(adc.volts("2", 1000)).toBe(1.5);
+    expect(adc.input("2")!(2000)).toBe(2.5);
+    expect(new adc.Analog({ pin: 4 }).read()).toBe(4095);
+    expect(new adc.Analog({ pin: 6 }).read()).toBe(0);
+    expect(new adc.Analog({ pin: 2 }).read()).toBe(Math.round((0.5 / 3.3) * 4095));
+    expect(adc.has("3")).toBe(false);
+    expect(() => adc.volts("3", 0)).toThrow(RangeError);
+    const one = new SimAdc({ clock: r.clock, reference: 3.3, pins: { "2": source } });
+    expect(one.has("2")).toBe(true);
+    expect(one.has("4")).toBe(false);
+    expect(() => new one.Analog({ pin: 4 })).toThrow(RangeError);
+    expect(() => new SimAdc({ clock: r.clock, reference: 3.3, pins: { "2": 3 as never } })).toThrow(TypeError);
+  });
+
+  it("a closed analog input refuses reads; target is kept only when given", () => {
+    const r = rig();
+    const adc = new SimAdc({ clock: r.clock, reference: 3.3, pins: { "2": () => 1 } });
+    const a = new adc.Analog({ pin: 2, target: "t" } as never);
+    const b = new adc.Analog({ pin: 2 });
+    expect(a.target).toBe("t");
+    expect(b.target).toBeUndefined();
+    b.close();
+    expect(() => b.read()).toThrow("closed");
+    expect(a.read()).toBe(1241);
+  });
 });

@@ -218,6 +218,27 @@ describe("I2C instance lifecycle and options (ECMA-419 §8)", () => {
     expect(i2c.target).toBe("t");
   });
 
+  it("without a target in the options, target reads undefined and is no own property until set", () => {
+    const bus = new I2cBus();
+    const i2c = new bus.I2C({ ...PINS, address: 1 });
+    expect(i2c.target).toBeUndefined();
+    expect(Object.prototype.hasOwnProperty.call(i2c, "target")).toBe(false);
+    i2c.target = 5;
+    expect(i2c.target).toBe(5);
+    expect(new bus.I2C({ ...PINS, address: 2 }).target).toBeUndefined();
+  });
+
+  it("a closed instance refuses reads and writes; another instance on the bus still works", () => {
+    const bus = new I2cBus();
+    bus.attach(0x10, { write() {}, read: (n: number) => new Uint8Array(n).fill(0xa5) });
+    const a = new bus.I2C({ ...PINS, address: 0x10 });
+    const b = new bus.I2C({ ...PINS, address: 0x10 });
+    a.close();
+    expect(() => a.read(1)).toThrow("closed");
+    expect(() => a.write(Uint8Array.of(1))).toThrow("closed");
+    expect(Array.from(new Uint8Array(b.read(1)))).toEqual([0xa5]);
+  });
+
   it("rejects a bad read count and a non-buffer write", () => {
     const { i2c } = setup();
     expect(() => i2c.read(-1)).toThrow(RangeError);
