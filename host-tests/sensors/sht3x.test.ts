@@ -138,6 +138,33 @@ describe("SHT3x driver against the simulated chip", () => {
     expect(errors).toHaveLength(0);
   });
 
+  it("the chip's heater is its status bit 13: setting one shows in the other, a soft reset clears both", () => {
+    const { sensor, chip } = setup({ temperature: 25 });
+    expect(chip.heater).toBe(false);
+    chip.heater = true;
+    expect(chip.status & 0x2000).toBe(0x2000);
+    expect(sensor.readStatus()!.heater).toBe(true);
+    sensor.configure({ heater: true });
+    sensor.configure({ heater: false }); // "heater off" clears the bit
+    expect(chip.heater).toBe(false);
+    expect(chip.status & 0x2000).toBe(0);
+    chip.heater = true;
+    expect(sensor.softReset()).toBe(true);
+    expect(chip.heater).toBe(false);
+    expect(chip.status).toBe(0x8010);
+  });
+
+  it("the serial number is 0x1a2b3c4d unless given or set, per chip", () => {
+    const r = rig();
+    const a = new Sht3xSim({ clock: r.clock, environment: r.environment });
+    const b = new Sht3xSim({ clock: r.clock, environment: r.environment, serial: 7 });
+    expect(a.serial).toBe(0x1a2b3c4d);
+    expect(b.serial).toBe(7);
+    a.serial = 0x01020304;
+    expect(a.serial).toBe(0x01020304);
+    expect(new Sht3xSim({ clock: r.clock, environment: r.environment }).serial).toBe(0x1a2b3c4d);
+  });
+
   it("status register: reset detected after soft reset, cleared by clear status", () => {
     const { sensor } = setup();
     expect(sensor.readStatus()!.resetDetected).toBe(true);

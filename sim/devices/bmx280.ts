@@ -107,7 +107,12 @@ export class Bmx280Sim implements I2cPeripheral {
   #adcT = 0x80000; // 0xFA..0xFC
   #adcH = 0x8000; // 0xFD..0xFE
   #osH = 0; // latched at the ctrl_meas write (§5.4.3)
-  #forcedEnd = -1;
+  /**
+   * When the forced conversion under way started (-1: none). Its end is derived
+   * (start + measurementTime(), which only a ctrl_meas write changes, and that
+   * write restarts it): a fractional end time in a field is a 16-byte heap number.
+   */
+  #forcedStart = -1;
   #normalStart = -1;
   #lastCycle = -1;
   #filtT: number | undefined;
@@ -193,9 +198,9 @@ export class Bmx280Sim implements I2cPeripheral {
         this.#ctrlMeas = value;
         this.#osH = OS[this.#ctrlHum & 7];
         const mode = value & 3;
-        this.#forcedEnd = -1;
+        this.#forcedStart = -1;
         this.#normalStart = -1;
-        if (mode === 1 || mode === 2) this.#forcedEnd = now + this.measurementTime();
+        if (mode === 1 || mode === 2) this.#forcedStart = now;
         else if (mode === 3) {
           this.#normalStart = now;
           this.#lastCycle = -1;
@@ -223,8 +228,8 @@ export class Bmx280Sim implements I2cPeripheral {
 
   #measuring(): boolean {
     const now = this.#clock.now();
-    if (this.#faults?.stuckBusy && (this.#forcedEnd >= 0 || this.#normalStart >= 0)) return true;
-    if (this.#forcedEnd >= 0) return now < this.#forcedEnd;
+    if (this.#faults?.stuckBusy && (this.#forcedStart >= 0 || this.#normalStart >= 0)) return true;
+    if (this.#forcedStart >= 0) return now < this.#forcedStart + this.measurementTime();
     if (this.#normalStart >= 0) {
       const cycle = this.measurementTime() + this.#standby();
       return (now - this.#normalStart) % cycle < this.measurementTime();
@@ -236,9 +241,9 @@ export class Bmx280Sim implements I2cPeripheral {
   #update(): void {
     if (this.#faults?.stuckBusy) return;
     const now = this.#clock.now();
-    if (this.#forcedEnd >= 0 && now >= this.#forcedEnd) {
-      const at = this.#forcedEnd;
-      this.#forcedEnd = -1;
+    if (this.#forcedStart >= 0 && now >= this.#forcedStart + this.measurementTime()) {
+      const at = this.#forcedStart + this.measurementTime();
+      this.#forcedStart = -1;
       this.#ctrlMeas &= ~3; // back to sleep (§3.3.3)
       this.#convert(at);
     }
@@ -292,7 +297,7 @@ export class Bmx280Sim implements I2cPeripheral {
     this.#ctrlHum = this.#ctrlMeas = this.#config = 0;
     this.#adcP = this.#adcT = 0x80000;
     this.#adcH = 0x8000;
-    this.#forcedEnd = -1;
+    this.#forcedStart = -1;
     this.#normalStart = -1;
     this.#filtT = this.#filtP = undefined;
   }

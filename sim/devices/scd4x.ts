@@ -24,7 +24,8 @@ export class Scd4xSim implements I2cPeripheral {
   #commands: number[] | undefined;
   /** How many commands `commands` keeps (default 256; 0: none). */
   commandLogLimit: number;
-  serial = 0x1234_5678_9abc;
+  /** The serial number (0x1234_5678_9abc unless given or set: the default is on the prototype, a field less per chip). */
+  declare serial: number;
   #clock: SimClock;
   #env: Environment;
   #busyUntil = -1;
@@ -137,3 +138,4 @@ export class Scd4xSim implements I2cPeripheral {
     return this.#start + (k + 1) * this.#interval();
   }
 }
+Scd4xSim.prototype.serial = 0x1234_5678_9abc;

@@ -59,31 +59,47 @@ export function corruptCrc(bytes: Uint8Array, faults: SensirionFaults | undefine
   return bytes;
 }
 
+/*
+ * Memory: a simulated fleet holds a chip per device, so the chip keeps as few
+ * fields as its state needs. The measurement's start and its command are
+ * fields, its times are derived from the command's datasheet durations (a
+ * fractional time such as now + 12.5 ms in a field is a 16-byte heap number);
+ * the heater is the status register's bit 13; the default serial number is on
+ * the prototype (own only when set); no private methods (they add a brand
+ * field to every instance).
+ */
 export class Sht3xSim implements I2cPeripheral {
   #faults: SensirionFaults | undefined;
-  serial = 0x1a2b3c4d;
+  /** The serial number (0x1a2b3c4d unless given or set). */
+  declare serial: number;
   #commands: number[] | undefined;
   /** How many commands `commands` keeps (default 256; 0: none). */
   commandLogLimit: number;
-  heater = false;
   status = 0x8010; // alert pending + reset detected after power-up (§4.11)
 
   #clock: SimClock;
   #env: Environment;
   #mode: "idle" | "single" | "periodic" = "idle";
-  #doneAt = 0;
-  #periodicStart = 0;
-  #period = 0;
-  #duration = 0;
+  /** The command of the measurement under way (single shot) or of the periodic mode. */
+  #cmd = 0;
+  /** When that command was received (clock ms). */
+  #start = 0;
   #lastFetched = -1;
   #response: Uint8Array | undefined;
-  #singleReady = false;
 
   constructor(options: { clock: SimClock; environment: Environment; serial?: number; commandLogLimit?: number }) {
     this.commandLogLimit = commandLogLimit(options.commandLogLimit, "Sht3xSim");
     this.#clock = options.clock;
     this.#env = options.environment;
     if (options.serial !== undefined) this.serial = options.serial;
+  }
+
+  /** The heater is on (status bit 13, §4.11). */
+  get heater(): boolean {
+    return (this.status & 0x2000) !== 0;
+  }
+  set heater(on: boolean) {
+    this.status = on ? this.status | 0x2000 : this.status & ~0x2000;
   }
 
   get mode(): string {
@@ -102,7 +118,7 @@ export class Sht3xSim implements I2cPeripheral {
 
   write(data: Uint8Array, _stop: boolean): void {
     const now = this.#clock.now();
-    if (this.#mode === "single" && (this.#faults?.stuckBusy || now < this.#doneAt)) throw new I2cNackError("address", "SHT3x busy measuring");
+    if (this.#mode === "single" && (this.#faults?.stuckBusy || now < this.#start + DURATION_TYP[this.#cmd])) throw new I2cNackError("address", "SHT3x busy measuring");
     if (data.length !== 2) {
       this.status |= 0x0002;
       throw new I2cNackError("data", `SHT3x: ${data.length}-byte command not understood`);
@@ -117,25 +133,26 @@ export class Sht3xSim implements I2cPeripheral {
     this.status &= ~0x0002;
     if (DURATION_TYP[cmd] !== undefined) {
       this.#mode = "single";
-      this.#singleReady = true;
-      this.#doneAt = now + DURATION_TYP[cmd];
+      this.#cmd = cmd;
+      this.#start = now;
       return;
     }
     if (PERIODIC[cmd]) {
       this.#mode = "periodic";
-      this.#periodicStart = now;
-      this.#period = 1000 / PERIODIC[cmd].mps;
-      this.#duration = PERIODIC[cmd].duration;
+      this.#cmd = cmd;
+      this.#start = now;
       this.#lastFetched = -1;
       return;
     }
     switch (cmd) {
       case 0xe000: {
         if (this.#mode !== "periodic" || this.#faults?.stuckBusy) return; // the read header will be NACKed
-        const k = Math.floor((now - this.#periodicStart - this.#duration) / this.#period);
+        const { mps, duration } = PERIODIC[this.#cmd];
+        const period = 1000 / mps;
+        const k = Math.floor((now - this.#start - duration) / period);
         if (k < 0 || k === this.#lastFetched) return;
         this.#lastFetched = k;
-        this.#response = this.#measurement(this.#periodicStart + k * this.#period + this.#duration);
+        this.#response = measurement(this, this.#env, this.#faults, this.#start + k * period + duration);
         return;
       }
       case 0x3093:
@@ -143,15 +160,12 @@ export class Sht3xSim implements I2cPeripheral {
         return;
       case 0x30a2:
         this.#mode = "idle";
-        this.heater = false;
-        this.status = 0x8010;
+        this.status = 0x8010; // heater off
         return;
       case 0x306d:
-        this.heater = true;
         this.status |= 0x2000;
         return;
       case 0x3066:
-        this.heater = false;
         this.status &= ~0x2000;
         return;
       case 0xf32d:
@@ -171,11 +185,11 @@ export class Sht3xSim implements I2cPeripheral {
 
   read(count: number, _stop: boolean): Uint8Array {
     const now = this.#clock.now();
-    if (this.#mode === "single" && this.#singleReady) {
-      if (this.#faults?.stuckBusy || now < this.#doneAt) throw new I2cNackError("address", "SHT3x measurement not finished");
-      this.#singleReady = false;
+    if (this.#mode === "single") {
+      const doneAt = this.#start + DURATION_TYP[this.#cmd];
+      if (this.#faults?.stuckBusy || now < doneAt) throw new I2cNackError("address", "SHT3x measurement not finished");
       this.#mode = "idle";
-      this.#response = this.#measurement(this.#doneAt);
+      this.#response = measurement(this, this.#env, this.#faults, doneAt);
     }
     const response = this.#response;
     if (!response) throw new I2cNackError("address", "SHT3x: no data to read");
@@ -184,10 +198,12 @@ export class Sht3xSim implements I2cPeripheral {
     out.set(response.subarray(0, Math.min(count, response.length)));
     return out;
   }
+}
+Sht3xSim.prototype.serial = 0x1a2b3c4d;
 
-  #measurement(at: number): Uint8Array {
-    const t = this.#env.temperature(at) + (this.heater ? SHT3X_HEATER_OFFSET : 0);
-    const rh = this.#env.humidity(at);
-    return corruptCrc(encodeWords([encodeTemperature(t), encodeHumidity(rh)]), this.#faults);
-  }
+/** The measurement response (T, RH words with CRCs) for the instant `at`. */
+function measurement(chip: Sht3xSim, env: Environment, faults: SensirionFaults | undefined, at: number): Uint8Array {
+  const t = env.temperature(at) + (chip.heater ? SHT3X_HEATER_OFFSET : 0);
+  const rh = env.humidity(at);
+  return corruptCrc(encodeWords([encodeTemperature(t), encodeHumidity(rh)]), faults);
 }

@@ -27,7 +27,8 @@ export function encodeSht4xHumidity(percent: number): number {
 
 export class Sht4xSim implements I2cPeripheral {
   #faults: SensirionFaults | undefined;
-  serial = 0x0bad_cafe;
+  /** The serial number (0x0bad_cafe unless given or set: the default is on the prototype, a field less per chip). */
+  declare serial: number;
   #commands: number[] | undefined;
   /** How many commands `commands` keeps (default 256; 0: none). */
   commandLogLimit: number;
@@ -98,3 +99,4 @@ export class Sht4xSim implements I2cPeripheral {
     return out;
   }
 }
+Sht4xSim.prototype.serial = 0x0bad_cafe;
