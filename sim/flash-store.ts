@@ -96,6 +96,59 @@ function own(o: object, name: string, value: unknown): void {
   Object.defineProperty(o, name, { value, enumerable: true, writable: true, configurable: true });
 }
 
+/**
+ * A namespace's keys and values: up to SMALL_SPACE keys as one flat array of
+ * exact size, [key0, value0, key1, value1, ...] in the order they were first
+ * set; a Map past that. A device's namespaces hold a key or two (a Map and its
+ * table cost ~184 B, a two-slot array 64 B; a simulated fleet has a thousand).
+ */
+type Space = (string | StoredValue)[] | Map<string, StoredValue>;
+
+const SMALL_SPACE = 8;
+
+function spaceGet(space: Space | undefined, key: string): StoredValue | undefined {
+  if (!space) return undefined;
+  if (space instanceof Map) return space.get(key);
+  for (let i = 0; i < space.length; i += 2) if (space[i] === key) return space[i + 1] as StoredValue;
+  return undefined;
+}
+
+/** Sets `key`; returns the space to keep (a new array or a Map when it grows). */
+function spaceSet(space: Space | undefined, key: string, value: StoredValue): Space {
+  if (space instanceof Map) return space.set(key, value);
+  if (!space) return [key, value];
+  for (let i = 0; i < space.length; i += 2) {
+    if (space[i] === key) {
+      space[i + 1] = value;
+      return space;
+    }
+  }
+  if (space.length < 2 * SMALL_SPACE) return space.concat([key, value]); // exact size (a push reserves 17 slots)
+  const map = new Map<string, StoredValue>();
+  for (let i = 0; i < space.length; i += 2) map.set(space[i] as string, space[i + 1] as StoredValue);
+  return map.set(key, value);
+}
+
+/** Removes `key` (present); returns the space to keep, undefined when it is empty. */
+function spaceDelete(space: Space, key: string): Space | undefined {
+  if (space instanceof Map) {
+    space.delete(key);
+    return space.size ? space : undefined;
+  }
+  let i = 0;
+  while (space[i] !== key) i += 2; // keys at even indexes only (a value may equal a key)
+  if (space.length === 2) return undefined;
+  return space.slice(0, i).concat(space.slice(i + 2));
+}
+
+/** The keys and values, in the order they were first set. */
+function spaceEntries(space: Space): [string, StoredValue][] {
+  if (space instanceof Map) return [...space];
+  const out: [string, StoredValue][] = [];
+  for (let i = 0; i < space.length; i += 2) out.push([space[i] as string, space[i + 1] as StoredValue]);
+  return out;
+}
+
 export class FlashStore implements KeyValueStore {
   readonly capacity: number;
   /**
@@ -103,9 +156,9 @@ export class FlashStore implements KeyValueStore {
    * first (a device that never writes keeps none). A Map cost each simulated
    * device ~180 B; the object has one shape for every device with the same
    * namespaces. An emptied namespace reads undefined (a delete would turn the
-   * object into a dictionary).
+   * object into a dictionary). Each namespace is a Space (see spaceSet).
    */
-  #spaces: { [key: string]: Map<string, StoredValue> | undefined } | undefined;
+  #spaces: { [key: string]: Space | undefined } | undefined;
   #used = 0;
   #failIn: number | undefined;
   #failApply = false;
@@ -137,7 +190,7 @@ export class FlashStore implements KeyValueStore {
   get(namespace: string, key: string): StoredValue | undefined {
     this.#checkPower();
     checkStorageEntry(namespace, key);
-    const value = this.#space(namespace)?.get(key);
+    const value = spaceGet(this.#space(namespace), key);
     return value === undefined ? undefined : copyValue(value);
   }
 
@@ -145,7 +198,7 @@ export class FlashStore implements KeyValueStore {
     this.#checkPower();
     checkStorageEntry(namespace, key, value);
     const space = this.#space(namespace);
-    const old = space?.get(key);
+    const old = spaceGet(space, key);
     const delta = entryCost(value) - (old === undefined ? 0 : entryCost(old)) + (space ? 0 : NVS_ENTRY_BYTES);
     if (this.#used + delta > this.capacity)
       throw new StorageFullError(
@@ -154,12 +207,8 @@ export class FlashStore implements KeyValueStore {
     const stored = copyValue(value);
     this.#mutate(() => {
       if (old !== undefined && sameValue(old, stored)) return false;
-      let s = space;
-      if (!s) {
-        s = new Map();
-        (this.#spaces ??= {})["n" + namespace] = s;
-      }
-      s.set(key, stored);
+      const next = spaceSet(space, key, stored);
+      if (next !== space) (this.#spaces ??= {})["n" + namespace] = next;
       this.#used += delta;
       this.writes++;
       return true;
@@ -171,14 +220,12 @@ export class FlashStore implements KeyValueStore {
     checkStorageEntry(namespace, key);
     this.#mutate(() => {
       const space = this.#space(namespace);
-      const old = space?.get(key);
+      const old = spaceGet(space, key);
       if (!space || old === undefined) return false;
-      space.delete(key);
+      const next = spaceDelete(space, key);
       this.#used -= entryCost(old);
-      if (space.size === 0) {
-        this.#spaces!["n" + namespace] = undefined;
-        this.#used -= NVS_ENTRY_BYTES;
-      }
+      if (next !== space) this.#spaces!["n" + namespace] = next;
+      if (!next) this.#used -= NVS_ENTRY_BYTES;
       this.erases++;
       return true;
     });
@@ -188,7 +235,7 @@ export class FlashStore implements KeyValueStore {
     this.#checkPower();
     checkStorageEntry(namespace, "k");
     const space = this.#space(namespace);
-    return space ? [...space.keys()].sort() : [];
+    return space ? spaceEntries(space).map(([k]) => k).sort() : [];
   }
 
   /** Namespaces that hold at least one key. */
@@ -232,7 +279,7 @@ export class FlashStore implements KeyValueStore {
     const out: FlashImage = {};
     for (const [ns, space] of this.#entries()) {
       const o: { [key: string]: StoredValue } = {};
-      for (const [k, v] of space) own(o, k, copyValue(v));
+      for (const [k, v] of spaceEntries(space)) own(o, k, copyValue(v));
       own(out, ns, o);
     }
     return out;
@@ -240,17 +287,17 @@ export class FlashStore implements KeyValueStore {
 
   /** Replaces the content with `image` (validated whole first; nothing changes if any entry is bad or it does not fit). */
   load(image: FlashImage): void {
-    const spaces: { [key: string]: Map<string, StoredValue> } = {};
+    const spaces: { [key: string]: Space } = {};
     let used = 0;
     for (const ns of Object.keys(image)) {
-      const space = new Map<string, StoredValue>();
+      let space: Space | undefined;
       for (const k of Object.keys(image[ns])) {
         const v = image[ns][k];
         checkStorageEntry(ns, k, v);
-        space.set(k, copyValue(v));
+        space = spaceSet(space, k, copyValue(v));
         used += entryCost(v);
       }
-      if (space.size) {
+      if (space) {
         spaces["n" + ns] = space;
         used += NVS_ENTRY_BYTES;
       }
@@ -263,13 +310,13 @@ export class FlashStore implements KeyValueStore {
   /** Called after every change that reached flash; file-backed stores persist here. */
   protected commit(): void {}
 
-  #space(namespace: string): Map<string, StoredValue> | undefined {
+  #space(namespace: string): Space | undefined {
     return this.#spaces?.["n" + namespace];
   }
 
   /** The namespaces that hold keys, with their maps. */
-  #entries(): [string, Map<string, StoredValue>][] {
-    const out: [string, Map<string, StoredValue>][] = [];
+  #entries(): [string, Space][] {
+    const out: [string, Space][] = [];
     const spaces = this.#spaces;
     if (spaces) for (const k of Object.keys(spaces)) if (spaces[k]) out.push([k.slice(1), spaces[k]!]);
     return out;

@@ -114,6 +114,51 @@ describe("FlashStore: NVS semantics", () => {
   });
 });
 
+describe("FlashStore: a namespace's keys (a small array, a Map past eight keys)", () => {
+  it("a namespace grows past eight keys and shrinks back with every value, listing and byte count right", () => {
+    const store = new FlashStore();
+    for (let i = 0; i < 12; i++) store.set("big", "k" + i, i * 10);
+    expect(store.keys("big")).toEqual(Array.from({ length: 12 }, (_, i) => "k" + i).sort());
+    for (let i = 0; i < 12; i++) expect(store.get("big", "k" + i)).toBe(i * 10);
+    expect(store.used).toBe(32 * 13);
+    for (let i = 0; i < 11; i++) store.delete("big", "k" + i);
+    expect(store.keys("big")).toEqual(["k11"]);
+    expect(store.get("big", "k3")).toBeUndefined();
+    store.delete("big", "k11");
+    expect(store.namespaces()).toEqual([]);
+    expect(store.used).toBe(0);
+  });
+
+  it("a string value equal to another key's name is a value, not a key (set, get, delete, image)", () => {
+    const store = new FlashStore();
+    store.set("ns", "a", "b");
+    store.set("ns", "b", "a");
+    store.set("ns", "a", "c");
+    expect(store.get("ns", "a")).toBe("c");
+    expect(store.get("ns", "b")).toBe("a");
+    store.delete("ns", "b");
+    expect(store.keys("ns")).toEqual(["a"]);
+    expect(store.get("ns", "a")).toBe("c");
+    store.set("ns", "x", "a");
+    store.delete("ns", "a");
+    expect(store.image()).toEqual({ ns: { x: "a" } });
+  });
+
+  it("keeps the order keys were first set in the image; load() of a large namespace round-trips", () => {
+    const store = new FlashStore();
+    store.set("ns", "z", 1);
+    store.set("ns", "a", 2);
+    store.set("ns", "z", 3);
+    expect(Object.keys(store.image().ns)).toEqual(["z", "a"]);
+    const image: { [k: string]: number } = {};
+    for (let i = 0; i < 20; i++) image["key" + i] = i;
+    const other = new FlashStore();
+    other.load({ ns: image });
+    expect(other.image()).toEqual({ ns: image });
+    expect(other.get("ns", "key19")).toBe(19);
+  });
+});
+
 describe("FlashStore: capacity", () => {
   it("charges NVS 32-byte entries: one per namespace and scalar, header + data for strings and blobs", () => {
     expect(entryCost(5)).toBe(32);
