@@ -33,7 +33,7 @@ import type { Crypto, Power, RtcMemory, WakeCause } from "../modules/platform/sy
 import { hmacSha256 } from "../modules/platform/sha256";
 import { FlashStore } from "./flash-store";
 import { I2cBus } from "./i2c";
-import { Prng } from "./prng";
+import { fillFromState, prngState } from "./prng";
 import { SimRtcMemory } from "./rtc-memory";
 import { SimNetwork } from "./udp-network";
 import { VirtualClock } from "./virtual-clock";
@@ -226,17 +226,23 @@ class BootPower implements Power {
   }
 }
 
-/** The device's Crypto (the same for every boot): the caller's functions, or a seeded Prng and our HMAC. */
+/**
+ * The device's Crypto (the same for every boot): the caller's functions, or a
+ * seeded generator (its bare state in a field: no Prng object per device,
+ * the same bytes as Prng(seed).fill) and our HMAC.
+ */
 class DeviceCrypto implements Crypto {
   readonly #source: Partial<Crypto> | undefined;
-  readonly #prng: Prng | undefined;
+  #state: number | undefined;
   constructor(source: Partial<Crypto> | undefined, seed: number) {
     this.#source = source;
-    if (!source?.randomFill) this.#prng = new Prng(seed);
+    this.#state = source?.randomFill ? undefined : prngState(seed);
   }
   randomFill(buffer: Uint8Array): Uint8Array {
     if (!(buffer instanceof Uint8Array)) throw new TypeError("randomFill: buffer must be a Uint8Array");
-    return this.#prng ? this.#prng.fill(buffer) : this.#source!.randomFill!(buffer);
+    if (this.#state === undefined) return this.#source!.randomFill!(buffer);
+    this.#state = fillFromState(this.#state, buffer);
+    return buffer;
   }
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
     const source = this.#source;
@@ -313,13 +319,11 @@ function guardFor(key: string): (this: unknown, ...args: unknown[]) => unknown {
 }
 
 /**
- * An IO constructor of one incarnation: `openIo.bind(null, inc, Base)`, so
- * `new platform.io.TCP(options)` lands here and returns the Base instance.
- * Its callbacks run only while the incarnation lives (and a throw from them is
- * a crash); it is tracked so teardown closes it.
+ * Opens an IO instance of `Base` for an incarnation (what `new platform.io.TCP(options)`
+ * ends in, through openTcp & co.). Its callbacks run only while the incarnation
+ * lives (and a throw from them is a crash); it is tracked so teardown closes it.
  */
 function openIo(inc: Incarnation, Base: new (options: any) => Closable, options: any): Closable {
-  if (!new.target) throw new TypeError("IO constructors must be called with new");
   if (!inc.alive) throw new SleepSignal("deep-sleep", 0);
   let wrapped = options;
   let callbacks: IoCallbacks | undefined;
@@ -347,8 +351,34 @@ function openIo(inc: Incarnation, Base: new (options: any) => Closable, options:
   return io;
 }
 
-function ioConstructor(inc: Incarnation, Base: unknown): any {
-  return openIo.bind(null, inc, Base as new (options: any) => Closable);
+/*
+ * The IO constructors of one boot, each bound to its incarnation alone
+ * (`openTcp.bind(null, inc)`): the class comes from the device's DeviceIo when
+ * one is constructed, so the bound arguments are one slot, not two.
+ */
+type Ctor = new (options: any) => Closable;
+const DEVICE_IO: unique symbol = Symbol("SimDevice.io");
+const DEVICE_CRYPTO: unique symbol = Symbol("SimDevice.crypto");
+
+function openTcp(inc: Incarnation, options: unknown): Closable {
+  if (!new.target) throw new TypeError("IO constructors must be called with new");
+  return openIo(inc, (inc.device[DEVICE_IO]().TCP ?? missingIo("TCP")) as Ctor, options);
+}
+function openUdp(inc: Incarnation, options: unknown): Closable {
+  if (!new.target) throw new TypeError("IO constructors must be called with new");
+  return openIo(inc, (inc.device[DEVICE_IO]().UDP ?? missingIo("UDP")) as Ctor, options);
+}
+function openI2c(inc: Incarnation, options: unknown): Closable {
+  if (!new.target) throw new TypeError("IO constructors must be called with new");
+  return openIo(inc, (inc.device[DEVICE_IO]().I2C ?? missingIo("I2C")) as Ctor, options);
+}
+function openTls(inc: Incarnation, options: unknown): Closable {
+  if (!new.target) throw new TypeError("IO constructors must be called with new");
+  return openIo(inc, inc.device[DEVICE_IO]().TLS as unknown as Ctor, options);
+}
+function openAnalog(inc: Incarnation, options: unknown): Closable {
+  if (!new.target) throw new TypeError("IO constructors must be called with new");
+  return openIo(inc, inc.device[DEVICE_IO]().Analog as unknown as Ctor, options);
 }
 
 /**
@@ -373,37 +403,35 @@ class DeviceIo {
 
 /**
  * `platform.io` of one boot: each IO constructor is made on first use (a bound
- * `openIo`, ~80 B) and is then the same function for the boot. A simulated fleet
+ * `openTcp` & co., ~72 B) and is then the same function for the boot. A simulated fleet
  * boots a thousand devices whose apps use two or three of them. TLS and Analog
  * read undefined when the device has none; TCP, UDP and I2C always exist (a
  * missing one throws when constructed). Frozen; the memo slots are private.
  */
 class BootIo implements PlatformIo {
   readonly #inc: Incarnation;
-  readonly #src: DeviceIo;
   #tcp: PlatformIo["TCP"] | undefined;
   #udp: PlatformIo["UDP"] | undefined;
   #i2c: PlatformIo["I2C"] | undefined;
   #tls: PlatformIo["TLS"] | undefined;
   #analog: PlatformIo["Analog"] | undefined;
-  constructor(inc: Incarnation, src: DeviceIo) {
+  constructor(inc: Incarnation) {
     this.#inc = inc;
-    this.#src = src;
   }
   get TCP(): PlatformIo["TCP"] {
-    return (this.#tcp ??= ioConstructor(this.#inc, this.#src.TCP ?? missingIo("TCP")));
+    return (this.#tcp ??= openTcp.bind(null, this.#inc) as never);
   }
   get UDP(): PlatformIo["UDP"] {
-    return (this.#udp ??= ioConstructor(this.#inc, this.#src.UDP ?? missingIo("UDP")));
+    return (this.#udp ??= openUdp.bind(null, this.#inc) as never);
   }
   get I2C(): PlatformIo["I2C"] {
-    return (this.#i2c ??= ioConstructor(this.#inc, this.#src.I2C ?? missingIo("I2C")));
+    return (this.#i2c ??= openI2c.bind(null, this.#inc) as never);
   }
   get TLS(): PlatformIo["TLS"] {
-    return this.#src.TLS ? (this.#tls ??= ioConstructor(this.#inc, this.#src.TLS)) : undefined;
+    return this.#inc.device[DEVICE_IO]().TLS ? (this.#tls ??= openTls.bind(null, this.#inc) as never) : undefined;
   }
   get Analog(): PlatformIo["Analog"] {
-    return this.#src.Analog ? (this.#analog ??= ioConstructor(this.#inc, this.#src.Analog)) : undefined;
+    return this.#inc.device[DEVICE_IO]().Analog ? (this.#analog ??= openAnalog.bind(null, this.#inc) as never) : undefined;
   }
 }
 
@@ -436,21 +464,27 @@ export class SimDevice {
   readonly clock: Clock;
   readonly flash: KeyValueStore & { powerOn?(): void };
   readonly rtc: RtcMemory & { powerOn?(): void };
-  readonly board: unknown;
-  #events: DeviceEvent[] | undefined;
+  /** What the caller passed as `board` (an own property only then: the prototype's undefined otherwise). */
+  declare readonly board: unknown;
+  /** The events: none, the first alone (a one-event array costs a device ~56 B more), then an array. */
+  #events: DeviceEvent | DeviceEvent[] | undefined;
   #crashes: CrashRecord[] | undefined;
   #logs: string[] | undefined;
   /**
    * How many log lines `logs` keeps, newest last. Default 0: every line goes to
    * the `log` option only (a fleet of a thousand devices kept ~800 B of boot
-   * lines each that nobody read).
+   * lines each that nobody read). An own property only when given or set.
    */
-  logLimit: number;
-  /** How many events `events` keeps, newest last (a device that sleeps every minute boots 1,440 times a day). */
-  eventLimit = 1000;
+  declare logLimit: number;
+  /**
+   * How many events `events` keeps, newest last (a device that sleeps every
+   * minute boots 1,440 times a day). Default 1000, from the prototype until set.
+   */
+  declare eventLimit: number;
   boots = 0;
-  sleeps = 0;
-  restarts = 0;
+  /** Deep sleeps and restarts so far: 0 from the prototype until the first (most devices of a fleet never sleep). */
+  declare sleeps: number;
+  declare restarts: number;
   #app: AppEntry;
   #io: DeviceIo;
   #crypto: Crypto;
@@ -473,7 +507,7 @@ export class SimDevice {
     this.#app = options.app;
     this.clock = options.clock;
     this.name = options.name ?? "device";
-    this.board = options.board;
+    if (options.board !== undefined) this.board = options.board;
     this.flash = options.flash ?? new FlashStore();
     this.rtc = options.rtc ?? new SimRtcMemory();
     this.#io = new DeviceIo(options.io ?? {});
@@ -481,9 +515,11 @@ export class SimDevice {
     const { log, onEvent, rebootDelayMs = 0, restartDelayMs = 0, maxCrashes = 100 } = options;
     const plain = !log && !onEvent && rebootDelayMs === 0 && restartDelayMs === 0 && maxCrashes === 100;
     this.#settings = plain ? DEFAULT_SETTINGS : new DeviceSettings(log, onEvent, rebootDelayMs, restartDelayMs, maxCrashes);
-    const logLimit = options.logLimit ?? 0;
-    if (!(Number.isInteger(logLimit) && logLimit >= 0)) throw new RangeError(`SimDevice: logLimit must be an integer >= 0, got ${logLimit}`);
-    this.logLimit = logLimit;
+    const logLimit = options.logLimit;
+    if (logLimit !== undefined) {
+      if (!(Number.isInteger(logLimit) && logLimit >= 0)) throw new RangeError(`SimDevice: logLimit must be an integer >= 0, got ${logLimit}`);
+      this.logLimit = logLimit;
+    }
   }
 
   /** The crashes since the last cold boot, oldest first (created with the first). */
@@ -493,7 +529,9 @@ export class SimDevice {
 
   /** The device events, oldest first, up to eventLimit (created with the first). */
   get events(): DeviceEvent[] {
-    return (this.#events ??= []);
+    const events = this.#events;
+    if (Array.isArray(events)) return events;
+    return (this.#events = events ? [events] : []);
   }
 
   /** The log lines, newest last, up to logLimit (created with the first). */
@@ -574,12 +612,15 @@ export class SimDevice {
     else if (e.message !== undefined) event = { type, message: e.message, at, bootCount };
     else event = { type, at, bootCount };
     const events = this.#events;
-    // The first as a literal: a push onto an empty array reserves 17 slots (~150 B).
-    if (!events) this.#events = [event];
-    else {
-      events.push(event);
-      if (events.length > this.eventLimit) events.splice(0, events.length - this.eventLimit);
-    }
+    // The first alone, the second starts an array as a literal (a push onto an
+    // empty array reserves 17 slots, ~150 B).
+    if (!(this.eventLimit > 0)) {
+      if (events) this.#events = undefined;
+    } else if (!events || (Array.isArray(events) && !events.length)) this.#events = event;
+    else if (!Array.isArray(events)) this.#events = [events, event];
+    else events.push(event);
+    const all = this.#events;
+    if (Array.isArray(all) && all.length > this.eventLimit) all.splice(0, all.length - this.eventLimit);
     const onEvent = this.#settings.onEvent;
     if (onEvent) {
       try {
@@ -588,6 +629,11 @@ export class SimDevice {
         // an observer's bug must not change the device's behaviour
       }
     }
+  }
+
+  /** @internal the IO classes the device was given */
+  [DEVICE_IO](): DeviceIo {
+    return this.#io;
   }
 
   /** @internal */
@@ -739,18 +785,53 @@ export class SimDevice {
   }
 
   #makePlatform(inc: Incarnation, cause: WakeCause): SimPlatform {
-    return Object.freeze({
-      name: this.name,
-      board: this.board,
-      bootCount: inc.bootCount,
-      clock: Object.freeze(new BootClock(inc)),
-      storage: this.flash,
-      rtc: this.rtc,
-      power: Object.freeze(new BootPower(inc, cause)),
-      crypto: this.#crypto,
-      io: Object.freeze(new BootIo(inc, this.#io)),
-      log: bootLog.bind(inc),
-    });
+    return Object.freeze(new BootPlatform(inc, cause));
+  }
+
+  /** @internal */
+  [DEVICE_CRYPTO](): Crypto {
+    return this.#crypto;
+  }
+}
+
+// Defaults every device reads from the prototype until it has its own value (fields less per device).
+Object.assign(SimDevice.prototype, { board: undefined, logLimit: 0, eventLimit: 1000, sleeps: 0, restarts: 0 });
+
+/**
+ * The Platform of one boot. What is the device's (name, board, storage, rtc,
+ * crypto) and the boot count are prototype getters, not copies: ten own
+ * properties per boot were 104 B a device, these five 64.
+ */
+class BootPlatform implements SimPlatform {
+  readonly #inc: Incarnation;
+  readonly clock: Clock;
+  readonly power: Power;
+  readonly io: PlatformIo;
+  readonly log: (message: string) => void;
+  constructor(inc: Incarnation, cause: WakeCause) {
+    this.#inc = inc;
+    this.clock = Object.freeze(new BootClock(inc));
+    this.power = Object.freeze(new BootPower(inc, cause));
+    this.io = Object.freeze(new BootIo(inc));
+    this.log = bootLog.bind(inc);
+  }
+  get name(): string {
+    return this.#inc.device.name;
+  }
+  get board(): unknown {
+    return this.#inc.device.board;
+  }
+  get bootCount(): number {
+    return this.#inc.bootCount;
+  }
+  get storage(): KeyValueStore {
+    return this.#inc.device.flash;
+  }
+  get rtc(): RtcMemory {
+    return this.#inc.device.rtc;
+  }
+  get crypto(): Crypto {
+    return this.#inc.device[DEVICE_CRYPTO]();
   }
 }
 

@@ -18,10 +18,7 @@ export class Prng {
   /** The next 32-bit unsigned integer. */
   nextUint32(): number {
     this.#state = (this.#state + 0x6d2b79f5) | 0;
-    let z = this.#state;
-    z = Math.imul(z ^ (z >>> 15), z | 1);
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
-    return (z ^ (z >>> 14)) >>> 0;
+    return mix32(this.#state);
   }
 
   /** A float in [0, 1). */
@@ -41,10 +38,7 @@ export class Prng {
 
   /** Fills `bytes` with pseudo-random bytes. */
   fill(bytes: Uint8Array): Uint8Array {
-    for (let i = 0; i < bytes.length; i += 4) {
-      let v = this.nextUint32();
-      for (let j = 0; j < 4 && i + j < bytes.length; j++, v >>>= 8) bytes[i + j] = v & 0xff;
-    }
+    this.#state = fillFromState(this.#state, bytes);
     return bytes;
   }
 
@@ -52,4 +46,31 @@ export class Prng {
   fork(): Prng {
     return new Prng(this.nextUint32());
   }
+}
+
+/** The output function of the generator (mulberry32's) for an advanced state. */
+function mix32(state: number): number {
+  let z = state;
+  z = Math.imul(z ^ (z >>> 15), z | 1);
+  z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
+  return (z ^ (z >>> 14)) >>> 0;
+}
+
+/** The generator's state for `seed` (what `new Prng(seed)` starts from), an int32. */
+export function prngState(seed: number): number {
+  return seed | 0;
+}
+
+/**
+ * Fills `bytes` as Prng.fill() would from `state` and returns the state after:
+ * for a holder that keeps the bare state in a field of its own (no Prng object
+ * per simulated device).
+ */
+export function fillFromState(state: number, bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length; i += 4) {
+    state = (state + 0x6d2b79f5) | 0;
+    let v = mix32(state);
+    for (let j = 0; j < 4 && i + j < bytes.length; j++, v >>>= 8) bytes[i + j] = v & 0xff;
+  }
+  return state;
 }

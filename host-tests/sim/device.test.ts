@@ -1,5 +1,6 @@
 // @xs
 import type { TcpOptions } from "../../modules/platform/io";
+import { Prng } from "../../sim/prng";
 import { FlashStore } from "../../sim/flash-store";
 import { SimDevice, SleepSignal, createSimPlatform } from "../../sim/device";
 import type { SimPlatform } from "../../sim/device";
@@ -113,6 +114,12 @@ describe("SimDevice: boot", () => {
     };
     expect(draw(1)).toEqual(draw(1));
     expect(draw(1)).not.toEqual(draw(2));
+    // the bytes of Prng(seed), across calls and for seeds past 2^31 and negative ones
+    for (const seed of [1, 0x5eed, 0x9000_0001, -7, 2 ** 40 + 3]) expect(draw(seed)).toEqual(Array.from(new Prng(seed).fill(new Uint8Array(8))));
+    let two: number[] = [];
+    makeDevice((p) => void (two = [...p.crypto.randomFill(new Uint8Array(5)), ...p.crypto.randomFill(new Uint8Array(3))]), { seed: 9 }).device.start();
+    const g = new Prng(9);
+    expect(two).toEqual([...g.fill(new Uint8Array(5)), ...g.fill(new Uint8Array(3))]);
     const kit = createSimPlatform();
     expect(kit.platform.crypto.hmacSha256(new Uint8Array(1), new Uint8Array(1))).toHaveLength(32);
     expect(() => kit.platform.crypto.randomFill([] as never)).toThrow(TypeError);
@@ -612,6 +619,24 @@ describe("SimDevice: the platform objects of a boot", () => {
     expect(Object.isFrozen(seen[1].clock) && Object.isFrozen(seen[1].power) && Object.isFrozen(seen[1].crypto)).toBe(true);
   });
 
+  it("a boot's platform reads the device's name, board, flash, RTC memory and crypto and its own boot count; frozen", () => {
+    const seen: SimPlatform[] = [];
+    const board = { id: "b" };
+    const { device, flash, rtc } = makeDevice((p) => void seen.push(p), { name: "dev-7", board });
+    device.start();
+    device.powerCycle();
+    const [a, b] = seen;
+    expect([a.name, a.board, a.storage, a.rtc, a.bootCount]).toEqual(["dev-7", board, flash, rtc, 1]);
+    expect(a.storage).toBe(flash);
+    expect(a.rtc).toBe(rtc);
+    expect(b.bootCount).toBe(2);
+    expect(b.board).toBe(board);
+    expect(a.io).not.toBe(b.io);
+    expect(Object.isFrozen(a) && Object.isFrozen(a.io)).toBe(true);
+    expect(() => ((a as { log: unknown }).log = null)).toThrow(TypeError);
+    expect(makeDevice((p) => void seen.push(p)).device.start().platform!.board).toBeUndefined();
+  });
+
   it("timers: clearing one in the middle of many leaves the others; a foreign or cleared handle is ignored; teardown cancels the rest", () => {
     const fired: number[] = [];
     let handles: unknown[] = [];
@@ -634,6 +659,32 @@ describe("SimDevice: the platform objects of a boot", () => {
     clock.advance(100);
     expect(fired).toEqual([2]); // 4 (40 ms) and 99 (30 ms) died with the boot at 25 ms
     expect(device.state).toBe("asleep");
+  });
+
+  it("the first event alone, then more: events reads them all in order; eventLimit 0 keeps none; defaults from the prototype", () => {
+    const { device, clock } = makeDevice((p) => {
+      p.clock.setTimer(() => p.power.deepSleep(10), 5);
+    });
+    expect(device.eventLimit).toBe(1000);
+    expect(device.logLimit).toBe(0);
+    expect(device.sleeps).toBe(0);
+    expect(device.restarts).toBe(0);
+    expect(device.board).toBeUndefined();
+    expect(device.events).toEqual([]);
+    device.start();
+    expect(device.events.map((e) => e.type)).toEqual(["boot"]);
+    clock.advance(5);
+    expect(device.events.map((e) => e.type)).toEqual(["boot", "sleep"]);
+    expect(device.sleeps).toBe(1);
+    device.eventLimit = 0;
+    clock.advance(10);
+    expect(device.events).toEqual([]);
+    device.eventLimit = 2;
+    clock.advance(15);
+    expect(device.events.map((e) => `${e.type}#${e.bootCount}`)).toEqual(["sleep#2", "boot#3"]); // sleep at 20, boot at 30
+    const other = makeDevice(() => undefined).device;
+    expect(other.eventLimit).toBe(1000);
+    expect(other.sleeps).toBe(0);
   });
 
   it("events are bounded by eventLimit, newest kept", () => {
