@@ -56,7 +56,8 @@ export class Job {
   deadline!: number;
   earliest!: number;
   latest!: number;
-  radio = false;
+  /** The job needs the radio: an own property only when true (false from the prototype: a field less per job). */
+  declare radio: boolean;
   /** Position in the scheduler's heap, or -1 when not scheduled. */
   index = -1;
   run: (now: number, job: Job) => void;
@@ -68,7 +69,7 @@ export class Job {
     this.owner = owner;
     this.name = options.name ?? "job";
     this.run = options.run;
-    this.radio = !!options.radio;
+    if (options.radio) this.radio = true;
   }
 
   get scheduled(): boolean {
@@ -91,6 +92,8 @@ export class Job {
     this.owner.remove(this);
   }
 }
+
+Job.prototype.radio = false;
 
 /** Heaps up to this many jobs are kept at their exact size (see #push). */
 const SMALL_HEAP = 16;

@@ -64,29 +64,31 @@ export class SimAdc {
 
   /** True when the ADC has an input on `pin`. */
   has(pin: string): boolean {
-    return this.#source(pin) !== undefined;
+    return sourceOf(this.#pin, this.#inputs, pin) !== undefined;
   }
 
   /** The voltage at `pin` at `timeMs` (a RangeError when the ADC has no such input). */
   volts(pin: string, timeMs: number): number {
-    const source = this.#source(pin);
+    const source = sourceOf(this.#pin, this.#inputs, pin);
     if (source === undefined) throw new RangeError(`SimAdc: no input on pin ${pin}`);
     return voltsOf(source, timeMs);
   }
 
   /** The voltage function of `pin`, or undefined when the ADC has no such input. */
   input(pin: string): ((timeMs: number) => number) | undefined {
-    const source = this.#source(pin);
+    const source = sourceOf(this.#pin, this.#inputs, pin);
     if (source === undefined || typeof source === "function") return source;
     return (timeMs) => source.volts(timeMs);
   }
 
-  #source(pin: string): PinSource | undefined {
-    if (this.#pin !== undefined) return pin === this.#pin ? (this.#inputs as PinSource) : undefined;
-    const key = "pin " + pin;
-    const inputs = this.#inputs as Record<string, PinSource>;
-    return Object.prototype.hasOwnProperty.call(inputs, key) ? inputs[key] : undefined;
-  }
+}
+
+/** The source of `pin` in an ADC's (#pin, #inputs); a module function, not a private method (those add a brand field per instance). */
+function sourceOf(only: string | undefined, inputs: PinSource | Record<string, PinSource>, pin: string): PinSource | undefined {
+  if (only !== undefined) return pin === only ? (inputs as PinSource) : undefined;
+  const key = "pin " + pin;
+  const table = inputs as Record<string, PinSource>;
+  return Object.prototype.hasOwnProperty.call(table, key) ? table[key] : undefined;
 }
 
 /** An ECMA-419 §10 analog input of a SimAdc: `new adc.Analog(options)` is this class with the ADC bound first. */
