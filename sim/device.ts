@@ -36,7 +36,7 @@ import { I2cBus } from "./i2c";
 import { fillFromState, prngState } from "./prng";
 import { SimRtcMemory } from "./rtc-memory";
 import { SimNetwork } from "./udp-network";
-import { VirtualClock } from "./virtual-clock";
+import { FIRES_TARGETS, VirtualClock } from "./virtual-clock";
 
 /** Thrown by deepSleep() and restart() to unwind the app's stack. Never catch it in app code. */
 export class SleepSignal extends Error {
@@ -147,7 +147,7 @@ class Incarnation {
  * context and, under keepNames, a property dictionary.
  */
 
-/** A timer armed by one incarnation; the raw clock calls its bound `fire`. */
+/** A timer armed by one incarnation; the raw clock calls its `fire` (bound to it, unless the clock fires targets). */
 class BootTimer {
   raw: TimerHandle = undefined;
   prev: BootTimer | undefined = undefined;
@@ -195,8 +195,10 @@ class BootClock implements Clock {
     const inc = this.#inc;
     if (!inc.alive) return { raw: undefined };
     const t = new BootTimer(inc, callback);
+    const raw = inc.device.clock as Clock & { [FIRES_TARGETS]?: boolean };
     try {
-      t.raw = inc.device.clock.setTimer(t.fire.bind(t), delayMs);
+      // A clock of the simulator calls t.fire() itself: no bound function per timer.
+      t.raw = raw[FIRES_TARGETS] === true ? raw.setTimer(t as never, delayMs) : raw.setTimer(t.fire.bind(t), delayMs);
     } catch (error) {
       t.unlink(); // the raw clock refused it (a bad delay): nothing armed
       throw error;

@@ -7,10 +7,40 @@
  */
 import type { Clock, TimerHandle } from "../modules/platform/clock";
 
+/**
+ * The simulator's clocks (VirtualClock, RealClock) also take, as a timer's
+ * callback, an object whose fire() they call (`target.fire()`); they say so
+ * with this symbol set to true. SimDevice arms its boots' timers that way: a
+ * bound function per armed timer is ~48 B a device in a simulated fleet.
+ * A subclass that overrides setTimer must keep accepting targets, or set the
+ * symbol to false on its prototype.
+ */
+export const FIRES_TARGETS: unique symbol = Symbol.for("xs-iot.sim.clockFiresTargets");
+
+/** What such a clock calls when the timer is due. */
+export interface TimerTarget {
+  fire(): void;
+}
+
+/** A timer's callback for a clock that fires targets: a function or a TimerTarget. */
+export type TimerCallback = (() => void) | TimerTarget;
+
+/** Checks a callback for setTimer (a function, or an object with fire()). */
+export function checkTimerCallback(callback: unknown): void {
+  if (typeof callback !== "function" && typeof (callback as TimerTarget | null)?.fire !== "function")
+    throw new TypeError("setTimer: callback must be a function (or a timer target with fire())");
+}
+
+/** Runs a due timer's callback. */
+export function fireTimer(callback: TimerCallback): void {
+  if (typeof callback === "function") callback();
+  else callback.fire();
+}
+
 interface VirtualTimer {
   at: number;
   seq: number;
-  callback: () => void;
+  callback: TimerCallback;
   cancelled: boolean;
 }
 
@@ -44,8 +74,9 @@ export class VirtualClock implements Clock {
     return this.#now + this.#epochOffset;
   }
 
-  setTimer(callback: () => void, delayMs: number): TimerHandle {
-    if (typeof callback !== "function") throw new TypeError("setTimer: callback must be a function");
+  /** `callback`: a function, or a TimerTarget (see FIRES_TARGETS). */
+  setTimer(callback: TimerCallback, delayMs: number): TimerHandle {
+    checkTimerCallback(callback);
     const d = delayMs > 0 ? delayMs : 0;
     const timer: VirtualTimer = { at: this.#now + d, seq: this.#seq++, callback, cancelled: false };
     // keep sorted by (at, seq): insertion from the end, timers are usually armed in order
@@ -120,13 +151,14 @@ export class VirtualClock implements Clock {
     if (timer.cancelled) return;
     timer.cancelled = true;
     if (!this.#onError) {
-      timer.callback();
+      fireTimer(timer.callback);
       return;
     }
     try {
-      timer.callback();
+      fireTimer(timer.callback);
     } catch (error) {
       this.#onError(error);
     }
   }
 }
+(VirtualClock.prototype as { [FIRES_TARGETS]?: boolean })[FIRES_TARGETS] = true;

@@ -3,7 +3,7 @@ import { SimDevice } from "../../sim/device";
 import { FastForward } from "../../sim/node/fast-forward";
 import { RealClock } from "../../sim/node/real-clock";
 import { SimNetwork } from "../../sim/udp-network";
-import { VirtualClock } from "../../sim/virtual-clock";
+import { FIRES_TARGETS, VirtualClock } from "../../sim/virtual-clock";
 import { delay } from "./node-helpers";
 
 describe("RealClock", () => {
@@ -55,6 +55,49 @@ describe("RealClock", () => {
     await delay(40);
     expect(errors).toHaveLength(1);
     expect(late).toBe(false);
+  });
+});
+
+describe("timer targets: the simulator's clocks call target.fire() (no bound function per timer)", () => {
+  class Target {
+    fired: number[] = [];
+    constructor(readonly clock: { now(): number }) {}
+    fire(this: Target) {
+      this.fired.push(this.clock.now());
+    }
+  }
+
+  it("VirtualClock fires a target with itself as this, in order with function callbacks; cleared targets do not fire", () => {
+    const clock = new VirtualClock();
+    expect((clock as unknown as { [FIRES_TARGETS]: boolean })[FIRES_TARGETS]).toBe(true);
+    const order: string[] = [];
+    const a = new Target(clock);
+    const b = new Target(clock);
+    clock.setTimer(a as never, 20);
+    clock.setTimer(() => order.push("fn@10"), 10);
+    clock.clearTimer(clock.setTimer(b as never, 5));
+    clock.advance(30);
+    expect(a.fired).toEqual([20]);
+    expect(b.fired).toEqual([]);
+    expect(order).toEqual(["fn@10"]);
+    expect(() => clock.setTimer({ fire: 1 } as never, 1)).toThrow(TypeError);
+    expect(() => clock.setTimer({} as never, 1)).toThrow(TypeError);
+  });
+
+  it("RealClock fires a target with itself as this; a SimDevice on it arms no bound function per timer", async () => {
+    const clock = new RealClock();
+    expect((clock as unknown as { [FIRES_TARGETS]: boolean })[FIRES_TARGETS]).toBe(true);
+    const t = new Target(clock);
+    clock.setTimer(t as never, 5);
+    expect(() => clock.setTimer(null as never, 1)).toThrow(TypeError);
+    const ticks: number[] = [];
+    const device = new SimDevice({ clock, app: (p) => void p.clock.setTimer(() => ticks.push(1), 10) });
+    device.start();
+    await delay(40);
+    expect(t.fired).toHaveLength(1);
+    expect(ticks).toEqual([1]);
+    device.stop();
+    clock.clearAll();
   });
 });
 

@@ -10,6 +10,7 @@
  * a heap entry ~60 B.
  */
 import type { Clock, TimerHandle } from "../../modules/platform/clock";
+import { FIRES_TARGETS, checkTimerCallback, fireTimer, type TimerCallback } from "../virtual-clock";
 
 export interface RealClockOptions {
   /** Timers do not keep the Node process alive (default false). */
@@ -23,7 +24,7 @@ class RealTimer {
   constructor(
     readonly at: number,
     readonly seq: number,
-    readonly callback: () => void,
+    readonly callback: TimerCallback,
     /** Position in the clock's heap; -1 once fired or cleared. */
     public index: number,
   ) {}
@@ -56,8 +57,9 @@ export class RealClock implements Clock {
     return Date.now();
   }
 
-  setTimer(callback: () => void, delayMs: number): TimerHandle {
-    if (typeof callback !== "function") throw new TypeError("setTimer: callback must be a function");
+  /** `callback`: a function, or a TimerTarget whose fire() is called (see FIRES_TARGETS in sim/virtual-clock). */
+  setTimer(callback: TimerCallback, delayMs: number): TimerHandle {
+    checkTimerCallback(callback);
     const delay = delayMs > 0 ? Math.min(delayMs, 0x7fffffff) : 0;
     // A whole-ms deadline (rounded up: never early): a fractional one in a field
     // is a 16-byte heap number per armed timer (a simulated fleet arms a thousand).
@@ -114,10 +116,10 @@ export class RealClock implements Clock {
     try {
       for (let t = this.#heap[0]; t && t.at <= now && t.seq < seqLimit; t = this.#heap[0]) {
         this.#remove(0);
-        if (!this.#onError) t.callback();
+        if (!this.#onError) fireTimer(t.callback);
         else {
           try {
-            t.callback();
+            fireTimer(t.callback);
           } catch (error) {
             this.#onError(error);
           }
@@ -172,3 +174,4 @@ export class RealClock implements Clock {
     t.index = i;
   }
 }
+(RealClock.prototype as { [FIRES_TARGETS]?: boolean })[FIRES_TARGETS] = true;
