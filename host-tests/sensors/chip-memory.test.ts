@@ -69,6 +69,18 @@ describe("simulated BMx280: the calibration", () => {
     // dig_T1 in the trimming registers 0x88/0x89, little-endian (BME280 datasheet §5.4.1)
     expect(chip.registers[0x88] | (chip.registers[0x89] << 8)).toBe(28000);
   });
+
+  it("chips with calibrations of their own each read their own trimming registers; the defaults come from the prototype", () => {
+    const a = new Bmx280Sim({ ...base(), calibration: { ...DATASHEET_CALIBRATION, T1: 28000 } });
+    const b = new Bmx280Sim({ ...base(), calibration: { ...DATASHEET_CALIBRATION, T1: 29000 } });
+    const d = new Bmx280Sim(base());
+    expect(a.registers[0x88] | (a.registers[0x89] << 8)).toBe(28000);
+    expect(b.registers[0x88] | (b.registers[0x89] << 8)).toBe(29000);
+    expect(d.registers[0x88] | (d.registers[0x89] << 8)).toBe(DATASHEET_CALIBRATION.T1);
+    expect([d.variant, new Bmx280Sim({ ...base(), variant: "bmp280" }).variant, new Bmx280Sim({ ...base(), variant: "bme280" }).variant]).toEqual(["bme280", "bmp280", "bme280"]);
+    expect(Object.prototype.hasOwnProperty.call(d, "calibration") || Object.prototype.hasOwnProperty.call(d, "variant")).toBe(false);
+    expect([new Scd4xSim(base()).variant, new Scd4xSim({ ...base(), variant: "scd40" }).variant]).toEqual(["scd41", "scd40"]);
+  });
 });
 
 describe("simulated chips: state created on first use", () => {

@@ -21,7 +21,8 @@ export class Bh1750Sim implements I2cPeripheral {
   /** How many commands `commands` keeps (default 256; 0: none). */
   commandLogLimit: number;
   powered = false;
-  mtreg = 69;
+  /** The measurement time register (69 from the prototype until changed). */
+  declare mtreg: number;
   data = 0;
   #clock: SimClock;
   #env: Environment;
@@ -46,7 +47,7 @@ export class Bh1750Sim implements I2cPeripheral {
   }
 
   write(data: Uint8Array, _stop: boolean): void {
-    this.#update();
+    Bh1750Sim.#update(this);
     if (data.length !== 1) throw new I2cNackError("data", "BH1750: instructions are one byte");
     const cmd = data[0];
     if (this.commandLogLimit > 0 || this.#commands) logCommand(this.commands, cmd, this.commandLogLimit);
@@ -68,32 +69,35 @@ export class Bh1750Sim implements I2cPeripheral {
   }
 
   read(count: number, _stop: boolean): Uint8Array {
-    this.#update();
+    Bh1750Sim.#update(this);
     const out = new Uint8Array(count);
     if (count > 0) out[0] = this.data >> 8;
     if (count > 1) out[1] = this.data & 0xff;
     return out;
   }
 
-  #update(): void {
-    const mode = this.#mode;
+  // Internals are static private methods given the instance: a private instance
+  // method gives every instance a brand field (8 B; a simulated fleet has a thousand).
+  static #update(self: Bh1750Sim): void {
+    const mode = self.#mode;
     if (!mode) return;
-    const now = this.#clock.now();
-    const t = this.measurementTime();
-    const k = Math.floor((now - this.#start) / t) - 1; // index of the newest completed measurement
-    if (k < 0 || k === this.#done) return;
+    const now = self.#clock.now();
+    const t = self.measurementTime();
+    const k = Math.floor((now - self.#start) / t) - 1; // index of the newest completed measurement
+    if (k < 0 || k === self.#done) return;
     if (!mode.continuous) {
-      this.#convert(this.#start + t, mode.res);
-      this.#mode = undefined;
-      this.powered = false; // one time modes power down by themselves
+      Bh1750Sim.#convert(self, self.#start + t, mode.res);
+      self.#mode = undefined;
+      self.powered = false; // one time modes power down by themselves
       return;
     }
-    this.#done = k;
-    this.#convert(this.#start + (k + 1) * t, mode.res);
+    self.#done = k;
+    Bh1750Sim.#convert(self, self.#start + (k + 1) * t, mode.res);
   }
 
-  #convert(at: number, res: "high" | "high2" | "low"): void {
-    const counts = this.#env.light(at) * 1.2 * (this.mtreg / 69) * (res === "high2" ? 2 : 1);
-    this.data = Math.min(0xffff, Math.max(0, Math.floor(res === "low" ? Math.floor(counts / 4) * 4 : counts)));
+  static #convert(self: Bh1750Sim, at: number, res: "high" | "high2" | "low"): void {
+    const counts = self.#env.light(at) * 1.2 * (self.mtreg / 69) * (res === "high2" ? 2 : 1);
+    self.data = Math.min(0xffff, Math.max(0, Math.floor(res === "low" ? Math.floor(counts / 4) * 4 : counts)));
   }
 }
+Bh1750Sim.prototype.mtreg = 69;

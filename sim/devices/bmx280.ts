@@ -80,6 +80,15 @@ export interface Bmx280Faults {
 type Nvm = { tp: Uint8Array; humidity: Uint8Array };
 
 let datasheetNvm: Nvm | undefined;
+/** The NVM of each chip given a calibration of its own, by its frozen copy (no field per chip for the common case). */
+const customNvm = new WeakMap<Readonly<Bmx280Calibration>, Nvm>();
+
+function nvmOf(calibration: Readonly<Bmx280Calibration>): Nvm {
+  if (calibration === DATASHEET_CALIBRATION) return (datasheetNvm ??= encodeCalibration(DATASHEET_CALIBRATION));
+  let nvm = customNvm.get(calibration);
+  if (!nvm) customNvm.set(calibration, (nvm = encodeCalibration(calibration)));
+  return nvm;
+}
 
 /*
  * The register file is not a 256-byte array per chip (with its ArrayBuffer,
@@ -89,15 +98,15 @@ let datasheetNvm: Nvm | undefined;
  * register reads 0. `registers` gives a copy of the whole file for tests.
  */
 export class Bmx280Sim implements I2cPeripheral {
-  readonly variant: "bme280" | "bmp280";
+  /** "bme280" unless given (the default is on the prototype: a field less per chip). */
+  declare readonly variant: "bme280" | "bmp280";
   /** The trimming values in the chip's NVM (frozen; the datasheet's, shared by every chip, unless given). */
-  readonly calibration: Readonly<Bmx280Calibration>;
+  declare readonly calibration: Readonly<Bmx280Calibration>;
   /** The register the next read starts at (auto-increment, §6.3). */
   pointer = 0;
   /** Conversions performed (for tests). */
   conversions = 0;
   #faults: Bmx280Faults | undefined;
-  #nvm: Nvm;
   #clock: SimClock;
   #env: Environment;
   #ctrlHum = 0; // 0xF2
@@ -121,9 +130,11 @@ export class Bmx280Sim implements I2cPeripheral {
   constructor(options: { clock: SimClock; environment: Environment; variant?: "bme280" | "bmp280"; calibration?: Bmx280Calibration }) {
     this.#clock = options.clock;
     this.#env = options.environment;
-    this.variant = options.variant ?? "bme280";
-    this.calibration = options.calibration ? Object.freeze({ ...options.calibration }) : DATASHEET_CALIBRATION;
-    this.#nvm = options.calibration ? encodeCalibration(this.calibration) : (datasheetNvm ??= encodeCalibration(DATASHEET_CALIBRATION));
+    if (options.variant !== undefined && options.variant !== "bme280") this.variant = options.variant;
+    if (options.calibration) {
+      this.calibration = Object.freeze({ ...options.calibration });
+      nvmOf(this.calibration); // encoded now: a bad calibration throws here
+    }
   }
 
   /** Injected faults (created on first use). */
@@ -134,21 +145,21 @@ export class Bmx280Sim implements I2cPeripheral {
   /** A copy of the register file as stored (0xD0 and 0xF3 are computed on a read and show 0 here). */
   get registers(): Uint8Array {
     const out = new Uint8Array(256);
-    for (let r = 0; r < 256; r++) out[r] = this.#stored(r);
+    for (let r = 0; r < 256; r++) out[r] = Bmx280Sim.#stored(this, r);
     return out;
   }
 
   /** I2C write: a register address then register/value pairs (§6.2.1); one byte only sets the pointer. */
   write(data: Uint8Array, _stop: boolean): void {
     if (!data.length) return;
-    this.#update();
+    Bmx280Sim.#update(this);
     this.pointer = data[0];
     if (data.length === 2) this.writeRegister(data[0], data[1]);
     else for (let i = 0; i + 1 < data.length; i += 2) this.writeRegister(data[i], data[i + 1]);
   }
 
   read(count: number, _stop: boolean): Uint8Array {
-    this.#update();
+    Bmx280Sim.#update(this);
     const out = new Uint8Array(count);
     for (let i = 0; i < count; i++) out[i] = this.readRegister((this.pointer + i) & 0xff);
     this.pointer = (this.pointer + count) & 0xff;
@@ -157,27 +168,29 @@ export class Bmx280Sim implements I2cPeripheral {
 
   readRegister(register: number): number {
     if (register === 0xd0) return this.#faults?.chipId ?? (this.variant === "bme280" ? 0x60 : 0x58);
-    if (register === 0xf3) return this.#measuring() ? 0x08 : 0x00;
-    return this.#stored(register);
+    if (register === 0xf3) return Bmx280Sim.#measuring(this) ? 0x08 : 0x00;
+    return Bmx280Sim.#stored(this, register);
   }
 
+  // Internals are static private methods given the instance: a private instance
+  // method gives every instance a brand field (8 B; a simulated fleet has a thousand).
   /** A register's stored byte. */
-  #stored(r: number): number {
-    const bme = this.variant === "bme280";
-    if (r >= 0x88 && r <= 0xa1) return bme || r < 0xa0 ? this.#nvm.tp[r - 0x88] : 0;
-    if (r >= 0xe1 && r <= 0xe7) return bme ? this.#nvm.humidity[r - 0xe1] : 0;
+  static #stored(self: Bmx280Sim, r: number): number {
+    const bme = self.variant === "bme280";
+    if (r >= 0x88 && r <= 0xa1) return bme || r < 0xa0 ? nvmOf(self.calibration).tp[r - 0x88] : 0;
+    if (r >= 0xe1 && r <= 0xe7) return bme ? nvmOf(self.calibration).humidity[r - 0xe1] : 0;
     switch (r) {
-      case 0xf2: return bme ? this.#ctrlHum : 0;
-      case 0xf4: return this.#ctrlMeas;
-      case 0xf5: return this.#config;
-      case 0xf7: return this.#adcP >> 12;
-      case 0xf8: return (this.#adcP >> 4) & 0xff;
-      case 0xf9: return (this.#adcP & 0x0f) << 4;
-      case 0xfa: return this.#adcT >> 12;
-      case 0xfb: return (this.#adcT >> 4) & 0xff;
-      case 0xfc: return (this.#adcT & 0x0f) << 4;
-      case 0xfd: return this.#adcH >> 8;
-      case 0xfe: return this.#adcH & 0xff;
+      case 0xf2: return bme ? self.#ctrlHum : 0;
+      case 0xf4: return self.#ctrlMeas;
+      case 0xf5: return self.#config;
+      case 0xf7: return self.#adcP >> 12;
+      case 0xf8: return (self.#adcP >> 4) & 0xff;
+      case 0xf9: return (self.#adcP & 0x0f) << 4;
+      case 0xfa: return self.#adcT >> 12;
+      case 0xfb: return (self.#adcT >> 4) & 0xff;
+      case 0xfc: return (self.#adcT & 0x0f) << 4;
+      case 0xfd: return self.#adcH >> 8;
+      case 0xfe: return self.#adcH & 0xff;
       default: return 0;
     }
   }
@@ -186,7 +199,7 @@ export class Bmx280Sim implements I2cPeripheral {
     const now = this.#clock.now();
     switch (register) {
       case 0xe0:
-        if (value === 0xb6) this.#resetControl();
+        if (value === 0xb6) Bmx280Sim.#resetControl(this);
         return;
       case 0xf2:
         if (this.variant === "bme280") this.#ctrlHum = value & 0x07;
@@ -222,83 +235,84 @@ export class Bmx280Sim implements I2cPeripheral {
     return 1 + 2 * osT + (osP ? 2 * osP + 0.5 : 0) + (osH ? 2 * osH + 0.5 : 0);
   }
 
-  #standby(): number {
-    return (this.variant === "bme280" ? BME_STANDBY : BMP_STANDBY)[this.#config >> 5];
+  static #standby(self: Bmx280Sim): number {
+    return (self.variant === "bme280" ? BME_STANDBY : BMP_STANDBY)[self.#config >> 5];
   }
 
-  #measuring(): boolean {
-    const now = this.#clock.now();
-    if (this.#faults?.stuckBusy && (this.#forcedStart >= 0 || this.#normalStart >= 0)) return true;
-    if (this.#forcedStart >= 0) return now < this.#forcedStart + this.measurementTime();
-    if (this.#normalStart >= 0) {
-      const cycle = this.measurementTime() + this.#standby();
-      return (now - this.#normalStart) % cycle < this.measurementTime();
+  static #measuring(self: Bmx280Sim): boolean {
+    const now = self.#clock.now();
+    if (self.#faults?.stuckBusy && (self.#forcedStart >= 0 || self.#normalStart >= 0)) return true;
+    if (self.#forcedStart >= 0) return now < self.#forcedStart + self.measurementTime();
+    if (self.#normalStart >= 0) {
+      const cycle = self.measurementTime() + Bmx280Sim.#standby(self);
+      return (now - self.#normalStart) % cycle < self.measurementTime();
     }
     return false;
   }
 
   /** Runs the conversions that completed by now. */
-  #update(): void {
-    if (this.#faults?.stuckBusy) return;
-    const now = this.#clock.now();
-    if (this.#forcedStart >= 0 && now >= this.#forcedStart + this.measurementTime()) {
-      const at = this.#forcedStart + this.measurementTime();
-      this.#forcedStart = -1;
-      this.#ctrlMeas &= ~3; // back to sleep (§3.3.3)
-      this.#convert(at);
+  static #update(self: Bmx280Sim): void {
+    if (self.#faults?.stuckBusy) return;
+    const now = self.#clock.now();
+    if (self.#forcedStart >= 0 && now >= self.#forcedStart + self.measurementTime()) {
+      const at = self.#forcedStart + self.measurementTime();
+      self.#forcedStart = -1;
+      self.#ctrlMeas &= ~3; // back to sleep (§3.3.3)
+      Bmx280Sim.#convert(self, at);
     }
-    if (this.#normalStart >= 0) {
-      const tm = this.measurementTime();
-      const cycle = tm + this.#standby();
-      const latest = Math.floor((now - this.#normalStart - tm) / cycle);
+    if (self.#normalStart >= 0) {
+      const tm = self.measurementTime();
+      const cycle = tm + Bmx280Sim.#standby(self);
+      const latest = Math.floor((now - self.#normalStart - tm) / cycle);
       // the IIR filter settles within a few hundred steps: older cycles cannot matter
-      for (let k = Math.max(this.#lastCycle + 1, latest - 256); k <= latest; k++) this.#convert(this.#normalStart + k * cycle + tm);
-      if (latest > this.#lastCycle) this.#lastCycle = latest;
+      for (let k = Math.max(self.#lastCycle + 1, latest - 256); k <= latest; k++) Bmx280Sim.#convert(self, self.#normalStart + k * cycle + tm);
+      if (latest > self.#lastCycle) self.#lastCycle = latest;
     }
   }
 
-  #convert(at: number): void {
-    this.conversions++;
-    const c = this.calibration;
-    const osT = OS[this.#ctrlMeas >> 5];
-    const osP = OS[(this.#ctrlMeas >> 2) & 7];
-    const coef = FILTER[(this.#config >> 2) & 7];
+  static #convert(self: Bmx280Sim, at: number): void {
+    self.conversions++;
+    const c = self.calibration;
+    const osT = OS[self.#ctrlMeas >> 5];
+    const osP = OS[(self.#ctrlMeas >> 2) & 7];
+    const coef = FILTER[(self.#config >> 2) & 7];
     let adcT = 0x80000;
     if (osT) {
-      const raw = invertTemperature(c, this.#env.temperature(at), 1);
-      adcT = this.#filter("T", raw, coef, osT);
+      const raw = invertTemperature(c, self.#env.temperature(at), 1);
+      adcT = Bmx280Sim.#filter(self, "T", raw, coef, osT);
     }
     let adcP = 0x80000;
     if (osP && osT) {
-      const raw = invertPressure(c, this.#env.pressure(at), temperatureFine(c, adcT), 1);
-      adcP = this.#filter("P", raw, coef, osP);
+      const raw = invertPressure(c, self.#env.pressure(at), temperatureFine(c, adcT), 1);
+      adcP = Bmx280Sim.#filter(self, "P", raw, coef, osP);
     }
-    this.#adcP = adcP;
-    this.#adcT = adcT;
-    if (this.variant === "bme280") this.#adcH = this.#osH && osT ? invertHumidity(c, this.#env.humidity(at), temperatureFine(c, adcT)) : 0x8000;
+    self.#adcP = adcP;
+    self.#adcT = adcT;
+    if (self.variant === "bme280") self.#adcH = self.#osH && osT ? invertHumidity(c, self.#env.humidity(at), temperatureFine(c, adcT)) : 0x8000;
   }
 
   /** IIR filter on the raw value, then the ADC resolution: 20 bits with the filter, 16 + log2(osr) without. */
-  #filter(which: "T" | "P", raw: number, coef: number, os: number): number {
+  static #filter(self: Bmx280Sim, which: "T" | "P", raw: number, coef: number, os: number): number {
     if (!coef) {
-      if (which === "T") this.#filtT = undefined;
-      else this.#filtP = undefined;
+      if (which === "T") self.#filtT = undefined;
+      else self.#filtP = undefined;
       const step = 16 / os;
       return Math.round(raw / step) * step;
     }
-    const prev = which === "T" ? this.#filtT : this.#filtP;
+    const prev = which === "T" ? self.#filtT : self.#filtP;
     const next = prev === undefined ? raw : (prev * (coef - 1) + raw) / coef;
-    if (which === "T") this.#filtT = next;
-    else this.#filtP = next;
+    if (which === "T") self.#filtT = next;
+    else self.#filtP = next;
     return Math.min(0xfffff, Math.max(0, Math.round(next)));
   }
 
-  #resetControl(): void {
-    this.#ctrlHum = this.#ctrlMeas = this.#config = 0;
-    this.#adcP = this.#adcT = 0x80000;
-    this.#adcH = 0x8000;
-    this.#forcedStart = -1;
-    this.#normalStart = -1;
-    this.#filtT = this.#filtP = undefined;
+  static #resetControl(self: Bmx280Sim): void {
+    self.#ctrlHum = self.#ctrlMeas = self.#config = 0;
+    self.#adcP = self.#adcT = 0x80000;
+    self.#adcH = 0x8000;
+    self.#forcedStart = -1;
+    self.#normalStart = -1;
+    self.#filtT = self.#filtP = undefined;
   }
 }
+Object.assign(Bmx280Sim.prototype, { variant: "bme280", calibration: DATASHEET_CALIBRATION });

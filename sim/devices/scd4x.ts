@@ -19,7 +19,8 @@ import { corruptCrc, encodeHumidity, encodeTemperature, type SensirionFaults, ty
 const ALLOWED_IN_PERIODIC = [0xec05, 0xe4b8, 0x3f86, 0xe000];
 
 export class Scd4xSim implements I2cPeripheral {
-  readonly variant: "scd40" | "scd41";
+  /** "scd41" unless given (the default is on the prototype: a field less per chip). */
+  declare readonly variant: "scd40" | "scd41";
   #faults: SensirionFaults | undefined;
   #commands: number[] | undefined;
   /** How many commands `commands` keeps (default 256; 0: none). */
@@ -40,7 +41,7 @@ export class Scd4xSim implements I2cPeripheral {
     this.commandLogLimit = commandLogLimit(options.commandLogLimit, "Scd4xSim");
     this.#clock = options.clock;
     this.#env = options.environment;
-    this.variant = options.variant ?? "scd41";
+    if (options.variant !== undefined && options.variant !== "scd41") this.variant = options.variant;
     if (options.serial !== undefined) this.serial = options.serial;
   }
 
@@ -81,13 +82,13 @@ export class Scd4xSim implements I2cPeripheral {
         this.#busyUntil = now + 500;
         return;
       case 0xe4b8:
-        this.#response = corruptCrc(encodeWords([this.#ready(now) !== undefined ? 0x8006 : 0x8000]), this.#faults);
+        this.#response = corruptCrc(encodeWords([Scd4xSim.#ready(this, now) !== undefined ? 0x8006 : 0x8000]), this.#faults);
         return;
       case 0xec05: {
-        const at = this.#ready(now);
+        const at = Scd4xSim.#ready(this, now);
         if (at === undefined) return; // the read will be NACKed: buffer empty
         if (this.#mode === "idle") this.#singleRead = true;
-        else this.#lastRead = this.#index(now);
+        else this.#lastRead = Scd4xSim.#index(this, now);
         const co2 = Math.min(40000, Math.max(0, Math.round(this.#env.co2(at))));
         this.#response = corruptCrc(encodeWords([co2, encodeTemperature(this.#env.temperature(at)), encodeHumidity(this.#env.humidity(at))]), this.#faults);
         return;
@@ -121,21 +122,23 @@ export class Scd4xSim implements I2cPeripheral {
     return out;
   }
 
-  #interval(): number {
-    return this.#mode === "low-power" ? 30000 : 5000;
+  // Internals are static private methods given the instance: a private instance
+  // method gives every instance a brand field (8 B; a simulated fleet has a thousand).
+  static #interval(self: Scd4xSim): number {
+    return self.#mode === "low-power" ? 30000 : 5000;
   }
 
-  #index(now: number): number {
-    return Math.floor((now - this.#start) / this.#interval()) - 1;
+  static #index(self: Scd4xSim, now: number): number {
+    return Math.floor((now - self.#start) / Scd4xSim.#interval(self)) - 1;
   }
 
   /** Completion time of the unread buffered measurement, or undefined. */
-  #ready(now: number): number | undefined {
-    if (this.#faults?.stuckBusy) return undefined;
-    if (this.#mode === "idle") return this.#single !== undefined && !this.#singleRead && now >= this.#single ? this.#single : undefined;
-    const k = this.#index(now);
-    if (k < 0 || k === this.#lastRead) return undefined;
-    return this.#start + (k + 1) * this.#interval();
+  static #ready(self: Scd4xSim, now: number): number | undefined {
+    if (self.#faults?.stuckBusy) return undefined;
+    if (self.#mode === "idle") return self.#single !== undefined && !self.#singleRead && now >= self.#single ? self.#single : undefined;
+    const k = Scd4xSim.#index(self, now);
+    if (k < 0 || k === self.#lastRead) return undefined;
+    return self.#start + (k + 1) * Scd4xSim.#interval(self);
   }
 }
-Scd4xSim.prototype.serial = 0x1234_5678_9abc;
+Object.assign(Scd4xSim.prototype, { serial: 0x1234_5678_9abc, variant: "scd41" });
