@@ -399,6 +399,39 @@ describe("what a client keeps per connection", () => {
     expect(ka.connects).toBe(2); // s1's CONNACK, then s2's: none from the stale s1
   });
 
+  test("the socket's target is the client itself (no object per connection); the output queue exists only while bytes wait", () => {
+    const k = kit();
+    const s1 = k.accept(false, 100);
+    expect(s1.target).toBe(k.client);
+    const queue = () => (k.client as unknown as { queue: unknown }).queue;
+    expect(queue()).toBeUndefined();
+    const ids: number[] = [];
+    for (let i = 0; i < 3; i++) ids.push(k.client.publish("tele/q", new Uint8Array(60).fill(i), { qos: 1 }));
+    expect(k.client.queued).toBeGreaterThan(0);
+    expect(queue()).toBeDefined();
+    for (let i = 0; i < 20 && k.client.queued > 0; i++) s1.drain(70);
+    expect(k.client.queued).toBe(0);
+    expect(queue()).toBeUndefined();
+    // Room again: the next packet goes straight to the socket.
+    const before = s1.bytesWritten();
+    ids.push(k.client.publish("tele/q", new Uint8Array(10).fill(9), { qos: 1 }));
+    expect(s1.bytesWritten()).toBeGreaterThan(before);
+    expect(queue()).toBeUndefined();
+    const ps = s1.packets().filter((p) => p.type === 3) as PublishPacket[];
+    expect(ps.map((p) => p.packetId)).toEqual(ids);
+    expect(ps.map((p) => p.payload[0])).toEqual([0, 1, 2, 9]);
+    // A socket dropped with bytes queued: the next connection starts with no queue.
+    k.client.publish("tele/q", new Uint8Array(200), { qos: 1 });
+    expect(queue()).toBeDefined();
+    s1.fail();
+    k.clock.advance(1000);
+    const s2 = k.last();
+    expect(s2).not.toBe(s1);
+    expect(s2.target).toBe(k.client);
+    expect(queue()).toBeUndefined();
+    expect(k.client.queued).toBe(0);
+  });
+
   test("callbacks are taken from the options at construction (the options object is not kept)", () => {
     const options: Partial<MqttClientOptions> = { clientId: "dev-c" };
     const k = kit(options);

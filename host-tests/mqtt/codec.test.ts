@@ -217,6 +217,24 @@ describe("MqttDecoder behaviour", () => {
     }
   });
 
+  it("each decoder has its own topic cache: topics of the same length, fed in turn, come back right [MQTT-3.3.2-2]", () => {
+    const a = new MqttDecoder({ version: 4 });
+    const b = new MqttDecoder({ version: 4 });
+    const pub = (t: string) => encodePublish({ type: 3, topic: t, payload: bytes(), qos: 0, retain: false, dup: false }, 4);
+    const seen: string[] = [];
+    for (const [d, t] of [[a, "a/1"], [b, "b/1"], [a, "a/1"], [b, "a/2"], [a, "b/1"], [b, "b/1"], [a, "a/1"]] as [MqttDecoder, string][]) {
+      d.feed(pub(t));
+      seen.push((d.next() as PublishPacket).topic);
+    }
+    expect(seen).toEqual(["a/1", "b/1", "a/1", "a/2", "b/1", "b/1", "a/1"]);
+    // A cached topic does not let a wildcard topic of the same length through.
+    const bad = pub("a/1");
+    bad[bad.length - 1] = 0x2b; // the topic's last byte (empty payload): "a/+"
+    a.feed(bad);
+    expect(a.next()).toBeUndefined();
+    expect(a.error).toBeDefined();
+  });
+
   it("feeding again before draining keeps every byte", () => {
     const a = encodePacket({ type: 12 }, 4);
     const b = encodePacket({ type: 4, packetId: 3 }, 4);

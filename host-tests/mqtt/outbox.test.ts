@@ -173,6 +173,13 @@ describe("records over the 4000-byte value limit are chunked", () => {
     const ob = new MqttOutbox({ storage: store });
     expect(ob.count).toBe(0);
     expect(ob.loadErrors).toHaveLength(1);
+    expect(ob.loadErrors[0]).toMatch(/^m5: /);
+    // Outboxes that loaded cleanly report none (one shared empty list, never written).
+    const clean1 = new MqttOutbox({ storage: new FlashStore() });
+    const clean2 = new MqttOutbox();
+    expect(clean1.loadErrors).toHaveLength(0);
+    expect(clean2.loadErrors).toHaveLength(0);
+    expect(ob.loadErrors).toHaveLength(1);
   });
 });
 

@@ -406,9 +406,35 @@ describe("topic aliases §3.3.2.3.4", () => {
     rig.serve({ type: 3, topic: "", payload: text("d"), qos: 0, retain: false, dup: false, properties: { topicAlias: 3 } });
     expect(rig.events.messages.map((m) => m.topic)).toEqual(["in/one", "in/one", "in/two", "in/two"]);
   });
+
+  test("inbound and outbound aliases of one connection, all gone with it [MQTT-3.3.2-7], [MQTT-3.3.2-10]", () => {
+    const rig = makeRig({ topicAliasMaximum: 3 });
+    rig.connect({ properties: { topicAliasMaximum: 2 } });
+    rig.serve({ type: 3, topic: "in/one", payload: text("a"), qos: 0, retain: false, dup: false, properties: { topicAlias: 2 } });
+    rig.session.publish("out/one", "1");
+    rig.session.publish("out/one", "2");
+    rig.serve({ type: 3, topic: "", payload: text("b"), qos: 0, retain: false, dup: false, properties: { topicAlias: 2 } });
+    expect(rig.events.messages.map((m) => m.topic)).toEqual(["in/one", "in/one"]);
+    expect(publishes(rig.sent()).map((p) => p.topic)).toEqual(["out/one", ""]);
+    rig.session.connectionLost();
+    rig.connect({ properties: { topicAliasMaximum: 2 } });
+    rig.session.publish("out/one", "3");
+    expect(publishes(rig.sent()).map((p) => p.topic)).toEqual(["out/one"]); // the alias is set up again
+    rig.serve({ type: 3, topic: "", payload: text("c"), qos: 0, retain: false, dup: false, properties: { topicAlias: 2 } });
+    expect(rig.events.messages).toHaveLength(2); // the old connection's inbound alias is unknown now: 0x82
+    expect(rig.session.connected).toBe(false);
+  });
 });
 
 describe("Maximum Packet Size", () => {
+  test.each([4, 5])("no Maximum Packet Size from the server (version %d): the limit is the largest MQTT packet, §2.2.3, a whole number", (version) => {
+    const rig = makeRig({ version: version as 4 | 5, clean: true });
+    rig.connect({ properties: version === 5 ? {} : undefined });
+    expect(rig.session.serverMaximumPacketSize).toBe(268435460);
+    expect(rig.session.publish("a/b", new Uint8Array(100000))).toBe(0);
+    expect(publishes(rig.sent())[0].payload.length).toBe(100000);
+  });
+
   test("a message over the server's limit is refused, not sent, outbox unchanged [MQTT-3.2.2-15]", () => {
     const rig = makeRig();
     rig.connect({ properties: { maximumPacketSize: 100 } });

@@ -137,7 +137,7 @@ interface SubscriptionRecord extends Subscription {
  * per callback, which is what a fleet of clients pays per device. They reach the
  * client's private methods by name (TypeScript allows it with brackets).
  */
-class SessionEvents implements MqttSessionHandler {
+class SessionEvents implements MqttSessionHandler, MqttTransport {
   declare readonly c: MqttClientCore;
   // The app's callbacks, copied from the options: the client keeps no options object (an
   // app's options literal, built with a spread, had a hidden class of its own per client
@@ -147,9 +147,9 @@ class SessionEvents implements MqttSessionHandler {
   declare readonly delivered: MqttClientOptions["onDelivered"];
   declare readonly error: MqttClientOptions["onError"];
   declare readonly disconnect: MqttClientOptions["onDisconnect"];
-  declare readonly close: MqttClientOptions["onClose"];
+  declare readonly closed: MqttClientOptions["onClose"];
   declare readonly giveUp: MqttClientOptions["onGiveUp"];
-  declare readonly auth: MqttClientOptions["onAuth"];
+  declare readonly authenticate: MqttClientOptions["onAuth"];
   constructor(c: MqttClientCore, o: MqttClientOptions) {
     this.c = c;
     this.connect = o.onConnect;
@@ -157,9 +157,9 @@ class SessionEvents implements MqttSessionHandler {
     this.delivered = o.onDelivered;
     this.error = o.onError;
     this.disconnect = o.onDisconnect;
-    this.close = o.onClose;
+    this.closed = o.onClose;
     this.giveUp = o.onGiveUp;
-    this.auth = o.onAuth;
+    this.authenticate = o.onAuth;
   }
   onConnect(info: ConnectInfo): void {
     this.c["connected"](info);
@@ -180,34 +180,26 @@ class SessionEvents implements MqttSessionHandler {
     this.c["closed"](e);
   }
   onAuth(x: AuthExchange): Uint8Array | undefined {
-    return this.auth ? this.auth.call(this.c, x) : undefined;
+    return this.authenticate ? this.authenticate.call(this.c, x) : undefined;
+  }
+  // The session's transport, also: it has one only while the client's current socket is
+  // open (it is torn down whenever the client drops a socket), so no per-connection object.
+  write(b: Uint8Array): void {
+    this.c["write"](b);
+  }
+  close(): void {
+    this.c["closeSocket"]();
   }
 }
 
 /**
- * One connection: the session's transport and the socket's `target` (ECMA-419 base class
- * pattern), through which the module's three socket callbacks find their client: no
- * closures per connection. Ignored once the client has moved on to another (generation).
+ * The client of the socket's connection when it is still the current one. The socket's
+ * `target` (ECMA-419 base class pattern) is the client itself: the module's three socket
+ * callbacks find it there, and ignore a socket the client has moved on from.
  */
-class SocketLink implements MqttTransport {
-  declare readonly c: MqttClientCore;
-  declare readonly gen: number;
-  constructor(c: MqttClientCore, gen: number) {
-    this.c = c;
-    this.gen = gen;
-  }
-  write(b: Uint8Array): void {
-    if (this.gen === this.c["generation"]) this.c["write"](b);
-  }
-  close(): void {
-    if (this.gen === this.c["generation"]) this.c["closeSocket"]();
-  }
-}
-
-/** The client of the socket's connection when it is still the current one. */
 function current(socket: TcpSocket): MqttClientCore | undefined {
-  const l = socket.target as SocketLink | undefined;
-  return l && l.gen === l.c["generation"] ? l.c : undefined;
+  const c = socket.target as MqttClientCore | undefined;
+  return c && c["socket"] === socket ? c : undefined;
 }
 
 function onSocketReadable(this: TcpSocket, bytes: number): void {
@@ -252,10 +244,8 @@ export class MqttClientCore {
   /** The back-off of the current series of failures: made with its first, dropped on connection. */
   private declare backoff: Backoff | undefined;
   private declare socket: TcpSocket | undefined;
-  /** The connection being opened or open (made with the socket, the session's transport once it is writable). */
-  private declare link: SocketLink | undefined;
-  private declare generation: number;
-  private declare queue: Uint8Array[];
+  /** Bytes the socket did not take yet: made with the first, dropped when it empties (no empty array kept). */
+  private declare queue: Uint8Array[] | undefined;
   private declare queuedBytes: number;
   private declare writable: number;
   private declare readonly maxQueuedBytes: number;
@@ -281,10 +271,9 @@ export class MqttClientCore {
     if (!options.socket.host && !options.socket.address) throw err("invalid", "socket.host or address required");
     this.socketOptions = options.socket;
     this.scheduler = options.scheduler;
-    this.generation = this.queuedBytes = this.writable = 0;
-    this.queue = [];
+    this.queuedBytes = this.writable = 0;
     this.ended = this.gaveUp = this.connecting = false;
-    this.socket = this.link = this.reconnectJob = this.lastError = this.backoff = undefined;
+    this.socket = this.queue = this.reconnectJob = this.lastError = this.backoff = undefined;
     this.subscriptions = NO_SUBSCRIPTIONS;
     this.pendingCallbacks = undefined;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 16384;
@@ -427,16 +416,15 @@ export class MqttClientCore {
 
   private open(): void {
     const s = this.socketOptions;
-    const link = (this.link = new SocketLink(this, ++this.generation));
     const opts: { [k: string]: unknown } = {};
     for (const k in s) if (k !== "io" && k !== "tls") opts[k] = s[k];
     opts.port = s.port ?? (s.tls ? 8883 : 1883);
     opts.onReadable = onSocketReadable;
     opts.onWritable = onSocketWritable;
     opts.onError = onSocketError;
-    opts.target = link; // ECMA-419 base class pattern: how the callbacks find this connection
+    opts.target = this; // ECMA-419 base class pattern: how the callbacks find this client
     if (s.tls) opts.tls = { host: s.host ?? s.address, ...s.tls };
-    this.queue = [];
+    this.queue = undefined;
     this.queuedBytes = 0;
     this.writable = 0;
     let sock: TcpSocket;
@@ -473,7 +461,7 @@ export class MqttClientCore {
     this.writable = typeof bytes === "number" ? bytes : Infinity;
     if (this.connecting) {
       this.connecting = false;
-      this.session.connectionMade(this.link!);
+      this.session.connectionMade(this.events);
       return;
     }
     this.flush();
@@ -482,7 +470,7 @@ export class MqttClientCore {
   /** The session's bytes: written now when the socket takes them, else queued (copied). */
   private write(bytes: Uint8Array): void {
     if (!this.socket) return;
-    if (this.queue.length === 0 && bytes.length <= this.writable) {
+    if (!this.queue && bytes.length <= this.writable) {
       try {
         const left = this.socket.write(bytes);
         this.writable = typeof left === "number" ? left : this.writable - bytes.length;
@@ -491,15 +479,16 @@ export class MqttClientCore {
         this.writable = 0; // full after all: queue and wait for onWritable
       }
     }
-    this.queue.push(bytes.slice());
+    (this.queue || (this.queue = [])).push(bytes.slice());
     this.queuedBytes += bytes.length;
     this.flush();
   }
 
   private flush(): void {
     const sock = this.socket;
-    while (sock && this.queue.length && this.writable > 0) {
-      const c = this.queue[0];
+    const q = this.queue;
+    while (sock && q && this.writable > 0) {
+      const c = q[0];
       const n = c.length <= this.writable ? c.length : this.writable;
       const piece = n === c.length ? c : c.subarray(0, n);
       try {
@@ -509,17 +498,20 @@ export class MqttClientCore {
         this.writable = 0;
         return;
       }
-      if (n === c.length) this.queue.shift();
-      else this.queue[0] = c.subarray(n);
       this.queuedBytes -= n;
+      if (n < c.length) q[0] = c.subarray(n);
+      else if (q.length > 1) q.shift();
+      else {
+        this.queue = undefined; // emptied: no array kept
+        return;
+      }
     }
   }
 
   private socketError(error?: Error): void {
     const sock = this.socket;
     if (!sock) return;
-    this.generation++;
-    this.socket = this.link = undefined;
+    this.socket = undefined;
     try {
       sock.close();
     } catch {
@@ -538,8 +530,7 @@ export class MqttClientCore {
     const sock = this.socket;
     if (!sock) return;
     this.flush();
-    this.generation++;
-    this.socket = this.link = undefined;
+    this.socket = undefined;
     this.connecting = false;
     try {
       sock.close();
@@ -595,7 +586,7 @@ export class MqttClientCore {
 
   private closed(e: MqttError | undefined): void {
     this.closeSocket();
-    this.call(this.events.close, e);
+    this.call(this.events.closed, e);
     if (this.ended || this.gaveUp) return;
     if (e && e.code === "connect-refused" && e.reasonCode !== undefined) {
       const permanent = this.session.version === 5 ? PERMANENT_5 : PERMANENT_311;

@@ -63,9 +63,14 @@ const EMPTY = new Uint8Array(0);
  * that calls out to nothing, so one Reader serves all connections (not one each).
  */
 const R = new Reader();
-/** The topic cache before its first entry (read only). */
-const NO_LENGTHS: number[] = Object.freeze([-1, -1, -1, -1]) as number[];
-const NO_TOPICS: string[] = Object.freeze(["", "", "", ""]) as string[];
+/** A decoder's topic cache: 4 slots of a Topic Name's bytes (64 each), byte length and string. */
+interface TopicCache {
+  bytes: Uint8Array;
+  len: number[];
+  str: string[];
+  /** The slot the next new topic takes. */
+  next: number;
+}
 
 // Decoder states (`state`): 0 fixed header byte 1, 1 Remaining Length, 2 body.
 // A small per-decoder cache of recent Topic Names (4 slots of up to 64 bytes): a device sees
@@ -89,10 +94,8 @@ export class MqttDecoder {
   private declare lengthBytes: number;
   private declare body: Uint8Array;
   private declare filled: number;
-  private declare cacheBytes: Uint8Array;
-  private declare cacheLen: number[];
-  private declare cacheStr: string[];
-  private declare cacheNext: number;
+  /** Made with the first Topic Name it keeps (one field, not four, per decoder until then). */
+  private declare cache: TopicCache | undefined;
 
   constructor(options?: MqttDecoderOptions) {
     const v = options?.version ?? 5;
@@ -101,12 +104,10 @@ export class MqttDecoder {
     if (!(max >= 2)) throw new RangeError("MqttDecoder: maximumPacketSize < 2");
     this.maximumPacketSize = max;
     this.copyPayload = options?.copyPayload === true;
-    this.header = this.remaining = this.lengthBytes = this.cacheNext = 0;
+    this.header = this.remaining = this.lengthBytes = 0;
     // The cache is made with the first Topic Name it keeps: a device that is sent nothing
     // (most of a telemetry fleet) never pays its ~500 B.
-    this.cacheBytes = EMPTY;
-    this.cacheLen = NO_LENGTHS;
-    this.cacheStr = NO_TOPICS;
+    this.cache = undefined;
     this.reset(v);
   }
 
@@ -308,14 +309,15 @@ export class MqttDecoder {
     r.pos = stop;
     if (len === 0) return "";
     const buf = r.buf;
-    const cb = this.cacheBytes;
-    if (len <= 64) {
+    let c = this.cache;
+    if (c && len <= 64) {
+      const cb = c.bytes;
       for (let k = 0; k < 4; k++) {
-        if (this.cacheLen[k] !== len) continue;
+        if (c.len[k] !== len) continue;
         const base = k * 64;
         let i = 0;
         while (i < len && cb[base + i] === buf[start + i]) i++;
-        if (i === len) return this.cacheStr[k];
+        if (i === len) return c.str[k];
       }
     }
     const topic = decodeMqttString(buf, start, stop, r.version);
@@ -327,16 +329,12 @@ export class MqttDecoder {
       }
     }
     if (len <= 64) {
-      if (this.cacheBytes === EMPTY) {
-        this.cacheBytes = new Uint8Array(256);
-        this.cacheLen = [-1, -1, -1, -1];
-        this.cacheStr = ["", "", "", ""];
-      }
-      const k = this.cacheNext;
-      this.cacheNext = (k + 1) % 4;
-      this.cacheBytes.set(buf.subarray(start, stop), k * 64);
-      this.cacheLen[k] = len;
-      this.cacheStr[k] = topic;
+      if (!c) c = this.cache = { bytes: new Uint8Array(256), len: [-1, -1, -1, -1], str: ["", "", "", ""], next: 0 };
+      const k = c.next;
+      c.next = (k + 1) % 4;
+      c.bytes.set(buf.subarray(start, stop), k * 64);
+      c.len[k] = len;
+      c.str[k] = topic;
     }
     return topic;
   }

@@ -85,6 +85,9 @@ function u32(b: Uint8Array, o: number): number {
   return ((b[o] << 24) >>> 0) + (b[o + 1] << 16) + (b[o + 2] << 8) + b[o + 3];
 }
 
+/** loadErrors when there were none (read only). */
+const NO_ERRORS: string[] = Object.freeze([]) as unknown as string[];
+
 export class MqttOutbox {
   // Every field is assigned in the constructor (`declare`: class field initializers cost XS bytecode).
   declare readonly namespace: string;
@@ -124,6 +127,7 @@ export class MqttOutbox {
     this.storage = options.storage;
     this.clock = options.clock;
     if (this.storage) this.load();
+    if (!this.loadErrors.length) this.loadErrors = NO_ERRORS; // none: a shared array, not one per outbox
   }
 
   /** Messages held (both states). */

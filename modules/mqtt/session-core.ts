@@ -41,7 +41,7 @@
  *   closed connection (3.1.1), an onError("protocol"), and an untouched outbox (§4.13).
  */
 import type { Job, Scheduler } from "../scheduler/scheduler";
-import { MqttDecoder } from "./decoder";
+import { MAX_PACKET_SIZE, MqttDecoder } from "./decoder";
 import { encodedLength, encodeScratch } from "./encode-core";
 import type { MqttCodecError } from "./errors";
 import type { OutboxEntry } from "./outbox";
@@ -217,6 +217,10 @@ export class MqttSessionCore {
   declare serverProperties: MqttProperties | undefined;
   /** Limits in force on this connection (server's CONNACK, or defaults). */
   declare serverReceiveMaximum: number;
+  /**
+   * No Maximum Packet Size from the server: MAX_PACKET_SIZE, the largest an MQTT packet can
+   * be (§2.2.3), not Infinity (a double in a field is a 16-byte heap number per session).
+   */
   declare serverMaximumPacketSize: number;
   declare serverTopicAliasMaximum: number;
   declare serverMaximumQoS: QoS;
@@ -276,7 +280,7 @@ export class MqttSessionCore {
     this.decoder = new MqttDecoder({ version: v, maximumPacketSize: this.maximumPacketSize });
     this.state = "disconnected";
     this.serverReceiveMaximum = 65535;
-    this.serverMaximumPacketSize = Infinity;
+    this.serverMaximumPacketSize = MAX_PACKET_SIZE;
     this.serverTopicAliasMaximum = this.inflight = this.lastSent = this.lastReceived = 0;
     this.serverMaximumQoS = 2;
     this.serverRetainAvailable = this.serverWildcardAvailable = this.serverSubscriptionIdsAvailable = true;
@@ -856,7 +860,7 @@ export class MqttSessionCore {
     for (let i = 0; i < list.length; i++) list[i].inflight = false;
     this.pingSentAt = -1;
     this.serverReceiveMaximum = 65535;
-    this.serverMaximumPacketSize = Infinity;
+    this.serverMaximumPacketSize = MAX_PACKET_SIZE;
     this.serverTopicAliasMaximum = 0;
   }
 

@@ -20,6 +20,7 @@
  */
 import "./properties"; // installs the 5.0 properties codec (./props-hook.ts)
 import { utf8Invalid, utf8Length } from "../bytes/utf8";
+import { MAX_PACKET_SIZE } from "./decoder";
 import { encodedLength } from "./encode-core";
 import type { OutboxEntry } from "./outbox";
 import type { AuthPacket, DisconnectPacket, MqttPacket, PublishPacket, QoS, Subscription } from "./packets";
@@ -31,19 +32,26 @@ import { checkTopicName } from "./topic";
 
 export * from "./session-core";
 
-/** No alias yet (shared, never written: the first alias replaces it with an array of its own). */
-const NONE: string[] = Object.freeze([]) as unknown as string[];
+/** The topic aliases of one connection (§3.3.2.3.4), made with its first alias either way. */
+interface TopicAliases {
+  /** Outbound: topic -> alias, alias -> topic, alias -> last use, the use counter. */
+  of: Map<string, number>;
+  topic: string[];
+  used: number[];
+  clock: number;
+  /** Inbound: alias -> topic. */
+  inbound: string[];
+}
 
 export class MqttSession extends MqttSessionCore {
   // Topic alias state of this connection, created with the first alias (a 3.1.1 connection,
-  // or a server allowing none, never has any: in a fleet every device would pay for it).
-  // Outbound: topic -> alias, alias -> topic, last use.
-  protected aliasOf: Map<string, number> | undefined = undefined;
-  protected aliasTopic: string[] = NONE;
-  protected aliasUsed: number[] = NONE as unknown as number[];
-  protected aliasClock = 0;
-  // Inbound topic aliases of this connection.
-  protected inboundAlias: string[] = NONE;
+  // or a server allowing none, never has any): one field, not five, per session.
+  protected aliases: TopicAliases | undefined = undefined;
+
+  /** The connection's alias state, made now if it has none. */
+  protected topicAliases(): TopicAliases {
+    return this.aliases || (this.aliases = { of: new Map(), topic: [], used: [], clock: 0, inbound: [] });
+  }
 
   protected override supports5(): boolean {
     return true;
@@ -55,7 +63,7 @@ export class MqttSession extends MqttSessionCore {
     const p: MqttProperties = {};
     if (o.sessionExpiryInterval) p.sessionExpiryInterval = o.sessionExpiryInterval;
     if (this.receiveMaximum !== 65535) p.receiveMaximum = this.receiveMaximum;
-    if (this.maximumPacketSize < 268435460) p.maximumPacketSize = this.maximumPacketSize;
+    if (this.maximumPacketSize < MAX_PACKET_SIZE) p.maximumPacketSize = this.maximumPacketSize;
     if (this.topicAliasMaximum) p.topicAliasMaximum = this.topicAliasMaximum;
     if (o.requestResponseInformation) p.requestResponseInformation = 1;
     if (o.requestProblemInformation === false) p.requestProblemInformation = 0;
@@ -112,7 +120,7 @@ export class MqttSession extends MqttSessionCore {
   protected override connackProperties(props: MqttProperties | undefined): boolean {
     const o = this.options;
     this.serverReceiveMaximum = props?.receiveMaximum ?? 65535;
-    this.serverMaximumPacketSize = props?.maximumPacketSize ?? Infinity;
+    this.serverMaximumPacketSize = props?.maximumPacketSize ?? MAX_PACKET_SIZE;
     this.serverTopicAliasMaximum = o.outboundTopicAliases === false ? 0 : props?.topicAliasMaximum ?? 0;
     this.serverMaximumQoS = (props?.maximumQoS ?? 2) as QoS;
     this.serverRetainAvailable = props?.retainAvailable !== 0;
@@ -176,15 +184,14 @@ export class MqttSession extends MqttSessionCore {
         return undefined;
       }
       if (topic === "") {
-        const t = this.inboundAlias[alias];
+        const t = this.aliases?.inbound[alias];
         if (t === undefined) {
           this.violation(0x82, "unknown Topic Alias " + alias, "§3.3.4");
           return undefined;
         }
         topic = t;
       } else {
-        if (this.inboundAlias === NONE) this.inboundAlias = [];
-        this.inboundAlias[alias] = topic;
+        this.topicAliases().inbound[alias] = topic;
       }
     }
     return topic;
@@ -229,37 +236,33 @@ export class MqttSession extends MqttSessionCore {
     if (this.serverTopicAliasMaximum > 0 && utf8Length(p.topic) > 3) {
       // An alias costs 3 bytes of property; an empty topic saves the topic's bytes.
       const topic = p.topic;
-      if (this.aliasOf === undefined) {
-        this.aliasOf = new Map();
-        this.aliasTopic = [];
-        this.aliasUsed = [];
-      }
-      let alias = this.aliasOf.get(topic);
+      const a = this.topicAliases();
+      let alias = a.of.get(topic);
       const props: MqttProperties = p.properties ? { ...p.properties } : {};
       if (alias !== undefined) {
         props.topicAlias = alias;
         p = { ...p, topic: "", properties: props };
       } else {
-        alias = this.assignAlias(topic);
+        alias = this.assignAlias(topic, a);
         props.topicAlias = alias;
         p = { ...p, properties: props };
       }
-      this.aliasUsed[alias] = ++this.aliasClock;
+      a.used[alias] = ++a.clock;
     }
     return this.send(p);
   }
 
   /** A new outbound alias for `topic`: the next free one, else the least recently used. */
-  protected assignAlias(topic: string): number {
-    let alias = this.aliasTopic.length;
+  protected assignAlias(topic: string, a: TopicAliases): number {
+    let alias = a.topic.length;
     if (alias === 0) alias = 1;
     if (alias > this.serverTopicAliasMaximum) {
       alias = 1;
-      for (let a = 2; a <= this.serverTopicAliasMaximum; a++) if (this.aliasUsed[a] < this.aliasUsed[alias]) alias = a;
-      this.aliasOf!.delete(this.aliasTopic[alias]);
+      for (let i = 2; i <= this.serverTopicAliasMaximum; i++) if (a.used[i] < a.used[alias]) alias = i;
+      a.of.delete(a.topic[alias]);
     }
-    this.aliasTopic[alias] = topic;
-    this.aliasOf!.set(topic, alias);
+    a.topic[alias] = topic;
+    a.of.set(topic, alias);
     return alias; // [MQTT-3.3.2-8], [MQTT-3.3.2-9]: 1..server maximum
   }
 
@@ -270,7 +273,7 @@ export class MqttSession extends MqttSessionCore {
    */
   protected override fit(p: MqttPacket): MqttPacket {
     const max = this.serverMaximumPacketSize;
-    if (max === Infinity || p.type === 3 /* PUBLISH */ || p.type === 1 /* CONNECT */) return p;
+    if (max >= MAX_PACKET_SIZE || p.type === 3 /* PUBLISH */ || p.type === 1 /* CONNECT */) return p;
     const q = p as { properties?: MqttProperties };
     if (!q.properties || encodedLength(p, this.version) <= max) return p;
     let props: MqttProperties = { ...q.properties };
@@ -285,8 +288,6 @@ export class MqttSession extends MqttSessionCore {
 
   protected override resetConnectionState(): void {
     super.resetConnectionState();
-    this.aliasOf = undefined;
-    this.aliasTopic = this.inboundAlias = NONE; // [MQTT-3.3.2-7]
-    this.aliasUsed = NONE as unknown as number[];
+    this.aliases = undefined; // [MQTT-3.3.2-7]
   }
 }
