@@ -189,6 +189,18 @@ describe("commands", () => {
     expect(reloaded.core.config.telemetry.intervalS).toBe(30);
     expect(reloaded.store.counter).toBe(1);
   });
+  it("the core's root configuration keeps the schema's keys in the schema's order, before and after a patch and a reload (the root is rebuilt as one literal)", () => {
+    const k = makeCore();
+    const schemaKeys = Object.keys(defaultConfig({ board: simBoard }));
+    expect(Object.keys(k.core.current)).toEqual(schemaKeys);
+    expect(k.core.current).toEqual(k.store.load().config);
+    expect(k.run("config/patch", { telemetry: { intervalS: 30 } }).status).toBe("ok");
+    expect(Object.keys(k.core.current)).toEqual(schemaKeys);
+    expect(k.core.current.telemetry.intervalS).toBe(30);
+    const reloaded = makeCore({}, k.flash);
+    expect(Object.keys(reloaded.core.current)).toEqual(schemaKeys);
+    expect(JSON.stringify(reloaded.core.current)).toBe(JSON.stringify(k.core.current));
+  });
   it("a listener removed with off() (or the function on() returns) hears nothing more; the others still do, and one that removes itself mid-dispatch does not skip the next", () => {
     const k = makeCore();
     const heard: string[] = [];
