@@ -261,8 +261,13 @@ export class TCP implements TcpSocket {
   static #sockConnect = function (this: OwnedSocket): void {
     const tcp = this[OWNER];
     tcp.#connected = true;
-    tcp.#remoteAddress = this.remoteAddress ?? tcp.#remoteAddress;
-    tcp.#remotePort = this.remotePort ?? tcp.#remotePort;
+    // Connected to an address: the peer is that address and port. Asking Node
+    // (remoteAddress) would make it keep a _peername object per socket (~90 B a
+    // device in a fleet), so only a connection made by host name asks.
+    if (tcp.#remoteAddress === undefined) {
+      tcp.#remoteAddress = this.remoteAddress;
+      tcp.#remotePort = this.remotePort ?? tcp.#remotePort;
+    }
     tcp.#scheduleWritable();
   };
 
