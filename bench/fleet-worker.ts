@@ -14,9 +14,12 @@
  * mqttjs: <devices> MQTT.js clients (3.1.1, QoS 1) publishing the same SenML
  *         readings (same environment, same encoder) on the same topics at the
  *         same interval, with no sensors or configuration behind them.
- * Prints one JSON line: connect time, acknowledged readings per second over the
- * steady window, memory per device (heap + external after a full GC, and RSS)
- * against the process before the fleet was created.
+ * Prints one JSON line: connect time (the two halves' together), acknowledged readings per
+ * second over the steady window, memory per device (heap + external after a full GC, and
+ * RSS) against the process before the fleet was created, and the marginal heap + external
+ * of a device: the fleet is made in two halves, and (whole fleet - first half) / second half
+ * leaves out what a library costs once (code compiled on first use, caches), which the
+ * per-device figure spreads over N.
  */
 import * as mqtt from "mqtt";
 import { getBoard } from "../boards/index";
@@ -49,10 +52,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function main(): Promise<void> {
   await sleep(200);
   const base = memory();
-  const t0 = performance.now();
   let acked = 0;
   let connected = 0;
-  let connectMs = NaN;
+  // The fleet is made in two halves: memory after the first half (connected, warmed up) and
+  // after the whole gives the marginal memory of a device besides the fleet's per-device figure
+  // (which also carries each library's one-time costs spread over N).
+  let target = 0;
+  let reachedAt = NaN;
+  let create: (i: number) => void = () => undefined;
   const stops: (() => void)[] = [];
   const board = getBoard("sim");
 
@@ -65,10 +72,10 @@ async function main(): Promise<void> {
     const overrides = Object.freeze({ samplingMs: INTERVAL, telemetryMs: INTERVAL, qos: 1 as const, coapServer: false });
     const onAcked = (e: { seqs: number[] }) => (acked += e.seqs.length);
     const onState = (s: string) => {
-      if (s === "online" && ++connected === N) connectMs = performance.now() - t0;
+      if (s === "online" && ++connected === target) reachedAt = performance.now();
     };
     const onError = () => undefined;
-    for (let i = 0; i < N; i++) {
+    create = (i: number) => {
       const id = `fleet-${String(i + 1).padStart(4, "0")}`;
       const hardware = createSimHardware(board, clock, indoorDay(1 + i * 7919));
       const device = new SimDevice({
@@ -93,11 +100,11 @@ async function main(): Promise<void> {
       });
       device.start();
       stops.push(() => device.stop());
-    }
+    };
   } else if (mode === "client") {
     // Our MqttClient alone (no app, no sensors), doing what the MQTT.js loop below does.
     const clock = new RealClock();
-    for (let i = 0; i < N; i++) {
+    create = (i: number) => {
       const id = `client-${String(i + 1).padStart(4, "0")}`;
       const env = new Environment(indoorDay(1 + i * 7919));
       const topic = `xs-iot/${id}/tele`;
@@ -111,7 +118,7 @@ async function main(): Promise<void> {
         keepAlive: 60,
         will: { topic: `xs-iot/${id}/state`, payload: new TextEncoder().encode("offline"), qos: 1, retain: true },
         onConnect() {
-          if (++connected === N) connectMs = performance.now() - t0;
+          if (++connected === target) reachedAt = performance.now();
           this.publish(`xs-iot/${id}/state`, "online", { qos: 1, retain: true });
           job ??= scheduler.after(INTERVAL, (_now, j) => {
             j.delay(INTERVAL);
@@ -132,9 +139,9 @@ async function main(): Promise<void> {
         job?.cancel();
         client.end();
       });
-    }
+    };
   } else {
-    for (let i = 0; i < N; i++) {
+    create = (i: number) => {
       const id = `mqttjs-${String(i + 1).padStart(4, "0")}`;
       const env = new Environment(indoorDay(1 + i * 7919));
       const topic = `xs-iot/${id}/tele`;
@@ -148,7 +155,7 @@ async function main(): Promise<void> {
       });
       let timer: ReturnType<typeof setInterval> | undefined;
       client.on("connect", () => {
-        if (++connected === N) connectMs = performance.now() - t0;
+        if (++connected === target) reachedAt = performance.now();
         client.publish(`xs-iot/${id}/state`, "online", { qos: 1, retain: true });
         timer ??= setInterval(() => {
           const t = performance.now();
@@ -168,16 +175,28 @@ async function main(): Promise<void> {
         if (timer) clearInterval(timer);
         client.end(true);
       });
-    }
+    };
   }
 
-  const deadline = performance.now() + 120_000;
-  while (connected < N && performance.now() < deadline) await sleep(50);
-  if (connected < N) {
-    process.stdout.write(JSON.stringify({ mode, devices: N, error: `only ${connected} of ${N} connected` }) + "\n");
-    process.exit(1);
-  }
-  // Warm-up (the SCD4x's first measurement takes 5 s), then a steady window.
+  // Makes devices [from, to) and waits until all of them connected; the time it took, ms.
+  const grow = async (from: number, to: number): Promise<number> => {
+    const t = performance.now();
+    target = to;
+    for (let i = from; i < to; i++) create(i);
+    const deadline = performance.now() + 120_000;
+    while (connected < to && performance.now() < deadline) await sleep(50);
+    if (connected < to) {
+      process.stdout.write(JSON.stringify({ mode, devices: N, error: `only ${connected} of ${to} connected` }) + "\n");
+      process.exit(1);
+    }
+    return reachedAt - t;
+  };
+  const half = Math.floor(N / 2);
+  let connectMs = await grow(0, half);
+  // Warm-up (the SCD4x's first measurement takes 5 s), then the half fleet's memory.
+  await sleep(6000);
+  const mid = memory();
+  connectMs += await grow(half, N);
   await sleep(6000);
   const a0 = acked;
   const w0 = performance.now();
@@ -193,6 +212,7 @@ async function main(): Promise<void> {
       readingsPerS: Math.round(rate),
       offeredPerS: Math.round((N * 1000) / INTERVAL),
       heapPerDevice: Math.round((after.heap - base.heap) / N),
+      marginalHeapPerDevice: Math.round((after.heap - mid.heap) / (N - half)),
       rssPerDevice: Math.round((after.rss - base.rss) / N),
     }) + "\n",
   );
