@@ -5,7 +5,7 @@
  * with exponential back-off and full jitter, give-up, resubscription, end().
  */
 import { encodePacket, MqttDecoder } from "../../modules/mqtt/codec";
-import type { MqttPacket, PublishPacket, SubscribePacket } from "../../modules/mqtt/codec";
+import type { ConnectPacket, MqttPacket, PublishPacket, SubscribePacket } from "../../modules/mqtt/codec";
 import { Backoff } from "../../modules/mqtt/backoff";
 import { MqttClient } from "../../modules/mqtt/client";
 import type { MqttClientOptions, MqttError, MqttMessage } from "../../modules/mqtt/client";
@@ -430,6 +430,32 @@ describe("what a client keeps per connection", () => {
     expect(s2.target).toBe(k.client);
     expect(queue()).toBeUndefined();
     expect(k.client.queued).toBe(0);
+  });
+
+  test("the session's options are its handler, holding only the session options given: the CONNECT carries them", () => {
+    const will = { topic: "dev/w/status", payload: new Uint8Array([111, 102, 102]), qos: 1 as const, retain: true };
+    const k = kit({ clientId: "dev-w", keepAlive: 17, will, version: 4 });
+    const session = k.client.session as unknown as { options: { [k: string]: unknown }; handler: unknown };
+    const so = session.options;
+    expect(so).toBe(session.handler);
+    expect(so.clientId).toBe("dev-w");
+    expect(so.will).toBe(will);
+    expect("username" in so).toBe(false); // not given: no property
+    expect(so.socket).toBeUndefined(); // client options stay out
+    expect(so.reconnect).toBeUndefined();
+    // The app's callbacks: a property each only when given (kit gives onConnect, onMessage, onError, onGiveUp).
+    const own = (n: string) => Object.prototype.hasOwnProperty.call(so, n);
+    expect(["Connect", "Message", "Error", "GiveUp"].map(own)).toEqual([true, true, true, true]);
+    expect(["Delivered", "Disconnect", "Close", "Auth"].map(own)).toEqual([false, false, false, false]);
+    const s = k.accept();
+    const [c] = s.packets(4).filter((p) => p.type === 1) as ConnectPacket[];
+    expect(c.clientId).toBe("dev-w");
+    expect(c.keepAlive).toBe(17);
+    expect(c.protocolVersion).toBe(4);
+    expect(c.will!.topic).toBe("dev/w/status");
+    expect(c.will!.retain).toBe(true);
+    expect(c.username).toBeUndefined();
+    expect(k.client.isConnected).toBe(true);
   });
 
   test("callbacks are taken from the options at construction (the options object is not kept)", () => {
