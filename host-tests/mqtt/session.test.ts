@@ -426,6 +426,30 @@ describe("topic aliases §3.3.2.3.4", () => {
   });
 });
 
+describe("our limits, read from the options where used", () => {
+  test("maxInflight caps QoS > 0 PUBLISH in flight (3.1.1 default 20) §4.9", () => {
+    const rig = makeRig({ version: 4, maxInflight: 2 });
+    rig.connect();
+    for (let i = 0; i < 3; i++) rig.session.publish("a/b", "x", { qos: 1 });
+    expect(publishes(rig.sent()).map((p) => p.packetId)).toEqual([1, 2]);
+    rig.serve({ type: 4, packetId: 1, reasonCode: 0 });
+    expect(publishes(rig.sent()).map((p) => p.packetId)).toEqual([3]);
+    const d = makeRig({ version: 4 });
+    d.connect();
+    for (let i = 0; i < 25; i++) d.session.publish("a/b", "x", { qos: 1 });
+    expect(publishes(d.sent())).toHaveLength(20);
+  });
+
+  test("5.0 CONNECT announces the defaults: Receive Maximum 16, Maximum Packet Size 16384, Topic Alias Maximum 16 §3.1.2.11", () => {
+    const c = makeRig().open() as ConnectPacket;
+    expect(c.properties!.receiveMaximum).toBe(16);
+    expect(c.properties!.maximumPacketSize).toBe(16384);
+    expect(c.properties!.topicAliasMaximum).toBe(16);
+    expect(() => makeRig({ receiveMaximum: 0 })).toThrow("receiveMaximum");
+    expect(() => makeRig({ maximumPacketSize: 15 })).toThrow("maximumPacketSize");
+  });
+});
+
 describe("Maximum Packet Size", () => {
   test.each([4, 5])("no Maximum Packet Size from the server (version %d): the limit is the largest MQTT packet, §2.2.3, a whole number", (version) => {
     const rig = makeRig({ version: version as 4 | 5, clean: true });

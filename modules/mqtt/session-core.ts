@@ -233,11 +233,6 @@ export class MqttSessionCore {
   protected declare readonly options: MqttSessionOptions;
   protected declare readonly decoder: MqttDecoder;
   protected declare transport: MqttTransport | undefined;
-  protected declare readonly receiveMaximum: number;
-  protected declare readonly maximumPacketSize: number;
-  protected declare readonly topicAliasMaximum: number;
-  protected declare readonly maxInflight: number;
-  protected declare cleanThisConnection: boolean;
   protected declare inflight: number;
   protected declare nextId: number;
   // SUBSCRIBE / UNSUBSCRIBE awaiting their acknowledgement: created with the first and
@@ -265,26 +260,26 @@ export class MqttSessionCore {
     if (!(this.keepAlive >= 0 && this.keepAlive <= 65535) || (this.keepAlive | 0) !== this.keepAlive) {
       throw invalid("MqttSession: keepAlive 0..65535");
     }
-    this.receiveMaximum = options.receiveMaximum ?? 16;
-    if (!(this.receiveMaximum >= 1 && this.receiveMaximum <= 65535)) throw invalid("MqttSession: receiveMaximum 1..65535");
-    this.maximumPacketSize = options.maximumPacketSize ?? 16384;
-    if (!(this.maximumPacketSize >= 16)) throw invalid("MqttSession: maximumPacketSize < 16");
-    this.topicAliasMaximum = v === 5 ? options.topicAliasMaximum ?? 16 : 0;
-    this.maxInflight = options.maxInflight ?? (v === 5 ? 65535 : 20);
+    // Receive Maximum, Maximum Packet Size (the decoder's), Topic Alias Maximum and the
+    // in-flight cap are read from the options where used: no field of each per session.
+    const rm = options.receiveMaximum ?? 16;
+    if (!(rm >= 1 && rm <= 65535)) throw invalid("MqttSession: receiveMaximum 1..65535");
+    const mps = options.maximumPacketSize ?? 16384;
+    if (!(mps >= 16)) throw invalid("MqttSession: maximumPacketSize < 16");
     const stored = this.outbox.getMeta("cid");
     const id = options.clientId ?? "";
     this.clientId = id === "" && stored !== undefined ? stored : id;
     if (v === 4 && this.clientId === "" && !options.clean) {
       throw invalid("MqttSession: empty clientId needs clean", undefined, "[MQTT-3.1.3-7]");
     }
-    this.decoder = new MqttDecoder({ version: v, maximumPacketSize: this.maximumPacketSize });
+    this.decoder = new MqttDecoder({ version: v, maximumPacketSize: mps });
     this.state = "disconnected";
     this.serverReceiveMaximum = 65535;
     this.serverMaximumPacketSize = MAX_PACKET_SIZE;
     this.serverTopicAliasMaximum = this.inflight = this.lastSent = this.lastReceived = 0;
     this.serverMaximumQoS = 2;
     this.serverRetainAvailable = this.serverWildcardAvailable = this.serverSubscriptionIdsAvailable = true;
-    this.cleanThisConnection = this.closing = false;
+    this.closing = false;
     this.nextId = 1;
     this.pingSentAt = -1;
     this.serverProperties = this.pending = this.transport = this.keepAliveJob = this.connectJob = undefined;
@@ -336,7 +331,6 @@ export class MqttSessionCore {
     const o = this.options;
     const now = this.scheduler.now();
     this.lastReceived = now;
-    this.cleanThisConnection = !!o.clean;
     const packet: ConnectPacket = {
       type: 1 /* CONNECT */,
       protocolVersion: this.version,
@@ -536,7 +530,7 @@ export class MqttSessionCore {
       this.teardown(withProps(new MqttError("connect-refused", "connection refused: " + hex(rc), rc, v5 ? "§3.2.2.2" : "§3.2.2.3"), p.properties), true);
       return;
     }
-    if (p.sessionPresent && this.cleanThisConnection) {
+    if (p.sessionPresent && this.options.clean) {
       // [MQTT-3.2.2-4]: we have no Session State (we asked for a clean start).
       this.violation(0x82, "Session Present after clean start", v5 ? "[MQTT-3.2.2-4]" : "[MQTT-3.2.2-1]");
       return;
@@ -665,7 +659,8 @@ export class MqttSessionCore {
   /** Sends what the outbox holds as far as the quota allows (§4.9). */
   protected pump(): void {
     if (this.state !== "connected" || this.closing) return;
-    const quotaMax = this.serverReceiveMaximum < this.maxInflight ? this.serverReceiveMaximum : this.maxInflight;
+    const mi = this.options.maxInflight ?? (this.version === 5 ? 65535 : 20);
+    const quotaMax = this.serverReceiveMaximum < mi ? this.serverReceiveMaximum : mi;
     if (this.inflight >= quotaMax) return;
     const list = this.outbox.list();
     for (let i = 0; i < list.length && this.inflight < quotaMax; i++) {

@@ -62,9 +62,12 @@ export class MqttSession extends MqttSessionCore {
     const o = this.options;
     const p: MqttProperties = {};
     if (o.sessionExpiryInterval) p.sessionExpiryInterval = o.sessionExpiryInterval;
-    if (this.receiveMaximum !== 65535) p.receiveMaximum = this.receiveMaximum;
-    if (this.maximumPacketSize < MAX_PACKET_SIZE) p.maximumPacketSize = this.maximumPacketSize;
-    if (this.topicAliasMaximum) p.topicAliasMaximum = this.topicAliasMaximum;
+    const rm = o.receiveMaximum ?? 16;
+    if (rm !== 65535) p.receiveMaximum = rm;
+    const mps = this.decoder.maximumPacketSize;
+    if (mps < MAX_PACKET_SIZE) p.maximumPacketSize = mps;
+    const tam = o.topicAliasMaximum ?? 16;
+    if (tam) p.topicAliasMaximum = tam;
     if (o.requestResponseInformation) p.requestResponseInformation = 1;
     if (o.requestProblemInformation === false) p.requestProblemInformation = 0;
     if (o.userProperties) p.userProperties = o.userProperties;
@@ -172,14 +175,14 @@ export class MqttSession extends MqttSessionCore {
   protected override inboundTopic(p: PublishPacket): string | undefined {
     const props = p.properties;
     let topic = p.topic;
-    if (p.qos === 2 && this.version === 5 && !this.outbox.hasInbound(p.packetId!) && this.outbox.inboundCount >= this.receiveMaximum) {
+    if (p.qos === 2 && this.version === 5 && !this.outbox.hasInbound(p.packetId!) && this.outbox.inboundCount >= (this.options.receiveMaximum ?? 16)) {
       // [MQTT-3.3.4-9]: more QoS 2 messages unreleased than our Receive Maximum.
       this.violation(0x93, "over Receive Maximum", "[MQTT-3.3.4-9]");
       return undefined;
     }
     if (this.version === 5 && props !== undefined && props.topicAlias !== undefined) {
       const alias = props.topicAlias;
-      if (alias === 0 || alias > this.topicAliasMaximum) {
+      if (alias === 0 || alias > (this.options.topicAliasMaximum ?? 16)) {
         this.violation(0x94, "Topic Alias " + alias, alias === 0 ? "[MQTT-3.3.2-8]" : "[MQTT-3.1.2-26]");
         return undefined;
       }
