@@ -241,22 +241,22 @@ export class TCP implements TcpSocket {
   }
 
   /*
-   * The Node socket's listeners are the same four functions for every socket
+   * The Node socket's listeners are the same three functions for every socket
    * (Node calls them with the socket as `this`; the socket names its TCP under
    * OWNER): a simulated fleet holds a thousand sockets, and four closures and
-   * their context cost each ~300 B.
+   * their context cost each ~300 B. No 'end' listener: net.Socket has its own,
+   * so a second one made an array of listeners per socket (64 B); the remote
+   * end's FIN ends our side too (allowHalfOpen false) and 'close' follows, which
+   * tells it by readableEnded.
    */
   static #sockData = function (this: OwnedSocket, chunk: Buffer): void {
     this[OWNER].#received(chunk);
-  };
-  static #sockEnd = function (this: OwnedSocket): void {
-    this[OWNER].#fail(new Error("TCP: connection closed by the remote endpoint"));
   };
   static #sockError = function (this: OwnedSocket, error: Error): void {
     this[OWNER].#fail(error);
   };
   static #sockClose = function (this: OwnedSocket): void {
-    this[OWNER].#fail(new Error("TCP: connection closed"));
+    this[OWNER].#fail(new Error(this.readableEnded ? "TCP: connection closed by the remote endpoint" : "TCP: connection closed"));
   };
   static #sockConnect = function (this: OwnedSocket): void {
     const tcp = this[OWNER];
@@ -275,7 +275,6 @@ export class TCP implements TcpSocket {
     this.#socket = socket;
     (socket as OwnedSocket)[OWNER] = this;
     socket.on("data", TCP.#sockData);
-    socket.on("end", TCP.#sockEnd);
     socket.on("error", TCP.#sockError);
     socket.on("close", TCP.#sockClose);
     if (connected) {
