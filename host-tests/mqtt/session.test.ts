@@ -426,6 +426,35 @@ describe("topic aliases §3.3.2.3.4", () => {
   });
 });
 
+describe("the server's limits", () => {
+  const LIMITS = ["serverProperties", "serverReceiveMaximum", "serverMaximumPacketSize", "serverTopicAliasMaximum", "serverMaximumQoS", "serverRetainAvailable", "serverWildcardAvailable", "serverSubscriptionIdsAvailable"];
+  const limits = (s: object) => LIMITS.map((k) => (s as { [k: string]: unknown })[k]);
+
+  test("3.1.1: the 3.1.1 limits, shared (no field of its own per session), before and after CONNACK §3.2", () => {
+    const rig = makeRig({ version: 4 });
+    const expected = [undefined, 65535, 268435460, 0, 2, true, true, true];
+    expect(limits(rig.session)).toEqual(expected);
+    rig.connect();
+    expect(rig.session.connected).toBe(true);
+    expect(limits(rig.session)).toEqual(expected);
+    expect(LIMITS.filter((k) => Object.prototype.hasOwnProperty.call(rig.session, k))).toEqual([]);
+  });
+
+  test("5.0: the CONNACK's while connected, Receive Maximum, Maximum Packet Size and Topic Alias Maximum back to the defaults after §3.2.2.3", () => {
+    const rig = makeRig();
+    const props = { receiveMaximum: 5, maximumPacketSize: 900, topicAliasMaximum: 3, maximumQoS: 1, retainAvailable: 0, wildcardSubscriptionAvailable: 0, subscriptionIdentifiersAvailable: 0 };
+    rig.connect({ properties: props });
+    expect(limits(rig.session).slice(1)).toEqual([5, 900, 3, 1, false, false, false]);
+    expect(rig.session.serverProperties!.receiveMaximum).toBe(5);
+    rig.session.connectionLost();
+    expect(limits(rig.session).slice(1, 4)).toEqual([65535, 268435460, 0]);
+    rig.connect({ properties: {} });
+    expect(limits(rig.session).slice(1)).toEqual([65535, 268435460, 0, 2, true, true, true]);
+    // Another 5.0 session still has the shared defaults.
+    expect(limits(makeRig().session).slice(1)).toEqual([65535, 268435460, 0, 2, true, true, true]);
+  });
+});
+
 describe("our limits, read from the options where used", () => {
   test("maxInflight caps QoS > 0 PUBLISH in flight (3.1.1 default 20) §4.9", () => {
     const rig = makeRig({ version: 4, maxInflight: 2 });

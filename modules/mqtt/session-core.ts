@@ -213,9 +213,13 @@ export class MqttSessionCore {
   /** Client Identifier in use (the assigned one once the server gave one). */
   declare clientId: string;
   declare state: SessionState;
-  /** The server's CONNACK properties of the current connection. */
+  /*
+   * The server's CONNACK properties and the limits in force on this connection. What a
+   * 3.1.1 server allows is on the prototype (set below the class): a 3.1.1 session has
+   * none of these eight fields of its own; the 5.0 session sets them from each CONNACK.
+   */
+  /** The server's CONNACK properties of the current connection (5.0). */
   declare serverProperties: MqttProperties | undefined;
-  /** Limits in force on this connection (server's CONNACK, or defaults). */
   declare serverReceiveMaximum: number;
   /**
    * No Maximum Packet Size from the server: MAX_PACKET_SIZE, the largest an MQTT packet can
@@ -274,15 +278,11 @@ export class MqttSessionCore {
     }
     this.decoder = new MqttDecoder({ version: v, maximumPacketSize: mps });
     this.state = "disconnected";
-    this.serverReceiveMaximum = 65535;
-    this.serverMaximumPacketSize = MAX_PACKET_SIZE;
-    this.serverTopicAliasMaximum = this.inflight = this.lastSent = this.lastReceived = 0;
-    this.serverMaximumQoS = 2;
-    this.serverRetainAvailable = this.serverWildcardAvailable = this.serverSubscriptionIdsAvailable = true;
+    this.inflight = this.lastSent = this.lastReceived = 0;
     this.closing = false;
     this.nextId = 1;
     this.pingSentAt = -1;
-    this.serverProperties = this.pending = this.transport = this.keepAliveJob = this.connectJob = undefined;
+    this.pending = this.transport = this.keepAliveJob = this.connectJob = undefined;
   }
 
   /** False: this class is the 3.1.1 session; MqttSession (./session) adds 5.0. */
@@ -535,7 +535,6 @@ export class MqttSessionCore {
       this.violation(0x82, "Session Present after clean start", v5 ? "[MQTT-3.2.2-4]" : "[MQTT-3.2.2-1]");
       return;
     }
-    this.serverProperties = p.properties;
     if (!this.connackProperties(p.properties)) return;
     this.state = "connected";
     if (!p.sessionPresent) this.sessionLost();
@@ -854,9 +853,6 @@ export class MqttSessionCore {
     const list = this.outbox.list();
     for (let i = 0; i < list.length; i++) list[i].inflight = false;
     this.pingSentAt = -1;
-    this.serverReceiveMaximum = 65535;
-    this.serverMaximumPacketSize = MAX_PACKET_SIZE;
-    this.serverTopicAliasMaximum = 0;
   }
 
   protected allocateId(): number {
@@ -900,6 +896,14 @@ export class MqttSessionCore {
     return this.call(h[name], a, b, h);
   }
 }
+
+// A 3.1.1 server's limits (and a 5.0 one's that says nothing), shared by every session.
+const P = MqttSessionCore.prototype;
+P.serverReceiveMaximum = 65535;
+P.serverMaximumPacketSize = MAX_PACKET_SIZE;
+P.serverTopicAliasMaximum = 0;
+P.serverMaximumQoS = 2;
+P.serverRetainAvailable = P.serverWildcardAvailable = P.serverSubscriptionIdsAvailable = true;
 
 /** @internal An "invalid" MqttError: bad arguments from the app. */
 export function invalid(message: string, reasonCode?: number, statement?: string): MqttError {

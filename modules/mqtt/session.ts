@@ -121,7 +121,9 @@ export class MqttSession extends MqttSessionCore {
   }
 
   protected override connackProperties(props: MqttProperties | undefined): boolean {
+    if (this.version === 4) return true; // no properties: the prototype's 3.1.1 limits stand
     const o = this.options;
+    this.serverProperties = props;
     this.serverReceiveMaximum = props?.receiveMaximum ?? 65535;
     this.serverMaximumPacketSize = props?.maximumPacketSize ?? MAX_PACKET_SIZE;
     this.serverTopicAliasMaximum = o.outboundTopicAliases === false ? 0 : props?.topicAliasMaximum ?? 0;
@@ -292,5 +294,11 @@ export class MqttSession extends MqttSessionCore {
   protected override resetConnectionState(): void {
     super.resetConnectionState();
     this.aliases = undefined; // [MQTT-3.3.2-7]
+    if (this.version === 5) {
+      // Until the next CONNACK: the defaults (a 3.1.1 session keeps the prototype's).
+      this.serverReceiveMaximum = 65535;
+      this.serverMaximumPacketSize = MAX_PACKET_SIZE;
+      this.serverTopicAliasMaximum = 0;
+    }
   }
 }
