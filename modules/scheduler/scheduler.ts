@@ -56,8 +56,12 @@ export class Job {
   deadline!: number;
   earliest!: number;
   latest!: number;
-  /** The job needs the radio: an own property only when true (false from the prototype: a field less per job). */
-  declare radio: boolean;
+  /*
+   * An own field on every job: as a prototype default set only on radio jobs it
+   * saved 8 B on the others but put a radio job's one own property past the
+   * instance size V8 settles on (a 40-byte property array).
+   */
+  radio = false;
   /** Position in the scheduler's heap, or -1 when not scheduled. */
   index = -1;
   run: (now: number, job: Job) => void;
@@ -69,7 +73,7 @@ export class Job {
     this.owner = owner;
     this.name = options.name ?? "job";
     this.run = options.run;
-    if (options.radio) this.radio = true;
+    this.radio = !!options.radio;
   }
 
   get scheduled(): boolean {
@@ -92,8 +96,6 @@ export class Job {
     this.owner.remove(this);
   }
 }
-
-Job.prototype.radio = false;
 
 /** Heaps up to this many jobs are kept at their exact size (see #push). */
 const SMALL_HEAP = 16;

@@ -21,8 +21,8 @@ export class Bh1750Sim implements I2cPeripheral {
   /** How many commands `commands` keeps (default 256; 0: none). */
   commandLogLimit: number;
   powered = false;
-  /** The measurement time register (69 from the prototype until changed). */
-  declare mtreg: number;
+  /** The measurement time register (an own field: a driver may set it, and one set after construction would go to a property array). */
+  mtreg = 69;
   data = 0;
   #clock: SimClock;
   #env: Environment;
@@ -100,4 +100,3 @@ export class Bh1750Sim implements I2cPeripheral {
     self.data = Math.min(0xffff, Math.max(0, Math.floor(res === "low" ? Math.floor(counts / 4) * 4 : counts)));
   }
 }
-Bh1750Sim.prototype.mtreg = 69;
