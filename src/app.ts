@@ -165,7 +165,7 @@ class DeviceApp implements App {
   readonly #maxBuffered: number;
   readonly #link: MqttLink;
   readonly #trial: ReturnType<typeof safeApplySwitch>;
-  /** The board's started sensor drivers (an exact-size array: one grown by push keeps 17 slots). */
+  /** The board's started sensor drivers (startBoardSensors gives an exact-size array). */
   readonly #drivers: SensorDriver[];
   readonly #buffer: Reading[] = [];
   #coapBinding: ConfigCoapBinding | undefined = undefined;
@@ -292,7 +292,7 @@ class DeviceApp implements App {
 
     // --- sensors ---
     const sensors = startBoardSensors(platform, board, scheduler, (error: SensorError) => report(error.message));
-    this.#drivers = sensors.drivers.slice();
+    this.#drivers = sensors.drivers;
     for (const f of sensors.failed) report(`sensor ${f.chip} at 0x${f.address.toString(16)} not started: ${f.reason}`);
 
     core.on((e) => {

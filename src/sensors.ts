@@ -64,7 +64,8 @@ export function startBoardSensors(platform: Platform, board: BoardDefinition, sc
       failed.push({ chip: "battery", address: -1, reason: (error as Error).message });
     }
   }
-  return { drivers, failed };
+  // Exact size: an array grown by push() from empty keeps 17 slots, and the app holds this one.
+  return { drivers: drivers.slice(), failed };
 }
 
 export interface SensorReading {
