@@ -161,6 +161,23 @@ describe("the app on a simulated board", () => {
     expect(t.errors.some((e) => /0x76/.test(e))).toBe(true);
   });
 
+  it("latest: undefined before the first reading, then the last reading's merged sample, as a fresh object each time", () => {
+    const t = setup();
+    t.device.start();
+    expect(t.app().latest).toBeUndefined();
+    t.clock.advance(11_000);
+    expect(t.app().latest).toEqual(t.readings[t.readings.length - 1].sample);
+    const a = t.app().latest!;
+    a.thermometer!.temperature = -273;
+    expect(t.app().latest!.thermometer!.temperature).toBe(t.readings[t.readings.length - 1].sample.thermometer!.temperature);
+    // a quantity no chip gives this time is left out, not carried over from the reading before
+    t.hardware.bus.injectFault({ kind: "address-nack", address: 0x23, count: Infinity }); // BH1750
+    t.clock.advance(10_000);
+    expect(t.readings[t.readings.length - 1].sample.lightmeter).toBeUndefined();
+    expect(t.app().latest!.lightmeter).toBeUndefined();
+    expect(t.app().latest).toEqual(t.readings[t.readings.length - 1].sample);
+  });
+
   it("stops: no reading, no datagram and no timer after stop()", () => {
     const { clock, readings, device, received } = setup();
     device.start();

@@ -226,6 +226,23 @@ describe("commands", () => {
     expect(k.run("config/patch", { telemetry: { intervalS: 50 } }).status).toBe("ok");
     expect(late).toEqual(["late"]);
   });
+  it("a listener may be an object: its onConfigEvent is called with the object as this, off(object) removes it; anything else is refused", () => {
+    const k = makeCore();
+    const listener = {
+      phases: [] as string[],
+      onConfigEvent(e: { type: string; phase?: string }) {
+        if (e.type === "change") this.phases.push(e.phase!);
+      },
+    };
+    k.core.on(listener);
+    expect(() => k.core.on({} as never)).toThrow(/listener must be a function or have an onConfigEvent method/);
+    expect(() => k.core.on(undefined as never)).toThrow(TypeError);
+    expect(k.run("config/patch", { telemetry: { intervalS: 30 } }).status).toBe("ok");
+    expect(listener.phases).toEqual(["applied"]);
+    k.core.off(listener);
+    expect(k.run("config/patch", { telemetry: { intervalS: 40 } }).status).toBe("ok");
+    expect(listener.phases).toEqual(["applied"]);
+  });
   it("cores of one process share equal configuration groups, frozen; a change on one core leaves the other's alone", () => {
     const a = makeCore();
     const b = makeCore();

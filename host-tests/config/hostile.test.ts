@@ -5,6 +5,7 @@
  * MQTT through ConfigMqttBinding on a scripted client; CoAP through
  * ConfigCoapBinding on a CoapServer over sim/udp-network.ts (RFC 7252 codes).
  */
+import type { MessageHandler } from "../../modules/mqtt/client";
 import { makeCore, KEY, OTHER_KEY, DEVICE, flashSnapshot, type CoreKit } from "./helpers";
 import { ConfigMqttBinding } from "../../modules/config/mqtt-binding";
 import { ConfigCoapBinding } from "../../modules/config/coap-binding";
@@ -34,10 +35,10 @@ function parse(b: Uint8Array): any {
 
 class ScriptedClient {
   isConnected = true;
-  subs: { filter: string; fn: (m: any) => void }[] = [];
+  subs: { filter: string; fn: MessageHandler }[] = [];
   published: { topic: string; payload: Uint8Array; retain: boolean }[] = [];
   responded: { payload: Uint8Array; correlationData: unknown }[] = [];
-  subscribe(filter: string, _o: unknown, fn: (m: any) => void) {
+  subscribe(filter: string, _o: unknown, fn: MessageHandler) {
     this.subs.push({ filter, fn });
   }
   unsubscribe() {}
@@ -50,7 +51,12 @@ class ScriptedClient {
     return 1;
   }
   deliver(topic: string, payload: Uint8Array, properties?: unknown) {
-    for (const s of this.subs) s.fn({ topic, payload, qos: 1, retain: false, dup: false, packetId: 1, properties });
+    // As MqttClient dispatches: a function, or an object's onMessage method (MessageHandler).
+    for (const s of this.subs) {
+      const m = { topic, payload, qos: 1, retain: false, dup: false, packetId: 1, properties } as never;
+      if (typeof s.fn === "function") s.fn.call(this as never, m);
+      else s.fn.onMessage(m);
+    }
   }
   last(): any {
     const p = this.published[this.published.length - 1];

@@ -148,6 +148,37 @@ describe("MqttClient over an ECMA-419 socket", () => {
     expect(k.messages.map((m) => m.topic)).toEqual(["cmd/led/set", "other"]);
   });
 
+  test("a subscription's handler may be an object: its onMessage method is called with the object as this; a handler of neither kind is refused before anything is sent", () => {
+    const k = kit();
+    const handler = {
+      topics: [] as string[],
+      onMessage(m: { topic: string }) {
+        this.topics.push(m.topic);
+      },
+    };
+    k.client.subscribe("cmd/#", { qos: 1 }, handler);
+    expect(() => k.client.subscribe("x", {}, {} as never)).toThrow(/onMessage must be a function or an object with an onMessage method/);
+    expect(() => k.client.subscribe("y", {}, 42 as never)).toThrow(TypeError);
+    const s = k.accept();
+    const sub = s.packets().filter((p) => p.type === 8) as SubscribePacket[];
+    expect(sub.map((p) => p.subscriptions[0].topicFilter)).toEqual(["cmd/#"]); // the refused ones were not kept
+    s.deliver({ type: 9, packetId: sub[0].packetId, reasonCodes: [1] });
+    s.deliver({ type: 3, topic: "cmd/a", payload: new Uint8Array([0x31]), qos: 0, retain: false, dup: false });
+    s.deliver({ type: 3, topic: "other", payload: new Uint8Array([0x32]), qos: 0, retain: false, dup: false });
+    expect(handler.topics).toEqual(["cmd/a"]);
+  });
+
+  test("an object handler whose onMessage throws is reported through onError and goes no further", () => {
+    const k = kit();
+    k.client.subscribe("t", {}, { onMessage: () => { throw new Error("handler broke"); } });
+    const s = k.accept();
+    const sub = s.packets().filter((p) => p.type === 8) as SubscribePacket[];
+    s.deliver({ type: 9, packetId: sub[0].packetId, reasonCodes: [0] });
+    s.deliver({ type: 3, topic: "t", payload: new Uint8Array([1]), qos: 0, retain: false, dup: false });
+    expect(k.errors.map((e) => e.message).join()).toMatch(/callback threw: handler broke/);
+    expect(k.client.isConnected).toBe(true);
+  });
+
   test("TLS settings reach the TLS constructor with tls.host defaulted to host", () => {
     const k = kit({ socket: { io: FakeSocket as never, host: "broker.test", tls: { ca: new Uint8Array([1]) } } });
     const o = k.last().options as { tls: { host: string; ca: Uint8Array }; port: number };
@@ -240,6 +271,21 @@ describe("MqttClient over an ECMA-419 socket", () => {
     k.clock.advance(1000);
     const s2 = k.accept(true);
     expect(s2.packets().filter((p) => p.type === 8)).toHaveLength(0);
+  });
+
+  test("the random source is called with this = the client (one function can serve many clients)", () => {
+    const seen: unknown[] = [];
+    const k = kit({
+      random(this: unknown) {
+        seen.push(this);
+        return 0.25;
+      },
+    });
+    k.last().fail(); // connection refused: the back-off draws its jitter
+    expect(seen.length).toBe(1);
+    expect(seen[0]).toBe(k.client);
+    k.clock.advance(250); // 0.25 of the first 1000 ms window
+    expect(FakeSocket.all.length).toBe(2);
   });
 
   test("back-off windows grow exponentially to the cap; gives up after the deadline with onGiveUp", () => {

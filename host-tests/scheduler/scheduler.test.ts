@@ -21,6 +21,25 @@ describe("Scheduler", () => {
     expect(scheduler.size).toBe(0);
   });
 
+  it("calls run on the job's target when one is given (one shared function for many owners), on the job itself otherwise; refuses a target that is not an object", () => {
+    const { clock, scheduler } = setup();
+    const seen: unknown[] = [];
+    function run(this: unknown, now: number) {
+      seen.push([this, now]);
+    }
+    const a = { name: "a" };
+    const b = { name: "b" };
+    scheduler.schedule({ deadline: 10, run, target: a });
+    scheduler.schedule({ deadline: 20, run, target: b });
+    const plain = scheduler.schedule({ deadline: 30, run });
+    expect(plain.target).toBe(plain);
+    clock.advance(30);
+    expect(seen).toEqual([[a, 10], [b, 20], [plain, 30]]);
+    expect(() => scheduler.schedule({ deadline: 40, run, target: null as never })).toThrow(/target must be an object/);
+    expect(() => scheduler.schedule({ deadline: 40, run, target: 7 as never })).toThrow(TypeError);
+    expect(scheduler.size).toBe(0); // nothing scheduled by the refused calls
+  });
+
   it("serves all jobs with one host timer", () => {
     const { clock, scheduler } = setup();
     for (let i = 0; i < 50; i++) scheduler.schedule({ deadline: 1000 + i * 10, run: () => {} });

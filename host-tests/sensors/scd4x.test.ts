@@ -130,6 +130,33 @@ describe("SCD4x driver against the simulated chip", () => {
       expect(errors[0].message).toMatch(/read CO2: CRC mismatch/);
     });
 
+    it("CRC error on the CO2 word: sample() keeps the temperature and humidity read, not the CO2 (§3.5.2 words kept raw)", () => {
+      const { sensor, chip, clock } = setup();
+      clock.advance(5600);
+      let s: any;
+      sensor.measure((x) => { s = x; });
+      chip.faults.crcErrorWord = 0;
+      clock.advance(10);
+      const kept = sensor.sample()!;
+      expect(kept).toEqual(s);
+      expect(Object.keys(kept).sort()).toEqual(["hygrometer", "thermometer"]);
+      // each call gives a fresh object: a caller changing it changes nothing kept
+      kept.thermometer!.temperature = 999;
+      expect(sensor.sample()!.thermometer!.temperature).toBe(s.thermometer.temperature);
+    });
+
+    it("every word of a result fails its CRC: an empty sample, three errors, and sample() has nothing to give afterwards (not an empty sample)", () => {
+      const { sensor, chip, clock, errors } = setup();
+      clock.advance(5600);
+      let s: any;
+      sensor.measure((x) => { s = x; });
+      chip.faults.crcError = true; // after the data-ready answer: the measurement's three words
+      clock.advance(10);
+      expect(s).toEqual({});
+      expect(errors.map((e) => e.message).join("\n")).toMatch(/read CO2: CRC mismatch[^]*read temperature: CRC mismatch[^]*read humidity: CRC mismatch/);
+      expect(sensor.sample()).toBeUndefined();
+    });
+
     it("address NACK (chip missing): errors, empty sample, nothing thrown", () => {
       const r = rig();
       const sensor = new Scd4x({ sensor: { io: r.bus.I2C }, scheduler: r.scheduler, onError: r.onError, mode: "periodic" });

@@ -176,10 +176,7 @@ export class MqttLink {
       scheduler: o.scheduler,
       storage: platform.storage,
       outbox: OUTBOX,
-      random: () => {
-        const b = platform.crypto.randomFill(new Uint8Array(2));
-        return ((b[0] << 8) | b[1]) / 65536;
-      },
+      random: linkRandom,
       reconnect: o.reconnect ? { initialDelayMs: o.reconnect.initialDelayMs ?? 1000, maxDelayMs: o.reconnect.maxDelayMs ?? 30000 } : RECONNECT,
       onConnect: linkConnected,
       onClose: linkClosed,
@@ -228,6 +225,14 @@ export class MqttLink {
     if (link) link.#error(client, e);
   }
 
+  /** The back-off's jitter in [0, 1), from the platform's random source (a simulated device's is seeded). */
+  static random(client: MqttClient): number {
+    const link = LINKS.get(client);
+    if (!link) return Math.random();
+    const b = link.#o.platform.crypto.randomFill(new Uint8Array(2));
+    return ((b[0] << 8) | b[1]) / 65536;
+  }
+
   static gaveUp(client: MqttClient, e: MqttError | undefined): void {
     const link = LINKS.get(client);
     if (link && link.#current(client)) link.#o.trial.fail("MQTT gave up: " + (e?.message ?? "no connection"));
@@ -246,10 +251,14 @@ export class MqttLink {
 }
 
 /**
- * Each client's link. The client calls its callbacks with `this` = the client, so these
- * four are plain functions shared by every link instead of four closures per client.
+ * Each client's link. The client calls its callbacks (and its random source) with `this` = the
+ * client, so these five are plain functions shared by every link instead of five closures per client.
  */
 const LINKS = new WeakMap<MqttClient, MqttLink>();
+
+function linkRandom(this: MqttClientCore): number {
+  return MqttLink.random(this as MqttClient);
+}
 
 function linkConnected(this: MqttClientCore): void {
   MqttLink.connected(this as MqttClient);

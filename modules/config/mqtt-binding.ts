@@ -100,7 +100,6 @@ export class ConfigMqttBinding {
   /** `<prefix>/<device-id>`: the topics are made from it when used (they are used rarely). */
   #base: string;
   #log: ((line: string) => void) | undefined;
-  #listener: (e: ConfigCoreEvent) => void;
   #current: (() => ConfigMqttBinding | undefined) | { readonly binding: ConfigMqttBinding | undefined } | undefined;
   #detached = false;
   /** Commands received (diagnostics). */
@@ -113,23 +112,25 @@ export class ConfigMqttBinding {
     this.#current = options.current ?? options.owner;
     this.#base = `${this.core.current.topicPrefix}/${this.core.current.deviceId}`;
     this.#subscribe();
-    // The listener is kept and removed with core.off() (no unsubscribe closure kept per device).
-    this.core.on((this.#listener = (e) => {
-      if (e.type === "change") {
-        const t = configTopics(e.config);
-        if (t.base !== this.#base) {
-          // Device id or prefix changed: move the subscription.
-          try {
-            this.#client.unsubscribe(this.#base + "/cmd/#");
-          } catch {
-            // not connected: forgotten anyway
-          }
-          this.#base = t.base;
-          this.#subscribe();
-          if (this.#client.isConnected) this.connected();
-        } else if (e.phase !== "trial") this.publishConfig();
+    // The binding is its own listener (onConfigEvent), removed with core.off(): no closure kept per device.
+    this.core.on(this);
+  }
+
+  /** The core's events (ConfigListener): a change of device id or prefix moves the subscription; other changes republish the configuration. */
+  onConfigEvent(e: ConfigCoreEvent): void {
+    if (e.type !== "change" || this.#detached) return;
+    const t = configTopics(e.config);
+    if (t.base !== this.#base) {
+      // Device id or prefix changed: move the subscription.
+      try {
+        this.#client.unsubscribe(this.#base + "/cmd/#");
+      } catch {
+        // not connected: forgotten anyway
       }
-    }));
+      this.#base = t.base;
+      this.#subscribe();
+      if (this.#client.isConnected) this.connected();
+    } else if (e.phase !== "trial") this.publishConfig();
   }
 
   get topics(): ConfigTopics {
@@ -158,14 +159,17 @@ export class ConfigMqttBinding {
    */
   detach(): void {
     this.#detached = true;
-    this.core.off(this.#listener);
+    this.core.off(this);
   }
 
   #subscribe(): void {
-    this.#client.subscribe(this.#base + "/cmd/#", COMMAND_SUBSCRIPTION, (m) => this.#onMessage(m));
+    // The binding is the subscription's handler (MessageHandler): no closure per subscription.
+    this.#client.subscribe(this.#base + "/cmd/#", COMMAND_SUBSCRIPTION, this);
   }
 
-  #onMessage(m: MqttMessage): void {
+  /** A message on the command topic (MessageHandler: the client calls it). */
+  onMessage(m: MqttMessage): void {
+    if (this.#detached) return;
     const prefix = this.#base + "/cmd/";
     if (m.topic.indexOf(prefix) !== 0) return;
     this.received++;

@@ -46,9 +46,14 @@ export class Backoff {
   /** Time of the first failure of the current series, or NaN. */
   declare firstFailureAt: number;
   private declare readonly random: () => number;
+  /** `this` for random (the client: its random source may be a function shared by many clients). */
+  private declare readonly target: unknown;
 
-  /** `random`: the random source, when not in `options` (the client passes its options as given, without a copy). */
-  constructor(options: BackoffOptions, random = options && options.random) {
+  /**
+   * `random`: the random source, when not in `options` (the client passes its options as given,
+   * without a copy); it is called with `this` = `target`.
+   */
+  constructor(options: BackoffOptions, random = options && options.random, target?: unknown) {
     if (!options || typeof random !== "function") throw new TypeError("Backoff: random not a function");
     this.initialDelayMs = positive("initialDelayMs", options.initialDelayMs, 1000);
     this.maxDelayMs = positive("maxDelayMs", options.maxDelayMs, 60000);
@@ -57,6 +62,7 @@ export class Backoff {
     this.minDelayMs = positive("minDelayMs", options.minDelayMs, 100);
     if (this.factor < 1) throw new RangeError("Backoff: factor < 1");
     this.random = random;
+    this.target = target;
     this.attempt = 0;
     this.firstFailureAt = NaN;
   }
@@ -73,7 +79,7 @@ export class Backoff {
    */
   next(now: number): number | undefined {
     if (this.firstFailureAt !== this.firstFailureAt) this.firstFailureAt = now;
-    let r = this.random();
+    let r = this.random.call(this.target);
     if (!(r >= 0 && r < 1)) r = 0.5; // a broken random source must not break the back-off
     let delay = Math.floor(r * this.window(this.attempt));
     if (delay < this.minDelayMs) delay = this.minDelayMs;

@@ -90,8 +90,8 @@ export interface MqttClientOptions extends Omit<MqttSessionOptions, "scheduler" 
   /** Where the outbox lives (the platform KeyValueStore); without it, RAM only. */
   storage?: KeyValueStore;
   outbox?: { namespace?: string; maxMessages?: number; maxBytes?: number };
-  /** Random source in [0, 1) for the back-off jitter (default Math.random). */
-  random?: () => number;
+  /** Random source in [0, 1) for the back-off jitter (default Math.random), called with `this` = the client. */
+  random?: (this: MqttClientCore) => number;
   /** false: no reconnection. */
   reconnect?: false | MqttReconnectOptions;
   /** Bound of the client's output queue under socket back-pressure (default 16384 bytes). */
@@ -119,13 +119,20 @@ export interface ClientSubscribeOptions {
 }
 
 /**
+ * Where subscribe() delivers a filter's messages: a function (called with `this` = the client),
+ * or an object whose `onMessage(message)` method is called, so that an owner which is itself
+ * the handler keeps no closure per subscription (issue 7's fleet memory).
+ */
+export type MessageHandler = ((this: MqttClientCore, message: MqttMessage) => void) | { onMessage(message: MqttMessage): void };
+
+/**
  * A remembered subscription: itself the Subscription sent (topicFilter, qos and only the
  * options given), plus what the client needs (one object a filter, not two).
  */
 interface SubscriptionRecord extends Subscription {
   options: ClientSubscribeOptions;
   /** Messages matching this filter also go here. */
-  onMessage: ((message: MqttMessage) => void) | undefined;
+  onMessage: MessageHandler | undefined;
   acknowledged: boolean;
   /** For matching: the filter without a $share/<group>/ prefix. */
   match: string;
@@ -253,7 +260,7 @@ export class MqttClientCore {
   private declare readonly events: SessionEvents;
   /** Reconnection options; false: none. */
   private declare readonly reconnect: MqttReconnectOptions | false;
-  private declare readonly random: () => number;
+  private declare readonly random: (this: MqttClientCore) => number;
   /** The back-off of the current series of failures: made with its first, dropped on connection. */
   private declare backoff: Backoff | undefined;
   private declare socket: TcpSocket | undefined;
@@ -355,10 +362,13 @@ export class MqttClientCore {
 
   /**
    * Subscribes to one filter (kept across reconnections). `onMessage`, if given, also
-   * receives the messages matching this filter; `callback` gets the reason code.
+   * receives the messages matching this filter: a function, or an object whose onMessage
+   * method is called (MessageHandler); `callback` gets the reason code.
    */
-  subscribe(topicFilter: string, options?: ClientSubscribeOptions, onMessage?: (message: MqttMessage) => void, callback?: SubscribeCallback): void {
+  subscribe(topicFilter: string, options?: ClientSubscribeOptions, onMessage?: MessageHandler, callback?: SubscribeCallback): void {
     this.live();
+    if (onMessage !== undefined && typeof onMessage !== "function" && typeof onMessage?.onMessage !== "function")
+      throw new TypeError("subscribe: onMessage must be a function or an object with an onMessage method");
     const o = options ?? NO_OPTIONS;
     const bad = checkTopicFilter(topicFilter, this.session.version);
     if (bad !== undefined) throw new MqttError("invalid", "subscribe: " + bad.message, 0x8f, bad.statement);
@@ -577,7 +587,11 @@ export class MqttClientCore {
     const subs = this.subscriptions;
     for (let i = 0; i < subs.length; i++) {
       const r = subs[i];
-      if (r.onMessage && topicMatches(r.match, m.topic)) this.call(r.onMessage, m);
+      const h = r.onMessage;
+      if (h && topicMatches(r.match, m.topic)) {
+        if (typeof h === "function") this.call(h, m);
+        else this.call(h.onMessage, m, undefined, h);
+      }
     }
   }
 
@@ -626,13 +640,13 @@ export class MqttClientCore {
   }
 
   private newBackoff(): Backoff {
-    return new Backoff(this.reconnect as MqttReconnectOptions, this.random);
+    return new Backoff(this.reconnect as MqttReconnectOptions, this.random, this);
   }
 
   /** Calls app code `f` (if any) with `this` = the client; an exception goes to onError. */
-  private call(f: Function | undefined, a?: unknown, b?: unknown): void {
+  private call(f: Function | undefined, a?: unknown, b?: unknown, self: unknown = this): void {
     try {
-      if (f) f.call(this, a, b);
+      if (f) f.call(self, a, b);
     } catch (e) {
       this.error(err("callback", "callback threw: " + why(e), e));
     }

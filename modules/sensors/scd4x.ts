@@ -23,7 +23,7 @@
  * for the next result otherwise.
  */
 import { decodeWord } from "./crc8";
-import { I2cSensor, copySample, type Measurement, type Sample, type SensorOptions } from "./sensor";
+import { I2cSensor, type Measurement, type Sample, type SensorOptions } from "./sensor";
 
 export type Scd4xMode = "idle" | "periodic" | "low-power" | "single";
 
@@ -53,7 +53,12 @@ export class Scd4x extends I2cSensor<Sample> {
   #busyUntil = 0;
   #periodicStart = -1;
   #startJob: { cancel(): void } | undefined;
-  #latest: Sample | undefined;
+  // The newest result as the chip's raw words (-1: none; datasheet §3.5.2 conversions in
+  // #sampleOf): three small integers instead of a Sample of three objects and boxed doubles,
+  // ~0.2 KB less per driver in a simulated fleet (issue 7).
+  #co2Word = -1;
+  #tWord = -1;
+  #rhWord = -1;
   #latestAt = 0;
 
   constructor(options: SensorOptions & Scd4xConfiguration) {
@@ -83,7 +88,7 @@ export class Scd4x extends I2cSensor<Sample> {
     this.#startJob = undefined;
     const wasPeriodic = this.#mode === "periodic" || this.#mode === "low-power";
     this.#mode = mode;
-    this.#latest = undefined;
+    this.#forget();
     this.#periodicStart = -1;
     const start = () => {
       this.#startJob = undefined;
@@ -111,12 +116,25 @@ export class Scd4x extends I2cSensor<Sample> {
 
   /** The newest result measure() obtained, while it is at most one interval old. */
   sample(): Sample | undefined {
-    if (!this.#latest) return undefined;
+    if (this.#co2Word < 0 && this.#tWord < 0 && this.#rhWord < 0) return undefined;
     if (this.now() - this.#latestAt > this.interval) {
-      this.#latest = undefined;
+      this.#forget();
       return undefined;
     }
-    return copySample(this.#latest);
+    return this.#sampleOf(this.#co2Word, this.#tWord, this.#rhWord);
+  }
+
+  #forget(): void {
+    this.#co2Word = this.#tWord = this.#rhWord = -1;
+  }
+
+  /** Datasheet §3.5.2 (read_measurement): CO2 in ppm as is, T = -45 + 175 * word / 2^16-1, RH = 100 * word / 2^16-1; a word < 0 was not read. */
+  #sampleOf(co2: number, t: number, rh: number): Sample {
+    const out: Sample = {};
+    if (co2 >= 0) out.carbonDioxideDetector = { CO2: co2 };
+    if (t >= 0) out.thermometer = { temperature: -45 + (175 * t) / 65535 };
+    if (rh >= 0) out.hygrometer = { humidity: (100 * rh) / 65535 };
+    return out;
   }
 
   protected *measurement(): Measurement<Sample> {
@@ -164,19 +182,17 @@ export class Scd4x extends I2cSensor<Sample> {
     yield SCD4X_TIMES.read;
     const bytes = this.read("read measurement", 9);
     if (!bytes) return {};
-    const out: Sample = {};
     const co2 = decodeWord(bytes, 0);
-    if (typeof co2 === "number") out.carbonDioxideDetector = { CO2: co2 };
-    else this.fail("read CO2", co2);
+    if (typeof co2 === "string") this.fail("read CO2", co2);
     const t = decodeWord(bytes, 1);
-    if (typeof t === "number") out.thermometer = { temperature: -45 + (175 * t) / 65535 };
-    else this.fail("read temperature", t);
+    if (typeof t === "string") this.fail("read temperature", t);
     const rh = decodeWord(bytes, 2);
-    if (typeof rh === "number") out.hygrometer = { humidity: (100 * rh) / 65535 };
-    else this.fail("read humidity", rh);
-    this.#latest = copySample(out);
+    if (typeof rh === "string") this.fail("read humidity", rh);
+    this.#co2Word = typeof co2 === "number" ? co2 : -1;
+    this.#tWord = typeof t === "number" ? t : -1;
+    this.#rhWord = typeof rh === "number" ? rh : -1;
     this.#latestAt = this.now();
-    return out;
+    return this.#sampleOf(this.#co2Word, this.#tWord, this.#rhWord);
   }
 
   /** The 48-bit serial number (only when idle), through the scheduler (1 ms between command and read). */
