@@ -16,7 +16,8 @@
  *         same interval, with no sensors or configuration behind them.
  * Prints one JSON line: connect time (the two halves' together), acknowledged readings per
  * second over the steady window, memory per device (heap + external after a full GC, and
- * RSS) against the process before the fleet was created, and the marginal heap + external
+ * RSS; the median of five readings spread over one sampling interval) against the process
+ * before the fleet was created, and the marginal heap + external
  * of a device: the fleet is made in two halves, and (whole fleet - first half) / second half
  * leaves out what a library costs once (code compiled on first use, caches), which the
  * per-device figure spreads over N.
@@ -48,6 +49,26 @@ function memory(): { heap: number; rss: number } {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A running fleet's memory moves within each period (a device in the middle of a sampling
+ * pass, or of a publish, holds more than one between them), so one instant is a poor
+ * estimate of it: the median of SAMPLES readings spread over one sampling interval, taken the
+ * same way for every fleet.
+ */
+const SAMPLES = 5;
+async function memoryOverPeriod(): Promise<{ heap: number; rss: number }> {
+  const heaps: number[] = [];
+  const rsss: number[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    if (i) await sleep(INTERVAL / SAMPLES);
+    const m = memory();
+    heaps.push(m.heap);
+    rsss.push(m.rss);
+  }
+  const median = (a: number[]) => a.sort((x, y) => x - y)[a.length >> 1];
+  return { heap: median(heaps), rss: median(rsss) };
+}
 
 async function main(): Promise<void> {
   await sleep(200);
@@ -195,14 +216,14 @@ async function main(): Promise<void> {
   let connectMs = await grow(0, half);
   // Warm-up (the SCD4x's first measurement takes 5 s), then the half fleet's memory.
   await sleep(6000);
-  const mid = memory();
+  const mid = await memoryOverPeriod();
   connectMs += await grow(half, N);
   await sleep(6000);
   const a0 = acked;
   const w0 = performance.now();
   await sleep(SECONDS * 1000);
   const rate = ((acked - a0) * 1000) / (performance.now() - w0);
-  const after = memory();
+  const after = await memoryOverPeriod();
   process.stdout.write(
     JSON.stringify({
       mode,
