@@ -118,7 +118,7 @@ export class ConfigMqttBinding {
 
   /** The core's events (ConfigListener): a change of device id or prefix moves the subscription; other changes republish the configuration. */
   onConfigEvent(e: ConfigCoreEvent): void {
-    if (e.type !== "change" || this.#detached) return;
+    if (e.type !== "change") return;
     const t = configTopics(e.config);
     if (t.base !== this.#base) {
       // Device id or prefix changed: move the subscription.
@@ -169,7 +169,6 @@ export class ConfigMqttBinding {
 
   /** A message on the command topic (MessageHandler: the client calls it). */
   onMessage(m: MqttMessage): void {
-    if (this.#detached) return;
     const prefix = this.#base + "/cmd/";
     if (m.topic.indexOf(prefix) !== 0) return;
     this.received++;
