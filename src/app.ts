@@ -35,7 +35,7 @@ import { SENSOR_QUANTITIES, type DeviceConfig } from "../modules/config/schema";
 import { measureAll, startBoardSensors, type SensorDriver, type SensorReading } from "./sensors";
 import { mqttPublishPayloadLimit } from "../modules/telemetry/split";
 import { discoveryMessages } from "../modules/telemetry/homeassistant";
-import { encodeQuantity, encodeTelemetry, quantityValue, QUANTITIES, SENML_CBOR_CONTENT_FORMAT, SENML_JSON_CONTENT_FORMAT, type Quantity, type SenmlFormat } from "./senml";
+import { encodeQuantity, encodeTelemetry, quantityRaw, quantityValue, QUANTITIES, SENML_CBOR_CONTENT_FORMAT, SENML_JSON_CONTENT_FORMAT, type Quantity, type SenmlFormat } from "./senml";
 
 export interface Reading {
   /** Sequence number of this reading since boot (1, 2, ...). */
@@ -701,11 +701,8 @@ class DeviceApp implements App {
 
   #onReading(reading: Reading): void {
     const values = (this.#latestValues ??= QUANTITIES.map(() => NaN));
-    const sample = reading.sample as { [group: string]: { [field: string]: unknown } | undefined };
     for (let i = 0; i < QUANTITIES.length; i++) {
-      const q = QUANTITIES[i];
-      const g = sample[q.group];
-      const v = g ? g[q.field] : undefined;
+      const v = quantityRaw(reading.sample, QUANTITIES[i]);
       values[i] = typeof v === "number" ? v : NaN;
     }
     this.#latestTime = reading.time;

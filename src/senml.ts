@@ -17,10 +17,15 @@ export { QUANTITIES, SenmlSplitError, type Quantity, type SenmlFormat, type Tele
 export const SENML_JSON_CONTENT_FORMAT = CONTENT_FORMAT_SENML_JSON;
 export const SENML_CBOR_CONTENT_FORMAT = CONTENT_FORMAT_SENML_CBOR;
 
+/** What a sample holds for a quantity (ECMA-419 group and property), as it is: unchecked, unrounded. */
+export function quantityRaw(sample: Sample, q: Quantity): unknown {
+  const g = (sample as { [k: string]: { [f: string]: unknown } | undefined })[q.group];
+  return g ? g[q.field] : undefined;
+}
+
 /** The value of a quantity in a sample, rounded to the quantity's resolution, or undefined. */
 export function quantityValue(sample: Sample, q: Quantity): number | undefined {
-  const g = (sample as { [k: string]: { [f: string]: number } | undefined })[q.group];
-  const v = g ? g[q.field] : undefined;
+  const v = quantityRaw(sample, q);
   return typeof v === "number" && v === v && v !== Infinity && v !== -Infinity ? roundTo(v, q.decimals) : undefined;
 }
 
