@@ -723,6 +723,8 @@ class DeviceApp implements App {
 
   #armSampling(first: boolean): void {
     const period = this.#samplingMs();
+    const drivers = this.#drivers;
+    for (let i = 0; i < drivers.length; i++) drivers[i].pace?.(period);
     const start = first ? this.#platform.clock.now() : this.scheduler.now() + period;
     this.#samplingJob?.cancel();
     this.#samplingJob = this.scheduler.schedule({ name: "sample", deadline: start, run: DeviceApp.#sampleJob, target: this });

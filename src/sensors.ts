@@ -19,6 +19,8 @@ import { Sht4x } from "../modules/sensors/sht4x";
 export interface SensorDriver {
   readonly chip: string;
   measure(callback: (sample: Sample) => void): void;
+  /** Told the sampling period (ms) whenever it is set: a driver with modes picks the one that serves it (Bh1750.pace). */
+  pace?(periodMs: number): unknown;
   close(): void;
 }
 

@@ -123,6 +123,21 @@ describe("the app on a simulated board", () => {
     for (let i = 2; i < times.length; i++) expect(times[i] - times[i - 1]).toBe(10_000);
   });
 
+  it("samples faster than the BH1750's one-time conversion (180 ms) one reading per period, not in pairs: the app paces the drivers to its period", () => {
+    const { clock, readings, errors, device } = setup({ overrides: { samplingMs: 100, telemetryMs: 10_000 } });
+    device.start();
+    clock.advance(6000); // past the SCD4x's first result (5 s after its 0.5 s stop)
+    const perPeriod: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const before = readings.length;
+      clock.advance(100);
+      perPeriod.push(readings.length - before);
+    }
+    expect(perPeriod).toEqual(new Array(20).fill(1));
+    expect(readings[readings.length - 1].sample.lightmeter!.illuminance).toBeCloseTo(500, 0);
+    expect(errors).toEqual([]);
+  });
+
   it("prefers the chip listed first on the board for a quantity two chips measure", () => {
     const { clock, readings, device } = setup();
     device.start();

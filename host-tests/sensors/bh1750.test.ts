@@ -67,6 +67,28 @@ describe("BH1750 driver against the simulated chip", () => {
     expect(errors).toEqual([]);
   });
 
+  it("pace(period): continuous when a one-time conversion (180 ms max) would take more than half the period, so a reading never waits; one-time again for slow sampling", () => {
+    const { sensor, measure, clock, chip, errors } = setup({ light: 250 });
+    expect(sensor.pace(100)).toBe("continuous");
+    expect(chip.commands).toContain(0x10); // p.5: continuously H-resolution mode
+    measure(sensor); // the first result: one conversion time after the start
+    clock.advance(1000);
+    const t0 = clock.now();
+    const s = measure(sensor);
+    expect(clock.now()).toBe(t0); // the latest conversion, at once
+    expect(Math.abs(s.lightmeter!.illuminance - 250)).toBeLessThanOrEqual(1 / 1.2);
+    expect(sensor.pace(359)).toBe("continuous");
+    expect(sensor.pace(360)).toBe("one-time");
+    const t1 = clock.now();
+    measure(sensor);
+    expect(clock.now() - t1).toBeCloseTo(180, 6); // a one-time conversion again
+    expect(chip.powered).toBe(false); // and the chip powers down after it
+    expect(() => sensor.pace(0)).toThrow(RangeError);
+    expect(() => sensor.pace(NaN)).toThrow(RangeError);
+    expect(sensor.pace(5000)).toBe("one-time"); // unchanged by the refused calls
+    expect(errors).toEqual([]);
+  });
+
   it("address 0x5C works; bad MTreg is refused", () => {
     const { sensor, measure } = setup({ light: 50 }, {}, 0x5c);
     expect(measure(sensor).lightmeter!.illuminance).toBeCloseTo(50, 0);

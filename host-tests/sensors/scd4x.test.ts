@@ -2,6 +2,7 @@
 import { Scd4x } from "../../modules/sensors/scd4x";
 import { Scd4xSim } from "../../sim/devices/scd4x";
 import { ramp } from "../../sim/environment";
+import { Scheduler } from "../../modules/scheduler/scheduler";
 import { rig } from "./helpers";
 
 function setup(spec = {}, config: any = { mode: "periodic" }, variant: "scd40" | "scd41" = "scd41") {
@@ -68,6 +69,31 @@ describe("SCD4x driver against the simulated chip", () => {
     expect(c.carbonDioxideDetector!.CO2).toBeGreaterThan(a.carbonDioxideDetector!.CO2);
     expect(chip.commands.filter((x) => x === 0xec05).length).toBe(reads + 1);
     expect(errors).toEqual([]);
+  });
+
+  it("periodic, a step that runs late across the chip's next result: asks again at once instead of sleeping a whole interval (a busy event loop stacked a fleet device's sampling passes for 5 s)", () => {
+    const r = rig({ co2: ramp(500, 1500, 0, 60_000) });
+    // The host timers of this scheduler fire `late.ms` after they are due, as on a loaded host.
+    const late = { ms: 0 };
+    const clock = { now: () => r.clock.now(), epoch: () => r.clock.epoch(), setTimer: (cb: () => void, ms: number) => r.clock.setTimer(cb, ms + late.ms), clearTimer: (h: unknown) => r.clock.clearTimer(h as never) };
+    const scheduler = new Scheduler({ clock });
+    const chip = new Scd4xSim({ clock: r.clock, environment: r.environment, variant: "scd41" });
+    r.bus.attach(0x62, chip);
+    const sensor = new Scd4x({ sensor: { io: r.bus.I2C }, scheduler, onError: r.onError, mode: "periodic" });
+    const a = r.measure(sensor);
+    const start = 500; // the start command, after the 500 ms stop (see the constructor test)
+    expect(r.clock.now()).toBeLessThan(start + 5000 + 10);
+    // Just before the second result is due (start + 10 s), the step after the data-ready
+    // question runs 100 ms late: by then the kept result is more than one interval old.
+    r.clock.advanceTo(start + 10_000 - 1);
+    const reads = chip.commands.filter((c) => c === 0xec05).length;
+    late.ms = 100;
+    const t0 = r.clock.now();
+    const b = r.measure(sensor);
+    expect(r.clock.now() - t0).toBeLessThan(400);
+    expect(b.carbonDioxideDetector!.CO2).toBeGreaterThan(a.carbonDioxideDetector!.CO2);
+    expect(chip.commands.filter((c) => c === 0xec05).length).toBe(reads + 1);
+    expect(r.errors).toEqual([]);
   });
 
   it("SCD41 single shot: 0x219D then 5 s", () => {

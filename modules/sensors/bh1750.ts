@@ -74,6 +74,23 @@ export class Bh1750 extends I2cSensor<Sample> {
     }
   }
 
+  /**
+   * Fits the mode to how often the app samples (called with the sampling period, ms):
+   * continuous when a one-time conversion (the datasheet maximum, up to 180 ms in H-resolution)
+   * would keep the chip busy for more than half the period, one-time otherwise. In continuous
+   * mode a reading takes the latest conversion without waiting (p.5: the data register holds the
+   * last result), so sampling passes stay short and never overlap; a one-time conversion powers
+   * the chip down by itself after it (p.5), which saves power when readings are far apart. A
+   * one-time conversion cannot keep up with a period shorter than itself: each pass would wait
+   * for the conversion the pass before started. Returns the mode in use.
+   */
+  pace(periodMs: number): "one-time" | "continuous" {
+    if (typeof periodMs !== "number" || !(periodMs > 0)) throw new RangeError(`BH1750: pace(periodMs) needs a period above 0 ms, got ${periodMs}`);
+    const mode = periodMs < 2 * this.measurementTime ? "continuous" : "one-time";
+    if (mode !== this.#mode) this.configure({ mode });
+    return this.#mode;
+  }
+
   get measurementTime(): number {
     return bh1750MeasurementTimeMax(this.#resolution, this.#mtreg);
   }

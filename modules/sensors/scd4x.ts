@@ -155,6 +155,7 @@ export class Scd4x extends I2cSensor<Sample> {
       // poll data-ready; give up after two intervals past the first expected result
       const deadline = Math.max(this.now(), this.#periodicStart + this.interval) + 2 * this.interval;
       for (;;) {
+        const asked = this.now();
         if (!this.write("get data ready status", this.#cmd(SCD4X.dataReady))) return {};
         yield SCD4X_TIMES.read;
         const status = this.read("get data ready status", 3);
@@ -174,8 +175,12 @@ export class Scd4x extends I2cSensor<Sample> {
           this.fail("measure", `no data ready ${Math.round(this.now() - this.#periodicStart)} ms after the start (stuck?)`);
           return {};
         }
-        const k = Math.floor((this.now() - this.#periodicStart) / this.interval) + 1;
-        yield Math.max(10, this.#periodicStart + k * this.interval - this.now() + 5);
+        // A result came due between the status question and now (the kept one went stale while
+        // the read waited): ask again at once rather than sleep through a whole interval, which
+        // under a late-running scheduler stacked a fleet device's sampling passes for 5 s.
+        const k = Math.floor((this.now() - this.#periodicStart) / this.interval);
+        if (k > 0 && asked < this.#periodicStart + k * this.interval) continue;
+        yield Math.max(10, this.#periodicStart + (k + 1) * this.interval - this.now() + 5);
       }
     }
     if (!this.write("read measurement", this.#cmd(SCD4X.readMeasurement))) return {};
