@@ -16,7 +16,8 @@
  *         same interval, with no sensors or configuration behind them.
  * Prints one JSON line: connect time (the two halves' together), acknowledged readings per
  * second over the steady window, memory per device (heap + external after a full GC, and
- * RSS; the median of five readings spread over one sampling interval) against the process
+ * RSS; the median of five readings at phases spread over one sampling interval, each at least
+ * 0.5 s after the one before) against the process
  * before the fleet was created, and the marginal heap + external
  * of a device: the fleet is made in two halves, and (whole fleet - first half) / second half
  * leaves out what a library costs once (code compiled on first use, caches), which the
@@ -53,15 +54,21 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
  * A running fleet's memory moves within each period (a device in the middle of a sampling
  * pass, or of a publish, holds more than one between them), so one instant is a poor
- * estimate of it: the median of SAMPLES readings spread over one sampling interval, taken the
- * same way for every fleet.
+ * estimate of it: the median of SAMPLES readings at phases spread over one sampling interval,
+ * taken the same way for every fleet. Each reading's full GCs stop the event loop for 25-55 ms
+ * at 1,000 devices; the timers due meanwhile run late, together, and a reading taken before the
+ * loop has caught up finds devices held mid-pass by the measurement itself (at 100 ms, readings
+ * 20 ms apart gave 11.6-13.8 KB a device from run to run). So readings are at least SETTLE_MS
+ * apart: whole intervals plus the phase step.
  */
 const SAMPLES = 5;
+const SETTLE_MS = 500;
 async function memoryOverPeriod(): Promise<{ heap: number; rss: number }> {
   const heaps: number[] = [];
   const rsss: number[] = [];
+  const step = Math.ceil(SETTLE_MS / INTERVAL) * INTERVAL + INTERVAL / SAMPLES;
   for (let i = 0; i < SAMPLES; i++) {
-    if (i) await sleep(INTERVAL / SAMPLES);
+    if (i) await sleep(step);
     const m = memory();
     heaps.push(m.heap);
     rsss.push(m.rss);
@@ -81,6 +88,9 @@ async function main(): Promise<void> {
   let target = 0;
   let reachedAt = NaN;
   let create: (i: number) => void = () => undefined;
+  // What the fleet holds, summed over its devices: readings handed to the client and not yet
+  // acknowledged (in flight), and readings made but not yet handed to it (waiting).
+  let backlog: () => { inFlight: number; waiting: number } = () => ({ inFlight: 0, waiting: 0 });
   const stops: (() => void)[] = [];
   const board = getBoard("sim");
 
@@ -96,6 +106,15 @@ async function main(): Promise<void> {
       if (s === "online" && ++connected === target) reachedAt = performance.now();
     };
     const onError = () => undefined;
+    backlog = () => {
+      let inFlight = 0;
+      let waiting = 0;
+      for (const a of apps) {
+        inFlight += a.sent - a.acked - a.failed;
+        waiting += a.readings - a.sent - a.dropped;
+      }
+      return { inFlight, waiting };
+    };
     create = (i: number) => {
       const id = `fleet-${String(i + 1).padStart(4, "0")}`;
       const hardware = createSimHardware(board, clock, indoorDay(1 + i * 7919));
@@ -125,6 +144,12 @@ async function main(): Promise<void> {
   } else if (mode === "client") {
     // Our MqttClient alone (no app, no sensors), doing what the MQTT.js loop below does.
     const clock = new RealClock();
+    const clients: MqttClient[] = [];
+    backlog = () => {
+      let inFlight = 0;
+      for (const c of clients) inFlight += c.outbox.count;
+      return { inFlight, waiting: 0 };
+    };
     create = (i: number) => {
       const id = `client-${String(i + 1).padStart(4, "0")}`;
       const env = new Environment(indoorDay(1 + i * 7919));
@@ -156,12 +181,23 @@ async function main(): Promise<void> {
           });
         },
       });
+      clients.push(client);
       stops.push(() => {
         job?.cancel();
         client.end();
       });
     };
   } else {
+    const clients: mqtt.MqttClient[] = [];
+    backlog = () => {
+      let inFlight = 0;
+      let waiting = 0;
+      for (const c of clients) {
+        inFlight += Object.keys(c.outgoing).length;
+        waiting += c.queue.length;
+      }
+      return { inFlight, waiting };
+    };
     create = (i: number) => {
       const id = `mqttjs-${String(i + 1).padStart(4, "0")}`;
       const env = new Environment(indoorDay(1 + i * 7919));
@@ -192,6 +228,7 @@ async function main(): Promise<void> {
         }, INTERVAL);
       });
       client.on("error", () => undefined);
+      clients.push(client);
       stops.push(() => {
         if (timer) clearInterval(timer);
         client.end(true);
@@ -224,6 +261,7 @@ async function main(): Promise<void> {
   await sleep(SECONDS * 1000);
   const rate = ((acked - a0) * 1000) / (performance.now() - w0);
   const after = await memoryOverPeriod();
+  const held = backlog();
   process.stdout.write(
     JSON.stringify({
       mode,
@@ -235,6 +273,8 @@ async function main(): Promise<void> {
       heapPerDevice: Math.round((after.heap - base.heap) / N),
       marginalHeapPerDevice: Math.round((after.heap - mid.heap) / (N - half)),
       rssPerDevice: Math.round((after.rss - base.rss) / N),
+      inFlightPerDevice: +(held.inFlight / N).toFixed(1),
+      waitingPerDevice: +(held.waiting / N).toFixed(1),
     }) + "\n",
   );
   for (const s of stops) s();

@@ -5,7 +5,8 @@
  * memory does not mix). Reports connect time, acknowledged readings per second
  * (QoS 1, every device offering one reading per FLEET_INTERVAL_MS) and memory
  * per device (V8 heap + external after a full GC, and RSS, over the process
- * before the fleet). Three fleets:
+ * before the fleet), and how many readings each device held (in flight or waiting) when
+ * memory was read. Three fleets:
  *   - ours:   the whole firmware app per device (config, flash, simulated sensors, MQTT, SenML);
  *   - client: our MqttClient alone, doing what the MQTT.js loop does (like for like);
  *   - mqttjs: MQTT.js 5 clients.
@@ -46,6 +47,14 @@ for (const [label, ours] of [["whole app per device", r.ours], ["MqttClient alon
     notes: note + "; the fleet is made in two halves: (whole fleet - first half) / second half, without the one-time costs the per-device figure spreads over N",
   });
   fixedResult({ name: `fleet: RSS per device (${label})`, unit: "bytes", value: ours.rssPerDevice, peer: "MQTT.js", peerValue: peer.rssPerDevice, notes: note });
+  fixedResult({
+    name: `fleet: readings held per device when memory was read (${label})`,
+    unit: "readings",
+    value: ours.inFlightPerDevice + ours.waitingPerDevice,
+    peer: "MQTT.js",
+    peerValue: peer.inFlightPerDevice + peer.waitingPerDevice,
+    notes: note + `; in flight (handed to the client, not acknowledged) ${ours.inFlightPerDevice} vs ${peer.inFlightPerDevice}, waiting (not yet handed over) ${ours.waitingPerDevice} vs ${peer.waitingPerDevice}: a backlog costs memory on either side`,
+  });
 }
 
 const cases: BenchCase[] = [];

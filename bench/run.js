@@ -75,7 +75,7 @@ function parseLines(text, results, errors, label) {
     if (line.startsWith("##bench ")) {
       const r = JSON.parse(line.slice(8));
       results.push(r);
-      const vs = r.peer ? `  vs ${r.peer} ${fmt(r.peerValue)} → ratio ${r.ratio.toFixed(2)}` : "";
+      const vs = r.peer ? `  vs ${r.peer} ${fmt(r.peerValue)} → ratio ${r.ratio == null ? "n/a" : r.ratio.toFixed(2)}` : "";
       process.stdout.write(`  [${r.engine}] ${r.name}: ${fmt(r.value)} ${r.unit}${vs}\n`);
     } else if (line.startsWith("##bench-error ")) {
       const e = JSON.parse(line.slice(14));
