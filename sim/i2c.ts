@@ -140,6 +140,7 @@ export class I2cBus {
 
   /** @internal one transaction on the wire */
   transfer(address: number, op: "read" | "write", count: number, data: Uint8Array | undefined, stop: boolean): Uint8Array {
+    if (this.logLimit <= 0 && !this.#faults?.length) return this.#plain(address, op, count, data, stop);
     const entry: I2cTransaction = { address, op, data: data ? data.slice() : new Uint8Array(0), stop };
     this.#record(entry);
     const fault = this.#takeFault(address, op);
@@ -167,6 +168,24 @@ export class I2cBus {
       entry.error = (error as Error).message;
       throw error;
     }
+  }
+
+  /**
+   * A transaction with nothing to log and no fault queued (a fleet's buses): the same checks and
+   * results without the log entry and its copies. A read returns the chip's own array, which
+   * SimI2C.read copies into what it hands out (a new ArrayBuffer, or the caller's buffer).
+   */
+  #plain(address: number, op: "read" | "write", count: number, data: Uint8Array | undefined, stop: boolean): Uint8Array {
+    if (this.#log?.length) this.#log.length = 0;
+    const peripheral = this.peripheral(address);
+    if (!peripheral) throw new I2cNackError("address", `I2C address 0x${address.toString(16)} not acknowledged (no device)`);
+    if (op === "write") {
+      peripheral.write(data!, stop);
+      return data!;
+    }
+    const out = peripheral.read(count, stop);
+    if (out.length !== count) throw new Error(`simulated peripheral 0x${address.toString(16)} returned ${out.length} bytes for a ${count}-byte read`);
+    return out;
   }
 
   #takeFault(address: number, op: "read" | "write"): I2cFault | undefined {

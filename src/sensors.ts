@@ -84,7 +84,9 @@ export interface SensorReading {
  * from an earlier reading.
  */
 export function measureAll(drivers: readonly SensorDriver[], done: (merged: Sample, each: SensorReading[]) => void): void {
-  const each: SensorReading[] = drivers.map((d) => ({ chip: d.chip, sample: {} }));
+  // Each driver's entry is made when it answers (every driver answers, with an empty sample
+  // when it has nothing): no placeholder object per driver and pass.
+  const each: SensorReading[] = new Array(drivers.length);
   let pending = drivers.length;
   const finish = () => {
     const merged: Sample = {};
@@ -99,10 +101,10 @@ export function measureAll(drivers: readonly SensorDriver[], done: (merged: Samp
     finish();
     return;
   }
-  drivers.forEach((driver, i) => {
-    driver.measure((sample) => {
-      if (sample) each[i].sample = sample;
+  for (let i = 0; i < drivers.length; i++) {
+    drivers[i].measure((sample) => {
+      each[i] = { chip: drivers[i].chip, sample: sample || {} };
       if (--pending === 0) finish();
     });
-  });
+  }
 }

@@ -266,6 +266,33 @@ describe("I2C instance lifecycle and options (ECMA-419 §8)", () => {
     expect(new I2cBus().logLimit).toBe(256);
   });
 
+  it("without a log (a fleet's bus) a transaction behaves the same: NACK for a missing chip, faults still apply, a read into the caller's buffer, a peripheral's array never handed out", () => {
+    const bus = new I2cBus({ logLimit: 0 });
+    const chip = new RegisterPeripheral();
+    chip.registers[0x20] = 0xa5;
+    bus.attach(0x40, chip);
+    const i2c = new bus.I2C({ ...PINS, address: 0x40 });
+    const missing = new bus.I2C({ ...PINS, address: 0x41 });
+    expect(() => missing.read(1)).toThrow(I2cNackError);
+    i2c.write(Uint8Array.of(0x20), false);
+    const into = new Uint8Array(1);
+    expect(i2c.read(into)).toBe(1);
+    expect(into[0]).toBe(0xa5);
+    // the peripheral's answer is copied: changing what read(n) returned changes nothing in the chip
+    const own = { answer: Uint8Array.of(7, 8), write() {}, read: () => own.answer };
+    bus.attach(0x50, own);
+    const other = new bus.I2C({ ...PINS, address: 0x50 });
+    const got = new Uint8Array(other.read(2));
+    got[0] = 99;
+    expect(Array.from(own.answer)).toEqual([7, 8]);
+    bus.injectFault({ kind: "corrupt", address: 0x40, byteIndex: 0, mask: 0xff });
+    i2c.write(Uint8Array.of(0x20), false);
+    expect(new Uint8Array(i2c.read(1))[0]).toBe(0xa5 ^ 0xff);
+    bus.injectFault({ kind: "timeout", address: 0x40 });
+    expect(() => i2c.read(1)).toThrow(I2cTimeoutError);
+    expect(bus.log).toHaveLength(0);
+  });
+
   it.each([[-1], [1.5], [NaN]])("rejects logLimit %p", (limit) => {
     expect(() => new I2cBus({ logLimit: limit })).toThrow(RangeError);
   });

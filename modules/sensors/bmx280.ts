@@ -187,7 +187,8 @@ export class Bmx280 extends I2cSensor<Sample> {
       this.fail("check chip id", `expected 0x${this.chipId.toString(16)}, read 0x${id[0].toString(16)}`, true);
       return false;
     }
-    const tp = this.readRegisters("read calibration", BMX280_REGISTERS.calib00, 26);
+    // A copy: the humidity block below is read into the same shared buffer (I2cSensor.read).
+    const tp = this.readRegisters("read calibration", BMX280_REGISTERS.calib00, 26)?.slice();
     if (!tp) return false;
     let humidity: Uint8Array | undefined;
     if (this.hasHumidity) {
@@ -220,6 +221,7 @@ export class Bmx280 extends I2cSensor<Sample> {
     if (!b) return {};
     const adcP = (b[0] << 12) | (b[1] << 4) | (b[2] >> 4);
     const adcT = (b[3] << 12) | (b[4] << 4) | (b[5] >> 4);
+    const adcH = this.hasHumidity ? (b[6] << 8) | b[7] : 0x8000; // all raw values before any report (shared buffer)
     const out: Sample = {};
     if (adcT === 0x80000) return out; // temperature skipped: nothing can be compensated
     const tFine = temperatureFine(c, adcT);
@@ -230,7 +232,6 @@ export class Bmx280 extends I2cSensor<Sample> {
       else out.barometer = { pressure: p / 256 };
     }
     if (this.hasHumidity) {
-      const adcH = (b[6] << 8) | b[7];
       if (adcH !== 0x8000) out.hygrometer = { humidity: compensateHumidity(c, adcH, tFine) / 1024 };
     }
     return out;

@@ -187,11 +187,12 @@ export class Scd4x extends I2cSensor<Sample> {
     yield SCD4X_TIMES.read;
     const bytes = this.read("read measurement", 9);
     if (!bytes) return {};
+    // All three words before any report: the bytes are the drivers' shared buffer (I2cSensor.read).
     const co2 = decodeWord(bytes, 0);
-    if (typeof co2 === "string") this.fail("read CO2", co2);
     const t = decodeWord(bytes, 1);
-    if (typeof t === "string") this.fail("read temperature", t);
     const rh = decodeWord(bytes, 2);
+    if (typeof co2 === "string") this.fail("read CO2", co2);
+    if (typeof t === "string") this.fail("read temperature", t);
     if (typeof rh === "string") this.fail("read humidity", rh);
     this.#co2Word = typeof co2 === "number" ? co2 : -1;
     this.#tWord = typeof t === "number" ? t : -1;

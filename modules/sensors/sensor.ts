@@ -105,6 +105,37 @@ export function checkOptions(chip: string, options: unknown): asserts options is
 }
 
 
+/*
+ * The bytes of one I2C transaction, shared by every driver. ECMA-419 I2C is synchronous and a
+ * driver decodes what it read before it yields to the scheduler, so one buffer serves every
+ * driver of the firmware: read(byteLength) would make a new ArrayBuffer per transaction and
+ * Uint8Array.from a second for every command written, a dozen allocations per sampling pass
+ * for the garbage collector (on XS, chunk-heap churn). Reads fill a view of READ_SCRATCH
+ * (ECMA-419 I2C `read(buffer)`); writes copy the command into a view of WRITE_SCRATCH, so a
+ * register-address write does not clobber bytes a driver is still decoding. Views are made once
+ * per length. Longer transfers (none of our chips needs one) get a buffer of their own.
+ */
+const SCRATCH_BYTES = 32;
+const READ_SCRATCH = new Uint8Array(SCRATCH_BYTES);
+const WRITE_SCRATCH = new Uint8Array(SCRATCH_BYTES);
+const READ_VIEWS: Uint8Array[] = [];
+const WRITE_VIEWS: Uint8Array[] = [];
+
+function readView(count: number): Uint8Array {
+  if (count > SCRATCH_BYTES) return new Uint8Array(count);
+  return (READ_VIEWS[count] ??= READ_SCRATCH.subarray(0, count));
+}
+
+function writeView(bytes: ArrayLike<number>): Uint8Array {
+  const n = bytes.length;
+  const view = n > SCRATCH_BYTES ? new Uint8Array(n) : (WRITE_VIEWS[n] ??= WRITE_SCRATCH.subarray(0, n));
+  for (let i = 0; i < n; i++) view[i] = bytes[i];
+  return view;
+}
+
+/** Job names, one string per chip for every instance ("SHT3x measure"). */
+const STEP_NAMES: { [chip: string]: string } = {};
+
 export abstract class I2cSensor<S extends object = Sample> {
   readonly chip: string;
   readonly address: number;
@@ -171,7 +202,7 @@ export abstract class I2cSensor<S extends object = Sample> {
       return false;
     }
     try {
-      this.device.write(Uint8Array.from(bytes as ArrayLike<number>), stop);
+      this.device.write(writeView(bytes), stop);
       return true;
     } catch (error) {
       this.fail(operation, error);
@@ -179,11 +210,17 @@ export abstract class I2cSensor<S extends object = Sample> {
     }
   }
 
-  /** One read transaction of `count` bytes; undefined (after reporting) when it failed. */
+  /**
+   * One read transaction of `count` bytes; undefined (after reporting) when it failed. The
+   * bytes are a view of the drivers' shared buffer, valid until the next read of any driver:
+   * decode them at once, copy what must be kept (`slice()`).
+   */
   protected read(operation: string, count: number): Uint8Array | undefined {
     if (!this.device) return this.fail(operation, "instance is closed");
+    const view = readView(count);
     try {
-      return new Uint8Array(this.device.read(count) as ArrayBuffer);
+      this.device.read(view);
+      return view;
     } catch (error) {
       return this.fail(operation, error);
     }
@@ -195,11 +232,13 @@ export abstract class I2cSensor<S extends object = Sample> {
     return this.read(operation, count);
   }
 
-  /** Reads without reporting: for "is a result there yet" probes whose NACK is not an error. */
+  /** Reads without reporting: for "is a result there yet" probes whose NACK is not an error. The bytes are shared as read()'s are. */
   protected tryRead(count: number): Uint8Array | Error {
     if (!this.device) return new Error("instance is closed");
+    const view = readView(count);
     try {
-      return new Uint8Array(this.device.read(count) as ArrayBuffer);
+      this.device.read(view);
+      return view;
     } catch (error) {
       return error instanceof Error ? error : new Error(String(error));
     }
@@ -244,10 +283,17 @@ export abstract class I2cSensor<S extends object = Sample> {
       return;
     }
     const wait = result.value > 0 ? result.value : 0;
-    this.#job = this.scheduler.after(wait, () => {
-      this.#job = undefined;
-      this.#step();
-    }, { name: `${this.chip} measure` });
+    const chip = this.chip;
+    const deadline = this.scheduler.now() + wait;
+    // A shared run with this driver as its target, and a name made once per chip: no closure,
+    // options object or string per step (a pass makes one step per wait of every driver).
+    this.#job = this.scheduler.schedule({ name: (STEP_NAMES[chip] ??= chip + " measure"), deadline, run: I2cSensor.#stepJob, target: this });
+  }
+
+  /** The run of every measurement step's job; the job's target is the driver. */
+  static #stepJob(this: I2cSensor<object>): void {
+    this.#job = undefined;
+    this.#step();
   }
 
   #finish(sample: S | undefined): void {

@@ -211,10 +211,11 @@ export class Sht3x extends I2cSensor<Sample> {
 
   #decode(bytes: Uint8Array): Sample {
     const out: Sample = {};
+    // Both words before any report: the bytes are the drivers' shared buffer (I2cSensor.read).
     const t = decodeWord(bytes, 0);
+    const rh = decodeWord(bytes, 1);
     if (typeof t === "number") out.thermometer = { temperature: -45 + (175 * t) / 65535 }; // §4.13
     else this.fail("read temperature", t);
-    const rh = decodeWord(bytes, 1);
     if (typeof rh === "number") out.hygrometer = { humidity: (100 * rh) / 65535 }; // §4.13
     else this.fail("read humidity", rh);
     return out;

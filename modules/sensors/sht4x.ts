@@ -86,10 +86,11 @@ export class Sht4x extends I2cSensor<Sample> {
     const bytes = this.read("read measurement", 6);
     if (!bytes) return {};
     const out: Sample = {};
+    // Both words before any report: the bytes are the drivers' shared buffer (I2cSensor.read).
     const t = decodeWord(bytes, 0);
+    const rh = decodeWord(bytes, 1);
     if (typeof t === "number") out.thermometer = { temperature: -45 + (175 * t) / 65535 }; // §4.6
     else this.fail("read temperature", t);
-    const rh = decodeWord(bytes, 1);
     if (typeof rh === "number") out.hygrometer = { humidity: Math.min(100, Math.max(0, -6 + (125 * rh) / 65535)) }; // §4.6, cropped
     else this.fail("read humidity", rh);
     return out;
