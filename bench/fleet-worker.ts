@@ -24,6 +24,7 @@
  * per-device figure spreads over N.
  */
 import * as mqtt from "mqtt";
+import { monitorEventLoopDelay } from "perf_hooks";
 import { getBoard } from "../boards/index";
 import { SimDevice } from "../sim/device";
 import { Environment } from "../sim/environment";
@@ -258,10 +259,17 @@ async function main(): Promise<void> {
   await sleep(6000);
   const a0 = acked;
   const w0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
   await sleep(SECONDS * 1000);
+  lag.disable();
+  const cpu = process.cpuUsage(cpu0);
   const rate = ((acked - a0) * 1000) / (performance.now() - w0);
   const after = await memoryOverPeriod();
   const held = backlog();
+  // FLEET_SNAPSHOT=<file>: a heap snapshot right after the memory readings, to see what a device holds.
+  if (process.env.FLEET_SNAPSHOT) (await import("v8")).writeHeapSnapshot(process.env.FLEET_SNAPSHOT);
   process.stdout.write(
     JSON.stringify({
       mode,
@@ -273,6 +281,9 @@ async function main(): Promise<void> {
       heapPerDevice: Math.round((after.heap - base.heap) / N),
       marginalHeapPerDevice: Math.round((after.heap - mid.heap) / (N - half)),
       rssPerDevice: Math.round((after.rss - base.rss) / N),
+      cpuPerReadingUs: Math.round((cpu.user + cpu.system) / Math.max(1, acked - a0)),
+      loopDelayP50Ms: Math.round(lag.percentile(50) / 1e6),
+      loopDelayP99Ms: Math.round(lag.percentile(99) / 1e6),
       inFlightPerDevice: +(held.inFlight / N).toFixed(1),
       waitingPerDevice: +(held.waiting / N).toFixed(1),
     }) + "\n",

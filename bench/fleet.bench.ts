@@ -6,7 +6,7 @@
  * (QoS 1, every device offering one reading per FLEET_INTERVAL_MS) and memory
  * per device (V8 heap + external after a full GC, and RSS, over the process
  * before the fleet), and how many readings each device held (in flight or waiting) when
- * memory was read. Three fleets:
+ * memory was read, and CPU per acknowledged reading with the event loop's delay. Three fleets:
  *   - ours:   the whole firmware app per device (config, flash, simulated sensors, MQTT, SenML);
  *   - client: our MqttClient alone, doing what the MQTT.js loop does (like for like);
  *   - mqttjs: MQTT.js 5 clients.
@@ -47,6 +47,14 @@ for (const [label, ours] of [["whole app per device", r.ours], ["MqttClient alon
     notes: note + "; the fleet is made in two halves: (whole fleet - first half) / second half, without the one-time costs the per-device figure spreads over N",
   });
   fixedResult({ name: `fleet: RSS per device (${label})`, unit: "bytes", value: ours.rssPerDevice, peer: "MQTT.js", peerValue: peer.rssPerDevice, notes: note });
+  fixedResult({
+    name: `fleet: CPU per acknowledged reading (${label})`,
+    unit: "µs",
+    value: ours.cpuPerReadingUs,
+    peer: "MQTT.js",
+    peerValue: peer.cpuPerReadingUs,
+    notes: note + `; user + system CPU of the fleet's process over the steady window; event-loop delay p50/p99 ${ours.loopDelayP50Ms}/${ours.loopDelayP99Ms} ms vs ${peer.loopDelayP50Ms}/${peer.loopDelayP99Ms} ms (a loop running late holds devices mid-pass, which shows in memory)`,
+  });
   fixedResult({
     name: `fleet: readings held per device when memory was read (${label})`,
     unit: "readings",
