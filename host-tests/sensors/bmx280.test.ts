@@ -50,6 +50,27 @@ describe("BMx280 compensation (datasheet integer formulas)", () => {
     expect(Math.abs(compensatePressure(DATASHEET_CALIBRATION, adc, tFine) / 256 - pa)).toBeLessThanOrEqual(0.2);
   });
 
+  it("simulator inversion: a hint (the previous conversion) changes how the answer is found, never the answer", () => {
+    const c = DATASHEET_CALIBRATION;
+    const tFine = temperatureFine(c, 519888);
+    const hints = [0, 1, 1000, 300_000, 415_148, 415_160, 600_000, (1 << 20) - 1, (1 << 20) + 5];
+    for (const pa of [30000, 70000, 100653.27, 101325, 110000]) {
+      const plain = invertPressure(c, pa, tFine);
+      for (const hint of hints) {
+        expect(invertPressure(c, pa, tFine, 1, hint)).toBe(plain);
+        expect(invertPressure(c, pa, tFine, 4, hint)).toBe(invertPressure(c, pa, tFine, 4));
+      }
+    }
+    for (const t of [-40, 0, 25.08, 85]) {
+      const plain = invertTemperature(c, t);
+      for (const hint of hints) expect(invertTemperature(c, t, 1, hint)).toBe(plain);
+    }
+    for (const h of [0, 3.5, 45, 100]) {
+      const plain = invertHumidity(c, h, tFine);
+      for (const hint of [0, 1, 20_000, 65_535, 70_000]) expect(invertHumidity(c, h, tFine, hint)).toBe(plain);
+    }
+  });
+
   it.each([0, 3.5, 45, 97, 100])("simulator inversion reproduces %d %%RH within 0.01", (h) => {
     const tFine = temperatureFine(DATASHEET_CALIBRATION, 519888);
     const adc = invertHumidity(DATASHEET_CALIBRATION, h, tFine);
