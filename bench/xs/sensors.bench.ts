@@ -4,8 +4,8 @@
  * To time the driver and not the simulator, each driver runs on a canned I2C device: first the
  * driver is run once against its simulated chip (sim/devices) through a recording wrapper that
  * keeps the last response to each (command, length); then a fresh driver instance is timed on
- * a device that answers from that table (one map lookup and one ArrayBuffer copy per read, as a
- * real ECMA-419 read returns a new buffer). The bytes are thus valid chip output (CRCs,
+ * a device that answers from that table (one map lookup and a copy per read: a new ArrayBuffer
+ * for read(byteLength), or into the caller's buffer for read(buffer), which the drivers use). The bytes are thus valid chip output (CRCs,
  * calibration block, status bits), and the driver does all its real work: commands, reads,
  * CRC checks, conversions, compensation, the sample object.
  *
@@ -26,6 +26,7 @@ import type { Sample, SensorError, SensorOptions } from "../../modules/sensors/s
 import { Sht3x, SHT3X_DURATION_MAX } from "../../modules/sensors/sht3x";
 import { Sht4x } from "../../modules/sensors/sht4x";
 import { Bme280, Bmp280 } from "../../modules/sensors/bmx280";
+import { compensatePressure, compensatePressureBig } from "../../modules/sensors/bmx280-compensation";
 import { Bh1750 } from "../../modules/sensors/bh1750";
 import { Scd4x } from "../../modules/sensors/scd4x";
 import { Battery } from "../../modules/sensors/battery";
@@ -52,10 +53,17 @@ function recordingIo(bus: I2cBus, table: Table): I2cConstructor {
       this.#device.write(data, stop);
       last = writeKey(data);
     }
-    read(count: number, stop?: boolean): ArrayBuffer {
-      const ab = this.#device.read(count, stop);
-      table.set(last * 64 + count, ab.slice(0));
-      return ab;
+    read(what: number | Uint8Array, stop?: boolean): ArrayBuffer | number {
+      // ECMA-419 I2C read(byteLength) or read(buffer): the drivers pass their shared buffer
+      if (typeof what === "number") {
+        const ab = this.#device.read(what, stop);
+        table.set(last * 64 + what, ab.slice(0));
+        return ab;
+      }
+      const ab = this.#device.read(what.length, stop);
+      table.set(last * 64 + what.length, ab.slice(0));
+      what.set(new Uint8Array(ab));
+      return what.length;
     }
     close(): void {
       this.#device.close();
@@ -72,10 +80,13 @@ function cannedIo(table: Table): I2cConstructor {
     write(data: ByteBuffer): void {
       last = writeKey(data);
     }
-    read(count: number): ArrayBuffer {
+    read(what: number | Uint8Array): ArrayBuffer | number {
+      const count = typeof what === "number" ? what : what.length;
       const ab = table.get(last * 64 + count);
       if (ab === undefined) throw new Error("canned I2C: no recorded answer to 0x" + last.toString(16) + " / " + count);
-      return ab.slice(0);
+      if (typeof what === "number") return ab.slice(0);
+      what.set(new Uint8Array(ab)); // into the caller's buffer, as a real read(buffer) fills it
+      return count;
     }
     close(): void {}
   } as unknown as I2cConstructor;
@@ -108,6 +119,10 @@ function record(chip: (clock: VirtualClock, env: Environment) => I2cPeripheral, 
   const driver = make({ sensor: { io: recordingIo(bus, table), address }, scheduler, onError: (e) => errors.push(e) });
   clock.advance(6000); // start-up waits (SCD4x stop/start, periodic first results)
   runMeasure(driver, clock);
+  // One SCD4x interval later, so the second measurement reads a new result: the table keeps the
+  // last answer to each command, and right after the first the SCD4x's data-ready says "none
+  // yet" (the driver then returns its kept result), which replayed is "never ready".
+  clock.advance(5000);
   runMeasure(driver, clock);
   driver.sample();
   if (errors.length) throw new Error("recording: " + errors[0].message);
@@ -254,5 +269,19 @@ cases.push({
   check: () => checkSample(battery.sample(), batteryErrors, ["battery"], "Battery"),
   notes: "constant ADC value; no peer on XS",
 });
+
+// The 64-bit pressure formula: in doubles (what the driver runs) against the BigInt version (the
+// reference and the fallback), the datasheet's worked example, in the same run.
+const cal = { T1: 27504, T2: 26435, T3: -1000, P1: 36477, P2: -10685, P3: 3024, P4: 2855, P5: 140, P6: -7, P7: 15500, P8: -14600, P9: 6000 };
+for (const [label, f] of [["doubles", compensatePressure], ["BigInt", compensatePressureBig]] as const) {
+  cases.push({
+    name: `sensor BMx280 compensatePressure (${label})`,
+    run: () => f(cal, 415148, 128422),
+    check: () => {
+      if (f(cal, 415148, 128422) !== 25767233) throw new Error(`compensatePressure (${label}): not the datasheet's 25767233`);
+    },
+    notes: "adc_P 415148, t_fine 128422 (BMP280 datasheet §3.12 example); no peer on XS",
+  });
+}
 
 export default cases;

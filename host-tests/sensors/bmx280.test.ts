@@ -1,8 +1,9 @@
 // @xs
-import { compensatePressure, compensateTemperature, compensateHumidity, encodeCalibration, parseCalibration, temperatureFine } from "../../modules/sensors/bmx280-compensation";
+import { compensatePressure, compensatePressureBig, pressureInDoubles, compensateTemperature, compensateHumidity, encodeCalibration, parseCalibration, temperatureFine } from "../../modules/sensors/bmx280-compensation";
 import { Bme280, Bmp280, bmx280MeasurementTimeMax } from "../../modules/sensors/bmx280";
 import { Bmx280Sim, DATASHEET_CALIBRATION, invertHumidity, invertPressure, invertTemperature } from "../../sim/devices/bmx280";
 import { steps } from "../../sim/environment";
+import { Prng } from "../../sim/prng";
 import { rig } from "./helpers";
 
 function setup(spec = {}, variant: "bme280" | "bmp280" = "bme280", config: any = {}) {
@@ -21,10 +22,35 @@ describe("BMx280 compensation (datasheet integer formulas)", () => {
     expect(compensateTemperature(t)).toBe(2508);
   });
 
-  it("64-bit pressure (BigInt): adc_P 415148 -> 25767233 / 256 = 100653.25 Pa (datasheet: 100653.27 with doubles)", () => {
+  it("64-bit pressure: adc_P 415148 -> 25767233 / 256 = 100653.25 Pa (datasheet: 100653.27 with doubles)", () => {
     const p = compensatePressure(DATASHEET_CALIBRATION, 415148, 128422);
     expect(p).toBe(25767233);
     expect(p / 256).toBeCloseTo(100653.27, 1);
+  });
+
+  it("64-bit pressure in doubles: the same value as the BigInt formula for 20,000 random calibrations, temperatures and ADC values, and no BigInt for real chips (-40..85 °C)", () => {
+    const rng = new Prng(0xb0b);
+    const int16 = () => (rng.nextUint32() & 0xffff) - 32768;
+    const pick = (n: number) => rng.nextUint32() % n;
+    let exact = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const cal = i % 2 === 0 ? DATASHEET_CALIBRATION : {
+        T1: pick(65536), T2: int16(), T3: int16(),
+        P1: [0, 1, 65535][pick(40)] ?? pick(65536), P2: int16(), P3: int16(), P4: int16(), P5: int16(), P6: int16(), P7: int16(), P8: int16(), P9: int16(),
+      };
+      // realistic t_fine (-40..85 °C), then wider, then anything an int32 holds
+      const tFine = i % 3 === 0 ? -204800 + pick(640000) : i % 3 === 1 ? -2_000_000 + pick(4_000_000) : (rng.nextUint32() | 0);
+      const adcP = [0, 1, (1 << 20) - 1][pick(50)] ?? pick(1 << 20);
+      const big = compensatePressureBig(cal, adcP, tFine);
+      const got = compensatePressure(cal, adcP, tFine);
+      if (got !== big) throw new Error(`${got} instead of ${big} for t_fine ${tFine}, adc_P ${adcP}, calibration ${JSON.stringify(cal)}`);
+      const fast = pressureInDoubles(cal, adcP, tFine);
+      if (fast === fast) {
+        expect(fast).toBe(big);
+        exact++;
+      } else if (cal === DATASHEET_CALIBRATION && i % 3 === 0) throw new Error(`BigInt needed for a real chip: t_fine ${tFine}, adc_P ${adcP}`);
+    }
+    expect(exact).toBeGreaterThan(6_000); // the fast path is the common one
   });
 
   it("humidity Q22.10 stays within 0..100 %RH (the datasheet clamp at 419430400)", () => {
