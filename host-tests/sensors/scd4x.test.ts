@@ -72,7 +72,7 @@ describe("SCD4x driver against the simulated chip", () => {
   });
 
   it("periodic, a step that runs late across the chip's next result: asks again at once instead of sleeping a whole interval (a busy event loop stacked a fleet device's sampling passes for 5 s)", () => {
-    const r = rig({ co2: ramp(500, 1500, 0, 60_000) });
+    const r = rig({ co2: 777 });
     // The host timers of this scheduler fire `late.ms` after they are due, as on a loaded host.
     const late = { ms: 0 };
     const clock = { now: () => r.clock.now(), epoch: () => r.clock.epoch(), setTimer: (cb: () => void, ms: number) => r.clock.setTimer(cb, ms + late.ms), clearTimer: (h: unknown) => r.clock.clearTimer(h as never) };
@@ -80,20 +80,37 @@ describe("SCD4x driver against the simulated chip", () => {
     const chip = new Scd4xSim({ clock: r.clock, environment: r.environment, variant: "scd41" });
     r.bus.attach(0x62, chip);
     const sensor = new Scd4x({ sensor: { io: r.bus.I2C }, scheduler, onError: r.onError, mode: "periodic" });
-    const a = r.measure(sensor);
     const start = 500; // the start command, after the 500 ms stop (see the constructor test)
-    expect(r.clock.now()).toBeLessThan(start + 5000 + 10);
-    // Just before the second result is due (start + 10 s), the step after the data-ready
-    // question runs 100 ms late: by then the kept result is more than one interval old.
-    r.clock.advanceTo(start + 10_000 - 1);
-    const reads = chip.commands.filter((c) => c === 0xec05).length;
+    r.clock.advance(start + 1);
+    expect(chip.mode).toBe("periodic");
+    // 50 ms before the first result is due (start + 5 s), with no result kept yet: the data-ready
+    // question says "not yet", and the step after it runs 100 ms late, past the result.
+    r.clock.advanceTo(start + 5000 - 50);
     late.ms = 100;
     const t0 = r.clock.now();
-    const b = r.measure(sensor);
+    const s = r.measure(sensor);
     expect(r.clock.now() - t0).toBeLessThan(400);
-    expect(b.carbonDioxideDetector!.CO2).toBeGreaterThan(a.carbonDioxideDetector!.CO2);
-    expect(chip.commands.filter((c) => c === 0xec05).length).toBe(reads + 1);
+    expect(s.carbonDioxideDetector!.CO2).toBe(777);
     expect(r.errors).toEqual([]);
+  });
+
+  it("periodic: no data-ready question while the result after the kept one is not due yet (§3.6.2: one result per interval)", () => {
+    const { sensor, measure, clock, chip, errors } = setup({ co2: ramp(500, 1500, 0, 60_000) });
+    const a = measure(sensor); // the first result, read just after start + 5 s
+    const polls = () => chip.commands.filter((c) => c === 0xe4b8).length;
+    const before = polls();
+    for (let i = 0; i < 40; i++) {
+      clock.advance(100);
+      const t = clock.now();
+      expect(measure(sensor)).toEqual(a);
+      expect(clock.now()).toBe(t); // at once: no 1 ms command wait
+    }
+    expect(polls()).toBe(before);
+    clock.advance(1000); // past start + 10 s: the second result is due
+    const b = measure(sensor);
+    expect(polls()).toBe(before + 1);
+    expect(b.carbonDioxideDetector!.CO2).toBeGreaterThan(a.carbonDioxideDetector!.CO2);
+    expect(errors).toEqual([]);
   });
 
   it("SCD41 single shot: 0x219D then 5 s", () => {

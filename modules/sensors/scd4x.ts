@@ -152,6 +152,16 @@ export class Scd4x extends I2cSensor<Sample> {
         this.fail("measure", "periodic measurement is not running");
         return {};
       }
+      // One result per interval (§3.6.2, 5 s; 30 s low power): while the result after the
+      // kept one is not yet due, the kept one is the chip's current value, and asking
+      // data-ready (a command, a 1 ms wait and a read) cannot find anything newer.
+      const kept = this.sample();
+      if (kept) {
+        const start = this.#periodicStart;
+        const interval = this.interval;
+        const next = start + (Math.floor((this.#latestAt - start) / interval) + 1) * interval;
+        if (this.now() < next) return kept;
+      }
       // poll data-ready; give up after two intervals past the first expected result
       const deadline = Math.max(this.now(), this.#periodicStart + this.interval) + 2 * this.interval;
       for (;;) {
