@@ -140,8 +140,8 @@ export class I2cBus {
 
   /** @internal one transaction on the wire */
   transfer(address: number, op: "read" | "write", count: number, data: Uint8Array | undefined, stop: boolean): Uint8Array {
-    if (this.logLimit <= 0 && !this.#faults?.length) return this.#plain(address, op, count, data, stop);
-    const entry: I2cTransaction = { address, op, data: data ? data.slice() : new Uint8Array(0), stop };
+    // The log entry and its copies only when a log is kept (a fleet's buses keep none).
+    const entry: I2cTransaction | undefined = this.logLimit > 0 ? { address, op, data: data ? data.slice() : new Uint8Array(0), stop } : undefined;
     this.#record(entry);
     const fault = this.#takeFault(address, op);
     try {
@@ -152,40 +152,24 @@ export class I2cBus {
       if (op === "write") {
         if (fault?.kind === "data-nack") throw new I2cNackError("data");
         peripheral.write(data!, stop);
-        return entry.data;
+        return entry ? entry.data : data!;
       }
       const out = peripheral.read(count, stop);
       if (out.length !== count) throw new Error(`simulated peripheral 0x${address.toString(16)} returned ${out.length} bytes for a ${count}-byte read`);
-      const bytes = out.slice();
+      // A copy when the bytes are logged or corrupted, so the chip's own array stays as it made
+      // it; otherwise SimI2C.read copies them into what it hands out.
+      const bytes = entry || fault ? out.slice() : out;
       if (fault?.kind === "corrupt" && bytes.length) {
         const i = Math.min(fault.byteIndex ?? 0, bytes.length - 1);
         bytes[i] ^= fault.mask ?? 0x01;
       }
       if (fault?.kind === "data-nack") throw new I2cNackError("data");
-      entry.data = bytes;
+      if (entry) entry.data = bytes;
       return bytes;
     } catch (error) {
-      entry.error = (error as Error).message;
+      if (entry) entry.error = (error as Error).message;
       throw error;
     }
-  }
-
-  /**
-   * A transaction with nothing to log and no fault queued (a fleet's buses): the same checks and
-   * results without the log entry and its copies. A read returns the chip's own array, which
-   * SimI2C.read copies into what it hands out (a new ArrayBuffer, or the caller's buffer).
-   */
-  #plain(address: number, op: "read" | "write", count: number, data: Uint8Array | undefined, stop: boolean): Uint8Array {
-    if (this.#log?.length) this.#log.length = 0;
-    const peripheral = this.peripheral(address);
-    if (!peripheral) throw new I2cNackError("address", `I2C address 0x${address.toString(16)} not acknowledged (no device)`);
-    if (op === "write") {
-      peripheral.write(data!, stop);
-      return data!;
-    }
-    const out = peripheral.read(count, stop);
-    if (out.length !== count) throw new Error(`simulated peripheral 0x${address.toString(16)} returned ${out.length} bytes for a ${count}-byte read`);
-    return out;
   }
 
   #takeFault(address: number, op: "read" | "write"): I2cFault | undefined {
@@ -203,8 +187,8 @@ export class I2cBus {
     return undefined;
   }
 
-  #record(entry: I2cTransaction): void {
-    if (this.logLimit <= 0) {
+  #record(entry: I2cTransaction | undefined): void {
+    if (!entry) {
       if (this.#log?.length) this.#log.length = 0;
       return;
     }
