@@ -124,6 +124,12 @@ export class Scd4x extends I2cSensor<Sample> {
     return this.#sampleOf(this.#co2Word, this.#tWord, this.#rhWord);
   }
 
+  /** When the newest result due by `time` was due: the start of periodic measurement plus whole intervals (the start itself before the first). */
+  #dueBy(time: number): number {
+    const start = this.#periodicStart;
+    return start + Math.floor((time - start) / this.interval) * this.interval;
+  }
+
   #forget(): void {
     this.#co2Word = this.#tWord = this.#rhWord = -1;
   }
@@ -156,12 +162,7 @@ export class Scd4x extends I2cSensor<Sample> {
       // kept one is not yet due, the kept one is the chip's current value, and asking
       // data-ready (a command, a 1 ms wait and a read) cannot find anything newer.
       const kept = this.sample();
-      if (kept) {
-        const start = this.#periodicStart;
-        const interval = this.interval;
-        const next = start + (Math.floor((this.#latestAt - start) / interval) + 1) * interval;
-        if (this.now() < next) return kept;
-      }
+      if (kept && this.now() < this.#dueBy(this.#latestAt) + this.interval) return kept;
       // poll data-ready; give up after two intervals past the first expected result
       const deadline = Math.max(this.now(), this.#periodicStart + this.interval) + 2 * this.interval;
       for (;;) {
@@ -188,9 +189,9 @@ export class Scd4x extends I2cSensor<Sample> {
         // A result came due between the status question and now (the kept one went stale while
         // the read waited): ask again at once rather than sleep through a whole interval, which
         // under a late-running scheduler stacked a fleet device's sampling passes for 5 s.
-        const k = Math.floor((this.now() - this.#periodicStart) / this.interval);
-        if (k > 0 && asked < this.#periodicStart + k * this.interval) continue;
-        yield Math.max(10, this.#periodicStart + (k + 1) * this.interval - this.now() + 5);
+        const due = this.#dueBy(this.now());
+        if (due > this.#periodicStart && asked < due) continue;
+        yield Math.max(10, due + this.interval - this.now() + 5);
       }
     }
     if (!this.write("read measurement", this.#cmd(SCD4X.readMeasurement))) return {};
