@@ -10,6 +10,7 @@ import {
   checkMqttUtf8,
   decodeUtf8,
   decodeVarint,
+  encodeUtf8,
   lastVarint,
   utf8Length,
   VARINT_INCOMPLETE,
@@ -167,33 +168,9 @@ export function writeMqttString(out: Uint8Array, o: number, s: string, len: numb
     for (let i = 0; i < n; i++) out[o + i] = s.charCodeAt(i);
     return o + n;
   }
-  return writeUtf8Slow(out, o, s);
-}
-
-function writeUtf8Slow(out: Uint8Array, o: number, s: string): number {
-  const n = s.length;
-  for (let i = 0; i < n; i++) {
-    let c = s.charCodeAt(i);
-    if (c < 0x80) {
-      out[o++] = c;
-    } else if (c < 0x800) {
-      out[o++] = 0xc0 | (c >> 6);
-      out[o++] = 0x80 | (c & 0x3f);
-    } else if (c < 0xd800 || c > 0xdfff) {
-      out[o++] = 0xe0 | (c >> 12);
-      out[o++] = 0x80 | ((c >> 6) & 0x3f);
-      out[o++] = 0x80 | (c & 0x3f);
-    } else {
-      // A valid pair: mqttStringLength has already refused lone surrogates.
-      const d = s.charCodeAt(++i);
-      c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-      out[o++] = 0xf0 | (c >> 18);
-      out[o++] = 0x80 | ((c >> 12) & 0x3f);
-      out[o++] = 0x80 | ((c >> 6) & 0x3f);
-      out[o++] = 0x80 | (c & 0x3f);
-    }
-  }
-  return o;
+  // Not ASCII: the strict encoder of modules/bytes (mqttStringLength has already refused
+  // lone surrogates and measured `len`, so it fits).
+  return encodeUtf8(s, out, o);
 }
 
 /** Writes a Binary Data field (§1.5.6). */
