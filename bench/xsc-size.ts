@@ -40,6 +40,12 @@ export interface SizeEntry {
    * compiles each module of a manifest on its own.
    */
   external?: string[];
+  /**
+   * Module path suffixes (e.g. "/mqtt/outbox.ts"): also measure the code these modules have
+   * in the bundle (rollup's rendered code of each, tree-shaken), put together and compiled
+   * as one unit; see SizeResult.partXsb.
+   */
+  part?: string[];
 }
 
 export interface SizeResult {
@@ -51,6 +57,13 @@ export interface SizeResult {
   xsb: number | null;
   /** XS bytecode of the minified bundle, or null without xsc. */
   xsbMinified: number | null;
+  /**
+   * With `part`: XS bytecode of those modules' code as it is in the bundle (no unused export,
+   * names shared among them but not with the rest), or null without xsc or `part`.
+   */
+  partXsb: number | null;
+  /** With `part`: the modules that matched, as path suffixes relative to the project. */
+  partModules: string[];
 }
 
 /** The xsc binary of a local Moddable SDK build, or null with the reason. Only uses what exists. */
@@ -128,7 +141,7 @@ export function fixedResult(r: { name: string; unit: string; value: number; peer
 
 // --- the worker (runs in a child process) ----------------------------------------------------
 
-async function bundleEsm(entryCode: string, external: string[]): Promise<string> {
+async function bundleEsm(entryCode: string, external: string[]): Promise<{ code: string; modules: Record<string, string> }> {
   const { rollup } = await import("rollup");
   const { nodeResolve } = await import("@rollup/plugin-node-resolve");
   const ts = await import("typescript");
@@ -161,7 +174,10 @@ async function bundleEsm(entryCode: string, external: string[]): Promise<string>
   });
   try {
     const { output } = await build.generate({ format: "es", sourcemap: false });
-    return output[0].code;
+    const chunk = output[0];
+    const modules: Record<string, string> = {};
+    for (const id of Object.keys(chunk.modules)) modules[id] = chunk.modules[id].code || "";
+    return { code: chunk.code, modules };
   } finally {
     await build.close();
   }
@@ -173,7 +189,8 @@ async function worker(): Promise<void> {
   const xsc = findXsc().path;
   const results: SizeResult[] = [];
   for (const e of entries) {
-    const bundled = await bundleEsm(e.entry, e.external || []);
+    const { code: bundled, modules } = await bundleEsm(e.entry, e.external || []);
+    const partIds = e.part ? Object.keys(modules).filter((id) => e.part!.some((x) => id.endsWith(x))) : [];
     const min = await minify(bundled, { module: true, ecma: 2020, compress: { passes: 2 }, mangle: true, format: { comments: false } });
     const minified = min.code || "";
     const name = e.name.replace(/\W+/g, "_");
@@ -184,6 +201,8 @@ async function worker(): Promise<void> {
       gzip: zlib.gzipSync(minified, { level: 9 }).length,
       xsb: xsc ? xscSize(xsc, bundled, name) : null,
       xsbMinified: xsc ? xscSize(xsc, minified, name + "_min") : null,
+      partXsb: xsc && partIds.length ? xscSize(xsc, partIds.map((id) => modules[id]).join("\n"), name + "_part") : null,
+      partModules: partIds.map((id) => path.relative(ROOT, id)),
     });
   }
   process.stdout.write(JSON.stringify(results));
