@@ -383,6 +383,19 @@ describe("Backoff", () => {
     expect(b.next(2500)).toBeUndefined();
   });
 
+  test("a connection ends the series only once it has lasted stableAfterMs", () => {
+    const b = new Backoff({ initialDelayMs: 1000, stableAfterMs: 5000, giveUpAfterMs: 20000, random: () => 0.5 });
+    expect(b.next(0)).toBe(500);
+    b.connected(1000);
+    expect(b.next(5999)).toBe(1000); // up 4,999 ms: the second window
+    expect(b.firstFailureAt).toBe(0);
+    b.connected(7000);
+    expect(b.next(12000)).toBe(500); // up 5,000 ms: a new series
+    expect(b.firstFailureAt).toBe(12000);
+    expect(b.next(13000)).toBe(1000); // no connection in between: the series goes on
+    expect(b.next(31000)).toBeUndefined(); // 19 s + 2 s after its first failure: past 20 s
+  });
+
   test("a broken random source does not break it", () => {
     const b = new Backoff({ random: () => NaN });
     expect(b.next(0)).toBe(500);
@@ -515,23 +528,89 @@ describe("what a client keeps per connection", () => {
     expect(late).toBe(0);
   });
 
-  test("back-off: a connection ends the series (the next failure waits the first window again); bad reconnect options throw at construction", () => {
-    const k = kit({ reconnect: { initialDelayMs: 1000, maxDelayMs: 8000 }, random: () => 0.999 });
+  /** Fails the newest socket before CONNACK, twice: the series is then at its third window. */
+  function twoFailures(k: Kit): void {
     k.last().fail();
-    k.clock.advance(1000);
+    k.clock.advance(1000); // 0.999 of the first 1000 ms window
     k.last().fail();
-    k.clock.advance(1999);
-    const s3 = k.last();
+    k.clock.advance(1999); // of the second, 2000 ms
     expect(FakeSocket.all).toHaveLength(3);
-    s3.open(4096);
-    s3.deliver({ type: 2, sessionPresent: false, reasonCode: 0 });
+  }
+
+  test("back-off: a connection that lasts stableAfterMs ends the series (the next failure waits the first window again)", () => {
+    const k = kit({ reconnect: { initialDelayMs: 1000, maxDelayMs: 8000 }, random: () => 0.999 });
+    twoFailures(k);
+    const s3 = k.accept();
     expect(k.client.isConnected).toBe(true);
+    k.clock.advance(30000); // the default stableAfterMs
     s3.fail();
     k.clock.advance(998);
     expect(FakeSocket.all).toHaveLength(3);
     k.clock.advance(1);
     expect(FakeSocket.all).toHaveLength(4); // 999 ms: the first window again, not the third
+  });
+
+  test("back-off: a connection the broker drops before stableAfterMs continues the series, up to the give-up deadline", () => {
+    // A broker that closes every connection right after CONNACK (a second device with our
+    // Client Identifier [MQTT-3.1.4-2], a message that gets us disconnected whenever it is
+    // resent): the waits keep growing instead of one reconnect per initialDelayMs for ever.
+    const k = kit({ reconnect: { initialDelayMs: 1000, maxDelayMs: 8000, giveUpAfterMs: 80000 }, random: () => 0.999 });
+    twoFailures(k);
+    const starts: number[] = [];
+    for (let i = 0; i < 100000 && k.gaveUp.length === 0; i++) {
+      if (FakeSocket.all.length > starts.length + 2) {
+        starts.push(k.clock.now());
+        const s = k.accept();
+        expect(k.client.isConnected).toBe(true);
+        k.clock.advance(29999); // one ms short of stableAfterMs
+        s.fail();
+      }
+      k.clock.advance(1);
+    }
+    const waits = starts.slice(1).map((t, i) => t - starts[i] - 29999);
+    expect(waits[0]).toBe(3996); // the third window (4000 ms), not the first
+    expect(waits[1]).toBe(7992); // the cap
+    expect(k.connects).toBe(starts.length);
+    // 80 s after the first failure, counted through the connections: onGiveUp, with the error of the last close.
+    expect(k.gaveUp).toHaveLength(1);
+    expect(k.gaveUp[0]?.code).toBe("connection-lost");
+    expect(starts.length).toBe(3); // connected at 3.0 s, 37.0 s and 75.0 s; the next would start after 80 s
+    const n = FakeSocket.all.length;
+    k.clock.advance(600000);
+    expect(FakeSocket.all).toHaveLength(n);
+  });
+
+  test("back-off: stableAfterMs 0 ends the series at every CONNACK", () => {
+    const k = kit({ reconnect: { initialDelayMs: 1000, maxDelayMs: 8000, stableAfterMs: 0 }, random: () => 0.999 });
+    twoFailures(k);
+    k.accept().fail(); // dropped at once
+    k.clock.advance(998);
+    expect(FakeSocket.all).toHaveLength(3);
+    k.clock.advance(1);
+    expect(FakeSocket.all).toHaveLength(4);
+  });
+
+  test("back-off: connect() after onGiveUp starts a new series (one give-up per deadline, not one per attempt)", () => {
+    const k = kit({ reconnect: { initialDelayMs: 1000, maxDelayMs: 1000, giveUpAfterMs: 2500 }, random: () => 0.999 });
+    for (let i = 0; i < 10 && k.gaveUp.length === 0; i++) {
+      k.last().fail();
+      k.clock.advance(999);
+    }
+    expect(k.gaveUp).toHaveLength(1);
+    const n = FakeSocket.all.length;
+    k.clock.advance(900000); // the app slept on onGiveUp
+    k.client.connect();
+    expect(FakeSocket.all).toHaveLength(n + 1);
+    k.last().fail();
+    expect(k.gaveUp).toHaveLength(1); // the old deadline is not applied to the new series
+    k.clock.advance(999);
+    expect(FakeSocket.all).toHaveLength(n + 2);
+  });
+
+  test("back-off: bad reconnect options throw at construction", () => {
     expect(() => kit({ reconnect: { initialDelayMs: -1 } })).toThrow(RangeError);
     expect(() => kit({ reconnect: { factor: 0.5 } })).toThrow(RangeError);
+    expect(() => kit({ reconnect: { stableAfterMs: -1 } })).toThrow(RangeError);
+    expect(() => kit({ reconnect: { stableAfterMs: NaN } })).toThrow(RangeError);
   });
 });

@@ -175,6 +175,27 @@ describeWithPeer("mosquitto", "MQTT client against mosquitto", () => {
     expect(ps.slice(1).every((p) => p.topic === "" && p.properties!.topicAlias === 1)).toBe(true);
   });
 
+  test.each([4, 5] as const)("two devices with one Client Identifier (v%s): mosquitto drops each on the other's CONNECT [MQTT-3.1.4-2]; the back-off keeps growing instead of a reconnect every initialDelayMs", async (version) => {
+    // Without stableAfterMs each client reconnected within its first window (here 100 ms)
+    // after every take-over: about 60 connections in these 6 s. With it, a connection that
+    // lasts less than stableAfterMs (default 30 s) continues the series: windows of 100,
+    // 200, 400, 800, 1600, then 2000 ms each.
+    const clientId = "it-twin-" + version + "-" + Math.random().toString(16).slice(2, 8);
+    const reconnect = { initialDelayMs: 100, maxDelayMs: 2000 };
+    const a = track(probe({ port: broker.port, version, clientId, reconnect }));
+    await a.connected();
+    const b = track(probe({ port: broker.port, version, clientId, reconnect }));
+    await until(() => a.closes >= 1 && b.connects.length >= 1, "the first take-over");
+    const t0 = Date.now();
+    await new Promise((r) => setTimeout(r, 6000));
+    const connects = a.connects.length + b.connects.length;
+    const seconds = (Date.now() - t0) / 1000;
+    console.log(`MQTT ${version}: twin client ids: ${connects} connections in ${seconds.toFixed(1)} s (a ${a.connects.length}, b ${b.connects.length})`);
+    expect(a.closes + b.closes).toBeGreaterThanOrEqual(2); // they did take each other over
+    // Each client: at most the 1 + 6 attempts that 100+200+400+800+1600+2000+2000 ms allow in ~6.5 s, plus the first.
+    expect(connects).toBeLessThanOrEqual(18);
+  });
+
   test("TLS verification fails without our CA (verification is on by default)", async () => {
     const a = track(probe({ port: broker.tlsPort!, tls: {}, version: 5, reconnect: false }));
     await until(() => a.errors.length > 0, "a TLS error");

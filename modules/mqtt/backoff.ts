@@ -9,6 +9,13 @@
  * the next attempt would start after it, and the client reports that as onGiveUp so the
  * app can choose to deep-sleep instead of draining the battery.
  *
+ * A series ends only when a connection has lasted `stableAfterMs` (`connected(now)` marks
+ * its start). A connection the broker drops at once (a second device with the same Client
+ * Identifier, [MQTT-3.1.4-2]; a message that gets us disconnected every time it is resent;
+ * a broker that closes on a policy violation) continues the series: the windows keep
+ * growing and the deadline keeps counting, instead of a reconnect every initialDelayMs for
+ * ever. (AWS's CRT clients call the same setting minConnectedTimeToResetReconnectDelayMs.)
+ *
  * Pure: time comes in as `now`, randomness from the injected `random` (a number in
  * [0, 1)); the client owns the scheduler job.
  */
@@ -24,6 +31,11 @@ export interface BackoffOptions {
   giveUpAfterMs?: number;
   /** Smallest delay actually used, so a zero draw does not spin (default 100 ms). */
   minDelayMs?: number;
+  /**
+   * How long a connection must last to end the series of failures (default 30000 ms). One
+   * that ends sooner continues it. 0: every connection ends it.
+   */
+  stableAfterMs?: number;
   /** Random source in [0, 1) (or the constructor's second argument). */
   random?: () => number;
 }
@@ -41,10 +53,13 @@ export class Backoff {
   declare readonly factor: number;
   declare readonly giveUpAfterMs: number;
   declare readonly minDelayMs: number;
+  declare readonly stableAfterMs: number;
   /** Attempts made in the current series. */
   declare attempt: number;
   /** Time of the first failure of the current series, or NaN. */
   declare firstFailureAt: number;
+  /** When the current connection was made (connected()), or NaN while there is none. */
+  declare upSince: number;
   private declare readonly random: () => number;
   /** `this` for random (the client: its random source may be a function shared by many clients). */
   private declare readonly target: unknown;
@@ -60,11 +75,12 @@ export class Backoff {
     this.factor = positive("factor", options.factor, 2);
     this.giveUpAfterMs = positive("giveUpAfterMs", options.giveUpAfterMs, Infinity);
     this.minDelayMs = positive("minDelayMs", options.minDelayMs, 100);
+    this.stableAfterMs = positive("stableAfterMs", options.stableAfterMs, 30000);
     if (this.factor < 1) throw new RangeError("Backoff: factor < 1");
     this.random = random;
     this.target = target;
     this.attempt = 0;
-    this.firstFailureAt = NaN;
+    this.firstFailureAt = this.upSince = NaN;
   }
 
   /** The window (upper bound of the delay) for attempt `n`. */
@@ -75,9 +91,12 @@ export class Backoff {
 
   /**
    * The delay before the next attempt, or undefined when the give-up deadline would be
-   * passed (the series is over; call reset() to start another).
+   * passed (the series is over; call reset() to start another). After a connection that
+   * lasted stableAfterMs, this failure starts a new series.
    */
   next(now: number): number | undefined {
+    if (now - this.upSince >= this.stableAfterMs) this.reset(); // NaN (no connection): false
+    this.upSince = NaN;
     if (this.firstFailureAt !== this.firstFailureAt) this.firstFailureAt = now;
     let r = this.random.call(this.target);
     if (!(r >= 0 && r < 1)) r = 0.5; // a broken random source must not break the back-off
@@ -88,7 +107,12 @@ export class Backoff {
     return delay;
   }
 
-  /** A connection succeeded: the next failure starts a new series. */
+  /** A connection was made at `now`: if it lasts stableAfterMs, the next failure starts a new series. */
+  connected(now: number): void {
+    this.upSince = now;
+  }
+
+  /** Starts a new series: the next failure waits within the first window again. */
   reset(): void {
     this.attempt = 0;
     this.firstFailureAt = NaN;

@@ -24,7 +24,9 @@
  *   them, in pieces no larger than the space onWritable reports, as room frees.
  *   A QoS 0 publish while that queue is over its bound is refused with "busy".
  * - Reconnection: exponential back-off with full jitter and a cap (./backoff.ts) as a
- *   scheduler job; after `reconnect.giveUpAfterMs` without success, onGiveUp. A refusal
+ *   scheduler job; after `reconnect.giveUpAfterMs` without success, onGiveUp. A connection
+ *   ends a series of failures only once it has lasted `reconnect.stableAfterMs` (30 s), so
+ *   a broker that drops us right after CONNACK is retried with growing waits. A refusal
  *   that retrying cannot fix (bad credentials, not authorized, banned, client identifier
  *   rejected, unsupported protocol version, bad authentication method) gives up at once.
  * - Subscriptions are remembered; when the broker has no session for us (Session
@@ -80,8 +82,10 @@ export interface MqttReconnectOptions {
   initialDelayMs?: number;
   maxDelayMs?: number;
   factor?: number;
-  /** Stop trying after this long without a connection (default: never); then onGiveUp. */
+  /** Stop trying after this long without a lasting connection (default: never); then onGiveUp. */
   giveUpAfterMs?: number;
+  /** How long a connection must last before the next failure starts from initialDelayMs again (default 30000; 0: at once). */
+  stableAfterMs?: number;
 }
 
 export interface MqttClientOptions extends Omit<MqttSessionOptions, "scheduler" | "handler" | "outbox"> {
@@ -261,7 +265,7 @@ export class MqttClientCore {
   /** Reconnection options; false: none. */
   private declare readonly reconnect: MqttReconnectOptions | false;
   private declare readonly random: (this: MqttClientCore) => number;
-  /** The back-off of the current series of failures: made with its first, dropped on connection. */
+  /** The back-off of the current series of failures: made with its first, kept through connections shorter than stableAfterMs. */
   private declare backoff: Backoff | undefined;
   private declare socket: TcpSocket | undefined;
   /** Bytes the socket did not take yet: made with the first, dropped when it empties (no empty array kept). */
@@ -339,6 +343,7 @@ export class MqttClientCore {
       this.reconnectJob.cancel();
       this.reconnectJob = undefined;
     }
+    if (this.gaveUp) this.backoff = undefined; // the app starts a new series
     this.gaveUp = false;
     this.open();
   }
@@ -559,7 +564,8 @@ export class MqttClientCore {
   }
 
   private connected(info: ConnectInfo): void {
-    this.backoff = undefined; // the next failure starts a new series
+    // The series of failures ends when this connection has lasted stableAfterMs (Backoff.next).
+    this.backoff?.connected(this.scheduler.now());
     this.lastError = undefined;
     this.call(this.events.Connect, info);
     if (!this.session.connected) return;
