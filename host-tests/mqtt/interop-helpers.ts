@@ -55,7 +55,8 @@ export interface Probe {
 
 export interface ProbeOptions extends Partial<Omit<MqttClientOptions, "socket" | "scheduler">> {
   port: number;
-  tls?: { ca?: string; host?: string };
+  /** PEM `ca`; `clientCertificate` / `clientKey` as given to the TLS socket (PEM or DER) for mutual TLS. */
+  tls?: { ca?: string; host?: string; clientCertificate?: string | Uint8Array; clientKey?: string | Uint8Array };
   io?: unknown;
   store?: FlashStore;
 }
@@ -110,7 +111,14 @@ export function probe(options: ProbeOptions): Probe {
       address: "127.0.0.1",
       host: tls?.host ?? "localhost",
       port,
-      tls: tls ? ({ host: tls.host ?? "localhost", ca: tls.ca ? enc(tls.ca) : undefined } as NodeTlsOptions["tls"]) : undefined,
+      tls: tls
+        ? ({
+            host: tls.host ?? "localhost",
+            ca: tls.ca ? enc(tls.ca) : undefined,
+            clientCertificate: typeof tls.clientCertificate === "string" ? enc(tls.clientCertificate) : tls.clientCertificate,
+            clientKey: typeof tls.clientKey === "string" ? enc(tls.clientKey) : tls.clientKey,
+          } as NodeTlsOptions["tls"])
+        : undefined,
     },
     scheduler,
     storage: store,

@@ -204,3 +204,72 @@ describeWithPeer("mosquitto", "MQTT client against mosquitto", () => {
     expect(String(a.errors[0].message)).toMatch(/certificate|self.signed|verify/i);
   });
 });
+
+/** The DER bytes of the first PEM block of `pem` (what a device holds in flash). */
+function pemToDer(pem: string): Uint8Array {
+  const body = pem.replace(/-----(BEGIN|END)[^-]*-----/g, "").replace(/\s+/g, "");
+  return new Uint8Array(Buffer.from(body, "base64"));
+}
+
+// Mutual TLS, as AWS IoT Core and most managed brokers require of devices: mosquitto with
+// `require_certificate true` and `use_identity_as_username true` (the certificate's CN is the
+// user name), anonymous access off. The client certificate and key are given as DER, the
+// form an ESP32 keeps them in.
+describeWithPeer("mosquitto", "MQTT client against mosquitto with client certificates (mutual TLS)", () => {
+  let mtlsBroker: MosquittoPeer;
+  let fix: TlsFixture;
+  const own: Probe[] = [];
+  beforeAll(async () => {
+    fix = makeTlsFixture();
+    mtlsBroker = await startMosquitto({
+      tls: { certFile: fix.certFile, keyFile: fix.keyFile, caFile: fix.caFile, requireClientCert: true },
+      extraConfig: ["use_identity_as_username true", "allow_anonymous false"],
+    });
+  });
+  afterEach(() => {
+    while (own.length) own.pop()!.stop();
+  });
+  afterAll(async () => {
+    await mtlsBroker?.stop();
+    fix?.cleanup();
+  });
+
+  test.each([4, 5] as const)("v%s: connects with a DER client certificate and key, QoS 1 round trip", async (version) => {
+    const a = probe({
+      port: mtlsBroker.tlsPort!,
+      version,
+      tls: { ca: fix.ca, clientCertificate: pemToDer(fix.clientCert), clientKey: pemToDer(fix.clientKey) },
+    });
+    own.push(a);
+    await a.connected();
+    let granted: number[] = [];
+    a.client.subscribe(`it/mtls/v${version}`, { qos: 1 }, undefined, (_e, c) => (granted = c));
+    await until(() => granted.length === 1, "SUBACK");
+    expect(granted).toEqual([1]);
+    let acked = false;
+    a.client.publish(`it/mtls/v${version}`, "signed in", { qos: 1 }, (e) => (acked = !e));
+    await until(() => acked && a.messages.length === 1, "PUBACK and the message back");
+    expect(text(a.messages[0].payload)).toBe("signed in");
+  });
+
+  test("without a client certificate, or with one another CA signed, the handshake is refused: an error, no CONNACK", async () => {
+    const other = makeTlsFixture();
+    try {
+      const cases = [
+        { ca: fix.ca },
+        { ca: fix.ca, clientCertificate: pemToDer(other.clientCert), clientKey: pemToDer(other.clientKey) },
+      ];
+      for (const tls of cases) {
+        const a = probe({ port: mtlsBroker.tlsPort!, version: 5, tls, reconnect: false });
+        own.push(a);
+        await until(() => a.errors.length > 0, "a TLS error");
+        expect(a.connects).toHaveLength(0);
+        expect(a.client.isConnected).toBe(false);
+        expect(a.errors[0].code).toBe("connection-lost");
+        console.log("mutual TLS refused: " + a.errors[0].message);
+      }
+    } finally {
+      other.cleanup();
+    }
+  });
+});
