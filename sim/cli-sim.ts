@@ -10,9 +10,11 @@
  * Flag names are a contract other tools rely on (issue 7); keep them.
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { boards, getBoard } from "../boards/index";
 import type { BoardDefinition } from "../boards/types";
 import type { Sample } from "../modules/sensors/sensor";
+import type { TlsCredentials } from "../modules/config/tls-credentials";
 import { startApp, type App, type AppState, type Reading, type TelemetryEvent } from "../src/app";
 import { QUANTITIES } from "../src/senml";
 import { choiceFlag, intFlag, numberFlag, parseFlags, UsageError, urlFlag, type FlagSpec, type ParsedUrl } from "./cli-args";
@@ -45,6 +47,9 @@ const FLAGS: FlagSpec = {
   "home-assistant": { type: "boolean" },
   timeout: { type: "string" },
   seed: { type: "string" },
+  "tls-ca": { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 };
@@ -58,6 +63,12 @@ simulated sensors on a simulated I2C bus, publishing SenML telemetry.
                         mqtt311 with the embedded broker, which has no MQTT 5)
   --broker URL          mqtt://host:port or mqtts://host:port (default: an
                         embedded broker in this process on a free loopback port)
+  --tls-ca FILE         with mqtts://: the CA certificate (PEM or DER) the broker's
+                        certificate is verified against (default: Node's roots)
+  --tls-cert FILE       with mqtts://: the device's client certificate (PEM or DER),
+  --tls-key FILE        and its private key, for brokers that require them (mutual
+                        TLS: AWS IoT Core, mosquitto's require_certificate); each
+                        device is provisioned with them as a device at the factory
   --server URL          coap://host:port/path where CoAP telemetry is POSTed
                         (default: an embedded sink in this process that prints it)
   --id DEVICE_ID        device id (default xs-iot-sim; with --devices N, DEVICE_ID-001 ...)
@@ -97,6 +108,30 @@ export interface SimRunOptions {
   coapPort?: number;
   format: "json" | "cbor";
   homeAssistant: boolean;
+  /** TLS credentials every device is provisioned with (--tls-ca, --tls-cert, --tls-key). */
+  tls?: TlsCredentials;
+}
+
+/** Reads --tls-ca / --tls-cert / --tls-key; a usage error names a flag given without mqtts://, alone, or unreadable. */
+function tlsFlags(values: { [k: string]: string | boolean | undefined }, broker: ParsedUrl | undefined): TlsCredentials | undefined {
+  const files: [keyof TlsCredentials, string][] = [["ca", "tls-ca"], ["clientCertificate", "tls-cert"], ["clientKey", "tls-key"]];
+  const given = files.filter(([, flag]) => values[flag] !== undefined);
+  if (!given.length) return undefined;
+  if (broker?.scheme !== "mqtts") throw new UsageError(`--${given[0][1]} needs --broker mqtts://host:port`);
+  if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)) throw new UsageError("--tls-cert and --tls-key go together");
+  const out: TlsCredentials = {};
+  for (const [field, flag] of given) {
+    const file = String(values[flag]);
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(readFileSync(file));
+    } catch (e) {
+      throw new UsageError(`--${flag}: cannot read "${file}": ${(e as Error).message}`);
+    }
+    if (bytes.length === 0 || bytes.length > 4000) throw new UsageError(`--${flag}: "${file}" must hold 1 to 4000 bytes (one flash entry), it has ${bytes.length}`);
+    out[field] = bytes;
+  }
+  return out;
 }
 
 export function parseSimFlags(argv: string[]): SimRunOptions | "help" {
@@ -150,6 +185,7 @@ export function parseSimFlags(argv: string[]): SimRunOptions | "help" {
     coapPort,
     format: choiceFlag(values, "format", ["json", "cbor"] as const, "json")!,
     homeAssistant: !!values["home-assistant"],
+    tls: tlsFlags(values, broker),
   };
 }
 
@@ -326,6 +362,7 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
           deviceId: id,
           provisioned,
           key: keys[i],
+          tls: options.tls,
           overrides: { samplingMs: options.intervalMs, telemetryMs: options.intervalMs, qos: options.qos, format: options.format, homeAssistant: options.homeAssistant, coapServer: coapPorts[i] !== undefined },
           onReading: (reading: Reading) => {
             const time = reading.time === reading.time ? new Date(reading.time).toISOString() : undefined;

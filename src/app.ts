@@ -31,6 +31,7 @@ import { safeApplySwitch, type SafeApplySwitch, type SafeApplySwitchOptions } fr
 import { configTopics } from "../modules/config/mqtt-binding";
 import { MqttLink, deviceCore, deviceScheduler, isIpv4, type DeviceCoreOptions, type MqttLinkOptions } from "../modules/config/link";
 import { ConfigCoapBinding } from "../modules/config/coap-binding";
+import type { TlsCredentials } from "../modules/config/tls-credentials";
 import { SENSOR_QUANTITIES, type DeviceConfig } from "../modules/config/schema";
 import { measureAll, startBoardSensors, type SensorDriver, type SensorReading } from "./sensors";
 import { mqttPublishPayloadLimit } from "../modules/telemetry/split";
@@ -81,6 +82,11 @@ export interface AppOptions {
   provisioned?: { [key: string]: unknown };
   /** Provision this command key (16..64 bytes) when the flash holds none. */
   key?: Uint8Array;
+  /**
+   * Provision TLS credentials for `mqtt.tls` (CA; client certificate and key for mutual TLS),
+   * each when the flash holds none (modules/config/tls-credentials.ts).
+   */
+  tls?: TlsCredentials;
   overrides?: AppOverrides;
   /** Host name -> IPv4 address, for hosts without DNS. */
   resolve?(host: string): string | undefined;
@@ -219,6 +225,9 @@ class DeviceApp implements App {
     }
     get key(): Uint8Array | undefined {
       return this.app.#options.key;
+    }
+    get tls(): TlsCredentials | undefined {
+      return this.app.#options.tls;
     }
     get connectivity(): SafeApplySwitch {
       return this.trial;

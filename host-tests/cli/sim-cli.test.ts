@@ -149,6 +149,11 @@ describe("xs-iot sim with its embedded peers", () => {
     [["sim", "--coap-port", "65535", "--devices", "2"], /leaves no room for 2 devices/],
     [["sim", "--format", "xml"], /--format must be one of json, cbor/],
     [["sim", "extra"], /unexpected argument "extra"/],
+    [["sim", "--tls-ca", "package.json"], /--tls-ca needs --broker mqtts:\/\/host:port/],
+    [["sim", "--broker", "mqtt://127.0.0.1", "--tls-ca", "package.json"], /--tls-ca needs --broker mqtts:\/\/host:port/],
+    [["sim", "--broker", "mqtts://127.0.0.1", "--tls-cert", "package.json"], /--tls-cert and --tls-key go together/],
+    [["sim", "--broker", "mqtts://127.0.0.1", "--tls-ca", "/no/such/file.pem"], /--tls-ca: cannot read "\/no\/such\/file.pem"/],
+    [["sim", "--broker", "mqtts://127.0.0.1", "--tls-ca", "package-lock.json"], /--tls-ca: "package-lock.json" must hold 1 to 4000 bytes/],
     [["nosuchcommand"], /unknown command "nosuchcommand"/],
   ])("refuses %j with a clear message and exit code 2", (args, message) => {
     const r = run(args as string[]);
@@ -160,6 +165,6 @@ describe("xs-iot sim with its embedded peers", () => {
   it("prints help for --help and exits 0", () => {
     const r = run(["sim", "--help"]);
     expect(r.code).toBe(0);
-    for (const flag of ["--protocol", "--broker", "--server", "--id", "--board", "--devices", "--interval", "--qos", "--readings", "--duration", "--clock", "--coap-port", "--json"]) expect(r.stdout).toContain(flag);
+    for (const flag of ["--protocol", "--broker", "--tls-ca", "--tls-cert", "--tls-key", "--server", "--id", "--board", "--devices", "--interval", "--qos", "--readings", "--duration", "--clock", "--coap-port", "--json"]) expect(r.stdout).toContain(flag);
   });
 });

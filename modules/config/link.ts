@@ -20,6 +20,7 @@ import { Scheduler } from "../scheduler/scheduler";
 import { MqttClient, type MqttClientOptions, type MqttError } from "../mqtt/client";
 import type { MqttClientCore } from "../mqtt/client-core";
 import { ConfigStore } from "./store";
+import { provisionTlsCredentials, tlsCredentials, type TlsCredentials } from "./tls-credentials";
 import { ConfigCore, type ConfigCoreOptions, type ConnectivityHook } from "./core";
 import { ConfigMqttBinding, configMqttOptions } from "./mqtt-binding";
 import type { SafeApplySwitch } from "./safe-apply-switch";
@@ -59,6 +60,8 @@ export interface DeviceCoreOptions {
   provisioned?: { [key: string]: unknown };
   /** Provision this command key when the store has none. */
   key?: Uint8Array;
+  /** Provision these TLS credentials (./tls-credentials.ts), each when the store has none. */
+  tls?: TlsCredentials;
   /** The safe-apply hook (safe-apply-switch.ts). */
   connectivity: ConnectivityHook;
   /** Said before a commanded reboot: the MQTT "offline" state message. */
@@ -120,6 +123,7 @@ export function deviceCore(o: DeviceCoreOptions): ConfigCore {
   // The options are the store's context (board, deviceId, provisioned): no copy kept per device.
   const store = new ConfigStore({ storage: platform.storage, context: o });
   if (o.key && !store.key()) store.provisionKey(o.key);
+  if (o.tls) provisionTlsCredentials(platform.storage, o.tls);
   return new ConfigCore(new CoreHooks(o, store));
 }
 
@@ -169,7 +173,9 @@ export class MqttLink {
       return false;
     }
     const host = this.resolve(c.mqtt.host);
-    const tls = c.mqtt.tls ? { host: isIpv4(host) ? c.mqtt.host : host } : undefined;
+    // The CA and the client certificate and key come from the device's TLS credentials
+    // (./tls-credentials.ts); without a CA the TLS class verifies against its own roots.
+    const tls = c.mqtt.tls ? { host: isIpv4(host) ? c.mqtt.host : host, ...tlsCredentials(platform.storage) } : undefined;
     const options: MqttClientOptions = {
       ...configMqttOptions(c as DeviceConfig),
       socket: isIpv4(host) ? { io, address: host, port: c.mqtt.port, tls } : { io, host, port: c.mqtt.port, tls },
