@@ -9,9 +9,10 @@ export class UsageError extends Error {
   readonly exitCode = 2;
   constructor(message: string) {
     super(message);
-    this.name = "UsageError";
   }
 }
+// On the prototype: `this.name = ...` throws where the intrinsics are frozen, as on a device (host-tests/xs/lockdown.ts).
+Object.defineProperty(UsageError.prototype, "name", { value: "UsageError", writable: true, configurable: true });
 
 export type FlagSpec = Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;
 

@@ -46,11 +46,12 @@ export class SleepSignal extends Error {
   readonly isSleepSignal = true;
   constructor(kind: "deep-sleep" | "restart", durationMs: number) {
     super(kind === "restart" ? "restart: the app instance is gone" : `deep sleep for ${durationMs} ms: the app instance is gone`);
-    this.name = "SleepSignal";
     this.kind = kind;
     this.durationMs = durationMs;
   }
 }
+// On the prototype: `this.name = ...` throws where the intrinsics are frozen, as on a device (host-tests/xs/lockdown.ts).
+Object.defineProperty(SleepSignal.prototype, "name", { value: "SleepSignal", writable: true, configurable: true });
 
 export interface AppInstance {
   /** Called by device.stop() (a host-driven shutdown), not on sleep or crash: the chip runs no code then. */

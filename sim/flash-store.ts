@@ -26,17 +26,19 @@ import type { KeyValueStore, StoredValue } from "../modules/platform/storage";
 export class StorageFullError extends StorageError {
   constructor(message: string) {
     super(message);
-    this.name = "StorageFullError";
   }
 }
+// On the prototype: `this.name = ...` throws where the intrinsics are frozen, as on a device (host-tests/xs/lockdown.ts).
+Object.defineProperty(StorageFullError.prototype, "name", { value: "StorageFullError", writable: true, configurable: true });
 
 /** The simulated device lost power during (or right after) a flash operation. */
 export class PowerLossError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "PowerLossError";
   }
 }
+// On the prototype: `this.name = ...` throws where the intrinsics are frozen, as on a device (host-tests/xs/lockdown.ts).
+Object.defineProperty(PowerLossError.prototype, "name", { value: "PowerLossError", writable: true, configurable: true });
 
 export const NVS_ENTRY_BYTES = 32;
 /** ESP-IDF's default 24 KB NVS partition less the page NVS keeps free for compaction. */

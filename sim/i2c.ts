@@ -17,17 +17,19 @@ export class I2cNackError extends Error {
   readonly kind: "address" | "data";
   constructor(kind: "address" | "data", message?: string) {
     super(message ?? (kind === "address" ? "I2C address not acknowledged" : "I2C data not acknowledged"));
-    this.name = "I2cNackError";
     this.kind = kind;
   }
 }
+// On the prototype: `this.name = ...` throws where the intrinsics are frozen, as on a device (host-tests/xs/lockdown.ts).
+Object.defineProperty(I2cNackError.prototype, "name", { value: "I2cNackError", writable: true, configurable: true });
 
 export class I2cTimeoutError extends Error {
   constructor(message = "I2C bus timeout (clock held low)") {
     super(message);
-    this.name = "I2cTimeoutError";
   }
 }
+// On the prototype: `this.name = ...` throws where the intrinsics are frozen, as on a device (host-tests/xs/lockdown.ts).
+Object.defineProperty(I2cTimeoutError.prototype, "name", { value: "I2cTimeoutError", writable: true, configurable: true });
 
 /** A chip on the bus, seen at the byte level. */
 export interface I2cPeripheral {

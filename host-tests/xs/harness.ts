@@ -304,9 +304,10 @@ export function equals(a: unknown, b: unknown, strict = false, aSeen: unknown[] 
 class AssertionError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "AssertionError";
   }
 }
+// On the prototype: `this.name = ...` throws where the intrinsics are frozen, as on a device (host-tests/xs/lockdown.ts).
+Object.defineProperty(AssertionError.prototype, "name", { value: "AssertionError", writable: true, configurable: true });
 
 interface Result {
   pass: boolean;

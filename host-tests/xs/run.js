@@ -25,6 +25,7 @@ const { ROOT, bundle, spec, runXsnap } = require("../../tools/xs");
 const { ensureXsnap } = require("../../tools/build-xsnap");
 
 const HARNESS = path.join(__dirname, "harness.ts");
+const LOCKDOWN = path.join(__dirname, "lockdown.ts");
 const SENTINEL = /^XS-TESTS-DONE (\d+) (\d+)$/;
 
 function parseArgs(argv) {
@@ -120,7 +121,8 @@ async function runFile(file, opts, xsnap, dir) {
   const t0 = Date.now();
   let code;
   try {
-    const entry = `import { runTests } from ${spec(HARNESS)};\nimport ${spec(file)};\nrunTests();\n`;
+    // lockdown.ts freezes the intrinsics after the harness and before the test file's modules, as a Moddable build has them.
+    const entry = `import { runTests } from ${spec(HARNESS)};\nimport ${spec(LOCKDOWN)};\nimport ${spec(file)};\nrunTests();\n`;
     ({ code } = await bundle(entry, { name: rel }));
   } catch (e) {
     return { rel, ok: false, passed: 0, failed: 1, tests: [], problems: ["bundling failed: " + (e && e.message ? e.message : e)], other: [], stderr: "", ms: Date.now() - t0 };

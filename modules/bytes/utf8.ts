@@ -91,10 +91,11 @@ export class Utf8Error extends Error {
   readonly offset: number;
   constructor(message: string, offset: number) {
     super(message);
-    this.name = "Utf8Error";
     this.offset = offset;
   }
 }
+// On the prototype: `this.name = ...` throws where the intrinsics are frozen, as on a device (host-tests/xs/lockdown.ts).
+Object.defineProperty(Utf8Error.prototype, "name", { value: "Utf8Error", writable: true, configurable: true });
 
 // Iteration note: on XS, strings are stored as UTF-8 and `s.charCodeAt(i)` walks from the
 // start of the string, so an index loop is quadratic (16,000 characters: ~760 ms on xsnap,

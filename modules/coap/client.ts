@@ -91,10 +91,11 @@ export class CoapRequestError extends Error {
   readonly reason: FailReason | "block" | "too-large" | "uri";
   constructor(reason: CoapRequestError["reason"], message: string) {
     super(message);
-    this.name = "CoapRequestError";
     this.reason = reason;
   }
 }
+// On the prototype: `this.name = ...` throws where the intrinsics are frozen, as on a device (host-tests/xs/lockdown.ts).
+Object.defineProperty(CoapRequestError.prototype, "name", { value: "CoapRequestError", writable: true, configurable: true });
 
 /** A response, with a block-wise body already reassembled. */
 export interface CoapResponse {

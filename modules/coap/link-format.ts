@@ -65,9 +65,10 @@ export function formatLinks(links: readonly Link[]): string {
 export class LinkFormatError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "LinkFormatError";
   }
 }
+// On the prototype: `this.name = ...` throws where the intrinsics are frozen, as on a device (host-tests/xs/lockdown.ts).
+Object.defineProperty(LinkFormatError.prototype, "name", { value: "LinkFormatError", writable: true, configurable: true });
 
 /**
  * Parses a link-format document (RFC 6690 §2). Attribute values become

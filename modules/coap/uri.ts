@@ -14,9 +14,10 @@ import { decodeUint, getOption, getOptions, uintOption, utf8Decode, utf8Encode, 
 export class CoapUriError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "CoapUriError";
   }
 }
+// On the prototype: `this.name = ...` throws where the intrinsics are frozen, as on a device (host-tests/xs/lockdown.ts).
+Object.defineProperty(CoapUriError.prototype, "name", { value: "CoapUriError", writable: true, configurable: true });
 
 export interface ParsedCoapUri {
   scheme: "coap" | "coaps";

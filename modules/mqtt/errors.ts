@@ -12,11 +12,12 @@ export class MqttCodecError extends Error {
 
   constructor(reasonCode: number, message: string, statement: string) {
     super(statement !== "" ? message + " " + statement : message);
-    this.name = "MqttCodecError";
     this.reasonCode = reasonCode;
     this.statement = statement;
   }
 }
+// On the prototype: `this.name = ...` throws where the intrinsics are frozen, as on a device (host-tests/xs/lockdown.ts).
+Object.defineProperty(MqttCodecError.prototype, "name", { value: "MqttCodecError", writable: true, configurable: true });
 
 /** 0x81: the packet cannot be parsed (MQTT 5.0 §1.2 "Malformed Packet"). */
 export const MALFORMED = 0x81;

@@ -50,10 +50,11 @@ export class MqttError extends Error {
 
   constructor(code: MqttErrorCode, message: string, reasonCode?: number, statement?: string, cause?: unknown) {
     super(statement ? message + " " + statement : message);
-    this.name = "MqttError";
     this.code = code;
     this.reasonCode = reasonCode;
     this.statement = statement ?? "";
     this.cause = cause;
   }
 }
+// On the prototype: `this.name = ...` throws where the intrinsics are frozen, as on a device (host-tests/xs/lockdown.ts).
+Object.defineProperty(MqttError.prototype, "name", { value: "MqttError", writable: true, configurable: true });

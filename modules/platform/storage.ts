@@ -25,9 +25,10 @@ export const MAX_VALUE_BYTES = 4000;
 export class StorageError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "StorageError";
   }
 }
+// On the prototype: `this.name = ...` throws where the intrinsics are frozen, as on a device (host-tests/xs/lockdown.ts).
+Object.defineProperty(StorageError.prototype, "name", { value: "StorageError", writable: true, configurable: true });
 
 function checkName(kind: string, name: unknown): void {
   if (typeof name !== "string" || name.length === 0)

@@ -68,7 +68,6 @@ export class SensorError extends Error {
   readonly fatal: boolean;
   constructor(chip: string, address: number, operation: string, reason: string, fatal = false) {
     super(`${chip} at 0x${address.toString(16)}: ${operation}: ${reason}`);
-    this.name = "SensorError";
     this.chip = chip;
     this.address = address;
     this.operation = operation;
@@ -76,6 +75,8 @@ export class SensorError extends Error {
     this.fatal = fatal;
   }
 }
+// On the prototype: `this.name = ...` throws where the intrinsics are frozen, as on a device (host-tests/xs/lockdown.ts).
+Object.defineProperty(SensorError.prototype, "name", { value: "SensorError", writable: true, configurable: true });
 
 /** A measurement: yields milliseconds to wait, returns the sample (or undefined when there is none). */
 export type Measurement<S> = Generator<number, S | undefined, void>;

@@ -35,12 +35,13 @@ export class SenmlSplitError extends Error {
   readonly limit: number;
   constructor(record: number, needed: number, limit: number) {
     super("senml: record " + record + " needs " + needed + " bytes as a pack of its own, more than the limit of " + limit);
-    this.name = "SenmlSplitError";
     this.record = record;
     this.needed = needed;
     this.limit = limit;
   }
 }
+// On the prototype: `this.name = ...` throws where the intrinsics are frozen, as on a device (host-tests/xs/lockdown.ts).
+Object.defineProperty(SenmlSplitError.prototype, "name", { value: "SenmlSplitError", writable: true, configurable: true });
 
 /** Bytes of a CBOR array head for `n` items (RFC 8949 §3, major type 4). */
 function cborArrayHead(n: number): number {
