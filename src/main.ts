@@ -10,6 +10,10 @@
  *   broker=mqtt://host:port   MQTT broker (default mqtt://127.0.0.1:1883)
  *   protocol=mqtt311|mqtt5|coap, coap=coap://host:port/path, id=DEVICE_ID,
  *   interval=SECONDS (sampling and telemetry), ssid=/password= (Wi-Fi, ESP32)
+ *   tlsca=, tlscert=, tlskey=  with broker=mqtts://: the broker's CA certificate, and the
+ *     device's client certificate and key for mutual TLS, each the base64 of its DER (the
+ *     key PKCS#8; an RSA key: the SDK's TLS signs with RSA only), provisioned into flash
+ *     as at the factory (modules/config/tls-credentials.ts, docs/config.md)
  * These are factory defaults: a configuration stored in flash (changed by a
  * config command) wins over them.
  */
@@ -17,6 +21,8 @@ import config from "mc/config";
 import { getBoard } from "../boards/index";
 import { boardName, createModdablePlatform } from "../modules/platform/moddable/platform";
 import { startApp } from "./app";
+import { decodeBase64url } from "../modules/telemetry/senml";
+import type { TlsCredentials } from "../modules/config/tls-credentials";
 import { boardIo, HARDWARE } from "./hardware";
 
 const STORE_NAMESPACE = "xsiot";
@@ -57,6 +63,22 @@ function countBootInRtc(): number {
 function text(name: string): string | undefined {
   const v = settings[name];
   return typeof v === "string" && v.length ? v : undefined;
+}
+
+/** tlsca= / tlscert= / tlskey=: base64 of DER, standard or URL-safe alphabet, padding optional. */
+function tlsFromConfig(): TlsCredentials | undefined {
+  const out: TlsCredentials = {};
+  let any = false;
+  for (const [field, name] of [["ca", "tlsca"], ["clientCertificate", "tlscert"], ["clientKey", "tlskey"]] as const) {
+    const t = text(name);
+    if (t === undefined) continue;
+    const bytes = decodeBase64url(t.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, ""));
+    if (bytes && bytes.length) {
+      out[field] = bytes;
+      any = true;
+    } else log(`config: ${name} is not base64 (of a DER certificate or key); ignored`);
+  }
+  return any ? out : undefined;
 }
 
 /** "mqtt://host:port" / "coap://host:port/path" -> parts (no URL class on every XS host). */
@@ -102,6 +124,7 @@ try {
     board,
     deviceId: text("id") ?? "xs-iot-" + board.name,
     provisioned,
+    tls: tlsFromConfig(),
     overrides: { samplingMs: intervalMs, telemetryMs: intervalMs },
     onReading(r) {
       const s = r.sample;

@@ -193,7 +193,70 @@ export function makeTcp(resolve: ResolveFunction, report: CallbackErrorReporter)
     constructor(options: TcpOptions) {
       super(options, factory, resolve, report);
     }
+
   };
+}
+
+/**
+ * The TCP socket under the SDK's TLS socket, with its callbacks guarded. The TLS socket runs
+ * the handshake and the record layer inside the TCP socket's onReadable; an exception there
+ * (a TLSError: a handshake the SDK cannot complete, a bad record) is not caught by it and
+ * aborts the XS machine ("XS abort: unhandled exception", seen in mcsim with a broker that
+ * requests a client certificate). Here it is reported, the TCP socket closed and the TLS
+ * socket's onError called, so the MQTT client sees a lost connection and its back-off runs.
+ */
+function guardedTcp(report: CallbackErrorReporter) {
+  const Tcp = HostTCP as unknown as new (options: HostOptions) => HostStream;
+  return function GuardedTcp(options: HostOptions): HostStream {
+    const { onReadable, onWritable, onError } = options;
+    let socket: HostStream | undefined;
+    let failed = false;
+    const fail = (error: unknown, where: string) => {
+      if (failed) return;
+      failed = true;
+      report(error, "tls " + where);
+      try {
+        socket?.close();
+      } catch {
+        // already closed
+      }
+      onError.call(socket, error);
+    };
+    socket = new Tcp({
+      ...options,
+      onReadable(count: number) {
+        if (failed) return;
+        try {
+          onReadable.call(this, count);
+        } catch (error) {
+          fail(error, "onReadable");
+        }
+      },
+      onWritable(count: number) {
+        if (failed) return;
+        try {
+          onWritable.call(this, count);
+        } catch (error) {
+          fail(error, "onWritable");
+        }
+      },
+      onError(error?: unknown) {
+        if (!failed) onError.call(this, error);
+      },
+    });
+    return socket;
+  };
+}
+
+function first(v: ByteBuffer | ByteBuffer[]): ByteBuffer {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** The bytes of `v` as an ArrayBuffer of exactly their length (a view's bytes are copied). */
+function derBuffer(v: ByteBuffer): ArrayBuffer {
+  if (v instanceof ArrayBuffer) return v;
+  const view = v as ArrayBufferView;
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength).slice().buffer;
 }
 
 /**
@@ -206,12 +269,16 @@ export function makeTls(resolve: ResolveFunction, report: CallbackErrorReporter)
   const factory: HostFactory = (options, request) => {
     const tls = (request as TlsOptions).tls;
     const secure: Record<string, unknown> = { serverName: tls.host };
-    if (tls.ca !== undefined) secure.certificate = tls.ca;
-    if (tls.clientCertificate !== undefined) secure.clientCertificates = tls.clientCertificate;
-    if (tls.clientKey !== undefined) secure.clientKey = tls.clientKey;
+    // What the SDK's TLS (modules/crypt/ssl/ssl_cert.js, SDK 8.2) takes: `certificate` is ONE
+    // CA certificate (registered as is), `clientCertificates` a list (it reads [0]),
+    // `clientKey` one PKCS#8 DER key (PKCS8.parse), and the client key must be RSA (its
+    // CertificateVerify signs with PKCS#1 v1.5 only). All as exact ArrayBuffers.
+    if (tls.ca !== undefined) secure.certificate = derBuffer(first(tls.ca));
+    if (tls.clientCertificate !== undefined) secure.clientCertificates = (Array.isArray(tls.clientCertificate) ? tls.clientCertificate : [tls.clientCertificate]).map(derBuffer);
+    if (tls.clientKey !== undefined) secure.clientKey = derBuffer(first(tls.clientKey));
     if (tls.verify === false) secure.verify = false;
     if (tls.applicationLayerProtocol !== undefined) secure.applicationLayerProtocolNegotiation = tls.applicationLayerProtocol;
-    return new Host({ ...options, host: tls.host, secure, TCP: { io: HostTCP } });
+    return new Host({ ...options, host: tls.host, secure, TCP: { io: guardedTcp(report) } });
   };
   return class ModdableTls extends HostNameSocket {
     constructor(options: TlsOptions) {
