@@ -222,24 +222,19 @@ function guardedTcp(report: CallbackErrorReporter) {
       }
       onError.call(socket, error);
     };
+    const guard = (f: (count: number) => void, where: string) =>
+      function (this: unknown, count: number): void {
+        if (failed) return;
+        try {
+          f.call(this, count);
+        } catch (error) {
+          fail(error, where);
+        }
+      };
     socket = new Tcp({
       ...options,
-      onReadable(count: number) {
-        if (failed) return;
-        try {
-          onReadable.call(this, count);
-        } catch (error) {
-          fail(error, "onReadable");
-        }
-      },
-      onWritable(count: number) {
-        if (failed) return;
-        try {
-          onWritable.call(this, count);
-        } catch (error) {
-          fail(error, "onWritable");
-        }
-      },
+      onReadable: guard(onReadable, "onReadable"),
+      onWritable: guard(onWritable, "onWritable"),
       onError(error?: unknown) {
         if (!failed) onError.call(this, error);
       },
