@@ -193,7 +193,6 @@ export function makeTcp(resolve: ResolveFunction, report: CallbackErrorReporter)
     constructor(options: TcpOptions) {
       super(options, factory, resolve, report);
     }
-
   };
 }
 
@@ -281,5 +280,22 @@ export function makeTls(resolve: ResolveFunction, report: CallbackErrorReporter)
         throw new TypeError("tls: options.tls.host (the server name) is required");
       super(options, factory, resolve, report);
     }
+
+    /**
+     * The SDK's TLS write() answers the TCP space left less 32 bytes for the next record's
+     * overhead, but a CBC record takes up to 69 (5 header, 16 IV, 32 HMAC-SHA256, 16
+     * padding). A caller that fills the space it was given (the MQTT client does, sending a
+     * stored outbox right after CONNACK) had the TCP write throw "would block" after the
+     * record was encrypted: the record was lost, the next one carried the wrong sequence
+     * number, and mosquitto closed with "bad record mac" (mcsim). Answering 40 bytes less
+     * keeps every record within the TCP space; the rest waits for onWritable.
+     */
+    override write(data: ByteBuffer, options?: TcpWriteOptions): number {
+      const left = super.write(data, options);
+      return left > TLS_RECORD_MARGIN ? left - TLS_RECORD_MARGIN : 0;
+    }
   };
 }
+
+/** 32 (the SDK's reserve) + 40 >= 69, the largest record overhead of the SDK's suites. */
+const TLS_RECORD_MARGIN = 40;
