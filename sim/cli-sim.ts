@@ -15,6 +15,7 @@ import { boards, getBoard } from "../boards/index";
 import type { BoardDefinition } from "../boards/types";
 import type { Sample } from "../modules/sensors/sensor";
 import type { TlsCredentials } from "../modules/config/tls-credentials";
+import { MAX_VALUE_BYTES } from "../modules/platform/storage";
 import { startApp, type App, type AppState, type Reading, type TelemetryEvent } from "../src/app";
 import { QUANTITIES } from "../src/senml";
 import { choiceFlag, intFlag, numberFlag, parseFlags, UsageError, urlFlag, type FlagSpec, type ParsedUrl } from "./cli-args";
@@ -128,7 +129,7 @@ function tlsFlags(values: { [k: string]: string | boolean | undefined }, broker:
     } catch (e) {
       throw new UsageError(`--${flag}: cannot read "${file}": ${(e as Error).message}`);
     }
-    if (bytes.length === 0 || bytes.length > 4000) throw new UsageError(`--${flag}: "${file}" must hold 1 to 4000 bytes (one flash entry), it has ${bytes.length}`);
+    if (bytes.length === 0 || bytes.length > MAX_VALUE_BYTES) throw new UsageError(`--${flag}: "${file}" must hold 1 to ${MAX_VALUE_BYTES} bytes (one flash entry), it has ${bytes.length}`);
     out[field] = bytes;
   }
   return out;
