@@ -1,6 +1,6 @@
 /*
  * The firmware app, the same on every host (src/main.ts on Moddable,
- * sim/cli-sim.ts in the desktop simulator; docs/app.md):
+ * sim/node/cli-sim.ts in the desktop simulator; docs/app.md):
  *
  *   boot -> load the configuration (modules/config: defaults from the board and
  *   the device id, then what the flash holds) -> start the board's sensors ->

@@ -3,7 +3,7 @@
  * Runs a TypeScript entry of the host tools (the xs-iot command line, the fleet bench worker)
  * as one CommonJS bundle that esbuild builds in memory, in about a tenth of a second:
  *
- *   const { loadTs } = require("./run-ts");  loadTs("sim/cli.ts")   -> the module's exports
+ *   const { loadTs } = require("./run-ts");  loadTs("sim/node/cli.ts")   -> the module's exports
  *   node tools/run-ts.js bench/fleet-worker.ts ARGS...             -> runs it as the main script
  *
  * Why not tsx's require hook, as the tests do: tsx transpiles with esbuild's `keepNames`, which

@@ -37,8 +37,8 @@ import { blockOption, blockSize, getBlock, getOption, getStrings, getUint, opaqu
 import { parseLinks } from "../../modules/coap/link-format";
 import { freePort, describeWithPeer } from "../support/peers";
 import { coapClientAsync, types } from "./interop-support";
-import { coapServerCommand } from "../../sim/cli-coap";
-import { UsageError } from "../../sim/cli-args";
+import { coapServerCommand } from "../../sim/node/cli-coap";
+import { UsageError } from "../../sim/node/cli-args";
 
 jest.setTimeout(30000);
 

@@ -14,7 +14,7 @@ import { UDP } from "../../sim/node/udp";
 import { RealClock } from "../../sim/node/real-clock";
 import { nodeCrypto } from "../../sim/node/crypto";
 import { startConfigNode, type ConfigNode } from "../../modules/config/node";
-import { configCommand } from "../../sim/cli-config";
+import { configCommand } from "../../sim/node/cli-config";
 import { simBoard } from "../../boards/sim";
 import { describeWithPeer, freePort, startMosquitto, type MosquittoPeer } from "../support/peers";
 

@@ -19,7 +19,7 @@ import { startConfigNode, type ConfigNode } from "../../modules/config/node";
 import { ConfigStore } from "../../modules/config/store";
 import { signCommand } from "../../modules/config/auth";
 import { simBoard } from "../../boards/sim";
-import { configCommand } from "../../sim/cli-config";
+import { configCommand } from "../../sim/node/cli-config";
 import * as dgram from "node:dgram";
 import * as fs from "node:fs";
 import * as os from "node:os";

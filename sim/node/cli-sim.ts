@@ -11,25 +11,25 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { boards, getBoard } from "../boards/index";
-import type { BoardDefinition } from "../boards/types";
-import type { Sample } from "../modules/sensors/sensor";
-import type { TlsCredentials } from "../modules/config/tls-credentials";
-import { MAX_VALUE_BYTES } from "../modules/platform/storage";
-import { startApp, type App, type AppState, type Reading, type TelemetryEvent } from "../src/app";
-import { QUANTITIES } from "../src/senml";
+import { boards, getBoard } from "../../boards/index";
+import type { BoardDefinition } from "../../boards/types";
+import type { Sample } from "../../modules/sensors/sensor";
+import type { TlsCredentials } from "../../modules/config/tls-credentials";
+import { MAX_VALUE_BYTES } from "../../modules/platform/storage";
+import { startApp, type App, type AppState, type Reading, type TelemetryEvent } from "../../src/app";
+import { QUANTITIES } from "../../src/senml";
 import { choiceFlag, intFlag, numberFlag, parseFlags, UsageError, urlFlag, type FlagSpec, type ParsedUrl } from "./cli-args";
-import { SimDevice } from "./device";
+import { SimDevice } from "../device";
 import { freeUdpPort, startCoapSink, startEmbeddedBroker, type CoapSink, type EmbeddedBroker, type SinkMessage } from "./embedded";
-import { createSimHardware } from "./hardware";
-import { FastForward } from "./node/fast-forward";
-import { RealClock } from "./node/real-clock";
-import { TCP } from "./node/tcp";
-import { TLS } from "./node/tls";
-import { UDP } from "./node/udp";
-import { indoorDay } from "./scenarios";
+import { createSimHardware } from "../hardware";
+import { FastForward } from "./fast-forward";
+import { RealClock } from "./real-clock";
+import { TCP } from "./tcp";
+import { TLS } from "./tls";
+import { UDP } from "./udp";
+import { indoorDay } from "../scenarios";
 import { StatusLine, type StatusCounts } from "./status";
-import { VirtualClock } from "./virtual-clock";
+import { VirtualClock } from "../virtual-clock";
 
 const FLAGS: FlagSpec = {
   protocol: { type: "string" },

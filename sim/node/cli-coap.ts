@@ -8,14 +8,14 @@
  * Binds 127.0.0.1 by default; prints where it listens; stops on SIGINT/SIGTERM
  * or after --duration seconds. Exit code 0 after a clean stop, 2 on a usage error.
  */
-import { CoapServer } from "../modules/coap/server";
-import { installPlugtest, type Plugtest } from "../modules/coap/plugtest";
-import { COAP_MEDIATYPE_TEXT_PLAIN, codeString } from "../modules/coap/constants";
-import { Scheduler } from "../modules/scheduler/scheduler";
+import { CoapServer } from "../../modules/coap/server";
+import { installPlugtest, type Plugtest } from "../../modules/coap/plugtest";
+import { COAP_MEDIATYPE_TEXT_PLAIN, codeString } from "../../modules/coap/constants";
+import { Scheduler } from "../../modules/scheduler/scheduler";
 import { UsageError, intFlag, numberFlag, parseFlags } from "./cli-args";
-import { RealClock } from "./node/real-clock";
-import { UDP } from "./node/udp";
-import { nodeCrypto } from "./node/crypto";
+import { RealClock } from "./real-clock";
+import { UDP } from "./udp";
+import { nodeCrypto } from "./crypto";
 
 const HELP = `usage: xs-iot coap-server [flags]
 

@@ -29,9 +29,9 @@
 import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { UsageError, choiceFlag, intFlag, numberFlag, parseFlags, urlFlag } from "./cli-args";
-import { nodeCrypto } from "./node/crypto";
-import { fromHex, signCommand } from "../modules/config/auth";
-import { decodeCbor, encodeCbor } from "../modules/cbor/cbor";
+import { nodeCrypto } from "./crypto";
+import { fromHex, signCommand } from "../../modules/config/auth";
+import { decodeCbor, encodeCbor } from "../../modules/cbor/cbor";
 
 const HELP = `usage: xs-iot config --device ID --via URL (--key HEX | --key-file FILE) [flags] COMMAND [key=value ...]
 
@@ -357,10 +357,10 @@ async function mqttTransport(host: string, port: number, prefix: string, device:
 }
 
 async function coapTransport(host: string, port: number, cbor: boolean, timeoutMs: number): Promise<Transport> {
-  const { CoapClient } = await import("../modules/coap/client");
-  const { Scheduler } = await import("../modules/scheduler/scheduler");
-  const { RealClock } = await import("./node/real-clock");
-  const { UDP } = await import("./node/udp");
+  const { CoapClient } = await import("../../modules/coap/client");
+  const { Scheduler } = await import("../../modules/scheduler/scheduler");
+  const { RealClock } = await import("./real-clock");
+  const { UDP } = await import("./udp");
   if (!/^\d+\.\d+\.\d+\.\d+$/.test(host)) throw new UsageError(`coap: give an IPv4 address (got "${host}")`);
   const clock = new RealClock();
   const scheduler = new Scheduler({ clock });

@@ -36,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
   if (name === "--version") {
-    console.log(require("../package.json").version);
+    console.log(require("../../package.json").version);
     return 0;
   }
   const command = COMMANDS[name];

@@ -7,11 +7,11 @@
  */
 import * as net from "node:net";
 import * as dgram from "node:dgram";
-import { CoapServer } from "../modules/coap/server";
-import { Scheduler } from "../modules/scheduler/scheduler";
-import { decodeCbor } from "../modules/cbor/cbor";
-import { RealClock } from "./node/real-clock";
-import { UDP } from "./node/udp";
+import { CoapServer } from "../../modules/coap/server";
+import { Scheduler } from "../../modules/scheduler/scheduler";
+import { decodeCbor } from "../../modules/cbor/cbor";
+import { RealClock } from "./real-clock";
+import { UDP } from "./udp";
 import { randomFillSync } from "node:crypto";
 
 // aedes is an ES module only: load it with a real dynamic import (kept out of
