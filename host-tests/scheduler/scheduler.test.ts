@@ -220,3 +220,130 @@ describe("Scheduler and deep sleep", () => {
     expect(errors).toEqual([]);
   });
 });
+
+describe("Scheduler: wakes by windows", () => {
+  function setup() {
+    const clock = new VirtualClock();
+    const scheduler = new Scheduler({ clock });
+    /** Distinct times at which jobs ran (one per wake). */
+    const wakes: number[] = [];
+    const ran: Array<[string, number]> = [];
+    const record = (name: string) => (now: number) => {
+      ran.push([name, now]);
+      if (wakes[wakes.length - 1] !== now) wakes.push(now);
+    };
+    return { clock, scheduler, wakes, ran, record };
+  }
+
+  it("runs a job as late as its window allows when that saves a wake", () => {
+    const { clock, scheduler, ran, record } = setup();
+    scheduler.schedule({ name: "sample", deadline: 1000, earliest: 900, latest: 1100, run: record("sample") });
+    scheduler.schedule({ name: "keepalive", deadline: 1080, earliest: 1080, latest: 1080, radio: true, run: record("keepalive") });
+    expect(scheduler.nextWake()).toBe(1080);
+    clock.advance(2000);
+    expect(ran).toEqual([["sample", 1080], ["keepalive", 1080]]); // the sample's deadline passed: it goes first
+  });
+
+  it("runs a job as early as its window allows when that joins a wake", () => {
+    const { clock, scheduler, ran, record } = setup();
+    scheduler.schedule({ name: "sample", deadline: 1000, run: record("sample") });
+    scheduler.schedule({ name: "telemetry", deadline: 1400, earliest: 950, latest: 1500, radio: true, run: record("telemetry") });
+    clock.advance(2000);
+    expect(ran).toEqual([["sample", 1000], ["telemetry", 1000]]);
+  });
+
+  it("wakes at the deadline when no other job can share the wake (moving it would save nothing)", () => {
+    const { clock, scheduler, ran, record } = setup();
+    scheduler.schedule({ name: "a", deadline: 1000, earliest: 500, latest: 1500, run: record("a") });
+    scheduler.schedule({ name: "b", deadline: 3000, earliest: 2900, latest: 3100, run: record("b") });
+    clock.advance(5000);
+    expect(ran).toEqual([["a", 1000], ["b", 3000]]);
+  });
+
+  it("meets two windows that only overlap at their edges in one wake", () => {
+    const { clock, scheduler, wakes, record } = setup();
+    scheduler.schedule({ name: "a", deadline: 100, earliest: 50, latest: 200, run: record("a") });
+    scheduler.schedule({ name: "b", deadline: 300, earliest: 200, latest: 400, run: record("b") });
+    clock.advance(1000);
+    expect(wakes).toEqual([200]);
+  });
+
+  it("honours latest: a job whose window another job's wake does not reach runs by its own latest", () => {
+    const { clock, scheduler, ran, record } = setup();
+    scheduler.schedule({ name: "tight", deadline: 100, earliest: 100, latest: 120, run: record("tight") });
+    scheduler.schedule({ name: "wide", deadline: 300, earliest: 130, latest: 500, run: record("wide") });
+    clock.advance(1000);
+    expect(ran).toEqual([["tight", 100], ["wide", 300]]);
+  });
+
+  // The least number of wakes for a fixed set of windows, by brute force over candidate points
+  // (every window edge): independent of the scheduler's greedy rule.
+  function leastWakes(windows: Array<[number, number]>): number {
+    const points = Array.from(new Set(windows.flatMap(([e, l]) => [e, l]))).sort((a, b) => a - b);
+    for (let k = 1; k <= windows.length; k++) {
+      const pick = (start: number, left: number, chosen: number[]): boolean => {
+        if (left === 0) return windows.every(([e, l]) => chosen.some((p) => p >= e && p <= l));
+        for (let i = start; i < points.length; i++) if (pick(i + 1, left - 1, chosen.concat(points[i]))) return true;
+        return false;
+      };
+      if (pick(0, k, [])) return k;
+    }
+    return windows.length;
+  }
+
+  it("never runs a job outside its window and wakes no more often than the least possible (random job sets)", () => {
+    let seed = 4242;
+    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
+    for (let round = 0; round < 60; round++) {
+      const { clock, scheduler, wakes } = setup();
+      const windows: Array<[number, number]> = [];
+      const outside: string[] = [];
+      const n = 2 + rand(6);
+      for (let i = 0; i < n; i++) {
+        const deadline = 100 + rand(2000);
+        const earliest = deadline - rand(400);
+        const latest = deadline + rand(400);
+        windows.push([earliest, latest]);
+        scheduler.schedule({
+          name: "j" + i,
+          deadline,
+          earliest,
+          latest,
+          run: (now) => {
+            if (now < earliest || now > latest) outside.push(`j${i} at ${now} outside [${earliest}, ${latest}]`);
+            if (wakes[wakes.length - 1] !== now) wakes.push(now);
+          },
+        });
+      }
+      clock.advance(5000);
+      expect(outside).toEqual([]);
+      expect(scheduler.size).toBe(0);
+      expect(wakes.length).toBe(leastWakes(windows));
+    }
+  });
+
+  it("plans the next wake again when a job is added, moved or cancelled", () => {
+    const { scheduler } = setup();
+    const a = scheduler.schedule({ name: "a", deadline: 1000, earliest: 800, latest: 1200, run: () => {} });
+    expect(scheduler.nextWake()).toBe(1000);
+    const b = scheduler.schedule({ name: "b", deadline: 1100, earliest: 1100, latest: 1100, run: () => {} });
+    expect(scheduler.nextWake()).toBe(1100);
+    b.reschedule(700);
+    expect(scheduler.nextWake()).toBe(700); // a's window has not opened at 700: b alone, then a
+    b.cancel();
+    expect(scheduler.nextWake()).toBe(1000);
+    a.cancel();
+    expect(scheduler.nextWake()).toBe(undefined);
+  });
+
+  it("tells the sleep planner which radio jobs only keep a connection alive (liveness)", () => {
+    const { scheduler } = setup();
+    scheduler.schedule({ name: "ping", deadline: 600, earliest: 300, liveness: true, run: () => {} });
+    scheduler.schedule({ name: "tele", deadline: 900, earliest: 800, radio: true, run: () => {} });
+    const plan = scheduler.plan();
+    expect(plan.map((j) => [j.name, j.radio, j.liveness])).toEqual([["ping", true, true], ["tele", true, false]]);
+    expect(scheduler.radioDueBefore(500)).toBe(true);
+    expect(scheduler.radioDueBefore(500, true)).toBe(false); // obligations only: the ping is not one
+    expect(scheduler.radioDueBefore(801, true)).toBe(true);
+  });
+});

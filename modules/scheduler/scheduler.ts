@@ -5,13 +5,18 @@
  * back-off is a Job here. A job has a deadline (when it wants to run), an
  * optional window [earliest, latest] (how far the scheduler may move it to share
  * a wake-up with other jobs), and a flag saying whether it needs the radio.
- * One host timer serves all jobs: it is armed for the earliest deadline, and
- * when it fires every job whose window has opened runs in that same wake-up
- * (coalescing), in deadline order.
+ * One host timer serves all jobs. It is armed for the next *wake*, planned from
+ * the windows (docs/scheduler.md, "Wakes by windows"): the wake must come by the
+ * smallest `latest` of all jobs (no job runs past its latest), and at that wake
+ * every job whose window has opened by then runs too; within that range the
+ * wake is put as near the earliest deadline as the group allows. So a job runs
+ * as late as its window allows when that saves a wake, and as early as its
+ * window allows when that joins one. When the timer fires, every job whose
+ * window has opened runs in that same wake-up (coalescing), in deadline order.
  *
- * Sleep planning (choosing light or deep sleep between wake-ups, keeping the
- * radio off while no radio job is due) comes later; it will read the same job
- * table through `plan()` and `radioDueBefore()`, so the job API stays as it is.
+ * The sleep planner (./sleep-planner.ts) reads the same job table through
+ * `plan()`, `nextWake()` and `radioDueBefore()` to choose how to spend the time
+ * between wakes.
  */
 import type { Clock, TimerHandle } from "../platform/clock";
 
@@ -26,6 +31,12 @@ export interface JobOptions {
   latest?: number;
   /** The job sends or receives on the radio when it runs. */
   radio?: boolean;
+  /**
+   * The job only keeps a connection alive (an MQTT PINGREQ, an MQTT-SN keep-alive): when the
+   * device lets that connection go (deep sleep, radio off), the job need not run, and the sleep
+   * planner does not count it as an obligation. Implies `radio`.
+   */
+  liveness?: boolean;
   /** Runs the job; `now` is the scheduler's time at the wake-up. Called with `this` = `target` when given, else the job. */
   run(now: number, job: Job): void;
   /**
@@ -48,7 +59,12 @@ export interface JobSnapshot {
   earliest: number;
   latest: number;
   radio: boolean;
+  liveness: boolean;
 }
+
+/** Bits of Job.flags. */
+const RADIO = 1;
+const LIVENESS = 2;
 
 export class Job {
   name: string;
@@ -63,11 +79,11 @@ export class Job {
   earliest!: number;
   latest!: number;
   /*
-   * An own field on every job: as a prototype default set only on radio jobs it
-   * saved 8 B on the others but put a radio job's one own property past the
-   * instance size V8 settles on (a 40-byte property array).
+   * radio and liveness as bits of one small integer (an own field on every job: as a
+   * prototype default set only on radio jobs it saved 8 B on the others but put a radio
+   * job's one own property past the instance size V8 settles on, a 40-byte property array).
    */
-  radio = false;
+  flags = 0;
   /** Position in the scheduler's heap, or -1 when not scheduled. */
   index = -1;
   run: (now: number, job: Job) => void;
@@ -82,7 +98,17 @@ export class Job {
     this.name = options.name ?? "job";
     this.run = options.run;
     this.target = options.target ?? this;
-    this.radio = !!options.radio;
+    this.flags = options.liveness ? RADIO | LIVENESS : options.radio ? RADIO : 0;
+  }
+
+  /** The job sends or receives on the radio (JobOptions.radio). */
+  get radio(): boolean {
+    return (this.flags & RADIO) !== 0;
+  }
+
+  /** The job only keeps a connection alive (JobOptions.liveness). */
+  get liveness(): boolean {
+    return (this.flags & LIVENESS) !== 0;
   }
 
   get scheduled(): boolean {
@@ -161,16 +187,25 @@ export class Scheduler {
     return this.#heap.length ? this.#heap[0].deadline : undefined;
   }
 
-  /** True when a job that needs the radio has a window opening before `time`. */
-  radioDueBefore(time: number): boolean {
-    for (const job of this.#heap) if (job.radio && job.earliest < time) return true;
+  /**
+   * When the next wake is planned (the host timer is armed for it): by the smallest `latest`,
+   * as near the earliest deadline of the jobs it serves as their windows allow. Undefined when
+   * no job is scheduled (or none has a finite time).
+   */
+  nextWake(): number | undefined {
+    return Scheduler.#wakeAt(this);
+  }
+
+  /** True when a job that needs the radio has a window opening before `time` (liveness jobs too unless `obligationsOnly`). */
+  radioDueBefore(time: number, obligationsOnly = false): boolean {
+    for (const job of this.#heap) if (job.flags & RADIO && job.earliest < time && !(obligationsOnly && job.flags & LIVENESS)) return true;
     return false;
   }
 
   /** The job table, sorted by deadline, for the sleep planner and diagnostics. */
   plan(): JobSnapshot[] {
     return this.#heap
-      .map((j) => ({ name: j.name, deadline: j.deadline, earliest: j.earliest, latest: j.latest, radio: j.radio }))
+      .map((j) => ({ name: j.name, deadline: j.deadline, earliest: j.earliest, latest: j.latest, radio: j.radio, liveness: j.liveness }))
       .sort((a, b) => a.deadline - b.deadline);
   }
 
@@ -269,8 +304,37 @@ export class Scheduler {
     }
   }
 
+  /**
+   * The next wake (docs/scheduler.md, "Wakes by windows"). Greedy interval stabbing: the wake
+   * must come by L, the smallest `latest`; every job whose window opens by L can share it, and
+   * waking anywhere in [the latest of their `earliest`s, L] serves them all, which is as many
+   * as any wake serving the job due by L can (so the number of wakes is the least possible for
+   * the jobs as they stand). Within that range the wake goes as near the earliest deadline
+   * among them as it can. O(n) with no allocation: a device has a handful of jobs.
+   */
+  static #wakeAt(self: Scheduler): number | undefined {
+    const heap = self.#heap;
+    const n = heap.length;
+    if (!n) return undefined;
+    let by = Infinity;
+    for (let i = 0; i < n; i++) if (heap[i].latest < by) by = heap[i].latest;
+    let from = -Infinity;
+    let first = Infinity;
+    for (let i = 0; i < n; i++) {
+      const job = heap[i];
+      // A window that never opens (earliest Infinity) joins no wake.
+      if (job.earliest <= by && job.earliest !== Infinity) {
+        if (job.earliest > from) from = job.earliest;
+        if (job.deadline < first) first = job.deadline;
+      }
+    }
+    if (from === -Infinity) return undefined;
+    const at = first < from ? from : first > by ? by : first;
+    return at === Infinity ? undefined : at;
+  }
+
   static #arm(self: Scheduler): void {
-    const next = self.#heap.length ? self.#heap[0].deadline : undefined;
+    const next = Scheduler.#wakeAt(self);
     if (next === self.#timerAt) return;
     if (self.#timer !== undefined) {
       self.clock.clearTimer(self.#timer);
