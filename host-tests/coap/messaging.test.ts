@@ -72,6 +72,23 @@ describe("CON retransmission (RFC 7252 §4.2, §4.8)", () => {
     expect(net.clock.pending).toBe(1); // one host timer: the scheduler's
   });
 
+  it("a retransmission's window is every timeout RFC 7252 §4.2 allows: [ACK_TIMEOUT, ACK_TIMEOUT * ACK_RANDOM_FACTOR], doubled per retransmission", () => {
+    const net = makeNet();
+    net.drop = () => true;
+    const a = client(net);
+    a.request({ code: COAP_REQUEST_GET }, B, PORT);
+    for (let n = 0; n < 3; n++) {
+      const now = net.clock.now();
+      const [rt] = net.scheduler.plan().filter((j) => j.name === "coap-retransmit");
+      expect(rt.earliest).toBeCloseTo(now + P.ACK_TIMEOUT * 2 ** n, 6);
+      expect(rt.latest).toBeCloseTo(now + P.ACK_TIMEOUT * P.ACK_RANDOM_FACTOR * 2 ** n, 6);
+      expect(rt.deadline).toBeGreaterThanOrEqual(rt.earliest);
+      expect(rt.deadline).toBeLessThanOrEqual(rt.latest);
+      net.clock.advanceTo(rt.deadline); // alone on the scheduler: it runs at its (random) deadline
+      expect(fromA(net).length).toBe(n + 2);
+    }
+  });
+
   it("honours configured parameters (ACK_TIMEOUT 1 s, MAX_RETRANSMIT 2)", () => {
     const net = makeNet(3);
     net.drop = () => true;

@@ -571,11 +571,15 @@ export class CoapObservation {
     // §3.3.1: no fresh notification within Max-Age: re-register.
     const margin = this.#init.reregisterMargin ?? 2000;
     const at = this.client.scheduler.now() + maxAge * 1000 + margin;
-    if (this.#job) this.#job.reschedule(at);
+    // §3.3.1 asks a client to wait a random 5 to 15 s after Max-Age before re-registering: the
+    // scheduler may put the refresh anywhere in those 10 s to share a wake.
+    const latest = at + 10_000;
+    if (this.#job) this.#job.reschedule(at, { latest });
     else
       this.#job = this.client.scheduler.schedule({
         name: "coap-observe-refresh",
         deadline: at,
+        latest,
         radio: true,
         run: () => {
           if (!this.active) return;

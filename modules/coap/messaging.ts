@@ -590,12 +590,25 @@ export class CoapEndpoint {
       const fraction = ((r[0] << 8) | r[1]) / 65535;
       const p = this.parameters;
       t.timeout = p.ACK_TIMEOUT * (1 + fraction * (p.ACK_RANDOM_FACTOR - 1));
-      t.job = this.scheduler.schedule({ name: "coap-retransmit", deadline: now + t.timeout, radio: true, run: (at) => this.#retransmit(t, at) });
+      const w = this.#retransmitWindow(now, t);
+      t.job = this.scheduler.schedule({ name: "coap-retransmit", deadline: now + t.timeout, earliest: w.earliest, latest: w.latest, radio: true, run: (at) => this.#retransmit(t, at) });
     } else {
       // A NON is tracked only to match a RST (§4.3); forgotten after NON_LIFETIME.
       t.job = this.scheduler.schedule({ name: "coap-non-lifetime", deadline: now + this.parameters.NON_LIFETIME, run: () => this.#transmissions.delete(t.key) });
     }
     this.#sendBytes(t.bytes, t.peer.address, t.peer.port);
+  }
+
+  /**
+   * §4.2: any timeout in [ACK_TIMEOUT, ACK_TIMEOUT * ACK_RANDOM_FACTOR], doubled per
+   * retransmission, is one the sender may pick: the scheduler may move the retransmission
+   * within that range to share a wake (the random pick stays the deadline).
+   */
+  #retransmitWindow(now: number, t: Transmission): { earliest: number; latest: number } {
+    const p = this.parameters;
+    const base = p.ACK_TIMEOUT * 2 ** t.retransmits;
+    // min/max: the pick stays inside even where floating point rounds the product differently
+    return { earliest: now + Math.min(base, t.timeout), latest: now + Math.max(base * p.ACK_RANDOM_FACTOR, t.timeout) };
   }
 
   #retransmit(t: Transmission, now: number): void {
@@ -609,7 +622,7 @@ export class CoapEndpoint {
     }
     t.retransmits++;
     t.timeout *= 2;
-    t.job!.reschedule(now + t.timeout);
+    t.job!.reschedule(now + t.timeout, this.#retransmitWindow(now, t));
     this.#sendBytes(t.bytes, t.peer.address, t.peer.port);
   }
 
