@@ -761,10 +761,12 @@ class DeviceApp implements App {
     this.#telemetryJob = undefined;
     const period = this.#telemetryMs();
     if (period <= this.#samplingMs()) return; // every reading goes out as it comes
+    // A tenth of the period either side: the scheduler may move a report that far to share a wake.
     this.#telemetryJob = this.scheduler.after(period, (_now, job) => {
       this.#flush();
-      job.delay(this.#telemetryMs());
-    }, { name: "telemetry", radio: true });
+      const p = this.#telemetryMs();
+      job.delay(p, p / 10);
+    }, { name: "telemetry", radio: true, slackMs: period / 10 });
   }
 
   // --- deep sleep (sleep.mode "deep") ---
