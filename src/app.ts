@@ -29,7 +29,7 @@ import { CoapClient } from "../modules/coap/client";
 import type { ConfigCore, ConfigCoreEvent } from "../modules/config/core";
 import { safeApplySwitch, type SafeApplySwitch, type SafeApplySwitchOptions } from "../modules/config/safe-apply-switch";
 import { configTopics } from "../modules/config/mqtt-binding";
-import { MqttLink, deviceCore, deviceScheduler, isIpv4, type DeviceCoreOptions, type MqttLinkOptions } from "../modules/config/link";
+import { MqttLink, deviceCore, deviceScheduler, isIpv4, type DeviceCoreOptions, type MqttLinkOptions } from "./link";
 import { ConfigCoapBinding } from "../modules/config/coap-binding";
 import type { TlsCredentials } from "../modules/config/tls-credentials";
 import { SENSOR_QUANTITIES, type DeviceConfig } from "../modules/config/schema";
@@ -304,7 +304,7 @@ class DeviceApp implements App {
     const hooks = new DeviceApp.#Hooks(this, platform, scheduler);
     this.#trial = hooks.trial = safeApplySwitch(hooks);
 
-    // --- configuration and the MQTT link (modules/config/link.ts, shared with the config harness) ---
+    // --- configuration and the MQTT link (src/link.ts, shared with the tests' config harness) ---
     this.#link = new MqttLink(hooks);
     const core = (this.core = deviceCore(hooks));
     this.#link.core = core;

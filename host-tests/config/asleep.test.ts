@@ -12,7 +12,7 @@ import { FlashStore } from "../../sim/flash-store";
 import { Prng } from "../../sim/prng";
 import { Scheduler } from "../../modules/scheduler/scheduler";
 import { CoapClient, type CoapResponse } from "../../modules/coap/client";
-import { startConfigNode, type ConfigNode } from "../../modules/config/node";
+import { startConfigNode, type ConfigNode } from "../support/config-node";
 import { signCommand } from "../../modules/config/auth";
 import { hmacSha256 } from "../../modules/platform/sha256";
 import { simBoard } from "../../boards/sim";

@@ -1,5 +1,5 @@
 /*
- * End to end (Node): a SimDevice running the config harness (modules/config/node.ts)
+ * End to end (Node): a SimDevice running the config harness (host-tests/support/config-node.ts)
  * on real sockets and a real clock; the `xs-iot config` CLI changes the telemetry
  * interval over MQTT (mosquitto) and over CoAP, the change takes effect, survives a
  * reboot, and a replayed command is refused. Also: a command sent while the device
@@ -13,7 +13,7 @@ import { TCP } from "../../sim/node/tcp";
 import { UDP } from "../../sim/node/udp";
 import { RealClock } from "../../sim/node/real-clock";
 import { nodeCrypto } from "../../sim/node/crypto";
-import { startConfigNode, type ConfigNode } from "../../modules/config/node";
+import { startConfigNode, type ConfigNode } from "../support/config-node";
 import { configCommand } from "../../sim/node/cli-config";
 import { simBoard } from "../../boards/sim";
 import { describeWithPeer, freePort, startMosquitto, type MosquittoPeer } from "../support/peers";

@@ -1,6 +1,6 @@
 /*
  * Safe apply end to end (Node, real sockets, real clock): a SimDevice running the config
- * harness (modules/config/node.ts) is moved by signed config/patch commands to a broker it
+ * harness (host-tests/support/config-node.ts) is moved by signed config/patch commands to a broker it
  * cannot reach, to a working second mosquitto, to a broker that refuses its credentials,
  * and (over CoAP) to settings it cannot use. Issue 6: "a change that affects connectivity
  * (broker, credentials, protocol, endpoints) is tried, and rolled back automatically when
@@ -15,7 +15,7 @@ import { TCP } from "../../sim/node/tcp";
 import { UDP } from "../../sim/node/udp";
 import { RealClock } from "../../sim/node/real-clock";
 import { nodeCrypto } from "../../sim/node/crypto";
-import { startConfigNode, type ConfigNode } from "../../modules/config/node";
+import { startConfigNode, type ConfigNode } from "../support/config-node";
 import { ConfigStore } from "../../modules/config/store";
 import { signCommand } from "../../modules/config/auth";
 import { simBoard } from "../../boards/sim";

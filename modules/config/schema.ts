@@ -9,7 +9,6 @@
  *   mqtt.hostt: unknown key
  * Validation collects every error, not just the first, and never throws.
  */
-import type { BoardDefinition } from "../../boards/types";
 
 export const CONFIG_VERSION = 2;
 
@@ -79,9 +78,20 @@ export interface ConfigIssue {
 
 export type ValidationResult = { ok: true; config: DeviceConfig } | { ok: false; errors: ConfigIssue[] };
 
+/**
+ * What the configuration needs to know of a board: which chips are fitted and whether it has
+ * a battery divider (their sensors are enabled by default; others are refused). A board
+ * definition (boards/types.ts) is one; modules/config does not import boards/, the app passes
+ * its board in.
+ */
+export interface ConfigBoard {
+  readonly sensors: readonly { readonly chip: string }[];
+  readonly battery?: unknown;
+}
+
 /** The identity and provisioning a device's defaults come from. */
 export interface ConfigContext {
-  board?: BoardDefinition;
+  board?: ConfigBoard;
   /** Default device id (from the chip's MAC on the device). */
   deviceId?: string;
   /** Factory provisioning: values that replace the built-in defaults (validated like any input). */
@@ -298,7 +308,7 @@ function checkThreshold(key: string, quantity: string, v: unknown, errors: Confi
   return out;
 }
 
-function checkSensors(v: unknown, board: BoardDefinition | undefined, errors: ConfigIssue[]): { [chip: string]: SensorSettings } {
+function checkSensors(v: unknown, board: ConfigBoard | undefined, errors: ConfigIssue[]): { [chip: string]: SensorSettings } {
   const out: { [chip: string]: SensorSettings } = {};
   if (!isPlainObject(v)) {
     issue(errors, "sensors", "must be an object of sensor settings", v);
@@ -343,7 +353,7 @@ function checkSensors(v: unknown, board: BoardDefinition | undefined, errors: Co
   return out;
 }
 
-function boardSensorNames(board: BoardDefinition | undefined): string[] | undefined {
+function boardSensorNames(board: ConfigBoard | undefined): string[] | undefined {
   if (!board) return undefined;
   const names: string[] = [];
   for (const s of board.sensors) if (names.indexOf(s.chip) < 0) names.push(s.chip);

@@ -1,7 +1,8 @@
 /*
- * The wiring every configurable device shares, whatever else it runs: the app (src/app.ts)
- * and the configuration harness (node.ts) both build their scheduler, configuration core and
- * MQTT connection here, so a fix to one is a fix to both.
+ * The app's wiring of scheduler, configuration core and MQTT connection (src/app.ts builds on
+ * it; so does the tests' configuration harness, host-tests/support/config-node.ts, so a fix to
+ * one is a fix to both). It lives in src/, not modules/config: building clients, servers and a
+ * scheduler is the app's job (docs/conventions.md).
  *
  *   const scheduler = deviceScheduler(platform, report);
  *   const trial = safeApplySwitch({ scheduler, open, coapSocket });
@@ -14,17 +15,17 @@
  * small object per device instead of a dozen closures: a simulated fleet runs thousands).
  * Portable (XS): no Node API.
  */
-import type { BoardDefinition } from "../../boards/types";
-import type { Platform } from "../platform/platform";
-import { Scheduler } from "../scheduler/scheduler";
-import { MqttClient, type MqttClientOptions, type MqttError } from "../mqtt/client";
-import type { MqttClientCore } from "../mqtt/client-core";
-import { ConfigStore } from "./store";
-import { provisionTlsCredentials, tlsCredentials, type TlsCredentials } from "./tls-credentials";
-import { ConfigCore, type ConfigCoreOptions, type ConnectivityHook } from "./core";
-import { ConfigMqttBinding, configMqttOptions } from "./mqtt-binding";
-import type { SafeApplySwitch } from "./safe-apply-switch";
-import type { DeviceConfig } from "./schema";
+import type { BoardDefinition } from "../boards/types";
+import type { Platform } from "../modules/platform/platform";
+import { Scheduler } from "../modules/scheduler/scheduler";
+import { MqttClient, type MqttClientOptions, type MqttError } from "../modules/mqtt/client";
+import type { MqttClientCore } from "../modules/mqtt/client-core";
+import { ConfigStore } from "../modules/config/store";
+import { provisionTlsCredentials, tlsCredentials, type TlsCredentials } from "../modules/config/tls-credentials";
+import { ConfigCore, type ConfigCoreOptions, type ConnectivityHook } from "../modules/config/core";
+import { ConfigMqttBinding, configMqttOptions } from "../modules/config/mqtt-binding";
+import type { SafeApplySwitch } from "../modules/config/safe-apply-switch";
+import type { DeviceConfig } from "../modules/config/schema";
 
 function message(e: unknown): string {
   return String((e as Error)?.message ?? e);

@@ -2,9 +2,11 @@
  * ConfigNode: the configuration core wired to its transports on one Platform:
  * store + core + (MQTT client + ConfigMqttBinding | CoAP server +
  * ConfigCoapBinding), a telemetry job at telemetry.intervalS, the safe-apply
- * hook, and the sleep cycle. It is the device harness the configuration's
- * end-to-end tests run on a SimDevice; its scheduler, core and MQTT link are
- * the app's (link.ts). Portable (runs on XS with a VirtualClock).
+ * hook, and the sleep cycle. It is a test harness (no sensors, a counter for
+ * telemetry) the configuration's end-to-end tests run on a SimDevice where the
+ * real app (src/app.ts) would bring more than the test needs; its scheduler,
+ * core and MQTT link are the app's (src/link.ts). Portable (runs on XS with a
+ * VirtualClock).
  *
  *   const node = startConfigNode(platform, { board, deviceId: "dev-1", key });
  *   node.core.config.telemetry.intervalS; node.telemetrySent; node.stop();
@@ -15,20 +17,20 @@
  * runs, then says "offline" (MQTT), disconnects and deep-sleeps until the next
  * telemetry time.
  */
-import type { Platform } from "../platform/platform";
+import type { Platform } from "../../modules/platform/platform";
 import type { BoardDefinition } from "../../boards/types";
-import type { Scheduler, Job } from "../scheduler/scheduler";
-import type { MqttClient } from "../mqtt/client";
-import { CoapServer } from "../coap/server";
-import { CoapClient } from "../coap/client";
-import { COAP_MEDIATYPE_APPLICATION_JSON } from "../coap/constants";
-import { encodeUtf8New } from "../bytes/utf8";
-import type { ConfigCore } from "./core";
-import { safeApplySwitch } from "./safe-apply-switch";
-import { configTopics, type ConfigMqttBinding } from "./mqtt-binding";
-import { MqttLink, deviceCore, deviceScheduler, isIpv4 } from "./link";
-import { ConfigCoapBinding } from "./coap-binding";
-import type { DeviceConfig } from "./schema";
+import type { Scheduler, Job } from "../../modules/scheduler/scheduler";
+import type { MqttClient } from "../../modules/mqtt/client";
+import { CoapServer } from "../../modules/coap/server";
+import { CoapClient } from "../../modules/coap/client";
+import { COAP_MEDIATYPE_APPLICATION_JSON } from "../../modules/coap/constants";
+import { encodeUtf8New } from "../../modules/bytes/utf8";
+import type { ConfigCore } from "../../modules/config/core";
+import { safeApplySwitch } from "../../modules/config/safe-apply-switch";
+import { configTopics, type ConfigMqttBinding } from "../../modules/config/mqtt-binding";
+import { MqttLink, deviceCore, deviceScheduler, isIpv4 } from "../../src/link";
+import { ConfigCoapBinding } from "../../modules/config/coap-binding";
+import type { DeviceConfig } from "../../modules/config/schema";
 
 export interface ConfigNodeOptions {
   board?: BoardDefinition;
