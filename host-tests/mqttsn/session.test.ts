@@ -1,0 +1,593 @@
+// @xs
+/*
+ * MqttSnSession (modules/mqttsn/session.ts), sans-IO: each procedure of MQTT-SN 1.2 §6
+ * driven message by message, the gateway's side scripted through the codec.
+ */
+import { ACTIVE, ASLEEP, AWAKE, CONNECTING, DISCONNECTED, MqttSnSession, SEARCHING } from "../../modules/mqttsn/session";
+import { shortTopicId } from "../../modules/mqttsn/codec";
+import { F, GW, GW2, Harness, text, types } from "./helpers";
+
+describe("§6.2 connection setup", () => {
+  it("CONNECT carries the flags, ProtocolId, Duration and ClientId; CONNACK makes it active", () => {
+    const h = new Harness({ keepAlive: 30 });
+    const out = h.call((s, now) => s.connect(now));
+    expect(out).toEqual([{ type: 0x04, ...F, cleanSession: true, protocolId: 1, duration: 30, clientId: "dev1" }]);
+    expect(h.sent[0].to).toEqual({ data: h.sent[0].to.data, address: GW.address, port: GW.port, radius: 0 });
+    expect(h.s.state).toBe(CONNECTING);
+    h.gw({ type: 0x05, returnCode: 0 });
+    expect(h.s.state).toBe(ACTIVE);
+    expect(h.eventsOf("connected")).toEqual([{ type: "connected", address: GW.address, port: GW.port, gwId: -1 }]);
+  });
+
+  it("the will dialogue: WILLTOPICREQ -> WILLTOPIC, WILLMSGREQ -> WILLMSG, then CONNACK (§6.2, Fig. 3)", () => {
+    const h = new Harness({ will: { topic: "dev1/state", payload: "offline", qos: 1, retain: true } });
+    expect(h.call((s, now) => s.connect(now))[0].will).toBe(true);
+    expect(h.gw({ type: 0x06 })).toEqual([{ type: 0x07, ...F, qos: 1, retain: true, willTopic: "dev1/state" }]);
+    const wm = h.gw({ type: 0x08 });
+    expect(types(wm)).toEqual([0x09]);
+    expect(text(wm[0].willMsg)).toBe("offline");
+    h.gw({ type: 0x05, returnCode: 0 });
+    expect(h.s.state).toBe(ACTIVE);
+  });
+
+  it("a lost WILLMSG is retransmitted after Tretry (§6.13)", () => {
+    const h = new Harness({ will: { topic: "w", payload: "x" } });
+    h.call((s, now) => s.connect(now));
+    h.gw({ type: 0x06 });
+    h.gw({ type: 0x08 });
+    expect(types(h.advance(1000))).toEqual([0x09]);
+  });
+
+  it("cleanSession false is sent as asked (§6.3)", () => {
+    const h = new Harness({ cleanSession: false });
+    expect(h.call((s, now) => s.connect(now))[0].cleanSession).toBe(false);
+  });
+
+  it("'rejected: congestion' waits TWAIT and connects again (§6.2, §7.2)", () => {
+    const h = new Harness();
+    h.call((s, now) => s.connect(now));
+    h.gw({ type: 0x05, returnCode: 1 });
+    expect(h.advance(4999)).toEqual([]);
+    expect(types(h.advance(1))).toEqual([0x04]);
+  });
+
+  it("a refusal ('not supported') tries the next gateway, and with none left ends disconnected", () => {
+    const h = new Harness({ gateways: [GW, GW2] });
+    h.call((s, now) => s.connect(now));
+    const next = h.gw({ type: 0x05, returnCode: 3 });
+    expect(types(next)).toEqual([0x04]);
+    expect(h.sent[1].to.address).toBe(GW2.address);
+    h.gw({ type: 0x05, returnCode: 3 }, GW2);
+    expect(h.s.state).toBe(DISCONNECTED);
+    expect(h.eventsOf("disconnected").length).toBe(2);
+  });
+});
+
+describe("§6.13 retransmission and failover", () => {
+  it("CONNECT is sent Nretry more times, Tretry apart, then the next gateway; the former one last", () => {
+    const h = new Harness({ gateways: [GW, GW2] });
+    h.call((s, now) => s.connect(now));
+    const t0 = h.now;
+    const out = h.advance(10000);
+    const to = h.sent.map((x) => x.to.address + "@" + (x.m.type === 4 ? "C" : x.m.type));
+    expect(to.slice(0, 6)).toEqual(["10.0.0.1@C", "10.0.0.1@C", "10.0.0.1@C", "10.0.0.2@C", "10.0.0.2@C", "10.0.0.2@C"]);
+    expect(to[6]).toBe("10.0.0.1@C");
+    expect(out.length).toBeGreaterThan(6);
+    void t0;
+  });
+
+  it("a PUBLISH retransmitted has DUP set and the same MsgId", () => {
+    const h = new Harness({ predefined: { "t/a": 5 } }).connected();
+    const id = h.s.publish("t/a", "x", 1, false, h.now);
+    const first = h.drain();
+    expect(h.sent[h.sent.length - 1].m).toEqual({ type: 0x0c, ...F, qos: 1, topicIdType: 1, topicId: 5, msgId: id, data: h.sent[h.sent.length - 1].m.data });
+    void first;
+    const again = h.advance(1000);
+    expect(again.length).toBe(1);
+    expect(again[0].dup).toBe(true);
+    expect(again[0].msgId).toBe(id);
+  });
+
+  it("no PUBACK after Nretry: the connection is lost and the message is sent again after reconnecting", () => {
+    const h = new Harness({ predefined: { "t/a": 5 } }).connected();
+    const id = h.s.publish("t/a", "x", 1, false, h.now);
+    h.drain();
+    const out = h.advance(3000);
+    expect(types(out)).toEqual([0x0c, 0x0c, 0x04]); // 2 retries, then CONNECT
+    expect(h.eventsOf("disconnected").length).toBe(1);
+    const after = h.gw({ type: 0x05, returnCode: 0 });
+    expect(after.length).toBe(1);
+    expect(after[0]).toEqual({ type: 0x0c, ...F, dup: true, qos: 1, topicIdType: 1, topicId: 5, msgId: id, data: after[0].data });
+    h.gw({ type: 0x0d, topicId: 5, msgId: id, returnCode: 0 });
+    expect(h.eventsOf("published")).toEqual([{ type: "published", msgId: id }]);
+  });
+});
+
+describe("§6.5-§6.8 publishing", () => {
+  it("QoS 1 on a new topic: REGISTER, REGACK, PUBLISH with the id, PUBACK; stored first, deleted at the end", () => {
+    const h = new Harness().connected();
+    const id = h.s.publish("dev1/tele", "21.5", 1, false, h.now);
+    const reg = h.drain();
+    expect(h.store.has("o" + id)).toBe(true);
+    expect(reg).toEqual([{ type: 0x0a, topicId: 0, msgId: reg[0].msgId, topicName: "dev1/tele" }]);
+    const pub = h.gw({ type: 0x0b, topicId: 0x21, msgId: reg[0].msgId, returnCode: 0 });
+    expect(pub).toEqual([{ type: 0x0c, ...F, qos: 1, topicId: 0x21, msgId: id, data: pub[0].data }]);
+    expect(text(pub[0].data)).toBe("21.5");
+    h.gw({ type: 0x0d, topicId: 0x21, msgId: id, returnCode: 0 });
+    expect(h.eventsOf("published")).toEqual([{ type: "published", msgId: id }]);
+    expect(h.store.has("o" + id)).toBe(false);
+    expect(h.s.outbox.count).toBe(0);
+    // the id is kept: the next PUBLISH needs no REGISTER
+    h.s.publish("dev1/tele", "22", 0, false, h.now);
+    expect(h.drain()).toEqual([{ type: 0x0c, ...F, topicId: 0x21, msgId: 0, data: h.sent[h.sent.length - 1].m.data }]);
+  });
+
+  it("QoS 2: PUBLISH, PUBREC, PUBREL (state 2 stored first), PUBCOMP", () => {
+    const h = new Harness({ predefined: { p: 7 } }).connected();
+    const id = h.s.publish("p", "v", 2, true, h.now);
+    const pub = h.drain();
+    expect(pub[0].qos).toBe(2);
+    expect(pub[0].retain).toBe(true);
+    const rel = h.gw({ type: 0x0f, msgId: id });
+    expect(rel).toEqual([{ type: 0x10, msgId: id }]);
+    expect(new Uint8Array(h.store.get("o" + id)!)[0]).toBe(2);
+    expect(types(h.advance(1000))).toEqual([0x10]); // PUBREL retransmitted
+    h.gw({ type: 0x0e, msgId: id });
+    expect(h.eventsOf("published").length).toBe(1);
+    expect(h.store.has("o" + id)).toBe(false);
+  });
+
+  it("one QoS 1/2 exchange at a time, in order (§6.6)", () => {
+    const h = new Harness({ predefined: { p: 7 } }).connected();
+    const a = h.s.publish("p", "1", 1, false, h.now);
+    const b = h.s.publish("p", "2", 1, false, h.now);
+    expect(types(h.drain())).toEqual([0x0c]);
+    const next = h.gw({ type: 0x0d, topicId: 7, msgId: a, returnCode: 0 });
+    expect(next[0].msgId).toBe(b);
+  });
+
+  it("QoS 0 waits for its topic's registration, then goes", () => {
+    const h = new Harness().connected();
+    h.s.publish("a/b", "x", 0, false, h.now);
+    const reg = h.drain();
+    expect(types(reg)).toEqual([0x0a]);
+    const pub = h.gw({ type: 0x0b, topicId: 3, msgId: reg[0].msgId, returnCode: 0 });
+    expect(pub).toEqual([{ type: 0x0c, ...F, topicId: 3, msgId: 0, data: pub[0].data }]);
+  });
+
+  it("QoS −1 (§6.8): no connection, pre-defined or short topics only", () => {
+    const h = new Harness({ predefined: { "s/t": 9 } });
+    expect(h.call((s, now) => s.publish("s/t", "x", -1, false, now))).toEqual([{ type: 0x0c, ...F, qos: -1, topicIdType: 1, topicId: 9, msgId: 0, data: h.sent[0].m.data }]);
+    expect(h.call((s, now) => s.publish("ab", "x", -1, false, now))[0].topicIdType).toBe(2);
+    expect(h.s.state).toBe(DISCONNECTED);
+    expect(() => h.s.publish("a/long/name", "x", -1, false, h.now)).toThrow(TypeError);
+  });
+
+  it("a two-octet topic name is a short topic name (§6.7): no REGISTER", () => {
+    const h = new Harness().connected();
+    h.s.publish("ab", "x", 1, false, h.now);
+    const out = h.drain();
+    expect(out[0].topicIdType).toBe(2);
+    expect(out[0].topicId).toBe(shortTopicId("ab"));
+  });
+
+  it("PUBACK 'invalid topic ID' for a normal id: REGISTER again, then PUBLISH again (§6.6)", () => {
+    const h = new Harness().connected();
+    const id = h.s.publish("x/y", "1", 1, false, h.now);
+    const r1 = h.drain();
+    h.gw({ type: 0x0b, topicId: 4, msgId: r1[0].msgId, returnCode: 0 });
+    const r2 = h.gw({ type: 0x0d, topicId: 4, msgId: id, returnCode: 2 });
+    expect(types(r2)).toEqual([0x0a]);
+    const p2 = h.gw({ type: 0x0b, topicId: 8, msgId: r2[0].msgId, returnCode: 0 });
+    expect(p2[0].topicId).toBe(8);
+    expect(p2[0].msgId).toBe(id);
+  });
+
+  it("PUBACK 'invalid topic ID' for a pre-defined id fails the message (§6.7: no re-registration helps)", () => {
+    const h = new Harness({ predefined: { p: 7 } }).connected();
+    const id = h.s.publish("p", "1", 1, false, h.now);
+    h.drain();
+    h.gw({ type: 0x0d, topicId: 7, msgId: id, returnCode: 2 });
+    expect(h.eventsOf("publish-failed")).toEqual([{ type: "publish-failed", msgId: id, topic: "p", reason: "PUBACK return code 2" }]);
+    expect(h.s.outbox.count).toBe(0);
+  });
+
+  it("PUBACK 'rejected: congestion': nothing is published for TWAIT, then the same message (§6.6)", () => {
+    const h = new Harness({ predefined: { p: 7 } }).connected();
+    const id = h.s.publish("p", "1", 1, false, h.now);
+    h.drain();
+    h.gw({ type: 0x0d, topicId: 7, msgId: id, returnCode: 1 });
+    expect(h.advance(4999).filter((m) => m.type === 0x0c)).toEqual([]);
+    const again = h.advance(1);
+    expect(again[0].msgId).toBe(id);
+  });
+
+  it("the outbox is bounded: publish throws when full and keeps every message it holds", () => {
+    const h = new Harness({ predefined: { p: 7 }, maxMessages: 3 });
+    for (let i = 0; i < 3; i++) h.s.publish("p", "m" + i, 1, false, h.now);
+    expect(() => h.s.publish("p", "m3", 1, false, h.now)).toThrow(RangeError);
+    expect(h.s.outbox.count).toBe(3);
+    h.drain();
+    expect([...h.store.keys()].filter((k) => k[0] === "o").length).toBe(3);
+  });
+
+  it("QoS 0 without a connection is refused", () => {
+    const h = new Harness();
+    expect(() => h.s.publish("a", "x", 0, false, h.now)).toThrow(TypeError);
+  });
+});
+
+describe("§6.9, §6.10 subscriptions and the gateway's publications", () => {
+  it("SUBSCRIBE by name with a wildcard: SUBACK id 0, then REGISTER from the gateway, then PUBLISH", () => {
+    const h = new Harness().connected();
+    const sub = h.call((s, now) => s.subscribe("cmd/#", 1, now));
+    expect(sub).toEqual([{ type: 0x12, ...F, qos: 1, msgId: sub[0].msgId, topicName: "cmd/#", topicId: 0 }]);
+    h.gw({ type: 0x13, ...F, qos: 1, topicId: 0, msgId: sub[0].msgId, returnCode: 0 });
+    expect(h.eventsOf("subscribed")).toEqual([{ type: "subscribed", topic: "cmd/#", qos: 1, returnCode: 0 }]);
+    expect(h.gw({ type: 0x0a, topicId: 0x40, msgId: 77, topicName: "cmd/led" })).toEqual([{ type: 0x0b, topicId: 0x40, msgId: 77, returnCode: 0 }]);
+    const ack = h.gw({ type: 0x0c, ...F, qos: 1, topicId: 0x40, msgId: 78, data: new Uint8Array([0x6f, 0x6e]) });
+    expect(ack).toEqual([{ type: 0x0d, topicId: 0x40, msgId: 78, returnCode: 0 }]);
+    const msg = h.eventsOf("message")[0];
+    expect([msg.topic, text(msg.payload), msg.qos]).toEqual(["cmd/led", "on", 1]);
+  });
+
+  it("SUBSCRIBE by name without wildcards: the SUBACK's id is the topic's id", () => {
+    const h = new Harness().connected();
+    const sub = h.call((s, now) => s.subscribe("cfg/set", 0, now));
+    h.gw({ type: 0x13, ...F, topicId: 0x51, msgId: sub[0].msgId, returnCode: 0 });
+    h.gw({ type: 0x0c, ...F, topicId: 0x51, msgId: 0, data: new Uint8Array([0x31]) });
+    expect(h.eventsOf("message")[0].topic).toBe("cfg/set");
+  });
+
+  it("SUBSCRIBE by pre-defined id and by short name; UNSUBSCRIBE", () => {
+    const h = new Harness({ predefined: { "cmd/x": 12 } }).connected();
+    const a = h.call((s, now) => s.subscribe("cmd/x", 2, now));
+    expect([a[0].topicIdType, a[0].topicId, a[0].topicName]).toEqual([1, 12, undefined]);
+    const b = h.gw({ type: 0x13, ...F, qos: 2, topicId: 12, msgId: a[0].msgId, returnCode: 0 });
+    expect(types(b)).toEqual([]);
+    const c = h.call((s, now) => s.subscribe("zz", 0, now));
+    expect([c[0].topicIdType, c[0].topicId]).toEqual([2, shortTopicId("zz")]);
+    h.gw({ type: 0x13, ...F, topicId: 0, msgId: c[0].msgId, returnCode: 0 });
+    const u = h.call((s, now) => s.unsubscribe("cmd/x", now));
+    expect([u[0].type, u[0].topicIdType, u[0].topicId]).toEqual([0x14, 1, 12]);
+    h.gw({ type: 0x15, msgId: u[0].msgId });
+    expect(h.eventsOf("unsubscribed")).toEqual([{ type: "unsubscribed", topic: "cmd/x" }]);
+  });
+
+  it("one SUBSCRIBE/UNSUBSCRIBE at a time (§6.9); a lost SUBSCRIBE is sent again with DUP", () => {
+    const h = new Harness().connected();
+    h.call((s, now) => s.subscribe("a/#", 0, now));
+    expect(h.call((s, now) => s.subscribe("b/#", 0, now))).toEqual([]);
+    const again = h.advance(1000);
+    expect([again[0].type, again[0].dup, again[0].topicName]).toEqual([0x12, true, "a/#"]);
+  });
+
+  it("an unknown topic id is answered PUBACK 'invalid topic ID' (§6.10) and nothing is delivered", () => {
+    const h = new Harness().connected();
+    expect(h.gw({ type: 0x0c, ...F, topicId: 0x99, msgId: 0, data: new Uint8Array(1) })).toEqual([{ type: 0x0d, topicId: 0x99, msgId: 0, returnCode: 2 }]);
+    expect(h.gw({ type: 0x0c, ...F, qos: 1, topicIdType: 1, topicId: 0x99, msgId: 4, data: new Uint8Array(1) })).toEqual([{ type: 0x0d, topicId: 0x99, msgId: 4, returnCode: 2 }]);
+    expect(h.eventsOf("message")).toEqual([]);
+  });
+
+  it("inbound QoS 2: delivered once though sent twice, PUBREC each time, PUBCOMP after PUBREL; the id is stored until then", () => {
+    const h = new Harness().connected();
+    const p = { type: 0x0c as const, ...F, qos: 2 as const, topicIdType: 2 as const, topicId: shortTopicId("q2"), msgId: 9, data: new Uint8Array([1]) };
+    expect(h.gw(p)).toEqual([{ type: 0x0f, msgId: 9 }]);
+    expect(h.store.has("in")).toBe(true);
+    expect(h.gw({ ...p, dup: true })).toEqual([{ type: 0x0f, msgId: 9 }]);
+    expect(h.eventsOf("message").length).toBe(1);
+    expect(h.gw({ type: 0x10, msgId: 9 })).toEqual([{ type: 0x0e, msgId: 9 }]);
+    expect(new Uint8Array(h.store.get("in")!).length).toBe(0);
+  });
+
+  it("subscriptions are sent again after a clean reconnection", () => {
+    const h = new Harness().connected();
+    const sub = h.call((s, now) => s.subscribe("a/#", 1, now));
+    h.gw({ type: 0x13, ...F, qos: 1, topicId: 0, msgId: sub[0].msgId, returnCode: 0 });
+    h.gw({ type: 0x18, duration: undefined }); // §6.12: unsolicited DISCONNECT -> CONNECT
+    expect(h.s.state).toBe(CONNECTING);
+    const again = h.gw({ type: 0x05, returnCode: 0 });
+    expect([again[0].type, again[0].topicName]).toEqual([0x12, "a/#"]);
+  });
+});
+
+describe("§6.4 will updates, §6.11 keep-alive, §6.12 disconnect", () => {
+  it("WILLTOPICUPD and WILLMSGUPD, each acknowledged; no will: the empty WILLTOPICUPD", () => {
+    const h = new Harness().connected();
+    const a = h.call((s, now) => s.updateWill({ topic: "w/t", payload: "bye", qos: 1 }, now));
+    expect(a).toEqual([{ type: 0x1a, ...F, qos: 1, willTopic: "w/t" }]);
+    const b = h.gw({ type: 0x1b, returnCode: 0 });
+    expect(types(b)).toEqual([0x1c]);
+    expect(text(b[0].willMsg)).toBe("bye");
+    h.gw({ type: 0x1d, returnCode: 0 });
+    expect(h.eventsOf("will-updated").length).toBe(2);
+    expect(h.call((s, now) => s.updateWill(undefined, now))).toEqual([{ type: 0x1a, ...F, willTopic: "" }]);
+  });
+
+  it("PINGREQ when nothing went out for the keep-alive period; window from half of it", () => {
+    const h = new Harness({ keepAlive: 20 }).connected();
+    const t = h.s.timeout()!;
+    expect(t.latest - h.now).toBe(20000);
+    expect(t.earliest - h.now).toBe(10000);
+    expect(t.deadline).toBe(t.latest);
+    expect(h.advance(19999)).toEqual([]);
+    expect(h.advance(1)).toEqual([{ type: 0x16, clientId: undefined }]);
+    h.gw({ type: 0x17 });
+    expect(h.s.state).toBe(ACTIVE);
+  });
+
+  it("no PINGRESP after the retries: connection lost, reconnect (§6.11)", () => {
+    const h = new Harness({ keepAlive: 10 }).connected();
+    const out = h.advance(10000 + 3000);
+    expect(types(out)).toEqual([0x16, 0x16, 0x16, 0x04]);
+  });
+
+  it("the gateway's PINGREQ is answered with PINGRESP", () => {
+    const h = new Harness().connected();
+    expect(h.gw({ type: 0x16, clientId: undefined })).toEqual([{ type: 0x17 }]);
+  });
+
+  it("DISCONNECT waits for the outbox, then the gateway's DISCONNECT ends the connection", () => {
+    const h = new Harness({ predefined: { p: 1 } }).connected();
+    const id = h.s.publish("p", "x", 1, false, h.now);
+    h.drain();
+    expect(h.call((s, now) => s.disconnect(now))).toEqual([]);
+    expect(h.gw({ type: 0x0d, topicId: 1, msgId: id, returnCode: 0 })).toEqual([{ type: 0x18, duration: undefined }]);
+    h.gw({ type: 0x18, duration: undefined });
+    expect(h.s.state).toBe(DISCONNECTED);
+  });
+});
+
+describe("§6.14 sleeping client", () => {
+  function asleep(h: Harness, seconds = 60): Harness {
+    h.connected();
+    expect(h.call((s, now) => s.sleep(seconds, now))).toEqual([{ type: 0x18, duration: seconds }]);
+    h.gw({ type: 0x18, duration: undefined });
+    return h;
+  }
+
+  it("DISCONNECT with a Duration; the gateway's DISCONNECT makes it asleep; no keep-alive while asleep", () => {
+    const h = asleep(new Harness({ keepAlive: 10 }), 600);
+    expect(h.s.state).toBe(ASLEEP);
+    expect(h.eventsOf("asleep")).toEqual([{ type: "asleep", duration: 600 }]);
+    expect(h.s.timeout()).toBeUndefined();
+    expect(h.advance(100000)).toEqual([]);
+  });
+
+  it("awake: PINGREQ with the ClientId; buffered messages come, each answered; PINGRESP: asleep again", () => {
+    const h = asleep(new Harness());
+    expect(h.call((s, now) => s.wake(now))).toEqual([{ type: 0x16, clientId: "dev1" }]);
+    expect(h.s.state).toBe(AWAKE);
+    expect(h.gw({ type: 0x0a, topicId: 3, msgId: 1, topicName: "cmd" })).toEqual([{ type: 0x0b, topicId: 3, msgId: 1, returnCode: 0 }]);
+    expect(h.gw({ type: 0x0c, ...F, qos: 1, topicId: 3, msgId: 2, data: new Uint8Array([0x61]) })).toEqual([{ type: 0x0d, topicId: 3, msgId: 2, returnCode: 0 }]);
+    h.gw({ type: 0x17 });
+    expect(h.s.state).toBe(ASLEEP);
+    expect(h.eventsOf("message").map((e) => e.topic)).toEqual(["cmd"]);
+  });
+
+  it("while awake, every message but PINGRESP restarts Tretry; the PINGREQ is retransmitted, then back to sleep", () => {
+    const h = asleep(new Harness());
+    h.call((s, now) => s.wake(now));
+    h.advance(900);
+    h.gw({ type: 0x0c, ...F, topicIdType: 2, topicId: shortTopicId("ab"), msgId: 0, data: new Uint8Array(0) });
+    expect(h.advance(999)).toEqual([]); // restarted at 900
+    expect(h.advance(1)).toEqual([{ type: 0x16, clientId: "dev1" }]);
+    h.advance(2000);
+    expect(h.s.state).toBe(ASLEEP);
+    expect(h.eventsOf("wake-failed").length).toBe(1);
+  });
+
+  it("a new Duration while asleep (DISCONNECT again)", () => {
+    const h = asleep(new Harness());
+    expect(h.call((s, now) => s.sleep(120, now))).toEqual([{ type: 0x18, duration: 120 }]);
+    h.gw({ type: 0x18, duration: undefined });
+    expect(h.eventsOf("asleep").pop()).toEqual({ type: "asleep", duration: 120 });
+  });
+
+  it("from asleep, CONNECT returns to active (cleanSession false keeps the registry)", () => {
+    const h = asleep(new Harness({ cleanSession: false }));
+    h.s.publish("t/x", "1", 1, false, h.now); // held while asleep
+    expect(h.drain()).toEqual([]);
+    expect(h.call((s, now) => s.connect(now))[0].cleanSession).toBe(false);
+    expect(types(h.gw({ type: 0x05, returnCode: 0 }))).toEqual([0x0a]);
+  });
+
+  it("the sleep waits for the outbox (QoS 1 delivered first)", () => {
+    const h = new Harness({ predefined: { p: 1 } }).connected();
+    const id = h.s.publish("p", "x", 1, false, h.now);
+    h.drain();
+    expect(h.call((s, now) => s.sleep(30, now))).toEqual([]);
+    expect(h.gw({ type: 0x0d, topicId: 1, msgId: id, returnCode: 0 })).toEqual([{ type: 0x18, duration: 30 }]);
+  });
+});
+
+describe("persistence across deep sleep and reboot", () => {
+  it("the outbox, the registry and the asleep state come back; the device wakes without a new CONNECT", () => {
+    const h = new Harness({ cleanSession: false, predefined: { p: 1 } }).connected();
+    const reg = h.call((s, now) => s.publish("a/b", "kept", 1, false, now));
+    h.gw({ type: 0x0b, topicId: 0x21, msgId: reg[0].msgId, returnCode: 0 });
+    const id1 = h.sent[h.sent.length - 1].m.msgId;
+    h.gw({ type: 0x0d, topicId: 0x21, msgId: id1, returnCode: 0 });
+    h.call((s, now) => s.sleep(300, now));
+    h.gw({ type: 0x18, duration: undefined });
+    h.s.publish("a/b", "while asleep", 1, false, h.now);
+    h.drain();
+    // "reboot": a new session from the store
+    const r = new Harness({ cleanSession: false, predefined: { p: 1 }, gateways: [] }, h.store);
+    expect(r.s.state).toBe(ASLEEP);
+    expect(r.s.gateway).toEqual({ address: GW.address, port: GW.port, gwId: -1 });
+    expect(r.s.outbox.count).toBe(1);
+    expect(r.call((s, now) => s.wake(now))).toEqual([{ type: 0x16, clientId: "dev1" }]);
+    r.gw({ type: 0x17 });
+    // reconnect: the stored id of a/b is used, the message goes without REGISTER, DUP set
+    r.call((s, now) => s.connect(now));
+    const out = r.gw({ type: 0x05, returnCode: 0 });
+    expect(out).toEqual([{ type: 0x0c, ...F, dup: true, qos: 1, topicId: 0x21, msgId: out[0].msgId, data: out[0].data }]);
+    expect(text(out[0].data)).toBe("while asleep");
+    expect(out[0].msgId).not.toBe(id1);
+  });
+
+  it("a corrupt record is deleted, the rest restored", () => {
+    const store = new Map<string, ArrayBuffer>([
+      ["o7", new Uint8Array([9, 9, 9]).buffer],
+      ["o8", new Uint8Array([1, 1, 0, 0, 0, 1, 0, 1, 0x70, 0x78]).buffer],
+    ]);
+    const r = new Harness({}, store);
+    expect(r.store.has("o7")).toBe(false);
+    expect(r.s.outbox.count).toBe(1);
+    expect(r.s.outbox.next()!.topic).toBe("p");
+  });
+});
+
+describe("§6.1 gateway discovery", () => {
+  it("SEARCHGW after a random delay under TSEARCHGW, broadcast; a GWINFO answers and CONNECT follows", () => {
+    const h = new Harness({ gateways: [], searchDelayMs: 4000, random: () => 0.25, radius: 2 });
+    h.call((s, now) => s.connect(now));
+    expect(h.s.state).toBe(SEARCHING);
+    expect(h.advance(999)).toEqual([]);
+    const out = h.advance(1);
+    expect(out).toEqual([{ type: 0x01, radius: 2 }]);
+    expect(h.sent[0].to.address).toBeUndefined();
+    expect(h.sent[0].to.radius).toBe(2);
+    expect(h.gw({ type: 0x02, gwId: 5, gwAdd: undefined }, GW2)).toEqual([{ type: 0x04, ...F, cleanSession: true, protocolId: 1, duration: 60, clientId: "dev1" }]);
+    expect(h.sent[1].to.address).toBe(GW2.address);
+    expect(h.eventsOf("gateway")).toEqual([{ type: "gateway", gwId: 5, address: GW2.address, port: GW2.port }]);
+  });
+
+  it("no answer: SEARCHGW again at exponentially growing intervals", () => {
+    const h = new Harness({ gateways: [], searchDelayMs: 1000, random: () => 0, waitMs: 60000 });
+    h.call((s, now) => s.search(now));
+    const t0 = h.now;
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      h.advance(h.s.timeout()!.deadline - h.now);
+      times.push(h.now - t0);
+    }
+    expect(times).toEqual([0, 1000, 3000, 7000, 15000]);
+  });
+
+  it("another client's identical SEARCHGW during the delay stands for ours", () => {
+    const h = new Harness({ gateways: [], searchDelayMs: 4000, random: () => 0.5 });
+    h.call((s, now) => s.search(now));
+    h.gw({ type: 0x01, radius: 1 }, { address: "10.0.0.9", port: 1884 });
+    expect(h.advance(3999)).toEqual([]);
+  });
+
+  it("a GWINFO from another client carries the gateway's address (GwAdd: IPv4 + port)", () => {
+    const h = new Harness({ gateways: [] });
+    h.call((s, now) => s.search(now));
+    const out = h.gw({ type: 0x02, gwId: 9, gwAdd: new Uint8Array([10, 0, 0, 2, 0x07, 0x5c]) }, { address: "10.0.0.9", port: 1884 });
+    expect(types(out)).toEqual([0x04]);
+    expect([h.sent[0].to.address, h.sent[0].to.port]).toEqual(["10.0.0.2", 1884]);
+  });
+
+  it("a client that knows a gateway answers a SEARCHGW with GWINFO after a random delay, unless a GWINFO is heard first", () => {
+    const h = new Harness({ gateways: [], random: () => 0.5, gwInfoDelayMs: 2000 });
+    h.gw({ type: 0x00, gwId: 4, duration: 900 }, GW);
+    h.gw({ type: 0x01, radius: 3 }, { address: "10.0.0.9", port: 1884 });
+    const out = h.advance(1000);
+    expect(out).toEqual([{ type: 0x02, gwId: 4, gwAdd: out[0].gwAdd }]);
+    expect([...out[0].gwAdd]).toEqual([10, 0, 0, 1, 0x07, 0x5c]);
+    expect(h.sent[h.sent.length - 1].to.radius).toBe(3);
+    h.gw({ type: 0x01, radius: 3 }, { address: "10.0.0.9", port: 1884 });
+    h.gw({ type: 0x02, gwId: 4, gwAdd: undefined }, GW);
+    expect(h.advance(5000).filter((m) => m.type === 0x02)).toEqual([]);
+  });
+
+  it("ADVERTISE tracking: a gateway that misses NADV advertisements is dropped; the connected client fails over", () => {
+    const h = new Harness({ gateways: [GW2], advertiseMisses: 2, keepAlive: 0 });
+    h.gw({ type: 0x00, gwId: 1, duration: 10 }, GW); // heard at 1000: gone at 1000 + 2.5 x 10 s
+    h.call((s, now) => s.connect(now)); // GW2, configured first
+    h.gw({ type: 0x05, returnCode: 0 }, GW2);
+    h.advance(5000);
+    h.gw({ type: 0x00, gwId: 2, duration: 10 }, GW2); // heard at 6000
+    h.advance(19999);
+    expect(h.eventsOf("gateway-lost")).toEqual([]);
+    h.advance(1);
+    expect(h.eventsOf("gateway-lost")).toEqual([{ type: "gateway-lost", gwId: 1, address: GW.address, port: GW.port }]);
+    expect(h.s.state).toBe(ACTIVE);
+    h.advance(5000);
+    expect(h.eventsOf("gateway-lost").map((e) => e.gwId)).toEqual([1, 2]);
+    expect(h.s.state).toBe(SEARCHING); // no gateway left
+  });
+});
+
+describe("bad input at the client: dropped or answered as the spec says, nothing thrown, nothing grows", () => {
+  const hostile: [string, number[]][] = [
+    ["empty", []],
+    ["one octet", [1]],
+    ["Length 0", [0, 0x05]],
+    ["Length past the datagram", [9, 0x05, 0]],
+    ["trailing octets", [3, 0x05, 0, 0]],
+    ["3-octet Length truncated", [1, 0]],
+    ["reserved MsgType 0x03", [2, 0x03]],
+    ["reserved MsgType 0x1F", [2, 0x1f]],
+    ["CONNACK reserved code", [3, 0x05, 9]],
+    ["CONNACK while active", [3, 0x05, 0]],
+    ["WILLTOPICREQ while active", [2, 0x06]],
+    ["WILLMSGREQ while active", [2, 0x08]],
+    ["REGACK nobody asked for", [7, 0x0b, 0, 1, 0, 1, 0]],
+    ["PUBACK nobody asked for", [7, 0x0d, 0, 1, 0, 9, 0]],
+    ["PUBREC nobody asked for", [4, 0x0f, 0, 9]],
+    ["PUBCOMP nobody asked for", [4, 0x0e, 0, 9]],
+    ["SUBACK nobody asked for", [8, 0x13, 0, 0, 1, 0, 9, 0]],
+    ["UNSUBACK nobody asked for", [4, 0x15, 0, 9]],
+    ["PINGRESP nobody asked for", [2, 0x17]],
+    ["WILLTOPICRESP nobody asked for", [3, 0x1b, 0]],
+    ["WILLMSGRESP nobody asked for", [3, 0x1d, 0]],
+    ["CONNECT (a client's message)", [7, 0x04, 4, 1, 0, 10, 0x61]],
+    ["SUBSCRIBE (a client's message)", [7, 0x12, 0, 0, 1, 0x61, 0x62]],
+    ["WILLMSG (a client's message)", [3, 0x09, 0x61]],
+    ["REGISTER with a wildcard", [8, 0x0a, 0, 5, 0, 1, 0x61, 0x23]],
+    ["REGISTER with ill-formed UTF-8", [7, 0x0a, 0, 5, 0, 1, 0xff]],
+    ["PUBLISH with TopicIdType 3", [8, 0x0c, 0x03, 0, 1, 0, 0, 0x61]],
+    ["PUBLISH QoS 1 MsgId 0", [8, 0x0c, 0x20, 0, 1, 0, 0, 0x61]],
+    ["PUBLISH to an unknown topic id", [8, 0x0c, 0x00, 0x12, 0x34, 0, 0, 0x61]],
+    ["PUBLISH to an unknown pre-defined id, QoS 1", [8, 0x0c, 0x21, 0x12, 0x34, 0, 7, 0x61]],
+    ["PUBLISH short topic that is not UTF-8", [8, 0x0c, 0x02, 0xff, 0xfe, 0, 0, 0x61]],
+    ["ENCAPSULATED", [5, 0xfe, 0, 1, 2, 2, 0x17]],
+    ["ADVERTISE truncated", [4, 0x00, 1, 0]],
+    ["GWINFO with a 3-octet GwAdd", [6, 0x02, 1, 1, 2, 3]],
+    ["oversized datagram (3-octet Length)", [1, 0x10, 0x04].concat(new Array(0x1001).fill(0))],
+  ];
+  it("has at least 30 cases", () => expect(hostile.length).toBeGreaterThanOrEqual(30));
+  for (const [name, bytes] of hostile) {
+    it(name, () => {
+      const h = new Harness().connected();
+      const before = h.s.state;
+      let out: any[] = [];
+      expect(() => (out = h.raw(new Uint8Array(bytes)))).not.toThrow();
+      expect(h.s.state).toBe(before);
+      // answered only where the spec says: an unknown topic id gets PUBACK "invalid topic ID" (§6.10)
+      for (const m of out) expect([m.type, m.returnCode]).toEqual([0x0d, 2]);
+      expect(h.eventsOf("message")).toEqual([]);
+    });
+  }
+
+  it("a datagram from another address is dropped", () => {
+    const h = new Harness().connected();
+    h.gw({ type: 0x0c, ...F, topicIdType: 2, topicId: shortTopicId("ab"), msgId: 0, data: new Uint8Array(1) }, { address: "10.6.6.6", port: 1884 });
+    expect(h.eventsOf("message")).toEqual([]);
+    expect(h.eventsOf("dropped").pop().reason).toBe("not from the gateway");
+  });
+
+  it("a flood of REGISTERs keeps at most maxTopics ids; unreleased QoS 2 ids stay at 16", () => {
+    const h = new Harness({ maxTopics: 8 }).connected();
+    for (let i = 1; i <= 200; i++) h.gw({ type: 0x0a, topicId: i, msgId: i, topicName: "t/" + i });
+    const reg = new Uint8Array(h.store.get("reg")!);
+    expect(reg.length).toBeLessThan(200);
+    // only the last 8 are known
+    h.gw({ type: 0x0c, ...F, topicId: 1, msgId: 0, data: new Uint8Array(0) });
+    h.gw({ type: 0x0c, ...F, topicId: 200, msgId: 0, data: new Uint8Array(0) });
+    expect(h.eventsOf("message").map((e) => e.topic)).toEqual(["t/200"]);
+    for (let i = 1; i <= 40; i++) h.gw({ type: 0x0c, ...F, qos: 2, topicId: 200, msgId: 1000 + i, data: new Uint8Array(0) });
+    expect(new Uint8Array(h.store.get("in")!).length).toBe(32);
+  });
+
+  it("a session refuses bad options", () => {
+    expect(() => new MqttSnSession({ clientId: "" })).toThrow(TypeError);
+    expect(() => new MqttSnSession({ clientId: "x".repeat(24) })).toThrow(TypeError);
+    expect(() => new MqttSnSession({ clientId: "a", predefined: { t: 0 } })).toThrow(TypeError);
+    expect(() => new MqttSnSession({ clientId: "a", will: { topic: "a/#", payload: "" } })).toThrow(TypeError);
+  });
+});
