@@ -82,11 +82,12 @@ export function checkBoard(board: BoardDefinition): string[] {
     if (4.2 / b.dividerRatio > b.reference) problems.push(`${board.name}: a full LiPo (4.2 V) / ${b.dividerRatio} exceeds the ADC range ${b.reference} V`);
   }
   const p = board.power;
-  const order: [string, number][] = [["deepSleepMa", p.deepSleepMa], ["lightSleepMa", p.lightSleepMa], ["modemSleepMa", p.modemSleepMa], ["activeRadioMa", p.activeRadioMa], ["txPeakMa", p.txPeakMa]];
+  const order: [string, number][] = [["deepSleepMa", p.deepSleepMa], ["lightSleepMa", p.lightSleepMa], ["lightSleepWifiMa", p.lightSleepWifiMa], ["modemSleepMa", p.modemSleepMa], ["activeRadioMa", p.activeRadioMa], ["txPeakMa", p.txPeakMa]];
   for (const [k, v] of order) if (!(typeof v === "number" && v > 0 && v < 1000)) problems.push(`${board.name}: power.${k} = ${v} is not a current in (0, 1000) mA`);
   for (let i = 1; i < order.length; i++)
     if (!(order[i - 1][1] < order[i][1])) problems.push(`${board.name}: power.${order[i - 1][0]} should be below power.${order[i][0]}`);
-  if (!(p.bootToReadyMs > 0 && p.bootToReadyMs < 10_000)) problems.push(`${board.name}: power.bootToReadyMs = ${p.bootToReadyMs} outside (0, 10000)`);
+  for (const k of ["bootToReadyMs", "wakeMs", "wifiConnectMs", "roundTripMs", "tlsHandshakeMs"] as const)
+    if (!(p[k] > 0 && p[k] < 10_000)) problems.push(`${board.name}: power.${k} = ${p[k]} outside (0, 10000) ms`);
   if (!p.sources.length) problems.push(`${board.name}: power profile needs a source`);
   if (!/^(esp32(\/[a-z0-9_]+)?|lin|mac|win)$/.test(board.moddableTarget)) problems.push(`${board.name}: "${board.moddableTarget}" is not a Moddable platform identifier`);
   return problems;

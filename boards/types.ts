@@ -4,6 +4,7 @@
  * planner. Data only; boards/index.ts lists them and checks them.
  */
 import type { SensorChip } from "../modules/sensors/discover";
+import type { PowerFigures } from "../modules/scheduler/energy";
 
 export type Soc = "esp32" | "esp32c3" | "esp32s3" | "host";
 
@@ -24,19 +25,11 @@ export interface BatteryDivider {
   source: string;
 }
 
-/** Currents in mA at 3.3 V, times in ms. */
-export interface PowerProfile {
-  /** Radio on and listening (Wi-Fi RX), CPU active. */
-  activeRadioMa: number;
-  /** Peak while transmitting (802.11b, highest power). */
-  txPeakMa: number;
-  /** CPU running, radio off between DTIM beacons. */
-  modemSleepMa: number;
-  lightSleepMa: number;
-  /** RTC timer + RTC memory kept. */
-  deepSleepMa: number;
-  /** Reset or deep-sleep wake until our app runs (bootloader + XS start), Wi-Fi not included. */
-  bootToReadyMs: number;
+/**
+ * Currents in mA at 3.3 V, times in ms: the figures the sleep planner and the simulator's
+ * energy accounting use (modules/scheduler/energy.ts PowerFigures), with their sources.
+ */
+export interface PowerProfile extends PowerFigures {
   sources: string[];
   notes?: string;
 }

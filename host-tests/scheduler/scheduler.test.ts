@@ -309,6 +309,8 @@ describe("Scheduler: wakes by windows", () => {
           deadline,
           earliest,
           latest,
+          radio: rand(2) === 1, // radio jobs may wait for a later wake: never one more
+
           run: (now) => {
             if (now < earliest || now > latest) outside.push(`j${i} at ${now} outside [${earliest}, ${latest}]`);
             if (wakes[wakes.length - 1] !== now) wakes.push(now);
@@ -320,6 +322,34 @@ describe("Scheduler: wakes by windows", () => {
       expect(scheduler.size).toBe(0);
       expect(wakes.length).toBe(leastWakes(windows));
     }
+  });
+
+  it("a radio job waits for the next wake rather than switch the radio on at a wake without radio, unless it would then need a wake of its own", () => {
+    const { clock, scheduler, ran, record } = setup();
+    // samples every 30 s; a keep-alive due within [30, 60] s: it joins the sample at 60, not the one at 30
+    for (const t of [30_000, 60_000, 90_000]) scheduler.schedule({ name: "sample", deadline: t, run: record("sample") });
+    scheduler.schedule({ name: "keepalive", deadline: 60_000, earliest: 30_000, latest: 60_000, radio: true, liveness: true, run: record("keepalive") });
+    // a radio job whose latest comes before the next wake joins the wake at hand
+    scheduler.schedule({ name: "notify", deadline: 45_000, earliest: 20_000, latest: 45_000, radio: true, run: record("notify") });
+    clock.advance(100_000);
+    expect(ran).toEqual([
+      ["sample", 30_000],
+      ["notify", 30_000], // its latest (45 s) is before the next wake (60 s): now, not a wake of its own
+      ["keepalive", 30_000], // the radio is on in this wake now: the open radio job joins
+      ["sample", 60_000],
+      ["sample", 90_000],
+    ]);
+  });
+
+  it("radio jobs wait together: two open radio jobs do not hold each other back into a wake of their own", () => {
+    const { clock, scheduler, wakes, ran, record } = setup();
+    scheduler.schedule({ name: "sample", deadline: 30_000, run: record("sample") });
+    scheduler.schedule({ name: "sample", deadline: 60_000, run: record("sample") });
+    scheduler.schedule({ name: "keepalive", deadline: 60_000, earliest: 20_000, latest: 60_000, radio: true, run: record("keepalive") });
+    scheduler.schedule({ name: "observe", deadline: 60_000, earliest: 20_000, latest: 60_000, radio: true, run: record("observe") });
+    clock.advance(100_000);
+    expect(wakes).toEqual([30_000, 60_000]);
+    expect(ran.filter(([n]) => n !== "sample").sort()).toEqual([["keepalive", 60_000], ["observe", 60_000]]); // same deadline: either order
   });
 
   it("plans the next wake again when a job is added, moved or cancelled", () => {

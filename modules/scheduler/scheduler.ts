@@ -132,6 +132,48 @@ export class Job {
   }
 }
 
+/** What wakeOf() reads of a job (a Job or a JobSnapshot). */
+export interface WindowedJob {
+  readonly deadline: number;
+  readonly earliest: number;
+  readonly latest: number;
+  readonly radio: boolean;
+  readonly liveness: boolean;
+}
+
+/**
+ * The next wake for `jobs` (docs/scheduler.md, "Wakes by windows"), or undefined when there is
+ * none. Greedy interval stabbing: the wake must come by L, the smallest `latest`; every job
+ * whose window opens by L can share it, and waking anywhere in [the latest of their
+ * `earliest`s, L] serves them all, which is as many as any wake serving the job due by L can
+ * (so the number of wakes is the least possible for the jobs as they stand). Within that range
+ * the wake goes as near the earliest deadline among them as it can. With `ignoreLiveness`,
+ * jobs that only keep a connection alive do not count (the sleep planner's view when it lets
+ * the connections go); with `skipRadioOpenAt`, radio jobs whose window is open at that time are
+ * left out too (the radio jobs a wake without radio lets wait). O(n) with no allocation: a device has a handful of jobs.
+ */
+export function wakeOf(jobs: ArrayLike<WindowedJob>, ignoreLiveness: boolean, skipRadioOpenAt = NaN): number | undefined {
+  const n = jobs.length;
+  let by = Infinity;
+  for (let i = 0; i < n; i++) {
+    const job = jobs[i];
+    if (job.latest < by && !(ignoreLiveness && job.liveness) && !(job.radio && job.earliest <= skipRadioOpenAt)) by = job.latest;
+  }
+  let from = -Infinity;
+  let first = Infinity;
+  for (let i = 0; i < n; i++) {
+    const job = jobs[i];
+    // A window that never opens (earliest Infinity) joins no wake.
+    if (job.earliest <= by && job.earliest !== Infinity && !(ignoreLiveness && job.liveness) && !(job.radio && job.earliest <= skipRadioOpenAt)) {
+      if (job.earliest > from) from = job.earliest;
+      if (job.deadline < first) first = job.deadline;
+    }
+  }
+  if (from === -Infinity) return undefined;
+  const at = first < from ? from : first > by ? by : first;
+  return at === Infinity ? undefined : at;
+}
+
 /** Heaps up to this many jobs are kept at their exact size (see #push). */
 const SMALL_HEAP = 16;
 
@@ -226,11 +268,13 @@ export class Scheduler {
     this.#running = true;
     let ran = 0;
     try {
+      let radio = false;
       for (;;) {
-        const job = Scheduler.#firstOpen(this, now);
+        const job = Scheduler.#firstOpen(this, now, radio);
         if (!job) break;
         this.remove(job, false);
         ran++;
+        if (job.flags & RADIO) radio = true;
         try {
           job.run.call(job.target, now, job);
         } catch (error) {
@@ -283,15 +327,32 @@ export class Scheduler {
 
   // Internals are static private methods given the instance: a private instance
   // method gives every instance a brand field (8 B; a simulated fleet has a thousand).
-  /** The open job with the earliest deadline; jobs whose deadline passed come first. */
-  static #firstOpen(self: Scheduler, now: number): Job | undefined {
+  /**
+   * The open job with the earliest deadline; jobs whose deadline passed come first. A radio
+   * job whose deadline has not come joins a wake without radio (`radio` false: no radio job
+   * ran in this pass) only when it would otherwise need a wake of its own, i.e. its latest
+   * comes before the next wake of the jobs that are not open radio jobs: the number of wakes
+   * stays the least, and the radio is not switched on early for nothing (a keep-alive waits
+   * for the next radio wake).
+   */
+  static #firstOpen(self: Scheduler, now: number, radio: boolean): Job | undefined {
     const heap = self.#heap;
     if (!heap.length) return undefined;
     if (heap[0].deadline <= now) return heap[0];
     // Coalescing: a job whose window opened may run now, though its deadline is later.
     let best: Job | undefined;
-    for (const job of heap) if (job.earliest <= now && (!best || job.deadline < best.deadline)) best = job;
-    return best;
+    let waiting: Job | undefined;
+    for (const job of heap) {
+      if (job.earliest > now) continue;
+      if (radio || !(job.flags & RADIO)) {
+        if (!best || job.deadline < best.deadline) best = job;
+      } else if (!waiting || job.latest < waiting.latest) waiting = job;
+    }
+    if (best || !waiting) return best;
+    // The open radio jobs wait together for the next wake of the others, unless the first of
+    // them to be due would have to have a wake of its own before that.
+    const next = wakeOf(heap, false, now);
+    return next === undefined || waiting.latest < next ? waiting : undefined;
   }
 
   static #report(self: Scheduler, error: unknown, job: Job): void {
@@ -304,33 +365,8 @@ export class Scheduler {
     }
   }
 
-  /**
-   * The next wake (docs/scheduler.md, "Wakes by windows"). Greedy interval stabbing: the wake
-   * must come by L, the smallest `latest`; every job whose window opens by L can share it, and
-   * waking anywhere in [the latest of their `earliest`s, L] serves them all, which is as many
-   * as any wake serving the job due by L can (so the number of wakes is the least possible for
-   * the jobs as they stand). Within that range the wake goes as near the earliest deadline
-   * among them as it can. O(n) with no allocation: a device has a handful of jobs.
-   */
   static #wakeAt(self: Scheduler): number | undefined {
-    const heap = self.#heap;
-    const n = heap.length;
-    if (!n) return undefined;
-    let by = Infinity;
-    for (let i = 0; i < n; i++) if (heap[i].latest < by) by = heap[i].latest;
-    let from = -Infinity;
-    let first = Infinity;
-    for (let i = 0; i < n; i++) {
-      const job = heap[i];
-      // A window that never opens (earliest Infinity) joins no wake.
-      if (job.earliest <= by && job.earliest !== Infinity) {
-        if (job.earliest > from) from = job.earliest;
-        if (job.deadline < first) first = job.deadline;
-      }
-    }
-    if (from === -Infinity) return undefined;
-    const at = first < from ? from : first > by ? by : first;
-    return at === Infinity ? undefined : at;
+    return wakeOf(self.#heap, false);
   }
 
   static #arm(self: Scheduler): void {
