@@ -1,6 +1,6 @@
 /**
  * Sleep planning (issue 19, Benchmarks): the standard scenarios on the virtual clock, per
- * protocol, for naive independent timers, our scheduler and sleep planner, and the offline
+ * protocol (MQTT 3.1.1, MQTT 5, MQTT-SN 1.2, CoAP), for naive independent timers, our scheduler and sleep planner, and the offline
  * optimum found by search over the same job list (sim/sleep-model.ts, sim/sleep-optimum.ts;
  * docs/scheduler.md, "Benchmarks"):
  *
@@ -28,7 +28,7 @@ import { optimumWakes } from "../sim/sleep-optimum";
 
 const power = simBoard.power;
 const CELL_MAH = 2000;
-const PROTOCOLS: LinkProtocol[] = ["mqtt311", "mqtt5", "coap"];
+const PROTOCOLS: LinkProtocol[] = ["mqtt311", "mqtt5", "mqttsn", "coap"];
 
 function optimum(sc: Scenario): { result: ScenarioResult; links: string; searchMs: number } {
   let best: { result: ScenarioResult; links: string; searchMs: number } | undefined;
