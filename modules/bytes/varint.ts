@@ -7,16 +7,18 @@
  *
  * Allocation-free API:
  * - `encodeVarint(value, out, offset)` writes the bytes and returns the offset after them.
- * - `decodeVarint(bytes, offset, end?)` returns the value (>= 0) and sets
- *   `lastVarint.length` to the number of bytes it consumed; or a negative status:
+ * - `decodeVarint(bytes, offset, end?)` returns the value (>= 0), which took
+ *   `varintSize(value)` bytes (only the minimal form is accepted); or a negative status:
  *   - `VARINT_INCOMPLETE` (-1): every byte up to `end` has the continuation bit set and
  *     fewer than four bytes were seen: wait for more bytes and call again from the same
  *     offset. Incremental codecs use this to accept input in any chunking.
  *   - `VARINT_MALFORMED` (-2): a fifth byte would be needed ([MQTT-1.5.5-1]: at most four).
  *   - `VARINT_NON_MINIMAL` (-3): a well-formed value that does not use the minimum number of
  *     bytes (e.g. 0x80 0x00 for 0), which [MQTT-1.5.5-1] forbids. A strict receiver treats
- *     it as a Malformed Packet; callers that want leniency can call `decodeVarintLenient`.
- *   On a negative result `lastVarint.length` is 0.
+ *     it as a Malformed Packet; callers that want leniency can call `decodeVarintLenient`,
+ *     whose value took `varintLength(bytes, offset)` bytes.
+ * No side channel: a module-level "last length" object would be state shared by every caller
+ * and cannot be written once preloaded (docs/moddable.md, "Preloading").
  */
 
 /** Largest value a Variable Byte Integer can carry (MQTT 5.0 §1.5.5 Table 1-1). */
@@ -27,13 +29,6 @@ export const VARINT_INCOMPLETE = -1;
 export const VARINT_MALFORMED = -2;
 /** Returned by decodeVarint when the integer is not in its shortest form ([MQTT-1.5.5-1]). */
 export const VARINT_NON_MINIMAL = -3;
-
-/**
- * Side channel of decodeVarint/decodeVarintLenient: bytes consumed by the last call that
- * returned a value (0 after a negative status). A shared object, not a return tuple, so
- * decoding allocates nothing. Read it right after the call.
- */
-export const lastVarint = { length: 0 };
 
 function checkValue(value: number): void {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > VARINT_MAX) {
@@ -70,7 +65,6 @@ export function encodeVarint(value: number, out: Uint8Array, offset: number): nu
 }
 
 function decode(bytes: Uint8Array, offset: number, end: number, strict: boolean): number {
-  lastVarint.length = 0;
   if (end > bytes.length) end = bytes.length;
   let value = 0;
   let shift = 0;
@@ -82,7 +76,6 @@ function decode(bytes: Uint8Array, offset: number, end: number, strict: boolean)
     if ((b & 0x80) === 0) {
       // A last byte of 0 after at least one other byte adds nothing: a shorter form exists.
       if (strict && b === 0 && i > 0) return VARINT_NON_MINIMAL; // [MQTT-1.5.5-1]
-      lastVarint.length = i + 1;
       return value;
     }
     shift += 7;
@@ -92,8 +85,8 @@ function decode(bytes: Uint8Array, offset: number, end: number, strict: boolean)
 
 /**
  * Decodes the Variable Byte Integer at `bytes[offset]`, reading no further than `end`
- * (default `bytes.length`). Returns the value and sets `lastVarint.length`, or a negative
- * status (VARINT_INCOMPLETE, VARINT_MALFORMED, VARINT_NON_MINIMAL). Never throws.
+ * (default `bytes.length`). Returns the value, which took varintSize(value) bytes, or a
+ * negative status (VARINT_INCOMPLETE, VARINT_MALFORMED, VARINT_NON_MINIMAL). Never throws.
  */
 export function decodeVarint(bytes: Uint8Array, offset: number, end: number = bytes.length): number {
   return decode(bytes, offset, end, true);
@@ -102,4 +95,11 @@ export function decodeVarint(bytes: Uint8Array, offset: number, end: number = by
 /** As decodeVarint, but accepts non-minimal encodings (never returns VARINT_NON_MINIMAL). */
 export function decodeVarintLenient(bytes: Uint8Array, offset: number, end: number = bytes.length): number {
   return decode(bytes, offset, end, false);
+}
+
+/** Bytes taken by the integer a decode at `bytes[offset]` returned a value for (1-4): through its first byte without the continuation bit. */
+export function varintLength(bytes: Uint8Array, offset: number): number {
+  let n = 1;
+  while (n < 4 && bytes[offset + n - 1] & 0x80) n++;
+  return n;
 }

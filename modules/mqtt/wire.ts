@@ -11,8 +11,8 @@ import {
   decodeUtf8,
   decodeVarint,
   encodeUtf8,
-  lastVarint,
   utf8Length,
+  varintSize,
   VARINT_INCOMPLETE,
   VARINT_MALFORMED,
 } from "../bytes/index";
@@ -85,7 +85,7 @@ export class Reader {
         "[MQTT-1.5.5-1]",
       );
     }
-    this.pos += lastVarint.length;
+    this.pos += varintSize(v); // only the minimal form is accepted
     return v;
   }
 
