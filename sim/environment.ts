@@ -15,14 +15,14 @@ export type Signal = (timeMs: number) => number;
 
 export type Quantity = "temperature" | "humidity" | "pressure" | "light" | "co2" | "battery";
 
-export const DEFAULTS: Readonly<Record<Quantity, number>> = {
+export const DEFAULTS: Readonly<Record<Quantity, number>> = Object.freeze({
   temperature: 21.5,
   humidity: 45,
   pressure: 101325,
   light: 320,
   co2: 600,
   battery: 3.9,
-};
+});
 
 export function constant(value: number): Signal {
   checkFinite("constant", value);
@@ -139,7 +139,7 @@ export type SignalSpec = Signal | number;
 
 export type EnvironmentSpec = Partial<Record<Quantity, SignalSpec>>;
 
-const QUANTITIES: readonly Quantity[] = ["temperature", "humidity", "pressure", "light", "co2", "battery"];
+const QUANTITIES: readonly Quantity[] = Object.freeze(["temperature", "humidity", "pressure", "light", "co2", "battery"]);
 
 /**
  * Every quantity as a method of one object: an Environment built from one calls

@@ -190,8 +190,7 @@ export class MqttLink {
       onError: linkError,
       onGiveUp: linkGaveUp,
     };
-    const client = new MqttClient(options);
-    LINKS.set(client, this);
+    const client = new LinkedClient(options, this);
     this.client = client;
     // A deferred result (safe apply) goes out through whichever binding is current then.
     // platform.log is a plain function (apps pass it around); the link itself says which binding is current.
@@ -216,32 +215,32 @@ export class MqttLink {
     return this.client === client || this.client === undefined;
   }
 
-  /** @internal The client's callbacks, reached through LINKS (below). */
-  static connected(client: MqttClient): void {
-    const link = LINKS.get(client);
+  /** @internal The client's callbacks (below), each given the client's link. */
+  static connected(client: LinkedClient): void {
+    const link = client.link;
     if (link) link.#connected(client);
   }
 
-  static closed(client: MqttClient): void {
-    const link = LINKS.get(client);
+  static closed(client: LinkedClient): void {
+    const link = client.link;
     if (link && link.client === client) link.#o.onClose?.(client);
   }
 
-  static error(client: MqttClient, e: MqttError): void {
-    const link = LINKS.get(client);
+  static error(client: LinkedClient, e: MqttError): void {
+    const link = client.link;
     if (link) link.#error(client, e);
   }
 
   /** The back-off's jitter in [0, 1), from the platform's random source (a simulated device's is seeded). */
-  static random(client: MqttClient): number {
-    const link = LINKS.get(client);
+  static random(client: LinkedClient): number {
+    const link = client.link;
     if (!link) return Math.random();
     const b = link.#o.platform.crypto.randomFill(new Uint8Array(2));
     return ((b[0] << 8) | b[1]) / 65536;
   }
 
-  static gaveUp(client: MqttClient, e: MqttError | undefined): void {
-    const link = LINKS.get(client);
+  static gaveUp(client: LinkedClient, e: MqttError | undefined): void {
+    const link = client.link;
     if (link && link.#current(client)) link.#o.trial.fail("MQTT gave up: " + (e?.message ?? "no connection"));
   }
 
@@ -258,27 +257,35 @@ export class MqttLink {
 }
 
 /**
- * Each client's link. The client calls its callbacks (and its random source) with `this` = the
- * client, so these five are plain functions shared by every link instead of five closures per client.
+ * A link's client knows its link. The client calls its callbacks (and its random source) with
+ * `this` = the client, so the five below are plain functions shared by every link instead of
+ * five closures per client, and they find the link on the client. (A module-level WeakMap from
+ * client to link did this before: preloading makes it read-only, "read-only WeakMap instance".)
  */
-const LINKS = new WeakMap<MqttClient, MqttLink>();
+class LinkedClient extends MqttClient {
+  declare readonly link: MqttLink | undefined;
+  constructor(options: MqttClientOptions, link: MqttLink) {
+    super(options);
+    (this as { link: MqttLink | undefined }).link = link;
+  }
+}
 
 function linkRandom(this: MqttClientCore): number {
-  return MqttLink.random(this as MqttClient);
+  return MqttLink.random(this as LinkedClient);
 }
 
 function linkConnected(this: MqttClientCore): void {
-  MqttLink.connected(this as MqttClient);
+  MqttLink.connected(this as LinkedClient);
 }
 
 function linkClosed(this: MqttClientCore): void {
-  MqttLink.closed(this as MqttClient);
+  MqttLink.closed(this as LinkedClient);
 }
 
 function linkError(this: MqttClientCore, e: MqttError): void {
-  MqttLink.error(this as MqttClient, e);
+  MqttLink.error(this as LinkedClient, e);
 }
 
 function linkGaveUp(this: MqttClientCore, e: MqttError | undefined): void {
-  MqttLink.gaveUp(this as MqttClient, e);
+  MqttLink.gaveUp(this as LinkedClient, e);
 }

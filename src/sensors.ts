@@ -24,19 +24,19 @@ export interface SensorDriver {
   close(): void;
 }
 
-const DRIVERS: Record<SensorChip, new (options: SensorOptions) => SensorDriver> = {
+const DRIVERS: Readonly<Record<SensorChip, new (options: SensorOptions) => SensorDriver>> = Object.freeze({
   sht3x: Sht3x,
   sht4x: Sht4x,
   bme280: Bme280,
   bmp280: Bmp280,
   bh1750: Bh1750,
   scd4x: Scd4x,
-};
+});
 
 /** How the app runs each chip unless configured otherwise: the SCD4x measures continuously (5 s period, its datasheet mode for mains- and battery-powered use alike). */
-const DEFAULT_CONFIGURATION: Partial<Record<SensorChip, object>> = {
-  scd4x: { mode: "periodic" },
-};
+const DEFAULT_CONFIGURATION: Readonly<Partial<Record<SensorChip, object>>> = Object.freeze({
+  scd4x: Object.freeze({ mode: "periodic" }),
+});
 
 export interface BoardSensors {
   drivers: SensorDriver[];

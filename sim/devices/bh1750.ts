@@ -11,10 +11,11 @@ import { I2cNackError, type I2cPeripheral } from "../i2c";
 import type { Environment } from "../environment";
 import type { SimClock } from "./sht3x";
 
-const MODES: Record<number, { continuous: boolean; res: "high" | "high2" | "low" }> = {
-  0x10: { continuous: true, res: "high" }, 0x11: { continuous: true, res: "high2" }, 0x13: { continuous: true, res: "low" },
-  0x20: { continuous: false, res: "high" }, 0x21: { continuous: false, res: "high2" }, 0x23: { continuous: false, res: "low" },
-};
+/** Read-only tables are frozen at load (a preloaded module's unfrozen object is aliased into RAM). */
+const MODES: Readonly<Record<number, Readonly<{ continuous: boolean; res: "high" | "high2" | "low" }>>> = Object.freeze({
+  0x10: Object.freeze({ continuous: true, res: "high" }), 0x11: Object.freeze({ continuous: true, res: "high2" }), 0x13: Object.freeze({ continuous: true, res: "low" }),
+  0x20: Object.freeze({ continuous: false, res: "high" }), 0x21: Object.freeze({ continuous: false, res: "high2" }), 0x23: Object.freeze({ continuous: false, res: "low" }),
+});
 
 export class Bh1750Sim implements I2cPeripheral {
   #commands: number[] | undefined;

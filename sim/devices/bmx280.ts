@@ -17,6 +17,7 @@
  */
 import { compensateHumidity, compensatePressure, encodeCalibration, temperatureFine, type Bmx280Calibration } from "../../modules/sensors/bmx280-compensation";
 import { I2cNackError, type I2cPeripheral } from "../i2c";
+import { setOwn } from "./own";
 import type { Environment } from "../environment";
 import type { SimClock } from "./sht3x";
 
@@ -31,10 +32,10 @@ export const DATASHEET_CALIBRATION: Readonly<Bmx280Calibration> = Object.freeze(
   H1: 75, H2: 362, H3: 0, H4: 315, H5: 50, H6: 30,
 });
 
-const OS = [0, 1, 2, 4, 8, 16, 16, 16];
-const FILTER = [0, 2, 4, 8, 16, 16, 16, 16];
-const BME_STANDBY = [0.5, 62.5, 125, 250, 500, 1000, 10, 20];
-const BMP_STANDBY = [0.5, 62.5, 125, 250, 500, 1000, 2000, 4000];
+const OS: readonly number[] = Object.freeze([0, 1, 2, 4, 8, 16, 16, 16]);
+const FILTER: readonly number[] = Object.freeze([0, 2, 4, 8, 16, 16, 16, 16]);
+const BME_STANDBY: readonly number[] = Object.freeze([0.5, 62.5, 125, 250, 500, 1000, 10, 20]);
+const BMP_STANDBY: readonly number[] = Object.freeze([0.5, 62.5, 125, 250, 500, 1000, 2000, 4000]);
 
 /** adc_T on a grid of `step` whose t_fine/5120 is closest to `celsius`; `hint` (an earlier answer) only speeds the search. */
 export function invertTemperature(c: Bmx280Calibration, celsius: number, step = 1, hint = -1): number {
@@ -113,16 +114,8 @@ export interface Bmx280Faults {
 /** The trimming registers' bytes (0x88..0xA1 and 0xE1..0xE7) of a calibration. */
 type Nvm = { tp: Uint8Array; humidity: Uint8Array };
 
-let datasheetNvm: Nvm | undefined;
-/** The NVM of each chip given a calibration of its own, by its frozen copy (no field per chip for the common case). */
-const customNvm = new WeakMap<Readonly<Bmx280Calibration>, Nvm>();
-
-function nvmOf(calibration: Readonly<Bmx280Calibration>): Nvm {
-  if (calibration === DATASHEET_CALIBRATION) return (datasheetNvm ??= encodeCalibration(DATASHEET_CALIBRATION));
-  let nvm = customNvm.get(calibration);
-  if (!nvm) customNvm.set(calibration, (nvm = encodeCalibration(calibration)));
-  return nvm;
-}
+/** The datasheet calibration's NVM, shared by every chip that keeps it (encoded at load: preloaded, it lives in flash and is only read). */
+const DATASHEET_NVM: Nvm = encodeCalibration(DATASHEET_CALIBRATION);
 
 /*
  * The register file is not a 256-byte array per chip (with its ArrayBuffer,
@@ -136,6 +129,8 @@ export class Bmx280Sim implements I2cPeripheral {
   declare readonly variant: "bme280" | "bmp280";
   /** The trimming values in the chip's NVM (frozen; the datasheet's, shared by every chip, unless given). */
   declare readonly calibration: Readonly<Bmx280Calibration>;
+  /** The trimming registers' bytes of `calibration` (the shared datasheet NVM, on the prototype, unless given). */
+  declare readonly nvm: Nvm;
   /** The register the next read starts at (auto-increment, §6.3). */
   pointer = 0;
   /** Conversions performed (for tests). */
@@ -164,10 +159,11 @@ export class Bmx280Sim implements I2cPeripheral {
   constructor(options: { clock: SimClock; environment: Environment; variant?: "bme280" | "bmp280"; calibration?: Bmx280Calibration }) {
     this.#clock = options.clock;
     this.#env = options.environment;
-    if (options.variant !== undefined && options.variant !== "bme280") this.variant = options.variant;
+    if (options.variant !== undefined && options.variant !== "bme280") setOwn(this, "variant", options.variant);
     if (options.calibration) {
-      this.calibration = Object.freeze({ ...options.calibration });
-      nvmOf(this.calibration); // encoded now: a bad calibration throws here
+      const calibration = Object.freeze({ ...options.calibration });
+      setOwn(this, "nvm", encodeCalibration(calibration)); // a bad calibration throws here
+      setOwn(this, "calibration", calibration);
     }
   }
 
@@ -211,8 +207,8 @@ export class Bmx280Sim implements I2cPeripheral {
   /** A register's stored byte. */
   static #stored(self: Bmx280Sim, r: number): number {
     const bme = self.variant === "bme280";
-    if (r >= 0x88 && r <= 0xa1) return bme || r < 0xa0 ? nvmOf(self.calibration).tp[r - 0x88] : 0;
-    if (r >= 0xe1 && r <= 0xe7) return bme ? nvmOf(self.calibration).humidity[r - 0xe1] : 0;
+    if (r >= 0x88 && r <= 0xa1) return bme || r < 0xa0 ? self.nvm.tp[r - 0x88] : 0;
+    if (r >= 0xe1 && r <= 0xe7) return bme ? self.nvm.humidity[r - 0xe1] : 0;
     switch (r) {
       case 0xf2: return bme ? self.#ctrlHum : 0;
       case 0xf4: return self.#ctrlMeas;
@@ -350,4 +346,4 @@ export class Bmx280Sim implements I2cPeripheral {
     self.#filtT = self.#filtP = undefined;
   }
 }
-Object.assign(Bmx280Sim.prototype, { variant: "bme280", calibration: DATASHEET_CALIBRATION });
+Object.assign(Bmx280Sim.prototype, { variant: "bme280", calibration: DATASHEET_CALIBRATION, nvm: DATASHEET_NVM });

@@ -13,10 +13,11 @@
 import { encodeWords } from "../../modules/sensors/crc8";
 import { commandLogLimit, logCommand } from "./command-log";
 import { I2cNackError, type I2cPeripheral } from "../i2c";
+import { setOwn } from "./own";
 import type { Environment } from "../environment";
 import { corruptCrc, encodeHumidity, encodeTemperature, type SensirionFaults, type SimClock } from "./sht3x";
 
-const ALLOWED_IN_PERIODIC = [0xec05, 0xe4b8, 0x3f86, 0xe000];
+const ALLOWED_IN_PERIODIC: readonly number[] = Object.freeze([0xec05, 0xe4b8, 0x3f86, 0xe000]);
 
 export class Scd4xSim implements I2cPeripheral {
   /** "scd41" unless given (the default is on the prototype: a field less per chip). */
@@ -41,8 +42,8 @@ export class Scd4xSim implements I2cPeripheral {
     this.commandLogLimit = commandLogLimit(options.commandLogLimit, "Scd4xSim");
     this.#clock = options.clock;
     this.#env = options.environment;
-    if (options.variant !== undefined && options.variant !== "scd41") this.variant = options.variant;
-    if (options.serial !== undefined) this.serial = options.serial;
+    if (options.variant !== undefined && options.variant !== "scd41") setOwn(this, "variant", options.variant);
+    if (options.serial !== undefined) setOwn(this, "serial", options.serial);
   }
 
   get mode(): string {

@@ -31,14 +31,20 @@ export interface SensirionFaults {
 }
 
 /** Typical measurement durations (ms), SHT3x datasheet Table 4. */
-const DURATION_TYP: Record<number, number> = {
+const DURATION_TYP: Readonly<Record<number, number>> = Object.freeze({
   0x2400: 12.5, 0x240b: 4.5, 0x2416: 2.5,
-};
-const PERIODIC: Record<number, { mps: number; duration: number }> = {};
-for (const [mps, cmds] of [[0.5, [0x2032, 0x2024, 0x202f]], [1, [0x2130, 0x2126, 0x212d]], [2, [0x2236, 0x2220, 0x222b]], [4, [0x2334, 0x2322, 0x2329]], [10, [0x2737, 0x2721, 0x272a]]] as const) {
-  PERIODIC[cmds[0]] = { mps, duration: 12.5 };
-  PERIODIC[cmds[1]] = { mps, duration: 4.5 };
-  PERIODIC[cmds[2]] = { mps, duration: 2.5 };
+});
+/** Built and frozen at load (preloaded: in flash, read only). */
+const PERIODIC: Readonly<Record<number, Readonly<{ mps: number; duration: number }>>> = periodicCommands();
+
+function periodicCommands(): Readonly<Record<number, Readonly<{ mps: number; duration: number }>>> {
+  const table: Record<number, Readonly<{ mps: number; duration: number }>> = {};
+  for (const [mps, cmds] of [[0.5, [0x2032, 0x2024, 0x202f]], [1, [0x2130, 0x2126, 0x212d]], [2, [0x2236, 0x2220, 0x222b]], [4, [0x2334, 0x2322, 0x2329]], [10, [0x2737, 0x2721, 0x272a]]] as const) {
+    table[cmds[0]] = Object.freeze({ mps, duration: 12.5 });
+    table[cmds[1]] = Object.freeze({ mps, duration: 4.5 });
+    table[cmds[2]] = Object.freeze({ mps, duration: 2.5 });
+  }
+  return Object.freeze(table);
 }
 
 /** How much the on-chip heater raises the sensed temperature (°C). A model, not a datasheet figure. */

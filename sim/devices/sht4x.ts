@@ -14,12 +14,12 @@ import { I2cNackError, type I2cPeripheral } from "../i2c";
 import type { Environment } from "../environment";
 import { corruptCrc, encodeTemperature, type SensirionFaults, type SimClock } from "./sht3x";
 
-const MEASURE: Record<number, number> = { 0xfd: 6.9, 0xf6: 3.7, 0xe0: 1.3 };
-const HEATER: Record<number, { power: number; duration: number }> = {
-  0x39: { power: 200, duration: 1000 }, 0x32: { power: 200, duration: 100 },
-  0x2f: { power: 110, duration: 1000 }, 0x24: { power: 110, duration: 100 },
-  0x1e: { power: 20, duration: 1000 }, 0x15: { power: 20, duration: 100 },
-};
+const MEASURE: Readonly<Record<number, number>> = Object.freeze({ 0xfd: 6.9, 0xf6: 3.7, 0xe0: 1.3 });
+const HEATER: Readonly<Record<number, Readonly<{ power: number; duration: number }>>> = Object.freeze({
+  0x39: Object.freeze({ power: 200, duration: 1000 }), 0x32: Object.freeze({ power: 200, duration: 100 }),
+  0x2f: Object.freeze({ power: 110, duration: 1000 }), 0x24: Object.freeze({ power: 110, duration: 100 }),
+  0x1e: Object.freeze({ power: 20, duration: 1000 }), 0x15: Object.freeze({ power: 20, duration: 100 }),
+});
 
 export function encodeSht4xHumidity(percent: number): number {
   return Math.min(65535, Math.max(0, Math.round(((percent + 6) * 65535) / 125)));
