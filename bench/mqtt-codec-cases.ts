@@ -5,8 +5,11 @@
  * The hot path of issue 3: PUBLISH QoS 1, topic "tele/esp32-a1b2c3/SENSOR", 40-byte payload.
  */
 import type { BenchCase } from "./harness";
-import { MqttDecoder, MqttEncoder, encodePacketInto, encodePublish, topicMatches } from "../modules/mqtt/codec";
-import type { MqttVersion, PublishPacket } from "../modules/mqtt/codec";
+import { MqttDecoder } from "../modules/mqtt/decoder";
+import { encodePublish } from "../modules/mqtt/encode";
+import type { MqttVersion, PublishPacket } from "../modules/mqtt/packets";
+import { properties5 } from "../modules/mqtt/properties";
+import { prepareTopic, topicMatches } from "../modules/mqtt/topic";
 
 export const TOPIC = "tele/esp32-a1b2c3/SENSOR";
 export const PAYLOAD = new Uint8Array(40);
@@ -20,13 +23,17 @@ function label(v: MqttVersion): string {
   return v === 5 ? "5.0" : "3.1.1";
 }
 
-/** Decode, encode (three ways) for one version; `peer*` fields are filled in by the Node file. */
+/**
+ * Decode, encode (topic given as a string, and as a prepared topic) for one version; `peer*`
+ * fields are filled in by the Node file. The client's own decoder and encoders (a 5.0 one
+ * with the properties codec), as the session uses them.
+ */
 export function publishCases(v: MqttVersion): BenchCase[] {
   const packet = hotPublish();
-  const wire = encodePublish(packet, v);
-  const decoder = new MqttDecoder({ version: v });
-  const encoder = new MqttEncoder({ version: v });
-  const out = new Uint8Array(256);
+  const props = v === 5 ? properties5 : undefined;
+  const wire = encodePublish(packet, v, props);
+  const decoder = new MqttDecoder({ version: v, properties: props });
+  const topic = prepareTopic(TOPIC, v);
   return [
     {
       name: "mqtt " + label(v) + " decode PUBLISH QoS 1 (" + wire.length + " B)",
@@ -41,16 +48,12 @@ export function publishCases(v: MqttVersion): BenchCase[] {
       },
     },
     {
-      name: "mqtt " + label(v) + " encode PUBLISH QoS 1, reused buffer (MqttEncoder)",
-      run: () => encoder.encode(packet),
+      name: "mqtt " + label(v) + " encode PUBLISH QoS 1, topic string checked and encoded (encodePublish)",
+      run: () => encodePublish(packet, v, props),
     },
     {
-      name: "mqtt " + label(v) + " encode PUBLISH QoS 1, caller's buffer (encodePacketInto)",
-      run: () => encodePacketInto(packet, v, out, 0),
-    },
-    {
-      name: "mqtt " + label(v) + " encode PUBLISH QoS 1, new exact array (encodePublish)",
-      run: () => encodePublish(packet, v),
+      name: "mqtt " + label(v) + " encode PUBLISH QoS 1, prepared topic (encodePublish + prepareTopic)",
+      run: () => encodePublish(packet, v, props, topic),
     },
   ];
 }

@@ -36,7 +36,10 @@ const OURS: { label: string; entry: string }[] = [
     label: "3.1.1 session + outbox + codec",
     entry: `export { MqttSessionCore } from ${spec("modules/mqtt/session-core")};\nexport { MqttOutbox } from ${spec("modules/mqtt/outbox")};`,
   },
-  { label: "codec alone (codec.ts, everything exported)", entry: `export * from ${spec("modules/mqtt/codec")};` },
+  {
+    label: "client codec alone (encode.ts + decoder.ts, everything exported)",
+    entry: `export * from ${spec("modules/mqtt/encode")};\nexport * from ${spec("modules/mqtt/decoder")};`,
+  },
 ];
 
 const sdk = process.env.MODDABLE || "";

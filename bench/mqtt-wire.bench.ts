@@ -11,7 +11,7 @@
  */
 import type { BenchCase } from "./harness";
 import { MqttSession } from "../modules/mqtt/session";
-import { encodePacket } from "../modules/mqtt/codec";
+import { encodePacket } from "../host-tests/support/mqtt-codec";
 import { Scheduler } from "../modules/scheduler/scheduler";
 import { VirtualClock } from "../sim/virtual-clock";
 

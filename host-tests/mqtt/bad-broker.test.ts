@@ -4,8 +4,8 @@
  * a DISCONNECT with the right reason code (5.0) or a plain close (3.1.1), one "protocol"
  * error event, no exception out of receive(), and an outbox exactly as it was.
  */
-import { encodePacket } from "../../modules/mqtt/codec";
-import type { DisconnectPacket, MqttPacket } from "../../modules/mqtt/codec";
+import { encodePacket } from "../support/mqtt-codec";
+import type { DisconnectPacket, MqttPacket } from "../support/mqtt-codec";
 import { makeRig } from "./session-harness";
 import type { Rig } from "./session-harness";
 

@@ -1,25 +1,29 @@
 // @xs
 /*
  * The 3.1.1-only build (modules/mqtt/client311.ts): MqttSessionCore, the outbox and the
- * codec WITHOUT the 5.0 properties codec (this file never imports properties.ts, codec.ts,
- * encode.ts or session.ts, so ./props-hook.ts has nothing installed, as on such a device;
- * it imports decode-server.ts, the broker side's decoding of CONNECT, SUBSCRIBE, UNSUBSCRIBE).
- * Checks that the build works on its own: CONNECT/CONNACK, QoS 1 and 2 both ways, a
- * persisted message resent after a restart, and clear refusals of what needs 5.0.
+ * codec WITHOUT the 5.0 properties codec (nothing hands them ./properties.ts `properties5`,
+ * as on such a device). The test's broker side is host-tests/support/mqtt-codec.ts, also
+ * told to use no properties codec. Checks that the build works on its own: CONNECT/CONNACK,
+ * QoS 1 and 2 both ways, a persisted message resent after a restart, and clear refusals of
+ * what needs 5.0.
  */
-// The test's broker side decodes the client's CONNECT and SUBSCRIBE: ./decode-server.ts
-// (which needs no properties codec either). A client build does not carry it.
-import "../../modules/mqtt/decode-server";
-import { MqttDecoder, server } from "../../modules/mqtt/decoder";
-import { encodePacket } from "../../modules/mqtt/encode-core";
-import type { MqttPacket } from "../../modules/mqtt/packets";
+import { MqttDecoder as ClientDecoder } from "../../modules/mqtt/decoder";
+import type { MqttPacket, MqttVersion } from "../../modules/mqtt/packets";
 import { MqttOutbox } from "../../modules/mqtt/outbox";
-import { v5 } from "../../modules/mqtt/props-hook";
 import { MqttSessionCore } from "../../modules/mqtt/session-core";
 import type { MqttTransport } from "../../modules/mqtt/session-core";
 import { Scheduler } from "../../modules/scheduler/scheduler";
 import { FlashStore } from "../../sim/flash-store";
 import { VirtualClock } from "../../sim/virtual-clock";
+import { encodePacket as encodeWith, MqttDecoder as BrokerDecoder } from "../support/mqtt-codec";
+
+/** The broker side, with no 5.0 properties codec either. */
+const encodePacket = (p: MqttPacket, v: MqttVersion) => encodeWith(p, v, null);
+class MqttDecoder extends BrokerDecoder {
+  constructor(o: { version: MqttVersion }) {
+    super({ ...o, properties: undefined });
+  }
+}
 
 function rig(store = new FlashStore()) {
   const clock = new VirtualClock();
@@ -51,17 +55,15 @@ function rig(store = new FlashStore()) {
 }
 
 describe("3.1.1-only build (client311.ts): no 5.0 properties codec installed", () => {
-  it("without decode-server.ts, a CONNECT / SUBSCRIBE / UNSUBSCRIBE (only a client sends them) is refused with 0x82 [MQTT-3.2.0-1] §2.1.2", () => {
-    const d = server.d;
-    server.d = undefined;
-    try {
+  it("a client's decoder (no clientPackets given) refuses a CONNECT / SUBSCRIBE / UNSUBSCRIBE (only a client sends them) with 0x82 [MQTT-3.2.0-1] §2.1.2", () => {
+    {
       const bytes = [
         encodePacket({ type: 1, protocolVersion: 4, clean: true, keepAlive: 0, clientId: "x" }, 4),
         encodePacket({ type: 8, packetId: 1, subscriptions: [{ topicFilter: "a", qos: 0 }] }, 4),
         encodePacket({ type: 10, packetId: 1, topicFilters: ["a"] }, 4),
       ];
       for (let i = 0; i < bytes.length; i++) {
-        const dec = new MqttDecoder({ version: 4 });
+        const dec = new ClientDecoder({ version: 4 });
         dec.feed(bytes[i]);
         expect(dec.next()).toBeUndefined();
         expect(dec.error?.reasonCode).toBe(0x82);
@@ -72,18 +74,11 @@ describe("3.1.1-only build (client311.ts): no 5.0 properties codec installed", (
       r.session.connectionMade(r.link);
       r.session.receive(bytes[0]);
       expect(r.session.state).toBe("disconnected");
-      // Installed again: the same bytes decode.
-      server.d = d;
+      // A broker's decoder (given clientPackets): the same bytes decode.
       const dec = new MqttDecoder({ version: 4 });
       dec.feed(bytes[1]);
       expect(dec.next()?.type).toBe(8);
-    } finally {
-      server.d = d;
     }
-  });
-
-  it("the properties codec is really absent in this bundle", () => {
-    expect(v5.c).toBeUndefined();
   });
 
   it("MqttSessionCore refuses version 5 with a clear error", () => {

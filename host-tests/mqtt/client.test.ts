@@ -4,8 +4,8 @@
  * write back-pressure (write throws when full, onWritable when room frees), reconnection
  * with exponential back-off and full jitter, give-up, resubscription, end().
  */
-import { encodePacket, MqttDecoder } from "../../modules/mqtt/codec";
-import type { ConnectPacket, MqttPacket, PublishPacket, SubscribePacket } from "../../modules/mqtt/codec";
+import { encodePacket, MqttDecoder } from "../support/mqtt-codec";
+import type { ConnectPacket, MqttPacket, PublishPacket, SubscribePacket } from "../support/mqtt-codec";
 import { Backoff } from "../../modules/mqtt/backoff";
 import { MqttClient } from "../../modules/mqtt/client";
 import type { MqttClientOptions, MqttError, MqttMessage } from "../../modules/mqtt/client";

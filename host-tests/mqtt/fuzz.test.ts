@@ -4,8 +4,8 @@
  * input becomes an error, not a crash), and whatever it does accept is a packet the encoder
  * can write back, which decodes to the same packet.
  */
-import { MqttDecoder, encodePacket } from "../../modules/mqtt/codec";
-import type { MqttPacket, MqttVersion } from "../../modules/mqtt/codec";
+import { MqttDecoder, encodePacket } from "../support/mqtt-codec";
+import type { MqttPacket, MqttVersion } from "../support/mqtt-codec";
 import { decodeAll } from "./helpers";
 import { samples311, samples5 } from "./samples";
 

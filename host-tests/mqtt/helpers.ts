@@ -1,6 +1,6 @@
 /* Portable helpers for the MQTT codec tests (run on Node and on XS). */
-import { MqttDecoder } from "../../modules/mqtt/codec";
-import type { MqttCodecError, MqttDecoderOptions, MqttPacket, MqttVersion } from "../../modules/mqtt/codec";
+import { MqttDecoder } from "../support/mqtt-codec";
+import type { MqttCodecError, MqttDecoderOptions, MqttPacket, MqttVersion } from "../support/mqtt-codec";
 
 export interface DecodeResult {
   packets: MqttPacket[];

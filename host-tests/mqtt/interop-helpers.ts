@@ -4,8 +4,8 @@
  */
 import { MqttClient } from "../../modules/mqtt/client";
 import type { MqttClientOptions, MqttError, MqttMessage } from "../../modules/mqtt/client";
-import { MqttDecoder } from "../../modules/mqtt/codec";
-import type { MqttPacket } from "../../modules/mqtt/codec";
+import { MqttDecoder } from "../support/mqtt-codec";
+import type { MqttPacket } from "../support/mqtt-codec";
 import type { ByteBuffer, TcpOptions } from "../../modules/platform/io";
 import { Scheduler } from "../../modules/scheduler/scheduler";
 import { FlashStore } from "../../sim/flash-store";

@@ -7,7 +7,7 @@ import { describeWithPeer, startMosquitto } from "../support/peers";
 import type { MosquittoPeer } from "../support/peers";
 import { makeTlsFixture } from "../support/tls";
 import type { TlsFixture } from "../support/tls";
-import type { PublishPacket } from "../../modules/mqtt/codec";
+import type { PublishPacket } from "../support/mqtt-codec";
 import { probe, RecordingTCP, text, until } from "./interop-helpers";
 import type { Probe } from "./interop-helpers";
 

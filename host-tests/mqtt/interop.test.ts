@@ -4,8 +4,8 @@
  * and where the two encoders agree on a layout, compared byte for byte.
  */
 import * as mp from "mqtt-packet";
-import { encodePacket, MqttDecoder } from "../../modules/mqtt/codec";
-import type { MqttPacket, MqttProperties, MqttVersion, PublishPacket } from "../../modules/mqtt/codec";
+import { encodePacket, MqttDecoder } from "../support/mqtt-codec";
+import type { MqttPacket, MqttProperties, MqttVersion, PublishPacket } from "../support/mqtt-codec";
 import { samples311, samples5 } from "./samples";
 import { decodeAll } from "./helpers";
 

@@ -5,8 +5,8 @@
  * that nothing is emitted for the bad packet: a good packet before it is returned, the bad
  * one and everything after it are not.
  */
-import { MqttDecoder, PacketType } from "../../modules/mqtt/codec";
-import type { MqttVersion } from "../../modules/mqtt/codec";
+import { MqttDecoder, PacketType } from "../support/mqtt-codec";
+import type { MqttVersion } from "../support/mqtt-codec";
 import { byteByByte, bytes, concat, decodeChunks, str } from "./helpers";
 
 /** A packet with its Remaining Length computed (one or two bytes). */

@@ -5,8 +5,9 @@
  * every step (sim/flash-store.ts failAfter) losing no message the caller was told was
  * accepted.
  */
-import type { PubAckPacket, PublishPacket } from "../../modules/mqtt/codec";
+import type { PubAckPacket, PublishPacket } from "../support/mqtt-codec";
 import { MqttOutbox } from "../../modules/mqtt/outbox";
+import { properties5 } from "../../modules/mqtt/properties";
 import { MqttError } from "../../modules/mqtt/session";
 import { MAX_VALUE_BYTES } from "../../modules/platform/storage";
 import { FlashStore } from "../../sim/flash-store";
@@ -147,7 +148,7 @@ describe("records over the 4000-byte value limit are chunked", () => {
     const keys = rig.store.keys("mqtt").sort();
     expect(keys).toEqual(["m" + id, "x" + id + ".1", "x" + id + ".2"]);
     for (const k of keys) expect((rig.store.get("mqtt", k) as ArrayBuffer).byteLength).toBeLessThanOrEqual(MAX_VALUE_BYTES);
-    const back = new MqttOutbox({ storage: rig.store }).get(id)!;
+    const back = new MqttOutbox({ storage: rig.store, properties: properties5 }).get(id)!;
     expect(back.payload.length).toBe(9000);
     let same = true;
     for (let i = 0; i < payload.length; i++) if (back.payload[i] !== payload[i]) same = false;

@@ -2,7 +2,7 @@
  * Sample packets for the MQTT codec tests, written the way the decoder returns them
  * (every default filled in), so decode(encode(p)) must equal p.
  */
-import type { MqttPacket, MqttProperties, MqttVersion } from "../../modules/mqtt/codec";
+import type { MqttPacket, MqttProperties, MqttVersion } from "../support/mqtt-codec";
 import { utf8 } from "./helpers";
 
 const B = (...n: number[]): Uint8Array => new Uint8Array(n);

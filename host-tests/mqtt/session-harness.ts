@@ -3,10 +3,11 @@
  * scripted "broker" side that decodes what the session writes and encodes what the
  * broker answers, on a VirtualClock + Scheduler.
  */
-import { encodePacket, MqttDecoder } from "../../modules/mqtt/codec";
-import type { MqttPacket, MqttProperties, MqttVersion, PublishPacket } from "../../modules/mqtt/codec";
+import { encodePacket, MqttDecoder } from "../support/mqtt-codec";
+import type { MqttPacket, MqttProperties, MqttVersion, PublishPacket } from "../support/mqtt-codec";
 import { MqttOutbox } from "../../modules/mqtt/outbox";
 import type { MqttOutboxOptions } from "../../modules/mqtt/outbox";
+import { properties5 } from "../../modules/mqtt/properties";
 import { MqttSession } from "../../modules/mqtt/session";
 import type {
   ConnectInfo,
@@ -91,7 +92,7 @@ export function makeRig(options: RigOptions = {}): Rig {
   const clock = options.clock ?? new VirtualClock();
   const scheduler = new Scheduler({ clock });
   const store = options.store ?? new FlashStore();
-  const outbox = new MqttOutbox({ storage: store, clock, ...(options.outboxOptions ?? {}) });
+  const outbox = new MqttOutbox({ storage: store, clock, properties: properties5, ...(options.outboxOptions ?? {}) });
   const events: Events = { connects: [], messages: [], delivered: [], errors: [], disconnects: [], closes: [], auth: [] };
   const sessionOptions: MqttSessionOptions = {
     clientId: "dev-1",

@@ -7,7 +7,7 @@ import {
   isValidTopicName,
   parseSharedSubscription,
   topicMatches,
-} from "../../modules/mqtt/codec";
+} from "../support/mqtt-codec";
 
 describe("topicMatches (§4.7)", () => {
   // [filter, topic, expected] — the non-normative examples of §4.7.1.2, §4.7.1.3, §4.7.2.

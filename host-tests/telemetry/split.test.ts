@@ -19,7 +19,7 @@ import {
   type TelemetryReading,
 } from "../../modules/telemetry/senml";
 import { SenmlSplitError, encodeSenml, mqttPublishPayloadLimit, splitSenml, type SenmlFormat } from "../../modules/telemetry/split";
-import { encodedLength } from "../../modules/mqtt/encode";
+import { encodedLength } from "../support/mqtt-codec";
 
 /** A small deterministic PRNG (mulberry32), so a failure names its seed. */
 function prng(seed: number): () => number {

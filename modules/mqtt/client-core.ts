@@ -39,7 +39,7 @@ import type { KeyValueStore } from "../platform/storage";
 import type { Job, Scheduler } from "../scheduler/scheduler";
 import { Backoff } from "./backoff";
 import { MqttOutbox } from "./outbox";
-import type { QoS, Subscription } from "./packets";
+import type { PropertiesCodec, QoS, Subscription } from "./packets";
 import type { MqttProperties } from "./properties";
 import type { MqttSessionCore } from "./session-core";
 import type {
@@ -287,7 +287,7 @@ export class MqttClientCore {
   private declare pendingCallbacks: Map<string, SubscribeCallback> | undefined;
 
   /** `Session`: the session class of the build (see the entries ./client.ts, ./client311.ts). */
-  constructor(options: MqttClientOptions, Session: new (options: MqttSessionOptions) => MqttSessionCore) {
+  constructor(options: MqttClientOptions, Session: new (options: MqttSessionOptions) => MqttSessionCore, properties?: PropertiesCodec) {
     if (!options || !options.socket || typeof options.socket.io !== "function") {
       throw err("invalid", "socket.io required");
     }
@@ -307,6 +307,7 @@ export class MqttClientCore {
       maxMessages: options.outbox?.maxMessages,
       maxBytes: options.outbox?.maxBytes,
       clock: options.scheduler.clock,
+      properties,
     });
     // The session keeps its options: they are its handler, with only the session's own
     // options copied (the whole client options, sockets and callbacks included, were

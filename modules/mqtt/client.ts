@@ -15,6 +15,7 @@
  */
 import { MqttClientCore } from "./client-core";
 import type { MqttClientOptions } from "./client-core";
+import { properties5 } from "./properties";
 import { MqttSession } from "./session";
 
 export * from "./client-core";
@@ -23,6 +24,6 @@ export class MqttClient extends MqttClientCore {
   declare readonly session: MqttSession;
 
   constructor(options: MqttClientOptions) {
-    super(options, MqttSession);
+    super(options, MqttSession, properties5);
   }
 }

@@ -21,26 +21,29 @@
  *   further input is ignored (the session closes the connection, §4.13). reset() starts over.
  * - Version-aware: 3.1.1 (4) or 5.0 (5). Decoding a CONNECT switches the decoder to the
  *   CONNECT's Protocol Level; a client sets `version` to what it sent.
- * - CONNECT, SUBSCRIBE and UNSUBSCRIBE (what only a client sends) are decoded by
- *   ./decode-server.ts once it is imported (./codec.ts does); without it they are refused
- *   with 0x82, as a client's session would refuse them anyway. A client build carries none
- *   of that code.
+ * - 5.0 properties are read by the properties codec given in the options (`properties`,
+ *   ./properties.ts `properties5`); without it a 5.0 packet with no property still decodes,
+ *   and one with a property is refused with 0x84.
+ * - CONNECT, SUBSCRIBE and UNSUBSCRIBE (what only a client sends) are decoded only by the
+ *   `clientPackets` function given in the options (a server's, a test broker's:
+ *   host-tests/support/mqtt-codec.ts); without it they are refused with 0x82, as a client's
+ *   session would refuse them anyway. A client build carries none of that code.
  */
 import { MqttCodecError, malformed, protocolError } from "./errors";
-import { checkConnack, checkHeader, checkId, checkListCode, checkNotEmpty, checkReason } from "./rules";
-import type { MqttPacket, MqttVersion, PingreqPacket, PingrespPacket, PublishPacket, QoS } from "./packets";
-import { packetName } from "./packets";
-import { propsRead as readProperties } from "./props-hook";
+import { checkConnack, checkHeader, checkId, checkListCode, checkNotEmpty, checkReason, no5 } from "./rules";
+import type { MqttPacket, MqttVersion, PingreqPacket, PingrespPacket, PropertiesCodec, PublishPacket, QoS } from "./packets";
+import type { MqttProperties } from "./properties";
+import { PacketType, packetName } from "./packets";
 import { decodeMqttString, Reader } from "./wire";
 
 /** Largest packet MQTT can express: 1 + 4 + 268,435,455 bytes (§2.1.4, §1.5.5). */
 export const MAX_PACKET_SIZE = 268435460;
 
 /**
- * Decoding of CONNECT, SUBSCRIBE and UNSUBSCRIBE, the packets only a client sends, set by
- * ./decode-server.ts when it is imported (./codec.ts does): a client's decoder never needs it.
+ * Decodes the body of a CONNECT, SUBSCRIBE or UNSUBSCRIBE (`type`) at the decoder's cursor
+ * (a server's job); for CONNECT it sets `d.version` to the packet's Protocol Level.
  */
-export const server: { d?: (r: Reader, type: number, copy: boolean) => MqttPacket } = {};
+export type ClientPacketDecoder = (d: MqttDecoder, type: number) => MqttPacket;
 
 export interface MqttDecoderOptions {
   /** Protocol version of the connection: 4 (3.1.1) or 5 (5.0). Default 5. */
@@ -52,17 +55,14 @@ export interface MqttDecoderOptions {
   maximumPacketSize?: number;
   /** Copy payloads and binary fields out of the fed chunks instead of viewing them. */
   copyPayload?: boolean;
+  /** The 5.0 properties codec (./properties.ts `properties5`). */
+  properties?: PropertiesCodec;
+  /** Decoding of what only a client sends, for a server (see ClientPacketDecoder). */
+  clientPackets?: ClientPacketDecoder;
 }
 
-const PINGREQ: PingreqPacket = Object.freeze({ type: 12 /* PINGREQ */ }) as PingreqPacket;
-const PINGRESP: PingrespPacket = Object.freeze({ type: 13 /* PINGRESP */ }) as PingrespPacket;
-
-const EMPTY = new Uint8Array(0);
-/**
- * The cursor of every decoder of the process: a packet is parsed in one synchronous call
- * that calls out to nothing, so one Reader serves all connections (not one each).
- */
-const R = new Reader();
+const PINGREQ: PingreqPacket = Object.freeze({ type: PacketType.PINGREQ }) as PingreqPacket;
+const PINGRESP: PingrespPacket = Object.freeze({ type: PacketType.PINGRESP }) as PingrespPacket;
 /** A decoder's topic cache: 4 slots of a Topic Name's bytes (64 each), byte length and string. */
 interface TopicCache {
   bytes: Uint8Array;
@@ -77,34 +77,40 @@ interface TopicCache {
 // few topics, so the usual PUBLISH reuses a string instead of building one (and skips
 // re-validation).
 
-export class MqttDecoder {
-  /** 4 (3.1.1) or 5 (5.0); changes when a CONNECT is decoded. */
-  declare version: MqttVersion;
+export class MqttDecoder extends Reader {
   declare maximumPacketSize: number;
   declare copyPayload: boolean;
   /** Set when decoding stopped on bad input; then next() returns undefined until reset(). */
   declare error: MqttCodecError | undefined;
 
   // (Fields are assigned in the constructor: class field initializers cost XS bytecode.)
-  private declare input: Uint8Array;
+  /** The 5.0 properties codec, if any. */
+  declare readonly properties: PropertiesCodec | undefined;
+  private declare readonly clientPackets: ClientPacketDecoder | undefined;
+  /** The fed bytes not parsed yet; undefined when drained (no reference kept to a chunk). */
+  private declare input: Uint8Array | undefined;
   private declare inPos: number;
   private declare state: number;
   private declare header: number;
-  private declare remaining: number;
+  private declare rl: number;
   private declare lengthBytes: number;
-  private declare body: Uint8Array;
+  /** A packet spread over chunks, assembled here (state 2). */
+  private declare partial: Uint8Array | undefined;
   private declare filled: number;
   /** Made with the first Topic Name it keeps (one field, not four, per decoder until then). */
   private declare cache: TopicCache | undefined;
 
   constructor(options?: MqttDecoderOptions) {
+    super();
     const v = options?.version ?? 5;
     if (v !== 4 && v !== 5) throw new RangeError("MqttDecoder: version 4 or 5");
     const max = options?.maximumPacketSize ?? MAX_PACKET_SIZE;
     if (!(max >= 2)) throw new RangeError("MqttDecoder: maximumPacketSize < 2");
     this.maximumPacketSize = max;
     this.copyPayload = options?.copyPayload === true;
-    this.header = this.remaining = this.lengthBytes = 0;
+    this.properties = options?.properties;
+    this.clientPackets = options?.clientPackets;
+    this.header = this.rl = this.lengthBytes = 0;
     // The cache is made with the first Topic Name it keeps: a device that is sent nothing
     // (most of a telemetry fleet) never pays its ~500 B.
     this.cache = undefined;
@@ -112,32 +118,46 @@ export class MqttDecoder {
   }
 
   /** Forgets any partial packet, pending input and error (a new Network Connection). */
-  reset(version?: MqttVersion): void {
-    this.input = EMPTY;
-    this.inPos = 0;
+  override reset(version?: MqttVersion): void {
+    this.drained();
+    this.partial = undefined;
     this.state = 0;
-    this.body = EMPTY;
     this.filled = 0;
     this.error = undefined;
     if (version === 4 || version === 5) this.version = version;
   }
 
+  /** Keeps no reference to the last chunk (nor does the cursor): a quiet connection holds no buffer. */
+  private drained(): void {
+    this.input = this.buf = undefined as unknown as Uint8Array;
+    this.inPos = 0;
+  }
+
   /** Bytes fed but not yet returned as packets (pending input plus the partial packet). */
   get buffered(): number {
-    return this.input.length - this.inPos + (this.state === 2 ? this.filled : 0) + (this.state !== 0 ? 1 + this.lengthBytes : 0);
+    return (this.input ? this.input.length - this.inPos : 0) + (this.state === 2 ? this.filled : 0) + (this.state !== 0 ? 1 + this.lengthBytes : 0);
+  }
+
+  /** Reads a Property Length and the properties of packet `type` (0: Will Properties), 5.0. */
+  props(type: number): MqttProperties | undefined {
+    const c = this.properties;
+    if (c) return c.read(this, type);
+    if (this.varint() !== 0) throw no5();
+    return undefined;
   }
 
   /** Hands the decoder more bytes. Call next() until it returns undefined. Never throws. */
   feed(chunk: Uint8Array): void {
     if (this.error !== undefined || !(chunk instanceof Uint8Array) || chunk.length === 0) return;
-    const left = this.input.length - this.inPos;
+    const input = this.input;
+    const left = input ? input.length - this.inPos : 0;
     if (left === 0) {
       this.input = chunk;
       this.inPos = 0;
     } else {
       // The caller fed again before draining: keep the unread bytes in front.
       const joined = new Uint8Array(left + chunk.length);
-      joined.set(this.input.subarray(this.inPos), 0);
+      joined.set((input as Uint8Array).subarray(this.inPos), 0);
       joined.set(chunk, left);
       this.input = joined;
       this.inPos = 0;
@@ -159,15 +179,13 @@ export class MqttDecoder {
   }
 
   private fail(e: MqttCodecError): void {
+    this.reset();
     this.error = e;
-    this.input = EMPTY;
-    this.inPos = 0;
-    this.body = EMPTY;
-    this.state = 0;
   }
 
   private step(): MqttPacket | undefined {
     const input = this.input;
+    if (input === undefined) return undefined;
     const n = input.length;
     let pos = this.inPos;
     for (;;) {
@@ -177,14 +195,14 @@ export class MqttDecoder {
         this.header = h;
         checkHeader(h, this.version);
         this.state = 1;
-        this.remaining = 0;
+        this.rl = 0;
         this.lengthBytes = 0;
       }
       if (this.state === 1) {
         let done = false;
         while (pos < n) {
           const b = input[pos++];
-          this.remaining += (b & 0x7f) << (7 * this.lengthBytes++); // at most 0x7f << 21
+          this.rl += (b & 0x7f) << (7 * this.lengthBytes++); // at most 0x7f << 21
           if ((b & 0x80) === 0) {
             if (b === 0 && this.lengthBytes > 1 && this.version === 5) {
               this.inPos = pos;
@@ -199,7 +217,7 @@ export class MqttDecoder {
           }
         }
         if (!done) break;
-        const size = 1 + this.lengthBytes + this.remaining;
+        const size = 1 + this.lengthBytes + this.rl;
         if (size > this.maximumPacketSize) {
           // Checked before a single body byte is buffered or any buffer allocated.
           this.inPos = pos;
@@ -209,78 +227,80 @@ export class MqttDecoder {
             "[MQTT-3.1.2-24]",
           );
         }
-        const rl = this.remaining;
+        const rl = this.rl;
         if (n - pos >= rl) {
           // Whole body in this chunk: parse in place.
           this.state = 0;
           this.inPos = pos + rl;
           return this.parse(input, pos, pos + rl);
         }
-        this.body = new Uint8Array(rl);
+        this.partial = new Uint8Array(rl);
         this.filled = 0;
         this.state = 2;
       }
       // 2
-      const need = this.remaining - this.filled;
+      const body = this.partial as Uint8Array;
+      const need = this.rl - this.filled;
       const avail = n - pos;
       if (avail < need) {
-        if (avail > 0) this.body.set(pos === 0 && avail === n ? input : input.subarray(pos, n), this.filled);
+        if (avail > 0) body.set(pos === 0 && avail === n ? input : input.subarray(pos, n), this.filled);
         this.filled += avail;
         pos = n;
         break;
       }
-      this.body.set(input.subarray(pos, pos + need), this.filled);
+      body.set(input.subarray(pos, pos + need), this.filled);
       pos += need;
       this.inPos = pos;
-      const body = this.body;
-      this.body = EMPTY;
+      this.partial = undefined;
       this.state = 0;
       return this.parse(body, 0, body.length);
     }
     this.inPos = pos;
-    if (pos >= n) {
-      // Drained: keep no reference to the chunk (nor does the reader), so a quiet
-      // connection does not hold its last packet's buffer.
-      this.input = R.buf = EMPTY;
-      this.inPos = 0;
-    }
+    if (pos >= n) this.drained();
     return undefined;
   }
 
   private parse(buf: Uint8Array, start: number, end: number): MqttPacket {
-    const r = R;
-    r.reset(buf, start, end, this.version);
+    this.buf = buf;
+    this.pos = start;
+    this.end = end;
     const type = this.header >> 4;
-    if (type === 3) return this.publish(r, this.header);
+    if (type === PacketType.PUBLISH) return this.publish(this.header);
     let p: MqttPacket;
-    if (type === 1 || type === 8 || type === 10) {
-      // Only a client sends these: decoded when ./decode-server.ts is installed (codec.ts).
-      const d = server.d;
+    if (type === PacketType.CONNECT || type === PacketType.SUBSCRIBE || type === PacketType.UNSUBSCRIBE) {
+      // Only a client sends these: decoded when the options gave a server's decoder.
+      const d = this.clientPackets;
       if (!d) throw protocolError(packetName(type) + " not decoded here", "§2.1.2");
-      p = d(r, type, this.copyPayload);
-      if (type === 1) this.version = r.version;
-    } else p = body(r, type);
-    if (r.pos !== end) throw malformed(packetName(type) + " too long", type === 12 || type === 13 ? "§3." + type : "§2.1.4");
+      p = d(this, type);
+    } else p = this.body(type);
+    if (this.pos !== end) throw malformed(packetName(type) + " too long", type === PacketType.PINGREQ || type === PacketType.PINGRESP ? "§3." + type : "§2.1.4");
     return p;
   }
 
-  private view(buf: Uint8Array, start: number, end: number): Uint8Array {
-    return this.copyPayload ? buf.slice(start, end) : buf.subarray(start, end);
+  /** Bytes [start, end) of the packet being parsed: a view of the fed chunk, or a copy with copyPayload. */
+  view(start: number, end: number): Uint8Array {
+    return this.copyPayload ? this.buf.slice(start, end) : this.buf.subarray(start, end);
+  }
+
+  /** Binary Data (§1.5.6) as view() gives it. */
+  bytes(): Uint8Array {
+    const b = this.binary();
+    return this.copyPayload ? b.slice() : b;
   }
 
   /** PUBLISH (§3.3): the hot path. */
-  private publish(r: Reader, h: number): PublishPacket {
-    const v = r.version;
+  private publish(h: number): PublishPacket {
+    const v = this.version;
     const qos = ((h >> 1) & 3) as QoS;
-    const topic = this.topicName(r);
+    const topic = this.topicName();
     let packetId = 0;
     if (qos !== 0) {
-      packetId = checkId(r.u16(), 3, v);
+      packetId = checkId(this.u16(), PacketType.PUBLISH, v);
     }
     let properties;
     if (v === 5) {
-      if (r.pos < r.end && r.buf[r.pos] === 0) r.pos++;
-      else properties = readProperties(r, 3 /* PUBLISH */);
+      if (this.pos < this.end && this.buf[this.pos] === 0) this.pos++;
+      else properties = this.props(PacketType.PUBLISH);
     }
     if (topic === "") {
       if (v === 4) throw malformed("empty Topic Name", "[MQTT-4.7.3-1]");
@@ -289,9 +309,9 @@ export class MqttDecoder {
       }
     }
     return {
-      type: 3 /* PUBLISH */,
+      type: PacketType.PUBLISH,
       topic,
-      payload: this.view(r.buf, r.pos, r.end),
+      payload: this.view(this.pos, this.end),
       qos,
       retain: (h & 1) !== 0,
       dup: (h & 8) !== 0,
@@ -301,14 +321,14 @@ export class MqttDecoder {
   }
 
   /** Reads a PUBLISH Topic Name, through the cache; validates it [MQTT-3.3.2-2]. */
-  private topicName(r: Reader): string {
-    const len = r.u16();
-    const start = r.pos;
+  private topicName(): string {
+    const len = this.u16();
+    const start = this.pos;
     const stop = start + len;
-    if (stop > r.end) throw r.truncated();
-    r.pos = stop;
+    if (stop > this.end) throw this.truncated();
+    this.pos = stop;
     if (len === 0) return "";
-    const buf = r.buf;
+    const buf = this.buf;
     let c = this.cache;
     if (c && len <= 64) {
       const cb = c.bytes;
@@ -320,7 +340,7 @@ export class MqttDecoder {
         if (i === len) return c.str[k];
       }
     }
-    const topic = decodeMqttString(buf, start, stop, r.version);
+    const topic = decodeMqttString(buf, start, stop, this.version);
     // Wildcards are ASCII, so a byte scan finds them in any UTF-8 topic.
     for (let i = start; i < stop; i++) {
       const c = buf[i];
@@ -339,48 +359,49 @@ export class MqttDecoder {
     return topic;
   }
 
-}
-
-/**
- * Every packet but CONNECT and PUBLISH, by family: CONNACK; PUBACK, PUBREC, PUBREL, PUBCOMP,
- * DISCONNECT, AUTH ([Packet Identifier] [Reason Code [properties]]); SUBSCRIBE, SUBACK,
- * UNSUBSCRIBE, UNSUBACK (Packet Identifier, properties, a list); PINGREQ, PINGRESP.
- */
-function body(r: Reader, t: number): MqttPacket {
-  const v = r.version;
-  let rc = 0;
-  let properties;
-  if (t === 2) {
-    const f = r.u8();
-    if (f & 0xfe) throw malformed("CONNACK reserved flags", v === 5 ? "[MQTT-3.2.2-1]" : "§3.2.2.1");
-    rc = r.u8();
-    checkConnack(f === 1, rc, v, "[MQTT-3.2.2-8]");
-    // A missing Property Length (Remaining Length 2) is read as no properties.
-    if (v === 5 && r.remaining() > 0) properties = readProperties(r, 2);
-    return { type: 2, sessionPresent: f === 1, reasonCode: rc, properties };
-  }
-  if (t === 12 || t === 13) return t === 12 ? PINGREQ : PINGRESP; // parse() refuses a body
-  const packetId = t < 12 ? checkId(r.u16(), t, v) : 0;
-  if (t < 8 || t > 11) {
-    if (v === 5 && r.remaining() > 0) {
-      // §3.4.2.1, §3.14.2.1: Reason Code absent means 0x00; Property Length absent means none.
+  /**
+   * Every packet but CONNECT and PUBLISH, by family: CONNACK; PUBACK, PUBREC, PUBREL, PUBCOMP,
+   * DISCONNECT, AUTH ([Packet Identifier] [Reason Code [properties]]); SUBSCRIBE, SUBACK,
+   * UNSUBSCRIBE, UNSUBACK (Packet Identifier, properties, a list); PINGREQ, PINGRESP.
+   */
+  private body(t: number): MqttPacket {
+    const r = this;
+    const v = r.version;
+    const props = this.properties;
+    let rc = 0;
+    let properties;
+    if (t === PacketType.CONNACK) {
+      const f = r.u8();
+      if (f & 0xfe) throw malformed("CONNACK reserved flags", v === 5 ? "[MQTT-3.2.2-1]" : "§3.2.2.1");
       rc = r.u8();
-      checkReason(t, rc, "[MQTT-3." + t + ".2-1]");
-      if (r.remaining() > 0) properties = readProperties(r, t);
+      checkConnack(f === 1, rc, v, props, "[MQTT-3.2.2-8]");
+      // A missing Property Length (Remaining Length 2) is read as no properties.
+      if (v === 5 && r.remaining() > 0) properties = r.props(PacketType.CONNACK);
+      return { type: PacketType.CONNACK, sessionPresent: f === 1, reasonCode: rc, properties };
     }
-    if (t > 11) return { type: t as 14, reasonCode: rc, properties };
-    return { type: t as 4, packetId, reasonCode: rc, properties };
-  }
-  // SUBACK, UNSUBACK (SUBSCRIBE and UNSUBSCRIBE: ./decode-server.ts).
-  if (v === 5) properties = readProperties(r, t);
-  const list: number[] = [];
-  if (t !== 11 || v === 5) {
-    while (r.remaining() > 0) {
-      const c = r.u8();
-      checkListCode(t, c, v);
-      list.push(c);
+    if (t === PacketType.PINGREQ || t === PacketType.PINGRESP) return t === PacketType.PINGREQ ? PINGREQ : PINGRESP; // parse() refuses a body
+    const packetId = t < PacketType.PINGREQ ? checkId(r.u16(), t, v) : 0;
+    if (t < PacketType.SUBSCRIBE || t > PacketType.UNSUBACK) {
+      if (v === 5 && r.remaining() > 0) {
+        // §3.4.2.1, §3.14.2.1: Reason Code absent means 0x00; Property Length absent means none.
+        rc = r.u8();
+        checkReason(props, t, rc, "[MQTT-3." + t + ".2-1]");
+        if (r.remaining() > 0) properties = r.props(t);
+      }
+      if (t > PacketType.UNSUBACK) return { type: t as PacketType.DISCONNECT, reasonCode: rc, properties };
+      return { type: t as PacketType.PUBACK, packetId, reasonCode: rc, properties };
     }
-    checkNotEmpty(list.length, t, v);
+    // SUBACK, UNSUBACK (SUBSCRIBE and UNSUBSCRIBE: the options' clientPackets).
+    if (v === 5) properties = r.props(t);
+    const list: number[] = [];
+    if (t !== PacketType.UNSUBACK || v === 5) {
+      while (r.remaining() > 0) {
+        const c = r.u8();
+        checkListCode(t, c, v, props);
+        list.push(c);
+      }
+      checkNotEmpty(list.length, t, v);
+    }
+    return { type: t as PacketType.SUBACK, packetId, reasonCodes: list, properties };
   }
-  return { type: t as 9, packetId, reasonCodes: list, properties };
 }

@@ -1,7 +1,287 @@
 /*
- * The MQTT encoders with the 5.0 properties codec installed (see ./props-hook.ts): what a
- * caller that encodes 5.0 packets imports. ./encode-core.ts is the same without the
- * properties codec, for a 3.1.1-only build.
+ * Encoders of the packets a Client sends (MQTT 5.0 §3, 3.1.1 §3): CONNECT, PUBLISH, the
+ * PUBACK family, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, DISCONNECT, AUTH. Each packet type sizes
+ * and writes itself in one function: its sizes are locals of that call, nothing is kept
+ * between calls, and every encoder returns a new Uint8Array of exactly the packet's size
+ * (the outbox keeps a PUBLISH as it was encoded; ECMA-419 write() copies the others).
+ *
+ * `v` is the Protocol Level (4: 3.1.1, 5: 5.0). `props` is the 5.0 properties codec
+ * (./properties.ts `properties5`): a 5.0 caller passes it; without it a 5.0 packet can still
+ * be written as long as it carries no property (Property Length 0).
+ *
+ * An encoder refuses what a receiver would have to reject (MqttCodecError naming the
+ * statement; nothing is returned): QoS 3, DUP with QoS 0, a missing Packet Identifier, a bad
+ * topic or filter, an empty SUBSCRIBE, a property or reason code the packet may not carry.
+ * The packets only a Server sends (CONNACK, SUBACK, UNSUBACK, PINGRESP) and the decoding of
+ * what a Client sends live with the test broker (host-tests/support/mqtt-codec.ts).
  */
-import "./properties";
-export * from "./encode-core";
+import { MqttCodecError, malformed } from "./errors";
+import { PacketType, packetName } from "./packets";
+import type {
+  AuthPacket,
+  ConnectPacket,
+  DisconnectPacket,
+  MqttVersion,
+  PropertiesCodec,
+  PubAckPacket,
+  PublishPacket,
+  SubscribePacket,
+  Subscription,
+  UnsubscribePacket,
+} from "./packets";
+import type { MqttProperties } from "./properties";
+import { checkClientId, checkConnectFlags, checkHeader, checkId, checkOptions, checkReason, firstByte, no5 } from "./rules";
+import { checkTopicFilter, checkTopicName } from "./topic";
+import type { PreparedTopic } from "./topic";
+import { mqttStringLength, varintLength, writeBinary, writeMqttString, writeVarint } from "./wire";
+
+/** Largest Remaining Length (§1.5.5, §2.1.4). */
+const MAX_REMAINING = 268435455;
+
+/**
+ * A packet of Remaining Length `rl` with fixed header byte `first`: the new array, fixed
+ * header written. The body starts at `out.length - rl`.
+ */
+export function frame(first: number, rl: number, type: number): Uint8Array {
+  if (rl > MAX_REMAINING) throw new MqttCodecError(0x95, packetName(type) + " of " + rl + " B too large", "§2.1.4");
+  const out = new Uint8Array(1 + varintLength(rl) + rl);
+  out[0] = first;
+  writeVarint(out, 1, rl);
+  return out;
+}
+
+/** Byte length of the properties `p` for packet `type` (0: Will Properties), validated; 0 for none. */
+export function propsLength(props: PropertiesCodec | undefined, p: MqttProperties | undefined, type: number): number {
+  if (props) return props.length(p, type);
+  for (const k in p) if (k) throw no5();
+  return 0;
+}
+
+/** Writes a Property Length `n` (from propsLength) and the properties `p`. */
+export function propsWrite(props: PropertiesCodec | undefined, out: Uint8Array, o: number, p: MqttProperties | undefined, n: number): number {
+  if (props) return props.write(out, o, p, n);
+  out[o] = 0;
+  return o + 1;
+}
+
+function binaryLength(b: unknown, what: string): number {
+  if (!(b instanceof Uint8Array)) throw malformed(what + " must be a Uint8Array", "§1.5.6");
+  if (b.length > 0xffff) throw malformed(what + " over 65,535 bytes", "§1.5.6");
+  return b.length;
+}
+
+/** CONNECT (§3.1), in the version `p.protocolVersion` names. */
+export function encodeConnect(p: ConnectPacket, props?: PropertiesCodec): Uint8Array {
+  const v = p.protocolVersion;
+  if (v !== 4 && v !== 5) throw new MqttCodecError(0x84, "protocol version " + v, "§3.1.2.2");
+  const k = p.keepAlive;
+  if (!(k >= 0 && k <= 0xffff && (k | 0) === k)) throw malformed("Keep Alive " + k, "§1.5.2");
+  const w = p.will;
+  const pw = p.password;
+  let flags = p.clean ? 2 : 0;
+  if (w !== undefined) {
+    const wq = w.qos === 0 || w.qos === 1 || w.qos === 2 ? w.qos : 3;
+    flags |= 4 | (wq << 3) | (w.retain ? 0x20 : 0);
+  }
+  if (pw !== undefined) flags |= 0x40;
+  if (p.username !== undefined) flags |= 0x80;
+  checkConnectFlags(flags, v);
+  checkClientId(p.clientId, p.clean, v, "[MQTT-3.1.3-7]");
+  const pl = v === 5 ? propsLength(props, p.properties, PacketType.CONNECT) : -1;
+  const idl = mqttStringLength(p.clientId, "Client Identifier");
+  // "MQTT" (6) + level + flags + Keep Alive (2) + Client Identifier
+  let rl = 10 + (pl < 0 ? 0 : varintLength(pl) + pl) + 2 + idl;
+  let wpl = -1;
+  let wtl = 0;
+  if (w !== undefined) {
+    const bad = checkTopicName(w.topic, v);
+    if (bad !== undefined) throw bad;
+    if (v === 5) {
+      wpl = propsLength(props, w.properties, 0);
+      rl += varintLength(wpl) + wpl;
+    }
+    wtl = mqttStringLength(w.topic, "Will Topic");
+    rl += 4 + wtl + binaryLength(w.payload, "Will Payload");
+  }
+  const ul = p.username !== undefined ? mqttStringLength(p.username, "User Name") : 0;
+  if (p.username !== undefined) rl += 2 + ul;
+  // A password given as a string is sent as its UTF-8 bytes.
+  const pwl = typeof pw === "string" ? mqttStringLength(pw, "Password") : pw !== undefined ? binaryLength(pw, "Password") : 0;
+  if (pw !== undefined) rl += 2 + pwl;
+  const out = frame(0x10, rl, PacketType.CONNECT);
+  let o = out.length - rl;
+  out[o++] = 0;
+  out[o++] = 4;
+  out[o++] = 0x4d; // M
+  out[o++] = 0x51; // Q
+  out[o++] = 0x54; // T
+  out[o++] = 0x54; // T
+  out[o++] = v;
+  out[o++] = flags;
+  out[o++] = k >> 8;
+  out[o++] = k & 0xff;
+  if (pl >= 0) o = propsWrite(props, out, o, p.properties, pl);
+  o = writeMqttString(out, o, p.clientId, idl); // [MQTT-3.1.3-3]
+  if (w !== undefined) {
+    if (wpl >= 0) o = propsWrite(props, out, o, w.properties, wpl);
+    o = writeMqttString(out, o, w.topic, wtl);
+    o = writeBinary(out, o, w.payload);
+  }
+  if (p.username !== undefined) o = writeMqttString(out, o, p.username, ul);
+  if (typeof pw === "string") writeMqttString(out, o, pw, pwl);
+  else if (pw !== undefined) writeBinary(out, o, pw);
+  return out;
+}
+
+/**
+ * PUBLISH (§3.3). With `topic` (a PreparedTopic whose name is `p.topic`, already checked and
+ * UTF-8 encoded once), the topic is copied as it is; else `p.topic` is checked and encoded
+ * here. A 5.0 PUBLISH with a Topic Alias may have an empty topic (§3.3.2.3.4).
+ */
+export function encodePublish(p: PublishPacket, v: MqttVersion, props?: PropertiesCodec, topic?: PreparedTopic): Uint8Array {
+  if (v !== 4 && v !== 5) throw new MqttCodecError(0x84, "protocol version " + v, "§3.1.2.2");
+  const qos = p.qos;
+  const first = 0x30 | (p.dup ? 8 : 0) | ((qos === 0 || qos === 1 || qos === 2 ? qos : 3) << 1) | (p.retain ? 1 : 0);
+  checkHeader(first, v); // [MQTT-3.3.1-4] QoS 3, [MQTT-3.3.1-2] DUP with QoS 0
+  let tl: number;
+  if (topic !== undefined) tl = topic.bytes.length - 2;
+  else {
+    const t = p.topic;
+    if (!(v === 5 && t === "" && p.properties !== undefined && p.properties.topicAlias !== undefined)) {
+      const bad = checkTopicName(t, v); // [MQTT-3.3.2-2]
+      if (bad !== undefined) throw bad;
+    }
+    tl = mqttStringLength(t, "Topic Name");
+  }
+  if (qos !== 0) checkId(p.packetId, PacketType.PUBLISH, v);
+  const payload = p.payload;
+  if (!(payload instanceof Uint8Array)) throw malformed("PUBLISH payload not a Uint8Array", "§3.3.3");
+  const pl = v === 5 ? (p.properties === undefined ? 0 : propsLength(props, p.properties, PacketType.PUBLISH)) : -1;
+  const rl = 2 + tl + (qos !== 0 ? 2 : 0) + (pl < 0 ? 0 : varintLength(pl) + pl) + payload.length;
+  const out = frame(first, rl, PacketType.PUBLISH);
+  let o = out.length - rl;
+  if (topic !== undefined) {
+    out.set(topic.bytes, o);
+    o += tl + 2;
+  } else o = writeMqttString(out, o, p.topic, tl);
+  if (qos !== 0) {
+    const id = p.packetId as number;
+    out[o++] = id >> 8;
+    out[o++] = id & 0xff;
+  }
+  if (pl === 0) out[o++] = 0; // [MQTT-2.2.2-1]
+  else if (pl > 0) o = propsWrite(props, out, o, p.properties, pl);
+  out.set(payload, o);
+  return out;
+}
+
+/**
+ * The packets of the form [Packet Identifier] [Reason Code [Property Length, properties]]:
+ * PUBACK, PUBREC, PUBREL, PUBCOMP (§3.4-§3.7), DISCONNECT (§3.14), AUTH (§3.15). In 5.0 the
+ * Reason Code 0x00 with no properties is left out and a failure with no properties is
+ * written without Property Length (§3.4.2.1, §3.14.2.1); AUTH is always written in full
+ * (§3.15.2.1 allows the short form, but some peers, mqtt-packet 9, refuse it).
+ */
+function reasonPacket(type: number, id: number | undefined, rc: number | undefined, properties: MqttProperties | undefined, v: MqttVersion, props: PropertiesCodec | undefined): Uint8Array {
+  const h = type < PacketType.SUBSCRIBE ? 2 : 0;
+  if (h) checkId(id, type, v);
+  const code = rc === undefined ? 0 : rc;
+  let rl = h;
+  let pl = 0;
+  if (v === 4) {
+    if (type === PacketType.AUTH) throw malformed("AUTH in 3.1.1", "§2.2.1 (3.1.1 Table 2.1)");
+    if (code !== 0 || properties !== undefined) throw malformed("3.1.1 " + packetName(type) + " Reason Code", h ? "§3.4" : "§3.14");
+  } else {
+    checkReason(props, type, code, "§2.4");
+    pl = propsLength(props, properties, type);
+    if (pl > 0 || type === PacketType.AUTH) rl += 1 + varintLength(pl) + pl;
+    else if (code !== 0) rl += 1;
+  }
+  const out = frame(firstByte(type), rl, type);
+  let o = out.length - rl;
+  if (h) {
+    out[o++] = (id as number) >> 8;
+    out[o++] = (id as number) & 0xff;
+  }
+  if (rl > h) out[o++] = code;
+  if (rl > h + 1) propsWrite(props, out, o, properties, pl);
+  return out;
+}
+
+/** PUBACK, PUBREC, PUBREL or PUBCOMP (`p.type`). */
+export function encodeAck(p: PubAckPacket, v: MqttVersion, props?: PropertiesCodec): Uint8Array {
+  const t = p.type;
+  if (!(t >= PacketType.PUBACK && t <= PacketType.PUBCOMP)) throw malformed("not an acknowledgement: type " + t, "§2.1.2");
+  return reasonPacket(t, p.packetId, p.reasonCode, p.properties, v, props);
+}
+
+/** DISCONNECT (§3.14). */
+export function encodeDisconnect(p: DisconnectPacket, v: MqttVersion, props?: PropertiesCodec): Uint8Array {
+  return reasonPacket(PacketType.DISCONNECT, undefined, p.reasonCode, p.properties, v, props);
+}
+
+/** AUTH (§3.15), 5.0 only. */
+export function encodeAuth(p: AuthPacket, props?: PropertiesCodec): Uint8Array {
+  return reasonPacket(PacketType.AUTH, undefined, p.reasonCode, p.properties, 5, props);
+}
+
+/** PINGREQ (§3.12). */
+export function encodePingreq(): Uint8Array {
+  return Uint8Array.of(0xc0, 0);
+}
+
+/** Subscription Options byte of `s` (5.0 §3.8.3.1; 3.1.1: the QoS); fields out of range make a 3 the rules refuse. */
+function options(s: Subscription, v: number): number {
+  const q = s.qos === 0 || s.qos === 1 || s.qos === 2 ? s.qos : 3;
+  if (v === 4) return q;
+  const r = s.retainHandling === undefined ? 0 : s.retainHandling;
+  const rh = r === 0 || r === 1 || r === 2 ? r : 3;
+  return q | (s.noLocal ? 4 : 0) | (s.retainAsPublished ? 8 : 0) | (rh << 4);
+}
+
+/**
+ * SUBSCRIBE (§3.8: Topic Filter and options per entry) or UNSUBSCRIBE (§3.10: Topic
+ * Filters): Packet Identifier, properties (5.0), the list.
+ */
+function filterList(type: number, id: number, filters: string[], subs: Subscription[] | undefined, properties: MqttProperties | undefined, v: MqttVersion, props: PropertiesCodec | undefined): Uint8Array {
+  checkId(id, type, v);
+  const n = filters.length;
+  if (n === 0) {
+    throw new MqttCodecError(0x82, packetName(type) + " with no entry", type === PacketType.SUBSCRIBE ? (v === 5 ? "[MQTT-3.8.3-2]" : "[MQTT-3.8.3-3]") : "[MQTT-3.10.3-2]");
+  }
+  const pl = v === 5 ? propsLength(props, properties, type) : -1;
+  let rl = 2 + (pl < 0 ? 0 : varintLength(pl) + pl);
+  const lengths: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const f = filters[i];
+    const bad = checkTopicFilter(f, v);
+    if (bad !== undefined) throw bad;
+    if (subs) checkOptions(options(subs[i], v), f, v);
+    const l = mqttStringLength(f, "Topic Filter");
+    lengths.push(l);
+    rl += 2 + l + (subs ? 1 : 0);
+  }
+  const out = frame(firstByte(type), rl, type); // [MQTT-3.8.1-1], [MQTT-3.10.1-1]
+  let o = out.length - rl;
+  out[o++] = id >> 8;
+  out[o++] = id & 0xff;
+  if (pl >= 0) o = propsWrite(props, out, o, properties, pl);
+  for (let i = 0; i < n; i++) {
+    o = writeMqttString(out, o, filters[i], lengths[i]);
+    if (subs) out[o++] = options(subs[i], v); // bits 7-6 reserved [MQTT-3.8.3-5]
+  }
+  return out;
+}
+
+/** SUBSCRIBE (§3.8). 3.1.1 cannot carry the 5.0 subscription options: they are left out. */
+export function encodeSubscribe(p: SubscribePacket, v: MqttVersion, props?: PropertiesCodec): Uint8Array {
+  const subs = p.subscriptions;
+  const filters: string[] = [];
+  for (let i = 0; Array.isArray(subs) && i < subs.length; i++) filters.push(subs[i].topicFilter);
+  return filterList(PacketType.SUBSCRIBE, p.packetId, filters, subs, p.properties, v, props);
+}
+
+/** UNSUBSCRIBE (§3.10). */
+export function encodeUnsubscribe(p: UnsubscribePacket, v: MqttVersion, props?: PropertiesCodec): Uint8Array {
+  return filterList(PacketType.UNSUBSCRIBE, p.packetId, Array.isArray(p.topicFilters) ? p.topicFilters : [], undefined, p.properties, v, props);
+}

@@ -33,8 +33,8 @@
 import type { KeyValueStore } from "../platform/storage";
 import { MAX_NAME_LENGTH, MAX_VALUE_BYTES } from "../platform/storage";
 import { MqttDecoder } from "./decoder";
-import { encodePacket } from "./encode-core";
-import type { PublishPacket, QoS } from "./packets";
+import { encodePublish } from "./encode";
+import type { PropertiesCodec, PublishPacket, QoS } from "./packets";
 import type { MqttProperties } from "./properties";
 import { MqttError } from "./session-error";
 
@@ -76,6 +76,8 @@ export interface MqttOutboxOptions {
   maxBytes?: number;
   /** Monotonic and wall-clock time (the scheduler's clock). */
   clock?: { now(): number; epoch(): number };
+  /** The 5.0 properties codec, for messages with properties (a 3.1.1 build has none). */
+  properties?: PropertiesCodec;
 }
 
 const HEADER = 16;
@@ -97,6 +99,7 @@ export class MqttOutbox {
   /** Problems met while loading (corrupt records were dropped and are listed here). */
   declare readonly loadErrors: string[];
   private declare readonly clock: { now(): number; epoch(): number } | undefined;
+  private declare readonly properties: PropertiesCodec | undefined;
   /**
    * The messages held, by packet identifier: made with the first and dropped when the last
    * goes (at QoS 1 the outbox is empty between a PUBLISH and its PUBACK nearly always; an
@@ -126,6 +129,7 @@ export class MqttOutbox {
     if (!(this.maxBytes >= 64)) throw invalid("maxBytes < 64");
     this.storage = options.storage;
     this.clock = options.clock;
+    this.properties = options.properties;
     if (this.storage) this.load();
     if (!this.loadErrors.length) this.loadErrors = NO_ERRORS; // none: a shared array, not one per outbox
   }
@@ -177,9 +181,10 @@ export class MqttOutbox {
   add(packet: PublishPacket): OutboxEntry {
     const id = packet.packetId!;
     if (this.has(id)) throw invalid("packet identifier " + id + " in use");
-    const encoded = encodePacket(
+    const encoded = encodePublish(
       { type: 3, topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, dup: false, packetId: id, properties: packet.properties },
       5,
+      this.properties,
     );
     const bad = this.refusal(encoded.length);
     if (bad) throw bad;
@@ -360,7 +365,7 @@ export class MqttOutbox {
     const hw = s.get(ns, "hw");
     if (typeof hw === "number") this.highWater = hw;
     const now = this.clock ? this.clock.now() : 0;
-    const decoder = new MqttDecoder({ version: 5, copyPayload: true });
+    const decoder = new MqttDecoder({ version: 5, copyPayload: true, properties: this.properties });
     const released = new Set<number>();
     const partsUsed = new Set<string>();
     let maxSeq = this.highWater;

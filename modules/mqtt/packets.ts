@@ -7,25 +7,31 @@
  * `undefined` when absent. The same objects go into the encoders.
  */
 import type { MqttProperties } from "./properties";
+import type { Reader } from "./wire";
 
-/** MQTT 5.0 §2.1.2 Table 2-1; 0 is reserved, and 15 (AUTH) is reserved in 3.1.1. */
-export const PacketType = {
-  CONNECT: 1,
-  CONNACK: 2,
-  PUBLISH: 3,
-  PUBACK: 4,
-  PUBREC: 5,
-  PUBREL: 6,
-  PUBCOMP: 7,
-  SUBSCRIBE: 8,
-  SUBACK: 9,
-  UNSUBSCRIBE: 10,
-  UNSUBACK: 11,
-  PINGREQ: 12,
-  PINGRESP: 13,
-  DISCONNECT: 14,
-  AUTH: 15,
-} as const;
+/**
+ * MQTT 5.0 §2.1.2 Table 2-1; 0 is reserved, and 15 (AUTH) is reserved in 3.1.1. A const
+ * enum: the device build (mcconfig's tsc, whole program) writes the number in place of each
+ * `PacketType.X`, so the names cost no bytecode; transpile-only tools (the XS test runner,
+ * ts-jest) keep the enum object and look the names up.
+ */
+export const enum PacketType {
+  CONNECT = 1,
+  CONNACK = 2,
+  PUBLISH = 3,
+  PUBACK = 4,
+  PUBREC = 5,
+  PUBREL = 6,
+  PUBCOMP = 7,
+  SUBSCRIBE = 8,
+  SUBACK = 9,
+  UNSUBSCRIBE = 10,
+  UNSUBACK = 11,
+  PINGREQ = 12,
+  PINGRESP = 13,
+  DISCONNECT = 14,
+  AUTH = 15,
+}
 
 const PACKET_NAMES = [
   "Will Properties", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP",
@@ -35,6 +41,23 @@ const PACKET_NAMES = [
 /** Name of a packet type (or "Will Properties" for 0), for messages. */
 export function packetName(type: number): string {
   return PACKET_NAMES[type] !== undefined ? PACKET_NAMES[type] : "packet type " + type;
+}
+
+/**
+ * The MQTT 5.0 properties codec (§2.2.2, ./properties.ts `properties5`), handed to the
+ * encoders and the decoder by whoever speaks 5.0. Without it (a 3.1.1-only build) packets
+ * with no properties still encode and decode; a property or a 5.0 reason code is refused
+ * with 0x84 (Unsupported Protocol Version).
+ */
+export interface PropertiesCodec {
+  /** Byte length of `p`'s properties for packet type `type` (0: Will Properties), validating them. */
+  length(p: MqttProperties | undefined, type: number): number;
+  /** Writes the Property Length `length` and the properties; returns the offset after them. */
+  write(out: Uint8Array, o: number, p: MqttProperties | undefined, length: number): number;
+  /** Reads a Property Length and the properties after it. */
+  read(r: Reader, type: number): MqttProperties | undefined;
+  /** Table 2-6: may packet type `type` carry reason code `code`? */
+  reasonAllowed(type: number, code: number): boolean;
 }
 
 /** The Protocol Level byte: 4 = MQTT 3.1.1 (§3.1.2.2), 5 = MQTT 5.0 (§3.1.2.2). */
@@ -52,7 +75,7 @@ export interface WillMessage {
 }
 
 export interface ConnectPacket {
-  type: 1;
+  type: PacketType.CONNECT;
   /** 4 or 5. The encoder writes the packet in this version, whatever version it is given. */
   protocolVersion: MqttVersion;
   /** Clean Start (5.0) / CleanSession (3.1.1). */
@@ -68,7 +91,7 @@ export interface ConnectPacket {
 }
 
 export interface ConnackPacket {
-  type: 2;
+  type: PacketType.CONNACK;
   sessionPresent: boolean;
   /** 5.0: Connect Reason Code (Table 3-1). 3.1.1: Connect Return code (Table 3.1). */
   reasonCode: number;
@@ -76,7 +99,7 @@ export interface ConnackPacket {
 }
 
 export interface PublishPacket {
-  type: 3;
+  type: PacketType.PUBLISH;
   /** May be "" in 5.0 when properties.topicAlias is set (§3.3.2.3.4). */
   topic: string;
   payload: Uint8Array;
@@ -89,17 +112,19 @@ export interface PublishPacket {
 }
 
 /** PUBACK, PUBREC, PUBREL, PUBCOMP (MQTT 5.0 §3.4–§3.7). */
-export interface PubAckPacket<T extends 4 | 5 | 6 | 7 = 4 | 5 | 6 | 7> {
+export type AckType = PacketType.PUBACK | PacketType.PUBREC | PacketType.PUBREL | PacketType.PUBCOMP;
+
+export interface PubAckPacket<T extends AckType = AckType> {
   type: T;
   packetId: number;
   /** 5.0 only; 0 (Success) when absent or in 3.1.1. */
   reasonCode?: number;
   properties?: MqttProperties;
 }
-export type PubackPacket = PubAckPacket<4>;
-export type PubrecPacket = PubAckPacket<5>;
-export type PubrelPacket = PubAckPacket<6>;
-export type PubcompPacket = PubAckPacket<7>;
+export type PubackPacket = PubAckPacket<PacketType.PUBACK>;
+export type PubrecPacket = PubAckPacket<PacketType.PUBREC>;
+export type PubrelPacket = PubAckPacket<PacketType.PUBREL>;
+export type PubcompPacket = PubAckPacket<PacketType.PUBCOMP>;
 
 /** A Topic Filter and its Subscription Options (MQTT 5.0 §3.8.3.1, 3.1.1 §3.8.3). */
 export interface Subscription {
@@ -115,14 +140,14 @@ export interface Subscription {
 }
 
 export interface SubscribePacket {
-  type: 8;
+  type: PacketType.SUBSCRIBE;
   packetId: number;
   subscriptions: Subscription[];
   properties?: MqttProperties;
 }
 
 export interface SubackPacket {
-  type: 9;
+  type: PacketType.SUBACK;
   packetId: number;
   /** One per Topic Filter: granted QoS or a failure code (5.0 Table 3-8; 3.1.1 §3.9.3). */
   reasonCodes: number[];
@@ -130,14 +155,14 @@ export interface SubackPacket {
 }
 
 export interface UnsubscribePacket {
-  type: 10;
+  type: PacketType.UNSUBSCRIBE;
   packetId: number;
   topicFilters: string[];
   properties?: MqttProperties;
 }
 
 export interface UnsubackPacket {
-  type: 11;
+  type: PacketType.UNSUBACK;
   packetId: number;
   /** 5.0: one per Topic Filter (Table 3-9). 3.1.1: the packet has no payload; empty. */
   reasonCodes: number[];
@@ -145,15 +170,15 @@ export interface UnsubackPacket {
 }
 
 export interface PingreqPacket {
-  type: 12;
+  type: PacketType.PINGREQ;
 }
 
 export interface PingrespPacket {
-  type: 13;
+  type: PacketType.PINGRESP;
 }
 
 export interface DisconnectPacket {
-  type: 14;
+  type: PacketType.DISCONNECT;
   /** 5.0 only (Table 3-10); 0 when absent. */
   reasonCode?: number;
   properties?: MqttProperties;
@@ -161,7 +186,7 @@ export interface DisconnectPacket {
 
 /** MQTT 5.0 §3.15; does not exist in 3.1.1. */
 export interface AuthPacket {
-  type: 15;
+  type: PacketType.AUTH;
   reasonCode?: number;
   properties?: MqttProperties;
 }

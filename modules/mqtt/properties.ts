@@ -3,8 +3,8 @@
  * packets may carry it), decoding with the Malformed / Protocol Error rules, and encoding.
  */
 import { MqttCodecError, malformed, protocolError } from "./errors";
-import { packetName } from "./packets";
-import { v5 } from "./props-hook";
+import { PacketType, packetName } from "./packets";
+import type { PropertiesCodec } from "./packets";
 import { isReasonCodeAllowed } from "./reason-codes";
 import { mqttStringLength, Reader, varintLength, writeBinary, writeMqttString, writeVarint } from "./wire";
 
@@ -90,19 +90,19 @@ export interface PropertyDefinition {
   repeatable: number;
 }
 
-const CONNECT = 1 << 1 /* CONNECT */;
-const CONNACK = 1 << 2 /* CONNACK */;
-const PUBLISH = 1 << 3 /* PUBLISH */;
-const PUBACK = 1 << 4 /* PUBACK */;
-const PUBREC = 1 << 5 /* PUBREC */;
-const PUBREL = 1 << 6 /* PUBREL */;
-const PUBCOMP = 1 << 7 /* PUBCOMP */;
-const SUBSCRIBE = 1 << 8 /* SUBSCRIBE */;
-const SUBACK = 1 << 9 /* SUBACK */;
-const UNSUBSCRIBE = 1 << 10 /* UNSUBSCRIBE */;
-const UNSUBACK = 1 << 11 /* UNSUBACK */;
-const DISCONNECT = 1 << 14 /* DISCONNECT */;
-const AUTH = 1 << 15 /* AUTH */;
+const CONNECT = 1 << PacketType.CONNECT;
+const CONNACK = 1 << PacketType.CONNACK;
+const PUBLISH = 1 << PacketType.PUBLISH;
+const PUBACK = 1 << PacketType.PUBACK;
+const PUBREC = 1 << PacketType.PUBREC;
+const PUBREL = 1 << PacketType.PUBREL;
+const PUBCOMP = 1 << PacketType.PUBCOMP;
+const SUBSCRIBE = 1 << PacketType.SUBSCRIBE;
+const SUBACK = 1 << PacketType.SUBACK;
+const UNSUBSCRIBE = 1 << PacketType.UNSUBSCRIBE;
+const UNSUBACK = 1 << PacketType.UNSUBACK;
+const DISCONNECT = 1 << PacketType.DISCONNECT;
+const AUTH = 1 << PacketType.AUTH;
 const WILL = WILL_PROPERTIES;
 const ALL_WITH_PROPERTIES =
   CONNECT | CONNACK | PUBLISH | WILL | PUBACK | PUBREC | PUBREL | PUBCOMP | SUBSCRIBE | SUBACK | UNSUBSCRIBE | UNSUBACK | DISCONNECT | AUTH;
@@ -197,7 +197,7 @@ function checkValues(p: MqttProperties, type: number): MqttCodecError | undefine
       return protocolError("Response Topic contains a wildcard", "[MQTT-3.3.2-14]");
     }
   }
-  if (type === 8 /* SUBSCRIBE */ && ids !== undefined && ids.length > 1) {
+  if (type === PacketType.SUBSCRIBE && ids !== undefined && ids.length > 1) {
     return protocolError("more than one Subscription Identifier in SUBSCRIBE", "§3.8.2.1.2");
   }
   return undefined;
@@ -404,5 +404,13 @@ export function writeProperties(out: Uint8Array, o: number, p: MqttProperties | 
 
 export { packetName };
 
-// Plugs the properties codec into the encoder and decoder (see ./props-hook.ts).
-v5.c = { len: propertiesLength, write: writeProperties, read: readProperties, allowed: isReasonCodeAllowed };
+/**
+ * The 5.0 properties codec, handed explicitly to the encoders, the decoder and the session
+ * by whoever speaks 5.0 (a 3.1.1-only build never imports this module).
+ */
+export const properties5: PropertiesCodec = Object.freeze({
+  length: propertiesLength,
+  write: writeProperties,
+  read: readProperties,
+  reasonAllowed: isReasonCodeAllowed,
+});

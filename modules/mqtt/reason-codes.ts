@@ -4,15 +4,17 @@
  * ./reason-names, a module only diagnostics and apps import, so the client bundle does not carry them.
  */
 
-const C = 1 << 2 /* CONNACK */;
-const PA = 1 << 4 /* PUBACK */;
-const PRC = 1 << 5 /* PUBREC */;
-const PRL = 1 << 6 /* PUBREL */;
-const PC = 1 << 7 /* PUBCOMP */;
-const SA = 1 << 9 /* SUBACK */;
-const UA = 1 << 11 /* UNSUBACK */;
-const D = 1 << 14 /* DISCONNECT */;
-const A = 1 << 15 /* AUTH */;
+import { PacketType } from "./packets";
+
+const C = 1 << PacketType.CONNACK;
+const PA = 1 << PacketType.PUBACK;
+const PRC = 1 << PacketType.PUBREC;
+const PRL = 1 << PacketType.PUBREL;
+const PC = 1 << PacketType.PUBCOMP;
+const SA = 1 << PacketType.SUBACK;
+const UA = 1 << PacketType.UNSUBACK;
+const D = 1 << PacketType.DISCONNECT;
+const A = 1 << PacketType.AUTH;
 
 /**
  * For each reason code of Table 2-6, a bit mask of the packet types (1 << type) that may

@@ -1,12 +1,12 @@
 /*
- * Packet rules shared by the encoder (./encode-core.ts) and the decoder (./decoder.ts): one
+ * Packet rules shared by the encoder (./encode.ts) and the decoder (./decoder.ts): one
  * function per rule, called from both sides, so a rule and its statement exist once. Each
  * throws an MqttCodecError naming the statement; the encoder turns a packet's fields into
  * the same bytes the decoder checks (flags, options) and calls the same rule.
  */
 import { MqttCodecError, malformed, protocolError } from "./errors";
-import { packetName } from "./packets";
-import { reasonAllowed } from "./props-hook";
+import { PacketType, packetName } from "./packets";
+import type { PropertiesCodec } from "./packets";
 
 /** Fixed header byte 1 of `type` with its required flags: 0010 for PUBREL, SUBSCRIBE, UNSUBSCRIBE (§2.1.3 Table 2-2). */
 export function firstByte(type: number): number {
@@ -18,8 +18,8 @@ export function checkHeader(h: number, v: number): void {
   const t = h >> 4;
   const f = h & 15;
   if (t === 0) throw malformed("reserved packet type 0", v === 5 ? "§2.1.2" : "§2.2.1");
-  if (t === 15 && v === 4) throw malformed("AUTH in 3.1.1", "§2.2.1 (3.1.1 Table 2.1)");
-  if (t === 3) {
+  if (t === PacketType.AUTH && v === 4) throw malformed("AUTH in 3.1.1", "§2.2.1 (3.1.1 Table 2.1)");
+  if (t === PacketType.PUBLISH) {
     if ((f & 6) === 6) throw malformed("PUBLISH QoS 3", "[MQTT-3.3.1-4]");
     if ((f & 14) === 8) throw protocolError("PUBLISH QoS 0 with DUP", "[MQTT-3.3.1-2]");
   } else if (h !== firstByte(t)) {
@@ -38,16 +38,22 @@ export function checkId(id: number | undefined, type: number, v: number): number
   return id as number;
 }
 
-/** A 5.0 reason code of packet `type` (Table 2-6). */
-export function checkReason(type: number, code: number, statement: string): void {
-  if (!reasonAllowed(type, code)) throw protocolError("reason code " + code + " not allowed in " + packetName(type), statement);
+/** The error for 5.0 content (a property, a reason code) where no properties codec was given. */
+export function no5(): MqttCodecError {
+  return new MqttCodecError(0x84, "MQTT 5.0 properties are not built in", "§2.2.2");
+}
+
+/** A 5.0 reason code of packet `type` (Table 2-6, through the 5.0 properties codec `props`). */
+export function checkReason(props: PropertiesCodec | undefined, type: number, code: number, statement: string): void {
+  if (!props) throw no5();
+  if (!props.reasonAllowed(type, code)) throw protocolError("reason code " + code + " not allowed in " + packetName(type), statement);
 }
 
 /** CONNACK: 3.1.1 return code 0..5 (§3.2.2.3) or a 5.0 Connect Reason Code; Session Present only on success. */
-export function checkConnack(sp: boolean, rc: number, v: number, statement: string): void {
+export function checkConnack(sp: boolean, rc: number, v: number, props: PropertiesCodec | undefined, statement: string): void {
   if (v === 4) {
     if (!(rc >= 0 && rc <= 5 && (rc | 0) === rc)) throw protocolError("Connect Return code " + rc, "§3.2.2.3");
-  } else checkReason(2, rc, statement);
+  } else checkReason(props, PacketType.CONNACK, rc, statement);
   if (sp && rc !== 0) throw protocolError("Session Present with failure", v === 5 ? "[MQTT-3.2.2-6]" : "[MQTT-3.2.2-4]");
 }
 
@@ -80,8 +86,8 @@ export function checkOptions(o: number, filter: string, v: number): void {
 }
 
 /** A SUBACK / UNSUBACK code: 3.1.1 SUBACK 0, 1, 2, 0x80 ([MQTT-3.9.3-2]); 5.0 Tables 3-8 / 3-9. */
-export function checkListCode(type: number, c: number, v: number): void {
-  if (v === 5) checkReason(type, c, type === 9 ? "[MQTT-3.9.3-2]" : "[MQTT-3.11.3-2]");
+export function checkListCode(type: number, c: number, v: number, props: PropertiesCodec | undefined): void {
+  if (v === 5) checkReason(props, type, c, type === PacketType.SUBACK ? "[MQTT-3.9.3-2]" : "[MQTT-3.11.3-2]");
   else if (!(c >= 0 && c <= 2 && (c | 0) === c) && c !== 0x80) throw protocolError("SUBACK code " + c, "[MQTT-3.9.3-2]");
 }
 
@@ -90,7 +96,7 @@ export function checkNotEmpty(n: number, type: number, v: number): void {
   if (n === 0) {
     throw protocolError(
       packetName(type) + " with no entry",
-      type === 8 ? (v === 5 ? "[MQTT-3.8.3-2]" : "[MQTT-3.8.3-3]") : type === 9 ? (v === 5 ? "[MQTT-3.8.4-6]" : "[MQTT-3.8.4-5]") : type === 10 ? "[MQTT-3.10.3-2]" : "[MQTT-3.11.3-1]",
+      type === PacketType.SUBSCRIBE ? (v === 5 ? "[MQTT-3.8.3-2]" : "[MQTT-3.8.3-3]") : type === PacketType.SUBACK ? (v === 5 ? "[MQTT-3.8.4-6]" : "[MQTT-3.8.4-5]") : type === PacketType.UNSUBSCRIBE ? "[MQTT-3.10.3-2]" : "[MQTT-3.11.3-1]",
     );
   }
 }

@@ -42,7 +42,7 @@
  */
 import type { Job, Scheduler } from "../scheduler/scheduler";
 import { MAX_PACKET_SIZE, MqttDecoder } from "./decoder";
-import { encodedLength, encodeScratch } from "./encode-core";
+import { encodeAck, encodeAuth, encodeConnect, encodeDisconnect, encodePingreq, encodePublish, encodeSubscribe, encodeUnsubscribe } from "./encode";
 import type { MqttCodecError } from "./errors";
 import type { OutboxEntry } from "./outbox";
 import { MqttOutbox } from "./outbox";
@@ -60,6 +60,7 @@ import type {
   SubackPacket,
   Subscription,
   UnsubackPacket,
+  PropertiesCodec,
   WillMessage,
 } from "./packets";
 import type { MqttProperties } from "./properties";
@@ -235,6 +236,8 @@ export class MqttSessionCore {
   declare keepAlive: number;
 
   protected declare readonly options: MqttSessionOptions;
+  /** The 5.0 properties codec (given by MqttSession), undefined in a 3.1.1-only build. */
+  protected declare readonly props: PropertiesCodec | undefined;
   protected declare readonly decoder: MqttDecoder;
   protected declare transport: MqttTransport | undefined;
   protected declare inflight: number;
@@ -250,8 +253,9 @@ export class MqttSessionCore {
   protected declare connectJob: Job | undefined;
   protected declare closing: boolean;
 
-  constructor(options: MqttSessionOptions) {
+  constructor(options: MqttSessionOptions, props?: PropertiesCodec) {
     if (!options || !options.scheduler) throw invalid("MqttSession: scheduler required");
+    this.props = props;
     const v = options.version ?? 5;
     if (v !== 4 && v !== 5) throw invalid("MqttSession: version 4 or 5");
     if (v === 5 && !this.supports5()) throw invalid("MQTT 5.0 is not in this build");
@@ -276,7 +280,7 @@ export class MqttSessionCore {
     if (v === 4 && this.clientId === "" && !options.clean) {
       throw invalid("MqttSession: empty clientId needs clean", undefined, "[MQTT-3.1.3-7]");
     }
-    this.decoder = new MqttDecoder({ version: v, maximumPacketSize: mps });
+    this.decoder = new MqttDecoder({ version: v, maximumPacketSize: mps, properties: props });
     this.state = "disconnected";
     this.inflight = this.lastSent = this.lastReceived = 0;
     this.closing = false;
@@ -405,7 +409,7 @@ export class MqttSessionCore {
     const packet: PublishPacket = { type: 3 /* PUBLISH */, topic, payload: bytes, qos, retain, dup: false, packetId: qos ? 1 : 0, properties };
     let size: number;
     try {
-      size = encodedLength(packet, this.version);
+      size = this.encode(packet).length;
     } catch (e) {
       const ce = e as MqttCodecError;
       throw invalid("publish: " + ce.message, ce.reasonCode, ce.statement);
@@ -687,7 +691,7 @@ export class MqttSessionCore {
     // [MQTT-3.3.1-1]: DUP on a resend.
     const packet: PublishPacket = { type: 3 /* PUBLISH */, topic: e.topic, payload: e.payload, qos: e.qos, retain: e.retain, dup: e.sent && e.seq > 0, packetId: e.packetId, properties: props };
     let n = 0;
-    const error = this.allowed(e.qos, e.retain) || ((n = encodedLength(packet, this.version)) > this.serverMaximumPacketSize ? tooLarge(n) : undefined);
+    const error = this.allowed(e.qos, e.retain) || ((n = this.encode(packet).length) > this.serverMaximumPacketSize ? tooLarge(n) : undefined);
     if (error) {
       this.finish(e, 0, undefined, error);
       return undefined;
@@ -736,7 +740,7 @@ export class MqttSessionCore {
     if (!t || this.state === "disconnected") return false;
     let bytes: Uint8Array;
     try {
-      bytes = encodeScratch(this.fit(p), this.version); // a view of the shared scratch buffer: written (copied) at once
+      bytes = this.encode(this.fit(p));
     } catch (e) {
       this.emitError(new MqttError("invalid", "cannot encode " + p.type + ": " + why(e), (e as MqttCodecError).reasonCode, (e as MqttCodecError).statement, e));
       return true;
@@ -749,6 +753,29 @@ export class MqttSessionCore {
       return false;
     }
     return !this.isDown();
+  }
+
+  /** Encodes a packet a Client sends. */
+  protected encode(p: MqttPacket): Uint8Array {
+    const v = this.version;
+    const c = this.props;
+    switch (p.type) {
+      case 1 /* CONNECT */:
+        return encodeConnect(p, c);
+      case 3 /* PUBLISH */:
+        return encodePublish(p, v, c);
+      case 8 /* SUBSCRIBE */:
+        return encodeSubscribe(p, v, c);
+      case 10 /* UNSUBSCRIBE */:
+        return encodeUnsubscribe(p, v, c);
+      case 12 /* PINGREQ */:
+        return encodePingreq();
+      case 14 /* DISCONNECT */:
+        return encodeDisconnect(p, v, c);
+      case 15 /* AUTH */:
+        return encodeAuth(p, c);
+    }
+    return encodeAck(p as PubAckPacket, v, c);
   }
 
   /** True once the connection ended (a method against TypeScript's narrowing of `state`). */

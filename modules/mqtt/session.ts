@@ -4,7 +4,7 @@
  * (MqttSessionCore, whose header lists what the session implements); this subclass adds
  * the 5.0-only machinery, so that a 3.1.1-only build (./client311.ts) carries none of it:
  *
- * - the 5.0 properties codec (./properties.ts, installed into the codec by importing it);
+ * - the 5.0 properties codec (./properties.ts `properties5`, given to the core);
  * - CONNECT properties (Session Expiry, Receive Maximum, Maximum Packet Size, Topic Alias
  *   Maximum, request/problem information, user properties, Authentication Method/Data);
  * - checks of the properties an app gives to PUBLISH and SUBSCRIBE;
@@ -18,14 +18,13 @@
  *
  * The class works for version 4 as well (every 5.0 step is skipped there).
  */
-import "./properties"; // installs the 5.0 properties codec (./props-hook.ts)
 import { utf8Invalid, utf8Length } from "../bytes/utf8";
 import { MAX_PACKET_SIZE } from "./decoder";
-import { encodedLength } from "./encode-core";
 import type { OutboxEntry } from "./outbox";
 import type { AuthPacket, DisconnectPacket, MqttPacket, PublishPacket, QoS, Subscription } from "./packets";
 import type { MqttProperties } from "./properties";
-import type { AuthExchange, DisconnectInfo, MqttMessage, PublishCallback, PublishOptions, SubscribeOptions } from "./session-core";
+import { properties5 } from "./properties";
+import type { AuthExchange, DisconnectInfo, MqttMessage, MqttSessionOptions, PublishCallback, PublishOptions, SubscribeOptions } from "./session-core";
 import { hex, invalid, MqttSessionCore, withProps } from "./session-core";
 import { MqttError } from "./session-error";
 import { checkTopicName } from "./topic";
@@ -47,6 +46,10 @@ export class MqttSession extends MqttSessionCore {
   // Topic alias state of this connection, created with the first alias (a 3.1.1 connection,
   // or a server allowing none, never has any): one field, not five, per session.
   protected aliases: TopicAliases | undefined = undefined;
+
+  constructor(options: MqttSessionOptions) {
+    super(options, properties5);
+  }
 
   /** The connection's alias state, made now if it has none. */
   protected topicAliases(): TopicAliases {
@@ -280,11 +283,11 @@ export class MqttSession extends MqttSessionCore {
     const max = this.serverMaximumPacketSize;
     if (max >= MAX_PACKET_SIZE || p.type === 3 /* PUBLISH */ || p.type === 1 /* CONNECT */) return p;
     const q = p as { properties?: MqttProperties };
-    if (!q.properties || encodedLength(p, this.version) <= max) return p;
+    if (!q.properties || this.encode(p).length <= max) return p;
     let props: MqttProperties = { ...q.properties };
     delete props.reasonString;
     let r = { ...p, properties: props } as MqttPacket;
-    if (encodedLength(r, this.version) <= max) return r;
+    if (this.encode(r).length <= max) return r;
     props = { ...props };
     delete props.userProperties;
     r = { ...p, properties: props } as MqttPacket;

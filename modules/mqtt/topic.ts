@@ -6,6 +6,7 @@
  * (0x81 Malformed Packet: a topic that breaks the §4.7 syntax cannot be parsed as one)
  * naming the statement. They allocate nothing on success.
  */
+import { encodeUtf8, utf8Length } from "../bytes/utf8";
 import { MqttCodecError, malformed } from "./errors";
 import type { MqttVersion } from "./packets";
 
@@ -14,28 +15,21 @@ import type { MqttVersion } from "./packets";
 /** Longest topic in bytes (§1.5.4 two-byte length; [MQTT-4.7.3-3]). */
 export const MAX_TOPIC_BYTES = 65535;
 
+/** More than 65,535 bytes of UTF-8 (a lone surrogate is refused where the string is encoded). */
+function tooLong(s: string): boolean {
+  try {
+    return utf8Length(s) > MAX_TOPIC_BYTES;
+  } catch {
+    return false;
+  }
+}
+
 function checkLengthAndNull(s: string, what: string): MqttCodecError | undefined {
   if (typeof s !== "string") return malformed(what + " must be a string", "§4.7");
   if (s.length === 0) return malformed("empty " + what, "[MQTT-4.7.3-1]");
   // A JS string of n UTF-16 units encodes to at most 3n bytes; only long ones need measuring.
-  if (s.length > 21845 && utf8Bytes(s) > MAX_TOPIC_BYTES) {
-    return malformed(what + " over 65,535 bytes", "[MQTT-4.7.3-3]");
-  }
+  if (s.length > 21845 && tooLong(s)) return malformed(what + " over 65,535 bytes", "[MQTT-4.7.3-3]");
   return undefined;
-}
-
-function utf8Bytes(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
 }
 
 /**
@@ -46,14 +40,41 @@ function utf8Bytes(s: string): number {
 export function checkTopicName(topic: string, version: MqttVersion = 5): MqttCodecError | undefined {
   const bad = checkLengthAndNull(topic, "Topic Name");
   if (bad !== undefined) return bad;
-  for (let i = 0; i < topic.length; i++) {
-    const c = topic.charCodeAt(i);
-    if (c === 0x2b || c === 0x23) {
-      return malformed("Topic Name \"" + topic + "\" contains a wildcard", version === 5 ? "[MQTT-4.7.0-1]" : "[MQTT-4.7.1-1]");
-    }
-    if (c === 0) return malformed("Topic Name contains U+0000", "[MQTT-4.7.3-2]");
+  // Native scans: on XS charCodeAt(i) walks the (UTF-8) string from its start.
+  if (topic.indexOf("+") >= 0 || topic.indexOf("#") >= 0) {
+    return malformed("Topic Name \"" + topic + "\" contains a wildcard", version === 5 ? "[MQTT-4.7.0-1]" : "[MQTT-4.7.1-1]");
   }
+  if (topic.indexOf("\u0000") >= 0) return malformed("Topic Name contains U+0000", "[MQTT-4.7.3-2]");
   return undefined;
+}
+
+/**
+ * A Topic Name checked and UTF-8 encoded once (with its two-byte length, as it goes on the
+ * wire), for publishing to it many times: the session keeps the last one it made, and an app
+ * may keep its own (prepareTopic). Like the Moddable SDK's prepareTopic.
+ */
+export interface PreparedTopic {
+  readonly name: string;
+  /** Two-byte length, then the UTF-8 bytes (§1.5.4). */
+  readonly bytes: Uint8Array;
+}
+
+/** Checks Topic Name `name` ([MQTT-3.3.2-2], §4.7, [MQTT-1.5.4-1]) and encodes it; throws the MqttCodecError. */
+export function prepareTopic(name: string, version: MqttVersion = 5): PreparedTopic {
+  const bad = checkTopicName(name, version);
+  if (bad !== undefined) throw bad;
+  let n: number;
+  try {
+    n = utf8Length(name);
+  } catch {
+    throw malformed("Topic Name holds a lone surrogate", version === 5 ? "[MQTT-1.5.4-1]" : "[MQTT-1.5.3-1]");
+  }
+  if (n > MAX_TOPIC_BYTES) throw malformed("Topic Name over 65,535 bytes", "[MQTT-4.7.3-3]");
+  const bytes = new Uint8Array(2 + n);
+  bytes[0] = n >> 8;
+  bytes[1] = n & 0xff;
+  encodeUtf8(name, bytes, 2);
+  return { name, bytes };
 }
 
 /** Checks the §4.7.1 wildcard placement of a filter (or of the {filter} part of a shared one). */
