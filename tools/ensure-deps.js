@@ -2,7 +2,7 @@
 // Makes sure node_modules matches package-lock.json, so a fresh clone needs only `npm test`
 // or `npm start` (package.json's pretest/prestart hooks run this).
 //
-// node_modules is installed (`npm install`; see main() for why not `npm ci`) when:
+// node_modules is installed (`npm ci` in a fresh clone, else `npm install`; see main()) when:
 // - it is missing, or
 // - the lock file (or package.json) changed since our last install (a hash stamp kept in
 //   node_modules/.xs-iot-deps.json), or
@@ -55,11 +55,12 @@ function main() {
     if (!fs.existsSync(STAMP)) fs.writeFileSync(STAMP, JSON.stringify({ digest: digest() }) + "\n");
     return 0;
   }
-  // `npm install`, not `npm ci`: with this project's npm settings (lock entries without
-  // registry URLs), npm 11 leaves rollup's per-platform optional packages out of
-  // package-lock.json, and `npm ci` then refuses the lock as out of sync. `npm install`
-  // still installs the locked versions of everything the lock does record.
-  const args = ["install", "--no-audit", "--no-fund"];
+  // A fresh clone (no node_modules) gets `npm ci`: exactly the lock file, as a user would run it.
+  // An existing node_modules whose lock changed gets `npm install`, which brings it to the lock
+  // without first deleting it (another checkout may share it through a symlink). The lock
+  // records every platform's optional packages (rollup, esbuild), so `npm ci` accepts it, and
+  // package.json's allowScripts and overrides keep both commands free of warnings (README).
+  const args = fs.existsSync(NM) ? ["install", "--no-audit", "--no-fund"] : ["ci", "--no-audit", "--no-fund"];
   process.stderr.write(`ensure-deps: ${why}; running npm ${args.join(" ")} ...\n`);
   const started = Date.now();
   const npm = process.platform === "win32" ? "npm.cmd" : "npm";

@@ -2,7 +2,8 @@
  * The README's quickstart, as written, in a fresh clone of this repository:
  * `git clone` (the committed tree only) into a temp dir, then `npm start -- --readings 3`
  * (the README's way to stop after a few readings), and `npm start` stopped by
- * Ctrl-C (SIGINT) after its first acknowledged readings. `npm test` is not re-run
+ * Ctrl-C (SIGINT) after its first acknowledged readings; tools/quickstart.js runs every
+ * command line the banner prints while it runs. `npm test` is not re-run
  * here. The clone gets this checkout's node_modules as a symlink: the tests have
  * no network, and the prestart hook (tools/ensure-deps.js) then finds the
  * dependencies installed for the same package-lock.json. Node only.
@@ -48,6 +49,15 @@ describe("the README quickstart in a fresh clone", () => {
     expect(done).not.toBeNull();
     expect(Number(done![3])).toBeGreaterThanOrEqual(3);
   }, 100_000);
+
+  it("tools/quickstart.js: `npm start -- --readings 3`, and every command line its banner prints, run as printed, exit 0", async () => {
+    // --link: the clone borrows this checkout's node_modules (CI runs it with `npm ci` instead, .ci/run).
+    const r = await runCli([path.join(ROOT, "tools/quickstart.js"), "--link"], { timeoutMs: 150_000, command: [process.execPath] });
+    expect(r.stdout).toMatch(/ok {3}configure: npx xs-iot config --device xs-iot-sim --via mqtt:\/\/127\.0\.0\.1:\d+ --key/);
+    expect(r.stdout).toMatch(/ok {3}npm start -- --readings 3 exited 0: done: 3 readings from 1 device\(s\), 3 sent, 3 acknowledged/);
+    expect(r.stdout).toMatch(/every step passed/);
+    expect(r.code).toBe(0);
+  }, 160_000);
 
   it("`npm start` stops cleanly on Ctrl-C (SIGINT) once readings flow", async () => {
     let seen = 0;
