@@ -139,8 +139,10 @@ export interface MqttLinkOptions {
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
   /** After the link's own work on CONNACK (binding told, trial told). */
   onConnect?(client: MqttClient): void;
-  /** The current client's connection closed. */
+  /** The current client's connection closed (or a connection attempt failed). */
   onClose?(client: MqttClient): void;
+  /** The current client stopped retrying: a refusal the same CONNECT would meet again, or its deadline. */
+  onGiveUp?(client: MqttClient, reason: string): void;
 }
 
 /** Option groups every link's client gets alike (shared, read only: one object, not one per device). */
@@ -241,7 +243,10 @@ export class MqttLink {
 
   static gaveUp(client: LinkedClient, e: MqttError | undefined): void {
     const link = client.link;
-    if (link && link.#current(client)) link.#o.trial.fail("MQTT gave up: " + (e?.message ?? "no connection"));
+    if (!link || !link.#current(client)) return;
+    const reason = e?.message ?? "no connection";
+    link.#o.trial.fail("MQTT gave up: " + reason);
+    if (link.client === client) link.#o.onGiveUp?.(client, reason);
   }
 
   #connected(client: MqttClient): void {

@@ -30,7 +30,7 @@ describe("schema", () => {
     expect(validateConfig(defaultConfig(ctx), ctx).ok).toBe(true);
   });
   const bad: [string, (c: any) => void, string][] = [
-    ["integer range", (c) => (c.telemetry.intervalS = 0), "telemetry.intervalS: must be an integer from 1 to 86400 (got 0)"],
+    ["integer range", (c) => (c.telemetry.intervalS = 0), "telemetry.intervalS: must be a number of seconds from 0.01 to 86400, in whole milliseconds (got 0)"],
     ["integer type", (c) => (c.mqtt.port = "1883"), 'mqtt.port: must be an integer from 1 to 65535 (got "1883")'],
     ["fraction", (c) => (c.mqtt.keepAliveS = 60.5), "mqtt.keepAliveS: must be an integer from 10 to 3600 (got 60.5)"],
     ["enum", (c) => (c.protocol = "http"), 'protocol: must be one of "mqtt311", "mqtt5", "coap" (got "http")'],
@@ -342,7 +342,8 @@ describe("authentication", () => {
     const k = makeCore({}, undefined, false);
     const r = k.run("ping");
     expect(r.status).toBe("unauthorized");
-    expect(r.reasons![0]).toContain("no command key");
+    expect(r.reasons).toEqual(["unauthorized"]);
+    expect(k.logs.join("\n")).toContain("no command key");
   });
   it("the MAC binds the device id, command, counter and body", () => {
     const k = makeCore();
@@ -364,6 +365,26 @@ describe("authentication", () => {
     expect(r.reasons![0]).toContain("not above the last accepted counter 5");
     expect(k.core.execute(k.sign("ping", undefined, 4)).status).toBe("unauthorized");
     expect(flashSnapshot(k.flash)).toBe(snap);
+  });
+  it("the last accepted counter is told only to a request whose MAC verifies (issue 15)", () => {
+    const k = makeCore();
+    expect(k.core.execute(k.sign("ping", undefined, 1_900_000_000_000)).status).toBe("ok");
+    // A stale counter under the right key: the owner learns where to resume ...
+    const stale = k.core.execute(k.sign("ping", undefined, 5));
+    expect(stale.status).toBe("unauthorized");
+    expect(stale.lastCtr).toBe(1_900_000_000_000);
+    // ... and resynchronises with a counter above it.
+    expect(k.core.execute(k.sign("ping", undefined, stale.lastCtr! + 1)).status).toBe("ok");
+    // Under a wrong key (or no valid MAC) nothing but "unauthorized", whatever the counter.
+    for (const counter of [5, 1_900_000_000_000, 1_900_000_000_002]) {
+      const wrong = k.core.execute(k.sign("ping", undefined, counter, new Uint8Array(32).fill(0x5a)));
+      expect(wrong.status).toBe("unauthorized");
+      expect(wrong.reasons).toEqual(["unauthorized"]);
+      expect(wrong.lastCtr).toBeUndefined();
+      expect(JSON.stringify(wrong)).not.toContain("1900000000001");
+    }
+    const noMac = k.core.execute({ command: "ping", counter: 3, body: null, mac: undefined } as never);
+    expect(noMac).toEqual({ status: "unauthorized", command: "ping", ctr: 3, reasons: ["unauthorized"] });
   });
   it("keys, MACs and passwords never reach the log", () => {
     const k = makeCore();

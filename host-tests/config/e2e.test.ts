@@ -128,7 +128,7 @@ describeWithPeer("mosquitto", "config over MQTT, end to end", () => {
       // Rejection gives exit code 1.
       const bad = await cli([...via, "patch", "telemetry.intervalS=0"]);
       expect(bad.code).toBe(1);
-      expect(bad.out.reasons[0]).toContain("telemetry.intervalS: must be an integer from 1 to 86400");
+      expect(bad.out.reasons[0]).toContain("telemetry.intervalS: must be a number of seconds from 0.01 to 86400");
       const wrongKey = await cli(["--device", id, "--via", `mqtt://127.0.0.1:${broker.port}`, "--key", "ff".repeat(32), "--mqtt-version", version, "ping"]);
       expect(wrongKey.code).toBe(1);
       expect(wrongKey.out.status).toBe("unauthorized");

@@ -8,9 +8,11 @@
  *      over it -> "busy", before any parsing or crypto (bounded work per flood);
  *   2. size (`maxCommandBytes`) -> "too-large";
  *   3. known command -> else "not-found";
- *   4. authentication (./auth.ts): key provisioned, counter an integer above the
- *      last accepted, MAC 64 hex digits, body signable, HMAC equal -> else
- *      "unauthorized";
+ *   4. authentication (./auth.ts): key provisioned, counter an integer, MAC 64
+ *      hex digits, body signable, HMAC equal -> else "unauthorized" and nothing
+ *      more (the detail goes to the device's log only); then the counter above
+ *      the last accepted -> else "unauthorized" with `lastCtr` (the MAC proved
+ *      the key: its owner may learn where to resume);
  *   5. the command's own checks (schema for config/set and config/patch) ->
  *      "invalid" with every reason;
  *   6. the change and the counter persisted together (./store.ts), then effects.
@@ -86,6 +88,12 @@ export interface CommandResult {
   applied?: "direct" | "trial" | "kept" | "rolled-back";
   /** Busy: try again after this many ms. */
   retryAfterMs?: number;
+  /**
+   * An authenticated command (its MAC verifies) whose counter is not above the last accepted
+   * one: that counter, so the owner can sign again above it (resynchronise). Never given to a
+   * request that does not authenticate.
+   */
+  lastCtr?: number;
   /** Transports send nothing for this result (flood suppression). */
   silent?: boolean;
   [extra: string]: unknown;
@@ -347,9 +355,16 @@ export class ConfigCore {
     if ((COMMANDS as readonly string[]).indexOf(command) < 0)
       return this.#reject("not-found", command, req, [`unknown command ${JSON.stringify(command.slice(0, 40))} (known: ${COMMANDS.join(", ")})`]);
     if (typeof req.malformed === "string") return this.#reject("invalid", command, req, [req.malformed]);
-    // 4. Authentication.
+    // 4. Authentication. A request that does not authenticate learns nothing but "unauthorized"
+    // (the reason is logged on the device); one whose MAC verifies but whose counter is stale
+    // is told the last accepted counter, so its owner can resynchronise (docs/security.md).
     const why = this.#authenticate(command, req);
-    if (why) return this.#reject("unauthorized", command, req, [why]);
+    if (why) return this.#reject("unauthorized", command, req, ["unauthorized"], why);
+    if ((req.counter as number) <= this.store.counter) {
+      const r = this.#reject("unauthorized", command, req, [`ctr: ${req.counter} is not above the last accepted counter ${this.store.counter} (replayed or stale command; sign again with a higher counter)`]);
+      r.lastCtr = this.store.counter;
+      return r;
+    }
     const counter = req.counter as number;
     // 5./6. The command.
     switch (command as CommandName) {
@@ -415,7 +430,6 @@ export class ConfigCore {
     if (typeof mac !== "string" || mac.length !== MAC_HEX_LENGTH) return `mac: must be ${MAC_HEX_LENGTH} hex digits (got ${typeof mac === "string" ? mac.length + " characters" : typeof mac})`;
     const tag = fromHex(mac);
     if (!tag) return "mac: must be hex digits only";
-    if (ctr <= this.store.counter) return `ctr: ${ctr} is not above the last accepted counter ${this.store.counter} (replayed or stale command)`;
     let data: Uint8Array;
     try {
       data = commandSigningBytes(this.#config.deviceId, command, ctr, req.body);
@@ -566,10 +580,11 @@ export class ConfigCore {
     return { status: "ok", command, ctr: counter, ...extra };
   }
 
-  #reject(status: CommandStatus, command: string, req: { counter?: unknown }, reasons: string[]): CommandResult {
+  /** `logged`: what the device's log says instead of the reasons (a detail the sender is not told). */
+  #reject(status: CommandStatus, command: string, req: { counter?: unknown }, reasons: string[], logged?: string): CommandResult {
     const counts = this.rejected;
     counts[status] = (counts[status] ?? 0) + 1;
-    if (status !== "busy") this.#log(`config: rejected ${command.slice(0, 40) || "(no command)"}: ${status}: ${reasons.join("; ").slice(0, 200)}`);
+    if (status !== "busy") this.#log(`config: rejected ${command.slice(0, 40) || "(no command)"}: ${status}: ${(logged ?? reasons.join("; ")).slice(0, 200)}`);
     const r: CommandResult = { status, command, reasons };
     if (isValidCounter(req.counter)) r.ctr = req.counter;
     return r;

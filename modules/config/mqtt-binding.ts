@@ -4,6 +4,7 @@
  *   <prefix>/<device-id>/cmd/<command>   commands in  (subscribed QoS 1)
  *   <prefix>/<device-id>/res/<command>   results out (QoS 1, not retained)
  *   <prefix>/<device-id>/config          configuration, retained, secrets left out
+ *                                        (in parts, config/<group>, under a small Maximum Packet Size)
  *   <prefix>/<device-id>/state           "online" / "offline", retained; "offline" is the Will
  *
  * On MQTT 5 a command with a Response Topic also gets its result there, with the
@@ -22,6 +23,7 @@ import { encodeUtf8New } from "../bytes/utf8";
 import type { ConfigCore, CommandResult, ConfigCoreEvent } from "./core";
 import { decodeEnvelope, encodeDocument, encodeResult, type BodyFormat } from "./envelope";
 import { redactConfig, type DeviceConfig } from "./schema";
+import { mqttPublishPayloadLimit } from "../telemetry/split";
 
 export interface ConfigTopics {
   base: string;
@@ -143,9 +145,38 @@ export class ConfigMqttBinding {
     this.publishConfig();
   }
 
-  /** Publishes the (redacted) configuration, retained. */
+  /**
+   * Publishes the (redacted) configuration, retained. Under a broker's Maximum Packet Size that
+   * the whole document does not fit [MQTT-3.2.2-15] it goes in parts, as telemetry does
+   * (docs/topics.md): .../config holds the top-level values and `"parts": [names]`, and each
+   * named group is published, retained, on .../config/<name> (split the same way again if it
+   * still does not fit).
+   */
   publishConfig(): void {
-    this.#publish(this.#base + "/config", encodeDocument(redactConfig(this.core.current as DeviceConfig), "json"), true);
+    const doc = redactConfig(this.core.current as DeviceConfig);
+    const max = this.#client.serverProperties?.maximumPacketSize;
+    if (typeof max !== "number") this.#publish(this.#base + "/config", encodeDocument(doc, "json"), true);
+    else this.#publishParts(this.#base + "/config", doc, max, 0);
+  }
+
+  #publishParts(topic: string, doc: { [k: string]: unknown }, max: number, depth: number): void {
+    const whole = encodeDocument(doc, "json");
+    // The server's limit is on 5.0 only; room for a Topic Alias property (3 bytes), as telemetry counts it.
+    const limit = mqttPublishPayloadLimit(max, topic, { version: 5, qos: 1, propertiesLength: 3 });
+    if (whole.length <= limit || depth > 3) {
+      this.#publish(topic, whole, true);
+      return;
+    }
+    const top: { [k: string]: unknown } = {};
+    const parts: string[] = [];
+    for (const k of Object.keys(doc)) {
+      const v = doc[k];
+      if (v !== null && typeof v === "object" && !Array.isArray(v)) parts.push(k);
+      else top[k] = v;
+    }
+    top.parts = parts;
+    this.#publish(topic, encodeDocument(top, "json"), true);
+    for (const k of parts) this.#publishParts(topic + "/" + k, doc[k] as { [k: string]: unknown }, max, depth + 1);
   }
 
   /** Publishes "offline" (retained) before a deliberate disconnect or sleep. */

@@ -5,7 +5,7 @@
  * Every rule lives in one table (FIELDS) so that validation, the error
  * messages, docs/config.md and the set of "connectivity" keys agree. An error
  * names the key (dotted path) and the rule it broke:
- *   telemetry.intervalS: must be an integer from 1 to 86400 (got 0)
+ *   mqtt.port: must be an integer from 1 to 65535 (got 0)
  *   mqtt.hostt: unknown key
  * Validation collects every error, not just the first, and never throws.
  */
@@ -103,6 +103,8 @@ export interface ConfigContext {
 
 type Kind =
   | { type: "int"; min: number; max: number }
+  /** A duration in seconds with millisecond resolution (fractions allowed: 0.5 is 500 ms). */
+  | { type: "seconds"; min: number; max: number }
   | { type: "enum"; values: readonly (string | number)[] }
   | { type: "bool" }
   | { type: "string"; min: number; max: number; pattern?: RegExp; patternRule?: string }
@@ -136,8 +138,8 @@ export const FIELDS: readonly Field[] = [
   { key: "coap.gatewayPort", kind: { type: "int", min: 1, max: 65535 }, connectivity: true, doc: "CoAP gateway port" },
   { key: "coap.gatewayPath", kind: { type: "string", min: 0, max: 64, pattern: /^[A-Za-z0-9_\-./]*$/, patternRule: "must be up to 64 characters from A-Z a-z 0-9 _ - . /" }, doc: "CoAP gateway resource path" },
   { key: "coap.listenPort", kind: { type: "int", min: 1, max: 65535 }, connectivity: true, doc: "UDP port of the device's CoAP server" },
-  { key: "sampling.intervalS", kind: { type: "int", min: 1, max: 86400 }, doc: "sensor sampling period, seconds" },
-  { key: "telemetry.intervalS", kind: { type: "int", min: 1, max: 86400 }, doc: "telemetry report period, seconds" },
+  { key: "sampling.intervalS", kind: { type: "seconds", min: 0.01, max: 86400 }, doc: "sensor sampling period, seconds (whole ms)" },
+  { key: "telemetry.intervalS", kind: { type: "seconds", min: 0.01, max: 86400 }, doc: "telemetry report period, seconds (whole ms)" },
   { key: "telemetry.qos", kind: { type: "enum", values: [0, 1] }, doc: "MQTT QoS of telemetry" },
   { key: "sleep.mode", kind: { type: "enum", values: ["none", "light", "deep"] }, doc: "sleep between reports" },
   { key: "sleep.awakeWindowS", kind: { type: "int", min: 0, max: 600 }, doc: "time awake and reachable after each wake" },
@@ -220,6 +222,10 @@ function checkField(f: Field, v: unknown, errors: ConfigIssue[]): void {
   switch (k.type) {
     case "int":
       if (typeof v !== "number" || !Number.isInteger(v) || v < k.min || v > k.max) issue(errors, f.key, `must be an integer from ${k.min} to ${k.max}`, v);
+      return;
+    case "seconds":
+      if (typeof v !== "number" || !(v >= k.min && v <= k.max) || Math.abs(v * 1000 - Math.round(v * 1000)) > 1e-6)
+        issue(errors, f.key, `must be a number of seconds from ${k.min} to ${k.max}, in whole milliseconds`, v);
       return;
     case "enum":
       if (k.values.indexOf(v as string | number) < 0) issue(errors, f.key, `must be one of ${k.values.map((x) => JSON.stringify(x)).join(", ")}`, v);
