@@ -33,7 +33,7 @@ import { MqttLink, deviceCore, deviceScheduler, isIpv4, type DeviceCoreOptions, 
 import { ConfigCoapBinding } from "../modules/config/coap-binding";
 import type { TlsCredentials } from "../modules/config/tls-credentials";
 import { SENSOR_QUANTITIES, type DeviceConfig } from "../modules/config/schema";
-import { measureAll, startBoardSensors, type SensorDriver, type SensorReading } from "./sensors";
+import { passState, samplePass, startBoardSensors, type PassState, type SensorDriver, type SensorReading } from "./sensors";
 import { mqttPublishPayloadLimit } from "../modules/telemetry/split";
 import { discoveryMessages } from "../modules/telemetry/homeassistant";
 import { encodeQuantity, encodeTelemetry, quantityRaw, quantityValue, QUANTITIES, SENML_CBOR_CONTENT_FORMAT, SENML_JSON_CONTENT_FORMAT, type Quantity, type SenmlFormat } from "./senml";
@@ -43,7 +43,7 @@ export interface Reading {
   seq: number;
   /** Wall-clock ms since 1970 when the sampling pass began (NaN when the host has no time). */
   time: number;
-  /** One value per quantity (see measureAll for which chip wins). */
+  /** One value per quantity (see mergeSamples for which chip wins). */
   sample: Sample;
   /** Each chip's own sample, in board order. */
   sensors: SensorReading[];
@@ -64,6 +64,8 @@ export interface AppOverrides {
   coapServer?: boolean;
   /** Publish Home Assistant MQTT discovery configs (retained) on each connection (default false). */
   homeAssistant?: boolean;
+  /** Take this many readings, then sample no more (the connection and the servers stay up). */
+  maxReadings?: number;
 }
 
 export interface TelemetryEvent {
@@ -114,7 +116,17 @@ export interface App {
   readonly acked: number;
   readonly failed: number;
   readonly dropped: number;
+  /** Readings taken out of the buffer while telemetry could not go out (the thinning policy, docs/app.md). */
+  readonly thinned: number;
+  /** Readings handed to the MQTT outbox while not connected: sent once a connection writes them. */
+  readonly queued: number;
   readonly reconnects: number;
+  /** MQTT connection attempts that failed since the last connection (or since boot). */
+  readonly failedAttempts: number;
+  /** When the MQTT client tries next (scheduler ms, `scheduler.now()` scale), while it waits. */
+  readonly nextAttemptAt: number | undefined;
+  /** The reason MQTT stopped retrying (a refusal the same CONNECT meets again), until a connection. */
+  readonly gaveUp: string | undefined;
   readonly state: AppState;
   readonly mqtt: MqttClient | undefined;
   readonly coap: CoapServer | undefined;
@@ -129,6 +141,14 @@ export interface App {
 function message(e: unknown): string {
   return String((e as Error)?.message ?? e);
 }
+
+/**
+ * The longest a sampling pass waits for its sensors, ms (half the period when that is shorter):
+ * the fast chips answer in tens of ms (a BH1750 in 180 ms), an SCD4x's first result takes 5 s.
+ */
+const SAMPLE_BUDGET_MS = 1000;
+/** With sleep.mode "deep": one reading per wake, complete (the awake window waits for it, #maybeSleep). */
+const DEEP_SAMPLE_BUDGET_MS = 60_000;
 
 /** How long a device about to deep-sleep waits for its outbox to be acknowledged, ms. */
 const SLEEP_DRAIN_MS = 2000;
@@ -159,7 +179,11 @@ class DeviceApp implements App {
   acked = 0;
   failed = 0;
   dropped = 0;
+  thinned = 0;
+  queued = 0;
   reconnects = 0;
+  failedAttempts = 0;
+  gaveUp: string | undefined = undefined;
   state: AppState = "connecting";
   coap: CoapServer | undefined = undefined;
 
@@ -173,6 +197,14 @@ class DeviceApp implements App {
   /** The board's started sensor drivers (startBoardSensors gives an exact-size array). */
   readonly #drivers: SensorDriver[];
   readonly #buffer: Reading[] = [];
+  /** Per driver between sampling passes (src/sensors.ts samplePass). */
+  readonly #passState: PassState;
+  /** Sampling passes begun (overrides.maxReadings counts them). */
+  #passes = 0;
+  /** Where the thinning policy removes the next reading from the buffer (#trimBuffer). */
+  #thinAt = 1;
+  /** Telemetry handed to the outbox while not connected: reported sent on the next CONNACK. */
+  #unsent: TelemetryEvent[] | undefined = undefined;
   #coapBinding: ConfigCoapBinding | undefined = undefined;
   #coapClient: CoapClient | undefined = undefined;
   #coapServerPort: number | undefined = undefined;
@@ -187,6 +219,8 @@ class DeviceApp implements App {
   #latestTime = NaN;
   #stopped = false;
   #everConnected = false;
+  /** The MQTT client whose connection is up (set on CONNACK, cleared when it closes). */
+  #up: MqttClient | undefined = undefined;
   /** Readings are held because the MQTT outbox was full at the last flush. */
   #waitingForRoom = false;
   #samplingJob: Job | undefined = undefined;
@@ -265,8 +299,11 @@ class DeviceApp implements App {
     onConnect(client: MqttClient): void {
       this.app.#connected(client);
     }
-    onClose(): void {
-      if (!this.app.#stopped) this.app.#setState("offline");
+    onClose(client: MqttClient): void {
+      if (!this.app.#stopped) this.app.#closed(client);
+    }
+    onGiveUp(client: MqttClient, reason: string): void {
+      if (!this.app.#stopped) this.app.#gaveUp(client, reason);
     }
 
     // ConfigCore.on (ConfigListener)
@@ -282,6 +319,7 @@ class DeviceApp implements App {
       const v = o[k];
       if (v !== undefined && !(v > 0 && v < Infinity)) throw new RangeError(`app: overrides.${k} must be > 0, got ${v}`);
     }
+    if (o.maxReadings !== undefined && !(Number.isInteger(o.maxReadings) && o.maxReadings >= 1)) throw new RangeError(`app: overrides.maxReadings must be an integer >= 1, got ${o.maxReadings}`);
     if (o.qos !== undefined && o.qos !== 0 && o.qos !== 1 && o.qos !== 2) throw new RangeError(`app: overrides.qos must be 0, 1 or 2, got ${o.qos}`);
     this.#options = options;
     this.#o = o;
@@ -313,6 +351,7 @@ class DeviceApp implements App {
     // --- sensors ---
     const sensors = startBoardSensors(platform, board, scheduler, report);
     this.#drivers = sensors.drivers;
+    this.#passState = passState(this.#drivers);
     for (const f of sensors.failed) report(`sensor ${f.chip} at 0x${f.address.toString(16)} not started: ${f.reason}`);
 
     core.on(hooks); // AppHooks.onConfigEvent -> #onConfigEvent
@@ -320,7 +359,7 @@ class DeviceApp implements App {
     // --- boot ---
     const c0 = core.current;
     this.#openCoapServer(c0);
-    this.#openTransport(c0);
+    // The start line first, then the transport: with CoAP the state is "online" at once.
     platform.log(
       `xs-iot ${c0.deviceId} on ${board.name}: ${this.#drivers.map((d) => d.chip).join(", ") || "no sensors"}; ` +
         `${c0.protocol === "coap" ? `CoAP to ${c0.coap.gatewayHost}:${c0.coap.gatewayPort}/${c0.coap.gatewayPath}` : `${c0.protocol} to ${c0.mqtt.host}:${c0.mqtt.port}`}; ` +
@@ -328,6 +367,7 @@ class DeviceApp implements App {
         (this.coap ? `; CoAP server on UDP ${this.coap.socket?.port ?? c0.coap.listenPort}` : "") +
         (c0.sleep.mode === "deep" ? `; deep sleep after ${c0.sleep.awakeWindowS} s awake, waking every ${c0.telemetry.intervalS} s` : ""),
     );
+    this.#openTransport(c0);
     this.#armSampling(true);
     this.#armTelemetry();
     this.#armSleep();
@@ -351,6 +391,11 @@ class DeviceApp implements App {
 
   get mqtt(): MqttClient | undefined {
     return this.#link.client;
+  }
+
+  get nextAttemptAt(): number | undefined {
+    const client = this.#link.client;
+    return client && !client.isConnected ? client.reconnectAt : undefined;
   }
 
   get coapPort(): number | undefined {
@@ -431,10 +476,43 @@ class DeviceApp implements App {
 
   #connected(client: MqttClient): void {
     if (this.#everConnected) this.reconnects++;
+    if (this.failedAttempts) this.#platform.log(`mqtt: connected after ${this.failedAttempts} failed attempt(s)`);
     this.#everConnected = true;
+    this.#up = client;
+    this.failedAttempts = 0;
+    this.gaveUp = undefined;
+    // What the outbox held goes out on this connection [MQTT-4.4.0-1]: sent now.
+    const unsent = this.#unsent;
+    this.#unsent = undefined;
+    this.queued = 0;
+    if (unsent) for (const e of unsent) this.#reportSent(e);
     this.#setState("online");
     if (this.#o.homeAssistant) this.#publishDiscovery(client);
     this.#flush();
+  }
+
+  /** The MQTT connection closed, or an attempt failed: say so, and when the next attempt is. */
+  #closed(client: MqttClient): void {
+    this.#setState("offline");
+    const lost = this.#up === client;
+    this.#up = undefined;
+    if (!lost) this.failedAttempts++;
+    // The client arms its next attempt right after this callback: report one turn later,
+    // when client.reconnectAt says when.
+    this.scheduler.after(0, () => {
+      if (this.#stopped || this.#link.client !== client || client.isConnected) return;
+      const c = this.core.current;
+      const at = client.reconnectAt;
+      const next = at === undefined ? "" : `; next attempt in ${Math.max(0, Math.round((at - this.scheduler.now()) / 100) / 10)} s`;
+      if (this.gaveUp === undefined) this.#report(`mqtt: ${lost ? "connection to" : "cannot connect to"} ${c.mqtt.host}:${c.mqtt.port} ${lost ? "lost" : `(attempt ${this.failedAttempts} failed)`}${next}`);
+    }, { name: "mqtt-closed" });
+  }
+
+  #gaveUp(client: MqttClient, reason: string): void {
+    this.gaveUp = reason;
+    this.#setState("offline");
+    const c = this.core.current;
+    this.#report(`mqtt: gave up connecting to ${c.mqtt.host}:${c.mqtt.port}: ${reason} (the same CONNECT would be refused again; a config change or a reboot tries again)`);
   }
 
   #resolve(host: string): string {
@@ -566,7 +644,10 @@ class DeviceApp implements App {
       if (have.indexOf(name) < 0 && QUANTITIES.some((x) => x.name === name)) have.push(name);
     }
     try {
-      for (const m of discoveryMessages({ deviceId: c.deviceId, topicPrefix: c.topicPrefix, quantities: have, device: { model: board.title } })) client.publish(m.topic, m.payload, { qos: 1, retain: true });
+      const messages = discoveryMessages({ deviceId: c.deviceId, topicPrefix: c.topicPrefix, quantities: have, device: { model: board.title } });
+      for (const m of messages) client.publish(m.topic, m.payload, { qos: 1, retain: true });
+      const first = messages.length ? messages[0].topic : "";
+      this.#platform.log(`homeassistant: ${messages.length} discovery config(s) published, retained: ${first.slice(0, first.lastIndexOf("/", first.lastIndexOf("/") - 1) + 1)}{${have.join(",")}}/config`);
     } catch (e) {
       this.#report("homeassistant: " + message(e));
     }
@@ -593,25 +674,45 @@ class DeviceApp implements App {
     const mqtt = this.#link.client;
     if (c.protocol !== "coap" && (!mqtt || (!mqtt.isConnected && qos === 0))) return; // kept for the next connection
     if (c.protocol === "coap" && !this.#coapClient) return;
-    if (c.protocol !== "coap" && qos > 0 && !this.#outboxHasRoom(mqtt!)) {
+    if (c.protocol !== "coap" && qos > 0 && !this.#outboxHasRoom(mqtt!, 1, 512)) {
       // The outbox cannot take a message now: keep the readings (nothing encoded, no error
       // built) and try again when an acknowledgement frees a place (#sendMqtt's callback).
       this.#waitingForRoom = true;
       return;
     }
     this.#waitingForRoom = false;
-    const batch = buffer.splice(0, buffer.length);
-    const seqs = batch.map((r) => r.seq);
+    const limited = c.protocol !== "coap" && qos > 0;
+    const overhead = this.#telemetryTopic().length + 16;
+    // As many buffered readings as the outbox has room for, all of each one's messages (a
+    // reading split under a small Maximum Packet Size is two or more): never half a reading in
+    // the outbox. A batch too large is shrunk in proportion (at most a few encodings).
+    let n = buffer.length;
     let packs: Uint8Array[];
-    try {
-      packs = encodeTelemetry(c.deviceId, batch, this.#format, this.#budget());
-    } catch (e) {
-      this.#failed({ seqs, messages: 0, bytes: 0 }, message(e));
-      this.#report(message(e));
-      return;
+    let bytes: number;
+    for (;;) {
+      try {
+        packs = encodeTelemetry(c.deviceId, n === buffer.length ? buffer : buffer.slice(0, n), this.#format, this.#budget());
+      } catch (e) {
+        const failed = buffer.splice(0, n);
+        this.#failed({ seqs: failed.map((r) => r.seq), messages: 0, bytes: 0 }, message(e));
+        this.#report(message(e));
+        return;
+      }
+      bytes = 0;
+      for (const p of packs) bytes += p.length;
+      if (!limited || this.#outboxHasRoom(mqtt!, packs.length, bytes + packs.length * overhead)) break;
+      if (n === 1) {
+        // Not even one reading's messages fit now: it waits whole for an acknowledgement.
+        this.#waitingForRoom = true;
+        return;
+      }
+      const box = mqtt!.outbox;
+      const room = Math.min(box.maxMessages - box.count, Math.floor((box.maxBytes - box.bytes) / (bytes / packs.length + overhead)));
+      n = Math.max(1, Math.min(n - 1, Math.floor((n * Math.max(room, 0)) / packs.length)));
     }
-    let bytes = 0;
-    for (const p of packs) bytes += p.length;
+    const batch = buffer.splice(0, n);
+    if (buffer.length) this.#waitingForRoom = true; // the rest goes when an acknowledgement frees room
+    const seqs = batch.map((r) => r.seq);
     const event: TelemetryEvent = { seqs, messages: packs.length, bytes };
     if (c.protocol === "coap") this.#sendCoap(c, packs, qos, event);
     else this.#sendMqtt(mqtt!, packs, qos, event, batch);
@@ -623,9 +724,9 @@ class DeviceApp implements App {
    * QoS 1/2) a device would otherwise encode its whole buffer and build an "outbox-full"
    * error for every reading, and spend its CPU on that instead of on delivering.
    */
-  #outboxHasRoom(mqtt: MqttClient): boolean {
+  #outboxHasRoom(mqtt: MqttClient, messages: number, bytes: number): boolean {
     const box = mqtt.outbox;
-    return box.count < box.maxMessages && box.bytes + 512 <= box.maxBytes;
+    return box.count + messages <= box.maxMessages && box.bytes + bytes <= box.maxBytes;
   }
 
   #sendMqtt(mqtt: MqttClient, packs: Uint8Array[], qos: 0 | 1 | 2, event: TelemetryEvent, batch: Reading[]): void {
@@ -658,10 +759,20 @@ class DeviceApp implements App {
         this.#report("telemetry: " + track.error);
       }
     }
-    this.sent += event.seqs.length;
-    this.#call(this.#options.onSent, event);
+    // Sent is what a connection writes: handed over while disconnected, the outbox keeps it
+    // and the next connection sends it (#connected reports it then).
+    if (mqtt.isConnected) this.#reportSent(event);
+    else {
+      this.queued += event.seqs.length;
+      (this.#unsent ??= []).push(event);
+    }
     // QoS 0 has no acknowledgement: delivered as far as the protocol can tell.
     if (qos === 0) this.#acknowledged(event);
+  }
+
+  #reportSent(event: TelemetryEvent): void {
+    this.sent += event.seqs.length;
+    this.#call(this.#options.onSent, event);
   }
 
   #sendCoap(c: Readonly<DeviceConfig>, packs: Uint8Array[], qos: 0 | 1 | 2, event: TelemetryEvent): void {
@@ -700,12 +811,24 @@ class DeviceApp implements App {
     if (!confirmable) this.#acknowledged(event);
   }
 
+  /**
+   * The thinning policy (docs/app.md, "Telemetry under pressure"): past maxBuffered readings
+   * waiting, every second one is taken out, walking from the oldest to the newest and round
+   * again, so a long outage keeps readings over all of it at a lower rate, the newest densest,
+   * instead of only its last maxBuffered readings. Each reading keeps its own time.
+   */
   #trimBuffer(): void {
     const buffer = this.#buffer;
+    if (buffer.length <= this.#maxBuffered) return;
+    const before = this.thinned;
     while (buffer.length > this.#maxBuffered) {
-      buffer.shift();
-      this.dropped++;
+      if (this.#thinAt >= buffer.length - 1) this.#thinAt = 1;
+      buffer.splice(this.#thinAt, 1);
+      this.#thinAt++;
+      this.thinned++;
     }
+    // Said once per 32 thinned, not per reading.
+    if (before >> 5 !== this.thinned >> 5 || before === 0) this.#platform.log(`telemetry: cannot go out as fast as readings come (${this.#waitingForRoom ? "MQTT outbox full" : "not connected"}): ${this.thinned} reading(s) thinned out so far, ${buffer.length} kept`);
   }
 
   #onReading(reading: Reading): void {
@@ -731,6 +854,8 @@ class DeviceApp implements App {
   // --- jobs ---
 
   #armSampling(first: boolean): void {
+    const max = this.#o.maxReadings;
+    if (max !== undefined && this.#passes >= max) return;
     const period = this.#samplingMs();
     const drivers = this.#drivers;
     for (let i = 0; i < drivers.length; i++) drivers[i].pace?.(period);
@@ -746,10 +871,15 @@ class DeviceApp implements App {
 
   #sample(job: Job): void {
     const p = this.#samplingMs();
-    // Drift-free period; a slow measurement never stacks up samples.
-    job.reschedule(job.deadline + p, { earliest: job.deadline + p * 0.9, latest: job.deadline + p * 1.1 });
+    const max = this.#o.maxReadings;
+    // Drift-free period; one pass per period (samplePass: a slow sensor sits passes out
+    // instead of stacking them up, and closes none later than SAMPLE_BUDGET_MS).
+    if (max === undefined || ++this.#passes < max) job.reschedule(job.deadline + p, { earliest: job.deadline + p * 0.9, latest: job.deadline + p * 1.1 });
+    else if (this.#samplingJob === job) this.#samplingJob = undefined; // the last pass: the job is done
     const time = this.#platform.clock.epoch();
-    measureAll(this.#drivers, (sample, each) => {
+    // A device that deep-sleeps between readings takes one per wake: that one waits for every sensor.
+    const budget = this.core.current.sleep.mode === "deep" ? DEEP_SAMPLE_BUDGET_MS : Math.min(p / 2, SAMPLE_BUDGET_MS);
+    samplePass(this.#drivers, this.#passState, this.scheduler, budget, (sample, each) => {
       if (this.#stopped) return;
       const seq = ++this.readings;
       this.#onReading({ seq, time, sample, sensors: each });

@@ -113,8 +113,11 @@ if (coap) {
 }
 const protocol = text("protocol");
 if (protocol === "mqtt311" || protocol === "mqtt5" || protocol === "coap") provisioned.protocol = protocol;
+// interval=SECONDS is a factory value like broker=: a remote config/patch of the intervals wins and is kept.
 const seconds = Number(text("interval") ?? "10");
-const intervalMs = seconds > 0 ? Math.round(seconds * 1000) : 10000;
+const intervalS = seconds >= 0.01 && seconds <= 86400 ? Math.round(seconds * 1000) / 1000 : 10;
+provisioned["sampling.intervalS"] = intervalS;
+provisioned["telemetry.intervalS"] = intervalS;
 
 try {
   const board = getBoard(boardName() === "unknown" ? "sim" : boardName());
@@ -125,7 +128,6 @@ try {
     deviceId: text("id") ?? "xs-iot-" + board.name,
     provisioned,
     tls: tlsFromConfig(),
-    overrides: { samplingMs: intervalMs, telemetryMs: intervalMs },
     onReading(r) {
       const s = r.sample;
       log(`reading ${r.seq}: ${s.thermometer ? s.thermometer.temperature.toFixed(2) + " C " : ""}${s.hygrometer ? s.hygrometer.humidity.toFixed(1) + " %RH " : ""}${s.carbonDioxideDetector ? s.carbonDioxideDetector.CO2.toFixed(0) + " ppm" : ""}`);

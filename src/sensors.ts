@@ -88,15 +88,7 @@ export function measureAll(drivers: readonly SensorDriver[], done: (merged: Samp
   // when it has nothing): no placeholder object per driver and pass.
   const each: SensorReading[] = new Array(drivers.length);
   let pending = drivers.length;
-  const finish = () => {
-    const merged: Sample = {};
-    for (const r of each) {
-      for (const key of Object.keys(r.sample) as (keyof Sample)[]) {
-        if (merged[key] === undefined && r.sample[key] !== undefined) (merged as any)[key] = r.sample[key];
-      }
-    }
-    done(merged, each);
-  };
+  const finish = () => done(mergeSamples(each), each);
   if (!pending) {
     finish();
     return;
@@ -107,4 +99,79 @@ export function measureAll(drivers: readonly SensorDriver[], done: (merged: Samp
       if (--pending === 0) finish();
     });
   }
+}
+
+/** One sample from each driver's: the first driver (board order) with a quantity gives it. */
+export function mergeSamples(each: readonly SensorReading[]): Sample {
+  const merged: Sample = {};
+  for (const r of each) {
+    for (const key of Object.keys(r.sample) as (keyof Sample)[]) {
+      if (merged[key] === undefined && r.sample[key] !== undefined) (merged as any)[key] = r.sample[key];
+    }
+  }
+  return merged;
+}
+
+/**
+ * What a device's sampling passes keep per driver between passes (samplePass): whether the
+ * driver is still answering an earlier pass, and an answer that came after its pass closed.
+ */
+export interface PassState {
+  busy: boolean[];
+  late: (Sample | undefined)[];
+}
+
+export function passState(drivers: readonly SensorDriver[]): PassState {
+  return { busy: drivers.map(() => false), late: drivers.map(() => undefined) };
+}
+
+/**
+ * One sampling pass that a slow sensor cannot hold back nor multiply (an SCD4x gives its first
+ * result 5 s after it starts, SCD4x datasheet §3.5; a single shot takes 5 s):
+ * - a driver still answering an earlier pass sits this one out (no second request queued
+ *   behind the first, so no burst of passes completing together when it answers);
+ * - the pass closes when every driver asked has answered, or `budgetMs` after it began,
+ *   whichever is first; a driver that has not answered by then gives nothing this pass;
+ * - an answer that comes after its pass closed is kept and given by the next pass that
+ *   closes without a fresh answer from that driver (a value is reported once, never twice).
+ * `done` runs exactly once, with the merged sample (mergeSamples) and each driver's.
+ */
+export function samplePass(drivers: readonly SensorDriver[], state: PassState, scheduler: Scheduler, budgetMs: number, done: (merged: Sample, each: SensorReading[]) => void): void {
+  const n = drivers.length;
+  const each: SensorReading[] = new Array(n);
+  let closed = false;
+  let timer: { cancel(): void } | undefined;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    timer?.cancel();
+    for (let i = 0; i < n; i++) {
+      if (each[i]) continue;
+      const late = state.late[i];
+      state.late[i] = undefined;
+      each[i] = { chip: drivers[i].chip, sample: late || {} };
+    }
+    done(mergeSamples(each), each);
+  };
+  // One more than the drivers asked until all are asked: a driver that answers at once
+  // cannot close the pass before the others are asked.
+  let pending = 1;
+  for (let i = 0; i < n; i++) {
+    if (state.busy[i]) continue;
+    state.busy[i] = true;
+    pending++;
+    const d = drivers[i];
+    d.measure((sample) => {
+      state.busy[i] = false;
+      if (closed) {
+        state.late[i] = sample || {};
+        return;
+      }
+      state.late[i] = undefined;
+      each[i] = { chip: d.chip, sample: sample || {} };
+      if (--pending === 0) close();
+    });
+  }
+  if (--pending === 0) close();
+  else if (!closed) timer = scheduler.after(budgetMs, close, { name: "sample-budget" });
 }

@@ -77,3 +77,58 @@ describeWithPeer("mosquitto", "telemetry while the broker does not acknowledge (
     }
   }, 45_000);
 });
+
+describeWithPeer("mosquitto", "telemetry while the broker does not acknowledge, each reading split (Maximum Packet Size 160)", () => {
+  let broker: MosquittoPeer;
+  beforeAll(async () => {
+    broker = await startMosquitto({ extraConfig: ["max_packet_size 160"] });
+  });
+  afterAll(async () => {
+    try {
+      process.kill(broker.pid, "SIGCONT");
+    } catch {
+      // already gone
+    }
+    await broker?.stop();
+  });
+
+  // Issue 15: a split reading was handed to the outbox part by part, the outbox filled between
+  // its parts, and the reading failed with "MQTT outbox full"; a buffer of readings that needs
+  // more messages than the whole outbox holds must still go, a part of it at a time.
+  it("never half a reading in the outbox: nothing fails, the buffer is thinned past 32, the rest arrives", async () => {
+    const id = "app-split-pressure";
+    const w = await watchDevice(broker.port, id);
+    const errors: string[] = [];
+    const sent: { seqs: number[]; messages: number }[] = [];
+    const d = bootAppDevice(board, 12, {
+      deviceId: id,
+      provisioned: { protocol: "mqtt5", "mqtt.host": "127.0.0.1", "mqtt.port": broker.port, "telemetry.qos": 1, "mqtt.keepAliveS": 60 },
+      overrides: { samplingMs: 100, coapServer: false },
+      onError: (m) => errors.push(m),
+      onSent: (e) => sent.push(e),
+    });
+    const app = () => d.app();
+    try {
+      await waitFor(() => app()?.state === "online" && app().acked >= 3, 10_000, "the first acknowledged readings");
+      expect(app().mqtt!.serverProperties?.maximumPacketSize).toBe(160);
+      expect(sent[0].seqs).toEqual([1]);
+      expect(sent[0].messages).toBeGreaterThan(1); // one reading, several PUBLISHes
+      process.kill(broker.pid, "SIGSTOP");
+      await waitFor(() => app().thinned > 0, 15_000, "readings thinned while the outbox is full", () => ({ count: app().mqtt!.outbox.count, readings: app().readings }));
+      process.kill(broker.pid, "SIGCONT");
+      await waitFor(() => app().sent + app().thinned === app().readings && app().acked === app().sent, 20_000, "everything sent and acknowledged", () => ({ readings: app().readings, sent: app().sent, acked: app().acked, thinned: app().thinned }));
+      expect(app().failed).toBe(0);
+      expect(errors.filter((m) => /outbox full|failed/i.test(m))).toEqual([]);
+      const delivered = app().acked;
+      await waitFor(() => w.times.size >= delivered, 5_000, `all ${delivered} readings at the subscriber`, () => ({ got: w.times.size }));
+    } finally {
+      try {
+        process.kill(broker.pid, "SIGCONT");
+      } catch {
+        // gone
+      }
+      d.stop();
+      await w.end();
+    }
+  }, 60_000);
+});

@@ -72,7 +72,8 @@ describeWithPeer("mosquitto", "xs-iot sim against mosquitto, read by an MQTT.js 
         expect(Math.abs(v.pressure - env.pressure(t))).toBeLessThan(10);
         expect(Math.abs(v.illuminance - env.light(t))).toBeLessThan(10);
         expect(Math.abs(v.battery - env.battery(t))).toBeLessThan(0.03);
-        expect(v.co2).toBeGreaterThan(400);
+        // The SCD4x's first result comes 5 s after it starts; the readings before it have no CO2 (docs/app.md, Start-up).
+        if (v.co2 !== undefined) expect(v.co2).toBeGreaterThan(400);
       }
       // state: "online" retained on connect, "offline" retained when stopped (docs/topics.md)
       const states = sub.got.filter((g) => g.topic === `xs-iot/${id}/state`).map((g) => g.payload.toString());
@@ -158,7 +159,9 @@ describeWithPeer("mosquitto", "xs-iot sim against a mosquitto that requires clie
     // handshake, so an attempt may see only the reset of the connection it wrote CONNECT to.
     const errors = events.filter((e) => e.event === "error").map((e) => String(e.message));
     expect(errors.length).toBeGreaterThan(0);
-    for (const m of errors) expect(m).toMatch(/^mqtt: connection lost: .*(certificate required|ECONNRESET|EPIPE)/);
+    expect(errors.some((m) => /^mqtt: connection lost: .*(certificate required|ECONNRESET|EPIPE)/.test(m))).toBe(true);
+    // Each failed attempt is also reported with when the next one comes (issue 15).
+    for (const m of errors) expect(m).toMatch(/^mqtt: (connection lost: .*(certificate required|ECONNRESET|EPIPE)|cannot connect to localhost:\d+ \(attempt \d+ failed\); next attempt in [\d.]+ s)/);
   });
 });
 
@@ -181,10 +184,11 @@ describeWithPeer("mosquitto", "a broker with a small Maximum Packet Size (MQTT 5
       expect(sent[0].messages).toBeGreaterThan(1);
       const packs = records(sub.got, "xs-iot/small/tele");
       for (const g of sub.got) expect(g.payload.length + 2 + "xs-iot/small/tele".length + 2 + 2 + 4).toBeLessThanOrEqual(180);
-      // the first reading's records, gathered from its packs, are all six quantities
+      // the first reading's records, gathered from its packs, are every quantity measured by then
+      // (no CO2 yet: the SCD4x's first result comes 5 s after it starts)
       const names = new Set<string>();
       for (const p of packs) if (p[0].bt === packs[0][0].bt) for (const rec of p) names.add(rec.n);
-      expect([...names].sort()).toEqual(["battery", "co2", "humidity", "illuminance", "pressure", "temperature"]);
+      expect([...names].sort()).toEqual(["battery", "humidity", "illuminance", "pressure", "temperature"]);
       for (const p of packs) expect(p[0].bn).toBe("small:");
     } finally {
       sub.client.end(true);

@@ -67,6 +67,8 @@ export function urlFlag(values: Record<string, any>, name: string, defaults: Rec
   try {
     url = new URL(raw);
   } catch {
+    const port = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*:(\d+)(?:[/?#]|$)/.exec(String(raw));
+    if (port && Number(port[1]) > 65535) throw new UsageError(`--${name}: port must be from 1 to 65535, got ${port[1]}`);
     throw new UsageError(`--${name} must be a URL like ${Object.keys(defaults)[0]}://127.0.0.1:${Object.values(defaults)[0]}, got "${raw}"`);
   }
   const scheme = url.protocol.replace(/:$/, "");

@@ -50,9 +50,11 @@ flags:
   --key HEX            the device key, hex
   --key-file FILE      a file holding the key (hex text, or raw bytes)
   --prefix P           topic prefix (default xs-iot)
-  --mqtt-version V     5 (default) or 3.1.1
+  --mqtt-version V     5, 3.1.1 or auto (default: 5, and 3.1.1 when the broker
+                       refuses 5 as an unacceptable protocol version)
   --cbor               CoAP: send and ask for CBOR (Content-Format 60) instead of JSON
-  --counter N          command counter (default: now in ms; must exceed the last one the device accepted)
+  --counter N          command counter (default: now in ms; must exceed the last one the device
+                       accepted; without --counter a device ahead of the clock is resynchronised)
   --timeout S          seconds to wait for the answer (default 10); a change being tried
                        ("pending") is waited for its trial time on top
   --help               this text
@@ -179,7 +181,7 @@ export async function configCommand(argv: string[]): Promise<number> {
   if (!via) throw new UsageError("--via is required: mqtt://host:port or coap://host:port");
   const key = readKey(values);
   const prefix: string = values.prefix ?? "xs-iot";
-  const mqttVersion = choiceFlag(values, "mqtt-version", ["5", "3.1.1"] as const, "5")!;
+  const mqttVersion = choiceFlag(values, "mqtt-version", ["5", "3.1.1", "auto"] as const, "auto")!;
   const timeoutMs = numberFlag(values, "timeout", 0, 3600, 10)! * 1000;
   let counter = intFlag(values, "counter", 1, Number.MAX_SAFE_INTEGER, Date.now())!;
   const [verb, ...rest] = positionals;
@@ -198,8 +200,17 @@ export async function configCommand(argv: string[]): Promise<number> {
     steps = verb === "patch" ? [{ command: "config/patch", body: pairs }] : [{ command: "config/get", body: null }, { command: "config/set", body: pairs }];
   } else throw new UsageError(`unknown command "${verb}"`);
 
+  if (!(via.port >= 1 && via.port <= 65535)) throw new UsageError(`--via: port must be from 1 to 65535, got ${via.port}`);
   const host = via.host === "localhost" ? "127.0.0.1" : via.host;
-  const transport: Transport = via.scheme === "mqtt" ? await mqttTransport(host, via.port, prefix, device, mqttVersion === "5" ? 5 : 4, timeoutMs) : await coapTransport(host, via.port, !!values.cbor, timeoutMs);
+  let transport: Transport;
+  try {
+    transport = via.scheme === "mqtt" ? await mqttTransport(host, via.port, prefix, device, mqttVersion === "auto" ? "auto" : mqttVersion === "5" ? 5 : 4, timeoutMs) : await coapTransport(host, via.port, !!values.cbor, timeoutMs);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    // A refused or unreachable broker is one line, not a stack trace.
+    console.error(`xs-iot config: ${(e as Error).message}`);
+    return 1;
+  }
   try {
     let answer: Answer | undefined;
     for (const step of steps) {
@@ -210,8 +221,17 @@ export async function configCommand(argv: string[]): Promise<number> {
         deepMerge(current, step.body as { [k: string]: unknown });
         body = current;
       }
-      const mac = signCommand(nodeCrypto.hmacSha256, key, device, step.command, counter, body);
-      answer = await transport.send(step.command, counter, mac, body);
+      answer = await transport.send(step.command, counter, signCommand(nodeCrypto.hmacSha256, key, device, step.command, counter, body), body);
+      // Resynchronise (docs/config.md): the device tells the last counter it accepted only to a
+      // command whose MAC verifies. The default counter (the clock in ms) can fall behind it (an
+      // earlier --counter above the clock, a host clock behind another's): sign once more above it.
+      if (answer.status === "unauthorized" && typeof answer.lastCtr === "number" && isFinite(answer.lastCtr)) {
+        if (values.counter === undefined) {
+          counter = answer.lastCtr + 1;
+          console.error(`xs-iot config: the device has accepted counter ${answer.lastCtr}, above this clock's; signing again with ${counter}`);
+          answer = await transport.send(step.command, counter, signCommand(nodeCrypto.hmacSha256, key, device, step.command, counter, body), body);
+        } else console.error(`xs-iot config: the device's last accepted counter is ${answer.lastCtr}: give --counter ${answer.lastCtr + 1} or more, or leave --counter out`);
+      }
       counter++;
       if (answer.status === "pending" && transport.awaitFinal) {
         answer = await transport.awaitFinal(answer, (command, b) => {
@@ -231,16 +251,33 @@ export async function configCommand(argv: string[]): Promise<number> {
   }
 }
 
-async function mqttTransport(host: string, port: number, prefix: string, device: string, version: 4 | 5, timeoutMs: number): Promise<Transport> {
+/** MQTT.js's error for a CONNACK refusing the protocol version: 3.1.1 return code 1, 5.0 reason 0x84 [MQTT-3.1.2-2]. */
+function unacceptableVersion(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return code === 1 || code === 0x84 || /unacceptable protocol version|unsupported protocol version/i.test(String((e as Error)?.message));
+}
+
+async function mqttTransport(host: string, port: number, prefix: string, device: string, requested: 4 | 5 | "auto", timeoutMs: number): Promise<Transport> {
   const mqtt = await import("mqtt");
   const clientId = "xs-iot-cli-" + randomBytes(4).toString("hex");
   const base = `${prefix}/${device}`;
   const replyTopic = `${base}/reply/${clientId}`;
   let client: import("mqtt").MqttClient;
+  let version: 4 | 5 = requested === 4 ? 4 : 5;
+  const connect = (v: 4 | 5) => mqtt.connectAsync({ host, port, protocol: "mqtt", protocolVersion: v, clientId, clean: true, reconnectPeriod: 0, connectTimeout: timeoutMs });
   try {
-    client = await mqtt.connectAsync({ host, port, protocol: "mqtt", protocolVersion: version, clientId, clean: true, reconnectPeriod: 0, connectTimeout: timeoutMs });
+    try {
+      client = await connect(version);
+    } catch (e) {
+      // "auto": a 3.1.1-only broker (aedes, the embedded broker of `xs-iot sim`) refuses 5.0 with
+      // "unacceptable protocol version"; the same command then goes over 3.1.1.
+      if (requested !== "auto" || !unacceptableVersion(e)) throw e;
+      version = 4;
+      client = await connect(version);
+    }
   } catch (e) {
-    throw new Error(`cannot connect to mqtt://${host}:${port}: ${(e as Error).message}`);
+    const m = (e as Error).message || String(e);
+    throw new Error(`cannot connect to mqtt://${host}:${port}: ${m}${unacceptableVersion(e) ? ` (MQTT ${version === 5 ? "5" : "3.1.1"} refused; try --mqtt-version ${version === 5 ? "3.1.1" : "5"})` : ""}`);
   }
   const waiting = new Map<number, { resolve: (a: Answer) => void; pending: (a: Answer) => void }>();
   const onMessage = (_topic: string, payload: Buffer) => {

@@ -72,7 +72,8 @@ simulated sensors on a simulated I2C bus, publishing SenML telemetry.
                         device is provisioned with them as a device at the factory
   --server URL          coap://host:port/path where CoAP telemetry is POSTed
                         (default: an embedded sink in this process that prints it)
-  --id DEVICE_ID        device id (default xs-iot-sim; with --devices N, DEVICE_ID-001 ...)
+  --id DEVICE_ID        device id, 1 to 32 of A-Z a-z 0-9 _ - (default xs-iot-sim;
+                        with --devices N, DEVICE_ID-001 ..., so 4+ characters fewer)
   --board NAME          board definition (default sim): ${Object.keys(boards).join(", ")}
   --devices N           run N independent devices (default 1)
   --interval SECONDS    sampling and telemetry interval, fractions allowed (default 5)
@@ -140,8 +141,13 @@ export function parseSimFlags(argv: string[]): SimRunOptions | "help" {
   if (values.help) return "help";
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   const id = values.id ?? "xs-iot-sim";
-  // Topic-safe and a valid configuration deviceId; room left for the "-001" of a fleet.
-  if (!/^[A-Za-z0-9_-]{1,23}$/.test(id)) throw new UsageError(`--id must be 1 to 23 letters, digits, "-" or "_", got "${id}"`);
+  // Topic-safe and a valid configuration deviceId (1 to 32 characters, modules/config/schema.ts);
+  // a fleet appends "-001" ... to it, so its --id leaves room for that suffix.
+  const fleetSize = values.devices !== undefined && /^\d+$/.test(String(values.devices)) ? Number(values.devices) : 1;
+  const suffix = fleetSize > 1 ? 1 + Math.max(3, String(fleetSize).length) : 0;
+  const maxId = 32 - suffix;
+  if (!/^[A-Za-z0-9_-]+$/.test(id) || id.length > maxId)
+    throw new UsageError(`--id must be 1 to ${maxId} letters, digits, "-" or "_"${suffix ? ` (a device id has at most 32 and --devices ${fleetSize} appends ${suffix} characters, "-${"1".padStart(suffix - 1, "0")}")` : ""}, got "${id}"`);
   const boardName = values.board ?? "sim";
   let board: BoardDefinition;
   try {
@@ -167,7 +173,8 @@ export function parseSimFlags(argv: string[]): SimRunOptions | "help" {
   const coapPort = intFlag(values, "coap-port", 1, 65535);
   if (coapPort !== undefined && coapPort + devices - 1 > 65535) throw new UsageError(`--coap-port ${coapPort} leaves no room for ${devices} devices (ports up to 65535)`);
   const intervalMs = seconds(numberFlag(values, "interval", 0, 86_400, 5))!;
-  if (intervalMs < 1) throw new UsageError(`--interval must be at least 0.001 s, got "${values.interval}"`);
+  // The device's sampling.intervalS takes 0.01 to 86400 s in whole ms (modules/config/schema.ts).
+  if (intervalMs < 10) throw new UsageError(`--interval must be at least 0.01 s, got "${values.interval}"`);
   return {
     id,
     board,
@@ -214,6 +221,10 @@ export async function simCommand(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
+  // Piped into `head` and the like: a closed stdout ends the run quietly, not with an EPIPE trace.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+  });
   const code = await runSim(parsed);
   // Everything is closed by now; should a handle linger, do not hang the shell.
   setTimeout(() => process.exit(code), 3000).unref();
@@ -288,7 +299,7 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
   const timers: ReturnType<typeof setTimeout>[] = [];
 
   const counts = (): StatusCounts => {
-    let readings = 0, sent = 0, acked = 0, failed = 0, reconnects = 0, online = 0;
+    let readings = 0, sent = 0, acked = 0, failed = 0, reconnects = 0, online = 0, queued = 0, thinned = 0, failedAttempts = 0, gaveUp = 0;
     for (const a of apps) {
       if (!a) continue;
       readings += a.readings;
@@ -296,13 +307,26 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
       acked += a.acked;
       failed += a.failed;
       reconnects += a.reconnects;
+      queued += a.queued;
+      thinned += a.thinned + a.dropped;
+      failedAttempts += a.failedAttempts;
+      if (a.gaveUp !== undefined) gaveUp++;
       if (a.state === "online") online++;
     }
-    return { devices: options.devices, online, readings, sent, acked, failed, reconnects, state: apps[0]?.state ?? "starting" };
+    const a0 = apps[0];
+    const at = options.devices === 1 && a0 ? a0.nextAttemptAt : undefined;
+    return {
+      devices: options.devices, online, readings, sent, acked, failed, reconnects, queued, thinned, failedAttempts, gaveUp,
+      nextAttemptInMs: at === undefined || !a0 ? undefined : Math.max(0, at - a0.scheduler.now()),
+      state: a0?.state ?? "starting",
+    };
   };
 
   const reached = () =>
     options.readings !== undefined && apps.every((a) => a && a.sent >= options.readings! && a.acked >= options.readings!);
+  // Every reading of --readings N has its outcome: acknowledged, failed, or thinned out under pressure.
+  const settled = () =>
+    options.readings !== undefined && apps.every((a) => a && a.readings >= options.readings! && a.acked + a.failed + a.thinned + a.dropped >= options.readings!);
 
   const finish = async (code: number, reason: string) => {
     if (finished) return;
@@ -320,7 +344,7 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
     status?.stop();
     status = undefined;
     const c = counts();
-    emit({ event: "done", reason, code, devices: options.devices, readings: c.readings, sent: c.sent, acked: c.acked, failed: c.failed, reconnects: c.reconnects }, `${reason}: ${c.readings} readings from ${options.devices} device(s), ${c.sent} sent, ${c.acked} acknowledged${c.failed ? `, ${c.failed} failed` : ""}`);
+    emit({ event: "done", reason, code, devices: options.devices, readings: c.readings, sent: c.sent, acked: c.acked, failed: c.failed, thinned: c.thinned, queued: c.queued, reconnects: c.reconnects, failedAttempts: c.failedAttempts }, `${reason}: ${c.readings} readings from ${options.devices} device(s), ${c.sent} sent, ${c.acked} acknowledged${c.failed ? `, ${c.failed} failed` : ""}${c.thinned ? `, ${c.thinned} thinned out (outbox full or not connected)` : ""}${c.queued ? `, ${c.queued} never sent (no connection)` : ""}`);
     if (broker) await broker.close();
     sink?.close();
     resolveDone(code);
@@ -345,6 +369,10 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
       "coap.gatewayPort": serverPort,
       "coap.gatewayPath": serverPath,
       "telemetry.qos": options.qos === 0 ? 0 : 1,
+      // Factory values, not overrides: a remote config/patch wins (and is kept in flash), and
+      // config get reports what the device runs with (issue 15).
+      "sampling.intervalS": options.intervalMs / 1000,
+      "telemetry.intervalS": options.intervalMs / 1000,
     };
     if (coapPorts[i] !== undefined) provisioned["coap.listenPort"] = coapPorts[i];
     const device = new SimDevice({
@@ -364,7 +392,9 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
           provisioned,
           key: keys[i],
           tls: options.tls,
-          overrides: { samplingMs: options.intervalMs, telemetryMs: options.intervalMs, qos: options.qos, format: options.format, homeAssistant: options.homeAssistant, coapServer: coapPorts[i] !== undefined },
+          // QoS 2 has no configuration key (telemetry.qos is 0 or 1): it alone stays an override.
+          // --readings N: the device takes exactly N readings, then waits for their acknowledgements.
+          overrides: { qos: options.qos === 2 ? 2 : undefined, format: options.format, homeAssistant: options.homeAssistant, coapServer: coapPorts[i] !== undefined, maxReadings: options.readings },
           onReading: (reading: Reading) => {
             const time = reading.time === reading.time ? new Date(reading.time).toISOString() : undefined;
             // simMs: the simulator clock the environment is a function of (sim/scenarios.ts), for checks against it.
@@ -374,6 +404,7 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
           onAcked: (e: TelemetryEvent) => {
             if (json) emit({ event: "acked", device: id, seqs: e.seqs }, undefined);
             if (!finished && reached()) void finish(0, "done");
+            else if (!finished && settled()) void finish(1, "failed: not every reading was acknowledged");
           },
           onSent: (e: TelemetryEvent) => {
             if (json) emit({ event: "sent", device: id, seqs: e.seqs, messages: e.messages, bytes: e.bytes }, undefined);
@@ -396,7 +427,8 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
   }
 
   const first = deviceId(options, 0);
-  const topicBase = `xs-iot/${options.devices === 1 ? first : options.id + "-+"}`;
+  // A fleet's topics as one valid filter: "+" stands for a whole level [MQTT-4.7.1-2].
+  const topicBase = `xs-iot/${options.devices === 1 ? first : "+"}`;
   const coapUrl = coapPorts[0] !== undefined ? `coap://127.0.0.1:${coapPorts[0]}` : undefined;
   const start: Record<string, unknown> = {
     event: "start",

@@ -12,11 +12,27 @@ export interface StatusCounts {
   failed: number;
   reconnects: number;
   state: string;
+  /** Readings in the outbox that no connection has written yet. */
+  queued?: number;
+  /** Readings thinned out (or dropped) because telemetry could not go out as fast as they came. */
+  thinned?: number;
+  /** Failed MQTT connection attempts since the last connection. */
+  failedAttempts?: number;
+  /** One device: ms until its next connection attempt, while it waits for one. */
+  nextAttemptInMs?: number;
+  /** Devices whose MQTT client gave up. */
+  gaveUp?: number;
 }
 
 export function formatStatus(c: StatusCounts): string {
   const who = c.devices === 1 ? c.state : `${c.online}/${c.devices} online`;
-  return `[${who}] readings ${c.readings}, sent ${c.sent}, acknowledged ${c.acked}` + (c.failed ? `, failed ${c.failed}` : "") + `, reconnects ${c.reconnects}`;
+  let s = `[${who}] readings ${c.readings}` + (c.queued ? `, queued ${c.queued}` : "") + `, sent ${c.sent}, acknowledged ${c.acked}` + (c.failed ? `, failed ${c.failed}` : "");
+  if (c.thinned) s += `, thinned ${c.thinned} (telemetry slower than readings)`;
+  s += `, reconnects ${c.reconnects}`;
+  if (c.gaveUp) s += `; gave up connecting${c.devices === 1 ? "" : ` (${c.gaveUp} device(s))`}`;
+  else if (c.failedAttempts) s += `; ${c.failedAttempts} failed connection attempt(s)` + (c.nextAttemptInMs !== undefined ? `, next in ${(c.nextAttemptInMs / 1000).toFixed(1)} s` : "");
+  if (c.readings === 0 && c.devices === 1) s += "; waiting for the first reading";
+  return s;
 }
 
 export class StatusLine {
