@@ -4,8 +4,8 @@
 //
 // node_modules is installed (`npm ci` in a fresh clone, else `npm install`; see main()) when:
 // - it is missing, or
-// - the lock file (or package.json) changed since our last install (a hash stamp kept in
-//   node_modules/.xs-iot-deps.json), or
+// - the lock file (or package.json's dependency fields) changed since our last install (a
+//   hash stamp kept in node_modules/.xs-iot-deps.json), or
 // - there is no stamp and a declared dependency is not installed.
 // Prints what it does; quiet when nothing is needed. Exit code 1 if the install fails.
 "use strict";
@@ -21,9 +21,14 @@ const STAMP = path.join(NM, ".xs-iot-deps.json");
 const LOCK = path.join(ROOT, "package-lock.json");
 const PKG = path.join(ROOT, "package.json");
 
+/** What an install depends on: package.json's dependency fields (not its description or scripts) and the lock. */
 function digest() {
   const h = crypto.createHash("sha256");
-  for (const f of [PKG, LOCK]) h.update(fs.existsSync(f) ? fs.readFileSync(f) : "");
+  const pkg = JSON.parse(fs.readFileSync(PKG, "utf8"));
+  const fields = {};
+  for (const k of ["dependencies", "devDependencies", "optionalDependencies", "overrides", "allowScripts", "engines"]) if (pkg[k] !== undefined) fields[k] = pkg[k];
+  h.update(JSON.stringify(fields));
+  h.update(fs.existsSync(LOCK) ? fs.readFileSync(LOCK) : "");
   return h.digest("hex");
 }
 

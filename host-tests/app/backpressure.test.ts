@@ -14,17 +14,22 @@ import { bootAppDevice, waitFor, watchDevice } from "./node-device";
 // SHT3x + BME280: a reading every samplingMs from boot.
 const board = getBoard("esp32-devkitc");
 
+/** Resumes a broker the test froze (SIGSTOP), whatever state it is in. */
+function resume(broker: MosquittoPeer | undefined): void {
+  try {
+    if (broker) process.kill(broker.pid, "SIGCONT");
+  } catch {
+    // already gone
+  }
+}
+
 describeWithPeer("mosquitto", "telemetry while the broker does not acknowledge (outbox full)", () => {
   let broker: MosquittoPeer;
   beforeAll(async () => {
     broker = await startMosquitto();
   });
   afterAll(async () => {
-    try {
-      process.kill(broker.pid, "SIGCONT");
-    } catch {
-      // already gone
-    }
+    resume(broker);
     await broker?.stop();
   });
 
@@ -67,11 +72,7 @@ describeWithPeer("mosquitto", "telemetry while the broker does not acknowledge (
       expect(app().dropped).toBe(0); // 5 s at 10 readings/s stays within the 32 outbox + 32 buffered places
       expect(errors).toEqual([]);
     } finally {
-      try {
-        process.kill(broker.pid, "SIGCONT");
-      } catch {
-        // gone
-      }
+      resume(broker);
       d.stop();
       await w.end();
     }
@@ -84,11 +85,7 @@ describeWithPeer("mosquitto", "telemetry while the broker does not acknowledge, 
     broker = await startMosquitto({ extraConfig: ["max_packet_size 160"] });
   });
   afterAll(async () => {
-    try {
-      process.kill(broker.pid, "SIGCONT");
-    } catch {
-      // already gone
-    }
+    resume(broker);
     await broker?.stop();
   });
 
@@ -122,11 +119,7 @@ describeWithPeer("mosquitto", "telemetry while the broker does not acknowledge, 
       const delivered = app().acked;
       await waitFor(() => w.times.size >= delivered, 5_000, `all ${delivered} readings at the subscriber`, () => ({ got: w.times.size }));
     } finally {
-      try {
-        process.kill(broker.pid, "SIGCONT");
-      } catch {
-        // gone
-      }
+      resume(broker);
       d.stop();
       await w.end();
     }
