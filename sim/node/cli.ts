@@ -20,6 +20,10 @@ const COMMANDS: Record<string, Command> = {
     summary: "configure a device over MQTT or CoAP with signed commands (get, set, patch, reboot, ...)",
     load: () => require("./cli-config").configCommand,
   },
+  gateway: {
+    summary: "run an MQTT-SN gateway on UDP, bridging to an MQTT broker",
+    load: () => require("./cli-gateway").gatewayCommand,
+  },
 };
 
 function usage(): string {

@@ -51,12 +51,15 @@ export interface MqttSnGatewayOptions {
   maxBuffered?: number;
   /** Largest datagram accepted (default 1280). */
   maxDatagram?: number;
+  /** How long a lost client with a persistent session keeps its buffered messages for a reconnection (default 1 h). */
+  keepLostMs?: number;
   /** Timer resolution in ms (default 100). */
   tickMs?: number;
   log?: (line: string) => void;
 }
 
-type State = "will-topic" | "will-msg" | "connecting" | "active" | "asleep" | "awake";
+/** "lost": keep-alive or sleep timer expired with a persistent session; kept for its reconnection (`keepLostMs`). */
+type State = "will-topic" | "will-msg" | "connecting" | "active" | "asleep" | "awake" | "lost";
 
 interface Pending {
   topic: string;
@@ -104,7 +107,7 @@ interface Client {
   subs: Map<string, number>;
   queue: Pending[];
   out: Outgoing | undefined;
-  /** Delivery stopped after Nretry; resumes on the client's next message. */
+  /** Delivery stopped after Nretry (the open exchange kept); resumes on the client's next message. */
   stalled: boolean;
   /** Awake (§6.14): messages still to send before PINGRESP. */
   awakeLeft: number;
@@ -173,7 +176,9 @@ export class MqttSnGateway {
     // A socket that binds synchronously (the simulated network) has its port already.
     const port = typeof s.port === "number" ? s.port : await ready;
     this.#qosM1 = this.#connectBroker("xs-iot-gw-qos-1-" + port, true, 60, undefined);
-    this.#qosM1.on("error", (e) => this.#log(`gateway: QoS -1 broker connection: ${e.message}`));
+    let told = false;
+    this.#qosM1.on("error", (e) => told || ((told = true), this.#log(`gateway: QoS -1 broker connection: ${e.message} (retrying every second)`)));
+    this.#qosM1.on("connect", () => (told = false));
     const tick = o.tickMs ?? 100;
     this.#tick = setInterval(() => this.#timers(), tick);
     if (o.advertise) {
@@ -209,7 +214,10 @@ export class MqttSnGateway {
     const m: any = decode(bytes);
     if (m instanceof MqttSnCodecError) {
       this.stats.malformed++;
-      return this.#dropped(from, m.message);
+      this.#dropped(from, m.message);
+      // A CONNECT the gateway cannot accept (ProtocolId, ClientId) is refused, not ignored (§6.2).
+      if (m.msgType === 0x04) this.#send(encode({ type: 0x05, returnCode: 3 }), address, port);
+      return;
     }
     try {
       this.#handle(m, address, port, from);
@@ -242,7 +250,7 @@ export class MqttSnGateway {
         return this.#send(encode({ type: 0x18, duration: undefined }), address, port);
       }
     }
-    if (!c) {
+    if (!c || c.state === "lost") {
       // §6.12: a message the gateway cannot map to a client is answered with DISCONNECT.
       if (t === 0x00 || t === 0x02 || t === 0x18) return this.#dropped(from, `${msgTypeName(t)} from an unknown client`);
       this.#log(`gateway: ${from} ${msgTypeName(t)} from an unknown client -> DISCONNECT (§6.12)`);
@@ -250,10 +258,7 @@ export class MqttSnGateway {
       return this.#send(encode({ type: 0x18, duration: undefined }), address, port);
     }
     c.heard = Date.now();
-    if (c.stalled && c.state === "active") {
-      c.stalled = false;
-      this.#pump(c);
-    }
+    if (c.stalled && c.state === "active") this.#resume(c);
     switch (t) {
       case 0x07: // WILLTOPIC (§6.2)
         if (c.state !== "will-topic" && c.state !== "will-msg") return this.#dropped(from, "WILLTOPIC while not asked for");
@@ -317,7 +322,8 @@ export class MqttSnGateway {
       this.#move(old, address, port); // the same client from a new address takes its session along
       c = old;
     }
-    if (c && (c.state === "connecting" || c.state === "will-topic" || c.state === "will-msg") && c.willFlag === m.will) {
+    if (c && c.state === "lost") this.#log(`gateway: ${c.id} back after being lost (${c.queue.length + (c.out ? 1 : 0)} messages kept)`);
+    else if (c && (c.state === "connecting" || c.state === "will-topic" || c.state === "will-msg") && c.willFlag === m.will) {
       // A retransmitted CONNECT: the dialogue goes on.
       if (c.state === "will-topic") this.#send(encode({ type: 0x06 }), c.address, c.port);
       return;
@@ -341,8 +347,9 @@ export class MqttSnGateway {
     c.keepAlive = m.duration;
     c.willFlag = m.will;
     c.heard = Date.now();
-    c.out = undefined;
+    c.stalled = false;
     if (m.cleanSession) {
+      c.out = undefined;
       // §6.3: a clean session drops subscriptions, registrations and the will.
       c.ids.clear();
       c.names.clear();
@@ -362,7 +369,7 @@ export class MqttSnGateway {
       c.state = "active";
       this.#log(`gateway: ${c.id} resumes its session (${c.queue.length} buffered)`);
       this.#send(encode({ type: 0x05, returnCode: 0 }), c.address, c.port);
-      return this.#pump(c);
+      return this.#resume(c);
     }
     this.#connectBrokerFor(c);
   }
@@ -384,7 +391,7 @@ export class MqttSnGateway {
           c.state = "active";
           this.#log(`gateway: ${c.id} connected to the broker${c.will ? ` (will on "${c.will.topic}")` : ""} -> CONNACK accepted`);
           this.#send(encode({ type: 0x05, returnCode: 0 }), c.address, c.port);
-          this.#pump(c);
+          this.#resume(c);
         }
       });
       b.on("error", (e: Error & { code?: number }) => {
@@ -468,9 +475,18 @@ export class MqttSnGateway {
     if (c.state === "awake") return; // a retransmitted PINGREQ: the delivery goes on
     c.state = "awake";
     c.awakeLeft = c.queue.length + (c.out ? 1 : 0);
-    c.stalled = false;
     this.#log(`gateway: ${c.id} awake (PINGREQ), ${c.awakeLeft} buffered`);
-    this.#pump(c);
+    this.#resume(c);
+  }
+
+  /** Delivery goes on: the open exchange (kept through a stall or a reconnection) again, else the next message. */
+  #resume(c: Client): void {
+    c.stalled = false;
+    const o = c.out;
+    if (!o) return this.#pump(c);
+    o.tries = 0;
+    o.at = Date.now();
+    this.#send(o.bytes, c.address, c.port);
   }
 
   #move(c: Client, address: string, port: number): void {
@@ -492,10 +508,19 @@ export class MqttSnGateway {
     this.#forget(c, false);
   }
 
-  /** The client is gone (§6.14 "lost"): its broker connection drops without DISCONNECT, so the broker publishes the will. */
+  /**
+   * The client is gone (§6.14 "lost"): its broker connection drops without DISCONNECT, so the
+   * broker publishes the will. With a persistent session what the gateway holds for it (already
+   * acknowledged to the broker) waits for its reconnection, `keepLostMs` at most.
+   */
   #lost(c: Client, why: string): void {
     this.#log(`gateway: ${c.id} lost (${why})${c.will ? `: will "${c.will.topic}" published by the broker` : ""}`);
-    this.#forget(c, true);
+    if (c.clean || (!c.queue.length && !c.out)) return this.#forget(c, true);
+    const b = c.broker;
+    c.broker = undefined;
+    c.state = "lost";
+    c.heard = Date.now();
+    b?.end(true);
   }
 
   #forget(c: Client, abrupt: boolean): void {
@@ -572,9 +597,12 @@ export class MqttSnGateway {
     b.publish(topic, Buffer.from(m.data), { qos, retain: m.retain }, (error) => {
       if (qos === 0) return;
       if (error) {
-        // MQTT 5 refusal (reason code 0x80 and above): "not supported".
-        this.#log(`gateway: ${c.id} broker refused "${topic}": ${error.message} -> PUBACK not supported`);
         c.qos2.delete(m.msgId);
+        const code = (error as { code?: unknown }).code;
+        // The connection closed first: no answer, the client sends it again (and it is forwarded again).
+        if (!(typeof code === "number" && code >= 0x80)) return this.#log(`gateway: ${c.id} "${topic}" not acknowledged by the broker: ${error.message}`);
+        // An MQTT 5 refusal: "not supported".
+        this.#log(`gateway: ${c.id} broker refused "${topic}": ${error.message} -> PUBACK not supported`);
         return this.#send(encode({ type: 0x0d, topicId: m.topicId, msgId: m.msgId, returnCode: 3 }), c.address, c.port);
       }
       if (qos === 1) this.#send(encode({ type: 0x0d, topicId: m.topicId, msgId: m.msgId, returnCode: 0 }), c.address, c.port);
@@ -768,6 +796,10 @@ export class MqttSnGateway {
     const retry = this.options.retryMs ?? 10000;
     const tries = this.options.maxRetries ?? 4;
     for (const c of [...this.clients.values()]) {
+      if (c.state === "lost") {
+        if (now - c.heard > (this.options.keepLostMs ?? 3600000)) this.#forget(c, true);
+        continue;
+      }
       // §7.2: the keep-alive and sleep timers with 10% tolerance above a minute, 50% below.
       const period = c.state === "asleep" || c.state === "awake" ? c.sleepMs : c.keepAlive * 1000;
       if (period > 0 && now - c.heard > period * (period > 60000 ? 1.1 : 1.5)) {
@@ -781,11 +813,10 @@ export class MqttSnGateway {
       const o = c.out;
       if (o && now - o.at >= retry) {
         if (o.tries >= tries) {
-          // Not acknowledged: kept for later (the next message from the client, or its next wake).
+          // Not acknowledged: kept open (same MsgId) for later: the next message from the client, or its next wake.
           this.#log(`gateway: ${c.id} no answer to ${msgTypeName(o.bytes[1])} after ${tries} retries: delivery paused`);
-          c.queue.unshift(o.pending);
-          c.out = undefined;
           c.stalled = true;
+          o.at = Infinity;
           if (c.state === "awake") c.state = "asleep";
           continue;
         }

@@ -26,6 +26,8 @@ export interface NodeUdpOptions extends UdpOptions {
   onWritable?(this: UDP, port: number): void;
   /** Datagrams held unread before new ones are dropped (default 16). */
   receiveQueue?: number;
+  /** Host extension: may send to broadcast addresses (SO_BROADCAST), e.g. MQTT-SN's ADVERTISE. */
+  broadcast?: boolean;
 }
 
 type Callback = ((...args: any[]) => void) | undefined;
@@ -77,6 +79,7 @@ export class UDP implements UdpSocket {
     });
     socket.on("error", (error) => this.#onError?.call(this, error));
     socket.bind(port, address, () => {
+      if (options.broadcast) socket.setBroadcast(true);
       this.#port = socket.address().port;
       this.#onWritable?.call(this, this.#port);
     });

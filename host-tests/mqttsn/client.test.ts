@@ -1,0 +1,189 @@
+// @xs
+/*
+ * MqttSnClient (modules/mqttsn/client.ts): the session bound to an ECMA-419 UDP socket on a
+ * simulated network, the scheduler on a virtual clock, and a store; the gateway's side is a
+ * socket scripted by the test.
+ */
+import { MqttSnClient } from "../../modules/mqttsn/client";
+import { MqttSnCodecError, decode, encode, type MqttSnMessage } from "../../modules/mqttsn/codec";
+import { ACTIVE, ASLEEP, type SnEvent } from "../../modules/mqttsn/session";
+import type { KeyValueStore, StoredValue } from "../../modules/platform/storage";
+import type { UdpConstructor } from "../../modules/platform/io";
+import { Scheduler } from "../../modules/scheduler/scheduler";
+import { SimNetwork, type SimUdpSocket } from "../../sim/udp-network";
+import { VirtualClock } from "../../sim/virtual-clock";
+import { F } from "./helpers";
+
+class LogStore implements KeyValueStore {
+  data = new Map<string, StoredValue>();
+  log: string[];
+  constructor(log: string[]) {
+    this.log = log;
+  }
+  get(ns: string, k: string) {
+    return this.data.get(ns + "/" + k);
+  }
+  set(ns: string, k: string, v: StoredValue) {
+    this.log.push("set " + ns + "/" + k);
+    this.data.set(ns + "/" + k, v);
+  }
+  delete(ns: string, k: string) {
+    this.log.push("delete " + ns + "/" + k);
+    this.data.delete(ns + "/" + k);
+  }
+  keys(ns: string) {
+    const out: string[] = [];
+    this.data.forEach((_, k) => k.indexOf(ns + "/") === 0 && out.push(k.slice(ns.length + 1)));
+    return out;
+  }
+}
+
+function setup(options: { store?: LogStore; log?: string[]; onEvent?: (e: SnEvent | { type: "error"; reason: string }) => void } = {}) {
+  const clock = new VirtualClock();
+  const net = new SimNetwork({ clock, latencyMs: 5 });
+  const scheduler = new Scheduler({ clock });
+  const log = options.log ?? [];
+  const gw = new (net.host("10.0.0.1").UDP)({ port: 1884 }) as SimUdpSocket;
+  const got: any[] = [];
+  let peer = { address: "", port: 0 };
+  const events: any[] = [];
+  const client = new MqttSnClient({
+    clientId: "bind1",
+    gateways: [{ address: "10.0.0.1", port: 1884 }],
+    retryMs: 1000,
+    maxRetries: 2,
+    keepAlive: 30,
+    socket: { io: net.host("10.0.0.2").UDP as unknown as UdpConstructor },
+    scheduler,
+    storage: options.store,
+    broadcast: { address: "10.0.0.1", port: 1884 },
+    onEvent(e) {
+      events.push(e);
+      log.push("event " + e.type);
+      if (options.onEvent) options.onEvent(e);
+    },
+  });
+  const receive = (): any[] => {
+    const out: any[] = [];
+    for (let p; (p = gw.read()); ) {
+      peer = { address: p.address, port: p.port };
+      const m = decode(new Uint8Array(p));
+      if (m instanceof MqttSnCodecError) throw new Error(m.message);
+      out.push(m);
+      got.push(m);
+      log.push("sent " + m.type);
+    }
+    return out;
+  };
+  const reply = (m: MqttSnMessage) => gw.write(encode(m), peer.address, peer.port);
+  return { clock, net, scheduler, client, gw, receive, reply, events, log };
+}
+
+describe("MqttSnClient: the binding", () => {
+  it("connects over the socket; retransmissions come from its one scheduler job on time", () => {
+    const t = setup();
+    t.client.connect();
+    t.clock.advance(10);
+    expect(t.receive().map((m) => m.type)).toEqual([0x04]);
+    expect(t.scheduler.plan().map((j) => j.name)).toEqual(["mqttsn"]);
+    t.clock.advance(980); // sent at 0, Tretry 1000
+    expect(t.receive()).toEqual([]);
+    t.clock.advance(20);
+    expect(t.receive().map((m) => m.type)).toEqual([0x04]);
+    t.reply({ type: 0x05, returnCode: 0 });
+    t.clock.advance(10);
+    expect(t.client.state).toBe(ACTIVE);
+    const job = t.scheduler.plan()[0];
+    expect(job.latest - job.earliest).toBe(15000); // keep-alive window: half the period
+  });
+
+  it("a QoS 1 message is stored before it is sent, and deleted after PUBACK", () => {
+    const log: string[] = [];
+    const t = setup({ store: new LogStore(log), log });
+    t.client.connect();
+    t.clock.advance(10);
+    t.receive();
+    t.reply({ type: 0x05, returnCode: 0 });
+    t.clock.advance(10);
+    log.length = 0;
+    const id = t.client.publish("ab", "v", 1);
+    t.clock.advance(10);
+    const sent = t.receive();
+    expect(log.slice(0, 2)).toEqual(["set mqttsn/o" + id, "sent 12"]);
+    t.reply({ type: 0x0d, topicId: sent[0].topicId, msgId: id, returnCode: 0 });
+    t.clock.advance(10);
+    expect(log.slice(2)).toEqual(["delete mqttsn/o" + id, "event published"]);
+  });
+
+  it("after a reboot the client restores from the store: asleep, and wakes with PINGREQ", () => {
+    const store = new LogStore([]);
+    const a = setup({ store });
+    a.client.connect();
+    a.clock.advance(10);
+    a.receive();
+    a.reply({ type: 0x05, returnCode: 0 });
+    a.clock.advance(10);
+    a.client.sleep(600);
+    a.clock.advance(10);
+    expect(a.receive()).toEqual([{ type: 0x18, duration: 600 }]);
+    a.reply({ type: 0x18, duration: undefined });
+    a.clock.advance(10);
+    expect(a.client.state).toBe(ASLEEP);
+    a.client.close();
+    const b = setup({ store });
+    expect(b.client.state).toBe(ASLEEP);
+    b.client.wake();
+    b.clock.advance(10);
+    expect(b.receive()).toEqual([{ type: 0x16, clientId: "bind1" }]);
+  });
+
+  it("broadcasts go to the configured broadcast address (SEARCHGW)", () => {
+    const t = setup();
+    t.client.search();
+    t.clock.advance(5100);
+    expect(t.receive()).toEqual([{ type: 0x01, radius: 1 }]);
+  });
+
+  it("an exception in onEvent is reported as an 'error' event and does not stop the client", () => {
+    let thrown = 0;
+    const t = setup({
+      onEvent: (e) => {
+        if (e.type === "connected") {
+          thrown++;
+          throw new Error("app bug");
+        }
+      },
+    });
+    t.client.connect();
+    t.clock.advance(10);
+    t.receive();
+    t.reply({ type: 0x05, returnCode: 0 });
+    t.clock.advance(10);
+    expect(thrown).toBe(1);
+    expect(t.events.map((e) => e.type)).toEqual(["connected", "error"]);
+    expect(t.events[1].reason).toContain("app bug");
+    t.client.publish("ab", "x", 0);
+    t.clock.advance(10);
+    expect(t.receive().map((m) => m.type)).toEqual([0x0c]);
+  });
+
+  it("garbage from the network is dropped with a 'dropped' event; close() cancels the job and the socket", () => {
+    const t = setup();
+    t.client.connect();
+    t.clock.advance(10);
+    t.receive();
+    t.gw.write(new Uint8Array([9, 9, 9]), "10.0.0.2", (t.client.socket as SimUdpSocket).port);
+    t.clock.advance(10);
+    expect(t.events.map((e) => e.type)).toEqual(["dropped"]);
+    t.client.close();
+    expect(t.scheduler.size).toBe(0);
+    expect(() => t.client.publish("ab", "x", -1)).toThrow(Error);
+  });
+
+  it("refuses bad options", () => {
+    const clock = new VirtualClock();
+    const scheduler = new Scheduler({ clock });
+    expect(() => new MqttSnClient({ clientId: "a", scheduler } as never)).toThrow(TypeError);
+    void F;
+  });
+});
