@@ -6,7 +6,7 @@
 import type { BenchCase } from "./harness";
 import { sameBytes } from "./harness";
 import { encodeVarint, decodeVarint, varintSize } from "../modules/bytes/varint";
-import { encodeUtf8, encodeUtf8New, decodeUtf8, utf8Length, checkMqttUtf8 } from "../modules/bytes/utf8";
+import { encodeUtf8, encodeUtf8New, decodeUtf8, decodeUtf8Js, utf8Length, checkMqttUtf8 } from "../modules/bytes/utf8";
 
 /** Inputs, chosen to look like MQTT traffic. */
 export const TOPIC = "sensors/esp32-4f2a9c/kitchen/temperature";
@@ -113,6 +113,13 @@ export function utf8Cases(codecs: TextCodecs | null): BenchCase[] {
             if (decodeUtf8(bytes) !== td.decode(bytes) || decodeUtf8(bytes) !== s) throw new Error("decode " + label + " differs");
           }
         : undefined,
+    });
+    cases.push({
+      name: "utf8 decode (strict, pure JS) " + label,
+      unit: "MB/s",
+      perOp: mb,
+      run: () => decodeUtf8Js(bytes, 0, bytes.length),
+      notes: "the path of a device without TextDecoder (a Moddable manifest without it); no peer",
     });
   }
   const mixed = encodeUtf8New(PAYLOAD_MIXED);

@@ -1,11 +1,13 @@
 // @xs
 import {
   Utf8Error,
-  useNativeCodecs,
+  NATIVE_UTF8,
   utf8Length,
-  encodeUtf8,
-  encodeUtf8New,
-  decodeUtf8,
+  encodeUtf8 as encodeUtf8Native,
+  encodeUtf8New as encodeUtf8NewNative,
+  encodeUtf8Js,
+  decodeUtf8 as decodeUtf8Native,
+  decodeUtf8Js,
   utf8Invalid,
   checkMqttUtf8,
   checkMqttString,
@@ -34,10 +36,15 @@ function refEncode(cp: number, out: number[]): void {
 }
 
 it("uses the engine's TextEncoder/TextDecoder when it has them", () => {
-  expect(useNativeCodecs(true)).toBe(typeof TextEncoder === "function" && typeof TextDecoder === "function");
-  expect(useNativeCodecs(false)).toBe(false);
-  useNativeCodecs(true);
+  expect(NATIVE_UTF8).toBe(typeof TextEncoder === "function" && typeof TextDecoder === "function");
 });
+
+/** encodeUtf8New over the pure-JS encoder. */
+function encodeUtf8NewJs(s: string): Uint8Array {
+  const out = new Uint8Array(utf8Length(s));
+  encodeUtf8Js(s, out, 0);
+  return out;
+}
 
 // Everything below runs twice: with the native fast paths (where the engine has them) and
 // with the pure-JS paths a device without TextEncoder/TextDecoder uses.
@@ -45,12 +52,9 @@ describe.each([
   ["native codecs where present", true],
   ["pure JS", false],
 ])("UTF-8 with %s", (_label, native) => {
-  beforeAll(() => {
-    useNativeCodecs(native as boolean);
-  });
-  afterAll(() => {
-    useNativeCodecs(true);
-  });
+  const encodeUtf8 = native ? encodeUtf8Native : encodeUtf8Js;
+  const encodeUtf8New = native ? encodeUtf8NewNative : encodeUtf8NewJs;
+  const decodeUtf8 = native ? decodeUtf8Native : decodeUtf8Js;
 
   describe("UTF-8 known vectors (RFC 3629, MQTT 5.0 §1.5.4)", () => {
     const vectors: [string, string, number[]][] = [

@@ -12,11 +12,13 @@ export {
 } from "./varint";
 export {
   Utf8Error,
-  useNativeCodecs,
+  NATIVE_UTF8,
   utf8Length,
   encodeUtf8,
   encodeUtf8New,
+  encodeUtf8Js,
   decodeUtf8,
+  decodeUtf8Js,
   utf8Invalid,
   checkMqttUtf8,
   checkMqttString,

@@ -20,7 +20,7 @@
  * keeping the policy above: a string with a lone surrogate takes the JS path, which throws
  * (engines differ there: V8 writes U+FFFD, XS an ill-formed ED A0 80), and a native decode
  * failure is re-run in JS for the exact Utf8Error. On XS the native codecs are ~50-100x
- * faster than interpreted JS. useNativeCodecs(false) forces the pure-JS paths (tests run both).
+ * faster than interpreted JS. encodeUtf8Js/decodeUtf8Js are the pure-JS paths (tests run both).
  */
 
 interface NativeEncoder {
@@ -29,9 +29,6 @@ interface NativeEncoder {
 interface NativeDecoder {
   decode(bytes: Uint8Array): string;
 }
-
-let nativeEncoder: NativeEncoder | null = null;
-let nativeDecoder: NativeDecoder | null = null;
 
 /**
  * A lone surrogate: a high one not followed by a low one, or a low one not preceded by a
@@ -43,47 +40,49 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?:^|[^\uD800-\uDBFF]
 /** Only U+0000..U+007F. */
 const ASCII_ONLY = /^[\u0000-\u007F]*$/;
 
-/**
- * Lets encodeUtf8/decodeUtf8 use the engine's TextEncoder/TextDecoder when present (the
- * default) or not. Returns whether any native codec is now in use. A TextDecoder that does
- * not honour `fatal` and `ignoreBOM` is not used.
- */
-export function useNativeCodecs(enabled: boolean): boolean {
-  const g = globalThis as unknown as {
-    TextEncoder?: new () => NativeEncoder;
-    TextDecoder?: new (label: string, options: { fatal: boolean; ignoreBOM: boolean }) => NativeDecoder;
-  };
-  nativeEncoder = null;
-  nativeDecoder = null;
-  if (!enabled) return false;
+type Globals = {
+  TextEncoder?: new () => NativeEncoder;
+  TextDecoder?: new (label: string, options: { fatal: boolean; ignoreBOM: boolean }) => NativeDecoder;
+};
+
+/** The engine's TextEncoder, when it has one whose encodeInto writes UTF-8; else null. */
+function probeEncoder(g: Globals): NativeEncoder | null {
   try {
-    if (typeof g.TextEncoder === "function") {
-      const te = new g.TextEncoder();
-      const probe = new Uint8Array(4);
-      const r = te.encodeInto("\u00e9A", probe);
-      if (typeof te.encodeInto === "function" && r.written === 3 && probe[0] === 0xc3 && probe[2] === 0x41) nativeEncoder = te;
-    }
+    if (typeof g.TextEncoder !== "function") return null;
+    const te = new g.TextEncoder();
+    const probe = new Uint8Array(4);
+    const r = te.encodeInto("\u00e9A", probe);
+    return typeof te.encodeInto === "function" && r.written === 3 && probe[0] === 0xc3 && probe[2] === 0x41 ? te : null;
   } catch {
-    nativeEncoder = null;
+    return null;
   }
-  try {
-    if (typeof g.TextDecoder === "function") {
-      const td = new g.TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-      let strict = false;
-      try {
-        td.decode(new Uint8Array([0xc0, 0x80]));
-      } catch {
-        strict = true;
-      }
-      if (strict && td.decode(new Uint8Array([0xef, 0xbb, 0xbf, 0x41])) === "\ufeffA") nativeDecoder = td;
-    }
-  } catch {
-    nativeDecoder = null;
-  }
-  return nativeEncoder !== null || nativeDecoder !== null;
 }
 
-useNativeCodecs(true);
+/** The engine's TextDecoder, when it has one that honours `fatal` and `ignoreBOM`; else null. */
+function probeDecoder(g: Globals): NativeDecoder | null {
+  try {
+    if (typeof g.TextDecoder !== "function") return null;
+    const td = new g.TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+    try {
+      td.decode(new Uint8Array([0xc0, 0x80]));
+      return null; // not strict
+    } catch {
+      return td.decode(new Uint8Array([0xef, 0xbb, 0xbf, 0x41])) === "\ufeffA" ? td : null;
+    }
+  } catch {
+    return null;
+  }
+}
+
+/*
+ * Chosen once, when the module loads (at build time when it is preloaded: a Moddable manifest
+ * without TextEncoder/TextDecoder gets the JS paths), and never changed: no module-level
+ * switch. encodeUtf8Js/decodeUtf8Js are the pure-JS paths themselves (tests run both).
+ */
+const NATIVE_ENCODER = probeEncoder(globalThis as unknown as Globals);
+const NATIVE_DECODER = probeDecoder(globalThis as unknown as Globals);
+/** Whether encodeUtf8/decodeUtf8 hand the bulk of the work to the engine's TextEncoder/TextDecoder. */
+export const NATIVE_UTF8 = NATIVE_ENCODER !== null || NATIVE_DECODER !== null;
 
 /** Ill-formed UTF-8 input, or a string that cannot be encoded (lone surrogate). */
 export class Utf8Error extends Error {
@@ -129,6 +128,15 @@ export function utf8Length(s: string): number {
  * caller's offset is not advanced).
  */
 export function encodeUtf8(s: string, out: Uint8Array, offset: number): number {
+  if (NATIVE_ENCODER !== null && (!SURROGATE.test(s) || !LONE_SURROGATE.test(s))) {
+    checkFit(s, out, offset);
+    const r = NATIVE_ENCODER.encodeInto(s, offset === 0 ? out : out.subarray(offset));
+    return offset + (r.written as number);
+  }
+  return encodeUtf8Js(s, out, offset);
+}
+
+function checkFit(s: string, out: Uint8Array, offset: number): void {
   if (!(offset >= 0) || offset > out.length) {
     throw new RangeError("utf8: offset " + offset + " outside buffer of " + out.length);
   }
@@ -139,10 +147,11 @@ export function encodeUtf8(s: string, out: Uint8Array, offset: number): number {
       throw new RangeError("utf8: " + need + " bytes do not fit at offset " + offset + " of " + out.length);
     }
   }
-  if (nativeEncoder !== null && (!SURROGATE.test(s) || !LONE_SURROGATE.test(s))) {
-    const r = nativeEncoder.encodeInto(s, offset === 0 ? out : out.subarray(offset));
-    return offset + (r.written as number);
-  }
+}
+
+/** encodeUtf8 without the engine's TextEncoder: what a device without one runs. */
+export function encodeUtf8Js(s: string, out: Uint8Array, offset: number): number {
+  checkFit(s, out, offset);
   let o = offset;
   let i = 0;
   for (const ch of s) {
@@ -228,7 +237,6 @@ function checkRange(bytes: Uint8Array, start: number, end: number): void {
 
 // fromCharCode.apply takes its arguments on the stack: keep chunks small for devices.
 const CHUNK = 512;
-const units: number[] = [];
 
 /**
  * Decodes `bytes[start..end)` (defaults: the whole array) as strict UTF-8.
@@ -236,17 +244,28 @@ const units: number[] = [];
  */
 export function decodeUtf8(bytes: Uint8Array, start: number = 0, end: number = bytes.length): string {
   checkRange(bytes, start, end);
-  if (nativeDecoder !== null) {
+  if (NATIVE_DECODER !== null) {
     try {
-      return nativeDecoder.decode(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end));
+      return NATIVE_DECODER.decode(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end));
     } catch {
-      // Ill-formed: the JS decoder below finds the offset and throws the Utf8Error.
+      // Ill-formed: the JS decoder finds the offset and throws the Utf8Error.
     }
   }
+  return decodeUtf8Js(bytes, start, end);
+}
+
+/** decodeUtf8 without the engine's TextDecoder: what a device without one runs. */
+export function decodeUtf8Js(bytes: Uint8Array, start: number = 0, end: number = bytes.length): string {
+  checkRange(bytes, start, end);
+  let i = start;
+  while (i < end && bytes[i] < 0x80) i++;
+  // ASCII only (topics, JSON): the bytes are the code units, no copy.
+  if (i === end && end - start <= CHUNK) return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
+  const units: number[] = []; // this call's code units (a module-level scratch array would be frozen when preloaded)
   let result = "";
   let parts: string[] | null = null; // more than one chunk: join once (XS concatenation copies)
   let n = 0;
-  let i = start;
+  i = start;
   while (i < end) {
     const c = bytes[i];
     if (c < 0x80) {
