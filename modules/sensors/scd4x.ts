@@ -198,7 +198,7 @@ export class Scd4x extends I2cSensor<Sample> {
     yield SCD4X_TIMES.read;
     const bytes = this.read("read measurement", 9);
     if (!bytes) return {};
-    // All three words before any report: the bytes are the drivers' shared buffer (I2cSensor.read).
+    // All three words before any report: the bytes are the driver's buffer, which a read made by an onError handler would refill (I2cSensor.read).
     const co2 = decodeWord(bytes, 0);
     const t = decodeWord(bytes, 1);
     const rh = decodeWord(bytes, 2);

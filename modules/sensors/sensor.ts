@@ -107,35 +107,18 @@ export function checkOptions(chip: string, options: unknown): asserts options is
 
 
 /*
- * The bytes of one I2C transaction, shared by every driver. ECMA-419 I2C is synchronous and a
- * driver decodes what it read before it yields to the scheduler, so one buffer serves every
- * driver of the firmware: read(byteLength) would make a new ArrayBuffer per transaction and
+ * The bytes of one I2C transaction. ECMA-419 I2C is synchronous and a driver decodes what it
+ * read before it yields to the scheduler, so each driver keeps one buffer for all its
+ * transactions: read(byteLength) would make a new ArrayBuffer per transaction and
  * Uint8Array.from a second for every command written, a dozen allocations per sampling pass
- * for the garbage collector (on XS, chunk-heap churn). Reads fill a view of READ_SCRATCH
- * (ECMA-419 I2C `read(buffer)`); writes copy the command into a view of WRITE_SCRATCH, so a
- * register-address write does not clobber bytes a driver is still decoding. Views are made once
- * per length. Longer transfers (none of our chips needs one) get a buffer of their own.
+ * for the garbage collector (on XS, chunk-heap churn). Reads fill a view of the first half
+ * (ECMA-419 I2C `read(buffer)`); writes copy the command into a view of the second half, so a
+ * register-address write does not clobber bytes the driver is still decoding. Views are made
+ * once per length. Longer transfers (none of our chips needs one) get a buffer of their own.
+ * The buffer is the instance's, not the module's: a module-level one would be read-only once
+ * preloaded ("read-only buffer", docs/moddable.md).
  */
 const SCRATCH_BYTES = 32;
-const READ_SCRATCH = new Uint8Array(SCRATCH_BYTES);
-const WRITE_SCRATCH = new Uint8Array(SCRATCH_BYTES);
-const READ_VIEWS: Uint8Array[] = [];
-const WRITE_VIEWS: Uint8Array[] = [];
-
-function readView(count: number): Uint8Array {
-  if (count > SCRATCH_BYTES) return new Uint8Array(count);
-  return (READ_VIEWS[count] ??= READ_SCRATCH.subarray(0, count));
-}
-
-function writeView(bytes: ArrayLike<number>): Uint8Array {
-  const n = bytes.length;
-  const view = n > SCRATCH_BYTES ? new Uint8Array(n) : (WRITE_VIEWS[n] ??= WRITE_SCRATCH.subarray(0, n));
-  for (let i = 0; i < n; i++) view[i] = bytes[i];
-  return view;
-}
-
-/** Job names, one string per chip for every instance ("SHT3x measure"). */
-const STEP_NAMES: { [chip: string]: string } = {};
 
 export abstract class I2cSensor<S extends object = Sample> {
   readonly chip: string;
@@ -151,6 +134,12 @@ export abstract class I2cSensor<S extends object = Sample> {
   #waiter: ((sample: S) => void) | undefined = undefined;
   #more: ((sample: S) => void)[] | undefined = undefined;
   #closed = false;
+  /** Reads fill views of bytes 0..31, writes go through views of 32..63 (above). */
+  #io = new Uint8Array(2 * SCRATCH_BYTES);
+  /** Views of #io by length: [n] reads n bytes, [SCRATCH_BYTES + n] writes n bytes. */
+  #views: Uint8Array[] = [];
+  /** This driver's job name ("SHT3x measure"), made once. */
+  #stepName: string;
 
   constructor(chip: string, options: SensorOptions, addresses: readonly number[]) {
     checkOptions(chip, options);
@@ -160,6 +149,7 @@ export abstract class I2cSensor<S extends object = Sample> {
       throw new RangeError(`${chip}: address 0x${Number(address).toString(16)} is not one of ${addresses.map((a) => "0x" + a.toString(16)).join(", ")}`);
     if (s.hz !== undefined && !(s.hz > 0 && s.hz <= 1_000_000)) throw new RangeError(`${chip}: hz must be in (0, 1000000], got ${s.hz}`);
     this.chip = chip;
+    this.#stepName = chip + " measure";
     this.address = address;
     this.scheduler = options.scheduler;
     this.#onError = options.onError;
@@ -196,6 +186,18 @@ export abstract class I2cSensor<S extends object = Sample> {
     return undefined;
   }
 
+  #readView(count: number): Uint8Array {
+    if (count > SCRATCH_BYTES) return new Uint8Array(count);
+    return (this.#views[count] ??= this.#io.subarray(0, count));
+  }
+
+  #writeView(bytes: ArrayLike<number>): Uint8Array {
+    const n = bytes.length;
+    const view = n > SCRATCH_BYTES ? new Uint8Array(n) : (this.#views[SCRATCH_BYTES + n] ??= this.#io.subarray(SCRATCH_BYTES, SCRATCH_BYTES + n));
+    for (let i = 0; i < n; i++) view[i] = bytes[i];
+    return view;
+  }
+
   /** One write transaction; false (after reporting) when it failed. */
   protected write(operation: string, bytes: ArrayLike<number>, stop = true): boolean {
     if (!this.device) {
@@ -203,7 +205,7 @@ export abstract class I2cSensor<S extends object = Sample> {
       return false;
     }
     try {
-      this.device.write(writeView(bytes), stop);
+      this.device.write(this.#writeView(bytes), stop);
       return true;
     } catch (error) {
       this.fail(operation, error);
@@ -213,12 +215,12 @@ export abstract class I2cSensor<S extends object = Sample> {
 
   /**
    * One read transaction of `count` bytes; undefined (after reporting) when it failed. The
-   * bytes are a view of the drivers' shared buffer, valid until the next read of any driver:
-   * decode them at once, copy what must be kept (`slice()`).
+   * bytes are a view of the driver's buffer, valid until its next read: decode them at once,
+   * copy what must be kept (`slice()`).
    */
   protected read(operation: string, count: number): Uint8Array | undefined {
     if (!this.device) return this.fail(operation, "instance is closed");
-    const view = readView(count);
+    const view = this.#readView(count);
     try {
       this.device.read(view);
       return view;
@@ -233,10 +235,10 @@ export abstract class I2cSensor<S extends object = Sample> {
     return this.read(operation, count);
   }
 
-  /** Reads without reporting: for "is a result there yet" probes whose NACK is not an error. The bytes are shared as read()'s are. */
+  /** Reads without reporting: for "is a result there yet" probes whose NACK is not an error. The bytes are reused as read()'s are. */
   protected tryRead(count: number): Uint8Array | Error {
     if (!this.device) return new Error("instance is closed");
-    const view = readView(count);
+    const view = this.#readView(count);
     try {
       this.device.read(view);
       return view;
@@ -284,11 +286,10 @@ export abstract class I2cSensor<S extends object = Sample> {
       return;
     }
     const wait = result.value > 0 ? result.value : 0;
-    const chip = this.chip;
     const deadline = this.scheduler.now() + wait;
-    // A shared run with this driver as its target, and a name made once per chip: no closure,
-    // options object or string per step (a pass makes one step per wait of every driver).
-    this.#job = this.scheduler.schedule({ name: (STEP_NAMES[chip] ??= chip + " measure"), deadline, run: I2cSensor.#stepJob, target: this });
+    // A shared run with this driver as its target, and a name made once per driver: no closure
+    // or string per step (a pass makes one step per wait of every driver).
+    this.#job = this.scheduler.schedule({ name: this.#stepName, deadline, run: I2cSensor.#stepJob, target: this });
   }
 
   /** The run of every measurement step's job; the job's target is the driver. */

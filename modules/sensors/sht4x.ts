@@ -86,7 +86,7 @@ export class Sht4x extends I2cSensor<Sample> {
     const bytes = this.read("read measurement", 6);
     if (!bytes) return {};
     const out: Sample = {};
-    // Both words before any report: the bytes are the drivers' shared buffer (I2cSensor.read).
+    // Both words before any report: the bytes are the driver's buffer, which a read made by an onError handler would refill (I2cSensor.read).
     const t = decodeWord(bytes, 0);
     const rh = decodeWord(bytes, 1);
     if (typeof t === "number") out.thermometer = { temperature: -45 + (175 * t) / 65535 }; // §4.6
