@@ -53,25 +53,6 @@ export function bmx280MeasurementTimeMax(osT: number, osP: number, osH: number):
   return 1.25 + (osT ? 2.3 * osT : 0) + (osP ? 2.3 * osP + 0.575 : 0) + (osH ? 2.3 * osH + 0.575 : 0);
 }
 
-/**
- * Trimming parameters are per chip, but a simulated fleet's chips all carry the same
- * ones: drivers of one process share equal sets (frozen), up to four kinds, instead of
- * one ~120 B object each. On a device this costs one array slot.
- */
-const CALIBRATIONS: Bmx280Calibration[] = [];
-
-function shareCalibration(c: Bmx280Calibration): Bmx280Calibration {
-  const keys = Object.keys(c) as (keyof Bmx280Calibration)[];
-  for (let i = 0; i < CALIBRATIONS.length; i++) {
-    const k = CALIBRATIONS[i];
-    let same = Object.keys(k).length === keys.length;
-    for (let j = 0; same && j < keys.length; j++) same = k[keys[j]] === c[keys[j]];
-    if (same) return k;
-  }
-  Object.freeze(c);
-  if (CALIBRATIONS.length < 4) CALIBRATIONS.push(c);
-  return c;
-}
 
 export class Bmx280 extends I2cSensor<Sample> {
   readonly chipId: number;
@@ -187,7 +168,7 @@ export class Bmx280 extends I2cSensor<Sample> {
       this.fail("check chip id", `expected 0x${this.chipId.toString(16)}, read 0x${id[0].toString(16)}`, true);
       return false;
     }
-    // A copy: the humidity block below is read into the same shared buffer (I2cSensor.read).
+    // A copy: the humidity block below is read into the same buffer (I2cSensor.read).
     const tp = this.readRegisters("read calibration", BMX280_REGISTERS.calib00, 26)?.slice();
     if (!tp) return false;
     let humidity: Uint8Array | undefined;
@@ -200,7 +181,7 @@ export class Bmx280 extends I2cSensor<Sample> {
       this.fail("read calibration", `implausible trimming values (dig_T1 ${c.T1}, dig_P1 ${c.P1})`, true);
       return false;
     }
-    this.#calibration = shareCalibration(c);
+    this.#calibration = c;
     return true;
   }
 
@@ -221,7 +202,7 @@ export class Bmx280 extends I2cSensor<Sample> {
     if (!b) return {};
     const adcP = (b[0] << 12) | (b[1] << 4) | (b[2] >> 4);
     const adcT = (b[3] << 12) | (b[4] << 4) | (b[5] >> 4);
-    const adcH = this.hasHumidity ? (b[6] << 8) | b[7] : 0x8000; // all raw values before any report (shared buffer)
+    const adcH = this.hasHumidity ? (b[6] << 8) | b[7] : 0x8000; // all raw values before any report (the driver's buffer is reused)
     const out: Sample = {};
     if (adcT === 0x80000) return out; // temperature skipped: nothing can be compensated
     const tFine = temperatureFine(c, adcT);
