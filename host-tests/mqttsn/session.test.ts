@@ -591,3 +591,28 @@ describe("bad input at the client: dropped or answered as the spec says, nothing
     expect(() => new MqttSnSession({ clientId: "a", will: { topic: "a/#", payload: "" } })).toThrow(TypeError);
   });
 });
+
+describe("§6.12 a DISCONNECT in answer to CONNECT", () => {
+  it("is a refusal: CONNECT again after Tretry, then after a wait that doubles, never at once (Paho #248 answers WILLTOPIC so)", () => {
+    const h = new Harness({ will: { topic: "w", payload: "x" }, retryMs: 1000, waitMs: 8000 });
+    h.call((s, now) => s.connect(now));
+    const t0 = h.now;
+    const at: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      h.gw({ type: 0x06 });
+      expect(h.gw({ type: 0x18, duration: undefined })).toEqual([]);
+      const out = h.advance(h.s.timeout()!.deadline - h.now);
+      expect(types(out)).toEqual([0x04]);
+      at.push(h.now - t0);
+    }
+    expect(at).toEqual([1000, 3000, 7000, 15000, 23000]);
+  });
+
+  it("with another gateway known, that one is tried at once", () => {
+    const h = new Harness({ gateways: [GW, GW2] });
+    h.call((s, now) => s.connect(now));
+    const out = h.gw({ type: 0x18, duration: undefined });
+    expect(types(out)).toEqual([0x04]);
+    expect(h.sent[h.sent.length - 1].to.address).toBe(GW2.address);
+  });
+});

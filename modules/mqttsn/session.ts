@@ -194,6 +194,8 @@ export class MqttSnSession {
   /** TWAIT after "rejected: congestion" ends here (0: no wait). */
   #waitUntil = 0;
   #sleepS = 0;
+  /** CONNECTs answered with DISCONNECT in a row. */
+  #refusals = 0;
   #searchAt = Infinity;
   #searchGap = 0;
   #gwInfoAt = Infinity;
@@ -359,6 +361,8 @@ export class MqttSnSession {
       return;
     }
     const g = this.#gw;
+    // A gateway heard from an unspecified source (0.0.0.0: a multicast GWINFO on loopback) answers from its real one.
+    if (g && g.address === "0.0.0.0" && g.port === port) g.address = address;
     if (!g || g.address !== address || g.port !== port) return this.#drop("not from the gateway");
     g.seen = now;
     const c = this.#cur;
@@ -400,10 +404,11 @@ export class MqttSnSession {
         return this.#out(encode({ type: 0x17 }), g, now);
       case 0x18:
         if (c && c.expect === 0x18) return this.#disconnected(c);
-        // §6.12: an unsolicited DISCONNECT: while connected, connect again.
         this.#cur = undefined;
         this.#ev.push({ type: "disconnected", reason: "DISCONNECT from the gateway" });
-        if (s === ACTIVE || s === CONNECTING) this.#connectTo(g, now);
+        // §6.12: an unsolicited DISCONNECT: while connected, connect again.
+        if (s === ACTIVE) this.#connectTo(g, now);
+        else if (s === CONNECTING) this.#refused(g, now); // a refusal of our CONNECT: paced, never a tight loop
         else this.#down("");
         return;
     }
@@ -649,6 +654,7 @@ export class MqttSnSession {
       else this.state = DISCONNECTED;
       return;
     }
+    this.#refusals = 0;
     this.state = ACTIVE;
     g.failed = -1;
     const here = g.address + ":" + g.port;
@@ -794,6 +800,14 @@ export class MqttSnSession {
       this.#ev.push({ type: "wake-failed" });
     } else if (c.op?.k === OP_DISC) this.#disconnected(c);
     else if (this.state !== ASLEEP) this.#lost(now);
+  }
+
+  /** Our CONNECT was answered with DISCONNECT: another gateway, else this one again after a wait that doubles (Tretry up to TWAIT). */
+  #refused(g: Gateway, now: number): void {
+    g.failed = now;
+    const next = this.#best();
+    if (next && next !== g) return this.#connectTo(next, now);
+    this.#waitUntil = now + Math.min(this.#retryMs * 2 ** this.#refusals++, this.#waitMs);
   }
 
   /** The connection is gone: another gateway, else the same one again (§6.13), else search. */
