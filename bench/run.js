@@ -15,6 +15,7 @@ const path = require("path");
 const { spawn } = require("child_process");
 const { ROOT, bundle, spec, runXsnap } = require("../tools/xs");
 const { ensureXsnap } = require("../tools/build-xsnap");
+const moddableMqtt = require("./xs/mqtt-moddable");
 
 function parseArgs(argv) {
   const o = { sliceMs: 150, rounds: 5, node: true, xs: true, out: path.join(__dirname, "results.json"), filters: [] };
@@ -152,8 +153,11 @@ async function main() {
   const started = Date.now();
   const results = [];
   const errors = [];
-  const nodeSel = select(benchFiles(__dirname), opts.filters);
-  const xsSel = select(benchFiles(path.join(__dirname, "xs")), opts.filters);
+  const allFiles = [...benchFiles(__dirname), ...benchFiles(path.join(__dirname, "xs"))].map((f) => path.relative(ROOT, f));
+  // Filters naming only bench/xs/mqtt-moddable.js (not a *.bench.ts file) select it alone.
+  const onlyModdable = opts.filters.length > 0 && opts.filters.every((f) => moddableMqtt.FILE.includes(f) && !allFiles.some((file) => file.includes(f)));
+  const nodeSel = onlyModdable ? { picked: [], caseFilters: [] } : select(benchFiles(__dirname), opts.filters);
+  const xsSel = onlyModdable ? { picked: [], caseFilters: [] } : select(benchFiles(path.join(__dirname, "xs")), opts.filters);
   process.stdout.write(`bench: slices of ${opts.sliceMs} ms, ${opts.rounds} rounds, ours and peer alternating\n`);
   if (opts.node) {
     for (const file of nodeSel.picked) {
@@ -176,6 +180,14 @@ async function main() {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  }
+  // The MQTT clients on the Moddable SDK's own XS (xst, mcsim, mcconfig): skipped, with a line saying so, without $MODDABLE.
+  if (opts.xs && moddableMqtt.selected(opts.filters)) {
+    process.stdout.write("bench: xs bench/xs/mqtt-moddable.js (our MQTT client and the Moddable SDK's, on the SDK's XS)\n");
+    const caseFilters = opts.filters.filter((f) => !moddableMqtt.FILE.includes(f));
+    const r = await moddableMqtt.run({ sliceMs: opts.sliceMs, rounds: opts.rounds, filters: caseFilters }, (text, label) => parseLines(text, results, errors, label));
+    results.push(...r.results);
+    errors.push(...r.errors);
   }
   process.stdout.write("\n" + table(results) + "\n\n");
   process.stdout.write("ratio = ours / peer (median of per-round ratios); above 1 means ours is faster\n");

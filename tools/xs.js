@@ -41,9 +41,10 @@ const VIRTUAL = "\0xs-entry";
 
 /**
  * Bundles `entryCode` (ES module source; its imports are absolute paths or relative to
- * ROOT) into one IIFE script and returns its text.
+ * ROOT) into one IIFE script and returns its text. `plugins`: rollup plugins run before the
+ * module resolution (e.g. to map a host module specifier to a file of ours).
  */
-async function bundle(entryCode, { name = "xs-entry" } = {}) {
+async function bundle(entryCode, { name = "xs-entry", plugins = [] } = {}) {
   const { rollup } = require("rollup");
   const { nodeResolve } = require("@rollup/plugin-node-resolve");
   const warnings = [];
@@ -64,6 +65,7 @@ async function bundle(entryCode, { name = "xs-entry" } = {}) {
           return id === VIRTUAL ? entryCode : null;
         },
       },
+      ...plugins,
       nodeResolve({ extensions: [".ts", ".mjs", ".js", ".json"], rootDir: ROOT, preferBuiltins: false }),
       typescriptPlugin(),
     ],

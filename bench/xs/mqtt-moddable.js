@@ -1,0 +1,390 @@
+// The MQTT client bench against the Moddable SDK's own client, on the SDK's XS (issue 16,
+// "Measure"). Needs a built SDK in $MODDABLE; without one it says so and measures nothing.
+// bench/run.js calls run(); `node bench/xs/mqtt-moddable.js [--quick] [--only=xst,heap,bytecode]`
+// runs it alone and prints the ##bench lines. Three parts:
+//
+// 1. xst: throughput. bench/xs/mqtt-xst.ts bundled (tools/xs.js: rollup) together with the
+//    SDK's client, $MODDABLE/examples/io/tcp/mqttclient/mqttclient.js, read from $MODDABLE
+//    now (never copied into the project), its `timer` and `time` imports mapped to our
+//    stand-ins (bench/xs/mqtt-sdk.ts); run on $MODDABLE/build/bin/lin/release/xst.
+// 2. heap: bench/xs/mqtt-heap-main.js built with `mcconfig -m -p lin -i` (instrumented
+//    release; xst has no way to read its heap counts) and run in mcsim under xvfb-run.
+// 3. bytecode: `mcconfig -m -p lin` (release) of an app with our client modules and the
+//    SDK's client and reconnecting wrapper; the .xsb sizes of what each app would import.
+//
+// Both builds go to a directory under the OS temp dir (mcconfig -o), under flock
+// /tmp/mcsim.lock (other engineers run mcconfig and mcsim too); mcsim is stopped by its PID.
+"use strict";
+
+const fs = require("fs");
+const os = require("os");
+const path = require("path");
+const { spawn } = require("child_process");
+const { ROOT, bundle, runXsnap } = require("../../tools/xs");
+
+const SDK_CLIENT = "examples/io/tcp/mqttclient/mqttclient.js";
+const SDK_CLIENT_MANIFEST = "$(MODDABLE)/examples/io/tcp/mqttclient/manifest_mqttclient.json";
+const SDK_WRAPPER_MANIFEST = "$(MODDABLE)/examples/io/tcp/mqtt/manifest_mqtt.json";
+const SDK_CLIENT_XSB = "~.embedded/network/mqtt/client.xsb"; // specifier embedded:network/mqtt/client
+const SDK_WRAPPER_XSB = "mqtt/js.xsb"; // specifier mqtt/js
+const LOCK = "/tmp/mcsim.lock";
+const SDK_NAME = "Moddable SDK embedded:network/mqtt/client (examples/io/tcp/mqttclient)";
+
+/** The SDK's tools, or a reason why not. */
+function findSdk() {
+  const sdk = process.env.MODDABLE;
+  if (!sdk) return { reason: "MODDABLE is not set: the MQTT client bench against the Moddable SDK is skipped (export MODDABLE=<a built Moddable SDK>)" };
+  const bin = path.join(sdk, "build", "bin", "lin", "release");
+  const tools = { sdk, xst: path.join(bin, "xst"), mcconfig: path.join(bin, "mcconfig"), mcsim: path.join(bin, "mcsim"), client: path.join(sdk, SDK_CLIENT) };
+  for (const k of ["xst", "client"]) {
+    if (!fs.existsSync(tools[k])) return { reason: `MODDABLE=${sdk} but ${tools[k]} is missing: build the SDK's tools (cd $MODDABLE/build/makefiles/lin && make)` };
+  }
+  return tools;
+}
+
+function log(m) {
+  process.stdout.write("  " + m + "\n");
+}
+
+// ---- 1. throughput on xst ---------------------------------------------------------------
+
+/** rollup plugin: the SDK client's host modules `timer` and `time` are our stand-ins. */
+function sdkHostModules() {
+  const sdkFile = JSON.stringify(path.join(ROOT, "bench", "xs", "mqtt-sdk.ts"));
+  const virtual = { timer: `export { SdkTimer as default } from ${sdkFile};`, time: `export { SdkTime as default } from ${sdkFile};` };
+  return {
+    name: "moddable-sdk-host",
+    resolveId: (id) => (id in virtual ? "\0sdk-host:" + id : null),
+    load: (id) => (id.startsWith("\0sdk-host:") ? virtual[id.slice(10)] : null),
+  };
+}
+
+/**
+ * Bundles bench/xs/mqtt-xst.ts with the SDK client and runs it on xst.
+ * o: { mode: "bench"|"verify", sliceMs, rounds, filters, turns, timeoutMs } -> the xsnap-style run result.
+ */
+async function runXst(tools, o) {
+  const entry =
+    `import MQTTClient from ${JSON.stringify(tools.client)};\n` +
+    `import { main } from ${JSON.stringify(path.join(ROOT, "bench", "xs", "mqtt-xst.ts"))};\n` +
+    `main(MQTTClient, ${JSON.stringify({ mode: o.mode, sliceMs: o.sliceMs, rounds: o.rounds, filters: o.filters || [], turns: o.turns || 3 })}, (line) => print(line));\n`;
+  const { code } = await bundle(entry, { name: "mqtt-xst", plugins: [sdkHostModules()] });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xsiot-mqtt-xst-"));
+  try {
+    const script = path.join(dir, "mqtt-xst.js");
+    fs.writeFileSync(script, code);
+    return await runXsnap(tools.xst, script, { timeoutMs: o.timeoutMs || 20 * 60 * 1000 });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---- modules an app imports (for the builds) --------------------------------------------
+
+let ts;
+/** Runtime imports of one of our files: what tsc leaves after removing type-only imports. */
+function runtimeImports(file) {
+  ts = ts || require("typescript");
+  let text = fs.readFileSync(file, "utf8");
+  if (file.endsWith(".ts")) {
+    text = ts.transpileModule(text, { fileName: file, compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, isolatedModules: true } }).outputText;
+  }
+  return ts.preProcessFile(text, true, true).importedFiles.map((f) => f.fileName);
+}
+
+function resolveOurs(from, spec) {
+  const base = path.resolve(path.dirname(from), spec);
+  for (const f of [base, base + ".ts", base + ".js", path.join(base, "index.ts")]) {
+    if (fs.existsSync(f) && fs.statSync(f).isFile()) return f;
+  }
+  throw new Error(`cannot resolve ${spec} from ${path.relative(ROOT, from)}`);
+}
+
+/**
+ * The modules of ours an app with these entries loads (repository paths without extension,
+ * the specifiers mcconfig gives them here), and the host modules it imports.
+ */
+function closure(entries) {
+  const ours = new Map(); // specifier -> file
+  const host = new Set();
+  const todo = entries.map((e) => resolveOurs(path.join(ROOT, "x"), "./" + e));
+  while (todo.length) {
+    const file = todo.pop();
+    const id = path.relative(ROOT, file).replace(/\.(ts|js)$/, "").split(path.sep).join("/");
+    if (ours.has(id)) continue;
+    ours.set(id, file);
+    for (const spec of runtimeImports(file)) {
+      if (spec.startsWith("./") || spec.startsWith("../")) todo.push(resolveOurs(file, spec));
+      else if (/^[\w-]+\//.test(spec) && fs.existsSync(path.join(ROOT, spec.split("/")[0]))) todo.push(resolveOurs(path.join(ROOT, "x"), "./" + spec)); // a repository path (the heap app's imports)
+      else host.add(spec);
+    }
+  }
+  return { ours, host };
+}
+
+function ourClients() {
+  const { require: tsxRequire } = require("tsx/cjs/api");
+  return tsxRequire("./mqtt-ours.ts", __filename).OUR_CLIENTS.map((c) => ({ name: c.name, entries: c.entries }));
+}
+
+/** Writes an app manifest (our modules by repository path, plus `includes`) into a new directory named `name`. */
+function writeApp(parent, name, modules, includes, extra) {
+  const app = path.join(parent, name);
+  fs.mkdirSync(app, { recursive: true });
+  const map = {};
+  for (const [id, file] of modules) map[id] = file.replace(/\.(ts|js)$/, "");
+  const manifest = {
+    include: ["$(MODDABLE)/examples/manifest_base.json", ...includes],
+    typescript: { compiler: path.join(ROOT, "node_modules", ".bin", "tsc") },
+    modules: map,
+    ...extra,
+  };
+  fs.writeFileSync(path.join(app, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+  return app;
+}
+
+/** Runs a shell script under the mcsim/mcconfig lock; resolves { code, out }. */
+function locked(script, env, timeoutMs) {
+  return new Promise((resolve) => {
+    const child = spawn("flock", [LOCK, "sh", "-c", script], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (b) => (out += b));
+    child.stderr.on("data", (b) => (out += b));
+    const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+}
+
+function mcconfigScript(flags) {
+  // PATH: mcconfig runs xsc, xsl and the SDK's other tools by name.
+  return `PATH="$SDKBIN:$PATH" "$MCCONFIG" -m -p lin ${flags} -o "$BUILD" "$APP/manifest.json" > "$LOG" 2>&1 || { echo "mcconfig failed (exit $?), log: $LOG"; tail -20 "$LOG"; exit 3; }`;
+}
+
+function findFiles(dir, suffix) {
+  const out = [];
+  const walk = (d) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (p.endsWith(suffix)) out.push(p);
+    }
+  };
+  if (fs.existsSync(dir)) walk(dir);
+  return out;
+}
+
+// ---- 2. heap in mcsim ---------------------------------------------------------------------
+
+async function runHeap(tools, work) {
+  const { ours } = closure(["bench/xs/mqtt-heap-main"]);
+  const app = writeApp(work, "xsiot-mqtt-heap", ours, [
+    "$(MODDABLE)/modules/base/instrumentation/manifest.json",
+    "$(MODDABLE)/modules/base/debug/manifest.json",
+    "$(MODDABLE)/modules/files/preference/manifest.json",
+    SDK_CLIENT_MANIFEST,
+  ], { creation: { main: "bench/xs/mqtt-heap-main" } });
+  const build = path.join(work, "build-heap");
+  fs.mkdirSync(build, { recursive: true });
+  const so = path.join(build, "bin", "lin", "mc", "instrument", "xsiot-mqtt-heap", "mc.so");
+  const out = path.join(work, "mcsim.out");
+  const pidFile = path.join(work, "mcsim.pid");
+  const script = [
+    mcconfigScript("-i"),
+    // mcsim keeps its preferences there: a fresh one for an independent run (docs/moddable.md)
+    `rm -f /tmp/modpreferences.json`,
+    `xvfb-run -a sh -c 'echo $$ > "$PIDFILE"; exec stdbuf -oL "$MCSIM" "$SO"' > "$OUT" 2>&1 &`,
+    `i=0; while [ $i -lt 600 ] && ! grep -q '^##heap-done' "$OUT" 2>/dev/null; do sleep 0.1; i=$((i+1)); done`,
+    `[ -s "$PIDFILE" ] && kill "$(cat "$PIDFILE")" 2>/dev/null`,
+    `wait`,
+    `grep -q '^##heap-done' "$OUT" || { echo "mcsim printed no ##heap-done in 60 s:"; tail -20 "$OUT"; exit 4; }`,
+  ].join("\n");
+  log("heap: mcconfig -m -p lin -i (instrumented release) + mcsim, under flock " + LOCK);
+  const r = await locked(script, { SDKBIN: path.dirname(tools.xst), MCCONFIG: tools.mcconfig, MCSIM: tools.mcsim, BUILD: build, APP: app, LOG: path.join(work, "heap-build.log"), SO: so, OUT: out, PIDFILE: pidFile }, 10 * 60 * 1000);
+  if (r.code !== 0) throw new Error("heap run failed: " + r.out.trim());
+  const rows = [];
+  for (const line of fs.readFileSync(out, "utf8").split("\n")) {
+    if (line.startsWith("##heap-error ")) throw new Error("heap app: " + JSON.parse(line.slice(13)));
+    if (line.startsWith("##heap ")) rows.push(JSON.parse(line.slice(7)));
+  }
+  return rows;
+}
+
+function median(xs) {
+  const s = xs.slice().sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** 64-bit lin: sizeof(txSlot) (xst -v says "slot 32 bytes"); an ESP32's is 16. */
+const SLOT_BYTES = 32;
+
+function heapResults(rows) {
+  const by = (subject, key) => median(rows.filter((r) => r.subject === subject).map((r) => r[key]));
+  const socket = { slots: by("socket", "slotBytes") / SLOT_BYTES, chunks: by("socket", "chunkBytes") };
+  const of = (subject) => {
+    const slots = by(subject, "slotBytes") / SLOT_BYTES - socket.slots;
+    const chunks = by(subject, "chunkBytes") - socket.chunks;
+    return { slots, chunks, bytes: slots * SLOT_BYTES + chunks, esp32: slots * 16 + chunks };
+  };
+  const sdk = of("sdk");
+  const subjects = [...new Set(rows.map((r) => r.subject))].filter((s) => s !== "socket" && s !== "sdk");
+  return subjects.map((name) => {
+    const ours = of(name);
+    return {
+      name: `mqtt client heap per connected session (${name} vs SDK), XS slots and chunks (mcsim, instrumented)`,
+      unit: "bytes",
+      value: ours.bytes,
+      peer: SDK_NAME,
+      peerValue: sdk.bytes,
+      ratio: sdk.bytes / ours.bytes,
+      engine: "xs",
+      notes:
+        `ours ${ours.slots} slots + ${ours.chunks} B chunks, SDK ${sdk.slots} slots + ${sdk.chunks} B chunks (median of 3, after a warm-up; ` +
+        `a bare socket connection, ${socket.slots} slots + ${socket.chunks} B, subtracted). bytes = slots x 32 (this 64-bit host) + chunks; ` +
+        `with an ESP32's 16-byte slots: ours ${ours.esp32} B, SDK ${sdk.esp32} B. Ours with our outbox on PreferenceStore, keep alive 60 s, ` +
+        `connected and subscribed. ratio = SDK / ours: above 1 means ours is smaller`,
+    };
+  });
+}
+
+// ---- 3. bytecode of a lin release build ----------------------------------------------------
+
+async function runBytecode(tools, work, clients) {
+  const configs = clients.map((c) => ({ name: c.name, entries: c.entries, ...closure(c.entries) }));
+  const all = new Map();
+  for (const c of configs) for (const [id, file] of c.ours) all.set(id, file);
+  // Everything in modules/mqtt too: what a manifest entry "modules/mqtt/*" ships whatever the app imports.
+  const mqttDir = path.join(ROOT, "modules", "mqtt");
+  const everyMqtt = fs.readdirSync(mqttDir).filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith(".d.ts")).map((f) => "modules/mqtt/" + f.replace(/\.(ts|js)$/, ""));
+  for (const id of everyMqtt) all.set(id, path.join(ROOT, id + (fs.existsSync(path.join(ROOT, id + ".ts")) ? ".ts" : ".js")));
+  const app = writeApp(work, "xsiot-mqtt-bytecode", all, [SDK_WRAPPER_MANIFEST], {});
+  fs.writeFileSync(path.join(app, "main.js"), "// never run: the build is for the sizes of its modules\n");
+  const manifestFile = path.join(app, "manifest.json");
+  const manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8"));
+  manifest.modules["*"] = "./main";
+  fs.writeFileSync(manifestFile, JSON.stringify(manifest, null, 2) + "\n");
+  const build = path.join(work, "build-bytecode");
+  fs.mkdirSync(build, { recursive: true });
+  log("bytecode: mcconfig -m -p lin (release), under flock " + LOCK);
+  const r = await locked(mcconfigScript(""), { SDKBIN: path.dirname(tools.xst), MCCONFIG: tools.mcconfig, BUILD: build, APP: app, LOG: path.join(work, "bytecode-build.log") }, 10 * 60 * 1000);
+  if (r.code !== 0) throw new Error("bytecode build failed: " + r.out.trim());
+  const modulesDir = path.join(build, "tmp", "lin", "mc", "release", "xsiot-mqtt-bytecode", "modules");
+  const size = (rel) => {
+    const f = path.join(modulesDir, rel);
+    if (!fs.existsSync(f)) throw new Error("no " + f + " in the build");
+    return fs.statSync(f).size;
+  };
+  const ourSize = (id) => size(id + ".xsb");
+  const sdkClient = size(SDK_CLIENT_XSB);
+  const sdkWrapper = size(SDK_WRAPPER_XSB);
+  const peer = sdkClient + sdkWrapper;
+  const peerName = "Moddable SDK mqttclient + its reconnecting wrapper mqtt/js (same build)";
+  const results = [];
+  const row = (label, ids, extra) => {
+    const list = [...ids].sort();
+    const total = list.reduce((s, id) => s + ourSize(id), 0);
+    results.push({
+      name: `mqtt bytecode shipped, ${label}: .xsb of a lin release build`,
+      unit: "bytes",
+      value: total,
+      peer: peerName,
+      peerValue: peer,
+      ratio: peer / total,
+      engine: "xs",
+      notes:
+        `SDK client ${sdkClient} B + wrapper ${sdkWrapper} B. ${extra} ` +
+        list.map((id) => `${id.replace(/^modules\//, "")} ${ourSize(id)}`).join(", ") +
+        ". ratio = SDK / ours: above 1 means ours is smaller",
+    });
+  };
+  for (const c of configs) {
+    row(`${c.name} app (${c.entries.join(", ")} and what it imports)`, c.ours.keys(), `Host modules imported: ${[...c.host].join(", ") || "none"}.`);
+  }
+  row("all of modules/mqtt (what a manifest entry modules/mqtt/* ships)", everyMqtt, "");
+  return results;
+}
+
+// ---- all three ---------------------------------------------------------------------------
+
+const PARTS = ["xst", "heap", "bytecode"];
+
+/**
+ * o: { sliceMs, rounds, filters (case filters), parts (subset of PARTS) }; onOutput(text, label)
+ * gets the xst output (##bench lines); returns { results (heap and bytecode rows), errors, skipped }.
+ */
+async function run(o, onOutput) {
+  const tools = findSdk();
+  if (!tools.sdk) {
+    log(tools.reason);
+    return { results: [], errors: [], skipped: tools.reason };
+  }
+  const parts = o.parts || PARTS;
+  const results = [];
+  const errors = [];
+  if (parts.includes("xst")) {
+    log("xst: our client and the SDK's over one in-memory broker, alternating (" + tools.xst + ")");
+    const r = await runXst(tools, { mode: "bench", sliceMs: o.sliceMs, rounds: o.rounds, filters: o.filters });
+    onOutput(r.stdout, "xst");
+    if (r.code !== 0 || !/^BENCH-DONE \d+$/m.test(r.stdout)) errors.push(`xst mqtt client bench: exit ${r.code}${r.timedOut ? " (timed out)" : ""}\n${r.stderr.trim()}`);
+  }
+  const wanted = (name) => !o.filters || !o.filters.length || o.filters.some((f) => name.includes(f));
+  if (!parts.includes("heap") && !parts.includes("bytecode")) return { results, errors };
+  if (!fs.existsSync(tools.mcconfig)) {
+    errors.push(`no ${tools.mcconfig}: the heap and bytecode parts need the SDK's mcconfig`);
+    return { results, errors };
+  }
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "xsiot-mqtt-moddable-"));
+  let keep = false;
+  try {
+    if (parts.includes("heap") && wanted("mqtt client heap")) {
+      try {
+        results.push(...heapResults(await runHeap(tools, work)));
+      } catch (e) {
+        keep = true;
+        errors.push(`mqtt client heap: ${e.message} (files kept in ${work})`);
+      }
+    }
+    if (parts.includes("bytecode") && wanted("mqtt bytecode")) {
+      try {
+        results.push(...(await runBytecode(tools, work, ourClients())));
+      } catch (e) {
+        keep = true;
+        errors.push(`mqtt bytecode: ${e.message} (files kept in ${work})`);
+      }
+    }
+  } finally {
+    if (!keep) fs.rmSync(work, { recursive: true, force: true });
+  }
+  for (const r of results) log(`[xs] ${r.name}: ${r.value} ${r.unit} vs ${r.peerValue}`);
+  return { results, errors };
+}
+
+const FILE = "bench/xs/mqtt-moddable.js";
+
+/** True when bench/run.js's filters select this bench (or there are none): a filter names this file or its cases. */
+function selected(filters) {
+  return !filters.length || filters.some((f) => (FILE + " mqtt client on xst, mqtt client heap per connected session, mqtt bytecode shipped").includes(f));
+}
+
+module.exports = { run, runXst, selected, findSdk, closure, PARTS, FILE };
+
+if (require.main === module) {
+  const args = process.argv.slice(2);
+  const quick = args.includes("--quick");
+  const only = args.find((a) => a.startsWith("--only="));
+  const o = { sliceMs: quick ? 50 : 150, rounds: quick ? 3 : 5, filters: args.filter((a) => !a.startsWith("--")), parts: only ? only.slice(7).split(",") : PARTS };
+  run(o, (text) => process.stdout.write(text)).then(
+    (r) => {
+      for (const x of r.results) process.stdout.write("##bench " + JSON.stringify(x) + "\n");
+      if (r.errors.length) process.stdout.write("errors:\n  " + r.errors.join("\n  ") + "\n");
+      process.exit(r.errors.length ? 1 : 0);
+    },
+    (e) => {
+      process.stderr.write(String(e && e.stack ? e.stack : e) + "\n");
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,110 @@
+/*
+ * THE ADAPTER: our MQTT client (modules/mqtt) in the client bench (bench/xs/mqtt-*).
+ *
+ * Everything the bench knows about our client's API is in this file: when the API changes,
+ * update this file only (the xst throughput bench, the mcsim heap app and the bytecode
+ * build all go through it; bench/README.md, "MQTT clients on the Moddable SDK's XS").
+ *
+ * Each entry of OUR_CLIENTS is one build of our client:
+ * - `name`: how the bench labels it;
+ * - `entries`: the modules an app with this client imports (repository paths without
+ *   extension): the bytecode figure is the .xsb of everything they import, transitively;
+ * - `shared(env)`: what an app has once whatever its clients (the scheduler), made before
+ *   the heap of a session is measured, so it is not counted in it;
+ * - `create(env, shared, events)`: one client, connecting at once to env.TCP's broker with
+ *   env.clientId, a clean session, env.keepAlive, our outbox on env.storage; it reports what
+ *   happens through `events` (bench/xs/mqtt-bench-api.ts) and answers BenchClient.
+ *
+ * Rules, so that the figures stay comparable with the SDK client's (bench/xs/mqtt-sdk.ts):
+ * publish what an app would publish, through the public API (an options object reused from
+ * call to call is fine: the SDK driver does the same; preparing the topic once at creation
+ * is fine if the public API offers it, since an app would do it too), and count a message
+ * as delivered or received only when the client says so.
+ */
+import { MqttClient as MqttClient311 } from "../../modules/mqtt/client311";
+import { MqttClient } from "../../modules/mqtt/client";
+import type { MqttClientOptions } from "../../modules/mqtt/client";
+import type { PublishOptions } from "../../modules/mqtt/session-core";
+import { Scheduler } from "../../modules/scheduler/scheduler";
+import type { BenchClient, BenchEvents, ClientEnv } from "./mqtt-bench-api";
+
+export interface OurClientConfig {
+  name: string;
+  entries: string[];
+  shared(env: ClientEnv): unknown;
+  create(env: ClientEnv, shared: unknown, events: BenchEvents): BenchClient;
+}
+
+type ClientClass = new (options: MqttClientOptions) => MqttClient311 | MqttClient;
+
+const QOS0: PublishOptions = Object.freeze({ qos: 0 });
+const QOS1: PublishOptions = Object.freeze({ qos: 1 });
+
+class OurBenchClient implements BenchClient {
+  readonly client: MqttClient311 | MqttClient;
+  readonly topic: string;
+  readonly events: BenchEvents;
+
+  constructor(Client: ClientClass, version: 4 | 5, env: ClientEnv, scheduler: Scheduler, events: BenchEvents) {
+    this.topic = env.topic;
+    this.events = events;
+    this.client = new Client({
+      socket: { io: env.TCP as unknown as MqttClientOptions["socket"]["io"], host: "broker.bench", port: 1883 },
+      scheduler,
+      storage: env.storage,
+      clientId: env.clientId,
+      version,
+      clean: true,
+      keepAlive: env.keepAlive,
+      reconnect: false,
+      onConnect() {
+        events.connected();
+      },
+      onDelivered(_result, error) {
+        if (error) events.error(error);
+        else events.delivered();
+      },
+      onMessage(message) {
+        events.message(message.payload.length, message.payload);
+      },
+      onError(error) {
+        events.error(error);
+      },
+    });
+  }
+
+  publish(payload: Uint8Array, qos: 0 | 1): void {
+    this.client.publish(this.topic, payload, qos ? QOS1 : QOS0);
+  }
+
+  subscribe(filter: string, qos: 0 | 1): void {
+    const events = this.events;
+    this.client.subscribe(filter, { qos }, undefined, (error) => {
+      if (error) events.error(error);
+      else events.subscribed();
+    });
+  }
+
+  close(): void {
+    this.client.end();
+  }
+}
+
+function sharedScheduler(env: ClientEnv): Scheduler {
+  return new Scheduler({ clock: env.clock });
+}
+
+export const OUR_CLIENTS: OurClientConfig[] = [
+  {
+    name: "ours 3.1.1",
+    entries: ["modules/mqtt/client311"],
+    shared: sharedScheduler,
+    create: (env, shared, events) => new OurBenchClient(MqttClient311, 4, env, shared as Scheduler, events),
+  },
+  {
+    name: "ours 5.0",
+    entries: ["modules/mqtt/client"],
+    shared: sharedScheduler,
+    create: (env, shared, events) => new OurBenchClient(MqttClient, 5, env, shared as Scheduler, events),
+  },
+];
