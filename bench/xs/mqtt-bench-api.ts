@@ -38,8 +38,14 @@ export interface BenchEvents {
   error(error: unknown): void;
 }
 
-/** The calls the phases make. */
+/**
+ * The calls the phases make. Made in two steps, so that the heap figure counts the client
+ * alone: the factory prepares what the app holds (its options and callbacks), connect()
+ * creates the client itself, which connects at once.
+ */
 export interface BenchClient {
+  /** Creates the client (it connects to env.TCP's broker at once). */
+  connect(): void;
   /** Publishes `payload` to the env's topic; a QoS 1 completion comes back as events.delivered(). */
   publish(payload: Uint8Array, qos: 0 | 1): void;
   subscribe(filter: string, qos: 0 | 1): void;

@@ -9,7 +9,7 @@
  * use), read right after Debug.gc() (a full collection), before and after one client is
  * created, connected (CONNACK) and subscribed (SUBACK) over the bench's in-memory broker
  * (bench/xs/mqtt-broker.ts), everything else made beforehand (the app's scheduler, the
- * event objects that count for the bench, the client's environment). The same is measured
+ * app's options and callbacks for the client, the objects that count for the bench). The same is measured
  * for a bare socket connection (what a connection costs the broker and the socket, which a
  * device does not pay in its XS heap) and subtracted. Each subject is measured REPEAT times
  * after one warm-up instance; the instances are kept alive. Our clients get the device's
@@ -58,9 +58,9 @@ function bareConnection(subject) {
 
 function session(subject, create) {
 	const side = new Side(bench, subject);
-	const env = bench.env("heap-" + keptCount);
+	side.client = create(bench.env("heap-" + keptCount), side); // the app's options and callbacks: not counted
 	const before = heap();
-	bench.connect(side, env, create);
+	bench.connect(side); // the client: created, connected, subscribed
 	const after = heap();
 	kept[keptCount++] = side;
 	return { subject, slotBytes: after.slots - before.slots, chunkBytes: after.chunks - before.chunks };

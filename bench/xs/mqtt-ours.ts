@@ -11,9 +11,12 @@
  *   extension): the bytecode figure is the .xsb of everything they import, transitively;
  * - `shared(env)`: what an app has once whatever its clients (the scheduler), made before
  *   the heap of a session is measured, so it is not counted in it;
- * - `create(env, shared, events)`: one client, connecting at once to env.TCP's broker with
- *   env.clientId, a clean session, env.keepAlive, our outbox on env.storage; it reports what
- *   happens through `events` (bench/xs/mqtt-bench-api.ts) and answers BenchClient.
+ * - `create(env, shared, events)`: prepares what an app holds to use one client (its
+ *   options, its callbacks); then BenchClient.connect() creates the client, which connects at
+ *   once to env.TCP's broker with env.clientId, a clean session, env.keepAlive and our outbox
+ *   on env.storage. The client reports what happens through `events`
+ *   (bench/xs/mqtt-bench-api.ts). The heap figure counts what connect() makes, not what
+ *   create() made.
  *
  * Rules, so that the figures stay comparable with the SDK client's (bench/xs/mqtt-sdk.ts):
  * publish what an app would publish, through the public API (an options object reused from
@@ -41,14 +44,22 @@ const QOS0: PublishOptions = Object.freeze({ qos: 0 });
 const QOS1: PublishOptions = Object.freeze({ qos: 1 });
 
 class OurBenchClient implements BenchClient {
-  readonly client: MqttClient311 | MqttClient;
+  client!: MqttClient311 | MqttClient;
+  readonly Client: ClientClass;
+  readonly options: MqttClientOptions;
   readonly topic: string;
   readonly events: BenchEvents;
+  readonly subscribed: (error: unknown) => void;
 
   constructor(Client: ClientClass, version: 4 | 5, env: ClientEnv, scheduler: Scheduler, events: BenchEvents) {
+    this.Client = Client;
     this.topic = env.topic;
     this.events = events;
-    this.client = new Client({
+    this.subscribed = (error) => {
+      if (error) events.error(error);
+      else events.subscribed();
+    };
+    this.options = {
       socket: { io: env.TCP as unknown as MqttClientOptions["socket"]["io"], host: "broker.bench", port: 1883 },
       scheduler,
       storage: env.storage,
@@ -70,7 +81,11 @@ class OurBenchClient implements BenchClient {
       onError(error) {
         events.error(error);
       },
-    });
+    };
+  }
+
+  connect(): void {
+    this.client = new this.Client(this.options);
   }
 
   publish(payload: Uint8Array, qos: 0 | 1): void {
@@ -78,11 +93,7 @@ class OurBenchClient implements BenchClient {
   }
 
   subscribe(filter: string, qos: 0 | 1): void {
-    const events = this.events;
-    this.client.subscribe(filter, { qos }, undefined, (error) => {
-      if (error) events.error(error);
-      else events.subscribed();
-    });
+    this.client.subscribe(filter, { qos }, undefined, this.subscribed);
   }
 
   close(): void {

@@ -159,16 +159,17 @@ export class MqttBench {
   /** Creates a client, connects it and subscribes it to the bench topic at QoS 1 (see connect()); a side of the bench. */
   add(name: string, create: ClientFactory): Side {
     const side = new Side(this, name);
-    this.connect(side, this.env("bench-" + this.sides.length), create);
+    side.client = create(this.env("bench-" + this.sides.length), side);
+    this.connect(side);
     this.sides.push(side);
     return side;
   }
 
-  /** Creates `side`'s client in `env`, connects it and subscribes it to the bench topic at QoS 1; throws if it does not get there. */
-  connect(side: Side, env: ClientEnv, create: ClientFactory): void {
+  /** Creates `side`'s client (side.client.connect()), lets it connect and subscribes it to the bench topic at QoS 1; throws if it does not get there. */
+  connect(side: Side): void {
     const name = side.name;
     const before = this.broker.opened;
-    side.client = create(env, side);
+    side.client.connect();
     this.loop.run();
     const opened = this.broker.opened - before;
     if (opened !== 1 || !this.broker.last) throw new Error(`${name}: opened ${opened} connections, expected 1`);

@@ -103,7 +103,9 @@ export function createSdkClient(MQTTClient: SdkClientClass, env: ClientEnv, even
 }
 
 class SdkDriver implements BenchClient {
-  readonly client: InstanceType<SdkClientClass>;
+  readonly MQTTClient: SdkClientClass;
+  readonly options: Record<string, unknown>;
+  client!: InstanceType<SdkClientClass>;
   /** Room the client last reported (its write() and onWritable answer it). */
   writable = 0;
   nextId = 0;
@@ -117,7 +119,8 @@ class SdkDriver implements BenchClient {
     this.qos0 = { topic: env.topic };
     this.qos1 = { topic: env.topic, QoS: 1, id: 0 };
     const d = this;
-    this.client = new MQTTClient({
+    this.MQTTClient = MQTTClient;
+    this.options = {
       host: "broker.bench",
       port: 1883,
       id: env.clientId,
@@ -152,7 +155,11 @@ class SdkDriver implements BenchClient {
       onError() {
         events.error(new Error("the SDK client reported an error (it traces the reason)"));
       },
-    });
+    };
+  }
+
+  connect(): void {
+    this.client = new this.MQTTClient(this.options);
   }
 
   publish(payload: Uint8Array, qos: 0 | 1): void {

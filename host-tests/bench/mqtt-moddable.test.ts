@@ -37,6 +37,7 @@ function dropping(inner: (env: ClientEnv, events: BenchEvents) => BenchClient, e
         if (qos === 0 && ++n % every === 0) return;
         c.publish(payload, qos);
       },
+      connect: () => c.connect(),
       subscribe: (f, q) => c.subscribe(f, q),
       close: () => c.close(),
     };
