@@ -10,6 +10,9 @@
  *   broker=mqtt://host:port   MQTT broker (default mqtt://127.0.0.1:1883)
  *   protocol=mqtt311|mqtt5|coap, coap=coap://host:port/path, id=DEVICE_ID,
  *   interval=SECONDS (sampling and telemetry), ssid=/password= (Wi-Fi, ESP32)
+ *   key=HEX (the command key, 16..64 bytes, provisioned when the flash holds none),
+ *   coapport=N (the device's CoAP server port, default 5683), homeassistant=1 (publish
+ *   Home Assistant discovery on each connection)
  *   tlsca=, tlscert=, tlskey=  with broker=mqtts://: the broker's CA certificate, and the
  *     device's client certificate and key for mutual TLS, each the base64 of its DER (the
  *     key PKCS#8; an RSA key: the SDK's TLS signs with RSA only), provisioned into flash
@@ -22,6 +25,7 @@ import { getBoard } from "../boards/index";
 import { boardName, createModdablePlatform } from "../modules/platform/moddable/platform";
 import { startApp } from "./app";
 import { decodeBase64url } from "../modules/telemetry/senml";
+import { fromHex } from "../modules/config/auth";
 import type { TlsCredentials } from "../modules/config/tls-credentials";
 import { boardIo, HARDWARE } from "./hardware";
 
@@ -111,6 +115,12 @@ if (coap) {
   provisioned["coap.gatewayPort"] = coap.port;
   provisioned["coap.gatewayPath"] = coap.path;
 }
+const coapPort = Number(text("coapport") ?? "NaN");
+if (coapPort >= 1 && coapPort <= 65535) provisioned["coap.listenPort"] = coapPort;
+else if (text("coapport")) log(`config: coapport "${text("coapport")}" is not a port; using the default`);
+const keyText = text("key");
+const key = keyText ? fromHex(keyText) : undefined;
+if (keyText && !(key && key.length >= 16 && key.length <= 64)) log("config: key is not 16..64 bytes of hex; no command key provisioned");
 const protocol = text("protocol");
 if (protocol === "mqtt311" || protocol === "mqtt5" || protocol === "coap") provisioned.protocol = protocol;
 // interval=SECONDS is a factory value like broker=: a remote config/patch of the intervals wins and is kept.
@@ -127,7 +137,9 @@ try {
     board,
     deviceId: text("id") ?? "xs-iot-" + board.name,
     provisioned,
+    key: key && key.length >= 16 && key.length <= 64 ? key : undefined,
     tls: tlsFromConfig(),
+    overrides: { homeAssistant: text("homeassistant") === "1" },
     onReading(r) {
       const s = r.sample;
       log(`reading ${r.seq}: ${s.thermometer ? s.thermometer.temperature.toFixed(2) + " C " : ""}${s.hygrometer ? s.hygrometer.humidity.toFixed(1) + " %RH " : ""}${s.carbonDioxideDetector ? s.carbonDioxideDetector.CO2.toFixed(0) + " ppm" : ""}`);

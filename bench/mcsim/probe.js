@@ -1,39 +1,42 @@
 /*
  * Memory probe for the runs of tools/mcsim-memory.js in Moddable's simulator (lin, built with
- * `mcconfig -i`): every PERIOD_MS it reads the SDK's instrumentation (modules/base/
- * instrumentation: the machine's slots and chunk bytes in use, XS stack peak, keys, garbage
- * collections) and prints one line the tool parses:
+ * `mcconfig -i`). Every PERIOD_MS it prints what the SDK's instrumentation (modules/base/
+ * instrumentation) says the machine uses, garbage not yet collected included:
  *
- *   ##mem t=<ms> slots=<bytes> chunks=<bytes> stack=<bytes> keys=<n> gc=<n> promises=<n>
+ *   ##mem t=<ms> slots=<bytes> chunks=<bytes> stack=<bytes> keys=<n>
  *
- * "In use" counts what was allocated since the last collection too; the line after the
- * collection count moved is the closest to what was live at that collection (the tool keeps
- * those apart). The probe never forces a collection: the app collects when its fixed heap is
- * full, as on the device. Not preload-safe and not meant to be: the bench build never preloads
- * it, and the firmware never includes it.
+ * and every LIVE_EVERY-th time it first collects garbage (the SDK's `debug` module, Debug.gc()),
+ * so that line says what was live then:
+ *
+ *   ##live t=<ms> slots=<bytes> chunks=<bytes> stack=<bytes> keys=<n>
+ *
+ * The forced collections only take garbage earlier than the app's own would; they make no
+ * object live. Not preload-safe and not meant to be: the bench build does not preload it, and
+ * the firmware never includes it.
  */
 import Instrumentation from "instrumentation";
+import Debug from "debug";
 import Timer from "timer";
 
-const PERIOD_MS = 200;
+const PERIOD_MS = 1000;
+const LIVE_EVERY = 5;
 
 export function startProbe() {
   const slots = Instrumentation.map("XS Slot Heap Used");
   const chunks = Instrumentation.map("XS Chunk Heap Used");
   const stack = Instrumentation.map("XS Stack Used");
   const keys = Instrumentation.map("XS Keys Used");
-  const gc = Instrumentation.map("XS Garbage Collection Count");
-  const promises = Instrumentation.map("XS Promises Settled");
   const start = Date.now();
+  let n = 0;
   const sample = () => {
+    const live = n++ % LIVE_EVERY === 0;
+    if (live) Debug.gc();
     trace(
-      "##mem t=" + (Date.now() - start) +
+      (live ? "##live t=" : "##mem t=") + (Date.now() - start) +
         " slots=" + Instrumentation.get(slots) +
         " chunks=" + Instrumentation.get(chunks) +
         " stack=" + Instrumentation.get(stack) +
-        " keys=" + Instrumentation.get(keys) +
-        " gc=" + Instrumentation.get(gc) +
-        " promises=" + Instrumentation.get(promises) + "\n",
+        " keys=" + Instrumentation.get(keys) + "\n",
     );
   };
   sample();
