@@ -76,10 +76,13 @@ simulated sensors on a simulated I2C bus, publishing SenML telemetry.
                         with --devices N, DEVICE_ID-001 ..., so 4+ characters fewer)
   --board NAME          board definition (default sim): ${Object.keys(boards).join(", ")}
   --devices N           run N independent devices (default 1)
-  --interval SECONDS    sampling and telemetry interval, fractions allowed (default 5)
+  --interval SECONDS    sampling and telemetry interval, 0.01 to 86400, fractions
+                        allowed (default 5); the device's initial sampling.intervalS
+                        and telemetry.intervalS: a remote config change wins
   --qos 0|1|2           telemetry QoS (default 1); CoAP: 0 = NON, 1/2 = CON
-  --readings N          exit 0 once every device has sent N readings (and, at
-                        QoS 1/2, had them acknowledged); non-zero on failure or timeout
+  --readings N          each device takes exactly N readings; exit 0 once every
+                        device has sent them (and, at QoS 1/2, had them
+                        acknowledged); non-zero on failure or timeout
   --duration SECONDS    stop after this long (device time)
   --timeout SECONDS     with --readings: give up after this long (default: 60 + 3 x N x interval)
   --clock real|virtual  real time (default) or virtual time, as fast as possible
