@@ -29,11 +29,12 @@
 import type { Clock, TimerHandle } from "../modules/platform/clock";
 import type { Platform, PlatformIo } from "../modules/platform/platform";
 import type { KeyValueStore } from "../modules/platform/storage";
-import type { Crypto, Power, RtcMemory, WakeCause } from "../modules/platform/system";
+import type { Crypto, LightSleepEnd, Power, RtcMemory, WakeCause } from "../modules/platform/system";
 import { hmacSha256 } from "../modules/platform/sha256";
 import { FlashStore } from "./flash-store";
 import { I2cBus } from "./i2c";
 import { fillFromState, prngState } from "./prng";
+import type { DeviceEnergy } from "./energy-account";
 import { SimRtcMemory } from "./rtc-memory";
 import { SimNetwork } from "./udp-network";
 import { FIRES_TARGETS, VirtualClock } from "./virtual-clock";
@@ -92,6 +93,8 @@ export interface SimDeviceOptions {
   restartDelayMs?: number;
   /** After this many crashes the device halts instead of rebooting (default 100): no endless crash loop. */
   maxCrashes?: number;
+  /** Accounts the device's energy per power state (sim/energy-account.ts); none by default. */
+  energy?: DeviceEnergy;
 }
 
 export type DeviceEventType = "boot" | "sleep" | "restart" | "crash" | "power-loss" | "stop" | "halt";
@@ -125,6 +128,8 @@ interface Closable {
 const INVOKE: unique symbol = Symbol("SimDevice.invoke");
 const DEEP_SLEEP: unique symbol = Symbol("SimDevice.deepSleep");
 const RESTART: unique symbol = Symbol("SimDevice.restart");
+const LIGHT_SLEEP: unique symbol = Symbol("SimDevice.lightSleep");
+const NOTE: unique symbol = Symbol("SimDevice.note");
 const LOG: unique symbol = Symbol("SimDevice.log");
 
 class Incarnation {
@@ -227,6 +232,17 @@ class BootPower implements Power {
   restart(): never {
     return this.#inc.device[RESTART](this.#inc);
   }
+  lightSleep(durationMs: number, keepWifi: boolean): LightSleepEnd {
+    return this.#inc.device[LIGHT_SLEEP](this.#inc, durationMs, keepWifi);
+  }
+  setWakePins(pins: readonly number[], level: 0 | 1): void {
+    if (!Array.isArray(pins) || pins.some((p) => !(Number.isInteger(p) && p >= 0 && p <= 48))) throw new RangeError("setWakePins: pins must be GPIO numbers 0..48");
+    if (level !== 0 && level !== 1) throw new RangeError("setWakePins: level must be 0 or 1");
+    // The simulator's external wake is SimDevice.wake(); the pins are only checked here.
+  }
+  note(what: string): void {
+    this.#inc.device[NOTE](this.#inc, what);
+  }
 }
 
 /**
@@ -317,6 +333,8 @@ function guardFor(key: string): (this: unknown, ...args: unknown[]) => unknown {
     const track = trackOf(this);
     if (!(track instanceof IoCallbacks)) throw new TypeError(`SimDevice: IO callback ${key} invoked without its instance as this (ECMA-419 §8)`);
     const inc = track.inc;
+    // A socket with data to read: the radio received it (I2C instances have no onReadable).
+    if (key === "onReadable" && inc.alive && inc.device.energy) inc.device.energy.traffic(inc.device.clock.now(), typeof args[0] === "number" ? args[0] : 0, false);
     return inc.device[INVOKE](inc, track[key] as (...args: unknown[]) => unknown, this, args);
   });
 }
@@ -326,7 +344,20 @@ function guardFor(key: string): (this: unknown, ...args: unknown[]) => unknown {
  * ends in, through openTcp & co.). Its callbacks run only while the incarnation
  * lives (and a throw from them is a crash); it is tracked so teardown closes it.
  */
-function openIo(inc: Incarnation, Base: new (options: any) => Closable, options: any): Closable {
+/** With an energy account: bytes written or sent on a socket are traffic (the radio is on). */
+function countTraffic(inc: Incarnation, io: { write?: unknown; send?: unknown }): void {
+  for (const key of ["write", "send"] as const) {
+    const base = io[key];
+    if (typeof base !== "function") continue;
+    io[key] = function (this: unknown, data: unknown, ...rest: unknown[]) {
+      const n = (data as { byteLength?: unknown } | null)?.byteLength;
+      if (inc.alive) inc.device.energy?.traffic(inc.device.clock.now(), typeof n === "number" ? n : 0, true);
+      return base.call(this, data, ...rest);
+    };
+  }
+}
+
+function openIo(inc: Incarnation, Base: new (options: any) => Closable, options: any, net = false): Closable {
   if (!inc.alive) throw new SleepSignal("deep-sleep", 0);
   let wrapped = options;
   let callbacks: IoCallbacks | undefined;
@@ -343,6 +374,7 @@ function openIo(inc: Incarnation, Base: new (options: any) => Closable, options:
   }
   const io = new Base(wrapped) as Tracked;
   const track = callbacks ?? inc;
+  if (inc.device.energy && net) countTraffic(inc, io as unknown as { write?: unknown; send?: unknown });
   if (Object.isExtensible(io)) {
     io[TRACK] = track;
     // The class's own close() is found on the prototype when closeTracked runs;
@@ -365,11 +397,11 @@ const DEVICE_CRYPTO: unique symbol = Symbol("SimDevice.crypto");
 
 function openTcp(inc: Incarnation, options: unknown): Closable {
   if (!new.target) throw new TypeError("IO constructors must be called with new");
-  return openIo(inc, (inc.device[DEVICE_IO]().TCP ?? missingIo("TCP")) as Ctor, options);
+  return openIo(inc, (inc.device[DEVICE_IO]().TCP ?? missingIo("TCP")) as Ctor, options, true);
 }
 function openUdp(inc: Incarnation, options: unknown): Closable {
   if (!new.target) throw new TypeError("IO constructors must be called with new");
-  return openIo(inc, (inc.device[DEVICE_IO]().UDP ?? missingIo("UDP")) as Ctor, options);
+  return openIo(inc, (inc.device[DEVICE_IO]().UDP ?? missingIo("UDP")) as Ctor, options, true);
 }
 function openI2c(inc: Incarnation, options: unknown): Closable {
   if (!new.target) throw new TypeError("IO constructors must be called with new");
@@ -377,7 +409,7 @@ function openI2c(inc: Incarnation, options: unknown): Closable {
 }
 function openTls(inc: Incarnation, options: unknown): Closable {
   if (!new.target) throw new TypeError("IO constructors must be called with new");
-  return openIo(inc, inc.device[DEVICE_IO]().TLS as unknown as Ctor, options);
+  return openIo(inc, inc.device[DEVICE_IO]().TLS as unknown as Ctor, options, true);
 }
 function openAnalog(inc: Incarnation, options: unknown): Closable {
   if (!new.target) throw new TypeError("IO constructors must be called with new");
@@ -472,6 +504,8 @@ export class SimDevice {
   readonly rtc: RtcMemory & { powerOn?(): void };
   /** What the caller passed as `board` (an own property only then: the prototype's undefined otherwise). */
   declare readonly board: unknown;
+  /** The energy account, when one was given (an own property only then). */
+  declare readonly energy: DeviceEnergy | undefined;
   /** The events: none, the first alone (a one-event array costs a device ~56 B more), then an array. */
   #events: DeviceEvent | DeviceEvent[] | undefined;
   #crashes: CrashRecord[] | undefined;
@@ -515,6 +549,7 @@ export class SimDevice {
     this.clock = options.clock;
     this.name = options.name ?? "device";
     if (options.board !== undefined) this.board = options.board;
+    if (options.energy !== undefined) (this as { energy: DeviceEnergy }).energy = options.energy;
     this.flash = options.flash ?? new FlashStore();
     this.rtc = options.rtc ?? new SimRtcMemory();
     this.#io = new DeviceIo(options.io ?? {});
@@ -682,6 +717,7 @@ export class SimDevice {
     self.#state = "awake";
     const platform = SimDevice.#makePlatform(self, inc, cause);
     self.#platform = platform;
+    self.energy?.boot(self.clock.now());
     SimDevice.#event(self, { type: "boot", cause });
     let result: unknown;
     try {
@@ -737,6 +773,7 @@ export class SimDevice {
   /** @internal */
   [INVOKE](inc: Incarnation, fn: (...args: any[]) => unknown, thisArg: unknown, args: unknown[]): unknown {
     if (!inc.alive) return undefined;
+    this.energy?.activity(this.clock.now());
     try {
       return fn.apply(thisArg, args);
     } catch (error) {
@@ -777,6 +814,7 @@ export class SimDevice {
     this.sleeps++;
     this.#state = "asleep";
     this.#sleepStartedAt = this.clock.now();
+    this.energy?.deepSleep(this.#sleepStartedAt);
     SimDevice.#event(this, { type: "sleep", durationMs });
     SimDevice.#later(this, durationMs, () => SimDevice.#wake(this, "deep-sleep"));
     throw new SleepSignal("deep-sleep", durationMs);
@@ -793,6 +831,22 @@ export class SimDevice {
     throw new SleepSignal("restart", 0);
   }
 
+  /**
+   * @internal Light sleep: the app stays; the time to its next timer (or IO callback) passes
+   * asleep, with the radio off unless `keepWifi` (the clock jumps: nothing to do but account).
+   */
+  [LIGHT_SLEEP](inc: Incarnation, durationMs: number, keepWifi: boolean): LightSleepEnd {
+    if (typeof durationMs !== "number" || !(durationMs >= 0))
+      throw new RangeError(`lightSleep: duration must be a number of ms >= 0, got ${durationMs}`);
+    if (inc.alive) this.energy?.lightSleep(this.clock.now(), !!keepWifi);
+    return keepWifi ? "kept" : "deferred";
+  }
+
+  /** @internal Power.note: the job that runs now, for the energy timeline. */
+  [NOTE](inc: Incarnation, what: string): void {
+    if (inc.alive) this.energy?.note(this.clock.now(), String(what));
+  }
+
   static #makePlatform(self: SimDevice, inc: Incarnation, cause: WakeCause): SimPlatform {
     return Object.freeze(new BootPlatform(inc, cause));
   }
@@ -805,7 +859,7 @@ export class SimDevice {
 
 // Defaults every device reads from the prototype until it has its own value (fields less per device).
 // (Only for values most devices never set: one set after construction goes to a property array.)
-Object.assign(SimDevice.prototype, { board: undefined, logLimit: 0, eventLimit: 1000 });
+Object.assign(SimDevice.prototype, { board: undefined, energy: undefined, logLimit: 0, eventLimit: 1000 });
 
 /**
  * The Platform of one boot. What is the device's (name, board, storage, rtc,

@@ -18,16 +18,37 @@ export interface RtcMemory {
 
 export type WakeCause = "power-on" | "deep-sleep" | "restart" | "watchdog" | "external";
 
+/** What ended a light sleep (Power.lightSleep). */
+export type LightSleepEnd = "timer" | "pin" | "kept" | "deferred";
+
 export interface Power {
   /** Why this boot happened. */
   readonly wakeCause: WakeCause;
   /**
    * Deep sleep for `durationMs`: RAM is lost, RTC memory and flash are kept, and
-   * the app boots again from scratch. Does not return.
+   * the app boots again from scratch (or earlier, on a wake pin: cause "external"). Does not return.
    */
   deepSleep(durationMs: number): never;
   /** Software restart: like deep sleep of zero length with cause "restart". Does not return. */
   restart(): never;
+  /**
+   * Light sleep for up to `durationMs`: CPU paused, RAM and the app kept.
+   * - `keepWifi`: the association is kept; the chip sleeps between DTIM beacons whenever it is
+   *   idle (ESP-IDF automatic light sleep). Returns "kept" at once.
+   * - otherwise the radio is off (close the links first): on the ESP32 the call returns after
+   *   the sleep, "timer" or "pin" (a wake pin); where the host cannot stop (the simulators) it
+   *   returns "deferred" at once and the time to the next timer passes asleep with the radio
+   *   off (the clock jumps).
+   */
+  lightSleep(durationMs: number, keepWifi: boolean): LightSleepEnd;
+  /**
+   * The GPIOs that end a light or deep sleep when one of them is at `level` (ESP32/-S3: EXT1 on
+   * RTC GPIOs for deep sleep; ESP32-C3: GPIO0-5 for deep sleep; any GPIO for light sleep).
+   * An empty list clears them. RangeError for a pin the chip cannot wake on.
+   */
+  setWakePins(pins: readonly number[], level: 0 | 1): void;
+  /** For the simulator's energy timeline: what runs now (a job's name). Optional; a device ignores it. */
+  note?(what: string): void;
 }
 
 export interface Crypto {

@@ -95,7 +95,7 @@ export interface EnergyMeterOptions {
 }
 
 export interface EnergyTotals {
-  /** Time covered, ms. */
+  /** Time covered, ms (spent costs not included: they take no simulated time). */
   ms: number;
   /** Charge, mAh. */
   mAh: number;
@@ -174,6 +174,22 @@ export class EnergyMeter {
     this.#state = state;
     this.#since = at;
     this.#why = why;
+  }
+
+  /**
+   * Charges `ms` in `state` at `at` without moving the current stretch: a modelled cost whose
+   * time the simulator does not spend (a boot, a Wi-Fi association). It appears in the timeline
+   * as a segment [at, at + ms].
+   */
+  spend(state: PowerState, at: number, ms: number, why: string): void {
+    checkAt("at", at);
+    currentOf(this.power, state);
+    if (!(ms >= 0 && ms < Infinity)) throw new RangeError(`EnergyMeter: spend ms must be finite and >= 0, got ${ms}`);
+    this.#stateMs[state] += ms;
+    this.#stateUah[state] += chargeOf(this.power, state, ms);
+    if (state === "radio" && this.#state !== "radio") this.#radioWakes++;
+    const segments = this.segments;
+    if (segments.length < this.#limit) segments.push({ state, from: at, to: at + ms, why });
   }
 
   /** Bytes sent (their airtime is charged at the transmit peak) and received. */

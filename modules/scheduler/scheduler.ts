@@ -51,6 +51,20 @@ export interface SchedulerOptions {
   clock: Clock;
   /** Told of an exception thrown by a job; the other jobs keep running. */
   onError?(error: unknown, job: Job): void;
+  /** Told of each job before it runs and of the end of each wake (Scheduler.observer). */
+  observer?: SchedulerObserver;
+}
+
+/**
+ * Who watches the wakes: the sleep policy (./sleep-policy.ts) opens the links before a radio
+ * job runs and plans the sleep when a wake ends; the simulator's energy timeline names the
+ * jobs. A throw from it is reported like a job's (onError), a sleep signal unwinds.
+ */
+export interface SchedulerObserver {
+  /** Before `job` runs at `now`. */
+  onRun?(job: Job, now: number): void;
+  /** The host timer's wake is over: every job due has run and the next wake is armed. */
+  onIdle?(now: number): void;
 }
 
 export interface JobSnapshot {
@@ -174,6 +188,9 @@ export function wakeOf(jobs: ArrayLike<WindowedJob>, ignoreLiveness: boolean, sk
   return at === Infinity ? undefined : at;
 }
 
+/** A job's run that does nothing (the stand-in job an observer's error is reported with). */
+function fire(): void {}
+
 /** Heaps up to this many jobs are kept at their exact size (see #push). */
 const SMALL_HEAP = 16;
 
@@ -191,11 +208,14 @@ export class Scheduler {
   #onError: ((error: unknown, job: Job) => void) | undefined;
   /** `fire` bound to this scheduler, the callback of every host timer it arms (made with the first). */
   #onTimer: (() => void) | undefined = undefined;
+  /** Told of each job and of the end of each wake (SchedulerOptions.observer); may be set later. */
+  observer: SchedulerObserver | undefined;
 
   constructor(options: SchedulerOptions) {
     if (!options || !options.clock) throw new TypeError("scheduler: options.clock is required");
     this.clock = options.clock;
     this.#onError = options.onError;
+    this.observer = options.observer;
   }
 
   now(): number {
@@ -276,6 +296,8 @@ export class Scheduler {
         ran++;
         if (job.flags & RADIO) radio = true;
         try {
+          const observer = this.observer;
+          if (observer?.onRun) observer.onRun(job, now);
           job.run.call(job.target, now, job);
         } catch (error) {
           // Deep sleep and restart unwind the whole stack: the app instance is
@@ -388,7 +410,17 @@ export class Scheduler {
   fire(): void {
     this.#timer = undefined;
     this.#timerAt = undefined;
-    this.runDue(this.clock.now());
+    const now = this.clock.now();
+    this.runDue(now);
+    const observer = this.observer;
+    if (!observer?.onIdle || this.#running) return;
+    try {
+      observer.onIdle(this.clock.now());
+    } catch (error) {
+      if ((error as { isSleepSignal?: boolean } | null)?.isSleepSignal === true) throw error;
+      // reported as a job of that name (not scheduled: cancel() and the rest do nothing)
+      Scheduler.#report(this, error, new Job(this, { name: "scheduler observer", deadline: now, run: fire }));
+    }
   }
 
   static #push(self: Scheduler, job: Job): void {

@@ -11,8 +11,10 @@ function rtcByteLength() @ "xs_xsiot_rtc_byte_length";
 function rtcRead(offset, buffer) @ "xs_xsiot_rtc_read";
 function rtcWrite(offset, buffer) @ "xs_xsiot_rtc_write";
 function deepSleep(microseconds) @ "xs_xsiot_deep_sleep";
+function lightSleep(microseconds) @ "xs_xsiot_light_sleep";
+function setWakePins(maskLow, maskHigh, level) @ "xs_xsiot_set_wake_pins";
 function restart() @ "xs_xsiot_restart";
 function wakeCause() @ "xs_xsiot_wake_cause";
 function randomFill(buffer) @ "xs_xsiot_random_fill";
 
-export { rtcByteLength, rtcRead, rtcWrite, deepSleep, restart, wakeCause, randomFill };
+export { rtcByteLength, rtcRead, rtcWrite, deepSleep, lightSleep, setWakePins, restart, wakeCause, randomFill };

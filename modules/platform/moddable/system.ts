@@ -4,8 +4,8 @@
  * `crypt` Digest for SHA-256.
  */
 import { Digest } from "crypt";
-import { deepSleep, randomFill, restart, rtcByteLength, rtcRead, rtcWrite, wakeCause } from "./native";
-import type { Crypto, Power, RtcMemory, WakeCause } from "../system";
+import { deepSleep, lightSleep, randomFill, restart, rtcByteLength, rtcRead, rtcWrite, setWakePins, wakeCause } from "./native";
+import type { Crypto, LightSleepEnd, Power, RtcMemory, WakeCause } from "../system";
 
 const WAKE_CAUSES: readonly string[] = ["power-on", "deep-sleep", "restart", "watchdog", "external"];
 
@@ -47,6 +47,33 @@ export class NativePower implements Power {
 
   restart(): never {
     return restart();
+  }
+
+  /**
+   * With `keepWifi` nothing to do here: the chip light-sleeps by itself between DTIM beacons
+   * when the app is idle (ESP-IDF automatic light sleep: CONFIG_PM_ENABLE and
+   * esp_pm_configure with light_sleep_enable, a build setting; docs/moddable.md). Without,
+   * the native module stops Wi-Fi, sleeps, starts it again: the app has closed its links.
+   */
+  lightSleep(durationMs: number, keepWifi: boolean): LightSleepEnd {
+    if (typeof durationMs !== "number" || !(durationMs >= 0) || !Number.isFinite(durationMs))
+      throw new RangeError(`lightSleep: duration must be a finite number of milliseconds >= 0, got ${durationMs}`);
+    if (keepWifi) return "kept";
+    if (durationMs < 1) return "timer";
+    const end = lightSleep(Math.ceil(durationMs * 1000));
+    return end === "pin" || end === "deferred" ? end : "timer";
+  }
+
+  setWakePins(pins: readonly number[], level: 0 | 1): void {
+    if (level !== 0 && level !== 1) throw new RangeError("setWakePins: level must be 0 or 1");
+    let low = 0;
+    let high = 0;
+    for (const p of pins) {
+      if (!Number.isInteger(p) || p < 0 || p > 63) throw new RangeError(`setWakePins: ${p} is not a GPIO number`);
+      if (p < 32) low |= 1 << p;
+      else high |= 1 << (p - 32);
+    }
+    setWakePins(low >>> 0, high >>> 0, level);
   }
 }
 

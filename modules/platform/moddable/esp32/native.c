@@ -10,7 +10,10 @@
  * Functions (declared in ../native.js, typed in ../native.d.ts):
  *   rtcByteLength() -> number
  *   rtcRead(offset, Uint8Array), rtcWrite(offset, Uint8Array)   bounds-checked
- *   deepSleep(microseconds)   timer wake-up, then deep sleep; does not return
+ *   deepSleep(microseconds)   timer wake-up (and the wake pins), then deep sleep; does not return
+ *   lightSleep(microseconds)  Wi-Fi stopped, timer wake-up (and the wake pins), light sleep,
+ *                             Wi-Fi started again; returns "timer" or "pin"
+ *   setWakePins(maskLow, maskHigh, level)   the GPIOs that end a light or deep sleep
  *   restart()                 software reset; does not return
  *   wakeCause() -> "power-on" | "deep-sleep" | "restart" | "watchdog" | "external"
  *   randomFill(Uint8Array)    hardware RNG
@@ -25,6 +28,9 @@
 #include "esp_sleep.h"    /* api-reference/system/sleep_modes */
 #include "esp_system.h"   /* esp_restart, esp_reset_reason: api-reference/system/misc_system_api */
 #include "esp_random.h"   /* esp_fill_random: api-reference/system/random */
+#include "esp_wifi.h"     /* esp_wifi_stop/esp_wifi_start: api-reference/network/esp_wifi */
+#include "driver/gpio.h"  /* gpio_wakeup_enable: api-reference/peripherals/gpio */
+#include "soc/soc_caps.h" /* SOC_PM_SUPPORT_EXT1_WAKEUP, SOC_GPIO_SUPPORT_DEEPSLEEP_WAKEUP */
 
 #define XSIOT_RTC_BYTES 1024
 #define XSIOT_RTC_MAGIC 0x78736931u /* "xsi1": marks the region as initialised by us */
@@ -107,8 +113,90 @@ void xs_xsiot_deep_sleep(xsMachine *the)
 	 */
 	if (ESP_OK != esp_sleep_enable_timer_wakeup((uint64_t)us))
 		xsRangeError("deepSleep: duration rejected by esp_sleep_enable_timer_wakeup");
+	armWakePins(the, 1);
 	/* esp_deep_sleep_start(): "This function does not return." (sleep_modes "Entering deep sleep") */
 	esp_deep_sleep_start();
+}
+
+/* The wake pins set by setWakePins (a GPIO bit mask and the level), armed before each sleep. */
+static uint64_t gWakeMask = 0;
+static int gWakeLevel = 0;
+
+/*
+ * Arms the wake pins for the next sleep (sleep_modes "Wakeup Sources"):
+ * - deep sleep: EXT1 on chips that have it (ESP32, -S3: RTC GPIOs only;
+ *   esp_sleep_enable_ext1_wakeup(mask, mode), ESP_EXT1_WAKEUP_ANY_HIGH for level 1,
+ *   ESP_EXT1_WAKEUP_ALL_LOW for level 0, which with one pin is "that pin low"); on the
+ *   ESP32-C3 the deep-sleep GPIO wake-up (esp_deep_sleep_enable_gpio_wakeup(mask, mode),
+ *   GPIO0-5, ESP_GPIO_WAKEUP_GPIO_HIGH/LOW).
+ * - light sleep: the GPIO wake-up of any pin (gpio_wakeup_enable(pin, level interrupt) for
+ *   each, then esp_sleep_enable_gpio_wakeup()).
+ * An error from ESP-IDF (a pin the chip cannot wake on) is a RangeError; nothing sleeps then.
+ */
+static void armWakePins(xsMachine *the, int deep)
+{
+	if (!gWakeMask)
+		return;
+	if (deep) {
+#if SOC_PM_SUPPORT_EXT1_WAKEUP
+		if (ESP_OK != esp_sleep_enable_ext1_wakeup(gWakeMask, gWakeLevel ? ESP_EXT1_WAKEUP_ANY_HIGH : ESP_EXT1_WAKEUP_ALL_LOW))
+			xsRangeError("setWakePins: EXT1 refused a pin (RTC GPIOs only)");
+#elif SOC_GPIO_SUPPORT_DEEPSLEEP_WAKEUP
+		if (ESP_OK != esp_deep_sleep_enable_gpio_wakeup(gWakeMask, gWakeLevel ? ESP_GPIO_WAKEUP_GPIO_HIGH : ESP_GPIO_WAKEUP_GPIO_LOW))
+			xsRangeError("setWakePins: deep-sleep GPIO wake-up refused a pin");
+#else
+		xsRangeError("setWakePins: this chip has no pin wake-up from deep sleep");
+#endif
+		return;
+	}
+	for (int pin = 0; pin < 64; pin++) {
+		if (!(gWakeMask & ((uint64_t)1 << pin)))
+			continue;
+		if (ESP_OK != gpio_wakeup_enable((gpio_num_t)pin, gWakeLevel ? GPIO_INTR_HIGH_LEVEL : GPIO_INTR_LOW_LEVEL))
+			xsRangeError("setWakePins: gpio_wakeup_enable refused a pin");
+	}
+	if (ESP_OK != esp_sleep_enable_gpio_wakeup())
+		xsRangeError("setWakePins: esp_sleep_enable_gpio_wakeup failed");
+}
+
+void xs_xsiot_set_wake_pins(xsMachine *the)
+{
+	uint32_t low = (uint32_t)xsmcToInteger(xsArg(0));
+	uint32_t high = (uint32_t)xsmcToInteger(xsArg(1));
+	int level = xsmcToInteger(xsArg(2));
+	if ((level != 0) && (level != 1))
+		xsRangeError("setWakePins: level must be 0 or 1");
+	uint64_t mask = ((uint64_t)high << 32) | low;
+	for (int pin = 0; pin < 64; pin++)
+		if ((mask & ((uint64_t)1 << pin)) && !GPIO_IS_VALID_GPIO(pin)) /* driver/gpio.h */
+			xsRangeError("setWakePins: not a GPIO of this chip");
+	gWakeMask = mask;
+	gWakeLevel = level;
+}
+
+void xs_xsiot_light_sleep(xsMachine *the)
+{
+	double us = xsmcToNumber(xsArg(0));
+	if (!(us >= 1) || (us > 9007199254740991.0))
+		xsRangeError("lightSleep: duration out of range");
+	/*
+	 * sleep_modes "Wi-Fi/Bluetooth and Sleep Modes": the radio is not kept through a light sleep
+	 * entered with esp_light_sleep_start(); stop Wi-Fi first (an error when it was not started
+	 * is fine) and start it again after. The app has closed its links before; Moddable's Wi-Fi
+	 * then associates again when the app opens them.
+	 */
+	int wifi = (ESP_OK == esp_wifi_stop());
+	if (ESP_OK != esp_sleep_enable_timer_wakeup((uint64_t)us))
+		xsRangeError("lightSleep: duration rejected by esp_sleep_enable_timer_wakeup");
+	armWakePins(the, 0);
+	/* esp_light_sleep_start(): returns after the wake-up (sleep_modes "Entering Light-sleep") */
+	esp_light_sleep_start();
+	esp_sleep_wakeup_cause_t cause = esp_sleep_get_wakeup_cause();
+	/* the timer stays armed otherwise: a later deep sleep re-arms its own */
+	esp_sleep_disable_wakeup_source(ESP_SLEEP_WAKEUP_TIMER);
+	if (wifi)
+		esp_wifi_start();
+	xsmcSetString(xsResult, (ESP_SLEEP_WAKEUP_GPIO == cause || ESP_SLEEP_WAKEUP_EXT1 == cause) ? "pin" : "timer");
 }
 
 void xs_xsiot_restart(xsMachine *the)

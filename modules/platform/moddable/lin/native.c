@@ -6,6 +6,9 @@
  *                 RTC memory through a deep sleep; lost when it exits (power-off).
  *   deepSleep     there is no way to re-run the app from here, so it throws an
  *   restart       Error naming what the device would have done; the app logs it.
+ *   lightSleep    returns "deferred" at once: the process keeps running and the
+ *                 time to the next timer passes as it would asleep (the clock jumps)
+ *   setWakePins   checks the pins (0..63) and the level, keeps nothing
  *   wakeCause     always "power-on" (every simulator launch is a cold boot).
  *   randomFill    getrandom(2) from the kernel's CSPRNG.
  */
@@ -61,6 +64,23 @@ void xs_xsiot_deep_sleep(xsMachine *the)
 	if (!(us >= 1) || (us > 9007199254740991.0))
 		xsRangeError("deepSleep: duration out of range");
 	xsUnknownError("deepSleep: not available in the simulator (a device would sleep now and boot again)");
+}
+
+void xs_xsiot_light_sleep(xsMachine *the)
+{
+	double us = xsmcToNumber(xsArg(0));
+	if (!(us >= 1) || (us > 9007199254740991.0))
+		xsRangeError("lightSleep: duration out of range");
+	xsmcSetString(xsResult, "deferred");
+}
+
+void xs_xsiot_set_wake_pins(xsMachine *the)
+{
+	int level = xsmcToInteger(xsArg(2));
+	(void)xsmcToInteger(xsArg(0));
+	(void)xsmcToInteger(xsArg(1));
+	if ((level != 0) && (level != 1))
+		xsRangeError("setWakePins: level must be 0 or 1");
 }
 
 void xs_xsiot_restart(xsMachine *the)

@@ -1,0 +1,209 @@
+/*
+ * The sleep policy (docs/scheduler.md, "Sleep policy"): the one place that puts the device to
+ * sleep. It watches the scheduler's wakes (Scheduler.observer): before a radio job runs with
+ * the links closed it opens them; when a wake is over it asks the planner (./sleep-planner.ts)
+ * how to spend the time to the next one and carries that out through the platform's Power:
+ *
+ *   awake / modem       nothing to do: the host timer wakes the app
+ *   light, Wi-Fi kept   Power.lightSleep(ms, true): the chip sleeps between DTIM beacons, the
+ *                       links stay open and their keep-alives run
+ *   light, radio off    the links are closed cleanly (host.closeLinks), then Power.lightSleep(ms, false)
+ *   deep                the links are closed cleanly, what must survive is saved
+ *                       (host.beforeDeepSleep: RTC memory, flash), then Power.deepSleep(ms)
+ *
+ * It waits while the host is busy (connecting, messages not yet acknowledged, a CoAP exchange)
+ * and for the command window after the links open (what the broker queued for the session
+ * arrives then), up to `busyLimitMs`; then it sleeps anyway (what is unacknowledged stays in
+ * flash and goes again after the wake [MQTT-4.4.0-1]). Links that cannot be opened for
+ * `giveUpMs` are given up: deep sleep with a back-off that doubles per failed wake (or to the
+ * next planned wake if that is later), the attempts counted across boots by the host (RTC memory).
+ *
+ * sleep/prevent (host.prevented()) is read at every decision, so one that arrived before the
+ * policy existed (a command queued for the session, delivered at CONNACK) holds as well.
+ *
+ * Portable (XS): no Node API, no module-level mutable state.
+ */
+import type { Power } from "../platform/system";
+import type { PowerFigures } from "./energy";
+import type { Job, Scheduler, SchedulerObserver } from "./scheduler";
+import { planSleep, type LinkCost, type SleepPlan } from "./sleep-planner";
+
+/** What the policy needs from the app. */
+export interface SleepHost {
+  /** The links (protocols) open or to be opened, with their costs (linkCost()). */
+  links(): readonly LinkCost[];
+  /** The links are open (or opening). */
+  linksUp(): boolean;
+  /** The links are connected and usable (CONNACK received, a CoAP socket bound). */
+  linksReady(): boolean;
+  /** Something is in flight that a sleep would cut (a connection being set up, an unacknowledged message). */
+  busy(): boolean;
+  /** sleep/prevent holds. */
+  prevented(): boolean;
+  /** Opens the links (a radio job is about to run). */
+  openLinks(): void;
+  /**
+   * Closes the links cleanly before a sleep that lets them go: the retained state says
+   * "asleep" with the wake time, MQTT DISCONNECT (no Will), MQTT-SN DISCONNECT with a duration.
+   */
+  closeLinks(sleepMs: number, wakeAt: number | undefined, deep: boolean): void;
+  /** Before deep sleep: saves what must survive to RTC memory or flash. `attempts`: failed wakes in a row (give-up back-off). */
+  beforeDeepSleep(sleepMs: number, attempts: number): void;
+  /** Failed wakes in a row so far (kept by the host across boots, RTC memory). */
+  attempts(): number;
+  log?(line: string): void;
+}
+
+export type SleepCeiling = "none" | "light" | "deep";
+
+export interface SleepPolicyOptions {
+  scheduler: Scheduler;
+  /** The platform's power control. */
+  power: Power;
+  /** The board's figures. */
+  figures: PowerFigures;
+  host: SleepHost;
+  /** The deepest sleep allowed (the configuration's sleep.mode): none never sleeps. */
+  mode: SleepCeiling;
+  /** RTC drift to allow for, ppm (default 100). */
+  driftPpm?: number;
+  /** Reachable this long after the links open (the command window), ms (default 1000). */
+  commandWindowMs?: number;
+  /** The longest a busy host delays a sleep, ms (default 10 s). */
+  busyLimitMs?: number;
+  /** Links that do not come up within this are given up, ms (default 30 s). */
+  giveUpMs?: number;
+  /** Back-off after a give-up: this, doubled per failed wake in a row, up to maxBackoffMs (defaults 60 s, 1 h). */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+/** How the policy ended the last wake (for tests and the log). */
+export interface SleepDecision {
+  at: number;
+  plan: SleepPlan | undefined;
+  /** "wait" while busy or in the command window; "give-up" when the links could not be opened. */
+  action: "none" | "wait" | "awake" | "light" | "light-radio-off" | "deep" | "give-up";
+}
+
+export class SleepPolicy implements SchedulerObserver {
+  readonly #o: SleepPolicyOptions;
+  #openedAt = -1;
+  #busySince = -1;
+  #waitJob: Job | undefined = undefined;
+  #stopped = false;
+  last: SleepDecision = { at: 0, plan: undefined, action: "none" };
+
+  constructor(o: SleepPolicyOptions) {
+    if (!o || !o.scheduler || !o.power || !o.figures || !o.host) throw new TypeError("SleepPolicy: scheduler, power, figures and host are required");
+    if (o.mode !== "none" && o.mode !== "light" && o.mode !== "deep") throw new RangeError(`SleepPolicy: mode must be none, light or deep, got ${o.mode}`);
+    this.#o = o;
+    o.scheduler.observer = this;
+  }
+
+  /** The deepest sleep allowed now (a configuration change). */
+  set mode(mode: SleepCeiling) {
+    if (mode !== "none" && mode !== "light" && mode !== "deep") throw new RangeError(`SleepPolicy: mode must be none, light or deep, got ${mode}`);
+    this.#o.mode = mode;
+  }
+
+  get mode(): SleepCeiling {
+    return this.#o.mode;
+  }
+
+  /** Stops watching: no more sleeps (the app stops). */
+  stop(): void {
+    this.#stopped = true;
+    this.#waitJob?.cancel();
+    this.#waitJob = undefined;
+    if (this.#o.scheduler.observer === this) this.#o.scheduler.observer = undefined;
+  }
+
+  /** Scheduler observer: a radio job about to run finds the links open. */
+  onRun(job: Job, now: number): void {
+    if (this.#stopped || !job.radio || job.liveness) return;
+    const host = this.#o.host;
+    if (!host.linksUp()) {
+      this.#openedAt = now;
+      host.openLinks();
+    }
+  }
+
+  /** Scheduler observer: the wake is over; plan the sleep to the next one. */
+  onIdle(now: number): void {
+    if (this.#stopped) return;
+    this.#decide(now);
+  }
+
+  /** The time to sleep at most when `mode` allows deep sleep and nothing else limits it (Home Assistant's expire_after comes from it). */
+  static expireAfterS(reportMs: number, commandWindowMs = 1000): number {
+    // a report may come a tenth of its period late (its window), plus the wake and the command window
+    return Math.ceil((reportMs * 1.1 + commandWindowMs) / 1000) + 60;
+  }
+
+  #decide(now: number): void {
+    const o = this.#o;
+    const host = o.host;
+    if (o.mode === "none") return this.#record(now, undefined, "none");
+    const window = o.commandWindowMs ?? 1000;
+    const inWindow = this.#openedAt >= 0 && now < this.#openedAt + window;
+    const busy = host.busy() || inWindow;
+    if (busy) {
+      if (this.#busySince < 0) this.#busySince = now;
+      const waited = now - this.#busySince;
+      // Links that do not come up: wait for them up to giveUpMs, then give up and sleep with a
+      // back-off. Anything else in flight: wait up to busyLimitMs, then sleep as planned.
+      const connecting = host.linksUp() && !host.linksReady() && this.#openedAt >= 0;
+      if (connecting && now - this.#openedAt >= (o.giveUpMs ?? 30_000) && o.mode === "deep" && !host.prevented()) return this.#giveUp(now);
+      if (connecting || waited < (o.busyLimitMs ?? 10_000) || host.prevented()) {
+        this.#waitJob?.cancel();
+        // look again soon (a short, non-radio job: it is a wake like any other)
+        this.#waitJob = o.scheduler.schedule({ name: "sleep-wait", deadline: now + 50, earliest: now + 20, latest: now + 200, run: noop });
+        return this.#record(now, undefined, "wait");
+      }
+    }
+    this.#busySince = -1;
+    const plan = planSleep(now, o.scheduler.plan(), {
+      power: o.figures,
+      links: host.links(),
+      linksUp: host.linksUp(),
+      driftPpm: o.driftPpm ?? 100,
+      prevent: host.prevented(),
+      deepSleep: o.mode === "deep",
+    });
+    if (plan.mode === "awake" || plan.mode === "modem") return this.#record(now, plan, "awake");
+    if (!plan.keepLinks && host.linksUp()) {
+      host.closeLinks(plan.sleepMs, plan.wakeAt, plan.mode === "deep");
+      this.#openedAt = -1;
+    }
+    if (plan.mode === "deep") {
+      this.#record(now, plan, "deep");
+      host.log?.(`sleep: ${plan.reason}, ${Math.round(plan.sleepMs)} ms`);
+      host.beforeDeepSleep(plan.sleepMs, 0);
+      o.power.deepSleep(plan.sleepMs === Infinity ? 0x7fffffff : Math.max(1, plan.sleepMs));
+    }
+    this.#record(now, plan, plan.keepLinks ? "light" : "light-radio-off");
+    o.power.lightSleep(plan.sleepMs === Infinity ? 0x7fffffff : plan.sleepMs, plan.keepLinks);
+  }
+
+  #giveUp(now: number): void {
+    const o = this.#o;
+    const host = o.host;
+    const attempts = host.attempts() + 1;
+    // the back-off, or the next planned wake if that is later (the jobs are not due before)
+    const next = o.scheduler.plan().length ? planSleep(now, o.scheduler.plan(), { power: o.figures, links: [], linksUp: false, deepSleep: true }).sleepMs : Infinity;
+    const backoff = Math.min(o.maxBackoffMs ?? 3_600_000, (o.backoffMs ?? 60_000) * 2 ** (attempts - 1));
+    const ms = Math.max(backoff, next === Infinity ? backoff : next);
+    host.log?.(`sleep: the links did not come up in ${o.giveUpMs ?? 30_000} ms (attempt ${attempts}): deep sleep ${ms} ms`);
+    host.closeLinks(ms, now + ms, true);
+    this.#record(now, undefined, "give-up");
+    host.beforeDeepSleep(ms, attempts);
+    o.power.deepSleep(ms);
+  }
+
+  #record(at: number, plan: SleepPlan | undefined, action: SleepDecision["action"]): void {
+    this.last = { at, plan, action };
+  }
+}
+
+function noop(): void {}
