@@ -22,6 +22,8 @@
 import type { BoardDefinition } from "../boards/types";
 import type { Platform } from "../modules/platform/platform";
 import type { Scheduler, Job } from "../modules/scheduler/scheduler";
+import { SleepPolicy, type SleepHost } from "../modules/scheduler/sleep-policy";
+import { linkCost, type LinkCost } from "../modules/scheduler/sleep-planner";
 import type { Sample, SensorError } from "../modules/sensors/sensor";
 import type { MqttClient } from "../modules/mqtt/client";
 import { CoapServer } from "../modules/coap/server";
@@ -147,11 +149,20 @@ function message(e: unknown): string {
  * the fast chips answer in tens of ms (a BH1750 in 180 ms), an SCD4x's first result takes 5 s.
  */
 const SAMPLE_BUDGET_MS = 1000;
-/** With sleep.mode "deep": one reading per wake, complete (the awake window waits for it, #maybeSleep). */
+/** With sleep.mode "deep": a sampling pass may wait this long for every sensor (an SCD4x's first result). */
 const DEEP_SAMPLE_BUDGET_MS = 60_000;
 
-/** How long a device about to deep-sleep waits for its outbox to be acknowledged, ms. */
-const SLEEP_DRAIN_MS = 2000;
+/**
+ * The sleep record in RTC memory (after src/main.ts's boot counter at 0): "SLP1", the failed
+ * wakes in a row (the give-up back-off), the readings taken so far (uint32), the planned wake
+ * (float64, ms since 1970). Checked by its magic; zeros after power-on.
+ */
+const RTC_SLEEP_OFFSET = 16;
+const RTC_SLEEP_BYTES = 20;
+const RTC_SLEEP_MAGIC = 0x534c5031; // "SLP1"
+
+/** The device's CoAP server as a link: UDP, nothing to reopen beyond Wi-Fi, nothing to keep alive. */
+const COAP_SERVER_LINK: LinkCost = Object.freeze({ name: "coap-server", reopenMs: 0, sessionKeptMs: Infinity, livenessMs: 0 });
 
 const NO_QUANTITIES: readonly QuantityResource[] = Object.freeze([]);
 
@@ -208,6 +219,8 @@ class DeviceApp implements App {
   #coapBinding: ConfigCoapBinding | undefined = undefined;
   #coapClient: CoapClient | undefined = undefined;
   #coapServerPort: number | undefined = undefined;
+  /** CoAP telemetry requests not yet answered (the sleep policy waits for them). */
+  #coapInFlight = 0;
   /** The CoAP server's sensor resources (a shared empty array while there is no server). */
   #quantities: readonly QuantityResource[] = NO_QUANTITIES;
   /**
@@ -225,8 +238,8 @@ class DeviceApp implements App {
   #waitingForRoom = false;
   #samplingJob: Job | undefined = undefined;
   #telemetryJob: Job | undefined = undefined;
-  #sleepJob: Job | undefined = undefined;
-  #bootAt: number;
+  /** The sleep policy (modules/scheduler/sleep-policy.ts) while sleep.mode is not "none". */
+  #sleep: SleepPolicy | undefined = undefined;
 
   /**
    * The options and callbacks the safe-apply switch, the MQTT link and the configuration core
@@ -331,7 +344,6 @@ class DeviceApp implements App {
 
     // Deep sleep and restart unwind to the host; any other job error is reported.
     const scheduler = (this.scheduler = deviceScheduler(platform, report));
-    this.#bootAt = scheduler.now();
 
     // Safe apply (modules/config/safe-apply-switch.ts): the switch waits one scheduler turn
     // (the command's "pending" answer and PUBACK [MQTT-4.3.2-4] go out first), MQTT is kept
@@ -365,8 +377,9 @@ class DeviceApp implements App {
         `${c0.protocol === "coap" ? `CoAP to ${c0.coap.gatewayHost}:${c0.coap.gatewayPort}/${c0.coap.gatewayPath}` : `${c0.protocol} to ${c0.mqtt.host}:${c0.mqtt.port}`}; ` +
         `sampling every ${this.#samplingMs() / 1000} s` +
         (this.coap ? `; CoAP server on UDP ${this.coap.socket?.port ?? c0.coap.listenPort}` : "") +
-        (c0.sleep.mode === "deep" ? `; deep sleep after ${c0.sleep.awakeWindowS} s awake, waking every ${c0.telemetry.intervalS} s` : ""),
+        (c0.sleep.mode !== "none" ? `; sleeping as planned (up to ${c0.sleep.mode} sleep), reachable ${c0.sleep.awakeWindowS} s after each connection` : ""),
     );
+    this.#restoreSleepRecord();
     this.#openTransport(c0);
     this.#armSampling(true);
     this.#armTelemetry();
@@ -412,7 +425,8 @@ class DeviceApp implements App {
     this.#stopped = true;
     this.#samplingJob?.cancel();
     this.#telemetryJob?.cancel();
-    this.#sleepJob?.cancel();
+    this.#sleep?.stop();
+    this.#sleep = undefined;
     for (const d of this.#drivers) d.close();
     this.#link.offline();
     this.#trial.cancel();
@@ -430,7 +444,6 @@ class DeviceApp implements App {
       this.#armTelemetry();
       this.#armSleep();
     }
-    if (e.type === "sleep-policy" && !e.sleepPrevented) this.#armSleep();
   }
 
   // --- reporting ---
@@ -644,7 +657,9 @@ class DeviceApp implements App {
       if (have.indexOf(name) < 0 && QUANTITIES.some((x) => x.name === name)) have.push(name);
     }
     try {
-      const messages = discoveryMessages({ deviceId: c.deviceId, topicPrefix: c.topicPrefix, quantities: have, device: { model: board.title } });
+      // A sleeping device: a value expires only when the device misses its next report (issue 19).
+      const expireAfter = c.sleep.mode === "none" ? undefined : SleepPolicy.expireAfterS(this.#telemetryMs(), c.sleep.awakeWindowS * 1000);
+      const messages = discoveryMessages({ deviceId: c.deviceId, topicPrefix: c.topicPrefix, quantities: have, device: { model: board.title }, expireAfter });
       for (const m of messages) client.publish(m.topic, m.payload, { qos: 1, retain: true });
       const first = messages.length ? messages[0].topic : "";
       this.#platform.log(`homeassistant: ${messages.length} discovery config(s) published, retained: ${first.slice(0, first.lastIndexOf("/", first.lastIndexOf("/") - 1) + 1)}{${have.join(",")}}/config`);
@@ -784,6 +799,7 @@ class DeviceApp implements App {
     const confirmable = qos > 0; // RFC 7252 §4.2 CON / §4.3 NON
     let pending = packs.length;
     let error: string | undefined;
+    if (confirmable) this.#coapInFlight += packs.length;
     for (const p of packs) {
       this.#coapClient!
         .request({ method: "POST", address, port: c.coap.gatewayPort, path: c.coap.gatewayPath, payload: p, contentFormat: this.#format === "cbor" ? SENML_CBOR_CONTENT_FORMAT : SENML_JSON_CONTENT_FORMAT, confirmable })
@@ -797,6 +813,7 @@ class DeviceApp implements App {
           },
         )
         .then(() => {
+          if (confirmable) this.#coapInFlight--;
           if (--pending || this.#stopped) return;
           if (!confirmable) return;
           if (error === undefined) this.#acknowledged(event);
@@ -861,7 +878,9 @@ class DeviceApp implements App {
     for (let i = 0; i < drivers.length; i++) drivers[i].pace?.(period);
     const start = first ? this.#platform.clock.now() : this.scheduler.now() + period;
     this.#samplingJob?.cancel();
-    this.#samplingJob = this.scheduler.schedule({ name: "sample", deadline: start, run: DeviceApp.#sampleJob, target: this });
+    // Every reading sent as it comes (telemetry period <= sampling period): sampling is a radio job.
+    const radio = this.#telemetryMs() <= period;
+    this.#samplingJob = this.scheduler.schedule({ name: "sample", deadline: start, radio, run: DeviceApp.#sampleJob, target: this });
   }
 
   /** The sampling job's run, shared by every app (the job's target is the app). */
@@ -899,67 +918,144 @@ class DeviceApp implements App {
     }, { name: "telemetry", radio: true, slackMs: period / 10 });
   }
 
-  // --- deep sleep (sleep.mode "deep") ---
+  // --- sleep (sleep.mode "light" / "deep"): the one policy, in the scheduler ---
 
   /**
-   * With sleep.mode "deep" the device stays awake sleep.awakeWindowS after each boot (reachable:
-   * CoAP requests answered, MQTT commands queued at the broker delivered), longer while a
-   * sleep/prevent holds or a safe apply runs, and until it has a reading; then it hands every
-   * buffered reading to the transport (at QoS 1/2 the MQTT outbox keeps them in flash across
-   * the sleep), says "offline", waits up to 2 s for the broker's acknowledgements, disconnects
-   * and deep-sleeps until telemetry.intervalS after this boot. Readings it cannot keep (QoS 0
-   * while disconnected) are counted as dropped.
+   * With sleep.mode "light" or "deep" the scheduler's SleepPolicy puts the device to sleep
+   * between wakes as the planner chooses (docs/scheduler.md): the links open before a radio
+   * job, stay reachable sleep.awakeWindowS after they connect (the command window), and are
+   * closed cleanly when a sleep lets them go (retained state "asleep" with the wake time, then
+   * DISCONNECT: no Will); before deep sleep the buffered readings go to the QoS 1/2 outbox in
+   * flash and the sleep record to RTC memory. "none" never sleeps.
    */
   #armSleep(): void {
-    this.#sleepJob?.cancel();
-    this.#sleepJob = undefined;
     const c = this.core.current;
-    if (c.sleep.mode !== "deep" || this.#stopped) return;
-    const at = Math.max(this.scheduler.now(), this.#bootAt + c.sleep.awakeWindowS * 1000);
-    this.#sleepJob = this.scheduler.schedule({ name: "awake-window", deadline: at, run: (now) => this.#maybeSleep(now) });
-  }
-
-  #maybeSleep(now: number): void {
-    this.#sleepJob = undefined;
-    const core = this.core;
-    if (this.#stopped || core.sleepPrevented || core.trialRunning) return; // re-armed by the sleep-policy / change events
-    // No reading yet this boot (a slow sensor): wait for it, a second at a time, for at most a minute more.
-    if (this.readings === 0 && this.#drivers.length > 0 && now - this.#bootAt < core.current.sleep.awakeWindowS * 1000 + 60_000) {
-      this.#sleepJob = this.scheduler.after(1000, (t) => this.#maybeSleep(t), { name: "awake-window" });
+    if (c.sleep.mode === "none" || this.#stopped) {
+      this.#sleep?.stop();
+      this.#sleep = undefined;
       return;
     }
-    // From here on the device is going to sleep: no new sampling pass, everything buffered goes out.
-    this.#samplingJob?.cancel();
-    this.#telemetryJob?.cancel();
+    if (this.#sleep) {
+      this.#sleep.mode = c.sleep.mode;
+      return;
+    }
+    this.#sleep = new SleepPolicy({
+      scheduler: this.scheduler,
+      power: this.#platform.power,
+      figures: this.#options.board.power,
+      host: new DeviceApp.#SleepHost(this),
+      mode: c.sleep.mode,
+      driftPpm: c.sleep.driftPpm,
+      commandWindowMs: c.sleep.awakeWindowS * 1000,
+    });
+  }
+
+  /** The readings count and the give-up attempts survive deep sleep in RTC memory. */
+  #restoreSleepRecord(): void {
+    const r = this.#readSleepRecord();
+    if (r) this.readings = r.readings;
+  }
+
+  #readSleepRecord(): { attempts: number; readings: number; wakeAt: number } | undefined {
+    const platform = this.#platform;
+    if (platform.power.wakeCause === "power-on") return undefined;
+    try {
+      const v = new DataView(platform.rtc.read(RTC_SLEEP_OFFSET, RTC_SLEEP_BYTES).buffer);
+      if (v.getUint32(0, true) !== RTC_SLEEP_MAGIC) return undefined;
+      return { attempts: v.getUint8(4), readings: v.getUint32(8, true), wakeAt: v.getFloat64(12, true) };
+    } catch {
+      return undefined; // a platform with less RTC memory: nothing kept
+    }
+  }
+
+  #writeSleepRecord(attempts: number, wakeAt: number): void {
+    const v = new DataView(new ArrayBuffer(RTC_SLEEP_BYTES));
+    v.setUint32(0, RTC_SLEEP_MAGIC, true);
+    v.setUint8(4, Math.min(255, attempts));
+    v.setUint32(8, this.readings >>> 0, true);
+    v.setFloat64(12, wakeAt, true);
+    try {
+      this.#platform.rtc.write(RTC_SLEEP_OFFSET, new Uint8Array(v.buffer));
+    } catch (e) {
+      this.#report("sleep: cannot keep the sleep record in RTC memory: " + message(e));
+    }
+  }
+
+  /** The app as the sleep policy's host (prototype methods: one small object per device). */
+  static readonly #SleepHost = class AppSleepHost implements SleepHost {
+    declare readonly app: DeviceApp;
+    constructor(app: DeviceApp) {
+      this.app = app;
+    }
+    links(): readonly LinkCost[] {
+      const app = this.app;
+      const c = app.core.current;
+      const power = app.#options.board.power;
+      const own = c.protocol === "coap" ? linkCost("coap", power) : linkCost(c.protocol, power, { tls: c.mqtt.tls, keepAliveS: c.mqtt.keepAliveS, sessionExpiryS: c.mqtt.sessionExpiryS });
+      return app.coap ? [own, COAP_SERVER_LINK] : [own];
+    }
+    linksUp(): boolean {
+      const app = this.app;
+      return app.core.current.protocol === "coap" ? app.#coapClient !== undefined : app.#link.client !== undefined;
+    }
+    linksReady(): boolean {
+      const app = this.app;
+      return app.core.current.protocol === "coap" ? app.#coapClient !== undefined : !!app.#link.client?.isConnected;
+    }
+    busy(): boolean {
+      const app = this.app;
+      if (app.core.trialRunning || app.#waitingForRoom || app.#coapInFlight > 0) return true;
+      const client = app.#link.client;
+      return !!client && (!client.isConnected || client.outbox.count > 0 || client.queued > 0);
+    }
+    prevented(): boolean {
+      const core = this.app.core;
+      return core.sleepPrevented || core.trialRunning;
+    }
+    openLinks(): void {
+      const app = this.app;
+      const c = app.core.current;
+      if (!app.coap) app.#openCoapServer(c);
+      if (!this.linksUp()) app.#openTransport(c);
+    }
+    prepare(deep: boolean): boolean {
+      const app = this.app;
+      if (!deep || !app.#buffer.length) return false;
+      // Deep sleep loses RAM: the buffered readings go out (MQTT: to the outbox, kept in flash at QoS 1/2).
+      if (!this.linksUp()) this.openLinks(); // MQTT flushes on CONNACK, CoAP at once
+      if (this.linksReady()) app.#handOver();
+      return this.busy() || app.#buffer.length > 0;
+    }
+    closeLinks(sleepMs: number, wakeAt: number | undefined, deep: boolean): void {
+      const app = this.app;
+      if (deep) app.#handOver(); // what is left (QoS 0 while not connected: dropped, counted)
+      const epoch = app.#platform.clock.epoch();
+      app.#link.asleep(wakeAt === undefined || epoch !== epoch ? NaN : epoch + (wakeAt - app.scheduler.now()));
+      app.#closeTransport();
+      app.#closeCoapServer();
+      app.#setState("offline");
+      app.#platform.log(`sleep: links closed for ${Math.round(sleepMs)} ms (${deep ? "deep" : "light"} sleep)`);
+    }
+    beforeDeepSleep(sleepMs: number, attempts: number): void {
+      const app = this.app;
+      for (const d of app.#drivers) d.close();
+      app.#writeSleepRecord(attempts, app.#platform.clock.epoch() + sleepMs);
+    }
+    attempts(): number {
+      return this.app.#readSleepRecord()?.attempts ?? 0;
+    }
+    log(line: string): void {
+      this.app.#platform.log(line);
+    }
+  };
+
+  /** Before deep sleep: every buffered reading to the transport; what cannot be kept (QoS 0, not connected) is counted as dropped. */
+  #handOver(): void {
     this.#flush();
     const lost = this.#buffer.length;
-    if (lost) {
-      this.dropped += lost;
-      this.#buffer.length = 0;
-      this.#report(`sleep: ${lost} reading(s) could not be handed over before deep sleep (QoS 0, not connected)`);
-    }
-    this.#link.offline();
-    this.#drain(now);
-  }
-
-  /**
-   * Before the radio goes off: while connected, wait (up to SLEEP_DRAIN_MS) for the broker to
-   * acknowledge what the outbox holds (the readings and "offline"), so the next wake does not
-   * resend them; whatever is still unacknowledged then stays in flash and is resent after the
-   * wake [MQTT-4.4.0-1]. Then sleep.
-   */
-  #drain(startedAt: number): void {
-    const client = this.#link.client;
-    if (client && client.isConnected && (client.outbox.count > 0 || client.queued > 0) && this.scheduler.now() - startedAt < SLEEP_DRAIN_MS) {
-      this.#sleepJob = this.scheduler.after(20, () => this.#drain(startedAt), { name: "drain before sleep", radio: true });
-      return;
-    }
-    this.#sleepJob = undefined;
-    const sleepMs = Math.max(1000, this.#bootAt + this.core.current.telemetry.intervalS * 1000 - this.scheduler.now());
-    this.#closeTransport();
-    this.#closeCoapServer();
-    for (const d of this.#drivers) d.close();
-    this.#setState("offline");
-    this.#platform.power.deepSleep(sleepMs);
+    if (!lost) return;
+    this.dropped += lost;
+    this.#buffer.length = 0;
+    this.#report(`sleep: ${lost} reading(s) could not be handed over before deep sleep (QoS 0, not connected)`);
   }
 }

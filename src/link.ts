@@ -205,6 +205,11 @@ export class MqttLink {
     this.binding?.offline();
   }
 
+  /** Says "asleep" with the wake time (retained state) before a planned sleep. */
+  asleep(wakeAtEpochMs: number): void {
+    this.binding?.asleep(wakeAtEpochMs);
+  }
+
   close(): void {
     this.binding?.detach();
     this.binding = undefined;

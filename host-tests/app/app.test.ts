@@ -392,33 +392,44 @@ describe("SenML packs (src/senml.ts)", () => {
   });
 });
 
-describe("the app's deep-sleep cycle (sleep.mode \"deep\")", () => {
-  const DEEP = { "sleep.mode": "deep", "sleep.awakeWindowS": 8, "telemetry.intervalS": 60 };
+describe("the app's sleep, planned (sleep.mode \"deep\": the scheduler's SleepPolicy, docs/scheduler.md)", () => {
+  const DEEP = { "sleep.mode": "deep", "sleep.awakeWindowS": 8 };
+  const TEN_MIN = 600_000;
 
-  it("stays awake sleep.awakeWindowS, sends its reading, deep-sleeps until telemetry.intervalS after boot, and does it again on every wake", async () => {
-    const { clock, device, received, acked, errors } = setup({ provisioned: DEEP });
+  it("a reading every 10 min over CoAP: reachable sleep.awakeWindowS after the boot, then deep sleep to the next reading, again on every wake", async () => {
+    const { clock, device, received, acked, errors } = setup({ provisioned: DEEP, overrides: { samplingMs: TEN_MIN } });
     device.start();
     await run(clock, 7_900);
-    expect(device.state).toBe("awake");
-    expect(received.length).toBe(1); // the boot's reading (the SCD4x's first result comes at ~5.5 s)
-    await run(clock, 200);
+    expect(device.state).toBe("awake"); // the command window
+    expect(received.length).toBe(1); // the boot's reading (it waits for the SCD4x's first result at ~5.5 s)
+    await run(clock, 300);
     expect(device.state).toBe("asleep");
     expect(device.sleeps).toBe(1);
-    const sleep = device.events.filter((e) => e.type === "sleep");
-    // woken telemetry.intervalS after the boot, not after falling asleep
-    expect(sleep[0].durationMs).toBe(60_000 - 8_000);
-    await run(clock, 52_000 + 8_100);
+    const [sleep] = device.events.filter((e) => e.type === "sleep");
+    // to the next reading, TEN_MIN after the boot, less the drift margin (100 ppm)
+    expect(sleep.durationMs!).toBeGreaterThan(TEN_MIN - 8_200 - 100);
+    expect(sleep.durationMs!).toBeLessThanOrEqual(TEN_MIN - 8_000);
+    await run(clock, TEN_MIN);
     expect(device.boots).toBe(2);
     expect(device.sleeps).toBe(2);
     expect(received.length).toBe(2);
     const [first, second] = received.map((r) => senml(r)[0].bt as number);
-    expect(second - first).toBe(60); // SenML base times, seconds: one reading per wake, a period apart
+    expect(Math.abs(second - first - 600)).toBeLessThan(1); // SenML base times, seconds: a period apart
     expect(acked.length).toBe(2); // both CON POSTs acknowledged, one per boot
     expect(errors).toEqual([]);
   });
 
-  it("waits for its first reading when the awake window is shorter than the slowest sensor", async () => {
-    const { clock, device, received } = setup({ provisioned: { ...DEEP, "sleep.awakeWindowS": 1 } });
+  it("a reading every 10 s: the association is kept (light sleep), no deep sleep; every reading sent", async () => {
+    const { clock, device, received } = setup({ provisioned: DEEP });
+    device.start();
+    await run(clock, 60_000);
+    expect(device.sleeps).toBe(0);
+    expect(device.boots).toBe(1);
+    expect(received.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it("waits for its first reading when the awake window is shorter than the slowest sensor (the measurement is a job the planner sees)", async () => {
+    const { clock, device, received } = setup({ provisioned: { ...DEEP, "sleep.awakeWindowS": 1 }, overrides: { samplingMs: TEN_MIN } });
     device.start();
     await run(clock, 5_000);
     expect(device.state).toBe("awake");

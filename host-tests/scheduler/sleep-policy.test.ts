@@ -46,6 +46,9 @@ class FakeHost implements SleepHost {
     this.opens++;
     if (this.connectMs !== undefined) this.scheduler.after(this.connectMs, () => (this.ready = true), { name: "connack" });
   }
+  prepare(_deep: boolean): boolean {
+    return false;
+  }
   closeLinks(sleepMs: number, _wakeAt: number | undefined, deep: boolean): void {
     this.up = this.ready = false;
     this.closes.push({ sleepMs, deep });

@@ -179,9 +179,20 @@ export class ConfigMqttBinding {
     for (const k of parts) this.#publishParts(topic + "/" + k, doc[k] as { [k: string]: unknown }, max, depth + 1);
   }
 
-  /** Publishes "offline" (retained) before a deliberate disconnect or sleep. */
+  /** Publishes "offline" (retained) before a deliberate disconnect or reboot. */
   offline(): void {
     this.#publish(this.#base + "/state", encodeUtf8New("offline"), true);
+  }
+
+  /**
+   * Publishes "asleep <wake time>" (retained; ISO 8601 UTC, "asleep" alone without wall-clock
+   * time) before a planned sleep: asleep is not offline (the Will says "offline" only for a
+   * real loss; Home Assistant's availability ignores this payload and keeps the last values
+   * until expire_after).
+   */
+  asleep(wakeAtEpochMs: number): void {
+    const when = wakeAtEpochMs === wakeAtEpochMs && Number.isFinite(wakeAtEpochMs) ? " " + new Date(Math.round(wakeAtEpochMs)).toISOString() : "";
+    this.#publish(this.#base + "/state", encodeUtf8New("asleep" + when), true);
   }
 
   /**

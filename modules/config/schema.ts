@@ -60,6 +60,8 @@ export interface DeviceConfig {
     mode: SleepMode;
     /** Stay awake (and reachable over CoAP) this long after each wake. */
     awakeWindowS: number;
+    /** RTC drift the sleep planner allows for, ppm: wakes come this much earlier than planned. */
+    driftPpm: number;
   };
   safeApply: {
     /** A connectivity change must reconnect within this, or it is rolled back. */
@@ -143,6 +145,7 @@ export const FIELDS: readonly Field[] = [
   { key: "telemetry.qos", kind: { type: "enum", values: [0, 1] }, doc: "MQTT QoS of telemetry" },
   { key: "sleep.mode", kind: { type: "enum", values: ["none", "light", "deep"] }, doc: "sleep between reports" },
   { key: "sleep.awakeWindowS", kind: { type: "int", min: 0, max: 600 }, doc: "time awake and reachable after each wake" },
+  { key: "sleep.driftPpm", kind: { type: "int", min: 0, max: 10000 }, doc: "RTC drift allowed for when planning wakes, ppm" },
   { key: "safeApply.timeoutS", kind: { type: "int", min: 5, max: 600 }, doc: "reconnect deadline of a connectivity change" },
 ];
 
@@ -383,7 +386,7 @@ export function defaultConfig(ctx: ConfigContext = {}): DeviceConfig {
     sampling: { intervalS: 10 },
     telemetry: { intervalS: 300, qos: 1 },
     sensors,
-    sleep: { mode: "none", awakeWindowS: 10 },
+    sleep: { mode: "none", awakeWindowS: 10, driftPpm: 100 },
     safeApply: { timeoutS: 60 },
   };
   if (ctx.provisioned) for (const key of Object.keys(ctx.provisioned)) if (FIELD_BY_KEY[key]) setPath(c as unknown as { [k: string]: unknown }, key, ctx.provisioned[key]);

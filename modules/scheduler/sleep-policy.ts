@@ -43,6 +43,12 @@ export interface SleepHost {
   /** Opens the links (a radio job is about to run). */
   openLinks(): void;
   /**
+   * Before a deep sleep (RAM lost): hands over what is pending (buffered readings) to the
+   * transport, opening the links if need be. True when something is now in flight (the policy
+   * waits for it, as for busy()); false when there was nothing to hand over.
+   */
+  prepare(deep: boolean): boolean;
+  /**
    * Closes the links cleanly before a sleep that lets them go: the retained state says
    * "asleep" with the wake time, MQTT DISCONNECT (no Will), MQTT-SN DISCONNECT with a duration.
    */
@@ -90,7 +96,8 @@ export class SleepPolicy implements SchedulerObserver {
   readonly #o: SleepPolicyOptions;
   #openedAt = -1;
   #busySince = -1;
-  #waitJob: Job | undefined = undefined;
+  /** The decision job: planned at the end of a wake, run as the next turn (after the callbacks the wake's jobs started). */
+  #decideJob: Job | undefined = undefined;
   #stopped = false;
   last: SleepDecision = { at: 0, plan: undefined, action: "none" };
 
@@ -99,6 +106,8 @@ export class SleepPolicy implements SchedulerObserver {
     if (o.mode !== "none" && o.mode !== "light" && o.mode !== "deep") throw new RangeError(`SleepPolicy: mode must be none, light or deep, got ${o.mode}`);
     this.#o = o;
     o.scheduler.observer = this;
+    // Links the app opened itself (at boot): the command window counts from now.
+    if (o.host.linksUp()) this.#openedAt = o.scheduler.now();
   }
 
   /** The deepest sleep allowed now (a configuration change). */
@@ -114,8 +123,8 @@ export class SleepPolicy implements SchedulerObserver {
   /** Stops watching: no more sleeps (the app stops). */
   stop(): void {
     this.#stopped = true;
-    this.#waitJob?.cancel();
-    this.#waitJob = undefined;
+    this.#decideJob?.cancel();
+    this.#decideJob = undefined;
     if (this.#o.scheduler.observer === this) this.#o.scheduler.observer = undefined;
   }
 
@@ -129,9 +138,33 @@ export class SleepPolicy implements SchedulerObserver {
     }
   }
 
-  /** Scheduler observer: the wake is over; plan the sleep to the next one. */
+  /**
+   * Scheduler observer: the wake is over. The decision is a job of its own, due now: it runs in
+   * the host timer's next turn, after the promises and callbacks the wake's jobs started (a
+   * reading that completes in a promise is sent before the radio goes off).
+   */
   onIdle(now: number): void {
+    if (this.#stopped || this.#decideJob?.scheduled) return;
+    // The wake that just ended was the decision itself: nothing new to decide on.
+    if (this.#decided) {
+      this.#decided = false;
+      return;
+    }
+    this.#arm(now, now, now);
+  }
+
+  /** The last wake was the decision job's. */
+  #decided = false;
+
+  #arm(deadline: number, earliest: number, latest: number): void {
+    const job = this.#decideJob;
+    if (job) job.reschedule(deadline, { earliest, latest });
+    else this.#decideJob = this.#o.scheduler.schedule({ name: "sleep-decide", deadline, earliest, latest, run: SleepPolicy.#decideJobRun, target: this });
+  }
+
+  static #decideJobRun(this: SleepPolicy, now: number): void {
     if (this.#stopped) return;
+    this.#decided = true;
     this.#decide(now);
   }
 
@@ -156,13 +189,11 @@ export class SleepPolicy implements SchedulerObserver {
       const connecting = host.linksUp() && !host.linksReady() && this.#openedAt >= 0;
       if (connecting && now - this.#openedAt >= (o.giveUpMs ?? 30_000) && o.mode === "deep" && !host.prevented()) return this.#giveUp(now);
       if (connecting || waited < (o.busyLimitMs ?? 10_000) || host.prevented()) {
-        this.#waitJob?.cancel();
         // look again soon (a short, non-radio job: it is a wake like any other)
-        this.#waitJob = o.scheduler.schedule({ name: "sleep-wait", deadline: now + 50, earliest: now + 20, latest: now + 200, run: noop });
+        this.#arm(now + 50, now + 20, now + 200);
         return this.#record(now, undefined, "wait");
       }
     }
-    this.#busySince = -1;
     const plan = planSleep(now, o.scheduler.plan(), {
       power: o.figures,
       links: host.links(),
@@ -171,7 +202,18 @@ export class SleepPolicy implements SchedulerObserver {
       prevent: host.prevented(),
       deepSleep: o.mode === "deep",
     });
-    if (plan.mode === "awake" || plan.mode === "modem") return this.#record(now, plan, "awake");
+    if (plan.mode === "awake" || plan.mode === "modem") {
+      this.#busySince = -1;
+      return this.#record(now, plan, "awake");
+    }
+    // What RAM holds goes out before a deep sleep; wait for it like for anything in flight.
+    if (plan.mode === "deep" && host.prepare(true)) {
+      if (host.linksUp() && this.#openedAt < 0) this.#openedAt = now;
+      if (this.#busySince < 0) this.#busySince = now;
+      this.#arm(now + 50, now + 20, now + 200);
+      return this.#record(now, plan, "wait");
+    }
+    this.#busySince = -1;
     if (!plan.keepLinks && host.linksUp()) {
       host.closeLinks(plan.sleepMs, plan.wakeAt, plan.mode === "deep");
       this.#openedAt = -1;
@@ -205,5 +247,3 @@ export class SleepPolicy implements SchedulerObserver {
     this.last = { at, plan, action };
   }
 }
-
-function noop(): void {}
