@@ -4,7 +4,7 @@
  *
  *   boot -> load the configuration (modules/config: defaults from the board and
  *   the device id, then what the flash holds) -> start the board's sensors ->
- *   connect with the configured protocol (mqtt311 | mqtt5 | coap) -> sample on
+ *   connect with the configured protocol (mqtt311 | mqtt5 | coap | mqttsn) -> sample on
  *   sampling.intervalS and send SenML telemetry on telemetry.intervalS ->
  *   serve the command topic and the CoAP resources -> report state.
  *
@@ -674,6 +674,7 @@ class DeviceApp implements App {
   #budget(): number {
     const c = this.core.current;
     if (c.protocol === "coap") return 1024; // one block: no block-wise transfer needed (RFC 7959 §2.2)
+    if (c.protocol === "mqttsn") return 1024; // one datagram: MQTT-SN has no fragmentation (§5.2.1)
     const max = this.#link.client?.serverProperties?.maximumPacketSize;
     if (!max) return 65536;
     // [MQTT-3.2.2-15]: the whole PUBLISH must fit; counted with the full topic and room for a Topic Alias property (3 bytes).

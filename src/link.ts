@@ -26,6 +26,7 @@ import { ConfigCore, type ConfigCoreOptions, type ConnectivityHook } from "../mo
 import { ConfigMqttBinding, configMqttOptions } from "../modules/config/mqtt-binding";
 import type { SafeApplySwitch } from "../modules/config/safe-apply-switch";
 import type { DeviceConfig } from "../modules/config/schema";
+import { SnLinkClient, type SnLinkHooks } from "./mqttsn-link";
 
 function message(e: unknown): string {
   return String((e as Error)?.message ?? e);
@@ -149,8 +150,11 @@ export interface MqttLinkOptions {
 const OUTBOX = Object.freeze({ namespace: "xsmqtt" });
 const RECONNECT = Object.freeze({ initialDelayMs: 1000, maxDelayMs: 30000 });
 
-/** The MQTT client for the current settings, its ConfigMqttBinding, and the safe-apply signals. */
-export class MqttLink {
+/**
+ * The MQTT client for the current settings, its ConfigMqttBinding, and the safe-apply signals.
+ * With protocol "mqttsn" the client is an MQTT-SN one in MqttClient's clothes (./mqttsn-link.ts).
+ */
+export class MqttLink implements SnLinkHooks {
   client: MqttClient | undefined = undefined;
   binding: ConfigMqttBinding | undefined = undefined;
   /** Set once the core exists (the core needs the trial, the trial opens through this link). */
@@ -170,6 +174,7 @@ export class MqttLink {
     this.close();
     const o = this.#o;
     const { platform } = o;
+    if (c.protocol === "mqttsn") return this.#openSn(c);
     const io = c.mqtt.tls ? platform.io.TLS : platform.io.TCP;
     if (!io) {
       o.report("mqtt: this platform has no TLS");
@@ -198,6 +203,36 @@ export class MqttLink {
     // platform.log is a plain function (apps pass it around); the link itself says which binding is current.
     this.binding = new ConfigMqttBinding({ core: this.core!, client, log: platform.log, owner: this });
     return true;
+  }
+
+  /** MQTT-SN: mqtt.host and mqtt.port name the gateway (UDP). */
+  #openSn(c: Readonly<DeviceConfig>): boolean {
+    const o = this.#o;
+    const address = this.resolve(c.mqtt.host);
+    let client: SnLinkClient;
+    try {
+      if (!isIpv4(address)) throw new Error(`cannot resolve the gateway "${c.mqtt.host}"`);
+      client = new SnLinkClient(c, address, o.platform, o.scheduler, this);
+    } catch (e) {
+      o.report("mqttsn: " + message(e));
+      return false;
+    }
+    this.client = client as unknown as MqttClient;
+    this.binding = new ConfigMqttBinding({ core: this.core!, client: this.client, log: o.platform.log, owner: this });
+    return true;
+  }
+
+  /** @internal SnLinkHooks: the MQTT-SN client's connection came up, went down, or failed. */
+  snConnected(client: SnLinkClient): void {
+    this.#connected(client as unknown as MqttClient);
+  }
+
+  snClosed(client: SnLinkClient): void {
+    if (this.client === (client as unknown)) this.#o.onClose?.(client as unknown as MqttClient);
+  }
+
+  snError(client: SnLinkClient, e: { message: string }): void {
+    this.#error(client as unknown as MqttClient, e as MqttError);
   }
 
   /** Says "offline" (retained state) while connected: before a deliberate disconnect or reboot. */

@@ -8,7 +8,8 @@
  * Settings come from the manifest's "config" and can be overridden on the
  * mcconfig command line (docs/app.md):
  *   broker=mqtt://host:port   MQTT broker (default mqtt://127.0.0.1:1883)
- *   protocol=mqtt311|mqtt5|coap, coap=coap://host:port/path, id=DEVICE_ID,
+ *   protocol=mqtt311|mqtt5|coap|mqttsn, coap=coap://host:port/path, id=DEVICE_ID,
+ *   gateway=udp://host:port   with protocol=mqttsn: the MQTT-SN gateway (docs/mqttsn.md)
  *   interval=SECONDS (sampling and telemetry), ssid=/password= (Wi-Fi, ESP32)
  *   key=HEX (the command key, 16..64 bytes, provisioned when the flash holds none),
  *   coapport=N (the device's CoAP server port, default 5683), homeassistant=1 (publish
@@ -122,7 +123,14 @@ const keyText = text("key");
 const key = keyText ? fromHex(keyText) : undefined;
 if (keyText && !(key && key.length >= 16 && key.length <= 64)) log("config: key is not 16..64 bytes of hex; no command key provisioned");
 const protocol = text("protocol");
-if (protocol === "mqtt311" || protocol === "mqtt5" || protocol === "coap") provisioned.protocol = protocol;
+if (protocol === "mqtt311" || protocol === "mqtt5" || protocol === "coap" || protocol === "mqttsn") provisioned.protocol = protocol;
+// MQTT-SN: mqtt.host and mqtt.port name the gateway (modules/config/schema.ts).
+const gateway = protocol === "mqttsn" && text("gateway") ? parseUrl(text("gateway")!, "udp", 1884) : undefined;
+if (gateway) {
+  provisioned["mqtt.host"] = gateway.host;
+  provisioned["mqtt.port"] = gateway.port;
+  provisioned["mqtt.tls"] = false;
+}
 // interval=SECONDS is a factory value like broker=: a remote config/patch of the intervals wins and is kept.
 const seconds = Number(text("interval") ?? "10");
 const intervalS = seconds >= 0.01 && seconds <= 86400 ? Math.round(seconds * 1000) / 1000 : 10;

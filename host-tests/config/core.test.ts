@@ -33,7 +33,7 @@ describe("schema", () => {
     ["integer range", (c) => (c.telemetry.intervalS = 0), "telemetry.intervalS: must be a number of seconds from 0.01 to 86400, in whole milliseconds (got 0)"],
     ["integer type", (c) => (c.mqtt.port = "1883"), 'mqtt.port: must be an integer from 1 to 65535 (got "1883")'],
     ["fraction", (c) => (c.mqtt.keepAliveS = 60.5), "mqtt.keepAliveS: must be an integer from 10 to 3600 (got 60.5)"],
-    ["enum", (c) => (c.protocol = "http"), 'protocol: must be one of "mqtt311", "mqtt5", "coap" (got "http")'],
+    ["enum", (c) => (c.protocol = "http"), 'protocol: must be one of "mqtt311", "mqtt5", "coap", "mqttsn" (got "http")'],
     ["QoS 2 refused", (c) => (c.telemetry.qos = 2), "telemetry.qos: must be one of 0, 1 (got 2)"],
     ["bool", (c) => (c.mqtt.tls = "yes"), 'mqtt.tls: must be true or false (got "yes")'],
     ["host", (c) => (c.mqtt.host = "bad host!"), "mqtt.host: must be a host name"],

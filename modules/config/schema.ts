@@ -12,7 +12,8 @@
 
 export const CONFIG_VERSION = 2;
 
-export type Protocol = "mqtt311" | "mqtt5" | "coap";
+/** "mqttsn": MQTT-SN 1.2 over UDP; mqtt.host and mqtt.port then name the MQTT-SN gateway. */
+export type Protocol = "mqtt311" | "mqtt5" | "coap" | "mqttsn";
 export type SleepMode = "none" | "light" | "deep";
 
 export interface ThresholdRule {
@@ -127,10 +128,10 @@ export const DEVICE_ID_RULE = "must be 1 to 32 characters from A-Z a-z 0-9 _ -";
 
 export const FIELDS: readonly Field[] = [
   { key: "deviceId", kind: { type: "string", min: 1, max: 32, pattern: /^[A-Za-z0-9_-]+$/, patternRule: DEVICE_ID_RULE }, connectivity: true, doc: "device identifier, in every topic" },
-  { key: "protocol", kind: { type: "enum", values: ["mqtt311", "mqtt5", "coap"] }, connectivity: true, doc: "how telemetry and commands travel" },
+  { key: "protocol", kind: { type: "enum", values: ["mqtt311", "mqtt5", "coap", "mqttsn"] }, connectivity: true, doc: "how telemetry and commands travel (mqttsn: mqtt.host/port name the MQTT-SN gateway)" },
   { key: "topicPrefix", kind: { type: "topic-prefix" }, connectivity: true, doc: "first topic level(s)" },
-  { key: "mqtt.host", kind: { type: "host" }, connectivity: true, doc: "MQTT broker host name or IPv4 address" },
-  { key: "mqtt.port", kind: { type: "int", min: 1, max: 65535 }, connectivity: true, doc: "MQTT broker port" },
+  { key: "mqtt.host", kind: { type: "host" }, connectivity: true, doc: "MQTT broker (or MQTT-SN gateway) host name or IPv4 address" },
+  { key: "mqtt.port", kind: { type: "int", min: 1, max: 65535 }, connectivity: true, doc: "MQTT broker (or MQTT-SN gateway UDP) port" },
   { key: "mqtt.tls", kind: { type: "bool" }, connectivity: true, doc: "MQTT over TLS" },
   { key: "mqtt.username", kind: { type: "string", min: 0, max: 64 }, connectivity: true, doc: "MQTT user name ('' for none)" },
   { key: "mqtt.password", kind: { type: "string", min: 0, max: 128 }, secret: true, connectivity: true, doc: "MQTT password (secret)" },

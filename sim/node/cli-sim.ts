@@ -5,7 +5,9 @@
  *
  * With no --broker an MQTT broker (aedes) runs in this process on a free
  * loopback port; with --protocol coap and no --server a CoAP sink runs here and
- * prints what it receives. `npm start` is `xs-iot sim` with the defaults.
+ * prints what it receives; with --protocol mqttsn and no --gateway an MQTT-SN gateway
+ * (sim/node/mqttsn-gateway.ts) runs here, bridging to that broker. `npm start` is
+ * `xs-iot sim` with the defaults.
  *
  * Flag names are a contract other tools rely on (issue 7); keep them.
  */
@@ -28,6 +30,7 @@ import { TCP } from "./tcp";
 import { TLS } from "./tls";
 import { UDP } from "./udp";
 import { indoorDay } from "../scenarios";
+import { MqttSnGateway } from "./mqttsn-gateway";
 import { StatusLine, type StatusCounts } from "./status";
 import { VirtualClock } from "../virtual-clock";
 
@@ -35,6 +38,7 @@ const FLAGS: FlagSpec = {
   protocol: { type: "string" },
   broker: { type: "string" },
   server: { type: "string" },
+  gateway: { type: "string" },
   id: { type: "string" },
   board: { type: "string" },
   devices: { type: "string" },
@@ -60,8 +64,11 @@ const HELP = `usage: xs-iot sim [flags]
 Runs simulated devices: the firmware app on the desktop simulator, with
 simulated sensors on a simulated I2C bus, publishing SenML telemetry.
 
-  --protocol P          mqtt311, mqtt5 or coap (default: mqtt5 with --broker,
+  --protocol P          mqtt311, mqtt5, coap or mqttsn (default: mqtt5 with --broker,
                         mqtt311 with the embedded broker, which has no MQTT 5)
+  --gateway URL         with --protocol mqttsn: udp://host:port of an MQTT-SN gateway
+                        (default: a gateway in this process, bridging to --broker
+                        or to the embedded broker)
   --broker URL          mqtt://host:port or mqtts://host:port (default: an
                         embedded broker in this process on a free loopback port)
   --tls-ca FILE         with mqtts://: the CA certificate (PEM or DER) the broker's
@@ -106,8 +113,10 @@ export interface SimRunOptions {
   clock: "real" | "virtual";
   seed: number;
   json: boolean;
-  protocol: "mqtt311" | "mqtt5" | "coap";
+  protocol: "mqtt311" | "mqtt5" | "coap" | "mqttsn";
   broker?: ParsedUrl;
+  /** --protocol mqttsn: an MQTT-SN gateway elsewhere (udp://host:port). */
+  gateway?: ParsedUrl;
   server?: ParsedUrl;
   qos: 0 | 1 | 2;
   coapPort?: number;
@@ -160,8 +169,14 @@ export function parseSimFlags(argv: string[]): SimRunOptions | "help" {
   }
   const broker = urlFlag(values, "broker", { mqtt: 1883, mqtts: 8883 });
   // The embedded broker (aedes) speaks MQTT 3.1.1 only: that is the default without --broker.
-  const protocol = choiceFlag(values, "protocol", ["mqtt311", "mqtt5", "coap"] as const, broker ? "mqtt5" : "mqtt311")!;
+  const protocol = choiceFlag(values, "protocol", ["mqtt311", "mqtt5", "coap", "mqttsn"] as const, broker ? "mqtt5" : "mqtt311")!;
   if (protocol === "mqtt5" && !broker) throw new UsageError("--protocol mqtt5 needs --broker: the embedded broker (aedes) speaks MQTT 3.1.1 only");
+  const gateway = urlFlag(values, "gateway", { udp: 1884 });
+  if (gateway && protocol !== "mqttsn") throw new UsageError("--gateway is for --protocol mqttsn");
+  if (gateway && broker) throw new UsageError("--gateway and --broker: an MQTT-SN gateway bridges to its own broker; give one or the other");
+  if (gateway?.path) throw new UsageError(`--gateway takes no path, got "${gateway.path}"`);
+  if (gateway && !/^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(gateway.host) && gateway.host !== "localhost") throw new UsageError(`--gateway: host must be an IPv4 address, got "${gateway.host}"`);
+  if (protocol === "mqttsn" && broker?.scheme === "mqtts") throw new UsageError("--protocol mqttsn: the gateway in this process speaks plain MQTT to --broker (mqtt://)");
   const server = urlFlag(values, "server", { coap: 5683 });
   if (broker && protocol === "coap") throw new UsageError("--broker is for --protocol mqtt311 or mqtt5; CoAP telemetry goes to --server");
   if (server && protocol !== "coap") throw new UsageError("--server is for --protocol coap; MQTT telemetry goes to --broker");
@@ -191,6 +206,7 @@ export function parseSimFlags(argv: string[]): SimRunOptions | "help" {
     json: !!values.json,
     protocol,
     broker,
+    gateway,
     server,
     qos: Number(choiceFlag(values, "qos", ["0", "1", "2"] as const, "1")) as 0 | 1 | 2,
     coapPort,
@@ -263,6 +279,8 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
   const chatty = options.devices <= 10;
   let broker: EmbeddedBroker | undefined;
   let sink: CoapSink | undefined;
+  let gateway: MqttSnGateway | undefined;
+  let gatewayPort: number | undefined;
   let status: StatusLine | undefined;
   const print = (line: string) => (status ? status.print(line) : out(line));
   const emit = (event: Record<string, unknown>, human: string | undefined) => {
@@ -272,16 +290,31 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
 
   // --- peers ---
   const mqtt = options.protocol !== "coap";
+  const sn = options.protocol === "mqttsn";
   try {
-    if (mqtt && !options.broker) broker = await startEmbeddedBroker();
+    if (mqtt && !options.broker && !options.gateway) broker = await startEmbeddedBroker();
+    if (sn && !options.gateway) {
+      // The MQTT-SN gateway in this process, bridging to the broker: its problems are worth a line, its steps are not.
+      gateway = new MqttSnGateway({
+        udp: { io: UDP as never, port: 0 },
+        broker: options.broker ? `mqtt://${options.broker.host}:${options.broker.port}` : broker!.url,
+        log: (line) => (json ? emit({ event: "gateway", line }, undefined) : /lost|cannot|refused|error|buffer full/i.test(line) && print(line)),
+      });
+      gatewayPort = await gateway.start();
+    }
     if (!mqtt && !options.server)
       sink = await startCoapSink("tele", (m) => emit({ event: "coap-received", from: m.from, contentFormat: m.contentFormat, confirmable: m.confirmable, bytes: m.payload.length, senml: m.pack instanceof Array ? m.pack.map((r: unknown) => (r instanceof Map ? Object.fromEntries(r) : r)) : undefined }, chatty ? `  sink <- ${m.confirmable ? "CON" : "NON"} ${senmlLine(m)}` : undefined));
   } catch (e) {
-    const message = `cannot start the embedded ${mqtt ? "broker" : "CoAP sink"}: ${(e as Error).message}`;
+    const message = `cannot start the embedded ${sn && broker ? "MQTT-SN gateway" : mqtt ? "broker" : "CoAP sink"}: ${(e as Error).message}`;
     emit({ event: "error", message }, message);
+    await gateway?.close();
+    await broker?.close();
     return 1;
   }
   const brokerUrl = options.broker ? `${options.broker.scheme}://${options.broker.host}:${options.broker.port}` : broker?.url;
+  // MQTT-SN: the device's mqtt.host/port name the gateway (modules/config/schema.ts).
+  const gatewayHost = options.gateway ? (options.gateway.host === "localhost" ? "127.0.0.1" : options.gateway.host) : "127.0.0.1";
+  const gatewayUdpPort = options.gateway?.port ?? gatewayPort;
   const brokerHost = options.broker?.host ?? "127.0.0.1";
   const brokerPort = options.broker?.port ?? broker?.port ?? 1883;
   const serverHost = options.server?.host ?? "127.0.0.1";
@@ -348,6 +381,7 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
     status = undefined;
     const c = counts();
     emit({ event: "done", reason, code, devices: options.devices, readings: c.readings, sent: c.sent, acked: c.acked, failed: c.failed, thinned: c.thinned, queued: c.queued, reconnects: c.reconnects, failedAttempts: c.failedAttempts }, `${reason}: ${c.readings} readings from ${options.devices} device(s), ${c.sent} sent, ${c.acked} acknowledged${c.failed ? `, ${c.failed} failed` : ""}${c.thinned ? `, ${c.thinned} thinned out (outbox full or not connected)` : ""}${c.queued ? `, ${c.queued} never sent (no connection)` : ""}`);
+    await gateway?.close();
     if (broker) await broker.close();
     sink?.close();
     resolveDone(code);
@@ -365,8 +399,8 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
     const hardware = createSimHardware(options.board, clock, indoorDay(options.seed + i * 7919));
     const provisioned: { [k: string]: unknown } = {
       protocol: options.protocol,
-      "mqtt.host": brokerHost,
-      "mqtt.port": brokerPort,
+      "mqtt.host": sn ? gatewayHost : brokerHost,
+      "mqtt.port": sn ? gatewayUdpPort : brokerPort,
       "mqtt.tls": options.broker?.scheme === "mqtts",
       "coap.gatewayHost": serverHost,
       "coap.gatewayPort": serverPort,
@@ -443,6 +477,8 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
     clock: options.clock,
     broker: mqtt ? brokerUrl : undefined,
     embeddedBroker: !!broker,
+    gateway: sn ? `udp://${gatewayHost}:${gatewayUdpPort}` : undefined,
+    embeddedGateway: !!gateway,
     server: mqtt ? undefined : `coap://${serverHost}:${serverPort}/${serverPath}`,
     embeddedSink: !!sink,
     telemetryTopic: mqtt ? `${topicBase}/tele` : undefined,
@@ -453,11 +489,14 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
   const lines = [
     `xs-iot sim: ${options.devices} device(s) on board "${options.board.name}", ${options.protocol}, a reading every ${options.intervalMs / 1000} s (QoS ${options.qos}, ${options.clock} clock). Ctrl-C stops.`,
   ];
-  if (mqtt) {
+  if (sn) lines.push(`  gateway    udp://${gatewayHost}:${gatewayUdpPort}${gateway ? ` (MQTT-SN 1.2, in this process, bridging to ${brokerUrl})` : " (MQTT-SN 1.2)"}`);
+  if (mqtt && brokerUrl) {
     lines.push(`  broker     ${brokerUrl}${broker ? " (embedded aedes, in this process)" : ""}`);
     lines.push(`  telemetry  ${topicBase}/tele  (SenML ${options.format.toUpperCase()})`);
     lines.push(`  state      ${topicBase}/state  (retained: online / offline)`);
     lines.push(`  watch      mosquitto_sub -h ${brokerHost} -p ${brokerPort} -v -t '${topicBase}/#'`);
+  } else if (mqtt) {
+    lines.push(`  telemetry  ${topicBase}/tele  (SenML ${options.format.toUpperCase()}), on the gateway's broker`);
   } else {
     lines.push(`  telemetry  POST coap://${serverHost}:${serverPort}/${serverPath}${sink ? " (embedded sink, prints what it receives)" : ""}, ${options.qos ? "CON" : "NON"}`);
   }
@@ -466,7 +505,7 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
     lines.push(`  ask        coap-client-notls -m get ${coapUrl}/sensors/temperature`);
     lines.push(`  discover   coap-client-notls -m get ${coapUrl}/.well-known/core`);
   }
-  if (options.devices === 1)
+  if (options.devices === 1 && (!mqtt || brokerUrl))
     lines.push(`  configure  npx xs-iot config --device ${first} --via ${mqtt ? brokerUrl : coapUrl ?? "coap://..."} --key ${start.key} get`);
   emit(start, lines.join("\n"));
 
