@@ -12,9 +12,10 @@
  */
 import { runAll } from "../harness";
 import type { BenchCase } from "../harness";
-import { MqttBench, PHASES, verifyRun } from "./mqtt-phases";
+import { MqttBench, PAYLOAD_BYTES, PHASES, verifyRun } from "./mqtt-phases";
 import type { Side } from "./mqtt-phases";
 import { OUR_CLIENTS } from "./mqtt-ours";
+import { createFloorClient } from "./mqtt-floor";
 import { createSdkClient, installStringBuffers, useLoop } from "./mqtt-sdk";
 import type { SdkClientClass } from "./mqtt-sdk";
 
@@ -28,12 +29,18 @@ export interface XstRunOptions {
   turns: number;
 }
 
+export const FLOOR_NAME = "floor client";
+
 export const SDK_NAME = "Moddable SDK embedded:network/mqtt/client (examples/io/tcp/mqttclient)";
 
 const NOTES =
   "xst (XS of the Moddable SDK); one in-memory broker for both clients (bench/xs/mqtt-broker.ts, ECMA-419 socket shape, " +
   "5,744 B send buffer); topic tele/esp32-a1b2c3/SENSOR, 40-byte payload; ours without storage (RAM outbox); msgs/s per client; " +
   "ratio = median of per-round ours/SDK";
+
+const FLOOR_NOTES =
+  "the floor client (bench/xs/mqtt-floor.ts: pre-encoded packets, no checks) measures what the bench itself costs per message " +
+  "(event loop, socket, broker); bench/xs/mqtt-moddable.js takes it out of the other cases' ratios (rows 'own time')";
 
 declare const $262: { agent: { monotonicNow(): number } };
 
@@ -42,8 +49,10 @@ export function main(MQTTClient: SdkClientClass, o: XstRunOptions, print: (line:
   const bench = new MqttBench();
   useLoop(bench.loop);
   let sdk: Side;
+  let floor: Side;
   const ours: Side[] = [];
   try {
+    floor = bench.add(FLOOR_NAME, (env, events) => createFloorClient(env, events, PAYLOAD_BYTES));
     sdk = bench.add("Moddable SDK", (env, events) => createSdkClient(MQTTClient, env, events));
     for (const c of OUR_CLIENTS) {
       const shared = c.shared(bench.env("shared"));
@@ -60,7 +69,8 @@ export function main(MQTTClient: SdkClientClass, o: XstRunOptions, print: (line:
     return;
   }
   bench.broker.verify = false;
-  const cases: BenchCase[] = [];
+  // The floor against the SDK first: how much of the SDK's time per message is the bench's own.
+  const cases: BenchCase[] = phaseCases(bench, floor, sdk);
   for (const side of ours) cases.push(...phaseCases(bench, side, sdk));
   const filters = o.filters;
   runAll(cases, "xs", print, { sliceMs: o.sliceMs, rounds: o.rounds, now: () => $262.agent.monotonicNow() }, filters.length ? (name) => filters.some((f) => name.indexOf(f) >= 0) : undefined);
@@ -72,6 +82,7 @@ export function main(MQTTClient: SdkClientClass, o: XstRunOptions, print: (line:
  * counts and lengths only.
  */
 function phaseCases(bench: MqttBench, ours: Side, peer: Side): BenchCase[] {
+  const notes = ours.name === FLOOR_NAME ? FLOOR_NOTES : NOTES;
   return PHASES.map((phase) => ({
     name: `mqtt client on xst, ${phase.name} (${ours.name} vs SDK)`,
     unit: "msgs/s",
@@ -90,6 +101,6 @@ function phaseCases(bench: MqttBench, ours: Side, peer: Side): BenchCase[] {
         bench.broker.verify = false;
       }
     },
-    notes: NOTES,
+    notes,
   }));
 }
