@@ -114,7 +114,7 @@ async function main(): Promise<void> {
       let waiting = 0;
       for (const a of apps) {
         inFlight += a.sent - a.acked - a.failed;
-        waiting += a.readings - a.sent - a.dropped;
+        waiting += a.readings - a.sent - a.dropped - a.thinned;
       }
       return { inFlight, waiting };
     };

@@ -113,16 +113,19 @@ export function mergeSamples(each: readonly SensorReading[]): Sample {
 }
 
 /**
- * What a device's sampling passes keep per driver between passes (samplePass): whether the
- * driver is still answering an earlier pass, and an answer that came after its pass closed.
+ * What a device's sampling passes keep per driver between passes (samplePass): which drivers
+ * are still answering an earlier pass (bit i: driver i; a board has far fewer than 31 chips),
+ * and answers that came after their pass closed (made with the first such answer: one object
+ * and a number per device otherwise, in a simulated fleet of thousands).
  */
 export interface PassState {
-  busy: boolean[];
-  late: (Sample | undefined)[];
+  busy: number;
+  late: (Sample | undefined)[] | undefined;
 }
 
 export function passState(drivers: readonly SensorDriver[]): PassState {
-  return { busy: drivers.map(() => false), late: drivers.map(() => undefined) };
+  if (drivers.length > 31) throw new RangeError(`a board has at most 31 sensors, got ${drivers.length}`);
+  return { busy: 0, late: undefined };
 }
 
 /**
@@ -145,10 +148,11 @@ export function samplePass(drivers: readonly SensorDriver[], state: PassState, s
     if (closed) return;
     closed = true;
     timer?.cancel();
+    const lates = state.late;
     for (let i = 0; i < n; i++) {
       if (each[i]) continue;
-      const late = state.late[i];
-      state.late[i] = undefined;
+      const late = lates ? lates[i] : undefined;
+      if (lates) lates[i] = undefined;
       each[i] = { chip: drivers[i].chip, sample: late || {} };
     }
     done(mergeSamples(each), each);
@@ -157,17 +161,18 @@ export function samplePass(drivers: readonly SensorDriver[], state: PassState, s
   // cannot close the pass before the others are asked.
   let pending = 1;
   for (let i = 0; i < n; i++) {
-    if (state.busy[i]) continue;
-    state.busy[i] = true;
+    const bit = 1 << i;
+    if (state.busy & bit) continue;
+    state.busy |= bit;
     pending++;
     const d = drivers[i];
     d.measure((sample) => {
-      state.busy[i] = false;
+      state.busy &= ~bit;
       if (closed) {
-        state.late[i] = sample || {};
+        (state.late ??= new Array(n))[i] = sample || {};
         return;
       }
-      state.late[i] = undefined;
+      if (state.late) state.late[i] = undefined;
       each[i] = { chip: d.chip, sample: sample || {} };
       if (--pending === 0) close();
     });
