@@ -9,7 +9,7 @@ import { validateConfig, defaultConfig, migrateV1, redactConfig, CONNECTIVITY_KE
 import { mergePatch } from "../../modules/config/merge-patch";
 import { canonicalJson, commandSigningBytes, signCommand } from "../../modules/config/auth";
 import { hmacSha256 } from "../../modules/platform/sha256";
-import type { ConnectivityHook, CommandResult } from "../../modules/config/core";
+import type { ConnectivityHook, CommandResult, ConfigShare } from "../../modules/config/core";
 import { simBoard } from "../../boards/sim";
 import { esp32DevkitC } from "../../boards/esp32-devkitc";
 
@@ -243,9 +243,10 @@ describe("commands", () => {
     expect(k.run("config/patch", { telemetry: { intervalS: 40 } }).status).toBe("ok");
     expect(listener.phases).toEqual(["applied"]);
   });
-  it("cores of one process share equal configuration groups, frozen; a change on one core leaves the other's alone", () => {
-    const a = makeCore();
-    const b = makeCore();
+  it("cores given one ConfigShare share equal configuration groups, frozen; a change on one core leaves the other's alone", () => {
+    const shared: ConfigShare = {};
+    const a = makeCore({ shared });
+    const b = makeCore({ shared });
     expect(a.core.current).not.toBe(b.core.current); // the root is each device's own
     expect(a.core.current.mqtt).toBe(b.core.current.mqtt);
     expect(a.core.current.sensors).toBe(b.core.current.sensors);
@@ -262,9 +263,13 @@ describe("commands", () => {
     expect(b.core.current.telemetry.intervalS).not.toBe(30);
     expect(a.core.current.mqtt).toBe(b.core.current.mqtt); // unchanged groups stay shared
     expect(a.core.current.telemetry).not.toBe(b.core.current.telemetry);
-    const c = makeCore();
+    const c = makeCore({ shared });
     expect(c.run("config/patch", { telemetry: { intervalS: 30 } }).status).toBe("ok");
     expect(c.core.current.telemetry).toBe(a.core.current.telemetry); // equal again: shared again
+    const alone = makeCore(); // no pool: its groups are its own, frozen all the same
+    expect(alone.core.current.mqtt).not.toBe(a.core.current.mqtt);
+    expect(alone.core.current.mqtt).toEqual(a.core.current.mqtt);
+    expect(Object.isFrozen(alone.core.current.mqtt)).toBe(true);
   });
   it("config/set replaces the whole document; an absent secret keeps its value", () => {
     const k = makeCore();

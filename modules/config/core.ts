@@ -150,38 +150,48 @@ export interface ConfigCoreOptions {
   ratePerS?: number;
   /** Delay between the answer to reboot/factory-reset and the restart (default 1000 ms). */
   rebootDelayMs?: number;
+  /**
+   * Configuration groups to share with other cores (a simulated fleet passes one `{}` to all of
+   * its devices' cores; see ConfigShare). Without it the core shares nothing.
+   */
+  shared?: ConfigShare;
 }
 
 const MAX_PREVENT_S = 86400;
 
 /**
- * Groups of the configuration in effect (mqtt, coap, sensors, each sensor, ...) are
- * shared, frozen, between the cores of a process: a simulated fleet of a thousand
- * devices whose settings differ only in the device id keeps one copy of each group,
- * not a thousand (~1.2 KB a device). At most SHARE_LIMIT kinds per group are kept;
- * others stay the device's own (frozen too: the configuration in effect is read-only,
- * `config` gives a copy). On a device this costs a few array slots.
+ * Groups of the configuration in effect (mqtt, coap, sensors, each sensor, ...) shared,
+ * frozen, between the cores given the same ConfigShare (ConfigCoreOptions.shared): a
+ * simulated fleet of a thousand devices whose settings differ only in the device id keeps one
+ * copy of each group, not a thousand (~1.2 KB a device). At most SHARE_LIMIT kinds per group
+ * are kept; others stay the core's own (frozen too: the configuration in effect is read-only,
+ * `config` gives a copy). The pool is the caller's, not the module's: module-level state is
+ * shared by every user of the module and frozen once preloaded (docs/moddable.md). A device
+ * passes none.
  */
-const SHARE_LIMIT = 8;
-const shared: { [path: string]: object[] } = {};
+export interface ConfigShare {
+  [path: string]: object[];
+}
 
-/** `c` with every object below it replaced by the shared equal one (or frozen and offered for sharing). */
-function share<T>(c: T, path: string): T {
+const SHARE_LIMIT = 8;
+
+/** `c` with every object below it frozen and replaced by the pool's equal one (or offered to the pool). */
+function share<T>(c: T, path: string, pool: ConfigShare | undefined): T {
   const o = c as unknown as { [k: string]: unknown };
   if (!Object.isFrozen(o)) {
     for (const k of Object.keys(o)) {
       const v = o[k];
       if (isPlainObject(v)) {
-        const w = share(v, path + "." + k);
+        const w = share(v, path + "." + k, pool);
         if (w !== v) o[k] = w;
       }
     }
   }
   if (path === "") return rootLiteral(c);
-  const list = shared[path] || (shared[path] = []);
-  for (let i = 0; i < list.length; i++) if (sameValue(list[i], o)) return list[i] as T;
+  const list = pool && (pool[path] || (pool[path] = []));
+  if (list) for (let i = 0; i < list.length; i++) if (sameValue(list[i], o)) return list[i] as T;
   Object.freeze(o);
-  if (list.length < SHARE_LIMIT) list.push(o);
+  if (list && list.length < SHARE_LIMIT) list.push(o);
   return c;
 }
 
@@ -260,7 +270,7 @@ export class ConfigCore {
     this.store = options.store;
     this.scheduler = options.scheduler;
     const loaded = this.store.load();
-    this.#config = share(loaded.config, "");
+    this.#config = share(loaded.config, "", this.#opts.shared);
     this.bootStatus = loaded.status;
     this.bootMessage = loaded.message;
     this.corrupt = loaded.status === "corrupt";
@@ -386,7 +396,7 @@ export class ConfigCore {
       case "factory-reset": {
         if (!this.#emptyBody(req.body)) return this.#reject("invalid", command, req, ["body: factory-reset takes no body (send null or {})"]);
         const previous = this.#config;
-        this.#config = share(this.store.factoryReset(counter), "");
+        this.#config = share(this.store.factoryReset(counter), "", this.#opts.shared);
         this.#log("config: factory reset (defaults restored; device key and counter kept)");
         this.#emit({ type: "change", config: this.config, previous, phase: "factory-reset" });
         const delay = this.#scheduleReboot();
@@ -468,7 +478,7 @@ export class ConfigCore {
     const hook = this.#opts.connectivity;
     if (conn.length === 0 || !hook) {
       this.store.save(next, counter);
-      this.#config = share(next, "");
+      this.#config = share(next, "", this.#opts.shared);
       this.#log(`config: ${command} applied (${changed.join(", ")})`);
       this.#emit({ type: "change", config: this.config, previous, phase: "applied" });
       return this.#ok(command, counter, { changed, applied: "direct", config: redactConfig(next) });
@@ -476,7 +486,7 @@ export class ConfigCore {
     if (this.#trial) return this.#reject("busy", command, req, ["a connectivity change is already being tried; wait for its result"]);
     // Safe apply: the counter is persisted now, the configuration only once it works.
     this.store.acceptCounter(counter);
-    this.#config = share(next, "");
+    this.#config = share(next, "", this.#opts.shared);
     const timeoutMs = next.safeApply.timeoutS * 1000;
     this.#log(`config: ${command} trying connectivity change (${conn.join(", ")}) for up to ${next.safeApply.timeoutS} s`);
     let settled = false;
