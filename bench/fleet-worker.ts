@@ -103,6 +103,7 @@ async function main(): Promise<void> {
     // What every device gets alike is made once (as a fleet runner would): the provisioned
     // broker, the overrides and the callbacks, which only count.
     const provisioned = Object.freeze({ protocol: "mqtt311", "mqtt.host": "127.0.0.1", "mqtt.port": PORT });
+    const configShare = {}; // equal configuration groups are kept once for the fleet (ConfigShare)
     const overrides = Object.freeze({ samplingMs: INTERVAL, telemetryMs: INTERVAL, qos: 1 as const, coapServer: false });
     const onAcked = (e: { seqs: number[] }) => (acked += e.seqs.length);
     const onState = (s: string) => {
@@ -132,6 +133,7 @@ async function main(): Promise<void> {
             board,
             deviceId: id,
             provisioned,
+            configShare,
             overrides,
             onAcked,
             onState,

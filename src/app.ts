@@ -28,7 +28,7 @@ import type { Sample, SensorError } from "../modules/sensors/sensor";
 import type { MqttClient } from "../modules/mqtt/client";
 import { CoapServer } from "../modules/coap/server";
 import { CoapClient } from "../modules/coap/client";
-import type { ConfigCore, ConfigCoreEvent } from "../modules/config/core";
+import type { ConfigCore, ConfigCoreEvent, ConfigShare } from "../modules/config/core";
 import { safeApplySwitch, type SafeApplySwitch, type SafeApplySwitchOptions } from "../modules/config/safe-apply-switch";
 import { configTopics } from "../modules/config/mqtt-binding";
 import { MqttLink, deviceCore, deviceScheduler, isIpv4, type DeviceCoreOptions, type MqttLinkOptions } from "./link";
@@ -91,6 +91,8 @@ export interface AppOptions {
    * each when the flash holds none (modules/config/tls-credentials.ts).
    */
   tls?: TlsCredentials;
+  /** Configuration groups shared with the other apps given the same pool: a simulated fleet passes one `{}` to all (modules/config/core.ts ConfigShare). */
+  configShare?: ConfigShare;
   overrides?: AppOverrides;
   /** Host name -> IPv4 address, for hosts without DNS. */
   resolve?(host: string): string | undefined;
@@ -275,6 +277,9 @@ class DeviceApp implements App {
     }
     get tls(): TlsCredentials | undefined {
       return this.app.#options.tls;
+    }
+    get configShare(): ConfigShare | undefined {
+      return this.app.#options.configShare;
     }
     get connectivity(): SafeApplySwitch {
       return this.trial;

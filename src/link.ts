@@ -22,7 +22,7 @@ import { MqttClient, type MqttClientOptions, type MqttError } from "../modules/m
 import type { MqttClientCore } from "../modules/mqtt/client-core";
 import { ConfigStore } from "../modules/config/store";
 import { provisionTlsCredentials, tlsCredentials, type TlsCredentials } from "../modules/config/tls-credentials";
-import { ConfigCore, type ConfigCoreOptions, type ConnectivityHook } from "../modules/config/core";
+import { ConfigCore, type ConfigCoreOptions, type ConfigShare, type ConnectivityHook } from "../modules/config/core";
 import { ConfigMqttBinding, configMqttOptions } from "../modules/config/mqtt-binding";
 import type { SafeApplySwitch } from "../modules/config/safe-apply-switch";
 import type { DeviceConfig } from "../modules/config/schema";
@@ -70,6 +70,8 @@ export interface DeviceCoreOptions {
   offline(): void;
   /** Rate limit and reboot delay of the core (its defaults otherwise). */
   tuning?: { burst?: number; ratePerS?: number; rebootDelayMs?: number };
+  /** Configuration groups shared with the other cores given the same pool (a simulated fleet). */
+  configShare?: ConfigShare;
 }
 
 /**
@@ -91,6 +93,10 @@ class CoreHooks implements ConfigCoreOptions {
 
   get connectivity(): ConnectivityHook {
     return this.o.connectivity;
+  }
+
+  get shared(): ConfigShare | undefined {
+    return this.o.configShare;
   }
 
   get burst(): number | undefined {

@@ -394,6 +394,7 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
   const busy = () => apps.some((a) => a && (a.state === "connecting" || (a.mqtt !== undefined && a.mqtt.outbox.count > 0)));
   const driver = virtual ? new FastForward({ clock: virtual, isBusy: busy }) : undefined;
 
+  const configShare = {}; // equal configuration groups kept once for all the devices (ConfigShare)
   for (let i = 0; i < options.devices; i++) {
     const id = deviceId(options, i);
     const hardware = createSimHardware(options.board, clock, indoorDay(options.seed + i * 7919));
@@ -427,6 +428,7 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
           board: options.board,
           deviceId: id,
           provisioned,
+          configShare,
           key: keys[i],
           tls: options.tls,
           // QoS 2 has no configuration key (telemetry.qos is 0 or 1): it alone stays an override.
