@@ -64,22 +64,21 @@ interface CommitRecord {
   crc: number;
 }
 
-let CRC_TABLE: Uint32Array | undefined;
+/** CRC-32 table, made when the module loads (at build time when preloaded: then it is in flash). */
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
 
 /** CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320). */
 export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  let table = CRC_TABLE;
-  if (!table) {
-    table = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      table[n] = c >>> 0;
-    }
-    CRC_TABLE = table;
-  }
   let crc = 0xffffffff;
-  for (let i = start; i < end; i++) crc = table[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
+  for (let i = start; i < end; i++) crc = CRC_TABLE[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }
 
