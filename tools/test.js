@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm test`: builds xsnap if needed, runs jest on every host-tests/**/*.test.ts (Node), then
+// `npm test`: builds xsnap if needed, type-checks and runs the preload check (without filters),
+// runs jest on every host-tests/**/*.test.ts (Node), then
 // the `// @xs` files on XS (host-tests/xs/run.js), and closes with one plain line summing the
 // tests of both:   <passed> passed, <failed> failed[, <skipped> skipped]
 // Exit code 1 if either fails. Arguments are passed to both as path filters
@@ -63,6 +64,16 @@ async function main() {
     types.ms = Date.now() - tt;
   }
 
+  // ---- preload: device code that preloading would freeze and then change (tools/check-preload.js;
+  // the XS runner checks the same at run time). A finding fails the run, counted as one failed check.
+  let preload = { ok: true, ms: 0 };
+  if (!filters.length) {
+    process.stdout.write("\n== preload (tools/check-preload.js)\n");
+    const tp = Date.now();
+    const r = await run(process.execPath, [path.join(ROOT, "tools", "check-preload.js")]);
+    preload = { ok: r.code === 0, ms: Date.now() - tp };
+  }
+
   // ---- jest (Node)
   process.stdout.write("\n== jest (Node)\n");
   const jsonFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "xs-iot-test-")), "jest.json");
@@ -98,15 +109,16 @@ async function main() {
   const xsMs = Date.now() - t2;
 
   const passed = node.passed + xs.passed;
-  const failed = node.failed + xs.failed + (types.ok ? 0 : 1);
+  const failed = node.failed + xs.failed + (types.ok ? 0 : 1) + (preload.ok ? 0 : 1);
   const skipped = node.skipped;
   process.stdout.write("\n== summary\n");
   process.stdout.write(`Node (jest): ${node.passed} passed, ${node.failed} failed, ${node.skipped} skipped in ${secs(jestMs)}\n`);
   process.stdout.write(`XS (xsnap):  ${xs.passed} passed, ${xs.failed} failed in ${secs(xsMs)}\n`);
   if (!filters.length) process.stdout.write(`Types (tsc): ${types.ok ? "clean" : "ERRORS (see above)"} in ${secs(types.ms)}\n`);
+  if (!filters.length) process.stdout.write(`Preload check: ${preload.ok ? "clean" : "FINDINGS (see above)"} in ${secs(preload.ms)}\n`);
   process.stdout.write(`total time ${secs(Date.now() - t0)}\n`);
   process.stdout.write(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}\n`);
-  return failed === 0 && types.ok && jest.code === 0 && xsRun.code === 0 ? 0 : 1;
+  return failed === 0 && types.ok && preload.ok && jest.code === 0 && xsRun.code === 0 ? 0 : 1;
 }
 
 main().then(

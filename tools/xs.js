@@ -37,14 +37,53 @@ function typescriptPlugin() {
   };
 }
 
+/**
+ * With `preload`: appends to every device module (tools/check-preload.js: modules/, src/,
+ * boards/, the exempt folders left out) a call that hands its own top-level bindings to
+ * `globalThis.__xsPreload` (host-tests/xs/preload.ts), which freezes what they hold as a
+ * Moddable build that preloads the module does. Runs after the TypeScript transform, on plain JS.
+ */
+function preloadPlugin() {
+  const { isDeviceFile, isExempt } = require("./check-preload");
+  return {
+    name: "xs-preload",
+    transform(code, id) {
+      const rel = path.relative(ROOT, id).split(path.sep).join("/");
+      // host-tests/xs/fixtures/device/: device modules made for the preload check's own tests.
+      if ((!isDeviceFile(rel) || isExempt(rel)) && !rel.startsWith("host-tests/xs/fixtures/device/")) return null;
+      const names = [];
+      const addPattern = (p) => {
+        if (!p) return;
+        if (p.type === "Identifier") names.push(p.name);
+        else if (p.type === "ObjectPattern") for (const q of p.properties) addPattern(q.type === "RestElement" ? q.argument : q.value);
+        else if (p.type === "ArrayPattern") for (const q of p.elements) addPattern(q && q.type === "RestElement" ? q.argument : q);
+        else if (p.type === "AssignmentPattern") addPattern(p.left);
+      };
+      const addDeclaration = (d) => {
+        if (!d) return;
+        if (d.type === "VariableDeclaration") for (const v of d.declarations) addPattern(v.id);
+        else if ((d.type === "FunctionDeclaration" || d.type === "ClassDeclaration") && d.id) names.push(d.id.name);
+      };
+      for (const st of this.parse(code).body) {
+        if (st.type === "ExportNamedDeclaration" || st.type === "ExportDefaultDeclaration") addDeclaration(st.declaration);
+        else addDeclaration(st);
+      }
+      if (!names.length) return null;
+      const call = `\n;if (typeof globalThis.__xsPreload === "function") globalThis.__xsPreload(${JSON.stringify(rel)}, ${JSON.stringify(names)}, [${names.join(", ")}]);\n`;
+      return { code: code + call, map: null };
+    },
+  };
+}
+
 const VIRTUAL = "\0xs-entry";
 
 /**
  * Bundles `entryCode` (ES module source; its imports are absolute paths or relative to
  * ROOT) into one IIFE script and returns its text. `plugins`: rollup plugins run before the
- * module resolution (e.g. to map a host module specifier to a file of ours).
+ * module resolution (e.g. to map a host module specifier to a file of ours). `preload: true`
+ * adds preloadPlugin().
  */
-async function bundle(entryCode, { name = "xs-entry", plugins = [] } = {}) {
+async function bundle(entryCode, { name = "xs-entry", plugins = [], preload = false } = {}) {
   const { rollup } = require("rollup");
   const { nodeResolve } = require("@rollup/plugin-node-resolve");
   const warnings = [];
@@ -68,6 +107,7 @@ async function bundle(entryCode, { name = "xs-entry", plugins = [] } = {}) {
       ...plugins,
       nodeResolve({ extensions: [".ts", ".mjs", ".js", ".json"], rootDir: ROOT, preferBuiltins: false }),
       typescriptPlugin(),
+      ...(preload ? [preloadPlugin()] : []),
     ],
   });
   try {

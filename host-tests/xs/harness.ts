@@ -620,7 +620,18 @@ async function runTest(t: TestCase): Promise<void> {
       }
     }
   }
+  // A preloaded module's buffer written during the test (host-tests/xs/preload.ts): the device would have thrown.
+  const problems = preloadProblems();
+  if (problems.length && !failedHere) {
+    failedHere = true;
+    error = new Error(problems.join("\n"));
+  }
   report(failedHere ? "fail" : "pass", name, now() - started, failedHere ? (error === undefined ? new Error("thrown: undefined") : error) : undefined);
+}
+
+function preloadProblems(): string[] {
+  const verify = (globalThis as unknown as { __xsPreloadVerify?: () => string[] }).__xsPreloadVerify;
+  return typeof verify === "function" ? verify() : [];
 }
 
 async function runSuite(suite: Suite): Promise<void> {

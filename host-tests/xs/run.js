@@ -123,7 +123,8 @@ async function runFile(file, opts, xsnap, dir) {
   try {
     // lockdown.ts freezes the intrinsics after the harness and before the test file's modules, as a Moddable build has them.
     const entry = `import { runTests } from ${spec(HARNESS)};\nimport ${spec(LOCKDOWN)};\nimport ${spec(file)};\nrunTests();\n`;
-    ({ code } = await bundle(entry, { name: rel }));
+    // preload: every device module's bindings are frozen after its body ran, as a Moddable build that preloads it has them (host-tests/xs/preload.ts).
+    ({ code } = await bundle(entry, { name: rel, preload: true }));
   } catch (e) {
     return { rel, ok: false, passed: 0, failed: 1, tests: [], problems: ["bundling failed: " + (e && e.message ? e.message : e)], other: [], stderr: "", ms: Date.now() - t0 };
   }

@@ -45,7 +45,8 @@ function topicsOf(base: string): ConfigTopics {
 
 /**
  * "offline" as bytes, shared by every Will of the process (read only: the session only
- * encodes it). A Uint8Array per device was ~150 B in a simulated fleet.
+ * encodes it). A Uint8Array per device was ~150 B in a simulated fleet. Preloaded it is in
+ * flash, read-only. @preloadReadOnly
  */
 const OFFLINE = encodeUtf8New("offline");
 
