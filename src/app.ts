@@ -94,6 +94,8 @@ export interface AppOptions {
   /** Configuration groups shared with the other apps given the same pool: a simulated fleet passes one `{}` to all (modules/config/core.ts ConfigShare). */
   configShare?: ConfigShare;
   overrides?: AppOverrides;
+  /** The address the device's CoAP server binds (default: every interface; a test on a shared host gives 127.0.0.1). */
+  coapListenAddress?: string;
   /** Host name -> IPv4 address, for hosts without DNS. */
   resolve?(host: string): string | undefined;
   /** Buffered readings kept while telemetry cannot go out (default 32; the oldest are dropped). */
@@ -568,10 +570,12 @@ class DeviceApp implements App {
     if (!this.#runsCoapServer()) return;
     const platform = this.#platform;
     this.#coapServerPort = c.coap.listenPort;
+    const address = this.#options.coapListenAddress;
     let server: CoapServer;
     try {
       server = new CoapServer({
-        socket: { io: platform.io.UDP, port: c.coap.listenPort },
+        // No `address` key unless one is given: the host's UDP class then binds every interface.
+        socket: address ? { io: platform.io.UDP, port: c.coap.listenPort, address } : { io: platform.io.UDP, port: c.coap.listenPort },
         scheduler: this.scheduler,
         random: (b) => platform.crypto.randomFill(b),
         onError: (e) => {

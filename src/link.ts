@@ -1,8 +1,7 @@
 /*
  * The app's wiring of scheduler, configuration core and MQTT connection (src/app.ts builds on
- * it; so does the tests' configuration harness, host-tests/support/config-node.ts, so a fix to
- * one is a fix to both). It lives in src/, not modules/config: building clients, servers and a
- * scheduler is the app's job (docs/conventions.md).
+ * it). It lives in src/, not modules/config: building clients, servers and a scheduler is the
+ * app's job (docs/conventions.md).
  *
  *   const scheduler = deviceScheduler(platform, report);
  *   const trial = safeApplySwitch({ scheduler, open, coapSocket });

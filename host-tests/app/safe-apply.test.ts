@@ -5,7 +5,7 @@
  * nothing listens (rolled back after safeApply.timeoutS, the result says so and names
  * the connection error, telemetry continues on the first broker) and to a second
  * mosquitto (kept, the final result and the telemetry arrive there). Issues 6/7; the
- * hook is modules/config/safe-apply-switch.ts, shared with the tests' config harness (host-tests/support/config-node.ts).
+ * hook is modules/config/safe-apply-switch.ts.
  */
 import * as mqtt from "mqtt";
 import { SimDevice } from "../../sim/device";

@@ -1,9 +1,10 @@
 // @xs
 /*
- * Commands while the device sleeps, over CoAP (virtual time, sim/udp-network.ts):
- * the device is reachable for sleep.awakeWindowS after each wake; a CON request
- * sent while it sleeps is retransmitted (RFC 7252 §4.2) until one copy lands in
- * the window, and is answered then. A sleep/prevent keeps it awake.
+ * Commands while the device sleeps, over CoAP (virtual time, sim/udp-network.ts): the app
+ * (src/app.ts) on a board with one SHT3x is reachable for sleep.awakeWindowS after each wake
+ * and wakes telemetry.intervalS after the previous boot (docs/app.md); a CON request sent
+ * while it sleeps is retransmitted (RFC 7252 §4.2) until one copy lands in the window, and is
+ * answered then. A sleep/prevent keeps it awake.
  */
 import { SimDevice } from "../../sim/device";
 import { VirtualClock } from "../../sim/virtual-clock";
@@ -12,10 +13,15 @@ import { FlashStore } from "../../sim/flash-store";
 import { Prng } from "../../sim/prng";
 import { Scheduler } from "../../modules/scheduler/scheduler";
 import { CoapClient, type CoapResponse } from "../../modules/coap/client";
-import { startConfigNode, type ConfigNode } from "../support/config-node";
+import { createSimHardware } from "../../sim/hardware";
+import { startApp, type App } from "../../src/app";
 import { signCommand } from "../../modules/config/auth";
 import { hmacSha256 } from "../../modules/platform/sha256";
 import { simBoard } from "../../boards/sim";
+import type { BoardDefinition } from "../../boards/types";
+
+/** One quick chip (the first reading comes in ms; the app sleeps only once it has one). */
+const board: BoardDefinition = { ...simBoard, sensors: [{ chip: "sht3x", address: 0x44 }], battery: undefined };
 import { KEY } from "./helpers";
 
 async function flush(): Promise<void> {
@@ -28,8 +34,9 @@ function setup(window: number, sleepS: number) {
   const device = new SimDevice({
     clock,
     flash: new FlashStore(),
-    io: { UDP: network.host("10.0.0.2").UDP as never },
-    app: (p) => startConfigNode(p, { board: simBoard, deviceId: "sleepy", key: KEY, provisioned: { protocol: "coap", "sleep.mode": "deep", "sleep.awakeWindowS": window, "sampling.intervalS": 1, "telemetry.intervalS": sleepS } }),
+    board,
+    io: { ...createSimHardware(board, clock).io, UDP: network.host("10.0.0.2").UDP as never },
+    app: (platform) => startApp({ platform, board, deviceId: "sleepy", key: KEY, provisioned: { protocol: "coap", "sleep.mode": "deep", "sleep.awakeWindowS": window, "sampling.intervalS": 1, "telemetry.intervalS": sleepS } }),
   });
   device.start();
   const scheduler = new Scheduler({ clock });
@@ -49,15 +56,19 @@ function setup(window: number, sleepS: number) {
     }
     return { ...(done ?? { error: new Error("never settled") }), at: clock.now() };
   }
-  return { clock, device, client, send, settle, node: () => device.instance as unknown as ConfigNode };
+  return { clock, device, client, send, settle, node: () => device.instance as unknown as App };
 }
 
 describe("CoAP commands and deep sleep", () => {
   it("the device sleeps after its awake window and wakes at the telemetry time", async () => {
     const t = setup(5, 30);
-    t.clock.advance(5001);
+    t.clock.advance(4900);
+    expect(t.device.state).toBe("awake");
+    t.clock.advance(101);
     expect(t.device.state).toBe("asleep");
-    t.clock.advance(30000);
+    t.clock.advance(24_900); // 29.9 s after boot
+    expect(t.device.state).toBe("asleep");
+    t.clock.advance(200); // the wake at telemetry.intervalS after the first boot
     expect(t.device.state).toBe("awake");
     expect(t.device.boots).toBe(2);
   });
@@ -71,16 +82,17 @@ describe("CoAP commands and deep sleep", () => {
   });
 
   it("a CON sent while asleep is answered in the next awake window (retransmission, RFC 7252 §4.2)", async () => {
-    // Asleep 10..25 s, awake 25..35 s. Sent at 11 s, copies go at 11 + {0, 1, 3, 7, 15} x T0
-    // with T0 in [2, 3] s: the one at 7 x T0 (25..32 s) lands in the window.
-    const t = setup(10, 15);
+    // Awake 0..10 s, asleep 10..25 s, awake 25..35 s (the wake 25 s after the first boot).
+    // Sent at 11 s, copies go at 11 + {0, 1, 3, 7, 15} x T0 with T0 in [2, 3] s: the one at
+    // 7 x T0 (25..32 s) lands in the window.
+    const t = setup(10, 25);
     t.clock.advance(11000);
     expect(t.device.state).toBe("asleep");
     const sentAt = t.clock.now();
     const r = await t.settle(t.send("config/patch", { telemetry: { intervalS: 25 } }));
     if (r.error) throw r.error;
     expect(r.value?.status).toBe("2.04");
-    expect(r.at).toBeGreaterThanOrEqual(25000); // the wake at 10 s + 15 s
+    expect(r.at).toBeGreaterThanOrEqual(25000); // the wake 25 s after the first boot
     expect(r.at - sentAt).toBeLessThan(93000); // within MAX_TRANSMIT_WAIT
     expect(t.node().core.config.telemetry.intervalS).toBe(25);
     expect(t.device.boots).toBe(2);

@@ -1,5 +1,5 @@
 /*
- * End to end (Node): a SimDevice running the config harness (host-tests/support/config-node.ts)
+ * End to end (Node): a SimDevice running the app (src/app.ts, with the simulated board's chips)
  * on real sockets and a real clock; the `xs-iot config` CLI changes the telemetry
  * interval over MQTT (mosquitto) and over CoAP, the change takes effect, survives a
  * reboot, and a replayed command is refused. Also: a command sent while the device
@@ -13,7 +13,9 @@ import { TCP } from "../../sim/node/tcp";
 import { UDP } from "../../sim/node/udp";
 import { RealClock } from "../../sim/node/real-clock";
 import { nodeCrypto } from "../../sim/node/crypto";
-import { startConfigNode, type ConfigNode } from "../support/config-node";
+import { createSimHardware } from "../../sim/hardware";
+import { indoorDay } from "../../sim/scenarios";
+import { startApp, type App } from "../../src/app";
 import { configCommand } from "../../sim/node/cli-config";
 import { simBoard } from "../../boards/sim";
 import { describeWithPeer, freePort, startMosquitto, type MosquittoPeer } from "../support/peers";
@@ -51,21 +53,29 @@ async function cli(args: string[]): Promise<{ code: number; out: any; text: stri
   }
 }
 
-function bootDevice(provisioned: { [k: string]: unknown }, deviceId: string) {
+/**
+ * The app on a SimDevice. Its CoAP server listens on 127.0.0.1 at a free port unless the test
+ * gives one, and CoAP telemetry goes to a free port where nothing listens (the default gateway,
+ * localhost:5683, may be another test's server on a shared host).
+ */
+async function bootDevice(given: { [k: string]: unknown }, deviceId: string) {
+  const provisioned = { "coap.listenPort": await freePort(), "coap.gatewayHost": "127.0.0.1", "coap.gatewayPort": await freePort(), ...given };
   const clock = new RealClock();
   const flash = new FlashStore();
   const logs: string[] = [];
+  const hardware = createSimHardware(simBoard, clock, indoorDay(3));
   const device = new SimDevice({
     clock,
     flash,
     crypto: nodeCrypto,
-    io: { TCP, UDP: UDP as never },
+    board: simBoard,
+    io: { ...hardware.io, TCP, UDP: UDP as never },
     log: (l) => logs.push(l),
     restartDelayMs: 50,
-    app: (p) => startConfigNode(p, { board: simBoard, deviceId, key: KEY, provisioned, coapListenAddress: "127.0.0.1", core: { rebootDelayMs: 200 }, reconnect: { initialDelayMs: 200, maxDelayMs: 1000 } }),
+    app: (platform) => startApp({ platform, board: simBoard, deviceId, key: KEY, provisioned, coapListenAddress: "127.0.0.1" }),
   });
   device.start();
-  const node = () => device.instance as unknown as ConfigNode;
+  const node = () => device.instance as unknown as App;
   return { clock, flash, device, node, logs };
 }
 
@@ -80,7 +90,7 @@ describeWithPeer("mosquitto", "config over MQTT, end to end", () => {
 
   it.each([["5"], ["3.1.1"]])("CLI (MQTT %s) changes the telemetry interval; it takes effect, survives a reboot; a replay is refused", async (version) => {
     const id = "e2e-mqtt-" + version.replace(/\./g, "");
-    const d = bootDevice({ "mqtt.host": "127.0.0.1", "mqtt.port": broker.port, protocol: version === "5" ? "mqtt5" : "mqtt311", "sampling.intervalS": 1 }, id);
+    const d = await bootDevice({ "mqtt.host": "127.0.0.1", "mqtt.port": broker.port, protocol: version === "5" ? "mqtt5" : "mqtt311", "sampling.intervalS": 1 }, id);
     const watcher = await mqtt.connectAsync({ host: "127.0.0.1", port: broker.port, reconnectPeriod: 0 });
     const tele: number[] = [];
     const retained: { [t: string]: string } = {};
@@ -103,8 +113,8 @@ describeWithPeer("mosquitto", "config over MQTT, end to end", () => {
       expect(patched.code).toBe(0);
       expect(patched.out.status).toBe("ok");
       expect(patched.out.changed).toEqual(["telemetry.intervalS"]);
-      // Takes effect: the telemetry job runs every second now.
-      expect(d.node().telemetryIntervalMs).toBe(1000);
+      // Takes effect: every reading (one a second) is sent as it comes now.
+      expect(d.node().config.telemetry.intervalS).toBe(1);
       const from = tele.length;
       await waitFor(() => tele.length >= from + 3, 6000);
       const gaps = tele.slice(from + 1).map((t, i) => t - tele[from + i]);
@@ -141,7 +151,7 @@ describeWithPeer("mosquitto", "config over MQTT, end to end", () => {
 
   it("a command sent while the device deep-sleeps is queued at the broker and answered after the wake", async () => {
     const id = "e2e-sleeper";
-    const d = bootDevice({ "mqtt.host": "127.0.0.1", "mqtt.port": broker.port, "sleep.mode": "deep", "sleep.awakeWindowS": 1, "sampling.intervalS": 1, "telemetry.intervalS": 3 }, id);
+    const d = await bootDevice({ "mqtt.host": "127.0.0.1", "mqtt.port": broker.port, "sleep.mode": "deep", "sleep.awakeWindowS": 1, "sampling.intervalS": 1, "telemetry.intervalS": 3 }, id);
     try {
       await waitFor(() => !!d.node()?.mqtt?.isConnected);
       await waitFor(() => d.device.state === "asleep", 5000);
@@ -163,7 +173,7 @@ describe("config over CoAP, end to end", () => {
   it("CLI changes the telemetry interval (JSON and CBOR); it takes effect, survives a reboot; a replay is refused", async () => {
     const port = await freePort();
     const id = "e2e-coap";
-    const d = bootDevice({ protocol: "coap", "coap.listenPort": port, "sampling.intervalS": 1 }, id);
+    const d = await bootDevice({ protocol: "coap", "coap.listenPort": port, "sampling.intervalS": 1 }, id);
     try {
       await waitFor(() => !!d.node()?.coap);
       const via = ["--device", id, "--via", `coap://127.0.0.1:${port}`, "--key", KEY_HEX];
@@ -175,9 +185,9 @@ describe("config over CoAP, end to end", () => {
       const p = await cli([...via, "--counter", String(counter), "patch", "telemetry.intervalS=2"]);
       expect(p.code).toBe(0);
       expect(p.out.coap).toBe("2.04");
-      expect(d.node().telemetryIntervalMs).toBe(2000);
-      const n0 = d.node().telemetrySent.length;
-      await waitFor(() => d.node().telemetrySent.length >= n0 + 2, 6000);
+      expect(d.node().config.telemetry.intervalS).toBe(2);
+      const n0 = d.node().sent;
+      await waitFor(() => d.node().sent >= n0 + 2, 6000);
       const replay = await cli([...via, "--counter", String(counter), "patch", "telemetry.intervalS=2"]);
       expect(replay.code).toBe(1);
       expect(replay.out.coap).toBe("4.01");

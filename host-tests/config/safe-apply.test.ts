@@ -1,6 +1,6 @@
 /*
- * Safe apply end to end (Node, real sockets, real clock): a SimDevice running the config
- * harness (host-tests/support/config-node.ts) is moved by signed config/patch commands to a broker it
+ * Safe apply end to end (Node, real sockets, real clock): a SimDevice running the app
+ * (src/app.ts, with the simulated board's chips) is moved by signed config/patch commands to a broker it
  * cannot reach, to a working second mosquitto, to a broker that refuses its credentials,
  * and (over CoAP) to settings it cannot use. Issue 6: "a change that affects connectivity
  * (broker, credentials, protocol, endpoints) is tried, and rolled back automatically when
@@ -15,7 +15,9 @@ import { TCP } from "../../sim/node/tcp";
 import { UDP } from "../../sim/node/udp";
 import { RealClock } from "../../sim/node/real-clock";
 import { nodeCrypto } from "../../sim/node/crypto";
-import { startConfigNode, type ConfigNode } from "../support/config-node";
+import { createSimHardware } from "../../sim/hardware";
+import { indoorDay } from "../../sim/scenarios";
+import { startApp, type App } from "../../src/app";
 import { ConfigStore } from "../../modules/config/store";
 import { signCommand } from "../../modules/config/auth";
 import { simBoard } from "../../boards/sim";
@@ -38,31 +40,37 @@ async function waitFor(cond: () => boolean, ms = 10000, what = "condition"): Pro
   }
 }
 
-function bootDevice(provisioned: { [k: string]: unknown }, deviceId: string) {
+/**
+ * The app on a SimDevice. Its CoAP server listens on 127.0.0.1 at a free port unless the test
+ * gives one, and CoAP telemetry goes to a free port where nothing listens (the default gateway,
+ * localhost:5683, may be another test's server on a shared host).
+ */
+async function bootDevice(provisioned: { [k: string]: unknown }, deviceId: string) {
   const clock = new RealClock();
   const flash = new FlashStore();
   const logs: string[] = [];
-  const prov = { "sampling.intervalS": 1, "telemetry.intervalS": 1, "safeApply.timeoutS": 5, ...provisioned };
+  const prov = {
+    "sampling.intervalS": 1,
+    "telemetry.intervalS": 1,
+    "safeApply.timeoutS": 5,
+    "coap.listenPort": await freePort(),
+    "coap.gatewayHost": "127.0.0.1",
+    "coap.gatewayPort": await freePort(),
+    ...provisioned,
+  };
+  const hardware = createSimHardware(simBoard, clock, indoorDay(5));
   const device = new SimDevice({
     clock,
     flash,
     crypto: nodeCrypto,
-    io: { TCP, UDP: UDP as never },
+    board: simBoard,
+    io: { ...hardware.io, TCP, UDP: UDP as never },
     log: (l) => logs.push(l),
     restartDelayMs: 50,
-    app: (p) =>
-      startConfigNode(p, {
-        board: simBoard,
-        deviceId,
-        key: KEY,
-        provisioned: prov,
-        coapListenAddress: "127.0.0.1",
-        core: { rebootDelayMs: 200 },
-        reconnect: { initialDelayMs: 200, maxDelayMs: 1000 },
-      }),
+    app: (platform) => startApp({ platform, board: simBoard, deviceId, key: KEY, provisioned: prov, coapListenAddress: "127.0.0.1" }),
   });
   device.start();
-  const node = () => device.instance as unknown as ConfigNode;
+  const node = () => device.instance as unknown as App;
   /** The configuration in flash, as the next boot would load it. */
   const stored = () => new ConfigStore({ storage: flash, context: { board: simBoard, deviceId, provisioned: prov } }).load().config;
   return { clock, flash, device, node, logs, stored };
@@ -123,7 +131,7 @@ async function cli(args: string[]): Promise<{ code: number; out: any; text: stri
   }
 }
 
-type Dev = ReturnType<typeof bootDevice>;
+type Dev = Awaited<ReturnType<typeof bootDevice>>;
 function stopDevice(d: Dev): void {
   d.device.stop();
   d.clock.clearAll();
@@ -142,7 +150,7 @@ describeWithPeer("mosquitto", "safe apply over MQTT with real brokers", () => {
   it("a move to an unreachable broker port is tried, rolled back to the old broker after safeApply.timeoutS, and the result says so", async () => {
     const id = "sa-unreach";
     const dead = await freePort(); // free: nothing listens there
-    const d = bootDevice({ "mqtt.host": "127.0.0.1", "mqtt.port": a.port }, id);
+    const d = await bootDevice({ "mqtt.host": "127.0.0.1", "mqtt.port": a.port }, id);
     const w = await watch(a.port, id);
     try {
       await waitFor(() => !!d.node()?.mqtt?.isConnected, 10000, "first connection");
@@ -193,7 +201,7 @@ describeWithPeer("mosquitto", "safe apply over MQTT with real brokers", () => {
   it("a move to a working second broker is kept: the CLI follows it to B, telemetry goes to B, and it survives a reboot", async () => {
     const id = "sa-move";
     const b = await startMosquitto();
-    const d = bootDevice({ "mqtt.host": "127.0.0.1", "mqtt.port": a.port }, id);
+    const d = await bootDevice({ "mqtt.host": "127.0.0.1", "mqtt.port": a.port }, id);
     const wa = await watch(a.port, id);
     const wb = await watch(b.port, id);
     try {
@@ -246,7 +254,7 @@ describeWithPeer("mosquitto", "safe apply over MQTT with real brokers", () => {
     const made = spawnSync("mosquitto_passwd", ["-b", "-c", pwfile, "dev", "s3cret"], { encoding: "utf8", env: { ...process.env, PATH: `${process.env.PATH}:/usr/bin:/usr/sbin` } });
     if (made.status !== 0) throw new Error("mosquitto_passwd failed: " + made.stderr + String(made.error ?? ""));
     const c = await startMosquitto({ extraConfig: ["allow_anonymous false", `password_file ${pwfile}`] });
-    const d = bootDevice({ "mqtt.host": "127.0.0.1", "mqtt.port": a.port }, id);
+    const d = await bootDevice({ "mqtt.host": "127.0.0.1", "mqtt.port": a.port }, id);
     const w = await watch(a.port, id);
     try {
       // The broker really does refuse anonymous clients and accept the right password.
@@ -289,7 +297,7 @@ describe("safe apply over CoAP (real UDP)", () => {
     const busy = await freePort();
     const squatter = dgram.createSocket("udp4");
     await new Promise<void>((res) => squatter.bind(busy, "127.0.0.1", () => res()));
-    const d = bootDevice({ protocol: "coap", "coap.listenPort": port }, id);
+    const d = await bootDevice({ protocol: "coap", "coap.listenPort": port }, id);
     try {
       await waitFor(() => !!d.node()?.coap, 5000, "CoAP server");
       const r = await cli(["--device", id, "--via", `coap://127.0.0.1:${port}`, "--key", KEY_HEX, "--timeout", "3", "patch", `coap.listenPort=${busy}`]);
@@ -313,7 +321,7 @@ describe("safe apply over CoAP (real UDP)", () => {
     const id = "sa-coap-mqtt";
     const port = await freePort();
     const dead = await freePort();
-    const d = bootDevice({ protocol: "coap", "coap.listenPort": port }, id);
+    const d = await bootDevice({ protocol: "coap", "coap.listenPort": port }, id);
     try {
       await waitFor(() => !!d.node()?.coap, 5000, "CoAP server");
       const t0 = Date.now();
@@ -336,7 +344,7 @@ describe("safe apply over CoAP (real UDP)", () => {
     const id = "sa-coap-move";
     const port = await freePort();
     const next = await freePort();
-    const d = bootDevice({ protocol: "coap", "coap.listenPort": port }, id);
+    const d = await bootDevice({ protocol: "coap", "coap.listenPort": port }, id);
     try {
       await waitFor(() => !!d.node()?.coap, 5000, "CoAP server");
       const t0 = Date.now();
