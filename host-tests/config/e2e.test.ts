@@ -18,6 +18,18 @@ import { indoorDay } from "../../sim/scenarios";
 import { startApp, type App } from "../../src/app";
 import { configCommand } from "../../sim/node/cli-config";
 import { simBoard } from "../../boards/sim";
+import type { BoardDefinition } from "../../boards/types";
+
+/**
+ * A board whose booting and connecting cost almost nothing, so that the app's sleep planner
+ * deep-sleeps between readings seconds apart (as in host-tests/app/deep-sleep.test.ts).
+ */
+const sleeper: BoardDefinition = {
+  ...simBoard,
+  sensors: [{ chip: "sht3x", address: 0x44 }],
+  battery: undefined,
+  power: { ...simBoard.power, bootToReadyMs: 1, wifiConnectMs: 1, roundTripMs: 1, tlsHandshakeMs: 1, lightSleepWifiMa: 5 },
+};
 import { describeWithPeer, freePort, startMosquitto, type MosquittoPeer } from "../support/peers";
 
 const KEY_HEX = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
@@ -58,21 +70,21 @@ async function cli(args: string[]): Promise<{ code: number; out: any; text: stri
  * gives one, and CoAP telemetry goes to a free port where nothing listens (the default gateway,
  * localhost:5683, may be another test's server on a shared host).
  */
-async function bootDevice(given: { [k: string]: unknown }, deviceId: string) {
+async function bootDevice(given: { [k: string]: unknown }, deviceId: string, board: BoardDefinition = simBoard) {
   const provisioned = { "coap.listenPort": await freePort(), "coap.gatewayHost": "127.0.0.1", "coap.gatewayPort": await freePort(), ...given };
   const clock = new RealClock();
   const flash = new FlashStore();
   const logs: string[] = [];
-  const hardware = createSimHardware(simBoard, clock, indoorDay(3));
+  const hardware = createSimHardware(board, clock, indoorDay(3));
   const device = new SimDevice({
     clock,
     flash,
     crypto: nodeCrypto,
-    board: simBoard,
+    board,
     io: { ...hardware.io, TCP, UDP: UDP as never },
     log: (l) => logs.push(l),
     restartDelayMs: 50,
-    app: (platform) => startApp({ platform, board: simBoard, deviceId, key: KEY, provisioned, coapListenAddress: "127.0.0.1" }),
+    app: (platform) => startApp({ platform, board, deviceId, key: KEY, provisioned, coapListenAddress: "127.0.0.1" }),
   });
   device.start();
   const node = () => device.instance as unknown as App;
@@ -151,7 +163,7 @@ describeWithPeer("mosquitto", "config over MQTT, end to end", () => {
 
   it("a command sent while the device deep-sleeps is queued at the broker and answered after the wake", async () => {
     const id = "e2e-sleeper";
-    const d = await bootDevice({ "mqtt.host": "127.0.0.1", "mqtt.port": broker.port, "sleep.mode": "deep", "sleep.awakeWindowS": 1, "sampling.intervalS": 1, "telemetry.intervalS": 3 }, id);
+    const d = await bootDevice({ "mqtt.host": "127.0.0.1", "mqtt.port": broker.port, "sleep.mode": "deep", "sleep.awakeWindowS": 1, "sampling.intervalS": 3, "telemetry.intervalS": 3 }, id, sleeper);
     try {
       await waitFor(() => !!d.node()?.mqtt?.isConnected);
       await waitFor(() => d.device.state === "asleep", 5000);
