@@ -164,8 +164,7 @@ async function main(): Promise<void> {
       const client = new MqttClient({
         socket: { io: TCP as never, address: "127.0.0.1", port: PORT },
         scheduler,
-        clientId: id,
-        version: 4,
+        clientId: id, // MQTT 3.1.1: no 5.0 part
         keepAlive: 60,
         will: { topic: `xs-iot/${id}/state`, payload: new TextEncoder().encode("offline"), qos: 1, retain: true },
         onConnect() {

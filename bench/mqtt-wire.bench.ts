@@ -12,21 +12,27 @@
 import type { BenchCase } from "./harness";
 import { MqttSession } from "../modules/mqtt/session";
 import { encodePacket } from "../host-tests/support/mqtt-codec";
-import { Scheduler } from "../modules/scheduler/scheduler";
-import { VirtualClock } from "../sim/virtual-clock";
+import { Mqtt5 } from "../modules/mqtt/mqtt5";
 
 const TOPIC = "tele/esp32-a1b2c3/SENSOR";
 const PAYLOAD = new TextEncoder().encode('{"t":21.53,"h":48.2,"p":1013.25,"v":3.3}'.slice(0, 40));
 const SPEC_MINIMUM = 1 + 1 + 2 + 1 + 3 + PAYLOAD.length;
 const WITHOUT_ALIAS = 1 + 1 + 2 + TOPIC.length + 1 + PAYLOAD.length;
 
-function streamSession(): { session: MqttSession; sizes: number[] } {
+/** A connected 5.0 session whose publish() records the size of each packet it queues. */
+function streamSession(): { session: { publish(topic: string, payload: Uint8Array): void }; sizes: number[] } {
   const sizes: number[] = [];
-  const scheduler = new Scheduler({ clock: new VirtualClock() });
-  const session = new MqttSession({ scheduler, clientId: "bench", version: 5, keepAlive: 0 });
-  session.connectionMade({ write: (b) => sizes.push(b.length), close: () => undefined });
-  session.receive(encodePacket({ type: 2, sessionPresent: false, reasonCode: 0, properties: { topicAliasMaximum: 10 } }, 5));
-  sizes.length = 0;
+  const s = new MqttSession({ clientId: "bench", keepAlive: 0, v5: new Mqtt5() });
+  s.connect(0);
+  s.receive(encodePacket({ type: 2, sessionPresent: false, reasonCode: 0, properties: { topicAliasMaximum: 10 } }, 5), 0);
+  s.tx.length = s.events.length = 0;
+  const session = {
+    publish(topic: string, payload: Uint8Array): void {
+      s.publish(topic, payload, undefined, undefined, 0);
+      for (let i = 0; i < s.tx.length; i++) sizes.push(s.tx[i].length);
+      s.tx.length = 0;
+    },
+  };
   return { session, sizes };
 }
 

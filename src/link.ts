@@ -18,7 +18,6 @@ import type { BoardDefinition } from "../boards/types";
 import type { Platform } from "../modules/platform/platform";
 import { Scheduler } from "../modules/scheduler/scheduler";
 import { MqttClient, type MqttClientOptions, type MqttError } from "../modules/mqtt/client";
-import type { MqttClientCore } from "../modules/mqtt/client-core";
 import { ConfigStore } from "../modules/config/store";
 import { provisionTlsCredentials, tlsCredentials, type TlsCredentials } from "../modules/config/tls-credentials";
 import { ConfigCore, type ConfigCoreOptions, type ConfigShare, type ConnectivityHook } from "../modules/config/core";
@@ -320,22 +319,22 @@ class LinkedClient extends MqttClient {
   }
 }
 
-function linkRandom(this: MqttClientCore): number {
+function linkRandom(this: MqttClient): number {
   return MqttLink.random(this as LinkedClient);
 }
 
-function linkConnected(this: MqttClientCore): void {
+function linkConnected(this: MqttClient): void {
   MqttLink.connected(this as LinkedClient);
 }
 
-function linkClosed(this: MqttClientCore): void {
+function linkClosed(this: MqttClient): void {
   MqttLink.closed(this as LinkedClient);
 }
 
-function linkError(this: MqttClientCore, e: MqttError): void {
+function linkError(this: MqttClient, e: MqttError): void {
   MqttLink.error(this as LinkedClient, e);
 }
 
-function linkGaveUp(this: MqttClientCore, e: MqttError | undefined): void {
+function linkGaveUp(this: MqttClient, e: MqttError | undefined): void {
   MqttLink.gaveUp(this as LinkedClient, e);
 }

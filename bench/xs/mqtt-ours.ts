@@ -24,10 +24,11 @@
  * is fine if the public API offers it, since an app would do it too), and count a message
  * as delivered or received only when the client says so.
  */
-import { MqttClient as MqttClient311 } from "../../modules/mqtt/client311";
 import { MqttClient } from "../../modules/mqtt/client";
-import type { MqttClientOptions } from "../../modules/mqtt/client";
-import type { PublishOptions } from "../../modules/mqtt/session-core";
+import type { MqttClientOptions, PublishOptions } from "../../modules/mqtt/client";
+import { Mqtt5 } from "../../modules/mqtt/mqtt5";
+import { prepareTopic } from "../../modules/mqtt/topic";
+import type { PreparedTopic } from "../../modules/mqtt/topic";
 import { Scheduler } from "../../modules/scheduler/scheduler";
 import type { BenchClient, BenchEvents, ClientEnv } from "./mqtt-bench-api";
 
@@ -38,22 +39,20 @@ export interface OurClientConfig {
   create(env: ClientEnv, shared: unknown, events: BenchEvents): BenchClient;
 }
 
-type ClientClass = new (options: MqttClientOptions) => MqttClient311 | MqttClient;
-
 const QOS0: PublishOptions = Object.freeze({ qos: 0 });
 const QOS1: PublishOptions = Object.freeze({ qos: 1 });
 
 class OurBenchClient implements BenchClient {
-  client!: MqttClient311 | MqttClient;
-  readonly Client: ClientClass;
+  client!: MqttClient;
   readonly options: MqttClientOptions;
-  readonly topic: string;
+  /** The topic prepared once (checked and UTF-8 encoded), as an app publishing to it often would. */
+  readonly topic: PreparedTopic;
   readonly events: BenchEvents;
   readonly subscribed: (error: unknown) => void;
 
-  constructor(Client: ClientClass, version: 4 | 5, env: ClientEnv, scheduler: Scheduler, events: BenchEvents) {
-    this.Client = Client;
-    this.topic = env.topic;
+  /** `v5`: MQTT 5.0 (the client's 5.0 part), else 3.1.1. */
+  constructor(v5: boolean, env: ClientEnv, scheduler: Scheduler, events: BenchEvents) {
+    this.topic = prepareTopic(env.topic, v5 ? 5 : 4);
     this.events = events;
     this.subscribed = (error) => {
       if (error) events.error(error);
@@ -64,7 +63,7 @@ class OurBenchClient implements BenchClient {
       scheduler,
       storage: env.storage,
       clientId: env.clientId,
-      version,
+      v5: v5 ? new Mqtt5() : undefined,
       clean: true,
       keepAlive: env.keepAlive,
       reconnect: false,
@@ -85,7 +84,7 @@ class OurBenchClient implements BenchClient {
   }
 
   connect(): void {
-    this.client = new this.Client(this.options);
+    this.client = new MqttClient(this.options);
   }
 
   publish(payload: Uint8Array, qos: 0 | 1): void {
@@ -108,14 +107,14 @@ function sharedScheduler(env: ClientEnv): Scheduler {
 export const OUR_CLIENTS: OurClientConfig[] = [
   {
     name: "ours 3.1.1",
-    entries: ["modules/mqtt/client311"],
+    entries: ["modules/mqtt/client"],
     shared: sharedScheduler,
-    create: (env, shared, events) => new OurBenchClient(MqttClient311, 4, env, shared as Scheduler, events),
+    create: (env, shared, events) => new OurBenchClient(false, env, shared as Scheduler, events),
   },
   {
     name: "ours 5.0",
-    entries: ["modules/mqtt/client"],
+    entries: ["modules/mqtt/client", "modules/mqtt/mqtt5"],
     shared: sharedScheduler,
-    create: (env, shared, events) => new OurBenchClient(MqttClient, 5, env, shared as Scheduler, events),
+    create: (env, shared, events) => new OurBenchClient(true, env, shared as Scheduler, events),
   },
 ];

@@ -1,20 +1,18 @@
 // @xs
 /*
- * The 3.1.1-only build (modules/mqtt/client311.ts): MqttSessionCore, the outbox and the
- * codec WITHOUT the 5.0 properties codec (nothing hands them ./properties.ts `properties5`,
- * as on such a device). The test's broker side is host-tests/support/mqtt-codec.ts, also
- * told to use no properties codec. Checks that the build works on its own: CONNECT/CONNACK,
- * QoS 1 and 2 both ways, a persisted message resent after a restart, and clear refusals of
- * what needs 5.0.
+ * MQTT 3.1.1 alone: MqttSession without the 5.0 part, the outbox and the codec WITHOUT the
+ * 5.0 properties codec (nothing hands them ./properties.ts `properties5`, as in a 3.1.1 app's
+ * firmware, which never imports ./mqtt5.ts: host-tests/mqtt/imports.test.ts checks that).
+ * The test's broker side is host-tests/support/mqtt-codec.ts, also told to use no properties
+ * codec. Checks that this works on its own: CONNECT/CONNACK, QoS 1 and 2 both ways, a
+ * persisted message resent after a restart, and clear refusals of what needs 5.0.
  */
 import { MqttDecoder as ClientDecoder } from "../../modules/mqtt/decoder";
 import type { MqttPacket, MqttVersion } from "../../modules/mqtt/packets";
 import { MqttOutbox } from "../../modules/mqtt/outbox";
-import { MqttSessionCore } from "../../modules/mqtt/session-core";
-import type { MqttTransport } from "../../modules/mqtt/session-core";
-import { Scheduler } from "../../modules/scheduler/scheduler";
+import { KvOutboxStore } from "../../modules/mqtt/outbox-store";
+import { MqttEvent, MqttSession, SessionState } from "../../modules/mqtt/session";
 import { FlashStore } from "../../sim/flash-store";
-import { VirtualClock } from "../../sim/virtual-clock";
 import { encodePacket as encodeWith, MqttDecoder as BrokerDecoder } from "../support/mqtt-codec";
 
 /** The broker side, with no 5.0 properties codec either. */
@@ -26,20 +24,22 @@ class MqttDecoder extends BrokerDecoder {
 }
 
 function rig(store = new FlashStore()) {
-  const clock = new VirtualClock();
-  const scheduler = new Scheduler({ clock });
-  const outbox = new MqttOutbox({ storage: store, clock });
+  const outbox = new MqttOutbox({ store: new KvOutboxStore(store), version: 4 });
   const written: Uint8Array[] = [];
   const delivered: number[] = [];
   const messages: string[] = [];
-  const session = new MqttSessionCore({
-    version: 4, clientId: "dev-311", keepAlive: 60, scheduler, outbox,
-    handler: {
-      onDelivered: (r, e) => { if (!e) delivered.push(r.packetId); },
-      onMessage: (m) => messages.push(m.topic),
-    },
-  });
-  const link: MqttTransport = { write: (b) => { written.push(b.slice()); }, close: () => {} };
+  const session = new MqttSession({ clientId: "dev-311", keepAlive: 60 }, outbox);
+  /** A binding's work after each call: the bytes out, the events read. */
+  const drain = () => {
+    for (const b of session.tx) written.push(b.slice());
+    session.tx.length = 0;
+    const ev = session.events;
+    for (let i = 0; i < ev.length; i += 4) {
+      if (ev[i] === MqttEvent.Delivered && !ev[i + 2]) delivered.push((ev[i + 1] as { packetId: number }).packetId);
+      if (ev[i] === MqttEvent.Message) messages.push((ev[i + 1] as { topic: string }).topic);
+    }
+    ev.length = 0;
+  };
   const decoder = new MqttDecoder({ version: 4 });
   let read = 0;
   const sent = (): MqttPacket[] => {
@@ -50,11 +50,23 @@ function rig(store = new FlashStore()) {
     }
     return out;
   };
-  const serve = (p: MqttPacket) => session.receive(encodePacket(p, 4));
-  return { store, outbox, session, link, sent, serve, delivered, messages };
+  const serve = (p: MqttPacket) => {
+    session.receive(encodePacket(p, 4), 0);
+    drain();
+  };
+  const connect = () => {
+    session.connect(0);
+    drain();
+  };
+  const publish = (topic: string, payload: string, qos: 1 | 2) => {
+    const id = session.publish(topic, payload, { qos }, undefined, 0);
+    drain();
+    return id;
+  };
+  return { store, outbox, session, sent, serve, connect, publish, delivered, messages };
 }
 
-describe("3.1.1-only build (client311.ts): no 5.0 properties codec installed", () => {
+describe("MQTT 3.1.1 alone: no 5.0 part, no properties codec", () => {
   it("a client's decoder (no clientPackets given) refuses a CONNECT / SUBSCRIBE / UNSUBSCRIBE (only a client sends them) with 0x82 [MQTT-3.2.0-1] §2.1.2", () => {
     {
       const bytes = [
@@ -71,9 +83,9 @@ describe("3.1.1-only build (client311.ts): no 5.0 properties codec installed", (
       }
       // The session turns it into a closed connection (3.1.1), outbox untouched.
       const r = rig();
-      r.session.connectionMade(r.link);
-      r.session.receive(bytes[0]);
-      expect(r.session.state).toBe("disconnected");
+      r.connect();
+      r.session.receive(bytes[0], 0);
+      expect(r.session.state).toBe(SessionState.Disconnected);
       // A broker's decoder (given clientPackets): the same bytes decode.
       const dec = new MqttDecoder({ version: 4 });
       dec.feed(bytes[1]);
@@ -81,9 +93,12 @@ describe("3.1.1-only build (client311.ts): no 5.0 properties codec installed", (
     }
   });
 
-  it("MqttSessionCore refuses version 5 with a clear error", () => {
-    const clock = new VirtualClock();
-    expect(() => new MqttSessionCore({ version: 5, clientId: "x", scheduler: new Scheduler({ clock }) })).toThrow("MQTT 5.0 is not in this build");
+  it("a session without the 5.0 part speaks 3.1.1 (Protocol Level 4) and has no 5.0 limits to keep", () => {
+    const r = rig();
+    expect(r.session.version).toBe(4);
+    expect(r.session.v5).toBeUndefined();
+    r.connect();
+    expect((r.sent()[0] as { protocolVersion: number }).protocolVersion).toBe(4);
   });
 
   it("encoding a property without the 5.0 codec is refused (0x84); a 5.0 PUBLISH without properties still encodes (the outbox's record form) [MQTT-2.2.2-1]", () => {
@@ -100,14 +115,14 @@ describe("3.1.1-only build (client311.ts): no 5.0 properties codec installed", (
 
   it("CONNECT level 4, QoS 1 out and PUBACK [MQTT-4.3.2-1], QoS 2 in with PUBREC/PUBREL/PUBCOMP [MQTT-4.3.3-8], [MQTT-4.3.3-11]", () => {
     const r = rig();
-    r.session.connectionMade(r.link);
+    r.connect();
     const c = r.sent();
     expect(c.length).toBe(1);
     expect(c[0].type).toBe(1);
     expect((c[0] as { protocolVersion: number }).protocolVersion).toBe(4);
     r.serve({ type: 2, sessionPresent: false, reasonCode: 0 });
     expect(r.session.connected).toBe(true);
-    const id = r.session.publish("t/1", "hi", { qos: 1 });
+    const id = r.publish("t/1", "hi", 1);
     const pub = r.sent();
     expect(pub.length).toBe(1);
     expect(pub[0].type).toBe(3);
@@ -123,15 +138,15 @@ describe("3.1.1-only build (client311.ts): no 5.0 properties codec installed", (
 
   it("a QoS 1 message survives a restart in the persistent outbox and is resent with DUP and the same identifier [MQTT-4.4.0-1]", () => {
     const a = rig();
-    a.session.connectionMade(a.link);
+    a.connect();
     a.sent();
     a.serve({ type: 2, sessionPresent: false, reasonCode: 0 });
-    const id = a.session.publish("keep/me", "v", { qos: 1 });
+    const id = a.publish("keep/me", "v", 1);
     expect(a.sent().length).toBe(1);
     // "reboot": a new outbox and session on the same flash
     const b = rig(a.store);
     expect(b.outbox.list().length).toBe(1);
-    b.session.connectionMade(b.link);
+    b.connect();
     b.sent();
     b.serve({ type: 2, sessionPresent: true, reasonCode: 0 });
     const again = b.sent() as { type: number; dup: boolean; packetId: number; topic: string }[];

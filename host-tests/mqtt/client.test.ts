@@ -8,6 +8,7 @@ import { encodePacket, MqttDecoder } from "../support/mqtt-codec";
 import type { ConnectPacket, MqttPacket, PublishPacket, SubscribePacket } from "../support/mqtt-codec";
 import { Backoff } from "../../modules/mqtt/backoff";
 import { MqttClient } from "../../modules/mqtt/client";
+import { Mqtt5 } from "../../modules/mqtt/mqtt5";
 import type { MqttClientOptions, MqttError, MqttMessage } from "../../modules/mqtt/client";
 import type { ByteBuffer, TcpOptions } from "../../modules/platform/io";
 import { Scheduler } from "../../modules/scheduler/scheduler";
@@ -84,6 +85,7 @@ class FakeSocket {
 
 interface Kit {
   clock: VirtualClock;
+  scheduler: Scheduler;
   client: MqttClient;
   errors: MqttError[];
   messages: MqttMessage[];
@@ -94,12 +96,17 @@ interface Kit {
   accept(sessionPresent?: boolean, capacity?: number): FakeSocket;
 }
 
-function kit(options: Partial<MqttClientOptions> = {}): Kit {
+/** The client's options, with `version` 4 or 5 (default) standing for no 5.0 part or a new Mqtt5. */
+type KitOptions = Partial<MqttClientOptions> & { version?: 4 | 5 };
+
+function kit(options: KitOptions = {}): Kit {
   FakeSocket.all = [];
+  const version = options.version ?? 5;
   const clock = new VirtualClock();
   const scheduler = new Scheduler({ clock });
   const k: Kit = {
     clock,
+    scheduler,
     client: undefined as unknown as MqttClient,
     errors: [],
     messages: [],
@@ -109,7 +116,7 @@ function kit(options: Partial<MqttClientOptions> = {}): Kit {
     accept(sessionPresent = false, capacity = 4096) {
       const s = k.last();
       s.open(capacity);
-      s.deliver({ type: 2, sessionPresent, reasonCode: 0 }, options.version ?? 5);
+      s.deliver({ type: 2, sessionPresent, reasonCode: 0 }, version);
       return s;
     },
   };
@@ -124,12 +131,34 @@ function kit(options: Partial<MqttClientOptions> = {}): Kit {
     onMessage: (m) => k.messages.push(m),
     onGiveUp: (e) => k.gaveUp.push(e),
     onConnect: () => k.connects++,
+    v5: version === 5 ? new Mqtt5() : undefined,
     ...options,
   });
   return k;
 }
 
 describe("MqttClient over an ECMA-419 socket", () => {
+  test("one scheduler job (liveness) serves every timer: the CONNACK wait, the keep-alive window, the reconnection; publishing does not move it", () => {
+    const k = kit({ keepAlive: 10 });
+    const jobs = () => k.scheduler.plan().filter((j) => j.name === "mqtt");
+    const s = k.last();
+    s.open(4096);
+    expect(jobs()).toEqual([{ name: "mqtt", deadline: 30000, earliest: 30000, latest: 30000, radio: true, liveness: true }]);
+    s.deliver({ type: 2, sessionPresent: false, reasonCode: 0 });
+    expect(jobs()).toEqual([{ name: "mqtt", deadline: 10000, earliest: 5000, latest: 10000, radio: true, liveness: true }]);
+    k.clock.advance(3000);
+    for (let i = 0; i < 5; i++) s.deliver({ type: 4, packetId: k.client.publish("t/x", "v", { qos: 1 }), reasonCode: 0 });
+    expect(jobs()[0].latest).toBe(10000); // not moved by the traffic: a run inside the old window places it again
+    k.clock.advance(7000);
+    expect(s.packets().filter((p) => p.type === 12)).toHaveLength(0); // the exchanges at 3 s proved the link alive
+    // Placed again for the window the traffic moved, from now on (a window already open would run it in this wake).
+    expect(jobs()).toEqual([{ name: "mqtt", deadline: 13000, earliest: 10001, latest: 13000, radio: true, liveness: true }]);
+    s.fail();
+    expect(jobs()).toHaveLength(1);
+    expect(jobs()[0].deadline).toBe(10500); // the back-off: random() 0.5 of the first 1000 ms window
+    expect(k.scheduler.size).toBe(1);
+  });
+
   test("connects on the first onWritable, dispatches messages by filter", () => {
     const k = kit();
     expect(FakeSocket.all).toHaveLength(1);
@@ -403,7 +432,7 @@ describe("Backoff", () => {
 });
 
 describe("clients of one process", () => {
-  test("interleaving sends through the shared encoder buffer: a queued packet is a copy, each socket gets only its own bytes", () => {
+  test("interleaving sends: a queued packet is the session's own array (never shared between clients), each socket gets only its own bytes", () => {
     const ka = kit({ clientId: "dev-a" });
     const sa = ka.accept();
     const kb = kit({ clientId: "dev-b", version: 4 });
@@ -491,21 +520,11 @@ describe("what a client keeps per connection", () => {
     expect(k.client.queued).toBe(0);
   });
 
-  test("the session's options are its handler, holding only the session options given: the CONNECT carries them", () => {
+  test("one options object for the client and its session (MqttClientOptions extends MqttSessionOptions), read where used: the CONNECT carries them", () => {
     const will = { topic: "dev/w/status", payload: new Uint8Array([111, 102, 102]), qos: 1 as const, retain: true };
     const k = kit({ clientId: "dev-w", keepAlive: 17, will, version: 4 });
-    const session = k.client.session as unknown as { options: { [k: string]: unknown }; handler: unknown };
-    const so = session.options;
-    expect(so).toBe(session.handler);
-    expect(so.clientId).toBe("dev-w");
-    expect(so.will).toBe(will);
-    expect("username" in so).toBe(false); // not given: no property
-    expect(so.socket).toBeUndefined(); // client options stay out
-    expect(so.reconnect).toBeUndefined();
-    // The app's callbacks: a property each only when given (kit gives onConnect, onMessage, onError, onGiveUp).
-    const own = (n: string) => Object.prototype.hasOwnProperty.call(so, n);
-    expect(["Connect", "Message", "Error", "GiveUp"].map(own)).toEqual([true, true, true, true]);
-    expect(["Delivered", "Disconnect", "Close", "Auth"].map(own)).toEqual([false, false, false, false]);
+    expect(k.client.session.options).toBe(k.client.options);
+    expect(k.client.session.v5).toBeUndefined(); // no 5.0 part given: MQTT 3.1.1
     const s = k.accept();
     const [c] = s.packets(4).filter((p) => p.type === 1) as ConnectPacket[];
     expect(c.clientId).toBe("dev-w");
@@ -517,15 +536,13 @@ describe("what a client keeps per connection", () => {
     expect(k.client.isConnected).toBe(true);
   });
 
-  test("callbacks are taken from the options at construction (the options object is not kept)", () => {
-    const options: Partial<MqttClientOptions> = { clientId: "dev-c" };
-    const k = kit(options);
+  test("the client keeps the options object it was given and reads its callbacks where used (no copies of them)", () => {
+    const k = kit({ clientId: "dev-c" });
     let late = 0;
-    // kit() spread the options into a new object; the client copied its callbacks out of that.
-    options.onConnect = () => late++;
+    k.client.options.onConnect = () => late++;
     k.accept();
-    expect(k.connects).toBe(1);
-    expect(late).toBe(0);
+    expect(k.connects).toBe(0);
+    expect(late).toBe(1);
   });
 
   /** Fails the newest socket before CONNACK, twice: the series is then at its third window. */

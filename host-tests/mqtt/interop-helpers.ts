@@ -3,6 +3,8 @@
  * TCP / TLS sockets and a real clock, with events collected and awaitable.
  */
 import { MqttClient } from "../../modules/mqtt/client";
+import { Mqtt5 } from "../../modules/mqtt/mqtt5";
+import type { Mqtt5Options } from "../../modules/mqtt/mqtt5";
 import type { MqttClientOptions, MqttError, MqttMessage } from "../../modules/mqtt/client";
 import { MqttDecoder } from "../support/mqtt-codec";
 import type { MqttPacket } from "../support/mqtt-codec";
@@ -53,8 +55,10 @@ export interface Probe {
   stop(): void;
 }
 
-export interface ProbeOptions extends Partial<Omit<MqttClientOptions, "socket" | "scheduler">> {
+export interface ProbeOptions extends Partial<Omit<MqttClientOptions, "socket" | "scheduler">>, Mqtt5Options {
   port: number;
+  /** 4: MQTT 3.1.1 (no 5.0 part); 5 (default): MQTT 5.0, the Mqtt5Options given. */
+  version?: 4 | 5;
   /** PEM `ca`; `clientCertificate` / `clientKey` as given to the TLS socket (PEM or DER) for mutual TLS. */
   tls?: { ca?: string; host?: string; clientCertificate?: string | Uint8Array; clientKey?: string | Uint8Array };
   io?: unknown;
@@ -99,13 +103,14 @@ export function probe(options: ProbeOptions): Probe {
       scheduler.clear();
     },
   };
-  const { port, tls, io, store: _s, ...rest } = options;
+  const { port, tls, io, store: _s, version, ...rest } = options;
   const enc = (s: string) => new TextEncoder().encode(s);
   p.client = new MqttClient({
     clientId: "xs-" + Math.random().toString(16).slice(2, 10),
     keepAlive: 30,
     reconnect: { initialDelayMs: 100, maxDelayMs: 500 },
     ...rest,
+    v5: version === 4 ? undefined : new Mqtt5(rest),
     socket: {
       io: (io ?? (tls ? TLS : TCP)) as never,
       address: "127.0.0.1",

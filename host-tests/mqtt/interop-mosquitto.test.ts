@@ -143,7 +143,7 @@ describeWithPeer("mosquitto", "MQTT client against mosquitto", () => {
       await until(() => subbed, "SUBACK");
       const a = track(probe({ port: port(), tls: tls(), version }));
       await a.connected();
-      if (version === 5) expect(a.client.session.serverReceiveMaximum).toBe(3); // max_inflight_messages 3
+      if (version === 5) expect(a.client.session.v5!.receiveMaximum).toBe(3); // max_inflight_messages 3
       let acked = 0;
       for (let i = 0; i < 10; i++) a.client.publish(`${base}/rm`, "a" + i, { qos: 1 }, () => acked++);
       for (let i = 0; i < 10; i++) a.client.publish(`${base}/rm`, "b" + i, { qos: 2 }, () => acked++);
@@ -166,7 +166,7 @@ describeWithPeer("mosquitto", "MQTT client against mosquitto", () => {
     const pub = track(probe({ port: broker.port, version: 5, io: RecordingTCP }));
     await pub.connected();
     const rec = RecordingTCP.last!;
-    expect(pub.client.session.serverTopicAliasMaximum).toBe(10);
+    expect(pub.client.session.v5!.topicAliasMaximum).toBe(10);
     for (let i = 0; i < 20; i++) pub.client.publish("it/alias/tele/esp32-a1b2c3/SENSOR", "{\"t\":" + i + "}");
     await until(() => sub.messages.length === 20, "20 messages");
     expect(sub.messages.every((m) => m.topic === "it/alias/tele/esp32-a1b2c3/SENSOR")).toBe(true);

@@ -7,11 +7,11 @@
  */
 import type { PubAckPacket, PublishPacket } from "../support/mqtt-codec";
 import { MqttOutbox } from "../../modules/mqtt/outbox";
-import { properties5 } from "../../modules/mqtt/properties";
+import { KvOutboxStore } from "../../modules/mqtt/outbox-store";
 import { MqttError } from "../../modules/mqtt/session";
 import { MAX_VALUE_BYTES } from "../../modules/platform/storage";
 import { FlashStore } from "../../sim/flash-store";
-import { makeRig, publishes, str, types } from "./session-harness";
+import { entryPacket, makeOutbox, makeRig, publishes, str, types } from "./session-harness";
 
 describe("restart: unacknowledged messages are resent with DUP and the same identifier [MQTT-4.4.0-1]", () => {
   test("QoS 1 and QoS 2 in flight survive a reboot and go out again in order", () => {
@@ -99,7 +99,7 @@ describe("bounds and the policy when full", () => {
     }
     expect(err!.code).toBe("outbox-full");
     expect(rig.outbox.count).toBe(3);
-    expect(rig.outbox.list().map((e) => str(e.payload))).toEqual(["m0", "m1", "m2"]);
+    expect(rig.outbox.list().map((e) => str(entryPacket(e.bytes, 5).payload))).toEqual(["m0", "m1", "m2"]);
   });
 
   test("by bytes", () => {
@@ -135,7 +135,7 @@ describe("bounds and the policy when full", () => {
   });
 
   test("namespace longer than 15 characters is refused", () => {
-    expect(() => new MqttOutbox({ namespace: "a-very-long-namespace" })).toThrow("namespace");
+    expect(() => new KvOutboxStore(new FlashStore(), "a-very-long-namespace")).toThrow("namespace");
   });
 });
 
@@ -148,7 +148,7 @@ describe("records over the 4000-byte value limit are chunked", () => {
     const keys = rig.store.keys("mqtt").sort();
     expect(keys).toEqual(["m" + id, "x" + id + ".1", "x" + id + ".2"]);
     for (const k of keys) expect((rig.store.get("mqtt", k) as ArrayBuffer).byteLength).toBeLessThanOrEqual(MAX_VALUE_BYTES);
-    const back = new MqttOutbox({ storage: rig.store, properties: properties5 }).get(id)!;
+    const back = entryPacket(makeOutbox(rig.store, 5).get(id)!.bytes, 5);
     expect(back.payload.length).toBe(9000);
     let same = true;
     for (let i = 0; i < payload.length; i++) if (back.payload[i] !== payload[i]) same = false;
@@ -163,7 +163,7 @@ describe("records over the 4000-byte value limit are chunked", () => {
   test("orphan parts (a reboot before the commit) are swept on load", () => {
     const store = new FlashStore();
     store.set("mqtt", "x9.1", new ArrayBuffer(10));
-    const ob = new MqttOutbox({ storage: store });
+    const ob = makeOutbox(store, 5);
     expect(ob.count).toBe(0);
     expect(store.keys("mqtt")).toEqual([]);
   });
@@ -171,12 +171,12 @@ describe("records over the 4000-byte value limit are chunked", () => {
   test("a corrupt record is dropped and reported in loadErrors", () => {
     const store = new FlashStore();
     store.set("mqtt", "m5", new ArrayBuffer(40));
-    const ob = new MqttOutbox({ storage: store });
+    const ob = makeOutbox(store, 5);
     expect(ob.count).toBe(0);
     expect(ob.loadErrors).toHaveLength(1);
     expect(ob.loadErrors[0]).toMatch(/^m5: /);
-    // Outboxes that loaded cleanly report none (one shared empty list, never written).
-    const clean1 = new MqttOutbox({ storage: new FlashStore() });
+    // Outboxes that loaded cleanly report none.
+    const clean1 = makeOutbox(new FlashStore(), 5);
     const clean2 = new MqttOutbox();
     expect(clean1.loadErrors).toHaveLength(0);
     expect(clean2.loadErrors).toHaveLength(0);
@@ -224,13 +224,13 @@ describe("power loss at every step loses no message accepted by publish()", () =
     }
     const dead = !store.powered;
     store.powerOn();
-    const after = new MqttOutbox({ storage: store });
+    const after = makeOutbox(store, 5);
     const missing: number[] = [];
     accepted.forEach((_p, id) => {
       if (!done.has(id) && !after.has(id)) missing.push(id);
     });
     // a surviving message in state 1 has its payload intact
-    for (const e of after.list()) if (e.state === 1 && accepted.has(e.packetId) && str(e.payload) !== accepted.get(e.packetId)) missing.push(-e.packetId);
+    for (const e of after.list()) if (e.state === 1 && accepted.has(e.packetId) && str(entryPacket(e.bytes, 5).payload) !== accepted.get(e.packetId)) missing.push(-e.packetId);
     return { accepted: accepted.size, survivors: after.count, missing, dead };
   }
 
@@ -253,5 +253,72 @@ describe("power loss at every step loses no message accepted by publish()", () =
     expect(r.accepted).toBe(8);
     const early = run(3, false);
     expect(early.dead).toBe(true);
+  });
+});
+
+describe("the outbox's structure: encoded once, O(1) per operation", () => {
+  test("a message is kept as the PUBLISH publish() encoded; those bytes are what goes out, DUP set in place on a resend [MQTT-3.3.1-1]", () => {
+    const rig = makeRig({ version: 4 });
+    rig.connect();
+    const id = rig.session.publish("t/once", "payload", { qos: 1 });
+    const e = rig.outbox.get(id)!;
+    const stored = e.bytes!;
+    expect(rig.link.written[rig.link.written.length - 1]).toEqual(stored);
+    expect(stored[0] & 8).toBe(0);
+    rig.session.connectionLost();
+    rig.connect({ sessionPresent: true });
+    expect(rig.outbox.get(id)!.bytes).toBe(stored); // the same array, not re-encoded
+    expect(stored[0] & 8).toBe(8);
+    const [p] = publishes(rig.sent());
+    expect(p.dup).toBe(true);
+    expect(str(p.payload)).toBe("payload");
+  });
+
+  test("identifiers are picked where their place in the table is free: lookups never collide, acknowledgements in any order", () => {
+    const rig = makeRig({ version: 4, outboxOptions: { maxMessages: 4 } });
+    rig.connect();
+    const ids: number[] = [];
+    for (let i = 0; i < 4; i++) ids.push(rig.session.publish("t/x", "m" + i, { qos: 1 }));
+    expect(new Set(ids.map((id) => id & 3)).size).toBe(4); // a table of 4: one place each
+    rig.sent();
+    rig.serve({ type: 4, packetId: ids[2], reasonCode: 0 });
+    rig.serve({ type: 4, packetId: ids[0], reasonCode: 0 });
+    const again = [rig.session.publish("t/x", "m4", { qos: 1 }), rig.session.publish("t/x", "m5", { qos: 1 })];
+    for (const id of again) expect(rig.outbox.get(id)!.packetId).toBe(id);
+    expect(new Set([ids[1], ids[3], ...again].map((id) => id & 3)).size).toBe(4);
+    expect(rig.outbox.list().map((e) => str(entryPacket(e.bytes, 4).payload))).toEqual(["m1", "m3", "m4", "m5"]); // acceptance order
+    expect(rig.outbox.cursor).toBeUndefined(); // all sent on this connection
+  });
+
+  test("identifiers loaded from flash that collide in the table are all kept (the table grows once, at boot)", () => {
+    const store = new FlashStore();
+    const a = makeRig({ store, version: 4, outboxOptions: { maxMessages: 64 } });
+    a.connect();
+    const ids = [1, 2, 3].map((n) => a.session.publish("t/" + n, "m" + n, { qos: 1 }));
+    expect(ids).toEqual([1, 2, 3]);
+    a.serve({ type: 4, packetId: 2, reasonCode: 0 });
+    // A later boot with a table of two places: identifiers 1 and 3 both fall in place 1.
+    const b = makeOutbox(store, 4, { maxMessages: 1 });
+    expect(b.count).toBe(2);
+    expect(b.get(1)!.topic).toBe("t/1");
+    expect(b.get(3)!.topic).toBe("t/3");
+    expect(b.list().map((e) => e.packetId)).toEqual([1, 3]);
+  });
+
+  test.each([
+    [5, 4],
+    [4, 5],
+  ])("a message stored by a %d session is read by a %d one (the app switched protocol across a reboot)", (from, to) => {
+    const store = new FlashStore();
+    const a = makeRig({ store, version: from as 4 | 5 });
+    const id = a.session.publish("t/switch", "v", { qos: 1, properties: from === 5 ? { contentType: "text/plain" } : undefined });
+    const b = makeRig({ store, version: to as 4 | 5 });
+    expect(b.outbox.count).toBe(1);
+    b.connect({ sessionPresent: true });
+    const [p] = publishes(b.sent());
+    expect(p.packetId).toBe(id);
+    expect(p.topic).toBe("t/switch");
+    expect(str(p.payload)).toBe("v");
+    expect(p.properties).toBeUndefined();
   });
 });

@@ -180,6 +180,46 @@ describe("keep alive §3.1.2.10", () => {
     expect(closedAt - lastHeard).toBeLessThanOrEqual(15000);
   });
 
+  test("the deadline comes with its window: a PINGREQ may go anywhere from half to all of keepAlive after the last packet [MQTT-3.1.2-20]", () => {
+    const rig = makeRig({ keepAlive: 10 });
+    const s = rig.session.s;
+    expect([s.earliest, s.latest]).toEqual([-1, -1]); // nothing due before a connection
+    rig.open();
+    expect([s.earliest, s.latest]).toEqual([30000, 30000]); // the CONNACK timeout: exact
+    rig.serve({ type: 2, sessionPresent: false, reasonCode: 0 });
+    expect([s.earliest, s.latest]).toEqual([5000, 10000]);
+    // Called before the window opens, handleTimeout does nothing.
+    rig.clock.advance(4999);
+    s.handleTimeout(rig.clock.now());
+    rig.session.drain();
+    expect(rig.sent()).toEqual([]);
+    // Anywhere in it (a wake shared with other work), the PINGREQ goes out.
+    rig.clock.advance(1);
+    s.handleTimeout(rig.clock.now());
+    rig.session.drain();
+    expect(types(rig.sent())).toEqual([12]);
+    expect([s.earliest, s.latest]).toEqual([10000, 10000]); // the PINGRESP deadline: exact
+    rig.serve({ type: 13 });
+    expect([s.earliest, s.latest]).toEqual([10000, 15000]);
+  });
+
+  test("traffic that proves the link alive replaces a PINGREQ: a publish and its PUBACK move the window", () => {
+    const rig = makeRig({ keepAlive: 10 });
+    rig.connect();
+    const s = rig.session.s;
+    for (let i = 0; i < 10; i++) {
+      rig.clock.advance(8000);
+      const id = rig.session.publish("t/x", "v", { qos: 1 });
+      rig.serve({ type: 4, packetId: id, reasonCode: 0 });
+      expect(s.latest).toBe(rig.clock.now() + 10000);
+      expect(s.earliest).toBe(rig.clock.now() + 5000);
+    }
+    rig.advance(9999);
+    expect(types(rig.sent())).toEqual(Array(10).fill(3));
+    rig.advance(1);
+    expect(types(rig.sent())).toEqual([12]);
+  });
+
   test("keepAlive 0 sends no PINGREQ", () => {
     const rig = makeRig({ keepAlive: 0 });
     rig.connect();
@@ -427,31 +467,33 @@ describe("topic aliases §3.3.2.3.4", () => {
 });
 
 describe("the server's limits", () => {
-  const LIMITS = ["serverProperties", "serverReceiveMaximum", "serverMaximumPacketSize", "serverTopicAliasMaximum", "serverMaximumQoS", "serverRetainAvailable", "serverWildcardAvailable", "serverSubscriptionIdsAvailable"];
-  const limits = (s: object) => LIMITS.map((k) => (s as { [k: string]: unknown })[k]);
+  const limits = (rig: ReturnType<typeof makeRig>) => {
+    const v5 = rig.session.s.v5!;
+    return [v5.receiveMaximum, v5.maximumPacketSize, v5.topicAliasMaximum, v5.maximumQoS, v5.retainAvailable, v5.wildcardAvailable, v5.subscriptionIdsAvailable];
+  };
 
-  test("3.1.1: the 3.1.1 limits, shared (no field of its own per session), before and after CONNACK §3.2", () => {
+  test("3.1.1: a session with no 5.0 part has none to keep (composition: the limits live in the 5.0 part) §3.2", () => {
     const rig = makeRig({ version: 4 });
-    const expected = [undefined, 65535, 268435460, 0, 2, true, true, true];
-    expect(limits(rig.session)).toEqual(expected);
+    expect(rig.session.s.v5).toBeUndefined();
     rig.connect();
     expect(rig.session.connected).toBe(true);
-    expect(limits(rig.session)).toEqual(expected);
-    expect(LIMITS.filter((k) => Object.prototype.hasOwnProperty.call(rig.session, k))).toEqual([]);
+    // A 3.1.1 server sets no limit: QoS 2 and retain go out, and 20 in flight (our default cap).
+    rig.session.publish("a/b", "x", { qos: 2, retain: true });
+    expect(publishes(rig.sent())).toHaveLength(1);
   });
 
   test("5.0: the CONNACK's while connected, Receive Maximum, Maximum Packet Size and Topic Alias Maximum back to the defaults after §3.2.2.3", () => {
     const rig = makeRig();
     const props = { receiveMaximum: 5, maximumPacketSize: 900, topicAliasMaximum: 3, maximumQoS: 1, retainAvailable: 0, wildcardSubscriptionAvailable: 0, subscriptionIdentifiersAvailable: 0 };
     rig.connect({ properties: props });
-    expect(limits(rig.session).slice(1)).toEqual([5, 900, 3, 1, false, false, false]);
+    expect(limits(rig)).toEqual([5, 900, 3, 1, false, false, false]);
     expect(rig.session.serverProperties!.receiveMaximum).toBe(5);
     rig.session.connectionLost();
-    expect(limits(rig.session).slice(1, 4)).toEqual([65535, 268435460, 0]);
-    rig.connect({ properties: {} });
-    expect(limits(rig.session).slice(1)).toEqual([65535, 268435460, 0, 2, true, true, true]);
-    // Another 5.0 session still has the shared defaults.
-    expect(limits(makeRig().session).slice(1)).toEqual([65535, 268435460, 0, 2, true, true, true]);
+    rig.open();
+    expect(limits(rig).slice(0, 3)).toEqual([65535, 268435460, 0]);
+    rig.serve({ type: 2, sessionPresent: false, reasonCode: 0, properties: {} });
+    expect(limits(rig)).toEqual([65535, 268435460, 0, 2, true, true, true]);
+    expect(limits(makeRig())).toEqual([65535, 268435460, 0, 2, true, true, true]);
   });
 });
 

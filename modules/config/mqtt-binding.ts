@@ -18,6 +18,7 @@
  * subscription) and arrive on reconnection.
  */
 import type { MqttClient, MqttMessage } from "../mqtt/client";
+import { Mqtt5 } from "../mqtt/mqtt5";
 import type { WillMessage } from "../mqtt/packets";
 import { encodeUtf8New } from "../bytes/utf8";
 import type { ConfigCore, CommandResult, ConfigCoreEvent } from "./core";
@@ -58,25 +59,27 @@ export function stateWill(c: DeviceConfig): WillMessage {
 /** The command subscription's options (shared: the client only reads them). */
 const COMMAND_SUBSCRIPTION = Object.freeze({ qos: 1 as const });
 
-/** MqttClient options that the configuration decides (the app adds socket, scheduler, storage, callbacks). */
+/**
+ * MqttClient options that the configuration decides (the app adds socket, scheduler, storage,
+ * callbacks): MQTT 5.0 (the client's `v5` part, with the Session Expiry Interval) unless the
+ * protocol is mqtt311.
+ */
 export function configMqttOptions(c: DeviceConfig): {
   clientId: string;
-  version: 4 | 5;
+  v5?: Mqtt5;
   clean: boolean;
   keepAlive: number;
-  sessionExpiryInterval?: number;
   username?: string;
   password?: string;
   will: WillMessage;
 } {
   const o: ReturnType<typeof configMqttOptions> = {
     clientId: c.deviceId,
-    version: c.protocol === "mqtt311" ? 4 : 5,
     clean: false,
     keepAlive: c.mqtt.keepAliveS,
     will: stateWill(c),
   };
-  if (o.version === 5) o.sessionExpiryInterval = c.mqtt.sessionExpiryS;
+  if (c.protocol !== "mqtt311") o.v5 = new Mqtt5({ sessionExpiryInterval: c.mqtt.sessionExpiryS });
   if (c.mqtt.username) o.username = c.mqtt.username;
   if (c.mqtt.password) o.password = c.mqtt.password;
   return o;

@@ -1,307 +1,739 @@
 /*
- * MqttSession: the MQTT 3.1.1 / 5.0 client session (sans-IO). The protocol core, the
- * 3.1.1 behaviour and everything both versions share are in ./session-core.ts
- * (MqttSessionCore, whose header lists what the session implements); this subclass adds
- * the 5.0-only machinery, so that a 3.1.1-only build (./client311.ts) carries none of it:
+ * MqttSession: the client side of MQTT 3.1.1 and 5.0 as a sans-IO state machine
+ * (ARCHITECTURE.md principle 1; in the manner of python-hyper/h11 and quinn-proto).
  *
- * - the 5.0 properties codec (./properties.ts `properties5`, given to the core);
- * - CONNECT properties (Session Expiry, Receive Maximum, Maximum Packet Size, Topic Alias
- *   Maximum, request/problem information, user properties, Authentication Method/Data);
- * - checks of the properties an app gives to PUBLISH and SUBSCRIBE;
- * - topic aliases (§3.3.2.3.4): outbound ones automatic (first PUBLISH to a topic carries
- *   topic + alias, the next ones an empty topic + alias; the least recently used alias is
- *   reassigned when all are taken; none where an alias would not save bytes), inbound ones
- *   resolved (0 or above our maximum is 0x94, an unknown alias 0x82);
- * - enhanced authentication (§4.12) through handler.onAuth, and re-authentication;
- * - dropping Reason String / User Properties from packets that would pass the server's
- *   Maximum Packet Size ([MQTT-3.4.2-2], [MQTT-3.4.2-3]).
+ *   IN   connect(now)               the transport is open: CONNECT is queued
+ *        receive(bytes, now)        bytes from the transport, any chunking
+ *        handleTimeout(now)         the deadline (or any time in its window) has come
+ *        connectionLost(now, cause) the transport died
+ *        publish / subscribe / unsubscribe / disconnect (..., now)   app operations
+ *   OUT  tx                         bytes to transmit, in order (the binding writes and empties it)
+ *        events                     what happened, four slots per event: MqttEvent, a, b, c
+ *        earliest, latest           the next deadline's window (ms, -1: none): handleTimeout
+ *                                   may be called anywhere in it, so a scheduler can coalesce
+ *        the outbox's store         persistence, through the OutboxStore the binding handed
+ *                                   the outbox (written before the bytes it covers are queued)
  *
- * The class works for version 4 as well (every 5.0 step is skipped there).
+ * It never touches a socket, a timer or flash, and never calls app code: events are queued
+ * and the binding (./client.ts) dispatches them after the call returns, so app code never
+ * runs inside the session.
+ *
+ * 3.1.1 and 5.0 by composition: a session given a 5.0 part (`v5: new Mqtt5(...)`, ./mqtt5.ts)
+ * speaks 5.0 and asks the part wherever 5.0 adds something (properties, the server's limits,
+ * topic aliases, reason codes, enhanced authentication); without one it speaks 3.1.1 and a
+ * build carries no 5.0 code.
+ *
+ * What it implements (sections of MQTT 5.0 unless said otherwise; 3.1.1 alike where it has
+ * the feature):
+ * - CONNECT/CONNACK (§3.1, §3.2) with every reason / return code, Clean Start, user name /
+ *   password, Will; the server-assigned Client Identifier kept in the store.
+ * - Keep alive (§3.1.2.10): a PINGREQ anywhere from half to all of keepAlive after the older
+ *   of the last packet sent [MQTT-3.1.2-20] and received (any traffic that proves the link
+ *   alive replaces it), and the connection is closed when no packet comes within keepAlive / 2
+ *   of the PINGREQ. So a dead link is noticed at most 1.5 x keepAlive after the last packet
+ *   received, also while the device keeps publishing QoS 0.
+ * - QoS 0/1/2 both ways (§4.3): every outbound QoS > 0 message in the outbox (./outbox.ts),
+ *   encoded once; inbound QoS 2 identifiers stored before delivery [MQTT-4.3.3-10]; on a
+ *   resumed session unacknowledged PUBLISH (DUP set, same identifier) and PUBREL are sent
+ *   again in order [MQTT-4.4.0-1].
+ * - Flow control (§4.9): at most min(maxInflight, the server's Receive Maximum) QoS > 0
+ *   PUBLISH in flight [MQTT-3.3.4-7].
+ * - Protocol violations by the server end in DISCONNECT with the reason code (5.0) or a
+ *   closed connection (3.1.1), an Error event, and an untouched outbox (§4.13).
  */
-import { utf8Invalid, utf8Length } from "../bytes/utf8";
-import { MAX_PACKET_SIZE } from "./decoder";
+import { MqttDecoder } from "./decoder";
+import { encodeAck, encodeConnect, encodeDisconnect, encodePingreq, encodePublish, encodeSubscribe, encodeUnsubscribe } from "./encode";
+import type { MqttCodecError } from "./errors";
+import { MqttOutbox } from "./outbox";
 import type { OutboxEntry } from "./outbox";
-import type { AuthPacket, DisconnectPacket, MqttPacket, PublishPacket, QoS, Subscription } from "./packets";
+import type { Mqtt5 } from "./mqtt5";
+import { PacketType } from "./packets";
+import type { ConnackPacket, ConnectPacket, MqttPacket, PubAckPacket, PublishPacket, QoS, SubackPacket, Subscription, UnsubackPacket, WillMessage } from "./packets";
 import type { MqttProperties } from "./properties";
-import { properties5 } from "./properties";
-import type { AuthExchange, DisconnectInfo, MqttMessage, MqttSessionOptions, PublishCallback, PublishOptions, SubscribeOptions } from "./session-core";
-import { hex, invalid, MqttSessionCore, withProps } from "./session-core";
+import { encodeUtf8New } from "../bytes/utf8";
 import { MqttError } from "./session-error";
-import { checkTopicName } from "./topic";
+import { checkTopicFilter, prepareTopic } from "./topic";
+import type { PreparedTopic } from "./topic";
 
-export * from "./session-core";
+export { MqttError } from "./session-error";
+export type { MqttErrorCode } from "./session-error";
 
-/** The topic aliases of one connection (§3.3.2.3.4), made with its first alias either way. */
-interface TopicAliases {
-  /** Outbound: topic -> alias, alias -> topic, alias -> last use, the use counter. */
-  of: Map<string, number>;
-  topic: string[];
-  used: number[];
-  clock: number;
-  /** Inbound: alias -> topic. */
-  inbound: string[];
+/** What the session's events are (the first of their four slots in `events`). */
+export const enum MqttEvent {
+  /** a: ConnectInfo. */
+  Connect = 1,
+  /** a: MqttMessage. */
+  Message = 2,
+  /** An outbound QoS 1/2 message is done. a: DeliveryResult, b: MqttError when given up, c: the publisher's token. */
+  Delivered = 3,
+  /** A SUBACK / UNSUBACK (or the connection lost before it). a: the reason codes, b: MqttError or undefined, c: the token. */
+  Subscribed = 4,
+  /** a: MqttError. */
+  Error = 5,
+  /** The server sent DISCONNECT (5.0). a: DisconnectInfo. */
+  Disconnect = 6,
+  /** The server's AUTH (5.0 §4.12). a: AuthExchange; answer with session.authenticate(). */
+  Auth = 7,
+  /** The connection is over for the session (the binding closes the transport). a: the MqttError, if any. */
+  Close = 8,
 }
 
-export class MqttSession extends MqttSessionCore {
-  // Topic alias state of this connection, created with the first alias (a 3.1.1 connection,
-  // or a server allowing none, never has any): one field, not five, per session.
-  protected aliases: TopicAliases | undefined = undefined;
+/** Session states. */
+export const enum SessionState {
+  Disconnected = 0,
+  /** CONNECT sent, no CONNACK yet. */
+  Connecting = 1,
+  Connected = 2,
+}
 
-  constructor(options: MqttSessionOptions) {
-    super(options, properties5);
+export interface MqttMessage {
+  topic: string;
+  payload: Uint8Array;
+  qos: QoS;
+  retain: boolean;
+  dup: boolean;
+  /** 0 for QoS 0. */
+  packetId: number;
+  properties: MqttProperties | undefined;
+}
+
+export interface ConnectInfo {
+  sessionPresent: boolean;
+  /** The CONNACK properties (5.0): limits, Assigned Client Identifier, Server Reference, ... */
+  properties: MqttProperties | undefined;
+  clientId: string;
+  /** Keep alive in effect, seconds (Server Keep Alive when the server sent one). */
+  keepAlive: number;
+}
+
+export interface DeliveryResult {
+  packetId: number;
+  topic: string;
+  qos: QoS;
+  /** PUBACK / PUBREC / PUBCOMP reason code (0 in 3.1.1). */
+  reasonCode: number;
+  properties: MqttProperties | undefined;
+}
+
+export interface DisconnectInfo {
+  reasonCode: number;
+  reasonString: string | undefined;
+  /** §3.14.2.2.5: the server the client should use instead (with 0x9C / 0x9D). */
+  serverReference: string | undefined;
+  properties: MqttProperties | undefined;
+}
+
+export interface AuthExchange {
+  /** 0x18 Continue authentication, 0x00 Success (after a re-authentication). */
+  reasonCode: number;
+  method: string;
+  data: Uint8Array | undefined;
+  properties: MqttProperties | undefined;
+}
+
+export interface MqttSessionOptions {
+  /** The 5.0 part (./mqtt5.ts): with it the session speaks MQTT 5.0, without it 3.1.1. */
+  v5?: Mqtt5;
+  /** "" asks the server to assign one (5.0; 3.1.1 requires clean). A stored assigned one is reused. */
+  clientId?: string;
+  /** Clean Start / CleanSession (default false: resume the session). */
+  clean?: boolean;
+  /** Seconds, 0 = off (default 60). */
+  keepAlive?: number;
+  username?: string;
+  password?: Uint8Array | string;
+  will?: WillMessage;
+  /** Largest packet we accept; announced in 5.0 (default 16384). */
+  maximumPacketSize?: number;
+  /** Our own cap on outbound QoS > 0 messages in flight (default 20 in 3.1.1, 65535 in 5.0). */
+  maxInflight?: number;
+  /** Close when no CONNACK within this (default 30000 ms). */
+  connectTimeoutMs?: number;
+}
+
+export interface PublishOptions {
+  qos?: QoS;
+  retain?: boolean;
+  /** 5.0 properties: messageExpiryInterval, contentType, payloadFormatIndicator, responseTopic, correlationData, userProperties. */
+  properties?: MqttProperties;
+}
+
+export interface SubscribeOptions {
+  /** 5.0 Subscription Identifier (1..268435455). */
+  subscriptionIdentifier?: number;
+  userProperties?: [string, string][];
+}
+
+/** @internal An "invalid" MqttError: bad arguments from the app. */
+export function invalid(message: string, reasonCode?: number, statement?: string): MqttError {
+  return new MqttError("invalid", message, reasonCode, statement);
+}
+
+/** A reason code as "0x8e" in messages (names: reasonCodeName in ./reason-names, kept out of this bundle). */
+export function hex(rc: number): string {
+  return "0x" + (rc < 16 ? "0" : "") + rc.toString(16);
+}
+
+/** `e` carrying the properties of the packet that gave the reason; returns `e`. */
+export function withProps(e: MqttError, props: MqttProperties | undefined): MqttError {
+  e.properties = props as { [key: string]: unknown } | undefined;
+  return e;
+}
+
+/** [MQTT-3.2.2-15]: a packet of `n` bytes over the server's Maximum Packet Size. */
+export function tooLarge(n: number): MqttError {
+  return new MqttError("packet-too-large", n + " B > Maximum Packet Size", 0x95, "[MQTT-3.2.2-15]");
+}
+
+/** The message of a thrown value. */
+export function why(e: unknown): string {
+  return String((e as Error)?.message ?? e);
+}
+
+/** `e`, an MqttCodecError, as an "invalid" MqttError of `what`. */
+function refused(what: string, e: unknown): MqttError {
+  const c = e as MqttCodecError;
+  return invalid(what + ": " + why(e), c.reasonCode, c.statement);
+}
+
+export class MqttSession {
+  // Every field is assigned in the constructor (`declare`: class field initializers cost XS bytecode).
+  /** The app's options (read where used: no field per option). */
+  declare readonly options: MqttSessionOptions;
+  /** Wall-clock time (5.0 message expiry across a deep sleep), if the host has it. */
+  declare readonly clock: { epoch(): number } | undefined;
+  /** The 5.0 part, if the session speaks 5.0. */
+  declare readonly v5: Mqtt5 | undefined;
+  /** 4 (3.1.1) or 5 (5.0). */
+  declare readonly version: 4 | 5;
+  declare readonly outbox: MqttOutbox;
+  declare readonly decoder: MqttDecoder;
+  /** Client Identifier in use (the assigned one once the server gave one). */
+  declare clientId: string;
+  /** Keep alive in force, seconds. */
+  declare keepAlive: number;
+  declare state: SessionState;
+  /** OUT: bytes to transmit, in order. The binding writes each and empties the array. */
+  declare tx: Uint8Array[];
+  /** OUT: events, four slots each (MqttEvent, a, b, c). The binding handles them in order and empties the array. */
+  declare events: unknown[];
+  private declare lastSent: number;
+  private declare lastReceived: number;
+  /** When the PINGREQ awaiting an answer went out; -1: none. */
+  private declare pingAt: number;
+  /** When CONNECT went out. */
+  private declare connectAt: number;
+  /** QoS > 0 PUBLISH (and PUBREL) in flight on this connection. */
+  private declare inflight: number;
+  private declare nextId: number;
+  /** SUBSCRIBE / UNSUBSCRIBE awaiting acknowledgement: [packet id, packet type, count, token] each (made with the first). */
+  private declare pending: unknown[] | undefined;
+  /** The last Topic Name published to, checked and encoded. */
+  private declare topic: PreparedTopic | undefined;
+
+  /**
+   * `outbox`: the persistent outbox (default: a RAM-only one); `clock`: wall-clock time, for
+   * 5.0 message expiry (the scheduler's clock; without it expiry counts monotonic time).
+   */
+  constructor(options: MqttSessionOptions = {}, outbox?: MqttOutbox, clock?: { epoch(): number }) {
+    const o = options;
+    this.options = o;
+    this.clock = clock;
+    this.v5 = o.v5;
+    this.version = o.v5 ? 5 : 4;
+    const k = o.keepAlive ?? 60;
+    if (!(k >= 0 && k <= 65535) || (k | 0) !== k) throw invalid("MqttSession: keepAlive 0..65535");
+    this.keepAlive = k;
+    const mps = o.maximumPacketSize ?? 16384;
+    if (!(mps >= 16)) throw invalid("MqttSession: maximumPacketSize < 16");
+    this.outbox = outbox ?? new MqttOutbox({ version: this.version });
+    const stored = this.outbox.store?.getMeta("cid");
+    const id = o.clientId ?? "";
+    this.clientId = id === "" && stored !== undefined ? stored : id;
+    this.decoder = new MqttDecoder({ version: this.version, maximumPacketSize: mps, properties: o.v5?.props });
+    this.state = SessionState.Disconnected;
+    this.tx = [];
+    this.events = [];
+    this.lastSent = this.lastReceived = this.connectAt = this.inflight = 0;
+    this.pingAt = -1;
+    this.nextId = 1;
+    this.pending = this.topic = undefined;
+    try {
+      this.connectPacket(); // the options make a valid CONNECT, or the session is not made
+    } catch (e) {
+      throw refused("MqttSession", e);
+    }
   }
 
-  /** The connection's alias state, made now if it has none. */
-  protected topicAliases(): TopicAliases {
-    return this.aliases || (this.aliases = { of: new Map(), topic: [], used: [], clock: 0, inbound: [] });
+  get connected(): boolean {
+    return this.state === SessionState.Connected;
   }
 
-  protected override supports5(): boolean {
-    return true;
+  // ---------------------------------------------------------------------------
+  // Time: the window of the next deadline
+
+  /** Earliest time handleTimeout has something to do (ms), -1 when nothing is due. */
+  get earliest(): number {
+    const l = this.latest;
+    if (l < 0 || this.state !== SessionState.Connected || this.pingAt >= 0) return l;
+    return l - this.keepAlive * 500; // a PINGREQ may go from half the keep alive on
   }
 
-  protected override connectProperties(): MqttProperties | undefined {
-    if (this.version !== 5) return undefined;
+  /** Latest time handleTimeout must be called (ms), -1 when nothing is due. */
+  get latest(): number {
+    if (this.state === SessionState.Connecting) return this.connectAt + (this.options.connectTimeoutMs ?? 30000);
+    const k = this.keepAlive * 1000;
+    if (this.state !== SessionState.Connected || k === 0) return -1;
+    if (this.pingAt >= 0) return this.pingAt + k / 2;
+    return (this.lastSent < this.lastReceived ? this.lastSent : this.lastReceived) + k;
+  }
+
+  /** Time has come (anywhere in [earliest, latest]): the CONNACK timeout, a PINGREQ, the PINGRESP timeout. */
+  handleTimeout(now: number): void {
+    if (this.state === SessionState.Connecting) {
+      if (now >= this.latest) this.close(new MqttError("connect-timeout", "CONNACK timeout"));
+      return;
+    }
+    if (this.state !== SessionState.Connected || this.keepAlive === 0) return;
+    if (this.pingAt >= 0) {
+      // No packet at all for half a keep-alive after our PINGREQ: the link is dead.
+      if (now >= this.latest) this.close(new MqttError("keep-alive-timeout", "no PINGRESP", 0x8d, "[MQTT-3.1.2-22]"));
+    } else if (now >= this.earliest) {
+      this.pingAt = now;
+      this.send(encodePingreq(), now); // [MQTT-3.1.2-20]
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // The transport
+
+  /** The CONNECT of the options (§3.1). */
+  private connectPacket(): ConnectPacket {
     const o = this.options;
-    const p: MqttProperties = {};
-    if (o.sessionExpiryInterval) p.sessionExpiryInterval = o.sessionExpiryInterval;
-    const rm = o.receiveMaximum ?? 16;
-    if (rm !== 65535) p.receiveMaximum = rm;
-    const mps = this.decoder.maximumPacketSize;
-    if (mps < MAX_PACKET_SIZE) p.maximumPacketSize = mps;
-    const tam = o.topicAliasMaximum ?? 16;
-    if (tam) p.topicAliasMaximum = tam;
-    if (o.requestResponseInformation) p.requestResponseInformation = 1;
-    if (o.requestProblemInformation === false) p.requestProblemInformation = 0;
-    if (o.userProperties) p.userProperties = o.userProperties;
-    if (o.auth) {
-      p.authenticationMethod = o.auth.method;
-      if (o.auth.data) p.authenticationData = o.auth.data;
-    }
-    return p;
+    return {
+      type: PacketType.CONNECT,
+      protocolVersion: this.version,
+      clean: !!o.clean,
+      keepAlive: o.keepAlive ?? 60,
+      clientId: this.clientId,
+      will: o.will,
+      username: o.username,
+      password: o.password,
+      properties: this.v5?.connectProperties(this),
+    };
   }
 
-  protected override publishProperties(properties: MqttProperties | undefined, bytes: Uint8Array): MqttProperties | undefined {
-    if (properties === undefined || this.version !== 5) return undefined;
-    if (properties.topicAlias !== undefined) throw invalid("publish: topicAlias is automatic");
-    if (properties.subscriptionIdentifiers !== undefined) throw invalid("publish: Subscription Identifier", undefined, "[MQTT-3.3.4-6]");
-    if (properties.responseTopic !== undefined) {
-      const r = checkTopicName(properties.responseTopic, 5);
-      if (r !== undefined) throw invalid("publish: Response Topic: " + r.message, r.reasonCode, "[MQTT-3.3.2-14]");
-    }
-    if (properties.payloadFormatIndicator === 1 && utf8Invalid(bytes) >= 0) throw invalid("publish: Payload Format Indicator 1, not UTF-8", 0x99, "§3.3.2.3.2");
-    return properties;
+  /** The transport is open: queues CONNECT (§3.1) and waits for CONNACK. */
+  connect(now: number): void {
+    if (this.state !== SessionState.Disconnected) this.close(undefined);
+    this.state = SessionState.Connecting;
+    this.connectAt = this.lastReceived = now;
+    this.pingAt = -1;
+    this.inflight = 0;
+    this.keepAlive = this.options.keepAlive ?? 60;
+    this.decoder.reset(this.version);
+    this.outbox.restart();
+    this.v5?.reset();
+    this.send(encodeConnect(this.connectPacket(), this.v5?.props), now);
   }
 
-  protected override subscribeProperties(subs: Subscription[] | undefined, options: SubscribeOptions | undefined): MqttProperties | undefined {
-    if (this.version !== 5) return undefined;
-    const connected = this.state === "connected";
-    for (let i = 0; subs && i < subs.length; i++) {
-      const f = subs[i].topicFilter;
-      if (subs[i].noLocal && f.startsWith("$share/")) throw invalid("subscribe: No Local on a Shared Subscription", 0x82, "[MQTT-3.8.3-4]");
-      if (connected && !this.serverWildcardAvailable && /[+#]/.test(f)) throw invalid("subscribe: no wildcards", 0xa2, "§3.2.2.3.14");
-    }
-    if (!options) return undefined;
-    const properties: MqttProperties = {};
-    const id = options.subscriptionIdentifier;
-    if (subs && id !== undefined) {
-      if (!(id >= 1 && id <= 268435455) || (id | 0) !== id) throw invalid("subscribe: Subscription Identifier 1..268435455", undefined, "§3.8.2.1.2");
-      if (connected && !this.serverSubscriptionIdsAvailable) throw invalid("subscribe: no Subscription Identifiers", 0xa1, "§3.2.2.3.15");
-      properties.subscriptionIdentifiers = [id];
-    }
-    if (options.userProperties) properties.userProperties = options.userProperties;
-    else if (!subs) return undefined;
-    return properties;
+  /** The transport died (socket error or closed by the peer). */
+  connectionLost(now: number, cause?: unknown): void {
+    if (this.state === SessionState.Disconnected) return;
+    this.close(cause instanceof MqttError ? cause : new MqttError("connection-lost", "connection lost" + (cause ? ": " + why(cause) : ""), undefined, undefined, cause));
+    void now;
   }
 
-  /** Request / response (§4.10): publishes `payload` to the request's Response Topic with its Correlation Data. */
-  override respond(request: MqttMessage, payload: Uint8Array | string, options?: PublishOptions, callback?: PublishCallback): number {
-    const rp = request.properties;
-    if (!rp || rp.responseTopic === undefined) return super.respond(request, payload, options, callback);
-    const properties: MqttProperties = { ...(options?.properties ?? {}) };
-    if (rp.correlationData !== undefined) properties.correlationData = rp.correlationData;
-    return this.publish(rp.responseTopic, payload, { qos: options?.qos, retain: options?.retain, properties }, callback);
-  }
-
-  protected override connackProperties(props: MqttProperties | undefined): boolean {
-    if (this.version === 4) return true; // no properties: the prototype's 3.1.1 limits stand
-    const o = this.options;
-    this.serverProperties = props;
-    this.serverReceiveMaximum = props?.receiveMaximum ?? 65535;
-    this.serverMaximumPacketSize = props?.maximumPacketSize ?? MAX_PACKET_SIZE;
-    this.serverTopicAliasMaximum = o.outboundTopicAliases === false ? 0 : props?.topicAliasMaximum ?? 0;
-    this.serverMaximumQoS = (props?.maximumQoS ?? 2) as QoS;
-    this.serverRetainAvailable = props?.retainAvailable !== 0;
-    this.serverWildcardAvailable = props?.wildcardSubscriptionAvailable !== 0;
-    this.serverSubscriptionIdsAvailable = props?.subscriptionIdentifiersAvailable !== 0;
-    this.keepAlive = props?.serverKeepAlive ?? o.keepAlive ?? 60; // [MQTT-3.2.2-21]
-    if (props?.assignedClientIdentifier !== undefined) {
-      this.store("setMeta", "cid", (this.clientId = props.assignedClientIdentifier));
-    }
-    if (o.auth && props?.authenticationMethod !== undefined && props.authenticationMethod !== o.auth.method) {
-      this.violation(0x82, "CONNACK Authentication Method differs", "[MQTT-4.12.0-5]");
-      return false;
-    }
-    return true;
-  }
-
-  protected override onDisconnect(p: DisconnectPacket): void {
-    if (this.version === 4) return super.onDisconnect(p);
-    const rc = p.reasonCode ?? 0;
-    const props = p.properties;
-    if (props?.sessionExpiryInterval !== undefined) {
-      this.violation(0x82, "Session Expiry Interval on DISCONNECT", "[MQTT-3.14.2-2]");
-      return;
-    }
-    const info: DisconnectInfo = { reasonCode: rc, reasonString: props?.reasonString, serverReference: props?.serverReference, properties: props };
-    this.emit("onDisconnect", info);
-    // [MQTT-3.14.4-1]: after DISCONNECT nothing more is sent; close.
-    this.teardown(rc ? withProps(new MqttError("server-disconnect", "server disconnected: " + hex(rc), rc, "§3.14.2.1"), props) : undefined, true);
-  }
-
-  /** Message expiry (§3.3.2.3.3): the interval sent is what remains; an expired message never sent is dropped. */
-  protected override outboxProperties(e: OutboxEntry): MqttProperties | undefined | null {
-    const props = this.version === 5 ? e.properties : undefined;
-    const expiry = props?.messageExpiryInterval;
-    if (expiry === undefined) return props;
-    const epochNow = this.scheduler.clock.epoch();
-    const elapsedMs = e.createdAt === e.createdAt && epochNow === epochNow ? epochNow - e.createdAt : this.scheduler.now() - e.createdMono;
-    let remaining = expiry - Math.floor(elapsedMs / 1000);
-    if (remaining <= 0) {
-      if (!e.sent) {
-        this.finish(e, 0, undefined, new MqttError("expired", "expired in the outbox", undefined, "§3.3.2.3.3"));
-        return null;
+  /** Bytes from the transport. Never throws. */
+  receive(bytes: Uint8Array, now: number): void {
+    if (this.state === SessionState.Disconnected) return;
+    const d = this.decoder;
+    d.feed(bytes);
+    for (;;) {
+      const p = d.next();
+      if (p === undefined) break;
+      this.lastReceived = now;
+      this.pingAt = -1; // any packet proves the link alive
+      try {
+        this.dispatch(p, now);
+      } catch (e) {
+        // A session bug must not escape into the socket callback.
+        this.violation(0x83, "internal error: " + why(e), "");
       }
-      remaining = 1; // [MQTT-4.3.3-7]: once sent, it is no longer ours to expire
+      if ((this.state as SessionState) === SessionState.Disconnected) return;
     }
-    return { ...props, messageExpiryInterval: remaining };
+    if (d.error !== undefined) this.violation(d.error.reasonCode, d.error.message, "");
   }
 
-  protected override inboundTopic(p: PublishPacket): string | undefined {
-    const props = p.properties;
-    let topic = p.topic;
-    if (p.qos === 2 && this.version === 5 && !this.outbox.hasInbound(p.packetId!) && this.outbox.inboundCount >= (this.options.receiveMaximum ?? 16)) {
-      // [MQTT-3.3.4-9]: more QoS 2 messages unreleased than our Receive Maximum.
-      this.violation(0x93, "over Receive Maximum", "[MQTT-3.3.4-9]");
-      return undefined;
-    }
-    if (this.version === 5 && props !== undefined && props.topicAlias !== undefined) {
-      const alias = props.topicAlias;
-      if (alias === 0 || alias > (this.options.topicAliasMaximum ?? 16)) {
-        this.violation(0x94, "Topic Alias " + alias, alias === 0 ? "[MQTT-3.3.2-8]" : "[MQTT-3.1.2-26]");
-        return undefined;
-      }
-      if (topic === "") {
-        const t = this.aliases?.inbound[alias];
-        if (t === undefined) {
-          this.violation(0x82, "unknown Topic Alias " + alias, "§3.3.4");
-          return undefined;
-        }
-        topic = t;
-      } else {
-        this.topicAliases().inbound[alias] = topic;
+  // ---------------------------------------------------------------------------
+  // App operations
+
+  /**
+   * Publishes a message. QoS 0 is queued now (needs a connection); QoS 1/2 is stored in the
+   * outbox first (committed to the store), then sent when the connection and the send quota
+   * allow. Returns the Packet Identifier (0 for QoS 0). Throws MqttError when the message is
+   * refused: "invalid", "not-connected" (QoS 0), "packet-too-large", "outbox-full",
+   * "storage". `token` comes back with the message's Delivered event.
+   */
+  publish(topic: string | PreparedTopic, payload: Uint8Array | string, options: PublishOptions | undefined, token: unknown, now: number): number {
+    const qos = options?.qos ?? 0;
+    const retain = !!options?.retain;
+    const data = typeof payload === "string" ? encodeUtf8New(payload) : payload;
+    if (!(data instanceof Uint8Array)) throw invalid("publish: bad payload");
+    if (qos !== 0 && qos !== 1 && qos !== 2) throw invalid("publish: bad qos");
+    // The Topic Name rules ([MQTT-3.3.2-2], §4.7) are checked once per topic.
+    let t = typeof topic === "string" ? this.topic : topic;
+    if (t === undefined || (typeof topic === "string" && t.name !== topic)) {
+      try {
+        t = this.topic = prepareTopic(topic as string, this.version);
+      } catch (e) {
+        throw refused("publish", e);
       }
     }
-    return topic;
+    const v5 = this.v5;
+    const properties = v5 ? v5.publishProperties(options?.properties, data) : undefined;
+    if (v5 && this.state === SessionState.Connected) {
+      const e = v5.allowed(qos, retain);
+      if (e) throw e;
+    }
+    if (qos === 0 && this.state !== SessionState.Connected) throw new MqttError("not-connected", "publish: not connected");
+    const id = qos ? this.allocateId() : 0;
+    let bytes: Uint8Array;
+    try {
+      bytes = encodePublish({ type: PacketType.PUBLISH, topic: t.name, payload: data, qos, retain, dup: false, packetId: id, properties }, this.version, v5?.props, t);
+    } catch (e) {
+      throw refused("publish", e);
+    }
+    // [MQTT-3.2.2-15]: never sent; the caller keeps the message.
+    if (v5 && this.state === SessionState.Connected && bytes.length > v5.maximumPacketSize) throw tooLarge(bytes.length);
+    if (qos === 0) {
+      this.send(v5 ? v5.alias(bytes, t.name) : bytes, now);
+      return 0;
+    }
+    const createdAt = v5 && properties?.messageExpiryInterval !== undefined ? this.epoch() : NaN;
+    const e = this.outbox.add(id, qos, t.name, bytes, this.version, createdAt, token); // throws outbox-full / storage: nothing kept
+    if (v5) v5.accepted(e, properties, createdAt, now);
+    this.pump(now);
+    return id;
   }
 
-  /** 5.0 re-authentication (§4.12.1): AUTH 0x19 with new Authentication Data. */
-  override reauthenticate(data?: Uint8Array): void {
-    const auth = this.options.auth;
-    if (!auth || this.version !== 5) super.reauthenticate(data);
-    else {
-      if (this.state !== "connected") throw new MqttError("not-connected", "reauthenticate: not connected");
-      const properties: MqttProperties = { authenticationMethod: auth.method };
-      if (data) properties.authenticationData = data;
-      this.send({ type: 15 /* AUTH */, reasonCode: 0x19, properties });
+  /** SUBSCRIBE (§3.8) with one or more filters; the Subscribed event gives one reason code per filter. */
+  subscribe(subscriptions: Subscription[], options: SubscribeOptions | undefined, token: unknown, now: number): number {
+    if (!Array.isArray(subscriptions) || subscriptions.length === 0) throw invalid("subscribe: none", undefined, "[MQTT-3.8.3-2]");
+    for (let i = 0; i < subscriptions.length; i++) {
+      const s = subscriptions[i];
+      const bad = checkTopicFilter(s.topicFilter, this.version);
+      if (bad !== undefined) throw invalid("subscribe: " + bad.message, 0x8f, bad.statement);
+      if (s.qos !== 0 && s.qos !== 1 && s.qos !== 2) throw invalid("subscribe: bad qos");
     }
+    const properties = this.v5?.subscribeProperties(this, subscriptions, options);
+    return this.request(PacketType.SUBSCRIBE, subscriptions, properties, token, now);
   }
 
-  protected override onAuthPacket(p: AuthPacket): void {
-    const auth = this.options.auth;
-    const props = p.properties;
-    if (!auth) return super.onAuthPacket(p);
-    if (props?.authenticationMethod !== auth.method) {
-      this.violation(0x82, "AUTH method differs", "[MQTT-4.12.0-5]");
-      return;
+  /** UNSUBSCRIBE (§3.10); the Subscribed event gives one reason code per filter (5.0; none in 3.1.1). */
+  unsubscribe(topicFilters: string[], options: { userProperties?: [string, string][] } | undefined, token: unknown, now: number): number {
+    if (!Array.isArray(topicFilters) || topicFilters.length === 0) throw invalid("unsubscribe: none", undefined, "[MQTT-3.10.3-2]");
+    for (let i = 0; i < topicFilters.length; i++) {
+      const bad = checkTopicFilter(topicFilters[i], this.version);
+      if (bad !== undefined) throw invalid("unsubscribe: " + bad.message, 0x8f, bad.statement);
     }
-    const rc = p.reasonCode ?? 0;
-    if (rc === 0x19 || (rc === 0 && this.state === "connecting")) {
-      this.violation(0x82, "AUTH " + rc, "§4.12");
-      return;
-    }
-    const exchange: AuthExchange = { reasonCode: rc, method: auth.method, data: props?.authenticationData, properties: props };
-    const answer = this.emit("onAuth", exchange) as Uint8Array | undefined;
-    if (rc === 0) return;
-    if (answer === undefined) {
-      this.violation(0x87, "authentication abandoned", "§4.12", true);
-      return;
-    }
-    this.send({ type: 15 /* AUTH */, reasonCode: 0x18, properties: { authenticationMethod: auth.method, authenticationData: answer } });
+    const properties = this.v5 && options?.userProperties ? { userProperties: options.userProperties } : undefined;
+    return this.request(PacketType.UNSUBSCRIBE, topicFilters.slice(), properties, token, now);
   }
 
-  protected override sendPublish(p: PublishPacket): boolean {
-    if (this.serverTopicAliasMaximum > 0 && utf8Length(p.topic) > 3) {
-      // An alias costs 3 bytes of property; an empty topic saves the topic's bytes.
-      const topic = p.topic;
-      const a = this.topicAliases();
-      let alias = a.of.get(topic);
-      const props: MqttProperties = p.properties ? { ...p.properties } : {};
-      if (alias !== undefined) {
-        props.topicAlias = alias;
-        p = { ...p, topic: "", properties: props };
-      } else {
-        alias = this.assignAlias(topic, a);
-        props.topicAlias = alias;
-        p = { ...p, properties: props };
-      }
-      a.used[alias] = ++a.clock;
-    }
-    return this.send(p);
-  }
-
-  /** A new outbound alias for `topic`: the next free one, else the least recently used. */
-  protected assignAlias(topic: string, a: TopicAliases): number {
-    let alias = a.topic.length;
-    if (alias === 0) alias = 1;
-    if (alias > this.serverTopicAliasMaximum) {
-      alias = 1;
-      for (let i = 2; i <= this.serverTopicAliasMaximum; i++) if (a.used[i] < a.used[alias]) alias = i;
-      a.of.delete(a.topic[alias]);
-    }
-    a.topic[alias] = topic;
-    a.of.set(topic, alias);
-    return alias; // [MQTT-3.3.2-8], [MQTT-3.3.2-9]: 1..server maximum
+  /** Sends a SUBSCRIBE or UNSUBSCRIBE and remembers it until its acknowledgement. */
+  private request(type: number, list: unknown[], properties: MqttProperties | undefined, token: unknown, now: number): number {
+    if (this.state !== SessionState.Connected) throw new MqttError("not-connected", (type === PacketType.SUBSCRIBE ? "" : "un") + "subscribe: not connected");
+    const id = this.allocateId();
+    const v = this.version;
+    const props = this.v5?.props;
+    const bytes =
+      type === PacketType.SUBSCRIBE
+        ? encodeSubscribe({ type: PacketType.SUBSCRIBE, packetId: id, subscriptions: list as Subscription[], properties }, v, props)
+        : encodeUnsubscribe({ type: PacketType.UNSUBSCRIBE, packetId: id, topicFilters: list as string[], properties }, v, props);
+    (this.pending || (this.pending = [])).push(id, type, list.length, token);
+    this.send(bytes, now);
+    return id;
   }
 
   /**
-   * Drops the properties a receiver allows us to drop (Reason String, then User
-   * Properties) from a non-PUBLISH packet that would exceed the server's Maximum Packet
-   * Size ([MQTT-3.4.2-2], [MQTT-3.4.2-3], and alike for the other packets).
+   * Ends the connection with DISCONNECT (§3.14). 0x04 asks the server to publish the Will
+   * (5.0). The session then emits Close; the binding closes the transport.
    */
-  protected override fit(p: MqttPacket): MqttPacket {
-    const max = this.serverMaximumPacketSize;
-    if (max >= MAX_PACKET_SIZE || p.type === 3 /* PUBLISH */ || p.type === 1 /* CONNECT */) return p;
-    const q = p as { properties?: MqttProperties };
-    if (!q.properties || this.encode(p).length <= max) return p;
-    let props: MqttProperties = { ...q.properties };
-    delete props.reasonString;
-    let r = { ...p, properties: props } as MqttPacket;
-    if (this.encode(r).length <= max) return r;
-    props = { ...props };
-    delete props.userProperties;
-    r = { ...p, properties: props } as MqttPacket;
-    return r;
+  disconnect(reasonCode: number, properties: MqttProperties | undefined, now: number): void {
+    if (this.state === SessionState.Disconnected) return;
+    this.send(this.v5 ? this.v5.disconnect(reasonCode, properties) : encodeDisconnect({ type: PacketType.DISCONNECT }, 4), now);
+    this.close(undefined);
   }
 
-  protected override resetConnectionState(): void {
-    super.resetConnectionState();
-    this.aliases = undefined; // [MQTT-3.3.2-7]
-    if (this.version === 5) {
-      // Until the next CONNACK: the defaults (a 3.1.1 session keeps the prototype's).
-      this.serverReceiveMaximum = 65535;
-      this.serverMaximumPacketSize = MAX_PACKET_SIZE;
-      this.serverTopicAliasMaximum = 0;
+  /** The answer to an Auth event: the next Authentication Data, or undefined to abandon (5.0 §4.12). */
+  authenticate(data: Uint8Array | undefined, now: number): void {
+    this.v5?.authenticate(this, data, now);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Inbound packets
+
+  private dispatch(p: MqttPacket, now: number): void {
+    if (this.state === SessionState.Connecting && p.type !== PacketType.CONNACK && p.type !== PacketType.AUTH) {
+      this.violation(0x82, p.type + " before CONNACK", "[MQTT-3.2.0-1]");
+      return;
     }
+    switch (p.type) {
+      case PacketType.CONNACK:
+        return this.onConnack(p, now);
+      case PacketType.PUBLISH:
+        return this.onPublish(p, now);
+      case PacketType.PUBACK:
+      case PacketType.PUBREC:
+      case PacketType.PUBCOMP:
+        return this.onAck(p, now);
+      case PacketType.PUBREL:
+        return this.onPubrel(p, now);
+      case PacketType.SUBACK:
+      case PacketType.UNSUBACK:
+        return this.onRequestAck(p);
+      case PacketType.PINGRESP:
+        return; // any packet already counted as proof of life
+      case PacketType.DISCONNECT:
+        if (this.v5) return this.v5.onDisconnect(this, p);
+        return this.violation(0x82, "DISCONNECT from a 3.1.1 server", "§3.14");
+      case PacketType.AUTH:
+        if (this.v5) return this.v5.onAuth(this, p, now);
+    }
+    // CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ: only a client sends those (AUTH in 3.1.1: the decoder refuses it).
+    this.violation(0x82, "client packet " + p.type, "§2.1.2");
+  }
+
+  private onConnack(p: ConnackPacket, now: number): void {
+    if (this.state !== SessionState.Connecting) {
+      this.violation(0x82, "second CONNACK", "[MQTT-3.2.0-2]");
+      return;
+    }
+    const rc = p.reasonCode;
+    if (rc !== 0) {
+      this.close(withProps(new MqttError("connect-refused", "connection refused: " + hex(rc), rc, this.v5 ? "§3.2.2.2" : "§3.2.2.3"), p.properties));
+      return;
+    }
+    if (p.sessionPresent && this.options.clean) {
+      // [MQTT-3.2.2-4]: we have no Session State (we asked for a clean start).
+      this.violation(0x82, "Session Present after clean start", this.v5 ? "[MQTT-3.2.2-4]" : "[MQTT-3.2.2-1]");
+      return;
+    }
+    if (this.v5 && !this.v5.onConnack(this, p.properties)) return;
+    this.state = SessionState.Connected;
+    if (!p.sessionPresent) this.sessionLost();
+    this.emit(MqttEvent.Connect, { sessionPresent: p.sessionPresent, properties: p.properties, clientId: this.clientId, keepAlive: this.keepAlive });
+    this.pump(now);
+  }
+
+  /**
+   * The server has no session for us ([MQTT-3.2.2-5]): its packet identifier state is
+   * gone. QoS 2 messages it had PUBREC'd were taken over by it and are done; messages it
+   * never acknowledged are sent again as new messages (DUP 0) so that none is lost.
+   */
+  private sessionLost(): void {
+    this.persist(4, undefined);
+    for (let e = this.outbox.head; e; ) {
+      const next = e.next;
+      if (e.state === 2) this.finish(e, 0, undefined, undefined);
+      else if (e.sent) {
+        e.sent = false;
+        e.bytes![0] &= ~8;
+      }
+      e = next;
+    }
+  }
+
+  private onPublish(p: PublishPacket, now: number): void {
+    const topic = this.v5 ? this.v5.inboundTopic(this, p) : p.topic;
+    if (topic === undefined) return;
+    const id = p.packetId!;
+    const message: MqttMessage = { topic, payload: p.payload, qos: p.qos, retain: p.retain, dup: p.dup, packetId: id, properties: p.properties };
+    if (p.qos < 2) {
+      this.emit(MqttEvent.Message, message);
+      if (p.qos) this.ack(PacketType.PUBACK, id, 0, now);
+      return;
+    }
+    if (!this.outbox.hasInbound(id)) {
+      // [MQTT-4.3.3-10]: remember the identifier before delivering, so a repeat of this
+      // PUBLISH (DUP, or after a reboot) is acknowledged but not delivered again.
+      try {
+        this.outbox.addInbound(id);
+      } catch (e) {
+        // Not stored: do not acknowledge, the server sends it again later.
+        this.emit(MqttEvent.Error, e);
+        this.violation(0x80, "cannot store QoS 2 state", "[MQTT-4.3.3-10]", true);
+        return;
+      }
+      this.emit(MqttEvent.Message, message);
+    }
+    this.ack(PacketType.PUBREC, id, 0, now); // [MQTT-4.3.3-8]
+  }
+
+  /** PUBACK (§4.3.2), PUBREC, PUBCOMP (§4.3.3) for an outbox message. */
+  private onAck(p: PubAckPacket, now: number): void {
+    const t = p.type;
+    const id = p.packetId;
+    const e = this.outbox.get(id);
+    const rc = p.reasonCode ?? 0;
+    // PUBACK: a QoS 1 message in flight; PUBREC: a QoS 2 one (or one already released: a
+    // repeated PUBREC is answered again); PUBCOMP: a PUBREL in flight.
+    if (!e || e.qos !== (t === PacketType.PUBACK ? 1 : 2) || (t === PacketType.PUBCOMP ? e.state !== 2 || !e.inflight : !e.inflight && !(t === PacketType.PUBREC && e.state === 2))) {
+      this.violation(0x82, "unexpected " + t + " " + id, t === PacketType.PUBACK ? "§4.3.2" : "§4.3.3");
+      return;
+    }
+    if (t === PacketType.PUBREC && (e.state === 2 || rc < 0x80)) {
+      if (e.state !== 2) this.persist(1, e);
+      this.ack(PacketType.PUBREL, id, 0, now); // [MQTT-4.3.3-4]
+      return;
+    }
+    this.inflight--;
+    // [MQTT-4.4.0-2]: a failure reason code also acknowledges; the message is not resent.
+    this.finish(e, rc, p.properties, rc >= 0x80 && t !== PacketType.PUBCOMP ? withProps(new MqttError("publish-refused", "refused: " + hex(rc), rc, "[MQTT-4.4.0-2]"), p.properties) : undefined);
+    this.pump(now);
+  }
+
+  private onPubrel(p: PubAckPacket, now: number): void {
+    const known = this.outbox.hasInbound(p.packetId);
+    if (known) this.persist(3, undefined, p.packetId);
+    // [MQTT-4.3.3-11]; 0x92 when we hold no state for it (5.0 §3.7.2.1).
+    this.ack(PacketType.PUBCOMP, p.packetId, known || !this.v5 ? 0 : 0x92, now);
+  }
+
+  private onRequestAck(p: SubackPacket | UnsubackPacket): void {
+    const list = this.pending;
+    const sub = p.type === PacketType.SUBACK;
+    let i = 0;
+    while (list && i < list.length && list[i] !== p.packetId) i += 4;
+    if (!list || i >= list.length || list[i + 1] !== (sub ? PacketType.SUBSCRIBE : PacketType.UNSUBSCRIBE)) {
+      this.violation(0x82, "unexpected " + p.type + " " + p.packetId, "§3.9.2");
+      return;
+    }
+    if (p.reasonCodes.length !== (sub || this.v5 ? list[i + 2] : 0)) {
+      this.violation(0x82, "reason code count", sub ? "[MQTT-3.8.4-6]" : "[MQTT-3.10.4-5]");
+      return;
+    }
+    const token = list[i + 3];
+    list.splice(i, 4);
+    if (!list.length) this.pending = undefined; // SUBACKs are rare: no empty array kept
+    this.emit(MqttEvent.Subscribed, p.reasonCodes, undefined, token);
+  }
+
+  // ---------------------------------------------------------------------------
+  // The outbox
+
+  /** Sends what the outbox holds, in order, as far as the quota allows (§4.9). */
+  private pump(now: number): void {
+    if (this.state !== SessionState.Connected) return;
+    const box = this.outbox;
+    const v5 = this.v5;
+    const mi = this.options.maxInflight ?? (v5 ? 65535 : 20);
+    const quota = v5 && v5.receiveMaximum < mi ? v5.receiveMaximum : mi;
+    while (this.inflight < quota) {
+      const e = box.cursor;
+      if (!e) return;
+      box.cursor = e.next;
+      if (e.state === 2) {
+        e.inflight = true;
+        this.inflight++;
+        this.ack(PacketType.PUBREL, e.packetId, 0, now);
+        continue;
+      }
+      let bytes = e.bytes!;
+      if (e.sent) bytes[0] |= 8; // [MQTT-3.3.1-1]: DUP on a resend
+      if (v5) {
+        const out = v5.outgoing(this, e, bytes, now);
+        if (out === undefined) continue; // given up (expired, too large, ...) and reported
+        bytes = out;
+      }
+      this.persist(0, e);
+      e.inflight = true;
+      this.inflight++;
+      this.send(bytes, now);
+    }
+  }
+
+  /** An outbox message is done: removed, and its Delivered event queued. */
+  finish(e: OutboxEntry, reasonCode: number, properties: MqttProperties | undefined, error: MqttError | undefined): void {
+    this.persist(2, e);
+    const result: DeliveryResult = { packetId: e.packetId, topic: e.topic, qos: e.qos, reasonCode, properties };
+    this.emit(MqttEvent.Delivered, result, error, e.token);
+  }
+
+  /** An outbox write (0 sent, 1 PUBREC, 2 done, 3 PUBREL of inbound `id`, 4 no session): a storage failure is reported, not thrown. */
+  private persist(op: number, e: OutboxEntry | undefined, id = 0): void {
+    const b = this.outbox;
+    try {
+      if (op === 0) b.markSent(e!);
+      else if (op === 1) b.release(e!);
+      else if (op === 2) b.remove(e!);
+      else if (op === 3) b.removeInbound(id);
+      else b.clearInbound();
+    } catch (err) {
+      this.emit(MqttEvent.Error, err);
+    }
+  }
+
+  /** A Packet Identifier no outbox message nor pending request has (O(1) on average: the outbox keeps places free). */
+  private allocateId(): number {
+    for (let n = 0; n < 65535; n++) {
+      const id = this.nextId;
+      this.nextId = id === 65535 ? 1 : id + 1;
+      if (this.outbox.free(id) && (!this.pending || this.pending.indexOf(id) < 0)) return id;
+    }
+    throw new MqttError("outbox-full", "no free packet identifier");
+  }
+
+  /** Wall-clock ms (5.0 message expiry), NaN without a source. */
+  epoch(): number {
+    return this.clock ? this.clock.epoch() : NaN;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Output
+
+  /** Queues bytes for the transport. */
+  send(bytes: Uint8Array, now: number): void {
+    if (this.state === SessionState.Disconnected) return;
+    this.lastSent = now;
+    this.tx.push(bytes);
+  }
+
+  /** PUBACK / PUBREC / PUBREL / PUBCOMP; with reason code 0 the same four bytes in both versions (§3.4.2.1). */
+  private ack(type: number, id: number, rc: number, now: number): void {
+    this.send(rc ? encodeAck({ type: type as PacketType.PUBACK, packetId: id, reasonCode: rc }, this.version, this.v5?.props) : Uint8Array.of((type << 4) | (type === PacketType.PUBREL ? 2 : 0), 2, id >> 8, id & 0xff), now);
+  }
+
+  /** Queues an event for the app (see MqttEvent). */
+  emit(kind: MqttEvent, a?: unknown, b?: unknown, c?: unknown): void {
+    this.events.push(kind, a, b, c);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Errors and the end of a connection
+
+  /**
+   * The server broke the protocol (or we must abandon): DISCONNECT with the reason (5.0) or
+   * a plain close (3.1.1) (§4.13). The outbox is left as it is.
+   */
+  violation(reasonCode: number, message: string, statement: string, ours = false): void {
+    if (this.state === SessionState.Disconnected) return;
+    // DISCONNECT with the reason, nothing more (§3.14.2.1); the time it goes out does not matter any more.
+    if (this.v5) this.send(Uint8Array.of(0xe0, 1, reasonCode >= 0x80 ? reasonCode : 0x82), this.lastSent);
+    this.close(new MqttError(ours ? "connection-lost" : "protocol", message, reasonCode, statement));
+  }
+
+  /** The connection is over: pending requests fail, Error (if any) and Close are queued. */
+  close(error: MqttError | undefined): void {
+    if (this.state === SessionState.Disconnected) return;
+    this.state = SessionState.Disconnected;
+    this.decoder.reset(this.version);
+    this.pingAt = -1;
+    const list = this.pending;
+    this.pending = undefined;
+    if (error) this.emit(MqttEvent.Error, error);
+    for (let i = 0; list && i < list.length; i += 4) this.emit(MqttEvent.Subscribed, [], new MqttError("connection-lost", "connection lost"), list[i + 3]);
+    this.emit(MqttEvent.Close, error);
   }
 }

@@ -147,6 +147,20 @@ export function writeBinary(out: Uint8Array, o: number, data: Uint8Array): numbe
   return o + 2 + n;
 }
 
+/**
+ * The Variable Byte Integer at `b[o]` of bytes already framed (a stored or encoded packet):
+ * [value, offset after it]; [-1, o] when it runs past four bytes or the end.
+ */
+export function varintAt(b: Uint8Array, o: number): [number, number] {
+  let v = 0;
+  for (let n = 0, m = 1; n < 4 && o < b.length; n++, m *= 128) {
+    const c = b[o++];
+    v += (c & 0x7f) * m;
+    if (!(c & 0x80)) return [v, o];
+  }
+  return [-1, o];
+}
+
 /** Size of a Variable Byte Integer (values already range-checked by the caller). */
 export function varintLength(v: number): number {
   return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : 4;

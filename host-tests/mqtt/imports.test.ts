@@ -1,0 +1,94 @@
+/*
+ * What modules/mqtt is made of, read from the source (Node only):
+ * - a 3.1.1 app (it imports modules/mqtt/client and not the 5.0 part) carries no 5.0 code:
+ *   the import closure of client.ts has neither mqtt5.ts nor the properties codec;
+ * - no module has state of its own (ARCHITECTURE.md principle 8, preload-safe): no
+ *   top-level `let`/`var`, no top-level Map/Set/WeakMap, no assignment into an imported
+ *   binding (a side-effect import installing a hook) or onto a prototype after load;
+ * - no module is imported only for its side effects.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import ts from "typescript";
+
+const DIR = path.join(__dirname, "../../modules/mqtt");
+const ROOT = path.join(__dirname, "../..");
+
+function source(file: string): ts.SourceFile {
+  return ts.createSourceFile(file, fs.readFileSync(file, "utf8"), ts.ScriptTarget.ES2022, true);
+}
+
+/** Runtime imports of `file` (type-only ones left out), resolved to .ts paths. */
+function imports(file: string): string[] {
+  const out: string[] = [];
+  for (const st of source(file).statements) {
+    if (!ts.isImportDeclaration(st) && !ts.isExportDeclaration(st)) continue;
+    if (ts.isImportDeclaration(st) && st.importClause?.isTypeOnly) continue;
+    if (ts.isExportDeclaration(st) && (st.isTypeOnly || !st.moduleSpecifier)) continue;
+    const spec = (st.moduleSpecifier as ts.StringLiteral).text;
+    out.push(path.resolve(path.dirname(file), spec) + ".ts");
+  }
+  return out;
+}
+
+function closure(entry: string): Set<string> {
+  const seen = new Set<string>();
+  const todo = [entry];
+  while (todo.length) {
+    const f = todo.pop()!;
+    if (seen.has(f)) continue;
+    seen.add(f);
+    todo.push(...imports(f));
+  }
+  return seen;
+}
+
+const rel = (f: string) => path.relative(ROOT, f);
+
+describe("modules/mqtt: what an app's import carries", () => {
+  test("a 3.1.1 app (client.ts without the 5.0 part) carries no 5.0 code", () => {
+    const c = [...closure(path.join(DIR, "client.ts"))].map(rel);
+    expect(c).toContain("modules/mqtt/session.ts");
+    expect(c).toContain("modules/mqtt/outbox-store.ts");
+    for (const f of ["mqtt5.ts", "properties.ts", "reason-codes.ts", "reason-names.ts"]) expect(c).not.toContain("modules/mqtt/" + f);
+  });
+
+  test("the 5.0 part brings the properties codec; nothing else needs it", () => {
+    const c = [...closure(path.join(DIR, "mqtt5.ts"))].map(rel);
+    expect(c).toContain("modules/mqtt/properties.ts");
+    expect(c).toContain("modules/mqtt/reason-codes.ts");
+    expect(c).not.toContain("modules/mqtt/reason-names.ts");
+  });
+});
+
+describe("modules/mqtt: no module state, no side-effect import, no prototype patched (preload-safe)", () => {
+  const files = fs.readdirSync(DIR).filter((f) => f.endsWith(".ts"));
+
+  test.each(files)("%s", (name) => {
+    const sf = source(path.join(DIR, name));
+    const problems: string[] = [];
+    const imported = new Set<string>();
+    for (const st of sf.statements) {
+      if (ts.isImportDeclaration(st)) {
+        if (!st.importClause) problems.push("side-effect import " + st.getText());
+        const b = st.importClause?.namedBindings;
+        if (b && ts.isNamedImports(b)) for (const e of b.elements) imported.add(e.name.text);
+        if (st.importClause?.name) imported.add(st.importClause.name.text);
+      } else if (ts.isVariableStatement(st)) {
+        if (!(st.declarationList.flags & ts.NodeFlags.Const)) problems.push("top-level let/var: " + st.getText().slice(0, 60));
+        for (const d of st.declarationList.declarations) {
+          const init = d.initializer?.getText() ?? "";
+          if (/^new (Map|Set|WeakMap|WeakSet)\b/.test(init)) problems.push("top-level " + init.slice(0, 40));
+        }
+      } else if (ts.isExpressionStatement(st)) {
+        const e = st.expression;
+        if (ts.isBinaryExpression(e) && e.operatorToken.kind === ts.SyntaxKind.EqualsToken) {
+          const target = e.left.getText();
+          const head = target.split(/[.[]/)[0];
+          if (imported.has(head) || /\.prototype\b/.test(target)) problems.push("assignment after load: " + target);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+});
