@@ -44,9 +44,6 @@ const DEVICE_DIRS = ["modules", "src", "boards"];
  * make them preload-safe (the XS runner reads it too: their modules are not frozen there).
  */
 const EXEMPT = [
-  // issue 16 (i16) rebuilds modules/mqtt; until it lands, MQTT keeps module-level state
-  // (a prototype patched after load: "set serverReceiveMaximum: not writable" in mcsim).
-  "modules/mqtt/",
   // issue 19 (i19) owns modules/scheduler, its preload-safety included.
   "modules/scheduler/",
 ];
