@@ -5,7 +5,9 @@
  * - no module has state of its own (ARCHITECTURE.md principle 8, preload-safe): no
  *   top-level `let`/`var`, no top-level Map/Set/WeakMap, no assignment into an imported
  *   binding (a side-effect import installing a hook) or onto a prototype after load;
- * - no module is imported only for its side effects.
+ * - no module is imported only for its side effects;
+ * - the firmware ships only the MQTT modules the app imports: manifest.json maps exactly the
+ *   files of modules/mqtt in the import closure of src/main.ts (no `modules/mqtt/*`).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -18,7 +20,7 @@ function source(file: string): ts.SourceFile {
   return ts.createSourceFile(file, fs.readFileSync(file, "utf8"), ts.ScriptTarget.ES2022, true);
 }
 
-/** Runtime imports of `file` (type-only ones left out), resolved to .ts paths. */
+/** Runtime imports of `file` (type-only ones left out), resolved to .ts paths (relative ones only: host modules are the SDK's). */
 function imports(file: string): string[] {
   const out: string[] = [];
   for (const st of source(file).statements) {
@@ -26,7 +28,9 @@ function imports(file: string): string[] {
     if (ts.isImportDeclaration(st) && st.importClause?.isTypeOnly) continue;
     if (ts.isExportDeclaration(st) && (st.isTypeOnly || !st.moduleSpecifier)) continue;
     const spec = (st.moduleSpecifier as ts.StringLiteral).text;
-    out.push(path.resolve(path.dirname(file), spec) + ".ts");
+    if (!spec.startsWith(".")) continue;
+    const f = path.resolve(path.dirname(file), spec);
+    out.push(fs.existsSync(f + ".ts") ? f + ".ts" : fs.existsSync(f + "/index.ts") ? f + "/index.ts" : f + ".js");
   }
   return out;
 }
@@ -36,7 +40,7 @@ function closure(entry: string): Set<string> {
   const todo = [entry];
   while (todo.length) {
     const f = todo.pop()!;
-    if (seen.has(f)) continue;
+    if (seen.has(f) || !f.endsWith(".ts")) continue;
     seen.add(f);
     todo.push(...imports(f));
   }
@@ -58,6 +62,18 @@ describe("modules/mqtt: what an app's import carries", () => {
     expect(c).toContain("modules/mqtt/properties.ts");
     expect(c).toContain("modules/mqtt/reason-codes.ts");
     expect(c).not.toContain("modules/mqtt/reason-names.ts");
+  });
+});
+
+describe("manifest.json ships only the MQTT modules the app imports", () => {
+  test("its modules/mqtt entries are the app's import closure within modules/mqtt, one by one", () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, "manifest.json"), "utf8"));
+    const mapped = Object.keys(manifest.modules).filter((k) => k.startsWith("modules/mqtt/"));
+    expect(mapped).not.toContain("modules/mqtt/*");
+    for (const k of mapped) expect(manifest.modules[k]).toBe("./" + k);
+    const used = [...closure(path.join(ROOT, "src/main.ts"))].map(rel).filter((f) => f.startsWith("modules/mqtt/")).map((f) => f.slice(0, -3));
+    expect(mapped.sort()).toEqual(used.sort());
+    expect(used).not.toContain("modules/mqtt/reason-names"); // names for diagnostics: not in the firmware
   });
 });
 
