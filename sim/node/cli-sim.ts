@@ -296,8 +296,9 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
     if (sn && !options.gateway) {
       // The MQTT-SN gateway in this process, bridging to the broker: its problems are worth a line, its steps are not.
       gateway = new MqttSnGateway({
-        udp: { io: UDP as never, port: 0 },
+        udp: { io: UDP as never, port: 0, receiveQueue: Math.max(16, options.devices * 2) },
         broker: options.broker ? `mqtt://${options.broker.host}:${options.broker.port}` : broker!.url,
+        maxClients: options.devices + 10, // a fleet shares this gateway
         log: (line) => (json ? emit({ event: "gateway", line }, undefined) : /lost|cannot|refused|error|buffer full/i.test(line) && print(line)),
       });
       gatewayPort = await gateway.start();
