@@ -164,7 +164,8 @@ function current(socket: TcpSocket): MqttClient | undefined {
 }
 
 function onSocketReadable(this: TcpSocket): void {
-  current(this)?.readable();
+  const c = this.target as MqttClient | undefined; // current(), inline: the hot path
+  if (c && c.socket === this) c.readable();
 }
 
 function onSocketWritable(this: TcpSocket, bytes: number): void {
@@ -197,23 +198,35 @@ export class MqttClient {
   /** @internal The current socket, if any. */
   declare socket: TcpSocket | undefined;
   /** The one scheduler job (made with the first deadline). */
-  private declare job: Job | undefined;
+  /** @internal */
+  declare job: Job | undefined;
   /** The back-off of the current series of failures: made with its first, kept through connections shorter than stableAfterMs. */
-  private declare backoff: Backoff | undefined;
+  /** @internal */
+  declare backoff: Backoff | undefined;
   /** Bytes the socket did not take yet: made with the first, dropped when it empties. */
-  private declare queue: Uint8Array[] | undefined;
-  private declare queuedBytes: number;
-  private declare writable: number;
+  /** @internal */
+  declare queue: Uint8Array[] | undefined;
+  /** @internal */
+  declare queuedBytes: number;
+  /** @internal */
+  declare writable: number;
   /** The job waits to reconnect (not on the session's deadline). */
-  private declare waiting: boolean;
-  private declare ended: boolean;
-  private declare gaveUp: boolean;
-  private declare connecting: boolean;
+  /** @internal */
+  declare waiting: boolean;
+  /** @internal */
+  declare ended: boolean;
+  /** @internal */
+  declare gaveUp: boolean;
+  /** @internal */
+  declare connecting: boolean;
   /** flush() is running (an app callback called back into the client). */
-  private declare flushing: boolean;
-  private declare lastError: MqttError | undefined;
+  /** @internal */
+  declare flushing: boolean;
+  /** @internal */
+  declare lastError: MqttError | undefined;
   /** Subscriptions remembered for resubscription, in the order made. */
-  private declare subscriptions: SubscriptionRecord[];
+  /** @internal */
+  declare subscriptions: SubscriptionRecord[];
 
   constructor(options: MqttClientOptions) {
     const o = options;
@@ -221,10 +234,13 @@ export class MqttClient {
     if (!o.scheduler) throw err("invalid", "scheduler required");
     if (!o.socket.host && !o.socket.address) throw err("invalid", "socket.host or address required");
     if (o.reconnect) new Backoff(o.reconnect, Math.random); // checks the options now (RangeError)
+    // The most used fields first: XS finds an own property by walking the object's list.
+    this.session = undefined as unknown as MqttSession;
+    this.socket = this.queue = this.job = undefined;
+    this.writable = this.queuedBytes = 0;
+    this.flushing = this.ended = this.waiting = this.gaveUp = this.connecting = false;
     this.options = o;
-    this.queuedBytes = this.writable = 0;
-    this.ended = this.gaveUp = this.connecting = this.waiting = this.flushing = false;
-    this.socket = this.queue = this.job = this.lastError = this.backoff = undefined;
+    this.lastError = this.backoff = undefined;
     this.subscriptions = [];
     const ob = o.outbox;
     const outbox = new MqttOutbox({
@@ -235,7 +251,7 @@ export class MqttClient {
       now: o.scheduler.now(),
     });
     this.session = new MqttSession(o, outbox, o.scheduler.clock);
-    for (let j = 0; j < outbox.loadErrors.length; j++) this.error(err("storage", "outbox record dropped: " + outbox.loadErrors[j]));
+    for (let j = 0; j < outbox.loadErrors.length; j++) error(this, err("storage", "outbox record dropped: " + outbox.loadErrors[j]));
     if (o.autoConnect !== false) this.connect();
   }
 
@@ -260,7 +276,7 @@ export class MqttClient {
     if (this.socket) return;
     if (this.gaveUp) this.backoff = undefined; // the app starts a new series
     this.gaveUp = this.waiting = false;
-    this.open();
+    open(this);
   }
 
   /**
@@ -269,12 +285,11 @@ export class MqttClient {
    * a PreparedTopic (prepareTopic in ./topic.ts). `callback` runs when a QoS 1/2 message is done.
    */
   publish(topic: string | PreparedTopic, payload: Uint8Array | string, options?: PublishOptions, callback?: PublishCallback): number {
-    this.live();
-    if ((options?.qos ?? 0) === 0 && this.queuedBytes > (this.options.maxQueuedBytes ?? 16384)) {
-      throw err("busy", this.queuedBytes + " B queued");
-    }
-    const id = this.session.publish(topic, payload, options, callback, this.options.scheduler.now());
-    this.flush();
+    if (this.ended) throw err("ended", "ended");
+    const o = this.options;
+    if (this.queuedBytes && this.queuedBytes > (o.maxQueuedBytes ?? 16384) && !(options && options.qos)) throw err("busy", this.queuedBytes + " B queued");
+    const id = this.session.publish(topic, payload, options, callback, o.scheduler.now());
+    flush(this);
     return id;
   }
 
@@ -308,7 +323,7 @@ export class MqttClient {
     let i = 0;
     while (i < list.length && list[i].topicFilter !== topicFilter) i++;
     list[i] = r;
-    if (this.session.connected) this.sendSubscribe(r, callback);
+    if (this.session.connected) sendSubscribe(this, r, callback);
     else r.callback = callback; // checked now, sent on connection
   }
 
@@ -318,8 +333,8 @@ export class MqttClient {
     this.subscriptions = this.subscriptions.filter((r) => list.indexOf(r.topicFilter) < 0);
     if (this.session.connected) {
       this.session.unsubscribe(list, undefined, callback, this.options.scheduler.now());
-      this.flush();
-    } else this.call(callback, undefined, []);
+      flush(this);
+    } else call(this, callback, undefined, []);
   }
 
   /**
@@ -331,8 +346,8 @@ export class MqttClient {
     this.ended = true;
     this.job?.cancel();
     this.session.disconnect(reasonCode, undefined, this.options.scheduler.now());
-    this.flush();
-    this.closeSocket();
+    flush(this);
+    closeSocket(this);
   }
 
   /** A 5.0 re-authentication (AUTH 0x19). */
@@ -340,7 +355,7 @@ export class MqttClient {
     const v5 = this.session.v5;
     if (!v5) throw new MqttError("invalid", "reauthenticate: no enhanced authentication", undefined, "[MQTT-4.12.1-1]");
     v5.reauthenticate(this.session, data, this.options.scheduler.now());
-    this.flush();
+    flush(this);
   }
 
   /** Properties of the current connection's CONNACK (5.0). */
@@ -366,29 +381,6 @@ export class MqttClient {
   // ---------------------------------------------------------------------------
   // Socket, session, job
 
-  private open(): void {
-    const s = this.options.socket;
-    const opts: { [k: string]: unknown } = {};
-    for (const k in s) if (k !== "io" && k !== "tls") opts[k] = s[k];
-    opts.port = s.port ?? (s.tls ? 8883 : 1883);
-    opts.onReadable = onSocketReadable;
-    opts.onWritable = onSocketWritable;
-    opts.onError = onSocketError;
-    opts.target = this; // ECMA-419 base class pattern: how the callbacks find this client
-    if (s.tls) opts.tls = { host: s.host ?? s.address, ...s.tls };
-    this.queue = undefined;
-    this.queuedBytes = this.writable = 0;
-    let sock: TcpSocket;
-    try {
-      sock = new (s.io as TcpConstructor)(opts as never);
-    } catch (e) {
-      this.error(err("connection-lost", "socket: " + why(e), e));
-      this.scheduleReconnect();
-      return;
-    }
-    this.socket = sock;
-    this.connecting = true;
-  }
 
   /** @internal The socket has bytes (onReadable). */
   readable(): void {
@@ -403,7 +395,7 @@ export class MqttClient {
       }
       if (!buf || buf.byteLength === 0) return;
       this.session.receive(new Uint8Array(buf), this.options.scheduler.now());
-      this.flush();
+      flush(this);
       if (this.socket !== sock) return;
     }
   }
@@ -414,12 +406,12 @@ export class MqttClient {
     if (this.connecting) {
       this.connecting = false;
       this.session.connect(this.options.scheduler.now());
-    } else this.drain();
-    this.flush();
+    } else drain(this);
+    flush(this);
   }
 
   /** @internal The socket failed or the peer closed it (onError). */
-  socketError(error?: Error): void {
+  socketError(cause?: Error): void {
     const sock = this.socket;
     if (!sock) return;
     this.socket = undefined;
@@ -429,12 +421,12 @@ export class MqttClient {
       // already closed
     }
     if (this.session.state !== SessionState.Disconnected) {
-      this.session.connectionLost(this.options.scheduler.now(), error ?? new Error("socket closed"));
-      this.flush();
+      this.session.connectionLost(this.options.scheduler.now(), cause ?? new Error("socket closed"));
+      flush(this);
     } else {
       // Never got to CONNECT (connection refused, TLS verification failed, ...).
-      this.error(err("connection-lost", "connection failed" + (error ? ": " + why(error) : ""), error));
-      this.closed(undefined);
+      error(this, err("connection-lost", "connection failed" + (cause ? ": " + why(cause) : ""), cause));
+      closed(this, undefined);
     }
   }
 
@@ -442,243 +434,287 @@ export class MqttClient {
   timeout(now: number): void {
     if (this.waiting) {
       this.waiting = false;
-      if (!this.ended && !this.socket) this.open();
+      if (!this.ended && !this.socket) open(this);
       return;
     }
     // Placed for a window the session has since moved later (traffic proved the link alive):
     // placed again for the new one, instead of a PINGREQ the traffic made needless. From
     // now on only: a window already open would run the job again in this same wake.
-    const l = this.session.latest;
-    if (l > now && this.job!.latest < l) {
-      const e = this.session.earliest;
-      this.place(l, e > now ? e : now + 1);
-    } else {
-      this.session.handleTimeout(now);
-      this.flush();
-    }
-  }
-
-  /**
-   * Writes what the session queued, hands its events to the app, and keeps the job on the
-   * session's deadline. Re-entered from an app callback (publish in onMessage), it returns at
-   * once: the outer call goes on with what the callback queued.
-   */
-  private flush(): void {
-    if (this.flushing) return;
-    this.flushing = true;
     const s = this.session;
-    const ev = s.events;
-    let i = 0;
-    for (;;) {
-      const tx = s.tx;
-      for (let j = 0; j < tx.length; j++) this.write(tx[j]);
-      tx.length = 0;
-      if (i >= ev.length) break;
-      this.handle(ev[i] as MqttEvent, ev[i + 1], ev[i + 2], ev[i + 3]);
-      i += 4;
-    }
-    ev.length = 0;
-    this.flushing = false;
-    // The job: moved only when the session needs it sooner than it is placed (a run inside an
-    // older window just places it again), so a publish costs no rescheduling.
     const l = s.latest;
-    if (l < 0 || !this.socket || this.waiting) return;
-    const job = this.job;
-    if (job && job.scheduled && job.latest <= l) return;
-    this.place(l, s.earliest);
-  }
-
-  /** Places the job at `latest` with its window from `earliest`. */
-  private place(latest: number, earliest: number): void {
-    if (this.job) this.job.reschedule(latest, { earliest, latest });
-    else this.job = this.options.scheduler.schedule({ name: "mqtt", liveness: true, deadline: latest, earliest, latest, run: onJob, target: this });
-  }
-
-  /** One session event to the app (MqttEvent). Never throws. */
-  private handle(kind: MqttEvent, a: unknown, b: unknown, c: unknown): void {
-    const o = this.options;
-    switch (kind) {
-      case MqttEvent.Connect:
-        return this.connected(a as ConnectInfo);
-      case MqttEvent.Message:
-        return this.message(a as MqttMessage);
-      case MqttEvent.Delivered:
-        this.call(c as PublishCallback, b, a);
-        return this.call(o.onDelivered, a, b);
-      case MqttEvent.Subscribed: {
-        const t = c as SubscribeToken | SubscribeCallback | undefined;
-        if (Array.isArray(t)) {
-          const codes = a as number[];
-          if (!b && codes.length && codes[0] < 0x80) t[0].acknowledged = true;
-          return this.call(t[1], b, codes);
-        }
-        return this.call(t, b, a);
-      }
-      case MqttEvent.Error:
-        return this.error(a as MqttError);
-      case MqttEvent.Disconnect:
-        return this.call(o.onDisconnect, a);
-      case MqttEvent.Auth: {
-        let answer: Uint8Array | undefined;
-        try {
-          answer = o.onAuth ? o.onAuth.call(this, a as AuthExchange) : undefined;
-        } catch (e) {
-          this.error(err("callback", "callback threw: " + why(e), e));
-        }
-        return this.session.authenticate(answer, o.scheduler.now());
-      }
-      case MqttEvent.Close:
-        return this.closed(a as MqttError | undefined);
-    }
-  }
-
-  /** The session's bytes: written now when the socket takes them, else queued. */
-  private write(bytes: Uint8Array): void {
-    const sock = this.socket;
-    if (!sock) return;
-    if (!this.queue && bytes.length <= this.writable) {
-      try {
-        const left = sock.write(bytes);
-        this.writable = typeof left === "number" ? left : this.writable - bytes.length;
-        return;
-      } catch {
-        this.writable = 0; // full after all: queue and wait for onWritable
-      }
-    }
-    (this.queue || (this.queue = [])).push(bytes); // the session's array is its own: no copy
-    this.queuedBytes += bytes.length;
-    this.drain();
-  }
-
-  /** Writes queued bytes, in pieces the socket has room for. */
-  private drain(): void {
-    const sock = this.socket;
-    const q = this.queue;
-    while (sock && q && this.writable > 0) {
-      const c = q[0];
-      const n = c.length <= this.writable ? c.length : this.writable;
-      try {
-        const left = sock.write(n === c.length ? c : c.subarray(0, n));
-        this.writable = typeof left === "number" ? left : this.writable - n;
-      } catch {
-        this.writable = 0;
-        return;
-      }
-      this.queuedBytes -= n;
-      if (n < c.length) q[0] = c.subarray(n);
-      else if (q.length > 1) q.shift();
-      else {
-        this.queue = undefined; // emptied: no array kept
-        return;
-      }
-    }
-  }
-
-  private closeSocket(): void {
-    const sock = this.socket;
-    if (!sock) return;
-    this.drain();
-    this.socket = undefined;
-    this.connecting = false;
-    try {
-      sock.close();
-    } catch {
-      // fine
-    }
-  }
-
-  private connected(info: ConnectInfo): void {
-    // The series of failures ends when this connection has lasted stableAfterMs (Backoff.next).
-    this.backoff?.connected(this.options.scheduler.now());
-    this.lastError = undefined;
-    this.call(this.options.onConnect, info);
-    // Resubscription: all when the broker has no session, else those never acknowledged.
-    const subs = this.subscriptions;
-    for (let i = 0; i < subs.length && this.session.connected; i++) {
-      const r = subs[i];
-      if (!info.sessionPresent) r.acknowledged = false;
-      if (!r.acknowledged) {
-        const cb = r.callback;
-        r.callback = undefined;
-        this.sendSubscribe(r, cb);
-      }
-    }
-  }
-
-  private sendSubscribe(r: SubscriptionRecord, callback: SubscribeCallback | undefined): void {
-    const o = r.options;
-    const opts = o.subscriptionIdentifier !== undefined || o.userProperties ? o : undefined;
-    const token: SubscribeToken = [r, callback];
-    try {
-      this.session.subscribe([r], opts, token, this.options.scheduler.now());
-    } catch (e) {
-      this.call(callback, e, []);
+    if (l > now && this.job!.latest < l) {
+      const e = s.earliest;
+      place(this, l, e > now ? e : now + 1);
       return;
     }
-    this.flush();
+    s.handleTimeout(now);
+    flush(this);
+    const nl = s.latest;
+    if (nl >= 0 && this.socket && !this.waiting && !this.job!.scheduled) place(this, nl, s.earliest); // the next window
   }
 
-  private message(m: MqttMessage): void {
-    this.call(this.options.onMessage, m);
-    const subs = this.subscriptions;
-    for (let i = 0; i < subs.length; i++) {
-      const r = subs[i];
-      const h = r.onMessage;
-      if (h && topicMatches(r.match, m.topic)) {
-        if (typeof h === "function") this.call(h, m);
-        else this.call(h.onMessage, m, undefined, h);
-      }
+
+
+
+
+
+
+
+
+
+
+
+
+
+}
+
+/**
+ * Writes what the session queued, hands its events to the app, and keeps the job on the
+ * session's deadline. Re-entered from an app callback (publish in onMessage), it returns at
+ * once: the outer call goes on with what the callback queued.
+ */
+function flush(client: MqttClient): void {
+  if (client.flushing) return;
+  client.flushing = true;
+  const s = client.session;
+  const ev = s.events;
+  const tx = s.tx;
+  let i = 0;
+  for (;;) {
+    if (tx.length) {
+      for (let j = 0; j < tx.length; j++) write(client, tx[j]);
+      tx.length = 0;
     }
+    if (i >= ev.length) break;
+    handle(client, ev[i] as MqttEvent, ev[i + 1], ev[i + 2], ev[i + 3]);
+    i += 4;
   }
+  if (i) ev.length = 0;
+  client.flushing = false;
+  // The job: placed again only when the session says its deadline may have come nearer
+  // (session.rearm); traffic moves it later, which a run in the old window finds out
+  // (timeout() places it again), so a publish costs no rescheduling.
+  if (!s.rearm) return;
+  s.rearm = false;
+  const l = s.latest;
+  if (l >= 0 && client.socket && !client.waiting) place(client, l, s.earliest);
+}
 
-  private error(e: MqttError): void {
-    // Kept only for onGiveUp after the back-off's deadline; without one, nothing reads it.
-    const r = this.options.reconnect;
-    if (r && r.giveUpAfterMs !== undefined && r.giveUpAfterMs !== Infinity) this.lastError = e;
+/** Places the job at `latest` with its window from `earliest`. */
+function place(client: MqttClient, latest: number, earliest: number): void {
+  if (client.job) client.job.reschedule(latest, { earliest, latest });
+  else client.job = client.options.scheduler.schedule({ name: "mqtt", liveness: true, deadline: latest, earliest, latest, run: onJob, target: client });
+}
+
+/** One session event to the app (MqttEvent). Never throws. */
+function handle(client: MqttClient, kind: MqttEvent, a: unknown, b: unknown, c: unknown): void {
+  const o = client.options;
+  switch (kind) {
+    case MqttEvent.Connect:
+      return connected(client, a as ConnectInfo);
+    case MqttEvent.Message:
+      return message(client, a as MqttMessage);
+    case MqttEvent.Delivered:
+      if (c) call(client, c as PublishCallback, b, a);
+      if (o.onDelivered) call(client, o.onDelivered, a, b);
+      return;
+    case MqttEvent.Subscribed: {
+      const t = c as SubscribeToken | SubscribeCallback | undefined;
+      if (Array.isArray(t)) {
+        const codes = a as number[];
+        if (!b && codes.length && codes[0] < 0x80) t[0].acknowledged = true;
+        return call(client, t[1], b, codes);
+      }
+      return call(client, t, b, a);
+    }
+    case MqttEvent.Error:
+      return error(client, a as MqttError);
+    case MqttEvent.Disconnect:
+      return call(client, o.onDisconnect, a);
+    case MqttEvent.Auth: {
+      let answer: Uint8Array | undefined;
+      try {
+        answer = o.onAuth ? o.onAuth.call(client, a as AuthExchange) : undefined;
+      } catch (e) {
+        error(client, err("callback", "callback threw: " + why(e), e));
+      }
+      return client.session.authenticate(answer, o.scheduler.now());
+    }
+    case MqttEvent.Close:
+      return closed(client, a as MqttError | undefined);
+  }
+}
+
+/** The session's bytes: written now when the socket takes them, else queued. */
+function write(client: MqttClient, bytes: Uint8Array): void {
+  const sock = client.socket;
+  if (!sock) return;
+  if (!client.queue && bytes.length <= client.writable) {
     try {
-      this.options.onError?.call(this, e);
+      const left = sock.write(bytes);
+      client.writable = typeof left === "number" ? left : client.writable - bytes.length;
+      return;
     } catch {
-      // nobody left to tell
+      client.writable = 0; // full after all: queue and wait for onWritable
     }
   }
+  (client.queue || (client.queue = [])).push(bytes); // the session's array is its own: no copy
+  client.queuedBytes += bytes.length;
+  drain(client);
+}
 
-  private closed(e: MqttError | undefined): void {
-    this.closeSocket();
-    this.call(this.options.onClose, e);
-    if (this.ended || this.gaveUp) return;
-    if (e && e.code === "connect-refused" && e.reasonCode !== undefined) {
-      if ((this.session.v5 ? PERMANENT_5 : PERMANENT_311).indexOf(e.reasonCode) >= 0) {
-        this.giveUp(e);
-        return;
-      }
-    }
-    this.scheduleReconnect();
-  }
-
-  private scheduleReconnect(): void {
-    const r = this.options.reconnect;
-    if (this.ended || this.gaveUp || this.waiting || r === false) return;
-    const now = this.options.scheduler.now();
-    const delay = (this.backoff || (this.backoff = new Backoff(r ?? {}, this.options.random ?? Math.random, this))).next(now);
-    if (delay === undefined) {
-      this.giveUp(this.lastError);
+/** Writes queued bytes, in pieces the socket has room for. */
+function drain(client: MqttClient): void {
+  const sock = client.socket;
+  const q = client.queue;
+  while (sock && q && client.writable > 0) {
+    const c = q[0];
+    const n = c.length <= client.writable ? c.length : client.writable;
+    try {
+      const left = sock.write(n === c.length ? c : c.subarray(0, n));
+      client.writable = typeof left === "number" ? left : client.writable - n;
+    } catch {
+      client.writable = 0;
       return;
     }
-    this.waiting = true;
-    this.place(now + delay, now + delay);
-  }
-
-  private giveUp(e: MqttError | undefined): void {
-    this.gaveUp = true;
-    this.call(this.options.onGiveUp, e);
-  }
-
-  /** Calls app code `f` (if any) with `this` = `self` (the client); an exception goes to onError. */
-  private call(f: Function | undefined, a?: unknown, b?: unknown, self: unknown = this): void {
-    try {
-      if (f) f.call(self, a, b);
-    } catch (e) {
-      this.error(err("callback", "callback threw: " + why(e), e));
+    client.queuedBytes -= n;
+    if (n < c.length) q[0] = c.subarray(n);
+    else if (q.length > 1) q.shift();
+    else {
+      client.queue = undefined; // emptied: no array kept
+      return;
     }
   }
+}
+
+function connected(client: MqttClient, info: ConnectInfo): void {
+  // The series of failures ends when this connection has lasted stableAfterMs (Backoff.next).
+  client.backoff?.connected(client.options.scheduler.now());
+  client.lastError = undefined;
+  call(client, client.options.onConnect, info);
+  // Resubscription: all when the broker has no session, else those never acknowledged.
+  const subs = client.subscriptions;
+  for (let i = 0; i < subs.length && client.session.connected; i++) {
+    const r = subs[i];
+    if (!info.sessionPresent) r.acknowledged = false;
+    if (!r.acknowledged) {
+      const cb = r.callback;
+      r.callback = undefined;
+      sendSubscribe(client, r, cb);
+    }
+  }
+}
+
+function sendSubscribe(client: MqttClient, r: SubscriptionRecord, callback: SubscribeCallback | undefined): void {
+  const o = r.options;
+  const opts = o.subscriptionIdentifier !== undefined || o.userProperties ? o : undefined;
+  const token: SubscribeToken = [r, callback];
+  try {
+    client.session.subscribe([r], opts, token, client.options.scheduler.now());
+  } catch (e) {
+    call(client, callback, e, []);
+    return;
+  }
+  flush(client);
+}
+
+function message(client: MqttClient, m: MqttMessage): void {
+  call(client, client.options.onMessage, m);
+  const subs = client.subscriptions;
+  for (let i = 0; i < subs.length; i++) {
+    const r = subs[i];
+    const h = r.onMessage;
+    if (h && topicMatches(r.match, m.topic)) {
+      if (typeof h === "function") call(client, h, m);
+      else call(client, h.onMessage, m, undefined, h);
+    }
+  }
+}
+
+function error(client: MqttClient, e: MqttError): void {
+  // Kept only for onGiveUp after the back-off's deadline; without one, nothing reads it.
+  const r = client.options.reconnect;
+  if (r && r.giveUpAfterMs !== undefined && r.giveUpAfterMs !== Infinity) client.lastError = e;
+  try {
+    client.options.onError?.call(client, e);
+  } catch {
+    // nobody left to tell
+  }
+}
+
+function closed(client: MqttClient, e: MqttError | undefined): void {
+  closeSocket(client);
+  call(client, client.options.onClose, e);
+  if (client.ended || client.gaveUp) return;
+  if (e && e.code === "connect-refused" && e.reasonCode !== undefined) {
+    if ((client.session.v5 ? PERMANENT_5 : PERMANENT_311).indexOf(e.reasonCode) >= 0) {
+      giveUp(client, e);
+      return;
+    }
+  }
+  scheduleReconnect(client);
+}
+
+function scheduleReconnect(client: MqttClient): void {
+  const r = client.options.reconnect;
+  if (client.ended || client.gaveUp || client.waiting || r === false) return;
+  const now = client.options.scheduler.now();
+  const delay = (client.backoff || (client.backoff = new Backoff(r ?? {}, client.options.random ?? Math.random, client))).next(now);
+  if (delay === undefined) {
+    giveUp(client, client.lastError);
+    return;
+  }
+  client.waiting = true;
+  place(client, now + delay, now + delay);
+}
+
+function giveUp(client: MqttClient, e: MqttError | undefined): void {
+  client.gaveUp = true;
+  call(client, client.options.onGiveUp, e);
+}
+
+/** Calls app code `f` (if any) with `this` = `self` (the client); an exception goes to onError. */
+function call(client: MqttClient, f: Function | undefined, a?: unknown, b?: unknown, self: unknown = client): void {
+  try {
+    if (f) f.call(self, a, b);
+  } catch (e) {
+    error(client, err("callback", "callback threw: " + why(e), e));
+  }
+}
+
+function closeSocket(client: MqttClient): void {
+  const sock = client.socket;
+  if (!sock) return;
+  drain(client);
+  client.socket = undefined;
+  client.connecting = false;
+  try {
+    sock.close();
+  } catch {
+    // fine
+  }
+}
+
+function open(client: MqttClient): void {
+  const s = client.options.socket;
+  const opts: { [k: string]: unknown } = {};
+  for (const k in s) if (k !== "io" && k !== "tls") opts[k] = s[k];
+  opts.port = s.port ?? (s.tls ? 8883 : 1883);
+  opts.onReadable = onSocketReadable;
+  opts.onWritable = onSocketWritable;
+  opts.onError = onSocketError;
+  opts.target = client; // ECMA-419 base class pattern: how the callbacks find this client
+  if (s.tls) opts.tls = { host: s.host ?? s.address, ...s.tls };
+  client.queue = undefined;
+  client.queuedBytes = client.writable = 0;
+  let sock: TcpSocket;
+  try {
+    sock = new (s.io as TcpConstructor)(opts as never);
+  } catch (e) {
+    error(client, err("connection-lost", "socket: " + why(e), e));
+    scheduleReconnect(client);
+    return;
+  }
+  client.socket = sock;
+  client.connecting = true;
 }

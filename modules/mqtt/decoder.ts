@@ -106,15 +106,21 @@ export class MqttDecoder extends Reader {
     if (v !== 4 && v !== 5) throw new RangeError("MqttDecoder: version 4 or 5");
     const max = options?.maximumPacketSize ?? MAX_PACKET_SIZE;
     if (!(max >= 2)) throw new RangeError("MqttDecoder: maximumPacketSize < 2");
+    // The most used fields first: XS finds an own property by walking the object's list.
+    this.input = undefined;
+    this.inPos = this.state = this.pos = this.end = this.header = 0;
+    this.buf = undefined as unknown as Uint8Array;
+    this.version = v;
+    this.error = undefined;
     this.maximumPacketSize = max;
     this.copyPayload = options?.copyPayload === true;
     this.properties = options?.properties;
     this.clientPackets = options?.clientPackets;
-    this.header = this.rl = this.lengthBytes = 0;
+    this.rl = this.lengthBytes = this.filled = 0;
+    this.partial = undefined;
     // The cache is made with the first Topic Name it keeps: a device that is sent nothing
     // (most of a telemetry fleet) never pays its ~500 B.
     this.cache = undefined;
-    this.reset(v);
   }
 
   /** Forgets any partial packet, pending input and error (a new Network Connection). */
@@ -131,6 +137,11 @@ export class MqttDecoder extends Reader {
   private drained(): void {
     this.input = this.buf = undefined as unknown as Uint8Array;
     this.inPos = 0;
+  }
+
+  /** Nothing fed is pending (no partial packet, no unread input, no error): the next byte fed starts a packet. */
+  get idle(): boolean {
+    return this.input === undefined && this.state === 0 && this.error === undefined;
   }
 
   /** Bytes fed but not yet returned as packets (pending input plus the partial packet). */
@@ -188,6 +199,22 @@ export class MqttDecoder extends Reader {
     if (input === undefined) return undefined;
     const n = input.length;
     let pos = this.inPos;
+    if (this.state === 0 && pos + 1 < n) {
+      // The usual case: a whole packet with a one-byte Remaining Length at the cursor (every
+      // acknowledgement, a short PUBLISH), parsed in place without going through the states.
+      const h = input[pos];
+      const rl = input[pos + 1];
+      if (rl < 0x80 && pos + 2 + rl <= n) {
+        checkHeader(h, this.version);
+        if (2 + rl > this.maximumPacketSize) {
+          this.inPos = pos + 2;
+          throw new MqttCodecError(0x95, packetName(h >> 4) + " of " + (2 + rl) + " B > Maximum Packet Size", "[MQTT-3.1.2-24]");
+        }
+        this.header = h;
+        this.inPos = pos + 2 + rl;
+        return this.parse(input, pos + 2, pos + 2 + rl);
+      }
+    }
     for (;;) {
       if (this.state === 0) {
         if (pos >= n) break;

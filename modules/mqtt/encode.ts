@@ -143,34 +143,41 @@ export function encodePublish(p: PublishPacket, v: MqttVersion, props?: Properti
   const qos = p.qos;
   const first = 0x30 | (p.dup ? 8 : 0) | ((qos === 0 || qos === 1 || qos === 2 ? qos : 3) << 1) | (p.retain ? 1 : 0);
   checkHeader(first, v); // [MQTT-3.3.1-4] QoS 3, [MQTT-3.3.1-2] DUP with QoS 0
-  let tl: number;
-  if (topic !== undefined) tl = topic.bytes.length - 2;
-  else {
-    const t = p.topic;
-    if (!(v === 5 && t === "" && p.properties !== undefined && p.properties.topicAlias !== undefined)) {
-      const bad = checkTopicName(t, v); // [MQTT-3.3.2-2]
-      if (bad !== undefined) throw bad;
-    }
-    tl = mqttStringLength(t, "Topic Name");
+  const t = p.topic;
+  if (topic === undefined && !(v === 5 && t === "" && p.properties !== undefined && p.properties.topicAlias !== undefined)) {
+    const bad = checkTopicName(t, v); // [MQTT-3.3.2-2]
+    if (bad !== undefined) throw bad;
   }
   if (qos !== 0) checkId(p.packetId, PacketType.PUBLISH, v);
-  const payload = p.payload;
-  if (!(payload instanceof Uint8Array)) throw malformed("PUBLISH payload not a Uint8Array", "§3.3.3");
-  const pl = v === 5 ? (p.properties === undefined ? 0 : propsLength(props, p.properties, PacketType.PUBLISH)) : -1;
-  const rl = 2 + tl + (qos !== 0 ? 2 : 0) + (pl < 0 ? 0 : varintLength(pl) + pl) + payload.length;
-  const out = frame(first, rl, PacketType.PUBLISH);
-  let o = out.length - rl;
-  if (topic !== undefined) {
-    out.set(topic.bytes, o);
-    o += tl + 2;
-  } else o = writeMqttString(out, o, p.topic, tl);
-  if (qos !== 0) {
-    const id = p.packetId as number;
+  if (!(p.payload instanceof Uint8Array)) throw malformed("PUBLISH payload not a Uint8Array", "§3.3.3");
+  return publishFrom(first, topic ?? t, qos ? (p.packetId as number) : 0, v, p.payload, props, p.properties);
+}
+
+/**
+ * A PUBLISH from its parts, checking nothing but the properties: fixed header byte `first`
+ * (type and flags), the topic (prepared, or a string measured and encoded here), the Packet
+ * Identifier (0: none, QoS 0), the payload, and in 5.0 the properties (with `props`, the
+ * properties codec). What the session calls once it has checked the rest.
+ */
+export function publishFrom(first: number, topic: PreparedTopic | string, id: number, v: number, payload: Uint8Array, props?: PropertiesCodec, properties?: MqttProperties): Uint8Array {
+  const tl = typeof topic === "string" ? 2 + mqttStringLength(topic, "Topic Name") : topic.bytes.length;
+  const pl = v === 5 ? (properties === undefined ? 0 : propsLength(props, properties, PacketType.PUBLISH)) : -1;
+  const rl = tl + (id ? 2 : 0) + (pl < 0 ? 0 : varintLength(pl) + pl) + payload.length;
+  if (rl > MAX_REMAINING) throw new MqttCodecError(0x95, "PUBLISH of " + rl + " B too large", "§2.1.4");
+  const o0 = rl < 0x80 ? 2 : 1 + varintLength(rl);
+  const out = new Uint8Array(o0 + rl);
+  out[0] = first;
+  if (o0 === 2) out[1] = rl;
+  else writeVarint(out, 1, rl);
+  let o = o0 + tl;
+  if (typeof topic === "string") writeMqttString(out, o0, topic, tl - 2);
+  else out.set(topic.bytes, o0);
+  if (id) {
     out[o++] = id >> 8;
     out[o++] = id & 0xff;
   }
   if (pl === 0) out[o++] = 0; // [MQTT-2.2.2-1]
-  else if (pl > 0) o = propsWrite(props, out, o, p.properties, pl);
+  else if (pl > 0) o = propsWrite(props, out, o, properties, pl);
   out.set(payload, o);
   return out;
 }

@@ -80,7 +80,7 @@ export class MqttOutbox {
   declare tail: OutboxEntry | undefined;
   /** The first entry not sent on the current connection. */
   declare cursor: OutboxEntry | undefined;
-  /** Entries by packet identifier & (table length - 1): made with the first, dropped with the last. */
+  /** Entries by packet identifier & (size - 1): made with the first entry and kept. */
   private declare table: (OutboxEntry | undefined)[] | undefined;
   private declare size: number;
   /** Inbound QoS 2 identifiers awaiting PUBREL (made with the first: most devices never get QoS 2). */
@@ -89,17 +89,22 @@ export class MqttOutbox {
   private declare highWater: number;
 
   constructor(options: MqttOutboxOptions = {}) {
-    this.maxMessages = options.maxMessages ?? 32;
-    this.maxBytes = options.maxBytes ?? 16384;
-    if (!(this.maxMessages >= 1 && this.maxMessages <= 65535)) throw invalid("maxMessages 1..65535");
-    if (!(this.maxBytes >= 64)) throw invalid("maxBytes < 64");
+    const maxMessages = options.maxMessages ?? 32;
+    const maxBytes = options.maxBytes ?? 16384;
+    if (!(maxMessages >= 1 && maxMessages <= 65535)) throw invalid("maxMessages 1..65535");
+    if (!(maxBytes >= 64)) throw invalid("maxBytes < 64");
     let size = 2;
-    while (size < this.maxMessages) size *= 2;
+    while (size < maxMessages) size *= 2;
+    // The most used fields first: XS finds an own property by walking the object's list.
+    this.table = this.cursor = this.tail = this.head = undefined;
     this.size = size;
+    this.count = this.bytes = 0;
     this.store = options.store;
-    this.count = this.bytes = this.highWater = 0;
     this.nextSeq = 1;
-    this.head = this.tail = this.cursor = this.table = this.inbound = undefined;
+    this.highWater = 0;
+    this.inbound = undefined;
+    this.maxMessages = maxMessages;
+    this.maxBytes = maxBytes;
     this.loadErrors = [];
     if (this.store) this.load(options.version ?? 5, options.now ?? 0);
   }
@@ -142,15 +147,13 @@ export class MqttOutbox {
    * "storage"; then nothing was kept.
    */
   add(packetId: number, qos: 1 | 2, topic: string, bytes: Uint8Array, version: number, createdAt: number, token: unknown): OutboxEntry {
-    const bad = this.refusal(bytes.length);
-    if (bad) throw bad;
-    if (!this.free(packetId)) throw invalid("packet identifier " + packetId + " in use");
+    if (this.count >= this.maxMessages || this.bytes + bytes.length > this.maxBytes) throw this.refusal(bytes.length);
+    const t = this.table;
+    if (t && t[packetId & (this.size - 1)] !== undefined) throw invalid("packet identifier " + packetId + " in use");
     const seq = this.nextSeq;
     if (this.store) this.store.save(packetId, seq, createdAt, version, bytes);
     this.nextSeq = seq + 1;
-    const e = this.link(packetId, seq, qos, 1, topic, bytes, false);
-    e.token = token;
-    return e;
+    return this.link(packetId, seq, qos, 1, topic, bytes, false, token);
   }
 
   /** QoS 2: PUBREC received, PUBREL about to be sent (state 2). */
@@ -164,8 +167,18 @@ export class MqttOutbox {
 
   /** The message is done (PUBACK, PUBCOMP, refused or expired): forget it (unlinked even if the store fails). */
   remove(e: OutboxEntry): void {
-    if (this.get(e.packetId) !== e) return;
-    this.unlink(e);
+    const t = this.table;
+    const at = e.packetId & (this.size - 1);
+    if (!t || t[at] !== e) return;
+    t[at] = undefined;
+    if (this.cursor === e) this.cursor = e.next;
+    if (e.prev) e.prev.next = e.next;
+    else this.head = e.next;
+    if (e.next) e.next.prev = e.prev;
+    else this.tail = e.prev;
+    e.prev = e.next = undefined;
+    if (e.bytes) this.bytes -= e.bytes.length;
+    this.count--;
     if (this.store) this.store.remove(e.packetId, e.state === 2);
   }
 
@@ -219,9 +232,13 @@ export class MqttOutbox {
 
   // -- internals --------------------------------------------------------------------
 
-  /** A new entry at the tail of the list and in the table. */
-  private link(packetId: number, seq: number, qos: 1 | 2, state: 1 | 2, topic: string, bytes: Uint8Array | undefined, sent: boolean): OutboxEntry {
-    const e: OutboxEntry = { packetId, seq, qos, state, bytes, topic, sent, inflight: false, token: undefined, prev: this.tail, next: undefined };
+  /**
+   * A new entry at the tail of the list and in the table. The table is made with the first
+   * entry and kept (`size` slots): made and dropped with every message, it cost more than the
+   * rest of the outbox's work when one message at a time is in flight.
+   */
+  private link(packetId: number, seq: number, qos: 1 | 2, state: 1 | 2, topic: string, bytes: Uint8Array | undefined, sent: boolean, token: unknown): OutboxEntry {
+    const e: OutboxEntry = { packetId, state, qos, bytes, sent, inflight: false, next: undefined, prev: this.tail, seq, topic, token };
     (this.table || (this.table = new Array(this.size)))[packetId & (this.size - 1)] = e;
     if (this.tail) this.tail.next = e;
     else this.head = e;
@@ -232,17 +249,6 @@ export class MqttOutbox {
     return e;
   }
 
-  private unlink(e: OutboxEntry): void {
-    this.table![e.packetId & (this.size - 1)] = undefined;
-    if (this.cursor === e) this.cursor = e.next;
-    if (e.prev) e.prev.next = e.next;
-    else this.head = e.next;
-    if (e.next) e.next.prev = e.prev;
-    else this.tail = e.prev;
-    e.prev = e.next = undefined;
-    if (e.bytes) this.bytes -= e.bytes.length;
-    if (--this.count === 0) this.table = undefined;
-  }
 
   /** Reads the store back (constructor), in sequence order. Unreadable records are dropped and listed in loadErrors. */
   private load(version: number, now: number): void {
@@ -275,7 +281,7 @@ export class MqttOutbox {
       const [seq, id, bytes, topic, createdAt] = all[j];
       while (this.get(id) === undefined && !this.free(id)) this.grow();
       if (this.get(id) !== undefined) continue; // the same identifier twice: keep the first
-      const e = this.link(id, seq, bytes ? ((bytes[0] >> 1) & 3) as 1 | 2 : 2, bytes ? 1 : 2, topic, bytes, !bytes || seq <= this.highWater);
+      const e = this.link(id, seq, bytes ? ((bytes[0] >> 1) & 3) as 1 | 2 : 2, bytes ? 1 : 2, topic, bytes, !bytes || seq <= this.highWater, undefined);
       if (version === 5 && bytes) {
         e.createdAt = createdAt;
         e.createdMono = now;

@@ -22,7 +22,7 @@ export function checkHeader(h: number, v: number): void {
   if (t === PacketType.PUBLISH) {
     if ((f & 6) === 6) throw malformed("PUBLISH QoS 3", "[MQTT-3.3.1-4]");
     if ((f & 14) === 8) throw protocolError("PUBLISH QoS 0 with DUP", "[MQTT-3.3.1-2]");
-  } else if (h !== firstByte(t)) {
+  } else if (h !== ((t << 4) | (((0x540 >> t) & 1) << 1))) {
     throw malformed(
       packetName(t) + " reserved flags 0x" + f.toString(16),
       (0x540 >> t) & 1 ? "[MQTT-3." + t + ".1-1]" : v === 5 ? "[MQTT-2.1.3-1]" : "[MQTT-2.2.2-1]",
