@@ -163,9 +163,9 @@ function current(socket: TcpSocket): MqttClient | undefined {
   return c && c.socket === socket ? c : undefined;
 }
 
-function onSocketReadable(this: TcpSocket): void {
+function onSocketReadable(this: TcpSocket, count: number): void {
   const c = this.target as MqttClient | undefined; // current(), inline: the hot path
-  if (c && c.socket === this) c.readable();
+  if (c && c.socket === this) c.readable(typeof count === "number" ? count : Infinity);
 }
 
 function onSocketWritable(this: TcpSocket, bytes: number): void {
@@ -248,7 +248,7 @@ export class MqttClient {
       maxMessages: ob?.maxMessages,
       maxBytes: ob?.maxBytes,
       version: o.v5 ? 5 : 4,
-      now: o.scheduler.now(),
+      now: o.scheduler.clock.now(),
     });
     this.session = new MqttSession(o, outbox, o.scheduler.clock);
     for (let j = 0; j < outbox.loadErrors.length; j++) error(this, err("storage", "outbox record dropped: " + outbox.loadErrors[j]));
@@ -288,7 +288,7 @@ export class MqttClient {
     if (this.ended) throw err("ended", "ended");
     const o = this.options;
     if (this.queuedBytes && this.queuedBytes > (o.maxQueuedBytes ?? 16384) && !(options && options.qos)) throw err("busy", this.queuedBytes + " B queued");
-    const id = this.session.publish(topic, payload, options, callback, o.scheduler.now());
+    const id = this.session.publish(topic, payload, options, callback, o.scheduler.clock.now());
     flush(this);
     return id;
   }
@@ -332,7 +332,7 @@ export class MqttClient {
     const list = typeof topicFilters === "string" ? [topicFilters] : topicFilters;
     this.subscriptions = this.subscriptions.filter((r) => list.indexOf(r.topicFilter) < 0);
     if (this.session.connected) {
-      this.session.unsubscribe(list, undefined, callback, this.options.scheduler.now());
+      this.session.unsubscribe(list, undefined, callback, this.options.scheduler.clock.now());
       flush(this);
     } else call(this, callback, undefined, []);
   }
@@ -345,7 +345,7 @@ export class MqttClient {
     if (this.ended) return;
     this.ended = true;
     this.job?.cancel();
-    this.session.disconnect(reasonCode, undefined, this.options.scheduler.now());
+    this.session.disconnect(reasonCode, undefined, this.options.scheduler.clock.now());
     flush(this);
     closeSocket(this);
   }
@@ -354,7 +354,7 @@ export class MqttClient {
   reauthenticate(data?: Uint8Array): void {
     const v5 = this.session.v5;
     if (!v5) throw new MqttError("invalid", "reauthenticate: no enhanced authentication", undefined, "[MQTT-4.12.1-1]");
-    v5.reauthenticate(this.session, data, this.options.scheduler.now());
+    v5.reauthenticate(this.session, data, this.options.scheduler.clock.now());
     flush(this);
   }
 
@@ -383,7 +383,7 @@ export class MqttClient {
 
 
   /** @internal The socket has bytes (onReadable). */
-  readable(): void {
+  readable(count: number): void {
     const sock = this.socket;
     for (let guard = 0; sock && guard < 64; guard++) {
       let buf: ArrayBuffer | undefined;
@@ -393,10 +393,13 @@ export class MqttClient {
         this.socketError(e as Error);
         return;
       }
-      if (!buf || buf.byteLength === 0) return;
-      this.session.receive(new Uint8Array(buf), this.options.scheduler.now());
+      const n = buf ? buf.byteLength : 0;
+      if (n === 0) return;
+      this.session.receive(new Uint8Array(buf!), this.options.scheduler.clock.now());
       flush(this);
-      if (this.socket !== sock) return;
+      // ECMA-419 onReadable(count): `count` bytes were there; all read, no second read().
+      if (this.socket !== sock || n >= count) return;
+      count -= n;
     }
   }
 
@@ -405,9 +408,9 @@ export class MqttClient {
     this.writable = typeof bytes === "number" ? bytes : Infinity;
     if (this.connecting) {
       this.connecting = false;
-      this.session.connect(this.options.scheduler.now());
-    } else drain(this);
-    flush(this);
+      this.session.connect(this.options.scheduler.clock.now());
+      flush(this);
+    } else if (this.queue) drain(this); // the session has nothing new to say: nothing to flush
   }
 
   /** @internal The socket failed or the peer closed it (onError). */
@@ -421,7 +424,7 @@ export class MqttClient {
       // already closed
     }
     if (this.session.state !== SessionState.Disconnected) {
-      this.session.connectionLost(this.options.scheduler.now(), cause ?? new Error("socket closed"));
+      this.session.connectionLost(this.options.scheduler.clock.now(), cause ?? new Error("socket closed"));
       flush(this);
     } else {
       // Never got to CONNECT (connection refused, TLS verification failed, ...).
@@ -474,11 +477,11 @@ export class MqttClient {
  * once: the outer call goes on with what the callback queued.
  */
 function flush(client: MqttClient): void {
-  if (client.flushing) return;
-  client.flushing = true;
   const s = client.session;
   const ev = s.events;
   const tx = s.tx;
+  if (client.flushing || (!tx.length && !ev.length && !s.rearm)) return;
+  client.flushing = true;
   let i = 0;
   for (;;) {
     if (tx.length) {
@@ -514,10 +517,18 @@ function handle(client: MqttClient, kind: MqttEvent, a: unknown, b: unknown, c: 
       return connected(client, a as ConnectInfo);
     case MqttEvent.Message:
       return message(client, a as MqttMessage);
-    case MqttEvent.Delivered:
+    case MqttEvent.Delivered: {
       if (c) call(client, c as PublishCallback, b, a);
-      if (o.onDelivered) call(client, o.onDelivered, a, b);
+      const f = o.onDelivered;
+      if (f) {
+        try {
+          f.call(client, a as DeliveryResult, b as MqttError | undefined);
+        } catch (e) {
+          error(client, err("callback", "callback threw: " + why(e), e));
+        }
+      }
       return;
+    }
     case MqttEvent.Subscribed: {
       const t = c as SubscribeToken | SubscribeCallback | undefined;
       if (Array.isArray(t)) {
@@ -538,7 +549,7 @@ function handle(client: MqttClient, kind: MqttEvent, a: unknown, b: unknown, c: 
       } catch (e) {
         error(client, err("callback", "callback threw: " + why(e), e));
       }
-      return client.session.authenticate(answer, o.scheduler.now());
+      return client.session.authenticate(answer, o.scheduler.clock.now());
     }
     case MqttEvent.Close:
       return closed(client, a as MqttError | undefined);
@@ -549,17 +560,18 @@ function handle(client: MqttClient, kind: MqttEvent, a: unknown, b: unknown, c: 
 function write(client: MqttClient, bytes: Uint8Array): void {
   const sock = client.socket;
   if (!sock) return;
-  if (!client.queue && bytes.length <= client.writable) {
+  const n = bytes.length; // read once: a typed array's length is a getter on XS
+  if (!client.queue && n <= client.writable) {
     try {
       const left = sock.write(bytes);
-      client.writable = typeof left === "number" ? left : client.writable - bytes.length;
+      client.writable = typeof left === "number" ? left : client.writable - n;
       return;
     } catch {
       client.writable = 0; // full after all: queue and wait for onWritable
     }
   }
   (client.queue || (client.queue = [])).push(bytes); // the session's array is its own: no copy
-  client.queuedBytes += bytes.length;
+  client.queuedBytes += n;
   drain(client);
 }
 
@@ -589,7 +601,7 @@ function drain(client: MqttClient): void {
 
 function connected(client: MqttClient, info: ConnectInfo): void {
   // The series of failures ends when this connection has lasted stableAfterMs (Backoff.next).
-  client.backoff?.connected(client.options.scheduler.now());
+  client.backoff?.connected(client.options.scheduler.clock.now());
   client.lastError = undefined;
   call(client, client.options.onConnect, info);
   // Resubscription: all when the broker has no session, else those never acknowledged.
@@ -610,7 +622,7 @@ function sendSubscribe(client: MqttClient, r: SubscriptionRecord, callback: Subs
   const opts = o.subscriptionIdentifier !== undefined || o.userProperties ? o : undefined;
   const token: SubscribeToken = [r, callback];
   try {
-    client.session.subscribe([r], opts, token, client.options.scheduler.now());
+    client.session.subscribe([r], opts, token, client.options.scheduler.clock.now());
   } catch (e) {
     call(client, callback, e, []);
     return;
@@ -658,7 +670,7 @@ function closed(client: MqttClient, e: MqttError | undefined): void {
 function scheduleReconnect(client: MqttClient): void {
   const r = client.options.reconnect;
   if (client.ended || client.gaveUp || client.waiting || r === false) return;
-  const now = client.options.scheduler.now();
+  const now = client.options.scheduler.clock.now();
   const delay = (client.backoff || (client.backoff = new Backoff(r ?? {}, client.options.random ?? Math.random, client))).next(now);
   if (delay === undefined) {
     giveUp(client, client.lastError);

@@ -87,10 +87,11 @@ export class MqttDecoder extends Reader {
   /** The 5.0 properties codec, if any. */
   declare readonly properties: PropertiesCodec | undefined;
   private declare readonly clientPackets: ClientPacketDecoder | undefined;
-  /** The fed bytes not parsed yet; undefined when drained (no reference kept to a chunk). */
-  private declare input: Uint8Array | undefined;
+  /** @internal The fed bytes not parsed yet; undefined when drained (no reference kept to a chunk). */
+  declare input: Uint8Array | undefined;
   private declare inPos: number;
-  private declare state: number;
+  /** @internal 0: between packets, 1: in the Remaining Length, 2: in the body. */
+  declare state: number;
   private declare header: number;
   private declare rl: number;
   private declare lengthBytes: number;

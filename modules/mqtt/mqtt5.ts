@@ -199,16 +199,6 @@ export class Mqtt5 {
     return undefined;
   }
 
-  /** A message just accepted into the outbox: note its Message Expiry Interval (0: none). */
-  accepted(e: OutboxEntry, properties: MqttProperties | undefined, createdAt: number, now: number): void {
-    const x = properties?.messageExpiryInterval;
-    e.expiry = x ?? 0;
-    if (x !== undefined) {
-      e.createdAt = createdAt;
-      e.createdMono = now;
-    }
-  }
-
   /**
    * The bytes to send for outbox message `e` (encoded as `bytes`) on this connection: its
    * remaining expiry patched in, topic-aliased. Undefined when it is given up (expired, over
@@ -242,12 +232,12 @@ export class Mqtt5 {
       out[at + 2] = (remaining >>> 8) & 0xff;
       out[at + 3] = remaining & 0xff;
     }
-    const error = this.allowed(e.qos, (bytes[0] & 1) === 1) || (out.length > this.maximumPacketSize ? tooLarge(out.length) : undefined);
-    if (error) {
-      s.finish(e, 0, undefined, error);
+    const n = out.length;
+    if (e.qos > this.maximumQoS || ((bytes[0] & 1) === 1 && !this.retainAvailable) || n > this.maximumPacketSize) {
+      s.finish(e, 0, undefined, this.allowed(e.qos, (bytes[0] & 1) === 1) || tooLarge(n));
       return undefined;
     }
-    return this.alias(out, e.topic);
+    return this.topicAliasMaximum ? this.alias(out, e.topic) : out;
   }
 
   /**

@@ -366,7 +366,7 @@ export class MqttSession {
   receive(bytes: Uint8Array, now: number): void {
     if (this.state === SessionState.Disconnected) return;
     const d = this.decoder;
-    if (this.state === SessionState.Connected && d.idle) {
+    if (this.state === SessionState.Connected && d.input === undefined && d.state === 0 && d.error === undefined) {
       // PUBACKs (a publisher's usual traffic) at the start of the chunk are read here, four
       // bytes each (0x40, Remaining Length 2, a non-zero Packet Identifier: §3.4, the same in
       // 3.1.1 and 5.0), not through the decoder: on XS that halves the cost of an
@@ -426,11 +426,8 @@ export class MqttSession {
       }
     }
     const v5 = this.v5;
-    const properties = v5 ? v5.publishProperties(options?.properties, data) : undefined;
-    if (v5 && this.state === SessionState.Connected) {
-      const e = v5.allowed(qos, retain);
-      if (e) throw e;
-    }
+    const properties = v5 && options && options.properties ? v5.publishProperties(options.properties, data) : undefined;
+    if (v5 && this.state === SessionState.Connected && (qos > v5.maximumQoS || (retain && !v5.retainAvailable))) throw v5.allowed(qos, retain)!;
     if (qos === 0) {
       if (this.state !== SessionState.Connected) throw new MqttError("not-connected", "publish: not connected");
     } else if (this.outbox.count >= this.outbox.maxMessages) {
@@ -447,12 +444,18 @@ export class MqttSession {
     if (v5 && this.state === SessionState.Connected && bytes.length > v5.maximumPacketSize) throw tooLarge(bytes.length);
     if (qos === 0) {
       this.lastSent = now;
-      this.tx.push(v5 ? v5.alias(bytes, t.name) : bytes);
+      this.tx.push(v5 && v5.topicAliasMaximum ? v5.alias(bytes, t.name) : bytes);
       return 0;
     }
     const createdAt = v5 && properties?.messageExpiryInterval !== undefined ? this.epoch() : NaN;
     const e = this.outbox.add(id, qos, t.name, bytes, this.version, createdAt, token); // throws outbox-full / storage: nothing kept
-    if (v5) v5.accepted(e, properties, createdAt, now);
+    if (v5) {
+      e.expiry = properties?.messageExpiryInterval ?? 0; // 5.0: the expiry sent, patched at send time (Mqtt5.outgoing)
+      if (e.expiry) {
+        e.createdAt = createdAt;
+        e.createdMono = now;
+      }
+    }
     pump(this, now);
     return id;
   }
@@ -688,7 +691,7 @@ function onAck(s: MqttSession, t: number, id: number, rc: number, properties: Mq
   s.inflight--;
   // [MQTT-4.4.0-2]: a failure reason code also acknowledges; the message is not resent.
   s.finish(e, rc, properties, rc >= 0x80 && t !== PacketType.PUBCOMP ? withProps(new MqttError("publish-refused", "refused: " + hex(rc), rc, "[MQTT-4.4.0-2]"), properties) : undefined);
-  pump(s, now);
+  if (s.outbox.cursor) pump(s, now);
 }
 
 function onPubrel(s: MqttSession, p: PubAckPacket, now: number): void {
