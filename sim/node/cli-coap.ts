@@ -9,7 +9,7 @@
  * or after --duration seconds. Exit code 0 after a clean stop, 2 on a usage error.
  */
 import { CoapServer } from "../../modules/coap/server";
-import { installPlugtest, type Plugtest } from "../../modules/coap/plugtest";
+import { installPlugtest, type Plugtest } from "../../host-tests/support/coap-plugtest";
 import { COAP_MEDIATYPE_TEXT_PLAIN, codeString } from "../../modules/coap/constants";
 import { Scheduler } from "../../modules/scheduler/scheduler";
 import { UsageError, intFlag, numberFlag, parseFlags } from "./cli-args";

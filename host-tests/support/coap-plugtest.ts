@@ -15,10 +15,10 @@ import {
   COAP_RESPONSE_DELETED,
   COAP_RESPONSE_NOT_FOUND,
   COAP_RESPONSE_PRECONDITION_FAILED,
-} from "./constants";
-import type { Job } from "../scheduler/scheduler";
-import type { CoapResource, CoapResourceOptions, CoapServer, CoapServerResponse } from "./server";
-import { formatLinks } from "./link-format";
+} from "../../modules/coap/constants";
+import type { Job } from "../../modules/scheduler/scheduler";
+import type { CoapResource, CoapResourceOptions, CoapServer, CoapServerResponse } from "../../modules/coap/server";
+import { formatLinks } from "../../modules/coap/link-format";
 
 export interface PlugtestOptions {
   /** How often /obs, /obs-non and /obs-large change (ms, default 5000). */
