@@ -91,3 +91,41 @@ describe("manifest.json maps every module the app imports", () => {
     expect(seen.has("modules/mqtt/client")).toBe(true);
   });
 });
+
+// Moddable apps preload their modules (docs/moddable.md, "Preloading"): their code and objects
+// are prepared at build time and live in flash. mcconfig matches a `*` in "preload" against
+// JavaScript modules only, never TypeScript ones, so the list names each module; this keeps it
+// complete: every module a platform's build maps is preloaded, except the entry (src/main runs
+// the app when it loads, so it cannot run at build time).
+describe("manifest.json preloads every module it maps but the entry", () => {
+  const ROOT = path.join(__dirname, "../..");
+  function expand(map: { [name: string]: string | string[] }, base: string): string[] {
+    const out: string[] = [];
+    for (const [name, target] of Object.entries(map)) {
+      if (!name.endsWith("*")) {
+        out.push(name);
+        continue;
+      }
+      const dir = path.join(ROOT, base, ([target].flat()[0] as string).slice(0, -1));
+      for (const f of fs.readdirSync(dir)) {
+        if (!fs.statSync(path.join(dir, f)).isFile() || f.endsWith(".d.ts") || !/\.(ts|js)$/.test(f)) continue;
+        out.push(name.slice(0, -1) + f.replace(/\.(ts|js)$/, ""));
+      }
+    }
+    return out;
+  }
+  const platforms = Object.keys(manifest.platforms).filter((k) => k !== "...");
+  it.each(platforms)("%s", (platform) => {
+    const p = manifest.platforms[platform];
+    const mappedNames = new Set([...expand(manifest.modules, ""), ...expand(p.modules ?? {}, "")]);
+    for (const inc of [p.include ?? []].flat() as string[]) {
+      const sub = JSON.parse(fs.readFileSync(path.join(ROOT, inc), "utf8"));
+      for (const name of Object.keys(sub.modules ?? {})) mappedNames.add(name);
+    }
+    mappedNames.delete("src/main");
+    const preloaded = [...manifest.preload, ...(p.preload ?? [])];
+    expect(new Set(preloaded).size).toBe(preloaded.length); // each once
+    expect([...preloaded].sort()).toEqual([...mappedNames].sort());
+    expect(preloaded).not.toContain("src/main");
+  });
+});
