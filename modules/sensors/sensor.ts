@@ -60,14 +60,17 @@ export interface Sample {
 }
 
 export class SensorError extends Error {
-  readonly chip: string;
-  readonly address: number;
-  readonly operation: string;
-  readonly reason: string;
+  // An own property, not an assignment: Error.prototype.name is read-only where the intrinsics
+  // are frozen, as on a device (host-tests/xs/lockdown.ts), and a class field defines it.
+  override name = "SensorError";
+  declare readonly chip: string;
+  declare readonly address: number;
+  declare readonly operation: string;
+  declare readonly reason: string;
   /** The instance cannot produce samples until the cause clears (it retries on the next measurement). */
-  readonly fatal: boolean;
+  declare readonly fatal: boolean;
   constructor(chip: string, address: number, operation: string, reason: string, fatal = false) {
-    super(`${chip} at 0x${address.toString(16)}: ${operation}: ${reason}`);
+    super(chip + " at 0x" + address.toString(16) + ": " + operation + ": " + reason);
     this.chip = chip;
     this.address = address;
     this.operation = operation;
@@ -75,84 +78,59 @@ export class SensorError extends Error {
     this.fatal = fatal;
   }
 }
-// On the prototype: `this.name = ...` throws where the intrinsics are frozen, as on a device (host-tests/xs/lockdown.ts).
-Object.defineProperty(SensorError.prototype, "name", { value: "SensorError", writable: true, configurable: true });
 
 /** A measurement: yields milliseconds to wait, returns the sample (or undefined when there is none). */
 export type Measurement<S> = Generator<number, S | undefined, void>;
 
-function describe(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name;
-  return String(error);
-}
-
-/** Copies a sample two levels deep so each receiver gets its own object (ECMA-419 §13 sample). */
+/** Copies a sample two levels deep so each receiver gets its own object (ECMA-419 §13 sample: every value is an object of numbers). */
 export function copySample<S extends object>(sample: S): S {
   const out: any = {};
-  for (const key of Object.keys(sample)) {
-    const v = (sample as any)[key];
-    out[key] = v && typeof v === "object" ? { ...v } : v;
-  }
+  for (const key in sample) out[key] = { ...sample[key] };
   return out;
 }
-
-export function checkOptions(chip: string, options: unknown): asserts options is SensorOptions {
-  if (!options || typeof options !== "object") throw new TypeError(`${chip}: options object required`);
-  const o = options as SensorOptions;
-  if (!o.sensor || typeof o.sensor !== "object") throw new TypeError(`${chip}: options.sensor required ({io, address, data, clock, hz})`);
-  if (typeof o.sensor.io !== "function") throw new TypeError(`${chip}: options.sensor.io must be an I2C constructor`);
-  if (!o.scheduler || typeof o.scheduler.schedule !== "function") throw new TypeError(`${chip}: options.scheduler required`);
-  if (o.onError !== undefined && typeof o.onError !== "function") throw new TypeError(`${chip}: options.onError must be a function`);
-}
-
 
 /*
  * The bytes of one I2C transaction. ECMA-419 I2C is synchronous and a driver decodes what it
  * read before it yields to the scheduler, so each driver keeps one buffer for all its
- * transactions: read(byteLength) would make a new ArrayBuffer per transaction and
- * Uint8Array.from a second for every command written, a dozen allocations per sampling pass
- * for the garbage collector (on XS, chunk-heap churn). Reads fill a view of the first half
- * (ECMA-419 I2C `read(buffer)`); writes copy the command into a view of the second half, so a
- * register-address write does not clobber bytes the driver is still decoding. Views are made
- * once per length. Longer transfers (none of our chips needs one) get a buffer of their own.
- * The buffer is the instance's, not the module's: a module-level one would be read-only once
- * preloaded ("read-only buffer", docs/moddable.md).
+ * transactions, instead of a new ArrayBuffer per read (ECMA-419 `read(byteLength)`) and per
+ * command written (a dozen allocations per sampling pass, chunk-heap churn on XS). Reads fill
+ * a view of bytes 0..31 (ECMA-419 I2C `read(buffer)`); writes copy the command into a view of
+ * bytes 32..63, so a register-address write does not clobber bytes the driver is still
+ * decoding. Views are made once per length; longer transfers (none of our chips needs one)
+ * get a buffer of their own. The buffer is the instance's: a module-level one would be
+ * read-only once preloaded ("read-only buffer", docs/moddable.md).
  */
-const SCRATCH_BYTES = 32;
+const SCRATCH = 32;
 
 export abstract class I2cSensor<S extends object = Sample> {
-  readonly chip: string;
-  readonly address: number;
-  protected readonly scheduler: Scheduler;
-  protected device: I2cDevice | undefined;
-  #onError?: (error: SensorError) => void;
-  #job: Job | undefined;
-  #sequence: Measurement<S> | undefined;
+  declare readonly chip: string;
+  declare readonly address: number;
+  declare protected readonly scheduler: Scheduler;
+  declare protected device: I2cDevice | undefined;
+  declare private onError: ((error: SensorError) => void) | undefined;
+  declare private job: Job | undefined;
+  declare private run: Measurement<S> | undefined;
   // The callbacks of the measurement under way: the first in a field, later ones (calls made
-  // while it runs) in an array made only then. A one-element array per measurement cost
-  // ~150 B a driver mid-measurement in a fleet (issue 7).
-  #waiter: ((sample: S) => void) | undefined = undefined;
-  #more: ((sample: S) => void)[] | undefined = undefined;
-  #closed = false;
+  // while it runs) in an array made only then (issue 7: no array per measurement).
+  declare private waiter: ((sample: S) => void) | undefined;
+  declare private more: ((sample: S) => void)[] | undefined;
   /** Reads fill views of bytes 0..31, writes go through views of 32..63 (above). */
-  #io = new Uint8Array(2 * SCRATCH_BYTES);
-  /** Views of #io by length: [n] reads n bytes, [SCRATCH_BYTES + n] writes n bytes. */
-  #views: Uint8Array[] = [];
-  /** This driver's job name ("SHT3x measure"), made once. */
-  #stepName: string;
+  declare private io: Uint8Array;
+  /** Views of io by length: [n] reads n bytes, [SCRATCH + n] writes n bytes. */
+  declare private views: Uint8Array[];
 
   constructor(chip: string, options: SensorOptions, addresses: readonly number[]) {
-    checkOptions(chip, options);
     const s = options.sensor;
+    if (!s || !options.scheduler) throw new TypeError(chip + ": options.sensor and options.scheduler are required");
     const address = s.address ?? addresses[0];
-    if (!addresses.includes(address))
-      throw new RangeError(`${chip}: address 0x${Number(address).toString(16)} is not one of ${addresses.map((a) => "0x" + a.toString(16)).join(", ")}`);
-    if (s.hz !== undefined && !(s.hz > 0 && s.hz <= 1_000_000)) throw new RangeError(`${chip}: hz must be in (0, 1000000], got ${s.hz}`);
+    if (!addresses.includes(address)) throw new RangeError(chip + ": address 0x" + address.toString(16) + " is not one of the chip's");
     this.chip = chip;
-    this.#stepName = chip + " measure";
     this.address = address;
     this.scheduler = options.scheduler;
-    this.#onError = options.onError;
+    this.onError = options.onError;
+    this.io = new Uint8Array(2 * SCRATCH);
+    this.views = [];
+    // ECMA-419 §9.1 I2C options: only the pins given (an undefined pin is not "no pin" to every host)
     const io: any = { address, hz: s.hz ?? 100_000 };
     if (s.data !== undefined) io.data = s.data;
     if (s.clock !== undefined) io.clock = s.clock;
@@ -160,13 +138,9 @@ export abstract class I2cSensor<S extends object = Sample> {
     this.device = new s.io(io);
   }
 
-  get closed(): boolean {
-    return this.#closed;
-  }
-
   /** True while a measure() is under way. */
   get measuring(): boolean {
-    return this.#sequence !== undefined;
+    return !!this.run;
   }
 
   protected now(): number {
@@ -174,43 +148,33 @@ export abstract class I2cSensor<S extends object = Sample> {
   }
 
   /** Reports a failure through onError (never throws) and returns undefined for convenience. */
-  protected fail(operation: string, cause: unknown, fatal = false): undefined {
-    const error = new SensorError(this.chip, this.address, operation, typeof cause === "string" ? cause : describe(cause), fatal);
-    if (this.#onError) {
-      try {
-        this.#onError(error);
-      } catch {
-        // an onError that throws must not break the driver
-      }
+  protected fail(operation: string, cause: unknown, fatal?: boolean): undefined {
+    try {
+      this.onError?.(new SensorError(this.chip, this.address, operation, cause instanceof Error ? cause.message : String(cause), fatal));
+    } catch {
+      // an onError that throws must not break the driver
     }
-    return undefined;
   }
 
-  #readView(count: number): Uint8Array {
-    if (count > SCRATCH_BYTES) return new Uint8Array(count);
-    return (this.#views[count] ??= this.#io.subarray(0, count));
-  }
-
-  #writeView(bytes: ArrayLike<number>): Uint8Array {
-    const n = bytes.length;
-    const view = n > SCRATCH_BYTES ? new Uint8Array(n) : (this.#views[SCRATCH_BYTES + n] ??= this.#io.subarray(SCRATCH_BYTES, SCRATCH_BYTES + n));
-    for (let i = 0; i < n; i++) view[i] = bytes[i];
-    return view;
+  /** One transaction through a view of `count` bytes of the driver's buffer at `at` (below); the error when it failed. */
+  private transfer(count: number, at: number, stop: boolean, bytes?: ArrayLike<number>): Uint8Array | Error {
+    const view = count > SCRATCH ? new Uint8Array(count) : (this.views[at + count] ??= this.io.subarray(at, at + count));
+    try {
+      if (!this.device) return Error("instance is closed");
+      if (bytes) {
+        view.set(bytes);
+        this.device.write(view, stop);
+      } else this.device.read(view);
+      return view;
+    } catch (error) {
+      return error instanceof Error ? error : Error(String(error));
+    }
   }
 
   /** One write transaction; false (after reporting) when it failed. */
   protected write(operation: string, bytes: ArrayLike<number>, stop = true): boolean {
-    if (!this.device) {
-      this.fail(operation, "instance is closed");
-      return false;
-    }
-    try {
-      this.device.write(this.#writeView(bytes), stop);
-      return true;
-    } catch (error) {
-      this.fail(operation, error);
-      return false;
-    }
+    const r = this.transfer(bytes.length, SCRATCH, stop, bytes);
+    return r instanceof Error ? !!this.fail(operation, r) : true;
   }
 
   /**
@@ -219,32 +183,18 @@ export abstract class I2cSensor<S extends object = Sample> {
    * copy what must be kept (`slice()`).
    */
   protected read(operation: string, count: number): Uint8Array | undefined {
-    if (!this.device) return this.fail(operation, "instance is closed");
-    const view = this.#readView(count);
-    try {
-      this.device.read(view);
-      return view;
-    } catch (error) {
-      return this.fail(operation, error);
-    }
+    const r = this.transfer(count, 0, true);
+    return r instanceof Error ? this.fail(operation, r) : r;
   }
 
   /** Register read: the register address, a repeated start, then `count` bytes. */
   protected readRegisters(operation: string, register: number, count: number): Uint8Array | undefined {
-    if (!this.write(operation, [register], false)) return undefined;
-    return this.read(operation, count);
+    return this.write(operation, [register], false) ? this.read(operation, count) : undefined;
   }
 
   /** Reads without reporting: for "is a result there yet" probes whose NACK is not an error. The bytes are reused as read()'s are. */
   protected tryRead(count: number): Uint8Array | Error {
-    if (!this.device) return new Error("instance is closed");
-    const view = this.#readView(count);
-    try {
-      this.device.read(view);
-      return view;
-    } catch (error) {
-      return error instanceof Error ? error : new Error(String(error));
-    }
+    return this.transfer(count, 0, true);
   }
 
   /** The chip's measurement sequence, run by measure(). */
@@ -259,56 +209,44 @@ export abstract class I2cSensor<S extends object = Sample> {
    * Calls made while one is under way share its result.
    */
   measure(callback: (sample: S) => void): void {
-    if (typeof callback !== "function") throw new TypeError(`${this.chip}: measure(callback) needs a function`);
-    if (this.#closed) throw new Error(`${this.chip}: instance is closed`);
-    if (this.#sequence) {
-      if (this.#more) this.#more.push(callback);
-      else this.#more = [callback];
-      return;
+    if (typeof callback !== "function" || !this.device) throw new TypeError(this.chip + (this.device ? ": measure(callback) needs a function" : ": instance is closed"));
+    if (this.run) (this.more ??= []).push(callback);
+    else {
+      this.waiter = callback;
+      this.run = this.measurement();
+      this.step();
     }
-    this.#waiter = callback;
-    this.#sequence = this.measurement();
-    this.#step();
   }
 
-  #step(): void {
-    const sequence = this.#sequence;
-    if (!sequence) return;
-    let result: IteratorResult<number, S | undefined>;
+  /** Runs the measurement to its next wait (a scheduler job whose target is the driver) or its end. */
+  private step(): void {
+    const run = this.run;
+    if (!run) return;
+    let r: IteratorResult<number, S | undefined>;
     try {
-      result = sequence.next();
+      r = run.next();
     } catch (error) {
       this.fail("measure", error);
-      result = { done: true, value: undefined };
+      r = { done: true, value: undefined };
     }
-    if (result.done) {
-      this.#finish(result.value);
+    if (!r.done) {
+      // No closure or string per step: the run is the class's, the name the chip's.
+      this.job = this.scheduler.schedule({ name: this.chip, deadline: this.scheduler.now() + (r.value > 0 ? r.value : 0), run: I2cSensor.stepJob, target: this });
       return;
     }
-    const wait = result.value > 0 ? result.value : 0;
-    const deadline = this.scheduler.now() + wait;
-    // A shared run with this driver as its target, and a name made once per driver: no closure
-    // or string per step (a pass makes one step per wait of every driver).
-    this.#job = this.scheduler.schedule({ name: this.#stepName, deadline, run: I2cSensor.#stepJob, target: this });
+    const first = this.waiter!;
+    const more = this.more;
+    this.run = this.waiter = this.more = undefined;
+    const sample = r.value ?? ({} as S);
+    this.answer(first, sample);
+    if (more) for (const cb of more) this.answer(cb, copySample(sample));
   }
 
-  /** The run of every measurement step's job; the job's target is the driver. */
-  static #stepJob(this: I2cSensor<object>): void {
-    this.#job = undefined;
-    this.#step();
+  private static stepJob(this: I2cSensor<object>): void {
+    this.step();
   }
 
-  #finish(sample: S | undefined): void {
-    this.#sequence = undefined;
-    const first = this.#waiter;
-    const more = this.#more;
-    this.#waiter = this.#more = undefined;
-    const base = sample ?? ({} as S);
-    if (first) this.#answer(first, base);
-    if (more) for (let i = 0; i < more.length; i++) this.#answer(more[i], copySample(base));
-  }
-
-  #answer(callback: (sample: S) => void, sample: S): void {
+  private answer(callback: (sample: S) => void, sample: S): void {
     try {
       callback(sample);
     } catch (error) {
@@ -318,18 +256,13 @@ export abstract class I2cSensor<S extends object = Sample> {
 
   /** ECMA-419 §13 close(): cancels a measurement under way and releases the IO. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#job?.cancel();
-    this.#job = undefined;
-    this.#sequence = undefined;
-    this.#waiter = this.#more = undefined;
     const device = this.device;
-    this.device = undefined;
+    this.device = this.run = this.waiter = this.more = undefined;
+    this.job?.cancel();
     try {
       device?.close();
     } catch {
-      // closing twice or a dead bus: nothing to do
+      // a dead bus: nothing to do
     }
   }
 }

@@ -10,12 +10,11 @@
  * (the response can be read at once).
  * Portable (no Node API).
  */
-import { encodeWords } from "../../modules/sensors/crc8";
 import { commandLogLimit, logCommand } from "./command-log";
 import { I2cNackError, type I2cPeripheral } from "../i2c";
 import { setOwn } from "./own";
 import type { Environment } from "../environment";
-import { corruptCrc, encodeHumidity, encodeTemperature, type SensirionFaults, type SimClock } from "./sht3x";
+import { corruptCrc, encodeHumidity, encodeTemperature, encodeWords, type SensirionFaults, type SimClock } from "./sht3x";
 
 const ALLOWED_IN_PERIODIC: readonly number[] = Object.freeze([0xec05, 0xe4b8, 0x3f86, 0xe000]);
 

@@ -12,7 +12,7 @@
  *
  * Portable (no Node API).
  */
-import { encodeWords } from "../../modules/sensors/crc8";
+import { sensirionCrc8 } from "../../modules/sensors/crc8";
 import { commandLogLimit, logCommand } from "./command-log";
 import { I2cNackError, type I2cPeripheral } from "../i2c";
 import type { Environment } from "../environment";
@@ -55,6 +55,18 @@ export function encodeTemperature(celsius: number): number {
 }
 export function encodeHumidity(percent: number): number {
   return Math.min(65535, Math.max(0, Math.round((percent * 65535) / 100)));
+}
+
+/** Encodes 16-bit words as the chips send them: MSB, LSB, CRC for each word (the drivers only decode: modules/sensors/crc8.ts). */
+export function encodeWords(words: readonly number[]): Uint8Array {
+  const out = new Uint8Array(words.length * 3);
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i] & 0xffff;
+    out[i * 3] = w >> 8;
+    out[i * 3 + 1] = w & 0xff;
+    out[i * 3 + 2] = sensirionCrc8(out, i * 3, 2);
+  }
+  return out;
 }
 
 export function corruptCrc(bytes: Uint8Array, faults: SensirionFaults | undefined): Uint8Array {

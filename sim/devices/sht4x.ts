@@ -8,11 +8,10 @@
  * A multi-byte write is refused (data NACK on the second byte), as is an
  * unknown command. Portable (no Node API).
  */
-import { encodeWords } from "../../modules/sensors/crc8";
 import { commandLogLimit, logCommand } from "./command-log";
 import { I2cNackError, type I2cPeripheral } from "../i2c";
 import type { Environment } from "../environment";
-import { corruptCrc, encodeTemperature, type SensirionFaults, type SimClock } from "./sht3x";
+import { corruptCrc, encodeTemperature, encodeWords, type SensirionFaults, type SimClock } from "./sht3x";
 
 const MEASURE: Readonly<Record<number, number>> = Object.freeze({ 0xfd: 6.9, 0xf6: 3.7, 0xe0: 1.3 });
 const HEATER: Readonly<Record<number, Readonly<{ power: number; duration: number }>>> = Object.freeze({
