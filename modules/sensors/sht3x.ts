@@ -32,24 +32,26 @@ export interface Sht3xConfiguration {
 
 export const SHT3X_ADDRESSES = [0x44, 0x45] as const;
 
-export const SHT3X_SINGLE_SHOT: Readonly<Record<Repeatability, number>> = { high: 0x2400, medium: 0x240b, low: 0x2416 };
-export const SHT3X_PERIODIC: Readonly<Record<string, Readonly<Record<Repeatability, number>>>> = {
-  "0.5": { high: 0x2032, medium: 0x2024, low: 0x202f },
-  "1": { high: 0x2130, medium: 0x2126, low: 0x212d },
-  "2": { high: 0x2236, medium: 0x2220, low: 0x222b },
-  "4": { high: 0x2334, medium: 0x2322, low: 0x2329 },
-  "10": { high: 0x2737, medium: 0x2721, low: 0x272a },
-};
-export const SHT3X_FETCH = 0xe000;
-export const SHT3X_BREAK = 0x3093;
-export const SHT3X_SOFT_RESET = 0x30a2;
-export const SHT3X_HEATER_ON = 0x306d;
-export const SHT3X_HEATER_OFF = 0x3066;
-export const SHT3X_READ_STATUS = 0xf32d;
-export const SHT3X_CLEAR_STATUS = 0x3041;
-export const SHT3X_READ_SERIAL = 0x3780;
 /** Datasheet Table 4, maximum measurement duration in ms. */
 export const SHT3X_DURATION_MAX: Readonly<Record<Repeatability, number>> = { low: 4, medium: 6, high: 15 };
+
+/** Commands (datasheet §4.3-§4.11), as the device build's numbers (a const enum costs no bytecode). */
+const enum Command {
+  FETCH = 0xe000, // §4.6
+  BREAK = 0x3093, // §4.8
+  SOFT_RESET = 0x30a2, // §4.9
+  HEATER_ON = 0x306d, // §4.10
+  HEATER_OFF = 0x3066,
+  READ_STATUS = 0xf32d, // §4.11
+  CLEAR_STATUS = 0x3041,
+  READ_SERIAL = 0x3780, // electronic identification code
+}
+
+/** Repeatabilities in the order of the tables below. */
+const REPEATABILITIES = ["high", "medium", "low"];
+/** §4.5 periodic mode: [mps][repeatability] flattened, mps 0.5, 1, 2, 4, 10; high, medium, low. */
+const MPS = [0.5, 1, 2, 4, 10];
+const PERIODIC = [0x2032, 0x2024, 0x202f, 0x2130, 0x2126, 0x212d, 0x2236, 0x2220, 0x222b, 0x2334, 0x2322, 0x2329, 0x2737, 0x2721, 0x272a];
 
 export interface Sht3xStatus {
   raw: number;
@@ -62,64 +64,65 @@ export interface Sht3xStatus {
   writeChecksumFailed: boolean;
 }
 
-const REPEATABILITIES: readonly string[] = ["low", "medium", "high"];
-
 export class Sht3x extends I2cSensor<Sample> {
-  #mode: "single" | "periodic" = "single";
-  #repeatability: Repeatability = "high";
-  #mps: Sht3xMps = 1;
-  #heater = false;
-  #pending = false;
-  #readyAt = 0;
-  #periodicStart = 0;
-  #cached: Sample | undefined;
-  #cachedAt = 0;
+  declare private periodic: boolean;
+  declare private repeatability: Repeatability;
+  declare private mps: Sht3xMps;
+  declare private heater: boolean;
+  /** Single shot: when the triggered measurement is due, 0 when none is. */
+  declare private readyAt: number;
+  declare private periodicStart: number;
+  declare private cached: Sample | undefined;
+  declare private cachedAt: number;
 
   constructor(options: SensorOptions & Sht3xConfiguration) {
     super("SHT3x", options, SHT3X_ADDRESSES);
+    this.periodic = this.heater = false;
+    this.repeatability = "high";
+    this.mps = 1;
+    this.readyAt = this.periodicStart = this.cachedAt = 0;
     // ECMA-419 §13 constructor: reset to a consistent state whatever a previous
     // instance left running (break stops periodic mode, then soft reset, §4.8/§4.9).
-    this.command("break", SHT3X_BREAK);
-    this.command("soft reset", SHT3X_SOFT_RESET);
+    this.command("break", Command.BREAK);
+    this.command("soft reset", Command.SOFT_RESET);
     this.configure(options);
   }
 
   get mode(): "single" | "periodic" {
-    return this.#mode;
+    return this.periodic ? "periodic" : "single";
   }
 
   configure(options: Sht3xConfiguration = {}): void {
-    const mode = options.mode ?? this.#mode;
-    const repeatability = options.repeatability ?? this.#repeatability;
-    const mps = options.mps ?? this.#mps;
-    if (mode !== "single" && mode !== "periodic") throw new RangeError(`SHT3x: mode must be "single" or "periodic", got ${mode}`);
-    if (!REPEATABILITIES.includes(repeatability)) throw new RangeError(`SHT3x: repeatability must be low, medium or high, got ${repeatability}`);
-    if (!SHT3X_PERIODIC[String(mps)]) throw new RangeError(`SHT3x: mps must be 0.5, 1, 2, 4 or 10, got ${mps}`);
-    if (options.heater !== undefined && typeof options.heater !== "boolean") throw new TypeError("SHT3x: heater must be a boolean");
-
-    const restartPeriodic = this.#mode === "periodic" && (mode !== "periodic" || repeatability !== this.#repeatability || mps !== this.#mps);
-    if (restartPeriodic) this.command("break", SHT3X_BREAK);
-    const wasPeriodic = this.#mode === "periodic" && !restartPeriodic;
-    this.#mode = mode;
-    this.#repeatability = repeatability;
-    this.#mps = mps;
-    this.#pending = false;
-    if (options.heater !== undefined && options.heater !== this.#heater) {
-      if (this.command(options.heater ? "heater on" : "heater off", options.heater ? SHT3X_HEATER_ON : SHT3X_HEATER_OFF)) this.#heater = options.heater;
-    }
-    if (mode === "periodic" && !wasPeriodic) {
-      this.#cached = undefined;
-      if (this.command("start periodic", SHT3X_PERIODIC[String(mps)][repeatability])) this.#periodicStart = this.now();
+    const mode = options.mode ?? this.mode;
+    const repeatability = options.repeatability ?? this.repeatability;
+    const mps = options.mps ?? this.mps;
+    const heater = options.heater;
+    const rep = REPEATABILITIES.indexOf(repeatability);
+    const rate = MPS.indexOf(mps);
+    if ((mode !== "single" && mode !== "periodic") || rep < 0 || rate < 0 || (heater !== undefined && typeof heater !== "boolean"))
+      throw new RangeError("SHT3x: mode single|periodic, repeatability high|medium|low, mps 0.5|1|2|4|10, heater boolean; got " + [mode, repeatability, mps, heater]);
+    const periodic = mode === "periodic";
+    // a periodic measurement changes only through break (§4.8) and a new start
+    const keep = this.periodic && periodic && repeatability === this.repeatability && mps === this.mps;
+    if (this.periodic && !keep) this.command("break", Command.BREAK);
+    this.periodic = periodic;
+    this.repeatability = repeatability;
+    this.mps = mps;
+    this.readyAt = 0;
+    if (heater !== undefined && heater !== this.heater && this.command("heater", heater ? Command.HEATER_ON : Command.HEATER_OFF)) this.heater = heater;
+    if (periodic && !keep) {
+      this.cached = undefined;
+      if (this.command("start periodic", PERIODIC[rate * 3 + rep])) this.periodicStart = this.now();
     }
   }
 
   /** Single-shot mode: starts a measurement; sample() has it after `SHT3X_DURATION_MAX` ms. False when the command failed. */
   trigger(): boolean {
-    if (this.#mode !== "single") return true;
-    this.#pending = false;
-    if (!this.command("start measurement", SHT3X_SINGLE_SHOT[this.#repeatability])) return false;
-    this.#pending = true;
-    this.#readyAt = this.now() + SHT3X_DURATION_MAX[this.#repeatability];
+    if (this.periodic) return true;
+    this.readyAt = 0;
+    // §4.3 single shot, clock stretching disabled: 0x2400 / 0x240B / 0x2416 (high / medium / low)
+    if (!this.command("start measurement", 0x2400 + 11 * REPEATABILITIES.indexOf(this.repeatability))) return false;
+    this.readyAt = this.now() + SHT3X_DURATION_MAX[this.repeatability];
     return true;
   }
 
@@ -130,86 +133,87 @@ export class Sht3x extends I2cSensor<Sample> {
    */
   sample(): Sample | undefined {
     const now = this.now();
-    if (this.#mode === "single") {
-      if (!this.#pending || now < this.#readyAt) return undefined;
-      this.#pending = false;
+    if (!this.periodic) {
+      if (!this.readyAt || now < this.readyAt) return undefined;
+      this.readyAt = 0;
       const bytes = this.read("read measurement", 6);
-      return bytes ? this.#decode(bytes) : {};
+      return bytes ? this.decode(bytes) : {};
     }
-    const period = 1000 / this.#mps;
-    if (!this.command("fetch data", SHT3X_FETCH)) return {};
+    if (!this.command("fetch data", Command.FETCH)) return {};
     const bytes = this.tryRead(6);
     if (bytes instanceof Uint8Array) {
-      const sample = this.#decode(bytes);
-      this.#cached = sample;
-      this.#cachedAt = now;
-      return copySample(sample);
+      this.cachedAt = now;
+      return copySample((this.cached = this.decode(bytes)));
     }
-    if (this.#cached && now - this.#cachedAt <= period * 1.5) return copySample(this.#cached);
-    if (now < this.#periodicStart + SHT3X_DURATION_MAX[this.#repeatability]) return undefined;
+    if (this.cached && now - this.cachedAt <= 1500 / this.mps) return copySample(this.cached);
+    if (now < this.periodicStart + SHT3X_DURATION_MAX[this.repeatability]) return undefined;
     this.fail("fetch data", bytes);
     return {};
   }
 
   protected *measurement(): Measurement<Sample> {
-    if (this.#mode === "single") {
+    if (!this.periodic) {
       if (!this.trigger()) return {};
-      yield SHT3X_DURATION_MAX[this.#repeatability];
+      yield SHT3X_DURATION_MAX[this.repeatability];
     } else {
-      const first = this.#periodicStart + SHT3X_DURATION_MAX[this.#repeatability];
-      if (this.now() < first) yield first - this.now();
+      const wait = this.periodicStart + SHT3X_DURATION_MAX[this.repeatability] - this.now();
+      if (wait > 0) yield wait;
     }
     return this.sample() ?? {};
   }
 
   readStatus(): Sht3xStatus | undefined {
-    if (!this.command("read status", SHT3X_READ_STATUS)) return undefined;
-    const bytes = this.read("read status", 3);
-    if (!bytes) return undefined;
-    const word = decodeWord(bytes, 0);
-    if (typeof word === "string") return this.fail("read status", word);
+    const word = this.words("read status", Command.READ_STATUS, 1);
+    if (word === undefined) return undefined;
+    const w = word[0];
     return {
-      raw: word,
-      alertPending: !!(word & 0x8000),
-      heater: !!(word & 0x2000),
-      humidityAlert: !!(word & 0x0800),
-      temperatureAlert: !!(word & 0x0400),
-      resetDetected: !!(word & 0x0010),
-      commandFailed: !!(word & 0x0002),
-      writeChecksumFailed: !!(word & 0x0001),
+      raw: w,
+      alertPending: !!(w & 0x8000),
+      heater: !!(w & 0x2000),
+      humidityAlert: !!(w & 0x0800),
+      temperatureAlert: !!(w & 0x0400),
+      resetDetected: !!(w & 0x0010),
+      commandFailed: !!(w & 0x0002),
+      writeChecksumFailed: !!(w & 0x0001),
     };
   }
 
   clearStatus(): boolean {
-    return this.command("clear status", SHT3X_CLEAR_STATUS);
+    return this.command("clear status", Command.CLEAR_STATUS);
   }
 
   /** §4.9 soft reset; leaves periodic mode (break first) and the heater off. */
   softReset(): boolean {
-    if (this.#mode === "periodic") this.command("break", SHT3X_BREAK);
-    this.#mode = "single";
-    this.#pending = false;
-    this.#heater = false;
-    return this.command("soft reset", SHT3X_SOFT_RESET);
+    if (this.periodic) this.command("break", Command.BREAK);
+    this.periodic = this.heater = false;
+    this.readyAt = 0;
+    return this.command("soft reset", Command.SOFT_RESET);
   }
 
   /** The 32-bit electronic identification code, or undefined (reported) on failure. */
   serialNumber(): number | undefined {
-    if (!this.command("read serial number", SHT3X_READ_SERIAL)) return undefined;
-    const bytes = this.read("read serial number", 6);
-    if (!bytes) return undefined;
-    const hi = decodeWord(bytes, 0);
-    const lo = decodeWord(bytes, 1);
-    if (typeof hi === "string") return this.fail("read serial number", hi);
-    if (typeof lo === "string") return this.fail("read serial number", lo);
-    return ((hi << 16) | lo) >>> 0;
+    const w = this.words("read serial number", Command.READ_SERIAL, 2);
+    return w && ((w[0] << 16) | w[1]) >>> 0;
   }
 
   protected command(operation: string, command: number): boolean {
     return this.write(operation, [command >> 8, command & 0xff]);
   }
 
-  #decode(bytes: Uint8Array): Sample {
+  /** A command, then `count` CRC-checked words (§4.12); undefined (reported) on failure. */
+  private words(operation: string, command: number, count: number): number[] | undefined {
+    const bytes = this.command(operation, command) ? this.read(operation, count * 3) : undefined;
+    if (!bytes) return undefined;
+    const out: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const w = decodeWord(bytes, i);
+      if (typeof w === "string") return this.fail(operation, w);
+      out.push(w);
+    }
+    return out;
+  }
+
+  private decode(bytes: Uint8Array): Sample {
     const out: Sample = {};
     // Both words before any report: the bytes are the driver's buffer, which a read made by an onError handler would refill (I2cSensor.read).
     const t = decodeWord(bytes, 0);
