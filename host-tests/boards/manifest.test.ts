@@ -94,38 +94,21 @@ describe("manifest.json maps every module the app imports", () => {
 
 // Moddable apps preload their modules (docs/moddable.md, "Preloading"): their code and objects
 // are prepared at build time and live in flash. mcconfig matches a `*` in "preload" against
-// JavaScript modules only, never TypeScript ones, so the list names each module; this keeps it
+// JavaScript modules only, never TypeScript ones, so the lists name each module; this keeps them
 // complete: every module a platform's build maps is preloaded, except the entry (src/main runs
-// the app when it loads, so it cannot run at build time).
+// the app when it loads, so it cannot run at build time). After adding or removing a module:
+// `node tools/manifest-preload.js` rewrites the lists.
 describe("manifest.json preloads every module it maps but the entry", () => {
-  const ROOT = path.join(__dirname, "../..");
-  function expand(map: { [name: string]: string | string[] }, base: string): string[] {
-    const out: string[] = [];
-    for (const [name, target] of Object.entries(map)) {
-      if (!name.endsWith("*")) {
-        out.push(name);
-        continue;
-      }
-      const dir = path.join(ROOT, base, ([target].flat()[0] as string).slice(0, -1));
-      for (const f of fs.readdirSync(dir)) {
-        if (!fs.statSync(path.join(dir, f)).isFile() || f.endsWith(".d.ts") || !/\.(ts|js)$/.test(f)) continue;
-        out.push(name.slice(0, -1) + f.replace(/\.(ts|js)$/, ""));
-      }
-    }
-    return out;
-  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { preloadLists } = require("../../tools/manifest-preload");
+  const lists = preloadLists(manifest);
   const platforms = Object.keys(manifest.platforms).filter((k) => k !== "...");
-  it.each(platforms)("%s", (platform) => {
+  it.each(platforms)("%s (if not: node tools/manifest-preload.js)", (platform) => {
     const p = manifest.platforms[platform];
-    const mappedNames = new Set([...expand(manifest.modules, ""), ...expand(p.modules ?? {}, "")]);
-    for (const inc of [p.include ?? []].flat() as string[]) {
-      const sub = JSON.parse(fs.readFileSync(path.join(ROOT, inc), "utf8"));
-      for (const name of Object.keys(sub.modules ?? {})) mappedNames.add(name);
-    }
-    mappedNames.delete("src/main");
     const preloaded = [...manifest.preload, ...(p.preload ?? [])];
     expect(new Set(preloaded).size).toBe(preloaded.length); // each once
-    expect([...preloaded].sort()).toEqual([...mappedNames].sort());
+    expect([...preloaded].sort()).toEqual([...lists.common, ...lists.platforms[platform]].sort());
     expect(preloaded).not.toContain("src/main");
+    expect(preloaded).toContain("src/app");
   });
 });
