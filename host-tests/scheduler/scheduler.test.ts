@@ -377,3 +377,16 @@ describe("Scheduler: wakes by windows", () => {
     expect(scheduler.radioDueBefore(801, true)).toBe(true);
   });
 });
+
+describe("Scheduler on a clock with rounding errors", () => {
+  it("a fractional deadline on a clock counted from an offset runs when its timer fires (300009.3 - 300000 < 9.3), instead of arming the same wake again", () => {
+    const raw = new VirtualClock({ start: 300_000 });
+    const offset = { now: () => raw.now() - 300_000, epoch: () => raw.epoch(), setTimer: (cb: () => void, ms: number) => raw.setTimer(cb, ms), clearTimer: (h: unknown) => raw.clearTimer(h as never) };
+    const scheduler = new Scheduler({ clock: offset });
+    const ran: number[] = [];
+    scheduler.schedule({ name: "conversion", deadline: 9.3, run: (now) => ran.push(now) });
+    raw.advance(20);
+    expect(ran).toEqual([9.3]);
+    expect(raw.pending).toBe(0);
+  });
+});

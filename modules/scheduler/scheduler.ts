@@ -408,9 +408,14 @@ export class Scheduler {
 
   /** @internal the host timer's callback (bound once per scheduler): runs what is due. */
   fire(): void {
+    const planned = this.#timerAt;
     this.#timer = undefined;
     this.#timerAt = undefined;
-    const now = this.clock.now();
+    // The timer fired for the planned wake: it is at least that time, though the clock may
+    // say a rounding error less (a fractional deadline on a clock counted from a boot offset:
+    // 300009.3 - 300000 = 9.2999999999884), which would run nothing and arm the same wake again.
+    const clockNow = this.clock.now();
+    const now = planned !== undefined && planned > clockNow && planned - clockNow < 1e-6 ? planned : clockNow;
     this.runDue(now);
     const observer = this.observer;
     if (!observer?.onIdle || this.#running) return;

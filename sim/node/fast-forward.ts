@@ -119,6 +119,16 @@ export class FastForward {
     this.#settle();
     if (this.#holds > 0 || this.#isBusy?.()) {
       this.#idle = 0;
+      // Busy means time may not jump; timers already due at this instant still fire (a job a
+      // reply scheduled for "now" must run for the reply to be handled, or busy never ends).
+      const due = this.clock.nextTimerAt();
+      if (due !== undefined && due <= this.clock.now()) {
+        try {
+          this.clock.advanceTo(this.clock.now());
+        } catch (error) {
+          for (const w of this.#waiters.splice(0)) w.reject(error);
+        }
+      }
       return this.#schedule(true);
     }
     if (++this.#idle < this.#idleTurns) return this.#schedule(false);
