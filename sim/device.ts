@@ -180,6 +180,7 @@ class BootTimer {
   fire(): void {
     const inc = this.inc;
     this.unlink();
+    if (inc.alive) inc.device.energy?.activity(inc.device.clock.now(), true);
     inc.device[INVOKE](inc, this.callback, undefined, []);
   }
 }
@@ -333,8 +334,12 @@ function guardFor(key: string): (this: unknown, ...args: unknown[]) => unknown {
     const track = trackOf(this);
     if (!(track instanceof IoCallbacks)) throw new TypeError(`SimDevice: IO callback ${key} invoked without its instance as this (ECMA-419 §8)`);
     const inc = track.inc;
-    // A socket with data to read: the radio received it (I2C instances have no onReadable).
-    if (key === "onReadable" && inc.alive && inc.device.energy) inc.device.energy.traffic(inc.device.clock.now(), typeof args[0] === "number" ? args[0] : 0, false);
+    const energy = inc.alive ? inc.device.energy : undefined;
+    if (energy) {
+      energy.activity(inc.device.clock.now(), false);
+      // A socket with data to read: the radio received it (I2C instances have no onReadable).
+      if (key === "onReadable") energy.traffic(inc.device.clock.now(), typeof args[0] === "number" ? args[0] : 0, false);
+    }
     return inc.device[INVOKE](inc, track[key] as (...args: unknown[]) => unknown, this, args);
   });
 }
@@ -773,7 +778,6 @@ export class SimDevice {
   /** @internal */
   [INVOKE](inc: Incarnation, fn: (...args: any[]) => unknown, thisArg: unknown, args: unknown[]): unknown {
     if (!inc.alive) return undefined;
-    this.energy?.activity(this.clock.now());
     try {
       return fn.apply(thisArg, args);
     } catch (error) {

@@ -17,7 +17,10 @@
  * happen (EnergyMeter.spend) and appear in the timeline at that time.
  * Portable (XS): no Node API.
  */
-import { EnergyMeter, type EnergyTotals, type PowerFigures } from "../modules/scheduler/energy";
+import { EnergyMeter, type EnergyTotals, type PowerFigures, type PowerState } from "../modules/scheduler/energy";
+
+/** CPU time a callback is charged (the simulator runs it in no time), ms. */
+const CALLBACK_MS = 1;
 
 export interface DeviceEnergyOptions {
   /** Timeline segments to keep (default 20,000). */
@@ -35,6 +38,10 @@ export class DeviceEnergy {
   #doing = "";
   #asleep = false;
   #packets = 0;
+  /** Where the chip goes when it is idle: the last light sleep the app asked for; undefined: it stays awake. */
+  #idle: PowerState | undefined = undefined;
+  /** After a callback the CPU stays on until then (ms), then goes back to #idle. */
+  #cpuUntil = -1;
 
   constructor(power: PowerFigures, start: number, options: DeviceEnergyOptions = {}) {
     this.power = power;
@@ -50,6 +57,7 @@ export class DeviceEnergy {
     this.#settle(at);
     this.#asleep = false;
     this.#associated = false;
+    this.#idle = undefined;
     this.meter.spend("boot", at, this.power.bootToReadyMs, "boot");
     this.meter.enter("cpu", at, "boot");
   }
@@ -66,23 +74,30 @@ export class DeviceEnergy {
     this.#settle(at);
     this.#finishRadio(at);
     this.#asleep = true;
+    this.#idle = keepWifi ? "light-wifi" : "light";
+    this.#cpuUntil = -1;
     if (!keepWifi) this.#associated = false;
     this.meter.enter(keepWifi ? "light-wifi" : "light", at, keepWifi ? "light sleep, Wi-Fi kept" : "light sleep, radio off");
   }
 
-  /** App code runs (a timer, an IO callback): the chip is awake. */
-  activity(at: number): void {
+  /**
+   * App code runs: a timer (`timer`, a planned wake when the chip sleeps) or an IO callback (a
+   * packet woke it). The CPU is charged CALLBACK_MS, then the chip goes back to the light sleep
+   * the app last asked for (automatic light sleep when idle), or stays awake if it never asked.
+   */
+  activity(at: number, timer = true): void {
     this.#settle(at);
     if (this.#asleep) {
       this.#asleep = false;
-      this.meter.enter("cpu", at, "wake");
+      this.meter.enter("cpu", at, timer ? "wake" : "receive", timer);
     } else if (this.meter.state !== "radio") this.meter.enter("cpu", at);
+    if (this.#idle) this.#cpuUntil = Math.max(this.#cpuUntil, at + CALLBACK_MS);
   }
 
   /** A job starts (Power.note). */
   note(at: number, what: string): void {
     this.#doing = what;
-    this.activity(at);
+    this.activity(at, true);
   }
 
   /** A packet of `bytes` sent (or received). */
@@ -112,12 +127,19 @@ export class DeviceEnergy {
     this.#radioUntil = -1;
   }
 
-  /** The radio's tail ended before `at`: back to "cpu" at its end. */
+  /** The radio's tail, then the callback's CPU time, ended before `at`: back to "cpu", then to the idle sleep, at their ends. */
   #settle(at: number): void {
     if (this.#radioUntil >= 0 && at >= this.#radioUntil && this.meter.state === "radio") {
       this.meter.enter("cpu", this.#radioUntil);
+      this.#cpuUntil = Math.max(this.#cpuUntil, this.#radioUntil);
       this.#radioUntil = -1;
       this.#doing = "";
+    }
+    const idle = this.#idle;
+    if (idle && this.#cpuUntil >= 0 && at >= this.#cpuUntil && this.meter.state === "cpu" && this.#radioUntil < 0) {
+      this.meter.enter(idle, this.#cpuUntil, "idle");
+      this.#asleep = true;
+      this.#cpuUntil = -1;
     }
   }
 }

@@ -1036,11 +1036,14 @@ class DeviceApp implements App {
       if (this.linksReady()) app.#handOver();
       return this.busy() || app.#buffer.length > 0;
     }
-    closeLinks(sleepMs: number, wakeAt: number | undefined, deep: boolean): void {
+    announce(_sleepMs: number, wakeAt: number | undefined): void {
       const app = this.app;
-      if (deep) app.#handOver(); // what is left (QoS 0 while not connected: dropped, counted)
       const epoch = app.#platform.clock.epoch();
       app.#link.asleep(wakeAt === undefined || epoch !== epoch ? NaN : epoch + (wakeAt - app.scheduler.now()));
+    }
+    closeLinks(sleepMs: number, _wakeAt: number | undefined, deep: boolean): void {
+      const app = this.app;
+      if (deep) app.#handOver(); // what is left (QoS 0 while not connected: dropped, counted)
       app.#closeTransport();
       app.#closeCoapServer();
       app.#setState("offline");

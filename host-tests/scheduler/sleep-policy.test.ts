@@ -49,6 +49,10 @@ class FakeHost implements SleepHost {
   prepare(_deep: boolean): boolean {
     return false;
   }
+  announced = 0;
+  announce(): void {
+    this.announced++;
+  }
   closeLinks(sleepMs: number, _wakeAt: number | undefined, deep: boolean): void {
     this.up = this.ready = false;
     this.closes.push({ sleepMs, deep });
@@ -109,6 +113,7 @@ describe("SleepPolicy on a simulated device (deep sleep = reboot, light sleep = 
       expect(h.opens).toBe(1);
       expect(h.closes.length).toBe(1);
       expect(h.closes[0].deep).toBe(true);
+      expect(h.announced).toBe(1); // "asleep" said once before closing
       expect(h.saved).toEqual([0]); // no give-up
     }
     // the energy account: deep sleep nearly all the time, one boot and one association per hour

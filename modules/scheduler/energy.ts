@@ -155,8 +155,12 @@ export class EnergyMeter {
     return this.#state;
   }
 
-  /** Moves to `state` at `at` (not before the current stretch began). Same state: only `why` is appended. */
-  enter(state: PowerState, at: number, why = ""): void {
+  /**
+   * Moves to `state` at `at` (not before the current stretch began). Same state: only `why` is
+   * appended. Leaving light or deep sleep counts a wake unless `countWake` is false (a packet
+   * that wakes the CPU for a moment, not a planned wake).
+   */
+  enter(state: PowerState, at: number, why = "", countWake = true): void {
     checkAt("at", at);
     if (at < this.#since) throw new RangeError(`EnergyMeter: time went back (${at} < ${this.#since})`);
     currentOf(this.power, state); // throws on an unknown state before anything changes
@@ -166,7 +170,7 @@ export class EnergyMeter {
       return;
     }
     this.#close(at);
-    if ((previous === "light" || previous === "light-wifi" || previous === "deep") && state !== "light" && state !== "light-wifi" && state !== "deep") {
+    if (countWake && (previous === "light" || previous === "light-wifi" || previous === "deep") && state !== "light" && state !== "light-wifi" && state !== "deep") {
       this.#wakes++;
       if (previous === "deep") this.#deepWakes++;
     }

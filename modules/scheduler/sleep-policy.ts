@@ -49,9 +49,11 @@ export interface SleepHost {
    */
   prepare(deep: boolean): boolean;
   /**
-   * Closes the links cleanly before a sleep that lets them go: the retained state says
-   * "asleep" with the wake time, MQTT DISCONNECT (no Will), MQTT-SN DISCONNECT with a duration.
+   * Before a sleep that lets the links go, says so: the retained state "asleep" with the wake
+   * time. The policy waits while this keeps the host busy (its acknowledgement), then closes.
    */
+  announce(sleepMs: number, wakeAt: number | undefined): void;
+  /** Closes the links cleanly: MQTT DISCONNECT (no Will), MQTT-SN DISCONNECT with a duration. */
   closeLinks(sleepMs: number, wakeAt: number | undefined, deep: boolean): void;
   /** Before deep sleep: saves what must survive to RTC memory or flash. `attempts`: failed wakes in a row (give-up back-off). */
   beforeDeepSleep(sleepMs: number, attempts: number): void;
@@ -134,6 +136,7 @@ export class SleepPolicy implements SchedulerObserver {
     const host = this.#o.host;
     if (!host.linksUp()) {
       this.#openedAt = now;
+      this.#announced = false;
       host.openLinks();
     }
   }
@@ -155,6 +158,8 @@ export class SleepPolicy implements SchedulerObserver {
 
   /** The last wake was the decision job's. */
   #decided = false;
+  /** "asleep" has been said on the links now open. */
+  #announced = false;
 
   #arm(deadline: number, earliest: number, latest: number): void {
     const job = this.#decideJob;
@@ -189,9 +194,13 @@ export class SleepPolicy implements SchedulerObserver {
       const connecting = host.linksUp() && !host.linksReady() && this.#openedAt >= 0;
       if (connecting && now - this.#openedAt >= (o.giveUpMs ?? 30_000) && o.mode === "deep" && !host.prevented()) return this.#giveUp(now);
       if (connecting || waited < (o.busyLimitMs ?? 10_000) || host.prevented()) {
-        // look again soon (a short, non-radio job: it is a wake like any other)
-        this.#arm(now + 50, now + 20, now + 200);
-        return this.#record(now, undefined, "wait");
+        // Only the command window: look again when it ends. Something in flight: soon (an
+        // answer ends the wait). Meanwhile the chip light-sleeps with Wi-Fi kept: reachable.
+        const at = inWindow && !connecting && !host.busy() ? this.#openedAt + window : now + 50;
+        this.#arm(at, Math.min(at, now + 20), at + 150);
+        this.#record(now, undefined, "wait");
+        o.power.lightSleep(at - now, true);
+        return;
       }
     }
     const plan = planSleep(now, o.scheduler.plan(), {
@@ -211,13 +220,26 @@ export class SleepPolicy implements SchedulerObserver {
       if (host.linksUp() && this.#openedAt < 0) this.#openedAt = now;
       if (this.#busySince < 0) this.#busySince = now;
       this.#arm(now + 50, now + 20, now + 200);
-      return this.#record(now, plan, "wait");
+      this.#record(now, plan, "wait");
+      o.power.lightSleep(50, true);
+      return;
     }
-    this.#busySince = -1;
     if (!plan.keepLinks && host.linksUp()) {
+      // Say "asleep" first and let its acknowledgement come (it keeps the host busy), then close.
+      if (!this.#announced) {
+        this.#announced = true;
+        host.announce(plan.sleepMs, plan.wakeAt);
+        if (this.#busySince < 0) this.#busySince = now;
+        this.#arm(now + 50, now + 20, now + 200);
+        this.#record(now, plan, "wait");
+        o.power.lightSleep(50, true);
+        return;
+      }
       host.closeLinks(plan.sleepMs, plan.wakeAt, plan.mode === "deep");
       this.#openedAt = -1;
+      this.#announced = false;
     }
+    this.#busySince = -1;
     if (plan.mode === "deep") {
       this.#record(now, plan, "deep");
       host.log?.(`sleep: ${plan.reason}, ${Math.round(plan.sleepMs)} ms`);
