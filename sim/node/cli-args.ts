@@ -45,6 +45,23 @@ export function numberFlag(values: Record<string, any>, name: string, minExclusi
   return n;
 }
 
+/** Unit suffixes a duration flag takes, in seconds. */
+const DURATION_UNITS: { [unit: string]: number } = { ms: 0.001, s: 1, m: 60, min: 60, h: 3600, d: 86_400 };
+
+/**
+ * A duration in seconds: a number of seconds ("90", "0.5") or a number with a unit: "1500ms",
+ * "90s", "15m", "24h", "2d", "1.5h". Above `minExclusive` seconds, at most `max`.
+ */
+export function durationFlag(values: Record<string, any>, name: string, minExclusive: number, max: number, fallback?: number): number | undefined {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const m = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|min|m|h|d)?\s*$/.exec(String(raw));
+  const n = m ? Number(m[1]) * DURATION_UNITS[m[2] ?? "s"] : NaN;
+  if (!Number.isFinite(n) || n <= minExclusive || n > max)
+    throw new UsageError(`--${name} must be a duration above ${minExclusive} s and at most ${max} s: seconds, or a number with ms, s, m, h or d ("90", "15m", "24h"), got "${raw}"`);
+  return n;
+}
+
 export function choiceFlag<T extends string>(values: Record<string, any>, name: string, choices: readonly T[], fallback?: T): T | undefined {
   const raw = values[name];
   if (raw === undefined) return fallback;

@@ -12,7 +12,7 @@
  * Flag names are a contract other tools rely on (issue 7); keep them.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { boards, getBoard } from "../../boards/index";
 import type { BoardDefinition } from "../../boards/types";
 import type { Sample } from "../../modules/sensors/sensor";
@@ -20,7 +20,9 @@ import type { TlsCredentials } from "../../modules/config/tls-credentials";
 import { MAX_VALUE_BYTES } from "../../modules/platform/storage";
 import { startApp, type App, type AppState, type Reading, type TelemetryEvent } from "../../src/app";
 import { QUANTITIES } from "../../src/senml";
-import { choiceFlag, intFlag, numberFlag, parseFlags, UsageError, urlFlag, type FlagSpec, type ParsedUrl } from "./cli-args";
+import { choiceFlag, durationFlag, intFlag, numberFlag, parseFlags, UsageError, urlFlag, type FlagSpec, type ParsedUrl } from "./cli-args";
+import { DeviceEnergy } from "../energy-account";
+import { energyLines, energySummary, energySvg } from "./energy-report";
 import { SimDevice } from "../device";
 import { freeUdpPort, startCoapSink, startEmbeddedBroker, type CoapSink, type EmbeddedBroker, type SinkMessage } from "./embedded";
 import { createSimHardware } from "../hardware";
@@ -56,6 +58,8 @@ const FLAGS: FlagSpec = {
   "tls-cert": { type: "string" },
   "tls-key": { type: "string" },
   json: { type: "boolean" },
+  report: { type: "string" },
+  svg: { type: "string" },
   help: { type: "boolean", short: "h" },
 };
 
@@ -90,7 +94,8 @@ simulated sensors on a simulated I2C bus, publishing SenML telemetry.
   --readings N          each device takes exactly N readings; exit 0 once every
                         device has sent them (and, at QoS 1/2, had them
                         acknowledged); non-zero on failure or timeout
-  --duration SECONDS    stop after this long (device time)
+  --duration TIME       stop after this long (device time): seconds, or with a unit
+                        (90s, 15m, 24h, 2d)
   --timeout SECONDS     with --readings: give up after this long (default: 60 + 3 x N x interval)
   --clock real|virtual  real time (default) or virtual time, as fast as possible
   --coap-port N         UDP port of the device's CoAP server (default: a free one;
@@ -98,6 +103,11 @@ simulated sensors on a simulated I2C bus, publishing SenML telemetry.
   --format json|cbor    SenML encoding of the telemetry (default json)
   --home-assistant      publish Home Assistant MQTT discovery configs (retained)
   --seed N              seed of the simulated environment (default 1)
+  --report energy       plan sleep (sleep.mode deep) and account each device's energy
+                        per power state from the board's profile; at the end print wakes,
+                        radio-on time, bytes and mAh per day, and write the first
+                        device's timeline as SVG (with --clock virtual a day takes minutes)
+  --svg FILE            where --report energy writes the timeline (default xs-iot-energy.svg)
   --json                one JSON event per line instead of the human output
 
 Ctrl-C stops every device (each says "offline" first) and the embedded peers.`;
@@ -124,6 +134,19 @@ export interface SimRunOptions {
   homeAssistant: boolean;
   /** TLS credentials every device is provisioned with (--tls-ca, --tls-cert, --tls-key). */
   tls?: TlsCredentials;
+  /** --report energy: planned sleep and an energy account per device. */
+  report?: "energy";
+  /** --svg: the timeline file of --report energy. */
+  svg?: string;
+}
+
+/** --svg FILE: only with --report energy. */
+function svgFlag(values: { [k: string]: string | boolean | undefined }): string | undefined {
+  const v = values.svg;
+  if (v === undefined) return undefined;
+  if (values.report !== "energy") throw new UsageError("--svg is for --report energy");
+  if (typeof v !== "string" || !v.trim()) throw new UsageError("--svg needs a file name");
+  return v;
 }
 
 /** Reads --tls-ca / --tls-cert / --tls-key; a usage error names a flag given without mqtts://, alone, or unreadable. */
@@ -199,7 +222,7 @@ export function parseSimFlags(argv: string[]): SimRunOptions | "help" {
     devices,
     intervalMs,
     readings: intFlag(values, "readings", 1, 1_000_000),
-    durationMs: seconds(numberFlag(values, "duration", 0, 365 * 86_400)),
+    durationMs: seconds(durationFlag(values, "duration", 0, 365 * 86_400)),
     timeoutMs: seconds(numberFlag(values, "timeout", 0, 365 * 86_400)),
     clock: choiceFlag(values, "clock", ["real", "virtual"] as const, "real")!,
     seed: intFlag(values, "seed", 0, 2 ** 31 - 1, 1)!,
@@ -213,6 +236,8 @@ export function parseSimFlags(argv: string[]): SimRunOptions | "help" {
     format: choiceFlag(values, "format", ["json", "cbor"] as const, "json")!,
     homeAssistant: !!values["home-assistant"],
     tls: tlsFlags(values, broker),
+    report: choiceFlag(values, "report", ["energy"] as const),
+    svg: svgFlag(values),
   };
 }
 
@@ -274,6 +299,11 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
   const clock = virtual ?? new RealClock();
   const apps: (App | undefined)[] = new Array(options.devices).fill(undefined);
   const devices: SimDevice[] = [];
+  const energies: DeviceEnergy[] = [];
+  const startedAt = clock.now();
+  const startedEpoch = clock.epoch();
+  /** Where the run ended in device time (virtual time stops there: the report counts up to it). */
+  let endedAt: number | undefined;
   const json = options.json;
   const tty = !json && !!process.stdout.isTTY;
   const chatty = options.devices <= 10;
@@ -368,6 +398,9 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
   const finish = async (code: number, reason: string) => {
     if (finished) return;
     finished = true;
+    endedAt = clock.now();
+    // Virtual time ends here: the sockets still get their real-time turns below.
+    if (energies.length) driver?.stop();
     for (const t of timers) clearTimeout(t);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
@@ -380,12 +413,31 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
     (clock as RealClock).clearAll?.();
     status?.stop();
     status = undefined;
+    reportEnergy();
     const c = counts();
     emit({ event: "done", reason, code, devices: options.devices, readings: c.readings, sent: c.sent, acked: c.acked, failed: c.failed, thinned: c.thinned, queued: c.queued, reconnects: c.reconnects, failedAttempts: c.failedAttempts }, `${reason}: ${c.readings} readings from ${options.devices} device(s), ${c.sent} sent, ${c.acked} acknowledged${c.failed ? `, ${c.failed} failed` : ""}${c.thinned ? `, ${c.thinned} thinned out (outbox full or not connected)` : ""}${c.queued ? `, ${c.queued} never sent (no connection)` : ""}`);
     await gateway?.close();
     if (broker) await broker.close();
     sink?.close();
     resolveDone(code);
+  };
+  /** --report energy: each device's figures per day (the first ten in the human output), the first one's timeline as SVG. */
+  const reportEnergy = () => {
+    if (!energies.length) return;
+    const now = Math.max(endedAt ?? clock.now(), startedAt);
+    energies.forEach((e, i) => {
+      const summary = energySummary(deviceId(options, i), options.protocol, e.totals(now));
+      emit({ event: "energy", ...summary }, i < 10 ? energyLines(summary).join("\n") : undefined);
+    });
+    const file = options.svg ?? "xs-iot-energy.svg";
+    const first = energies[0];
+    const title = `xs-iot ${deviceId(options, 0)} on ${options.board.name}, ${options.protocol}: power state and radio (hover a bar for why)`;
+    try {
+      writeFileSync(file, energySvg(first.meter.segments, startedAt, now, title, startedEpoch));
+      emit({ event: "energy-timeline", file }, `energy: timeline of ${deviceId(options, 0)} written to ${file}${first.meter.segments.length >= 400_000 ? " (the first 400,000 stretches)" : ""}`);
+    } catch (e) {
+      emit({ event: "error", message: `cannot write ${file}: ${(e as Error).message}` }, `cannot write ${file}: ${(e as Error).message}`);
+    }
   };
   const onSignal = () => void finish(failure ? 1 : 0, "stopped");
   process.on("SIGINT", onSignal);
@@ -414,9 +466,15 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
       "telemetry.intervalS": options.intervalMs / 1000,
     };
     if (coapPorts[i] !== undefined) provisioned["coap.listenPort"] = coapPorts[i];
+    // --report energy: the scheduler's sleep policy plans the sleeps (up to deep sleep), and the
+    // device's energy is accounted per power state from the board's profile.
+    if (options.report === "energy") provisioned["sleep.mode"] = "deep";
+    const energy = options.report === "energy" ? new DeviceEnergy(options.board.power, clock.now(), { timeline: 400_000 }) : undefined;
+    if (energy) energies.push(energy);
     const device = new SimDevice({
       name: id,
       clock,
+      energy,
       board: options.board,
       io: { ...hardware.io, TCP: TCP as never, TLS: TLS as never, UDP: UDP as never },
       seed: options.seed + i,
@@ -523,6 +581,16 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
     // Real time too: virtual time stands still while a device waits for the network.
     if (virtual) timers.push(setTimeout(() => void finish(1, `timeout: --readings ${options.readings} not reached (real time)`), Math.max(120_000, options.timeoutMs ?? 0)));
     else timers.push(setTimeout(() => void finish(1, `timeout: --readings ${options.readings} not reached`), limit));
+  }
+  // --report energy over a long simulated time: progress every 5 s of real time.
+  if (energies.length && options.durationMs !== undefined) {
+    const progress = setInterval(() => {
+      const done = clock.now() - startedAt;
+      const wakes = energies.reduce((n, e) => n + e.meter.totals(clock.now()).wakes, 0);
+      emit({ event: "progress", simulatedMs: done, durationMs: options.durationMs, wakes }, `energy: ${(done / 3_600_000).toFixed(2)} h of ${(options.durationMs! / 3_600_000).toFixed(2)} h simulated (${Math.floor((100 * done) / options.durationMs!)}%), ${wakes} wakes so far`);
+    }, 5_000);
+    progress.unref();
+    timers.push(progress as unknown as ReturnType<typeof setTimeout>);
   }
   driver?.start();
   return done;
