@@ -29,6 +29,7 @@ const SDK_CLIENT_XSB = "~.embedded/network/mqtt/client.xsb"; // specifier embedd
 const SDK_WRAPPER_XSB = "mqtt/js.xsb"; // specifier mqtt/js
 const LOCK = "/tmp/mcsim.lock";
 const MIN_ROUNDS = 9;
+const LOCK_WAIT_MS = 60 * 60 * 1000;
 const SDK_NAME = "Moddable SDK embedded:network/mqtt/client (examples/io/tcp/mqttclient)";
 
 /** The SDK's tools, or a reason why not. */
@@ -185,17 +186,47 @@ function writeApp(parent, name, modules, includes, extra) {
   return app;
 }
 
-/** Runs a shell script under the mcsim/mcconfig lock; resolves { code, out }. */
+/**
+ * Runs a shell script under the mcsim/mcconfig lock; resolves { code, out }. Others hold the
+ * lock for minutes at a time (memory runs in mcsim): the wait is reported every 30 s and
+ * bounded by LOCK_WAIT_MS; once the lock is held, the script has `timeoutMs`. On either
+ * bound the script's process group (ours: flock and what it started) is stopped.
+ */
 function locked(script, env, timeoutMs) {
   return new Promise((resolve) => {
-    const child = spawn("flock", [LOCK, "sh", "-c", script], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("flock", [LOCK, "sh", "-c", "echo '##locked'; " + script], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const started = Date.now();
+    let lockedAt = 0;
     let out = "";
-    child.stdout.on("data", (b) => (out += b));
+    let why = "";
+    child.stdout.on("data", (b) => {
+      out += b;
+      if (!lockedAt && out.includes("##locked")) lockedAt = Date.now();
+    });
     child.stderr.on("data", (b) => (out += b));
-    const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
+    const stop = (reason) => {
+      why = reason;
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+    };
+    let reported = started;
+    const tick = setInterval(() => {
+      const now = Date.now();
+      if (why) return;
+      if (!lockedAt) {
+        if (now - reported >= 30_000) {
+          reported = now;
+          log(`waiting for ${LOCK} (another mcconfig/mcsim run holds it): ${Math.round((now - started) / 1000)} s`);
+        }
+        if (now - started > LOCK_WAIT_MS) stop(`gave up waiting for ${LOCK} after ${LOCK_WAIT_MS / 60000} min`);
+      } else if (now - lockedAt > timeoutMs) stop(`stopped after ${timeoutMs / 60000} min`);
+    }, 1000);
     child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, out });
+      clearInterval(tick);
+      resolve({ code: why ? -1 : code, out: (why ? why + "\n" : "") + out.replace("##locked\n", "") });
     });
   });
 }
