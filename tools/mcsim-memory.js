@@ -52,13 +52,15 @@ function usage(code) {
       "  --preload     preload every module of ours, whatever manifest.json says (an experiment:\n" +
       "                what the figures would be once all are preload-safe)\n" +
       "  --except P    with --preload: not the modules whose name starts with P (repeatable)\n" +
+      "  --set K=V     an mcconfig setting of the app instead of the run's own (src/main.ts; e.g.\n" +
+      "                protocol=coap: no MQTT), repeatable\n" +
       "needs: export MODDABLE=/path/to/moddable PATH=$PATH:$MODDABLE/build/bin/lin/release\n",
   );
   process.exit(code);
 }
 
 function parseArgs(argv) {
-  const o = { targets: [], minutes: 10, interval: 5, out: path.join(WORK, "results.json"), build: true, single: false, preload: false, except: [] };
+  const o = { targets: [], minutes: 10, interval: 5, out: path.join(WORK, "results.json"), build: true, single: false, preload: false, except: [], set: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -72,6 +74,7 @@ function parseArgs(argv) {
     else if (a === "--no-build") o.build = false;
     else if (a === "--preload") o.preload = true;
     else if (a === "--except") o.except.push(next());
+    else if (a === "--set") o.set.push(next());
     else if (a === "--single") o.single = true; // internal: this process holds the lock for one target
     else if (a === "--help" || a === "-h") usage(0);
     else {
@@ -430,6 +433,7 @@ async function runTarget(t, target, o) {
     coapport: coapPort,
     homeassistant: 1,
   };
+  for (const kv of o.set) settings[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
   let built;
   const so = path.join(BUILD, "bin/lin/mc/instrument", APP, "mc.so");
   // src/main is the entry: preloading runs a module body at build time, and its body starts the app.
@@ -512,6 +516,7 @@ async function runTarget(t, target, o) {
     online: r.online,
     preloaded: built.preload,
     preloadForced: o.preload ? { except: o.except } : undefined,
+    settings: o.set.length ? o.set : undefined,
     peak: p,
     headroom: h,
     discoveryConfigs: discoveryTopics.size,
@@ -571,6 +576,7 @@ async function main() {
     const args = [LOCK, process.execPath, __filename, "--single", "--target", target, "--minutes", String(o.minutes), "--interval", String(o.interval)];
     if (!o.build) args.push("--no-build");
     if (o.preload) args.push("--preload", ...o.except.flatMap((e) => ["--except", e]));
+    for (const kv of o.set) args.push("--set", kv);
     const child = spawn(t.flock, args, { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.on("data", (b) => {
