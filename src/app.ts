@@ -699,6 +699,14 @@ class DeviceApp implements App {
     const mqtt = this.#link.client;
     if (c.protocol !== "coap" && (!mqtt || (!mqtt.isConnected && qos === 0))) return; // kept for the next connection
     if (c.protocol === "coap" && !this.#coapClient) return;
+    if (c.protocol === "coap" && qos > 0 && this.#coapInFlight > 0) {
+      // RFC 7252 §4.7: one outstanding interaction with the gateway (NSTART 1). The readings
+      // wait in the buffer (bounded, thinned) and go together when the CON in flight ends:
+      // a CON per reading to a gateway that does not answer held ~250 slots each for up to
+      // MAX_TRANSMIT_WAIT (93 s) and filled a 4,928-slot heap in a minute (mcsim).
+      this.#waitingForRoom = true;
+      return;
+    }
     if (c.protocol !== "coap" && qos > 0 && !this.#outboxHasRoom(mqtt!, 1, 512)) {
       // The outbox cannot take a message now: keep the readings (nothing encoded, no error
       // built) and try again when an acknowledgement frees a place (#sendMqtt's callback).
@@ -831,6 +839,7 @@ class DeviceApp implements App {
             this.#report("telemetry: " + error);
             this.#failed(event, error);
           }
+          if (this.#waitingForRoom && this.#coapInFlight === 0) this.#flush(); // the readings held meanwhile
         });
     }
     this.sent += event.seqs.length;
@@ -855,7 +864,7 @@ class DeviceApp implements App {
       this.thinned++;
     }
     // Said once per 32 thinned, not per reading.
-    if (before >> 5 !== this.thinned >> 5 || before === 0) this.#platform.log(`telemetry: cannot go out as fast as readings come (${this.#waitingForRoom ? "MQTT outbox full" : "not connected"}): ${this.thinned} reading(s) thinned out so far, ${buffer.length} kept`);
+    if (before >> 5 !== this.thinned >> 5 || before === 0) this.#platform.log(`telemetry: cannot go out as fast as readings come (${this.#waitingForRoom ? (this.core.current.protocol === "coap" ? "a CoAP request in flight" : "MQTT outbox full") : "not connected"}): ${this.thinned} reading(s) thinned out so far, ${buffer.length} kept`);
   }
 
   #onReading(reading: Reading): void {

@@ -297,6 +297,32 @@ describe("CoAP telemetry (RFC 7252 POST, SenML RFC 8428)", () => {
     expect(t.app().acked).toBe(0);
     expect(t.app().failed).toBeGreaterThan(0);
   });
+
+  it("one CON in flight to the gateway (RFC 7252 §4.7, NSTART 1): readings taken while it waits go together in the next", async () => {
+    const t = setup({ overrides: { samplingMs: 10_000, qos: 1 }, provisioned: { "coap.gatewayPort": 5999 } });
+    t.device.start();
+    await run(t.clock, 200_000);
+    // A CON per reading kept up to 19 exchanges (and their payloads) alive at 10 s, each until
+    // MAX_TRANSMIT_WAIT: the heap of a 4,928-slot target filled in a minute in mcsim.
+    expect(t.app().readings).toBeGreaterThanOrEqual(19);
+    expect(t.sent[0].seqs).toEqual([1]);
+    expect(t.sent.length).toBeLessThanOrEqual(4);
+    expect(t.sent[1].seqs.length).toBeGreaterThan(3);
+    const handed = t.sent.flatMap((e) => e.seqs);
+    expect(new Set(handed).size).toBe(handed.length); // each reading once
+    expect(handed).toEqual([...handed].sort((x, y) => x - y));
+  });
+
+  it("a gateway that answers gets every reading, one CON at a time", async () => {
+    const t = setup({ overrides: { samplingMs: 1_000, qos: 1 } });
+    t.device.start();
+    await run(t.clock, 30_000);
+    expect(t.errors).toEqual([]);
+    expect(t.received.every((r) => r.confirmable)).toBe(true);
+    const acked = t.acked.flatMap((e) => e.seqs);
+    expect(acked.length).toBeGreaterThanOrEqual(t.app().readings - 2);
+    expect(new Set(acked).size).toBe(acked.length);
+  });
 });
 
 describe("the device's CoAP resources", () => {
