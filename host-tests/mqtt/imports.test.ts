@@ -11,41 +11,10 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import ts from "typescript";
+import { importClosure as closure, moduleStateProblems } from "../support/import-closure";
 
 const DIR = path.join(__dirname, "../../modules/mqtt");
 const ROOT = path.join(__dirname, "../..");
-
-function source(file: string): ts.SourceFile {
-  return ts.createSourceFile(file, fs.readFileSync(file, "utf8"), ts.ScriptTarget.ES2022, true);
-}
-
-/** Runtime imports of `file` (type-only ones left out), resolved to .ts paths (relative ones only: host modules are the SDK's). */
-function imports(file: string): string[] {
-  const out: string[] = [];
-  for (const st of source(file).statements) {
-    if (!ts.isImportDeclaration(st) && !ts.isExportDeclaration(st)) continue;
-    if (ts.isImportDeclaration(st) && st.importClause?.isTypeOnly) continue;
-    if (ts.isExportDeclaration(st) && (st.isTypeOnly || !st.moduleSpecifier)) continue;
-    const spec = (st.moduleSpecifier as ts.StringLiteral).text;
-    if (!spec.startsWith(".")) continue;
-    const f = path.resolve(path.dirname(file), spec);
-    out.push(fs.existsSync(f + ".ts") ? f + ".ts" : fs.existsSync(f + "/index.ts") ? f + "/index.ts" : f + ".js");
-  }
-  return out;
-}
-
-function closure(entry: string): Set<string> {
-  const seen = new Set<string>();
-  const todo = [entry];
-  while (todo.length) {
-    const f = todo.pop()!;
-    if (seen.has(f) || !f.endsWith(".ts")) continue;
-    seen.add(f);
-    todo.push(...imports(f));
-  }
-  return seen;
-}
 
 const rel = (f: string) => path.relative(ROOT, f);
 
@@ -81,30 +50,6 @@ describe("modules/mqtt: no module state, no side-effect import, no prototype pat
   const files = fs.readdirSync(DIR).filter((f) => f.endsWith(".ts"));
 
   test.each(files)("%s", (name) => {
-    const sf = source(path.join(DIR, name));
-    const problems: string[] = [];
-    const imported = new Set<string>();
-    for (const st of sf.statements) {
-      if (ts.isImportDeclaration(st)) {
-        if (!st.importClause) problems.push("side-effect import " + st.getText());
-        const b = st.importClause?.namedBindings;
-        if (b && ts.isNamedImports(b)) for (const e of b.elements) imported.add(e.name.text);
-        if (st.importClause?.name) imported.add(st.importClause.name.text);
-      } else if (ts.isVariableStatement(st)) {
-        if (!(st.declarationList.flags & ts.NodeFlags.Const)) problems.push("top-level let/var: " + st.getText().slice(0, 60));
-        for (const d of st.declarationList.declarations) {
-          const init = d.initializer?.getText() ?? "";
-          if (/^new (Map|Set|WeakMap|WeakSet)\b/.test(init)) problems.push("top-level " + init.slice(0, 40));
-        }
-      } else if (ts.isExpressionStatement(st)) {
-        const e = st.expression;
-        if (ts.isBinaryExpression(e) && e.operatorToken.kind === ts.SyntaxKind.EqualsToken) {
-          const target = e.left.getText();
-          const head = target.split(/[.[]/)[0];
-          if (imported.has(head) || /\.prototype\b/.test(target)) problems.push("assignment after load: " + target);
-        }
-      }
-    }
-    expect(problems).toEqual([]);
+    expect(moduleStateProblems(path.join(DIR, name))).toEqual([]);
   });
 });
