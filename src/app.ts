@@ -32,6 +32,7 @@ import type { ConfigCore, ConfigCoreEvent, ConfigShare } from "../modules/config
 import { safeApplySwitch, type SafeApplySwitch, type SafeApplySwitchOptions } from "../modules/config/safe-apply-switch";
 import { configTopics } from "../modules/config/mqtt-binding";
 import { MqttLink, deviceCore, deviceScheduler, isIpv4, type DeviceCoreOptions, type MqttLinkOptions } from "./link";
+import type { SnLinkParts } from "./mqttsn-link";
 import { ConfigCoapBinding } from "../modules/config/coap-binding";
 import type { TlsCredentials } from "../modules/config/tls-credentials";
 import { SENSOR_QUANTITIES, type DeviceConfig } from "../modules/config/schema";
@@ -98,6 +99,11 @@ export interface AppOptions {
   coapListenAddress?: string;
   /** Host name -> IPv4 address, for hosts without DNS. */
   resolve?(host: string): string | undefined;
+  /**
+   * With protocol "mqttsn": MQTT-SN session parts beyond the firmware's (src/mqttsn-link.ts),
+   * made anew for each connection, e.g. `() => ({ qos2: new SnQos2() })` for QoS 2 telemetry.
+   */
+  mqttsnParts?(): SnLinkParts;
   /** Buffered readings kept while telemetry cannot go out (default 32; the oldest are dropped). */
   maxBuffered?: number;
   /** Each reading as soon as every sensor has answered. */
@@ -315,6 +321,9 @@ class DeviceApp implements App {
     resolve(host: string): string | undefined {
       const r = this.app.#options.resolve;
       return r ? r(host) : undefined;
+    }
+    mqttsnParts(): SnLinkParts | undefined {
+      return this.app.#options.mqttsnParts?.();
     }
     onConnect(client: MqttClient): void {
       this.app.#connected(client);

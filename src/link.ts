@@ -24,7 +24,7 @@ import { ConfigCore, type ConfigCoreOptions, type ConfigShare, type Connectivity
 import { ConfigMqttBinding, configMqttOptions } from "../modules/config/mqtt-binding";
 import type { SafeApplySwitch } from "../modules/config/safe-apply-switch";
 import type { DeviceConfig } from "../modules/config/schema";
-import { SnLinkClient, type SnLinkHooks } from "./mqttsn-link";
+import { SnLinkClient, type SnLinkHooks, type SnLinkParts } from "./mqttsn-link";
 
 function message(e: unknown): string {
   return String((e as Error)?.message ?? e);
@@ -142,6 +142,8 @@ export interface MqttLinkOptions {
   resolve?(host: string): string | undefined;
   /** Reconnection back-off (default 1 s .. 30 s). */
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
+  /** With protocol "mqttsn": session parts beyond the firmware's, made for each client (./mqttsn-link.ts). */
+  mqttsnParts?(): SnLinkParts | undefined;
   /** After the link's own work on CONNACK (binding told, trial told). */
   onConnect?(client: MqttClient): void;
   /** The current client's connection closed (or a connection attempt failed). */
@@ -216,7 +218,7 @@ export class MqttLink implements SnLinkHooks {
     let client: SnLinkClient;
     try {
       if (!isIpv4(address)) throw new Error(`cannot resolve the gateway "${c.mqtt.host}"`);
-      client = new SnLinkClient(c, address, o.platform, o.scheduler, this);
+      client = new SnLinkClient(c, address, o.platform, o.scheduler, this, o.mqttsnParts?.());
     } catch (e) {
       o.report("mqttsn: " + message(e));
       return false;

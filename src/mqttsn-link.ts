@@ -15,13 +15,17 @@
  * 5 s. Portable (XS).
  */
 import { MqttSnClient } from "../modules/mqttsn/client";
-import { ACTIVE, DISCONNECTED, type SnEvent } from "../modules/mqttsn/session";
+import { ACTIVE, DISCONNECTED, type MqttSnSessionOptions, type SnEvent } from "../modules/mqttsn/session";
+import { SnWill } from "../modules/mqttsn/will";
 import type { SnQoS } from "../modules/mqttsn/constants";
 import { topicMatches } from "../modules/mqtt/topic";
 import type { Platform } from "../modules/platform/platform";
 import type { Job, Scheduler } from "../modules/scheduler/scheduler";
 import { stateWill } from "../modules/config/mqtt-binding";
 import type { DeviceConfig } from "../modules/config/schema";
+
+/** Session parts a host may add to the firmware's (QoS 2, the registry kept in flash, discovery); see modules/mqttsn/session.ts. */
+export type SnLinkParts = Pick<MqttSnSessionOptions, "qos2" | "registry" | "discovery">;
 
 /** What the link is told (MqttLink's callbacks). */
 export interface SnLinkHooks {
@@ -51,7 +55,7 @@ export class SnLinkClient {
   #up = false;
 
   /** Throws (nothing opened) when the settings do not make an MQTT-SN client (e.g. a device id over 23 characters, §5.3.1). */
-  constructor(c: Readonly<DeviceConfig>, address: string, platform: Platform, scheduler: Scheduler, hooks: SnLinkHooks) {
+  constructor(c: Readonly<DeviceConfig>, address: string, platform: Platform, scheduler: Scheduler, hooks: SnLinkHooks, parts?: SnLinkParts) {
     this.#hooks = hooks;
     this.#scheduler = scheduler;
     const will = stateWill(c as DeviceConfig);
@@ -59,14 +63,14 @@ export class SnLinkClient {
       clientId: c.deviceId,
       keepAlive: c.mqtt.keepAliveS,
       cleanSession: false,
-      will: { topic: will.topic, payload: will.payload as Uint8Array, qos: 1, retain: true },
-      gateways: [{ address, port: c.mqtt.port }],
+      will: new SnWill({ topic: will.topic, payload: will.payload as Uint8Array, qos: 1, retain: true }),
+      gateway: { address, port: c.mqtt.port },
       socket: { io: platform.io.UDP },
       scheduler,
       storage: platform.storage,
       namespace: "xsmqttsn",
-      random: () => platform.crypto.randomFill(new Uint8Array(1))[0] / 256,
       onEvent: (e) => this.#event(e),
+      ...parts,
     });
     this.sn.connect();
   }

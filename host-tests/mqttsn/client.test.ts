@@ -12,6 +12,7 @@ import type { UdpConstructor } from "../../modules/platform/io";
 import { Scheduler } from "../../modules/scheduler/scheduler";
 import { SimNetwork, type SimUdpSocket } from "../../sim/udp-network";
 import { VirtualClock } from "../../sim/virtual-clock";
+import { snParts } from "../../modules/mqttsn/parts";
 import { F } from "./helpers";
 
 class LogStore implements KeyValueStore {
@@ -47,9 +48,11 @@ function setup(options: { store?: LogStore; log?: string[]; onEvent?: (e: SnEven
   const got: any[] = [];
   let peer = { address: "", port: 0 };
   const events: any[] = [];
+  const p = snParts();
   const client = new MqttSnClient({
     clientId: "bind1",
-    gateways: [{ address: "10.0.0.1", port: 1884 }],
+    gateway: { address: "10.0.0.1", port: 1884 },
+    ...p,
     retryMs: 1000,
     maxRetries: 2,
     keepAlive: 30,
@@ -76,7 +79,7 @@ function setup(options: { store?: LogStore; log?: string[]; onEvent?: (e: SnEven
     return out;
   };
   const reply = (m: MqttSnMessage) => gw.write(encode(m), peer.address, peer.port);
-  return { clock, net, scheduler, client, gw, receive, reply, events, log };
+  return { clock, net, scheduler, client, p, gw, receive, reply, events, log };
 }
 
 describe("MqttSnClient: the binding", () => {
@@ -123,7 +126,7 @@ describe("MqttSnClient: the binding", () => {
     a.receive();
     a.reply({ type: 0x05, returnCode: 0 });
     a.clock.advance(10);
-    a.client.sleep(600);
+    a.client.run((s, now) => a.p.sleep.sleep(s, 600, now));
     a.clock.advance(10);
     expect(a.receive()).toEqual([{ type: 0x18, duration: 600 }]);
     a.reply({ type: 0x18, duration: undefined });
@@ -132,14 +135,14 @@ describe("MqttSnClient: the binding", () => {
     a.client.close();
     const b = setup({ store });
     expect(b.client.state).toBe(ASLEEP);
-    b.client.wake();
+    b.client.run((s, now) => b.p.sleep.wake(s, now));
     b.clock.advance(10);
     expect(b.receive()).toEqual([{ type: 0x16, clientId: "bind1" }]);
   });
 
   it("broadcasts go to the configured broadcast address (SEARCHGW)", () => {
     const t = setup();
-    t.client.search();
+    t.client.run((s, now) => t.p.discovery.search(s, now));
     t.clock.advance(5100);
     expect(t.receive()).toEqual([{ type: 0x01, radius: 1 }]);
   });

@@ -109,7 +109,7 @@ describeWithPeer("mosquitto", "our gateway and sleeping clients", () => {
     const clientPort = await freePort();
     const { gateway, port } = await startGateway({ broker: url, advertise: 1, broadcast: { address: "127.0.0.1", port: clientPort }, gwId: 9 });
     const c = makeClient({ clientId: "adv-client", gateways: [], advertiseMisses: 2, keepAlive: 30, socket: { io: UDP as never, port: clientPort } });
-    c.client.search(); // no broadcast address: the SEARCHGW goes nowhere; the ADVERTISE finds the gateway
+    c.search(); // no broadcast address: the SEARCHGW goes nowhere; the ADVERTISE finds the gateway
     const g = await c.next("gateway", 3000);
     expect([g.gwId, g.port]).toEqual([9, port]);
     const connected = await c.next("connected", 3000);

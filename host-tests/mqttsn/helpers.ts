@@ -4,6 +4,8 @@
  */
 import { MqttSnCodecError, decode, encode, type MqttSnMessage } from "../../modules/mqttsn/codec";
 import { MqttSnSession, type MqttSnSessionOptions, type SnDatagram, type SnEvent, type StoreOp } from "../../modules/mqttsn/session";
+import { snParts, type SnParts, type SnPartsOptions } from "../../modules/mqttsn/parts";
+import type { SnGatewayAddress } from "../../modules/mqttsn/session";
 
 export const GW = { address: "10.0.0.1", port: 1884 };
 export const GW2 = { address: "10.0.0.2", port: 1884 };
@@ -15,17 +17,29 @@ export interface Sent {
   to: SnDatagram;
 }
 
-/** A session under test with its output collected, and the gateway's messages fed in. */
+/**
+ * The session's options with the parts' options flat, as the tests write them: `gateways` (the
+ * first is the session's gateway, the rest the discovery part's), `will`, `predefined`, the
+ * discovery delays. `lean: true` gives the core with no part at all.
+ */
+export type HarnessOptions = Partial<Omit<MqttSnSessionOptions, "will" | "gateway">> & SnPartsOptions & { gateways?: SnGatewayAddress[]; lean?: boolean };
+
+/** A session under test (every part, unless `lean`) with its output collected, and the gateway's messages fed in. */
 export class Harness {
   s: MqttSnSession;
+  /** The parts (given to the session unless `lean`). */
+  p: SnParts;
   sent: Sent[] = [];
   events: SnEvent[] = [];
   store = new Map<string, ArrayBuffer>();
   ops: StoreOp[] = [];
   now = 1000;
 
-  constructor(options: Partial<MqttSnSessionOptions> = {}, restore?: Map<string, ArrayBuffer>) {
-    this.s = new MqttSnSession({ clientId: "dev1", gateways: [GW], retryMs: 1000, maxRetries: 2, waitMs: 5000, random: () => 0.5, ...options });
+  constructor(options: HarnessOptions = {}, restore?: Map<string, ArrayBuffer>) {
+    const { will, predefined, gateways, searchDelayMs, gwInfoDelayMs, radius, advertiseMisses, random, lean, ...rest } = options;
+    const list = gateways ?? [GW];
+    this.p = snParts({ will, predefined, gateways: list.slice(1), searchDelayMs, gwInfoDelayMs, radius, advertiseMisses, random: random ?? (() => 0.5) });
+    this.s = new MqttSnSession({ clientId: "dev1", gateway: list[0], retryMs: 1000, maxRetries: 2, waitMs: 5000, ...rest, ...(lean ? {} : this.p) });
     if (restore) {
       this.store = new Map(restore);
       this.s.restore([...restore.entries()]);

@@ -4,7 +4,9 @@
  */
 import * as mqtt from "mqtt";
 import { MqttSnClient, type MqttSnClientOptions } from "../../modules/mqttsn/client";
-import type { SnEvent } from "../../modules/mqttsn/session";
+import type { SnEvent, SnGatewayAddress } from "../../modules/mqttsn/session";
+import { snParts, type SnParts, type SnPartsOptions } from "../../modules/mqttsn/parts";
+import type { SnWillMessage } from "../../modules/mqttsn/will";
 import type { UdpConstructor } from "../../modules/platform/io";
 import type { KeyValueStore, StoredValue } from "../../modules/platform/storage";
 import { Scheduler } from "../../modules/scheduler/scheduler";
@@ -14,6 +16,12 @@ import { UDP } from "../../sim/node/udp";
 
 export interface TestClient {
   client: MqttSnClient;
+  /** The client's parts (every one, unless made with `lean`). */
+  p: SnParts;
+  sleep(seconds: number): void;
+  wake(): void;
+  search(): void;
+  updateWill(will: SnWillMessage | undefined): void;
   events: (SnEvent | { type: "error"; reason: string })[];
   scheduler: Scheduler;
   clock: RealClock;
@@ -39,7 +47,12 @@ export class MapStore implements KeyValueStore {
   }
 }
 
-export function makeClient(options: Partial<MqttSnClientOptions> & { clientId: string; io?: UdpConstructor; clock?: RealClock }): TestClient {
+/** The client's options with the parts' flat (as helpers.ts's HarnessOptions): `gateways` (the first is the session's), `will`, `predefined`, discovery delays; `lean`: no part. */
+export type TestClientOptions = Partial<Omit<MqttSnClientOptions, "will" | "gateway">> & SnPartsOptions & { clientId: string; io?: UdpConstructor; clock?: RealClock; gateways?: SnGatewayAddress[]; lean?: boolean };
+
+export function makeClient(options: TestClientOptions): TestClient {
+  const { will, predefined, gateways = [], searchDelayMs = 200, gwInfoDelayMs = 200, radius, advertiseMisses, random, lean, ...rest } = options;
+  const p = snParts({ will, predefined, gateways: gateways.slice(1), searchDelayMs, gwInfoDelayMs, radius, advertiseMisses, random });
   const clock = options.clock ?? new RealClock({ unref: true });
   const scheduler = new Scheduler({ clock, onError: (e, job) => console.error(`job ${job.name}:`, e) });
   const events: TestClient["events"] = [];
@@ -48,9 +61,9 @@ export function makeClient(options: Partial<MqttSnClientOptions> & { clientId: s
     retryMs: 300,
     maxRetries: 5,
     waitMs: 2000,
-    searchDelayMs: 200,
-    gwInfoDelayMs: 200,
-    ...options,
+    gateway: gateways[0],
+    ...rest,
+    ...(lean ? {} : p),
     socket: options.socket ?? { io: options.io ?? (UDP as unknown as UdpConstructor) },
     scheduler,
     onEvent(e) {
@@ -67,6 +80,11 @@ export function makeClient(options: Partial<MqttSnClientOptions> & { clientId: s
   });
   return {
     client,
+    p,
+    sleep: (seconds) => client.run((s, now) => p.sleep.sleep(s, seconds, now)),
+    wake: () => client.run((s, now) => p.sleep.wake(s, now)),
+    search: () => client.run((s, now) => p.discovery.search(s, now)),
+    updateWill: (w) => client.run((s, now) => p.will.updateWill(s, w, now)),
     events,
     scheduler,
     clock,

@@ -120,7 +120,7 @@ describeWithPeer("mosquitto", "MQTT-SN client <-> gateway <-> mosquitto", () => 
     const a = client("will-upd", { keepAlive: 1, will: { topic: "upd/old", payload: "old" } });
     a.client.connect();
     await a.next("connected");
-    a.client.updateWill({ topic: "upd/new", payload: "new", qos: 1 });
+    a.updateWill({ topic: "upd/new", payload: "new", qos: 1 });
     await until(() => a.count("will-updated") === 2, 5000, "both will updates acknowledged");
     a.close();
     await until(() => sub.got.length === 1, 5000, "the will");
@@ -135,7 +135,7 @@ describeWithPeer("mosquitto", "MQTT-SN client <-> gateway <-> mosquitto", () => 
     await c.next("connected");
     c.client.subscribe("sleep/#", 1);
     await c.next("subscribed");
-    c.client.sleep(30);
+    c.sleep(30);
     await c.next("asleep");
     expect(c.client.state).toBe(ASLEEP);
     const pub = mqtt.connect(url);
@@ -143,7 +143,7 @@ describeWithPeer("mosquitto", "MQTT-SN client <-> gateway <-> mosquitto", () => 
     for (let i = 0; i < 12; i++) await pub.publishAsync("sleep/" + (i % 3), "m" + i, { qos: (i % 2) as 0 | 1 });
     await new Promise((r) => setTimeout(r, 300));
     expect(c.count("message")).toBe(0);
-    c.client.wake();
+    c.wake();
     await c.next("asleep");
     const got = c.events.filter((e) => e.type === "message").map((e: any) => Buffer.from(e.payload).toString());
     expect(got).toEqual(Array.from({ length: 12 }, (_, i) => "m" + i));
@@ -161,7 +161,7 @@ describeWithPeer("mosquitto", "MQTT-SN client <-> gateway <-> mosquitto", () => 
     await c.next("connected");
     c.client.subscribe("rc/x", 1);
     await c.next("subscribed");
-    c.client.sleep(30);
+    c.sleep(30);
     await c.next("asleep");
     const pub = mqtt.connect(url);
     await new Promise((r) => pub.once("connect", r));

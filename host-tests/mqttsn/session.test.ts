@@ -5,6 +5,8 @@
  */
 import { ACTIVE, ASLEEP, AWAKE, CONNECTING, DISCONNECTED, MqttSnSession, SEARCHING } from "../../modules/mqttsn/session";
 import { shortTopicId } from "../../modules/mqttsn/codec";
+import { SnTopicIds } from "../../modules/mqttsn/topic-ids";
+import { SnWill } from "../../modules/mqttsn/will";
 import { F, GW, GW2, Harness, text, types } from "./helpers";
 
 describe("§6.2 connection setup", () => {
@@ -188,7 +190,7 @@ describe("§6.5-§6.8 publishing", () => {
     const id = h.s.publish("p", "1", 1, false, h.now);
     h.drain();
     h.gw({ type: 0x0d, topicId: 7, msgId: id, returnCode: 2 });
-    expect(h.eventsOf("publish-failed")).toEqual([{ type: "publish-failed", msgId: id, topic: "p", reason: "PUBACK return code 2" }]);
+    expect(h.eventsOf("publish-failed")).toEqual([{ type: "publish-failed", msgId: id, topic: "p", reason: "PUBACK 2" }]);
     expect(h.s.outbox.count).toBe(0);
   });
 
@@ -294,14 +296,14 @@ describe("§6.9, §6.10 subscriptions and the gateway's publications", () => {
 describe("§6.4 will updates, §6.11 keep-alive, §6.12 disconnect", () => {
   it("WILLTOPICUPD and WILLMSGUPD, each acknowledged; no will: the empty WILLTOPICUPD", () => {
     const h = new Harness().connected();
-    const a = h.call((s, now) => s.updateWill({ topic: "w/t", payload: "bye", qos: 1 }, now));
+    const a = h.call((s, now) => h.p.will.updateWill(s, { topic: "w/t", payload: "bye", qos: 1 }, now));
     expect(a).toEqual([{ type: 0x1a, ...F, qos: 1, willTopic: "w/t" }]);
     const b = h.gw({ type: 0x1b, returnCode: 0 });
     expect(types(b)).toEqual([0x1c]);
     expect(text(b[0].willMsg)).toBe("bye");
     h.gw({ type: 0x1d, returnCode: 0 });
     expect(h.eventsOf("will-updated").length).toBe(2);
-    expect(h.call((s, now) => s.updateWill(undefined, now))).toEqual([{ type: 0x1a, ...F, willTopic: "" }]);
+    expect(h.call((s, now) => h.p.will.updateWill(s, undefined, now))).toEqual([{ type: 0x1a, ...F, willTopic: "" }]);
   });
 
   it("PINGREQ when nothing went out for the keep-alive period; window from half of it", () => {
@@ -341,7 +343,7 @@ describe("§6.4 will updates, §6.11 keep-alive, §6.12 disconnect", () => {
 describe("§6.14 sleeping client", () => {
   function asleep(h: Harness, seconds = 60): Harness {
     h.connected();
-    expect(h.call((s, now) => s.sleep(seconds, now))).toEqual([{ type: 0x18, duration: seconds }]);
+    expect(h.call((s, now) => h.p.sleep.sleep(s, seconds, now))).toEqual([{ type: 0x18, duration: seconds }]);
     h.gw({ type: 0x18, duration: undefined });
     return h;
   }
@@ -356,7 +358,7 @@ describe("§6.14 sleeping client", () => {
 
   it("awake: PINGREQ with the ClientId; buffered messages come, each answered; PINGRESP: asleep again", () => {
     const h = asleep(new Harness());
-    expect(h.call((s, now) => s.wake(now))).toEqual([{ type: 0x16, clientId: "dev1" }]);
+    expect(h.call((s, now) => h.p.sleep.wake(s, now))).toEqual([{ type: 0x16, clientId: "dev1" }]);
     expect(h.s.state).toBe(AWAKE);
     expect(h.gw({ type: 0x0a, topicId: 3, msgId: 1, topicName: "cmd" })).toEqual([{ type: 0x0b, topicId: 3, msgId: 1, returnCode: 0 }]);
     expect(h.gw({ type: 0x0c, ...F, qos: 1, topicId: 3, msgId: 2, data: new Uint8Array([0x61]) })).toEqual([{ type: 0x0d, topicId: 3, msgId: 2, returnCode: 0 }]);
@@ -367,7 +369,7 @@ describe("§6.14 sleeping client", () => {
 
   it("while awake, every message but PINGRESP restarts Tretry; the PINGREQ is retransmitted, then back to sleep", () => {
     const h = asleep(new Harness());
-    h.call((s, now) => s.wake(now));
+    h.call((s, now) => h.p.sleep.wake(s, now));
     h.advance(900);
     h.gw({ type: 0x0c, ...F, topicIdType: 2, topicId: shortTopicId("ab"), msgId: 0, data: new Uint8Array(0) });
     expect(h.advance(999)).toEqual([]); // restarted at 900
@@ -379,7 +381,7 @@ describe("§6.14 sleeping client", () => {
 
   it("a new Duration while asleep (DISCONNECT again)", () => {
     const h = asleep(new Harness());
-    expect(h.call((s, now) => s.sleep(120, now))).toEqual([{ type: 0x18, duration: 120 }]);
+    expect(h.call((s, now) => h.p.sleep.sleep(s, 120, now))).toEqual([{ type: 0x18, duration: 120 }]);
     h.gw({ type: 0x18, duration: undefined });
     expect(h.eventsOf("asleep").pop()).toEqual({ type: "asleep", duration: 120 });
   });
@@ -396,7 +398,7 @@ describe("§6.14 sleeping client", () => {
     const h = new Harness({ predefined: { p: 1 } }).connected();
     const id = h.s.publish("p", "x", 1, false, h.now);
     h.drain();
-    expect(h.call((s, now) => s.sleep(30, now))).toEqual([]);
+    expect(h.call((s, now) => h.p.sleep.sleep(s, 30, now))).toEqual([]);
     expect(h.gw({ type: 0x0d, topicId: 1, msgId: id, returnCode: 0 })).toEqual([{ type: 0x18, duration: 30 }]);
   });
 });
@@ -408,16 +410,16 @@ describe("persistence across deep sleep and reboot", () => {
     h.gw({ type: 0x0b, topicId: 0x21, msgId: reg[0].msgId, returnCode: 0 });
     const id1 = h.sent[h.sent.length - 1].m.msgId;
     h.gw({ type: 0x0d, topicId: 0x21, msgId: id1, returnCode: 0 });
-    h.call((s, now) => s.sleep(300, now));
+    h.call((s, now) => h.p.sleep.sleep(s, 300, now));
     h.gw({ type: 0x18, duration: undefined });
     h.s.publish("a/b", "while asleep", 1, false, h.now);
     h.drain();
     // "reboot": a new session from the store
     const r = new Harness({ cleanSession: false, predefined: { p: 1 }, gateways: [] }, h.store);
     expect(r.s.state).toBe(ASLEEP);
-    expect(r.s.gateway).toEqual({ address: GW.address, port: GW.port, gwId: -1 });
+    expect([r.s.gw!.address, r.s.gw!.port, r.s.gw!.gwId]).toEqual([GW.address, GW.port, -1]);
     expect(r.s.outbox.count).toBe(1);
-    expect(r.call((s, now) => s.wake(now))).toEqual([{ type: 0x16, clientId: "dev1" }]);
+    expect(r.call((s, now) => r.p.sleep.wake(s, now))).toEqual([{ type: 0x16, clientId: "dev1" }]);
     r.gw({ type: 0x17 });
     // reconnect: the stored id of a/b is used, the message goes without REGISTER, DUP set
     r.call((s, now) => s.connect(now));
@@ -456,7 +458,7 @@ describe("§6.1 gateway discovery", () => {
 
   it("no answer: SEARCHGW again at exponentially growing intervals", () => {
     const h = new Harness({ gateways: [], searchDelayMs: 1000, random: () => 0, waitMs: 60000 });
-    h.call((s, now) => s.search(now));
+    h.call((s, now) => h.p.discovery.search(s, now));
     const t0 = h.now;
     const times: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -468,14 +470,14 @@ describe("§6.1 gateway discovery", () => {
 
   it("another client's identical SEARCHGW during the delay stands for ours", () => {
     const h = new Harness({ gateways: [], searchDelayMs: 4000, random: () => 0.5 });
-    h.call((s, now) => s.search(now));
+    h.call((s, now) => h.p.discovery.search(s, now));
     h.gw({ type: 0x01, radius: 1 }, { address: "10.0.0.9", port: 1884 });
     expect(h.advance(3999)).toEqual([]);
   });
 
   it("a GWINFO from another client carries the gateway's address (GwAdd: IPv4 + port)", () => {
     const h = new Harness({ gateways: [] });
-    h.call((s, now) => s.search(now));
+    h.call((s, now) => h.p.discovery.search(s, now));
     const out = h.gw({ type: 0x02, gwId: 9, gwAdd: new Uint8Array([10, 0, 0, 2, 0x07, 0x5c]) }, { address: "10.0.0.9", port: 1884 });
     expect(types(out)).toEqual([0x04]);
     expect([h.sent[0].to.address, h.sent[0].to.port]).toEqual(["10.0.0.2", 1884]);
@@ -587,8 +589,8 @@ describe("bad input at the client: dropped or answered as the spec says, nothing
   it("a session refuses bad options", () => {
     expect(() => new MqttSnSession({ clientId: "" })).toThrow(TypeError);
     expect(() => new MqttSnSession({ clientId: "x".repeat(24) })).toThrow(TypeError);
-    expect(() => new MqttSnSession({ clientId: "a", predefined: { t: 0 } })).toThrow(TypeError);
-    expect(() => new MqttSnSession({ clientId: "a", will: { topic: "a/#", payload: "" } })).toThrow(TypeError);
+    expect(() => new SnTopicIds({ t: 0 })).toThrow(TypeError);
+    expect(() => new SnWill({ topic: "a/#", payload: "" })).toThrow(TypeError);
   });
 });
 
@@ -614,5 +616,60 @@ describe("§6.12 a DISCONNECT in answer to CONNECT", () => {
     const out = h.gw({ type: 0x18, duration: undefined });
     expect(types(out)).toEqual([0x04]);
     expect(h.sent[h.sent.length - 1].to.address).toBe(GW2.address);
+  });
+});
+
+describe("the lean core: a session given no part", () => {
+  it("connects, registers, publishes at QoS 0 and 1, subscribes by name and receives; a CONNECT has no Will flag", () => {
+    const h = new Harness({ lean: true });
+    expect(h.call((s, now) => s.connect(now))).toEqual([{ type: 0x04, ...F, cleanSession: true, protocolId: 1, duration: 60, clientId: "dev1" }]);
+    h.gw({ type: 0x05, returnCode: 0 });
+    const id = h.s.publish("dev1/tele", "1", 1, false, h.now);
+    const reg = h.drain();
+    expect(types(reg)).toEqual([0x0a]);
+    const pub = h.gw({ type: 0x0b, topicId: 0x21, msgId: reg[0].msgId, returnCode: 0 });
+    expect(pub).toEqual([{ type: 0x0c, ...F, qos: 1, topicId: 0x21, msgId: id, data: pub[0].data }]);
+    h.gw({ type: 0x0d, topicId: 0x21, msgId: id, returnCode: 0 });
+    expect(h.eventsOf("published")).toEqual([{ type: "published", msgId: id }]);
+    h.s.publish("dev1/tele", "2", 0, false, h.now);
+    expect(types(h.drain())).toEqual([0x0c]);
+    const sub = h.call((s, now) => s.subscribe("dev1/cmd/#", 1, now));
+    h.gw({ type: 0x13, ...F, qos: 1, topicId: 0, msgId: sub[0].msgId, returnCode: 0 });
+    h.gw({ type: 0x0a, topicId: 0x40, msgId: 5, topicName: "dev1/cmd/x" });
+    expect(h.gw({ type: 0x0c, ...F, qos: 1, topicId: 0x40, msgId: 6, data: new Uint8Array([0x31]) })).toEqual([{ type: 0x0d, topicId: 0x40, msgId: 6, returnCode: 0 }]);
+    expect(h.eventsOf("message").map((e) => e.topic)).toEqual(["dev1/cmd/x"]);
+    // nothing went to the store but the outbox's records
+    expect([...h.store.keys()]).toEqual([]);
+  });
+
+  it("refuses what needs a part: QoS 2 and QoS −1 (publish and subscribe), nothing changed", () => {
+    const h = new Harness({ lean: true, predefined: { p: 7 } }).connected();
+    expect(() => h.s.publish("p", "x", 2, false, h.now)).toThrow(TypeError);
+    expect(() => h.s.publish("p", "x", -1, false, h.now)).toThrow(TypeError);
+    expect(() => h.s.subscribe("a", 2, h.now)).toThrow(TypeError);
+    expect(h.s.outbox.count).toBe(0);
+    expect(h.drain()).toEqual([]);
+  });
+
+  it("drops what needs a part: a will request, ADVERTISE, a QoS 2 PUBLISH; a pre-defined or short id is unknown (§6.10)", () => {
+    const h = new Harness({ lean: true });
+    h.call((s, now) => s.connect(now));
+    expect(h.gw({ type: 0x06 })).toEqual([]);
+    h.gw({ type: 0x05, returnCode: 0 });
+    expect(h.gw({ type: 0x00, gwId: 1, duration: 10 })).toEqual([]);
+    expect(h.gw({ type: 0x0c, ...F, qos: 1, topicIdType: 1, topicId: 7, msgId: 3, data: new Uint8Array(1) })).toEqual([{ type: 0x0d, topicId: 7, msgId: 3, returnCode: 2 }]);
+    h.gw({ type: 0x0a, topicId: 9, msgId: 4, topicName: "q" });
+    expect(h.gw({ type: 0x0c, ...F, qos: 2, topicId: 9, msgId: 5, data: new Uint8Array(1) })).toEqual([]);
+    expect(h.eventsOf("message")).toEqual([]);
+    expect(h.eventsOf("dropped").length).toBe(4);
+  });
+
+  it("no reply after Nretry: CONNECT to the same gateway again (no other is known)", () => {
+    const h = new Harness({ lean: true }).connected();
+    h.s.publish("t", "x", 1, false, h.now);
+    h.drain();
+    expect(types(h.advance(3000))).toEqual([0x0a, 0x0a, 0x04]);
+    expect(h.sent[h.sent.length - 1].to.address).toBe(GW.address);
+    expect(h.eventsOf("disconnected")).toEqual([{ type: "disconnected", reason: "no reply" }]);
   });
 });

@@ -391,26 +391,5 @@ export function encode(message: MqttSnMessage): Uint8Array {
   return out;
 }
 
-/** A short topic name (§6.7: exactly two octets) as the TopicId field carries it, or -1 when `name` is not two octets. */
-export function shortTopicId(name: string): number {
-  const b = new Uint8Array(4);
-  let n: number;
-  try {
-    n = utf8Length(name);
-  } catch {
-    return -1;
-  }
-  if (n !== 2) return -1;
-  encodeUtf8(name, b, 0);
-  return (b[0] << 8) | b[1];
-}
-
-/** The short topic name a TopicId field carries (§6.7), or undefined when its two octets are not UTF-8 text. */
-export function shortTopicName(topicId: number): string | undefined {
-  try {
-    const s = decodeUtf8(new Uint8Array([topicId >> 8, topicId & 0xff]));
-    return s.indexOf("\u0000") < 0 ? s : undefined;
-  } catch {
-    return undefined;
-  }
-}
+/** Short topic names (§6.7) live with the session's topics part; the codec's users find them here too. */
+export { shortTopicId, shortTopicName } from "./short-topics";

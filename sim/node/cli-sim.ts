@@ -33,6 +33,7 @@ import { TLS } from "./tls";
 import { UDP } from "./udp";
 import { indoorDay } from "../scenarios";
 import { MqttSnGateway } from "./mqttsn-gateway";
+import { SnQos2 } from "../../modules/mqttsn/qos2";
 import { StatusLine, type StatusCounts } from "./status";
 import { VirtualClock } from "../virtual-clock";
 
@@ -492,6 +493,8 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
           tls: options.tls,
           // QoS 2 has no configuration key (telemetry.qos is 0 or 1): it alone stays an override.
           // --readings N: the device takes exactly N readings, then waits for their acknowledgements.
+          // MQTT-SN: QoS 2 needs the session's QoS 2 part, which the firmware does not carry (src/mqttsn-link.ts).
+          mqttsnParts: options.qos === 2 ? () => ({ qos2: new SnQos2() }) : undefined,
           overrides: { qos: options.qos === 2 ? 2 : undefined, format: options.format, homeAssistant: options.homeAssistant, coapServer: coapPorts[i] !== undefined, maxReadings: options.readings },
           onReading: (reading: Reading) => {
             const time = reading.time === reading.time ? new Date(reading.time).toISOString() : undefined;

@@ -1,0 +1,79 @@
+/*
+ * SnQos2: QoS 2 both ways, MQTT-SN 1.2 §6.6 (as MQTT's QoS 2), a part the session is given
+ * (`qos2: new SnQos2()`):
+ * - out: PUBLISH, PUBREC (the outbox entry's state 2 is stored: only PUBREL-PUBCOMP is left,
+ *   the payload is dropped), PUBREL until PUBCOMP; a PUBREC again (our PUBREL was lost):
+ *   PUBREL again;
+ * - in: delivered once, however often the gateway sends it: the MsgId is stored ("in") before
+ *   the "message" event and released by PUBREL (PUBCOMP); at most 16 open, more are dropped
+ *   (the gateway sends them again).
+ * A session without it refuses QoS 2 (publish, subscribe) and drops a QoS 2 PUBLISH.
+ */
+import type { OutboxEntry } from "./outbox";
+import { frame, type MqttSnSession } from "./session";
+
+export class SnQos2 {
+  /** Inbound MsgIds: PUBREC sent, PUBREL not yet received. */
+  readonly open: number[] = [];
+
+  /** @internal PUBREL (§5.4.14) for the entry in state 2, as the open exchange (PUBCOMP ends it). */
+  release(s: MqttSnSession, e: OutboxEntry, now: number): void {
+    s.exchange(frame(0x10, -1, e.msgId, -1, -1), 0x0e, e.msgId, now, undefined, e);
+  }
+
+  /** @internal PUBREC for the entry sent: state 2 stored, then PUBREL. */
+  received(s: MqttSnSession, e: OutboxEntry, now: number): void {
+    s.outbox.released(e);
+    this.release(s, e, now);
+  }
+
+  /** @internal PUBREC (0x0F) that no exchange awaits, PUBREL (0x10) from the gateway. */
+  receive(s: MqttSnSession, t: number, mid: number, now: number): void {
+    if (t === 0x0f) {
+      const e = s.outbox.get(mid);
+      if (e && e.state === 2) s.out(frame(0x10, -1, mid, -1, -1), now);
+      else s.drop("unexpected PUBREC");
+      return;
+    }
+    const k = this.open.indexOf(mid);
+    if (k >= 0) {
+      this.open.splice(k, 1);
+      this.save(s);
+    }
+    s.out(frame(0x0e, -1, mid, -1, -1), now);
+  }
+
+  /** @internal an inbound QoS 2 PUBLISH: delivered unless its MsgId is open; PUBREC. */
+  inbound(s: MqttSnSession, topic: string, f: number, mid: number, data: Uint8Array, now: number): void {
+    if (this.open.indexOf(mid) < 0) {
+      if (this.open.length >= 16) return s.drop("16 QoS 2 unreleased");
+      this.open.push(mid);
+      this.save(s);
+      s.deliver(topic, data, f);
+    }
+    s.out(frame(0x0f, -1, mid, -1, -1), now);
+  }
+
+  /** @internal a clean session: no QoS 2 state carries over (§6.3). */
+  clear(s: MqttSnSession): void {
+    if (!this.open.length) return;
+    this.open.length = 0;
+    this.save(s);
+  }
+
+  /** @internal */
+  restore(key: string, b: Uint8Array): boolean {
+    if (key !== "in") return false;
+    for (let i = 0; i + 1 < b.length; i += 2) this.open.push((b[i] << 8) | b[i + 1]);
+    return true;
+  }
+
+  private save(s: MqttSnSession): void {
+    const b = new Uint8Array(this.open.length * 2);
+    for (let i = 0; i < this.open.length; i++) {
+      b[2 * i] = this.open[i] >> 8;
+      b[2 * i + 1] = this.open[i] & 0xff;
+    }
+    s.st.push({ key: "in", value: b.buffer });
+  }
+}

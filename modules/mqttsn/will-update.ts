@@ -1,0 +1,30 @@
+/*
+ * SnWillUpdates: the will part (./will.ts) with its updates while connected, MQTT-SN 1.2 §6.4:
+ * `updateWill(session, will, now)` sends WILLTOPICUPD, then WILLMSGUPD, each acknowledged
+ * (WILLTOPICRESP, WILLMSGRESP: a "will-updated" event with the return code); no will: the
+ * empty WILLTOPICUPD, which deletes it. Not connected: the next CONNECT carries the new will.
+ */
+import { ACTIVE, OP_PART, bad, type MqttSnSession, type SnOp, type SnOpPart } from "./session";
+import { SnWill, checkWill, type SnWillMessage } from "./will";
+
+export class SnWillUpdates extends SnWill implements SnOpPart {
+  /** Replaces the will (§6.4); throws, nothing changed, when it is not one or the session's queue is full. */
+  updateWill(s: MqttSnSession, will: SnWillMessage | undefined, now: number): void {
+    checkWill(will);
+    if (s.state === ACTIVE && s.ops.length + 2 > (s.o.maxQueued ?? 16)) throw bad("queue full");
+    this.will = will;
+    if (s.state !== ACTIVE) return;
+    s.queue(OP_PART, "", 0x1a, undefined, false, now, this);
+    if (will) s.queue(OP_PART, "", 0x1c, undefined, false, now, this);
+  }
+
+  /** @internal the session sends the queued WILLTOPICUPD (0x1A) or WILLMSGUPD (0x1C); the reply is the next MsgType. */
+  send(s: MqttSnSession, op: SnOp, now: number): void {
+    s.exchange(this.message(op.qos), op.qos + 1, 0, now, op, undefined);
+  }
+
+  /** @internal WILLTOPICRESP / WILLMSGRESP. */
+  reply(s: MqttSnSession, _op: SnOp, _t: number, rc: number): void {
+    s.emit({ type: "will-updated", returnCode: rc });
+  }
+}
