@@ -140,14 +140,15 @@ export type MessageHandler = ((this: MqttClient, message: MqttMessage) => void) 
  * options given), plus what the client needs.
  */
 interface SubscriptionRecord extends Subscription {
-  options: ClientSubscribeOptions;
-  /** Messages matching this filter also go here. */
-  onMessage: MessageHandler | undefined;
   acknowledged: boolean;
-  /** For matching: the filter without a $share/<group>/ prefix. */
-  match: string;
+  /** Messages matching this filter also go here (only when given). */
+  onMessage?: MessageHandler;
+  /** The 5.0 Subscription Identifier and User Properties (only when given). */
+  properties?: ClientSubscribeOptions;
+  /** For matching, the filter without its $share/<group>/ prefix (only for a shared one). */
+  match?: string;
   /** The app's callback of a subscription made while disconnected, until it is sent. */
-  callback: SubscribeCallback | undefined;
+  callback?: SubscribeCallback;
 }
 
 /** What the client hands the session as a SUBSCRIBE's token: the record and the app's callback. */
@@ -190,43 +191,45 @@ function err(code: MqttErrorCode, text: string, cause?: unknown): MqttError {
   return new MqttError(code, "MqttClient: " + text, undefined, undefined, cause);
 }
 
+/** Bits of MqttClient.flags. */
+const enum Flag {
+  /** end() was called. */
+  Ended = 1,
+  /** Reconnection stopped for good. */
+  GaveUp = 2,
+  /** The job waits to reconnect (not on the session's deadline). */
+  Waiting = 4,
+  /** A socket is open and its first onWritable (the connection made) has not come. */
+  Connecting = 8,
+  /** flush() is running (an app callback called back into the client). */
+  Flushing = 16,
+}
+
 export class MqttClient {
-  // Every field is assigned in the constructor (`declare`: class field initializers cost XS bytecode).
-  /** The app's options (socket, callbacks and the session's options), read where used. */
-  declare readonly options: MqttClientOptions;
+  // Fields are assigned in the constructor (`declare`: class field initializers cost XS
+  // bytecode); those marked "made with" exist only from their first use (a connected client
+  // that never lost its connection has no back-off and no last error: fewer slots).
   declare readonly session: MqttSession;
   /** @internal The current socket, if any. */
   declare socket: TcpSocket | undefined;
-  /** The one scheduler job (made with the first deadline). */
-  /** @internal */
-  declare job: Job | undefined;
-  /** The back-off of the current series of failures: made with its first, kept through connections shorter than stableAfterMs. */
-  /** @internal */
-  declare backoff: Backoff | undefined;
-  /** Bytes the socket did not take yet: made with the first, dropped when it empties. */
-  /** @internal */
+  /** @internal Bytes the socket did not take yet: made with the first, dropped when it empties. */
   declare queue: Uint8Array[] | undefined;
   /** @internal */
-  declare queuedBytes: number;
-  /** @internal */
   declare writable: number;
-  /** The job waits to reconnect (not on the session's deadline). */
   /** @internal */
-  declare waiting: boolean;
-  /** @internal */
-  declare ended: boolean;
-  /** @internal */
-  declare gaveUp: boolean;
-  /** @internal */
-  declare connecting: boolean;
-  /** flush() is running (an app callback called back into the client). */
-  /** @internal */
-  declare flushing: boolean;
-  /** @internal */
-  declare lastError: MqttError | undefined;
-  /** Subscriptions remembered for resubscription, in the order made. */
-  /** @internal */
+  declare queuedBytes: number;
+  /** @internal Flag bits. */
+  declare flags: number;
+  /** The app's options (socket, callbacks and the session's options), read where used. */
+  declare readonly options: MqttClientOptions;
+  /** @internal Subscriptions remembered for resubscription, in the order made. */
   declare subscriptions: SubscriptionRecord[];
+  /** @internal The one scheduler job: made with the first deadline. */
+  declare job: Job | undefined;
+  /** @internal The back-off of the current series of failures: made with its first, kept through connections shorter than stableAfterMs. */
+  declare backoff: Backoff | undefined;
+  /** @internal The last error of a series, for onGiveUp: made with the first (only when the series has a deadline). */
+  declare lastError: MqttError | undefined;
 
   constructor(options: MqttClientOptions) {
     const o = options;
@@ -236,11 +239,9 @@ export class MqttClient {
     if (o.reconnect) new Backoff(o.reconnect, Math.random); // checks the options now (RangeError)
     // The most used fields first: XS finds an own property by walking the object's list.
     this.session = undefined as unknown as MqttSession;
-    this.socket = this.queue = this.job = undefined;
-    this.writable = this.queuedBytes = 0;
-    this.flushing = this.ended = this.waiting = this.gaveUp = this.connecting = false;
+    this.socket = this.queue = undefined;
+    this.writable = this.queuedBytes = this.flags = 0;
     this.options = o;
-    this.lastError = this.backoff = undefined;
     this.subscriptions = [];
     const ob = o.outbox;
     const outbox = new MqttOutbox({
@@ -257,7 +258,7 @@ export class MqttClient {
 
   /** Throws "ended" once end() was called. */
   private live(): void {
-    if (this.ended) throw err("ended", "ended");
+    if (this.flags & Flag.Ended) throw err("ended", "ended");
   }
 
   /** True while the session is connected (CONNACK received). */
@@ -274,8 +275,8 @@ export class MqttClient {
   connect(): void {
     this.live();
     if (this.socket) return;
-    if (this.gaveUp) this.backoff = undefined; // the app starts a new series
-    this.gaveUp = this.waiting = false;
+    if (this.flags & Flag.GaveUp) this.backoff = undefined; // the app starts a new series
+    this.flags &= ~(Flag.GaveUp | Flag.Waiting);
     open(this);
   }
 
@@ -285,7 +286,7 @@ export class MqttClient {
    * a PreparedTopic (prepareTopic in ./topic.ts). `callback` runs when a QoS 1/2 message is done.
    */
   publish(topic: string | PreparedTopic, payload: Uint8Array | string, options?: PublishOptions, callback?: PublishCallback): number {
-    if (this.ended) throw err("ended", "ended");
+    if (this.flags & Flag.Ended) throw err("ended", "ended");
     const o = this.options;
     if (this.queuedBytes && this.queuedBytes > (o.maxQueuedBytes ?? 16384) && !(options && options.qos)) throw err("busy", this.queuedBytes + " B queued");
     const id = this.session.publish(topic, payload, options, callback, o.scheduler.clock.now());
@@ -314,7 +315,11 @@ export class MqttClient {
     const bad = checkTopicFilter(topicFilter, this.session.version);
     if (bad !== undefined) throw new MqttError("invalid", "subscribe: " + bad.message, 0x8f, bad.statement);
     const shared = parseSharedSubscription(topicFilter);
-    const r: SubscriptionRecord = { topicFilter, qos: o.qos ?? 0, options: o, onMessage, acknowledged: false, match: shared ? shared.topicFilter : topicFilter, callback: undefined };
+    // Only what was given: one object of three slots for the usual filter.
+    const r: SubscriptionRecord = { topicFilter, qos: o.qos ?? 0, acknowledged: false };
+    if (onMessage !== undefined) r.onMessage = onMessage;
+    if (shared) r.match = shared.topicFilter;
+    if (o.subscriptionIdentifier !== undefined || o.userProperties) r.properties = o;
     if (o.noLocal !== undefined) r.noLocal = o.noLocal;
     if (o.retainAsPublished !== undefined) r.retainAsPublished = o.retainAsPublished;
     if (o.retainHandling !== undefined) r.retainHandling = o.retainHandling;
@@ -324,7 +329,7 @@ export class MqttClient {
     while (i < list.length && list[i].topicFilter !== topicFilter) i++;
     list[i] = r;
     if (this.session.connected) sendSubscribe(this, r, callback);
-    else r.callback = callback; // checked now, sent on connection
+    else if (callback) r.callback = callback; // checked now, sent on connection
   }
 
   /** Unsubscribes (and forgets the filters, so they are not sent again on reconnection). */
@@ -342,8 +347,8 @@ export class MqttClient {
    * connected, socket closed, no more reconnection. The outbox stays in the store.
    */
   end(reasonCode = 0): void {
-    if (this.ended) return;
-    this.ended = true;
+    if (this.flags & Flag.Ended) return;
+    this.flags |= Flag.Ended;
     this.job?.cancel();
     this.session.disconnect(reasonCode, undefined, this.options.scheduler.clock.now());
     flush(this);
@@ -365,7 +370,7 @@ export class MqttClient {
 
   /** When the pending reconnection attempt is due, for diagnostics. */
   get reconnectAt(): number | undefined {
-    return this.waiting ? this.job?.deadline : undefined;
+    return this.flags & Flag.Waiting ? this.job?.deadline : undefined;
   }
 
   /** Bytes waiting for the socket. */
@@ -406,8 +411,8 @@ export class MqttClient {
   /** @internal The socket has room (onWritable): the first time, the connection is made. */
   writableEvent(bytes: number): void {
     this.writable = typeof bytes === "number" ? bytes : Infinity;
-    if (this.connecting) {
-      this.connecting = false;
+    if (this.flags & Flag.Connecting) {
+      this.flags &= ~Flag.Connecting;
       this.session.connect(this.options.scheduler.clock.now());
       flush(this);
     } else if (this.queue) drain(this); // the session has nothing new to say: nothing to flush
@@ -435,9 +440,9 @@ export class MqttClient {
 
   /** @internal The job's run: the session's deadline, or the reconnection wait, has come. */
   timeout(now: number): void {
-    if (this.waiting) {
-      this.waiting = false;
-      if (!this.ended && !this.socket) open(this);
+    if (this.flags & Flag.Waiting) {
+      this.flags &= ~Flag.Waiting;
+      if (!(this.flags & Flag.Ended) && !this.socket) open(this);
       return;
     }
     // Placed for a window the session has since moved later (traffic proved the link alive):
@@ -453,7 +458,7 @@ export class MqttClient {
     s.handleTimeout(now);
     flush(this);
     const nl = s.latest;
-    if (nl >= 0 && this.socket && !this.waiting && !this.job!.scheduled) place(this, nl, s.earliest); // the next window
+    if (nl >= 0 && this.socket && !(this.flags & Flag.Waiting) && !this.job!.scheduled) place(this, nl, s.earliest); // the next window
   }
 
 
@@ -480,8 +485,8 @@ function flush(client: MqttClient): void {
   const s = client.session;
   const ev = s.events;
   const tx = s.tx;
-  if (client.flushing || (!tx.length && !ev.length && !s.rearm)) return;
-  client.flushing = true;
+  if (client.flags & Flag.Flushing || (!tx.length && !ev.length && !s.rearm)) return;
+  client.flags |= Flag.Flushing;
   let i = 0;
   for (;;) {
     if (tx.length) {
@@ -493,14 +498,14 @@ function flush(client: MqttClient): void {
     i += 4;
   }
   if (i) ev.length = 0;
-  client.flushing = false;
+  client.flags &= ~Flag.Flushing;
   // The job: placed again only when the session says its deadline may have come nearer
   // (session.rearm); traffic moves it later, which a run in the old window finds out
   // (timeout() places it again), so a publish costs no rescheduling.
   if (!s.rearm) return;
   s.rearm = false;
   const l = s.latest;
-  if (l >= 0 && client.socket && !client.waiting) place(client, l, s.earliest);
+  if (l >= 0 && client.socket && !(client.flags & Flag.Waiting)) place(client, l, s.earliest);
 }
 
 /** Places the job at `latest` with its window from `earliest`. */
@@ -602,7 +607,7 @@ function drain(client: MqttClient): void {
 function connected(client: MqttClient, info: ConnectInfo): void {
   // The series of failures ends when this connection has lasted stableAfterMs (Backoff.next).
   client.backoff?.connected(client.options.scheduler.clock.now());
-  client.lastError = undefined;
+  if (client.lastError) delete client.lastError;
   call(client, client.options.onConnect, info);
   // Resubscription: all when the broker has no session, else those never acknowledged.
   const subs = client.subscriptions;
@@ -611,18 +616,16 @@ function connected(client: MqttClient, info: ConnectInfo): void {
     if (!info.sessionPresent) r.acknowledged = false;
     if (!r.acknowledged) {
       const cb = r.callback;
-      r.callback = undefined;
+      if (cb) delete r.callback;
       sendSubscribe(client, r, cb);
     }
   }
 }
 
 function sendSubscribe(client: MqttClient, r: SubscriptionRecord, callback: SubscribeCallback | undefined): void {
-  const o = r.options;
-  const opts = o.subscriptionIdentifier !== undefined || o.userProperties ? o : undefined;
   const token: SubscribeToken = [r, callback];
   try {
-    client.session.subscribe([r], opts, token, client.options.scheduler.clock.now());
+    client.session.subscribe([r], r.properties, token, client.options.scheduler.clock.now());
   } catch (e) {
     call(client, callback, e, []);
     return;
@@ -636,7 +639,7 @@ function message(client: MqttClient, m: MqttMessage): void {
   for (let i = 0; i < subs.length; i++) {
     const r = subs[i];
     const h = r.onMessage;
-    if (h && topicMatches(r.match, m.topic)) {
+    if (h && topicMatches(r.match ?? r.topicFilter, m.topic)) {
       if (typeof h === "function") call(client, h, m);
       else call(client, h.onMessage, m, undefined, h);
     }
@@ -657,7 +660,7 @@ function error(client: MqttClient, e: MqttError): void {
 function closed(client: MqttClient, e: MqttError | undefined): void {
   closeSocket(client);
   call(client, client.options.onClose, e);
-  if (client.ended || client.gaveUp) return;
+  if (client.flags & (Flag.Ended | Flag.GaveUp)) return;
   if (e && e.code === "connect-refused" && e.reasonCode !== undefined) {
     if ((client.session.v5 ? PERMANENT_5 : PERMANENT_311).indexOf(e.reasonCode) >= 0) {
       giveUp(client, e);
@@ -669,19 +672,19 @@ function closed(client: MqttClient, e: MqttError | undefined): void {
 
 function scheduleReconnect(client: MqttClient): void {
   const r = client.options.reconnect;
-  if (client.ended || client.gaveUp || client.waiting || r === false) return;
+  if (client.flags & (Flag.Ended | Flag.GaveUp | Flag.Waiting) || r === false) return;
   const now = client.options.scheduler.clock.now();
   const delay = (client.backoff || (client.backoff = new Backoff(r ?? {}, client.options.random ?? Math.random, client))).next(now);
   if (delay === undefined) {
     giveUp(client, client.lastError);
     return;
   }
-  client.waiting = true;
+  client.flags |= Flag.Waiting;
   place(client, now + delay, now + delay);
 }
 
 function giveUp(client: MqttClient, e: MqttError | undefined): void {
-  client.gaveUp = true;
+  client.flags |= Flag.GaveUp;
   call(client, client.options.onGiveUp, e);
 }
 
@@ -699,7 +702,7 @@ function closeSocket(client: MqttClient): void {
   if (!sock) return;
   drain(client);
   client.socket = undefined;
-  client.connecting = false;
+  client.flags &= ~Flag.Connecting;
   try {
     sock.close();
   } catch {
@@ -728,5 +731,5 @@ function open(client: MqttClient): void {
     return;
   }
   client.socket = sock;
-  client.connecting = true;
+  client.flags |= Flag.Connecting;
 }

@@ -107,29 +107,25 @@ export class MqttDecoder extends Reader {
     if (v !== 4 && v !== 5) throw new RangeError("MqttDecoder: version 4 or 5");
     const max = options?.maximumPacketSize ?? MAX_PACKET_SIZE;
     if (!(max >= 2)) throw new RangeError("MqttDecoder: maximumPacketSize < 2");
-    // The most used fields first: XS finds an own property by walking the object's list.
+    // The most used fields first: XS finds an own property by walking the object's list. The
+    // others are made when first needed (a packet over several chunks, a topic cached, a codec
+    // given): fewer slots for a connection that only ever sees small packets.
     this.input = undefined;
     this.inPos = this.state = this.pos = this.end = this.header = 0;
     this.buf = undefined as unknown as Uint8Array;
     this.version = v;
     this.error = undefined;
     this.maximumPacketSize = max;
-    this.copyPayload = options?.copyPayload === true;
-    this.properties = options?.properties;
-    this.clientPackets = options?.clientPackets;
-    this.rl = this.lengthBytes = this.filled = 0;
-    this.partial = undefined;
-    // The cache is made with the first Topic Name it keeps: a device that is sent nothing
-    // (most of a telemetry fleet) never pays its ~500 B.
-    this.cache = undefined;
+    if (options?.copyPayload) this.copyPayload = true;
+    if (options?.properties) this.properties = options.properties;
+    if (options?.clientPackets) this.clientPackets = options.clientPackets;
   }
 
   /** Forgets any partial packet, pending input and error (a new Network Connection). */
   override reset(version?: MqttVersion): void {
     this.drained();
-    this.partial = undefined;
+    if (this.partial) this.partial = undefined;
     this.state = 0;
-    this.filled = 0;
     this.error = undefined;
     if (version === 4 || version === 5) this.version = version;
   }

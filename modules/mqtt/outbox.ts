@@ -69,8 +69,8 @@ export class MqttOutbox {
   declare readonly maxMessages: number;
   declare readonly maxBytes: number;
   declare readonly store: OutboxStore | undefined;
-  /** Problems met while loading (corrupt records were dropped and are listed here). */
-  declare readonly loadErrors: string[];
+  /** Problems met while loading, made with the first (corrupt records were dropped and are listed there). */
+  private declare errors: string[] | undefined;
   /** Messages held (both states). */
   declare count: number;
   /** Bytes of encoded PUBLISH packets held. */
@@ -95,18 +95,18 @@ export class MqttOutbox {
     if (!(maxBytes >= 64)) throw invalid("maxBytes < 64");
     let size = 2;
     while (size < maxMessages) size *= 2;
-    // The most used fields first: XS finds an own property by walking the object's list.
-    this.table = this.cursor = this.tail = this.head = undefined;
+    // The table, the list, the inbound identifiers and the load errors are made when first
+    // needed: an outbox that holds nothing has few slots.
     this.size = size;
     this.count = this.bytes = 0;
-    this.store = options.store;
     this.nextSeq = 1;
     this.highWater = 0;
-    this.inbound = undefined;
     this.maxMessages = maxMessages;
     this.maxBytes = maxBytes;
-    this.loadErrors = [];
-    if (this.store) this.load(options.version ?? 5, options.now ?? 0);
+    if (options.store) {
+      this.store = options.store;
+      this.load(options.version ?? 5, options.now ?? 0);
+    }
   }
 
   /** The entry of `packetId`, if held. */
@@ -124,6 +124,11 @@ export class MqttOutbox {
   free(packetId: number): boolean {
     const t = this.table;
     return !t || t[packetId & (this.size - 1)] === undefined;
+  }
+
+  /** Problems met while loading (corrupt records were dropped and are listed here). */
+  get loadErrors(): string[] {
+    return this.errors ?? [];
   }
 
   /** Every entry in acceptance order (diagnostics and tests; the session walks the list itself). */
@@ -195,7 +200,7 @@ export class MqttOutbox {
   /** A new connection: nothing is in flight, sending starts again from the oldest. */
   restart(): void {
     for (let e = this.head; e; e = e.next) e.inflight = false;
-    this.cursor = this.head;
+    if (this.cursor !== this.head) this.cursor = this.head;
   }
 
   // -- inbound QoS 2 ------------------------------------------------------------
@@ -253,8 +258,7 @@ export class MqttOutbox {
   /** Reads the store back (constructor), in sequence order. Unreadable records are dropped and listed in loadErrors. */
   private load(version: number, now: number): void {
     const s = this.store!.load();
-    const errors = this.loadErrors;
-    for (let j = 0; j < s.errors.length; j++) errors.push(s.errors[j]);
+    const errors: string[] = s.errors;
     this.highWater = s.highWater;
     this.inbound = s.inbound.length ? s.inbound : undefined;
     // Sequence order, merging messages and released ones (few: sort once, at boot).
@@ -275,6 +279,7 @@ export class MqttOutbox {
       }
       all.push([m.seq, m.id, bytes, topic, m.createdAt]);
     }
+    if (errors.length) this.errors = errors;
     all.sort((a, b) => a[0] - b[0]);
     let maxSeq = this.highWater;
     for (let j = 0; j < all.length; j++) {

@@ -201,7 +201,7 @@ export class MqttSession {
   /** The app's options (read where used: no field per option). */
   declare readonly options: MqttSessionOptions;
   /** Wall-clock time (5.0 message expiry across a deep sleep), if the host has it. */
-  declare readonly clock: { epoch(): number } | undefined;
+  declare readonly clock?: { epoch(): number };
   /** The 5.0 part, if the session speaks 5.0. */
   declare readonly v5: Mqtt5 | undefined;
   /** 4 (3.1.1) or 5 (5.0). */
@@ -237,7 +237,7 @@ export class MqttSession {
   /** @internal */
   declare nextId: number;
   /** SUBSCRIBE / UNSUBSCRIBE awaiting acknowledgement: [packet id, packet type, count, token] each (made with the first). */
-  declare pending: unknown[] | undefined;
+  declare pending?: unknown[];
   /** The last Topic Name published to, checked and encoded. */
   declare topic: PreparedTopic | undefined;
 
@@ -259,7 +259,6 @@ export class MqttSession {
     this.lastSent = this.lastReceived = 0;
     this.v5 = o.v5;
     this.outbox = outbox ?? new MqttOutbox({ version });
-    this.topic = undefined;
     this.inflight = this.quota = 0;
     this.rearm = false;
     this.version = version;
@@ -269,8 +268,8 @@ export class MqttSession {
     this.options = o;
     this.keepAlive = k;
     this.connectAt = 0;
-    this.pending = undefined;
-    this.clock = clock;
+    if (clock) this.clock = clock;
+    // made when first needed: `topic` (the first publish), `pending` (a SUBSCRIBE in flight)
     const stored = this.outbox.store?.getMeta("cid");
     const id = o.clientId ?? "";
     this.clientId = id === "" && stored !== undefined ? stored : id;
@@ -566,7 +565,7 @@ export class MqttSession {
     this.decoder.reset(this.version);
     this.pingAt = -1;
     const list = this.pending;
-    this.pending = undefined;
+    if (list) delete this.pending;
     if (error) this.emit(MqttEvent.Error, error);
     for (let i = 0; list && i < list.length; i += 4) this.emit(MqttEvent.Subscribed, [], new MqttError("connection-lost", "connection lost"), list[i + 3]);
     this.emit(MqttEvent.Close, error);
@@ -716,7 +715,7 @@ function onRequestAck(s: MqttSession, p: SubackPacket | UnsubackPacket): void {
   }
   const token = list[i + 3];
   list.splice(i, 4);
-  if (!list.length) s.pending = undefined; // SUBACKs are rare: no empty array kept
+  if (!list.length) delete s.pending; // SUBACKs are rare: no empty array kept, nor its slot
   s.emit(MqttEvent.Subscribed, p.reasonCodes, undefined, token);
 }
 
