@@ -30,30 +30,31 @@ export interface MqttSnClientOptions extends MqttSnSessionOptions {
 }
 
 export class MqttSnClient {
-  readonly session: MqttSnSession;
-  readonly socket: UdpSocket;
-  readonly o: MqttSnClientOptions;
-  job: Job | undefined = undefined;
-  busy = false;
-  closed = false;
+  declare readonly session: MqttSnSession;
+  declare readonly socket: UdpSocket;
+  declare readonly o: MqttSnClientOptions;
+  declare job: Job | undefined;
+  declare busy: boolean;
+  declare closed: boolean;
 
-  constructor(options: MqttSnClientOptions) {
-    const o = options;
+  constructor(o: MqttSnClientOptions) {
     if (!o || !o.socket || typeof o.socket.io !== "function" || !o.scheduler) throw new TypeError("mqttsn: socket.io, scheduler");
-    this.o = o;
     const s = (this.session = new MqttSnSession(o));
-    const ns = o.namespace ?? "mqttsn";
     const st = o.storage;
+    const ns = o.namespace ?? "mqttsn";
+    this.o = o;
+    this.busy = this.closed = false;
     if (st) s.restore(st.keys(ns).map((k) => [k, st.get(ns, k)]));
-    const { io: UDP, ...udp } = o.socket;
+    const so = o.socket;
     const self = this;
-    this.socket = new UDP({
-      ...udp,
+    // ECMA-419: the socket takes the options it knows (port, address, ...) and ignores the others (io).
+    this.socket = new so.io({
+      ...so,
       onReadable(this: UdpSocket) {
         for (let p; (p = this.read()); ) self.datagram(p);
       },
-      onError(error?: Error) {
-        self.emit({ type: "error", reason: "socket: " + error?.message });
+      onError(e?: Error) {
+        self.emit({ type: "error", reason: "socket: " + e?.message });
       },
     } as never);
     this.run(() => 0);
@@ -92,21 +93,39 @@ export class MqttSnClient {
 
   /**
    * Calls `f` with the session and the time, then applies the session's output (also when `f`
-   * throws: its exception is rethrown after). For the parts' requests, e.g.
-   * `client.run((s, now) => sleep.wake(s, now))`.
+   * throws: its exception is rethrown after): store operations before any datagram, then the
+   * events; then the job is armed for the session's next deadline. For the parts' requests,
+   * e.g. `client.run((s, now) => sleep.wake(s, now))`.
    */
   run<T>(f: (s: MqttSnSession, now: number) => T): T {
+    const s = this.session;
+    const o = this.o;
     if (this.closed) throw new Error("mqttsn: closed");
     try {
-      return f(this.session, this.o.scheduler.now());
+      return f(s, o.scheduler.now());
     } finally {
       if (!this.busy) {
         this.busy = true;
-        try {
-          this.flush();
-        } finally {
-          this.busy = false;
+        for (let x: any; ; ) {
+          let what = "store: ";
+          try {
+            if ((x = s.pollStore())) {
+              if (o.storage) x.value ? o.storage.set(o.namespace ?? "mqttsn", x.key, x.value) : o.storage.delete(o.namespace ?? "mqttsn", x.key);
+            } else if ((x = s.pollTransmit())) {
+              what = "send: ";
+              const to = x.address === undefined ? o.broadcast : x;
+              if (to && !this.closed) this.socket.write(x.data, to.address, to.port);
+            } else if ((x = s.pollEvent())) this.emit(x);
+            else break;
+          } catch (e) {
+            this.emit({ type: "error", reason: what + (e as Error).message });
+          }
         }
+        this.busy = false;
+        const t = s.timeout();
+        if (this.closed || !t) this.job?.cancel();
+        else if (this.job) this.job.reschedule(t.deadline, t);
+        else this.job = o.scheduler.schedule({ name: "mqttsn", ...t, radio: true, target: this, run: MqttSnClient.prototype.fire });
       }
     }
   }
@@ -119,39 +138,6 @@ export class MqttSnClient {
   /** @internal the scheduler job: the session's timers. */
   fire(now: number): void {
     if (!this.closed) this.run((s) => s.handleTimeout(now));
-  }
-
-  private flush(): void {
-    const s = this.session;
-    const o = this.o;
-    const st = o.storage;
-    const ns = o.namespace ?? "mqttsn";
-    for (let more = true; more; ) {
-      more = false;
-      for (let op; (op = s.pollStore()); more = true) {
-        try {
-          if (!st) continue;
-          if (op.value === undefined) st.delete(ns, op.key);
-          else st.set(ns, op.key, op.value);
-        } catch (e) {
-          this.emit({ type: "error", reason: "store: " + (e as Error).message });
-        }
-      }
-      for (let d; (d = s.pollTransmit()); more = true) {
-        const to = d.address === undefined ? o.broadcast : d;
-        try {
-          if (to && !this.closed) this.socket.write(d.data, to.address!, to.port);
-        } catch (e) {
-          this.emit({ type: "error", reason: "send: " + (e as Error).message });
-        }
-      }
-      for (let e; (e = s.pollEvent()); more = true) this.emit(e);
-    }
-    if (this.closed) return;
-    const t = s.timeout();
-    if (!t) this.job?.cancel();
-    else if (this.job) this.job.reschedule(t.deadline, t);
-    else this.job = o.scheduler.schedule({ name: "mqttsn", deadline: t.deadline, earliest: t.earliest, latest: t.latest, radio: true, target: this, run: MqttSnClient.prototype.fire });
   }
 
   private emit(e: SnEvent | { type: "error"; reason: string }): void {

@@ -142,7 +142,7 @@ export class SnDiscovery {
         const r = this.o.radius ?? 1;
         s.tx.push({ data: new Uint8Array([3, 0x01, r]), address: undefined, port: 0, radius: r });
         this.searchAt = now + this.searchGap;
-        this.searchGap = Math.min(this.searchGap * 2, s.waitMs);
+        this.searchGap = Math.min(this.searchGap * 2, s.o.waitMs ?? 300000);
       }
     }
     if (now >= this.gwInfoAt) {

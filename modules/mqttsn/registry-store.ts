@@ -18,7 +18,8 @@ export class SnRegistryStore {
   save(s: MqttSnSession): void {
     const parts: number[] = [s.regOf.length];
     for (let i = 0; i < s.regOf.length; i++) parts.push(s.regOf.charCodeAt(i));
-    s.ids.forEach((id, name) => {
+    s.reg.forEach((id, name) => {
+      if (typeof name !== "string") return;
       const b = encodeUtf8New(name);
       if (b.length > 255 || parts.length + 3 + b.length > 4000) return;
       parts.push(id >> 8, id & 0xff, b.length);
@@ -39,8 +40,7 @@ export class SnRegistryStore {
         break;
       }
       const id = (b[i] << 8) | b[i + 1];
-      s.ids.set(name, id);
-      s.names.set(id, name);
+      s.reg.set(name, id).set(id, name);
     }
     return true;
   }

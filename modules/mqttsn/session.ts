@@ -165,10 +165,12 @@ export interface SnExchange {
   msgId: number;
   tries: number;
   at: number;
-  /** What it is for: a request, an outbox entry, a topic being registered, or nothing (CONNECT, PINGREQ). */
-  op: SnOp | undefined;
-  entry: OutboxEntry | undefined;
-  topic: string | undefined;
+  /**
+   * What it is for: the request (SUBSCRIBE, a part's, DISCONNECT) or the outbox entry
+   * (PUBLISH, PUBREL) it sends; for a REGISTER, what waits for the topic id (a QoS 0 request
+   * or an entry, each with its `topic`); nothing for CONNECT and PINGREQ.
+   */
+  x: SnOp | OutboxEntry | undefined;
 }
 
 /** An error for a request the session refuses (nothing changed). */
@@ -228,14 +230,11 @@ export class MqttSnSession {
   declare tx: SnDatagram[];
   declare ev: SnEvent[];
   declare st: StoreOp[];
-  declare readonly retryMs: number;
-  declare readonly waitMs: number;
   declare readonly keepMs: number;
   /** TWAIT after "rejected: congestion", or a refusal's wait, ends here (0: no wait). */
   declare waitUntil: number;
-  /** Normal topic ids, both ways (§6.5, §6.10). */
-  declare ids: Map<string, number>;
-  declare names: Map<number, string>;
+  /** The topic registry (§6.5, §6.10): name -> normal topic id, and id -> name. */
+  declare reg: Map<string | number, any>;
   /** The gateway ("address:port") the registry belongs to. */
   declare regOf: string;
   declare nextId: number;
@@ -245,29 +244,24 @@ export class MqttSnSession {
   /** CONNECTs answered with DISCONNECT in a row. */
   declare refusals: number;
 
-  constructor(options: MqttSnSessionOptions) {
-    const o = options;
+  constructor(o: MqttSnSessionOptions) {
     // §5.3.1: 1-23 characters.
     if (!o || typeof o.clientId !== "string" || !o.clientId || o.clientId.length > 23) throw bad("clientId: 1-23 characters");
+    const k = (this.keepMs = (o.keepAlive ?? 60) * 1000);
+    if (!(k >= 0 && k <= 65535000) || !((o.retryMs ?? 1) > 0)) throw bad("keepAlive, retryMs");
     this.o = o;
     this.clientId = o.clientId;
-    this.keepMs = (o.keepAlive ?? 60) * 1000;
-    this.retryMs = o.retryMs ?? 10000;
-    this.waitMs = o.waitMs ?? 300000;
-    if (!(this.keepMs >= 0 && this.keepMs <= 65535000) || !(this.retryMs > 0)) throw bad("keepAlive, retryMs");
     const g = o.gateway;
     this.gw = g && { address: g.address, port: g.port, gwId: g.gwId ?? -1, seen: 0, failed: -1 };
     this.state = this.waitUntil = this.lastSent = this.refusals = 0;
     this.nextId = 1;
+    this.regOf = "";
     this.ops = [];
     this.tx = [];
     this.ev = [];
-    this.st = [];
-    this.ids = new Map();
-    this.names = new Map();
+    this.reg = new Map();
     this.subs = new Map();
-    this.regOf = "";
-    this.outbox = new MqttSnOutbox(this.st, o.maxMessages ?? 16, o.maxBytes ?? 8192);
+    this.outbox = new MqttSnOutbox((this.st = []), o.maxMessages ?? 16, o.maxBytes ?? 8192);
     o.discovery?.attach(this);
   }
 
@@ -275,9 +269,8 @@ export class MqttSnSession {
 
   /** Connects to the gateway (with the discovery part: the best known one, else it searches; §6.1, §6.2). */
   connect(now: number): void {
-    const s = this.state;
-    if (s === CONNECTING || s === ACTIVE) return;
     const d = this.o.discovery;
+    if (this.state === CONNECTING || this.state === ACTIVE) return;
     if (d) d.connect(this, now);
     else if (this.gw) this.connectTo(this.gw, now);
     else throw bad("no gateway");
@@ -298,16 +291,13 @@ export class MqttSnSession {
    * is full.
    */
   publish(topic: string, payload: Uint8Array | string, qos: SnQoS, retain: boolean, now: number): number {
-    if (!isTopicName(topic)) throw bad("topic");
     const data = typeof payload === "string" ? encodeUtf8New(payload) : payload;
-    if (!(data instanceof Uint8Array) || data.length > 0xfff0) throw bad("payload");
     const o = this.o;
+    if (!isTopicName(topic) || !(data instanceof Uint8Array) || data.length > 0xfff0) throw bad("topic, payload");
     if (qos === -1 && o.topics) return o.topics.minus1(this, topic, data, retain, now);
     if (qos === 0) {
       if (this.state !== ACTIVE) throw bad("not connected");
-      const t = this.topicId(topic);
-      if (t >= 0 && !this.ops.length) this.publishOut(t, 0, retain, 0, 0, data, now);
-      else this.queue(OP_PUB0, topic, 0, data.slice(), retain, now, undefined);
+      this.queue(OP_PUB0, topic, 0, data.slice(), retain, now, undefined);
       return 0;
     }
     if (qos !== 1 && !(qos === 2 && o.qos2)) throw bad("QoS " + qos);
@@ -332,6 +322,7 @@ export class MqttSnSession {
 
   /** A datagram from `address`:`port`. Malformed or unexpected ones are dropped, with a "dropped" event. */
   receive(b: Uint8Array, address: string, port: number, now: number): void {
+    const o = this.o;
     const n = b.length;
     const h = b[0] === 1 ? 3 : 1; // §5.2.1: 0x01 announces the 3-octet Length
     const t = b[h];
@@ -341,11 +332,11 @@ export class MqttSnSession {
     let i = h + 1;
     const f = t === 0x0c || t === 0x13 ? b[i++] : 0; // Flags (§5.3.4)
     let id = 0;
+    let mid = 0;
     if ((t >= 0x0a && t <= 0x0d) || t === 0x13) {
       id = (b[i] << 8) | b[i + 1]; // TopicId
       i += 2;
     }
-    let mid = 0;
     if (t >= 0x0a && t <= 0x15) {
       mid = (b[i] << 8) | b[i + 1]; // MsgId
       i += 2;
@@ -353,19 +344,10 @@ export class MqttSnSession {
     // ReturnCode: the last octet of CONNACK, REGACK, PUBACK, SUBACK, WILLTOPICRESP, WILLMSGRESP.
     const rc = (0x28082820 >> t) & 1 ? b[n - 1] : 0;
     // §5.2.1: a Length that is not the datagram's; §5.4: a size the message cannot have; §5.3.10:
-    // ReturnCode 0x04-0xFF reserved; §5.3.4: TopicIdType 0b11 reserved; a gateway's PUBLISH at
-    // QoS −1, or at QoS 1/2 with MsgId 0 (§5.3.7).
-    if (
-      (h === 3 ? (b[1] << 8) | b[2] : b[0]) !== n ||
-      lo < 0 ||
-      size < lo ||
-      (size > hi && hi < 78) ||
-      rc > 3 ||
-      (f & 3) === 3 ||
-      (t === 0x0c && ((f & 0x60) === 0x60 || (f & 0x60 && !mid)))
-    )
+    // ReturnCode 0x04-0xFF reserved; a gateway's PUBLISH at QoS −1, or at QoS 1/2 with MsgId 0 (§5.3.7).
+    if ((h === 3 ? (b[1] << 8) | b[2] : b[0]) !== n || lo < 0 || size < lo || (size > hi && hi < 78) || rc > 3 || (t === 0x0c && ((f & 0x60) === 0x60 || (f & 0x60 && !mid))))
       return this.drop("malformed");
-    if (t < 3) return this.o.discovery ? this.o.discovery.receive(this, t, b, i, address, port, now) : this.drop("discovery");
+    if (t < 3) return o.discovery ? o.discovery.receive(this, t, b, i, address, port, now) : this.drop("discovery");
     const g = this.gw;
     // A gateway heard from an unspecified source (0.0.0.0: Paho's multicast GWINFO on loopback) answers from its real one.
     if (g && g.address === "0.0.0.0" && g.port === port) g.address = address;
@@ -376,9 +358,9 @@ export class MqttSnSession {
     const on = s === ACTIVE || s === AWAKE;
     // §6.14: while awake, every message but PINGRESP restarts Tretry.
     if (s === AWAKE && c && t !== 0x17) c.at = now;
-    if (c && (t === 0x06 || t === 0x08) && s === CONNECTING && this.o.will) {
+    if (c && (t === 0x06 || t === 0x08) && s === CONNECTING && o.will) {
       // §6.2: WILLTOPICREQ -> WILLTOPIC, WILLMSGREQ -> WILLMSG, in place of the CONNECT.
-      c.bytes = this.o.will.message(t + 1);
+      c.bytes = o.will.message(t + 1);
       c.tries = 0;
       c.at = now;
       return this.out(c.bytes, now);
@@ -394,39 +376,54 @@ export class MqttSnSession {
       this.register(id, name);
       return this.out(frame(0x0b, -1, id, mid, 0), now);
     }
-    if (t === 0x0c && on) return this.inbound(f, id, mid, b.slice(i, n), now);
+    if (t === 0x0c && on) {
+      // PUBLISH (§6.7): a topic id not known is answered "rejected: invalid topic ID" (§6.10).
+      const tt = f & 3;
+      const topic = tt ? o.topics?.name(tt, id) : this.reg.get(id);
+      if (topic === undefined) {
+        this.out(frame(0x0d, -1, id, mid, 2), now);
+        return this.drop("unknown topic id " + id);
+      }
+      if (f & 0x40) return o.qos2 ? o.qos2.inbound(this, topic, f, mid, b.slice(i, n), now) : this.drop("QoS 2");
+      this.deliver(topic, b.slice(i, n), f);
+      if (f & 0x20) this.out(frame(0x0d, -1, id, mid, 0), now);
+      return;
+    }
     if (t === 0x16) return this.out(frame(0x17, -1, -1, -1, -1), now); // §6.11: PINGREQ from the gateway
     if (t === 0x18) {
-      if (c && c.expect === 0x18) return this.disconnected(c, now);
       this.cur = undefined;
+      // The answer to our DISCONNECT (§6.12) or a part's (sleep, §6.14).
+      if (c && c.expect === 0x18) return this.end(c, 0x18, now);
       this.emit({ type: "disconnected", reason: "DISCONNECT" });
       // §6.12: an unsolicited DISCONNECT: while connected, connect again.
-      if (s === ACTIVE) this.connectTo(g, now);
-      else if (s === CONNECTING) this.refused(g, now); // a refusal of our CONNECT: paced, never a tight loop
-      else this.down("");
+      if (s === ACTIVE) return this.connectTo(g, now);
+      if (s !== CONNECTING) return this.down("");
+      // A refusal of our CONNECT (Paho #248 answers the will dialogue so): another gateway
+      // (discovery), else this one again after a wait that doubles (Tretry up to TWAIT), never at once.
+      g.failed = now;
+      if (!o.discovery?.other(this, now)) this.waitUntil = now + Math.min((o.retryMs ?? 10000) * 2 ** this.refusals++, o.waitMs ?? 300000);
       return;
     }
     if (c && (c.expect === t || (t === 0x0d && c.expect === 0x0f)) && mid === c.msgId) return this.reply(c, t, rc, id, f, now);
-    if (t === 0x0d && !mid && rc === 2) {
-      // A PUBACK with MsgId 0 rejects a QoS 0 PUBLISH: forget that topic id; the next PUBLISH registers again.
-      const name = this.names.get(id);
-      if (name !== undefined) this.unregister(name);
-    }
-    const q2 = this.o.qos2;
-    if (q2 && (t === 0x0f || t === 0x10) && on) return q2.receive(this, t, mid, now);
+    if (t === 0x0d && !mid && rc === 2) this.unregister(this.reg.get(id)); // a QoS 0 PUBLISH rejected: its next PUBLISH registers again
+    if (o.qos2 && (t === 0x0f || t === 0x10) && on) return o.qos2.receive(this, t, mid, now);
     this.drop("unexpected " + t);
   }
 
   /** Runs what is due at `now`: retransmissions, keep-alive, and the parts' timers. */
   handleTimeout(now: number): void {
     const c = this.cur;
-    if (c && now >= c.at + this.retryMs) {
-      if (c.tries >= (this.o.maxRetries ?? 4)) this.gaveUp(c, now);
-      else {
+    if (c && now >= c.at + (this.o.retryMs ?? 10000)) {
+      if (c.tries >= (this.o.maxRetries ?? 4)) {
+        // §6.13: no reply after Nretry retransmissions.
+        this.cur = undefined;
+        if (this.state === AWAKE || (c.x && (c.x as SnOp).k === OP_DISC)) this.end(c, -1, now);
+        else if (this.state !== ASLEEP) this.lost(now);
+      } else {
         // §6.13: retransmit; DUP on a PUBLISH or SUBSCRIBE (§5.3.4; the Flags follow the header).
-        c.tries++;
         const h = c.bytes[0] === 1 ? 3 : 1;
         if (c.bytes[h] === 0x0c || c.bytes[h] === 0x12) c.bytes[h + 1] |= 0x80;
+        c.tries++;
         c.at = now;
         this.out(c.bytes, now);
       }
@@ -435,11 +432,9 @@ export class MqttSnSession {
       this.waitUntil = 0;
       if (this.state === CONNECTING && !this.cur) this.connectTo(this.gw!, now);
     }
-    if (this.state === ACTIVE && !this.cur) {
-      this.pump(now);
-      // §6.11: PINGREQ when nothing else went out for (half) the keep-alive period.
-      if (this.keepMs && !this.cur && now >= this.lastSent + this.keepMs / 2) this.exchange(frame(0x16, -1, -1, -1, -1), 0x17, 0, now, undefined, undefined);
-    }
+    this.pump(now);
+    // §6.11: PINGREQ when nothing else went out for (half) the keep-alive period.
+    if (this.state === ACTIVE && this.keepMs && !this.cur && now >= this.lastSent + this.keepMs / 2) this.exchange(frame(0x16, -1, -1, -1, -1), 0x17, 0, now, undefined);
     this.o.discovery?.handleTimeout(this, now);
   }
 
@@ -464,10 +459,9 @@ export class MqttSnSession {
    */
   timeout(): { deadline: number; earliest: number; latest: number } | undefined {
     const c = this.cur;
-    const w = this.waitUntil || Infinity;
     const k = !c && this.state === ACTIVE && this.keepMs ? this.lastSent + this.keepMs : Infinity;
-    const d = Math.min(c ? c.at + this.retryMs : k, w, this.o.discovery?.deadline() ?? Infinity);
-    return d === Infinity ? undefined : { deadline: d, earliest: d === k ? k - this.keepMs / 2 : d, latest: d };
+    const d = Math.min(c ? c.at + (this.o.retryMs ?? 10000) : k, this.waitUntil || Infinity, this.o.discovery?.deadline() ?? Infinity);
+    if (d < Infinity) return { deadline: d, earliest: d === k ? k - this.keepMs / 2 : d, latest: d };
   }
 
   // -- persistence -------------------------------------------------------------------
@@ -506,9 +500,9 @@ export class MqttSnSession {
     this.lastSent = now;
   }
 
-  /** Sends `bytes` as the one open exchange, ended by MsgType `expect` (with `msgId` when not 0). */
-  exchange(bytes: Uint8Array, expect: number, msgId: number, now: number, op: SnOp | undefined, entry: OutboxEntry | undefined, topic?: string): void {
-    this.cur = { bytes, expect, msgId, tries: 0, at: now, op, entry, topic };
+  /** Sends `bytes` as the one open exchange, ended by MsgType `expect` (with `msgId` when not 0), for `x`. */
+  exchange(bytes: Uint8Array, expect: number, msgId: number, now: number, x: SnOp | OutboxEntry | undefined): void {
+    this.cur = { bytes, expect, msgId, tries: 0, at: now, x };
     this.out(bytes, now);
   }
 
@@ -521,18 +515,18 @@ export class MqttSnSession {
 
   /** §6.2: CONNECT to `g`, with the Will flag when the will part has a will. */
   connectTo(g: SnGateway, now: number): void {
+    const o = this.o;
     this.gw = g;
     this.state = CONNECTING;
-    const o = this.o;
     // Flags (Will, CleanSession) and ProtocolId 0x01 (§5.3.8), Duration, ClientId.
-    this.exchange(frame(0x04, -1, ((o.will?.will ? 0x08 : 0) | (o.cleanSession !== false ? 0x04 : 0)) * 256 + 1, this.keepMs / 1000, -1, encodeUtf8New(this.clientId)), 0x05, 0, now, undefined, undefined);
+    this.exchange(frame(0x04, -1, ((o.will?.will ? 0x08 : 0) | (o.cleanSession !== false ? 0x04 : 0)) * 256 + 1, this.keepMs / 1000, -1, encodeUtf8New(this.clientId)), 0x05, 0, now, undefined);
   }
 
   /** The connection is gone (§6.13): another gateway (discovery part), else this one again. */
   lost(now: number): void {
+    const d = this.o.discovery;
     this.gw!.failed = now;
     this.emit({ type: "disconnected", reason: "no reply" });
-    const d = this.o.discovery;
     if (d) d.failover(this, now);
     else this.connectTo(this.gw!, now);
   }
@@ -547,13 +541,13 @@ export class MqttSnSession {
   /** TopicIdType << 16 | TopicId of a topic we can publish on now (0 normal, 1 pre-defined, 2 short; §6.7), or −1. */
   topicId(name: string): number {
     const t = this.o.topics?.id(name) ?? -1;
-    return t >= 0 ? t : this.ids.get(name) ?? -1;
+    return t >= 0 ? t : this.reg.get(name) ?? -1;
   }
 
-  /** A PUBLISH (§5.4.12) on topic `t` (TopicIdType << 16 | TopicId), sent: as the open exchange when it has a MsgId. */
+  /** A PUBLISH (§5.4.12) on topic `t` (TopicIdType << 16 | TopicId), sent: as the open exchange for entry `e` when it has a MsgId. */
   publishOut(t: number, qos: number, retain: boolean, dup: number, msgId: number, data: Uint8Array, now: number, e?: OutboxEntry): void {
     const bytes = frame(0x0c, dup | ((qos & 3) << 5) | (retain ? 0x10 : 0) | (t >> 16), t & 0xffff, msgId, -1, data);
-    if (msgId) this.exchange(bytes, qos === 1 ? 0x0d : 0x0f, msgId, now, undefined, e);
+    if (msgId) this.exchange(bytes, qos === 1 ? 0x0d : 0x0f, msgId, now, e);
     else this.out(bytes, now);
   }
 
@@ -569,42 +563,43 @@ export class MqttSnSession {
 
   /** Starts the next exchange when none is open (§6.5, §6.6, §6.9: one at a time). */
   pump(now: number): void {
-    while (this.state === ACTIVE && !this.cur && !this.waitUntil) {
+    while (this.state === ACTIVE && !this.waitUntil) {
       const op = this.ops[0];
       const k = op ? op.k : 0;
       const e = this.outbox.next();
-      if (e && (!op || k >= OP_DISC)) {
-        // QoS 1/2 messages go before a DISCONNECT or a sleep.
-        const q2 = this.o.qos2;
-        if (e.qos === 2 && !q2) this.done(e, "QoS 2");
-        else if (e.state === 2) return q2!.release(this, e, now);
-        else {
-          const t = this.topicId(e.topic);
-          if (t < 0) return this.registerTopic(e.topic, now, undefined, e);
-          const dup = e.sent ? 0x80 : 0;
-          e.sent = true;
-          return this.publishOut(t, e.qos, e.retain, dup, e.msgId, e.data, now, e);
-        }
-        continue;
-      }
-      if (!op) return;
-      if (k === OP_PUB0) {
-        const t = this.topicId(op.topic);
-        if (t < 0) return this.registerTopic(op.topic, now, op, undefined);
+      // QoS 1/2 messages go before a DISCONNECT or a sleep; a QoS 0 one on a known topic needs no exchange.
+      const x = e && (!op || k >= OP_DISC) ? e : op;
+      const t = x ? this.topicId(x.topic) : -1;
+      if (k === OP_PUB0 && t >= 0) {
         this.ops.shift();
         this.publishOut(t, 0, op.retain, 0, 0, op.data!, now);
         continue;
       }
-      if (op.part) op.part.send(this, op, now);
-      else if (k === OP_DISC) this.exchange(frame(0x18, -1, -1, -1, -1), 0x18, 0, now, op, undefined);
-      else {
-        // SUBSCRIBE / UNSUBSCRIBE (§5.4.15): by name, or by pre-defined id or short name.
-        const id = this.newId();
-        const t = this.topicId(op.topic);
-        const type = t < 0 ? 0 : t >> 16;
-        this.exchange(frame(k === OP_SUB ? 0x12 : 0x14, (op.qos << 5) | type, id, type ? t & 0xffff : -1, -1, type ? undefined : encodeUtf8New(op.topic)), k === OP_SUB ? 0x13 : 0x15, id, now, op, undefined);
+      if (this.cur || !x) return;
+      if (x === e) {
+        const q2 = this.o.qos2;
+        if (e.qos === 2 && !q2) {
+          this.done(e, "QoS 2");
+          continue;
+        }
+        if (e.state === 2) return q2!.release(this, e, now);
       }
-      return;
+      if (x === op && op.part) return op.part.send(this, op, now);
+      if (x === op && k === OP_DISC) return this.exchange(frame(0x18, -1, -1, -1, -1), 0x18, 0, now, op);
+      if (x === e && t >= 0) {
+        const dup = e.sent ? 0x80 : 0;
+        e.sent = true;
+        return this.publishOut(t, e.qos, e.retain, dup, e.msgId, e.data, now, e);
+      }
+      if (x === e || k === OP_PUB0) {
+        // §6.5: REGISTER a topic name before its first PUBLISH.
+        const id = this.newId();
+        return this.exchange(frame(0x0a, -1, 0, id, -1, encodeUtf8New(x.topic)), 0x0b, id, now, x);
+      }
+      // SUBSCRIBE / UNSUBSCRIBE (§5.4.15): by name, or by pre-defined id or short name.
+      const id = this.newId();
+      const type = t < 0 ? 0 : t >> 16;
+      return this.exchange(frame(k === OP_SUB ? 0x12 : 0x14, (op.qos << 5) | type, id, type ? t & 0xffff : -1, -1, type ? undefined : encodeUtf8New(op.topic)), 2 * k + 0x0f /* SUBACK, UNSUBACK */, id, now, op);
     }
   }
 
@@ -628,7 +623,7 @@ export class MqttSnSession {
     const o = this.o;
     this.cur = undefined;
     if (rc === 1) {
-      this.waitUntil = now + this.waitMs; // §6.2 congestion: CONNECT again after TWAIT
+      this.waitUntil = now + (o.waitMs ?? 300000); // §6.2 congestion: CONNECT again after TWAIT
       return;
     }
     if (rc) {
@@ -644,114 +639,81 @@ export class MqttSnSession {
     const here = g.address + ":" + g.port;
     if (o.cleanSession !== false || this.regOf !== here) {
       // §6.3: a clean session, or another gateway: no topic id, subscription or QoS 2 state carries over.
-      this.ids.clear();
-      this.names.clear();
+      this.reg.clear();
       this.regOf = here;
       o.registry?.save(this);
       o.qos2?.clear(this);
-      const ops: SnOp[] = [];
-      this.subs.forEach((qos, topic) => ops.push({ k: OP_SUB, topic, qos, data: undefined, retain: false, part: undefined }));
-      this.ops = ops.concat(this.ops.filter((op) => op.k !== OP_SUB));
+      this.subs.forEach((qos, topic) => this.ops.push({ k: OP_SUB, topic, qos, data: undefined, retain: false, part: undefined }));
     }
     o.sleep?.save(this);
     this.emit({ type: "connected", address: g.address, port: g.port, gwId: g.gwId });
     this.pump(now);
   }
 
-  /** §6.5: REGISTER a topic name before its first PUBLISH. */
-  private registerTopic(topic: string, now: number, op: SnOp | undefined, entry: OutboxEntry | undefined): void {
-    const id = this.newId();
-    this.exchange(frame(0x0a, -1, 0, id, -1, encodeUtf8New(topic)), 0x0b, id, now, op, entry, topic);
-  }
-
   /** The reply (MsgType `t`, ReturnCode `rc`, TopicId `id`, Flags `f`) ends the open exchange `c`. */
   private reply(c: SnExchange, t: number, rc: number, id: number, f: number, now: number): void {
+    const x = c.x as OutboxEntry & SnOp;
     this.cur = undefined;
     if (rc === 1) {
       // "rejected: congestion": the same request again after TWAIT (§6.5, §6.6, §6.9).
-      this.waitUntil = now + this.waitMs;
+      this.waitUntil = now + (this.o.waitMs ?? 300000);
       return;
     }
-    const op = c.op;
-    const e = c.entry;
-    const topic = c.topic;
-    if (op && this.ops[0] === op && (!topic || rc)) this.ops.shift();
-    if (topic) {
-      // REGACK (§6.5)
-      if (!rc) this.register(id, topic);
-      else if (e) this.done(e, "REGACK " + rc);
-      else this.emit({ type: "publish-failed", msgId: 0, topic, reason: "REGACK " + rc });
-    } else if (t === 0x0f) return this.o.qos2!.received(this, e!, now);
-    else if (e) {
-      if (!rc) this.done(e);
-      else if (rc === 2 && this.topicId(e.topic) < 0x10000 && e.rereg++ < 2) this.unregister(e.topic); // §6.6: register again, then publish again
-      else this.done(e, "PUBACK " + rc);
-    } else if (op && op.part) op.part.reply(this, op, t, rc, now);
+    if (t === 0x0b) {
+      // REGACK (§6.5): the entry or QoS 0 request waiting for the topic id goes next; refused, it fails.
+      if (!rc) this.register(id, x.topic);
+      else if (x.rec) this.done(x, "REGACK " + rc);
+      else {
+        this.ops.shift();
+        this.emit({ type: "publish-failed", msgId: 0, topic: x.topic, reason: "REGACK " + rc });
+      }
+    } else if (t === 0x0f) return this.o.qos2!.received(this, x, now);
+    else if (!x) {
+      // PINGRESP to the keep-alive's PINGREQ
+    } else if (x.rec) {
+      if (!rc) this.done(x);
+      else if (rc === 2 && this.topicId(x.topic) < 0x10000 && x.rereg++ < 2) this.unregister(x.topic); // §6.6: register again, then publish again
+      else this.done(x, "PUBACK " + rc);
+    } else return this.end(c, t, now, rc, f, id);
+    this.pump(now);
+  }
+
+  /**
+   * The request `c.x` ended with MsgType `t` (-1: no reply after Nretry): the gateway's
+   * DISCONNECT (ours, §6.12, or a part's), SUBACK, UNSUBACK, or a part's reply.
+   */
+  private end(c: SnExchange, t: number, now: number, rc = 0, f = 0, id = 0): void {
+    const op = c.x as SnOp | undefined;
+    this.cur = undefined;
+    if (op && this.ops[0] === op) this.ops.shift();
+    if (op && op.part) op.part.reply(this, op, t, rc, now);
     else if (t === 0x13) {
       const q = (f >> 5) & 3;
       if (!rc && id && !/[+#]/.test(op!.topic) && this.topicId(op!.topic) < 0) this.register(id, op!.topic);
       this.emit({ type: "subscribed", topic: op!.topic, qos: (q === 3 ? -1 : q) as SnQoS, returnCode: rc });
     } else if (t === 0x15) this.emit({ type: "unsubscribed", topic: op!.topic });
+    else return this.down("disconnect");
     this.pump(now);
   }
 
-  /** The gateway's DISCONNECT answered ours (§6.12), or a part's (sleep, §6.14). */
-  private disconnected(c: SnExchange, now: number): void {
-    this.cur = undefined;
-    const op = c.op;
-    if (op && this.ops[0] === op) this.ops.shift();
-    if (op && op.part) op.part.reply(this, op, 0x18, 0, now);
-    else this.down("disconnect");
-  }
-
-  /** §6.13: no reply after Nretry retransmissions. */
-  private gaveUp(c: SnExchange, now: number): void {
-    this.cur = undefined;
-    const op = c.op;
-    if (op && op.k === OP_DISC) this.disconnected(c, now);
-    else if (this.state === AWAKE) op!.part!.reply(this, op!, -1, 0, now);
-    else if (this.state !== ASLEEP) this.lost(now);
-  }
-
-  /** Our CONNECT was answered with DISCONNECT: another gateway (discovery part), else this one again after a wait that doubles (Tretry up to TWAIT). */
-  private refused(g: SnGateway, now: number): void {
-    g.failed = now;
-    if (!this.o.discovery?.other(this, now)) this.waitUntil = now + Math.min(this.retryMs * 2 ** this.refusals++, this.waitMs);
-  }
-
-  /** A PUBLISH from the gateway (§6.7). */
-  private inbound(f: number, id: number, mid: number, data: Uint8Array, now: number): void {
-    const tt = f & 3;
-    const topic = tt ? this.o.topics?.name(tt, id) : this.names.get(id);
-    if (topic === undefined) {
-      // §6.10, §6.7: an unknown topic id is answered "rejected: invalid topic ID".
-      this.out(frame(0x0d, -1, id, mid, 2), now);
-      return this.drop("unknown topic id " + id);
-    }
-    const q2 = this.o.qos2;
-    if (f & 0x40) return q2 ? q2.inbound(this, topic, f, mid, data, now) : this.drop("QoS 2");
-    this.deliver(topic, data, f);
-    if (f & 0x20) this.out(frame(0x0d, -1, id, mid, 0), now);
-  }
-
   private register(id: number, name: string): void {
-    const old = this.names.get(id);
-    if (old !== undefined) this.ids.delete(old);
-    this.ids.delete(name);
-    if (this.ids.size >= (this.o.maxTopics ?? 32)) {
-      // Bounded: the oldest id goes; a PUBLISH to it is answered "invalid topic ID" (§6.10) and the gateway registers again.
-      const first = this.ids.keys().next().value as string;
-      this.names.delete(this.ids.get(first)!);
-      this.ids.delete(first);
-    }
-    this.ids.set(name, id);
-    this.names.set(id, name);
+    const r = this.reg;
+    this.forget(id);
+    this.forget(name);
+    // Bounded: the oldest goes (a PUBLISH to it is answered "invalid topic ID", §6.10, and the gateway registers it again).
+    if (r.size >= 2 * (this.o.maxTopics ?? 32)) this.forget(r.keys().next().value!);
+    r.set(name, id).set(id, name);
     this.o.registry?.save(this);
   }
 
   private unregister(name: string): void {
-    this.names.delete(this.ids.get(name)!);
-    this.ids.delete(name);
+    this.forget(name);
     this.o.registry?.save(this);
+  }
+
+  /** A topic name or id out of the registry, with its counterpart. */
+  private forget(k: string | number): void {
+    this.reg.delete(this.reg.get(k));
+    this.reg.delete(k);
   }
 }

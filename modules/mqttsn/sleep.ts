@@ -32,12 +32,12 @@ export class SnSleep implements SnOpPart {
   wake(s: MqttSnSession, now: number): void {
     if (s.state !== ASLEEP || !s.gw) throw bad("wake: not asleep");
     s.state = AWAKE;
-    s.exchange(frame(0x16, -1, -1, -1, -1, encodeUtf8New(s.clientId)), 0x17, 0, now, { k: 0, topic: "", qos: 0, data: undefined, retain: false, part: this }, undefined);
+    s.exchange(frame(0x16, -1, -1, -1, -1, encodeUtf8New(s.clientId)), 0x17, 0, now, { k: 0, topic: "", qos: 0, data: undefined, retain: false, part: this });
   }
 
   /** @internal DISCONNECT with the Duration (§5.4.21). */
   send(s: MqttSnSession, op: SnOp, now: number): void {
-    s.exchange(frame(0x18, -1, op.qos, -1, -1), 0x18, 0, now, op, undefined);
+    s.exchange(frame(0x18, -1, op.qos, -1, -1), 0x18, 0, now, op);
   }
 
   /** @internal the gateway's DISCONNECT (asleep), PINGRESP (asleep again), or no PINGRESP after Nretry (t -1). */
