@@ -12,17 +12,11 @@ import type { BenchCase } from "./harness";
 import { decode, encode, encodeInto, type CoapMessage } from "../modules/coap/codec";
 import { opaqueOption, stringOption, uintOption, type CoapOption } from "../modules/coap/options";
 import {
-  COAP_MEDIATYPE_APPLICATION_SENML_JSON,
-  COAP_MESSAGE_ACK,
-  COAP_MESSAGE_CON,
-  COAP_MESSAGE_NON,
-  COAP_OPTION_CONTENT_FORMAT,
-  COAP_OPTION_ETAG,
-  COAP_OPTION_MAX_AGE,
-  COAP_OPTION_OBSERVE,
-  COAP_OPTION_URI_PATH,
-  COAP_REQUEST_POST,
-  COAP_RESPONSE_CONTENT,
+  COAP_MEDIATYPE,
+  COAP_MESSAGE,
+  COAP_OPTION,
+  COAP_REQUEST,
+  COAP_RESPONSE,
 } from "../modules/coap/constants";
 
 /** 40 bytes of SenML JSON (RFC 8428 §5). */
@@ -37,25 +31,25 @@ export const MAX_AGE = 60;
 
 /** The reading options, sorted by number: Uri-Path (11), Content-Format (12). */
 export function readingOptions(): CoapOption[] {
-  return [stringOption(COAP_OPTION_URI_PATH, "tele"), uintOption(COAP_OPTION_CONTENT_FORMAT, COAP_MEDIATYPE_APPLICATION_SENML_JSON)];
+  return [stringOption(COAP_OPTION.URI_PATH, "tele"), uintOption(COAP_OPTION.CONTENT_FORMAT, COAP_MEDIATYPE.APPLICATION_SENML_JSON)];
 }
 
 export function postReading(): CoapMessage {
-  return { type: COAP_MESSAGE_CON, code: COAP_REQUEST_POST, messageId: MESSAGE_ID, token: TOKEN, options: readingOptions(), payload: PAYLOAD };
+  return { type: COAP_MESSAGE.CON, code: COAP_REQUEST.POST, messageId: MESSAGE_ID, token: TOKEN, options: readingOptions(), payload: PAYLOAD };
 }
 
 /** ETag (4), Observe (6), Content-Format (12), Max-Age (14). */
 export function contentResponse(): CoapMessage {
   return {
-    type: COAP_MESSAGE_ACK,
-    code: COAP_RESPONSE_CONTENT,
+    type: COAP_MESSAGE.ACK,
+    code: COAP_RESPONSE.CONTENT,
     messageId: MESSAGE_ID,
     token: TOKEN,
     options: [
-      opaqueOption(COAP_OPTION_ETAG, ETAG),
-      uintOption(COAP_OPTION_OBSERVE, OBSERVE_SEQUENCE),
-      uintOption(COAP_OPTION_CONTENT_FORMAT, COAP_MEDIATYPE_APPLICATION_SENML_JSON),
-      uintOption(COAP_OPTION_MAX_AGE, MAX_AGE),
+      opaqueOption(COAP_OPTION.ETAG, ETAG),
+      uintOption(COAP_OPTION.OBSERVE, OBSERVE_SEQUENCE),
+      uintOption(COAP_OPTION.CONTENT_FORMAT, COAP_MEDIATYPE.APPLICATION_SENML_JSON),
+      uintOption(COAP_OPTION.MAX_AGE, MAX_AGE),
     ],
     payload: PAYLOAD,
   };
@@ -63,7 +57,7 @@ export function contentResponse(): CoapMessage {
 
 /** A NON POST of the reading with the given token (bytes on the wire). */
 export function nonReading(token: Uint8Array): CoapMessage {
-  return { type: COAP_MESSAGE_NON, code: COAP_REQUEST_POST, messageId: MESSAGE_ID, token, options: readingOptions(), payload: PAYLOAD };
+  return { type: COAP_MESSAGE.NON, code: COAP_REQUEST.POST, messageId: MESSAGE_ID, token, options: readingOptions(), payload: PAYLOAD };
 }
 
 /**

@@ -9,7 +9,7 @@ import { fixedResult } from "./xsc-size";
 import { encode, type CoapMessage } from "../modules/coap/codec";
 import { CoapEndpoint } from "../modules/coap/messaging";
 import { optionName } from "../modules/coap/options";
-import { COAP_MESSAGE_ACK, COAP_MESSAGE_CON, COAP_MESSAGE_RST, COAP_OPTION_CONTENT_FORMAT, COAP_OPTION_URI_PATH, COAP_REQUEST_POST } from "../modules/coap/constants";
+import { COAP_MESSAGE, COAP_OPTION, COAP_REQUEST } from "../modules/coap/constants";
 import { Scheduler } from "../modules/scheduler/scheduler";
 import { VirtualClock } from "../sim/virtual-clock";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -26,9 +26,9 @@ function toPacket(m: CoapMessage) {
     messageId: m.messageId,
     token: Buffer.from(m.token),
     code: codeText(m.code),
-    confirmable: m.type === COAP_MESSAGE_CON,
-    ack: m.type === COAP_MESSAGE_ACK,
-    reset: m.type === COAP_MESSAGE_RST,
+    confirmable: m.type === COAP_MESSAGE.CON,
+    ack: m.type === COAP_MESSAGE.ACK,
+    reset: m.type === COAP_MESSAGE.RST,
     options: m.options.map((o) => ({ name: optionName(o.number), value: Buffer.from(o.value) })),
     payload: Buffer.from(m.payload),
   };
@@ -81,11 +81,11 @@ function sentBytes(token?: Uint8Array): number {
     random: (b) => b.fill(0x42),
   });
   const reading = nonReading(token ?? new Uint8Array(0));
-  ep.request({ code: COAP_REQUEST_POST, confirmable: false, options: reading.options, payload: reading.payload, token }, "192.0.2.1", 5683);
+  ep.request({ code: COAP_REQUEST.POST, confirmable: false, options: reading.options, payload: reading.payload, token }, "192.0.2.1", 5683);
   ep.close();
   return sent;
 }
-const minimum = rfcMinimumSize(0, [{ number: COAP_OPTION_URI_PATH, length: 4 }, { number: COAP_OPTION_CONTENT_FORMAT, length: 1 }], PAYLOAD.length);
+const minimum = rfcMinimumSize(0, [{ number: COAP_OPTION.URI_PATH, length: 4 }, { number: COAP_OPTION.CONTENT_FORMAT, length: 1 }], PAYLOAD.length);
 fixedResult({
   name: "coap bytes on the wire, one NON sensor reading, 0-byte token",
   unit: "bytes",

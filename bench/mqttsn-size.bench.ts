@@ -19,7 +19,7 @@ import type { BenchCase } from "./harness";
 import { findXsc, fixedResult, measureSizes, spec, xscSize } from "./xsc-size";
 import { encode } from "../modules/mqttsn/codec";
 import { encode as encodeCoap } from "../modules/coap/codec";
-import { COAP_MESSAGE_ACK, COAP_MESSAGE_CON, COAP_MESSAGE_NON, COAP_REQUEST_POST, COAP_OPTION_URI_PATH, COAP_OPTION_CONTENT_FORMAT } from "../modules/coap/constants";
+import { COAP_MESSAGE, COAP_REQUEST, COAP_OPTION } from "../modules/coap/constants";
 import { hotPublish, PAYLOAD, readingPayload } from "./mqttsn-cases";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const mqttPacket = require("mqtt-packet");
@@ -37,18 +37,18 @@ for (const format of ["json", "cbor"] as const) {
   const coap = (type: number) =>
     encodeCoap({
       type: type as never,
-      code: COAP_REQUEST_POST,
+      code: COAP_REQUEST.POST,
       messageId: 1,
       token: new Uint8Array(4),
       options: [
-        { number: COAP_OPTION_URI_PATH, value: new Uint8Array([0x74, 0x65, 0x6c, 0x65]) },
-        { number: COAP_OPTION_CONTENT_FORMAT, value: new Uint8Array([format === "json" ? 110 : 112]) },
+        { number: COAP_OPTION.URI_PATH, value: new Uint8Array([0x74, 0x65, 0x6c, 0x65]) },
+        { number: COAP_OPTION.CONTENT_FORMAT, value: new Uint8Array([format === "json" ? 110 : 112]) },
       ],
       payload,
     }).length;
-  const coapNon = coap(COAP_MESSAGE_NON);
-  const coapCon = coap(COAP_MESSAGE_CON);
-  const coapAck = encodeCoap({ type: COAP_MESSAGE_ACK, code: 0x44, messageId: 1, token: new Uint8Array(4), options: [], payload: new Uint8Array(0) }).length;
+  const coapNon = coap(COAP_MESSAGE.NON);
+  const coapCon = coap(COAP_MESSAGE.CON);
+  const coapAck = encodeCoap({ type: COAP_MESSAGE.ACK, code: 0x44, messageId: 1, token: new Uint8Array(4), options: [], payload: new Uint8Array(0) }).length;
   const snAck = encode({ type: 0x0d, topicId: 0x21, msgId: 42, returnCode: 0 }).length;
   const what = `one reading, SenML ${format.toUpperCase()} (${payload.length} B)`;
   fixedResult({ name: `mqttsn wire: ${what}: MQTT-SN PUBLISH, registered topic id`, unit: "bytes", value: sn, peer: "MQTT 5 PUBLISH with Topic Alias (mqtt-packet)", peerValue: m5, notes: `header ${sn - payload.length} B (MQTT-SN 1.2 §5.4.12: 7); MQTT 5: ${m5 - payload.length} B (QoS 1, alias property, empty topic); its first PUBLISH, with the topic: ${m5first} B; ratio peer/ours, above 1: ours smaller` });

@@ -4,13 +4,8 @@
  * simulated UDP network, and the server's answers to bad block sequences.
  */
 import {
-  COAP_OPTION_BLOCK1,
-  COAP_OPTION_BLOCK2,
-  COAP_OPTION_SIZE1,
-  COAP_OPTION_SIZE2,
-  COAP_OPTION_URI_PATH,
-  COAP_REQUEST_GET,
-  COAP_REQUEST_PUT,
+  COAP_OPTION,
+  COAP_REQUEST,
   codeString,
 } from "../../modules/coap/constants";
 import { encode } from "../../modules/coap/codec";
@@ -28,7 +23,7 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 let fx: Fixture;
 let stored: Uint8Array;
 let putCalls: number;
-const path = (p: string): CoapOption[] => [stringOption(COAP_OPTION_URI_PATH, p)];
+const path = (p: string): CoapOption[] => [stringOption(COAP_OPTION.URI_PATH, p)];
 
 beforeEach(() => {
   fx = makeFixture();
@@ -51,8 +46,8 @@ describe("RFC 7959 §2.4 Block2", () => {
     expect(r.blocks).toBe(3);
     expect(equalBytes(r.payload, stored)).toBe(true);
     const first = fx.messages().find((m) => m.from === "10.0.0.1")!.message!;
-    expect(getBlock(first, COAP_OPTION_BLOCK2)).toEqual({ num: 0, more: true, szx: 6 });
-    expect(getUint(first, COAP_OPTION_SIZE2)).toBe(3000);
+    expect(getBlock(first, COAP_OPTION.BLOCK2)).toEqual({ num: 0, more: true, szx: 6 });
+    expect(getUint(first, COAP_OPTION.SIZE2)).toBe(3000);
     expect(r.etag).toEqual(etagOf(stored));
   });
   it("early negotiation: the client asks for 64-byte blocks and the server uses them", async () => {
@@ -69,13 +64,13 @@ describe("RFC 7959 §2.4 Block2", () => {
     f.close();
   });
   it.each([[3], [1000], [0xfffff]])("Block2 NUM %i beyond the end → 4.02", async (num) => {
-    const m = await fx.settle(fx.raw({ code: COAP_REQUEST_GET, options: [...path("file"), blockOption(COAP_OPTION_BLOCK2, { num: num as number, more: false, szx: 6 })] }));
+    const m = await fx.settle(fx.raw({ code: COAP_REQUEST.GET, options: [...path("file"), blockOption(COAP_OPTION.BLOCK2, { num: num as number, more: false, szx: 6 })] }));
     expect(codeString(m.code)).toBe("4.02");
   });
   it("a small representation asked with Block2 0 comes whole with M=0", async () => {
     fx.server.add("/small", { get: () => ({ payload: "tiny" }) });
-    const m = await fx.settle(fx.raw({ code: COAP_REQUEST_GET, options: [...path("small"), blockOption(COAP_OPTION_BLOCK2, { num: 0, more: false, szx: 0 })] }));
-    expect(getBlock(m, COAP_OPTION_BLOCK2)).toEqual({ num: 0, more: false, szx: 0 });
+    const m = await fx.settle(fx.raw({ code: COAP_REQUEST.GET, options: [...path("small"), blockOption(COAP_OPTION.BLOCK2, { num: 0, more: false, szx: 0 })] }));
+    expect(getBlock(m, COAP_OPTION.BLOCK2)).toEqual({ num: 0, more: false, szx: 0 });
     expect(m.payload.length).toBe(4);
   });
   it("the client notices a representation that changes mid-transfer (ETag differs) and rejects", async () => {
@@ -98,7 +93,7 @@ describe("RFC 7959 §2.4 Block2", () => {
   });
   it("SZX 7 in a request is answered 4.00 (§2.2)", async () => {
     // built by hand: encode() refuses SZX 7 through blockOption
-    const m = await fx.settle(fx.raw({ code: COAP_REQUEST_GET, options: [...path("file"), { number: COAP_OPTION_BLOCK2, value: Uint8Array.of(0x07) }] }));
+    const m = await fx.settle(fx.raw({ code: COAP_REQUEST.GET, options: [...path("file"), { number: COAP_OPTION.BLOCK2, value: Uint8Array.of(0x07) }] }));
     expect(codeString(m.code)).toBe("4.00");
   });
 });
@@ -113,8 +108,8 @@ describe("RFC 7959 §2.5 Block1", () => {
     const fromServer = fx.messages().filter((m) => m.from === "10.0.0.1").map((m) => codeString(m.message!.code));
     expect(fromServer).toEqual(["2.31", "2.31", "2.31", "2.31", "2.04"]);
     const firstReq = fx.messages().find((m) => m.from === "10.0.0.2")!.message!;
-    expect(getUint(firstReq, COAP_OPTION_SIZE1)).toBe(5000); // §4
-    expect(getBlock(r.message, COAP_OPTION_BLOCK1)).toEqual({ num: 4, more: false, szx: 6 });
+    expect(getUint(firstReq, COAP_OPTION.SIZE1)).toBe(5000); // §4
+    expect(getBlock(r.message, COAP_OPTION.BLOCK1)).toEqual({ num: 4, more: false, szx: 6 });
   });
   it("the server's smaller block size preference is heeded: the next NUM counts in the new size", async () => {
     const f = makeFixture({ server: { blockSize: 128 } });
@@ -124,46 +119,46 @@ describe("RFC 7959 §2.5 Block1", () => {
     const r = await f.settle(f.client.put(f.uri("/up"), body));
     expect(r.status).toBe("2.04");
     expect(equalBytes(got, body)).toBe(true);
-    const reqs = f.messages().filter((m) => m.from === "10.0.0.2").map((m) => getBlock(m.message!, COAP_OPTION_BLOCK1));
+    const reqs = f.messages().filter((m) => m.from === "10.0.0.2").map((m) => getBlock(m.message!, COAP_OPTION.BLOCK1));
     expect(reqs[0]).toEqual({ num: 0, more: true, szx: 6 });
     expect(reqs[1]).toEqual({ num: 8, more: true, szx: 3 }); // 1024 bytes sent = 8 blocks of 128
     expect(reqs.length).toBe(1 + Math.ceil((2000 - 1024) / 128));
     f.close();
   });
   it("block 2 without blocks 0 and 1 → 4.08 Request Entity Incomplete", async () => {
-    const m = await fx.settle(fx.raw({ code: COAP_REQUEST_PUT, options: [...path("file"), blockOption(COAP_OPTION_BLOCK1, { num: 2, more: false, szx: 2 })], payload: bytes(10) }));
+    const m = await fx.settle(fx.raw({ code: COAP_REQUEST.PUT, options: [...path("file"), blockOption(COAP_OPTION.BLOCK1, { num: 2, more: false, szx: 2 })], payload: bytes(10) }));
     expect(codeString(m.code)).toBe("4.08");
     expect(putCalls).toBe(0);
   });
   it("a gap in the sequence (0 then 2) → 4.08 and the partial body is dropped", async () => {
-    const b0 = await fx.settle(fx.raw({ code: COAP_REQUEST_PUT, options: [...path("file"), blockOption(COAP_OPTION_BLOCK1, { num: 0, more: true, szx: 2 })], payload: bytes(64) }));
+    const b0 = await fx.settle(fx.raw({ code: COAP_REQUEST.PUT, options: [...path("file"), blockOption(COAP_OPTION.BLOCK1, { num: 0, more: true, szx: 2 })], payload: bytes(64) }));
     expect(codeString(b0.code)).toBe("2.31");
     expect(fx.server.pendingUploads).toBe(1);
-    const b2 = await fx.settle(fx.raw({ code: COAP_REQUEST_PUT, options: [...path("file"), blockOption(COAP_OPTION_BLOCK1, { num: 2, more: false, szx: 2 })], payload: bytes(10) }));
+    const b2 = await fx.settle(fx.raw({ code: COAP_REQUEST.PUT, options: [...path("file"), blockOption(COAP_OPTION.BLOCK1, { num: 2, more: false, szx: 2 })], payload: bytes(10) }));
     expect(codeString(b2.code)).toBe("4.08");
     expect(fx.server.pendingUploads).toBe(0);
     expect(putCalls).toBe(0);
   });
   it("a non-final block that is not exactly the block size → 4.00", async () => {
-    const m = await fx.settle(fx.raw({ code: COAP_REQUEST_PUT, options: [...path("file"), blockOption(COAP_OPTION_BLOCK1, { num: 0, more: true, szx: 2 })], payload: bytes(63) }));
+    const m = await fx.settle(fx.raw({ code: COAP_REQUEST.PUT, options: [...path("file"), blockOption(COAP_OPTION.BLOCK1, { num: 0, more: true, szx: 2 })], payload: bytes(63) }));
     expect(codeString(m.code)).toBe("4.00");
   });
   it("a body over the resource's limit → 4.13 with Size1 (§2.9.3), mid-transfer or declared up front in Size1", async () => {
     const r = await fx.settle(fx.client.put(fx.uri("/file"), bytes(7000)));
     expect(r.status).toBe("4.13");
-    expect(getUint(r.message, COAP_OPTION_SIZE1)).toBe(6000);
+    expect(getUint(r.message, COAP_OPTION.SIZE1)).toBe(6000);
     expect(putCalls).toBe(0);
     expect(fx.server.pendingUploads).toBe(0);
-    const m = await fx.settle(fx.raw({ code: COAP_REQUEST_PUT, options: [...path("file"), blockOption(COAP_OPTION_BLOCK1, { num: 0, more: true, szx: 6 }), uintOption(COAP_OPTION_SIZE1, 100000)], payload: bytes(1024) }));
+    const m = await fx.settle(fx.raw({ code: COAP_REQUEST.PUT, options: [...path("file"), blockOption(COAP_OPTION.BLOCK1, { num: 0, more: true, szx: 6 }), uintOption(COAP_OPTION.SIZE1, 100000)], payload: bytes(1024) }));
     expect(codeString(m.code)).toBe("4.13");
-    expect(getUint(m, COAP_OPTION_SIZE1)).toBe(6000);
+    expect(getUint(m, COAP_OPTION.SIZE1)).toBe(6000);
   });
   it("a body over the limit sent whole → 4.13 with Size1; the client does not retry when Size1 is below the body", async () => {
     const f = makeFixture({ client: { block1Size: 1024 } });
     f.server.add("/tiny", { maxBodySize: 100, put: () => undefined });
     const r = await f.settle(f.client.put(f.uri("/tiny"), bytes(500)));
     expect(r.status).toBe("4.13");
-    expect(getUint(r.message, COAP_OPTION_SIZE1)).toBe(100);
+    expect(getUint(r.message, COAP_OPTION.SIZE1)).toBe(100);
     expect(f.messages().filter((m) => m.from === "10.0.0.2").length).toBe(1);
     f.close();
   });
@@ -171,7 +166,7 @@ describe("RFC 7959 §2.5 Block1", () => {
     let got: Uint8Array | undefined;
     fx.server.add("/picky", {
       put: (req) => {
-        if (!req.message.options.some((o) => o.number === COAP_OPTION_BLOCK1)) return { code: 0x8d, options: [uintOption(COAP_OPTION_SIZE1, 4096)] };
+        if (!req.message.options.some((o) => o.number === COAP_OPTION.BLOCK1)) return { code: 0x8d, options: [uintOption(COAP_OPTION.SIZE1, 4096)] };
         got = req.payload;
       },
     });
@@ -186,21 +181,21 @@ describe("RFC 7959 §2.5 Block1", () => {
     const f = makeFixture({ server: { maxBlock1Transfers: 2 } });
     f.server.add("/u", { put: () => undefined, post: () => undefined });
     const start = (code: number, token: number) =>
-      f.settle(f.raw({ code, token: Uint8Array.of(token), options: [...path("u"), blockOption(COAP_OPTION_BLOCK1, { num: 0, more: true, szx: 0 })], payload: bytes(16) }));
-    expect(codeString((await start(COAP_REQUEST_PUT, 1)).code)).toBe("2.31");
+      f.settle(f.raw({ code, token: Uint8Array.of(token), options: [...path("u"), blockOption(COAP_OPTION.BLOCK1, { num: 0, more: true, szx: 0 })], payload: bytes(16) }));
+    expect(codeString((await start(COAP_REQUEST.PUT, 1)).code)).toBe("2.31");
     expect(codeString((await start(2, 2)).code)).toBe("2.31");
     expect(codeString((await start(5, 3)).code)).toBe("4.05"); // no FETCH handler: refused before any state
     f.server.add("/v", { put: () => undefined });
-    const third = await f.settle(f.raw({ code: COAP_REQUEST_PUT, options: [...path("v"), blockOption(COAP_OPTION_BLOCK1, { num: 0, more: true, szx: 0 })], payload: bytes(16) }));
+    const third = await f.settle(f.raw({ code: COAP_REQUEST.PUT, options: [...path("v"), blockOption(COAP_OPTION.BLOCK1, { num: 0, more: true, szx: 0 })], payload: bytes(16) }));
     expect(codeString(third.code)).toBe("4.13");
     expect(f.server.pendingUploads).toBe(2);
     f.close();
   });
   it("a Block1 transfer abandoned by the client is forgotten after EXCHANGE_LIFETIME", async () => {
-    await fx.settle(fx.raw({ code: COAP_REQUEST_PUT, options: [...path("file"), blockOption(COAP_OPTION_BLOCK1, { num: 0, more: true, szx: 0 })], payload: bytes(16) }));
+    await fx.settle(fx.raw({ code: COAP_REQUEST.PUT, options: [...path("file"), blockOption(COAP_OPTION.BLOCK1, { num: 0, more: true, szx: 0 })], payload: bytes(16) }));
     expect(fx.server.pendingUploads).toBe(1);
     await fx.advance(fx.server.endpoint.parameters.EXCHANGE_LIFETIME + 1);
-    const next = await fx.settle(fx.raw({ code: COAP_REQUEST_PUT, options: [...path("file"), blockOption(COAP_OPTION_BLOCK1, { num: 1, more: false, szx: 0 })], payload: bytes(5) }));
+    const next = await fx.settle(fx.raw({ code: COAP_REQUEST.PUT, options: [...path("file"), blockOption(COAP_OPTION.BLOCK1, { num: 1, more: false, szx: 0 })], payload: bytes(5) }));
     expect(codeString(next.code)).toBe("4.08");
     expect(fx.server.pendingUploads).toBe(0);
   });
@@ -218,32 +213,32 @@ describe("RFC 7959 §2.6 Block1 and Block2 combined", () => {
   });
   it("a continuation with nothing to continue → 4.08", async () => {
     fx.server.add("/convert", { post: () => undefined });
-    const m = await fx.settle(fx.raw({ code: 2, options: [...path("convert"), blockOption(COAP_OPTION_BLOCK2, { num: 1, more: false, szx: 6 })] }));
+    const m = await fx.settle(fx.raw({ code: 2, options: [...path("convert"), blockOption(COAP_OPTION.BLOCK2, { num: 1, more: false, szx: 6 })] }));
     expect(codeString(m.code)).toBe("4.08");
   });
 });
 
 describe("bad block input", () => {
   it("a huge Block1 NUM (2^20-1) without predecessors → 4.08, no state kept", async () => {
-    const m = await fx.settle(fx.raw({ code: COAP_REQUEST_PUT, options: [...path("file"), blockOption(COAP_OPTION_BLOCK1, { num: 0xfffff, more: true, szx: 6 })], payload: bytes(1024) }));
+    const m = await fx.settle(fx.raw({ code: COAP_REQUEST.PUT, options: [...path("file"), blockOption(COAP_OPTION.BLOCK1, { num: 0xfffff, more: true, szx: 6 })], payload: bytes(1024) }));
     expect(codeString(m.code)).toBe("4.13"); // offset 2^20 × 1024 is over any body limit: refused before anything is stored
-    const n = await fx.settle(fx.raw({ code: COAP_REQUEST_PUT, options: [...path("file"), blockOption(COAP_OPTION_BLOCK1, { num: 3, more: false, szx: 0 })], payload: bytes(4) }));
+    const n = await fx.settle(fx.raw({ code: COAP_REQUEST.PUT, options: [...path("file"), blockOption(COAP_OPTION.BLOCK1, { num: 3, more: false, szx: 0 })], payload: bytes(4) }));
     expect(codeString(n.code)).toBe("4.08");
     expect(fx.server.pendingUploads).toBe(0);
   });
   it("block 0 sent again (a new Message ID) restarts the transfer; the body is what follows the restart", async () => {
-    const send = () => fx.settle(fx.raw({ code: COAP_REQUEST_PUT, options: [...path("file"), blockOption(COAP_OPTION_BLOCK1, { num: 0, more: true, szx: 0 })], payload: bytes(16) }));
+    const send = () => fx.settle(fx.raw({ code: COAP_REQUEST.PUT, options: [...path("file"), blockOption(COAP_OPTION.BLOCK1, { num: 0, more: true, szx: 0 })], payload: bytes(16) }));
     expect(codeString((await send()).code)).toBe("2.31");
-    const again = await fx.settle(fx.raw({ code: COAP_REQUEST_PUT, options: [...path("file"), blockOption(COAP_OPTION_BLOCK1, { num: 0, more: true, szx: 0 })], payload: bytes(16) }));
+    const again = await fx.settle(fx.raw({ code: COAP_REQUEST.PUT, options: [...path("file"), blockOption(COAP_OPTION.BLOCK1, { num: 0, more: true, szx: 0 })], payload: bytes(16) }));
     expect(codeString(again.code)).toBe("2.31"); // block 0 restarts the transfer (RFC 7959 §2.5: start with block zero)
-    const skip = await fx.settle(fx.raw({ code: COAP_REQUEST_PUT, options: [...path("file"), blockOption(COAP_OPTION_BLOCK1, { num: 0, more: false, szx: 0 })], payload: bytes(3) }));
+    const skip = await fx.settle(fx.raw({ code: COAP_REQUEST.PUT, options: [...path("file"), blockOption(COAP_OPTION.BLOCK1, { num: 0, more: false, szx: 0 })], payload: bytes(3) }));
     expect(codeString(skip.code)).toBe("2.04");
     expect(stored.length).toBe(3);
   });
   it("a registration storm of 200 tokens stays within the observer limit; memory bounded", async () => {
     const f = makeFixture({ server: { maxObservers: 16, maxObserversPerResource: 8 } });
     f.server.add("/o", { observable: true, get: () => ({ payload: "o" }) });
-    for (let t = 0; t < 200; t++) await f.settle(f.raw({ code: COAP_REQUEST_GET, token: Uint8Array.of(t, t >> 8), options: [...path("o"), uintOption(6, 0)] }));
+    for (let t = 0; t < 200; t++) await f.settle(f.raw({ code: COAP_REQUEST.GET, token: Uint8Array.of(t, t >> 8), options: [...path("o"), uintOption(6, 0)] }));
     expect(f.server.observerCount).toBe(8);
     f.close();
   });
@@ -269,7 +264,7 @@ describe("block.ts helpers", () => {
     expect(() => new Block1Store(1, 0, 10)).toThrow(RangeError);
   });
   it("a Block1 option of 4 bytes (over its 0-3 length range) is an unrecognized critical option: 4.02 (RFC 7252 §5.4.3)", async () => {
-    const m = await fx.settle(fx.raw({ code: COAP_REQUEST_PUT, options: [...path("file"), { number: COAP_OPTION_BLOCK1, value: new Uint8Array(4) }], payload: bytes(4) }));
+    const m = await fx.settle(fx.raw({ code: COAP_REQUEST.PUT, options: [...path("file"), { number: COAP_OPTION.BLOCK1, value: new Uint8Array(4) }], payload: bytes(4) }));
     expect(codeString(m.code)).toBe("4.02");
     expect(encode({ type: 0, code: 1, messageId: 1, token: new Uint8Array(0), options: [], payload: new Uint8Array(0) }).length).toBe(4);
   });

@@ -4,15 +4,9 @@
  * failures (timeout, bad input), ping (§4.3), close().
  */
 import {
-  COAP_MESSAGE_CON,
-  COAP_MESSAGE_NON,
-  COAP_OPTION_URI_HOST,
-  COAP_OPTION_URI_PATH,
-  COAP_OPTION_URI_PORT,
-  COAP_OPTION_URI_QUERY,
-  COAP_REQUEST_FETCH,
-  COAP_REQUEST_IPATCH,
-  COAP_REQUEST_PATCH,
+  COAP_MESSAGE,
+  COAP_OPTION,
+  COAP_REQUEST,
   transmissionParameters,
 } from "../../modules/coap/constants";
 import { getString, getStrings, getUint, uintOption } from "../../modules/coap/options";
@@ -49,10 +43,10 @@ describe("RFC 7252 §6.4 URIs", () => {
     expect(r.text()).toBe("GET");
     expect(seen[0]).toEqual({ method: "GET", path: "a/b", query: ["x=1", "y=two"] });
     const m = sent()[0];
-    expect(getStrings(m, COAP_OPTION_URI_PATH)).toEqual(["a", "b"]);
-    expect(getStrings(m, COAP_OPTION_URI_QUERY)).toEqual(["x=1", "y=two"]);
-    expect(getString(m, COAP_OPTION_URI_HOST)).toBeUndefined();
-    expect(getUint(m, COAP_OPTION_URI_PORT)).toBeUndefined();
+    expect(getStrings(m, COAP_OPTION.URI_PATH)).toEqual(["a", "b"]);
+    expect(getStrings(m, COAP_OPTION.URI_QUERY)).toEqual(["x=1", "y=two"]);
+    expect(getString(m, COAP_OPTION.URI_HOST)).toBeUndefined();
+    expect(getUint(m, COAP_OPTION.URI_PORT)).toBeUndefined();
   });
   it("percent-encoded segments are decoded (§6.4 step 8)", async () => {
     fx.server.add("/a b", { get: () => ({ payload: "spaced" }) });
@@ -61,7 +55,7 @@ describe("RFC 7252 §6.4 URIs", () => {
   it("a host name is resolved through options.resolve and sent as Uri-Host", async () => {
     const r = await fx.settle(fx.client.get("coap://sensor.local/a/b"));
     expect(r.status).toBe("2.05");
-    expect(getString(sent()[0], COAP_OPTION_URI_HOST)).toBe("sensor.local");
+    expect(getString(sent()[0], COAP_OPTION.URI_HOST)).toBe("sensor.local");
   });
   it.each([["coap://unknown.example/x"], ["coaps://10.0.0.1/x"], ["http://10.0.0.1/x"], ["coap://10.0.0.1/x#frag"], ["not a uri"]])("%s rejects with reason uri, nothing sent", async (uri) => {
     expect(await reason(fx.client.get(uri as string))).toBe("uri");
@@ -80,7 +74,7 @@ describe("RFC 7252 §5.8 / RFC 8132 methods", () => {
     expect(r.text()).toBe(method);
   });
   it("method codes 0.05-0.07 by number", async () => {
-    for (const code of [COAP_REQUEST_FETCH, COAP_REQUEST_PATCH, COAP_REQUEST_IPATCH]) await fx.settle(fx.client.request({ method: code, uri: fx.uri("/a/b") }));
+    for (const code of [COAP_REQUEST.FETCH, COAP_REQUEST.PATCH, COAP_REQUEST.IPATCH]) await fx.settle(fx.client.request({ method: code, uri: fx.uri("/a/b") }));
     expect(seen.map((s) => s.method)).toEqual(["FETCH", "PATCH", "iPATCH"]);
   });
   it("bad requests throw before anything is sent", async () => {
@@ -95,7 +89,7 @@ describe("RFC 7252 §5.8 / RFC 8132 methods", () => {
   it("CON by default, NON on request", async () => {
     await fx.settle(fx.client.get(fx.uri("/a/b")));
     await fx.settle(fx.client.get(fx.uri("/a/b"), { confirmable: false }));
-    expect(sent().map((m) => m.type)).toEqual([COAP_MESSAGE_CON, COAP_MESSAGE_NON]);
+    expect(sent().map((m) => m.type)).toEqual([COAP_MESSAGE.CON, COAP_MESSAGE.NON]);
   });
 });
 

@@ -5,7 +5,7 @@
 import * as coapPacket from "coap-packet";
 import { decode, encode, type CoapMessage } from "../../modules/coap/codec";
 import { STANDARD_OPTION_DEFINITIONS, optionName, type CoapOption } from "../../modules/coap/options";
-import { COAP_MESSAGE_ACK, COAP_MESSAGE_CON, COAP_MESSAGE_NON, COAP_MESSAGE_RST } from "../../modules/coap/constants";
+import { COAP_MESSAGE } from "../../modules/coap/constants";
 import { Prng } from "../../sim/prng";
 
 function codeText(code: number): string {
@@ -18,16 +18,16 @@ function toPacket(m: CoapMessage) {
     messageId: m.messageId,
     token: Buffer.from(m.token),
     code: codeText(m.code),
-    confirmable: m.type === COAP_MESSAGE_CON,
-    ack: m.type === COAP_MESSAGE_ACK,
-    reset: m.type === COAP_MESSAGE_RST,
+    confirmable: m.type === COAP_MESSAGE.CON,
+    ack: m.type === COAP_MESSAGE.ACK,
+    reset: m.type === COAP_MESSAGE.RST,
     options: m.options.map((o) => ({ name: optionName(o.number), value: Buffer.from(o.value) })),
     payload: Buffer.from(m.payload),
   };
 }
 
 function typeOf(p: { confirmable: boolean; ack: boolean; reset: boolean }): number {
-  return p.confirmable ? COAP_MESSAGE_CON : p.ack ? COAP_MESSAGE_ACK : p.reset ? COAP_MESSAGE_RST : COAP_MESSAGE_NON;
+  return p.confirmable ? COAP_MESSAGE.CON : p.ack ? COAP_MESSAGE.ACK : p.reset ? COAP_MESSAGE.RST : COAP_MESSAGE.NON;
 }
 
 function randomMessage(rng: Prng): CoapMessage {
@@ -54,7 +54,7 @@ function randomMessage(rng: Prng): CoapMessage {
 describe("byte-exact agreement with coap-packet", () => {
   it("a GET with Uri-Path and Uri-Query", () => {
     const packet = coapPacket.generate({ messageId: 0x7d34, token: Buffer.from([0x11, 0x22]), code: "0.01", confirmable: true, options: [{ name: "Uri-Path", value: Buffer.from("temperature") }, { name: "Uri-Query", value: Buffer.from("unit=C") }] });
-    const ours = encode({ type: COAP_MESSAGE_CON, code: 1, messageId: 0x7d34, token: Uint8Array.of(0x11, 0x22), options: [{ number: 11, value: Buffer.from("temperature") }, { number: 15, value: Buffer.from("unit=C") }], payload: new Uint8Array(0) });
+    const ours = encode({ type: COAP_MESSAGE.CON, code: 1, messageId: 0x7d34, token: Uint8Array.of(0x11, 0x22), options: [{ number: 11, value: Buffer.from("temperature") }, { number: 15, value: Buffer.from("unit=C") }], payload: new Uint8Array(0) });
     expect(Buffer.from(ours).equals(packet)).toBe(true);
   });
 

@@ -1,19 +1,10 @@
 // @xs
 import {
-  COAP_MESSAGE_ACK,
-  COAP_MESSAGE_CON,
-  COAP_MESSAGE_NON,
-  COAP_MESSAGE_RST,
-  COAP_OPTION_BLOCK1,
-  COAP_OPTION_BLOCK2,
-  COAP_OPTION_CONTENT_FORMAT,
-  COAP_OPTION_ETAG,
-  COAP_OPTION_OBSERVE,
-  COAP_OPTION_URI_PATH,
-  COAP_REQUEST_GET,
-  COAP_REQUEST_POST,
-  COAP_RESPONSE_CONTENT,
-  COAP_MEDIATYPE_APPLICATION_SENML_JSON,
+  COAP_MESSAGE,
+  COAP_OPTION,
+  COAP_REQUEST,
+  COAP_RESPONSE,
+  COAP_MEDIATYPE,
   COAP_CODE,
   codeString,
   transmissionParameters,
@@ -51,7 +42,7 @@ const ascii = (s: string) => utf8Encode(s);
 const toArr = (b: Uint8Array) => Array.from(b);
 
 function msg(partial: Partial<CoapMessage>): CoapMessage {
-  return { type: COAP_MESSAGE_CON, code: COAP_REQUEST_GET, messageId: 0x1234, token: new Uint8Array(0), options: [], payload: new Uint8Array(0), ...partial };
+  return { type: COAP_MESSAGE.CON, code: COAP_REQUEST.GET, messageId: 0x1234, token: new Uint8Array(0), options: [], payload: new Uint8Array(0), ...partial };
 }
 
 function roundTrip(m: CoapMessage): CoapMessage {
@@ -62,11 +53,11 @@ function roundTrip(m: CoapMessage): CoapMessage {
 
 describe("CoAP header (RFC 7252 §3)", () => {
   it("encodes version 1, type, TKL, code and message ID byte-exactly", () => {
-    const bytes = encode(msg({ type: COAP_MESSAGE_NON, code: COAP_RESPONSE_CONTENT, messageId: 0xbeef, token: u8(0xaa, 0xbb) }));
+    const bytes = encode(msg({ type: COAP_MESSAGE.NON, code: COAP_RESPONSE.CONTENT, messageId: 0xbeef, token: u8(0xaa, 0xbb) }));
     expect(toArr(bytes)).toEqual([0x52, 0x45, 0xbe, 0xef, 0xaa, 0xbb]);
   });
   it.each([[0], [1], [2], [3]])("round-trips message type %i", (type) => {
-    const m = roundTrip(msg({ type: type as 0, code: type === 3 ? 0 : COAP_RESPONSE_CONTENT, token: type === 3 ? new Uint8Array(0) : u8(1) }));
+    const m = roundTrip(msg({ type: type as 0, code: type === 3 ? 0 : COAP_RESPONSE.CONTENT, token: type === 3 ? new Uint8Array(0) : u8(1) }));
     expect(m.type).toBe(type);
   });
   it.each([[0], [1], [4], [8]])("round-trips a %i-byte token", (n) => {
@@ -80,13 +71,13 @@ describe("CoAP header (RFC 7252 §3)", () => {
     expect(() => encode(msg({ code: 0, token: u8(1) }))).toThrow(/Empty/);
   });
   it("encodes an Empty ACK as exactly 4 bytes", () => {
-    expect(toArr(encodeEmpty(COAP_MESSAGE_ACK, 0x0102))).toEqual([0x60, 0, 1, 2]);
-    expect(toArr(encode(msg({ type: COAP_MESSAGE_RST, code: 0, messageId: 7 })))).toEqual([0x70, 0, 0, 7]);
+    expect(toArr(encodeEmpty(COAP_MESSAGE.ACK, 0x0102))).toEqual([0x60, 0, 1, 2]);
+    expect(toArr(encode(msg({ type: COAP_MESSAGE.RST, code: 0, messageId: 7 })))).toEqual([0x70, 0, 0, 7]);
   });
   it("writes c.dd codes (§5.2 Figure 9)", () => {
     expect(COAP_CODE(4, 4)).toBe(0x84);
     expect(codeString(0x84)).toBe("4.04");
-    expect(codeString(COAP_RESPONSE_CONTENT)).toBe("2.05");
+    expect(codeString(COAP_RESPONSE.CONTENT)).toBe("2.05");
     expect(isReservedCodeClass(COAP_CODE(1, 0))).toBe(true);
     expect(isReservedCodeClass(COAP_CODE(6, 0))).toBe(true);
     expect(isReservedCodeClass(COAP_CODE(7, 31))).toBe(true);
@@ -152,7 +143,7 @@ const SAMPLE: Record<string, number | string | Uint8Array | null> = {
   "Uri-Port": 61616,
   "Location-Path": "created",
   "Uri-Path": "temperature",
-  "Content-Format": COAP_MEDIATYPE_APPLICATION_SENML_JSON,
+  "Content-Format": COAP_MEDIATYPE.APPLICATION_SENML_JSON,
   "Max-Age": 0xffffffff,
   "Uri-Query": "unit=C",
   Accept: 60,
@@ -179,9 +170,9 @@ describe("every registered option round-trips (RFC 7252 §5.10, RFC 7641 §2, RF
     else expect(toArr(m.options[0].value)).toEqual(toArr(value));
   });
   it("option() refuses a value outside the option's length range (§5.4.3)", () => {
-    expect(() => option(COAP_OPTION_ETAG, new Uint8Array(9))).toThrow(RangeError);
+    expect(() => option(COAP_OPTION.ETAG, new Uint8Array(9))).toThrow(RangeError);
     expect(() => option(3, "")).toThrow(/Uri-Host/);
-    expect(() => option(COAP_OPTION_CONTENT_FORMAT, 70000)).toThrow(RangeError);
+    expect(() => option(COAP_OPTION.CONTENT_FORMAT, 70000)).toThrow(RangeError);
   });
 });
 
@@ -234,7 +225,7 @@ describe("Block options (RFC 7959 §2.2)", () => {
     expect(encodeBlockValue({ num: 0, more: false, szx: 0 })).toBe(0);
     expect(encodeBlockValue({ num: 1, more: true, szx: 6 })).toBe(0x1e);
     expect(decodeBlockValue(0x1e)).toEqual({ num: 1, more: true, szx: 6 });
-    expect(toArr(blockOption(COAP_OPTION_BLOCK2, { num: 0, more: false, szx: 0 }).value)).toEqual([]);
+    expect(toArr(blockOption(COAP_OPTION.BLOCK2, { num: 0, more: false, szx: 0 }).value)).toEqual([]);
     expect(blockSize(6)).toBe(1024);
     expect(blockSzx(64)).toBe(2);
     expect(blockSzx(100)).toBe(-1);
@@ -245,16 +236,16 @@ describe("Block options (RFC 7959 §2.2)", () => {
   });
   it("NUM is at most 2^20-1 (3-byte value)", () => {
     expect(() => encodeBlockValue({ num: 0x100000, more: false, szx: 0 })).toThrow(RangeError);
-    const m = roundTrip(msg({ options: [blockOption(COAP_OPTION_BLOCK1, { num: 0xfffff, more: true, szx: 6 })] }));
-    expect(getBlock(m, COAP_OPTION_BLOCK1)).toEqual({ num: 0xfffff, more: true, szx: 6 });
-    expect(getBlock(m, COAP_OPTION_BLOCK2)).toBeUndefined();
+    const m = roundTrip(msg({ options: [blockOption(COAP_OPTION.BLOCK1, { num: 0xfffff, more: true, szx: 6 })] }));
+    expect(getBlock(m, COAP_OPTION.BLOCK1)).toEqual({ num: 0xfffff, more: true, szx: 6 });
+    expect(getBlock(m, COAP_OPTION.BLOCK2)).toBeUndefined();
   });
 });
 
 describe("Observe (RFC 7641)", () => {
   it("sequence numbers are 24-bit", () => {
-    const m = roundTrip(msg({ options: [uintOption(COAP_OPTION_OBSERVE, 0xffffff)] }));
-    expect(getUint(m, COAP_OPTION_OBSERVE)).toBe(0xffffff);
+    const m = roundTrip(msg({ options: [uintOption(COAP_OPTION.OBSERVE, 0xffffff)] }));
+    expect(getUint(m, COAP_OPTION.OBSERVE)).toBe(0xffffff);
   });
   it("orders notifications by 24-bit serial arithmetic or 128 s (§3.4)", () => {
     expect(observeIsNewer(1, 0, 2, 0)).toBe(true);
@@ -268,7 +259,7 @@ describe("helpers", () => {
   it("uriPathOptions and getUriPath", () => {
     const m = roundTrip(msg({ options: uriPathOptions("/sensors/temp/") }));
     expect(getUriPath(m)).toBe("sensors/temp");
-    expect(m.options.every((o) => o.number === COAP_OPTION_URI_PATH)).toBe(true);
+    expect(m.options.every((o) => o.number === COAP_OPTION.URI_PATH)).toBe(true);
   });
   it("UTF-8 strings round-trip (§3.2 string)", () => {
     const s = "température/𝄞";
@@ -314,8 +305,8 @@ describe("encode input checks", () => {
   });
   it("a POST with SenML payload encodes the same as built by hand", () => {
     const payload = ascii('[{"n":"t","v":21.5}]');
-    const e = encode(msg({ type: COAP_MESSAGE_NON, code: COAP_REQUEST_POST, messageId: 1, token: u8(7), options: [stringOption(11, "tele"), uintOption(12, 110)], payload }));
+    const e = encode(msg({ type: COAP_MESSAGE.NON, code: COAP_REQUEST.POST, messageId: 1, token: u8(7), options: [stringOption(11, "tele"), uintOption(12, 110)], payload }));
     expect(toArr(e)).toEqual([0x51, 0x02, 0, 1, 7, 0xb4, 0x74, 0x65, 0x6c, 0x65, 0x11, 110, 0xff, ...toArr(payload)]);
-    expect(COAP_MESSAGE_CON).toBe(0);
+    expect(COAP_MESSAGE.CON).toBe(0);
   });
 });

@@ -10,7 +10,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { COAP_MEDIATYPE_TEXT_PLAIN, COAP_RESPONSE_CREATED } from "../../modules/coap/constants";
+import { COAP_MEDIATYPE, COAP_RESPONSE } from "../../modules/coap/constants";
 import { parseLinks } from "../../modules/coap/link-format";
 import type { CoapResponse } from "../../modules/coap/client";
 import { describeWithPeer, startCoapServer, type Peer } from "../support/peers";
@@ -43,16 +43,16 @@ describeWithPeer("coap-client-notls", "libcoap coap-client-notls → our CoapSer
     const s = srv.server;
     s.add("/test", {
       rt: "test",
-      ct: COAP_MEDIATYPE_TEXT_PLAIN,
-      get: () => ({ payload: state, contentFormat: COAP_MEDIATYPE_TEXT_PLAIN }),
+      ct: COAP_MEDIATYPE.TEXT_PLAIN,
+      get: () => ({ payload: state, contentFormat: COAP_MEDIATYPE.TEXT_PLAIN }),
       put: (req) => void (state = req.text()),
-      post: (req) => ({ code: COAP_RESPONSE_CREATED, locationPath: "/test/" + req.text() }),
+      post: (req) => ({ code: COAP_RESPONSE.CREATED, locationPath: "/test/" + req.text() }),
       delete: () => void deleted++,
     });
-    s.add("/large", { rt: "block", sz: 3000, get: () => ({ payload: body(3000, 1), contentFormat: COAP_MEDIATYPE_TEXT_PLAIN }) });
+    s.add("/large", { rt: "block", sz: 3000, get: () => ({ payload: body(3000, 1), contentFormat: COAP_MEDIATYPE.TEXT_PLAIN }) });
     s.add("/upload", { maxBodySize: 20000, put: (req) => void (upload = req.text()), get: () => ({ payload: upload }) });
     s.add("/separate", { get: () => new Promise((r) => srv.scheduler.after(1500, () => r({ payload: "separate" }))) });
-    const obs = s.add("/obs", { rt: "observe", observable: true, get: () => ({ payload: "obs " + obsValue, contentFormat: COAP_MEDIATYPE_TEXT_PLAIN }) });
+    const obs = s.add("/obs", { rt: "observe", observable: true, get: () => ({ payload: "obs " + obsValue, contentFormat: COAP_MEDIATYPE.TEXT_PLAIN }) });
     srv.scheduler.schedule({ name: "obs-change", deadline: srv.clock.now() + 500, run: (now, j) => (obsValue++, obs.notify(), j.reschedule(now + 500)) });
   });
   afterAll(() => {

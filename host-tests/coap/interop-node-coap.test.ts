@@ -6,7 +6,7 @@
  *    (their ObserveWriteStream), Block2 of a large response (their server splits it).
  */
 import * as coap from "coap";
-import { COAP_MEDIATYPE_TEXT_PLAIN, COAP_RESPONSE_CREATED } from "../../modules/coap/constants";
+import { COAP_MEDIATYPE, COAP_RESPONSE } from "../../modules/coap/constants";
 import type { CoapResponse } from "../../modules/coap/client";
 import { startOurClient, startOurServer } from "./interop-support";
 
@@ -49,10 +49,10 @@ describe("node-coap client → our CoapServer", () => {
   beforeAll(async () => {
     srv = await startOurServer(0, { notificationInterval: 0 });
     srv.server.add("/state", {
-      ct: COAP_MEDIATYPE_TEXT_PLAIN,
-      get: () => ({ payload: state, contentFormat: COAP_MEDIATYPE_TEXT_PLAIN }),
+      ct: COAP_MEDIATYPE.TEXT_PLAIN,
+      get: () => ({ payload: state, contentFormat: COAP_MEDIATYPE.TEXT_PLAIN }),
       put: (req) => void (state = req.text()),
-      post: (req) => ({ code: COAP_RESPONSE_CREATED, locationPath: "/state/" + req.text() }),
+      post: (req) => ({ code: COAP_RESPONSE.CREATED, locationPath: "/state/" + req.text() }),
       delete: () => void (state = ""),
     });
     srv.server.add("/large", { get: () => ({ payload: body(2500, 7) }) });

@@ -4,7 +4,7 @@
  * reordering): every CON exchange completes within MAX_TRANSMIT_WAIT or is
  * reported failed, and no request is executed twice (RFC 7252 §4.2, §4.5).
  */
-import { COAP_REQUEST_POST, COAP_RESPONSE_CHANGED, transmissionParameters } from "../../modules/coap/constants";
+import { COAP_REQUEST, COAP_RESPONSE, transmissionParameters } from "../../modules/coap/constants";
 import { CoapEndpoint, type IncomingRequest } from "../../modules/coap/messaging";
 import { Scheduler } from "../../modules/scheduler/scheduler";
 import { VirtualClock } from "../../sim/virtual-clock";
@@ -44,8 +44,8 @@ function run(seed: number, separate: boolean) {
       onRequest: (req: IncomingRequest) => {
         const key = text(req.message.payload);
         executed.set(key, (executed.get(key) ?? 0) + 1);
-        if (separate) scheduler.after(1500, () => req.respond({ code: COAP_RESPONSE_CHANGED, payload: ascii("ok " + key) }));
-        else req.respond({ code: COAP_RESPONSE_CHANGED, payload: ascii("ok " + key) });
+        if (separate) scheduler.after(1500, () => req.respond({ code: COAP_RESPONSE.CHANGED, payload: ascii("ok " + key) }));
+        else req.respond({ code: COAP_RESPONSE.CHANGED, payload: ascii("ok " + key) });
       },
     }),
   );
@@ -57,7 +57,7 @@ function run(seed: number, separate: boolean) {
     if (next >= N) return;
     const key = "reading-" + next++;
     const t0 = clock.now();
-    device.request({ code: COAP_REQUEST_POST, payload: ascii(key) }, SERVER, 5683, {
+    device.request({ code: COAP_REQUEST.POST, payload: ascii(key) }, SERVER, 5683, {
       onResponse: (r) => {
         outcomes.push({ key, ok: true, duration: clock.now() - t0, body: text(r.payload) });
         start();

@@ -4,7 +4,7 @@
  * RFC 7959) requires: decode()'s verdict, rejection()'s action, and what a
  * CoapEndpoint actually puts on the wire.
  */
-import { COAP_RESPONSE_CONTENT } from "../../modules/coap/constants";
+import { COAP_RESPONSE } from "../../modules/coap/constants";
 import { decode, rejection } from "../../modules/coap/codec";
 import { CoapEndpoint } from "../../modules/coap/messaging";
 import { getOptions } from "../../modules/coap/options";
@@ -95,7 +95,7 @@ function setup() {
     onError: (e) => errors.push(e),
     onRequest: (req) => {
       requests.push(req.code);
-      req.respond({ code: COAP_RESPONSE_CONTENT });
+      req.respond({ code: COAP_RESPONSE.CONTENT });
     },
   });
   return { ep, sent, requests, errors };

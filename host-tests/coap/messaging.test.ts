@@ -1,14 +1,8 @@
 // @xs
 import {
-  COAP_MESSAGE_ACK,
-  COAP_MESSAGE_CON,
-  COAP_MESSAGE_NON,
-  COAP_MESSAGE_RST,
-  COAP_REQUEST_GET,
-  COAP_REQUEST_POST,
-  COAP_RESPONSE_CHANGED,
-  COAP_RESPONSE_CONTENT,
-  COAP_RESPONSE_INTERNAL_SERVER_ERROR,
+  COAP_MESSAGE,
+  COAP_REQUEST,
+  COAP_RESPONSE,
   transmissionParameters,
 } from "../../modules/coap/constants";
 import { encode, type CoapMessage } from "../../modules/coap/codec";
@@ -39,7 +33,7 @@ describe("CON retransmission (RFC 7252 §4.2, §4.8)", () => {
     net.drop = () => true; // a black hole
     const a = client(net);
     const fails: [FailReason, number][] = [];
-    a.request({ code: COAP_REQUEST_GET, options: uriPathOptions("x") }, B, PORT, { onFail: (r) => fails.push([r, net.clock.now()]) });
+    a.request({ code: COAP_REQUEST.GET, options: uriPathOptions("x") }, B, PORT, { onFail: (r) => fails.push([r, net.clock.now()]) });
     net.clock.runAll(200000);
     const times = fromA(net).map((w) => w.at);
     expect(times.length).toBe(1 + P.MAX_RETRANSMIT);
@@ -64,7 +58,7 @@ describe("CON retransmission (RFC 7252 §4.2, §4.8)", () => {
     const net = makeNet();
     net.drop = () => true;
     const a = client(net);
-    a.request({ code: COAP_REQUEST_GET }, B, PORT);
+    a.request({ code: COAP_REQUEST.GET }, B, PORT);
     const plan = net.scheduler.plan();
     const rt = plan.filter((j) => j.name === "coap-retransmit");
     expect(rt.length).toBe(1);
@@ -76,7 +70,7 @@ describe("CON retransmission (RFC 7252 §4.2, §4.8)", () => {
     const net = makeNet();
     net.drop = () => true;
     const a = client(net);
-    a.request({ code: COAP_REQUEST_GET }, B, PORT);
+    a.request({ code: COAP_REQUEST.GET }, B, PORT);
     for (let n = 0; n < 3; n++) {
       const now = net.clock.now();
       const [rt] = net.scheduler.plan().filter((j) => j.name === "coap-retransmit");
@@ -94,7 +88,7 @@ describe("CON retransmission (RFC 7252 §4.2, §4.8)", () => {
     net.drop = () => true;
     const a = client(net, { parameters: { ACK_TIMEOUT: 1000, MAX_RETRANSMIT: 2 } });
     let failedAt = -1;
-    a.request({ code: COAP_REQUEST_GET }, B, PORT, { onFail: () => (failedAt = net.clock.now()) });
+    a.request({ code: COAP_REQUEST.GET }, B, PORT, { onFail: () => (failedAt = net.clock.now()) });
     net.clock.runAll(100000);
     expect(fromA(net).length).toBe(3);
     expect(failedAt).toBeGreaterThan(0);
@@ -105,9 +99,9 @@ describe("CON retransmission (RFC 7252 §4.2, §4.8)", () => {
   it("an ACK stops the retransmission", () => {
     const net = makeNet();
     const a = client(net);
-    server(net, (req) => req.respond({ code: COAP_RESPONSE_CONTENT, payload: ascii("22.5") }));
+    server(net, (req) => req.respond({ code: COAP_RESPONSE.CONTENT, payload: ascii("22.5") }));
     const got: string[] = [];
-    a.request({ code: COAP_REQUEST_GET }, B, PORT, { onResponse: (r) => got.push(text(r.payload)) });
+    a.request({ code: COAP_REQUEST.GET }, B, PORT, { onResponse: (r) => got.push(text(r.payload)) });
     net.clock.runAll(300000);
     expect(got).toEqual(["22.5"]);
     expect(fromA(net).length).toBe(1);
@@ -120,16 +114,16 @@ describe("piggybacked responses (RFC 7252 §5.2.1, §5.3.2)", () => {
   it("the ACK echoes the Message ID and the token, and carries the response", () => {
     const net = makeNet();
     const a = client(net);
-    server(net, (req) => req.respond({ code: COAP_RESPONSE_CONTENT, payload: ascii("ok") }));
+    server(net, (req) => req.respond({ code: COAP_RESPONSE.CONTENT, payload: ascii("ok") }));
     let response: CoapMessage | undefined;
-    const ex = a.request({ code: COAP_REQUEST_GET }, B, PORT, { onResponse: (r) => (response = r) });
+    const ex = a.request({ code: COAP_REQUEST.GET }, B, PORT, { onResponse: (r) => (response = r) });
     net.clock.advance(100);
     const req = fromA(net)[0].message!;
     const ack = fromB(net)[0].message!;
-    expect(ack.type).toBe(COAP_MESSAGE_ACK);
+    expect(ack.type).toBe(COAP_MESSAGE.ACK);
     expect(ack.messageId).toBe(req.messageId);
     expect(Array.from(ack.token)).toEqual(Array.from(req.token));
-    expect(response!.code).toBe(COAP_RESPONSE_CONTENT);
+    expect(response!.code).toBe(COAP_RESPONSE.CONTENT);
     expect(ex.state).toBe("done");
   });
 
@@ -137,9 +131,9 @@ describe("piggybacked responses (RFC 7252 §5.2.1, §5.3.2)", () => {
     const net = makeNet();
     const a = client(net);
     const got: CoapMessage[] = [];
-    a.request({ code: COAP_REQUEST_GET }, B, PORT, { onResponse: (r) => got.push(r) });
+    a.request({ code: COAP_REQUEST.GET }, B, PORT, { onResponse: (r) => got.push(r) });
     const req = net.wire[0].message!;
-    const forged = encode({ type: COAP_MESSAGE_ACK, code: COAP_RESPONSE_CONTENT, messageId: req.messageId, token: u8(1, 2, 3, 9), options: [], payload: ascii("evil") });
+    const forged = encode({ type: COAP_MESSAGE.ACK, code: COAP_RESPONSE.CONTENT, messageId: req.messageId, token: u8(1, 2, 3, 9), options: [], payload: ascii("evil") });
     a.receive(forged, B, PORT);
     expect(got.length).toBe(0);
     expect(a.inFlight).toBe(0); // the ACK part still stopped the retransmission
@@ -148,12 +142,12 @@ describe("piggybacked responses (RFC 7252 §5.2.1, §5.3.2)", () => {
   it("tokens are random, 4 bytes by default, from the injected source (§5.3.1)", () => {
     const net = makeNet();
     const a = client(net);
-    const t1 = a.request({ code: COAP_REQUEST_GET }, B, PORT).token;
-    const t2 = a.request({ code: COAP_REQUEST_GET }, C, PORT).token;
+    const t1 = a.request({ code: COAP_REQUEST.GET }, B, PORT).token;
+    const t2 = a.request({ code: COAP_REQUEST.GET }, C, PORT).token;
     expect(t1.length).toBe(4);
     expect(Array.from(t1)).not.toEqual(Array.from(t2));
     const e = new CoapEndpoint({ send: () => {}, scheduler: net.scheduler, random: (b) => b.fill(0xab), tokenLength: 8 });
-    expect(Array.from(e.request({ code: COAP_REQUEST_GET }, B, PORT).token)).toEqual([0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab]);
+    expect(Array.from(e.request({ code: COAP_REQUEST.GET }, B, PORT).token)).toEqual([0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab]);
   });
 });
 
@@ -165,25 +159,25 @@ describe("separate responses (RFC 7252 §5.2.2)", () => {
     let serverAcked = 0;
     server(net, (req) => (pending = req));
     const events: string[] = [];
-    a.request({ code: COAP_REQUEST_GET }, B, PORT, {
+    a.request({ code: COAP_REQUEST.GET }, B, PORT, {
       onAck: () => events.push("ack@" + net.clock.now()),
       onResponse: (r) => events.push("response:" + text(r.payload)),
     });
     net.clock.advance(1500);
     const ack = fromB(net)[0];
-    expect(ack.message!.type).toBe(COAP_MESSAGE_ACK);
+    expect(ack.message!.type).toBe(COAP_MESSAGE.ACK);
     expect(ack.message!.code).toBe(0);
     expect(ack.at).toBe(10 + P.ACK_TIMEOUT / 2);
     expect(events).toEqual(["ack@" + (ack.at + 10)]);
     expect(a.outstanding(B, PORT)).toBe(0); // acknowledged: no longer outstanding (§4.7)
-    pending!.respond({ code: COAP_RESPONSE_CONTENT, payload: ascii("late") }, { onAck: () => serverAcked++ });
+    pending!.respond({ code: COAP_RESPONSE.CONTENT, payload: ascii("late") }, { onAck: () => serverAcked++ });
     net.clock.advance(100);
     const resp = fromB(net)[1].message!;
-    expect(resp.type).toBe(COAP_MESSAGE_CON);
+    expect(resp.type).toBe(COAP_MESSAGE.CON);
     expect(resp.messageId).not.toBe(fromA(net)[0].message!.messageId);
     expect(Array.from(resp.token)).toEqual(Array.from(fromA(net)[0].message!.token));
     const clientAck = fromA(net)[1].message!;
-    expect(clientAck.type).toBe(COAP_MESSAGE_ACK);
+    expect(clientAck.type).toBe(COAP_MESSAGE.ACK);
     expect(clientAck.code).toBe(0);
     expect(clientAck.messageId).toBe(resp.messageId);
     expect(events[1]).toBe("response:late");
@@ -196,9 +190,9 @@ describe("separate responses (RFC 7252 §5.2.2)", () => {
     const net = makeNet();
     const a = client(net);
     const got: string[] = [];
-    a.request({ code: COAP_REQUEST_GET }, B, PORT, { onResponse: (r) => got.push(text(r.payload)) });
+    a.request({ code: COAP_REQUEST.GET }, B, PORT, { onResponse: (r) => got.push(text(r.payload)) });
     const req = net.wire[0].message!;
-    a.receive(encode({ type: COAP_MESSAGE_NON, code: COAP_RESPONSE_CONTENT, messageId: 77, token: req.token, options: [], payload: ascii("fast") }), B, PORT);
+    a.receive(encode({ type: COAP_MESSAGE.NON, code: COAP_RESPONSE.CONTENT, messageId: 77, token: req.token, options: [], payload: ascii("fast") }), B, PORT);
     expect(got).toEqual(["fast"]);
     net.clock.runAll(300000);
     expect(fromA(net).length).toBe(1);
@@ -207,20 +201,20 @@ describe("separate responses (RFC 7252 §5.2.2)", () => {
   it("a NON request gets a NON response (§5.2.3)", () => {
     const net = makeNet();
     const a = client(net);
-    server(net, (req) => req.respond({ code: COAP_RESPONSE_CHANGED }));
+    server(net, (req) => req.respond({ code: COAP_RESPONSE.CHANGED }));
     const got: number[] = [];
-    a.request({ code: COAP_REQUEST_POST, confirmable: false, payload: ascii("1") }, B, PORT, { onResponse: (r) => got.push(r.type) });
+    a.request({ code: COAP_REQUEST.POST, confirmable: false, payload: ascii("1") }, B, PORT, { onResponse: (r) => got.push(r.type) });
     net.clock.advance(100);
-    expect(fromA(net)[0].message!.type).toBe(COAP_MESSAGE_NON);
-    expect(fromB(net)[0].message!.type).toBe(COAP_MESSAGE_NON);
-    expect(got).toEqual([COAP_MESSAGE_NON]);
+    expect(fromA(net)[0].message!.type).toBe(COAP_MESSAGE.NON);
+    expect(fromB(net)[0].message!.type).toBe(COAP_MESSAGE.NON);
+    expect(got).toEqual([COAP_MESSAGE.NON]);
   });
 
   it("RST to a separate CON response reaches the server (RFC 7641 §3.6 uses it)", () => {
     const net = makeNet();
     const b = server(net);
     let reset = 0;
-    const mid = b.sendMessage({ type: COAP_MESSAGE_CON, code: COAP_RESPONSE_CONTENT, token: u8(1) }, A, PORT, { onReset: () => reset++ });
+    const mid = b.sendMessage({ type: COAP_MESSAGE.CON, code: COAP_RESPONSE.CONTENT, token: u8(1) }, A, PORT, { onReset: () => reset++ });
     b.receive(u8(0x70, 0, mid >> 8, mid & 255), A, PORT);
     expect(reset).toBe(1);
     expect(b.inFlight).toBe(0);
@@ -234,12 +228,12 @@ describe("deduplication (RFC 7252 §4.5)", () => {
     let runs = 0;
     server(net, (req) => {
       runs++;
-      req.respond({ code: COAP_RESPONSE_CHANGED, payload: ascii("run " + runs) });
+      req.respond({ code: COAP_RESPONSE.CHANGED, payload: ascii("run " + runs) });
     });
     let dropped = 0;
     net.drop = (w) => w.from === B && dropped++ < 2; // lose the first two ACKs
     const got: string[] = [];
-    a.request({ code: COAP_REQUEST_POST }, B, PORT, { onResponse: (r) => got.push(text(r.payload)) });
+    a.request({ code: COAP_REQUEST.POST }, B, PORT, { onResponse: (r) => got.push(text(r.payload)) });
     net.clock.runAll(300000);
     expect(runs).toBe(1);
     expect(got).toEqual(["run 1"]);
@@ -258,7 +252,7 @@ describe("deduplication (RFC 7252 §4.5)", () => {
       pending = req;
     };
     let pending: IncomingRequest | undefined;
-    const con = encode({ type: COAP_MESSAGE_CON, code: COAP_REQUEST_GET, messageId: 500, token: u8(5), options: [], payload: new Uint8Array(0) });
+    const con = encode({ type: COAP_MESSAGE.CON, code: COAP_REQUEST.GET, messageId: 500, token: u8(5), options: [], payload: new Uint8Array(0) });
     b.receive(con, A, PORT);
     expect(fromB(net).length).toBe(0);
     b.receive(con, A, PORT);
@@ -266,8 +260,8 @@ describe("deduplication (RFC 7252 §4.5)", () => {
     expect(fromB(net).length).toBe(1);
     expect(fromB(net)[0].message!.code).toBe(0);
     expect(pending!.acknowledged).toBe(true);
-    pending!.respond({ code: COAP_RESPONSE_CONTENT });
-    expect(fromB(net)[1].message!.type).toBe(COAP_MESSAGE_CON);
+    pending!.respond({ code: COAP_RESPONSE.CONTENT });
+    expect(fromB(net)[1].message!.type).toBe(COAP_MESSAGE.CON);
     b.receive(con, A, PORT); // a third copy: the same empty ACK again
     expect(fromB(net)[2].message!.code).toBe(0);
     expect(runs).toBe(1);
@@ -278,9 +272,9 @@ describe("deduplication (RFC 7252 §4.5)", () => {
     let runs = 0;
     const b = server(net, (req) => {
       runs++;
-      req.respond({ code: COAP_RESPONSE_CHANGED });
+      req.respond({ code: COAP_RESPONSE.CHANGED });
     });
-    const non = encode({ type: COAP_MESSAGE_NON, code: COAP_REQUEST_POST, messageId: 9, token: u8(1), options: [], payload: ascii("x") });
+    const non = encode({ type: COAP_MESSAGE.NON, code: COAP_REQUEST.POST, messageId: 9, token: u8(1), options: [], payload: ascii("x") });
     b.receive(non, A, PORT);
     b.receive(non, A, PORT);
     b.receive(non, A, PORT);
@@ -293,9 +287,9 @@ describe("deduplication (RFC 7252 §4.5)", () => {
     let runs = 0;
     const b = server(net, (req) => {
       runs++;
-      req.respond({ code: COAP_RESPONSE_CHANGED });
+      req.respond({ code: COAP_RESPONSE.CHANGED });
     });
-    const con = encode({ type: COAP_MESSAGE_CON, code: COAP_REQUEST_POST, messageId: 9, token: u8(1), options: [], payload: ascii("x") });
+    const con = encode({ type: COAP_MESSAGE.CON, code: COAP_REQUEST.POST, messageId: 9, token: u8(1), options: [], payload: ascii("x") });
     b.receive(con, A, PORT);
     b.receive(con, C, PORT);
     b.receive(con, A, PORT + 1);
@@ -307,9 +301,9 @@ describe("deduplication (RFC 7252 §4.5)", () => {
     let runs = 0;
     const b = server(net, (req) => {
       runs++;
-      req.respond({ code: COAP_RESPONSE_CHANGED });
+      req.respond({ code: COAP_RESPONSE.CHANGED });
     }, { dedupCapacity: 4 });
-    const con = (mid: number) => encode({ type: COAP_MESSAGE_CON, code: COAP_REQUEST_POST, messageId: mid, token: u8(1), options: [], payload: ascii("x") });
+    const con = (mid: number) => encode({ type: COAP_MESSAGE.CON, code: COAP_REQUEST.POST, messageId: mid, token: u8(1), options: [], payload: ascii("x") });
     for (let mid = 1; mid <= 10; mid++) b.receive(con(mid), A, PORT);
     expect(b.dedup.size).toBe(4);
     expect(b.dedup.evictions).toBe(6);
@@ -324,9 +318,9 @@ describe("deduplication (RFC 7252 §4.5)", () => {
     let runs = 0;
     const b = server(net, (req) => {
       runs++;
-      req.respond({ code: COAP_RESPONSE_CHANGED });
+      req.respond({ code: COAP_RESPONSE.CHANGED });
     });
-    const con = encode({ type: COAP_MESSAGE_CON, code: COAP_REQUEST_POST, messageId: 1, token: u8(1), options: [], payload: ascii("x") });
+    const con = encode({ type: COAP_MESSAGE.CON, code: COAP_REQUEST.POST, messageId: 1, token: u8(1), options: [], payload: ascii("x") });
     b.receive(con, A, PORT);
     net.clock.advance(P.EXCHANGE_LIFETIME - 1);
     b.receive(con, A, PORT);
@@ -340,15 +334,15 @@ describe("deduplication (RFC 7252 §4.5)", () => {
     const net = makeNet();
     const a = client(net);
     const got: string[] = [];
-    a.request({ code: COAP_REQUEST_GET, confirmable: false }, B, PORT, { onResponse: (r) => got.push(text(r.payload)) });
+    a.request({ code: COAP_REQUEST.GET, confirmable: false }, B, PORT, { onResponse: (r) => got.push(text(r.payload)) });
     const token = net.wire[0].message!.token;
-    const resp = encode({ type: COAP_MESSAGE_CON, code: COAP_RESPONSE_CONTENT, messageId: 321, token, options: [], payload: ascii("v") });
+    const resp = encode({ type: COAP_MESSAGE.CON, code: COAP_RESPONSE.CONTENT, messageId: 321, token, options: [], payload: ascii("v") });
     a.receive(resp, B, PORT);
     a.receive(resp, B, PORT);
     expect(got).toEqual(["v"]);
     const acks = fromA(net).slice(1);
     expect(acks.length).toBe(2);
-    expect(acks.every((w) => w.message!.type === COAP_MESSAGE_ACK && w.message!.messageId === 321)).toBe(true);
+    expect(acks.every((w) => w.message!.type === COAP_MESSAGE.ACK && w.message!.messageId === 321)).toBe(true);
   });
 });
 
@@ -356,9 +350,9 @@ describe("NSTART and the request queue (RFC 7252 §4.7)", () => {
   it("one outstanding CON per peer; the next one goes when the first is answered", () => {
     const net = makeNet();
     const a = client(net);
-    server(net, (req) => req.respond({ code: COAP_RESPONSE_CONTENT }));
+    server(net, (req) => req.respond({ code: COAP_RESPONSE.CONTENT }));
     const order: number[] = [];
-    for (let i = 0; i < 3; i++) a.request({ code: COAP_REQUEST_GET }, B, PORT, { onResponse: () => order.push(i) });
+    for (let i = 0; i < 3; i++) a.request({ code: COAP_REQUEST.GET }, B, PORT, { onResponse: () => order.push(i) });
     expect(fromA(net).length).toBe(1);
     expect(a.outstanding(B, PORT)).toBe(1);
     expect(a.queued(B, PORT)).toBe(2);
@@ -373,9 +367,9 @@ describe("NSTART and the request queue (RFC 7252 §4.7)", () => {
     const net = makeNet();
     net.drop = () => true;
     const a = client(net);
-    a.request({ code: COAP_REQUEST_GET }, B, PORT);
-    a.request({ code: COAP_REQUEST_GET }, B, PORT);
-    a.request({ code: COAP_REQUEST_GET }, C, PORT);
+    a.request({ code: COAP_REQUEST.GET }, B, PORT);
+    a.request({ code: COAP_REQUEST.GET }, B, PORT);
+    a.request({ code: COAP_REQUEST.GET }, C, PORT);
     expect(fromA(net).map((w) => w.to)).toEqual([B, C]);
   });
 
@@ -384,8 +378,8 @@ describe("NSTART and the request queue (RFC 7252 §4.7)", () => {
     net.drop = () => true;
     const a = client(net);
     const fails: number[] = [];
-    a.request({ code: COAP_REQUEST_GET }, B, PORT, { onFail: () => fails.push(net.clock.now()) });
-    a.request({ code: COAP_REQUEST_GET }, B, PORT, { onFail: () => fails.push(net.clock.now()) });
+    a.request({ code: COAP_REQUEST.GET }, B, PORT, { onFail: () => fails.push(net.clock.now()) });
+    a.request({ code: COAP_REQUEST.GET }, B, PORT, { onFail: () => fails.push(net.clock.now()) });
     net.clock.runAll(400000);
     expect(fails.length).toBe(2);
     expect(fromA(net).length).toBe(10);
@@ -396,8 +390,8 @@ describe("NSTART and the request queue (RFC 7252 §4.7)", () => {
     const net = makeNet();
     net.drop = () => true;
     const a = client(net, { maxQueue: 2 });
-    for (let i = 0; i < 3; i++) a.request({ code: COAP_REQUEST_GET }, B, PORT);
-    expect(() => a.request({ code: COAP_REQUEST_GET }, B, PORT)).toThrow(RangeError);
+    for (let i = 0; i < 3; i++) a.request({ code: COAP_REQUEST.GET }, B, PORT);
+    expect(() => a.request({ code: COAP_REQUEST.GET }, B, PORT)).toThrow(RangeError);
     expect(a.queued(B, PORT)).toBe(2);
   });
 
@@ -405,7 +399,7 @@ describe("NSTART and the request queue (RFC 7252 §4.7)", () => {
     const net = makeNet();
     net.drop = () => true;
     const a = client(net, { parameters: { NSTART: 2 } });
-    for (let i = 0; i < 3; i++) a.request({ code: COAP_REQUEST_GET }, B, PORT);
+    for (let i = 0; i < 3; i++) a.request({ code: COAP_REQUEST.GET }, B, PORT);
     expect(fromA(net).length).toBe(2);
   });
 
@@ -413,8 +407,8 @@ describe("NSTART and the request queue (RFC 7252 §4.7)", () => {
     const net = makeNet();
     net.drop = () => true;
     const a = client(net);
-    a.request({ code: COAP_REQUEST_POST, confirmable: false, payload: ascii("0123456789") }, B, PORT);
-    a.request({ code: COAP_REQUEST_POST, confirmable: false, payload: ascii("0123456789") }, B, PORT);
+    a.request({ code: COAP_REQUEST.POST, confirmable: false, payload: ascii("0123456789") }, B, PORT);
+    a.request({ code: COAP_REQUEST.POST, confirmable: false, payload: ascii("0123456789") }, B, PORT);
     const size = fromA(net)[0].bytes.length;
     net.clock.advance(size * 1000 - 1);
     expect(fromA(net).length).toBe(1);
@@ -427,8 +421,8 @@ describe("NSTART and the request queue (RFC 7252 §4.7)", () => {
     net.drop = () => true;
     const a = client(net);
     const fails: string[] = [];
-    a.request({ code: COAP_REQUEST_GET }, B, PORT);
-    const q = a.request({ code: COAP_REQUEST_GET }, B, PORT, { onFail: (r) => fails.push(r) });
+    a.request({ code: COAP_REQUEST.GET }, B, PORT);
+    const q = a.request({ code: COAP_REQUEST.GET }, B, PORT, { onFail: (r) => fails.push(r) });
     q.cancel();
     expect(a.queued(B, PORT)).toBe(0);
     net.clock.runAll(400000);
@@ -442,8 +436,8 @@ describe("Message IDs (RFC 7252 §4.4)", () => {
     const net = makeNet(9);
     const a = client(net, { parameters: { NSTART: 4 } });
     net.drop = () => true;
-    for (let i = 0; i < 3; i++) a.request({ code: COAP_REQUEST_GET }, B, PORT);
-    a.request({ code: COAP_REQUEST_GET }, C, PORT);
+    for (let i = 0; i < 3; i++) a.request({ code: COAP_REQUEST.GET }, B, PORT);
+    a.request({ code: COAP_REQUEST.GET }, C, PORT);
     const ids = fromA(net).map((w) => w.message!.messageId);
     expect(ids[1]).toBe((ids[0] + 1) & 0xffff);
     expect(ids[2]).toBe((ids[0] + 2) & 0xffff);
@@ -462,7 +456,7 @@ describe("RST, ping and timeouts", () => {
     expect(Array.from(fromA(net)[0].bytes.subarray(0, 2))).toEqual([0x40, 0]);
     expect(fromA(net)[0].bytes.length).toBe(4);
     const rst = fromB(net)[0].message!;
-    expect(rst.type).toBe(COAP_MESSAGE_RST);
+    expect(rst.type).toBe(COAP_MESSAGE.RST);
     expect(rst.messageId).toBe(fromA(net)[0].message!.messageId);
     expect(pong).toBe(1);
   });
@@ -481,7 +475,7 @@ describe("RST, ping and timeouts", () => {
     const net = makeNet();
     const a = client(net);
     const fails: string[] = [];
-    a.request({ code: COAP_REQUEST_GET }, B, PORT, { onFail: (r) => fails.push(r) });
+    a.request({ code: COAP_REQUEST.GET }, B, PORT, { onFail: (r) => fails.push(r) });
     const mid = net.wire[0].message!.messageId;
     a.receive(u8(0x70, 0, mid >> 8, mid & 255), B, PORT);
     expect(fails).toEqual(["reset"]);
@@ -491,7 +485,7 @@ describe("RST, ping and timeouts", () => {
   it("an ACK from another endpoint does not match (§4.4)", () => {
     const net = makeNet();
     const a = client(net);
-    a.request({ code: COAP_REQUEST_GET }, B, PORT);
+    a.request({ code: COAP_REQUEST.GET }, B, PORT);
     const mid = net.wire[0].message!.messageId;
     a.receive(u8(0x60, 0, mid >> 8, mid & 255), C, PORT);
     expect(a.inFlight).toBe(1);
@@ -502,7 +496,7 @@ describe("RST, ping and timeouts", () => {
     net.drop = () => true;
     const a = client(net);
     const fails: [string, number][] = [];
-    a.request({ code: COAP_REQUEST_GET, confirmable: false }, B, PORT, { onFail: (r) => fails.push([r, net.clock.now()]) });
+    a.request({ code: COAP_REQUEST.GET, confirmable: false }, B, PORT, { onFail: (r) => fails.push([r, net.clock.now()]) });
     net.clock.runAll(400000);
     expect(fails).toEqual([["timeout", P.MAX_TRANSMIT_WAIT]]);
   });
@@ -512,7 +506,7 @@ describe("RST, ping and timeouts", () => {
     const a = client(net);
     server(net, () => {});
     const fails: [string, number][] = [];
-    a.request({ code: COAP_REQUEST_GET }, B, PORT, { onFail: (r) => fails.push([r, net.clock.now()]), responseTimeout: 30000 });
+    a.request({ code: COAP_REQUEST.GET }, B, PORT, { onFail: (r) => fails.push([r, net.clock.now()]), responseTimeout: 30000 });
     net.clock.runAll(400000);
     expect(fails).toEqual([["timeout", 30000]]);
   });
@@ -523,9 +517,9 @@ describe("observe-style exchanges (multiple responses)", () => {
     const net = makeNet();
     const a = client(net);
     const got: string[] = [];
-    const ex: ClientExchange = a.request({ code: COAP_REQUEST_GET }, B, PORT, { multiple: true, onResponse: (r) => got.push(text(r.payload)) });
+    const ex: ClientExchange = a.request({ code: COAP_REQUEST.GET }, B, PORT, { multiple: true, onResponse: (r) => got.push(text(r.payload)) });
     const token = net.wire[0].message!.token;
-    const note = (mid: number, v: string) => encode({ type: COAP_MESSAGE_CON, code: COAP_RESPONSE_CONTENT, messageId: mid, token, options: [], payload: ascii(v) });
+    const note = (mid: number, v: string) => encode({ type: COAP_MESSAGE.CON, code: COAP_RESPONSE.CONTENT, messageId: mid, token, options: [], payload: ascii(v) });
     a.receive(note(1, "a"), B, PORT);
     a.receive(note(2, "b"), B, PORT);
     expect(got).toEqual(["a", "b"]);
@@ -536,7 +530,7 @@ describe("observe-style exchanges (multiple responses)", () => {
     a.receive(note(3, "c"), B, PORT);
     expect(got).toEqual(["a", "b"]);
     const last = fromA(net)[fromA(net).length - 1].message!;
-    expect(last.type).toBe(COAP_MESSAGE_RST);
+    expect(last.type).toBe(COAP_MESSAGE.RST);
     expect(last.messageId).toBe(3);
   });
 });
@@ -549,9 +543,9 @@ describe("robustness", () => {
       throw new Error("boom");
     });
     const codes: number[] = [];
-    a.request({ code: COAP_REQUEST_GET }, B, PORT, { onResponse: (r) => codes.push(r.code) });
+    a.request({ code: COAP_REQUEST.GET }, B, PORT, { onResponse: (r) => codes.push(r.code) });
     net.clock.advance(100);
-    expect(codes).toEqual([COAP_RESPONSE_INTERNAL_SERVER_ERROR]);
+    expect(codes).toEqual([COAP_RESPONSE.INTERNAL_SERVER_ERROR]);
     expect(net.errors.length).toBe(1);
   });
 
@@ -568,24 +562,24 @@ describe("robustness", () => {
       random: (b) => rng.fill(b),
       onError: (e) => errors.push(e),
     });
-    const ex = ep.request({ code: COAP_REQUEST_GET }, B, PORT, {
+    const ex = ep.request({ code: COAP_REQUEST.GET }, B, PORT, {
       onResponse: () => {
         throw new Error("app bug");
       },
     });
     expect(errors.length).toBe(1);
     const mid = ex.messageId;
-    expect(() => ep.receive(encode({ type: COAP_MESSAGE_ACK, code: COAP_RESPONSE_CONTENT, messageId: mid, token: ex.token, options: [], payload: new Uint8Array(0) }), B, PORT)).not.toThrow();
+    expect(() => ep.receive(encode({ type: COAP_MESSAGE.ACK, code: COAP_RESPONSE.CONTENT, messageId: mid, token: ex.token, options: [], payload: new Uint8Array(0) }), B, PORT)).not.toThrow();
     expect(errors.length).toBe(2);
   });
 
   it("bad requests throw and change nothing", () => {
     const net = makeNet();
     const a = client(net);
-    expect(() => a.request({ code: COAP_RESPONSE_CONTENT }, B, PORT)).toThrow(RangeError);
-    expect(() => a.request({ code: COAP_REQUEST_GET, token: new Uint8Array(9) }, B, PORT)).toThrow(RangeError);
-    expect(() => a.request({ code: COAP_REQUEST_GET }, "", PORT)).toThrow(TypeError);
-    expect(() => a.request({ code: COAP_REQUEST_GET }, B, 0)).toThrow(RangeError);
+    expect(() => a.request({ code: COAP_RESPONSE.CONTENT }, B, PORT)).toThrow(RangeError);
+    expect(() => a.request({ code: COAP_REQUEST.GET, token: new Uint8Array(9) }, B, PORT)).toThrow(RangeError);
+    expect(() => a.request({ code: COAP_REQUEST.GET }, "", PORT)).toThrow(TypeError);
+    expect(() => a.request({ code: COAP_REQUEST.GET }, B, 0)).toThrow(RangeError);
     expect(net.wire.length).toBe(0);
     expect(a.outstanding(B, PORT)).toBe(0);
   });
@@ -595,14 +589,14 @@ describe("robustness", () => {
     const b = server(net);
     let thrown = false;
     b.onRequest = (req) => {
-      req.respond({ code: COAP_RESPONSE_CONTENT });
+      req.respond({ code: COAP_RESPONSE.CONTENT });
       try {
-        req.respond({ code: COAP_RESPONSE_CONTENT });
+        req.respond({ code: COAP_RESPONSE.CONTENT });
       } catch {
         thrown = true;
       }
     };
-    b.receive(encode({ type: COAP_MESSAGE_CON, code: COAP_REQUEST_GET, messageId: 1, token: u8(1), options: [], payload: new Uint8Array(0) }), A, PORT);
+    b.receive(encode({ type: COAP_MESSAGE.CON, code: COAP_REQUEST.GET, messageId: 1, token: u8(1), options: [], payload: new Uint8Array(0) }), A, PORT);
     expect(thrown).toBe(true);
     expect(fromB(net).length).toBe(1);
   });
@@ -612,11 +606,11 @@ describe("robustness", () => {
     net.drop = () => true;
     const a = client(net);
     const fails: string[] = [];
-    a.request({ code: COAP_REQUEST_GET }, B, PORT, { onFail: (r) => fails.push(r) });
-    a.request({ code: COAP_REQUEST_GET }, B, PORT, { onFail: (r) => fails.push(r) });
+    a.request({ code: COAP_REQUEST.GET }, B, PORT, { onFail: (r) => fails.push(r) });
+    a.request({ code: COAP_REQUEST.GET }, B, PORT, { onFail: (r) => fails.push(r) });
     a.close();
     expect(fails).toEqual(["closed", "closed"]);
     expect(net.scheduler.size).toBe(0);
-    expect(() => a.request({ code: COAP_REQUEST_GET }, B, PORT)).toThrow();
+    expect(() => a.request({ code: COAP_REQUEST.GET }, B, PORT)).toThrow();
   });
 });

@@ -7,14 +7,10 @@
  * deregistration (§3.6) and observing a large resource (RFC 7959 §3.4).
  */
 import {
-  COAP_MESSAGE_CON,
-  COAP_MESSAGE_NON,
-  COAP_MESSAGE_RST,
-  COAP_OPTION_BLOCK2,
-  COAP_OPTION_OBSERVE,
-  COAP_OPTION_URI_PATH,
-  COAP_REQUEST_GET,
-  COAP_RESPONSE_CONTENT,
+  COAP_MESSAGE,
+  COAP_OPTION,
+  COAP_REQUEST,
+  COAP_RESPONSE,
   codeString,
 } from "../../modules/coap/constants";
 import { getBlock, getUint, observeOption, stringOption, uintOption } from "../../modules/coap/options";
@@ -70,8 +66,8 @@ describe("RFC 7641 §3.1/§4.1 registration and notifications", () => {
     observeTemp();
     await fx.advance(100);
     await change(6);
-    const types = fromServer().filter((m) => getUint(m, COAP_OPTION_OBSERVE) !== undefined).slice(1).map((m) => m.type);
-    expect(types).toEqual([COAP_MESSAGE_NON, COAP_MESSAGE_NON, COAP_MESSAGE_CON, COAP_MESSAGE_NON, COAP_MESSAGE_NON, COAP_MESSAGE_CON]);
+    const types = fromServer().filter((m) => getUint(m, COAP_OPTION.OBSERVE) !== undefined).slice(1).map((m) => m.type);
+    expect(types).toEqual([COAP_MESSAGE.NON, COAP_MESSAGE.NON, COAP_MESSAGE.CON, COAP_MESSAGE.NON, COAP_MESSAGE.NON, COAP_MESSAGE.CON]);
   });
   it("... and a CON when confirmInterval has passed since the last one (the 24-hour rule, shortened)", async () => {
     setup({ server: { confirmEvery: 0, confirmInterval: 10000 } });
@@ -80,18 +76,18 @@ describe("RFC 7641 §3.1/§4.1 registration and notifications", () => {
     await change(2);
     await fx.advance(10000);
     await change(2);
-    const types = fromServer().filter((m) => getUint(m, COAP_OPTION_OBSERVE) !== undefined).slice(1).map((m) => m.type);
-    expect(types).toEqual([COAP_MESSAGE_NON, COAP_MESSAGE_NON, COAP_MESSAGE_CON, COAP_MESSAGE_NON]);
+    const types = fromServer().filter((m) => getUint(m, COAP_OPTION.OBSERVE) !== undefined).slice(1).map((m) => m.type);
+    expect(types).toEqual([COAP_MESSAGE.NON, COAP_MESSAGE.NON, COAP_MESSAGE.CON, COAP_MESSAGE.NON]);
   });
   it("re-registering with the same token replaces the entry (§4.1); a GET without Observe with that token removes it", async () => {
     setup();
     const token = Uint8Array.of(1, 2, 3);
-    const reg = () => fx.raw({ code: COAP_REQUEST_GET, token, options: [observeOption(0), stringOption(COAP_OPTION_URI_PATH, "temp")] });
+    const reg = () => fx.raw({ code: COAP_REQUEST.GET, token, options: [observeOption(0), stringOption(COAP_OPTION.URI_PATH, "temp")] });
     await fx.settle(reg());
     await fx.settle(reg());
     expect(fx.server.observerCount).toBe(1);
-    const plain = await fx.settle(fx.raw({ code: COAP_REQUEST_GET, token, options: [stringOption(COAP_OPTION_URI_PATH, "temp")] }));
-    expect(getUint(plain, COAP_OPTION_OBSERVE)).toBeUndefined();
+    const plain = await fx.settle(fx.raw({ code: COAP_REQUEST.GET, token, options: [stringOption(COAP_OPTION.URI_PATH, "temp")] }));
+    expect(getUint(plain, COAP_OPTION.OBSERVE)).toBeUndefined();
     expect(fx.server.observerCount).toBe(0);
   });
   it("a GET with Observe on a resource that is not observable is served without Observe; the client's observation ends", async () => {
@@ -117,7 +113,7 @@ describe("RFC 7641 §3.6 / §4.5 deregistration and departed observers", () => {
     expect(r!.status).toBe("2.05");
     expect(r!.observe).toBeUndefined();
     expect(fx.server.observerCount).toBe(0);
-    const dereg = fx.messages().filter((m) => m.from === "10.0.0.2" && getUint(m.message!, COAP_OPTION_OBSERVE) === 1);
+    const dereg = fx.messages().filter((m) => m.from === "10.0.0.2" && getUint(m.message!, COAP_OPTION.OBSERVE) === 1);
     expect(dereg.length).toBe(1);
     expect(dereg[0].message!.token).toEqual(token);
     await change(1);
@@ -135,7 +131,7 @@ describe("RFC 7641 §3.6 / §4.5 deregistration and departed observers", () => {
     fx.server.resource("/con")!.notify();
     await fx.advance(500);
     expect(fx.server.observerCount).toBe(0);
-    expect(fx.messages().some((m) => m.from === "10.0.0.2" && m.message!.type === COAP_MESSAGE_RST)).toBe(true);
+    expect(fx.messages().some((m) => m.from === "10.0.0.2" && m.message!.type === COAP_MESSAGE.RST)).toBe(true);
     expect(got).toEqual(["v0"]);
   });
   it("a RST to a NON notification removes the observer too (§3.6)", async () => {
@@ -146,8 +142,8 @@ describe("RFC 7641 §3.6 / §4.5 deregistration and departed observers", () => {
     value++;
     temp.notify();
     await fx.advance(50);
-    const lastNon = fromServer().filter((m) => m.type === COAP_MESSAGE_NON).pop()!;
-    expect(getUint(lastNon, COAP_OPTION_OBSERVE)).toBeDefined();
+    const lastNon = fromServer().filter((m) => m.type === COAP_MESSAGE.NON).pop()!;
+    expect(getUint(lastNon, COAP_OPTION.OBSERVE)).toBeDefined();
     const rst = Uint8Array.of(0x70, 0, lastNon.messageId >> 8, lastNon.messageId & 0xff);
     fx.server.endpoint.receive(rst, "10.0.0.9", 5683); // from another endpoint: not a match
     expect(fx.server.observerCount).toBe(1);
@@ -196,19 +192,19 @@ describe("RFC 7641 §3.6 / §4.5 deregistration and departed observers", () => {
 describe("RFC 7641 §4.1 bounded observer lists", () => {
   it("per resource: a registration beyond the limit is served without Observe", async () => {
     setup({ server: { maxObserversPerResource: 2, maxObservers: 10 } });
-    const reg = (t: number) => fx.settle(fx.raw({ code: COAP_REQUEST_GET, token: Uint8Array.of(t), options: [observeOption(0), stringOption(COAP_OPTION_URI_PATH, "temp")] }));
-    expect(getUint(await reg(1), COAP_OPTION_OBSERVE)).toBeDefined();
-    expect(getUint(await reg(2), COAP_OPTION_OBSERVE)).toBeDefined();
+    const reg = (t: number) => fx.settle(fx.raw({ code: COAP_REQUEST.GET, token: Uint8Array.of(t), options: [observeOption(0), stringOption(COAP_OPTION.URI_PATH, "temp")] }));
+    expect(getUint(await reg(1), COAP_OPTION.OBSERVE)).toBeDefined();
+    expect(getUint(await reg(2), COAP_OPTION.OBSERVE)).toBeDefined();
     const third = await reg(3);
     expect(codeString(third.code)).toBe("2.05");
-    expect(getUint(third, COAP_OPTION_OBSERVE)).toBeUndefined();
+    expect(getUint(third, COAP_OPTION.OBSERVE)).toBeUndefined();
     expect(temp.observerCount).toBe(2);
   });
   it("in all: the global limit holds across resources", async () => {
     setup({ server: { maxObserversPerResource: 5, maxObservers: 3 } });
     fx.server.add("/b", { observable: true, get: () => ({ payload: "b" }) });
     let t = 0;
-    for (const p of ["temp", "temp", "b", "b", "b"]) await fx.settle(fx.raw({ code: COAP_REQUEST_GET, token: Uint8Array.of(++t), options: [observeOption(0), stringOption(COAP_OPTION_URI_PATH, p)] }));
+    for (const p of ["temp", "temp", "b", "b", "b"]) await fx.settle(fx.raw({ code: COAP_REQUEST.GET, token: Uint8Array.of(++t), options: [observeOption(0), stringOption(COAP_OPTION.URI_PATH, p)] }));
     expect(fx.server.observerCount).toBe(3);
   });
   it("ObserverList bookkeeping", () => {
@@ -257,12 +253,12 @@ describe("RFC 7641 §4.5.1 / §4.5.2 observe storms", () => {
     await fx.advance(100);
     fx.network.link("10.0.0.2", "10.0.0.1", { down: true }); // ACKs lost
     await change(5);
-    const cons = fromServer().filter((m) => m.type === COAP_MESSAGE_CON).length;
+    const cons = fromServer().filter((m) => m.type === COAP_MESSAGE.CON).length;
     fx.network.unlink("10.0.0.2", "10.0.0.1");
     await fx.advance(10000);
     expect(got[got.length - 1].text()).toBe("t=5");
     // only the first change was transmitted while the link was down (plus its retransmissions)
-    const distinct = new Set(fromServer().filter((m) => m.type === COAP_MESSAGE_CON).map((m) => m.messageId));
+    const distinct = new Set(fromServer().filter((m) => m.type === COAP_MESSAGE.CON).map((m) => m.messageId));
     expect(distinct.size).toBe(2);
     expect(cons).toBeGreaterThanOrEqual(1);
   });
@@ -292,7 +288,7 @@ describe("RFC 7641 §3.4 ordering and §3.3.1 re-registration (client)", () => {
     await fx.advance(100);
     const token = obs.token!;
     const send = (n: number, body: string) =>
-      fx.server.endpoint.sendMessage({ type: COAP_MESSAGE_NON, code: COAP_RESPONSE_CONTENT, token, options: [observeOption(n)], payload: Uint8Array.from(body, (c) => c.charCodeAt(0)) }, "10.0.0.2", 5683);
+      fx.server.endpoint.sendMessage({ type: COAP_MESSAGE.NON, code: COAP_RESPONSE.CONTENT, token, options: [observeOption(n)], payload: Uint8Array.from(body, (c) => c.charCodeAt(0)) }, "10.0.0.2", 5683);
     send(100, "new");
     await fx.advance(50);
     send(50, "old");
@@ -309,7 +305,7 @@ describe("RFC 7641 §3.4 ordering and §3.3.1 re-registration (client)", () => {
     const token = obs.token!;
     await fx.advance(6000);
     expect(obs.reregistrations).toBe(1);
-    const regs = fx.messages().filter((m) => m.from === "10.0.0.2" && getUint(m.message!, COAP_OPTION_OBSERVE) === 0);
+    const regs = fx.messages().filter((m) => m.from === "10.0.0.2" && getUint(m.message!, COAP_OPTION.OBSERVE) === 0);
     expect(regs.length).toBe(2);
     expect(regs[1].message!.token).toEqual(token);
     expect(fx.server.observerCount).toBe(1); // replaced, not added
@@ -344,12 +340,12 @@ describe("RFC 7959 §3.4 observing a large resource", () => {
     expect(got[1].payload[0]).toBe(bytes(2500, 1)[0]);
     expect(got[1].payload[2499]).toBe(bytes(2500, 1)[2499]);
     expect(got[1].observe).toBeDefined();
-    const notification = fromServer().filter((m) => m.type === COAP_MESSAGE_NON && getUint(m, COAP_OPTION_OBSERVE) !== undefined).pop()!;
-    expect(getBlock(notification, COAP_OPTION_BLOCK2)).toEqual({ num: 0, more: true, szx: 6 });
+    const notification = fromServer().filter((m) => m.type === COAP_MESSAGE.NON && getUint(m, COAP_OPTION.OBSERVE) !== undefined).pop()!;
+    expect(getBlock(notification, COAP_OPTION.BLOCK2)).toEqual({ num: 0, more: true, szx: 6 });
     // the follow-up GETs carry Block2 and no Observe
-    const follow = fx.messages().filter((m) => m.from === "10.0.0.2" && getBlock(m.message!, COAP_OPTION_BLOCK2));
+    const follow = fx.messages().filter((m) => m.from === "10.0.0.2" && getBlock(m.message!, COAP_OPTION.BLOCK2));
     expect(follow.length).toBe(4);
-    for (const f of follow) expect(getUint(f.message!, COAP_OPTION_OBSERVE)).toBeUndefined();
+    for (const f of follow) expect(getUint(f.message!, COAP_OPTION.OBSERVE)).toBeUndefined();
     void uintOption;
   });
 });

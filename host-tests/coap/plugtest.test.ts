@@ -9,26 +9,9 @@ import { spawn, type ChildProcess } from "child_process";
 import * as dgram from "dgram";
 import * as path from "path";
 import {
-  COAP_MEDIATYPE_APPLICATION_LINK_FORMAT,
-  COAP_MEDIATYPE_APPLICATION_XML,
-  COAP_MEDIATYPE_TEXT_PLAIN,
-  COAP_MESSAGE_ACK,
-  COAP_MESSAGE_CON,
-  COAP_MESSAGE_NON,
-  COAP_MESSAGE_RST,
-  COAP_OPTION_ACCEPT,
-  COAP_OPTION_BLOCK1,
-  COAP_OPTION_BLOCK2,
-  COAP_OPTION_CONTENT_FORMAT,
-  COAP_OPTION_ETAG,
-  COAP_OPTION_IF_MATCH,
-  COAP_OPTION_IF_NONE_MATCH,
-  COAP_OPTION_LOCATION_PATH,
-  COAP_OPTION_LOCATION_QUERY,
-  COAP_OPTION_MAX_AGE,
-  COAP_OPTION_OBSERVE,
-  COAP_OPTION_URI_PATH,
-  COAP_OPTION_URI_QUERY,
+  COAP_MEDIATYPE,
+  COAP_MESSAGE,
+  COAP_OPTION,
   codeString,
   type CoapMessageType,
 } from "../../modules/coap/constants";
@@ -73,7 +56,7 @@ class Raw {
   }
   send(m: { type?: CoapMessageType; code: number; messageId?: number; token?: Uint8Array; options?: CoapOption[]; payload?: Uint8Array | string }): CoapMessage {
     const msg: CoapMessage = {
-      type: m.type ?? COAP_MESSAGE_CON,
+      type: m.type ?? COAP_MESSAGE.CON,
       code: m.code,
       messageId: m.messageId ?? this.mid(),
       token: m.token ?? Uint8Array.of(0x42, this.#mid & 0xff),
@@ -84,10 +67,10 @@ class Raw {
     return msg;
   }
   ack(m: CoapMessage): void {
-    this.sock.send(encode({ type: COAP_MESSAGE_ACK, code: 0, messageId: m.messageId, token: new Uint8Array(0), options: [], payload: new Uint8Array(0) }), port, "127.0.0.1");
+    this.sock.send(encode({ type: COAP_MESSAGE.ACK, code: 0, messageId: m.messageId, token: new Uint8Array(0), options: [], payload: new Uint8Array(0) }), port, "127.0.0.1");
   }
   rst(m: CoapMessage): void {
-    this.sock.send(encode({ type: COAP_MESSAGE_RST, code: 0, messageId: m.messageId, token: new Uint8Array(0), options: [], payload: new Uint8Array(0) }), port, "127.0.0.1");
+    this.sock.send(encode({ type: COAP_MESSAGE.RST, code: 0, messageId: m.messageId, token: new Uint8Array(0), options: [], payload: new Uint8Array(0) }), port, "127.0.0.1");
   }
   /** The next message matching `pred` (removed from the inbox), or an error after `ms`. */
   async next(pred: (m: CoapMessage) => boolean, ms = 5000): Promise<CoapMessage> {
@@ -110,7 +93,7 @@ class Raw {
   async request(m: Parameters<Raw["send"]>[0], ms = 5000): Promise<CoapMessage> {
     const sent = this.send(m);
     const r = await this.next((x) => x.code !== 0 && same(x.token, sent.token), ms);
-    if (r.type === COAP_MESSAGE_CON) this.ack(r);
+    if (r.type === COAP_MESSAGE.CON) this.ack(r);
     return r;
   }
 }
@@ -118,8 +101,8 @@ class Raw {
 function same(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
-const paths = (p: string): CoapOption[] => p.split("/").filter(Boolean).map((s) => stringOption(COAP_OPTION_URI_PATH, s));
-const queries = (...q: string[]): CoapOption[] => q.map((s) => stringOption(COAP_OPTION_URI_QUERY, s));
+const paths = (p: string): CoapOption[] => p.split("/").filter(Boolean).map((s) => stringOption(COAP_OPTION.URI_PATH, s));
+const queries = (...q: string[]): CoapOption[] => q.map((s) => stringOption(COAP_OPTION.URI_QUERY, s));
 const txt = (m: CoapMessage) => Buffer.from(m.payload).toString();
 const GET = 1,
   POST = 2,
@@ -167,29 +150,29 @@ describe("TD_COAP_CORE", () => {
     ["07", "NON", "PUT", "2.04"],
     ["08", "NON", "POST", "2.01"],
   ])("TD_COAP_CORE_%s: %s %s /test → %s (piggybacked in the ACK for CON, NON for NON)", async (_td, typeName, methodName, code) => {
-    const type = typeName === "CON" ? COAP_MESSAGE_CON : COAP_MESSAGE_NON;
+    const type = typeName === "CON" ? COAP_MESSAGE.CON : COAP_MESSAGE.NON;
     const method = METHOD[methodName as string];
     const payload = method === PUT || method === POST ? "Type: plugtest payload" : undefined;
     const options = paths("test");
-    if (payload) options.push(uintOption(COAP_OPTION_CONTENT_FORMAT, COAP_MEDIATYPE_TEXT_PLAIN));
+    if (payload) options.push(uintOption(COAP_OPTION.CONTENT_FORMAT, COAP_MEDIATYPE.TEXT_PLAIN));
     const sent = raw.send({ type: type as CoapMessageType, code: method as number, options, payload });
     const r = await raw.next((m) => same(m.token, sent.token));
     expect(codeString(r.code)).toBe(code);
-    if (type === COAP_MESSAGE_CON) {
-      expect(r.type).toBe(COAP_MESSAGE_ACK);
+    if (type === COAP_MESSAGE.CON) {
+      expect(r.type).toBe(COAP_MESSAGE.ACK);
       expect(r.messageId).toBe(sent.messageId);
-    } else expect(r.type).toBe(COAP_MESSAGE_NON);
+    } else expect(r.type).toBe(COAP_MESSAGE.NON);
     if (method === GET) {
-      expect(getUint(r, COAP_OPTION_CONTENT_FORMAT)).toBe(COAP_MEDIATYPE_TEXT_PLAIN);
+      expect(getUint(r, COAP_OPTION.CONTENT_FORMAT)).toBe(COAP_MEDIATYPE.TEXT_PLAIN);
       expect(r.payload.length).toBeGreaterThan(0);
     }
   });
   it("TD_COAP_CORE_09: GET /separate → empty ACK, then a CON 2.05 with the token; acknowledged, not repeated", async () => {
     const sent = raw.send({ code: GET, options: paths("separate") });
-    const ack = await raw.next((m) => m.type === COAP_MESSAGE_ACK && m.messageId === sent.messageId);
+    const ack = await raw.next((m) => m.type === COAP_MESSAGE.ACK && m.messageId === sent.messageId);
     expect(ack.code).toBe(0);
     const r = await raw.next((m) => same(m.token, sent.token), 6000);
-    expect([r.type, codeString(r.code), txt(r)]).toEqual([COAP_MESSAGE_CON, "2.05", "Type: separate response"]);
+    expect([r.type, codeString(r.code), txt(r)]).toEqual([COAP_MESSAGE.CON, "2.05", "Type: separate response"]);
     raw.ack(r);
     await new Promise((res) => setTimeout(res, 3500));
     expect(raw.inbox.filter((m) => m.messageId === r.messageId).length).toBe(0);
@@ -228,58 +211,58 @@ describe("TD_COAP_CORE", () => {
     raw.ack(r2);
   });
   it("TD_COAP_CORE_16: NON GET /separate → a NON 2.05 later, no ACK", async () => {
-    const sent = raw.send({ type: COAP_MESSAGE_NON, code: GET, options: paths("separate") });
+    const sent = raw.send({ type: COAP_MESSAGE.NON, code: GET, options: paths("separate") });
     const r = await raw.next((m) => same(m.token, sent.token), 6000);
-    expect([r.type, codeString(r.code)]).toEqual([COAP_MESSAGE_NON, "2.05"]);
-    expect(raw.inbox.some((m) => m.type === COAP_MESSAGE_ACK)).toBe(false);
+    expect([r.type, codeString(r.code)]).toEqual([COAP_MESSAGE.NON, "2.05"]);
+    expect(raw.inbox.some((m) => m.type === COAP_MESSAGE.ACK)).toBe(false);
   });
   it("TD_COAP_CORE_18: POST /test → 2.01 with Location-Path location1/location2/location3", async () => {
-    const r = await raw.request({ code: POST, options: [...paths("test"), uintOption(COAP_OPTION_CONTENT_FORMAT, 0)], payload: "x" });
+    const r = await raw.request({ code: POST, options: [...paths("test"), uintOption(COAP_OPTION.CONTENT_FORMAT, 0)], payload: "x" });
     expect(codeString(r.code)).toBe("2.01");
-    expect(getStrings(r, COAP_OPTION_LOCATION_PATH)).toEqual(["location1", "location2", "location3"]);
+    expect(getStrings(r, COAP_OPTION.LOCATION_PATH)).toEqual(["location1", "location2", "location3"]);
   });
   it("TD_COAP_CORE_19: POST /location-query → 2.01 with Location-Query first=1, second=2", async () => {
     const r = await raw.request({ code: POST, options: paths("location-query"), payload: "x" });
-    expect(getStrings(r, COAP_OPTION_LOCATION_QUERY)).toEqual(["first=1", "second=2"]);
+    expect(getStrings(r, COAP_OPTION.LOCATION_QUERY)).toEqual(["first=1", "second=2"]);
   });
   it("TD_COAP_CORE_20: GET /multi-format with Accept text/plain, then application/xml", async () => {
-    const t = await raw.request({ code: GET, options: [...paths("multi-format"), uintOption(COAP_OPTION_ACCEPT, 0)] });
-    expect([codeString(t.code), getUint(t, COAP_OPTION_CONTENT_FORMAT)]).toEqual(["2.05", 0]);
-    const x = await raw.request({ code: GET, options: [...paths("multi-format"), uintOption(COAP_OPTION_ACCEPT, COAP_MEDIATYPE_APPLICATION_XML)] });
-    expect([codeString(x.code), getUint(x, COAP_OPTION_CONTENT_FORMAT)]).toEqual(["2.05", COAP_MEDIATYPE_APPLICATION_XML]);
+    const t = await raw.request({ code: GET, options: [...paths("multi-format"), uintOption(COAP_OPTION.ACCEPT, 0)] });
+    expect([codeString(t.code), getUint(t, COAP_OPTION.CONTENT_FORMAT)]).toEqual(["2.05", 0]);
+    const x = await raw.request({ code: GET, options: [...paths("multi-format"), uintOption(COAP_OPTION.ACCEPT, COAP_MEDIATYPE.APPLICATION_XML)] });
+    expect([codeString(x.code), getUint(x, COAP_OPTION.CONTENT_FORMAT)]).toEqual(["2.05", COAP_MEDIATYPE.APPLICATION_XML]);
     expect(txt(x)).toMatch(/^<.*>$/);
   });
   it("TD_COAP_CORE_21: GET /validate with the current ETag → 2.03; after a change → 2.05 with a new ETag", async () => {
     const a = await raw.request({ code: GET, options: paths("validate") });
-    const etag = getOption(a, COAP_OPTION_ETAG)!.value;
-    const v = await raw.request({ code: GET, options: [...paths("validate"), opaqueOption(COAP_OPTION_ETAG, etag)] });
+    const etag = getOption(a, COAP_OPTION.ETAG)!.value;
+    const v = await raw.request({ code: GET, options: [...paths("validate"), opaqueOption(COAP_OPTION.ETAG, etag)] });
     expect([codeString(v.code), v.payload.length]).toEqual(["2.03", 0]);
-    expect(getOption(v, COAP_OPTION_ETAG)!.value).toEqual(etag);
-    await raw.request({ code: PUT, options: [...paths("validate"), uintOption(COAP_OPTION_CONTENT_FORMAT, 0)], payload: "changed " + Date.now() });
-    const c = await raw.request({ code: GET, options: [...paths("validate"), opaqueOption(COAP_OPTION_ETAG, etag)] });
+    expect(getOption(v, COAP_OPTION.ETAG)!.value).toEqual(etag);
+    await raw.request({ code: PUT, options: [...paths("validate"), uintOption(COAP_OPTION.CONTENT_FORMAT, 0)], payload: "changed " + Date.now() });
+    const c = await raw.request({ code: GET, options: [...paths("validate"), opaqueOption(COAP_OPTION.ETAG, etag)] });
     expect(codeString(c.code)).toBe("2.05");
-    expect(getOption(c, COAP_OPTION_ETAG)!.value).not.toEqual(etag);
+    expect(getOption(c, COAP_OPTION.ETAG)!.value).not.toEqual(etag);
   });
   it("TD_COAP_CORE_22: PUT /validate with If-Match: the current ETag → 2.04, a stale one → 4.12", async () => {
     const a = await raw.request({ code: GET, options: paths("validate") });
-    const etag = getOption(a, COAP_OPTION_ETAG)!.value;
-    const ok = await raw.request({ code: PUT, options: [...paths("validate"), opaqueOption(COAP_OPTION_IF_MATCH, etag)], payload: "v2" });
+    const etag = getOption(a, COAP_OPTION.ETAG)!.value;
+    const ok = await raw.request({ code: PUT, options: [...paths("validate"), opaqueOption(COAP_OPTION.IF_MATCH, etag)], payload: "v2" });
     expect(codeString(ok.code)).toBe("2.04");
-    const stale = await raw.request({ code: PUT, options: [...paths("validate"), opaqueOption(COAP_OPTION_IF_MATCH, etag)], payload: "v3" });
+    const stale = await raw.request({ code: PUT, options: [...paths("validate"), opaqueOption(COAP_OPTION.IF_MATCH, etag)], payload: "v3" });
     expect(codeString(stale.code)).toBe("4.12");
   });
   it("TD_COAP_CORE_23: PUT /create1 with If-None-Match → 2.01, then 4.12", async () => {
     await raw.request({ code: DELETE, options: paths("create1") });
-    const first = await raw.request({ code: PUT, options: [...paths("create1"), { number: COAP_OPTION_IF_NONE_MATCH, value: new Uint8Array(0) }], payload: "c" });
+    const first = await raw.request({ code: PUT, options: [...paths("create1"), { number: COAP_OPTION.IF_NONE_MATCH, value: new Uint8Array(0) }], payload: "c" });
     expect(codeString(first.code)).toBe("2.01");
-    const again = await raw.request({ code: PUT, options: [...paths("create1"), { number: COAP_OPTION_IF_NONE_MATCH, value: new Uint8Array(0) }], payload: "c" });
+    const again = await raw.request({ code: PUT, options: [...paths("create1"), { number: COAP_OPTION.IF_NONE_MATCH, value: new Uint8Array(0) }], payload: "c" });
     expect(codeString(again.code)).toBe("4.12");
   });
   it("TD_COAP_CORE_31: CoAP ping (empty CON) → RST with the Message ID", async () => {
     const mid = raw.mid();
     raw.sock.send(Buffer.from([0x40, 0, mid >> 8, mid & 0xff]), port, "127.0.0.1");
     const r = await raw.next((m) => m.messageId === mid);
-    expect([r.type, r.code]).toEqual([COAP_MESSAGE_RST, 0]);
+    expect([r.type, r.code]).toEqual([COAP_MESSAGE.RST, 0]);
   });
 });
 
@@ -287,16 +270,16 @@ describe("TD_COAP_LINK", () => {
   const discover = async (...q: string[]) => {
     const r = await raw.request({ code: GET, options: [...paths(".well-known/core"), ...queries(...q)] });
     expect(codeString(r.code)).toBe("2.05");
-    expect(getUint(r, COAP_OPTION_CONTENT_FORMAT)).toBe(COAP_MEDIATYPE_APPLICATION_LINK_FORMAT);
+    expect(getUint(r, COAP_OPTION.CONTENT_FORMAT)).toBe(COAP_MEDIATYPE.APPLICATION_LINK_FORMAT);
     return parseLinks(txt(r)).map((l) => l.href);
   };
   it("TD_COAP_LINK_01: GET /.well-known/core lists every resource", async () => {
     // the full document is over 1024 bytes: read it block-wise
     let body = "";
     for (let num = 0; ; num++) {
-      const r = await raw.request({ code: GET, options: [...paths(".well-known/core"), blockOption(COAP_OPTION_BLOCK2, { num, more: false, szx: 6 })] });
+      const r = await raw.request({ code: GET, options: [...paths(".well-known/core"), blockOption(COAP_OPTION.BLOCK2, { num, more: false, szx: 6 })] });
       body += txt(r);
-      if (!getBlock(r, COAP_OPTION_BLOCK2)!.more) break;
+      if (!getBlock(r, COAP_OPTION.BLOCK2)!.more) break;
     }
     const hrefs = parseLinks(body).map((l) => l.href);
     for (const h of ["/test", "/separate", "/obs", "/large", "/link1", "/path/sub1", "/validate", "/create1", "/multi-format"]) expect(hrefs).toContain(h);
@@ -310,7 +293,7 @@ describe("TD_COAP_LINK", () => {
   it("TD_COAP_LINK_08: ?ct=40", async () => expect(await discover("ct=40")).toEqual(["/path"]));
   it("TD_COAP_LINK_09: GET /path lists its sub-resources; each answers", async () => {
     const r = await raw.request({ code: GET, options: paths("path") });
-    expect(getUint(r, COAP_OPTION_CONTENT_FORMAT)).toBe(COAP_MEDIATYPE_APPLICATION_LINK_FORMAT);
+    expect(getUint(r, COAP_OPTION.CONTENT_FORMAT)).toBe(COAP_MEDIATYPE.APPLICATION_LINK_FORMAT);
     const subs = parseLinks(txt(r)).map((l) => l.href);
     expect(subs).toEqual(["/path/sub1", "/path/sub2", "/path/sub3"]);
     for (const s of subs) expect(codeString((await raw.request({ code: GET, options: paths(s) })).code)).toBe("2.05");
@@ -325,10 +308,10 @@ describe("TD_COAP_BLOCK", () => {
     const sizes = new Set<number>();
     for (;;) {
       const options = paths(p);
-      if (size !== undefined) options.push(blockOption(COAP_OPTION_BLOCK2, { num, more: false, szx: size }));
+      if (size !== undefined) options.push(blockOption(COAP_OPTION.BLOCK2, { num, more: false, szx: size }));
       const r = await raw.request({ code: GET, options });
       expect(codeString(r.code)).toBe("2.05");
-      const b = getBlock(r, COAP_OPTION_BLOCK2)!;
+      const b = getBlock(r, COAP_OPTION.BLOCK2)!;
       expect(b.num).toBe(num);
       sizes.add(blockSize(b.szx));
       body += txt(r);
@@ -344,7 +327,7 @@ describe("TD_COAP_BLOCK", () => {
   });
   it("TD_COAP_BLOCK_02: GET /large without Block2: the server starts a Block2 transfer", async () => {
     const first = await raw.request({ code: GET, options: paths("large") });
-    expect(getBlock(first, COAP_OPTION_BLOCK2)).toEqual({ num: 0, more: true, szx: 6 });
+    expect(getBlock(first, COAP_OPTION.BLOCK2)).toEqual({ num: 0, more: true, szx: 6 });
     const r = await download(undefined);
     expect(r.body.length).toBe(2300);
     expect(r.blocks).toBe(3);
@@ -355,9 +338,9 @@ describe("TD_COAP_BLOCK", () => {
     let last: CoapMessage | undefined;
     for (let num = 0; num * size < bytes.length; num++) {
       const more = (num + 1) * size < bytes.length;
-      last = await raw.request({ code: method, options: [...paths(p), blockOption(COAP_OPTION_BLOCK1, { num, more, szx })], payload: Uint8Array.from(bytes.subarray(num * size, (num + 1) * size)) });
+      last = await raw.request({ code: method, options: [...paths(p), blockOption(COAP_OPTION.BLOCK1, { num, more, szx })], payload: Uint8Array.from(bytes.subarray(num * size, (num + 1) * size)) });
       expect(codeString(last.code)).toBe(more ? "2.31" : finalCode);
-      expect(getBlock(last, COAP_OPTION_BLOCK1)!.num).toBe(num);
+      expect(getBlock(last, COAP_OPTION.BLOCK1)!.num).toBe(num);
     }
     return last!;
   }
@@ -369,19 +352,19 @@ describe("TD_COAP_BLOCK", () => {
   });
   it("TD_COAP_BLOCK_04: POST /large-create with Block1 (128): 2.31 … 2.01 with a Location-Path", async () => {
     const last = await upload(POST, "large-create", "block-04 " + "y".repeat(1200), 3);
-    expect(getStrings(last, COAP_OPTION_LOCATION_PATH)[0]).toBe("large-create");
+    expect(getStrings(last, COAP_OPTION.LOCATION_PATH)[0]).toBe("large-create");
   });
   it("TD_COAP_BLOCK_05: POST /large-post with Block1 (256), answered with Block2; the rest fetched by POST + Block2 (RFC 7959 §2.6)", async () => {
     const sentBody = "block-05 " + "z".repeat(700);
     const last = await upload(POST, "large-post", sentBody, 4, "2.04");
-    const b2 = getBlock(last, COAP_OPTION_BLOCK2)!;
+    const b2 = getBlock(last, COAP_OPTION.BLOCK2)!;
     expect(b2).toEqual({ num: 0, more: true, szx: 6 });
     let body = txt(last);
     for (let num = 1; ; num++) {
-      const r = await raw.request({ code: POST, options: [...paths("large-post"), blockOption(COAP_OPTION_BLOCK2, { num, more: false, szx: 6 })] });
+      const r = await raw.request({ code: POST, options: [...paths("large-post"), blockOption(COAP_OPTION.BLOCK2, { num, more: false, szx: 6 })] });
       expect(codeString(r.code)).toBe("2.04");
       body += txt(r);
-      if (!getBlock(r, COAP_OPTION_BLOCK2)!.more) break;
+      if (!getBlock(r, COAP_OPTION.BLOCK2)!.more) break;
     }
     expect(body.startsWith(sentBody.toUpperCase() + "\n")).toBe(true);
     expect(body.length).toBe(sentBody.length + 1 + 1200);
@@ -395,7 +378,7 @@ describe("TD_COAP_BLOCK", () => {
 
 describe("TD_COAP_OBS", () => {
   async function register(p: string, extra: CoapOption[] = []) {
-    const sent = raw.send({ code: GET, options: [uintOption(COAP_OPTION_OBSERVE, 0), ...paths(p), ...extra] });
+    const sent = raw.send({ code: GET, options: [uintOption(COAP_OPTION.OBSERVE, 0), ...paths(p), ...extra] });
     const first = await raw.next((m) => same(m.token, sent.token));
     return { token: sent.token, first };
   }
@@ -404,17 +387,17 @@ describe("TD_COAP_OBS", () => {
   it("TD_COAP_OBS_01: GET /obs with Observe 0 → 2.05 with Observe; CON notifications with increasing numbers and Max-Age", async () => {
     const { token, first } = await register("obs");
     expect(codeString(first.code)).toBe("2.05");
-    const seq = [getUint(first, COAP_OPTION_OBSERVE)!];
+    const seq = [getUint(first, COAP_OPTION.OBSERVE)!];
     for (let i = 0; i < 2; i++) {
       const n = await notification(token);
-      expect(n.type).toBe(COAP_MESSAGE_CON);
-      expect(getUint(n, COAP_OPTION_MAX_AGE)).toBeGreaterThan(0); // OBS_03: the client can tell when to expect the next one
-      seq.push(getUint(n, COAP_OPTION_OBSERVE)!);
+      expect(n.type).toBe(COAP_MESSAGE.CON);
+      expect(getUint(n, COAP_OPTION.MAX_AGE)).toBeGreaterThan(0); // OBS_03: the client can tell when to expect the next one
+      seq.push(getUint(n, COAP_OPTION.OBSERVE)!);
       raw.ack(n);
     }
     expect(seq[1]).toBeGreaterThan(seq[0]);
     expect(seq[2]).toBeGreaterThan(seq[1]);
-    await raw.request({ code: GET, token, options: [uintOption(COAP_OPTION_OBSERVE, 1), ...paths("obs")] });
+    await raw.request({ code: GET, token, options: [uintOption(COAP_OPTION.OBSERVE, 1), ...paths("obs")] });
   });
   it("TD_COAP_OBS_02/05: a RST to a notification ends the observation", async () => {
     const { token } = await register("obs");
@@ -426,30 +409,30 @@ describe("TD_COAP_OBS", () => {
   it("TD_COAP_OBS_06/10: a GET without Observe with the same token ends the observation", async () => {
     const { token } = await register("obs");
     const plain = await raw.request({ code: GET, token, options: paths("obs") });
-    expect(getUint(plain, COAP_OPTION_OBSERVE)).toBeUndefined();
+    expect(getUint(plain, COAP_OPTION.OBSERVE)).toBeUndefined();
     raw.inbox.length = 0;
     await new Promise((r) => setTimeout(r, 2500));
     expect(raw.inbox.filter((m) => same(m.token, token) && m.code !== 0).length).toBe(0);
   });
   it("TD_COAP_OBS_09: PUT /obs → the observer is notified of the new value at once", async () => {
     const { token } = await register("obs");
-    await raw.request({ code: PUT, options: [...paths("obs"), uintOption(COAP_OPTION_CONTENT_FORMAT, 0)], payload: "new value 09" });
+    await raw.request({ code: PUT, options: [...paths("obs"), uintOption(COAP_OPTION.CONTENT_FORMAT, 0)], payload: "new value 09" });
     // a periodic notification may already be on its way: take notifications until the new value
     let n = await notification(token, 1500);
     while (txt(n) !== "new value 09") {
-      if (n.type === COAP_MESSAGE_CON) raw.ack(n);
+      if (n.type === COAP_MESSAGE.CON) raw.ack(n);
       n = await notification(token, 1500);
     }
     expect(txt(n)).toBe("new value 09");
-    if (n.type === COAP_MESSAGE_CON) raw.ack(n);
-    await raw.request({ code: GET, token, options: [uintOption(COAP_OPTION_OBSERVE, 1), ...paths("obs")] });
+    if (n.type === COAP_MESSAGE.CON) raw.ack(n);
+    await raw.request({ code: GET, token, options: [uintOption(COAP_OPTION.OBSERVE, 1), ...paths("obs")] });
   });
   it("TD_COAP_OBS_08: registered with Accept text/plain, a PUT in another Content-Format ends it with 4.06", async () => {
-    const { token } = await register("obs", [uintOption(COAP_OPTION_ACCEPT, 0)]);
-    await raw.request({ code: PUT, options: [...paths("obs"), uintOption(COAP_OPTION_CONTENT_FORMAT, COAP_MEDIATYPE_APPLICATION_XML)], payload: "<v>08</v>" });
+    const { token } = await register("obs", [uintOption(COAP_OPTION.ACCEPT, 0)]);
+    await raw.request({ code: PUT, options: [...paths("obs"), uintOption(COAP_OPTION.CONTENT_FORMAT, COAP_MEDIATYPE.APPLICATION_XML)], payload: "<v>08</v>" });
     const n = await notification(token, 1500);
     expect(codeString(n.code)).toBe("4.06");
-    if (n.type === COAP_MESSAGE_CON) raw.ack(n);
+    if (n.type === COAP_MESSAGE.CON) raw.ack(n);
   });
   it("TD_COAP_OBS_07: DELETE /obs → observers get 4.04", async () => {
     const { token } = await register("obs");
@@ -457,23 +440,23 @@ describe("TD_COAP_OBS", () => {
     expect(codeString(del.code)).toBe("2.02");
     const n = await raw.next((m) => same(m.token, token) && m.code >> 5 === 4, 3000);
     expect(codeString(n.code)).toBe("4.04");
-    if (n.type === COAP_MESSAGE_CON) raw.ack(n);
+    if (n.type === COAP_MESSAGE.CON) raw.ack(n);
   });
   it("TD_COAP_OBS_11-style: /obs-non notifies in NON messages", async () => {
     const { token } = await register("obs-non");
     const n = await notification(token);
-    expect(n.type).toBe(COAP_MESSAGE_NON);
+    expect(n.type).toBe(COAP_MESSAGE.NON);
     raw.rst(n);
   });
   it("TD_COAP_OBS_12-style: /obs-large notifies block 0 with M=1 and an ETag; the rest by GET with Block2", async () => {
     const { token } = await register("obs-large");
     const n = await notification(token);
-    expect(getBlock(n, COAP_OPTION_BLOCK2)).toEqual({ num: 0, more: true, szx: 6 });
-    const etag = getOption(n, COAP_OPTION_ETAG)!.value;
-    const rest = await raw.request({ code: GET, options: [...paths("obs-large"), blockOption(COAP_OPTION_BLOCK2, { num: 1, more: false, szx: 6 })] });
-    expect(getBlock(rest, COAP_OPTION_BLOCK2)!.more).toBe(false);
+    expect(getBlock(n, COAP_OPTION.BLOCK2)).toEqual({ num: 0, more: true, szx: 6 });
+    const etag = getOption(n, COAP_OPTION.ETAG)!.value;
+    const rest = await raw.request({ code: GET, options: [...paths("obs-large"), blockOption(COAP_OPTION.BLOCK2, { num: 1, more: false, szx: 6 })] });
+    expect(getBlock(rest, COAP_OPTION.BLOCK2)!.more).toBe(false);
     expect(n.payload.length + rest.payload.length).toBe(1500);
-    expect(getOption(rest, COAP_OPTION_ETAG)!.value.length).toBe(etag.length);
+    expect(getOption(rest, COAP_OPTION.ETAG)!.value.length).toBe(etag.length);
     raw.rst(n);
   });
 });

@@ -5,21 +5,11 @@
  * /.well-known/core (RFC 6690), handler failures.
  */
 import {
-  COAP_MEDIATYPE_APPLICATION_JSON,
-  COAP_MEDIATYPE_APPLICATION_LINK_FORMAT,
-  COAP_MEDIATYPE_APPLICATION_XML,
-  COAP_MEDIATYPE_TEXT_PLAIN,
-  COAP_MESSAGE_ACK,
-  COAP_MESSAGE_CON,
-  COAP_MESSAGE_NON,
-  COAP_OPTION_CONTENT_FORMAT,
-  COAP_OPTION_ETAG,
-  COAP_OPTION_MAX_AGE,
-  COAP_OPTION_URI_PATH,
-  COAP_REQUEST_GET,
-  COAP_RESPONSE_CHANGED,
-  COAP_RESPONSE_CREATED,
-  COAP_RESPONSE_VALID,
+  COAP_MEDIATYPE,
+  COAP_MESSAGE,
+  COAP_OPTION,
+  COAP_REQUEST,
+  COAP_RESPONSE,
   codeString,
 } from "../../modules/coap/constants";
 import { getUint, stringOption, uintOption } from "../../modules/coap/options";
@@ -34,14 +24,14 @@ beforeEach(() => {
     title: "Temperature",
     rt: "temperature-c",
     if: "sensor",
-    ct: [COAP_MEDIATYPE_TEXT_PLAIN, COAP_MEDIATYPE_APPLICATION_JSON],
+    ct: [COAP_MEDIATYPE.TEXT_PLAIN, COAP_MEDIATYPE.APPLICATION_JSON],
     maxAge: 30,
-    get: (req) => (req.accept === COAP_MEDIATYPE_APPLICATION_JSON ? { payload: '{"t":21.5}', contentFormat: COAP_MEDIATYPE_APPLICATION_JSON } : { payload: "21.5", contentFormat: COAP_MEDIATYPE_TEXT_PLAIN }),
+    get: (req) => (req.accept === COAP_MEDIATYPE.APPLICATION_JSON ? { payload: '{"t":21.5}', contentFormat: COAP_MEDIATYPE.APPLICATION_JSON } : { payload: "21.5", contentFormat: COAP_MEDIATYPE.TEXT_PLAIN }),
   });
   let config = "a=1";
   fx.server.add("/config", {
-    accepts: [COAP_MEDIATYPE_TEXT_PLAIN],
-    get: () => ({ payload: config, contentFormat: COAP_MEDIATYPE_TEXT_PLAIN, etag: Uint8Array.of(config.length) }),
+    accepts: [COAP_MEDIATYPE.TEXT_PLAIN],
+    get: () => ({ payload: config, contentFormat: COAP_MEDIATYPE.TEXT_PLAIN, etag: Uint8Array.of(config.length) }),
     put: (req) => {
       config = req.text();
     },
@@ -68,16 +58,16 @@ describe("RFC 7252 §5.8 methods and default response codes", () => {
   it("GET → 2.05 piggybacked in the ACK with the request's token (§5.2.1)", async () => {
     const r = await fx.settle(fx.client.get(fx.uri("/sensors/temp")));
     expect(r.status).toBe("2.05");
-    expect(r.type).toBe(COAP_MESSAGE_ACK);
+    expect(r.type).toBe(COAP_MESSAGE.ACK);
     expect(r.text()).toBe("21.5");
-    expect(r.contentFormat).toBe(COAP_MEDIATYPE_TEXT_PLAIN);
+    expect(r.contentFormat).toBe(COAP_MEDIATYPE.TEXT_PLAIN);
   });
   it("PUT → 2.04, POST with a location → 2.01 + Location-Path, DELETE → 2.02", async () => {
-    const put = await fx.settle(fx.client.put(fx.uri("/config"), "b=2", { contentFormat: COAP_MEDIATYPE_TEXT_PLAIN }));
+    const put = await fx.settle(fx.client.put(fx.uri("/config"), "b=2", { contentFormat: COAP_MEDIATYPE.TEXT_PLAIN }));
     expect(put.status).toBe("2.04");
     expect((await fx.settle(fx.client.get(fx.uri("/config")))).text()).toBe("b=2");
     const post = await fx.settle(fx.client.post(fx.uri("/config"), "x"));
-    expect(post.code).toBe(COAP_RESPONSE_CREATED);
+    expect(post.code).toBe(COAP_RESPONSE.CREATED);
     expect(post.locationPath).toBe("/config/x");
     expect((await fx.settle(fx.client.delete(fx.uri("/config")))).status).toBe("2.02");
   });
@@ -91,7 +81,7 @@ describe("RFC 7252 §5.8 methods and default response codes", () => {
   });
   it("a NON request gets a NON response (§5.2.3)", async () => {
     const r = await fx.settle(fx.client.get(fx.uri("/sensors/temp"), { confirmable: false }));
-    expect(r.type).toBe(COAP_MESSAGE_NON);
+    expect(r.type).toBe(COAP_MESSAGE.NON);
     expect(r.text()).toBe("21.5");
   });
 });
@@ -106,12 +96,12 @@ describe("RFC 7252 §5.9 error codes where they belong", () => {
     expect(r.options.length).toBe(0);
   });
   it("4.06 when Accept names a format the resource does not offer (§5.10.4)", async () => {
-    expect((await fx.settle(fx.client.get(fx.uri("/sensors/temp"), { accept: COAP_MEDIATYPE_APPLICATION_XML }))).status).toBe("4.06");
-    const json = await fx.settle(fx.client.get(fx.uri("/sensors/temp"), { accept: COAP_MEDIATYPE_APPLICATION_JSON }));
-    expect([json.status, json.contentFormat, json.text()]).toEqual(["2.05", COAP_MEDIATYPE_APPLICATION_JSON, '{"t":21.5}']);
+    expect((await fx.settle(fx.client.get(fx.uri("/sensors/temp"), { accept: COAP_MEDIATYPE.APPLICATION_XML }))).status).toBe("4.06");
+    const json = await fx.settle(fx.client.get(fx.uri("/sensors/temp"), { accept: COAP_MEDIATYPE.APPLICATION_JSON }));
+    expect([json.status, json.contentFormat, json.text()]).toEqual(["2.05", COAP_MEDIATYPE.APPLICATION_JSON, '{"t":21.5}']);
   });
   it("4.15 for a Content-Format the resource does not take (§5.9.2.10)", async () => {
-    const r = await fx.settle(fx.client.put(fx.uri("/config"), "{}", { contentFormat: COAP_MEDIATYPE_APPLICATION_JSON }));
+    const r = await fx.settle(fx.client.put(fx.uri("/config"), "{}", { contentFormat: COAP_MEDIATYPE.APPLICATION_JSON }));
     expect(r.status).toBe("4.15");
     expect((await fx.settle(fx.client.get(fx.uri("/config")))).text()).toBe("a=1"); // nothing changed
   });
@@ -126,9 +116,9 @@ describe("RFC 7252 §5.9 error codes where they belong", () => {
     void errors;
   });
   it("5.05 for a request through us as a forward-proxy (Proxy-Uri, Proxy-Scheme; §5.10.2)", async () => {
-    const viaUri = await fx.settle(fx.raw({ code: COAP_REQUEST_GET, options: [stringOption(35, "coap://10.9.9.9/x")] }));
+    const viaUri = await fx.settle(fx.raw({ code: COAP_REQUEST.GET, options: [stringOption(35, "coap://10.9.9.9/x")] }));
     expect(codeString(viaUri.code)).toBe("5.05");
-    const viaScheme = await fx.settle(fx.raw({ code: COAP_REQUEST_GET, options: [stringOption(COAP_OPTION_URI_PATH, "config"), stringOption(39, "http")] }));
+    const viaScheme = await fx.settle(fx.raw({ code: COAP_REQUEST.GET, options: [stringOption(COAP_OPTION.URI_PATH, "config"), stringOption(39, "http")] }));
     expect(codeString(viaScheme.code)).toBe("5.05");
   });
   it("4.01 when the authorize hook refuses (and 5.00-free when the hook throws: 4.01)", async () => {
@@ -144,17 +134,17 @@ describe("RFC 7252 §5.9 error codes where they belong", () => {
 describe("RFC 7252 §5.10.5 Max-Age, §5.10.6 ETag", () => {
   it("Max-Age from the resource is sent (and 60, the default, is not)", async () => {
     const r = await fx.settle(fx.client.get(fx.uri("/sensors/temp")));
-    expect(getUint(r.message, COAP_OPTION_MAX_AGE)).toBe(30);
+    expect(getUint(r.message, COAP_OPTION.MAX_AGE)).toBe(30);
     expect(r.maxAge).toBe(30);
     const c = await fx.settle(fx.client.get(fx.uri("/config")));
-    expect(getUint(c.message, COAP_OPTION_MAX_AGE)).toBeUndefined();
+    expect(getUint(c.message, COAP_OPTION.MAX_AGE)).toBeUndefined();
     expect(c.maxAge).toBe(60);
   });
   it("GET with the current ETag → 2.03 Valid with the ETag and no payload; a stale ETag → 2.05", async () => {
     const first = await fx.settle(fx.client.get(fx.uri("/config")));
     expect(first.etag).toEqual(Uint8Array.of(3));
     const valid = await fx.settle(fx.client.get(fx.uri("/config"), { etag: [Uint8Array.of(9), first.etag!] }));
-    expect(valid.code).toBe(COAP_RESPONSE_VALID);
+    expect(valid.code).toBe(COAP_RESPONSE.VALID);
     expect(valid.payload.length).toBe(0);
     expect(valid.etag).toEqual(Uint8Array.of(3));
     await fx.settle(fx.client.put(fx.uri("/config"), "abcd"));
@@ -173,13 +163,13 @@ describe("RFC 7252 §5.2.2 separate responses", () => {
   it("a slow (async) handler: empty ACK first, then a CON response that the client ACKs", async () => {
     const r = await fx.settle(fx.client.get(fx.uri("/slow")));
     expect(r.text()).toBe("late");
-    expect(r.type).toBe(COAP_MESSAGE_CON);
+    expect(r.type).toBe(COAP_MESSAGE.CON);
     const fromServer = fx.messages().filter((m) => m.from === "10.0.0.1").map((m) => m.message!);
-    expect(fromServer[0].type).toBe(COAP_MESSAGE_ACK);
+    expect(fromServer[0].type).toBe(COAP_MESSAGE.ACK);
     expect(fromServer[0].code).toBe(0);
-    expect(fromServer[1].type).toBe(COAP_MESSAGE_CON);
+    expect(fromServer[1].type).toBe(COAP_MESSAGE.CON);
     expect(codeString(fromServer[1].code)).toBe("2.05");
-    const acks = fx.messages().filter((m) => m.from === "10.0.0.2" && m.message!.type === COAP_MESSAGE_ACK);
+    const acks = fx.messages().filter((m) => m.from === "10.0.0.2" && m.message!.type === COAP_MESSAGE.ACK);
     expect(acks.length).toBe(1);
   });
 });
@@ -189,7 +179,7 @@ describe("RFC 6690 /.well-known/core", () => {
     fx.server.add("/obs", { observable: true, sz: 12, get: () => ({ payload: "x" }) });
     fx.server.add("/hidden", { hidden: true, get: () => ({ payload: "x" }) });
     const r = await fx.settle(fx.client.get(fx.uri("/.well-known/core")));
-    expect(r.contentFormat).toBe(COAP_MEDIATYPE_APPLICATION_LINK_FORMAT);
+    expect(r.contentFormat).toBe(COAP_MEDIATYPE.APPLICATION_LINK_FORMAT);
     const links = parseLinks(r.text());
     expect(links.map((l) => l.href)).toEqual(["/sensors/temp", "/config", "/boom", "/slow", "/obs"]);
     expect(links[0].attributes).toEqual({ title: "Temperature", rt: "temperature-c", if: "sensor", ct: "0 50" });
@@ -231,8 +221,8 @@ describe("resource tree and options", () => {
   });
   it("a raw request with Uri-Path options and a Content-Format the handler sees", async () => {
     let seen: unknown;
-    fx.server.add("/echo", { post: (req) => ((seen = [req.methodName, req.path, req.contentFormat, text(req.payload)]), { code: COAP_RESPONSE_CHANGED }) });
-    const m = await fx.settle(fx.raw({ code: 2, options: [stringOption(COAP_OPTION_URI_PATH, "echo"), uintOption(COAP_OPTION_CONTENT_FORMAT, 42)], payload: Uint8Array.of(104, 105) }));
+    fx.server.add("/echo", { post: (req) => ((seen = [req.methodName, req.path, req.contentFormat, text(req.payload)]), { code: COAP_RESPONSE.CHANGED }) });
+    const m = await fx.settle(fx.raw({ code: 2, options: [stringOption(COAP_OPTION.URI_PATH, "echo"), uintOption(COAP_OPTION.CONTENT_FORMAT, 42)], payload: Uint8Array.of(104, 105) }));
     expect(codeString(m.code)).toBe("2.04");
     expect(seen).toEqual(["POST", "echo", 42, "hi"]);
   });
@@ -242,8 +232,8 @@ describe("resource tree and options", () => {
     expect(() => new CoapServer({ endpoint: fx.server.endpoint, blockSize: 2048 })).toThrow(RangeError);
   });
   it("no errors were reported by the stack during these tests", async () => {
-    await fx.settle(fx.raw({ code: COAP_REQUEST_GET, options: [stringOption(COAP_OPTION_URI_PATH, "config")] }));
+    await fx.settle(fx.raw({ code: COAP_REQUEST.GET, options: [stringOption(COAP_OPTION.URI_PATH, "config")] }));
     expect(fx.errors).toEqual([]);
-    void COAP_OPTION_ETAG;
+    void COAP_OPTION.ETAG;
   });
 });

@@ -7,14 +7,8 @@
  * docs/coap.md lists which test descriptions pass and how that is checked.
  */
 import {
-  COAP_MEDIATYPE_APPLICATION_LINK_FORMAT,
-  COAP_MEDIATYPE_APPLICATION_XML,
-  COAP_MEDIATYPE_TEXT_PLAIN,
-  COAP_RESPONSE_CHANGED,
-  COAP_RESPONSE_CREATED,
-  COAP_RESPONSE_DELETED,
-  COAP_RESPONSE_NOT_FOUND,
-  COAP_RESPONSE_PRECONDITION_FAILED,
+  COAP_MEDIATYPE,
+  COAP_RESPONSE,
 } from "../../modules/coap/constants";
 import type { Job } from "../../modules/scheduler/scheduler";
 import type { CoapResource, CoapResourceOptions, CoapServer, CoapServerResponse } from "../../modules/coap/server";
@@ -57,7 +51,7 @@ export function installPlugtest(server: CoapServer, options: PlugtestOptions = {
   const scheduler = server.scheduler;
   const interval = options.observeInterval ?? 5000;
   const separateDelay = options.separateDelay ?? 2000;
-  const text = COAP_MEDIATYPE_TEXT_PLAIN;
+  const text = COAP_MEDIATYPE.TEXT_PLAIN;
 
   // --- TD_COAP_CORE ----------------------------------------------------------------
   let testBody = "Type: plugtest /test resource";
@@ -65,12 +59,12 @@ export function installPlugtest(server: CoapServer, options: PlugtestOptions = {
     title: "Default test resource",
     ct: text,
     get: () => ({ payload: testBody, contentFormat: text }),
-    post: () => ({ code: COAP_RESPONSE_CREATED, locationPath: "/location1/location2/location3" }), // CORE_04, CORE_08, CORE_18
+    post: () => ({ code: COAP_RESPONSE.CREATED, locationPath: "/location1/location2/location3" }), // CORE_04, CORE_08, CORE_18
     put: (req) => {
       testBody = req.text();
-      return { code: COAP_RESPONSE_CHANGED }; // CORE_03, CORE_07
+      return { code: COAP_RESPONSE.CHANGED }; // CORE_03, CORE_07
     },
-    delete: () => ({ code: COAP_RESPONSE_DELETED }), // CORE_02, CORE_06
+    delete: () => ({ code: COAP_RESPONSE.DELETED }), // CORE_02, CORE_06
   });
   server.add("/seg1/seg2/seg3", { title: "Long path resource", ct: text, get: () => ({ payload: "Long path resource", contentFormat: text }) }); // CORE_12
   server.add("/query", { title: "Resource accepting query parameters", ct: text, get: (req) => ({ payload: "query: " + req.query.join("&"), contentFormat: text }) }); // CORE_13
@@ -85,15 +79,15 @@ export function installPlugtest(server: CoapServer, options: PlugtestOptions = {
   });
   server.add("/location-query", {
     title: "Perform POST transaction with responses containing several Location-Query options",
-    post: () => ({ code: COAP_RESPONSE_CREATED, locationQuery: "first=1&second=2" }), // CORE_19
+    post: () => ({ code: COAP_RESPONSE.CREATED, locationQuery: "first=1&second=2" }), // CORE_19
   });
   server.add("/multi-format", {
     title: "Resource that exists in different content formats (text/plain utf8 and application/xml)",
-    ct: [text, COAP_MEDIATYPE_APPLICATION_XML],
+    ct: [text, COAP_MEDIATYPE.APPLICATION_XML],
     // CORE_20
     get: (req) =>
-      req.accept === COAP_MEDIATYPE_APPLICATION_XML
-        ? { payload: "<msg>multi-format</msg>", contentFormat: COAP_MEDIATYPE_APPLICATION_XML }
+      req.accept === COAP_MEDIATYPE.APPLICATION_XML
+        ? { payload: "<msg>multi-format</msg>", contentFormat: COAP_MEDIATYPE.APPLICATION_XML }
         : { payload: "multi-format", contentFormat: text },
   });
   // CORE_21 (ETag validation) and CORE_22 (If-Match)
@@ -107,10 +101,10 @@ export function installPlugtest(server: CoapServer, options: PlugtestOptions = {
     put: (req) => {
       const current = validateEtag();
       // RFC 7252 §5.10.8.1: If-Match with no matching ETag → 4.12
-      if (req.ifMatch.length && !req.ifMatch.some((e) => e.length === 0 || sameBytes(e, current))) return { code: COAP_RESPONSE_PRECONDITION_FAILED };
+      if (req.ifMatch.length && !req.ifMatch.some((e) => e.length === 0 || sameBytes(e, current))) return { code: COAP_RESPONSE.PRECONDITION_FAILED };
       validateBody = req.text();
       validateVersion = (validateVersion + 1) & 0xffff;
-      return { code: COAP_RESPONSE_CHANGED, etag: validateEtag() };
+      return { code: COAP_RESPONSE.CHANGED, etag: validateEtag() };
     },
   });
   // CORE_23: PUT with If-None-Match creates once, then 4.12 (§5.10.8.2)
@@ -118,16 +112,16 @@ export function installPlugtest(server: CoapServer, options: PlugtestOptions = {
   server.add("/create1", {
     title: "Resource which does not exist yet (to perform atomic PUT)",
     ct: text,
-    get: () => (create1 === undefined ? { code: COAP_RESPONSE_NOT_FOUND } : { payload: create1, contentFormat: text }),
+    get: () => (create1 === undefined ? { code: COAP_RESPONSE.NOT_FOUND } : { payload: create1, contentFormat: text }),
     put: (req) => {
-      if (req.ifNoneMatch && create1 !== undefined) return { code: COAP_RESPONSE_PRECONDITION_FAILED };
+      if (req.ifNoneMatch && create1 !== undefined) return { code: COAP_RESPONSE.PRECONDITION_FAILED };
       const created = create1 === undefined;
       create1 = req.text();
-      return { code: created ? COAP_RESPONSE_CREATED : COAP_RESPONSE_CHANGED };
+      return { code: created ? COAP_RESPONSE.CREATED : COAP_RESPONSE.CHANGED };
     },
     delete: () => {
       create1 = undefined;
-      return { code: COAP_RESPONSE_DELETED };
+      return { code: COAP_RESPONSE.DELETED };
     },
   });
 
@@ -138,9 +132,9 @@ export function installPlugtest(server: CoapServer, options: PlugtestOptions = {
   const subs = ["sub1", "sub2", "sub3"];
   server.add("/path", {
     title: "Hierarchical link description entry",
-    ct: COAP_MEDIATYPE_APPLICATION_LINK_FORMAT,
+    ct: COAP_MEDIATYPE.APPLICATION_LINK_FORMAT,
     // LINK_09: the sub-resources, in link format
-    get: () => ({ payload: formatLinks(subs.map((s) => ({ href: "/path/" + s }))), contentFormat: COAP_MEDIATYPE_APPLICATION_LINK_FORMAT }),
+    get: () => ({ payload: formatLinks(subs.map((s) => ({ href: "/path/" + s }))), contentFormat: COAP_MEDIATYPE.APPLICATION_LINK_FORMAT }),
   });
   for (const s of subs) server.add("/path/" + s, { title: "Hierarchical link description sub-resource", ct: text, get: () => ({ payload: s, contentFormat: text }) });
 
@@ -157,7 +151,7 @@ export function installPlugtest(server: CoapServer, options: PlugtestOptions = {
     get: () => ({ payload: largeUpdate, contentFormat: text }),
     put: (req) => {
       largeUpdate = req.text(); // BLOCK_03: atomic, after the last block
-      return { code: COAP_RESPONSE_CHANGED };
+      return { code: COAP_RESPONSE.CHANGED };
     },
   });
   let created = 0;
@@ -171,7 +165,7 @@ export function installPlugtest(server: CoapServer, options: PlugtestOptions = {
       const name = "large-create/" + ++created;
       createdBodies.set(name, req.text());
       if (createdBodies.size > 4) createdBodies.delete(createdBodies.keys().next().value as string);
-      return { code: COAP_RESPONSE_CREATED, locationPath: "/" + name };
+      return { code: COAP_RESPONSE.CREATED, locationPath: "/" + name };
     },
   });
 
@@ -180,7 +174,7 @@ export function installPlugtest(server: CoapServer, options: PlugtestOptions = {
     rt: "block",
     maxBodySize: 16384,
     // BLOCK_05 (RFC 7959 §2.6): a Block1 request answered with a Block2 response
-    post: (req) => ({ code: COAP_RESPONSE_CHANGED, payload: req.text().toUpperCase() + "\n" + bodyOf(1200, "large-post"), contentFormat: text }),
+    post: (req) => ({ code: COAP_RESPONSE.CHANGED, payload: req.text().toUpperCase() + "\n" + bodyOf(1200, "large-post"), contentFormat: text }),
   });
 
   // --- TD_COAP_OBS ---------------------------------------------------------------------
@@ -195,7 +189,7 @@ export function installPlugtest(server: CoapServer, options: PlugtestOptions = {
     rt: "observe",
     observable: true,
     confirmableNotifications: true, // OBS_01: CON notifications
-    ct: [text, COAP_MEDIATYPE_APPLICATION_XML],
+    ct: [text, COAP_MEDIATYPE.APPLICATION_XML],
     // an Accept other than the current format gets 4.06 from the server (RFC 7252 §5.10.4)
     get: () => obsState(),
     // OBS_08 / OBS_09: an update is notified at once, in its own Content-Format
@@ -203,7 +197,7 @@ export function installPlugtest(server: CoapServer, options: PlugtestOptions = {
       obsBody = req.text();
       obsFormat = req.contentFormat ?? text;
       obs?.notify();
-      return { code: COAP_RESPONSE_CHANGED };
+      return { code: COAP_RESPONSE.CHANGED };
     },
     // OBS_07: DELETE ends every observation with 4.04 (the resource comes back empty)
     delete: () => {
@@ -217,7 +211,7 @@ export function installPlugtest(server: CoapServer, options: PlugtestOptions = {
           obs = server.add("/obs", obsOptions);
         },
       });
-      return { code: COAP_RESPONSE_DELETED };
+      return { code: COAP_RESPONSE.DELETED };
     },
   };
   obs = server.add("/obs", obsOptions);

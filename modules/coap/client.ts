@@ -21,30 +21,9 @@
  *    RST), and the rest of a large notification fetched by Block2 (RFC 7959 §3.4).
  */
 import {
-  COAP_OPTION_ACCEPT,
-  COAP_OPTION_BLOCK1,
-  COAP_OPTION_BLOCK2,
-  COAP_OPTION_CONTENT_FORMAT,
-  COAP_OPTION_ETAG,
-  COAP_OPTION_IF_MATCH,
-  COAP_OPTION_IF_NONE_MATCH,
-  COAP_OPTION_LOCATION_PATH,
-  COAP_OPTION_LOCATION_QUERY,
-  COAP_OPTION_MAX_AGE,
-  COAP_OPTION_OBSERVE,
-  COAP_OPTION_SIZE1,
-  COAP_OPTION_SIZE2,
-  COAP_OPTION_URI_PATH,
-  COAP_OPTION_URI_QUERY,
-  COAP_REQUEST_DELETE,
-  COAP_REQUEST_FETCH,
-  COAP_REQUEST_GET,
-  COAP_REQUEST_IPATCH,
-  COAP_REQUEST_PATCH,
-  COAP_REQUEST_POST,
-  COAP_REQUEST_PUT,
-  COAP_RESPONSE_CONTINUE,
-  COAP_RESPONSE_REQUEST_ENTITY_TOO_LARGE,
+  COAP_OPTION,
+  COAP_REQUEST,
+  COAP_RESPONSE,
   codeString,
   isRequestCode,
   type CoapMessageType,
@@ -77,13 +56,13 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 export type CoapMethod = "GET" | "POST" | "PUT" | "DELETE" | "FETCH" | "PATCH" | "iPATCH";
 
 const METHODS: Record<CoapMethod, number> = {
-  GET: COAP_REQUEST_GET,
-  POST: COAP_REQUEST_POST,
-  PUT: COAP_REQUEST_PUT,
-  DELETE: COAP_REQUEST_DELETE,
-  FETCH: COAP_REQUEST_FETCH,
-  PATCH: COAP_REQUEST_PATCH,
-  iPATCH: COAP_REQUEST_IPATCH,
+  GET: COAP_REQUEST.GET,
+  POST: COAP_REQUEST.POST,
+  PUT: COAP_REQUEST.PUT,
+  DELETE: COAP_REQUEST.DELETE,
+  FETCH: COAP_REQUEST.FETCH,
+  PATCH: COAP_REQUEST.PATCH,
+  iPATCH: COAP_REQUEST.IPATCH,
 };
 
 export class CoapRequestError extends Error {
@@ -205,7 +184,7 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolea
 
 /** Builds a CoapResponse from a message and a full body. */
 export function toResponse(msg: CoapMessage, payload: Uint8Array, blocks: number, address: string, port: number): CoapResponse {
-  const path = getStrings(msg, COAP_OPTION_LOCATION_PATH);
+  const path = getStrings(msg, COAP_OPTION.LOCATION_PATH);
   return {
     code: msg.code,
     status: codeString(msg.code),
@@ -213,12 +192,12 @@ export function toResponse(msg: CoapMessage, payload: Uint8Array, blocks: number
     type: msg.type,
     options: msg.options,
     payload,
-    contentFormat: getUint(msg, COAP_OPTION_CONTENT_FORMAT),
-    etag: getOption(msg, COAP_OPTION_ETAG)?.value,
-    maxAge: getUint(msg, COAP_OPTION_MAX_AGE) ?? 60,
-    observe: getUint(msg, COAP_OPTION_OBSERVE),
+    contentFormat: getUint(msg, COAP_OPTION.CONTENT_FORMAT),
+    etag: getOption(msg, COAP_OPTION.ETAG)?.value,
+    maxAge: getUint(msg, COAP_OPTION.MAX_AGE) ?? 60,
+    observe: getUint(msg, COAP_OPTION.OBSERVE),
     locationPath: path.length ? "/" + path.join("/") : "",
-    locationQuery: getStrings(msg, COAP_OPTION_LOCATION_QUERY),
+    locationQuery: getStrings(msg, COAP_OPTION.LOCATION_QUERY),
     blocks,
     message: msg,
     address,
@@ -358,9 +337,9 @@ export class CoapClient {
     }
     if (typeof init.address !== "string") throw new TypeError("coap: a request needs a uri or an address");
     const options: CoapOption[] = [];
-    if (init.path) for (const seg of init.path.replace(/^\/+/, "").split("/")) if (seg !== "") options.push(stringOption(COAP_OPTION_URI_PATH, seg));
+    if (init.path) for (const seg of init.path.replace(/^\/+/, "").split("/")) if (seg !== "") options.push(stringOption(COAP_OPTION.URI_PATH, seg));
     const query = init.query === undefined ? [] : typeof init.query === "string" ? init.query.replace(/^\?/, "").split("&").filter((q) => q !== "") : [...init.query];
-    for (const q of query) options.push(stringOption(COAP_OPTION_URI_QUERY, q));
+    for (const q of query) options.push(stringOption(COAP_OPTION.URI_QUERY, q));
     return { address: init.address, port: init.port ?? 5683, options };
   }
 
@@ -371,14 +350,14 @@ export class CoapClient {
     if (code === undefined || !isRequestCode(code)) throw new RangeError(`coap: unknown method ${String(m)}`);
     const target = this.#target(init);
     const options = target.options.slice();
-    for (const e of many(init.ifMatch, isUint8)) options.push(opaqueOption(COAP_OPTION_IF_MATCH, e));
-    for (const e of many(init.etag, isUint8)) options.push(opaqueOption(COAP_OPTION_ETAG, e));
-    if (init.ifNoneMatch) options.push(emptyOption(COAP_OPTION_IF_NONE_MATCH));
-    if (init.contentFormat !== undefined) options.push(uintOption(COAP_OPTION_CONTENT_FORMAT, init.contentFormat));
-    if (init.accept !== undefined) options.push(uintOption(COAP_OPTION_ACCEPT, init.accept));
+    for (const e of many(init.ifMatch, isUint8)) options.push(opaqueOption(COAP_OPTION.IF_MATCH, e));
+    for (const e of many(init.etag, isUint8)) options.push(opaqueOption(COAP_OPTION.ETAG, e));
+    if (init.ifNoneMatch) options.push(emptyOption(COAP_OPTION.IF_NONE_MATCH));
+    if (init.contentFormat !== undefined) options.push(uintOption(COAP_OPTION.CONTENT_FORMAT, init.contentFormat));
+    if (init.accept !== undefined) options.push(uintOption(COAP_OPTION.ACCEPT, init.accept));
     if (init.options)
       for (const o of init.options) {
-        if (o.number === COAP_OPTION_BLOCK1 || o.number === COAP_OPTION_BLOCK2 || o.number === COAP_OPTION_OBSERVE) throw new RangeError("coap: Block1, Block2 and Observe are set by the client");
+        if (o.number === COAP_OPTION.BLOCK1 || o.number === COAP_OPTION.BLOCK2 || o.number === COAP_OPTION.OBSERVE) throw new RangeError("coap: Block1, Block2 and Observe are set by the client");
         options.push(o);
       }
     const payload = typeof init.payload === "string" ? utf8Encode(init.payload) : init.payload ?? EMPTY;
@@ -416,11 +395,11 @@ export class CoapClient {
     let msg: CoapMessage;
     if (plan.payload.length > size) msg = await this.#upload(plan, plan.block1Szx);
     else {
-      const extra = plan.block2Szx !== undefined ? [blockOption(COAP_OPTION_BLOCK2, { num: 0, more: false, szx: plan.block2Szx })] : [];
+      const extra = plan.block2Szx !== undefined ? [blockOption(COAP_OPTION.BLOCK2, { num: 0, more: false, szx: plan.block2Szx })] : [];
       msg = await this._exchange(plan, extra, plan.payload);
-      if (msg.code === COAP_RESPONSE_REQUEST_ENTITY_TOO_LARGE && plan.payload.length > 16 && !getOption(msg, COAP_OPTION_BLOCK1)) {
+      if (msg.code === COAP_RESPONSE.REQUEST_ENTITY_TOO_LARGE && plan.payload.length > 16 && !getOption(msg, COAP_OPTION.BLOCK1)) {
         // RFC 7959 §2.9.3: a 4.13 to a request without Block1 is a hint to try Block1, if Size1 allows the body.
-        const limit = getUint(msg, COAP_OPTION_SIZE1);
+        const limit = getUint(msg, COAP_OPTION.SIZE1);
         if (limit === undefined || limit >= plan.payload.length) msg = await this.#upload(plan, Math.min(plan.block1Szx, szxForSize(plan.payload.length >> 1)));
       }
     }
@@ -438,12 +417,12 @@ export class CoapClient {
       const num = offset / size;
       const end = Math.min(body.length, offset + size);
       const more = end < body.length;
-      const extra = [blockOption(COAP_OPTION_BLOCK1, { num, more, szx })];
-      if (num === 0) extra.push(uintOption(COAP_OPTION_SIZE1, body.length)); // §4
-      if (plan.block2Szx !== undefined && !more) extra.push(blockOption(COAP_OPTION_BLOCK2, { num: 0, more: false, szx: plan.block2Szx }));
+      const extra = [blockOption(COAP_OPTION.BLOCK1, { num, more, szx })];
+      if (num === 0) extra.push(uintOption(COAP_OPTION.SIZE1, body.length)); // §4
+      if (plan.block2Szx !== undefined && !more) extra.push(blockOption(COAP_OPTION.BLOCK2, { num: 0, more: false, szx: plan.block2Szx }));
       const msg = await this._exchange(plan, extra, body.subarray(offset, end));
-      const b1 = getBlock(msg, COAP_OPTION_BLOCK1);
-      if (msg.code === COAP_RESPONSE_REQUEST_ENTITY_TOO_LARGE) {
+      const b1 = getBlock(msg, COAP_OPTION.BLOCK1);
+      if (msg.code === COAP_RESPONSE.REQUEST_ENTITY_TOO_LARGE) {
         // §2.9.3: a smaller SZX in Block1 is a hint to start over with that size.
         if (b1 && b1.szx < szx && restarts < 3) {
           restarts++;
@@ -453,7 +432,7 @@ export class CoapClient {
         }
         return msg;
       }
-      const carryOn = msg.code === COAP_RESPONSE_CONTINUE || (msg.code >> 5 === 2 && more && !!b1);
+      const carryOn = msg.code === COAP_RESPONSE.CONTINUE || (msg.code >> 5 === 2 && more && !!b1);
       if (!more || !carryOn) return msg;
       offset = end;
       // §2.5: use the server's preferred (smaller) size from now on; the next NUM counts in it.
@@ -463,11 +442,11 @@ export class CoapClient {
 
   /** Downloads the rest of a Block2 body (RFC 7959 §2.4) after `first`. */
   async _complete(plan: Plan, first: CoapMessage, extraBase: CoapOption[], code = plan.code): Promise<CoapResponse> {
-    const b2 = getBlock(first, COAP_OPTION_BLOCK2);
+    const b2 = getBlock(first, COAP_OPTION.BLOCK2);
     if (!b2 || !b2.more || first.code >> 5 !== 2) return toResponse(first, first.payload, 1, plan.target.address, plan.target.port);
     let szx = b2.szx;
-    const etag = getOption(first, COAP_OPTION_ETAG)?.value;
-    const total = getUint(first, COAP_OPTION_SIZE2);
+    const etag = getOption(first, COAP_OPTION.ETAG)?.value;
+    const total = getUint(first, COAP_OPTION.SIZE2);
     if (total !== undefined && total > this.#maxBodySize) throw new CoapRequestError("too-large", `representation of ${total} bytes exceeds maxBodySize ${this.#maxBodySize}`);
     const chunks = [first.payload];
     let received = b2.num * blockSize(szx) + first.payload.length;
@@ -475,16 +454,16 @@ export class CoapClient {
     let last = first;
     let blocks = 1;
     // §2.6: the continuation of a POST/PUT body answer keeps the method; the request body is not repeated.
-    const payload = plan.code === COAP_REQUEST_FETCH ? plan.payload : EMPTY;
+    const payload = plan.code === COAP_REQUEST.FETCH ? plan.payload : EMPTY;
     if (first.payload.length !== blockSize(szx)) throw new CoapRequestError("block", "Block2 block with M=1 is not full-size (RFC 7959 §2.3)");
     for (;;) {
       const num = received / blockSize(szx);
       if (!Number.isInteger(num)) throw new CoapRequestError("block", "Block2 blocks do not line up");
-      const msg = await this._exchange(plan, extraBase.concat([blockOption(COAP_OPTION_BLOCK2, { num, more: false, szx })]), payload, code);
+      const msg = await this._exchange(plan, extraBase.concat([blockOption(COAP_OPTION.BLOCK2, { num, more: false, szx })]), payload, code);
       if (msg.code >> 5 !== 2) return toResponse(msg, msg.payload, blocks + 1, plan.target.address, plan.target.port);
-      const b = getBlock(msg, COAP_OPTION_BLOCK2);
+      const b = getBlock(msg, COAP_OPTION.BLOCK2);
       if (!b || b.num * blockSize(b.szx) !== received) throw new CoapRequestError("block", `expected the block at offset ${received}`);
-      const e = getOption(msg, COAP_OPTION_ETAG)?.value;
+      const e = getOption(msg, COAP_OPTION.ETAG)?.value;
       if (etag && e && !sameBytes(etag, e)) throw new CoapRequestError("block", "the representation changed during the block-wise transfer (ETag differs, RFC 7959 §2.4)");
       if (b.more && msg.payload.length !== blockSize(b.szx)) throw new CoapRequestError("block", "Block2 block with M=1 is not full-size (RFC 7959 §2.3)");
       received += msg.payload.length;
@@ -549,11 +528,11 @@ export class CoapObservation {
   _register(): void {
     const plan = this.#plan;
     const endpoint = this.client.endpoint;
-    const options = plan.options.concat([uintOption(COAP_OPTION_OBSERVE, 0)]);
-    if (plan.block2Szx !== undefined) options.push(blockOption(COAP_OPTION_BLOCK2, { num: 0, more: false, szx: plan.block2Szx }));
+    const options = plan.options.concat([uintOption(COAP_OPTION.OBSERVE, 0)]);
+    if (plan.block2Szx !== undefined) options.push(blockOption(COAP_OPTION.BLOCK2, { num: 0, more: false, szx: plan.block2Szx }));
     this.#exchange?.cancel();
     try {
-      this.#exchange = endpoint.request({ code: COAP_REQUEST_GET, options, confirmable: plan.confirmable, token: this.#token }, plan.target.address, plan.target.port, {
+      this.#exchange = endpoint.request({ code: COAP_REQUEST.GET, options, confirmable: plan.confirmable, token: this.#token }, plan.target.address, plan.target.port, {
         multiple: true,
         responseTimeout: plan.timeout,
         onResponse: (msg) => this.#onResponse(msg),
@@ -600,7 +579,7 @@ export class CoapObservation {
     if (!this.active) return;
     const plan = this.#plan;
     const now = this.client.scheduler.now();
-    const observe = getUint(msg, COAP_OPTION_OBSERVE);
+    const observe = getUint(msg, COAP_OPTION.OBSERVE);
     if (msg.code >> 5 !== 2 || observe === undefined) {
       // §3.2 / §3.1: an error or a response without Observe ends (or never began) the observation.
       const done = () => {
@@ -631,8 +610,8 @@ export class CoapObservation {
       this.stale++;
       return;
     }
-    this.#arm(getUint(msg, COAP_OPTION_MAX_AGE) ?? 60);
-    const b2 = getBlock(msg, COAP_OPTION_BLOCK2);
+    this.#arm(getUint(msg, COAP_OPTION.MAX_AGE) ?? 60);
+    const b2 = getBlock(msg, COAP_OPTION.BLOCK2);
     if (b2 && b2.more) {
       // RFC 7959 §3.4: GET the rest without Observe; a newer notification abandons this fetch.
       const gen = ++this.#fetching;
@@ -684,7 +663,7 @@ export class CoapObservation {
     const plan = this.#plan;
     return new Promise((resolve) => {
       try {
-        this.client.endpoint.request({ code: COAP_REQUEST_GET, options: plan.options.concat([uintOption(COAP_OPTION_OBSERVE, 1)]), confirmable: plan.confirmable, token }, plan.target.address, plan.target.port, {
+        this.client.endpoint.request({ code: COAP_REQUEST.GET, options: plan.options.concat([uintOption(COAP_OPTION.OBSERVE, 1)]), confirmable: plan.confirmable, token }, plan.target.address, plan.target.port, {
           responseTimeout: plan.timeout,
           onResponse: (msg) => resolve(toResponse(msg, msg.payload, 1, plan.target.address, plan.target.port)),
           onFail: () => resolve(undefined),

@@ -11,12 +11,8 @@
  */
 import {
   COAP_EMPTY,
-  COAP_MESSAGE_ACK,
-  COAP_MESSAGE_CON,
-  COAP_MESSAGE_NON,
-  COAP_MESSAGE_RST,
-  COAP_RESPONSE_BAD_OPTION,
-  COAP_RESPONSE_BAD_REQUEST,
+  COAP_MESSAGE,
+  COAP_RESPONSE,
   COAP_VERSION,
   isRequestCode,
   type CoapMessageType,
@@ -247,8 +243,8 @@ export interface RejectionPolicy {
 export function rejection(error: CoapDecodeError, policy?: RejectionPolicy): Rejection {
   if (error.kind === "version" || error.type === undefined || error.messageId === undefined) return { action: "ignore" };
   const type = error.type;
-  if (type === COAP_MESSAGE_ACK || type === COAP_MESSAGE_RST) return { action: "ignore" };
-  const isCon = type === COAP_MESSAGE_CON;
+  if (type === COAP_MESSAGE.ACK || type === COAP_MESSAGE.RST) return { action: "ignore" };
+  const isCon = type === COAP_MESSAGE.CON;
   if (error.kind === "format") {
     if (isCon) return { action: "rst", messageId: error.messageId };
     return policy?.nonFormat === "rst" ? { action: "rst", messageId: error.messageId } : { action: "ignore" };
@@ -257,10 +253,10 @@ export function rejection(error: CoapDecodeError, policy?: RejectionPolicy): Rej
   if (request && (isCon || policy?.nonRequest === "respond"))
     return {
       action: "respond",
-      code: error.kind === "bad-option" ? COAP_RESPONSE_BAD_OPTION : COAP_RESPONSE_BAD_REQUEST,
+      code: error.kind === "bad-option" ? COAP_RESPONSE.BAD_OPTION : COAP_RESPONSE.BAD_REQUEST,
       messageId: error.messageId,
       token: error.token ?? EMPTY,
-      type: isCon ? COAP_MESSAGE_ACK : COAP_MESSAGE_NON,
+      type: isCon ? COAP_MESSAGE.ACK : COAP_MESSAGE.NON,
       diagnostic: error.reason,
     };
   if (isCon) return { action: "rst", messageId: error.messageId };
@@ -418,4 +414,3 @@ export function isEmptyMessage(msg: CoapMessage): boolean {
   return msg.code === COAP_EMPTY;
 }
 
-export { COAP_MESSAGE_CON, COAP_MESSAGE_NON, COAP_MESSAGE_ACK, COAP_MESSAGE_RST };

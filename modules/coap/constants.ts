@@ -8,11 +8,13 @@
  */
 
 // --- Message types (RFC 7252 §3, the 2-bit T field) -------------------------
-export const COAP_MESSAGE_CON = 0;
-export const COAP_MESSAGE_NON = 1;
-export const COAP_MESSAGE_ACK = 2;
-export const COAP_MESSAGE_RST = 3;
-export type CoapMessageType = 0 | 1 | 2 | 3;
+export const enum COAP_MESSAGE {
+  CON = 0,
+  NON = 1,
+  ACK = 2,
+  RST = 3,
+}
+export type CoapMessageType = COAP_MESSAGE;
 
 export const COAP_VERSION = 1;
 export const COAP_MAX_TOKEN_LENGTH = 8;
@@ -39,37 +41,41 @@ export function codeString(code: number): string {
 
 export const COAP_EMPTY = 0x00; // 0.00
 // Method codes (RFC 7252 §12.1.1, RFC 8132 §6)
-export const COAP_REQUEST_GET = 0x01;
-export const COAP_REQUEST_POST = 0x02;
-export const COAP_REQUEST_PUT = 0x03;
-export const COAP_REQUEST_DELETE = 0x04;
-export const COAP_REQUEST_FETCH = 0x05;
-export const COAP_REQUEST_PATCH = 0x06;
-export const COAP_REQUEST_IPATCH = 0x07;
+export const enum COAP_REQUEST {
+  GET = 0x01,
+  POST = 0x02,
+  PUT = 0x03,
+  DELETE = 0x04,
+  FETCH = 0x05,
+  PATCH = 0x06,
+  IPATCH = 0x07,
+}
 // Response codes (RFC 7252 §12.1.2, RFC 7959 §2.9)
-export const COAP_RESPONSE_CREATED = 0x41; // 2.01
-export const COAP_RESPONSE_DELETED = 0x42; // 2.02
-export const COAP_RESPONSE_VALID = 0x43; // 2.03
-export const COAP_RESPONSE_CHANGED = 0x44; // 2.04
-export const COAP_RESPONSE_CONTENT = 0x45; // 2.05
-export const COAP_RESPONSE_CONTINUE = 0x5f; // 2.31 (RFC 7959)
-export const COAP_RESPONSE_BAD_REQUEST = 0x80; // 4.00
-export const COAP_RESPONSE_UNAUTHORIZED = 0x81; // 4.01
-export const COAP_RESPONSE_BAD_OPTION = 0x82; // 4.02
-export const COAP_RESPONSE_FORBIDDEN = 0x83; // 4.03
-export const COAP_RESPONSE_NOT_FOUND = 0x84; // 4.04
-export const COAP_RESPONSE_METHOD_NOT_ALLOWED = 0x85; // 4.05
-export const COAP_RESPONSE_NOT_ACCEPTABLE = 0x86; // 4.06
-export const COAP_RESPONSE_REQUEST_ENTITY_INCOMPLETE = 0x88; // 4.08 (RFC 7959)
-export const COAP_RESPONSE_PRECONDITION_FAILED = 0x8c; // 4.12
-export const COAP_RESPONSE_REQUEST_ENTITY_TOO_LARGE = 0x8d; // 4.13
-export const COAP_RESPONSE_UNSUPPORTED_CONTENT_FORMAT = 0x8f; // 4.15
-export const COAP_RESPONSE_INTERNAL_SERVER_ERROR = 0xa0; // 5.00
-export const COAP_RESPONSE_NOT_IMPLEMENTED = 0xa1; // 5.01
-export const COAP_RESPONSE_BAD_GATEWAY = 0xa2; // 5.02
-export const COAP_RESPONSE_SERVICE_UNAVAILABLE = 0xa3; // 5.03
-export const COAP_RESPONSE_GATEWAY_TIMEOUT = 0xa4; // 5.04
-export const COAP_RESPONSE_PROXYING_NOT_SUPPORTED = 0xa5; // 5.05
+export const enum COAP_RESPONSE {
+  CREATED = 0x41, // 2.01
+  DELETED = 0x42, // 2.02
+  VALID = 0x43, // 2.03
+  CHANGED = 0x44, // 2.04
+  CONTENT = 0x45, // 2.05
+  CONTINUE = 0x5f, // 2.31 (RFC 7959)
+  BAD_REQUEST = 0x80, // 4.00
+  UNAUTHORIZED = 0x81, // 4.01
+  BAD_OPTION = 0x82, // 4.02
+  FORBIDDEN = 0x83, // 4.03
+  NOT_FOUND = 0x84, // 4.04
+  METHOD_NOT_ALLOWED = 0x85, // 4.05
+  NOT_ACCEPTABLE = 0x86, // 4.06
+  REQUEST_ENTITY_INCOMPLETE = 0x88, // 4.08 (RFC 7959)
+  PRECONDITION_FAILED = 0x8c, // 4.12
+  REQUEST_ENTITY_TOO_LARGE = 0x8d, // 4.13
+  UNSUPPORTED_CONTENT_FORMAT = 0x8f, // 4.15
+  INTERNAL_SERVER_ERROR = 0xa0, // 5.00
+  NOT_IMPLEMENTED = 0xa1, // 5.01
+  BAD_GATEWAY = 0xa2, // 5.02
+  SERVICE_UNAVAILABLE = 0xa3, // 5.03
+  GATEWAY_TIMEOUT = 0xa4, // 5.04
+  PROXYING_NOT_SUPPORTED = 0xa5, // 5.05
+}
 
 /** Class 0 with a non-zero detail (RFC 7252 §5.1). */
 export function isRequestCode(code: number): boolean {
@@ -87,43 +93,47 @@ export function isReservedCodeClass(code: number): boolean {
 }
 
 // --- Option numbers (RFC 7252 §5.10 Table 4, §12.2; RFC 7641; RFC 7959) -------
-export const COAP_OPTION_IF_MATCH = 1;
-export const COAP_OPTION_URI_HOST = 3;
-export const COAP_OPTION_ETAG = 4;
-export const COAP_OPTION_IF_NONE_MATCH = 5;
-export const COAP_OPTION_OBSERVE = 6; // RFC 7641 §2
-export const COAP_OPTION_URI_PORT = 7;
-export const COAP_OPTION_LOCATION_PATH = 8;
-export const COAP_OPTION_URI_PATH = 11;
-export const COAP_OPTION_CONTENT_FORMAT = 12;
-export const COAP_OPTION_MAX_AGE = 14;
-export const COAP_OPTION_URI_QUERY = 15;
-export const COAP_OPTION_ACCEPT = 17;
-export const COAP_OPTION_LOCATION_QUERY = 20;
-export const COAP_OPTION_BLOCK2 = 23; // RFC 7959 §2.1
-export const COAP_OPTION_BLOCK1 = 27; // RFC 7959 §2.1
-export const COAP_OPTION_SIZE2 = 28; // RFC 7959 §4
-export const COAP_OPTION_PROXY_URI = 35;
-export const COAP_OPTION_PROXY_SCHEME = 39;
-export const COAP_OPTION_SIZE1 = 60;
+export const enum COAP_OPTION {
+  IF_MATCH = 1,
+  URI_HOST = 3,
+  ETAG = 4,
+  IF_NONE_MATCH = 5,
+  OBSERVE = 6, // RFC 7641 §2
+  URI_PORT = 7,
+  LOCATION_PATH = 8,
+  URI_PATH = 11,
+  CONTENT_FORMAT = 12,
+  MAX_AGE = 14,
+  URI_QUERY = 15,
+  ACCEPT = 17,
+  LOCATION_QUERY = 20,
+  BLOCK2 = 23, // RFC 7959 §2.1
+  BLOCK1 = 27, // RFC 7959 §2.1
+  SIZE2 = 28, // RFC 7959 §4
+  PROXY_URI = 35,
+  PROXY_SCHEME = 39,
+  SIZE1 = 60,
+}
 
 // --- Content-Formats (RFC 7252 §12.3, RFC 8428 §12.5, RFC 7049/8949, RFC 7396) --
-export const COAP_MEDIATYPE_TEXT_PLAIN = 0; // text/plain;charset=utf-8
-export const COAP_MEDIATYPE_APPLICATION_LINK_FORMAT = 40;
-export const COAP_MEDIATYPE_APPLICATION_XML = 41;
-export const COAP_MEDIATYPE_APPLICATION_OCTET_STREAM = 42;
-export const COAP_MEDIATYPE_APPLICATION_EXI = 47;
-export const COAP_MEDIATYPE_APPLICATION_JSON = 50;
-export const COAP_MEDIATYPE_APPLICATION_MERGE_PATCH_JSON = 52;
-export const COAP_MEDIATYPE_APPLICATION_CBOR = 60;
-export const COAP_MEDIATYPE_APPLICATION_SENML_JSON = 110;
-export const COAP_MEDIATYPE_APPLICATION_SENSML_JSON = 111;
-export const COAP_MEDIATYPE_APPLICATION_SENML_CBOR = 112;
-export const COAP_MEDIATYPE_APPLICATION_SENSML_CBOR = 113;
-export const COAP_MEDIATYPE_APPLICATION_SENML_EXI = 114;
-export const COAP_MEDIATYPE_APPLICATION_SENSML_EXI = 115;
-export const COAP_MEDIATYPE_APPLICATION_SENML_XML = 310;
-export const COAP_MEDIATYPE_APPLICATION_SENSML_XML = 311;
+export const enum COAP_MEDIATYPE {
+  TEXT_PLAIN = 0, // text/plain;charset=utf-8
+  APPLICATION_LINK_FORMAT = 40,
+  APPLICATION_XML = 41,
+  APPLICATION_OCTET_STREAM = 42,
+  APPLICATION_EXI = 47,
+  APPLICATION_JSON = 50,
+  APPLICATION_MERGE_PATCH_JSON = 52,
+  APPLICATION_CBOR = 60,
+  APPLICATION_SENML_JSON = 110,
+  APPLICATION_SENSML_JSON = 111,
+  APPLICATION_SENML_CBOR = 112,
+  APPLICATION_SENSML_CBOR = 113,
+  APPLICATION_SENML_EXI = 114,
+  APPLICATION_SENSML_EXI = 115,
+  APPLICATION_SENML_XML = 310,
+  APPLICATION_SENSML_XML = 311,
+}
 
 // --- Transmission parameters (RFC 7252 §4.8 Table 2), milliseconds ------------
 export const ACK_TIMEOUT = 2000;

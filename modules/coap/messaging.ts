@@ -27,12 +27,8 @@
 import type { Job, Scheduler } from "../scheduler/scheduler";
 import {
   COAP_EMPTY,
-  COAP_MESSAGE_ACK,
-  COAP_MESSAGE_CON,
-  COAP_MESSAGE_NON,
-  COAP_MESSAGE_RST,
-  COAP_RESPONSE_INTERNAL_SERVER_ERROR,
-  COAP_RESPONSE_NOT_FOUND,
+  COAP_MESSAGE,
+  COAP_RESPONSE,
   isRequestCode,
   isResponseCode,
   transmissionParameters,
@@ -239,7 +235,7 @@ export class IncomingRequest {
   }
 
   get confirmable(): boolean {
-    return this.message.type === COAP_MESSAGE_CON;
+    return this.message.type === COAP_MESSAGE.CON;
   }
   get code(): number {
     return this.message.code;
@@ -332,7 +328,7 @@ export class CoapEndpoint {
     } else token = this.#newToken(peer);
     const confirmable = req.confirmable !== false;
     // Encoded once, with Message ID 0; the ID is patched in at dispatch.
-    const bytes = encode({ type: confirmable ? COAP_MESSAGE_CON : COAP_MESSAGE_NON, code: req.code, messageId: 0, token, options: req.options ?? [], payload: req.payload ?? EMPTY });
+    const bytes = encode({ type: confirmable ? COAP_MESSAGE.CON : COAP_MESSAGE.NON, code: req.code, messageId: 0, token, options: req.options ?? [], payload: req.payload ?? EMPTY });
     return this.#enqueue(new ClientExchange(this, peer, "request", token, confirmable, bytes, handlers));
   }
 
@@ -344,7 +340,7 @@ export class CoapEndpoint {
     if (this.#closed) throw new Error("coap: endpoint is closed");
     checkAddress(address, port);
     const peer = this.#peer(address, port);
-    const bytes = encodeEmpty(COAP_MESSAGE_CON, 0);
+    const bytes = encodeEmpty(COAP_MESSAGE.CON, 0);
     return this.#enqueue(
       new ClientExchange(this, peer, "ping", EMPTY, true, bytes, {
         onAck: () => handlers.onPong?.(),
@@ -361,11 +357,11 @@ export class CoapEndpoint {
    */
   sendMessage(msg: { type: CoapMessageType; code: number; token?: Uint8Array; options?: CoapOption[]; payload?: Uint8Array }, address: string, port: number, callbacks: MessageCallbacks = {}): number {
     if (this.#closed) throw new Error("coap: endpoint is closed");
-    if (msg.type !== COAP_MESSAGE_CON && msg.type !== COAP_MESSAGE_NON) throw new RangeError("coap: sendMessage sends CON or NON; ACK and RST are the endpoint's");
+    if (msg.type !== COAP_MESSAGE.CON && msg.type !== COAP_MESSAGE.NON) throw new RangeError("coap: sendMessage sends CON or NON; ACK and RST are the endpoint's");
     checkAddress(address, port);
     const peer = this.#peer(address, port);
     const bytes = encode({ type: msg.type, code: msg.code, messageId: 0, token: msg.token ?? EMPTY, options: msg.options ?? [], payload: msg.payload ?? EMPTY });
-    const t = this.#transmission(peer, bytes, msg.type === COAP_MESSAGE_CON);
+    const t = this.#transmission(peer, bytes, msg.type === COAP_MESSAGE.CON);
     t.onAck = callbacks.onAck && ((ack) => this.#call(callbacks.onAck!, ack));
     t.onReset = callbacks.onReset && (() => this.#call(callbacks.onReset!));
     t.onFail = callbacks.onFail && ((reason) => this.#call(callbacks.onFail!, reason));
@@ -634,10 +630,10 @@ export class CoapEndpoint {
       const error = result.error;
       const r = rejection(error, this.#policy);
       this.#drop(error.reason, address, port);
-      if (r.action === "rst") this.#sendBytes(encodeEmpty(COAP_MESSAGE_RST, r.messageId), address, port);
+      if (r.action === "rst") this.#sendBytes(encodeEmpty(COAP_MESSAGE.RST, r.messageId), address, port);
       else if (r.action === "respond") {
         // §5.4.1: 4.02 with a diagnostic payload (§5.5.2); RFC 7959 §2.2: 4.00.
-        const messageId = r.type === COAP_MESSAGE_ACK ? r.messageId : this.#nextMessageId(this.#peer(address, port));
+        const messageId = r.type === COAP_MESSAGE.ACK ? r.messageId : this.#nextMessageId(this.#peer(address, port));
         this.#sendBytes(encode({ type: r.type, code: r.code, messageId, token: r.token, options: [], payload: utf8Encode(r.diagnostic) }), address, port);
       }
       return;
@@ -645,7 +641,7 @@ export class CoapEndpoint {
     const msg = result.message;
     const key = address + "|" + port;
     switch (msg.type) {
-      case COAP_MESSAGE_ACK: {
+      case COAP_MESSAGE.ACK: {
         // §4.2: an ACK carrying a request is silently ignored.
         if (isRequestCode(msg.code)) return this.#drop("ACK carrying a request (RFC 7252 §4.2)", address, port);
         const t = this.#transmissions.get(key + "#" + msg.messageId);
@@ -656,7 +652,7 @@ export class CoapEndpoint {
         if (t.onAck) t.onAck(msg);
         return;
       }
-      case COAP_MESSAGE_RST: {
+      case COAP_MESSAGE.RST: {
         // §4.2: a RST that is not Empty is silently ignored.
         if (msg.code !== COAP_EMPTY) return this.#drop("RST that is not Empty (RFC 7252 §4.2)", address, port);
         const t = this.#transmissions.get(key + "#" + msg.messageId);
@@ -669,11 +665,11 @@ export class CoapEndpoint {
       }
     }
     // CON or NON
-    const con = msg.type === COAP_MESSAGE_CON;
+    const con = msg.type === COAP_MESSAGE.CON;
     if (msg.code === COAP_EMPTY) {
       if (con) {
         // §4.3 Table 1: an empty CON elicits a RST ("CoAP ping"); §4.2 rejects it.
-        this.#sendBytes(encodeEmpty(COAP_MESSAGE_RST, msg.messageId), address, port);
+        this.#sendBytes(encodeEmpty(COAP_MESSAGE.RST, msg.messageId), address, port);
         return;
       }
       return this.#drop("Empty NON message (RFC 7252 §4.3)", address, port);
@@ -698,19 +694,19 @@ export class CoapEndpoint {
   }
 
   #onResponse(msg: CoapMessage, key: string, address: string, port: number, entry: DedupEntry): void {
-    const con = msg.type === COAP_MESSAGE_CON;
+    const con = msg.type === COAP_MESSAGE.CON;
     const ex = this.#exchanges.get(key + "#" + hex(msg.token));
     if (!ex || ex.state === "queued") {
       // §5.3.2: an unexpected response is rejected: RST for a CON (§4.2), silence for a NON (§4.3).
       if (con) {
-        entry.reply = encodeEmpty(COAP_MESSAGE_RST, msg.messageId);
+        entry.reply = encodeEmpty(COAP_MESSAGE.RST, msg.messageId);
         this.#sendBytes(entry.reply, address, port);
       }
       return this.#drop("response matches no request (RFC 7252 §5.3.2)", address, port);
     }
     if (con) {
       // §5.2.2: a CON response is acknowledged with an Empty ACK.
-      entry.reply = encodeEmpty(COAP_MESSAGE_ACK, msg.messageId);
+      entry.reply = encodeEmpty(COAP_MESSAGE.ACK, msg.messageId);
       this.#sendBytes(entry.reply, address, port);
     }
     this.#deliver(ex, msg);
@@ -723,14 +719,14 @@ export class CoapEndpoint {
     entry.state = req;
     const handler = this.onRequest;
     if (!handler) {
-      this._respond(req, { code: COAP_RESPONSE_NOT_FOUND });
+      this._respond(req, { code: COAP_RESPONSE.NOT_FOUND });
       return;
     }
     try {
       handler(req);
     } catch (error) {
       this.#report(error);
-      if (!req.responded) this._respond(req, { code: COAP_RESPONSE_INTERNAL_SERVER_ERROR });
+      if (!req.responded) this._respond(req, { code: COAP_RESPONSE.INTERNAL_SERVER_ERROR });
       return;
     }
     if (!req.responded && req.confirmable && !req.acknowledged) {
@@ -749,7 +745,7 @@ export class CoapEndpoint {
       return;
     }
     req.acknowledged = true;
-    req.entry.reply = encodeEmpty(COAP_MESSAGE_ACK, req.message.messageId);
+    req.entry.reply = encodeEmpty(COAP_MESSAGE.ACK, req.message.messageId);
     this.#sendBytes(req.entry.reply, req.address, req.port);
   }
 
@@ -761,7 +757,7 @@ export class CoapEndpoint {
     const token = req.message.token;
     if (req.confirmable && !req.acknowledged) {
       // §5.2.1: piggybacked in the ACK, echoing Message ID and token.
-      const bytes = encode({ type: COAP_MESSAGE_ACK, code: response.code, messageId: req.message.messageId, token, options: response.options ?? [], payload: response.payload ?? EMPTY });
+      const bytes = encode({ type: COAP_MESSAGE.ACK, code: response.code, messageId: req.message.messageId, token, options: response.options ?? [], payload: response.payload ?? EMPTY });
       req.responded = true;
       req.acknowledged = true;
       req.ackJob?.cancel();
@@ -772,7 +768,7 @@ export class CoapEndpoint {
     }
     // §5.2.2 / §5.2.3: separate response; NON for a NON request unless asked otherwise.
     const confirmable = response.confirmable ?? req.confirmable;
-    const msg = { type: (confirmable ? COAP_MESSAGE_CON : COAP_MESSAGE_NON) as CoapMessageType, code: response.code, token, options: response.options, payload: response.payload };
+    const msg = { type: (confirmable ? COAP_MESSAGE.CON : COAP_MESSAGE.NON) as CoapMessageType, code: response.code, token, options: response.options, payload: response.payload };
     this.sendMessage(msg, req.address, req.port, callbacks);
     req.responded = true;
   }

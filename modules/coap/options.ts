@@ -5,25 +5,7 @@
  * (§3.2), and helpers for Block (RFC 7959 §2.2) and Observe (RFC 7641 §3.4, §4.4).
  */
 import {
-  COAP_OPTION_ACCEPT,
-  COAP_OPTION_BLOCK1,
-  COAP_OPTION_BLOCK2,
-  COAP_OPTION_CONTENT_FORMAT,
-  COAP_OPTION_ETAG,
-  COAP_OPTION_IF_MATCH,
-  COAP_OPTION_IF_NONE_MATCH,
-  COAP_OPTION_LOCATION_PATH,
-  COAP_OPTION_LOCATION_QUERY,
-  COAP_OPTION_MAX_AGE,
-  COAP_OPTION_OBSERVE,
-  COAP_OPTION_PROXY_SCHEME,
-  COAP_OPTION_PROXY_URI,
-  COAP_OPTION_SIZE1,
-  COAP_OPTION_SIZE2,
-  COAP_OPTION_URI_HOST,
-  COAP_OPTION_URI_PATH,
-  COAP_OPTION_URI_PORT,
-  COAP_OPTION_URI_QUERY,
+  COAP_OPTION,
 } from "./constants";
 import { Utf8Error, decodeUtf8, encodeUtf8New, utf8Invalid } from "../bytes/utf8";
 
@@ -106,25 +88,25 @@ function def(number: number, name: string, format: OptionFormat, minLength: numb
 
 /** The options this implementation recognizes by default. */
 export const STANDARD_OPTION_DEFINITIONS: readonly OptionDefinition[] = [
-  def(COAP_OPTION_IF_MATCH, "If-Match", "opaque", 0, 8, true),
-  def(COAP_OPTION_URI_HOST, "Uri-Host", "string", 1, 255, false),
-  def(COAP_OPTION_ETAG, "ETag", "opaque", 1, 8, true),
-  def(COAP_OPTION_IF_NONE_MATCH, "If-None-Match", "empty", 0, 0, false),
-  def(COAP_OPTION_OBSERVE, "Observe", "uint", 0, 3, false), // RFC 7641 §2
-  def(COAP_OPTION_URI_PORT, "Uri-Port", "uint", 0, 2, false),
-  def(COAP_OPTION_LOCATION_PATH, "Location-Path", "string", 0, 255, true),
-  def(COAP_OPTION_URI_PATH, "Uri-Path", "string", 0, 255, true),
-  def(COAP_OPTION_CONTENT_FORMAT, "Content-Format", "uint", 0, 2, false),
-  def(COAP_OPTION_MAX_AGE, "Max-Age", "uint", 0, 4, false),
-  def(COAP_OPTION_URI_QUERY, "Uri-Query", "string", 0, 255, true),
-  def(COAP_OPTION_ACCEPT, "Accept", "uint", 0, 2, false),
-  def(COAP_OPTION_LOCATION_QUERY, "Location-Query", "string", 0, 255, true),
-  def(COAP_OPTION_BLOCK2, "Block2", "uint", 0, 3, false), // RFC 7959 §2.1
-  def(COAP_OPTION_BLOCK1, "Block1", "uint", 0, 3, false), // RFC 7959 §2.1
-  def(COAP_OPTION_SIZE2, "Size2", "uint", 0, 4, false), // RFC 7959 §4
-  def(COAP_OPTION_PROXY_URI, "Proxy-Uri", "string", 1, 1034, false),
-  def(COAP_OPTION_PROXY_SCHEME, "Proxy-Scheme", "string", 1, 255, false),
-  def(COAP_OPTION_SIZE1, "Size1", "uint", 0, 4, false),
+  def(COAP_OPTION.IF_MATCH, "If-Match", "opaque", 0, 8, true),
+  def(COAP_OPTION.URI_HOST, "Uri-Host", "string", 1, 255, false),
+  def(COAP_OPTION.ETAG, "ETag", "opaque", 1, 8, true),
+  def(COAP_OPTION.IF_NONE_MATCH, "If-None-Match", "empty", 0, 0, false),
+  def(COAP_OPTION.OBSERVE, "Observe", "uint", 0, 3, false), // RFC 7641 §2
+  def(COAP_OPTION.URI_PORT, "Uri-Port", "uint", 0, 2, false),
+  def(COAP_OPTION.LOCATION_PATH, "Location-Path", "string", 0, 255, true),
+  def(COAP_OPTION.URI_PATH, "Uri-Path", "string", 0, 255, true),
+  def(COAP_OPTION.CONTENT_FORMAT, "Content-Format", "uint", 0, 2, false),
+  def(COAP_OPTION.MAX_AGE, "Max-Age", "uint", 0, 4, false),
+  def(COAP_OPTION.URI_QUERY, "Uri-Query", "string", 0, 255, true),
+  def(COAP_OPTION.ACCEPT, "Accept", "uint", 0, 2, false),
+  def(COAP_OPTION.LOCATION_QUERY, "Location-Query", "string", 0, 255, true),
+  def(COAP_OPTION.BLOCK2, "Block2", "uint", 0, 3, false), // RFC 7959 §2.1
+  def(COAP_OPTION.BLOCK1, "Block1", "uint", 0, 3, false), // RFC 7959 §2.1
+  def(COAP_OPTION.SIZE2, "Size2", "uint", 0, 4, false), // RFC 7959 §4
+  def(COAP_OPTION.PROXY_URI, "Proxy-Uri", "string", 1, 1034, false),
+  def(COAP_OPTION.PROXY_SCHEME, "Proxy-Scheme", "string", 1, 255, false),
+  def(COAP_OPTION.SIZE1, "Size1", "uint", 0, 4, false),
 ];
 
 /**
@@ -246,7 +228,7 @@ export function getStrings(msg: HasOptions, number: number): string[] {
 }
 /** The Uri-Path options joined with "/" (no leading slash), e.g. "sensors/temp". */
 export function getUriPath(msg: HasOptions): string {
-  return getStrings(msg, COAP_OPTION_URI_PATH).join("/");
+  return getStrings(msg, COAP_OPTION.URI_PATH).join("/");
 }
 /** Uri-Path options for "a/b/c" (leading and trailing slashes ignored; no percent-decoding). */
 export function uriPathOptions(path: string): CoapOption[] {
@@ -256,7 +238,7 @@ export function uriPathOptions(path: string): CoapOption[] {
   let last = segs.length;
   if (segs.length && segs[0] === "") first = 1;
   if (last > first && segs[last - 1] === "") last--;
-  for (let i = first; i < last; i++) out.push(stringOption(COAP_OPTION_URI_PATH, segs[i]));
+  for (let i = first; i < last; i++) out.push(stringOption(COAP_OPTION.URI_PATH, segs[i]));
   return out;
 }
 
@@ -302,7 +284,7 @@ export function decodeBlockValue(value: number): BlockValue | undefined {
   return { num: value >>> 4, more: (value & 8) !== 0, szx };
 }
 
-export function blockOption(number: typeof COAP_OPTION_BLOCK1 | typeof COAP_OPTION_BLOCK2, block: BlockValue): CoapOption {
+export function blockOption(number: COAP_OPTION.BLOCK1 | COAP_OPTION.BLOCK2, block: BlockValue): CoapOption {
   return uintOption(number, encodeBlockValue(block));
 }
 
@@ -322,7 +304,7 @@ export const OBSERVE_DEREGISTER = 1;
 export const OBSERVE_MAX = 0xffffff;
 
 export function observeOption(sequence: number): CoapOption {
-  return uintOption(COAP_OPTION_OBSERVE, sequence & OBSERVE_MAX);
+  return uintOption(COAP_OPTION.OBSERVE, sequence & OBSERVE_MAX);
 }
 
 /**

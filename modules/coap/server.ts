@@ -31,50 +31,11 @@
  * RFC 7252 §5.2.2).
  */
 import {
-  COAP_MEDIATYPE_APPLICATION_LINK_FORMAT,
-  COAP_MESSAGE_CON,
-  COAP_MESSAGE_NON,
-  COAP_OPTION_ACCEPT,
-  COAP_OPTION_BLOCK1,
-  COAP_OPTION_BLOCK2,
-  COAP_OPTION_CONTENT_FORMAT,
-  COAP_OPTION_ETAG,
-  COAP_OPTION_IF_MATCH,
-  COAP_OPTION_IF_NONE_MATCH,
-  COAP_OPTION_LOCATION_PATH,
-  COAP_OPTION_LOCATION_QUERY,
-  COAP_OPTION_MAX_AGE,
-  COAP_OPTION_OBSERVE,
-  COAP_OPTION_PROXY_SCHEME,
-  COAP_OPTION_PROXY_URI,
-  COAP_OPTION_SIZE1,
-  COAP_OPTION_SIZE2,
-  COAP_OPTION_URI_PATH,
-  COAP_OPTION_URI_QUERY,
-  COAP_REQUEST_DELETE,
-  COAP_REQUEST_FETCH,
-  COAP_REQUEST_GET,
-  COAP_REQUEST_IPATCH,
-  COAP_REQUEST_PATCH,
-  COAP_REQUEST_POST,
-  COAP_REQUEST_PUT,
-  COAP_RESPONSE_BAD_OPTION,
-  COAP_RESPONSE_BAD_REQUEST,
-  COAP_RESPONSE_CHANGED,
-  COAP_RESPONSE_CONTENT,
-  COAP_RESPONSE_CONTINUE,
-  COAP_RESPONSE_CREATED,
-  COAP_RESPONSE_DELETED,
-  COAP_RESPONSE_INTERNAL_SERVER_ERROR,
-  COAP_RESPONSE_METHOD_NOT_ALLOWED,
-  COAP_RESPONSE_NOT_ACCEPTABLE,
-  COAP_RESPONSE_NOT_FOUND,
-  COAP_RESPONSE_REQUEST_ENTITY_INCOMPLETE,
-  COAP_RESPONSE_PROXYING_NOT_SUPPORTED,
-  COAP_RESPONSE_REQUEST_ENTITY_TOO_LARGE,
-  COAP_RESPONSE_UNAUTHORIZED,
-  COAP_RESPONSE_UNSUPPORTED_CONTENT_FORMAT,
-  COAP_RESPONSE_VALID,
+  COAP_MEDIATYPE,
+  COAP_MESSAGE,
+  COAP_OPTION,
+  COAP_REQUEST,
+  COAP_RESPONSE,
   type CoapMessageType,
 } from "./constants";
 import type { CoapMessage } from "./codec";
@@ -106,26 +67,26 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 export type CoapMethodName = "GET" | "POST" | "PUT" | "DELETE" | "FETCH" | "PATCH" | "iPATCH";
 
 const METHOD_NAMES: Record<number, CoapMethodName> = {
-  [COAP_REQUEST_GET]: "GET",
-  [COAP_REQUEST_POST]: "POST",
-  [COAP_REQUEST_PUT]: "PUT",
-  [COAP_REQUEST_DELETE]: "DELETE",
-  [COAP_REQUEST_FETCH]: "FETCH",
-  [COAP_REQUEST_PATCH]: "PATCH",
-  [COAP_REQUEST_IPATCH]: "iPATCH",
+  [COAP_REQUEST.GET]: "GET",
+  [COAP_REQUEST.POST]: "POST",
+  [COAP_REQUEST.PUT]: "PUT",
+  [COAP_REQUEST.DELETE]: "DELETE",
+  [COAP_REQUEST.FETCH]: "FETCH",
+  [COAP_REQUEST.PATCH]: "PATCH",
+  [COAP_REQUEST.IPATCH]: "iPATCH",
 };
 const HANDLER_KEYS: Record<number, keyof CoapHandlers> = {
-  [COAP_REQUEST_GET]: "get",
-  [COAP_REQUEST_POST]: "post",
-  [COAP_REQUEST_PUT]: "put",
-  [COAP_REQUEST_DELETE]: "delete",
-  [COAP_REQUEST_FETCH]: "fetch",
-  [COAP_REQUEST_PATCH]: "patch",
-  [COAP_REQUEST_IPATCH]: "ipatch",
+  [COAP_REQUEST.GET]: "get",
+  [COAP_REQUEST.POST]: "post",
+  [COAP_REQUEST.PUT]: "put",
+  [COAP_REQUEST.DELETE]: "delete",
+  [COAP_REQUEST.FETCH]: "fetch",
+  [COAP_REQUEST.PATCH]: "patch",
+  [COAP_REQUEST.IPATCH]: "ipatch",
 };
 /** Methods that carry a request body (Content-Format checked, Block1 accepted). */
 function hasBody(code: number): boolean {
-  return code === COAP_REQUEST_POST || code === COAP_REQUEST_PUT || code === COAP_REQUEST_FETCH || code === COAP_REQUEST_PATCH || code === COAP_REQUEST_IPATCH;
+  return code === COAP_REQUEST.POST || code === COAP_REQUEST.PUT || code === COAP_REQUEST.FETCH || code === COAP_REQUEST.PATCH || code === COAP_REQUEST.IPATCH;
 }
 
 /** What a handler sees. */
@@ -308,18 +269,18 @@ class ServerRequest implements CoapServerRequest {
     this.message = msg;
     this.method = msg.code;
     this.methodName = METHOD_NAMES[msg.code];
-    this.path = getStrings(msg, COAP_OPTION_URI_PATH).join("/");
-    this.query = getStrings(msg, COAP_OPTION_URI_QUERY);
+    this.path = getStrings(msg, COAP_OPTION.URI_PATH).join("/");
+    this.query = getStrings(msg, COAP_OPTION.URI_QUERY);
     this.payload = msg.payload;
-    this.contentFormat = getUint(msg, COAP_OPTION_CONTENT_FORMAT);
-    this.accept = getUint(msg, COAP_OPTION_ACCEPT);
-    this.etags = getOptions(msg, COAP_OPTION_ETAG).map((o) => o.value);
-    this.ifMatch = getOptions(msg, COAP_OPTION_IF_MATCH).map((o) => o.value);
-    this.ifNoneMatch = getOption(msg, COAP_OPTION_IF_NONE_MATCH) !== undefined;
-    this.observe = getUint(msg, COAP_OPTION_OBSERVE);
+    this.contentFormat = getUint(msg, COAP_OPTION.CONTENT_FORMAT);
+    this.accept = getUint(msg, COAP_OPTION.ACCEPT);
+    this.etags = getOptions(msg, COAP_OPTION.ETAG).map((o) => o.value);
+    this.ifMatch = getOptions(msg, COAP_OPTION.IF_MATCH).map((o) => o.value);
+    this.ifNoneMatch = getOption(msg, COAP_OPTION.IF_NONE_MATCH) !== undefined;
+    this.observe = getUint(msg, COAP_OPTION.OBSERVE);
     this.address = address;
     this.port = port;
-    this.confirmable = msg.type === COAP_MESSAGE_CON;
+    this.confirmable = msg.type === COAP_MESSAGE.CON;
   }
 
   text(): string {
@@ -441,7 +402,7 @@ export class CoapServer {
     if (!r) return false;
     this.#resources.delete(p);
     r.job?.cancel();
-    for (const o of this.#observers.of(r)) this.#sendFinal(o, COAP_RESPONSE_NOT_FOUND);
+    for (const o of this.#observers.of(r)) this.#sendFinal(o, COAP_RESPONSE.NOT_FOUND);
     return true;
   }
 
@@ -519,38 +480,38 @@ export class CoapServer {
   #onRequest(ireq: IncomingRequest): void {
     const msg = ireq.message;
     const req = new ServerRequest(msg, ireq.address, ireq.port);
-    if (!req.methodName) return this.#send(ireq, COAP_RESPONSE_METHOD_NOT_ALLOWED);
-    const block2 = getBlock(msg, COAP_OPTION_BLOCK2);
-    const block1 = getBlock(msg, COAP_OPTION_BLOCK1);
-    if (block1 === null || block2 === null) return this.#send(ireq, COAP_RESPONSE_BAD_REQUEST);
+    if (!req.methodName) return this.#send(ireq, COAP_RESPONSE.METHOD_NOT_ALLOWED);
+    const block2 = getBlock(msg, COAP_OPTION.BLOCK2);
+    const block1 = getBlock(msg, COAP_OPTION.BLOCK1);
+    if (block1 === null || block2 === null) return this.#send(ireq, COAP_RESPONSE.BAD_REQUEST);
     // RFC 7252 §5.10.2: we are no forward-proxy: 5.05 for Proxy-Uri / Proxy-Scheme.
-    if (getOption(msg, COAP_OPTION_PROXY_URI) || getOption(msg, COAP_OPTION_PROXY_SCHEME)) return this.#send(ireq, COAP_RESPONSE_PROXYING_NOT_SUPPORTED);
+    if (getOption(msg, COAP_OPTION.PROXY_URI) || getOption(msg, COAP_OPTION.PROXY_SCHEME)) return this.#send(ireq, COAP_RESPONSE.PROXYING_NOT_SUPPORTED);
 
     if (this.#discovery && req.path === ".well-known/core" && !this.#resources.has(req.path)) {
-      if (req.method !== COAP_REQUEST_GET) return this.#send(ireq, COAP_RESPONSE_METHOD_NOT_ALLOWED);
-      if (req.accept !== undefined && req.accept !== COAP_MEDIATYPE_APPLICATION_LINK_FORMAT) return this.#send(ireq, COAP_RESPONSE_NOT_ACCEPTABLE);
+      if (req.method !== COAP_REQUEST.GET) return this.#send(ireq, COAP_RESPONSE.METHOD_NOT_ALLOWED);
+      if (req.accept !== undefined && req.accept !== COAP_MEDIATYPE.APPLICATION_LINK_FORMAT) return this.#send(ireq, COAP_RESPONSE.NOT_ACCEPTABLE);
       // RFC 6690 §4, §4.1
       const body = utf8Encode(formatLinks(filterLinks(this.links(), req.query)));
-      const built: Built = { code: COAP_RESPONSE_CONTENT, options: [uintOption(COAP_OPTION_CONTENT_FORMAT, COAP_MEDIATYPE_APPLICATION_LINK_FORMAT)], payload: body, contentFormat: COAP_MEDIATYPE_APPLICATION_LINK_FORMAT, etag: undefined };
+      const built: Built = { code: COAP_RESPONSE.CONTENT, options: [uintOption(COAP_OPTION.CONTENT_FORMAT, COAP_MEDIATYPE.APPLICATION_LINK_FORMAT)], payload: body, contentFormat: COAP_MEDIATYPE.APPLICATION_LINK_FORMAT, etag: undefined };
       return this.#finishResponse(ireq, req, built, block2, undefined, undefined);
     }
 
     // RFC 7959 §2.6: the rest of a large response to a POST/PUT/... (Block2 NUM > 0, no body)
-    if (block2 && block2.num > 0 && !block1 && req.method !== COAP_REQUEST_GET && req.method !== COAP_REQUEST_FETCH) {
+    if (block2 && block2.num > 0 && !block1 && req.method !== COAP_REQUEST.GET && req.method !== COAP_REQUEST.FETCH) {
       const key = req.address + "|" + req.port + "|" + req.method + "|" + req.path;
       const cached = this.#responses.get(key);
       if (!cached || cached.expires <= this.scheduler.now()) {
         this.#responses.delete(key);
-        return this.#send(ireq, COAP_RESPONSE_REQUEST_ENTITY_INCOMPLETE, [], utf8Encode("no response to continue (RFC 7959 §2.6)"));
+        return this.#send(ireq, COAP_RESPONSE.REQUEST_ENTITY_INCOMPLETE, [], utf8Encode("no response to continue (RFC 7959 §2.6)"));
       }
       return this.#finishResponse(ireq, req, cached.built, block2, undefined, undefined);
     }
 
     const resource = this.#resources.get(req.path);
-    if (!resource) return this.#send(ireq, COAP_RESPONSE_NOT_FOUND);
+    if (!resource) return this.#send(ireq, COAP_RESPONSE.NOT_FOUND);
     const o = resource.options;
     const handler = o[HANDLER_KEYS[req.method]];
-    if (!handler) return this.#send(ireq, COAP_RESPONSE_METHOD_NOT_ALLOWED);
+    if (!handler) return this.#send(ireq, COAP_RESPONSE.METHOD_NOT_ALLOWED);
     if (this.#authorize) {
       let ok = false;
       try {
@@ -558,17 +519,17 @@ export class CoapServer {
       } catch (error) {
         this.#report(error);
       }
-      if (!ok) return this.#send(ireq, COAP_RESPONSE_UNAUTHORIZED);
+      if (!ok) return this.#send(ireq, COAP_RESPONSE.UNAUTHORIZED);
     }
     // RFC 7252 §5.10.4: an Accept the resource cannot satisfy gets 4.06.
     const offered = list(o.ct);
-    if (req.accept !== undefined && offered.length && offered.indexOf(req.accept) < 0 && (req.method === COAP_REQUEST_GET || req.method === COAP_REQUEST_FETCH))
-      return this.#send(ireq, COAP_RESPONSE_NOT_ACCEPTABLE);
+    if (req.accept !== undefined && offered.length && offered.indexOf(req.accept) < 0 && (req.method === COAP_REQUEST.GET || req.method === COAP_REQUEST.FETCH))
+      return this.#send(ireq, COAP_RESPONSE.NOT_ACCEPTABLE);
     if (hasBody(req.method)) {
       // RFC 7252 §5.9.2.10: 4.15 for a Content-Format the resource does not take.
-      if (o.accepts && req.contentFormat !== undefined && o.accepts.indexOf(req.contentFormat) < 0) return this.#send(ireq, COAP_RESPONSE_UNSUPPORTED_CONTENT_FORMAT);
+      if (o.accepts && req.contentFormat !== undefined && o.accepts.indexOf(req.contentFormat) < 0) return this.#send(ireq, COAP_RESPONSE.UNSUPPORTED_CONTENT_FORMAT);
       const limit = o.maxBodySize ?? this.#maxBodySize;
-      const size1 = getUint(msg, COAP_OPTION_SIZE1);
+      const size1 = getUint(msg, COAP_OPTION.SIZE1);
       if (block1) {
         // RFC 7959 §2.5: reassemble, then run the handler once with the whole body.
         const key = req.address + "|" + req.port + "|" + req.method + "|" + req.path;
@@ -577,16 +538,16 @@ export class CoapServer {
           case "continue": {
             // §2.5: 2.31 for non-final blocks, with our block size preference (the smaller one).
             const szx = Math.min(block1.szx, this.#szx);
-            return this.#send(ireq, COAP_RESPONSE_CONTINUE, [blockOption(COAP_OPTION_BLOCK1, { num: block1.num, more: true, szx })]);
+            return this.#send(ireq, COAP_RESPONSE.CONTINUE, [blockOption(COAP_OPTION.BLOCK1, { num: block1.num, more: true, szx })]);
           }
           case "incomplete":
-            return this.#send(ireq, COAP_RESPONSE_REQUEST_ENTITY_INCOMPLETE, [], utf8Encode(outcome.reason));
+            return this.#send(ireq, COAP_RESPONSE.REQUEST_ENTITY_INCOMPLETE, [], utf8Encode(outcome.reason));
           case "too-large":
             // §2.9.3: Size1 tells the largest body we take; the Block1 echoes the client's SZX
             // (a smaller one would hint to retry with smaller blocks, which would not help here).
-            return this.#send(ireq, COAP_RESPONSE_REQUEST_ENTITY_TOO_LARGE, [blockOption(COAP_OPTION_BLOCK1, { num: block1.num, more: false, szx: block1.szx }), uintOption(COAP_OPTION_SIZE1, limit)]);
+            return this.#send(ireq, COAP_RESPONSE.REQUEST_ENTITY_TOO_LARGE, [blockOption(COAP_OPTION.BLOCK1, { num: block1.num, more: false, szx: block1.szx }), uintOption(COAP_OPTION.SIZE1, limit)]);
           case "bad-request":
-            return this.#send(ireq, COAP_RESPONSE_BAD_REQUEST, [], utf8Encode(outcome.reason));
+            return this.#send(ireq, COAP_RESPONSE.BAD_REQUEST, [], utf8Encode(outcome.reason));
           case "complete":
             req.payload = outcome.body;
             req.contentFormat = outcome.contentFormat;
@@ -594,12 +555,12 @@ export class CoapServer {
         }
       } else if (msg.payload.length > limit || (size1 !== undefined && size1 > limit)) {
         // §2.9.3: a 4.13 to a request without Block1 hints the client to use Block1.
-        return this.#send(ireq, COAP_RESPONSE_REQUEST_ENTITY_TOO_LARGE, [uintOption(COAP_OPTION_SIZE1, limit)]);
+        return this.#send(ireq, COAP_RESPONSE.REQUEST_ENTITY_TOO_LARGE, [uintOption(COAP_OPTION.SIZE1, limit)]);
       }
     }
 
     // RFC 7641 §3.6 / §4.1: deregistration, or a plain GET reusing an observer's token.
-    const isGet = req.method === COAP_REQUEST_GET;
+    const isGet = req.method === COAP_REQUEST.GET;
     const okey = observerKey(req.address, req.port, msg.token);
     if (isGet && req.observe !== 0 && !(block2 && block2.num > 0)) {
       const existing = this.#observers.get(okey);
@@ -612,7 +573,7 @@ export class CoapServer {
       result = handler(req);
     } catch (error) {
       this.#report(error);
-      return this.#send(ireq, COAP_RESPONSE_INTERNAL_SERVER_ERROR);
+      return this.#send(ireq, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
     }
     const finish = (r: CoapServerResponse | void) => {
       let built: Built;
@@ -620,7 +581,7 @@ export class CoapServer {
         built = this.#build(resource, req, r);
       } catch (error) {
         this.#report(error);
-        return this.#send(ireq, COAP_RESPONSE_INTERNAL_SERVER_ERROR);
+        return this.#send(ireq, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
       }
       let observer: Observer | undefined;
       if (register && built.code >> 5 === 2 && this.#observers.canAdd(okey, resource)) {
@@ -649,7 +610,7 @@ export class CoapServer {
     if (isPromise(result)) {
       result.then(finish, (error) => {
         this.#report(error);
-        this.#send(ireq, COAP_RESPONSE_INTERNAL_SERVER_ERROR);
+        this.#send(ireq, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
       });
     } else finish(result);
   }
@@ -661,18 +622,18 @@ export class CoapServer {
     let code = res.code;
     if (code === undefined) {
       switch (req.method) {
-        case COAP_REQUEST_GET:
-        case COAP_REQUEST_FETCH:
-          code = COAP_RESPONSE_CONTENT;
+        case COAP_REQUEST.GET:
+        case COAP_REQUEST.FETCH:
+          code = COAP_RESPONSE.CONTENT;
           break;
-        case COAP_REQUEST_DELETE:
-          code = COAP_RESPONSE_DELETED;
+        case COAP_REQUEST.DELETE:
+          code = COAP_RESPONSE.DELETED;
           break;
-        case COAP_REQUEST_POST:
-          code = res.locationPath !== undefined ? COAP_RESPONSE_CREATED : COAP_RESPONSE_CHANGED;
+        case COAP_REQUEST.POST:
+          code = res.locationPath !== undefined ? COAP_RESPONSE.CREATED : COAP_RESPONSE.CHANGED;
           break;
         default:
-          code = COAP_RESPONSE_CHANGED;
+          code = COAP_RESPONSE.CHANGED;
       }
     }
     if (!Number.isInteger(code) || code >> 5 < 2 || code >> 5 > 5) throw new RangeError(`coap: handler returned a non-response code ${code}`);
@@ -682,17 +643,17 @@ export class CoapServer {
     const offered = list(o.ct);
     if (contentFormat === undefined && payload.length && code >> 5 === 2 && offered.length === 1) contentFormat = offered[0];
     // §5.10.4: the representation must be in the Accept format.
-    if (req.accept !== undefined && code === COAP_RESPONSE_CONTENT && contentFormat !== undefined && contentFormat !== req.accept) code = COAP_RESPONSE_NOT_ACCEPTABLE;
+    if (req.accept !== undefined && code === COAP_RESPONSE.CONTENT && contentFormat !== undefined && contentFormat !== req.accept) code = COAP_RESPONSE.NOT_ACCEPTABLE;
     const options: CoapOption[] = [];
-    if (code === COAP_RESPONSE_NOT_ACCEPTABLE) return { code, options, payload: EMPTY, contentFormat: undefined, etag: undefined };
+    if (code === COAP_RESPONSE.NOT_ACCEPTABLE) return { code, options, payload: EMPTY, contentFormat: undefined, etag: undefined };
     let etag = res.etag;
-    if (!etag && o.autoEtag && code === COAP_RESPONSE_CONTENT) etag = etagOf(payload, contentFormat);
-    if (etag) options.push(opaqueOption(COAP_OPTION_ETAG, etag));
-    if (contentFormat !== undefined && (payload.length || code >> 5 === 2)) options.push(uintOption(COAP_OPTION_CONTENT_FORMAT, contentFormat));
+    if (!etag && o.autoEtag && code === COAP_RESPONSE.CONTENT) etag = etagOf(payload, contentFormat);
+    if (etag) options.push(opaqueOption(COAP_OPTION.ETAG, etag));
+    if (contentFormat !== undefined && (payload.length || code >> 5 === 2)) options.push(uintOption(COAP_OPTION.CONTENT_FORMAT, contentFormat));
     const maxAge = res.maxAge ?? o.maxAge;
-    if (maxAge !== undefined && maxAge !== 60 && code >> 5 === 2) options.push(uintOption(COAP_OPTION_MAX_AGE, maxAge));
-    if (res.locationPath !== undefined) for (const seg of normalizePath(res.locationPath).split("/")) if (seg) options.push(stringOption(COAP_OPTION_LOCATION_PATH, seg));
-    if (res.locationQuery !== undefined) for (const q of res.locationQuery.replace(/^\?/, "").split("&")) if (q) options.push(stringOption(COAP_OPTION_LOCATION_QUERY, q));
+    if (maxAge !== undefined && maxAge !== 60 && code >> 5 === 2) options.push(uintOption(COAP_OPTION.MAX_AGE, maxAge));
+    if (res.locationPath !== undefined) for (const seg of normalizePath(res.locationPath).split("/")) if (seg) options.push(stringOption(COAP_OPTION.LOCATION_PATH, seg));
+    if (res.locationQuery !== undefined) for (const q of res.locationQuery.replace(/^\?/, "").split("&")) if (q) options.push(stringOption(COAP_OPTION.LOCATION_QUERY, q));
     if (res.options) for (const x of res.options) options.push(x);
     return { code, options, payload, contentFormat, etag };
   }
@@ -702,19 +663,19 @@ export class CoapServer {
     let { code, payload } = built;
     let options = built.options.slice();
     // RFC 7252 §5.10.6.2: the client's ETag is current: 2.03 Valid without payload.
-    if (code === COAP_RESPONSE_CONTENT && built.etag && req.method === COAP_REQUEST_GET) {
+    if (code === COAP_RESPONSE.CONTENT && built.etag && req.method === COAP_REQUEST.GET) {
       const e = built.etag;
       if (req.etags.some((x) => sameBytes(x, e))) {
-        code = COAP_RESPONSE_VALID;
-        options = options.filter((x) => x.number === COAP_OPTION_ETAG || x.number === COAP_OPTION_MAX_AGE);
+        code = COAP_RESPONSE.VALID;
+        options = options.filter((x) => x.number === COAP_OPTION.ETAG || x.number === COAP_OPTION.MAX_AGE);
         payload = EMPTY;
       }
     }
     if (observe !== undefined) options.push(observeOption(observe));
-    if (block1 && code >> 5 === 2) options.push(blockOption(COAP_OPTION_BLOCK1, { num: block1.num, more: false, szx: Math.min(block1.szx, this.#szx) }));
+    if (block1 && code >> 5 === 2) options.push(blockOption(COAP_OPTION.BLOCK1, { num: block1.num, more: false, szx: Math.min(block1.szx, this.#szx) }));
     const szx = block2 ? Math.min(block2.szx, this.#szx) : this.#szx;
     const num = block2 ? block2.num : 0;
-    if (num === 0 && payload.length > 1 << (szx + 4) && req.method !== COAP_REQUEST_GET && req.method !== COAP_REQUEST_FETCH) {
+    if (num === 0 && payload.length > 1 << (szx + 4) && req.method !== COAP_REQUEST.GET && req.method !== COAP_REQUEST.FETCH) {
       // RFC 7959 §2.6: keep the whole response for the client's Block2 requests for the rest.
       const now = this.scheduler.now();
       for (const [k, v] of this.#responses) if (v.expires <= now) this.#responses.delete(k);
@@ -724,13 +685,13 @@ export class CoapServer {
     if (payload.length > (1 << (szx + 4)) || (block2 && payload.length)) {
       // RFC 7959 §2.4
       const slice = sliceBlock2(payload, num, szx);
-      if (!slice) return this.#send(ireq, COAP_RESPONSE_BAD_OPTION, [], utf8Encode(`Block2 NUM ${num} is beyond the end of the ${payload.length}-byte representation`));
-      if (!built.etag && code === COAP_RESPONSE_CONTENT) options.push(opaqueOption(COAP_OPTION_ETAG, etagOf(payload, built.contentFormat)));
-      options.push(blockOption(COAP_OPTION_BLOCK2, slice.block));
-      if (num === 0) options.push(uintOption(COAP_OPTION_SIZE2, payload.length));
+      if (!slice) return this.#send(ireq, COAP_RESPONSE.BAD_OPTION, [], utf8Encode(`Block2 NUM ${num} is beyond the end of the ${payload.length}-byte representation`));
+      if (!built.etag && code === COAP_RESPONSE.CONTENT) options.push(opaqueOption(COAP_OPTION.ETAG, etagOf(payload, built.contentFormat)));
+      options.push(blockOption(COAP_OPTION.BLOCK2, slice.block));
+      if (num === 0) options.push(uintOption(COAP_OPTION.SIZE2, payload.length));
       payload = slice.payload;
     } else if (block2 && block2.num > 0) {
-      return this.#send(ireq, COAP_RESPONSE_BAD_OPTION, [], utf8Encode(`Block2 NUM ${num} is beyond the end of the representation`));
+      return this.#send(ireq, COAP_RESPONSE.BAD_OPTION, [], utf8Encode(`Block2 NUM ${num} is beyond the end of the representation`));
     }
     this.#send(ireq, code, options, payload);
   }
@@ -767,7 +728,7 @@ export class CoapServer {
   #sendFinal(o: Observer, code: number): void {
     this.#drop(o);
     try {
-      this.endpoint.sendMessage({ type: COAP_MESSAGE_CON, code, token: o.token, options: [], payload: EMPTY }, o.address, o.port);
+      this.endpoint.sendMessage({ type: COAP_MESSAGE.CON, code, token: o.token, options: [], payload: EMPTY }, o.address, o.port);
     } catch (error) {
       this.#report(error);
     }
@@ -786,7 +747,7 @@ export class CoapServer {
       result = get(req);
     } catch (error) {
       this.#report(error);
-      return this.#sendFinal(o, COAP_RESPONSE_INTERNAL_SERVER_ERROR);
+      return this.#sendFinal(o, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
     }
     const go = (res: CoapServerResponse | void) => {
       if (this.#observers.get(o.key) !== o) return;
@@ -795,13 +756,13 @@ export class CoapServer {
         built = this.#build(r, req, res);
       } catch (error) {
         this.#report(error);
-        return this.#sendFinal(o, COAP_RESPONSE_INTERNAL_SERVER_ERROR);
+        return this.#sendFinal(o, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
       }
       // §3.2: a notification with a non-2.xx code ends the observation.
       if (built.code >> 5 !== 2) {
         this.#drop(o);
         try {
-          this.endpoint.sendMessage({ type: COAP_MESSAGE_CON, code: built.code, token: o.token, options: built.options, payload: built.payload }, o.address, o.port);
+          this.endpoint.sendMessage({ type: COAP_MESSAGE.CON, code: built.code, token: o.token, options: built.options, payload: built.payload }, o.address, o.port);
         } catch (error) {
           this.#report(error);
         }
@@ -821,12 +782,12 @@ export class CoapServer {
       if (payload.length > 1 << (o.szx + 4)) {
         // RFC 7959 §3.4 (Observe + Block2): the first block; the client GETs the rest.
         const slice = sliceBlock2(payload, 0, o.szx)!;
-        if (!built.etag) options.push(opaqueOption(COAP_OPTION_ETAG, etagOf(payload, built.contentFormat)));
-        options.push(blockOption(COAP_OPTION_BLOCK2, slice.block));
-        options.push(uintOption(COAP_OPTION_SIZE2, payload.length));
+        if (!built.etag) options.push(opaqueOption(COAP_OPTION.ETAG, etagOf(payload, built.contentFormat)));
+        options.push(blockOption(COAP_OPTION.BLOCK2, slice.block));
+        options.push(uintOption(COAP_OPTION.SIZE2, payload.length));
         payload = slice.payload;
       }
-      const type: CoapMessageType = con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON;
+      const type: CoapMessageType = con ? COAP_MESSAGE.CON : COAP_MESSAGE.NON;
       const free = () => {
         if (this.#observers.get(o.key) !== o) return;
         o.busy = false;
@@ -854,7 +815,7 @@ export class CoapServer {
     if (isPromise(result))
       result.then(go, (error) => {
         this.#report(error);
-        this.#sendFinal(o, COAP_RESPONSE_INTERNAL_SERVER_ERROR);
+        this.#sendFinal(o, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
       });
     else go(result);
   }

@@ -3,10 +3,7 @@
  */
 import {
   COAP_DEFAULT_PORT,
-  COAP_OPTION_URI_HOST,
-  COAP_OPTION_URI_PATH,
-  COAP_OPTION_URI_PORT,
-  COAP_OPTION_URI_QUERY,
+  COAP_OPTION,
   COAPS_DEFAULT_PORT,
 } from "./constants";
 import { decodeUint, getOption, getOptions, uintOption, utf8Decode, utf8Encode, type CoapOption } from "./options";
@@ -114,11 +111,11 @@ export function parseCoapUri(uri: string, destinationPort?: number): ParsedCoapU
   if (!hostIsIp) {
     const value = percentDecode(host);
     if (value.length < 1 || value.length > 255) throw new CoapUriError("Uri-Host must be 1..255 bytes");
-    options.push({ number: COAP_OPTION_URI_HOST, value });
+    options.push({ number: COAP_OPTION.URI_HOST, value });
   }
   // step 7
   const dest = destinationPort ?? port;
-  if (port !== dest) options.push(uintOption(COAP_OPTION_URI_PORT, port));
+  if (port !== dest) options.push(uintOption(COAP_OPTION.URI_PORT, port));
   // step 8
   const path = m[3];
   if (path !== "" && path !== "/") {
@@ -126,7 +123,7 @@ export function parseCoapUri(uri: string, destinationPort?: number): ParsedCoapU
     for (const seg of segments) {
       const value = percentDecode(seg);
       if (value.length > 255) throw new CoapUriError("a Uri-Path segment is longer than 255 bytes");
-      options.push({ number: COAP_OPTION_URI_PATH, value });
+      options.push({ number: COAP_OPTION.URI_PATH, value });
     }
   }
   // step 9
@@ -134,7 +131,7 @@ export function parseCoapUri(uri: string, destinationPort?: number): ParsedCoapU
     for (const arg of m[4].slice(1).split("&")) {
       const value = percentDecode(arg);
       if (value.length > 255) throw new CoapUriError("a Uri-Query argument is longer than 255 bytes");
-      options.push({ number: COAP_OPTION_URI_QUERY, value });
+      options.push({ number: COAP_OPTION.URI_QUERY, value });
     }
   }
   return { scheme, host, hostIsIp, port, options };
@@ -171,19 +168,19 @@ const keepHost = (c: number) => isUnreserved(c) || isSubDelim(c);
 export function buildCoapUri(msg: { options: readonly CoapOption[] }, destination: { host: string; port: number; secure?: boolean }): string {
   const secure = !!destination.secure;
   let url = secure ? "coaps://" : "coap://";
-  const hostOpt = getOption(msg, COAP_OPTION_URI_HOST);
+  const hostOpt = getOption(msg, COAP_OPTION.URI_HOST);
   let host: string;
   if (hostOpt) host = percentEncode(hostOpt.value, keepHost);
   else host = destination.host.indexOf(":") >= 0 ? `[${destination.host}]` : destination.host;
   if (!host) throw new CoapUriError("no host (§6.5 step 2)");
   url += host;
-  const portOpt = getOption(msg, COAP_OPTION_URI_PORT);
+  const portOpt = getOption(msg, COAP_OPTION.URI_PORT);
   const port = portOpt ? decodeUint(portOpt.value) : destination.port;
   if (port !== (secure ? COAPS_DEFAULT_PORT : COAP_DEFAULT_PORT)) url += ":" + port;
   let resource = "";
-  for (const o of getOptions(msg, COAP_OPTION_URI_PATH)) resource += "/" + percentEncode(o.value, keepPath);
+  for (const o of getOptions(msg, COAP_OPTION.URI_PATH)) resource += "/" + percentEncode(o.value, keepPath);
   if (resource === "") resource = "/";
-  const query = getOptions(msg, COAP_OPTION_URI_QUERY);
+  const query = getOptions(msg, COAP_OPTION.URI_QUERY);
   for (let i = 0; i < query.length; i++) resource += (i ? "&" : "?") + percentEncode(query[i].value, keepQuery);
   return url + resource;
 }

@@ -23,18 +23,8 @@
  * device is the MAC (docs/security.md).
  */
 import {
-  COAP_MEDIATYPE_APPLICATION_CBOR,
-  COAP_MEDIATYPE_APPLICATION_JSON,
-  COAP_MEDIATYPE_APPLICATION_MERGE_PATCH_JSON,
-  COAP_RESPONSE_BAD_REQUEST,
-  COAP_RESPONSE_CHANGED,
-  COAP_RESPONSE_CONTENT,
-  COAP_RESPONSE_INTERNAL_SERVER_ERROR,
-  COAP_RESPONSE_NOT_ACCEPTABLE,
-  COAP_RESPONSE_NOT_FOUND,
-  COAP_RESPONSE_REQUEST_ENTITY_TOO_LARGE,
-  COAP_RESPONSE_SERVICE_UNAVAILABLE,
-  COAP_RESPONSE_UNAUTHORIZED,
+  COAP_MEDIATYPE,
+  COAP_RESPONSE,
 } from "../coap/constants";
 import type { CoapResource, CoapServer, CoapServerRequest, CoapServerResponse } from "../coap/server";
 import { COMMANDS, type CommandResult, type CommandStatus, type ConfigCore } from "./core";
@@ -44,25 +34,25 @@ import { redactConfig, type DeviceConfig } from "./schema";
 export const MAX_COAP_BODY = 4096;
 
 const CODES: { [s in CommandStatus]: number } = {
-  ok: COAP_RESPONSE_CHANGED,
-  pending: COAP_RESPONSE_CHANGED,
-  "rolled-back": COAP_RESPONSE_CHANGED,
-  invalid: COAP_RESPONSE_BAD_REQUEST,
-  unauthorized: COAP_RESPONSE_UNAUTHORIZED,
-  "not-found": COAP_RESPONSE_NOT_FOUND,
-  "too-large": COAP_RESPONSE_REQUEST_ENTITY_TOO_LARGE,
-  busy: COAP_RESPONSE_SERVICE_UNAVAILABLE,
-  failed: COAP_RESPONSE_INTERNAL_SERVER_ERROR,
+  ok: COAP_RESPONSE.CHANGED,
+  pending: COAP_RESPONSE.CHANGED,
+  "rolled-back": COAP_RESPONSE.CHANGED,
+  invalid: COAP_RESPONSE.BAD_REQUEST,
+  unauthorized: COAP_RESPONSE.UNAUTHORIZED,
+  "not-found": COAP_RESPONSE.NOT_FOUND,
+  "too-large": COAP_RESPONSE.REQUEST_ENTITY_TOO_LARGE,
+  busy: COAP_RESPONSE.SERVICE_UNAVAILABLE,
+  failed: COAP_RESPONSE.INTERNAL_SERVER_ERROR,
 };
 
 function answerFormat(req: CoapServerRequest): BodyFormat {
-  if (req.accept === COAP_MEDIATYPE_APPLICATION_CBOR) return "cbor";
-  if (req.accept === COAP_MEDIATYPE_APPLICATION_JSON) return "json";
-  return req.contentFormat === COAP_MEDIATYPE_APPLICATION_CBOR ? "cbor" : "json";
+  if (req.accept === COAP_MEDIATYPE.APPLICATION_CBOR) return "cbor";
+  if (req.accept === COAP_MEDIATYPE.APPLICATION_JSON) return "json";
+  return req.contentFormat === COAP_MEDIATYPE.APPLICATION_CBOR ? "cbor" : "json";
 }
 
 function contentFormatOf(f: BodyFormat): number {
-  return f === "cbor" ? COAP_MEDIATYPE_APPLICATION_CBOR : COAP_MEDIATYPE_APPLICATION_JSON;
+  return f === "cbor" ? COAP_MEDIATYPE.APPLICATION_CBOR : COAP_MEDIATYPE.APPLICATION_JSON;
 }
 
 /** "17" -> 17; anything else is passed on as text for the core to refuse with a reason. */
@@ -85,17 +75,17 @@ export class ConfigCoapBinding {
   constructor(options: ConfigCoapBindingOptions) {
     this.core = options.core;
     this.server = options.server;
-    const formats = [COAP_MEDIATYPE_APPLICATION_JSON, COAP_MEDIATYPE_APPLICATION_CBOR];
+    const formats = [COAP_MEDIATYPE.APPLICATION_JSON, COAP_MEDIATYPE.APPLICATION_CBOR];
     this.resource = this.server.add("config", {
       title: "device configuration",
       rt: "xs-iot.config",
       ct: formats,
-      accepts: [COAP_MEDIATYPE_APPLICATION_JSON, COAP_MEDIATYPE_APPLICATION_MERGE_PATCH_JSON, COAP_MEDIATYPE_APPLICATION_CBOR],
+      accepts: [COAP_MEDIATYPE.APPLICATION_JSON, COAP_MEDIATYPE.APPLICATION_MERGE_PATCH_JSON, COAP_MEDIATYPE.APPLICATION_CBOR],
       observable: true,
       maxBodySize: MAX_COAP_BODY,
       get: (req) => {
         const f = answerFormat(req);
-        return { code: COAP_RESPONSE_CONTENT, payload: encodeDocument(redactConfig(this.core.current as DeviceConfig), f), contentFormat: contentFormatOf(f) };
+        return { code: COAP_RESPONSE.CONTENT, payload: encodeDocument(redactConfig(this.core.current as DeviceConfig), f), contentFormat: contentFormatOf(f) };
       },
       put: (req) => this.#command("config/set", req),
       patch: (req) => this.#command("config/patch", req),
@@ -124,9 +114,9 @@ export class ConfigCoapBinding {
 
   #command(command: string, req: CoapServerRequest): CoapServerResponse {
     // RFC 7252 §5.10.4: an answer format we cannot produce is 4.06, before the command runs.
-    if (req.accept !== undefined && req.accept !== COAP_MEDIATYPE_APPLICATION_JSON && req.accept !== COAP_MEDIATYPE_APPLICATION_CBOR) return { code: COAP_RESPONSE_NOT_ACCEPTABLE };
+    if (req.accept !== undefined && req.accept !== COAP_MEDIATYPE.APPLICATION_JSON && req.accept !== COAP_MEDIATYPE.APPLICATION_CBOR) return { code: COAP_RESPONSE.NOT_ACCEPTABLE };
     const f = answerFormat(req);
-    const body = decodeBody(req.payload, req.contentFormat === COAP_MEDIATYPE_APPLICATION_CBOR ? "cbor" : "json");
+    const body = decodeBody(req.payload, req.contentFormat === COAP_MEDIATYPE.APPLICATION_CBOR ? "cbor" : "json");
     const result: CommandResult = this.core.execute({
       command,
       counter: counterFrom(req.queryParam("ctr")),
@@ -136,7 +126,7 @@ export class ConfigCoapBinding {
       via: "coap",
       malformed: body.ok ? undefined : body.reason,
     });
-    const response: CoapServerResponse = { code: CODES[result.status] ?? COAP_RESPONSE_INTERNAL_SERVER_ERROR, payload: encodeResult(result, f), contentFormat: contentFormatOf(f) };
+    const response: CoapServerResponse = { code: CODES[result.status] ?? COAP_RESPONSE.INTERNAL_SERVER_ERROR, payload: encodeResult(result, f), contentFormat: contentFormatOf(f) };
     if (result.status === "busy" && result.retryAfterMs) response.maxAge = Math.max(1, Math.ceil(result.retryAfterMs / 1000));
     return response;
   }

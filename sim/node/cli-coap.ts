@@ -10,7 +10,7 @@
  */
 import { CoapServer } from "../../modules/coap/server";
 import { installPlugtest, type Plugtest } from "../../host-tests/support/coap-plugtest";
-import { COAP_MEDIATYPE_TEXT_PLAIN, codeString } from "../../modules/coap/constants";
+import { COAP_MEDIATYPE, codeString } from "../../modules/coap/constants";
 import { Scheduler } from "../../modules/scheduler/scheduler";
 import { UsageError, intFlag, numberFlag, parseFlags } from "./cli-args";
 import { RealClock } from "./real-clock";
@@ -95,10 +95,10 @@ export async function coapServerCommand(argv: string[]): Promise<number> {
   if (values.plugtest) plugtest = installPlugtest(server, { observeInterval });
   else {
     const started = clock.epoch();
-    server.add("/hello", { title: "Hello", ct: COAP_MEDIATYPE_TEXT_PLAIN, get: () => ({ payload: "Hello from xs-iot" }) });
+    server.add("/hello", { title: "Hello", ct: COAP_MEDIATYPE.TEXT_PLAIN, get: () => ({ payload: "Hello from xs-iot" }) });
     server.add("/uptime", {
       title: "Seconds since start",
-      ct: COAP_MEDIATYPE_TEXT_PLAIN,
+      ct: COAP_MEDIATYPE.TEXT_PLAIN,
       observable: true,
       get: () => ({ payload: String(Math.floor((clock.epoch() - started) / 1000)), maxAge: 2 }),
     });
