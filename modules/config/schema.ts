@@ -45,6 +45,12 @@ export interface DeviceConfig {
     keepAliveS: number;
     /** MQTT 5 Session Expiry Interval; commands queue at the broker this long while the device is away. */
     sessionExpiryS: number;
+    /**
+     * MQTT-SN (protocol "mqttsn"): topic name -> the gateway's pre-defined topic id
+     * (MQTT-SN 1.2 §6.7; the gateway's `--predefined` file): a PUBLISH on such a topic needs
+     * no REGISTER. Absent from an older stored document: none.
+     */
+    snPredefined: { [topic: string]: number };
   };
   coap: {
     /** Where CoAP telemetry goes (a gateway or server). */
@@ -112,7 +118,9 @@ type Kind =
   | { type: "bool" }
   | { type: "string"; min: number; max: number; pattern?: RegExp; patternRule?: string }
   | { type: "host" }
-  | { type: "topic-prefix" };
+  | { type: "topic-prefix" }
+  /** An object: topic name (no wildcard, 1-128 characters) -> topic id (1-65534), at most 8, ids distinct. */
+  | { type: "topic-ids" };
 
 interface Field {
   key: string;
@@ -121,6 +129,8 @@ interface Field {
   secret?: boolean;
   /** A change here is tried and rolled back when the device cannot reconnect. */
   connectivity?: boolean;
+  /** Absent from a stored document (one written before the key existed): its kind's empty value instead of "is required". */
+  optional?: boolean;
   doc: string;
 }
 
@@ -137,6 +147,7 @@ export const FIELDS: readonly Field[] = [
   { key: "mqtt.password", kind: { type: "string", min: 0, max: 128 }, secret: true, connectivity: true, doc: "MQTT password (secret)" },
   { key: "mqtt.keepAliveS", kind: { type: "int", min: 10, max: 3600 }, doc: "MQTT keep alive, seconds" },
   { key: "mqtt.sessionExpiryS", kind: { type: "int", min: 0, max: 604800 }, doc: "MQTT 5 session expiry, seconds" },
+  { key: "mqtt.snPredefined", kind: { type: "topic-ids" }, connectivity: true, optional: true, doc: "MQTT-SN: the gateway's pre-defined topic ids, {topic: id}" },
   { key: "coap.gatewayHost", kind: { type: "host" }, connectivity: true, doc: "CoAP telemetry gateway host" },
   { key: "coap.gatewayPort", kind: { type: "int", min: 1, max: 65535 }, connectivity: true, doc: "CoAP gateway port" },
   { key: "coap.gatewayPath", kind: { type: "string", min: 0, max: 64, pattern: /^[A-Za-z0-9_\-./]*$/, patternRule: "must be up to 64 characters from A-Z a-z 0-9 _ - . /" }, doc: "CoAP gateway resource path" },
@@ -249,6 +260,24 @@ function checkField(f: Field, v: unknown, errors: ConfigIssue[]): void {
     case "host":
       if (typeof v !== "string" || !isHost(v)) issue(errors, f.key, "must be a host name (letters, digits, - and . ; at most 253) or an IPv4 address", v);
       return;
+    case "topic-ids": {
+      if (!isPlainObject(v)) {
+        issue(errors, f.key, 'must be an object {"topic": id, ...}', v);
+        return;
+      }
+      const names = Object.keys(v);
+      const seen: number[] = [];
+      if (names.length > 8) issue(errors, f.key, "must have at most 8 topics", names.length + " topics");
+      for (const t of names) {
+        const id = v[t];
+        // MQTT-SN 1.2 §6.7: a topic name (no wildcard, MQTT 5.0 §4.7.1) and an id from 1 to 65534 (§5.3.11; 0 and 0xFFFF are reserved).
+        if (!t || t.length > 128 || /[+#\u0000]/.test(t)) issue(errors, `${f.key}.${t}`, "must be a topic name of 1 to 128 characters, without + or #");
+        else if (typeof id !== "number" || !Number.isInteger(id) || id < 1 || id > 65534) issue(errors, `${f.key}.${t}`, "must be a topic id from 1 to 65534", id);
+        else if (seen.indexOf(id) >= 0) issue(errors, `${f.key}.${t}`, "must be an id no other topic has", id);
+        else seen.push(id);
+      }
+      return;
+    }
     case "topic-prefix": {
       if (typeof v !== "string") {
         issue(errors, f.key, "must be a string", v);
@@ -382,7 +411,7 @@ export function defaultConfig(ctx: ConfigContext = {}): DeviceConfig {
     deviceId: ctx.deviceId ?? "xs-iot-device",
     protocol: "mqtt5",
     topicPrefix: "xs-iot",
-    mqtt: { host: "localhost", port: 1883, tls: false, username: "", password: "", keepAliveS: 60, sessionExpiryS: 86400 },
+    mqtt: { host: "localhost", port: 1883, tls: false, username: "", password: "", keepAliveS: 60, sessionExpiryS: 86400, snPredefined: {} },
     coap: { gatewayHost: "localhost", gatewayPort: 5683, gatewayPath: "tele", listenPort: 5683 },
     sampling: { intervalS: 10 },
     telemetry: { intervalS: 300, qos: 1 },
@@ -440,6 +469,10 @@ export function validateConfig(input: unknown, ctx: ConfigContext = {}, options:
       continue;
     }
     if (!hasPath(doc, f.key)) {
+      if (f.optional) {
+        setPath(out, f.key, {});
+        continue;
+      }
       if (f.secret && options.keepSecretsFrom) {
         setPath(out, f.key, getPath(options.keepSecretsFrom, f.key));
         continue;
@@ -450,7 +483,8 @@ export function validateConfig(input: unknown, ctx: ConfigContext = {}, options:
     const v = getPath(doc, f.key);
     const before = errors.length;
     checkField(f, v, errors);
-    if (errors.length === before) setPath(out, f.key, v);
+    // An object value is copied: the result shares nothing with the input.
+    if (errors.length === before) setPath(out, f.key, isPlainObject(v) ? { ...v } : v);
   }
   if (!Object.prototype.hasOwnProperty.call(doc, "sensors")) issue(errors, "sensors", "is required");
   else out.sensors = checkSensors(doc.sensors, ctx.board, errors);
@@ -475,17 +509,24 @@ export function redactConfig(c: DeviceConfig): { [k: string]: unknown } {
   return copy;
 }
 
+/** Whether the values of `key` differ (an object value by its entries, in order). */
+function differs(a: DeviceConfig, b: DeviceConfig, key: string): boolean {
+  const x = getPath(a, key);
+  const y = getPath(b, key);
+  return x !== y && !(isPlainObject(x) && isPlainObject(y) && JSON.stringify(x) === JSON.stringify(y));
+}
+
 /** Connectivity keys whose values differ (the ones a safe apply must try). */
 export function connectivityChanges(a: DeviceConfig, b: DeviceConfig): string[] {
   const out: string[] = [];
-  for (const k of CONNECTIVITY_KEYS) if (getPath(a, k) !== getPath(b, k)) out.push(k);
+  for (const k of CONNECTIVITY_KEYS) if (differs(a, b, k)) out.push(k);
   return out;
 }
 
 /** Keys (dotted, sensors as one key each) whose values differ. */
 export function changedKeys(a: DeviceConfig, b: DeviceConfig): string[] {
   const out: string[] = [];
-  for (const f of FIELDS) if (getPath(a, f.key) !== getPath(b, f.key)) out.push(f.key);
+  for (const f of FIELDS) if (differs(a, b, f.key)) out.push(f.key);
   const chips = Object.keys(a.sensors).concat(Object.keys(b.sensors).filter((c) => !(c in a.sensors)));
   for (const chip of chips) if (JSON.stringify(a.sensors[chip]) !== JSON.stringify(b.sensors[chip])) out.push("sensors." + chip);
   return out;
