@@ -10,12 +10,16 @@
  *
  * With protocol "mqttsn", mqtt.host and mqtt.port name the MQTT-SN gateway (UDP), and
  * mqtt.keepAliveS is its keep-alive. The session is persistent (cleanSession false), the
- * Will is the state topic's "offline", topic ids are registered (REGISTER, §6.5) and kept in
- * flash with the outbox (namespace "xsmqttsn"). A refused connection is tried again after
- * 5 s. Portable (XS).
+ * Will is the state topic's "offline" (the will part), topics in mqtt.snPredefined go with
+ * the gateway's pre-defined ids (the topics part: no REGISTER), the others are registered
+ * (§6.5); the outbox is kept in flash (namespace "xsmqttsn"). The ClientId is the device id,
+ * or for one over MQTT-SN's 23 characters an id derived from it (mqttsnClientId). A refused
+ * connection is tried again after 5 s. The firmware carries the MQTT-SN core and these two
+ * parts only; a host adds others (AppOptions.mqttsnParts). Portable (XS).
  */
 import { MqttSnClient } from "../modules/mqttsn/client";
 import { ACTIVE, DISCONNECTED, type MqttSnSessionOptions, type SnEvent } from "../modules/mqttsn/session";
+import { SnTopicIds } from "../modules/mqttsn/topic-ids";
 import { SnWill } from "../modules/mqttsn/will";
 import type { SnQoS } from "../modules/mqttsn/constants";
 import { topicMatches } from "../modules/mqtt/topic";
@@ -40,36 +44,51 @@ interface Handler {
 
 type Callback = (error: { message: string } | undefined) => void;
 
-const RETRY_MS = 5000;
+/**
+ * The MQTT-SN ClientId of a device (MQTT-SN 1.2 §5.3.1: 1 to 23 characters): its device id
+ * when that has at most 23 characters, else the first 14 characters, "-" and the 8 hex
+ * digits of the id's 32-bit FNV-1a hash ("a-device-id-th-1b2c3d4e"): the same on every boot,
+ * and different for two ids that share their first 14 characters. Topics keep the whole id.
+ */
+export function mqttsnClientId(deviceId: string): string {
+  if (deviceId.length <= 23) return deviceId;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < deviceId.length; i++) h = Math.imul(h ^ deviceId.charCodeAt(i), 0x01000193);
+  return deviceId.slice(0, 14) + "-" + ((h >>> 0) + 0x100000000).toString(16).slice(1);
+}
 
 export class SnLinkClient {
-  readonly sn: MqttSnClient;
-  readonly serverProperties = undefined;
-  readonly reconnectAt = undefined;
-  #hooks: SnLinkHooks;
-  #subs = new Map<string, Handler | undefined>();
-  #callbacks = new Map<number, Callback>();
-  #retry: Job | undefined = undefined;
-  #scheduler: Scheduler;
-  #ended = false;
-  #up = false;
+  declare readonly sn: MqttSnClient;
+  declare readonly serverProperties: undefined;
+  declare readonly reconnectAt: undefined;
+  declare readonly hooks: SnLinkHooks;
+  declare readonly scheduler: Scheduler;
+  declare readonly subs: Map<string, Handler | undefined>;
+  declare readonly callbacks: Map<number, Callback>;
+  declare retry: Job | undefined;
+  declare ended: boolean;
+  declare up: boolean;
 
-  /** Throws (nothing opened) when the settings do not make an MQTT-SN client (e.g. a device id over 23 characters, §5.3.1). */
+  /** Throws (nothing opened) when the settings do not make an MQTT-SN client. */
   constructor(c: Readonly<DeviceConfig>, address: string, platform: Platform, scheduler: Scheduler, hooks: SnLinkHooks, parts?: SnLinkParts) {
-    this.#hooks = hooks;
-    this.#scheduler = scheduler;
     const will = stateWill(c as DeviceConfig);
+    this.hooks = hooks;
+    this.scheduler = scheduler;
+    this.subs = new Map();
+    this.callbacks = new Map();
+    this.ended = this.up = false;
     this.sn = new MqttSnClient({
-      clientId: c.deviceId,
+      clientId: mqttsnClientId(c.deviceId),
       keepAlive: c.mqtt.keepAliveS,
       cleanSession: false,
       will: new SnWill({ topic: will.topic, payload: will.payload as Uint8Array, qos: 1, retain: true }),
+      topics: new SnTopicIds(c.mqtt.snPredefined),
       gateway: { address, port: c.mqtt.port },
       socket: { io: platform.io.UDP },
       scheduler,
       storage: platform.storage,
       namespace: "xsmqttsn",
-      onEvent: (e) => this.#event(e),
+      onEvent: (e) => this.event(e),
       ...parts,
     });
     this.sn.connect();
@@ -85,30 +104,31 @@ export class SnLinkClient {
 
   publish(topic: string, payload: Uint8Array | string, options?: { qos?: 0 | 1 | 2; retain?: boolean }, callback?: Callback): number {
     const id = this.sn.publish(topic, payload, (options?.qos ?? 0) as SnQoS, !!options?.retain);
-    if (id && callback) this.#callbacks.set(id, callback);
+    if (id && callback) this.callbacks.set(id, callback);
     return id;
   }
 
   subscribe(filter: string, options?: { qos?: 0 | 1 | 2 }, handler?: Handler): void {
-    this.#subs.set(filter, handler);
+    this.subs.set(filter, handler);
     this.sn.subscribe(filter, options?.qos ?? 0);
   }
 
   unsubscribe(filter: string | string[]): void {
-    for (const f of typeof filter === "string" ? [filter] : filter) {
-      this.#subs.delete(f);
-      this.sn.unsubscribe(f);
+    const l = typeof filter === "string" ? [filter] : filter;
+    for (let i = 0; i < l.length; i++) {
+      this.subs.delete(l[i]);
+      this.sn.unsubscribe(l[i]);
     }
   }
 
   respond(): number {
-    throw new Error("mqttsn: no Response Topic in MQTT-SN");
+    throw new Error("mqttsn: no Response Topic");
   }
 
   end(): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#retry?.cancel();
+    if (this.ended) return;
+    this.ended = true;
+    this.retry?.cancel();
     try {
       this.sn.disconnect();
     } finally {
@@ -116,35 +136,27 @@ export class SnLinkClient {
     }
   }
 
-  #event(e: SnEvent | { type: "error"; reason: string }): void {
-    switch (e.type) {
-      case "connected":
-        this.#up = true;
-        this.#hooks.snConnected(this);
-        return;
-      case "disconnected":
-        if (this.#up) {
-          this.#up = false;
-          this.#hooks.snClosed(this);
-        }
-        this.#hooks.snError(this, { message: "MQTT-SN: " + e.reason });
-        // Refused (no other gateway to try): again after a while, as MQTT's client does.
-        if (!this.#ended && this.sn.state === DISCONNECTED && !this.#retry?.scheduled)
-          this.#retry = this.#scheduler.after(RETRY_MS, () => !this.#ended && this.sn.state === DISCONNECTED && this.sn.connect(), { name: "mqttsn-retry", radio: true });
-        return;
-      case "message":
-        for (const [filter, handler] of this.#subs)
-          if (handler && topicMatches(filter, e.topic)) handler.onMessage({ topic: e.topic, payload: e.payload, qos: e.qos, retain: e.retain, properties: undefined });
-        return;
-      case "published":
-      case "publish-failed": {
-        const cb = this.#callbacks.get(e.msgId);
-        this.#callbacks.delete(e.msgId);
-        if (cb) cb(e.type === "published" ? undefined : { message: "MQTT-SN: " + e.reason });
-        return;
+  /** @internal the client's events. */
+  event(e: SnEvent | { type: "error"; reason: string }): void {
+    const h = this.hooks;
+    if (e.type === "connected") {
+      this.up = true;
+      h.snConnected(this);
+    } else if (e.type === "message")
+      this.subs.forEach((handler, filter) => handler && topicMatches(filter, e.topic) && handler.onMessage({ topic: e.topic, payload: e.payload, qos: e.qos, retain: e.retain, properties: undefined }));
+    else if (e.type === "published" || e.type === "publish-failed") {
+      const cb = this.callbacks.get(e.msgId);
+      this.callbacks.delete(e.msgId);
+      if (cb) cb(e.type === "published" ? undefined : { message: "MQTT-SN: " + e.reason });
+    } else if (e.type === "disconnected" || e.type === "error") {
+      if (e.type === "disconnected" && this.up) {
+        this.up = false;
+        h.snClosed(this);
       }
-      case "error":
-        this.#hooks.snError(this, { message: "MQTT-SN: " + e.reason });
+      h.snError(this, { message: "MQTT-SN: " + e.reason });
+      // Refused (no other gateway to try): again after a while, as MQTT's client does.
+      if (!this.ended && this.sn.state === DISCONNECTED && !this.retry?.scheduled)
+        this.retry = this.scheduler.after(5000, () => !this.ended && this.sn.state === DISCONNECTED && this.sn.connect(), { name: "mqttsn-retry", radio: true });
     }
   }
 }

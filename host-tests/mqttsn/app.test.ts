@@ -8,6 +8,7 @@ import * as mqtt from "mqtt";
 import { describeWithPeer, startMosquitto, type MosquittoPeer } from "../support/peers";
 import { runCli } from "../cli/run-cli";
 import { startGateway } from "./interop-support";
+import { mqttsnClientId } from "../../src/mqttsn-link";
 
 function configure(line: string, ...command: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   // The banner's line, as printed, with another command instead of "get" when asked.
@@ -69,6 +70,19 @@ describe("xs-iot sim --protocol mqttsn", () => {
     expect(done).toMatchObject({ code: 0, readings: 3, sent: 3, acked: 3 });
   }, 70000);
 
+  it("a device id over MQTT-SN's 23 characters: the derived ClientId connects, topics keep the whole id (§5.3.1)", async () => {
+    const id = "a-device-id-of-thirty-two-chars0";
+    expect(id.length).toBe(32);
+    const r = await runCli(["sim", "--protocol", "mqttsn", "--id", id, "--readings", "2", "--interval", "0.3", "--json"], { timeoutMs: 60000 });
+    const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(r.code).toBe(0);
+    const lines = events.filter((e) => e.event === "gateway").map((e) => e.line as string);
+    expect(lines.some((l) => l.includes(`CONNECT "${mqttsnClientId(id)}"`))).toBe(true);
+    expect(mqttsnClientId(id)).toMatch(/^a-device-id-of-[0-9a-f]{8}$/);
+    expect(lines.some((l) => l.includes(`REGISTER "xs-iot/${id}/tele"`))).toBe(true);
+    expect(events.find((e) => e.event === "done")).toMatchObject({ code: 0, readings: 2, acked: 2 });
+  }, 70000);
+
   it("refuses --gateway without mqttsn, and --gateway with --broker", async () => {
     const a = await runCli(["sim", "--gateway", "udp://127.0.0.1:1884"]);
     expect(a.code).toBe(2);
@@ -105,4 +119,47 @@ describeWithPeer("mosquitto", "xs-iot sim --protocol mqttsn --gateway (our gatew
     await sub.endAsync();
     await gateway.close();
   }, 70000);
+
+  it("pre-defined topic ids from the configuration (mqtt.snPredefined, the gateway's --predefined): telemetry goes with no REGISTER (§6.7)", async () => {
+    const url = `mqtt://127.0.0.1:${broker.port}`;
+    const lines: string[] = [];
+    const { gateway, port } = await startGateway({ broker: url, predefined: { "xs-iot/pre-dev/tele": 21 } }, lines);
+    const sub = mqtt.connect(url);
+    const got: string[] = [];
+    sub.on("message", (t) => got.push(t));
+    await sub.subscribeAsync("xs-iot/pre-dev/tele", { qos: 1 });
+    let key = "";
+    let patch: Promise<{ stdout: string }> | undefined;
+    let atPatch = -1;
+    let ackedAfter = 0;
+    const r = await runCli(["sim", "--protocol", "mqttsn", "--gateway", `udp://127.0.0.1:${port}`, "--id", "pre-dev", "--interval", "0.5", "--duration", "50", "--json"], {
+      timeoutMs: 70000,
+      onLine(line) {
+        const e = JSON.parse(line);
+        if (e.event === "start") key = e.key;
+        if (e.event === "acked" && !patch)
+          patch = runCli(["config", "--device", "pre-dev", "--via", url, "--key", key, "patch", 'mqtt.snPredefined={"xs-iot/pre-dev/tele":21}'], { timeoutMs: 40000 }).then((p) => {
+            atPatch = lines.length;
+            return p;
+          });
+        if (e.event === "acked" && atPatch >= 0) ackedAfter++;
+        return ackedAfter >= 3;
+      },
+    });
+    const answer = JSON.parse((await patch!).stdout);
+    expect(answer).toMatchObject({ status: "ok", command: "config/patch" });
+    expect(r.stdout).toMatch(/"event":"done"/);
+    const before = lines.slice(0, atPatch);
+    const after = lines.slice(atPatch);
+    // Before: the topic registered; after the change (a new connection, safe apply): PUBLISHes with no REGISTER.
+    expect(before.some((l) => l.includes('pre-dev REGISTER "xs-iot/pre-dev/tele"'))).toBe(true);
+    expect(after.filter((l) => l.includes('pre-dev PUBLISH "xs-iot/pre-dev/tele"')).length).toBeGreaterThanOrEqual(3);
+    expect(after.some((l) => l.includes('REGISTER "xs-iot/pre-dev/tele"'))).toBe(false);
+    // Two sessions (the change is a connectivity one: a new client, tried and kept), the topic registered by the first only.
+    expect(lines.filter((l) => l.includes('CONNECT "pre-dev"')).length).toBe(2);
+    expect(lines.filter((l) => l.includes('REGISTER "xs-iot/pre-dev/tele"')).length).toBe(1);
+    expect(got.length).toBeGreaterThanOrEqual(4);
+    await sub.endAsync();
+    await gateway.close();
+  }, 80000);
 });
