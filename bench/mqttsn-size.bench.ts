@@ -9,14 +9,18 @@
  *    Content-Format). Then the whole QoS 1 (CoAP: CON) exchange with IPv4 + UDP (28 octets)
  *    or IPv4 + TCP (40 octets, no TCP options; TCP's own ACKs not counted) headers. Ratios are
  *    peer / ours: above 1, ours is smaller.
- * 2. XS bytecode the firmware ships for the client: each file of modules/mqttsn compiled on
- *    its own as mcconfig does (TypeScript to an ES module, then the SDK's xsc -e), and the
- *    client's bundle (rollup) for comparison. Needs $MODDABLE (a built SDK); skipped without.
+ * 2. XS bytecode the firmware ships for the client: the files of modules/mqttsn in the app's
+ *    import closure, each compiled on its own as mcconfig does (TypeScript to an ES module,
+ *    then the SDK's xsc -e), beside the full-featured client (the core and every part) and
+ *    the client before the split (git, compiled in the same run). Needs $MODDABLE (a built
+ *    SDK); skipped without.
  */
 import * as fs from "fs";
 import * as path from "path";
 import type { BenchCase } from "./harness";
-import { findXsc, fixedResult, measureSizes, spec, xscSize } from "./xsc-size";
+import { execFileSync } from "child_process";
+import { findXsc, fixedResult, xscSize } from "./xsc-size";
+import { importClosure } from "../host-tests/support/import-closure";
 import { encode } from "../modules/mqttsn/codec";
 import { encode as encodeCoap } from "../modules/coap/codec";
 import { COAP_MESSAGE, COAP_REQUEST, COAP_OPTION } from "../modules/coap/constants";
@@ -65,21 +69,44 @@ for (const format of ["json", "cbor"] as const) {
 }
 
 // --- XS bytecode --------------------------------------------------------------------------
+// Each module compiled on its own as mcconfig compiles it (TypeScript to an ES module, then the
+// SDK's xsc -e): what the app ships is the files of modules/mqttsn in src/main.ts's import
+// closure (the same closure host-tests/mqttsn/imports.test.ts checks against manifest.json);
+// the full-featured client is the core with every part; the baseline is the client before the
+// split (BASELINE: every file of modules/mqttsn then, the issue's "today"), read from git and
+// compiled in this run by the same xsc.
+const BASELINE = "555021e";
+const PARTS = ["will-update.ts", "will.ts", "topic-ids.ts", "short-topics.ts", "qos2.ts", "registry-store.ts", "sleep.ts", "discovery.ts"];
 const xsc = findXsc();
 if (xsc.path) {
   const ts = require("typescript");
-  const dir = path.join(__dirname, "../modules/mqttsn");
-  let total = 0;
-  const parts: string[] = [];
-  for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".ts")).sort()) {
-    const js = ts.transpileModule(fs.readFileSync(path.join(dir, f), "utf8"), { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, isolatedModules: true, useDefineForClassFields: true } }).outputText;
-    const n = xscSize(xsc.path, js, "mqttsn_" + f.replace(/\W/g, "_"));
-    total += n;
-    parts.push(`${f} ${n}`);
+  const ROOT = path.join(__dirname, "..");
+  const rel = (f: string) => path.relative(ROOT, f);
+  const compile = (file: string, source: string) =>
+    xscSize(xsc.path!, ts.transpileModule(source, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, isolatedModules: true, useDefineForClassFields: true } }).outputText, "sz_" + file.replace(/\W/g, "_"));
+  const size = new Map<string, number>();
+  const of = (file: string) => size.get(file) ?? (size.set(file, compile(file, fs.readFileSync(path.join(ROOT, file), "utf8"))), size.get(file)!);
+  const sum = (files: string[]) => files.reduce((n, f) => n + of(f), 0);
+  const list = (files: string[]) => files.map((f) => `${path.basename(f)} ${of(f)}`).join(", ");
+  const closure = (entry: string) => [...importClosure(path.join(ROOT, entry))].map(rel);
+  const shipped = closure("src/main.ts").filter((f) => f.startsWith("modules/mqttsn/")).sort();
+  const full = [...new Set(closure("modules/mqttsn/client.ts").concat(PARTS.map((p) => "modules/mqttsn/" + p)))].filter((f) => f.startsWith("modules/mqttsn/")).sort();
+  let before = NaN;
+  let beforeNotes = `git show ${BASELINE} failed: the baseline is the figure measured then, 34,246 B`;
+  try {
+    const names = execFileSync("git", ["ls-tree", "--name-only", BASELINE, "modules/mqttsn/"], { cwd: ROOT }).toString().trim().split("\n");
+    const each = names.map((f) => [f, compile("base_" + f, execFileSync("git", ["show", `${BASELINE}:${f}`], { cwd: ROOT }).toString())] as const);
+    before = each.reduce((n, [, b]) => n + b, 0);
+    beforeNotes = each.map(([f, b]) => `${path.basename(f)} ${b}`).join(", ");
+  } catch {
+    before = 34246;
   }
-  fixedResult({ name: "mqttsn size: XS bytecode the firmware ships for the client (modules/mqttsn, each file on its own, as mcconfig)", unit: "bytes", value: total, notes: parts.join(", ") + "; issue 18's target: <= 10,240 B; shared modules (bytes/utf8, platform/storage) not counted" });
-  const [b] = measureSizes([{ name: "mqttsn client bundle", entry: `export { MqttSnClient } from ${spec("modules/mqttsn/client")};`, part: ["/mqttsn/client.ts", "/mqttsn/session.ts", "/mqttsn/codec.ts", "/mqttsn/outbox.ts", "/mqttsn/constants.ts"] }]);
-  if (b.xsb !== null) fixedResult({ name: "mqttsn size: XS bytecode, the client as one bundle (rollup, tree-shaken)", unit: "bytes", value: b.xsb, notes: `with what it imports (UTF-8, storage bounds); the mqttsn modules' part alone: ${b.partXsb} B; minified JS ${b.minified} B, gzip ${b.gzip} B` });
+  const target = "issue 18's target: <= 10,240 B";
+  fixedResult({ name: "mqttsn size: what the app ships (modules/mqttsn in src/main.ts's import closure, each file as mcconfig compiles it)", unit: "bytes", value: sum(shipped), peer: `the client before the split (${BASELINE}, every file)`, peerValue: before, notes: `${list(shipped)}; ${target}; before: ${beforeNotes}; ratio before/now` });
+  fixedResult({ name: "mqttsn size: the full-featured client (the core and every part)", unit: "bytes", value: sum(full), peer: `the client before the split (${BASELINE}, every file)`, peerValue: before, notes: `${list(full)}; ratio before/now` });
+  for (const p of PARTS) if (!shipped.includes("modules/mqttsn/" + p)) fixedResult({ name: `mqttsn size: part ${p} (not in the app's firmware)`, unit: "bytes", value: of("modules/mqttsn/" + p) });
+  fixedResult({ name: "mqttsn size: the app's link, src/mqttsn-link.ts (app code, beside the client)", unit: "bytes", value: of("src/mqttsn-link.ts"), notes: "the part of MqttClient the app uses, over MqttSnClient; not counted in the client's figures" });
+  fixedResult({ name: "mqttsn size: the codec (modules/mqttsn/codec.ts + constants.ts: the gateway's and the tests', not in the firmware)", unit: "bytes", value: sum(["modules/mqttsn/codec.ts", "modules/mqttsn/constants.ts"]) });
 } else fixedResult({ name: "mqttsn size: XS bytecode skipped", unit: "bytes", value: NaN, notes: xsc.reason });
 
 const cases: BenchCase[] = [];
