@@ -14,12 +14,21 @@ const ROOT = path.resolve(__dirname, "..");
 const STDBUF = "/usr/bin/stdbuf";
 
 let ts; // loaded lazily: typescript is big
+/**
+ * TypeScript one file at a time (transpileModule). A `const enum` cannot be inlined that way
+ * across files (isolatedModules: it is emitted as an object and `E.A` stays a property read),
+ * where the device build (tsc on the whole program) writes the number in place. So each
+ * const enum's name is noted here and renderChunk writes its members' values in place of
+ * `E.A` in the bundle: the XS tests and benches then run what the device runs.
+ */
 function typescriptPlugin() {
+  const constEnums = new Set();
   return {
     name: "xs-typescript",
     transform(code, id) {
       if (!/\.[cm]?ts$/.test(id) || id.endsWith(".d.ts")) return null;
       ts = ts || require("typescript");
+      for (const m of code.matchAll(/\bconst\s+enum\s+([A-Za-z_$][\w$]*)/g)) constEnums.add(m[1]);
       const out = ts.transpileModule(code, {
         fileName: id,
         reportDiagnostics: false,
@@ -34,7 +43,36 @@ function typescriptPlugin() {
       });
       return { code: out.outputText, map: out.sourceMapText ? JSON.parse(out.sourceMapText) : null };
     },
+    renderChunk(code) {
+      return constEnums.size ? { code: inlineConstEnums(code, constEnums), map: null } : null;
+    },
   };
+}
+
+/**
+ * Writes the members of the const enums named in `names` in place of `E.A` (rollup may have
+ * renamed E to E$1: each emitted declaration has its own values). A member whose value is
+ * not a literal is left as a property read.
+ */
+function inlineConstEnums(code, names) {
+  const values = new Map(); // emitted name -> Map(member -> literal)
+  const decl = /\(function \(([\w$]+)\) \{([\s\S]*?)\}\)\(([\w$]+) \|\| \(\3 = \{\}\)\);/g;
+  for (const m of code.matchAll(decl)) {
+    const emitted = m[3];
+    if (!names.has(emitted.replace(/\$\d+$/, ""))) continue;
+    const e = m[1].replace(/\$/g, "\\$");
+    const members = new Map();
+    const num = new RegExp(e + "\\[" + e + '\\["([\\w$]+)"\\] = (-?\\d+(?:\\.\\d+)?)\\] = "\\1";', "g");
+    for (const k of m[2].matchAll(num)) members.set(k[1], k[2]);
+    const str = new RegExp(e + '\\["([\\w$]+)"\\] = ("(?:[^"\\\\]|\\\\.)*");', "g");
+    for (const k of m[2].matchAll(str)) if (!members.has(k[1])) members.set(k[1], k[2]);
+    if (members.size) values.set(emitted, members);
+  }
+  for (const [emitted, members] of values) {
+    const use = new RegExp("(?<![\\w$.])" + emitted.replace(/\$/g, "\\$") + "\\.([\\w$]+)\\b(?!\\s*=[^=])", "g");
+    code = code.replace(use, (all, member) => (members.has(member) ? "(" + members.get(member) + ")" : all));
+  }
+  return code;
 }
 
 /**

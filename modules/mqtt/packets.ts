@@ -12,8 +12,8 @@ import type { Reader } from "./wire";
 /**
  * MQTT 5.0 §2.1.2 Table 2-1; 0 is reserved, and 15 (AUTH) is reserved in 3.1.1. A const
  * enum: the device build (mcconfig's tsc, whole program) writes the number in place of each
- * `PacketType.X`, so the names cost no bytecode; transpile-only tools (the XS test runner,
- * ts-jest) keep the enum object and look the names up.
+ * `PacketType.X`, so the names cost no bytecode; the XS test and bench bundles do the same
+ * (tools/xs.js); ts-jest, transpiling file by file, keeps the enum object.
  */
 export const enum PacketType {
   CONNECT = 1,
