@@ -133,6 +133,47 @@ describeWithPeer("mosquitto", "MQTT client against mosquitto", () => {
       expect(second.messages.map((m) => text(m.payload))).toEqual(["p0", "p1", "p2"]);
     });
 
+    // 5.0 only: a Session Expiry Interval on DISCONNECT (§3.14.2.2.2), what a device says before it sleeps.
+    if (version === 5) test("DISCONNECT with a Session Expiry longer than the CONNECT's: the session outlives the CONNECT's expiry, its QoS 1 messages arrive (§3.14.2.2.2)", async () => {
+      const id = `sleep-${useTls ? "s" : "p"}-${Date.now() % 100000}`;
+      const opts = { port: port(), tls: tls(), version, clientId: id, clean: false, sessionExpiryInterval: 1 };
+      const first = probe(opts);
+      await first.connected();
+      let subbed = false;
+      first.client.subscribe(`${base}/sleep`, { qos: 1 }, undefined, () => (subbed = true));
+      await until(() => subbed, "SUBACK");
+      first.client.end(0, { sessionExpiryInterval: 60 });
+      first.stop();
+      const pub = track(probe({ port: port(), tls: tls(), version }));
+      await pub.connected();
+      let acked = 0;
+      for (let i = 0; i < 2; i++) pub.client.publish(`${base}/sleep`, "s" + i, { qos: 1 }, () => acked++);
+      await until(() => acked === 2, "PUBACKs");
+      await new Promise((r) => setTimeout(r, 2500)); // past the CONNECT's 1 s
+      const second = track(probe({ ...opts, store: first.store }));
+      await second.connected();
+      expect(second.connects[0].sessionPresent).toBe(true);
+      await until(() => second.messages.length === 2, "queued messages");
+      expect(second.messages.map((m) => text(m.payload))).toEqual(["s0", "s1"]);
+      // Control: the CONNECT's 1 s alone, the session is gone after 2.5 s.
+      second.client.end();
+      second.stop();
+      await new Promise((r) => setTimeout(r, 2500));
+      const third = track(probe({ ...opts, store: first.store }));
+      await third.connected();
+      expect(third.connects[0].sessionPresent).toBe(false);
+    });
+
+    if (version === 5) test("[MQTT-3.14.2-2] a Session Expiry on DISCONNECT after a CONNECT with none is refused and ends nothing", async () => {
+      const a = track(probe({ port: port(), tls: tls(), version, clean: false }));
+      await a.connected();
+      expect(() => a.client.end(0, { sessionExpiryInterval: 60 })).toThrow(/\[MQTT-3\.14\.2-2\]/);
+      expect(a.client.isConnected).toBe(true);
+      let acked = false;
+      a.client.publish(`${base}/still`, "x", { qos: 1 }, () => (acked = true));
+      await until(() => acked, "PUBACK after the refused end()");
+    });
+
     // 5.0 only: Receive Maximum does not exist in 3.1.1, and mosquitto 2.0.11 stalls 3.1.1
     // QoS 2 delivery once max_inflight_messages is reached (MQTT.js sees the same).
     if (version === 5) test("Receive Maximum: ten QoS 1 and ten QoS 2 at once go out within the broker's quota, all arrive in order", async () => {

@@ -345,12 +345,17 @@ export class MqttClient {
   /**
    * Ends the client: DISCONNECT (reasonCode, 0x04 to have the Will published) when
    * connected, socket closed, no more reconnection. The outbox stays in the store.
+   * `properties` (5.0) go on the DISCONNECT, e.g. a Session Expiry Interval covering a
+   * sleep (§3.14.2.2.2); a non-zero one after a CONNECT with none is refused, nothing ended
+   * [MQTT-3.14.2-2].
    */
-  end(reasonCode = 0): void {
+  end(reasonCode = 0, properties?: MqttProperties): void {
     if (this.flags & Flag.Ended) return;
+    if (properties?.sessionExpiryInterval && !this.session.v5?.options.sessionExpiryInterval)
+      throw new MqttError("invalid", "end: a Session Expiry Interval on DISCONNECT needs one on CONNECT", 0x82, "[MQTT-3.14.2-2]");
     this.flags |= Flag.Ended;
     this.job?.cancel();
-    this.session.disconnect(reasonCode, undefined, this.options.scheduler.clock.now());
+    this.session.disconnect(reasonCode, this.session.v5 ? properties : undefined, this.options.scheduler.clock.now());
     flush(this);
     closeSocket(this);
   }
