@@ -1054,10 +1054,12 @@ class DeviceApp implements App {
       if (this.linksReady()) app.#handOver();
       return this.busy() || app.#buffer.length > 0;
     }
-    announce(_sleepMs: number, wakeAt: number | undefined): void {
+    announce(_sleepMs: number, wakeAt: number | undefined): boolean {
       const app = this.app;
+      if (!app.#link.client) return false; // CoAP: no retained state to say it on
       const epoch = app.#platform.clock.epoch();
       app.#link.asleep(wakeAt === undefined || epoch !== epoch ? NaN : epoch + (wakeAt - app.scheduler.now()));
+      return true;
     }
     closeLinks(sleepMs: number, _wakeAt: number | undefined, deep: boolean): void {
       const app = this.app;

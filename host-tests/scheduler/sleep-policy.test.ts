@@ -50,8 +50,9 @@ class FakeHost implements SleepHost {
     return false;
   }
   announced = 0;
-  announce(): void {
+  announce(): boolean {
     this.announced++;
+    return true;
   }
   closeLinks(sleepMs: number, _wakeAt: number | undefined, deep: boolean): void {
     this.up = this.ready = false;

@@ -50,9 +50,10 @@ export interface SleepHost {
   prepare(deep: boolean): boolean;
   /**
    * Before a sleep that lets the links go, says so: the retained state "asleep" with the wake
-   * time. The policy waits while this keeps the host busy (its acknowledgement), then closes.
+   * time. True when something went out: the policy then waits while it keeps the host busy
+   * (its acknowledgement) before closing; false when there was nothing to say (CoAP).
    */
-  announce(sleepMs: number, wakeAt: number | undefined): void;
+  announce(sleepMs: number, wakeAt: number | undefined): boolean;
   /** Closes the links cleanly: MQTT DISCONNECT (no Will), MQTT-SN DISCONNECT with a duration. */
   closeLinks(sleepMs: number, wakeAt: number | undefined, deep: boolean): void;
   /** Before deep sleep: saves what must survive to RTC memory or flash. `attempts`: failed wakes in a row (give-up back-off). */
@@ -226,9 +227,7 @@ export class SleepPolicy implements SchedulerObserver {
     }
     if (!plan.keepLinks && host.linksUp()) {
       // Say "asleep" first and let its acknowledgement come (it keeps the host busy), then close.
-      if (!this.#announced) {
-        this.#announced = true;
-        host.announce(plan.sleepMs, plan.wakeAt);
+      if (!this.#announced && ((this.#announced = true), host.announce(plan.sleepMs, plan.wakeAt))) {
         if (this.#busySince < 0) this.#busySince = now;
         this.#arm(now + 50, now + 20, now + 200);
         this.#record(now, plan, "wait");
