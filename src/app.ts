@@ -133,6 +133,8 @@ export interface App {
   /** Readings handed to the MQTT outbox while not connected: sent once a connection writes them. */
   readonly queued: number;
   readonly reconnects: number;
+  /** The last CONNACK's Session Present: the broker kept the session (and what it queued for it) through a sleep; undefined before a CONNACK and over MQTT-SN. */
+  readonly sessionPresent: boolean | undefined;
   /** MQTT connection attempts that failed since the last connection (or since boot). */
   readonly failedAttempts: number;
   /** When the MQTT client tries next (scheduler ms, `scheduler.now()` scale), while it waits. */
@@ -171,6 +173,9 @@ const RTC_SLEEP_OFFSET = 16;
 const RTC_SLEEP_BYTES = 20;
 const RTC_SLEEP_MAGIC = 0x534c5031; // "SLP1"
 
+/** MQTT 5: what the DISCONNECT's Session Expiry adds to a sleep for the wake (#sleepExpiryS), s. */
+const SLEEP_EXPIRY_MARGIN_S = 120;
+
 /** The device's CoAP server as a link: UDP, nothing to reopen beyond Wi-Fi, nothing to keep alive. */
 const COAP_SERVER_LINK: LinkCost = Object.freeze({ name: "coap-server", reopenMs: 0, sessionKeptMs: Infinity, livenessMs: 0 });
 
@@ -203,6 +208,7 @@ class DeviceApp implements App {
   thinned = 0;
   queued = 0;
   reconnects = 0;
+  sessionPresent: boolean | undefined = undefined;
   failedAttempts = 0;
   gaveUp: string | undefined = undefined;
   state: AppState = "connecting";
@@ -325,7 +331,8 @@ class DeviceApp implements App {
     mqttsnParts(): SnLinkParts | undefined {
       return this.app.#options.mqttsnParts?.();
     }
-    onConnect(client: MqttClient): void {
+    onConnect(client: MqttClient, sessionPresent: boolean | undefined): void {
+      this.app.sessionPresent = sessionPresent;
       this.app.#connected(client);
     }
     onClose(client: MqttClient): void {
@@ -640,8 +647,9 @@ class DeviceApp implements App {
 
   // --- transport ---
 
-  #closeTransport(): void {
-    this.#link.close();
+  /** `sessionExpiryS`: MQTT 5's DISCONNECT before a sleep (#sleepExpiryS). */
+  #closeTransport(sessionExpiryS?: number): void {
+    this.#link.close(sessionExpiryS);
     this.#coapClient?.close();
     this.#coapClient = undefined;
   }
@@ -1019,7 +1027,10 @@ class DeviceApp implements App {
       const app = this.app;
       const c = app.core.current;
       const power = app.#options.board.power;
-      const own = c.protocol === "coap" ? linkCost("coap", power) : linkCost(c.protocol, power, { tls: c.mqtt.tls, keepAliveS: c.mqtt.keepAliveS, sessionExpiryS: c.mqtt.sessionExpiryS });
+      // MQTT 5: the DISCONNECT before a sleep lengthens the session to cover it (#sleepExpiryS),
+      // unless the broker's CONNACK set the expiry itself (§3.2.2.3.2): then that is what it keeps.
+      const serverExpiry = app.#link.client?.serverProperties?.sessionExpiryInterval;
+      const own = c.protocol === "coap" ? linkCost("coap", power) : linkCost(c.protocol, power, { tls: c.mqtt.tls, keepAliveS: c.mqtt.keepAliveS, sessionExpiryS: serverExpiry ?? c.mqtt.sessionExpiryS, expiryOnDisconnect: serverExpiry === undefined });
       return app.coap ? [own, COAP_SERVER_LINK] : [own];
     }
     linksUp(): boolean {
@@ -1064,7 +1075,7 @@ class DeviceApp implements App {
     closeLinks(sleepMs: number, _wakeAt: number | undefined, deep: boolean): void {
       const app = this.app;
       if (deep) app.#handOver(); // what is left (QoS 0 while not connected: dropped, counted)
-      app.#closeTransport();
+      app.#closeTransport(app.#sleepExpiryS(sleepMs));
       app.#closeCoapServer();
       app.#setState("offline");
       app.#platform.log(`sleep: links closed for ${Math.round(sleepMs)} ms (${deep ? "deep" : "light"} sleep)`);
@@ -1081,6 +1092,22 @@ class DeviceApp implements App {
       this.app.#platform.log(line);
     }
   };
+
+  /**
+   * MQTT 5, before a sleep that lets the link go: the DISCONNECT's Session Expiry Interval, s
+   * (§3.14.2.2.2), when the sleep would outlast the CONNECT's. It covers the sleep with the RTC
+   * running slow by twice sleep.driftPpm, plus SLEEP_EXPIRY_MARGIN_S for the wake (boot, Wi-Fi,
+   * CONNECT, a failed attempt and the give-up wait), so the broker keeps the session, its
+   * subscriptions and the QoS 1/2 messages queued for it, and no Will fires. Not after a CONNECT
+   * with 0 [MQTT-3.14.2-2] (the session ends with the connection then), nor for a sleep with no
+   * planned wake (the CONNECT's expiry stays).
+   */
+  #sleepExpiryS(sleepMs: number): number | undefined {
+    const c = this.core.current;
+    if (c.protocol !== "mqtt5" || !(c.mqtt.sessionExpiryS > 0) || !(sleepMs < Infinity)) return undefined;
+    const s = Math.ceil((sleepMs * (1 + (2 * c.sleep.driftPpm) / 1e6)) / 1000) + SLEEP_EXPIRY_MARGIN_S;
+    return s > c.mqtt.sessionExpiryS ? Math.min(s, 0xfffffffe) : undefined;
+  }
 
   /** Before deep sleep: every buffered reading to the transport; what cannot be kept (QoS 0, not connected) is counted as dropped. */
   #handOver(): void {

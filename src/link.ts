@@ -17,7 +17,7 @@
 import type { BoardDefinition } from "../boards/types";
 import type { Platform } from "../modules/platform/platform";
 import { Scheduler } from "../modules/scheduler/scheduler";
-import { MqttClient, type MqttClientOptions, type MqttError } from "../modules/mqtt/client";
+import { MqttClient, type ConnectInfo, type MqttClientOptions, type MqttError } from "../modules/mqtt/client";
 import { ConfigStore } from "../modules/config/store";
 import { provisionTlsCredentials, tlsCredentials, type TlsCredentials } from "../modules/config/tls-credentials";
 import { ConfigCore, type ConfigCoreOptions, type ConfigShare, type ConnectivityHook } from "../modules/config/core";
@@ -144,8 +144,8 @@ export interface MqttLinkOptions {
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
   /** With protocol "mqttsn": session parts beyond the firmware's, made for each client (./mqttsn-link.ts). */
   mqttsnParts?(): SnLinkParts | undefined;
-  /** After the link's own work on CONNACK (binding told, trial told). */
-  onConnect?(client: MqttClient): void;
+  /** After the link's own work on CONNACK (binding told, trial told); `sessionPresent`: the broker kept our session (MQTT; undefined over MQTT-SN). */
+  onConnect?(client: MqttClient, sessionPresent: boolean | undefined): void;
   /** The current client's connection closed (or a connection attempt failed). */
   onClose?(client: MqttClient): void;
   /** The current client stopped retrying: a refusal the same CONNECT would meet again, or its deadline. */
@@ -230,7 +230,7 @@ export class MqttLink implements SnLinkHooks {
 
   /** @internal SnLinkHooks: the MQTT-SN client's connection came up, went down, or failed. */
   snConnected(client: SnLinkClient): void {
-    this.#connected(client as unknown as MqttClient);
+    this.#connected(client as unknown as MqttClient, undefined);
   }
 
   snClosed(client: SnLinkClient): void {
@@ -251,11 +251,23 @@ export class MqttLink implements SnLinkHooks {
     this.binding?.asleep(wakeAtEpochMs);
   }
 
-  close(): void {
+  /**
+   * Closes the client (DISCONNECT when connected). `sessionExpiryS` (MQTT 5, before a sleep):
+   * the DISCONNECT's Session Expiry Interval, so the broker keeps the session (and its queued
+   * messages) through a sleep longer than the CONNECT's own expiry (§3.14.2.2.2).
+   */
+  close(sessionExpiryS?: number): void {
     this.binding?.detach();
     this.binding = undefined;
-    this.client?.end();
+    const client = this.client;
     this.client = undefined;
+    if (!client) return;
+    try {
+      client.end(0, sessionExpiryS ? { sessionExpiryInterval: sessionExpiryS } : undefined);
+    } catch (e) {
+      this.#o.report("mqtt: " + message(e)); // [MQTT-3.14.2-2]: ended without it
+      client.end();
+    }
   }
 
   /** The callback's client is the link's (or the link has none: it is being replaced). */
@@ -264,9 +276,9 @@ export class MqttLink implements SnLinkHooks {
   }
 
   /** @internal The client's callbacks (below), each given the client's link. */
-  static connected(client: LinkedClient): void {
+  static connected(client: LinkedClient, sessionPresent: boolean): void {
     const link = client.link;
-    if (link) link.#connected(client);
+    if (link) link.#connected(client, sessionPresent);
   }
 
   static closed(client: LinkedClient): void {
@@ -295,10 +307,10 @@ export class MqttLink implements SnLinkHooks {
     if (link.client === client) link.#o.onGiveUp?.(client, reason);
   }
 
-  #connected(client: MqttClient): void {
+  #connected(client: MqttClient, sessionPresent: boolean | undefined): void {
     this.binding?.connected();
     if (this.#current(client)) this.#o.trial.connected();
-    this.#o.onConnect?.(client);
+    this.#o.onConnect?.(client, sessionPresent);
   }
 
   #error(client: MqttClient, e: MqttError): void {
@@ -325,8 +337,8 @@ function linkRandom(this: MqttClient): number {
   return MqttLink.random(this as LinkedClient);
 }
 
-function linkConnected(this: MqttClient): void {
-  MqttLink.connected(this as LinkedClient);
+function linkConnected(this: MqttClient, info: ConnectInfo): void {
+  MqttLink.connected(this as LinkedClient, info.sessionPresent);
 }
 
 function linkClosed(this: MqttClient): void {

@@ -28,6 +28,9 @@ describe("linkCost: what each protocol costs to bring back (docs/scheduler.md, E
     expect(linkCost("mqtt5", power).sessionKeptMs).toBe(0);
     expect(linkCost("mqtt5", power, { sessionExpiryS: 3600 }).sessionKeptMs).toBe(HOUR);
     expect(linkCost("mqtt5", power, { sessionExpiryS: 0xffffffff }).sessionKeptMs).toBe(Infinity);
+    // §3.14.2.2.2: a DISCONNECT with a Session Expiry covering the sleep; [MQTT-3.14.2-2]: not after a CONNECT with 0
+    expect(linkCost("mqtt5", power, { sessionExpiryS: 60, expiryOnDisconnect: true }).sessionKeptMs).toBe(Infinity);
+    expect(linkCost("mqtt5", power, { sessionExpiryS: 0, expiryOnDisconnect: true }).sessionKeptMs).toBe(0);
     expect(linkCost("mqtt311", power).sessionKeptMs).toBe(Infinity);
     expect(linkCost("mqtt311", power, { cleanSession: true }).sessionKeptMs).toBe(0);
   });
@@ -101,6 +104,10 @@ describe("planSleep: the decision between two wakes", () => {
     expect(short.reason).toMatch(/drop the session/);
     expect(planSleep(0, jobs, { power, links: [linkCost("mqtt311", power, { cleanSession: true })], linksUp: true }).keepLinks).toBe(true);
     expect(planSleep(0, jobs, { power, links: [mqtt5({ sessionExpiryS: 7200 })], linksUp: true }).keepLinks).toBe(false);
+    // the DISCONNECT before the sleep lengthens the 10 min to cover it (§3.14.2.2.2): deep sleep for the hour
+    const covered = planSleep(0, jobs, { power, links: [mqtt5({ sessionExpiryS: 600, expiryOnDisconnect: true })], linksUp: true });
+    expect(covered.keepLinks).toBe(false);
+    expect(covered.mode).toBe("deep");
   });
 
   it("a platform without deep sleep lets the links go into light sleep; one without light sleep keeps the CPU on (modem sleep)", () => {

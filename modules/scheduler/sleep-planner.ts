@@ -56,6 +56,12 @@ export interface LinkCostOptions {
    */
   sessionExpiryS?: number;
   cleanSession?: boolean;
+  /**
+   * MQTT 5: the DISCONNECT before a sleep carries a Session Expiry Interval covering the sleep
+   * (§3.14.2.2.2), so the session outlives the CONNECT's own expiry. Not allowed after a
+   * CONNECT with 0 [MQTT-3.14.2-2]: the session then ends with the connection all the same.
+   */
+  expiryOnDisconnect?: boolean;
 }
 
 /** The link costs of a protocol on a board. */
@@ -71,7 +77,8 @@ export function linkCost(protocol: LinkProtocol, power: PowerFigures, o: LinkCos
       if (o.cleanSession) kept = 0; // [MQTT-3.1.2-6] / 5.0 Clean Start with expiry 0: the session ends with the connection
       else if (protocol === "mqtt5") {
         const s = o.sessionExpiryS ?? 0;
-        kept = s === 0xffffffff ? Infinity : s * 1000; // 5.0 §3.1.2.11.2: absent = 0; 0xFFFFFFFF never expires
+        // 5.0 §3.1.2.11.2: absent = 0; 0xFFFFFFFF never expires; §3.14.2.2.2: DISCONNECT may lengthen a non-zero one
+        kept = s === 0xffffffff || (s > 0 && o.expiryOnDisconnect) ? Infinity : s * 1000;
       }
       return { name: protocol, reopenMs, sessionKeptMs: kept, livenessMs: keepAlive };
     }

@@ -1,0 +1,83 @@
+/*
+ * MQTT 5's session across deep sleep (issue 19), against mosquitto: the app CONNECTs with a
+ * Session Expiry of 1 s (mqtt.sessionExpiryS) and deep-sleeps several seconds between readings.
+ * Before each sleep its DISCONNECT carries a Session Expiry Interval covering the sleep
+ * (MQTT 5.0 §3.14.2.2.2), so the broker keeps the session past the CONNECT's own expiry: on the
+ * wake the CONNACK says Session Present, the subscription to the command topic was kept (the
+ * commands published while the device slept were queued for it at QoS 1) and they are
+ * delivered and answered on the wake; no Will ("offline") is published.
+ * Node, real sockets, real clock: the app on a SimDevice (deep sleep = reboot; flash and RTC
+ * memory survive).
+ */
+import * as mqtt from "mqtt";
+import { getBoard } from "../../boards/index";
+import { signCommand } from "../../modules/config/auth";
+import { hmacSha256 } from "../../modules/platform/sha256";
+import { describeWithPeer, startMosquitto, type MosquittoPeer } from "../support/peers";
+import { bootAppDevice, waitFor } from "./node-device";
+
+// Booting and connecting cost almost nothing on this board: the planner deep-sleeps between
+// readings seconds apart (as in ./deep-sleep.test.ts).
+const base = getBoard("esp32-devkitc");
+const board = { ...base, power: { ...base.power, bootToReadyMs: 1, wifiConnectMs: 1, roundTripMs: 1, tlsHandshakeMs: 1, lightSleepWifiMa: 5 } };
+const KEY = new Uint8Array(32).map((_, i) => (i * 13 + 1) & 0xff);
+
+describeWithPeer("mosquitto", "MQTT 5 Session Expiry across deep sleep (§3.14.2.2.2)", () => {
+  let broker: MosquittoPeer;
+  beforeAll(async () => {
+    broker = await startMosquitto();
+  });
+  afterAll(async () => {
+    await broker?.stop();
+  });
+
+  it("a sleep longer than the CONNECT's expiry: the session is kept by the DISCONNECT's, Session Present on the wake, the commands queued at QoS 1 while asleep are delivered and answered, no \"offline\"", async () => {
+    const id = "sx-" + (Date.now() % 100000);
+    const watcher = await mqtt.connectAsync({ host: "127.0.0.1", port: broker.port, reconnectPeriod: 0 });
+    const answers: { at: number; boots: number; payload: { status: string; ctr?: number; uptimeMs?: number } }[] = [];
+    const states: string[] = [];
+    const errors: string[] = [];
+    const d = bootAppDevice(board, 11, {
+      deviceId: id,
+      key: KEY,
+      provisioned: { "mqtt.host": "127.0.0.1", "mqtt.port": broker.port, protocol: "mqtt5", "mqtt.sessionExpiryS": 1, "telemetry.qos": 1, "sleep.mode": "deep", "sleep.awakeWindowS": 1 },
+      overrides: { samplingMs: 6_000, coapServer: false },
+      onError: (m) => errors.push(m),
+    });
+    const device = d.device;
+    watcher.on("message", (topic, payload) => {
+      if (topic.endsWith("/state")) states.push(payload.toString());
+      else answers.push({ at: Date.now(), boots: device.boots, payload: JSON.parse(payload.toString()) });
+    });
+    await watcher.subscribeAsync([`xs-iot/${id}/res/#`, `xs-iot/${id}/state`], { qos: 1 });
+    try {
+      // The first boot: a new session (the broker never saw this client id), then the first sleep.
+      await waitFor(() => device.sleeps >= 1 && device.state === "asleep", 15_000, "the first sleep", () => ({ state: device.state, errors }));
+      const sleep = device.events.filter((e) => e.type === "sleep").pop()!;
+      expect(sleep.durationMs!).toBeGreaterThan(3_000); // well past the CONNECT's 1 s
+      const boots = device.boots;
+      // Three commands while it sleeps, QoS 1: the broker queues them in the kept session.
+      for (let ctr = 1; ctr <= 3; ctr++) {
+        const mac = signCommand(hmacSha256, KEY, id, "ping", ctr, null);
+        await watcher.publishAsync(`xs-iot/${id}/cmd/ping`, JSON.stringify({ ctr, mac, body: null }), { qos: 1 });
+      }
+      expect(device.state).toBe("asleep");
+      const queuedAt = Date.now();
+      await waitFor(() => answers.length >= 3, 20_000, "three answers", () => ({ answers, state: device.state, boots: device.boots, errors }));
+      // Answered on the wake, in the order sent, after the CONNECT's own expiry had long passed.
+      expect(answers.map((a) => [a.payload.status, a.payload.ctr])).toEqual([["ok", 1], ["ok", 2], ["ok", 3]]);
+      for (const a of answers) expect(a.boots).toBe(boots + 1);
+      expect(answers[0].at - queuedAt).toBeGreaterThan(1_000);
+      expect(d.app().sessionPresent).toBe(true); // the wake resumed the session
+      // Asleep is not offline: no Will across the sleeps.
+      await waitFor(() => device.sleeps >= 2, 15_000, "the second sleep");
+      expect(states).toContain("online");
+      expect(states.some((s) => s.startsWith("asleep "))).toBe(true);
+      expect(states).not.toContain("offline");
+      expect(errors.filter((m) => !/^mqtt: (connection to|cannot connect)/.test(m))).toEqual([]);
+    } finally {
+      d.stop();
+      await watcher.endAsync();
+    }
+  }, 60_000);
+});
