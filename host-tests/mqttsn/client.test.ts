@@ -48,7 +48,7 @@ function setup(options: { store?: LogStore; log?: string[]; onEvent?: (e: SnEven
   const got: any[] = [];
   let peer = { address: "", port: 0 };
   const events: any[] = [];
-  const p = snParts();
+  const p = snParts({ random: () => 0.5 }); // a SEARCHGW 2.5 s after search(), the next 5 s later
   const client = new MqttSnClient({
     clientId: "bind1",
     gateway: { address: "10.0.0.1", port: 1884 },

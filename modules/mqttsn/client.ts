@@ -57,7 +57,7 @@ export class MqttSnClient {
         self.emit({ type: "error", reason: "socket: " + e?.message });
       },
     } as never);
-    this.run(() => 0);
+    this.flush();
   }
 
   get state(): number {
@@ -65,24 +65,30 @@ export class MqttSnClient {
   }
 
   connect(): void {
-    this.run((s, now) => s.connect(now));
+    this.session.connect(this.now());
+    this.flush();
   }
 
   disconnect(): void {
-    this.run((s, now) => s.disconnect(now));
+    this.session.disconnect(this.now());
+    this.flush();
   }
 
   /** Returns the MsgId of a QoS 1/2 message (0 for QoS −1/0); throws when refused (see MqttSnSession.publish). */
   publish(topic: string, payload: Uint8Array | string, qos: SnQoS = 0, retain = false): number {
-    return this.run((s, now) => s.publish(topic, payload, qos, retain, now));
+    const id = this.session.publish(topic, payload, qos, retain, this.now());
+    this.flush();
+    return id;
   }
 
   subscribe(topic: string, qos: 0 | 1 | 2 = 0): void {
-    this.run((s, now) => s.subscribe(topic, qos, now));
+    this.session.subscribe(topic, qos, this.now());
+    this.flush();
   }
 
   unsubscribe(topic: string): void {
-    this.run((s, now) => s.unsubscribe(topic, now));
+    this.session.unsubscribe(topic, this.now());
+    this.flush();
   }
 
   close(): void {
@@ -93,40 +99,15 @@ export class MqttSnClient {
 
   /**
    * Calls `f` with the session and the time, then applies the session's output (also when `f`
-   * throws: its exception is rethrown after): store operations before any datagram, then the
-   * events; then the job is armed for the session's next deadline. For the parts' requests,
-   * e.g. `client.run((s, now) => sleep.wake(s, now))`.
+   * throws: its exception is rethrown after). For the parts' requests, e.g.
+   * `client.run((s, now) => sleep.wake(s, now))`. (The client's own requests need no such
+   * care: a request the session refuses changes nothing.)
    */
   run<T>(f: (s: MqttSnSession, now: number) => T): T {
-    const s = this.session;
-    const o = this.o;
-    if (this.closed) throw new Error("mqttsn: closed");
     try {
-      return f(s, o.scheduler.now());
+      return f(this.session, this.now());
     } finally {
-      if (!this.busy) {
-        this.busy = true;
-        for (let x: any; ; ) {
-          let what = "store: ";
-          try {
-            if ((x = s.pollStore())) {
-              if (o.storage) x.value ? o.storage.set(o.namespace ?? "mqttsn", x.key, x.value) : o.storage.delete(o.namespace ?? "mqttsn", x.key);
-            } else if ((x = s.pollTransmit())) {
-              what = "send: ";
-              const to = x.address === undefined ? o.broadcast : x;
-              if (to && !this.closed) this.socket.write(x.data, to.address, to.port);
-            } else if ((x = s.pollEvent())) this.emit(x);
-            else break;
-          } catch (e) {
-            this.emit({ type: "error", reason: what + (e as Error).message });
-          }
-        }
-        this.busy = false;
-        const t = s.timeout();
-        if (this.closed || !t) this.job?.cancel();
-        else if (this.job) this.job.reschedule(t.deadline, t);
-        else this.job = o.scheduler.schedule({ name: "mqttsn", ...t, radio: true, target: this, run: MqttSnClient.prototype.fire });
-      }
+      this.flush();
     }
   }
 
@@ -138,6 +119,43 @@ export class MqttSnClient {
   /** @internal the scheduler job: the session's timers. */
   fire(now: number): void {
     if (!this.closed) this.run((s) => s.handleTimeout(now));
+  }
+
+  private now(): number {
+    if (this.closed) throw new Error("mqttsn: closed");
+    return this.o.scheduler.now();
+  }
+
+  /**
+   * Applies the session's output: store operations before any datagram, then the events (one
+   * at a time: an event handler's own requests are applied in turn); then the job is armed
+   * for the session's next deadline.
+   */
+  private flush(): void {
+    const s = this.session;
+    const o = this.o;
+    if (this.busy) return;
+    this.busy = true;
+    for (let x: any; ; ) {
+      let what = "store: ";
+      try {
+        if ((x = s.pollStore())) {
+          if (o.storage) x.value ? o.storage.set(o.namespace ?? "mqttsn", x.key, x.value) : o.storage.delete(o.namespace ?? "mqttsn", x.key);
+        } else if ((x = s.pollTransmit())) {
+          what = "send: ";
+          const to = x.address === undefined ? o.broadcast : x;
+          if (to && !this.closed) this.socket.write(x.data, to.address, to.port);
+        } else if ((x = s.pollEvent())) this.emit(x);
+        else break;
+      } catch (e) {
+        this.emit({ type: "error", reason: what + (e as Error).message });
+      }
+    }
+    this.busy = false;
+    const t = s.timeout();
+    if (this.closed || !t) this.job?.cancel();
+    else if (this.job) this.job.reschedule(t.deadline, t);
+    else this.job = o.scheduler.schedule({ name: "mqttsn", ...t, radio: true, target: this, run: MqttSnClient.prototype.fire });
   }
 
   private emit(e: SnEvent | { type: "error"; reason: string }): void {
