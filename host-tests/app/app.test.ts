@@ -6,7 +6,7 @@
  * Observe), configuration commands changing the app's behaviour.
  */
 import { getBoard } from "../../boards/index";
-import { CoapClient } from "../../modules/coap/client";
+import { CoapUriClient } from "../../modules/coap/uri-client";
 import { CoapServer } from "../../modules/coap/server";
 import { decodeCbor } from "../../modules/cbor/cbor";
 import { decodeUtf8 } from "../../modules/bytes/utf8";
@@ -48,7 +48,7 @@ function setup(options: { overrides?: AppOverrides; env?: typeof ENV; provisione
       return { code: 0x44 };
     },
   });
-  const client = new CoapClient({ endpoint: sink.endpoint });
+  const client = new CoapUriClient({ endpoint: sink.endpoint });
   const readings: Reading[] = [];
   const errors: string[] = [];
   const sent: TelemetryEvent[] = [];

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { CoapServer, type CoapServerOptions } from "../../modules/coap/server";
-import { CoapClient, type CoapClientOptions } from "../../modules/coap/client";
+import { CoapUriClient, type CoapUriClientOptions } from "../../modules/coap/uri-client";
 import { Scheduler } from "../../modules/scheduler/scheduler";
 import { RealClock } from "../../sim/node/real-clock";
 import { UDP } from "../../sim/node/udp";
@@ -64,9 +64,9 @@ export async function startOurServer(port = 0, options: Partial<CoapServerOption
 }
 
 /** Our client on an ephemeral 127.0.0.1 port. */
-export function startOurClient(options: Partial<CoapClientOptions> = {}): NodeStack & { client: CoapClient } {
+export function startOurClient(options: Partial<CoapUriClientOptions> = {}): NodeStack & { client: CoapUriClient } {
   const s = stack();
-  const client = new CoapClient({ socket: { io: UDP as any, address: "127.0.0.1" }, scheduler: s.scheduler, random: s.random, onError: (e) => s.errors.push(e), ...options });
+  const client = new CoapUriClient({ socket: { io: UDP as any, address: "127.0.0.1" }, scheduler: s.scheduler, random: s.random, onError: (e) => s.errors.push(e), ...options });
   const close = s.close;
   return {
     ...s,

@@ -1,11 +1,11 @@
 /*
- * Portable fixture for the CoapServer / CoapClient suites: a VirtualClock, one
+ * Portable fixture for the CoapServer / CoapUriClient suites: a VirtualClock, one
  * Scheduler, a sim/udp-network.ts SimNetwork, a server and a client each on
  * their own simulated host through the ECMA-419 UDP binding (udp-endpoint.ts).
  * `settle(promise)` moves virtual time until the promise settles.
  */
 import { CoapServer, type CoapServerOptions } from "../../modules/coap/server";
-import { CoapClient, type CoapClientOptions } from "../../modules/coap/client";
+import { CoapUriClient, type CoapUriClientOptions } from "../../modules/coap/uri-client";
 import { decode, type CoapMessage } from "../../modules/coap/codec";
 import type { OutgoingRequest } from "../../modules/coap/messaging";
 import { Scheduler } from "../../modules/scheduler/scheduler";
@@ -22,7 +22,7 @@ export interface Fixture {
   scheduler: Scheduler;
   network: SimNetwork;
   server: CoapServer;
-  client: CoapClient;
+  client: CoapUriClient;
   errors: unknown[];
   /** Every datagram decoded, in send order (from network.trace). */
   messages(): { from: string; to: string; message: CoapMessage | undefined }[];
@@ -40,7 +40,7 @@ export interface FixtureOptions {
   seed?: number;
   conditions?: LinkConditions;
   server?: Partial<CoapServerOptions>;
-  client?: Partial<CoapClientOptions>;
+  client?: Partial<CoapUriClientOptions>;
 }
 
 async function flush(): Promise<void> {
@@ -70,7 +70,7 @@ export function makeFixture(options: FixtureOptions = {}): Fixture {
     onError: (e) => errors.push(e),
     ...(options.server ?? {}),
   });
-  const client = new CoapClient({
+  const client = new CoapUriClient({
     socket: { io: tap(CLIENT, network.host(CLIENT).UDP) as any, port: PORT },
     scheduler,
     random,

@@ -1,10 +1,11 @@
 /*
- * CoapClient: requests by URI on top of the sans-IO CoapEndpoint.
+ * CoapClient: requests on top of the sans-IO CoapEndpoint; what the firmware ships.
  *
  *  - GET/POST/PUT/DELETE (RFC 7252 §5.8) and FETCH/PATCH/iPATCH (RFC 8132),
- *    CON or NON, `coap://host:port/path?query` decomposed as RFC 7252 §6.4 says.
- *    A request resolves with the response whatever its code (like fetch());
- *    it rejects with CoapRequestError on timeout, Reset or a broken block-wise transfer.
+ *    CON or NON, to an address, port, path and query (the Uri-Path and Uri-Query
+ *    options of RFC 7252 §6.4's decomposition). A request resolves with the response
+ *    whatever its code (like fetch()); it rejects with CoapRequestError on timeout,
+ *    Reset or a broken block-wise transfer.
  *  - Block2 downloads (RFC 7959 §2.4): further blocks are asked for with the
  *    server's block size until M=0, checking the ETag stays the same; early
  *    negotiation of a smaller size with `block2Size` (§2.4). The body is bounded
@@ -14,11 +15,10 @@
  *    blocks (the next NUM counted in the new size); a 4.13 with a smaller SZX, or
  *    a 4.13 to a request sent whole whose Size1 allows the body, restarts the
  *    upload block-wise (§2.9.3). A final response with Block2 is downloaded (§2.6).
- *  - Observe (RFC 7641): registration (§3.1), the §3.4 freshness rule
- *    (NotificationOrder), re-registration with the same token when no
- *    notification came within Max-Age (§3.3.1), proactive cancellation with
- *    Observe 1 (§3.6) or reactive (forget: the next CON notification gets a
- *    RST), and the rest of a large notification fetched by Block2 (RFC 7959 §3.4).
+ *
+ * `coap://` URIs, the get/post/... shorthands, ping and Observe (RFC 7641) are
+ * CoapUriClient's (./uri-client.ts): the firmware POSTs its telemetry to an address
+ * and needs none of them, so they are not in its build (issue 17, docs/coap.md).
  */
 import {
   COAP_OPTION,
@@ -30,7 +30,7 @@ import {
   type TransmissionParameters,
 } from "./constants";
 import type { CoapMessage } from "./codec";
-import type { ClientExchange, CoapEndpoint, FailReason } from "./messaging";
+import type { CoapEndpoint, FailReason } from "./messaging";
 import {
   blockOption,
   blockSize,
@@ -44,11 +44,9 @@ import {
   uintOption,
   type CoapOption,
 } from "./options";
-import { parseCoapUri } from "./uri";
 import { concat, szxForSize } from "./block";
-import { NotificationOrder } from "./observe";
 import { openUdpEndpoint, type CoapSocketOptions, type UdpEndpoint } from "./udp-endpoint";
-import type { Job, Scheduler } from "../scheduler/scheduler";
+import type { Scheduler } from "../scheduler/scheduler";
 import { utf8Decode, utf8Encode } from "./options";
 
 const EMPTY: Uint8Array = new Uint8Array(0);
@@ -132,17 +130,6 @@ export interface CoapRequestInit {
   timeout?: number;
 }
 
-export interface CoapObserveInit extends CoapRequestInit {
-  /** Each fresh notification (the first response included), body reassembled. */
-  onNotify(response: CoapResponse): void;
-  /** The observation ended (the server refused or ended it, or it could not be re-registered). */
-  onEnd?(reason: string, response?: CoapResponse): void;
-  /** Transient trouble (a failed re-registration attempt, a broken block fetch). */
-  onError?(error: unknown): void;
-  /** Extra wait after Max-Age before re-registering (ms, default 2000, RFC 7641 §3.3.1). */
-  reregisterMargin?: number;
-}
-
 export interface CoapClientOptions {
   endpoint?: CoapEndpoint;
   /** Or open one: `{io: UDP}` (then scheduler and random are required). */
@@ -154,12 +141,10 @@ export interface CoapClientOptions {
   block1Size?: number;
   /** Largest body accepted from Block2 transfers (default 65536 bytes). */
   maxBodySize?: number;
-  /** Host names to addresses (there is no DNS here); IP literals need none. */
-  resolve?(host: string): string | undefined;
   onError?(error: unknown): void;
 }
 
-interface Target {
+export interface Target {
   address: string;
   port: number;
   /** Uri-Host/Uri-Port/Uri-Path/Uri-Query. */
@@ -207,7 +192,7 @@ export function toResponse(msg: CoapMessage, payload: Uint8Array, blocks: number
 }
 
 /** What one request needs, resolved. */
-interface Plan {
+export interface Plan {
   code: number;
   target: Target;
   /** Options without Block1/Block2/Size1/Observe. */
@@ -225,8 +210,6 @@ export class CoapClient {
   #udp: UdpEndpoint | undefined;
   #block1Szx: number;
   #maxBodySize: number;
-  #resolve: ((host: string) => string | undefined) | undefined;
-  #observations = new Set<CoapObservation>();
 
   constructor(options: CoapClientOptions) {
     if (!options) throw new TypeError("coap: CoapClient options are required");
@@ -243,99 +226,34 @@ export class CoapClient {
     this.scheduler = this.endpoint.scheduler;
     this.#block1Szx = szxForSize(b1);
     this.#maxBodySize = maxBody;
-    this.#resolve = options.resolve;
   }
 
   get socket() {
     return this.#udp?.socket;
   }
 
-  get(uri: string, init: CoapRequestInit = {}): Promise<CoapResponse> {
-    return this.request({ ...init, method: "GET", uri });
-  }
-  post(uri: string, payload?: Uint8Array | string, init: CoapRequestInit = {}): Promise<CoapResponse> {
-    return this.request({ ...init, method: "POST", uri, payload });
-  }
-  put(uri: string, payload?: Uint8Array | string, init: CoapRequestInit = {}): Promise<CoapResponse> {
-    return this.request({ ...init, method: "PUT", uri, payload });
-  }
-  delete(uri: string, init: CoapRequestInit = {}): Promise<CoapResponse> {
-    return this.request({ ...init, method: "DELETE", uri });
-  }
-  fetch(uri: string, payload?: Uint8Array | string, init: CoapRequestInit = {}): Promise<CoapResponse> {
-    return this.request({ ...init, method: "FETCH", uri, payload });
-  }
-  patch(uri: string, payload?: Uint8Array | string, init: CoapRequestInit = {}): Promise<CoapResponse> {
-    return this.request({ ...init, method: "PATCH", uri, payload });
-  }
-  ipatch(uri: string, payload?: Uint8Array | string, init: CoapRequestInit = {}): Promise<CoapResponse> {
-    return this.request({ ...init, method: "iPATCH", uri, payload });
-  }
-
-  /** CoAP ping (RFC 7252 §4.3): resolves true on the RST, false on timeout. */
-  ping(address: string, port = 5683): Promise<boolean> {
-    return new Promise((resolve) => {
-      try {
-        this.endpoint.ping(address, port, { onPong: () => resolve(true), onFail: () => resolve(false) });
-      } catch {
-        resolve(false);
-      }
-    });
+  /** Ends the endpoint and socket when the client opened them. */
+  close(): void {
+    this.#udp?.close();
   }
 
   /** Sends a request; block-wise transfers in either direction are handled. */
   request(init: CoapRequestInit): Promise<CoapResponse> {
     let plan: Plan;
     try {
-      plan = this.#plan(init);
+      plan = this._plan(init);
     } catch (error) {
       return Promise.reject(error);
     }
     return this.#run(plan);
   }
 
-  /** Registers an observation (RFC 7641 §3.1). */
-  observe(init: CoapObserveInit): CoapObservation {
-    if (!init || typeof init.onNotify !== "function") throw new TypeError("coap: observe needs an onNotify callback");
-    const plan = this.#plan({ ...init, method: "GET" });
-    const obs = new CoapObservation(this, plan, init);
-    this.#observations.add(obs);
-    obs._register();
-    return obs;
-  }
-
-  /** Ends observations and, when the client opened it, the endpoint and socket. */
-  close(): void {
-    for (const o of [...this.#observations]) o.forget();
-    this.#udp?.close();
-  }
-
-  // --- internals ---------------------------------------------------------------------
-
-  /** @internal */
-  _forgetObservation(o: CoapObservation): void {
-    this.#observations.delete(o);
-  }
-
-  #target(init: CoapRequestInit): Target {
-    if (init.uri !== undefined) {
-      let parsed;
-      try {
-        parsed = parseCoapUri(init.uri);
-      } catch (error) {
-        throw new CoapRequestError("uri", (error as Error).message);
-      }
-      if (parsed.scheme !== "coap") throw new CoapRequestError("uri", "coaps:// needs DTLS, which this client does not have");
-      let address = parsed.host;
-      let options = parsed.options;
-      if (!parsed.hostIsIp) {
-        const resolved = this.#resolve?.(parsed.host);
-        if (!resolved) throw new CoapRequestError("uri", `cannot resolve host "${parsed.host}" (give options.resolve or an IP address)`);
-        address = resolved;
-      } else options = options.filter((o) => o.number !== 3); // no Uri-Host for an IP literal (§6.4 step 5)
-      return { address, port: init.port ?? parsed.port, options };
-    }
-    if (typeof init.address !== "string") throw new TypeError("coap: a request needs a uri or an address");
+  /**
+   * Where a request goes: `address` (an IP address; no DNS here), `port`, `path`, `query`.
+   * CoapUriClient (./uri-client.ts) adds `coap://` URIs.
+   */
+  protected target(init: CoapRequestInit): Target {
+    if (typeof init.address !== "string") throw new TypeError("coap: a request needs an address" + (init.uri !== undefined ? " (a uri needs CoapUriClient, modules/coap/uri-client)" : ""));
     const options: CoapOption[] = [];
     if (init.path) for (const seg of init.path.replace(/^\/+/, "").split("/")) if (seg !== "") options.push(stringOption(COAP_OPTION.URI_PATH, seg));
     const query = init.query === undefined ? [] : typeof init.query === "string" ? init.query.replace(/^\?/, "").split("&").filter((q) => q !== "") : [...init.query];
@@ -343,12 +261,13 @@ export class CoapClient {
     return { address: init.address, port: init.port ?? 5683, options };
   }
 
-  #plan(init: CoapRequestInit): Plan {
+  /** @internal What one request needs, checked and resolved. */
+  _plan(init: CoapRequestInit): Plan {
     if (!init || typeof init !== "object") throw new TypeError("coap: request init must be an object");
     const m = init.method ?? "GET";
     const code = typeof m === "number" ? m : METHODS[m];
     if (code === undefined || !isRequestCode(code)) throw new RangeError(`coap: unknown method ${String(m)}`);
-    const target = this.#target(init);
+    const target = this.target(init);
     const options = target.options.slice();
     for (const e of many(init.ifMatch, isUint8)) options.push(opaqueOption(COAP_OPTION.IF_MATCH, e));
     for (const e of many(init.etag, isUint8)) options.push(opaqueOption(COAP_OPTION.ETAG, e));
@@ -484,193 +403,3 @@ export class CoapClient {
   }
 }
 
-/** A running observation. */
-export class CoapObservation {
-  readonly client: CoapClient;
-  /** Still registered (as far as the client knows). */
-  active = true;
-  /** The last notification delivered. */
-  last: CoapResponse | undefined;
-  /** Notifications delivered, and dropped as stale (§3.4). */
-  delivered = 0;
-  stale = 0;
-  /** Re-registrations sent (§3.3.1). */
-  reregistrations = 0;
-  #plan: Plan;
-  #init: CoapObserveInit;
-  #order = new NotificationOrder();
-  #exchange: ClientExchange | undefined;
-  #token: Uint8Array | undefined;
-  #job: Job | undefined;
-  #fetching = 0;
-
-  /** @internal */
-  constructor(client: CoapClient, plan: Plan, init: CoapObserveInit) {
-    this.client = client;
-    this.#plan = plan;
-    this.#init = init;
-  }
-
-  get token(): Uint8Array | undefined {
-    return this.#token;
-  }
-
-  #call(fn: ((...a: any[]) => void) | undefined, ...args: unknown[]): void {
-    if (!fn) return;
-    try {
-      fn(...args);
-    } catch (error) {
-      if (this.#init.onError && fn !== this.#init.onError) this.#call(this.#init.onError, error);
-    }
-  }
-
-  /** @internal sends the registration (or re-registration with the same token, §3.3.1) */
-  _register(): void {
-    const plan = this.#plan;
-    const endpoint = this.client.endpoint;
-    const options = plan.options.concat([uintOption(COAP_OPTION.OBSERVE, 0)]);
-    if (plan.block2Szx !== undefined) options.push(blockOption(COAP_OPTION.BLOCK2, { num: 0, more: false, szx: plan.block2Szx }));
-    this.#exchange?.cancel();
-    try {
-      this.#exchange = endpoint.request({ code: COAP_REQUEST.GET, options, confirmable: plan.confirmable, token: this.#token }, plan.target.address, plan.target.port, {
-        multiple: true,
-        responseTimeout: plan.timeout,
-        onResponse: (msg) => this.#onResponse(msg),
-        onFail: (reason) => this.#onFail(reason),
-      });
-    } catch (error) {
-      this.#end("could not register: " + (error as Error).message);
-      return;
-    }
-    this.#token = this.#exchange.token;
-    this.#arm(60);
-  }
-
-  #arm(maxAge: number): void {
-    // §3.3.1: no fresh notification within Max-Age: re-register.
-    const margin = this.#init.reregisterMargin ?? 2000;
-    const at = this.client.scheduler.now() + maxAge * 1000 + margin;
-    // §3.3.1 asks a client to wait a random 5 to 15 s after Max-Age before re-registering: the
-    // scheduler may put the refresh anywhere in those 10 s to share a wake.
-    const latest = at + 10_000;
-    if (this.#job) this.#job.reschedule(at, { latest });
-    else
-      this.#job = this.client.scheduler.schedule({
-        name: "coap-observe-refresh",
-        deadline: at,
-        latest,
-        radio: true,
-        run: () => {
-          if (!this.active) return;
-          this.reregistrations++;
-          this._register();
-        },
-      });
-  }
-
-  #onFail(reason: FailReason): void {
-    if (!this.active) return;
-    // the registration (or a re-registration) got no answer: try again at the next refresh
-    this.#call(this.#init.onError, new CoapRequestError(reason, `coap: observe registration ${reason}`));
-    if (reason === "reset" || reason === "closed") this.#end(reason);
-  }
-
-  #onResponse(msg: CoapMessage): void {
-    if (!this.active) return;
-    const plan = this.#plan;
-    const now = this.client.scheduler.now();
-    const observe = getUint(msg, COAP_OPTION.OBSERVE);
-    if (msg.code >> 5 !== 2 || observe === undefined) {
-      // §3.2 / §3.1: an error or a response without Observe ends (or never began) the observation.
-      const done = () => {
-        this.#end(msg.code >> 5 !== 2 ? "error response " + codeString(msg.code) : "the server did not accept the registration", this.last);
-      };
-      if (msg.code >> 5 === 2) {
-        this.client._complete(plan, msg, []).then(
-          (r) => {
-            this.last = r;
-            this.delivered++;
-            this.#call(this.#init.onNotify, r);
-            done();
-          },
-          (error) => {
-            this.#call(this.#init.onError, error);
-            done();
-          },
-        );
-      } else {
-        this.last = toResponse(msg, msg.payload, 1, plan.target.address, plan.target.port);
-        this.#call(this.#init.onNotify, this.last);
-        done();
-      }
-      return;
-    }
-    // §3.4: only a fresher notification replaces the state.
-    if (!this.#order.accept(observe, now)) {
-      this.stale++;
-      return;
-    }
-    this.#arm(getUint(msg, COAP_OPTION.MAX_AGE) ?? 60);
-    const b2 = getBlock(msg, COAP_OPTION.BLOCK2);
-    if (b2 && b2.more) {
-      // RFC 7959 §3.4: GET the rest without Observe; a newer notification abandons this fetch.
-      const gen = ++this.#fetching;
-      this.client._complete(plan, msg, []).then(
-        (r) => {
-          if (gen !== this.#fetching || !this.active) return;
-          r.observe = observe;
-          this.#deliver(r);
-        },
-        (error) => {
-          if (gen === this.#fetching) this.#call(this.#init.onError, error);
-        },
-      );
-      return;
-    }
-    this.#fetching++;
-    this.#deliver(toResponse(msg, msg.payload, 1, plan.target.address, plan.target.port));
-  }
-
-  #deliver(r: CoapResponse): void {
-    this.last = r;
-    this.delivered++;
-    this.#call(this.#init.onNotify, r);
-  }
-
-  #end(reason: string, response?: CoapResponse): void {
-    if (!this.active) return;
-    this.active = false;
-    this.#job?.cancel();
-    this.#exchange?.cancel();
-    this.client._forgetObservation(this);
-    this.#call(this.#init.onEnd, reason, response);
-  }
-
-  /**
-   * Reactive cancellation (§3.6): forget the observation locally; the next CON
-   * notification is answered with RST and the server drops us.
-   */
-  forget(): void {
-    this.#end("cancelled");
-  }
-
-  /** Proactive cancellation (§3.6): a GET with Observe 1 and the same token. Resolves with the response (or undefined on timeout). */
-  cancel(): Promise<CoapResponse | undefined> {
-    const token = this.#token;
-    const wasActive = this.active;
-    this.#end("cancelled");
-    if (!wasActive || !token) return Promise.resolve(undefined);
-    const plan = this.#plan;
-    return new Promise((resolve) => {
-      try {
-        this.client.endpoint.request({ code: COAP_REQUEST.GET, options: plan.options.concat([uintOption(COAP_OPTION.OBSERVE, 1)]), confirmable: plan.confirmable, token }, plan.target.address, plan.target.port, {
-          responseTimeout: plan.timeout,
-          onResponse: (msg) => resolve(toResponse(msg, msg.payload, 1, plan.target.address, plan.target.port)),
-          onFail: () => resolve(undefined),
-        });
-      } catch {
-        resolve(undefined);
-      }
-    });
-  }
-}
