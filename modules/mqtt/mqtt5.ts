@@ -233,8 +233,8 @@ export class Mqtt5 {
       out[at + 3] = remaining & 0xff;
     }
     const n = out.length;
-    if (e.qos > this.maximumQoS || ((bytes[0] & 1) === 1 && !this.retainAvailable) || n > this.maximumPacketSize) {
-      s.finish(e, 0, undefined, this.allowed(e.qos, (bytes[0] & 1) === 1) || tooLarge(n));
+    if (((bytes[0] >> 1) & 3) > this.maximumQoS || ((bytes[0] & 1) === 1 && !this.retainAvailable) || n > this.maximumPacketSize) {
+      s.finish(e, 0, undefined, this.allowed((bytes[0] >> 1) & 3, (bytes[0] & 1) === 1) || tooLarge(n));
       return undefined;
     }
     return this.topicAliasMaximum ? this.alias(out, e.topic) : out;

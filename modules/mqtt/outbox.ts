@@ -21,11 +21,15 @@ import type { OutboxStore } from "./outbox-store";
 import { frame } from "./encode";
 import { decodeMqttString, varintAt } from "./wire";
 
+/**
+ * One message. Its QoS is in its PUBLISH's first byte (2 once released, when no bytes are
+ * kept); it is in flight on the current connection when it comes before `cursor` (sending
+ * goes in list order from the oldest after restart()): neither is a field of its own.
+ */
 export interface OutboxEntry {
   packetId: number;
   /** Order of acceptance; resends go in this order ([MQTT-4.6.0-1]). */
   seq: number;
-  qos: 1 | 2;
   /** 1: PUBLISH awaiting PUBACK / PUBREC; 2: PUBREL sent, awaiting PUBCOMP. */
   state: 1 | 2;
   /** The encoded PUBLISH (DUP set in place on a resend); none in state 2. */
@@ -33,8 +37,6 @@ export interface OutboxEntry {
   topic: string;
   /** Handed to the network at least once (persisted through the store's high-water mark). */
   sent: boolean;
-  /** Sent on the current network connection and not yet acknowledged (in memory only). */
-  inflight: boolean;
   /** The publisher's token, given back when the message is done (in memory only). */
   token: unknown;
   prev: OutboxEntry | undefined;
@@ -151,14 +153,14 @@ export class MqttOutbox {
    * free) and commits it to the store before returning. Throws MqttError "outbox-full" or
    * "storage"; then nothing was kept.
    */
-  add(packetId: number, qos: 1 | 2, topic: string, bytes: Uint8Array, version: number, createdAt: number, token: unknown): OutboxEntry {
+  add(packetId: number, topic: string, bytes: Uint8Array, version: number, createdAt: number, token: unknown): OutboxEntry {
     if (this.count >= this.maxMessages || this.bytes + bytes.length > this.maxBytes) throw this.refusal(bytes.length);
     const t = this.table;
     if (t && t[packetId & (this.size - 1)] !== undefined) throw invalid("packet identifier " + packetId + " in use");
     const seq = this.nextSeq;
     if (this.store) this.store.save(packetId, seq, createdAt, version, bytes);
     this.nextSeq = seq + 1;
-    return this.link(packetId, seq, qos, 1, topic, bytes, false, token);
+    return this.link(packetId, seq, 1, topic, bytes, false, token);
   }
 
   /** QoS 2: PUBREC received, PUBREL about to be sent (state 2). */
@@ -199,7 +201,6 @@ export class MqttOutbox {
 
   /** A new connection: nothing is in flight, sending starts again from the oldest. */
   restart(): void {
-    for (let e = this.head; e; e = e.next) e.inflight = false;
     if (this.cursor !== this.head) this.cursor = this.head;
   }
 
@@ -242,8 +243,8 @@ export class MqttOutbox {
    * entry and kept (`size` slots): made and dropped with every message, it cost more than the
    * rest of the outbox's work when one message at a time is in flight.
    */
-  private link(packetId: number, seq: number, qos: 1 | 2, state: 1 | 2, topic: string, bytes: Uint8Array | undefined, sent: boolean, token: unknown): OutboxEntry {
-    const e: OutboxEntry = { packetId, state, qos, bytes, sent, inflight: false, next: undefined, prev: this.tail, seq, topic, token };
+  private link(packetId: number, seq: number, state: 1 | 2, topic: string, bytes: Uint8Array | undefined, sent: boolean, token: unknown): OutboxEntry {
+    const e: OutboxEntry = { packetId, state, bytes, sent, next: undefined, prev: this.tail, seq, topic, token };
     (this.table || (this.table = new Array(this.size)))[packetId & (this.size - 1)] = e;
     if (this.tail) this.tail.next = e;
     else this.head = e;
@@ -286,7 +287,7 @@ export class MqttOutbox {
       const [seq, id, bytes, topic, createdAt] = all[j];
       while (this.get(id) === undefined && !this.free(id)) this.grow();
       if (this.get(id) !== undefined) continue; // the same identifier twice: keep the first
-      const e = this.link(id, seq, bytes ? ((bytes[0] >> 1) & 3) as 1 | 2 : 2, bytes ? 1 : 2, topic, bytes, !bytes || seq <= this.highWater, undefined);
+      const e = this.link(id, seq, bytes ? 1 : 2, topic, bytes, !bytes || seq <= this.highWater, undefined);
       if (version === 5 && bytes) {
         e.createdAt = createdAt;
         e.createdMono = now;

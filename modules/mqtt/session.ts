@@ -447,7 +447,7 @@ export class MqttSession {
       return 0;
     }
     const createdAt = v5 && properties?.messageExpiryInterval !== undefined ? this.epoch() : NaN;
-    const e = this.outbox.add(id, qos, t.name, bytes, this.version, createdAt, token); // throws outbox-full / storage: nothing kept
+    const e = this.outbox.add(id, t.name, bytes, this.version, createdAt, token); // throws outbox-full / storage: nothing kept
     if (v5) {
       e.expiry = properties?.messageExpiryInterval ?? 0; // 5.0: the expiry sent, patched at send time (Mqtt5.outgoing)
       if (e.expiry) {
@@ -517,7 +517,8 @@ export class MqttSession {
   finish(e: OutboxEntry, reasonCode: number, properties: MqttProperties | undefined, error: MqttError | undefined): void {
     if (this.outbox.store) persist(this, 2, e);
     else this.outbox.remove(e);
-    const result: DeliveryResult = { packetId: e.packetId, topic: e.topic, qos: e.qos, reasonCode, properties };
+    const b = e.bytes;
+    const result: DeliveryResult = { packetId: e.packetId, topic: e.topic, qos: b ? (((b[0] >> 1) & 3) as 1 | 2) : 2, reasonCode, properties };
     this.events.push(MqttEvent.Delivered, result, error, e.token);
   }
 
@@ -675,10 +676,15 @@ function onPublish(s: MqttSession, p: PublishPacket, now: number): void {
 
 /** PUBACK (§4.3.2), PUBREC, PUBCOMP (§4.3.3) `t` for an outbox message: its identifier, reason code (0 in 3.1.1) and properties. */
 function onAck(s: MqttSession, t: number, id: number, rc: number, properties: MqttProperties | undefined, now: number): void {
-  const e = s.outbox.get(id);
+  const box = s.outbox;
+  const e = box.get(id);
   // PUBACK: a QoS 1 message in flight; PUBREC: a QoS 2 one (or one already released: a
-  // repeated PUBREC is answered again); PUBCOMP: a PUBREL in flight.
-  if (!e || e.qos !== (t === PacketType.PUBACK ? 1 : 2) || (t === PacketType.PUBCOMP ? e.state !== 2 || !e.inflight : !e.inflight && !(t === PacketType.PUBREC && e.state === 2))) {
+  // repeated PUBREC is answered again); PUBCOMP: a PUBREL in flight. In flight: before the
+  // outbox's cursor (MqttOutbox.inflight, written out here: a call costs on XS).
+  const b = e && e.bytes;
+  const c = box.cursor;
+  const inflight = !!e && (c === undefined || e.seq < c.seq);
+  if (!e || (b ? (b[0] >> 1) & 3 : 2) !== (t === PacketType.PUBACK ? 1 : 2) || (t === PacketType.PUBCOMP ? e.state !== 2 || !inflight : !(t === PacketType.PUBREC && e.state === 2) && !inflight)) {
     s.violation(0x82, "unexpected " + t + " " + id, t === PacketType.PUBACK ? "§4.3.2" : "§4.3.3");
     return;
   }
@@ -729,7 +735,6 @@ function pump(s: MqttSession, now: number): void {
     if (!e) return;
     box.cursor = e.next;
     if (e.state === 2) {
-      e.inflight = true;
       s.inflight++;
       ack(s, PacketType.PUBREL, e.packetId, 0, now);
       continue;
@@ -746,7 +751,6 @@ function pump(s: MqttSession, now: number): void {
       // already handed to the network once
     } else if (box.store) persist(s, 0, e); // the store's high-water mark first
     else e.sent = true;
-    e.inflight = true;
     s.inflight++;
     s.lastSent = now;
     s.tx.push(bytes);
