@@ -8,7 +8,7 @@ import { allCases, caseList, nonReading, rfcMinimumSize, PAYLOAD, type MessageCa
 import { fixedResult } from "./xsc-size";
 import { encode, type CoapMessage } from "../modules/coap/codec";
 import { CoapEndpoint } from "../modules/coap/messaging";
-import { optionName } from "../modules/coap/options";
+import { optionName } from "../modules/coap/option-helpers";
 import { COAP_MESSAGE, COAP_OPTION, COAP_REQUEST } from "../modules/coap/constants";
 import { Scheduler } from "../modules/scheduler/scheduler";
 import { VirtualClock } from "../sim/virtual-clock";

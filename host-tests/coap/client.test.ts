@@ -9,7 +9,8 @@ import {
   COAP_REQUEST,
   transmissionParameters,
 } from "../../modules/coap/constants";
-import { getString, getStrings, getUint, uintOption } from "../../modules/coap/options";
+import { getStrings, getUint, uintOption } from "../../modules/coap/options";
+import { getString } from "../../modules/coap/option-helpers";
 import { CoapClient, CoapRequestError } from "../../modules/coap/client";
 import { makeFixture, type Fixture } from "./server-fixture";
 

@@ -4,7 +4,8 @@
  */
 import * as coapPacket from "coap-packet";
 import { decode, encode, type CoapMessage } from "../../modules/coap/codec";
-import { STANDARD_OPTION_DEFINITIONS, optionName, type CoapOption } from "../../modules/coap/options";
+import { type CoapOption } from "../../modules/coap/options";
+import { STANDARD_OPTION_DEFINITIONS, optionName } from "../../modules/coap/option-helpers";
 import { COAP_MESSAGE } from "../../modules/coap/constants";
 import { Prng } from "../../sim/prng";
 

@@ -11,30 +11,8 @@ import {
   isReservedCodeClass,
 } from "../../modules/coap/constants";
 import { decode, encode, encodeInto, encodedLength, encodeEmpty, type CoapMessage } from "../../modules/coap/codec";
-import {
-  STANDARD_OPTION_DEFINITIONS,
-  blockOption,
-  decodeBlockValue,
-  decodeUint,
-  encodeBlockValue,
-  encodeUint,
-  getBlock,
-  getString,
-  getStrings,
-  getUint,
-  getUriPath,
-  isCritical,
-  isNoCacheKey,
-  isUnsafe,
-  observeIsNewer,
-  option,
-  stringOption,
-  uintOption,
-  uriPathOptions,
-  blockSize,
-  blockSzx,
-  OptionRegistry,
-} from "../../modules/coap/options";
+import { blockOption, decodeBlockValue, decodeUint, encodeBlockValue, encodeUint, getBlock, getStrings, getUint, observeIsNewer, stringOption, uintOption, blockSize, OptionRegistry } from "../../modules/coap/options";
+import { STANDARD_OPTION_DEFINITIONS, getString, getUriPath, isCritical, isNoCacheKey, isUnsafe, option, uriPathOptions, blockSzx } from "../../modules/coap/option-helpers";
 import { utf8Decode, utf8Encode } from "../../modules/coap/options";
 
 const u8 = (...b: number[]) => Uint8Array.from(b);

@@ -7,7 +7,7 @@ import {
 } from "../../modules/coap/constants";
 import { encode, type CoapMessage } from "../../modules/coap/codec";
 import { CoapEndpoint, type ClientExchange, type FailReason, type IncomingRequest } from "../../modules/coap/messaging";
-import { uriPathOptions } from "../../modules/coap/options";
+import { uriPathOptions } from "../../modules/coap/option-helpers";
 import { Scheduler } from "../../modules/scheduler/scheduler";
 import { VirtualClock } from "../../sim/virtual-clock";
 import { Prng } from "../../sim/prng";

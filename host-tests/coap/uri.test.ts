@@ -1,6 +1,7 @@
 // @xs
 import { COAP_OPTION } from "../../modules/coap/constants";
-import { getStrings, getString, getUint, stringOption, uintOption } from "../../modules/coap/options";
+import { getStrings, getUint, stringOption, uintOption } from "../../modules/coap/options";
+import { getString } from "../../modules/coap/option-helpers";
 import { buildCoapUri, parseCoapUri, percentDecode, CoapUriError } from "../../modules/coap/uri";
 
 describe("decomposing URIs into options (RFC 7252 §6.4)", () => {

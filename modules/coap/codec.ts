@@ -17,7 +17,7 @@ import {
   isRequestCode,
   type CoapMessageType,
 } from "./constants";
-import { STANDARD_OPTIONS, optionName, type CoapOption, type OptionRegistry } from "./options";
+import { STANDARD_OPTIONS, type CoapOption, type OptionRegistry } from "./options";
 
 export interface CoapMessage {
   type: CoapMessageType;
@@ -206,9 +206,9 @@ export function decode(datagram: Uint8Array | ArrayBuffer, options?: DecodeOptio
   // Format errors found anywhere take precedence over option errors (checked above, by returning early).
   if (badOption >= 0) {
     const d = registry.get(badOption);
-    return fail("bad-option", `${d ? "unacceptable" : "unrecognized"} critical option ${optionName(badOption, registry)} (${badOption}) (RFC 7252 §5.4.1)`, bytes, token, badOption);
+    return fail("bad-option", `${d ? "unacceptable" : "unrecognized"} critical option ${badOption} (RFC 7252 §5.4.1)`, bytes, token, badOption);
   }
-  if (badBlock >= 0) return fail("bad-request", `${optionName(badBlock, registry)} SZX 7 is reserved (RFC 7959 §2.2)`, bytes, token, badBlock);
+  if (badBlock >= 0) return fail("bad-request", `Block${badBlock === 27 ? 1 : 2} SZX 7 is reserved (RFC 7959 §2.2)`, bytes, token, badBlock);
   return { ok: true, message: { type, code, messageId, token, options: opts, payload } };
 }
 

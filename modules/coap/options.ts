@@ -60,53 +60,41 @@ export type OptionFormat = "empty" | "opaque" | "uint" | "string";
 
 export interface OptionDefinition {
   number: number;
-  name: string;
-  format: OptionFormat;
+  /** Host-side information (option-helpers.ts names the standard options); decoding needs none. */
+  name?: string;
+  format?: OptionFormat;
   /** Permitted value length in bytes (RFC 7252 §5.4.3). */
   minLength: number;
   maxLength: number;
   repeatable: boolean;
 }
 
-// --- Properties from the option number (RFC 7252 §5.4.6 Figure 11) ------------
-export function isCritical(number: number): boolean {
-  return (number & 1) !== 0;
-}
-export function isElective(number: number): boolean {
-  return (number & 1) === 0;
-}
-export function isUnsafe(number: number): boolean {
-  return (number & 2) !== 0;
-}
-export function isNoCacheKey(number: number): boolean {
-  return (number & 0x1e) === 0x1c;
-}
-
-function def(number: number, name: string, format: OptionFormat, minLength: number, maxLength: number, repeatable: boolean): OptionDefinition {
-  return { number, name, format, minLength, maxLength, repeatable };
-}
-
-/** The options this implementation recognizes by default. */
-export const STANDARD_OPTION_DEFINITIONS: readonly OptionDefinition[] = [
-  def(COAP_OPTION.IF_MATCH, "If-Match", "opaque", 0, 8, true),
-  def(COAP_OPTION.URI_HOST, "Uri-Host", "string", 1, 255, false),
-  def(COAP_OPTION.ETAG, "ETag", "opaque", 1, 8, true),
-  def(COAP_OPTION.IF_NONE_MATCH, "If-None-Match", "empty", 0, 0, false),
-  def(COAP_OPTION.OBSERVE, "Observe", "uint", 0, 3, false), // RFC 7641 §2
-  def(COAP_OPTION.URI_PORT, "Uri-Port", "uint", 0, 2, false),
-  def(COAP_OPTION.LOCATION_PATH, "Location-Path", "string", 0, 255, true),
-  def(COAP_OPTION.URI_PATH, "Uri-Path", "string", 0, 255, true),
-  def(COAP_OPTION.CONTENT_FORMAT, "Content-Format", "uint", 0, 2, false),
-  def(COAP_OPTION.MAX_AGE, "Max-Age", "uint", 0, 4, false),
-  def(COAP_OPTION.URI_QUERY, "Uri-Query", "string", 0, 255, true),
-  def(COAP_OPTION.ACCEPT, "Accept", "uint", 0, 2, false),
-  def(COAP_OPTION.LOCATION_QUERY, "Location-Query", "string", 0, 255, true),
-  def(COAP_OPTION.BLOCK2, "Block2", "uint", 0, 3, false), // RFC 7959 §2.1
-  def(COAP_OPTION.BLOCK1, "Block1", "uint", 0, 3, false), // RFC 7959 §2.1
-  def(COAP_OPTION.SIZE2, "Size2", "uint", 0, 4, false), // RFC 7959 §4
-  def(COAP_OPTION.PROXY_URI, "Proxy-Uri", "string", 1, 1034, false),
-  def(COAP_OPTION.PROXY_SCHEME, "Proxy-Scheme", "string", 1, 255, false),
-  def(COAP_OPTION.SIZE1, "Size1", "uint", 0, 4, false),
+/**
+ * The options this implementation recognizes by default (RFC 7252 §5.10 Table 4, RFC 7641 §2,
+ * RFC 7959 §2.1 and §4), four numbers each: the option number, its least and greatest value
+ * length in bytes (§5.4.3), and 1 when it is repeatable (§5.4.5). Names and formats, which
+ * decoding does not need, are in option-helpers.ts (STANDARD_OPTION_DEFINITIONS).
+ */
+export const STANDARD_LIMITS: readonly number[] = [
+  1, 0, 8, 1, // If-Match
+  3, 1, 255, 0, // Uri-Host
+  4, 1, 8, 1, // ETag
+  5, 0, 0, 0, // If-None-Match
+  6, 0, 3, 0, // Observe (RFC 7641 §2)
+  7, 0, 2, 0, // Uri-Port
+  8, 0, 255, 1, // Location-Path
+  11, 0, 255, 1, // Uri-Path
+  12, 0, 2, 0, // Content-Format
+  14, 0, 4, 0, // Max-Age
+  15, 0, 255, 1, // Uri-Query
+  17, 0, 2, 0, // Accept
+  20, 0, 255, 1, // Location-Query
+  23, 0, 3, 0, // Block2 (RFC 7959 §2.1)
+  27, 0, 3, 0, // Block1 (RFC 7959 §2.1)
+  28, 0, 4, 0, // Size2 (RFC 7959 §4)
+  35, 1, 1034, 0, // Proxy-Uri
+  39, 1, 255, 0, // Proxy-Scheme
+  60, 0, 4, 0, // Size1
 ];
 
 /**
@@ -118,8 +106,10 @@ export class OptionRegistry {
   #byNumber: (OptionDefinition | undefined)[] = [];
   #sparse = new Map<number, OptionDefinition>();
 
-  constructor(definitions: readonly OptionDefinition[] = STANDARD_OPTION_DEFINITIONS) {
-    for (const d of definitions) this.define(d);
+  /** The standard options (STANDARD_LIMITS), or the given definitions. */
+  constructor(definitions?: readonly OptionDefinition[]) {
+    if (definitions) for (const d of definitions) this.define(d);
+    else for (let i = 0; i < STANDARD_LIMITS.length; i += 4) this.define({ number: STANDARD_LIMITS[i], minLength: STANDARD_LIMITS[i + 1], maxLength: STANDARD_LIMITS[i + 2], repeatable: STANDARD_LIMITS[i + 3] === 1 });
   }
 
   define(d: OptionDefinition): this {
@@ -136,10 +126,6 @@ export class OptionRegistry {
 }
 
 export const STANDARD_OPTIONS = new OptionRegistry();
-
-export function optionName(number: number, registry: OptionRegistry = STANDARD_OPTIONS): string {
-  return registry.get(number)?.name ?? `Option-${number}`;
-}
 
 // --- Value formats (RFC 7252 §3.2) --------------------------------------------
 
@@ -181,23 +167,9 @@ export function emptyOption(number: number): CoapOption {
   return { number, value: new Uint8Array(0) };
 }
 
-/** Builds an option from a JS value according to the registry's format for that number. */
-export function option(number: number, value: number | string | Uint8Array | null | undefined, registry: OptionRegistry = STANDARD_OPTIONS): CoapOption {
-  const d = registry.get(number);
-  let o: CoapOption;
-  if (value instanceof Uint8Array) o = opaqueOption(number, value);
-  else if (typeof value === "number") o = uintOption(number, value);
-  else if (typeof value === "string") o = stringOption(number, value);
-  else if (value === null || value === undefined) o = emptyOption(number);
-  else throw new TypeError(`coap: option ${number} value must be a number, string, Uint8Array or empty`);
-  if (d && (o.value.length < d.minLength || o.value.length > d.maxLength))
-    throw new RangeError(`coap: ${d.name} value length ${o.value.length} is outside ${d.minLength}..${d.maxLength} (RFC 7252 §5.4.3)`);
-  return o;
-}
-
 // --- Reading options from a message -------------------------------------------
 
-interface HasOptions {
+export interface HasOptions {
   options: readonly CoapOption[];
 }
 
@@ -212,36 +184,13 @@ export function getOptions(msg: HasOptions, number: number): CoapOption[] {
   for (let i = 0; i < opts.length; i++) if (opts[i].number === number) out.push(opts[i]);
   return out;
 }
-export function hasOption(msg: HasOptions, number: number): boolean {
-  return getOption(msg, number) !== undefined;
-}
 export function getUint(msg: HasOptions, number: number): number | undefined {
   const o = getOption(msg, number);
   return o ? decodeUint(o.value) : undefined;
 }
-export function getString(msg: HasOptions, number: number): string | undefined {
-  const o = getOption(msg, number);
-  return o ? utf8Decode(o.value) : undefined;
-}
 export function getStrings(msg: HasOptions, number: number): string[] {
   return getOptions(msg, number).map((o) => utf8Decode(o.value));
 }
-/** The Uri-Path options joined with "/" (no leading slash), e.g. "sensors/temp". */
-export function getUriPath(msg: HasOptions): string {
-  return getStrings(msg, COAP_OPTION.URI_PATH).join("/");
-}
-/** Uri-Path options for "a/b/c" (leading and trailing slashes ignored; no percent-decoding). */
-export function uriPathOptions(path: string): CoapOption[] {
-  const out: CoapOption[] = [];
-  const segs = path.split("/");
-  let first = 0;
-  let last = segs.length;
-  if (segs.length && segs[0] === "") first = 1;
-  if (last > first && segs[last - 1] === "") last--;
-  for (let i = first; i < last; i++) out.push(stringOption(COAP_OPTION.URI_PATH, segs[i]));
-  return out;
-}
-
 // --- Block1/Block2 (RFC 7959 §2.2) ---------------------------------------------
 
 export interface BlockValue {
@@ -257,12 +206,6 @@ export const BLOCK_MAX_NUM = 0xfffff;
 
 export function blockSize(szx: number): number {
   return 1 << (szx + 4);
-}
-
-/** SZX for a block size of 16..1024 bytes (a power of two), or -1. */
-export function blockSzx(size: number): number {
-  for (let szx = 0; szx <= 6; szx++) if (1 << (szx + 4) === size) return szx;
-  return -1;
 }
 
 /** The uint value of a Block option. Throws RangeError for NUM > 2^20-1 or SZX outside 0..6 (7 is reserved). */
@@ -298,8 +241,6 @@ export function getBlock(msg: HasOptions, number: number): BlockValue | undefine
 
 // --- Observe (RFC 7641) ----------------------------------------------------------
 
-export const OBSERVE_REGISTER = 0;
-export const OBSERVE_DEREGISTER = 1;
 /** Observe sequence numbers are 24-bit (RFC 7641 §4.4). */
 export const OBSERVE_MAX = 0xffffff;
 

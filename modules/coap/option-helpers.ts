@@ -1,0 +1,119 @@
+/*
+ * CoAP option helpers for hosts and tests, kept out of the firmware (the manifest maps
+ * modules/coap file by file and leaves this one out; issue 17): the options' names and
+ * formats (STANDARD_OPTION_DEFINITIONS; decoding needs only their lengths, options.ts
+ * STANDARD_LIMITS), the properties carried by the option number (RFC 7252 §5.4.6), an option
+ * from a JS value by format, and readers the firmware does not use.
+ */
+import { COAP_OPTION } from "./constants";
+import {
+  STANDARD_OPTIONS,
+  emptyOption,
+  getOption,
+  getStrings,
+  opaqueOption,
+  stringOption,
+  uintOption,
+  utf8Decode,
+  type CoapOption,
+  type HasOptions,
+  type OptionDefinition,
+  type OptionFormat,
+  type OptionRegistry,
+} from "./options";
+
+// --- Properties from the option number (RFC 7252 §5.4.6 Figure 11) ------------
+export function isCritical(number: number): boolean {
+  return (number & 1) !== 0;
+}
+export function isElective(number: number): boolean {
+  return (number & 1) === 0;
+}
+export function isUnsafe(number: number): boolean {
+  return (number & 2) !== 0;
+}
+export function isNoCacheKey(number: number): boolean {
+  return (number & 0x1e) === 0x1c;
+}
+
+function def(number: number, name: string, format: OptionFormat, minLength: number, maxLength: number, repeatable: boolean): OptionDefinition {
+  return { number, name, format, minLength, maxLength, repeatable };
+}
+
+/** The options this implementation recognizes by default. */
+export const STANDARD_OPTION_DEFINITIONS: readonly OptionDefinition[] = [
+  def(COAP_OPTION.IF_MATCH, "If-Match", "opaque", 0, 8, true),
+  def(COAP_OPTION.URI_HOST, "Uri-Host", "string", 1, 255, false),
+  def(COAP_OPTION.ETAG, "ETag", "opaque", 1, 8, true),
+  def(COAP_OPTION.IF_NONE_MATCH, "If-None-Match", "empty", 0, 0, false),
+  def(COAP_OPTION.OBSERVE, "Observe", "uint", 0, 3, false), // RFC 7641 §2
+  def(COAP_OPTION.URI_PORT, "Uri-Port", "uint", 0, 2, false),
+  def(COAP_OPTION.LOCATION_PATH, "Location-Path", "string", 0, 255, true),
+  def(COAP_OPTION.URI_PATH, "Uri-Path", "string", 0, 255, true),
+  def(COAP_OPTION.CONTENT_FORMAT, "Content-Format", "uint", 0, 2, false),
+  def(COAP_OPTION.MAX_AGE, "Max-Age", "uint", 0, 4, false),
+  def(COAP_OPTION.URI_QUERY, "Uri-Query", "string", 0, 255, true),
+  def(COAP_OPTION.ACCEPT, "Accept", "uint", 0, 2, false),
+  def(COAP_OPTION.LOCATION_QUERY, "Location-Query", "string", 0, 255, true),
+  def(COAP_OPTION.BLOCK2, "Block2", "uint", 0, 3, false), // RFC 7959 §2.1
+  def(COAP_OPTION.BLOCK1, "Block1", "uint", 0, 3, false), // RFC 7959 §2.1
+  def(COAP_OPTION.SIZE2, "Size2", "uint", 0, 4, false), // RFC 7959 §4
+  def(COAP_OPTION.PROXY_URI, "Proxy-Uri", "string", 1, 1034, false),
+  def(COAP_OPTION.PROXY_SCHEME, "Proxy-Scheme", "string", 1, 255, false),
+  def(COAP_OPTION.SIZE1, "Size1", "uint", 0, 4, false),
+];
+
+/** The name of an option number: the registry's, else the standard one's, else "Option-N". */
+export function optionName(number: number, registry?: OptionRegistry): string {
+  return registry?.get(number)?.name ?? STANDARD_OPTION_DEFINITIONS.find((d) => d.number === number)?.name ?? `Option-${number}`;
+}
+
+/** Builds an option from a JS value according to the registry's format for that number. */
+export function option(number: number, value: number | string | Uint8Array | null | undefined, registry: OptionRegistry = STANDARD_OPTIONS): CoapOption {
+  const d = registry.get(number);
+  const name = optionName(number, registry);
+  let o: CoapOption;
+  if (value instanceof Uint8Array) o = opaqueOption(number, value);
+  else if (typeof value === "number") o = uintOption(number, value);
+  else if (typeof value === "string") o = stringOption(number, value);
+  else if (value === null || value === undefined) o = emptyOption(number);
+  else throw new TypeError(`coap: option ${number} value must be a number, string, Uint8Array or empty`);
+  if (d && (o.value.length < d.minLength || o.value.length > d.maxLength))
+    throw new RangeError(`coap: ${name} value length ${o.value.length} is outside ${d.minLength}..${d.maxLength} (RFC 7252 §5.4.3)`);
+  return o;
+}
+
+export function hasOption(msg: HasOptions, number: number): boolean {
+  return getOption(msg, number) !== undefined;
+}
+
+export function getString(msg: HasOptions, number: number): string | undefined {
+  const o = getOption(msg, number);
+  return o ? utf8Decode(o.value) : undefined;
+}
+
+/** The Uri-Path options joined with "/" (no leading slash), e.g. "sensors/temp". */
+export function getUriPath(msg: HasOptions): string {
+  return getStrings(msg, COAP_OPTION.URI_PATH).join("/");
+}
+/** Uri-Path options for "a/b/c" (leading and trailing slashes ignored; no percent-decoding). */
+export function uriPathOptions(path: string): CoapOption[] {
+  const out: CoapOption[] = [];
+  const segs = path.split("/");
+  let first = 0;
+  let last = segs.length;
+  if (segs.length && segs[0] === "") first = 1;
+  if (last > first && segs[last - 1] === "") last--;
+  for (let i = first; i < last; i++) out.push(stringOption(COAP_OPTION.URI_PATH, segs[i]));
+  return out;
+}
+
+/** SZX for a block size of 16..1024 bytes (a power of two), or -1. */
+export function blockSzx(size: number): number {
+  for (let szx = 0; szx <= 6; szx++) if (1 << (szx + 4) === size) return szx;
+  return -1;
+}
+
+/** Observe option values of a registration and a deregistration (RFC 7641 §2). */
+export const OBSERVE_REGISTER = 0;
+export const OBSERVE_DEREGISTER = 1;
