@@ -75,6 +75,13 @@ export interface CoapEndpointOptions {
   onDrop?(reason: string, address: string, port: number): void;
 }
 
+/** A peer's next Message ID (CoapEndpoint.messageIds), kept across a deep sleep. */
+export interface MessageIdRecord {
+  address: string;
+  port: number;
+  next: number;
+}
+
 export interface OutgoingRequest {
   /** A method code (0.01 GET ...). */
   code: number;
@@ -367,6 +374,25 @@ export class CoapEndpoint {
     t.onFail = callbacks.onFail && ((reason) => this.#call(callbacks.onFail!, reason));
     this.#start(t);
     return t.messageId;
+  }
+
+  /**
+   * Each peer's next Message ID. Kept across a deep sleep and handed to the next boot's
+   * endpoint (resumeMessageIds), a rebooted device does not reuse an ID with the same peer
+   * within EXCHANGE_LIFETIME (RFC 7252 §4.4); a fresh random start only makes that unlikely.
+   */
+  messageIds(): MessageIdRecord[] {
+    const out: MessageIdRecord[] = [];
+    for (const p of this.#peers.values()) out.push({ address: p.address, port: p.port, next: p.nextMessageId });
+    return out;
+  }
+
+  /** Goes on from a previous boot's Message IDs (messageIds()); a peer this endpoint already has keeps its own. */
+  resumeMessageIds(records: readonly MessageIdRecord[]): void {
+    for (const r of records) {
+      const key = r.address + "|" + r.port;
+      if (!this.#closed && !this.#peers.has(key) && Number.isInteger(r.next)) this.#peers.set(key, new Peer(r.address, r.port, r.next & 0xffff));
+    }
   }
 
   /** Feeds one received datagram. Never throws. */

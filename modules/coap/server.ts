@@ -38,7 +38,7 @@ import {
   COAP_RESPONSE,
   type CoapMessageType,
 } from "./constants";
-import type { CoapMessage } from "./codec";
+import { decode, encode, type CoapMessage } from "./codec";
 import type { CoapEndpoint, IncomingRequest } from "./messaging";
 import {
   blockOption,
@@ -60,7 +60,7 @@ import { ObserveSequence, ObserverList, observerKey, type ObserverEntry } from "
 import { openUdpEndpoint, type CoapSocketOptions, type UdpEndpoint } from "./udp-endpoint";
 import type { Job, Scheduler } from "../scheduler/scheduler";
 import type { TransmissionParameters } from "./constants";
-import { utf8Decode, utf8Encode } from "./options";
+import { OBSERVE_MAX, utf8Decode, utf8Encode } from "./options";
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 
@@ -232,6 +232,20 @@ export interface CoapServerOptions {
   authorize?(request: CoapServerRequest): boolean;
   /** Exceptions from handlers (answered 5.00) and other errors. */
   onError?(error: unknown): void;
+}
+
+/** An observation (CoapServer.observations), kept across a deep sleep. */
+export interface ObservationRecord {
+  address: string;
+  port: number;
+  /** The registration (RFC 7641 §3.1), encoded: its token, path, query and Accept. */
+  request: Uint8Array;
+  /** Block size of its notifications (SZX). */
+  szx: number;
+  /** Notifications since the last CON (§4.5). */
+  sinceCon: number;
+  /** The resource's latest Observe number (§4.4). */
+  observe: number;
 }
 
 interface Observer extends ObserverEntry<CoapResource> {
@@ -444,6 +458,42 @@ export class CoapServer {
       out.push({ href: "/" + r.path, attributes });
     }
     return out;
+  }
+
+  /**
+   * The observations, to keep across a deep sleep (RAM is lost; the observers are not told).
+   * Given back to the next boot's server (restoreObservations), its observers get the next
+   * notification without registering again, with Observe numbers going on from these (RFC 7641
+   * §4.4: a client takes a notification whose number is not newer only after 128 s).
+   */
+  observations(): ObservationRecord[] {
+    const out: ObservationRecord[] = [];
+    for (const o of this.#observers.all()) out.push({ address: o.address, port: o.port, request: encode(o.request.message), szx: o.szx, sinceCon: o.sinceCon, observe: o.resource.sequence.current });
+    return out;
+  }
+
+  /**
+   * Observers of a previous boot (observations()) for the resources this server has, within
+   * its limits (§4.1); a record that does not decode to a GET with Observe 0 of an observable
+   * resource is skipped. Returns how many were taken.
+   */
+  restoreObservations(records: readonly ObservationRecord[]): number {
+    let n = 0;
+    for (const r of records) {
+      const d = this.#closed || !(r.request instanceof Uint8Array) ? undefined : decode(r.request);
+      if (!d || !d.ok) continue;
+      const req = new ServerRequest(d.message, r.address, r.port);
+      const resource = this.#resources.get(req.path);
+      const key = observerKey(r.address, r.port, d.message.token);
+      if (!resource || !resource.options.observable || req.method !== COAP_REQUEST.GET || req.observe !== 0 || this.#observers.get(key) || !this.#observers.canAdd(key, resource)) continue;
+      // §4.4: the numbers go on from the newest (24-bit serial arithmetic)
+      const cur = resource.sequence.current;
+      const ahead = (r.observe - cur) & OBSERVE_MAX;
+      if (ahead > 0 && ahead < 0x800000) resource.sequence = new ObserveSequence(r.observe);
+      this.#observers.add({ key, address: r.address, port: r.port, token: d.message.token.slice(), resource, request: req, szx: r.szx >= 0 && r.szx <= this.#szx ? r.szx : this.#szx, busy: false, pending: false, lastCon: this.scheduler.now(), sinceCon: r.sinceCon | 0, hold: undefined });
+      n++;
+    }
+    return n;
   }
 
   /** Stops serving; observers are forgotten; an endpoint the server opened is closed. */
