@@ -36,6 +36,7 @@ import type { SnLinkParts } from "./mqttsn-link";
 import { ConfigCoapBinding } from "../modules/config/coap-binding";
 import type { TlsCredentials } from "../modules/config/tls-credentials";
 import { SENSOR_QUANTITIES, type DeviceConfig } from "../modules/config/schema";
+import { decodeCoapKept, encodeCoapKept, type CoapKept } from "./coap-state";
 import { passState, samplePass, startBoardSensors, type PassState, type SensorDriver, type SensorReading } from "./sensors";
 import { mqttPublishPayloadLimit } from "../modules/telemetry/split";
 import { discoveryMessages } from "../modules/telemetry/homeassistant";
@@ -173,6 +174,13 @@ const RTC_SLEEP_OFFSET = 16;
 const RTC_SLEEP_BYTES = 20;
 const RTC_SLEEP_MAGIC = 0x534c5031; // "SLP1"
 
+/**
+ * The CoAP state in RTC memory across a deep sleep (./coap-state.ts): each peer's next Message
+ * ID and the server's observations. Written before every deep sleep, read on a wake from one.
+ */
+const RTC_COAP_OFFSET = 64;
+const RTC_COAP_BYTES = 448;
+
 /** MQTT 5: what the DISCONNECT's Session Expiry adds to a sleep for the wake (#sleepExpiryS), s. */
 const SLEEP_EXPIRY_MARGIN_S = 120;
 
@@ -235,6 +243,8 @@ class DeviceApp implements App {
   #coapBinding: ConfigCoapBinding | undefined = undefined;
   #coapClient: CoapClient | undefined = undefined;
   #coapServerPort: number | undefined = undefined;
+  /** The CoAP state of an endpoint closed (or of the boot before a deep sleep), for the next one to go on from. */
+  #coapKept: CoapKept | undefined = undefined;
   /** CoAP telemetry requests not yet answered (the sleep policy waits for them). */
   #coapInFlight = 0;
   /** The CoAP server's sensor resources (a shared empty array while there is no server). */
@@ -393,6 +403,7 @@ class DeviceApp implements App {
 
     // --- boot ---
     const c0 = core.current;
+    this.#readCoapState();
     this.#openCoapServer(c0);
     // The start line first, then the transport: with CoAP the state is "online" at once.
     platform.log(
@@ -620,6 +631,7 @@ class DeviceApp implements App {
       quantities.push({ q, last: undefined, resource });
     }
     this.#quantities = quantities.slice(); // exact size
+    this.#resumeCoap(server);
   }
 
   #getQuantity(q: Quantity, accept: number | undefined): { code?: number; payload?: Uint8Array; contentFormat?: number; maxAge: number } {
@@ -637,6 +649,7 @@ class DeviceApp implements App {
   }
 
   #closeCoapServer(): void {
+    this.#keepCoap();
     this.#coapBinding?.detach();
     this.#coapBinding = undefined;
     this.coap?.close();
@@ -650,6 +663,7 @@ class DeviceApp implements App {
   /** `sessionExpiryS`: MQTT 5's DISCONNECT before a sleep (#sleepExpiryS). */
   #closeTransport(sessionExpiryS?: number): void {
     this.#link.close(sessionExpiryS);
+    if (this.#coapClient && this.#coapClient.endpoint !== this.coap?.endpoint) this.#keepCoap();
     this.#coapClient?.close();
     this.#coapClient = undefined;
   }
@@ -660,6 +674,7 @@ class DeviceApp implements App {
       const platform = this.#platform;
       try {
         this.#coapClient = this.coap ? new CoapClient({ endpoint: this.coap.endpoint }) : new CoapClient({ socket: { io: platform.io.UDP }, scheduler: this.scheduler, random: (b) => platform.crypto.randomFill(b) });
+        if (!this.coap) this.#resumeCoap(undefined);
         this.#setState("online");
       } catch (e) {
         this.#report("coap: cannot open a client socket: " + message(e));
@@ -986,6 +1001,49 @@ class DeviceApp implements App {
     });
   }
 
+  // --- CoAP state across sleeps: Message IDs (RFC 7252 §4.4) and observations (RFC 7641) ---
+
+  /** What the CoAP endpoint in use and the server hold now, for the next endpoint (or boot) to go on from. */
+  #keepCoap(): void {
+    const server = this.coap;
+    const endpoint = server?.endpoint ?? this.#coapClient?.endpoint;
+    if (endpoint) this.#coapKept = { peers: endpoint.messageIds(), observations: server ? server.observations() : [] };
+  }
+
+  /** A new endpoint goes on from what was kept: the server's (with its observers) or, without one, the client's. */
+  #resumeCoap(server: CoapServer | undefined): void {
+    const kept = this.#coapKept;
+    const endpoint = server?.endpoint ?? this.#coapClient?.endpoint;
+    if (!kept || !endpoint) return;
+    this.#coapKept = undefined;
+    endpoint.resumeMessageIds(kept.peers);
+    if (server && kept.observations.length) {
+      const n = server.restoreObservations(kept.observations);
+      this.#platform.log(`coap: ${n} observer(s) kept across the sleep`);
+    }
+  }
+
+  /** On a wake from deep sleep: the CoAP state the boot before kept in RTC memory. */
+  #readCoapState(): void {
+    const cause = this.#platform.power.wakeCause;
+    if (cause !== "deep-sleep" && cause !== "external") return;
+    try {
+      this.#coapKept = decodeCoapKept(this.#platform.rtc.read(RTC_COAP_OFFSET, RTC_COAP_BYTES));
+    } catch {
+      // a platform with less RTC memory: nothing kept
+    }
+  }
+
+  /** Before deep sleep: the CoAP state to RTC memory (an empty record when there is none, so nothing stale comes back). */
+  #writeCoapState(): void {
+    this.#keepCoap();
+    try {
+      this.#platform.rtc.write(RTC_COAP_OFFSET, encodeCoapKept(this.#coapKept ?? { peers: [], observations: [] }, RTC_COAP_BYTES));
+    } catch (e) {
+      this.#report("sleep: cannot keep the CoAP state in RTC memory: " + message(e));
+    }
+  }
+
   /** The readings count and the give-up attempts survive deep sleep in RTC memory. */
   #restoreSleepRecord(): void {
     const r = this.#readSleepRecord();
@@ -1083,6 +1141,7 @@ class DeviceApp implements App {
     beforeDeepSleep(sleepMs: number, attempts: number): void {
       const app = this.app;
       for (const d of app.#drivers) d.close();
+      app.#writeCoapState();
       app.#writeSleepRecord(attempts, app.#platform.clock.epoch() + sleepMs);
     }
     attempts(): number {
