@@ -9,6 +9,8 @@ import { describeWithPeer, startMosquitto, type MosquittoPeer } from "../support
 import { runCli } from "../cli/run-cli";
 import { startGateway } from "./interop-support";
 import { mqttsnClientId } from "../../src/mqttsn-link";
+import type { UdpConstructor } from "../../modules/platform/io";
+import { UDP } from "../../sim/node/udp";
 
 function configure(line: string, ...command: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   // The banner's line, as printed, with another command instead of "get" when asked.
@@ -162,4 +164,57 @@ describeWithPeer("mosquitto", "xs-iot sim --protocol mqttsn --gateway (our gatew
     await sub.endAsync();
     await gateway.close();
   }, 80000);
+});
+
+describeWithPeer("mosquitto", "xs-iot sim --protocol mqttsn: the gateway restarted while the device runs", () => {
+  let broker: MosquittoPeer;
+  beforeAll(async () => {
+    broker = await startMosquitto();
+  });
+  afterAll(async () => {
+    await broker?.stop();
+  });
+
+  // A gateway that keeps no session across its restart (its broker sessions are clean, as a
+  // gateway with no persistence): what the device subscribed is gone, and MQTT-SN's CONNACK
+  // cannot say so (§5.4.5 has no session-present flag).
+  const CLEAN = { clean: true };
+  it("a command sent after the restart is applied: the subscriptions go again after every CONNACK (MQTT-SN 1.2 §5.4.5: no session-present flag)", async () => {
+    const url = `mqtt://127.0.0.1:${broker.port}`;
+    const first = await startGateway({ broker: url, brokerOptions: CLEAN });
+    const lines: string[] = [];
+    let second: Awaited<ReturnType<typeof startGateway>> | undefined;
+    let key = "";
+    let restarted = false;
+    let answer: Promise<{ code: number | null; stdout: string; stderr: string }> | undefined;
+    let telemetryAfter = 0;
+    let answered = false;
+    const r = await runCli(["sim", "--protocol", "mqttsn", "--gateway", `udp://127.0.0.1:${first.port}`, "--id", "rs-dev", "--interval", "0.5", "--duration", "60", "--json"], {
+      timeoutMs: 80000,
+      onLine(line) {
+        const e = JSON.parse(line);
+        if (e.event === "start") key = e.key;
+        if (e.event === "acked" && !restarted) {
+          restarted = true;
+          (async () => {
+            await first.gateway.close();
+            second = await startGateway({ broker: url, brokerOptions: CLEAN, udp: { io: UDP as unknown as UdpConstructor, port: first.port } }, lines);
+          })();
+        }
+        if (e.event === "acked" && second && lines.some((l) => /rs-dev connected to the broker/.test(l))) telemetryAfter++;
+        // two readings acknowledged through the restarted gateway: the device is back; then the command
+        if (telemetryAfter === 2 && !answer)
+          answer = runCli(["config", "--device", "rs-dev", "--via", url, "--key", key, "patch", "telemetry.intervalS=2"], { timeoutMs: 30000 }).then((a) => ((answered = true), a));
+        return answered;
+      },
+    });
+    const a = await answer!;
+    await second?.gateway.close();
+    expect(r.code).toBe(0);
+    expect(a.stderr).toBe("");
+    expect(JSON.parse(a.stdout)).toMatchObject({ status: "ok", command: "config/patch" });
+    expect(r.stdout).toMatch(/config\/patch applied \(telemetry\.intervalS\)/);
+    // the restarted gateway got the subscription again after its CONNACK
+    expect(lines.some((l) => l.includes('rs-dev SUBSCRIBE "xs-iot/rs-dev/cmd/#"'))).toBe(true);
+  }, 90000);
 });

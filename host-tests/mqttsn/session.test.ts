@@ -291,6 +291,24 @@ describe("§6.9, §6.10 subscriptions and the gateway's publications", () => {
     const again = h.gw({ type: 0x05, returnCode: 0 });
     expect([again[0].type, again[0].topicName]).toEqual([0x12, "a/#"]);
   });
+
+  it("cleanSession false: subscriptions are sent again after every CONNACK (§5.4.5 has no session-present flag: a gateway that lost the session looks like one that kept it), the registry is kept", () => {
+    const h = new Harness({ cleanSession: false }).connected();
+    const sub = h.call((s, now) => s.subscribe("cmd/#", 1, now));
+    h.gw({ type: 0x13, ...F, qos: 1, topicId: 0, msgId: sub[0].msgId, returnCode: 0 });
+    const reg = h.call((s, now) => s.publish("t/x", "1", 1, false, now));
+    h.gw({ type: 0x0b, topicId: 7, msgId: reg[0].msgId, returnCode: 0 });
+    h.gw({ type: 0x0d, topicId: 7, msgId: h.sent[h.sent.length - 1].m.msgId, returnCode: 0 });
+    h.gw({ type: 0x18, duration: undefined }); // §6.12: unsolicited DISCONNECT (a restarted gateway) -> CONNECT
+    expect(h.call((s, now) => s.connect(now))).toEqual([]); // already connecting: nothing queued twice
+    const again = h.gw({ type: 0x05, returnCode: 0 });
+    expect(again.map((m) => [m.type, m.topicName])).toEqual([[0x12, "cmd/#"]]);
+    h.gw({ type: 0x13, ...F, qos: 1, topicId: 0, msgId: again[0].msgId, returnCode: 0 });
+    // the topic id is kept; a gateway that lost it answers "invalid topic ID" and the name is registered again (§6.6)
+    const pub = h.call((s, now) => s.publish("t/x", "2", 1, false, now));
+    expect([pub[0].type, pub[0].topicId]).toEqual([0x0c, 7]);
+    expect(types(h.gw({ type: 0x0d, topicId: 7, msgId: pub[0].msgId, returnCode: 2 }))).toEqual([0x0a]);
+  });
 });
 
 describe("§6.4 will updates, §6.11 keep-alive, §6.12 disconnect", () => {

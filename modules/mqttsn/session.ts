@@ -15,8 +15,8 @@
  * - §6.6 PUBLISH at QoS 0 and 1 both ways; QoS 1 (and 2) outbound kept in the store
  *   (./outbox.ts; bounded: full, publish() throws and nothing is dropped), one exchange at a
  *   time, in order.
- * - §6.9 SUBSCRIBE / UNSUBSCRIBE by name (wildcards), one at a time, sent again after a
- *   clean (re)connection.
+ * - §6.9 SUBSCRIBE / UNSUBSCRIBE by name (wildcards), one at a time, sent again after
+ *   every CONNACK (§5.4.5 has no session-present flag).
  * - §6.11 keep-alive; §6.12 DISCONNECT, an unsolicited one answered by a new CONNECT;
  *   §6.13 Tretry / Nretry on everything that expects a reply (DUP on a retransmitted PUBLISH
  *   or SUBSCRIBE), then CONNECT again.
@@ -239,7 +239,7 @@ export class MqttSnSession {
   declare regOf: string;
   declare nextId: number;
   declare lastSent: number;
-  /** The app's subscriptions: filter -> requested QoS (sent again after a clean connection). */
+  /** The app's subscriptions: filter -> requested QoS (sent again after every CONNACK). */
   declare subs: Map<string, number>;
   /** CONNECTs answered with DISCONNECT in a row. */
   declare refusals: number;
@@ -638,13 +638,17 @@ export class MqttSnSession {
     g.failed = -1;
     const here = g.address + ":" + g.port;
     if (o.cleanSession !== false || this.regOf !== here) {
-      // §6.3: a clean session, or another gateway: no topic id, subscription or QoS 2 state carries over.
+      // §6.3: a clean session, or another gateway: no topic id or QoS 2 state carries over.
       this.reg.clear();
       this.regOf = here;
       o.registry?.save(this);
       o.qos2?.clear(this);
-      this.subs.forEach((qos, topic) => this.ops.push({ k: OP_SUB, topic, qos, data: undefined, retain: false, part: undefined }));
     }
+    // The app's subscriptions again after every CONNACK: it has no session-present flag
+    // (§5.4.5), so a gateway that lost the session (restarted) cannot be told from one that
+    // kept it. A topic id it no longer knows comes back as "invalid topic ID" and is registered
+    // again (§6.6, reply()). One not already queued.
+    this.subs.forEach((qos, topic) => this.ops.some((q) => q.k === OP_SUB && q.topic === topic) || this.ops.push({ k: OP_SUB, topic, qos, data: undefined, retain: false, part: undefined }));
     o.sleep?.save(this);
     this.emit({ type: "connected", address: g.address, port: g.port, gwId: g.gwId });
     this.pump(now);
