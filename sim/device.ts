@@ -21,7 +21,8 @@
  * escapes an app callback is a crash: recorded in `crashes`, the incarnation is
  * torn down and the device reboots with cause "watchdog" (ESP-IDF's panic
  * handler reboots likewise). A PowerLossError from the flash store means the
- * supply died: the device goes "off" until start() (a cold boot).
+ * supply died: the device goes "off" until start() (a cold boot); so does
+ * powerOff(), at once, from anywhere.
  *
  * Portable (no Node API): runs on XS with a VirtualClock. IO constructors come
  * from the caller (sim/udp-network.ts, sim/i2c.ts, sim/node/tcp.ts, ...).
@@ -618,6 +619,19 @@ export class SimDevice {
     if (this.#crashes) this.#crashes.length = 0;
     SimDevice.#boot(this, "power-on");
     return this;
+  }
+
+  /**
+   * The supply dies now, wherever the app is, even inside its own call (a test's flash that
+   * fails mid-write calls this before it throws): the incarnation is torn down at once (none of
+   * its callbacks runs again, its sockets are closed, no DISCONNECT goes out) and the device
+   * stays "off" until start(), a cold boot (RTC memory lost, flash as it was).
+   */
+  powerOff(): void {
+    if (this.#state === "off") return;
+    SimDevice.#shutdown(this);
+    this.#state = "off";
+    SimDevice.#event(this, { type: "power-loss", message: "power off" });
   }
 
   /** Pulls the plug and plugs it back in. */

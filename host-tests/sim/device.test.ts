@@ -409,6 +409,36 @@ describe("SimDevice: restart, crash, power loss, stop", () => {
     expect(device.platform).toBeUndefined();
   });
 
+  it("powerOff() inside the app's own call: nothing of that boot runs or stays open afterwards; start() is a cold boot", () => {
+    const causes: string[] = [];
+    let after = 0;
+    let socket: FakeTcp | undefined;
+    let closedInside: boolean | undefined;
+    const { device, clock, rtc } = makeDevice((p) => {
+      causes.push(p.power.wakeCause);
+      p.rtc.write(0, Uint8Array.of(7));
+      socket = new p.io.TCP!({ address: "10.0.0.9", port: 1883, onReadable() {} } as never) as never;
+      p.clock.setTimer(() => {
+        device.powerOff(); // the supply dies in the middle of this callback
+        p.clock.setTimer(() => after++, 1); // a boot that is gone arms nothing
+        closedInside = socket!.closed; // its socket is closed before the callback goes on
+      }, 5);
+      p.clock.setTimer(() => after++, 50);
+    });
+    device.start();
+    clock.advance(5);
+    expect(device.state).toBe("off");
+    expect(device.events.map((e) => e.type)).toEqual(["boot", "power-loss"]);
+    clock.advance(1000);
+    expect(after).toBe(0);
+    expect(closedInside).toBe(true);
+    device.powerOff(); // already off: nothing
+    device.start();
+    expect(causes).toEqual(["power-on", "power-on"]);
+    expect(rtc.read(0, 1)[0]).toBe(7); // written again by the new boot; the cold boot zeroed it first
+    expect(device.crashes).toEqual([]);
+  });
+
   it("powerCycle() is a cold boot from any state", () => {
     const causes: string[] = [];
     const { device, clock, rtc } = makeDevice((p) => {
