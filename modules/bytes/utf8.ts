@@ -37,8 +37,6 @@ interface NativeDecoder {
  */
 const SURROGATE = /[\uD800-\uDFFF]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?:^|[^\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-/** Only U+0000..U+007F. */
-const ASCII_ONLY = /^[\u0000-\u007F]*$/;
 
 type Globals = {
   TextEncoder?: new () => NativeEncoder;
@@ -106,7 +104,14 @@ Object.defineProperty(Utf8Error.prototype, "name", { value: "Utf8Error", writabl
  * Number of bytes the UTF-8 encoding of `s` takes. Throws Utf8Error on a lone surrogate.
  */
 export function utf8Length(s: string): number {
-  if (ASCII_ONLY.test(s)) return s.length; // native scan; the common case for topics
+  // ASCII only (the common case for topics): a plain loop, not a RegExp. On the Moddable SDK
+  // 8.2.3's XS a RegExp test over the 700-character Home Assistant config (with "°C") crashed
+  // the preloaded release build in mcsim (SIGSEGV in fx_RegExp_prototype_exec, inside a TLS
+  // socket's callback), whether `^[\u0000-\u007F]*$` or a search for `[^\u0000-\u007F]`;
+  // with this loop it runs (tools/mcsim-memory.js, docs/moddable.md).
+  let k = 0;
+  while (k < s.length && s.charCodeAt(k) < 0x80) k++;
+  if (k === s.length) return k;
   let length = 0;
   let i = 0;
   for (const ch of s) {
