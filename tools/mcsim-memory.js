@@ -284,6 +284,8 @@ function wrapperManifest(creation, preload) {
 /** The build directory: one for every target (the C objects are the same; only xsl's output changes with the limits). */
 const BUILD = path.join(WORK, "build");
 const APP = "xsiot-memory";
+/** mcconfig's output folder: -i (release, instrumented) or -d (debug: XS reports exceptions with their JS stack). */
+const MODE = () => (process.env.XSIOT_MCSIM_DEBUG ? "debug" : "instrument");
 
 /** Our modules in the lin build (the makefile mcconfig writes without -m). */
 function linModules(t) {
@@ -300,15 +302,17 @@ function build(t, target, creation, settings, preload) {
   const dir = path.join(BUILD, APP);
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify(wrapperManifest(creation, preload), null, 1) + "\n");
-  const tmp = path.join(BUILD, "tmp/lin/mc/instrument", APP);
+  const tmp = path.join(BUILD, `tmp/lin/mc/${MODE()}`, APP);
   // xsl's output depends on CREATION, which make does not track: drop it so it is linked again.
   for (const f of ["mc.xs.c", "mc.xs.c.o"]) fs.rmSync(path.join(tmp, f), { force: true });
-  const args = ["-m", "-i", "-p", "lin", "-o", BUILD, "manifest.json", ...Object.entries(settings).map(([k, v]) => `${k}=${v}`)];
+  // -t build: make's "build" target only. A debug build's default target would also run the
+  // makefile's launch step, whose `pkill mcsim` stops every mcsim on the machine.
+  const args = ["-m", process.env.XSIOT_MCSIM_DEBUG ? "-d" : "-i", "-t", "build", "-p", "lin", "-o", BUILD, "manifest.json", ...Object.entries(settings).map(([k, v]) => `${k}=${v}`)];
   log(target, `build: mcconfig ${args.map((a) => (a.startsWith("tlsca=") ? "tlsca=<CA>" : a)).join(" ")}`);
   const r = spawnSync(t.mcconfig, args, { cwd: dir, encoding: "utf8", env: process.env, maxBuffer: 64 << 20 });
   fs.writeFileSync(path.join(WORK, "build.log"), r.stdout + r.stderr);
   if (r.status !== 0) throw new Error(`the lin build failed (log: ${path.join(WORK, "build.log")}):\n${(r.stdout + r.stderr).split("\n").slice(-20).join("\n")}`);
-  const so = path.join(BUILD, "bin/lin/mc/instrument", APP, "mc.so");
+  const so = path.join(BUILD, `bin/lin/mc/${MODE()}`, APP, "mc.so");
   if (!fs.existsSync(so)) throw new Error(`no ${so} after the build`);
   return { so, preload: preloadReport(path.join(tmp, "makefile")) };
 }
@@ -450,11 +454,11 @@ async function runTarget(t, target, o) {
   };
   for (const kv of o.set) settings[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
   let built;
-  const so = path.join(BUILD, "bin/lin/mc/instrument", APP, "mc.so");
+  const so = path.join(BUILD, `bin/lin/mc/${MODE()}`, APP, "mc.so");
   // src/main is the entry: preloading runs a module body at build time, and its body starts the app.
   const preload = o.preload ? linModules(t).filter((m) => m !== "src/main" && !o.except.some((p) => m.startsWith(p))) : undefined;
   if (o.build) built = build(t, target, creation, settings, preload);
-  else if (fs.existsSync(so)) built = { so, preload: preloadReport(path.join(BUILD, "tmp/lin/mc/instrument", APP, "makefile")) };
+  else if (fs.existsSync(so)) built = { so, preload: preloadReport(path.join(BUILD, `tmp/lin/mc/${MODE()}`, APP, "makefile")) };
   else throw new Error(`--no-build: no earlier build at ${so}`);
   log(target, `our modules preloaded: ${built.preload.preloaded} of ${built.preload.ours}`);
 
@@ -465,7 +469,9 @@ async function runTarget(t, target, o) {
   fs.rmSync("/tmp/modpreferences.json", { force: true });
   fs.rmSync("/tmp/xs-iot-mcsim-prefs", { recursive: true, force: true });
   const started = Date.now();
-  const sim = startProcess(t["xvfb-run"], ["-a", "stdbuf", "-oL", t.mcsim, built.so], { cwd: runDir });
+  // XSIOT_MCSIM_WRAP="gdb -q -batch -ex run -ex bt --args" runs mcsim under a debugger (a crash's native stack).
+  const wrap = process.env.XSIOT_MCSIM_WRAP ? process.env.XSIOT_MCSIM_WRAP.split(" ") : ["stdbuf", "-oL"];
+  const sim = startProcess(t["xvfb-run"], ["-a", ...wrap, t.mcsim, built.so], { cwd: runDir });
   const commands = [];
   let observer;
   const via = { mqtt: `mqtt://127.0.0.1:${plainPort}`, coap: `coap://127.0.0.1:${coapPort}` };

@@ -68,7 +68,9 @@ export default class Preference {
     const out = [];
     if (!File.exists(DIR)) return out;
     const prefix = domain + ".";
-    for (const name of new Iterator(DIR)) if (name.startsWith(prefix)) out.push(name.slice(prefix.length));
+    // The SDK's lin iterator gives {name, length} per entry (length only for files).
+    const entries = new Iterator(DIR);
+    for (let e = entries.next(); e !== undefined; e = entries.next()) if (e.length !== undefined && e.name.startsWith(prefix)) out.push(e.name.slice(prefix.length));
     return out;
   }
 }
