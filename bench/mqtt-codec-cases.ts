@@ -6,7 +6,7 @@
  */
 import type { BenchCase } from "./harness";
 import { MqttDecoder } from "../modules/mqtt/decoder";
-import { encodePublish } from "../modules/mqtt/encode";
+import { encodePublish } from "../modules/mqtt/encode-publish";
 import type { MqttVersion, PublishPacket } from "../modules/mqtt/packets";
 import { properties5 } from "../modules/mqtt/properties";
 import { prepareTopic, topicMatches } from "../modules/mqtt/topic";

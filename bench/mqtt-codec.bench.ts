@@ -2,7 +2,7 @@
 import type { BenchCase } from "./harness";
 import { sameBytes } from "./harness";
 import { publishCases, topicCases, hotPublish } from "./mqtt-codec-cases";
-import { encodePublish } from "../modules/mqtt/encode";
+import { encodePublish } from "../modules/mqtt/encode-publish";
 import type { MqttVersion } from "../modules/mqtt/packets";
 import { properties5 } from "../modules/mqtt/properties";
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -38,8 +38,8 @@ const OURS: { label: string; entry: string }[] = [
     entry: `export { MqttSession } from ${spec("modules/mqtt/session")};\nexport { MqttOutbox } from ${spec("modules/mqtt/outbox")};`,
   },
   {
-    label: "client codec alone (encode.ts + decoder.ts, everything exported)",
-    entry: `export * from ${spec("modules/mqtt/encode")};\nexport * from ${spec("modules/mqtt/decoder")};`,
+    label: "client codec alone (encode*.ts + decoder.ts, everything exported)",
+    entry: `export * from ${spec("modules/mqtt/encode")};\nexport * from ${spec("modules/mqtt/encode-packets")};\nexport * from ${spec("modules/mqtt/encode-publish")};\nexport * from ${spec("modules/mqtt/decoder")};`,
   },
 ];
 

@@ -11,13 +11,11 @@
  */
 import { MqttDecoder as ClientDecoder } from "../../modules/mqtt/decoder";
 import type { MqttDecoderOptions } from "../../modules/mqtt/decoder";
+import { encodeAck, encodeAuth as encodeAuthWith, encodeDisconnect as encodeDisconnectWith } from "../../modules/mqtt/encode-packets";
+import { encodePublish as encodePublishWith } from "../../modules/mqtt/encode-publish";
 import {
-  encodeAck,
-  encodeAuth as encodeAuthWith,
   encodeConnect as encodeConnectWith,
-  encodeDisconnect as encodeDisconnectWith,
   encodePingreq,
-  encodePublish as encodePublishWith,
   encodeSubscribe as encodeSubscribeWith,
   encodeUnsubscribe as encodeUnsubscribeWith,
   frame,
@@ -93,7 +91,8 @@ export {
 } from "../../modules/mqtt/topic";
 export { MAX_PACKET_SIZE } from "../../modules/mqtt/decoder";
 export type { MqttDecoderOptions, ClientPacketDecoder } from "../../modules/mqtt/decoder";
-export { encodeAck, encodePingreq } from "../../modules/mqtt/encode";
+export { encodePingreq } from "../../modules/mqtt/encode";
+export { encodeAck } from "../../modules/mqtt/encode-packets";
 
 /** The properties codec to use: `null` stands for none (a default parameter cannot be given `undefined`). */
 type Props = PropertiesCodec | null;

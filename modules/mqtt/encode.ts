@@ -1,6 +1,9 @@
 /*
- * Encoders of the packets a Client sends (MQTT 5.0 §3, 3.1.1 §3): CONNECT, PUBLISH, the
- * PUBACK family, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, DISCONNECT, AUTH. Each packet type sizes
+ * Encoders of the packets a Client sends (MQTT 5.0 §3, 3.1.1 §3) that a 3.1.1 session needs:
+ * CONNECT, PUBLISH from its checked parts (publishFrom), SUBSCRIBE, UNSUBSCRIBE, PINGREQ. The
+ * rest: ./encode-packets.ts (the PUBACK family, DISCONNECT and AUTH with their Reason
+ * Codes; imported by the 5.0 part and the tools) and ./encode-publish.ts (PUBLISH from a
+ * packet object; the tools only). Each packet type sizes
  * and writes itself in one function: its sizes are locals of that call, nothing is kept
  * between calls, and every encoder returns a new Uint8Array of exactly the packet's size
  * (the outbox keeps a PUBLISH as it was encoded; ECMA-419 write() copies the others).
@@ -18,19 +21,15 @@
 import { MqttCodecError, malformed } from "./errors";
 import { PacketType, packetName } from "./packets";
 import type {
-  AuthPacket,
   ConnectPacket,
-  DisconnectPacket,
   MqttVersion,
   PropertiesCodec,
-  PubAckPacket,
-  PublishPacket,
   SubscribePacket,
   Subscription,
   UnsubscribePacket,
 } from "./packets";
 import type { MqttProperties } from "./properties";
-import { checkClientId, checkConnectFlags, checkHeader, checkId, checkOptions, checkReason, firstByte, no5 } from "./rules";
+import { checkClientId, checkConnectFlags, checkId, checkOptions, firstByte, no5 } from "./rules";
 import { checkTopicFilter, checkTopicName } from "./topic";
 import type { PreparedTopic } from "./topic";
 import { mqttStringLength, varintLength, writeBinary, writeMqttString, writeVarint } from "./wire";
@@ -134,26 +133,6 @@ export function encodeConnect(p: ConnectPacket, props?: PropertiesCodec): Uint8A
 }
 
 /**
- * PUBLISH (§3.3). With `topic` (a PreparedTopic whose name is `p.topic`, already checked and
- * UTF-8 encoded once), the topic is copied as it is; else `p.topic` is checked and encoded
- * here. A 5.0 PUBLISH with a Topic Alias may have an empty topic (§3.3.2.3.4).
- */
-export function encodePublish(p: PublishPacket, v: MqttVersion, props?: PropertiesCodec, topic?: PreparedTopic): Uint8Array {
-  if (v !== 4 && v !== 5) throw new MqttCodecError(0x84, "protocol version " + v, "§3.1.2.2");
-  const qos = p.qos;
-  const first = 0x30 | (p.dup ? 8 : 0) | ((qos === 0 || qos === 1 || qos === 2 ? qos : 3) << 1) | (p.retain ? 1 : 0);
-  checkHeader(first, v); // [MQTT-3.3.1-4] QoS 3, [MQTT-3.3.1-2] DUP with QoS 0
-  const t = p.topic;
-  if (topic === undefined && !(v === 5 && t === "" && p.properties !== undefined && p.properties.topicAlias !== undefined)) {
-    const bad = checkTopicName(t, v); // [MQTT-3.3.2-2]
-    if (bad !== undefined) throw bad;
-  }
-  if (qos !== 0) checkId(p.packetId, PacketType.PUBLISH, v);
-  if (!(p.payload instanceof Uint8Array)) throw malformed("PUBLISH payload not a Uint8Array", "§3.3.3");
-  return publishFrom(first, topic ?? t, qos ? (p.packetId as number) : 0, v, p.payload, props, p.properties);
-}
-
-/**
  * A PUBLISH from its parts, checking nothing but the properties: fixed header byte `first`
  * (type and flags), the topic (prepared, or a string measured and encoded here), the Packet
  * Identifier (0: none, QoS 0), the payload, and in 5.0 the properties (with `props`, the
@@ -180,56 +159,6 @@ export function publishFrom(first: number, topic: PreparedTopic | string, id: nu
   else if (pl > 0) o = propsWrite(props, out, o, properties, pl);
   out.set(payload, o);
   return out;
-}
-
-/**
- * The packets of the form [Packet Identifier] [Reason Code [Property Length, properties]]:
- * PUBACK, PUBREC, PUBREL, PUBCOMP (§3.4-§3.7), DISCONNECT (§3.14), AUTH (§3.15). In 5.0 the
- * Reason Code 0x00 with no properties is left out and a failure with no properties is
- * written without Property Length (§3.4.2.1, §3.14.2.1); AUTH is always written in full
- * (§3.15.2.1 allows the short form, but some peers, mqtt-packet 9, refuse it).
- */
-function reasonPacket(type: number, id: number | undefined, rc: number | undefined, properties: MqttProperties | undefined, v: MqttVersion, props: PropertiesCodec | undefined): Uint8Array {
-  const h = type < PacketType.SUBSCRIBE ? 2 : 0;
-  if (h) checkId(id, type, v);
-  const code = rc === undefined ? 0 : rc;
-  let rl = h;
-  let pl = 0;
-  if (v === 4) {
-    if (type === PacketType.AUTH) throw malformed("AUTH in 3.1.1", "§2.2.1 (3.1.1 Table 2.1)");
-    if (code !== 0 || properties !== undefined) throw malformed("3.1.1 " + packetName(type) + " Reason Code", h ? "§3.4" : "§3.14");
-  } else {
-    checkReason(props, type, code, "§2.4");
-    pl = propsLength(props, properties, type);
-    if (pl > 0 || type === PacketType.AUTH) rl += 1 + varintLength(pl) + pl;
-    else if (code !== 0) rl += 1;
-  }
-  const out = frame(firstByte(type), rl, type);
-  let o = out.length - rl;
-  if (h) {
-    out[o++] = (id as number) >> 8;
-    out[o++] = (id as number) & 0xff;
-  }
-  if (rl > h) out[o++] = code;
-  if (rl > h + 1) propsWrite(props, out, o, properties, pl);
-  return out;
-}
-
-/** PUBACK, PUBREC, PUBREL or PUBCOMP (`p.type`). */
-export function encodeAck(p: PubAckPacket, v: MqttVersion, props?: PropertiesCodec): Uint8Array {
-  const t = p.type;
-  if (!(t >= PacketType.PUBACK && t <= PacketType.PUBCOMP)) throw malformed("not an acknowledgement: type " + t, "§2.1.2");
-  return reasonPacket(t, p.packetId, p.reasonCode, p.properties, v, props);
-}
-
-/** DISCONNECT (§3.14). */
-export function encodeDisconnect(p: DisconnectPacket, v: MqttVersion, props?: PropertiesCodec): Uint8Array {
-  return reasonPacket(PacketType.DISCONNECT, undefined, p.reasonCode, p.properties, v, props);
-}
-
-/** AUTH (§3.15), 5.0 only. */
-export function encodeAuth(p: AuthPacket, props?: PropertiesCodec): Uint8Array {
-  return reasonPacket(PacketType.AUTH, undefined, p.reasonCode, p.properties, 5, props);
 }
 
 /** PINGREQ (§3.12). */

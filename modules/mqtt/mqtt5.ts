@@ -22,7 +22,8 @@
  */
 import { utf8Invalid, utf8Length } from "../bytes/utf8";
 import { MAX_PACKET_SIZE } from "./decoder";
-import { encodeAuth, encodeDisconnect, frame } from "./encode";
+import { frame } from "./encode";
+import { encodeAuth, encodeDisconnect } from "./encode-packets";
 import type { OutboxEntry } from "./outbox";
 import { PacketType } from "./packets";
 import type { AuthPacket, DisconnectPacket, PropertiesCodec, PublishPacket, QoS, Subscription } from "./packets";

@@ -42,7 +42,7 @@
  *   closed connection (3.1.1), an Error event, and an untouched outbox (§4.13).
  */
 import { MqttDecoder } from "./decoder";
-import { encodeAck, encodeConnect, encodeDisconnect, encodePingreq, encodeSubscribe, encodeUnsubscribe, publishFrom } from "./encode";
+import { encodeConnect, encodePingreq, encodeSubscribe, encodeUnsubscribe, publishFrom } from "./encode";
 import type { MqttCodecError } from "./errors";
 import { MqttOutbox } from "./outbox";
 import type { OutboxEntry } from "./outbox";
@@ -490,7 +490,7 @@ export class MqttSession {
    */
   disconnect(reasonCode: number, properties: MqttProperties | undefined, now: number): void {
     if (this.state === SessionState.Disconnected) return;
-    this.send(this.v5 ? this.v5.disconnect(reasonCode, properties) : encodeDisconnect({ type: PacketType.DISCONNECT }, 4), now);
+    this.send(this.v5 ? this.v5.disconnect(reasonCode, properties) : Uint8Array.of(0xe0, 0), now);
     this.close(undefined);
   }
 
@@ -782,9 +782,14 @@ function allocateId(s: MqttSession): number {
   throw new MqttError("outbox-full", "no free packet identifier");
 }
 
-/** PUBACK / PUBREC / PUBREL / PUBCOMP; with reason code 0 the same four bytes in both versions (§3.4.2.1). */
+/**
+ * PUBACK / PUBREC / PUBREL / PUBCOMP: with reason code 0 the same four bytes in both
+ * versions; a 5.0 failure code (only PUBCOMP 0x92 is sent) follows them, with no Property
+ * Length (§3.4.2.1, §3.7.2.1).
+ */
 function ack(s: MqttSession, type: number, id: number, rc: number, now: number): void {
-  s.send(rc ? encodeAck({ type: type as PacketType.PUBACK, packetId: id, reasonCode: rc }, s.version, s.v5?.props) : Uint8Array.of((type << 4) | (type === PacketType.PUBREL ? 2 : 0), 2, id >> 8, id & 0xff), now);
+  const first = (type << 4) | (type === PacketType.PUBREL ? 2 : 0);
+  s.send(rc ? Uint8Array.of(first, 3, id >> 8, id & 0xff, rc) : Uint8Array.of(first, 2, id >> 8, id & 0xff), now);
 }
 
 /** Sends a SUBSCRIBE or UNSUBSCRIBE and remembers it until its acknowledgement. */

@@ -133,10 +133,11 @@ export function mqttStringLength(s: string, what: string): number {
 export function writeMqttString(out: Uint8Array, o: number, s: string, len: number): number {
   out[o] = len >> 8;
   out[o + 1] = len & 0xff;
-  // As many bytes as UTF-16 units: all ASCII, copied here (cheaper than the encoder's
-  // checks and, on V8, its subarray). Otherwise the strict encoder of modules/bytes
-  // (mqttStringLength has already refused lone surrogates and measured `len`, so it fits).
-  if (len === s.length) {
+  // A short string of as many bytes as UTF-16 units is ASCII: copied here (cheaper than the
+  // encoder's checks and, on V8, its subarray; short, as XS's charCodeAt(i) walks the string
+  // from its start). Otherwise the strict encoder of modules/bytes (mqttStringLength has
+  // already refused lone surrogates and measured `len`, so it fits).
+  if (len <= 32 && len === s.length) {
     o += 2;
     for (let i = 0; i < len; i++) out[o + i] = s.charCodeAt(i);
     return o + len;
