@@ -261,6 +261,33 @@ describeWithPeer("mosquitto", "3./4. (mosquitto) a broker with Maximum Packet Si
       sub.end(true);
     }
   }, 60_000);
+
+  // The answers to get and patch carry the configuration (~750 B): cut to fit, the configuration
+  // read back from where the device retains it in parts; a command that cannot fit is said at once.
+  it("config get and patch answer at once (the configuration read from the retained parts); set, which cannot fit, is one line at once", async () => {
+    const sim = new Sim(["--broker", `mqtt://127.0.0.1:${broker.port}`, "--protocol", "mqtt5", "--id", "mps-cfg", "--interval", "1"]);
+    try {
+      const line = await banner(sim, "configure");
+      await sim.waitFor(/\] online$/);
+      const get = await shell(line.replace(/ get$/, " --timeout 20 get"));
+      expect(get.err).toMatch(/^xs-iot config: the device's answer \(\d+ B\) is over the broker's Maximum Packet Size; its configuration was read from xs-iot\/mps-cfg\/config \(retained\)\n$/);
+      expect(get.code).toBe(0);
+      const answer = JSON.parse(get.out);
+      expect(answer).toMatchObject({ status: "ok", command: "config/get", config: { deviceId: "mps-cfg", protocol: "mqtt5", mqtt: { port: broker.port }, sampling: { intervalS: 1 } } });
+      expect(answer.config.parts).toBeUndefined();
+      expect(answer.cut).toBeUndefined();
+      expect(Object.keys(answer.config.sensors)).toEqual(expect.arrayContaining(["sht3x", "bme280", "scd4x"]));
+      const patch = await shell(line.replace(/ get$/, " --timeout 20 patch telemetry.intervalS=3"));
+      expect(patch.code).toBe(0);
+      expect(JSON.parse(patch.out)).toMatchObject({ status: "ok", command: "config/patch", changed: ["telemetry.intervalS"], config: { telemetry: { intervalS: 3 } } });
+      // set sends the whole document (~700 B): refused before it is sent, with what works instead
+      const set = await shell(line.replace(/ get$/, " --timeout 20 set telemetry.intervalS=4"));
+      expect(set.code).toBe(1);
+      expect(set.err.trim().split("\n").pop()).toMatch(/^xs-iot config: the command \(\d+ B of payload\) is over the broker's Maximum Packet Size of 256 B \(room for \d+ B on xs-iot\/mps-cfg\/cmd\/config\/set\): use patch with the keys that change$/);
+    } finally {
+      expect(await sim.stop()).toBe(0);
+    }
+  }, 90_000);
 });
 
 describeWithPeer("mosquitto_sub", "5. the fleet banner's watch line", () => {

@@ -35,6 +35,8 @@ function parse(b: Uint8Array): any {
 
 class ScriptedClient {
   isConnected = true;
+  /** The broker's CONNACK properties (MQTT 5), when a test gives them. */
+  serverProperties: { maximumPacketSize?: number } | undefined = undefined;
   subs: { filter: string; fn: MessageHandler }[] = [];
   published: { topic: string; payload: Uint8Array; retain: boolean }[] = [];
   responded: { payload: Uint8Array; correlationData: unknown }[] = [];
@@ -208,6 +210,56 @@ describe("hostile MQTT commands", () => {
     expect(cfg[0].retain).toBe(true);
     expect(dec(cfg[0].payload)).not.toContain("pw-123456");
     expect(JSON.parse(dec(cfg[0].payload)).telemetry.intervalS).toBe(60);
+  });
+});
+
+describe("answers under a broker's Maximum Packet Size [MQTT-3.2.2-15]", () => {
+  /** The bytes of a PUBLISH at QoS 1 with a 3-byte property (MQTT 5): what must fit in 256. */
+  const packet = (topic: string, payload: Uint8Array, props = 3) => {
+    const rest = 2 + topic.length + 2 + 1 + props + payload.length;
+    return 1 + (rest < 128 ? 1 : 2) + rest;
+  };
+
+  it("config/get: the answer without the configuration, `configTopic` where it is retained in parts, `cut` its whole size; both topics fit", () => {
+    const t = mqttKit();
+    t.client.serverProperties = { maximumPacketSize: 256 };
+    const cd = Uint8Array.of(1, 2, 3, 4);
+    t.client.deliver(t.base + "config/get", env(t.k, "config/get", null), { responseTopic: "host/replies/a-long-response-topic", correlationData: cd });
+    const res = t.client.published.filter((p) => p.topic === `xs-iot/${DEVICE}/res/config/get`);
+    expect(res.length).toBe(1);
+    const a = JSON.parse(dec(res[0].payload));
+    expect([a.status, a.command, a.configTopic]).toEqual(["ok", "config/get", `xs-iot/${DEVICE}/config`]);
+    expect(a.config).toBeUndefined();
+    expect(a.cut).toBeGreaterThan(256);
+    expect(packet(res[0].topic, res[0].payload)).toBeLessThanOrEqual(256);
+    expect(packet("host/replies/a-long-response-topic", t.client.responded[0].payload, 3 + 3 + cd.length)).toBeLessThanOrEqual(256);
+    // without a limit, the whole answer
+    const u = mqttKit();
+    u.client.deliver(u.base + "config/get", env(u.k, "config/get", null));
+    expect(JSON.parse(dec(u.client.published[u.client.published.length - 1].payload)).config.deviceId).toBe(DEVICE);
+  });
+
+  it("a rejection with many reasons: as many as fit, in order, and how many are left out", () => {
+    const t = mqttKit();
+    t.client.serverProperties = { maximumPacketSize: 256 };
+    const body: { [k: string]: number } = {};
+    for (let i = 0; i < 12; i++) body["unknownKeyNumber" + i] = i;
+    t.client.deliver(t.base + "config/patch", env(t.k, "config/patch", body));
+    const p = t.client.published[t.client.published.length - 1];
+    const a = JSON.parse(dec(p.payload));
+    expect(a.status).toBe("invalid");
+    expect(a.reasons.length).toBeGreaterThan(0);
+    expect(a.reasons[0]).toMatch(/^unknownKeyNumber0: unknown key/);
+    expect(a.reasons.length + a.moreReasons).toBe(12);
+    expect(packet(p.topic, p.payload)).toBeLessThanOrEqual(256);
+    // the same in CBOR
+    t.client.deliver(t.base + "config/patch", enc(String.fromCharCode(...encodeCbor({ ctr: t.k.ctr, mac: signCommand(hmacSha256, KEY, DEVICE, "config/patch", t.k.ctr, body), body }))), { contentType: "application/cbor" });
+    t.k.ctr++;
+    const q = t.client.published[t.client.published.length - 1];
+    const b = parse(q.payload);
+    expect(b.status).toBe("invalid");
+    expect(b.reasons.length + b.moreReasons).toBe(12);
+    expect(packet(q.topic, q.payload)).toBeLessThanOrEqual(256);
   });
 });
 

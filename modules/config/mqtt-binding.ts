@@ -251,10 +251,11 @@ export class ConfigMqttBinding {
 
   #answer(request: MqttMessage, command: string, result: CommandResult, format: BodyFormat): void {
     if (result.silent) return;
-    const payload = encodeResult(result, format);
     // Results go to res/<command>; a command name that is not a valid topic part is answered on res/invalid.
     const safe = /^[A-Za-z0-9/_-]{1,40}$/.test(command) && command.indexOf("//") < 0 ? command : "invalid";
-    this.#publish(this.#base + "/res/" + safe, payload, false);
+    const topic = this.#base + "/res/" + safe;
+    const payload = this.#fit(result, format, topic, request);
+    this.#publish(topic, payload, false);
     if (request.properties?.responseTopic !== undefined) {
       try {
         this.#client.respond(request, payload, { qos: 1 });
@@ -262,6 +263,45 @@ export class ConfigMqttBinding {
         this.#log?.("config: cannot answer on the Response Topic: " + String((e as Error)?.message ?? e));
       }
     }
+  }
+
+  /**
+   * The answer, made to fit under the broker's Maximum Packet Size [MQTT-3.2.2-15] on res/<command>
+   * and on the request's Response Topic (with its Correlation Data): whole when it fits; else
+   * without the configuration and `configTopic` saying where it is retained (in parts, as
+   * publishConfig() sends it) and `cut` (the bytes of the whole answer), with as many reasons as
+   * fit (`moreReasons`: how many are left out); at the least its status, command and counter.
+   * docs/config.md "MQTT".
+   */
+  #fit(result: CommandResult, format: BodyFormat, topic: string, request: MqttMessage): Uint8Array {
+    let bytes = encodeResult(result, format);
+    const max = this.#client.serverProperties?.maximumPacketSize;
+    if (typeof max !== "number") return bytes;
+    const rp = request.properties;
+    const v5 = { version: 5 as const, qos: 1 as const, propertiesLength: 3 };
+    let limit = mqttPublishPayloadLimit(max, topic, v5);
+    if (rp?.responseTopic !== undefined) {
+      v5.propertiesLength += 3 + (rp.correlationData ? rp.correlationData.length : 0);
+      limit = Math.min(limit, mqttPublishPayloadLimit(max, rp.responseTopic, v5));
+    }
+    if (bytes.length <= limit) return bytes;
+    const r: CommandResult = { ...result, config: undefined, cut: bytes.length };
+    if (result.config) r.configTopic = this.#base + "/config";
+    const reasons = result.reasons;
+    if (reasons) {
+      // As many reasons as fit, in order (a reason's JSON text is no shorter than its CBOR).
+      r.reasons = [];
+      r.moreReasons = reasons.length;
+      let room = limit - encodeResult(r, format).length;
+      let n = 0;
+      while (n < reasons.length && (room -= encodeUtf8New(JSON.stringify(reasons[n])).length + 1) >= 0) n++;
+      r.reasons = reasons.slice(0, n);
+      r.moreReasons = reasons.length - n || undefined;
+    }
+    bytes = encodeResult(r, format);
+    if (bytes.length <= limit) return bytes;
+    // The least: status, command, counter, the last accepted counter (to resynchronise), where the configuration is.
+    return encodeResult({ status: r.status, command: r.command, ctr: r.ctr, lastCtr: r.lastCtr, cut: r.cut, configTopic: r.configTopic, moreReasons: reasons && reasons.length ? reasons.length : undefined }, format);
   }
 
   #publish(topic: string, payload: Uint8Array, retain: boolean): void {

@@ -32,6 +32,7 @@ import { UsageError, choiceFlag, intFlag, numberFlag, parseFlags, urlFlag } from
 import { nodeCrypto } from "./crypto";
 import { fromHex, signCommand } from "../../modules/config/auth";
 import { decodeCbor, encodeCbor } from "../../modules/cbor/cbor";
+import { mqttPublishPayloadLimit } from "../../modules/telemetry/split";
 
 const HELP = `usage: xs-iot config --device ID --via URL (--key HEX | --key-file FILE) [flags] COMMAND [key=value ...]
 
@@ -257,6 +258,50 @@ function unacceptableVersion(e: unknown): boolean {
   return code === 1 || code === 0x84 || /unacceptable protocol version|unsupported protocol version/i.test(String((e as Error)?.message));
 }
 
+/**
+ * The configuration a device retains on `topic`: whole, or in parts (`"parts": [names]`, each on
+ * `topic/<name>`, split again the same way; modules/config/mqtt-binding.ts publishConfig). Resolves
+ * undefined when it is not complete within `waitMs`.
+ */
+async function retainedConfig(client: import("mqtt").MqttClient, topic: string, waitMs: number): Promise<Answer | undefined> {
+  const got = new Map<string, Answer>();
+  const assemble = (t: string): Answer | undefined => {
+    const doc = got.get(t);
+    if (!doc || !Array.isArray(doc.parts)) return doc && { ...doc };
+    const out: Answer = { ...doc };
+    delete out.parts;
+    for (const name of doc.parts) {
+      const part = assemble(`${t}/${name}`);
+      if (!part) return undefined;
+      out[String(name)] = part;
+    }
+    return out;
+  };
+  let done: (c: Answer | undefined) => void = () => undefined;
+  const result = new Promise<Answer | undefined>((resolve) => (done = resolve));
+  const onMessage = (t: string, payload: Buffer) => {
+    if (t !== topic && !t.startsWith(topic + "/")) return;
+    try {
+      const v = JSON.parse(payload.toString("utf8"));
+      if (v && typeof v === "object" && !Array.isArray(v)) got.set(t, v);
+    } catch {
+      return;
+    }
+    const c = assemble(topic);
+    if (c) done(c);
+  };
+  client.on("message", onMessage);
+  const timer = setTimeout(() => done(undefined), waitMs);
+  try {
+    await client.subscribeAsync([topic, topic + "/#"], { qos: 1 });
+    return await result;
+  } finally {
+    clearTimeout(timer);
+    client.removeListener("message", onMessage);
+    await client.unsubscribeAsync([topic, topic + "/#"]).catch(() => undefined);
+  }
+}
+
 async function mqttTransport(host: string, port: number, prefix: string, device: string, requested: 4 | 5 | "auto", timeoutMs: number): Promise<Transport> {
   const mqtt = await import("mqtt");
   const clientId = "xs-iot-cli-" + randomBytes(4).toString("hex");
@@ -337,6 +382,27 @@ async function mqttTransport(host: string, port: number, prefix: string, device:
     followers.set(id, p);
     return p;
   };
+  /**
+   * An answer the device cut to fit the broker's Maximum Packet Size (`cut`: its whole size;
+   * docs/config.md "MQTT"): the configuration it left out is read from where the device retains
+   * it (`configTopic`, in parts), and the answer printed as the device made it.
+   */
+  const uncut = async (a: Answer): Promise<Answer> => {
+    if (typeof a.cut !== "number") return a;
+    const waitMs = Math.min(timeoutMs, 5000);
+    const topic = typeof a.configTopic === "string" && a.config === undefined ? a.configTopic : undefined;
+    const config = topic ? await retainedConfig(client, topic, waitMs) : undefined;
+    const notes = [`xs-iot config: the device's answer (${a.cut} B) is over the broker's Maximum Packet Size`];
+    if (config) {
+      a.config = config;
+      delete a.configTopic;
+      notes.push(`its configuration was read from ${topic} (retained)`);
+    } else if (topic) notes.push(`its configuration is retained on ${topic} and was not read within ${waitMs / 1000} s`);
+    if (typeof a.moreReasons === "number") notes.push(`${a.moreReasons} more reason(s) left out`);
+    else if (config) delete a.cut;
+    console.error(notes.join("; "));
+    return a;
+  };
   return {
     async send(command, counter, mac, body) {
       if (command === "config/patch" && body && typeof body === "object") {
@@ -380,8 +446,21 @@ async function mqttTransport(host: string, port: number, prefix: string, device:
         });
       });
       const properties = version === 5 ? { responseTopic: replyTopic, correlationData: Buffer.from(String(counter)) } : undefined;
-      await client.publishAsync(`${base}/cmd/${command}`, JSON.stringify({ ctr: counter, mac, body }), { qos: 1, properties });
-      return answer;
+      const topic = `${base}/cmd/${command}`;
+      const payload = JSON.stringify({ ctr: counter, mac, body });
+      // [MQTT-3.2.2-15] A broker closes the connection on a PUBLISH over its Maximum Packet Size: say so instead.
+      // (MQTT.js keeps the CONNACK, typed private.)
+      const max = (client as unknown as { connackPacket?: { properties?: { maximumPacketSize?: number } } }).connackPacket?.properties?.maximumPacketSize;
+      const room = max === undefined ? Infinity : mqttPublishPayloadLimit(max, topic, { version, qos: 1, propertiesLength: properties ? 6 + replyTopic.length + properties.correlationData.length : 0 });
+      if (Buffer.byteLength(payload) > room) {
+        waiting.delete(counter);
+        clearTimeout(timer);
+        const hint = command === "config/set" ? "use patch with the keys that change" : command === "config/patch" ? "patch fewer keys at a time" : "a shorter --prefix or --device";
+        throw new Error(`the command (${Buffer.byteLength(payload)} B of payload) is over the broker's Maximum Packet Size of ${max} B (room for ${Math.max(room, 0)} B on ${topic}): ${hint}`);
+      }
+      answer.catch(() => undefined); // the publish's own failure (below) is the one reported
+      await Promise.race([client.publishAsync(topic, payload, { qos: 1, properties }), answer]);
+      return uncut(await answer);
     },
     async close() {
       for (const p of followers.values()) {
