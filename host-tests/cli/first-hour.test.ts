@@ -221,6 +221,7 @@ describe("3. one reading per interval; --readings N takes N", () => {
       "[connecting] readings 90, queued 32, sent 0, acknowledged 0, thinned 26 (telemetry slower than readings), reconnects 0; 4 failed connection attempt(s), next in 3.3 s",
     );
     expect(formatStatus({ ...base, readings: 1, gaveUp: 1, failedAttempts: 1 })).toMatch(/; gave up connecting$/);
+    expect(formatStatus({ ...base, readings: 0, gaveUp: 1, failedAttempts: 1 })).toMatch(/; gave up connecting$/); // not "waiting for the first reading"
   });
 });
 
@@ -333,8 +334,22 @@ describeWithPeer("mosquitto", "6. (mosquitto) a broker that refuses the device f
     const events = jsonEvents(r.stdout);
     const gaveUp = events.filter((e) => e.event === "error" && /^mqtt: gave up connecting to 127\.0\.0\.1:\d+: connection refused: 0x87/.test(e.message));
     expect(gaveUp).toHaveLength(1);
-    expect(events.pop()).toMatchObject({ sent: 0, queued: 1 });
+    // (it stops at the give-up, maybe before its reading: what it took is queued, none sent)
+    const done = events.pop();
+    expect(done).toMatchObject({ event: "done", sent: 0, queued: done.readings });
   });
+
+  // The default --timeout (60 s + 3 x N x interval) is not waited for: nothing more can be acknowledged.
+  it("--readings N: once every device has given up, exit 1 at once with the reason on one line and the status line", async () => {
+    const one = await runCli(["sim", "--broker", `mqtt://127.0.0.1:${broker.port}`, "--id", "refused-1", "--readings", "3", "--interval", "0.5"], { timeoutMs: 30_000 });
+    expect(one.code).toBe(1);
+    const lines = one.stdout.trim().split("\n");
+    expect(lines.pop()).toMatch(/^gave up connecting to 127\.0\.0\.1:\d+: connection refused: 0x87 [^:]*: \d+ readings from 1 device\(s\), 0 sent, 0 acknowledged/);
+    expect(lines.some((l) => /^\[offline\] readings \d+.*, sent 0, acknowledged 0, reconnects 0; gave up connecting$/.test(l))).toBe(true);
+    const fleet = await runCli(["sim", "--broker", `mqtt://127.0.0.1:${broker.port}`, "--id", "refused-f", "--devices", "3", "--readings", "3", "--interval", "0.5", "--json"], { timeoutMs: 30_000 });
+    expect(fleet.code).toBe(1);
+    expect(jsonEvents(fleet.stdout).pop()).toMatchObject({ event: "done", code: 1, devices: 3, sent: 0, reason: expect.stringMatching(/^every device gave up connecting \(the first: connection refused: 0x87/) });
+  }, 70_000);
 });
 
 describe("7. --clock virtual --readings 100", () => {

@@ -94,7 +94,8 @@ simulated sensors on a simulated I2C bus, publishing SenML telemetry.
   --qos 0|1|2           telemetry QoS (default 1); CoAP: 0 = NON, 1/2 = CON
   --readings N          each device takes exactly N readings; exit 0 once every
                         device has sent them (and, at QoS 1/2, had them
-                        acknowledged); non-zero on failure or timeout
+                        acknowledged); non-zero on failure or timeout, and at
+                        once when every device has given up connecting
   --duration TIME       stop after this long (device time): seconds, or with a unit
                         (90s, 15m, 24h, 2d)
   --timeout SECONDS     with --readings: give up after this long (default: 60 + 3 x N x interval)
@@ -518,7 +519,15 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
           onState: (s: AppState) => {
             emit({ event: "state", device: id, state: s }, chatty ? `[${id}] ${s}` : undefined);
           },
-          onError: (m) => emit({ event: "error", device: id, message: m }, chatty ? `[${id}] ${m}` : undefined),
+          onError: (m) => {
+            emit({ event: "error", device: id, message: m }, chatty ? `[${id}] ${m}` : undefined);
+            // --readings N: once every device has given up connecting, nothing more can be acknowledged.
+            if (options.readings !== undefined && !finished && apps.every((a) => a && a.gaveUp !== undefined)) {
+              status?.update(true);
+              const a0 = apps[0]!;
+              void finish(1, options.devices === 1 ? `gave up connecting to ${a0.config.mqtt.host}:${a0.config.mqtt.port}: ${a0.gaveUp}` : `every device gave up connecting (the first: ${a0.gaveUp})`);
+            }
+          },
         });
         apps[i] = app;
         return app;

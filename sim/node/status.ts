@@ -31,7 +31,7 @@ export function formatStatus(c: StatusCounts): string {
   s += `, reconnects ${c.reconnects}`;
   if (c.gaveUp) s += `; gave up connecting${c.devices === 1 ? "" : ` (${c.gaveUp} device(s))`}`;
   else if (c.failedAttempts) s += `; ${c.failedAttempts} failed connection attempt(s)` + (c.nextAttemptInMs !== undefined ? `, next in ${(c.nextAttemptInMs / 1000).toFixed(1)} s` : "");
-  if (c.readings === 0 && c.devices === 1) s += "; waiting for the first reading";
+  if (c.readings === 0 && c.devices === 1 && !c.gaveUp) s += "; waiting for the first reading";
   return s;
 }
 
