@@ -626,6 +626,11 @@ class DeviceApp implements App {
         rt: "xs-iot." + q.name,
         ct: [SENML_JSON_CONTENT_FORMAT, SENML_CBOR_CONTENT_FORMAT],
         observable: true,
+        // CON notifications (RFC 7641 §4.5 lets the server choose): their state goes with the
+        // observer's ACK. A NON's is kept NON_LIFETIME (145 s) to match a RST, ~64 slots each
+        // in modules/coap: one observer at a 5 s period held ~1,900 more slots (mcsim, esp32s3
+        // limits). A CON that times out also drops an observer that went away (§4.5).
+        confirmableNotifications: true,
         get: (req) => this.#getQuantity(q, req.accept),
       });
       quantities.push({ q, last: undefined, resource });

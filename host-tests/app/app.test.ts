@@ -361,11 +361,22 @@ describe("the device's CoAP resources", () => {
     t.device.start();
     await run(t.clock, 11_000);
     const values: number[] = [];
-    t.client.observe({ uri: `coap://${DEVICE}:5683/sensors/co2`, onNotify: (r) => values.push(JSON.parse(r.text())[0].v) });
+    const types: number[] = [];
+    t.client.observe({
+      uri: `coap://${DEVICE}:5683/sensors/co2`,
+      onNotify: (r) => {
+        values.push(JSON.parse(r.text())[0].v);
+        types.push(r.type);
+      },
+    });
     await run(t.clock, 1_000);
     t.hardware.environment.set("co2", 1500);
     await run(t.clock, 30_000);
     expect(values.length).toBeGreaterThanOrEqual(2);
+    // Notifications are CON (RFC 7641 §4.5), never NON: their state ends with the ACK. (The
+    // answers to the registration and to the client's re-registration are piggybacked ACKs.)
+    expect(types).toContain(0);
+    expect(types).not.toContain(1);
     expect(Math.abs(values[0] - 800)).toBeLessThan(5);
     expect(Math.abs(values[values.length - 1] - 1500)).toBeLessThan(10);
   });
