@@ -294,15 +294,36 @@ describe("the outbox's structure: encoded once, O(1) per operation", () => {
     const store = new FlashStore();
     const a = makeRig({ store, version: 4, outboxOptions: { maxMessages: 64 } });
     a.connect();
-    const ids = [1, 2, 3].map((n) => a.session.publish("t/" + n, "m" + n, { qos: 1 }));
-    expect(ids).toEqual([1, 2, 3]);
-    a.serve({ type: 4, packetId: 2, reasonCode: 0 });
-    // A later boot with a table of two places: identifiers 1 and 3 both fall in place 1.
+    const ids = [1, 2, 3, 4, 5].map((n) => a.session.publish("t/" + n, "m" + n, { qos: 1 }));
+    expect(ids).toEqual([1, 2, 3, 4, 5]);
+    for (const id of [2, 3, 4]) a.serve({ type: 4, packetId: id, reasonCode: 0 });
+    // A later boot whose table starts with four places: identifiers 1 and 5 both fall in place 1.
     const b = makeOutbox(store, 4, { maxMessages: 1 });
     expect(b.count).toBe(2);
     expect(b.get(1)!.topic).toBe("t/1");
-    expect(b.get(3)!.topic).toBe("t/3");
-    expect(b.list().map((e) => e.packetId)).toEqual([1, 3]);
+    expect(b.get(5)!.topic).toBe("t/5");
+    expect(b.list().map((e) => e.packetId)).toEqual([1, 5]);
+  });
+
+  test("the table starts with four places and doubles when more than half full, up to maxMessages: one or two messages in flight keep it at four", () => {
+    const rig = makeRig({ version: 4, outboxOptions: { maxMessages: 32 } });
+    rig.connect();
+    const places = () => (rig.outbox as unknown as { table: unknown[] }).table.length;
+    for (let i = 0; i < 50; i++) {
+      const id = rig.session.publish("t/x", "m" + i, { qos: 1 });
+      if (i % 2) {
+        rig.serve({ type: 4, packetId: id - 1 || 65535, reasonCode: 0 });
+        rig.serve({ type: 4, packetId: id, reasonCode: 0 });
+      }
+    }
+    expect(rig.outbox.count).toBe(0);
+    expect(places()).toBe(4);
+    const ids: number[] = [];
+    for (let i = 0; i < 32; i++) ids.push(rig.session.publish("t/y", "n" + i, { qos: 1 }));
+    expect(places()).toBe(32);
+    expect(new Set(ids.map((id) => id & 31)).size).toBe(32); // one place each
+    expect(() => rig.session.publish("t/y", "full", { qos: 1 })).toThrow(/outbox full/);
+    for (const id of ids) expect(rig.outbox.get(id)!.packetId).toBe(id);
   });
 
   test.each([

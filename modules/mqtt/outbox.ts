@@ -8,8 +8,10 @@
  *   sends those bytes as they are, setting DUP in place on a resend (and, in 5.0, deriving
  *   the topic-alias form and the remaining expiry from them).
  * - Every operation is O(1): entries sit in an array indexed by packet identifier modulo a
- *   power of two at least `maxMessages` (the session picks identifiers whose place is free,
- *   so lookups never collide), and in a doubly linked list in acceptance order, the order
+ *   power of two (the session picks identifiers whose place is free, so lookups never
+ *   collide), at most half full: it starts at 4 places and doubles as the outbox fills, up to
+ *   the first power of two at least `maxMessages` (a device with one or two messages in flight
+ *   keeps 4 places); and in a doubly linked list in acceptance order, the order
  *   of resending [MQTT-4.6.0-1]. `cursor` is the first entry not yet sent on the current
  *   connection: sending goes forward from it, an acknowledgement unlinks its entry.
  * - Bounded by `maxMessages` and `maxBytes` (encoded PUBLISH sizes). Policy when full:
@@ -95,11 +97,9 @@ export class MqttOutbox {
     const maxBytes = options.maxBytes ?? 16384;
     if (!(maxMessages >= 1 && maxMessages <= 65535)) throw invalid("maxMessages 1..65535");
     if (!(maxBytes >= 64)) throw invalid("maxBytes < 64");
-    let size = 2;
-    while (size < maxMessages) size *= 2;
     // The table, the list, the inbound identifiers and the load errors are made when first
     // needed: an outbox that holds nothing has few slots.
-    this.size = size;
+    this.size = 4;
     this.count = this.bytes = 0;
     this.nextSeq = 1;
     this.highWater = 0;
@@ -240,8 +240,9 @@ export class MqttOutbox {
 
   /**
    * A new entry at the tail of the list and in the table. The table is made with the first
-   * entry and kept (`size` slots): made and dropped with every message, it cost more than the
-   * rest of the outbox's work when one message at a time is in flight.
+   * entry and kept (made and dropped with every message, it cost more than the rest of the
+   * outbox's work when one message at a time is in flight); it doubles when more than half
+   * full (a free place is then found in two tries on average), up to `maxMessages` places.
    */
   private link(packetId: number, seq: number, state: 1 | 2, topic: string, bytes: Uint8Array | undefined, sent: boolean, token: unknown): OutboxEntry {
     const e: OutboxEntry = { packetId, state, bytes, sent, next: undefined, prev: this.tail, seq, topic, token };
@@ -250,7 +251,7 @@ export class MqttOutbox {
     else this.head = e;
     this.tail = e;
     if (!this.cursor) this.cursor = e;
-    this.count++;
+    if (++this.count * 2 > this.size && this.size < this.maxMessages) this.grow();
     if (bytes) this.bytes += bytes.length;
     return e;
   }
@@ -297,7 +298,7 @@ export class MqttOutbox {
     this.nextSeq = maxSeq + 1;
   }
 
-  /** Doubles the table (loaded identifiers that collide): rare, at boot only. */
+  /** Doubles the table: the outbox fills, or loaded identifiers collide (at boot). */
   private grow(): void {
     const old = this.table!;
     this.size *= 2;
