@@ -332,7 +332,8 @@ describeWithPeer("mosquitto", "6. (mosquitto) a broker that refuses the device f
     const r = await runCli(["sim", "--broker", `mqtt://127.0.0.1:${broker.port}`, "--id", "refused", "--readings", "1", "--interval", "0.5", "--timeout", "3", "--json"]);
     expect(r.code).toBe(1);
     const events = jsonEvents(r.stdout);
-    const gaveUp = events.filter((e) => e.event === "error" && /^mqtt: gave up connecting to 127\.0\.0\.1:\d+: connection refused: 0x87/.test(e.message));
+    // the reason by name (the device's message carries the code and its section, §3.2.2.2)
+    const gaveUp = events.filter((e) => e.event === "error" && /^mqtt: gave up connecting to 127\.0\.0\.1:\d+: connection refused: 0x87 Not authorized \(/.test(e.message));
     expect(gaveUp).toHaveLength(1);
     // (it stops at the give-up, maybe before its reading: what it took is queued, none sent)
     const done = events.pop();
@@ -344,7 +345,7 @@ describeWithPeer("mosquitto", "6. (mosquitto) a broker that refuses the device f
     const one = await runCli(["sim", "--broker", `mqtt://127.0.0.1:${broker.port}`, "--id", "refused-1", "--readings", "3", "--interval", "0.5"], { timeoutMs: 30_000 });
     expect(one.code).toBe(1);
     const lines = one.stdout.trim().split("\n");
-    expect(lines.pop()).toMatch(/^gave up connecting to 127\.0\.0\.1:\d+: connection refused: 0x87 [^:]*: \d+ readings from 1 device\(s\), 0 sent, 0 acknowledged/);
+    expect(lines.pop()).toMatch(/^gave up connecting to 127\.0\.0\.1:\d+: connection refused: 0x87 Not authorized: \d+ readings from 1 device\(s\), 0 sent, 0 acknowledged/);
     expect(lines.some((l) => /^\[offline\] readings \d+.*, sent 0, acknowledged 0, reconnects 0; gave up connecting$/.test(l))).toBe(true);
     const fleet = await runCli(["sim", "--broker", `mqtt://127.0.0.1:${broker.port}`, "--id", "refused-f", "--devices", "3", "--readings", "3", "--interval", "0.5", "--json"], { timeoutMs: 30_000 });
     expect(fleet.code).toBe(1);

@@ -33,6 +33,7 @@ import { nodeCrypto } from "./crypto";
 import { fromHex, signCommand } from "../../modules/config/auth";
 import { decodeCbor, encodeCbor } from "../../modules/cbor/cbor";
 import { mqttPublishPayloadLimit } from "../../modules/telemetry/split";
+import { nameReasonCodes } from "./mqtt-reasons";
 
 const HELP = `usage: xs-iot config --device ID --via URL (--key HEX | --key-file FILE) [flags] COMMAND [key=value ...]
 
@@ -242,7 +243,8 @@ export async function configCommand(argv: string[]): Promise<number> {
       }
       if (answer.status !== "ok") break;
     }
-    console.log(JSON.stringify(answer, null, 2));
+    // The device's reasons name MQTT reason codes by number and section: by name here.
+    console.log(nameReasonCodes(JSON.stringify(answer, null, 2)));
     return answer && answer.status === "ok" ? 0 : 1;
   } catch (e) {
     console.error(`xs-iot config: ${(e as Error).message}`);

@@ -35,6 +35,7 @@ import { indoorDay } from "../scenarios";
 import { MqttSnGateway } from "./mqttsn-gateway";
 import { SnQos2 } from "../../modules/mqttsn/qos2";
 import { StatusLine, type StatusCounts } from "./status";
+import { nameReasonCodes } from "./mqtt-reasons";
 import { VirtualClock } from "../virtual-clock";
 
 const FLAGS: FlagSpec = {
@@ -315,9 +316,10 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
   let gatewayPort: number | undefined;
   let status: StatusLine | undefined;
   const print = (line: string) => (status ? status.print(line) : out(line));
+  // MQTT reason codes by name (the device's messages carry the code and its section).
   const emit = (event: Record<string, unknown>, human: string | undefined) => {
-    if (json) out(JSON.stringify(event));
-    else if (human !== undefined) print(human);
+    if (json) out(nameReasonCodes(JSON.stringify(event)));
+    else if (human !== undefined) print(nameReasonCodes(human));
   };
 
   // --- peers ---
