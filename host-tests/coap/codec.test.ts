@@ -8,11 +8,11 @@ import {
   COAP_CODE,
   codeString,
   transmissionParameters,
-  isReservedCodeClass,
 } from "../../modules/coap/constants";
 import { decode, encode, encodeInto, encodedLength, encodeEmpty, type CoapMessage } from "../../modules/coap/codec";
-import { blockOption, decodeBlockValue, decodeUint, encodeBlockValue, encodeUint, getBlock, getStrings, getUint, observeIsNewer, stringOption, uintOption, blockSize, OptionRegistry } from "../../modules/coap/options";
-import { STANDARD_OPTION_DEFINITIONS, getString, getUriPath, isCritical, isNoCacheKey, isUnsafe, option, uriPathOptions, blockSzx } from "../../modules/coap/option-helpers";
+import { blockOption, decodeBlockValue, decodeUint, encodeBlockValue, encodeUint, getBlock, getStrings, getUint, stringOption, uintOption, blockSize, standardLimits } from "../../modules/coap/options";
+import { STANDARD_OPTION_DEFINITIONS, STANDARD_OPTIONS, OptionRegistry, getString, getUriPath, isCritical, isNoCacheKey, isReservedCodeClass, isUnsafe, option, uriPathOptions, blockSzx } from "../../modules/coap/option-helpers";
+import { observeIsNewer } from "../../modules/coap/observe";
 import { utf8Decode, utf8Encode } from "../../modules/coap/options";
 
 const u8 = (...b: number[]) => Uint8Array.from(b);
@@ -47,6 +47,7 @@ describe("CoAP header (RFC 7252 §3)", () => {
   });
   it("refuses to encode an Empty message with a token (§4.1)", () => {
     expect(() => encode(msg({ code: 0, token: u8(1) }))).toThrow(/Empty/);
+    expect(() => encode(msg({ code: 0, payload: u8(1) }))).toThrow(RangeError);
   });
   it("encodes an Empty ACK as exactly 4 bytes", () => {
     expect(toArr(encodeEmpty(COAP_MESSAGE.ACK, 0x0102))).toEqual([0x60, 0, 1, 2]);
@@ -244,11 +245,26 @@ describe("helpers", () => {
     expect(utf8Decode(utf8Encode(s))).toBe(s);
     expect(getString(roundTrip(msg({ options: [stringOption(11, s)] })), 11)).toBe(s);
   });
-  it("a registry can recognize extra options", () => {
+  it("UTF-8: a lone surrogate is sent as U+FFFD, an ill-formed received sequence reads as one U+FFFD; neither throws", () => {
+    expect(toArr(utf8Encode("a\ud800b"))).toEqual([0x61, 0xef, 0xbf, 0xbd, 0x62]);
+    expect(toArr(utf8Encode("\udc00\ud83d"))).toEqual([0xef, 0xbf, 0xbd, 0xef, 0xbf, 0xbd]);
+    expect(toArr(utf8Encode("\ud834\udd1e"))).toEqual([0xf0, 0x9d, 0x84, 0x9e]); // a pair is one code point
+    expect(utf8Decode(u8(0x61, 0xe2, 0x82, 0x62))).toBe("a\ufffdb"); // truncated 3-byte sequence
+    expect(utf8Decode(u8(0x80, 0x61, 0xc0, 0xaf))).toBe("\ufffda\ufffd\ufffd"); // stray continuation, overlong lead
+    expect(utf8Decode(u8(0x61, 0x62, 0xf0, 0x9f), 1)).toBe("b\ufffd");
+  });
+  it("a registry can recognize extra options; a least length over 1 is refused (OptionLimits packs it as one bit)", () => {
+    expect(() => new OptionRegistry().define({ number: 2049, minLength: 2, maxLength: 2, repeatable: false })).toThrow(RangeError);
     const reg = new OptionRegistry().define({ number: 9, name: "OSCORE", format: "opaque", minLength: 0, maxLength: 255, repeatable: false });
     const e = encode(msg({ options: [{ number: 9, value: u8(1) }] }));
     expect(decode(e).ok).toBe(false);
-    expect(decode(e, { registry: reg }).ok).toBe(true);
+    expect(decode(e, { registry: reg.limits }).ok).toBe(true);
+  });
+  it("the firmware's table of the standard options (options.ts standardLimits) agrees with their definitions", () => {
+    for (const n of [...Array(300).keys(), 2049, 65000, 65535]) expect(standardLimits(n)).toBe(STANDARD_OPTIONS.limits(n));
+    expect(standardLimits(11)).toBe((255 << 2) | 1); // Uri-Path: 0-255, repeatable
+    expect(standardLimits(35)).toBe((1034 << 2) | 2); // Proxy-Uri: 1-1034
+    expect(standardLimits(9)).toBe(-1);
   });
 });
 

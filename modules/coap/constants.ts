@@ -16,22 +16,10 @@ export const enum COAP_MESSAGE {
 }
 export type CoapMessageType = COAP_MESSAGE;
 
-export const COAP_VERSION = 1;
-export const COAP_MAX_TOKEN_LENGTH = 8;
-export const COAP_PAYLOAD_MARKER = 0xff;
-export const COAP_DEFAULT_PORT = 5683;
-export const COAPS_DEFAULT_PORT = 5684;
-
 // --- Codes (RFC 7252 §5.2 Figure 9, §12.1): class << 5 | detail --------------
 /** Builds a code from its "c.dd" notation: COAP_CODE(4, 4) is 4.04. */
 export function COAP_CODE(cls: number, detail: number): number {
   return ((cls & 7) << 5) | (detail & 31);
-}
-export function codeClass(code: number): number {
-  return code >> 5;
-}
-export function codeDetail(code: number): number {
-  return code & 31;
 }
 /** "c.dd" notation of a code, e.g. "4.04" (RFC 7252 §3). */
 export function codeString(code: number): string {
@@ -39,7 +27,6 @@ export function codeString(code: number): string {
   return `${code >> 5}.${d < 10 ? "0" : ""}${d}`;
 }
 
-export const COAP_EMPTY = 0x00; // 0.00
 // Method codes (RFC 7252 §12.1.1, RFC 8132 §6)
 export const enum COAP_REQUEST {
   GET = 0x01,
@@ -86,12 +73,6 @@ export function isResponseCode(code: number): boolean {
   const c = code >> 5;
   return c >= 2 && c <= 5;
 }
-/** Classes 1, 6 and 7 are reserved (RFC 7252 §4.2, §12.1). */
-export function isReservedCodeClass(code: number): boolean {
-  const c = code >> 5;
-  return c === 1 || c === 6 || c === 7;
-}
-
 // --- Option numbers (RFC 7252 §5.10 Table 4, §12.2; RFC 7641; RFC 7959) -------
 export const enum COAP_OPTION {
   IF_MATCH = 1,
@@ -136,15 +117,6 @@ export const enum COAP_MEDIATYPE {
 }
 
 // --- Transmission parameters (RFC 7252 §4.8 Table 2), milliseconds ------------
-export const ACK_TIMEOUT = 2000;
-export const ACK_RANDOM_FACTOR = 1.5;
-export const MAX_RETRANSMIT = 4;
-export const NSTART = 1;
-export const DEFAULT_LEISURE = 5000;
-/** Bytes per second. */
-export const PROBING_RATE = 1;
-/** RFC 7252 §4.8.2: assumed worst-case one-way latency. */
-export const MAX_LATENCY = 100000;
 
 export interface TransmissionParameters {
   ACK_TIMEOUT: number;
@@ -152,7 +124,9 @@ export interface TransmissionParameters {
   MAX_RETRANSMIT: number;
   NSTART: number;
   DEFAULT_LEISURE: number;
+  /** Bytes per second. */
   PROBING_RATE: number;
+  /** RFC 7252 §4.8.2: assumed worst-case one-way latency. */
   MAX_LATENCY: number;
   /** RFC 7252 §4.8.2: assumed equal to ACK_TIMEOUT. */
   PROCESSING_DELAY: number;
@@ -166,43 +140,31 @@ export interface DerivedParameters extends TransmissionParameters {
   NON_LIFETIME: number;
 }
 
-export const DEFAULT_TRANSMISSION_PARAMETERS: TransmissionParameters = {
-  ACK_TIMEOUT,
-  ACK_RANDOM_FACTOR,
-  MAX_RETRANSMIT,
-  NSTART,
-  DEFAULT_LEISURE,
-  PROBING_RATE,
-  MAX_LATENCY,
-  PROCESSING_DELAY: ACK_TIMEOUT,
-};
-
 /**
- * Fills in defaults and computes the derived time values of RFC 7252 §4.8.2
- * (all in milliseconds). Throws RangeError for values the RFC forbids
- * (ACK_RANDOM_FACTOR below 1.0, §4.8.1) or that make no sense.
+ * The defaults of RFC 7252 §4.8 Table 2 with `overrides`, and the derived time values of
+ * §4.8.2 (all in milliseconds; PROCESSING_DELAY follows ACK_TIMEOUT unless given). Throws
+ * RangeError ("coap: parameters") for a value that is not a finite number >= 0, an
+ * ACK_RANDOM_FACTOR below 1.0 (§4.8.1), an ACK_TIMEOUT or PROBING_RATE of 0, an NSTART that
+ * is not an integer >= 1 or a MAX_RETRANSMIT that is not an integer 0..20.
  */
 export function transmissionParameters(overrides?: Partial<TransmissionParameters>): DerivedParameters {
-  const p: TransmissionParameters = { ...DEFAULT_TRANSMISSION_PARAMETERS };
-  if (overrides) {
-    for (const key of Object.keys(overrides) as (keyof TransmissionParameters)[]) {
-      const v = overrides[key];
-      if (v === undefined) continue;
-      if (typeof v !== "number" || !(v >= 0) || v === Infinity) throw new RangeError(`coap: ${key} must be a finite number >= 0, got ${v}`);
-      p[key] = v;
+  const p = { ACK_TIMEOUT: 2000, ACK_RANDOM_FACTOR: 1.5, MAX_RETRANSMIT: 4, NSTART: 1, DEFAULT_LEISURE: 5000, PROBING_RATE: 1, MAX_LATENCY: 100000, PROCESSING_DELAY: -1 } as DerivedParameters;
+  for (const k in overrides) {
+    const v = overrides[k as keyof TransmissionParameters];
+    if (v !== undefined) {
+      if (typeof v != "number" || !(v >= 0 && v < Infinity)) throw new RangeError("coap: parameters");
+      p[k as keyof TransmissionParameters] = v;
     }
-    if (overrides.ACK_TIMEOUT !== undefined && overrides.PROCESSING_DELAY === undefined) p.PROCESSING_DELAY = p.ACK_TIMEOUT;
   }
-  if (p.ACK_RANDOM_FACTOR < 1) throw new RangeError(`coap: ACK_RANDOM_FACTOR must not be below 1.0 (RFC 7252 §4.8.1), got ${p.ACK_RANDOM_FACTOR}`);
-  if (!Number.isInteger(p.MAX_RETRANSMIT) || p.MAX_RETRANSMIT > 20) throw new RangeError(`coap: MAX_RETRANSMIT must be an integer 0..20, got ${p.MAX_RETRANSMIT}`);
-  if (!Number.isInteger(p.NSTART) || p.NSTART < 1) throw new RangeError(`coap: NSTART must be an integer >= 1, got ${p.NSTART}`);
-  if (p.ACK_TIMEOUT <= 0) throw new RangeError(`coap: ACK_TIMEOUT must be > 0`);
-  if (p.PROBING_RATE <= 0) throw new RangeError(`coap: PROBING_RATE must be > 0`);
+  if (p.PROCESSING_DELAY < 0) p.PROCESSING_DELAY = p.ACK_TIMEOUT;
+  const r = p.MAX_RETRANSMIT;
+  if (p.ACK_RANDOM_FACTOR < 1 || !(p.ACK_TIMEOUT > 0 && p.PROBING_RATE > 0 && p.NSTART >= 1 && r <= 20) || p.NSTART % 1 || r % 1) throw new RangeError("coap: parameters");
   // RFC 7252 §4.8.2
-  const MAX_TRANSMIT_SPAN = p.ACK_TIMEOUT * (2 ** p.MAX_RETRANSMIT - 1) * p.ACK_RANDOM_FACTOR;
-  const MAX_TRANSMIT_WAIT = p.ACK_TIMEOUT * (2 ** (p.MAX_RETRANSMIT + 1) - 1) * p.ACK_RANDOM_FACTOR;
-  const MAX_RTT = 2 * p.MAX_LATENCY + p.PROCESSING_DELAY;
-  const EXCHANGE_LIFETIME = MAX_TRANSMIT_SPAN + 2 * p.MAX_LATENCY + p.PROCESSING_DELAY;
-  const NON_LIFETIME = MAX_TRANSMIT_SPAN + p.MAX_LATENCY;
-  return { ...p, MAX_TRANSMIT_SPAN, MAX_TRANSMIT_WAIT, MAX_RTT, EXCHANGE_LIFETIME, NON_LIFETIME };
+  const span = p.ACK_TIMEOUT * (2 ** r - 1) * p.ACK_RANDOM_FACTOR;
+  p.MAX_TRANSMIT_SPAN = span;
+  p.MAX_TRANSMIT_WAIT = p.ACK_TIMEOUT * (2 ** (r + 1) - 1) * p.ACK_RANDOM_FACTOR;
+  p.MAX_RTT = 2 * p.MAX_LATENCY + p.PROCESSING_DELAY;
+  p.EXCHANGE_LIFETIME = span + 2 * p.MAX_LATENCY + p.PROCESSING_DELAY;
+  p.NON_LIFETIME = span + p.MAX_LATENCY;
+  return p;
 }

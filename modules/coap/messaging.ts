@@ -26,7 +26,6 @@
  */
 import type { Job, Scheduler } from "../scheduler/scheduler";
 import {
-  COAP_EMPTY,
   COAP_MESSAGE,
   COAP_RESPONSE,
   isRequestCode,
@@ -38,7 +37,7 @@ import {
 } from "./constants";
 import { decode, encode, encodeEmpty, rejection, type CoapMessage, type RejectionPolicy } from "./codec";
 import { DedupCache, type DedupEntry } from "./dedup";
-import type { CoapOption, OptionRegistry } from "./options";
+import type { CoapOption, OptionLimits } from "./options";
 import { utf8Encode } from "./options";
 
 const EMPTY: Uint8Array = new Uint8Array(0);
@@ -63,8 +62,8 @@ export interface CoapEndpointOptions {
   ackDelay?: number;
   /** Default time to wait for a response after the first transmission (default MAX_TRANSMIT_WAIT). */
   responseTimeout?: number;
-  /** The options this endpoint recognizes (default STANDARD_OPTIONS). */
-  registry?: OptionRegistry;
+  /** The options this endpoint recognizes (default options.ts standardLimits). */
+  registry?: OptionLimits;
   /** How to reject NON messages (see codec.ts RejectionPolicy). */
   rejectionPolicy?: RejectionPolicy;
   /** A request arrived (already deduplicated). Answer with request.respond(). */
@@ -276,7 +275,7 @@ export class CoapEndpoint {
   #maxQueue: number;
   #ackDelay: number;
   #responseTimeout: number;
-  #registry: OptionRegistry | undefined;
+  #registry: OptionLimits | undefined;
   #policy: RejectionPolicy | undefined;
   #onError: ((error: unknown) => void) | undefined;
   #onDrop: ((reason: string, address: string, port: number) => void) | undefined;
@@ -482,7 +481,7 @@ export class CoapEndpoint {
       this.#pong(ex);
       return;
     }
-    if (ack.code === COAP_EMPTY) {
+    if (ack.code === 0 /* Empty */) {
       // §5.2.2: an empty ACK promises a separate response; the interaction is no longer outstanding (§4.7).
       ex.state = "acked";
       this.#release(ex);
@@ -680,7 +679,7 @@ export class CoapEndpoint {
       }
       case COAP_MESSAGE.RST: {
         // §4.2: a RST that is not Empty is silently ignored.
-        if (msg.code !== COAP_EMPTY) return this.#drop("RST that is not Empty (RFC 7252 §4.2)", address, port);
+        if (msg.code !== 0 /* Empty */) return this.#drop("RST that is not Empty (RFC 7252 §4.2)", address, port);
         const t = this.#transmissions.get(key + "#" + msg.messageId);
         if (!t) return this.#drop("RST matches no message we sent (RFC 7252 §4.4)", address, port);
         this.#transmissions.delete(t.key);
@@ -692,7 +691,7 @@ export class CoapEndpoint {
     }
     // CON or NON
     const con = msg.type === COAP_MESSAGE.CON;
-    if (msg.code === COAP_EMPTY) {
+    if (msg.code === 0 /* Empty */) {
       if (con) {
         // §4.3 Table 1: an empty CON elicits a RST ("CoAP ping"); §4.2 rejects it.
         this.#sendBytes(encodeEmpty(COAP_MESSAGE.RST, msg.messageId), address, port);

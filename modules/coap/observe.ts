@@ -6,7 +6,16 @@
  *    arithmetic on the Observe value, or 128 s elapsed).
  *  - ObserveSequence: the server's 24-bit Observe numbers (§4.4).
  */
-import { OBSERVE_MAX, observeIsNewer } from "./options";
+import { OBSERVE_MAX } from "./options";
+
+/**
+ * RFC 7641 §3.4: is the notification (v2, received at t2 ms) newer than the
+ * one (v1, t1)? 24-bit serial number arithmetic, or more than 128 s later.
+ */
+export function observeIsNewer(v1: number, t1: number, v2: number, t2: number): boolean {
+  const half = 1 << 23;
+  return (v1 < v2 && v2 - v1 < half) || (v1 > v2 && v1 - v2 > half) || t2 > t1 + 128000;
+}
 
 /** One entry in the list of observers (RFC 7641 §4.1). */
 export interface ObserverEntry<R> {

@@ -2,25 +2,12 @@
  * CoAP option helpers for hosts and tests, kept out of the firmware (the manifest maps
  * modules/coap file by file and leaves this one out; issue 17): the options' names and
  * formats (STANDARD_OPTION_DEFINITIONS; decoding needs only their lengths, options.ts
- * STANDARD_LIMITS), the properties carried by the option number (RFC 7252 §5.4.6), an option
- * from a JS value by format, and readers the firmware does not use.
+ * standardLimits), a registry of more options (OptionRegistry), the properties carried by the
+ * option number (RFC 7252 §5.4.6), an option from a JS value by format, readers the firmware
+ * does not use, and the sentences behind the codec's short decode reasons.
  */
 import { COAP_OPTION } from "./constants";
-import {
-  STANDARD_OPTIONS,
-  emptyOption,
-  getOption,
-  getStrings,
-  opaqueOption,
-  stringOption,
-  uintOption,
-  utf8Decode,
-  type CoapOption,
-  type HasOptions,
-  type OptionDefinition,
-  type OptionFormat,
-  type OptionRegistry,
-} from "./options";
+import { getOption, getStrings, opaqueOption, stringOption, uintOption, utf8Decode, type CoapOption, type HasOptions, type OptionLimits } from "./options";
 
 // --- Properties from the option number (RFC 7252 §5.4.6 Figure 11) ------------
 export function isCritical(number: number): boolean {
@@ -36,11 +23,30 @@ export function isNoCacheKey(number: number): boolean {
   return (number & 0x1e) === 0x1c;
 }
 
+/** Classes 1, 6 and 7 are reserved (RFC 7252 §4.2, §12.1). */
+export function isReservedCodeClass(code: number): boolean {
+  const c = code >> 5;
+  return c === 1 || c === 6 || c === 7;
+}
+
+/** RFC 7252 §3.2 option value formats. */
+export type OptionFormat = "empty" | "opaque" | "uint" | "string";
+
+export interface OptionDefinition {
+  number: number;
+  name?: string;
+  format?: OptionFormat;
+  /** Permitted value length in bytes (RFC 7252 §5.4.3). */
+  minLength: number;
+  maxLength: number;
+  repeatable: boolean;
+}
+
 function def(number: number, name: string, format: OptionFormat, minLength: number, maxLength: number, repeatable: boolean): OptionDefinition {
   return { number, name, format, minLength, maxLength, repeatable };
 }
 
-/** The options this implementation recognizes by default. */
+/** The options this implementation recognizes by default (options.ts standardLimits has their lengths). */
 export const STANDARD_OPTION_DEFINITIONS: readonly OptionDefinition[] = [
   def(COAP_OPTION.IF_MATCH, "If-Match", "opaque", 0, 8, true),
   def(COAP_OPTION.URI_HOST, "Uri-Host", "string", 1, 255, false),
@@ -63,9 +69,46 @@ export const STANDARD_OPTION_DEFINITIONS: readonly OptionDefinition[] = [
   def(COAP_OPTION.SIZE1, "Size1", "uint", 0, 4, false),
 ];
 
+/**
+ * A set of options an endpoint recognizes (RFC 7252 §5.4.1: what is not here is
+ * "unrecognized"): the standard ones, then those `define`d. `limits` is what decode() and
+ * CoapEndpoint take as `registry` (options.ts OptionLimits).
+ */
+export class OptionRegistry {
+  #defs = new Map<number, OptionDefinition>();
+
+  constructor(definitions: readonly OptionDefinition[] = STANDARD_OPTION_DEFINITIONS) {
+    for (const d of definitions) this.define(d);
+  }
+
+  define(d: OptionDefinition): this {
+    if (!d || !Number.isInteger(d.number) || d.number < 0 || d.number > 65535) throw new RangeError(`coap: option number must be 0..65535`);
+    // OptionLimits packs the least length as one bit (options.ts): 0 or 1, as for every standard option
+    if (!(d.minLength >= 0 && d.minLength <= 1 && d.maxLength >= d.minLength && d.maxLength <= 65535 + 269)) throw new RangeError(`coap: bad length range for option ${d.number} (least length 0 or 1)`);
+    this.#defs.set(d.number, d);
+    return this;
+  }
+
+  get(number: number): OptionDefinition | undefined {
+    return this.#defs.get(number);
+  }
+
+  /** The packed limits of an option (options.ts OptionLimits), or -1 when it is not defined here. */
+  readonly limits: OptionLimits = (number) => {
+    const d = this.#defs.get(number);
+    return d ? (d.maxLength << 2) | (d.minLength ? 2 : 0) | (d.repeatable ? 1 : 0) : -1;
+  };
+}
+
+export const STANDARD_OPTIONS = new OptionRegistry();
+
 /** The name of an option number: the registry's, else the standard one's, else "Option-N". */
 export function optionName(number: number, registry?: OptionRegistry): string {
   return registry?.get(number)?.name ?? STANDARD_OPTION_DEFINITIONS.find((d) => d.number === number)?.name ?? `Option-${number}`;
+}
+
+export function emptyOption(number: number): CoapOption {
+  return { number, value: new Uint8Array(0) };
 }
 
 /** Builds an option from a JS value according to the registry's format for that number. */
@@ -117,3 +160,20 @@ export function blockSzx(size: number): number {
 /** Observe option values of a registration and a deregistration (RFC 7641 §2). */
 export const OBSERVE_REGISTER = 0;
 export const OBSERVE_DEREGISTER = 1;
+
+/** What each short `reason` of a codec.ts CoapDecodeError means. */
+export const DECODE_REASONS: { readonly [reason: string]: string } = {
+  bytes: "not a byte buffer",
+  short: "shorter than the 4-byte header (RFC 7252 §3)",
+  version: "unknown version (RFC 7252 §3: silently ignored)",
+  tkl: "token length 9-15 is reserved (RFC 7252 §3)",
+  empty: "Empty message (0.00) with bytes after the Message ID (RFC 7252 §4.1)",
+  token: "datagram ends inside the token (RFC 7252 §3)",
+  class: "code class 1, 6 or 7 is reserved (RFC 7252 §4.2, §12.1)",
+  nibble: "option delta or length nibble 15 outside a payload marker (RFC 7252 §3.1)",
+  end: "an extended option delta or length, or an option value, runs past the end of the datagram (RFC 7252 §3.1)",
+  number: "option number exceeds 65535 (RFC 7252 §3.1)",
+  marker: "payload marker followed by a zero-length payload (RFC 7252 §3)",
+  option: "unrecognized or unacceptable critical option (RFC 7252 §5.4.1, §5.4.3, §5.4.5)",
+  szx: "Block1/Block2 SZX 7 is reserved (RFC 7959 §2.2)",
+};

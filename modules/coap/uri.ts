@@ -1,11 +1,11 @@
 /*
  * CoAP URIs to options and back: RFC 7252 §6.4 (decomposing) and §6.5 (composing).
  */
-import {
-  COAP_DEFAULT_PORT,
-  COAP_OPTION,
-  COAPS_DEFAULT_PORT,
-} from "./constants";
+import { COAP_OPTION } from "./constants";
+
+/** RFC 7252 §6.1, §6.2: the default ports of coap:// and coaps://. */
+export const COAP_DEFAULT_PORT = 5683;
+export const COAPS_DEFAULT_PORT = 5684;
 import { decodeUint, getOption, getOptions, uintOption, utf8Decode, utf8Encode, type CoapOption } from "./options";
 
 export class CoapUriError extends Error {
