@@ -20,7 +20,7 @@
  * than soft-resetting it: a reset needs ~2 ms before the trimming registers
  * read back correctly (§5.4.2, im_update), which a constructor cannot wait.
  */
-import { compensateHumidity, compensatePressure, compensateTemperature, parseCalibration, temperatureFine, type Bmx280Calibration } from "./bmx280-compensation";
+import { compensateHumidity, compensatePressure, parseCalibration, temperatureFine, type Bmx280Calibration } from "./bmx280-compensation";
 import { I2cSensor, type Measurement, type Sample, type SensorOptions } from "./sensor";
 
 export type Oversampling = 0 | 1 | 2 | 4 | 8 | 16;
@@ -176,7 +176,7 @@ export class Bmx280 extends I2cSensor<Sample> {
       humidity = this.readRegisters("read calibration", BMX280_REGISTERS.calib26, 7);
       if (!humidity) return false;
     }
-    const c = parseCalibration(tp, humidity, tp[25]);
+    const c = parseCalibration(tp, humidity);
     if (c.T1 === 0 || c.P1 === 0 || (c.T1 === 0xffff && c.P1 === 0xffff)) {
       this.fail("read calibration", `implausible trimming values (dig_T1 ${c.T1}, dig_P1 ${c.P1})`, true);
       return false;
@@ -206,14 +206,14 @@ export class Bmx280 extends I2cSensor<Sample> {
     const out: Sample = {};
     if (adcT === 0x80000) return out; // temperature skipped: nothing can be compensated
     const tFine = temperatureFine(c, adcT);
-    out.thermometer = { temperature: compensateTemperature(tFine) / 100 };
+    out.thermometer = { temperature: tFine / 5120 };
     if (adcP !== 0x80000) {
       const p = compensatePressure(c, adcP, tFine);
       if (p === 0) this.fail("compensate pressure", "division by zero guard (dig_P1 = 0?)");
-      else out.barometer = { pressure: p / 256 };
+      else out.barometer = { pressure: p };
     }
     if (this.hasHumidity) {
-      if (adcH !== 0x8000) out.hygrometer = { humidity: compensateHumidity(c, adcH, tFine) / 1024 };
+      if (adcH !== 0x8000) out.hygrometer = { humidity: compensateHumidity(c, adcH, tFine) };
     }
     return out;
   }

@@ -15,7 +15,7 @@
  * I2C writes are register/value pairs (§6.2.1); reads auto-increment.
  * Portable (no Node API).
  */
-import { compensateHumidity, compensatePressure, encodeCalibration, temperatureFine, type Bmx280Calibration } from "../../modules/sensors/bmx280-compensation";
+import { compensateHumidity, compensatePressure, temperatureFine, type Bmx280Calibration } from "../../modules/sensors/bmx280-compensation";
 import { I2cNackError, type I2cPeripheral } from "../i2c";
 import { setOwn } from "./own";
 import type { Environment } from "../environment";
@@ -37,6 +37,26 @@ const FILTER: readonly number[] = Object.freeze([0, 2, 4, 8, 16, 16, 16, 16]);
 const BME_STANDBY: readonly number[] = Object.freeze([0.5, 62.5, 125, 250, 500, 1000, 10, 20]);
 const BMP_STANDBY: readonly number[] = Object.freeze([0.5, 62.5, 125, 250, 500, 1000, 2000, 4000]);
 
+/**
+ * The trimming registers' bytes of a calibration (0x88..0xA1: 26 bytes, dig_H1 at 0xA1; 0xE1..0xE7:
+ * 7 bytes; datasheet §4.2.2): what the driver's parseCalibration reads back.
+ */
+export function encodeCalibration(c: Bmx280Calibration): { tp: Uint8Array; humidity: Uint8Array } {
+  const tp = new Uint8Array(26);
+  const put = (o: number, v: number) => { tp[o] = v & 0xff; tp[o + 1] = (v >> 8) & 0xff; };
+  [c.T1, c.T2, c.T3, c.P1, c.P2, c.P3, c.P4, c.P5, c.P6, c.P7, c.P8, c.P9].forEach((v, i) => put(i * 2, v));
+  tp[25] = (c.H1 ?? 0) & 0xff; // 0xA1
+  const h = new Uint8Array(7);
+  const H2 = c.H2 ?? 0, H4 = c.H4 ?? 0, H5 = c.H5 ?? 0;
+  h[0] = H2 & 0xff; h[1] = (H2 >> 8) & 0xff;
+  h[2] = (c.H3 ?? 0) & 0xff;
+  h[3] = (H4 >> 4) & 0xff;
+  h[4] = (H4 & 0x0f) | ((H5 & 0x0f) << 4);
+  h[5] = (H5 >> 4) & 0xff;
+  h[6] = (c.H6 ?? 0) & 0xff;
+  return { tp, humidity: h };
+}
+
 /** adc_T on a grid of `step` whose t_fine/5120 is closest to `celsius`; `hint` (an earlier answer) only speeds the search. */
 export function invertTemperature(c: Bmx280Calibration, celsius: number, step = 1, hint = -1): number {
   const target = celsius * 5120;
@@ -45,20 +65,19 @@ export function invertTemperature(c: Bmx280Calibration, celsius: number, step = 
 
 /** adc_P on a grid of `step` whose pressure is closest to `pascal` at this t_fine; `hint` as above. */
 export function invertPressure(c: Bmx280Calibration, pascal: number, tFine: number, step = 1, hint = -1): number {
-  // read the U32 result as signed: at the top of the ADC range it wraps below zero
-  return searchGrid(step, 1 << 20, (adc) => compensatePressure(c, adc, tFine) | 0, pascal * 256, false, hint);
+  return searchGrid(step, 1 << 20, (adc) => compensatePressure(c, adc, tFine), pascal, false, hint);
 }
 
 /** adc_H whose humidity is closest to `percent` at this t_fine; `hint` as above. */
 export function invertHumidity(c: Bmx280Calibration, percent: number, tFine: number, hint = -1): number {
-  return searchGrid(1, 1 << 16, (adc) => compensateHumidity(c, adc, tFine), percent * 1024, true, hint);
+  return searchGrid(1, 1 << 16, (adc) => compensateHumidity(c, adc, tFine), percent, true, hint);
 }
 
 /**
  * Binary search over adc = k * step (k < limit/step) of a monotonic f for the value closest to
  * target. With a `hint` (the chip's previous conversion: the environment moves little between
  * two) it first gallops out from the hint to bracket the answer, so a conversion costs a handful
- * of evaluations instead of ~22 (the pressure formula is the 64-bit one, in BigInt). The answer
+ * of evaluations instead of ~22. The answer
  * is the same either way: the first grid point past the target is unique.
  */
 function searchGrid(step: number, limit: number, f: (adc: number) => number, target: number, increasing: boolean, hint = -1): number {
