@@ -43,10 +43,7 @@ const DEVICE_DIRS = ["modules", "src", "boards"];
  * Folders not held to the rule yet, each with the reason. Their owners empty this list as they
  * make them preload-safe (the XS runner reads it too: their modules are not frozen there).
  */
-const EXEMPT = [
-  // issue 19 (i19) owns modules/scheduler, its preload-safety included.
-  "modules/scheduler/",
-];
+const EXEMPT = [];
 
 const MUTABLE_TYPES = new Set([
   "Map", "Set", "WeakMap", "WeakSet", "ArrayBuffer", "SharedArrayBuffer", "DataView",
