@@ -64,34 +64,34 @@ export type Block1Outcome =
  * body is dropped `lifetime` ms after its last block (EXCHANGE_LIFETIME, §2.5).
  */
 export class Block1Store {
-  readonly maxTransfers: number;
-  readonly maxBodySize: number;
-  readonly lifetime: number;
-  #map = new Map<string, Block1Transfer>();
+  declare readonly maxTransfers: number;
+  declare readonly maxBodySize: number;
+  declare readonly lifetime: number;
+  private _map = new Map<string, Block1Transfer>();
 
   constructor(maxTransfers: number, maxBodySize: number, lifetime: number) {
-    if (!Number.isInteger(maxTransfers) || maxTransfers < 1) throw new RangeError("coap: maxBlock1Transfers must be an integer >= 1");
-    if (!Number.isInteger(maxBodySize) || maxBodySize < 1) throw new RangeError("coap: maxBodySize must be an integer >= 1");
+    if (!Number.isInteger(maxTransfers) || maxTransfers < 1) throw new RangeError("coap: maxBlock1Transfers");
+    if (!Number.isInteger(maxBodySize) || maxBodySize < 1) throw new RangeError("coap: maxBodySize");
     this.maxTransfers = maxTransfers;
     this.maxBodySize = maxBodySize;
     this.lifetime = lifetime;
   }
 
   get size(): number {
-    return this.#map.size;
+    return this._map.size;
   }
 
-  #expire(now: number): void {
-    for (const [k, t] of this.#map) if (t.expires <= now) this.#map.delete(k);
+  private _expire(now: number): void {
+    for (const [k, t] of this._map) if (t.expires <= now) this._map.delete(k);
   }
 
   /** Drops a transfer (e.g. after an error response). */
   abort(key: string): void {
-    this.#map.delete(key);
+    this._map.delete(key);
   }
 
   clear(): void {
-    this.#map.clear();
+    this._map.clear();
   }
 
   /**
@@ -99,44 +99,44 @@ export class Block1Store {
    * `declaredSize` is the request's Size1 (§4), checked up front.
    */
   receive(key: string, block: BlockValue, payload: Uint8Array, contentFormat: number | undefined, now: number, declaredSize?: number, limit = this.maxBodySize): Block1Outcome {
-    this.#expire(now);
+    this._expire(now);
     const size = blockSize(block.szx);
     const offset = block.num * size;
     if (block.more && payload.length !== size) {
-      this.#map.delete(key);
-      return { kind: "bad-request", reason: `a non-final block must carry exactly ${size} bytes, got ${payload.length} (RFC 7959 §2.3)` };
+      this._map.delete(key);
+      return { kind: "bad-request", reason: "short block" };
     }
     if (payload.length > size) {
-      this.#map.delete(key);
-      return { kind: "bad-request", reason: `block payload of ${payload.length} bytes exceeds the block size ${size} (RFC 7959 §2.3)` };
+      this._map.delete(key);
+      return { kind: "bad-request", reason: "block over its size" };
     }
     if ((declaredSize !== undefined && declaredSize > limit) || offset + payload.length > limit) {
-      this.#map.delete(key);
-      return { kind: "too-large", reason: `request body larger than ${limit} bytes` };
+      this._map.delete(key);
+      return { kind: "too-large", reason: "too large" };
     }
-    let t = this.#map.get(key);
+    let t = this._map.get(key);
     if (block.num === 0) {
-      if (t) this.#map.delete(key);
+      if (t) this._map.delete(key);
       if (!block.more) return { kind: "complete", body: payload, contentFormat };
-      if (this.#map.size >= this.maxTransfers) return { kind: "too-large", reason: `no room for another block-wise transfer (${this.maxTransfers} in progress)` };
+      if (this._map.size >= this.maxTransfers) return { kind: "too-large", reason: "too many transfers" };
       t = { key, chunks: [payload.slice()], received: payload.length, contentFormat, expires: now + this.lifetime };
-      this.#map.set(key, t);
+      this._map.set(key, t);
       return { kind: "continue" };
     }
-    if (!t) return { kind: "incomplete", reason: `block ${block.num} without the blocks before it (RFC 7959 §2.9.2)` };
+    if (!t) return { kind: "incomplete", reason: "missing blocks before" };
     if (offset !== t.received) {
-      this.#map.delete(key);
-      return { kind: "incomplete", reason: `block at offset ${offset}, expected offset ${t.received} (RFC 7959 §2.5)` };
+      this._map.delete(key);
+      return { kind: "incomplete", reason: "blocks out of order" };
     }
     if (contentFormat !== t.contentFormat) {
-      this.#map.delete(key);
-      return { kind: "incomplete", reason: "Content-Format differs from the first block's" };
+      this._map.delete(key);
+      return { kind: "incomplete", reason: "Content-Format differs" };
     }
     t.chunks.push(payload.slice());
     t.received += payload.length;
     t.expires = now + this.lifetime;
     if (block.more) return { kind: "continue" };
-    this.#map.delete(key);
+    this._map.delete(key);
     return { kind: "complete", body: concat(t.chunks, t.received), contentFormat: t.contentFormat };
   }
 }

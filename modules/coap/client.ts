@@ -65,7 +65,7 @@ const METHODS: Record<CoapMethod, number> = {
 
 export class CoapRequestError extends Error {
   /** timeout / reset / cancelled / closed (messaging), or block-wise trouble. */
-  readonly reason: FailReason | "block" | "too-large" | "uri";
+  declare readonly reason: FailReason | "block" | "too-large" | "uri";
   constructor(reason: CoapRequestError["reason"], message: string) {
     super(message);
     this.reason = reason;
@@ -205,36 +205,36 @@ export interface Plan {
 }
 
 export class CoapClient {
-  readonly endpoint: CoapEndpoint;
-  readonly scheduler: Scheduler;
-  #udp: UdpEndpoint | undefined;
-  #block1Szx: number;
-  #maxBodySize: number;
+  declare readonly endpoint: CoapEndpoint;
+  declare readonly scheduler: Scheduler;
+  declare private _udp: UdpEndpoint | undefined;
+  declare private _block1Szx: number;
+  declare private _maxBodySize: number;
 
   constructor(options: CoapClientOptions) {
-    if (!options) throw new TypeError("coap: CoapClient options are required");
+    if (!options) throw new TypeError("coap: options");
     const b1 = options.block1Size ?? 1024;
-    if (!Number.isInteger(b1) || b1 < 16 || b1 > 1024) throw new RangeError("coap: block1Size must be 16..1024");
+    if (!Number.isInteger(b1) || b1 < 16 || b1 > 1024) throw new RangeError("coap: block1Size");
     const maxBody = options.maxBodySize ?? 65536;
-    if (!Number.isInteger(maxBody) || maxBody < 1) throw new RangeError("coap: maxBodySize must be an integer >= 1");
+    if (!Number.isInteger(maxBody) || maxBody < 1) throw new RangeError("coap: maxBodySize");
     if (options.endpoint) this.endpoint = options.endpoint;
     else {
-      if (!options.socket || !options.scheduler || !options.random) throw new TypeError("coap: CoapClient needs an endpoint, or a socket with a scheduler and a random source");
-      this.#udp = openUdpEndpoint({ socket: options.socket, scheduler: options.scheduler, random: options.random, parameters: options.parameters, onError: options.onError });
-      this.endpoint = this.#udp.endpoint;
+      if (!options.socket || !options.scheduler || !options.random) throw new TypeError("coap: endpoint, or socket, scheduler and random");
+      this._udp = openUdpEndpoint({ socket: options.socket, scheduler: options.scheduler, random: options.random, parameters: options.parameters, onError: options.onError });
+      this.endpoint = this._udp.endpoint;
     }
     this.scheduler = this.endpoint.scheduler;
-    this.#block1Szx = szxForSize(b1);
-    this.#maxBodySize = maxBody;
+    this._block1Szx = szxForSize(b1);
+    this._maxBodySize = maxBody;
   }
 
   get socket() {
-    return this.#udp?.socket;
+    return this._udp?.socket;
   }
 
   /** Ends the endpoint and socket when the client opened them. */
   close(): void {
-    this.#udp?.close();
+    this._udp?.close();
   }
 
   /** Sends a request; block-wise transfers in either direction are handled. */
@@ -245,7 +245,7 @@ export class CoapClient {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#run(plan);
+    return this._run(plan);
   }
 
   /**
@@ -253,7 +253,7 @@ export class CoapClient {
    * CoapUriClient (./uri-client.ts) adds `coap://` URIs.
    */
   protected target(init: CoapRequestInit): Target {
-    if (typeof init.address !== "string") throw new TypeError("coap: a request needs an address" + (init.uri !== undefined ? " (a uri needs CoapUriClient, modules/coap/uri-client)" : ""));
+    if (typeof init.address !== "string") throw new TypeError(init.uri !== undefined ? "coap: uri needs CoapUriClient" : "coap: address");
     const options: CoapOption[] = [];
     if (init.path) for (const seg of init.path.replace(/^\/+/, "").split("/")) if (seg !== "") options.push(stringOption(COAP_OPTION.URI_PATH, seg));
     const query = init.query === undefined ? [] : typeof init.query === "string" ? init.query.replace(/^\?/, "").split("&").filter((q) => q !== "") : [...init.query];
@@ -263,10 +263,10 @@ export class CoapClient {
 
   /** @internal What one request needs, checked and resolved. */
   _plan(init: CoapRequestInit): Plan {
-    if (!init || typeof init !== "object") throw new TypeError("coap: request init must be an object");
+    if (!init || typeof init !== "object") throw new TypeError("coap: init");
     const m = init.method ?? "GET";
     const code = typeof m === "number" ? m : METHODS[m];
-    if (code === undefined || !isRequestCode(code)) throw new RangeError(`coap: unknown method ${String(m)}`);
+    if (code === undefined || !isRequestCode(code)) throw new RangeError("coap: method");
     const target = this.target(init);
     const options = target.options.slice();
     for (const e of many(init.ifMatch, isUint8)) options.push(opaqueOption(COAP_OPTION.IF_MATCH, e));
@@ -280,15 +280,15 @@ export class CoapClient {
         options.push(o);
       }
     const payload = typeof init.payload === "string" ? utf8Encode(init.payload) : init.payload ?? EMPTY;
-    if (!(payload instanceof Uint8Array)) throw new TypeError("coap: payload must be a string or a Uint8Array");
+    if (!(payload instanceof Uint8Array)) throw new TypeError("coap: payload");
     let block2Szx: number | undefined;
     if (init.block2Size !== undefined) {
-      if (!Number.isInteger(init.block2Size) || init.block2Size < 16 || init.block2Size > 1024) throw new RangeError("coap: block2Size must be 16..1024");
+      if (!Number.isInteger(init.block2Size) || init.block2Size < 16 || init.block2Size > 1024) throw new RangeError("coap: block2Size");
       block2Szx = szxForSize(init.block2Size);
     }
-    let block1Szx = this.#block1Szx;
+    let block1Szx = this._block1Szx;
     if (init.block1Size !== undefined) {
-      if (!Number.isInteger(init.block1Size) || init.block1Size < 16 || init.block1Size > 1024) throw new RangeError("coap: block1Size must be 16..1024");
+      if (!Number.isInteger(init.block1Size) || init.block1Size < 16 || init.block1Size > 1024) throw new RangeError("coap: block1Size");
       block1Szx = szxForSize(init.block1Size);
     }
     return { code, target, options, payload, confirmable: init.confirmable !== false, block2Szx, block1Szx, timeout: init.timeout };
@@ -309,24 +309,24 @@ export class CoapClient {
     });
   }
 
-  async #run(plan: Plan): Promise<CoapResponse> {
+  async _run(plan: Plan): Promise<CoapResponse> {
     const size = blockSize(plan.block1Szx);
     let msg: CoapMessage;
-    if (plan.payload.length > size) msg = await this.#upload(plan, plan.block1Szx);
+    if (plan.payload.length > size) msg = await this._upload(plan, plan.block1Szx);
     else {
       const extra = plan.block2Szx !== undefined ? [blockOption(COAP_OPTION.BLOCK2, { num: 0, more: false, szx: plan.block2Szx })] : [];
       msg = await this._exchange(plan, extra, plan.payload);
       if (msg.code === COAP_RESPONSE.REQUEST_ENTITY_TOO_LARGE && plan.payload.length > 16 && !getOption(msg, COAP_OPTION.BLOCK1)) {
         // RFC 7959 §2.9.3: a 4.13 to a request without Block1 is a hint to try Block1, if Size1 allows the body.
         const limit = getUint(msg, COAP_OPTION.SIZE1);
-        if (limit === undefined || limit >= plan.payload.length) msg = await this.#upload(plan, Math.min(plan.block1Szx, szxForSize(plan.payload.length >> 1)));
+        if (limit === undefined || limit >= plan.payload.length) msg = await this._upload(plan, Math.min(plan.block1Szx, szxForSize(plan.payload.length >> 1)));
       }
     }
     return this._complete(plan, msg, []);
   }
 
   /** Block1 upload (RFC 7959 §2.5). Returns the final response message. */
-  async #upload(plan: Plan, startSzx: number): Promise<CoapMessage> {
+  async _upload(plan: Plan, startSzx: number): Promise<CoapMessage> {
     const body = plan.payload;
     let szx = startSzx;
     let offset = 0;
@@ -366,35 +366,35 @@ export class CoapClient {
     let szx = b2.szx;
     const etag = getOption(first, COAP_OPTION.ETAG)?.value;
     const total = getUint(first, COAP_OPTION.SIZE2);
-    if (total !== undefined && total > this.#maxBodySize) throw new CoapRequestError("too-large", `representation of ${total} bytes exceeds maxBodySize ${this.#maxBodySize}`);
+    if (total !== undefined && total > this._maxBodySize) throw new CoapRequestError("too-large", "Size2 over maxBodySize");
     const chunks = [first.payload];
     let received = b2.num * blockSize(szx) + first.payload.length;
-    if (b2.num !== 0) throw new CoapRequestError("block", `first Block2 response has NUM ${b2.num}`);
+    if (b2.num !== 0) throw new CoapRequestError("block", "first Block2 NUM not 0");
     let last = first;
     let blocks = 1;
     // §2.6: the continuation of a POST/PUT body answer keeps the method; the request body is not repeated.
     const payload = plan.code === COAP_REQUEST.FETCH ? plan.payload : EMPTY;
-    if (first.payload.length !== blockSize(szx)) throw new CoapRequestError("block", "Block2 block with M=1 is not full-size (RFC 7959 §2.3)");
+    if (first.payload.length !== blockSize(szx)) throw new CoapRequestError("block", "short block");
     for (;;) {
       const num = received / blockSize(szx);
-      if (!Number.isInteger(num)) throw new CoapRequestError("block", "Block2 blocks do not line up");
+      if (!Number.isInteger(num)) throw new CoapRequestError("block", "blocks do not line up");
       const msg = await this._exchange(plan, extraBase.concat([blockOption(COAP_OPTION.BLOCK2, { num, more: false, szx })]), payload, code);
       if (msg.code >> 5 !== 2) return toResponse(msg, msg.payload, blocks + 1, plan.target.address, plan.target.port);
       const b = getBlock(msg, COAP_OPTION.BLOCK2);
-      if (!b || b.num * blockSize(b.szx) !== received) throw new CoapRequestError("block", `expected the block at offset ${received}`);
+      if (!b || b.num * blockSize(b.szx) !== received) throw new CoapRequestError("block", "blocks do not line up");
       const e = getOption(msg, COAP_OPTION.ETAG)?.value;
-      if (etag && e && !sameBytes(etag, e)) throw new CoapRequestError("block", "the representation changed during the block-wise transfer (ETag differs, RFC 7959 §2.4)");
-      if (b.more && msg.payload.length !== blockSize(b.szx)) throw new CoapRequestError("block", "Block2 block with M=1 is not full-size (RFC 7959 §2.3)");
+      if (etag && e && !sameBytes(etag, e)) throw new CoapRequestError("block", "ETag differs");
+      if (b.more && msg.payload.length !== blockSize(b.szx)) throw new CoapRequestError("block", "short block");
       received += msg.payload.length;
-      if (received > this.#maxBodySize) throw new CoapRequestError("too-large", `body exceeds maxBodySize ${this.#maxBodySize}`);
+      if (received > this._maxBodySize) throw new CoapRequestError("too-large", "body over maxBodySize");
       chunks.push(msg.payload);
       blocks++;
       last = msg;
       if (!b.more) break;
       // the server may only shrink the size (§2.4); the next NUM counts in the new size
-      if (b.szx > szx) throw new CoapRequestError("block", "server grew the block size");
+      if (b.szx > szx) throw new CoapRequestError("block", "block size grew");
       szx = b.szx;
-      if (msg.payload.length === 0) throw new CoapRequestError("block", "empty block with M=1");
+      if (msg.payload.length === 0) throw new CoapRequestError("block", "short block");
     }
     const body = concat(chunks, received);
     const r = toResponse(first, body, blocks, plan.target.address, plan.target.port);

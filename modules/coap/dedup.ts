@@ -20,26 +20,26 @@ export interface DedupEntry {
 }
 
 export class DedupCache {
-  readonly capacity: number;
-  #map = new Map<string, DedupEntry>();
+  declare readonly capacity: number;
+  private _map = new Map<string, DedupEntry>();
   /** Entries dropped because the cache was full (not expired): a measure of undersizing. */
   evictions = 0;
 
   constructor(capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`coap: dedup capacity must be an integer >= 1, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError("coap: dedupCapacity");
     this.capacity = capacity;
   }
 
   get size(): number {
-    return this.#map.size;
+    return this._map.size;
   }
 
   /** The live entry for `key`, or undefined (an expired entry is dropped). */
   get(key: string, now: number): DedupEntry | undefined {
-    const e = this.#map.get(key);
+    const e = this._map.get(key);
     if (!e) return undefined;
     if (e.expires <= now) {
-      this.#map.delete(key);
+      this._map.delete(key);
       return undefined;
     }
     return e;
@@ -47,7 +47,7 @@ export class DedupCache {
 
   /** Adds an entry, evicting expired entries first and then the oldest while full. */
   add(key: string, entry: DedupEntry, now: number): DedupEntry {
-    const map = this.#map;
+    const map = this._map;
     map.delete(key);
     if (map.size >= this.capacity) {
       for (const [k, e] of map) {
@@ -64,6 +64,6 @@ export class DedupCache {
   }
 
   clear(): void {
-    this.#map.clear();
+    this._map.clear();
   }
 }

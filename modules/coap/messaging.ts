@@ -70,7 +70,13 @@ export interface CoapEndpointOptions {
   onRequest?(request: IncomingRequest): void;
   /** Exceptions from callbacks and from `send`; the endpoint carries on. */
   onError?(error: unknown): void;
-  /** A datagram was refused or ignored (diagnostics). */
+  /**
+   * A datagram was refused or ignored (diagnostics). `reason`: a codec.ts decode reason ("short",
+   * "tkl", "option" ...), or "ack-request" (an ACK carrying a request, RFC 7252 §4.2),
+   * "ack-unmatched" (no CON of ours has its Message ID, §4.4), "rst-not-empty" (§4.2),
+   * "rst-unmatched" (§4.4), "empty-non" (§4.3), "duplicate" (§4.5), "response-unmatched" (no
+   * request has its token, §5.3.2), "token" (a piggybacked response with another token, §5.3.2).
+   */
   onDrop?(reason: string, address: string, port: number): void;
 }
 
@@ -125,18 +131,18 @@ export interface MessageCallbacks {
 
 /** A CON or NON we sent and may retransmit; matched by Message ID (§4.4). */
 class Transmission {
-  key: string;
-  peer: Peer;
-  messageId: number;
-  bytes: Uint8Array;
-  confirmable: boolean;
+  declare key: string;
+  declare peer: Peer;
+  declare messageId: number;
+  declare bytes: Uint8Array;
+  declare confirmable: boolean;
   retransmits = 0;
   timeout = 0;
-  job: Job | undefined;
+  declare job: Job | undefined;
   firstSent = 0;
-  onAck: ((ack: CoapMessage) => void) | undefined;
-  onReset: (() => void) | undefined;
-  onFail: ((reason: FailReason) => void) | undefined;
+  declare onAck: ((ack: CoapMessage) => void) | undefined;
+  declare onReset: (() => void) | undefined;
+  declare onFail: ((reason: FailReason) => void) | undefined;
 
   constructor(peer: Peer, messageId: number, bytes: Uint8Array, confirmable: boolean) {
     this.peer = peer;
@@ -148,10 +154,10 @@ class Transmission {
 }
 
 class Peer {
-  key: string;
-  address: string;
-  port: number;
-  nextMessageId: number;
+  declare key: string;
+  declare address: string;
+  declare port: number;
+  declare nextMessageId: number;
   /** Outstanding interactions (§4.7). */
   active = 0;
   queue: ClientExchange[] = [];
@@ -178,26 +184,26 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /** A request we send: queued, in flight, acknowledged, or done. */
 export class ClientExchange {
-  readonly endpoint: CoapEndpoint;
-  readonly address: string;
-  readonly port: number;
-  readonly token: Uint8Array;
-  readonly confirmable: boolean;
+  declare readonly endpoint: CoapEndpoint;
+  declare readonly address: string;
+  declare readonly port: number;
+  declare readonly token: Uint8Array;
+  declare readonly confirmable: boolean;
   /** "ping" for an empty CON (§4.3). */
-  readonly kind: "request" | "ping";
+  declare readonly kind: "request" | "ping";
   /** The Message ID of the (first) transmission, once sent. */
   messageId = -1;
   state: "queued" | "sent" | "acked" | "done" = "queued";
   /** Responses received so far. */
   responses = 0;
-  /** @internal */ peer: Peer;
-  /** @internal */ bytes: Uint8Array;
-  /** @internal */ handlers: RequestHandlers;
-  /** @internal */ transmission: Transmission | undefined;
+  /** @internal */ declare peer: Peer;
+  /** @internal */ declare bytes: Uint8Array;
+  /** @internal */ declare handlers: RequestHandlers;
+  /** @internal */ declare transmission: Transmission | undefined;
   /** @internal */ holdsSlot = false;
-  /** @internal */ timer: Job | undefined;
-  /** @internal */ holdTimer: Job | undefined;
-  /** @internal */ tokenKey: string;
+  /** @internal */ declare timer: Job | undefined;
+  /** @internal */ declare holdTimer: Job | undefined;
+  /** @internal */ declare tokenKey: string;
 
   /** @internal */
   constructor(endpoint: CoapEndpoint, peer: Peer, kind: "request" | "ping", token: Uint8Array, confirmable: boolean, bytes: Uint8Array, handlers: RequestHandlers) {
@@ -221,12 +227,12 @@ export class ClientExchange {
 
 /** A request we received, with the means to answer it. */
 export class IncomingRequest {
-  readonly message: CoapMessage;
-  readonly address: string;
-  readonly port: number;
-  /** @internal */ endpoint: CoapEndpoint;
-  /** @internal */ entry: DedupEntry;
-  /** @internal */ ackJob: Job | undefined;
+  declare readonly message: CoapMessage;
+  declare readonly address: string;
+  declare readonly port: number;
+  /** @internal */ declare endpoint: CoapEndpoint;
+  /** @internal */ declare entry: DedupEntry;
+  /** @internal */ declare ackJob: Job | undefined;
   /** An ACK (empty or piggybacked) has been sent for this CON request. */
   acknowledged = false;
   responded = false;
@@ -266,52 +272,57 @@ export class IncomingRequest {
 }
 
 export class CoapEndpoint {
-  readonly parameters: DerivedParameters;
-  readonly dedup: DedupCache;
-  readonly scheduler: Scheduler;
-  #send: (bytes: Uint8Array, address: string, port: number) => void;
-  #random: (buffer: Uint8Array) => Uint8Array;
-  #tokenLength: number;
-  #maxQueue: number;
-  #ackDelay: number;
-  #responseTimeout: number;
-  #registry: OptionLimits | undefined;
-  #policy: RejectionPolicy | undefined;
-  #onError: ((error: unknown) => void) | undefined;
-  #onDrop: ((reason: string, address: string, port: number) => void) | undefined;
-  onRequest: ((request: IncomingRequest) => void) | undefined;
-  #peers = new Map<string, Peer>();
-  #transmissions = new Map<string, Transmission>();
-  #exchanges = new Map<string, ClientExchange>();
-  #closed = false;
-  #rand2 = new Uint8Array(2);
+  declare readonly parameters: DerivedParameters;
+  declare readonly dedup: DedupCache;
+  declare readonly scheduler: Scheduler;
+  declare private _send: (bytes: Uint8Array, address: string, port: number) => void;
+  declare private _random: (buffer: Uint8Array) => Uint8Array;
+  declare private _tokenLength: number;
+  declare private _maxQueue: number;
+  declare private _ackDelay: number;
+  declare private _responseTimeout: number;
+  declare private _registry: OptionLimits | undefined;
+  declare private _policy: RejectionPolicy | undefined;
+  declare private _onError: ((error: unknown) => void) | undefined;
+  declare private _onDrop: ((reason: string, address: string, port: number) => void) | undefined;
+  declare onRequest: ((request: IncomingRequest) => void) | undefined;
+  declare private _peers: Map<string, Peer>;
+  declare private _transmissions: Map<string, Transmission>;
+  declare private _exchanges: Map<string, ClientExchange>;
+  declare private _closed: boolean;
+  declare private _rand2: Uint8Array;
 
   constructor(options: CoapEndpointOptions) {
-    if (!options || typeof options.send !== "function") throw new TypeError("coap: options.send must be a function");
-    if (!options.scheduler || typeof options.scheduler.schedule !== "function") throw new TypeError("coap: options.scheduler is required");
-    if (typeof options.random !== "function") throw new TypeError("coap: options.random must be a function (platform crypto randomFill)");
+    if (!options || typeof options.send !== "function") throw new TypeError("coap: send");
+    if (!options.scheduler || typeof options.scheduler.schedule !== "function") throw new TypeError("coap: scheduler");
+    if (typeof options.random !== "function") throw new TypeError("coap: random");
     this.parameters = transmissionParameters(options.parameters);
     const tokenLength = options.tokenLength ?? 4;
-    if (!Number.isInteger(tokenLength) || tokenLength < 1 || tokenLength > 8) throw new RangeError(`coap: tokenLength must be 1..8, got ${tokenLength}`);
+    if (!Number.isInteger(tokenLength) || tokenLength < 1 || tokenLength > 8) throw new RangeError("coap: tokenLength");
     const maxQueue = options.maxQueue ?? 16;
-    if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError(`coap: maxQueue must be an integer >= 0`);
+    if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError("coap: maxQueue");
     const ackDelay = options.ackDelay ?? this.parameters.ACK_TIMEOUT / 2;
-    if (!(ackDelay >= 0)) throw new RangeError(`coap: ackDelay must be >= 0`);
+    if (!(ackDelay >= 0)) throw new RangeError("coap: ackDelay");
     const responseTimeout = options.responseTimeout ?? this.parameters.MAX_TRANSMIT_WAIT;
-    if (!(responseTimeout > 0)) throw new RangeError(`coap: responseTimeout must be > 0`);
+    if (!(responseTimeout > 0)) throw new RangeError("coap: responseTimeout");
     this.dedup = new DedupCache(options.dedupCapacity ?? 32);
     this.scheduler = options.scheduler;
-    this.#send = options.send;
-    this.#random = options.random;
-    this.#tokenLength = tokenLength;
-    this.#maxQueue = maxQueue;
-    this.#ackDelay = ackDelay;
-    this.#responseTimeout = responseTimeout;
-    this.#registry = options.registry;
-    this.#policy = options.rejectionPolicy;
-    this.#onError = options.onError;
-    this.#onDrop = options.onDrop;
+    this._send = options.send;
+    this._random = options.random;
+    this._tokenLength = tokenLength;
+    this._maxQueue = maxQueue;
+    this._ackDelay = ackDelay;
+    this._responseTimeout = responseTimeout;
+    this._registry = options.registry;
+    this._policy = options.rejectionPolicy;
+    this._onError = options.onError;
+    this._onDrop = options.onDrop;
     this.onRequest = options.onRequest;
+    this._peers = new Map();
+    this._transmissions = new Map();
+    this._exchanges = new Map();
+    this._closed = false;
+    this._rand2 = new Uint8Array(2);
   }
 
   // --- public API -------------------------------------------------------------
@@ -322,20 +333,20 @@ export class CoapEndpoint {
    * the peer's queue (§4.7). Throws (and changes nothing) for a bad request or a full queue.
    */
   request(req: OutgoingRequest, address: string, port: number, handlers: RequestHandlers = {}): ClientExchange {
-    if (this.#closed) throw new Error("coap: endpoint is closed");
-    if (!req || !isRequestCode(req.code)) throw new RangeError(`coap: request code must be a method code (0.01-0.31), got ${req && req.code}`);
+    if (this._closed) throw new Error("coap: closed");
+    if (!req || !isRequestCode(req.code)) throw new RangeError("coap: not a method code");
     checkAddress(address, port);
-    const peer = this.#peer(address, port);
+    const peer = this._peer(address, port);
     let token: Uint8Array;
     if (req.token !== undefined) {
-      if (!(req.token instanceof Uint8Array) || req.token.length > 8) throw new RangeError("coap: token must be a Uint8Array of 0..8 bytes");
+      if (!(req.token instanceof Uint8Array) || req.token.length > 8) throw new RangeError("coap: token");
       token = req.token.slice();
-      if (this.#exchanges.has(peer.key + "#" + hex(token))) throw new Error("coap: token already in use with this peer (RFC 7252 §5.3.1)");
-    } else token = this.#newToken(peer);
+      if (this._exchanges.has(peer.key + "#" + hex(token))) throw new Error("coap: token in use"); // §5.3.1
+    } else token = this._newToken(peer);
     const confirmable = req.confirmable !== false;
     // Encoded once, with Message ID 0; the ID is patched in at dispatch.
     const bytes = encode({ type: confirmable ? COAP_MESSAGE.CON : COAP_MESSAGE.NON, code: req.code, messageId: 0, token, options: req.options ?? [], payload: req.payload ?? EMPTY });
-    return this.#enqueue(new ClientExchange(this, peer, "request", token, confirmable, bytes, handlers));
+    return this._enqueue(new ClientExchange(this, peer, "request", token, confirmable, bytes, handlers));
   }
 
   /**
@@ -343,11 +354,11 @@ export class CoapEndpoint {
    * used: onAck is called for the RST (or an ACK), onFail("timeout") when none came.
    */
   ping(address: string, port: number, handlers: { onPong?(): void; onFail?(reason: FailReason): void } = {}): ClientExchange {
-    if (this.#closed) throw new Error("coap: endpoint is closed");
+    if (this._closed) throw new Error("coap: closed");
     checkAddress(address, port);
-    const peer = this.#peer(address, port);
+    const peer = this._peer(address, port);
     const bytes = encodeEmpty(COAP_MESSAGE.CON, 0);
-    return this.#enqueue(
+    return this._enqueue(
       new ClientExchange(this, peer, "ping", EMPTY, true, bytes, {
         onAck: () => handlers.onPong?.(),
         onFail: (reason) => handlers.onFail?.(reason),
@@ -362,16 +373,16 @@ export class CoapEndpoint {
    * Returns the Message ID.
    */
   sendMessage(msg: { type: CoapMessageType; code: number; token?: Uint8Array; options?: CoapOption[]; payload?: Uint8Array }, address: string, port: number, callbacks: MessageCallbacks = {}): number {
-    if (this.#closed) throw new Error("coap: endpoint is closed");
-    if (msg.type !== COAP_MESSAGE.CON && msg.type !== COAP_MESSAGE.NON) throw new RangeError("coap: sendMessage sends CON or NON; ACK and RST are the endpoint's");
+    if (this._closed) throw new Error("coap: closed");
+    if (msg.type !== COAP_MESSAGE.CON && msg.type !== COAP_MESSAGE.NON) throw new RangeError("coap: CON or NON");
     checkAddress(address, port);
-    const peer = this.#peer(address, port);
+    const peer = this._peer(address, port);
     const bytes = encode({ type: msg.type, code: msg.code, messageId: 0, token: msg.token ?? EMPTY, options: msg.options ?? [], payload: msg.payload ?? EMPTY });
-    const t = this.#transmission(peer, bytes, msg.type === COAP_MESSAGE.CON);
-    t.onAck = callbacks.onAck && ((ack) => this.#call(callbacks.onAck!, ack));
-    t.onReset = callbacks.onReset && (() => this.#call(callbacks.onReset!));
-    t.onFail = callbacks.onFail && ((reason) => this.#call(callbacks.onFail!, reason));
-    this.#start(t);
+    const t = this._transmission(peer, bytes, msg.type === COAP_MESSAGE.CON);
+    t.onAck = callbacks.onAck && ((ack) => this._call(callbacks.onAck!, ack));
+    t.onReset = callbacks.onReset && (() => this._call(callbacks.onReset!));
+    t.onFail = callbacks.onFail && ((reason) => this._call(callbacks.onFail!, reason));
+    this._start(t);
     return t.messageId;
   }
 
@@ -382,7 +393,7 @@ export class CoapEndpoint {
    */
   messageIds(): MessageIdRecord[] {
     const out: MessageIdRecord[] = [];
-    for (const p of this.#peers.values()) out.push({ address: p.address, port: p.port, next: p.nextMessageId });
+    for (const p of this._peers.values()) out.push({ address: p.address, port: p.port, next: p.nextMessageId });
     return out;
   }
 
@@ -390,234 +401,234 @@ export class CoapEndpoint {
   resumeMessageIds(records: readonly MessageIdRecord[]): void {
     for (const r of records) {
       const key = r.address + "|" + r.port;
-      if (!this.#closed && !this.#peers.has(key) && Number.isInteger(r.next)) this.#peers.set(key, new Peer(r.address, r.port, r.next & 0xffff));
+      if (!this._closed && !this._peers.has(key) && Number.isInteger(r.next)) this._peers.set(key, new Peer(r.address, r.port, r.next & 0xffff));
     }
   }
 
   /** Feeds one received datagram. Never throws. */
   receive(datagram: Uint8Array | ArrayBuffer, address: string, port: number): void {
-    if (this.#closed) return;
+    if (this._closed) return;
     try {
-      this.#receive(datagram instanceof Uint8Array ? datagram : new Uint8Array(datagram), address, port);
+      this._receive(datagram instanceof Uint8Array ? datagram : new Uint8Array(datagram), address, port);
     } catch (error) {
-      this.#report(error);
+      this._report(error);
     }
   }
 
   /** Outstanding interactions with a peer (§4.7). */
   outstanding(address: string, port: number): number {
-    return this.#peers.get(address + "|" + port)?.active ?? 0;
+    return this._peers.get(address + "|" + port)?.active ?? 0;
   }
   /** Requests waiting for an NSTART slot with a peer. */
   queued(address: string, port: number): number {
-    return this.#peers.get(address + "|" + port)?.queue.length ?? 0;
+    return this._peers.get(address + "|" + port)?.queue.length ?? 0;
   }
   /** CON/NON messages we sent still tracked for ACK/RST. */
   get inFlight(): number {
-    return this.#transmissions.size;
+    return this._transmissions.size;
   }
 
   /** Cancels every job and exchange; exchanges and messages get onFail("closed"). */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    const exchanges = new Set<ClientExchange>(this.#exchanges.values());
-    for (const peer of this.#peers.values()) for (const ex of peer.queue) exchanges.add(ex);
-    for (const t of this.#transmissions.values()) {
+    if (this._closed) return;
+    this._closed = true;
+    const exchanges = new Set<ClientExchange>(this._exchanges.values());
+    for (const peer of this._peers.values()) for (const ex of peer.queue) exchanges.add(ex);
+    for (const t of this._transmissions.values()) {
       t.job?.cancel();
       if (!t.onFail) continue;
-      this.#call(t.onFail, "closed");
+      this._call(t.onFail, "closed");
     }
-    this.#transmissions.clear();
-    for (const ex of exchanges) this.#finish(ex, "closed");
-    this.#peers.clear();
+    this._transmissions.clear();
+    for (const ex of exchanges) this._finish(ex, "closed");
+    this._peers.clear();
     this.dedup.clear();
   }
 
   // --- client side ---------------------------------------------------------------
 
-  #enqueue(ex: ClientExchange): ClientExchange {
+  private _enqueue(ex: ClientExchange): ClientExchange {
     const peer = ex.peer;
     if (peer.active >= this.parameters.NSTART) {
-      if (peer.queue.length >= this.#maxQueue) throw new RangeError(`coap: ${peer.queue.length} requests already queued for ${peer.address}:${peer.port} (NSTART ${this.parameters.NSTART})`);
+      if (peer.queue.length >= this._maxQueue) throw new RangeError("coap: queue full");
       peer.queue.push(ex);
-      if (ex.kind === "request") this.#exchanges.set(ex.tokenKey, ex);
+      if (ex.kind === "request") this._exchanges.set(ex.tokenKey, ex);
     } else {
       // registered before anything is sent: a synchronous link may answer at once
-      if (ex.kind === "request") this.#exchanges.set(ex.tokenKey, ex);
-      this.#dispatch(ex);
+      if (ex.kind === "request") this._exchanges.set(ex.tokenKey, ex);
+      this._dispatch(ex);
     }
     return ex;
   }
 
-  #dispatch(ex: ClientExchange): void {
+  private _dispatch(ex: ClientExchange): void {
     const peer = ex.peer;
     peer.active++;
     ex.holdsSlot = true;
     ex.state = "sent";
-    const t = this.#transmission(peer, ex.bytes, ex.confirmable);
+    const t = this._transmission(peer, ex.bytes, ex.confirmable);
     ex.transmission = t;
     ex.messageId = t.messageId;
     const now = this.scheduler.now();
     if (ex.confirmable) {
-      t.onAck = (ack) => this.#onExchangeAck(ex, ack);
-      t.onReset = () => (ex.kind === "ping" ? this.#pong(ex) : this.#finish(ex, "reset"));
-      t.onFail = (reason) => this.#finish(ex, reason);
+      t.onAck = (ack) => this._onExchangeAck(ex, ack);
+      t.onReset = () => (ex.kind === "ping" ? this._pong(ex) : this._finish(ex, "reset"));
+      t.onFail = (reason) => this._finish(ex, reason);
     } else {
-      t.onReset = () => this.#finish(ex, "reset");
+      t.onReset = () => this._finish(ex, "reset");
       // §4.7: do not exceed PROBING_RATE towards a peer that does not respond.
       const hold = (ex.bytes.length / this.parameters.PROBING_RATE) * 1000;
-      ex.holdTimer = this.scheduler.schedule({ name: "coap-non-hold", deadline: now + hold, run: () => this.#release(ex) });
+      ex.holdTimer = this.scheduler.schedule({ name: "coap-non-hold", deadline: now + hold, run: () => this._release(ex) });
     }
     if (ex.kind === "request") {
-      const timeout = ex.handlers.responseTimeout ?? this.#responseTimeout;
-      ex.timer = this.scheduler.schedule({ name: "coap-exchange-timeout", deadline: now + timeout, run: () => this.#finish(ex, "timeout") });
+      const timeout = ex.handlers.responseTimeout ?? this._responseTimeout;
+      ex.timer = this.scheduler.schedule({ name: "coap-exchange-timeout", deadline: now + timeout, run: () => this._finish(ex, "timeout") });
     }
-    this.#start(t);
+    this._start(t);
   }
 
-  #onExchangeAck(ex: ClientExchange, ack: CoapMessage): void {
+  private _onExchangeAck(ex: ClientExchange, ack: CoapMessage): void {
     if (ex.kind === "ping") {
-      this.#pong(ex);
+      this._pong(ex);
       return;
     }
     if (ack.code === 0 /* Empty */) {
       // §5.2.2: an empty ACK promises a separate response; the interaction is no longer outstanding (§4.7).
       ex.state = "acked";
-      this.#release(ex);
-      if (ex.handlers.onAck) this.#call(ex.handlers.onAck, ex);
+      this._release(ex);
+      if (ex.handlers.onAck) this._call(ex.handlers.onAck, ex);
       return;
     }
     // §5.3.2 rule 2: a piggybacked response must carry the request's token.
     if (!sameBytes(ack.token, ex.token)) {
-      this.#drop("piggybacked response with a token that does not match the request (RFC 7252 §5.3.2)", ex.address, ex.port);
+      this._drop("token", ex.address, ex.port);
       ex.state = "acked";
-      this.#release(ex);
+      this._release(ex);
       return;
     }
-    this.#deliver(ex, ack);
+    this._deliver(ex, ack);
   }
 
-  #pong(ex: ClientExchange): void {
+  private _pong(ex: ClientExchange): void {
     const onAck = ex.handlers.onAck;
-    this.#finish(ex, undefined);
-    if (onAck) this.#call(onAck, ex);
+    this._finish(ex, undefined);
+    if (onAck) this._call(onAck, ex);
   }
 
-  #deliver(ex: ClientExchange, response: CoapMessage): void {
+  private _deliver(ex: ClientExchange, response: CoapMessage): void {
     ex.responses++;
     // A response also ends the request's retransmission (§5.2.2 implementation note).
-    this.#stopTransmission(ex);
+    this._stopTransmission(ex);
     if (ex.handlers.multiple) {
       ex.state = "acked";
       ex.timer?.cancel();
-      this.#release(ex);
-    } else this.#finish(ex, undefined);
-    if (ex.handlers.onResponse) this.#call(ex.handlers.onResponse, response, ex);
+      this._release(ex);
+    } else this._finish(ex, undefined);
+    if (ex.handlers.onResponse) this._call(ex.handlers.onResponse, response, ex);
   }
 
-  #stopTransmission(ex: ClientExchange): void {
+  private _stopTransmission(ex: ClientExchange): void {
     const t = ex.transmission;
     if (!t) return;
     ex.transmission = undefined;
     t.job?.cancel();
-    this.#transmissions.delete(t.key);
+    this._transmissions.delete(t.key);
   }
 
   /** Frees the exchange's NSTART slot and sends what waits for it. */
-  #release(ex: ClientExchange): void {
+  private _release(ex: ClientExchange): void {
     ex.holdTimer?.cancel();
     ex.holdTimer = undefined;
     if (!ex.holdsSlot) return;
     ex.holdsSlot = false;
     const peer = ex.peer;
     peer.active--;
-    while (peer.active < this.parameters.NSTART && peer.queue.length && !this.#closed) this.#dispatch(peer.queue.shift()!);
+    while (peer.active < this.parameters.NSTART && peer.queue.length && !this._closed) this._dispatch(peer.queue.shift()!);
   }
 
   /** Ends an exchange; calls onFail when `reason` is given (except for cancel). */
-  #finish(ex: ClientExchange, reason: FailReason | undefined): void {
+  private _finish(ex: ClientExchange, reason: FailReason | undefined): void {
     if (ex.state === "done") return;
     const wasQueued = ex.state === "queued";
     ex.state = "done";
-    this.#stopTransmission(ex);
+    this._stopTransmission(ex);
     ex.timer?.cancel();
     ex.timer = undefined;
-    if (this.#exchanges.get(ex.tokenKey) === ex) this.#exchanges.delete(ex.tokenKey);
+    if (this._exchanges.get(ex.tokenKey) === ex) this._exchanges.delete(ex.tokenKey);
     if (wasQueued) {
       const i = ex.peer.queue.indexOf(ex);
       if (i >= 0) ex.peer.queue.splice(i, 1);
     }
-    this.#release(ex);
-    if (reason && reason !== "cancelled" && ex.handlers.onFail) this.#call(ex.handlers.onFail, reason, ex);
+    this._release(ex);
+    if (reason && reason !== "cancelled" && ex.handlers.onFail) this._call(ex.handlers.onFail, reason, ex);
   }
 
   /** @internal */
   _cancel(ex: ClientExchange): void {
-    this.#finish(ex, "cancelled");
+    this._finish(ex, "cancelled");
   }
 
-  #newToken(peer: Peer): Uint8Array {
+  private _newToken(peer: Peer): Uint8Array {
     for (let attempt = 0; attempt < 16; attempt++) {
-      const token = this.#random(new Uint8Array(this.#tokenLength));
-      if (!(token instanceof Uint8Array) || token.length !== this.#tokenLength) throw new TypeError("coap: random() must fill and return the Uint8Array it is given");
-      if (!this.#exchanges.has(peer.key + "#" + hex(token))) return token;
+      const token = this._random(new Uint8Array(this._tokenLength));
+      if (!(token instanceof Uint8Array) || token.length !== this._tokenLength) throw new TypeError("coap: random");
+      if (!this._exchanges.has(peer.key + "#" + hex(token))) return token;
     }
-    throw new Error("coap: could not draw an unused token (is the random source broken?)");
+    throw new Error("coap: random");
   }
 
   // --- transmissions (message layer) ------------------------------------------------
 
-  #peer(address: string, port: number): Peer {
+  private _peer(address: string, port: number): Peer {
     const key = address + "|" + port;
-    let peer = this.#peers.get(key);
+    let peer = this._peers.get(key);
     if (!peer) {
       // §4.4 implementation note: start from a random Message ID.
-      const r = this.#random(this.#rand2);
+      const r = this._random(this._rand2);
       peer = new Peer(address, port, ((r[0] << 8) | r[1]) & 0xffff);
-      this.#peers.set(key, peer);
+      this._peers.set(key, peer);
     }
     return peer;
   }
 
-  #nextMessageId(peer: Peer): number {
+  private _nextMessageId(peer: Peer): number {
     // Skip IDs still awaiting ACK/RST (never reuse one in flight, §4.4).
     for (let i = 0; i < 0x10000; i++) {
       const id = peer.nextMessageId;
       peer.nextMessageId = (id + 1) & 0xffff;
-      if (!this.#transmissions.has(peer.key + "#" + id)) return id;
+      if (!this._transmissions.has(peer.key + "#" + id)) return id;
     }
     throw new Error("coap: no free Message ID");
   }
 
   /** A CON/NON (bytes encoded with ID 0) under a fresh Message ID, registered for ACK/RST matching; #start sends it. */
-  #transmission(peer: Peer, template: Uint8Array, confirmable: boolean): Transmission {
-    const id = this.#nextMessageId(peer);
+  private _transmission(peer: Peer, template: Uint8Array, confirmable: boolean): Transmission {
+    const id = this._nextMessageId(peer);
     const bytes = template.slice();
     bytes[2] = id >> 8;
     bytes[3] = id & 0xff;
     const t = new Transmission(peer, id, bytes, confirmable);
-    this.#transmissions.set(t.key, t);
+    this._transmissions.set(t.key, t);
     return t;
   }
 
   /** Schedules retransmission (CON) or forgetting (NON), then sends. */
-  #start(t: Transmission): void {
+  private _start(t: Transmission): void {
     const now = this.scheduler.now();
     t.firstSent = now;
     if (t.confirmable) {
       // §4.2: initial timeout random in [ACK_TIMEOUT, ACK_TIMEOUT * ACK_RANDOM_FACTOR].
-      const r = this.#random(this.#rand2);
+      const r = this._random(this._rand2);
       const fraction = ((r[0] << 8) | r[1]) / 65535;
       const p = this.parameters;
       t.timeout = p.ACK_TIMEOUT * (1 + fraction * (p.ACK_RANDOM_FACTOR - 1));
-      const w = this.#retransmitWindow(now, t);
-      t.job = this.scheduler.schedule({ name: "coap-retransmit", deadline: now + t.timeout, earliest: w.earliest, latest: w.latest, radio: true, run: (at) => this.#retransmit(t, at) });
+      const w = this._retransmitWindow(now, t);
+      t.job = this.scheduler.schedule({ name: "coap-retransmit", deadline: now + t.timeout, earliest: w.earliest, latest: w.latest, radio: true, run: (at) => this._retransmit(t, at) });
     } else {
       // A NON is tracked only to match a RST (§4.3); forgotten after NON_LIFETIME.
-      t.job = this.scheduler.schedule({ name: "coap-non-lifetime", deadline: now + this.parameters.NON_LIFETIME, run: () => this.#transmissions.delete(t.key) });
+      t.job = this.scheduler.schedule({ name: "coap-non-lifetime", deadline: now + this.parameters.NON_LIFETIME, run: () => this._transmissions.delete(t.key) });
     }
-    this.#sendBytes(t.bytes, t.peer.address, t.peer.port);
+    this._sendBytes(t.bytes, t.peer.address, t.peer.port);
   }
 
   /**
@@ -625,41 +636,41 @@ export class CoapEndpoint {
    * retransmission, is one the sender may pick: the scheduler may move the retransmission
    * within that range to share a wake (the random pick stays the deadline).
    */
-  #retransmitWindow(now: number, t: Transmission): { earliest: number; latest: number } {
+  private _retransmitWindow(now: number, t: Transmission): { earliest: number; latest: number } {
     const p = this.parameters;
     const base = p.ACK_TIMEOUT * 2 ** t.retransmits;
     // min/max: the pick stays inside even where floating point rounds the product differently
     return { earliest: now + Math.min(base, t.timeout), latest: now + Math.max(base * p.ACK_RANDOM_FACTOR, t.timeout) };
   }
 
-  #retransmit(t: Transmission, now: number): void {
-    if (this.#transmissions.get(t.key) !== t) return;
+  private _retransmit(t: Transmission, now: number): void {
+    if (this._transmissions.get(t.key) !== t) return;
     if (t.retransmits >= this.parameters.MAX_RETRANSMIT) {
       // §4.2: give up; the application is informed of failure.
-      this.#transmissions.delete(t.key);
+      this._transmissions.delete(t.key);
       t.job = undefined;
       if (t.onFail) t.onFail("timeout");
       return;
     }
     t.retransmits++;
     t.timeout *= 2;
-    t.job!.reschedule(now + t.timeout, this.#retransmitWindow(now, t));
-    this.#sendBytes(t.bytes, t.peer.address, t.peer.port);
+    t.job!.reschedule(now + t.timeout, this._retransmitWindow(now, t));
+    this._sendBytes(t.bytes, t.peer.address, t.peer.port);
   }
 
   // --- receiving ------------------------------------------------------------------------
 
-  #receive(bytes: Uint8Array, address: string, port: number): void {
-    const result = decode(bytes, { registry: this.#registry });
+  private _receive(bytes: Uint8Array, address: string, port: number): void {
+    const result = decode(bytes, { registry: this._registry });
     if (!result.ok) {
       const error = result.error;
-      const r = rejection(error, this.#policy);
-      this.#drop(error.reason, address, port);
-      if (r.action === "rst") this.#sendBytes(encodeEmpty(COAP_MESSAGE.RST, r.messageId), address, port);
+      const r = rejection(error, this._policy);
+      this._drop(error.reason, address, port);
+      if (r.action === "rst") this._sendBytes(encodeEmpty(COAP_MESSAGE.RST, r.messageId), address, port);
       else if (r.action === "respond") {
         // §5.4.1: 4.02 with a diagnostic payload (§5.5.2); RFC 7959 §2.2: 4.00.
-        const messageId = r.type === COAP_MESSAGE.ACK ? r.messageId : this.#nextMessageId(this.#peer(address, port));
-        this.#sendBytes(encode({ type: r.type, code: r.code, messageId, token: r.token, options: [], payload: utf8Encode(r.diagnostic) }), address, port);
+        const messageId = r.type === COAP_MESSAGE.ACK ? r.messageId : this._nextMessageId(this._peer(address, port));
+        this._sendBytes(encode({ type: r.type, code: r.code, messageId, token: r.token, options: [], payload: utf8Encode(r.diagnostic) }), address, port);
       }
       return;
     }
@@ -668,10 +679,10 @@ export class CoapEndpoint {
     switch (msg.type) {
       case COAP_MESSAGE.ACK: {
         // §4.2: an ACK carrying a request is silently ignored.
-        if (isRequestCode(msg.code)) return this.#drop("ACK carrying a request (RFC 7252 §4.2)", address, port);
-        const t = this.#transmissions.get(key + "#" + msg.messageId);
-        if (!t || !t.confirmable) return this.#drop("ACK matches no CON we sent (RFC 7252 §4.4)", address, port);
-        this.#transmissions.delete(t.key);
+        if (isRequestCode(msg.code)) return this._drop("ack-request", address, port);
+        const t = this._transmissions.get(key + "#" + msg.messageId);
+        if (!t || !t.confirmable) return this._drop("ack-unmatched", address, port);
+        this._transmissions.delete(t.key);
         t.job?.cancel();
         t.job = undefined;
         if (t.onAck) t.onAck(msg);
@@ -679,10 +690,10 @@ export class CoapEndpoint {
       }
       case COAP_MESSAGE.RST: {
         // §4.2: a RST that is not Empty is silently ignored.
-        if (msg.code !== 0 /* Empty */) return this.#drop("RST that is not Empty (RFC 7252 §4.2)", address, port);
-        const t = this.#transmissions.get(key + "#" + msg.messageId);
-        if (!t) return this.#drop("RST matches no message we sent (RFC 7252 §4.4)", address, port);
-        this.#transmissions.delete(t.key);
+        if (msg.code !== 0 /* Empty */) return this._drop("rst-not-empty", address, port);
+        const t = this._transmissions.get(key + "#" + msg.messageId);
+        if (!t) return this._drop("rst-unmatched", address, port);
+        this._transmissions.delete(t.key);
         t.job?.cancel();
         t.job = undefined;
         if (t.onReset) t.onReset();
@@ -694,10 +705,10 @@ export class CoapEndpoint {
     if (msg.code === 0 /* Empty */) {
       if (con) {
         // §4.3 Table 1: an empty CON elicits a RST ("CoAP ping"); §4.2 rejects it.
-        this.#sendBytes(encodeEmpty(COAP_MESSAGE.RST, msg.messageId), address, port);
+        this._sendBytes(encodeEmpty(COAP_MESSAGE.RST, msg.messageId), address, port);
         return;
       }
-      return this.#drop("Empty NON message (RFC 7252 §4.3)", address, port);
+      return this._drop("empty-non", address, port);
     }
     const now = this.scheduler.now();
     const dkey = key + "#" + msg.messageId;
@@ -706,40 +717,40 @@ export class CoapEndpoint {
       // §4.5: acknowledge each duplicate CON with the same ACK/RST, process only once; ignore duplicate NON.
       if (con) {
         const req = seen.state as IncomingRequest | undefined;
-        if (seen.reply) this.#sendBytes(seen.reply, address, port);
+        if (seen.reply) this._sendBytes(seen.reply, address, port);
         // still being processed: the empty ACK now, the response will be separate (§5.2.2)
         else if (req) this._accept(req);
       }
-      return this.#drop("duplicate (RFC 7252 §4.5)", address, port);
+      return this._drop("duplicate", address, port);
     }
     const p = this.parameters;
     const entry = this.dedup.add(dkey, { expires: now + (con ? p.EXCHANGE_LIFETIME : p.NON_LIFETIME) }, now);
-    if (isRequestCode(msg.code)) this.#onRequest(msg, address, port, entry);
-    else if (isResponseCode(msg.code)) this.#onResponse(msg, key, address, port, entry);
+    if (isRequestCode(msg.code)) this._onRequest(msg, address, port, entry);
+    else if (isResponseCode(msg.code)) this._onResponse(msg, key, address, port, entry);
   }
 
-  #onResponse(msg: CoapMessage, key: string, address: string, port: number, entry: DedupEntry): void {
+  private _onResponse(msg: CoapMessage, key: string, address: string, port: number, entry: DedupEntry): void {
     const con = msg.type === COAP_MESSAGE.CON;
-    const ex = this.#exchanges.get(key + "#" + hex(msg.token));
+    const ex = this._exchanges.get(key + "#" + hex(msg.token));
     if (!ex || ex.state === "queued") {
       // §5.3.2: an unexpected response is rejected: RST for a CON (§4.2), silence for a NON (§4.3).
       if (con) {
         entry.reply = encodeEmpty(COAP_MESSAGE.RST, msg.messageId);
-        this.#sendBytes(entry.reply, address, port);
+        this._sendBytes(entry.reply, address, port);
       }
-      return this.#drop("response matches no request (RFC 7252 §5.3.2)", address, port);
+      return this._drop("response-unmatched", address, port);
     }
     if (con) {
       // §5.2.2: a CON response is acknowledged with an Empty ACK.
       entry.reply = encodeEmpty(COAP_MESSAGE.ACK, msg.messageId);
-      this.#sendBytes(entry.reply, address, port);
+      this._sendBytes(entry.reply, address, port);
     }
-    this.#deliver(ex, msg);
+    this._deliver(ex, msg);
   }
 
   // --- server side -------------------------------------------------------------------------
 
-  #onRequest(msg: CoapMessage, address: string, port: number, entry: DedupEntry): void {
+  private _onRequest(msg: CoapMessage, address: string, port: number, entry: DedupEntry): void {
     const req = new IncomingRequest(this, msg, address, port, entry);
     entry.state = req;
     const handler = this.onRequest;
@@ -750,13 +761,13 @@ export class CoapEndpoint {
     try {
       handler(req);
     } catch (error) {
-      this.#report(error);
+      this._report(error);
       if (!req.responded) this._respond(req, { code: COAP_RESPONSE.INTERNAL_SERVER_ERROR });
       return;
     }
     if (!req.responded && req.confirmable && !req.acknowledged) {
       // §5.2.2: answer with an empty ACK before the client retransmits.
-      req.ackJob = this.scheduler.schedule({ name: "coap-ack-delay", deadline: this.scheduler.now() + this.#ackDelay, radio: true, run: () => this._accept(req) });
+      req.ackJob = this.scheduler.schedule({ name: "coap-ack-delay", deadline: this.scheduler.now() + this._ackDelay, radio: true, run: () => this._accept(req) });
     }
   }
 
@@ -764,21 +775,21 @@ export class CoapEndpoint {
   _accept(req: IncomingRequest): void {
     req.ackJob?.cancel();
     req.ackJob = undefined;
-    if (!req.confirmable || this.#closed) return;
+    if (!req.confirmable || this._closed) return;
     if (req.acknowledged) {
-      if (req.entry.reply) this.#sendBytes(req.entry.reply, req.address, req.port);
+      if (req.entry.reply) this._sendBytes(req.entry.reply, req.address, req.port);
       return;
     }
     req.acknowledged = true;
     req.entry.reply = encodeEmpty(COAP_MESSAGE.ACK, req.message.messageId);
-    this.#sendBytes(req.entry.reply, req.address, req.port);
+    this._sendBytes(req.entry.reply, req.address, req.port);
   }
 
   /** @internal */
   _respond(req: IncomingRequest, response: OutgoingResponse, callbacks?: MessageCallbacks): void {
-    if (req.responded) throw new Error("coap: this request has already been answered; send further messages with sendMessage()");
-    if (!response || !isResponseCode(response.code)) throw new RangeError(`coap: response code must be 2.00-5.31, got ${response && response.code}`);
-    if (this.#closed) throw new Error("coap: endpoint is closed");
+    if (req.responded) throw new Error("coap: answered");
+    if (!response || !isResponseCode(response.code)) throw new RangeError("coap: not a response code");
+    if (this._closed) throw new Error("coap: closed");
     const token = req.message.token;
     if (req.confirmable && !req.acknowledged) {
       // §5.2.1: piggybacked in the ACK, echoing Message ID and token.
@@ -788,7 +799,7 @@ export class CoapEndpoint {
       req.ackJob?.cancel();
       req.ackJob = undefined;
       req.entry.reply = bytes;
-      this.#sendBytes(bytes, req.address, req.port);
+      this._sendBytes(bytes, req.address, req.port);
       return;
     }
     // §5.2.2 / §5.2.3: separate response; NON for a NON request unless asked otherwise.
@@ -800,38 +811,38 @@ export class CoapEndpoint {
 
   // --- plumbing -------------------------------------------------------------------------------
 
-  #sendBytes(bytes: Uint8Array, address: string, port: number): void {
+  private _sendBytes(bytes: Uint8Array, address: string, port: number): void {
     try {
-      this.#send(bytes, address, port);
+      this._send(bytes, address, port);
     } catch (error) {
-      this.#report(error);
+      this._report(error);
     }
   }
 
-  #drop(reason: string, address: string, port: number): void {
-    if (this.#onDrop) this.#call(this.#onDrop, reason, address, port);
+  private _drop(reason: string, address: string, port: number): void {
+    if (this._onDrop) this._call(this._onDrop, reason, address, port);
   }
 
-  #report(error: unknown): void {
-    if (!this.#onError) return;
+  private _report(error: unknown): void {
+    if (!this._onError) return;
     try {
-      this.#onError(error);
+      this._onError(error);
     } catch {
       // an error reporter that throws must not break the endpoint
     }
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  #call<A extends any[]>(fn: (...args: A) => void, ...args: A): void {
+  private _call<A extends any[]>(fn: (...args: A) => void, ...args: A): void {
     try {
       fn(...args);
     } catch (error) {
-      this.#report(error);
+      this._report(error);
     }
   }
 }
 
 function checkAddress(address: string, port: number): void {
-  if (typeof address !== "string" || address.length === 0) throw new TypeError("coap: address must be a non-empty string");
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`coap: port must be 1..65535, got ${port}`);
+  if (typeof address !== "string" || address.length === 0) throw new TypeError("coap: address");
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError("coap: port");
 }

@@ -44,83 +44,83 @@ export function observerKey(address: string, port: number, token: Uint8Array): s
  * is refused, and the GET is then answered as usual, without Observe (§4.1).
  */
 export class ObserverList<R, E extends ObserverEntry<R>> {
-  readonly perResource: number;
-  readonly total: number;
-  #byKey = new Map<string, E>();
-  #byResource = new Map<R, Set<E>>();
+  declare readonly perResource: number;
+  declare readonly total: number;
+  private _byKey = new Map<string, E>();
+  private _byResource = new Map<R, Set<E>>();
 
   constructor(perResource: number, total: number) {
-    if (!Number.isInteger(perResource) || perResource < 0) throw new RangeError("coap: maxObserversPerResource must be an integer >= 0");
-    if (!Number.isInteger(total) || total < 0) throw new RangeError("coap: maxObservers must be an integer >= 0");
+    if (!Number.isInteger(perResource) || perResource < 0) throw new RangeError("coap: maxObserversPerResource");
+    if (!Number.isInteger(total) || total < 0) throw new RangeError("coap: maxObservers");
     this.perResource = perResource;
     this.total = total;
   }
 
   get size(): number {
-    return this.#byKey.size;
+    return this._byKey.size;
   }
 
   get(key: string): E | undefined {
-    return this.#byKey.get(key);
+    return this._byKey.get(key);
   }
 
   /** Observers of one resource (a copy, safe to iterate while removing). */
   of(resource: R): E[] {
-    const set = this.#byResource.get(resource);
+    const set = this._byResource.get(resource);
     return set ? [...set] : [];
   }
 
   count(resource: R): number {
-    return this.#byResource.get(resource)?.size ?? 0;
+    return this._byResource.get(resource)?.size ?? 0;
   }
 
   /** Can `entry` be added (or replace the entry with its key, §4.1)? */
   canAdd(key: string, resource: R): boolean {
-    const existing = this.#byKey.get(key);
+    const existing = this._byKey.get(key);
     if (existing && existing.resource === resource) return true;
-    const total = this.#byKey.size - (existing ? 1 : 0);
+    const total = this._byKey.size - (existing ? 1 : 0);
     return total < this.total && this.count(resource) < this.perResource;
   }
 
   /** Adds or replaces (same endpoint and token, §4.1). Returns the replaced entry. */
   add(entry: E): E | undefined {
-    const old = this.#byKey.get(entry.key);
+    const old = this._byKey.get(entry.key);
     if (old) this.remove(old);
-    this.#byKey.set(entry.key, entry);
-    let set = this.#byResource.get(entry.resource);
-    if (!set) this.#byResource.set(entry.resource, (set = new Set()));
+    this._byKey.set(entry.key, entry);
+    let set = this._byResource.get(entry.resource);
+    if (!set) this._byResource.set(entry.resource, (set = new Set()));
     set.add(entry);
     return old;
   }
 
   remove(entry: E): boolean {
-    if (this.#byKey.get(entry.key) !== entry) return false;
-    this.#byKey.delete(entry.key);
-    const set = this.#byResource.get(entry.resource);
+    if (this._byKey.get(entry.key) !== entry) return false;
+    this._byKey.delete(entry.key);
+    const set = this._byResource.get(entry.resource);
     if (set) {
       set.delete(entry);
-      if (!set.size) this.#byResource.delete(entry.resource);
+      if (!set.size) this._byResource.delete(entry.resource);
     }
     return true;
   }
 
   all(): E[] {
-    return [...this.#byKey.values()];
+    return [...this._byKey.values()];
   }
 }
 
 /** A resource's Observe numbers: 24-bit, incremented for every notification (RFC 7641 §4.4). */
 export class ObserveSequence {
-  #value: number;
+  declare private _value: number;
   constructor(start = 2) {
-    this.#value = start & OBSERVE_MAX;
+    this._value = start & OBSERVE_MAX;
   }
   get current(): number {
-    return this.#value;
+    return this._value;
   }
   next(): number {
-    this.#value = (this.#value + 1) & OBSERVE_MAX;
-    return this.#value;
+    this._value = (this._value + 1) & OBSERVE_MAX;
+    return this._value;
   }
 }
 
@@ -130,23 +130,23 @@ export class ObserveSequence {
  * when more than 128 seconds have passed since the last one was received.
  */
 export class NotificationOrder {
-  #v = -1;
-  #t = 0;
+  private _v = -1;
+  private _t = 0;
 
   /** Takes the notification (returns true) when it is newer than the last one taken. */
   accept(observe: number, now: number): boolean {
-    if (this.#v >= 0 && !observeIsNewer(this.#v, this.#t, observe, now)) return false;
-    this.#v = observe;
-    this.#t = now;
+    if (this._v >= 0 && !observeIsNewer(this._v, this._t, observe, now)) return false;
+    this._v = observe;
+    this._t = now;
     return true;
   }
 
   /** Forget the last value (a re-registration starts a fresh sequence). */
   reset(): void {
-    this.#v = -1;
+    this._v = -1;
   }
 
   get last(): number {
-    return this.#v;
+    return this._v;
   }
 }

@@ -180,11 +180,11 @@ export interface CoapResourceOptions extends CoapHandlers {
 
 /** A resource in the tree; notify() sends its current state to every observer. */
 export class CoapResource {
-  readonly path: string;
-  readonly options: CoapResourceOptions;
-  /** @internal */ server: CoapServer;
+  declare readonly path: string;
+  declare readonly options: CoapResourceOptions;
+  /** @internal */ declare server: CoapServer;
   /** @internal */ sequence = new ObserveSequence();
-  /** @internal */ job: Job | undefined;
+  /** @internal */ declare job: Job | undefined;
 
   /** @internal */
   constructor(server: CoapServer, path: string, options: CoapResourceOptions) {
@@ -262,22 +262,22 @@ interface Observer extends ObserverEntry<CoapResource> {
 }
 
 class ServerRequest implements CoapServerRequest {
-  method: number;
-  methodName: CoapMethodName;
-  path: string;
-  query: string[];
-  payload: Uint8Array;
-  contentFormat: number | undefined;
-  accept: number | undefined;
-  etags: Uint8Array[];
-  ifMatch: Uint8Array[];
-  ifNoneMatch: boolean;
-  observe: number | undefined;
+  declare method: number;
+  declare methodName: CoapMethodName;
+  declare path: string;
+  declare query: string[];
+  declare payload: Uint8Array;
+  declare contentFormat: number | undefined;
+  declare accept: number | undefined;
+  declare etags: Uint8Array[];
+  declare ifMatch: Uint8Array[];
+  declare ifNoneMatch: boolean;
+  declare observe: number | undefined;
   notification = false;
-  address: string;
-  port: number;
-  confirmable: boolean;
-  message: CoapMessage;
+  declare address: string;
+  declare port: number;
+  declare confirmable: boolean;
+  declare message: CoapMessage;
 
   constructor(msg: CoapMessage, address: string, port: number) {
     this.message = msg;
@@ -322,7 +322,7 @@ function isPromise(x: unknown): x is Promise<unknown> {
 }
 
 function normalizePath(path: string): string {
-  if (typeof path !== "string") throw new TypeError("coap: resource path must be a string");
+  if (typeof path !== "string") throw new TypeError("coap: path");
   let p = path;
   while (p.startsWith("/")) p = p.slice(1);
   while (p.endsWith("/")) p = p.slice(0, -1);
@@ -343,105 +343,105 @@ interface Built {
 }
 
 export class CoapServer {
-  readonly endpoint: CoapEndpoint;
-  readonly scheduler: Scheduler;
-  #udp: UdpEndpoint | undefined;
-  #resources = new Map<string, CoapResource>();
-  #szx: number;
-  #maxBodySize: number;
-  #block1: Block1Store;
+  declare readonly endpoint: CoapEndpoint;
+  declare readonly scheduler: Scheduler;
+  declare private _udp: UdpEndpoint | undefined;
+  private _resources = new Map<string, CoapResource>();
+  declare private _szx: number;
+  declare private _maxBodySize: number;
+  declare private _block1: Block1Store;
   /** Large responses to POST/PUT/... kept for their Block2 continuation (RFC 7959 §2.6), bounded. */
-  #responses = new Map<string, { built: Built; expires: number }>();
-  #observers: ObserverList<CoapResource, Observer>;
-  #confirmInterval: number;
-  #confirmEvery: number;
-  #notificationInterval: number;
-  #discovery: boolean;
-  #authorize: ((request: CoapServerRequest) => boolean) | undefined;
-  #onError: ((error: unknown) => void) | undefined;
-  #closed = false;
+  private _responses = new Map<string, { built: Built; expires: number }>();
+  declare private _observers: ObserverList<CoapResource, Observer>;
+  declare private _confirmInterval: number;
+  declare private _confirmEvery: number;
+  declare private _notificationInterval: number;
+  declare private _discovery: boolean;
+  declare private _authorize: ((request: CoapServerRequest) => boolean) | undefined;
+  declare private _onError: ((error: unknown) => void) | undefined;
+  private _closed = false;
 
   constructor(options: CoapServerOptions) {
-    if (!options) throw new TypeError("coap: CoapServer options are required");
+    if (!options) throw new TypeError("coap: options");
     const blockSizeBytes = options.blockSize ?? 1024;
-    if (!Number.isInteger(blockSizeBytes) || blockSizeBytes < 16 || blockSizeBytes > 1024) throw new RangeError("coap: blockSize must be 16..1024");
+    if (!Number.isInteger(blockSizeBytes) || blockSizeBytes < 16 || blockSizeBytes > 1024) throw new RangeError("coap: blockSize");
     const maxBodySize = options.maxBodySize ?? 8192;
-    if (!Number.isInteger(maxBodySize) || maxBodySize < 1) throw new RangeError("coap: maxBodySize must be an integer >= 1");
+    if (!Number.isInteger(maxBodySize) || maxBodySize < 1) throw new RangeError("coap: maxBodySize");
     const confirmInterval = options.confirmInterval ?? 24 * 3600 * 1000;
     const confirmEvery = options.confirmEvery ?? 20;
     const notificationInterval = options.notificationInterval ?? 3000;
-    if (!(confirmInterval >= 0) || !(notificationInterval >= 0) || !Number.isInteger(confirmEvery) || confirmEvery < 0) throw new RangeError("coap: bad notification settings");
-    this.#observers = new ObserverList(options.maxObserversPerResource ?? 8, options.maxObservers ?? 32);
-    this.#onError = options.onError;
+    if (!(confirmInterval >= 0) || !(notificationInterval >= 0) || !Number.isInteger(confirmEvery) || confirmEvery < 0) throw new RangeError("coap: notification settings");
+    this._observers = new ObserverList(options.maxObserversPerResource ?? 8, options.maxObservers ?? 32);
+    this._onError = options.onError;
     if (options.endpoint) {
       this.endpoint = options.endpoint;
     } else {
-      if (!options.socket || !options.scheduler || !options.random) throw new TypeError("coap: CoapServer needs an endpoint, or a socket with a scheduler and a random source");
-      this.#udp = openUdpEndpoint({ socket: options.socket, scheduler: options.scheduler, random: options.random, parameters: options.parameters, onError: options.onError });
-      this.endpoint = this.#udp.endpoint;
+      if (!options.socket || !options.scheduler || !options.random) throw new TypeError("coap: endpoint, or socket, scheduler and random");
+      this._udp = openUdpEndpoint({ socket: options.socket, scheduler: options.scheduler, random: options.random, parameters: options.parameters, onError: options.onError });
+      this.endpoint = this._udp.endpoint;
     }
     this.scheduler = this.endpoint.scheduler;
-    this.#szx = szxForSize(blockSizeBytes);
-    this.#maxBodySize = maxBodySize;
-    this.#block1 = new Block1Store(options.maxBlock1Transfers ?? 4, maxBodySize, this.endpoint.parameters.EXCHANGE_LIFETIME);
-    this.#confirmInterval = confirmInterval;
-    this.#confirmEvery = confirmEvery;
-    this.#notificationInterval = notificationInterval;
-    this.#discovery = options.discovery !== false;
-    this.#authorize = options.authorize;
-    this.endpoint.onRequest = (req) => this.#onRequest(req);
+    this._szx = szxForSize(blockSizeBytes);
+    this._maxBodySize = maxBodySize;
+    this._block1 = new Block1Store(options.maxBlock1Transfers ?? 4, maxBodySize, this.endpoint.parameters.EXCHANGE_LIFETIME);
+    this._confirmInterval = confirmInterval;
+    this._confirmEvery = confirmEvery;
+    this._notificationInterval = notificationInterval;
+    this._discovery = options.discovery !== false;
+    this._authorize = options.authorize;
+    this.endpoint.onRequest = (req) => this._onRequest(req);
   }
 
   /** The UDP socket when the server opened one (its `port` is the bound port). */
   get socket() {
-    return this.#udp?.socket;
+    return this._udp?.socket;
   }
 
   /** Adds (or replaces) the resource at `path` ("/sensors/temp"). */
   add(path: string, options: CoapResourceOptions): CoapResource {
     const p = normalizePath(path);
-    if (!options || typeof options !== "object") throw new TypeError("coap: resource options must be an object");
-    for (const k of Object.values(HANDLER_KEYS)) if (options[k] !== undefined && typeof options[k] !== "function") throw new TypeError(`coap: handler ${k} must be a function`);
-    const old = this.#resources.get(p);
+    if (!options || typeof options !== "object") throw new TypeError("coap: options");
+    for (const k of Object.values(HANDLER_KEYS)) if (options[k] !== undefined && typeof options[k] !== "function") throw new TypeError("coap: handler " + k);
+    const old = this._resources.get(p);
     if (old) this.remove(p);
     const r = new CoapResource(this, p, options);
-    this.#resources.set(p, r);
+    this._resources.set(p, r);
     return r;
   }
 
   /** Removes a resource; its observers get a 4.04 notification and are dropped (RFC 7641 §3.2). */
   remove(path: string): boolean {
     const p = normalizePath(path);
-    const r = this.#resources.get(p);
+    const r = this._resources.get(p);
     if (!r) return false;
-    this.#resources.delete(p);
+    this._resources.delete(p);
     r.job?.cancel();
-    for (const o of this.#observers.of(r)) this.#sendFinal(o, COAP_RESPONSE.NOT_FOUND);
+    for (const o of this._observers.of(r)) this._sendFinal(o, COAP_RESPONSE.NOT_FOUND);
     return true;
   }
 
   resource(path: string): CoapResource | undefined {
-    return this.#resources.get(normalizePath(path));
+    return this._resources.get(normalizePath(path));
   }
 
   /** Paths of every resource. */
   paths(): string[] {
-    return [...this.#resources.keys()];
+    return [...this._resources.keys()];
   }
 
   get observerCount(): number {
-    return this.#observers.size;
+    return this._observers.size;
   }
 
   /** Block1 bodies being reassembled. */
   get pendingUploads(): number {
-    return this.#block1.size;
+    return this._block1.size;
   }
 
   /** The /.well-known/core links (unfiltered). */
   links(): Link[] {
     const out: Link[] = [];
-    for (const r of this.#resources.values()) {
+    for (const r of this._resources.values()) {
       const o = r.options;
       if (o.hidden) continue;
       const attributes: LinkAttributes = {};
@@ -468,7 +468,7 @@ export class CoapServer {
    */
   observations(): ObservationRecord[] {
     const out: ObservationRecord[] = [];
-    for (const o of this.#observers.all()) out.push({ address: o.address, port: o.port, request: encode(o.request.message), szx: o.szx, sinceCon: o.sinceCon, observe: o.resource.sequence.current });
+    for (const o of this._observers.all()) out.push({ address: o.address, port: o.port, request: encode(o.request.message), szx: o.szx, sinceCon: o.sinceCon, observe: o.resource.sequence.current });
     return out;
   }
 
@@ -480,17 +480,17 @@ export class CoapServer {
   restoreObservations(records: readonly ObservationRecord[]): number {
     let n = 0;
     for (const r of records) {
-      const d = this.#closed || !(r.request instanceof Uint8Array) ? undefined : decode(r.request);
+      const d = this._closed || !(r.request instanceof Uint8Array) ? undefined : decode(r.request);
       if (!d || !d.ok) continue;
       const req = new ServerRequest(d.message, r.address, r.port);
-      const resource = this.#resources.get(req.path);
+      const resource = this._resources.get(req.path);
       const key = observerKey(r.address, r.port, d.message.token);
-      if (!resource || !resource.options.observable || req.method !== COAP_REQUEST.GET || req.observe !== 0 || this.#observers.get(key) || !this.#observers.canAdd(key, resource)) continue;
+      if (!resource || !resource.options.observable || req.method !== COAP_REQUEST.GET || req.observe !== 0 || this._observers.get(key) || !this._observers.canAdd(key, resource)) continue;
       // §4.4: the numbers go on from the newest (24-bit serial arithmetic)
       const cur = resource.sequence.current;
       const ahead = (r.observe - cur) & OBSERVE_MAX;
       if (ahead > 0 && ahead < 0x800000) resource.sequence = new ObserveSequence(r.observe);
-      this.#observers.add({ key, address: r.address, port: r.port, token: d.message.token.slice(), resource, request: req, szx: r.szx >= 0 && r.szx <= this.#szx ? r.szx : this.#szx, busy: false, pending: false, lastCon: this.scheduler.now(), sinceCon: r.sinceCon | 0, hold: undefined });
+      this._observers.add({ key, address: r.address, port: r.port, token: d.message.token.slice(), resource, request: req, szx: r.szx >= 0 && r.szx <= this._szx ? r.szx : this._szx, busy: false, pending: false, lastCon: this.scheduler.now(), sinceCon: r.sinceCon | 0, hold: undefined });
       n++;
     }
     return n;
@@ -498,106 +498,106 @@ export class CoapServer {
 
   /** Stops serving; observers are forgotten; an endpoint the server opened is closed. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const o of this.#observers.all()) this.#drop(o);
-    for (const r of this.#resources.values()) r.job?.cancel();
-    this.#block1.clear();
-    this.#responses.clear();
+    if (this._closed) return;
+    this._closed = true;
+    for (const o of this._observers.all()) this._drop(o);
+    for (const r of this._resources.values()) r.job?.cancel();
+    this._block1.clear();
+    this._responses.clear();
     if (this.endpoint.onRequest) this.endpoint.onRequest = undefined;
-    this.#udp?.close();
+    this._udp?.close();
   }
 
   // --- requests --------------------------------------------------------------------
 
-  #report(error: unknown): void {
-    if (!this.#onError) return;
+  private _report(error: unknown): void {
+    if (!this._onError) return;
     try {
-      this.#onError(error);
+      this._onError(error);
     } catch {
       // a reporter that throws must not break the server
     }
   }
 
-  #send(ireq: IncomingRequest, code: number, options: CoapOption[] = [], payload: Uint8Array = EMPTY): void {
+  private _send(ireq: IncomingRequest, code: number, options: CoapOption[] = [], payload: Uint8Array = EMPTY): void {
     try {
       ireq.respond({ code, options, payload });
     } catch (error) {
-      this.#report(error);
+      this._report(error);
     }
   }
 
-  #onRequest(ireq: IncomingRequest): void {
+  private _onRequest(ireq: IncomingRequest): void {
     const msg = ireq.message;
     const req = new ServerRequest(msg, ireq.address, ireq.port);
-    if (!req.methodName) return this.#send(ireq, COAP_RESPONSE.METHOD_NOT_ALLOWED);
+    if (!req.methodName) return this._send(ireq, COAP_RESPONSE.METHOD_NOT_ALLOWED);
     const block2 = getBlock(msg, COAP_OPTION.BLOCK2);
     const block1 = getBlock(msg, COAP_OPTION.BLOCK1);
-    if (block1 === null || block2 === null) return this.#send(ireq, COAP_RESPONSE.BAD_REQUEST);
+    if (block1 === null || block2 === null) return this._send(ireq, COAP_RESPONSE.BAD_REQUEST);
     // RFC 7252 §5.10.2: we are no forward-proxy: 5.05 for Proxy-Uri / Proxy-Scheme.
-    if (getOption(msg, COAP_OPTION.PROXY_URI) || getOption(msg, COAP_OPTION.PROXY_SCHEME)) return this.#send(ireq, COAP_RESPONSE.PROXYING_NOT_SUPPORTED);
+    if (getOption(msg, COAP_OPTION.PROXY_URI) || getOption(msg, COAP_OPTION.PROXY_SCHEME)) return this._send(ireq, COAP_RESPONSE.PROXYING_NOT_SUPPORTED);
 
-    if (this.#discovery && req.path === ".well-known/core" && !this.#resources.has(req.path)) {
-      if (req.method !== COAP_REQUEST.GET) return this.#send(ireq, COAP_RESPONSE.METHOD_NOT_ALLOWED);
-      if (req.accept !== undefined && req.accept !== COAP_MEDIATYPE.APPLICATION_LINK_FORMAT) return this.#send(ireq, COAP_RESPONSE.NOT_ACCEPTABLE);
+    if (this._discovery && req.path === ".well-known/core" && !this._resources.has(req.path)) {
+      if (req.method !== COAP_REQUEST.GET) return this._send(ireq, COAP_RESPONSE.METHOD_NOT_ALLOWED);
+      if (req.accept !== undefined && req.accept !== COAP_MEDIATYPE.APPLICATION_LINK_FORMAT) return this._send(ireq, COAP_RESPONSE.NOT_ACCEPTABLE);
       // RFC 6690 §4, §4.1
       const body = utf8Encode(formatLinks(filterLinks(this.links(), req.query)));
       const built: Built = { code: COAP_RESPONSE.CONTENT, options: [uintOption(COAP_OPTION.CONTENT_FORMAT, COAP_MEDIATYPE.APPLICATION_LINK_FORMAT)], payload: body, contentFormat: COAP_MEDIATYPE.APPLICATION_LINK_FORMAT, etag: undefined };
-      return this.#finishResponse(ireq, req, built, block2, undefined, undefined);
+      return this._finishResponse(ireq, req, built, block2, undefined, undefined);
     }
 
     // RFC 7959 §2.6: the rest of a large response to a POST/PUT/... (Block2 NUM > 0, no body)
     if (block2 && block2.num > 0 && !block1 && req.method !== COAP_REQUEST.GET && req.method !== COAP_REQUEST.FETCH) {
       const key = req.address + "|" + req.port + "|" + req.method + "|" + req.path;
-      const cached = this.#responses.get(key);
+      const cached = this._responses.get(key);
       if (!cached || cached.expires <= this.scheduler.now()) {
-        this.#responses.delete(key);
-        return this.#send(ireq, COAP_RESPONSE.REQUEST_ENTITY_INCOMPLETE, [], utf8Encode("no response to continue (RFC 7959 §2.6)"));
+        this._responses.delete(key);
+        return this._send(ireq, COAP_RESPONSE.REQUEST_ENTITY_INCOMPLETE, [], utf8Encode("no response to continue"));
       }
-      return this.#finishResponse(ireq, req, cached.built, block2, undefined, undefined);
+      return this._finishResponse(ireq, req, cached.built, block2, undefined, undefined);
     }
 
-    const resource = this.#resources.get(req.path);
-    if (!resource) return this.#send(ireq, COAP_RESPONSE.NOT_FOUND);
+    const resource = this._resources.get(req.path);
+    if (!resource) return this._send(ireq, COAP_RESPONSE.NOT_FOUND);
     const o = resource.options;
     const handler = o[HANDLER_KEYS[req.method]];
-    if (!handler) return this.#send(ireq, COAP_RESPONSE.METHOD_NOT_ALLOWED);
-    if (this.#authorize) {
+    if (!handler) return this._send(ireq, COAP_RESPONSE.METHOD_NOT_ALLOWED);
+    if (this._authorize) {
       let ok = false;
       try {
-        ok = this.#authorize(req) === true;
+        ok = this._authorize(req) === true;
       } catch (error) {
-        this.#report(error);
+        this._report(error);
       }
-      if (!ok) return this.#send(ireq, COAP_RESPONSE.UNAUTHORIZED);
+      if (!ok) return this._send(ireq, COAP_RESPONSE.UNAUTHORIZED);
     }
     // RFC 7252 §5.10.4: an Accept the resource cannot satisfy gets 4.06.
     const offered = list(o.ct);
     if (req.accept !== undefined && offered.length && offered.indexOf(req.accept) < 0 && (req.method === COAP_REQUEST.GET || req.method === COAP_REQUEST.FETCH))
-      return this.#send(ireq, COAP_RESPONSE.NOT_ACCEPTABLE);
+      return this._send(ireq, COAP_RESPONSE.NOT_ACCEPTABLE);
     if (hasBody(req.method)) {
       // RFC 7252 §5.9.2.10: 4.15 for a Content-Format the resource does not take.
-      if (o.accepts && req.contentFormat !== undefined && o.accepts.indexOf(req.contentFormat) < 0) return this.#send(ireq, COAP_RESPONSE.UNSUPPORTED_CONTENT_FORMAT);
-      const limit = o.maxBodySize ?? this.#maxBodySize;
+      if (o.accepts && req.contentFormat !== undefined && o.accepts.indexOf(req.contentFormat) < 0) return this._send(ireq, COAP_RESPONSE.UNSUPPORTED_CONTENT_FORMAT);
+      const limit = o.maxBodySize ?? this._maxBodySize;
       const size1 = getUint(msg, COAP_OPTION.SIZE1);
       if (block1) {
         // RFC 7959 §2.5: reassemble, then run the handler once with the whole body.
         const key = req.address + "|" + req.port + "|" + req.method + "|" + req.path;
-        const outcome = this.#block1.receive(key, block1, msg.payload, req.contentFormat, this.scheduler.now(), block1.num === 0 ? size1 : undefined, limit);
+        const outcome = this._block1.receive(key, block1, msg.payload, req.contentFormat, this.scheduler.now(), block1.num === 0 ? size1 : undefined, limit);
         switch (outcome.kind) {
           case "continue": {
             // §2.5: 2.31 for non-final blocks, with our block size preference (the smaller one).
-            const szx = Math.min(block1.szx, this.#szx);
-            return this.#send(ireq, COAP_RESPONSE.CONTINUE, [blockOption(COAP_OPTION.BLOCK1, { num: block1.num, more: true, szx })]);
+            const szx = Math.min(block1.szx, this._szx);
+            return this._send(ireq, COAP_RESPONSE.CONTINUE, [blockOption(COAP_OPTION.BLOCK1, { num: block1.num, more: true, szx })]);
           }
           case "incomplete":
-            return this.#send(ireq, COAP_RESPONSE.REQUEST_ENTITY_INCOMPLETE, [], utf8Encode(outcome.reason));
+            return this._send(ireq, COAP_RESPONSE.REQUEST_ENTITY_INCOMPLETE, [], utf8Encode(outcome.reason));
           case "too-large":
             // §2.9.3: Size1 tells the largest body we take; the Block1 echoes the client's SZX
             // (a smaller one would hint to retry with smaller blocks, which would not help here).
-            return this.#send(ireq, COAP_RESPONSE.REQUEST_ENTITY_TOO_LARGE, [blockOption(COAP_OPTION.BLOCK1, { num: block1.num, more: false, szx: block1.szx }), uintOption(COAP_OPTION.SIZE1, limit)]);
+            return this._send(ireq, COAP_RESPONSE.REQUEST_ENTITY_TOO_LARGE, [blockOption(COAP_OPTION.BLOCK1, { num: block1.num, more: false, szx: block1.szx }), uintOption(COAP_OPTION.SIZE1, limit)]);
           case "bad-request":
-            return this.#send(ireq, COAP_RESPONSE.BAD_REQUEST, [], utf8Encode(outcome.reason));
+            return this._send(ireq, COAP_RESPONSE.BAD_REQUEST, [], utf8Encode(outcome.reason));
           case "complete":
             req.payload = outcome.body;
             req.contentFormat = outcome.contentFormat;
@@ -605,7 +605,7 @@ export class CoapServer {
         }
       } else if (msg.payload.length > limit || (size1 !== undefined && size1 > limit)) {
         // §2.9.3: a 4.13 to a request without Block1 hints the client to use Block1.
-        return this.#send(ireq, COAP_RESPONSE.REQUEST_ENTITY_TOO_LARGE, [uintOption(COAP_OPTION.SIZE1, limit)]);
+        return this._send(ireq, COAP_RESPONSE.REQUEST_ENTITY_TOO_LARGE, [uintOption(COAP_OPTION.SIZE1, limit)]);
       }
     }
 
@@ -613,30 +613,30 @@ export class CoapServer {
     const isGet = req.method === COAP_REQUEST.GET;
     const okey = observerKey(req.address, req.port, msg.token);
     if (isGet && req.observe !== 0 && !(block2 && block2.num > 0)) {
-      const existing = this.#observers.get(okey);
-      if (existing) this.#drop(existing);
+      const existing = this._observers.get(okey);
+      if (existing) this._drop(existing);
     }
-    const register = isGet && req.observe === 0 && !!o.observable && !this.#closed;
+    const register = isGet && req.observe === 0 && !!o.observable && !this._closed;
 
     let result: CoapServerResponse | void | Promise<CoapServerResponse | void>;
     try {
       result = handler(req);
     } catch (error) {
-      this.#report(error);
-      return this.#send(ireq, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
+      this._report(error);
+      return this._send(ireq, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
     }
     const finish = (r: CoapServerResponse | void) => {
       let built: Built;
       try {
-        built = this.#build(resource, req, r);
+        built = this._build(resource, req, r);
       } catch (error) {
-        this.#report(error);
-        return this.#send(ireq, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
+        this._report(error);
+        return this._send(ireq, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
       }
       let observer: Observer | undefined;
-      if (register && built.code >> 5 === 2 && this.#observers.canAdd(okey, resource)) {
+      if (register && built.code >> 5 === 2 && this._observers.canAdd(okey, resource)) {
         // §4.1: add (or replace) the entry keyed by endpoint and token.
-        const old = this.#observers.get(okey);
+        const old = this._observers.get(okey);
         observer = {
           key: okey,
           address: req.address,
@@ -644,29 +644,29 @@ export class CoapServer {
           token: msg.token.slice(),
           resource,
           request: req,
-          szx: block2 ? Math.min(block2.szx, this.#szx) : this.#szx,
+          szx: block2 ? Math.min(block2.szx, this._szx) : this._szx,
           busy: false,
           pending: false,
           lastCon: this.scheduler.now(),
           sinceCon: 0,
           hold: undefined,
         };
-        if (old) this.#drop(old);
-        this.#observers.add(observer);
+        if (old) this._drop(old);
+        this._observers.add(observer);
       }
       // §4.4: every notification, the registration's response included, gets a fresh, larger number.
-      this.#finishResponse(ireq, req, built, block2, block1 ?? undefined, observer ? resource.sequence.next() : undefined);
+      this._finishResponse(ireq, req, built, block2, block1 ?? undefined, observer ? resource.sequence.next() : undefined);
     };
     if (isPromise(result)) {
       result.then(finish, (error) => {
-        this.#report(error);
-        this.#send(ireq, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
+        this._report(error);
+        this._send(ireq, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
       });
     } else finish(result);
   }
 
   /** Normalizes a handler's result into a response (code defaults, options). */
-  #build(resource: CoapResource, req: ServerRequest, r: CoapServerResponse | void): Built {
+  private _build(resource: CoapResource, req: ServerRequest, r: CoapServerResponse | void): Built {
     const o = resource.options;
     const res: CoapServerResponse = r ?? {};
     let code = res.code;
@@ -686,9 +686,9 @@ export class CoapServer {
           code = COAP_RESPONSE.CHANGED;
       }
     }
-    if (!Number.isInteger(code) || code >> 5 < 2 || code >> 5 > 5) throw new RangeError(`coap: handler returned a non-response code ${code}`);
+    if (!Number.isInteger(code) || code >> 5 < 2 || code >> 5 > 5) throw new RangeError("coap: not a response code");
     const payload = typeof res.payload === "string" ? utf8Encode(res.payload) : res.payload ?? EMPTY;
-    if (!(payload instanceof Uint8Array)) throw new TypeError("coap: handler payload must be a string or a Uint8Array");
+    if (!(payload instanceof Uint8Array)) throw new TypeError("coap: payload");
     let contentFormat = res.contentFormat;
     const offered = list(o.ct);
     if (contentFormat === undefined && payload.length && code >> 5 === 2 && offered.length === 1) contentFormat = offered[0];
@@ -709,7 +709,7 @@ export class CoapServer {
   }
 
   /** ETag validation, Block2 slicing, Observe number, Block1 echo; then sends. */
-  #finishResponse(ireq: IncomingRequest, req: ServerRequest, built: Built, block2: BlockValue | undefined, block1: BlockValue | undefined, observe: number | undefined): void {
+  private _finishResponse(ireq: IncomingRequest, req: ServerRequest, built: Built, block2: BlockValue | undefined, block1: BlockValue | undefined, observe: number | undefined): void {
     let { code, payload } = built;
     let options = built.options.slice();
     // RFC 7252 §5.10.6.2: the client's ETag is current: 2.03 Valid without payload.
@@ -722,72 +722,72 @@ export class CoapServer {
       }
     }
     if (observe !== undefined) options.push(observeOption(observe));
-    if (block1 && code >> 5 === 2) options.push(blockOption(COAP_OPTION.BLOCK1, { num: block1.num, more: false, szx: Math.min(block1.szx, this.#szx) }));
-    const szx = block2 ? Math.min(block2.szx, this.#szx) : this.#szx;
+    if (block1 && code >> 5 === 2) options.push(blockOption(COAP_OPTION.BLOCK1, { num: block1.num, more: false, szx: Math.min(block1.szx, this._szx) }));
+    const szx = block2 ? Math.min(block2.szx, this._szx) : this._szx;
     const num = block2 ? block2.num : 0;
     if (num === 0 && payload.length > 1 << (szx + 4) && req.method !== COAP_REQUEST.GET && req.method !== COAP_REQUEST.FETCH) {
       // RFC 7959 §2.6: keep the whole response for the client's Block2 requests for the rest.
       const now = this.scheduler.now();
-      for (const [k, v] of this.#responses) if (v.expires <= now) this.#responses.delete(k);
-      while (this.#responses.size >= 4) this.#responses.delete(this.#responses.keys().next().value as string);
-      this.#responses.set(req.address + "|" + req.port + "|" + req.method + "|" + req.path, { built, expires: now + this.endpoint.parameters.EXCHANGE_LIFETIME });
+      for (const [k, v] of this._responses) if (v.expires <= now) this._responses.delete(k);
+      while (this._responses.size >= 4) this._responses.delete(this._responses.keys().next().value as string);
+      this._responses.set(req.address + "|" + req.port + "|" + req.method + "|" + req.path, { built, expires: now + this.endpoint.parameters.EXCHANGE_LIFETIME });
     }
     if (payload.length > (1 << (szx + 4)) || (block2 && payload.length)) {
       // RFC 7959 §2.4
       const slice = sliceBlock2(payload, num, szx);
-      if (!slice) return this.#send(ireq, COAP_RESPONSE.BAD_OPTION, [], utf8Encode(`Block2 NUM ${num} is beyond the end of the ${payload.length}-byte representation`));
+      if (!slice) return this._send(ireq, COAP_RESPONSE.BAD_OPTION, [], utf8Encode("Block2 past the end"));
       if (!built.etag && code === COAP_RESPONSE.CONTENT) options.push(opaqueOption(COAP_OPTION.ETAG, etagOf(payload, built.contentFormat)));
       options.push(blockOption(COAP_OPTION.BLOCK2, slice.block));
       if (num === 0) options.push(uintOption(COAP_OPTION.SIZE2, payload.length));
       payload = slice.payload;
     } else if (block2 && block2.num > 0) {
-      return this.#send(ireq, COAP_RESPONSE.BAD_OPTION, [], utf8Encode(`Block2 NUM ${num} is beyond the end of the representation`));
+      return this._send(ireq, COAP_RESPONSE.BAD_OPTION, [], utf8Encode("Block2 past the end"));
     }
-    this.#send(ireq, code, options, payload);
+    this._send(ireq, code, options, payload);
   }
 
   // --- Observe -------------------------------------------------------------------------
 
   /** @internal */
   _observerCount(r: CoapResource): number {
-    return this.#observers.count(r);
+    return this._observers.count(r);
   }
 
   /** @internal coalesces notify() calls made in one turn into one job */
   _notify(r: CoapResource): void {
-    if (this.#closed || this.#resources.get(r.path) !== r) return;
+    if (this._closed || this._resources.get(r.path) !== r) return;
     if (r.job && r.job.scheduled) return;
-    if (!this.#observers.count(r)) return;
+    if (!this._observers.count(r)) return;
     const run = () => {
-      for (const o of this.#observers.of(r)) {
+      for (const o of this._observers.of(r)) {
         if (o.busy) o.pending = true;
-        else this.#notifyOne(o);
+        else this._notifyOne(o);
       }
     };
     if (r.job) r.job.reschedule(this.scheduler.now());
     else r.job = this.scheduler.schedule({ name: "coap-notify", deadline: this.scheduler.now(), radio: true, run });
   }
 
-  #drop(o: Observer): void {
+  private _drop(o: Observer): void {
     o.hold?.cancel();
     o.hold = undefined;
-    this.#observers.remove(o);
+    this._observers.remove(o);
   }
 
   /** Sends a final notification with an error code and removes the observer (RFC 7641 §3.2). */
-  #sendFinal(o: Observer, code: number): void {
-    this.#drop(o);
+  private _sendFinal(o: Observer, code: number): void {
+    this._drop(o);
     try {
       this.endpoint.sendMessage({ type: COAP_MESSAGE.CON, code, token: o.token, options: [], payload: EMPTY }, o.address, o.port);
     } catch (error) {
-      this.#report(error);
+      this._report(error);
     }
   }
 
-  #notifyOne(o: Observer): void {
+  private _notifyOne(o: Observer): void {
     const r = o.resource;
     const get = r.options.get;
-    if (!get || this.#observers.get(o.key) !== o) return;
+    if (!get || this._observers.get(o.key) !== o) return;
     o.busy = true;
     o.pending = false;
     const req = o.request;
@@ -796,32 +796,32 @@ export class CoapServer {
     try {
       result = get(req);
     } catch (error) {
-      this.#report(error);
-      return this.#sendFinal(o, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
+      this._report(error);
+      return this._sendFinal(o, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
     }
     const go = (res: CoapServerResponse | void) => {
-      if (this.#observers.get(o.key) !== o) return;
+      if (this._observers.get(o.key) !== o) return;
       let built: Built;
       try {
-        built = this.#build(r, req, res);
+        built = this._build(r, req, res);
       } catch (error) {
-        this.#report(error);
-        return this.#sendFinal(o, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
+        this._report(error);
+        return this._sendFinal(o, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
       }
       // §3.2: a notification with a non-2.xx code ends the observation.
       if (built.code >> 5 !== 2) {
-        this.#drop(o);
+        this._drop(o);
         try {
           this.endpoint.sendMessage({ type: COAP_MESSAGE.CON, code: built.code, token: o.token, options: built.options, payload: built.payload }, o.address, o.port);
         } catch (error) {
-          this.#report(error);
+          this._report(error);
         }
         return;
       }
       const now = this.scheduler.now();
       o.sinceCon++;
       // §4.5: CON at least every confirmInterval (24 h) or every confirmEvery notifications.
-      const con = !!r.options.confirmableNotifications || now - o.lastCon >= this.#confirmInterval || (this.#confirmEvery > 0 && o.sinceCon >= this.#confirmEvery);
+      const con = !!r.options.confirmableNotifications || now - o.lastCon >= this._confirmInterval || (this._confirmEvery > 0 && o.sinceCon >= this._confirmEvery);
       if (con) {
         o.lastCon = now;
         o.sinceCon = 0;
@@ -839,33 +839,33 @@ export class CoapServer {
       }
       const type: CoapMessageType = con ? COAP_MESSAGE.CON : COAP_MESSAGE.NON;
       const free = () => {
-        if (this.#observers.get(o.key) !== o) return;
+        if (this._observers.get(o.key) !== o) return;
         o.busy = false;
-        if (o.pending) this.#notifyOne(o);
+        if (o.pending) this._notifyOne(o);
       };
       try {
         this.endpoint.sendMessage({ type, code: built.code, token: o.token, options, payload }, o.address, o.port, {
           onAck: con ? free : undefined,
           // §3.6: a RST to a notification removes the observer.
-          onReset: () => this.#drop(o),
+          onReset: () => this._drop(o),
           // §4.5: a CON notification that times out removes the observer.
-          onFail: con ? () => this.#drop(o) : undefined,
+          onFail: con ? () => this._drop(o) : undefined,
         });
       } catch (error) {
-        this.#report(error);
-        this.#drop(o);
+        this._report(error);
+        this._drop(o);
         return;
       }
       if (!con) {
         // §4.5.1: at most one NON notification per notificationInterval.
-        if (this.#notificationInterval <= 0) free();
-        else o.hold = this.scheduler.schedule({ name: "coap-notify-hold", deadline: now + this.#notificationInterval, run: free });
+        if (this._notificationInterval <= 0) free();
+        else o.hold = this.scheduler.schedule({ name: "coap-notify-hold", deadline: now + this._notificationInterval, run: free });
       }
     };
     if (isPromise(result))
       result.then(go, (error) => {
-        this.#report(error);
-        this.#sendFinal(o, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
+        this._report(error);
+        this._sendFinal(o, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
       });
     else go(result);
   }

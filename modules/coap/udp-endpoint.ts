@@ -30,7 +30,7 @@ export interface UdpEndpoint {
 
 /** Opens a UDP socket and a CoapEndpoint on it. Throws (and opens nothing) on bad options. */
 export function openUdpEndpoint(options: UdpEndpointOptions): UdpEndpoint {
-  if (!options || !options.socket || typeof options.socket.io !== "function") throw new TypeError("coap: options.socket.io must be an ECMA-419 UDP constructor");
+  if (!options || !options.socket || typeof options.socket.io !== "function") throw new TypeError("coap: socket.io");
   const { socket: socketOptions, ...endpointOptions } = options;
   const { io: UDP, ...udpOptions } = socketOptions;
   let endpoint: CoapEndpoint | undefined;
