@@ -19,7 +19,13 @@
 //      (`CACHE[k] = v`, `Foo.prototype.bar = f`, `Foo.count++`), a mutating method called on it
 //      (`push`, `splice`, `sort`, `fill`, `set`, `add`, `delete`, `clear`, `setUint8`...),
 //      `Object.assign/defineProperty/defineProperties/setPrototypeOf` on it, and `this.x = ...`
-//      in a static method (a preloaded class's static properties are read-only).
+//      in a static method (a preloaded class's static properties are read-only);
+//   4. a RegExp made at load (a module-level literal, one in a module-level table, `new RegExp`):
+//      the Moddable SDK 8.2.3's XS runs a preloaded RegExp with match data it takes from malloc
+//      (xsre.c fxAllocateRegExpData) but marks as a chunk when a collection comes during the
+//      match: heap corruption, SIGSEGV in fx_RegExp_prototype_exec (mcsim), and the data is never
+//      freed (a leak of the system heap per test). A literal inside a function is compiled when
+//      it is evaluated, with its data in the chunk heap (docs/moddable.md, "Preloading").
 //
 // What a module does while it loads (top-level statements, static initialisers) is allowed:
 // preloading runs it at build time. The runtime half is host-tests/xs/preload.ts: the XS runner
@@ -145,7 +151,11 @@ function check(files = deviceFiles()) {
     }
 
     // ---- 3: changes after load to what a module-level binding or an import holds
+    // ---- 4: a RegExp made at load
     const visit = (node) => {
+      if (node.kind === ts.SyntaxKind.RegularExpressionLiteral || (ts.isNewExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === "RegExp")) {
+        if (!insideFunction(ts, node)) report(node, "regexp", `RegExp \`${shorten(node.getText(sf))}\` made at load: a preloaded RegExp crashes XS 8.2.3 when it runs (its match data comes from malloc and the collector takes it for a chunk: SIGSEGV in fx_RegExp_prototype_exec) and leaks that data each time; write the literal inside the function that uses it`);
+      }
       if (insideFunction(ts, node)) {
         let target;
         let what;

@@ -34,10 +34,12 @@ describe("tools/check-preload.js (static)", () => {
       "31 mutation", // SEEN.add(o)
       "35 mutation", // CACHE[k] = 1
       "39 mutation", // Counter.prototype.extra = 1
+      "50 regexp", // WORD, a RegExp made at load
     ]);
     for (const f of found) expect(f.file).toBe("host-tests/xs/fixtures/device/violations.ts");
     expect(found[1].message).toContain("read-only buffer");
     expect(found[2].message).toContain("read-only WeakSet instance");
+    expect(found[8].message).toContain("fx_RegExp_prototype_exec");
   });
 
   it("accepts tables built at load, instance state, empty and @preloadReadOnly buffers", () => {

@@ -35,8 +35,10 @@ interface NativeDecoder {
  * high one (a non-unicode regex sees UTF-16 code units, on XS too). The lookahead is slow on
  * XS, so callers try the plain SURROGATE class first.
  */
-const SURROGATE = /[\uD800-\uDFFF]/;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?:^|[^\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// Each made when called: a preloaded RegExp crashes XS (tools/check-preload.js, rule 4).
+const SURROGATE = (): RegExp => /[\uD800-\uDFFF]/;
+const LONE_SURROGATE = (): RegExp =>
+  /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?:^|[^\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 type Globals = {
   TextEncoder?: new () => NativeEncoder;
@@ -104,11 +106,9 @@ Object.defineProperty(Utf8Error.prototype, "name", { value: "Utf8Error", writabl
  * Number of bytes the UTF-8 encoding of `s` takes. Throws Utf8Error on a lone surrogate.
  */
 export function utf8Length(s: string): number {
-  // ASCII only (the common case for topics): a plain loop, not a RegExp. On the Moddable SDK
-  // 8.2.3's XS a RegExp test over the 700-character Home Assistant config (with "°C") crashed
-  // the preloaded release build in mcsim (SIGSEGV in fx_RegExp_prototype_exec, inside a TLS
-  // socket's callback), whether `^[\u0000-\u007F]*$` or a search for `[^\u0000-\u007F]`;
-  // with this loop it runs (tools/mcsim-memory.js, docs/moddable.md).
+  // ASCII only (the common case for topics): a plain loop. (A module-level RegExp here crashed
+  // the preloaded mcsim build: the Moddable SDK 8.2.3's XS runs a preloaded RegExp with match
+  // data from malloc that its collector takes for a chunk; tools/check-preload.js, rule 4.)
   let k = 0;
   while (k < s.length && s.charCodeAt(k) < 0x80) k++;
   if (k === s.length) return k;
@@ -133,7 +133,7 @@ export function utf8Length(s: string): number {
  * caller's offset is not advanced).
  */
 export function encodeUtf8(s: string, out: Uint8Array, offset: number): number {
-  if (NATIVE_ENCODER !== null && (!SURROGATE.test(s) || !LONE_SURROGATE.test(s))) {
+  if (NATIVE_ENCODER !== null && (!SURROGATE().test(s) || !LONE_SURROGATE().test(s))) {
     checkFit(s, out, offset);
     const r = NATIVE_ENCODER.encodeInto(s, offset === 0 ? out : out.subarray(offset));
     return offset + (r.written as number);
@@ -352,10 +352,11 @@ export interface MqttStringRules {
   noncharacters?: boolean;
 }
 
-const CONTROLS = /[\u0001-\u001F\u007F-\u009F]/;
-const BMP_NONCHARACTERS = /[\uFDD0-\uFDEF\uFFFE\uFFFF]/;
+// Each made when called: a preloaded RegExp crashes XS (tools/check-preload.js, rule 4).
+const CONTROLS = (): RegExp => /[\u0001-\u001F\u007F-\u009F]/;
+const BMP_NONCHARACTERS = (): RegExp => /[\uFDD0-\uFDEF\uFFFE\uFFFF]/;
 /** U+1FFFE/F ... U+10FFFE/F as surrogate pairs: high D83F + 0x40 * (plane - 1), low DFFE/DFFF. */
-const SUPPLEMENTARY_NONCHARACTERS =
+const SUPPLEMENTARY_NONCHARACTERS = (): RegExp =>
   /[\uD83F\uD87F\uD8BF\uD8FF\uD93F\uD97F\uD9BF\uD9FF\uDA3F\uDA7F\uDABF\uDAFF\uDB3F\uDB7F\uDBBF\uDBFF][\uDFFE\uDFFF]/;
 
 function classify(cp: number, controls: boolean, noncharacters: boolean): number {
@@ -410,10 +411,10 @@ export function checkMqttString(s: string, rules?: MqttStringRules): number {
   const controls = rules !== undefined && rules.controls === true;
   const nonchars = rules !== undefined && rules.noncharacters === true;
   // Native regex scans instead of an interpreted loop (XS runs loops ~50x slower than C).
-  if (SURROGATE.test(s) && LONE_SURROGATE.test(s)) return MQTT_STRING_ILL_FORMED; // [MQTT-1.5.4-1]
+  if (SURROGATE().test(s) && LONE_SURROGATE().test(s)) return MQTT_STRING_ILL_FORMED; // [MQTT-1.5.4-1]
   if (s.indexOf("\u0000") >= 0) return MQTT_STRING_NULL; // [MQTT-1.5.4-2]
-  if (controls && CONTROLS.test(s)) return MQTT_STRING_CONTROL;
-  if (nonchars && (BMP_NONCHARACTERS.test(s) || SUPPLEMENTARY_NONCHARACTERS.test(s))) return MQTT_STRING_NONCHARACTER;
+  if (controls && CONTROLS().test(s)) return MQTT_STRING_CONTROL;
+  if (nonchars && (BMP_NONCHARACTERS().test(s) || SUPPLEMENTARY_NONCHARACTERS().test(s))) return MQTT_STRING_NONCHARACTER;
   // At most 3 bytes per UTF-16 unit: only long strings can exceed 65,535 bytes.
   return s.length > 0x5555 && utf8Length(s) > 0xffff ? MQTT_STRING_TOO_LONG : MQTT_STRING_OK;
 }

@@ -116,7 +116,7 @@ type Kind =
   | { type: "seconds"; min: number; max: number }
   | { type: "enum"; values: readonly (string | number)[] }
   | { type: "bool" }
-  | { type: "string"; min: number; max: number; pattern?: RegExp; patternRule?: string }
+  | { type: "string"; min: number; max: number; pattern?: () => RegExp; patternRule?: string }
   | { type: "host" }
   | { type: "topic-prefix" }
   /** An object: topic name (no wildcard, 1-128 characters) -> topic id (1-65534), at most 8, ids distinct. */
@@ -137,7 +137,7 @@ interface Field {
 export const DEVICE_ID_RULE = "must be 1 to 32 characters from A-Z a-z 0-9 _ -";
 
 export const FIELDS: readonly Field[] = [
-  { key: "deviceId", kind: { type: "string", min: 1, max: 32, pattern: /^[A-Za-z0-9_-]+$/, patternRule: DEVICE_ID_RULE }, connectivity: true, doc: "device identifier, in every topic" },
+  { key: "deviceId", kind: { type: "string", min: 1, max: 32, pattern: () => /^[A-Za-z0-9_-]+$/, patternRule: DEVICE_ID_RULE }, connectivity: true, doc: "device identifier, in every topic" },
   { key: "protocol", kind: { type: "enum", values: ["mqtt311", "mqtt5", "coap", "mqttsn"] }, connectivity: true, doc: "how telemetry and commands travel (mqttsn: mqtt.host/port name the MQTT-SN gateway)" },
   { key: "topicPrefix", kind: { type: "topic-prefix" }, connectivity: true, doc: "first topic level(s)" },
   { key: "mqtt.host", kind: { type: "host" }, connectivity: true, doc: "MQTT broker (or MQTT-SN gateway) host name or IPv4 address" },
@@ -150,7 +150,7 @@ export const FIELDS: readonly Field[] = [
   { key: "mqtt.snPredefined", kind: { type: "topic-ids" }, connectivity: true, optional: true, doc: "MQTT-SN: the gateway's pre-defined topic ids, {topic: id}" },
   { key: "coap.gatewayHost", kind: { type: "host" }, connectivity: true, doc: "CoAP telemetry gateway host" },
   { key: "coap.gatewayPort", kind: { type: "int", min: 1, max: 65535 }, connectivity: true, doc: "CoAP gateway port" },
-  { key: "coap.gatewayPath", kind: { type: "string", min: 0, max: 64, pattern: /^[A-Za-z0-9_\-./]*$/, patternRule: "must be up to 64 characters from A-Z a-z 0-9 _ - . /" }, doc: "CoAP gateway resource path" },
+  { key: "coap.gatewayPath", kind: { type: "string", min: 0, max: 64, pattern: () => /^[A-Za-z0-9_\-./]*$/, patternRule: "must be up to 64 characters from A-Z a-z 0-9 _ - . /" }, doc: "CoAP gateway resource path" },
   { key: "coap.listenPort", kind: { type: "int", min: 1, max: 65535 }, connectivity: true, doc: "UDP port of the device's CoAP server" },
   { key: "sampling.intervalS", kind: { type: "seconds", min: 0.01, max: 86400 }, doc: "sensor sampling period, seconds (whole ms)" },
   { key: "telemetry.intervalS", kind: { type: "seconds", min: 0.01, max: 86400 }, doc: "telemetry report period, seconds (whole ms)" },
@@ -212,14 +212,15 @@ export function isPlainObject(v: unknown): v is { [k: string]: unknown } {
   return p === Object.prototype || p === null;
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+// Each made when called: a preloaded RegExp crashes XS (tools/check-preload.js, rule 4).
+const IPV4 = (): RegExp => /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const LABEL = (): RegExp => /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
 /** A DNS host name (RFC 1123 §2.1 labels) or a dotted IPv4 address. */
 export function isHost(s: string): boolean {
   if (s.length < 1 || s.length > 253) return false;
-  if (/^[\d.]+$/.test(s)) return IPV4.test(s);
-  return s.split(".").every((l) => LABEL.test(l));
+  if (/^[\d.]+$/.test(s)) return IPV4().test(s);
+  return s.split(".").every((l) => LABEL().test(l));
 }
 
 /** Topic levels without wildcards, empty levels or a leading "$" (MQTT 5.0 §4.7). */
@@ -254,7 +255,7 @@ function checkField(f: Field, v: unknown, errors: ConfigIssue[]): void {
         const rule = `must be ${k.min} to ${k.max} characters`;
         errors.push({ key: f.key, rule, message: `${f.key}: ${rule} (got ${v.length} characters)` });
       }
-      else if (k.pattern && !k.pattern.test(v)) issue(errors, f.key, k.patternRule ?? "has characters that are not allowed", f.secret ? "(secret)" : v);
+      else if (k.pattern && !k.pattern().test(v)) issue(errors, f.key, k.patternRule ?? "has characters that are not allowed", f.secret ? "(secret)" : v);
       else if (/[\uD800-\uDFFF]/.test(v) && /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?:^|[^\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(v)) issue(errors, f.key, "must be valid Unicode (no lone surrogate)");
       return;
     case "host":

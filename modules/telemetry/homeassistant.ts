@@ -68,7 +68,8 @@ export const HA_SENSORS: { readonly [name: string]: HaQuantity } = {
   battery: { deviceClass: "voltage", unit: "V", label: "Battery voltage", precision: 2 },
 };
 
-const HA_ID = /^[a-zA-Z0-9_-]+$/;
+// Made when called: a preloaded RegExp crashes XS (tools/check-preload.js, rule 4).
+const HA_ID = (): RegExp => /^[a-zA-Z0-9_-]+$/;
 
 /** The value_template that reads quantity `name` from our SenML JSON state topic. */
 export function senmlValueTemplate(name: string, scale?: number): string {
@@ -84,7 +85,7 @@ function topicPrefixOf(o: DiscoveryOptions): string {
 }
 
 function check(o: DiscoveryOptions): { quantities: Quantity[]; discovery: string } {
-  if (!o || typeof o.deviceId !== "string" || !HA_ID.test(o.deviceId)) {
+  if (!o || typeof o.deviceId !== "string" || !HA_ID().test(o.deviceId)) {
     throw new RangeError("homeassistant: deviceId must be 1 or more characters from a-z A-Z 0-9 _ - (the discovery topic's node_id)");
   }
   const discovery = o.discoveryPrefix ?? "homeassistant";
