@@ -11,7 +11,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { COAP_MEDIATYPE, COAP_RESPONSE } from "../../modules/coap/constants";
-import { parseLinks } from "../../modules/coap/link-format";
+import { parseLinks } from "../../modules/coap/link-parse";
 import type { CoapResponse } from "../../modules/coap/client";
 import { describeWithPeer, startCoapServer, type Peer } from "../support/peers";
 import { coapClientAsync, printed, startOurClient, startOurServer, types } from "./interop-support";

@@ -2,7 +2,8 @@
 /*
  * CoRE Link Format (RFC 6690): serialization, parsing and query filtering (§4.1).
  */
-import { filterLinks, formatLink, formatLinks, linkMatches, parseLinkFilter, parseLinks, LinkFormatError, type Link } from "../../modules/coap/link-format";
+import { filterLinks, formatLink, formatLinks, linkMatches, parseLinkFilter, type Link } from "../../modules/coap/link-format";
+import { parseLinks, LinkFormatError } from "../../modules/coap/link-parse";
 
 const links: Link[] = [
   { href: "/link1", attributes: { rt: ["Type1", "Type2"], if: "If1" } },

@@ -17,7 +17,7 @@ import {
 } from "../../modules/coap/constants";
 import { decode, encode, type CoapMessage } from "../../modules/coap/codec";
 import { blockOption, blockSize, getBlock, getOption, getStrings, getUint, opaqueOption, stringOption, uintOption, type CoapOption } from "../../modules/coap/options";
-import { parseLinks } from "../../modules/coap/link-format";
+import { parseLinks } from "../../modules/coap/link-parse";
 import { freePort, describeWithPeer } from "../support/peers";
 import { coapClientAsync, types } from "./interop-support";
 import { coapServerCommand } from "../../sim/node/cli-coap";

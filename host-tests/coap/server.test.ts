@@ -13,7 +13,7 @@ import {
   codeString,
 } from "../../modules/coap/constants";
 import { getUint, stringOption, uintOption } from "../../modules/coap/options";
-import { parseLinks } from "../../modules/coap/link-format";
+import { parseLinks } from "../../modules/coap/link-parse";
 import { CoapServer } from "../../modules/coap/server";
 import { makeFixture, text, type Fixture } from "./server-fixture";
 
