@@ -47,7 +47,7 @@ import {
 import { concat, szxForSize } from "./block";
 import { openUdpEndpoint, type CoapSocketOptions, type UdpEndpoint } from "./udp-endpoint";
 import type { Scheduler } from "../scheduler/scheduler";
-import { utf8Decode, utf8Encode } from "./options";
+import { sameBytes, utf8Decode, utf8Encode } from "./options";
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 
@@ -160,12 +160,6 @@ function many<T>(v: T | readonly T[] | undefined, one: (x: unknown) => x is T): 
   return one(v) ? [v] : [...(v as readonly T[])];
 }
 
-function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
-  if (!a || !b) return a === b;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /** Builds a CoapResponse from a message and a full body. */
 export function toResponse(msg: CoapMessage, payload: Uint8Array, blocks: number, address: string, port: number): CoapResponse {

@@ -38,7 +38,7 @@ import {
 import { decode, encode, encodeEmpty, rejection, type CoapMessage, type RejectionPolicy } from "./codec";
 import { DedupCache, type DedupEntry } from "./dedup";
 import type { CoapOption, OptionLimits } from "./options";
-import { utf8Encode } from "./options";
+import { sameBytes, utf8Encode } from "./options";
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 
@@ -129,45 +129,33 @@ export interface MessageCallbacks {
   onFail?(reason: FailReason): void;
 }
 
-/** A CON or NON we sent and may retransmit; matched by Message ID (§4.4). */
-class Transmission {
-  declare key: string;
-  declare peer: Peer;
-  declare messageId: number;
-  declare bytes: Uint8Array;
-  declare confirmable: boolean;
-  retransmits = 0;
-  timeout = 0;
-  declare job: Job | undefined;
-  firstSent = 0;
-  declare onAck: ((ack: CoapMessage) => void) | undefined;
-  declare onReset: (() => void) | undefined;
-  declare onFail: ((reason: FailReason) => void) | undefined;
-
-  constructor(peer: Peer, messageId: number, bytes: Uint8Array, confirmable: boolean) {
-    this.peer = peer;
-    this.messageId = messageId;
-    this.key = peer.key + "#" + messageId;
-    this.bytes = bytes;
-    this.confirmable = confirmable;
-  }
+/** A CON or NON we sent and may retransmit; matched by Message ID (§4.4). A plain object: a class costs bytecode. */
+interface Transmission {
+  key: string;
+  peer: Peer;
+  messageId: number;
+  bytes: Uint8Array;
+  confirmable: boolean;
+  retransmits: number;
+  timeout: number;
+  job: Job | undefined;
+  onAck?: (ack: CoapMessage) => void;
+  onReset?: () => void;
+  onFail?: (reason: FailReason) => void;
 }
 
-class Peer {
-  declare key: string;
-  declare address: string;
-  declare port: number;
-  declare nextMessageId: number;
+interface Peer {
+  key: string;
+  address: string;
+  port: number;
+  nextMessageId: number;
   /** Outstanding interactions (§4.7). */
-  active = 0;
-  queue: ClientExchange[] = [];
+  active: number;
+  queue: ClientExchange[];
+}
 
-  constructor(address: string, port: number, firstMessageId: number) {
-    this.key = address + "|" + port;
-    this.address = address;
-    this.port = port;
-    this.nextMessageId = firstMessageId;
-  }
+function newPeer(address: string, port: number, nextMessageId: number): Peer {
+  return { key: address + "|" + port, address, port, nextMessageId, active: 0, queue: [] };
 }
 
 function hex(bytes: Uint8Array): string {
@@ -176,11 +164,6 @@ function hex(bytes: Uint8Array): string {
   return s;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /** A request we send: queued, in flight, acknowledged, or done. */
 export class ClientExchange {
@@ -191,16 +174,16 @@ export class ClientExchange {
   declare readonly confirmable: boolean;
   /** "ping" for an empty CON (§4.3). */
   declare readonly kind: "request" | "ping";
-  /** The Message ID of the (first) transmission, once sent. */
-  messageId = -1;
-  state: "queued" | "sent" | "acked" | "done" = "queued";
+  /** The Message ID of the (first) transmission, once sent (-1 before). */
+  declare messageId: number;
+  declare state: "queued" | "sent" | "acked" | "done";
   /** Responses received so far. */
-  responses = 0;
+  declare responses: number;
   /** @internal */ declare peer: Peer;
   /** @internal */ declare bytes: Uint8Array;
   /** @internal */ declare handlers: RequestHandlers;
   /** @internal */ declare transmission: Transmission | undefined;
-  /** @internal */ holdsSlot = false;
+  /** @internal */ declare holdsSlot: boolean;
   /** @internal */ declare timer: Job | undefined;
   /** @internal */ declare holdTimer: Job | undefined;
   /** @internal */ declare tokenKey: string;
@@ -217,6 +200,10 @@ export class ClientExchange {
     this.confirmable = confirmable;
     this.bytes = bytes;
     this.handlers = handlers;
+    this.messageId = -1;
+    this.state = "queued";
+    this.responses = 0;
+    this.holdsSlot = false;
   }
 
   /** Stops retransmitting and waiting; no callback follows. Safe to call more than once. */
@@ -234,8 +221,8 @@ export class IncomingRequest {
   /** @internal */ declare entry: DedupEntry;
   /** @internal */ declare ackJob: Job | undefined;
   /** An ACK (empty or piggybacked) has been sent for this CON request. */
-  acknowledged = false;
-  responded = false;
+  declare acknowledged: boolean;
+  declare responded: boolean;
 
   /** @internal */
   constructor(endpoint: CoapEndpoint, message: CoapMessage, address: string, port: number, entry: DedupEntry) {
@@ -244,6 +231,8 @@ export class IncomingRequest {
     this.address = address;
     this.port = port;
     this.entry = entry;
+    this.acknowledged = false;
+    this.responded = false;
   }
 
   get confirmable(): boolean {
@@ -401,7 +390,7 @@ export class CoapEndpoint {
   resumeMessageIds(records: readonly MessageIdRecord[]): void {
     for (const r of records) {
       const key = r.address + "|" + r.port;
-      if (!this._closed && !this._peers.has(key) && Number.isInteger(r.next)) this._peers.set(key, new Peer(r.address, r.port, r.next & 0xffff));
+      if (!this._closed && !this._peers.has(key) && Number.isInteger(r.next)) this._peers.set(key, newPeer(r.address, r.port, r.next & 0xffff));
     }
   }
 
@@ -585,7 +574,7 @@ export class CoapEndpoint {
     if (!peer) {
       // §4.4 implementation note: start from a random Message ID.
       const r = this._random(this._rand2);
-      peer = new Peer(address, port, ((r[0] << 8) | r[1]) & 0xffff);
+      peer = newPeer(address, port, ((r[0] << 8) | r[1]) & 0xffff);
       this._peers.set(key, peer);
     }
     return peer;
@@ -607,7 +596,7 @@ export class CoapEndpoint {
     const bytes = template.slice();
     bytes[2] = id >> 8;
     bytes[3] = id & 0xff;
-    const t = new Transmission(peer, id, bytes, confirmable);
+    const t: Transmission = { key: peer.key + "#" + id, peer, messageId: id, bytes, confirmable, retransmits: 0, timeout: 0, job: undefined };
     this._transmissions.set(t.key, t);
     return t;
   }
@@ -615,7 +604,6 @@ export class CoapEndpoint {
   /** Schedules retransmission (CON) or forgetting (NON), then sends. */
   private _start(t: Transmission): void {
     const now = this.scheduler.now();
-    t.firstSent = now;
     if (t.confirmable) {
       // §4.2: initial timeout random in [ACK_TIMEOUT, ACK_TIMEOUT * ACK_RANDOM_FACTOR].
       const r = this._random(this._rand2);

@@ -102,6 +102,13 @@ export function opaqueOption(number: number, value: Uint8Array): CoapOption {
   return { number, value };
 }
 
+/** Equal bytes (ETags, tokens). */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 // --- Reading options from a message -------------------------------------------
 
 export interface HasOptions {

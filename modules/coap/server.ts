@@ -60,34 +60,14 @@ import { ObserveSequence, ObserverList, observerKey, type ObserverEntry } from "
 import { openUdpEndpoint, type CoapSocketOptions, type UdpEndpoint } from "./udp-endpoint";
 import type { Job, Scheduler } from "../scheduler/scheduler";
 import type { TransmissionParameters } from "./constants";
-import { OBSERVE_MAX, utf8Decode, utf8Encode } from "./options";
+import { OBSERVE_MAX, sameBytes, utf8Decode, utf8Encode } from "./options";
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 
 export type CoapMethodName = "GET" | "POST" | "PUT" | "DELETE" | "FETCH" | "PATCH" | "iPATCH";
 
-const METHOD_NAMES: Record<number, CoapMethodName> = {
-  [COAP_REQUEST.GET]: "GET",
-  [COAP_REQUEST.POST]: "POST",
-  [COAP_REQUEST.PUT]: "PUT",
-  [COAP_REQUEST.DELETE]: "DELETE",
-  [COAP_REQUEST.FETCH]: "FETCH",
-  [COAP_REQUEST.PATCH]: "PATCH",
-  [COAP_REQUEST.IPATCH]: "iPATCH",
-};
-const HANDLER_KEYS: Record<number, keyof CoapHandlers> = {
-  [COAP_REQUEST.GET]: "get",
-  [COAP_REQUEST.POST]: "post",
-  [COAP_REQUEST.PUT]: "put",
-  [COAP_REQUEST.DELETE]: "delete",
-  [COAP_REQUEST.FETCH]: "fetch",
-  [COAP_REQUEST.PATCH]: "patch",
-  [COAP_REQUEST.IPATCH]: "ipatch",
-};
-/** Methods that carry a request body (Content-Format checked, Block1 accepted). */
-function hasBody(code: number): boolean {
-  return code === COAP_REQUEST.POST || code === COAP_REQUEST.PUT || code === COAP_REQUEST.FETCH || code === COAP_REQUEST.PATCH || code === COAP_REQUEST.IPATCH;
-}
+/** The method names by code (RFC 7252 §12.1.1, RFC 8132 §6: 0.01 GET ... 0.07 iPATCH); a handler's key is the name in lower case. */
+const METHOD_NAMES: readonly (CoapMethodName | undefined)[] = [undefined, "GET", "POST", "PUT", "DELETE", "FETCH", "PATCH", "iPATCH"];
 
 /** What a handler sees. */
 export interface CoapServerRequest {
@@ -282,7 +262,7 @@ class ServerRequest implements CoapServerRequest {
   constructor(msg: CoapMessage, address: string, port: number) {
     this.message = msg;
     this.method = msg.code;
-    this.methodName = METHOD_NAMES[msg.code];
+    this.methodName = METHOD_NAMES[msg.code]!;
     this.path = getStrings(msg, COAP_OPTION.URI_PATH).join("/");
     this.query = getStrings(msg, COAP_OPTION.URI_QUERY);
     this.payload = msg.payload;
@@ -311,11 +291,6 @@ class ServerRequest implements CoapServerRequest {
   }
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 function isPromise(x: unknown): x is Promise<unknown> {
   return !!x && typeof (x as Promise<unknown>).then === "function";
@@ -340,6 +315,22 @@ interface Built {
   payload: Uint8Array;
   contentFormat: number | undefined;
   etag: Uint8Array | undefined;
+}
+
+/**
+ * RFC 7959 §2.4: block `num` of `payload` (blocks of 16 << szx bytes), adding Block2 to
+ * `options`, Size2 on block 0 (§4) and, to a 2.05 without one, an ETag so that the client can
+ * tell the blocks belong together; undefined when NUM is past the end (and the payload is not
+ * empty with NUM 0).
+ */
+function inBlocks(options: CoapOption[], built: Built, code: number, payload: Uint8Array, num: number, szx: number): Uint8Array | undefined {
+  if (!payload.length) return num ? undefined : payload;
+  const slice = sliceBlock2(payload, num, szx);
+  if (!slice) return undefined;
+  if (!built.etag && code === COAP_RESPONSE.CONTENT) options.push(opaqueOption(COAP_OPTION.ETAG, etagOf(payload, built.contentFormat)));
+  options.push(blockOption(COAP_OPTION.BLOCK2, slice.block));
+  if (!num) options.push(uintOption(COAP_OPTION.SIZE2, payload.length));
+  return slice.payload;
 }
 
 export class CoapServer {
@@ -401,7 +392,10 @@ export class CoapServer {
   add(path: string, options: CoapResourceOptions): CoapResource {
     const p = normalizePath(path);
     if (!options || typeof options !== "object") throw new TypeError("coap: options");
-    for (const k of Object.values(HANDLER_KEYS)) if (options[k] !== undefined && typeof options[k] !== "function") throw new TypeError("coap: handler " + k);
+    for (let i = 1; i < 8; i++) {
+      const k = METHOD_NAMES[i]!.toLowerCase() as keyof CoapHandlers;
+      if (options[k] !== undefined && typeof options[k] !== "function") throw new TypeError("coap: handler " + k);
+    }
     const old = this._resources.get(p);
     if (old) this.remove(p);
     const r = new CoapResource(this, p, options);
@@ -560,7 +554,7 @@ export class CoapServer {
     const resource = this._resources.get(req.path);
     if (!resource) return this._send(ireq, COAP_RESPONSE.NOT_FOUND);
     const o = resource.options;
-    const handler = o[HANDLER_KEYS[req.method]];
+    const handler = o[req.methodName.toLowerCase() as keyof CoapHandlers];
     if (!handler) return this._send(ireq, COAP_RESPONSE.METHOD_NOT_ALLOWED);
     if (this._authorize) {
       let ok = false;
@@ -575,7 +569,8 @@ export class CoapServer {
     const offered = list(o.ct);
     if (req.accept !== undefined && offered.length && offered.indexOf(req.accept) < 0 && (req.method === COAP_REQUEST.GET || req.method === COAP_REQUEST.FETCH))
       return this._send(ireq, COAP_RESPONSE.NOT_ACCEPTABLE);
-    if (hasBody(req.method)) {
+    // the methods that carry a body (Content-Format checked, Block1 accepted): all but GET and DELETE
+    if (req.method !== COAP_REQUEST.GET && req.method !== COAP_REQUEST.DELETE) {
       // RFC 7252 §5.9.2.10: 4.15 for a Content-Format the resource does not take.
       if (o.accepts && req.contentFormat !== undefined && o.accepts.indexOf(req.contentFormat) < 0) return this._send(ireq, COAP_RESPONSE.UNSUPPORTED_CONTENT_FORMAT);
       const limit = o.maxBodySize ?? this._maxBodySize;
@@ -669,23 +664,9 @@ export class CoapServer {
   private _build(resource: CoapResource, req: ServerRequest, r: CoapServerResponse | void): Built {
     const o = resource.options;
     const res: CoapServerResponse = r ?? {};
-    let code = res.code;
-    if (code === undefined) {
-      switch (req.method) {
-        case COAP_REQUEST.GET:
-        case COAP_REQUEST.FETCH:
-          code = COAP_RESPONSE.CONTENT;
-          break;
-        case COAP_REQUEST.DELETE:
-          code = COAP_RESPONSE.DELETED;
-          break;
-        case COAP_REQUEST.POST:
-          code = res.locationPath !== undefined ? COAP_RESPONSE.CREATED : COAP_RESPONSE.CHANGED;
-          break;
-        default:
-          code = COAP_RESPONSE.CHANGED;
-      }
-    }
+    // §5.8: GET/FETCH 2.05, DELETE 2.02, POST 2.01 with a location else 2.04, PUT/PATCH/iPATCH 2.04
+    const m = req.method;
+    let code = res.code ?? (m === COAP_REQUEST.GET || m === COAP_REQUEST.FETCH ? COAP_RESPONSE.CONTENT : m === COAP_REQUEST.DELETE ? COAP_RESPONSE.DELETED : m === COAP_REQUEST.POST && res.locationPath !== undefined ? COAP_RESPONSE.CREATED : COAP_RESPONSE.CHANGED);
     if (!Number.isInteger(code) || code >> 5 < 2 || code >> 5 > 5) throw new RangeError("coap: not a response code");
     const payload = typeof res.payload === "string" ? utf8Encode(res.payload) : res.payload ?? EMPTY;
     if (!(payload instanceof Uint8Array)) throw new TypeError("coap: payload");
@@ -732,18 +713,9 @@ export class CoapServer {
       while (this._responses.size >= 4) this._responses.delete(this._responses.keys().next().value as string);
       this._responses.set(req.address + "|" + req.port + "|" + req.method + "|" + req.path, { built, expires: now + this.endpoint.parameters.EXCHANGE_LIFETIME });
     }
-    if (payload.length > (1 << (szx + 4)) || (block2 && payload.length)) {
-      // RFC 7959 §2.4
-      const slice = sliceBlock2(payload, num, szx);
-      if (!slice) return this._send(ireq, COAP_RESPONSE.BAD_OPTION, [], utf8Encode("Block2 past the end"));
-      if (!built.etag && code === COAP_RESPONSE.CONTENT) options.push(opaqueOption(COAP_OPTION.ETAG, etagOf(payload, built.contentFormat)));
-      options.push(blockOption(COAP_OPTION.BLOCK2, slice.block));
-      if (num === 0) options.push(uintOption(COAP_OPTION.SIZE2, payload.length));
-      payload = slice.payload;
-    } else if (block2 && block2.num > 0) {
-      return this._send(ireq, COAP_RESPONSE.BAD_OPTION, [], utf8Encode("Block2 past the end"));
-    }
-    this._send(ireq, code, options, payload);
+    const p = payload.length > 16 << szx || block2 ? inBlocks(options, built, code, payload, num, szx) : payload;
+    if (p) this._send(ireq, code, options, p);
+    else this._send(ireq, COAP_RESPONSE.BAD_OPTION, [], utf8Encode("Block2 past the end"));
   }
 
   // --- Observe -------------------------------------------------------------------------
@@ -829,14 +801,8 @@ export class CoapServer {
       const options = built.options;
       options.push(observeOption(r.sequence.next()));
       let payload = built.payload;
-      if (payload.length > 1 << (o.szx + 4)) {
-        // RFC 7959 §3.4 (Observe + Block2): the first block; the client GETs the rest.
-        const slice = sliceBlock2(payload, 0, o.szx)!;
-        if (!built.etag) options.push(opaqueOption(COAP_OPTION.ETAG, etagOf(payload, built.contentFormat)));
-        options.push(blockOption(COAP_OPTION.BLOCK2, slice.block));
-        options.push(uintOption(COAP_OPTION.SIZE2, payload.length));
-        payload = slice.payload;
-      }
+      // RFC 7959 §3.4 (Observe + Block2): the first block; the client GETs the rest.
+      if (payload.length > 16 << o.szx) payload = inBlocks(options, built, built.code, payload, 0, o.szx)!;
       const type: CoapMessageType = con ? COAP_MESSAGE.CON : COAP_MESSAGE.NON;
       const free = () => {
         if (this._observers.get(o.key) !== o) return;
