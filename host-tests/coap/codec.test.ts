@@ -12,7 +12,7 @@ import {
 import { decode, encode, encodeInto, encodedLength, encodeEmpty, type CoapMessage } from "../../modules/coap/codec";
 import { blockOption, decodeBlockValue, decodeUint, encodeBlockValue, encodeUint, getBlock, getStrings, getUint, stringOption, uintOption, blockSize, standardLimits } from "../../modules/coap/options";
 import { STANDARD_OPTION_DEFINITIONS, STANDARD_OPTIONS, OptionRegistry, getString, getUriPath, isCritical, isNoCacheKey, isReservedCodeClass, isUnsafe, option, uriPathOptions, blockSzx } from "../../modules/coap/option-helpers";
-import { observeIsNewer } from "../../modules/coap/observe";
+import { observeIsNewer } from "../../modules/coap/observe-order";
 import { utf8Decode, utf8Encode } from "../../modules/coap/options";
 
 const u8 = (...b: number[]) => Uint8Array.from(b);

@@ -14,7 +14,8 @@ import {
   codeString,
 } from "../../modules/coap/constants";
 import { getBlock, getUint, observeOption, stringOption, uintOption } from "../../modules/coap/options";
-import { NotificationOrder, ObserverList, ObserveSequence } from "../../modules/coap/observe";
+import { ObserverList, ObserveSequence } from "../../modules/coap/observe";
+import { NotificationOrder } from "../../modules/coap/observe-order";
 import type { CoapResponse } from "../../modules/coap/client";
 import type { CoapResource } from "../../modules/coap/server";
 import { bytes, makeFixture, type Fixture, type FixtureOptions } from "./server-fixture";

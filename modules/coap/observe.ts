@@ -1,21 +1,12 @@
 /*
- * Observe (RFC 7641) bookkeeping shared by CoapServer and CoapClient:
+ * Observe (RFC 7641) bookkeeping of CoapServer:
  *  - ObserverList: the server's bounded list of observers (§4.1), keyed by
  *    client endpoint and token, with a per-resource and a global limit.
- *  - NotificationOrder: the client's §3.4 freshness rule (24-bit serial
- *    arithmetic on the Observe value, or 128 s elapsed).
  *  - ObserveSequence: the server's 24-bit Observe numbers (§4.4).
+ * The client's §3.4 freshness rule (observeIsNewer, NotificationOrder) is in observe-order.ts,
+ * used by CoapUriClient (hosts and tests; the firmware observes nothing).
  */
 import { OBSERVE_MAX } from "./options";
-
-/**
- * RFC 7641 §3.4: is the notification (v2, received at t2 ms) newer than the
- * one (v1, t1)? 24-bit serial number arithmetic, or more than 128 s later.
- */
-export function observeIsNewer(v1: number, t1: number, v2: number, t2: number): boolean {
-  const half = 1 << 23;
-  return (v1 < v2 && v2 - v1 < half) || (v1 > v2 && v1 - v2 > half) || t2 > t1 + 128000;
-}
 
 /** One entry in the list of observers (RFC 7641 §4.1). */
 export interface ObserverEntry<R> {
@@ -121,32 +112,5 @@ export class ObserveSequence {
   next(): number {
     this._value = (this._value + 1) & OBSERVE_MAX;
     return this._value;
-  }
-}
-
-/**
- * The client side of RFC 7641 §3.4: a notification is fresher than the last
- * one taken when its Observe value is greater in 24-bit serial arithmetic, or
- * when more than 128 seconds have passed since the last one was received.
- */
-export class NotificationOrder {
-  private _v = -1;
-  private _t = 0;
-
-  /** Takes the notification (returns true) when it is newer than the last one taken. */
-  accept(observe: number, now: number): boolean {
-    if (this._v >= 0 && !observeIsNewer(this._v, this._t, observe, now)) return false;
-    this._v = observe;
-    this._t = now;
-    return true;
-  }
-
-  /** Forget the last value (a re-registration starts a fresh sequence). */
-  reset(): void {
-    this._v = -1;
-  }
-
-  get last(): number {
-    return this._v;
   }
 }

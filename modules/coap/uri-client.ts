@@ -16,7 +16,7 @@ import type { CoapMessage } from "./codec";
 import type { ClientExchange, FailReason } from "./messaging";
 import { blockOption, getBlock, getUint, uintOption } from "./options";
 import { parseCoapUri } from "./uri";
-import { NotificationOrder } from "./observe";
+import { NotificationOrder } from "./observe-order";
 import { CoapClient, CoapRequestError, toResponse, type CoapClientOptions, type CoapRequestInit, type CoapResponse, type Plan, type Target } from "./client";
 import type { Job } from "../scheduler/scheduler";
 
