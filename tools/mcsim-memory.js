@@ -363,6 +363,7 @@ function parseRun(text) {
   let readings = 0;
   let online = 0;
   let abort = null;
+  const nativeStack = [];
   const errors = [];
   for (const line of text.split("\n")) {
     let m;
@@ -377,10 +378,11 @@ function parseRun(text) {
     } else if ((m = /^telemetry acknowledged: reading ([\d,]+)/.exec(line))) for (const s of m[1].split(",")) acked.add(+s);
     else if (/^reading \d+:/.test(line)) readings++;
     else if (line === "state: online") online++;
-    else if (!abort && /XS abort|memory full|allocation: failed|Chunk allocation: .* failed|the app did not start/.test(line)) abort = line.trim();
+    else if (!abort && /XS abort|memory full|allocation: failed|Chunk allocation: .* failed|the app did not start|^Segmentation fault|received signal SIG(SEGV|ABRT|BUS)/.test(line)) abort = line.trim();
+    else if (abort && /^#\d+ /.test(line) && nativeStack.length < 12) nativeStack.push(line.replace(/ at \S+$/, "").trim()); // gdb's bt (XSIOT_MCSIM_WRAP)
     else if (/read-only|not writable|threw|unhandled/.test(line) && errors.length < 20) errors.push(line.trim());
   }
-  return { samples, instruments, acked: acked.size, readings, online, abort, errors };
+  return { samples, instruments, acked: acked.size, readings, online, abort, nativeStack, errors };
 }
 
 /**
@@ -534,6 +536,7 @@ async function runTarget(t, target, o) {
     ranSeconds: runSeconds,
     ended: ended === "exited" ? "mcsim exited" : "ran to the end",
     abort: r.abort,
+    nativeStack: r.nativeStack.length ? r.nativeStack : undefined,
     readings: r.readings,
     acknowledged: r.acked,
     online: r.online,
