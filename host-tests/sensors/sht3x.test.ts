@@ -1,7 +1,8 @@
 // @xs
-import { sensirionCrc8 } from "../../modules/sensors/crc8";
+import { sensirionWords } from "../../modules/sensors/crc8";
+import { SensorError } from "../../modules/sensors/sensor";
 import { SHT3X_DURATION_MAX, Sht3x } from "../../modules/sensors/sht3x";
-import { Sht3xSim, SHT3X_HEATER_OFFSET } from "../../sim/devices/sht3x";
+import { encodeWords, sensirionCrc8, Sht3xSim, SHT3X_HEATER_OFFSET } from "../../sim/devices/sht3x";
 import { ramp } from "../../sim/environment";
 import { rig } from "./helpers";
 
@@ -18,8 +19,14 @@ const T_LSB = 175 / 65535;
 const RH_LSB = 100 / 65535;
 
 describe("SHT3x driver against the simulated chip", () => {
-  it("CRC-8 poly 0x31 init 0xFF: datasheet §4.12 example 0xBEEF -> 0x92", () => {
-    expect(sensirionCrc8([0xbe, 0xef])).toBe(0x92);
+  it("CRC-8 poly 0x31 init 0xFF: datasheet §4.12 example 0xBEEF -> 0x92, on the chip's side and the driver's", () => {
+    expect(sensirionCrc8(0xbeef)).toBe(0x92);
+    expect(sensirionWords(new Uint8Array([0xbe, 0xef, 0x92]), 0)).toBe(0xbeef);
+    for (let crc = 0; crc < 256; crc++) if (crc !== 0x92) expect(sensirionWords(new Uint8Array([0xbe, 0xef, crc]), 0)).toBe(-1);
+    // the two implementations agree (every 7th word), and several words make one big-endian number
+    for (let w = 0; w < 65536; w += 7) if (sensirionWords(encodeWords([w]), 0) !== w) throw new Error("CRC of word 0x" + w.toString(16));
+    expect(sensirionWords(encodeWords([0x1234, 0x5678, 0x9abc]), 0, 3)).toBe(0x123456789abc);
+    expect(sensirionWords(encodeWords([0x1234, 0x5678]), 1)).toBe(0x5678);
   });
 
   it.each([
@@ -68,7 +75,6 @@ describe("SHT3x driver against the simulated chip", () => {
     expect(Math.abs(got[0].thermometer.temperature - 21)).toBeLessThanOrEqual(T_LSB);
     expect(chip.commands.length).toBe(commands); // no second measurement was started
     expect(errors.map((e) => e.message).join("\n")).toMatch(/measure callback/);
-    expect(sensor.measuring).toBe(false);
     // the next call starts a new measurement with a single caller again
     let again: any;
     sensor.measure((s) => (again = s));
@@ -79,7 +85,7 @@ describe("SHT3x driver against the simulated chip", () => {
   it("sample() before the measurement is due returns undefined, then the value once, then undefined", () => {
     const { sensor, clock, errors } = setup({ temperature: 20 });
     expect(sensor.sample()).toBeUndefined();
-    expect(sensor.trigger()).toBe(true);
+    expect(sensor.trigger()).toBe(15); // Table 4, high repeatability
     clock.advance(10);
     expect(sensor.sample()).toBeUndefined();
     clock.advance(5);
@@ -131,10 +137,10 @@ describe("SHT3x driver against the simulated chip", () => {
   it("heater on/off shows in the status register (bit 13) and raises the reading", () => {
     const { sensor, measure, errors } = setup({ temperature: 25 });
     sensor.configure({ heater: true });
-    expect(sensor.readStatus()!.heater).toBe(true);
+    expect(sensor.readStatus()! & 0x2000).toBe(0x2000);
     expect(measure(sensor).thermometer!.temperature).toBeCloseTo(25 + SHT3X_HEATER_OFFSET, 1);
     sensor.configure({ heater: false });
-    expect(sensor.readStatus()!.heater).toBe(false);
+    expect(sensor.readStatus()! & 0x2000).toBe(0);
     expect(errors).toHaveLength(0);
   });
 
@@ -143,7 +149,7 @@ describe("SHT3x driver against the simulated chip", () => {
     expect(chip.heater).toBe(false);
     chip.heater = true;
     expect(chip.status & 0x2000).toBe(0x2000);
-    expect(sensor.readStatus()!.heater).toBe(true);
+    expect(sensor.readStatus()! & 0x2000).toBe(0x2000);
     sensor.configure({ heater: true });
     sensor.configure({ heater: false }); // "heater off" clears the bit
     expect(chip.heater).toBe(false);
@@ -165,15 +171,13 @@ describe("SHT3x driver against the simulated chip", () => {
     expect(new Sht3xSim({ clock: r.clock, environment: r.environment }).serial).toBe(0x1a2b3c4d);
   });
 
-  it("status register: reset detected after soft reset, cleared by clear status", () => {
+  it("status register (§4.11 Table 17): reset detected (bit 4) and alert pending (bit 15) after soft reset, cleared by clear status", () => {
     const { sensor } = setup();
-    expect(sensor.readStatus()!.resetDetected).toBe(true);
+    expect(sensor.readStatus()).toBe(0x8010);
     expect(sensor.clearStatus()).toBe(true);
-    const st = sensor.readStatus()!;
-    expect(st.resetDetected).toBe(false);
-    expect(st.alertPending).toBe(false);
+    expect(sensor.readStatus()).toBe(0);
     expect(sensor.softReset()).toBe(true);
-    expect(sensor.readStatus()!.resetDetected).toBe(true);
+    expect(sensor.readStatus()! & 0x0010).toBe(0x0010);
   });
 
   it("reads the serial number", () => {
@@ -190,7 +194,8 @@ describe("SHT3x driver against the simulated chip", () => {
 
   it("rejects a bad address and bad configuration with a clear error", () => {
     const r = rig();
-    expect(() => new Sht3x({ sensor: { io: r.bus.I2C, address: 0x40 }, scheduler: r.scheduler })).toThrow(/address 0x40/);
+    expect(() => new Sht3x({ sensor: { io: r.bus.I2C, address: 0x40 }, scheduler: r.scheduler })).toThrow(/address 64 not in 68,69/);
+    expect(() => new Sht3x({ sensor: { io: r.bus.I2C }, scheduler: undefined as any })).toThrow(/SHT3x: no scheduler/);
     const { sensor } = setup();
     expect(() => sensor.configure({ mps: 3 as any })).toThrow(/mps/);
     expect(() => sensor.configure({ repeatability: "best" as any })).toThrow(/repeatability/);
@@ -222,7 +227,12 @@ describe("SHT3x driver against the simulated chip", () => {
       expect(s.thermometer).toBeUndefined();
       expect(s.hygrometer!.humidity).toBeCloseTo(40, 2);
       expect(errors).toHaveLength(1);
-      expect(errors[0].message).toMatch(/read temperature: CRC mismatch in word 0/);
+      expect(errors[0].message).toBe("SHT3x at 0x44: read temperature: CRC mismatch");
+      // a typed error: its class, its name (String(error) starts with it), the cause alone, not fatal
+      expect(errors[0]).toBeInstanceOf(SensorError);
+      expect(String(errors[0])).toBe("SensorError: SHT3x at 0x44: read temperature: CRC mismatch");
+      expect(errors[0].reason).toBe("CRC mismatch");
+      expect(errors[0].fatal).toBe(false);
     });
 
     it("chip CRC error on the humidity word only", () => {
@@ -231,7 +241,8 @@ describe("SHT3x driver against the simulated chip", () => {
       const s = measure(sensor);
       expect(s.hygrometer).toBeUndefined();
       expect(s.thermometer!.temperature).toBeCloseTo(12, 1);
-      expect(errors[0].reason).toMatch(/CRC mismatch in word 1/);
+      expect(errors[0].message).toMatch(/read humidity: CRC mismatch/);
+      expect(errors[0].reason).toBe("CRC mismatch");
     });
 
     it("stuck busy: the read is still NACKed after the datasheet maximum", () => {

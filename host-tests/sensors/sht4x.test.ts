@@ -69,6 +69,20 @@ describe("SHT4x driver against the simulated chip", () => {
     expect(serial).toBe(0x12345678);
   });
 
+  it("serial number: a CRC error gives undefined and a report; a callback that throws is reported, not thrown", () => {
+    const { sensor, chip, clock, errors } = setup();
+    chip.faults.crcErrorWord = 1;
+    let serial: number | undefined = 1;
+    sensor.readSerialNumber((s) => { serial = s; });
+    clock.advance(1);
+    expect(serial).toBeUndefined();
+    expect(errors.map((e) => e.message)).toEqual(["SHT4x at 0x44: read serial number: CRC mismatch"]);
+    chip.faults.crcErrorWord = undefined;
+    sensor.readSerialNumber(() => { throw new Error("app bug"); });
+    clock.advance(1);
+    expect(errors[1].message).toBe("SHT4x at 0x44: serial number callback: app bug");
+  });
+
   it("CRC error on the temperature word leaves temperature out", () => {
     const { sensor, chip, measure, errors } = setup({ humidity: 33 });
     chip.faults.crcErrorWord = 0;

@@ -15,6 +15,7 @@ import type { Scheduler } from "../scheduler/scheduler";
 import { SensorError, type Sample } from "./sensor";
 
 export interface BatteryOptions {
+  /** The analog input's constructor and its options (ECMA-419 §10: pin, and resolution if the host takes one). */
   sensor: { io: AnalogConstructor; pin: PinSpecifier; resolution?: number };
   /** ADC full-scale voltage in volts (e.g. 3.3, or the ESP32's ~1.1 V at 0 dB attenuation). */
   reference: number;
@@ -25,45 +26,39 @@ export interface BatteryOptions {
 }
 
 export class Battery {
-  readonly chip = "Battery";
-  readonly reference: number;
-  readonly dividerRatio: number;
-  readonly pin: PinSpecifier;
-  #input: AnalogInput | undefined;
-  #onError?: (error: SensorError) => void;
-  #scheduler?: Scheduler;
+  declare readonly chip: string;
+  declare readonly reference: number;
+  declare readonly dividerRatio: number;
+  declare readonly pin: PinSpecifier;
+  declare private input: AnalogInput | undefined;
+  declare private onError: ((error: SensorError) => void) | undefined;
+  declare private scheduler: Scheduler | undefined;
 
   constructor(options: BatteryOptions) {
-    if (!options || typeof options !== "object" || !options.sensor || typeof options.sensor.io !== "function")
-      throw new TypeError("Battery: options.sensor.io must be an Analog constructor");
-    if (!(options.reference > 0)) throw new RangeError(`Battery: reference must be > 0 volts, got ${options.reference}`);
-    if (!(options.dividerRatio >= 1)) throw new RangeError(`Battery: dividerRatio must be >= 1, got ${options.dividerRatio}`);
-    const r = options.sensor.resolution;
-    if (r !== undefined && !(Number.isInteger(r) && r >= 1 && r <= 24)) throw new RangeError(`Battery: resolution must be 1..24 bits, got ${r}`);
+    const s = options.sensor;
+    if (!(options.reference > 0 && options.dividerRatio >= 1)) throw new RangeError("Battery: reference > 0 V and dividerRatio >= 1, got " + options.reference + " and " + options.dividerRatio);
+    this.chip = "Battery";
     this.reference = options.reference;
     this.dividerRatio = options.dividerRatio;
-    this.pin = options.sensor.pin;
-    this.#onError = options.onError;
-    this.#scheduler = options.scheduler;
-    const io: any = { pin: options.sensor.pin };
-    if (r !== undefined) io.resolution = r;
-    this.#input = new options.sensor.io(io);
+    this.pin = s.pin;
+    this.onError = options.onError;
+    this.scheduler = options.scheduler;
+    this.input = new s.io(s); // ECMA-419 §10: the sensor's own options (pin, resolution)
   }
 
   configure(_options: object = {}): void {}
 
   sample(): Sample {
-    const input = this.#input;
-    if (!input) return this.#fail("read", "instance is closed");
-    let raw: number;
     try {
-      raw = input.read();
+      const input = this.input!; // (closed: the TypeError is reported)
+      const raw = input.read();
+      const full = 2 ** input.resolution - 1;
+      if (!(raw >= 0 && raw <= full)) throw Error("raw value " + raw + " outside 0.." + full);
+      return { battery: { voltage: (raw / full) * this.reference * this.dividerRatio } };
     } catch (error) {
-      return this.#fail("read", error instanceof Error ? error.message : String(error));
+      this.fail("read", error);
+      return {};
     }
-    const full = 2 ** input.resolution - 1;
-    if (typeof raw !== "number" || !(raw >= 0 && raw <= full)) return this.#fail("read", `raw value ${raw} outside 0..${full}`);
-    return { battery: { voltage: (raw / full) * this.reference * this.dividerRatio } };
   }
 
   measure(callback: (sample: Sample) => void): void {
@@ -73,30 +68,23 @@ export class Battery {
       try {
         callback(s);
       } catch (error) {
-        this.#fail("measure callback", error instanceof Error ? error.message : String(error));
+        this.fail("measure callback", error);
       }
     };
-    if (this.#scheduler) this.#scheduler.after(0, run, { name: "battery measure" });
+    if (this.scheduler) this.scheduler.after(0, run, { name: "battery measure" });
     else run();
   }
 
   close(): void {
-    const input = this.#input;
-    this.#input = undefined;
-    try {
-      input?.close();
-    } catch {
-      // nothing to do
-    }
+    this.input?.close();
+    this.input = undefined;
   }
 
-  #fail(operation: string, reason: string): Sample {
-    const error = new SensorError(this.chip, typeof this.pin === "number" ? this.pin : 0, operation, reason);
+  private fail(operation: string, error: unknown): void {
     try {
-      this.#onError?.(error);
+      this.onError?.(new SensorError(this.chip, +this.pin || 0, operation, (error as Error).message));
     } catch {
       // an onError that throws must not break the driver
     }
-    return {};
   }
 }

@@ -16,7 +16,7 @@
  * The chip has no status register: a result's readiness comes from timing
  * only, so the driver waits the datasheet maximum.
  */
-import { I2cSensor, type Measurement, type Sample, type SensorOptions } from "./sensor";
+import { I2cSensor, type Sample, type SensorOptions } from "./sensor";
 
 export type Bh1750Resolution = "high" | "high2" | "low";
 
@@ -28,11 +28,19 @@ export interface Bh1750Configuration {
 }
 
 export const BH1750_ADDRESSES = [0x23, 0x5c] as const;
-export const BH1750_POWER_DOWN = 0x00;
-export const BH1750_POWER_ON = 0x01;
-export const BH1750_RESET = 0x07;
-export const BH1750_CONTINUOUS: Readonly<Record<Bh1750Resolution, number>> = { high: 0x10, high2: 0x11, low: 0x13 };
-export const BH1750_ONE_TIME: Readonly<Record<Bh1750Resolution, number>> = { high: 0x20, high2: 0x21, low: 0x23 };
+
+/** Instructions (p.5). */
+const enum Command {
+  POWER_DOWN = 0x00,
+  POWER_ON = 0x01,
+  RESET = 0x07,
+  /** + 0, 1, 3 for H, H2, L resolution; one time is 0x10 more. */
+  CONTINUOUS = 0x10,
+}
+
+const MODES = ["one-time", "continuous"];
+/** In the order of the instruction codes' low bits: H 0, H2 1, L 3. */
+const RESOLUTIONS = ["high", "high2", , "low"];
 
 /** Datasheet maximum measurement time (ms) for a resolution and MTreg. */
 export function bh1750MeasurementTimeMax(resolution: Bh1750Resolution, mtreg = 69): number {
@@ -40,38 +48,36 @@ export function bh1750MeasurementTimeMax(resolution: Bh1750Resolution, mtreg = 6
 }
 
 export class Bh1750 extends I2cSensor<Sample> {
-  #mode: "one-time" | "continuous" = "one-time";
-  #resolution: Bh1750Resolution = "high";
-  #mtreg = 69;
-  #pending = false;
-  #readyAt = 0;
-  #continuousStart = 0;
+  declare mode: "one-time" | "continuous";
+  declare private resolution: Bh1750Resolution;
+  declare private mtreg: number;
+  /** Continuous mode: when its first result is due. */
+  declare private firstAt: number;
 
   constructor(options: SensorOptions & Bh1750Configuration) {
     super("BH1750", options, BH1750_ADDRESSES);
+    this.mode = "one-time";
+    this.resolution = "high";
+    this.mtreg = 69;
     // ECMA-419 §13 constructor: a consistent state (powered on, data register cleared)
-    this.write("power on", [BH1750_POWER_ON]);
-    this.write("reset", [BH1750_RESET]);
+    this.write("power on", Command.POWER_ON);
+    this.write("reset", Command.RESET);
     this.configure(options);
   }
 
   configure(options: Bh1750Configuration = {}): void {
-    const mode = options.mode ?? this.#mode;
-    const resolution = options.resolution ?? this.#resolution;
-    const mtreg = options.measurementTime ?? this.#mtreg;
-    if (mode !== "one-time" && mode !== "continuous") throw new RangeError(`BH1750: mode must be "one-time" or "continuous", got ${mode}`);
-    if (BH1750_ONE_TIME[resolution] === undefined) throw new RangeError(`BH1750: resolution must be high, high2 or low, got ${resolution}`);
-    if (!Number.isInteger(mtreg) || mtreg < 31 || mtreg > 254) throw new RangeError(`BH1750: measurementTime (MTreg) must be an integer 31..254, got ${mtreg}`);
-    if (mtreg !== this.#mtreg) {
-      // p.11: high bits then low bits
-      if (this.write("set MTreg", [0x40 | (mtreg >> 5)]) && this.write("set MTreg", [0x60 | (mtreg & 0x1f)])) this.#mtreg = mtreg;
-    }
-    this.#mode = mode;
-    this.#resolution = resolution;
-    this.#pending = false;
-    if (mode === "continuous") {
-      if (this.write("start continuous", [BH1750_CONTINUOUS[resolution]])) this.#continuousStart = this.now();
-    }
+    const mode = options.mode ?? this.mode;
+    const resolution = options.resolution ?? this.resolution;
+    const mtreg = options.measurementTime ?? this.mtreg;
+    this.option(MODES, mode, "mode");
+    this.option(RESOLUTIONS, resolution, "resolution");
+    if (!(mtreg >= 31 && mtreg <= 254 && mtreg % 1 === 0)) throw new RangeError("BH1750: measurementTime (MTreg) 31..254, got " + mtreg);
+    // p.11: high bits then low bits
+    if (mtreg !== this.mtreg && this.write("set MTreg", 0x40 | (mtreg >> 5)) && this.write("set MTreg", 0x60 | (mtreg & 0x1f))) this.mtreg = mtreg;
+    this.mode = mode;
+    this.resolution = resolution;
+    this.readyAt = 0;
+    if (mode === "continuous" && this.write("start continuous", Command.CONTINUOUS + RESOLUTIONS.indexOf(resolution))) this.firstAt = this.now() + this.measurementTime();
   }
 
   /**
@@ -85,50 +91,38 @@ export class Bh1750 extends I2cSensor<Sample> {
    * for the conversion the pass before started. Returns the mode in use.
    */
   pace(periodMs: number): "one-time" | "continuous" {
-    if (typeof periodMs !== "number" || !(periodMs > 0)) throw new RangeError(`BH1750: pace(periodMs) needs a period above 0 ms, got ${periodMs}`);
-    const mode = periodMs < 2 * this.measurementTime ? "continuous" : "one-time";
-    if (mode !== this.#mode) this.configure({ mode });
-    return this.#mode;
+    if (!(periodMs > 0)) throw new RangeError("BH1750: pace(periodMs) needs a period above 0, got " + periodMs);
+    const mode = periodMs < 2 * this.measurementTime() ? "continuous" : "one-time";
+    if (mode !== this.mode) this.configure({ mode });
+    return this.mode;
   }
 
-  get measurementTime(): number {
-    return bh1750MeasurementTimeMax(this.#resolution, this.#mtreg);
+  /** The datasheet maximum of one conversion with the current settings (ms). */
+  measurementTime(): number {
+    return bh1750MeasurementTimeMax(this.resolution, this.mtreg);
   }
 
   /** Starts a one-time measurement; returns the wait in ms (-1 on failure). In continuous mode: the wait for the first result. */
-  trigger(): number {
+  override trigger(): number {
     const now = this.now();
-    if (this.#mode === "continuous") return Math.max(0, this.#continuousStart + this.measurementTime - now);
-    this.#pending = false;
-    if (!this.write("start one-time measurement", [BH1750_ONE_TIME[this.#resolution]])) return -1;
-    this.#pending = true;
-    this.#readyAt = now + this.measurementTime;
-    return this.measurementTime;
+    if (this.mode === "continuous") return Math.max(0, this.firstAt - now);
+    this.readyAt = 0;
+    if (!this.write("start one-time measurement", Command.CONTINUOUS + 0x10 + RESOLUTIONS.indexOf(this.resolution))) return -1;
+    const wait = this.measurementTime();
+    this.readyAt = now + wait;
+    return wait;
   }
 
   sample(): Sample | undefined {
-    const now = this.now();
-    if (this.#mode === "one-time") {
-      if (!this.#pending || now < this.#readyAt) return undefined;
-      this.#pending = false;
-    } else if (now < this.#continuousStart + this.measurementTime) return undefined;
+    if (this.mode === "continuous" ? this.now() < this.firstAt : !this.due()) return undefined;
     const b = this.read("read measurement", 2);
     if (!b) return {};
-    const raw = (b[0] << 8) | b[1];
-    const lux = (raw / 1.2) * (69 / this.#mtreg) / (this.#resolution === "high2" ? 2 : 1);
-    return { lightmeter: { illuminance: lux } };
-  }
-
-  protected *measurement(): Measurement<Sample> {
-    const wait = this.trigger();
-    if (wait < 0) return {};
-    if (wait > 0) yield wait;
-    return this.sample() ?? {};
+    return { lightmeter: { illuminance: (((b[0] << 8) | b[1]) / 1.2) * (69 / this.mtreg) / (this.resolution === "high2" ? 2 : 1) } };
   }
 
   powerDown(): boolean {
-    this.#pending = false;
-    this.#mode = "one-time";
-    return this.write("power down", [BH1750_POWER_DOWN]);
+    this.readyAt = 0;
+    this.mode = "one-time";
+    return this.write("power down", Command.POWER_DOWN);
   }
 }

@@ -20,7 +20,7 @@
  */
 import type { I2cConstructor, I2cDevice, PinSpecifier, PortSpecifier } from "../platform/io";
 import type { Scheduler } from "../scheduler/scheduler";
-import { decodeWord } from "./crc8";
+import { sensirionWords } from "./crc8";
 
 export type SensorChip = "sht3x" | "sht4x" | "bme280" | "bmp280" | "bh1750" | "scd4x";
 
@@ -52,14 +52,9 @@ export const KNOWN_ADDRESSES = [0x23, 0x44, 0x45, 0x46, 0x5c, 0x62, 0x76, 0x77] 
 
 type Probe = Generator<number, DiscoveredSensor | string | undefined, void>;
 
-function words(bytes: Uint8Array, count: number): number[] | undefined {
-  const out: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const w = decodeWord(bytes, i);
-    if (typeof w === "string") return undefined;
-    out.push(w);
-  }
-  return out;
+/** `count` CRC-checked words of what was read, as one number; -1 when nothing was read or a CRC fails. */
+function words(bytes: Uint8Array | undefined, count: number): number {
+  return bytes ? sensirionWords(bytes, 0, count) : -1;
 }
 
 class Prober {
@@ -103,22 +98,15 @@ function* probeSht(p: Prober, allowSht3x: boolean): Probe {
   let acked = false;
   if (allowSht3x && p.write([0xf3, 0x2d])) {
     acked = true;
-    const status = p.read(3);
-    if (status && words(status, 1)) {
-      let serial: number | undefined;
-      if (p.write([0x37, 0x80])) {
-        const b = p.read(6);
-        const w = b && words(b, 2);
-        if (w) serial = ((w[0] << 16) | w[1]) >>> 0;
-      }
-      return { chip: "sht3x", address: p.address, serial };
+    if (words(p.read(3), 1) >= 0) {
+      const w = p.write([0x37, 0x80]) ? words(p.read(6), 2) : -1;
+      return { chip: "sht3x", address: p.address, serial: w < 0 ? undefined : w };
     }
   }
   if (p.write([0x89])) {
     yield 1;
-    const b = p.read(6);
-    const w = b && words(b, 2);
-    if (w) return { chip: "sht4x", address: p.address, serial: ((w[0] << 16) | w[1]) >>> 0 };
+    const w = words(p.read(6), 2);
+    if (w >= 0) return { chip: "sht4x", address: p.address, serial: w };
     acked = true;
   }
   return acked ? "answers but is neither an SHT3x nor an SHT4x (bad CRC or unknown chip)" : undefined;
@@ -145,9 +133,8 @@ function* probeScd4x(p: Prober): Probe {
   for (let attempt = 0; attempt < 2; attempt++) {
     if (p.write([0x36, 0x82])) {
       yield 1;
-      const b = p.read(9);
-      const w = b && words(b, 3);
-      if (w) return { chip: "scd4x", address: p.address, serial: (w[0] * 65536 + w[1]) * 65536 + w[2] };
+      const w = words(p.read(9), 3);
+      if (w >= 0) return { chip: "scd4x", address: p.address, serial: w };
     }
     if (attempt === 0) {
       if (!p.write([0x3f, 0x86])) {

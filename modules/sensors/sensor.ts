@@ -9,20 +9,22 @@
  * (§13), so a driver must never wait inside it. Every measurement that takes
  * time is written as a generator (`measurement()`) that yields how many
  * milliseconds to wait before its next step; `measure()` runs it on the
- * scheduler (one job per wait, nothing busy-waits) and hands the finished
- * sample to the callback. The same code runs on the device (the scheduler on
- * the host timer) and in tests (the scheduler on a VirtualClock).
+ * scheduler (one job per wait, nothing busy-waits) and
+ * hands the finished sample to the callback. The same code runs on the device
+ * (the scheduler on the host timer) and in tests (the scheduler on a
+ * VirtualClock). Most chips measure as "trigger(), wait, sample()": that is the
+ * default measurement(), and `readyAt`/`due()` hold the one-shot bookkeeping.
  *
  * Errors. A NACK, timeout, wrong chip id or bad CRC is reported through
- * `onError` as a SensorError naming the chip, the address, the operation and
- * the cause, and the affected field is left out of the sample: never a stale
- * or made-up value. Nothing thrown by the bus escapes `sample()` or
- * `measure()`. Unlike ECMA-419's onError (non-recoverable only), ours is
+ * `onError` as a SensorError whose message names the chip, the address, the
+ * operation and the cause, and the affected field is left out of the sample:
+ * never a stale or made-up value. Nothing thrown by the bus escapes `sample()`
+ * or `measure()`. Unlike ECMA-419's onError (non-recoverable only), ours is
  * called for every failed operation; `error.fatal` says when the instance
  * cannot work until the condition clears (for instance a wrong chip id).
  * Only bad arguments (a programming error) throw, synchronously.
  */
-import type { I2cConstructor, I2cDevice, PinSpecifier, PortSpecifier } from "../platform/io";
+import type { I2cConstructor, I2cDevice, I2cOptions, PinSpecifier, PortSpecifier } from "../platform/io";
 import type { Job, Scheduler } from "../scheduler/scheduler";
 
 /** ECMA-419 §13: the `sensor` property of the constructor options. */
@@ -59,46 +61,38 @@ export interface Sample {
   battery?: { voltage: number };
 }
 
+/**
+ * A failed operation: `message` is "<chip> at 0x<address>: <operation>: <reason>", `name`
+ * "SensorError" (a getter on the prototype: Error.prototype.name is read-only where the
+ * intrinsics are frozen, as on a device, so it cannot be assigned, and a field would cost every
+ * error a property).
+ */
 export class SensorError extends Error {
-  // An own property, not an assignment: Error.prototype.name is read-only where the intrinsics
-  // are frozen, as on a device (host-tests/xs/lockdown.ts), and a class field defines it.
-  override name = "SensorError";
-  declare readonly chip: string;
-  declare readonly address: number;
-  declare readonly operation: string;
   declare readonly reason: string;
   /** The instance cannot produce samples until the cause clears (it retries on the next measurement). */
   declare readonly fatal: boolean;
-  constructor(chip: string, address: number, operation: string, reason: string, fatal = false) {
+  constructor(chip: string, address: number, operation: string, reason: string, fatal?: boolean) {
     super(chip + " at 0x" + address.toString(16) + ": " + operation + ": " + reason);
-    this.chip = chip;
-    this.address = address;
-    this.operation = operation;
     this.reason = reason;
-    this.fatal = fatal;
+    this.fatal = !!fatal;
+  }
+  override get name(): string {
+    return "SensorError";
   }
 }
 
 /** A measurement: yields milliseconds to wait, returns the sample (or undefined when there is none). */
 export type Measurement<S> = Generator<number, S | undefined, void>;
 
-/** Copies a sample two levels deep so each receiver gets its own object (ECMA-419 §13 sample: every value is an object of numbers). */
-export function copySample<S extends object>(sample: S): S {
-  const out: any = {};
-  for (const key in sample) out[key] = { ...sample[key] };
-  return out;
-}
-
 /*
  * The bytes of one I2C transaction. ECMA-419 I2C is synchronous and a driver decodes what it
- * read before it yields to the scheduler, so each driver keeps one buffer for all its
+ * read before it yields to the scheduler, so each driver keeps one 64-byte buffer for all its
  * transactions, instead of a new ArrayBuffer per read (ECMA-419 `read(byteLength)`) and per
  * command written (a dozen allocations per sampling pass, chunk-heap churn on XS). Reads fill
- * a view of bytes 0..31 (ECMA-419 I2C `read(buffer)`); writes copy the command into a view of
- * bytes 32..63, so a register-address write does not clobber bytes the driver is still
- * decoding. Views are made once per length; longer transfers (none of our chips needs one)
- * get a buffer of their own. The buffer is the instance's: a module-level one would be
- * read-only once preloaded ("read-only buffer", docs/moddable.md).
+ * a view of bytes 0..31 (ECMA-419 I2C `read(buffer)`; no chip of ours reads more than 26);
+ * writes go through a view of bytes 32..33, so a register-address write does not clobber bytes
+ * the driver is still decoding. Views are made once per length. The buffer is the instance's:
+ * a module-level one would be read-only once preloaded ("read-only buffer", docs/moddable.md).
  */
 const SCRATCH = 32;
 
@@ -107,40 +101,33 @@ export abstract class I2cSensor<S extends object = Sample> {
   declare readonly address: number;
   declare protected readonly scheduler: Scheduler;
   declare protected device: I2cDevice | undefined;
+  /** One-shot modes: when the triggered result is due, 0 while none is (due()). */
+  declare protected readyAt: number;
   declare private onError: ((error: SensorError) => void) | undefined;
+  /** The job of the measurement's current wait. */
   declare private job: Job | undefined;
   declare private run: Measurement<S> | undefined;
   // The callbacks of the measurement under way: the first in a field, later ones (calls made
   // while it runs) in an array made only then (issue 7: no array per measurement).
   declare private waiter: ((sample: S) => void) | undefined;
   declare private more: ((sample: S) => void)[] | undefined;
-  /** Reads fill views of bytes 0..31, writes go through views of 32..63 (above). */
-  declare private io: Uint8Array;
-  /** Views of io by length: [n] reads n bytes, [SCRATCH + n] writes n bytes. */
+  /** Views of the buffer by length: [n] reads n bytes at 0, [SCRATCH + n] writes n bytes at SCRATCH. */
   declare private views: Uint8Array[];
 
   constructor(chip: string, options: SensorOptions, addresses: readonly number[]) {
     const s = options.sensor;
-    if (!s || !options.scheduler) throw new TypeError(chip + ": options.sensor and options.scheduler are required");
     const address = s.address ?? addresses[0];
-    if (!addresses.includes(address)) throw new RangeError(chip + ": address 0x" + address.toString(16) + " is not one of the chip's");
     this.chip = chip;
+    this.option(addresses, address, "address");
     this.address = address;
-    this.scheduler = options.scheduler;
+    if (!(this.scheduler = options.scheduler)) throw TypeError(chip + ": no scheduler");
     this.onError = options.onError;
-    this.io = new Uint8Array(2 * SCRATCH);
-    this.views = [];
-    // ECMA-419 §9.1 I2C options: only the pins given (an undefined pin is not "no pin" to every host)
-    const io: any = { address, hz: s.hz ?? 100_000 };
-    if (s.data !== undefined) io.data = s.data;
-    if (s.clock !== undefined) io.clock = s.clock;
-    if (s.port !== undefined) io.port = s.port;
-    this.device = new s.io(io);
-  }
-
-  /** True while a measure() is under way. */
-  get measuring(): boolean {
-    return !!this.run;
+    this.readyAt = 0;
+    const views: Uint8Array[] = (this.views = []);
+    views[SCRATCH] = new Uint8Array(2 * SCRATCH); // the whole buffer (no transfer is SCRATCH bytes long)
+    // ECMA-419 §9.1 I2C options: the sensor's own, with its address and 100 kHz unless given
+    // (as the Moddable SDK's drivers pass them; a pin given as undefined reaches the host as such)
+    this.device = new s.io({ hz: 100_000, ...s, address } as I2cOptions);
   }
 
   protected now(): number {
@@ -150,55 +137,70 @@ export abstract class I2cSensor<S extends object = Sample> {
   /** Reports a failure through onError (never throws) and returns undefined for convenience. */
   protected fail(operation: string, cause: unknown, fatal?: boolean): undefined {
     try {
-      this.onError?.(new SensorError(this.chip, this.address, operation, cause instanceof Error ? cause.message : String(cause), fatal));
+      this.onError?.(new SensorError(this.chip, this.address, operation, (cause as Error)?.message ?? String(cause), fatal));
     } catch {
       // an onError that throws must not break the driver
     }
   }
 
-  /** One transaction through a view of `count` bytes of the driver's buffer at `at` (below); the error when it failed. */
-  private transfer(count: number, at: number, stop: boolean, bytes?: ArrayLike<number>): Uint8Array | Error {
-    const view = count > SCRATCH ? new Uint8Array(count) : (this.views[at + count] ??= this.io.subarray(at, at + count));
+  /**
+   * One transaction through a view of `count` bytes of the buffer: a read (no `command`) or the
+   * write of `command`, big-endian in one byte, or two when it is above 0xFF (all our chips' commands
+   * and register writes fit). The view, or undefined after reporting `operation` (not when it is
+   * "": a probe whose NACK is an answer). Read bytes are valid until the driver's next read:
+   * decode them at once, copy what must be kept (`slice()`).
+   */
+  protected transfer(operation: string, count: number, command?: number, stop = true): Uint8Array | undefined {
+    const at = command === undefined ? 0 : SCRATCH;
+    const view = (this.views[at + count] ??= this.views[SCRATCH].subarray(at, at + count));
     try {
-      if (!this.device) return Error("instance is closed");
-      if (bytes) {
-        view.set(bytes);
-        this.device.write(view, stop);
-      } else this.device.read(view);
+      // (closed: device is undefined, and the TypeError is reported)
+      if (at) {
+        view[count - 1] = command!;
+        view[0] = command! >> (8 * (count - 1));
+        this.device!.write(view, stop);
+      } else this.device!.read(view);
       return view;
     } catch (error) {
-      return error instanceof Error ? error : Error(String(error));
+      if (operation) this.fail(operation, error);
     }
   }
 
-  /** One write transaction; false (after reporting) when it failed. */
-  protected write(operation: string, bytes: ArrayLike<number>, stop = true): boolean {
-    const r = this.transfer(bytes.length, SCRATCH, stop, bytes);
-    return r instanceof Error ? !!this.fail(operation, r) : true;
+  /** Writes a command (or register and value): one byte, or two when it is above 0xFF. False (after reporting) when it failed. */
+  protected write(operation: string, command: number, stop?: boolean): boolean {
+    return !!this.transfer(operation, command > 0xff ? 2 : 1, command, stop);
   }
 
-  /**
-   * One read transaction of `count` bytes; undefined (after reporting) when it failed. The
-   * bytes are a view of the driver's buffer, valid until its next read: decode them at once,
-   * copy what must be kept (`slice()`).
-   */
+  /** Reads `count` bytes (see transfer); undefined (after reporting, unless `operation` is "") when it failed. */
   protected read(operation: string, count: number): Uint8Array | undefined {
-    const r = this.transfer(count, 0, true);
-    return r instanceof Error ? this.fail(operation, r) : r;
+    return this.transfer(operation, count);
   }
 
-  /** Register read: the register address, a repeated start, then `count` bytes. */
-  protected readRegisters(operation: string, register: number, count: number): Uint8Array | undefined {
-    return this.write(operation, [register], false) ? this.read(operation, count) : undefined;
+  /** `value` when it is one of `list`, its index; otherwise a RangeError naming the option (nothing changed). */
+  protected option(list: readonly unknown[], value: unknown, name: string): number {
+    const i = list.indexOf(value);
+    if (i < 0) throw new RangeError(this.chip + ": " + name + " " + value + " not in " + list);
+    return i;
   }
 
-  /** Reads without reporting: for "is a result there yet" probes whose NACK is not an error. The bytes are reused as read()'s are. */
-  protected tryRead(count: number): Uint8Array | Error {
-    return this.transfer(count, 0, true);
+  /** One-shot modes: true once the triggered result is due, and then no more until the next trigger. */
+  protected due(): boolean {
+    const at = this.readyAt;
+    if (!at || this.now() < at) return false;
+    this.readyAt = 0;
+    return true;
   }
 
-  /** The chip's measurement sequence, run by measure(). */
-  protected abstract measurement(): Measurement<S>;
+  /** Starts a measurement; the wait in ms until sample() has it, or -1 when it could not start (reported). */
+  trigger?(): number;
+
+  /** The chip's measurement sequence, run by measure(): by default trigger(), wait, sample(). */
+  protected *measurement(): Measurement<S> {
+    const wait = this.trigger!();
+    if (wait < 0) return;
+    if (wait > 0) yield wait;
+    return this.sample();
+  }
 
   /** ECMA-419 §13 sample(): never waits. */
   abstract sample(): S | undefined;
@@ -206,10 +208,10 @@ export abstract class I2cSensor<S extends object = Sample> {
   /**
    * Runs one measurement with the datasheet timing on the scheduler and calls
    * `callback` with the sample (an object; fields that failed are left out).
-   * Calls made while one is under way share its result.
+   * Calls made while one is under way share its result, each with its own copy.
    */
   measure(callback: (sample: S) => void): void {
-    if (typeof callback !== "function" || !this.device) throw new TypeError(this.chip + (this.device ? ": measure(callback) needs a function" : ": instance is closed"));
+    if (typeof callback !== "function" || !this.device) throw new TypeError(this.chip + ": closed, or no callback");
     if (this.run) (this.more ??= []).push(callback);
     else {
       this.waiter = callback;
@@ -218,39 +220,38 @@ export abstract class I2cSensor<S extends object = Sample> {
     }
   }
 
-  /** Runs the measurement to its next wait (a scheduler job whose target is the driver) or its end. */
+  /** Runs the measurement to its next wait (the driver's job, whose target is the driver) or its end. */
   private step(): void {
-    const run = this.run;
-    if (!run) return;
-    let r: IteratorResult<number, S | undefined>;
+    let r: IteratorResult<number, S | undefined> | undefined;
     try {
-      r = run.next();
+      r = this.run!.next(); // the job is cancelled when the instance closes
     } catch (error) {
       this.fail("measure", error);
-      r = { done: true, value: undefined };
     }
-    if (!r.done) {
-      // No closure or string per step: the run is the class's, the name the chip's.
-      this.job = this.scheduler.schedule({ name: this.chip, deadline: this.scheduler.now() + (r.value > 0 ? r.value : 0), run: I2cSensor.stepJob, target: this });
+    if (r && !r.done) {
+      // No closure, options object or string per step: the run is the class's, the name the chip's.
+      this.job = this.scheduler.schedule({ name: this.chip, deadline: this.now() + (r.value > 0 ? r.value : 0), run: I2cSensor.stepJob, target: this });
       return;
     }
-    const first = this.waiter!;
     const more = this.more;
+    const first = this.waiter!;
     this.run = this.waiter = this.more = undefined;
-    const sample = r.value ?? ({} as S);
+    const sample = r?.value ?? ({} as S);
     this.answer(first, sample);
-    if (more) for (const cb of more) this.answer(cb, copySample(sample));
+    // later callers: a copy each (a sample is objects of numbers)
+    if (more) for (let i = 0; i < more.length; i++) this.answer(more[i], JSON.parse(JSON.stringify(sample)));
   }
 
   private static stepJob(this: I2cSensor<object>): void {
     this.step();
   }
 
-  private answer(callback: (sample: S) => void, sample: S): void {
+  /** Calls the app's `callback`: what it throws is reported as `operation` ("measure callback" unless given), never escapes. */
+  protected answer<T>(callback: (value: T) => void, value: T, operation?: string): void {
     try {
-      callback(sample);
+      callback(value);
     } catch (error) {
-      this.fail("measure callback", error);
+      this.fail(operation || "measure callback", error);
     }
   }
 
@@ -259,10 +260,6 @@ export abstract class I2cSensor<S extends object = Sample> {
     const device = this.device;
     this.device = this.run = this.waiter = this.more = undefined;
     this.job?.cancel();
-    try {
-      device?.close();
-    } catch {
-      // a dead bus: nothing to do
-    }
+    device?.close();
   }
 }

@@ -15,8 +15,8 @@
  *  Table 4 measurement duration (max): low 4 ms, medium 6 ms, high 15 ms.
  *  Serial number: command 0x3780 (Sensirion, "SHT3x electronic identification code").
  */
-import { decodeWord } from "./crc8";
-import { I2cSensor, copySample, type Measurement, type Sample, type SensorOptions } from "./sensor";
+import { sensirionWords } from "./crc8";
+import { I2cSensor, type Sample, type SensorOptions } from "./sensor";
 
 export type Repeatability = "low" | "medium" | "high";
 export type Sht3xMps = 0.5 | 1 | 2 | 4 | 10;
@@ -37,6 +37,7 @@ export const SHT3X_DURATION_MAX: Readonly<Record<Repeatability, number>> = { low
 
 /** Commands (datasheet §4.3-§4.11), as the device build's numbers (a const enum costs no bytecode). */
 const enum Command {
+  SINGLE_HIGH = 0x2400, // §4.3; + 11 for medium, + 22 for low
   FETCH = 0xe000, // §4.6
   BREAK = 0x3093, // §4.8
   SOFT_RESET = 0x30a2, // §4.9
@@ -47,49 +48,43 @@ const enum Command {
   READ_SERIAL = 0x3780, // electronic identification code
 }
 
+const MODES = ["single", "periodic"];
 /** Repeatabilities in the order of the tables below. */
 const REPEATABILITIES = ["high", "medium", "low"];
-/** §4.5 periodic mode: [mps][repeatability] flattened, mps 0.5, 1, 2, 4, 10; high, medium, low. */
+/** §4.5 periodic mode: measurements per second, and the start commands by [mps][repeatability]. */
 const MPS = [0.5, 1, 2, 4, 10];
-const PERIODIC = [0x2032, 0x2024, 0x202f, 0x2130, 0x2126, 0x212d, 0x2236, 0x2220, 0x222b, 0x2334, 0x2322, 0x2329, 0x2737, 0x2721, 0x272a];
+/**
+ * The 15 start commands (mps 0.5, 1, 2, 4, 10, each high, medium, low) as the char codes of a
+ * string: 0x2032, 0x2024, 0x202F, 0x2130, ... 0x272A. A string costs XS ~3 bytes a command,
+ * an array literal ~12 (its bytecode builds the array element by element).
+ */
+const PERIODIC = "\u2032\u2024\u202f\u2130\u2126\u212d\u2236\u2220\u222b\u2334\u2322\u2329\u2737\u2721\u272a";
 
-export interface Sht3xStatus {
-  raw: number;
-  alertPending: boolean;
-  heater: boolean;
-  humidityAlert: boolean;
-  temperatureAlert: boolean;
-  resetDetected: boolean;
-  commandFailed: boolean;
-  writeChecksumFailed: boolean;
-}
-
+/**
+ * The SHT3x. `readStatus()` gives the status register (§4.11, Table 17): bit 15 alert pending,
+ * 13 heater on, 11 RH alert, 10 T alert, 4 reset detected, 1 last command failed, 0 write
+ * checksum failed.
+ */
 export class Sht3x extends I2cSensor<Sample> {
-  declare private periodic: boolean;
+  declare mode: "single" | "periodic";
   declare private repeatability: Repeatability;
   declare private mps: Sht3xMps;
   declare private heater: boolean;
-  /** Single shot: when the triggered measurement is due, 0 when none is. */
-  declare private readyAt: number;
-  declare private periodicStart: number;
-  declare private cached: Sample | undefined;
-  declare private cachedAt: number;
+  // Periodic mode: the newest result as the chip's words (-1: not read or CRC mismatch) and
+  // when it was fetched; readyAt is when the first result is due.
+  declare private t: number;
+  declare private rh: number;
+  declare private fetchedAt: number;
 
   constructor(options: SensorOptions & Sht3xConfiguration) {
     super("SHT3x", options, SHT3X_ADDRESSES);
-    this.periodic = this.heater = false;
     this.repeatability = "high";
     this.mps = 1;
-    this.readyAt = this.periodicStart = this.cachedAt = 0;
     // ECMA-419 §13 constructor: reset to a consistent state whatever a previous
     // instance left running (break stops periodic mode, then soft reset, §4.8/§4.9).
-    this.command("break", Command.BREAK);
-    this.command("soft reset", Command.SOFT_RESET);
+    this.mode = "periodic";
+    this.softReset();
     this.configure(options);
-  }
-
-  get mode(): "single" | "periodic" {
-    return this.periodic ? "periodic" : "single";
   }
 
   configure(options: Sht3xConfiguration = {}): void {
@@ -97,131 +92,110 @@ export class Sht3x extends I2cSensor<Sample> {
     const repeatability = options.repeatability ?? this.repeatability;
     const mps = options.mps ?? this.mps;
     const heater = options.heater;
-    const rep = REPEATABILITIES.indexOf(repeatability);
-    const rate = MPS.indexOf(mps);
-    if ((mode !== "single" && mode !== "periodic") || rep < 0 || rate < 0 || (heater !== undefined && typeof heater !== "boolean"))
-      throw new RangeError("SHT3x: mode single|periodic, repeatability high|medium|low, mps 0.5|1|2|4|10, heater boolean; got " + [mode, repeatability, mps, heater]);
+    this.option(MODES, mode, "mode");
+    const rep = this.option(REPEATABILITIES, repeatability, "repeatability");
+    const rate = this.option(MPS, mps, "mps");
+    if (heater !== undefined) this.option([false, true], heater, "heater");
+    const was = this.mode === "periodic";
     const periodic = mode === "periodic";
     // a periodic measurement changes only through break (§4.8) and a new start
-    const keep = this.periodic && periodic && repeatability === this.repeatability && mps === this.mps;
-    if (this.periodic && !keep) this.command("break", Command.BREAK);
-    this.periodic = periodic;
+    const keep = was && periodic && repeatability === this.repeatability && mps === this.mps;
+    if (was && !keep) this.write("break", Command.BREAK);
+    this.mode = mode;
     this.repeatability = repeatability;
     this.mps = mps;
-    this.readyAt = 0;
-    if (heater !== undefined && heater !== this.heater && this.command("heater", heater ? Command.HEATER_ON : Command.HEATER_OFF)) this.heater = heater;
+    if (!keep) this.readyAt = 0;
+    if (heater !== undefined && heater !== this.heater && this.write("heater", heater ? Command.HEATER_ON : Command.HEATER_OFF)) this.heater = heater;
     if (periodic && !keep) {
-      this.cached = undefined;
-      if (this.command("start periodic", PERIODIC[rate * 3 + rep])) this.periodicStart = this.now();
+      this.fetchedAt = -Infinity;
+      if (this.write("start periodic", PERIODIC.charCodeAt(rate * 3 + rep))) this.readyAt = this.now() + SHT3X_DURATION_MAX[repeatability];
     }
-  }
-
-  /** Single-shot mode: starts a measurement; sample() has it after `SHT3X_DURATION_MAX` ms. False when the command failed. */
-  trigger(): boolean {
-    if (this.periodic) return true;
-    this.readyAt = 0;
-    // §4.3 single shot, clock stretching disabled: 0x2400 / 0x240B / 0x2416 (high / medium / low)
-    if (!this.command("start measurement", 0x2400 + 11 * REPEATABILITIES.indexOf(this.repeatability))) return false;
-    this.readyAt = this.now() + SHT3X_DURATION_MAX[this.repeatability];
-    return true;
   }
 
   /**
-   * Single-shot: the triggered measurement once it is due (then undefined until
-   * the next trigger). Periodic: the chip's newest measurement (a cached copy
-   * while the chip has nothing newer, at most one period old).
+   * Single shot: starts a measurement and returns the wait until sample() has it (the Table 4
+   * maximum), -1 when the command failed. Periodic: the wait for the first result.
+   */
+  override trigger(): number {
+    const now = this.now();
+    if (this.mode === "periodic") return Math.max(0, this.readyAt - now);
+    this.readyAt = 0;
+    // §4.3 single shot, clock stretching disabled: 0x2400 / 0x240B / 0x2416 (high / medium / low)
+    if (!this.write("start measurement", Command.SINGLE_HIGH + 11 * REPEATABILITIES.indexOf(this.repeatability))) return -1;
+    const wait = SHT3X_DURATION_MAX[this.repeatability];
+    this.readyAt = now + wait;
+    return wait;
+  }
+
+  /**
+   * Single shot: the triggered measurement once it is due (then undefined until
+   * the next trigger). Periodic: the chip's newest measurement (the kept one
+   * while the chip has nothing newer, at most one and a half periods old).
    */
   sample(): Sample | undefined {
+    if (this.mode !== "periodic") {
+      if (!this.due()) return undefined;
+      const b = this.read("read measurement", 6);
+      return b ? this.decode(b) : {};
+    }
     const now = this.now();
-    if (!this.periodic) {
-      if (!this.readyAt || now < this.readyAt) return undefined;
-      this.readyAt = 0;
-      const bytes = this.read("read measurement", 6);
-      return bytes ? this.decode(bytes) : {};
+    if (!this.write("fetch data", Command.FETCH)) return {};
+    const b = this.read("", 6); // a NACK: no new data since the last fetch (§4.6)
+    if (b) {
+      this.fetchedAt = now;
+      return this.decode(b);
     }
-    if (!this.command("fetch data", Command.FETCH)) return {};
-    const bytes = this.tryRead(6);
-    if (bytes instanceof Uint8Array) {
-      this.cachedAt = now;
-      return copySample((this.cached = this.decode(bytes)));
-    }
-    if (this.cached && now - this.cachedAt <= 1500 / this.mps) return copySample(this.cached);
-    if (now < this.periodicStart + SHT3X_DURATION_MAX[this.repeatability]) return undefined;
-    this.fail("fetch data", bytes);
+    if (now - this.fetchedAt <= 1500 / this.mps) return this.kept();
+    if (now < this.readyAt) return undefined;
+    this.fail("fetch data", "no new data");
     return {};
   }
 
-  protected *measurement(): Measurement<Sample> {
-    if (!this.periodic) {
-      if (!this.trigger()) return {};
-      yield SHT3X_DURATION_MAX[this.repeatability];
-    } else {
-      const wait = this.periodicStart + SHT3X_DURATION_MAX[this.repeatability] - this.now();
-      if (wait > 0) yield wait;
-    }
-    return this.sample() ?? {};
-  }
-
-  readStatus(): Sht3xStatus | undefined {
-    const word = this.words("read status", Command.READ_STATUS, 1);
-    if (word === undefined) return undefined;
-    const w = word[0];
-    return {
-      raw: w,
-      alertPending: !!(w & 0x8000),
-      heater: !!(w & 0x2000),
-      humidityAlert: !!(w & 0x0800),
-      temperatureAlert: !!(w & 0x0400),
-      resetDetected: !!(w & 0x0010),
-      commandFailed: !!(w & 0x0002),
-      writeChecksumFailed: !!(w & 0x0001),
-    };
+  /** The status register (see the class), or undefined (reported) on failure. */
+  readStatus(): number | undefined {
+    return this.words("read status", Command.READ_STATUS, 1);
   }
 
   clearStatus(): boolean {
-    return this.command("clear status", Command.CLEAR_STATUS);
+    return this.write("clear status", Command.CLEAR_STATUS);
   }
 
   /** §4.9 soft reset; leaves periodic mode (break first) and the heater off. */
   softReset(): boolean {
-    if (this.periodic) this.command("break", Command.BREAK);
-    this.periodic = this.heater = false;
+    if (this.mode === "periodic") this.write("break", Command.BREAK);
+    this.mode = "single";
+    this.heater = false;
     this.readyAt = 0;
-    return this.command("soft reset", Command.SOFT_RESET);
+    return this.write("soft reset", Command.SOFT_RESET);
   }
 
   /** The 32-bit electronic identification code, or undefined (reported) on failure. */
   serialNumber(): number | undefined {
-    const w = this.words("read serial number", Command.READ_SERIAL, 2);
-    return w && ((w[0] << 16) | w[1]) >>> 0;
+    return this.words("read serial number", Command.READ_SERIAL, 2);
   }
 
-  protected command(operation: string, command: number): boolean {
-    return this.write(operation, [command >> 8, command & 0xff]);
+  /** A command, then `count` CRC-checked words (§4.12) as one number; undefined (reported) on failure. */
+  private words(operation: string, command: number, count: number): number | undefined {
+    const b = this.write(operation, command) && this.read(operation, count * 3);
+    if (!b) return undefined;
+    const w = sensirionWords(b, 0, count);
+    return w < 0 ? this.fail(operation, "CRC mismatch") : w;
   }
 
-  /** A command, then `count` CRC-checked words (§4.12); undefined (reported) on failure. */
-  private words(operation: string, command: number, count: number): number[] | undefined {
-    const bytes = this.command(operation, command) ? this.read(operation, count * 3) : undefined;
-    if (!bytes) return undefined;
-    const out: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const w = decodeWord(bytes, i);
-      if (typeof w === "string") return this.fail(operation, w);
-      out.push(w);
-    }
-    return out;
+  private decode(b: Uint8Array): Sample {
+    // Both words before any report: the bytes are the driver's buffer, which a read made by an onError handler would refill.
+    const t = (this.t = sensirionWords(b, 0));
+    const rh = (this.rh = sensirionWords(b, 1));
+    if (t < 0) this.fail("read temperature", "CRC mismatch");
+    if (rh < 0) this.fail("read humidity", "CRC mismatch");
+    return this.kept();
   }
 
-  private decode(bytes: Uint8Array): Sample {
+  /** The newest result's words as a new sample (§4.13); a word that failed its CRC is left out. */
+  private kept(): Sample {
     const out: Sample = {};
-    // Both words before any report: the bytes are the driver's buffer, which a read made by an onError handler would refill (I2cSensor.read).
-    const t = decodeWord(bytes, 0);
-    const rh = decodeWord(bytes, 1);
-    if (typeof t === "number") out.thermometer = { temperature: -45 + (175 * t) / 65535 }; // §4.13
-    else this.fail("read temperature", t);
-    if (typeof rh === "number") out.hygrometer = { humidity: (100 * rh) / 65535 }; // §4.13
-    else this.fail("read humidity", rh);
+    if (this.t >= 0) out.thermometer = { temperature: -45 + (175 * this.t) / 65535 };
+    if (this.rh >= 0) out.hygrometer = { humidity: (100 * this.rh) / 65535 };
     return out;
   }
 }

@@ -16,8 +16,8 @@
  * The heater must not run more than 10 % of the time (§4.9); measure() with a
  * heater setting is for occasional use (condensation removal, creep recovery).
  */
-import { decodeWord } from "./crc8";
-import { I2cSensor, type Measurement, type Sample, type SensorOptions } from "./sensor";
+import { sensirionWords } from "./crc8";
+import { I2cSensor, type Sample, type SensorOptions } from "./sensor";
 
 export type Sht4xPrecision = "high" | "medium" | "low";
 export interface Sht4xHeater {
@@ -34,101 +34,88 @@ export interface Sht4xConfiguration {
 }
 
 export const SHT4X_ADDRESSES = [0x44, 0x45, 0x46] as const;
-export const SHT4X_MEASURE: Readonly<Record<Sht4xPrecision, number>> = { high: 0xfd, medium: 0xf6, low: 0xe0 };
+/** Table 6, maximum measurement duration in ms. */
 export const SHT4X_DURATION_MAX: Readonly<Record<Sht4xPrecision, number>> = { high: 8.3, medium: 4.5, low: 1.6 };
-export const SHT4X_HEATER: Readonly<Record<string, number>> = {
-  "200/1000": 0x39, "200/100": 0x32, "110/1000": 0x2f, "110/100": 0x24, "20/1000": 0x1e, "20/100": 0x15,
-};
-export const SHT4X_READ_SERIAL = 0x89;
-export const SHT4X_SOFT_RESET = 0x94;
+
+const enum Command {
+  READ_SERIAL = 0x89,
+  SOFT_RESET = 0x94,
+}
+
+/** §4.5, in the order high, medium, low. */
+const PRECISIONS = ["high", "medium", "low"];
+const MEASURE = [0xfd, 0xf6, 0xe0];
+/** §4.5 heater commands by power (200, 110, 20 mW), each for 1 s then 0.1 s. */
+const POWERS = [200, 110, 20];
+const HEATER = [0x39, 0x32, 0x2f, 0x24, 0x1e, 0x15];
 
 export class Sht4x extends I2cSensor<Sample> {
-  #precision: Sht4xPrecision = "high";
-  #heater: Sht4xHeater | null = null;
-  #pending = false;
-  #readyAt = 0;
+  declare private precision: Sht4xPrecision;
+  /** The heater command, 0 for none, and its pulse (ms). */
+  declare private heater: number;
+  declare private pulse: number;
 
   constructor(options: SensorOptions & Sht4xConfiguration) {
     super("SHT4x", options, SHT4X_ADDRESSES);
-    this.write("soft reset", [SHT4X_SOFT_RESET]); // ECMA-419 §13: consistent initial state
+    this.precision = "high";
+    this.heater = 0;
+    this.softReset(); // ECMA-419 §13: consistent initial state
     this.configure(options);
   }
 
   configure(options: Sht4xConfiguration = {}): void {
-    const precision = options.precision ?? this.#precision;
-    if (SHT4X_MEASURE[precision] === undefined) throw new RangeError(`SHT4x: precision must be high, medium or low, got ${precision}`);
-    let heater = this.#heater;
-    if (options.heater !== undefined) {
-      heater = options.heater;
-      if (heater !== null && SHT4X_HEATER[`${heater.power}/${heater.duration}`] === undefined)
-        throw new RangeError(`SHT4x: heater must be {power: 200|110|20, duration: 1000|100}, got ${JSON.stringify(heater)}`);
+    const precision = options.precision ?? this.precision;
+    this.option(PRECISIONS, precision, "precision");
+    const h = options.heater;
+    let heater = this.heater;
+    if (h !== undefined) {
+      heater = 0;
+      if (h !== null) heater = HEATER[this.option(POWERS, h.power, "heater power") * 2 + this.option([1000, 100], h.duration, "heater duration")];
+      this.pulse = h ? h.duration * 1.1 : 0;
     }
-    this.#precision = precision;
-    this.#heater = heater ? { power: heater.power, duration: heater.duration } : null;
+    this.precision = precision;
+    this.heater = heater;
   }
 
   /** Starts a measurement (with the heater pulse if configured); returns the wait in ms, or -1 when the command failed. */
-  trigger(): number {
-    this.#pending = false;
-    const heater = this.#heater;
-    const command = heater ? SHT4X_HEATER[`${heater.power}/${heater.duration}`] : SHT4X_MEASURE[this.#precision];
-    if (!this.write(heater ? "heater pulse" : "start measurement", [command])) return -1;
-    const wait = heater ? heater.duration * 1.1 : SHT4X_DURATION_MAX[this.#precision];
-    this.#pending = true;
-    this.#readyAt = this.now() + wait;
+  override trigger(): number {
+    this.readyAt = 0;
+    const heater = this.heater;
+    if (!this.write(heater ? "heater pulse" : "start measurement", heater || MEASURE[PRECISIONS.indexOf(this.precision)])) return -1;
+    const wait = heater ? this.pulse : SHT4X_DURATION_MAX[this.precision];
+    this.readyAt = this.now() + wait;
     return wait;
   }
 
   /** The triggered measurement once it is due, then undefined until the next trigger. */
   sample(): Sample | undefined {
-    if (!this.#pending || this.now() < this.#readyAt) return undefined;
-    this.#pending = false;
-    const bytes = this.read("read measurement", 6);
-    if (!bytes) return {};
+    if (!this.due()) return undefined;
+    const b = this.read("read measurement", 6);
+    if (!b) return {};
     const out: Sample = {};
-    // Both words before any report: the bytes are the driver's buffer, which a read made by an onError handler would refill (I2cSensor.read).
-    const t = decodeWord(bytes, 0);
-    const rh = decodeWord(bytes, 1);
-    if (typeof t === "number") out.thermometer = { temperature: -45 + (175 * t) / 65535 }; // §4.6
-    else this.fail("read temperature", t);
-    if (typeof rh === "number") out.hygrometer = { humidity: Math.min(100, Math.max(0, -6 + (125 * rh) / 65535)) }; // §4.6, cropped
-    else this.fail("read humidity", rh);
+    // Both words before any report: the bytes are the driver's buffer, which a read made by an onError handler would refill.
+    const t = sensirionWords(b, 0);
+    const rh = sensirionWords(b, 1);
+    if (t < 0) this.fail("read temperature", "CRC mismatch");
+    else out.thermometer = { temperature: -45 + (175 * t) / 65535 }; // §4.6
+    if (rh < 0) this.fail("read humidity", "CRC mismatch");
+    else out.hygrometer = { humidity: Math.min(100, Math.max(0, -6 + (125 * rh) / 65535)) }; // §4.6, cropped
     return out;
-  }
-
-  protected *measurement(): Measurement<Sample> {
-    const wait = this.trigger();
-    if (wait < 0) return {};
-    yield wait;
-    return this.sample() ?? {};
   }
 
   /** The 32-bit serial number (needs 1 ms between command and read: runs on the scheduler). */
   readSerialNumber(callback: (serial: number | undefined) => void): void {
-    if (!this.write("read serial number", [SHT4X_READ_SERIAL])) {
-      this.scheduler.after(0, () => callback(undefined));
-      return;
-    }
-    this.scheduler.after(1, () => {
-      const bytes = this.read("read serial number", 6);
-      let serial: number | undefined;
-      if (bytes) {
-        const hi = decodeWord(bytes, 0);
-        const lo = decodeWord(bytes, 1);
-        if (typeof hi === "string") this.fail("read serial number", hi);
-        else if (typeof lo === "string") this.fail("read serial number", lo);
-        else serial = ((hi << 16) | lo) >>> 0;
-      }
-      try {
-        callback(serial);
-      } catch (error) {
-        this.fail("serial number callback", error);
-      }
+    const sent = this.write("read serial number", Command.READ_SERIAL);
+    this.scheduler.after(sent ? 1 : 0, () => {
+      const b = sent && this.read("read serial number", 6);
+      const w = b ? sensirionWords(b, 0, 2) : -2; // -2: not sent or not read (reported)
+      if (w === -1) this.fail("read serial number", "CRC mismatch");
+      this.answer(callback, w < 0 ? undefined : w, "serial number callback");
     }, { name: "SHT4x serial" });
   }
 
   softReset(): boolean {
-    this.#pending = false;
-    return this.write("soft reset", [SHT4X_SOFT_RESET]);
+    this.readyAt = 0;
+    return this.write("soft reset", Command.SOFT_RESET);
   }
 }

@@ -12,7 +12,6 @@
  *
  * Portable (no Node API).
  */
-import { sensirionCrc8 } from "../../modules/sensors/crc8";
 import { commandLogLimit, logCommand } from "./command-log";
 import { I2cNackError, type I2cPeripheral } from "../i2c";
 import type { Environment } from "../environment";
@@ -57,14 +56,27 @@ export function encodeHumidity(percent: number): number {
   return Math.min(65535, Math.max(0, Math.round((percent * 65535) / 100)));
 }
 
-/** Encodes 16-bit words as the chips send them: MSB, LSB, CRC for each word (the drivers only decode: modules/sensors/crc8.ts). */
+/**
+ * The CRC-8 a Sensirion chip sends after a 16-bit word (SHT3x §4.12: polynomial 0x31, initial
+ * value 0xFF, no reflection, no final XOR; 0xBEEF -> 0x92). The chip's side, computed here as
+ * the remainder of the word (its top byte XORed with the initial value) times x^8 divided by
+ * x^8 + x^5 + x^4 + 1: apart from the drivers' check (modules/sensors/crc8.ts), so that a fault
+ * in one is not hidden by the other.
+ */
+export function sensirionCrc8(word: number): number {
+  let r = ((word ^ 0xff00) & 0xffff) * 256;
+  for (let bit = 23; bit >= 8; bit--) if (r & (1 << bit)) r ^= 0x131 << (bit - 8);
+  return r;
+}
+
+/** Encodes 16-bit words as the chips send them: MSB, LSB, CRC for each word (the drivers only check: modules/sensors/crc8.ts). */
 export function encodeWords(words: readonly number[]): Uint8Array {
   const out = new Uint8Array(words.length * 3);
   for (let i = 0; i < words.length; i++) {
     const w = words[i] & 0xffff;
     out[i * 3] = w >> 8;
     out[i * 3 + 1] = w & 0xff;
-    out[i * 3 + 2] = sensirionCrc8(out, i * 3, 2);
+    out[i * 3 + 2] = sensirionCrc8(w);
   }
   return out;
 }
