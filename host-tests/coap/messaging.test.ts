@@ -451,7 +451,7 @@ describe("RST, ping and timeouts", () => {
     const a = client(net);
     server(net);
     let pong = 0;
-    a.ping(B, PORT, { onPong: () => pong++ });
+    a.sendMessage({ type: COAP_MESSAGE.CON, code: 0 }, B, PORT, { onReset: () => pong++ });
     net.clock.advance(100);
     expect(Array.from(fromA(net)[0].bytes.subarray(0, 2))).toEqual([0x40, 0]);
     expect(fromA(net)[0].bytes.length).toBe(4);
@@ -466,7 +466,7 @@ describe("RST, ping and timeouts", () => {
     net.drop = () => true;
     const a = client(net);
     const fails: string[] = [];
-    a.ping(B, PORT, { onFail: (r) => fails.push(r) });
+    a.sendMessage({ type: COAP_MESSAGE.CON, code: 0 }, B, PORT, { onFail: (r) => fails.push(r) });
     net.clock.runAll(200000);
     expect(fails).toEqual(["timeout"]);
   });

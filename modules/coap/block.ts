@@ -67,9 +67,10 @@ export class Block1Store {
   declare readonly maxTransfers: number;
   declare readonly maxBodySize: number;
   declare readonly lifetime: number;
-  private _map = new Map<string, Block1Transfer>();
+  declare private _map: Map<string, Block1Transfer>;
 
   constructor(maxTransfers: number, maxBodySize: number, lifetime: number) {
+    this._map = new Map();
     if (!Number.isInteger(maxTransfers) || maxTransfers < 1) throw new RangeError("coap: maxBlock1Transfers");
     if (!Number.isInteger(maxBodySize) || maxBodySize < 1) throw new RangeError("coap: maxBodySize");
     this.maxTransfers = maxTransfers;

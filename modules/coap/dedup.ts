@@ -21,11 +21,13 @@ export interface DedupEntry {
 
 export class DedupCache {
   declare readonly capacity: number;
-  private _map = new Map<string, DedupEntry>();
+  declare private _map: Map<string, DedupEntry>;
   /** Entries dropped because the cache was full (not expired): a measure of undersizing. */
-  evictions = 0;
+  declare evictions: number;
 
   constructor(capacity: number) {
+    this.evictions = 0;
+    this._map = new Map();
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError("coap: dedupCapacity");
     this.capacity = capacity;
   }

@@ -9,7 +9,8 @@
  *
  * What it does:
  *  - CON with retransmission and exponential back-off (§4.2), NON (§4.3),
- *    ACK/RST matching by Message ID and endpoint (§4.4), CoAP ping (§4.3).
+ *    ACK/RST matching by Message ID and endpoint (§4.4), the RST to a CoAP ping (§4.3; a
+ *    ping is sendMessage() of an Empty CON, its RST comes to onReset).
  *  - Bounded deduplication (§4.5, see dedup.ts): a duplicate CON gets the same
  *    ACK / piggybacked response / RST again; no duplicate is passed up twice.
  *  - NSTART outstanding interactions per peer (§4.7); the rest wait in a
@@ -172,8 +173,6 @@ export class ClientExchange {
   declare readonly port: number;
   declare readonly token: Uint8Array;
   declare readonly confirmable: boolean;
-  /** "ping" for an empty CON (§4.3). */
-  declare readonly kind: "request" | "ping";
   /** The Message ID of the (first) transmission, once sent (-1 before). */
   declare messageId: number;
   declare state: "queued" | "sent" | "acked" | "done";
@@ -189,12 +188,11 @@ export class ClientExchange {
   /** @internal */ declare tokenKey: string;
 
   /** @internal */
-  constructor(endpoint: CoapEndpoint, peer: Peer, kind: "request" | "ping", token: Uint8Array, confirmable: boolean, bytes: Uint8Array, handlers: RequestHandlers) {
+  constructor(endpoint: CoapEndpoint, peer: Peer, token: Uint8Array, confirmable: boolean, bytes: Uint8Array, handlers: RequestHandlers) {
     this.endpoint = endpoint;
     this.peer = peer;
     this.address = peer.address;
     this.port = peer.port;
-    this.kind = kind;
     this.token = token;
     this.tokenKey = peer.key + "#" + hex(token);
     this.confirmable = confirmable;
@@ -335,24 +333,7 @@ export class CoapEndpoint {
     const confirmable = req.confirmable !== false;
     // Encoded once, with Message ID 0; the ID is patched in at dispatch.
     const bytes = encode({ type: confirmable ? COAP_MESSAGE.CON : COAP_MESSAGE.NON, code: req.code, messageId: 0, token, options: req.options ?? [], payload: req.payload ?? EMPTY });
-    return this._enqueue(new ClientExchange(this, peer, "request", token, confirmable, bytes, handlers));
-  }
-
-  /**
-   * CoAP ping (§4.3): an empty CON; the peer answers RST. onResponse is not
-   * used: onAck is called for the RST (or an ACK), onFail("timeout") when none came.
-   */
-  ping(address: string, port: number, handlers: { onPong?(): void; onFail?(reason: FailReason): void } = {}): ClientExchange {
-    if (this._closed) throw new Error("coap: closed");
-    checkAddress(address, port);
-    const peer = this._peer(address, port);
-    const bytes = encodeEmpty(COAP_MESSAGE.CON, 0);
-    return this._enqueue(
-      new ClientExchange(this, peer, "ping", EMPTY, true, bytes, {
-        onAck: () => handlers.onPong?.(),
-        onFail: (reason) => handlers.onFail?.(reason),
-      }),
-    );
+    return this._enqueue(new ClientExchange(this, peer, token, confirmable, bytes, handlers));
   }
 
   /**
@@ -438,15 +419,12 @@ export class CoapEndpoint {
 
   private _enqueue(ex: ClientExchange): ClientExchange {
     const peer = ex.peer;
-    if (peer.active >= this.parameters.NSTART) {
-      if (peer.queue.length >= this._maxQueue) throw new RangeError("coap: queue full");
-      peer.queue.push(ex);
-      if (ex.kind === "request") this._exchanges.set(ex.tokenKey, ex);
-    } else {
-      // registered before anything is sent: a synchronous link may answer at once
-      if (ex.kind === "request") this._exchanges.set(ex.tokenKey, ex);
-      this._dispatch(ex);
-    }
+    const wait = peer.active >= this.parameters.NSTART;
+    if (wait && peer.queue.length >= this._maxQueue) throw new RangeError("coap: queue full");
+    // registered before anything is sent: a synchronous link may answer at once
+    this._exchanges.set(ex.tokenKey, ex);
+    if (wait) peer.queue.push(ex);
+    else this._dispatch(ex);
     return ex;
   }
 
@@ -459,28 +437,20 @@ export class CoapEndpoint {
     ex.transmission = t;
     ex.messageId = t.messageId;
     const now = this.scheduler.now();
+    t.onReset = () => this._finish(ex, "reset");
     if (ex.confirmable) {
       t.onAck = (ack) => this._onExchangeAck(ex, ack);
-      t.onReset = () => (ex.kind === "ping" ? this._pong(ex) : this._finish(ex, "reset"));
       t.onFail = (reason) => this._finish(ex, reason);
     } else {
-      t.onReset = () => this._finish(ex, "reset");
       // §4.7: do not exceed PROBING_RATE towards a peer that does not respond.
       const hold = (ex.bytes.length / this.parameters.PROBING_RATE) * 1000;
       ex.holdTimer = this.scheduler.schedule({ name: "coap-non-hold", deadline: now + hold, run: () => this._release(ex) });
     }
-    if (ex.kind === "request") {
-      const timeout = ex.handlers.responseTimeout ?? this._responseTimeout;
-      ex.timer = this.scheduler.schedule({ name: "coap-exchange-timeout", deadline: now + timeout, run: () => this._finish(ex, "timeout") });
-    }
+    ex.timer = this.scheduler.schedule({ name: "coap-exchange-timeout", deadline: now + (ex.handlers.responseTimeout ?? this._responseTimeout), run: () => this._finish(ex, "timeout") });
     this._start(t);
   }
 
   private _onExchangeAck(ex: ClientExchange, ack: CoapMessage): void {
-    if (ex.kind === "ping") {
-      this._pong(ex);
-      return;
-    }
     if (ack.code === 0 /* Empty */) {
       // §5.2.2: an empty ACK promises a separate response; the interaction is no longer outstanding (§4.7).
       ex.state = "acked";
@@ -496,12 +466,6 @@ export class CoapEndpoint {
       return;
     }
     this._deliver(ex, ack);
-  }
-
-  private _pong(ex: ClientExchange): void {
-    const onAck = ex.handlers.onAck;
-    this._finish(ex, undefined);
-    if (onAck) this._call(onAck, ex);
   }
 
   private _deliver(ex: ClientExchange, response: CoapMessage): void {

@@ -37,10 +37,12 @@ export function observerKey(address: string, port: number, token: Uint8Array): s
 export class ObserverList<R, E extends ObserverEntry<R>> {
   declare readonly perResource: number;
   declare readonly total: number;
-  private _byKey = new Map<string, E>();
-  private _byResource = new Map<R, Set<E>>();
+  declare private _byKey: Map<string, E>;
+  declare private _byResource: Map<R, Set<E>>;
 
   constructor(perResource: number, total: number) {
+    this._byResource = new Map();
+    this._byKey = new Map();
     if (!Number.isInteger(perResource) || perResource < 0) throw new RangeError("coap: maxObserversPerResource");
     if (!Number.isInteger(total) || total < 0) throw new RangeError("coap: maxObservers");
     this.perResource = perResource;

@@ -163,11 +163,12 @@ export class CoapResource {
   declare readonly path: string;
   declare readonly options: CoapResourceOptions;
   /** @internal */ declare server: CoapServer;
-  /** @internal */ sequence = new ObserveSequence();
+  declare /** @internal */ sequence: ObserveSequence;
   /** @internal */ declare job: Job | undefined;
 
   /** @internal */
   constructor(server: CoapServer, path: string, options: CoapResourceOptions) {
+    this.sequence = new ObserveSequence();
     this.server = server;
     this.path = path;
     this.options = options;
@@ -253,13 +254,14 @@ class ServerRequest implements CoapServerRequest {
   declare ifMatch: Uint8Array[];
   declare ifNoneMatch: boolean;
   declare observe: number | undefined;
-  notification = false;
+  declare notification: boolean;
   declare address: string;
   declare port: number;
   declare confirmable: boolean;
   declare message: CoapMessage;
 
   constructor(msg: CoapMessage, address: string, port: number) {
+    this.notification = false;
     this.message = msg;
     this.method = msg.code;
     this.methodName = METHOD_NAMES[msg.code]!;
@@ -337,12 +339,12 @@ export class CoapServer {
   declare readonly endpoint: CoapEndpoint;
   declare readonly scheduler: Scheduler;
   declare private _udp: UdpEndpoint | undefined;
-  private _resources = new Map<string, CoapResource>();
+  declare private _resources: Map<string, CoapResource>;
   declare private _szx: number;
   declare private _maxBodySize: number;
   declare private _block1: Block1Store;
   /** Large responses to POST/PUT/... kept for their Block2 continuation (RFC 7959 §2.6), bounded. */
-  private _responses = new Map<string, { built: Built; expires: number }>();
+  declare private _responses: Map<string, { built: Built; expires: number }>;
   declare private _observers: ObserverList<CoapResource, Observer>;
   declare private _confirmInterval: number;
   declare private _confirmEvery: number;
@@ -350,9 +352,12 @@ export class CoapServer {
   declare private _discovery: boolean;
   declare private _authorize: ((request: CoapServerRequest) => boolean) | undefined;
   declare private _onError: ((error: unknown) => void) | undefined;
-  private _closed = false;
+  declare private _closed: boolean;
 
   constructor(options: CoapServerOptions) {
+    this._closed = false;
+    this._responses = new Map();
+    this._resources = new Map();
     if (!options) throw new TypeError("coap: options");
     const blockSizeBytes = options.blockSize ?? 1024;
     if (!Number.isInteger(blockSizeBytes) || blockSizeBytes < 16 || blockSizeBytes > 1024) throw new RangeError("coap: blockSize");

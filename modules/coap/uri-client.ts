@@ -11,7 +11,7 @@
  *    Observe 1 (§3.6) or reactive (forget: the next CON notification gets a
  *    RST), and the rest of a large notification fetched by Block2 (RFC 7959 §3.4).
  */
-import { COAP_OPTION, COAP_REQUEST, codeString } from "./constants";
+import { COAP_MESSAGE, COAP_OPTION, COAP_REQUEST, codeString } from "./constants";
 import type { CoapMessage } from "./codec";
 import type { ClientExchange, FailReason } from "./messaging";
 import { blockOption, getBlock, getUint, uintOption } from "./options";
@@ -74,7 +74,8 @@ export class CoapUriClient extends CoapClient {
   ping(address: string, port = 5683): Promise<boolean> {
     return new Promise((resolve) => {
       try {
-        this.endpoint.ping(address, port, { onPong: () => resolve(true), onFail: () => resolve(false) });
+        // an Empty CON (§4.3): the peer answers RST (an ACK counts too); the endpoint retransmits it as any CON
+        this.endpoint.sendMessage({ type: COAP_MESSAGE.CON, code: 0 }, address, port, { onReset: () => resolve(true), onAck: () => resolve(true), onFail: () => resolve(false) });
       } catch {
         resolve(false);
       }
