@@ -1108,7 +1108,11 @@ class DeviceApp implements App {
       const app = this.app;
       if (app.core.trialRunning || app.#waitingForRoom || app.#coapInFlight > 0) return true;
       const client = app.#link.client;
-      return !!client && (!client.isConnected || client.outbox.count > 0 || client.queued > 0);
+      if (!client) return false;
+      // MQTT-SN (§6.14): busy until the gateway acknowledges the sleep; asleep there, nothing is in flight.
+      const sn = app.#link.snSleepState();
+      if (sn) return sn === "falling";
+      return !client.isConnected || client.outbox.count > 0 || client.queued > 0;
     }
     prevented(): boolean {
       const core = this.app.core;
@@ -1128,11 +1132,15 @@ class DeviceApp implements App {
       if (this.linksReady()) app.#handOver();
       return this.busy() || app.#buffer.length > 0;
     }
-    announce(_sleepMs: number, wakeAt: number | undefined): boolean {
+    announce(sleepMs: number, wakeAt: number | undefined): boolean {
       const app = this.app;
       if (!app.#link.client) return false; // CoAP: no retained state to say it on
       const epoch = app.#platform.clock.epoch();
       app.#link.asleep(wakeAt === undefined || epoch !== epoch ? NaN : epoch + (wakeAt - app.scheduler.now()));
+      // MQTT-SN: then asleep at the gateway (§6.14: DISCONNECT with a Duration after the state),
+      // for the sleep with the RTC slow by twice sleep.driftPpm plus the wake's margin; a sleep
+      // with no planned wake ends with a plain DISCONNECT instead (closeLinks).
+      if (app.core.current.protocol === "mqttsn" && sleepMs < Infinity) app.#link.snSleep(Math.min(0xffff, app.#sleepCoverS(sleepMs)));
       return true;
     }
     closeLinks(sleepMs: number, _wakeAt: number | undefined, deep: boolean): void {
@@ -1169,8 +1177,13 @@ class DeviceApp implements App {
   #sleepExpiryS(sleepMs: number): number | undefined {
     const c = this.core.current;
     if (c.protocol !== "mqtt5" || !(c.mqtt.sessionExpiryS > 0) || !(sleepMs < Infinity)) return undefined;
-    const s = Math.ceil((sleepMs * (1 + (2 * c.sleep.driftPpm) / 1e6)) / 1000) + SLEEP_EXPIRY_MARGIN_S;
+    const s = this.#sleepCoverS(sleepMs);
     return s > c.mqtt.sessionExpiryS ? Math.min(s, 0xfffffffe) : undefined;
+  }
+
+  /** Seconds that cover a sleep of `sleepMs` with the RTC slow by twice sleep.driftPpm, plus SLEEP_EXPIRY_MARGIN_S for the wake. */
+  #sleepCoverS(sleepMs: number): number {
+    return Math.ceil((sleepMs * (1 + (2 * this.core.current.sleep.driftPpm) / 1e6)) / 1000) + SLEEP_EXPIRY_MARGIN_S;
   }
 
   /** Before deep sleep: every buffered reading to the transport; what cannot be kept (QoS 0, not connected) is counted as dropped. */

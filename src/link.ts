@@ -251,6 +251,19 @@ export class MqttLink implements SnLinkHooks {
     this.binding?.asleep(wakeAtEpochMs);
   }
 
+  /** MQTT-SN: asleep at the gateway for `seconds` once what is queued has gone (§6.14; SnLinkClient.sleepFor). Nothing over MQTT. */
+  snSleep(seconds: number): void {
+    const c = this.client as unknown as SnLinkClient | undefined;
+    if (c instanceof SnLinkClient) c.sleepFor(seconds);
+  }
+
+  /** MQTT-SN: a sleep asked for and not yet acknowledged (still busy), or asleep at the gateway (nothing in flight). */
+  snSleepState(): "falling" | "asleep" | undefined {
+    const c = this.client as unknown as SnLinkClient | undefined;
+    if (!(c instanceof SnLinkClient)) return undefined;
+    return c.falling ? "falling" : c.asleep ? "asleep" : undefined;
+  }
+
   /**
    * Closes the client (DISCONNECT when connected). `sessionExpiryS` (MQTT 5, before a sleep):
    * the DISCONNECT's Session Expiry Interval, so the broker keeps the session (and its queued

@@ -12,13 +12,21 @@
  * mqtt.keepAliveS is its keep-alive. The session is persistent (cleanSession false), the
  * Will is the state topic's "offline" (the will part), topics in mqtt.snPredefined go with
  * the gateway's pre-defined ids (the topics part: no REGISTER), the others are registered
- * (§6.5); the outbox is kept in flash (namespace "xsmqttsn"). The ClientId is the device id,
+ * (§6.5); the outbox is kept in flash (namespace "xsmqttsn"). The sleeping client (§6.14, the
+ * sleep part): before a planned sleep the app asks for DISCONNECT with a Duration (sleepFor),
+ * and the gateway keeps the session asleep, buffering what comes for it and supervising the
+ * sleep (its Will fires only if the device misses its wake); the asleep state is kept in flash,
+ * so the next link (after a light sleep with the radio off, or the next boot) wakes with the
+ * awake PINGREQ: the gateway sends what it buffered, PINGRESP ends it (the command window),
+ * then CONNECT returns to active to send (§6.14's last paragraph); a DISCONNECT in answer (the
+ * gateway did not keep the session) or no PINGRESP leads to a CONNECT all the same. The ClientId is the device id,
  * or for one over MQTT-SN's 23 characters an id derived from it (mqttsnClientId). A refused
  * connection is tried again after 5 s. The firmware carries the MQTT-SN core and these two
  * parts only; a host adds others (AppOptions.mqttsnParts). Portable (XS).
  */
 import { MqttSnClient } from "../modules/mqttsn/client";
-import { ACTIVE, DISCONNECTED, type MqttSnSessionOptions, type SnEvent } from "../modules/mqttsn/session";
+import { ACTIVE, ASLEEP, AWAKE, DISCONNECTED, type MqttSnSessionOptions, type SnEvent } from "../modules/mqttsn/session";
+import { SnSleep } from "../modules/mqttsn/sleep";
 import { SnTopicIds } from "../modules/mqttsn/topic-ids";
 import { SnWill } from "../modules/mqttsn/will";
 import type { SnQoS } from "../modules/mqttsn/constants";
@@ -68,6 +76,11 @@ export class SnLinkClient {
   declare retry: Job | undefined;
   declare ended: boolean;
   declare up: boolean;
+  declare readonly nap: SnSleep;
+  /** §6.14: a sleep asked for (DISCONNECT with a Duration) that the gateway has not acknowledged yet. */
+  declare falling: boolean;
+  /** §6.14: the awake PINGREQ is out; at its PINGRESP the link goes active (CONNECT). */
+  declare waking: boolean;
 
   /** Throws (nothing opened) when the settings do not make an MQTT-SN client. */
   constructor(c: Readonly<DeviceConfig>, address: string, platform: Platform, scheduler: Scheduler, hooks: SnLinkHooks, parts?: SnLinkParts) {
@@ -76,7 +89,8 @@ export class SnLinkClient {
     this.scheduler = scheduler;
     this.subs = new Map();
     this.callbacks = new Map();
-    this.ended = this.up = false;
+    this.ended = this.up = this.falling = this.waking = false;
+    this.nap = new SnSleep();
     this.sn = new MqttSnClient({
       clientId: mqttsnClientId(c.deviceId),
       keepAlive: c.mqtt.keepAliveS,
@@ -88,10 +102,30 @@ export class SnLinkClient {
       scheduler,
       storage: platform.storage,
       namespace: "xsmqttsn",
+      sleep: this.nap,
       onEvent: (e) => this.event(e),
       ...parts,
     });
-    this.sn.connect();
+    // Asleep at the gateway since the last link (the store says so): wake by PINGREQ (§6.14).
+    if (this.sn.state === ASLEEP) {
+      this.waking = true;
+      this.sn.run((s, now) => this.nap.wake(s, now));
+    } else this.sn.connect();
+  }
+
+  /** Asleep at the gateway (§6.14): it buffers what comes for us; nothing of ours is in flight. */
+  get asleep(): boolean {
+    return this.sn.state === ASLEEP && !this.waking;
+  }
+
+  /**
+   * §6.14: asleep for `seconds` (1-65535, §5.3.3) once the queued requests and the outbox have
+   * gone: DISCONNECT with that Duration; `falling` until the gateway's DISCONNECT acknowledges it.
+   */
+  sleepFor(seconds: number): void {
+    if (this.sn.state !== ACTIVE) return;
+    this.falling = true;
+    this.sn.run((s, now) => this.nap.sleep(s, seconds, now));
   }
 
   get isConnected(): boolean {
@@ -130,7 +164,8 @@ export class SnLinkClient {
     this.ended = true;
     this.retry?.cancel();
     try {
-      this.sn.disconnect();
+      // Asleep (or waking) at the gateway: only the socket goes; a DISCONNECT without a Duration would end the session there (§6.14).
+      if (this.sn.state !== ASLEEP && this.sn.state !== AWAKE) this.sn.disconnect();
     } finally {
       this.sn.close();
     }
@@ -142,6 +177,18 @@ export class SnLinkClient {
     if (e.type === "connected") {
       this.up = true;
       h.snConnected(this);
+    } else if (e.type === "asleep") {
+      this.falling = false;
+      // PINGRESP: what the gateway buffered has come; back to active to send (§6.14).
+      if (this.waking) {
+        this.waking = false;
+        this.sn.connect();
+      }
+    } else if (this.waking && (e.type === "wake-failed" || e.type === "disconnected")) {
+      // No PINGRESP after Nretry, or a DISCONNECT in answer (the gateway did not keep the sleeping session): CONNECT.
+      this.waking = false;
+      h.snError(this, { message: e.type === "wake-failed" ? "MQTT-SN: no PINGRESP to the awake PINGREQ (§6.14): connecting" : "MQTT-SN: the gateway did not keep the sleeping session (DISCONNECT to the awake PINGREQ): connecting" });
+      this.sn.connect();
     } else if (e.type === "message")
       this.subs.forEach((handler, filter) => handler && topicMatches(filter, e.topic) && handler.onMessage({ topic: e.topic, payload: e.payload, qos: e.qos, retain: e.retain, properties: undefined }));
     else if (e.type === "published" || e.type === "publish-failed") {

@@ -1,0 +1,126 @@
+/*
+ * The app's sleeping client over MQTT-SN (MQTT-SN 1.2 §6.14; issue 19), against our gateway
+ * (sim/node/mqttsn-gateway.ts) in front of mosquitto: protocol "mqttsn", sleep.mode deep,
+ * a reading every few seconds. Before each planned sleep the device says "asleep <time>" and
+ * sends DISCONNECT with a Duration covering the sleep; the gateway keeps the session asleep
+ * (buffering what comes for it, supervising the sleep) instead of ending it. On the wake the
+ * device sends the awake PINGREQ with its ClientId: the gateway delivers what it buffered (three
+ * commands published while the device slept), PINGRESP ends it, and the device CONNECTs to send
+ * its reading and the answers. No plain DISCONNECT, no Will ("offline") across the sleeps.
+ * Node, real sockets, real clock: the app on a SimDevice (deep sleep = reboot; flash survives).
+ */
+import * as mqtt from "mqtt";
+import { getBoard } from "../../boards/index";
+import { signCommand } from "../../modules/config/auth";
+import { hmacSha256 } from "../../modules/platform/sha256";
+import type { UdpConstructor } from "../../modules/platform/io";
+import { FlashStore } from "../../sim/flash-store";
+import { SimDevice } from "../../sim/device";
+import { UDP } from "../../sim/node/udp";
+import { RealClock } from "../../sim/node/real-clock";
+import { nodeCrypto } from "../../sim/node/crypto";
+import { createSimHardware } from "../../sim/hardware";
+import { indoorDay } from "../../sim/scenarios";
+import { startApp } from "../../src/app";
+import { describeWithPeer, startMosquitto, type MosquittoPeer } from "../support/peers";
+import { startGateway } from "../mqttsn/interop-support";
+import { waitFor } from "./node-device";
+
+// Booting and connecting cost almost nothing on this board: the planner deep-sleeps between
+// readings seconds apart (as in ./deep-sleep.test.ts).
+const base = getBoard("esp32-devkitc");
+const board = { ...base, power: { ...base.power, bootToReadyMs: 1, wifiConnectMs: 1, roundTripMs: 1, tlsHandshakeMs: 1, lightSleepWifiMa: 5 } };
+const KEY = new Uint8Array(32).map((_, i) => (i * 7 + 3) & 0xff);
+
+describeWithPeer("mosquitto", "the app's sleeping client over MQTT-SN (§6.14) with our gateway", () => {
+  let broker: MosquittoPeer;
+  beforeAll(async () => {
+    broker = await startMosquitto();
+  });
+  afterAll(async () => {
+    await broker?.stop();
+  });
+
+  it("asleep at the gateway with a Duration between readings; on the wake the awake PINGREQ brings the commands buffered meanwhile, PINGRESP, then CONNECT to send; no Will", async () => {
+    const id = "snz-" + (Date.now() % 100000);
+    const lines: string[] = [];
+    const { gateway, port } = await startGateway({ broker: `mqtt://127.0.0.1:${broker.port}`, retryMs: 500, maxRetries: 5 }, lines);
+    const watcher = await mqtt.connectAsync({ host: "127.0.0.1", port: broker.port, reconnectPeriod: 0 });
+    const answers: { boots: number; payload: { status: string; ctr?: number } }[] = [];
+    const states: string[] = [];
+    const readings: number[] = [];
+    const errors: string[] = [];
+    const clock = new RealClock();
+    const hardware = createSimHardware(board, clock, indoorDay(21));
+    const device: SimDevice = new SimDevice({
+      clock,
+      flash: new FlashStore(),
+      crypto: nodeCrypto,
+      board,
+      io: { ...hardware.io, UDP: UDP as unknown as UdpConstructor },
+      log: () => undefined,
+      app: (platform) =>
+        startApp({
+          platform,
+          board,
+          deviceId: id,
+          key: KEY,
+          provisioned: { protocol: "mqttsn", "mqtt.host": "127.0.0.1", "mqtt.port": port, "telemetry.qos": 1, "sleep.mode": "deep", "sleep.awakeWindowS": 0 },
+          overrides: { samplingMs: 4_000, coapServer: false },
+          onError: (m) => errors.push(m),
+        }),
+    });
+    watcher.on("message", (topic, payload) => {
+      if (topic.endsWith("/state")) states.push(payload.toString());
+      else if (topic.endsWith("/tele")) readings.push(device.boots);
+      else answers.push({ boots: device.boots, payload: JSON.parse(payload.toString()) });
+    });
+    await watcher.subscribeAsync([`xs-iot/${id}/res/#`, `xs-iot/${id}/state`, `xs-iot/${id}/tele`], { qos: 1 });
+    device.start();
+    try {
+      await waitFor(() => device.sleeps >= 1 && device.state === "asleep", 15_000, "the first sleep", () => ({ state: device.state, errors, lines: lines.slice(-8) }));
+      const slept = device.events.filter((e) => e.type === "sleep").pop()!;
+      // The gateway has the client asleep for the sleep and the margin: its Duration covers it (§6.14).
+      const asleep = lines.filter((l) => l.includes(`${id} DISCONNECT: asleep for`));
+      expect(asleep.length).toBe(1);
+      const duration = Number(/asleep for (\d+) s/.exec(asleep[0])![1]);
+      expect(duration * 1000).toBeGreaterThanOrEqual(slept.durationMs!);
+      expect(duration).toBeLessThanOrEqual(Math.ceil(slept.durationMs! / 1000) + 121);
+      const boots = device.boots;
+      // Three commands while it sleeps: the gateway buffers them for the sleeping client.
+      for (let ctr = 1; ctr <= 3; ctr++) {
+        const mac = signCommand(hmacSha256, KEY, id, "ping", ctr, null);
+        await watcher.publishAsync(`xs-iot/${id}/cmd/ping`, JSON.stringify({ ctr, mac, body: null }), { qos: 1 });
+      }
+      expect(device.state).toBe("asleep");
+      await waitFor(() => answers.length >= 3, 20_000, "three answers", () => ({ answers, state: device.state, boots: device.boots, errors, lines: lines.slice(-12) }));
+      // Answered on the wake, in the order sent.
+      expect(answers.map((a) => [a.payload.status, a.payload.ctr])).toEqual([["ok", 1], ["ok", 2], ["ok", 3]]);
+      for (const a of answers) expect(a.boots).toBe(boots + 1);
+      if (process.env.XSIOT_SHOW_GATEWAY) console.log(lines.join("\n"));
+      // The wake: the awake PINGREQ with the three buffered, PINGRESP once they were acknowledged, then CONNECT.
+      const wake = lines.findIndex((l) => l.includes(`PINGREQ`) || l.includes(`${id} awake (PINGREQ)`));
+      expect(lines[wake]).toContain(`${id} awake (PINGREQ), 3 buffered`);
+      const pingresp = lines.findIndex((l, i) => i > wake && l.includes(`${id} buffer delivered -> PINGRESP, asleep`));
+      const connect = lines.findIndex((l, i) => i > wake && l.includes(`CONNECT "${id}"`));
+      expect(pingresp).toBeGreaterThan(wake);
+      expect(connect).toBeGreaterThan(pingresp);
+      // Two more sleeps and wakes: each sleep with a Duration, each wake by PINGREQ.
+      await waitFor(() => device.sleeps >= 3, 20_000, "the third sleep", () => ({ sleeps: device.sleeps, errors, lines: lines.slice(-8) }));
+      expect(lines.filter((l) => l.includes(`${id} DISCONNECT: asleep for`)).length).toBeGreaterThanOrEqual(3);
+      expect(lines.filter((l) => l.includes(`${id} awake (PINGREQ)`)).length).toBeGreaterThanOrEqual(2);
+      expect(lines.filter((l) => l.includes(`${id} DISCONNECT -> DISCONNECT`))).toEqual([]); // never a plain DISCONNECT: the session stays
+      expect(readings.length).toBeGreaterThanOrEqual(3); // a reading per wake went out
+      // Asleep is not offline.
+      expect(states).toContain("online");
+      expect(states.some((s) => s.startsWith("asleep "))).toBe(true);
+      expect(states).not.toContain("offline");
+      expect(errors).toEqual([]);
+    } finally {
+      if (device.state !== "off") device.stop();
+      clock.clearAll();
+      await watcher.endAsync();
+      await gateway.close();
+    }
+  }, 60_000);
+});
