@@ -345,8 +345,8 @@ class DeviceApp implements App {
       this.app.sessionPresent = sessionPresent;
       this.app.#connected(client);
     }
-    onClose(client: MqttClient): void {
-      if (!this.app.#stopped) this.app.#closed(client);
+    onClose(client: MqttClient, why: string | undefined): void {
+      if (!this.app.#stopped) this.app.#closed(client, why);
     }
     onGiveUp(client: MqttClient, reason: string): void {
       if (!this.app.#stopped) this.app.#gaveUp(client, reason);
@@ -538,8 +538,8 @@ class DeviceApp implements App {
     this.#flush();
   }
 
-  /** The MQTT connection closed, or an attempt failed: say so, and when the next attempt is. */
-  #closed(client: MqttClient): void {
+  /** The MQTT connection closed, or an attempt failed: say so, why, and when the next attempt is (one line). */
+  #closed(client: MqttClient, why: string | undefined): void {
     this.#setState("offline");
     const lost = this.#up === client;
     this.#up = undefined;
@@ -551,7 +551,8 @@ class DeviceApp implements App {
       const c = this.core.current;
       const at = client.reconnectAt;
       const next = at === undefined ? "" : `; next attempt in ${Math.max(0, Math.round((at - this.scheduler.now()) / 100) / 10)} s`;
-      if (this.gaveUp === undefined) this.#report(`mqtt: ${lost ? "connection to" : "cannot connect to"} ${c.mqtt.host}:${c.mqtt.port} ${lost ? "lost" : `(attempt ${this.failedAttempts} failed)`}${next}`);
+      const to = `${c.mqtt.host}:${c.mqtt.port}`;
+      if (this.gaveUp === undefined) this.#report(lost ? `mqtt: connection to ${to} lost${why ? ` (${why})` : ""}${next}` : `mqtt: cannot connect to ${to} (attempt ${this.failedAttempts} failed${why ? ": " + why : ""})${next}`);
     }, { name: "mqtt-closed" });
   }
 

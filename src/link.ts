@@ -146,8 +146,12 @@ export interface MqttLinkOptions {
   mqttsnParts?(): SnLinkParts | undefined;
   /** After the link's own work on CONNACK (binding told, trial told); `sessionPresent`: the broker kept our session (MQTT; undefined over MQTT-SN). */
   onConnect?(client: MqttClient, sessionPresent: boolean | undefined): void;
-  /** The current client's connection closed (or a connection attempt failed). */
-  onClose?(client: MqttClient): void;
+  /**
+   * The current client's connection closed (or a connection attempt failed); `why`: the error
+   * that ended it, when the client gave one ("connect ECONNREFUSED ...", "connection refused:
+   * 0x87 §3.2.2.2"), so that one line says it (the link does not report that error itself).
+   */
+  onClose?(client: MqttClient, why: string | undefined): void;
   /** The current client stopped retrying: a refusal the same CONNECT would meet again, or its deadline. */
   onGiveUp?(client: MqttClient, reason: string): void;
 }
@@ -166,6 +170,8 @@ export class MqttLink implements SnLinkHooks {
   /** Set once the core exists (the core needs the trial, the trial opens through this link). */
   core: ConfigCore | undefined = undefined;
   readonly #o: MqttLinkOptions;
+  /** The error that is ending the current client's connection, for onClose (reported by #say if none comes). */
+  #why: string | undefined = undefined;
 
   constructor(options: MqttLinkOptions) {
     this.#o = options;
@@ -234,7 +240,7 @@ export class MqttLink implements SnLinkHooks {
   }
 
   snClosed(client: SnLinkClient): void {
-    if (this.client === (client as unknown)) this.#o.onClose?.(client as unknown as MqttClient);
+    if (this.client === (client as unknown)) this.#o.onClose?.(client as unknown as MqttClient, undefined);
   }
 
   snError(client: SnLinkClient, e: { message: string }): void {
@@ -296,7 +302,10 @@ export class MqttLink implements SnLinkHooks {
 
   static closed(client: LinkedClient): void {
     const link = client.link;
-    if (link && link.client === client) link.#o.onClose?.(client);
+    if (!link || link.client !== client) return;
+    const why = link.#why;
+    link.#why = undefined;
+    link.#o.onClose?.(client, why);
   }
 
   static error(client: LinkedClient, e: MqttError): void {
@@ -328,7 +337,22 @@ export class MqttLink implements SnLinkHooks {
 
   #error(client: MqttClient, e: MqttError): void {
     if (this.#current(client)) this.#o.trial.connectionError(e.message);
-    this.#o.report("mqtt: " + e.message);
+    const c = e.code;
+    // An error that ends the connection (the client's onClose comes next, in the same turn): the
+    // app's line for the failed attempt or the lost connection says it, one line each (issue 15).
+    // One that no close follows (a socket that could not be made) is reported a turn later.
+    if (this.client === client && (c === "connection-lost" || c === "connect-refused" || c === "connect-timeout" || c === "keep-alive-timeout" || c === "server-disconnect" || c === "protocol")) {
+      this.#say();
+      this.#why = cause(e.message);
+      this.#o.scheduler.after(0, () => this.#say(), { name: "mqtt-error" });
+    } else this.#o.report("mqtt: " + e.message);
+  }
+
+  /** Reports the error kept for onClose, if no close took it. */
+  #say(): void {
+    const why = this.#why;
+    this.#why = undefined;
+    if (why !== undefined) this.#o.report("mqtt: " + why);
   }
 }
 
@@ -344,6 +368,13 @@ class LinkedClient extends MqttClient {
     super(options);
     (this as { link: MqttLink | undefined }).link = link;
   }
+}
+
+/** A connection error's message without what the line around it says: "MqttClient: connection failed: connect ECONNREFUSED ..." -> "connect ECONNREFUSED ...". */
+function cause(m: string): string {
+  if (m.startsWith("MqttClient: ")) m = m.slice(12);
+  if (m.startsWith("connection failed: ") || m.startsWith("connection lost: ")) m = m.slice(m.indexOf(": ") + 2);
+  return m;
 }
 
 function linkRandom(this: MqttClient): number {

@@ -313,11 +313,72 @@ describe("6. a broker that is down: attempts, next retry and give-up are reporte
     expect(r.code).toBe(1);
     const events = jsonEvents(r.stdout);
     const errors = events.filter((e) => e.event === "error").map((e) => e.message);
-    expect(errors).toContain(`mqtt: cannot connect to 127.0.0.1:${port} (attempt 1 failed); next attempt in 1 s`);
-    expect(errors.some((m) => /^mqtt: cannot connect to .* \(attempt 2 failed\); next attempt in \d+(\.\d)? s$/.test(m))).toBe(true);
-    expect(events.pop()).toMatchObject({ event: "done", code: 1, readings: 2, sent: 0, acked: 0, queued: 2 });
+    // One line per failed attempt, with the reason and when the next one comes; nothing else (the socket's error is in it).
+    expect(errors[0]).toBe(`mqtt: cannot connect to 127.0.0.1:${port} (attempt 1 failed: connect ECONNREFUSED 127.0.0.1:${port}); next attempt in 1 s`);
+    errors.forEach((m, i) => expect(m).toMatch(new RegExp(`^mqtt: cannot connect to 127\\.0\\.0\\.1:${port} \\(attempt ${i + 1} failed: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}\\); next attempt in \\d+(\\.\\d)? s$`)));
+    expect(errors.length).toBeGreaterThanOrEqual(2);
+    const done = events.pop();
+    expect(done).toMatchObject({ event: "done", code: 1, readings: 2, sent: 0, acked: 0, queued: 2, reconnects: 0 });
+    // (the last attempt's line comes a turn after it fails: the run may end in between)
+    expect(done.failedAttempts - errors.length).toBeGreaterThanOrEqual(0);
+    expect(done.failedAttempts - errors.length).toBeLessThanOrEqual(1);
     expect(events.some((e) => e.event === "sent")).toBe(false);
   });
+
+  it("the human output: one line per failed attempt, no 'offline' for a device that was never online", async () => {
+    const port = await freePort();
+    const r = await runCli(["sim", "--broker", `mqtt://127.0.0.1:${port}`, "--id", "never", "--readings", "1", "--interval", "0.5", "--timeout", "3"]);
+    expect(r.code).toBe(1);
+    const said = r.stdout.split("\n").filter((l) => /^\[never[\] ]/.test(l) && !/\] #\d+ |xs-iot never on sim|\] stopped$/.test(l));
+    expect(said.length).toBeGreaterThanOrEqual(2);
+    said.forEach((l, i) => expect(l).toMatch(new RegExp(`^\\[never\\] mqtt: cannot connect to 127\\.0\\.0\\.1:${port} \\(attempt ${i + 1} failed: connect ECONNREFUSED [^)]*\\); next attempt in [\\d.]+ s$`)));
+  });
+
+  /** aedes (what the embedded broker runs) in a child process on `port` (an ES module: not in jest's VM); stop() kills it by its PID. */
+  async function aedes(port: number): Promise<{ stop(): Promise<void> }> {
+    const code = `import { Aedes } from "aedes"; import net from "node:net";
+      const b = await Aedes.createBroker(); const s = net.createServer(b.handle);
+      s.listen(${port}, "127.0.0.1", () => console.log("LISTENING")); setTimeout(() => process.exit(0), 60000);`;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", code], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on("data", (d) => String(d).includes("LISTENING") && resolve());
+      void exited.then(() => reject(new Error("aedes exited")));
+    });
+    return { stop: () => (child.exitCode === null && child.kill("SIGKILL"), exited) };
+  }
+
+  // The broker goes away under a connected device and comes back on the same port.
+  it("the embedded broker stopped and started again: the lost connection and each failed attempt on one line, reconnects 1, sent only on a socket", async () => {
+    const port = await freePort();
+    let broker = await aedes(port);
+    const sim = new Sim(["--broker", `mqtt://127.0.0.1:${port}`, "--protocol", "mqtt311", "--id", "down-up", "--readings", "8", "--interval", "0.5", "--json"]);
+    try {
+      await sim.waitFor(/"event":"acked"/);
+      await broker.stop();
+      const lost = JSON.parse(await sim.waitFor(/"event":"error".*connection to/)).message;
+      expect(lost).toMatch(new RegExp(`^mqtt: connection to 127\\.0\\.0\\.1:${port} lost \\(.+\\); next attempt in [\\d.]+ s$`));
+      const first = JSON.parse(await sim.waitFor(/"event":"error".*attempt 1 failed/)).message;
+      expect(first).toMatch(new RegExp(`^mqtt: cannot connect to 127\\.0\\.0\\.1:${port} \\(attempt 1 failed: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}\\); next attempt in [\\d.]+ s$`));
+      const sentBefore = sim.events().filter((e) => e.event === "sent").length;
+      broker = await aedes(port);
+      expect(await sim.closed).toBe(0);
+      const events = sim.events();
+      const from = events.findIndex((e) => e.event === "error" && e.message === lost);
+      // (the CONNACK: what was queued is sent on it, then "online")
+      const back = events.findIndex((e, i) => i > from && e.event === "log" && /mqtt: connected after \d+ failed attempt\(s\)$/.test(e.line));
+      expect(back).toBeGreaterThan(from);
+      // Between the loss and the reconnection: only the attempt lines, and nothing counted sent.
+      const between = events.slice(from + 1, back);
+      expect(between.filter((e) => e.event === "sent")).toEqual([]);
+      for (const e of between.filter((e) => e.event === "error")) expect(e.message).toMatch(/^mqtt: cannot connect to .* \(attempt \d+ failed: .+\); next attempt in [\d.]+ s$/);
+      expect(events.filter((e, i) => i < from && e.event === "sent").length).toBe(sentBefore);
+      expect(events.pop()).toMatchObject({ event: "done", code: 0, readings: 8, sent: 8, acked: 8, queued: 0, reconnects: 1, failedAttempts: 0 });
+    } finally {
+      if (sim.child.exitCode === null) await sim.stop();
+      await broker.stop();
+    }
+  }, 60_000);
 });
 
 describeWithPeer("mosquitto", "6. (mosquitto) a broker that refuses the device for good", () => {

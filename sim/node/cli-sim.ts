@@ -475,6 +475,7 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
     if (options.report === "energy") provisioned["sleep.mode"] = "deep";
     const energy = options.report === "energy" ? new DeviceEnergy(options.board.power, clock.now(), { timeline: 400_000 }) : undefined;
     if (energy) energies.push(energy);
+    let everOnline = false;
     const device = new SimDevice({
       name: id,
       clock,
@@ -519,7 +520,9 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
             if (options.readings !== undefined) void finish(1, "failed");
           },
           onState: (s: AppState) => {
-            emit({ event: "state", device: id, state: s }, chatty ? `[${id}] ${s}` : undefined);
+            // "offline" before the first "online" says nothing the failed attempt's line does not.
+            if (s === "online") everOnline = true;
+            emit({ event: "state", device: id, state: s }, chatty && (everOnline || s !== "offline") ? `[${id}] ${s}` : undefined);
           },
           onError: (m) => {
             emit({ event: "error", device: id, message: m }, chatty ? `[${id}] ${m}` : undefined);

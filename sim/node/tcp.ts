@@ -63,6 +63,21 @@ function checkSize(value: unknown, name: string, fallback: number): number {
   return value;
 }
 
+/**
+ * A socket error the device can print on one line. OpenSSL's messages (TLS) run over several
+ * lines with the library's internals ("802C...:error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13
+ * alert certificate required:../deps/openssl/...:SSL alert number 116\n"): "TLS: tlsv13 alert
+ * certificate required", its reason; the same error object otherwise (code kept).
+ */
+function oneLine(error: Error): Error {
+  const reason = (error as { reason?: unknown }).reason;
+  const m = typeof reason === "string" && reason ? "TLS: " + reason : error.message.indexOf("\n") >= 0 ? error.message.trim().split(/\s*\n\s*/).join("; ") : undefined;
+  if (m === undefined) return error;
+  const e = new Error(m) as Error & { code?: unknown };
+  e.code = (error as { code?: unknown }).code;
+  return e;
+}
+
 export class TCP implements TcpSocket {
   target: unknown;
   #socket: net.Socket | undefined;
@@ -253,7 +268,7 @@ export class TCP implements TcpSocket {
     this[OWNER].#received(chunk);
   };
   static #sockError = function (this: OwnedSocket, error: Error): void {
-    this[OWNER].#fail(error);
+    this[OWNER].#fail(oneLine(error));
   };
   static #sockClose = function (this: OwnedSocket): void {
     this[OWNER].#fail(new Error(this.readableEnded ? "TCP: connection closed by the remote endpoint" : "TCP: connection closed"));
