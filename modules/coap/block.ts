@@ -4,6 +4,7 @@
  * store of Block1 request bodies being reassembled (§2.5, atomic fashion).
  */
 import { blockSize, type BlockValue } from "./options";
+import { setting } from "./constants";
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 
@@ -71,10 +72,8 @@ export class Block1Store {
 
   constructor(maxTransfers: number, maxBodySize: number, lifetime: number) {
     this._map = new Map();
-    if (!Number.isInteger(maxTransfers) || maxTransfers < 1) throw new RangeError("coap: maxBlock1Transfers");
-    if (!Number.isInteger(maxBodySize) || maxBodySize < 1) throw new RangeError("coap: maxBodySize");
-    this.maxTransfers = maxTransfers;
-    this.maxBodySize = maxBodySize;
+    this.maxTransfers = setting(maxTransfers, 0, 1, Infinity, "maxBlock1Transfers");
+    this.maxBodySize = setting(maxBodySize, 0, 1, Infinity, "maxBodySize");
     this.lifetime = lifetime;
   }
 

@@ -26,6 +26,7 @@ import {
   COAP_RESPONSE,
   codeString,
   isRequestCode,
+  setting,
   type CoapMessageType,
   type TransmissionParameters,
 } from "./constants";
@@ -207,10 +208,8 @@ export class CoapClient {
 
   constructor(options: CoapClientOptions) {
     if (!options) throw new TypeError("coap: options");
-    const b1 = options.block1Size ?? 1024;
-    if (!Number.isInteger(b1) || b1 < 16 || b1 > 1024) throw new RangeError("coap: block1Size");
-    const maxBody = options.maxBodySize ?? 65536;
-    if (!Number.isInteger(maxBody) || maxBody < 1) throw new RangeError("coap: maxBodySize");
+    const b1 = setting(options.block1Size, 1024, 16, 1024, "block1Size");
+    const maxBody = setting(options.maxBodySize, 65536, 1, Infinity, "maxBodySize");
     if (options.endpoint) this.endpoint = options.endpoint;
     else {
       if (!options.socket || !options.scheduler || !options.random) throw new TypeError("coap: endpoint, or socket, scheduler and random");
@@ -275,16 +274,8 @@ export class CoapClient {
       }
     const payload = typeof init.payload === "string" ? utf8Encode(init.payload) : init.payload ?? EMPTY;
     if (!(payload instanceof Uint8Array)) throw new TypeError("coap: payload");
-    let block2Szx: number | undefined;
-    if (init.block2Size !== undefined) {
-      if (!Number.isInteger(init.block2Size) || init.block2Size < 16 || init.block2Size > 1024) throw new RangeError("coap: block2Size");
-      block2Szx = szxForSize(init.block2Size);
-    }
-    let block1Szx = this._block1Szx;
-    if (init.block1Size !== undefined) {
-      if (!Number.isInteger(init.block1Size) || init.block1Size < 16 || init.block1Size > 1024) throw new RangeError("coap: block1Size");
-      block1Szx = szxForSize(init.block1Size);
-    }
+    const block2Szx = init.block2Size === undefined ? undefined : szxForSize(setting(init.block2Size, 0, 16, 1024, "block2Size"));
+    const block1Szx = init.block1Size === undefined ? this._block1Szx : szxForSize(setting(init.block1Size, 0, 16, 1024, "block1Size"));
     return { code, target, options, payload, confirmable: init.confirmable !== false, block2Szx, block1Szx, timeout: init.timeout };
   }
 

@@ -116,6 +116,16 @@ export const enum COAP_MEDIATYPE {
   APPLICATION_SENSML_XML = 311,
 }
 
+/**
+ * A setting or its default, checked: a number from `min` to `max`, an integer unless `real`;
+ * otherwise RangeError("coap: <name>"). The layers' constructors check their options with it.
+ */
+export function setting(value: number | undefined, fallback: number, min: number, max: number, name: string, real?: boolean): number {
+  const v = value ?? fallback;
+  if (!(v >= min && v <= max) || (!real && v % 1)) throw new RangeError("coap: " + name);
+  return v;
+}
+
 // --- Transmission parameters (RFC 7252 §4.8 Table 2), milliseconds ------------
 
 export interface TransmissionParameters {

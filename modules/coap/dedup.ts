@@ -9,6 +9,7 @@
  * (capacity / EXCHANGE_LIFETIME messages per second are fully deduplicated).
  * No timers: expiry is checked on lookup and at insertion.
  */
+import { setting } from "./constants";
 
 export interface DedupEntry {
   /** Absolute time (ms) after which the entry no longer counts. */
@@ -28,8 +29,7 @@ export class DedupCache {
   constructor(capacity: number) {
     this.evictions = 0;
     this._map = new Map();
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError("coap: dedupCapacity");
-    this.capacity = capacity;
+    this.capacity = setting(capacity, 0, 1, Infinity, "dedupCapacity");
   }
 
   get size(): number {

@@ -31,6 +31,7 @@ import {
   COAP_RESPONSE,
   isRequestCode,
   isResponseCode,
+  setting,
   transmissionParameters,
   type CoapMessageType,
   type DerivedParameters,
@@ -284,14 +285,10 @@ export class CoapEndpoint {
     if (!options.scheduler || typeof options.scheduler.schedule !== "function") throw new TypeError("coap: scheduler");
     if (typeof options.random !== "function") throw new TypeError("coap: random");
     this.parameters = transmissionParameters(options.parameters);
-    const tokenLength = options.tokenLength ?? 4;
-    if (!Number.isInteger(tokenLength) || tokenLength < 1 || tokenLength > 8) throw new RangeError("coap: tokenLength");
-    const maxQueue = options.maxQueue ?? 16;
-    if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError("coap: maxQueue");
-    const ackDelay = options.ackDelay ?? this.parameters.ACK_TIMEOUT / 2;
-    if (!(ackDelay >= 0)) throw new RangeError("coap: ackDelay");
-    const responseTimeout = options.responseTimeout ?? this.parameters.MAX_TRANSMIT_WAIT;
-    if (!(responseTimeout > 0)) throw new RangeError("coap: responseTimeout");
+    const tokenLength = setting(options.tokenLength, 4, 1, 8, "tokenLength");
+    const maxQueue = setting(options.maxQueue, 16, 0, Infinity, "maxQueue");
+    const ackDelay = setting(options.ackDelay, this.parameters.ACK_TIMEOUT / 2, 0, Infinity, "ackDelay", true);
+    const responseTimeout = setting(options.responseTimeout, this.parameters.MAX_TRANSMIT_WAIT, Number.MIN_VALUE, Infinity, "responseTimeout", true);
     this.dedup = new DedupCache(options.dedupCapacity ?? 32);
     this.scheduler = options.scheduler;
     this._send = options.send;

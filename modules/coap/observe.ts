@@ -7,6 +7,7 @@
  * used by CoapUriClient (hosts and tests; the firmware observes nothing).
  */
 import { OBSERVE_MAX } from "./options";
+import { setting } from "./constants";
 
 /** One entry in the list of observers (RFC 7641 §4.1). */
 export interface ObserverEntry<R> {
@@ -43,10 +44,8 @@ export class ObserverList<R, E extends ObserverEntry<R>> {
   constructor(perResource: number, total: number) {
     this._byResource = new Map();
     this._byKey = new Map();
-    if (!Number.isInteger(perResource) || perResource < 0) throw new RangeError("coap: maxObserversPerResource");
-    if (!Number.isInteger(total) || total < 0) throw new RangeError("coap: maxObservers");
-    this.perResource = perResource;
-    this.total = total;
+    this.perResource = setting(perResource, 0, 0, Infinity, "maxObserversPerResource");
+    this.total = setting(total, 0, 0, Infinity, "maxObservers");
   }
 
   get size(): number {

@@ -36,6 +36,7 @@ import {
   COAP_OPTION,
   COAP_REQUEST,
   COAP_RESPONSE,
+  setting,
   type CoapMessageType,
 } from "./constants";
 import { decode, encode, type CoapMessage } from "./codec";
@@ -359,14 +360,11 @@ export class CoapServer {
     this._responses = new Map();
     this._resources = new Map();
     if (!options) throw new TypeError("coap: options");
-    const blockSizeBytes = options.blockSize ?? 1024;
-    if (!Number.isInteger(blockSizeBytes) || blockSizeBytes < 16 || blockSizeBytes > 1024) throw new RangeError("coap: blockSize");
-    const maxBodySize = options.maxBodySize ?? 8192;
-    if (!Number.isInteger(maxBodySize) || maxBodySize < 1) throw new RangeError("coap: maxBodySize");
-    const confirmInterval = options.confirmInterval ?? 24 * 3600 * 1000;
-    const confirmEvery = options.confirmEvery ?? 20;
-    const notificationInterval = options.notificationInterval ?? 3000;
-    if (!(confirmInterval >= 0) || !(notificationInterval >= 0) || !Number.isInteger(confirmEvery) || confirmEvery < 0) throw new RangeError("coap: notification settings");
+    const blockSizeBytes = setting(options.blockSize, 1024, 16, 1024, "blockSize");
+    const maxBodySize = setting(options.maxBodySize, 8192, 1, Infinity, "maxBodySize");
+    const confirmInterval = setting(options.confirmInterval, 24 * 3600 * 1000, 0, Infinity, "confirmInterval", true);
+    const confirmEvery = setting(options.confirmEvery, 20, 0, Infinity, "confirmEvery");
+    const notificationInterval = setting(options.notificationInterval, 3000, 0, Infinity, "notificationInterval", true);
     this._observers = new ObserverList(options.maxObserversPerResource ?? 8, options.maxObservers ?? 32);
     this._onError = options.onError;
     if (options.endpoint) {
@@ -442,19 +440,8 @@ export class CoapServer {
     const out: Link[] = [];
     for (const r of this._resources.values()) {
       const o = r.options;
-      if (o.hidden) continue;
-      const attributes: LinkAttributes = {};
-      const rt = list(o.rt);
-      const ifs = list(o.if);
-      const ct = list(o.ct);
-      if (o.title !== undefined) attributes.title = o.title;
-      if (rt.length) attributes.rt = rt;
-      if (ifs.length) attributes.if = ifs;
-      if (ct.length) attributes.ct = ct;
-      if (o.sz !== undefined) attributes.sz = o.sz;
-      if (o.observable) attributes.obs = true;
-      if (o.attributes) for (const k of Object.keys(o.attributes)) attributes[k] = o.attributes[k];
-      out.push({ href: "/" + r.path, attributes });
+      // formatLinks and filterLinks skip what is undefined, false or an empty list
+      if (!o.hidden) out.push({ href: "/" + r.path, attributes: { title: o.title, rt: o.rt, if: o.if, ct: o.ct, sz: o.sz, obs: o.observable, ...o.attributes } });
     }
     return out;
   }
@@ -489,7 +476,7 @@ export class CoapServer {
       const cur = resource.sequence.current;
       const ahead = (r.observe - cur) & OBSERVE_MAX;
       if (ahead > 0 && ahead < 0x800000) resource.sequence = new ObserveSequence(r.observe);
-      this._observers.add({ key, address: r.address, port: r.port, token: d.message.token.slice(), resource, request: req, szx: r.szx >= 0 && r.szx <= this._szx ? r.szx : this._szx, busy: false, pending: false, lastCon: this.scheduler.now(), sinceCon: r.sinceCon | 0, hold: undefined });
+      this._observe(key, d.message.token, resource, req, r.szx >= 0 && r.szx <= this._szx ? r.szx : this._szx, r.sinceCon | 0);
       n++;
     }
     return n;
@@ -618,51 +605,51 @@ export class CoapServer {
     }
     const register = isGet && req.observe === 0 && !!o.observable && !this._closed;
 
-    let result: CoapServerResponse | void | Promise<CoapServerResponse | void>;
-    try {
-      result = handler(req);
-    } catch (error) {
+    this._handle(handler, resource, req, (built) => {
+      let observe: number | undefined;
+      if (register && built.code >> 5 === 2 && this._observers.canAdd(okey, resource)) {
+        // §4.1: add (or replace) the entry keyed by endpoint and token.
+        const old = this._observers.get(okey);
+        if (old) this._drop(old);
+        this._observe(okey, msg.token, resource, req, block2 ? Math.min(block2.szx, this._szx) : this._szx, 0);
+        // §4.4: every notification, the registration's response included, gets a fresh, larger number.
+        observe = resource.sequence.next();
+      }
+      this._finishResponse(ireq, req, built, block2, block1 ?? undefined, observe);
+    }, () => this._send(ireq, COAP_RESPONSE.INTERNAL_SERVER_ERROR));
+  }
+
+  /**
+   * Runs a handler and builds its response, a promise's too; a handler that throws or rejects,
+   * or a result that does not build, is reported and `failed` is called (a 5.00, never a crash).
+   */
+  private _handle(handler: CoapHandler, resource: CoapResource, req: ServerRequest, done: (built: Built) => void, failed: () => void): void {
+    const fail = (error: unknown) => {
       this._report(error);
-      return this._send(ireq, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
-    }
-    const finish = (r: CoapServerResponse | void) => {
+      failed();
+    };
+    const go = (r: CoapServerResponse | void) => {
       let built: Built;
       try {
         built = this._build(resource, req, r);
       } catch (error) {
-        this._report(error);
-        return this._send(ireq, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
+        return fail(error);
       }
-      let observer: Observer | undefined;
-      if (register && built.code >> 5 === 2 && this._observers.canAdd(okey, resource)) {
-        // §4.1: add (or replace) the entry keyed by endpoint and token.
-        const old = this._observers.get(okey);
-        observer = {
-          key: okey,
-          address: req.address,
-          port: req.port,
-          token: msg.token.slice(),
-          resource,
-          request: req,
-          szx: block2 ? Math.min(block2.szx, this._szx) : this._szx,
-          busy: false,
-          pending: false,
-          lastCon: this.scheduler.now(),
-          sinceCon: 0,
-          hold: undefined,
-        };
-        if (old) this._drop(old);
-        this._observers.add(observer);
-      }
-      // §4.4: every notification, the registration's response included, gets a fresh, larger number.
-      this._finishResponse(ireq, req, built, block2, block1 ?? undefined, observer ? resource.sequence.next() : undefined);
+      done(built);
     };
-    if (isPromise(result)) {
-      result.then(finish, (error) => {
-        this._report(error);
-        this._send(ireq, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
-      });
-    } else finish(result);
+    let result: CoapServerResponse | void | Promise<CoapServerResponse | void>;
+    try {
+      result = handler(req);
+    } catch (error) {
+      return fail(error);
+    }
+    if (isPromise(result)) result.then(go, fail);
+    else go(result);
+  }
+
+  /** A new observer (RFC 7641 §4.1): of a registration, or of a previous boot. */
+  private _observe(key: string, token: Uint8Array, resource: CoapResource, request: ServerRequest, szx: number, sinceCon: number): void {
+    this._observers.add({ key, address: request.address, port: request.port, token: token.slice(), resource, request, szx, busy: false, pending: false, lastCon: this.scheduler.now(), sinceCon, hold: undefined });
   }
 
   /** Normalizes a handler's result into a response (code defaults, options). */
@@ -751,11 +738,11 @@ export class CoapServer {
     this._observers.remove(o);
   }
 
-  /** Sends a final notification with an error code and removes the observer (RFC 7641 §3.2). */
-  private _sendFinal(o: Observer, code: number): void {
+  /** Removes the observer and sends a final notification with a code other than 2.xx (RFC 7641 §3.2). */
+  private _sendFinal(o: Observer, code: number, options?: CoapOption[], payload?: Uint8Array): void {
     this._drop(o);
     try {
-      this.endpoint.sendMessage({ type: COAP_MESSAGE.CON, code, token: o.token, options: [], payload: EMPTY }, o.address, o.port);
+      this.endpoint.sendMessage({ type: COAP_MESSAGE.CON, code, token: o.token, options, payload }, o.address, o.port);
     } catch (error) {
       this._report(error);
     }
@@ -769,32 +756,11 @@ export class CoapServer {
     o.pending = false;
     const req = o.request;
     req.notification = true;
-    let result: CoapServerResponse | void | Promise<CoapServerResponse | void>;
-    try {
-      result = get(req);
-    } catch (error) {
-      this._report(error);
-      return this._sendFinal(o, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
-    }
-    const go = (res: CoapServerResponse | void) => {
-      if (this._observers.get(o.key) !== o) return;
-      let built: Built;
-      try {
-        built = this._build(r, req, res);
-      } catch (error) {
-        this._report(error);
-        return this._sendFinal(o, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
-      }
+    const current = () => this._observers.get(o.key) === o;
+    this._handle(get, r, req, (built) => {
+      if (!current()) return;
       // §3.2: a notification with a non-2.xx code ends the observation.
-      if (built.code >> 5 !== 2) {
-        this._drop(o);
-        try {
-          this.endpoint.sendMessage({ type: COAP_MESSAGE.CON, code: built.code, token: o.token, options: built.options, payload: built.payload }, o.address, o.port);
-        } catch (error) {
-          this._report(error);
-        }
-        return;
-      }
+      if (built.code >> 5 !== 2) return this._sendFinal(o, built.code, built.options, built.payload);
       const now = this.scheduler.now();
       o.sinceCon++;
       // §4.5: CON at least every confirmInterval (24 h) or every confirmEvery notifications.
@@ -810,7 +776,7 @@ export class CoapServer {
       if (payload.length > 16 << o.szx) payload = inBlocks(options, built, built.code, payload, 0, o.szx)!;
       const type: CoapMessageType = con ? COAP_MESSAGE.CON : COAP_MESSAGE.NON;
       const free = () => {
-        if (this._observers.get(o.key) !== o) return;
+        if (!current()) return;
         o.busy = false;
         if (o.pending) this._notifyOne(o);
       };
@@ -832,13 +798,7 @@ export class CoapServer {
         if (this._notificationInterval <= 0) free();
         else o.hold = this.scheduler.schedule({ name: "coap-notify-hold", deadline: now + this._notificationInterval, run: free });
       }
-    };
-    if (isPromise(result))
-      result.then(go, (error) => {
-        this._report(error);
-        this._sendFinal(o, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
-      });
-    else go(result);
+    }, () => current() && this._sendFinal(o, COAP_RESPONSE.INTERNAL_SERVER_ERROR));
   }
 }
 
