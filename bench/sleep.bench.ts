@@ -97,5 +97,28 @@ for (const [label, make] of [["(1)", scenarioSampling], ["(2)", scenarioHourly]]
   }
 }
 
+// Drift (docs/scheduler.md, "Drift"): what the wake margin for a slow RTC costs. No protocol we
+// speak carries the peer's time, so the margin is all there is: ours at the app's default
+// (sleep.driftPpm 100) and at 1,000 ppm against no margin, over 60 days for the hourly scenario
+// (a relative job's phase creeps by the margin at each run) and a day for the sampling one.
+const DAY = 86_400_000;
+for (const [label, make, days] of [["(1)", scenarioSampling, 1], ["(2)", scenarioHourly, 60]] as const) {
+  for (const protocol of PROTOCOLS) {
+    const none = runScenario(make(protocol, days * DAY), "planner", { power });
+    for (const ppm of [100, 1000]) {
+      const r = runScenario(make(protocol, days * DAY), "planner", { power, driftPpm: ppm });
+      if (r.violations.length) throw new Error(`drift ${ppm} ppm: ${r.violations[0]}`);
+      fixedResult({
+        name: `sleep drift ${label} ${protocol}: mAh/day with a ${ppm} ppm wake margin vs none`,
+        unit: "mAh/day",
+        value: r.mAh,
+        peer: "no margin (0 ppm)",
+        peerValue: none.mAh,
+        notes: `ratio = none / with; wakes/day ${f(r.wakes, 2)} vs ${f(none.wakes, 2)}; over ${days} day(s)`,
+      });
+    }
+  }
+}
+
 const cases: BenchCase[] = [];
 export default cases;

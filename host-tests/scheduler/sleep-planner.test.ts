@@ -16,11 +16,14 @@ function job(name: string, deadline: number, o: Partial<JobSnapshot> = {}): JobS
 const mqtt5 = (o = {}) => linkCost("mqtt5", power, { keepAliveS: 60, sessionExpiryS: 86_400, ...o });
 
 describe("linkCost: what each protocol costs to bring back (docs/scheduler.md, Energy model)", () => {
-  it("MQTT: TCP handshake + CONNECT, plus TLS when used; CoAP nothing; MQTT-SN one awake PINGREQ (MQTT-SN 1.2 §6.14)", () => {
+  it("MQTT: TCP handshake + CONNECT, plus TLS when used; CoAP nothing; MQTT-SN one awake PINGREQ (MQTT-SN 1.2 §6.14) and, to send, CONNECT", () => {
     expect(linkCost("mqtt311", power).reopenMs).toBe(2 * power.roundTripMs);
     expect(linkCost("mqtt5", power, { tls: true }).reopenMs).toBe(2 * power.roundTripMs + power.tlsHandshakeMs);
     expect(linkCost("coap", power)).toEqual({ name: "coap", reopenMs: 0, sessionKeptMs: Infinity, livenessMs: 0 });
-    expect(linkCost("mqttsn", power).reopenMs).toBe(power.roundTripMs);
+    expect(linkCost("mqttsn", power, { snConnect: false }).reopenMs).toBe(power.roundTripMs);
+    // The app's wake: the awake PINGREQ, CONNECT with the Will dialogue (3 round trips, §6.2) and its SUBSCRIBE again (§5.4.5).
+    expect(linkCost("mqttsn", power).reopenMs).toBe(5 * power.roundTripMs);
+    expect(linkCost("mqttsn", power, { snConnect: { will: false, subscriptions: 0 } }).reopenMs).toBe(2 * power.roundTripMs);
     expect(linkCost("mqtt311", power, { keepAliveS: 30 }).livenessMs).toBe(30 * S);
   });
 

@@ -33,7 +33,7 @@ export type SleepMode = "awake" | "modem" | "light" | "deep";
 export interface LinkCost {
   /** For the log: "mqtt311", "mqtt5", "mqttsn", "coap". */
   name: string;
-  /** Radio-on ms to open the link again once Wi-Fi is up: TCP (+ TLS) + CONNECT; an MQTT-SN awake PINGREQ; 0 for CoAP. */
+  /** Radio-on ms to open the link again once Wi-Fi is up: TCP (+ TLS) + CONNECT; an MQTT-SN awake PINGREQ (and, to send, CONNECT: snConnect); 0 for CoAP. */
   reopenMs: number;
   /** How long the peer keeps the session once the link is let go, ms (Infinity: as long as we like; 0: not at all). */
   sessionKeptMs: number;
@@ -62,6 +62,14 @@ export interface LinkCostOptions {
    * CONNECT with 0 [MQTT-3.14.2-2]: the session then ends with the connection all the same.
    */
   expiryOnDisconnect?: boolean;
+  /**
+   * MQTT-SN: what a wake does after the awake PINGREQ (§6.14). A client that sends returns to the
+   * active state by CONNECT, with the Will dialogue when it has a will (§6.2: CONNECT,
+   * WILLTOPICREQ/WILLTOPIC, WILLMSGREQ/WILLMSG, CONNACK: 3 round trips, else 1), and its
+   * SUBSCRIBEs again (one round trip each: the CONNACK has no session-present flag, §5.4.5).
+   * Default: the app's (src/mqttsn-link.ts: a will, one subscription); false: the awake PINGREQ only.
+   */
+  snConnect?: { will: boolean; subscriptions: number } | false;
 }
 
 /** The link costs of a protocol on a board. */
@@ -82,10 +90,14 @@ export function linkCost(protocol: LinkProtocol, power: PowerFigures, o: LinkCos
       }
       return { name: protocol, reopenMs, sessionKeptMs: kept, livenessMs: keepAlive };
     }
-    case "mqttsn":
+    case "mqttsn": {
       // MQTT-SN 1.2 §6.14: a sleeping client wakes by a PINGREQ with its ClientId; the gateway
       // sends what it buffered, then PINGRESP. The sleep duration it announced keeps the session.
-      return { name: protocol, reopenMs: rtt, sessionKeptMs: Infinity, livenessMs: keepAlive };
+      // To send, CONNECT back to active (snConnect).
+      const c = o.snConnect ?? { will: true, subscriptions: 1 };
+      const connect = c ? (c.will ? 3 : 1) + c.subscriptions : 0;
+      return { name: protocol, reopenMs: rtt * (1 + connect), sessionKeptMs: Infinity, livenessMs: keepAlive };
+    }
     case "coap":
       // RFC 7252: no connection, no session, nothing to keep alive.
       return { name: protocol, reopenMs: 0, sessionKeptMs: Infinity, livenessMs: 0 };
