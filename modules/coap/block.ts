@@ -82,7 +82,7 @@ export class Block1Store {
   }
 
   private _expire(now: number): void {
-    for (const [k, t] of this._map) if (t.expires <= now) this._map.delete(k);
+    this._map.forEach((t, k) => t.expires <= now && this._map.delete(k));
   }
 
   /** Drops a transfer (e.g. after an error response). */
@@ -142,14 +142,10 @@ export class Block1Store {
 }
 
 export function concat(chunks: readonly Uint8Array[], total?: number): Uint8Array {
-  let n = total ?? 0;
-  if (total === undefined) for (const c of chunks) n += c.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
+  let n = 0;
+  for (let i = 0; i < chunks.length; i++) n += chunks[i].length;
+  const out = new Uint8Array(total ?? n);
+  for (let i = 0, o = 0; i < chunks.length; o += chunks[i++].length) out.set(chunks[i], o);
   return out;
 }
 

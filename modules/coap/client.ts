@@ -41,6 +41,7 @@ import {
   getStrings,
   getUint,
   opaqueOption,
+  pushStrings,
   stringOption,
   uintOption,
   type CoapOption,
@@ -152,13 +153,9 @@ export interface Target {
   options: CoapOption[];
 }
 
-function isUint8(x: unknown): x is Uint8Array {
-  return x instanceof Uint8Array;
-}
-
-function many<T>(v: T | readonly T[] | undefined, one: (x: unknown) => x is T): T[] {
-  if (v === undefined) return [];
-  return one(v) ? [v] : [...(v as readonly T[])];
+/** One opaque option per value (ETag, If-Match): a Uint8Array or a list of them. */
+function pushOpaque(options: CoapOption[], number: number, v: Uint8Array | readonly Uint8Array[] | undefined): void {
+  if (v) (v instanceof Uint8Array ? [v] : v).forEach((e) => options.push(opaqueOption(number, e)));
 }
 
 
@@ -248,9 +245,11 @@ export class CoapClient {
   protected target(init: CoapRequestInit): Target {
     if (typeof init.address !== "string") throw new TypeError(init.uri !== undefined ? "coap: uri needs CoapUriClient" : "coap: address");
     const options: CoapOption[] = [];
-    if (init.path) for (const seg of init.path.replace(/^\/+/, "").split("/")) if (seg !== "") options.push(stringOption(COAP_OPTION.URI_PATH, seg));
-    const query = init.query === undefined ? [] : typeof init.query === "string" ? init.query.replace(/^\?/, "").split("&").filter((q) => q !== "") : [...init.query];
-    for (const q of query) options.push(stringOption(COAP_OPTION.URI_QUERY, q));
+    if (init.path) pushStrings(options, COAP_OPTION.URI_PATH, init.path.split("/"));
+    const q = init.query;
+    // a string's empty arguments are left out; a list is taken as it is
+    if (typeof q === "string") pushStrings(options, COAP_OPTION.URI_QUERY, q.replace(/^\?/, "").split("&"));
+    else if (q) q.forEach((x) => options.push(stringOption(COAP_OPTION.URI_QUERY, x)));
     return { address: init.address, port: init.port ?? 5683, options };
   }
 
@@ -262,16 +261,16 @@ export class CoapClient {
     if (code === undefined || !isRequestCode(code)) throw new RangeError("coap: method");
     const target = this.target(init);
     const options = target.options.slice();
-    for (const e of many(init.ifMatch, isUint8)) options.push(opaqueOption(COAP_OPTION.IF_MATCH, e));
-    for (const e of many(init.etag, isUint8)) options.push(opaqueOption(COAP_OPTION.ETAG, e));
+    pushOpaque(options, COAP_OPTION.IF_MATCH, init.ifMatch);
+    pushOpaque(options, COAP_OPTION.ETAG, init.etag);
     if (init.ifNoneMatch) options.push(emptyOption(COAP_OPTION.IF_NONE_MATCH));
     if (init.contentFormat !== undefined) options.push(uintOption(COAP_OPTION.CONTENT_FORMAT, init.contentFormat));
     if (init.accept !== undefined) options.push(uintOption(COAP_OPTION.ACCEPT, init.accept));
     if (init.options)
-      for (const o of init.options) {
+      init.options.forEach((o) => {
         if (o.number === COAP_OPTION.BLOCK1 || o.number === COAP_OPTION.BLOCK2 || o.number === COAP_OPTION.OBSERVE) throw new RangeError("coap: Block1, Block2 and Observe are set by the client");
         options.push(o);
-      }
+      });
     const payload = typeof init.payload === "string" ? utf8Encode(init.payload) : init.payload ?? EMPTY;
     if (!(payload instanceof Uint8Array)) throw new TypeError("coap: payload");
     const block2Szx = init.block2Size === undefined ? undefined : szxForSize(setting(init.block2Size, 0, 16, 1024, "block2Size"));

@@ -52,9 +52,7 @@ export class DedupCache {
     const map = this._map;
     map.delete(key);
     if (map.size >= this.capacity) {
-      for (const [k, e] of map) {
-        if (e.expires <= now) map.delete(k);
-      }
+      map.forEach((e, k) => e.expires <= now && map.delete(k));
       while (map.size >= this.capacity) {
         const oldest = map.keys().next().value as string;
         map.delete(oldest);

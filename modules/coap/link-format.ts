@@ -42,17 +42,14 @@ export function formatLink(link: Link): string {
   let s = "<" + link.href + ">";
   const attrs = link.attributes;
   if (!attrs) return s;
-  for (const name of Object.keys(attrs)) {
+  Object.keys(attrs).forEach((name) => {
     const v = attrs[name];
-    if (v === undefined || v === false) continue;
+    if (v === undefined || v === false || (Array.isArray(v) && !v.length)) return;
     if (v === true) s += ";" + name;
     else if (typeof v === "number") s += ";" + name + "=" + v;
-    else if (Array.isArray(v)) {
-      if (v.length === 0) continue;
-      if (v.length === 1 && typeof v[0] === "number") s += ";" + name + "=" + v[0];
-      else s += ";" + name + "=" + quote(v.join(" "));
-    } else s += ";" + name + "=" + quote(String(v));
-  }
+    else if (Array.isArray(v)) s += ";" + name + "=" + (v.length === 1 && typeof v[0] === "number" ? v[0] : quote(v.join(" ")));
+    else s += ";" + name + "=" + quote(String(v));
+  });
   return s;
 }
 
@@ -115,9 +112,8 @@ export function linkMatches(link: Link, filter: LinkFilter | undefined): boolean
   if (v === undefined || v === false) return false;
   if (v === true) return filter.prefix && filter.value === "";
   const values: string[] = Array.isArray(v) ? v.map(String) : MULTI_VALUED[filter.name] ? String(v).split(" ") : [String(v)];
-  for (const one of values) if (one !== "" && valueMatches(one, filter)) return true;
-  // a multi-valued attribute also matches as a whole (e.g. rt="a b" against rt=a b)
-  return values.length > 1 && valueMatches(values.join(" "), filter);
+  // each value, and a multi-valued attribute as a whole (e.g. rt="a b" against rt=a b)
+  return values.some((one) => one !== "" && valueMatches(one, filter)) || (values.length > 1 && valueMatches(values.join(" "), filter));
 }
 
 /** The links that match a query (all of them for no query). */

@@ -360,16 +360,16 @@ export class CoapEndpoint {
    */
   messageIds(): MessageIdRecord[] {
     const out: MessageIdRecord[] = [];
-    for (const p of this._peers.values()) out.push({ address: p.address, port: p.port, next: p.nextMessageId });
+    this._peers.forEach((p) => out.push({ address: p.address, port: p.port, next: p.nextMessageId }));
     return out;
   }
 
   /** Goes on from a previous boot's Message IDs (messageIds()); a peer this endpoint already has keeps its own. */
   resumeMessageIds(records: readonly MessageIdRecord[]): void {
-    for (const r of records) {
+    records.forEach((r) => {
       const key = r.address + "|" + r.port;
       if (!this._closed && !this._peers.has(key) && Number.isInteger(r.next)) this._peers.set(key, newPeer(r.address, r.port, r.next & 0xffff));
-    }
+    });
   }
 
   /** Feeds one received datagram. Never throws. */
@@ -399,15 +399,13 @@ export class CoapEndpoint {
   close(): void {
     if (this._closed) return;
     this._closed = true;
-    const exchanges = new Set<ClientExchange>(this._exchanges.values());
-    for (const peer of this._peers.values()) for (const ex of peer.queue) exchanges.add(ex);
-    for (const t of this._transmissions.values()) {
+    this._transmissions.forEach((t) => {
       t.job?.cancel();
-      if (!t.onFail) continue;
-      this._call(t.onFail, "closed");
-    }
+      if (t.onFail) this._call(t.onFail, "closed");
+    });
     this._transmissions.clear();
-    for (const ex of exchanges) this._finish(ex, "closed");
+    // every exchange, queued or not, is in _exchanges until it is finished (Map.forEach visits each once while _finish deletes)
+    this._exchanges.forEach((ex) => this._finish(ex, "closed"));
     this._peers.clear();
     this.dedup.clear();
   }

@@ -59,7 +59,7 @@ export class ObserverList<R, E extends ObserverEntry<R>> {
   /** Observers of one resource (a copy, safe to iterate while removing). */
   of(resource: R): E[] {
     const set = this._byResource.get(resource);
-    return set ? [...set] : [];
+    return set ? Array.from(set) : [];
   }
 
   count(resource: R): number {
@@ -97,7 +97,7 @@ export class ObserverList<R, E extends ObserverEntry<R>> {
   }
 
   all(): E[] {
-    return [...this._byKey.values()];
+    return Array.from(this._byKey.values());
   }
 }
 

@@ -20,9 +20,7 @@ export function utf8Encode(s: string): Uint8Array {
   } catch {
     // a lone surrogate: the string iterator gives it alone (a pair comes as one code point).
     // A loop, not a RegExp: the preloaded lin build crashed in RegExp exec (commit 64c1a5f).
-    let t = "";
-    for (const ch of s) t += (ch.charCodeAt(0) & 0xf800) === 0xd800 && ch.length === 1 ? "\ufffd" : ch;
-    return encodeUtf8New(t);
+    return encodeUtf8New(Array.from(s, (ch) => ((ch.charCodeAt(0) & 0xf800) === 0xd800 && ch.length === 1 ? "\ufffd" : ch)).join(""));
   }
 }
 
@@ -97,6 +95,10 @@ export function uintOption(number: number, value: number): CoapOption {
 }
 export function stringOption(number: number, value: string): CoapOption {
   return { number, value: utf8Encode(value) };
+}
+/** Appends one string option per non-empty part (Uri-Path segments, Location-Query arguments ...). */
+export function pushStrings(options: CoapOption[], number: number, parts: readonly string[]): void {
+  parts.forEach((part) => part && options.push(stringOption(number, part)));
 }
 export function opaqueOption(number: number, value: Uint8Array): CoapOption {
   return { number, value };

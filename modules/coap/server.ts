@@ -49,7 +49,7 @@ import {
   getStrings,
   getUint,
   opaqueOption,
-  stringOption,
+  pushStrings,
   uintOption,
   observeOption,
   type BlockValue,
@@ -286,11 +286,13 @@ class ServerRequest implements CoapServerRequest {
 
   queryParam(name: string): string | undefined {
     const p = name + "=";
-    for (const q of this.query) {
-      if (q.startsWith(p)) return q.slice(p.length);
-      if (q === name) return "";
-    }
-    return undefined;
+    const q = this.query.find((q) => q.startsWith(p) || q === name);
+    return q === undefined ? undefined : q.slice(p.length);
+  }
+
+  /** @internal The client endpoint, method and path: what a Block1 transfer and a kept §2.6 response are filed under. */
+  key(): string {
+    return this.address + "|" + this.port + "|" + this.method + "|" + this.path;
   }
 }
 
@@ -308,7 +310,7 @@ function normalizePath(path: string): string {
 }
 
 function list<T>(v: T | readonly T[] | undefined): T[] {
-  return v === undefined ? [] : Array.isArray(v) ? [...(v as T[])] : [v as T];
+  return v === undefined ? [] : Array.isArray(v) ? (v as T[]) : [v as T];
 }
 
 /** A response ready to send: code, options, full payload. */
@@ -413,7 +415,7 @@ export class CoapServer {
     if (!r) return false;
     this._resources.delete(p);
     r.job?.cancel();
-    for (const o of this._observers.of(r)) this._sendFinal(o, COAP_RESPONSE.NOT_FOUND);
+    this._observers.of(r).forEach((o) => this._sendFinal(o, COAP_RESPONSE.NOT_FOUND));
     return true;
   }
 
@@ -423,7 +425,7 @@ export class CoapServer {
 
   /** Paths of every resource. */
   paths(): string[] {
-    return [...this._resources.keys()];
+    return Array.from(this._resources.keys());
   }
 
   get observerCount(): number {
@@ -438,11 +440,11 @@ export class CoapServer {
   /** The /.well-known/core links (unfiltered). */
   links(): Link[] {
     const out: Link[] = [];
-    for (const r of this._resources.values()) {
+    this._resources.forEach((r) => {
       const o = r.options;
       // formatLinks and filterLinks skip what is undefined, false or an empty list
-      if (!o.hidden) out.push({ href: "/" + r.path, attributes: { title: o.title, rt: o.rt, if: o.if, ct: o.ct, sz: o.sz, obs: o.observable, ...o.attributes } });
-    }
+      if (!o.hidden) out.push({ href: "/" + r.path, attributes: Object.assign({ title: o.title, rt: o.rt, if: o.if, ct: o.ct, sz: o.sz, obs: o.observable }, o.attributes) });
+    });
     return out;
   }
 
@@ -454,7 +456,7 @@ export class CoapServer {
    */
   observations(): ObservationRecord[] {
     const out: ObservationRecord[] = [];
-    for (const o of this._observers.all()) out.push({ address: o.address, port: o.port, request: encode(o.request.message), szx: o.szx, sinceCon: o.sinceCon, observe: o.resource.sequence.current });
+    this._observers.all().forEach((o) => out.push({ address: o.address, port: o.port, request: encode(o.request.message), szx: o.szx, sinceCon: o.sinceCon, observe: o.resource.sequence.current }));
     return out;
   }
 
@@ -465,20 +467,20 @@ export class CoapServer {
    */
   restoreObservations(records: readonly ObservationRecord[]): number {
     let n = 0;
-    for (const r of records) {
+    records.forEach((r) => {
       const d = this._closed || !(r.request instanceof Uint8Array) ? undefined : decode(r.request);
-      if (!d || !d.ok) continue;
+      if (!d || !d.ok) return;
       const req = new ServerRequest(d.message, r.address, r.port);
       const resource = this._resources.get(req.path);
       const key = observerKey(r.address, r.port, d.message.token);
-      if (!resource || !resource.options.observable || req.method !== COAP_REQUEST.GET || req.observe !== 0 || this._observers.get(key) || !this._observers.canAdd(key, resource)) continue;
+      if (!resource || !resource.options.observable || req.method !== COAP_REQUEST.GET || req.observe !== 0 || this._observers.get(key) || !this._observers.canAdd(key, resource)) return;
       // §4.4: the numbers go on from the newest (24-bit serial arithmetic)
       const cur = resource.sequence.current;
       const ahead = (r.observe - cur) & OBSERVE_MAX;
       if (ahead > 0 && ahead < 0x800000) resource.sequence = new ObserveSequence(r.observe);
       this._observe(key, d.message.token, resource, req, r.szx >= 0 && r.szx <= this._szx ? r.szx : this._szx, r.sinceCon | 0);
       n++;
-    }
+    });
     return n;
   }
 
@@ -486,8 +488,8 @@ export class CoapServer {
   close(): void {
     if (this._closed) return;
     this._closed = true;
-    for (const o of this._observers.all()) this._drop(o);
-    for (const r of this._resources.values()) r.job?.cancel();
+    this._observers.all().forEach((o) => this._drop(o));
+    this._resources.forEach((r) => r.job?.cancel());
     this._block1.clear();
     this._responses.clear();
     if (this.endpoint.onRequest) this.endpoint.onRequest = undefined;
@@ -534,7 +536,7 @@ export class CoapServer {
 
     // RFC 7959 §2.6: the rest of a large response to a POST/PUT/... (Block2 NUM > 0, no body)
     if (block2 && block2.num > 0 && !block1 && req.method !== COAP_REQUEST.GET && req.method !== COAP_REQUEST.FETCH) {
-      const key = req.address + "|" + req.port + "|" + req.method + "|" + req.path;
+      const key = req.key();
       const cached = this._responses.get(key);
       if (!cached || cached.expires <= this.scheduler.now()) {
         this._responses.delete(key);
@@ -569,7 +571,7 @@ export class CoapServer {
       const size1 = getUint(msg, COAP_OPTION.SIZE1);
       if (block1) {
         // RFC 7959 §2.5: reassemble, then run the handler once with the whole body.
-        const key = req.address + "|" + req.port + "|" + req.method + "|" + req.path;
+        const key = req.key();
         const outcome = this._block1.receive(key, block1, msg.payload, req.contentFormat, this.scheduler.now(), block1.num === 0 ? size1 : undefined, limit);
         switch (outcome.kind) {
           case "continue": {
@@ -675,9 +677,9 @@ export class CoapServer {
     if (contentFormat !== undefined && (payload.length || code >> 5 === 2)) options.push(uintOption(COAP_OPTION.CONTENT_FORMAT, contentFormat));
     const maxAge = res.maxAge ?? o.maxAge;
     if (maxAge !== undefined && maxAge !== 60 && code >> 5 === 2) options.push(uintOption(COAP_OPTION.MAX_AGE, maxAge));
-    if (res.locationPath !== undefined) for (const seg of normalizePath(res.locationPath).split("/")) if (seg) options.push(stringOption(COAP_OPTION.LOCATION_PATH, seg));
-    if (res.locationQuery !== undefined) for (const q of res.locationQuery.replace(/^\?/, "").split("&")) if (q) options.push(stringOption(COAP_OPTION.LOCATION_QUERY, q));
-    if (res.options) for (const x of res.options) options.push(x);
+    if (res.locationPath !== undefined) pushStrings(options, COAP_OPTION.LOCATION_PATH, normalizePath(res.locationPath).split("/"));
+    if (res.locationQuery !== undefined) pushStrings(options, COAP_OPTION.LOCATION_QUERY, res.locationQuery.replace(/^\?/, "").split("&"));
+    if (res.options) res.options.forEach((x) => options.push(x));
     return { code, options, payload, contentFormat, etag };
   }
 
@@ -701,9 +703,9 @@ export class CoapServer {
     if (num === 0 && payload.length > 1 << (szx + 4) && req.method !== COAP_REQUEST.GET && req.method !== COAP_REQUEST.FETCH) {
       // RFC 7959 §2.6: keep the whole response for the client's Block2 requests for the rest.
       const now = this.scheduler.now();
-      for (const [k, v] of this._responses) if (v.expires <= now) this._responses.delete(k);
+      this._responses.forEach((v, k) => v.expires <= now && this._responses.delete(k));
       while (this._responses.size >= 4) this._responses.delete(this._responses.keys().next().value as string);
-      this._responses.set(req.address + "|" + req.port + "|" + req.method + "|" + req.path, { built, expires: now + this.endpoint.parameters.EXCHANGE_LIFETIME });
+      this._responses.set(req.key(), { built, expires: now + this.endpoint.parameters.EXCHANGE_LIFETIME });
     }
     const p = payload.length > 16 << szx || block2 ? inBlocks(options, built, code, payload, num, szx) : payload;
     if (p) this._send(ireq, code, options, p);
@@ -723,10 +725,10 @@ export class CoapServer {
     if (r.job && r.job.scheduled) return;
     if (!this._observers.count(r)) return;
     const run = () => {
-      for (const o of this._observers.of(r)) {
+      this._observers.of(r).forEach((o) => {
         if (o.busy) o.pending = true;
         else this._notifyOne(o);
-      }
+      });
     };
     if (r.job) r.job.reschedule(this.scheduler.now());
     else r.job = this.scheduler.schedule({ name: "coap-notify", deadline: this.scheduler.now(), radio: true, run });
