@@ -34,6 +34,7 @@ import { fromHex, signCommand } from "../../modules/config/auth";
 import { decodeCbor, encodeCbor } from "../../modules/cbor/cbor";
 import { mqttPublishPayloadLimit } from "../../modules/telemetry/split";
 import { nameReasonCodes } from "./mqtt-reasons";
+import { coapErrorLine } from "./coap-codes";
 
 const HELP = `usage: xs-iot config --device ID --via URL (--key HEX | --key-file FILE) [flags] COMMAND [key=value ...]
 
@@ -487,7 +488,12 @@ async function coapTransport(host: string, port: number, cbor: boolean, timeoutM
   const encode = (v: unknown) => (v === null || v === undefined ? undefined : cbor ? encodeCbor(v) : JSON.stringify(v));
   const transport: Transport = {
     async send(command, counter, mac, body) {
-      return sendTo(port, command, counter, mac, body, timeoutMs);
+      const [a, error] = await sendTo(port, command, counter, mac, body, timeoutMs);
+      // The device's own answer to an error code: its result on stdout, the code in words here.
+      // (A device's 5.03 says when in retryAfterMs: modules/coap/server.ts sends Max-Age on 2.xx answers only.)
+      const retry = typeof a.retryAfterMs === "number" && error !== undefined && error.indexOf("ask again") < 0 ? `; ask again in ${Math.ceil(a.retryAfterMs / 100) / 10} s` : "";
+      if (error !== undefined) console.error(`xs-iot config: coap://${host}:${port} answered ${error}${retry}`);
+      return a;
     },
     // A safe apply over CoAP answers "pending" (2.04) and has no later message to send
     // the final result in: the CLI asks for it. config/get reports the last safe apply
@@ -512,7 +518,7 @@ async function coapTransport(host: string, port: number, cbor: boolean, timeoutM
         const p = ports[i % ports.length];
         const { counter, mac } = sign("config/get", null);
         try {
-          const a = await sendTo(p, "config/get", counter, mac, null, Math.min(1500, Math.max(200, deadline - Date.now())));
+          const [a] = await sendTo(p, "config/get", counter, mac, null, Math.min(1500, Math.max(200, deadline - Date.now())));
           const t = a.trial as Answer | undefined;
           if (a.status === "ok" && t && t.ctr === pending.ctr && t.status !== "pending") {
             const final: Answer = { ...t, config: a.config, coap: a.coap };
@@ -533,7 +539,12 @@ async function coapTransport(host: string, port: number, cbor: boolean, timeoutM
   };
   return transport;
 
-  async function sendTo(toPort: number, command: string, counter: number, mac: string, body: unknown, waitMs: number): Promise<Answer> {
+  /**
+   * The answer, and for a 4.xx/5.xx one the code in words (./coap-codes.ts). An error answer that
+   * is not a device's command result (another server, a proxy: no JSON or CBOR with a status)
+   * throws that line: the CLI prints it, one line, and exits 1.
+   */
+  async function sendTo(toPort: number, command: string, counter: number, mac: string, body: unknown, waitMs: number): Promise<[Answer, string | undefined]> {
     const query = [`ctr=${counter}`, `mac=${mac}`];
     const payload = encode(body);
     let init: Parameters<typeof client.request>[0];
@@ -543,19 +554,25 @@ async function coapTransport(host: string, port: number, cbor: boolean, timeoutM
     const res = await client.request({ ...init, address: host, port: toPort, query, payload, contentFormat: payload === undefined ? undefined : cf, accept: cf, timeout: waitMs }).catch((e) => {
       throw new Error(`no answer from coap://${host}:${toPort} (${(e as Error).message}); a sleeping device answers in its awake window`);
     });
-    let a: Answer;
+    const error = coapErrorLine(res);
+    let a: Answer | undefined;
     if (res.contentFormat === 60) {
       const d = decodeCbor(res.payload);
-      a = d.ok ? (d.value as Answer) : { status: "failed", reasons: ["answer is not CBOR"] };
+      a = d.ok && d.value !== null && typeof d.value === "object" ? (d.value as Answer) : undefined;
+      if (!a && error === undefined) a = { status: "failed", reasons: ["answer is not CBOR"] };
     } else {
       try {
-        a = JSON.parse(res.text() || "{}");
+        const v = JSON.parse(res.text() || "{}");
+        a = v !== null && typeof v === "object" ? v : undefined;
       } catch {
-        a = { status: "failed", reasons: [`answer ${res.status} is not JSON`] };
+        a = undefined;
       }
+      if (!a && error === undefined) a = { status: "failed", reasons: [`answer ${res.status} is not JSON`] };
     }
+    if (error !== undefined && (!a || typeof a.status !== "string")) throw new Error(`coap://${host}:${toPort} answered ${error}`);
+    a = a!;
     if (!a.status) a.status = res.ok ? "ok" : "failed";
     a.coap = res.status;
-    return a;
+    return [a, error];
   }
 }
