@@ -21,6 +21,7 @@
 //   node tools/mcsim-memory.js [--target T]... [--minutes M] [--interval S] [--out FILE] [--no-build]
 //   T: esp32 | esp32/esp32c3 | esp32/xiao_esp32c3 | esp32/esp32s3 | esp32/m5atom_lite (default: all)
 //
+// XSIOT_MCSIM_GDB=1: mcsim under gdb (bench/mcsim/crash.gdb), a crash's native stack in the result.
 // Needs the Moddable SDK ($MODDABLE, its build/bin/lin/release tools), xvfb-run, mosquitto,
 // mosquitto_sub, coap-client-notls, openssl. Not part of `npm test`.
 "use strict";
@@ -55,6 +56,8 @@ function usage(code) {
       "  --no-tls      MQTT without TLS (to tell a TLS problem from another)\n" +
       "  --set K=V     an mcconfig setting of the app instead of the run's own (src/main.ts; e.g.\n" +
       "                protocol=coap: no MQTT), repeatable\n" +
+      "env: XSIOT_MCSIM_GDB=1 runs mcsim under gdb (a crash's native stack in the result; needs gdb);\n" +
+      "     XSIOT_MCSIM_DEBUG=1 a debug build (XS names the file and line of an exception)\n" +
       "needs: export MODDABLE=/path/to/moddable PATH=$PATH:$MODDABLE/build/bin/lin/release\n",
   );
   process.exit(code);
@@ -102,7 +105,7 @@ function tools() {
   }
   const bin = path.join(moddable, "build/bin/lin/release");
   const t = { moddable, mcconfig: path.join(bin, "mcconfig"), mcsim: path.join(bin, "mcsim") };
-  for (const name of ["xvfb-run", "mosquitto", "mosquitto_sub", "coap-client-notls", "openssl", "flock"]) {
+  for (const name of ["xvfb-run", "mosquitto", "mosquitto_sub", "coap-client-notls", "openssl", "flock", ...(process.env.XSIOT_MCSIM_GDB ? ["gdb", "stdbuf"] : [])]) {
     t[name] = which(name);
     if (!t[name]) throw new Error(`${name} is not installed`);
   }
@@ -427,8 +430,12 @@ function headroom(creation, p) {
     // given back) and the chunk heap; lin grows both from the C heap with the same steps, so
     // the block the run would have needed is their sum at 16 bytes a slot. Chunk bytes are the
     // lin build's (64-bit: larger than the ESP32's for the same objects).
+    // A lower figure: the device compacts the chunk heap and gives its free end to the slots
+    // when they run out (xs/platforms/mc/xsHosts.c), so the chunks it must hold are nearer
+    // the live ones than the most the run ever allocated.
     const used = ESP32_SLOT * (creation.stack + p.allocSlots) + p.allocChunks;
-    return { slots: null, chunks: null, block: 1 - used / creation.static, blockUsed: used };
+    const usedLive = ESP32_SLOT * (creation.stack + p.allocSlots) + p.liveChunks;
+    return { slots: null, chunks: null, block: 1 - used / creation.static, blockUsed: used, blockLive: 1 - usedLive / creation.static, blockUsedLive: usedLive };
   }
   return { slots: null, chunks: null, block: null };
 }
@@ -471,8 +478,13 @@ async function runTarget(t, target, o) {
   fs.rmSync("/tmp/modpreferences.json", { force: true });
   fs.rmSync("/tmp/xs-iot-mcsim-prefs", { recursive: true, force: true });
   const started = Date.now();
-  // XSIOT_MCSIM_WRAP="gdb -q -batch -ex run -ex bt --args" runs mcsim under a debugger (a crash's native stack).
-  const wrap = process.env.XSIOT_MCSIM_WRAP ? process.env.XSIOT_MCSIM_WRAP.split(" ") : ["stdbuf", "-oL"];
+  // XSIOT_MCSIM_GDB=1 runs mcsim under gdb (bench/mcsim/crash.gdb: a crash's native stack goes
+  // into the output and the result); XSIOT_MCSIM_WRAP="cmd args" runs it under any other command.
+  const wrap = process.env.XSIOT_MCSIM_GDB
+    ? ["gdb", "-q", "-batch", "-x", path.join(ROOT, "bench/mcsim/crash.gdb"), "--args", "stdbuf", "-oL"]
+    : process.env.XSIOT_MCSIM_WRAP
+      ? process.env.XSIOT_MCSIM_WRAP.split(" ")
+      : ["stdbuf", "-oL"];
   const sim = startProcess(t["xvfb-run"], ["-a", ...wrap, t.mcsim, built.so], { cwd: runDir });
   const commands = [];
   let observer;
@@ -568,7 +580,7 @@ function summary(r) {
     `live at collection ${p.liveSlots} slots / ${p.liveChunks} B chunks`,
     `allocated ${p.allocSlots} slots / ${p.allocChunks} B`,
     `stack peak ${p.stack} slots`,
-    r.kind === "fixed" ? `headroom slots ${pct(r.headroom.slots)}, chunks ${pct(r.headroom.chunks)}` : r.kind === "static" ? `static block: ${r.headroom.blockUsed} of ${r.creation.static} B, headroom ${pct(r.headroom.block)}` : "no fixed limit",
+    r.kind === "fixed" ? `headroom slots ${pct(r.headroom.slots)}, chunks ${pct(r.headroom.chunks)}` : r.kind === "static" ? `static block: ${r.headroom.blockUsed} of ${r.creation.static} B, headroom ${pct(r.headroom.block)} (with live chunks: ${r.headroom.blockUsedLive} B, ${pct(r.headroom.blockLive)})` : "no fixed limit",
     `readings ${r.readings}, acknowledged ${r.acknowledged}`,
     `HA configs ${r.discoveryConfigs}, observe notifications ${r.observeNotifications}`,
     `commands ok ${r.commands.filter((c) => c.code === 0).length}/${r.commands.length}`,
@@ -581,7 +593,7 @@ function table(results) {
   const rows = ["| target | limits | live slots (peak) | live chunk bytes (peak) | headroom | readings acked | preloaded | result |", "|---|---|---|---|---|---|---|---|"];
   for (const r of results) {
     const p = r.peak;
-    const hr = r.kind === "fixed" ? `slots ${pct(r.headroom.slots)}, chunks ${pct(r.headroom.chunks)}` : r.kind === "static" ? `block ${pct(r.headroom.block)}` : "grows";
+    const hr = r.kind === "fixed" ? `slots ${pct(r.headroom.slots)}, chunks ${pct(r.headroom.chunks)}` : r.kind === "static" ? `block ${pct(r.headroom.block)} (${pct(r.headroom.blockLive)} with live chunks)` : "grows";
     rows.push(`| ${r.target} | ${r.limits} | ${p.liveSlots} | ${p.liveChunks} | ${hr} | ${r.acknowledged} of ${r.readings} | ${r.preloaded.preloaded}/${r.preloaded.ours} | ${r.abort ? "aborted: " + r.abort : `ran ${r.ranSeconds} s`} |`);
   }
   return rows.join("\n");
