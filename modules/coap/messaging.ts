@@ -216,6 +216,10 @@ export class IncomingRequest {
   declare readonly message: CoapMessage;
   declare readonly address: string;
   declare readonly port: number;
+  /** The message's type is CON; its code; its token. */
+  declare readonly confirmable: boolean;
+  declare readonly code: number;
+  declare readonly token: Uint8Array;
   /** @internal */ declare endpoint: CoapEndpoint;
   /** @internal */ declare entry: DedupEntry;
   /** @internal */ declare ackJob: Job | undefined;
@@ -230,19 +234,13 @@ export class IncomingRequest {
     this.address = address;
     this.port = port;
     this.entry = entry;
+    this.confirmable = message.type === COAP_MESSAGE.CON;
+    this.code = message.code;
+    this.token = message.token;
     this.acknowledged = false;
     this.responded = false;
   }
 
-  get confirmable(): boolean {
-    return this.message.type === COAP_MESSAGE.CON;
-  }
-  get code(): number {
-    return this.message.code;
-  }
-  get token(): Uint8Array {
-    return this.message.token;
-  }
 
   /**
    * Sends the response: piggybacked in the ACK when the request is a CON not
@@ -329,7 +327,7 @@ export class CoapEndpoint {
     } else token = this._newToken(peer);
     const confirmable = req.confirmable !== false;
     // Encoded once, with Message ID 0; the ID is patched in at dispatch.
-    const bytes = encode({ type: confirmable ? COAP_MESSAGE.CON : COAP_MESSAGE.NON, code: req.code, messageId: 0, token, options: req.options ?? [], payload: req.payload ?? EMPTY });
+    const bytes = encode({ type: confirmable ? COAP_MESSAGE.CON : COAP_MESSAGE.NON, code: req.code, messageId: 0, token, options: req.options!, payload: req.payload! });
     return this._enqueue(new ClientExchange(this, peer, token, confirmable, bytes, handlers));
   }
 
@@ -344,11 +342,11 @@ export class CoapEndpoint {
     if (msg.type !== COAP_MESSAGE.CON && msg.type !== COAP_MESSAGE.NON) throw new RangeError("coap: CON or NON");
     checkAddress(address, port);
     const peer = this._peer(address, port);
-    const bytes = encode({ type: msg.type, code: msg.code, messageId: 0, token: msg.token ?? EMPTY, options: msg.options ?? [], payload: msg.payload ?? EMPTY });
+    const bytes = encode({ type: msg.type, code: msg.code, messageId: 0, token: msg.token!, options: msg.options!, payload: msg.payload! });
     const t = this._transmission(peer, bytes, msg.type === COAP_MESSAGE.CON);
-    t.onAck = callbacks.onAck && ((ack) => this._call(callbacks.onAck!, ack));
-    t.onReset = callbacks.onReset && (() => this._call(callbacks.onReset!));
-    t.onFail = callbacks.onFail && ((reason) => this._call(callbacks.onFail!, reason));
+    t.onAck = (ack) => this._call(callbacks.onAck, ack);
+    t.onReset = () => this._call(callbacks.onReset);
+    t.onFail = (reason) => this._call(callbacks.onFail, reason);
     this._start(t);
     return t.messageId;
   }
@@ -401,7 +399,7 @@ export class CoapEndpoint {
     this._closed = true;
     this._transmissions.forEach((t) => {
       t.job?.cancel();
-      if (t.onFail) this._call(t.onFail, "closed");
+      this._call(t.onFail, "closed");
     });
     this._transmissions.clear();
     // every exchange, queued or not, is in _exchanges until it is finished (Map.forEach visits each once while _finish deletes)
@@ -450,7 +448,7 @@ export class CoapEndpoint {
       // §5.2.2: an empty ACK promises a separate response; the interaction is no longer outstanding (§4.7).
       ex.state = "acked";
       this._release(ex);
-      if (ex.handlers.onAck) this._call(ex.handlers.onAck, ex);
+      this._call(ex.handlers.onAck, ex);
       return;
     }
     // §5.3.2 rule 2: a piggybacked response must carry the request's token.
@@ -472,7 +470,7 @@ export class CoapEndpoint {
       ex.timer?.cancel();
       this._release(ex);
     } else this._finish(ex, undefined);
-    if (ex.handlers.onResponse) this._call(ex.handlers.onResponse, response, ex);
+    this._call(ex.handlers.onResponse, response, ex);
   }
 
   private _stopTransmission(ex: ClientExchange): void {
@@ -508,7 +506,7 @@ export class CoapEndpoint {
       if (i >= 0) ex.peer.queue.splice(i, 1);
     }
     this._release(ex);
-    if (reason && reason !== "cancelled" && ex.handlers.onFail) this._call(ex.handlers.onFail, reason, ex);
+    if (reason && reason !== "cancelled") this._call(ex.handlers.onFail, reason, ex);
   }
 
   /** @internal */
@@ -767,7 +765,7 @@ export class CoapEndpoint {
   }
 
   private _drop(reason: string, address: string, port: number): void {
-    if (this._onDrop) this._call(this._onDrop, reason, address, port);
+    this._call(this._onDrop, reason, address, port);
   }
 
   private _report(error: unknown): void {
@@ -779,10 +777,11 @@ export class CoapEndpoint {
     }
   }
 
+  /** Calls a callback, if there is one, with up to three arguments (no rest parameters: they cost XS bytecode); what it throws goes to onError. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  private _call<A extends any[]>(fn: (...args: A) => void, ...args: A): void {
+  private _call(fn: ((a: any, b: any, c: any) => void) | undefined, a?: unknown, b?: unknown, c?: unknown): void {
     try {
-      fn(...args);
+      if (fn) fn(a, b, c);
     } catch (error) {
       this._report(error);
     }
