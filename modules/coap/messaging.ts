@@ -40,7 +40,7 @@ import {
 import { decode, encode, encodeEmpty, rejection, type CoapMessage, type RejectionPolicy } from "./codec";
 import { DedupCache, type DedupEntry } from "./dedup";
 import type { CoapOption, OptionLimits } from "./options";
-import { sameBytes, utf8Encode } from "./options";
+import { hex, sameBytes, utf8Encode } from "./options";
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 
@@ -160,11 +160,6 @@ function newPeer(address: string, port: number, nextMessageId: number): Peer {
   return { key: address + "|" + port, address, port, nextMessageId, active: 0, queue: [] };
 }
 
-function hex(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i++) s += (bytes[i] < 16 ? "0" : "") + bytes[i].toString(16);
-  return s;
-}
 
 
 /** A request we send: queued, in flight, acknowledged, or done. */

@@ -6,7 +6,7 @@
  * The client's §3.4 freshness rule (observeIsNewer, NotificationOrder) is in observe-order.ts,
  * used by CoapUriClient (hosts and tests; the firmware observes nothing).
  */
-import { OBSERVE_MAX } from "./options";
+import { OBSERVE_MAX, hex } from "./options";
 import { setting } from "./constants";
 
 /** One entry in the list of observers (RFC 7641 §4.1). */
@@ -20,11 +20,6 @@ export interface ObserverEntry<R> {
   resource: R;
 }
 
-function hex(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i++) s += (bytes[i] < 16 ? "0" : "") + bytes[i].toString(16);
-  return s;
-}
 
 export function observerKey(address: string, port: number, token: Uint8Array): string {
   return address + "|" + port + "#" + hex(token);
@@ -38,11 +33,10 @@ export function observerKey(address: string, port: number, token: Uint8Array): s
 export class ObserverList<R, E extends ObserverEntry<R>> {
   declare readonly perResource: number;
   declare readonly total: number;
+  /** By key, in the order added (one map: at most maxObservers entries, 32 by default, so a resource's are found by a walk). */
   declare private _byKey: Map<string, E>;
-  declare private _byResource: Map<R, Set<E>>;
 
   constructor(perResource: number, total: number) {
-    this._byResource = new Map();
     this._byKey = new Map();
     this.perResource = setting(perResource, 0, 0, Infinity, "maxObserversPerResource");
     this.total = setting(total, 0, 0, Infinity, "maxObservers");
@@ -58,12 +52,11 @@ export class ObserverList<R, E extends ObserverEntry<R>> {
 
   /** Observers of one resource (a copy, safe to iterate while removing). */
   of(resource: R): E[] {
-    const set = this._byResource.get(resource);
-    return set ? Array.from(set) : [];
+    return this.all().filter((e) => e.resource === resource);
   }
 
   count(resource: R): number {
-    return this._byResource.get(resource)?.size ?? 0;
+    return this.of(resource).length;
   }
 
   /** Can `entry` be added (or replace the entry with its key, §4.1)? */
@@ -77,23 +70,13 @@ export class ObserverList<R, E extends ObserverEntry<R>> {
   /** Adds or replaces (same endpoint and token, §4.1). Returns the replaced entry. */
   add(entry: E): E | undefined {
     const old = this._byKey.get(entry.key);
-    if (old) this.remove(old);
+    this._byKey.delete(entry.key);
     this._byKey.set(entry.key, entry);
-    let set = this._byResource.get(entry.resource);
-    if (!set) this._byResource.set(entry.resource, (set = new Set()));
-    set.add(entry);
     return old;
   }
 
   remove(entry: E): boolean {
-    if (this._byKey.get(entry.key) !== entry) return false;
-    this._byKey.delete(entry.key);
-    const set = this._byResource.get(entry.resource);
-    if (set) {
-      set.delete(entry);
-      if (!set.size) this._byResource.delete(entry.resource);
-    }
-    return true;
+    return this._byKey.get(entry.key) === entry && this._byKey.delete(entry.key);
   }
 
   all(): E[] {

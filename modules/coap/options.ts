@@ -104,6 +104,13 @@ export function opaqueOption(number: number, value: Uint8Array): CoapOption {
   return { number, value };
 }
 
+/** Lower-case hex of bytes: tokens in the keys of exchanges and observers. */
+export function hex(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i++) s += (bytes[i] < 16 ? "0" : "") + bytes[i].toString(16);
+  return s;
+}
+
 /** Equal bytes (ETags, tokens). */
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
