@@ -1,7 +1,8 @@
 // The MQTT client bench against the Moddable SDK's own client, on the SDK's XS (issue 16,
 // "Measure"). Needs a built SDK in $MODDABLE; without one it says so and measures nothing.
 // bench/run.js calls run(); `node bench/xs/mqtt-moddable.js [--quick] [--only=xst,heap,bytecode]`
-// runs it alone and prints the ##bench lines. Three parts:
+// runs it alone and prints the ##bench lines (--only=instructions: the optional fourth part).
+// Three parts by default:
 //
 // 1. xst: throughput. bench/xs/mqtt-xst.ts bundled (tools/xs.js: rollup) together with the
 //    SDK's client, $MODDABLE/examples/io/tcp/mqttclient/mqttclient.js, read from $MODDABLE
@@ -11,6 +12,10 @@
 //    release; xst has no way to read its heap counts) and run in mcsim under xvfb-run.
 // 3. bytecode: `mcconfig -m -p lin` (release) of an app with our client modules and the
 //    SDK's client and reconnecting wrapper; the .xsb sizes of what each app would import.
+//
+// 4. instructions (only with --only=instructions; valgrind needed): each phase's turns alone on
+//    xst under cachegrind, ours and the SDK's, the instructions per message. Deterministic: on
+//    this shared machine the timed rates of part 1 swing with the load, this count does not.
 //
 // Both builds go to a directory under the OS temp dir (mcconfig -o), under flock
 // /tmp/mcsim.lock (other engineers run mcconfig and mcsim too); mcsim is stopped by its PID.
@@ -61,16 +66,21 @@ function sdkHostModules() {
   };
 }
 
-/**
- * Bundles bench/xs/mqtt-xst.ts with the SDK client and runs it on xst.
- * o: { mode: "bench"|"verify", sliceMs, rounds, filters, turns, timeoutMs } -> the xsnap-style run result.
- */
-async function runXst(tools, o) {
+/** bench/xs/mqtt-xst.ts bundled with the SDK client; main() gets `optionsSource` (JavaScript: an object literal or a global's name). */
+async function bundleXst(tools, optionsSource) {
   const entry =
     `import MQTTClient from ${JSON.stringify(tools.client)};\n` +
     `import { main } from ${JSON.stringify(path.join(ROOT, "bench", "xs", "mqtt-xst.ts"))};\n` +
-    `main(MQTTClient, ${JSON.stringify({ mode: o.mode, sliceMs: o.sliceMs, rounds: o.rounds, filters: o.filters || [], turns: o.turns || 3 })}, (line) => print(line));\n`;
-  const { code } = await bundle(entry, { name: "mqtt-xst", plugins: [sdkHostModules()] });
+    `main(MQTTClient, ${optionsSource}, (line) => print(line));\n`;
+  return (await bundle(entry, { name: "mqtt-xst", plugins: [sdkHostModules()] })).code;
+}
+
+/**
+ * Bundles bench/xs/mqtt-xst.ts with the SDK client and runs it on xst.
+ * o: { mode: "bench"|"verify"|"turns", sliceMs, rounds, filters, turns, side, phase, timeoutMs } -> the xsnap-style run result.
+ */
+async function runXst(tools, o) {
+  const code = await bundleXst(tools, JSON.stringify({ mode: o.mode, sliceMs: o.sliceMs, rounds: o.rounds, filters: o.filters || [], turns: o.turns || 3, side: o.side, phase: o.phase }));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xsiot-mqtt-xst-"));
   try {
     const script = path.join(dir, "mqtt-xst.js");
@@ -79,6 +89,77 @@ async function runXst(tools, o) {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// ---- 1b. instructions per message (xst under cachegrind) ----------------------------------
+
+const PHASE_NAMES = ["publish QoS 0", "publish QoS 1, 20 in flight", "publish QoS 1, 1 in flight", "receive QoS 0", "receive QoS 1"];
+const PER_TURN = { "publish QoS 0": 20, "publish QoS 1, 20 in flight": 100, "publish QoS 1, 1 in flight": 20, "receive QoS 0": 20, "receive QoS 1": 20 };
+const TURNS = [20, 80];
+
+function findValgrind() {
+  for (const d of (process.env.PATH || "").split(path.delimiter)) if (d && fs.existsSync(path.join(d, "valgrind"))) return path.join(d, "valgrind");
+  return undefined;
+}
+
+/**
+ * The instructions xst executes per message, for each phase and client: every phase's turns
+ * run alone (no timing) under valgrind's cachegrind, twice with different numbers of turns;
+ * the difference of the two counts over the difference of messages is the cost of one
+ * message, set-up and start-up taken out. Deterministic (the same build gives the same count
+ * to the instruction), so it does not move with the load of the shared machine as the
+ * timed rates do; it counts work, not cache misses or the time an instruction takes.
+ * Returns { results, errors }; ratio = SDK / ours (above 1: ours does less).
+ */
+async function runInstructions(tools, filters, sides) {
+  const valgrind = findValgrind();
+  if (!valgrind) return { results: [], errors: [], skipped: "no valgrind on PATH: the instructions part is skipped (apt-get install valgrind)" };
+  const code = await bundleXst(tools, "XSIOT_XST_OPTIONS");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xsiot-mqtt-instr-"));
+  const results = [];
+  const errors = [];
+  const count = (side, phase, turns) => {
+    const script = path.join(dir, "run.js");
+    fs.writeFileSync(script, `var XSIOT_XST_OPTIONS = ${JSON.stringify({ mode: "turns", side, phase, turns, sliceMs: 0, rounds: 0, filters: [] })};\n` + code);
+    const r = require("child_process").spawnSync(valgrind, ["--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", tools.xst, "-s", script], { encoding: "utf8", timeout: 10 * 60 * 1000 });
+    const m = /I\s+refs:\s+([\d,]+)/.exec(r.stderr || "");
+    if (r.status !== 0 || !m || !(r.stdout || "").includes("TURNS-DONE")) throw new Error(`${side}, ${phase}: exit ${r.status}\n${(r.stdout || "").trim()}\n${(r.stderr || "").trim().slice(-2000)}`);
+    return Number(m[1].replace(/,/g, ""));
+  };
+  try {
+    for (const phase of PHASE_NAMES) {
+      const names = sides.map((c) => `mqtt client on xst, ${phase} (${c} vs SDK): instructions per message`);
+      if (filters && filters.length && !names.some((n) => filters.some((f) => n.includes(f)))) continue;
+      const per = {};
+      for (const side of ["Moddable SDK", ...sides]) {
+        try {
+          const a = count(side, phase, TURNS[0]);
+          const b = count(side, phase, TURNS[1]);
+          per[side] = (b - a) / ((TURNS[1] - TURNS[0]) * PER_TURN[phase]);
+          log(`instructions: ${phase}, ${side}: ${Math.round(per[side])} per message`);
+        } catch (e) {
+          errors.push("mqtt instructions: " + e.message);
+        }
+      }
+      const sdk = per["Moddable SDK"];
+      sides.forEach((side, k) => {
+        if (per[side] === undefined || sdk === undefined) return;
+        results.push({
+          name: names[k],
+          unit: "instr/msg",
+          value: Math.round(per[side]),
+          peer: SDK_NAME,
+          peerValue: Math.round(sdk),
+          ratio: sdk / per[side],
+          engine: "xs",
+          notes: `xst under valgrind --tool=cachegrind, the phase's turns alone (${TURNS.join(" and ")} turns, the difference); ratio = SDK / ours: above 1 means ours executes fewer instructions per message`,
+        });
+      });
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return { results, errors };
 }
 
 /**
@@ -383,6 +464,8 @@ async function runBytecode(tools, work, clients) {
 // ---- all three ---------------------------------------------------------------------------
 
 const PARTS = ["xst", "heap", "bytecode"];
+/** Parts run only when asked for (--only=...): instructions takes minutes under valgrind. */
+const OPTIONAL_PARTS = ["instructions"];
 
 /**
  * o: { sliceMs, rounds, filters (case filters), parts (subset of PARTS) }; onOutput(text, label)
@@ -404,6 +487,13 @@ async function run(o, onOutput) {
     onOutput(r.stdout, "xst");
     results.push(...ownTimeRows(r.stdout));
     if (r.code !== 0 || !/^BENCH-DONE \d+$/m.test(r.stdout)) errors.push(`xst mqtt client bench: exit ${r.code}${r.timedOut ? " (timed out)" : ""}\n${r.stderr.trim()}`);
+  }
+  if (parts.includes("instructions")) {
+    log("instructions: each phase alone on xst under valgrind's cachegrind, per message (deterministic)");
+    const r = await runInstructions(tools, o.filters, ourClients().map((c) => c.name));
+    if (r.skipped) log(r.skipped);
+    results.push(...r.results);
+    errors.push(...r.errors);
   }
   const wanted = (name) => !o.filters || !o.filters.length || o.filters.some((f) => name.includes(f));
   if (!parts.includes("heap") && !parts.includes("bytecode")) return { results, errors };
@@ -444,7 +534,7 @@ function selected(filters) {
   return !filters.length || filters.some((f) => (FILE + " mqtt client on xst, mqtt client heap per connected session, mqtt bytecode shipped").includes(f));
 }
 
-module.exports = { run, runXst, selected, findSdk, closure, PARTS, FILE };
+module.exports = { run, runXst, selected, findSdk, closure, PARTS, OPTIONAL_PARTS, FILE };
 
 if (require.main === module) {
   const args = process.argv.slice(2);

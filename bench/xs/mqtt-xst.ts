@@ -20,7 +20,10 @@ import { createSdkClient, installStringBuffers, useLoop } from "./mqtt-sdk";
 import type { SdkClientClass } from "./mqtt-sdk";
 
 export interface XstRunOptions {
-  mode: "bench" | "verify";
+  /** "turns": `turns` turns of phase `phase` on side `side` only, untimed (the instructions part counts them). */
+  mode: "bench" | "verify" | "turns";
+  phase?: string;
+  side?: string;
   sliceMs: number;
   rounds: number;
   /** Case-name filters (substrings); empty: every case. */
@@ -69,6 +72,17 @@ export function main(MQTTClient: SdkClientClass, o: XstRunOptions, print: (line:
     return;
   }
   bench.broker.verify = false;
+  if (o.mode === "turns") {
+    // Everything above is made the same whatever the side: two runs that differ only in
+    // `turns` differ only by those turns' work.
+    const side = [floor!, sdk!, ...ours].find((x) => x.name === o.side);
+    const phase = PHASES.find((x) => x.name === o.phase);
+    if (!side || !phase) throw new Error("turns: no side " + o.side + " or phase " + o.phase);
+    for (let t = 0; t < o.turns; t++) phase.turn(bench, side);
+    side.assertClean(phase.name);
+    print("TURNS-DONE " + o.turns);
+    return;
+  }
   // The floor against the SDK first: how much of the SDK's time per message is the bench's own.
   const cases: BenchCase[] = phaseCases(bench, floor, sdk);
   for (const side of ours) cases.push(...phaseCases(bench, side, sdk));

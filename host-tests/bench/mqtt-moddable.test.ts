@@ -82,5 +82,19 @@ describe("MQTT client bench (bench/xs/mqtt-*)", () => {
       const counts = JSON.parse((line as string).slice(9)) as VerifyCounts[];
       expectEveryMessage(counts, ["floor client", "Moddable SDK", ...OUR_CLIENTS.map((c) => c.name)]);
     }, 120_000);
+
+    it("on xst, mode turns (what the instructions part counts) runs one phase of one side and checks it", async () => {
+      const moddable = require("../../bench/xs/mqtt-moddable.js") as {
+        findSdk(): unknown;
+        runXst(tools: unknown, o: { mode: "turns"; turns: number; side: string; phase: string }): Promise<{ code: number; stdout: string; stderr: string }>;
+      };
+      const tools = moddable.findSdk();
+      const ok = await moddable.runXst(tools, { mode: "turns", turns: 3, side: OUR_CLIENTS[0].name, phase: "publish QoS 1, 1 in flight" });
+      expect({ code: ok.code, stderr: ok.stderr }).toEqual({ code: 0, stderr: "" });
+      expect(ok.stdout).toMatch(/^TURNS-DONE 3$/m);
+      const bad = await moddable.runXst(tools, { mode: "turns", turns: 3, side: "nobody", phase: "publish QoS 0" });
+      expect(bad.stdout).not.toMatch(/TURNS-DONE/);
+      expect(bad.stdout + bad.stderr).toMatch(/no side nobody/);
+    }, 120_000);
   }
 });
