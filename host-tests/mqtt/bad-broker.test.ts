@@ -109,7 +109,7 @@ function loaded(): Rig {
 function outboxSnapshot(rig: Rig): string {
   return rig.outbox
     .list()
-    .map((e) => e.packetId + ":" + e.state + ":" + e.topic + ":" + (e.bytes ? e.bytes.length : 0))
+    .map((e) => e.packetId + ":" + (e.bytes ? 1 : 2) + ":" + e.topic + ":" + (e.bytes ? e.bytes.length : 0))
     .join(",") + "|" + rig.store
     .keys("mqtt")
     .filter((k) => k[0] === "m" || k[0] === "r" || k[0] === "x")

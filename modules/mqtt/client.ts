@@ -164,13 +164,43 @@ function current(socket: TcpSocket): MqttClient | undefined {
   return c && c.socket === socket ? c : undefined;
 }
 
+/**
+ * The socket has bytes (onReadable). The socket callbacks do their work themselves, with no
+ * method of the client in between: a call costs on XS, and these run for every packet.
+ */
 function onSocketReadable(this: TcpSocket, count: number): void {
   const c = this.target as MqttClient | undefined; // current(), inline: the hot path
-  if (c && c.socket === this) c.readable(typeof count === "number" ? count : Infinity);
+  if (!c || c.socket !== this) return;
+  if (typeof count !== "number") count = Infinity;
+  const s = c.session;
+  for (let guard = 0; guard < 64; guard++) {
+    let buf: ArrayBuffer | undefined;
+    try {
+      buf = this.read();
+    } catch (e) {
+      c.socketError(e as Error);
+      return;
+    }
+    const n = buf ? buf.byteLength : 0;
+    if (n === 0) return;
+    s.receive(new Uint8Array(buf!), c.options.scheduler.clock.now());
+    flush(c);
+    // ECMA-419 onReadable(count): `count` bytes were there; all read, no second read().
+    if (c.socket !== this || n >= count) return;
+    count -= n;
+  }
 }
 
+/** The socket has room (onWritable): the first time, the connection is made. */
 function onSocketWritable(this: TcpSocket, bytes: number): void {
-  current(this)?.writableEvent(bytes);
+  const c = this.target as MqttClient | undefined;
+  if (!c || c.socket !== this) return;
+  c.writable = typeof bytes === "number" ? bytes : Infinity;
+  if (c.flags & Flag.Connecting) {
+    c.flags &= ~Flag.Connecting;
+    c.session.connect(c.options.scheduler.clock.now());
+    flush(c);
+  } else if (c.queue) drain(c); // the session has nothing new to say: nothing to flush
 }
 
 function onSocketError(this: TcpSocket, error?: Error): void {
@@ -392,37 +422,6 @@ export class MqttClient {
   // Socket, session, job
 
 
-  /** @internal The socket has bytes (onReadable). */
-  readable(count: number): void {
-    const sock = this.socket;
-    for (let guard = 0; sock && guard < 64; guard++) {
-      let buf: ArrayBuffer | undefined;
-      try {
-        buf = sock.read();
-      } catch (e) {
-        this.socketError(e as Error);
-        return;
-      }
-      const n = buf ? buf.byteLength : 0;
-      if (n === 0) return;
-      this.session.receive(new Uint8Array(buf!), this.options.scheduler.clock.now());
-      flush(this);
-      // ECMA-419 onReadable(count): `count` bytes were there; all read, no second read().
-      if (this.socket !== sock || n >= count) return;
-      count -= n;
-    }
-  }
-
-  /** @internal The socket has room (onWritable): the first time, the connection is made. */
-  writableEvent(bytes: number): void {
-    this.writable = typeof bytes === "number" ? bytes : Infinity;
-    if (this.flags & Flag.Connecting) {
-      this.flags &= ~Flag.Connecting;
-      this.session.connect(this.options.scheduler.clock.now());
-      flush(this);
-    } else if (this.queue) drain(this); // the session has nothing new to say: nothing to flush
-  }
-
   /** @internal The socket failed or the peer closed it (onError). */
   socketError(cause?: Error): void {
     const sock = this.socket;
@@ -487,19 +486,58 @@ export class MqttClient {
  * once: the outer call goes on with what the callback queued.
  */
 function flush(client: MqttClient): void {
+  if (client.flags & Flag.Flushing) return; // before anything else: a publish from onDelivered lands here
   const s = client.session;
   const ev = s.events;
   const tx = s.tx;
-  if (client.flags & Flag.Flushing || (!tx.length && !ev.length && !s.rearm)) return;
+  if (!tx.length && !ev.length && !s.rearm) return;
   client.flags |= Flag.Flushing;
+  // write() and the Delivered case of handle() are written out here: a call costs on XS, and
+  // a publisher goes through this loop for every message.
   let i = 0;
+  let j: number;
+  let bytes: Uint8Array;
+  let n: number;
+  let sock: TcpSocket | undefined;
+  let kind: MqttEvent;
+  let f: MqttClientOptions["onDelivered"];
   for (;;) {
     if (tx.length) {
-      for (let j = 0; j < tx.length; j++) write(client, tx[j]);
+      for (j = 0; j < tx.length; j++) {
+        // The session's bytes: written now when the socket takes them, else queued.
+        bytes = tx[j];
+        sock = client.socket;
+        if (!sock) continue;
+        n = bytes.length; // read once: a typed array's length is a getter on XS
+        if (!client.queue && n <= client.writable) {
+          try {
+            const left = sock.write(bytes);
+            client.writable = typeof left === "number" ? left : client.writable - n;
+            continue;
+          } catch {
+            client.writable = 0; // full after all: queue and wait for onWritable
+          }
+        }
+        (client.queue || (client.queue = [])).push(bytes); // the session's array is its own: no copy
+        client.queuedBytes += n;
+        drain(client);
+      }
       tx.length = 0;
     }
     if (i >= ev.length) break;
-    handle(client, ev[i] as MqttEvent, ev[i + 1], ev[i + 2], ev[i + 3]);
+    kind = ev[i] as MqttEvent;
+    if (kind === MqttEvent.Delivered) {
+      // An outbound QoS 1/2 message is done: the publisher's callback, then onDelivered.
+      if (ev[i + 3]) call(client, ev[i + 3] as PublishCallback, ev[i + 2], ev[i + 1]);
+      f = client.options.onDelivered;
+      if (f) {
+        try {
+          f.call(client, ev[i + 1] as DeliveryResult, ev[i + 2] as MqttError | undefined);
+        } catch (x) {
+          error(client, err("callback", "callback threw: " + why(x), x));
+        }
+      }
+    } else handle(client, kind, ev[i + 1], ev[i + 2], ev[i + 3]);
     i += 4;
   }
   if (i) ev.length = 0;
@@ -527,18 +565,6 @@ function handle(client: MqttClient, kind: MqttEvent, a: unknown, b: unknown, c: 
       return connected(client, a as ConnectInfo);
     case MqttEvent.Message:
       return message(client, a as MqttMessage);
-    case MqttEvent.Delivered: {
-      if (c) call(client, c as PublishCallback, b, a);
-      const f = o.onDelivered;
-      if (f) {
-        try {
-          f.call(client, a as DeliveryResult, b as MqttError | undefined);
-        } catch (e) {
-          error(client, err("callback", "callback threw: " + why(e), e));
-        }
-      }
-      return;
-    }
     case MqttEvent.Subscribed: {
       const t = c as SubscribeToken | SubscribeCallback | undefined;
       if (Array.isArray(t)) {
@@ -564,25 +590,6 @@ function handle(client: MqttClient, kind: MqttEvent, a: unknown, b: unknown, c: 
     case MqttEvent.Close:
       return closed(client, a as MqttError | undefined);
   }
-}
-
-/** The session's bytes: written now when the socket takes them, else queued. */
-function write(client: MqttClient, bytes: Uint8Array): void {
-  const sock = client.socket;
-  if (!sock) return;
-  const n = bytes.length; // read once: a typed array's length is a getter on XS
-  if (!client.queue && n <= client.writable) {
-    try {
-      const left = sock.write(bytes);
-      client.writable = typeof left === "number" ? left : client.writable - n;
-      return;
-    } catch {
-      client.writable = 0; // full after all: queue and wait for onWritable
-    }
-  }
-  (client.queue || (client.queue = [])).push(bytes); // the session's array is its own: no copy
-  client.queuedBytes += n;
-  drain(client);
 }
 
 /** Writes queued bytes, in pieces the socket has room for. */

@@ -139,25 +139,29 @@ export function encodeConnect(p: ConnectPacket, props?: PropertiesCodec): Uint8A
  * properties codec). What the session calls once it has checked the rest.
  */
 export function publishFrom(first: number, topic: PreparedTopic | string, id: number, v: number, payload: Uint8Array, props?: PropertiesCodec, properties?: MqttProperties): Uint8Array {
-  const tl = typeof topic === "string" ? 2 + mqttStringLength(topic, "Topic Name") : topic.bytes.length;
+  // Each typed array length is read once and each byte written once: on XS these are native calls.
+  const tb = typeof topic === "string" ? undefined : topic.bytes;
+  const tl = tb ? tb.length : 2 + mqttStringLength(topic as string, "Topic Name");
   const pl = v === 5 ? (properties === undefined ? 0 : propsLength(props, properties, PacketType.PUBLISH)) : -1;
-  const rl = tl + (id ? 2 : 0) + (pl < 0 ? 0 : varintLength(pl) + pl) + payload.length;
+  const n = payload.length;
+  const rl = tl + (id ? 2 : 0) + (pl < 0 ? 0 : pl === 0 ? 1 : varintLength(pl) + pl) + n;
   if (rl > MAX_REMAINING) throw new MqttCodecError(0x95, "PUBLISH of " + rl + " B too large", "§2.1.4");
   const o0 = rl < 0x80 ? 2 : 1 + varintLength(rl);
   const out = new Uint8Array(o0 + rl);
   out[0] = first;
   if (o0 === 2) out[1] = rl;
   else writeVarint(out, 1, rl);
+  if (tb) out.set(tb, o0);
+  else writeMqttString(out, o0, topic as string, tl - 2);
   let o = o0 + tl;
-  if (typeof topic === "string") writeMqttString(out, o0, topic, tl - 2);
-  else out.set(topic.bytes, o0);
   if (id) {
-    out[o++] = id >> 8;
-    out[o++] = id & 0xff;
+    out[o] = id >> 8;
+    out[o + 1] = id & 0xff;
+    o += 2;
   }
-  if (pl === 0) out[o++] = 0; // [MQTT-2.2.2-1]
-  else if (pl > 0) o = propsWrite(props, out, o, properties, pl);
-  out.set(payload, o);
+  if (pl === 0) out[o] = 0; // [MQTT-2.2.2-1]
+  else if (pl > 0) propsWrite(props, out, o, properties, pl);
+  out.set(payload, o0 + rl - n);
   return out;
 }
 

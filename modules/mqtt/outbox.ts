@@ -32,9 +32,10 @@ export interface OutboxEntry {
   packetId: number;
   /** Order of acceptance; resends go in this order ([MQTT-4.6.0-1]). */
   seq: number;
-  /** 1: PUBLISH awaiting PUBACK / PUBREC; 2: PUBREL sent, awaiting PUBCOMP. */
-  state: 1 | 2;
-  /** The encoded PUBLISH (DUP set in place on a resend); none in state 2. */
+  /**
+   * The encoded PUBLISH (DUP set in place on a resend), awaiting PUBACK / PUBREC; none once
+   * released (QoS 2: PUBREC received, PUBREL sent, awaiting PUBCOMP).
+   */
   bytes: Uint8Array | undefined;
   topic: string;
   /** Handed to the network at least once (persisted through the store's high-water mark). */
@@ -84,9 +85,10 @@ export class MqttOutbox {
   declare tail: OutboxEntry | undefined;
   /** The first entry not sent on the current connection. */
   declare cursor: OutboxEntry | undefined;
-  /** Entries by packet identifier & (size - 1): made with the first entry and kept. */
-  private declare table: (OutboxEntry | undefined)[] | undefined;
-  private declare size: number;
+  /** @internal Entries by packet identifier & (size - 1): made with the first entry and kept (read by the session's allocateId). */
+  declare table: (OutboxEntry | undefined)[] | undefined;
+  /** @internal */
+  declare size: number;
   /** Inbound QoS 2 identifiers awaiting PUBREL (made with the first: most devices never get QoS 2). */
   private declare inbound: number[] | undefined;
   private declare nextSeq: number;
@@ -105,10 +107,10 @@ export class MqttOutbox {
     this.highWater = 0;
     this.maxMessages = maxMessages;
     this.maxBytes = maxBytes;
-    if (options.store) {
-      this.store = options.store;
-      this.load(options.version ?? 5, options.now ?? 0);
-    }
+    // Assigned even when undefined: every message reads it, and a property an object lacks is
+    // looked for along its whole prototype chain on XS.
+    this.store = options.store;
+    if (this.store) this.load(options.version ?? 5, options.now ?? 0);
   }
 
   /** The entry of `packetId`, if held. */
@@ -154,22 +156,23 @@ export class MqttOutbox {
    * "storage"; then nothing was kept.
    */
   add(packetId: number, topic: string, bytes: Uint8Array, version: number, createdAt: number, token: unknown): OutboxEntry {
-    if (this.count >= this.maxMessages || this.bytes + bytes.length > this.maxBytes) throw this.refusal(bytes.length);
+    const n = bytes.length; // read once: a typed array's length is a native getter on XS
+    if (this.count >= this.maxMessages || this.bytes + n > this.maxBytes) throw this.refusal(n);
     const t = this.table;
     if (t && t[packetId & (this.size - 1)] !== undefined) throw invalid("packet identifier " + packetId + " in use");
     const seq = this.nextSeq;
     if (this.store) this.store.save(packetId, seq, createdAt, version, bytes);
     this.nextSeq = seq + 1;
-    return this.link(packetId, seq, 1, topic, bytes, false, token);
+    return this.link({ packetId, bytes, sent: false, next: undefined, prev: this.tail, seq, topic, token }, n);
   }
 
-  /** QoS 2: PUBREC received, PUBREL about to be sent (state 2). */
+  /** QoS 2: PUBREC received, PUBREL about to be sent: the bytes go (released). */
   release(e: OutboxEntry): void {
-    if (e.state === 2) return;
+    const b = e.bytes;
+    if (!b) return;
     if (this.store) this.store.release(e.packetId, e.seq);
-    this.bytes -= e.bytes!.length;
+    this.bytes -= b.length;
     e.bytes = undefined;
-    e.state = 2;
   }
 
   /** The message is done (PUBACK, PUBCOMP, refused or expired): forget it (unlinked even if the store fails). */
@@ -178,15 +181,18 @@ export class MqttOutbox {
     const at = e.packetId & (this.size - 1);
     if (!t || t[at] !== e) return;
     t[at] = undefined;
-    if (this.cursor === e) this.cursor = e.next;
-    if (e.prev) e.prev.next = e.next;
-    else this.head = e.next;
-    if (e.next) e.next.prev = e.prev;
-    else this.tail = e.prev;
+    const next = e.next;
+    const prev = e.prev;
+    if (this.cursor === e) this.cursor = next;
+    if (prev) prev.next = next;
+    else this.head = next;
+    if (next) next.prev = prev;
+    else this.tail = prev;
     e.prev = e.next = undefined;
-    if (e.bytes) this.bytes -= e.bytes.length;
+    const b = e.bytes;
+    if (b) this.bytes -= b.length;
     this.count--;
-    if (this.store) this.store.remove(e.packetId, e.state === 2);
+    if (this.store) this.store.remove(e.packetId, !b);
   }
 
   /** Records that `e` is handed to the network (persisted before it leaves). */
@@ -244,15 +250,14 @@ export class MqttOutbox {
    * outbox's work when one message at a time is in flight); it doubles when more than half
    * full (a free place is then found in two tries on average), up to `maxMessages` places.
    */
-  private link(packetId: number, seq: number, state: 1 | 2, topic: string, bytes: Uint8Array | undefined, sent: boolean, token: unknown): OutboxEntry {
-    const e: OutboxEntry = { packetId, state, bytes, sent, next: undefined, prev: this.tail, seq, topic, token };
-    (this.table || (this.table = new Array(this.size)))[packetId & (this.size - 1)] = e;
+  private link(e: OutboxEntry, n: number): OutboxEntry {
+    (this.table || (this.table = new Array(this.size)))[e.packetId & (this.size - 1)] = e;
     if (this.tail) this.tail.next = e;
     else this.head = e;
     this.tail = e;
     if (!this.cursor) this.cursor = e;
     if (++this.count * 2 > this.size && this.size < this.maxMessages) this.grow();
-    if (bytes) this.bytes += bytes.length;
+    this.bytes += n;
     return e;
   }
 
@@ -288,7 +293,7 @@ export class MqttOutbox {
       const [seq, id, bytes, topic, createdAt] = all[j];
       while (this.get(id) === undefined && !this.free(id)) this.grow();
       if (this.get(id) !== undefined) continue; // the same identifier twice: keep the first
-      const e = this.link(id, seq, bytes ? 1 : 2, topic, bytes, !bytes || seq <= this.highWater, undefined);
+      const e = this.link({ packetId: id, bytes, sent: !bytes || seq <= this.highWater, next: undefined, prev: this.tail, seq, topic, token: undefined }, bytes ? bytes.length : 0);
       if (version === 5 && bytes) {
         e.createdAt = createdAt;
         e.createdMono = now;

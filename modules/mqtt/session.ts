@@ -370,12 +370,15 @@ export class MqttSession {
       // bytes each (0x40, Remaining Length 2, a non-zero Packet Identifier: §3.4, the same in
       // 3.1.1 and 5.0), not through the decoder: on XS that halves the cost of an
       // acknowledgement. Anything else, from the first other byte on, goes to the decoder.
+      // Each byte is read once: a typed array access costs several property reads on XS.
       const n = bytes.length;
       let i = 0;
-      while (i + 3 < n && bytes[i] === 0x40 && bytes[i + 1] === 2 && (bytes[i + 2] | bytes[i + 3]) !== 0) {
+      while (i + 3 < n && bytes[i] === 0x40 && bytes[i + 1] === 2) {
+        const id = (bytes[i + 2] << 8) | bytes[i + 3];
+        if (id === 0) break;
         this.lastReceived = now;
         this.pingAt = -1;
-        onAck(this, PacketType.PUBACK, (bytes[i + 2] << 8) | bytes[i + 3], 0, undefined, now);
+        onAck(this, PacketType.PUBACK, id, 0, undefined, now);
         i += 4;
         if ((this.state as SessionState) === SessionState.Disconnected) return;
       }
@@ -413,7 +416,8 @@ export class MqttSession {
     const qos = options?.qos ?? 0;
     const retain = !!options?.retain;
     const data = typeof payload === "string" ? encodeUtf8New(payload) : payload;
-    if (!(data instanceof Uint8Array)) throw invalid("publish: bad payload");
+    // The constructor first: instanceof is a native call on XS, several times the cost.
+    if ((data as { constructor?: unknown } | undefined)?.constructor !== Uint8Array && !(data instanceof Uint8Array)) throw invalid("publish: bad payload");
     if (qos !== 0 && qos !== 1 && qos !== 2) throw invalid("publish: bad qos");
     // The Topic Name rules ([MQTT-3.3.2-2], §4.7) are checked once per topic.
     let t = typeof topic === "string" ? this.topic : topic;
@@ -425,17 +429,19 @@ export class MqttSession {
       }
     }
     const v5 = this.v5;
+    const box = this.outbox;
+    const version = this.version;
     const properties = v5 && options && options.properties ? v5.publishProperties(options.properties, data) : undefined;
     if (v5 && this.state === SessionState.Connected && (qos > v5.maximumQoS || (retain && !v5.retainAvailable))) throw v5.allowed(qos, retain)!;
     if (qos === 0) {
       if (this.state !== SessionState.Connected) throw new MqttError("not-connected", "publish: not connected");
-    } else if (this.outbox.count >= this.outbox.maxMessages) {
-      throw this.outbox.refusal(0); // before an identifier is looked for: a full outbox has no free place
+    } else if (box.count >= box.maxMessages) {
+      throw box.refusal(0); // before an identifier is looked for: a full outbox has no free place
     }
     const id = qos ? allocateId(this) : 0;
     let bytes: Uint8Array;
     try {
-      bytes = publishFrom(0x30 | (qos << 1) | (retain ? 1 : 0), t, id, this.version, data, v5?.props, properties);
+      bytes = publishFrom(0x30 | (qos << 1) | (retain ? 1 : 0), t, id, version, data, v5?.props, properties);
     } catch (e) {
       throw refused("publish", e);
     }
@@ -447,7 +453,7 @@ export class MqttSession {
       return 0;
     }
     const createdAt = v5 && properties?.messageExpiryInterval !== undefined ? this.epoch() : NaN;
-    const e = this.outbox.add(id, t.name, bytes, this.version, createdAt, token); // throws outbox-full / storage: nothing kept
+    const e = box.add(id, t.name, bytes, version, createdAt, token); // throws outbox-full / storage: nothing kept
     if (v5) {
       e.expiry = properties?.messageExpiryInterval ?? 0; // 5.0: the expiry sent, patched at send time (Mqtt5.outgoing)
       if (e.expiry) {
@@ -514,11 +520,13 @@ export class MqttSession {
 
 
   /** An outbox message is done: removed, and its Delivered event queued. */
-  finish(e: OutboxEntry, reasonCode: number, properties: MqttProperties | undefined, error: MqttError | undefined): void {
-    if (this.outbox.store) persist(this, 2, e);
-    else this.outbox.remove(e);
+  finish(e: OutboxEntry, reasonCode: number, properties: MqttProperties | undefined, error: MqttError | undefined, qos?: QoS): void {
+    const box = this.outbox;
     const b = e.bytes;
-    const result: DeliveryResult = { packetId: e.packetId, topic: e.topic, qos: b ? (((b[0] >> 1) & 3) as 1 | 2) : 2, reasonCode, properties };
+    if (box.store) persist(this, 2, e);
+    else box.remove(e);
+    // `qos` when the caller knows it (onAck has read it): a typed array read costs on XS.
+    const result: DeliveryResult = { packetId: e.packetId, topic: e.topic, qos: qos || (b ? (((b[0] >> 1) & 3) as 1 | 2) : 2), reasonCode, properties };
     this.events.push(MqttEvent.Delivered, result, error, e.token);
   }
 
@@ -639,7 +647,7 @@ function sessionLost(s: MqttSession): void {
   persist(s, 4, undefined);
   for (let e = s.outbox.head; e; ) {
     const next = e.next;
-    if (e.state === 2) s.finish(e, 0, undefined, undefined);
+    if (!e.bytes) s.finish(e, 0, undefined, undefined); // released (PUBREL sent)
     else if (e.sent) {
       e.sent = false;
       e.bytes![0] &= ~8;
@@ -677,25 +685,28 @@ function onPublish(s: MqttSession, p: PublishPacket, now: number): void {
 /** PUBACK (§4.3.2), PUBREC, PUBCOMP (§4.3.3) `t` for an outbox message: its identifier, reason code (0 in 3.1.1) and properties. */
 function onAck(s: MqttSession, t: number, id: number, rc: number, properties: MqttProperties | undefined, now: number): void {
   const box = s.outbox;
-  const e = box.get(id);
+  const table = box.table; // MqttOutbox.get(), written out: a call costs on XS
+  let e = table && table[id & (box.size - 1)];
+  if (e && e.packetId !== id) e = undefined;
   // PUBACK: a QoS 1 message in flight; PUBREC: a QoS 2 one (or one already released: a
   // repeated PUBREC is answered again); PUBCOMP: a PUBREL in flight. In flight: before the
   // outbox's cursor (MqttOutbox.inflight, written out here: a call costs on XS).
   const b = e && e.bytes;
   const c = box.cursor;
   const inflight = !!e && (c === undefined || e.seq < c.seq);
-  if (!e || (b ? (b[0] >> 1) & 3 : 2) !== (t === PacketType.PUBACK ? 1 : 2) || (t === PacketType.PUBCOMP ? e.state !== 2 || !inflight : !(t === PacketType.PUBREC && e.state === 2) && !inflight)) {
+  const qos = b ? (b[0] >> 1) & 3 : 2;
+  if (!e || qos !== (t === PacketType.PUBACK ? 1 : 2) || (t === PacketType.PUBCOMP ? b || !inflight : !(t === PacketType.PUBREC && !b) && !inflight)) {
     s.violation(0x82, "unexpected " + t + " " + id, t === PacketType.PUBACK ? "§4.3.2" : "§4.3.3");
     return;
   }
-  if (t === PacketType.PUBREC && (e.state === 2 || rc < 0x80)) {
-    if (e.state !== 2) persist(s, 1, e);
+  if (t === PacketType.PUBREC && (!b || rc < 0x80)) {
+    if (b) persist(s, 1, e);
     ack(s, PacketType.PUBREL, id, 0, now); // [MQTT-4.3.3-4]
     return;
   }
   s.inflight--;
   // [MQTT-4.4.0-2]: a failure reason code also acknowledges; the message is not resent.
-  s.finish(e, rc, properties, rc >= 0x80 && t !== PacketType.PUBCOMP ? withProps(new MqttError("publish-refused", "refused: " + hex(rc), rc, "[MQTT-4.4.0-2]"), properties) : undefined);
+  s.finish(e, rc, properties, rc >= 0x80 && t !== PacketType.PUBCOMP ? withProps(new MqttError("publish-refused", "refused: " + hex(rc), rc, "[MQTT-4.4.0-2]"), properties) : undefined, qos as QoS);
   if (s.outbox.cursor) pump(s, now);
 }
 
@@ -734,12 +745,13 @@ function pump(s: MqttSession, now: number): void {
     const e = box.cursor;
     if (!e) return;
     box.cursor = e.next;
-    if (e.state === 2) {
+    let bytes = e.bytes;
+    if (!bytes) {
+      // released: its PUBREL again
       s.inflight++;
       ack(s, PacketType.PUBREL, e.packetId, 0, now);
       continue;
     }
-    let bytes = e.bytes!;
     const resend = e.sent;
     if (resend) bytes[0] |= 8; // [MQTT-3.3.1-1]: DUP on a resend
     if (v5) {
@@ -774,10 +786,13 @@ function persist(s: MqttSession, op: number, e: OutboxEntry | undefined, id = 0)
 /** A Packet Identifier no outbox message nor pending request has (O(1) on average: the outbox keeps places free). */
 function allocateId(s: MqttSession): number {
   const box = s.outbox;
+  const t = box.table; // MqttOutbox.free(), written out here: a call costs on XS
+  const mask = box.size - 1;
+  const p = s.pending;
   for (let n = 0; n < 65535; n++) {
     const id = s.nextId;
     s.nextId = id === 65535 ? 1 : id + 1;
-    if (box.free(id) && (!s.pending || s.pending.indexOf(id) < 0)) return id;
+    if ((!t || t[id & mask] === undefined) && (!p || p.indexOf(id) < 0)) return id;
   }
   throw new MqttError("outbox-full", "no free packet identifier");
 }
