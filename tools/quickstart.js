@@ -49,7 +49,20 @@ const fail = (m) => {
   say("FAIL " + m);
 };
 
-/** Runs `command` through the shell in `cwd`; resolves { code, signal, out, err }. `until(out)` true: SIGINT it. */
+/** What the process group's processes wait on (/proc/PID/wchan), for a command that does not end: "mosquitto_sub futex_wait_queue". */
+function waitsOn(pgid) {
+  const r = spawnSync("ps", ["-e", "-o", "pgid=,comm=,wchan="], { encoding: "utf8" });
+  const mine = (r.stdout || "").split("\n").map((l) => l.trim().split(/\s+/)).filter((f) => f[0] === String(pgid));
+  return mine.map((f) => f.slice(1).join(" ")).join("; ") || "gone";
+}
+
+/**
+ * Runs `command` through the shell in `cwd`; resolves { code, signal, out, err, stopped, hung }.
+ * `until(out)` true: Ctrl-C it (SIGINT) once its output has paused for 300 ms, as a person
+ * reading it would (mosquitto_sub disconnects from inside its SIGINT handler; one that lands
+ * while it handles a burst of retained messages may never return); `hung`: what it waited on
+ * when it had not ended 10 s after SIGINT (then SIGKILL).
+ */
 function sh(command, cwd, { timeoutMs = 60_000, until } = {}) {
   return new Promise((resolve) => {
     // Its own process group: SIGINT reaches the command and everything it started, as Ctrl-C does.
@@ -57,6 +70,9 @@ function sh(command, cwd, { timeoutMs = 60_000, until } = {}) {
     let out = "";
     let err = "";
     let stopped = false;
+    let hung;
+    let pause;
+    let after;
     const stop = (sig) => {
       try {
         process.kill(-child.pid, sig);
@@ -66,16 +82,27 @@ function sh(command, cwd, { timeoutMs = 60_000, until } = {}) {
     };
     child.stdout.on("data", (d) => {
       out += d;
-      if (until && !stopped && until(out)) {
+      if (!until || stopped || !until(out)) return;
+      clearTimeout(pause);
+      pause = setTimeout(() => {
         stopped = true;
         stop("SIGINT");
-      }
+        after = setTimeout(() => {
+          hung = waitsOn(child.pid);
+          stop("SIGKILL");
+        }, 10_000);
+      }, 300);
     });
     child.stderr.on("data", (d) => (err += d));
-    const timer = setTimeout(() => stop("SIGKILL"), timeoutMs);
+    const timer = setTimeout(() => {
+      hung = hung || waitsOn(child.pid);
+      stop("SIGKILL");
+    }, timeoutMs);
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, out, err, stopped });
+      clearTimeout(pause);
+      clearTimeout(after);
+      resolve({ code, signal, out, err, stopped, hung });
     });
   });
 }
@@ -152,7 +179,7 @@ async function main() {
           const runsUntilStopped = program === "mosquitto_sub" && !/ -C \d/.test(command);
           const r = await sh(command, clone, { timeoutMs: 60_000, until: runsUntilStopped ? (o) => o.trim().length > 0 : undefined });
           if (r.code === 0) say(`ok   ${label}: ${command.length > 100 ? command.slice(0, 97) + "..." : command}${r.stopped ? " (stopped by SIGINT after its first output)" : ""}`);
-          else fail(`${label}: exit ${r.code}${r.signal ? " (" + r.signal + ")" : ""}: ${command}\n    ${(r.err || r.out).trim().split("\n").slice(-4).join("\n    ")}`);
+          else fail(`${label}: exit ${r.code}${r.signal ? " (" + r.signal + ")" : ""}${r.hung ? `, ${r.stopped ? "10 s after SIGINT" : "at the time limit"} it waited on: ${r.hung}` : ""}: ${command}\n    ${(r.err || r.out).trim().split("\n").slice(-4).join("\n    ")}`);
         }),
       );
     }

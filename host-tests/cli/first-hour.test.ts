@@ -67,24 +67,31 @@ function xsIot(args: string[], timeout = 60_000) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, json };
 }
 
-/** A printed line, through the shell, as a user pastes it (`until(out)`: Ctrl-C it then). */
+/**
+ * A printed line, through the shell, as a user pastes it (`until(out)`: Ctrl-C it once its output
+ * has paused for 300 ms, as a person reading it would: tools/quickstart.js says why).
+ */
 function shell(line: string, until?: (out: string) => boolean, timeoutMs = 30_000): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
     const child = spawn("bash", ["-c", line], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], detached: true });
     let out = "";
     let err = "";
     let stopped = false;
+    let pause: ReturnType<typeof setTimeout> | undefined;
     child.stdout.on("data", (d) => {
       out += d;
-      if (until && !stopped && until(out)) {
+      if (!until || stopped || !until(out)) return;
+      clearTimeout(pause);
+      pause = setTimeout(() => {
         stopped = true;
         process.kill(-child.pid!, "SIGINT");
-      }
+      }, 300);
     });
     child.stderr.on("data", (d) => (err += d));
     const timer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), timeoutMs);
     child.on("close", (code) => {
       clearTimeout(timer);
+      clearTimeout(pause);
       resolve({ code, out, err });
     });
   });
