@@ -6,6 +6,7 @@
 import {
   COAP_OPTION,
   COAP_REQUEST,
+  COAP_RESPONSE,
   codeString,
 } from "../../modules/coap/constants";
 import { encode } from "../../modules/coap/codec";
@@ -258,8 +259,15 @@ describe("block.ts helpers", () => {
   });
   it("Block1Store rejects a Content-Format change between blocks (4.08) and validates its bounds", () => {
     const s = new Block1Store(2, 1000, 1000);
-    expect(s.receive("k", { num: 0, more: true, szx: 0 }, bytes(16), 0, 0).kind).toBe("continue");
-    expect(s.receive("k", { num: 1, more: false, szx: 0 }, bytes(3), 50, 1).kind).toBe("incomplete");
+    expect(s.receive("k", { num: 0, more: true, szx: 0 }, bytes(16), 0, 0)).toBe(COAP_RESPONSE.CONTINUE);
+    expect(s.receive("k", { num: 1, more: false, szx: 0 }, bytes(3), 50, 1)).toBe(COAP_RESPONSE.REQUEST_ENTITY_INCOMPLETE);
+    expect(s.size).toBe(0); // the partial body is dropped
+    expect(s.receive("j", { num: 0, more: true, szx: 0 }, bytes(16), 0, 2)).toBe(COAP_RESPONSE.CONTINUE);
+    const whole = new Uint8Array(19);
+    whole.set(bytes(16));
+    whole.set(bytes(3), 16);
+    expect(s.receive("j", { num: 1, more: false, szx: 0 }, bytes(3), 0, 3)).toEqual({ body: whole, contentFormat: 0 });
+    expect(s.size).toBe(0);
     expect(() => new Block1Store(0, 10, 10)).toThrow(RangeError);
     expect(() => new Block1Store(1, 0, 10)).toThrow(RangeError);
   });

@@ -46,17 +46,14 @@ export interface Block1Transfer {
   expires: number;
 }
 
-export type Block1Outcome =
-  /** More blocks expected: answer 2.31 Continue (§2.9.1). */
-  | { kind: "continue" }
-  /** The final block arrived: the whole body. */
-  | { kind: "complete"; body: Uint8Array; contentFormat: number | undefined }
-  /** 4.08 Request Entity Incomplete (§2.9.2): a block out of sequence or without its predecessors. */
-  | { kind: "incomplete"; reason: string }
-  /** 4.13 Request Entity Too Large (§2.9.3): over the size limit or no room for another transfer. */
-  | { kind: "too-large"; reason: string }
-  /** 4.00 Bad Request: a non-final block whose payload is not exactly the block size (§2.3, §2.5). */
-  | { kind: "bad-request"; reason: string };
+/**
+ * What a Block1 block comes to: the whole body once the final block arrived, or the code to
+ * answer: 2.31 Continue (more blocks expected, §2.9.1), 4.08 Request Entity Incomplete (a block
+ * out of sequence, without its predecessors or with another Content-Format, §2.9.2), 4.13
+ * Request Entity Too Large (over the size limit or no room for another transfer, §2.9.3) or
+ * 4.00 Bad Request (a non-final block that is not exactly the block size, §2.3, §2.5).
+ */
+export type Block1Outcome = number | { body: Uint8Array; contentFormat: number | undefined };
 
 /**
  * The server's partial Block1 bodies, keyed by client endpoint and target
@@ -100,44 +97,26 @@ export class Block1Store {
    */
   receive(key: string, block: BlockValue, payload: Uint8Array, contentFormat: number | undefined, now: number, declaredSize?: number, limit = this.maxBodySize): Block1Outcome {
     this._expire(now);
+    const map = this._map;
     const size = blockSize(block.szx);
     const offset = block.num * size;
-    if (block.more && payload.length !== size) {
-      this._map.delete(key);
-      return { kind: "bad-request", reason: "short block" };
-    }
-    if (payload.length > size) {
-      this._map.delete(key);
-      return { kind: "bad-request", reason: "block over its size" };
-    }
-    if ((declaredSize !== undefined && declaredSize > limit) || offset + payload.length > limit) {
-      this._map.delete(key);
-      return { kind: "too-large", reason: "too large" };
-    }
-    let t = this._map.get(key);
-    if (block.num === 0) {
-      if (t) this._map.delete(key);
-      if (!block.more) return { kind: "complete", body: payload, contentFormat };
-      if (this._map.size >= this.maxTransfers) return { kind: "too-large", reason: "too many transfers" };
-      t = { key, chunks: [payload.slice()], received: payload.length, contentFormat, expires: now + this.lifetime };
-      this._map.set(key, t);
-      return { kind: "continue" };
-    }
-    if (!t) return { kind: "incomplete", reason: "missing blocks before" };
-    if (offset !== t.received) {
-      this._map.delete(key);
-      return { kind: "incomplete", reason: "blocks out of order" };
-    }
-    if (contentFormat !== t.contentFormat) {
-      this._map.delete(key);
-      return { kind: "incomplete", reason: "Content-Format differs" };
-    }
+    let t = map.get(key);
+    map.delete(key);
+    if ((block.more && payload.length !== size) || payload.length > size) return 0x80; // 4.00
+    if ((declaredSize !== undefined && declaredSize > limit) || offset + payload.length > limit) return 0x8d; // 4.13
+    if (!block.num) {
+      if (!block.more) return { body: payload, contentFormat };
+      if (map.size >= this.maxTransfers) return 0x8d; // 4.13
+      t = { key, chunks: [], received: 0, contentFormat, expires: 0 };
+    } else if (!t || offset !== t.received || contentFormat !== t.contentFormat) return 0x88; // 4.08
     t.chunks.push(payload.slice());
     t.received += payload.length;
     t.expires = now + this.lifetime;
-    if (block.more) return { kind: "continue" };
-    this._map.delete(key);
-    return { kind: "complete", body: concat(t.chunks, t.received), contentFormat: t.contentFormat };
+    if (block.more) {
+      map.set(key, t);
+      return 0x5f; // 2.31
+    }
+    return { body: concat(t.chunks, t.received), contentFormat: t.contentFormat };
   }
 }
 

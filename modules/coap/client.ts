@@ -345,43 +345,42 @@ export class CoapClient {
 
   /** Downloads the rest of a Block2 body (RFC 7959 §2.4) after `first`. */
   async _complete(plan: Plan, first: CoapMessage, extraBase: CoapOption[], code = plan.code): Promise<CoapResponse> {
+    const t = plan.target;
     const b2 = getBlock(first, COAP_OPTION.BLOCK2);
-    if (!b2 || !b2.more || first.code >> 5 !== 2) return toResponse(first, first.payload, 1, plan.target.address, plan.target.port);
+    if (!b2 || !b2.more || first.code >> 5 !== 2) return toResponse(first, first.payload, 1, t.address, t.port);
+    const fail = (reason: "block" | "too-large", message: string) => new CoapRequestError(reason, message);
     let szx = b2.szx;
     const etag = getOption(first, COAP_OPTION.ETAG)?.value;
-    const total = getUint(first, COAP_OPTION.SIZE2);
-    if (total !== undefined && total > this._maxBodySize) throw new CoapRequestError("too-large", "Size2 over maxBodySize");
+    if ((getUint(first, COAP_OPTION.SIZE2) ?? 0) > this._maxBodySize) throw fail("too-large", "Size2 over maxBodySize");
+    if (b2.num) throw fail("block", "first Block2 NUM not 0");
     const chunks = [first.payload];
-    let received = b2.num * blockSize(szx) + first.payload.length;
-    if (b2.num !== 0) throw new CoapRequestError("block", "first Block2 NUM not 0");
+    let received = first.payload.length;
     let last = first;
-    let blocks = 1;
     // §2.6: the continuation of a POST/PUT body answer keeps the method; the request body is not repeated.
     const payload = plan.code === COAP_REQUEST.FETCH ? plan.payload : EMPTY;
-    if (first.payload.length !== blockSize(szx)) throw new CoapRequestError("block", "short block");
+    // §2.3: a block with M=1 is full-size
+    if (received !== blockSize(szx)) throw fail("block", "short block");
     for (;;) {
       const num = received / blockSize(szx);
-      if (!Number.isInteger(num)) throw new CoapRequestError("block", "blocks do not line up");
+      if (num % 1) throw fail("block", "blocks do not line up");
       const msg = await this._exchange(plan, extraBase.concat([blockOption(COAP_OPTION.BLOCK2, { num, more: false, szx })]), payload, code);
-      if (msg.code >> 5 !== 2) return toResponse(msg, msg.payload, blocks + 1, plan.target.address, plan.target.port);
+      if (msg.code >> 5 !== 2) return toResponse(msg, msg.payload, chunks.length + 1, t.address, t.port);
       const b = getBlock(msg, COAP_OPTION.BLOCK2);
-      if (!b || b.num * blockSize(b.szx) !== received) throw new CoapRequestError("block", "blocks do not line up");
+      if (!b || b.num * blockSize(b.szx) !== received) throw fail("block", "blocks do not line up");
       const e = getOption(msg, COAP_OPTION.ETAG)?.value;
-      if (etag && e && !sameBytes(etag, e)) throw new CoapRequestError("block", "ETag differs");
-      if (b.more && msg.payload.length !== blockSize(b.szx)) throw new CoapRequestError("block", "short block");
-      received += msg.payload.length;
-      if (received > this._maxBodySize) throw new CoapRequestError("too-large", "body over maxBodySize");
+      if (etag && e && !sameBytes(etag, e)) throw fail("block", "ETag differs");
+      const n = msg.payload.length;
+      if (b.more && n !== blockSize(b.szx)) throw fail("block", "short block");
+      received += n;
+      if (received > this._maxBodySize) throw fail("too-large", "body over maxBodySize");
       chunks.push(msg.payload);
-      blocks++;
       last = msg;
       if (!b.more) break;
       // the server may only shrink the size (§2.4); the next NUM counts in the new size
-      if (b.szx > szx) throw new CoapRequestError("block", "block size grew");
+      if (b.szx > szx) throw fail("block", "block size grew");
       szx = b.szx;
-      if (msg.payload.length === 0) throw new CoapRequestError("block", "short block");
     }
-    const body = concat(chunks, received);
-    const r = toResponse(first, body, blocks, plan.target.address, plan.target.port);
+    const r = toResponse(first, concat(chunks, received), chunks.length, t.address, t.port);
     r.options = last.options;
     return r;
   }

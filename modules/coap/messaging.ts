@@ -616,29 +616,19 @@ export class CoapEndpoint {
     }
     const msg = result.message;
     const key = address + "|" + port;
-    switch (msg.type) {
-      case COAP_MESSAGE.ACK: {
-        // §4.2: an ACK carrying a request is silently ignored.
-        if (isRequestCode(msg.code)) return this._drop("ack-request", address, port);
-        const t = this._transmissions.get(key + "#" + msg.messageId);
-        if (!t || !t.confirmable) return this._drop("ack-unmatched", address, port);
-        this._transmissions.delete(t.key);
-        t.job?.cancel();
-        t.job = undefined;
-        if (t.onAck) t.onAck(msg);
-        return;
-      }
-      case COAP_MESSAGE.RST: {
-        // §4.2: a RST that is not Empty is silently ignored.
-        if (msg.code !== 0 /* Empty */) return this._drop("rst-not-empty", address, port);
-        const t = this._transmissions.get(key + "#" + msg.messageId);
-        if (!t) return this._drop("rst-unmatched", address, port);
-        this._transmissions.delete(t.key);
-        t.job?.cancel();
-        t.job = undefined;
-        if (t.onReset) t.onReset();
-        return;
-      }
+    if (msg.type > 1) {
+      // ACK or RST, matched by Message ID and endpoint (§4.4); an ACK only to a CON. §4.2: an ACK
+      // carrying a request and a RST that is not Empty are silently ignored.
+      const ack = msg.type === COAP_MESSAGE.ACK;
+      if (ack ? isRequestCode(msg.code) : msg.code) return this._drop(ack ? "ack-request" : "rst-not-empty", address, port);
+      const t = this._transmissions.get(key + "#" + msg.messageId);
+      if (!t || (ack && !t.confirmable)) return this._drop(ack ? "ack-unmatched" : "rst-unmatched", address, port);
+      this._transmissions.delete(t.key);
+      t.job?.cancel();
+      t.job = undefined;
+      if (ack) t.onAck?.(msg);
+      else t.onReset?.();
+      return;
     }
     // CON or NON
     const con = msg.type === COAP_MESSAGE.CON;

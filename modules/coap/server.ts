@@ -573,25 +573,21 @@ export class CoapServer {
         // RFC 7959 §2.5: reassemble, then run the handler once with the whole body.
         const key = req.key();
         const outcome = this._block1.receive(key, block1, msg.payload, req.contentFormat, this.scheduler.now(), block1.num === 0 ? size1 : undefined, limit);
-        switch (outcome.kind) {
-          case "continue": {
-            // §2.5: 2.31 for non-final blocks, with our block size preference (the smaller one).
-            const szx = Math.min(block1.szx, this._szx);
-            return this._send(ireq, COAP_RESPONSE.CONTINUE, [blockOption(COAP_OPTION.BLOCK1, { num: block1.num, more: true, szx })]);
-          }
-          case "incomplete":
-            return this._send(ireq, COAP_RESPONSE.REQUEST_ENTITY_INCOMPLETE, [], utf8Encode(outcome.reason));
-          case "too-large":
-            // §2.9.3: Size1 tells the largest body we take; the Block1 echoes the client's SZX
+        if (typeof outcome === "number")
+          return this._send(
+            ireq,
+            outcome,
+            // §2.5: 2.31 for non-final blocks, with our block size preference (the smaller one);
+            // §2.9.3: Size1 tells the largest body we take, the Block1 echoes the client's SZX
             // (a smaller one would hint to retry with smaller blocks, which would not help here).
-            return this._send(ireq, COAP_RESPONSE.REQUEST_ENTITY_TOO_LARGE, [blockOption(COAP_OPTION.BLOCK1, { num: block1.num, more: false, szx: block1.szx }), uintOption(COAP_OPTION.SIZE1, limit)]);
-          case "bad-request":
-            return this._send(ireq, COAP_RESPONSE.BAD_REQUEST, [], utf8Encode(outcome.reason));
-          case "complete":
-            req.payload = outcome.body;
-            req.contentFormat = outcome.contentFormat;
-            break;
-        }
+            outcome === COAP_RESPONSE.CONTINUE
+              ? [blockOption(COAP_OPTION.BLOCK1, { num: block1.num, more: true, szx: Math.min(block1.szx, this._szx) })]
+              : outcome === COAP_RESPONSE.REQUEST_ENTITY_TOO_LARGE
+                ? [blockOption(COAP_OPTION.BLOCK1, { num: block1.num, more: false, szx: block1.szx }), uintOption(COAP_OPTION.SIZE1, limit)]
+                : [],
+          );
+        req.payload = outcome.body;
+        req.contentFormat = outcome.contentFormat;
       } else if (msg.payload.length > limit || (size1 !== undefined && size1 > limit)) {
         // §2.9.3: a 4.13 to a request without Block1 hints the client to use Block1.
         return this._send(ireq, COAP_RESPONSE.REQUEST_ENTITY_TOO_LARGE, [uintOption(COAP_OPTION.SIZE1, limit)]);
