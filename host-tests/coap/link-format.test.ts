@@ -73,6 +73,8 @@ describe("RFC 6690 §4.1 query filtering", () => {
   });
   it("values are percent-decoded before matching", () => {
     expect(parseLinkFilter(["rt=Type%31"])).toEqual({ name: "rt", value: "Type1", prefix: false });
+    expect(parseLinkFilter(["title=caf%C3%A9"])).toEqual({ name: "title", value: "café", prefix: false }); // UTF-8 octets
+    expect(parseLinkFilter(["rt=Type%zz"])).toEqual({ name: "rt", value: "Type%zz", prefix: false }); // malformed: as sent
     expect(hrefs(["href=%2Flink3"])).toEqual(["/link3"]);
   });
   it("linkMatches without a filter is true", () => {

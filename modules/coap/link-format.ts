@@ -60,17 +60,16 @@ export function formatLinks(links: readonly Link[]): string {
   return s;
 }
 
-/** Percent-decodes a query value (RFC 6690 §4.1: Value Strings are percent-decoded before matching). */
+/**
+ * Percent-decodes a query value (RFC 6690 §4.1: Value Strings are percent-decoded before
+ * matching; the octets are UTF-8, RFC 3986 §2.5). A malformed escape leaves the value as sent.
+ */
 function percentDecodeString(s: string): string {
-  if (s.indexOf("%") < 0) return s;
-  let out = "";
-  for (let i = 0; i < s.length; i++) {
-    if (s[i] === "%" && i + 2 < s.length && /^[0-9A-Fa-f]{2}$/.test(s.slice(i + 1, i + 3))) {
-      out += String.fromCharCode(parseInt(s.slice(i + 1, i + 3), 16));
-      i += 2;
-    } else out += s[i];
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
   }
-  return out;
 }
 
 export interface LinkFilter {

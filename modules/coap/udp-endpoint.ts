@@ -31,13 +31,11 @@ export interface UdpEndpoint {
 /** Opens a UDP socket and a CoapEndpoint on it. Throws (and opens nothing) on bad options. */
 export function openUdpEndpoint(options: UdpEndpointOptions): UdpEndpoint {
   if (!options || !options.socket || typeof options.socket.io !== "function") throw new TypeError("coap: socket.io");
-  const { socket: socketOptions, ...endpointOptions } = options;
-  const { io: UDP, ...udpOptions } = socketOptions;
+  const UDP = options.socket.io;
   let endpoint: CoapEndpoint | undefined;
-  let socket: UdpSocket | undefined;
-  const onError = endpointOptions.onError;
-  socket = new UDP({
-    ...udpOptions,
+  const onError = options.onError;
+  // the socket's options without io (Object.assign and delete: a rest or a spread costs XS bytecode)
+  const udpOptions = Object.assign({}, options.socket, {
     onReadable(this: UdpSocket) {
       // ECMA-419 §10: read whole datagrams until none is left.
       for (;;) {
@@ -55,10 +53,12 @@ export function openUdpEndpoint(options: UdpEndpointOptions): UdpEndpoint {
     onError(error?: Error) {
       if (onError) onError(error ?? new Error("coap: UDP socket error"));
     },
-  } as never);
-  const s = socket;
+  }) as Partial<CoapSocketOptions>;
+  delete udpOptions.io;
+  const s: UdpSocket = new UDP(udpOptions as never);
   try {
-    endpoint = new CoapEndpoint({ ...endpointOptions, send: (bytes, address, port) => s.write(bytes, address, port) });
+    // the endpoint's options are the caller's (their socket is not read) with send
+    endpoint = new CoapEndpoint(Object.assign({}, options, { send: (bytes: Uint8Array, address: string, port: number) => s.write(bytes, address, port) }));
   } catch (error) {
     s.close();
     throw error;
