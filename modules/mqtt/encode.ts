@@ -159,8 +159,8 @@ export function publishFrom(first: number, topic: PreparedTopic | string, id: nu
     out[o + 1] = id & 0xff;
     o += 2;
   }
-  if (pl === 0) out[o] = 0; // [MQTT-2.2.2-1]
-  else if (pl > 0) propsWrite(props, out, o, properties, pl);
+  // pl 0: a Property Length of 0 [MQTT-2.2.2-1], already there (a new array is zero-filled)
+  if (pl > 0) propsWrite(props, out, o, properties, pl);
   out.set(payload, o0 + rl - n);
   return out;
 }

@@ -107,6 +107,12 @@ export class Mqtt5 {
   declare retainAvailable: boolean;
   declare wildcardAvailable: boolean;
   declare subscriptionIdsAvailable: boolean;
+  /**
+   * The server limits what we send (Maximum QoS, Retain Available, Maximum Packet Size) or
+   * takes topic aliases: outgoing() has work for every PUBLISH. Without, the session calls it
+   * only for a message with an expiry (a call costs on XS).
+   */
+  declare limited: boolean;
   /** Topic alias state of this connection, made with the first alias (one field, not five). */
   private declare aliases: TopicAliases | undefined;
   /** An AUTH awaits the app's answer (authenticate()). */
@@ -128,7 +134,7 @@ export class Mqtt5 {
     this.topicAliasMaximum = 0;
     this.maximumQoS = 2;
     this.retainAvailable = this.wildcardAvailable = this.subscriptionIdsAvailable = true;
-    this.authPending = false;
+    this.limited = this.authPending = false;
   }
 
   /** The CONNECT properties (§3.1.2.11). */
@@ -163,6 +169,7 @@ export class Mqtt5 {
     this.retainAvailable = props?.retainAvailable !== 0;
     this.wildcardAvailable = props?.wildcardSubscriptionAvailable !== 0;
     this.subscriptionIdsAvailable = props?.subscriptionIdentifiersAvailable !== 0;
+    this.limited = this.maximumQoS < 2 || !this.retainAvailable || this.maximumPacketSize < MAX_PACKET_SIZE || this.topicAliasMaximum > 0;
     if (props?.serverKeepAlive !== undefined) s.keepAlive = props.serverKeepAlive; // [MQTT-3.2.2-21]
     const assigned = props?.assignedClientIdentifier;
     if (assigned !== undefined) {
@@ -206,19 +213,20 @@ export class Mqtt5 {
    * the server's limits), reported through the session.
    */
   outgoing(s: MqttSession, e: OutboxEntry, bytes: Uint8Array, now: number): Uint8Array | undefined {
-    if (e.expiry === undefined) {
+    let expiry = e.expiry;
+    if (expiry === undefined) {
       // Loaded after a reboot: look the interval up once in the stored bytes.
       const at = findProperty(bytes, 0x02);
-      e.expiry = at < 0 ? 0 : ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
+      expiry = e.expiry = at < 0 ? 0 : ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
     }
     let out = bytes;
-    if (e.expiry) {
+    if (expiry) {
       // Message expiry (§3.3.2.3.3): time is wall-clock when the host has it (so it counts
       // across deep sleep), else monotonic since boot.
       const epoch = s.epoch();
       const created = e.createdAt ?? NaN;
       const elapsed = created === created && epoch === epoch ? epoch - created : now - (e.createdMono ?? now);
-      let remaining = e.expiry - Math.floor(elapsed / 1000);
+      let remaining = expiry - Math.floor(elapsed / 1000);
       if (remaining <= 0) {
         if (!e.sent) {
           s.finish(e, 0, undefined, new MqttError("expired", "expired in the outbox", undefined, "§3.3.2.3.3"));
@@ -233,11 +241,15 @@ export class Mqtt5 {
       out[at + 2] = (remaining >>> 8) & 0xff;
       out[at + 3] = remaining & 0xff;
     }
-    const n = out.length;
-    const b0 = bytes[0]; // read once: a typed array access costs on XS
-    if (((b0 >> 1) & 3) > this.maximumQoS || ((b0 & 1) === 1 && !this.retainAvailable) || n > this.maximumPacketSize) {
-      s.finish(e, 0, undefined, this.allowed((b0 >> 1) & 3, (b0 & 1) === 1) || tooLarge(n));
-      return undefined;
+    // The server's limits, when it set some (their defaults let every PUBLISH through: the
+    // bytes are read only when needed, a typed array access costs on XS).
+    if (this.limited) {
+      const n = out.length;
+      const b0 = bytes[0];
+      if (((b0 >> 1) & 3) > this.maximumQoS || ((b0 & 1) === 1 && !this.retainAvailable) || n > this.maximumPacketSize) {
+        s.finish(e, 0, undefined, this.allowed((b0 >> 1) & 3, (b0 & 1) === 1) || tooLarge(n));
+        return undefined;
+      }
     }
     return this.topicAliasMaximum ? this.alias(out, e.topic) : out;
   }

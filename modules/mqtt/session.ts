@@ -41,7 +41,7 @@
  * - Protocol violations by the server end in DISCONNECT with the reason code (5.0) or a
  *   closed connection (3.1.1), an Error event, and an untouched outbox (§4.13).
  */
-import { MqttDecoder } from "./decoder";
+import { MAX_PACKET_SIZE, MqttDecoder } from "./decoder";
 import { encodeConnect, encodePingreq, encodeSubscribe, encodeUnsubscribe, publishFrom } from "./encode";
 import type { MqttCodecError } from "./errors";
 import { MqttOutbox } from "./outbox";
@@ -378,7 +378,7 @@ export class MqttSession {
         if (id === 0) break;
         this.lastReceived = now;
         this.pingAt = -1;
-        onAck(this, PacketType.PUBACK, id, 0, undefined, now);
+        puback(this, id, now);
         i += 4;
         if ((this.state as SessionState) === SessionState.Disconnected) return;
       }
@@ -432,7 +432,6 @@ export class MqttSession {
     const box = this.outbox;
     const version = this.version;
     const properties = v5 && options && options.properties ? v5.publishProperties(options.properties, data) : undefined;
-    if (v5 && this.state === SessionState.Connected && (qos > v5.maximumQoS || (retain && !v5.retainAvailable))) throw v5.allowed(qos, retain)!;
     if (qos === 0) {
       if (this.state !== SessionState.Connected) throw new MqttError("not-connected", "publish: not connected");
     } else if (box.count >= box.maxMessages) {
@@ -445,8 +444,11 @@ export class MqttSession {
     } catch (e) {
       throw refused("publish", e);
     }
-    // [MQTT-3.2.2-15]: never sent; the caller keeps the message.
-    if (v5 && this.state === SessionState.Connected && bytes.length > v5.maximumPacketSize) throw tooLarge(bytes.length);
+    if (v5 && this.state === SessionState.Connected) {
+      // The server's limits (§3.2.2.3): refused now, the caller keeps the message.
+      if (qos > v5.maximumQoS || (retain && !v5.retainAvailable)) throw v5.allowed(qos, retain)!;
+      if (v5.maximumPacketSize < MAX_PACKET_SIZE && bytes.length > v5.maximumPacketSize) throw tooLarge(bytes.length); // [MQTT-3.2.2-15]
+    }
     if (qos === 0) {
       this.lastSent = now;
       this.tx.push(v5 && v5.topicAliasMaximum ? v5.alias(bytes, t.name) : bytes);
@@ -455,8 +457,8 @@ export class MqttSession {
     const createdAt = v5 && properties?.messageExpiryInterval !== undefined ? this.epoch() : NaN;
     const e = box.add(id, t.name, bytes, version, createdAt, token); // throws outbox-full / storage: nothing kept
     if (v5) {
-      e.expiry = properties?.messageExpiryInterval ?? 0; // 5.0: the expiry sent, patched at send time (Mqtt5.outgoing)
-      if (e.expiry) {
+      const x = (e.expiry = properties?.messageExpiryInterval ?? 0); // 5.0: the expiry sent, patched at send time (Mqtt5.outgoing)
+      if (x) {
         e.createdAt = createdAt;
         e.createdMono = now;
       }
@@ -682,6 +684,23 @@ function onPublish(s: MqttSession, p: PublishPacket, now: number): void {
   ack(s, PacketType.PUBREC, id, 0, now); // [MQTT-4.3.3-8]
 }
 
+/**
+ * A PUBACK with Reason Code 0 and no properties (receive's fast path): onAck for the usual
+ * case, a QoS 1 message in flight, without onAck's other cases (a publisher's every message
+ * goes through here); anything else goes to onAck, which reports it.
+ */
+function puback(s: MqttSession, id: number, now: number): void {
+  const box = s.outbox;
+  const table = box.table;
+  const e = table && table[id & (box.size - 1)];
+  const b = e && e.packetId === id ? e.bytes : undefined;
+  const c = box.cursor;
+  if (!b || (b[0] & 6) !== 2 || (c !== undefined && e!.seq >= c.seq)) return onAck(s, PacketType.PUBACK, id, 0, undefined, now);
+  s.inflight--;
+  s.finish(e!, 0, undefined, undefined, 1);
+  if (box.cursor) pump(s, now);
+}
+
 /** PUBACK (§4.3.2), PUBREC, PUBCOMP (§4.3.3) `t` for an outbox message: its identifier, reason code (0 in 3.1.1) and properties. */
 function onAck(s: MqttSession, t: number, id: number, rc: number, properties: MqttProperties | undefined, now: number): void {
   const box = s.outbox;
@@ -707,7 +726,7 @@ function onAck(s: MqttSession, t: number, id: number, rc: number, properties: Mq
   s.inflight--;
   // [MQTT-4.4.0-2]: a failure reason code also acknowledges; the message is not resent.
   s.finish(e, rc, properties, rc >= 0x80 && t !== PacketType.PUBCOMP ? withProps(new MqttError("publish-refused", "refused: " + hex(rc), rc, "[MQTT-4.4.0-2]"), properties) : undefined, qos as QoS);
-  if (s.outbox.cursor) pump(s, now);
+  if (box.cursor) pump(s, now);
 }
 
 function onPubrel(s: MqttSession, p: PubAckPacket, now: number): void {
@@ -754,7 +773,8 @@ function pump(s: MqttSession, now: number): void {
     }
     const resend = e.sent;
     if (resend) bytes[0] |= 8; // [MQTT-3.3.1-1]: DUP on a resend
-    if (v5) {
+    if (v5 && (v5.limited || e.expiry !== 0)) {
+      // an expiry to patch (or not known yet: loaded after a reboot), a server's limit, an alias
       const out = v5.outgoing(s, e, bytes, now);
       if (out === undefined) continue; // given up (expired, too large, ...) and reported
       bytes = out;
