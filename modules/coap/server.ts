@@ -657,12 +657,13 @@ export class CoapServer {
     // §5.8: GET/FETCH 2.05, DELETE 2.02, POST 2.01 with a location else 2.04, PUT/PATCH/iPATCH 2.04
     const m = req.method;
     let code = res.code ?? (m === COAP_REQUEST.GET || m === COAP_REQUEST.FETCH ? COAP_RESPONSE.CONTENT : m === COAP_REQUEST.DELETE ? COAP_RESPONSE.DELETED : m === COAP_REQUEST.POST && res.locationPath !== undefined ? COAP_RESPONSE.CREATED : COAP_RESPONSE.CHANGED);
-    if (!Number.isInteger(code) || code >> 5 < 2 || code >> 5 > 5) throw new RangeError("coap: not a response code");
+    if (!(code >> 5 >= 2 && code >> 5 <= 5) || code % 1) throw new RangeError("coap: not a response code");
+    const ok = code >> 5 === 2;
     const payload = typeof res.payload === "string" ? utf8Encode(res.payload) : res.payload ?? EMPTY;
     if (!(payload instanceof Uint8Array)) throw new TypeError("coap: payload");
     let contentFormat = res.contentFormat;
     const offered = list(o.ct);
-    if (contentFormat === undefined && payload.length && code >> 5 === 2 && offered.length === 1) contentFormat = offered[0];
+    if (contentFormat === undefined && payload.length && ok && offered.length === 1) contentFormat = offered[0];
     // §5.10.4: the representation must be in the Accept format.
     if (req.accept !== undefined && code === COAP_RESPONSE.CONTENT && contentFormat !== undefined && contentFormat !== req.accept) code = COAP_RESPONSE.NOT_ACCEPTABLE;
     const options: CoapOption[] = [];
@@ -670,9 +671,9 @@ export class CoapServer {
     let etag = res.etag;
     if (!etag && o.autoEtag && code === COAP_RESPONSE.CONTENT) etag = etagOf(payload, contentFormat);
     if (etag) options.push(opaqueOption(COAP_OPTION.ETAG, etag));
-    if (contentFormat !== undefined && (payload.length || code >> 5 === 2)) options.push(uintOption(COAP_OPTION.CONTENT_FORMAT, contentFormat));
+    if (contentFormat !== undefined && (payload.length || ok)) options.push(uintOption(COAP_OPTION.CONTENT_FORMAT, contentFormat));
     const maxAge = res.maxAge ?? o.maxAge;
-    if (maxAge !== undefined && maxAge !== 60 && code >> 5 === 2) options.push(uintOption(COAP_OPTION.MAX_AGE, maxAge));
+    if (maxAge !== undefined && maxAge !== 60 && ok) options.push(uintOption(COAP_OPTION.MAX_AGE, maxAge));
     if (res.locationPath !== undefined) pushStrings(options, COAP_OPTION.LOCATION_PATH, normalizePath(res.locationPath).split("/"));
     if (res.locationQuery !== undefined) pushStrings(options, COAP_OPTION.LOCATION_QUERY, res.locationQuery.replace(/^\?/, "").split("&"));
     if (res.options) res.options.forEach((x) => options.push(x));
@@ -681,7 +682,8 @@ export class CoapServer {
 
   /** ETag validation, Block2 slicing, Observe number, Block1 echo; then sends. */
   private _finishResponse(ireq: IncomingRequest, req: ServerRequest, built: Built, block2: BlockValue | undefined, block1: BlockValue | undefined, observe: number | undefined): void {
-    let { code, payload } = built;
+    let code = built.code;
+    let payload = built.payload;
     let options = built.options.slice();
     // RFC 7252 §5.10.6.2: the client's ETag is current: 2.03 Valid without payload.
     if (code === COAP_RESPONSE.CONTENT && built.etag && req.method === COAP_REQUEST.GET) {
