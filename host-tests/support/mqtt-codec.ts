@@ -82,13 +82,12 @@ export type { SharedSubscription, PreparedTopic } from "../../modules/mqtt/topic
 export {
   checkTopicFilter,
   checkTopicName,
-  isValidTopicFilter,
-  isValidTopicName,
   parseSharedSubscription,
   prepareTopic,
   topicMatches,
   MAX_TOPIC_BYTES,
 } from "../../modules/mqtt/topic";
+import { checkTopicFilter as checkTopicFilterOf, checkTopicName as checkTopicNameOf } from "../../modules/mqtt/topic";
 export { MAX_PACKET_SIZE } from "../../modules/mqtt/decoder";
 export type { MqttDecoderOptions, ClientPacketDecoder } from "../../modules/mqtt/decoder";
 export { encodePingreq } from "../../modules/mqtt/encode";
@@ -317,4 +316,13 @@ export function encodePacketInto(p: MqttPacket, version: MqttVersion, out: Uint8
   }
   out.set(enc, offset);
   return offset + enc.length;
+}
+
+/** Boolean forms of checkTopicName / checkTopicFilter (host side: the firmware calls the checks). */
+export function isValidTopicName(topic: string): boolean {
+  return checkTopicNameOf(topic) === undefined;
+}
+
+export function isValidTopicFilter(filter: string, version: 4 | 5 = 5): boolean {
+  return checkTopicFilterOf(filter, version) === undefined;
 }

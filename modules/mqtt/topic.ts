@@ -138,14 +138,6 @@ function shareNameEnd(f: string): number {
   return i;
 }
 
-export function isValidTopicName(topic: string): boolean {
-  return checkTopicName(topic) === undefined;
-}
-
-export function isValidTopicFilter(filter: string, version: MqttVersion = 5): boolean {
-  return checkTopicFilter(filter, version) === undefined;
-}
-
 /** A parsed MQTT 5.0 Shared Subscription (§4.8.2). */
 export interface SharedSubscription {
   shareName: string;
