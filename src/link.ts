@@ -337,11 +337,11 @@ export class MqttLink implements SnLinkHooks {
 
   #error(client: MqttClient, e: MqttError): void {
     if (this.#current(client)) this.#o.trial.connectionError(e.message);
-    const c = e.code;
-    // An error that ends the connection (the client's onClose comes next, in the same turn): the
-    // app's line for the failed attempt or the lost connection says it, one line each (issue 15).
-    // One that no close follows (a socket that could not be made) is reported a turn later.
-    if (this.client === client && (c === "connection-lost" || c === "connect-refused" || c === "connect-timeout" || c === "keep-alive-timeout" || c === "server-disconnect" || c === "protocol")) {
+    // An error without a connection, the one that ends it or fails an attempt (the client's
+    // onClose comes next, in the same turn): the app's line for the failed attempt or the lost
+    // connection says it, one line each (issue 15). One that no close takes (a socket that could
+    // not be made) is reported a turn later.
+    if (this.client === client && !client.isConnected) {
       this.#say();
       this.#why = cause(e.message);
       this.#o.scheduler.after(0, () => this.#say(), { name: "mqtt-error" });
