@@ -42,8 +42,6 @@ import { DedupCache, type DedupEntry } from "./dedup";
 import type { CoapOption, OptionLimits } from "./options";
 import { hex, sameBytes, utf8Encode } from "./options";
 
-const EMPTY: Uint8Array = new Uint8Array(0);
-
 export type FailReason = "timeout" | "reset" | "cancelled" | "closed";
 
 export interface CoapEndpointOptions {
@@ -160,8 +158,6 @@ function newPeer(address: string, port: number, nextMessageId: number): Peer {
   return { key: address + "|" + port, address, port, nextMessageId, active: 0, queue: [] };
 }
 
-
-
 /** A request we send: queued, in flight, acknowledged, or done. */
 export class ClientExchange {
   declare readonly endpoint: CoapEndpoint;
@@ -235,7 +231,6 @@ export class IncomingRequest {
     this.acknowledged = false;
     this.responded = false;
   }
-
 
   /**
    * Sends the response: piggybacked in the ACK when the request is a CON not
@@ -703,16 +698,21 @@ export class CoapEndpoint {
 
   /** @internal */
   _accept(req: IncomingRequest): void {
+    if (req.confirmable && !this._closed) this._ack(req, req.acknowledged ? req.entry.reply : encodeEmpty(COAP_MESSAGE.ACK, req.message.messageId));
+    else this._ack(req, undefined);
+  }
+
+  /**
+   * Sends the ACK of a CON request (empty, §5.2.2, or with the response piggybacked, §5.2.1),
+   * kept for its duplicates (§4.5); the ACK delay is over. Nothing is sent for `undefined`.
+   */
+  private _ack(req: IncomingRequest, bytes: Uint8Array | undefined): void {
     req.ackJob?.cancel();
     req.ackJob = undefined;
-    if (!req.confirmable || this._closed) return;
-    if (req.acknowledged) {
-      if (req.entry.reply) this._sendBytes(req.entry.reply, req.address, req.port);
-      return;
-    }
+    if (!bytes) return;
     req.acknowledged = true;
-    req.entry.reply = encodeEmpty(COAP_MESSAGE.ACK, req.message.messageId);
-    this._sendBytes(req.entry.reply, req.address, req.port);
+    req.entry.reply = bytes;
+    this._sendBytes(bytes, req.address, req.port);
   }
 
   /** @internal */
@@ -723,14 +723,9 @@ export class CoapEndpoint {
     const token = req.message.token;
     if (req.confirmable && !req.acknowledged) {
       // §5.2.1: piggybacked in the ACK, echoing Message ID and token.
-      const bytes = encode({ type: COAP_MESSAGE.ACK, code: response.code, messageId: req.message.messageId, token, options: response.options ?? [], payload: response.payload ?? EMPTY });
+      const bytes = encode({ type: COAP_MESSAGE.ACK, code: response.code, messageId: req.message.messageId, token, options: response.options!, payload: response.payload! });
       req.responded = true;
-      req.acknowledged = true;
-      req.ackJob?.cancel();
-      req.ackJob = undefined;
-      req.entry.reply = bytes;
-      this._sendBytes(bytes, req.address, req.port);
-      return;
+      return this._ack(req, bytes);
     }
     // §5.2.2 / §5.2.3: separate response; NON for a NON request unless asked otherwise.
     const confirmable = response.confirmable ?? req.confirmable;
