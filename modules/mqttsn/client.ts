@@ -51,7 +51,7 @@ export class MqttSnClient {
     this.socket = new so.io({
       ...so,
       onReadable(this: UdpSocket) {
-        for (let p; (p = this.read()); ) self.datagram(p);
+        for (let p: any; (p = this.read()); ) self.run((s, now) => s.receive(new Uint8Array(p), p.address, p.port, now));
       },
       onError(e?: Error) {
         self.emit({ type: "error", reason: "socket: " + e?.message });
@@ -111,11 +111,6 @@ export class MqttSnClient {
     }
   }
 
-  /** @internal a datagram from the socket. */
-  datagram(p: ArrayBuffer & { address: string; port: number }): void {
-    this.run((s, now) => s.receive(new Uint8Array(p), p.address, p.port, now));
-  }
-
   /** @internal the scheduler job: the session's timers. */
   fire(now: number): void {
     if (!this.closed) this.run((s) => s.handleTimeout(now));
@@ -134,13 +129,15 @@ export class MqttSnClient {
   private flush(): void {
     const s = this.session;
     const o = this.o;
+    const ns = o.namespace ?? "mqttsn";
     if (this.busy) return;
     this.busy = true;
     for (let x: any; ; ) {
       let what = "store: ";
       try {
         if ((x = s.pollStore())) {
-          if (o.storage) x.value ? o.storage.set(o.namespace ?? "mqttsn", x.key, x.value) : o.storage.delete(o.namespace ?? "mqttsn", x.key);
+          const st = o.storage;
+          if (st) x.value ? st.set(ns, x.key, x.value) : st.delete(ns, x.key);
         } else if ((x = s.pollTransmit())) {
           what = "send: ";
           const to = x.address === undefined ? o.broadcast : x;
@@ -155,7 +152,7 @@ export class MqttSnClient {
     const t = s.timeout();
     if (this.closed || !t) this.job?.cancel();
     else if (this.job) this.job.reschedule(t.deadline, t);
-    else this.job = o.scheduler.schedule({ name: "mqttsn", ...t, radio: true, target: this, run: MqttSnClient.prototype.fire });
+    else this.job = o.scheduler.schedule({ name: "mqttsn", ...t, radio: true, target: this, run: this.fire });
   }
 
   private emit(e: SnEvent | { type: "error"; reason: string }): void {

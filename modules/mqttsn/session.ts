@@ -231,6 +231,8 @@ export class MqttSnSession {
   declare ev: SnEvent[];
   declare st: StoreOp[];
   declare readonly keepMs: number;
+  /** §6.13 Tretry (ms). */
+  declare retryMs: number;
   /** TWAIT after "rejected: congestion", or a refusal's wait, ends here (0: no wait). */
   declare waitUntil: number;
   /** The topic registry (§6.5, §6.10): name -> normal topic id, and id -> name. */
@@ -248,7 +250,7 @@ export class MqttSnSession {
     // §5.3.1: 1-23 characters.
     if (!o || typeof o.clientId !== "string" || !o.clientId || o.clientId.length > 23) throw bad("clientId: 1-23 characters");
     const k = (this.keepMs = (o.keepAlive ?? 60) * 1000);
-    if (!(k >= 0 && k <= 65535000) || !((o.retryMs ?? 1) > 0)) throw bad("keepAlive, retryMs");
+    if (!(k >= 0 && k <= 65535000) || !((this.retryMs = o.retryMs ?? 10000) > 0)) throw bad("keepAlive, retryMs");
     this.o = o;
     this.clientId = o.clientId;
     const g = o.gateway;
@@ -365,7 +367,33 @@ export class MqttSnSession {
       c.at = now;
       return this.out(c.bytes, now);
     }
-    if (t === 0x05 && c && s === CONNECTING) return this.connack(rc, now);
+    if (c && (c.expect === t || (t === 0x0d && c.expect === 0x0f)) && mid === c.msgId) {
+      // The reply that ends the open exchange (CONNECT's CONNACK: only CONNECT expects it).
+      this.cur = undefined;
+      // "rejected: congestion": the same request again after TWAIT (§6.2, §6.5, §6.6, §6.9).
+      if (rc === 1) this.waitUntil = now + (o.waitMs ?? 300000);
+      else if (t === 0x05) this.connack(rc, now);
+      else {
+        const x = c.x as OutboxEntry & SnOp;
+        if (t === 0x0b) {
+          // REGACK (§6.5): the entry or QoS 0 request waiting for the topic id goes next; refused, it fails.
+          if (!rc) this.register(id, x.topic);
+          else {
+            if (!x.rec) this.ops.shift(); // a QoS 0 message (MsgId 0 in its event)
+            this.done(x, "REGACK " + rc);
+          }
+        } else if (t === 0x0f) return o.qos2!.received(this, x, now);
+        else if (!x) {
+          // PINGRESP to the keep-alive's PINGREQ
+        } else if (x.rec) {
+          if (!rc) this.done(x);
+          else if (rc === 2 && this.topicId(x.topic) < 0x10000 && x.rereg++ < 2) this.unregister(x.topic); // §6.6: register again, then publish again
+          else this.done(x, "PUBACK " + rc);
+        } else return this.end(c, t, now, rc, f, id);
+        this.pump(now);
+      }
+      return;
+    }
     if (t === 0x0a && on) {
       // REGISTER from the gateway (§6.10)
       let name = "";
@@ -392,8 +420,6 @@ export class MqttSnSession {
     if (t === 0x16) return this.out(frame(0x17, -1, -1, -1, -1), now); // §6.11: PINGREQ from the gateway
     if (t === 0x18) {
       this.cur = undefined;
-      // The answer to our DISCONNECT (§6.12) or a part's (sleep, §6.14).
-      if (c && c.expect === 0x18) return this.end(c, 0x18, now);
       this.emit({ type: "disconnected", reason: "DISCONNECT" });
       // §6.12: an unsolicited DISCONNECT: while connected, connect again.
       if (s === ACTIVE) return this.connectTo(g, now);
@@ -401,10 +427,9 @@ export class MqttSnSession {
       // A refusal of our CONNECT (Paho #248 answers the will dialogue so): another gateway
       // (discovery), else this one again after a wait that doubles (Tretry up to TWAIT), never at once.
       g.failed = now;
-      if (!o.discovery?.other(this, now)) this.waitUntil = now + Math.min((o.retryMs ?? 10000) * 2 ** this.refusals++, o.waitMs ?? 300000);
+      if (!o.discovery?.other(this, now)) this.waitUntil = now + Math.min(this.retryMs * 2 ** this.refusals++, o.waitMs ?? 300000);
       return;
     }
-    if (c && (c.expect === t || (t === 0x0d && c.expect === 0x0f)) && mid === c.msgId) return this.reply(c, t, rc, id, f, now);
     if (t === 0x0d && !mid && rc === 2) this.unregister(this.reg.get(id)); // a QoS 0 PUBLISH rejected: its next PUBLISH registers again
     if (o.qos2 && (t === 0x0f || t === 0x10) && on) return o.qos2.receive(this, t, mid, now);
     this.drop("unexpected " + t);
@@ -413,11 +438,11 @@ export class MqttSnSession {
   /** Runs what is due at `now`: retransmissions, keep-alive, and the parts' timers. */
   handleTimeout(now: number): void {
     const c = this.cur;
-    if (c && now >= c.at + (this.o.retryMs ?? 10000)) {
+    if (c && now >= c.at + this.retryMs) {
       if (c.tries >= (this.o.maxRetries ?? 4)) {
         // §6.13: no reply after Nretry retransmissions.
         this.cur = undefined;
-        if (this.state === AWAKE || (c.x && (c.x as SnOp).k === OP_DISC)) this.end(c, -1, now);
+        if (this.state === AWAKE || (c.x && (c.x as SnOp).k === OP_DISC)) this.end(c, -1, now, 0, 0, 0);
         else if (this.state !== ASLEEP) this.lost(now);
       } else {
         // §6.13: retransmit; DUP on a PUBLISH or SUBSCRIBE (§5.3.4; the Flags follow the header).
@@ -460,7 +485,7 @@ export class MqttSnSession {
   timeout(): { deadline: number; earliest: number; latest: number } | undefined {
     const c = this.cur;
     const k = !c && this.state === ACTIVE && this.keepMs ? this.lastSent + this.keepMs : Infinity;
-    const d = Math.min(c ? c.at + (this.o.retryMs ?? 10000) : k, this.waitUntil || Infinity, this.o.discovery?.deadline() ?? Infinity);
+    const d = Math.min(c ? c.at + this.retryMs : k, this.waitUntil || Infinity, this.o.discovery?.deadline() ?? Infinity);
     if (d < Infinity) return { deadline: d, earliest: d === k ? k - this.keepMs / 2 : d, latest: d };
   }
 
@@ -558,7 +583,7 @@ export class MqttSnSession {
   /** The outbox entry `e` is done: published (no `reason`), or failed. */
   done(e: OutboxEntry, reason?: string): void {
     this.outbox.remove(e);
-    this.emit(reason ? { type: "publish-failed", msgId: e.msgId, topic: e.topic, reason } : { type: "published", msgId: e.msgId });
+    this.emit(reason ? { type: "publish-failed", msgId: e.msgId | 0, topic: e.topic, reason } : { type: "published", msgId: e.msgId });
   }
 
   /** Starts the next exchange when none is open (§6.5, §6.6, §6.9: one at a time). */
@@ -621,11 +646,6 @@ export class MqttSnSession {
   private connack(rc: number, now: number): void {
     const g = this.gw!;
     const o = this.o;
-    this.cur = undefined;
-    if (rc === 1) {
-      this.waitUntil = now + (o.waitMs ?? 300000); // §6.2 congestion: CONNECT again after TWAIT
-      return;
-    }
     if (rc) {
       // Refused: with the discovery part, a gateway that has not failed yet, if there is one.
       g.failed = now;
@@ -654,39 +674,11 @@ export class MqttSnSession {
     this.pump(now);
   }
 
-  /** The reply (MsgType `t`, ReturnCode `rc`, TopicId `id`, Flags `f`) ends the open exchange `c`. */
-  private reply(c: SnExchange, t: number, rc: number, id: number, f: number, now: number): void {
-    const x = c.x as OutboxEntry & SnOp;
-    this.cur = undefined;
-    if (rc === 1) {
-      // "rejected: congestion": the same request again after TWAIT (§6.5, §6.6, §6.9).
-      this.waitUntil = now + (this.o.waitMs ?? 300000);
-      return;
-    }
-    if (t === 0x0b) {
-      // REGACK (§6.5): the entry or QoS 0 request waiting for the topic id goes next; refused, it fails.
-      if (!rc) this.register(id, x.topic);
-      else if (x.rec) this.done(x, "REGACK " + rc);
-      else {
-        this.ops.shift();
-        this.emit({ type: "publish-failed", msgId: 0, topic: x.topic, reason: "REGACK " + rc });
-      }
-    } else if (t === 0x0f) return this.o.qos2!.received(this, x, now);
-    else if (!x) {
-      // PINGRESP to the keep-alive's PINGREQ
-    } else if (x.rec) {
-      if (!rc) this.done(x);
-      else if (rc === 2 && this.topicId(x.topic) < 0x10000 && x.rereg++ < 2) this.unregister(x.topic); // §6.6: register again, then publish again
-      else this.done(x, "PUBACK " + rc);
-    } else return this.end(c, t, now, rc, f, id);
-    this.pump(now);
-  }
-
   /**
    * The request `c.x` ended with MsgType `t` (-1: no reply after Nretry): the gateway's
    * DISCONNECT (ours, §6.12, or a part's), SUBACK, UNSUBACK, or a part's reply.
    */
-  private end(c: SnExchange, t: number, now: number, rc = 0, f = 0, id = 0): void {
+  private end(c: SnExchange, t: number, now: number, rc: number, f: number, id: number): void {
     const op = c.x as SnOp | undefined;
     this.cur = undefined;
     if (op && this.ops[0] === op) this.ops.shift();
