@@ -284,4 +284,18 @@ describe("SHT3x driver against the simulated chip", () => {
     expect(scheduler.size).toBe(0);
     expect(() => sensor.measure(() => {})).toThrow(/closed/);
   });
+
+  it("close() from inside a measurement (an onError that closes the driver): the measurement ends there, nothing more is reported", () => {
+    const r = rig();
+    r.bus.attach(0x44, new Sht3xSim({ clock: r.clock, environment: r.environment }));
+    const errors: string[] = [];
+    const sensor: Sht3x = new Sht3x({ sensor: { io: r.bus.I2C }, scheduler: r.scheduler, onError: (e) => { errors.push(e.message); sensor.close(); } });
+    r.bus.injectFault({ kind: "address-nack", on: "read" });
+    let called = false;
+    sensor.measure(() => { called = true; });
+    r.clock.runAll();
+    expect(called).toBe(false);
+    expect(errors).toEqual(["SHT3x at 0x44: read measurement: I2C address not acknowledged"]);
+    expect(r.scheduler.size).toBe(0);
+  });
 });

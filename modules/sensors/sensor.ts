@@ -228,6 +228,7 @@ export abstract class I2cSensor<S extends object = Sample> {
     } catch (error) {
       this.fail("measure", error);
     }
+    if (!this.run) return; // closed meanwhile (an onError that closes the driver): the measurement ends here
     if (r && !r.done) {
       // No closure, options object or string per step: the run is the class's, the name the chip's.
       this.job = this.scheduler.schedule({ name: this.chip, deadline: this.now() + (r.value > 0 ? r.value : 0), run: I2cSensor.stepJob, target: this });
