@@ -152,9 +152,11 @@ export interface SnOp {
   topic: string;
   /** QoS of a subscription; a part's number (a sleep duration, a MsgType). */
   qos: number;
-  data: Uint8Array | undefined;
-  retain: boolean;
-  part: SnOpPart | undefined;
+  /** A QoS 0 message's payload and Retain. */
+  data?: Uint8Array;
+  retain?: boolean;
+  /** The part that sends it and takes its reply. */
+  part?: SnOpPart;
 }
 
 /** The one exchange awaiting the gateway's reply (§6.5, §6.6, §6.9: one at a time). */
@@ -186,8 +188,8 @@ export function bad(what: string): TypeError {
 export function frame(type: number, f: number, a: number, b: number, c: number, tail?: Uint8Array): Uint8Array {
   const h: number[] = [type];
   if (f >= 0) h.push(f);
-  if (a >= 0) h.push(a >> 8, a & 0xff);
-  if (b >= 0) h.push(b >> 8, b & 0xff);
+  if (a >= 0) h.push(a >> 8, a); // a Uint8Array keeps the low octet
+  if (b >= 0) h.push(b >> 8, b);
   if (c >= 0) h.push(c);
   let n = h.length + (tail ? tail.length : 0) + 1;
   if (n > 255) n += 2;
@@ -196,7 +198,7 @@ export function frame(type: number, f: number, a: number, b: number, c: number, 
   const i = n > 255 ? 3 : 1;
   m[0] = i === 3 ? 1 : n;
   m[1] = n >> 8;
-  m[i - 1] = n & 0xff;
+  m[i - 1] = n;
   m.set(h, i);
   if (tail) m.set(tail, i + h.length);
   return m;
@@ -597,7 +599,7 @@ export class MqttSnSession {
       const t = x ? this.topicId(x.topic) : -1;
       if (k === OP_PUB0 && t >= 0) {
         this.ops.shift();
-        this.publishOut(t, 0, op.retain, 0, 0, op.data!, now);
+        this.publishOut(t, 0, op.retain!, 0, 0, op.data!, now);
         continue;
       }
       if (this.cur || !x) return;
@@ -668,7 +670,7 @@ export class MqttSnSession {
     // (§5.4.5), so a gateway that lost the session (restarted) cannot be told from one that
     // kept it. A topic id it no longer knows comes back as "invalid topic ID" and is registered
     // again (§6.6, reply()). One not already queued.
-    this.subs.forEach((qos, topic) => this.ops.some((q) => q.k === OP_SUB && q.topic === topic) || this.ops.push({ k: OP_SUB, topic, qos, data: undefined, retain: false, part: undefined }));
+    this.subs.forEach((qos, topic) => this.ops.some((q) => q.k === OP_SUB && q.topic === topic) || this.ops.push({ k: OP_SUB, topic, qos }));
     o.sleep?.save(this);
     this.emit({ type: "connected", address: g.address, port: g.port, gwId: g.gwId });
     this.pump(now);

@@ -24,7 +24,7 @@ export class SnSleep implements SnOpPart {
   sleep(s: MqttSnSession, seconds: number, now: number): void {
     if (!(seconds > 0 && seconds <= 0xffff && (seconds | 0) === seconds)) throw bad("sleep: 1-65535 s");
     if (s.state === ACTIVE) s.queue(OP_PART_LAST, "", seconds, undefined, false, now, this);
-    else if (s.state === ASLEEP && s.gw) this.send(s, { k: OP_PART_LAST, topic: "", qos: seconds, data: undefined, retain: false, part: this }, now);
+    else if (s.state === ASLEEP && s.gw) this.send(s, { k: OP_PART_LAST, topic: "", qos: seconds, part: this }, now);
     else throw bad("sleep: not connected");
   }
 
@@ -32,7 +32,7 @@ export class SnSleep implements SnOpPart {
   wake(s: MqttSnSession, now: number): void {
     if (s.state !== ASLEEP || !s.gw) throw bad("wake: not asleep");
     s.state = AWAKE;
-    s.exchange(frame(0x16, -1, -1, -1, -1, encodeUtf8New(s.clientId)), 0x17, 0, now, { k: 0, topic: "", qos: 0, data: undefined, retain: false, part: this });
+    s.exchange(frame(0x16, -1, -1, -1, -1, encodeUtf8New(s.clientId)), 0x17, 0, now, { k: 0, topic: "", qos: 0, part: this });
   }
 
   /** @internal DISCONNECT with the Duration (§5.4.21). */
@@ -54,10 +54,11 @@ export class SnSleep implements SnOpPart {
   save(s: MqttSnSession): void {
     const g = s.gw;
     if (!g) return;
-    const a = g.address;
+    const a = encodeUtf8New(g.address);
     const b = new Uint8Array(8 + a.length);
-    b.set([s.state, g.gwId < 0 ? 255 : g.gwId, g.port >> 8, g.port & 0xff, s.nextId >> 8, s.nextId & 0xff, this.duration >> 8, this.duration & 0xff]);
-    for (let i = 0; i < a.length; i++) b[8 + i] = a.charCodeAt(i);
+    // A Uint8Array keeps the low octet (gwId -1 is 255).
+    b.set([s.state, g.gwId, g.port >> 8, g.port, s.nextId >> 8, s.nextId, this.duration >> 8, this.duration]);
+    b.set(a, 8);
     s.st.push({ key: "meta", value: b.buffer });
   }
 

@@ -11,30 +11,28 @@
 import { bad, type MqttSnSession } from "./session";
 
 export class SnTopicIds {
-  readonly byName: Map<string, number>;
-  readonly byId: Map<number, string>;
+  /** Name -> id and id -> name (a name is a string, an id a number: one Map holds both ways). */
+  declare readonly ids: Map<string | number, any>;
 
   /** `predefined`: topic name -> id (1-65534, §5.3.11), as the gateway has them. */
   constructor(predefined: Record<string, number> = {}) {
-    this.byName = new Map();
-    this.byId = new Map();
+    this.ids = new Map();
     for (const name in predefined) {
       const id = predefined[name];
       if (!(id > 0 && id < 0xffff && (id | 0) === id) || !name) throw bad("pre-defined id " + name);
-      this.byName.set(name, id);
-      this.byId.set(id, name);
+      this.ids.set(name, id).set(id, name);
     }
   }
 
   /** TopicIdType << 16 | TopicId for `name` (1: pre-defined, 2: short), or -1: registered as usual. */
   id(name: string): number {
-    const p = this.byName.get(name);
+    const p = this.ids.get(name);
     return p === undefined ? -1 : 0x10000 | p;
   }
 
   /** The topic of a TopicIdType (1 pre-defined, 2 short) and TopicId, or undefined: unknown. */
   name(type: number, id: number): string | undefined {
-    return type === 1 ? this.byId.get(id) : undefined;
+    return type === 1 ? this.ids.get(id) : undefined;
   }
 
   /** @internal §6.8: PUBLISH at QoS −1 on a pre-defined or short topic, to the gateway known, connected or not. */
