@@ -125,6 +125,19 @@ describe("SHT3x driver against the simulated chip", () => {
     expect(errors[0].message).toMatch(/SHT3x at 0x44: fetch data/);
   });
 
+  it("periodic mode: the start command of every mps and repeatability (§4.5 Table 9), the chip measures at that rate", () => {
+    const TABLE: [number, number[]][] = [[0.5, [0x2032, 0x2024, 0x202f]], [1, [0x2130, 0x2126, 0x212d]], [2, [0x2236, 0x2220, 0x222b]], [4, [0x2334, 0x2322, 0x2329]], [10, [0x2737, 0x2721, 0x272a]]];
+    const { sensor, chip, errors } = setup();
+    for (const [mps, commands] of TABLE) {
+      (["high", "medium", "low"] as const).forEach((repeatability, i) => {
+        sensor.configure({ mode: "periodic", mps: mps as any, repeatability });
+        expect(chip.commands[chip.commands.length - 1]).toBe(commands[i]);
+        expect(chip.mode).toBe("periodic");
+      });
+    }
+    expect(errors).toHaveLength(0);
+  });
+
   it("switching periodic -> single sends break (0x3093)", () => {
     const { sensor, chip, measure } = setup({ humidity: 70 });
     sensor.configure({ mode: "periodic", mps: 10 });
