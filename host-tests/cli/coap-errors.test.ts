@@ -69,6 +69,27 @@ describe("a device's CoAP error answers (xs-iot sim --protocol coap)", () => {
       const msg = Buffer.concat([Buffer.from([0x50, 0x02, (mid >> 8) & 0xff, mid++ & 0xff]), path("cmd", 11), path("config", 0), path("get", 0)]);
       flood.send(msg, port, "127.0.0.1");
     };
+    // The device's answers to the flood, as they are on the wire: each 5.03's Max-Age (option 14), or null without one.
+    const maxAges: (number | null)[] = [];
+    flood.on("message", (m) => {
+      if (m[1] !== 0xa3) return; // 5.03 (RFC 7252 §3: Code 5.03 = 0xa3)
+      let i = 4 + (m[0] & 15);
+      let number = 0;
+      let maxAge: number | null = null;
+      while (i < m.length && m[i] !== 0xff) {
+        let delta = m[i] >> 4;
+        let len = m[i++] & 15;
+        // §3.1: 13 and 14 extend the delta or the length by one or two bytes
+        if (delta === 13) delta = m[i++] + 13;
+        else if (delta === 14) (delta = m.readUInt16BE(i) + 269), (i += 2);
+        if (len === 13) len = m[i++] + 13;
+        else if (len === 14) (len = m.readUInt16BE(i) + 269), (i += 2);
+        number += delta;
+        if (number === 14) maxAge = len ? m.readUIntBE(i, len) : 0;
+        i += len;
+      }
+      maxAges.push(maxAge);
+    });
     for (let i = 0; i < 12; i++) post();
     const timer = setInterval(post, 10);
     try {
@@ -79,8 +100,12 @@ describe("a device's CoAP error answers (xs-iot sim --protocol coap)", () => {
       expect(r.code).toBe(1);
       expect(JSON.parse(r.stdout)).toMatchObject({ status: "busy", coap: "5.03" });
       expect(oneLine(r.stderr)).toMatch(
-        new RegExp(`^xs-iot config: coap://127\\.0\\.0\\.1:${port} answered 5\\.03 Service Unavailable: the server cannot answer now \\(a device: more commands than its rate limit lets through\\); ask again in \\d+(\\.\\d)? s$`),
+        new RegExp(`^xs-iot config: coap://127\\.0\\.0\\.1:${port} answered 5\\.03 Service Unavailable: the server cannot answer now \\(a device: more commands than its rate limit lets through\\); ask again in \\d+ s \\(Max-Age\\)$`),
       );
+      // RFC 7252 §5.9.3.4: a 5.03 carries Max-Age, the seconds after which to retry (the rate limit's
+      // next token: 1 s at 2 a second; not the default 60 s, which goes without the option, §5.10.5).
+      expect(maxAges.length).toBeGreaterThan(0);
+      for (const a of maxAges) expect(a).toBe(1);
     } finally {
       clearInterval(timer);
       flood.close();

@@ -672,8 +672,10 @@ export class CoapServer {
     if (!etag && o.autoEtag && code === COAP_RESPONSE.CONTENT) etag = etagOf(payload, contentFormat);
     if (etag) options.push(opaqueOption(COAP_OPTION.ETAG, etag));
     if (contentFormat !== undefined && (payload.length || ok)) options.push(uintOption(COAP_OPTION.CONTENT_FORMAT, contentFormat));
-    const maxAge = res.maxAge ?? o.maxAge;
-    if (maxAge !== undefined && maxAge !== 60 && ok) options.push(uintOption(COAP_OPTION.MAX_AGE, maxAge));
+    // §5.10.5: the resource's Max-Age is a 2.xx representation's freshness; one the handler
+    // gives goes on any answer (§5.9.3.4: a 5.03's Max-Age is the seconds after which to retry).
+    const maxAge = res.maxAge ?? (ok ? o.maxAge : undefined);
+    if (maxAge !== undefined && maxAge !== 60) options.push(uintOption(COAP_OPTION.MAX_AGE, maxAge));
     if (res.locationPath !== undefined) pushStrings(options, COAP_OPTION.LOCATION_PATH, normalizePath(res.locationPath).split("/"));
     if (res.locationQuery !== undefined) pushStrings(options, COAP_OPTION.LOCATION_QUERY, res.locationQuery.replace(/^\?/, "").split("&"));
     if (res.options) res.options.forEach((x) => options.push(x));

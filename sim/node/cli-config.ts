@@ -490,7 +490,7 @@ async function coapTransport(host: string, port: number, cbor: boolean, timeoutM
     async send(command, counter, mac, body) {
       const [a, error] = await sendTo(port, command, counter, mac, body, timeoutMs);
       // The device's own answer to an error code: its result on stdout, the code in words here.
-      // (A device's 5.03 says when in retryAfterMs: modules/coap/server.ts sends Max-Age on 2.xx answers only.)
+      // (A device's 5.03 says when in Max-Age, whole seconds, and in retryAfterMs: the second when Max-Age is missing.)
       const retry = typeof a.retryAfterMs === "number" && error !== undefined && error.indexOf("ask again") < 0 ? `; ask again in ${Math.ceil(a.retryAfterMs / 100) / 10} s` : "";
       if (error !== undefined) console.error(`xs-iot config: coap://${host}:${port} answered ${error}${retry}`);
       return a;
