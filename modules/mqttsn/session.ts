@@ -282,7 +282,7 @@ export class MqttSnSession {
 
   /** §6.12: DISCONNECT, once the queued requests and the outbox have gone. */
   disconnect(now: number): void {
-    if (this.state === ACTIVE) this.queue(OP_DISC, "", 0, undefined, false, now, undefined);
+    if (this.state === ACTIVE) this.queue(OP_DISC, "", 0, now);
     else this.down("disconnect");
   }
 
@@ -301,7 +301,7 @@ export class MqttSnSession {
     if (qos === -1 && o.topics) return o.topics.minus1(this, topic, data, retain, now);
     if (qos === 0) {
       if (this.state !== ACTIVE) throw bad("not connected");
-      this.queue(OP_PUB0, topic, 0, data.slice(), retain, now, undefined);
+      this.queue(OP_PUB0, topic, 0, now, undefined, data.slice(), retain);
       return 0;
     }
     if (qos !== 1 && !(qos === 2 && o.qos2)) throw bad("QoS " + qos);
@@ -313,12 +313,12 @@ export class MqttSnSession {
   /** §6.9: subscribes to a topic filter (with the topics part: a pre-defined topic, by its name, or a short topic name). */
   subscribe(topic: string, qos: 0 | 1 | 2, now: number): void {
     if (typeof topic !== "string" || !topic || !(qos === 0 || qos === 1 || (qos === 2 && this.o.qos2))) throw bad("subscribe");
-    this.request(OP_SUB, topic, qos, now);
+    if (this.state === ACTIVE) this.queue(OP_SUB, topic, qos, now); // else it goes with the next CONNACK
     this.subs.set(topic, qos);
   }
 
   unsubscribe(topic: string, now: number): void {
-    this.request(OP_UNSUB, topic, 0, now);
+    if (this.state === ACTIVE) this.queue(OP_UNSUB, topic, 0, now);
     this.subs.delete(topic);
   }
 
@@ -371,29 +371,52 @@ export class MqttSnSession {
     }
     if (c && (c.expect === t || (t === 0x0d && c.expect === 0x0f)) && mid === c.msgId) {
       // The reply that ends the open exchange (CONNECT's CONNACK: only CONNECT expects it).
+      const x = c.x as OutboxEntry & SnOp;
       this.cur = undefined;
       // "rejected: congestion": the same request again after TWAIT (§6.2, §6.5, §6.6, §6.9).
       if (rc === 1) this.waitUntil = now + (o.waitMs ?? 300000);
-      else if (t === 0x05) this.connack(rc, now);
-      else {
-        const x = c.x as OutboxEntry & SnOp;
-        if (t === 0x0b) {
-          // REGACK (§6.5): the entry or QoS 0 request waiting for the topic id goes next; refused, it fails.
-          if (!rc) this.register(id, x.topic);
-          else {
-            if (!x.rec) this.ops.shift(); // a QoS 0 message (MsgId 0 in its event)
-            this.done(x, "REGACK " + rc);
-          }
-        } else if (t === 0x0f) return o.qos2!.received(this, x, now);
-        else if (!x) {
-          // PINGRESP to the keep-alive's PINGREQ
-        } else if (x.rec) {
-          if (!rc) this.done(x);
-          else if (rc === 2 && this.topicId(x.topic) < 0x10000 && x.rereg++ < 2) this.unregister(x.topic); // §6.6: register again, then publish again
-          else this.done(x, "PUBACK " + rc);
-        } else return this.end(c, t, now, rc, f, id);
-        this.pump(now);
-      }
+      else if (t === 0x05) {
+        // CONNACK (§6.2)
+        if (rc) {
+          // Refused: with the discovery part, a gateway that has not failed yet, if there is one.
+          g.failed = now;
+          this.down("CONNACK " + rc);
+          return o.discovery?.refused(this, now);
+        }
+        this.refusals = 0;
+        this.state = ACTIVE;
+        g.failed = -1;
+        const here = g.address + ":" + g.port;
+        if (o.cleanSession !== false || this.regOf !== here) {
+          // §6.3: a clean session, or another gateway: no topic id or QoS 2 state carries over.
+          this.reg.clear();
+          this.regOf = here;
+          o.registry?.save(this);
+          o.qos2?.clear(this);
+        }
+        // The app's subscriptions again after every CONNACK: it has no session-present flag
+        // (§5.4.5), so a gateway that lost the session (restarted) cannot be told from one that
+        // kept it. A topic id it no longer knows comes back as "invalid topic ID" and is registered
+        // again (§6.6, the PUBACK below). One not already queued.
+        this.subs.forEach((qos, topic) => this.ops.some((q) => q.k === OP_SUB && q.topic === topic) || this.ops.push({ k: OP_SUB, topic, qos }));
+        o.sleep?.save(this);
+        this.emit({ type: "connected", address: g.address, port: g.port, gwId: g.gwId });
+      } else if (t === 0x0b) {
+        // REGACK (§6.5): the entry or QoS 0 request waiting for the topic id goes next; refused, it fails.
+        if (!rc) this.register(id, x.topic);
+        else {
+          if (!x.rec) this.ops.shift(); // a QoS 0 message (MsgId 0 in its event)
+          this.done(x, "REGACK " + rc);
+        }
+      } else if (t === 0x0f) return o.qos2!.received(this, x, now);
+      else if (!x) {
+        // PINGRESP to the keep-alive's PINGREQ
+      } else if (x.rec) {
+        if (!rc) this.done(x);
+        else if (rc === 2 && this.topicId(x.topic) < 0x10000 && x.rereg++ < 2) this.unregister(x.topic); // §6.6: register again, then publish again
+        else this.done(x, "PUBACK " + rc);
+      } else return this.end(c, t, now, rc, f, id);
+      this.pump(now);
       return;
     }
     if (t === 0x0a && on) {
@@ -534,7 +557,7 @@ export class MqttSnSession {
   }
 
   /** Queues a request (it goes when the exchanges before it have ended). Throws, nothing queued, when the queue is full. */
-  queue(k: number, topic: string, qos: number, data: Uint8Array | undefined, retain: boolean, now: number, part: SnOpPart | undefined): void {
+  queue(k: number, topic: string, qos: number, now: number, part?: SnOpPart, data?: Uint8Array, retain?: boolean): void {
     if (this.ops.length >= (this.o.maxQueued ?? 16)) throw bad("queue full");
     this.ops.push({ k, topic, qos, data, retain, part });
     this.pump(now);
@@ -632,48 +655,12 @@ export class MqttSnSession {
 
   // -- internals ---------------------------------------------------------------------
 
-  /** SUBSCRIBE or UNSUBSCRIBE, when connected (else they go with the next CONNACK). */
-  private request(k: number, topic: string, qos: number, now: number): void {
-    if (this.state === ACTIVE) this.queue(k, topic, qos, undefined, false, now, undefined);
-  }
-
   private newId(): number {
     for (;;) {
       const id = this.nextId;
       this.nextId = id >= 0xffff ? 1 : id + 1;
       if (!this.outbox.get(id)) return id;
     }
-  }
-
-  private connack(rc: number, now: number): void {
-    const g = this.gw!;
-    const o = this.o;
-    if (rc) {
-      // Refused: with the discovery part, a gateway that has not failed yet, if there is one.
-      g.failed = now;
-      this.down("CONNACK " + rc);
-      o.discovery?.refused(this, now);
-      return;
-    }
-    this.refusals = 0;
-    this.state = ACTIVE;
-    g.failed = -1;
-    const here = g.address + ":" + g.port;
-    if (o.cleanSession !== false || this.regOf !== here) {
-      // §6.3: a clean session, or another gateway: no topic id or QoS 2 state carries over.
-      this.reg.clear();
-      this.regOf = here;
-      o.registry?.save(this);
-      o.qos2?.clear(this);
-    }
-    // The app's subscriptions again after every CONNACK: it has no session-present flag
-    // (§5.4.5), so a gateway that lost the session (restarted) cannot be told from one that
-    // kept it. A topic id it no longer knows comes back as "invalid topic ID" and is registered
-    // again (§6.6, reply()). One not already queued.
-    this.subs.forEach((qos, topic) => this.ops.some((q) => q.k === OP_SUB && q.topic === topic) || this.ops.push({ k: OP_SUB, topic, qos }));
-    o.sleep?.save(this);
-    this.emit({ type: "connected", address: g.address, port: g.port, gwId: g.gwId });
-    this.pump(now);
   }
 
   /**

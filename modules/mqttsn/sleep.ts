@@ -23,7 +23,7 @@ export class SnSleep implements SnOpPart {
   /** §6.14: asleep for `seconds` (1-65535, §5.3.3) after the queue and the outbox; from asleep, a new duration. */
   sleep(s: MqttSnSession, seconds: number, now: number): void {
     if (!(seconds > 0 && seconds <= 0xffff && (seconds | 0) === seconds)) throw bad("sleep: 1-65535 s");
-    if (s.state === ACTIVE) s.queue(OP_PART_LAST, "", seconds, undefined, false, now, this);
+    if (s.state === ACTIVE) s.queue(OP_PART_LAST, "", seconds, now, this);
     else if (s.state === ASLEEP && s.gw) this.send(s, { k: OP_PART_LAST, topic: "", qos: seconds, part: this }, now);
     else throw bad("sleep: not connected");
   }

@@ -14,8 +14,8 @@ export class SnWillUpdates extends SnWill implements SnOpPart {
     if (s.state === ACTIVE && s.ops.length + 2 > (s.o.maxQueued ?? 16)) throw bad("queue full");
     this.will = will;
     if (s.state !== ACTIVE) return;
-    s.queue(OP_PART, "", 0x1a, undefined, false, now, this);
-    if (will) s.queue(OP_PART, "", 0x1c, undefined, false, now, this);
+    s.queue(OP_PART, "", 0x1a, now, this);
+    if (will) s.queue(OP_PART, "", 0x1c, now, this);
   }
 
   /** @internal the session sends the queued WILLTOPICUPD (0x1A) or WILLMSGUPD (0x1C); the reply is the next MsgType. */
