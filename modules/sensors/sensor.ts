@@ -120,7 +120,7 @@ export abstract class I2cSensor<S extends object = Sample> {
     this.chip = chip;
     this.option(addresses, address, "address");
     this.address = address;
-    if (!(this.scheduler = options.scheduler)) throw TypeError(chip + ": no scheduler");
+    if (!(this.scheduler = options.scheduler)) throw new TypeError(chip + ": no scheduler");
     this.onError = options.onError;
     this.readyAt = 0;
     const views: Uint8Array[] = (this.views = []);
@@ -137,7 +137,7 @@ export abstract class I2cSensor<S extends object = Sample> {
   /** Reports a failure through onError (never throws) and returns undefined for convenience. */
   protected fail(operation: string, cause: unknown, fatal?: boolean): undefined {
     try {
-      this.onError?.(new SensorError(this.chip, this.address, operation, (cause as Error)?.message ?? String(cause), fatal));
+      this.onError?.(new SensorError(this.chip, this.address, operation, "" + ((cause as Error)?.message || cause), fatal));
     } catch {
       // an onError that throws must not break the driver
     }
