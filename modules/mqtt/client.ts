@@ -490,7 +490,6 @@ function flush(client: MqttClient): void {
   const s = client.session;
   const ev = s.events;
   const tx = s.tx;
-  if (!tx.length && !ev.length && !s.rearm) return;
   client.flags |= Flag.Flushing;
   // write() and the Delivered case of handle() are written out here: a call costs on XS, and
   // a publisher goes through this loop for every message.

@@ -697,7 +697,11 @@ function puback(s: MqttSession, id: number, now: number): void {
   const c = box.cursor;
   if (!b || (b[0] & 6) !== 2 || (c !== undefined && e!.seq >= c.seq)) return onAck(s, PacketType.PUBACK, id, 0, undefined, now);
   s.inflight--;
-  s.finish(e!, 0, undefined, undefined, 1);
+  // finish(), written out for this case
+  if (box.store) persist(s, 2, e);
+  else box.remove(e!);
+  const result: DeliveryResult = { packetId: id, topic: e!.topic, qos: 1, reasonCode: 0, properties: undefined };
+  s.events.push(MqttEvent.Delivered, result, undefined, e!.token);
   if (box.cursor) pump(s, now);
 }
 
