@@ -182,7 +182,7 @@ export function bad(what: string): TypeError {
 
 /**
  * One message (§5.2): Length (1 octet, or 0x01 and 2 octets above 255, §5.2.1), MsgType,
- * then each of `f` (one octet), `a` and `b` (two octets each), `c` (one octet) that is not
+ * then each of `f` (one octet), `a` and `b` (two octets each: their low 16 bits), `c` (one octet) that is not
  * -1, then `tail`. Throws (nothing else done) above 65,535 octets.
  */
 export function frame(type: number, f: number, a: number, b: number, c: number, tail?: Uint8Array): Uint8Array {
@@ -596,7 +596,7 @@ export class MqttSnSession {
 
   /** A PUBLISH (§5.4.12) on topic `t` (TopicIdType << 16 | TopicId), sent: as the open exchange for entry `e` when it has a MsgId. */
   publishOut(t: number, qos: number, retain: boolean, dup: number, msgId: number, data: Uint8Array, now: number, e?: OutboxEntry): void {
-    const bytes = frame(0x0c, dup | ((qos & 3) << 5) | (retain ? 0x10 : 0) | (t >> 16), t & 0xffff, msgId, -1, data);
+    const bytes = frame(0x0c, dup | ((qos & 3) << 5) | (retain ? 0x10 : 0) | (t >> 16), t, msgId, -1, data);
     if (msgId) this.exchange(bytes, qos === 1 ? 0x0d : 0x0f, msgId, now, e);
     else this.out(bytes, now);
   }
@@ -633,23 +633,19 @@ export class MqttSnSession {
           continue;
         }
         if (e.state === 2) return q2!.release(this, e, now);
-      }
-      if (x === op && op.part) return op.part.send(this, op, now);
-      if (x === op && k === OP_DISC) return this.exchange(frame(0x18, -1, -1, -1, -1), 0x18, 0, now, op);
-      if (x === e && t >= 0) {
-        const dup = e.sent ? 0x80 : 0;
-        e.sent = true;
-        return this.publishOut(t, e.qos, e.retain, dup, e.msgId, e.data, now, e);
-      }
-      if (x === e || k === OP_PUB0) {
-        // §6.5: REGISTER a topic name before its first PUBLISH.
-        const id = this.newId();
-        return this.exchange(frame(0x0a, -1, 0, id, -1, encodeUtf8New(x.topic)), 0x0b, id, now, x);
-      }
-      // SUBSCRIBE / UNSUBSCRIBE (§5.4.15): by name, or by pre-defined id or short name.
+        if (t >= 0) {
+          const dup = e.sent ? 0x80 : 0;
+          e.sent = true;
+          return this.publishOut(t, e.qos, e.retain, dup, e.msgId, e.data, now, e);
+        }
+      } else if (op.part) return op.part.send(this, op, now);
+      else if (k === OP_DISC) return this.exchange(frame(0x18, -1, -1, -1, -1), 0x18, 0, now, op);
       const id = this.newId();
+      // §6.5: REGISTER a topic name before its first PUBLISH (an outbox entry's or a QoS 0 one's).
+      if (x === e || k === OP_PUB0) return this.exchange(frame(0x0a, -1, 0, id, -1, encodeUtf8New(x.topic)), 0x0b, id, now, x);
+      // SUBSCRIBE / UNSUBSCRIBE (§5.4.15): by name, or by pre-defined id or short name (frame() keeps TopicId's 16 bits).
       const type = t < 0 ? 0 : t >> 16;
-      return this.exchange(frame(k === OP_SUB ? 0x12 : 0x14, (op.qos << 5) | type, id, type ? t & 0xffff : -1, -1, type ? undefined : encodeUtf8New(op.topic)), 2 * k + 0x0f /* SUBACK, UNSUBACK */, id, now, op);
+      return this.exchange(frame(k === OP_SUB ? 0x12 : 0x14, (op.qos << 5) | type, id, type ? t : -1, -1, type ? undefined : encodeUtf8New(op.topic)), 2 * k + 0x0f /* SUBACK, UNSUBACK */, id, now, op);
     }
   }
 
