@@ -113,7 +113,7 @@ export interface AppOptions {
   onSent?(event: TelemetryEvent): void;
   /** Telemetry acknowledged (PUBACK / PUBCOMP / CoAP 2.xx to a CON). */
   onAcked?(event: TelemetryEvent): void;
-  /** Telemetry that failed for good (refused, too large, CoAP timeout). */
+  /** Telemetry that failed for good (refused, too large, a CoAP error answer; an unanswered CON's readings are kept instead). */
   onFailed?(event: TelemetryEvent, reason: string): void;
   onState?(state: AppState): void;
   /** Sensor, job and transport errors (default: platform.log). */
@@ -133,6 +133,8 @@ export interface App {
   readonly thinned: number;
   /** Readings handed to the MQTT outbox while not connected: sent once a connection writes them. */
   readonly queued: number;
+  /** Readings in the app's buffer: not handed to the network yet, or kept after a CoAP CON went unanswered. */
+  readonly buffered: number;
   readonly reconnects: number;
   /** The last CONNACK's Session Present: the broker kept the session (and what it queued for it) through a sleep; undefined before a CONNACK and over MQTT-SN. */
   readonly sessionPresent: boolean | undefined;
@@ -405,7 +407,7 @@ class DeviceApp implements App {
     const c0 = core.current;
     this.#readCoapState();
     this.#openCoapServer(c0);
-    // The start line first, then the transport: with CoAP the state is "online" at once.
+    // The start line first, then the transport (with CoAP, "online" at the gateway's first answer).
     platform.log(
       `xs-iot ${c0.deviceId} on ${board.name}: ${this.#drivers.map((d) => d.chip).join(", ") || "no sensors"}; ` +
         `${c0.protocol === "coap" ? `CoAP to ${c0.coap.gatewayHost}:${c0.coap.gatewayPort}/${c0.coap.gatewayPath}` : `${c0.protocol} to ${c0.mqtt.host}:${c0.mqtt.port}`}; ` +
@@ -443,6 +445,10 @@ class DeviceApp implements App {
   get nextAttemptAt(): number | undefined {
     const client = this.#link.client;
     return client && !client.isConnected ? client.reconnectAt : undefined;
+  }
+
+  get buffered(): number {
+    return this.#buffer.length;
   }
 
   get coapPort(): number | undefined {
@@ -681,7 +687,8 @@ class DeviceApp implements App {
       try {
         this.#coapClient = this.coap ? new CoapClient({ endpoint: this.coap.endpoint }) : new CoapClient({ socket: { io: platform.io.UDP }, scheduler: this.scheduler, random: (b) => platform.crypto.randomFill(b) });
         if (!this.coap) this.#resumeCoap(undefined);
-        this.#setState("online");
+        // No connection to make: "online" at the gateway's first answer (#sendCoap), not before.
+        this.#setState("connecting");
       } catch (e) {
         this.#report("coap: cannot open a client socket: " + message(e));
         this.#setState("offline");
@@ -785,7 +792,7 @@ class DeviceApp implements App {
     if (buffer.length) this.#waitingForRoom = true; // the rest goes when an acknowledgement frees room
     const seqs = batch.map((r) => r.seq);
     const event: TelemetryEvent = { seqs, messages: packs.length, bytes };
-    if (c.protocol === "coap") this.#sendCoap(c, packs, qos, event);
+    if (c.protocol === "coap") this.#sendCoap(c, packs, qos, event, batch);
     else this.#sendMqtt(mqtt!, packs, qos, event, batch);
   }
 
@@ -820,11 +827,7 @@ class DeviceApp implements App {
         handed++;
       } catch (e) {
         // Refused now (outbox full, busy, not connected): keep the readings for the next try.
-        if (handed === 0) {
-          this.#buffer.unshift(...batch);
-          this.#trimBuffer();
-          return;
-        }
+        if (handed === 0) return this.#keep(batch);
         track.pending -= 1;
         track.error = message(e);
         this.#report("telemetry: " + track.error);
@@ -846,33 +849,44 @@ class DeviceApp implements App {
     this.#call(this.#options.onSent, event);
   }
 
-  #sendCoap(c: Readonly<DeviceConfig>, packs: Uint8Array[], qos: 0 | 1 | 2, event: TelemetryEvent): void {
+  #sendCoap(c: Readonly<DeviceConfig>, packs: Uint8Array[], qos: 0 | 1 | 2, event: TelemetryEvent, batch: Reading[]): void {
     const address = this.#resolve(c.coap.gatewayHost);
     if (!isIpv4(address)) {
       this.#report(`telemetry: cannot resolve the CoAP gateway "${c.coap.gatewayHost}"`);
+      this.#keep(batch);
       return;
     }
     const confirmable = qos > 0; // RFC 7252 §4.2 CON / §4.3 NON
     let pending = packs.length;
     let error: string | undefined;
+    const t0 = this.scheduler.now();
     if (confirmable) this.#coapInFlight += packs.length;
     for (const p of packs) {
       this.#coapClient!
         .request({ method: "POST", address, port: c.coap.gatewayPort, path: c.coap.gatewayPath, payload: p, contentFormat: this.#format === "cbor" ? SENML_CBOR_CONTENT_FORMAT : SENML_JSON_CONTENT_FORMAT, confirmable })
         .then(
           (res) => {
+            // CoAP has no connection: an answer is what says that the gateway is there.
+            if (!this.#stopped) this.#setState("online");
             if (!res.ok) error = `gateway answered ${res.status}`;
           },
           (e) => {
             // A NON request is not answered by every gateway: no answer is not a failure then.
-            if (confirmable) error = message(e);
+            // A CON with no answer after MAX_RETRANSMIT (or MAX_TRANSMIT_WAIT): kept, not failed.
+            if (confirmable) error = (e as { reason?: unknown }).reason === "timeout" ? "" : message(e);
           },
         )
         .then(() => {
           if (confirmable) this.#coapInFlight--;
           if (--pending || this.#stopped) return;
           if (!confirmable) return;
-          if (error === undefined) this.#acknowledged(event);
+          if (error === "") {
+            // RFC 7252 §4.2: the CON went MAX_RETRANSMIT + 1 times unanswered. Its readings go with the next request (issue 15).
+            this.sent -= event.seqs.length;
+            if (this.state === "online") this.#setState("offline");
+            this.#report(`coap: no answer from ${c.coap.gatewayHost}:${c.coap.gatewayPort} in ${Math.round((this.scheduler.now() - t0) / 1000)} s (CON, RFC 7252 §4.2 MAX_RETRANSMIT); ${event.seqs.length} reading(s) kept for the next request`);
+            this.#keep(batch);
+          } else if (error === undefined) this.#acknowledged(event);
           else {
             this.#report("telemetry: " + error);
             this.#failed(event, error);
@@ -883,6 +897,12 @@ class DeviceApp implements App {
     this.sent += event.seqs.length;
     this.#call(this.#options.onSent, event);
     if (!confirmable) this.#acknowledged(event);
+  }
+
+  /** Readings that did not go out go back to the front of the buffer (thinned, if it overflows). */
+  #keep(batch: Reading[]): void {
+    this.#buffer.unshift(...batch);
+    this.#trimBuffer();
   }
 
   /**

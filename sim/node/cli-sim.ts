@@ -370,7 +370,7 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
   const timers: ReturnType<typeof setTimeout>[] = [];
 
   const counts = (): StatusCounts => {
-    let readings = 0, sent = 0, acked = 0, failed = 0, reconnects = 0, online = 0, queued = 0, thinned = 0, failedAttempts = 0, gaveUp = 0;
+    let readings = 0, sent = 0, acked = 0, failed = 0, reconnects = 0, online = 0, queued = 0, buffered = 0, thinned = 0, failedAttempts = 0, gaveUp = 0;
     for (const a of apps) {
       if (!a) continue;
       readings += a.readings;
@@ -379,6 +379,7 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
       failed += a.failed;
       reconnects += a.reconnects;
       queued += a.queued;
+      buffered += a.buffered;
       thinned += a.thinned + a.dropped;
       failedAttempts += a.failedAttempts;
       if (a.gaveUp !== undefined) gaveUp++;
@@ -387,7 +388,7 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
     const a0 = apps[0];
     const at = options.devices === 1 && a0 ? a0.nextAttemptAt : undefined;
     return {
-      devices: options.devices, online, readings, sent, acked, failed, reconnects, queued, thinned, failedAttempts, gaveUp,
+      devices: options.devices, online, readings, sent, acked, failed, reconnects, queued, buffered, thinned, failedAttempts, gaveUp,
       nextAttemptInMs: at === undefined || !a0 ? undefined : Math.max(0, at - a0.scheduler.now()),
       state: a0?.state ?? "starting",
     };
@@ -419,7 +420,7 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
     status = undefined;
     reportEnergy();
     const c = counts();
-    emit({ event: "done", reason, code, devices: options.devices, readings: c.readings, sent: c.sent, acked: c.acked, failed: c.failed, thinned: c.thinned, queued: c.queued, reconnects: c.reconnects, failedAttempts: c.failedAttempts }, `${reason}: ${c.readings} readings from ${options.devices} device(s), ${c.sent} sent, ${c.acked} acknowledged${c.failed ? `, ${c.failed} failed` : ""}${c.thinned ? `, ${c.thinned} thinned out (outbox full or not connected)` : ""}${c.queued ? `, ${c.queued} never sent (no connection)` : ""}`);
+    emit({ event: "done", reason, code, devices: options.devices, readings: c.readings, sent: c.sent, acked: c.acked, failed: c.failed, thinned: c.thinned, queued: c.queued, buffered: c.buffered, reconnects: c.reconnects, failedAttempts: c.failedAttempts }, `${reason}: ${c.readings} readings from ${options.devices} device(s), ${c.sent} sent, ${c.acked} acknowledged${c.failed ? `, ${c.failed} failed` : ""}${c.thinned ? `, ${c.thinned} thinned out (outbox full or not connected)` : ""}${c.queued ? `, ${c.queued} never sent (no connection)` : ""}${c.buffered ? `, ${c.buffered} still on the device (not sent, or unanswered)` : ""}`);
     await gateway?.close();
     if (broker) await broker.close();
     sink?.close();
@@ -448,7 +449,8 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
   process.on("SIGTERM", onSignal);
 
   // In virtual time, time may jump only while no device waits for the network.
-  const busy = () => apps.some((a) => a && (a.state === "connecting" || (a.mqtt !== undefined && a.mqtt.outbox.count > 0)));
+  // (A CoAP device is "connecting" until its gateway first answers: its retransmissions run on device time.)
+  const busy = () => apps.some((a) => a && ((a.state === "connecting" && a.config.protocol !== "coap") || (a.mqtt !== undefined && a.mqtt.outbox.count > 0)));
   const driver = virtual ? new FastForward({ clock: virtual, isBusy: busy }) : undefined;
 
   const configShare = {}; // equal configuration groups kept once for all the devices (ConfigShare)

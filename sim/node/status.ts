@@ -14,6 +14,8 @@ export interface StatusCounts {
   state: string;
   /** Readings in the outbox that no connection has written yet. */
   queued?: number;
+  /** Readings in the devices' buffers: not handed to the network yet, or kept after an unanswered CoAP CON. */
+  buffered?: number;
   /** Readings thinned out (or dropped) because telemetry could not go out as fast as they came. */
   thinned?: number;
   /** Failed MQTT connection attempts since the last connection. */
@@ -26,7 +28,7 @@ export interface StatusCounts {
 
 export function formatStatus(c: StatusCounts): string {
   const who = c.devices === 1 ? c.state : `${c.online}/${c.devices} online`;
-  let s = `[${who}] readings ${c.readings}` + (c.queued ? `, queued ${c.queued}` : "") + `, sent ${c.sent}, acknowledged ${c.acked}` + (c.failed ? `, failed ${c.failed}` : "");
+  let s = `[${who}] readings ${c.readings}` + (c.queued ? `, queued ${c.queued}` : "") + (c.buffered ? `, waiting ${c.buffered}` : "") + `, sent ${c.sent}, acknowledged ${c.acked}` + (c.failed ? `, failed ${c.failed}` : "");
   if (c.thinned) s += `, thinned ${c.thinned} (telemetry slower than readings)`;
   s += `, reconnects ${c.reconnects}`;
   if (c.gaveUp) s += `; gave up connecting${c.devices === 1 ? "" : ` (${c.gaveUp} device(s))`}`;
