@@ -10,7 +10,8 @@
  *              QoS | Retain << 2, sequence number (4 octets), topic length (2), topic
  *              (UTF-8), payload (state 1 only). One set() per step: atomic.
  * The topic is kept by name, not id: ids belong to a gateway and a session (§6.5). An entry
- * keeps its record; add() and load() read it the same way.
+ * keeps its record; add() and load() read it the same way. State 2 is written by the QoS 2
+ * part (./qos2.ts, its only user; the firmware without it does not carry that code).
  *
  * Bounded by `maxMessages` and `maxBytes` (topic + payload octets). Policy when full:
  * add() throws and the caller keeps its message; nothing held is ever dropped to make room.
@@ -86,15 +87,6 @@ export class MqttSnOutbox {
     b.set(t, 8);
     b.set(data, 8 + t.length);
     return this.load("o" + msgId, b, false)!;
-  }
-
-  /** PUBREC came: only PUBREL-PUBCOMP is left, the payload is no longer needed. */
-  released(e: OutboxEntry): void {
-    this.bytes -= e.data.length;
-    e.rec = e.rec.slice(0, e.rec.length - e.data.length);
-    e.rec[0] = e.state = 2;
-    e.data = e.rec.subarray(0, 0);
-    this.st.push({ key: "o" + e.msgId, value: e.rec.buffer as ArrayBuffer });
   }
 
   remove(e: OutboxEntry): void {

@@ -21,9 +21,13 @@ export class SnQos2 {
     s.exchange(frame(0x10, -1, e.msgId, -1, -1), 0x0e, e.msgId, now, e);
   }
 
-  /** @internal PUBREC for the entry sent: state 2 stored, then PUBREL. */
+  /** @internal PUBREC for the entry sent: state 2 stored (only PUBREL-PUBCOMP is left: the record without the payload, ./outbox.ts), then PUBREL. */
   received(s: MqttSnSession, e: OutboxEntry, now: number): void {
-    s.outbox.released(e);
+    s.outbox.bytes -= e.data.length;
+    e.rec = e.rec.slice(0, e.rec.length - e.data.length);
+    e.rec[0] = e.state = 2;
+    e.data = e.rec.subarray(0, 0);
+    s.st.push({ key: "o" + e.msgId, value: e.rec.buffer as ArrayBuffer });
     this.release(s, e, now);
   }
 
