@@ -240,7 +240,7 @@ export class MqttLink implements SnLinkHooks {
   }
 
   snClosed(client: SnLinkClient): void {
-    if (this.client === (client as unknown)) this.#o.onClose?.(client as unknown as MqttClient, undefined);
+    this.#closed(client as unknown as MqttClient);
   }
 
   snError(client: SnLinkClient, e: { message: string }): void {
@@ -302,10 +302,15 @@ export class MqttLink implements SnLinkHooks {
 
   static closed(client: LinkedClient): void {
     const link = client.link;
-    if (!link || link.client !== client) return;
-    const why = link.#why;
-    link.#why = undefined;
-    link.#o.onClose?.(client, why);
+    if (link) link.#closed(client);
+  }
+
+  /** The current client's connection ended or an attempt failed: onClose with the error kept for it (#error). */
+  #closed(client: MqttClient): void {
+    if (this.client !== client) return;
+    const why = this.#why;
+    this.#why = undefined;
+    this.#o.onClose?.(client, why);
   }
 
   static error(client: LinkedClient, e: MqttError): void {

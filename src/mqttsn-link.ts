@@ -21,11 +21,13 @@
  * then CONNECT returns to active to send (§6.14's last paragraph); a DISCONNECT in answer (the
  * gateway did not keep the session) or no PINGRESP leads to a CONNECT all the same. The ClientId is the device id,
  * or for one over MQTT-SN's 23 characters an id derived from it (mqttsnClientId). A refused
- * connection is tried again after 5 s. The firmware carries the MQTT-SN core and these two
+ * connection is tried again after 5 s. Each CONNECT that Tretry leaves unanswered, and the give-up
+ * after Nretry (§6.13), is a failed attempt for the app (onClose with the reason: one line each,
+ * with reconnectAt, when the next CONNECT goes). The firmware carries the MQTT-SN core and these two
  * parts only; a host adds others (AppOptions.mqttsnParts). Portable (XS).
  */
 import { MqttSnClient } from "../modules/mqttsn/client";
-import { ACTIVE, ASLEEP, AWAKE, DISCONNECTED, type MqttSnSessionOptions, type SnEvent } from "../modules/mqttsn/session";
+import { ACTIVE, ASLEEP, AWAKE, CONNECTING, DISCONNECTED, type MqttSnSessionOptions, type SnEvent } from "../modules/mqttsn/session";
 import { SnSleep } from "../modules/mqttsn/sleep";
 import { SnTopicIds } from "../modules/mqttsn/topic-ids";
 import { SnWill } from "../modules/mqttsn/will";
@@ -68,7 +70,8 @@ export function mqttsnClientId(deviceId: string): string {
 export class SnLinkClient {
   declare readonly sn: MqttSnClient;
   declare readonly serverProperties: undefined;
-  declare readonly reconnectAt: undefined;
+  /** When the next CONNECT goes if the one out is not answered (§6.13 Tretry), after a failed one. */
+  declare reconnectAt: number | undefined;
   declare readonly hooks: SnLinkHooks;
   declare readonly scheduler: Scheduler;
   declare readonly subs: Map<string, Handler | undefined>;
@@ -195,14 +198,20 @@ export class SnLinkClient {
       const cb = this.callbacks.get(e.msgId);
       this.callbacks.delete(e.msgId);
       if (cb) cb(e.type === "published" ? undefined : { message: "MQTT-SN: " + e.reason });
-    } else if (e.type === "disconnected" || e.type === "error") {
-      if (e.type === "disconnected" && this.up) {
+    } else if ((e.type === "retry" || e.type === "disconnected" || e.type === "error") && !this.ended) {
+      // (ended: the close that end() asked for, nothing to say)
+      const s = this.sn.session;
+      // §6.13: each CONNECT that Tretry leaves unanswered is a failed attempt, one line (issue 15); after
+      // Nretry retransmissions the client gives the gateway up and connects again (no other gateway to try).
+      const c = s.cur;
+      this.reconnectAt = c && s.state === CONNECTING ? c.at + s.retryMs : undefined;
+      h.snError(this, { message: e.type === "retry" ? `no answer in ${s.retryMs / 1000} s, MQTT-SN 1.2 §6.13 Tretry; sent again now` : e.type === "disconnected" && e.reason === "no reply" && !this.up ? `no answer to ${(s.o.maxRetries ?? 4) + 1} tries: gave up, MQTT-SN 1.2 §6.13 Nretry; connecting again now` : "MQTT-SN: " + e.reason });
+      if (e.type !== "error") {
         this.up = false;
         h.snClosed(this);
       }
-      h.snError(this, { message: "MQTT-SN: " + e.reason });
       // Refused (no other gateway to try): again after a while, as MQTT's client does.
-      if (!this.ended && this.sn.state === DISCONNECTED && !this.retry?.scheduled)
+      if (this.sn.state === DISCONNECTED && !this.retry?.scheduled)
         this.retry = this.scheduler.after(5000, () => !this.ended && this.sn.state === DISCONNECTED && this.sn.connect(), { name: "mqttsn-retry", radio: true });
     }
   }

@@ -494,3 +494,24 @@ describe("the app's sleep, planned (sleep.mode \"deep\": the scheduler's SleepPo
     expect(received.length).toBeGreaterThanOrEqual(3);
   });
 });
+
+describe("MQTT-SN: a gateway that never answers (issue 15, MQTT-SN 1.2 §6.13)", () => {
+  it("one line per CONNECT that Tretry leaves unanswered, with when the next one goes; after Nretry the give-up as one line; the readings queued", async () => {
+    // Nothing listens on the gateway's port 1884 of the simulated network: every CONNECT is lost.
+    const t = setup({ overrides: { samplingMs: 10_000, qos: 1 }, provisioned: { protocol: "mqttsn", "mqtt.host": GATEWAY, "mqtt.port": 1884 } });
+    t.device.start();
+    await run(t.clock, 55_000);
+    const lines = t.errors.filter((m) => m.startsWith("mqtt: "));
+    // Tretry 10 s: the CONNECT and Nretry (4) retransmissions, each unanswered; the fifth ends the procedure (§6.13).
+    expect(lines.slice(0, 4)).toEqual([1, 2, 3, 4].map((n) => `mqtt: cannot connect to ${GATEWAY}:1884 (attempt ${n} failed: no answer in 10 s, MQTT-SN 1.2 §6.13 Tretry; sent again now); next attempt in 10 s`));
+    expect(lines[4]).toBe(`mqtt: cannot connect to ${GATEWAY}:1884 (attempt 5 failed: no answer to 5 tries: gave up, MQTT-SN 1.2 §6.13 Nretry; connecting again now); next attempt in 10 s`);
+    expect(lines).toHaveLength(5);
+    const app = t.app();
+    expect(app.failedAttempts).toBe(5);
+    expect(app.state).toBe("offline");
+    // Nothing reached a connection: what was taken is queued in the outbox, none counted sent.
+    expect(app.sent).toBe(0);
+    expect(app.queued).toBe(app.readings);
+    expect(app.readings).toBeGreaterThanOrEqual(5);
+  });
+});

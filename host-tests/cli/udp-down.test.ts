@@ -68,3 +68,26 @@ describe("a CoAP gateway that never answers (xs-iot sim --protocol coap)", () =>
     }
   }, 60_000);
 });
+
+describe("an MQTT-SN gateway that never answers (xs-iot sim --protocol mqttsn --gateway)", () => {
+  // Real time (a device "connecting" holds virtual time still): Tretry is 10 s, so two attempts take 20 s.
+  it("one line per CONNECT that Tretry leaves unanswered (MQTT-SN 1.2 §6.13), with when the next one goes; nothing counted sent", async () => {
+    const gw = await silent();
+    try {
+      const r = await runCli(["sim", "--protocol", "mqttsn", "--gateway", `udp://127.0.0.1:${gw.port}`, "--id", "no-sn", "--readings", "1", "--interval", "0.5", "--timeout", "23", "--json"], { timeoutMs: 40_000 });
+      expect(r.code).toBe(1);
+      const events = jsonEvents(r.stdout);
+      const lines = events.filter((e) => e.event === "error").map((e) => e.message);
+      expect(lines.slice(0, 2)).toEqual([1, 2].map((n) => `mqtt: cannot connect to 127.0.0.1:${gw.port} (attempt ${n} failed: no answer in 10 s, MQTT-SN 1.2 §6.13 Tretry; sent again now); next attempt in 10 s`));
+      expect(lines).toHaveLength(2);
+      // What the gateway got: the same CONNECT (MsgType 0x04, §5.4.4), once and twice again.
+      const connects = gw.got.filter((d) => d[1] === 0x04);
+      expect(connects).toHaveLength(3);
+      expect(connects.every((d) => d.equals(connects[0]))).toBe(true);
+      expect(events.some((e) => e.event === "state" && e.state === "online")).toBe(false);
+      expect(events.pop()).toMatchObject({ event: "done", code: 1, readings: 1, sent: 0, acked: 0, queued: 1, failedAttempts: 2 });
+    } finally {
+      gw.close();
+    }
+  }, 45_000);
+});

@@ -119,6 +119,8 @@ export type SnEvent =
   | { type: "gateway-lost"; gwId: number; address: string; port: number }
   | { type: "asleep"; duration: number }
   | { type: "wake-failed" }
+  /** §6.13: no reply to our CONNECT (or the will dialogue's answer) in Tretry: sent again; `tries` retransmissions so far. */
+  | { type: "retry"; tries: number }
   | { type: "will-updated"; returnCode: number }
   | { type: "dropped"; reason: string };
 
@@ -475,6 +477,7 @@ export class MqttSnSession {
         c.tries++;
         c.at = now;
         this.out(c.bytes, now);
+        if (this.state === CONNECTING) this.emit({ type: "retry", tries: c.tries });
       }
     }
     if (this.waitUntil && now >= this.waitUntil) {
