@@ -73,7 +73,7 @@ function setup(options: { overrides?: AppOverrides; env?: typeof ENV; provisione
       return app;
     },
   });
-  return { clock, hardware, readings, errors, device, received, sent, acked, client, app: () => app!, sink };
+  return { clock, hardware, readings, errors, device, received, sent, acked, client, app: () => app!, sink, network };
 }
 
 /** Advances virtual time in steps, letting promise callbacks (CoAP responses, block-wise follow-ups) run between them. */
@@ -303,6 +303,30 @@ describe("CoAP telemetry (RFC 7252 POST, SenML RFC 8428)", () => {
     expect(t.app().state).toBe("connecting");
     expect(t.app().sent).toBe(t.sent[t.sent.length - 1].seqs.length); // only the CON in flight
     expect(t.app().buffered + t.app().sent).toBe(t.app().readings);
+  });
+
+  it("a gateway that comes back gets the readings its silence kept: 'offline' while it was silent, then 'online', nothing lost", async () => {
+    const t = setup({ overrides: { samplingMs: 10_000, qos: 1 } });
+    t.device.start();
+    await run(t.clock, 15_000); // answered: online
+    expect(t.app().state).toBe("online");
+    t.network.link(DEVICE, GATEWAY, { down: true }, { both: true });
+    const before = t.app().acked;
+    await run(t.clock, 120_000); // silent: at least one CON exhausted
+    expect(t.errors.some((m) => /^coap: no answer from 10\.0\.0\.1:5683 in \d+ s \(CON, RFC 7252 §4\.2 MAX_RETRANSMIT\); \d+ reading\(s\) kept for the next request$/.test(m))).toBe(true);
+    expect(t.app().state).toBe("offline");
+    expect(t.app().acked).toBe(before);
+    t.network.unlink(DEVICE, GATEWAY);
+    t.network.unlink(GATEWAY, DEVICE);
+    await run(t.clock, 200_000);
+    expect(t.app().state).toBe("online");
+    expect(t.app().failed).toBe(0);
+    // Nothing lost: every reading up to the last acknowledged one was acknowledged (the kept ones at least once).
+    const acked = new Set(t.acked.flatMap((e) => e.seqs));
+    const last = Math.max(...acked);
+    expect(last).toBeGreaterThan(25);
+    expect(acked.size).toBe(last);
+    expect(t.app().readings - last).toBeLessThanOrEqual(t.app().buffered + 1);
   });
 
   it("one CON in flight to the gateway (RFC 7252 §4.7, NSTART 1): readings taken while it waits go together in the next", async () => {
