@@ -614,3 +614,98 @@ describe("robustness", () => {
     expect(() => a.request({ code: COAP_REQUEST.GET }, B, PORT)).toThrow();
   });
 });
+
+describe("deduplication memory holds replies, not requests (RFC 7252 §4.5; issue 17 memory)", () => {
+  const key = (mid: number, from = A) => from + "|" + PORT + "#" + mid;
+  const req = (type: number, mid: number, payload = "x") =>
+    encode({ type: type as CoapMessage["type"], code: COAP_REQUEST.POST, messageId: mid, token: u8(mid & 255, 7), options: [], payload: ascii(payload) });
+
+  it("after N requests the cache keeps each CON's reply bytes (what went on the wire) and nothing for a NON", () => {
+    const net = makeNet();
+    let separate: IncomingRequest | undefined;
+    const b = server(net, (r) => {
+      if (r.message.messageId === 3) separate = r; // answered later: empty ACK, then a separate response
+      else r.respond({ code: COAP_RESPONSE.CHANGED, payload: ascii("ok " + r.message.messageId) });
+    }, { ackDelay: 100 });
+    for (let mid = 1; mid <= 6; mid++) b.receive(req(mid === 5 ? COAP_MESSAGE.NON : COAP_MESSAGE.CON, mid), A, PORT);
+    const now = net.clock.now();
+    // while mid 3 is processed, its entry keeps the request (a duplicate then gets the empty ACK)
+    expect(b.dedup.get(key(3), now)!.reply).toBe(separate);
+    net.clock.advance(100); // the ACK delay: the empty ACK replaces the request
+    separate!.respond({ code: COAP_RESPONSE.CONTENT });
+    const later = net.clock.now();
+    expect(b.dedup.size).toBe(6);
+    const sent = fromB(net);
+    for (let mid = 1; mid <= 6; mid++) {
+      const e = b.dedup.get(key(mid), later)!;
+      expect(Object.keys(e).sort()).toEqual(mid === 5 ? ["expires"] : ["expires", "reply"]);
+      if (mid === 5) continue;
+      expect(e.reply instanceof Uint8Array).toBe(true);
+      const ack = sent.find((w) => w.message!.type === COAP_MESSAGE.ACK && w.message!.messageId === mid)!;
+      expect(Array.from(e.reply as Uint8Array)).toEqual(Array.from(ack.bytes));
+    }
+    expect(sent.find((w) => w.message!.messageId === 3 && w.message!.type === COAP_MESSAGE.ACK)!.message!.code).toBe(0);
+  });
+
+  it("a duplicate within EXCHANGE_LIFETIME gets the same reply bytes; every expired entry is gone at the next request", () => {
+    const net = makeNet();
+    let runs = 0;
+    const b = server(net, (r) => {
+      runs++;
+      r.respond({ code: COAP_RESPONSE.CHANGED, payload: ascii("run " + runs) });
+    });
+    for (let mid = 1; mid <= 10; mid++) {
+      b.receive(req(COAP_MESSAGE.CON, mid), A, PORT);
+      net.clock.advance(1000);
+    }
+    const first = fromB(net)[0].bytes;
+    net.clock.advance(P.EXCHANGE_LIFETIME - 10001); // mid 1 arrived EXCHANGE_LIFETIME - 1 ms ago
+    b.receive(req(COAP_MESSAGE.CON, 1), A, PORT);
+    expect(runs).toBe(10);
+    const again = fromB(net);
+    expect(Array.from(again[again.length - 1].bytes)).toEqual(Array.from(first));
+    expect(b.dedup.size).toBe(10);
+    net.clock.advance(10000); // all ten are past EXCHANGE_LIFETIME
+    b.receive(req(COAP_MESSAGE.CON, 11), A, PORT);
+    expect(b.dedup.size).toBe(1); // purged on the add, not only when full
+    expect(b.dedup.evictions).toBe(0);
+    expect(runs).toBe(11);
+  });
+
+  it("NON entries go after NON_LIFETIME, CON entries stay until EXCHANGE_LIFETIME", () => {
+    const net = makeNet();
+    const b = server(net, (r) => r.respond({ code: COAP_RESPONSE.CHANGED }));
+    b.receive(req(COAP_MESSAGE.CON, 1), A, PORT);
+    b.receive(req(COAP_MESSAGE.NON, 2), A, PORT);
+    net.clock.advance(P.NON_LIFETIME);
+    b.receive(req(COAP_MESSAGE.CON, 3), A, PORT);
+    expect(b.dedup.size).toBe(2);
+    expect(b.dedup.get(key(1), net.clock.now())).toBeDefined();
+    expect(b.dedup.get(key(2), net.clock.now())).toBeUndefined();
+  });
+
+  it("a flood of distinct requests from many endpoints stays within the bound, each entry a reply", () => {
+    const net = makeNet();
+    let runs = 0;
+    const b = server(net, (r) => {
+      runs++;
+      r.respond({ code: COAP_RESPONSE.CONTENT, payload: ascii("v") });
+    }, { dedupCapacity: 16 });
+    for (let i = 0; i < 2000; i++) {
+      b.receive(req(i % 3 ? COAP_MESSAGE.CON : COAP_MESSAGE.NON, i & 0xffff), "10.1." + (i % 50) + ".1", PORT);
+      expect(b.dedup.size).toBeLessThanOrEqual(16);
+    }
+    expect(runs).toBe(2000);
+    expect(b.dedup.evictions).toBe(2000 - 16);
+    const now = net.clock.now();
+    let kept = 0;
+    for (let i = 2000 - 16; i < 2000; i++) {
+      const e = b.dedup.get(key(i, "10.1." + (i % 50) + ".1"), now)!;
+      expect(e).toBeDefined();
+      if (i % 3) expect(e.reply instanceof Uint8Array && e.reply.length < 16).toBe(true);
+      else expect(e.reply).toBeUndefined();
+      kept++;
+    }
+    expect(kept).toBe(16);
+  });
+});

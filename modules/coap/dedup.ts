@@ -2,22 +2,29 @@
  * Message deduplication memory (RFC 7252 §4.5), bounded.
  *
  * One entry per received CON/NON (source endpoint + Message ID), kept for
- * EXCHANGE_LIFETIME (CON) or NON_LIFETIME (NON). The cache has a fixed
- * capacity: when full, the OLDEST entry is evicted first, even if it has not
- * expired. A duplicate arriving after its entry was evicted or expired is
- * treated as a new message; size the capacity for the expected message rate
- * (capacity / EXCHANGE_LIFETIME messages per second are fully deduplicated).
- * No timers: expiry is checked on lookup and at insertion.
+ * EXCHANGE_LIFETIME (CON) or NON_LIFETIME (NON). An entry keeps only what
+ * duplicate detection needs: its expiry and, for a CON, what answers a
+ * duplicate: the owner's request while it is being processed, then the reply
+ * bytes alone (the owner replaces the one by the other, so a kept entry does
+ * not hold the decoded request). Every insertion first drops the expired
+ * entries; the cache has a fixed capacity and, when still full, the OLDEST
+ * entry is evicted, even if it has not expired. A duplicate arriving after its
+ * entry was evicted or expired is treated as a new message; size the capacity
+ * for the expected message rate (capacity / EXCHANGE_LIFETIME messages per
+ * second are fully deduplicated). No timers: expiry is checked on lookup and
+ * at insertion.
  */
 import { setting } from "./constants";
 
 export interface DedupEntry {
   /** Absolute time (ms) after which the entry no longer counts. */
   expires: number;
-  /** The bytes we answered with (ACK, piggybacked response or RST), to repeat for a duplicate. */
-  reply?: Uint8Array;
-  /** Opaque owner state (the messaging layer keeps the server exchange here). */
-  state?: unknown;
+  /**
+   * What answers a duplicate CON: the bytes we answered with (ACK, piggybacked
+   * response or RST), or, until they exist, the owner's state (the messaging
+   * layer's request being processed). Nothing for a NON (a duplicate is ignored).
+   */
+  reply?: Uint8Array | object;
 }
 
 export class DedupCache {
@@ -47,17 +54,14 @@ export class DedupCache {
     return e;
   }
 
-  /** Adds an entry, evicting expired entries first and then the oldest while full. */
+  /** Adds an entry after dropping every expired one, then evicts the oldest while full. */
   add(key: string, entry: DedupEntry, now: number): DedupEntry {
     const map = this._map;
     map.delete(key);
-    if (map.size >= this.capacity) {
-      map.forEach((e, k) => e.expires <= now && map.delete(k));
-      while (map.size >= this.capacity) {
-        const oldest = map.keys().next().value as string;
-        map.delete(oldest);
-        this.evictions++;
-      }
+    map.forEach((e, k) => e.expires <= now && map.delete(k));
+    while (map.size >= this.capacity) {
+      map.delete(map.keys().next().value as string);
+      this.evictions++;
     }
     map.set(key, entry);
     return entry;

@@ -640,12 +640,11 @@ export class CoapEndpoint {
     const seen = this.dedup.get(dkey, now);
     if (seen) {
       // §4.5: acknowledge each duplicate CON with the same ACK/RST, process only once; ignore duplicate NON.
-      if (con) {
-        const req = seen.state as IncomingRequest | undefined;
-        if (seen.reply) this._sendBytes(seen.reply, address, port);
-        // still being processed: the empty ACK now, the response will be separate (§5.2.2)
-        else if (req) this._accept(req);
-      }
+      // A CON request still being processed (kept until its ACK replaces it): the empty ACK now, the
+      // response will be separate (§5.2.2).
+      const r = con && seen.reply;
+      if (r instanceof IncomingRequest) this._accept(r);
+      else if (r) this._sendBytes(r as Uint8Array, address, port);
       return this._drop("duplicate", address, port);
     }
     const p = this.parameters;
@@ -660,15 +659,13 @@ export class CoapEndpoint {
     if (!ex || ex.state === "queued") {
       // §5.3.2: an unexpected response is rejected: RST for a CON (§4.2), silence for a NON (§4.3).
       if (con) {
-        entry.reply = encodeEmpty(COAP_MESSAGE.RST, msg.messageId);
-        this._sendBytes(entry.reply, address, port);
+        this._sendBytes((entry.reply = encodeEmpty(COAP_MESSAGE.RST, msg.messageId)), address, port);
       }
       return this._drop("response-unmatched", address, port);
     }
     if (con) {
       // §5.2.2: a CON response is acknowledged with an Empty ACK.
-      entry.reply = encodeEmpty(COAP_MESSAGE.ACK, msg.messageId);
-      this._sendBytes(entry.reply, address, port);
+      this._sendBytes((entry.reply = encodeEmpty(COAP_MESSAGE.ACK, msg.messageId)), address, port);
     }
     this._deliver(ex, msg);
   }
@@ -677,7 +674,8 @@ export class CoapEndpoint {
 
   private _onRequest(msg: CoapMessage, address: string, port: number, entry: DedupEntry): void {
     const req = new IncomingRequest(this, msg, address, port, entry);
-    entry.state = req;
+    // §4.5: only a duplicate CON is answered; its request is kept until the ACK replaces it (_ack)
+    if (req.confirmable) entry.reply = req;
     const handler = this.onRequest;
     if (!handler) {
       this._respond(req, { code: COAP_RESPONSE.NOT_FOUND });
@@ -698,7 +696,7 @@ export class CoapEndpoint {
 
   /** @internal */
   _accept(req: IncomingRequest): void {
-    if (req.confirmable && !this._closed) this._ack(req, req.acknowledged ? req.entry.reply : encodeEmpty(COAP_MESSAGE.ACK, req.message.messageId));
+    if (req.confirmable && !this._closed) this._ack(req, req.acknowledged ? (req.entry.reply as Uint8Array) : encodeEmpty(COAP_MESSAGE.ACK, req.message.messageId));
     else this._ack(req, undefined);
   }
 
