@@ -214,7 +214,7 @@ export class Mqtt5 {
    */
   outgoing(s: MqttSession, e: OutboxEntry, bytes: Uint8Array, now: number): Uint8Array | undefined {
     let expiry = e.expiry;
-    if (expiry === undefined) {
+    if (expiry === -1) {
       // Loaded after a reboot: look the interval up once in the stored bytes.
       const at = findProperty(bytes, 0x02);
       expiry = e.expiry = at < 0 ? 0 : ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;

@@ -48,7 +48,7 @@ export interface OutboxEntry {
   createdAt?: number;
   /** Monotonic ms at acceptance (or at load, after a reboot); for 5.0 message expiry. */
   createdMono?: number;
-  /** 5.0: the Message Expiry Interval sent (s), 0 when none; undefined until looked up (after a reboot). */
+  /** 5.0: the Message Expiry Interval sent (s); absent when none; -1 until looked up (loaded after a reboot). */
   expiry?: number;
 }
 
@@ -297,6 +297,7 @@ export class MqttOutbox {
       if (version === 5 && bytes) {
         e.createdAt = createdAt;
         e.createdMono = now;
+        e.expiry = -1; // looked up in the bytes when first sent (Mqtt5.outgoing)
       }
       if (seq > maxSeq) maxSeq = seq;
     }

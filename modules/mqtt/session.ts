@@ -437,7 +437,14 @@ export class MqttSession {
     } else if (box.count >= box.maxMessages) {
       throw box.refusal(0); // before an identifier is looked for: a full outbox has no free place
     }
-    const id = qos ? allocateId(this) : 0;
+    let id = 0;
+    if (qos) {
+      // allocateId()'s first try, written out (a call costs on XS): the next identifier's place is free
+      id = this.nextId;
+      const t = box.table;
+      if ((t && t[id & (box.size - 1)] !== undefined) || this.pending) id = allocateId(this);
+      else this.nextId = id === 65535 ? 1 : id + 1;
+    }
     let bytes: Uint8Array;
     try {
       bytes = publishFrom(0x30 | (qos << 1) | (retain ? 1 : 0), t, id, version, data, v5?.props, properties);
@@ -456,12 +463,12 @@ export class MqttSession {
     }
     const createdAt = v5 && properties?.messageExpiryInterval !== undefined ? this.epoch() : NaN;
     const e = box.add(id, t.name, bytes, version, createdAt, token); // throws outbox-full / storage: nothing kept
-    if (v5) {
-      const x = (e.expiry = properties?.messageExpiryInterval ?? 0); // 5.0: the expiry sent, patched at send time (Mqtt5.outgoing)
-      if (x) {
-        e.createdAt = createdAt;
-        e.createdMono = now;
-      }
+    // 5.0: the expiry sent, patched at send time (Mqtt5.outgoing); none: no field (one made costs on XS)
+    const x = properties ? properties.messageExpiryInterval : undefined;
+    if (x) {
+      e.expiry = x;
+      e.createdAt = createdAt;
+      e.createdMono = now;
     }
     pump(this, now);
     return id;
@@ -777,7 +784,7 @@ function pump(s: MqttSession, now: number): void {
     }
     const resend = e.sent;
     if (resend) bytes[0] |= 8; // [MQTT-3.3.1-1]: DUP on a resend
-    if (v5 && (v5.limited || e.expiry !== 0)) {
+    if (v5 && (v5.limited || e.expiry !== undefined)) {
       // an expiry to patch (or not known yet: loaded after a reboot), a server's limit, an alias
       const out = v5.outgoing(s, e, bytes, now);
       if (out === undefined) continue; // given up (expired, too large, ...) and reported
