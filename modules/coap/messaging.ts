@@ -16,7 +16,8 @@
  *  - NSTART outstanding interactions per peer (§4.7); the rest wait in a
  *    bounded queue. NON requests hold their slot until a response arrives or
  *    for size / PROBING_RATE (§4.7), whichever comes first.
- *  - Message IDs per peer from a random start (§4.4); random tokens (§5.3.1).
+ *  - Message IDs per peer from a random start (§4.4); random tokens (§5.3.1). The peer table
+ *    is bounded (maxPeers): many source ports (a flood) cannot grow it.
  *  - Piggybacked and separate responses (§5.2.1, §5.2.2), response matching
  *    by token and endpoint (§5.3.2), rejection of unexpected responses.
  *  - Bad datagrams answered as `rejection()` in codec.ts says (RST, 4.02, 4.00, silence).
@@ -58,6 +59,11 @@ export interface CoapEndpointOptions {
   tokenLength?: number;
   /** Requests waiting for an NSTART slot, per peer (default 16). */
   maxQueue?: number;
+  /**
+   * Peers whose next Message ID is kept (default 16). A peer without a request of ours in flight is
+   * dropped after EXCHANGE_LIFETIME idle; at the cap the idle-longest such peer makes room.
+   */
+  maxPeers?: number;
   /** How long a server waits for the handler before an empty ACK (separate response, §5.2.2). Default ACK_TIMEOUT / 2. */
   ackDelay?: number;
   /** Default time to wait for a response after the first transmission (default MAX_TRANSMIT_WAIT). */
@@ -152,10 +158,8 @@ interface Peer {
   /** Outstanding interactions (§4.7). */
   active: number;
   queue: ClientExchange[];
-}
-
-function newPeer(address: string, port: number, nextMessageId: number): Peer {
-  return { key: address + "|" + port, address, port, nextMessageId, active: 0, queue: [] };
+  /** When a Message ID was last taken (scheduler time). */
+  seen: number;
 }
 
 /** A request we send: queued, in flight, acknowledged, or done. */
@@ -255,6 +259,7 @@ export class CoapEndpoint {
   declare private _random: (buffer: Uint8Array) => Uint8Array;
   declare private _tokenLength: number;
   declare private _maxQueue: number;
+  declare private _maxPeers: number;
   declare private _ackDelay: number;
   declare private _responseTimeout: number;
   declare private _registry: OptionLimits | undefined;
@@ -275,6 +280,7 @@ export class CoapEndpoint {
     this.parameters = transmissionParameters(options.parameters);
     const tokenLength = setting(options.tokenLength, 4, 1, 8, "tokenLength");
     const maxQueue = setting(options.maxQueue, 16, 0, Infinity, "maxQueue");
+    this._maxPeers = setting(options.maxPeers, 16, 1, Infinity, "maxPeers");
     const ackDelay = setting(options.ackDelay, this.parameters.ACK_TIMEOUT / 2, 0, Infinity, "ackDelay", true);
     const responseTimeout = setting(options.responseTimeout, this.parameters.MAX_TRANSMIT_WAIT, Number.MIN_VALUE, Infinity, "responseTimeout", true);
     this.dedup = new DedupCache(options.dedupCapacity ?? 32);
@@ -356,7 +362,7 @@ export class CoapEndpoint {
   resumeMessageIds(records: readonly MessageIdRecord[]): void {
     records.forEach((r) => {
       const key = r.address + "|" + r.port;
-      if (!this._closed && !this._peers.has(key) && Number.isInteger(r.next)) this._peers.set(key, newPeer(r.address, r.port, r.next & 0xffff));
+      if (!this._closed && !this._peers.has(key) && Number.isInteger(r.next)) this._addPeer(r.address, r.port, r.next & 0xffff);
     });
   }
 
@@ -521,9 +527,31 @@ export class CoapEndpoint {
     if (!peer) {
       // §4.4 implementation note: start from a random Message ID.
       const r = this._random(this._rand2);
-      peer = newPeer(address, port, ((r[0] << 8) | r[1]) & 0xffff);
-      this._peers.set(key, peer);
+      peer = this._addPeer(address, port, ((r[0] << 8) | r[1]) & 0xffff);
     }
+    peer.seen = this.scheduler.now();
+    return peer;
+  }
+
+  /**
+   * Adds a peer; bad input (a flood from many ports) must not grow the table without bound. A peer
+   * with no request of ours active or queued (§4.7) is dropped after EXCHANGE_LIFETIME idle: a new
+   * random start then cannot reuse an ID within EXCHANGE_LIFETIME (§4.4). At the cap the idle-longest
+   * such peer goes too (its next contact starts from a random ID again). A transmission keeps its
+   * own Peer object and key, and _nextMessageId skips IDs still in flight, so neither is lost.
+   */
+  private _addPeer(address: string, port: number, nextMessageId: number): Peer {
+    const now = this.scheduler.now();
+    let oldest: Peer | undefined;
+    this._peers.forEach((p) => {
+      if (p.active || p.queue.length) return;
+      if (now - p.seen >= this.parameters.EXCHANGE_LIFETIME) this._peers.delete(p.key);
+      else if (!oldest || p.seen < oldest.seen) oldest = p;
+    });
+    if (oldest && this._peers.size >= this._maxPeers) this._peers.delete(oldest.key);
+    const key = address + "|" + port;
+    const peer: Peer = { key, address, port, nextMessageId, active: 0, queue: [], seen: now };
+    this._peers.set(key, peer);
     return peer;
   }
 
