@@ -64,6 +64,13 @@ export interface CoapEndpointOptions {
    * dropped after EXCHANGE_LIFETIME idle; at the cap the idle-longest such peer makes room.
    */
   maxPeers?: number;
+  /**
+   * NON messages we sent kept to match a RST (default 8, RFC 7252 §4.3). At the cap the oldest NON
+   * with no onReset goes (a NON response: a RST to it changes nothing), else the oldest NON (an
+   * observe notification, RFC 7641 §3.6): a flood answered NON cannot grow the table. A CON awaiting
+   * its ACK is never dropped.
+   */
+  maxNonTracked?: number;
   /** How long a server waits for the handler before an empty ACK (separate response, §5.2.2). Default ACK_TIMEOUT / 2. */
   ackDelay?: number;
   /** Default time to wait for a response after the first transmission (default MAX_TRANSMIT_WAIT). */
@@ -260,6 +267,7 @@ export class CoapEndpoint {
   declare private _tokenLength: number;
   declare private _maxQueue: number;
   declare private _maxPeers: number;
+  declare private _maxNon: number;
   declare private _ackDelay: number;
   declare private _responseTimeout: number;
   declare private _registry: OptionLimits | undefined;
@@ -281,6 +289,7 @@ export class CoapEndpoint {
     const tokenLength = setting(options.tokenLength, 4, 1, 8, "tokenLength");
     const maxQueue = setting(options.maxQueue, 16, 0, Infinity, "maxQueue");
     this._maxPeers = setting(options.maxPeers, 16, 1, Infinity, "maxPeers");
+    this._maxNon = setting(options.maxNonTracked, 8, 1, Infinity, "maxNonTracked");
     const ackDelay = setting(options.ackDelay, this.parameters.ACK_TIMEOUT / 2, 0, Infinity, "ackDelay", true);
     const responseTimeout = setting(options.responseTimeout, this.parameters.MAX_TRANSMIT_WAIT, Number.MIN_VALUE, Infinity, "responseTimeout", true);
     this.dedup = new DedupCache(options.dedupCapacity ?? 32);
@@ -341,7 +350,8 @@ export class CoapEndpoint {
     const bytes = encode({ type: msg.type, code: msg.code, messageId: 0, token: msg.token!, options: msg.options!, payload: msg.payload! });
     const t = this._transmission(peer, bytes, msg.type === COAP_MESSAGE.CON);
     t.onAck = (ack) => this._call(callbacks.onAck, ack);
-    t.onReset = () => this._call(callbacks.onReset);
+    // without onReset a NON is the first dropped at the maxNonTracked cap
+    if (callbacks.onReset) t.onReset = () => this._call(callbacks.onReset);
     t.onFail = (reason) => this._call(callbacks.onFail, reason);
     this._start(t);
     return t.messageId;
@@ -474,7 +484,8 @@ export class CoapEndpoint {
     if (!t) return;
     ex.transmission = undefined;
     t.job?.cancel();
-    this._transmissions.delete(t.key);
+    // an evicted NON's key may since be another's
+    if (this._transmissions.get(t.key) === t) this._transmissions.delete(t.key);
   }
 
   /** Frees the exchange's NSTART slot and sends what waits for it. */
@@ -588,7 +599,19 @@ export class CoapEndpoint {
       const w = this._retransmitWindow(now, t);
       t.job = this.scheduler.schedule({ name: "coap-retransmit", deadline: now + t.timeout, earliest: w.earliest, latest: w.latest, radio: true, run: (at) => this._retransmit(t, at) });
     } else {
-      // A NON is tracked only to match a RST (§4.3); forgotten after NON_LIFETIME.
+      // A NON is tracked only to match a RST (§4.3); forgotten after NON_LIFETIME, or at the
+      // maxNonTracked cap: the oldest without onReset, else the oldest (insertion order).
+      let n = 0;
+      let v: Transmission | undefined;
+      this._transmissions.forEach((o) => {
+        if (o.confirmable || o === t) return;
+        n++;
+        if (!v || (v.onReset && !o.onReset)) v = o;
+      });
+      if (n >= this._maxNon) {
+        v!.job!.cancel();
+        this._transmissions.delete(v!.key);
+      }
       t.job = this.scheduler.schedule({ name: "coap-non-lifetime", deadline: now + this.parameters.NON_LIFETIME, run: () => this._transmissions.delete(t.key) });
     }
     this._sendBytes(t.bytes, t.peer.address, t.peer.port);
