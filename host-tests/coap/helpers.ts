@@ -3,7 +3,8 @@
  * VirtualClock joined by a tiny link with a fixed latency and a drop filter.
  */
 import { CoapEndpoint, type CoapEndpointOptions } from "../../modules/coap/messaging";
-import { decode, type CoapMessage } from "../../modules/coap/codec";
+import { decode, encode, type CoapMessage } from "../../modules/coap/codec";
+import { COAP_MESSAGE, COAP_REQUEST, COAP_RESPONSE } from "../../modules/coap/constants";
 import { Scheduler } from "../../modules/scheduler/scheduler";
 import { VirtualClock } from "../../sim/virtual-clock";
 import { Prng } from "../../sim/prng";
@@ -75,3 +76,42 @@ export function text(b: Uint8Array): string {
   for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
   return s;
 }
+
+/** A datagram a lone endpoint sent (floodEndpoint). */
+export interface SentDatagram {
+  address: string;
+  port: number;
+  messageId: number;
+  type: number;
+}
+
+/**
+ * One endpoint on a VirtualClock that answers every request 2.05 (a NON request gets a NON
+ * response, RFC 7252 §5.2.3, under a fresh Message ID for its peer, §4.4, tracked for a RST, §4.3)
+ * and records what it sent, its errors and its drops: for floods from many source ports.
+ */
+export function floodEndpoint(seed: number, options: Partial<CoapEndpointOptions> = {}) {
+  const clock = new VirtualClock();
+  const scheduler = new Scheduler({ clock });
+  const rng = new Prng(seed);
+  const sent: SentDatagram[] = [];
+  const errors: unknown[] = [];
+  const drops: string[] = [];
+  const ep = new CoapEndpoint({
+    scheduler,
+    random: (b) => rng.fill(b),
+    ...options,
+    onError: (e) => errors.push(e),
+    onDrop: (reason) => drops.push(reason),
+    send: (bytes, address, port) => {
+      const r = decode(bytes);
+      if (r.ok) sent.push({ address, port, messageId: r.message.messageId, type: r.message.type });
+    },
+    onRequest: (req) => req.respond({ code: COAP_RESPONSE.CONTENT, payload: u8(1) }),
+  });
+  return { clock, ep, sent, errors, drops };
+}
+
+/** A NON GET with Message ID `mid` (token 01 02), as a flood sends it. */
+export const nonGet = (mid: number) =>
+  encode({ type: COAP_MESSAGE.NON, code: COAP_REQUEST.GET, messageId: mid, token: u8(1, 2), options: [], payload: undefined! });

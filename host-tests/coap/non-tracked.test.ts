@@ -6,48 +6,15 @@
  * onReset goes first; a NON with one (an observe notification, RFC 7641 §3.6) is the last dropped;
  * a CON awaiting its ACK (§4.2) is never dropped.
  */
-import { COAP_MESSAGE, COAP_REQUEST, COAP_RESPONSE } from "../../modules/coap/constants";
-import { decode, encode, encodeEmpty } from "../../modules/coap/codec";
-import { CoapEndpoint } from "../../modules/coap/messaging";
-import { Scheduler } from "../../modules/scheduler/scheduler";
-import { VirtualClock } from "../../sim/virtual-clock";
-import { Prng } from "../../sim/prng";
-import { u8 } from "./helpers";
+import { COAP_MESSAGE, COAP_RESPONSE } from "../../modules/coap/constants";
+import { encodeEmpty } from "../../modules/coap/codec";
+import type { CoapEndpoint } from "../../modules/coap/messaging";
+import { floodEndpoint, nonGet, u8 } from "./helpers";
 
 const FLOOD = "10.6.6.6";
 const X = "10.0.0.9";
 
-interface Sent {
-  address: string;
-  port: number;
-  messageId: number;
-  type: number;
-}
-
-function setup(maxNonTracked?: number) {
-  const clock = new VirtualClock();
-  const scheduler = new Scheduler({ clock });
-  const rng = new Prng(11);
-  const sent: Sent[] = [];
-  const errors: unknown[] = [];
-  const drops: string[] = [];
-  const ep = new CoapEndpoint({
-    scheduler,
-    random: (b) => rng.fill(b),
-    maxNonTracked,
-    onError: (e) => errors.push(e),
-    onDrop: (reason) => drops.push(reason),
-    send: (bytes, address, port) => {
-      const r = decode(bytes);
-      if (r.ok) sent.push({ address, port, messageId: r.message.messageId, type: r.message.type });
-    },
-    // NON requests get NON responses (§5.2.3), each tracked for a RST (§4.3)
-    onRequest: (req) => req.respond({ code: COAP_RESPONSE.CONTENT, payload: u8(1) }),
-  });
-  return { clock, ep, sent, errors, drops };
-}
-
-const nonGet = (mid: number) => encode({ type: COAP_MESSAGE.NON, code: COAP_REQUEST.GET, messageId: mid, token: u8(1, 2), options: [], payload: undefined! });
+const setup = (maxNonTracked?: number) => floodEndpoint(11, { maxNonTracked });
 const rst = (mid: number) => encodeEmpty(COAP_MESSAGE.RST, mid);
 const notify = (ep: CoapEndpoint, resets: number[], n: number) =>
   ep.sendMessage({ type: COAP_MESSAGE.NON, code: COAP_RESPONSE.CONTENT, token: u8(9, n), payload: u8(n) }, X, 5683, { onReset: () => resets.push(n) });

@@ -6,46 +6,17 @@
  * EXCHANGE_LIFETIME goes on with its Message ID sequence.
  */
 import { COAP_MESSAGE, COAP_REQUEST, COAP_RESPONSE, transmissionParameters } from "../../modules/coap/constants";
-import { decode, encode } from "../../modules/coap/codec";
-import { CoapEndpoint, type ClientExchange } from "../../modules/coap/messaging";
-import { Scheduler } from "../../modules/scheduler/scheduler";
-import { VirtualClock } from "../../sim/virtual-clock";
-import { Prng } from "../../sim/prng";
-import { u8 } from "./helpers";
+import { encode } from "../../modules/coap/codec";
+import type { ClientExchange } from "../../modules/coap/messaging";
+import { floodEndpoint, nonGet, type SentDatagram } from "./helpers";
 
 const P = transmissionParameters();
 const FLOOD = "10.6.6.6";
 const X = "10.0.0.9";
 
-interface Sent {
-  address: string;
-  port: number;
-  messageId: number;
-  type: number;
-}
+type Sent = SentDatagram;
 
-function setup(maxPeers?: number) {
-  const clock = new VirtualClock();
-  const scheduler = new Scheduler({ clock });
-  const rng = new Prng(7);
-  const sent: Sent[] = [];
-  const errors: unknown[] = [];
-  const ep = new CoapEndpoint({
-    scheduler,
-    random: (b) => rng.fill(b),
-    maxPeers,
-    onError: (e) => errors.push(e),
-    send: (bytes, address, port) => {
-      const r = decode(bytes);
-      if (r.ok) sent.push({ address, port, messageId: r.message.messageId, type: r.message.type });
-    },
-    // NON requests get NON (separate) responses, each under a fresh Message ID for its peer (§5.2.3)
-    onRequest: (req) => req.respond({ code: COAP_RESPONSE.CONTENT, payload: u8(1) }),
-  });
-  return { clock, ep, sent, errors };
-}
-
-const nonGet = (mid: number) => encode({ type: COAP_MESSAGE.NON, code: COAP_REQUEST.GET, messageId: mid, token: u8(1, 2), options: [], payload: undefined! });
+const setup = (maxPeers?: number) => floodEndpoint(7, { maxPeers });
 const toPeer = (sent: Sent[], address: string, port: number) => sent.filter((s) => s.address === address && s.port === port).map((s) => s.messageId);
 
 describe("CoapEndpoint peer table (RFC 7252 §4.4)", () => {
