@@ -9,8 +9,7 @@
  *   (the gateway sends them again).
  * A session without it refuses QoS 2 (publish, subscribe) and drops a QoS 2 PUBLISH.
  */
-import type { OutboxEntry } from "./outbox";
-import { frame, type MqttSnSession } from "./session";
+import { frame, type MqttSnSession, type OutboxEntry } from "./session";
 
 export class SnQos2 {
   /** Inbound MsgIds: PUBREC sent, PUBREL not yet received. */
@@ -21,7 +20,7 @@ export class SnQos2 {
     s.exchange(frame(0x10, -1, e.msgId, -1, -1), 0x0e, e.msgId, now, e);
   }
 
-  /** @internal PUBREC for the entry sent: state 2 stored (only PUBREL-PUBCOMP is left: the record without the payload, ./outbox.ts), then PUBREL. */
+  /** @internal PUBREC for the entry sent: state 2 stored (only PUBREL-PUBCOMP is left: the record without the payload, MqttSnOutbox in ./session.ts), then PUBREL. */
   received(s: MqttSnSession, e: OutboxEntry, now: number): void {
     s.outbox.bytes -= e.data.length;
     e.rec = e.rec.slice(0, e.rec.length - e.data.length);
