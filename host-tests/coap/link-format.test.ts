@@ -2,7 +2,7 @@
 /*
  * CoRE Link Format (RFC 6690): serialization, parsing and query filtering (§4.1).
  */
-import { filterLinks, formatLink, formatLinks, linkMatches, parseLinkFilter, type Link } from "../../modules/coap/link-format";
+import { filterLinks, formatLinks, type Link } from "../../modules/coap/link-format";
 import { parseLinks, LinkFormatError } from "../../modules/coap/link-parse";
 
 const links: Link[] = [
@@ -14,10 +14,13 @@ const links: Link[] = [
 
 describe("RFC 6690 §2 serialization", () => {
   it("writes quoted multi-valued attributes, bare obs, ptoken numbers", () => {
-    expect(formatLink(links[0])).toBe('</link1>;rt="Type1 Type2";if="If1"');
-    expect(formatLink(links[2])).toBe('</link3>;rt="Type1 Type3";if="foo";sz=1280');
-    expect(formatLink(links[1])).toBe('</link2>;rt="Type2 Type3";if="If2";ct="0 41"');
-    expect(formatLink(links[3])).toBe('</path>;ct=40;title="a \\"quoted\\" title";obs');
+    expect(formatLinks([links[0]])).toBe('</link1>;rt="Type1 Type2";if="If1"');
+    expect(formatLinks([links[2]])).toBe('</link3>;rt="Type1 Type3";if="foo";sz=1280');
+    expect(formatLinks([links[1]])).toBe('</link2>;rt="Type2 Type3";if="If2";ct="0 41"');
+    expect(formatLinks([links[3]])).toBe('</path>;ct=40;title="a \\"quoted\\" title";obs');
+  });
+  it("leaves out empty lists, undefined and false; one number in a list is a ptoken", () => {
+    expect(formatLinks([{ href: "/e", attributes: { rt: [], ct: [0], x: ["a"], y: undefined, obs: false } }])).toBe('</e>;ct=0;x="a"');
   });
   it("joins link-values with commas", () => {
     expect(formatLinks(links.slice(0, 2)).split(",").length).toBe(2);
@@ -61,6 +64,9 @@ describe("RFC 6690 §4.1 query filtering", () => {
     expect(hrefs(["href=/path"])).toEqual(["/path"]);
     expect(hrefs(["href=/pat"])).toEqual([]);
   });
+  it("each value of any list attribute is matched on its own", () => {
+    expect(filterLinks([{ href: "/l", attributes: { x: ["a", "b"] } }], ["x=b"]).length).toBe(1);
+  });
   it("ct filters on one of the formats; sz=* on presence", () => {
     expect(hrefs(["ct=40"])).toEqual(["/path"]);
     expect(hrefs(["ct=41"])).toEqual(["/link2"]);
@@ -72,12 +78,17 @@ describe("RFC 6690 §4.1 query filtering", () => {
     expect(hrefs(["obs=*"])).toEqual(["/path"]);
   });
   it("values are percent-decoded before matching", () => {
-    expect(parseLinkFilter(["rt=Type%31"])).toEqual({ name: "rt", value: "Type1", prefix: false });
-    expect(parseLinkFilter(["title=caf%C3%A9"])).toEqual({ name: "title", value: "café", prefix: false }); // UTF-8 octets
-    expect(parseLinkFilter(["rt=Type%zz"])).toEqual({ name: "rt", value: "Type%zz", prefix: false }); // malformed: as sent
+    expect(hrefs(["rt=Type%31"])).toEqual(["/link1", "/link3"]);
+    expect(hrefs(["%72t=Type%31"])).toEqual(["/link1", "/link3"]); // the name too
+    const odd: Link[] = [{ href: "/cafe", attributes: { title: "café", rt: "Type%zz" } }];
+    expect(filterLinks(odd, ["title=caf%C3%A9"]).length).toBe(1); // UTF-8 octets
+    expect(filterLinks(odd, ["title=caf%E9"]).length).toBe(0); // malformed UTF-8: as sent, no match
+    expect(filterLinks(odd, ["rt=Type%zz"]).length).toBe(1); // malformed: as sent
     expect(hrefs(["href=%2Flink3"])).toEqual(["/link3"]);
   });
-  it("linkMatches without a filter is true", () => {
-    expect(linkMatches(links[0], undefined)).toBe(true);
+  it("no query gives a new list of every link", () => {
+    const all = filterLinks(links, []);
+    expect(all).toEqual(links);
+    expect(all).not.toBe(links);
   });
 });

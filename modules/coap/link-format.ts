@@ -24,40 +24,26 @@ export interface Link {
   attributes?: LinkAttributes;
 }
 
-/** Attributes whose value is a space-separated list, each value matched on its own (RFC 6690 §4.1, RFC 7252 §7.2.1 for ct). */
-const MULTI_VALUED: Record<string, true> = { rt: true, if: true, rel: true, rev: true, ct: true };
-
-function quote(s: string): string {
-  // quoted-string (RFC 2616 §2.2): escape backslash and double quote
-  let out = '"';
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i];
-    out += c === '"' || c === "\\" ? "\\" + c : c;
-  }
-  return out + '"';
-}
-
-/** Writes one link-value (RFC 6690 §2). */
-export function formatLink(link: Link): string {
-  let s = "<" + link.href + ">";
-  const attrs = link.attributes;
-  if (!attrs) return s;
-  Object.keys(attrs).forEach((name) => {
-    const v = attrs[name];
-    if (v === undefined || v === false || (Array.isArray(v) && !v.length)) return;
-    if (v === true) s += ";" + name;
-    else if (typeof v === "number") s += ";" + name + "=" + v;
-    else if (Array.isArray(v)) s += ";" + name + "=" + (v.length === 1 && typeof v[0] === "number" ? v[0] : quote(v.join(" ")));
-    else s += ";" + name + "=" + quote(String(v));
-  });
-  return s;
-}
-
-/** Writes a link-format document: link-values separated by commas (RFC 6690 §2). */
+/** Writes a link-format document: link-values (RFC 6690 §2) separated by commas. */
 export function formatLinks(links: readonly Link[]): string {
-  let s = "";
-  for (let i = 0; i < links.length; i++) s += (i ? "," : "") + formatLink(links[i]);
-  return s;
+  return links
+    .map((link) => {
+      let s = "<" + link.href + ">";
+      const attrs = link.attributes || {};
+      Object.keys(attrs).forEach((name) => {
+        let v = attrs[name];
+        // a list: its values space-separated in one quoted string (`rt="a b"`, `ct="0 41"`), a
+        // single number as a ptoken (`ct=0`); an empty list is left out, as undefined and false are
+        if (Array.isArray(v)) v = v.length > 1 || typeof v[0] === "string" ? v.join(" ") : v[0];
+        if (v === true) s += ";" + name;
+        // quoted-string (RFC 2616 §2.2, RFC 6690 §2): JSON's string syntax escapes the double
+        // quote and the backslash with a backslash as quoted-pair does (it also escapes control
+        // characters, which qdtext does not allow)
+        else if (v !== undefined && v !== false) s += ";" + name + "=" + (typeof v === "number" ? v : JSON.stringify(String(v)));
+      });
+      return s;
+    })
+    .join(",");
 }
 
 /**
@@ -72,51 +58,29 @@ function percentDecodeString(s: string): string {
   }
 }
 
-export interface LinkFilter {
-  name: string;
-  value: string;
-  /** The value ended in "*": a prefix match (RFC 6690 §4.1). */
-  prefix: boolean;
-}
-
 /**
- * The filter of a /.well-known/core query (RFC 6690 §4.1): one name=value
- * pair; a trailing "*" makes the value a prefix. Returns undefined for no
- * query. With several Uri-Query options only the first is used (the URI
- * Template allows one pair); a query without "=" filters on the attribute's presence.
+ * The links that match a /.well-known/core query (RFC 6690 §4.1; all of them for no query): one
+ * name=value pair, a trailing "*" making the value a prefix; with several Uri-Query options only
+ * the first is used (the URI Template allows one pair); a query without "=" filters on the
+ * attribute's presence. A Value String matches only an attribute that exists.
  */
-export function parseLinkFilter(queries: readonly string[]): LinkFilter | undefined {
-  if (!queries.length) return undefined;
-  const q = queries[0];
-  const eq = q.indexOf("=");
-  const name = eq < 0 ? q : q.slice(0, eq);
-  let value = eq < 0 ? "*" : q.slice(eq + 1);
-  let prefix = false;
-  if (value.endsWith("*")) {
-    prefix = true;
-    value = value.slice(0, -1);
-  }
-  return { name: percentDecodeString(name), value: percentDecodeString(value), prefix };
-}
-
-function valueMatches(target: string, filter: LinkFilter): boolean {
-  return filter.prefix ? target.startsWith(filter.value) : target === filter.value;
-}
-
-/** Does the link match the filter (RFC 6690 §4.1)? A Value String matches only an attribute that exists. */
-export function linkMatches(link: Link, filter: LinkFilter | undefined): boolean {
-  if (!filter) return true;
-  if (filter.name === "href") return valueMatches(link.href, filter);
-  const v = link.attributes?.[filter.name];
-  if (v === undefined || v === false) return false;
-  if (v === true) return filter.prefix && filter.value === "";
-  const values: string[] = Array.isArray(v) ? v.map(String) : MULTI_VALUED[filter.name] ? String(v).split(" ") : [String(v)];
-  // each value, and a multi-valued attribute as a whole (e.g. rt="a b" against rt=a b)
-  return values.some((one) => one !== "" && valueMatches(one, filter)) || (values.length > 1 && valueMatches(values.join(" "), filter));
-}
-
-/** The links that match a query (all of them for no query). */
 export function filterLinks(links: readonly Link[], queries: readonly string[]): Link[] {
-  const f = parseLinkFilter(queries);
-  return f ? links.filter((l) => linkMatches(l, f)) : links.slice();
+  const q = queries[0];
+  if (q === undefined) return links.slice();
+  const eq = q.indexOf("=");
+  const name = percentDecodeString(eq < 0 ? q : q.slice(0, eq));
+  let value = eq < 0 ? "*" : q.slice(eq + 1);
+  const prefix = value.endsWith("*");
+  value = percentDecodeString(prefix ? value.slice(0, -1) : value);
+  return links.filter((link) => {
+    const v = name === "href" ? link.href : link.attributes?.[name];
+    if (v === undefined || v === false) return false;
+    if (v === true) return prefix && !value;
+    const whole = Array.isArray(v) ? v.join(" ") : String(v);
+    // each value of a list or of an attribute whose value is a space-separated list (rt, if,
+    // rel, rev; ct, RFC 7252 §7.2.1), and the attribute as a whole (rt="a b" against rt=a b)
+    const values = Array.isArray(v) || " rt if rel rev ct ".includes(" " + name + " ") ? whole.split(" ") : [];
+    values.push(whole);
+    return values.some((one) => one !== "" && (prefix ? one.startsWith(value) : one === value));
+  });
 }
