@@ -27,10 +27,7 @@
  * parts only; a host adds others (AppOptions.mqttsnParts). Portable (XS).
  */
 import { MqttSnClient } from "../modules/mqttsn/client";
-import { ACTIVE, ASLEEP, AWAKE, CONNECTING, DISCONNECTED, type MqttSnSessionOptions, type SnEvent } from "../modules/mqttsn/session";
-import { SnSleep } from "../modules/mqttsn/sleep";
-import { SnTopicIds } from "../modules/mqttsn/topic-ids";
-import { SnWill } from "../modules/mqttsn/will";
+import { ACTIVE, ASLEEP, AWAKE, CONNECTING, DISCONNECTED, SnSleep, SnTopicIds, SnWill, type MqttSnSessionOptions, type SnEvent } from "../modules/mqttsn/session";
 import type { SnQoS } from "../modules/mqttsn/constants";
 import { topicMatches } from "../modules/mqtt/topic";
 import type { Platform } from "../modules/platform/platform";

@@ -6,7 +6,7 @@ import * as mqtt from "mqtt";
 import { MqttSnClient, type MqttSnClientOptions } from "../../modules/mqttsn/client";
 import type { SnEvent, SnGatewayAddress } from "../../modules/mqttsn/session";
 import { snParts, type SnParts, type SnPartsOptions } from "../../modules/mqttsn/parts";
-import type { SnWillMessage } from "../../modules/mqttsn/will";
+import type { SnWillMessage } from "../../modules/mqttsn/session";
 import type { UdpConstructor } from "../../modules/platform/io";
 import type { KeyValueStore, StoredValue } from "../../modules/platform/storage";
 import { Scheduler } from "../../modules/scheduler/scheduler";

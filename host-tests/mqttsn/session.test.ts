@@ -5,8 +5,7 @@
  */
 import { ACTIVE, ASLEEP, AWAKE, CONNECTING, DISCONNECTED, MqttSnSession, SEARCHING } from "../../modules/mqttsn/session";
 import { shortTopicId } from "../../modules/mqttsn/codec";
-import { SnTopicIds } from "../../modules/mqttsn/topic-ids";
-import { SnWill } from "../../modules/mqttsn/will";
+import { SnTopicIds, SnWill } from "../../modules/mqttsn/session";
 import { F, GW, GW2, Harness, text, types } from "./helpers";
 
 describe("§6.2 connection setup", () => {

@@ -11,9 +11,8 @@ import { SnDiscovery, type SnDiscoveryOptions } from "./discovery";
 import { SnQos2 } from "./qos2";
 import { SnRegistryStore } from "./registry-store";
 import { SnShortTopicIds } from "./short-topics";
-import { SnSleep } from "./sleep";
 import { SnWillUpdates } from "./will-update";
-import type { SnWillMessage } from "./will";
+import { SnSleep, type SnWillMessage } from "./session";
 
 export interface SnPartsOptions extends SnDiscoveryOptions {
   will?: SnWillMessage;

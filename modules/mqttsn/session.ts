@@ -23,14 +23,15 @@
  *
  * The rest comes in parts the app passes in, by composition as modules/mqtt's 5.0 part: a
  * build carries only the parts its app imports, and no module installs anything when loaded.
- *   will: SnWill (./will.ts)                 the will dialogue (§6.2); SnWillUpdates (./will-update.ts): §6.4
- *   topics: SnTopicIds (./topic-ids.ts)      pre-defined topic ids (§6.7) and QoS −1 (§6.8);
+ *   will: SnWill (below)                     the will dialogue (§6.2); SnWillUpdates (./will-update.ts): §6.4
+ *   topics: SnTopicIds (below)               pre-defined topic ids (§6.7) and QoS −1 (§6.8);
  *           SnShortTopicIds (./short-topics.ts) adds short topic names (§6.7)
  *   qos2: SnQos2 (./qos2.ts)                 QoS 2 both ways (§6.6, §6.7 Fig. 6)
  *   registry: SnRegistryStore (./registry-store.ts)  the topic registry kept in the store
- *   sleep: SnSleep (./sleep.ts)              the sleeping client (§6.14), its state kept in the store
+ *   sleep: SnSleep (below)                   the sleeping client (§6.14), its state kept in the store
  *   discovery: SnDiscovery (./discovery.ts)  SEARCHGW / GWINFO / ADVERTISE (§6.1), a gateway
  *                                            table and failover to another gateway (§6.13)
+ * The three the app ships (will, topics, sleep) are in this file, the others are modules of their own.
  * A part keeps its own state and calls the core through the members marked "for the parts";
  * what a feature costs in bytecode is in docs/mqttsn.md.
  *
@@ -44,9 +45,6 @@ import type { SnQoS } from "./constants";
 import type { SnDiscovery } from "./discovery";
 import type { SnQos2 } from "./qos2";
 import type { SnRegistryStore } from "./registry-store";
-import type { SnSleep } from "./sleep";
-import type { SnTopicIds } from "./topic-ids";
-import type { SnWill } from "./will";
 
 export interface SnGatewayAddress {
   address: string;
@@ -696,6 +694,178 @@ export class MqttSnSession {
   private forget(k: string | number): void {
     this.reg.delete(this.reg.get(k));
     this.reg.delete(k);
+  }
+}
+
+// -- the parts the app ships -------------------------------------------------------------
+// The will, the pre-defined topic ids and the sleeping client are parts (the session takes
+// them as options; without them it connects with no will, registers every topic and does not
+// sleep), but they live in this file, not a module each: the app's firmware carries all three,
+// and a module of its own costs some 300 B of XS bytecode (its imports, exports and symbol
+// table; measured: the five files apart 15,673 B, in one 14,504 B). The other parts
+// (discovery, QoS 2, the registry store, short topic names, will updates) are modules of their
+// own, which a firmware carries only when its app imports them.
+
+/*
+ * SnWill: the will of MQTT-SN 1.2 §6.2, a part the session is given
+ * (`new MqttSnSession({ ..., will: new SnWill({ topic, payload, qos, retain }) })`): CONNECT
+ * carries the Will flag, and the gateway's WILLTOPICREQ / WILLMSGREQ are answered with
+ * WILLTOPIC / WILLMSG (Fig. 3). A session without it connects with no will (and drops a will
+ * request). SnWillUpdates (./will-update.ts) adds changing it while connected (§6.4).
+ */
+
+export interface SnWillMessage {
+  topic: string;
+  payload: Uint8Array | string;
+  qos?: 0 | 1 | 2;
+  retain?: boolean;
+}
+
+export class SnWill {
+  /** The will; undefined: none (the CONNECT has no Will flag; an update deletes it). */
+  will: SnWillMessage | undefined;
+
+  constructor(will?: SnWillMessage) {
+    this.will = checkWill(will);
+  }
+
+  /**
+   * WILLTOPIC (0x07) or WILLTOPICUPD (0x1A): Flags (QoS, Retain) and the will topic, or only
+   * the header when there is no will (§5.4.7: the empty form deletes it); WILLMSG (0x09) or
+   * WILLMSGUPD (0x1C): the will payload.
+   */
+  message(type: number): Uint8Array {
+    const w = this.will;
+    if (type === 0x09 || type === 0x1c) {
+      const p = w ? w.payload : "";
+      return frame(type, -1, -1, -1, -1, typeof p === "string" ? encodeUtf8New(p) : p);
+    }
+    return w ? frame(type, ((w.qos ?? 0) << 5) | (w.retain ? 0x10 : 0), -1, -1, -1, encodeUtf8New(w.topic)) : frame(type, -1, -1, -1, -1);
+  }
+}
+
+/** A will the session can send: a topic name (§6.10: no wildcard), QoS 0-2, a payload of bytes or text. */
+export function checkWill(w: SnWillMessage | undefined): SnWillMessage | undefined {
+  if (w && (!isTopicName(w.topic) || !(typeof w.payload === "string" || w.payload instanceof Uint8Array) || !((w.qos ?? 0) >= 0 && (w.qos ?? 0) <= 2))) throw bad("will");
+  return w;
+}
+
+/*
+ * SnTopicIds: pre-defined topic ids (MQTT-SN 1.2 §6.7) and QoS −1 (§6.8), a part the session
+ * is given (`topics: new SnTopicIds({ "xs-iot/dev1/tele": 10 })`). The ids are the gateway's
+ * (its configuration, e.g. `xs-iot gateway --predefined FILE`): a PUBLISH on such a topic
+ * needs no REGISTER, a SUBSCRIBE goes by id, and QoS −1 is possible (to the gateway known,
+ * connected or not). SnShortTopicIds (./short-topics.ts) adds short topic names.
+ * A session without a topics part registers every topic (§6.5) and refuses QoS −1; a PUBLISH
+ * from the gateway with a pre-defined or short id is then answered "rejected: invalid topic
+ * ID" (§6.10).
+ */
+
+export class SnTopicIds {
+  /** Name -> id and id -> name (a name is a string, an id a number: one Map holds both ways). */
+  declare readonly ids: Map<string | number, any>;
+
+  /** `predefined`: topic name -> id (1-65534, §5.3.11), as the gateway has them. */
+  constructor(predefined: Record<string, number> = {}) {
+    this.ids = new Map();
+    for (const name in predefined) {
+      const id = predefined[name];
+      if (!(id > 0 && id < 0xffff && (id | 0) === id) || !name) throw bad("pre-defined id " + name);
+      this.ids.set(name, id).set(id, name);
+    }
+  }
+
+  /** TopicIdType << 16 | TopicId for `name` (1: pre-defined, 2: short), or -1: registered as usual. */
+  id(name: string): number {
+    const p = this.ids.get(name);
+    return p === undefined ? -1 : 0x10000 | p;
+  }
+
+  /** The topic of a TopicIdType (1 pre-defined, 2 short) and TopicId, or undefined: unknown. */
+  name(type: number, id: number): string | undefined {
+    return type === 1 ? this.ids.get(id) : undefined;
+  }
+
+  /** @internal §6.8: PUBLISH at QoS −1 on a pre-defined or short topic, to the gateway known, connected or not. */
+  minus1(s: MqttSnSession, topic: string, data: Uint8Array, retain: boolean, now: number): number {
+    const t = this.id(topic);
+    if (t < 0 || !s.gw) throw bad("QoS -1: a pre-defined or short topic, a known gateway");
+    s.publishOut(t, -1, retain, 0, 0, data, now);
+    return 0;
+  }
+}
+
+/*
+ * SnSleep: the sleeping client of MQTT-SN 1.2 §6.14, a part the session is given
+ * (`new MqttSnSession({ ..., sleep: new SnSleep() })`):
+ * - `sleep(session, seconds, now)`: DISCONNECT with a Duration once the queued requests and
+ *   the outbox have gone; the gateway's DISCONNECT makes the session asleep (an "asleep"
+ *   event). From asleep: a new Duration.
+ * - `wake(session, now)`: PINGREQ with the ClientId; the messages the gateway buffered arrive
+ *   (every message but PINGRESP restarts Tretry), and PINGRESP makes it asleep again. When
+ *   the PINGREQ retries are used up: "wake-failed", asleep.
+ * - The state (asleep or not), the gateway, the next MsgId and the duration are kept in the
+ *   store ("meta"), so a device back from deep sleep wakes without a new CONNECT. Pass the
+ *   registry part (./registry-store.ts) too, so that the topic ids survive with it.
+ * The durations are the app's (its sleep planner decides them). CONNECT from asleep returns
+ * to active, with or without this part.
+ */
+
+export class SnSleep implements SnOpPart {
+  /** The sleep duration in seconds. */
+  duration = 0;
+
+  /** §6.14: asleep for `seconds` (1-65535, §5.3.3) after the queue and the outbox; from asleep, a new duration. */
+  sleep(s: MqttSnSession, seconds: number, now: number): void {
+    if (!(seconds > 0 && seconds <= 0xffff && (seconds | 0) === seconds)) throw bad("sleep: 1-65535 s");
+    if (s.state === ACTIVE) s.queue(OP_PART_LAST, "", seconds, now, this);
+    else if (s.state === ASLEEP && s.gw) this.send(s, { k: OP_PART_LAST, topic: "", qos: seconds, part: this }, now);
+    else throw bad("sleep: not connected");
+  }
+
+  /** §6.14: from asleep, PINGREQ with the ClientId; buffered messages arrive until PINGRESP. */
+  wake(s: MqttSnSession, now: number): void {
+    if (s.state !== ASLEEP || !s.gw) throw bad("wake: not asleep");
+    s.state = AWAKE;
+    s.exchange(frame(0x16, -1, -1, -1, -1, encodeUtf8New(s.clientId)), 0x17, 0, now, { k: 0, topic: "", qos: 0, part: this });
+  }
+
+  /** @internal DISCONNECT with the Duration (§5.4.21). */
+  send(s: MqttSnSession, op: SnOp, now: number): void {
+    s.exchange(frame(0x18, -1, op.qos, -1, -1), 0x18, 0, now, op);
+  }
+
+  /** @internal the gateway's DISCONNECT (asleep), PINGRESP (asleep again), or no PINGRESP after Nretry (t -1). */
+  reply(s: MqttSnSession, op: SnOp, t: number): void {
+    s.state = ASLEEP;
+    if (t === 0x18) {
+      this.duration = op.qos;
+      this.save(s);
+    }
+    s.emit(t < 0 ? { type: "wake-failed" } : { type: "asleep", duration: this.duration });
+  }
+
+  /** @internal "meta": state, gwId, port (2), next MsgId (2), sleep duration (2), gateway address (ASCII). */
+  save(s: MqttSnSession): void {
+    const g = s.gw;
+    if (!g) return;
+    const a = encodeUtf8New(g.address);
+    const b = new Uint8Array(8 + a.length);
+    // A Uint8Array keeps the low octet (gwId -1 is 255).
+    b.set([s.state, g.gwId, g.port >> 8, g.port, s.nextId >> 8, s.nextId, this.duration >> 8, this.duration]);
+    b.set(a, 8);
+    s.st.push({ key: "meta", value: b.buffer });
+  }
+
+  /** @internal */
+  restore(s: MqttSnSession, key: string, b: Uint8Array): boolean {
+    if (key !== "meta" || b.length < 9) return false;
+    const g = { address: String.fromCharCode.apply(null, b.subarray(8) as unknown as number[]), port: (b[2] << 8) | b[3], gwId: b[1] === 255 ? -1 : b[1], seen: 0, failed: -1 };
+    s.gw = s.o.discovery?.add(s, g, -1, 0, false) ?? g;
+    s.nextId = ((b[4] << 8) | b[5]) || 1;
+    this.duration = (b[6] << 8) | b[7];
+    if (b[0] === ASLEEP) s.state = ASLEEP;
+    return true;
   }
 }
 

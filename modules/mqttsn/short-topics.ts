@@ -1,10 +1,10 @@
 /*
- * SnShortTopicIds: the topics part (./topic-ids.ts) with short topic names, MQTT-SN 1.2 §6.7:
+ * SnShortTopicIds: the topics part (SnTopicIds, ./session.ts) with short topic names, MQTT-SN 1.2 §6.7:
  * every topic name of exactly two octets travels in the TopicId field itself (TopicIdType 2),
  * with no REGISTER, both ways, and QoS −1 (§6.8) is possible on it.
  */
 import { decodeUtf8, encodeUtf8, utf8Length } from "../bytes/utf8";
-import { SnTopicIds } from "./topic-ids";
+import { SnTopicIds } from "./session";
 
 export class SnShortTopicIds extends SnTopicIds {
   override id(name: string): number {

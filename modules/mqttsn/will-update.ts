@@ -1,11 +1,10 @@
 /*
- * SnWillUpdates: the will part (./will.ts) with its updates while connected, MQTT-SN 1.2 §6.4:
+ * SnWillUpdates: the will part (SnWill, ./session.ts) with its updates while connected, MQTT-SN 1.2 §6.4:
  * `updateWill(session, will, now)` sends WILLTOPICUPD, then WILLMSGUPD, each acknowledged
  * (WILLTOPICRESP, WILLMSGRESP: a "will-updated" event with the return code); no will: the
  * empty WILLTOPICUPD, which deletes it. Not connected: the next CONNECT carries the new will.
  */
-import { ACTIVE, OP_PART, bad, type MqttSnSession, type SnOp, type SnOpPart } from "./session";
-import { SnWill, checkWill, type SnWillMessage } from "./will";
+import { ACTIVE, OP_PART, SnWill, bad, checkWill, type MqttSnSession, type SnOp, type SnOpPart, type SnWillMessage } from "./session";
 
 export class SnWillUpdates extends SnWill implements SnOpPart {
   /** Replaces the will (§6.4); throws, nothing changed, when it is not one or the session's queue is full. */
