@@ -14,10 +14,9 @@ import {
   codeString,
 } from "../../modules/coap/constants";
 import { getBlock, getUint, observeOption, stringOption, uintOption } from "../../modules/coap/options";
-import { ObserverList, ObserveSequence } from "../../modules/coap/observe";
 import { NotificationOrder } from "../../modules/coap/observe-order";
 import type { CoapResponse } from "../../modules/coap/client";
-import type { CoapResource } from "../../modules/coap/server";
+import { CoapServer, type CoapResource } from "../../modules/coap/server";
 import { bytes, makeFixture, type Fixture, type FixtureOptions } from "./server-fixture";
 
 let fx: Fixture;
@@ -208,18 +207,23 @@ describe("RFC 7641 §4.1 bounded observer lists", () => {
     for (const p of ["temp", "temp", "b", "b", "b"]) await fx.settle(fx.raw({ code: COAP_REQUEST.GET, token: Uint8Array.of(++t), options: [observeOption(0), stringOption(COAP_OPTION.URI_PATH, p)] }));
     expect(fx.server.observerCount).toBe(3);
   });
-  it("ObserverList bookkeeping", () => {
-    const l = new ObserverList<string, { key: string; address: string; port: number; token: Uint8Array; resource: string }>(1, 2);
-    const e = (key: string, resource: string) => ({ key, address: "a", port: 1, token: new Uint8Array(0), resource });
-    expect(l.canAdd("k1", "r1")).toBe(true);
-    l.add(e("k1", "r1"));
-    expect(l.canAdd("k2", "r1")).toBe(false);
-    expect(l.canAdd("k1", "r1")).toBe(true); // replacing
-    l.add(e("k2", "r2"));
-    expect(l.canAdd("k3", "r3")).toBe(false);
-    expect(l.remove(l.get("k1")!)).toBe(true);
-    expect(l.size).toBe(1);
-    expect(() => new ObserverList(-1, 1)).toThrow(RangeError);
+  it("the list's bookkeeping: full per resource, replacing an entry, full in all, removing; bad limits refused", async () => {
+    setup({ server: { maxObserversPerResource: 1, maxObservers: 2 } });
+    fx.server.add("/b", { observable: true, get: () => ({ payload: "b" }) });
+    fx.server.add("/c", { observable: true, get: () => ({ payload: "c" }) });
+    const reg = async (t: number, path: string, observe: number | null = 0) =>
+      getUint(await fx.settle(fx.raw({ code: COAP_REQUEST.GET, token: Uint8Array.of(t), options: (observe === null ? [] : [observeOption(observe)]).concat([stringOption(COAP_OPTION.URI_PATH, path)]) })), COAP_OPTION.OBSERVE);
+    expect(await reg(1, "temp")).toBeDefined();
+    expect(await reg(2, "temp")).toBeUndefined(); // full for /temp
+    expect(await reg(1, "temp")).toBeDefined(); // the same endpoint and token: replaces its entry
+    expect(temp.observerCount).toBe(1);
+    expect(await reg(3, "b")).toBeDefined();
+    expect(await reg(4, "c")).toBeUndefined(); // full in all
+    expect(await reg(1, "temp", null)).toBeUndefined(); // §3.6: a GET without Observe, same token: removed
+    expect(fx.server.observerCount).toBe(1);
+    expect(await reg(4, "c")).toBeDefined();
+    expect(() => new CoapServer({ endpoint: fx.server.endpoint, maxObserversPerResource: -1 })).toThrow(RangeError);
+    expect(() => new CoapServer({ endpoint: fx.server.endpoint, maxObservers: 1.5 })).toThrow(RangeError);
   });
 });
 
@@ -279,9 +283,13 @@ describe("RFC 7641 §3.4 ordering and §3.3.1 re-registration (client)", () => {
     expect(w.accept(0xffffff, 20)).toBe(false);
     expect(w.accept(0, 20 + 128001)).toBe(true); // more than 128 s later: newer whatever the number
   });
-  it("ObserveSequence wraps at 2^24", () => {
-    const s = new ObserveSequence(0xfffffe);
-    expect([s.next(), s.next(), s.next()]).toEqual([0xffffff, 0, 1]);
+  it("Observe numbers are 24-bit: they wrap at 2^24 (§4.4)", async () => {
+    setup();
+    temp.seq = 0xfffffd; // the resource's latest number (internal)
+    const { got } = observeTemp();
+    await fx.advance(100);
+    await change(3);
+    expect(got.map((r) => r.observe)).toEqual([0xfffffe, 0xffffff, 0, 1]);
   });
   it("an out-of-order (older) notification is dropped, not delivered", async () => {
     setup();

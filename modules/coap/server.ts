@@ -57,11 +57,10 @@ import {
 } from "./options";
 import { Block1Store, etagOf, sliceBlock2, szxForSize } from "./block";
 import { formatLinks, filterLinks, type Link, type LinkAttributes } from "./link-format";
-import { ObserveSequence, ObserverList, observerKey, type ObserverEntry } from "./observe";
 import { openUdpEndpoint, type CoapSocketOptions, type UdpEndpoint } from "./udp-endpoint";
 import type { Job, Scheduler } from "../scheduler/scheduler";
 import type { TransmissionParameters } from "./constants";
-import { OBSERVE_MAX, sameBytes, utf8Decode, utf8Encode } from "./options";
+import { OBSERVE_MAX, hex, sameBytes, utf8Decode, utf8Encode } from "./options";
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 
@@ -164,12 +163,13 @@ export class CoapResource {
   declare readonly path: string;
   declare readonly options: CoapResourceOptions;
   /** @internal */ declare server: CoapServer;
-  declare /** @internal */ sequence: ObserveSequence;
+  /** @internal The latest Observe number: 24-bit, incremented for every notification (RFC 7641 §4.4). */
+  declare seq: number;
   /** @internal */ declare job: Job | undefined;
 
   /** @internal */
   constructor(server: CoapServer, path: string, options: CoapResourceOptions) {
-    this.sequence = new ObserveSequence();
+    this.seq = 2;
     this.server = server;
     this.path = path;
     this.options = options;
@@ -181,7 +181,7 @@ export class CoapResource {
   }
 
   get observerCount(): number {
-    return this.server._observerCount(this);
+    return this.server._of(this).length;
   }
 }
 
@@ -230,7 +230,16 @@ export interface ObservationRecord {
   observe: number;
 }
 
-interface Observer extends ObserverEntry<CoapResource> {
+/**
+ * One entry in the server's list of observers (RFC 7641 §4.1), keyed by client endpoint and token
+ * (`key`: address|port#token); the list is bounded per resource and in all.
+ */
+interface Observer {
+  key: string;
+  address: string;
+  port: number;
+  token: Uint8Array;
+  resource: CoapResource;
   request: ServerRequest;
   /** Block size for notifications (the registration's Block2 SZX, or the server's). */
   szx: number;
@@ -288,6 +297,11 @@ class ServerRequest implements CoapServerRequest {
     const p = name + "=";
     const q = this.query.find((q) => q.startsWith(p) || q === name);
     return q === undefined ? undefined : q.slice(p.length);
+  }
+
+  /** @internal An observer's key: the client endpoint and the token (RFC 7641 §4.1). */
+  observerKey(): string {
+    return this.address + "|" + this.port + "#" + hex(this.message.token);
   }
 
   /** @internal The client endpoint, method and path: what a Block1 transfer and a kept §2.6 response are filed under. */
@@ -348,7 +362,10 @@ export class CoapServer {
   declare private _block1: Block1Store;
   /** Large responses to POST/PUT/... kept for their Block2 continuation (RFC 7959 §2.6), bounded. */
   declare private _responses: Map<string, { built: Built; expires: number }>;
-  declare private _observers: ObserverList<CoapResource, Observer>;
+  /** The observers by key, in the order added (at most maxObservers, 32 by default: a resource's are found by a walk). */
+  declare private _observers: Map<string, Observer>;
+  declare private _perResource: number;
+  declare private _maxObservers: number;
   declare private _confirmInterval: number;
   declare private _confirmEvery: number;
   declare private _notificationInterval: number;
@@ -367,7 +384,9 @@ export class CoapServer {
     const confirmInterval = setting(options.confirmInterval, 24 * 3600 * 1000, 0, Infinity, "confirmInterval", true);
     const confirmEvery = setting(options.confirmEvery, 20, 0, Infinity, "confirmEvery");
     const notificationInterval = setting(options.notificationInterval, 3000, 0, Infinity, "notificationInterval", true);
-    this._observers = new ObserverList(options.maxObserversPerResource ?? 8, options.maxObservers ?? 32);
+    this._observers = new Map();
+    this._perResource = setting(options.maxObserversPerResource, 8, 0, Infinity, "maxObserversPerResource");
+    this._maxObservers = setting(options.maxObservers, 32, 0, Infinity, "maxObservers");
     this._onError = options.onError;
     if (options.endpoint) {
       this.endpoint = options.endpoint;
@@ -415,7 +434,7 @@ export class CoapServer {
     if (!r) return false;
     this._resources.delete(p);
     r.job?.cancel();
-    this._observers.of(r).forEach((o) => this._sendFinal(o, COAP_RESPONSE.NOT_FOUND));
+    this._of(r).forEach((o) => this._sendFinal(o, COAP_RESPONSE.NOT_FOUND));
     return true;
   }
 
@@ -456,7 +475,7 @@ export class CoapServer {
    */
   observations(): ObservationRecord[] {
     const out: ObservationRecord[] = [];
-    this._observers.all().forEach((o) => out.push({ address: o.address, port: o.port, request: encode(o.request.message), szx: o.szx, sinceCon: o.sinceCon, observe: o.resource.sequence.current }));
+    this._observers.forEach((o) => out.push({ address: o.address, port: o.port, request: encode(o.request.message), szx: o.szx, sinceCon: o.sinceCon, observe: o.resource.seq }));
     return out;
   }
 
@@ -472,12 +491,11 @@ export class CoapServer {
       if (!d || !d.ok) return;
       const req = new ServerRequest(d.message, r.address, r.port);
       const resource = this._resources.get(req.path);
-      const key = observerKey(r.address, r.port, d.message.token);
-      if (!resource || !resource.options.observable || req.method !== COAP_REQUEST.GET || req.observe !== 0 || this._observers.get(key) || !this._observers.canAdd(key, resource)) return;
+      const key = req.observerKey();
+      if (!resource || !resource.options.observable || req.method !== COAP_REQUEST.GET || req.observe !== 0 || this._observers.get(key) || !this._canAdd(key, resource)) return;
       // §4.4: the numbers go on from the newest (24-bit serial arithmetic)
-      const cur = resource.sequence.current;
-      const ahead = (r.observe - cur) & OBSERVE_MAX;
-      if (ahead > 0 && ahead < 0x800000) resource.sequence = new ObserveSequence(r.observe);
+      const ahead = (r.observe - resource.seq) & OBSERVE_MAX;
+      if (ahead > 0 && ahead < 0x800000) resource.seq = r.observe & OBSERVE_MAX;
       this._observe(key, d.message.token, resource, req, r.szx >= 0 && r.szx <= this._szx ? r.szx : this._szx, r.sinceCon | 0);
       n++;
     });
@@ -488,7 +506,7 @@ export class CoapServer {
   close(): void {
     if (this._closed) return;
     this._closed = true;
-    this._observers.all().forEach((o) => this._drop(o));
+    this._observers.forEach((o) => this._drop(o));
     this._resources.forEach((r) => r.job?.cancel());
     this._block1.clear();
     this._responses.clear();
@@ -596,7 +614,7 @@ export class CoapServer {
 
     // RFC 7641 §3.6 / §4.1: deregistration, or a plain GET reusing an observer's token.
     const isGet = req.method === COAP_REQUEST.GET;
-    const okey = observerKey(req.address, req.port, msg.token);
+    const okey = req.observerKey();
     if (isGet && req.observe !== 0 && !(block2 && block2.num > 0)) {
       const existing = this._observers.get(okey);
       if (existing) this._drop(existing);
@@ -605,13 +623,13 @@ export class CoapServer {
 
     this._handle(handler, resource, req, (built) => {
       let observe: number | undefined;
-      if (register && built.code >> 5 === 2 && this._observers.canAdd(okey, resource)) {
+      if (register && built.code >> 5 === 2 && this._canAdd(okey, resource)) {
         // §4.1: add (or replace) the entry keyed by endpoint and token.
         const old = this._observers.get(okey);
         if (old) this._drop(old);
         this._observe(okey, msg.token, resource, req, block2 ? Math.min(block2.szx, this._szx) : this._szx, 0);
         // §4.4: every notification, the registration's response included, gets a fresh, larger number.
-        observe = resource.sequence.next();
+        observe = resource.seq = (resource.seq + 1) & OBSERVE_MAX;
       }
       this._finishResponse(ireq, req, built, block2, block1 ?? undefined, observe);
     }, () => this._send(ireq, COAP_RESPONSE.INTERNAL_SERVER_ERROR));
@@ -647,7 +665,7 @@ export class CoapServer {
 
   /** A new observer (RFC 7641 §4.1): of a registration, or of a previous boot. */
   private _observe(key: string, token: Uint8Array, resource: CoapResource, request: ServerRequest, szx: number, sinceCon: number): void {
-    this._observers.add({ key, address: request.address, port: request.port, token: token.slice(), resource, request, szx, busy: false, pending: false, lastCon: this.scheduler.now(), sinceCon, hold: undefined });
+    this._observers.set(key, { key, address: request.address, port: request.port, token: token.slice(), resource, request, szx, busy: false, pending: false, lastCon: this.scheduler.now(), sinceCon, hold: undefined });
   }
 
   /** Normalizes a handler's result into a response (code defaults, options). */
@@ -714,18 +732,25 @@ export class CoapServer {
 
   // --- Observe -------------------------------------------------------------------------
 
-  /** @internal */
-  _observerCount(r: CoapResource): number {
-    return this._observers.count(r);
+  /** @internal The observers of one resource (a copy, safe to iterate while removing). */
+  _of(r: CoapResource): Observer[] {
+    return Array.from(this._observers.values()).filter((o) => o.resource === r);
+  }
+
+  /** Is there room for the observer `key` of `r` (RFC 7641 §4.1: or does it replace its own entry)? */
+  private _canAdd(key: string, r: CoapResource): boolean {
+    const existing = this._observers.get(key);
+    if (existing && existing.resource === r) return true;
+    return this._observers.size - (existing ? 1 : 0) < this._maxObservers && this._of(r).length < this._perResource;
   }
 
   /** @internal coalesces notify() calls made in one turn into one job */
   _notify(r: CoapResource): void {
     if (this._closed || this._resources.get(r.path) !== r) return;
     if (r.job && r.job.scheduled) return;
-    if (!this._observers.count(r)) return;
+    if (!this._of(r).length) return;
     const run = () => {
-      this._observers.of(r).forEach((o) => {
+      this._of(r).forEach((o) => {
         if (o.busy) o.pending = true;
         else this._notifyOne(o);
       });
@@ -737,7 +762,7 @@ export class CoapServer {
   private _drop(o: Observer): void {
     o.hold?.cancel();
     o.hold = undefined;
-    this._observers.remove(o);
+    if (this._observers.get(o.key) === o) this._observers.delete(o.key);
   }
 
   /** Removes the observer and sends a final notification with a code other than 2.xx (RFC 7641 §3.2). */
@@ -772,7 +797,7 @@ export class CoapServer {
         o.sinceCon = 0;
       }
       const options = built.options;
-      options.push(observeOption(r.sequence.next()));
+      options.push(observeOption((r.seq = (r.seq + 1) & OBSERVE_MAX)));
       let payload = built.payload;
       // RFC 7959 §3.4 (Observe + Block2): the first block; the client GETs the rest.
       if (payload.length > 16 << o.szx) payload = inBlocks(options, built, built.code, payload, 0, o.szx)!;
