@@ -311,10 +311,6 @@ class ServerRequest implements CoapServerRequest {
 }
 
 
-function isPromise(x: unknown): x is Promise<unknown> {
-  return !!x && typeof (x as Promise<unknown>).then === "function";
-}
-
 function normalizePath(path: string): string {
   if (typeof path !== "string") throw new TypeError("coap: path");
   let p = path;
@@ -434,7 +430,7 @@ export class CoapServer {
     if (!r) return false;
     this._resources.delete(p);
     r.job?.cancel();
-    this._of(r).forEach((o) => this._sendFinal(o, COAP_RESPONSE.NOT_FOUND));
+    this._of(r).forEach((o) => this._sendFinal(o, { code: COAP_RESPONSE.NOT_FOUND }));
     return true;
   }
 
@@ -622,6 +618,7 @@ export class CoapServer {
     const register = isGet && req.observe === 0 && !!o.observable && !this._closed;
 
     this._handle(handler, resource, req, (built) => {
+      if (!built) return this._send(ireq, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
       let observe: number | undefined;
       if (register && built.code >> 5 === 2 && this._canAdd(okey, resource)) {
         // §4.1: add (or replace) the entry keyed by endpoint and token.
@@ -632,22 +629,52 @@ export class CoapServer {
         observe = resource.seq = (resource.seq + 1) & OBSERVE_MAX;
       }
       this._finishResponse(ireq, req, built, block2, block1 ?? undefined, observe);
-    }, () => this._send(ireq, COAP_RESPONSE.INTERNAL_SERVER_ERROR));
+    });
   }
 
   /**
-   * Runs a handler and builds its response, a promise's too; a handler that throws or rejects,
-   * or a result that does not build, is reported and `failed` is called (a 5.00, never a crash).
+   * Runs a handler and builds its response (a promise's too): code defaults, options. `done` gets
+   * the response, or undefined when the handler threw or rejected or its result does not build
+   * (reported: the caller answers 5.00, never a crash).
    */
-  private _handle(handler: CoapHandler, resource: CoapResource, req: ServerRequest, done: (built: Built) => void, failed: () => void): void {
+  private _handle(handler: CoapHandler, resource: CoapResource, req: ServerRequest, done: (built: Built | undefined) => void): void {
     const fail = (error: unknown) => {
       this._report(error);
-      failed();
+      done(undefined);
     };
     const go = (r: CoapServerResponse | void) => {
+      const o = resource.options;
+      const res: CoapServerResponse = r ?? {};
       let built: Built;
       try {
-        built = this._build(resource, req, r);
+        // §5.8: GET/FETCH 2.05, DELETE 2.02, POST 2.01 with a location else 2.04, PUT/PATCH/iPATCH 2.04
+        const m = req.method;
+        let code = res.code ?? (m === COAP_REQUEST.GET || m === COAP_REQUEST.FETCH ? COAP_RESPONSE.CONTENT : m === COAP_REQUEST.DELETE ? COAP_RESPONSE.DELETED : m === COAP_REQUEST.POST && res.locationPath !== undefined ? COAP_RESPONSE.CREATED : COAP_RESPONSE.CHANGED);
+        if (!(code >> 5 >= 2 && code >> 5 <= 5) || code % 1) throw new RangeError("coap: not a response code");
+        const ok = code >> 5 === 2;
+        const payload = typeof res.payload === "string" ? utf8Encode(res.payload) : res.payload ?? EMPTY;
+        if (!(payload instanceof Uint8Array)) throw new TypeError("coap: payload");
+        let contentFormat = res.contentFormat;
+        const offered = list(o.ct);
+        if (contentFormat === undefined && payload.length && ok && offered.length === 1) contentFormat = offered[0];
+        // §5.10.4: the representation must be in the Accept format.
+        if (req.accept !== undefined && code === COAP_RESPONSE.CONTENT && contentFormat !== undefined && contentFormat !== req.accept) code = COAP_RESPONSE.NOT_ACCEPTABLE;
+        const options: CoapOption[] = [];
+        if (code === COAP_RESPONSE.NOT_ACCEPTABLE) built = { code, options, payload: EMPTY, contentFormat: undefined, etag: undefined };
+        else {
+          let etag = res.etag;
+          if (!etag && o.autoEtag && code === COAP_RESPONSE.CONTENT) etag = etagOf(payload, contentFormat);
+          if (etag) options.push(opaqueOption(COAP_OPTION.ETAG, etag));
+          if (contentFormat !== undefined && (payload.length || ok)) options.push(uintOption(COAP_OPTION.CONTENT_FORMAT, contentFormat));
+          // §5.10.5: the resource's Max-Age is a 2.xx representation's freshness; one the handler
+          // gives goes on any answer (§5.9.3.4: a 5.03's Max-Age is the seconds after which to retry).
+          const maxAge = res.maxAge ?? (ok ? o.maxAge : undefined);
+          if (maxAge !== undefined && maxAge !== 60) options.push(uintOption(COAP_OPTION.MAX_AGE, maxAge));
+          if (res.locationPath !== undefined) pushStrings(options, COAP_OPTION.LOCATION_PATH, normalizePath(res.locationPath).split("/"));
+          if (res.locationQuery !== undefined) pushStrings(options, COAP_OPTION.LOCATION_QUERY, res.locationQuery.replace(/^\?/, "").split("&"));
+          if (res.options) res.options.forEach((x) => options.push(x));
+          built = { code, options, payload, contentFormat, etag };
+        }
       } catch (error) {
         return fail(error);
       }
@@ -659,45 +686,13 @@ export class CoapServer {
     } catch (error) {
       return fail(error);
     }
-    if (isPromise(result)) result.then(go, fail);
-    else go(result);
+    if (result && typeof (result as Promise<unknown>).then === "function") (result as Promise<CoapServerResponse | void>).then(go, fail);
+    else go(result as CoapServerResponse | void);
   }
 
   /** A new observer (RFC 7641 §4.1): of a registration, or of a previous boot. */
   private _observe(key: string, token: Uint8Array, resource: CoapResource, request: ServerRequest, szx: number, sinceCon: number): void {
     this._observers.set(key, { key, address: request.address, port: request.port, token: token.slice(), resource, request, szx, busy: false, pending: false, lastCon: this.scheduler.now(), sinceCon, hold: undefined });
-  }
-
-  /** Normalizes a handler's result into a response (code defaults, options). */
-  private _build(resource: CoapResource, req: ServerRequest, r: CoapServerResponse | void): Built {
-    const o = resource.options;
-    const res: CoapServerResponse = r ?? {};
-    // §5.8: GET/FETCH 2.05, DELETE 2.02, POST 2.01 with a location else 2.04, PUT/PATCH/iPATCH 2.04
-    const m = req.method;
-    let code = res.code ?? (m === COAP_REQUEST.GET || m === COAP_REQUEST.FETCH ? COAP_RESPONSE.CONTENT : m === COAP_REQUEST.DELETE ? COAP_RESPONSE.DELETED : m === COAP_REQUEST.POST && res.locationPath !== undefined ? COAP_RESPONSE.CREATED : COAP_RESPONSE.CHANGED);
-    if (!(code >> 5 >= 2 && code >> 5 <= 5) || code % 1) throw new RangeError("coap: not a response code");
-    const ok = code >> 5 === 2;
-    const payload = typeof res.payload === "string" ? utf8Encode(res.payload) : res.payload ?? EMPTY;
-    if (!(payload instanceof Uint8Array)) throw new TypeError("coap: payload");
-    let contentFormat = res.contentFormat;
-    const offered = list(o.ct);
-    if (contentFormat === undefined && payload.length && ok && offered.length === 1) contentFormat = offered[0];
-    // §5.10.4: the representation must be in the Accept format.
-    if (req.accept !== undefined && code === COAP_RESPONSE.CONTENT && contentFormat !== undefined && contentFormat !== req.accept) code = COAP_RESPONSE.NOT_ACCEPTABLE;
-    const options: CoapOption[] = [];
-    if (code === COAP_RESPONSE.NOT_ACCEPTABLE) return { code, options, payload: EMPTY, contentFormat: undefined, etag: undefined };
-    let etag = res.etag;
-    if (!etag && o.autoEtag && code === COAP_RESPONSE.CONTENT) etag = etagOf(payload, contentFormat);
-    if (etag) options.push(opaqueOption(COAP_OPTION.ETAG, etag));
-    if (contentFormat !== undefined && (payload.length || ok)) options.push(uintOption(COAP_OPTION.CONTENT_FORMAT, contentFormat));
-    // §5.10.5: the resource's Max-Age is a 2.xx representation's freshness; one the handler
-    // gives goes on any answer (§5.9.3.4: a 5.03's Max-Age is the seconds after which to retry).
-    const maxAge = res.maxAge ?? (ok ? o.maxAge : undefined);
-    if (maxAge !== undefined && maxAge !== 60) options.push(uintOption(COAP_OPTION.MAX_AGE, maxAge));
-    if (res.locationPath !== undefined) pushStrings(options, COAP_OPTION.LOCATION_PATH, normalizePath(res.locationPath).split("/"));
-    if (res.locationQuery !== undefined) pushStrings(options, COAP_OPTION.LOCATION_QUERY, res.locationQuery.replace(/^\?/, "").split("&"));
-    if (res.options) res.options.forEach((x) => options.push(x));
-    return { code, options, payload, contentFormat, etag };
   }
 
   /** ETag validation, Block2 slicing, Observe number, Block1 echo; then sends. */
@@ -766,10 +761,10 @@ export class CoapServer {
   }
 
   /** Removes the observer and sends a final notification with a code other than 2.xx (RFC 7641 §3.2). */
-  private _sendFinal(o: Observer, code: number, options?: CoapOption[], payload?: Uint8Array): void {
+  private _sendFinal(o: Observer, r: { code: number; options?: CoapOption[]; payload?: Uint8Array }): void {
     this._drop(o);
     try {
-      this.endpoint.sendMessage({ type: COAP_MESSAGE.CON, code, token: o.token, options, payload }, o.address, o.port);
+      this.endpoint.sendMessage({ type: COAP_MESSAGE.CON, code: r.code, token: o.token, options: r.options, payload: r.payload }, o.address, o.port);
     } catch (error) {
       this._report(error);
     }
@@ -786,8 +781,9 @@ export class CoapServer {
     const current = () => this._observers.get(o.key) === o;
     this._handle(get, r, req, (built) => {
       if (!current()) return;
-      // §3.2: a notification with a non-2.xx code ends the observation.
-      if (built.code >> 5 !== 2) return this._sendFinal(o, built.code, built.options, built.payload);
+      // §3.2: a notification with a non-2.xx code ends the observation (a GET handler that
+      // fails: 5.00).
+      if (!built || built.code >> 5 !== 2) return this._sendFinal(o, built || { code: COAP_RESPONSE.INTERNAL_SERVER_ERROR });
       const now = this.scheduler.now();
       o.sinceCon++;
       // §4.5: CON at least every confirmInterval (24 h) or every confirmEvery notifications.
@@ -825,7 +821,7 @@ export class CoapServer {
         if (this._notificationInterval <= 0) free();
         else o.hold = this.scheduler.schedule({ name: "coap-notify-hold", deadline: now + this._notificationInterval, run: free });
       }
-    }, () => current() && this._sendFinal(o, COAP_RESPONSE.INTERNAL_SERVER_ERROR));
+    });
   }
 }
 
