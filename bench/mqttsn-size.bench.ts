@@ -90,7 +90,7 @@ if (xsc.path) {
   const list = (files: string[]) => files.map((f) => `${path.basename(f)} ${of(f)}`).join(", ");
   const closure = (entry: string) => [...importClosure(path.join(ROOT, entry))].map(rel);
   const shipped = closure("src/main.ts").filter((f) => f.startsWith("modules/mqttsn/")).sort();
-  const full = [...new Set(closure("modules/mqttsn/client.ts").concat(PARTS.map((p) => "modules/mqttsn/" + p)))].filter((f) => f.startsWith("modules/mqttsn/")).sort();
+  const full = [...new Set(closure("modules/mqttsn/session.ts").concat(PARTS.map((p) => "modules/mqttsn/" + p)))].filter((f) => f.startsWith("modules/mqttsn/")).sort();
   let before = NaN;
   let beforeNotes = `git show ${BASELINE} failed: the baseline is the figure measured then, 34,246 B`;
   try {

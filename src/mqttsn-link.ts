@@ -26,8 +26,7 @@
  * with reconnectAt, when the next CONNECT goes). The firmware carries the MQTT-SN core and these two
  * parts only; a host adds others (AppOptions.mqttsnParts). Portable (XS).
  */
-import { MqttSnClient } from "../modules/mqttsn/client";
-import { ACTIVE, ASLEEP, AWAKE, CONNECTING, DISCONNECTED, SnSleep, SnTopicIds, SnWill, type MqttSnSessionOptions, type SnEvent } from "../modules/mqttsn/session";
+import { ACTIVE, ASLEEP, AWAKE, CONNECTING, DISCONNECTED, MqttSnClient, SnSleep, SnTopicIds, SnWill, type MqttSnSessionOptions, type SnEvent } from "../modules/mqttsn/session";
 import type { SnQoS } from "../modules/mqttsn/constants";
 import { topicMatches } from "../modules/mqtt/topic";
 import type { Platform } from "../modules/platform/platform";

@@ -4,9 +4,8 @@
  * simulated network, the scheduler on a virtual clock, and a store; the gateway's side is a
  * socket scripted by the test.
  */
-import { MqttSnClient } from "../../modules/mqttsn/client";
 import { MqttSnCodecError, decode, encode, type MqttSnMessage } from "../../modules/mqttsn/codec";
-import { ACTIVE, ASLEEP, type SnEvent } from "../../modules/mqttsn/session";
+import { ACTIVE, ASLEEP, MqttSnClient, type SnEvent } from "../../modules/mqttsn/session";
 import type { KeyValueStore, StoredValue } from "../../modules/platform/storage";
 import type { UdpConstructor } from "../../modules/platform/io";
 import { Scheduler } from "../../modules/scheduler/scheduler";

@@ -3,7 +3,7 @@
  * socket (Node's or a simulated network's), our gateway, MQTT.js subscribers that count.
  */
 import * as mqtt from "mqtt";
-import { MqttSnClient, type MqttSnClientOptions } from "../../modules/mqttsn/client";
+import { MqttSnClient, type MqttSnClientOptions } from "../../modules/mqttsn/session";
 import type { SnEvent, SnGatewayAddress } from "../../modules/mqttsn/session";
 import { snParts, type SnParts, type SnPartsOptions } from "../../modules/mqttsn/parts";
 import type { SnWillMessage } from "../../modules/mqttsn/session";
