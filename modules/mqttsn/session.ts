@@ -265,7 +265,8 @@ export class MqttSnSession {
     this.ev = [];
     this.reg = new Map();
     this.subs = new Map();
-    this.outbox = new MqttSnOutbox((this.st = []), o.maxMessages ?? 16, o.maxBytes ?? 8192);
+    this.st = [];
+    this.outbox = new MqttSnOutbox(o.maxMessages ?? 16, o.maxBytes ?? 8192);
     o.discovery?.attach(this);
   }
 
@@ -274,7 +275,7 @@ export class MqttSnSession {
   /** Connects to the gateway (with the discovery part: the best known one, else it searches; §6.1, §6.2). */
   connect(now: number): void {
     const d = this.o.discovery;
-    if (this.state === CONNECTING || this.state === ACTIVE) return;
+    if (this.state === 2 /* CONNECTING */ || this.state === 3 /* ACTIVE */) return;
     if (d) d.connect(this, now);
     else if (this.gw) this.connectTo(this.gw, now);
     else throw bad("no gateway");
@@ -282,7 +283,7 @@ export class MqttSnSession {
 
   /** §6.12: DISCONNECT, once the queued requests and the outbox have gone. */
   disconnect(now: number): void {
-    if (this.state === ACTIVE) this.queue(5 /* OP_DISC */, "", 0, now);
+    if (this.state === 3 /* ACTIVE */) this.queue(5 /* OP_DISC */, "", 0, now);
     else this.down("disconnect");
   }
 
@@ -300,12 +301,22 @@ export class MqttSnSession {
     if (!isTopicName(topic) || !(data instanceof Uint8Array) || data.length > 0xfff0) throw bad("topic, payload");
     if (qos === -1 && o.topics) return o.topics.minus1(this, topic, data, retain, now);
     if (qos === 0) {
-      if (this.state !== ACTIVE) throw bad("not connected");
+      if (this.state !== 3 /* ACTIVE */) throw bad("not connected");
       this.queue(1 /* OP_PUB0 */, topic, 0, now, undefined, data.slice(), retain);
       return 0;
     }
     if (qos !== 1 && !(qos === 2 && o.qos2)) throw bad("QoS " + qos);
-    const e = this.outbox.add(topic, data, qos, retain, this.newId());
+    // The outbox record (see MqttSnOutbox), stored by load(). Full: RangeError, nothing changed.
+    const ob = this.outbox;
+    const t = encodeUtf8New(topic);
+    const n = t.length + data.length;
+    if (ob.list.length >= ob.maxMessages || ob.bytes + n > ob.maxBytes || n + 8 > MAX_VALUE_BYTES) throw new RangeError("mqttsn: outbox full");
+    const q = ++ob.seq;
+    const b = new Uint8Array(8 + n);
+    b.set(Uint8Array.of(1, qos | (retain ? 4 : 0), q >>> 24, q >> 16, q >> 8, q, t.length >> 8, t.length));
+    b.set(t, 8);
+    b.set(data, 8 + t.length);
+    const e = this.load("o" + this.newId(), b, false)!;
     this.pump(now);
     return e.msgId;
   }
@@ -313,12 +324,12 @@ export class MqttSnSession {
   /** §6.9: subscribes to a topic filter (with the topics part: a pre-defined topic, by its name, or a short topic name). */
   subscribe(topic: string, qos: 0 | 1 | 2, now: number): void {
     if (typeof topic !== "string" || !topic || !(qos === 0 || qos === 1 || (qos === 2 && this.o.qos2))) throw bad("subscribe");
-    if (this.state === ACTIVE) this.queue(2 /* OP_SUB */, topic, qos, now); // else it goes with the next CONNACK
+    if (this.state === 3 /* ACTIVE */) this.queue(2 /* OP_SUB */, topic, qos, now); // else it goes with the next CONNACK
     this.subs.set(topic, qos);
   }
 
   unsubscribe(topic: string, now: number): void {
-    if (this.state === ACTIVE) this.queue(3 /* OP_UNSUB */, topic, 0, now);
+    if (this.state === 3 /* ACTIVE */) this.queue(3 /* OP_UNSUB */, topic, 0, now);
     this.subs.delete(topic);
   }
 
@@ -359,10 +370,10 @@ export class MqttSnSession {
     g.seen = now;
     const c = this.cur;
     const s = this.state;
-    const on = s === ACTIVE || s === AWAKE;
+    const on = s === 3 /* ACTIVE */ || s === 5 /* AWAKE */;
     // §6.14: while awake, every message but PINGRESP restarts Tretry.
-    if (s === AWAKE && c && t !== 0x17) c.at = now;
-    if (c && (t === 0x06 || t === 0x08) && s === CONNECTING && o.will) {
+    if (s === 5 /* AWAKE */ && c && t !== 0x17) c.at = now;
+    if (c && (t === 0x06 || t === 0x08) && s === 2 /* CONNECTING */ && o.will) {
       // §6.2: WILLTOPICREQ -> WILLTOPIC, WILLMSGREQ -> WILLMSG, in place of the CONNECT.
       c.bytes = o.will.message(t + 1);
       c.tries = 0;
@@ -384,7 +395,7 @@ export class MqttSnSession {
           return o.discovery?.refused(this, now);
         }
         this.refusals = 0;
-        this.state = ACTIVE;
+        this.state = 3 /* ACTIVE */;
         g.failed = -1;
         const here = g.address + ":" + g.port;
         if (o.cleanSession !== false || this.regOf !== here) {
@@ -447,8 +458,8 @@ export class MqttSnSession {
       this.cur = undefined;
       this.emit({ type: "disconnected", reason: "DISCONNECT" });
       // §6.12: an unsolicited DISCONNECT: while connected, connect again.
-      if (s === ACTIVE) return this.connectTo(g, now);
-      if (s !== CONNECTING) return this.down("");
+      if (s === 3 /* ACTIVE */) return this.connectTo(g, now);
+      if (s !== 2 /* CONNECTING */) return this.down("");
       // A refusal of our CONNECT (Paho #248 answers the will dialogue so): another gateway
       // (discovery), else this one again after a wait that doubles (Tretry up to TWAIT), never at once.
       g.failed = now;
@@ -467,8 +478,8 @@ export class MqttSnSession {
       if (c.tries >= (this.o.maxRetries ?? 4)) {
         // §6.13: no reply after Nretry retransmissions.
         this.cur = undefined;
-        if (this.state === AWAKE || (c.x && (c.x as SnOp).k === 5 /* OP_DISC */)) this.end(c, -1, now, 0, 0, 0);
-        else if (this.state !== ASLEEP) this.lost(now);
+        if (this.state === 5 /* AWAKE */ || (c.x && (c.x as SnOp).k === 5 /* OP_DISC */)) this.end(c, -1, now, 0, 0, 0);
+        else if (this.state !== 4 /* ASLEEP */) this.lost(now);
       } else {
         // §6.13: retransmit; DUP on a PUBLISH or SUBSCRIBE (§5.3.4; the Flags follow the header).
         const h = c.bytes[0] === 1 ? 3 : 1;
@@ -476,16 +487,16 @@ export class MqttSnSession {
         c.tries++;
         c.at = now;
         this.out(c.bytes, now);
-        if (this.state === CONNECTING) this.emit({ type: "retry", tries: c.tries });
+        if (this.state === 2 /* CONNECTING */) this.emit({ type: "retry", tries: c.tries });
       }
     }
     if (this.waitUntil && now >= this.waitUntil) {
       this.waitUntil = 0;
-      if (this.state === CONNECTING && !this.cur) this.connectTo(this.gw!, now);
+      if (this.state === 2 /* CONNECTING */ && !this.cur) this.connectTo(this.gw!, now);
     }
     this.pump(now);
     // §6.11: PINGREQ when nothing else went out for (half) the keep-alive period.
-    if (this.state === ACTIVE && this.keepMs && !this.cur && now >= this.lastSent + this.keepMs / 2) this.exchange(frame(0x16, -1, -1, -1, -1), 0x17, 0, now, undefined);
+    if (this.state === 3 /* ACTIVE */ && this.keepMs && !this.cur && now >= this.lastSent + this.keepMs / 2) this.exchange(frame(0x16, -1, -1, -1, -1), 0x17, 0, now);
     this.o.discovery?.handleTimeout(this, now);
   }
 
@@ -510,7 +521,7 @@ export class MqttSnSession {
    */
   timeout(): { deadline: number; earliest: number; latest: number } | undefined {
     const c = this.cur;
-    const k = !c && this.state === ACTIVE && this.keepMs ? this.lastSent + this.keepMs : Infinity;
+    const k = !c && this.state === 3 /* ACTIVE */ && this.keepMs ? this.lastSent + this.keepMs : Infinity;
     const d = Math.min(c ? c.at + this.retryMs : k, this.waitUntil || Infinity, this.o.discovery?.deadline() ?? Infinity);
     if (d < Infinity) return { deadline: d, earliest: d === k ? k - this.keepMs / 2 : d, latest: d };
   }
@@ -528,10 +539,10 @@ export class MqttSnSession {
       const key = records[r][0];
       const v = records[r][1];
       const b = v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(0);
-      if (!(key.charCodeAt(0) === 0x6f /* o */ ? this.outbox.load(key, b) : o.registry?.restore(this, key, b) || o.qos2?.restore(key, b) || o.sleep?.restore(this, key, b)))
+      if (!(key.charCodeAt(0) === 0x6f /* o */ ? this.load(key, b) : o.registry?.restore(this, key, b) || o.qos2?.restore(key, b) || o.sleep?.restore(this, key, b)))
         this.st.push({ key, value: undefined });
     }
-    this.outbox.sort();
+    this.outbox.list.sort((a, b) => a.seq - b.seq); // oldest first
   }
 
   // -- for the parts ----------------------------------------------------------------
@@ -552,7 +563,7 @@ export class MqttSnSession {
   }
 
   /** Sends `bytes` as the one open exchange, ended by MsgType `expect` (with `msgId` when not 0), for `x`. */
-  exchange(bytes: Uint8Array, expect: number, msgId: number, now: number, x: SnOp | OutboxEntry | undefined): void {
+  exchange(bytes: Uint8Array, expect: number, msgId: number, now: number, x?: SnOp | OutboxEntry): void {
     this.cur = { bytes, expect, msgId, tries: 0, at: now, x };
     this.out(bytes, now);
   }
@@ -568,9 +579,9 @@ export class MqttSnSession {
   connectTo(g: SnGateway, now: number): void {
     const o = this.o;
     this.gw = g;
-    this.state = CONNECTING;
+    this.state = 2 /* CONNECTING */;
     // Flags (Will, CleanSession) and ProtocolId 0x01 (§5.3.8), Duration, ClientId.
-    this.exchange(frame(0x04, -1, ((o.will?.will ? 0x08 : 0) | (o.cleanSession !== false ? 0x04 : 0)) * 256 + 1, this.keepMs / 1000, -1, encodeUtf8New(this.clientId)), 0x05, 0, now, undefined);
+    this.exchange(frame(0x04, -1, ((o.will?.will ? 0x08 : 0) | (o.cleanSession !== false ? 0x04 : 0)) * 256 + 1, this.keepMs / 1000, -1, encodeUtf8New(this.clientId)), 0x05, 0, now);
   }
 
   /** The connection is gone (§6.13): another gateway (discovery part), else this one again. */
@@ -583,7 +594,7 @@ export class MqttSnSession {
   }
 
   down(reason: string): void {
-    this.state = DISCONNECTED;
+    this.state = 0 /* DISCONNECTED */;
     this.cur = undefined;
     this.o.sleep?.save(this);
     if (reason) this.emit({ type: "disconnected", reason });
@@ -606,15 +617,46 @@ export class MqttSnSession {
     this.emit({ type: "message", topic, payload, qos: ((f >> 5) & 3) as SnQoS, retain: (f & 0x10) !== 0, dup: (f & 0x80) !== 0 });
   }
 
+  /**
+   * Takes record `b` of key `o<MsgId>`: a stored one at restore (`sent`: assumed sent, so
+   * DUP), or a new one from add() (stored now). Undefined, nothing changed, when it does not
+   * parse or the MsgId is held already.
+   */
+  load(key: string, b: Uint8Array, sent = true): OutboxEntry | undefined {
+    const msgId = +key.slice(1);
+    const n = 8 + ((b[6] << 8) | b[7]);
+    if (!(msgId > 0 && msgId <= 0xffff && n <= b.length && (b[0] === 1 || b[0] === 2)) || this.outbox.get(msgId)) return;
+    let topic: string;
+    try {
+      topic = decodeUtf8(b, 8, n);
+    } catch {
+      return;
+    }
+    const seq = b[2] * 0x1000000 + ((b[3] << 16) | (b[4] << 8) | b[5]);
+    const e: OutboxEntry = { msgId, rec: b, seq, qos: (b[1] & 3) === 2 ? 2 : 1, retain: (b[1] & 4) !== 0, topic, data: b.subarray(n), state: b[0], sent, rereg: 0 };
+    const ob = this.outbox;
+    ob.list.push(e);
+    ob.bytes += b.length - 8;
+    if (seq > ob.seq) ob.seq = seq;
+    if (!sent) this.st.push({ key, value: b.buffer as ArrayBuffer });
+    return e;
+  }
+
   /** The outbox entry `e` is done: published (no `reason`), or failed. */
   done(e: OutboxEntry, reason?: string): void {
-    this.outbox.remove(e);
+    const ob = this.outbox;
+    const i = ob.list.indexOf(e);
+    if (i >= 0) {
+      ob.list.splice(i, 1);
+      ob.bytes -= e.rec.length - 8;
+      this.st.push({ key: "o" + e.msgId, value: undefined });
+    }
     this.emit(reason ? { type: "publish-failed", msgId: e.msgId | 0, topic: e.topic, reason } : { type: "published", msgId: e.msgId });
   }
 
   /** Starts the next exchange when none is open (§6.5, §6.6, §6.9: one at a time). */
   pump(now: number): void {
-    while (this.state === ACTIVE && !this.waitUntil) {
+    while (this.state === 3 /* ACTIVE */ && !this.waitUntil) {
       const op = this.ops[0];
       const k = op ? op.k : 0;
       const e = this.outbox.next();
@@ -737,7 +779,7 @@ export class MqttSnClient {
   declare closed: boolean;
 
   constructor(o: MqttSnClientOptions) {
-    if (!o || !o.socket || typeof o.socket.io !== "function" || !o.scheduler) throw new TypeError("mqttsn: socket.io, scheduler");
+    if (!o || !o.socket || typeof o.socket.io !== "function" || !o.scheduler) throw bad("socket.io, scheduler");
     const s = (this.session = new MqttSnSession(o));
     const st = o.storage;
     const ns = o.namespace ?? "mqttsn";
@@ -750,7 +792,8 @@ export class MqttSnClient {
     this.socket = new so.io({
       ...so,
       onReadable(this: UdpSocket) {
-        for (let p: any; (p = this.read()); ) self.run((s, now) => s.receive(new Uint8Array(p), p.address, p.port, now));
+        // receive() never throws (a datagram it does not take is dropped, with an event).
+        for (let p: any; (p = this.read()); self.flush()) s.receive(new Uint8Array(p), p.address, p.port, self.now());
       },
       onError(e?: Error) {
         self.emit({ type: "error", reason: "socket: " + e?.message });
@@ -984,15 +1027,15 @@ export class SnSleep implements SnOpPart {
   /** §6.14: asleep for `seconds` (1-65535, §5.3.3) after the queue and the outbox; from asleep, a new duration. */
   sleep(s: MqttSnSession, seconds: number, now: number): void {
     if (!(seconds > 0 && seconds <= 0xffff && (seconds | 0) === seconds)) throw bad("sleep: 1-65535 s");
-    if (s.state === ACTIVE) s.queue(OP_PART_LAST, "", seconds, now, this);
-    else if (s.state === ASLEEP && s.gw) this.send(s, { k: OP_PART_LAST, topic: "", qos: seconds, part: this }, now);
+    if (s.state === 3 /* ACTIVE */) s.queue(OP_PART_LAST, "", seconds, now, this);
+    else if (s.state === 4 /* ASLEEP */ && s.gw) this.send(s, { k: OP_PART_LAST, topic: "", qos: seconds, part: this }, now);
     else throw bad("sleep: not connected");
   }
 
   /** §6.14: from asleep, PINGREQ with the ClientId; buffered messages arrive until PINGRESP. */
   wake(s: MqttSnSession, now: number): void {
-    if (s.state !== ASLEEP || !s.gw) throw bad("wake: not asleep");
-    s.state = AWAKE;
+    if (s.state !== 4 /* ASLEEP */ || !s.gw) throw bad("wake: not asleep");
+    s.state = 5 /* AWAKE */;
     s.exchange(frame(0x16, -1, -1, -1, -1, encodeUtf8New(s.clientId)), 0x17, 0, now, { k: 0, topic: "", qos: 0, part: this });
   }
 
@@ -1003,7 +1046,7 @@ export class SnSleep implements SnOpPart {
 
   /** @internal the gateway's DISCONNECT (asleep), PINGRESP (asleep again), or no PINGRESP after Nretry (t -1). */
   reply(s: MqttSnSession, op: SnOp, t: number): void {
-    s.state = ASLEEP;
+    s.state = 4 /* ASLEEP */;
     if (t === 0x18) {
       this.duration = op.qos;
       this.save(s);
@@ -1030,7 +1073,7 @@ export class SnSleep implements SnOpPart {
     s.gw = s.o.discovery?.add(s, g, -1, 0, false) ?? g;
     s.nextId = ((b[4] << 8) | b[5]) || 1;
     this.duration = (b[6] << 8) | b[7];
-    if (b[0] === ASLEEP) s.state = ASLEEP;
+    if (b[0] === 4 /* ASLEEP */) s.state = 4 /* ASLEEP */;
     return true;
   }
 }
@@ -1039,20 +1082,22 @@ export class SnSleep implements SnOpPart {
  * The MQTT-SN outbox (in this file: it is part of every session, and a module of its own costs
  * some 300 B of XS bytecode): outbound QoS 1 and 2 messages until their exchange ends (PUBACK, or
  * PUBREC-PUBREL-PUBCOMP), kept in the store so that they survive deep sleep and reboot
- * (ARCHITECTURE.md principle 5). Sans-IO like the session: it never writes flash itself,
- * it pushes store operations onto the session's queue, which the binding applies (in order,
- * before any datagram of the same step goes out, so a message is stored before it is sent).
+ * (ARCHITECTURE.md principle 5). MqttSnOutbox holds them and their bounds; the session writes
+ * and reads the records (publish(), load(), done(): each called from one place, so folded into
+ * the session rather than methods of their own, which cost XS bytecode). Sans-IO: the session
+ * never writes flash itself, it pushes store operations onto its queue, which the binding applies
+ * (in order, before any datagram of the same step goes out, so a message is stored before it is sent).
  *
  * Records (namespace chosen by the binding, default "mqttsn"):
  *   o<MsgId>   state (1: PUBLISH awaiting PUBACK/PUBREC, 2: PUBREL awaiting PUBCOMP),
  *              QoS | Retain << 2, sequence number (4 octets), topic length (2), topic
  *              (UTF-8), payload (state 1 only). One set() per step: atomic.
  * The topic is kept by name, not id: ids belong to a gateway and a session (§6.5). An entry
- * keeps its record; add() and load() read it the same way. State 2 is written by the QoS 2
+ * keeps its record; publish() writes it and load() reads it, also for publish(). State 2 is written by the QoS 2
  * part (./qos2.ts, its only user; the firmware without it does not carry that code).
  *
  * Bounded by `maxMessages` and `maxBytes` (topic + payload octets). Policy when full:
- * add() throws and the caller keeps its message; nothing held is ever dropped to make room.
+ * publish() throws (RangeError) and the caller keeps its message; nothing held is ever dropped to make room.
  * Messages leave in the order they came (§6.6: one QoS 1/2 exchange at a time).
  */
 /** A store operation: set `key` to `value`, or delete it when `value` is undefined. */
@@ -1083,14 +1128,12 @@ export class MqttSnOutbox {
   declare readonly maxBytes: number;
   /** Topic and payload octets held. */
   declare bytes: number;
-  declare readonly st: StoreOp[];
   /** Oldest first. */
   declare readonly list: OutboxEntry[];
   declare seq: number;
 
-  constructor(store: StoreOp[], maxMessages: number, maxBytes: number) {
+  constructor(maxMessages: number, maxBytes: number) {
     if (!(maxMessages >= 1 && maxMessages <= 1000) || !(maxBytes >= 64)) throw new RangeError("mqttsn: outbox bounds");
-    this.st = store;
     this.maxMessages = maxMessages;
     this.maxBytes = maxBytes;
     this.list = [];
@@ -1111,53 +1154,6 @@ export class MqttSnOutbox {
     for (let i = 0; i < l.length; i++) if (l[i].msgId === msgId) return l[i];
   }
 
-  /** Adds a message and stores it. Throws RangeError, nothing changed, when the outbox is full or the record too large. */
-  add(topic: string, data: Uint8Array, qos: 1 | 2, retain: boolean, msgId: number): OutboxEntry {
-    const t = encodeUtf8New(topic);
-    const n = t.length + data.length;
-    if (this.list.length >= this.maxMessages || this.bytes + n > this.maxBytes || n + 8 > MAX_VALUE_BYTES) throw new RangeError("mqttsn: outbox full");
-    const s = ++this.seq;
-    const b = new Uint8Array(8 + n);
-    b.set(Uint8Array.of(1, qos | (retain ? 4 : 0), s >>> 24, s >> 16, s >> 8, s, t.length >> 8, t.length));
-    b.set(t, 8);
-    b.set(data, 8 + t.length);
-    return this.load("o" + msgId, b, false)!;
-  }
 
-  remove(e: OutboxEntry): void {
-    const i = this.list.indexOf(e);
-    if (i < 0) return;
-    this.list.splice(i, 1);
-    this.bytes -= e.rec.length - 8;
-    this.st.push({ key: "o" + e.msgId, value: undefined });
-  }
 
-  /**
-   * Takes record `b` of key `o<MsgId>`: a stored one at restore (`sent`: assumed sent, so
-   * DUP), or a new one from add() (stored now). Undefined, nothing changed, when it does not
-   * parse or the MsgId is held already.
-   */
-  load(key: string, b: Uint8Array, sent = true): OutboxEntry | undefined {
-    const msgId = +key.slice(1);
-    const n = 8 + ((b[6] << 8) | b[7]);
-    if (!(msgId > 0 && msgId <= 0xffff && n <= b.length && (b[0] === 1 || b[0] === 2)) || this.get(msgId)) return;
-    let topic: string;
-    try {
-      topic = decodeUtf8(b, 8, n);
-    } catch {
-      return;
-    }
-    const seq = b[2] * 0x1000000 + ((b[3] << 16) | (b[4] << 8) | b[5]);
-    const e: OutboxEntry = { msgId, rec: b, seq, qos: (b[1] & 3) === 2 ? 2 : 1, retain: (b[1] & 4) !== 0, topic, data: b.subarray(n), state: b[0], sent, rereg: 0 };
-    this.list.push(e);
-    this.bytes += b.length - 8;
-    if (seq > this.seq) this.seq = seq;
-    if (!sent) this.st.push({ key, value: b.buffer as ArrayBuffer });
-    return e;
-  }
-
-  /** After loading: oldest first. */
-  sort(): void {
-    this.list.sort((a, b) => a.seq - b.seq);
-  }
 }
