@@ -9,7 +9,8 @@
  *    Observe, Content-Format 110, Max-Age 60, the same payload.
  */
 import type { BenchCase } from "./harness";
-import { decode, encode, encodeInto, type CoapMessage } from "../modules/coap/codec";
+import { decode, encode, type CoapMessage } from "../modules/coap/codec";
+import { encodeInto } from "../modules/coap/option-helpers";
 import { opaqueOption, stringOption, uintOption, type CoapOption } from "../modules/coap/options";
 import {
   COAP_MEDIATYPE,
@@ -105,7 +106,7 @@ export interface MessageCases {
   decodeRead: BenchCase;
   /** encode(): a new exact Uint8Array per message. */
   encodeNew: BenchCase;
-  /** encodeInto(): the caller's reused buffer. */
+  /** encodeInto() (option-helpers.ts, hosts): encode() and a copy into the caller's reused buffer. */
   encodeInto: BenchCase;
   message: CoapMessage;
   wire: Uint8Array;

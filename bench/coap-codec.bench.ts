@@ -45,7 +45,7 @@ function withPeer(c: MessageCases): void {
     e.check = () => sameBytes(encode(c.message), generate(), e.name);
   }
   c.encodeNew.notes = "a new Uint8Array per message; coap-packet allocates a Buffer per message";
-  c.encodeInto.notes = "writes into one reused buffer; coap-packet has no such call";
+  c.encodeInto.notes = "encode() then a copy into one reused buffer (a host helper since issue 17: the firmware encodes with encode() only); coap-packet has no such call";
   c.decode.peer = "coap-packet parse";
   c.decode.peerRun = parse;
   const ours = c.decode.check!;

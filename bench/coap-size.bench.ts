@@ -9,7 +9,7 @@ import type { BenchCase } from "./harness";
 import { findXsc, fixedResult, measureSizes, spec, type SizeEntry } from "./xsc-size";
 
 const LAYERS: { label: string; entry: string }[] = [
-  { label: "codec (encode + decode + options)", entry: `export { encode, encodeInto, decode, rejection } from ${spec("modules/coap/codec")};\nexport * from ${spec("modules/coap/options")};` },
+  { label: "codec (encode + decode + options)", entry: `export { encode, decode, rejection } from ${spec("modules/coap/codec")};\nexport * from ${spec("modules/coap/options")};` },
   { label: "messaging (CoapEndpoint)", entry: `export { CoapEndpoint } from ${spec("modules/coap/messaging")};` },
   { label: "client (CoapClient)", entry: `export { CoapClient } from ${spec("modules/coap/client")};` },
   { label: "server (CoapServer)", entry: `export { CoapServer } from ${spec("modules/coap/server")};` },

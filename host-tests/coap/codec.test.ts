@@ -5,13 +5,12 @@ import {
   COAP_REQUEST,
   COAP_RESPONSE,
   COAP_MEDIATYPE,
-  COAP_CODE,
   codeString,
   transmissionParameters,
 } from "../../modules/coap/constants";
-import { decode, encode, encodeInto, encodedLength, encodeEmpty, type CoapMessage } from "../../modules/coap/codec";
-import { blockOption, decodeBlockValue, decodeUint, encodeBlockValue, encodeUint, getBlock, getStrings, getUint, stringOption, uintOption, blockSize, standardLimits } from "../../modules/coap/options";
-import { STANDARD_OPTION_DEFINITIONS, STANDARD_OPTIONS, OptionRegistry, getString, getUriPath, isCritical, isNoCacheKey, isReservedCodeClass, isUnsafe, option, uriPathOptions, blockSzx } from "../../modules/coap/option-helpers";
+import { decode, encode, encodeEmpty, type CoapMessage } from "../../modules/coap/codec";
+import { blockOption, decodeUint, encodeUint, getBlock, getStrings, getUint, stringOption, uintOption, blockSize, standardLimits } from "../../modules/coap/options";
+import { COAP_CODE, decodeBlockValue, encodeBlockValue, encodeInto, encodedLength, STANDARD_OPTION_DEFINITIONS, STANDARD_OPTIONS, OptionRegistry, getString, getUriPath, isCritical, isNoCacheKey, isReservedCodeClass, isUnsafe, option, uriPathOptions, blockSzx } from "../../modules/coap/option-helpers";
 import { observeIsNewer } from "../../modules/coap/observe-order";
 import { utf8Decode, utf8Encode } from "../../modules/coap/options";
 

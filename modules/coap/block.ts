@@ -36,7 +36,6 @@ export function sliceBlock2(body: Uint8Array, num: number, szx: number): Block2S
 
 /** A Block1 body being reassembled (RFC 7959 §2.5). */
 export interface Block1Transfer {
-  key: string;
   /** Bytes received so far, in order. */
   chunks: Uint8Array[];
   received: number;
@@ -78,15 +77,6 @@ export class Block1Store {
     return this._map.size;
   }
 
-  private _expire(now: number): void {
-    this._map.forEach((t, k) => t.expires <= now && this._map.delete(k));
-  }
-
-  /** Drops a transfer (e.g. after an error response). */
-  abort(key: string): void {
-    this._map.delete(key);
-  }
-
   clear(): void {
     this._map.clear();
   }
@@ -96,8 +86,8 @@ export class Block1Store {
    * `declaredSize` is the request's Size1 (§4), checked up front.
    */
   receive(key: string, block: BlockValue, payload: Uint8Array, contentFormat: number | undefined, now: number, declaredSize?: number, limit = this.maxBodySize): Block1Outcome {
-    this._expire(now);
     const map = this._map;
+    map.forEach((t, k) => t.expires <= now && map.delete(k));
     const size = blockSize(block.szx);
     const offset = block.num * size;
     let t = map.get(key);
@@ -107,7 +97,7 @@ export class Block1Store {
     if (!block.num) {
       if (!block.more) return { body: payload, contentFormat };
       if (map.size >= this.maxTransfers) return 0x8d; // 4.13
-      t = { key, chunks: [], received: 0, contentFormat, expires: 0 };
+      t = { chunks: [], received: 0, contentFormat, expires: 0 };
     } else if (!t || offset !== t.received || contentFormat !== t.contentFormat) return 0x88; // 4.08
     t.chunks.push(payload.slice());
     t.received += payload.length;
@@ -120,10 +110,9 @@ export class Block1Store {
   }
 }
 
-export function concat(chunks: readonly Uint8Array[], total?: number): Uint8Array {
-  let n = 0;
-  for (let i = 0; i < chunks.length; i++) n += chunks[i].length;
-  const out = new Uint8Array(total ?? n);
+/** The `chunks` one after the other in one array of `total` bytes (their lengths' sum). */
+export function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
   for (let i = 0, o = 0; i < chunks.length; o += chunks[i++].length) out.set(chunks[i], o);
   return out;
 }

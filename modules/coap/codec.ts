@@ -7,8 +7,8 @@
  * payload are views into the datagram. The error's `reason` is a short code;
  * option-helpers.ts DECODE_REASONS has the sentence for each (kept out of the firmware).
  *
- * encode() writes into an exactly-sized buffer (or into the caller's buffer with
- * encodeInto) and throws RangeError/TypeError for a message it must not send.
+ * encode() writes into an exactly-sized buffer and throws RangeError/TypeError for a message it
+ * must not send (encodedLength and encodeInto, which hosts use, are in option-helpers.ts).
  *
  * The hot paths use numeric literals, named in comments, rather than imported constants: on
  * Node, code compiled to CommonJS (tsx, ts-jest) reads an imported binding through getters,
@@ -115,14 +115,13 @@ export function decode(datagram: Uint8Array | ArrayBuffer, options?: DecodeOptio
   }
   const limits = options?.registry ?? standardLimits;
   const len = bytes.length;
-  if (len < 4) return fail(bytes, "format", "short");
   const b0 = bytes[0];
-  if (b0 >> 6 !== 1) return fail(bytes, "version", "version"); // RFC 7252 §3: version 1
   const tkl = b0 & 15;
   const code = bytes[1];
-  if (tkl > 8) return fail(bytes, "format", "tkl");
-  if (code === 0 && len !== 4) return fail(bytes, "format", "empty"); // §4.1: Empty is 4 bytes
-  if (4 + tkl > len) return fail(bytes, "format", "token");
+  // the header, in this order: 4 bytes, version 1 (RFC 7252 §3), TKL 0-8, an Empty message is the
+  // header alone (§4.1), the token is there
+  const head = len < 4 ? "short" : b0 >> 6 !== 1 ? "version" : tkl > 8 ? "tkl" : code === 0 && len !== 4 ? "empty" : 4 + tkl > len ? "token" : "";
+  if (head) return fail(bytes, head === "version" ? head : "format", head);
   const token = tkl ? bytes.subarray(4, 4 + tkl) : EMPTY;
   const cls = code >> 5;
   if (cls === 1 || cls > 5) return fail(bytes, "format", "class", token); // §4.2, §12.1: reserved classes 1, 6, 7
@@ -147,20 +146,8 @@ export function decode(datagram: Uint8Array | ArrayBuffer, options?: DecodeOptio
     if (delta === 15 || length === 15) return fail(bytes, "format", "nibble", token); // §3.1
     // §3.1: 13 = one extended byte (+13), 14 = two (+269). A truncated one reads NaN or moves
     // pos past the end, which the check below refuses.
-    if (delta > 12) {
-      if (delta === 13) delta = bytes[pos++] + 13;
-      else {
-        delta = ((bytes[pos] << 8) | bytes[pos + 1]) + 269;
-        pos += 2;
-      }
-    }
-    if (length > 12) {
-      if (length === 13) length = bytes[pos++] + 13;
-      else {
-        length = ((bytes[pos] << 8) | bytes[pos + 1]) + 269;
-        pos += 2;
-      }
-    }
+    if (delta > 12) delta = delta === 13 ? bytes[pos++] + 13 : ((bytes[pos++] << 8) | bytes[pos++]) + 269;
+    if (length > 12) length = length === 13 ? bytes[pos++] + 13 : ((bytes[pos++] << 8) | bytes[pos++]) + 269;
     if (!(pos + length <= len)) return fail(bytes, "format", "end", token);
     number += delta;
     if (number > 65535) return fail(bytes, "format", "number", token);
@@ -228,99 +215,71 @@ export function rejection(error: CoapDecodeError, policy?: RejectionPolicy): Rej
 
 // --- Encoding ----------------------------------------------------------------------
 
-/** Checks what must not be sent, and returns the options in ascending number order (stably, RFC 7252 §3.1). */
-function check(m: CoapMessage): readonly CoapOption[] {
-  const t = m.token;
-  const o = m.options ?? [];
-  const p = m.payload;
+/**
+ * Encodes into a new, exactly-sized Uint8Array. Throws TypeError/RangeError for what must not be
+ * sent: a type, code or Message ID out of range, a token over 8 bytes (§3), an Empty message with
+ * content (§4.1), an option number over 65535 or a value over 65804 bytes (§3.1). The options go
+ * out in ascending number order (sorted stably when they are not, §3.1).
+ *
+ * One writer runs twice: first into an empty array, where typed-array writes past the end are
+ * ignored, only to count the bytes; then into the exactly-sized result (one loop instead of a
+ * sizing function and a writing function, issue 17).
+ */
+export function encode(m: CoapMessage): Uint8Array {
+  const t = m.token ?? EMPTY;
+  const y = m.payload ?? EMPTY;
   const c = m.code;
-  if ((t && !(t instanceof Uint8Array)) || (p && !(p instanceof Uint8Array)) || !Array.isArray(o)) throw new TypeError("coap: message");
+  const id = m.messageId;
+  let o = m.options ?? [];
+  if (!(t instanceof Uint8Array) || !(y instanceof Uint8Array) || !Array.isArray(o)) throw new TypeError("coap: message");
   // §3: type, code, Message ID; a token of at most 8 bytes
-  if ((m.type & 3) !== m.type || (c & 255) !== c || (m.messageId & 0xffff) !== m.messageId || (t && t.length > 8)) throw new RangeError("coap: header");
+  if ((m.type & 3) !== m.type || (c & 255) !== c || (id & 0xffff) !== id || t.length > 8) throw new RangeError("coap: header");
   // §4.1: an Empty message (0.00) is the 4-byte header alone
-  if (!c && ((t && t.length) || o.length || (p && p.length))) throw new RangeError("coap: Empty message with content");
+  if (!c && t.length + o.length + y.length) throw new RangeError("coap: Empty message with content");
   let sorted = true;
   for (let i = 0; i < o.length; i++) {
     const x = o[i];
     if (!x || (x.number & 0xffff) !== x.number || !(x.value instanceof Uint8Array) || x.value.length > 65804) throw new RangeError("coap: option");
     if (i && x.number < o[i - 1].number) sorted = false;
   }
-  return sorted ? o : o.slice().sort((a, b) => a.number - b.number); // Array.prototype.sort is stable
-}
-
-function ext(n: number): number {
-  return n < 13 ? 0 : n < 269 ? 1 : 2;
-}
-
-function sizeOf(m: CoapMessage, opts: readonly CoapOption[]): number {
-  let n = 4 + (m.token ? m.token.length : 0);
-  let prev = 0;
-  for (let i = 0; i < opts.length; i++) {
-    const l = opts[i].value.length;
-    n += 1 + ext(opts[i].number - prev) + ext(l) + l;
-    prev = opts[i].number;
-  }
-  const p = m.payload ? m.payload.length : 0;
-  return p ? n + 1 + p : n;
-}
-
-/** Exact encoded size of a message in bytes. */
-export function encodedLength(msg: CoapMessage): number {
-  return sizeOf(msg, check(msg));
-}
-
-/** Encodes into a new, exactly-sized Uint8Array. */
-export function encode(msg: CoapMessage): Uint8Array {
-  const opts = check(msg);
-  const out = new Uint8Array(sizeOf(msg, opts));
-  write(msg, opts, out, 0);
-  return out;
-}
-
-/** Encodes into `buffer` at `offset`; returns the number of bytes written. Throws RangeError when it does not fit (nothing useful is written then). */
-export function encodeInto(msg: CoapMessage, buffer: Uint8Array, offset = 0): number {
-  const opts = check(msg);
-  const n = sizeOf(msg, opts);
-  if (!(offset >= 0 && offset + n <= buffer.length)) throw new RangeError("coap: buffer");
-  write(msg, opts, buffer, offset);
-  return n;
-}
-
-function write(msg: CoapMessage, opts: readonly CoapOption[], out: Uint8Array, p: number): void {
-  const token = msg.token;
-  const tkl = token ? token.length : 0;
-  const id = msg.messageId;
-  out[p] = 0x40 | (msg.type << 4) | tkl; // version 1
-  out[p + 1] = msg.code;
-  out[p + 2] = id >> 8;
-  out[p + 3] = id & 255;
-  p += 4;
-  if (tkl) {
-    out.set(token, p);
-    p += tkl;
-  }
-  let prev = 0;
-  for (let i = 0; i < opts.length; i++) {
-    const v = opts[i].value;
-    const l = v.length;
-    const d = opts[i].number - prev;
-    prev += d;
-    const head = p++;
-    // §3.1: nibbles 0-12, or 13 + one extended byte, or 14 + two
-    const hd = d < 13 ? d : d < 269 ? ((out[p++] = d - 13), 13) : ((out[p++] = (d - 269) >> 8), (out[p++] = (d - 269) & 255), 14);
-    const hl = l < 13 ? l : l < 269 ? ((out[p++] = l - 13), 13) : ((out[p++] = (l - 269) >> 8), (out[p++] = (l - 269) & 255), 14);
-    out[head] = (hd << 4) | hl;
-    if (l === 1) out[p++] = v[0];
-    else if (l) {
-      out.set(v, p);
-      p += l;
+  if (!sorted) o = o.slice().sort((a, b) => a.number - b.number); // Array.prototype.sort is stable
+  let out = EMPTY;
+  let p = 0;
+  for (let pass = 0; pass < 2; pass++) {
+    if (pass) out = new Uint8Array(p);
+    out[0] = 0x40 | (m.type << 4) | t.length; // version 1
+    out[1] = c;
+    out[2] = id >> 8;
+    out[3] = id;
+    if (pass) out.set(t, 4);
+    p = 4 + t.length;
+    let prev = 0;
+    for (let i = 0; i < o.length; i++) {
+      const v = o[i].value;
+      const head = p++;
+      let h = 0;
+      // §3.1: the delta, then the length, each a nibble 0-12, or 13 and one extended byte (-13),
+      // or 14 and two (-269); a Uint8Array keeps the low 8 bits of what is stored
+      for (let k = 0, x = o[i].number - prev; k < 2; k++, x = v.length) {
+        const e = x < 13 ? x : x < 269 ? 13 : 14;
+        if (e === 14) {
+          out[p++] = (x - 269) >> 8;
+          out[p++] = x - 269;
+        } else if (e === 13) out[p++] = x - 13;
+        h = (h << 4) | e;
+      }
+      out[head] = h;
+      prev = o[i].number;
+      if (pass) out.set(v, p);
+      p += v.length;
+    }
+    if (y.length) {
+      out[p++] = 0xff; // the payload marker
+      if (pass) out.set(y, p);
+      p += y.length;
     }
   }
-  const payload = msg.payload;
-  if (payload && payload.length) {
-    out[p] = 0xff; // the payload marker
-    out.set(payload, p + 1);
-  }
+  return out;
 }
 
 /** An Empty message's 4 bytes: an empty ACK, a RST, or a CON ping (RFC 7252 §4.1, §4.3). */

@@ -17,10 +17,7 @@ export const enum COAP_MESSAGE {
 export type CoapMessageType = COAP_MESSAGE;
 
 // --- Codes (RFC 7252 §5.2 Figure 9, §12.1): class << 5 | detail --------------
-/** Builds a code from its "c.dd" notation: COAP_CODE(4, 4) is 4.04. */
-export function COAP_CODE(cls: number, detail: number): number {
-  return ((cls & 7) << 5) | (detail & 31);
-}
+// COAP_CODE(c, dd), a code from its "c.dd" notation, is in option-helpers.ts (hosts and tests).
 /** "c.dd" notation of a code, e.g. "4.04" (RFC 7252 §3). */
 export function codeString(code: number): string {
   const d = code & 31;

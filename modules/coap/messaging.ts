@@ -142,15 +142,23 @@ export interface MessageCallbacks {
   onFail?(reason: FailReason): void;
 }
 
-/** A CON or NON we sent and may retransmit; matched by Message ID (§4.4). A plain object: a class costs bytecode. */
+/**
+ * A CON or NON we sent and may retransmit, matched by Message ID (§4.4): a plain object for a
+ * message (sendMessage; a class costs bytecode), the ClientExchange itself for a request (one
+ * record for both, issue 17). Its callbacks are called through _call (what they throw goes to onError).
+ */
 interface Transmission {
+  /** The peer's key and the Message ID ("address|port#id"), once sent. */
   key: string;
   peer: Peer;
   messageId: number;
+  /** Encoded with Message ID 0; the ID is patched in when it is sent. */
   bytes: Uint8Array;
   confirmable: boolean;
+  /** Retransmissions so far (-1 before the first transmission). */
   retransmits: number;
   timeout: number;
+  /** The retransmission (CON) or the end of the NON lifetime. */
   job: Job | undefined;
   onAck?: (ack: CoapMessage) => void;
   onReset?: () => void;
@@ -169,8 +177,8 @@ interface Peer {
   seen: number;
 }
 
-/** A request we send: queued, in flight, acknowledged, or done. */
-export class ClientExchange {
+/** A request we send: queued, in flight, acknowledged, or done; also the record of its transmission. */
+export class ClientExchange implements Transmission {
   declare readonly endpoint: CoapEndpoint;
   declare readonly address: string;
   declare readonly port: number;
@@ -184,7 +192,13 @@ export class ClientExchange {
   /** @internal */ declare peer: Peer;
   /** @internal */ declare bytes: Uint8Array;
   /** @internal */ declare handlers: RequestHandlers;
-  /** @internal */ declare transmission: Transmission | undefined;
+  /** @internal */ declare key: string;
+  /** @internal */ declare retransmits: number;
+  /** @internal */ declare timeout: number;
+  /** @internal */ declare job: Job | undefined;
+  /** @internal */ declare onAck?: (ack: CoapMessage) => void;
+  /** @internal */ declare onReset?: () => void;
+  /** @internal */ declare onFail?: (reason: FailReason) => void;
   /** @internal */ declare holdsSlot: boolean;
   /** @internal */ declare timer: Job | undefined;
   /** @internal */ declare holdTimer: Job | undefined;
@@ -209,7 +223,7 @@ export class ClientExchange {
 
   /** Stops retransmitting and waiting; no callback follows. Safe to call more than once. */
   cancel(): void {
-    this.endpoint._cancel(this);
+    this.endpoint._finish(this, "cancelled");
   }
 }
 
@@ -249,12 +263,26 @@ export class IncomingRequest {
    * Throws when already responded or the code is not a response code.
    */
   respond(response: OutgoingResponse, callbacks?: MessageCallbacks): void {
-    this.endpoint._respond(this, response, callbacks);
+    const endpoint = this.endpoint;
+    if (this.responded) throw new Error("coap: answered");
+    if (!response || !isResponseCode(response.code)) throw new RangeError("coap: not a response code");
+    if (endpoint._closed) throw new Error("coap: closed");
+    // §5.2.1: piggybacked in the ACK of a CON not yet acknowledged, echoing Message ID and token;
+    // else §5.2.2 / §5.2.3: a separate response, NON for a NON request unless asked otherwise.
+    const piggybacked = this.confirmable && !this.acknowledged;
+    const m = { type: piggybacked ? COAP_MESSAGE.ACK : (response.confirmable ?? this.confirmable) ? COAP_MESSAGE.CON : COAP_MESSAGE.NON, code: response.code, messageId: this.message.messageId, token: this.token, options: response.options!, payload: response.payload! };
+    if (piggybacked) {
+      const bytes = encode(m);
+      this.responded = true;
+      return endpoint._ack(this, bytes);
+    }
+    endpoint.sendMessage(m, this.address, this.port, callbacks);
+    this.responded = true;
   }
 
   /** Sends the empty ACK now: the response will be separate (§5.2.2). No-op for NON or when already acknowledged. */
   accept(): void {
-    this.endpoint._accept(this);
+    this.endpoint._ack(this);
   }
 }
 
@@ -262,48 +290,33 @@ export class CoapEndpoint {
   declare readonly parameters: DerivedParameters;
   declare readonly dedup: DedupCache;
   declare readonly scheduler: Scheduler;
-  declare private _send: (bytes: Uint8Array, address: string, port: number) => void;
-  declare private _random: (buffer: Uint8Array) => Uint8Array;
+  /** The options as given: send, random, registry (read by decode), rejectionPolicy, onError and onDrop are read from them. */
+  declare private _o: CoapEndpointOptions;
   declare private _tokenLength: number;
   declare private _maxQueue: number;
   declare private _maxPeers: number;
   declare private _maxNon: number;
   declare private _ackDelay: number;
   declare private _responseTimeout: number;
-  declare private _registry: OptionLimits | undefined;
-  declare private _policy: RejectionPolicy | undefined;
-  declare private _onError: ((error: unknown) => void) | undefined;
-  declare private _onDrop: ((reason: string, address: string, port: number) => void) | undefined;
   declare onRequest: ((request: IncomingRequest) => void) | undefined;
   declare private _peers: Map<string, Peer>;
   declare private _transmissions: Map<string, Transmission>;
   declare private _exchanges: Map<string, ClientExchange>;
-  declare private _closed: boolean;
+  /** @internal */ declare _closed: boolean;
   declare private _rand2: Uint8Array;
 
   constructor(options: CoapEndpointOptions) {
-    if (!options || typeof options.send !== "function") throw new TypeError("coap: send");
-    if (!options.scheduler || typeof options.scheduler.schedule !== "function") throw new TypeError("coap: scheduler");
-    if (typeof options.random !== "function") throw new TypeError("coap: random");
-    this.parameters = transmissionParameters(options.parameters);
-    const tokenLength = setting(options.tokenLength, 4, 1, 8, "tokenLength");
-    const maxQueue = setting(options.maxQueue, 16, 0, Infinity, "maxQueue");
+    if (!options || typeof options.send !== "function" || typeof options.random !== "function" || typeof options.scheduler?.schedule !== "function") throw new TypeError("coap: send, scheduler and random");
+    const p = (this.parameters = transmissionParameters(options.parameters));
+    this._tokenLength = setting(options.tokenLength, 4, 1, 8, "tokenLength");
+    this._maxQueue = setting(options.maxQueue, 16, 0, Infinity, "maxQueue");
     this._maxPeers = setting(options.maxPeers, 16, 1, Infinity, "maxPeers");
     this._maxNon = setting(options.maxNonTracked, 8, 1, Infinity, "maxNonTracked");
-    const ackDelay = setting(options.ackDelay, this.parameters.ACK_TIMEOUT / 2, 0, Infinity, "ackDelay", true);
-    const responseTimeout = setting(options.responseTimeout, this.parameters.MAX_TRANSMIT_WAIT, Number.MIN_VALUE, Infinity, "responseTimeout", true);
+    this._ackDelay = setting(options.ackDelay, p.ACK_TIMEOUT / 2, 0, Infinity, "ackDelay", true);
+    this._responseTimeout = setting(options.responseTimeout, p.MAX_TRANSMIT_WAIT, Number.MIN_VALUE, Infinity, "responseTimeout", true);
     this.dedup = new DedupCache(options.dedupCapacity ?? 32);
     this.scheduler = options.scheduler;
-    this._send = options.send;
-    this._random = options.random;
-    this._tokenLength = tokenLength;
-    this._maxQueue = maxQueue;
-    this._ackDelay = ackDelay;
-    this._responseTimeout = responseTimeout;
-    this._registry = options.registry;
-    this._policy = options.rejectionPolicy;
-    this._onError = options.onError;
-    this._onDrop = options.onDrop;
+    this._o = options;
     this.onRequest = options.onRequest;
     this._peers = new Map();
     this._transmissions = new Map();
@@ -324,16 +337,30 @@ export class CoapEndpoint {
     if (!req || !isRequestCode(req.code)) throw new RangeError("coap: not a method code");
     checkAddress(address, port);
     const peer = this._peer(address, port);
-    let token: Uint8Array;
-    if (req.token !== undefined) {
-      if (!(req.token instanceof Uint8Array) || req.token.length > 8) throw new RangeError("coap: token");
-      token = req.token.slice();
+    let token = req.token;
+    if (token !== undefined) {
+      if (!(token instanceof Uint8Array) || token.length > 8) throw new RangeError("coap: token");
+      token = token.slice();
       if (this._exchanges.has(peer.key + "#" + hex(token))) throw new Error("coap: token in use"); // §5.3.1
-    } else token = this._newToken(peer);
+    } else {
+      // §5.3.1: a random token, not one in use with this peer (16 tries)
+      for (let i = 0; !token || this._exchanges.has(peer.key + "#" + hex(token)); i++) {
+        if (i > 15) throw new Error("coap: random");
+        token = this._o.random(new Uint8Array(this._tokenLength));
+        if (!(token instanceof Uint8Array) || token.length !== this._tokenLength) throw new TypeError("coap: random");
+      }
+    }
     const confirmable = req.confirmable !== false;
+    const wait = peer.active >= this.parameters.NSTART;
+    if (wait && peer.queue.length >= this._maxQueue) throw new RangeError("coap: queue full");
     // Encoded once, with Message ID 0; the ID is patched in at dispatch.
     const bytes = encode({ type: confirmable ? COAP_MESSAGE.CON : COAP_MESSAGE.NON, code: req.code, messageId: 0, token, options: req.options!, payload: req.payload! });
-    return this._enqueue(new ClientExchange(this, peer, token, confirmable, bytes, handlers));
+    const ex = new ClientExchange(this, peer, token, confirmable, bytes, handlers);
+    // registered before anything is sent: a synchronous link may answer at once
+    this._exchanges.set(ex.tokenKey, ex);
+    if (wait) peer.queue.push(ex);
+    else this._dispatch(ex);
+    return ex;
   }
 
   /**
@@ -346,14 +373,10 @@ export class CoapEndpoint {
     if (this._closed) throw new Error("coap: closed");
     if (msg.type !== COAP_MESSAGE.CON && msg.type !== COAP_MESSAGE.NON) throw new RangeError("coap: CON or NON");
     checkAddress(address, port);
-    const peer = this._peer(address, port);
     const bytes = encode({ type: msg.type, code: msg.code, messageId: 0, token: msg.token!, options: msg.options!, payload: msg.payload! });
-    const t = this._transmission(peer, bytes, msg.type === COAP_MESSAGE.CON);
-    t.onAck = (ack) => this._call(callbacks.onAck, ack);
     // without onReset a NON is the first dropped at the maxNonTracked cap
-    if (callbacks.onReset) t.onReset = () => this._call(callbacks.onReset);
-    t.onFail = (reason) => this._call(callbacks.onFail, reason);
-    this._start(t);
+    const t = { peer: this._peer(address, port), bytes, confirmable: msg.type === COAP_MESSAGE.CON, onAck: callbacks.onAck, onReset: callbacks.onReset, onFail: callbacks.onFail } as Transmission;
+    this._transmit(t);
     return t.messageId;
   }
 
@@ -363,16 +386,13 @@ export class CoapEndpoint {
    * within EXCHANGE_LIFETIME (RFC 7252 §4.4); a fresh random start only makes that unlikely.
    */
   messageIds(): MessageIdRecord[] {
-    const out: MessageIdRecord[] = [];
-    this._peers.forEach((p) => out.push({ address: p.address, port: p.port, next: p.nextMessageId }));
-    return out;
+    return Array.from(this._peers.values(), (p) => ({ address: p.address, port: p.port, next: p.nextMessageId }));
   }
 
   /** Goes on from a previous boot's Message IDs (messageIds()); a peer this endpoint already has keeps its own. */
   resumeMessageIds(records: readonly MessageIdRecord[]): void {
     records.forEach((r) => {
-      const key = r.address + "|" + r.port;
-      if (!this._closed && !this._peers.has(key) && Number.isInteger(r.next)) this._addPeer(r.address, r.port, r.next & 0xffff);
+      if (!this._closed && Number.isInteger(r.next)) this._peer(r.address, r.port, r.next & 0xffff);
     });
   }
 
@@ -416,61 +436,37 @@ export class CoapEndpoint {
 
   // --- client side ---------------------------------------------------------------
 
-  private _enqueue(ex: ClientExchange): ClientExchange {
-    const peer = ex.peer;
-    const wait = peer.active >= this.parameters.NSTART;
-    if (wait && peer.queue.length >= this._maxQueue) throw new RangeError("coap: queue full");
-    // registered before anything is sent: a synchronous link may answer at once
-    this._exchanges.set(ex.tokenKey, ex);
-    if (wait) peer.queue.push(ex);
-    else this._dispatch(ex);
-    return ex;
-  }
-
   private _dispatch(ex: ClientExchange): void {
     const peer = ex.peer;
+    const now = this.scheduler.now();
     peer.active++;
     ex.holdsSlot = true;
     ex.state = "sent";
-    const t = this._transmission(peer, ex.bytes, ex.confirmable);
-    ex.transmission = t;
-    ex.messageId = t.messageId;
-    const now = this.scheduler.now();
-    t.onReset = () => this._finish(ex, "reset");
+    ex.onReset = () => this._finish(ex, "reset");
     if (ex.confirmable) {
-      t.onAck = (ack) => this._onExchangeAck(ex, ack);
-      t.onFail = (reason) => this._finish(ex, reason);
+      ex.onAck = (ack) => {
+        // §5.3.2 rule 2: a piggybacked response must carry the request's token.
+        if (ack.code && sameBytes(ack.token, ex.token)) return this._deliver(ex, ack);
+        if (ack.code) this._drop("token", ex.address, ex.port);
+        // §5.2.2: an empty ACK promises a separate response; the interaction is no longer outstanding (§4.7).
+        ex.state = "acked";
+        this._release(ex);
+        if (!ack.code) this._call(ex.handlers.onAck, ex);
+      };
+      ex.onFail = (reason) => this._finish(ex, reason);
     } else {
       // §4.7: do not exceed PROBING_RATE towards a peer that does not respond.
       const hold = (ex.bytes.length / this.parameters.PROBING_RATE) * 1000;
       ex.holdTimer = this.scheduler.schedule({ name: "coap-non-hold", deadline: now + hold, run: () => this._release(ex) });
     }
     ex.timer = this.scheduler.schedule({ name: "coap-exchange-timeout", deadline: now + (ex.handlers.responseTimeout ?? this._responseTimeout), run: () => this._finish(ex, "timeout") });
-    this._start(t);
-  }
-
-  private _onExchangeAck(ex: ClientExchange, ack: CoapMessage): void {
-    if (ack.code === 0 /* Empty */) {
-      // §5.2.2: an empty ACK promises a separate response; the interaction is no longer outstanding (§4.7).
-      ex.state = "acked";
-      this._release(ex);
-      this._call(ex.handlers.onAck, ex);
-      return;
-    }
-    // §5.3.2 rule 2: a piggybacked response must carry the request's token.
-    if (!sameBytes(ack.token, ex.token)) {
-      this._drop("token", ex.address, ex.port);
-      ex.state = "acked";
-      this._release(ex);
-      return;
-    }
-    this._deliver(ex, ack);
+    this._transmit(ex);
   }
 
   private _deliver(ex: ClientExchange, response: CoapMessage): void {
     ex.responses++;
     // A response also ends the request's retransmission (§5.2.2 implementation note).
-    this._stopTransmission(ex);
+    this._forget(ex);
     if (ex.handlers.multiple) {
       ex.state = "acked";
       ex.timer?.cancel();
@@ -479,19 +475,9 @@ export class CoapEndpoint {
     this._call(ex.handlers.onResponse, response, ex);
   }
 
-  private _stopTransmission(ex: ClientExchange): void {
-    const t = ex.transmission;
-    if (!t) return;
-    ex.transmission = undefined;
-    t.job?.cancel();
-    // an evicted NON's key may since be another's
-    if (this._transmissions.get(t.key) === t) this._transmissions.delete(t.key);
-  }
-
   /** Frees the exchange's NSTART slot and sends what waits for it. */
   private _release(ex: ClientExchange): void {
     ex.holdTimer?.cancel();
-    ex.holdTimer = undefined;
     if (!ex.holdsSlot) return;
     ex.holdsSlot = false;
     const peer = ex.peer;
@@ -499,70 +485,52 @@ export class CoapEndpoint {
     while (peer.active < this.parameters.NSTART && peer.queue.length && !this._closed) this._dispatch(peer.queue.shift()!);
   }
 
-  /** Ends an exchange; calls onFail when `reason` is given (except for cancel). */
-  private _finish(ex: ClientExchange, reason: FailReason | undefined): void {
+  /** @internal Ends an exchange (queued or not); calls onFail when `reason` is given (except for cancel). */
+  _finish(ex: ClientExchange, reason: FailReason | undefined): void {
     if (ex.state === "done") return;
-    const wasQueued = ex.state === "queued";
     ex.state = "done";
-    this._stopTransmission(ex);
+    this._forget(ex);
     ex.timer?.cancel();
-    ex.timer = undefined;
     if (this._exchanges.get(ex.tokenKey) === ex) this._exchanges.delete(ex.tokenKey);
-    if (wasQueued) {
-      const i = ex.peer.queue.indexOf(ex);
-      if (i >= 0) ex.peer.queue.splice(i, 1);
-    }
+    const queue = ex.peer.queue;
+    const i = queue.indexOf(ex);
+    if (i >= 0) queue.splice(i, 1);
     this._release(ex);
     if (reason && reason !== "cancelled") this._call(ex.handlers.onFail, reason, ex);
   }
 
-  /** @internal */
-  _cancel(ex: ClientExchange): void {
-    this._finish(ex, "cancelled");
-  }
-
-  private _newToken(peer: Peer): Uint8Array {
-    for (let attempt = 0; attempt < 16; attempt++) {
-      const token = this._random(new Uint8Array(this._tokenLength));
-      if (!(token instanceof Uint8Array) || token.length !== this._tokenLength) throw new TypeError("coap: random");
-      if (!this._exchanges.has(peer.key + "#" + hex(token))) return token;
-    }
-    throw new Error("coap: random");
-  }
-
   // --- transmissions (message layer) ------------------------------------------------
 
-  private _peer(address: string, port: number): Peer {
-    const key = address + "|" + port;
-    let peer = this._peers.get(key);
-    if (!peer) {
-      // §4.4 implementation note: start from a random Message ID.
-      const r = this._random(this._rand2);
-      peer = this._addPeer(address, port, ((r[0] << 8) | r[1]) & 0xffff);
-    }
-    peer.seen = this.scheduler.now();
-    return peer;
-  }
-
   /**
-   * Adds a peer; bad input (a flood from many ports) must not grow the table without bound. A peer
-   * with no request of ours active or queued (§4.7) is dropped after EXCHANGE_LIFETIME idle: a new
-   * random start then cannot reuse an ID within EXCHANGE_LIFETIME (§4.4). At the cap the idle-longest
-   * such peer goes too (its next contact starts from a random ID again). A transmission keeps its
-   * own Peer object and key, and _nextMessageId skips IDs still in flight, so neither is lost.
+   * The peer at address:port, made when new: its Message IDs from `next` (a previous boot's), or
+   * from a random start (§4.4 implementation note). The table is bounded: a new peer drops every
+   * peer with no request of ours active or queued (§4.7) idle for EXCHANGE_LIFETIME (a new random
+   * start then cannot reuse an ID within EXCHANGE_LIFETIME, §4.4), and at the cap (maxPeers, a
+   * flood from many ports) the idle-longest such peer (its next contact starts from a random ID
+   * again). A transmission keeps its own Peer object and key, and _nextMessageId skips IDs still in
+   * flight, so neither is lost.
    */
-  private _addPeer(address: string, port: number, nextMessageId: number): Peer {
-    const now = this.scheduler.now();
-    let oldest: Peer | undefined;
-    this._peers.forEach((p) => {
-      if (p.active || p.queue.length) return;
-      if (now - p.seen >= this.parameters.EXCHANGE_LIFETIME) this._peers.delete(p.key);
-      else if (!oldest || p.seen < oldest.seen) oldest = p;
-    });
-    if (oldest && this._peers.size >= this._maxPeers) this._peers.delete(oldest.key);
+  private _peer(address: string, port: number, next?: number): Peer {
     const key = address + "|" + port;
-    const peer: Peer = { key, address, port, nextMessageId, active: 0, queue: [], seen: now };
-    this._peers.set(key, peer);
+    const now = this.scheduler.now();
+    const peers = this._peers;
+    let peer = peers.get(key);
+    if (!peer) {
+      let oldest: Peer | undefined;
+      peers.forEach((p) => {
+        if (p.active || p.queue.length) return;
+        if (now - p.seen >= this.parameters.EXCHANGE_LIFETIME) peers.delete(p.key);
+        else if (!oldest || p.seen < oldest.seen) oldest = p;
+      });
+      if (oldest && peers.size >= this._maxPeers) peers.delete(oldest.key);
+      if (next === undefined) {
+        const r = this._o.random(this._rand2);
+        next = (r[0] << 8) | r[1];
+      }
+      peer = { key, address, port, nextMessageId: next, active: 0, queue: [], seen: now };
+      peers.set(key, peer);
+    }
+    peer.seen = now;
     return peer;
   }
 
@@ -576,81 +544,80 @@ export class CoapEndpoint {
     throw new Error("coap: no free Message ID");
   }
 
-  /** A CON/NON (bytes encoded with ID 0) under a fresh Message ID, registered for ACK/RST matching; #start sends it. */
-  private _transmission(peer: Peer, template: Uint8Array, confirmable: boolean): Transmission {
+  /**
+   * Sends a CON/NON under a fresh Message ID (patched into its bytes), registered for ACK/RST
+   * matching first (a synchronous link may answer at once): a CON is retransmitted (_retransmit),
+   * a NON is tracked only to match a RST (§4.3), forgotten after NON_LIFETIME or at the
+   * maxNonTracked cap: the oldest without onReset, else the oldest (insertion order).
+   */
+  private _transmit(t: Transmission): void {
+    const peer = t.peer;
     const id = this._nextMessageId(peer);
-    const bytes = template.slice();
-    bytes[2] = id >> 8;
-    bytes[3] = id & 0xff;
-    const t: Transmission = { key: peer.key + "#" + id, peer, messageId: id, bytes, confirmable, retransmits: 0, timeout: 0, job: undefined };
-    this._transmissions.set(t.key, t);
-    return t;
-  }
-
-  /** Schedules retransmission (CON) or forgetting (NON), then sends. */
-  private _start(t: Transmission): void {
-    const now = this.scheduler.now();
+    t.bytes[2] = id >> 8;
+    t.bytes[3] = id;
+    t.messageId = id;
+    t.key = peer.key + "#" + id;
+    t.retransmits = -1;
     if (t.confirmable) {
-      // §4.2: initial timeout random in [ACK_TIMEOUT, ACK_TIMEOUT * ACK_RANDOM_FACTOR].
-      const r = this._random(this._rand2);
-      const fraction = ((r[0] << 8) | r[1]) / 65535;
-      const p = this.parameters;
-      t.timeout = p.ACK_TIMEOUT * (1 + fraction * (p.ACK_RANDOM_FACTOR - 1));
-      const w = this._retransmitWindow(now, t);
-      t.job = this.scheduler.schedule({ name: "coap-retransmit", deadline: now + t.timeout, earliest: w.earliest, latest: w.latest, radio: true, run: (at) => this._retransmit(t, at) });
-    } else {
-      // A NON is tracked only to match a RST (§4.3); forgotten after NON_LIFETIME, or at the
-      // maxNonTracked cap: the oldest without onReset, else the oldest (insertion order).
-      let n = 0;
-      let v: Transmission | undefined;
-      this._transmissions.forEach((o) => {
-        if (o.confirmable || o === t) return;
-        n++;
-        if (!v || (v.onReset && !o.onReset)) v = o;
-      });
-      if (n >= this._maxNon) {
-        v!.job!.cancel();
-        this._transmissions.delete(v!.key);
-      }
-      t.job = this.scheduler.schedule({ name: "coap-non-lifetime", deadline: now + this.parameters.NON_LIFETIME, run: () => this._transmissions.delete(t.key) });
+      this._transmissions.set(t.key, t);
+      return this._retransmit(t, this.scheduler.now());
     }
-    this._sendBytes(t.bytes, t.peer.address, t.peer.port);
+    let n = 0;
+    let v: Transmission | undefined;
+    this._transmissions.forEach((o) => {
+      if (o.confirmable) return;
+      n++;
+      if (!v || (v.onReset && !o.onReset)) v = o;
+    });
+    if (n >= this._maxNon) this._forget(v!);
+    this._transmissions.set(t.key, t);
+    t.job = this.scheduler.schedule({ name: "coap-non-lifetime", deadline: this.scheduler.now() + this.parameters.NON_LIFETIME, run: () => this._transmissions.delete(t.key) });
+    this._sendBytes(t.bytes, peer.address, peer.port);
   }
 
   /**
-   * §4.2: any timeout in [ACK_TIMEOUT, ACK_TIMEOUT * ACK_RANDOM_FACTOR], doubled per
-   * retransmission, is one the sender may pick: the scheduler may move the retransmission
-   * within that range to share a wake (the random pick stays the deadline).
+   * A CON's first transmission (retransmits -1) and each retransmission (§4.2): the first timeout
+   * is random in [ACK_TIMEOUT, ACK_TIMEOUT * ACK_RANDOM_FACTOR] and doubles with each
+   * retransmission; after MAX_RETRANSMIT the sender gives up (onFail "timeout"). Any timeout in
+   * that range, doubled per retransmission, is one the sender may pick: the scheduler may move
+   * the retransmission within it to share a wake (the random pick stays the deadline).
    */
-  private _retransmitWindow(now: number, t: Transmission): { earliest: number; latest: number } {
+  private _retransmit(t: Transmission, now: number): void {
     const p = this.parameters;
-    const base = p.ACK_TIMEOUT * 2 ** t.retransmits;
+    if (t.retransmits < 0) {
+      const r = this._o.random(this._rand2);
+      t.timeout = p.ACK_TIMEOUT * (1 + (((r[0] << 8) | r[1]) / 65535) * (p.ACK_RANDOM_FACTOR - 1));
+    } else {
+      if (this._transmissions.get(t.key) !== t) return;
+      if (t.retransmits >= p.MAX_RETRANSMIT) {
+        // §4.2: give up; the application is informed of failure.
+        this._forget(t);
+        return this._call(t.onFail, "timeout");
+      }
+      t.timeout *= 2;
+    }
+    const base = p.ACK_TIMEOUT * 2 ** ++t.retransmits;
     // min/max: the pick stays inside even where floating point rounds the product differently
-    return { earliest: now + Math.min(base, t.timeout), latest: now + Math.max(base * p.ACK_RANDOM_FACTOR, t.timeout) };
+    const w = { earliest: now + Math.min(base, t.timeout), latest: now + Math.max(base * p.ACK_RANDOM_FACTOR, t.timeout) };
+    if (t.job) t.job.reschedule(now + t.timeout, w);
+    else t.job = this.scheduler.schedule(Object.assign(w, { name: "coap-retransmit", deadline: now + t.timeout, radio: true, run: (at: number) => this._retransmit(t, at) }));
+    this._sendBytes(t.bytes, t.peer.address, t.peer.port);
   }
 
-  private _retransmit(t: Transmission, now: number): void {
-    if (this._transmissions.get(t.key) !== t) return;
-    if (t.retransmits >= this.parameters.MAX_RETRANSMIT) {
-      // §4.2: give up; the application is informed of failure.
-      this._transmissions.delete(t.key);
-      t.job = undefined;
-      if (t.onFail) t.onFail("timeout");
-      return;
-    }
-    t.retransmits++;
-    t.timeout *= 2;
-    t.job!.reschedule(now + t.timeout, this._retransmitWindow(now, t));
-    this._sendBytes(t.bytes, t.peer.address, t.peer.port);
+  /** Ends a transmission's retransmission or NON lifetime and its ACK/RST matching (an evicted NON's key may since be another's). */
+  private _forget(t: Transmission): void {
+    t.job?.cancel();
+    t.job = undefined;
+    if (this._transmissions.get(t.key) === t) this._transmissions.delete(t.key);
   }
 
   // --- receiving ------------------------------------------------------------------------
 
   private _receive(bytes: Uint8Array, address: string, port: number): void {
-    const result = decode(bytes, { registry: this._registry });
+    const result = decode(bytes, this._o); // its registry
     if (!result.ok) {
       const error = result.error;
-      const r = rejection(error, this._policy);
+      const r = rejection(error, this._o.rejectionPolicy);
       this._drop(error.reason, address, port);
       if (r.action === "rst") this._sendBytes(encodeEmpty(COAP_MESSAGE.RST, r.messageId), address, port);
       else if (r.action === "respond") {
@@ -662,6 +629,7 @@ export class CoapEndpoint {
     }
     const msg = result.message;
     const key = address + "|" + port;
+    const con = msg.type === COAP_MESSAGE.CON;
     if (msg.type > 1) {
       // ACK or RST, matched by Message ID and endpoint (§4.4); an ACK only to a CON. §4.2: an ACK
       // carrying a request and a RST that is not Empty are silently ignored.
@@ -669,21 +637,13 @@ export class CoapEndpoint {
       if (ack ? isRequestCode(msg.code) : msg.code) return this._drop(ack ? "ack-request" : "rst-not-empty", address, port);
       const t = this._transmissions.get(key + "#" + msg.messageId);
       if (!t || (ack && !t.confirmable)) return this._drop(ack ? "ack-unmatched" : "rst-unmatched", address, port);
-      this._transmissions.delete(t.key);
-      t.job?.cancel();
-      t.job = undefined;
-      if (ack) t.onAck?.(msg);
-      else t.onReset?.();
-      return;
+      this._forget(t);
+      return ack ? this._call(t.onAck, msg) : this._call(t.onReset);
     }
     // CON or NON
-    const con = msg.type === COAP_MESSAGE.CON;
     if (msg.code === 0 /* Empty */) {
-      if (con) {
-        // §4.3 Table 1: an empty CON elicits a RST ("CoAP ping"); §4.2 rejects it.
-        this._sendBytes(encodeEmpty(COAP_MESSAGE.RST, msg.messageId), address, port);
-        return;
-      }
+      // §4.3 Table 1: an empty CON elicits a RST ("CoAP ping"); §4.2 rejects it.
+      if (con) return this._sendBytes(encodeEmpty(COAP_MESSAGE.RST, msg.messageId), address, port);
       return this._drop("empty-non", address, port);
     }
     const now = this.scheduler.now();
@@ -694,113 +654,72 @@ export class CoapEndpoint {
       // A CON request still being processed (kept until its ACK replaces it): the empty ACK now, the
       // response will be separate (§5.2.2).
       const r = con && seen.reply;
-      if (r instanceof IncomingRequest) this._accept(r);
+      if (r instanceof IncomingRequest) this._ack(r);
       else if (r) this._sendBytes(r as Uint8Array, address, port);
       return this._drop("duplicate", address, port);
     }
     const p = this.parameters;
     const entry = this.dedup.add(dkey, { expires: now + (con ? p.EXCHANGE_LIFETIME : p.NON_LIFETIME) }, now);
-    if (isRequestCode(msg.code)) this._onRequest(msg, address, port, entry);
-    else if (isResponseCode(msg.code)) this._onResponse(msg, key, address, port, entry);
-  }
-
-  private _onResponse(msg: CoapMessage, key: string, address: string, port: number, entry: DedupEntry): void {
-    const con = msg.type === COAP_MESSAGE.CON;
-    const ex = this._exchanges.get(key + "#" + hex(msg.token));
-    if (!ex || ex.state === "queued") {
-      // §5.3.2: an unexpected response is rejected: RST for a CON (§4.2), silence for a NON (§4.3).
-      if (con) {
-        this._sendBytes((entry.reply = encodeEmpty(COAP_MESSAGE.RST, msg.messageId)), address, port);
+    if (isRequestCode(msg.code)) {
+      const req = new IncomingRequest(this, msg, address, port, entry);
+      // §4.5: only a duplicate CON is answered; its request is kept until the ACK replaces it (_ack)
+      if (con) entry.reply = req;
+      const handler = this.onRequest;
+      if (!handler) return req.respond({ code: COAP_RESPONSE.NOT_FOUND });
+      try {
+        handler(req);
+      } catch (error) {
+        this._report(error);
+        if (!req.responded) req.respond({ code: COAP_RESPONSE.INTERNAL_SERVER_ERROR });
+        return;
       }
-      return this._drop("response-unmatched", address, port);
+      // §5.2.2: answer with an empty ACK before the client retransmits.
+      if (!req.responded && con && !req.acknowledged) req.ackJob = this.scheduler.schedule({ name: "coap-ack-delay", deadline: now + this._ackDelay, radio: true, run: () => this._ack(req) });
+      return;
     }
-    if (con) {
-      // §5.2.2: a CON response is acknowledged with an Empty ACK.
-      this._sendBytes((entry.reply = encodeEmpty(COAP_MESSAGE.ACK, msg.messageId)), address, port);
-    }
-    this._deliver(ex, msg);
+    // a response (decode refuses the reserved classes 1, 6 and 7)
+    const ex = this._exchanges.get(key + "#" + hex(msg.token));
+    const matched = ex && ex.state !== "queued";
+    // §5.2.2: a CON response is acknowledged with an Empty ACK; §5.3.2: an unexpected response is
+    // rejected: RST for a CON (§4.2), silence for a NON (§4.3).
+    if (con) this._sendBytes((entry.reply = encodeEmpty(matched ? COAP_MESSAGE.ACK : COAP_MESSAGE.RST, msg.messageId)), address, port);
+    if (matched) this._deliver(ex, msg);
+    else this._drop("response-unmatched", address, port);
   }
 
   // --- server side -------------------------------------------------------------------------
 
-  private _onRequest(msg: CoapMessage, address: string, port: number, entry: DedupEntry): void {
-    const req = new IncomingRequest(this, msg, address, port, entry);
-    // §4.5: only a duplicate CON is answered; its request is kept until the ACK replaces it (_ack)
-    if (req.confirmable) entry.reply = req;
-    const handler = this.onRequest;
-    if (!handler) {
-      this._respond(req, { code: COAP_RESPONSE.NOT_FOUND });
-      return;
-    }
-    try {
-      handler(req);
-    } catch (error) {
-      this._report(error);
-      if (!req.responded) this._respond(req, { code: COAP_RESPONSE.INTERNAL_SERVER_ERROR });
-      return;
-    }
-    if (!req.responded && req.confirmable && !req.acknowledged) {
-      // §5.2.2: answer with an empty ACK before the client retransmits.
-      req.ackJob = this.scheduler.schedule({ name: "coap-ack-delay", deadline: this.scheduler.now() + this._ackDelay, radio: true, run: () => this._accept(req) });
-    }
-  }
-
-  /** @internal */
-  _accept(req: IncomingRequest): void {
-    if (req.confirmable && !this._closed) this._ack(req, req.acknowledged ? (req.entry.reply as Uint8Array) : encodeEmpty(COAP_MESSAGE.ACK, req.message.messageId));
-    else this._ack(req, undefined);
-  }
-
   /**
-   * Sends the ACK of a CON request (empty, §5.2.2, or with the response piggybacked, §5.2.1),
-   * kept for its duplicates (§4.5); the ACK delay is over. Nothing is sent for `undefined`.
+   * @internal Sends the ACK of a CON request, kept for its duplicates (§4.5): `bytes` (the response
+   * piggybacked, §5.2.1), else the empty ACK (§5.2.2), or once acknowledged the same ACK again.
+   * The ACK delay is over. Nothing is sent for a NON, or once the endpoint is closed.
    */
-  private _ack(req: IncomingRequest, bytes: Uint8Array | undefined): void {
+  _ack(req: IncomingRequest, bytes?: Uint8Array): void {
     req.ackJob?.cancel();
-    req.ackJob = undefined;
-    if (!bytes) return;
+    if (!req.confirmable || this._closed) return;
+    bytes ??= req.acknowledged ? (req.entry.reply as Uint8Array) : encodeEmpty(COAP_MESSAGE.ACK, req.message.messageId);
     req.acknowledged = true;
     req.entry.reply = bytes;
     this._sendBytes(bytes, req.address, req.port);
-  }
-
-  /** @internal */
-  _respond(req: IncomingRequest, response: OutgoingResponse, callbacks?: MessageCallbacks): void {
-    if (req.responded) throw new Error("coap: answered");
-    if (!response || !isResponseCode(response.code)) throw new RangeError("coap: not a response code");
-    if (this._closed) throw new Error("coap: closed");
-    const token = req.message.token;
-    if (req.confirmable && !req.acknowledged) {
-      // §5.2.1: piggybacked in the ACK, echoing Message ID and token.
-      const bytes = encode({ type: COAP_MESSAGE.ACK, code: response.code, messageId: req.message.messageId, token, options: response.options!, payload: response.payload! });
-      req.responded = true;
-      return this._ack(req, bytes);
-    }
-    // §5.2.2 / §5.2.3: separate response; NON for a NON request unless asked otherwise.
-    const confirmable = response.confirmable ?? req.confirmable;
-    const msg = { type: (confirmable ? COAP_MESSAGE.CON : COAP_MESSAGE.NON) as CoapMessageType, code: response.code, token, options: response.options, payload: response.payload };
-    this.sendMessage(msg, req.address, req.port, callbacks);
-    req.responded = true;
   }
 
   // --- plumbing -------------------------------------------------------------------------------
 
   private _sendBytes(bytes: Uint8Array, address: string, port: number): void {
     try {
-      this._send(bytes, address, port);
+      this._o.send(bytes, address, port);
     } catch (error) {
       this._report(error);
     }
   }
 
   private _drop(reason: string, address: string, port: number): void {
-    this._call(this._onDrop, reason, address, port);
+    this._call(this._o.onDrop, reason, address, port);
   }
 
   private _report(error: unknown): void {
-    if (!this._onError) return;
     try {
-      this._onError(error);
+      this._o.onError?.(error);
     } catch {
       // an error reporter that throws must not break the endpoint
     }

@@ -4,10 +4,12 @@
  * formats (STANDARD_OPTION_DEFINITIONS; decoding needs only their lengths, options.ts
  * standardLimits), a registry of more options (OptionRegistry), the properties carried by the
  * option number (RFC 7252 §5.4.6), an option from a JS value by format, readers the firmware
- * does not use, and the sentences behind the codec's short decode reasons.
+ * does not use, and the sentences behind the codec's short decode reasons; codes from their
+ * "c.dd" notation, and a message's encoded length or its encoding into a given buffer.
  */
 import { COAP_OPTION } from "./constants";
-import { getOption, getStrings, opaqueOption, stringOption, uintOption, utf8Decode, type CoapOption, type HasOptions, type OptionLimits } from "./options";
+import { encode, type CoapMessage } from "./codec";
+import { blockOption, decodeUint, getOption, getStrings, opaqueOption, stringOption, uintOption, utf8Decode, type BlockValue, type CoapOption, type HasOptions, type OptionLimits } from "./options";
 
 // --- Properties from the option number (RFC 7252 §5.4.6 Figure 11) ------------
 export function isCritical(number: number): boolean {
@@ -177,3 +179,33 @@ export const DECODE_REASONS: { readonly [reason: string]: string } = {
   option: "unrecognized or unacceptable critical option (RFC 7252 §5.4.1, §5.4.3, §5.4.5)",
   szx: "Block1/Block2 SZX 7 is reserved (RFC 7959 §2.2)",
 };
+
+// --- Codes and encoding for hosts (the firmware needs only codec.ts encode) -------------
+
+/** The uint value of a Block option (RFC 7959 §2.2). Throws RangeError for NUM > 2^20-1 or SZX outside 0..6 (7 is reserved). */
+export function encodeBlockValue(b: BlockValue): number {
+  return decodeUint(blockOption(0, b).value);
+}
+
+/** A Block option value parsed; undefined when SZX is 7 (reserved, RFC 7959 §2.2) or the value is out of range. */
+export function decodeBlockValue(v: number): BlockValue | undefined {
+  return v >= 0 && v <= 0xffffff && v % 1 === 0 && (v & 7) < 7 ? { num: v >>> 4, more: (v & 8) !== 0, szx: v & 7 } : undefined;
+}
+
+/** Builds a code from its "c.dd" notation: COAP_CODE(4, 4) is 4.04 (RFC 7252 §5.2, class << 5 | detail). */
+export function COAP_CODE(cls: number, detail: number): number {
+  return ((cls & 7) << 5) | (detail & 31);
+}
+
+/** Exact encoded size of a message in bytes (throws as encode does). */
+export function encodedLength(msg: CoapMessage): number {
+  return encode(msg).length;
+}
+
+/** Encodes into `buffer` at `offset`; returns the number of bytes written. Throws RangeError when it does not fit (nothing is written then). */
+export function encodeInto(msg: CoapMessage, buffer: Uint8Array, offset = 0): number {
+  const bytes = encode(msg);
+  if (!(offset >= 0 && offset + bytes.length <= buffer.length)) throw new RangeError("coap: buffer");
+  buffer.set(bytes, offset);
+  return bytes.length;
+}

@@ -76,11 +76,11 @@ export function standardLimits(number: number): number {
 /** Minimal-length big-endian encoding of a uint 0..2^32-1 (0 is the empty value), RFC 7252 §3.2. Throws RangeError for others. */
 export function encodeUint(value: number): Uint8Array {
   if (!(value >= 0 && value <= 0xffffffff) || value % 1) throw new RangeError("coap: uint");
-  let n = 0;
-  for (let v = value; v >= 1; v /= 256) n++;
-  const out = new Uint8Array(n);
-  for (let v = value; n; v = Math.floor(v / 256)) out[--n] = v & 255;
-  return out;
+  // the four bytes (a Uint8Array keeps the low 8 bits), without the leading zeros
+  const out = Uint8Array.of(value / 0x1000000, value >> 16, value >> 8, value);
+  let i = 0;
+  while (i < 4 && !out[i]) i++;
+  return out.subarray(i);
 }
 
 /** Reads a uint, accepting leading zero bytes as §3.2 requires; more than 4 significant bytes give NaN. */
@@ -140,15 +140,10 @@ export function getStrings(msg: HasOptions, number: number): string[] {
   return getOptions(msg, number).map((o) => utf8Decode(o.value));
 }
 
-// --- Block1/Block2 (RFC 7959 §2.2) as numbers: NUM << 4 | M << 3 | SZX ----------------
+// --- Block1/Block2 (RFC 7959 §2.2): NUM << 4 | M << 3 | SZX ----------------
 // The codec refuses SZX 7 (bad-request) and a Block value over 3 bytes (bad-option), so a
-// decoded message's Block option read with getUint is well formed. option-helpers.ts has the
-// {num, more, szx} objects.
-
-/** The value of a Block option: NUM 0..2^20-1, M, SZX 0..6 (the block size is 16 << SZX). */
-export function blockValue(num: number, more: boolean | number, szx: number): number {
-  return num * 16 + (more ? 8 : 0) + szx;
-}
+// decoded message's Block option read with getUint is well formed. option-helpers.ts has
+// encodeBlockValue and decodeBlockValue for hosts and tests.
 
 // --- Observe (RFC 7641) ----------------------------------------------------------
 
@@ -174,27 +169,16 @@ export function blockSize(szx: number): number {
   return 16 << szx;
 }
 
-/** The uint value of a Block option. Throws RangeError for NUM > 2^20-1 or SZX outside 0..6 (7 is reserved). */
-export function encodeBlockValue(b: BlockValue): number {
+/** The Block option for `block`. Throws RangeError for NUM > 2^20-1 or SZX outside 0..6 (7 is reserved, RFC 7959 §2.2). */
+export function blockOption(number: number, b: BlockValue): CoapOption {
   if (!(b.num >= 0 && b.num <= 0xfffff && b.szx >= 0 && b.szx <= 6) || b.num % 1 || b.szx % 1) throw new RangeError("coap: block");
-  return blockValue(b.num, b.more, b.szx);
+  return uintOption(number, b.num * 16 + (b.more ? 8 : 0) + b.szx);
 }
 
-/** A Block option value parsed; undefined when SZX is 7 (reserved, RFC 7959 §2.2) or the value is out of range. */
-export function decodeBlockValue(v: number): BlockValue | undefined {
-  return v >= 0 && v <= 0xffffff && v % 1 === 0 && (v & 7) < 7 ? { num: v >>> 4, more: (v & 8) !== 0, szx: v & 7 } : undefined;
-}
-
-export function blockOption(number: number, block: BlockValue): CoapOption {
-  return uintOption(number, encodeBlockValue(block));
-}
-
-/** The Block1 or Block2 option of a message, parsed; undefined when absent; null when malformed (SZX 7 or too long). */
+/** The Block1 or Block2 option of a message, parsed; undefined when absent; null when malformed (SZX 7 or over 3 bytes). */
 export function getBlock(msg: HasOptions, number: number): BlockValue | undefined | null {
   const o = getOption(msg, number);
-  return o && (o.value.length > 3 ? null : (decodeBlockValue(decodeUint(o.value)) ?? null));
-}
-
-export function emptyOption(number: number): CoapOption {
-  return { number, value: new Uint8Array(0) };
+  if (!o) return undefined;
+  const v = decodeUint(o.value);
+  return o.value.length > 3 || (v & 7) === 7 ? null : { num: v >>> 4, more: (v & 8) !== 0, szx: v & 7 };
 }

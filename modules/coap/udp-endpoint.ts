@@ -30,24 +30,21 @@ export interface UdpEndpoint {
 
 /** Opens a UDP socket and a CoapEndpoint on it. Throws (and opens nothing) on bad options. */
 export function openUdpEndpoint(options: UdpEndpointOptions): UdpEndpoint {
-  if (!options || !options.socket || typeof options.socket.io !== "function") throw new TypeError("coap: socket.io");
-  const UDP = options.socket.io;
-  let endpoint: CoapEndpoint | undefined;
+  const socket = options && options.socket;
+  if (!socket || typeof socket.io !== "function") throw new TypeError("coap: socket.io");
   const onError = options.onError;
+  // The endpoint first, so that bad options throw before a socket is open; its options are the
+  // caller's (their socket is not read) with send, which writes to the socket opened next.
+  let s: UdpSocket;
+  const endpoint = new CoapEndpoint(Object.assign({}, options, { send: (bytes: Uint8Array, address: string, port: number) => s.write(bytes, address, port) }));
   // the socket's options without io (Object.assign and delete: a rest or a spread costs XS bytecode)
-  const udpOptions = Object.assign({}, options.socket, {
+  const udpOptions = Object.assign({}, socket, {
     onReadable(this: UdpSocket) {
-      // ECMA-419 §10: read whole datagrams until none is left.
-      for (;;) {
-        let packet;
-        try {
-          packet = this.read();
-        } catch (error) {
-          if (onError) onError(error);
-          return;
-        }
-        if (!packet) return;
-        if (endpoint) endpoint.receive(packet, packet.address, packet.port);
+      // ECMA-419 §10: read whole datagrams until none is left (endpoint.receive never throws).
+      try {
+        for (let packet; (packet = this.read()); ) endpoint.receive(packet, packet.address, packet.port);
+      } catch (error) {
+        if (onError) onError(error);
       }
     },
     onError(error?: Error) {
@@ -55,20 +52,12 @@ export function openUdpEndpoint(options: UdpEndpointOptions): UdpEndpoint {
     },
   }) as Partial<CoapSocketOptions>;
   delete udpOptions.io;
-  const s: UdpSocket = new UDP(udpOptions as never);
-  try {
-    // the endpoint's options are the caller's (their socket is not read) with send
-    endpoint = new CoapEndpoint(Object.assign({}, options, { send: (bytes: Uint8Array, address: string, port: number) => s.write(bytes, address, port) }));
-  } catch (error) {
-    s.close();
-    throw error;
-  }
-  const ep = endpoint;
+  s = new socket.io(udpOptions as never);
   return {
-    endpoint: ep,
+    endpoint,
     socket: s,
     close() {
-      ep.close();
+      endpoint.close();
       s.close();
     },
   };

@@ -228,7 +228,7 @@ export class CoapObservation {
         this.#end(msg.code >> 5 !== 2 ? "error response " + codeString(msg.code) : "the server did not accept the registration", this.last);
       };
       if (msg.code >> 5 === 2) {
-        this.client._complete(plan, msg, []).then(
+        this.client._complete(plan, msg).then(
           (r) => {
             this.last = r;
             this.delivered++;
@@ -257,7 +257,7 @@ export class CoapObservation {
     if (b2 && b2.more) {
       // RFC 7959 §3.4: GET the rest without Observe; a newer notification abandons this fetch.
       const gen = ++this.#fetching;
-      this.client._complete(plan, msg, []).then(
+      this.client._complete(plan, msg).then(
         (r) => {
           if (gen !== this.#fetching || !this.active) return;
           r.observe = observe;
