@@ -12,7 +12,7 @@
  * entry was evicted or expired is treated as a new message; size the capacity
  * for the expected message rate (capacity / EXCHANGE_LIFETIME messages per
  * second are fully deduplicated). No timers: expiry is checked on lookup and
- * at insertion.
+ * at insertion. CoapServer keeps its RFC 7959 §2.6 responses in one too (the response as `reply`).
  */
 import { setting } from "./constants";
 

@@ -57,6 +57,7 @@ import {
 } from "./options";
 import { Block1Store, etagOf, sliceBlock2, szxForSize } from "./block";
 import { formatLinks, filterLinks, type Link, type LinkAttributes } from "./link-format";
+import { DedupCache } from "./dedup";
 import { openUdpEndpoint, type CoapSocketOptions, type UdpEndpoint } from "./udp-endpoint";
 import type { Job, Scheduler } from "../scheduler/scheduler";
 import type { TransmissionParameters } from "./constants";
@@ -67,7 +68,7 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 export type CoapMethodName = "GET" | "POST" | "PUT" | "DELETE" | "FETCH" | "PATCH" | "iPATCH";
 
 /** The method names by code (RFC 7252 §12.1.1, RFC 8132 §6: 0.01 GET ... 0.07 iPATCH); a handler's key is the name in lower case. */
-const METHOD_NAMES: readonly (CoapMethodName | undefined)[] = [undefined, "GET", "POST", "PUT", "DELETE", "FETCH", "PATCH", "iPATCH"];
+const METHOD_NAMES: readonly CoapMethodName[] = ["" as CoapMethodName, "GET", "POST", "PUT", "DELETE", "FETCH", "PATCH", "iPATCH"];
 
 /** What a handler sees. */
 export interface CoapServerRequest {
@@ -249,7 +250,7 @@ interface Observer {
   pending: boolean;
   lastCon: number;
   sinceCon: number;
-  hold: Job | undefined;
+  hold?: Job;
 }
 
 class ServerRequest implements CoapServerRequest {
@@ -282,7 +283,7 @@ class ServerRequest implements CoapServerRequest {
     this.accept = getUint(msg, COAP_OPTION.ACCEPT);
     this.etags = getOptions(msg, COAP_OPTION.ETAG).map((o) => o.value);
     this.ifMatch = getOptions(msg, COAP_OPTION.IF_MATCH).map((o) => o.value);
-    this.ifNoneMatch = getOption(msg, COAP_OPTION.IF_NONE_MATCH) !== undefined;
+    this.ifNoneMatch = !!getOption(msg, COAP_OPTION.IF_NONE_MATCH);
     this.observe = getUint(msg, COAP_OPTION.OBSERVE);
     this.address = address;
     this.port = port;
@@ -296,7 +297,7 @@ class ServerRequest implements CoapServerRequest {
   queryParam(name: string): string | undefined {
     const p = name + "=";
     const q = this.query.find((q) => q.startsWith(p) || q === name);
-    return q === undefined ? undefined : q.slice(p.length);
+    return q?.slice(p.length);
   }
 
   /** @internal An observer's key: the client endpoint and the token (RFC 7641 §4.1). */
@@ -313,14 +314,11 @@ class ServerRequest implements CoapServerRequest {
 
 function normalizePath(path: string): string {
   if (typeof path !== "string") throw new TypeError("coap: path");
-  let p = path;
-  while (p.startsWith("/")) p = p.slice(1);
-  while (p.endsWith("/")) p = p.slice(0, -1);
-  return p;
+  return path.replace(/^\/+|\/+$/g, ""); // leading and trailing slashes (a RegExp made per call: none at load, preload-safe)
 }
 
 function list<T>(v: T | readonly T[] | undefined): T[] {
-  return v === undefined ? [] : Array.isArray(v) ? (v as T[]) : [v as T];
+  return v == null ? [] : Array.isArray(v) ? (v as T[]) : [v as T];
 }
 
 /** A response ready to send: code, options, full payload. */
@@ -328,8 +326,6 @@ interface Built {
   code: number;
   options: CoapOption[];
   payload: Uint8Array;
-  contentFormat: number | undefined;
-  etag: Uint8Array | undefined;
 }
 
 /**
@@ -338,11 +334,12 @@ interface Built {
  * tell the blocks belong together; undefined when NUM is past the end (and the payload is not
  * empty with NUM 0).
  */
-function inBlocks(options: CoapOption[], built: Built, code: number, payload: Uint8Array, num: number, szx: number): Uint8Array | undefined {
-  if (!payload.length) return num ? undefined : payload;
-  const slice = sliceBlock2(payload, num, szx);
-  if (!slice) return undefined;
-  if (!built.etag && code === COAP_RESPONSE.CONTENT) options.push(opaqueOption(COAP_OPTION.ETAG, etagOf(payload, built.contentFormat)));
+function inBlocks(options: CoapOption[], code: number, payload: Uint8Array, num: number, szx: number): Uint8Array | undefined {
+  if (!payload.length && !num) return payload;
+  const slice = sliceBlock2(payload, num, szx); // none for NUM past the end (an empty payload's NUM > 0 too)
+  if (!slice) return;
+  // (its ETag and Content-Format, when it has them, are among the options)
+  if (code === COAP_RESPONSE.CONTENT && !getOption({ options }, COAP_OPTION.ETAG)) options.push(opaqueOption(COAP_OPTION.ETAG, etagOf(payload, getUint({ options }, COAP_OPTION.CONTENT_FORMAT))));
   options.push(blockOption(COAP_OPTION.BLOCK2, slice.block));
   if (!num) options.push(uintOption(COAP_OPTION.SIZE2, payload.length));
   return slice.payload;
@@ -356,8 +353,11 @@ export class CoapServer {
   declare private _szx: number;
   declare private _maxBodySize: number;
   declare private _block1: Block1Store;
-  /** Large responses to POST/PUT/... kept for their Block2 continuation (RFC 7959 §2.6), bounded. */
-  declare private _responses: Map<string, { built: Built; expires: number }>;
+  /**
+   * Large responses to POST/PUT/... kept for their Block2 continuation (RFC 7959 §2.6): at most 4,
+   * for EXCHANGE_LIFETIME, the oldest dropped first (the bounded expiring map of deduplication).
+   */
+  declare private _responses: DedupCache;
   /** The observers by key, in the order added (at most maxObservers, 32 by default: a resource's are found by a walk). */
   declare private _observers: Map<string, Observer>;
   declare private _perResource: number;
@@ -371,36 +371,31 @@ export class CoapServer {
   declare private _closed: boolean;
 
   constructor(options: CoapServerOptions) {
-    this._closed = false;
-    this._responses = new Map();
-    this._resources = new Map();
     if (!options) throw new TypeError("coap: options");
-    const blockSizeBytes = setting(options.blockSize, 1024, 16, 1024, "blockSize");
-    const maxBodySize = setting(options.maxBodySize, 8192, 1, Infinity, "maxBodySize");
-    const confirmInterval = setting(options.confirmInterval, 24 * 3600 * 1000, 0, Infinity, "confirmInterval", true);
-    const confirmEvery = setting(options.confirmEvery, 20, 0, Infinity, "confirmEvery");
-    const notificationInterval = setting(options.notificationInterval, 3000, 0, Infinity, "notificationInterval", true);
+    this._closed = false;
+    this._responses = new DedupCache(4);
+    this._resources = new Map();
     this._observers = new Map();
+    // the settings are checked before a socket is opened
+    this._szx = szxForSize(setting(options.blockSize, 1024, 16, 1024, "blockSize"));
+    const maxBodySize = (this._maxBodySize = setting(options.maxBodySize, 8192, 1, Infinity, "maxBodySize"));
+    this._confirmInterval = setting(options.confirmInterval, 24 * 3600 * 1000, 0, Infinity, "confirmInterval", true);
+    this._confirmEvery = setting(options.confirmEvery, 20, 0, Infinity, "confirmEvery");
+    this._notificationInterval = setting(options.notificationInterval, 3000, 0, Infinity, "notificationInterval", true);
     this._perResource = setting(options.maxObserversPerResource, 8, 0, Infinity, "maxObserversPerResource");
     this._maxObservers = setting(options.maxObservers, 32, 0, Infinity, "maxObservers");
     this._onError = options.onError;
-    if (options.endpoint) {
-      this.endpoint = options.endpoint;
-    } else {
-      if (!options.socket || !options.scheduler || !options.random) throw new TypeError("coap: endpoint, or socket, scheduler and random");
-      this._udp = openUdpEndpoint({ socket: options.socket, scheduler: options.scheduler, random: options.random, parameters: options.parameters, onError: options.onError });
-      this.endpoint = this._udp.endpoint;
-    }
-    this.scheduler = this.endpoint.scheduler;
-    this._szx = szxForSize(blockSizeBytes);
-    this._maxBodySize = maxBodySize;
-    this._block1 = new Block1Store(options.maxBlock1Transfers ?? 4, maxBodySize, this.endpoint.parameters.EXCHANGE_LIFETIME);
-    this._confirmInterval = confirmInterval;
-    this._confirmEvery = confirmEvery;
-    this._notificationInterval = notificationInterval;
     this._discovery = options.discovery !== false;
     this._authorize = options.authorize;
-    this.endpoint.onRequest = (req) => this._onRequest(req);
+    let endpoint = options.endpoint;
+    if (!endpoint) {
+      if (!options.socket || !options.scheduler || !options.random) throw new TypeError("coap: endpoint, or socket, scheduler and random");
+      endpoint = (this._udp = openUdpEndpoint({ socket: options.socket, scheduler: options.scheduler, random: options.random, parameters: options.parameters, onError: options.onError })).endpoint;
+    }
+    this.endpoint = endpoint;
+    this.scheduler = endpoint.scheduler;
+    this._block1 = new Block1Store(options.maxBlock1Transfers ?? 4, maxBodySize, endpoint.parameters.EXCHANGE_LIFETIME);
+    endpoint.onRequest = (req) => this._onRequest(req);
   }
 
   /** The UDP socket when the server opened one (its `port` is the bound port). */
@@ -414,7 +409,7 @@ export class CoapServer {
     if (!options || typeof options !== "object") throw new TypeError("coap: options");
     for (let i = 1; i < 8; i++) {
       const k = METHOD_NAMES[i]!.toLowerCase() as keyof CoapHandlers;
-      if (options[k] !== undefined && typeof options[k] !== "function") throw new TypeError("coap: handler " + k);
+      if (options[k] != null && typeof options[k] !== "function") throw new TypeError("coap: handler " + k);
     }
     const old = this._resources.get(p);
     if (old) this.remove(p);
@@ -452,17 +447,6 @@ export class CoapServer {
     return this._block1.size;
   }
 
-  /** The /.well-known/core links (unfiltered). */
-  links(): Link[] {
-    const out: Link[] = [];
-    this._resources.forEach((r) => {
-      const o = r.options;
-      // formatLinks and filterLinks skip what is undefined, false or an empty list
-      if (!o.hidden) out.push({ href: "/" + r.path, attributes: Object.assign({ title: o.title, rt: o.rt, if: o.if, ct: o.ct, sz: o.sz, obs: o.observable }, o.attributes) });
-    });
-    return out;
-  }
-
   /**
    * The observations, to keep across a deep sleep (RAM is lost; the observers are not told).
    * Given back to the next boot's server (restoreObservations), its observers get the next
@@ -483,8 +467,9 @@ export class CoapServer {
   restoreObservations(records: readonly ObservationRecord[]): number {
     let n = 0;
     records.forEach((r) => {
-      const d = this._closed || !(r.request instanceof Uint8Array) ? undefined : decode(r.request);
-      if (!d || !d.ok) return;
+      if (this._closed || !(r.request instanceof Uint8Array)) return;
+      const d = decode(r.request);
+      if (!d.ok) return;
       const req = new ServerRequest(d.message, r.address, r.port);
       const resource = this._resources.get(req.path);
       const key = req.observerKey();
@@ -541,22 +526,24 @@ export class CoapServer {
 
     if (this._discovery && req.path === ".well-known/core" && !this._resources.has(req.path)) {
       if (req.method !== COAP_REQUEST.GET) return this._send(ireq, COAP_RESPONSE.METHOD_NOT_ALLOWED);
-      if (req.accept !== undefined && req.accept !== COAP_MEDIATYPE.APPLICATION_LINK_FORMAT) return this._send(ireq, COAP_RESPONSE.NOT_ACCEPTABLE);
+      if (req.accept != null && req.accept !== COAP_MEDIATYPE.APPLICATION_LINK_FORMAT) return this._send(ireq, COAP_RESPONSE.NOT_ACCEPTABLE);
       // RFC 6690 §4, §4.1
-      const body = utf8Encode(formatLinks(filterLinks(this.links(), req.query)));
-      const built: Built = { code: COAP_RESPONSE.CONTENT, options: [uintOption(COAP_OPTION.CONTENT_FORMAT, COAP_MEDIATYPE.APPLICATION_LINK_FORMAT)], payload: body, contentFormat: COAP_MEDIATYPE.APPLICATION_LINK_FORMAT, etag: undefined };
-      return this._finishResponse(ireq, req, built, block2, undefined, undefined);
+      const links: Link[] = [];
+      this._resources.forEach((r) => {
+        const o = r.options;
+        // formatLinks and filterLinks skip what is undefined, false or an empty list
+        if (!o.hidden) links.push({ href: "/" + r.path, attributes: Object.assign({ title: o.title, rt: o.rt, if: o.if, ct: o.ct, sz: o.sz, obs: o.observable }, o.attributes) });
+      });
+      const body = utf8Encode(formatLinks(filterLinks(links, req.query)));
+      const built: Built = { code: COAP_RESPONSE.CONTENT, options: [uintOption(COAP_OPTION.CONTENT_FORMAT, COAP_MEDIATYPE.APPLICATION_LINK_FORMAT)], payload: body };
+      return this._finishResponse(ireq, req, built, block2);
     }
 
     // RFC 7959 §2.6: the rest of a large response to a POST/PUT/... (Block2 NUM > 0, no body)
     if (block2 && block2.num > 0 && !block1 && req.method !== COAP_REQUEST.GET && req.method !== COAP_REQUEST.FETCH) {
-      const key = req.key();
-      const cached = this._responses.get(key);
-      if (!cached || cached.expires <= this.scheduler.now()) {
-        this._responses.delete(key);
-        return this._send(ireq, COAP_RESPONSE.REQUEST_ENTITY_INCOMPLETE, [], utf8Encode("no response to continue"));
-      }
-      return this._finishResponse(ireq, req, cached.built, block2, undefined, undefined);
+      const kept = this._responses.get(req.key(), this.scheduler.now());
+      if (!kept) return this._send(ireq, COAP_RESPONSE.REQUEST_ENTITY_INCOMPLETE, [], utf8Encode("no response to continue"));
+      return this._finishResponse(ireq, req, kept.reply as Built, block2);
     }
 
     const resource = this._resources.get(req.path);
@@ -575,34 +562,36 @@ export class CoapServer {
     }
     // RFC 7252 §5.10.4: an Accept the resource cannot satisfy gets 4.06.
     const offered = list(o.ct);
-    if (req.accept !== undefined && offered.length && offered.indexOf(req.accept) < 0 && (req.method === COAP_REQUEST.GET || req.method === COAP_REQUEST.FETCH))
+    if (req.accept != null && offered.length && offered.indexOf(req.accept) < 0 && (req.method === COAP_REQUEST.GET || req.method === COAP_REQUEST.FETCH))
       return this._send(ireq, COAP_RESPONSE.NOT_ACCEPTABLE);
     // the methods that carry a body (Content-Format checked, Block1 accepted): all but GET and DELETE
     if (req.method !== COAP_REQUEST.GET && req.method !== COAP_REQUEST.DELETE) {
       // RFC 7252 §5.9.2.10: 4.15 for a Content-Format the resource does not take.
-      if (o.accepts && req.contentFormat !== undefined && o.accepts.indexOf(req.contentFormat) < 0) return this._send(ireq, COAP_RESPONSE.UNSUPPORTED_CONTENT_FORMAT);
+      if (o.accepts && req.contentFormat != null && o.accepts.indexOf(req.contentFormat) < 0) return this._send(ireq, COAP_RESPONSE.UNSUPPORTED_CONTENT_FORMAT);
       const limit = o.maxBodySize ?? this._maxBodySize;
       const size1 = getUint(msg, COAP_OPTION.SIZE1);
       if (block1) {
         // RFC 7959 §2.5: reassemble, then run the handler once with the whole body.
         const key = req.key();
-        const outcome = this._block1.receive(key, block1, msg.payload, req.contentFormat, this.scheduler.now(), block1.num === 0 ? size1 : undefined, limit);
+        const outcome = this._block1.receive(key, block1, msg.payload, req.contentFormat, this.scheduler.now(), size1, limit);
         if (typeof outcome === "number")
           return this._send(
             ireq,
             outcome,
+            // (a Block option's value is NUM << 4 | M << 3 | SZX, RFC 7959 §2.2: NUM * 16 + 8 + SZX
+            // for M set; block1 came decoded, so it is in range)
             // §2.5: 2.31 for non-final blocks, with our block size preference (the smaller one);
             // §2.9.3: Size1 tells the largest body we take, the Block1 echoes the client's SZX
             // (a smaller one would hint to retry with smaller blocks, which would not help here).
             outcome === COAP_RESPONSE.CONTINUE
-              ? [blockOption(COAP_OPTION.BLOCK1, { num: block1.num, more: true, szx: Math.min(block1.szx, this._szx) })]
+              ? [uintOption(COAP_OPTION.BLOCK1, block1.num * 16 + 8 + Math.min(block1.szx, this._szx))]
               : outcome === COAP_RESPONSE.REQUEST_ENTITY_TOO_LARGE
-                ? [blockOption(COAP_OPTION.BLOCK1, { num: block1.num, more: false, szx: block1.szx }), uintOption(COAP_OPTION.SIZE1, limit)]
+                ? [uintOption(COAP_OPTION.BLOCK1, block1.num * 16 + block1.szx), uintOption(COAP_OPTION.SIZE1, limit)]
                 : [],
           );
         req.payload = outcome.body;
         req.contentFormat = outcome.contentFormat;
-      } else if (msg.payload.length > limit || (size1 !== undefined && size1 > limit)) {
+      } else if (msg.payload.length > limit || (size1 ?? 0) > limit) {
         // §2.9.3: a 4.13 to a request without Block1 hints the client to use Block1.
         return this._send(ireq, COAP_RESPONSE.REQUEST_ENTITY_TOO_LARGE, [uintOption(COAP_OPTION.SIZE1, limit)]);
       }
@@ -628,7 +617,7 @@ export class CoapServer {
         // §4.4: every notification, the registration's response included, gets a fresh, larger number.
         observe = resource.seq = (resource.seq + 1) & OBSERVE_MAX;
       }
-      this._finishResponse(ireq, req, built, block2, block1 ?? undefined, observe);
+      this._finishResponse(ireq, req, built, block2, block1, observe);
     });
   }
 
@@ -637,10 +626,10 @@ export class CoapServer {
    * the response, or undefined when the handler threw or rejected or its result does not build
    * (reported: the caller answers 5.00, never a crash).
    */
-  private _handle(handler: CoapHandler, resource: CoapResource, req: ServerRequest, done: (built: Built | undefined) => void): void {
+  private _handle(handler: CoapHandler, resource: CoapResource, req: ServerRequest, done: (built?: Built) => void): void {
     const fail = (error: unknown) => {
       this._report(error);
-      done(undefined);
+      done();
     };
     const go = (r: CoapServerResponse | void) => {
       const o = resource.options;
@@ -649,32 +638,32 @@ export class CoapServer {
       try {
         // §5.8: GET/FETCH 2.05, DELETE 2.02, POST 2.01 with a location else 2.04, PUT/PATCH/iPATCH 2.04
         const m = req.method;
-        let code = res.code ?? (m === COAP_REQUEST.GET || m === COAP_REQUEST.FETCH ? COAP_RESPONSE.CONTENT : m === COAP_REQUEST.DELETE ? COAP_RESPONSE.DELETED : m === COAP_REQUEST.POST && res.locationPath !== undefined ? COAP_RESPONSE.CREATED : COAP_RESPONSE.CHANGED);
+        let code = res.code ?? (m === COAP_REQUEST.GET || m === COAP_REQUEST.FETCH ? COAP_RESPONSE.CONTENT : m === COAP_REQUEST.DELETE ? COAP_RESPONSE.DELETED : m === COAP_REQUEST.POST && res.locationPath != null ? COAP_RESPONSE.CREATED : COAP_RESPONSE.CHANGED);
         if (!(code >> 5 >= 2 && code >> 5 <= 5) || code % 1) throw new RangeError("coap: not a response code");
         const ok = code >> 5 === 2;
-        const payload = typeof res.payload === "string" ? utf8Encode(res.payload) : res.payload ?? EMPTY;
+        let payload = typeof res.payload === "string" ? utf8Encode(res.payload) : res.payload ?? EMPTY;
         if (!(payload instanceof Uint8Array)) throw new TypeError("coap: payload");
         let contentFormat = res.contentFormat;
         const offered = list(o.ct);
-        if (contentFormat === undefined && payload.length && ok && offered.length === 1) contentFormat = offered[0];
+        if (contentFormat == null && payload.length && ok && offered.length === 1) contentFormat = offered[0];
         // §5.10.4: the representation must be in the Accept format.
-        if (req.accept !== undefined && code === COAP_RESPONSE.CONTENT && contentFormat !== undefined && contentFormat !== req.accept) code = COAP_RESPONSE.NOT_ACCEPTABLE;
+        if (req.accept != null && code === COAP_RESPONSE.CONTENT && contentFormat != null && contentFormat !== req.accept) code = COAP_RESPONSE.NOT_ACCEPTABLE;
         const options: CoapOption[] = [];
-        if (code === COAP_RESPONSE.NOT_ACCEPTABLE) built = { code, options, payload: EMPTY, contentFormat: undefined, etag: undefined };
+        if (code === COAP_RESPONSE.NOT_ACCEPTABLE) payload = EMPTY;
         else {
           let etag = res.etag;
           if (!etag && o.autoEtag && code === COAP_RESPONSE.CONTENT) etag = etagOf(payload, contentFormat);
           if (etag) options.push(opaqueOption(COAP_OPTION.ETAG, etag));
-          if (contentFormat !== undefined && (payload.length || ok)) options.push(uintOption(COAP_OPTION.CONTENT_FORMAT, contentFormat));
+          if (contentFormat != null && (payload.length || ok)) options.push(uintOption(COAP_OPTION.CONTENT_FORMAT, contentFormat));
           // §5.10.5: the resource's Max-Age is a 2.xx representation's freshness; one the handler
           // gives goes on any answer (§5.9.3.4: a 5.03's Max-Age is the seconds after which to retry).
-          const maxAge = res.maxAge ?? (ok ? o.maxAge : undefined);
-          if (maxAge !== undefined && maxAge !== 60) options.push(uintOption(COAP_OPTION.MAX_AGE, maxAge));
-          if (res.locationPath !== undefined) pushStrings(options, COAP_OPTION.LOCATION_PATH, normalizePath(res.locationPath).split("/"));
-          if (res.locationQuery !== undefined) pushStrings(options, COAP_OPTION.LOCATION_QUERY, res.locationQuery.replace(/^\?/, "").split("&"));
+          const maxAge = res.maxAge ?? (ok ? o.maxAge : null);
+          if (maxAge != null && maxAge !== 60) options.push(uintOption(COAP_OPTION.MAX_AGE, maxAge));
+          if (res.locationPath != null) pushStrings(options, COAP_OPTION.LOCATION_PATH, normalizePath(res.locationPath).split("/"));
+          if (res.locationQuery != null) pushStrings(options, COAP_OPTION.LOCATION_QUERY, res.locationQuery.replace(/^\?/, "").split("&"));
           if (res.options) res.options.forEach((x) => options.push(x));
-          built = { code, options, payload, contentFormat, etag };
         }
+        built = { code, options, payload };
       } catch (error) {
         return fail(error);
       }
@@ -692,35 +681,33 @@ export class CoapServer {
 
   /** A new observer (RFC 7641 §4.1): of a registration, or of a previous boot. */
   private _observe(key: string, token: Uint8Array, resource: CoapResource, request: ServerRequest, szx: number, sinceCon: number): void {
-    this._observers.set(key, { key, address: request.address, port: request.port, token: token.slice(), resource, request, szx, busy: false, pending: false, lastCon: this.scheduler.now(), sinceCon, hold: undefined });
+    this._observers.set(key, { key, address: request.address, port: request.port, token: token.slice(), resource, request, szx, busy: false, pending: false, lastCon: this.scheduler.now(), sinceCon });
   }
 
   /** ETag validation, Block2 slicing, Observe number, Block1 echo; then sends. */
-  private _finishResponse(ireq: IncomingRequest, req: ServerRequest, built: Built, block2: BlockValue | undefined, block1: BlockValue | undefined, observe: number | undefined): void {
+  private _finishResponse(ireq: IncomingRequest, req: ServerRequest, built: Built, block2: BlockValue | undefined, block1?: BlockValue, observe?: number): void {
     let code = built.code;
     let payload = built.payload;
     let options = built.options.slice();
     // RFC 7252 §5.10.6.2: the client's ETag is current: 2.03 Valid without payload.
-    if (code === COAP_RESPONSE.CONTENT && built.etag && req.method === COAP_REQUEST.GET) {
-      const e = built.etag;
-      if (req.etags.some((x) => sameBytes(x, e))) {
+    const e = getOption(built, COAP_OPTION.ETAG);
+    if (code === COAP_RESPONSE.CONTENT && e && req.method === COAP_REQUEST.GET) {
+      if (req.etags.some((x) => sameBytes(x, e.value))) {
         code = COAP_RESPONSE.VALID;
         options = options.filter((x) => x.number === COAP_OPTION.ETAG || x.number === COAP_OPTION.MAX_AGE);
         payload = EMPTY;
       }
     }
-    if (observe !== undefined) options.push(observeOption(observe));
-    if (block1 && code >> 5 === 2) options.push(blockOption(COAP_OPTION.BLOCK1, { num: block1.num, more: false, szx: Math.min(block1.szx, this._szx) }));
+    if (observe != null) options.push(observeOption(observe));
+    if (block1 && code >> 5 === 2) options.push(uintOption(COAP_OPTION.BLOCK1, block1.num * 16 + Math.min(block1.szx, this._szx)));
     const szx = block2 ? Math.min(block2.szx, this._szx) : this._szx;
     const num = block2 ? block2.num : 0;
     if (num === 0 && payload.length > 1 << (szx + 4) && req.method !== COAP_REQUEST.GET && req.method !== COAP_REQUEST.FETCH) {
       // RFC 7959 §2.6: keep the whole response for the client's Block2 requests for the rest.
       const now = this.scheduler.now();
-      this._responses.forEach((v, k) => v.expires <= now && this._responses.delete(k));
-      while (this._responses.size >= 4) this._responses.delete(this._responses.keys().next().value as string);
-      this._responses.set(req.key(), { built, expires: now + this.endpoint.parameters.EXCHANGE_LIFETIME });
+      this._responses.add(req.key(), { expires: now + this.endpoint.parameters.EXCHANGE_LIFETIME, reply: built }, now);
     }
-    const p = payload.length > 16 << szx || block2 ? inBlocks(options, built, code, payload, num, szx) : payload;
+    const p = payload.length > 16 << szx || block2 ? inBlocks(options, code, payload, num, szx) : payload;
     if (p) this._send(ireq, code, options, p);
     else this._send(ireq, COAP_RESPONSE.BAD_OPTION, [], utf8Encode("Block2 past the end"));
   }
@@ -744,19 +731,16 @@ export class CoapServer {
     if (this._closed || this._resources.get(r.path) !== r) return;
     if (r.job && r.job.scheduled) return;
     if (!this._of(r).length) return;
-    const run = () => {
-      this._of(r).forEach((o) => {
-        if (o.busy) o.pending = true;
-        else this._notifyOne(o);
-      });
-    };
-    if (r.job) r.job.reschedule(this.scheduler.now());
-    else r.job = this.scheduler.schedule({ name: "coap-notify", deadline: this.scheduler.now(), radio: true, run });
+    r.job = this.scheduler.schedule({
+      name: "coap-notify",
+      deadline: this.scheduler.now(),
+      radio: true,
+      run: () => this._of(r).forEach((o) => (o.busy ? (o.pending = true) : this._notifyOne(o))),
+    });
   }
 
   private _drop(o: Observer): void {
     o.hold?.cancel();
-    o.hold = undefined;
     if (this._observers.get(o.key) === o) this._observers.delete(o.key);
   }
 
@@ -796,25 +780,25 @@ export class CoapServer {
       options.push(observeOption((r.seq = (r.seq + 1) & OBSERVE_MAX)));
       let payload = built.payload;
       // RFC 7959 §3.4 (Observe + Block2): the first block; the client GETs the rest.
-      if (payload.length > 16 << o.szx) payload = inBlocks(options, built, built.code, payload, 0, o.szx)!;
-      const type: CoapMessageType = con ? COAP_MESSAGE.CON : COAP_MESSAGE.NON;
+      if (payload.length > 16 << o.szx) payload = inBlocks(options, built.code, payload, 0, o.szx)!;
       const free = () => {
         if (!current()) return;
         o.busy = false;
         if (o.pending) this._notifyOne(o);
       };
+      const drop = () => this._drop(o);
       try {
-        this.endpoint.sendMessage({ type, code: built.code, token: o.token, options, payload }, o.address, o.port, {
-          onAck: con ? free : undefined,
-          // §3.6: a RST to a notification removes the observer.
-          onReset: () => this._drop(o),
-          // §4.5: a CON notification that times out removes the observer.
-          onFail: con ? () => this._drop(o) : undefined,
-        });
+        this.endpoint.sendMessage(
+          { type: con ? COAP_MESSAGE.CON : COAP_MESSAGE.NON, code: built.code, token: o.token, options, payload },
+          o.address,
+          o.port,
+          // §3.6: a RST to a notification removes the observer; §4.5: so does a CON notification
+          // that times out; a CON's ACK frees the observer for the next one
+          con ? { onAck: free, onReset: drop, onFail: drop } : { onReset: drop },
+        );
       } catch (error) {
         this._report(error);
-        this._drop(o);
-        return;
+        return drop();
       }
       if (!con) {
         // §4.5.1: at most one NON notification per notificationInterval.
@@ -825,4 +809,4 @@ export class CoapServer {
   }
 }
 
-export { METHOD_NAMES };
+
