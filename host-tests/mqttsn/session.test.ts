@@ -454,7 +454,7 @@ describe("persistence across deep sleep and reboot", () => {
     const r = new Harness({}, store);
     expect(r.store.has("o7")).toBe(false);
     expect(r.s.outbox.count).toBe(1);
-    expect(r.s.outbox.next()!.topic).toBe("p");
+    expect(r.s.outbox.list[0].topic).toBe("p");
   });
 });
 

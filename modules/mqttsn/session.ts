@@ -38,6 +38,12 @@
  * Datagrams are built (`frame`) and read here, octet by octet: the device carries the
  * client's half of the format only. The whole codec (every message both ways, with each
  * refusal named by section) is ./codec.ts, for the gateway, the tests and host tools.
+ *
+ * The layers this file holds (docs/conventions.md, "Files and layers on XS"), in the order a
+ * datagram goes through them: MqttSnClient (the binding: socket, store, scheduler) ->
+ * MqttSnSession (sans-IO: `frame` and `receive` build and read the client's half of the
+ * format) -> the parts the app ships (SnWill, SnTopicIds, SnSleep) -> MqttSnOutbox (the QoS
+ * 1/2 messages and their store records).
  */
 import { decodeUtf8, encodeUtf8New } from "../bytes/utf8";
 import { MAX_VALUE_BYTES } from "../platform/storage";
@@ -150,11 +156,10 @@ export interface SnOpPart {
 export interface SnOp {
   k: number;
   topic: string;
-  /** QoS of a subscription; a part's number (a sleep duration, a MsgType). */
+  /** QoS of a subscription; a QoS 0 message's PUBLISH Flags (Retain); a part's number (a sleep duration, a MsgType). */
   qos: number;
-  /** A QoS 0 message's payload and Retain. */
+  /** A QoS 0 message's payload. */
   data?: Uint8Array;
-  retain?: boolean;
   /** The part that sends it and takes its reply. */
   part?: SnOpPart;
 }
@@ -302,7 +307,7 @@ export class MqttSnSession {
     if (qos === -1 && o.topics) return o.topics.minus1(this, topic, data, retain, now);
     if (qos === 0) {
       if (this.state !== 3 /* ACTIVE */) throw bad("not connected");
-      this.queue(1 /* OP_PUB0 */, topic, 0, now, undefined, data.slice(), retain);
+      this.queue(1 /* OP_PUB0 */, topic, retain ? 0x10 : 0, now, undefined, data.slice()); // its Flags in place of a QoS
       return 0;
     }
     if (qos !== 1 && !(qos === 2 && o.qos2)) throw bad("QoS " + qos);
@@ -362,7 +367,8 @@ export class MqttSnSession {
     // ReturnCode 0x04-0xFF reserved; a gateway's PUBLISH at QoS −1, or at QoS 1/2 with MsgId 0 (§5.3.7).
     if ((h === 3 ? (b[1] << 8) | b[2] : b[0]) !== n || lo < 0 || size < lo || (size > hi && hi < 78) || rc > 3 || (t === 0x0c && ((f & 0x60) === 0x60 || (f & 0x60 && !mid))))
       return this.drop("malformed");
-    if (t < 3) return o.discovery ? o.discovery.receive(this, t, b, i, address, port, now) : this.drop("discovery");
+    // ADVERTISE, SEARCHGW, GWINFO: the discovery part's (without it: dropped below, "unexpected").
+    if (t < 3 && o.discovery) return o.discovery.receive(this, t, b, i, address, port, now);
     const g = this.gw;
     // A gateway heard from an unspecified source (0.0.0.0: Paho's multicast GWINFO on loopback) answers from its real one.
     if (g && g.address === "0.0.0.0" && g.port === port) g.address = address;
@@ -424,7 +430,7 @@ export class MqttSnSession {
         // PINGRESP to the keep-alive's PINGREQ
       } else if (x.rec) {
         if (!rc) this.done(x);
-        else if (rc === 2 && this.topicId(x.topic) < 0x10000 && x.rereg++ < 2) this.unregister(x.topic); // §6.6: register again, then publish again
+        else if (rc === 2 && this.topicId(x.topic) < 0x10000 && x.rereg++ < 2) this.register(-1, x.topic); // §6.6: register again, then publish again
         else this.done(x, "PUBACK " + rc);
       } else return this.end(c, t, now, rc, f, id);
       this.pump(now);
@@ -466,7 +472,7 @@ export class MqttSnSession {
       if (!o.discovery?.other(this, now)) this.waitUntil = now + Math.min(this.retryMs * 2 ** this.refusals++, o.waitMs ?? 300000);
       return;
     }
-    if (t === 0x0d && !mid && rc === 2) this.unregister(this.reg.get(id)); // a QoS 0 PUBLISH rejected: its next PUBLISH registers again
+    if (t === 0x0d && !mid && rc === 2) this.register(-1, this.reg.get(id)); // a QoS 0 PUBLISH rejected: its next PUBLISH registers again
     if (o.qos2 && (t === 0x0f || t === 0x10) && on) return o.qos2.receive(this, t, mid, now);
     this.drop("unexpected " + t);
   }
@@ -535,13 +541,13 @@ export class MqttSnSession {
    */
   restore(records: [string, unknown][]): void {
     const o = this.o;
-    for (let r = 0; r < records.length; r++) {
-      const key = records[r][0];
-      const v = records[r][1];
-      const b = v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(0);
+    // (forEach and find here and below: smaller XS bytecode than a for loop with its locals, for-in or for-of.)
+    records.forEach((r) => {
+      const key = r[0];
+      const b = r[1] instanceof ArrayBuffer ? new Uint8Array(r[1]) : new Uint8Array(0);
       if (!(key.charCodeAt(0) === 0x6f /* o */ ? this.load(key, b) : o.registry?.restore(this, key, b) || o.qos2?.restore(key, b) || o.sleep?.restore(this, key, b)))
         this.st.push({ key, value: undefined });
-    }
+    });
     this.outbox.list.sort((a, b) => a.seq - b.seq); // oldest first
   }
 
@@ -569,9 +575,9 @@ export class MqttSnSession {
   }
 
   /** Queues a request (it goes when the exchanges before it have ended). Throws, nothing queued, when the queue is full. */
-  queue(k: number, topic: string, qos: number, now: number, part?: SnOpPart, data?: Uint8Array, retain?: boolean): void {
+  queue(k: number, topic: string, qos: number, now: number, part?: SnOpPart, data?: Uint8Array): void {
     if (this.ops.length >= (this.o.maxQueued ?? 16)) throw bad("queue full");
-    this.ops.push({ k, topic, qos, data, retain, part });
+    this.ops.push({ k, topic, qos, data, part });
     this.pump(now);
   }
 
@@ -606,10 +612,13 @@ export class MqttSnSession {
     return t >= 0 ? t : this.reg.get(name) ?? -1;
   }
 
-  /** A PUBLISH (§5.4.12) on topic `t` (TopicIdType << 16 | TopicId), sent: as the open exchange for entry `e` when it has a MsgId. */
-  publishOut(t: number, qos: number, retain: boolean, dup: number, msgId: number, data: Uint8Array, now: number, e?: OutboxEntry): void {
-    const bytes = frame(0x0c, dup | ((qos & 3) << 5) | (retain ? 0x10 : 0) | (t >> 16), t, msgId, -1, data);
-    if (msgId) this.exchange(bytes, qos === 1 ? 0x0d : 0x0f, msgId, now, e);
+  /**
+   * A PUBLISH (§5.4.12) with Flags `f` (DUP, QoS, Retain; §5.3.4) on topic `t` (TopicIdType << 16 |
+   * TopicId), sent: as the open exchange for entry `e` when it has a MsgId (QoS 1: PUBACK ends it, QoS 2: PUBREC).
+   */
+  publishOut(t: number, f: number, msgId: number, data: Uint8Array, now: number, e?: OutboxEntry): void {
+    const bytes = frame(0x0c, f | (t >> 16), t, msgId, -1, data);
+    if (msgId) this.exchange(bytes, f & 0x40 ? 0x0f : 0x0d, msgId, now, e);
     else this.out(bytes, now);
   }
 
@@ -659,13 +668,13 @@ export class MqttSnSession {
     while (this.state === 3 /* ACTIVE */ && !this.waitUntil) {
       const op = this.ops[0];
       const k = op ? op.k : 0;
-      const e = this.outbox.next();
+      const e = this.outbox.list[0]; // the oldest message: the one to send (or finish) next
       // QoS 1/2 messages go before a DISCONNECT or a sleep; a QoS 0 one on a known topic needs no exchange.
       const x = e && (!op || k >= 5 /* OP_DISC */) ? e : op;
       const t = x ? this.topicId(x.topic) : -1;
       if (k === 1 /* OP_PUB0 */ && t >= 0) {
         this.ops.shift();
-        this.publishOut(t, 0, op.retain!, 0, 0, op.data!, now);
+        this.publishOut(t, op.qos, 0, op.data!, now);
         continue;
       }
       if (this.cur || !x) return;
@@ -677,9 +686,9 @@ export class MqttSnSession {
         }
         if (e.state === 2) return q2!.release(this, e, now);
         if (t >= 0) {
-          const dup = e.sent ? 0x80 : 0;
+          const f = (e.sent ? 0x80 : 0) | (e.qos << 5) | (e.retain ? 0x10 : 0); // DUP once sent (§6.13)
           e.sent = true;
-          return this.publishOut(t, e.qos, e.retain, dup, e.msgId, e.data, now, e);
+          return this.publishOut(t, f, e.msgId, e.data, now, e);
         }
       } else if (op.part) return op.part.send(this, op, now);
       else if (k === 5 /* OP_DISC */) return this.exchange(frame(0x18, -1, -1, -1, -1), 0x18, 0, now, op);
@@ -720,18 +729,16 @@ export class MqttSnSession {
     this.pump(now);
   }
 
+  /** Topic `name` has normal topic id `id` (§6.5, §6.10), replacing what either had; `id` -1: `name` is forgotten (registered again when next used). */
   private register(id: number, name: string): void {
     const r = this.reg;
     this.forget(id);
     this.forget(name);
     // Bounded: the oldest goes (a PUBLISH to it is answered "invalid topic ID", §6.10, and the gateway registers it again).
-    if (r.size >= 2 * (this.o.maxTopics ?? 32)) this.forget(r.keys().next().value!);
-    r.set(name, id).set(id, name);
-    this.o.registry?.save(this);
-  }
-
-  private unregister(name: string): void {
-    this.forget(name);
+    if (id >= 0) {
+      if (r.size >= 2 * (this.o.maxTopics ?? 32)) this.forget(r.keys().next().value!);
+      r.set(name, id).set(id, name);
+    }
     this.o.registry?.save(this);
   }
 
@@ -859,7 +866,7 @@ export class MqttSnClient {
   }
 
   private now(): number {
-    if (this.closed) throw new Error("mqttsn: closed");
+    if (this.closed) throw bad("closed");
     return this.o.scheduler.now();
   }
 
@@ -882,7 +889,7 @@ export class MqttSnClient {
           if (st) x.value ? st.set(ns, x.key, x.value) : st.delete(ns, x.key);
         } else if ((x = s.pollTransmit())) {
           what = "send: ";
-          const to = x.address === undefined ? o.broadcast : x;
+          const to = x.address ? x : o.broadcast;
           if (to && !this.closed) this.socket.write(x.data, to.address, to.port);
         } else if ((x = s.pollEvent())) this.emit(x);
         else break;
@@ -976,12 +983,12 @@ export class SnTopicIds {
 
   /** `predefined`: topic name -> id (1-65534, §5.3.11), as the gateway has them. */
   constructor(predefined: Record<string, number> = {}) {
-    this.ids = new Map();
-    for (const name in predefined) {
+    const m = (this.ids = new Map());
+    Object.keys(predefined).forEach((name) => {
       const id = predefined[name];
       if (!(id > 0 && id < 0xffff && (id | 0) === id) || !name) throw bad("pre-defined id " + name);
-      this.ids.set(name, id).set(id, name);
-    }
+      m.set(name, id).set(id, name);
+    });
   }
 
   /** TopicIdType << 16 | TopicId for `name` (1: pre-defined, 2: short), or -1: registered as usual. */
@@ -999,7 +1006,7 @@ export class SnTopicIds {
   minus1(s: MqttSnSession, topic: string, data: Uint8Array, retain: boolean, now: number): number {
     const t = this.id(topic);
     if (t < 0 || !s.gw) throw bad("QoS -1: a pre-defined or short topic, a known gateway");
-    s.publishOut(t, -1, retain, 0, 0, data, now);
+    s.publishOut(t, retain ? 0x70 : 0x60, 0, data, now); // QoS −1 is 0b11 (§5.3.4)
     return 0;
   }
 }
@@ -1144,14 +1151,8 @@ export class MqttSnOutbox {
     return this.list.length;
   }
 
-  /** The oldest message: the one to send (or finish) next. */
-  next(): OutboxEntry | undefined {
-    return this.list[0];
-  }
-
   get(msgId: number): OutboxEntry | undefined {
-    const l = this.list;
-    for (let i = 0; i < l.length; i++) if (l[i].msgId === msgId) return l[i];
+    return this.list.find((e) => e.msgId === msgId);
   }
 
 
