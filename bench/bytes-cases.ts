@@ -6,7 +6,7 @@
 import type { BenchCase } from "./harness";
 import { sameBytes } from "./harness";
 import { encodeVarint, decodeVarint, varintSize } from "../modules/bytes/varint";
-import { encodeUtf8, encodeUtf8New, decodeUtf8, decodeUtf8Js, utf8Length, checkMqttUtf8 } from "../modules/bytes/utf8";
+import { encodeUtf8, encodeUtf8New, decodeUtf8, utf8Invalid, utf8Length } from "../modules/bytes/utf8";
 
 /** Inputs, chosen to look like MQTT traffic. */
 export const TOPIC = "sensors/esp32-4f2a9c/kitchen/temperature";
@@ -114,13 +114,6 @@ export function utf8Cases(codecs: TextCodecs | null): BenchCase[] {
           }
         : undefined,
     });
-    cases.push({
-      name: "utf8 decode (strict, pure JS) " + label,
-      unit: "MB/s",
-      perOp: mb,
-      run: () => decodeUtf8Js(bytes, 0, bytes.length),
-      notes: "the path of a device without TextDecoder (a Moddable manifest without it); no peer",
-    });
   }
   const mixed = encodeUtf8New(PAYLOAD_MIXED);
   cases.push({
@@ -132,10 +125,10 @@ export function utf8Cases(codecs: TextCodecs | null): BenchCase[] {
     peerRun: te ? () => te.encode(PAYLOAD_MIXED).length : undefined,
   });
   cases.push({
-    name: "checkMqttUtf8 mixed " + mixed.length + " B",
+    name: "utf8Invalid mixed " + mixed.length + " B",
     unit: "MB/s",
     perOp: mixed.length / 1e6,
-    run: () => checkMqttUtf8(mixed, 0, mixed.length),
+    run: () => utf8Invalid(mixed, 0, mixed.length),
     notes: "validation without decoding; no peer",
   });
   return cases;
