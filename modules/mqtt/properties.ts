@@ -1,12 +1,18 @@
 /*
  * MQTT 5.0 properties (§2.2.2): the Table 2-4 catalogue (identifier, data type, which
  * packets may carry it), decoding with the Malformed / Protocol Error rules, and encoding.
+ *
+ * Data over code (XS bytecode): Table 2-4 is one string, read once when the module loads;
+ * one reader (readProperties) and one writer (walk: it sizes and validates without an output
+ * array, writes with one) serve every property by its data type, and the value rules that the
+ * type alone does not express are the table's last column.
  */
 import { MqttCodecError, malformed, protocolError } from "./errors";
 import { PacketType, packetName } from "./packets";
 import type { PropertiesCodec } from "./packets";
 import { isReasonCodeAllowed } from "./reason-codes";
-import { mqttStringLength, Reader, varintLength, writeBinary, writeMqttString, writeVarint } from "./wire";
+import { mqttStringLength, varintLength, writeBinary, writeMqttString, writeVarint } from "./wire";
+import type { Reader } from "./wire";
 
 /** Every MQTT 5.0 property, by its camel-cased Table 2-4 name. */
 export interface MqttProperties {
@@ -88,119 +94,86 @@ export interface PropertyDefinition {
   packets: number;
   /** Packets in which it may appear more than once (User Property; Subscription Identifier in PUBLISH). */
   repeatable: number;
+  /**
+   * The statement of its value rule, when it has one: a Byte property must be 0 or 1; an
+   * integer one must not be 0 (Topic Alias 0 is 0x94, the others 0x82).
+   */
+  rule: string | undefined;
 }
 
-const CONNECT = 1 << PacketType.CONNECT;
-const CONNACK = 1 << PacketType.CONNACK;
-const PUBLISH = 1 << PacketType.PUBLISH;
-const PUBACK = 1 << PacketType.PUBACK;
-const PUBREC = 1 << PacketType.PUBREC;
-const PUBREL = 1 << PacketType.PUBREL;
-const PUBCOMP = 1 << PacketType.PUBCOMP;
-const SUBSCRIBE = 1 << PacketType.SUBSCRIBE;
-const SUBACK = 1 << PacketType.SUBACK;
-const UNSUBSCRIBE = 1 << PacketType.UNSUBSCRIBE;
-const UNSUBACK = 1 << PacketType.UNSUBACK;
-const DISCONNECT = 1 << PacketType.DISCONNECT;
-const AUTH = 1 << PacketType.AUTH;
-const WILL = WILL_PROPERTIES;
-const ALL_WITH_PROPERTIES =
-  CONNECT | CONNACK | PUBLISH | WILL | PUBACK | PUBREC | PUBREL | PUBCOMP | SUBSCRIBE | SUBACK | UNSUBSCRIBE | UNSUBACK | DISCONNECT | AUTH;
+/*
+ * MQTT 5.0 §2.2.2.2 Table 2-4, in identifier order, one row per property:
+ *   identifier (hex), data type (PropertyType), key, the packets that may carry it (one hex
+ *   digit per packet type: 1 CONNECT ... f AUTH; 0 the Will Properties), [the value rule's statement]
+ * User Property may repeat wherever it may appear, Subscription Identifier only in PUBLISH
+ * (§3.3.2.3.8, §3.8.2.1.2).
+ */
+const TABLE =
+  "01 1 payloadFormatIndicator 03 §3.3.2.3.2," +
+  "02 3 messageExpiryInterval 03," +
+  "03 5 contentType 03," +
+  "08 5 responseTopic 03," +
+  "09 6 correlationData 03," +
+  "0b 4 subscriptionIdentifiers 38 §3.3.2.3.8," +
+  "11 3 sessionExpiryInterval 12e," +
+  "12 5 assignedClientIdentifier 2," +
+  "13 2 serverKeepAlive 2," +
+  "15 5 authenticationMethod 12f," +
+  "16 6 authenticationData 12f," +
+  "17 1 requestProblemInformation 1 §3.1.2.11.7," +
+  "18 3 willDelayInterval 0," +
+  "19 1 requestResponseInformation 1 §3.1.2.11.6," +
+  "1a 5 responseInformation 2," +
+  "1c 5 serverReference 2e," +
+  "1f 5 reasonString 245679bef," +
+  "21 2 receiveMaximum 12 §3.1.2.11.3," +
+  "22 2 topicAliasMaximum 12," +
+  "23 2 topicAlias 3 [MQTT-3.3.2-8]," + // §3.3.4: Topic Alias 0 is DISCONNECT 0x94
+  "24 1 maximumQoS 2 §3.2.2.3.4," +
+  "25 1 retainAvailable 2 §3.2.2.3.5," +
+  "26 7 userProperties 0123456789abef," +
+  "27 3 maximumPacketSize 12 §3.1.2.11.4," +
+  "28 1 wildcardSubscriptionAvailable 2 §3.2.2.3.11," +
+  "29 1 subscriptionIdentifiersAvailable 2 §3.2.2.3.12," +
+  "2a 1 sharedSubscriptionAvailable 2 §3.2.2.3.13";
 
-const T = PropertyType;
-
-/** MQTT 5.0 §2.2.2.2 Table 2-4, in identifier order: id, data type, packets, repeatable in. */
-const TABLE = [
-  0x01, 1, PUBLISH | WILL, 0,
-  0x02, 3, PUBLISH | WILL, 0,
-  0x03, 5, PUBLISH | WILL, 0,
-  0x08, 5, PUBLISH | WILL, 0,
-  0x09, 6, PUBLISH | WILL, 0,
-  0x0b, 4, PUBLISH | SUBSCRIBE, PUBLISH,
-  0x11, 3, CONNECT | CONNACK | DISCONNECT, 0,
-  0x12, 5, CONNACK, 0,
-  0x13, 2, CONNACK, 0,
-  0x15, 5, CONNECT | CONNACK | AUTH, 0,
-  0x16, 6, CONNECT | CONNACK | AUTH, 0,
-  0x17, 1, CONNECT, 0,
-  0x18, 3, WILL, 0,
-  0x19, 1, CONNECT, 0,
-  0x1a, 5, CONNACK, 0,
-  0x1c, 5, CONNACK | DISCONNECT, 0,
-  0x1f, 5, CONNACK | PUBACK | PUBREC | PUBREL | PUBCOMP | SUBACK | UNSUBACK | DISCONNECT | AUTH, 0,
-  0x21, 2, CONNECT | CONNACK, 0,
-  0x22, 2, CONNECT | CONNACK, 0,
-  0x23, 2, PUBLISH, 0,
-  0x24, 1, CONNACK, 0,
-  0x25, 1, CONNACK, 0,
-  0x26, 7, ALL_WITH_PROPERTIES, ALL_WITH_PROPERTIES,
-  0x27, 3, CONNECT | CONNACK, 0,
-  0x28, 1, CONNACK, 0,
-  0x29, 1, CONNACK, 0,
-  0x2a, 1, CONNACK, 0,
-];
-const KEYS = "payloadFormatIndicator messageExpiryInterval contentType responseTopic correlationData subscriptionIdentifiers sessionExpiryInterval assignedClientIdentifier serverKeepAlive authenticationMethod authenticationData requestProblemInformation willDelayInterval requestResponseInformation responseInformation serverReference reasonString receiveMaximum topicAliasMaximum topicAlias maximumQoS retainAvailable userProperties maximumPacketSize wildcardSubscriptionAvailable subscriptionIdentifiersAvailable sharedSubscriptionAvailable".split(" ");
-
-export const PROPERTIES: readonly PropertyDefinition[] = [];
-for (let i = 0; i < KEYS.length; i++) {
-  const t = i * 4;
-  (PROPERTIES as PropertyDefinition[]).push({ id: TABLE[t], key: KEYS[i] as keyof MqttProperties, type: TABLE[t + 1], packets: TABLE[t + 2], repeatable: TABLE[t + 3] });
-}
+export const PROPERTIES: readonly PropertyDefinition[] = TABLE.split(",").map((row) => {
+  const f = row.split(" ");
+  const type = Number(f[1]);
+  let packets = 0;
+  for (let i = 0; i < f[3].length; i++) packets |= 1 << parseInt(f[3][i], 16);
+  const id = parseInt(f[0], 16);
+  return { id, key: f[2] as keyof MqttProperties, type, packets, repeatable: type === 7 ? packets : id === 0x0b ? 1 << PacketType.PUBLISH : 0, rule: f[4] };
+});
 
 /** Identifier -> definition (undefined for identifiers Table 2-4 does not define). */
 export const PROPERTY_BY_ID: (PropertyDefinition | undefined)[] = [];
 for (let i = 0; i < 0x2b; i++) PROPERTY_BY_ID[i] = undefined;
 for (let i = 0; i < PROPERTIES.length; i++) PROPERTY_BY_ID[PROPERTIES[i].id] = PROPERTIES[i];
 
-/** Values that must be 0 or 1, with the section that says so. */
-const BOOLEAN_BYTES: { [key: string]: string } = {
-  payloadFormatIndicator: "§3.3.2.3.2",
-  requestProblemInformation: "§3.1.2.11.7",
-  requestResponseInformation: "§3.1.2.11.6",
-  maximumQoS: "§3.2.2.3.4",
-  retainAvailable: "§3.2.2.3.5",
-  wildcardSubscriptionAvailable: "§3.2.2.3.11",
-  subscriptionIdentifiersAvailable: "§3.2.2.3.12",
-  sharedSubscriptionAvailable: "§3.2.2.3.13",
-};
+/** The error of a value that breaks its property's rule (PropertyDefinition.rule), if it does. */
+function ruleBroken(d: PropertyDefinition, v: number): MqttCodecError | undefined {
+  if (d.rule !== undefined && (d.type === PropertyType.Byte ? v > 1 : v === 0)) {
+    return new MqttCodecError(d.id === 0x23 ? 0x94 : 0x82, "property " + d.key + " of " + v, d.rule);
+  }
+  return undefined;
+}
 
-/**
- * Checks the rules on values that Table 2-4's types alone do not express. `error` builds
- * the error (a Protocol Error when decoding; the encoders use the same codes).
- */
-function checkValues(p: MqttProperties, type: number): MqttCodecError | undefined {
-  for (const key in BOOLEAN_BYTES) {
-    const v = (p as { [k: string]: unknown })[key];
-    if (v !== undefined && v !== 0 && v !== 1) {
-      return protocolError("property " + key + " must be 0 or 1, got " + String(v), BOOLEAN_BYTES[key]);
-    }
-  }
-  if (p.receiveMaximum === 0) return protocolError("Receive Maximum of 0", "§3.1.2.11.3");
-  if (p.maximumPacketSize === 0) return protocolError("Maximum Packet Size of 0", "§3.1.2.11.4");
-  if (p.topicAlias === 0) {
-    // §3.3.4: "A Topic Alias value of 0 ... is a Protocol Error", DISCONNECT 0x94.
-    return new MqttCodecError(0x94, "Topic Alias of 0", "[MQTT-3.3.2-8]");
-  }
-  const ids = p.subscriptionIdentifiers;
-  if (ids !== undefined) {
-    for (let i = 0; i < ids.length; i++) {
-      if (ids[i] === 0) return protocolError("Subscription Identifier of 0", "§3.3.2.3.8");
-    }
-  }
+/** The rules across properties: Authentication Data needs its Method; a Response Topic is a Topic Name. */
+function crossRules(p: MqttProperties): MqttCodecError | undefined {
   if (p.authenticationData !== undefined && p.authenticationMethod === undefined) {
     return protocolError("Authentication Data without Authentication Method", "§3.1.2.11.10");
   }
   const rt = p.responseTopic;
-  if (rt !== undefined) {
-    if (rt.length === 0) return protocolError("empty Response Topic", "[MQTT-4.7.3-1]");
-    if (rt.indexOf("+") >= 0 || rt.indexOf("#") >= 0) {
-      return protocolError("Response Topic contains a wildcard", "[MQTT-3.3.2-14]");
-    }
-  }
-  if (type === PacketType.SUBSCRIBE && ids !== undefined && ids.length > 1) {
-    return protocolError("more than one Subscription Identifier in SUBSCRIBE", "§3.8.2.1.2");
+  if (rt === "") return protocolError("empty Response Topic", "[MQTT-4.7.3-1]");
+  if (rt !== undefined && (rt.indexOf("+") >= 0 || rt.indexOf("#") >= 0)) {
+    return protocolError("Response Topic contains a wildcard", "[MQTT-3.3.2-14]");
   }
   return undefined;
+}
+
+function notAllowed(d: PropertyDefinition, type: number): MqttCodecError {
+  return malformed("property " + d.key + " is not allowed in " + packetName(type), "§2.2.2.2");
 }
 
 /**
@@ -209,7 +182,7 @@ function checkValues(p: MqttProperties, type: number): MqttCodecError | undefine
  * Throws MqttCodecError: 0x81 for an unknown identifier, one not allowed in this packet,
  * or a length past the packet; 0x82 for a repeated property or a forbidden value.
  */
-export function readProperties(r: Reader, type: number): MqttProperties | undefined {
+function readProperties(r: Reader, type: number): MqttProperties | undefined {
   const length = r.varint();
   if (length === 0) return undefined;
   const end = r.pos + length;
@@ -227,190 +200,108 @@ export function readProperties(r: Reader, type: number): MqttProperties | undefi
     if (d === undefined) {
       throw malformed("unknown property identifier 0x" + id.toString(16) + " in " + packetName(type), "§2.2.2.2");
     }
-    if ((d.packets & bit) === 0) {
-      throw malformed("property " + d.key + " is not allowed in " + packetName(type), "§2.2.2.2");
-    }
-    let value: unknown;
-    switch (d.type) {
-      case T.Byte:
-        value = r.u8();
-        break;
-      case T.TwoByteInteger:
-        value = r.u16();
-        break;
-      case T.FourByteInteger:
-        value = r.u32();
-        break;
-      case T.VariableByteInteger:
-        value = r.varint();
-        break;
-      case T.Utf8String:
-        value = r.string();
-        break;
-      case T.BinaryData:
-        value = r.binary();
-        break;
-      default: {
-        // UTF-8 String Pair [MQTT-1.5.7-1]
-        const name = r.string();
-        value = [name, r.string()];
-      }
+    if ((d.packets & bit) === 0) throw notAllowed(d, type);
+    const t = d.type;
+    // By data type: Byte, Two and Four Byte Integer, Variable Byte Integer, UTF-8 string,
+    // Binary Data, UTF-8 String Pair [MQTT-1.5.7-1].
+    const value = t === 1 ? r.u8() : t === 2 ? r.u16() : t === 3 ? r.u32() : t === 4 ? r.varint() : t === 5 ? r.string() : t === 6 ? r.binary() : [r.string(), r.string()];
+    if (t < 5) {
+      const bad = ruleBroken(d, value as number);
+      if (bad !== undefined) throw bad;
     }
     const key = d.key;
-    if (d.type === T.Utf8StringPair || d.type === T.VariableByteInteger) {
-      // Stored as arrays (userProperties, subscriptionIdentifiers).
-      const list = bag[key] as unknown[] | undefined;
-      if (list === undefined) {
-        bag[key] = [value];
-      } else if ((d.repeatable & bit) !== 0) {
-        list.push(value);
-      } else {
-        throw protocolError(d.key + " included more than once in " + packetName(type), "§2.2.2.2");
-      }
-    } else if (bag[key] !== undefined) {
-      throw protocolError(d.key + " included more than once in " + packetName(type), "§2.2.2.2");
-    } else {
-      bag[key] = value;
-    }
+    const list = bag[key] as unknown[] | undefined;
+    if (list === undefined) {
+      // userProperties and subscriptionIdentifiers are arrays.
+      bag[key] = t === 7 || t === 4 ? [value] : value;
+    } else if ((d.repeatable & bit) === 0) {
+      throw protocolError(key + " included more than once in " + packetName(type), "§2.2.2.2");
+    } else list.push(value);
   }
   r.end = outerEnd;
-  const bad = checkValues(p, type);
+  const bad = crossRules(p);
   if (bad !== undefined) throw bad;
   return p;
 }
 
-function badValue(d: PropertyDefinition, v: unknown): MqttCodecError {
-  return malformed("property " + d.key + " has a value not of type " + d.key + ": " + String(v), "§2.2.2.2");
-}
-
-function isUint(v: unknown, max: number): boolean {
-  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= max;
-}
-
-function valueLength(d: PropertyDefinition, v: unknown): number {
-  switch (d.type) {
-    case T.Byte:
-      if (!isUint(v, 0xff)) throw badValue(d, v);
-      return 2;
-    case T.TwoByteInteger:
-      if (!isUint(v, 0xffff)) throw badValue(d, v);
-      return 3;
-    case T.FourByteInteger:
-      if (!isUint(v, 0xffffffff)) throw badValue(d, v);
-      return 5;
-    case T.VariableByteInteger:
-      if (!isUint(v, 268435455)) throw badValue(d, v);
-      return 1 + varintLength(v as number);
-    case T.Utf8String:
-      return 3 + mqttStringLength(v as string, d.key);
-    case T.BinaryData:
-      if (!(v instanceof Uint8Array) || v.length > 0xffff) throw badValue(d, v);
-      return 3 + v.length;
-    default: {
-      const pair = v as [string, string];
-      if (!Array.isArray(pair) || pair.length !== 2) throw badValue(d, v);
-      return 5 + mqttStringLength(pair[0], d.key) + mqttStringLength(pair[1], d.key);
-    }
-  }
-}
-
 /**
- * Byte length of the properties (without the Property Length prefix) that `p` gives for
- * packet type `type` (0 = Will Properties). Validates: a property not allowed in this
- * packet, a wrong value type, a repeated non-repeatable one, or a forbidden value throws
- * MqttCodecError, so the encoders never write a packet the peer must reject.
- * Keys of `p` that are not Table 2-4 names are ignored.
+ * The one writer. Without `out`: validates the properties `p` gives for packet type `type`
+ * (0 = Will Properties) and returns `o` plus the bytes they take (Property Length excluded):
+ * a property not allowed in this packet, a wrong value type, a repeated non-repeatable one or
+ * a forbidden value throws MqttCodecError, so the encoders never write a packet the peer must
+ * reject. With `out`: writes them, in identifier order, from `o` (validated before) and
+ * returns the offset after them. Keys of `p` that are not Table 2-4 names are ignored.
  */
-export function propertiesLength(p: MqttProperties | undefined, type: number): number {
-  if (p === undefined) return 0;
+function walk(p: MqttProperties, type: number, out: Uint8Array | undefined, o: number): number {
   const bag = p as { [k: string]: unknown };
   const bit = 1 << type;
-  let n = 0;
   for (let i = 0; i < PROPERTIES.length; i++) {
     const d = PROPERTIES[i];
-    const v = bag[d.key];
-    if (v === undefined) continue;
-    if ((d.packets & bit) === 0) {
-      throw malformed("property " + d.key + " is not allowed in " + packetName(type), "§2.2.2.2");
+    const all = bag[d.key];
+    if (all === undefined) continue;
+    const t = d.type;
+    const many = t === 4 || t === 7; // subscriptionIdentifiers, userProperties: arrays
+    const n = many ? (all as unknown[]).length : 1;
+    if (out === undefined) {
+      if ((d.packets & bit) === 0) throw notAllowed(d, type);
+      if (many && !Array.isArray(all)) throw badValue(d, all);
+      if (n > 1 && (d.repeatable & bit) === 0) throw protocolError(d.key + " more than once in " + packetName(type), "§2.2.2.2");
     }
-    if (d.type === T.Utf8StringPair || d.type === T.VariableByteInteger) {
-      if (!Array.isArray(v)) throw badValue(d, v);
-      if (v.length > 1 && (d.repeatable & bit) === 0) {
-        throw protocolError(d.key + " more than once in " + packetName(type), "§2.2.2.2");
+    for (let k = 0; k < n; k++) {
+      const v = many ? (all as unknown[])[k] : all;
+      if (out === undefined) {
+        if (t < 5) {
+          // Byte, Two Byte, Four Byte Integer (1, 2, 4 bytes), Variable Byte Integer.
+          const x = v as number;
+          if (!(typeof x === "number" && Number.isInteger(x) && x >= 0 && x <= (t === 4 ? 268435455 : 2 ** (8 << (t - 1)) - 1))) throw badValue(d, v);
+          const bad = ruleBroken(d, x);
+          if (bad !== undefined) throw bad;
+          o += 1 + (t === 4 ? varintLength(x) : 1 << (t - 1));
+        } else if (t === 6) {
+          if (!(v instanceof Uint8Array) || v.length > 0xffff) throw badValue(d, v);
+          o += 3 + v.length;
+        } else if (t === 5) o += 3 + mqttStringLength(v as string, d.key);
+        else {
+          const pair = v as [string, string];
+          if (!Array.isArray(pair) || pair.length !== 2) throw badValue(d, v);
+          o += 5 + mqttStringLength(pair[0], d.key) + mqttStringLength(pair[1], d.key);
+        }
+        continue;
       }
-      for (let k = 0; k < v.length; k++) n += valueLength(d, v[k]);
-    } else {
-      n += valueLength(d, v);
+      out[o++] = d.id;
+      if (t < 4) for (let s = (8 << (t - 1)) - 8; s >= 0; s -= 8) out[o++] = ((v as number) >>> s) & 0xff;
+      else if (t === 4) o = writeVarint(out, o, v as number);
+      else if (t === 6) o = writeBinary(out, o, v as Uint8Array);
+      else {
+        const first = t === 7 ? (v as [string, string])[0] : (v as string);
+        o = writeMqttString(out, o, first, mqttStringLength(first, d.key));
+        if (t === 7) o = writeMqttString(out, o, (v as [string, string])[1], mqttStringLength((v as [string, string])[1], d.key));
+      }
     }
   }
-  const bad = checkValues(p, type);
-  if (bad !== undefined) throw bad;
-  return n;
-}
-
-function writeValue(out: Uint8Array, o: number, d: PropertyDefinition, v: unknown): number {
-  out[o++] = d.id;
-  switch (d.type) {
-    case T.Byte:
-      out[o] = v as number;
-      return o + 1;
-    case T.TwoByteInteger:
-      out[o] = (v as number) >> 8;
-      out[o + 1] = (v as number) & 0xff;
-      return o + 2;
-    case T.FourByteInteger: {
-      const x = v as number;
-      out[o] = x >>> 24;
-      out[o + 1] = (x >>> 16) & 0xff;
-      out[o + 2] = (x >>> 8) & 0xff;
-      out[o + 3] = x & 0xff;
-      return o + 4;
-    }
-    case T.VariableByteInteger:
-      return writeVarint(out, o, v as number);
-    case T.Utf8String:
-      return writeMqttString(out, o, v as string, mqttStringLength(v as string, d.key));
-    case T.BinaryData:
-      return writeBinary(out, o, v as Uint8Array);
-    default: {
-      const pair = v as [string, string];
-      o = writeMqttString(out, o, pair[0], mqttStringLength(pair[0], d.key));
-      return writeMqttString(out, o, pair[1], mqttStringLength(pair[1], d.key));
-    }
-  }
-}
-
-/**
- * Writes the Property Length `length` (from propertiesLength) and the properties of `p`,
- * in identifier order, at `out[o]`; returns the offset after them.
- */
-export function writeProperties(out: Uint8Array, o: number, p: MqttProperties | undefined, length: number): number {
-  o = writeVarint(out, o, length);
-  if (p === undefined || length === 0) return o;
-  const bag = p as { [k: string]: unknown };
-  for (let i = 0; i < PROPERTIES.length; i++) {
-    const d = PROPERTIES[i];
-    const v = bag[d.key];
-    if (v === undefined) continue;
-    if (d.type === T.Utf8StringPair || d.type === T.VariableByteInteger) {
-      const list = v as unknown[];
-      for (let k = 0; k < list.length; k++) o = writeValue(out, o, d, list[k]);
-    } else {
-      o = writeValue(out, o, d, v);
-    }
+  if (out === undefined) {
+    const bad = crossRules(p);
+    if (bad !== undefined) throw bad;
   }
   return o;
 }
 
-export { packetName };
+function badValue(d: PropertyDefinition, v: unknown): MqttCodecError {
+  return malformed("property " + d.key + " has a value not of its type: " + String(v), "§2.2.2.2");
+}
 
 /**
  * The 5.0 properties codec, handed explicitly to the encoders, the decoder and the session
  * by whoever speaks 5.0 (a 3.1.1-only build never imports this module).
+ *   length(p, type): the bytes of the properties, validated (Property Length excluded);
+ *   write(out, o, p, length): the Property Length `length` and the properties, in identifier order.
  */
 export const properties5: PropertiesCodec = Object.freeze({
-  length: propertiesLength,
-  write: writeProperties,
+  length: (p: MqttProperties | undefined, type: number): number => (p === undefined ? 0 : walk(p, type, undefined, 0)),
+  write: (out: Uint8Array, o: number, p: MqttProperties | undefined, length: number): number => {
+    o = writeVarint(out, o, length);
+    return p === undefined || length === 0 ? o : walk(p, 0, out, o);
+  },
   read: readProperties,
   reasonAllowed: isReasonCodeAllowed,
 });
