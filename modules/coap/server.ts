@@ -58,7 +58,7 @@ import {
 import { Block1Store, etagOf, sliceBlock2, szxForSize } from "./block";
 import { formatLinks, filterLinks, type Link, type LinkAttributes } from "./link-format";
 import { DedupCache } from "./dedup";
-import { openUdpEndpoint, type CoapSocketOptions, type UdpEndpoint } from "./udp-endpoint";
+import { openUdpEndpoint, type CoapSocketOptions, type UdpEndpoint, type UdpEndpointOptions } from "./udp-endpoint";
 import type { Job, Scheduler } from "../scheduler/scheduler";
 import type { TransmissionParameters } from "./constants";
 import { OBSERVE_MAX, hex, sameBytes, utf8Decode, utf8Encode } from "./options";
@@ -68,7 +68,8 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 export type CoapMethodName = "GET" | "POST" | "PUT" | "DELETE" | "FETCH" | "PATCH" | "iPATCH";
 
 /** The method names by code (RFC 7252 §12.1.1, RFC 8132 §6: 0.01 GET ... 0.07 iPATCH); a handler's key is the name in lower case. */
-const METHOD_NAMES: readonly CoapMethodName[] = ["" as CoapMethodName, "GET", "POST", "PUT", "DELETE", "FETCH", "PATCH", "iPATCH"];
+// (one string split at load: an array literal costs ~10 B of bytecode per element; "" for code 0)
+const METHOD_NAMES = " GET POST PUT DELETE FETCH PATCH iPATCH".split(" ") as readonly CoapMethodName[];
 
 /** What a handler sees. */
 export interface CoapServerRequest {
@@ -365,7 +366,6 @@ export class CoapServer {
   declare private _confirmInterval: number;
   declare private _confirmEvery: number;
   declare private _notificationInterval: number;
-  declare private _discovery: boolean;
   declare private _authorize: ((request: CoapServerRequest) => boolean) | undefined;
   declare private _onError: ((error: unknown) => void) | undefined;
   declare private _closed: boolean;
@@ -376,26 +376,43 @@ export class CoapServer {
     this._responses = new DedupCache(4);
     this._resources = new Map();
     this._observers = new Map();
-    // the settings are checked before a socket is opened
-    this._szx = szxForSize(setting(options.blockSize, 1024, 16, 1024, "blockSize"));
-    const maxBodySize = (this._maxBodySize = setting(options.maxBodySize, 8192, 1, Infinity, "maxBodySize"));
-    this._confirmInterval = setting(options.confirmInterval, 24 * 3600 * 1000, 0, Infinity, "confirmInterval", true);
-    this._confirmEvery = setting(options.confirmEvery, 20, 0, Infinity, "confirmEvery");
-    this._notificationInterval = setting(options.notificationInterval, 3000, 0, Infinity, "notificationInterval", true);
-    this._perResource = setting(options.maxObserversPerResource, 8, 0, Infinity, "maxObserversPerResource");
-    this._maxObservers = setting(options.maxObservers, 32, 0, Infinity, "maxObservers");
+    // the settings are checked before a socket is opened; each is read by its name, which also
+    // names it in the RangeError (one name in the module instead of a property and a string)
+    const get = (name: keyof CoapServerOptions, fallback: number, min: number, max = Infinity, real?: boolean) => setting(options[name] as number | undefined, fallback, min, max, name, real);
+    this._szx = szxForSize(get("blockSize", 1024, 16, 1024));
+    const maxBodySize = (this._maxBodySize = get("maxBodySize", 8192, 1));
+    this._confirmInterval = get("confirmInterval", 24 * 3600 * 1000, 0, Infinity, true);
+    this._confirmEvery = get("confirmEvery", 20, 0);
+    this._notificationInterval = get("notificationInterval", 3000, 0, Infinity, true);
+    this._perResource = get("maxObserversPerResource", 8, 0);
+    this._maxObservers = get("maxObservers", 32, 0);
     this._onError = options.onError;
-    this._discovery = options.discovery !== false;
     this._authorize = options.authorize;
-    let endpoint = options.endpoint;
-    if (!endpoint) {
-      if (!options.socket || !options.scheduler || !options.random) throw new TypeError("coap: endpoint, or socket, scheduler and random");
-      endpoint = (this._udp = openUdpEndpoint({ socket: options.socket, scheduler: options.scheduler, random: options.random, parameters: options.parameters, onError: options.onError })).endpoint;
-    }
+    // no endpoint: one on the socket; openUdpEndpoint and CoapEndpoint check socket, scheduler and
+    // random, and take this server's options as theirs (none of the names is theirs but those)
+    const endpoint = options.endpoint || (this._udp = openUdpEndpoint(options as UdpEndpointOptions)).endpoint;
     this.endpoint = endpoint;
     this.scheduler = endpoint.scheduler;
     this._block1 = new Block1Store(options.maxBlock1Transfers ?? 4, maxBodySize, endpoint.parameters.EXCHANGE_LIFETIME);
     endpoint.onRequest = (req) => this._onRequest(req);
+    // RFC 6690 §4: /.well-known/core is a resource of the server's own (hidden, it is not listed;
+    // add() one at that path to replace it): every other resource not hidden, in link format,
+    // filtered by the query (§4.1); the request path does the rest (4.05 but for GET, 4.06 for an
+    // Accept other than 40, Block2)
+    if (options.discovery !== false)
+      this.add(".well-known/core", {
+        hidden: true,
+        ct: COAP_MEDIATYPE.APPLICATION_LINK_FORMAT,
+        get: (req) => {
+          const links: Link[] = [];
+          this._resources.forEach((r) => {
+            const o = r.options;
+            // formatLinks and filterLinks skip what is undefined, false or an empty list
+            if (!o.hidden) links.push({ href: "/" + r.path, attributes: Object.assign({ title: o.title, rt: o.rt, if: o.if, ct: o.ct, sz: o.sz, obs: o.observable }, o.attributes) });
+          });
+          return { payload: formatLinks(filterLinks(links, req.query)), contentFormat: COAP_MEDIATYPE.APPLICATION_LINK_FORMAT };
+        },
+      });
   }
 
   /** The UDP socket when the server opened one (its `port` is the bound port). */
@@ -506,7 +523,7 @@ export class CoapServer {
     }
   }
 
-  private _send(ireq: IncomingRequest, code: number, options: CoapOption[] = [], payload: Uint8Array = EMPTY): void {
+  private _send(ireq: IncomingRequest, code: number, options?: CoapOption[], payload?: Uint8Array): void {
     try {
       ireq.respond({ code, options, payload });
     } catch (error) {
@@ -524,25 +541,11 @@ export class CoapServer {
     // RFC 7252 §5.10.2: we are no forward-proxy: 5.05 for Proxy-Uri / Proxy-Scheme.
     if (getOption(msg, COAP_OPTION.PROXY_URI) || getOption(msg, COAP_OPTION.PROXY_SCHEME)) return this._send(ireq, COAP_RESPONSE.PROXYING_NOT_SUPPORTED);
 
-    if (this._discovery && req.path === ".well-known/core" && !this._resources.has(req.path)) {
-      if (req.method !== COAP_REQUEST.GET) return this._send(ireq, COAP_RESPONSE.METHOD_NOT_ALLOWED);
-      if (req.accept != null && req.accept !== COAP_MEDIATYPE.APPLICATION_LINK_FORMAT) return this._send(ireq, COAP_RESPONSE.NOT_ACCEPTABLE);
-      // RFC 6690 §4, §4.1
-      const links: Link[] = [];
-      this._resources.forEach((r) => {
-        const o = r.options;
-        // formatLinks and filterLinks skip what is undefined, false or an empty list
-        if (!o.hidden) links.push({ href: "/" + r.path, attributes: Object.assign({ title: o.title, rt: o.rt, if: o.if, ct: o.ct, sz: o.sz, obs: o.observable }, o.attributes) });
-      });
-      const body = utf8Encode(formatLinks(filterLinks(links, req.query)));
-      const built: Built = { code: COAP_RESPONSE.CONTENT, options: [uintOption(COAP_OPTION.CONTENT_FORMAT, COAP_MEDIATYPE.APPLICATION_LINK_FORMAT)], payload: body };
-      return this._finishResponse(ireq, req, built, block2);
-    }
-
     // RFC 7959 §2.6: the rest of a large response to a POST/PUT/... (Block2 NUM > 0, no body)
-    if (block2 && block2.num > 0 && !block1 && req.method !== COAP_REQUEST.GET && req.method !== COAP_REQUEST.FETCH) {
+    if (block2?.num && !block1 && req.method !== COAP_REQUEST.GET && req.method !== COAP_REQUEST.FETCH) {
       const kept = this._responses.get(req.key(), this.scheduler.now());
-      if (!kept) return this._send(ireq, COAP_RESPONSE.REQUEST_ENTITY_INCOMPLETE, [], utf8Encode("no response to continue"));
+      // (no diagnostic payload: the code says it, RFC 7252 §5.5.2 makes one optional)
+      if (!kept) return this._send(ireq, COAP_RESPONSE.REQUEST_ENTITY_INCOMPLETE);
       return this._finishResponse(ireq, req, kept.reply as Built, block2);
     }
 
@@ -570,37 +573,33 @@ export class CoapServer {
       if (o.accepts && req.contentFormat != null && o.accepts.indexOf(req.contentFormat) < 0) return this._send(ireq, COAP_RESPONSE.UNSUPPORTED_CONTENT_FORMAT);
       const limit = o.maxBodySize ?? this._maxBodySize;
       const size1 = getUint(msg, COAP_OPTION.SIZE1);
-      if (block1) {
-        // RFC 7959 §2.5: reassemble, then run the handler once with the whole body.
-        const key = req.key();
-        const outcome = this._block1.receive(key, block1, msg.payload, req.contentFormat, this.scheduler.now(), size1, limit);
-        if (typeof outcome === "number")
-          return this._send(
-            ireq,
-            outcome,
-            // (a Block option's value is NUM << 4 | M << 3 | SZX, RFC 7959 §2.2: NUM * 16 + 8 + SZX
-            // for M set; block1 came decoded, so it is in range)
-            // §2.5: 2.31 for non-final blocks, with our block size preference (the smaller one);
-            // §2.9.3: Size1 tells the largest body we take, the Block1 echoes the client's SZX
-            // (a smaller one would hint to retry with smaller blocks, which would not help here).
-            outcome === COAP_RESPONSE.CONTINUE
-              ? [uintOption(COAP_OPTION.BLOCK1, block1.num * 16 + 8 + Math.min(block1.szx, this._szx))]
-              : outcome === COAP_RESPONSE.REQUEST_ENTITY_TOO_LARGE
-                ? [uintOption(COAP_OPTION.BLOCK1, block1.num * 16 + block1.szx), uintOption(COAP_OPTION.SIZE1, limit)]
-                : [],
-          );
+      // RFC 7959 §2.5: reassemble, then run the handler once with the whole body; a body sent
+      // whole is checked against the limit (§2.9.3: a 4.13 hints the client to use Block1)
+      const outcome = block1
+        ? this._block1.receive(req.key(), block1, msg.payload, req.contentFormat, this.scheduler.now(), size1, limit)
+        : msg.payload.length > limit || (size1 ?? 0) > limit
+          ? COAP_RESPONSE.REQUEST_ENTITY_TOO_LARGE
+          : null;
+      if (typeof outcome === "number") {
+        // §2.9.3: Size1 tells the largest body we take, the Block1 echoes the client's SZX (a
+        // smaller one would hint to retry with smaller blocks, which would not help here); §2.5:
+        // 2.31 for non-final blocks, with our block size preference (the smaller one). A Block
+        // option's value is NUM << 4 | M << 3 | SZX (§2.2); block1 came decoded, so in range.
+        const options = outcome === COAP_RESPONSE.REQUEST_ENTITY_TOO_LARGE ? [uintOption(COAP_OPTION.SIZE1, limit)] : [];
+        if (block1 && (outcome === COAP_RESPONSE.REQUEST_ENTITY_TOO_LARGE || outcome === COAP_RESPONSE.CONTINUE))
+          options.push(uintOption(COAP_OPTION.BLOCK1, block1.num * 16 + (outcome === COAP_RESPONSE.CONTINUE ? 8 + Math.min(block1.szx, this._szx) : block1.szx)));
+        return this._send(ireq, outcome, options);
+      }
+      if (outcome) {
         req.payload = outcome.body;
         req.contentFormat = outcome.contentFormat;
-      } else if (msg.payload.length > limit || (size1 ?? 0) > limit) {
-        // §2.9.3: a 4.13 to a request without Block1 hints the client to use Block1.
-        return this._send(ireq, COAP_RESPONSE.REQUEST_ENTITY_TOO_LARGE, [uintOption(COAP_OPTION.SIZE1, limit)]);
       }
     }
 
     // RFC 7641 §3.6 / §4.1: deregistration, or a plain GET reusing an observer's token.
     const isGet = req.method === COAP_REQUEST.GET;
     const okey = req.observerKey();
-    if (isGet && req.observe !== 0 && !(block2 && block2.num > 0)) {
+    if (isGet && req.observe !== 0 && !block2?.num) {
       const existing = this._observers.get(okey);
       if (existing) this._drop(existing);
     }
@@ -709,7 +708,7 @@ export class CoapServer {
     }
     const p = payload.length > 16 << szx || block2 ? inBlocks(options, code, payload, num, szx) : payload;
     if (p) this._send(ireq, code, options, p);
-    else this._send(ireq, COAP_RESPONSE.BAD_OPTION, [], utf8Encode("Block2 past the end"));
+    else this._send(ireq, COAP_RESPONSE.BAD_OPTION); // NUM past the end (RFC 7959 §2.2)
   }
 
   // --- Observe -------------------------------------------------------------------------
@@ -728,9 +727,7 @@ export class CoapServer {
 
   /** @internal coalesces notify() calls made in one turn into one job */
   _notify(r: CoapResource): void {
-    if (this._closed || this._resources.get(r.path) !== r) return;
-    if (r.job && r.job.scheduled) return;
-    if (!this._of(r).length) return;
+    if (this._closed || this._resources.get(r.path) !== r || r.job?.scheduled || !this._of(r).length) return;
     r.job = this.scheduler.schedule({
       name: "coap-notify",
       deadline: this.scheduler.now(),
