@@ -2,7 +2,7 @@
 /*
  * CoRE Link Format (RFC 6690): serialization, parsing and query filtering (§4.1).
  */
-import { filterLinks, formatLinks, type Link } from "../../modules/coap/link-format";
+import { filterLinks, formatLinks, type Link } from "../../modules/coap/server";
 import { parseLinks, LinkFormatError } from "../../modules/coap/link-parse";
 
 const links: Link[] = [

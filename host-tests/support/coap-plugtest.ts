@@ -12,7 +12,7 @@ import {
 } from "../../modules/coap/constants";
 import type { Job } from "../../modules/scheduler/scheduler";
 import type { CoapResource, CoapResourceOptions, CoapServer, CoapServerResponse } from "../../modules/coap/server";
-import { formatLinks } from "../../modules/coap/link-format";
+import { formatLinks } from "../../modules/coap/server";
 
 export interface PlugtestOptions {
   /** How often /obs, /obs-non and /obs-large change (ms, default 5000). */

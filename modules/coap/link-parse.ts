@@ -3,7 +3,7 @@
  * hosts and tests. The firmware serves /.well-known/core (link-format.ts) and parses none, so
  * the manifest leaves this file out (issue 17).
  */
-import type { Link } from "./link-format";
+import type { Link } from "./server";
 
 export class LinkFormatError extends Error {
   constructor(message: string) {
