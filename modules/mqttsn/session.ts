@@ -432,7 +432,17 @@ export class MqttSnSession {
         if (!rc) this.done(x);
         else if (rc === 2 && this.topicId(x.topic) < 0x10000 && x.rereg++ < 2) this.register(-1, x.topic); // §6.6: register again, then publish again
         else this.done(x, "PUBACK " + rc);
-      } else return this.end(c, t, now, rc, f, id);
+      } else {
+        // The request x ended: SUBACK, UNSUBACK, the gateway's DISCONNECT (ours, §6.12), or a part's reply.
+        if (this.ops[0] === x) this.ops.shift();
+        if (x.part) x.part.reply(this, x, t, rc, now);
+        else if (t === 0x13) {
+          const q = (f >> 5) & 3;
+          if (!rc && id && !/[+#]/.test(x.topic) && this.topicId(x.topic) < 0) this.register(id, x.topic);
+          this.emit({ type: "subscribed", topic: x.topic, qos: (q === 3 ? -1 : q) as SnQoS, returnCode: rc });
+        } else if (t === 0x15) this.emit({ type: "unsubscribed", topic: x.topic });
+        else return this.down("disconnect");
+      }
       this.pump(now);
       return;
     }
@@ -483,9 +493,14 @@ export class MqttSnSession {
     if (c && now >= c.at + this.retryMs) {
       if (c.tries >= (this.o.maxRetries ?? 4)) {
         // §6.13: no reply after Nretry retransmissions.
+        const x = c.x as SnOp;
         this.cur = undefined;
-        if (this.state === 5 /* AWAKE */ || (c.x && (c.x as SnOp).k === 5 /* OP_DISC */)) this.end(c, -1, now, 0, 0, 0);
-        else if (this.state !== 4 /* ASLEEP */) this.lost(now);
+        if (this.state === 5 /* AWAKE */) x.part!.reply(this, x, -1, 0, now); // the awake PINGREQ (sleep part): wake-failed
+        else if (x && x.k === 5 /* OP_DISC */) {
+          // our DISCONNECT unanswered: disconnected all the same
+          this.ops.shift();
+          this.down("disconnect");
+        } else if (this.state !== 4 /* ASLEEP */) this.lost(now);
       } else {
         // §6.13: retransmit; DUP on a PUBLISH or SUBSCRIBE (§5.3.4; the Flags follow the header).
         const h = c.bytes[0] === 1 ? 3 : 1;
@@ -711,24 +726,6 @@ export class MqttSnSession {
     }
   }
 
-  /**
-   * The request `c.x` ended with MsgType `t` (-1: no reply after Nretry): the gateway's
-   * DISCONNECT (ours, §6.12, or a part's), SUBACK, UNSUBACK, or a part's reply.
-   */
-  private end(c: SnExchange, t: number, now: number, rc: number, f: number, id: number): void {
-    const op = c.x as SnOp | undefined;
-    this.cur = undefined;
-    if (op && this.ops[0] === op) this.ops.shift();
-    if (op && op.part) op.part.reply(this, op, t, rc, now);
-    else if (t === 0x13) {
-      const q = (f >> 5) & 3;
-      if (!rc && id && !/[+#]/.test(op!.topic) && this.topicId(op!.topic) < 0) this.register(id, op!.topic);
-      this.emit({ type: "subscribed", topic: op!.topic, qos: (q === 3 ? -1 : q) as SnQoS, returnCode: rc });
-    } else if (t === 0x15) this.emit({ type: "unsubscribed", topic: op!.topic });
-    else return this.down("disconnect");
-    this.pump(now);
-  }
-
   /** Topic `name` has normal topic id `id` (§6.5, §6.10), replacing what either had; `id` -1: `name` is forgotten (registered again when next used). */
   private register(id: number, name: string): void {
     const r = this.reg;
@@ -939,7 +936,7 @@ export interface SnWillMessage {
 
 export class SnWill {
   /** The will; undefined: none (the CONNECT has no Will flag; an update deletes it). */
-  will: SnWillMessage | undefined;
+  declare will: SnWillMessage | undefined;
 
   constructor(will?: SnWillMessage) {
     this.will = checkWill(will);
@@ -1028,8 +1025,8 @@ export class SnTopicIds {
  */
 
 export class SnSleep implements SnOpPart {
-  /** The sleep duration in seconds. */
-  duration = 0;
+  /** The sleep duration in seconds (undefined, stored as 0, until the first sleep or a restore; a field initializer costs XS bytecode). */
+  declare duration: number;
 
   /** §6.14: asleep for `seconds` (1-65535, §5.3.3) after the queue and the outbox; from asleep, a new duration. */
   sleep(s: MqttSnSession, seconds: number, now: number): void {
