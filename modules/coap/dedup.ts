@@ -46,10 +46,9 @@ export class DedupCache {
   /** The live entry for `key`, or undefined (an expired entry is dropped). */
   get(key: string, now: number): DedupEntry | undefined {
     const e = this._map.get(key);
-    if (!e) return undefined;
-    if (e.expires <= now) {
+    if (e && e.expires <= now) {
       this._map.delete(key);
-      return undefined;
+      return;
     }
     return e;
   }

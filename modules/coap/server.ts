@@ -198,7 +198,7 @@ export function formatLinks(links: readonly Link[]): string {
         // quoted-string (RFC 2616 §2.2, RFC 6690 §2): JSON's string syntax escapes the double
         // quote and the backslash with a backslash as quoted-pair does (it also escapes control
         // characters, which qdtext does not allow)
-        else if (v !== undefined && v !== false) s += ";" + name + "=" + (typeof v === "number" ? v : JSON.stringify(String(v)));
+        else if (v != null && v !== false) s += ";" + name + "=" + (typeof v === "number" ? v : JSON.stringify(String(v)));
       });
       return s;
     })
@@ -225,7 +225,7 @@ function percentDecodeString(s: string): string {
  */
 export function filterLinks(links: readonly Link[], queries: readonly string[]): Link[] {
   const q = queries[0];
-  if (q === undefined) return links.slice();
+  if (q == null) return links.slice();
   const eq = q.indexOf("=");
   const name = percentDecodeString(eq < 0 ? q : q.slice(0, eq));
   let value = eq < 0 ? "*" : q.slice(eq + 1);
@@ -233,7 +233,7 @@ export function filterLinks(links: readonly Link[], queries: readonly string[]):
   value = percentDecodeString(prefix ? value.slice(0, -1) : value);
   return links.filter((link) => {
     const v = name === "href" ? link.href : link.attributes?.[name];
-    if (v === undefined || v === false) return false;
+    if (v == null || v === false) return false;
     if (v === true) return prefix && !value;
     const whole = Array.isArray(v) ? v.join(" ") : String(v);
     // each value of a list or of an attribute whose value is a space-separated list (rt, if,
@@ -330,9 +330,9 @@ interface Observer {
   /** Block size for notifications (the registration's Block2 SZX, or the server's). */
   szx: number;
   /** A notification is outstanding (CON unacknowledged, or the NON interval running). */
-  busy: boolean;
+  busy?: boolean;
   /** The state changed while busy: send the latest once free (§4.5.2). */
-  pending: boolean;
+  pending?: boolean;
   lastCon: number;
   sinceCon: number;
   hold?: Job;
@@ -512,8 +512,7 @@ export class CoapServer {
       const k = METHOD_NAMES[i]!.toLowerCase() as keyof CoapHandlers;
       if (options[k] != null && typeof options[k] !== "function") throw new TypeError("coap: handler " + k);
     }
-    const old = this._resources.get(p);
-    if (old) this.remove(p);
+    this.remove(p); // one there before: replaced (its observers get 4.04)
     const r = new CoapResource(this, p, options);
     this._resources.set(p, r);
     return r;
@@ -532,11 +531,6 @@ export class CoapServer {
 
   resource(path: string): CoapResource | undefined {
     return this._resources.get(normalizePath(path));
-  }
-
-  /** Paths of every resource. */
-  paths(): string[] {
-    return Array.from(this._resources.keys());
   }
 
   get observerCount(): number {
@@ -578,7 +572,7 @@ export class CoapServer {
       // §4.4: the numbers go on from the newest (24-bit serial arithmetic)
       const ahead = (r.observe - resource.seq) & OBSERVE_MAX;
       if (ahead > 0 && ahead < 0x800000) resource.seq = r.observe & OBSERVE_MAX;
-      this._observe(key, d.message.token, resource, req, r.szx >= 0 && r.szx <= this._szx ? r.szx : this._szx, r.sinceCon | 0);
+      this._observe(key, resource, req, r.szx >= 0 && r.szx <= this._szx ? r.szx : this._szx, r.sinceCon | 0);
       n++;
     });
     return n;
@@ -592,16 +586,15 @@ export class CoapServer {
     this._resources.forEach((r) => r.job?.cancel());
     this._block1.clear();
     this._responses.clear();
-    if (this.endpoint.onRequest) this.endpoint.onRequest = undefined;
+    this.endpoint.onRequest = undefined;
     this._udp?.close();
   }
 
   // --- requests --------------------------------------------------------------------
 
   private _report(error: unknown): void {
-    if (!this._onError) return;
     try {
-      this._onError(error);
+      this._onError?.(error);
     } catch {
       // a reporter that throws must not break the server
     }
@@ -696,7 +689,7 @@ export class CoapServer {
         // §4.1: add (or replace) the entry keyed by endpoint and token.
         const old = this._observers.get(okey);
         if (old) this._drop(old);
-        this._observe(okey, msg.token, resource, req, block2 ? Math.min(block2.szx, this._szx) : this._szx, 0);
+        this._observe(okey, resource, req, block2 ? Math.min(block2.szx, this._szx) : this._szx, 0);
         // §4.4: every notification, the registration's response included, gets a fresh, larger number.
         observe = resource.seq = (resource.seq + 1) & OBSERVE_MAX;
       }
@@ -763,8 +756,8 @@ export class CoapServer {
   }
 
   /** A new observer (RFC 7641 §4.1): of a registration, or of a previous boot. */
-  private _observe(key: string, token: Uint8Array, resource: CoapResource, request: ServerRequest, szx: number, sinceCon: number): void {
-    this._observers.set(key, { key, address: request.address, port: request.port, token: token.slice(), resource, request, szx, busy: false, pending: false, lastCon: this.scheduler.now(), sinceCon });
+  private _observe(key: string, resource: CoapResource, request: ServerRequest, szx: number, sinceCon: number): void {
+    this._observers.set(key, { key, address: request.address, port: request.port, token: request.message.token.slice(), resource, request, szx, lastCon: this.scheduler.now(), sinceCon });
   }
 
   /** ETag validation, Block2 slicing, Observe number, Block1 echo; then sends. */
@@ -852,7 +845,7 @@ export class CoapServer {
       const now = this.scheduler.now();
       o.sinceCon++;
       // §4.5: CON at least every confirmInterval (24 h) or every confirmEvery notifications.
-      const con = !!r.options.confirmableNotifications || now - o.lastCon >= this._confirmInterval || (this._confirmEvery > 0 && o.sinceCon >= this._confirmEvery);
+      const con = r.options.confirmableNotifications || now - o.lastCon >= this._confirmInterval || (this._confirmEvery > 0 && o.sinceCon >= this._confirmEvery);
       if (con) {
         o.lastCon = now;
         o.sinceCon = 0;
