@@ -17,7 +17,7 @@ export class SnQos2 {
 
   /** @internal PUBREL (§5.4.14) for the entry in state 2, as the open exchange (PUBCOMP ends it). */
   release(s: MqttSnSession, e: OutboxEntry, now: number): void {
-    s.exchange(frame(0x10, -1, e.msgId, -1, -1), 0x0e, e.msgId, now, e);
+    s.exchange(frame(0x10, -1, e.msgId), 0x0e, e.msgId, now, e);
   }
 
   /** @internal PUBREC for the entry sent: state 2 stored (only PUBREL-PUBCOMP is left: the record without the payload, MqttSnOutbox in ./session.ts), then PUBREL. */
@@ -34,7 +34,7 @@ export class SnQos2 {
   receive(s: MqttSnSession, t: number, mid: number, now: number): void {
     if (t === 0x0f) {
       const e = s.outbox.get(mid);
-      if (e && e.state === 2) s.out(frame(0x10, -1, mid, -1, -1), now);
+      if (e && e.state === 2) s.out(frame(0x10, -1, mid), now);
       else s.drop("unexpected PUBREC");
       return;
     }
@@ -43,7 +43,7 @@ export class SnQos2 {
       this.open.splice(k, 1);
       this.save(s);
     }
-    s.out(frame(0x0e, -1, mid, -1, -1), now);
+    s.out(frame(0x0e, -1, mid), now);
   }
 
   /** @internal an inbound QoS 2 PUBLISH: delivered unless its MsgId is open; PUBREC. */
@@ -54,7 +54,7 @@ export class SnQos2 {
       this.save(s);
       s.deliver(topic, data, f);
     }
-    s.out(frame(0x0f, -1, mid, -1, -1), now);
+    s.out(frame(0x0f, -1, mid), now);
   }
 
   /** @internal a clean session: no QoS 2 state carries over (§6.3). */

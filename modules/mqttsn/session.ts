@@ -187,15 +187,18 @@ export function bad(what: string): TypeError {
 
 /**
  * One message (§5.2): Length (1 octet, or 0x01 and 2 octets above 255, §5.2.1), MsgType,
- * then each of `f` (one octet), `a` and `b` (two octets each: their low 16 bits), `c` (one octet) that is not
- * -1, then `tail`. Throws (nothing else done) above 65,535 octets.
+ * then each of `f` (one octet), `a` and `b` (two octets each: their low 16 bits), `c` (one octet) that is
+ * given and not -1 (`undefined >= 0` is false: trailing fields are left out, inner ones are -1), then
+ * `tail`. Throws (nothing else done) above 65,535 octets. One encoder for every message the client
+ * sends: a table of each MsgType's fields would save the inner -1s (19 of them, 3 B each) but cost
+ * more in the table and its loop.
  */
-export function frame(type: number, f: number, a: number, b: number, c: number, tail?: Uint8Array): Uint8Array {
+export function frame(type: number, f?: number, a?: number, b?: number, c?: number, tail?: Uint8Array): Uint8Array {
   const h: number[] = [type];
-  if (f >= 0) h.push(f);
-  if (a >= 0) h.push(a >> 8, a); // a Uint8Array keeps the low octet
-  if (b >= 0) h.push(b >> 8, b);
-  if (c >= 0) h.push(c);
+  if (f! >= 0) h.push(f!);
+  if (a! >= 0) h.push(a! >> 8, a!); // a Uint8Array keeps the low octet
+  if (b! >= 0) h.push(b! >> 8, b!);
+  if (c! >= 0) h.push(c!);
   let n = h.length + (tail ? tail.length : 0) + 1;
   if (n > 255) n += 2;
   if (n > 0xffff) throw bad("over 65535 octets");
@@ -304,7 +307,13 @@ export class MqttSnSession {
     const data = typeof payload === "string" ? encodeUtf8New(payload) : payload;
     const o = this.o;
     if (!isTopicName(topic) || !(data instanceof Uint8Array) || data.length > 0xfff0) throw bad("topic, payload");
-    if (qos === -1 && o.topics) return o.topics.minus1(this, topic, data, retain, now);
+    if (qos === -1 && o.topics) {
+      // §6.8 (the topics part): on a pre-defined or short topic, to the gateway known, connected or not.
+      const t = o.topics.id(topic);
+      if (t < 0 || !this.gw) throw bad("QoS -1: a pre-defined or short topic, a known gateway");
+      this.publishOut(t, retain ? 0x70 : 0x60, 0, data, now); // QoS −1 is 0b11 (§5.3.4)
+      return 0;
+    }
     if (qos === 0) {
       if (this.state !== 3 /* ACTIVE */) throw bad("not connected");
       this.queue(1 /* OP_PUB0 */, topic, retain ? 0x10 : 0, now, undefined, data.slice()); // its Flags in place of a QoS
@@ -469,7 +478,7 @@ export class MqttSnSession {
       if (f & 0x20) this.out(frame(0x0d, -1, id, mid, 0), now);
       return;
     }
-    if (t === 0x16) return this.out(frame(0x17, -1, -1, -1, -1), now); // §6.11: PINGREQ from the gateway
+    if (t === 0x16) return this.out(frame(0x17), now); // §6.11: PINGREQ from the gateway
     if (t === 0x18) {
       this.cur = undefined;
       this.emit({ type: "disconnected", reason: "DISCONNECT" });
@@ -517,7 +526,7 @@ export class MqttSnSession {
     }
     this.pump(now);
     // §6.11: PINGREQ when nothing else went out for (half) the keep-alive period.
-    if (this.state === 3 /* ACTIVE */ && this.keepMs && !this.cur && now >= this.lastSent + this.keepMs / 2) this.exchange(frame(0x16, -1, -1, -1, -1), 0x17, 0, now);
+    if (this.state === 3 /* ACTIVE */ && this.keepMs && !this.cur && now >= this.lastSent + this.keepMs / 2) this.exchange(frame(0x16), 0x17, 0, now);
     this.o.discovery?.handleTimeout(this, now);
   }
 
@@ -706,7 +715,7 @@ export class MqttSnSession {
           return this.publishOut(t, f, e.msgId, e.data, now, e);
         }
       } else if (op.part) return op.part.send(this, op, now);
-      else if (k === 5 /* OP_DISC */) return this.exchange(frame(0x18, -1, -1, -1, -1), 0x18, 0, now, op);
+      else if (k === 5 /* OP_DISC */) return this.exchange(frame(0x18), 0x18, 0, now, op);
       const id = this.newId();
       // §6.5: REGISTER a topic name before its first PUBLISH (an outbox entry's or a QoS 0 one's).
       if (x === e || k === 1 /* OP_PUB0 */) return this.exchange(frame(0x0a, -1, 0, id, -1, encodeUtf8New(x.topic)), 0x0b, id, now, x);
@@ -953,7 +962,7 @@ export class SnWill {
       const p = w ? w.payload : "";
       return frame(type, -1, -1, -1, -1, typeof p === "string" ? encodeUtf8New(p) : p);
     }
-    return w ? frame(type, ((w.qos ?? 0) << 5) | (w.retain ? 0x10 : 0), -1, -1, -1, encodeUtf8New(w.topic)) : frame(type, -1, -1, -1, -1);
+    return w ? frame(type, ((w.qos ?? 0) << 5) | (w.retain ? 0x10 : 0), -1, -1, -1, encodeUtf8New(w.topic)) : frame(type);
   }
 }
 
@@ -998,14 +1007,6 @@ export class SnTopicIds {
   name(type: number, id: number): string | undefined {
     return type === 1 ? this.ids.get(id) : undefined;
   }
-
-  /** @internal §6.8: PUBLISH at QoS −1 on a pre-defined or short topic, to the gateway known, connected or not. */
-  minus1(s: MqttSnSession, topic: string, data: Uint8Array, retain: boolean, now: number): number {
-    const t = this.id(topic);
-    if (t < 0 || !s.gw) throw bad("QoS -1: a pre-defined or short topic, a known gateway");
-    s.publishOut(t, retain ? 0x70 : 0x60, 0, data, now); // QoS −1 is 0b11 (§5.3.4)
-    return 0;
-  }
 }
 
 /*
@@ -1045,7 +1046,7 @@ export class SnSleep implements SnOpPart {
 
   /** @internal DISCONNECT with the Duration (§5.4.21). */
   send(s: MqttSnSession, op: SnOp, now: number): void {
-    s.exchange(frame(0x18, -1, op.qos, -1, -1), 0x18, 0, now, op);
+    s.exchange(frame(0x18, -1, op.qos), 0x18, 0, now, op);
   }
 
   /** @internal the gateway's DISCONNECT (asleep), PINGRESP (asleep again), or no PINGRESP after Nretry (t -1). */
