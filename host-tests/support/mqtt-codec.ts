@@ -103,6 +103,12 @@ function use(props: Props): PropertiesCodec | undefined {
 // ---------------------------------------------------------------------------
 // Decoding what a Client sends (a Server's job)
 
+/** Binary Data (§1.5.6): a view of the fed chunk, or a copy with the decoder's copyPayload. */
+function binaryOf(d: ClientDecoder): Uint8Array {
+  const b = d.binary();
+  return d.copyPayload ? b.slice() : b;
+}
+
 /** CONNECT (§3.1). Sets `d.version` to the packet's Protocol Level. */
 function decodeConnect(d: ClientDecoder): ConnectPacket {
   const name = d.string();
@@ -124,10 +130,10 @@ function decodeConnect(d: ClientDecoder): ConnectPacket {
     const topic = d.string();
     const bad = checkTopicName(topic, v);
     if (bad !== undefined) throw bad;
-    will = { topic, payload: d.bytes(), qos: ((f >> 3) & 3) as QoS, retain: (f & 0x20) !== 0, properties: wp };
+    will = { topic, payload: binaryOf(d), qos: ((f >> 3) & 3) as QoS, retain: (f & 0x20) !== 0, properties: wp };
   }
   const username = f & 0x80 ? d.string() : undefined; // [MQTT-3.1.2-17]
-  const password = f & 0x40 ? d.bytes() : undefined; // [MQTT-3.1.2-19]
+  const password = f & 0x40 ? binaryOf(d) : undefined; // [MQTT-3.1.2-19]
   return { type: PacketType.CONNECT, protocolVersion: v, clean, keepAlive, clientId, will, username, password, properties };
 }
 

@@ -83,12 +83,6 @@ export class Backoff {
     this.firstFailureAt = this.upSince = NaN;
   }
 
-  /** The window (upper bound of the delay) for attempt `n`. */
-  window(n: number): number {
-    const w = this.initialDelayMs * Math.pow(this.factor, n);
-    return w < this.maxDelayMs ? w : this.maxDelayMs;
-  }
-
   /**
    * The delay before the next attempt, or undefined when the give-up deadline would be
    * passed (the series is over; call reset() to start another). After a connection that
@@ -100,7 +94,9 @@ export class Backoff {
     if (this.firstFailureAt !== this.firstFailureAt) this.firstFailureAt = now;
     let r = this.random.call(this.target);
     if (!(r >= 0 && r < 1)) r = 0.5; // a broken random source must not break the back-off
-    let delay = Math.floor(r * this.window(this.attempt));
+    // Full jitter over the window min(maxDelayMs, initialDelayMs * factor^attempt).
+    const w = this.initialDelayMs * Math.pow(this.factor, this.attempt);
+    let delay = Math.floor(r * (w < this.maxDelayMs ? w : this.maxDelayMs));
     if (delay < this.minDelayMs) delay = this.minDelayMs;
     if (now + delay - this.firstFailureAt > this.giveUpAfterMs) return undefined;
     this.attempt++;

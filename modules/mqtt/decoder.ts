@@ -136,11 +136,6 @@ export class MqttDecoder extends Reader {
     this.inPos = 0;
   }
 
-  /** Nothing fed is pending (no partial packet, no unread input, no error): the next byte fed starts a packet. */
-  get idle(): boolean {
-    return this.input === undefined && this.state === 0 && this.error === undefined;
-  }
-
   /** Bytes fed but not yet returned as packets (pending input plus the partial packet). */
   get buffered(): number {
     return (this.input ? this.input.length - this.inPos : 0) + (this.state === 2 ? this.filled : 0) + (this.state !== 0 ? 1 + this.lengthBytes : 0);
@@ -301,17 +296,6 @@ export class MqttDecoder extends Reader {
     return p;
   }
 
-  /** Bytes [start, end) of the packet being parsed: a view of the fed chunk, or a copy with copyPayload. */
-  view(start: number, end: number): Uint8Array {
-    return this.copyPayload ? this.buf.slice(start, end) : this.buf.subarray(start, end);
-  }
-
-  /** Binary Data (§1.5.6) as view() gives it. */
-  bytes(): Uint8Array {
-    const b = this.binary();
-    return this.copyPayload ? b.slice() : b;
-  }
-
   /** PUBLISH (§3.3): the hot path. */
   private publish(h: number): PublishPacket {
     const v = this.version;
@@ -335,7 +319,8 @@ export class MqttDecoder extends Reader {
     return {
       type: PacketType.PUBLISH,
       topic,
-      payload: this.view(this.pos, this.end),
+      // A view of the fed chunk, or a copy with copyPayload.
+      payload: this.copyPayload ? this.buf.slice(this.pos, this.end) : this.buf.subarray(this.pos, this.end),
       qos,
       retain: (h & 1) !== 0,
       dup: (h & 8) !== 0,

@@ -29,7 +29,7 @@ import type {
   UnsubscribePacket,
 } from "./packets";
 import type { MqttProperties } from "./properties";
-import { checkClientId, checkConnectFlags, checkId, checkOptions, firstByte, no5 } from "./rules";
+import { checkClientId, checkConnectFlags, checkId, checkNotEmpty, checkOptions, firstByte, no5 } from "./rules";
 import { checkTopicFilter, checkTopicName } from "./topic";
 import type { PreparedTopic } from "./topic";
 import { mqttStringLength, varintLength, writeBinary, writeMqttString, writeVarint } from "./wire";
@@ -186,9 +186,7 @@ function options(s: Subscription, v: number): number {
 function filterList(type: number, id: number, filters: string[], subs: Subscription[] | undefined, properties: MqttProperties | undefined, v: MqttVersion, props: PropertiesCodec | undefined): Uint8Array {
   checkId(id, type, v);
   const n = filters.length;
-  if (n === 0) {
-    throw new MqttCodecError(0x82, packetName(type) + " with no entry", type === PacketType.SUBSCRIBE ? (v === 5 ? "[MQTT-3.8.3-2]" : "[MQTT-3.8.3-3]") : "[MQTT-3.10.3-2]");
-  }
+  checkNotEmpty(n, type, v); // [MQTT-3.8.3-2], [MQTT-3.10.3-2]
   const pl = v === 5 ? propsLength(props, properties, type) : -1;
   let rl = 2 + (pl < 0 ? 0 : varintLength(pl) + pl);
   const lengths: number[] = [];

@@ -20,14 +20,11 @@ export class MqttCodecError extends Error {
 Object.defineProperty(MqttCodecError.prototype, "name", { value: "MqttCodecError", writable: true, configurable: true });
 
 /** 0x81: the packet cannot be parsed (MQTT 5.0 §1.2 "Malformed Packet"). */
-export const MALFORMED = 0x81;
-/** 0x82: parsed, but holds data the protocol does not allow (§1.2 "Protocol Error"). */
-export const PROTOCOL_ERROR = 0x82;
-
 export function malformed(message: string, statement: string): MqttCodecError {
-  return new MqttCodecError(MALFORMED, message, statement);
+  return new MqttCodecError(0x81, message, statement);
 }
 
+/** 0x82: parsed, but holds data the protocol does not allow (§1.2 "Protocol Error"). */
 export function protocolError(message: string, statement: string): MqttCodecError {
-  return new MqttCodecError(PROTOCOL_ERROR, message, statement);
+  return new MqttCodecError(0x82, message, statement);
 }

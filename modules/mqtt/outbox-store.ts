@@ -27,7 +27,7 @@
  * duplicate at QoS 1, as the spec allows) or in its next state; never half-written, never
  * gone before its acknowledgement.
  */
-import type { KeyValueStore } from "../platform/storage";
+import type { KeyValueStore, StoredValue } from "../platform/storage";
 import { MAX_NAME_LENGTH, MAX_VALUE_BYTES } from "../platform/storage";
 import { MqttError } from "./session-error";
 
@@ -80,10 +80,6 @@ const HEADER = 16;
 /** Record format 2: byte 2 is the protocol level of the PUBLISH. Format 1 (earlier builds): always 5.0 form. */
 const FORMAT = 2;
 
-function storage(e: unknown): MqttError {
-  return new MqttError("storage", "MQTT outbox: storage failed: " + String((e as Error)?.message ?? e), undefined, undefined, e);
-}
-
 /** The packet identifier of key `k` (prefix letter, then 1..65535), or 0. */
 function keyId(k: string): number {
   const id = Number(k.slice(1));
@@ -103,13 +99,13 @@ export class KvOutboxStore implements OutboxStore {
     this.namespace = namespace;
   }
 
-  /** Runs a write; a failure becomes MqttError "storage". */
-  private w(key: string, value?: number | boolean | ArrayBuffer): void {
+  /** Writes `value` at `key`, or deletes the key when undefined; a failure becomes MqttError "storage". */
+  private w(key: string, value?: StoredValue): void {
     try {
       if (value === undefined) this.kv.delete(this.namespace, key);
       else this.kv.set(this.namespace, key, value);
     } catch (e) {
-      throw storage(e);
+      throw new MqttError("storage", "MQTT outbox: storage failed: " + String((e as Error)?.message ?? e), undefined, undefined, e);
     }
   }
 
@@ -175,12 +171,7 @@ export class KvOutboxStore implements OutboxStore {
   }
 
   setMeta(key: string, value: string | undefined): void {
-    try {
-      if (value === undefined) this.kv.delete(this.namespace, key);
-      else this.kv.set(this.namespace, key, value);
-    } catch (e) {
-      throw storage(e);
-    }
+    this.w(key, value);
   }
 
   /** Reads every record back; drops (and reports) unreadable ones, sweeps orphans and superseded heads. */

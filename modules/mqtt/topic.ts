@@ -15,20 +15,19 @@ import type { MqttVersion } from "./packets";
 /** Longest topic in bytes (§1.5.4 two-byte length; [MQTT-4.7.3-3]). */
 export const MAX_TOPIC_BYTES = 65535;
 
-/** More than 65,535 bytes of UTF-8 (a lone surrogate is refused where the string is encoded). */
-function tooLong(s: string): boolean {
-  try {
-    return utf8Length(s) > MAX_TOPIC_BYTES;
-  } catch {
-    return false;
-  }
-}
-
-function checkLengthAndNull(s: string, what: string): MqttCodecError | undefined {
+/** The rules Topic Names and Filters share: a string, at least one character [MQTT-4.7.3-1], at most 65,535 bytes [MQTT-4.7.3-3]. */
+function checkLength(s: string, what: string): MqttCodecError | undefined {
   if (typeof s !== "string") return malformed(what + " must be a string", "§4.7");
   if (s.length === 0) return malformed("empty " + what, "[MQTT-4.7.3-1]");
-  // A JS string of n UTF-16 units encodes to at most 3n bytes; only long ones need measuring.
-  if (s.length > 21845 && tooLong(s)) return malformed(what + " over 65,535 bytes", "[MQTT-4.7.3-3]");
+  // A JS string of n UTF-16 units encodes to at most 3n bytes; only long ones need measuring
+  // (a lone surrogate is refused where the string is encoded).
+  if (s.length > 21845) {
+    try {
+      if (utf8Length(s) > MAX_TOPIC_BYTES) return malformed(what + " over 65,535 bytes", "[MQTT-4.7.3-3]");
+    } catch {
+      // refused when encoded
+    }
+  }
   return undefined;
 }
 
@@ -38,7 +37,7 @@ function checkLengthAndNull(s: string, what: string): MqttCodecError | undefined
  * ([MQTT-3.3.2-2]; 3.1.1: [MQTT-4.7.1-1]).
  */
 export function checkTopicName(topic: string, version: MqttVersion = 5): MqttCodecError | undefined {
-  const bad = checkLengthAndNull(topic, "Topic Name");
+  const bad = checkLength(topic, "Topic Name");
   if (bad !== undefined) return bad;
   // Native scans: on XS charCodeAt(i) walks the (UTF-8) string from its start.
   if (topic.indexOf("+") >= 0 || topic.indexOf("#") >= 0) {
@@ -65,11 +64,10 @@ export function prepareTopic(name: string, version: MqttVersion = 5): PreparedTo
   if (bad !== undefined) throw bad;
   let n: number;
   try {
-    n = utf8Length(name);
+    n = utf8Length(name); // at most 65,535: checkTopicName measured a string that could be longer
   } catch {
     throw malformed("Topic Name holds a lone surrogate", version === 5 ? "[MQTT-1.5.4-1]" : "[MQTT-1.5.3-1]");
   }
-  if (n > MAX_TOPIC_BYTES) throw malformed("Topic Name over 65,535 bytes", "[MQTT-4.7.3-3]");
   const bytes = new Uint8Array(2 + n);
   bytes[0] = n >> 8;
   bytes[1] = n & 0xff;
@@ -107,7 +105,7 @@ const SHARE_PREFIX = "$share/";
  * Subscription ([MQTT-4.8.2-1], [MQTT-4.8.2-2]); in 3.1.1 it is an ordinary filter.
  */
 export function checkTopicFilter(filter: string, version: MqttVersion = 5): MqttCodecError | undefined {
-  const bad = checkLengthAndNull(filter, "Topic Filter");
+  const bad = checkLength(filter, "Topic Filter");
   if (bad !== undefined) return bad;
   if (version === 5 && filter.charCodeAt(0) === 0x24 && filter.startsWith(SHARE_PREFIX)) {
     const shareEnd = shareNameEnd(filter);

@@ -10,11 +10,11 @@ import { MqttCodecError, malformed } from "./errors";
 import type { MqttVersion } from "./packets";
 
 /** [MQTT-1.5.4-1] (5.0) / [MQTT-1.5.3-1] (3.1.1): well-formed UTF-8, no surrogates. */
-export function stmtUtf8(version: MqttVersion): string {
+function stmtUtf8(version: MqttVersion): string {
   return version === 5 ? "[MQTT-1.5.4-1]" : "[MQTT-1.5.3-1]";
 }
 /** [MQTT-1.5.4-2] (5.0) / [MQTT-1.5.3-2] (3.1.1): no U+0000. */
-export function stmtNull(version: MqttVersion): string {
+function stmtNull(version: MqttVersion): string {
   return version === 5 ? "[MQTT-1.5.4-2]" : "[MQTT-1.5.3-2]";
 }
 

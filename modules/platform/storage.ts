@@ -22,54 +22,39 @@ export interface KeyValueStore {
 export const MAX_NAME_LENGTH = 15;
 export const MAX_VALUE_BYTES = 4000;
 
-export class StorageError extends Error {
-  constructor(message: string) {
-    super(message);
-  }
-}
+export class StorageError extends Error {}
 // On the prototype: `this.name = ...` throws where the intrinsics are frozen, as on a device (host-tests/xs/lockdown.ts).
 Object.defineProperty(StorageError.prototype, "name", { value: "StorageError", writable: true, configurable: true });
-
-function checkName(kind: string, name: unknown): void {
-  if (typeof name !== "string" || name.length === 0)
-    throw new StorageError(`${kind} must be a non-empty string`);
-  if (name.length > MAX_NAME_LENGTH)
-    throw new StorageError(`${kind} "${name}" is longer than ${MAX_NAME_LENGTH} characters`);
-}
 
 /**
  * Validates a namespace, key and value as flash would, throwing a StorageError
  * that names what is wrong. Shared by every KeyValueStore so they reject alike.
  */
 export function checkStorageEntry(namespace: unknown, key: unknown, value?: unknown): void {
-  checkName("namespace", namespace);
-  checkName("key", key);
-  if (arguments.length < 3) return;
-  switch (typeof value) {
-    case "boolean":
-      return;
-    case "number":
-      if (!Number.isInteger(value) || (value as number) < -2147483648 || (value as number) > 2147483647)
-        throw new StorageError(`value for "${key}" must be a 32-bit integer, got ${value}`);
-      return;
-    case "string":
-      let bytes: number;
-      try {
-        bytes = utf8Length(value as string);
-      } catch {
-        throw new StorageError(`string for "${key}" is not valid Unicode (lone surrogate)`);
-      }
-      if (bytes > MAX_VALUE_BYTES)
-        throw new StorageError(`string for "${key}" is longer than ${MAX_VALUE_BYTES} bytes`);
-      return;
-    case "object":
-      if (value instanceof ArrayBuffer) {
-        if (value.byteLength > MAX_VALUE_BYTES)
-          throw new StorageError(`ArrayBuffer for "${key}" is longer than ${MAX_VALUE_BYTES} bytes`);
-        return;
-      }
-      break;
+  let bad = "";
+  // The namespace, then the key: non-empty strings of at most MAX_NAME_LENGTH characters.
+  for (let i = 0; i < 2 && !bad; i++) {
+    const name = i === 0 ? namespace : key;
+    if (typeof name !== "string" || name.length === 0) bad = (i ? "key" : "namespace") + " must be a non-empty string";
+    else if (name.length > MAX_NAME_LENGTH) bad = (i ? "key" : "namespace") + ' "' + name + '" is longer than ' + MAX_NAME_LENGTH + " characters";
   }
-  const what = value === null ? "null" : typeof value === "object" ? (value as object).constructor?.name ?? "object" : typeof value;
-  throw new StorageError(`value for "${key}" must be an integer, string, boolean or ArrayBuffer, got ${what}`);
+  if (!bad && arguments.length > 2) {
+    const t = typeof value;
+    const v = value as number;
+    if (t === "number") {
+      if (!(Number.isInteger(v) && v >= -2147483648 && v <= 2147483647)) bad = "must be a 32-bit integer, got " + v;
+    } else if (t === "string" || value instanceof ArrayBuffer) {
+      let n = 0;
+      try {
+        n = t === "string" ? utf8Length(value as string) : (value as ArrayBuffer).byteLength;
+      } catch {
+        bad = "is not valid Unicode (lone surrogate)";
+      }
+      if (n > MAX_VALUE_BYTES) bad = "is longer than " + MAX_VALUE_BYTES + " bytes";
+    } else if (t !== "boolean") {
+      bad = "must be an integer, string, boolean or ArrayBuffer, got " + (value === null ? "null" : t === "object" ? ((value as object).constructor?.name ?? "object") : t);
+    }
+    if (bad) bad = 'value for "' + String(key) + '" ' + bad;
+  }
+  if (bad) throw new StorageError(bad);
 }
