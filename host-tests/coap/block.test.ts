@@ -11,7 +11,7 @@ import {
 } from "../../modules/coap/constants";
 import { encode } from "../../modules/coap/codec";
 import { blockOption, getBlock, getUint, stringOption, uintOption, type CoapOption } from "../../modules/coap/options";
-import { Block1Store, sliceBlock2, szxForSize, etagOf } from "../../modules/coap/block";
+import { Block1Store, sliceBlock2, szxForSize, etagOf } from "../../modules/coap/options";
 import { CoapRequestError } from "../../modules/coap/client";
 import { bytes, makeFixture, type Fixture } from "./server-fixture";
 
@@ -245,7 +245,7 @@ describe("bad block input", () => {
   });
 });
 
-describe("block.ts helpers", () => {
+describe("block-wise helpers (options.ts)", () => {
   it("szxForSize picks the largest power of two that fits", () => {
     expect([szxForSize(16), szxForSize(100), szxForSize(1024), szxForSize(5000), szxForSize(1)]).toEqual([0, 2, 6, 6, 0]);
   });

@@ -1,7 +1,7 @@
 /*
  * Portable fixture for the CoapServer / CoapUriClient suites: a VirtualClock, one
  * Scheduler, a sim/udp-network.ts SimNetwork, a server and a client each on
- * their own simulated host through the ECMA-419 UDP binding (udp-endpoint.ts).
+ * their own simulated host through the ECMA-419 UDP binding (messaging.ts openUdpEndpoint).
  * `settle(promise)` moves virtual time until the promise settles.
  */
 import { CoapServer, type CoapServerOptions } from "../../modules/coap/server";

@@ -45,10 +45,9 @@ import {
   uintOption,
   type CoapOption,
 } from "./options";
-import { concat, szxForSize } from "./block";
-import { openUdpEndpoint, type CoapSocketOptions, type UdpEndpoint, type UdpEndpointOptions } from "./udp-endpoint";
+import { openUdpEndpoint, type CoapSocketOptions, type UdpEndpoint, type UdpEndpointOptions } from "./messaging";
 import type { Scheduler } from "../scheduler/scheduler";
-import { sameBytes, utf8Decode, utf8Encode } from "./options";
+import { concat, sameBytes, szxForSize, utf8Decode, utf8Encode } from "./options";
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 
@@ -220,14 +219,9 @@ export class CoapClient {
   }
 
   /** Sends a request; block-wise transfers in either direction are handled. */
-  request(init: CoapRequestInit): Promise<CoapResponse> {
-    let plan: Plan;
-    try {
-      plan = this._plan(init);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this._run(plan);
+  async request(init: CoapRequestInit): Promise<CoapResponse> {
+    // async: a bad init rejects the promise (it does not throw)
+    return this._run(this._plan(init));
   }
 
   /**

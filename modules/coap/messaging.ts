@@ -27,6 +27,7 @@
  * IncomingRequest's `respond()`, and `sendMessage()` for notifications.
  */
 import type { Job, Scheduler } from "../scheduler/scheduler";
+import type { UdpConstructor, UdpSocket } from "../platform/io";
 import {
   COAP_MESSAGE,
   COAP_RESPONSE,
@@ -262,21 +263,21 @@ export class IncomingRequest {
    * yet acknowledged (§5.2.1), otherwise as a separate CON/NON (§5.2.2, §5.2.3).
    * Throws when already responded or the code is not a response code.
    */
-  respond(response: OutgoingResponse, callbacks?: MessageCallbacks): void {
+  respond(response: OutgoingResponse, handlers?: MessageCallbacks): void {
     const endpoint = this.endpoint;
     if (this.responded) throw new Error("coap: answered");
     if (!response || !isResponseCode(response.code)) throw new RangeError("coap: not a response code");
     if (endpoint._closed) throw new Error("coap: closed");
     // §5.2.1: piggybacked in the ACK of a CON not yet acknowledged, echoing Message ID and token;
     // else §5.2.2 / §5.2.3: a separate response, NON for a NON request unless asked otherwise.
-    const piggybacked = this.confirmable && !this.acknowledged;
-    const m = { type: piggybacked ? COAP_MESSAGE.ACK : (response.confirmable ?? this.confirmable) ? COAP_MESSAGE.CON : COAP_MESSAGE.NON, code: response.code, messageId: this.message.messageId, token: this.token, options: response.options!, payload: response.payload! };
-    if (piggybacked) {
+    const ack = this.confirmable && !this.acknowledged;
+    const m = { type: ack ? COAP_MESSAGE.ACK : (response.confirmable ?? this.confirmable) ? COAP_MESSAGE.CON : COAP_MESSAGE.NON, code: response.code, messageId: this.message.messageId, token: this.token, options: response.options!, payload: response.payload! };
+    if (ack) {
       const bytes = encode(m);
       this.responded = true;
       return endpoint._ack(this, bytes);
     }
-    endpoint.sendMessage(m, this.address, this.port, callbacks);
+    endpoint.sendMessage(m, this.address, this.port, handlers);
     this.responded = true;
   }
 
@@ -369,13 +370,13 @@ export class CoapEndpoint {
    * a CON until ACK/RST or MAX_RETRANSMIT (§4.2). Not subject to NSTART.
    * Returns the Message ID.
    */
-  sendMessage(msg: { type: CoapMessageType; code: number; token?: Uint8Array; options?: CoapOption[]; payload?: Uint8Array }, address: string, port: number, callbacks: MessageCallbacks = {}): number {
+  sendMessage(msg: { type: CoapMessageType; code: number; token?: Uint8Array; options?: CoapOption[]; payload?: Uint8Array }, address: string, port: number, handlers: MessageCallbacks = {}): number {
     if (this._closed) throw new Error("coap: closed");
     if (msg.type !== COAP_MESSAGE.CON && msg.type !== COAP_MESSAGE.NON) throw new RangeError("coap: CON or NON");
     checkAddress(address, port);
     const bytes = encode({ type: msg.type, code: msg.code, messageId: 0, token: msg.token!, options: msg.options!, payload: msg.payload! });
     // without onReset a NON is the first dropped at the maxNonTracked cap
-    const t = { peer: this._peer(address, port), bytes, confirmable: msg.type === COAP_MESSAGE.CON, onAck: callbacks.onAck, onReset: callbacks.onReset, onFail: callbacks.onFail } as Transmission;
+    const t = { peer: this._peer(address, port), bytes, confirmable: msg.type === COAP_MESSAGE.CON, onAck: handlers.onAck, onReset: handlers.onReset, onFail: handlers.onFail } as Transmission;
     this._transmit(t);
     return t.messageId;
   }
@@ -390,17 +391,17 @@ export class CoapEndpoint {
   }
 
   /** Goes on from a previous boot's Message IDs (messageIds()); a peer this endpoint already has keeps its own. */
-  resumeMessageIds(records: readonly MessageIdRecord[]): void {
-    records.forEach((r) => {
+  resumeMessageIds(peers: readonly MessageIdRecord[]): void {
+    peers.forEach((r) => {
       if (!this._closed && Number.isInteger(r.next)) this._peer(r.address, r.port, r.next & 0xffff);
     });
   }
 
   /** Feeds one received datagram. Never throws. */
-  receive(datagram: Uint8Array | ArrayBuffer, address: string, port: number): void {
+  receive(bytes: Uint8Array | ArrayBuffer, address: string, port: number): void {
     if (this._closed) return;
     try {
-      this._receive(datagram instanceof Uint8Array ? datagram : new Uint8Array(datagram), address, port);
+      this._receive(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes), address, port);
     } catch (error) {
       this._report(error);
     }
@@ -456,8 +457,7 @@ export class CoapEndpoint {
       ex.onFail = (reason) => this._finish(ex, reason);
     } else {
       // §4.7: do not exceed PROBING_RATE towards a peer that does not respond.
-      const hold = (ex.bytes.length / this.parameters.PROBING_RATE) * 1000;
-      ex.holdTimer = this.scheduler.schedule({ name: "coap-non-hold", deadline: now + hold, run: () => this._release(ex) });
+      ex.holdTimer = this.scheduler.schedule({ name: "coap-non-hold", deadline: now + (ex.bytes.length / this.parameters.PROBING_RATE) * 1000, run: () => this._release(ex) });
     }
     ex.timer = this.scheduler.schedule({ name: "coap-exchange-timeout", deadline: now + (ex.handlers.responseTimeout ?? this._responseTimeout), run: () => this._finish(ex, "timeout") });
     this._transmit(ex);
@@ -664,10 +664,9 @@ export class CoapEndpoint {
       const req = new IncomingRequest(this, msg, address, port, entry);
       // §4.5: only a duplicate CON is answered; its request is kept until the ACK replaces it (_ack)
       if (con) entry.reply = req;
-      const handler = this.onRequest;
-      if (!handler) return req.respond({ code: COAP_RESPONSE.NOT_FOUND });
+      if (!this.onRequest) return req.respond({ code: COAP_RESPONSE.NOT_FOUND });
       try {
-        handler(req);
+        this.onRequest(req);
       } catch (error) {
         this._report(error);
         if (!req.responded) req.respond({ code: COAP_RESPONSE.INTERNAL_SERVER_ERROR });
@@ -739,4 +738,71 @@ export class CoapEndpoint {
 function checkAddress(address: string, port: number): void {
   if (typeof address !== "string" || address.length === 0) throw new TypeError("coap: address");
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError("coap: port");
+}
+
+// --- The UDP binding ---------------------------------------------------------------------------
+/*
+ * openUdpEndpoint, the binding between the sans-IO CoapEndpoint and an ECMA-419 UDP socket
+ * (ECMA-419 §10 "UDP socket"): the socket constructor is injected
+ * (`{socket: {io: UDP, port}}`), datagrams read in onReadable go to
+ * endpoint.receive(), endpoint output goes to socket.write(). Time comes from
+ * the scheduler the caller hands in; nothing here arms a timer.
+ */
+//
+// Here, not a module of its own: the firmware always ships it with the endpoint, and a module
+// costs its import/export records and its own symbol table (issue 17). CoapEndpoint stays sans-IO.
+
+export interface CoapSocketOptions {
+  /** The ECMA-419 UDP constructor (the host's, the simulator's, or sim/udp-network's). */
+  io: UdpConstructor;
+  /** Local port (0 or absent: any free port). */
+  port?: number;
+  /** Local address to bind. */
+  address?: string;
+  /** Extra constructor options for host extensions (e.g. receiveQueue). */
+  [extra: string]: unknown;
+}
+
+export type UdpEndpointOptions = Omit<CoapEndpointOptions, "send"> & { socket: CoapSocketOptions };
+
+export interface UdpEndpoint {
+  endpoint: CoapEndpoint;
+  socket: UdpSocket;
+  /** Closes the endpoint (pending exchanges fail with "closed") and the socket. */
+  close(): void;
+}
+
+/** Opens a UDP socket and a CoapEndpoint on it. Throws (and opens nothing) on bad options. */
+export function openUdpEndpoint(options: UdpEndpointOptions): UdpEndpoint {
+  const socket = options && options.socket;
+  if (!socket || typeof socket.io !== "function") throw new TypeError("coap: socket.io");
+  const onError = options.onError;
+  // The endpoint first, so that bad options throw before a socket is open; its options are the
+  // caller's (their socket is not read) with send, which writes to the socket opened next.
+  let s: UdpSocket;
+  const endpoint = new CoapEndpoint(Object.assign({}, options, { send: (bytes: Uint8Array, address: string, port: number) => s.write(bytes, address, port) }));
+  // the socket's options without io (Object.assign and delete: a rest or a spread costs XS bytecode)
+  const udpOptions = Object.assign({}, socket, {
+    onReadable(this: UdpSocket) {
+      // ECMA-419 §10: read whole datagrams until none is left (endpoint.receive never throws).
+      try {
+        for (let packet; (packet = this.read()); ) endpoint.receive(packet, packet.address, packet.port);
+      } catch (error) {
+        if (onError) onError(error);
+      }
+    },
+    onError(error?: Error) {
+      if (onError) onError(error ?? new Error("coap: UDP socket error"));
+    },
+  }) as Partial<CoapSocketOptions>;
+  delete udpOptions.io;
+  s = new socket.io(udpOptions as never);
+  return {
+    endpoint,
+    socket: s,
+    close() {
+      endpoint.close();
+      s.close();
+    },
+  };
 }

@@ -55,9 +55,9 @@ import {
   type BlockValue,
   type CoapOption,
 } from "./options";
-import { Block1Store, etagOf, sliceBlock2, szxForSize } from "./block";
+import { Block1Store, etagOf, sliceBlock2, szxForSize } from "./options";
 import { DedupCache } from "./dedup";
-import { openUdpEndpoint, type CoapSocketOptions, type UdpEndpoint, type UdpEndpointOptions } from "./udp-endpoint";
+import { openUdpEndpoint, type CoapSocketOptions, type UdpEndpoint, type UdpEndpointOptions } from "./messaging";
 import type { Job, Scheduler } from "../scheduler/scheduler";
 import type { TransmissionParameters } from "./constants";
 import { OBSERVE_MAX, hex, sameBytes, utf8Decode, utf8Encode } from "./options";
