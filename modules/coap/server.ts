@@ -424,7 +424,8 @@ function inBlocks(options: CoapOption[], code: number, payload: Uint8Array, num:
   const slice = sliceBlock2(payload, num, szx); // none for NUM past the end (an empty payload's NUM > 0 too)
   if (!slice) return;
   // (its ETag and Content-Format, when it has them, are among the options)
-  if (code === COAP_RESPONSE.CONTENT && !getOption({ options }, COAP_OPTION.ETAG)) options.push(opaqueOption(COAP_OPTION.ETAG, etagOf(payload, getUint({ options }, COAP_OPTION.CONTENT_FORMAT))));
+  const r = { options };
+  if (code === COAP_RESPONSE.CONTENT && !getOption(r, COAP_OPTION.ETAG)) options.push(opaqueOption(COAP_OPTION.ETAG, etagOf(payload, getUint(r, COAP_OPTION.CONTENT_FORMAT))));
   options.push(blockOption(COAP_OPTION.BLOCK2, slice.block));
   if (!num) options.push(uintOption(COAP_OPTION.SIZE2, payload.length));
   return slice.payload;
@@ -612,9 +613,10 @@ export class CoapServer {
     const msg = ireq.message;
     const req = new ServerRequest(msg, ireq.address, ireq.port);
     if (!req.methodName) return this._send(ireq, COAP_RESPONSE.METHOD_NOT_ALLOWED);
-    const block2 = getBlock(msg, COAP_OPTION.BLOCK2);
-    const block1 = getBlock(msg, COAP_OPTION.BLOCK1);
-    if (block1 === null || block2 === null) return this._send(ireq, COAP_RESPONSE.BAD_REQUEST);
+    const block2 = getBlock(msg, COAP_OPTION.BLOCK2) as BlockValue | undefined;
+    const block1 = getBlock(msg, COAP_OPTION.BLOCK1) as BlockValue | undefined;
+    // (a malformed Block option never gets here: the codec refuses SZX 7 with 4.00 and a value
+    // over 3 bytes with 4.02, RFC 7959 §2.2, so getBlock gives no null)
     // RFC 7252 §5.10.2: we are no forward-proxy: 5.05 for Proxy-Uri / Proxy-Scheme.
     if (getOption(msg, COAP_OPTION.PROXY_URI) || getOption(msg, COAP_OPTION.PROXY_SCHEME)) return this._send(ireq, COAP_RESPONSE.PROXYING_NOT_SUPPORTED);
 
