@@ -220,7 +220,7 @@ export function isTopicName(t: unknown): t is string {
 /*
  * §5.4: the body octets (after MsgType) the client takes, by MsgType, as two characters
  * each: the least and the most ("~": no limit; "/": never, a message the client does not
- * take: a client's own, or reserved).
+ * take: a client's own, or reserved: its most, -1, is below any size).
  *   0 ADVERTISE 3  1 SEARCHGW 1  2 GWINFO 1-7 (1 or 7: the discovery part checks)  5 CONNACK 1
  *   6 WILLTOPICREQ 0  8 WILLMSGREQ 0  A REGISTER 5+  B REGACK 5  C PUBLISH 5+  D PUBACK 5
  *   E PUBCOMP, F PUBREC, 10 PUBREL 2  13 SUBACK 6  15 UNSUBACK 2  16 PINGREQ 0+
@@ -356,7 +356,7 @@ export class MqttSnSession {
     const h = b[0] === 1 ? 3 : 1; // §5.2.1: 0x01 announces the 3-octet Length
     const t = b[h];
     const size = n - h - 1;
-    const lo = t < 30 ? SIZES.charCodeAt(2 * t) - 48 : -1;
+    const lo = SIZES.charCodeAt(2 * t) - 48; // NaN past the table (MsgType 0x1E on): refused below
     const hi = SIZES.charCodeAt(2 * t + 1) - 48;
     let i = h + 1;
     const f = t === 0x0c || t === 0x13 ? b[i++] : 0; // Flags (§5.3.4)
@@ -374,7 +374,7 @@ export class MqttSnSession {
     const rc = (0x28082820 >> t) & 1 ? b[n - 1] : 0;
     // §5.2.1: a Length that is not the datagram's; §5.4: a size the message cannot have; §5.3.10:
     // ReturnCode 0x04-0xFF reserved; a gateway's PUBLISH at QoS −1, or at QoS 1/2 with MsgId 0 (§5.3.7).
-    if ((h === 3 ? (b[1] << 8) | b[2] : b[0]) !== n || lo < 0 || size < lo || (size > hi && hi < 78) || rc > 3 || (t === 0x0c && ((f & 0x60) === 0x60 || (f & 0x60 && !mid))))
+    if ((h === 3 ? (b[1] << 8) | b[2] : b[0]) !== n || !(size >= lo) || (size > hi && hi < 78) || rc > 3 || (t === 0x0c && ((f & 0x60) === 0x60 || (f & 0x60 && !mid))))
       return this.drop("malformed");
     // ADVERTISE, SEARCHGW, GWINFO: the discovery part's (without it: dropped below, "unexpected").
     if (t < 3 && o.discovery) return o.discovery.receive(this, t, b, i, address, port, now);
@@ -666,7 +666,7 @@ export class MqttSnSession {
       return;
     }
     const seq = b[2] * 0x1000000 + ((b[3] << 16) | (b[4] << 8) | b[5]);
-    const e: OutboxEntry = { msgId, rec: b, seq, qos: (b[1] & 3) === 2 ? 2 : 1, retain: (b[1] & 4) !== 0, topic, data: b.subarray(n), state: b[0], sent, rereg: 0 };
+    const e: OutboxEntry = { msgId, rec: b, seq, f: ((b[1] & 3) === 2 ? 0x40 : 0x20) | ((b[1] & 4) << 2), topic, data: b.subarray(n), state: b[0], sent, rereg: 0 };
     const ob = this.outbox;
     ob.list.push(e);
     ob.bytes += b.length - 8;
@@ -704,13 +704,13 @@ export class MqttSnSession {
       if (this.cur || !x) return;
       if (x === e) {
         const q2 = this.o.qos2;
-        if (e.qos === 2 && !q2) {
+        if (e.f & 0x40 && !q2) {
           this.done(e, "QoS 2");
           continue;
         }
         if (e.state === 2) return q2!.release(this, e, now);
         if (t >= 0) {
-          const f = (e.sent ? 0x80 : 0) | (e.qos << 5) | (e.retain ? 0x10 : 0); // DUP once sent (§6.13)
+          const f = (e.sent ? 0x80 : 0) | e.f; // DUP once sent (§6.13)
           e.sent = true;
           return this.publishOut(t, f, e.msgId, e.data, now, e);
         }
@@ -1116,8 +1116,8 @@ export interface OutboxEntry {
   /** The record as stored (see above). */
   rec: Uint8Array;
   seq: number;
-  qos: 1 | 2;
-  retain: boolean;
+  /** Its PUBLISH Flags (§5.3.4): QoS 1 (0x20) or 2 (0x40), Retain (0x10). */
+  f: number;
   topic: string;
   /** The payload (a view of the record); empty once the PUBREC came (state 2). */
   data: Uint8Array;
