@@ -176,14 +176,11 @@ export class MqttDecoder extends Reader {
     try {
       return this.step();
     } catch (e) {
-      this.fail(e instanceof MqttCodecError ? e : malformed("decoder failure: " + String(e), "§4.13"));
+      // Decoding stops here: the rest of the input is dropped with the state (reset()).
+      this.reset();
+      this.error = e instanceof MqttCodecError ? e : malformed("decoder failure: " + String(e), "§4.13");
       return undefined;
     }
-  }
-
-  private fail(e: MqttCodecError): void {
-    this.reset();
-    this.error = e;
   }
 
   private step(): MqttPacket | undefined {
@@ -199,7 +196,6 @@ export class MqttDecoder extends Reader {
       if (rl < 0x80 && pos + 2 + rl <= n) {
         checkHeader(h, this.version);
         if (2 + rl > this.maximumPacketSize) {
-          this.inPos = pos + 2;
           throw new MqttCodecError(0x95, packetName(h >> 4) + " of " + (2 + rl) + " B > Maximum Packet Size", "[MQTT-3.1.2-24]");
         }
         this.header = h;
@@ -224,14 +220,12 @@ export class MqttDecoder extends Reader {
           this.rl += (b & 0x7f) << (7 * this.lengthBytes++); // at most 0x7f << 21
           if ((b & 0x80) === 0) {
             if (b === 0 && this.lengthBytes > 1 && this.version === 5) {
-              this.inPos = pos;
               throw malformed("Remaining Length not minimal", "[MQTT-1.5.5-1]");
             }
             done = true;
             break;
           }
           if (this.lengthBytes === 4) {
-            this.inPos = pos;
             throw malformed("Remaining Length over 4 bytes", this.version === 5 ? "[MQTT-1.5.5-1]" : "§2.2.3");
           }
         }
@@ -239,7 +233,6 @@ export class MqttDecoder extends Reader {
         const size = 1 + this.lengthBytes + this.rl;
         if (size > this.maximumPacketSize) {
           // Checked before a single body byte is buffered or any buffer allocated.
-          this.inPos = pos;
           throw new MqttCodecError(
             0x95,
             packetName(this.header >> 4) + " of " + size + " B > Maximum Packet Size",

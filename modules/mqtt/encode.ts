@@ -52,7 +52,7 @@ export function frame(first: number, rl: number, type: number): Uint8Array {
 /** Byte length of the properties `p` for packet `type` (0: Will Properties), validated; 0 for none. */
 export function propsLength(props: PropertiesCodec | undefined, p: MqttProperties | undefined, type: number): number {
   if (props) return props.length(p, type);
-  for (const k in p) if (k) throw no5();
+  if (p && Object.keys(p).length) throw no5();
   return 0;
 }
 

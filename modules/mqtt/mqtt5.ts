@@ -262,7 +262,7 @@ export class Mqtt5 {
   alias(bytes: Uint8Array, topic: string): Uint8Array {
     const max = this.topicAliasMaximum;
     if (max === 0 || utf8Length(topic) <= 3) return bytes; // an alias costs 3 bytes of property
-    const a = this.aliases || (this.aliases = { of: new Map(), topic: [], used: [], clock: 0, inbound: [] });
+    const a = this.topicAliases();
     let alias = a.of.get(topic);
     const known = alias !== undefined;
     if (alias === undefined) {
@@ -299,6 +299,11 @@ export class Mqtt5 {
     return out;
   }
 
+  /** This connection's topic alias state, made with its first alias either way. */
+  private topicAliases(): TopicAliases {
+    return this.aliases || (this.aliases = { of: new Map(), topic: [], used: [], clock: 0, inbound: [] });
+  }
+
   /** The Topic Name of an inbound PUBLISH, aliases resolved; undefined after a violation. */
   inboundTopic(s: MqttSession, p: PublishPacket): string | undefined {
     const props = p.properties;
@@ -323,7 +328,7 @@ export class Mqtt5 {
         }
         topic = t;
       } else {
-        (this.aliases || (this.aliases = { of: new Map(), topic: [], used: [], clock: 0, inbound: [] })).inbound[alias] = topic;
+        this.topicAliases().inbound[alias] = topic;
       }
     }
     return topic;

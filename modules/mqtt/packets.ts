@@ -33,10 +33,8 @@ export const enum PacketType {
   AUTH = 15,
 }
 
-const PACKET_NAMES = [
-  "Will Properties", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP",
-  "SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "AUTH",
-];
+// One string split once (XS bytecode: an array literal of 16 strings costs ~160 B more).
+const PACKET_NAMES = "Will Properties,CONNECT,CONNACK,PUBLISH,PUBACK,PUBREC,PUBREL,PUBCOMP,SUBSCRIBE,SUBACK,UNSUBSCRIBE,UNSUBACK,PINGREQ,PINGRESP,DISCONNECT,AUTH".split(",");
 
 /** Name of a packet type (or "Will Properties" for 0), for messages. */
 export function packetName(type: number): string {
