@@ -75,7 +75,7 @@ export type {
 } from "../../modules/mqtt/packets";
 export type { MqttProperties, PropertyDefinition } from "../../modules/mqtt/properties";
 export { PROPERTIES, PROPERTY_BY_ID, PropertyType, WILL_PROPERTIES, properties5 } from "../../modules/mqtt/properties";
-export { isReasonCodeAllowed } from "../../modules/mqtt/reason-codes";
+export { isReasonCodeAllowed } from "../../modules/mqtt/properties";
 export { ReasonCode, ConnackReturnCode, SubackReturnCode, reasonCodeName } from "../../modules/mqtt/reason-names";
 export { MqttCodecError } from "../../modules/mqtt/errors";
 export type { SharedSubscription, PreparedTopic } from "../../modules/mqtt/topic";

@@ -1,7 +1,7 @@
 /*
  * Names of the MQTT Reason Codes (MQTT 5.0 §2.4, Table 2-6) and the MQTT 3.1.1 CONNACK
  * return codes (MQTT 3.1.1 §3.2.2.3, Table 3.1), word for word from the spec tables. Kept apart
- * from ./reason-codes so that the session and client bundles (which use numbers) leave them out.
+ * from ./properties (isReasonCodeAllowed) so that the session and client bundles (which use numbers) leave them out.
  */
 
 /** MQTT 5.0 §2.4 Table 2-6. Values below 0x80 are successes, 0x80 and above failures. */
