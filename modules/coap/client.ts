@@ -229,7 +229,7 @@ export class CoapClient {
    * CoapUriClient (./uri-client.ts) adds `coap://` URIs.
    */
   protected target(init: CoapRequestInit): Target {
-    if (typeof init.address !== "string") throw new TypeError(init.uri !== undefined ? "coap: uri needs CoapUriClient" : "coap: address");
+    if (typeof init.address !== "string") throw new TypeError(init.uri != null ? "coap: uri needs CoapUriClient" : "coap: address");
     const options: CoapOption[] = [];
     if (init.path) pushStrings(options, COAP_OPTION.URI_PATH, init.path.split("/"));
     const q = init.query;
@@ -250,8 +250,8 @@ export class CoapClient {
     pushOpaque(options, COAP_OPTION.IF_MATCH, init.ifMatch);
     pushOpaque(options, COAP_OPTION.ETAG, init.etag);
     if (init.ifNoneMatch) options.push(opaqueOption(COAP_OPTION.IF_NONE_MATCH, EMPTY)); // an empty value (§5.10.8.2)
-    if (init.contentFormat !== undefined) options.push(uintOption(COAP_OPTION.CONTENT_FORMAT, init.contentFormat));
-    if (init.accept !== undefined) options.push(uintOption(COAP_OPTION.ACCEPT, init.accept));
+    if (init.contentFormat != null) options.push(uintOption(COAP_OPTION.CONTENT_FORMAT, init.contentFormat));
+    if (init.accept != null) options.push(uintOption(COAP_OPTION.ACCEPT, init.accept));
     if (init.options)
       init.options.forEach((o) => {
         if (o.number === COAP_OPTION.BLOCK1 || o.number === COAP_OPTION.BLOCK2 || o.number === COAP_OPTION.OBSERVE) throw new RangeError("coap: Block1, Block2 and Observe are set by the client");
@@ -259,7 +259,8 @@ export class CoapClient {
       });
     const payload = typeof init.payload === "string" ? utf8Encode(init.payload) : init.payload ?? EMPTY;
     if (!(payload instanceof Uint8Array)) throw new TypeError("coap: payload");
-    const block2Szx = init.block2Size === undefined ? undefined : szxForSize(setting(init.block2Size, 0, 16, 1024, "block2Size"));
+    let block2Szx;
+    if (init.block2Size != null) block2Szx = szxForSize(setting(init.block2Size, 0, 16, 1024, "block2Size"));
     const block1Szx = szxForSize(setting(init.block1Size, this._block1Size, 16, 1024, "block1Size"));
     return { code, target, options, payload, confirmable: init.confirmable !== false, block2Szx, block1Szx, timeout: init.timeout };
   }
@@ -298,14 +299,14 @@ export class CoapClient {
         if (!offset) extra.push(uintOption(COAP_OPTION.SIZE1, length)); // §4
       }
       // §2.4: early negotiation of the Block2 size, with the (last) request block
-      if (plan.block2Szx !== undefined && !more) extra.push(blockOption(COAP_OPTION.BLOCK2, { num: 0, more: false, szx: plan.block2Szx }));
+      if (plan.block2Szx != null && !more) extra.push(blockOption(COAP_OPTION.BLOCK2, { num: 0, more: false, szx: plan.block2Szx }));
       const msg = await this._exchange(plan, extra, body.subarray(offset, end));
       const b1 = getBlock(msg, COAP_OPTION.BLOCK1);
       if (msg.code === COAP_RESPONSE.REQUEST_ENTITY_TOO_LARGE) {
         // §2.9.3: a 4.13 to a request without Block1 is a hint to try Block1, if Size1 allows the
         // body (blocks of at most half of it); a smaller SZX in Block1 is a hint to start over
         // with that size (three times at most).
-        if (whole ? length > 16 && b1 === undefined && !(getUint(msg, COAP_OPTION.SIZE1)! < length) : b1 && b1.szx < szx && restarts++ < 3) {
+        if (whole ? length > 16 && !getOption(msg, COAP_OPTION.BLOCK1) && !(getUint(msg, COAP_OPTION.SIZE1)! < length) : b1 && b1.szx < szx && restarts++ < 3) {
           szx = whole ? Math.min(szx, szxForSize(length >> 1)) : b1!.szx;
           whole = false;
           offset = 0;

@@ -85,7 +85,6 @@ class DecodedOption implements CoapOption {
     this.b = bytes;
     this.s = start;
     this.e = end;
-    this.v = undefined;
   }
 
   get value(): Uint8Array {
@@ -101,7 +100,7 @@ function fail(bytes: Uint8Array, kind: CoapDecodeError["kind"], reason: string, 
     error.messageId = (bytes[2] << 8) | bytes[3];
   }
   if (token) error.token = token;
-  if (option !== undefined) error.option = option;
+  if (option != null) error.option = option;
   return { ok: false, error };
 }
 
@@ -204,7 +203,7 @@ export function rejection(error: CoapDecodeError, policy?: RejectionPolicy): Rej
   const type = error.type;
   const messageId = error.messageId!;
   const kind = error.kind;
-  if (kind === "version" || type === undefined || type > 1) return { action: "ignore" };
+  if (kind === "version" || type == null || type > 1) return { action: "ignore" };
   const con = type === 0; // CON
   const request = kind !== "format" && isRequestCode(error.code!);
   const p = request ? policy?.nonRequest : policy?.nonFormat;

@@ -158,7 +158,7 @@ export function transmissionParameters(overrides?: Partial<TransmissionParameter
   const p = { ACK_TIMEOUT: 2000, ACK_RANDOM_FACTOR: 1.5, MAX_RETRANSMIT: 4, NSTART: 1, DEFAULT_LEISURE: 5000, PROBING_RATE: 1, MAX_LATENCY: 100000, PROCESSING_DELAY: -1 } as DerivedParameters;
   for (const k in overrides) {
     const v = overrides[k as keyof TransmissionParameters];
-    if (v !== undefined) {
+    if (v != null) {
       if (typeof v != "number" || !(v >= 0 && v < Infinity)) throw new RangeError("coap: parameters");
       p[k as keyof TransmissionParameters] = v;
     }

@@ -42,7 +42,7 @@ import {
 import { decode, encode, encodeEmpty, rejection, type CoapMessage, type RejectionPolicy } from "./codec";
 import { DedupCache, type DedupEntry } from "./dedup";
 import type { CoapOption, OptionLimits } from "./options";
-import { hex, sameBytes, utf8Encode } from "./options";
+import { sameBytes, utf8Encode } from "./options";
 
 export type FailReason = "timeout" | "reset" | "cancelled" | "closed";
 
@@ -212,7 +212,7 @@ export class ClientExchange implements Transmission {
     this.address = peer.address;
     this.port = peer.port;
     this.token = token;
-    this.tokenKey = peer.key + "#" + hex(token);
+    this.tokenKey = peer.key + "#" + token; // a Uint8Array reads as its bytes in decimal, joined by commas: one key per token
     this.confirmable = confirmable;
     this.bytes = bytes;
     this.handlers = handlers;
@@ -339,13 +339,13 @@ export class CoapEndpoint {
     checkAddress(address, port);
     const peer = this._peer(address, port);
     let token = req.token;
-    if (token !== undefined) {
+    if (token != null) {
       if (!(token instanceof Uint8Array) || token.length > 8) throw new RangeError("coap: token");
       token = token.slice();
-      if (this._exchanges.has(peer.key + "#" + hex(token))) throw new Error("coap: token in use"); // §5.3.1
+      if (this._exchanges.has(peer.key + "#" + token)) throw new Error("coap: token in use"); // §5.3.1
     } else {
       // §5.3.1: a random token, not one in use with this peer (16 tries)
-      for (let i = 0; !token || this._exchanges.has(peer.key + "#" + hex(token)); i++) {
+      for (let i = 0; !token || this._exchanges.has(peer.key + "#" + token); i++) {
         if (i > 15) throw new Error("coap: random");
         token = this._o.random(new Uint8Array(this._tokenLength));
         if (!(token instanceof Uint8Array) || token.length !== this._tokenLength) throw new TypeError("coap: random");
@@ -471,7 +471,7 @@ export class CoapEndpoint {
       ex.state = "acked";
       ex.timer?.cancel();
       this._release(ex);
-    } else this._finish(ex, undefined);
+    } else this._finish(ex);
     this._call(ex.handlers.onResponse, response, ex);
   }
 
@@ -486,7 +486,7 @@ export class CoapEndpoint {
   }
 
   /** @internal Ends an exchange (queued or not); calls onFail when `reason` is given (except for cancel). */
-  _finish(ex: ClientExchange, reason: FailReason | undefined): void {
+  _finish(ex: ClientExchange, reason?: FailReason): void {
     if (ex.state === "done") return;
     ex.state = "done";
     this._forget(ex);
@@ -523,7 +523,7 @@ export class CoapEndpoint {
         else if (!oldest || p.seen < oldest.seen) oldest = p;
       });
       if (oldest && peers.size >= this._maxPeers) peers.delete(oldest.key);
-      if (next === undefined) {
+      if (next == null) {
         const r = this._o.random(this._rand2);
         next = (r[0] << 8) | r[1];
       }
@@ -607,7 +607,6 @@ export class CoapEndpoint {
   /** Ends a transmission's retransmission or NON lifetime and its ACK/RST matching (an evicted NON's key may since be another's). */
   private _forget(t: Transmission): void {
     t.job?.cancel();
-    t.job = undefined;
     if (this._transmissions.get(t.key) === t) this._transmissions.delete(t.key);
   }
 
@@ -677,7 +676,7 @@ export class CoapEndpoint {
       return;
     }
     // a response (decode refuses the reserved classes 1, 6 and 7)
-    const ex = this._exchanges.get(key + "#" + hex(msg.token));
+    const ex = this._exchanges.get(key + "#" + msg.token);
     const matched = ex && ex.state !== "queued";
     // §5.2.2: a CON response is acknowledged with an Empty ACK; §5.3.2: an unexpected response is
     // rejected: RST for a CON (§4.2), silence for a NON (§4.3).

@@ -130,7 +130,6 @@ export interface HasOptions {
 export function getOption(msg: HasOptions, number: number): CoapOption | undefined {
   const opts = msg.options;
   for (let i = 0; i < opts.length; i++) if (opts[i].number === number) return opts[i];
-  return undefined;
 }
 export function getOptions(msg: HasOptions, number: number): CoapOption[] {
   return msg.options.filter((o) => o.number === number);
@@ -181,7 +180,7 @@ export function blockOption(number: number, b: BlockValue): CoapOption {
 /** The Block1 or Block2 option of a message, parsed; undefined when absent; null when malformed (SZX 7 or over 3 bytes). */
 export function getBlock(msg: HasOptions, number: number): BlockValue | undefined | null {
   const o = getOption(msg, number);
-  if (!o) return undefined;
+  if (!o) return;
   const v = decodeUint(o.value);
   return o.value.length > 3 || (v & 7) === 7 ? null : { num: v >>> 4, more: (v & 8) !== 0, szx: v & 7 };
 }
@@ -213,7 +212,7 @@ export interface Block2Slice {
 export function sliceBlock2(body: Uint8Array, num: number, szx: number): Block2Slice | undefined {
   const size = blockSize(szx);
   const start = num * size;
-  if (start > body.length || (start === body.length && num > 0)) return undefined;
+  if (start > body.length || (start === body.length && num > 0)) return;
   const end = Math.min(body.length, start + size);
   return { payload: start === end ? EMPTY : body.subarray(start, end), block: { num, more: end < body.length, szx } };
 }
@@ -277,7 +276,7 @@ export class Block1Store {
     let t = map.get(key);
     map.delete(key);
     if ((block.more && payload.length !== size) || payload.length > size) return 0x80; // 4.00
-    if ((declaredSize !== undefined && declaredSize > limit) || offset + payload.length > limit) return 0x8d; // 4.13
+    if ((declaredSize != null && declaredSize > limit) || offset + payload.length > limit) return 0x8d; // 4.13
     if (!block.num) {
       if (!block.more) return { body: payload, contentFormat };
       if (map.size >= this.maxTransfers) return 0x8d; // 4.13
@@ -308,7 +307,7 @@ export function etagOf(body: Uint8Array, contentFormat?: number): Uint8Array {
     h ^= body[i];
     h = Math.imul(h, 0x01000193) >>> 0;
   }
-  if (contentFormat !== undefined) {
+  if (contentFormat != null) {
     h ^= contentFormat & 0xffff;
     h = Math.imul(h, 0x01000193) >>> 0;
   }
