@@ -138,13 +138,11 @@ export const ASLEEP = 4;
 export const AWAKE = 5;
 
 // Queued requests (SnOp.k): 1 OP_PUB0 (a QoS 0 PUBLISH), 2 OP_SUB, 3 OP_UNSUB, 4 OP_PART, 5
-// OP_DISC (DISCONNECT), 6 OP_PART_LAST. From 5 on, a request waits until the outbox is empty.
-// The core's kinds are written as numbers with their name in a comment (a module constant
-// costs XS bytecode: 106 B for these four).
+// OP_DISC (DISCONNECT), 6 OP_PART_LAST (the sleep part's). From 5 on, a request waits until the
+// outbox is empty. The kinds used only in this file are written as numbers with their name in a
+// comment (a module constant costs XS bytecode: ~24 B and ~3 B a use).
 /** A part's request that does not wait for the outbox (a will update). */
 export const OP_PART = 4;
-/** A part's request that waits for the outbox (sleep). */
-export const OP_PART_LAST = 6;
 
 /** A part that queues requests: it sends each when its turn comes and takes its reply. */
 export interface SnOpPart {
@@ -213,7 +211,7 @@ export function frame(type: number, f?: number, a?: number, b?: number, c?: numb
 }
 
 /** §5.3.1 ClientId, the TopicName of a PUBLISH or will: non-empty, no wildcard (§6.10), no U+0000 (§5.3.12). */
-export function isTopicName(t: unknown): t is string {
+function isTopicName(t: unknown): t is string {
   return typeof t === "string" && t !== "" && !/[+#\u0000]/.test(t);
 }
 
@@ -258,7 +256,7 @@ export class MqttSnSession {
 
   constructor(o: MqttSnSessionOptions) {
     // §5.3.1: 1-23 characters.
-    if (!o || typeof o.clientId !== "string" || !o.clientId || o.clientId.length > 23) throw bad("clientId: 1-23 characters");
+    if (typeof o?.clientId !== "string" || !o.clientId || o.clientId.length > 23) throw bad("clientId: 1-23 characters");
     const k = (this.keepMs = (o.keepAlive ?? 60) * 1000);
     if (!(k >= 0 && k <= 65535000) || !((this.retryMs = o.retryMs ?? 10000) > 0)) throw bad("keepAlive, retryMs");
     this.o = o;
@@ -1032,8 +1030,8 @@ export class SnSleep implements SnOpPart {
   /** §6.14: asleep for `seconds` (1-65535, §5.3.3) after the queue and the outbox; from asleep, a new duration. */
   sleep(s: MqttSnSession, seconds: number, now: number): void {
     if (!(seconds > 0 && seconds <= 0xffff && (seconds | 0) === seconds)) throw bad("sleep: 1-65535 s");
-    if (s.state === 3 /* ACTIVE */) s.queue(OP_PART_LAST, "", seconds, now, this);
-    else if (s.state === 4 /* ASLEEP */ && s.gw) this.send(s, { k: OP_PART_LAST, topic: "", qos: seconds, part: this }, now);
+    if (s.state === 3 /* ACTIVE */) s.queue(6 /* OP_PART_LAST */, "", seconds, now, this);
+    else if (s.state === 4 /* ASLEEP */ && s.gw) this.send(s, { k: 6 /* OP_PART_LAST */, topic: "", qos: seconds, part: this }, now);
     else throw bad("sleep: not connected");
   }
 
@@ -1128,7 +1126,7 @@ export interface OutboxEntry {
   rereg: number;
 }
 
-export class MqttSnOutbox {
+class MqttSnOutbox {
   declare readonly maxMessages: number;
   declare readonly maxBytes: number;
   /** Topic and payload octets held. */
