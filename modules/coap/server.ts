@@ -30,37 +30,34 @@
  * promise of one: the endpoint then sends an empty ACK and a separate response,
  * RFC 7252 §5.2.2).
  */
-import {
-  COAP_MEDIATYPE,
-  COAP_MESSAGE,
-  COAP_OPTION,
-  COAP_REQUEST,
-  COAP_RESPONSE,
-  setting,
-  type CoapMessageType,
-} from "./constants";
+import { COAP_MEDIATYPE, COAP_MESSAGE, COAP_OPTION, COAP_REQUEST, COAP_RESPONSE, setting, type TransmissionParameters } from "./constants";
 import { decode, encode, type CoapMessage } from "./codec";
-import type { CoapEndpoint, IncomingRequest } from "./messaging";
+import { openUdpEndpoint, type CoapEndpoint, type CoapSocketOptions, type IncomingRequest, type UdpEndpoint, type UdpEndpointOptions } from "./messaging";
 import {
+  Block1Store,
+  OBSERVE_MAX,
   blockOption,
+  etagOf,
   getBlock,
   getOption,
   getOptions,
   getStrings,
   getUint,
+  hex,
+  observeOption,
   opaqueOption,
   pushStrings,
+  sameBytes,
+  sliceBlock2,
+  szxForSize,
   uintOption,
-  observeOption,
+  utf8Decode,
+  utf8Encode,
   type BlockValue,
   type CoapOption,
 } from "./options";
-import { Block1Store, etagOf, sliceBlock2, szxForSize } from "./options";
 import { DedupCache } from "./dedup";
-import { openUdpEndpoint, type CoapSocketOptions, type UdpEndpoint, type UdpEndpointOptions } from "./messaging";
 import type { Job, Scheduler } from "../scheduler/scheduler";
-import type { TransmissionParameters } from "./constants";
-import { OBSERVE_MAX, hex, sameBytes, utf8Decode, utf8Encode } from "./options";
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 
@@ -612,6 +609,7 @@ export class CoapServer {
   private _onRequest(ireq: IncomingRequest): void {
     const msg = ireq.message;
     const req = new ServerRequest(msg, ireq.address, ireq.port);
+    const m = req.method;
     if (!req.methodName) return this._send(ireq, COAP_RESPONSE.METHOD_NOT_ALLOWED);
     const block2 = getBlock(msg, COAP_OPTION.BLOCK2) as BlockValue | undefined;
     const block1 = getBlock(msg, COAP_OPTION.BLOCK1) as BlockValue | undefined;
@@ -621,7 +619,7 @@ export class CoapServer {
     if (getOption(msg, COAP_OPTION.PROXY_URI) || getOption(msg, COAP_OPTION.PROXY_SCHEME)) return this._send(ireq, COAP_RESPONSE.PROXYING_NOT_SUPPORTED);
 
     // RFC 7959 §2.6: the rest of a large response to a POST/PUT/... (Block2 NUM > 0, no body)
-    if (block2?.num && !block1 && req.method !== COAP_REQUEST.GET && req.method !== COAP_REQUEST.FETCH) {
+    if (block2?.num && !block1 && m !== COAP_REQUEST.GET && m !== COAP_REQUEST.FETCH) {
       const kept = this._responses.get(req.key(), this.scheduler.now());
       // (no diagnostic payload: the code says it, RFC 7252 §5.5.2 makes one optional)
       if (!kept) return this._send(ireq, COAP_RESPONSE.REQUEST_ENTITY_INCOMPLETE);
@@ -644,10 +642,10 @@ export class CoapServer {
     }
     // RFC 7252 §5.10.4: an Accept the resource cannot satisfy gets 4.06.
     const offered = list(o.ct);
-    if (req.accept != null && offered.length && offered.indexOf(req.accept) < 0 && (req.method === COAP_REQUEST.GET || req.method === COAP_REQUEST.FETCH))
+    if (req.accept != null && offered.length && offered.indexOf(req.accept) < 0 && (m === COAP_REQUEST.GET || m === COAP_REQUEST.FETCH))
       return this._send(ireq, COAP_RESPONSE.NOT_ACCEPTABLE);
     // the methods that carry a body (Content-Format checked, Block1 accepted): all but GET and DELETE
-    if (req.method !== COAP_REQUEST.GET && req.method !== COAP_REQUEST.DELETE) {
+    if (m !== COAP_REQUEST.GET && m !== COAP_REQUEST.DELETE) {
       // RFC 7252 §5.9.2.10: 4.15 for a Content-Format the resource does not take.
       if (o.accepts && req.contentFormat != null && o.accepts.indexOf(req.contentFormat) < 0) return this._send(ireq, COAP_RESPONSE.UNSUPPORTED_CONTENT_FORMAT);
       const limit = o.maxBodySize ?? this._maxBodySize;
@@ -676,7 +674,7 @@ export class CoapServer {
     }
 
     // RFC 7641 §3.6 / §4.1: deregistration, or a plain GET reusing an observer's token.
-    const isGet = req.method === COAP_REQUEST.GET;
+    const isGet = m === COAP_REQUEST.GET;
     const okey = req.observerKey();
     if (isGet && req.observe !== 0 && !block2?.num) {
       const existing = this._observers.get(okey);
