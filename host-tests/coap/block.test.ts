@@ -154,6 +154,15 @@ describe("RFC 7959 §2.5 Block1", () => {
     expect(codeString(m.code)).toBe("4.13");
     expect(getUint(m, COAP_OPTION.SIZE1)).toBe(6000);
   });
+  it("a Size1 over the limit on a later block ends the transfer with 4.13 too (§4: Size1 is the whole body's size)", async () => {
+    const first = await fx.settle(fx.raw({ code: COAP_REQUEST.PUT, options: [...path("file"), blockOption(COAP_OPTION.BLOCK1, { num: 0, more: true, szx: 6 })], payload: bytes(1024) }));
+    expect(codeString(first.code)).toBe("2.31");
+    const m = await fx.settle(fx.raw({ code: COAP_REQUEST.PUT, options: [...path("file"), blockOption(COAP_OPTION.BLOCK1, { num: 1, more: true, szx: 6 }), uintOption(COAP_OPTION.SIZE1, 100000)], payload: bytes(1024) }));
+    expect(codeString(m.code)).toBe("4.13");
+    expect(getUint(m, COAP_OPTION.SIZE1)).toBe(6000);
+    expect(fx.server.pendingUploads).toBe(0);
+    expect(putCalls).toBe(0);
+  });
   it("a body over the limit sent whole → 4.13 with Size1; the client does not retry when Size1 is below the body", async () => {
     const f = makeFixture({ client: { block1Size: 1024 } });
     f.server.add("/tiny", { maxBodySize: 100, put: () => undefined });

@@ -197,6 +197,20 @@ describe("RFC 6690 /.well-known/core", () => {
     expect((await fx.settle(fx.client.put(fx.uri("/.well-known/core"), "x"))).status).toBe("4.05");
     expect((await fx.settle(fx.client.get(fx.uri("/.well-known/core"), { accept: 0 }))).status).toBe("4.06");
   });
+  it("/.well-known/core is the server's own hidden resource: add() at that path replaces it, remove() ends it, discovery: false has none", async () => {
+    fx.server.add("/.well-known/core", { get: () => ({ payload: "mine", contentFormat: COAP_MEDIATYPE.APPLICATION_LINK_FORMAT }) });
+    expect((await fx.settle(fx.client.get(fx.uri("/.well-known/core")))).text()).toBe("mine");
+    expect(fx.server.remove("/.well-known/core")).toBe(true);
+    expect((await fx.settle(fx.client.get(fx.uri("/.well-known/core")))).status).toBe("4.04");
+    const f = makeFixture({ server: { discovery: false } });
+    expect((await f.settle(f.client.get(f.uri("/.well-known/core")))).status).toBe("4.04");
+    f.close();
+  });
+  it("the authorize hook sees a discovery request as any other (4.01 when it refuses)", async () => {
+    const f = makeFixture({ server: { authorize: (req) => req.path !== ".well-known/core" } });
+    expect((await f.settle(f.client.get(f.uri("/.well-known/core")))).status).toBe("4.01");
+    f.close();
+  });
   it("a large discovery document is served block-wise (RFC 7959)", async () => {
     for (let i = 0; i < 60; i++) fx.server.add("/r" + i, { rt: "some-long-resource-type-" + i, get: () => ({}) });
     const r = await fx.settle(fx.client.get(fx.uri("/.well-known/core")));
