@@ -154,22 +154,17 @@ interface SubscriptionRecord extends Subscription {
 /** What the client hands the session as a SUBSCRIBE's token: the record and the app's callback. */
 type SubscribeToken = [SubscriptionRecord, SubscribeCallback | undefined];
 
-/**
- * The client of the socket's connection when it is still the current one. The socket's
- * `target` (ECMA-419 base class pattern) is the client itself: the module's three socket
- * callbacks find it there, and ignore a socket the client has moved on from.
+/*
+ * The socket's `target` (ECMA-419 base class pattern) is the client itself: the module's three
+ * socket callbacks find it there, and ignore a socket the client has moved on from.
  */
-function current(socket: TcpSocket): MqttClient | undefined {
-  const c = socket.target as MqttClient | undefined;
-  return c && c.socket === socket ? c : undefined;
-}
 
 /**
  * The socket has bytes (onReadable). The socket callbacks do their work themselves, with no
  * method of the client in between: a call costs on XS, and these run for every packet.
  */
 function onSocketReadable(this: TcpSocket, count: number): void {
-  const c = this.target as MqttClient | undefined; // current(), inline: the hot path
+  const c = this.target as MqttClient | undefined;
   if (!c || c.socket !== this) return;
   if (typeof count !== "number") count = Infinity;
   const s = c.session;
@@ -204,13 +199,33 @@ function onSocketWritable(this: TcpSocket, bytes: number): void {
 }
 
 function onSocketError(this: TcpSocket, error?: Error): void {
-  current(this)?.socketError(error);
+  const c = this.target as MqttClient | undefined;
+  if (c && c.socket === this) c.socketError(error);
 }
 
-/** The client's scheduler job (`this` = the client, JobOptions.target). */
+/** The client's scheduler job (`this` = the client, JobOptions.target): the session's deadline, or the reconnection wait, has come. */
 function onJob(this: MqttClient, now: number): void {
-  this.timeout(now);
+  if (this.flags & Flag.Waiting) {
+    this.flags &= ~Flag.Waiting;
+    if (!(this.flags & Flag.Ended) && !this.socket) open(this);
+    return;
+  }
+  // Placed for a window the session has since moved later (traffic proved the link alive):
+  // placed again for the new one, instead of a PINGREQ the traffic made needless. From
+  // now on only: a window already open would run the job again in this same wake.
+  const s = this.session;
+  const l = s.latest;
+  if (l > now && this.job!.latest < l) {
+    const e = s.earliest;
+    place(this, l, e > now ? e : now + 1);
+    return;
+  }
+  s.handleTimeout(now);
+  flush(this);
+  const nl = s.latest;
+  if (nl >= 0 && this.socket && !(this.flags & Flag.Waiting) && !this.job!.scheduled) place(this, nl, s.earliest); // the next window
 }
+
 
 /** CONNACK refusals that the same CONNECT will meet again: reconnecting would only drain the battery. */
 const PERMANENT_5 = [0x84, 0x85, 0x86, 0x87, 0x8a, 0x8c];
@@ -320,7 +335,9 @@ export class MqttClient {
     const o = this.options;
     if (this.queuedBytes && this.queuedBytes > (o.maxQueuedBytes ?? 16384) && !(options && options.qos)) throw err("busy", this.queuedBytes + " B queued");
     const id = this.session.publish(topic, payload, options, callback, o.scheduler.clock.now());
-    flush(this);
+    // From an app callback (onDelivered publishing the next message) flush() is running: it
+    // writes what this queued when the callback returns (no call: a call costs on XS).
+    if (!(this.flags & Flag.Flushing)) flush(this);
     return id;
   }
 
@@ -442,28 +459,6 @@ export class MqttClient {
     }
   }
 
-  /** @internal The job's run: the session's deadline, or the reconnection wait, has come. */
-  timeout(now: number): void {
-    if (this.flags & Flag.Waiting) {
-      this.flags &= ~Flag.Waiting;
-      if (!(this.flags & Flag.Ended) && !this.socket) open(this);
-      return;
-    }
-    // Placed for a window the session has since moved later (traffic proved the link alive):
-    // placed again for the new one, instead of a PINGREQ the traffic made needless. From
-    // now on only: a window already open would run the job again in this same wake.
-    const s = this.session;
-    const l = s.latest;
-    if (l > now && this.job!.latest < l) {
-      const e = s.earliest;
-      place(this, l, e > now ? e : now + 1);
-      return;
-    }
-    s.handleTimeout(now);
-    flush(this);
-    const nl = s.latest;
-    if (nl >= 0 && this.socket && !(this.flags & Flag.Waiting) && !this.job!.scheduled) place(this, nl, s.earliest); // the next window
-  }
 
 
 
@@ -500,9 +495,13 @@ function flush(client: MqttClient): void {
   let sock: TcpSocket | undefined;
   let kind: MqttEvent;
   let f: MqttClientOptions["onDelivered"];
+  let m: number;
   for (;;) {
-    if (tx.length) {
-      for (j = 0; j < tx.length; j++) {
+    // An array's length is a getter on XS: read once (writing cannot add to tx: ECMA-419
+    // sockets call back later, never from inside write()).
+    m = tx.length;
+    if (m) {
+      for (j = 0; j < m; j++) {
         // The session's bytes: written now when the socket takes them, else queued.
         bytes = tx[j];
         sock = client.socket;

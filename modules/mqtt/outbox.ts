@@ -124,12 +124,6 @@ export class MqttOutbox {
     return this.get(packetId) !== undefined;
   }
 
-  /** Can `packetId` be given to a new message (its place free)? */
-  free(packetId: number): boolean {
-    const t = this.table;
-    return !t || t[packetId & (this.size - 1)] === undefined;
-  }
-
   /** Problems met while loading (corrupt records were dropped and are listed here). */
   get loadErrors(): string[] {
     return this.errors ?? [];
@@ -158,12 +152,27 @@ export class MqttOutbox {
   add(packetId: number, topic: string, bytes: Uint8Array, version: number, createdAt: number, token: unknown): OutboxEntry {
     const n = bytes.length; // read once: a typed array's length is a native getter on XS
     if (this.count >= this.maxMessages || this.bytes + n > this.maxBytes) throw this.refusal(n);
-    const t = this.table;
-    if (t && t[packetId & (this.size - 1)] !== undefined) throw invalid("packet identifier " + packetId + " in use");
+    let t = this.table;
+    const at = packetId & (this.size - 1);
+    if (t && t[at] !== undefined) throw invalid("packet identifier " + packetId + " in use");
     const seq = this.nextSeq;
     if (this.store) this.store.save(packetId, seq, createdAt, version, bytes);
     this.nextSeq = seq + 1;
-    return this.link({ packetId, bytes, sent: false, next: undefined, prev: this.tail, seq, topic, token }, n);
+    // A new entry at the tail of the list and in the table (made with the first entry and
+    // kept: made and dropped with every message, it cost more than the rest of the outbox's
+    // work with one message at a time in flight). The table doubles when more than half full
+    // (a free place is then found in two tries on average), up to maxMessages places. Written
+    // out here and in load(): a call costs on XS, and a publisher comes here for every message.
+    const tail = this.tail;
+    const e: OutboxEntry = { packetId, bytes, sent: false, next: undefined, prev: tail, seq, topic, token };
+    (t || (this.table = t = new Array(this.size)))[at] = e;
+    if (tail) tail.next = e;
+    else this.head = e;
+    this.tail = e;
+    if (!this.cursor) this.cursor = e;
+    if (++this.count * 2 > this.size && this.size < this.maxMessages) this.grow();
+    this.bytes += n;
+    return e;
   }
 
   /** QoS 2: PUBREC received, PUBREL about to be sent: the bytes go (released). */
@@ -244,24 +253,6 @@ export class MqttOutbox {
 
   // -- internals --------------------------------------------------------------------
 
-  /**
-   * A new entry at the tail of the list and in the table. The table is made with the first
-   * entry and kept (made and dropped with every message, it cost more than the rest of the
-   * outbox's work when one message at a time is in flight); it doubles when more than half
-   * full (a free place is then found in two tries on average), up to `maxMessages` places.
-   */
-  private link(e: OutboxEntry, n: number): OutboxEntry {
-    (this.table || (this.table = new Array(this.size)))[e.packetId & (this.size - 1)] = e;
-    if (this.tail) this.tail.next = e;
-    else this.head = e;
-    this.tail = e;
-    if (!this.cursor) this.cursor = e;
-    if (++this.count * 2 > this.size && this.size < this.maxMessages) this.grow();
-    this.bytes += n;
-    return e;
-  }
-
-
   /** Reads the store back (constructor), in sequence order. Unreadable records are dropped and listed in loadErrors. */
   private load(version: number, now: number): void {
     const s = this.store!.load();
@@ -290,12 +281,29 @@ export class MqttOutbox {
     all.sort((a, b) => a[0] - b[0]);
     let maxSeq = this.highWater;
     for (let j = 0; j < all.length; j++) {
-      const [seq, id, bytes, topic, createdAt] = all[j];
-      while (this.get(id) === undefined && !this.free(id)) this.grow();
+      // indexed, not destructured: array destructuring runs the iterator protocol (XS bytecode)
+      const r = all[j];
+      const seq = r[0];
+      const id = r[1];
+      const bytes = r[2];
+      // Its place taken by another identifier: the table grows until they part.
+      let t = this.table;
+      while (t && t[id & (this.size - 1)] !== undefined && t[id & (this.size - 1)]!.packetId !== id) {
+        this.grow();
+        t = this.table;
+      }
       if (this.get(id) !== undefined) continue; // the same identifier twice: keep the first
-      const e = this.link({ packetId: id, bytes, sent: !bytes || seq <= this.highWater, next: undefined, prev: this.tail, seq, topic, token: undefined }, bytes ? bytes.length : 0);
+      const tail = this.tail;
+      const e: OutboxEntry = { packetId: id, bytes, sent: !bytes || seq <= this.highWater, next: undefined, prev: tail, seq, topic: r[3], token: undefined };
+      (t || (this.table = t = new Array(this.size)))[id & (this.size - 1)] = e;
+      if (tail) tail.next = e;
+      else this.head = e;
+      this.tail = e;
+      if (!this.cursor) this.cursor = e;
+      if (++this.count * 2 > this.size && this.size < this.maxMessages) this.grow();
+      if (bytes) this.bytes += bytes.length;
       if (version === 5 && bytes) {
-        e.createdAt = createdAt;
+        e.createdAt = r[4];
         e.createdMono = now;
         e.expiry = -1; // looked up in the bytes when first sent (Mqtt5.outgoing)
       }
@@ -323,8 +331,9 @@ function layout(b: Uint8Array, id: number): [number, number] | undefined {
   const h = b[0];
   const qos = (h >> 1) & 3;
   if (h >> 4 !== 3 || (h & 8) !== 0 || qos === 0 || qos === 3) return undefined;
-  const [rl, o] = varintAt(b, 1);
-  if (rl !== b.length - o) return undefined;
+  const v = varintAt(b, 1);
+  const o = v[1];
+  if (v[0] !== b.length - o) return undefined;
   const t = o + 2 + ((b[o] << 8) | b[o + 1]);
   if (t + 2 > b.length || ((b[t] << 8) | b[t + 1]) !== id) return undefined;
   return [o, t + 2];
@@ -335,8 +344,8 @@ function publishTopic(b: Uint8Array, id: number, v: number): string | undefined 
   const l = layout(b, id);
   if (!l) return undefined;
   if (v === 5) {
-    const [pl, p] = varintAt(b, l[1]);
-    if (pl < 0 || p + pl > b.length) return undefined;
+    const v = varintAt(b, l[1]);
+    if (v[0] < 0 || v[1] + v[0] > b.length) return undefined;
   }
   try {
     return decodeMqttString(b, l[0] + 2, l[1] - 2, v as 4 | 5);
@@ -356,9 +365,9 @@ function convert(b: Uint8Array, id: number, from: number): Uint8Array | undefine
   const head = b.subarray(l[0], l[1]); // Topic Name and Packet Identifier
   let rest = l[1]; // a 3.1.1 payload starts here
   if (from === 5) {
-    const [pl, p] = varintAt(b, l[1]);
-    if (pl < 0 || p + pl > b.length) return undefined;
-    rest = p + pl;
+    const v = varintAt(b, l[1]);
+    if (v[0] < 0 || v[1] + v[0] > b.length) return undefined;
+    rest = v[1] + v[0];
   }
   const tail = b.subarray(rest);
   const n = head.length + (from === 4 ? 1 : 0) + tail.length;

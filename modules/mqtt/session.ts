@@ -236,8 +236,8 @@ export class MqttSession {
   declare quota: number;
   /** @internal */
   declare nextId: number;
-  /** SUBSCRIBE / UNSUBSCRIBE awaiting acknowledgement: [packet id, packet type, count, token] each (made with the first). */
-  declare pending?: unknown[];
+  /** SUBSCRIBE / UNSUBSCRIBE awaiting acknowledgement: [packet id, packet type, count, token] each (made with the first, undefined when none). */
+  declare pending: unknown[] | undefined;
   /** The last Topic Name published to, checked and encoded. */
   declare topic: PreparedTopic | undefined;
 
@@ -269,10 +269,13 @@ export class MqttSession {
     this.keepAlive = k;
     this.connectAt = 0;
     if (clock) this.clock = clock;
-    // made when first needed: `topic` (the first publish), `pending` (a SUBSCRIBE in flight)
+    // made when first needed: `topic` (the first publish)
     const stored = this.outbox.store?.getMeta("cid");
     const id = o.clientId ?? "";
     this.clientId = id === "" && stored !== undefined ? stored : id;
+    // Assigned even when undefined: every QoS > 0 publish reads it, and a property an object
+    // lacks is looked for along its whole prototype chain on XS.
+    this.pending = undefined;
     try {
       this.connectPacket(); // the options make a valid CONNECT, or the session is not made
     } catch (e) {
@@ -372,15 +375,46 @@ export class MqttSession {
       // acknowledgement. Anything else, from the first other byte on, goes to the decoder.
       // Each byte is read once: a typed array access costs several property reads on XS.
       const n = bytes.length;
+      const box = this.outbox;
       let i = 0;
       while (i + 3 < n && bytes[i] === 0x40 && bytes[i + 1] === 2) {
         const id = (bytes[i + 2] << 8) | bytes[i + 3];
         if (id === 0) break;
         this.lastReceived = now;
         this.pingAt = -1;
-        puback(this, id, now);
         i += 4;
-        if ((this.state as SessionState) === SessionState.Disconnected) return;
+        // onAck() for the usual case, a QoS 1 message in flight (a publisher's every message
+        // comes here), written out: a call costs on XS. Anything else goes to onAck, which
+        // reports it.
+        const table = box.table;
+        const e = table && table[id & (box.size - 1)];
+        const b = e && e.packetId === id ? e.bytes : undefined;
+        const c = box.cursor;
+        if (!b || (b[0] & 6) !== 2 || (c !== undefined && e!.seq >= c.seq)) {
+          onAck(this, PacketType.PUBACK, id, 0, undefined, now);
+          if ((this.state as SessionState) === SessionState.Disconnected) return;
+          continue;
+        }
+        this.inflight--;
+        // finish(), written out for this case
+        if (box.store) persist(this, 2, e);
+        else {
+          // MqttOutbox.remove(), written out
+          table![id & (box.size - 1)] = undefined;
+          const next = e!.next;
+          const prev = e!.prev;
+          if (c === e) box.cursor = next;
+          if (prev) prev.next = next;
+          else box.head = next;
+          if (next) next.prev = prev;
+          else box.tail = prev;
+          e!.prev = e!.next = undefined;
+          box.bytes -= b.length;
+          box.count--;
+        }
+        const result: DeliveryResult = { packetId: id, topic: e!.topic, qos: 1, reasonCode: 0, properties: undefined };
+        this.events.push(MqttEvent.Delivered, result, undefined, e!.token);
+        if (box.cursor) pump(this, now);
       }
       if (i === n) return;
       if (i) bytes = bytes.subarray(i);
@@ -470,7 +504,16 @@ export class MqttSession {
       e.createdAt = createdAt;
       e.createdMono = now;
     }
-    pump(this, now);
+    if (box.cursor === e && this.inflight < this.quota && this.state === SessionState.Connected && !(v5 && (v5.limited || x))) {
+      // pump() for the usual case, the new message alone to send and room for it, written
+      // out: a call costs on XS, and a publisher comes here for every message.
+      box.cursor = undefined; // e is the last entry
+      if (box.store) persist(this, 0, e); // the store's high-water mark first
+      else e.sent = true;
+      this.inflight++;
+      this.lastSent = now;
+      this.tx.push(bytes);
+    } else pump(this, now);
     return id;
   }
 
@@ -583,7 +626,7 @@ export class MqttSession {
     this.decoder.reset(this.version);
     this.pingAt = -1;
     const list = this.pending;
-    if (list) delete this.pending;
+    if (list) this.pending = undefined;
     if (error) this.emit(MqttEvent.Error, error);
     for (let i = 0; list && i < list.length; i += 4) this.emit(MqttEvent.Subscribed, [], new MqttError("connection-lost", "connection lost"), list[i + 3]);
     this.emit(MqttEvent.Close, error);
@@ -691,27 +734,6 @@ function onPublish(s: MqttSession, p: PublishPacket, now: number): void {
   ack(s, PacketType.PUBREC, id, 0, now); // [MQTT-4.3.3-8]
 }
 
-/**
- * A PUBACK with Reason Code 0 and no properties (receive's fast path): onAck for the usual
- * case, a QoS 1 message in flight, without onAck's other cases (a publisher's every message
- * goes through here); anything else goes to onAck, which reports it.
- */
-function puback(s: MqttSession, id: number, now: number): void {
-  const box = s.outbox;
-  const table = box.table;
-  const e = table && table[id & (box.size - 1)];
-  const b = e && e.packetId === id ? e.bytes : undefined;
-  const c = box.cursor;
-  if (!b || (b[0] & 6) !== 2 || (c !== undefined && e!.seq >= c.seq)) return onAck(s, PacketType.PUBACK, id, 0, undefined, now);
-  s.inflight--;
-  // finish(), written out for this case
-  if (box.store) persist(s, 2, e);
-  else box.remove(e!);
-  const result: DeliveryResult = { packetId: id, topic: e!.topic, qos: 1, reasonCode: 0, properties: undefined };
-  s.events.push(MqttEvent.Delivered, result, undefined, e!.token);
-  if (box.cursor) pump(s, now);
-}
-
 /** PUBACK (§4.3.2), PUBREC, PUBCOMP (§4.3.3) `t` for an outbox message: its identifier, reason code (0 in 3.1.1) and properties. */
 function onAck(s: MqttSession, t: number, id: number, rc: number, properties: MqttProperties | undefined, now: number): void {
   const box = s.outbox;
@@ -762,7 +784,7 @@ function onRequestAck(s: MqttSession, p: SubackPacket | UnsubackPacket): void {
   }
   const token = list[i + 3];
   list.splice(i, 4);
-  if (!list.length) delete s.pending; // SUBACKs are rare: no empty array kept, nor its slot
+  if (!list.length) s.pending = undefined; // SUBACKs are rare: no empty array kept
   s.emit(MqttEvent.Subscribed, p.reasonCodes, undefined, token);
 }
 
