@@ -237,8 +237,8 @@ export class MqttSession {
   declare quota: number;
   /** @internal */
   declare nextId: number;
-  /** SUBSCRIBE / UNSUBSCRIBE awaiting acknowledgement: [packet id, packet type, count, token] each (made with the first, undefined when none). */
-  declare pending: unknown[] | undefined;
+  /** SUBSCRIBE / UNSUBSCRIBE awaiting acknowledgement: [packet id, packet type, count, token] each (made with the first). */
+  declare pending?: unknown[];
   /** The last Topic Name published to, checked and encoded. */
   declare topic: PreparedTopic | undefined;
 
@@ -270,13 +270,11 @@ export class MqttSession {
     this.keepAlive = k;
     this.connectAt = 0;
     if (clock) this.clock = clock;
-    // made when first needed: `topic` (the first publish)
+    // made when first needed: `topic` (the first publish), `pending` (a SUBSCRIBE in flight;
+    // a field kept undefined would save a QoS > 0 publish ~190 instructions for 32 B of heap)
     const stored = this.outbox.store?.getMeta("cid");
     const id = o.clientId ?? "";
     this.clientId = id === "" && stored !== undefined ? stored : id;
-    // Assigned even when undefined: every QoS > 0 publish reads it, and a property an object
-    // lacks is looked for along its whole prototype chain on XS.
-    this.pending = undefined;
     try {
       this.connectPacket(); // the options make a valid CONNECT, or the session is not made
     } catch (e) {
@@ -627,7 +625,7 @@ export class MqttSession {
     this.decoder.reset(this.version);
     this.pingAt = -1;
     const list = this.pending;
-    if (list) this.pending = undefined;
+    if (list) delete this.pending;
     if (error) this.emit(MqttEvent.Error, error);
     for (let i = 0; list && i < list.length; i += 4) this.emit(MqttEvent.Subscribed, [], new MqttError("connection-lost", "connection lost"), list[i + 3]);
     this.emit(MqttEvent.Close, error);
@@ -785,7 +783,7 @@ function onRequestAck(s: MqttSession, p: SubackPacket | UnsubackPacket): void {
   }
   const token = list[i + 3];
   list.splice(i, 4);
-  if (!list.length) s.pending = undefined; // SUBACKs are rare: no empty array kept
+  if (!list.length) delete s.pending; // SUBACKs are rare: no empty array kept, nor its slot
   s.emit(MqttEvent.Subscribed, p.reasonCodes, undefined, token);
 }
 
