@@ -357,11 +357,13 @@ export class MqttSnSession {
     const lo = SIZES.charCodeAt(2 * t) - 48; // NaN past the table (MsgType 0x1E on): refused below
     const hi = SIZES.charCodeAt(2 * t + 1) - 48;
     let i = h + 1;
-    const f = t === 0x0c || t === 0x13 ? b[i++] : 0; // Flags (§5.3.4)
+    // Bit t of a mask says whether MsgType t has the field (shifts take t mod 32: a MsgType from
+    // 0x1E on, read as anything, is refused by the size check below).
+    const f = (0x81000 >> t) & 1 ? b[i++] : 0; // Flags (§5.3.4): PUBLISH, SUBACK (0x0C, 0x13)
     let id = 0;
     let mid = 0;
-    if ((t >= 0x0a && t <= 0x0d) || t === 0x13) {
-      id = (b[i] << 8) | b[i + 1]; // TopicId
+    if ((0x83c00 >> t) & 1) {
+      id = (b[i] << 8) | b[i + 1]; // TopicId: REGISTER, REGACK, PUBLISH, PUBACK, SUBACK (0x0A-0x0D, 0x13)
       i += 2;
     }
     if (t >= 0x0a && t <= 0x15) {
