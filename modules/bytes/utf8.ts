@@ -25,7 +25,7 @@
 /** Ill-formed UTF-8 input, or a string that cannot be encoded (lone surrogate). */
 export class Utf8Error extends Error {
   /** Byte offset (decoding) or UTF-16 index (encoding) of the first offending unit. */
-  readonly offset: number;
+  declare readonly offset: number;
   constructor(message: string, offset: number) {
     super(message);
     this.offset = offset;

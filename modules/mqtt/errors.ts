@@ -6,9 +6,9 @@
  */
 export class MqttCodecError extends Error {
   /** MQTT 5.0 reason code: 0x81 Malformed Packet, 0x82 Protocol Error, 0x95 Packet too large, ... */
-  readonly reasonCode: number;
+  declare readonly reasonCode: number;
   /** The normative statement violated, e.g. "[MQTT-3.3.1-4]", or a section ("§2.2.2.2"). */
-  readonly statement: string;
+  declare readonly statement: string;
 
   constructor(reasonCode: number, message: string, statement: string) {
     super(statement !== "" ? message + " " + statement : message);

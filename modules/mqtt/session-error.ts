@@ -38,15 +38,15 @@ export type MqttErrorCode =
   | "callback";
 
 export class MqttError extends Error {
-  readonly code: MqttErrorCode;
+  declare readonly code: MqttErrorCode;
   /** MQTT 5.0 reason code (or 3.1.1 CONNACK return code for "connect-refused"), when one applies. */
-  readonly reasonCode: number | undefined;
+  declare readonly reasonCode: number | undefined;
   /** The normative statement concerned, e.g. "[MQTT-3.3.2-8]", or "". */
-  readonly statement: string;
+  declare readonly statement: string;
   /** The error that caused this one, if any. */
-  override readonly cause: unknown;
+  declare readonly cause: unknown;
   /** MQTT 5.0 properties of the packet that carried the reason (Reason String, Server Reference, ...). */
-  properties: { [key: string]: unknown } | undefined = undefined;
+  declare properties: { [key: string]: unknown } | undefined;
 
   constructor(code: MqttErrorCode, message: string, reasonCode?: number, statement?: string, cause?: unknown) {
     super(statement ? message + " " + statement : message);
@@ -54,6 +54,7 @@ export class MqttError extends Error {
     this.reasonCode = reasonCode;
     this.statement = statement ?? "";
     this.cause = cause;
+    this.properties = undefined;
   }
 }
 // On the prototype: `this.name = ...` throws where the intrinsics are frozen, as on a device (host-tests/xs/lockdown.ts).
