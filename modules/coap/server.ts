@@ -32,7 +32,7 @@
  */
 import { COAP_MEDIATYPE, COAP_MESSAGE, COAP_OPTION, COAP_REQUEST, COAP_RESPONSE, setting, type TransmissionParameters } from "./constants";
 import { decode, encode, type CoapMessage } from "./codec";
-import { openUdpEndpoint, type CoapEndpoint, type CoapSocketOptions, type IncomingRequest, type UdpEndpoint, type UdpEndpointOptions } from "./messaging";
+import { DedupCache, openUdpEndpoint, type CoapEndpoint, type CoapSocketOptions, type IncomingRequest, type UdpEndpoint, type UdpEndpointOptions } from "./messaging";
 import {
   Block1Store,
   OBSERVE_MAX,
@@ -56,7 +56,6 @@ import {
   type BlockValue,
   type CoapOption,
 } from "./options";
-import { DedupCache } from "./dedup";
 import type { Job, Scheduler } from "../scheduler/scheduler";
 
 const EMPTY: Uint8Array = new Uint8Array(0);
