@@ -546,9 +546,7 @@ export class CoapServer {
    * §4.4: a client takes a notification whose number is not newer only after 128 s).
    */
   observations(): ObservationRecord[] {
-    const out: ObservationRecord[] = [];
-    this._observers.forEach((o) => out.push({ address: o.address, port: o.port, request: encode(o.request.message), szx: o.szx, sinceCon: o.sinceCon, observe: o.resource.seq }));
-    return out;
+    return Array.from(this._observers.values(), (o) => ({ address: o.address, port: o.port, request: encode(o.request.message), szx: o.szx, sinceCon: o.sinceCon, observe: o.resource.seq }));
   }
 
   /**
@@ -557,22 +555,20 @@ export class CoapServer {
    * resource is skipped. Returns how many were taken.
    */
   restoreObservations(records: readonly ObservationRecord[]): number {
-    let n = 0;
-    records.forEach((r) => {
-      if (this._closed || !(r.request instanceof Uint8Array)) return;
+    return records.filter((r) => {
+      if (this._closed || !(r.request instanceof Uint8Array)) return false;
       const d = decode(r.request);
-      if (!d.ok) return;
+      if (!d.ok) return false;
       const req = new ServerRequest(d.message, r.address, r.port);
       const resource = this._resources.get(req.path);
       const key = req.observerKey();
-      if (!resource || !resource.options.observable || req.method !== COAP_REQUEST.GET || req.observe !== 0 || this._observers.get(key) || !this._canAdd(key, resource)) return;
+      if (!resource || !resource.options.observable || req.method !== COAP_REQUEST.GET || req.observe !== 0 || this._observers.get(key) || !this._canAdd(key, resource)) return false;
       // §4.4: the numbers go on from the newest (24-bit serial arithmetic)
       const ahead = (r.observe - resource.seq) & OBSERVE_MAX;
       if (ahead > 0 && ahead < 0x800000) resource.seq = r.observe & OBSERVE_MAX;
       this._observe(key, resource, req, r.szx >= 0 && r.szx <= this._szx ? r.szx : this._szx, r.sinceCon | 0);
-      n++;
-    });
-    return n;
+      return true;
+    }).length;
   }
 
   /** Stops serving; observers are forgotten; an endpoint the server opened is closed. */
