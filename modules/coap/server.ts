@@ -671,19 +671,15 @@ export class CoapServer {
     // RFC 7641 §3.6 / §4.1: deregistration, or a plain GET reusing an observer's token.
     const isGet = m === COAP_REQUEST.GET;
     const okey = req.observerKey();
-    if (isGet && req.observe !== 0 && !block2?.num) {
-      const existing = this._observers.get(okey);
-      if (existing) this._drop(existing);
-    }
-    const register = isGet && req.observe === 0 && !!o.observable && !this._closed;
+    if (isGet && req.observe !== 0 && !block2?.num) this._drop(this._observers.get(okey));
+    const register = isGet && req.observe === 0 && o.observable && !this._closed;
 
     this._handle(handler, resource, req, (built) => {
       if (!built) return this._send(ireq, COAP_RESPONSE.INTERNAL_SERVER_ERROR);
       let observe: number | undefined;
       if (register && built.code >> 5 === 2 && this._canAdd(okey, resource)) {
         // §4.1: add (or replace) the entry keyed by endpoint and token.
-        const old = this._observers.get(okey);
-        if (old) this._drop(old);
+        this._drop(this._observers.get(okey));
         this._observe(okey, resource, req, block2 ? Math.min(block2.szx, this._szx) : this._szx, 0);
         // §4.4: every notification, the registration's response included, gets a fresh, larger number.
         observe = resource.seq = (resource.seq + 1) & OBSERVE_MAX;
@@ -808,7 +804,9 @@ export class CoapServer {
     });
   }
 
-  private _drop(o: Observer): void {
+  /** Removes the observer (none: nothing), its NON pacing job cancelled. */
+  private _drop(o: Observer | undefined): void {
+    if (!o) return;
     o.hold?.cancel();
     if (this._observers.get(o.key) === o) this._observers.delete(o.key);
   }
@@ -831,9 +829,8 @@ export class CoapServer {
     o.pending = false;
     const req = o.request;
     req.notification = true;
-    const current = () => this._observers.get(o.key) === o;
     this._handle(get, r, req, (built) => {
-      if (!current()) return;
+      if (this._observers.get(o.key) !== o) return; // dropped meanwhile
       // §3.2: a notification with a non-2.xx code ends the observation (a GET handler that
       // fails: 5.00).
       if (!built || built.code >> 5 !== 2) return this._sendFinal(o, built || { code: COAP_RESPONSE.INTERNAL_SERVER_ERROR });
@@ -850,8 +847,8 @@ export class CoapServer {
       let payload = built.payload;
       // RFC 7959 §3.4 (Observe + Block2): the first block; the client GETs the rest.
       if (payload.length > 16 << o.szx) payload = inBlocks(options, built.code, payload, 0, o.szx)!;
+      // (an observer dropped meanwhile: _notifyOne does nothing)
       const free = () => {
-        if (!current()) return;
         o.busy = false;
         if (o.pending) this._notifyOne(o);
       };
