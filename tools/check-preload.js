@@ -19,7 +19,9 @@
 //      (`CACHE[k] = v`, `Foo.prototype.bar = f`, `Foo.count++`), a mutating method called on it
 //      (`push`, `splice`, `sort`, `fill`, `set`, `add`, `delete`, `clear`, `setUint8`...),
 //      `Object.assign/defineProperty/defineProperties/setPrototypeOf` on it, and `this.x = ...`
-//      in a static method (a preloaded class's static properties are read-only);
+//      in a static method (a preloaded class's static properties are read-only); also such a
+//      change through a local that may hold a module-level collection or buffer
+//      (`let out = EMPTY; ... out[0] = x`: XS refuses even a write past a preloaded buffer's end);
 //   4. a RegExp made at load (a module-level literal, one in a module-level table, `new RegExp`):
 //      the Moddable SDK 8.2.3's XS runs a preloaded RegExp with match data it takes from malloc
 //      (xsre.c fxAllocateRegExpData) but marks as a chunk when a collection comes during the
@@ -192,6 +194,9 @@ function check(files = deviceFiles()) {
               if (inStaticMethod(ts, node) && !whole) report(node, "static", `${what} \`${shorten(expr.getText(sf))}\` in a static method: a preloaded class's static properties are read-only`);
             } else if (root && ts.isIdentifier(root) && isModuleLevel(ts, checker, root)) {
               report(node, "mutation", `${what} \`${shorten(expr.getText(sf))}\` after load: \`${root.text}\` is module-level (preloaded: frozen or read-only); keep the state in an instance`);
+            } else if (root && ts.isIdentifier(root)) {
+              const held = moduleBufferHeld(ts, checker, root);
+              if (held) report(node, "mutation", `${what} \`${shorten(expr.getText(sf))}\` after load: \`${root.text}\` may hold the module-level ${held.kind} \`${held.name}\`, which is read-only when preloaded ("read-only buffer", even a write past its end); give the local a new one`);
             }
           }
         }
@@ -284,6 +289,43 @@ function isModuleLevel(ts, checker, id) {
   if (ts.isVariableDeclaration(d)) return ts.isVariableDeclarationList(d.parent) && ts.isVariableStatement(d.parent.parent) && ts.isSourceFile(d.parent.parent.parent);
   if (ts.isFunctionDeclaration(d) || ts.isClassDeclaration(d) || ts.isEnumDeclaration(d)) return ts.isSourceFile(d.parent);
   return false;
+}
+
+/**
+ * Rule 3 through a local: `let out = EMPTY; ... out[0] = x` writes the module's buffer when `out`
+ * still holds it (XS refuses a write to a preloaded buffer even past its end, where a typed array
+ * would otherwise ignore it). For a local variable `id`, the module-level const collection or
+ * buffer its initialiser or an assignment to it in the same function may give it (through `??`,
+ * `||`, `? :` and parentheses), as { name, kind }; undefined when none may.
+ */
+function moduleBufferHeld(ts, checker, id) {
+  const sym = checker.getSymbolAtLocation(id);
+  const d = sym && sym.declarations && sym.declarations[0];
+  if (!d || !ts.isVariableDeclaration(d) || isModuleLevel(ts, checker, id)) return undefined;
+  let fn = d.parent;
+  while (fn && !ts.isFunctionLike(fn) && !ts.isSourceFile(fn)) fn = fn.parent;
+  const sources = [];
+  if (d.initializer) sources.push(d.initializer);
+  const walk = (n) => {
+    if (ts.isBinaryExpression(n) && n.operatorToken.kind === ts.SyntaxKind.EqualsToken && ts.isIdentifier(n.left) && checker.getSymbolAtLocation(n.left) === sym) sources.push(n.right);
+    ts.forEachChild(n, walk);
+  };
+  if (fn) walk(fn);
+  const held = (e) => {
+    while (ts.isParenthesizedExpression(e) || ts.isAsExpression(e) || ts.isNonNullExpression(e)) e = e.expression;
+    if (ts.isConditionalExpression(e)) return held(e.whenTrue) || held(e.whenFalse);
+    if (ts.isBinaryExpression(e) && (e.operatorToken.kind === ts.SyntaxKind.QuestionQuestionToken || e.operatorToken.kind === ts.SyntaxKind.BarBarToken)) return held(e.left) || held(e.right);
+    if (!ts.isIdentifier(e) || !isModuleLevel(ts, checker, e)) return undefined;
+    const s2 = checker.getSymbolAtLocation(e);
+    const d2 = s2 && s2.declarations && s2.declarations[0];
+    const kind = d2 && ts.isVariableDeclaration(d2) ? collectionKind(ts, checker, d2) : undefined;
+    return kind ? { name: e.text, kind } : undefined;
+  };
+  for (const e of sources) {
+    const h = held(e);
+    if (h) return h;
+  }
+  return undefined;
 }
 
 /** "Map", "Uint8Array", ... when the const holds a mutable built-in collection or buffer. */

@@ -222,7 +222,9 @@ export function rejection(error: CoapDecodeError, policy?: RejectionPolicy): Rej
  *
  * One writer runs twice: first into an empty array, where typed-array writes past the end are
  * ignored, only to count the bytes; then into the exactly-sized result (one loop instead of a
- * sizing function and a writing function, issue 17).
+ * sizing function and a writing function, issue 17). The empty array is a new one per call, not
+ * the module's EMPTY: a preloaded module's buffers are read-only in flash, and XS refuses any
+ * write to one ("read-only buffer"), even past its end (docs/moddable.md, "Preloading").
  */
 export function encode(m: CoapMessage): Uint8Array {
   const t = m.token ?? EMPTY;
@@ -242,7 +244,7 @@ export function encode(m: CoapMessage): Uint8Array {
     if (i && x.number < o[i - 1].number) sorted = false;
   }
   if (!sorted) o = o.slice().sort((a, b) => a.number - b.number); // Array.prototype.sort is stable
-  let out = EMPTY;
+  let out = new Uint8Array(0);
   let p = 0;
   for (let pass = 0; pass < 2; pass++) {
     if (pass) out = new Uint8Array(p);
