@@ -68,14 +68,15 @@ function parts(b: Uint8Array): [number, number, number, number] {
   const o = varintAt(b, 1)[1];
   const id = o + 2 + ((b[o] << 8) | b[o + 1]);
   const pl = id + ((b[0] & 6) !== 0 ? 2 : 0);
-  const [n, p] = varintAt(b, pl);
-  return [o, pl, p, p + n];
+  const v = varintAt(b, pl); // [Property Length, offset after it]: read by index (array destructuring runs the iterator protocol on XS)
+  return [o, pl, v[1], v[1] + v[0]];
 }
 
 /** Offset of the value of property `id` in an encoded 5.0 PUBLISH, or -1. */
 function findProperty(b: Uint8Array, id: number): number {
-  const [, , start, end] = parts(b);
-  for (let o = start; o < end; ) {
+  const q = parts(b);
+  const end = q[3];
+  for (let o = q[2]; o < end; ) {
     const k = b[o++]; // every identifier of Table 2-4 is below 0x80: one byte
     if (k === id) return o;
     const d = PROPERTY_BY_ID[k];
@@ -278,7 +279,11 @@ export class Mqtt5 {
     }
     a.used[alias] = ++a.clock;
     // [Topic Name, or an empty one][Packet Identifier][Property Length][Topic Alias][properties][payload]
-    const [o, pl, p, payload] = parts(bytes);
+    const q = parts(bytes);
+    const o = q[0];
+    const pl = q[1];
+    const p = q[2];
+    const payload = q[3];
     const idl = (bytes[0] & 6) !== 0 ? 2 : 0;
     const n = payload - p + 3;
     const topicPart = known ? 2 : pl - idl - o;
