@@ -115,6 +115,17 @@ describe("failures", () => {
   });
   it("constructor options are checked", () => {
     expect(() => new CoapClient({} as any)).toThrow(TypeError);
+    // the message names what to give (an endpoint, or a socket with a scheduler and random), and
+    // none of it is opened: a socket constructor without the scheduler is never called
+    const need = "coap: needs endpoint, or socket.io, scheduler and random";
+    expect(() => new CoapClient({} as any)).toThrow(need);
+    let opened = 0;
+    const io = function () {
+      opened++;
+    } as any;
+    expect(() => new CoapClient({ socket: { io }, random: (b: Uint8Array) => b } as any)).toThrow(need);
+    expect(() => new CoapClient({ socket: { io }, scheduler: fx.client.scheduler } as any)).toThrow(need);
+    expect(opened).toBe(0);
     expect(() => new CoapClient({ endpoint: fx.client.endpoint, block1Size: 8 })).toThrow(RangeError);
     expect(() => new CoapClient({ endpoint: fx.client.endpoint, maxBodySize: 0 })).toThrow(RangeError);
   });

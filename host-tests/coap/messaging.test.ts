@@ -149,6 +149,13 @@ describe("piggybacked responses (RFC 7252 §5.2.1, §5.3.2)", () => {
     const e = new CoapEndpoint({ send: () => {}, scheduler: net.scheduler, random: (b) => b.fill(0xab), tokenLength: 8 });
     expect(Array.from(e.request({ code: COAP_REQUEST.GET }, B, PORT).token)).toEqual([0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab]);
   });
+  it("an endpoint without send, scheduler or random names all three", () => {
+    const net = makeNet();
+    const need = "coap: needs send, scheduler and random";
+    expect(() => new CoapEndpoint({ scheduler: net.scheduler, random: (b: Uint8Array) => b } as any)).toThrow(need);
+    expect(() => new CoapEndpoint({ send: () => {}, random: (b: Uint8Array) => b } as any)).toThrow(need);
+    expect(() => new CoapEndpoint({ send: () => {}, scheduler: net.scheduler } as any)).toThrow(need);
+  });
 });
 
 describe("separate responses (RFC 7252 §5.2.2)", () => {

@@ -243,6 +243,7 @@ describe("resource tree and options", () => {
   it("rejects bad resource definitions and bad constructor options", () => {
     expect(() => fx.server.add("/x", { get: 5 as any })).toThrow(TypeError);
     expect(() => new CoapServer({} as any)).toThrow(TypeError);
+    expect(() => new CoapServer({ socket: { io: function () {} }, random: (b: Uint8Array) => b } as any)).toThrow("coap: needs endpoint, or socket.io, scheduler and random");
     expect(() => new CoapServer({ endpoint: fx.server.endpoint, blockSize: 2048 })).toThrow(RangeError);
   });
   it("no errors were reported by the stack during these tests", async () => {

@@ -1,6 +1,6 @@
 // @xs
 /*
- * MqttSnClient (modules/mqttsn/client.ts): the session bound to an ECMA-419 UDP socket on a
+ * MqttSnClient (in modules/mqttsn/session.ts): the session bound to an ECMA-419 UDP socket on a
  * simulated network, the scheduler on a virtual clock, and a store; the gateway's side is a
  * socket scripted by the test.
  */

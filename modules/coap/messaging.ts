@@ -11,7 +11,7 @@
  *  - CON with retransmission and exponential back-off (§4.2), NON (§4.3),
  *    ACK/RST matching by Message ID and endpoint (§4.4), the RST to a CoAP ping (§4.3; a
  *    ping is sendMessage() of an Empty CON, its RST comes to onReset).
- *  - Bounded deduplication (§4.5, see dedup.ts): a duplicate CON gets the same
+ *  - Bounded deduplication (§4.5, DedupCache below): a duplicate CON gets the same
  *    ACK / piggybacked response / RST again; no duplicate is passed up twice.
  *  - NSTART outstanding interactions per peer (§4.7); the rest wait in a
  *    bounded queue. NON requests hold their slot until a response arrives or
@@ -53,7 +53,7 @@ export interface CoapEndpointOptions {
   random(buffer: Uint8Array): Uint8Array;
   /** RFC 7252 §4.8 parameters; the derived values of §4.8.2 follow from them. */
   parameters?: Partial<TransmissionParameters>;
-  /** Deduplication entries kept (default 32; see dedup.ts). */
+  /** Deduplication entries kept (default 32; DedupCache below). */
   dedupCapacity?: number;
   /** Random token length for requests, 1..8 (default 4: 32 bits, RFC 7252 §5.3.1). */
   tokenLength?: number;
@@ -306,7 +306,7 @@ export class CoapEndpoint {
   declare private _rand2: Uint8Array;
 
   constructor(options: CoapEndpointOptions) {
-    if (!options || typeof options.send !== "function" || typeof options.random !== "function" || typeof options.scheduler?.schedule !== "function") throw new TypeError("coap: send, scheduler and random");
+    if (!options || typeof options.send !== "function" || typeof options.random !== "function" || typeof options.scheduler?.schedule !== "function") throw new TypeError("coap: needs send, scheduler and random");
     const p = (this.parameters = transmissionParameters(options.parameters));
     this._tokenLength = setting(options.tokenLength, 4, 1, 8, "tokenLength");
     this._maxQueue = setting(options.maxQueue, 16, 0, Infinity, "maxQueue");
@@ -773,7 +773,9 @@ export interface UdpEndpoint {
 /** Opens a UDP socket and a CoapEndpoint on it. Throws (and opens nothing) on bad options. */
 export function openUdpEndpoint(options: UdpEndpointOptions): UdpEndpoint {
   const socket = options && options.socket;
-  if (!socket || typeof socket.io !== "function") throw new TypeError("coap: socket.io");
+  // Checked here too, not left to the endpoint: a client or server handed neither an endpoint nor
+  // a whole socket/scheduler/random set learns what it needs (send is ours, not theirs, to give).
+  if (!socket || typeof socket.io !== "function" || typeof options.random !== "function" || typeof options.scheduler?.schedule !== "function") throw new TypeError("coap: needs endpoint, or socket.io, scheduler and random");
   const onError = options.onError;
   // The endpoint first, so that bad options throw before a socket is open; its options are the
   // caller's (their socket is not read) with send, which writes to the socket opened next.
