@@ -67,6 +67,7 @@ describe("RFC 7959 §2.4 Block2", () => {
   it.each([[3], [1000], [0xfffff]])("Block2 NUM %i beyond the end → 4.02", async (num) => {
     const m = await fx.settle(fx.raw({ code: COAP_REQUEST.GET, options: [...path("file"), blockOption(COAP_OPTION.BLOCK2, { num: num as number, more: false, szx: 6 })] }));
     expect(codeString(m.code)).toBe("4.02");
+    expect(m.payload.length).toBe(0); // no diagnostic payload (RFC 7252 §5.5.2: optional; the code says it)
   });
   it("a small representation asked with Block2 0 comes whole with M=0", async () => {
     fx.server.add("/small", { get: () => ({ payload: "tiny" }) });
@@ -225,6 +226,7 @@ describe("RFC 7959 §2.6 Block1 and Block2 combined", () => {
     fx.server.add("/convert", { post: () => undefined });
     const m = await fx.settle(fx.raw({ code: 2, options: [...path("convert"), blockOption(COAP_OPTION.BLOCK2, { num: 1, more: false, szx: 6 })] }));
     expect(codeString(m.code)).toBe("4.08");
+    expect(m.payload.length).toBe(0); // no diagnostic payload (RFC 7252 §5.5.2: optional; the code says it)
   });
 });
 

@@ -87,6 +87,12 @@ describe("RFC 7252 §5.8 / RFC 8132 methods", () => {
     await expect(fx.client.request({ uri: fx.uri("/a/b"), payload: 5 as any })).rejects.toThrow(TypeError);
     expect(sent().length).toBe(0);
   });
+  it("null counts as absent, as undefined does: no Content-Format, Accept or Block2 option is sent", async () => {
+    const r = await fx.settle(fx.client.request({ method: "PUT", uri: fx.uri("/a/b"), payload: "x", contentFormat: null, accept: null, block2Size: null } as any));
+    expect(r.text()).toBe("PUT");
+    const m = sent()[0];
+    expect(m.options.map((o) => o.number)).toEqual([COAP_OPTION.URI_PATH, COAP_OPTION.URI_PATH]);
+  });
   it("CON by default, NON on request", async () => {
     await fx.settle(fx.client.get(fx.uri("/a/b")));
     await fx.settle(fx.client.get(fx.uri("/a/b"), { confirmable: false }));

@@ -149,6 +149,11 @@ describe("piggybacked responses (RFC 7252 §5.2.1, §5.3.2)", () => {
     const e = new CoapEndpoint({ send: () => {}, scheduler: net.scheduler, random: (b) => b.fill(0xab), tokenLength: 8 });
     expect(Array.from(e.request({ code: COAP_REQUEST.GET }, B, PORT).token)).toEqual([0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab]);
   });
+  it("a null token counts as absent: a random one of tokenLength", () => {
+    const net = makeNet();
+    const e = new CoapEndpoint({ send: () => {}, scheduler: net.scheduler, random: (b: Uint8Array) => b.fill(0xcd), tokenLength: 3 });
+    expect(Array.from(e.request({ code: COAP_REQUEST.GET, token: null } as any, B, PORT).token)).toEqual([0xcd, 0xcd, 0xcd]);
+  });
   it("an endpoint without send, scheduler or random names all three", () => {
     const net = makeNet();
     const need = "coap: needs send, scheduler and random";

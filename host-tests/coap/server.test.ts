@@ -95,6 +95,12 @@ describe("RFC 7252 §5.9 error codes where they belong", () => {
     expect(r.status).toBe("4.05");
     expect(r.options.length).toBe(0);
   });
+  it("a handler given as null counts as absent (4.05), one of another type is refused", async () => {
+    fx.server.add("/n", { get: () => ({ payload: "n" }), put: null } as any);
+    expect((await fx.settle(fx.client.put(fx.uri("/n"), "1"))).status).toBe("4.05");
+    expect((await fx.settle(fx.client.get(fx.uri("/n")))).text()).toBe("n");
+    expect(() => fx.server.add("/m", { put: "x" } as any)).toThrow("coap: handler put");
+  });
   it("4.06 when Accept names a format the resource does not offer (§5.10.4)", async () => {
     expect((await fx.settle(fx.client.get(fx.uri("/sensors/temp"), { accept: COAP_MEDIATYPE.APPLICATION_XML }))).status).toBe("4.06");
     const json = await fx.settle(fx.client.get(fx.uri("/sensors/temp"), { accept: COAP_MEDIATYPE.APPLICATION_JSON }));
