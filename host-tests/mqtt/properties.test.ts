@@ -159,6 +159,20 @@ describe("encoders refuse forbidden packets and write nothing", () => {
     expect(() => encodePacket(packet, version)).toThrow(MqttCodecError);
   });
 
+  it("a value against its property's rule is named with the rule in the message", () => {
+    const message = (packet: MqttPacket) => {
+      try {
+        encodePacket(packet, 5);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return "encoded";
+    };
+    expect(message(pub({ properties: { topicAlias: 0 } }))).toBe("property topicAlias may not be 0 [MQTT-3.3.2-8]");
+    expect(message(pub({ properties: { payloadFormatIndicator: 2 } }))).toBe("property payloadFormatIndicator may not be 2 §3.3.2.3.2");
+    expect(message({ type: 8, packetId: 1, subscriptions: [{ topicFilter: "a", qos: 0 }], properties: { subscriptionIdentifiers: [0] } } as MqttPacket)).toBe("property subscriptionIdentifiers may not be 0 §3.3.2.3.8");
+  });
+
   it("a buffer too small gives RangeError and is left unchanged", () => {
     const out = new Uint8Array(5).fill(1);
     expect(() => encodePacketInto(pub({}), 5, out, 0)).toThrow(RangeError);

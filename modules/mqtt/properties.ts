@@ -153,7 +153,8 @@ for (let i = 0; i < PROPERTIES.length; i++) PROPERTY_BY_ID[PROPERTIES[i].id] = P
 /** The error of a value that breaks its property's rule (PropertyDefinition.rule), if it does. */
 function ruleBroken(d: PropertyDefinition, v: number): MqttCodecError | undefined {
   if (d.rule !== undefined && (d.type === PropertyType.Byte ? v > 1 : v === 0)) {
-    return new MqttCodecError(d.id === 0x23 ? 0x94 : 0x82, "property " + d.key + " of " + v, d.rule);
+    // "may not be": the value itself breaks the rule (a Byte over 1, anything else 0); d.rule names it
+    return new MqttCodecError(d.id === 0x23 ? 0x94 : 0x82, "property " + d.key + " may not be " + v, d.rule);
   }
   return undefined;
 }
