@@ -257,6 +257,11 @@ describe("bad block input", () => {
 });
 
 describe("block-wise helpers (options.ts)", () => {
+  it("etagOf: a null Content-Format counts as absent; a given one changes the ETag", () => {
+    const b = bytes(100);
+    expect(Array.from(etagOf(b, null as any))).toEqual(Array.from(etagOf(b)));
+    expect(Array.from(etagOf(b, 0))).not.toEqual(Array.from(etagOf(b)));
+  });
   it("szxForSize picks the largest power of two that fits", () => {
     expect([szxForSize(16), szxForSize(100), szxForSize(1024), szxForSize(5000), szxForSize(1)]).toEqual([0, 2, 6, 6, 0]);
   });

@@ -137,6 +137,20 @@ describe("RFC 7252 §5.9 error codes where they belong", () => {
   });
 });
 
+describe("a handler's contentFormat: null counts as absent", () => {
+  it("the resource's one ct is sent, or none when it offers none (§5.10.3)", async () => {
+    fx.server.add("/one", { ct: [COAP_MEDIATYPE.APPLICATION_JSON], get: () => ({ payload: "{}", contentFormat: null as any }) });
+    fx.server.add("/none", { get: () => ({ payload: "x", contentFormat: null as any }) });
+    const one = await fx.settle(fx.client.get(fx.uri("/one")));
+    expect(one.status).toBe("2.05");
+    expect(getUint(one.message, COAP_OPTION.CONTENT_FORMAT)).toBe(COAP_MEDIATYPE.APPLICATION_JSON);
+    const none = await fx.settle(fx.client.get(fx.uri("/none")));
+    expect(none.status).toBe("2.05");
+    expect(getUint(none.message, COAP_OPTION.CONTENT_FORMAT)).toBeUndefined();
+    expect(none.text()).toBe("x");
+  });
+});
+
 describe("RFC 7252 §5.10.5 Max-Age, §5.10.6 ETag", () => {
   it("Max-Age from the resource is sent (and 60, the default, is not)", async () => {
     const r = await fx.settle(fx.client.get(fx.uri("/sensors/temp")));
