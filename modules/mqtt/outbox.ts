@@ -344,8 +344,9 @@ function publishTopic(b: Uint8Array, id: number, v: number): string | undefined 
   const l = layout(b, id);
   if (!l) return undefined;
   if (v === 5) {
-    const v = varintAt(b, l[1]);
-    if (v[0] < 0 || v[1] + v[0] > b.length) return undefined;
+    // the Property Length (its value, the offset after it) must fit: not named v, which is the version used below
+    const p = varintAt(b, l[1]);
+    if (p[0] < 0 || p[1] + p[0] > b.length) return undefined;
   }
   try {
     return decodeMqttString(b, l[0] + 2, l[1] - 2, v as 4 | 5);
