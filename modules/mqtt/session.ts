@@ -474,8 +474,8 @@ export class MqttSession {
     if (qos) {
       // allocateId()'s first try, written out (a call costs on XS): the next identifier's place is free
       id = this.nextId;
-      const t = box.table;
-      if ((t && t[id & (box.size - 1)] !== undefined) || this.pending) id = allocateId(this);
+      const table = box.table; // (not t: that is the prepared topic, used below)
+      if ((table && table[id & (box.size - 1)] !== undefined) || this.pending) id = allocateId(this);
       else this.nextId = id === 65535 ? 1 : id + 1;
     }
     let bytes: Uint8Array;
