@@ -15,10 +15,18 @@
 //   4. reports slots and chunk bytes at peak, the headroom against the target's limits,
 //      readings acknowledged, and whether our modules were preloaded.
 //
+// The app's protocol is MQTT 5 over TLS unless --set says otherwise. With --set protocol=coap
+// (and no coap=) its telemetry goes to a CoAP sink in this process (sim/node/embedded.ts
+// startCoapSink, 127.0.0.1, answering 2.04) and the commands planned over MQTT go over CoAP;
+// with --set protocol=mqttsn (and no gateway=) to our MQTT-SN gateway (`bin/xs-iot.js gateway`,
+// 127.0.0.1, a child of this process stopped by its PID) bridging to the run's mosquitto.
+// Readings delivered are counted where they arrive (the sink, or the broker's tele topic:
+// distinct SenML times), beside what the device says was acknowledged.
+//
 // One target at a time, each under `flock /tmp/mcsim.lock` (mcsim's preference file is shared);
 // the lock is released between targets.
 //
-//   node tools/mcsim-memory.js [--target T]... [--minutes M] [--interval S] [--out FILE] [--no-build]
+//   node tools/mcsim-memory.js [--target T]... [--minutes M] [--interval S] [--out FILE] [--no-build] [--set K=V]...
 //   T: esp32 | esp32/esp32c3 | esp32/xiao_esp32c3 | esp32/esp32s3 | esp32/m5atom_lite (default: all)
 //
 // XSIOT_MCSIM_GDB=1: mcsim under gdb (bench/mcsim/crash.gdb), a crash's native stack in the result.
@@ -55,7 +63,8 @@ function usage(code) {
       "  --except P    with --preload: not the modules whose name starts with P (repeatable)\n" +
       "  --no-tls      MQTT without TLS (to tell a TLS problem from another)\n" +
       "  --set K=V     an mcconfig setting of the app instead of the run's own (src/main.ts; e.g.\n" +
-      "                protocol=coap: no MQTT), repeatable\n" +
+      "                protocol=coap: no MQTT, telemetry to a CoAP sink started here;\n" +
+      "                protocol=mqttsn: through our MQTT-SN gateway started here), repeatable\n" +
       "env: XSIOT_MCSIM_GDB=1 runs mcsim under gdb (a crash's native stack in the result; needs gdb);\n" +
       "     XSIOT_MCSIM_DEBUG=1 a debug build (XS names the file and line of an exception)\n" +
       "needs: export MODDABLE=/path/to/moddable PATH=$PATH:$MODDABLE/build/bin/lin/release\n",
@@ -247,6 +256,50 @@ function canConnect(port) {
 
 function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** sim/node/embedded.ts (the CoAP sink, the SenML decoder), bundled on first use. */
+let embedded;
+function hostSim() {
+  if (!embedded) embedded = require("./run-ts").loadTs(path.join(ROOT, "sim/node/embedded.ts"));
+  return embedded;
+}
+
+/**
+ * The readings in a SenML pack (RFC 8428 §4.5.3: a record's time is its base time plus its own;
+ * one reading is one time): adds each time to `times`. JSON records are objects, CBOR ones Maps
+ * with the labels of §6 (bt -2, t 6). Returns the records counted, 0 for what is not a pack.
+ */
+function addReadingTimes(pack, times) {
+  if (!Array.isArray(pack)) return 0;
+  let base = 0;
+  for (const r of pack) {
+    const get = (name, label) => (r instanceof Map ? r.get(label) : r && r[name]);
+    if (typeof get("bt", -2) === "number") base = get("bt", -2);
+    const t = get("t", 6);
+    times.add(base + (typeof t === "number" ? t : 0));
+  }
+  return pack.length;
+}
+
+/** Telemetry as it arrives: a CoAP sink's POSTs or the broker's tele messages. */
+function deliveryCounter(via) {
+  const times = new Set();
+  return {
+    via,
+    messages: 0,
+    undecoded: 0,
+    add(payload, contentFormat) {
+      this.messages++;
+      if (!addReadingTimes(hostSim().decodeSenml(payload, contentFormat), times)) this.undecoded++;
+    },
+    get readings() {
+      return times.size;
+    },
+    toJSON() {
+      return { via, messages: this.messages, readings: times.size, undecoded: this.undecoded };
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -462,6 +515,21 @@ async function runTarget(t, target, o) {
     homeassistant: 1,
   };
   for (const kv of o.set) settings[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
+  // Where telemetry arrives. CoAP: a sink of ours, started now (its port goes into the build).
+  // MQTT-SN: our gateway on a port chosen now, started with the broker. MQTT: the broker.
+  let sink;
+  let gatewayPort;
+  const ownSink = settings.protocol === "coap" && !o.set.some((kv) => kv.startsWith("coap="));
+  const delivered = deliveryCounter(ownSink ? "coap sink" : settings.protocol === "coap" ? "not counted (coap= given)" : "broker");
+  if (ownSink) {
+    sink = await hostSim().startCoapSink("tele", (m) => delivered.add(m.payload, m.contentFormat));
+    settings.coap = sink.url;
+    log(target, `CoAP telemetry sink (sim/node/embedded.ts) on ${sink.url}`);
+  }
+  if (settings.protocol === "mqttsn" && !o.set.some((kv) => kv.startsWith("gateway="))) {
+    gatewayPort = await freePort();
+    settings.gateway = `udp://127.0.0.1:${gatewayPort}`;
+  }
   let built;
   const so = path.join(BUILD, `bin/lin/mc/${MODE()}`, APP, "mc.so");
   // src/main is the entry: preloading runs a module body at build time, and its body starts the app.
@@ -473,6 +541,21 @@ async function runTarget(t, target, o) {
 
   const broker = await startMosquitto(t, runDir, tlsPort, plainPort);
   const durationS = Math.round(o.minutes * 60);
+  let gateway;
+  if (gatewayPort) {
+    // node itself (not an npx wrapper), so that stop() ends the process it started.
+    gateway = startProcess(process.execPath, [path.join(ROOT, "bin/xs-iot.js"), "gateway", "--port", String(gatewayPort), "--broker", `mqtt://127.0.0.1:${plainPort}`, "--duration", String(durationS + 60)], { cwd: ROOT });
+    // Listening before the device boots: else its first CONNECT is lost and it connects a Tretry later.
+    for (let i = 0; i < 100 && !/gateway: listening/.test(gateway.output) && gateway.exitCode === null; i++) await sleep(100);
+    if (!/gateway: listening/.test(gateway.output)) {
+      await stop(gateway, "SIGTERM");
+      await stop(broker, "SIGTERM");
+      throw new Error("the MQTT-SN gateway did not start:\n" + gateway.output);
+    }
+    log(target, `MQTT-SN gateway (bin/xs-iot.js gateway, pid ${gateway.pid}) on udp://127.0.0.1:${gatewayPort} -> mqtt://127.0.0.1:${plainPort}`);
+  }
+  // The telemetry that reaches the broker (each message's topic and payload in hex).
+  const tele = delivered.via === "broker" ? startProcess(t.mosquitto_sub, ["-h", "127.0.0.1", "-p", String(plainPort), "-t", "#", "-F", "%t %x", "-W", String(durationS + 30)]) : undefined;
   const discovery = startProcess(t.mosquitto_sub, ["-h", "127.0.0.1", "-p", String(plainPort), "-t", "homeassistant/#", "-v", "-W", String(durationS + 30)]);
   // The app's flash starts empty: mcsim's own preferences and bench/mcsim/preference.js's entries.
   fs.rmSync("/tmp/modpreferences.json", { force: true });
@@ -501,6 +584,8 @@ async function runTarget(t, target, o) {
     [0.8, "mqtt", ["patch", "mqtt.keepAliveS=60"]],
     [0.9, "coap", ["ping"]],
   ];
+  // With protocol=coap the device has no MQTT: every command goes over CoAP.
+  if (settings.protocol === "coap") for (const step of plan) step[1] = "coap";
   const timers = [];
   for (const [at, transport, args] of plan) {
     timers.push(
@@ -528,7 +613,19 @@ async function runTarget(t, target, o) {
   await stop(observer);
   await stop(sim);
   await stop(discovery, "SIGTERM");
+  await stop(tele, "SIGTERM");
+  await stop(gateway, "SIGTERM");
   await stop(broker, "SIGTERM");
+  sink?.close();
+  if (gateway) fs.writeFileSync(path.join(runDir, "gateway.out"), gateway.output);
+  if (tele) {
+    for (const line of tele.output.split("\n")) {
+      const [topic, hex] = line.split(" ");
+      if (!hex || !topic.endsWith(`/${id}/tele`)) continue;
+      const payload = Buffer.from(hex, "hex");
+      delivered.add(payload, payload[0] === 0x5b ? 110 : 112); // '[': SenML JSON, else CBOR (RFC 8428 §12.3)
+    }
+  }
   const runSeconds = Math.round((Date.now() - started) / 1000);
   fs.writeFileSync(path.join(runDir, "mcsim.out"), sim.output);
 
@@ -551,6 +648,7 @@ async function runTarget(t, target, o) {
     nativeStack: r.nativeStack.length ? r.nativeStack : undefined,
     readings: r.readings,
     acknowledged: r.acked,
+    delivered: delivered.toJSON(),
     online: r.online,
     preloaded: built.preload,
     preloadForced: o.preload ? { except: o.except } : undefined,
@@ -581,7 +679,7 @@ function summary(r) {
     `allocated ${p.allocSlots} slots / ${p.allocChunks} B`,
     `stack peak ${p.stack} slots`,
     r.kind === "fixed" ? `headroom slots ${pct(r.headroom.slots)}, chunks ${pct(r.headroom.chunks)}` : r.kind === "static" ? `static block: ${r.headroom.blockUsed} of ${r.creation.static} B, headroom ${pct(r.headroom.block)} (with live chunks: ${r.headroom.blockUsedLive} B, ${pct(r.headroom.blockLive)})` : "no fixed limit",
-    `readings ${r.readings}, acknowledged ${r.acknowledged}`,
+    `readings ${r.readings}, acknowledged ${r.acknowledged}, delivered ${r.delivered ? `${r.delivered.readings} in ${r.delivered.messages} messages (${r.delivered.via})` : "-"}`,
     `HA configs ${r.discoveryConfigs}, observe notifications ${r.observeNotifications}`,
     `commands ok ${r.commands.filter((c) => c.code === 0).length}/${r.commands.length}`,
     `preloaded ${r.preloaded.preloaded}/${r.preloaded.ours}`,
@@ -590,11 +688,11 @@ function summary(r) {
 }
 
 function table(results) {
-  const rows = ["| target | limits | live slots (peak) | live chunk bytes (peak) | headroom | readings acked | preloaded | result |", "|---|---|---|---|---|---|---|---|"];
+  const rows = ["| target | limits | live slots (peak) | live chunk bytes (peak) | headroom | readings acked | delivered | preloaded | result |", "|---|---|---|---|---|---|---|---|---|"];
   for (const r of results) {
     const p = r.peak;
     const hr = r.kind === "fixed" ? `slots ${pct(r.headroom.slots)}, chunks ${pct(r.headroom.chunks)}` : r.kind === "static" ? `block ${pct(r.headroom.block)} (${pct(r.headroom.blockLive)} with live chunks)` : "grows";
-    rows.push(`| ${r.target} | ${r.limits} | ${p.liveSlots} | ${p.liveChunks} | ${hr} | ${r.acknowledged} of ${r.readings} | ${r.preloaded.preloaded}/${r.preloaded.ours} | ${r.abort ? "aborted: " + r.abort : `ran ${r.ranSeconds} s`} |`);
+    rows.push(`| ${r.target} | ${r.limits} | ${p.liveSlots} | ${p.liveChunks} | ${hr} | ${r.acknowledged} of ${r.readings} | ${r.delivered.readings} (${r.delivered.via}) | ${r.preloaded.preloaded}/${r.preloaded.ours} | ${r.abort ? "aborted: " + r.abort : `ran ${r.ranSeconds} s`} |`);
   }
   return rows.join("\n");
 }
