@@ -10,7 +10,7 @@
  *
  * With protocol "mqttsn", mqtt.host and mqtt.port name the MQTT-SN gateway (UDP), and
  * mqtt.keepAliveS is its keep-alive. The session is persistent (cleanSession false), the
- * Will is the state topic's "offline" (the will part), topics in mqtt.snPredefined go with
+ * Will is the state topic's "offline" (the will part; none with mqtt.snWill false), topics in mqtt.snPredefined go with
  * the gateway's pre-defined ids (the topics part: no REGISTER), the others are registered
  * (§6.5); the outbox is kept in flash (namespace "xsmqttsn"). The sleeping client (§6.14, the
  * sleep part): before a planned sleep the app asks for DISCONNECT with a Duration (sleepFor),
@@ -63,6 +63,15 @@ export function mqttsnClientId(deviceId: string): string {
   return deviceId.slice(0, 14) + "-" + ((h >>> 0) + 0x100000000).toString(16).slice(1);
 }
 
+/** The will part, noting that the gateway asked for the will (WILLTOPICREQ): a DISCONNECT then ended the will dialogue. */
+class LinkWill extends SnWill {
+  declare asked: boolean;
+  override message(type: number): Uint8Array {
+    this.asked = true;
+    return super.message(type);
+  }
+}
+
 export class SnLinkClient {
   declare readonly sn: MqttSnClient;
   declare readonly serverProperties: undefined;
@@ -76,6 +85,7 @@ export class SnLinkClient {
   declare ended: boolean;
   declare up: boolean;
   declare readonly nap: SnSleep;
+  declare readonly will: LinkWill | undefined;
   /** §6.14: a sleep asked for (DISCONNECT with a Duration) that the gateway has not acknowledged yet. */
   declare falling: boolean;
   /** §6.14: the awake PINGREQ is out; at its PINGRESP the link goes active (CONNECT). */
@@ -90,11 +100,13 @@ export class SnLinkClient {
     this.callbacks = new Map();
     this.ended = this.up = this.falling = this.waking = false;
     this.nap = new SnSleep();
+    // mqtt.snWill false: CONNECT without the Will flag (some gateways end the will dialogue, Paho's #248).
+    this.will = c.mqtt.snWill === false ? undefined : new LinkWill({ topic: will.topic, payload: will.payload as Uint8Array, qos: 1, retain: true });
     this.sn = new MqttSnClient({
       clientId: mqttsnClientId(c.deviceId),
       keepAlive: c.mqtt.keepAliveS,
       cleanSession: false,
-      will: new SnWill({ topic: will.topic, payload: will.payload as Uint8Array, qos: 1, retain: true }),
+      will: this.will,
       topics: new SnTopicIds(c.mqtt.snPredefined),
       gateway: { address, port: c.mqtt.port },
       socket: { io: platform.io.UDP },
@@ -173,6 +185,9 @@ export class SnLinkClient {
   /** @internal the client's events. */
   event(e: SnEvent | { type: "error"; reason: string }): void {
     const h = this.hooks;
+    const w = this.will;
+    const willEnded = w?.asked && e.type === "disconnected" && e.reason === "DISCONNECT" && !this.up;
+    if (w && (e.type === "connected" || e.type === "disconnected")) w.asked = false;
     if (e.type === "connected") {
       this.up = true;
       h.snConnected(this);
@@ -201,7 +216,7 @@ export class SnLinkClient {
       // Nretry retransmissions the client gives the gateway up and connects again (no other gateway to try).
       const c = s.cur;
       this.reconnectAt = c && s.state === CONNECTING ? c.at + s.retryMs : undefined;
-      h.snError(this, { message: e.type === "retry" ? `no answer in ${s.retryMs / 1000} s, MQTT-SN 1.2 §6.13 Tretry; sent again now` : e.type === "disconnected" && e.reason === "no reply" && !this.up ? `no answer to ${(s.o.maxRetries ?? 4) + 1} tries: gave up, MQTT-SN 1.2 §6.13 Nretry; connecting again now` : "MQTT-SN: " + e.reason });
+      h.snError(this, { message: e.type === "retry" ? `no answer in ${s.retryMs / 1000} s, MQTT-SN 1.2 §6.13 Tretry; sent again now` : e.type === "disconnected" && e.reason === "no reply" && !this.up ? `no answer to ${(s.o.maxRetries ?? 4) + 1} tries: gave up, MQTT-SN 1.2 §6.13 Nretry; connecting again now` : willEnded ? "MQTT-SN: the gateway ended the will dialogue with DISCONNECT (some gateways cannot, e.g. Paho #248); mqtt.snWill false connects without one" : "MQTT-SN: " + e.reason });
       if (e.type !== "error") {
         this.up = false;
         h.snClosed(this);

@@ -87,3 +87,36 @@ describe("mqtt.snPredefined", () => {
     expect(makeCore({}, k.flash).core.config.mqtt.snPredefined).toEqual({ "xs-iot/dev-1/tele": 21 });
   });
 });
+
+// mqtt.snWill: the MQTT-SN CONNECT with or without the will (§6.2; Paho's gateway ends the will dialogue, #248).
+describe("mqtt.snWill", () => {
+  it("is true by default, takes false, and refuses what is not a boolean", () => {
+    expect(defaultConfig(ctx).mqtt.snWill).toBe(true);
+    const c = copy();
+    c.mqtt.snWill = false;
+    const r = validateConfig(c, ctx);
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(r.config.mqtt.snWill).toBe(false);
+    c.mqtt.snWill = "no";
+    const bad = validateConfig(c, ctx);
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.errors.map((e) => e.message).join("\n")).toContain("mqtt.snWill: must be");
+  });
+
+  it("a stored document from before the key loads with the will", () => {
+    const c = copy();
+    delete c.mqtt.snWill;
+    const r = validateConfig(c, ctx);
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(r.config.mqtt.snWill).toBe(true);
+  });
+
+  it("is a connectivity key: config/patch false is a change, kept in flash", () => {
+    expect(CONNECTIVITY_KEYS).toContain("mqtt.snWill");
+    const k = makeCore();
+    const r = k.run("config/patch", { mqtt: { snWill: false } });
+    expect([r.status, r.changed]).toEqual(["ok", ["mqtt.snWill"]]);
+    expect(k.run("config/patch", { mqtt: { snWill: 0 } }).status).not.toBe("ok");
+    expect(makeCore({}, k.flash).core.config.mqtt.snWill).toBe(false);
+  });
+});

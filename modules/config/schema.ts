@@ -51,6 +51,8 @@ export interface DeviceConfig {
      * no REGISTER. Absent from an older stored document: none.
      */
     snPredefined: { [topic: string]: number };
+    /** MQTT-SN: ask for the will (the state topic's "offline") in CONNECT (§6.2); false: none (Paho's gateway, #248). */
+    snWill: boolean;
   };
   coap: {
     /** Where CoAP telemetry goes (a gateway or server). */
@@ -129,7 +131,7 @@ interface Field {
   secret?: boolean;
   /** A change here is tried and rolled back when the device cannot reconnect. */
   connectivity?: boolean;
-  /** Absent from a stored document (one written before the key existed): its kind's empty value instead of "is required". */
+  /** Absent from a stored document (one written before the key existed): its kind's empty value ({}; a bool: true, as before the key) instead of "is required". */
   optional?: boolean;
   doc: string;
 }
@@ -148,6 +150,7 @@ export const FIELDS: readonly Field[] = [
   { key: "mqtt.keepAliveS", kind: { type: "int", min: 10, max: 3600 }, doc: "MQTT keep alive, seconds" },
   { key: "mqtt.sessionExpiryS", kind: { type: "int", min: 0, max: 604800 }, doc: "MQTT 5 session expiry, seconds" },
   { key: "mqtt.snPredefined", kind: { type: "topic-ids" }, connectivity: true, optional: true, doc: "MQTT-SN: the gateway's pre-defined topic ids, {topic: id}" },
+  { key: "mqtt.snWill", kind: { type: "bool" }, connectivity: true, optional: true, doc: "MQTT-SN: CONNECT with the will (the state topic's \"offline\", §6.2); false: without (for gateways that end the will dialogue, e.g. Paho's)" },
   { key: "coap.gatewayHost", kind: { type: "host" }, connectivity: true, doc: "CoAP telemetry gateway host" },
   { key: "coap.gatewayPort", kind: { type: "int", min: 1, max: 65535 }, connectivity: true, doc: "CoAP gateway port" },
   { key: "coap.gatewayPath", kind: { type: "string", min: 0, max: 64, pattern: () => /^[A-Za-z0-9_\-./]*$/, patternRule: "must be up to 64 characters from A-Z a-z 0-9 _ - . /" }, doc: "CoAP gateway resource path" },
@@ -412,7 +415,7 @@ export function defaultConfig(ctx: ConfigContext = {}): DeviceConfig {
     deviceId: ctx.deviceId ?? "xs-iot-device",
     protocol: "mqtt5",
     topicPrefix: "xs-iot",
-    mqtt: { host: "localhost", port: 1883, tls: false, username: "", password: "", keepAliveS: 60, sessionExpiryS: 86400, snPredefined: {} },
+    mqtt: { host: "localhost", port: 1883, tls: false, username: "", password: "", keepAliveS: 60, sessionExpiryS: 86400, snPredefined: {}, snWill: true },
     coap: { gatewayHost: "localhost", gatewayPort: 5683, gatewayPath: "tele", listenPort: 5683 },
     sampling: { intervalS: 10 },
     telemetry: { intervalS: 300, qos: 1 },
@@ -471,7 +474,7 @@ export function validateConfig(input: unknown, ctx: ConfigContext = {}, options:
     }
     if (!hasPath(doc, f.key)) {
       if (f.optional) {
-        setPath(out, f.key, {});
+        setPath(out, f.key, f.kind.type === "bool" || {});
         continue;
       }
       if (f.secret && options.keepSecretsFrom) {

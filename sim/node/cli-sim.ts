@@ -43,6 +43,7 @@ const FLAGS: FlagSpec = {
   broker: { type: "string" },
   server: { type: "string" },
   gateway: { type: "string" },
+  "no-will": { type: "boolean" },
   id: { type: "string" },
   board: { type: "string" },
   devices: { type: "string" },
@@ -65,6 +66,9 @@ const FLAGS: FlagSpec = {
   help: { type: "boolean", short: "h" },
 };
 
+/** src/mqttsn-link.ts's hint when the gateway ends the will dialogue: the sim's flag sets that setting. */
+const WILL_HINT = "mqtt.snWill false";
+
 const HELP = `usage: xs-iot sim [flags]
 
 Runs simulated devices: the firmware app on the desktop simulator, with
@@ -75,6 +79,9 @@ simulated sensors on a simulated I2C bus, publishing SenML telemetry.
   --gateway URL         with --protocol mqttsn: udp://host:port of an MQTT-SN gateway
                         (default: a gateway in this process, bridging to --broker
                         or to the embedded broker)
+  --no-will             with --protocol mqttsn: CONNECT without the will (the
+                        device's mqtt.snWill false), for gateways that end the will
+                        dialogue with DISCONNECT (Eclipse Paho's, issue #248)
   --broker URL          mqtt://host:port or mqtts://host:port (default: an
                         embedded broker in this process on a free loopback port)
   --tls-ca FILE         with mqtts://: the CA certificate (PEM or DER) the broker's
@@ -128,6 +135,8 @@ export interface SimRunOptions {
   json: boolean;
   protocol: "mqtt311" | "mqtt5" | "coap" | "mqttsn";
   broker?: ParsedUrl;
+  /** --no-will: the device's mqtt.snWill false (MQTT-SN CONNECT without the will). */
+  noWill?: boolean;
   /** --protocol mqttsn: an MQTT-SN gateway elsewhere (udp://host:port). */
   gateway?: ParsedUrl;
   server?: ParsedUrl;
@@ -199,6 +208,7 @@ export function parseSimFlags(argv: string[]): SimRunOptions | "help" {
   if (protocol === "mqtt5" && !broker) throw new UsageError("--protocol mqtt5 needs --broker: the embedded broker (aedes) speaks MQTT 3.1.1 only");
   const gateway = urlFlag(values, "gateway", { udp: 1884 });
   if (gateway && protocol !== "mqttsn") throw new UsageError("--gateway is for --protocol mqttsn");
+  if (values["no-will"] && protocol !== "mqttsn") throw new UsageError("--no-will is for --protocol mqttsn (over MQTT the will is always asked for)");
   if (gateway && broker) throw new UsageError("--gateway and --broker: an MQTT-SN gateway bridges to its own broker; give one or the other");
   if (gateway?.path) throw new UsageError(`--gateway takes no path, got "${gateway.path}"`);
   if (gateway && !/^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(gateway.host) && gateway.host !== "localhost") throw new UsageError(`--gateway: host must be an IPv4 address, got "${gateway.host}"`);
@@ -233,6 +243,7 @@ export function parseSimFlags(argv: string[]): SimRunOptions | "help" {
     protocol,
     broker,
     gateway,
+    noWill: !!values["no-will"],
     server,
     qos: Number(choiceFlag(values, "qos", ["0", "1", "2"] as const, "1")) as 0 | 1 | 2,
     coapPort,
@@ -317,9 +328,10 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
   let status: StatusLine | undefined;
   const print = (line: string) => (status ? status.print(line) : out(line));
   // MQTT reason codes by name (the device's messages carry the code and its section).
+  // The device's hint names its setting; here the flag sets it (every hint works as printed).
   const emit = (event: Record<string, unknown>, human: string | undefined) => {
-    if (json) out(nameReasonCodes(JSON.stringify(event)));
-    else if (human !== undefined) print(nameReasonCodes(human));
+    if (json) out(nameReasonCodes(JSON.stringify(event)).replace(WILL_HINT, "--no-will"));
+    else if (human !== undefined) print(nameReasonCodes(human).replace(WILL_HINT, "--no-will"));
   };
 
   // --- peers ---
@@ -472,6 +484,7 @@ export async function runSim(options: SimRunOptions, out: (line: string) => void
       "telemetry.intervalS": options.intervalMs / 1000,
     };
     if (coapPorts[i] !== undefined) provisioned["coap.listenPort"] = coapPorts[i];
+    if (options.noWill) provisioned["mqtt.snWill"] = false;
     // --report energy: the scheduler's sleep policy plans the sleeps (up to deep sleep), and the
     // device's energy is accounted per power state from the board's profile.
     if (options.report === "energy") provisioned["sleep.mode"] = "deep";
