@@ -7,6 +7,7 @@
  * PUBACK, SUBACK, PINGRESP. Then our own gateway (in the process) with --no-will. Node only.
  */
 import * as dgram from "dgram";
+import * as mqtt from "mqtt";
 import { runCli } from "../cli/run-cli";
 import { decode, encode, type MqttSnMessage } from "../../modules/mqttsn/codec";
 
@@ -77,9 +78,24 @@ describe("xs-iot sim --protocol mqttsn against a gateway that ends the will dial
   }, 70000);
 
   it("with --no-will through our own gateway (in the process): the readings reach the embedded broker", async () => {
-    const r = await runCli(["sim", "--protocol", "mqttsn", "--no-will", "--readings", "3", "--interval", "0.5", "--timeout", "30"], { timeoutMs: 60000 });
+    const got: string[] = [];
+    let sub: mqtt.MqttClient | undefined;
+    // The banner names the embedded broker the gateway bridges to; the readings come every 2 s, so the subscriber is there first.
+    const r = await runCli(["sim", "--protocol", "mqttsn", "--no-will", "--readings", "3", "--interval", "2", "--timeout", "40"], {
+      timeoutMs: 60000,
+      onLine(line) {
+        const m = /bridging to (mqtt:\/\/[\d.:]+)/.exec(line);
+        if (m && !sub) {
+          sub = mqtt.connect(m[1]);
+          sub.on("message", (t) => got.push(t));
+          sub.subscribe("xs-iot/xs-iot-sim/tele");
+        }
+      },
+    });
+    sub?.end();
     expect(r.stdout).toMatch(/3 readings from 1 device\(s\), 3 sent, 3 acknowledged/);
     expect(r.code).toBe(0);
+    expect(got.length).toBeGreaterThanOrEqual(1);
   }, 70000);
 
   it("--no-will is for --protocol mqttsn", async () => {
