@@ -258,28 +258,31 @@ function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** sim/node/embedded.ts (the CoAP sink, the SenML decoder), bundled on first use. */
+/** sim/node/embedded.ts (the CoAP sink), bundled on first use. */
 let embedded;
 function hostSim() {
   if (!embedded) embedded = require("./run-ts").loadTs(path.join(ROOT, "sim/node/embedded.ts"));
   return embedded;
 }
 
+/** modules/telemetry/senml.ts (decodeSenmlJson, decodeSenmlCbor: checked and resolved packs), bundled on first use. */
+let senml;
+function senmlModule() {
+  if (!senml) senml = require("./run-ts").loadTs(path.join(ROOT, "modules/telemetry/senml.ts"));
+  return senml;
+}
+
 /**
- * The readings in a SenML pack (RFC 8428 §4.5.3: a record's time is its base time plus its own;
- * one reading is one time): adds each time to `times`. JSON records are objects, CBOR ones Maps
- * with the labels of §6 (bt -2, t 6). Returns the records counted, 0 for what is not a pack.
+ * The readings in a SenML message: adds each resolved record's time (RFC 8428 §4.6: base time
+ * plus its own; one reading is one time) to `times`. Returns the records counted, 0 for what
+ * does not decode as a pack of its Content-Format (110 JSON, 112 CBOR).
  */
-function addReadingTimes(pack, times) {
-  if (!Array.isArray(pack)) return 0;
-  let base = 0;
-  for (const r of pack) {
-    const get = (name, label) => (r instanceof Map ? r.get(label) : r && r[name]);
-    if (typeof get("bt", -2) === "number") base = get("bt", -2);
-    const t = get("t", 6);
-    times.add(base + (typeof t === "number" ? t : 0));
-  }
-  return pack.length;
+function addReadingTimes(payload, contentFormat, times) {
+  const m = senmlModule();
+  const r = contentFormat === 112 ? m.decodeSenmlCbor(payload) : m.decodeSenmlJson(payload);
+  if (!r.ok) return 0;
+  for (const rec of r.records) times.add(rec.t);
+  return r.records.length;
 }
 
 /** Telemetry as it arrives: a CoAP sink's POSTs or the broker's tele messages. */
@@ -291,7 +294,7 @@ function deliveryCounter(via) {
     undecoded: 0,
     add(payload, contentFormat) {
       this.messages++;
-      if (!addReadingTimes(hostSim().decodeSenml(payload, contentFormat), times)) this.undecoded++;
+      if (!addReadingTimes(payload, contentFormat, times)) this.undecoded++;
     },
     get readings() {
       return times.size;
