@@ -216,7 +216,12 @@ export class SnLinkClient {
       // Nretry retransmissions the client gives the gateway up and connects again (no other gateway to try).
       const c = s.cur;
       this.reconnectAt = c && s.state === CONNECTING ? c.at + s.retryMs : undefined;
-      h.snError(this, { message: e.type === "retry" ? `no answer in ${s.retryMs / 1000} s, MQTT-SN 1.2 §6.13 Tretry; sent again now` : e.type === "disconnected" && e.reason === "no reply" && !this.up ? `no answer to ${(s.o.maxRetries ?? 4) + 1} tries: gave up, MQTT-SN 1.2 §6.13 Nretry; connecting again now` : willEnded ? "MQTT-SN: the gateway ended the will dialogue with DISCONNECT (some gateways cannot, e.g. Paho #248); mqtt.snWill false connects without one" : "MQTT-SN: " + e.reason });
+      let message: string;
+      if (e.type === "retry") message = `no answer in ${s.retryMs / 1000} s, MQTT-SN 1.2 §6.13 Tretry; sent again now`;
+      else if (e.type === "disconnected" && e.reason === "no reply" && !this.up) message = `no answer to ${(s.o.maxRetries ?? 4) + 1} tries: gave up, MQTT-SN 1.2 §6.13 Nretry; connecting again now`;
+      else if (willEnded) message = "MQTT-SN: the gateway ended the will dialogue with DISCONNECT (some gateways cannot, e.g. Paho #248); mqtt.snWill false connects without one";
+      else message = "MQTT-SN: " + e.reason;
+      h.snError(this, { message });
       if (e.type !== "error") {
         this.up = false;
         h.snClosed(this);
