@@ -24,7 +24,7 @@ export class SnQos2 {
   received(s: MqttSnSession, e: OutboxEntry, now: number): void {
     s.outbox.bytes -= e.data.length;
     e.rec = e.rec.slice(0, e.rec.length - e.data.length);
-    e.rec[0] = e.state = 2;
+    e.rec[0] = 2;
     e.data = e.rec.subarray(0, 0);
     s.st.push({ key: "o" + e.msgId, value: e.rec.buffer as ArrayBuffer });
     this.release(s, e, now);
@@ -34,7 +34,7 @@ export class SnQos2 {
   receive(s: MqttSnSession, t: number, mid: number, now: number): void {
     if (t === 0x0f) {
       const e = s.outbox.get(mid);
-      if (e && e.state === 2) s.out(frame(0x10, -1, mid), now);
+      if (e && e.rec[0] === 2) s.out(frame(0x10, -1, mid), now);
       else s.drop("unexpected PUBREC");
       return;
     }

@@ -328,7 +328,7 @@ export class MqttSnSession {
     b.set(Uint8Array.of(1, qos | (retain ? 4 : 0), q >>> 24, q >> 16, q >> 8, q, t.length >> 8, t.length));
     b.set(t, 8);
     b.set(data, 8 + t.length);
-    const e = this.load("o" + this.newId(), b, false)!;
+    const e = this.load("o" + this.newId(), b, true)!;
     this.pump(now);
     return e.msgId;
   }
@@ -651,11 +651,11 @@ export class MqttSnSession {
   }
 
   /**
-   * Takes record `b` of key `o<MsgId>`: a stored one at restore (`sent`: assumed sent, so
-   * DUP), or a new one from add() (stored now). Undefined, nothing changed, when it does not
+   * Takes record `b` of key `o<MsgId>`: a stored one at restore (assumed sent, so DUP), or a
+   * `fresh` one from publish() (stored now). Undefined, nothing changed, when it does not
    * parse or the MsgId is held already.
    */
-  load(key: string, b: Uint8Array, sent = true): OutboxEntry | undefined {
+  load(key: string, b: Uint8Array, fresh?: boolean): OutboxEntry | undefined {
     const msgId = +key.slice(1);
     const n = 8 + ((b[6] << 8) | b[7]);
     if (!(msgId > 0 && msgId <= 0xffff && n <= b.length && (b[0] === 1 || b[0] === 2)) || this.outbox.get(msgId)) return;
@@ -666,12 +666,12 @@ export class MqttSnSession {
       return;
     }
     const seq = b[2] * 0x1000000 + ((b[3] << 16) | (b[4] << 8) | b[5]);
-    const e: OutboxEntry = { msgId, rec: b, seq, f: ((b[1] & 3) === 2 ? 0x40 : 0x20) | ((b[1] & 4) << 2), topic, data: b.subarray(n), state: b[0], sent, rereg: 0 };
+    const e: OutboxEntry = { msgId, rec: b, seq, f: (fresh ? 0 : 0x80) | ((b[1] & 3) === 2 ? 0x40 : 0x20) | ((b[1] & 4) << 2), topic, data: b.subarray(n), rereg: 0 };
     const ob = this.outbox;
     ob.list.push(e);
     ob.bytes += b.length - 8;
     if (seq > ob.seq) ob.seq = seq;
-    if (!sent) this.st.push({ key, value: b.buffer as ArrayBuffer });
+    if (fresh) this.st.push({ key, value: b.buffer as ArrayBuffer });
     return e;
   }
 
@@ -708,10 +708,10 @@ export class MqttSnSession {
           this.done(e, "QoS 2");
           continue;
         }
-        if (e.state === 2) return q2!.release(this, e, now);
+        if (e.rec[0] === 2) return q2!.release(this, e, now);
         if (t >= 0) {
-          const f = (e.sent ? 0x80 : 0) | e.f; // DUP once sent (§6.13)
-          e.sent = true;
+          const f = e.f;
+          e.f |= 0x80; // DUP on every later send (§6.13)
           return this.publishOut(t, f, e.msgId, e.data, now, e);
         }
       } else if (op.part) return op.part.send(this, op, now);
@@ -1116,14 +1116,14 @@ export interface OutboxEntry {
   /** The record as stored (see above). */
   rec: Uint8Array;
   seq: number;
-  /** Its PUBLISH Flags (§5.3.4): QoS 1 (0x20) or 2 (0x40), Retain (0x10). */
+  /**
+   * Its PUBLISH Flags (§5.3.4): QoS 1 (0x20) or 2 (0x40), Retain (0x10), and DUP (0x80) once
+   * sent (after a reboot: assumed sent). Its state (1: PUBLISH, 2: PUBREL) is the record's first octet.
+   */
   f: number;
   topic: string;
   /** The payload (a view of the record); empty once the PUBREC came (state 2). */
   data: Uint8Array;
-  state: number;
-  /** Sent at least once: DUP on the next send (after a reboot: assumed). */
-  sent: boolean;
   /** Times the topic was registered again after "invalid topic ID" (§6.6). */
   rereg: number;
 }
