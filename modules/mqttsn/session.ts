@@ -200,13 +200,12 @@ export function frame(type: number, f?: number, a?: number, b?: number, c?: numb
   let n = h.length + (tail ? tail.length : 0) + 1;
   if (n > 255) n += 2;
   if (n > 0xffff) throw bad("over 65535 octets");
+  // The Length in front of the header: n, or 0x01 and n in two octets.
+  h.unshift(n);
+  if (n > 255) h.unshift(1, n >> 8);
   const m = new Uint8Array(n);
-  const i = n > 255 ? 3 : 1;
-  m[0] = i === 3 ? 1 : n;
-  m[1] = n >> 8;
-  m[i - 1] = n;
-  m.set(h, i);
-  if (tail) m.set(tail, i + h.length);
+  m.set(h);
+  if (tail) m.set(tail, h.length);
   return m;
 }
 
@@ -366,8 +365,8 @@ export class MqttSnSession {
       id = (b[i] << 8) | b[i + 1]; // TopicId: REGISTER, REGACK, PUBLISH, PUBACK, SUBACK (0x0A-0x0D, 0x13)
       i += 2;
     }
-    if (t >= 0x0a && t <= 0x15) {
-      mid = (b[i] << 8) | b[i + 1]; // MsgId
+    if ((0x3ffc00 >> t) & 1) {
+      mid = (b[i] << 8) | b[i + 1]; // MsgId: 0x0A-0x15 (0x11 is refused by the size table)
       i += 2;
     }
     // ReturnCode: the last octet of CONNACK, REGACK, PUBACK, SUBACK, WILLTOPICRESP, WILLMSGRESP.
@@ -380,8 +379,8 @@ export class MqttSnSession {
     if (t < 3 && o.discovery) return o.discovery.receive(this, t, b, i, address, port, now);
     const g = this.gw;
     // A gateway heard from an unspecified source (0.0.0.0: Paho's multicast GWINFO on loopback) answers from its real one.
-    if (g && g.address === "0.0.0.0" && g.port === port) g.address = address;
-    if (!g || g.address !== address || g.port !== port) return this.drop("not from the gateway");
+    if (!g || g.port !== port || (g.address !== address && g.address !== "0.0.0.0")) return this.drop("not from the gateway");
+    g.address = address;
     g.seen = now;
     const c = this.cur;
     const s = this.state;
@@ -389,11 +388,8 @@ export class MqttSnSession {
     // §6.14: while awake, every message but PINGRESP restarts Tretry.
     if (s === 5 /* AWAKE */ && c && t !== 0x17) c.at = now;
     if (c && (t === 0x06 || t === 0x08) && s === 2 /* CONNECTING */ && o.will) {
-      // §6.2: WILLTOPICREQ -> WILLTOPIC, WILLMSGREQ -> WILLMSG, in place of the CONNECT.
-      c.bytes = o.will.message(t + 1);
-      c.tries = 0;
-      c.at = now;
-      return this.out(c.bytes, now);
+      // §6.2: WILLTOPICREQ -> WILLTOPIC, WILLMSGREQ -> WILLMSG, in place of the CONNECT (CONNACK still ends it).
+      return this.exchange(o.will.message(t + 1), 0x05, 0, now);
     }
     if (c && (c.expect === t || (t === 0x0d && c.expect === 0x0f)) && mid === c.msgId) {
       // The reply that ends the open exchange (CONNECT's CONNACK: only CONNECT expects it).
@@ -446,49 +442,53 @@ export class MqttSnSession {
         if (this.ops[0] === x) this.ops.shift();
         if (x.part) x.part.reply(this, x, t, rc, now);
         else if (t === 0x13) {
-          const q = (f >> 5) & 3;
-          if (!rc && id && !/[+#]/.test(x.topic) && this.topicId(x.topic) < 0) this.register(id, x.topic);
-          this.emit({ type: "subscribed", topic: x.topic, qos: (q === 3 ? -1 : q) as SnQoS, returnCode: rc });
+          // A name without wildcards (a topic name) gets the SUBACK's topic id; QoS 0b11 is −1 (§5.3.4).
+          if (!rc && id && isTopicName(x.topic) && this.topicId(x.topic) < 0) this.register(id, x.topic);
+          this.emit({ type: "subscribed", topic: x.topic, qos: ((((f >> 5) + 1) & 3) - 1) as SnQoS, returnCode: rc });
         } else if (t === 0x15) this.emit({ type: "unsubscribed", topic: x.topic });
         else return this.down("disconnect");
       }
       this.pump(now);
       return;
     }
-    if (t === 0x0a && on) {
-      // REGISTER from the gateway (§6.10)
-      let name = "";
-      try {
-        name = decodeUtf8(b, i, n);
-      } catch {}
-      if (!isTopicName(name)) return this.drop("malformed");
-      this.register(id, name);
-      return this.out(frame(0x0b, -1, id, mid, 0), now);
-    }
-    if (t === 0x0c && on) {
-      // PUBLISH (§6.7): a topic id not known is answered "rejected: invalid topic ID" (§6.10).
-      const tt = f & 3;
-      const topic = tt ? o.topics?.name(tt, id) : this.reg.get(id);
-      if (topic === undefined) {
-        this.out(frame(0x0d, -1, id, mid, 2), now);
-        return this.drop("unknown topic id " + id);
+    if ((t === 0x0a || t === 0x0c) && on) {
+      // The gateway's REGISTER (§6.10), answered REGACK, or PUBLISH (§6.7), answered PUBACK at QoS 1:
+      // the answer is the next MsgType, with ReturnCode a.
+      let a = 0;
+      if (t === 0x0a) {
+        let name = "";
+        try {
+          name = decodeUtf8(b, i, n);
+        } catch {}
+        if (!isTopicName(name)) return this.drop("malformed");
+        this.register(id, name);
+      } else {
+        // A topic id not known is answered "rejected: invalid topic ID" (§6.10).
+        const tt = f & 3;
+        const topic = tt ? o.topics?.name(tt, id) : this.reg.get(id);
+        if (topic === undefined) {
+          a = 2;
+          this.drop("unknown topic id " + id);
+        } else if (f & 0x40) return o.qos2 ? o.qos2.inbound(this, topic, f, mid, b.slice(i, n), now) : this.drop("QoS 2");
+        else {
+          this.deliver(topic, b.slice(i, n), f);
+          if (!(f & 0x20)) return;
+        }
       }
-      if (f & 0x40) return o.qos2 ? o.qos2.inbound(this, topic, f, mid, b.slice(i, n), now) : this.drop("QoS 2");
-      this.deliver(topic, b.slice(i, n), f);
-      if (f & 0x20) this.out(frame(0x0d, -1, id, mid, 0), now);
-      return;
+      return this.out(frame(t + 1, -1, id, mid, a), now);
     }
     if (t === 0x16) return this.out(frame(0x17), now); // §6.11: PINGREQ from the gateway
     if (t === 0x18) {
-      this.cur = undefined;
-      this.emit({ type: "disconnected", reason: "DISCONNECT" });
+      this.down("DISCONNECT");
       // §6.12: an unsolicited DISCONNECT: while connected, connect again.
       if (s === 3 /* ACTIVE */) return this.connectTo(g, now);
-      if (s !== 2 /* CONNECTING */) return this.down("");
-      // A refusal of our CONNECT (Paho #248 answers the will dialogue so): another gateway
-      // (discovery), else this one again after a wait that doubles (Tretry up to TWAIT), never at once.
-      g.failed = now;
-      if (!o.discovery?.other(this, now)) this.waitUntil = now + Math.min(this.retryMs * 2 ** this.refusals++, o.waitMs ?? 300000);
+      if (s === 2 /* CONNECTING */) {
+        // A refusal of our CONNECT (Paho #248 answers the will dialogue so): another gateway
+        // (discovery), else this one again after a wait that doubles (Tretry up to TWAIT), never at once.
+        this.state = 2 /* CONNECTING */;
+        g.failed = now;
+        if (!o.discovery?.other(this, now)) this.waitUntil = now + Math.min(this.retryMs * 2 ** this.refusals++, o.waitMs ?? 300000);
+      }
       return;
     }
     if (t === 0x0d && !mid && rc === 2) this.register(-1, this.reg.get(id)); // a QoS 0 PUBLISH rejected: its next PUBLISH registers again
