@@ -169,6 +169,62 @@ describe("MqttSnClient: the binding", () => {
     expect(t.receive().map((m) => m.type)).toEqual([0x0c]);
   });
 
+  it("a store write or a send that throws is reported as an 'error' event; the rest of the step is applied", () => {
+    const log: string[] = [];
+    const store = new LogStore(log);
+    let failStore = false;
+    const set = store.set.bind(store);
+    store.set = (ns, k, v) => {
+      if (failStore) throw new Error("flash full");
+      set(ns, k, v);
+    };
+    const t = setup({ store, log });
+    t.client.connect();
+    t.clock.advance(10);
+    t.receive();
+    t.reply({ type: 0x05, returnCode: 0 });
+    t.clock.advance(10);
+    t.events.length = 0;
+    failStore = true;
+    const id = t.client.publish("ab", "v", 1);
+    failStore = false;
+    t.clock.advance(10);
+    // The record could not be written: said so, and the message still goes (nothing of the step lost).
+    expect(t.events).toEqual([{ type: "error", reason: "store: flash full" }]);
+    expect(t.receive().map((m) => [m.type, m.msgId])).toEqual([[0x0c, id]]);
+    const socket = t.client.socket as any;
+    const write = socket.write;
+    socket.write = () => {
+      throw new Error("no route");
+    };
+    t.client.publish("ab", "w", 0);
+    socket.write = write;
+    t.client.publish("ab", "x", 0);
+    t.clock.advance(10);
+    expect(t.events.slice(1)).toEqual([{ type: "error", reason: "send: no route" }]);
+    // The QoS 0 message after it went out.
+    expect(t.receive().map((m) => [m.type, Array.from(m.data)])).toEqual([[0x0c, [0x78]]]); // "x"
+  });
+
+  it("an exception in onEvent at an 'error' event is not reported again (no loop)", () => {
+    let errors = 0;
+    const t = setup({
+      onEvent: (e) => {
+        if (e.type === "error") errors++;
+        throw new Error("app bug");
+      },
+    });
+    t.client.connect();
+    t.clock.advance(10);
+    t.receive();
+    t.reply({ type: 0x05, returnCode: 0 });
+    t.clock.advance(10);
+    // "connected" threw: one "error" event, which threw too: nothing more.
+    expect(t.events.map((e) => e.type)).toEqual(["connected", "error"]);
+    expect(errors).toBe(1);
+    expect(t.client.state).toBe(ACTIVE);
+  });
+
   it("garbage from the network is dropped with a 'dropped' event; close() cancels the job and the socket", () => {
     const t = setup();
     t.client.connect();

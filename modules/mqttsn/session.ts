@@ -787,31 +787,36 @@ export class MqttSnClient {
   declare readonly session: MqttSnSession;
   declare readonly socket: UdpSocket;
   declare readonly o: MqttSnClientOptions;
-  declare job: Job | undefined;
-  declare busy: boolean;
-  declare closed: boolean;
+  declare readonly job: Job;
+  /** flush() is running (an event handler's request is applied by the flush already running); close() was called. */
+  declare busy?: boolean;
+  declare closed?: boolean;
+  /** The store's namespace. */
+  declare readonly ns: string;
 
   constructor(o: MqttSnClientOptions) {
-    if (!o || !o.socket || typeof o.socket.io !== "function" || !o.scheduler) throw bad("socket.io, scheduler");
+    if (typeof o?.socket?.io !== "function" || !o.scheduler) throw bad("socket.io, scheduler");
     const s = (this.session = new MqttSnSession(o));
     const st = o.storage;
-    const ns = o.namespace ?? "mqttsn";
+    const ns = (this.ns = o.namespace ?? "mqttsn");
     this.o = o;
-    this.busy = this.closed = false;
     if (st) s.restore(st.keys(ns).map((k) => [k, st.get(ns, k)]));
     const so = o.socket;
-    const self = this;
     // ECMA-419: the socket takes the options it knows (port, address, ...) and ignores the others (io).
     this.socket = new so.io({
       ...so,
-      onReadable(this: UdpSocket) {
+      onReadable: () => {
         // receive() never throws (a datagram it does not take is dropped, with an event).
-        for (let p: any; (p = this.read()); self.flush()) s.receive(new Uint8Array(p), p.address, p.port, self.now());
+        for (let p: any; (p = this.socket.read()); this.flush()) s.receive(new Uint8Array(p), p.address, p.port, this.now());
       },
-      onError(e?: Error) {
-        self.emit({ type: "error", reason: "socket: " + e?.message });
+      onError: (e?: Error) => {
+        s.emit({ type: "error", reason: "socket: " + e?.message } as never);
+        this.flush();
       },
     } as never);
+    // The one job, made here once: the flush() below places it at the session's deadline with its
+    // window, or cancels it (one schedule() call site, no job to test for in flush()).
+    this.job = o.scheduler.schedule({ name: "mqttsn", deadline: 0, radio: true, target: this, run: this.fire });
     this.flush();
   }
 
@@ -848,7 +853,7 @@ export class MqttSnClient {
 
   close(): void {
     this.closed = true;
-    this.job?.cancel();
+    this.job.cancel();
     this.socket.close();
   }
 
@@ -866,9 +871,10 @@ export class MqttSnClient {
     }
   }
 
-  /** @internal the scheduler job: the session's timers. */
+  /** @internal the scheduler job: the session's timers (never after close(): it cancels the job, and flush() keeps it cancelled). */
   fire(now: number): void {
-    if (!this.closed) this.run((s) => s.handleTimeout(now));
+    this.session.handleTimeout(now);
+    this.flush();
   }
 
   private now(): number {
@@ -879,43 +885,38 @@ export class MqttSnClient {
   /**
    * Applies the session's output: store operations before any datagram, then the events (one
    * at a time: an event handler's own requests are applied in turn); then the job is armed
-   * for the session's next deadline.
+   * for the session's next deadline. A store operation or a send that throws, or onEvent
+   * throwing, is reported as an "error" event put first among the events still to come (one
+   * thrown at an "error" event is not: no loop); the rest of the output is applied all the same.
    */
   private flush(): void {
     const s = this.session;
     const o = this.o;
-    const ns = o.namespace ?? "mqttsn";
+    const ns = this.ns;
     if (this.busy) return;
     this.busy = true;
-    for (let x: any; ; ) {
-      let what = "store: ";
+    for (let x: any, what: any; ; ) {
       try {
         if ((x = s.pollStore())) {
+          what = "store: ";
           const st = o.storage;
           if (st) x.value ? st.set(ns, x.key, x.value) : st.delete(ns, x.key);
         } else if ((x = s.pollTransmit())) {
           what = "send: ";
           const to = x.address ? x : o.broadcast;
           if (to && !this.closed) this.socket.write(x.data, to.address, to.port);
-        } else if ((x = s.pollEvent())) this.emit(x);
-        else break;
+        } else if ((x = s.pollEvent())) {
+          what = x.type !== "error" && "onEvent threw: ";
+          o.onEvent?.(x);
+        } else break;
       } catch (e) {
-        this.emit({ type: "error", reason: what + (e as Error).message });
+        if (what) s.ev.unshift({ type: "error", reason: what + (e as Error)?.message } as never);
       }
     }
     this.busy = false;
     const t = s.timeout();
-    if (this.closed || !t) this.job?.cancel();
-    else if (this.job) this.job.reschedule(t.deadline, t);
-    else this.job = o.scheduler.schedule({ name: "mqttsn", ...t, radio: true, target: this, run: this.fire });
-  }
-
-  private emit(e: SnEvent | { type: "error"; reason: string }): void {
-    try {
-      this.o.onEvent?.(e);
-    } catch (error) {
-      if (e.type !== "error") this.emit({ type: "error", reason: "onEvent threw: " + (error as Error)?.message });
-    }
+    if (this.closed || !t) this.job.cancel();
+    else this.job.reschedule(t.deadline, t);
   }
 }
 
