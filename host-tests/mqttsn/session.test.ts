@@ -6,6 +6,7 @@
 import { ACTIVE, ASLEEP, AWAKE, CONNECTING, DISCONNECTED, MqttSnSession, SEARCHING } from "../../modules/mqttsn/session";
 import { shortTopicId } from "../../modules/mqttsn/codec";
 import { SnTopicIds, SnWill } from "../../modules/mqttsn/session";
+import { MAX_VALUE_BYTES } from "../../modules/platform/storage";
 import { F, GW, GW2, Harness, text, types } from "./helpers";
 
 describe("§6.2 connection setup", () => {
@@ -212,6 +213,19 @@ describe("§6.5-§6.8 publishing", () => {
     expect([...h.store.keys()].filter((k) => k[0] === "o").length).toBe(3);
   });
 
+  it("a record is one value of the store: topic and payload up to MAX_VALUE_BYTES - 8 octets, one more is refused", () => {
+    const h = new Harness({ predefined: { p: 7 }, maxBytes: 8192 });
+    expect(() => h.s.publish("p", new Uint8Array(MAX_VALUE_BYTES - 8), 1, false, h.now)).toThrow(RangeError);
+    expect(h.s.outbox.count).toBe(0);
+    h.s.publish("p", new Uint8Array(MAX_VALUE_BYTES - 9), 1, false, h.now);
+    h.drain();
+    expect(h.store.get("o1")!.byteLength).toBe(MAX_VALUE_BYTES);
+  });
+
+  it("bad outbox bounds are refused when the session is made", () => {
+    for (const bounds of [{ maxMessages: 0 }, { maxMessages: 1001 }, { maxBytes: 63 }]) expect(() => new MqttSnSession({ clientId: "x", ...bounds })).toThrow("maxMessages (1-1000), maxBytes (64 on)");
+  });
+
   it("QoS 0 without a connection is refused", () => {
     const h = new Harness();
     expect(() => h.s.publish("a", "x", 0, false, h.now)).toThrow(TypeError);
@@ -365,6 +379,14 @@ describe("§6.14 sleeping client", () => {
     return h;
   }
 
+  it("a Duration that is not an integer of 1-65535 s (§5.3.3) is refused, nothing sent; wake() when not asleep is refused", () => {
+    const h = new Harness().connected();
+    for (const seconds of [0, -1, 1.5, 65536, NaN]) expect(() => h.p.sleep.sleep(h.s, seconds, h.now)).toThrow("sleep: 1-65535 s");
+    expect(() => h.p.sleep.wake(h.s, h.now)).toThrow("wake: not asleep");
+    expect(h.drain()).toEqual([]);
+    expect(h.s.state).toBe(ACTIVE);
+  });
+
   it("DISCONNECT with a Duration; the gateway's DISCONNECT makes it asleep; no keep-alive while asleep", () => {
     const h = asleep(new Harness({ keepAlive: 10 }), 600);
     expect(h.s.state).toBe(ASLEEP);
@@ -444,6 +466,13 @@ describe("persistence across deep sleep and reboot", () => {
     expect(out).toEqual([{ type: 0x0c, ...F, dup: true, qos: 1, topicId: 0x21, msgId: out[0].msgId, data: out[0].data }]);
     expect(text(out[0].data)).toBe("while asleep");
     expect(out[0].msgId).not.toBe(id1);
+  });
+
+  it("a 'meta' record that is not the sleep state's six fields is deleted, and the session starts disconnected", () => {
+    const store = new Map<string, ArrayBuffer>([["meta", new Uint8Array([4, 255, 7, 92, 0, 1]).buffer]]);
+    const r = new Harness({}, store);
+    expect(r.store.has("meta")).toBe(false);
+    expect(r.s.state).toBe(DISCONNECTED);
   });
 
   it("a corrupt record is deleted, the rest restored", () => {
