@@ -20,21 +20,25 @@ export class SnQos2 {
     s.exchange(frame(0x10, -1, e.msgId), 0x0e, e.msgId, now, e);
   }
 
-  /** @internal PUBREC for the entry sent: state 2 stored (only PUBREL-PUBCOMP is left: the record without the payload, MqttSnOutbox in ./session.ts), then PUBREL. */
-  received(s: MqttSnSession, e: OutboxEntry, now: number): void {
-    s.outbox.bytes -= e.data.length;
-    e.rec = e.rec.slice(0, e.rec.length - e.data.length);
-    e.rec[0] = 2;
-    e.data = e.rec.subarray(0, 0);
-    s.st.push({ key: "o" + e.msgId, value: e.rec.buffer as ArrayBuffer });
-    this.release(s, e, now);
-  }
-
-  /** @internal PUBREC (0x0F) that no exchange awaits, PUBREL (0x10) from the gateway. */
+  /**
+   * @internal PUBREC (0x0F) or PUBREL (0x10) from the gateway. PUBREC for the QoS 2 PUBLISH the
+   * open exchange sends (the session leaves it to this part; its PUBACK, a refusal, still ends
+   * the exchange there): state 2 stored (only PUBREL-PUBCOMP is left: the record without the
+   * payload, MqttSnOutbox in ./session.ts), then PUBREL. PUBREC again for an entry in state 2
+   * (our PUBREL was lost): PUBREL again.
+   */
   receive(s: MqttSnSession, t: number, mid: number, now: number): void {
     if (t === 0x0f) {
       const e = s.outbox.get(mid);
-      if (e && e.rec[0] === 2) s.out(frame(0x10, -1, mid), now);
+      if (e && e.rec[0] === 1 && e.f & 0x40 && s.cur?.x === e) {
+        s.cur = undefined;
+        s.outbox.bytes -= e.data.length;
+        e.rec = e.rec.slice(0, e.rec.length - e.data.length);
+        e.rec[0] = 2;
+        e.data = e.rec.subarray(0, 0);
+        s.st.push({ key: "o" + e.msgId, value: e.rec.buffer as ArrayBuffer });
+        this.release(s, e, now);
+      } else if (e && e.rec[0] === 2) s.out(frame(0x10, -1, mid), now);
       else s.drop("unexpected PUBREC");
       return;
     }

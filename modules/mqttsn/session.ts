@@ -359,7 +359,6 @@ export class MqttSnSession {
     const h = b[0] === 1 ? 3 : 1; // §5.2.1: 0x01 announces the 3-octet Length
     const t = b[h];
     const size = n - h - 1;
-    const lo = SIZES.charCodeAt(2 * t) - 48; // NaN past the table (MsgType 0x1E on): refused below
     const hi = SIZES.charCodeAt(2 * t + 1) - 48;
     let i = h + 1;
     // Bit t of a mask says whether MsgType t has the field (shifts take t mod 32: a MsgType from
@@ -378,8 +377,9 @@ export class MqttSnSession {
     // ReturnCode: the last octet of CONNACK, REGACK, PUBACK, SUBACK, WILLTOPICRESP, WILLMSGRESP.
     const rc = (0x28082820 >> t) & 1 ? b[n - 1] : 0;
     // §5.2.1: a Length that is not the datagram's; §5.4: a size the message cannot have; §5.3.10:
-    // ReturnCode 0x04-0xFF reserved; a gateway's PUBLISH at QoS −1, or at QoS 1/2 with MsgId 0 (§5.3.7).
-    if ((h === 3 ? (b[1] << 8) | b[2] : b[0]) !== n || !(size >= lo) || (size > hi && hi < 78) || rc > 3 || (t === 0x0c && ((f & 0x60) === 0x60 || (f & 0x60 && !mid))))
+    // ReturnCode 0x04-0xFF reserved; a gateway's PUBLISH at QoS −1, or at QoS 1/2 with MsgId 0 (§5.3.7):
+    // its QoS bits (0x60) above 0x40 (QoS −1) or, without a MsgId, above 0.
+    if ((h === 3 ? (b[1] << 8) | b[2] : b[0]) !== n || !(size >= SIZES.charCodeAt(2 * t) - 48) /* NaN past the table (MsgType 0x1E on) */ || (size > hi && hi < 78) || rc > 3 || (t === 0x0c && (f & 0x60) > (mid ? 0x40 : 0)))
       return this.drop("malformed");
     // ADVERTISE, SEARCHGW, GWINFO: the discovery part's (without it: dropped below, "unexpected").
     if (t < 3 && o.discovery) return o.discovery.receive(this, t, b, i, address, port, now);
@@ -397,8 +397,9 @@ export class MqttSnSession {
       // §6.2: WILLTOPICREQ -> WILLTOPIC, WILLMSGREQ -> WILLMSG, in place of the CONNECT (CONNACK still ends it).
       return this.exchange(o.will.message(t + 1), 0x05, 0, now);
     }
-    if (c && (c.expect === t || (t === 0x0d && c.expect === 0x0f)) && mid === c.msgId) {
-      // The reply that ends the open exchange (CONNECT's CONNACK: only CONNECT expects it).
+    if (c && c.expect === t && mid === c.msgId) {
+      // The reply that ends the open exchange (CONNECT's CONNACK: only CONNECT expects it; a QoS 2
+      // PUBLISH's PUBREC goes to the QoS 2 part, below).
       const x = c.x as OutboxEntry & SnOp;
       this.cur = undefined;
       // "rejected: congestion": the same request again after TWAIT (§6.2, §6.5, §6.6, §6.9).
@@ -436,8 +437,7 @@ export class MqttSnSession {
           if (!x.rec) this.ops.shift(); // a QoS 0 message (MsgId 0 in its event)
           this.done(x, "REGACK " + rc);
         }
-      } else if (t === 0x0f) return o.qos2!.received(this, x, now);
-      else if (!x) {
+      } else if (!x) {
         // PINGRESP to the keep-alive's PINGREQ
       } else if (x.rec) {
         if (!rc) this.done(x);
@@ -498,6 +498,7 @@ export class MqttSnSession {
       return;
     }
     if (t === 0x0d && !mid && rc === 2) this.register(-1, this.reg.get(id)); // a QoS 0 PUBLISH rejected: its next PUBLISH registers again
+    // PUBREC (also the one that answers our QoS 2 PUBLISH), PUBREL: the QoS 2 part's.
     if (o.qos2 && (t === 0x0f || t === 0x10) && on) return o.qos2.receive(this, t, mid, now);
     this.drop("unexpected " + t);
   }
@@ -511,7 +512,7 @@ export class MqttSnSession {
         const x = c.x as SnOp;
         this.cur = undefined;
         if (this.state === 5 /* AWAKE */) x.part!.reply(this, x, -1, 0, now); // the awake PINGREQ (sleep part): wake-failed
-        else if (x && x.k === 5 /* OP_DISC */) {
+        else if (x?.k === 5 /* OP_DISC */) {
           // our DISCONNECT unanswered: disconnected all the same
           this.ops.shift();
           this.down("disconnect");
@@ -519,7 +520,7 @@ export class MqttSnSession {
       } else {
         // §6.13: retransmit; DUP on a PUBLISH or SUBSCRIBE (§5.3.4; the Flags follow the header).
         const h = c.bytes[0] === 1 ? 3 : 1;
-        if (c.bytes[h] === 0x0c || c.bytes[h] === 0x12) c.bytes[h + 1] |= 0x80;
+        if ((0x41000 >> c.bytes[h]) & 1) c.bytes[h + 1] |= 0x80; // bits 0x0C and 0x12 of the mask
         c.tries++;
         c.at = now;
         this.out(c.bytes, now);
@@ -644,11 +645,11 @@ export class MqttSnSession {
 
   /**
    * A PUBLISH (§5.4.12) with Flags `f` (DUP, QoS, Retain; §5.3.4) on topic `t` (TopicIdType << 16 |
-   * TopicId), sent: as the open exchange for entry `e` when it has a MsgId (QoS 1: PUBACK ends it, QoS 2: PUBREC).
+   * TopicId), sent: as the open exchange for entry `e` when it has a MsgId (PUBACK ends it; a QoS 2 one's PUBREC is the QoS 2 part's).
    */
   publishOut(t: number, f: number, msgId: number, data: Uint8Array, now: number, e?: OutboxEntry): void {
     const bytes = frame(0x0c, f | (t >> 16), t, msgId, -1, data);
-    if (msgId) this.exchange(bytes, f & 0x40 ? 0x0f : 0x0d, msgId, now, e);
+    if (msgId) this.exchange(bytes, 0x0d, msgId, now, e);
     else this.out(bytes, now);
   }
 
@@ -727,7 +728,7 @@ export class MqttSnSession {
       if (x === e || k === 1 /* OP_PUB0 */) return this.exchange(frame(0x0a, -1, 0, id, -1, encodeUtf8New(x.topic)), 0x0b, id, now, x);
       // SUBSCRIBE / UNSUBSCRIBE (§5.4.15): by name, or by pre-defined id or short name (frame() keeps TopicId's 16 bits).
       const type = t < 0 ? 0 : t >> 16;
-      return this.exchange(frame(k === 2 /* OP_SUB */ ? 0x12 : 0x14, (op.qos << 5) | type, id, type ? t : -1, -1, type ? undefined : encodeUtf8New(op.topic)), 2 * k + 0x0f /* SUBACK, UNSUBACK */, id, now, op);
+      return this.exchange(frame(2 * k + 0x0e /* SUBSCRIBE, UNSUBSCRIBE */, (op.qos << 5) | type, id, type ? t : -1, -1, type ? undefined : encodeUtf8New(op.topic)), 2 * k + 0x0f /* SUBACK, UNSUBACK */, id, now, op);
     }
   }
 
