@@ -11,6 +11,8 @@
  *   protocol=mqtt311|mqtt5|coap|mqttsn, coap=coap://host:port/path, id=DEVICE_ID,
  *   gateway=udp://host:port   with protocol=mqttsn: the MQTT-SN gateway (docs/mqttsn.md)
  *   interval=SECONDS (sampling and telemetry), ssid=/password= (Wi-Fi, ESP32)
+ *   telemetry=SECONDS (the telemetry period, when longer than interval=: readings wait
+ *     in the app between reports), sleep=none|light|deep (sleep.mode)
  *   key=HEX (the command key, 16..64 bytes, provisioned when the flash holds none),
  *   coapport=N (the device's CoAP server port, default 5683), homeassistant=1 (publish
  *   Home Assistant discovery on each connection)
@@ -136,6 +138,12 @@ const seconds = Number(text("interval") ?? "10");
 const intervalS = seconds >= 0.01 && seconds <= 86400 ? Math.round(seconds * 1000) / 1000 : 10;
 provisioned["sampling.intervalS"] = intervalS;
 provisioned["telemetry.intervalS"] = intervalS;
+const teleS = Number(text("telemetry") ?? "NaN");
+if (teleS >= intervalS && teleS <= 86400) provisioned["telemetry.intervalS"] = Math.round(teleS * 1000) / 1000;
+else if (text("telemetry")) log(`config: telemetry "${text("telemetry")}" is not seconds from interval= (${intervalS}) to 86400; using ${intervalS}`);
+const sleepMode = text("sleep");
+if (sleepMode === "none" || sleepMode === "light" || sleepMode === "deep") provisioned["sleep.mode"] = sleepMode;
+else if (sleepMode) log(`config: sleep "${sleepMode}" is not none, light or deep; using none`);
 
 try {
   const board = getBoard(boardName() === "unknown" ? "sim" : boardName());

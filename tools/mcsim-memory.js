@@ -64,7 +64,8 @@ function usage(code) {
       "  --no-tls      MQTT without TLS (to tell a TLS problem from another)\n" +
       "  --set K=V     an mcconfig setting of the app instead of the run's own (src/main.ts; e.g.\n" +
       "                protocol=coap: no MQTT, telemetry to a CoAP sink started here;\n" +
-      "                protocol=mqttsn: through our MQTT-SN gateway started here), repeatable\n" +
+      "                protocol=mqttsn: through our MQTT-SN gateway started here; telemetry=120: a\n" +
+      "                telemetry period longer than --interval; sleep=light: sleep.mode), repeatable\n" +
       "env: XSIOT_MCSIM_GDB=1 runs mcsim under gdb (a crash's native stack in the result; needs gdb);\n" +
       "     XSIOT_MCSIM_DEBUG=1 a debug build (XS names the file and line of an exception)\n" +
       "needs: export MODDABLE=/path/to/moddable PATH=$PATH:$MODDABLE/build/bin/lin/release\n",
