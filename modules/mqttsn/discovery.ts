@@ -165,21 +165,25 @@ export class SnDiscovery {
     }
   }
 
-  /** @internal after Nretry with no reply (§6.13): another gateway, the former one last, else a search. */
-  failover(s: MqttSnSession, now: number): void {
+  /** @internal after Nretry with no reply (§6.13): another gateway, the former one last, else a search (true: always taken care of). */
+  failover(s: MqttSnSession, now: number): boolean {
+    s.gw!.failed = now;
     const next = this.best();
     if (next) s.connectTo(next, now);
     else this.search(s, now);
+    return true;
   }
 
-  /** @internal CONNACK refused: a gateway that has not failed yet, if there is one. */
+  /** @internal CONNACK refused: a gateway that has not failed yet, if there is one (the session's `gw` has failed now). */
   refused(s: MqttSnSession, now: number): void {
+    s.gw!.failed = now;
     const next = this.best();
     if (next && next.failed < 0) s.connectTo(next, now);
   }
 
-  /** @internal CONNECT answered with DISCONNECT: another gateway at once, if there is one. */
+  /** @internal CONNECT answered with DISCONNECT: another gateway at once, if there is one (the session's `gw` has failed now). */
   other(s: MqttSnSession, now: number): boolean {
+    s.gw!.failed = now;
     const next = this.best();
     if (!next || next === s.gw) return false;
     s.connectTo(next, now);

@@ -50,15 +50,23 @@ export class SnQos2 {
     s.out(frame(0x0e, -1, mid), now);
   }
 
-  /** @internal an inbound QoS 2 PUBLISH: delivered unless its MsgId is open; PUBREC. */
-  inbound(s: MqttSnSession, topic: string, f: number, mid: number, data: Uint8Array, now: number): void {
-    if (this.open.indexOf(mid) < 0) {
-      if (this.open.length >= 16) return s.drop("16 QoS 2 unreleased");
+  /**
+   * @internal an inbound QoS 2 PUBLISH with MsgId `mid`: PUBREC, and true when the session is to
+   * deliver it (its MsgId was not open: stored open first); false when it was delivered already
+   * (PUBREC again) or 16 are open (dropped, no PUBREC: the gateway sends it again).
+   */
+  inbound(s: MqttSnSession, mid: number, now: number): boolean {
+    const again = this.open.indexOf(mid) >= 0;
+    if (!again) {
+      if (this.open.length >= 16) {
+        s.drop("16 QoS 2 unreleased");
+        return false;
+      }
       this.open.push(mid);
       this.save(s);
-      s.deliver(topic, data, f);
     }
     s.out(frame(0x0f, -1, mid), now);
+    return !again;
   }
 
   /** @internal a clean session: no QoS 2 state carries over (§6.3). */

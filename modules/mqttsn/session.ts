@@ -68,7 +68,7 @@ export interface SnGateway {
   gwId: number;
   /** When last heard from (ms). */
   seen: number;
-  /** When a connection to it last failed (ms), -1 never. */
+  /** When a connection to it last failed (ms; set by the discovery part, which chooses by it, §6.13), -1 never or since a CONNACK. */
   failed: number;
 }
 
@@ -137,15 +137,16 @@ export const ASLEEP = 4;
 export const AWAKE = 5;
 
 // Queued requests (SnOp.k): 1 OP_PUB0 (a QoS 0 PUBLISH), 2 OP_SUB, 3 OP_UNSUB, 4 OP_PART, 5
-// OP_DISC (DISCONNECT), 6 OP_PART_LAST (the sleep part's). From 5 on, a request waits until the
-// outbox is empty. The kinds used only in this file are written as numbers with their name in a
-// comment (a module constant costs XS bytecode: ~24 B and ~3 B a use).
+// OP_DISC (DISCONNECT), 6 OP_PART_LAST (the sleep part's DISCONNECT with a Duration). From 5 on, a
+// request waits until the outbox is empty, and is a DISCONNECT the session sends itself (§5.4.21:
+// with the Duration `qos` unless it is -1). The kinds used only in this file are written as
+// numbers with their name in a comment (a module constant costs XS bytecode: ~24 B and ~3 B a use).
 /** A part's request that does not wait for the outbox (a will update). */
 export const OP_PART = 4;
 
-/** A part that queues requests: it sends each when its turn comes and takes its reply. */
+/** A part that queues requests: it sends each when its turn comes (a DISCONNECT, from OP_DISC on: the session) and takes its reply. */
 export interface SnOpPart {
-  send(s: MqttSnSession, op: SnOp, now: number): void;
+  send?(s: MqttSnSession, op: SnOp, now: number): void;
   /** The reply of MsgType `t` (return code `rc`) ended the exchange; `t` is -1 when Nretry ran out while awake. */
   reply(s: MqttSnSession, op: SnOp, t: number, rc: number, now: number): void;
 }
@@ -291,7 +292,7 @@ export class MqttSnSession {
 
   /** §6.12: DISCONNECT, once the queued requests and the outbox have gone. */
   disconnect(now: number): void {
-    if (this.state === 3 /* ACTIVE */) this.queue(5 /* OP_DISC */, "", 0, now);
+    if (this.state === 3 /* ACTIVE */) this.queue(5 /* OP_DISC */, "", -1, now); // no Duration
     else this.down("disconnect");
   }
 
@@ -408,7 +409,6 @@ export class MqttSnSession {
         // CONNACK (§6.2)
         if (rc) {
           // Refused: with the discovery part, a gateway that has not failed yet, if there is one.
-          g.failed = now;
           this.down("CONNACK " + rc);
           return o.discovery?.refused(this, now);
         }
@@ -475,9 +475,9 @@ export class MqttSnSession {
         if (topic === undefined) {
           a = 2;
           this.drop("unknown topic id " + id);
-        } else if (f & 0x40) return o.qos2 ? o.qos2.inbound(this, topic, f, mid, b.slice(i, n), now) : this.drop("QoS 2");
+        } else if (f & 0x40 && !(o.qos2 ? o.qos2.inbound(this, mid, now) : this.drop("QoS 2"))) return; // QoS 2: the part answers PUBREC, and says whether it is new
         else {
-          this.deliver(topic, b.slice(i, n), f);
+          this.emit({ type: "message", topic, payload: b.slice(i, n), qos: ((f >> 5) & 3) as SnQoS, retain: !!(f & 0x10), dup: !!(f & 0x80) });
           if (!(f & 0x20)) return;
         }
       }
@@ -492,7 +492,6 @@ export class MqttSnSession {
         // A refusal of our CONNECT (Paho #248 answers the will dialogue so): another gateway
         // (discovery), else this one again after a wait that doubles (Tretry up to TWAIT), never at once.
         this.state = 2 /* CONNECTING */;
-        g.failed = now;
         if (!o.discovery?.other(this, now)) this.waitUntil = now + Math.min(this.retryMs * 2 ** this.refusals++, o.waitMs ?? 300000);
       }
       return;
@@ -621,20 +620,17 @@ export class MqttSnSession {
     this.exchange(frame(0x04, -1, ((o.will?.will ? 0x08 : 0) | (o.cleanSession !== false ? 0x04 : 0)) * 256 + 1, this.keepMs / 1000, -1, encodeUtf8New(this.clientId)), 0x05, 0, now);
   }
 
-  /** The connection is gone (§6.13): another gateway (discovery part), else this one again. */
+  /** The connection is gone (§6.13): "disconnected", then another gateway (discovery part), else this one again. */
   lost(now: number): void {
-    const d = this.o.discovery;
-    this.gw!.failed = now;
-    this.emit({ type: "disconnected", reason: "no reply" });
-    if (d) d.failover(this, now);
-    else this.connectTo(this.gw!, now);
+    this.down("no reply");
+    if (!this.o.discovery?.failover(this, now)) this.connectTo(this.gw!, now);
   }
 
   down(reason: string): void {
     this.state = 0 /* DISCONNECTED */;
     this.cur = undefined;
     this.o.sleep?.save(this);
-    if (reason) this.emit({ type: "disconnected", reason });
+    this.emit({ type: "disconnected", reason });
   }
 
   /** TopicIdType << 16 | TopicId of a topic we can publish on now (0 normal, 1 pre-defined, 2 short; §6.7), or −1. */
@@ -651,10 +647,6 @@ export class MqttSnSession {
     const bytes = frame(0x0c, f | (t >> 16), t, msgId, -1, data);
     if (msgId) this.exchange(bytes, 0x0d, msgId, now, e);
     else this.out(bytes, now);
-  }
-
-  deliver(topic: string, payload: Uint8Array, f: number): void {
-    this.emit({ type: "message", topic, payload, qos: ((f >> 5) & 3) as SnQoS, retain: (f & 0x10) !== 0, dup: (f & 0x80) !== 0 });
   }
 
   /**
@@ -721,8 +713,8 @@ export class MqttSnSession {
           e.f |= 0x80; // DUP on every later send (§6.13)
           return this.publishOut(t, f, e.msgId, e.data, now, e);
         }
-      } else if (op.part) return op.part.send(this, op, now);
-      else if (k === 5 /* OP_DISC */) return this.exchange(frame(0x18), 0x18, 0, now, op);
+      } else if (k >= 5 /* OP_DISC, OP_PART_LAST */) return this.exchange(frame(0x18, -1, op.qos), 0x18, 0, now, op);
+      else if (op.part) return op.part.send!(this, op, now);
       const id = this.newId();
       // §6.5: REGISTER a topic name before its first PUBLISH (an outbox entry's or a QoS 0 one's).
       if (x === e || k === 1 /* OP_PUB0 */) return this.exchange(frame(0x0a, -1, 0, id, -1, encodeUtf8New(x.topic)), 0x0b, id, now, x);
@@ -1041,7 +1033,7 @@ export class SnSleep implements SnOpPart {
   sleep(s: MqttSnSession, seconds: number, now: number): void {
     if (!(seconds > 0 && (seconds & 0xffff) === seconds)) throw bad("sleep: 1-65535 s"); // an integer: & keeps 16 bits of one
     if (s.state === 3 /* ACTIVE */) s.queue(6 /* OP_PART_LAST */, "", seconds, now, this);
-    else if (s.state === 4 /* ASLEEP */) this.send(s, { k: 6 /* OP_PART_LAST */, topic: "", qos: seconds, part: this }, now);
+    else if (s.state === 4 /* ASLEEP */) s.exchange(frame(0x18, -1, seconds), 0x18, 0, now, { k: 6 /* OP_PART_LAST */, topic: "", qos: seconds, part: this }); // §5.4.21
     else throw bad("sleep: not connected");
   }
 
@@ -1051,11 +1043,6 @@ export class SnSleep implements SnOpPart {
     if (s.state !== 4 /* ASLEEP */) throw bad("wake: not asleep");
     s.state = 5 /* AWAKE */;
     s.exchange(frame(0x16, -1, -1, -1, -1, encodeUtf8New(s.clientId)), 0x17, 0, now, { k: 0, topic: "", qos: 0, part: this });
-  }
-
-  /** @internal DISCONNECT with the Duration (§5.4.21). */
-  send(s: MqttSnSession, op: SnOp, now: number): void {
-    s.exchange(frame(0x18, -1, op.qos), 0x18, 0, now, op);
   }
 
   /** @internal the gateway's DISCONNECT (asleep), PINGRESP (asleep again), or no PINGRESP after Nretry (t -1). */
