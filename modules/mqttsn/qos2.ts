@@ -17,7 +17,7 @@ export class SnQos2 {
 
   /** @internal PUBREL (§5.4.14) for the entry in state 2, as the open exchange (PUBCOMP ends it). */
   release(s: MqttSnSession, e: OutboxEntry, now: number): void {
-    s.exchange(frame(0x10, -1, e.msgId), 0x0e, e.msgId, now, e);
+    s.out(frame(0x10, -1, e.msgId), now, 0x0e, e.msgId, e);
   }
 
   /**

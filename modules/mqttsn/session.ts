@@ -391,12 +391,12 @@ export class MqttSnSession {
     g.seen = now;
     const c = this.cur;
     const s = this.state;
-    const on = s === 3 /* ACTIVE */ || s === 5 /* AWAKE */;
+    const on = (0x28 >> s) & 1; // ACTIVE (3) or AWAKE (5): bits 3 and 5
     // §6.14: while awake, every message but PINGRESP restarts Tretry.
     if (s === 5 /* AWAKE */ && c && t !== 0x17) c.at = now;
     if (c && (t === 0x06 || t === 0x08) && s === 2 /* CONNECTING */ && o.will) {
       // §6.2: WILLTOPICREQ -> WILLTOPIC, WILLMSGREQ -> WILLMSG, in place of the CONNECT (CONNACK still ends it).
-      return this.exchange(o.will.message(t + 1), 0x05, 0, now);
+      return this.out(o.will.message(t + 1), now, 0x05, 0);
     }
     if (c && c.expect === t && mid === c.msgId) {
       // The reply that ends the open exchange (CONNECT's CONNACK: only CONNECT expects it; a QoS 2
@@ -532,7 +532,7 @@ export class MqttSnSession {
     }
     this.pump(now);
     // §6.11: PINGREQ when nothing else went out for (half) the keep-alive period.
-    if (this.state === 3 /* ACTIVE */ && this.keepMs && !this.cur && now >= this.lastSent + this.keepMs / 2) this.exchange(frame(0x16), 0x17, 0, now);
+    if (this.state === 3 /* ACTIVE */ && this.keepMs && !this.cur && now >= this.lastSent + this.keepMs / 2) this.out(frame(0x16), now, 0x17, 0);
     this.o.discovery?.handleTimeout(this, now);
   }
 
@@ -591,17 +591,15 @@ export class MqttSnSession {
     this.emit({ type: "dropped", reason });
   }
 
-  /** Sends `bytes` to the gateway in use (no reply awaited). */
-  out(bytes: Uint8Array, now: number): void {
+  /**
+   * Sends `bytes` to the gateway in use; with `expect`, as the one open exchange, ended by MsgType
+   * `expect` (with `msgId` when not 0), for `x`.
+   */
+  out(bytes: Uint8Array, now: number, expect?: number, msgId?: number, x?: SnOp | OutboxEntry): void {
     const g = this.gw!;
+    if (expect) this.cur = { bytes, expect, msgId: msgId!, tries: 0, at: now, x };
     this.tx.push({ data: bytes, address: g.address, port: g.port, radius: 0 });
     this.lastSent = now;
-  }
-
-  /** Sends `bytes` as the one open exchange, ended by MsgType `expect` (with `msgId` when not 0), for `x`. */
-  exchange(bytes: Uint8Array, expect: number, msgId: number, now: number, x?: SnOp | OutboxEntry): void {
-    this.cur = { bytes, expect, msgId, tries: 0, at: now, x };
-    this.out(bytes, now);
   }
 
   /** Queues a request (it goes when the exchanges before it have ended). Throws, nothing queued, when the queue is full. */
@@ -617,7 +615,7 @@ export class MqttSnSession {
     this.gw = g;
     this.state = 2 /* CONNECTING */;
     // Flags (Will, CleanSession) and ProtocolId 0x01 (§5.3.8), Duration, ClientId.
-    this.exchange(frame(0x04, -1, ((o.will?.will ? 0x08 : 0) | (o.cleanSession !== false ? 0x04 : 0)) * 256 + 1, this.keepMs / 1000, -1, encodeUtf8New(this.clientId)), 0x05, 0, now);
+    this.out(frame(0x04, -1, ((o.will?.will ? 0x08 : 0) | (o.cleanSession !== false ? 0x04 : 0)) * 256 + 1, this.keepMs / 1000, -1, encodeUtf8New(this.clientId)), now, 0x05, 0);
   }
 
   /** The connection is gone (§6.13): "disconnected", then another gateway (discovery part), else this one again. */
@@ -644,9 +642,7 @@ export class MqttSnSession {
    * TopicId), sent: as the open exchange for entry `e` when it has a MsgId (PUBACK ends it; a QoS 2 one's PUBREC is the QoS 2 part's).
    */
   publishOut(t: number, f: number, msgId: number, data: Uint8Array, now: number, e?: OutboxEntry): void {
-    const bytes = frame(0x0c, f | (t >> 16), t, msgId, -1, data);
-    if (msgId) this.exchange(bytes, 0x0d, msgId, now, e);
-    else this.out(bytes, now);
+    this.out(frame(0x0c, f | (t >> 16), t, msgId, -1, data), now, msgId && 0x0d, msgId, e); // an exchange when it has a MsgId
   }
 
   /**
@@ -702,25 +698,24 @@ export class MqttSnSession {
       }
       if (this.cur || !x) return;
       if (x === e) {
-        const q2 = this.o.qos2;
-        if (e.f & 0x40 && !q2) {
+        if (e.f & 0x40 && !this.o.qos2) {
           this.done(e, "QoS 2");
           continue;
         }
-        if (e.rec[0] === 2) return q2!.release(this, e, now);
+        if (e.rec[0] === 2) return this.o.qos2!.release(this, e, now);
         if (t >= 0) {
           const f = e.f;
           e.f |= 0x80; // DUP on every later send (§6.13)
           return this.publishOut(t, f, e.msgId, e.data, now, e);
         }
-      } else if (k >= 5 /* OP_DISC, OP_PART_LAST */) return this.exchange(frame(0x18, -1, op.qos), 0x18, 0, now, op);
+      } else if (k >= 5 /* OP_DISC, OP_PART_LAST */) return this.out(frame(0x18, -1, op.qos), now, 0x18, 0, op);
       else if (op.part) return op.part.send!(this, op, now);
       const id = this.newId();
       // §6.5: REGISTER a topic name before its first PUBLISH (an outbox entry's or a QoS 0 one's).
-      if (x === e || k === 1 /* OP_PUB0 */) return this.exchange(frame(0x0a, -1, 0, id, -1, encodeUtf8New(x.topic)), 0x0b, id, now, x);
+      if (x === e || k === 1 /* OP_PUB0 */) return this.out(frame(0x0a, -1, 0, id, -1, encodeUtf8New(x.topic)), now, 0x0b, id, x);
       // SUBSCRIBE / UNSUBSCRIBE (§5.4.15): by name, or by pre-defined id or short name (frame() keeps TopicId's 16 bits).
       const type = t < 0 ? 0 : t >> 16;
-      return this.exchange(frame(2 * k + 0x0e /* SUBSCRIBE, UNSUBSCRIBE */, (op.qos << 5) | type, id, type ? t : -1, -1, type ? undefined : encodeUtf8New(op.topic)), 2 * k + 0x0f /* SUBACK, UNSUBACK */, id, now, op);
+      return this.out(frame(2 * k + 0x0e /* SUBSCRIBE, UNSUBSCRIBE */, (op.qos << 5) | type, id, type ? t : -1, -1, type ? undefined : encodeUtf8New(op.topic)), now, 2 * k + 0x0f /* SUBACK, UNSUBACK */, id, op);
     }
   }
 
@@ -1033,7 +1028,7 @@ export class SnSleep implements SnOpPart {
   sleep(s: MqttSnSession, seconds: number, now: number): void {
     if (!(seconds > 0 && (seconds & 0xffff) === seconds)) throw bad("sleep: 1-65535 s"); // an integer: & keeps 16 bits of one
     if (s.state === 3 /* ACTIVE */) s.queue(6 /* OP_PART_LAST */, "", seconds, now, this);
-    else if (s.state === 4 /* ASLEEP */) s.exchange(frame(0x18, -1, seconds), 0x18, 0, now, { k: 6 /* OP_PART_LAST */, topic: "", qos: seconds, part: this }); // §5.4.21
+    else if (s.state === 4 /* ASLEEP */) s.out(frame(0x18, -1, seconds), now, 0x18, 0, { k: 6 /* OP_PART_LAST */, topic: "", qos: seconds, part: this }); // §5.4.21
     else throw bad("sleep: not connected");
   }
 
@@ -1042,7 +1037,7 @@ export class SnSleep implements SnOpPart {
     // (Asleep always has a gateway: reply() sets it after one's DISCONNECT, restore() with one.)
     if (s.state !== 4 /* ASLEEP */) throw bad("wake: not asleep");
     s.state = 5 /* AWAKE */;
-    s.exchange(frame(0x16, -1, -1, -1, -1, encodeUtf8New(s.clientId)), 0x17, 0, now, { k: 0, topic: "", qos: 0, part: this });
+    s.out(frame(0x16, -1, -1, -1, -1, encodeUtf8New(s.clientId)), now, 0x17, 0, { k: 0, topic: "", qos: 0, part: this });
   }
 
   /** @internal the gateway's DISCONNECT (asleep), PINGRESP (asleep again), or no PINGRESP after Nretry (t -1). */

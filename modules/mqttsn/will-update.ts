@@ -19,7 +19,7 @@ export class SnWillUpdates extends SnWill implements SnOpPart {
 
   /** @internal the session sends the queued WILLTOPICUPD (0x1A) or WILLMSGUPD (0x1C); the reply is the next MsgType. */
   send(s: MqttSnSession, op: SnOp, now: number): void {
-    s.exchange(this.message(op.qos), op.qos + 1, 0, now, op);
+    s.out(this.message(op.qos), now, op.qos + 1, 0, op);
   }
 
   /** @internal WILLTOPICRESP / WILLMSGRESP. */
