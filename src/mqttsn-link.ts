@@ -144,7 +144,7 @@ export class SnLinkClient {
   }
 
   get outbox(): { count: number; maxMessages: number; bytes: number; maxBytes: number } {
-    return this.sn.session.outbox;
+    return this.sn.outbox;
   }
 
   publish(topic: string, payload: Uint8Array | string, options?: { qos?: 0 | 1 | 2; retain?: boolean }, callback?: Callback): number {
@@ -211,7 +211,7 @@ export class SnLinkClient {
       if (cb) cb(e.type === "published" ? undefined : { message: "MQTT-SN: " + e.reason });
     } else if ((e.type === "retry" || e.type === "disconnected" || e.type === "error") && !this.ended) {
       // (ended: the close that end() asked for, nothing to say)
-      const s = this.sn.session;
+      const s = this.sn;
       // §6.13: each CONNECT that Tretry leaves unanswered is a failed attempt, one line (issue 15); after
       // Nretry retransmissions the client gives the gateway up and connects again (no other gateway to try).
       const c = s.cur;

@@ -43,7 +43,7 @@ describeWithPeer("mosquitto", "MQTT-SN over a link losing 30% of datagrams", () 
     const sub = await subscriber(url, ["lossy/#"]);
     const sent: number[] = [];
     for (let i = 0; i < 2 * N; ) {
-      if (c.client.session.outbox.count < 16) {
+      if (c.client.outbox.count < 16) {
         const qos = i < N ? 1 : 2;
         sent.push(c.client.publish(`lossy/q${qos}`, `${qos}-${i % N}`, qos));
         i++;

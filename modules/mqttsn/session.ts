@@ -760,6 +760,13 @@ export class MqttSnSession {
  * then the events. Broadcasts (SEARCHGW, a client's GWINFO; §6.1) go to `broadcast`
  * (a subnet broadcast or multicast address and port) when one is given.
  *
+ * It extends the session rather than holding one (a client is its session, with IO): the
+ * session's state, outbox, options and the members for the parts are the client's own, and
+ * its requests (connect, disconnect, publish, subscribe, unsubscribe) take no time argument
+ * here: the client reads the scheduler's clock and applies the output. Smaller on XS than a
+ * `session` field (no forwarding getter for the state, no `this.session.` at every call, the
+ * session's own queues read directly: 84 B). MqttSnSession itself stays sans-IO, tested alone.
+ *
  * The session's parts (./session.ts) are options like any other; their requests go through
  * `run`: `client.run((s, now) => sleep.sleep(s, 300, now))`.
  */
@@ -777,8 +784,7 @@ export interface MqttSnClientOptions extends MqttSnSessionOptions {
   onEvent?(event: SnEvent | { type: "error"; reason: string }): void;
 }
 
-export class MqttSnClient {
-  declare readonly session: MqttSnSession;
+export class MqttSnClient extends MqttSnSession {
   declare readonly socket: UdpSocket;
   declare readonly o: MqttSnClientOptions;
   declare readonly job: Job;
@@ -790,21 +796,20 @@ export class MqttSnClient {
 
   constructor(o: MqttSnClientOptions) {
     if (typeof o?.socket?.io !== "function" || !o.scheduler) throw bad("socket.io, scheduler");
-    const s = (this.session = new MqttSnSession(o));
+    super(o);
     const st = o.storage;
     const ns = (this.ns = o.namespace ?? "mqttsn");
-    this.o = o;
-    if (st) s.restore(st.keys(ns).map((k) => [k, st.get(ns, k)]));
+    if (st) this.restore(st.keys(ns).map((k) => [k, st.get(ns, k)]));
     const so = o.socket;
     // ECMA-419: the socket takes the options it knows (port, address, ...) and ignores the others (io).
     this.socket = new so.io({
       ...so,
       onReadable: () => {
         // receive() never throws (a datagram it does not take is dropped, with an event).
-        for (let p: any; (p = this.socket.read()); this.flush()) s.receive(new Uint8Array(p), p.address, p.port, this.now());
+        for (let p: any; (p = this.socket.read()); this.flush()) this.receive(new Uint8Array(p), p.address, p.port, this.now());
       },
       onError: (e?: Error) => {
-        s.emit({ type: "error", reason: "socket: " + e?.message } as never);
+        this.emit({ type: "error", reason: "socket: " + e?.message } as never);
         this.flush();
       },
     } as never);
@@ -814,34 +819,30 @@ export class MqttSnClient {
     this.flush();
   }
 
-  get state(): number {
-    return this.session.state;
-  }
-
-  connect(): void {
-    this.session.connect(this.now());
+  override connect(): void {
+    super.connect(this.now());
     this.flush();
   }
 
-  disconnect(): void {
-    this.session.disconnect(this.now());
+  override disconnect(): void {
+    super.disconnect(this.now());
     this.flush();
   }
 
   /** Returns the MsgId of a QoS 1/2 message (0 for QoS −1/0); throws when refused (see MqttSnSession.publish). */
-  publish(topic: string, payload: Uint8Array | string, qos: SnQoS = 0, retain = false): number {
-    const id = this.session.publish(topic, payload, qos, retain, this.now());
+  override publish(topic: string, payload: Uint8Array | string, qos: SnQoS = 0, retain = false): number {
+    const id = super.publish(topic, payload, qos, retain, this.now());
     this.flush();
     return id;
   }
 
-  subscribe(topic: string, qos: 0 | 1 | 2 = 0): void {
-    this.session.subscribe(topic, qos, this.now());
+  override subscribe(topic: string, qos: 0 | 1 | 2 = 0): void {
+    super.subscribe(topic, qos, this.now());
     this.flush();
   }
 
-  unsubscribe(topic: string): void {
-    this.session.unsubscribe(topic, this.now());
+  override unsubscribe(topic: string): void {
+    super.unsubscribe(topic, this.now());
     this.flush();
   }
 
@@ -852,14 +853,14 @@ export class MqttSnClient {
   }
 
   /**
-   * Calls `f` with the session and the time, then applies the session's output (also when `f`
+   * Calls `f` with the session (this client) and the time, then applies the session's output (also when `f`
    * throws: its exception is rethrown after). For the parts' requests, e.g.
    * `client.run((s, now) => sleep.wake(s, now))`. (The client's own requests need no such
    * care: a request the session refuses changes nothing.)
    */
   run<T>(f: (s: MqttSnSession, now: number) => T): T {
     try {
-      return f(this.session, this.now());
+      return f(this, this.now());
     } finally {
       this.flush();
     }
@@ -867,7 +868,7 @@ export class MqttSnClient {
 
   /** @internal the scheduler job: the session's timers (never after close(): it cancels the job, and flush() keeps it cancelled). */
   fire(now: number): void {
-    this.session.handleTimeout(now);
+    this.handleTimeout(now);
     this.flush();
   }
 
@@ -884,31 +885,29 @@ export class MqttSnClient {
    * thrown at an "error" event is not: no loop); the rest of the output is applied all the same.
    */
   private flush(): void {
-    const s = this.session;
     const o = this.o;
-    const ns = this.ns;
     if (this.busy) return;
     this.busy = true;
     for (let x: any, what: any; ; ) {
       try {
-        if ((x = s.pollStore())) {
+        if ((x = this.st.shift())) {
           what = "store: ";
           const st = o.storage;
-          if (st) x.value ? st.set(ns, x.key, x.value) : st.delete(ns, x.key);
-        } else if ((x = s.pollTransmit())) {
+          if (st) x.value ? st.set(this.ns, x.key, x.value) : st.delete(this.ns, x.key);
+        } else if ((x = this.tx.shift())) {
           what = "send: ";
           const to = x.address ? x : o.broadcast;
           if (to && !this.closed) this.socket.write(x.data, to.address, to.port);
-        } else if ((x = s.pollEvent())) {
+        } else if ((x = this.ev.shift())) {
           what = x.type !== "error" && "onEvent threw: ";
           o.onEvent?.(x);
         } else break;
       } catch (e) {
-        if (what) s.ev.unshift({ type: "error", reason: what + (e as Error)?.message } as never);
+        if (what) this.ev.unshift({ type: "error", reason: what + (e as Error)?.message } as never);
       }
     }
     this.busy = false;
-    const t = s.timeout();
+    const t = this.timeout();
     if (this.closed || !t) this.job.cancel();
     else this.job.reschedule(t.deadline, t);
   }
