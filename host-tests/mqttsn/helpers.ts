@@ -50,18 +50,18 @@ export class Harness {
   /** Collects everything the session produced; returns the messages sent since the last call. */
   drain(): any[] {
     const out: any[] = [];
-    for (let op; (op = this.s.pollStore()); ) {
+    for (let op; (op = this.s.st.shift()); ) {
       this.ops.push(op);
       if (op.value === undefined) this.store.delete(op.key);
       else this.store.set(op.key, op.value);
     }
-    for (let d; (d = this.s.pollTransmit()); ) {
+    for (let d; (d = this.s.tx.shift()); ) {
       const m = decode(d.data);
       if (m instanceof MqttSnCodecError) throw new Error("the session sent a malformed datagram: " + m.message);
       this.sent.push({ m, to: d });
       out.push(m);
     }
-    for (let e; (e = this.s.pollEvent()); ) this.events.push(e);
+    for (let e; (e = this.s.ev.shift()); ) this.events.push(e);
     return out;
   }
 

@@ -1,10 +1,10 @@
 /*
  * MqttSnSession: the MQTT-SN 1.2 client (sans-IO). It never touches a socket, a timer or
  * flash. In: datagrams and time (`receive(bytes, address, port, now)`, `handleTimeout(now)`)
- * and the app's requests (connect, publish, subscribe, ...). Out, polled by the binding
- * (MqttSnClient, below) after every call: datagrams to send (`pollTransmit`), events for the app
- * (`pollEvent`), operations for its store (`pollStore`), and the next deadline with its
- * window (`timeout`). MqttSnClient (below) binds it to a UDP socket, a store and the scheduler.
+ * and the app's requests (connect, publish, subscribe, ...). Out, taken by the binding
+ * (MqttSnClient, below) after every call, oldest first: datagrams to send (the queue `tx`),
+ * operations for its store (`st`), events for the app (`ev`), and the next deadline with its
+ * window (`timeout()`). MqttSnClient (below) binds it to a UDP socket, a store and the scheduler.
  *
  * The core is what a sensor needs, by section of MQTT-SN 1.2:
  * - §6.2, §6.3 CONNECT / CONNACK to its gateway, clean session or resumption; "rejected:
@@ -234,6 +234,7 @@ export class MqttSnSession {
   declare gw: SnGateway | undefined;
   declare cur: SnExchange | undefined;
   declare ops: SnOp[];
+  /** The output, taken (shift()) by whoever drives the session: datagrams, events, store operations (no poll methods: each costs XS bytecode). */
   declare tx: SnDatagram[];
   declare ev: SnEvent[];
   declare st: StoreOp[];
@@ -537,18 +538,6 @@ export class MqttSnSession {
   }
 
   // -- output ------------------------------------------------------------------------
-
-  pollTransmit(): SnDatagram | undefined {
-    return this.tx.shift();
-  }
-
-  pollEvent(): SnEvent | undefined {
-    return this.ev.shift();
-  }
-
-  pollStore(): StoreOp | undefined {
-    return this.st.shift();
-  }
 
   /**
    * The next deadline and its window, or undefined when nothing is due. The keep-alive may
