@@ -148,7 +148,7 @@ export const OP_PART = 4;
 export interface SnOpPart {
   send?(s: MqttSnSession, op: SnOp, now: number): void;
   /** The reply of MsgType `t` (return code `rc`) ended the exchange; `t` is -1 when Nretry ran out while awake. */
-  reply(s: MqttSnSession, op: SnOp, t: number, rc: number, now: number): void;
+  reply(s: MqttSnSession, op: SnOp, t: number, rc: number): void;
 }
 
 export interface SnOp {
@@ -416,11 +416,10 @@ export class MqttSnSession {
         this.refusals = 0;
         this.state = 3 /* ACTIVE */;
         g.failed = -1;
-        const here = g.address + ":" + g.port;
-        if (o.cleanSession !== false || this.regOf !== here) {
-          // §6.3: a clean session, or another gateway: no topic id or QoS 2 state carries over.
+        // §6.3: another gateway than the registry's ("address:port": the left operand reads the old
+        // one, then it is replaced), or a clean session: no topic id or QoS 2 state carries over.
+        if (this.regOf !== (this.regOf = g.address + ":" + g.port) || o.cleanSession !== false) {
           this.reg.clear();
-          this.regOf = here;
           o.registry?.save(this);
           o.qos2?.clear(this);
         }
@@ -441,13 +440,12 @@ export class MqttSnSession {
       } else if (!x) {
         // PINGRESP to the keep-alive's PINGREQ
       } else if (x.rec) {
-        if (!rc) this.done(x);
-        else if (rc === 2 && this.topicId(x.topic) < 0x10000 && x.rereg++ < 2) this.register(-1, x.topic); // §6.6: register again, then publish again
-        else this.done(x, "PUBACK " + rc);
+        if (rc === 2 && this.topicId(x.topic) < 0x10000 && x.rereg++ < 2) this.register(-1, x.topic); // §6.6: register again, then publish again
+        else this.done(x, (rc && "PUBACK " + rc) as string); // rc 0: published
       } else {
         // The request x ended: SUBACK, UNSUBACK, the gateway's DISCONNECT (ours, §6.12), or a part's reply.
         if (this.ops[0] === x) this.ops.shift();
-        if (x.part) x.part.reply(this, x, t, rc, now);
+        if (x.part) x.part.reply(this, x, t, rc);
         else if (t === 0x13) {
           // A name without wildcards (a topic name) gets the SUBACK's topic id; QoS 0b11 is −1 (§5.3.4).
           if (!rc && id && isTopicName(x.topic) && this.topicId(x.topic) < 0) this.register(id, x.topic);
@@ -471,8 +469,7 @@ export class MqttSnSession {
         this.register(id, name);
       } else {
         // A topic id not known is answered "rejected: invalid topic ID" (§6.10).
-        const tt = f & 3;
-        const topic = tt ? o.topics?.name(tt, id) : this.reg.get(id);
+        const topic = f & 3 ? o.topics?.name(f & 3, id) : this.reg.get(id); // by TopicIdType
         if (topic === undefined) {
           a = 2;
           this.drop("unknown topic id " + id);
@@ -511,7 +508,7 @@ export class MqttSnSession {
         // §6.13: no reply after Nretry retransmissions.
         const x = c.x as SnOp;
         this.cur = undefined;
-        if (this.state === 5 /* AWAKE */) x.part!.reply(this, x, -1, 0, now); // the awake PINGREQ (sleep part): wake-failed
+        if (this.state === 5 /* AWAKE */) x.part!.reply(this, x, -1, 0); // the awake PINGREQ (sleep part): wake-failed
         else if (x?.k === 5 /* OP_DISC */) {
           // our DISCONNECT unanswered: disconnected all the same
           this.ops.shift();
@@ -713,7 +710,7 @@ export class MqttSnSession {
   private newId(): number {
     for (;;) {
       const id = this.nextId;
-      this.nextId = id >= 0xffff ? 1 : id + 1;
+      this.nextId = (id % 0xffff) + 1; // 1-65535 (§5.3.6: not 0)
       if (!this.outbox.get(id)) return id;
     }
   }
