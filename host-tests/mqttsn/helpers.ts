@@ -42,7 +42,7 @@ export class Harness {
     this.s = new MqttSnSession({ clientId: "dev1", gateway: list[0], retryMs: 1000, maxRetries: 2, waitMs: 5000, ...rest, ...(lean ? {} : this.p) });
     if (restore) {
       this.store = new Map(restore);
-      this.s.restore([...restore.entries()]);
+      this.s.restore([...restore.keys()], (k) => restore.get(k));
     }
     this.drain();
   }

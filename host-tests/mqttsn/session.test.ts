@@ -475,6 +475,17 @@ describe("persistence across deep sleep and reboot", () => {
     expect(r.s.state).toBe(DISCONNECTED);
   });
 
+  it("an outbox record whose topic is ill-formed UTF-8, and a value that is not an ArrayBuffer, are deleted; the rest restored", () => {
+    const store = new Map<string, any>([
+      ["o3", new Uint8Array([1, 1, 0, 0, 0, 1, 0, 1, 0xff, 0x78]).buffer],
+      ["o4", 17],
+      ["o5", new Uint8Array([1, 1, 0, 0, 0, 2, 0, 1, 0x70, 0x78]).buffer],
+    ]);
+    const r = new Harness({}, store);
+    expect([...r.store.keys()]).toEqual(["o5"]);
+    expect(r.s.outbox.list.map((e) => [e.msgId, e.topic])).toEqual([[5, "p"]]);
+  });
+
   it("a corrupt record is deleted, the rest restored", () => {
     const store = new Map<string, ArrayBuffer>([
       ["o7", new Uint8Array([9, 9, 9]).buffer],

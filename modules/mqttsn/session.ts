@@ -270,13 +270,14 @@ export class MqttSnSession {
     this.state = this.waitUntil = this.lastSent = this.refusals = 0;
     this.nextId = 1;
     this.regOf = "";
-    this.ops = [];
-    this.tx = [];
-    this.ev = [];
+    // (new Array(): some 4 B less XS bytecode than [] each)
+    this.ops = new Array();
+    this.tx = new Array();
+    this.ev = new Array();
     this.reg = new Map();
     this.subs = new Map();
-    this.st = [];
-    this.outbox = { maxMessages, maxBytes, bytes: 0, seq: 0, list: [], get count() { return this.list.length; }, get(msgId: number) { return this.list.find((e) => e.msgId === msgId); } };
+    this.st = new Array();
+    this.outbox = { maxMessages, maxBytes, bytes: 0, seq: 0, list: new Array(), get count() { return this.list.length; }, get(msgId: number) { return this.list.find((e) => e.msgId === msgId); } };
     o.discovery?.attach(this);
   }
 
@@ -285,7 +286,7 @@ export class MqttSnSession {
   /** Connects to the gateway (with the discovery part: the best known one, else it searches; §6.1, §6.2). */
   connect(now: number): void {
     const d = this.o.discovery;
-    if (this.state === 2 /* CONNECTING */ || this.state === 3 /* ACTIVE */) return;
+    if ((12 >> this.state) & 1) return; // CONNECTING or ACTIVE (bits 2 and 3 of the mask)
     if (d) d.connect(this, now);
     else if (this.gw) this.connectTo(this.gw, now);
     else throw bad("no gateway");
@@ -555,14 +556,18 @@ export class MqttSnSession {
    * any other call: the outbox, and what the parts keep (the topic registry, inbound QoS 2
    * ids, the asleep state and its gateway). A record nobody takes is deleted.
    */
-  restore(records: [string, unknown][]): void {
+  restore(keys: string[], get: (key: string) => unknown): void {
     const o = this.o;
     // (forEach and find here and below: smaller XS bytecode than a for loop with its locals, for-in or for-of.)
-    records.forEach((r) => {
-      const key = r[0];
-      const b = new Uint8Array((r[1] instanceof ArrayBuffer ? r[1] : 0) as ArrayBuffer); // not an ArrayBuffer: empty
-      if (!(key[0] === "o" ? this.load(key, b) : o.registry?.restore(this, key, b) || o.qos2?.restore(key, b) || o.sleep?.restore(this, key, b)))
-        this.st.push({ key }); // (no `value: undefined`: each read of the global costs XS bytecode)
+    keys.forEach((key) => {
+      const v = get(key);
+      const b = new Uint8Array((v instanceof ArrayBuffer ? v : 0) as ArrayBuffer); // not an ArrayBuffer: empty
+      let ok;
+      // One catch for every record that does not parse (an outbox topic of ill-formed UTF-8, ...).
+      try {
+        ok = key[0] === "o" ? this.load(key, b) : o.registry?.restore(this, key, b) || o.qos2?.restore(key, b) || o.sleep?.restore(this, key, b);
+      } catch {}
+      if (!ok) this.st.push({ key }); // (no `value: undefined`: each read of the global costs XS bytecode)
     });
     this.outbox.list.sort((a, b) => a.seq - b.seq); // oldest first
   }
@@ -640,12 +645,7 @@ export class MqttSnSession {
     const msgId = +key.slice(1);
     const n = 8 + ((b[6] << 8) | b[7]);
     if (!(msgId > 0 && msgId <= 0xffff && n <= b.length && (b[0] === 1 || b[0] === 2)) || this.outbox.get(msgId)) return;
-    let topic: string;
-    try {
-      topic = decodeUtf8(b, 8, n);
-    } catch {
-      return;
-    }
+    const topic = decodeUtf8(b, 8, n); // throws on ill-formed UTF-8: restore() catches it (publish()'s own record is well-formed)
     const seq = b[2] * 0x1000000 + ((b[3] << 16) | (b[4] << 8) | b[5]);
     const e: OutboxEntry = { msgId, rec: b, seq, f: (fresh ? 0 : 0x80) | ((b[1] & 3) === 2 ? 0x40 : 0x20) | ((b[1] & 4) << 2), topic, data: b.subarray(n), rereg: 0 };
     const ob = this.outbox;
@@ -659,9 +659,10 @@ export class MqttSnSession {
   /** The outbox entry `e` is done: published (no `reason`), or failed. */
   done(e: OutboxEntry, reason?: string): void {
     const ob = this.outbox;
-    const i = ob.list.indexOf(e);
-    if (i >= 0) {
-      ob.list.splice(i, 1);
+    // An entry is done only as the oldest (pump() sends the oldest, one exchange at a time); a
+    // QoS 0 request whose REGISTER was refused is not in the list.
+    if (ob.list[0] === e) {
+      ob.list.shift();
       ob.bytes -= e.rec.length - 8;
       this.st.push({ key: "o" + e.msgId });
     }
@@ -785,7 +786,7 @@ export class MqttSnClient extends MqttSnSession {
     super(o);
     const st = o.storage;
     const ns = (this.ns = o.namespace ?? "mqttsn");
-    if (st) this.restore(st.keys(ns).map((k) => [k, st.get(ns, k)]));
+    if (st) this.restore(st.keys(ns), (k) => st.get(ns, k));
     const so = o.socket;
     // ECMA-419: the socket takes the options it knows (port, address, ...) and ignores the others (io).
     this.socket = new so.io({
@@ -938,11 +939,11 @@ export class SnWill {
    */
   message(type: number): Uint8Array {
     const w = this.will;
-    if (type === 0x09 || type === 0x1c) {
-      const p = w ? w.payload : "";
-      return frame(type, -1, -1, -1, -1, typeof p === "string" ? encodeUtf8New(p) : p);
-    }
-    return w ? frame(type, ((w.qos ?? 0) << 5) | (w.retain ? 0x10 : 0), -1, -1, -1, encodeUtf8New(w.topic)) : frame(type);
+    if (!w) return frame(type);
+    const m = type === 0x09 || type === 0x1c; // WILLMSG, WILLMSGUPD
+    const p = m ? w.payload : w.topic;
+    // (QoS undefined << 5 is 0.)
+    return frame(type, m ? -1 : (w.qos! << 5) | (w.retain ? 0x10 : 0), -1, -1, -1, typeof p === "string" ? encodeUtf8New(p) : p);
   }
 }
 
@@ -1049,7 +1050,7 @@ export class SnSleep implements SnOpPart {
   restore(s: MqttSnSession, key: string, b: Uint8Array): boolean {
     if (key !== "meta") return false;
     // (`| 0`: a number, 0 for what is not one: a duration never set was stored as "undefined".)
-    const v: any[] = String.fromCharCode.apply(null, b as unknown as number[]).split(",");
+    const v: any[] = decodeUtf8(b).split(",") // (ill-formed: throws, restore() deletes the record);
     if (v.length !== 6) return false;
     const g = { address: v[5], port: v[2] | 0, gwId: v[1] | 0, seen: 0, failed: -1 };
     s.gw = s.o.discovery?.add(s, g, -1, 0, false) ?? g;
