@@ -185,18 +185,17 @@ export function bad(what: string): TypeError {
 
 /**
  * One message (§5.2): Length (1 octet, or 0x01 and 2 octets above 255, §5.2.1), MsgType,
- * then each of `f` (one octet), `a` and `b` (two octets each: their low 16 bits), `c` (one octet) that is
- * given and not -1 (`undefined >= 0` is false: trailing fields are left out, inner ones are -1), then
- * `tail`. Throws (nothing else done) above 65,535 octets. One encoder for every message the client
- * sends: a table of each MsgType's fields would save the inner -1s (19 of them, 3 B each) but cost
- * more in the table and its loop.
+ * then each of `f` (one octet), `a` and `b` (two octets each: their low 16 bits) that is given
+ * and not -1 (`undefined >= 0` is false: trailing fields are left out, inner ones are -1), then
+ * `tail` (octets: a name, a payload, or a ReturnCode as [rc]). Throws (nothing else done) above
+ * 65,535 octets. One encoder for every message the client sends: a table of each MsgType's fields
+ * would save the inner -1s (13 of them, 3 B each) but cost more in the table and its loop.
  */
-export function frame(type: number, f?: number, a?: number, b?: number, c?: number, tail?: Uint8Array): Uint8Array {
+export function frame(type: number, f?: number, a?: number, b?: number, tail?: ArrayLike<number>): Uint8Array {
   const h: number[] = [type];
   if (f! >= 0) h.push(f!);
   if (a! >= 0) h.push(a! >> 8, a!); // a Uint8Array keeps the low octet
   if (b! >= 0) h.push(b! >> 8, b!);
-  if (c! >= 0) h.push(c!);
   let n = h.length + (tail ? tail.length : 0) + 1;
   if (n > 255) n += 2;
   if (n > 0xffff) throw bad("over 65535 octets");
@@ -480,7 +479,7 @@ export class MqttSnSession {
           if (!(f & 0x20)) return;
         }
       }
-      return this.out(frame(t + 1, -1, id, mid, a), now);
+      return this.out(frame(t + 1, -1, id, mid, [a]), now);
     }
     if (t === 0x16) return this.out(frame(0x17), now); // §6.11: PINGREQ from the gateway
     if (t === 0x18) {
@@ -606,7 +605,7 @@ export class MqttSnSession {
     this.gw = g;
     this.state = 2 /* CONNECTING */;
     // Flags (Will, CleanSession) and ProtocolId 0x01 (§5.3.8), Duration, ClientId.
-    this.out(frame(0x04, -1, ((o.will?.will ? 0x08 : 0) | (o.cleanSession !== false ? 0x04 : 0)) * 256 + 1, this.keepMs / 1000, -1, encodeUtf8New(this.clientId)), now, 0x05, 0);
+    this.out(frame(0x04, -1, ((o.will?.will ? 0x08 : 0) | (o.cleanSession !== false ? 0x04 : 0)) * 256 + 1, this.keepMs / 1000, encodeUtf8New(this.clientId)), now, 0x05, 0);
   }
 
   /** The connection is gone (§6.13): "disconnected", then another gateway (discovery part), else this one again. */
@@ -633,7 +632,7 @@ export class MqttSnSession {
    * TopicId), sent: as the open exchange for entry `e` when it has a MsgId (PUBACK ends it; a QoS 2 one's PUBREC is the QoS 2 part's).
    */
   publishOut(t: number, f: number, msgId: number, data: Uint8Array, now: number, e?: OutboxEntry): void {
-    this.out(frame(0x0c, f | (t >> 16), t, msgId, -1, data), now, msgId && 0x0d, msgId, e); // an exchange when it has a MsgId
+    this.out(frame(0x0c, f | (t >> 16), t, msgId, data), now, msgId && 0x0d, msgId, e); // an exchange when it has a MsgId
   }
 
   /**
@@ -699,10 +698,10 @@ export class MqttSnSession {
       else if (op.part) return op.part.send!(this, op, now);
       const id = this.newId();
       // §6.5: REGISTER a topic name before its first PUBLISH (an outbox entry's or a QoS 0 one's).
-      if (x === e || k === 1 /* OP_PUB0 */) return this.out(frame(0x0a, -1, 0, id, -1, encodeUtf8New(x.topic)), now, 0x0b, id, x);
+      if (x === e || k === 1 /* OP_PUB0 */) return this.out(frame(0x0a, -1, 0, id, encodeUtf8New(x.topic)), now, 0x0b, id, x);
       // SUBSCRIBE / UNSUBSCRIBE (§5.4.15): by name, or by pre-defined id or short name (frame() keeps TopicId's 16 bits).
       const type = t < 0 ? 0 : t >> 16;
-      return this.out(frame(2 * k + 0x0e /* SUBSCRIBE, UNSUBSCRIBE */, (op.qos << 5) | type, id, type ? t : -1, -1, type ? undefined : encodeUtf8New(op.topic)), now, 2 * k + 0x0f /* SUBACK, UNSUBACK */, id, op);
+      return this.out(frame(2 * k + 0x0e /* SUBSCRIBE, UNSUBSCRIBE */, (op.qos << 5) | type, id, type ? t : -1, type ? undefined : encodeUtf8New(op.topic)), now, 2 * k + 0x0f /* SUBACK, UNSUBACK */, id, op);
     }
   }
 
@@ -943,7 +942,7 @@ export class SnWill {
     const m = type === 0x09 || type === 0x1c; // WILLMSG, WILLMSGUPD
     const p = m ? w.payload : w.topic;
     // (QoS undefined << 5 is 0.)
-    return frame(type, m ? -1 : (w.qos! << 5) | (w.retain ? 0x10 : 0), -1, -1, -1, typeof p === "string" ? encodeUtf8New(p) : p);
+    return frame(type, m ? -1 : (w.qos! << 5) | (w.retain ? 0x10 : 0), -1, -1, typeof p === "string" ? encodeUtf8New(p) : p);
   }
 }
 
@@ -1023,7 +1022,7 @@ export class SnSleep implements SnOpPart {
     // (Asleep always has a gateway: reply() sets it after one's DISCONNECT, restore() with one.)
     if (s.state !== 4 /* ASLEEP */) throw bad("wake: not asleep");
     s.state = 5 /* AWAKE */;
-    s.out(frame(0x16, -1, -1, -1, -1, encodeUtf8New(s.clientId)), now, 0x17, 0, { k: 0, topic: "", qos: 0, part: this });
+    s.out(frame(0x16, -1, -1, -1, encodeUtf8New(s.clientId)), now, 0x17, 0, { k: 0, topic: "", qos: 0, part: this });
   }
 
   /** @internal the gateway's DISCONNECT (asleep), PINGRESP (asleep again), or no PINGRESP after Nretry (t -1). */
