@@ -14,7 +14,7 @@ describe("§6.2 connection setup", () => {
     const h = new Harness({ keepAlive: 30 });
     const out = h.call((s, now) => s.connect(now));
     expect(out).toEqual([{ type: 0x04, ...F, cleanSession: true, protocolId: 1, duration: 30, clientId: "dev1" }]);
-    expect(h.sent[0].to).toEqual({ data: h.sent[0].to.data, address: GW.address, port: GW.port, radius: 0 });
+    expect(h.sent[0].to).toEqual({ data: h.sent[0].to.data, address: GW.address, port: GW.port }); // to the gateway: no radius (§6.1: broadcasts have one)
     expect(h.s.state).toBe(CONNECTING);
     h.gw({ type: 0x05, returnCode: 0 });
     expect(h.s.state).toBe(ACTIVE);

@@ -108,7 +108,8 @@ export interface SnDatagram {
   data: Uint8Array;
   address: string | undefined;
   port: number;
-  radius: number;
+  /** A broadcast's (§6.1); a datagram to the gateway has none. */
+  radius?: number;
 }
 
 export type SnEvent =
@@ -210,7 +211,7 @@ export function frame(type: number, f?: number, a?: number, b?: number, tail?: A
 
 /** §5.3.1 ClientId, the TopicName of a PUBLISH or will: non-empty, no wildcard (§6.10), no U+0000 (§5.3.12). */
 function isTopicName(t: unknown): t is string {
-  return typeof t === "string" && t !== "" && !/[+#\u0000]/.test(t);
+  return typeof t === "string" && !/^$|[+#\u0000]/.test(t);
 }
 
 /*
@@ -494,7 +495,7 @@ export class MqttSnSession {
       }
       return;
     }
-    if (t === 0x0d && !mid && rc === 2) this.register(-1, this.reg.get(id)); // a QoS 0 PUBLISH rejected: its next PUBLISH registers again
+    if (t === 0x0d && !mid && rc === 2) this.register(-1, id); // a QoS 0 PUBLISH rejected: its topic id forgotten, its next PUBLISH registers again
     // PUBREC (also the one that answers our QoS 2 PUBLISH), PUBREL: the QoS 2 part's.
     if (o.qos2 && (t === 0x0f || t === 0x10) && on) return o.qos2.receive(this, t, mid, now);
     this.drop("unexpected " + t);
@@ -526,7 +527,7 @@ export class MqttSnSession {
     }
     if (this.waitUntil && now >= this.waitUntil) {
       this.waitUntil = 0;
-      if (this.state === 2 /* CONNECTING */ && !this.cur) this.connectTo(this.gw!, now);
+      if (this.state === 2 /* CONNECTING */) this.connectTo(this.gw!, now); // after "congestion" or a refusal: CONNECT again
     }
     this.pump(now);
     // §6.11: PINGREQ when nothing else went out for (half) the keep-alive period.
@@ -588,7 +589,7 @@ export class MqttSnSession {
   out(bytes: Uint8Array, now: number, expect?: number, msgId?: number, x?: SnOp | OutboxEntry): void {
     const g = this.gw!;
     if (expect) this.cur = { bytes, expect, msgId: msgId!, tries: 0, at: now, x };
-    this.tx.push({ data: bytes, address: g.address, port: g.port, radius: 0 });
+    this.tx.push({ data: bytes, address: g.address, port: g.port });
     this.lastSent = now;
   }
 
@@ -623,8 +624,8 @@ export class MqttSnSession {
 
   /** TopicIdType << 16 | TopicId of a topic we can publish on now (0 normal, 1 pre-defined, 2 short; §6.7), or −1. */
   topicId(name: string): number {
-    const t = this.o.topics?.id(name) ?? -1;
-    return t >= 0 ? t : this.reg.get(name) ?? -1;
+    const t = this.o.topics?.id(name);
+    return t! >= 0 ? t! : this.reg.get(name) ?? -1; // (undefined >= 0 is false: no topics part)
   }
 
   /**
@@ -715,8 +716,8 @@ export class MqttSnSession {
     }
   }
 
-  /** Topic `name` has normal topic id `id` (§6.5, §6.10), replacing what either had; `id` -1: `name` is forgotten (registered again when next used). */
-  private register(id: number, name: string): void {
+  /** Topic `name` has normal topic id `id` (§6.5, §6.10), replacing what either had; `id` -1: `name` (a topic name or id) is forgotten with its counterpart (registered again when next used). */
+  private register(id: number, name: string | number): void {
     const r = this.reg;
     this.forget(id);
     this.forget(name);
