@@ -40,7 +40,7 @@ import { decodeCoapKept, encodeCoapKept, type CoapKept } from "./coap-state";
 import { passState, samplePass, startBoardSensors, type PassState, type SensorDriver, type SensorReading } from "./sensors";
 import { mqttPublishPayloadLimit } from "../modules/telemetry/split";
 import { discoveryMessages } from "../modules/telemetry/homeassistant";
-import { encodeQuantity, encodeTelemetry, quantityRaw, quantityValue, QUANTITIES, SENML_CBOR_CONTENT_FORMAT, SENML_JSON_CONTENT_FORMAT, type Quantity, type SenmlFormat } from "./senml";
+import { encodeQuantity, encodeWaiting, quantityRaw, quantityValue, waitingReading, QUANTITIES, SENML_CBOR_CONTENT_FORMAT, SENML_JSON_CONTENT_FORMAT, type Quantity, type SenmlFormat, type WaitingReading } from "./senml";
 
 export interface Reading {
   /** Sequence number of this reading since boot (1, 2, ...). */
@@ -105,7 +105,11 @@ export interface AppOptions {
    * made anew for each connection, e.g. `() => ({ qos2: new SnQos2() })` for QoS 2 telemetry.
    */
   mqttsnParts?(): SnLinkParts;
-  /** Buffered readings kept while telemetry cannot go out (default 32; the oldest are dropped). */
+  /**
+   * Buffered readings kept while telemetry cannot go out (default 32; past it the buffer is
+   * thinned, docs/app.md "Telemetry under pressure"). The configuration's telemetry.maxBatch
+   * (or this, when smaller) is how many wait for the telemetry period before going early.
+   */
   maxBuffered?: number;
   /** Each reading as soon as every sensor has answered. */
   onReading?(reading: Reading): void;
@@ -155,6 +159,10 @@ export interface App {
   readonly latest: Sample | undefined;
   stop(): void;
 }
+function seqOf(w: WaitingReading): number {
+  return w[0];
+}
+
 function message(e: unknown): string {
   return String((e as Error)?.message ?? e);
 }
@@ -233,7 +241,8 @@ class DeviceApp implements App {
   readonly #trial: ReturnType<typeof safeApplySwitch>;
   /** The board's started sensor drivers (startBoardSensors gives an exact-size array). */
   readonly #drivers: SensorDriver[];
-  readonly #buffer: Reading[] = [];
+  /** Readings not handed to the network yet, compact (src/senml.ts WaitingReading: ~65 XS slots fewer each). */
+  readonly #buffer: WaitingReading[] = [];
   /** Per driver between sampling passes (src/sensors.ts samplePass). */
   readonly #passState: PassState;
   /** Sampling passes begun (overrides.maxReadings counts them). */
@@ -736,45 +745,63 @@ class DeviceApp implements App {
     return mqttPublishPayloadLimit(max, this.#telemetryTopic(), { version, qos: this.#qos(), propertiesLength: version === 5 ? 3 : 0 });
   }
 
+  /**
+   * Telemetry out: one batch of at most #batchMax() readings, the oldest first (docs/app.md,
+   * "Readings waiting"); at QoS 0, which nothing acknowledges, the next batch at once, else the
+   * next when an acknowledgement comes (#sendMqtt, #sendCoap), so that no more than one batch
+   * is encoded at a time.
+   */
   #flush(): void {
+    while (this.#flushBatch() && this.#qos() === 0 && this.#buffer.length);
+  }
+
+  /** Readings that wait before a batch goes without waiting for the period: telemetry.maxBatch, or maxBuffered when smaller. */
+  #batchMax(): number {
+    return Math.max(1, Math.min(this.core.current.telemetry.maxBatch, this.#maxBuffered));
+  }
+
+  /** One batch to the transport; false when none went (nothing to send, no connection, no room). */
+  #flushBatch(): boolean {
     const buffer = this.#buffer;
-    if (!buffer.length || this.#stopped) return;
+    if (!buffer.length || this.#stopped) return false;
     const c = this.core.current;
     const qos = this.#qos();
     const mqtt = this.#link.client;
-    if (c.protocol !== "coap" && (!mqtt || (!mqtt.isConnected && qos === 0))) return; // kept for the next connection
-    if (c.protocol === "coap" && !this.#coapClient) return;
+    if (c.protocol !== "coap" && (!mqtt || (!mqtt.isConnected && qos === 0))) return false; // kept for the next connection
+    if (c.protocol === "coap" && !this.#coapClient) return false;
     if (c.protocol === "coap" && qos > 0 && this.#coapInFlight > 0) {
       // RFC 7252 §4.7: one outstanding interaction with the gateway (NSTART 1). The readings
       // wait in the buffer (bounded, thinned) and go together when the CON in flight ends:
       // a CON per reading to a gateway that does not answer held ~250 slots each for up to
       // MAX_TRANSMIT_WAIT (93 s) and filled a 4,928-slot heap in a minute (mcsim).
       this.#waitingForRoom = true;
-      return;
+      return false;
     }
     if (c.protocol !== "coap" && qos > 0 && !this.#outboxHasRoom(mqtt!, 1, 512)) {
       // The outbox cannot take a message now: keep the readings (nothing encoded, no error
       // built) and try again when an acknowledgement frees a place (#sendMqtt's callback).
       this.#waitingForRoom = true;
-      return;
+      return false;
     }
     this.#waitingForRoom = false;
     const limited = c.protocol !== "coap" && qos > 0;
     const overhead = this.#telemetryTopic().length + 16;
     // As many buffered readings as the outbox has room for, all of each one's messages (a
     // reading split under a small Maximum Packet Size is two or more): never half a reading in
-    // the outbox. A batch too large is shrunk in proportion (at most a few encodings).
-    let n = buffer.length;
+    // the outbox. A batch too large is shrunk in proportion (at most a few encodings). At most
+    // #batchMax() readings are encoded at once: 25 readings as one 7,269-byte pack took the
+    // esp32c3's block past its size (mcsim, docs/moddable.md).
+    let n = Math.min(buffer.length, this.#batchMax());
     let packs: Uint8Array[];
     let bytes: number;
     for (;;) {
       try {
-        packs = encodeTelemetry(c.deviceId, n === buffer.length ? buffer : buffer.slice(0, n), this.#format, this.#budget());
+        packs = encodeWaiting(c.deviceId, n === buffer.length ? buffer : buffer.slice(0, n), this.#format, this.#budget());
       } catch (e) {
         const failed = buffer.splice(0, n);
-        this.#failed({ seqs: failed.map((r) => r.seq), messages: 0, bytes: 0 }, message(e));
+        this.#failed({ seqs: failed.map(seqOf), messages: 0, bytes: 0 }, message(e));
         this.#report(message(e));
-        return;
+        return false;
       }
       bytes = 0;
       for (const p of packs) bytes += p.length;
@@ -782,7 +809,7 @@ class DeviceApp implements App {
       if (n === 1) {
         // Not even one reading's messages fit now: it waits whole for an acknowledgement.
         this.#waitingForRoom = true;
-        return;
+        return false;
       }
       const box = mqtt!.outbox;
       const room = Math.min(box.maxMessages - box.count, Math.floor((box.maxBytes - box.bytes) / (bytes / packs.length + overhead)));
@@ -790,10 +817,10 @@ class DeviceApp implements App {
     }
     const batch = buffer.splice(0, n);
     if (buffer.length) this.#waitingForRoom = true; // the rest goes when an acknowledgement frees room
-    const seqs = batch.map((r) => r.seq);
+    const seqs = batch.map(seqOf);
     const event: TelemetryEvent = { seqs, messages: packs.length, bytes };
-    if (c.protocol === "coap") this.#sendCoap(c, packs, qos, event, batch);
-    else this.#sendMqtt(mqtt!, packs, qos, event, batch);
+    if (c.protocol === "coap") return this.#sendCoap(c, packs, qos, event, batch);
+    return this.#sendMqtt(mqtt!, packs, qos, event, batch);
   }
 
   /**
@@ -807,7 +834,8 @@ class DeviceApp implements App {
     return box.count + messages <= box.maxMessages && box.bytes + bytes <= box.maxBytes;
   }
 
-  #sendMqtt(mqtt: MqttClient, packs: Uint8Array[], qos: 0 | 1 | 2, event: TelemetryEvent, batch: Reading[]): void {
+  /** False when the client refused the batch's first message (the readings are kept). */
+  #sendMqtt(mqtt: MqttClient, packs: Uint8Array[], qos: 0 | 1 | 2, event: TelemetryEvent, batch: WaitingReading[]): boolean {
     const topic = this.#telemetryTopic();
     // One tracker per message group: the callbacks share it instead of each capturing the app's state.
     const track = { pending: packs.length, error: undefined as string | undefined };
@@ -827,7 +855,10 @@ class DeviceApp implements App {
         handed++;
       } catch (e) {
         // Refused now (outbox full, busy, not connected): keep the readings for the next try.
-        if (handed === 0) return this.#keep(batch);
+        if (handed === 0) {
+          this.#keep(batch);
+          return false;
+        }
         track.pending -= 1;
         track.error = message(e);
         this.#report("telemetry: " + track.error);
@@ -842,6 +873,7 @@ class DeviceApp implements App {
     }
     // QoS 0 has no acknowledgement: delivered as far as the protocol can tell.
     if (qos === 0) this.#acknowledged(event);
+    return true;
   }
 
   #reportSent(event: TelemetryEvent): void {
@@ -849,12 +881,13 @@ class DeviceApp implements App {
     this.#call(this.#options.onSent, event);
   }
 
-  #sendCoap(c: Readonly<DeviceConfig>, packs: Uint8Array[], qos: 0 | 1 | 2, event: TelemetryEvent, batch: Reading[]): void {
+  /** False when the gateway's name does not resolve (the readings are kept). */
+  #sendCoap(c: Readonly<DeviceConfig>, packs: Uint8Array[], qos: 0 | 1 | 2, event: TelemetryEvent, batch: WaitingReading[]): boolean {
     const address = this.#resolve(c.coap.gatewayHost);
     if (!isIpv4(address)) {
       this.#report(`telemetry: cannot resolve the CoAP gateway "${c.coap.gatewayHost}"`);
       this.#keep(batch);
-      return;
+      return false;
     }
     const confirmable = qos > 0; // RFC 7252 §4.2 CON / §4.3 NON
     let pending = packs.length;
@@ -897,10 +930,11 @@ class DeviceApp implements App {
     this.sent += event.seqs.length;
     this.#call(this.#options.onSent, event);
     if (!confirmable) this.#acknowledged(event);
+    return true;
   }
 
   /** Readings that did not go out go back to the front of the buffer (thinned, if it overflows). */
-  #keep(batch: Reading[]): void {
+  #keep(batch: WaitingReading[]): void {
     this.#buffer.unshift(...batch);
     this.#trimBuffer();
   }
@@ -940,9 +974,20 @@ class DeviceApp implements App {
       }
     }
     this.#call(this.#options.onReading, reading);
-    this.#buffer.push(reading);
+    const buffer = this.#buffer;
+    buffer.push(waitingReading(reading.seq, reading.time, values));
+    // Reaching the batch bound now (not a backlog past it, which acknowledgements drain).
+    const full = buffer.length === this.#batchMax();
     this.#trimBuffer();
     if (this.#telemetryMs() <= this.#samplingMs()) this.#flush();
+    else if (full) {
+      // A full batch goes now, not at the end of the period (docs/app.md, "Readings waiting"):
+      // the telemetry job is a radio job, so a sleeping device's links open for it; it
+      // flushes and counts its next period from now.
+      const job = this.#telemetryJob;
+      if (job) job.delay(0);
+      else this.#flush();
+    }
   }
 
   // --- jobs ---
@@ -1209,7 +1254,7 @@ class DeviceApp implements App {
 
   /** Before deep sleep: every buffered reading to the transport; what cannot be kept (QoS 0, not connected) is counted as dropped. */
   #handOver(): void {
-    this.#flush();
+    while (this.#flushBatch() && this.#buffer.length); // every batch the transport takes, not one
     const lost = this.#buffer.length;
     if (!lost) return;
     this.dropped += lost;

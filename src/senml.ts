@@ -40,6 +40,35 @@ export function encodeTelemetry(deviceId: string, readings: readonly TelemetryRe
   return splitSenml(pack, maxBytes, format);
 }
 
+/**
+ * A reading as the app holds it while it waits for the telemetry period (src/app.ts): its
+ * sequence number, its time (ms since 1970, NaN: none), then each quantity's raw value in
+ * QUANTITIES order (NaN: not measured). One array of numbers: on XS 2 slots and a chunk of 8
+ * items, where the Reading with its merged sample and each chip's sample was ~65 slots
+ * (mcsim, docs/moddable.md). It keeps all that telemetry sends: readingsToPack reads only
+ * these quantities, rounds them and leaves out what is not a finite number.
+ */
+export type WaitingReading = number[];
+
+/** `values`: each quantity's raw value in QUANTITIES order (NaN: none), copied. */
+export function waitingReading(seq: number, time: number, values: readonly number[]): WaitingReading {
+  return [seq, time].concat(values); // exact size (a push from [] leaves V8 spare capacity)
+}
+
+/** Waiting readings as SenML packs (encodeTelemetry); their samples exist only while encoding. */
+export function encodeWaiting(deviceId: string, list: readonly WaitingReading[], format: SenmlFormat, maxBytes: number): Uint8Array[] {
+  const readings: TelemetryReading[] = [];
+  for (const w of list) {
+    const sample: { [group: string]: { [field: string]: number } } = {};
+    for (let i = 0; i < QUANTITIES.length; i++) {
+      const v = w[i + 2];
+      if (v === v) (sample[QUANTITIES[i].group] ??= {})[QUANTITIES[i].field] = v;
+    }
+    readings.push({ time: w[1], sample: sample as Sample });
+  }
+  return encodeTelemetry(deviceId, readings, format, maxBytes);
+}
+
 /** One quantity's latest value as a one-record pack (the CoAP sensor resources). */
 export function encodeQuantity(deviceId: string, q: Quantity, sample: Sample, time: number, format: SenmlFormat): Uint8Array {
   const only = { [q.group]: (sample as { [k: string]: unknown })[q.group] } as Sample;

@@ -63,7 +63,16 @@ export interface DeviceConfig {
     listenPort: number;
   };
   sampling: { intervalS: number };
-  telemetry: { intervalS: number; qos: 0 | 1 };
+  telemetry: {
+    intervalS: number;
+    qos: 0 | 1;
+    /**
+     * The most readings that wait in the app for the telemetry period: when that many wait they
+     * go at once, as one batch, before the period ends (src/app.ts; docs/app.md "Readings
+     * waiting"). Bounds the memory of a long period with frequent sampling on the smallest target.
+     */
+    maxBatch: number;
+  };
   sensors: { [chip: string]: SensorSettings };
   sleep: {
     mode: SleepMode;
@@ -131,10 +140,19 @@ interface Field {
   secret?: boolean;
   /** A change here is tried and rolled back when the device cannot reconnect. */
   connectivity?: boolean;
-  /** Absent from a stored document (one written before the key existed): its kind's empty value ({}; a bool: true, as before the key) instead of "is required". */
+  /** Absent from a stored document (one written before the key existed): `absent`, else its kind's empty value ({}; a bool: true, as before the key) instead of "is required". */
   optional?: boolean;
+  /** With optional: the value a stored document without the key gets (the built-in default). */
+  absent?: number;
   doc: string;
 }
+
+/**
+ * telemetry.maxBatch's default: 8 readings, ~2.3 KB of SenML JSON (three MQTT-SN datagrams),
+ * encoded at once. Measured in mcsim on the esp32c3's limits (docs/moddable.md, "Memory per
+ * target"): 25 readings waiting for a 120 s period took the C3's block past its size.
+ */
+export const TELEMETRY_MAX_BATCH = 8;
 
 export const DEVICE_ID_RULE = "must be 1 to 32 characters from A-Z a-z 0-9 _ -";
 
@@ -158,6 +176,7 @@ export const FIELDS: readonly Field[] = [
   { key: "sampling.intervalS", kind: { type: "seconds", min: 0.01, max: 86400 }, doc: "sensor sampling period, seconds (whole ms)" },
   { key: "telemetry.intervalS", kind: { type: "seconds", min: 0.01, max: 86400 }, doc: "telemetry report period, seconds (whole ms)" },
   { key: "telemetry.qos", kind: { type: "enum", values: [0, 1] }, doc: "MQTT QoS of telemetry" },
+  { key: "telemetry.maxBatch", kind: { type: "int", min: 1, max: 32 }, optional: true, absent: TELEMETRY_MAX_BATCH, doc: "most readings waiting for the telemetry period; that many go at once, early" },
   { key: "sleep.mode", kind: { type: "enum", values: ["none", "light", "deep"] }, doc: "sleep between reports" },
   { key: "sleep.awakeWindowS", kind: { type: "int", min: 0, max: 600 }, doc: "time awake and reachable after each wake" },
   { key: "sleep.driftPpm", kind: { type: "int", min: 0, max: 10000 }, doc: "RTC drift allowed for when planning wakes, ppm" },
@@ -418,7 +437,7 @@ export function defaultConfig(ctx: ConfigContext = {}): DeviceConfig {
     mqtt: { host: "localhost", port: 1883, tls: false, username: "", password: "", keepAliveS: 60, sessionExpiryS: 86400, snPredefined: {}, snWill: true },
     coap: { gatewayHost: "localhost", gatewayPort: 5683, gatewayPath: "tele", listenPort: 5683 },
     sampling: { intervalS: 10 },
-    telemetry: { intervalS: 300, qos: 1 },
+    telemetry: { intervalS: 300, qos: 1, maxBatch: TELEMETRY_MAX_BATCH },
     sensors,
     sleep: { mode: "none", awakeWindowS: 10, driftPpm: 100 },
     safeApply: { timeoutS: 60 },
@@ -474,7 +493,7 @@ export function validateConfig(input: unknown, ctx: ConfigContext = {}, options:
     }
     if (!hasPath(doc, f.key)) {
       if (f.optional) {
-        setPath(out, f.key, f.kind.type === "bool" || {});
+        setPath(out, f.key, f.absent ?? (f.kind.type === "bool" || {}));
         continue;
       }
       if (f.secret && options.keepSecretsFrom) {
