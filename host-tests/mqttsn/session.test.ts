@@ -165,6 +165,12 @@ describe("§6.5-§6.8 publishing", () => {
     expect(() => h.s.publish("a/long/name", "x", -1, false, h.now)).toThrow(TypeError);
   });
 
+  it("QoS −1 is the qosMinus1 part's: with pre-defined ids but without it, refused and nothing sent", () => {
+    const s = new MqttSnSession({ clientId: "dev1", gateway: GW, topics: new SnTopicIds({ "s/t": 9 }) });
+    expect(() => s.publish("s/t", "x", -1, false, 0)).toThrow("mqttsn: QoS -1");
+    expect(s.tx).toEqual([]);
+  });
+
   it("a two-octet topic name is a short topic name (§6.7): no REGISTER", () => {
     const h = new Harness().connected();
     h.s.publish("ab", "x", 1, false, h.now);

@@ -9,6 +9,7 @@
  */
 import { SnDiscovery, type SnDiscoveryOptions } from "./discovery";
 import { SnQos2 } from "./qos2";
+import { SnQosMinus1 } from "./qos-minus1";
 import { SnRegistryStore } from "./registry-store";
 import { SnShortTopicIds } from "./short-topics";
 import { SnWillUpdates } from "./will-update";
@@ -27,6 +28,7 @@ export interface SnParts {
   registry: SnRegistryStore;
   sleep: SnSleep;
   discovery: SnDiscovery;
+  qosMinus1: SnQosMinus1;
 }
 
 export function snParts(options: SnPartsOptions = {}): SnParts {
@@ -37,5 +39,6 @@ export function snParts(options: SnPartsOptions = {}): SnParts {
     registry: new SnRegistryStore(),
     sleep: new SnSleep(),
     discovery: new SnDiscovery(options),
+    qosMinus1: new SnQosMinus1(),
   };
 }

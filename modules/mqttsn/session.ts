@@ -24,8 +24,9 @@
  * The rest comes in parts the app passes in, by composition as modules/mqtt's 5.0 part: a
  * build carries only the parts its app imports, and no module installs anything when loaded.
  *   will: SnWill (below)                     the will dialogue (§6.2); SnWillUpdates (./will-update.ts): §6.4
- *   topics: SnTopicIds (below)               pre-defined topic ids (§6.7) and QoS −1 (§6.8);
+ *   topics: SnTopicIds (below)               pre-defined topic ids (§6.7);
  *           SnShortTopicIds (./short-topics.ts) adds short topic names (§6.7)
+ *   qosMinus1: SnQosMinus1 (./qos-minus1.ts) QoS −1 (§6.8) on those topics
  *   qos2: SnQos2 (./qos2.ts)                 QoS 2 both ways (§6.6, §6.7 Fig. 6)
  *   registry: SnRegistryStore (./registry-store.ts)  the topic registry kept in the store
  *   sleep: SnSleep (below)                   the sleeping client (§6.14), its state kept in the store
@@ -52,6 +53,7 @@ import type { KeyValueStore } from "../platform/storage";
 import type { Job, Scheduler } from "../scheduler/scheduler";
 import type { SnDiscovery } from "./discovery";
 import type { SnQos2 } from "./qos2";
+import type { SnQosMinus1 } from "./qos-minus1";
 import type { SnRegistryStore } from "./registry-store";
 
 export interface SnGatewayAddress {
@@ -101,6 +103,7 @@ export interface MqttSnSessionOptions {
   registry?: SnRegistryStore;
   sleep?: SnSleep;
   discovery?: SnDiscovery;
+  qosMinus1?: SnQosMinus1;
 }
 
 /** A datagram to send: to `address`:`port`, or broadcast with `radius` when `address` is undefined (§6.1). */
@@ -300,7 +303,7 @@ export class MqttSnSession {
 
   /**
    * Publishes. QoS 0 needs a connection; QoS 1 (and 2, with the qos2 part) go to the outbox,
-   * then to the gateway when connected; QoS −1 (§6.8, the topics part) goes at once to the
+   * then to the gateway when connected; QoS −1 (§6.8, the qosMinus1 part) goes at once to the
    * gateway on a pre-defined or short topic, connected or not. Returns the MsgId of a QoS
    * 1/2 message (its "published" or "publish-failed" event names it), else 0. Throws, with
    * nothing changed, when the topic, payload, QoS or state does not allow it or the outbox
@@ -311,13 +314,7 @@ export class MqttSnSession {
     const o = this.o;
     const r = retain ? 0x10 : 0; // Retain in the PUBLISH Flags (§5.3.4)
     if (!isTopicName(topic) || !(data instanceof Uint8Array) || data.length > 0xfff0) throw bad("topic, payload");
-    if (qos === -1 && o.topics) {
-      // §6.8 (the topics part): on a pre-defined or short topic, to the gateway known, connected or not.
-      const t = o.topics.id(topic);
-      if (t < 0 || !this.gw) throw bad("QoS -1: a pre-defined or short topic, a known gateway");
-      this.publishOut(t, 0x60 | r, 0, data, now); // QoS −1 is 0b11 (§5.3.4)
-      return 0;
-    }
+    if (qos === -1 && o.qosMinus1) return o.qosMinus1.publish(this, topic, data, r, now); // §6.8 (the QoS −1 part)
     if (qos === 0) {
       if (this.state !== 3 /* ACTIVE */) throw bad("not connected");
       this.queue(1 /* OP_PUB0 */, topic, r, now, undefined, data.slice()); // its Flags in place of a QoS
@@ -954,12 +951,12 @@ export function checkWill(w: SnWillMessage | undefined): SnWillMessage | undefin
 }
 
 /*
- * SnTopicIds: pre-defined topic ids (MQTT-SN 1.2 §6.7) and QoS −1 (§6.8), a part the session
+ * SnTopicIds: pre-defined topic ids (MQTT-SN 1.2 §6.7), a part the session
  * is given (`topics: new SnTopicIds({ "xs-iot/dev1/tele": 10 })`). The ids are the gateway's
  * (its configuration, e.g. `xs-iot gateway --predefined FILE`): a PUBLISH on such a topic
- * needs no REGISTER, a SUBSCRIBE goes by id, and QoS −1 is possible (to the gateway known,
- * connected or not). SnShortTopicIds (./short-topics.ts) adds short topic names.
- * A session without a topics part registers every topic (§6.5) and refuses QoS −1; a PUBLISH
+ * needs no REGISTER, a SUBSCRIBE goes by id, and with the QoS −1 part (./qos-minus1.ts) QoS −1
+ * is possible (to the gateway known, connected or not). SnShortTopicIds (./short-topics.ts)
+ * adds short topic names. A session without a topics part registers every topic (§6.5); a PUBLISH
  * from the gateway with a pre-defined or short id is then answered "rejected: invalid topic
  * ID" (§6.10).
  */
