@@ -160,7 +160,10 @@ export class SnDiscovery {
       if (g.adv > 0 && now >= g.seen + g.adv * m) {
         this.gws.splice(i, 1);
         s.emit({ type: "gateway-lost", gwId: g.gwId, address: g.address, port: g.port });
-        if (g === s.gw && (s.state === ACTIVE || s.state === CONNECTING)) s.lost(now);
+        if (g === s.gw && (s.state === ACTIVE || s.state === CONNECTING)) {
+          s.down("no reply");
+          this.failover(s, now);
+        }
       }
     }
   }

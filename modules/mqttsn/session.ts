@@ -217,16 +217,6 @@ function isTopicName(t: unknown): t is string {
   return typeof t === "string" && !/^$|[+#\u0000]/.test(t);
 }
 
-/*
- * §5.4: the body octets (after MsgType) the client takes, by MsgType, as two characters
- * each: the least and the most ("~": no limit; "/": never, a message the client does not
- * take: a client's own, or reserved: its most, -1, is below any size).
- *   0 ADVERTISE 3  1 SEARCHGW 1  2 GWINFO 1-7 (1 or 7: the discovery part checks)  5 CONNACK 1
- *   6 WILLTOPICREQ 0  8 WILLMSGREQ 0  A REGISTER 5+  B REGACK 5  C PUBLISH 5+  D PUBACK 5
- *   E PUBCOMP, F PUBREC, 10 PUBREL 2  13 SUBACK 6  15 UNSUBACK 2  16 PINGREQ 0+
- *   17 PINGRESP 0  18 DISCONNECT 0-2  1B WILLTOPICRESP 1  1D WILLMSGRESP 1
- */
-const SIZES = "331117////1100//00//5~555~55222222////66//220~0002////11//11";
 
 export class MqttSnSession {
   declare state: number;
@@ -359,6 +349,17 @@ export class MqttSnSession {
     const h = b[0] === 1 ? 3 : 1; // §5.2.1: 0x01 announces the 3-octet Length
     const t = b[h];
     const size = n - h - 1;
+    /*
+     * SIZES, §5.4: the body octets (after MsgType) the client takes, by MsgType, as two characters
+     * each: the least and the most ("~": no limit; "/": never, a message the client does not
+     * take: a client's own, or reserved: its most, -1, is below any size). A local: a module
+     * constant costs more XS bytecode.
+     *   0 ADVERTISE 3  1 SEARCHGW 1  2 GWINFO 1-7 (1 or 7: the discovery part checks)  5 CONNACK 1
+     *   6 WILLTOPICREQ 0  8 WILLMSGREQ 0  A REGISTER 5+  B REGACK 5  C PUBLISH 5+  D PUBACK 5
+     *   E PUBCOMP, F PUBREC, 10 PUBREL 2  13 SUBACK 6  15 UNSUBACK 2  16 PINGREQ 0+
+     *   17 PINGRESP 0  18 DISCONNECT 0-2  1B WILLTOPICRESP 1  1D WILLMSGRESP 1
+     */
+    const SIZES = "331117////1100//00//5~555~55222222////66//220~0002////11//11";
     const hi = SIZES.charCodeAt(2 * t + 1) - 48;
     let i = h + 1;
     // Bit t of a mask says whether MsgType t has the field (shifts take t mod 32: a MsgType from
@@ -390,10 +391,9 @@ export class MqttSnSession {
     g.seen = now;
     const c = this.cur;
     const s = this.state;
-    const on = (0x28 >> s) & 1; // ACTIVE (3) or AWAKE (5): bits 3 and 5
     // §6.14: while awake, every message but PINGRESP restarts Tretry.
     if (s === 5 /* AWAKE */ && c && t !== 0x17) c.at = now;
-    if (c && (t === 0x06 || t === 0x08) && s === 2 /* CONNECTING */ && o.will) {
+    if (c && (0x140 >> t) & 1 /* WILLTOPICREQ, WILLMSGREQ */ && s === 2 /* CONNECTING */ && o.will) {
       // §6.2: WILLTOPICREQ -> WILLTOPIC, WILLMSGREQ -> WILLMSG, in place of the CONNECT (CONNACK still ends it).
       return this.out(o.will.message(t + 1), now, 0x05, 0);
     }
@@ -454,7 +454,7 @@ export class MqttSnSession {
       this.pump(now);
       return;
     }
-    if ((t === 0x0a || t === 0x0c) && on) {
+    if ((0x1400 >> t) & (0x28 >> s) & 1 /* REGISTER (0x0A) or PUBLISH (0x0C), ACTIVE (3) or AWAKE (5) */) {
       // The gateway's REGISTER (§6.10), answered REGACK, or PUBLISH (§6.7), answered PUBACK at QoS 1:
       // the answer is the next MsgType, with ReturnCode a.
       let a = 0;
@@ -494,7 +494,7 @@ export class MqttSnSession {
     }
     if (t === 0x0d && !mid && rc === 2) this.register(-1, id); // a QoS 0 PUBLISH rejected: its topic id forgotten, its next PUBLISH registers again
     // PUBREC (also the one that answers our QoS 2 PUBLISH), PUBREL: the QoS 2 part's.
-    if (o.qos2 && (t === 0x0f || t === 0x10) && on) return o.qos2.receive(this, t, mid, now);
+    if (o.qos2 && (0x18000 >> t) & (0x28 >> s) & 1 /* PUBREC, PUBREL; ACTIVE, AWAKE */) return o.qos2.receive(this, t, mid, now);
     this.drop("unexpected " + t);
   }
 
@@ -511,7 +511,12 @@ export class MqttSnSession {
           // our DISCONNECT unanswered: disconnected all the same
           this.ops.shift();
           this.down("disconnect");
-        } else if (this.state !== 4 /* ASLEEP */) this.lost(now);
+        } else if (this.state !== 4 /* ASLEEP */) {
+          // The connection is gone (§6.13): "disconnected", then another gateway (discovery part: also
+          // when it finds the gateway lost, §6.1), else this one again.
+          this.down("no reply");
+          if (!this.o.discovery?.failover(this, now)) this.connectTo(this.gw!, now);
+        }
       } else {
         // §6.13: retransmit; DUP on a PUBLISH or SUBSCRIBE (§5.3.4; the Flags follow the header).
         const h = c.bytes[0] === 1 ? 3 : 1;
@@ -606,12 +611,6 @@ export class MqttSnSession {
     this.out(frame(0x04, -1, ((o.will?.will ? 0x08 : 0) | (o.cleanSession !== false ? 0x04 : 0)) * 256 + 1, this.keepMs / 1000, encodeUtf8New(this.clientId)), now, 0x05, 0);
   }
 
-  /** The connection is gone (§6.13): "disconnected", then another gateway (discovery part), else this one again. */
-  lost(now: number): void {
-    this.down("no reply");
-    if (!this.o.discovery?.failover(this, now)) this.connectTo(this.gw!, now);
-  }
-
   down(reason: string): void {
     this.state = 0 /* DISCONNECTED */;
     this.cur = undefined;
@@ -623,14 +622,6 @@ export class MqttSnSession {
   topicId(name: string): number {
     const t = this.o.topics?.id(name);
     return t! >= 0 ? t! : this.reg.get(name) ?? -1; // (undefined >= 0 is false: no topics part)
-  }
-
-  /**
-   * A PUBLISH (§5.4.12) with Flags `f` (DUP, QoS, Retain; §5.3.4) on topic `t` (TopicIdType << 16 |
-   * TopicId), sent: as the open exchange for entry `e` when it has a MsgId (PUBACK ends it; a QoS 2 one's PUBREC is the QoS 2 part's).
-   */
-  publishOut(t: number, f: number, msgId: number, data: Uint8Array, now: number, e?: OutboxEntry): void {
-    this.out(frame(0x0c, f | (t >> 16), t, msgId, data), now, msgId && 0x0d, msgId, e); // an exchange when it has a MsgId
   }
 
   /**
@@ -677,7 +668,9 @@ export class MqttSnSession {
       const t = x ? this.topicId(x.topic) : -1;
       if (k === 1 /* OP_PUB0 */ && t >= 0) {
         this.ops.shift();
-        this.publishOut(t, op.qos, 0, op.data!, now);
+        // PUBLISH (§5.4.12): Flags (DUP, QoS, Retain; TopicIdType, t >> 16), TopicId, MsgId, Data. Written
+        // out at its three places (here, below, the QoS −1 part's): a method of six parameters costs more.
+        this.out(frame(0x0c, op.qos | (t >> 16), t, 0, op.data), now); // MsgId 0
         continue;
       }
       if (this.cur || !x) return;
@@ -690,7 +683,7 @@ export class MqttSnSession {
         if (t >= 0) {
           const f = e.f;
           e.f |= 0x80; // DUP on every later send (§6.13)
-          return this.publishOut(t, f, e.msgId, e.data, now, e);
+          return this.out(frame(0x0c, f | (t >> 16), t, e.msgId, e.data), now, 0x0d, e.msgId, e); // PUBACK ends it (QoS 2: PUBREC is the QoS 2 part's)
         }
       } else if (k >= 5 /* OP_DISC, OP_PART_LAST */) return this.out(frame(0x18, -1, op.qos), now, 0x18, 0, op);
       else if (op.part) return op.part.send!(this, op, now);
