@@ -1040,10 +1040,12 @@ export class SnSleep implements SnOpPart {
   restore(s: MqttSnSession, key: string, b: Uint8Array): boolean {
     if (key !== "meta") return false;
     // (`| 0`: a number, 0 for what is not one: a duration never set was stored as "undefined".)
-    const v: any[] = decodeUtf8(b).split(",") // (ill-formed: throws, restore() deletes the record);
+    const v: any[] = decodeUtf8(b).split(","); // (ill-formed UTF-8 throws: restore() deletes the record)
     if (v.length !== 6) return false;
-    const g = { address: v[5], port: v[2] | 0, gwId: v[1] | 0, seen: 0, failed: -1 };
-    s.gw = s.o.discovery?.add(s, g, -1, 0, false) ?? g;
+    s.gw = { address: v[5], port: v[2] | 0, gwId: v[1] | 0, seen: 0, failed: -1 };
+    // With the discovery part: attached again, its table takes this gateway (as the session's
+    // constructor did with the one of the options; the configured ones are already there).
+    s.o.discovery?.attach(s);
     s.nextId = v[3] | 0 || 1;
     this.duration = v[4] | 0;
     if (v[0] === "4" /* ASLEEP */) s.state = 4 /* ASLEEP */;
