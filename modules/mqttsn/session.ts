@@ -604,11 +604,10 @@ export class MqttSnSession {
 
   /** §6.2: CONNECT to `g`, with the Will flag when the will part has a will. */
   connectTo(g: SnGateway, now: number): void {
-    const o = this.o;
     this.gw = g;
     this.state = 2 /* CONNECTING */;
     // Flags (Will, CleanSession) and ProtocolId 0x01 (§5.3.8), Duration, ClientId.
-    this.out(frame(0x04, -1, ((o.will?.will ? 0x08 : 0) | (o.cleanSession !== false ? 0x04 : 0)) * 256 + 1, this.keepMs / 1000, encodeUtf8New(this.clientId)), now, 0x05, 0);
+    this.out(frame(0x04, -1, ((this.o.will?.will ? 0x08 : 0) | (this.o.cleanSession !== false ? 0x04 : 0)) * 256 + 1, this.keepMs / 1000, encodeUtf8New(this.clientId)), now, 0x05, 0);
   }
 
   down(reason: string): void {
