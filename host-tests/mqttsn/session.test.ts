@@ -236,6 +236,20 @@ describe("§6.5-§6.8 publishing", () => {
     const h = new Harness();
     expect(() => h.s.publish("a", "x", 0, false, h.now)).toThrow(TypeError);
   });
+
+  it("a topic name, filter or will topic too long for one message (§5.2.1: 65,535 octets) is refused, nothing queued; the longest that fits goes", () => {
+    const h = new Harness().connected();
+    const long = "a".repeat(21843);
+    expect(() => h.s.publish(long, "x", 0, false, h.now)).toThrow("mqttsn: topic, payload");
+    expect(() => h.s.subscribe(long + "/#", 0, h.now)).toThrow("mqttsn: subscribe");
+    expect(() => new SnWill({ topic: long, payload: "x" })).toThrow("mqttsn: will");
+    expect(h.s.ops.length).toBe(0);
+    expect(h.drain()).toEqual([]);
+    // The longest: 21,842 characters of 3 octets each (65,526) in a REGISTER of 65,534 octets.
+    const reg = h.call((s, now) => s.publish("\u20ac".repeat(21842), "x", 0, false, now));
+    expect(reg.map((m) => m.type)).toEqual([0x0a]);
+    expect(h.sent[h.sent.length - 1].to.data.length).toBe(65534);
+  });
 });
 
 describe("§6.9, §6.10 subscriptions and the gateway's publications", () => {

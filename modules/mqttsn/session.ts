@@ -212,9 +212,14 @@ export function frame(type: number, f?: number, a?: number, b?: number, tail?: A
   return m;
 }
 
-/** §5.3.1 ClientId, the TopicName of a PUBLISH or will: non-empty, no wildcard (§6.10), no U+0000 (§5.3.12). */
+/**
+ * §5.3.1 ClientId, the TopicName of a PUBLISH or will: non-empty, no wildcard (§6.10), no U+0000
+ * (§5.3.12), and short enough for its REGISTER or WILLTOPIC to fit one message: at most 21,842
+ * UTF-16 units, each at most 3 octets in UTF-8 (65,526 + a header of 8 <= 65,535, §5.2.1; a longer
+ * one would make frame() throw later, where no caller can take it).
+ */
 function isTopicName(t: unknown): t is string {
-  return typeof t === "string" && !/^$|[+#\u0000]/.test(t);
+  return typeof t === "string" && t.length <= 21842 && !/^$|[+#\u0000]/.test(t);
 }
 
 
@@ -330,7 +335,8 @@ export class MqttSnSession {
 
   /** §6.9: subscribes to a topic filter (with the topics part: a pre-defined topic, by its name, or a short topic name). */
   subscribe(topic: string, qos: 0 | 1 | 2, now: number): void {
-    if (typeof topic !== "string" || !topic || !(qos === 0 || qos === 1 || (qos === 2 && this.o.qos2))) throw bad("subscribe");
+    // A filter as long as a topic name may be (isTopicName: its SUBSCRIBE fits one message).
+    if (typeof topic !== "string" || !topic || topic.length > 21842 || !(qos === 0 || qos === 1 || (qos === 2 && this.o.qos2))) throw bad("subscribe");
     if (this.state === 3 /* ACTIVE */) this.queue(2 /* OP_SUB */, topic, qos, now); // else it goes with the next CONNACK
     this.subs.set(topic, qos);
   }
