@@ -124,6 +124,18 @@ describe("§6.5-§6.8 publishing", () => {
     expect(h.drain()).toEqual([{ type: 0x0c, ...F, topicId: 0x21, msgId: 0, data: h.sent[h.sent.length - 1].m.data }]);
   });
 
+  it("QoS 2: a PUBREC for a message whose REGISTER is still open (its PUBLISH not sent) is dropped, the REGISTER goes on", () => {
+    const h = new Harness().connected();
+    const id = h.s.publish("q2/t", "v", 2, false, h.now);
+    const reg = h.drain();
+    expect(types(reg)).toEqual([0x0a]);
+    expect(h.gw({ type: 0x0f, msgId: id })).toEqual([]);
+    expect(h.eventsOf("dropped").map((e) => e.reason)).toEqual(["unexpected PUBREC"]);
+    expect(new Uint8Array(h.store.get("o" + id)!)[0]).toBe(1);
+    const pub = h.gw({ type: 0x0b, topicId: 5, msgId: reg[0].msgId, returnCode: 0 });
+    expect(pub).toEqual([{ type: 0x0c, ...F, qos: 2, topicId: 5, msgId: id, data: pub[0].data }]);
+  });
+
   it("QoS 2: PUBLISH, PUBREC, PUBREL (state 2 stored first), PUBCOMP", () => {
     const h = new Harness({ predefined: { p: 7 } }).connected();
     const id = h.s.publish("p", "v", 2, true, h.now);

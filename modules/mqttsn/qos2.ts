@@ -30,7 +30,8 @@ export class SnQos2 {
   receive(s: MqttSnSession, t: number, mid: number, now: number): void {
     if (t === 0x0f) {
       const e = s.outbox.get(mid);
-      if (e && e.rec[0] === 1 && e.f & 0x40 && s.cur?.x === e) {
+      // (The open exchange sends e's PUBLISH when it awaits PUBACK: the one for its REGISTER awaits REGACK.)
+      if (e && e.rec[0] === 1 && e.f & 0x40 && s.cur?.x === e && s.cur.expect === 0x0d) {
         s.cur = undefined;
         s.outbox.bytes -= e.data.length;
         e.rec = e.rec.slice(0, e.rec.length - e.data.length);
