@@ -247,6 +247,8 @@ class DeviceApp implements App {
   readonly #passState: PassState;
   /** Sampling passes begun (overrides.maxReadings counts them). */
   #passes = 0;
+  /** SenML bytes a reading took in the last batch (#flushBatch groups readings by it); a first guess before one. */
+  #readingBytes = 300;
   /** Where the thinning policy removes the next reading from the buffer (#trimBuffer). */
   #thinAt = 1;
   /** Telemetry handed to the outbox while not connected: reported sent on the next CONNACK. */
@@ -796,7 +798,10 @@ class DeviceApp implements App {
     let bytes: number;
     for (;;) {
       try {
-        packs = encodeWaiting(c.deviceId, n === buffer.length ? buffer : buffer.slice(0, n), this.#format, this.#budget());
+        // As many readings a pack as fit the budget by the last batch's size (a tenth spare): each
+        // message encoded on its own, not the batch as one pack split afterwards (encodeWaiting).
+        const budget = this.#budget();
+        packs = encodeWaiting(c.deviceId, n === buffer.length ? buffer : buffer.slice(0, n), this.#format, budget, (budget * 0.9) / this.#readingBytes);
       } catch (e) {
         const failed = buffer.splice(0, n);
         this.#failed({ seqs: failed.map(seqOf), messages: 0, bytes: 0 }, message(e));
@@ -805,6 +810,7 @@ class DeviceApp implements App {
       }
       bytes = 0;
       for (const p of packs) bytes += p.length;
+      this.#readingBytes = bytes / n;
       if (!limited || this.#outboxHasRoom(mqtt!, packs.length, bytes + packs.length * overhead)) break;
       if (n === 1) {
         // Not even one reading's messages fit now: it waits whole for an acknowledgement.
@@ -987,6 +993,15 @@ class DeviceApp implements App {
       const job = this.#telemetryJob;
       if (job) job.delay(0);
       else this.#flush();
+    } else if (buffer.length < this.#batchMax()) {
+      // The sleep planner plans by the next radio job: the telemetry job is due when the batch
+      // will be full (half a period after its last sampling pass), if that is sooner than the
+      // period's end. Planned by the period alone, a device sampling every 5 s with a 600 s
+      // period let its links go at every wake and opened them again 40 s later for the batch.
+      const job = this.#telemetryJob;
+      const p = this.#samplingMs();
+      const fullAt = this.scheduler.now() + (this.#batchMax() - buffer.length) * p + p / 2;
+      if (job && fullAt < job.deadline) job.reschedule(fullAt);
     }
   }
 

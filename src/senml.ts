@@ -55,18 +55,31 @@ export function waitingReading(seq: number, time: number, values: readonly numbe
   return [seq, time].concat(values); // exact size (a push from [] leaves V8 spare capacity)
 }
 
-/** Waiting readings as SenML packs (encodeTelemetry); their samples exist only while encoding. */
-export function encodeWaiting(deviceId: string, list: readonly WaitingReading[], format: SenmlFormat, maxBytes: number): Uint8Array[] {
-  const readings: TelemetryReading[] = [];
-  for (const w of list) {
-    const sample: { [group: string]: { [field: string]: number } } = {};
-    for (let i = 0; i < QUANTITIES.length; i++) {
-      const v = w[i + 2];
-      if (v === v) (sample[QUANTITIES[i].group] ??= {})[QUANTITIES[i].field] = v;
+/**
+ * Waiting readings as SenML packs (encodeTelemetry), `per` readings a pack at most: each group
+ * is encoded on its own (a pack still larger than maxBytes is split), so that no more than one
+ * message's records, strings and bytes are made at once. One 8-reading pack of ~2.2 KB split
+ * into three datagrams grew the esp32c3's chunk heap at every batch (mcsim). The samples exist
+ * only while encoding.
+ */
+export function encodeWaiting(deviceId: string, list: readonly WaitingReading[], format: SenmlFormat, maxBytes: number, per = list.length): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const step = Math.max(1, Math.floor(per));
+  for (let at = 0; at < list.length; at += step) {
+    const readings: TelemetryReading[] = [];
+    for (let k = at; k < at + step && k < list.length; k++) {
+      const w = list[k];
+      const sample: { [group: string]: { [field: string]: number } } = {};
+      for (let i = 0; i < QUANTITIES.length; i++) {
+        const v = w[i + 2];
+        if (v === v) (sample[QUANTITIES[i].group] ??= {})[QUANTITIES[i].field] = v;
+      }
+      readings.push({ time: w[1], sample: sample as Sample });
     }
-    readings.push({ time: w[1], sample: sample as Sample });
+    const packs = encodeTelemetry(deviceId, readings, format, maxBytes);
+    for (let i = 0; i < packs.length; i++) out.push(packs[i]);
   }
-  return encodeTelemetry(deviceId, readings, format, maxBytes);
+  return out;
 }
 
 /** One quantity's latest value as a one-record pack (the CoAP sensor resources). */

@@ -391,8 +391,11 @@ describe("readings waiting for the telemetry period (telemetry.maxBatch)", () =>
     ]);
     for (const e of t.sent) expect(e.seqs.length).toBeLessThanOrEqual(8);
     // The batch's packs carry its 8 readings: 8 distinct times in the temperature records.
-    const first = t.received.slice(0, t.sent[0].messages).flatMap(senml);
-    expect(new Set(first.filter((r) => r.n === "temperature").map((r) => r.t ?? 0)).size).toBe(8);
+    const times = t.received.slice(0, t.sent[0].messages).flatMap((m) => {
+      const pack = senml(m);
+      return pack.filter((r) => r.n === "temperature").map((r) => (pack[0].bt as number) + ((r.t as number | undefined) ?? 0));
+    });
+    expect(times).toEqual(t.readings.slice(0, 8).map((r) => Math.round(r.time) / 1000));
     // Nothing lost: every reading was acknowledged or still waits; none thinned, none failed.
     const acked = t.acked.flatMap((e) => e.seqs);
     expect(new Set(acked).size).toBe(acked.length);
@@ -400,6 +403,24 @@ describe("readings waiting for the telemetry period (telemetry.maxBatch)", () =>
     expect(acked).toEqual(acked.slice().sort((a, b) => a - b));
     expect(t.app().thinned).toBe(0);
     expect(t.app().failed).toBe(0);
+  });
+
+  it("the telemetry job (a radio job the sleep planner plans by) is due when the batch will be full, not at the period's end", async () => {
+    const t = setup({ overrides: { samplingMs: 5_000, telemetryMs: 600_000, qos: 1 } });
+    t.device.start();
+    await run(t.clock, 11_000); // 3 readings (0, 5, 10 s)
+    expect(t.app().buffered).toBe(3);
+    const now = t.app().scheduler.now();
+    const job = t.app().scheduler.plan().find((j) => j.name === "telemetry")!;
+    expect(job.radio).toBe(true);
+    // 5 more readings at 15..35 s; due half a period after the last (37.5 s), not at 600 s.
+    expect(job.deadline).toBeGreaterThan(now + 20_000);
+    expect(job.deadline).toBeLessThanOrEqual(now + 5 * 5_000 + 2_500);
+    await run(t.clock, 30_000);
+    expect(t.sent.map((e) => e.seqs.length)).toEqual([8]);
+    // After the batch the period counts again; the next batch is planned the same way.
+    const next = t.app().scheduler.plan().find((j) => j.name === "telemetry")!;
+    expect(next.deadline).toBeLessThan(t.app().scheduler.now() + 45_000);
   });
 
   it("telemetry.maxBatch 3, provisioned: batches of 3 readings; the telemetry period counts from the early batch", async () => {
@@ -572,6 +593,24 @@ describe("SenML packs (src/senml.ts)", () => {
         const b = encodeTelemetry("dev-1", readings, format, budget);
         expect(a.map((p) => Array.from(p))).toEqual(b.map((p) => Array.from(p)));
       }
+  });
+
+  it("waiting readings in groups: one pack per group of `per` readings, each standing alone; no reading split; every record once", () => {
+    const full = { thermometer: { temperature: 21.234 }, hygrometer: { humidity: 45.678 }, barometer: { pressure: 101325.04 } };
+    const waiting = [0, 1, 2, 3, 4, 5, 6].map((i) => waitingReading(i + 1, 1_767_225_600_000 + i * 5000, QUANTITIES.map((q) => (q.group in full ? (full as { [g: string]: { [f: string]: number } })[q.group][q.field] : NaN))));
+    const packs = encodeWaiting("dev-1", waiting, "json", 1024, 3);
+    expect(packs.length).toBe(3); // 3 + 3 + 1
+    const times: number[] = [];
+    for (const [i, p] of packs.entries()) {
+      const pack = JSON.parse(decodeUtf8(p));
+      expect(pack[0].bn).toBe("dev-1:");
+      expect(pack[0].bt).toBe(1_767_225_600 + i * 15);
+      expect(pack.length).toBe(i < 2 ? 9 : 3); // 3 records a reading
+      for (const r of pack) if (r.n === "temperature") times.push(pack[0].bt + (r.t ?? 0));
+    }
+    expect(times).toEqual([0, 1, 2, 3, 4, 5, 6].map((i) => 1_767_225_600 + i * 5));
+    // A group still over the budget is split as before: never a message over it.
+    for (const p of encodeWaiting("dev-1", waiting, "cbor", 200, 4)) expect(p.length).toBeLessThanOrEqual(200);
   });
 
   it("leaves the time out when the host has no wall-clock time (epoch NaN)", () => {
