@@ -3,7 +3,7 @@
  * - the app's firmware (the import closure of src/main.ts) carries the session (the core, its
  *   outbox, and the parts src/mqttsn-link.ts passes in, which live in session.ts: the will,
  *   pre-defined topic ids, the sleeping client, and the binding MqttSnClient), one module: not discovery, QoS 2, QoS −1, the
- *   registry store, short topic names, will updates, nor the codec (the gateway's and the tests');
+ *   registry store, short topic names, will updates, sleep updates, nor the codec (the gateway's and the tests');
  * - manifest.json maps exactly the files of modules/mqttsn in that closure (no `modules/mqttsn/*`);
  * - no module has state of its own or is imported for its side effects (preload-safe; parts
  *   are chosen by what is imported and passed in).
@@ -19,7 +19,7 @@ const shipped = () => [...importClosure(path.join(ROOT, "src/main.ts"))].map((f)
 describe("modules/mqttsn: what the app's firmware carries", () => {
   test("the lean core and the parts the link passes in, nothing else", () => {
     const c = shipped();
-    // discovery, qos2, qos-minus1, registry-store, short-topics, will-update, codec, constants, parts: not carried
+    // discovery, qos2, qos-minus1, registry-store, short-topics, will-update, sleep-update, codec, constants, parts: not carried
     expect(c).toEqual(["modules/mqttsn/session.ts"]);
   });
 

@@ -5,7 +5,7 @@
  */
 import { ACTIVE, ASLEEP, AWAKE, CONNECTING, DISCONNECTED, MqttSnSession, SEARCHING } from "../../modules/mqttsn/session";
 import { shortTopicId } from "../../modules/mqttsn/codec";
-import { SnTopicIds, SnWill } from "../../modules/mqttsn/session";
+import { SnSleep, SnTopicIds, SnWill } from "../../modules/mqttsn/session";
 import { MAX_VALUE_BYTES } from "../../modules/platform/storage";
 import { F, GW, GW2, Harness, text, types } from "./helpers";
 
@@ -455,6 +455,17 @@ describe("§6.14 sleeping client", () => {
     expect(h.call((s, now) => h.p.sleep.sleep(s, 120, now))).toEqual([{ type: 0x18, duration: 120 }]);
     h.gw({ type: 0x18, duration: undefined });
     expect(h.eventsOf("asleep").pop()).toEqual({ type: "asleep", duration: 120 });
+  });
+
+  it("SnSleep alone (the app's): sleep while asleep is refused, nothing sent (a new Duration is SnSleepUpdates')", () => {
+    const sleep = new SnSleep();
+    const h = new Harness({ lean: true, sleep }).connected();
+    expect(h.call((s, now) => sleep.sleep(s, 60, now))).toEqual([{ type: 0x18, duration: 60 }]);
+    h.gw({ type: 0x18, duration: undefined });
+    expect(h.s.state).toBe(ASLEEP);
+    expect(() => sleep.sleep(h.s, 120, h.now)).toThrow("sleep: not connected");
+    expect(h.drain()).toEqual([]);
+    expect(h.s.state).toBe(ASLEEP);
   });
 
   it("from asleep, CONNECT returns to active (cleanSession false keeps the registry)", () => {

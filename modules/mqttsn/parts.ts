@@ -13,7 +13,8 @@ import { SnQosMinus1 } from "./qos-minus1";
 import { SnRegistryStore } from "./registry-store";
 import { SnShortTopicIds } from "./short-topics";
 import { SnWillUpdates } from "./will-update";
-import { SnSleep, type SnWillMessage } from "./session";
+import { SnSleepUpdates } from "./sleep-update";
+import type { SnWillMessage } from "./session";
 
 export interface SnPartsOptions extends SnDiscoveryOptions {
   will?: SnWillMessage;
@@ -26,7 +27,7 @@ export interface SnParts {
   topics: SnShortTopicIds;
   qos2: SnQos2;
   registry: SnRegistryStore;
-  sleep: SnSleep;
+  sleep: SnSleepUpdates;
   discovery: SnDiscovery;
   qosMinus1: SnQosMinus1;
 }
@@ -37,7 +38,7 @@ export function snParts(options: SnPartsOptions = {}): SnParts {
     topics: new SnShortTopicIds(options.predefined),
     qos2: new SnQos2(),
     registry: new SnRegistryStore(),
-    sleep: new SnSleep(),
+    sleep: new SnSleepUpdates(),
     discovery: new SnDiscovery(options),
     qosMinus1: new SnQosMinus1(),
   };

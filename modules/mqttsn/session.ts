@@ -29,7 +29,8 @@
  *   qosMinus1: SnQosMinus1 (./qos-minus1.ts) QoS −1 (§6.8) on those topics
  *   qos2: SnQos2 (./qos2.ts)                 QoS 2 both ways (§6.6, §6.7 Fig. 6)
  *   registry: SnRegistryStore (./registry-store.ts)  the topic registry kept in the store
- *   sleep: SnSleep (below)                   the sleeping client (§6.14), its state kept in the store
+ *   sleep: SnSleep (below)                   the sleeping client (§6.14), its state kept in the store;
+ *          SnSleepUpdates (./sleep-update.ts) adds a new Duration while asleep
  *   discovery: SnDiscovery (./discovery.ts)  SEARCHGW / GWINFO / ADVERTISE (§6.1), a gateway
  *                                            table and failover to another gateway (§6.13)
  * The three the app ships (will, topics, sleep) are in this file, the others are modules of their own.
@@ -990,7 +991,7 @@ export class SnTopicIds {
  * (`new MqttSnSession({ ..., sleep: new SnSleep() })`):
  * - `sleep(session, seconds, now)`: DISCONNECT with a Duration once the queued requests and
  *   the outbox have gone; the gateway's DISCONNECT makes the session asleep (an "asleep"
- *   event). From asleep: a new Duration.
+ *   event). From asleep, a new Duration: SnSleepUpdates (./sleep-update.ts), outside the app's firmware.
  * - `wake(session, now)`: PINGREQ with the ClientId; the messages the gateway buffered arrive
  *   (every message but PINGRESP restarts Tretry), and PINGRESP makes it asleep again. When
  *   the PINGREQ retries are used up: "wake-failed", asleep.
@@ -1005,11 +1006,10 @@ export class SnSleep implements SnOpPart {
   /** The sleep duration in seconds (undefined, stored as 0, until the first sleep or a restore; a field initializer costs XS bytecode). */
   declare duration: number;
 
-  /** §6.14: asleep for `seconds` (1-65535, §5.3.3) after the queue and the outbox; from asleep, a new duration. */
+  /** §6.14: asleep for `seconds` (1-65535, §5.3.3) after the queue and the outbox (from asleep, a new duration: SnSleepUpdates, ./sleep-update.ts). */
   sleep(s: MqttSnSession, seconds: number, now: number): void {
     if (!(seconds > 0 && (seconds & 0xffff) === seconds)) throw bad("sleep: 1-65535 s"); // an integer: & keeps 16 bits of one
     if (s.state === 3 /* ACTIVE */) s.queue(6 /* OP_PART_LAST */, "", seconds, now, this);
-    else if (s.state === 4 /* ASLEEP */) s.out(frame(0x18, -1, seconds), now, 0x18, 0, { k: 6 /* OP_PART_LAST */, topic: "", qos: seconds, part: this }); // §5.4.21
     else throw bad("sleep: not connected");
   }
 
