@@ -369,6 +369,14 @@ describe("§6.4 will updates, §6.11 keep-alive, §6.12 disconnect", () => {
     expect(h.call((s, now) => h.p.will.updateWill(s, undefined, now))).toEqual([{ type: 0x1a, ...F, willTopic: "" }]);
   });
 
+  it("a will update that is not a will is refused as the will part's constructor refuses it: nothing queued, the will kept", () => {
+    const h = new Harness({ will: { topic: "w/old", payload: "x" } }).connected();
+    for (const w of [{ topic: "w/#", payload: "x" }, { topic: "w/t", payload: 5 }, { topic: "w/t", payload: "x", qos: 3 }])
+      expect(() => h.p.will.updateWill(h.s, w as never, h.now)).toThrow("mqttsn: will");
+    expect(h.drain()).toEqual([]);
+    expect(h.p.will.will!.topic).toBe("w/old");
+  });
+
   it("PINGREQ when nothing went out for the keep-alive period; window from half of it", () => {
     const h = new Harness({ keepAlive: 20 }).connected();
     const t = h.s.timeout()!;

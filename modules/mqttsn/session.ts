@@ -924,8 +924,10 @@ export class SnWill {
   /** The will; undefined: none (the CONNECT has no Will flag; an update deletes it). */
   declare will: SnWillMessage | undefined;
 
-  constructor(will?: SnWillMessage) {
-    this.will = checkWill(will);
+  /** A will the session can send: a topic name (§6.10: no wildcard), QoS 0-2, a payload of bytes or text; none: undefined. */
+  constructor(w?: SnWillMessage) {
+    if (w && (!isTopicName(w.topic) || !(typeof w.payload === "string" || w.payload instanceof Uint8Array) || !((w.qos ?? 0) >= 0 && (w.qos ?? 0) <= 2))) throw bad("will");
+    this.will = w;
   }
 
   /**
@@ -943,11 +945,6 @@ export class SnWill {
   }
 }
 
-/** A will the session can send: a topic name (§6.10: no wildcard), QoS 0-2, a payload of bytes or text. */
-export function checkWill(w: SnWillMessage | undefined): SnWillMessage | undefined {
-  if (w && (!isTopicName(w.topic) || !(typeof w.payload === "string" || w.payload instanceof Uint8Array) || !((w.qos ?? 0) >= 0 && (w.qos ?? 0) <= 2))) throw bad("will");
-  return w;
-}
 
 /*
  * SnTopicIds: pre-defined topic ids (MQTT-SN 1.2 §6.7), a part the session

@@ -4,12 +4,12 @@
  * (WILLTOPICRESP, WILLMSGRESP: a "will-updated" event with the return code); no will: the
  * empty WILLTOPICUPD, which deletes it. Not connected: the next CONNECT carries the new will.
  */
-import { ACTIVE, OP_PART, SnWill, bad, checkWill, type MqttSnSession, type SnOp, type SnOpPart, type SnWillMessage } from "./session";
+import { ACTIVE, OP_PART, SnWill, bad, type MqttSnSession, type SnOp, type SnOpPart, type SnWillMessage } from "./session";
 
 export class SnWillUpdates extends SnWill implements SnOpPart {
   /** Replaces the will (§6.4); throws, nothing changed, when it is not one or the session's queue is full. */
   updateWill(s: MqttSnSession, will: SnWillMessage | undefined, now: number): void {
-    checkWill(will);
+    new SnWill(will); // checked as the part's constructor checks (throws, nothing changed)
     if (s.state === ACTIVE && s.ops.length + 2 > (s.o.maxQueued ?? 16)) throw bad("queue full");
     this.will = will;
     if (s.state !== ACTIVE) return;
