@@ -19,7 +19,11 @@
  * so the next link (after a light sleep with the radio off, or the next boot) wakes with the
  * awake PINGREQ: the gateway sends what it buffered, PINGRESP ends it (the command window),
  * then CONNECT returns to active to send (§6.14's last paragraph); a DISCONNECT in answer (the
- * gateway did not keep the session) or no PINGRESP leads to a CONNECT all the same. The ClientId is the device id,
+ * gateway did not keep the session) or no PINGRESP leads to a CONNECT all the same: after Nretry
+ * when the gateway was heard during the wake, else after the PINGREQ and one retransmission (1.5
+ * Tretry, 15 s: well within the 30 s the sleep policy gives a link; a gateway that knows clients
+ * by address, as Paho's does, drops the PINGREQ of a device whose new boot has a new UDP port). A
+ * link ended while waking (before PINGRESP) leaves the store disconnected, so the next link CONNECTs. The ClientId is the device id,
  * or for one over MQTT-SN's 23 characters an id derived from it (mqttsnClientId). A refused
  * connection is tried again after 5 s. Each CONNECT that Tretry leaves unanswered, and the give-up
  * after Nretry (§6.13), is a failed attempt for the app (onClose with the reason: one line each,
@@ -90,6 +94,9 @@ export class SnLinkClient {
   declare falling: boolean;
   /** §6.14: the awake PINGREQ is out; at its PINGRESP the link goes active (CONNECT). */
   declare waking: boolean;
+  /** The wake's give-up (see wakeUnheard) and the gateway's `seen` when the awake PINGREQ went. */
+  declare wakeJob: Job | undefined;
+  declare seen: number;
 
   /** Throws (nothing opened) when the settings do not make an MQTT-SN client. */
   constructor(c: Readonly<DeviceConfig>, address: string, platform: Platform, scheduler: Scheduler, hooks: SnLinkHooks, parts?: SnLinkParts) {
@@ -120,7 +127,13 @@ export class SnLinkClient {
     // Asleep at the gateway since the last link (the store says so): wake by PINGREQ (§6.14).
     if (this.sn.state === ASLEEP) {
       this.waking = true;
+      this.seen = this.sn.gw!.seen;
       this.sn.run((s, now) => this.nap.wake(s, now));
+      // A gateway that knows its clients by address (Paho's 1.5.1) drops the awake PINGREQ of a
+      // device back from deep sleep on a new UDP port. Waiting for Nretry (50 s at the defaults)
+      // outlasts the time the sleep policy gives a link (30 s): the PINGREQ and one retransmission
+      // unheard, then CONNECT (§6.14: a CONNECT from asleep returns the client to active).
+      this.wakeJob = scheduler.after(this.sn.retryMs * 1.5, () => this.wakeUnheard(), { name: "mqttsn-wake", radio: true });
     } else this.sn.connect();
   }
 
@@ -174,12 +187,25 @@ export class SnLinkClient {
     if (this.ended) return;
     this.ended = true;
     this.retry?.cancel();
+    this.wakeJob?.cancel();
     try {
-      // Asleep (or waking) at the gateway: only the socket goes; a DISCONNECT without a Duration would end the session there (§6.14).
-      if (this.sn.state !== ASLEEP && this.sn.state !== AWAKE) this.sn.disconnect();
+      // A wake given up (no PINGRESP yet): the asleep state goes from the store, so the next link
+      // CONNECTs instead of waking again the same way, e.g. with the same unknown port (§6.14).
+      // (From AWAKE the session's disconnect() sends nothing: it goes to disconnected and stores that.)
+      this.waking = false;
+      // Asleep at the gateway: only the socket goes; a DISCONNECT without a Duration would end the session there (§6.14).
+      if (this.sn.state !== ASLEEP) this.sn.disconnect();
     } finally {
       this.sn.close();
     }
+  }
+
+  /** @internal no word from the gateway to the awake PINGREQ nor its retransmission (Tretry each): CONNECT. */
+  wakeUnheard(): void {
+    if (!this.waking || this.ended || this.sn.state !== AWAKE || this.sn.gw!.seen !== this.seen) return; // heard: the session's Nretry decides
+    this.waking = false;
+    this.hooks.snError(this, { message: "MQTT-SN: no answer to the awake PINGREQ (§6.14; a gateway that knows clients by address drops it from a new port): connecting" });
+    this.sn.connect();
   }
 
   /** @internal the client's events. */

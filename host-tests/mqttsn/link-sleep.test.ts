@@ -153,10 +153,14 @@ describe("SnLinkClient: the sleeping client (§6.14)", () => {
     link.end();
   });
 
-  it("no PINGRESP after Nretry (§6.13): reported, then CONNECT", () => {
+  it("heard from while awake, then no PINGRESP after Nretry (§6.13): reported, then CONNECT", () => {
     const t = setup();
     asleep(t);
     const link = t.open();
+    expect(t.sent()).toEqual([{ type: 0x16, clientId: "dev1" }]);
+    // A buffered message's REGISTER (the gateway knows us), then nothing more, never a PINGRESP.
+    t.reply({ type: 0x0a, topicId: 9, msgId: 1, topicName: "xs-iot/dev1/cmd/ping" });
+    expect(t.sent()).toEqual([{ type: 0x0b, topicId: 9, msgId: 1, returnCode: 0 }]);
     const pings = t.sent(60_000).filter((m) => m.type === 0x16).length;
     expect(pings).toBeGreaterThan(1); // retransmitted
     const errors = t.said.filter((s) => s.startsWith("error"));
@@ -164,6 +168,59 @@ describe("SnLinkClient: the sleeping client (§6.14)", () => {
     // then the CONNECT, unanswered here: each Tretry is a failed attempt (§6.13, issue 15)
     for (const e of errors.slice(1)) expect(e).toBe("error no answer in 10 s, MQTT-SN 1.2 §6.13 Tretry; sent again now");
     link.end();
+  });
+
+  // Paho's gateway 1.5.1 looks a client up by its address, not by the awake PINGREQ's ClientId: a
+  // device back from deep sleep opens its socket on a new port, and Paho drops its PINGREQ
+  // ("Unknown Client"). The sleep policy gives a link 30 s (giveUpMs) before it deep-sleeps again
+  // with the store as it is: the device must be connected again within that, and not wake the same
+  // way on the next boot (docs/mqttsn.md, "Against Paho's gateway").
+  it("a gateway that drops the awake PINGREQ from a new port (Paho): CONNECT within the policy's 30 s, connected, the asleep state gone", () => {
+    const t = setup();
+    asleep(t);
+    const link = t.open();
+    const woke = t.sent(); // the gateway does not answer: it does not know this address
+    expect(woke).toEqual([{ type: 0x16, clientId: "dev1" }]);
+    // 15 s after the PINGREQ (Tretry 10 s, the link's default; the CONNECT has 15 s more of the link's 30 s, a retransmission included)
+    const within = t.sent(15_000);
+    const connect = within.findIndex((m) => m.type === 0x04);
+    expect(connect).toBeGreaterThan(0);
+    expect(within.slice(0, connect).map((m) => m.type)).toEqual([0x16]); // after the one retransmission of the PINGREQ
+    expect([within[connect].cleanSession, within[connect].clientId]).toEqual([false, "dev1"]);
+    expect(t.said.filter((s) => s.startsWith("error"))).toEqual([
+      "error MQTT-SN: no answer to the awake PINGREQ (§6.14; a gateway that knows clients by address drops it from a new port): connecting",
+    ]);
+    // The will dialogue and CONNACK: active again, to send.
+    t.reply({ type: 0x06 });
+    expect(t.sent().map((x) => x.type)).toEqual([0x07]);
+    t.reply({ type: 0x08 });
+    expect(t.sent().map((x) => x.type)).toEqual([0x09]);
+    t.reply({ type: 0x05, returnCode: 0 });
+    t.sent();
+    expect(link.isConnected).toBe(true);
+    link.publish("xs-iot/dev1/tele", "21.5", { qos: 1 });
+    expect(t.sent().map((x) => x.type)).toContain(0x0a); // the reading's REGISTER goes
+    link.end();
+    // The next boot CONNECTs (nothing says asleep).
+    const next = t.open();
+    t.connect();
+    t.sent();
+    expect(next.isConnected).toBe(true);
+    next.end();
+  });
+
+  it("a wake given up before PINGRESP (the link ended, e.g. by the sleep policy): the next link CONNECTs instead of waking again", () => {
+    const t = setup();
+    asleep(t);
+    const link = t.open();
+    expect(t.sent(10_020).map((m) => m.type)).toEqual([0x16, 0x16]); // unanswered, retransmitted after Tretry
+    link.end();
+    expect(t.sent(1000)).toEqual([]); // nothing sent at the end: no DISCONNECT (it would end the session at a gateway that knows us)
+    const next = t.open();
+    t.connect(); // CONNECT (§6.14: from asleep back to active), not the awake PINGREQ
+    t.sent();
+    expect(next.isConnected).toBe(true);
+    next.end();
   });
 
   it("a link that never slept CONNECTs as before, and end() sends a plain DISCONNECT", () => {
