@@ -12,7 +12,8 @@
  * mqtt.keepAliveS is its keep-alive. The session is persistent (cleanSession false), the
  * Will is the state topic's "offline" (the will part; none with mqtt.snWill false), topics in mqtt.snPredefined go with
  * the gateway's pre-defined ids (the topics part: no REGISTER), the others are registered
- * (§6.5); the outbox is kept in flash (namespace "xsmqttsn"). The sleeping client (§6.14, the
+ * (§6.5); the outbox and the topic registry (the registry part, SnRegistryStore) are kept in flash
+ * (namespace "xsmqttsn"). The sleeping client (§6.14, the
  * sleep part): before a planned sleep the app asks for DISCONNECT with a Duration (sleepFor),
  * and the gateway keeps the session asleep, buffering what comes for it and supervising the
  * sleep (its Will fires only if the device misses its wake); the asleep state is kept in flash,
@@ -27,18 +28,24 @@
  * or for one over MQTT-SN's 23 characters an id derived from it (mqttsnClientId). A refused
  * connection is tried again after 5 s. Each CONNECT that Tretry leaves unanswered, and the give-up
  * after Nretry (§6.13), is a failed attempt for the app (onClose with the reason: one line each,
- * with reconnectAt, when the next CONNECT goes). The firmware carries the MQTT-SN core and these two
- * parts only; a host adds others (AppOptions.mqttsnParts). Portable (XS).
+ * with reconnectAt, when the next CONNECT goes). The registry is kept because the session is
+ * (cleanSession false, §6.3): a device back from deep sleep knows the normal topic ids it and
+ * the gateway registered, so the PUBLISHes the gateway buffered for it, and any it sends later
+ * on those ids (at QoS 0 too, which has no PUBACK to say "invalid topic ID", §6.10), are read,
+ * with any gateway (Paho's answers that PUBACK with nothing but a log line); and its own topics
+ * go without a REGISTER each boot. The firmware carries the MQTT-SN core (session.ts) and the
+ * registry part; a host adds others (AppOptions.mqttsnParts). Portable (XS).
  */
 import { ACTIVE, ASLEEP, AWAKE, CONNECTING, DISCONNECTED, MqttSnClient, SnSleep, SnTopicIds, SnWill, type MqttSnSessionOptions, type SnEvent } from "../modules/mqttsn/session";
 import type { SnQoS } from "../modules/mqttsn/constants";
+import { SnRegistryStore } from "../modules/mqttsn/registry-store";
 import { topicMatches } from "../modules/mqtt/topic";
 import type { Platform } from "../modules/platform/platform";
 import type { Job, Scheduler } from "../modules/scheduler/scheduler";
 import { stateWill } from "../modules/config/mqtt-binding";
 import type { DeviceConfig } from "../modules/config/schema";
 
-/** Session parts a host may add to the firmware's (QoS 2, the registry kept in flash, discovery); see modules/mqttsn/session.ts. */
+/** Session parts a host may add to the firmware's (QoS 2, discovery) or give in its stead (the registry kept in flash); see modules/mqttsn/session.ts. */
 export type SnLinkParts = Pick<MqttSnSessionOptions, "qos2" | "registry" | "discovery">;
 
 /** What the link is told (MqttLink's callbacks). */
@@ -121,6 +128,8 @@ export class SnLinkClient {
       storage: platform.storage,
       namespace: "xsmqttsn",
       sleep: this.nap,
+      // The topic registry in flash (record "reg"): a rebooted device keeps its session's topic ids (§6.3, §6.14).
+      registry: new SnRegistryStore(),
       onEvent: (e) => this.event(e),
       ...parts,
     });

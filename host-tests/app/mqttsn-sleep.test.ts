@@ -22,6 +22,7 @@ import { nodeCrypto } from "../../sim/node/crypto";
 import { createSimHardware } from "../../sim/hardware";
 import { indoorDay } from "../../sim/scenarios";
 import { startApp } from "../../src/app";
+import type { SnLinkParts } from "../../src/mqttsn-link";
 import { describeWithPeer, startMosquitto, type MosquittoPeer } from "../support/peers";
 import { startGateway } from "../mqttsn/interop-support";
 import { waitFor } from "./node-device";
@@ -31,6 +32,32 @@ import { waitFor } from "./node-device";
 const base = getBoard("esp32-devkitc");
 const board = { ...base, power: { ...base.power, bootToReadyMs: 1, wifiConnectMs: 1, roundTripMs: 1, tlsHandshakeMs: 1, lightSleepWifiMa: 5 } };
 const KEY = new Uint8Array(32).map((_, i) => (i * 7 + 3) & 0xff);
+
+/** The app on a SimDevice over MQTT-SN to our gateway at `port`: sleep.mode deep (each wake a reboot; the flash survives), a reading every 4 s. */
+function deepSleeper(id: string, port: number, errors: string[], mqttsnParts?: () => SnLinkParts): { device: SimDevice; clock: RealClock } {
+  const clock = new RealClock();
+  const hardware = createSimHardware(board, clock, indoorDay(21));
+  const device: SimDevice = new SimDevice({
+    clock,
+    flash: new FlashStore(),
+    crypto: nodeCrypto,
+    board,
+    io: { ...hardware.io, UDP: UDP as unknown as UdpConstructor },
+    log: () => undefined,
+    app: (platform) =>
+      startApp({
+        platform,
+        board,
+        deviceId: id,
+        key: KEY,
+        provisioned: { protocol: "mqttsn", "mqtt.host": "127.0.0.1", "mqtt.port": port, "telemetry.qos": 1, "sleep.mode": "deep", "sleep.awakeWindowS": 0 },
+        overrides: { samplingMs: 4_000, coapServer: false },
+        onError: (m) => errors.push(m),
+        mqttsnParts,
+      }),
+  });
+  return { device, clock };
+}
 
 describeWithPeer("mosquitto", "the app's sleeping client over MQTT-SN (§6.14) with our gateway", () => {
   let broker: MosquittoPeer;
@@ -50,26 +77,7 @@ describeWithPeer("mosquitto", "the app's sleeping client over MQTT-SN (§6.14) w
     const states: string[] = [];
     const readings: number[] = [];
     const errors: string[] = [];
-    const clock = new RealClock();
-    const hardware = createSimHardware(board, clock, indoorDay(21));
-    const device: SimDevice = new SimDevice({
-      clock,
-      flash: new FlashStore(),
-      crypto: nodeCrypto,
-      board,
-      io: { ...hardware.io, UDP: UDP as unknown as UdpConstructor },
-      log: () => undefined,
-      app: (platform) =>
-        startApp({
-          platform,
-          board,
-          deviceId: id,
-          key: KEY,
-          provisioned: { protocol: "mqttsn", "mqtt.host": "127.0.0.1", "mqtt.port": port, "telemetry.qos": 1, "sleep.mode": "deep", "sleep.awakeWindowS": 0 },
-          overrides: { samplingMs: 4_000, coapServer: false },
-          onError: (m) => errors.push(m),
-        }),
-    });
+    const { device, clock } = deepSleeper(id, port, errors);
     watcher.on("message", (topic, payload) => {
       if (topic.endsWith("/state")) states.push(payload.toString());
       else if (topic.endsWith("/tele")) readings.push(device.boots);
@@ -122,5 +130,71 @@ describeWithPeer("mosquitto", "the app's sleeping client over MQTT-SN (§6.14) w
       await watcher.endAsync();
       await gateway.close();
     }
+  }, 60_000);
+
+  /**
+   * Two deep sleeps with a config/patch on the same command topic in each: the first makes the
+   * gateway REGISTER that topic (the device learns its id), the second comes after the reboot
+   * that ended the boot which learnt it, at QoS `qos`, followed by a config/get (QoS 1, a topic
+   * never registered) that reads what the patch did.
+   */
+  async function patchAcrossReboot(qos: 0 | 1, mqttsnParts?: () => SnLinkParts) {
+    const id = "snr-" + (Date.now() % 100000);
+    const lines: string[] = [];
+    const { gateway, port } = await startGateway({ broker: `mqtt://127.0.0.1:${broker.port}`, retryMs: 500, maxRetries: 5 }, lines);
+    const watcher = await mqtt.connectAsync({ host: "127.0.0.1", port: broker.port, reconnectPeriod: 0 });
+    const answers: { boots: number; payload: { status: string; ctr?: number; config?: { telemetry?: { maxBatch?: number } } } }[] = [];
+    const errors: string[] = [];
+    const { device, clock } = deepSleeper(id, port, errors, mqttsnParts);
+    watcher.on("message", (topic, payload) => answers.push({ boots: device.boots, payload: JSON.parse(payload.toString()) }));
+    await watcher.subscribeAsync(`xs-iot/${id}/res/#`, { qos: 1 });
+    const command = (name: string, ctr: number, body: unknown, q: 0 | 1) =>
+      watcher.publishAsync(`xs-iot/${id}/cmd/${name}`, JSON.stringify({ ctr, mac: signCommand(hmacSha256, KEY, id, name, ctr, body), body }), { qos: q });
+    const more = () => ({ answers, state: device.state, boots: device.boots, errors, lines: lines.slice(-14) });
+    device.start();
+    try {
+      await waitFor(() => device.sleeps >= 1 && device.state === "asleep", 15_000, "the first sleep", more);
+      await command("config/patch", 1, { telemetry: { maxBatch: 4 } }, 1);
+      await waitFor(() => answers.length >= 1, 20_000, "the first answer", more);
+      expect(answers[0].payload).toMatchObject({ status: "ok", ctr: 1 });
+      const sleeps = device.sleeps;
+      await waitFor(() => device.sleeps > sleeps && device.state === "asleep", 20_000, "the next sleep", more);
+      const boots = device.boots;
+      await command("config/patch", 2, { telemetry: { maxBatch: 6 } }, qos);
+      await command("config/get", 3, null, 1);
+      expect(device.state).toBe("asleep");
+      await waitFor(() => answers.length >= 3 || answers.some((a) => a.payload.ctr === 3), 20_000, "the get's answer", more);
+      if (process.env.XSIOT_SHOW_GATEWAY) console.log(lines.join("\n"));
+      expect(errors).toEqual([]);
+      return { id, lines, answers, boots };
+    } finally {
+      if (device.state !== "off") device.stop();
+      clock.clearAll();
+      await watcher.endAsync();
+      await gateway.close();
+    }
+  }
+
+  it("the topic registry is kept in flash (SnRegistryStore): after a reboot the device reads a buffered command on the id the gateway registered in an earlier boot, at QoS 0 too (no PUBACK could say 'invalid topic ID'); its own topics are not registered again", async () => {
+    const { id, lines, answers, boots } = await patchAcrossReboot(0);
+    const patch = `xs-iot/${id}/cmd/config/patch`;
+    // The gateway registered the command topic once, in the first wake; the rebooted device knew its id.
+    expect(lines.filter((l) => l.includes(`<- REGISTER "${patch}"`)).length).toBe(1);
+    expect(lines.filter((l) => l.includes("invalid topic ID"))).toEqual([]);
+    // Applied on the wake that followed, in the order sent: the patch (QoS 0), then a get that reads it.
+    expect(answers.slice(1).map((a) => [a.payload.status, a.payload.ctr, a.boots])).toEqual([["ok", 2, boots + 1], ["ok", 3, boots + 1]]);
+    expect(answers[2].payload.config!.telemetry!.maxBatch).toBe(6);
+    // Three boots; each of the device's own topics was registered once (the first boot), not once a boot.
+    expect(lines.filter((l) => l.includes(`REGISTER "xs-iot/${id}/tele" -> REGACK`)).length).toBe(1);
+    expect(lines.filter((l) => l.includes(`REGISTER "xs-iot/${id}/state" -> REGACK`)).length).toBe(1);
+  }, 60_000);
+
+  it("without the registry part (a client that lost its registry): a buffered QoS 1 command on an id of an earlier boot is answered 'invalid topic ID', our gateway REGISTERs again and resends (§6.10): applied", async () => {
+    const { id, lines, answers, boots } = await patchAcrossReboot(1, () => ({ registry: undefined }));
+    const patch = `xs-iot/${id}/cmd/config/patch`;
+    expect(lines.filter((l) => l.includes(`${id} PUBACK rejected: invalid topic ID for "${patch}" -> REGISTER again`)).length).toBe(1);
+    expect(lines.filter((l) => l.includes(`<- REGISTER "${patch}"`)).length).toBe(2);
+    expect(answers.slice(1).map((a) => [a.payload.status, a.payload.ctr, a.boots])).toEqual([["ok", 2, boots + 1], ["ok", 3, boots + 1]]);
+    expect(answers[2].payload.config!.telemetry!.maxBatch).toBe(6);
   }, 60_000);
 });

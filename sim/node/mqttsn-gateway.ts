@@ -760,6 +760,7 @@ export class MqttSnGateway {
     c.out = undefined;
     if (m.type === 0x0d && m.returnCode === 2 && !p.again) {
       // §6.10: the client does not know that topic id (it lost its registry): REGISTER, then PUBLISH again.
+      this.#log(`gateway: ${c.id} PUBACK rejected: invalid topic ID for "${p.topic}" -> REGISTER again`);
       c.known.delete(p.topic);
       p.again = true;
       c.queue.unshift(p);
