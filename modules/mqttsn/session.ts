@@ -782,11 +782,10 @@ export class MqttSnClient extends MqttSnSession {
     super(o);
     const st = o.storage;
     const ns = (this.ns = o.namespace ?? "mqttsn");
-    if (st) this.restore(st.keys(ns), (k) => st.get(ns, k));
-    const so = o.socket;
+    if (st) this.restore(st.keys(ns), st.get.bind(st, ns)); // get(key): the store's get in this namespace
     // ECMA-419: the socket takes the options it knows (port, address, ...) and ignores the others (io).
-    this.socket = new so.io({
-      ...so,
+    this.socket = new o.socket.io({
+      ...o.socket,
       onReadable: () => {
         // receive() never throws (a datagram it does not take is dropped, with an event).
         for (let p: any; (p = this.socket.read()); this.flush()) this.receive(new Uint8Array(p), p.address, p.port, this.now());
