@@ -9,6 +9,7 @@
  * its reading and the answers. No plain DISCONNECT, no Will ("offline") across the sleeps.
  * Node, real sockets, real clock: the app on a SimDevice (deep sleep = reboot; flash survives).
  */
+import * as dgram from "node:dgram";
 import * as mqtt from "mqtt";
 import { getBoard } from "../../boards/index";
 import { signCommand } from "../../modules/config/auth";
@@ -57,6 +58,41 @@ function deepSleeper(id: string, port: number, errors: string[], mqttsnParts?: (
       }),
   });
   return { device, clock };
+}
+
+/**
+ * In front of our gateway, a gateway as Paho's 1.5.1 behaves: it knows a client by its address,
+ * so an awake PINGREQ (§6.14) from an address that has not CONNECTed is dropped ("Unknown
+ * Client"), and each boot of the device opens a new port. One upstream socket per device address.
+ */
+async function byAddressGateway(gatewayPort: number) {
+  const front = dgram.createSocket("udp4");
+  await new Promise<void>((r) => front.bind(0, "127.0.0.1", r));
+  const ups = new Map<string, dgram.Socket>();
+  const known = new Set<string>();
+  let dropped = 0;
+  front.on("message", (m, from) => {
+    const key = from.address + ":" + from.port;
+    const type = m[0] === 1 ? m[3] : m[1];
+    if (type === 0x04) known.add(key);
+    if (type === 0x16 && !known.has(key)) return void dropped++;
+    let up = ups.get(key);
+    if (!up) {
+      const u = (up = dgram.createSocket("udp4"));
+      u.on("message", (r) => front.send(r, from.port, from.address));
+      u.bind(0, "127.0.0.1");
+      ups.set(key, u);
+    }
+    up.send(m, gatewayPort, "127.0.0.1");
+  });
+  return {
+    port: front.address().port,
+    dropped: () => dropped,
+    close: () => {
+      ups.forEach((u) => u.close());
+      front.close();
+    },
+  };
 }
 
 describeWithPeer("mosquitto", "the app's sleeping client over MQTT-SN (§6.14) with our gateway", () => {
@@ -196,5 +232,42 @@ describeWithPeer("mosquitto", "the app's sleeping client over MQTT-SN (§6.14) w
     expect(lines.filter((l) => l.includes(`<- REGISTER "${patch}"`)).length).toBe(2);
     expect(answers.slice(1).map((a) => [a.payload.status, a.payload.ctr, a.boots])).toEqual([["ok", 2, boots + 1], ["ok", 3, boots + 1]]);
     expect(answers[2].payload.config!.telemetry!.maxBatch).toBe(6);
+  }, 60_000);
+
+  // docs/mqttsn.md, "Against Paho's gateway": before, the link CONNECTed only after Nretry PINGREQs
+  // (50 s), the sleep policy gave the link 30 s and deep-slept with the asleep state kept, and the
+  // device never woke again (0 of 3 commands answered).
+  it("a gateway that drops the awake PINGREQ from a new port (as Paho's does): the device CONNECTs within the link's 30 s and answers the commands buffered while it slept", async () => {
+    const id = "snp-" + (Date.now() % 100000);
+    const lines: string[] = [];
+    const { gateway, port } = await startGateway({ broker: `mqtt://127.0.0.1:${broker.port}`, retryMs: 500, maxRetries: 5 }, lines);
+    const front = await byAddressGateway(port);
+    const watcher = await mqtt.connectAsync({ host: "127.0.0.1", port: broker.port, reconnectPeriod: 0 });
+    const answers: { boots: number; ctr?: number; status: string }[] = [];
+    const errors: string[] = [];
+    const { device, clock } = deepSleeper(id, front.port, errors);
+    watcher.on("message", (_topic, payload) => answers.push({ boots: device.boots, ...JSON.parse(payload.toString()) }));
+    await watcher.subscribeAsync(`xs-iot/${id}/res/#`, { qos: 1 });
+    device.start();
+    try {
+      await waitFor(() => device.sleeps >= 1 && device.state === "asleep", 15_000, "the first sleep", () => ({ state: device.state, errors, lines: lines.slice(-8) }));
+      const boots = device.boots;
+      for (let ctr = 1; ctr <= 3; ctr++) {
+        const mac = signCommand(hmacSha256, KEY, id, "ping", ctr, null);
+        await watcher.publishAsync(`xs-iot/${id}/cmd/ping`, JSON.stringify({ ctr, mac, body: null }), { qos: 1 });
+      }
+      await waitFor(() => answers.length >= 3, 40_000, "three answers", () => ({ answers, boots: device.boots, sleeps: device.sleeps, errors, lines: lines.slice(-12) }));
+      // The next boot's awake PINGREQ and its retransmission dropped, then CONNECT on that same boot (no give-up, no second boot).
+      expect(front.dropped()).toBe(2);
+      expect(answers.map((a) => [a.status, a.ctr, a.boots])).toEqual([["ok", 1, boots + 1], ["ok", 2, boots + 1], ["ok", 3, boots + 1]]);
+      expect(lines.filter((l) => l.includes(`CONNECT "${id}"`)).length).toBe(2);
+      expect(errors.filter((e) => !e.includes("no answer to the awake PINGREQ"))).toEqual([]);
+    } finally {
+      if (device.state !== "off") device.stop();
+      clock.clearAll();
+      await watcher.endAsync();
+      front.close();
+      await gateway.close();
+    }
   }, 60_000);
 });
