@@ -31,7 +31,7 @@
  * with reconnectAt, when the next CONNECT goes). The registry is kept because the session is
  * (cleanSession false, §6.3): a device back from deep sleep knows the normal topic ids it and
  * the gateway registered, so the PUBLISHes the gateway buffered for it, and any it sends later
- * on those ids (at QoS 0 too, which has no PUBACK to say "invalid topic ID", §6.10), are read,
+ * on those ids (at QoS 0 too, which a gateway cannot send again after "invalid topic ID", §6.10), are read,
  * with any gateway (Paho's answers that PUBACK with nothing but a log line); and its own topics
  * go without a REGISTER each boot. The firmware carries the MQTT-SN core (session.ts) and the
  * registry part; a host adds others (AppOptions.mqttsnParts). Portable (XS).

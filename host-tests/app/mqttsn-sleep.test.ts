@@ -211,7 +211,7 @@ describeWithPeer("mosquitto", "the app's sleeping client over MQTT-SN (§6.14) w
     }
   }
 
-  it("the topic registry is kept in flash (SnRegistryStore): after a reboot the device reads a buffered command on the id the gateway registered in an earlier boot, at QoS 0 too (no PUBACK could say 'invalid topic ID'); its own topics are not registered again", async () => {
+  it("the topic registry is kept in flash (SnRegistryStore): after a reboot the device reads a buffered command on the id the gateway registered in an earlier boot, at QoS 0 too (which no gateway sends again after 'invalid topic ID'); its own topics are not registered again", async () => {
     const { id, lines, answers, boots } = await patchAcrossReboot(0);
     const patch = `xs-iot/${id}/cmd/config/patch`;
     // The gateway registered the command topic once, in the first wake; the rebooted device knew its id.
