@@ -35,7 +35,7 @@ const board = { ...base, power: { ...base.power, bootToReadyMs: 1, wifiConnectMs
 const KEY = new Uint8Array(32).map((_, i) => (i * 7 + 3) & 0xff);
 
 /** The app on a SimDevice over MQTT-SN to our gateway at `port`: sleep.mode deep (each wake a reboot; the flash survives), a reading every 4 s. */
-function deepSleeper(id: string, port: number, errors: string[], mqttsnParts?: () => SnLinkParts): { device: SimDevice; clock: RealClock } {
+function deepSleeper(id: string, port: number, errors: string[], mqttsnParts?: () => SnLinkParts, mode: "deep" | "light" = "deep"): { device: SimDevice; clock: RealClock } {
   const clock = new RealClock();
   const hardware = createSimHardware(board, clock, indoorDay(21));
   const device: SimDevice = new SimDevice({
@@ -51,7 +51,7 @@ function deepSleeper(id: string, port: number, errors: string[], mqttsnParts?: (
         board,
         deviceId: id,
         key: KEY,
-        provisioned: { protocol: "mqttsn", "mqtt.host": "127.0.0.1", "mqtt.port": port, "telemetry.qos": 1, "sleep.mode": "deep", "sleep.awakeWindowS": 0 },
+        provisioned: { protocol: "mqttsn", "mqtt.host": "127.0.0.1", "mqtt.port": port, "telemetry.qos": 1, "sleep.mode": mode, "sleep.awakeWindowS": 0 },
         overrides: { samplingMs: 4_000, coapServer: false },
         onError: (m) => errors.push(m),
         mqttsnParts,
@@ -167,6 +167,31 @@ describeWithPeer("mosquitto", "the app's sleeping client over MQTT-SN (§6.14) w
       await gateway.close();
     }
   }, 60_000);
+
+  // sleep.mode light on a board where opening the links costs next to nothing: the planner lets
+  // them go between readings and the sleeping client (§6.14) carries the session, with no reboot.
+  // (That the MQTT-SN keep-alive is a liveness job, not an obligation that would hold the links
+  // on a real board, is checked in host-tests/mqttsn/client.test.ts.)
+  it("sleep.mode light: the links go between readings, asleep at the gateway with a Duration (§6.14), and the next reading wakes it", async () => {
+    const id = "snl-" + (Date.now() % 100000);
+    const lines: string[] = [];
+    const { gateway, port } = await startGateway({ broker: `mqtt://127.0.0.1:${broker.port}`, retryMs: 500, maxRetries: 5 }, lines);
+    const errors: string[] = [];
+    const { device, clock } = deepSleeper(id, port, errors, undefined, "light");
+    const more = () => ({ state: device.state, sleeps: device.sleeps, errors, lines: lines.slice(-10) });
+    device.start();
+    try {
+      await waitFor(() => lines.some((l) => l.includes(`${id} DISCONNECT: asleep for`)), 15_000, "a DISCONNECT with a Duration", more);
+      await waitFor(() => lines.some((l) => l.includes(`${id} awake (PINGREQ)`)), 15_000, "the awake PINGREQ", more);
+      expect(device.boots).toBe(1); // light sleep: no reboot
+      expect(lines.filter((l) => l.includes(`${id} DISCONNECT -> DISCONNECT`))).toEqual([]); // no plain DISCONNECT
+      expect(errors).toEqual([]);
+    } finally {
+      if (device.state !== "off") device.stop();
+      clock.clearAll();
+      await gateway.close();
+    }
+  }, 40_000);
 
   /**
    * Two deep sleeps with a config/patch on the same command topic in each: the first makes the
