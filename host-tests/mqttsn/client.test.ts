@@ -81,6 +81,15 @@ function setup(options: { store?: LogStore; log?: string[]; onEvent?: (e: SnEven
   return { clock, net, scheduler, client, p, gw, receive, reply, events, log };
 }
 
+/** CONNECT out, CONNACK (accepted) back: the client connected (§6.2). */
+function connected(t: ReturnType<typeof setup>): void {
+  t.client.connect();
+  t.clock.advance(10);
+  t.receive();
+  t.reply({ type: 0x05, returnCode: 0 });
+  t.clock.advance(10);
+}
+
 describe("MqttSnClient: the binding", () => {
   it("connects over the socket; retransmissions come from its one scheduler job on time", () => {
     const t = setup();
@@ -106,11 +115,7 @@ describe("MqttSnClient: the binding", () => {
   it("a QoS 1 message is stored before it is sent, and deleted after PUBACK", () => {
     const log: string[] = [];
     const t = setup({ store: new LogStore(log), log });
-    t.client.connect();
-    t.clock.advance(10);
-    t.receive();
-    t.reply({ type: 0x05, returnCode: 0 });
-    t.clock.advance(10);
+    connected(t);
     log.length = 0;
     const id = t.client.publish("ab", "v", 1);
     t.clock.advance(10);
@@ -160,11 +165,7 @@ describe("MqttSnClient: the binding", () => {
         }
       },
     });
-    t.client.connect();
-    t.clock.advance(10);
-    t.receive();
-    t.reply({ type: 0x05, returnCode: 0 });
-    t.clock.advance(10);
+    connected(t);
     expect(thrown).toBe(1);
     expect(t.events.map((e) => e.type)).toEqual(["connected", "error"]);
     expect(t.events[1].reason).toContain("app bug");
@@ -183,11 +184,7 @@ describe("MqttSnClient: the binding", () => {
       set(ns, k, v);
     };
     const t = setup({ store, log });
-    t.client.connect();
-    t.clock.advance(10);
-    t.receive();
-    t.reply({ type: 0x05, returnCode: 0 });
-    t.clock.advance(10);
+    connected(t);
     t.events.length = 0;
     failStore = true;
     const id = t.client.publish("ab", "v", 1);
@@ -218,11 +215,7 @@ describe("MqttSnClient: the binding", () => {
         throw new Error("app bug");
       },
     });
-    t.client.connect();
-    t.clock.advance(10);
-    t.receive();
-    t.reply({ type: 0x05, returnCode: 0 });
-    t.clock.advance(10);
+    connected(t);
     // "connected" threw: one "error" event, which threw too: nothing more.
     expect(t.events.map((e) => e.type)).toEqual(["connected", "error"]);
     expect(errors).toBe(1);
