@@ -36,9 +36,8 @@
  * go without a REGISTER each boot. The firmware carries the MQTT-SN core (session.ts) and the
  * registry part; a host adds others (AppOptions.mqttsnParts). Portable (XS).
  */
-import { ACTIVE, ASLEEP, AWAKE, CONNECTING, DISCONNECTED, MqttSnClient, SnSleep, SnTopicIds, SnWill, type MqttSnSessionOptions, type SnEvent } from "../modules/mqttsn/session";
+import { ACTIVE, ASLEEP, AWAKE, CONNECTING, DISCONNECTED, MqttSnClient, SnRegistryStore, SnSleep, SnTopicIds, SnWill, type MqttSnSessionOptions, type SnEvent } from "../modules/mqttsn/session";
 import type { SnQoS } from "../modules/mqttsn/constants";
-import { SnRegistryStore } from "../modules/mqttsn/registry-store";
 import { topicMatches } from "../modules/mqtt/topic";
 import type { Platform } from "../modules/platform/platform";
 import type { Job, Scheduler } from "../modules/scheduler/scheduler";

@@ -10,11 +10,10 @@
 import { SnDiscovery, type SnDiscoveryOptions } from "./discovery";
 import { SnQos2 } from "./qos2";
 import { SnQosMinus1 } from "./qos-minus1";
-import { SnRegistryStore } from "./registry-store";
 import { SnShortTopicIds } from "./short-topics";
 import { SnWillUpdates } from "./will-update";
 import { SnSleepUpdates } from "./sleep-update";
-import type { SnWillMessage } from "./session";
+import { SnRegistryStore, type SnWillMessage } from "./session";
 
 export interface SnPartsOptions extends SnDiscoveryOptions {
   will?: SnWillMessage;

@@ -28,12 +28,12 @@
  *           SnShortTopicIds (./short-topics.ts) adds short topic names (§6.7)
  *   qosMinus1: SnQosMinus1 (./qos-minus1.ts) QoS −1 (§6.8) on those topics
  *   qos2: SnQos2 (./qos2.ts)                 QoS 2 both ways (§6.6, §6.7 Fig. 6)
- *   registry: SnRegistryStore (./registry-store.ts)  the topic registry kept in the store
+ *   registry: SnRegistryStore (below)        the topic registry kept in the store (§6.5, §6.10)
  *   sleep: SnSleep (below)                   the sleeping client (§6.14), its state kept in the store;
  *          SnSleepUpdates (./sleep-update.ts) adds a new Duration while asleep
  *   discovery: SnDiscovery (./discovery.ts)  SEARCHGW / GWINFO / ADVERTISE (§6.1), a gateway
  *                                            table and failover to another gateway (§6.13)
- * The three the app ships (will, topics, sleep) are in this file, the others are modules of their own.
+ * The four the app ships (will, topics, registry, sleep) are in this file, the others are modules of their own.
  * A part keeps its own state and calls the core through the members marked "for the parts";
  * what a feature costs in bytecode is in docs/mqttsn.md.
  *
@@ -44,7 +44,7 @@
  * The layers this file holds (docs/conventions.md, "Files and layers on XS"), in the order a
  * datagram goes through them: MqttSnClient (the binding: socket, store, scheduler) ->
  * MqttSnSession (sans-IO: `frame` and `receive` build and read the client's half of the
- * format) -> the parts the app ships (SnWill, SnTopicIds, SnSleep) -> MqttSnOutbox (the QoS
+ * format) -> the parts the app ships (SnWill, SnTopicIds, SnSleep, SnRegistryStore) -> MqttSnOutbox (the QoS
  * 1/2 messages and their store records).
  */
 import { decodeUtf8, encodeUtf8New } from "../bytes/utf8";
@@ -55,7 +55,6 @@ import type { Job, Scheduler } from "../scheduler/scheduler";
 import type { SnDiscovery } from "./discovery";
 import type { SnQos2 } from "./qos2";
 import type { SnQosMinus1 } from "./qos-minus1";
-import type { SnRegistryStore } from "./registry-store";
 
 export interface SnGatewayAddress {
   address: string;
@@ -899,13 +898,15 @@ export class MqttSnClient extends MqttSnSession {
 }
 
 // -- the parts the app ships -------------------------------------------------------------
-// The will, the pre-defined topic ids and the sleeping client are parts (the session takes
-// them as options; without them it connects with no will, registers every topic and does not
-// sleep), but they live in this file, not a module each: the app's firmware carries all three,
-// and a module of its own costs some 300 B of XS bytecode (its imports, exports and symbol
-// table; measured: the five files apart 15,673 B, in one 14,504 B). The other parts
-// (discovery, QoS 2, the registry store, short topic names, will updates) are modules of their
-// own, which a firmware carries only when its app imports them.
+// The will, the pre-defined topic ids, the sleeping client and the registry store are parts
+// (the session takes them as options; without them it connects with no will, registers every
+// topic, does not sleep and keeps its topic ids only as long as the session object), but they
+// live in this file, not a module each: the app's firmware carries all four (the registry
+// store since 2bbf7e9), and a module of its own costs some 300 B of XS bytecode (its imports,
+// exports and symbol table; measured: the five files apart 15,673 B, in one 14,504 B; the
+// registry store apart 14,810 B, here 14,583 B). The other parts (discovery, QoS 2, QoS −1,
+// short topic names, will updates, sleep updates) are modules of their own, which a firmware
+// carries only when its app imports them.
 
 /*
  * SnWill: the will of MQTT-SN 1.2 §6.2, a part the session is given
@@ -996,7 +997,7 @@ export class SnTopicIds {
  *   the PINGREQ retries are used up: "wake-failed", asleep.
  * - The state (asleep or not), the gateway, the next MsgId and the duration are kept in the
  *   store ("meta"), so a device back from deep sleep wakes without a new CONNECT. Pass the
- *   registry part (./registry-store.ts) too, so that the topic ids survive with it.
+ *   registry part (SnRegistryStore, below) too, so that the topic ids survive with it.
  * The durations are the app's (its sleep planner decides them). CONNECT from asleep returns
  * to active, with or without this part.
  */
@@ -1053,6 +1054,51 @@ export class SnSleep implements SnOpPart {
     s.nextId = v[3] | 0 || 1;
     this.duration = v[4] | 0;
     if (v[0] === "4" /* ASLEEP */) s.state = 4 /* ASLEEP */;
+    return true;
+  }
+}
+
+/*
+ * SnRegistryStore: the topic registry (MQTT-SN 1.2 §6.5, §6.10: the normal topic ids of a
+ * gateway and a session) kept in the store, a part the session is given
+ * (`registry: new SnRegistryStore()`), so that a device back from deep sleep or a reboot
+ * publishes on the ids it had (cleanSession false) and reads the PUBLISHes a gateway buffered
+ * for a sleeping client (§6.14). Without it, ids last as long as the session object, and a
+ * rebooted device registers its topics again.
+ *
+ * Record "reg": the gateway's "address:port" (1 octet of length, ASCII), then per topic its
+ * id (2 octets), the name's length (1) and the name (UTF-8); at most 4000 octets (names over
+ * 255 octets or past the limit are not kept: they are registered again when needed).
+ */
+export class SnRegistryStore {
+  /** @internal the registry changed. */
+  save(s: MqttSnSession): void {
+    const parts: number[] = [s.regOf.length];
+    for (let i = 0; i < s.regOf.length; i++) parts.push(s.regOf.charCodeAt(i));
+    s.reg.forEach((id, name) => {
+      if (typeof name !== "string") return;
+      const b = encodeUtf8New(name);
+      if (b.length > 255 || parts.length + 3 + b.length > 4000) return;
+      parts.push(id >> 8, id & 0xff, b.length);
+      for (let i = 0; i < b.length; i++) parts.push(b[i]);
+    });
+    s.st.push({ key: "reg", value: new Uint8Array(parts).buffer });
+  }
+
+  /** @internal */
+  restore(s: MqttSnSession, key: string, b: Uint8Array): boolean {
+    if (key !== "reg" || b.length <= b[0]) return false;
+    s.regOf = String.fromCharCode.apply(null, b.subarray(1, 1 + b[0]) as unknown as number[]);
+    for (let i = 1 + b[0]; i + 3 <= b.length; i += 3 + b[i + 2]) {
+      let name: string;
+      try {
+        name = decodeUtf8(b, i + 3, i + 3 + b[i + 2]);
+      } catch {
+        break;
+      }
+      const id = (b[i] << 8) | b[i + 1];
+      s.reg.set(name, id).set(id, name);
+    }
     return true;
   }
 }
