@@ -795,11 +795,11 @@ export class MqttSnClient extends MqttSnSession {
       },
     } as never);
     // The one job, made here once: the flush() below places it at the session's deadline with its
-    // window, or cancels it (one schedule() call site, no job to test for in flush()). A liveness
-    // job (it needs the radio, and only keeps the session: keep-alive, retransmissions, as MQTT's
-    // client's job): the sleep planner does not hold the links for it, and when it lets them go
-    // the app sleeps at the gateway (§6.14) first (src/app.ts, announce()).
-    this.job = o.scheduler.schedule({ name: "mqttsn", deadline: 0, liveness: true, target: this, run: this.fire });
+    // window, or cancels it (one schedule() call site, no job to test for in flush()). A radio job
+    // the sleep planner counts as an obligation: not yet a liveness job as MQTT's (tried in 8b10e2c
+    // and reverted: the app's light sleep then let the links go with a sleep Duration that did not
+    // reach the next radio wake; docs/moddable.md, "Readings waiting").
+    this.job = o.scheduler.schedule({ name: "mqttsn", deadline: 0, radio: true, target: this, run: this.fire });
     this.flush();
   }
 
