@@ -982,25 +982,25 @@ class DeviceApp implements App {
     this.#call(this.#options.onReading, reading);
     const buffer = this.#buffer;
     buffer.push(waitingReading(reading.seq, reading.time, values));
+    const max = this.#batchMax();
+    const job = this.#telemetryJob;
     // Reaching the batch bound now (not a backlog past it, which acknowledgements drain).
-    const full = buffer.length === this.#batchMax();
+    const full = buffer.length === max;
     this.#trimBuffer();
     if (this.#telemetryMs() <= this.#samplingMs()) this.#flush();
     else if (full) {
       // A full batch goes now, not at the end of the period (docs/app.md, "Readings waiting"):
       // the telemetry job is a radio job, so a sleeping device's links open for it; it
       // flushes and counts its next period from now.
-      const job = this.#telemetryJob;
       if (job) job.delay(0);
       else this.#flush();
-    } else if (buffer.length < this.#batchMax()) {
+    } else if (buffer.length < max) {
       // The sleep planner plans by the next radio job: the telemetry job is due when the batch
       // will be full (half a period after its last sampling pass), if that is sooner than the
       // period's end. Planned by the period alone, a device sampling every 5 s with a 600 s
       // period let its links go at every wake and opened them again 40 s later for the batch.
-      const job = this.#telemetryJob;
       const p = this.#samplingMs();
-      const fullAt = this.scheduler.now() + (this.#batchMax() - buffer.length) * p + p / 2;
+      const fullAt = this.scheduler.now() + (max - buffer.length) * p + p / 2;
       if (job && fullAt < job.deadline) job.reschedule(fullAt);
     }
   }

@@ -52,7 +52,7 @@ export type WaitingReading = number[];
 
 /** `values`: each quantity's raw value in QUANTITIES order (NaN: none), copied. */
 export function waitingReading(seq: number, time: number, values: readonly number[]): WaitingReading {
-  return [seq, time].concat(values); // exact size (a push from [] leaves V8 spare capacity)
+  return [seq, time].concat(values);
 }
 
 /**
