@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 // Live XS slots and chunk bytes the CoAP endpoint keeps per request in its deduplication memory
-// (RFC 7252 §4.5; issue 17 memory): builds bench/xs/coap-dedup-heap-main.js with
-// `mcconfig -m -p lin -i` (instrumented release) into a new directory under $TMPDIR and runs it
-// in mcsim under xvfb-run, both under `flock /tmp/mcsim.lock`; mcsim is stopped by its PID.
+// (RFC 7252 §4.5; issue 17 memory): bench/xs/coap-dedup-heap-main.js built instrumented for lin
+// and run in mcsim (bench/xs/heap-app.js: under `flock /tmp/mcsim.lock`).
 //
 //   MODDABLE=/tmp/moddable node bench/xs/coap-dedup-heap.js
 //
@@ -10,49 +9,6 @@
 // lin's chunk bytes per request for 32 requests, then for 32 more with the cache full, then
 // after EXCHANGE_LIFETIME on the app's own clock.
 "use strict";
-const fs = require("fs");
-const os = require("os");
-const path = require("path");
-const { execFileSync } = require("child_process");
-const { ROOT } = require("../../tools/xs");
-const { closure } = require("./mqtt-moddable");
+const { runHeapApp } = require("./heap-app");
 
-const sdk = process.env.MODDABLE;
-const bin = sdk && path.join(sdk, "build", "bin", "lin", "release");
-if (!sdk || !fs.existsSync(path.join(bin, "mcconfig"))) {
-  process.stderr.write("coap-dedup-heap: needs a built Moddable SDK: export MODDABLE=/tmp/moddable\n");
-  process.exit(2);
-}
-const { ours } = closure(["bench/xs/coap-dedup-heap-main"]);
-const work = fs.mkdtempSync(path.join(os.tmpdir(), "xsiot-coap-dedup-heap-"));
-const app = path.join(work, "app");
-const build = path.join(work, "build");
-fs.mkdirSync(app);
-fs.mkdirSync(build);
-const modules = {};
-for (const [id, file] of ours) modules[id] = file.replace(/\.(ts|js)$/, "");
-const manifest = {
-  include: ["$(MODDABLE)/examples/manifest_base.json", "$(MODDABLE)/modules/base/instrumentation/manifest.json", "$(MODDABLE)/modules/base/debug/manifest.json"],
-  typescript: { compiler: path.join(ROOT, "node_modules", ".bin", "tsc") },
-  modules,
-  creation: { main: "bench/xs/coap-dedup-heap-main" },
-};
-fs.writeFileSync(path.join(app, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
-const so = path.join(build, "bin", "lin", "mc", "instrument", "app", "mc.so");
-const out = path.join(work, "mcsim.out");
-const script = [
-  `PATH="$BIN:$PATH" mcconfig -m -p lin -i -o "$BUILD" "$APP/manifest.json" > "$WORK/build.log" 2>&1 || { echo "mcconfig failed, log: $WORK/build.log"; tail -20 "$WORK/build.log"; exit 3; }`,
-  `rm -f /tmp/modpreferences.json`,
-  `xvfb-run -a sh -c 'echo $$ > "$WORK/pid"; exec stdbuf -oL "$BIN/mcsim" "$SO"' > "$OUT" 2>&1 &`,
-  `i=0; while [ $i -lt 600 ] && ! grep -q '^##heap-done' "$OUT" 2>/dev/null; do sleep 0.1; i=$((i+1)); done`,
-  `[ -s "$WORK/pid" ] && kill "$(cat "$WORK/pid")" 2>/dev/null`,
-  `wait`,
-  `grep '^##heap' "$OUT" || { echo "mcsim printed no ##heap-done in 60 s:"; tail -20 "$OUT"; exit 4; }`,
-].join("\n");
-process.stdout.write(`coap-dedup-heap: mcconfig -m -p lin -i + mcsim in ${work}, under flock /tmp/mcsim.lock (waits while another run holds it)\n`);
-try {
-  process.stdout.write(execFileSync("flock", ["/tmp/mcsim.lock", "sh", "-c", script], { env: { ...process.env, BIN: bin, BUILD: build, APP: app, WORK: work, SO: so, OUT: out }, encoding: "utf8", timeout: 15 * 60 * 1000 }));
-} catch (error) {
-  process.stderr.write(String(error.stdout || error.message) + "\n");
-  process.exit(1);
-}
+process.stdout.write(runHeapApp("coap-dedup-heap", "bench/xs/coap-dedup-heap-main"));

@@ -519,6 +519,30 @@ describe("persistence across deep sleep and reboot", () => {
     expect(out[0].msgId).not.toBe(id1);
   });
 
+  it("the 'reg' record octet by octet: the gateway's address:port, then id, length and UTF-8 name per topic in registration order; a name over 255 octets, and a topic past 4000 octets, left out; restored as saved", () => {
+    const h = new Harness({ cleanSession: false }).connected();
+    const names = ["a/b", "\u00e9/\u00fc/\u20ac", "L".repeat(256)];
+    for (let k = 1; k <= 20; k++) names.push(("n/" + k + "/").padEnd(200, "x"));
+    names.forEach((topicName, i) => h.gw({ type: 0x0a, topicId: 0x21 + i, msgId: 1 + i, topicName }));
+    // The record built here from SnRegistryStore's rules (the ids of MQTT-SN 1.2 §6.5, §6.10): 1 + 13,
+    // then 3 + 3 and 3 + 9 (UTF-8: 2 + 1 + 2 + 1 + 3), 19 names of 3 + 200 = 3889 octets; a 20th would make 4092.
+    const enc = new TextEncoder();
+    const want = [13, ...Array.from(enc.encode("10.0.0.1:1884"))];
+    const left: string[] = [];
+    names.forEach((name, i) => {
+      const b = enc.encode(name);
+      if (b.length > 255 || want.length + 3 + b.length > 4000) return void left.push(name);
+      want.push(0, 0x21 + i, b.length, ...Array.from(b));
+    });
+    expect(left.map((n) => n.slice(0, 6))).toEqual(["LLLLLL", "n/20/x"]);
+    expect(Array.from(new Uint8Array(h.store.get("reg")!))).toEqual(want);
+    // after a reboot: the gateway's PUBLISHes on the kept ids are read, the left-out ones are not
+    const r = new Harness({ cleanSession: false }, h.store);
+    r.connected();
+    for (const i of [1, 21, 22]) r.gw({ type: 0x0c, ...F, topicId: 0x21 + i, msgId: 0, data: new Uint8Array(0) });
+    expect(r.eventsOf("message").map((e) => e.topic)).toEqual([names[1], names[21]]);
+  });
+
   it("a 'meta' record that is not the sleep state's six fields is deleted, and the session starts disconnected", () => {
     const store = new Map<string, ArrayBuffer>([["meta", new Uint8Array([4, 255, 7, 92, 0, 1]).buffer]]);
     const r = new Harness({}, store);

@@ -47,7 +47,7 @@
  * format) -> the parts the app ships (SnWill, SnTopicIds, SnSleep, SnRegistryStore) -> MqttSnOutbox (the QoS
  * 1/2 messages and their store records).
  */
-import { decodeUtf8, encodeUtf8New } from "../bytes/utf8";
+import { decodeUtf8, encodeUtf8, encodeUtf8New, utf8Length } from "../bytes/utf8";
 import type { SnQoS } from "./constants";
 import type { UdpConstructor, UdpSocket } from "../platform/io";
 import type { KeyValueStore } from "../platform/storage";
@@ -1073,16 +1073,33 @@ export class SnSleep implements SnOpPart {
 export class SnRegistryStore {
   /** @internal the registry changed. */
   save(s: MqttSnSession): void {
-    const parts: number[] = [s.regOf.length];
-    for (let i = 0; i < s.regOf.length; i++) parts.push(s.regOf.charCodeAt(i));
-    s.reg.forEach((id, name) => {
+    // Two passes over the registry, the same topics kept by each: the first measures, the second
+    // writes into one Uint8Array of the record's exact length. (Built as an array of numbers, the
+    // record took an XS slot an octet, 16 B on the ESP32 and 32 B on lin, and each step of the
+    // array's growth asked for a third more and copied: chunks of up to 20,112 B on lin for the
+    // app's ~500-octet record, at every REGACK; docs/moddable.md, "Readings waiting", fault 3.)
+    const head = 1 + s.regOf.length;
+    let out: Uint8Array | undefined;
+    let n = head;
+    const put = (id: any, name: any) => {
       if (typeof name !== "string") return;
-      const b = encodeUtf8New(name);
-      if (b.length > 255 || parts.length + 3 + b.length > 4000) return;
-      parts.push(id >> 8, id & 0xff, b.length);
-      for (let i = 0; i < b.length; i++) parts.push(b[i]);
-    });
-    s.st.push({ key: "reg", value: new Uint8Array(parts).buffer });
+      const len = utf8Length(name);
+      if (len > 255 || n + 3 + len > 4000) return;
+      if (out) {
+        out[n] = id >> 8;
+        out[n + 1] = id & 0xff;
+        out[n + 2] = len;
+        encodeUtf8(name, out, n + 3);
+      }
+      n += 3 + len;
+    };
+    s.reg.forEach(put);
+    const rec = (out = new Uint8Array(n));
+    rec[0] = s.regOf.length;
+    for (let i = 0; i < s.regOf.length; i++) rec[1 + i] = s.regOf.charCodeAt(i);
+    n = head;
+    s.reg.forEach(put);
+    s.st.push({ key: "reg", value: rec.buffer });
   }
 
   /** @internal */
