@@ -1213,24 +1213,32 @@ class DeviceApp implements App {
       if (this.linksReady()) app.#handOver();
       return this.busy() || app.#buffer.length > 0;
     }
-    announce(sleepMs: number, wakeAt: number | undefined): boolean {
+    /**
+     * `radioMs`/`radioAt`: by when the next radio obligation has run (SleepPlan.radioMs), not the
+     * next wake: the wakes between (a sampling reading with telemetry batched) sleep again with
+     * the links closed. So the retained "asleep <time>" says when the device is reachable again
+     * (a command is read then), and the MQTT-SN Duration and MQTT 5's Session Expiry cover the
+     * sleeps up to it: covering only the next wake, the gateway took the client for lost and
+     * its Will fired before the radio wake (docs/moddable.md, "Readings waiting", fault 1).
+     */
+    announce(radioMs: number, radioAt: number | undefined): boolean {
       const app = this.app;
       if (!app.#link.client) return false; // CoAP: no retained state to say it on
       const epoch = app.#platform.clock.epoch();
-      app.#link.asleep(wakeAt === undefined || epoch !== epoch ? NaN : epoch + (wakeAt - app.scheduler.now()));
+      app.#link.asleep(radioAt === undefined || epoch !== epoch ? NaN : epoch + (radioAt - app.scheduler.now()));
       // MQTT-SN: then asleep at the gateway (§6.14: DISCONNECT with a Duration after the state),
-      // for the sleep with the RTC slow by twice sleep.driftPpm plus the wake's margin; a sleep
-      // with no planned wake ends with a plain DISCONNECT instead (closeLinks).
-      if (app.core.current.protocol === "mqttsn" && sleepMs < Infinity) app.#link.snSleep(Math.min(0xffff, app.#sleepCoverS(sleepMs)));
+      // up to the radio wake with the RTC slow by twice sleep.driftPpm plus the wake's margin; a
+      // sleep with no radio wake planned ends with a plain DISCONNECT instead (closeLinks).
+      if (app.core.current.protocol === "mqttsn" && radioMs < Infinity) app.#link.snSleep(Math.min(0xffff, app.#sleepCoverS(radioMs)));
       return true;
     }
-    closeLinks(sleepMs: number, _wakeAt: number | undefined, deep: boolean): void {
+    closeLinks(radioMs: number, _radioAt: number | undefined, deep: boolean): void {
       const app = this.app;
       if (deep) app.#handOver(); // what is left (QoS 0 while not connected: dropped, counted)
-      app.#closeTransport(app.#sleepExpiryS(sleepMs));
+      app.#closeTransport(app.#sleepExpiryS(radioMs));
       app.#closeCoapServer();
       app.#setState("offline");
-      app.#platform.log(`sleep: links closed for ${Math.round(sleepMs)} ms (${deep ? "deep" : "light"} sleep)`);
+      app.#platform.log(`sleep: links closed for ${Math.round(radioMs)} ms (${deep ? "deep" : "light"} sleep)`);
     }
     beforeDeepSleep(sleepMs: number, attempts: number): void {
       const app = this.app;
@@ -1248,12 +1256,13 @@ class DeviceApp implements App {
 
   /**
    * MQTT 5, before a sleep that lets the link go: the DISCONNECT's Session Expiry Interval, s
-   * (§3.14.2.2.2), when the sleep would outlast the CONNECT's. It covers the sleep with the RTC
+   * (§3.14.2.2.2), when the sleep would outlast the CONNECT's. `sleepMs`: up to the next radio
+   * wake (SleepPlan.radioMs), every sleep between included. It covers the sleep with the RTC
    * running slow by twice sleep.driftPpm, plus SLEEP_EXPIRY_MARGIN_S for the wake (boot, Wi-Fi,
    * CONNECT, a failed attempt and the give-up wait), so the broker keeps the session, its
    * subscriptions and the QoS 1/2 messages queued for it, and no Will fires. Not after a CONNECT
    * with 0 [MQTT-3.14.2-2] (the session ends with the connection then), nor for a sleep with no
-   * planned wake (the CONNECT's expiry stays).
+   * radio wake planned (the CONNECT's expiry stays).
    */
   #sleepExpiryS(sleepMs: number): number | undefined {
     const c = this.core.current;

@@ -26,7 +26,7 @@ import { startApp } from "../../src/app";
 import type { SnLinkParts } from "../../src/mqttsn-link";
 import { describeWithPeer, startMosquitto, type MosquittoPeer } from "../support/peers";
 import { startGateway } from "../mqttsn/interop-support";
-import { waitFor } from "./node-device";
+import { endDevice, expectAsleepNotOffline, waitFor } from "./node-device";
 
 // Booting and connecting cost almost nothing on this board: the planner deep-sleeps between
 // readings seconds apart (as in ./deep-sleep.test.ts).
@@ -34,8 +34,8 @@ const base = getBoard("esp32-devkitc");
 const board = { ...base, power: { ...base.power, bootToReadyMs: 1, wifiConnectMs: 1, roundTripMs: 1, tlsHandshakeMs: 1, lightSleepWifiMa: 5 } };
 const KEY = new Uint8Array(32).map((_, i) => (i * 7 + 3) & 0xff);
 
-/** The app on a SimDevice over MQTT-SN to our gateway at `port`: sleep.mode deep (each wake a reboot; the flash survives), a reading every 4 s. */
-function deepSleeper(id: string, port: number, errors: string[], mqttsnParts?: () => SnLinkParts, mode: "deep" | "light" = "deep"): { device: SimDevice; clock: RealClock } {
+/** The app on a SimDevice over MQTT-SN to our gateway at `port`: sleep.mode deep (each wake a reboot; the flash survives), a reading every 4 s (`overrides` for others). */
+function deepSleeper(id: string, port: number, errors: string[], mqttsnParts?: () => SnLinkParts, mode: "deep" | "light" = "deep", overrides?: { samplingMs: number; telemetryMs: number }): { device: SimDevice; clock: RealClock } {
   const clock = new RealClock();
   const hardware = createSimHardware(board, clock, indoorDay(21));
   const device: SimDevice = new SimDevice({
@@ -52,7 +52,7 @@ function deepSleeper(id: string, port: number, errors: string[], mqttsnParts?: (
         deviceId: id,
         key: KEY,
         provisioned: { protocol: "mqttsn", "mqtt.host": "127.0.0.1", "mqtt.port": port, "telemetry.qos": 1, "sleep.mode": mode, "sleep.awakeWindowS": 0 },
-        overrides: { samplingMs: 4_000, coapServer: false },
+        overrides: { samplingMs: 4_000, ...overrides, coapServer: false },
         onError: (m) => errors.push(m),
         mqttsnParts,
       }),
@@ -157,14 +157,10 @@ describeWithPeer("mosquitto", "the app's sleeping client over MQTT-SN (§6.14) w
       expect(readings.length).toBeGreaterThanOrEqual(3); // a reading per wake went out
       // Asleep is not offline.
       expect(states).toContain("online");
-      expect(states.some((s) => s.startsWith("asleep "))).toBe(true);
-      expect(states).not.toContain("offline");
+      expectAsleepNotOffline(states);
       expect(errors).toEqual([]);
     } finally {
-      if (device.state !== "off") device.stop();
-      clock.clearAll();
-      await watcher.endAsync();
-      await gateway.close();
+      await endDevice(device, clock, () => watcher.endAsync(), () => gateway.close());
     }
   }, 60_000);
 
@@ -190,6 +186,59 @@ describeWithPeer("mosquitto", "the app's sleeping client over MQTT-SN (§6.14) w
       if (device.state !== "off") device.stop();
       clock.clearAll();
       await gateway.close();
+    }
+  }, 40_000);
+
+  // docs/moddable.md, "Readings waiting", fault 1: with telemetry batched, the wakes between two
+  // reports take a reading with the radio off, so the sleep announced at the gateway must last to
+  // the next report, not to the next reading. Before, the Duration covered the next reading
+  // (1 s + the wake's 120 s margin) and the report came after it: on a device (171 s announced,
+  // the report ~440 s later) the gateway took the client for lost, its Will "offline" went out
+  // and the awake PINGREQ was answered DISCONNECT.
+  it("sleep.mode light with readings between reports (radio off): the Duration at the gateway lasts to the next report's wake; the awake PINGREQ gets PINGRESP, no Will", async () => {
+    const id = "snh-" + (Date.now() % 100000);
+    const lines: string[] = [];
+    const at: number[] = [];
+    const { gateway, port } = await startGateway({ broker: `mqtt://127.0.0.1:${broker.port}`, retryMs: 500, maxRetries: 5, log: (l) => at.push(Date.now()) && lines.push(l) }, lines);
+    const watcher = await mqtt.connectAsync({ host: "127.0.0.1", port: broker.port, reconnectPeriod: 0 });
+    const states: string[] = [];
+    let readings = 0;
+    watcher.on("message", (topic, payload) => {
+      if (topic.endsWith("/state")) states.push(payload.toString());
+      else readings += (payload.toString().match(/"n":"temperature"/g) ?? []).length; // a pack of up to 3 readings a message
+    });
+    await watcher.subscribeAsync([`xs-iot/${id}/state`, `xs-iot/${id}/tele`], { qos: 1 });
+    const errors: string[] = [];
+    // A reading every second, a report every 8 s (± 0.8 s): 7 wakes without radio between two radio wakes.
+    const { device, clock } = deepSleeper(id, port, errors, undefined, "light", { samplingMs: 1_000, telemetryMs: 8_000 });
+    const more = () => ({ state: device.state, sleeps: device.sleeps, errors, lines: lines.slice(-10) });
+    const asleep = () => lines.flatMap((l, i) => (l.includes(`${id} DISCONNECT: asleep for`) ? [i] : []));
+    device.start();
+    try {
+      // Two sleeps at the gateway: the one after the boot and the one after the first report.
+      await waitFor(() => asleep().length >= 2, 20_000, "two DISCONNECTs with a Duration", more);
+      const [first, second] = asleep();
+      const awake = lines.findIndex((l, i) => i > first && l.includes(`${id} awake (PINGREQ)`));
+      expect(awake).toBeGreaterThan(first);
+      expect(awake).toBeLessThan(second);
+      // One radio wake between the two sleeps, and the report it sent carried the readings taken
+      // meanwhile with the links closed (light sleeps with the radio off).
+      expect(lines.filter((l, i) => i > first && i < second && l.includes(`${id} awake (PINGREQ)`)).length).toBe(1);
+      await waitFor(() => readings >= 5, 5_000, "the report's readings at the broker", more);
+      // The Duration without the wake's margin (120 s for boot, Wi-Fi, CONNECT, a failed attempt)
+      // reaches the radio wake: up to the report's latest, 8.8 s after the boot (before: 1-2 s).
+      const duration = Number(/asleep for (\d+) s/.exec(lines[first])![1]);
+      expect(duration - 120).toBeGreaterThanOrEqual(8);
+      expect((duration - 120) * 1000).toBeGreaterThanOrEqual(at[awake] - at[first]);
+      expect(duration - 120).toBeLessThanOrEqual(10); // not past the report's window
+      // §6.14: the awake PINGREQ answered PINGRESP (asleep there), never DISCONNECT as unknown or lost.
+      expect(lines.findIndex((l, i) => i > awake && l.includes(`${id} buffer delivered -> PINGRESP, asleep`))).toBeGreaterThan(awake);
+      expect(lines.filter((l) => l.includes("not asleep here") || l.includes(`${id} lost`) || l.includes(`${id} DISCONNECT -> DISCONNECT`))).toEqual([]);
+      expect(device.boots).toBe(1); // light sleep: no reboot
+      expectAsleepNotOffline(states);
+      expect(errors).toEqual([]);
+    } finally {
+      await endDevice(device, clock, () => watcher.endAsync(), () => gateway.close());
     }
   }, 40_000);
 

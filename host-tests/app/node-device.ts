@@ -24,6 +24,19 @@ export async function waitFor(cond: () => boolean, ms: number, what: string, det
 }
 
 /** The app on a started SimDevice (real clock, real TCP, its own flash); `app()` is the current boot's. */
+/** The retained states a device said across its sleeps: "asleep <time>" at least once, never "offline" (its Will: a real loss only). */
+export function expectAsleepNotOffline(states: readonly string[]): void {
+  expect(states.some((s) => s.startsWith("asleep "))).toBe(true);
+  expect(states).not.toContain("offline");
+}
+
+/** A test's end: the device stopped (if not already), its real clock's timers cleared, then each closer awaited in turn. */
+export async function endDevice(device: { state: string; stop(): void }, clock: { clearAll(): void }, ...closers: Array<() => unknown>): Promise<void> {
+  if (device.state !== "off") device.stop();
+  clock.clearAll();
+  for (const c of closers) await c();
+}
+
 export function bootAppDevice(board: BoardDefinition, seed: number, options: Omit<AppOptions, "platform" | "board">) {
   const clock = new RealClock();
   const hardware = createSimHardware(board, clock, indoorDay(seed));

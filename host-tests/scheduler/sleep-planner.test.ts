@@ -135,10 +135,43 @@ describe("planSleep: the decision between two wakes", () => {
     expect(() => planSleep(0, jobs, { power, links: [], linksUp: false, driftPpm: -1 })).toThrow(RangeError);
   });
 
+  it("the links let go with wakes without radio before the next radio obligation: radioAt/radioMs reach that obligation's latest (with the drift margin), not the next wake", () => {
+    // A reading every minute with the radio off, the batch sent every 10 min (± 1 min), MQTT-SN's
+    // keep-alive a liveness job: the sleep announced to the gateway (§6.14) must last to the batch.
+    const jobs = [
+      job("sample", MIN, { earliest: 54 * S, latest: 66 * S }),
+      job("mqttsn", MIN, { earliest: 30 * S, radio: true, liveness: true }),
+      job("telemetry", 10 * MIN, { earliest: 9 * MIN, latest: 11 * MIN, radio: true }),
+    ];
+    const plan = planSleep(0, jobs, { power, links: [linkCost("mqttsn", power)], linksUp: true, deepSleep: false, driftPpm: 100 });
+    expect(plan.keepLinks).toBe(false);
+    expect(plan.mode).toBe("light");
+    expect(plan.wakeAt).toBe(MIN); // the next wake: the reading
+    // The telemetry job may run anywhere up to its latest (11 min); the RTC slow by 100 ppm still makes it.
+    expect(plan.radioAt).toBe(11 * MIN - Math.ceil(11 * MIN * 100e-6));
+    expect(plan.radioMs).toBe(plan.radioAt);
+    expect(plan.radioMs * (1 + 100e-6)).toBeLessThanOrEqual(11 * MIN);
+    expect(plan.radioMs).toBeGreaterThan(plan.sleepMs);
+    // from a later "now", relative to it
+    const later = planSleep(5 * MIN, jobs.slice(2), { power, links: [], linksUp: false });
+    expect([later.radioAt, later.radioMs]).toEqual([11 * MIN, 6 * MIN]);
+    // no radio obligation (the keep-alive vanishes with the links): none to announce, the next wake still planned
+    const none = planSleep(0, jobs.slice(0, 2), { power, links: [linkCost("mqttsn", power)], linksUp: true, deepSleep: false });
+    expect(none.wakeAt).toBe(MIN);
+    expect([none.radioAt, none.radioMs]).toEqual([undefined, Infinity]);
+  });
+
+  it("a peer's session must last to the radio obligation's latest, not its deadline: MQTT 5 Session Expiry an hour, the report due in an hour ± 6 min keeps the links", () => {
+    const jobs = [job("report", HOUR, { earliest: HOUR - 6 * MIN, latest: HOUR + 6 * MIN, radio: true }), job("mqtt-keepalive", MIN, { radio: true, liveness: true })];
+    expect(planSleep(0, jobs, { power, links: [mqtt5({ sessionExpiryS: 3600 })], linksUp: true }).keepLinks).toBe(true);
+    expect(planSleep(0, jobs, { power, links: [mqtt5({ sessionExpiryS: 3600 + 6 * 60 })], linksUp: true }).keepLinks).toBe(false);
+  });
+
   it("nothing scheduled: deep sleep with no wake time (until an external wake)", () => {
     const plan = planSleep(0, [], { power, links: [] as LinkCost[], linksUp: false });
     expect(plan.mode).toBe("deep");
     expect(plan.wakeAt).toBe(undefined);
     expect(plan.sleepMs).toBe(Infinity);
+    expect([plan.radioAt, plan.radioMs]).toEqual([undefined, Infinity]);
   });
 });

@@ -17,7 +17,8 @@ class FakeHost implements SleepHost {
   up = false;
   ready = false;
   opens = 0;
-  closes: Array<{ sleepMs: number; deep: boolean }> = [];
+  closes: Array<{ sleepMs: number; deep: boolean; at: number; until: number | undefined }> = [];
+  announcements: Array<{ ms: number; until: number | undefined; at: number }> = [];
   saved: number[] = [];
   prevent = false;
   constructor(
@@ -50,13 +51,14 @@ class FakeHost implements SleepHost {
     return false;
   }
   announced = 0;
-  announce(): boolean {
+  announce(ms: number, until: number | undefined): boolean {
     this.announced++;
+    this.announcements.push({ ms, until, at: this.scheduler.now() });
     return true;
   }
-  closeLinks(sleepMs: number, _wakeAt: number | undefined, deep: boolean): void {
+  closeLinks(sleepMs: number, until: number | undefined, deep: boolean): void {
     this.up = this.ready = false;
-    this.closes.push({ sleepMs, deep });
+    this.closes.push({ sleepMs, deep, at: this.scheduler.now(), until });
   }
   beforeDeepSleep(_ms: number, attempts: number): void {
     this.saved.push(attempts);
@@ -75,8 +77,8 @@ interface Run {
   energy: DeviceEnergy;
 }
 
-/** A device whose app reports every `periodMs` (a radio job) and samples every `sampleMs` (optional). */
-function boot(o: { periodMs: number; sampleMs?: number; mode?: "none" | "light" | "deep"; connectMs?: number | undefined; prevent?: boolean; link?: LinkCost }): Run {
+/** A device whose app reports every `periodMs` (a radio job) and samples every `sampleMs` (optional, ± 10 % with `sampleWindow`). */
+function boot(o: { periodMs: number; sampleMs?: number; sampleWindow?: boolean; mode?: "none" | "light" | "deep"; connectMs?: number | undefined; prevent?: boolean; link?: LinkCost }): Run {
   const clock = new VirtualClock();
   const energy = new DeviceEnergy(power, 0);
   const hosts: FakeHost[] = [];
@@ -95,7 +97,9 @@ function boot(o: { periodMs: number; sampleMs?: number; mode?: "none" | "light" 
         reports.push(clock.now());
         job.reschedule(job.deadline + p, { earliest: job.deadline + p * 0.9, latest: job.deadline + p * 1.1 });
       } });
-      if (o.sampleMs) scheduler.schedule({ name: "sample", deadline: platform.clock.now() + o.sampleMs, run: (_n, job) => job.reschedule(job.deadline + o.sampleMs!) });
+      const q = o.sampleMs ?? 0;
+      const w = o.sampleWindow ? q / 10 : 0;
+      if (q) scheduler.schedule({ name: "sample", deadline: platform.clock.now() + q, earliest: platform.clock.now() + q - w, latest: platform.clock.now() + q + w, run: (_n, job) => job.reschedule(job.deadline + q, { earliest: job.deadline + q - w, latest: job.deadline + q + w }) });
     },
   });
   device.start();
@@ -117,6 +121,9 @@ describe("SleepPolicy on a simulated device (deep sleep = reboot, light sleep = 
       expect(h.announced).toBe(1); // "asleep" said once before closing
       expect(h.saved).toEqual([0]); // no give-up
     }
+    // a deep sleep's figure is its wake (a boot, which hands what is pending over before its own deep sleep)
+    const slept = r.device.events.filter((e) => e.type === "sleep").map((e) => e.durationMs);
+    expect(r.hosts.map((h) => h.closes[0].sleepMs)).toEqual(slept);
     // the energy account: deep sleep nearly all the time, one boot and one association per hour
     const t = r.energy.totals(r.clock.now());
     expect(t.deepWakes).toBe(6);
@@ -152,6 +159,34 @@ describe("SleepPolicy on a simulated device (deep sleep = reboot, light sleep = 
     expect(light.device.sleeps).toBe(0);
     expect(light.hosts[0].closes.map((c) => c.deep)).toEqual([false, false, false]);
     expect(light.energy.totals(light.clock.now()).stateMs.light).toBeGreaterThan(HOUR);
+  });
+
+  it("light sleep with readings between reports (radio off): 'asleep' and the close announce the time to the next report, not to the next reading; every report comes within it", () => {
+    // A report every 10 min (± 1 min, a radio job), a reading every minute (no radio), MQTT-SN's
+    // sleeping client: the links go after each report and the readings between run with them
+    // closed, so the sleep Duration the gateway gets (§6.14) must reach the next report.
+    const r = boot({ periodMs: 10 * MIN, sampleMs: MIN, sampleWindow: true, mode: "light", link: linkCost("mqttsn", power) });
+    r.clock.advance(40 * MIN + 30_000);
+    const h = r.hosts[0];
+    expect(r.device.boots).toBe(1);
+    expect(r.reports.length).toBe(5);
+    expect(h.closes.length).toBe(5); // after each report
+    expect(h.announcements.length).toBe(5);
+    for (let i = 0; i < 4; i++) {
+      const c = h.closes[i];
+      const a = h.announcements[i];
+      const next = r.reports[i + 1]; // the next radio wake (the links open for it)
+      expect(c.deep).toBe(false);
+      expect(c.sleepMs).toBeGreaterThan(8 * MIN); // before: ~1 min, the next reading
+      expect(c.at + c.sleepMs).toBeGreaterThanOrEqual(next);
+      expect(c.until).toBe(c.at + c.sleepMs);
+      expect(a.at + a.ms).toBeGreaterThanOrEqual(next);
+      expect(a.until).toBe(a.at + a.ms);
+      // not past the report's window (its latest with the drift margin): 11 min after the one before
+      expect(c.at + c.sleepMs).toBeLessThanOrEqual(r.reports[i] + 11 * MIN);
+    }
+    // the readings between ran with the links closed: light sleeps with the radio off, no open but the reports'
+    expect(h.opens).toBe(5);
   });
 
   it("give-up: a link that never comes up is given up after 30 s; deep sleep with a back-off that doubles per failed wake (counted in RTC memory)", () => {

@@ -22,6 +22,11 @@
  * Drift: a sleep timed by the RTC may end late by driftPpm of its length, so every job's
  * latest is taken that much earlier when the wake is planned.
  *
+ * Letting the links go, the plan also says by when the next radio obligation has run (radioAt,
+ * radioMs): the wakes before it take a reading with the radio off, so that, not the next wake, is
+ * what a sleep announced to a peer must cover (the policy passes it to SleepHost.announce and
+ * closeLinks).
+ *
  * Portable (XS): no Node API, no module-level mutable state.
  */
 import { chargeOf, type PowerFigures } from "./energy";
@@ -130,6 +135,19 @@ export interface SleepPlan {
   wakeAt: number | undefined;
   /** wakeAt - now (Infinity when nothing is scheduled). */
   sleepMs: number;
+  /**
+   * By when the next radio obligation (a radio job that is not a liveness job) has run at the
+   * latest, clock ms: the smallest `latest` among them, taken driftPpm of its distance earlier as
+   * the wake is planned; undefined when none is scheduled. The wakes before it (a sampling
+   * reading) run with the radio off when the links go, so this, not wakeAt, is when the device is
+   * reachable again: what a sleep announced to a peer must cover (an MQTT-SN sleep Duration,
+   * MQTT 5's Session Expiry). Its latest, not its deadline: the scheduler may run a radio job
+   * anywhere in its window, later than its deadline to save a wake (docs/scheduler.md, "Wakes
+   * by windows"). Never before wakeAt.
+   */
+  radioAt: number | undefined;
+  /** radioAt - now (Infinity when no radio obligation is scheduled); unlike horizonMs, no idle default. */
+  radioMs: number;
   /** How much earlier than the plain plan the wake comes for drift, ms. */
   marginMs: number;
   /** Up to the next radio obligation (ms from now), the estimates it was decided by, µAh. */
@@ -155,12 +173,17 @@ function wakeWithDrift(now: number, jobs: ArrayLike<WindowedJob>, ignoreLiveness
   shifted.length = 0;
   for (let i = 0; i < jobs.length; i++) {
     const j = jobs[i];
-    const ahead = j.latest - now;
-    const latest = ahead > 0 && ahead !== Infinity ? j.latest - Math.ceil((ahead * driftPpm) / 1e6) : j.latest;
+    const latest = driftLatest(now, j.latest, driftPpm);
     // the window must still hold its deadline: the wake comes earlier, the job may run early
     shifted.push({ deadline: Math.min(j.deadline, latest), earliest: Math.min(j.earliest, latest), latest, radio: j.radio, liveness: j.liveness });
   }
   return wakeOf(shifted, ignoreLiveness);
+}
+
+/** A job's latest taken `driftPpm` of its distance from `now` earlier (what a late RTC could cost). */
+function driftLatest(now: number, latest: number, driftPpm: number): number {
+  const ahead = latest - now;
+  return ahead > 0 && ahead !== Infinity ? latest - Math.ceil((ahead * driftPpm) / 1e6) : latest;
 }
 
 /** Radio obligations only: radio jobs that are not there just to keep a link alive. */
@@ -168,6 +191,16 @@ function nextRadioObligation(jobs: ArrayLike<WindowedJob>, scratch: WindowedJob[
   scratch.length = 0;
   for (let i = 0; i < jobs.length; i++) if (jobs[i].radio && !jobs[i].liveness) scratch.push(jobs[i]);
   return wakeOf(scratch, false);
+}
+
+/** By when a radio obligation has run at the latest (SleepPlan.radioAt): the smallest of their latests, with the drift margin; Infinity when there is none. */
+function radioObligationBy(now: number, jobs: ArrayLike<WindowedJob>, driftPpm: number): number {
+  let by = Infinity;
+  for (let i = 0; i < jobs.length; i++) {
+    const j = jobs[i];
+    if (j.radio && !j.liveness && j.latest < by) by = j.latest;
+  }
+  return driftLatest(now, by, driftPpm);
 }
 
 /**
@@ -186,6 +219,10 @@ export function planSleep(now: number, jobs: ArrayLike<WindowedJob>, o: SleepPla
   // The horizon: the next radio obligation (liveness jobs vanish when the links go).
   const radioAt = nextRadioObligation(jobs, scratch);
   const horizon = Math.max(0, radioAt === undefined ? (o.idleHorizonMs ?? 86_400_000) : radioAt - now);
+  // By when it has run at the latest (the scheduler may run it late in its window to save a
+  // wake): what a peer must keep the session for, and what the sleep is announced for.
+  const radioBy = radioObligationBy(now, jobs, drift);
+  const reach = radioBy === Infinity ? horizon : Math.max(horizon, radioBy - now);
 
   // Keeping the links over the horizon: associated light sleep plus keep-alive exchanges.
   const exchange = chargeOf(power, "radio", power.roundTripMs);
@@ -195,7 +232,7 @@ export function planSleep(now: number, jobs: ArrayLike<WindowedJob>, o: SleepPla
   for (const l of links) {
     if (l.livenessMs > 0) keep += Math.floor(horizon / l.livenessMs) * exchange;
     reopen += l.reopenMs;
-    if (l.sessionKeptMs < horizon) mustKeep = true;
+    if (l.sessionKeptMs < reach) mustKeep = true;
   }
   // Letting them go: the radio off (the cheaper of the sleep currents it allows) and everything back at the end.
   const offState = o.deepSleep === false ? (o.lightSleep === false ? "cpu" : "light") : "deep";
@@ -231,6 +268,8 @@ export function planSleep(now: number, jobs: ArrayLike<WindowedJob>, o: SleepPla
     keepLinks: keepLinks || mode === "awake" ? linksUp : false,
     wakeAt: wake === undefined ? undefined : Math.max(now, wake),
     sleepMs,
+    radioAt: radioBy === Infinity ? undefined : Math.max(now, radioBy),
+    radioMs: Math.max(0, radioBy - now),
     marginMs,
     horizonMs: horizon,
     keepUah: keep,

@@ -49,13 +49,21 @@ export interface SleepHost {
    */
   prepare(deep: boolean): boolean;
   /**
-   * Before a sleep that lets the links go, says so: the retained state "asleep" with the wake
-   * time. True when something went out: the policy then waits while it keeps the host busy
-   * (its acknowledgement) before closing; false when there was nothing to say (CoAP).
+   * Before a sleep that lets the links go, says so: the retained state "asleep" with the time
+   * the device is reachable again. `radioMs` / `radioAt` (clock ms): until the links come back.
+   * Light sleep: the plan's radioMs and radioAt, by when the next radio obligation has run, not
+   * the next wake (the wakes before it run with the radio off); Infinity / undefined when none
+   * is scheduled. Deep sleep: the wake (a boot; what is pending is handed over before each deep
+   * sleep, prepare()). True when something went out: the policy then waits while it keeps the
+   * host busy (its acknowledgement) before closing; false when there was nothing to say (CoAP).
    */
-  announce(sleepMs: number, wakeAt: number | undefined): boolean;
-  /** Closes the links cleanly: MQTT DISCONNECT (no Will), MQTT-SN DISCONNECT with a duration. */
-  closeLinks(sleepMs: number, wakeAt: number | undefined, deep: boolean): void;
+  announce(radioMs: number, radioAt: number | undefined): boolean;
+  /**
+   * Closes the links cleanly: MQTT DISCONNECT (no Will; MQTT 5 with a Session Expiry covering
+   * `radioMs`), MQTT-SN DISCONNECT with a duration. `radioMs`, `radioAt` as for announce(); after
+   * a give-up, the back-off.
+   */
+  closeLinks(radioMs: number, radioAt: number | undefined, deep: boolean): void;
   /** Before deep sleep: saves what must survive to RTC memory or flash. `attempts`: failed wakes in a row (give-up back-off). */
   beforeDeepSleep(sleepMs: number, attempts: number): void;
   /** Failed wakes in a row so far (kept by the host across boots, RTC memory). */
@@ -226,15 +234,22 @@ export class SleepPolicy implements SchedulerObserver {
       return;
     }
     if (!plan.keepLinks && host.linksUp()) {
+      // Until when the links are gone. Light sleep (RAM and the job table kept): the next radio
+      // obligation, not the next wake, since the wakes before it keep the radio off. Deep sleep:
+      // the wake, a boot, whose app arms its jobs anew and hands what is pending over before
+      // its next deep sleep (host.prepare): the radio wake as far as can be known here.
+      const deep = plan.mode === "deep";
+      const ms = deep ? plan.sleepMs : plan.radioMs;
+      const at = deep ? plan.wakeAt : plan.radioAt;
       // Say "asleep" first and let its acknowledgement come (it keeps the host busy), then close.
-      if (!this.#announced && ((this.#announced = true), host.announce(plan.sleepMs, plan.wakeAt))) {
+      if (!this.#announced && ((this.#announced = true), host.announce(ms, at))) {
         if (this.#busySince < 0) this.#busySince = now;
         this.#arm(now + 50, now + 20, now + 200);
         this.#record(now, plan, "wait");
         o.power.lightSleep(50, true);
         return;
       }
-      host.closeLinks(plan.sleepMs, plan.wakeAt, plan.mode === "deep");
+      host.closeLinks(ms, at, deep);
       this.#openedAt = -1;
       this.#announced = false;
     }
