@@ -166,8 +166,8 @@ describeWithPeer("mosquitto", "the app's sleeping client over MQTT-SN (§6.14) w
 
   // sleep.mode light on a board where opening the links costs next to nothing: the planner lets
   // them go between readings and the sleeping client (§6.14) carries the session, with no reboot.
-  // (On a board where reopening costs more, the MQTT-SN keep-alive is a radio obligation that holds
-  // the links in light sleep: docs/moddable.md, "Readings waiting", why it is not yet a liveness job.)
+  // (That the MQTT-SN keep-alive is a liveness job, not an obligation that would hold the links
+  // on a real board, is checked in host-tests/mqttsn/client.test.ts.)
   it("sleep.mode light: the links go between readings, asleep at the gateway with a Duration (§6.14), and the next reading wakes it", async () => {
     const id = "snl-" + (Date.now() % 100000);
     const lines: string[] = [];

@@ -795,11 +795,11 @@ export class MqttSnClient extends MqttSnSession {
       },
     } as never);
     // The one job, made here once: the flush() below places it at the session's deadline with its
-    // window, or cancels it (one schedule() call site, no job to test for in flush()). A radio job
-    // the sleep planner counts as an obligation: not yet a liveness job as MQTT's (tried in 8b10e2c
-    // and reverted: the app's light sleep then let the links go with a sleep Duration that did not
-    // reach the next radio wake; docs/moddable.md, "Readings waiting").
-    this.job = o.scheduler.schedule({ name: "mqttsn", deadline: 0, radio: true, target: this, run: this.fire });
+    // window, or cancels it (one schedule() call site, no job to test for in flush()). A liveness
+    // job (which implies radio), as MQTT's: it only makes and keeps the connection, so the sleep
+    // planner counts no obligation in it and may let the link go (asleep at the gateway, §6.14)
+    // when the next real radio job is far; the sleep then lasts to that job (SleepPlan.radioAt).
+    this.job = o.scheduler.schedule({ name: "mqttsn", deadline: 0, liveness: true, target: this, run: this.fire });
     this.flush();
   }
 
