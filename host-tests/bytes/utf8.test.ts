@@ -250,6 +250,25 @@ describe("UTF-8", () => {
       const shifted = encodeUtf8New("a" + s);
       expect(decodeUtf8(shifted, 1)).toBe(s);
     });
+    it("decodes ASCII runs and other characters of every length around the 64-unit chunk, in any order", () => {
+      // The decoder takes an ASCII run from the bytes and other characters through a small array,
+      // each flushed at 64 units: every length from 0 to 140 of each, in turn, at two offsets.
+      for (const other of ["\u00e9", "\u20ac", "\u{1F600}"]) {
+        for (let a = 0; a <= 140; a += a < 70 ? 1 : 7) {
+          for (const o of [1, 62, 63, 64, 65, 129]) {
+            const s = "x".repeat(a) + other.repeat(o) + "y".repeat(o) + other + "z".repeat(a);
+            const encoded = encodeUtf8New(s);
+            const got = decodeUtf8(encoded);
+            if (got !== s) throw new Error(`ascii ${a}, other ${JSON.stringify(other)} x${o}: decoded ${got.length} units, expected ${s.length}`);
+            const framed = new Uint8Array(encoded.length + 2);
+            framed.set(encoded, 1);
+            if (decodeUtf8(framed, 1, encoded.length + 1) !== s) throw new Error(`framed: ascii ${a}, other x${o}`);
+          }
+        }
+      }
+      expect(decodeUtf8(encodeUtf8New("a".repeat(64)))).toBe("a".repeat(64));
+      expect(decodeUtf8(encodeUtf8New("a".repeat(65)))).toBe("a".repeat(65));
+    });
   });
 
   describe("MQTT UTF-8 Encoded String rules (MQTT 5.0 §1.5.4, 3.1.1 §1.5.3)", () => {

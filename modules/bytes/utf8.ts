@@ -97,19 +97,24 @@ export function encodeUtf8New(s: string): Uint8Array {
   return out;
 }
 
-// fromCharCode.apply takes its arguments on the stack, and each array element is an XS slot:
-// strings are built CHUNK code units at a time.
-const CHUNK = 512;
+// String.fromCharCode.apply takes its arguments on the stack, a slot each: text is built CHUNK
+// code units at a time from a Uint16Array, so a decode puts at most CHUNK arguments on the stack
+// and makes no array of numbers (a slot an element), whatever its length. (At 512 through an
+// array of numbers, a 705-octet command allocated 24 KB of XS chunks on lin and put 512 arguments
+// on a stack of 672 slots, the esp32c3's: docs/moddable.md, "What the runs found".)
+const CHUNK = 64;
 
 /**
  * The one loop over UTF-8 bytes [i, end): checks every sequence against Unicode Table 3-7
- * and, given `parts`, appends the decoded text to it (strings of up to CHUNK units). Returns
- * -1 when all is well-formed, else the offset of the first byte of the first ill-formed or
- * truncated sequence. RangeError on a range outside `b`.
+ * and, given `parts`, appends the decoded text to it in strings of at most CHUNK units, each
+ * made from a Uint16Array of CHUNK code units (no array of numbers: a typed array holds a unit
+ * in 2 octets, not a slot). Returns -1 when all is well-formed, else the offset of the first
+ * byte of the first ill-formed or truncated sequence. RangeError on a range outside `b`.
  */
 function scan(b: Uint8Array, i: number, end: number, parts: string[] | undefined): number {
   if (!(i >= 0 && end <= b.length && i <= end)) throw new RangeError("utf8: range " + i + ".." + end + " outside 0.." + b.length);
-  const units: number[] = [];
+  const units = parts && new Uint16Array(CHUNK);
+  let n = 0;
   while (i < end) {
     const at = i;
     let c = b[i++];
@@ -130,13 +135,15 @@ function scan(b: Uint8Array, i: number, end: number, parts: string[] | undefined
         c = (c << 6) | (d & 0x3f);
       }
     }
-    if (parts !== undefined) {
-      if (c < 0x10000) units.push(c);
-      else units.push(0xd7c0 + (c >> 10), 0xdc00 | (c & 0x3ff)); // a surrogate pair
-      if (units.length >= CHUNK || i === end) {
-        parts.push(String.fromCharCode.apply(null, units));
-        units.length = 0;
-      }
+    if (units === undefined) continue;
+    if (c < 0x10000) units[n++] = c;
+    else {
+      units[n++] = 0xd7c0 + (c >> 10); // a surrogate pair
+      units[n++] = 0xdc00 | (c & 0x3ff);
+    }
+    if (n >= CHUNK - 1 || i === end) {
+      parts!.push(String.fromCharCode.apply(null, units.subarray(0, n) as unknown as number[]));
+      n = 0;
     }
   }
   return -1;
@@ -147,14 +154,16 @@ function scan(b: Uint8Array, i: number, end: number, parts: string[] | undefined
  * Throws Utf8Error (with `.offset`) on ill-formed input; RangeError on a bad range.
  */
 export function decodeUtf8(bytes: Uint8Array, start: number = 0, end: number = bytes.length): string {
-  let i = start;
-  while (i < end && bytes[i] < 0x80) i++;
-  // ASCII only (topics, JSON): the bytes are the code units, no array made.
-  if (i === end && i - start <= CHUNK && start >= 0 && end <= bytes.length) return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
+  // Short ASCII (a topic, a key): the bytes are the code units, one call, no array made.
+  if (end - start <= CHUNK && start >= 0 && end <= bytes.length) {
+    let i = start;
+    while (i < end && bytes[i] < 0x80) i++;
+    if (i === end) return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
+  }
   const parts: string[] = [];
   const bad = scan(bytes, start, end, parts);
   if (bad >= 0) throw new Utf8Error("utf8: ill-formed or truncated sequence at byte " + bad, bad);
-  return parts.join("");
+  return parts.length === 1 ? parts[0] : parts.join("");
 }
 
 /**
