@@ -60,4 +60,27 @@ function runHeapApp(name, main, creation = {}) {
   }
 }
 
-module.exports = { runHeapApp };
+/**
+ * For the scripts that bound one operation's allocation: runs the app with room enough that no
+ * collection runs during the operation (4 MB of chunks and 128 K slots to start with), prints
+ * its `##heap` lines, and exits 1 when an operation's chunk bytes pass `limit(record)` (a
+ * collection during it is reported: its figure is then a lower bound).
+ */
+function checkHeapApp(name, main, what, limit) {
+  const out = runHeapApp(name, main, { chunk: { initial: 4194304, incremental: 65536 }, heap: { initial: 131072, incremental: 4096 } });
+  process.stdout.write(out);
+  let bad = 0;
+  for (const line of out.split("\n")) {
+    if (!line.startsWith("##heap {")) continue;
+    const r = JSON.parse(line.slice(6));
+    if (r.collections) process.stdout.write(`${name}: ${r.phase}: a collection ran during the ${what}; its chunk bytes are a lower bound\n`);
+    const [most, of] = limit(r);
+    if (r.chunkBytes > most) {
+      process.stdout.write(`${name}: ${r.phase}: the ${what} allocated ${r.chunkBytes} chunk bytes for ${of} (at most ${most} expected)\n`);
+      bad++;
+    }
+  }
+  process.exit(bad ? 1 : 0);
+}
+
+module.exports = { runHeapApp, checkHeapApp };

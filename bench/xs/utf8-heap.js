@@ -9,20 +9,6 @@
 // past 512 ASCII octets, or with any non-ASCII character, the text was built through an array
 // of up to 512 numbers before, an XS slot an element (32 B on lin), grown by copies.
 "use strict";
-const { runHeapApp } = require("./heap-app");
+const { checkHeapApp } = require("./heap-app");
 
-// Room enough that no collection runs during a decode: 4 MB of chunks and 128 K slots to start with.
-const out = runHeapApp("utf8-heap", "bench/xs/utf8-heap-main", { chunk: { initial: 4194304, incremental: 65536 }, heap: { initial: 131072, incremental: 4096 } });
-process.stdout.write(out);
-let bad = 0;
-for (const line of out.split("\n")) {
-  if (!line.startsWith("##heap {")) continue;
-  const r = JSON.parse(line.slice(6));
-  if (r.collections) process.stdout.write(`utf8-heap: ${r.phase}: a collection ran during the decode; its chunk bytes are a lower bound\n`);
-  const limit = 4 * r.octets + 2048;
-  if (r.chunkBytes > limit) {
-    process.stdout.write(`utf8-heap: ${r.phase}: the decode allocated ${r.chunkBytes} chunk bytes for ${r.octets} octets (at most ${limit} expected)\n`);
-    bad++;
-  }
-}
-process.exit(bad ? 1 : 0);
+checkHeapApp("utf8-heap", "bench/xs/utf8-heap-main", "decode", (r) => [4 * r.octets + 2048, `${r.octets} octets`]);
