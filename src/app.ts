@@ -364,6 +364,11 @@ class DeviceApp implements App {
     onGiveUp(client: MqttClient, reason: string): void {
       if (!this.app.#stopped) this.app.#gaveUp(client, reason);
     }
+    onRoom(): void {
+      // After the binding's answers and retained state (MqttLink: they go first): the readings held.
+      const app = this.app;
+      if (app.#waitingForRoom && !app.#stopped) app.#flush();
+    }
 
     // ConfigCore.on (ConfigListener)
     onConfigEvent(e: ConfigCoreEvent): void {
@@ -725,7 +730,9 @@ class DeviceApp implements App {
       // A sleeping device: a value expires only when the device misses its next report (issue 19).
       const expireAfter = c.sleep.mode === "none" ? undefined : SleepPolicy.expireAfterS(this.#telemetryMs(), c.sleep.awakeWindowS * 1000);
       const messages = discoveryMessages({ deviceId: c.deviceId, topicPrefix: c.topicPrefix, quantities: have, device: { model: board.title }, expireAfter });
-      for (const m of messages) client.publish(m.topic, m.payload, { qos: 1, retain: true });
+      // Through the binding: retained, they wait for room in a full outbox as its own do (a newer one replacing a waiting one).
+      const binding = this.#link.binding;
+      for (const m of messages) binding ? binding.publishRetained(m.topic, m.payload) : client.publish(m.topic, m.payload, { qos: 1, retain: true });
       const first = messages.length ? messages[0].topic : "";
       this.#platform.log(`homeassistant: ${messages.length} discovery config(s) published, retained: ${first.slice(0, first.lastIndexOf("/", first.lastIndexOf("/") - 1) + 1)}{${have.join(",")}}/config`);
     } catch (e) {
@@ -779,9 +786,11 @@ class DeviceApp implements App {
       this.#waitingForRoom = true;
       return false;
     }
-    if (c.protocol !== "coap" && qos > 0 && !this.#outboxHasRoom(mqtt!, 1, 512)) {
-      // The outbox cannot take a message now: keep the readings (nothing encoded, no error
-      // built) and try again when an acknowledgement frees a place (#sendMqtt's callback).
+    if (c.protocol !== "coap" && qos > 0 && (this.#link.binding?.waiting || !this.#outboxHasRoom(mqtt!, 1, 512))) {
+      // The outbox cannot take a message now, or answers and retained state wait for it (the
+      // config binding's: they go first, docs/app.md "Telemetry under pressure"): keep the
+      // readings (nothing encoded, no error built) and try again when an acknowledgement frees
+      // a place (AppHooks.onRoom, after the binding's).
       this.#waitingForRoom = true;
       return false;
     }

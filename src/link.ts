@@ -21,7 +21,7 @@ import { MqttClient, type ConnectInfo, type MqttClientOptions, type MqttError } 
 import { ConfigStore } from "../modules/config/store";
 import { provisionTlsCredentials, tlsCredentials, type TlsCredentials } from "../modules/config/tls-credentials";
 import { ConfigCore, type ConfigCoreOptions, type ConfigShare, type ConnectivityHook } from "../modules/config/core";
-import { ConfigMqttBinding, configMqttOptions } from "../modules/config/mqtt-binding";
+import { ConfigMqttBinding, configMqttOptions, type Waiting } from "../modules/config/mqtt-binding";
 import type { SafeApplySwitch } from "../modules/config/safe-apply-switch";
 import type { DeviceConfig } from "../modules/config/schema";
 import { SnLinkClient, type SnLinkHooks, type SnLinkParts } from "./mqttsn-link";
@@ -154,6 +154,12 @@ export interface MqttLinkOptions {
   onClose?(client: MqttClient, why: string | undefined): void;
   /** The current client stopped retrying: a refusal the same CONNECT would meet again, or its deadline. */
   onGiveUp?(client: MqttClient, reason: string): void;
+  /**
+   * Room may have come in the current client's outbox (a QoS 1/2 message acknowledged or given
+   * up), after the binding's messages waiting for it went (ConfigMqttBinding.room): answers and
+   * retained state first, telemetry after.
+   */
+  onRoom?(client: MqttClient): void;
 }
 
 /** Option groups every link's client gets alike (shared, read only: one object, not one per device). */
@@ -172,6 +178,8 @@ export class MqttLink implements SnLinkHooks {
   readonly #o: MqttLinkOptions;
   /** The error that is ending the current client's connection, for onClose (reported by #say if none comes). */
   #why: string | undefined = undefined;
+  /** What a closed binding left waiting for room in its outbox: the next binding publishes it (ConfigMqttBinding.adopt). */
+  #carry: Waiting[] | undefined = undefined;
 
   constructor(options: MqttLinkOptions) {
     this.#o = options;
@@ -208,12 +216,14 @@ export class MqttLink implements SnLinkHooks {
       onClose: linkClosed,
       onError: linkError,
       onGiveUp: linkGaveUp,
+      onDelivered: linkDelivered,
     };
     const client = new LinkedClient(options, this);
     this.client = client;
     // A deferred result (safe apply) goes out through whichever binding is current then.
     // platform.log is a plain function (apps pass it around); the link itself says which binding is current.
     this.binding = new ConfigMqttBinding({ core: this.core!, client, log: platform.log, owner: this });
+    this.#adopt();
     return true;
   }
 
@@ -231,7 +241,22 @@ export class MqttLink implements SnLinkHooks {
     }
     this.client = client as unknown as MqttClient;
     this.binding = new ConfigMqttBinding({ core: this.core!, client: this.client, log: o.platform.log, owner: this });
+    this.#adopt();
     return true;
+  }
+
+  /** The new binding takes what the last one left waiting for room (answers, retained state). */
+  #adopt(): void {
+    const w = this.#carry;
+    this.#carry = undefined;
+    if (w) this.binding!.adopt(w);
+  }
+
+  /** The client's outbox may have room: the binding's waiting messages first, then the app's (onRoom). */
+  #room(client: MqttClient): void {
+    if (this.client !== client) return;
+    this.binding?.room();
+    this.#o.onRoom?.(client);
   }
 
   /** @internal SnLinkHooks: the MQTT-SN client's connection came up, went down, or failed. */
@@ -245,6 +270,10 @@ export class MqttLink implements SnLinkHooks {
 
   snError(client: SnLinkClient, e: { message: string }): void {
     this.#error(client as unknown as MqttClient, e as MqttError);
+  }
+
+  snRoom(client: SnLinkClient): void {
+    this.#room(client as unknown as MqttClient);
   }
 
   /** Says "offline" (retained state) while connected: before a deliberate disconnect or reboot. */
@@ -276,7 +305,8 @@ export class MqttLink implements SnLinkHooks {
    * messages) through a sleep longer than the CONNECT's own expiry (§3.14.2.2.2).
    */
   close(sessionExpiryS?: number): void {
-    this.binding?.detach();
+    const w = this.binding?.detach();
+    if (w) this.#carry = w;
     this.binding = undefined;
     const client = this.client;
     this.client = undefined;
@@ -311,6 +341,11 @@ export class MqttLink implements SnLinkHooks {
     const why = this.#why;
     this.#why = undefined;
     this.#o.onClose?.(client, why);
+  }
+
+  static delivered(client: LinkedClient): void {
+    const link = client.link;
+    if (link) link.#room(client);
   }
 
   static error(client: LinkedClient, e: MqttError): void {
@@ -392,6 +427,10 @@ function linkConnected(this: MqttClient, info: ConnectInfo): void {
 
 function linkClosed(this: MqttClient): void {
   MqttLink.closed(this as LinkedClient);
+}
+
+function linkDelivered(this: MqttClient): void {
+  MqttLink.delivered(this as LinkedClient);
 }
 
 function linkError(this: MqttClient, e: MqttError): void {

@@ -52,6 +52,8 @@ export interface SnLinkHooks {
   snConnected(client: SnLinkClient): void;
   snClosed(client: SnLinkClient): void;
   snError(client: SnLinkClient, e: { message: string }): void;
+  /** A QoS 1/2 message left the outbox (acknowledged or given up): room may have come. */
+  snRoom(client: SnLinkClient): void;
 }
 
 interface Handler {
@@ -243,6 +245,7 @@ export class SnLinkClient {
       const cb = this.callbacks.get(e.msgId);
       this.callbacks.delete(e.msgId);
       if (cb) cb(e.type === "published" ? undefined : { message: "MQTT-SN: " + e.reason });
+      h.snRoom(this);
     } else if ((e.type === "retry" || e.type === "disconnected" || e.type === "error") && !this.ended) {
       // (ended: the close that end() asked for, nothing to say)
       const s = this.sn;

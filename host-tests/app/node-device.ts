@@ -8,6 +8,7 @@ import type { BoardDefinition } from "../../boards/types";
 import { SimDevice } from "../../sim/device";
 import { FlashStore } from "../../sim/flash-store";
 import { TCP } from "../../sim/node/tcp";
+import { UDP } from "../../sim/node/udp";
 import { RealClock } from "../../sim/node/real-clock";
 import { nodeCrypto } from "../../sim/node/crypto";
 import { createSimHardware } from "../../sim/hardware";
@@ -37,7 +38,8 @@ export async function endDevice(device: { state: string; stop(): void }, clock: 
   for (const c of closers) await c();
 }
 
-export function bootAppDevice(board: BoardDefinition, seed: number, options: Omit<AppOptions, "platform" | "board">) {
+/** The app on a SimDevice, started, with real TCP and UDP; `log`: the device's log lines (with their prefix). */
+export function bootAppDevice(board: BoardDefinition, seed: number, options: Omit<AppOptions, "platform" | "board">, log?: (line: string) => void) {
   const clock = new RealClock();
   const hardware = createSimHardware(board, clock, indoorDay(seed));
   let app: App | undefined;
@@ -46,8 +48,8 @@ export function bootAppDevice(board: BoardDefinition, seed: number, options: Omi
     flash: new FlashStore(),
     crypto: nodeCrypto,
     board,
-    io: { ...hardware.io, TCP: TCP as never },
-    log: () => undefined,
+    io: { ...hardware.io, TCP: TCP as never, UDP: UDP as never },
+    log: log ?? (() => undefined),
     app: (platform) => (app = startApp({ ...options, platform, board })),
   });
   device.start();

@@ -54,6 +54,7 @@ function setup() {
     snConnected: () => said.push("connected"),
     snClosed: () => said.push("closed"),
     snError: (_c, e) => said.push("error " + e.message),
+    snRoom: () => undefined,
   };
   let peer = { address: "", port: 0 };
   /** What the device sent since the last call, decoded. */

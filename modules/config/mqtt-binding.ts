@@ -100,9 +100,43 @@ export interface ConfigMqttBindingOptions {
   owner?: { readonly binding: ConfigMqttBinding | undefined };
 }
 
+/**
+ * What may wait in the binding for room in the outbox (docs/config.md, "A full outbox"): 12
+ * messages, 6,144 payload octets. The retained ones (state, configuration, a part of it, Home
+ * Assistant's discovery) count once per topic, the newest replacing what waits, so what is left
+ * is answers: a burst of commands at a reconnect, behind a telemetry batch and the retained
+ * messages of the connection (MQTT-SN's outbox, 16 messages and 8,192 octets, held ~7 KB).
+ */
+const MAX_WAITING = 12;
+const MAX_WAITING_BYTES = 6144;
+
+/** A message waiting for room in the outbox: QoS 1 (as every message of the binding). */
+export interface Waiting {
+  topic: string;
+  payload: Uint8Array;
+  retain: boolean;
+}
+
+/**
+ * The client refused a message because its outbox is full (MQTT: MqttError "outbox-full";
+ * MQTT-SN: RangeError "mqttsn: outbox full") while it holds messages whose acknowledgements
+ * will free room. A full outbox that holds nothing (a message too large for it) frees none.
+ */
+function waitsForRoom(client: MqttClient, e: unknown): boolean {
+  const x = e as { code?: string; message?: string } | undefined;
+  return (x?.code === "outbox-full" || String(x?.message).indexOf("outbox full") >= 0) && client.outbox.count > 0;
+}
+
 export class ConfigMqttBinding {
   readonly core: ConfigCore;
   #client: MqttClient;
+  /**
+   * Messages that met a full outbox, oldest first, waiting for an acknowledgement to free room
+   * (room(), which the link calls from the client's delivery callback); undefined when none
+   * waits. Bounded: MAX_WAITING, MAX_WAITING_BYTES.
+   */
+  #waiting: Waiting[] | undefined = undefined;
+  #waitingBytes = 0;
   /** `<prefix>/<device-id>`: the topics are made from it when used (they are used rarely). */
   #base: string;
   #log: ((line: string) => void) | undefined;
@@ -203,9 +237,19 @@ export class ConfigMqttBinding {
    * Stops listening to the core. The broker-side subscription stays: it is what
    * keeps commands queued in the persistent session while the device sleeps.
    */
-  detach(): void {
+  detach(): Waiting[] | undefined {
     this.#detached = true;
     this.core.off(this);
+    // What waits for room goes to the next binding (adopt): the link's next client takes it.
+    const w = this.#waiting;
+    this.#waiting = undefined;
+    this.#waitingBytes = 0;
+    return w;
+  }
+
+  /** The messages a replaced binding left waiting (detach()): published, or waiting here, in order. */
+  adopt(w: readonly Waiting[]): void {
+    for (let i = 0; i < w.length; i++) this.#publish(w[i].topic, w[i].payload, w[i].retain);
   }
 
   #subscribe(): void {
@@ -304,11 +348,78 @@ export class ConfigMqttBinding {
     return encodeResult({ status: r.status, command: r.command, ctr: r.ctr, lastCtr: r.lastCtr, cut: r.cut, configTopic: r.configTopic, moreReasons: reasons && reasons.length ? reasons.length : undefined }, format);
   }
 
-  #publish(topic: string, payload: Uint8Array, retain: boolean): void {
-    try {
-      this.#client.publish(topic, payload, { qos: 1, retain });
-    } catch (e) {
-      this.#log?.(`config: cannot publish ${topic}: ${String((e as Error)?.message ?? e)}`);
+  /**
+   * A retained message of the app's (Home Assistant discovery) with the binding's own: QoS 1,
+   * waiting for room in the outbox when it is full, a newer one on the same topic replacing one
+   * that waits.
+   */
+  publishRetained(topic: string, payload: Uint8Array | string): void {
+    this.#publish(topic, typeof payload === "string" ? encodeUtf8New(payload) : payload, true);
+  }
+
+  /** Messages waiting for room in the outbox (the app's telemetry waits while any do). */
+  get waiting(): number {
+    const w = this.#waiting;
+    return w ? w.length : 0;
+  }
+
+  /**
+   * Room may have come in the outbox (an acknowledgement, or a message given up): what waits
+   * goes, oldest first, as far as the outbox takes it. The link calls it from the client's
+   * delivery callback (MQTT onDelivered; MQTT-SN's published / publish-failed events).
+   */
+  room(): void {
+    const w = this.#waiting;
+    if (!w) return;
+    while (w.length) {
+      const m = w[0];
+      try {
+        this.#client.publish(m.topic, m.payload, { qos: 1, retain: m.retain });
+      } catch (e) {
+        if (waitsForRoom(this.#client, e)) return; // still full: the next acknowledgement
+        this.#log?.(`config: cannot publish ${m.topic}: ${String((e as Error)?.message ?? e)}`);
+      }
+      w.shift();
+      this.#waitingBytes -= m.payload.length;
     }
+    this.#waiting = undefined;
+    this.#waitingBytes = 0;
+  }
+
+  /**
+   * QoS 1, retained or not. Behind messages that wait, it waits too (answers stay in order);
+   * refused for a full outbox it waits for room (room()); only past the bound of what may wait is
+   * it lost, with a line saying so. Nothing is thrown out of a callback.
+   */
+  #publish(topic: string, payload: Uint8Array, retain: boolean): void {
+    if (!this.#waiting) {
+      try {
+        this.#client.publish(topic, payload, { qos: 1, retain });
+        return;
+      } catch (e) {
+        if (!waitsForRoom(this.#client, e)) {
+          this.#log?.(`config: cannot publish ${topic}: ${String((e as Error)?.message ?? e)}`);
+          return;
+        }
+        this.#log?.(`config: the outbox is full: ${topic} waits for room (an acknowledgement frees it)`);
+      }
+    }
+    const w = (this.#waiting ??= []);
+    if (retain) {
+      // Retained: only the newest matters to a subscriber; it replaces a waiting one on its topic.
+      for (let i = 0; i < w.length; i++)
+        if (w[i].retain && w[i].topic === topic) {
+          this.#waitingBytes -= w[i].payload.length;
+          w.splice(i, 1);
+          break;
+        }
+    }
+    if (w.length >= MAX_WAITING || this.#waitingBytes + payload.length > MAX_WAITING_BYTES) {
+      this.#log?.(`config: cannot publish ${topic}: the outbox is full and ${w.length} message(s) of ${this.#waitingBytes} B already wait for room (at most ${MAX_WAITING}, ${MAX_WAITING_BYTES} B)`);
+      if (!w.length) this.#waiting = undefined;
+      return;
+    }
+    w.push({ topic, payload, retain });
+    this.#waitingBytes += payload.length;
   }
 }
