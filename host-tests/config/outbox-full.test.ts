@@ -31,6 +31,7 @@ interface Held {
   topic: string;
   payload: Uint8Array;
   retain: boolean;
+  correlationData?: Uint8Array;
 }
 
 class BoundedClient {
@@ -52,7 +53,7 @@ class BoundedClient {
     this.subs.push(fn);
   }
   unsubscribe() {}
-  publish(topic: string, payload: Uint8Array | string, o: { qos?: number; retain?: boolean }) {
+  publish(topic: string, payload: Uint8Array | string, o: { qos?: number; retain?: boolean; properties?: { correlationData?: Uint8Array } }) {
     const p = typeof payload === "string" ? enc(payload) : payload;
     const ob = this.outbox;
     if (ob.count >= this.maxMessages || ob.bytes + topic.length + p.length > this.maxBytes) {
@@ -60,20 +61,22 @@ class BoundedClient {
       throw new RangeError("mqttsn: outbox full");
     }
     expect(o.qos).toBe(1);
-    this.held.push({ topic, payload: p, retain: !!o.retain });
+    this.held.push({ topic, payload: p, retain: !!o.retain, correlationData: o.properties?.correlationData });
     return this.held.length;
   }
-  respond() {
-    return 1;
+  /** As MqttClient.respond: a publish on the Response Topic with the Correlation Data (MQTT 5.0 §4.10). */
+  respond(request: { properties?: { responseTopic?: string; correlationData?: Uint8Array } }, payload: Uint8Array, o: { qos?: number }) {
+    const rp = request.properties!;
+    return this.publish(rp.responseTopic!, payload, { qos: o.qos, properties: rp.correlationData ? { correlationData: rp.correlationData } : undefined });
   }
   /** The oldest message acknowledged: then the link tells the binding (MqttLink.#room). */
   ack(binding: ConfigMqttBinding) {
     this.delivered.push(this.held.shift()!);
     binding.room();
   }
-  deliver(topic: string, payload: Uint8Array) {
+  deliver(topic: string, payload: Uint8Array, properties?: unknown) {
     for (const fn of this.subs) {
-      const m = { topic, payload, qos: 1, retain: false, dup: false, packetId: 1, properties: undefined } as never;
+      const m = { topic, payload, qos: 1, retain: false, dup: false, packetId: 1, properties } as never;
       if (typeof fn === "function") fn.call(this as never, m);
       else fn.onMessage(m);
     }
@@ -127,6 +130,20 @@ describe("ConfigMqttBinding with a full outbox", () => {
       expect(JSON.parse(dec(after[2].payload)).status).toBe("ok");
       expect(k.logs.filter((l) => l.indexOf("cannot publish") >= 0)).toEqual([]);
     });
+
+  it("mqtt 5: the answer on a request's Response Topic waits too, and goes with its Correlation Data (§4.10)", () => {
+    const { k, client, binding, base, fill } = kit(3, 8192, "mqtt");
+    fill();
+    const cd = Uint8Array.of(7, 7, 7);
+    client.deliver(base + "/cmd/ping", command(k, "ping", null), { responseTopic: "host/replies/1", correlationData: cd });
+    expect(binding.waiting).toBe(2);
+    while (client.held.length) client.ack(binding);
+    const out = client.delivered.slice(3);
+    expect(out.map((m) => m.topic)).toEqual([base + "/res/ping", "host/replies/1"]);
+    expect(out[1].correlationData).toEqual(cd);
+    expect(JSON.parse(dec(out[1].payload)).status).toBe("ok");
+    expect(k.logs.filter((l) => l.indexOf("cannot") >= 0)).toEqual([]);
+  });
 
   it("a newer retained configuration replaces the one waiting; every answer waits, in order", () => {
     const { k, client, binding, base, fill } = kit(4);

@@ -115,7 +115,20 @@ export interface Waiting {
   topic: string;
   payload: Uint8Array;
   retain: boolean;
+  /** An answer on a request's Response Topic (MQTT 5.0 §4.10): the request's properties it needs. */
+  reply?: { responseTopic: string; correlationData?: Uint8Array };
 }
+
+/** Publish options of the binding's messages (shared, read only). */
+const QOS1 = Object.freeze({ qos: 1 as const });
+const RETAINED = Object.freeze({ qos: 1 as const, retain: true });
+
+/** A message of the binding's, or one that waited, to the client (MqttClient.respond for a reply). Throws as the client does. */
+function send(client: MqttClient, topic: string, payload: Uint8Array, retain: boolean, reply: Waiting["reply"]): void {
+  if (reply) client.respond({ properties: reply } as MqttMessage, payload, QOS1);
+  else client.publish(topic, payload, retain ? RETAINED : QOS1);
+}
+
 
 /**
  * The client refused a message because its outbox is full (MQTT: MqttError "outbox-full";
@@ -249,7 +262,7 @@ export class ConfigMqttBinding {
 
   /** The messages a replaced binding left waiting (detach()): published, or waiting here, in order. */
   adopt(w: readonly Waiting[]): void {
-    for (let i = 0; i < w.length; i++) this.#publish(w[i].topic, w[i].payload, w[i].retain);
+    for (let i = 0; i < w.length; i++) this.#publish(w[i].topic, w[i].payload, w[i].retain, w[i].reply);
   }
 
   #subscribe(): void {
@@ -300,13 +313,8 @@ export class ConfigMqttBinding {
     const topic = this.#base + "/res/" + safe;
     const payload = this.#fit(result, format, topic, request);
     this.#publish(topic, payload, false);
-    if (request.properties?.responseTopic !== undefined) {
-      try {
-        this.#client.respond(request, payload, { qos: 1 });
-      } catch (e) {
-        this.#log?.("config: cannot answer on the Response Topic: " + String((e as Error)?.message ?? e));
-      }
-    }
+    const rp = request.properties;
+    if (rp?.responseTopic !== undefined) this.#publish(rp.responseTopic, payload, false, { responseTopic: rp.responseTopic, correlationData: rp.correlationData });
   }
 
   /**
@@ -374,7 +382,7 @@ export class ConfigMqttBinding {
     while (w.length) {
       const m = w[0];
       try {
-        this.#client.publish(m.topic, m.payload, { qos: 1, retain: m.retain });
+        send(this.#client, m.topic, m.payload, m.retain, m.reply);
       } catch (e) {
         if (waitsForRoom(this.#client, e)) return; // still full: the next acknowledgement
         this.#log?.(`config: cannot publish ${m.topic}: ${String((e as Error)?.message ?? e)}`);
@@ -391,10 +399,10 @@ export class ConfigMqttBinding {
    * refused for a full outbox it waits for room (room()); only past the bound of what may wait is
    * it lost, with a line saying so. Nothing is thrown out of a callback.
    */
-  #publish(topic: string, payload: Uint8Array, retain: boolean): void {
+  #publish(topic: string, payload: Uint8Array, retain: boolean, reply?: Waiting["reply"]): void {
     if (!this.#waiting) {
       try {
-        this.#client.publish(topic, payload, { qos: 1, retain });
+        send(this.#client, topic, payload, retain, reply);
         return;
       } catch (e) {
         if (!waitsForRoom(this.#client, e)) {
@@ -419,7 +427,7 @@ export class ConfigMqttBinding {
       if (!w.length) this.#waiting = undefined;
       return;
     }
-    w.push({ topic, payload, retain });
+    w.push(reply ? { topic, payload, retain, reply } : { topic, payload, retain });
     this.#waitingBytes += payload.length;
   }
 }
