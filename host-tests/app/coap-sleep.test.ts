@@ -23,15 +23,15 @@ import { startApp } from "../../src/app";
 import { decodeCoapKept, encodeCoapKept } from "../../src/coap-state";
 import { simBoard } from "../../boards/sim";
 import type { BoardDefinition } from "../../boards/types";
+import { cheapLinks } from "../support/cheap-board";
 
 // One quick chip; booting and connecting cost almost nothing, so the planner deep-sleeps
 // between readings 30 s apart (as in host-tests/config/asleep.test.ts).
-const board: BoardDefinition = {
+const board: BoardDefinition = cheapLinks({
   ...simBoard,
   sensors: [{ chip: "sht3x", address: 0x44 }],
   battery: undefined,
-  power: { ...simBoard.power, bootToReadyMs: 1, wifiConnectMs: 1, roundTripMs: 1, tlsHandshakeMs: 1, lightSleepWifiMa: 5 },
-};
+});
 
 async function flush(): Promise<void> {
   for (let i = 0; i < 8; i++) await Promise.resolve();

@@ -11,6 +11,7 @@ import { getBoard } from "../../boards/index";
 import type { TelemetryEvent } from "../../src/app";
 import { describeWithPeer, startMosquitto, type MosquittoPeer } from "../support/peers";
 import { bootAppDevice, waitFor, watchDevice } from "./node-device";
+import { cheapLinks } from "../support/cheap-board";
 
 // SHT3x + BME280: a reading every samplingMs from boot (no 5 s SCD4x start-up). Its power
 // profile is changed so that connecting and booting cost almost nothing: the planner then
@@ -18,7 +19,7 @@ import { bootAppDevice, waitFor, watchDevice } from "./node-device";
 // real time against a real broker (the mechanics are under test here; the planner's choices on
 // real figures are in host-tests/scheduler).
 const base = getBoard("esp32-devkitc");
-const board = { ...base, power: { ...base.power, bootToReadyMs: 1, wifiConnectMs: 1, roundTripMs: 1, tlsHandshakeMs: 1, lightSleepWifiMa: 5 } };
+const board = cheapLinks(base);
 
 describeWithPeer("mosquitto", "the app's planned deep sleep with a real broker", () => {
   let broker: MosquittoPeer;

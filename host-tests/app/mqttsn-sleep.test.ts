@@ -27,11 +27,12 @@ import type { SnLinkParts } from "../../src/mqttsn-link";
 import { describeWithPeer, startMosquitto, type MosquittoPeer } from "../support/peers";
 import { startGateway } from "../mqttsn/interop-support";
 import { endDevice, expectAsleepNotOffline, waitFor } from "./node-device";
+import { cheapLinks } from "../support/cheap-board";
 
 // Booting and connecting cost almost nothing on this board: the planner deep-sleeps between
 // readings seconds apart (as in ./deep-sleep.test.ts).
 const base = getBoard("esp32-devkitc");
-const board = { ...base, power: { ...base.power, bootToReadyMs: 1, wifiConnectMs: 1, roundTripMs: 1, tlsHandshakeMs: 1, lightSleepWifiMa: 5 } };
+const board = cheapLinks(base);
 const KEY = new Uint8Array(32).map((_, i) => (i * 7 + 3) & 0xff);
 
 /** The app on a SimDevice over MQTT-SN to our gateway at `port`: sleep.mode deep (each wake a reboot; the flash survives), a reading every 4 s (`overrides` for others). */

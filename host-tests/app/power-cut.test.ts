@@ -33,11 +33,12 @@ import type { KeyValueStore, StoredValue } from "../../modules/platform/storage"
 import { startApp } from "../../src/app";
 import { describeWithPeer, startMosquitto, type MosquittoPeer } from "../support/peers";
 import { waitFor } from "./node-device";
+import { cheapLinks } from "../support/cheap-board";
 
 // Booting and connecting cost almost nothing on this board: the planner deep-sleeps between
 // readings half a second apart (as in ./deep-sleep.test.ts).
 const base = getBoard("esp32-devkitc");
-const board = { ...base, power: { ...base.power, bootToReadyMs: 1, wifiConnectMs: 1, roundTripMs: 1, tlsHandshakeMs: 1, lightSleepWifiMa: 5 } };
+const board = cheapLinks(base);
 const SEED = 19;
 /** The MQTT outbox's namespace in the device's storage (src/link.ts). */
 const OUTBOX_NAMESPACE = "xsmqtt";

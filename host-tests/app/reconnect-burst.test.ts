@@ -22,11 +22,12 @@ import type { App } from "../../src/app";
 import { describeWithPeer, startMosquitto, type MosquittoPeer } from "../support/peers";
 import { startGateway } from "../mqttsn/interop-support";
 import { bootAppDevice, waitFor } from "./node-device";
+import { cheapLinks } from "../support/cheap-board";
 
 // Opening the links costs next to nothing on this board: the planner lets them go between
 // readings (as in ./mqttsn-sleep.test.ts).
 const base = getBoard("sim"); // six quantities: six discovery configs, as in the mcsim run
-const board = { ...base, power: { ...base.power, bootToReadyMs: 1, wifiConnectMs: 1, roundTripMs: 1, tlsHandshakeMs: 1, lightSleepWifiMa: 5 } };
+const board = cheapLinks(base);
 const KEY = new Uint8Array(32).map((_, i) => (i * 7 + 3) & 0xff);
 
 describeWithPeer("mosquitto", "the burst at a reconnect (a full outbox): MQTT-SN with our gateway, MQTT 3.1.1, mosquitto", () => {

@@ -17,6 +17,7 @@ import { hmacSha256 } from "../../modules/platform/sha256";
 import { describeWithPeer, startMosquitto, type MosquittoPeer } from "../support/peers";
 import { MqttDecoder, PacketType } from "../support/mqtt-codec";
 import { bootAppDevice, expectAsleepNotOffline, waitFor } from "./node-device";
+import { cheapLinks } from "../support/cheap-board";
 
 /**
  * A TCP relay in front of the broker that reads what the device sends: each CONNECT and, for
@@ -57,7 +58,7 @@ async function disconnectWatch(brokerPort: number) {
 // Booting and connecting cost almost nothing on this board: the planner deep-sleeps between
 // readings seconds apart (as in ./deep-sleep.test.ts).
 const base = getBoard("esp32-devkitc");
-const board = { ...base, power: { ...base.power, bootToReadyMs: 1, wifiConnectMs: 1, roundTripMs: 1, tlsHandshakeMs: 1, lightSleepWifiMa: 5 } };
+const board = cheapLinks(base);
 const KEY = new Uint8Array(32).map((_, i) => (i * 13 + 1) & 0xff);
 
 describeWithPeer("mosquitto", "MQTT 5 Session Expiry across deep sleep (§3.14.2.2.2)", () => {

@@ -19,6 +19,7 @@ import { signCommand } from "../../modules/config/auth";
 import { hmacSha256 } from "../../modules/platform/sha256";
 import { simBoard } from "../../boards/sim";
 import type { BoardDefinition } from "../../boards/types";
+import { cheapLinks } from "../support/cheap-board";
 
 /**
  * One quick chip (the first reading comes in ms), and a power profile in which booting and
@@ -26,12 +27,11 @@ import type { BoardDefinition } from "../../boards/types";
  * (as in host-tests/app/deep-sleep.test.ts: the mechanics are under test here, the planner's
  * choices on real figures are in host-tests/scheduler).
  */
-const board: BoardDefinition = {
+const board: BoardDefinition = cheapLinks({
   ...simBoard,
   sensors: [{ chip: "sht3x", address: 0x44 }],
   battery: undefined,
-  power: { ...simBoard.power, bootToReadyMs: 1, wifiConnectMs: 1, roundTripMs: 1, tlsHandshakeMs: 1, lightSleepWifiMa: 5 },
-};
+});
 import { KEY } from "./helpers";
 
 async function flush(): Promise<void> {

@@ -19,17 +19,17 @@ import { startApp, type App } from "../../src/app";
 import { configCommand } from "../../sim/node/cli-config";
 import { simBoard } from "../../boards/sim";
 import type { BoardDefinition } from "../../boards/types";
+import { cheapLinks } from "../support/cheap-board";
 
 /**
  * A board whose booting and connecting cost almost nothing, so that the app's sleep planner
  * deep-sleeps between readings seconds apart (as in host-tests/app/deep-sleep.test.ts).
  */
-const sleeper: BoardDefinition = {
+const sleeper: BoardDefinition = cheapLinks({
   ...simBoard,
   sensors: [{ chip: "sht3x", address: 0x44 }],
   battery: undefined,
-  power: { ...simBoard.power, bootToReadyMs: 1, wifiConnectMs: 1, roundTripMs: 1, tlsHandshakeMs: 1, lightSleepWifiMa: 5 },
-};
+});
 import { describeWithPeer, freePort, startMosquitto, type MosquittoPeer } from "../support/peers";
 
 const KEY_HEX = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
