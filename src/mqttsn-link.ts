@@ -171,7 +171,15 @@ export class SnLinkClient {
   }
 
   publish(topic: string, payload: Uint8Array | string, options?: { qos?: 0 | 1 | 2; retain?: boolean }, callback?: Callback): number {
-    const id = this.sn.publish(topic, payload, (options?.qos ?? 0) as SnQoS, !!options?.retain);
+    let id: number;
+    try {
+      id = this.sn.publish(topic, payload, (options?.qos ?? 0) as SnQoS, !!options?.retain);
+    } catch (e) {
+      // A full outbox refuses with MqttClient's code (MqttError "outbox-full", modules/mqtt/outbox.ts):
+      // its callers (the config binding, which waits for room) read the code, not MQTT-SN's text.
+      if (e instanceof RangeError && e.message === "mqttsn: outbox full") (e as { code?: string }).code = "outbox-full";
+      throw e;
+    }
     if (id && callback) this.callbacks.set(id, callback);
     return id;
   }

@@ -8,9 +8,10 @@
  * from the client's delivery callback); a newer retained message replaces a waiting one on its
  * topic; past the bound a clear line says what was not published.
  *
- * The client here holds a bounded outbox as the two real ones do: MQTT-SN's (RangeError
- * "mqttsn: outbox full", modules/mqttsn/session.ts) and MQTT's (MqttError "outbox-full",
- * modules/mqtt/outbox.ts), and refuses the same way; `ack()` is the gateway's PUBACK (§6.6: one
+ * The client here holds a bounded outbox as the two real ones do: MQTT-SN's (the session's
+ * RangeError "mqttsn: outbox full", modules/mqttsn/session.ts, which the link client,
+ * src/mqttsn-link.ts, passes on with MqttClient's code "outbox-full") and MQTT's (MqttError
+ * "outbox-full", modules/mqtt/outbox.ts), and refuses the same way; `ack()` is the gateway's PUBACK (§6.6: one
  * exchange at a time, the oldest first).
  */
 import type { MessageHandler } from "../../modules/mqtt/client";
@@ -42,7 +43,7 @@ class BoundedClient {
   held: Held[] = [];
   /** Acknowledged, in order: what the broker got. */
   delivered: Held[] = [];
-  /** How the real clients refuse: "mqttsn" (RangeError) or "mqtt" (MqttError outbox-full). */
+  /** How the real clients refuse: "mqttsn" (the session's RangeError with the link client's code) or "mqtt" (MqttError outbox-full). */
   constructor(readonly maxMessages: number, readonly maxBytes: number, readonly kind: "mqttsn" | "mqtt" = "mqttsn") {}
   get outbox() {
     let bytes = 0;
@@ -58,7 +59,7 @@ class BoundedClient {
     const ob = this.outbox;
     if (ob.count >= this.maxMessages || ob.bytes + topic.length + p.length > this.maxBytes) {
       if (this.kind === "mqtt") throw new MqttError("outbox-full", "MQTT outbox full: " + ob.count + " messages");
-      throw new RangeError("mqttsn: outbox full");
+      throw Object.assign(new RangeError("mqttsn: outbox full"), { code: "outbox-full" });
     }
     expect(o.qos).toBe(1);
     this.held.push({ topic, payload: p, retain: !!o.retain, correlationData: o.properties?.correlationData });

@@ -20,6 +20,7 @@
 import type { MqttClient, MqttMessage } from "../mqtt/client";
 import { Mqtt5 } from "../mqtt/mqtt5";
 import type { WillMessage } from "../mqtt/packets";
+import type { MqttError } from "../mqtt/session-error";
 import { encodeUtf8New } from "../bytes/utf8";
 import type { ConfigCore, CommandResult, ConfigCoreEvent } from "./core";
 import { decodeEnvelope, encodeDocument, encodeResult, type BodyFormat } from "./envelope";
@@ -129,15 +130,14 @@ function send(client: MqttClient, topic: string, payload: Uint8Array, retain: bo
   else client.publish(topic, payload, retain ? RETAINED : QOS1);
 }
 
-
 /**
- * The client refused a message because its outbox is full (MQTT: MqttError "outbox-full";
- * MQTT-SN: RangeError "mqttsn: outbox full") while it holds messages whose acknowledgements
- * will free room. A full outbox that holds nothing (a message too large for it) frees none.
+ * The client refused a message because its outbox is full (MqttError "outbox-full": MQTT's, and
+ * MQTT-SN's through its link client, src/mqttsn-link.ts) while it holds messages whose
+ * acknowledgements will free room. A full outbox that holds nothing (a message too large for
+ * it) frees none.
  */
 function waitsForRoom(client: MqttClient, e: unknown): boolean {
-  const x = e as { code?: string; message?: string } | undefined;
-  return (x?.code === "outbox-full" || String(x?.message).indexOf("outbox full") >= 0) && client.outbox.count > 0;
+  return (e as MqttError | undefined)?.code === "outbox-full" && client.outbox.count > 0;
 }
 
 export class ConfigMqttBinding {
@@ -385,13 +385,18 @@ export class ConfigMqttBinding {
         send(this.#client, m.topic, m.payload, m.retain, m.reply);
       } catch (e) {
         if (waitsForRoom(this.#client, e)) return; // still full: the next acknowledgement
-        this.#log?.(`config: cannot publish ${m.topic}: ${String((e as Error)?.message ?? e)}`);
+        this.#cannot(m.topic, e);
       }
       w.shift();
       this.#waitingBytes -= m.payload.length;
     }
     this.#waiting = undefined;
     this.#waitingBytes = 0;
+  }
+
+  /** A message refused for good (not for room): one line says so. */
+  #cannot(topic: string, e: unknown): void {
+    this.#log?.(`config: cannot publish ${topic}: ${String((e as Error)?.message ?? e)}`);
   }
 
   /**
@@ -405,10 +410,7 @@ export class ConfigMqttBinding {
         send(this.#client, topic, payload, retain, reply);
         return;
       } catch (e) {
-        if (!waitsForRoom(this.#client, e)) {
-          this.#log?.(`config: cannot publish ${topic}: ${String((e as Error)?.message ?? e)}`);
-          return;
-        }
+        if (!waitsForRoom(this.#client, e)) return this.#cannot(topic, e);
         this.#log?.(`config: the outbox is full: ${topic} waits for room (an acknowledgement frees it)`);
       }
     }
