@@ -186,20 +186,17 @@ function driftLatest(now: number, latest: number, driftPpm: number): number {
   return ahead > 0 && ahead !== Infinity ? latest - Math.ceil((ahead * driftPpm) / 1e6) : latest;
 }
 
-/** Radio obligations only: radio jobs that are not there just to keep a link alive. */
+/** Radio obligations only (left in `scratch`): radio jobs that are not there just to keep a link alive. */
 function nextRadioObligation(jobs: ArrayLike<WindowedJob>, scratch: WindowedJob[]): number | undefined {
   scratch.length = 0;
   for (let i = 0; i < jobs.length; i++) if (jobs[i].radio && !jobs[i].liveness) scratch.push(jobs[i]);
   return wakeOf(scratch, false);
 }
 
-/** By when a radio obligation has run at the latest (SleepPlan.radioAt): the smallest of their latests, with the drift margin; Infinity when there is none. */
-function radioObligationBy(now: number, jobs: ArrayLike<WindowedJob>, driftPpm: number): number {
+/** By when one of `obligations` (nextRadioObligation's) has run at the latest (SleepPlan.radioAt): the smallest of their latests, with the drift margin; Infinity when there is none. */
+function radioObligationBy(now: number, obligations: readonly WindowedJob[], driftPpm: number): number {
   let by = Infinity;
-  for (let i = 0; i < jobs.length; i++) {
-    const j = jobs[i];
-    if (j.radio && !j.liveness && j.latest < by) by = j.latest;
-  }
+  for (let i = 0; i < obligations.length; i++) if (obligations[i].latest < by) by = obligations[i].latest;
   return driftLatest(now, by, driftPpm);
 }
 
@@ -221,7 +218,7 @@ export function planSleep(now: number, jobs: ArrayLike<WindowedJob>, o: SleepPla
   const horizon = Math.max(0, radioAt === undefined ? (o.idleHorizonMs ?? 86_400_000) : radioAt - now);
   // By when it has run at the latest (the scheduler may run it late in its window to save a
   // wake): what a peer must keep the session for, and what the sleep is announced for.
-  const radioBy = radioObligationBy(now, jobs, drift);
+  const radioBy = radioObligationBy(now, scratch, drift); // scratch: the obligations, before wakeWithDrift reuses it
   const reach = radioBy === Infinity ? horizon : Math.max(horizon, radioBy - now);
 
   // Keeping the links over the horizon: associated light sleep plus keep-alive exchanges.
