@@ -8,19 +8,11 @@
  */
 import * as mqtt from "mqtt";
 import { getBoard } from "../../boards/index";
-import type { UdpConstructor } from "../../modules/platform/io";
 import { decodeSenmlJson } from "../../modules/telemetry/senml";
-import { FlashStore } from "../../sim/flash-store";
-import { SimDevice } from "../../sim/device";
-import { UDP } from "../../sim/node/udp";
-import { RealClock } from "../../sim/node/real-clock";
-import { nodeCrypto } from "../../sim/node/crypto";
-import { createSimHardware } from "../../sim/hardware";
-import { indoorDay } from "../../sim/scenarios";
-import { startApp, type App, type TelemetryEvent } from "../../src/app";
+import type { TelemetryEvent } from "../../src/app";
 import { describeWithPeer, startMosquitto, type MosquittoPeer } from "../support/peers";
 import { startGateway } from "../mqttsn/interop-support";
-import { waitFor } from "./node-device";
+import { bootAppDevice, waitFor } from "./node-device";
 
 describeWithPeer("mosquitto", "readings waiting for the telemetry period over MQTT-SN (telemetry.maxBatch) with our gateway", () => {
   let broker: MosquittoPeer;
@@ -41,29 +33,6 @@ describeWithPeer("mosquitto", "readings waiting for the telemetry period over MQ
     const sent: TelemetryEvent[] = [];
     const errors: string[] = [];
     let most = 0;
-    let app: App | undefined;
-    const clock = new RealClock();
-    const board = getBoard("sim");
-    const hardware = createSimHardware(board, clock, indoorDay(21));
-    const device = new SimDevice({
-      clock,
-      flash: new FlashStore(),
-      crypto: nodeCrypto,
-      board,
-      io: { ...hardware.io, UDP: UDP as unknown as UdpConstructor },
-      log: () => undefined,
-      app: (platform) =>
-        (app = startApp({
-          platform,
-          board,
-          deviceId: id,
-          provisioned: { protocol: "mqttsn", "mqtt.host": "127.0.0.1", "mqtt.port": port, "telemetry.qos": 1, "telemetry.maxBatch": 4 },
-          overrides: { samplingMs: 300, telemetryMs: 30_000, coapServer: false },
-          onReading: () => (most = Math.max(most, app!.buffered)),
-          onSent: (e) => sent.push(e),
-          onError: (m) => errors.push(m),
-        })),
-    });
     watcher.on("message", (_topic, payload) => {
       datagrams.push(payload.length);
       const d = decodeSenmlJson(payload);
@@ -71,9 +40,17 @@ describeWithPeer("mosquitto", "readings waiting for the telemetry period over MQ
       for (const r of d.records) if (r.n.endsWith(":temperature")) times.push(r.t);
     });
     await watcher.subscribeAsync(`xs-iot/${id}/tele`, { qos: 1 });
-    device.start();
+    const dev = bootAppDevice(getBoard("sim"), 21, {
+      deviceId: id,
+      provisioned: { protocol: "mqttsn", "mqtt.host": "127.0.0.1", "mqtt.port": port, "telemetry.qos": 1, "telemetry.maxBatch": 4 },
+      overrides: { samplingMs: 300, telemetryMs: 30_000, coapServer: false },
+      onReading: () => (most = Math.max(most, dev.app().buffered)),
+      onSent: (e) => sent.push(e),
+      onError: (m) => errors.push(m),
+    });
+    const app = dev.app;
     try {
-      await waitFor(() => app !== undefined && app.acked >= 12 && times.length >= 12, 15_000, "12 readings acknowledged and at the broker", () => ({ acked: app?.acked, readings: app?.readings, times: times.length, errors, lines: lines.slice(-6) }));
+      await waitFor(() => app().acked >= 12 && times.length >= 12, 15_000, "12 readings acknowledged and at the broker", () => ({ acked: app().acked, readings: app().readings, times: times.length, errors, lines: lines.slice(-6) }));
       // Well before the 30 s period: every batch was a full one of 4, in order.
       expect(sent.length).toBeGreaterThanOrEqual(3);
       for (let i = 0; i < sent.length; i++) expect(sent[i].seqs).toEqual([4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4]);
@@ -81,12 +58,11 @@ describeWithPeer("mosquitto", "readings waiting for the telemetry period over MQ
       for (const n of datagrams) expect(n).toBeLessThanOrEqual(1024);
       // Once each (QoS 1 can duplicate only on a retransmission, which a quiet loopback does not need).
       expect(new Set(times).size).toBe(times.length);
-      expect(app!.thinned).toBe(0);
-      expect(app!.failed).toBe(0);
+      expect(app().thinned).toBe(0);
+      expect(app().failed).toBe(0);
       expect(errors).toEqual([]);
     } finally {
-      if (device.state !== "off") device.stop();
-      clock.clearAll();
+      dev.stop();
       await watcher.endAsync();
       await gateway.close();
     }
