@@ -805,3 +805,35 @@ describe("the lean core: a session given no part", () => {
     expect(h.eventsOf("disconnected")).toEqual([{ type: "disconnected", reason: "no reply" }]);
   });
 });
+
+describe("found by the fuzz (session-fuzz.test.ts), each reproduced", () => {
+  it("a REGACK refusing the topic of a QoS 0 message that already went (its id came by the gateway's REGISTER) fails nothing and leaves the request behind it queued (§6.5, §6.10)", () => {
+    const h = new Harness().connected();
+    const [register] = h.call((s, now) => s.publish("t/q0", "x", 0, false, now));
+    expect([register.type, register.topicName]).toEqual([0x0a, "t/q0"]);
+    h.call((s, now) => s.subscribe("s/1", 1, now)); // queued behind the QoS 0 message
+    // The gateway registers the same topic itself (§6.10): answered REGACK.
+    expect(types(h.gw({ type: 0x0a, topicId: 7, msgId: 50, topicName: "t/q0" }))).toEqual([0x0b]);
+    // Tretry: the REGISTER again, and the QoS 0 message goes on the id the gateway gave.
+    const again = h.advance(1000);
+    expect(again.map((m) => [m.type, m.topicId])).toEqual([[0x0a, 0], [0x0c, 7]]);
+    // The gateway refuses our REGISTER: the message went already, so nothing fails; the SUBSCRIBE
+    // behind it goes now. (Before: the SUBSCRIBE was taken off the queue instead, never sent and never
+    // reported, and the QoS 0 message that went was reported failed.)
+    const out = h.gw({ type: 0x0b, topicId: 0, msgId: register.msgId, returnCode: 3 });
+    expect(out.map((m) => [m.type, m.topicName])).toEqual([[0x12, "s/1"]]);
+    expect(h.eventsOf("publish-failed")).toEqual([]);
+    h.gw({ type: 0x13, ...F, qos: 1, topicId: 0, msgId: out[0].msgId, returnCode: 0 });
+    expect(h.eventsOf("subscribed").map((e) => e.topic)).toEqual(["s/1"]);
+  });
+
+  it("a REGACK refusing the topic of a QoS 0 message still queued fails it (MsgId 0) and only it", () => {
+    const h = new Harness().connected();
+    const [register] = h.call((s, now) => s.publish("t/q0", "x", 0, false, now));
+    h.call((s, now) => s.subscribe("s/1", 1, now));
+    const out = h.gw({ type: 0x0b, topicId: 0, msgId: register.msgId, returnCode: 3 });
+    expect(h.eventsOf("publish-failed")).toEqual([{ type: "publish-failed", msgId: 0, topic: "t/q0", reason: "REGACK 3" }]);
+    expect(out.map((m) => [m.type, m.topicName])).toEqual([[0x12, "s/1"]]);
+  });
+
+});

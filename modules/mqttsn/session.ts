@@ -437,10 +437,9 @@ export class MqttSnSession {
       } else if (t === 0x0b) {
         // REGACK (§6.5): the entry or QoS 0 request waiting for the topic id goes next; refused, it fails.
         if (!rc) this.register(id, x.topic);
-        else {
-          if (!x.rec) this.ops.shift(); // a QoS 0 message (MsgId 0 in its event)
-          this.done(x, "REGACK " + rc);
-        }
+        // (A QoS 0 message, MsgId 0 in its event, only while still queued: once its topic id came
+        // otherwise, a gateway's REGISTER, it went, and the request behind it is not its to take.)
+        else if (x.rec || (this.ops[0] === x && this.ops.shift())) this.done(x, "REGACK " + rc);
       } else if (!x) {
         // PINGRESP to the keep-alive's PINGREQ
       } else if (x.rec) {
