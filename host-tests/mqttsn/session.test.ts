@@ -836,4 +836,45 @@ describe("found by the fuzz (session-fuzz.test.ts), each reproduced", () => {
     expect(out.map((m) => [m.type, m.topicName])).toEqual([[0x12, "s/1"]]);
   });
 
+  it("a filter that is empty, holds U+0000 or a lone surrogate, or is too long for one message is refused by unsubscribe() and subscribe() (§5.3, §5.3.12, §5.2.1): nothing queued, nothing sent", () => {
+    // (Before: unsubscribe("") sent an UNSUBSCRIBE with no TopicName, U+0000 went out malformed, and a
+    // lone surrogate made the UTF-8 encoder throw out of receive() or handleTimeout() when its turn came.)
+    const h = new Harness().connected();
+    for (const bad of ["", "a\u0000b", "a\ud800", "x".repeat(21843)]) {
+      expect(() => h.call((s, now) => s.unsubscribe(bad, now))).toThrow(TypeError);
+      if (bad) expect(() => h.call((s, now) => s.subscribe(bad, 1, now))).toThrow(TypeError);
+    }
+    expect(h.s.ops).toEqual([]);
+    expect(h.s.subs.size).toBe(0);
+    expect(types(h.gw({ type: 0x16, clientId: undefined }))).toEqual([0x17]); // nothing else went
+    // The filters that are fine still go: a wildcard, the longest that fits, a surrogate pair.
+    for (const good of ["a/#", "x".repeat(21842), "\ud83d\ude00/+"]) {
+      const [m] = h.call((s, now) => s.unsubscribe(good, now));
+      expect([m.type, m.topicName]).toEqual([0x14, good]);
+      h.gw({ type: 0x15, msgId: m.msgId });
+    }
+  });
+
+  it("a topic name with a lone surrogate is refused by publish() at every QoS (§5.3.12), nothing queued; before, a QoS 0 one was queued and its REGISTER threw out of publish() and out of every later call that ran the queue (receive(), handleTimeout())", () => {
+    const h = new Harness().connected();
+    for (const qos of [0, 1, 2] as const) expect(() => h.call((s, now) => s.publish("t/\udc00", "x", qos, false, now))).toThrow(TypeError);
+    expect(h.s.ops).toEqual([]);
+    expect(h.s.outbox.count).toBe(0);
+    expect(() => h.advance(60000)).not.toThrow();
+  });
+
+  it("a will payload or ClientId with a lone surrogate is refused when made (§5.3.12); before, the will was taken and receive() threw at WILLMSGREQ, and the ClientId threw at each CONNECT", () => {
+    expect(() => new SnWill({ topic: "w/1", payload: "a\ud800" })).toThrow(TypeError);
+    expect(() => new SnWill({ topic: "w/\ud800", payload: "a" })).toThrow(TypeError);
+    expect(() => new MqttSnSession({ clientId: "dev\ud800" })).toThrow(TypeError);
+    expect(() => new MqttSnSession({ clientId: "dev\u0000" })).toThrow(TypeError);
+    // A surrogate pair is text: taken, and sent as UTF-8.
+    const h = new Harness({ clientId: "d\ud83d\ude00", will: { topic: "w/1", payload: "\ud83d\ude00" } });
+    const [connect] = h.call((s, now) => s.connect(now));
+    expect(connect.clientId).toBe("d\ud83d\ude00");
+    h.gw({ type: 0x06 });
+    const [willMsg] = h.gw({ type: 0x08 });
+    expect(Array.from(willMsg.willMsg)).toEqual([0xf0, 0x9f, 0x98, 0x80]);
+  });
 });
+

@@ -213,13 +213,15 @@ export function frame(type: number, f?: number, a?: number, b?: number, tail?: A
 }
 
 /**
- * §5.3.1 ClientId, the TopicName of a PUBLISH or will: non-empty, no wildcard (§6.10), no U+0000
- * (§5.3.12), and short enough for its REGISTER or WILLTOPIC to fit one message: at most 21,842
- * UTF-16 units, each at most 3 octets in UTF-8 (65,526 + a header of 8 <= 65,535, §5.2.1; a longer
- * one would make frame() throw later, where no caller can take it).
+ * The TopicName of a PUBLISH or will, or (`filter`) a topic filter of SUBSCRIBE or UNSUBSCRIBE or a
+ * §5.3.1 ClientId (where + and # are characters like any other): non-empty (§5.3), no wildcard but in a filter (§6.10), UTF-8 (§5.3.12: no lone
+ * surrogate, which has none; no U+0000, MQTT's rule), and short enough for its REGISTER, WILLTOPIC or
+ * SUBSCRIBE to fit one message: at most 21,842 UTF-16 units, each at most 3 octets in UTF-8 (65,526 +
+ * a header of 8 <= 65,535, §5.2.1). Else it would be sent malformed, or make frame() or the UTF-8
+ * encoder throw later, inside receive() or handleTimeout(), where no caller can take it.
  */
-function isTopicName(t: unknown): t is string {
-  return typeof t === "string" && t.length <= 21842 && !/^$|[+#\u0000]/.test(t);
+function isTopicName(t: unknown, filter?: boolean): t is string {
+  return typeof t === "string" && t.length <= 21842 && !/^$|[\0\ud800-\udfff]/u.test(t) && (filter || !/[+#]/.test(t));
 }
 
 
@@ -254,7 +256,7 @@ export class MqttSnSession {
 
   constructor(o: MqttSnSessionOptions) {
     // §5.3.1: 1-23 characters.
-    if (typeof o?.clientId !== "string" || !o.clientId || o.clientId.length > 23) throw bad("clientId: 1-23 characters");
+    if (!isTopicName(o?.clientId, true) || o.clientId.length > 23) throw bad("clientId: 1-23 characters");
     const k = (this.keepMs = (o.keepAlive ?? 60) * 1000);
     const maxMessages = o.maxMessages ?? 16;
     const maxBytes = o.maxBytes ?? 8192;
@@ -335,13 +337,13 @@ export class MqttSnSession {
 
   /** §6.9: subscribes to a topic filter (with the topics part: a pre-defined topic, by its name, or a short topic name). */
   subscribe(topic: string, qos: 0 | 1 | 2, now: number): void {
-    // A filter as long as a topic name may be (isTopicName: its SUBSCRIBE fits one message).
-    if (typeof topic !== "string" || !topic || topic.length > 21842 || !(qos === 0 || qos === 1 || (qos === 2 && this.o.qos2))) throw bad("subscribe");
+    if (!isTopicName(topic, true) || !(qos === 0 || qos === 1 || (qos === 2 && this.o.qos2))) throw bad("subscribe");
     if (this.state === 3 /* ACTIVE */) this.queue(2 /* OP_SUB */, topic, qos, now); // else it goes with the next CONNACK
     this.subs.set(topic, qos);
   }
 
   unsubscribe(topic: string, now: number): void {
+    if (!isTopicName(topic, true)) throw bad("unsubscribe");
     if (this.state === 3 /* ACTIVE */) this.queue(3 /* OP_UNSUB */, topic, 0, now);
     this.subs.delete(topic);
   }
@@ -926,9 +928,9 @@ export class SnWill {
   /** The will; undefined: none (the CONNECT has no Will flag; an update deletes it). */
   declare will: SnWillMessage | undefined;
 
-  /** A will the session can send: a topic name (§6.10: no wildcard), QoS 0-2, a payload of bytes or text; none: undefined. */
+  /** A will the session can send: a topic name (§6.10: no wildcard), QoS 0-2, a payload of bytes or text (UTF-8, §5.3.12: no lone surrogate, else WILLMSG could not be made); none: undefined. */
   constructor(w?: SnWillMessage) {
-    if (w && (!isTopicName(w.topic) || !(typeof w.payload === "string" || w.payload instanceof Uint8Array) || !((w.qos ?? 0) >= 0 && (w.qos ?? 0) <= 2))) throw bad("will");
+    if (w && (!isTopicName(w.topic) || !(typeof w.payload === "string" ? !/[\ud800-\udfff]/u.test(w.payload) : w.payload instanceof Uint8Array) || !((w.qos ?? 0) >= 0 && (w.qos ?? 0) <= 2))) throw bad("will");
     this.will = w;
   }
 
