@@ -571,6 +571,36 @@ describe("persistence across deep sleep and reboot", () => {
     expect(r.s.outbox.count).toBe(1);
     expect(r.s.outbox.list[0].topic).toBe("p");
   });
+
+  it("an outbox record the outbox never writes (PUBREL state at QoS 1, QoS 0 or 3) is deleted; before, one in the PUBREL state at QoS 1 made a session without the QoS 2 part throw out of receive() at the CONNACK", () => {
+    // state, QoS | Retain << 2, sequence number, topic length, topic "p", payload "x"
+    const rec = (state: number, qos: number) => new Uint8Array([state, qos, 0, 0, 0, 1, 0, 1, 0x70, 0x78]).buffer;
+    const store = new Map<string, ArrayBuffer>([
+      ["o1", rec(2, 1)],
+      ["o2", rec(1, 0)],
+      ["o3", rec(1, 3)],
+      ["o4", rec(2, 3)],
+      ["o5", rec(1, 1)],
+      ["o6", rec(2, 2)],
+      ["o7", rec(1, 2)],
+    ]);
+    const r = new Harness({ lean: true }, store);
+    expect([...r.store.keys()]).toEqual(["o5", "o6", "o7"]);
+    r.call((s, now) => s.connect(now));
+    let out: any[] = [];
+    expect(() => (out = r.gw({ type: 0x05, returnCode: 0 }))).not.toThrow();
+    // The QoS 1 one goes; without the QoS 2 part the QoS 2 ones fail when their turn comes (docs/mqttsn.md, store records).
+    expect(out.map((m) => [m.type, m.topicName])).toEqual([[0x0a, "p"]]);
+    const [pub] = r.gw({ type: 0x0b, topicId: 3, msgId: out[0].msgId, returnCode: 0 });
+    expect([pub.type, pub.msgId, pub.dup]).toEqual([0x0c, 5, true]);
+    r.gw({ type: 0x0d, topicId: 3, msgId: 5, returnCode: 0 });
+    expect(r.eventsOf("published")).toEqual([{ type: "published", msgId: 5 }]);
+    expect(r.eventsOf("publish-failed").map((e) => [e.msgId, e.reason])).toEqual([
+      [6, "QoS 2"],
+      [7, "QoS 2"],
+    ]);
+    expect(r.s.outbox.count).toBe(0);
+  });
 });
 
 describe("§6.1 gateway discovery", () => {

@@ -638,7 +638,9 @@ export class MqttSnSession {
   load(key: string, b: Uint8Array, fresh?: boolean): OutboxEntry | undefined {
     const msgId = +key.slice(1);
     const n = 8 + ((b[6] << 8) | b[7]);
-    if (!(msgId > 0 && msgId <= 0xffff && n <= b.length && (b[0] === 1 || b[0] === 2)) || this.outbox.get(msgId)) return;
+    // Only what the outbox writes: state 1 at QoS 1 or 2, state 2 (PUBREL) at QoS 2 (a corrupt state 2 at
+    // QoS 1 would ask the QoS 2 part, maybe absent, for its PUBREL inside receive()).
+    if (!(msgId > 0 && msgId <= 0xffff && n <= b.length && b[0] > 0 && b[0] <= (b[1] & 3) % 3) || this.outbox.get(msgId)) return;
     const topic = decodeUtf8(b, 8, n); // throws on ill-formed UTF-8: restore() catches it (publish()'s own record is well-formed)
     const seq = b[2] * 0x1000000 + ((b[3] << 16) | (b[4] << 8) | b[5]);
     const e: OutboxEntry = { msgId, rec: b, seq, f: (fresh ? 0 : 0x80) | ((b[1] & 3) === 2 ? 0x40 : 0x20) | ((b[1] & 4) << 2), topic, data: b.subarray(n), rereg: 0 };
