@@ -68,8 +68,12 @@ interface Pending {
   payload: Uint8Array;
   qos: 0 | 1 | 2;
   retain: boolean;
-  /** The broker's acknowledgement, held while the buffer was full. */
-  ack?: () => void;
+  /**
+   * The broker's acknowledgement, held while the buffer was full (MQTT.js reads nothing more from
+   * that connection until it is called): `true` gives it; `false` lets the message go
+   * unacknowledged, so the broker keeps it (a persistent session gets it again on its next connection).
+   */
+  ack?: (give: boolean) => void;
 }
 
 /** The gateway's open exchange toward a client: a REGISTER or a PUBLISH awaiting its ack. */
@@ -115,6 +119,8 @@ interface Client {
   qos2: Map<number, boolean>;
   nextMsgId: number;
   connectWaiting: boolean;
+  /** The broker connection to open once the previous one has ended (the latest asked for wins; none once the client is gone). */
+  reopen: (() => void) | undefined;
 }
 
 const ANSWERS: Record<number, string> = { 0: "accepted", 1: "rejected: congestion", 2: "rejected: invalid topic ID", 3: "rejected: not supported" };
@@ -197,12 +203,18 @@ export class MqttSnGateway {
     clearInterval(this.#adv);
     const ends: Promise<void>[] = [];
     const end = (c: mqtt.MqttClient | undefined) => c && ends.push(new Promise<void>((r) => c.end(false, {}, () => r())));
-    for (const c of this.clients.values()) end(c.broker);
+    for (const c of this.#byId.values()) {
+      c.reopen = undefined;
+      this.#releaseHeld(c);
+      end(c.broker);
+    }
     end(this.#qosM1);
     this.clients.clear();
     this.#byId.clear();
     this.socket?.close();
-    await Promise.race([Promise.all(ends), new Promise((r) => setTimeout(r, 2000))]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.all(ends), new Promise((r) => (timer = setTimeout(r, 2000)))]);
+    clearTimeout(timer); // nothing of ours outlives close()
   }
 
   // -- datagrams in ------------------------------------------------------------------
@@ -316,6 +328,8 @@ export class MqttSnGateway {
     const old = this.#byId.get(m.clientId);
     if (c && c.id !== m.clientId) {
       this.#lost(c, `address reused by "${m.clientId}"`);
+      // Kept (lost, with its session): found by its ClientId from now on, not by this address.
+      if (this.clients.get(from) === c) this.clients.delete(from);
       c = undefined;
     }
     if (!c && old) {
@@ -328,8 +342,8 @@ export class MqttSnGateway {
       if (c.state === "will-topic") this.#send(encode({ type: 0x06 }), c.address, c.port);
       return;
     }
-    if (!c && this.clients.size >= (this.options.maxClients ?? 100)) {
-      this.#log(`gateway: ${from} CONNECT "${m.clientId}": ${this.clients.size} clients already -> CONNACK congestion`);
+    if (!c && this.#byId.size >= (this.options.maxClients ?? 100)) {
+      this.#log(`gateway: ${from} CONNECT "${m.clientId}": ${this.#byId.size} clients already -> CONNACK congestion`);
       return this.#send(encode({ type: 0x05, returnCode: 1 }), address, port);
     }
     this.#log(`gateway: ${from} CONNECT "${m.clientId}" keep-alive ${m.duration} s${m.cleanSession ? ", clean session" : ""}${m.will ? ", will" : ""}`);
@@ -337,7 +351,7 @@ export class MqttSnGateway {
       c = {
         id: m.clientId, address, port, state: "connecting", clean: m.cleanSession, keepAlive: m.duration, sleepMs: 0, heard: Date.now(),
         willFlag: m.will, will: undefined, willTopic: undefined, broker: undefined, ids: new Map(), names: new Map(), known: new Set(), nextTopic: 1,
-        subs: new Map(), queue: [], out: undefined, stalled: false, awakeLeft: 0, qos2: new Map(), nextMsgId: 1, connectWaiting: false,
+        subs: new Map(), queue: [], out: undefined, stalled: false, awakeLeft: 0, qos2: new Map(), nextMsgId: 1, connectWaiting: false, reopen: undefined,
       };
       this.clients.set(from, c);
       this.#byId.set(c.id, c);
@@ -357,7 +371,7 @@ export class MqttSnGateway {
       c.subs.clear();
       c.will = undefined;
       c.qos2.clear();
-      for (const p of c.queue) p.ack?.();
+      for (const p of c.queue) p.ack?.(true);
       c.queue.length = 0;
     }
     if (m.will) {
@@ -377,10 +391,7 @@ export class MqttSnGateway {
   /** The broker connection with the client's will; CONNACK to the client when the broker's comes. */
   #connectBrokerFor(c: Client): void {
     c.state = "connecting";
-    const previous = c.broker;
-    c.broker = undefined;
-    const open = () => {
-      if (this.#closed || !this.clients.has(`${c.address}:${c.port}`)) return;
+    this.#replaceBroker(c, () => {
       const b = this.#connectBroker(c.id, c.clean, Math.max(c.keepAlive, 10), c.will);
       c.broker = b;
       let answered = false;
@@ -413,9 +424,46 @@ export class MqttSnGateway {
         }
       });
       b.handleMessage = (packet, done) => this.#fromBroker(c, b, packet as mqtt.IPublishPacket, done);
+    });
+  }
+
+  /**
+   * Ends the client's broker connection normally (DISCONNECT: its will is not published) and,
+   * once it has ended, opens the next with `open`. Asked again meanwhile (a retransmitted will
+   * update, a second CONNECT), only the latest `open` runs, on the same ending; none when the
+   * client is gone or lost by then. So a client never has two broker connections, and none is
+   * opened for a client the gateway no longer knows.
+   */
+  #replaceBroker(c: Client, open: () => void): void {
+    const waiting = c.reopen !== undefined;
+    c.reopen = open;
+    if (waiting) return;
+    const previous = c.broker;
+    c.broker = undefined;
+    const next = () => {
+      const f = c.reopen;
+      c.reopen = undefined;
+      if (f && !this.#closed && this.#byId.get(c.id) === c && c.state !== "lost") f();
     };
-    if (previous) previous.end(false, {}, open); // a normal DISCONNECT: the old will is not published
-    else open();
+    if (!previous) return next();
+    this.#releaseHeld(c);
+    // A connection that is down has nothing to say DISCONNECT on, and MQTT.js would wait for ever for its unacknowledged publications.
+    previous.end(!previous.connected, {}, next);
+  }
+
+  /**
+   * Before a client's broker connection ends: a message whose acknowledgement is held leaves the
+   * buffer unacknowledged (the broker keeps it); MQTT.js reads on, so the connection can end
+   * (it waits for the broker's answers to our publications), and nothing reaches MQTT.js once
+   * the connection is closed (its stores are gone then: it would throw).
+   */
+  #releaseHeld(c: Client): void {
+    for (let i = c.queue.length - 1; i >= 0; i--) {
+      const ack = c.queue[i].ack;
+      if (!ack) continue;
+      c.queue.splice(i, 1);
+      ack(false);
+    }
   }
 
   #connectBroker(clientId: string, clean: boolean, keepalive: number, will: mqtt.IClientOptions["will"]): mqtt.MqttClient {
@@ -438,10 +486,8 @@ export class MqttSnGateway {
    * published), the new one has the same clean flag; a clean one subscribes again.
    */
   #renewWill(c: Client, answer: 0x1b | 0x1d): void {
-    const previous = c.broker;
     this.#log(`gateway: ${c.id} ${answer === 0x1b ? "WILLTOPICUPD" : "WILLMSGUPD"} -> a new broker connection with the new will`);
-    const open = () => {
-      if (this.#closed) return;
+    this.#replaceBroker(c, () => {
       const b = this.#connectBroker(c.id, c.clean, Math.max(c.keepAlive, 10), c.will);
       c.broker = b;
       b.handleMessage = (packet, done) => this.#fromBroker(c, b, packet as mqtt.IPublishPacket, done);
@@ -450,10 +496,7 @@ export class MqttSnGateway {
         this.#send(encode({ type: answer, returnCode: 0 }), c.address, c.port);
       });
       b.on("error", (e) => this.#log(`gateway: ${c.id} broker connection: ${e.message}`));
-    };
-    c.broker = undefined;
-    if (previous) previous.end(false, {}, open);
-    else open();
+    });
   }
 
   #disconnect(c: Client, duration: number | undefined): void {
@@ -492,10 +535,11 @@ export class MqttSnGateway {
   #move(c: Client, address: string, port: number): void {
     const from = `${c.address}:${c.port}`;
     const to = `${address}:${port}`;
-    if (from === to) return;
+    if (this.clients.get(to) === c) return;
     const other = this.clients.get(to);
     if (other && other !== c) this.#forget(other, true);
-    this.clients.delete(from);
+    // A lost client may have left this address to another client meanwhile: only its own entry goes.
+    if (this.clients.get(from) === c) this.clients.delete(from);
     c.address = address;
     c.port = port;
     this.clients.set(to, c);
@@ -518,6 +562,8 @@ export class MqttSnGateway {
     if (c.clean || (!c.queue.length && !c.out)) return this.#forget(c, true);
     const b = c.broker;
     c.broker = undefined;
+    c.reopen = undefined;
+    this.#releaseHeld(c);
     c.state = "lost";
     c.heard = Date.now();
     b?.end(true);
@@ -529,7 +575,8 @@ export class MqttSnGateway {
     if (this.#byId.get(c.id) === c) this.#byId.delete(c.id);
     const b = c.broker;
     c.broker = undefined;
-    for (const p of c.queue) p.ack?.();
+    c.reopen = undefined;
+    this.#releaseHeld(c);
     c.queue.length = 0;
     if (b) b.end(abrupt);
   }
@@ -657,7 +704,8 @@ export class MqttSnGateway {
 
   /** MQTT.js hands every incoming message here; `done` acknowledges it to the broker. */
   #fromBroker(c: Client, b: mqtt.MqttClient, packet: mqtt.IPublishPacket, done: (error?: Error) => void): void {
-    if (c.broker !== b || !this.clients.has(`${c.address}:${c.port}`)) return done();
+    // From a connection being replaced or ended: not acknowledged, so the broker keeps it.
+    if (c.broker !== b || this.#byId.get(c.id) !== c) return done(new Error("gateway: not taken"));
     const p: Pending = { topic: packet.topic, payload: new Uint8Array(packet.payload as Buffer), qos: packet.qos as 0 | 1 | 2, retain: !!packet.retain };
     const max = this.options.maxBuffered ?? 100;
     if (c.queue.length >= max) {
@@ -667,7 +715,7 @@ export class MqttSnGateway {
         return done();
       }
       // Full: hold the broker's acknowledgement; it keeps the rest until we take this one.
-      p.ack = () => done();
+      p.ack = (give) => done(give ? undefined : new Error("gateway: not taken"));
       this.#log(`gateway: ${c.id} buffer full (${max}): the broker's acknowledgement is held`);
     }
     c.queue.push(p);
@@ -780,7 +828,7 @@ export class MqttSnGateway {
     if (held && c.queue.indexOf(held) < (this.options.maxBuffered ?? 100)) {
       const ack = held.ack!;
       held.ack = undefined;
-      ack();
+      ack(true);
     }
   }
 
@@ -796,7 +844,8 @@ export class MqttSnGateway {
     const now = Date.now();
     const retry = this.options.retryMs ?? 10000;
     const tries = this.options.maxRetries ?? 4;
-    for (const c of [...this.clients.values()]) {
+    // Every client: a lost one whose address another client took is known by its ClientId only.
+    for (const c of [...this.#byId.values()]) {
       if (c.state === "lost") {
         if (now - c.heard > (this.options.keepLostMs ?? 3600000)) this.#forget(c, true);
         continue;
