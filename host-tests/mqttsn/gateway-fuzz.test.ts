@@ -168,6 +168,39 @@ describeWithPeer("mosquitto", "MQTT-SN gateway: what the fuzz found, reproduced"
     }
   });
 
+  it("a QoS 1 message open toward a client that goes to sleep (§6.14) is delivered when it wakes, before PINGRESP", async () => {
+    const { g, port } = await start();
+    const a = new Raw(port);
+    await a.bind();
+    const pub = mqtt.connect(url, { clientId: "rep-pub" });
+    await new Promise((r) => pub.once("connect", r));
+    try {
+      a.send(CONNECT("rep-nap", false));
+      expect((await a.next(0x05)).returnCode).toBe(0);
+      a.send(frame(0x12, [flags({ qos: 1 }), ...u16(1), ...utf8("rep/nap")]));
+      const suback = await a.next(0x13);
+      expect(suback.returnCode).toBe(0);
+      await pub.publishAsync("rep/nap", "owed", { qos: 1 });
+      const p = await a.next(0x0c);
+      expect([p.qos, Buffer.from(p.data).toString()]).toEqual([1, "owed"]);
+      // No PUBACK: the client sleeps (its PUBACK lost, or it never got the PUBLISH).
+      a.send(frame(0x18, u16(60)));
+      await a.next(0x18);
+      await sleepMs(600); // past Tretry x Nretry: nothing is sent to a sleeping client
+      a.got.length = 0;
+      a.send(frame(0x16, utf8("rep-nap"))); // awake
+      const again = await a.next(0x0c);
+      expect([again.msgId, Buffer.from(again.data).toString()]).toEqual([p.msgId, "owed"]);
+      expect(a.got.some((m) => m.type === 0x17)).toBe(false);
+      a.send(frame(0x0d, [...u16(again.topicId), ...u16(again.msgId), 0]));
+      await a.next(0x17); // PINGRESP once it is acknowledged
+    } finally {
+      await pub.endAsync();
+      await a.close();
+      await g.close();
+    }
+  });
+
   it("a broker connection replaced while an acknowledgement is held (buffer full): no exception out of MQTT.js, nothing stuck", async () => {
     const problems: string[] = [];
     const onError = (e: unknown) => problems.push(String((e as Error)?.stack ?? e));

@@ -504,7 +504,8 @@ export class MqttSnGateway {
       // §6.14: asleep; messages are buffered until it wakes.
       c.state = "asleep";
       c.sleepMs = duration * 1000;
-      c.out = undefined;
+      // The open exchange stays open, paused: sent again when the client wakes or reconnects (#resume).
+      if (c.out) c.out.at = Infinity;
       this.#log(`gateway: ${c.id} DISCONNECT: asleep for ${duration} s (${c.queue.length} buffered)`);
       return this.#send(encode({ type: 0x18, duration: undefined }), c.address, c.port);
     }
