@@ -201,6 +201,39 @@ describeWithPeer("mosquitto", "MQTT-SN gateway: what the fuzz found, reproduced"
     }
   });
 
+  it("the registry stays within maxTopics (§7.3: per client) when a wildcard subscription brings many topics: the gateway's REGISTERs count too, no id is reused", async () => {
+    const log: string[] = [];
+    const { g, port } = await start({ maxTopics: 4, log: (l) => log.push(l) });
+    const a = new Raw(port);
+    await a.bind();
+    const pub = mqtt.connect(url, { clientId: "rep-pub" });
+    await new Promise((r) => pub.once("connect", r));
+    try {
+      a.send(CONNECT("rep-many", true));
+      expect((await a.next(0x05)).returnCode).toBe(0);
+      a.send(frame(0x12, [flags({ qos: 0 }), ...u16(1), ...utf8("rep/#")]));
+      expect((await a.next(0x13)).returnCode).toBe(0);
+      for (let i = 0; i < 8; i++) {
+        await pub.publishAsync("rep/" + i, "m" + i, { qos: 0 });
+        const r = await a.next(0x0a, 300).catch(() => undefined); // the gateway's REGISTER, acknowledged
+        if (r) a.send(frame(0x0b, [...u16(r.topicId), ...u16(r.msgId), 0]));
+        await sleepMs(50);
+      }
+      const c: any = [...g.clients.values()][0];
+      expect(c.ids.size).toBeLessThanOrEqual(4);
+      expect(a.got.filter((m) => m.type === 0x0c).length).toBe(4); // the four it has room for
+      expect(log.filter((l) => /registry full/.test(l)).length).toBe(4);
+      // A SUBSCRIBE by a name that would need a fifth id: SUBACK congestion (§5.4.16 gives the id in the SUBACK).
+      a.send(frame(0x12, [flags({ qos: 0 }), ...u16(2), ...utf8("other/name")]));
+      expect((await a.next(0x13)).returnCode).toBe(1);
+      expect(c.ids.size).toBe(4);
+    } finally {
+      await pub.endAsync();
+      await a.close();
+      await g.close();
+    }
+  });
+
   it("a broker connection replaced while an acknowledgement is held (buffer full): no exception out of MQTT.js, nothing stuck", async () => {
     const problems: string[] = [];
     const onError = (e: unknown) => problems.push(String((e as Error)?.stack ?? e));

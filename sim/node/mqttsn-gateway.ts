@@ -680,7 +680,13 @@ export class MqttSnGateway {
       return reply(filter === undefined ? 2 : 3, 0, 0);
     }
     filter = filter!;
-    if (!c.subs.has(filter) && c.subs.size >= (this.options.maxTopics ?? 1000)) return reply(1, 0, 0);
+    const max = this.options.maxTopics ?? 1000;
+    // A name without wildcards gets a topic id in the SUBACK (§5.4.16): none left is congestion too.
+    const needsId = m.topicIdType === 0 && !/[+#]/.test(filter) && !c.ids.has(filter);
+    if ((!c.subs.has(filter) && c.subs.size >= max) || (needsId && c.ids.size >= max)) {
+      this.#log(`gateway: ${c.id} SUBSCRIBE "${filter}": ${needsId && c.ids.size >= max ? `registry full (${c.ids.size} topic ids)` : `${c.subs.size} subscriptions already`} -> SUBACK congestion`);
+      return reply(1, 0, 0);
+    }
     c.subs.set(filter, m.topicIdType);
     c.broker?.subscribe(filter, { qos: m.qos }, (error, granted) => {
       const g = granted?.[0]?.qos;
@@ -693,8 +699,13 @@ export class MqttSnGateway {
       let topicId = 0;
       if (m.topicIdType === 1) topicId = m.topicId;
       else if (m.topicIdType === 0 && !/[+#]/.test(filter!)) {
-        topicId = c.ids.get(filter!) ?? this.#newTopic(c, filter!);
-        c.known.add(filter!);
+        if (!c.ids.has(filter!) && c.ids.size >= (this.options.maxTopics ?? 1000)) {
+          // The registry filled while the broker answered: the subscription stands, its messages are dropped as above.
+          this.#log(`gateway: ${c.id} SUBSCRIBE "${filter}": registry full, no topic id`);
+        } else {
+          topicId = c.ids.get(filter!) ?? this.#newTopic(c, filter!);
+          c.known.add(filter!);
+        }
       }
       this.#log(`gateway: ${c.id} SUBSCRIBE "${filter}" QoS ${m.qos} -> SUBACK QoS ${g}${topicId ? `, topic id ${topicId}` : ""}`);
       reply(0, g as 0 | 1 | 2, topicId);
@@ -740,6 +751,15 @@ export class MqttSnGateway {
     }
     this.#takeHeld(c);
     const t = this.#topicIdFor(c, p.topic);
+    if (t < 0 && !c.ids.has(p.topic) && c.ids.size >= (this.options.maxTopics ?? 1000)) {
+      // No room for another topic id (maxTopics counts ours as well as the client's, §7.3): not
+      // deliverable, as when a client rejects our REGISTER (§6.10). A topic id is never reused
+      // for another name: the client may publish with the ids it learned from us.
+      this.#log(`gateway: ${c.id} registry full (${c.ids.size} topic ids): message on "${p.topic}" dropped`);
+      this.stats.dropped++;
+      this.#delivered(c);
+      return this.#pump(c);
+    }
     if (t < 0) {
       const id = c.ids.get(p.topic) ?? this.#newTopic(c, p.topic);
       const msgId = this.#msgId(c);
