@@ -793,3 +793,30 @@ describe("two sessions of one process", () => {
     expect(b.events.errors).toEqual([]);
   });
 });
+
+describe("found by the fuzz (host-tests/mqtt/session-fuzz.test.ts)", () => {
+  // session-fuzz seed 253409 (5.0), step 66: a PUBLISH that fitted the server's Maximum Packet Size
+  // (24) went out as 26 B with the Topic Alias the session adds at send time (a first PUBLISH to a
+  // topic carries topic + alias: 3 bytes more). [MQTT-3.2.2-15]: the Client MUST NOT send packets exceeding the
+  // Maximum Packet Size to the Server. The alias is an optimisation: without room for it the
+  // PUBLISH goes with its Topic Name alone (§3.3.2.3.4: a Topic Alias is optional).
+  test.each([0, 1, 2])("a PUBLISH at QoS %i that fits the server's Maximum Packet Size is not taken over it by a Topic Alias [MQTT-3.2.2-15]", (qos) => {
+    const rig = makeRig();
+    rig.connect({ properties: { maximumPacketSize: 24, topicAliasMaximum: 2 } });
+    rig.sent();
+    // 1 header + 1 Remaining Length + 2 + 15 topic + (2 id) + 1 Property Length + payload = 24 B
+    rig.session.publish("tele/dev/sensor", new Uint8Array(qos ? 2 : 4), { qos: qos as 0 });
+    rig.session.publish("tele/dev/sensor", new Uint8Array(qos ? 2 : 4), { qos: qos as 0 });
+    const w = rig.link.written.slice(1);
+    expect(w.map((b) => b.length)).toEqual([24, 24]);
+    const ps = publishes(rig.sent());
+    expect(ps.map((p) => [p.topic, p.properties?.topicAlias])).toEqual([["tele/dev/sensor", undefined], ["tele/dev/sensor", undefined]]);
+    expect(rig.events.errors).toEqual([]);
+    // One with room for it still gets its alias, and the next to that topic the empty topic + alias.
+    rig.session.publish("tele/dev/s", new Uint8Array(0), { qos: qos as 0 });
+    rig.session.publish("tele/dev/s", new Uint8Array(0), { qos: qos as 0 });
+    const more = publishes(rig.sent());
+    expect(more.map((p) => [p.topic, p.properties?.topicAlias])).toEqual([["tele/dev/s", 1], ["", 1]]);
+    for (const b of rig.link.written.slice(1)) expect(b.length).toBeLessThanOrEqual(24);
+  });
+});

@@ -266,6 +266,19 @@ export class Mqtt5 {
     const a = this.topicAliases();
     let alias = a.of.get(topic);
     const known = alias !== undefined;
+    // [Topic Name, or an empty one][Packet Identifier][Property Length][Topic Alias][properties][payload]
+    const q = parts(bytes);
+    const o = q[0];
+    const pl = q[1];
+    const p = q[2];
+    const payload = q[3];
+    const idl = (bytes[0] & 6) !== 0 ? 2 : 0;
+    const n = payload - p + 3;
+    const topicPart = known ? 2 : pl - idl - o;
+    const rl = topicPart + idl + varintLength(n) + n + bytes.length - payload;
+    // [MQTT-3.2.2-15]: the alias's 3 bytes must not take a PUBLISH that fits past the server's
+    // Maximum Packet Size; it then goes with its Topic Name alone (an empty one is shorter).
+    if (!known && rl + 1 + varintLength(rl) > this.maximumPacketSize) return bytes;
     if (alias === undefined) {
       // The next free alias, else the least recently used one.
       alias = a.topic.length || 1;
@@ -278,16 +291,6 @@ export class Mqtt5 {
       a.of.set(topic, alias); // [MQTT-3.3.2-8], [MQTT-3.3.2-9]: 1..server maximum
     }
     a.used[alias] = ++a.clock;
-    // [Topic Name, or an empty one][Packet Identifier][Property Length][Topic Alias][properties][payload]
-    const q = parts(bytes);
-    const o = q[0];
-    const pl = q[1];
-    const p = q[2];
-    const payload = q[3];
-    const idl = (bytes[0] & 6) !== 0 ? 2 : 0;
-    const n = payload - p + 3;
-    const topicPart = known ? 2 : pl - idl - o;
-    const rl = topicPart + idl + varintLength(n) + n + bytes.length - payload;
     const out = frame(bytes[0], rl, PacketType.PUBLISH);
     let w = out.length - rl;
     if (known) w += 2; // a zero-length Topic Name, the alias stands for it (§3.3.2.3.4)
