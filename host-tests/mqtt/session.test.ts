@@ -819,4 +819,32 @@ describe("found by the fuzz (host-tests/mqtt/session-fuzz.test.ts)", () => {
     expect(more.map((p) => [p.topic, p.properties?.topicAlias])).toEqual([["tele/dev/s", 1], ["", 1]]);
     for (const b of rig.link.written.slice(1)) expect(b.length).toBeLessThanOrEqual(24);
   });
+
+  // session-fuzz seed 269247 (5.0) step 10 (and seeds 47515, 142543): after a CONNACK with Maximum
+  // Packet Size 40, unsubscribe() of a 73-byte filter sent an 80-byte UNSUBSCRIBE (SUBSCRIBE
+  // alike): [MQTT-3.2.2-15] holds for every packet the Client sends, not only PUBLISH. Refused now
+  // with "packet-too-large", as publish() is, and nothing sent or kept.
+  test.each(["subscribe", "unsubscribe"])("%s() of a packet over the server's Maximum Packet Size is refused, nothing sent [MQTT-3.2.2-15]", (what) => {
+    const rig = makeRig();
+    rig.connect({ properties: { maximumPacketSize: 40 } });
+    rig.sent();
+    const filter = "long/" + "x".repeat(60) + "/#";
+    const call = () => (what === "subscribe" ? rig.session.subscribe([{ topicFilter: filter, qos: 1 }]) : rig.session.unsubscribe([filter]));
+    let thrown: unknown;
+    try {
+      call();
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown instanceof MqttError ? [thrown.code, thrown.reasonCode, thrown.statement] : thrown).toEqual(["packet-too-large", 0x95, "[MQTT-3.2.2-15]"]);
+    expect(rig.sent()).toEqual([]);
+    expect(rig.session.s.pending).toBeUndefined();
+    // One that fits goes, and its acknowledgement is taken.
+    const id = what === "subscribe" ? rig.session.subscribe([{ topicFilter: "a/#", qos: 1 }]) : rig.session.unsubscribe(["a/#"]);
+    expect(rig.sent().map((p) => p.type)).toEqual([what === "subscribe" ? 8 : 10]);
+    rig.serve(what === "subscribe" ? { type: 9, packetId: id, reasonCodes: [1] } : { type: 11, packetId: id, reasonCodes: [0] });
+    expect(rig.session.connected).toBe(true);
+    expect(rig.events.errors).toEqual([]);
+  });
 });
+

@@ -869,6 +869,8 @@ function request(s: MqttSession, type: number, list: unknown[], properties: Mqtt
     type === PacketType.SUBSCRIBE
       ? encodeSubscribe({ type: PacketType.SUBSCRIBE, packetId: id, subscriptions: list as Subscription[], properties }, v, props)
       : encodeUnsubscribe({ type: PacketType.UNSUBSCRIBE, packetId: id, topicFilters: list as string[], properties }, v, props);
+  // [MQTT-3.2.2-15]: every packet, not only PUBLISH; refused now, the caller keeps its request
+  if (s.v5 && bytes.length > s.v5.maximumPacketSize) throw tooLarge(bytes.length);
   (s.pending || (s.pending = [])).push(id, type, list.length, token);
   s.send(bytes, now);
   return id;
