@@ -613,8 +613,10 @@ export class CoapServer {
     // RFC 7252 §5.10.2: we are no forward-proxy: 5.05 for Proxy-Uri / Proxy-Scheme.
     if (getOption(msg, COAP_OPTION.PROXY_URI) || getOption(msg, COAP_OPTION.PROXY_SCHEME)) return this._send(ireq, COAP_RESPONSE.PROXYING_NOT_SUPPORTED);
 
-    // RFC 7959 §2.6: the rest of a large response to a POST/PUT/... (Block2 NUM > 0, no body)
-    if (block2?.num && !block1 && m !== COAP_REQUEST.GET && m !== COAP_REQUEST.FETCH) {
+    // RFC 7959 §2.6: the rest of a large response to a POST/PUT/... (Block2 NUM > 0, no body); with
+    // a Block1 too, the request is not enacted either (§2.3, Figure 10: a request with Block2 NUM > 0
+    // asks for a block of a response and carries no body; the handler ran before and a 4.02 followed)
+    if (block2?.num && m !== COAP_REQUEST.GET && m !== COAP_REQUEST.FETCH) {
       const kept = this._responses.get(req.key(), this.scheduler.now());
       // (no diagnostic payload: the code says it, RFC 7252 §5.5.2 makes one optional)
       if (!kept) return this._send(ireq, COAP_RESPONSE.REQUEST_ENTITY_INCOMPLETE);
