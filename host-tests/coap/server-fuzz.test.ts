@@ -66,4 +66,35 @@ describe("found by the fuzz", () => {
     expect(s.errors).toEqual([]);
   });
 
+  it("a registration with a Block2 NUM past the end, answered 4.02, adds no observer (RFC 7641 §3.1, §4.1: only a success response registers)", () => {
+    const s = oneServer();
+    s.from({ options: [uintOption(COAP_OPTION.OBSERVE, 0), stringOption(COAP_OPTION.URI_PATH, "temp"), uintOption(COAP_OPTION.BLOCK2, 9 << 4)] });
+    expect(s.sent.map((m) => [m.type, m.code.toString(16), getUint(m, COAP_OPTION.OBSERVE)])).toEqual([[COAP_MESSAGE.ACK, "82", undefined]]);
+    expect(s.server.observerCount).toBe(0);
+  });
+
+  it("a RST to the registration's separate response (its first notification) removes the observer (RFC 7641 §3.6, §4.5: MUST)", async () => {
+    let later: (v: { payload: string }) => void = () => undefined;
+    const s = oneServer(() => new Promise((resolve) => (later = resolve)));
+    s.from({ options: [uintOption(COAP_OPTION.OBSERVE, 0), stringOption(COAP_OPTION.URI_PATH, "temp")] });
+    s.clock.advance(1000); // the empty ACK (§5.2.2)
+    later({ payload: "21" });
+    await flush();
+    expect(s.sent.map((m) => [m.type, m.code.toString(16), getUint(m, COAP_OPTION.OBSERVE) != null])).toEqual([
+      [COAP_MESSAGE.ACK, "0", false],
+      [COAP_MESSAGE.CON, "45", true],
+    ]);
+    expect(s.server.observerCount).toBe(1);
+    s.ep.receive(encode({ type: COAP_MESSAGE.RST, code: 0, messageId: s.sent[1].messageId, token: EMPTY, options: [], payload: EMPTY }), "10.0.0.2", PORT);
+    expect(s.server.observerCount).toBe(0);
+    // and a NON registration's NON response likewise
+    s.from({ type: COAP_MESSAGE.NON, messageId: 2, options: [uintOption(COAP_OPTION.OBSERVE, 0), stringOption(COAP_OPTION.URI_PATH, "temp")] });
+    later({ payload: "22" });
+    await flush();
+    const res = s.sent[s.sent.length - 1];
+    expect([res.type, res.code.toString(16), s.server.observerCount]).toEqual([COAP_MESSAGE.NON, "45", 1]);
+    s.ep.receive(encode({ type: COAP_MESSAGE.RST, code: 0, messageId: res.messageId, token: EMPTY, options: [], payload: EMPTY }), "10.0.0.2", PORT);
+    expect(s.server.observerCount).toBe(0);
+    expect(s.errors).toEqual([]);
+  });
 });

@@ -32,7 +32,7 @@
  */
 import { COAP_MEDIATYPE, COAP_MESSAGE, COAP_OPTION, COAP_REQUEST, COAP_RESPONSE, setting, type TransmissionParameters } from "./constants";
 import { decode, encode, type CoapMessage } from "./codec";
-import { DedupCache, openUdpEndpoint, type CoapEndpoint, type CoapSocketOptions, type IncomingRequest, type UdpEndpoint, type UdpEndpointOptions } from "./messaging";
+import { DedupCache, openUdpEndpoint, type CoapEndpoint, type CoapSocketOptions, type IncomingRequest, type MessageCallbacks, type UdpEndpoint, type UdpEndpointOptions } from "./messaging";
 import {
   Block1Store,
   OBSERVE_MAX,
@@ -593,9 +593,9 @@ export class CoapServer {
     }
   }
 
-  private _send(ireq: IncomingRequest, code: number, options?: CoapOption[], payload?: Uint8Array): void {
+  private _send(ireq: IncomingRequest, code: number, options?: CoapOption[], payload?: Uint8Array, handlers?: MessageCallbacks): void {
     try {
-      ireq.respond({ code, options, payload });
+      ireq.respond({ code, options, payload }, handlers);
     } catch (error) {
       this._report(error);
     }
@@ -777,8 +777,15 @@ export class CoapServer {
       this._responses.add(req.key(), { expires: now + this.endpoint.parameters.EXCHANGE_LIFETIME, reply: built }, now);
     }
     const p = payload.length > 16 << szx || block2 ? inBlocks(options, code, payload, num, szx) : payload;
-    if (p) this._send(ireq, code, options, p);
-    else this._send(ireq, COAP_RESPONSE.BAD_OPTION); // NUM past the end (RFC 7959 §2.2)
+    // the observer this registration added: RFC 7641 §3.6, §4.5, a RST to its response (the first
+    // notification) or the CON's timing out removes it; §3.1, a refused registration adds none
+    const o = observe != null ? this._observers.get(req.observerKey()) : null;
+    const drop = () => this._drop(o);
+    if (!p) {
+      drop();
+      return this._send(ireq, COAP_RESPONSE.BAD_OPTION); // NUM past the end (RFC 7959 §2.2)
+    }
+    this._send(ireq, code, options, p, o ? { onReset: drop, onFail: drop } : {});
   }
 
   // --- Observe -------------------------------------------------------------------------
@@ -807,7 +814,7 @@ export class CoapServer {
   }
 
   /** Removes the observer (none: nothing), its NON pacing job cancelled. */
-  private _drop(o: Observer | undefined): void {
+  private _drop(o: Observer | null | undefined): void {
     if (!o) return;
     o.hold?.cancel();
     if (this._observers.get(o.key) === o) this._observers.delete(o.key);
