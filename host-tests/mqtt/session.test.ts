@@ -846,5 +846,34 @@ describe("found by the fuzz (host-tests/mqtt/session-fuzz.test.ts)", () => {
     expect(rig.session.connected).toBe(true);
     expect(rig.events.errors).toEqual([]);
   });
-});
 
+  // A wider run of the fuzz (800 seeds x 1,000 steps, lone surrogates in the app's filters and
+  // properties): subscribe() and unsubscribe() with a filter or a User Property holding a lone
+  // surrogate threw the encoder's MqttCodecError, not the MqttError "invalid" publish() gives for
+  // the same fault (the filter check leaves surrogates to the encoder). Now each is refused with
+  // "invalid" (the statement kept: [MQTT-1.5.4-1]) and nothing sent or changed.
+  test.each([
+    ["subscribe, filter", 5],
+    ["subscribe, User Property", 5],
+    ["unsubscribe, filter", 5],
+    ["subscribe, filter", 4],
+    ["unsubscribe, filter", 4],
+  ] as const)("%s with a lone surrogate (%i) is refused \"invalid\", nothing sent [MQTT-1.5.4-1]", (what, version) => {
+    const rig = makeRig({ version });
+    rig.connect();
+    rig.sent();
+    let thrown: unknown;
+    try {
+      if (what === "subscribe, filter") rig.session.subscribe([{ topicFilter: "a\ud800/#", qos: 1 }]);
+      else if (what === "subscribe, User Property") rig.session.subscribe([{ topicFilter: "a/#", qos: 1 }], { userProperties: [["k", "\udc00"]] });
+      else rig.session.unsubscribe(["$share/\ud800/x"]);
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown instanceof MqttError ? [thrown.code, thrown.statement] : String(thrown)).toEqual(["invalid", "[MQTT-1.5.4-1]"]); // (the encoder cites the 5.0 statement in 3.1.1 too: [MQTT-1.5.3-1] there)
+    expect(rig.sent()).toEqual([]);
+    expect(rig.session.s.pending).toBeUndefined();
+    expect(rig.session.connected).toBe(true);
+  });
+
+});

@@ -192,7 +192,7 @@ export function why(e: unknown): string {
 }
 
 /** `e`, an MqttCodecError, as an "invalid" MqttError of `what`. */
-function refused(what: string, e: unknown): MqttError {
+export function refused(what: string, e: unknown): MqttError {
   const c = e as MqttCodecError;
   return invalid(what + ": " + why(e), c.reasonCode, c.statement);
 }
@@ -865,10 +865,16 @@ function request(s: MqttSession, type: number, list: unknown[], properties: Mqtt
   const id = allocateId(s);
   const v = s.version;
   const props = s.v5?.props;
-  const bytes =
-    type === PacketType.SUBSCRIBE
-      ? encodeSubscribe({ type: PacketType.SUBSCRIBE, packetId: id, subscriptions: list as Subscription[], properties }, v, props)
-      : encodeUnsubscribe({ type: PacketType.UNSUBSCRIBE, packetId: id, topicFilters: list as string[], properties }, v, props);
+  let bytes: Uint8Array;
+  try {
+    bytes =
+      type === PacketType.SUBSCRIBE
+        ? encodeSubscribe({ type: PacketType.SUBSCRIBE, packetId: id, subscriptions: list as Subscription[], properties }, v, props)
+        : encodeUnsubscribe({ type: PacketType.UNSUBSCRIBE, packetId: id, topicFilters: list as string[], properties }, v, props);
+  } catch (e) {
+    // What the checks above leave to the encoder (a lone surrogate [MQTT-1.5.4-1] in a filter or a User Property): refused as publish() refuses it
+    throw refused(type === PacketType.SUBSCRIBE ? "subscribe" : "unsubscribe", e);
+  }
   // [MQTT-3.2.2-15]: every packet, not only PUBLISH; refused now, the caller keeps its request
   if (s.v5 && bytes.length > s.v5.maximumPacketSize) throw tooLarge(bytes.length);
   (s.pending || (s.pending = [])).push(id, type, list.length, token);
