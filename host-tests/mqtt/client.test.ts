@@ -364,6 +364,31 @@ describe("MqttClient over an ECMA-419 socket", () => {
     expect(FakeSocket.all).toHaveLength(2);
   });
 
+  test("end() with properties the DISCONNECT cannot carry is refused \"invalid\" and changes nothing (found by host-tests/mqtt/session-fuzz.test.ts)", () => {
+    // Before, end() marked the client ended and cancelled its job, then the session's
+    // DISCONNECT encoder threw (a lone surrogate in the Reason String): the exception reached
+    // the app, the socket stayed open and the client would never reconnect.
+    const k = kit({ keepAlive: 10 });
+    const s = k.accept();
+    const before = s.packets().length;
+    let thrown: unknown;
+    try {
+      k.client.end(0, { reasonString: "bye \ud800" });
+    } catch (e) {
+      thrown = e;
+    }
+    expect((thrown as MqttError | undefined)?.code).toBe("invalid");
+    expect(s.packets().length).toBe(before);
+    expect(s.closed).toBe(false);
+    expect(k.client.session.connected).toBe(true);
+    // Still alive: the keep alive goes on, and a good end() then ends it.
+    k.clock.advance(10000);
+    expect(s.packets().map((p) => p.type)).toContain(12);
+    k.client.end(0, { reasonString: "bye" });
+    expect(s.packets()[s.packets().length - 1].type).toBe(14);
+    expect(s.closed).toBe(true);
+  });
+
   test("end(): DISCONNECT, socket closed, no reconnection; the outbox stays in the store", () => {
     const k = kit();
     const s = k.accept();

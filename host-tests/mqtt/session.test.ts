@@ -876,4 +876,31 @@ describe("found by the fuzz (host-tests/mqtt/session-fuzz.test.ts)", () => {
     expect(rig.session.connected).toBe(true);
   });
 
+  // The same run: disconnect() with a Reason String or User Property holding a lone surrogate, or
+  // a reason code DISCONNECT cannot carry (0x05, Table 3-10), threw the encoder's MqttCodecError
+  // with the connection left up (and the client's end() half done: client.test.ts). Now refused
+  // with "invalid", nothing sent, the connection as it was.
+  test.each([
+    ["Reason String", 0, { reasonString: "bye \ud800" }],
+    ["User Property", 0, { userProperties: [["k", "\udc00"]] as [string, string][] }],
+    ["reason code not for DISCONNECT", 0x05, undefined],
+  ] as const)("disconnect() with a bad %s is refused \"invalid\", the connection left as it was", (what, rc, properties) => {
+    const rig = makeRig();
+    rig.connect();
+    rig.sent();
+    let thrown: unknown;
+    try {
+      rig.session.disconnect(rc, properties);
+    } catch (e) {
+      thrown = e;
+    }
+    expect([what, thrown instanceof MqttError ? thrown.code : String(thrown)]).toEqual([what, "invalid"]);
+    expect(rig.sent()).toEqual([]);
+    expect(rig.session.connected).toBe(true);
+    expect(rig.events.closes).toEqual([]);
+    // A good one then ends it.
+    rig.session.disconnect(0x04);
+    expect(types(rig.sent())).toEqual([14]);
+    expect(rig.session.connected).toBe(false);
+  });
 });

@@ -400,9 +400,11 @@ export class MqttClient {
     if (this.flags & Flag.Ended) return;
     if (properties?.sessionExpiryInterval && !this.session.v5?.options.sessionExpiryInterval)
       throw new MqttError("invalid", "end: a Session Expiry Interval on DISCONNECT needs one on CONNECT", 0x82, "[MQTT-3.14.2-2]");
+    // The session first: a DISCONNECT it refuses ("invalid") leaves the client as it was (its
+    // events wait for flush(), after Ended is set).
+    this.session.disconnect(reasonCode, this.session.v5 ? properties : undefined, this.options.scheduler.clock.now());
     this.flags |= Flag.Ended;
     this.job?.cancel();
-    this.session.disconnect(reasonCode, this.session.v5 ? properties : undefined, this.options.scheduler.clock.now());
     flush(this);
     closeSocket(this);
   }

@@ -30,7 +30,7 @@ import type { AuthPacket, DisconnectPacket, PropertiesCodec, PublishPacket, QoS,
 import type { MqttProperties } from "./properties";
 import { PROPERTY_BY_ID, properties5 } from "./properties";
 import type { AuthExchange, DisconnectInfo, MqttSession, SubscribeOptions } from "./session";
-import { hex, invalid, MqttEvent, SessionState, tooLarge, withProps } from "./session";
+import { hex, invalid, MqttEvent, refused, SessionState, tooLarge, withProps } from "./session";
 import { MqttError } from "./session-error";
 import { checkTopicName } from "./topic";
 import { varintAt, varintLength, writeVarint } from "./wire";
@@ -369,15 +369,20 @@ export class Mqtt5 {
    */
   disconnect(reasonCode: number, properties: MqttProperties | undefined): Uint8Array {
     const p: DisconnectPacket = { type: PacketType.DISCONNECT, reasonCode, properties };
-    let bytes = encodeDisconnect(p, 5, this.props);
-    for (let k = 0; properties && k < 2 && bytes.length > this.maximumPacketSize; k++) {
-      properties = { ...properties };
-      if (k === 0) delete properties.reasonString;
-      else delete properties.userProperties;
-      p.properties = properties;
-      bytes = encodeDisconnect(p, 5, this.props);
+    try {
+      let bytes = encodeDisconnect(p, 5, this.props);
+      for (let k = 0; properties && k < 2 && bytes.length > this.maximumPacketSize; k++) {
+        properties = { ...properties };
+        if (k === 0) delete properties.reasonString;
+        else delete properties.userProperties;
+        p.properties = properties;
+        bytes = encodeDisconnect(p, 5, this.props);
+      }
+      return bytes;
+    } catch (e) {
+      // A reason code not for DISCONNECT (Table 3-10), a lone surrogate [MQTT-1.5.4-1] ...: refused, nothing sent or ended
+      throw refused("disconnect", e);
     }
-    return bytes;
   }
 
   /** The server's DISCONNECT (§3.14). */
