@@ -539,6 +539,22 @@ describe("safe apply", () => {
   });
 });
 
+describe("found by the fuzz (core-fuzz.test.ts)", () => {
+  it.each(["constructor", "toString", "__proto__", "hasOwnProperty"])("a key named %s (an Object.prototype member) is an unknown key, at the top and as a sensor", (name) => {
+    const c = JSON.parse(JSON.stringify(defaultConfig(ctx)));
+    Object.defineProperty(c, name, { value: 1, enumerable: true, configurable: true, writable: true });
+    const r = validateConfig(c, ctx);
+    // Before: accepted, the key dropped without a word (the field table was a {}, so its prototype had them).
+    expect(r.ok ? [] : r.errors.map((e) => e.message)).toEqual([`${name}: unknown key`]);
+    const s = JSON.parse(JSON.stringify(defaultConfig({ deviceId: DEVICE })));
+    Object.defineProperty(s.sensors, name, { value: { enabled: true, thresholds: { temperature: { max: 30 } } }, enumerable: true, configurable: true, writable: true });
+    // Before (no board to restrict the sensors): accepted as a sensor ("__proto__" then became the
+    // sensors' prototype), or a TypeError from the quantities table, answered "failed".
+    const v = validateConfig(s, { deviceId: DEVICE });
+    expect(v.ok ? [] : v.errors.map((e) => e.message)).toEqual([`sensors.${name}: unknown sensor (known: sht3x, sht4x, bme280, bmp280, bh1750, scd4x, battery)`]);
+  });
+});
+
 describe("boot", () => {
   it("a corrupt store: defaults, a log line and a status flag", () => {
     const k = makeCore();

@@ -183,7 +183,9 @@ export const FIELDS: readonly Field[] = [
   { key: "safeApply.timeoutS", kind: { type: "int", min: 5, max: 600 }, doc: "reconnect deadline of a connectivity change" },
 ];
 
-const FIELD_BY_KEY: { [key: string]: Field } = {};
+// Without a prototype: a key named after an Object.prototype member ("constructor", "__proto__",
+// "toString", ...) is not a field (with {} it was found there, and an unknown key went unreported).
+const FIELD_BY_KEY: { [key: string]: Field } = Object.create(null);
 for (const f of FIELDS) FIELD_BY_KEY[f.key] = f;
 
 /** Groups of the document (objects that hold fields). */
@@ -379,7 +381,7 @@ function checkSensors(v: unknown, board: ConfigBoard | undefined, errors: Config
   const fitted = boardSensorNames(board);
   for (const chip of Object.keys(v)) {
     const key = `sensors.${chip}`;
-    if (!SENSOR_QUANTITIES[chip]) {
+    if (!Object.prototype.hasOwnProperty.call(SENSOR_QUANTITIES, chip)) {
       issue(errors, key, `unknown sensor (known: ${Object.keys(SENSOR_QUANTITIES).join(", ")})`);
       continue;
     }
