@@ -540,6 +540,65 @@ describe("safe apply", () => {
 });
 
 describe("found by the fuzz (core-fuzz.test.ts)", () => {
+  function held() {
+    let done: ((ok: boolean, reason?: string) => void) | undefined;
+    const reverted: string[] = [];
+    const finals: CommandResult[] = [];
+    const k = makeCore({ connectivity: { tryApply: (_n, _t, cb) => void (done = cb), revert: (p) => void reverted.push(p.mqtt.host) } });
+    k.core.on((e) => void (e.type === "result" && finals.push(e.result!)));
+    return { k, reverted, finals, done: (ok: boolean) => done!(ok, ok ? undefined : "no connection") };
+  }
+  const reboot = (k: ReturnType<typeof makeCore>) => makeCore({}, k.flash).core.config;
+
+  it("a change during a trial is stored on top of the configuration before the trial, not with the trial's untried keys; a rollback keeps it", () => {
+    const t = held();
+    expect(t.k.run("config/patch", { mqtt: { host: "a.lan" } }).status).toBe("pending");
+    const r = t.k.run("config/patch", { sleep: { awakeWindowS: 20 } });
+    expect([r.status, r.applied, r.changed]).toEqual(["ok", "direct", ["sleep.awakeWindowS"]]);
+    expect([t.k.core.config.mqtt.host, t.k.core.config.sleep.awakeWindowS]).toEqual(["a.lan", 20]);
+    // Before: the flash held mqtt.host "a.lan", not proven yet (a reboot came back on it).
+    expect([reboot(t.k).mqtt.host, reboot(t.k).sleep.awakeWindowS]).toEqual(["localhost", 20]);
+    t.done(false);
+    expect(t.reverted).toEqual(["localhost"]);
+    // Before: the rollback lost the change in RAM (awakeWindowS back to 10) while the flash kept it.
+    expect([t.k.core.config.mqtt.host, t.k.core.config.sleep.awakeWindowS]).toEqual(["localhost", 20]);
+    expect(t.finals[0].config).toEqual(redactConfig(t.k.core.config));
+    expect(JSON.stringify(reboot(t.k))).toBe(JSON.stringify(t.k.core.config));
+  });
+  it("a change during a trial that is then kept is kept with it", () => {
+    const t = held();
+    t.k.run("config/patch", { mqtt: { host: "a.lan" } });
+    t.k.run("config/patch", { telemetry: { intervalS: 600 } });
+    t.done(true);
+    // Before: the kept trial saved the configuration of its start: telemetry.intervalS 300 in flash, 600 in RAM.
+    expect([t.k.core.config.mqtt.host, t.k.core.config.telemetry.intervalS]).toEqual(["a.lan", 600]);
+    expect(JSON.stringify(reboot(t.k))).toBe(JSON.stringify(t.k.core.config));
+  });
+  it("a change during a trial that does not hold without the trial's own changes is busy, and changes nothing", () => {
+    const t = held();
+    t.k.run("config/patch", { mqtt: { host: "a.lan" }, sampling: { intervalS: 5 }, telemetry: { intervalS: 5 } });
+    const flash = flashSnapshot(t.k.flash);
+    const ctr = t.k.store.counter;
+    // telemetry 6 s holds with the trial's sampling of 5 s, not with the stored one of 10 s.
+    const r = t.k.run("config/patch", { telemetry: { intervalS: 6 } });
+    expect(r.status).toBe("busy");
+    expect(r.reasons![0]).toContain("telemetry.intervalS: must not be shorter than sampling.intervalS");
+    expect([flashSnapshot(t.k.flash), t.k.store.counter, t.k.core.config.telemetry.intervalS]).toEqual([flash, ctr, 5]);
+  });
+  it("a factory reset during a trial ends it, rolled back, and the defaults stay (in RAM and in flash)", () => {
+    const t = held();
+    t.k.run("config/patch", { mqtt: { host: "a.lan" }, telemetry: { intervalS: 600 } });
+    const r = t.k.run("factory-reset");
+    expect(r.status).toBe("ok");
+    // Before: the trial went on (0 final results) and then either saved itself over the defaults
+    // when kept, or brought back the configuration before the reset in RAM when rolled back.
+    expect(t.finals.map((f) => [f.status, f.reasons])).toEqual([["rolled-back", ["factory reset"]]]);
+    expect(t.k.core.trialRunning).toBe(false);
+    t.done(true);
+    expect(t.finals.length).toBe(1);
+    const defaults = JSON.stringify(defaultConfig(ctx));
+    expect([JSON.stringify(t.k.core.config), JSON.stringify(reboot(t.k))]).toEqual([defaults, defaults]);
+  });
   it.each(["constructor", "toString", "__proto__", "hasOwnProperty"])("a key named %s (an Object.prototype member) is an unknown key, at the top and as a sensor", (name) => {
     const c = JSON.parse(JSON.stringify(defaultConfig(ctx)));
     Object.defineProperty(c, name, { value: 1, enumerable: true, configurable: true, writable: true });

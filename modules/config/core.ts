@@ -35,6 +35,7 @@ import type { Scheduler, Job } from "../scheduler/scheduler";
 import { CanonicalError, commandSigningBytes, constantTimeEqual, fromHex, isValidCounter, MAC_HEX_LENGTH } from "./auth";
 import { mergePatch } from "./merge-patch";
 import {
+  carryChanges,
   changedKeys,
   cloneConfig,
   connectivityChanges,
@@ -121,6 +122,13 @@ export interface TrialOutcome {
   applied: "trial" | "kept" | "rolled-back";
   changed: string[];
   reasons?: string[];
+}
+
+interface Trial {
+  job: Job | undefined;
+  finish: (ok: boolean, reason?: string) => void;
+  base: DeviceConfig;
+  next: DeviceConfig;
 }
 
 export type ChangePhase = "applied" | "trial" | "kept" | "rolled-back" | "factory-reset";
@@ -256,7 +264,8 @@ export class ConfigCore {
   #tokens: number;
   #tokensAt: number;
   #busyNoticeAt = -Infinity;
-  #trial: { job: Job | undefined; finish: (ok: boolean, reason?: string) => void } | undefined;
+  /** The safe apply being tried: `base` is the stored configuration (what a rollback restores), `next` the one tried. */
+  #trial: Trial | undefined;
   #lastTrial: TrialOutcome | undefined;
   #preventUntil = 0;
   #preventJob: Job | undefined;
@@ -395,8 +404,12 @@ export class ConfigCore {
       }
       case "factory-reset": {
         if (!this.#emptyBody(req.body)) return this.#reject("invalid", command, req, ["body: factory-reset takes no body (send null or {})"]);
+        const defaults = this.store.factoryReset(counter);
+        // A trial running ends first, rolled back: its result must not save its configuration
+        // over the defaults, nor bring back the one before the reset (docs/config.md).
+        this.#trial?.finish(false, "factory reset");
         const previous = this.#config;
-        this.#config = share(this.store.factoryReset(counter), "", this.#opts.shared);
+        this.#config = share(defaults, "", this.#opts.shared);
         this.#log("config: factory reset (defaults restored; device key and counter kept)");
         this.#emit({ type: "change", config: this.config, previous, phase: "factory-reset" });
         const delay = this.#scheduleReboot();
@@ -476,14 +489,27 @@ export class ConfigCore {
     }
     const conn = connectivityChanges(previous, next);
     const hook = this.#opts.connectivity;
+    const trial = this.#trial;
     if (conn.length === 0 || !hook) {
-      this.store.save(next, counter);
+      // During a trial the stored configuration is the one before it: the change goes there
+      // too, on top of it, and the trial's own keys stay unstored until it is kept.
+      let stored = next;
+      if (trial) {
+        const carried = validateConfig(carryChanges(trial.base, previous, next), this.store.context);
+        if (!carried.ok) return this.#reject("busy", command, req, ["a connectivity change is being tried and this change does not hold without it (" + carried.errors.map((e) => e.message).join("; ") + "); wait for its result"]);
+        stored = carried.config;
+      }
+      this.store.save(stored, counter);
+      if (trial) {
+        trial.base = share(stored, "", this.#opts.shared);
+        trial.next = next;
+      }
       this.#config = share(next, "", this.#opts.shared);
       this.#log(`config: ${command} applied (${changed.join(", ")})`);
       this.#emit({ type: "change", config: this.config, previous, phase: "applied" });
       return this.#ok(command, counter, { changed, applied: "direct", config: redactConfig(next) });
     }
-    if (this.#trial) return this.#reject("busy", command, req, ["a connectivity change is already being tried; wait for its result"]);
+    if (trial) return this.#reject("busy", command, req, ["a connectivity change is already being tried; wait for its result"]);
     // Safe apply: the counter is persisted now, the configuration only once it works.
     this.store.acceptCounter(counter);
     this.#config = share(next, "", this.#opts.shared);
@@ -493,9 +519,11 @@ export class ConfigCore {
     const finish = (ok: boolean, reason?: string): void => {
       if (settled) return;
       settled = true;
-      const trial = this.#trial;
       this.#trial = undefined;
-      trial?.job?.cancel();
+      t.job?.cancel();
+      // Both may have moved since the start: changes made during the trial (see above).
+      const next = t.next;
+      const previous = t.base;
       let final: CommandResult;
       if (ok) {
         try {
@@ -524,8 +552,9 @@ export class ConfigCore {
       if (reply) this.#call(() => reply(final));
     };
     this.#lastTrial = { command, ctr: counter, status: "pending", applied: "trial", changed };
-    this.#trial = { job: undefined, finish };
-    this.#trial.job = this.scheduler.after(timeoutMs, () => {
+    const t: Trial = { job: undefined, finish, base: previous, next };
+    this.#trial = t;
+    t.job = this.scheduler.after(timeoutMs, () => {
       let detail: string | undefined;
       this.#call(() => {
         detail = hook.failureDetail?.();

@@ -557,6 +557,22 @@ export function changedKeys(a: DeviceConfig, b: DeviceConfig): string[] {
   return out;
 }
 
+/**
+ * `base` with the values `next` has where it differs from `from` (the keys changedKeys(from, next)
+ * names): a change made on top of `from` carried over to `base`. Not validated.
+ */
+export function carryChanges(base: DeviceConfig, from: DeviceConfig, next: DeviceConfig): DeviceConfig {
+  const out = cloneConfig(base);
+  for (const key of changedKeys(from, next)) {
+    if (key.indexOf("sensors.") === 0) {
+      const chip = key.slice(8);
+      if (Object.prototype.hasOwnProperty.call(next.sensors, chip)) out.sensors[chip] = JSON.parse(JSON.stringify(next.sensors[chip]));
+      else delete out.sensors[chip];
+    } else setPath(out as unknown as { [k: string]: unknown }, key, JSON.parse(JSON.stringify(getPath(next, key))));
+  }
+  return out;
+}
+
 export function cloneConfig(c: DeviceConfig): DeviceConfig {
   return JSON.parse(JSON.stringify(c)) as DeviceConfig;
 }
