@@ -5,6 +5,7 @@
  */
 import * as mqtt from "mqtt";
 import type { BoardDefinition } from "../../boards/types";
+import type { Clock } from "../../modules/platform/clock";
 import { SimDevice } from "../../sim/device";
 import { FlashStore } from "../../sim/flash-store";
 import { TCP } from "../../sim/node/tcp";
@@ -38,9 +39,12 @@ export async function endDevice(device: { state: string; stop(): void }, clock: 
   for (const c of closers) await c();
 }
 
-/** The app on a SimDevice, started, with real TCP and UDP; `log`: the device's log lines (with their prefix). */
-export function bootAppDevice(board: BoardDefinition, seed: number, options: Omit<AppOptions, "platform" | "board">, log?: (line: string) => void) {
-  const clock = new RealClock();
+/**
+ * The app on a SimDevice, started, with real TCP and UDP; `log`: the device's log lines (with their prefix).
+ * `env` replaces the real clock (one with `clearAll()`, e.g. a faster one) or the UDP (a SimNetwork host's).
+ */
+export function bootAppDevice(board: BoardDefinition, seed: number, options: Omit<AppOptions, "platform" | "board">, log?: (line: string) => void, env?: { clock?: Clock & { clearAll(): void }; UDP?: unknown }) {
+  const clock = env?.clock ?? new RealClock();
   const hardware = createSimHardware(board, clock, indoorDay(seed));
   let app: App | undefined;
   const device = new SimDevice({
@@ -48,7 +52,7 @@ export function bootAppDevice(board: BoardDefinition, seed: number, options: Omi
     flash: new FlashStore(),
     crypto: nodeCrypto,
     board,
-    io: { ...hardware.io, TCP: TCP as never, UDP: UDP as never },
+    io: { ...hardware.io, TCP: TCP as never, UDP: (env?.UDP ?? UDP) as never },
     log: log ?? (() => undefined),
     app: (platform) => (app = startApp({ ...options, platform, board })),
   });

@@ -527,11 +527,17 @@ export class MqttSnSession {
       } else {
         // §6.13: retransmit; DUP on a PUBLISH or SUBSCRIBE (§5.3.4; the Flags follow the header).
         const h = c.bytes[0] === 1 ? 3 : 1;
-        if ((0x41000 >> c.bytes[h]) & 1) c.bytes[h + 1] |= 0x80; // bits 0x0C and 0x12 of the mask
-        c.tries++;
-        c.at = now;
-        this.out(c.bytes, now);
-        if (this.state === 2 /* CONNECTING */) this.emit({ type: "retry", tries: c.tries });
+        // A PUBLISH whose TopicId the gateway has meanwhile given to another name (its REGISTER,
+        // §6.10; a gateway that lost our session reuses ids) is not sent again as it was, to that
+        // name: pump() below registers its topic again (§6.5), then publishes it.
+        if (c.bytes[h] === 0x0c && ((c.bytes[h + 2] << 8) | c.bytes[h + 3]) !== (this.topicId(c.x!.topic) & 0xffff)) this.cur = undefined;
+        else {
+          if ((0x41000 >> c.bytes[h]) & 1) c.bytes[h + 1] |= 0x80; // bits 0x0C and 0x12 of the mask
+          c.tries++;
+          c.at = now;
+          this.out(c.bytes, now);
+          if (this.state === 2 /* CONNECTING */) this.emit({ type: "retry", tries: c.tries });
+        }
       }
     }
     if (this.waitUntil && now >= this.waitUntil) {

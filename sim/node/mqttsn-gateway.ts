@@ -280,6 +280,12 @@ export class MqttSnGateway {
         c.state = "will-msg";
         return this.#send(encode({ type: 0x08 }), c.address, c.port);
       case 0x09: // WILLMSG
+        if (c.state === "active" && c.willFlag && c.will) {
+          // §6.13: the client sends WILLMSG again until the CONNACK that ends the dialogue comes
+          // (§6.2, Fig. 3); ours was lost: the same CONNACK again, on the connection it names.
+          this.#log(`gateway: ${c.id} WILLMSG again (the CONNACK lost) -> CONNACK accepted`);
+          return this.#send(encode({ type: 0x05, returnCode: 0 }), c.address, c.port);
+        }
         if (c.state !== "will-msg" || !c.willTopic) return this.#dropped(from, "WILLMSG while not asked for");
         c.will = { topic: c.willTopic.topic, payload: Buffer.from(m.willMsg), qos: c.willTopic.qos, retain: c.willTopic.retain };
         return this.#connectBrokerFor(c);
@@ -625,7 +631,13 @@ export class MqttSnGateway {
 
   #publish(c: Client, m: any): void {
     if (c.state !== "active") return this.#dropped(`${c.address}:${c.port}`, `PUBLISH from ${c.id} while ${c.state}`);
-    const topic = this.#topicOf(c, m.topicIdType, m.topicId);
+    let topic = this.#topicOf(c, m.topicIdType, m.topicId);
+    if (m.topicIdType === 0 && topic !== undefined && !c.known.has(topic)) {
+      // A normal id of ours the client has not acknowledged (our REGISTER unanswered, §6.10): its
+      // PUBLISH with that id means another topic, an id it kept from a session we lost (a restart).
+      this.#log(`gateway: ${c.id} PUBLISH to topic id ${m.topicId}, which the client has not acknowledged for "${topic}"`);
+      topic = undefined;
+    }
     if (topic === undefined || checkTopicName(topic, 4)) {
       // §6.6: "rejected: invalid topic ID" (for a normal id the client registers again).
       this.#log(`gateway: ${c.id} PUBLISH to unknown topic id ${m.topicId} -> PUBACK invalid topic ID`);
