@@ -8,6 +8,7 @@ import type { ConnectPacket, DisconnectPacket, MqttPacket, PubAckPacket, Publish
 import { encodePacket } from "../support/mqtt-codec";
 import { MqttError } from "../../modules/mqtt/session";
 import { makeRig, publishes, str, text, types } from "./session-harness";
+import { FlashStore } from "../../sim/flash-store";
 
 const CONNACK_FAILURES_5 = [0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8c, 0x90, 0x95, 0x97, 0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9f];
 
@@ -902,5 +903,46 @@ describe("found by the fuzz (host-tests/mqtt/session-fuzz.test.ts)", () => {
     rig.session.disconnect(0x04);
     expect(types(rig.sent())).toEqual([14]);
     expect(rig.session.connected).toBe(false);
+  });
+
+  // session-fuzz with a small flash other modules fill (seeds 269247 step 52, 7920, 31677, ...): a
+  // PUBREC came when the flash had no room for the released state (r<id>); the session reported
+  // the storage error but sent PUBREL all the same, with the PUBLISH still stored as unreleased.
+  // The broker's PUBCOMP was then "unexpected" (a protocol error), and on the next connection (or
+  // after a reboot) the session sent the PUBLISH again after its PUBREL, against [MQTT-4.3.3-6]
+  // (3.1.1 [MQTT-4.3.3-1]), in a loop while the flash stayed full. Now no PUBREL goes before the
+  // release is stored: the connection ends (as when an inbound QoS 2 id cannot be stored), the
+  // PUBLISH goes again (DUP) on the next one, and its PUBREC is taken once there is room.
+  test.each([5, 4] as const)("no PUBREL before the release is stored; with a full flash the QoS 2 exchange resumes later [MQTT-4.3.3-6] (%i)", (version) => {
+    const store = new FlashStore({ capacity: 2048 });
+    const rig = makeRig({ version, store });
+    rig.connect();
+    const id = rig.session.publish("a/b", "x", { qos: 2 });
+    expect(types(rig.sent())).toEqual([3]);
+    let n = 0;
+    for (;; n++) {
+      try {
+        store.set("app", "f" + n, true); // another module fills the flash to the brim
+      } catch {
+        break;
+      }
+    }
+    rig.serve({ type: 5, packetId: id, reasonCode: 0 });
+    expect(types(rig.sent())).toEqual(version === 5 ? [14] : []); // no PUBREL
+    expect(rig.session.connected).toBe(false);
+    expect(rig.events.errors.map((e) => e.code)).toEqual(["storage", "connection-lost"]);
+    expect(rig.outbox.count).toBe(1);
+    expect(rig.events.delivered).toEqual([]);
+    // Room again: the next connection sends the PUBLISH again (no PUBREL was sent), and the exchange ends.
+    for (let i = 0; i < n; i++) store.delete("app", "f" + i);
+    rig.connect({ sessionPresent: true });
+    const again = rig.sent();
+    expect(again.map((p) => [p.type, (p as PublishPacket).dup, (p as PublishPacket).packetId])).toEqual([[3, true, id]]);
+    rig.serve({ type: 5, packetId: id, reasonCode: 0 });
+    expect(types(rig.sent())).toEqual([6]);
+    rig.serve({ type: 7, packetId: id, reasonCode: 0 });
+    expect(rig.events.delivered.map((d) => [d.result.packetId, d.error?.code])).toEqual([[id, undefined]]);
+    expect(rig.outbox.count).toBe(0);
+    expect(store.keys("mqtt").filter((k) => k !== "hw")).toEqual([]);
   });
 });

@@ -751,7 +751,9 @@ function onAck(s: MqttSession, t: number, id: number, rc: number, properties: Mq
     return;
   }
   if (t === PacketType.PUBREC && (!b || rc < 0x80)) {
-    if (b) persist(s, 1, e);
+    // No PUBREL before the release is stored ([MQTT-4.3.3-6]: the PUBLISH is never sent again
+    // after it); not stored, the connection ends and the PUBLISH goes again on the next one.
+    if (b && !persist(s, 1, e)) return s.violation(0x80, "cannot store QoS 2 state", "[MQTT-4.3.3-6]", true);
     ack(s, PacketType.PUBREL, id, 0, now); // [MQTT-4.3.3-4]
     return;
   }
@@ -821,8 +823,8 @@ function pump(s: MqttSession, now: number): void {
   }
 }
 
-/** An outbox write (0 sent, 1 PUBREC, 2 done, 3 PUBREL of inbound `id`, 4 no session): a storage failure is reported, not thrown. */
-function persist(s: MqttSession, op: number, e: OutboxEntry | undefined, id = 0): void {
+/** An outbox write (0 sent, 1 PUBREC, 2 done, 3 PUBREL of inbound `id`, 4 no session): a storage failure is reported (false), not thrown. */
+function persist(s: MqttSession, op: number, e: OutboxEntry | undefined, id = 0): boolean {
   const b = s.outbox;
   try {
     if (op === 0) b.markSent(e!);
@@ -832,7 +834,9 @@ function persist(s: MqttSession, op: number, e: OutboxEntry | undefined, id = 0)
     else b.clearInbound();
   } catch (err) {
     s.emit(MqttEvent.Error, err);
+    return false;
   }
+  return true;
 }
 
 /** A Packet Identifier no outbox message nor pending request has (O(1) on average: the outbox keeps places free). */
