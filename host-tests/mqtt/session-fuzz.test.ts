@@ -18,6 +18,8 @@
  *   - the app's calls: publish at QoS 0/1/2 (and 3) with good and bad topics, payloads and
  *     properties, subscribe, unsubscribe, disconnect, connect, reauthenticate; the answer to an
  *     Auth event;
+ *   - another module writing to the flash the outbox shares (at times to the brim: every third
+ *     seed has a flash of 1.5-3.3 KB), or freeing it;
  *   - the connection lost, a new connection on the same outbox and store; a reboot (a new outbox
  *     and session restored from the store; at times as the other protocol level, the stored
  *     messages converted; every fifth seed has room for messages stored in several parts); time
@@ -34,7 +36,8 @@
  *     [MQTT-3.2.2-11], Retain Available [MQTT-3.2.2-14] and Topic Alias Maximum [MQTT-3.2.2-17],
  *     an empty Topic Name only with an alias the broker knows on this connection (§3.3.2.3.4); a
  *     new PUBLISH, SUBSCRIBE or UNSUBSCRIBE never reuses a Packet Identifier the broker holds
- *     open [MQTT-2.2.1-3]; at most the quota of QoS > 0 PUBLISH in flight (§4.9);
+ *     open [MQTT-2.2.1-3]; a QoS 2 PUBLISH never sent again after its PUBREL, on any connection or
+ *     after a reboot [MQTT-4.3.3-6]; at most the quota of QoS > 0 PUBLISH in flight (§4.9);
  *   - every event is of a documented kind; a Delivered event is for a message publish() accepted
  *     and not reported yet, once, with its token;
  *   - every QoS 1/2 message publish() accepted and not reported is in the outbox with its store
@@ -45,14 +48,15 @@
  *     topic alias tables, pending requests, output per step;
  *   - the deadline: while connecting or connected with a keep alive, latest is finite and
  *     earliest <= latest; handleTimeout() never asks to run again at the same instant without end.
- * After the steps a cooperative broker brings the session back (connected, every message
+ * After the steps (the other modules' data deleted) a cooperative broker brings the session back (connected, every message
  * reported, the outbox and its records empty) and a scripted QoS 1 exchange works. A last test
  * prints what the seeds reached (the same on Node and XS: the PRNG is ours).
  *
- * Each invariant was shown able to fail by breaking the code on purpose once (18 breaks, each
- * caught by 3 to 48 seeds: a decoder error thrown out of receive(), PUBREL without its flags, a
- * PUBREC that drops the message, a PUBACK that leaves it, QoS 2 delivered without the id check,
- * the outbox's two count checks, an id of a pending SUBSCRIBE reused, no pingAt, latest -1 while
+ * Each invariant was shown able to fail by breaking the code on purpose once (16 breaks, each
+ * caught by 4 to 48 seeds: a decoder error thrown out of receive(), PUBREL without its flags, a
+ * PUBREC that drops the message, a PUBREL though its release was not stored, a PUBACK that leaves
+ * the message, QoS 2 delivered without the id check, the outbox's two count checks together (either
+ * alone is covered by the other), an id of a pending SUBSCRIBE reused, no pingAt, latest -1 while
  * waiting for PINGRESP, a refusal after the request was remembered, the quota off by one, released
  * messages dropped unreported on Session Present 0, Maximum QoS ignored, an alias over the
  * maximum, aliases kept across connections).
@@ -64,7 +68,10 @@
  * the app's filters and properties, subscribe() / unsubscribe() threw the encoder's MqttCodecError
  * instead of the MqttError "invalid" publish() gives (47 of 48 seeds), and disconnect() did so for
  * a bad Reason String, User Property or reason code with the connection left up, which left
- * MqttClient.end() half done: ended, socket open, never to reconnect (client.test.ts).
+ * MqttClient.end() half done: ended, socket open, never to reconnect (client.test.ts); with a
+ * small flash other modules fill, a PUBREC whose released state could not be stored still got its
+ * PUBREL, and the PUBLISH was sent again after it on the next connection [MQTT-4.3.3-6] (8 seeds,
+ * e.g. 269247 step 52).
  */
 import { MqttDecoder, encodePacket } from "../support/mqtt-codec";
 import type { MqttPacket, MqttProperties, MqttVersion, PublishPacket, Subscription } from "../support/mqtt-codec";
@@ -124,7 +131,7 @@ class Fuzz {
   opts: MqttSessionOptions;
   v5opts: Record<string, unknown>;
   outboxOpts: { maxMessages: number; maxBytes: number };
-  store = new FlashStore();
+  store: FlashStore;
   s!: MqttSession;
   now = 1000;
   step = 0;
@@ -137,6 +144,8 @@ class Fuzz {
   open = new Map<number, { kind: number; n: number }>();
   /** The broker's order of what to answer (ids, oldest first). */
   order: number[] = [];
+  /** Packet ids whose PUBREL the session sent, until their message is reported (on any connection, across reboots). */
+  released = new Set<number>();
   /** PINGREQ seen, not answered. */
   ping = false;
   /** The broker's limits of this connection (5.0), from the CONNACK it sent. */
@@ -160,6 +169,8 @@ class Fuzz {
   requests = 0;
 
   constructor(readonly seed: number) {
+    // Every third seed a small flash (1.5-3.3 KB), which other modules' writes fill at times.
+    this.store = seed % 3 === 0 ? new FlashStore({ capacity: 1500 + (seed % 7) * 300 }) : new FlashStore();
     this.r = prng(seed);
     this.version = seed % 2 ? 5 : 4;
     this.auth = this.version === 5 && seed % 6 === 1;
@@ -277,6 +288,7 @@ class Fuzz {
           if (o && !q.dup) this.fail("new PUBLISH (DUP 0) with Packet Identifier " + id + " the broker holds open (kind " + o.kind + ") [MQTT-2.2.1-3]");
           if (o && o.kind !== q.qos) this.fail("PUBLISH " + id + " QoS " + q.qos + " again as kind " + o.kind);
           if (q.dup) count("DUP sent");
+          if (q.qos === 2 && this.released.has(id)) this.fail("PUBLISH " + id + " sent again after its PUBREL [MQTT-4.3.3-6]");
           if (!o) {
             this.open.set(id, { kind: q.qos, n: 0 });
             this.order.push(id);
@@ -292,6 +304,7 @@ class Fuzz {
       case 5:
         return; // our acknowledgements of the broker's messages
       case 6: {
+        this.released.add(p.packetId);
         const o = this.open.get(p.packetId);
         if (!o) {
           this.open.set(p.packetId, { kind: 3, n: 0 });
@@ -348,6 +361,7 @@ class Fuzz {
         if (b !== undefined && !(b instanceof MqttError)) this.fail("Delivered with a non-MqttError");
         count(b ? "delivered (" + (b as MqttError).code + ")" : "delivered");
         this.pending.delete(r.packetId);
+        this.released.delete(r.packetId);
         return;
       }
       case MqttEvent.Subscribed:
@@ -471,7 +485,8 @@ class Fuzz {
     else if (x < 44) this.broker(this.message());
     else if (x < 50) this.mutated();
     else if (x < 78) this.app();
-    else if (x < 81) this.lose();
+    else if (x < 79) this.lose();
+    else if (x < 81) this.flash();
     else if (x < 98) this.advance(this.r() < 0.75);
     else {
       count("reboot");
@@ -581,7 +596,8 @@ class Fuzz {
         this.close(p.packetId);
         break;
       case 5:
-        if ((p.reasonCode ?? 0) >= 0x80) this.close(p.packetId);
+        // A failure ends a QoS 2 message not yet released (a released one's PUBREL is sent again).
+        if ((p.reasonCode ?? 0) >= 0x80 && this.open.get(p.packetId)?.kind === 2) this.close(p.packetId);
         break;
       case 13:
         this.ping = false;
@@ -870,6 +886,21 @@ class Fuzz {
     }
   }
 
+  /** Another module writes or frees some of the flash the outbox shares. */
+  flash(): void {
+    const k = "k" + this.int(6);
+    // at times to the brim: 0-160 B left, room for a small record or none
+    const room = this.store.capacity - this.store.used - 96 - this.int(160);
+    const n = this.r() < 0.5 && room > 0 ? Math.min(room, 3900) : 64 + this.int(700);
+    this.note("flash: app/" + k + (this.r() < 0.6 ? " " + n + " B" : " deleted"));
+    try {
+      if (this.trace[this.trace.length - 1].endsWith("deleted")) this.store.delete("app", k);
+      else this.store.set("app", k, new ArrayBuffer(n));
+    } catch {
+      count("flash full");
+    }
+  }
+
   /** The connection dies. */
   lose(): void {
     this.note("connection lost");
@@ -919,6 +950,9 @@ class Fuzz {
   /** A cooperative broker: connected, every message reported, the outbox empty. */
   settle(): void {
     const s = this.s;
+    // (and the other modules' data gone: a full flash holds a QoS 2 message before its PUBREL)
+    const other = this.store.keys("app");
+    for (let i = 0; i < other.length; i++) this.store.delete("app", other[i]);
     for (let i = 0; i < 400; i++) {
       this.stepPackets = this.stepEvents = 0;
       if (s.state === SessionState.Connected && this.pending.size === 0 && !this.order.length && !this.midPacket()) {
@@ -945,7 +979,7 @@ class Fuzz {
       }
       this.check();
     }
-    this.fail("a cooperative broker did not bring the session back: " + STATE_NAMES[s.state] + ", " + this.pending.size + " pending");
+    this.fail("a cooperative broker did not bring the session back: " + STATE_NAMES[s.state] + ", " + this.pending.size + " pending: " + dump(this) + ", flash " + this.store.used + " of " + this.store.capacity + " B used");
   }
 }
 
@@ -1013,7 +1047,7 @@ describe("MqttSession fuzz: " + SEEDS.length + " seeds x " + STEPS + " steps, 3.
       "message QoS 0", "message QoS 1", "message QoS 2", "QoS 2 again", "delivered", "delivered (publish-refused)", "subscribed", "subscribe failed",
       "error protocol", "error connect-refused", "error keep-alive-timeout", "server DISCONNECT", "auth", "AUTH sent", "DISCONNECT sent",
       "refused invalid", "refused not-connected", "refused outbox-full", "refused packet-too-large", "accepted QoS 1", "accepted QoS 2",
-      "reboot as v4", "reboot as v5", "stored in parts",
+      "reboot as v4", "reboot as v5", "stored in parts", "flash full", "error storage", "refused storage",
       "sent 1", "sent 3", "sent 4", "sent 5", "sent 6", "sent 7", "sent 8", "sent 10", "sent 12", "sent 14",
     ];
     for (const k of want) expect([k, (reached[k] ?? 0) > 0]).toEqual([k, true]);
