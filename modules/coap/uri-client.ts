@@ -14,7 +14,7 @@
 import { COAP_MESSAGE, COAP_OPTION, COAP_REQUEST, codeString } from "./constants";
 import type { CoapMessage } from "./codec";
 import type { ClientExchange, FailReason } from "./messaging";
-import { blockOption, getBlock, getUint, uintOption } from "./options";
+import { blockOption, getBlock, getUint, uintOption, type CoapOption } from "./options";
 import { parseCoapUri } from "./uri";
 import { NotificationOrder } from "./observe-order";
 import { CoapClient, CoapRequestError, toResponse, type CoapClientOptions, type CoapRequestInit, type CoapResponse, type Plan, type Target } from "./client";
@@ -22,6 +22,11 @@ import type { Job } from "../scheduler/scheduler";
 
 export { CoapClient, CoapRequestError, toResponse };
 export type { CoapClientOptions, CoapMethod, CoapRequestInit, CoapResponse } from "./client";
+
+/** A request's plan, for a notification's Block2 fetch with the question whether it is still wanted. */
+interface FetchPlan extends Plan {
+  alive?(): boolean;
+}
 
 export interface CoapObserveInit extends CoapRequestInit {
   /** Each fresh notification (the first response included), body reassembled. */
@@ -96,6 +101,16 @@ export class CoapUriClient extends CoapClient {
   override close(): void {
     for (const o of [...this.#observations]) o.forget();
     super.close();
+  }
+
+  /**
+   * @internal One exchange of a request; for a notification's Block2 fetch (RFC 7959 §2.6), none once
+   * the fetch is abandoned (a fresher notification came, RFC 7641 §3.4, or the observation ended):
+   * its further blocks would only hold the NSTART slot (RFC 7252 §4.7) ahead of the fresh fetch.
+   */
+  override _exchange(plan: FetchPlan, extra: CoapOption[], payload: Uint8Array): Promise<CoapMessage> {
+    if (plan.alive && !plan.alive()) return Promise.reject(new CoapRequestError("cancelled", "coap: block fetch abandoned"));
+    return super._exchange(plan, extra, payload);
   }
 
   /** @internal */
@@ -257,14 +272,15 @@ export class CoapObservation {
     if (b2 && b2.more) {
       // RFC 7959 §3.4: GET the rest without Observe; a newer notification abandons this fetch.
       const gen = ++this.#fetching;
-      this.client._complete(plan, msg).then(
+      const alive = () => gen === this.#fetching && this.active;
+      this.client._complete({ ...plan, alive } as FetchPlan, msg).then(
         (r) => {
-          if (gen !== this.#fetching || !this.active) return;
+          if (!alive()) return;
           r.observe = observe;
           this.#deliver(r);
         },
         (error) => {
-          if (gen === this.#fetching) this.#call(this.#init.onError, error);
+          if (alive()) this.#call(this.#init.onError, error);
         },
       );
       return;
