@@ -1,7 +1,7 @@
 // @xs
 /*
- * CoapUriClient (modules/coap/uri-client.ts): what a seeded fuzz of the client found, as a
- * deterministic reproduction.
+ * CoapUriClient (modules/coap/uri-client.ts): what a seeded fuzz of the client found, as
+ * deterministic reproductions.
  */
 import { COAP_MESSAGE, COAP_OPTION, COAP_REQUEST, COAP_RESPONSE } from "../../modules/coap/constants";
 import { decode, encode, type CoapMessage } from "../../modules/coap/codec";
@@ -23,10 +23,35 @@ async function flush(): Promise<void> {
 }
 
 /*
- * What the fuzz found, as a deterministic reproduction: a client on a sans-IO endpoint and a
+ * What the fuzz found, as deterministic reproductions: a client on a sans-IO endpoint and a
  * VirtualClock, the server's datagrams written by hand.
  */
 describe("found by the fuzz", () => {
+  it("an observation ended while the body of a registration's answer without Observe is fetched delivers nothing after its end (RFC 7641 §3.1, §3.6)", async () => {
+    const clock = new VirtualClock();
+    const scheduler = new Scheduler({ clock });
+    const sent: CoapMessage[] = [];
+    let n = 1;
+    const ep = new CoapEndpoint({ scheduler, random: (b) => b.fill(n++), send: (b) => sent.push((decode(b) as { message: CoapMessage }).message) });
+    const client = new CoapUriClient({ endpoint: ep });
+    const events: string[] = [];
+    const S = "10.0.0.1";
+    const o = client.observe({ address: S, port: 5683, path: "big", onNotify: (r) => events.push("notify " + r.payload.length), onEnd: (why) => events.push("end " + why), onError: (e) => events.push("error " + (e as Error).message) });
+    const reg = sent[0];
+    const from = (m: Partial<CoapMessage>) => ep.receive(encode({ type: COAP_MESSAGE.ACK, code: COAP_RESPONSE.CONTENT, messageId: 1, token: EMPTY, options: [], payload: EMPTY, ...m }), S, 5683);
+    // the server does not register us (no Observe) and answers with the first of 2 blocks; the client GETs block 1
+    from({ messageId: reg.messageId, token: reg.token, options: [opaqueOption(COAP_OPTION.ETAG, Uint8Array.of(1)), uintOption(COAP_OPTION.BLOCK2, 8)], payload: new Uint8Array(16) });
+    await flush();
+    const b1 = sent[sent.length - 1];
+    expect(getBlock(b1, COAP_OPTION.BLOCK2)?.num).toBe(1);
+    o.forget();
+    from({ messageId: b1.messageId, token: b1.token, options: [opaqueOption(COAP_OPTION.ETAG, Uint8Array.of(1)), uintOption(COAP_OPTION.BLOCK2, 1 << 4)], payload: new Uint8Array(5) });
+    await flush();
+    clock.advance(100000);
+    await flush();
+    expect(events).toEqual(["end cancelled"]); // before: also "notify 21" after the end
+  });
+
   it("a notification's Block2 fetch abandoned for a newer notification asks for no further block (RFC 7641 §3.4, RFC 7959 §2.6)", async () => {
     const clock = new VirtualClock();
     const scheduler = new Scheduler({ clock });

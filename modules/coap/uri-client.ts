@@ -243,14 +243,18 @@ export class CoapObservation {
         this.#end(msg.code >> 5 !== 2 ? "error response " + codeString(msg.code) : "the server did not accept the registration", this.last);
       };
       if (msg.code >> 5 === 2) {
-        this.client._complete(plan, msg).then(
+        // (the rest of its body fetched, RFC 7959 §2.4; nothing once the observation ended meanwhile)
+        const alive = () => this.active;
+        this.client._complete({ ...plan, alive } as FetchPlan, msg).then(
           (r) => {
+            if (!alive()) return;
             this.last = r;
             this.delivered++;
             this.#call(this.#init.onNotify, r);
             done();
           },
           (error) => {
+            if (!alive()) return;
             this.#call(this.#init.onError, error);
             done();
           },
