@@ -167,8 +167,8 @@ class Fuzz {
   passedUp: string[] = [];
   /** The config PUT handler's changes in this step: the request's key. */
   configChanges: { key: string; token: string; mid: number; con: boolean }[] = [];
-  /** The last datagrams sent (address|port and hex), to tell a retransmission. */
-  lastSent: string[] = [];
+  /** The datagrams sent within EXCHANGE_LIFETIME (address|port and hex -> when), to tell a retransmission or a duplicate's answer. */
+  lastSent = new Map<string, number>();
   /** The last response with each token to each client (address|port#token). */
   lastByToken = new Map<string, Sent>();
   /** Last Observe number per observer key (address|port#token). */
@@ -305,11 +305,10 @@ class Fuzz {
       // or the answer to a duplicate is the same datagram again
       const obs = getUint(m, COAP_OPTION.OBSERVE);
       const h = peer + " " + hex(bytes);
-      const repeat = this.lastSent.indexOf(h) >= 0;
-      if (!repeat) {
-        this.lastSent.push(h);
-        if (this.lastSent.length > 64) this.lastSent.shift();
-      }
+      const now = this.clock.now();
+      const repeat = (this.lastSent.get(h) ?? -Infinity) > now - this.ep.parameters.EXCHANGE_LIFETIME;
+      if (!repeat) this.lastSent.set(h, now);
+      if (this.lastSent.size > 256) this.lastSent.forEach((t, k) => t <= now - this.ep.parameters.EXCHANGE_LIFETIME && this.lastSent.delete(k));
       if (obs != null && !repeat) {
         const ok = peer + "#" + tk;
         const last = this.observeSeq.get(ok);
