@@ -410,7 +410,8 @@ class Fuzz {
       if (!e || (e.topic !== p.topic && !(e.bytes === undefined && e.topic === ""))) this.fail("message " + id + " (" + p.topic + ") vanished: not reported, not in the outbox");
       if (this.store.get("mqtt", "m" + id) === undefined && this.store.get("mqtt", "r" + id) === undefined) this.fail("message " + id + " has no store record");
     });
-    if (n !== ob.count || ob.count > ob.maxMessages || ob.bytes > ob.maxBytes || ob.bytes !== bytes) this.fail("outbox " + ob.count + " messages (listed " + n + "), " + ob.bytes + " B (counted " + bytes + ")");
+    // (maxBytes + a byte a message: a 3.1.1 record loaded by a 5.0 session gains its Property Length; nothing is dropped for it)
+    if (n !== ob.count || ob.count > ob.maxMessages || ob.bytes > ob.maxBytes + ob.count || ob.bytes !== bytes) this.fail("outbox " + ob.count + " messages (listed " + n + "), " + ob.bytes + " B (counted " + bytes + ")");
     // Store records: the outbox's messages, released ones, inbound QoS 2 ids, hw, cid.
     const keys = this.store.keys("mqtt");
     let m = 0;
