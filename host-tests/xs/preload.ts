@@ -25,7 +25,8 @@
  *    the harness compares (verifyPreloaded): a buffer written fails that test with "read-only
  *    buffer", naming the module and the binding;
  *  - plain objects and arrays get a non-enumerable toJSON that throws "read only value", as
- *    JSON.stringify does with a preloaded object on the device.
+ *    JSON.stringify does with a preloaded object on the device (not a class's prototype: the
+ *    instances made at run time would inherit it, where the device stringifies them).
  * Not reachable from here: objects held only in private fields (#x) of a module-level instance
  * (no reflection reaches them; the device makes them read-only too). Module `let`s cannot be
  * frozen at run time; tools/check-preload.js refuses them.
@@ -86,7 +87,11 @@ function harden(root: unknown, where: string): void {
       if (v instanceof ctor) for (const m of methods) Object.defineProperty(v, m, { value: readOnly(kind) });
     }
     const proto = Object.getPrototypeOf(v);
-    if (typeof v === "object" && (Array.isArray(v) || proto === Object.prototype || proto === null) && !Object.isFrozen(v)) {
+    // Not on a class's prototype: its instances, made at run time in RAM, would inherit it, and XS
+    // refuses only an object itself in flash (xsJSON.c: the XS_MARK_FLAG of the instance).
+    const ctor = Object.prototype.hasOwnProperty.call(v, "constructor") ? (v as { constructor: unknown }).constructor : undefined;
+    const classPrototype = typeof ctor === "function" && ctor.prototype === v;
+    if (typeof v === "object" && (Array.isArray(v) || proto === Object.prototype || proto === null) && !classPrototype && !Object.isFrozen(v)) {
       Object.defineProperty(v, "toJSON", { value: refuseJson });
     }
     Object.freeze(v);
