@@ -50,20 +50,11 @@ import { getBlock, getOption, getUint, hex, opaqueOption, sameBytes, uintOption,
 import { CoapRequestError, CoapUriClient, type CoapObservation, type CoapResponse } from "../../modules/coap/uri-client";
 import { Scheduler } from "../../modules/scheduler/scheduler";
 import { VirtualClock } from "../../sim/virtual-clock";
+import { prng, Tally } from "../support/fuzz";
+import { ascii, show, text } from "./helpers";
 
 const SEEDS = Array.from({ length: 32 }, (_, i) => 5 + i * 7919);
 const STEPS = 600;
-
-/** A small PRNG (mulberry32): the same sequence on Node and XS. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SERVERS = [
   { address: "10.0.0.1", port: 5683 },
@@ -76,10 +67,8 @@ const MAX_QUEUE = 4;
 const EMPTY: Uint8Array = new Uint8Array(0);
 const REASONS = ["timeout", "reset", "cancelled", "closed", "block", "too-large", "uri"];
 
-const reached: Record<string, number> = {};
-function count(what: string, n = 1): void {
-  reached[what] = (reached[what] ?? 0) + n;
-}
+const tally = new Tally();
+const { reached, count } = tally;
 
 interface Peer {
   address: string;
@@ -334,7 +323,7 @@ class Fuzz {
       this.note("app " + what);
       const rec = { ex: undefined as unknown as ClientExchange, calls: 0, cancelled: false, what };
       try {
-        rec.ex = this.ep.request({ code: COAP_REQUEST.GET, options: [{ number: COAP_OPTION.URI_PATH, value: text(what.slice(9)) }], confirmable: this.r() < 0.7 }, to.address, to.port, {
+        rec.ex = this.ep.request({ code: COAP_REQUEST.GET, options: [{ number: COAP_OPTION.URI_PATH, value: ascii(what.slice(9)) }], confirmable: this.r() < 0.7 }, to.address, to.port, {
           responseTimeout: 10000,
           onResponse: () => rec.calls++,
           onFail: () => rec.calls++,
@@ -447,7 +436,7 @@ class Fuzz {
 
   /** The answer a server gives to request q (code, options, payload). */
   reply(q: CoapMessage): { code: number; options: CoapOption[]; payload: Uint8Array } {
-    const path = q.options.filter((o) => o.number === COAP_OPTION.URI_PATH).map((o) => text2(o.value)).join("/");
+    const path = q.options.filter((o) => o.number === COAP_OPTION.URI_PATH).map((o) => text(o.value)).join("/");
     const options: CoapOption[] = [];
     const b1 = getBlock(q, COAP_OPTION.BLOCK1);
     const x = this.r();
@@ -610,21 +599,6 @@ function newer(v1: number, t1: number, v2: number, t2: number): boolean {
   return (v1 < v2 && v2 - v1 < 1 << 23) || (v1 > v2 && v1 - v2 > 1 << 23) || t2 > t1 + 128000;
 }
 
-function show(d: ReturnType<typeof decode>, b: Uint8Array): string {
-  if (!d.ok) return "refused (" + d.error.reason + ") " + hex(b.subarray(0, 16)) + (b.length > 16 ? "..." : "");
-  const m = d.message;
-  return ["CON", "NON", "ACK", "RST"][m.type] + " " + (m.code >> 5) + "." + (m.code & 31) + " mid " + m.messageId + " tok " + hex(m.token) + " opts " + m.options.map((o) => o.number + ":" + hex(o.value)).join(",") + " payload " + m.payload.length;
-}
-function text(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-function text2(b: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
-  return s;
-}
 function bytes(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = (i * 13 + seed) & 0xff;
@@ -634,8 +608,6 @@ async function flush(): Promise<void> {
   for (let i = 0; i < 6; i++) await Promise.resolve();
 }
 
-declare const print: ((s: string) => void) | undefined;
-
 describe("CoapUriClient fuzz: " + SEEDS.length + " seeds x " + STEPS + " steps", () => {
   it.each(SEEDS)("seed %i: invariants hold after every step, and everything settles when the servers fall silent", async (seed) => {
     const z = new Fuzz(seed);
@@ -644,11 +616,7 @@ describe("CoapUriClient fuzz: " + SEEDS.length + " seeds x " + STEPS + " steps",
   });
 
   it("the seeds together reached what the fuzz is for", () => {
-    const line = Object.keys(reached)
-      .sort()
-      .map((k) => k + " " + reached[k])
-      .join(", ");
-    (typeof print === "function" ? print : console.log)("client fuzz: " + line);
+    tally.print("client fuzz");
     expect(reached.seeds).toBe(SEEDS.length);
     for (const k of ["bodies reassembled", "notifications delivered", "observation ended", "rejected timeout", "rejected reset", "rejected block", "resolved 2.05", "resolved 2.04", "resolved 4.04"]) expect([k, (reached[k] ?? 0) > 0]).toEqual([k, true]);
   });
@@ -697,7 +665,7 @@ describe("found by the fuzz", () => {
     client.observe({ address: S, port: 5683, path: "big", onNotify: (r) => got.push(r.payload.length), onError: (e) => errors.push(e) });
     const reg = sent[0];
     const from = (m: Partial<CoapMessage>) => ep.receive(encode({ type: COAP_MESSAGE.ACK, code: COAP_RESPONSE.CONTENT, messageId: 1, token: EMPTY, options: [], payload: EMPTY, ...m }), S, 5683);
-    from({ messageId: reg.messageId, token: reg.token, options: [uintOption(COAP_OPTION.OBSERVE, 1)], payload: text("small") });
+    from({ messageId: reg.messageId, token: reg.token, options: [uintOption(COAP_OPTION.OBSERVE, 1)], payload: ascii("small") });
     await flush();
     const block = (etag: number, num: number, more: boolean) => [opaqueOption(COAP_OPTION.ETAG, Uint8Array.of(etag)), uintOption(COAP_OPTION.BLOCK2, num * 16 + (more ? 8 : 0))];
     // notification A (Observe 2): the first of 4 blocks of 16; the client GETs block 1

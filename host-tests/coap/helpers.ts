@@ -5,6 +5,7 @@
 import { CoapEndpoint, type CoapEndpointOptions } from "../../modules/coap/messaging";
 import { decode, encode, type CoapMessage } from "../../modules/coap/codec";
 import { COAP_MESSAGE, COAP_REQUEST, COAP_RESPONSE } from "../../modules/coap/constants";
+import { hex } from "../../modules/coap/options";
 import { Scheduler } from "../../modules/scheduler/scheduler";
 import { VirtualClock } from "../../sim/virtual-clock";
 import { Prng } from "../../sim/prng";
@@ -63,6 +64,13 @@ export function makeNet(seed = 1, latencyMs = 10): Net {
     },
   };
   return net;
+}
+
+/** A datagram for a fuzz failure's trace: refused with the codec's reason, or type, code, MID, token, options, payload size. */
+export function show(d: ReturnType<typeof decode>, b: Uint8Array): string {
+  if (!d.ok) return "refused (" + d.error.reason + ") " + hex(b.subarray(0, 16)) + (b.length > 16 ? "..." : "");
+  const m = d.message;
+  return ["CON", "NON", "ACK", "RST"][m.type] + " " + (m.code >> 5) + "." + (m.code & 31) + " mid " + m.messageId + " tok " + hex(m.token) + " opts " + m.options.map((o) => o.number + ":" + hex(o.value)).join(",") + " payload " + m.payload.length;
 }
 
 export const u8 = (...b: number[]) => Uint8Array.from(b);

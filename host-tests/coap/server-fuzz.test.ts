@@ -56,20 +56,11 @@ import { getOption, getUint, hex, opaqueOption, sameBytes, stringOption, uintOpt
 import { CoapServer } from "../../modules/coap/server";
 import { Scheduler } from "../../modules/scheduler/scheduler";
 import { VirtualClock } from "../../sim/virtual-clock";
+import { prng, Tally } from "../support/fuzz";
+import { ascii, show, text } from "./helpers";
 
 const SEEDS = Array.from({ length: 16 }, (_, i) => 11 + i * 7919);
 const STEPS = 600;
-
-/** A small PRNG (mulberry32): the same sequence on Node and XS. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PORT = 5683;
 const REFUSED = "10.9.9.9"; // authorize() refuses its PUTs
@@ -85,10 +76,8 @@ const ACK_DELAY = 1000;
 const SLOW_MAX = 3000;
 const EMPTY: Uint8Array = new Uint8Array(0);
 
-const reached: Record<string, number> = {};
-function count(what: string, n = 1): void {
-  reached[what] = (reached[what] ?? 0) + n;
-}
+const tally = new Tally();
+const { reached, count } = tally;
 
 interface Client {
   address: string;
@@ -538,7 +527,7 @@ class Fuzz {
     if (code >= 2 && code !== 4 && code < 8) {
       if (this.r() < 0.7) options.push(uintOption(COAP_OPTION.CONTENT_FORMAT, this.pick([0, 0, 0, 50, 60])));
       if (this.r() < 0.7) payload = this.block1(c, path, code, options);
-      else payload = this.r() < 0.75 ? text(this.pick(["a=" + this.int(100), "b=" + this.int(100), "c=" + this.int(9), "c=x", "", "z=" + "9".repeat(this.int(60))])) : bytes(this.int(400), this.step);
+      else payload = this.r() < 0.75 ? ascii(this.pick(["a=" + this.int(100), "b=" + this.int(100), "c=" + this.int(9), "c=x", "", "z=" + "9".repeat(this.int(60))])) : bytes(this.int(400), this.step);
       if (this.r() < 0.1) options.push(uintOption(COAP_OPTION.SIZE1, this.int(600)));
     }
     // options that are wrong
@@ -563,7 +552,7 @@ class Fuzz {
     const options = [stringOption(COAP_OPTION.URI_PATH, "config")];
     if (more) options.push(uintOption(COAP_OPTION.BLOCK2, (1 + this.int(3)) * 16 + this.pick([3, 4, 4])));
     const type = this.r() < 0.7 ? COAP_MESSAGE.CON : COAP_MESSAGE.NON;
-    return encode({ type, code: COAP_REQUEST.POST, messageId: this.int(0x10000), token: this.token(), options, payload: more ? EMPTY : text("k=" + "7".repeat(18 + this.int(20))) });
+    return encode({ type, code: COAP_REQUEST.POST, messageId: this.int(0x10000), token: this.token(), options, payload: more ? EMPTY : ascii("k=" + "7".repeat(18 + this.int(20))) });
   }
 
   /** The next Block1 block of an upload (sometimes out of order, another size, short, or a new upload). */
@@ -572,7 +561,7 @@ class Fuzz {
     let u = this.uploads.get(k);
     if (!u || this.r() < 0.08) {
       const szx = this.int(3);
-      const body = this.r() < 0.6 ? text("q=" + "7".repeat(this.int(path === "config" ? 44 : 80))) : bytes(this.int(600), this.step);
+      const body = this.r() < 0.6 ? ascii("q=" + "7".repeat(this.int(path === "config" ? 44 : 80))) : bytes(this.int(600), this.step);
       u = { num: 0, szx, body };
       this.uploads.set(k, u);
     }
@@ -651,7 +640,7 @@ class Fuzz {
     const before = this.out.length;
     this.deliver(c, encode({ type: COAP_MESSAGE.CON, code: COAP_REQUEST.GET, messageId: 7, token: Uint8Array.of(9, 9), options: [stringOption(COAP_OPTION.URI_PATH, "config")], payload: EMPTY }));
     const r = this.out.slice(before);
-    if (r.length !== 1 || r[0].m.type !== COAP_MESSAGE.ACK || r[0].m.code !== COAP_RESPONSE.CONTENT || text2(r[0].m.payload) !== this.config) this.fail("a clean GET of config was answered " + JSON.stringify(r.map((x) => [x.m.type, x.m.code, text2(x.m.payload)])));
+    if (r.length !== 1 || r[0].m.type !== COAP_MESSAGE.ACK || r[0].m.code !== COAP_RESPONSE.CONTENT || text(r[0].m.payload) !== this.config) this.fail("a clean GET of config was answered " + JSON.stringify(r.map((x) => [x.m.type, x.m.code, text(x.m.payload)])));
     count("seeds");
   }
 }
@@ -665,22 +654,6 @@ function snapshotObservers(s: CoapServer): Set<string> {
   return set;
 }
 
-function show(d: ReturnType<typeof decode>, b: Uint8Array): string {
-  if (!d.ok) return "refused (" + d.error.reason + ") " + hex(b.subarray(0, 16)) + (b.length > 16 ? "..." : "");
-  const m = d.message;
-  return ["CON", "NON", "ACK", "RST"][m.type] + " " + (m.code >> 5) + "." + (m.code & 31) + " mid " + m.messageId + " tok " + hex(m.token) + " opts " + m.options.map((o) => o.number + ":" + hex(o.value)).join(",") + " payload " + m.payload.length;
-}
-
-function text(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-function text2(b: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
-  return s;
-}
 function bytes(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = (i * 7 + seed) & 0xff;
@@ -690,8 +663,6 @@ async function flush(): Promise<void> {
   for (let i = 0; i < 4; i++) await Promise.resolve();
 }
 
-declare const print: ((s: string) => void) | undefined;
-
 describe("CoapServer fuzz: " + SEEDS.length + " seeds x " + STEPS + " steps", () => {
   it.each(SEEDS)("seed %i: invariants hold after every step, and a clean GET works after", async (seed) => {
     const z = new Fuzz(seed);
@@ -700,11 +671,7 @@ describe("CoapServer fuzz: " + SEEDS.length + " seeds x " + STEPS + " steps", ()
   });
 
   it("the seeds together reached what the fuzz is for", () => {
-    const line = Object.keys(reached)
-      .sort()
-      .map((k) => k + " " + reached[k])
-      .join(", ");
-    (typeof print === "function" ? print : console.log)("server fuzz: " + line);
+    tally.print("server fuzz");
     expect(reached.seeds).toBe(SEEDS.length);
     for (const k of ["duplicate CONs answered alike", "refused CONs answered alike", "duplicates with a live entry", "config changed", "observer removed by RST", "notifications and registrations", "Block1 transfers: 2 held", "kept §2.6 responses: 4", "NONs tracked: 4", "piggybacked 2.31", "separate 2.05", "piggybacked 4.08", "piggybacked 4.13", "piggybacked 4.15", "piggybacked 4.01", "piggybacked 4.02", "piggybacked 2.03", "response 4.xx", "response 5.xx", "response 2.xx"]) expect([k, (reached[k] ?? 0) > 0]).toEqual([k, true]);
   });
@@ -747,7 +714,7 @@ describe("found by the fuzz", () => {
   it("a PUT with Block1 and a Block2 NUM past the end is not enacted and then answered 4.02 (RFC 7959 §2.3, Figure 10: a request with Block2 NUM > 0 asks for the rest of a response, RFC 7252 §5.9.2.3)", () => {
     const s = oneServer();
     // Block1 0/0/16 (the whole body in block 0), Block2 5/0/16: seed 182148 step 137 of the fuzz
-    s.from({ code: COAP_REQUEST.PUT, options: [stringOption(COAP_OPTION.URI_PATH, "config"), uintOption(COAP_OPTION.BLOCK2, 5 << 4), uintOption(COAP_OPTION.BLOCK1, 0)], payload: text("b=2") });
+    s.from({ code: COAP_REQUEST.PUT, options: [stringOption(COAP_OPTION.URI_PATH, "config"), uintOption(COAP_OPTION.BLOCK2, 5 << 4), uintOption(COAP_OPTION.BLOCK1, 0)], payload: ascii("b=2") });
     expect(s.sent.map((m) => [m.type, m.code.toString(16)])).toEqual([[COAP_MESSAGE.ACK, "88"]]); // 4.08: no kept response to continue (§2.6)
     expect(s.state.config).toBe("a=1");
     expect(s.errors).toEqual([]);

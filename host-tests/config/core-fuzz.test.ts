@@ -69,20 +69,10 @@ import { encodeUtf8New } from "../../modules/bytes/utf8";
 import { CONNECTIVITY_KEYS, FIELDS, SENSOR_QUANTITIES, defaultConfig, validateConfig, type ConfigContext, type DeviceConfig } from "../../modules/config/schema";
 import { simBoard } from "../../boards/sim";
 import { KEY, OTHER_KEY } from "./helpers";
+import { prng, Tally } from "../support/fuzz";
 
 const SEEDS = Array.from({ length: 12 }, (_, i) => 0xc0f16 + i * 7919);
 const STEPS = 250;
-
-/** A small PRNG (mulberry32): the same sequence on Node and XS. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const STATUSES = ["ok", "pending", "rolled-back", "invalid", "unauthorized", "not-found", "too-large", "busy", "failed"];
 const KEY_HEX = toHex(KEY);
@@ -96,10 +86,8 @@ const PROTO_KEYS = ["__proto__", "constructor", "toString", "hasOwnProperty", "v
 const SCHEMA_PATHS = FIELDS.map((f) => f.key);
 
 /** Totals over every seed (printed, and checked by the last test). */
-const reached: { [k: string]: number } = {};
-function count(what: string, n = 1): void {
-  reached[what] = (reached[what] ?? 0) + n;
-}
+const tally = new Tally();
+const { reached, count } = tally;
 
 type Json = unknown;
 type Obj = { [k: string]: unknown };
@@ -1090,11 +1078,7 @@ describe("ConfigCore fuzz: " + SEEDS.length + " seeds x " + STEPS + " steps", ()
   });
 
   it("the seeds together reached every status, both trial outcomes, reboots and power cuts", () => {
-    const line = Object.keys(reached)
-      .sort()
-      .map((k) => k + " " + reached[k])
-      .join(", ");
-    (typeof print === "function" ? print : console.log)("config core fuzz: " + line);
+    tally.print("config core fuzz");
     expect(reached.seeds).toBe(SEEDS.length);
     for (const s of STATUSES) if (s !== "rolled-back") expect(["status " + s, (reached["status " + s] ?? 0) > 0]).toEqual(["status " + s, true]);
     for (const k of ["trial started", "trial kept", "trial rolled back", "change during a trial", "factory reset", "factory reset during a trial", "reboot", "reboot on command", "power cut: old state", "power cut: new state", "replay", "cbor envelope", "malformed envelope", "boot stored"])
@@ -1102,4 +1086,3 @@ describe("ConfigCore fuzz: " + SEEDS.length + " seeds x " + STEPS + " steps", ()
   });
 });
 
-declare const print: ((s: string) => void) | undefined;

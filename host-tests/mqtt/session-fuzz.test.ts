@@ -81,20 +81,10 @@ import { MqttError, MqttEvent, MqttSession, SessionState } from "../../modules/m
 import type { MqttSessionOptions } from "../../modules/mqtt/session";
 import { FlashStore } from "../../sim/flash-store";
 import { makeOutbox } from "./session-harness";
+import { prng, Tally } from "../support/fuzz";
 
 const SEEDS = Array.from({ length: 48 }, (_, i) => 1 + i * 7919);
 const STEPS = 600;
-
-/** A small PRNG (mulberry32): the same sequence on Node and XS. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const STATE_NAMES = ["disconnected", "connecting", "connected"];
 const REFUSALS = ["invalid", "not-connected", "packet-too-large", "outbox-full", "storage"];
@@ -112,10 +102,8 @@ const FILTERS = ["a\udc00/#", "$share/\ud800/x", "$share/g/", "$share//x", "$sha
 const IN_TOPICS = ["a/1", "a/2", "cmd", "tele/other/x", "é", "$SYS/x", ""];
 
 /** Totals over every seed: steps spent in each state, and what was reached. */
-const reached: Record<string, number> = {};
-function count(what: string, n = 1): void {
-  reached[what] = (reached[what] ?? 0) + n;
-}
+const tally = new Tally();
+const { reached, count } = tally;
 
 /** A pending (accepted, not reported) QoS 1/2 message. */
 interface Pending {
@@ -1036,12 +1024,7 @@ describe("MqttSession fuzz: " + SEEDS.length + " seeds x " + STEPS + " steps, 3.
   });
 
   it("the seeds together reached every state, both levels, reconnects, resends, reboots and every packet", () => {
-    const line = Object.keys(reached)
-      .sort()
-      .map((k) => k + " " + reached[k])
-      .join(", ");
-    // (print on XS, console.log on Node: the figures for a report)
-    (typeof print === "function" ? print : console.log)("mqtt session fuzz: " + line);
+    tally.print("mqtt session fuzz");
     expect(reached.seeds).toBe(SEEDS.length); // (every seed ran: this test reads what they counted)
     const want = [
       ...STATE_NAMES, "reboot", "split", "mutated", "connected (session present)", "connected (no session)", "DUP sent", "PUBREL sent", "alias used", "inbound alias",
@@ -1055,4 +1038,3 @@ describe("MqttSession fuzz: " + SEEDS.length + " seeds x " + STEPS + " steps, 3.
   });
 });
 
-declare const print: ((s: string) => void) | undefined;

@@ -42,6 +42,7 @@ import type { UdpConstructor } from "../../modules/platform/io";
 import { MqttSnGateway, type MqttSnGatewayOptions } from "../../sim/node/mqttsn-gateway";
 import { UDP } from "../../sim/node/udp";
 import { makeClient, until } from "./interop-support";
+import { prng } from "../support/fuzz";
 
 const SEEDS = [0x5eed0001, 0x5eed0002, 0x5eed0003];
 const STEPS = 1600; // datagrams per seed from the simulated clients
@@ -52,20 +53,13 @@ const ADDRESSES = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
 /** ClientIds any client may take (collisions between addresses), besides its own. */
 const IDS = ["fz-a", "fz-b", "fz-c", "fz-s0", "fz-s1"];
 
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** The seed's draws (support/fuzz.ts's PRNG) with the helpers this file picks by. */
+function rng(seed: number) {
+  const next = prng(seed);
   const int = (n: number) => Math.floor(next() * n);
   return { next, int, pick: <T>(xs: readonly T[]): T => xs[int(xs.length)], chance: (p: number) => next() < p };
 }
-type Rng = ReturnType<typeof prng>;
+type Rng = ReturnType<typeof rng>;
 
 const utf8 = (s: string) => [...Buffer.from(s, "utf8")];
 const u16 = (v: number) => [(v >> 8) & 0xff, v & 0xff];
@@ -381,7 +375,7 @@ describeWithPeer("mosquitto", "MQTT-SN gateway fuzz (seeded)", () => {
   for (const seed of SEEDS) {
     it(`seed 0x${seed.toString(16)}: ${STEPS} datagrams from ${SIMS} clients on 3 addresses, bounded, nothing accepted lost, still usable`, async () => {
       const started = Date.now();
-      const r = prng(seed);
+      const r = rng(seed);
       const broker: MosquittoPeer = await startMosquitto({ extraConfig: ["sys_interval 1"] });
       const url = `mqtt://127.0.0.1:${broker.port}`;
       const thrown: unknown[] = [];
@@ -409,7 +403,7 @@ describeWithPeer("mosquitto", "MQTT-SN gateway fuzz (seeded)", () => {
         const port = await gateway.start();
         const ledger: Ledger = { tracked: new Map(), accepted: new Map(), nextMsgId: 0x8000 };
         for (let i = 0; i < SIMS; i++) {
-          const s = new Sim(ADDRESSES[i % ADDRESSES.length], port, prng(seed * 31 + i), prng(seed * 37 + i), ledger, "fz-s" + i);
+          const s = new Sim(ADDRESSES[i % ADDRESSES.length], port, rng(seed * 31 + i), rng(seed * 37 + i), ledger, "fz-s" + i);
           await s.bind();
           sims.push(s);
         }

@@ -66,20 +66,10 @@ import {
 import { snParts, type SnParts } from "../../modules/mqttsn/parts";
 import { MAX_VALUE_BYTES } from "../../modules/platform/storage";
 import { F, GW, GW2 } from "./helpers";
+import { prng, Tally } from "../support/fuzz";
 
 const SEEDS = Array.from({ length: 48 }, (_, i) => 1 + i * 7919);
 const STEPS = 600;
-
-/** A small PRNG (mulberry32): the same sequence on Node and XS. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const STATES = [DISCONNECTED, SEARCHING, CONNECTING, ACTIVE, ASLEEP, AWAKE];
 const STATE_NAMES = ["disconnected", "searching", "connecting", "active", "asleep", "awake"];
@@ -92,10 +82,8 @@ const FILTERS = ["a/+", "a/#", "a/1", "b/x", "pre/1", "ab", "+/x", "a/2", ...BAD
 const OTHERS = [GW2, { address: "10.6.6.6", port: 1884 }, { address: GW.address, port: GW.port + 1 }];
 
 /** Totals over every seed: steps spent in each state, and what was reached. */
-const reached: Record<string, number> = {};
-function count(what: string, n = 1): void {
-  reached[what] = (reached[what] ?? 0) + n;
-}
+const tally = new Tally();
+const { reached, count } = tally;
 
 type Variant = "full" | "full-small" | "app" | "lean";
 
@@ -730,18 +718,11 @@ describe("MqttSnSession fuzz: " + SEEDS.length + " seeds x " + STEPS + " steps",
   });
 
   it("the seeds together reached every state, the will dialogue, a lost connection, sleep and a reboot", () => {
-    const line = Object.keys(reached)
-      .sort()
-      .map((k) => k + " " + reached[k])
-      .join(", ");
-    // (print on XS, console.log on Node: the figures for a report)
-    (typeof print === "function" ? print : console.log)("session fuzz: " + line);
+    tally.print("session fuzz");
     expect(reached.seeds).toBe(SEEDS.length); // (every seed ran: this test reads what they counted)
     for (const k of [...STATE_NAMES, "will dialogue", "lost (no reply)", "asleep", "wake-failed", "retry", "gateway-lost", "refused", "reboot", "QoS 2 in"]) expect([k, (reached[k] ?? 0) > 0]).toEqual([k, true]);
   });
 });
-
-declare const print: ((s: string) => void) | undefined;
 
 function GW_OF(s: MqttSnSession): { address: string; port: number } {
   return { address: s.gw!.address, port: s.gw!.port };
