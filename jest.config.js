@@ -7,4 +7,7 @@ module.exports = {
     "^.+\\.ts$": ["ts-jest", { tsconfig: "<rootDir>/host-tests/tsconfig.jest.json", diagnostics: false }],
   },
   testTimeout: 30000,
+  // Two workers on CI's 2 cores (jest's default is cores - 1: one): most suites wait on real
+  // peers, sockets and timers rather than compute, so two overlap well.
+  maxWorkers: 2,
 };

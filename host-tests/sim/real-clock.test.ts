@@ -13,15 +13,18 @@ describe("RealClock", () => {
     const order: string[] = [];
     const start = clock.now();
     const at: number[] = [];
-    clock.setTimer(() => order.push("c30"), 30);
-    clock.setTimer(() => order.push("a10"), 10);
-    clock.setTimer(() => order.push("b10"), 10);
+    // Deadlines 100 ms apart: a deadline counts from its setTimer() call, so on a loaded machine
+    // (two jest workers on two cores) a stall between these calls must not reorder them; with
+    // 10 ms apart, a 10 ms stall before "e" once made its deadline later than "c"'s.
+    clock.setTimer(() => order.push("c300"), 300);
+    clock.setTimer(() => order.push("a100"), 100);
+    clock.setTimer(() => order.push("b100"), 100);
     clock.setTimer(() => (order.push("d0"), at.push(clock.now() - start)), 0);
-    clock.setTimer(() => (order.push("e20"), at.push(clock.now() - start)), 20);
+    clock.setTimer(() => (order.push("e200"), at.push(clock.now() - start)), 200);
     expect(clock.pending).toBe(5);
-    await sleep(80);
-    expect(order).toEqual(["d0", "a10", "b10", "e20", "c30"]);
-    expect(at[1]).toBeGreaterThanOrEqual(19); // now() is whole ms
+    await sleep(450);
+    expect(order).toEqual(["d0", "a100", "b100", "e200", "c300"]);
+    expect(at[1]).toBeGreaterThanOrEqual(199); // now() is whole ms
     expect(clock.pending).toBe(0);
   });
 
