@@ -39,7 +39,6 @@
  * real time (a loopback round trip of a few ms is some 100 ms of device time, far below Tretry).
  * Node, real broker. XSIOT_CHAOS_DUMP=/tmp/x writes each seed's lines and datagrams to /tmp/x-<seed>.txt.
  */
-import * as dgram from "node:dgram";
 import { writeFileSync } from "node:fs";
 import * as mqtt from "mqtt";
 import { getBoard } from "../../boards/index";
@@ -48,7 +47,6 @@ import { hmacSha256 } from "../../modules/platform/sha256";
 import type { Clock, TimerHandle } from "../../modules/platform/clock";
 import type { UdpConstructor } from "../../modules/platform/io";
 import { ACTIVE, type MqttSnClient } from "../../modules/mqttsn/session";
-import { decode, encode } from "../../modules/mqttsn/codec";
 import { SimNetwork, type LinkConditions } from "../../sim/udp-network";
 import { Prng } from "../../sim/prng";
 import { RealClock } from "../../sim/node/real-clock";
@@ -56,7 +54,7 @@ import { MqttSnGateway } from "../../sim/node/mqttsn-gateway";
 import type { App } from "../../src/app";
 import { describeWithPeer, startMosquitto, type MosquittoPeer } from "../support/peers";
 import { F, Harness } from "../mqttsn/helpers";
-import { startGateway } from "../mqttsn/interop-support";
+import { RawSnClient, startGateway } from "../mqttsn/interop-support";
 import { bootAppDevice, waitFor, watchDevice } from "./node-device";
 
 /** Device time runs this many times faster than real time. */
@@ -427,31 +425,24 @@ describeWithPeer("mosquitto", "the app over MQTT-SN through loss, duplicates, re
   it("reproduction: a WILLMSG sent again because the gateway's CONNACK was lost (§6.2, §6.13) is answered with the CONNACK again, on the same broker connection", async () => {
     const lines: string[] = [];
     const { gateway, port } = await startGateway({ broker: `mqtt://127.0.0.1:${broker.port}` }, lines);
-    const socket = dgram.createSocket("udp4");
-    const got: { type: number; returnCode?: number }[] = [];
-    socket.on("message", (b) => got.push(decode(new Uint8Array(b)) as never));
-    await new Promise<void>((r) => socket.bind(0, "127.0.0.1", () => r()));
-    const send = (m: object) => socket.send(Buffer.from(encode(m as never)), port, "127.0.0.1");
-    const next = async (type: number) => {
-      await waitFor(() => got.some((m) => m.type === type), 3_000, `MsgType ${type}`, () => ({ got, lines }));
-      return got.splice(got.findIndex((m) => m.type === type), 1)[0];
-    };
+    const raw = new RawSnClient(port);
+    await raw.bind();
     const willMsg = { type: 0x09, willMsg: new TextEncoder().encode("offline") };
     try {
-      send({ type: 0x04, ...F, will: true, protocolId: 1, duration: 30, clientId: "rep-willmsg" });
-      await next(0x06); // WILLTOPICREQ
-      send({ type: 0x07, ...F, qos: 1, retain: true, willTopic: "rep-willmsg/state" });
-      await next(0x08); // WILLMSGREQ
-      send(willMsg);
-      expect((await next(0x05)).returnCode).toBe(0);
+      raw.send({ type: 0x04, ...F, will: true, protocolId: 1, duration: 30, clientId: "rep-willmsg" });
+      await raw.next(0x06); // WILLTOPICREQ
+      raw.send({ type: 0x07, ...F, qos: 1, retain: true, willTopic: "rep-willmsg/state" });
+      await raw.next(0x08); // WILLMSGREQ
+      raw.send(willMsg);
+      expect((await raw.next(0x05)).returnCode).toBe(0);
       // That CONNACK lost: Tretry later the client sends its WILLMSG again.
-      send(willMsg);
-      expect((await next(0x05)).returnCode).toBe(0);
+      raw.send(willMsg);
+      expect((await raw.next(0x05)).returnCode).toBe(0);
       expect(lines.filter((l) => l.includes("rep-willmsg connected to the broker")).length).toBe(1);
-      send({ type: 0x18, duration: undefined });
-      await next(0x18);
+      raw.send({ type: 0x18, duration: undefined });
+      await raw.next(0x18);
     } finally {
-      socket.close();
+      await raw.close();
       await gateway.close();
     }
   });
@@ -482,32 +473,25 @@ describeWithPeer("mosquitto", "the app over MQTT-SN through loss, duplicates, re
     const seen: string[] = [];
     watcher.on("message", (topic, payload) => seen.push(`${topic} ${payload}`));
     await watcher.subscribeAsync("rep-reuse/#", { qos: 1 });
-    const socket = dgram.createSocket("udp4");
-    const got: { type: number; returnCode?: number; topicId?: number; msgId?: number }[] = [];
-    socket.on("message", (b) => got.push(decode(new Uint8Array(b)) as never));
-    await new Promise<void>((r) => socket.bind(0, "127.0.0.1", () => r()));
-    const send = (m: object) => socket.send(Buffer.from(encode(m as never)), port, "127.0.0.1");
-    const next = async (type: number) => {
-      await waitFor(() => got.some((m) => m.type === type), 3_000, `MsgType ${type}`, () => ({ got, lines }));
-      return got.splice(got.findIndex((m) => m.type === type), 1)[0];
-    };
+    const raw = new RawSnClient(port);
+    await raw.bind();
     try {
-      send({ type: 0x04, ...F, protocolId: 1, duration: 30, clientId: "rep-reuse" });
-      expect((await next(0x05)).returnCode).toBe(0);
-      send({ type: 0x12, ...F, qos: 1, msgId: 1, topicName: "rep-reuse/cmd/#" });
-      expect((await next(0x13)).returnCode).toBe(0);
+      raw.send({ type: 0x04, ...F, protocolId: 1, duration: 30, clientId: "rep-reuse" });
+      expect((await raw.next(0x05)).returnCode).toBe(0);
+      raw.send({ type: 0x12, ...F, qos: 1, msgId: 1, topicName: "rep-reuse/cmd/#" });
+      expect((await raw.next(0x13)).returnCode).toBe(0);
       await watcher.publishAsync("rep-reuse/cmd/patch", "a command", { qos: 1 });
-      const register = await next(0x0a); // not answered: lost on the way, or the client is busy
+      const register = await raw.next(0x0a); // not answered: lost on the way, or the client is busy
       // The client publishes with that same id, which it holds for another topic from a session the gateway lost.
-      send({ type: 0x0c, ...F, qos: 1, retain: true, topicId: register.topicId, msgId: 2, data: new TextEncoder().encode("the configuration") });
-      const puback = await next(0x0d);
+      raw.send({ type: 0x0c, ...F, qos: 1, retain: true, topicId: register.topicId, msgId: 2, data: new TextEncoder().encode("the configuration") });
+      const puback = await raw.next(0x0d);
       expect([puback.msgId, puback.returnCode]).toEqual([2, 2]);
       await new Promise((r) => setTimeout(r, 200));
       expect(seen).toEqual(["rep-reuse/cmd/patch a command"]);
-      send({ type: 0x18, duration: undefined });
-      await next(0x18);
+      raw.send({ type: 0x18, duration: undefined });
+      await raw.next(0x18);
     } finally {
-      socket.close();
+      await raw.close();
       await watcher.endAsync();
       await gateway.close();
     }

@@ -41,7 +41,7 @@ import { MqttSnCodecError, decode } from "../../modules/mqttsn/codec";
 import type { UdpConstructor } from "../../modules/platform/io";
 import { MqttSnGateway, type MqttSnGatewayOptions } from "../../sim/node/mqttsn-gateway";
 import { UDP } from "../../sim/node/udp";
-import { makeClient, until } from "./interop-support";
+import { RawSnClient as Raw, makeClient, until } from "./interop-support";
 import { prng } from "../support/fuzz";
 
 const SEEDS = [0x5eed0001, 0x5eed0002, 0x5eed0003];
@@ -506,36 +506,6 @@ describeWithPeer("mosquitto", "MQTT-SN gateway fuzz (seeded)", () => {
     }, 45000);
   }
 });
-
-/** A raw client on one UDP socket for the reproductions below. */
-class Raw {
-  socket = dgram.createSocket("udp4");
-  got: any[] = [];
-  constructor(
-    readonly port: number,
-    readonly address = "127.0.0.1",
-  ) {
-    this.socket.on("message", (b) => this.got.push(decode(new Uint8Array(b))));
-  }
-  bind(): Promise<void> {
-    return new Promise((r) => this.socket.bind(0, this.address, () => r()));
-  }
-  send(bytes: Uint8Array): void {
-    this.socket.send(bytes, this.port, "127.0.0.1");
-  }
-  async next(type: number, ms = 3000): Promise<any> {
-    const end = Date.now() + ms;
-    for (;;) {
-      const i = this.got.findIndex((m) => m.type === type);
-      if (i >= 0) return this.got.splice(i, 1)[0];
-      if (Date.now() > end) throw new Error(`no message of type ${type} within ${ms} ms; have ${JSON.stringify(this.got.map((m) => m.type))}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-  close(): Promise<void> {
-    return new Promise((r) => this.socket.close(() => r()));
-  }
-}
 
 const CONNECT = (id: string, clean: boolean, will = false) => frame(0x04, [flags({ clean, will }), 1, ...u16(30), ...utf8(id)]);
 const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -3,43 +3,11 @@
  * raw UDP socket that answers or withholds each acknowledgement as the test says; and
  * ADVERTISE with gateway-lost detection by our client. Node only (mosquitto).
  */
-import * as dgram from "node:dgram";
 import * as mqtt from "mqtt";
 import { describeWithPeer, freePort, startMosquitto, type MosquittoPeer } from "../support/peers";
-import { MqttSnCodecError, decode, encode } from "../../modules/mqttsn/codec";
 import { F } from "./helpers";
-import { makeClient, startGateway } from "./interop-support";
+import { RawSnClient as Raw, makeClient, startGateway } from "./interop-support";
 import { UDP } from "../../sim/node/udp";
-
-class Raw {
-  socket = dgram.createSocket("udp4");
-  got: any[] = [];
-  constructor(readonly port: number) {
-    this.socket.on("message", (b) => {
-      const m = decode(new Uint8Array(b));
-      this.got.push(m instanceof MqttSnCodecError ? { malformed: m.message } : m);
-    });
-  }
-  bind(port = 0): Promise<void> {
-    return new Promise((r) => this.socket.bind(port, "127.0.0.1", () => r()));
-  }
-  send(m: any): void {
-    this.socket.send(Buffer.from(encode(m)), this.port, "127.0.0.1");
-  }
-  /** Waits for the next message of `type` not yet taken; returns it. */
-  async next(type: number, ms = 3000): Promise<any> {
-    const end = Date.now() + ms;
-    for (;;) {
-      const i = this.got.findIndex((m) => m.type === type);
-      if (i >= 0) return this.got.splice(i, 1)[0];
-      if (Date.now() > end) throw new Error(`no message of type ${type} within ${ms} ms; have ${JSON.stringify(this.got.map((m) => m.type))}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-  close() {
-    this.socket.close();
-  }
-}
 
 describeWithPeer("mosquitto", "our gateway and sleeping clients", () => {
   let broker: MosquittoPeer;

@@ -2,7 +2,9 @@
  * Node-only helpers for the MQTT-SN interop suites: a client on a real clock and a UDP
  * socket (Node's or a simulated network's), our gateway, MQTT.js subscribers that count.
  */
+import * as dgram from "node:dgram";
 import * as mqtt from "mqtt";
+import { MqttSnCodecError, decode, encode } from "../../modules/mqttsn/codec";
 import { MqttSnClient, type MqttSnClientOptions } from "../../modules/mqttsn/session";
 import type { SnEvent, SnGatewayAddress } from "../../modules/mqttsn/session";
 import { snParts, type SnParts, type SnPartsOptions } from "../../modules/mqttsn/parts";
@@ -13,6 +15,45 @@ import { Scheduler } from "../../modules/scheduler/scheduler";
 import { MqttSnGateway, type MqttSnGatewayOptions } from "../../sim/node/mqttsn-gateway";
 import { RealClock } from "../../sim/node/real-clock";
 import { UDP } from "../../sim/node/udp";
+
+/**
+ * A raw MQTT-SN client on one UDP socket, for tests that play a client message by message: it sends
+ * what the test writes (a message to encode, or the octets themselves) to the gateway at
+ * 127.0.0.1:`port` and keeps every datagram that comes back, decoded (`{ malformed }` where the
+ * codec refuses one), for `next()` to take.
+ */
+export class RawSnClient {
+  readonly socket = dgram.createSocket("udp4");
+  got: any[] = [];
+  constructor(
+    readonly port: number,
+    readonly address = "127.0.0.1",
+  ) {
+    this.socket.on("message", (b) => {
+      const m = decode(new Uint8Array(b));
+      this.got.push(m instanceof MqttSnCodecError ? { malformed: m.message } : m);
+    });
+  }
+  bind(port = 0): Promise<void> {
+    return new Promise((r) => this.socket.bind(port, this.address, () => r()));
+  }
+  send(m: object | Uint8Array): void {
+    this.socket.send(m instanceof Uint8Array ? m : Buffer.from(encode(m as never)), this.port, "127.0.0.1");
+  }
+  /** Waits for the next message of `type` not yet taken; returns it. */
+  async next(type: number, ms = 3000): Promise<any> {
+    const end = Date.now() + ms;
+    for (;;) {
+      const i = this.got.findIndex((m) => m.type === type);
+      if (i >= 0) return this.got.splice(i, 1)[0];
+      if (Date.now() > end) throw new Error(`no message of type ${type} within ${ms} ms; have ${JSON.stringify(this.got.map((m) => m.type))}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+  close(): Promise<void> {
+    return new Promise((r) => this.socket.close(() => r()));
+  }
+}
 
 export interface TestClient {
   client: MqttSnClient;
